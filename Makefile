@@ -1,0 +1,60 @@
+# traceledger: `make run` sets everything up and serves the API; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# anvil from npm (.bin/anvil) must be on PATH for brownie's development network
+export PATH := $(CURDIR)/.bin:$(BIN):$(PATH)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup compile node deploy run stop test test-contracts test-python bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel setuptools
+	BROWNIE_LIB=1 $(BIN)/pip install -q --no-binary eth-brownie -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+.bin/anvil: node_modules/.installed
+	mkdir -p .bin
+	ln -sf ../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil .bin/anvil
+
+setup: $(VENV)/.installed node_modules/.installed .bin/anvil
+	$(BIN)/python -m ledger.toolchain
+	$(BIN)/python -m ledger compile
+
+compile: setup
+
+node: setup
+	$(BIN)/python -m ledger node start
+
+deploy: node
+	$(BIN)/python -m ledger deploy
+
+run: deploy
+	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs); anvil keeps running: 'make stop' ends it"
+	$(BIN)/uvicorn api.app:app --host $(HOST) --port $(PORT)
+
+stop:
+	$(BIN)/python -m ledger node stop
+
+test: setup test-contracts test-python
+
+test-contracts:
+	mkdir -p build/brownie
+	$(BIN)/python -m pytest tests/contracts
+
+test-python:
+	$(BIN)/python -m pytest -p no:pytest-brownie tests/python
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf build .bin .hypothesis .pytest_cache

@@ -1,0 +1,57 @@
+"""Health and deployment information: what any client needs to find and trust the contracts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ledger.chain import connect
+from ledger.db import make_engine, ping
+from ledger.deploy import attach
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="Liveness and dependencies: chain node, deployment, database")
+def healthz(request: Request) -> JSONResponse:
+    """200 when the node answers, the manifest's contracts are on that chain and the database
+    answers; 503 naming each failing dependency otherwise."""
+    s = request.app.state.settings
+    checks: dict[str, Any] = {}
+    ok = True
+    try:
+        w3 = connect(s.rpc_url, timeout=s.rpc_timeout_s)
+        checks["chain"] = {"ok": True, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
+        try:
+            attach(w3, s.manifest_path)
+            checks["contracts"] = {"ok": True}
+        except Exception as exc:
+            ok = False
+            checks["contracts"] = {"ok": False, "error": str(exc)}
+    except Exception as exc:
+        ok = False
+        checks["chain"] = {"ok": False, "error": str(exc)}
+    try:
+        checks["database"] = {"ok": True, "dialect": ping(make_engine(s.database_url))}
+    except Exception as exc:
+        ok = False
+        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    return JSONResponse(status_code=200 if ok else 503, content={"status": "ok" if ok else "degraded", "checks": checks})
+
+
+@router.get("/v1/contracts", summary="The deployment manifest: chain id, addresses and ABIs")
+def contracts(request: Request) -> dict[str, Any]:
+    """The deployment as recorded in the manifest and checked against the node."""
+    s = request.app.state.settings
+    dep = attach(connect(s.rpc_url, timeout=s.rpc_timeout_s), s.manifest_path)
+    m = dep.manifest
+    return {
+        "chain_id": m["chain_id"],
+        "deployed_at_block": m["deployed_at_block"],
+        "solc": m["solc"],
+        "evm_version": m["evm_version"],
+        "governance": m["governance"],
+        "contracts": m["contracts"],
+    }

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Membership} from "./Membership.sol";
+import {MemberGated} from "./MemberGated.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title GuaranteeVault
+/// @notice Merchants lock guarantee deposits in the settlement token. Governance sets each
+/// merchant's required minimum and the withdrawal cooldown; arbiters freeze part of a deposit
+/// while a complaint is open and then release it or award it to the claimant, who pulls it.
+/// A withdrawal is requested, waits the cooldown, and never leaves less than the minimum (plus
+/// what is frozen) while the merchant holds the merchant role.
+contract GuaranteeVault is MemberGated, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    struct Account {
+        uint256 balance; // deposited and not yet withdrawn or awarded
+        uint256 frozen; // part of balance held by open cases
+        uint256 minimum; // required while the merchant is active
+        uint256 pending; // amount of the requested withdrawal
+        uint64 unlockAt; // when the requested withdrawal may be taken
+    }
+
+    struct Case {
+        address merchant;
+        uint96 amount;
+        address claimant;
+        bool open;
+    }
+
+    IERC20 public immutable token;
+    uint64 public cooldown;
+    mapping(address => Account) private _accounts;
+    mapping(uint256 => Case) public cases;
+    uint256 public caseCount;
+    /// @notice awarded amounts waiting to be pulled by claimants
+    mapping(address => uint256) public claimable;
+
+    event MinimumSet(address indexed merchant, uint256 minimum);
+    event CooldownSet(uint64 cooldown);
+    event Deposited(address indexed merchant, uint256 amount, uint256 balance);
+    event WithdrawalRequested(address indexed merchant, uint256 amount, uint64 unlockAt);
+    event WithdrawalCancelled(address indexed merchant, uint256 amount);
+    event Withdrawn(address indexed merchant, uint256 amount, uint256 balance);
+    event CaseOpened(uint256 indexed caseId, address indexed merchant, address indexed claimant, uint256 amount);
+    event CaseReleased(uint256 indexed caseId, address indexed merchant, uint256 amount);
+    event CasePaidOut(uint256 indexed caseId, address indexed merchant, address indexed claimant, uint256 amount);
+    event Claimed(address indexed claimant, uint256 amount);
+
+    error ZeroAmount();
+    error InsufficientAvailable(address merchant, uint256 requested, uint256 available);
+    error WithdrawalAlreadyPending(address merchant, uint256 amount);
+    error NoPendingWithdrawal(address merchant);
+    error CooldownNotOver(address merchant, uint64 unlockAt);
+    error UnknownCase(uint256 caseId);
+    error CaseClosed(uint256 caseId);
+    error NothingToClaim(address account);
+
+    constructor(Membership membership_, IERC20 token_, uint64 cooldown_) MemberGated(membership_) {
+        if (address(token_) == address(0)) revert ZeroAddress();
+        token = token_;
+        cooldown = cooldown_;
+        emit CooldownSet(cooldown_);
+    }
+
+    /// @notice Set the deposit `merchant` must keep locked while active; governance only.
+    function setMinimum(address merchant, uint256 minimum) external onlyGovernance {
+        _accounts[merchant].minimum = minimum;
+        emit MinimumSet(merchant, minimum);
+    }
+
+    /// @notice Set the withdrawal cooldown in seconds; governance only.
+    function setCooldown(uint64 cooldown_) external onlyGovernance {
+        cooldown = cooldown_;
+        emit CooldownSet(cooldown_);
+    }
+
+    /// @notice Lock `amount` fen of the caller's tokens (approved beforehand); merchants only.
+    function deposit(uint256 amount) external nonReentrant onlyRole(Roles.MERCHANT) {
+        if (amount == 0) revert ZeroAmount();
+        Account storage a = _accounts[msg.sender];
+        a.balance += amount;
+        emit Deposited(msg.sender, amount, a.balance);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Ask to withdraw `amount`; it may be taken after the cooldown.
+    function requestWithdrawal(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        Account storage a = _accounts[msg.sender];
+        if (a.pending != 0) revert WithdrawalAlreadyPending(msg.sender, a.pending);
+        uint256 free = available(msg.sender);
+        if (amount > free) revert InsufficientAvailable(msg.sender, amount, free);
+        uint64 unlockAt = uint64(block.timestamp) + cooldown;
+        a.pending = amount;
+        a.unlockAt = unlockAt;
+        emit WithdrawalRequested(msg.sender, amount, unlockAt);
+    }
+
+    /// @notice Cancel the caller's pending withdrawal request.
+    function cancelWithdrawal() external {
+        Account storage a = _accounts[msg.sender];
+        uint256 amount = a.pending;
+        if (amount == 0) revert NoPendingWithdrawal(msg.sender);
+        a.pending = 0;
+        a.unlockAt = 0;
+        emit WithdrawalCancelled(msg.sender, amount);
+    }
+
+    /// @notice Take the pending withdrawal once the cooldown is over. The minimum and frozen
+    /// amounts are checked again now, since a case may have opened during the cooldown.
+    function withdraw() external nonReentrant {
+        Account storage a = _accounts[msg.sender];
+        uint256 amount = a.pending;
+        if (amount == 0) revert NoPendingWithdrawal(msg.sender);
+        if (block.timestamp < a.unlockAt) revert CooldownNotOver(msg.sender, a.unlockAt);
+        uint256 free = available(msg.sender);
+        if (amount > free) revert InsufficientAvailable(msg.sender, amount, free);
+        a.pending = 0;
+        a.unlockAt = 0;
+        a.balance -= amount;
+        emit Withdrawn(msg.sender, amount, a.balance);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Open a complaint case against `merchant`, freezing `amount` of its deposit.
+    /// @return caseId the new case's id (sequential from 1)
+    function openCase(address merchant, address claimant, uint96 amount)
+        external
+        onlyRole(Roles.ARBITER)
+        returns (uint256 caseId)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (claimant == address(0)) revert ZeroAddress();
+        Account storage a = _accounts[merchant];
+        uint256 unfrozen = a.balance - a.frozen;
+        if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);
+        a.frozen += amount;
+        caseId = ++caseCount;
+        cases[caseId] = Case(merchant, amount, claimant, true);
+        emit CaseOpened(caseId, merchant, claimant, amount);
+    }
+
+    /// @notice Close case `caseId`: release the frozen amount back to the merchant, or (if
+    /// `payOut`) award it to the claimant, who then pulls it with {claim}.
+    function closeCase(uint256 caseId, bool payOut) external onlyRole(Roles.ARBITER) {
+        Case storage c = cases[caseId];
+        if (c.merchant == address(0)) revert UnknownCase(caseId);
+        if (!c.open) revert CaseClosed(caseId);
+        c.open = false;
+        Account storage a = _accounts[c.merchant];
+        a.frozen -= c.amount;
+        if (payOut) {
+            a.balance -= c.amount;
+            claimable[c.claimant] += c.amount;
+            emit CasePaidOut(caseId, c.merchant, c.claimant, c.amount);
+        } else {
+            emit CaseReleased(caseId, c.merchant, c.amount);
+        }
+    }
+
+    /// @notice Pull what the caller was awarded.
+    function claim() external nonReentrant {
+        uint256 amount = claimable[msg.sender];
+        if (amount == 0) revert NothingToClaim(msg.sender);
+        claimable[msg.sender] = 0;
+        emit Claimed(msg.sender, amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice What `merchant` could withdraw now: balance less frozen, less the minimum while
+    /// it holds the merchant role.
+    function available(address merchant) public view returns (uint256) {
+        Account storage a = _accounts[merchant];
+        uint256 locked = a.frozen;
+        if (membership.hasAnyRole(merchant, Roles.MERCHANT)) locked += a.minimum;
+        return a.balance > locked ? a.balance - locked : 0;
+    }
+
+    /// @notice The deposit account of `merchant`.
+    function accountOf(address merchant)
+        external
+        view
+        returns (uint256 balance, uint256 frozen, uint256 minimum, uint256 pending, uint64 unlockAt)
+    {
+        Account storage a = _accounts[merchant];
+        return (a.balance, a.frozen, a.minimum, a.pending, a.unlockAt);
+    }
+}

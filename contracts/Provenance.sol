@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Membership} from "./Membership.sol";
+import {MemberGated} from "./MemberGated.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title Provenance
+/// @notice Products (GTIN-14, owned by a merchant), batches (lots) under them, and the hashes of
+/// their supply-chain events. Events are stored off chain as canonical JSON; on chain goes either
+/// one hash at a time into the batch's append-only hash chain, or a Merkle root over many.
+/// Merkle leaves are `keccak256(bytes.concat(keccak256(abi.encode(eventHash))))` and pairs are
+/// hashed sorted, as OpenZeppelin's StandardMerkleTree and {MerkleProof}.
+contract Provenance is MemberGated {
+    struct Batch {
+        uint64 gtin;
+        uint64 eventCount;
+        bool recalled;
+        bool exists;
+        bytes32 head;
+    }
+
+    struct Anchor {
+        address submitter;
+        uint40 timestamp;
+        uint56 leafCount;
+    }
+
+    /// @notice roles allowed to record events and anchor roots, besides the product's merchant
+    uint256 public constant RECORDER_ROLES = Roles.PRODUCER | Roles.LOGISTICS | Roles.INSPECTOR;
+    /// @notice roles allowed to recall any batch, besides the product's merchant
+    uint256 public constant RECALL_ROLES = Roles.INSPECTOR | Roles.OPERATOR;
+
+    /// @notice GTIN-14 => owning merchant
+    mapping(uint64 => address) public productOwner;
+    mapping(bytes32 => Batch) private _batches;
+    mapping(bytes32 => Anchor) private _anchors;
+    uint256 public anchorCount;
+
+    event ProductRegistered(uint64 indexed gtin, address indexed merchant);
+    event BatchRegistered(bytes32 indexed batchId, uint64 indexed gtin, string lot);
+    event EventRecorded(
+        bytes32 indexed batchId, uint64 indexed index, bytes32 eventHash, bytes32 head, address indexed recorder
+    );
+    event RootAnchored(bytes32 indexed root, uint256 leafCount, string uri, address indexed submitter);
+    event BatchRecalled(bytes32 indexed batchId, address indexed by, string reason);
+
+    error InvalidGtin(uint64 gtin);
+    error ProductExists(uint64 gtin);
+    error UnknownProduct(uint64 gtin);
+    error NotProductOwner(uint64 gtin, address caller);
+    error InvalidLot(string lot);
+    error BatchExists(bytes32 batchId);
+    error UnknownBatch(bytes32 batchId);
+    error BatchIsRecalled(bytes32 batchId);
+    error EmptyHash();
+    error EmptyAnchor();
+    error RootExists(bytes32 root);
+    error UnknownRoot(bytes32 root);
+    error EmptyReason();
+
+    constructor(Membership membership_) MemberGated(membership_) {}
+
+    /// @notice The id of batch `lot` of product `gtin`.
+    function batchId(uint64 gtin, string memory lot) public pure returns (bytes32) {
+        return keccak256(abi.encode(gtin, lot));
+    }
+
+    /// @notice Register product `gtin` (GTIN-14 with a valid check digit) as the caller's.
+    function registerProduct(uint64 gtin) external onlyRole(Roles.MERCHANT) {
+        if (!isValidGtin(gtin)) revert InvalidGtin(gtin);
+        if (productOwner[gtin] != address(0)) revert ProductExists(gtin);
+        productOwner[gtin] = msg.sender;
+        emit ProductRegistered(gtin, msg.sender);
+    }
+
+    /// @notice Register batch `lot` (1-20 characters, GS1 AI 10) of one of the caller's products.
+    /// @return id the batch id, `batchId(gtin, lot)`
+    function registerBatch(uint64 gtin, string calldata lot) external returns (bytes32 id) {
+        _checkProductOwner(gtin);
+        uint256 len = bytes(lot).length;
+        if (len == 0 || len > 20) revert InvalidLot(lot);
+        id = batchId(gtin, lot);
+        Batch storage b = _batches[id];
+        if (b.exists) revert BatchExists(id);
+        b.gtin = gtin;
+        b.exists = true;
+        emit BatchRegistered(id, gtin, lot);
+    }
+
+    /// @notice Append `eventHash` to the hash chain of batch `id`: the new head is
+    /// `keccak256(abi.encodePacked(previousHead, eventHash))`, starting from zero.
+    /// @dev Producers, logistics, inspectors and the product's merchant may record.
+    /// @return head the new head of the chain
+    function recordEvent(bytes32 id, bytes32 eventHash) external returns (bytes32 head) {
+        Batch storage b = _batches[id];
+        if (!b.exists) revert UnknownBatch(id);
+        if (eventHash == bytes32(0)) revert EmptyHash();
+        if (productOwner[b.gtin] != msg.sender) _checkRole(msg.sender, RECORDER_ROLES);
+        head = keccak256(abi.encodePacked(b.head, eventHash));
+        uint64 index = b.eventCount;
+        b.head = head;
+        b.eventCount = index + 1;
+        emit EventRecorded(id, index, eventHash, head, msg.sender);
+    }
+
+    /// @notice Anchor a Merkle `root` over `leafCount` event hashes whose data lives at `uri`.
+    /// @dev Producers, logistics, inspectors, merchants and operators may anchor.
+    function anchor(bytes32 root, uint256 leafCount, string calldata uri)
+        external
+        onlyRole(RECORDER_ROLES | Roles.MERCHANT | Roles.OPERATOR)
+    {
+        if (root == bytes32(0) || leafCount == 0 || leafCount > type(uint56).max) revert EmptyAnchor();
+        if (_anchors[root].timestamp != 0) revert RootExists(root);
+        _anchors[root] = Anchor(msg.sender, uint40(block.timestamp), uint56(leafCount));
+        anchorCount += 1;
+        emit RootAnchored(root, leafCount, uri, msg.sender);
+    }
+
+    /// @notice Recall batch `id` with a reason; by its merchant, an inspector or an operator.
+    function recall(bytes32 id, string calldata reason) external {
+        Batch storage b = _batches[id];
+        if (!b.exists) revert UnknownBatch(id);
+        if (b.recalled) revert BatchIsRecalled(id);
+        if (bytes(reason).length == 0) revert EmptyReason();
+        if (productOwner[b.gtin] != msg.sender) _checkRole(msg.sender, RECALL_ROLES);
+        b.recalled = true;
+        emit BatchRecalled(id, msg.sender, reason);
+    }
+
+    /// @notice Whether `eventHash` is a leaf of anchored `root` by `proof`. Reverts for a root
+    /// that was never anchored, so a proof against an unanchored root cannot pass for genuine.
+    function verifyEvent(bytes32 root, bytes32 eventHash, bytes32[] calldata proof) external view returns (bool) {
+        if (_anchors[root].timestamp == 0) revert UnknownRoot(root);
+        return MerkleProof.verifyCalldata(proof, root, leafHash(eventHash));
+    }
+
+    /// @notice The Merkle leaf for `eventHash`.
+    function leafHash(bytes32 eventHash) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(eventHash))));
+    }
+
+    /// @notice Batch `id`: its GTIN, number of chained events, chain head, recall flag.
+    function batch(bytes32 id) external view returns (uint64 gtin, uint64 eventCount, bytes32 head, bool recalled) {
+        Batch storage b = _batches[id];
+        if (!b.exists) revert UnknownBatch(id);
+        return (b.gtin, b.eventCount, b.head, b.recalled);
+    }
+
+    /// @notice Anchor of `root`: who submitted it, when, over how many leaves.
+    function anchorOf(bytes32 root) external view returns (address submitter, uint256 timestamp, uint256 leafCount) {
+        Anchor storage a = _anchors[root];
+        if (a.timestamp == 0) revert UnknownRoot(root);
+        return (a.submitter, a.timestamp, a.leafCount);
+    }
+
+    /// @notice Whether `gtin` has 14 digits whose last is the GS1 mod-10 check digit
+    /// (weights 3,1,3,... from the right, excluding the check digit).
+    function isValidGtin(uint64 gtin) public pure returns (bool) {
+        if (gtin == 0 || gtin >= 1e14) return false;
+        uint256 check = gtin % 10;
+        uint256 rest = gtin / 10;
+        uint256 sum;
+        for (uint256 i = 0; i < 13; i++) {
+            uint256 digit = rest % 10;
+            rest /= 10;
+            sum += i % 2 == 0 ? digit * 3 : digit;
+        }
+        return (10 - (sum % 10)) % 10 == check;
+    }
+
+    function _checkProductOwner(uint64 gtin) private view {
+        address owner = productOwner[gtin];
+        if (owner == address(0)) revert UnknownProduct(gtin);
+        if (owner != msg.sender) revert NotProductOwner(gtin, msg.sender);
+    }
+}

@@ -1,0 +1,5 @@
+"""`python -m ledger <command>`: the ledger command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""Errors the ledger reports to people: each message is one clear line."""
+
+
+class LedgerError(Exception):
+    """Base of every error traceledger raises on purpose."""
+
+
+class CompilerNotFound(LedgerError):
+    """No Solidity compiler of the pinned version could be found or installed."""
+
+
+class CompileFailed(LedgerError):
+    """The compiler ran and rejected the sources."""
+
+
+class NodeUnavailable(LedgerError):
+    """The EVM node did not answer JSON-RPC."""
+
+
+class ManifestMismatch(LedgerError):
+    """The deployment manifest belongs to another chain or its contracts are gone."""
+
+
+class ManifestMissing(LedgerError):
+    """No deployment manifest has been written yet."""

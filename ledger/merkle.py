@@ -1,0 +1,63 @@
+"""Merkle trees that match `Provenance.verifyEvent` (OpenZeppelin's MerkleProof).
+
+A leaf commits to a 32-byte event hash as `keccak256(keccak256(abi.encode(eventHash)))` (the
+double hash of OpenZeppelin's StandardMerkleTree, which keeps a leaf from passing for an inner
+node); inner nodes hash their two children sorted. Levels are built left to right, and an odd
+node out is carried up unchanged.
+"""
+
+from __future__ import annotations
+
+from eth_utils import keccak
+
+
+def leaf_hash(event_hash: bytes) -> bytes:
+    if len(event_hash) != 32:
+        raise ValueError(f"an event hash is 32 bytes, got {len(event_hash)}")
+    return keccak(keccak(event_hash))  # abi.encode(bytes32) is the 32 bytes themselves
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+class MerkleTree:
+    """A tree over event hashes, in the order given."""
+
+    def __init__(self, event_hashes: list[bytes]):
+        if not event_hashes:
+            raise ValueError("a Merkle tree needs at least one leaf")
+        level = [leaf_hash(h) for h in event_hashes]
+        self.levels: list[list[bytes]] = [level]
+        while len(level) > 1:
+            nxt = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            self.levels.append(nxt)
+            level = nxt
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0]
+
+    def __len__(self) -> int:
+        return len(self.levels[0])
+
+    def proof(self, index: int) -> list[bytes]:
+        """Sibling hashes from leaf `index` up to the root."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"leaf {index} out of range 0..{len(self) - 1}")
+        path = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index //= 2
+        return path
+
+
+def verify(root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
+    node = leaf_hash(event_hash)
+    for sibling in proof:
+        node = hash_pair(node, sibling)
+    return node == root

@@ -1,0 +1,163 @@
+"""Fixtures for the contract tests (brownie, on its `development` anvil).
+
+Accounts: 0-2 governors (threshold 2), 3 platform operator, 4 issuer, 5 and 6 merchants,
+7 producer, 8 logistics, 9 inspector, 10 auditor, 11 arbiter, 12 outsider, 13-15 referrers,
+16 buyer/claimant, 17 treasury.
+"""
+
+import re
+
+import brownie
+import pytest
+
+
+def _own_node():
+    """Our own anvil on 8546 with 20 accounts, never the `make run` node on 8545 (brownie attaches
+    to whatever answers on its port). Imported in here: brownie hashes the sources of top-level
+    imports under the project folder, and `brownie._config` is a compiled module."""
+    from brownie._config import CONFIG
+
+    CONFIG.networks["development"]["cmd_settings"].update({"port": 8546, "accounts": 20})
+
+
+_own_node()
+
+OPERATOR, MERCHANT, PRODUCER, LOGISTICS, INSPECTOR, AUDITOR, ARBITER, ISSUER = (1 << i for i in range(8))
+COOLDOWN = 7 * 24 * 3600
+TIMEOUT = 14 * 24 * 3600
+PLATFORM_CAP = 1000
+REFERRAL_CAPS = [1000, 500, 300]
+
+
+def reverts(error_name):
+    """Expect a revert with custom error `error_name` (any arguments)."""
+    return brownie.reverts(revert_pattern=rf"{re.escape(error_name)}(:.*)?")
+
+
+def govern(governance, governors, target, fn_name, *args):
+    """Run `target.fn_name(*args)` through a governance proposal approved by two governors."""
+    data = getattr(target, fn_name).encode_input(*args)
+    tx = governance.propose(target, data, {"from": governors[0]})
+    pid = tx.events["ProposalCreated"]["id"]
+    return governance.approve(pid, {"from": governors[1]})
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    pass
+
+
+@pytest.fixture(scope="module")
+def governors(accounts):
+    return accounts[0:3]
+
+
+@pytest.fixture(scope="module")
+def platform(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="module")
+def issuer(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="module")
+def merchant(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="module")
+def merchant_b(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="module")
+def producer(accounts):
+    return accounts[7]
+
+
+@pytest.fixture(scope="module")
+def logistics(accounts):
+    return accounts[8]
+
+
+@pytest.fixture(scope="module")
+def inspector(accounts):
+    return accounts[9]
+
+
+@pytest.fixture(scope="module")
+def auditor(accounts):
+    return accounts[10]
+
+
+@pytest.fixture(scope="module")
+def arbiter(accounts):
+    return accounts[11]
+
+
+@pytest.fixture(scope="module")
+def outsider(accounts):
+    return accounts[12]
+
+
+@pytest.fixture(scope="module")
+def referrers(accounts):
+    return accounts[13:16]
+
+
+@pytest.fixture(scope="module")
+def buyer(accounts):
+    return accounts[16]
+
+
+@pytest.fixture(scope="module")
+def treasury(accounts):
+    return accounts[17]
+
+
+@pytest.fixture(scope="module")
+def governance(Governance, governors):
+    return Governance.deploy(list(governors), 2, {"from": governors[0]})
+
+
+@pytest.fixture(scope="module")
+def membership(Membership, governance, governors, platform, issuer, merchant, merchant_b, producer, logistics,
+               inspector, auditor, arbiter):
+    m = Membership.deploy(governance, {"from": governors[0]})
+    for account, roles in [(platform, OPERATOR), (issuer, ISSUER), (merchant, MERCHANT), (merchant_b, MERCHANT),
+                           (producer, PRODUCER), (logistics, LOGISTICS), (inspector, INSPECTOR),
+                           (auditor, AUDITOR), (arbiter, ARBITER)]:
+        govern(governance, governors, m, "admit", account, roles)
+    return m
+
+
+@pytest.fixture(scope="module")
+def token(SettlementToken, membership, governors):
+    return SettlementToken.deploy(membership, {"from": governors[0]})
+
+
+@pytest.fixture(scope="module")
+def provenance(Provenance, membership, governors):
+    return Provenance.deploy(membership, {"from": governors[0]})
+
+
+@pytest.fixture(scope="module")
+def vault(GuaranteeVault, membership, token, governors):
+    return GuaranteeVault.deploy(membership, token, COOLDOWN, {"from": governors[0]})
+
+
+@pytest.fixture(scope="module")
+def settlement(OrderSettlement, membership, token, governance, governors, treasury):
+    s = OrderSettlement.deploy(membership, token, treasury, TIMEOUT, {"from": governors[0]})
+    govern(governance, governors, s, "setCaps", PLATFORM_CAP, REFERRAL_CAPS)
+    return s
+
+
+@pytest.fixture(scope="module")
+def funded(token, issuer, merchant, merchant_b, platform):
+    """Mint working balances: 1,000,000.00 CNY (in fen) each to both merchants and the platform."""
+    for account in (merchant, merchant_b, platform):
+        token.mint(account, 100_000_000, {"from": issuer})
+    return token
