@@ -1,0 +1,144 @@
+"""Provenance: products, batches, per-batch hash chains, Merkle anchors, recalls."""
+
+import os
+
+import pytest
+from conftest import reverts
+from eth_utils import keccak
+
+from ledger.merkle import MerkleTree
+
+GTIN = 6901234567892  # 690123456789 + check digit 2
+LOT = "L2026-11"
+
+
+def h(text):
+    return keccak(text=text)
+
+
+@pytest.fixture(scope="module")
+def registered(provenance, merchant):
+    provenance.registerProduct(GTIN, {"from": merchant})
+    tx = provenance.registerBatch(GTIN, LOT, {"from": merchant})
+    return tx.events["BatchRegistered"]["batchId"]
+
+
+@pytest.mark.parametrize("gtin,valid", [
+    (6901234567892, True), (6901234567891, False), (4006381333931, True), (96385074, True),
+    (0, False), (10**14 + 1, False), (12345678901231, True), (12345678901234, False),
+])
+def test_gtin_check_digit(provenance, gtin, valid):
+    assert provenance.isValidGtin(gtin) is valid
+
+
+def test_register_product(provenance, merchant, merchant_b, producer):
+    tx = provenance.registerProduct(GTIN, {"from": merchant})
+    assert tx.events["ProductRegistered"]["gtin"] == GTIN
+    assert tx.events["ProductRegistered"]["merchant"] == merchant
+    assert provenance.productOwner(GTIN) == merchant
+    with reverts("ProductExists"):
+        provenance.registerProduct(GTIN, {"from": merchant_b})
+    with reverts("InvalidGtin"):
+        provenance.registerProduct(GTIN + 1, {"from": merchant})
+    with reverts("MissingRole"):
+        provenance.registerProduct(4006381333931, {"from": producer})
+
+
+def test_register_batch(provenance, registered, merchant, merchant_b):
+    assert registered == provenance.batchId(GTIN, LOT)
+    gtin, count, head, recalled = provenance.batch(registered)
+    assert (gtin, count, head, recalled) == (GTIN, 0, "0x" + "00" * 32, False)
+    with reverts("BatchExists"):
+        provenance.registerBatch(GTIN, LOT, {"from": merchant})
+    with reverts("NotProductOwner"):
+        provenance.registerBatch(GTIN, "OTHER", {"from": merchant_b})
+    with reverts("UnknownProduct"):
+        provenance.registerBatch(4006381333931, LOT, {"from": merchant})
+    with reverts("InvalidLot"):
+        provenance.registerBatch(GTIN, "", {"from": merchant})
+    with reverts("InvalidLot"):
+        provenance.registerBatch(GTIN, "X" * 21, {"from": merchant})
+
+
+def test_hash_chain_links_each_event(provenance, registered, merchant, producer, logistics, inspector):
+    head = b"\x00" * 32
+    for i, (who, step) in enumerate([(producer, "harvested"), (inspector, "inspected"),
+                                     (logistics, "shipped"), (merchant, "received")]):
+        event_hash = h(step)
+        tx = provenance.recordEvent(registered, event_hash, {"from": who})
+        head = keccak(head + event_hash)
+        ev = tx.events["EventRecorded"]
+        assert (ev["batchId"], ev["index"], ev["eventHash"], ev["head"], ev["recorder"]) == (
+            registered, i, "0x" + event_hash.hex(), "0x" + head.hex(), who)
+    _, count, chain_head, _ = provenance.batch(registered)
+    assert count == 4 and chain_head == "0x" + head.hex()
+
+
+def test_record_event_refusals(provenance, registered, merchant_b, auditor, outsider, producer):
+    with reverts("MissingRole"):
+        provenance.recordEvent(registered, h("x"), {"from": merchant_b})  # another merchant
+    with reverts("MissingRole"):
+        provenance.recordEvent(registered, h("x"), {"from": auditor})
+    with reverts("MissingRole"):
+        provenance.recordEvent(registered, h("x"), {"from": outsider})
+    with reverts("UnknownBatch"):
+        provenance.recordEvent(h("no such batch"), h("x"), {"from": producer})
+    with reverts("EmptyHash"):
+        provenance.recordEvent(registered, b"\x00" * 32, {"from": producer})
+
+
+@pytest.mark.parametrize("leaves", [1, 2, 3, 7, 64, 1000])
+def test_anchor_and_verify_python_proofs(provenance, producer, leaves):
+    hashes = [h(f"event-{i}") for i in range(leaves)]
+    tree = MerkleTree(hashes)
+    tx = provenance.anchor(tree.root, leaves, "ipfs://batch-1", {"from": producer})
+    ev = tx.events["RootAnchored"]
+    assert (ev["root"], ev["leafCount"], ev["uri"], ev["submitter"]) == (
+        "0x" + tree.root.hex(), leaves, "ipfs://batch-1", producer)
+    for i in sorted({0, leaves // 2, leaves - 1}):
+        assert provenance.verifyEvent(tree.root, hashes[i], tree.proof(i))
+    assert not provenance.verifyEvent(tree.root, h("not in the tree"), tree.proof(0))
+    if leaves > 1:
+        assert not provenance.verifyEvent(tree.root, hashes[0], tree.proof(1))
+    submitter, _, count = provenance.anchorOf(tree.root)
+    assert (submitter, count) == (producer, leaves)
+
+
+def test_anchor_refusals(provenance, producer, auditor, outsider):
+    root = os.urandom(32)
+    with reverts("MissingRole"):
+        provenance.anchor(root, 3, "uri", {"from": auditor})
+    with reverts("MissingRole"):
+        provenance.anchor(root, 3, "uri", {"from": outsider})
+    with reverts("EmptyAnchor"):
+        provenance.anchor(b"\x00" * 32, 3, "uri", {"from": producer})
+    with reverts("EmptyAnchor"):
+        provenance.anchor(root, 0, "uri", {"from": producer})
+    provenance.anchor(root, 3, "uri", {"from": producer})
+    with reverts("RootExists"):
+        provenance.anchor(root, 3, "uri", {"from": producer})
+    with reverts("UnknownRoot"):
+        provenance.verifyEvent(os.urandom(32), h("x"), [])
+    with reverts("UnknownRoot"):
+        provenance.anchorOf(os.urandom(32))
+
+
+def test_recall(provenance, registered, merchant, merchant_b, inspector, platform, producer):
+    with reverts("MissingRole"):
+        provenance.recall(registered, "contaminated", {"from": merchant_b})
+    with reverts("MissingRole"):
+        provenance.recall(registered, "contaminated", {"from": producer})
+    with reverts("EmptyReason"):
+        provenance.recall(registered, "", {"from": inspector})
+    tx = provenance.recall(registered, "contaminated", {"from": inspector})
+    ev = tx.events["BatchRecalled"]
+    assert (ev["batchId"], ev["by"], ev["reason"]) == (registered, inspector, "contaminated")
+    assert provenance.batch(registered)[3] is True
+    with reverts("BatchIsRecalled"):
+        provenance.recall(registered, "again", {"from": platform})
+    with reverts("UnknownBatch"):
+        provenance.recall(h("none"), "x", {"from": merchant})
+
+
+def test_merchant_recalls_own_batch(provenance, registered, merchant):
+    assert "BatchRecalled" in provenance.recall(registered, "label error", {"from": merchant}).events

@@ -1,0 +1,132 @@
+"""GuaranteeVault: deposits, governance minimums, cooldown withdrawals, arbiter cases."""
+
+import pytest
+from conftest import COOLDOWN, govern, reverts
+
+DEPOSIT = 5_000_000  # 50,000.00 CNY
+MINIMUM = 2_000_000
+
+
+@pytest.fixture(scope="module")
+def deposited(vault, funded, merchant, governance, governors):
+    funded.approve(vault, 2**256 - 1, {"from": merchant})
+    vault.deposit(DEPOSIT, {"from": merchant})
+    govern(governance, governors, vault, "setMinimum", merchant, MINIMUM)
+    return vault
+
+
+def account(vault, m):
+    balance, frozen, minimum, pending, unlock_at = vault.accountOf(m)
+    return dict(balance=balance, frozen=frozen, minimum=minimum, pending=pending, unlock_at=unlock_at)
+
+
+def test_deposit(vault, funded, merchant, producer):
+    funded.approve(vault, 1000, {"from": merchant})
+    tx = vault.deposit(1000, {"from": merchant})
+    assert tx.events["Deposited"]["balance"] == 1000
+    assert funded.balanceOf(vault) == 1000
+    with reverts("ZeroAmount"):
+        vault.deposit(0, {"from": merchant})
+    with reverts("MissingRole"):
+        vault.deposit(1000, {"from": producer})
+    with reverts("ERC20InsufficientAllowance"):
+        vault.deposit(1, {"from": merchant})
+
+
+def test_minimum_only_by_governance(vault, governance, governors, merchant):
+    with reverts("NotGovernance"):
+        vault.setMinimum(merchant, 0, {"from": governors[0]})
+    with reverts("NotGovernance"):
+        vault.setCooldown(0, {"from": merchant})
+    tx = govern(governance, governors, vault, "setMinimum", merchant, 777)
+    assert tx.events["MinimumSet"]["minimum"] == 777
+    tx = govern(governance, governors, vault, "setCooldown", 60)
+    assert vault.cooldown() == 60
+
+
+def test_withdrawal_waits_for_cooldown_and_keeps_minimum(deposited, funded, merchant, chain):
+    vault = deposited
+    assert vault.available(merchant) == DEPOSIT - MINIMUM
+    with reverts("InsufficientAvailable"):
+        vault.requestWithdrawal(DEPOSIT - MINIMUM + 1, {"from": merchant})
+    tx = vault.requestWithdrawal(DEPOSIT - MINIMUM, {"from": merchant})
+    unlock_at = tx.events["WithdrawalRequested"]["unlockAt"]
+    assert unlock_at == tx.timestamp + COOLDOWN
+    with reverts("WithdrawalAlreadyPending"):
+        vault.requestWithdrawal(1, {"from": merchant})
+    with reverts("CooldownNotOver"):
+        vault.withdraw({"from": merchant})
+    chain.sleep(COOLDOWN)
+    before = funded.balanceOf(merchant)
+    tx = vault.withdraw({"from": merchant})
+    assert tx.events["Withdrawn"]["balance"] == MINIMUM
+    assert funded.balanceOf(merchant) == before + DEPOSIT - MINIMUM
+    assert account(vault, merchant)["pending"] == 0
+    with reverts("NoPendingWithdrawal"):
+        vault.withdraw({"from": merchant})
+
+
+def test_cancel_withdrawal(deposited, merchant):
+    with reverts("NoPendingWithdrawal"):
+        deposited.cancelWithdrawal({"from": merchant})
+    deposited.requestWithdrawal(10, {"from": merchant})
+    tx = deposited.cancelWithdrawal({"from": merchant})
+    assert tx.events["WithdrawalCancelled"]["amount"] == 10
+    deposited.requestWithdrawal(20, {"from": merchant})
+
+
+def test_removed_merchant_may_withdraw_everything(deposited, merchant, membership, governance, governors, chain):
+    govern(governance, governors, membership, "remove", merchant)
+    assert deposited.available(merchant) == DEPOSIT
+    deposited.requestWithdrawal(DEPOSIT, {"from": merchant})
+    chain.sleep(COOLDOWN)
+    deposited.withdraw({"from": merchant})
+    assert account(deposited, merchant)["balance"] == 0
+
+
+def test_case_freezes_then_releases(deposited, arbiter, merchant, buyer):
+    tx = deposited.openCase(merchant, buyer, 1_000_000, {"from": arbiter})
+    case_id = tx.events["CaseOpened"]["caseId"]
+    assert account(deposited, merchant)["frozen"] == 1_000_000
+    assert deposited.available(merchant) == DEPOSIT - MINIMUM - 1_000_000
+    tx = deposited.closeCase(case_id, False, {"from": arbiter})
+    assert tx.events["CaseReleased"]["amount"] == 1_000_000
+    assert account(deposited, merchant)["frozen"] == 0
+    with reverts("CaseClosed"):
+        deposited.closeCase(case_id, True, {"from": arbiter})
+
+
+def test_case_pays_out_to_claimant_who_pulls(deposited, funded, arbiter, merchant, buyer):
+    case_id = deposited.openCase(merchant, buyer, 300_000, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    tx = deposited.closeCase(case_id, True, {"from": arbiter})
+    assert tx.events["CasePaidOut"]["claimant"] == buyer
+    assert account(deposited, merchant)["balance"] == DEPOSIT - 300_000
+    assert deposited.claimable(buyer) == 300_000
+    tx = deposited.claim({"from": buyer})
+    assert tx.events["Claimed"]["amount"] == 300_000
+    assert funded.balanceOf(buyer) == 300_000
+    with reverts("NothingToClaim"):
+        deposited.claim({"from": buyer})
+
+
+def test_case_opened_during_cooldown_blocks_withdrawal(deposited, arbiter, merchant, buyer, chain):
+    deposited.requestWithdrawal(DEPOSIT - MINIMUM, {"from": merchant})
+    deposited.openCase(merchant, buyer, 1, {"from": arbiter})
+    chain.sleep(COOLDOWN)
+    with reverts("InsufficientAvailable"):
+        deposited.withdraw({"from": merchant})
+
+
+def test_case_refusals(deposited, arbiter, merchant, buyer, auditor):
+    with reverts("MissingRole"):
+        deposited.openCase(merchant, buyer, 1, {"from": auditor})
+    with reverts("MissingRole"):
+        deposited.closeCase(1, False, {"from": merchant})
+    with reverts("InsufficientAvailable"):
+        deposited.openCase(merchant, buyer, DEPOSIT + 1, {"from": arbiter})
+    with reverts("ZeroAmount"):
+        deposited.openCase(merchant, buyer, 0, {"from": arbiter})
+    with reverts("ZeroAddress"):
+        deposited.openCase(merchant, "0x" + "00" * 20, 1, {"from": arbiter})
+    with reverts("UnknownCase"):
+        deposited.closeCase(99, False, {"from": arbiter})
