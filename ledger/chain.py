@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -85,7 +85,10 @@ class ErrorDecoder:
         sig = self._by_selector.get(raw[:4])
         if sig is None:
             return None
-        return sig.name, tuple(abi_decode(sig.types, raw[4:]))
+        values = abi_decode(sig.types, raw[4:])
+        return sig.name, tuple(
+            to_checksum_address(v) if t == "address" else v for t, v in zip(sig.types, values)
+        )
 
 
 def _abi_type(param: dict[str, Any]) -> str:

@@ -25,11 +25,12 @@ def _node_dir() -> Path:
     return data_dir() / "anvil"
 
 
-def anvil_command(port: int, state: Path | None, extra: list[str] | None = None) -> list[str]:
+def anvil_command(port: int, state: Path | None, extra: list[str] | None = None,
+                  chain_id: int = CHAIN_ID) -> list[str]:
     binary = anvil_binary()
     if not binary.is_file():
         raise LedgerError(f"anvil not found at {binary} (run `npm ci`)")
-    cmd = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID),
+    cmd = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
            "--mnemonic", DEV_MNEMONIC, "--accounts", "20", "--hardfork", "paris"]
     if state is not None:
         cmd += ["--state", str(state), "--state-interval", "2", "--preserve-historical-states"]
@@ -66,6 +67,19 @@ def start(url: str = "http://127.0.0.1:8545") -> str:
     return f"started anvil (pid {proc.pid}) at {url}, state in {nd / 'state.json'}"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child, now reaped
+            return False
+    except ChildProcessError:
+        pass  # started by another process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop() -> str:
     pid_file = _node_dir() / "anvil.pid"
     if not pid_file.exists():
@@ -76,11 +90,9 @@ def stop() -> str:
     except ProcessLookupError:
         pid_file.unlink()
         return f"anvil (pid {pid}) was not running"
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    for _ in range(300):
+        if not _alive(pid):
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     pid_file.unlink(missing_ok=True)
     return f"stopped anvil (pid {pid}); state kept in {_node_dir() / 'state.json'}"

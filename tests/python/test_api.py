@@ -1,0 +1,50 @@
+"""The API's health and deployment endpoints, against a real node and SQLite."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+
+
+def client(url, manifest, tmp_path):
+    return TestClient(create_app(Settings(rpc_url=url, manifest_path=manifest,
+                                          database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")))
+
+
+def test_healthz_ok(deployment, chain_node, tmp_path):
+    _, path = deployment
+    r = client(chain_node.url, path, tmp_path).get("/healthz")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["chain"]["chain_id"] == 31337
+    assert body["checks"]["database"]["dialect"] == "sqlite"
+
+
+def test_contracts_lists_addresses_and_abis(deployment, chain_node, tmp_path):
+    dep, path = deployment
+    r = client(chain_node.url, path, tmp_path).get("/v1/contracts")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["chain_id"] == 31337 and body["evm_version"] == "paris"
+    assert body["contracts"]["Provenance"]["address"] == dep.manifest["contracts"]["Provenance"]["address"]
+    assert body["governance"]["threshold"] == 2
+
+
+def test_node_down_is_503_with_reason(deployment, tmp_path):
+    _, path = deployment
+    c = client("http://127.0.0.1:9", path, tmp_path)
+    r = c.get("/healthz")
+    assert r.status_code == 503
+    assert r.json()["checks"]["chain"]["ok"] is False
+    assert "does not answer JSON-RPC" in r.json()["checks"]["chain"]["error"]
+    r = c.get("/v1/contracts")
+    assert r.status_code == 503
+    assert r.json()["error"] == "NodeUnavailable"
+
+
+def test_missing_manifest_is_503(chain_node, tmp_path):
+    r = client(chain_node.url, tmp_path / "none.json", tmp_path).get("/v1/contracts")
+    assert r.status_code == 503 and "no deployment manifest" in r.json()["detail"]

@@ -1,0 +1,65 @@
+"""The local node keeps its chain across restarts; the compiler is found or reported missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from ledger import node, toolchain
+from ledger.chain import connect
+from ledger.compiler import DEPLOYABLE, compile_contracts
+from ledger.deploy import deploy
+from ledger.errors import CompilerNotFound
+
+from .conftest import free_port
+
+
+def test_state_survives_restart(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path))
+    url = f"http://127.0.0.1:{free_port()}"
+    manifest = tmp_path / "deployment.json"
+    print(node.start(url))
+    try:
+        dep, new = deploy(connect(url), manifest)
+        assert new
+        w3 = connect(url)
+        block = w3.eth.block_number
+        block_hash = w3.eth.get_block(block)["hash"]
+    finally:
+        print(node.stop())
+    assert "already" not in node.start(url)
+    try:
+        w3 = connect(url)
+        assert w3.eth.get_block(block)["hash"] == block_hash
+        again, new = deploy(w3, manifest)
+        assert not new and again.manifest["contracts"] == dep.manifest["contracts"]
+    finally:
+        node.stop()
+
+
+def test_wrapper_answers_like_native_solc():
+    path = toolchain.ensure_solc()
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True).stdout
+    assert f"Version: {toolchain.SOLC_VERSION}" in out
+
+
+def test_compile_produces_every_contract():
+    arts = compile_contracts(force=True)
+    assert set(arts) == set(DEPLOYABLE)
+    # the whole standard-JSON answer is far past the 64 KiB at which a pipe broke solcjs
+    assert sum(len(json.dumps(a)) for a in arts.values()) > 64 * 1024
+    for a in arts.values():
+        assert a["bytecode"].startswith("0x60") and len(a["bytecode"]) > 1000
+
+
+def test_missing_compiler_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path / "solcx"))
+    monkeypatch.setattr(toolchain, "node_modules", lambda: tmp_path / "no_node_modules")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(CompilerNotFound) as exc:
+        toolchain.ensure_solc(try_download=False)
+    assert "no Solidity compiler 0.8.28" in str(exc.value) and "npm ci" in str(exc.value)
+    assert "\n" not in str(exc.value)
