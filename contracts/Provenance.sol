@@ -36,7 +36,6 @@ contract Provenance is MemberGated {
     mapping(uint64 => address) public productOwner;
     mapping(bytes32 => Batch) private _batches;
     mapping(bytes32 => Anchor) private _anchors;
-    uint256 public anchorCount;
 
     event ProductRegistered(uint64 indexed gtin, address indexed merchant);
     event BatchRegistered(bytes32 indexed batchId, uint64 indexed gtin, string lot);
@@ -114,7 +113,6 @@ contract Provenance is MemberGated {
         if (root == bytes32(0) || leafCount == 0 || leafCount > type(uint56).max) revert EmptyAnchor();
         if (_anchors[root].timestamp != 0) revert RootExists(root);
         _anchors[root] = Anchor(msg.sender, uint40(block.timestamp), uint56(leafCount));
-        anchorCount += 1;
         emit RootAnchored(root, leafCount, uri, msg.sender);
     }
 

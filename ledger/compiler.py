@@ -63,7 +63,7 @@ def compile_contracts(force: bool = False) -> dict[str, dict[str, Any]]:
     fingerprint = _fingerprint(std_input)
     index = BUILD_DIR / "index.json"
     if not force and index.exists() and json.loads(index.read_text()).get("fingerprint") == fingerprint:
-        return load_artifacts()
+        return _read_artifacts()
     import solcx
     from solcx.exceptions import SolcError
 
@@ -95,11 +95,12 @@ def compile_contracts(force: bool = False) -> dict[str, dict[str, Any]]:
 
 
 def load_artifacts() -> dict[str, dict[str, Any]]:
-    """Artifacts from the last compile (compile first if there are none)."""
-    index = BUILD_DIR / "index.json"
-    if not index.exists():
-        return compile_contracts()
-    names = json.loads(index.read_text())["contracts"]
+    """Artifacts of the current sources: read from the build folder, compiled first if stale."""
+    return compile_contracts()
+
+
+def _read_artifacts() -> dict[str, dict[str, Any]]:
+    names = json.loads((BUILD_DIR / "index.json").read_text())["contracts"]
     return {n: json.loads((BUILD_DIR / f"{n}.json").read_text()) for n in names}
 
 
