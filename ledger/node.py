@@ -56,7 +56,10 @@ def start(url: str = "http://127.0.0.1:8545") -> str:
         return f"node already answering at {url}"
     except NodeUnavailable:
         pass
-    port = urlparse(url).port or 8545
+    parsed = urlparse(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost"):
+        raise NodeUnavailable(f"EVM node at {url} does not answer JSON-RPC, and only a local node can be started here")
+    port = parsed.port or 8545
     nd = _node_dir()
     nd.mkdir(parents=True, exist_ok=True)
     log = open(nd / "anvil.log", "ab")
