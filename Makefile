@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.bin:$(BIN):$(PATH)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup compile node deploy run stop test test-contracts test-python bench clean
+.PHONY: setup compile node deploy run stop lint test test-contracts test-python bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,11 @@ run: deploy
 stop:
 	$(BIN)/python -m ledger node stop
 
-test: setup test-contracts test-python
+lint:
+	$(BIN)/ruff check ledger api bench tests scripts
+	$(BIN)/ruff format --check ledger api bench tests scripts
+
+test: setup lint test-contracts test-python
 
 test-contracts:
 	mkdir -p build/brownie

@@ -50,8 +50,10 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     who["merchant_a"].transact(prov.functions.registerBatch(GTIN, "BENCH-1"))
     batch = prov.functions.batchId(GTIN, "BENCH-1").call()
     who["producer"].transact(prov.functions.recordEvent(batch, keccak(text="e0")))
-    gas = [who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"e{i}")))["gasUsed"]
-           for i in range(1, 11)]
+    gas = [
+        who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"e{i}")))["gasUsed"]
+        for i in range(1, 11)
+    ]
     metrics["gas.record_event"] = max(gas)
 
     # anchoring: one root, whatever the leaf count
@@ -68,12 +70,17 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     deployer = Sender(w3, accounts[0])
     naive = w3.eth.contract(address=deployer.deploy(naive_art)["contractAddress"], abi=naive_art["abi"])
     deployer.transact(naive.functions.store(batch, keccak(text="n0"), "urn:epcglobal:cbv:bizstep:shipping"))
-    gas = [deployer.transact(naive.functions.store(batch, keccak(text=f"n{i}"), "urn:epcglobal:cbv:bizstep:shipping"))
-           ["gasUsed"] for i in range(1, 11)]
+    gas = [
+        deployer.transact(naive.functions.store(batch, keccak(text=f"n{i}"), "urn:epcglobal:cbv:bizstep:shipping"))[
+            "gasUsed"
+        ]
+        for i in range(1, 11)
+    ]
     metrics["baseline.gas.naive_store_event"] = max(gas)
     metrics["ratio.naive_vs_record_event"] = metrics["baseline.gas.naive_store_event"] / metrics["gas.record_event"]
     metrics["ratio.naive_vs_anchor_per_event_10k"] = (
-        metrics["baseline.gas.naive_store_event"] / metrics["gas.anchor_per_event_10k"])
+        metrics["baseline.gas.naive_store_event"] / metrics["gas.anchor_per_event_10k"]
+    )
 
     # money
     merchant, platform = who["merchant_a"], who["platform"]
@@ -87,8 +94,13 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     escrows, settles = [], []
     for i in range(5):
         order = keccak(text=f"bench-order-{i}")
-        escrows.append(platform.transact(settlement.functions.escrow(
-            order, merchant.address, accounts[16].address, 99_999, refs, [1000, 500, 300], 500))["gasUsed"])
+        escrows.append(
+            platform.transact(
+                settlement.functions.escrow(
+                    order, merchant.address, accounts[16].address, 99_999, refs, [1000, 500, 300], 500
+                )
+            )["gasUsed"]
+        )
         settles.append(platform.transact(settlement.functions.confirm(order))["gasUsed"])
     metrics["gas.escrow_order"] = max(escrows)
     metrics["gas.settle_order_3_levels"] = max(settles)  # the first settle pays for new payee slots

@@ -39,8 +39,8 @@ def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:
-        w3.eth.chain_id
-    except Exception as exc:  # connection refused, timeout, not JSON-RPC
+        _ = w3.eth.chain_id
+    except Exception as exc:  # noqa: BLE001 - refused, timeout, not JSON-RPC: all mean "no node"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NodeUnavailable(f"EVM node at {url} does not answer JSON-RPC ({reason[:160]})") from None
     return w3
@@ -87,7 +87,7 @@ class ErrorDecoder:
             return None
         values = abi_decode(sig.types, raw[4:])
         return sig.name, tuple(
-            to_checksum_address(v) if t == "address" else v for t, v in zip(sig.types, values)
+            to_checksum_address(v) if t == "address" else v for t, v in zip(sig.types, values, strict=True)
         )
 
 
@@ -112,7 +112,8 @@ class Sender:
 
     def transact(self, fn: Any, *, gas: int | None = None) -> Any:
         """Send contract function call `fn` (e.g. `contract.functions.f(x)`); return its receipt."""
-        params: dict[str, Any] = {"from": self.address, "nonce": self.w3.eth.get_transaction_count(self.address, "pending")}
+        nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+        params: dict[str, Any] = {"from": self.address, "nonce": nonce}
         if gas is not None:
             params["gas"] = gas
         try:

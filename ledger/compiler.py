@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from .errors import CompileFailed
@@ -32,10 +31,7 @@ DEPLOYABLE = (
 
 
 def _sources() -> dict[str, dict[str, str]]:
-    return {
-        str(p.relative_to(ROOT)): {"content": p.read_text()}
-        for p in sorted(CONTRACTS_DIR.rglob("*.sol"))
-    }
+    return {str(p.relative_to(ROOT)): {"content": p.read_text()} for p in sorted(CONTRACTS_DIR.rglob("*.sol"))}
 
 
 def _input(sources: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -89,8 +85,12 @@ def compile_contracts(force: bool = False) -> dict[str, dict[str, Any]]:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     for name, art in artifacts.items():
         (BUILD_DIR / f"{name}.json").write_text(json.dumps(art, indent=1))
-    index.write_text(json.dumps({"fingerprint": fingerprint, "solc": SOLC_VERSION, "evm": EVM_VERSION,
-                                 "contracts": sorted(artifacts)}, indent=1))
+    index.write_text(
+        json.dumps(
+            {"fingerprint": fingerprint, "solc": SOLC_VERSION, "evm": EVM_VERSION, "contracts": sorted(artifacts)},
+            indent=1,
+        )
+    )
     return artifacts
 
 

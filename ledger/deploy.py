@@ -103,8 +103,9 @@ def _govern(gov: Contract, senders: list[Sender], target: str, call_data: str) -
         s.transact(gov.functions.approve(pid))
 
 
-def deploy(w3: Web3, path: Path | None = None, *, fresh: bool = False,
-           accounts: list[LocalAccount] | None = None) -> tuple[Deployment, bool]:
+def deploy(
+    w3: Web3, path: Path | None = None, *, fresh: bool = False, accounts: list[LocalAccount] | None = None
+) -> tuple[Deployment, bool]:
     """Deploy (or reuse) the contract set; return the deployment and whether it was new."""
     path = path or manifest_path()
     if path.exists() and not fresh:
@@ -136,8 +137,12 @@ def deploy(w3: Web3, path: Path | None = None, *, fresh: bool = False,
         addr = accounts[index].address
         _govern(gov, governors, membership.address, membership.encode_abi("admit", [addr, int(roles)]))
         members[label] = {"address": addr, "roles": int(roles), "account_index": index}
-    _govern(gov, governors, settlement.address,
-            settlement.encode_abi("setCaps", [PLATFORM_FEE_CAP_BPS, list(REFERRAL_CAPS_BPS)]))
+    _govern(
+        gov,
+        governors,
+        settlement.address,
+        settlement.encode_abi("setCaps", [PLATFORM_FEE_CAP_BPS, list(REFERRAL_CAPS_BPS)]),
+    )
     _ = vault
 
     manifest = {

@@ -25,13 +25,25 @@ def _node_dir() -> Path:
     return data_dir() / "anvil"
 
 
-def anvil_command(port: int, state: Path | None, extra: list[str] | None = None,
-                  chain_id: int = CHAIN_ID) -> list[str]:
+def anvil_command(port: int, state: Path | None, extra: list[str] | None = None, chain_id: int = CHAIN_ID) -> list[str]:
     binary = anvil_binary()
     if not binary.is_file():
         raise LedgerError(f"anvil not found at {binary} (run `npm ci`)")
-    cmd = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-           "--mnemonic", DEV_MNEMONIC, "--accounts", "20", "--hardfork", "paris"]
+    cmd = [
+        str(binary),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        "--accounts",
+        "20",
+        "--hardfork",
+        "paris",
+    ]
     if state is not None:
         cmd += ["--state", str(state), "--state-interval", "2", "--preserve-historical-states"]
     return cmd + (extra or [])
@@ -62,9 +74,14 @@ def start(url: str = "http://127.0.0.1:8545") -> str:
     port = parsed.port or 8545
     nd = _node_dir()
     nd.mkdir(parents=True, exist_ok=True)
-    log = open(nd / "anvil.log", "ab")
-    proc = subprocess.Popen(anvil_command(port, nd / "state.json"), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(nd / "anvil.log", "ab") as log:
+        proc = subprocess.Popen(
+            anvil_command(port, nd / "state.json"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     (nd / "anvil.pid").write_text(str(proc.pid))
     wait_until_up(url)
     return f"started anvil (pid {proc.pid}) at {url}, state in {nd / 'state.json'}"

@@ -23,7 +23,7 @@ SOLC_VERSION = "0.8.28"
 #: Paris (the Merge fork, before Shanghai's PUSH0): run by Besu, GoQuorum, EthereumJS and geth-based
 #: PoA networks alike, so the same bytecode deploys on any consortium client.
 EVM_VERSION = "paris"
-_WRAPPER_MARK = "solcjs (npm \"solc\") behind the command line of a native solc"
+_WRAPPER_MARK = 'solcjs (npm "solc") behind the command line of a native solc'
 
 
 def solcx_dir() -> Path:
@@ -33,7 +33,7 @@ def solcx_dir() -> Path:
 
 def _version_of(binary: Path | str) -> str | None:
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60).stdout
+        out = subprocess.run([str(binary), "--version"], check=False, capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"Version: (\d+\.\d+\.\d+)", out)
@@ -84,7 +84,7 @@ def ensure_solc(version: str = SOLC_VERSION, *, try_download: bool = True) -> Pa
             solcx.install_solc(version, solcx_binary_path=str(solcx_dir()))
             if _version_of(target) == version:
                 return target
-        except Exception:  # offline or unsupported platform: fall back to solcjs
+        except Exception:  # noqa: BLE001, S110 - offline or unsupported platform: fall back to solcjs
             pass
     return _install_wrapper(target, version)
 

@@ -14,6 +14,7 @@ from ledger.paths import manifest_path
 
 def main():
     dep, new = deploy(web3)
-    print(f"{'deployed' if new else 'reusing deployment'} on chain {dep.manifest['chain_id']}; manifest {manifest_path()}")
+    verb = "deployed" if new else "reusing deployment"
+    print(f"{verb} on chain {dep.manifest['chain_id']}; manifest {manifest_path()}")
     for name, c in dep.manifest["contracts"].items():
         print(f"  {name:16} {c['address']}")

@@ -123,12 +123,32 @@ def governance(Governance, governors):
 
 
 @pytest.fixture(scope="module")
-def membership(Membership, governance, governors, platform, issuer, merchant, merchant_b, producer, logistics,
-               inspector, auditor, arbiter):
+def membership(
+    Membership,
+    governance,
+    governors,
+    platform,
+    issuer,
+    merchant,
+    merchant_b,
+    producer,
+    logistics,
+    inspector,
+    auditor,
+    arbiter,
+):
     m = Membership.deploy(governance, {"from": governors[0]})
-    for account, roles in [(platform, OPERATOR), (issuer, ISSUER), (merchant, MERCHANT), (merchant_b, MERCHANT),
-                           (producer, PRODUCER), (logistics, LOGISTICS), (inspector, INSPECTOR),
-                           (auditor, AUDITOR), (arbiter, ARBITER)]:
+    for account, roles in [
+        (platform, OPERATOR),
+        (issuer, ISSUER),
+        (merchant, MERCHANT),
+        (merchant_b, MERCHANT),
+        (producer, PRODUCER),
+        (logistics, LOGISTICS),
+        (inspector, INSPECTOR),
+        (auditor, AUDITOR),
+        (arbiter, ARBITER),
+    ]:
         govern(governance, governors, m, "admit", account, roles)
     return m
 

@@ -15,8 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 # brownie's own `state_machine` fixture is a compiled class that cannot be subclassed here, so the
 # machines are plain hypothesis RuleBasedStateMachines; each example starts from a chain snapshot.
-SETTINGS = settings(max_examples=20, stateful_step_count=20, deadline=None,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=20, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def run_machine(node, machine, **fixtures):
@@ -35,6 +34,7 @@ def run_machine(node, machine, **fixtures):
         run_state_machine_as_test(Machine, settings=SETTINGS)
     finally:
         chain.revert()
+
 
 amounts = st.integers(min_value=1, max_value=2_000_000)
 bps = st.integers(min_value=0, max_value=1000)
@@ -105,8 +105,9 @@ class MoneyMachine(RuleBasedStateMachine):
         self.n_orders += 1
         order = keccak(text=f"order-{self.n_orders}")
         rates = [min(r, CAPS[i]) for i, r in enumerate(rates)]
-        self.settlement.escrow(order, m, self.buyer, amount, list(self.referrers[: len(rates)]), rates, fee,
-                               {"from": self.platform})
+        self.settlement.escrow(
+            order, m, self.buyer, amount, list(self.referrers[: len(rates)]), rates, fee, {"from": self.platform}
+        )
         self.open_orders.append((order, amount))
         self.escrowed += amount
 
@@ -157,14 +158,26 @@ class MoneyMachine(RuleBasedStateMachine):
         assert self.token.balanceOf(self.settlement) == self.escrowed + owed
 
 
-def test_money_invariants(chain, funded, vault, settlement, merchant, merchant_b, platform, arbiter, referrers,
-                          buyer, treasury):
+def test_money_invariants(
+    chain, funded, vault, settlement, merchant, merchant_b, platform, arbiter, referrers, buyer, treasury
+):
     for m in (merchant, merchant_b):
         funded.approve(vault, 2**256 - 1, {"from": m})
     funded.approve(settlement, 2**256 - 1, {"from": platform})
-    run_machine(chain, MoneyMachine, chain=chain, token=funded, vault=vault, settlement=settlement,
-                merchants=[merchant, merchant_b], platform=platform, arbiter=arbiter, referrers=list(referrers),
-                buyer=buyer, treasury=treasury)
+    run_machine(
+        chain,
+        MoneyMachine,
+        chain=chain,
+        token=funded,
+        vault=vault,
+        settlement=settlement,
+        merchants=[merchant, merchant_b],
+        platform=platform,
+        arbiter=arbiter,
+        referrers=list(referrers),
+        buyer=buyer,
+        treasury=treasury,
+    )
 
 
 class PayoutMachine(RuleBasedStateMachine):
@@ -194,7 +207,7 @@ class PayoutMachine(RuleBasedStateMachine):
         self.s.confirm(order, {"from": self.platform})
         shares = [amount * r // 10000 for r in rates]
         platform_fee = amount * fee // 10000
-        for ref, share in zip(refs, shares):
+        for ref, share in zip(refs, shares, strict=True):
             self._add(ref, share)
         self._add(self.treasury, platform_fee)
         self._add(self.merchant, amount - sum(shares) - platform_fee)
@@ -214,8 +227,17 @@ class PayoutMachine(RuleBasedStateMachine):
 
 def test_payout_invariants(chain, funded, settlement, merchant, platform, referrers, buyer, treasury):
     funded.approve(settlement, 2**256 - 1, {"from": platform})
-    run_machine(chain, PayoutMachine, s=settlement, merchant=merchant, platform=platform,
-                referrers=list(referrers), buyer=buyer, treasury=treasury, token=funded)
+    run_machine(
+        chain,
+        PayoutMachine,
+        s=settlement,
+        merchant=merchant,
+        platform=platform,
+        referrers=list(referrers),
+        buyer=buyer,
+        treasury=treasury,
+        token=funded,
+    )
 
 
 class HistoryMachine(RuleBasedStateMachine):
@@ -247,7 +269,10 @@ class HistoryMachine(RuleBasedStateMachine):
 def test_history_invariants(chain, provenance, merchant, producer, logistics, inspector):
     gtin = 6901234567892
     provenance.registerProduct(gtin, {"from": merchant})
-    batch_ids = [str(provenance.registerBatch(gtin, lot, {"from": merchant}).events["BatchRegistered"]["batchId"])
-                 for lot in ("A", "B", "C")]
-    run_machine(chain, HistoryMachine, p=provenance, recorders=[merchant, producer, logistics, inspector],
-                batch_ids=batch_ids)
+    batch_ids = [
+        str(provenance.registerBatch(gtin, lot, {"from": merchant}).events["BatchRegistered"]["batchId"])
+        for lot in ("A", "B", "C")
+    ]
+    run_machine(
+        chain, HistoryMachine, p=provenance, recorders=[merchant, producer, logistics, inspector], batch_ids=batch_ids
+    )

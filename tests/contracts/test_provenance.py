@@ -23,10 +23,19 @@ def registered(provenance, merchant):
     return tx.events["BatchRegistered"]["batchId"]
 
 
-@pytest.mark.parametrize("gtin,valid", [
-    (6901234567892, True), (6901234567891, False), (4006381333931, True), (96385074, True),
-    (0, False), (10**14 + 1, False), (12345678901231, True), (12345678901234, False),
-])
+@pytest.mark.parametrize(
+    "gtin,valid",
+    [
+        (6901234567892, True),
+        (6901234567891, False),
+        (4006381333931, True),
+        (96385074, True),
+        (0, False),
+        (10**14 + 1, False),
+        (12345678901231, True),
+        (12345678901234, False),
+    ],
+)
 def test_gtin_check_digit(provenance, gtin, valid):
     assert provenance.isValidGtin(gtin) is valid
 
@@ -62,14 +71,20 @@ def test_register_batch(provenance, registered, merchant, merchant_b):
 
 def test_hash_chain_links_each_event(provenance, registered, merchant, producer, logistics, inspector):
     head = b"\x00" * 32
-    for i, (who, step) in enumerate([(producer, "harvested"), (inspector, "inspected"),
-                                     (logistics, "shipped"), (merchant, "received")]):
+    for i, (who, step) in enumerate(
+        [(producer, "harvested"), (inspector, "inspected"), (logistics, "shipped"), (merchant, "received")]
+    ):
         event_hash = h(step)
         tx = provenance.recordEvent(registered, event_hash, {"from": who})
         head = keccak(head + event_hash)
         ev = tx.events["EventRecorded"]
         assert (ev["batchId"], ev["index"], ev["eventHash"], ev["head"], ev["recorder"]) == (
-            registered, i, "0x" + event_hash.hex(), "0x" + head.hex(), who)
+            registered,
+            i,
+            "0x" + event_hash.hex(),
+            "0x" + head.hex(),
+            who,
+        )
     _, count, chain_head, _ = provenance.batch(registered)
     assert count == 4 and chain_head == "0x" + head.hex()
 
@@ -94,7 +109,11 @@ def test_anchor_and_verify_python_proofs(provenance, producer, leaves):
     tx = provenance.anchor(tree.root, leaves, "ipfs://batch-1", {"from": producer})
     ev = tx.events["RootAnchored"]
     assert (ev["root"], ev["leafCount"], ev["uri"], ev["submitter"]) == (
-        "0x" + tree.root.hex(), leaves, "ipfs://batch-1", producer)
+        "0x" + tree.root.hex(),
+        leaves,
+        "ipfs://batch-1",
+        producer,
+    )
     for i in sorted({0, leaves // 2, leaves - 1}):
         assert provenance.verifyEvent(tree.root, hashes[i], tree.proof(i))
     assert not provenance.verifyEvent(tree.root, h("not in the tree"), tree.proof(0))

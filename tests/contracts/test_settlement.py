@@ -60,9 +60,13 @@ def test_confirm_splits_exactly_and_payees_pull(approved, funded, platform, merc
     shares = [AMOUNT * b // 10000 for b in (1000, 500, 300)]
     merchant_share = AMOUNT - fee - sum(shares)
     assert (ev["merchantShare"], list(ev["referralShares"]), ev["platformFee"], ev["byTimeout"]) == (
-        merchant_share, shares, fee, False)
+        merchant_share,
+        shares,
+        fee,
+        False,
+    )
     assert merchant_share + sum(shares) + fee == AMOUNT
-    for who, expected in [(merchant, merchant_share), (treasury, fee), *zip(referrers, shares)]:
+    for who, expected in [(merchant, merchant_share), (treasury, fee), *zip(referrers, shares, strict=True)]:
         assert approved.owed(who) == expected
         before = funded.balanceOf(who)
         assert approved.withdraw({"from": who}).events["PayoutWithdrawn"]["amount"] == expected

@@ -26,8 +26,11 @@ class Anvil:
     def __init__(self, state: Path | None = None, chain_id: int = node.CHAIN_ID):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(node.anvil_command(self.port, state, chain_id=chain_id), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            node.anvil_command(self.port, state, chain_id=chain_id),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         node.wait_until_up(self.url)
 
     def stop(self) -> None:

@@ -9,8 +9,9 @@ from api.settings import Settings
 
 
 def client(url, manifest, tmp_path):
-    return TestClient(create_app(Settings(rpc_url=url, manifest_path=manifest,
-                                          database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")))
+    return TestClient(
+        create_app(Settings(rpc_url=url, manifest_path=manifest, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}"))
+    )
 
 
 def test_healthz_ok(deployment, chain_node, tmp_path):

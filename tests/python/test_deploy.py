@@ -18,7 +18,7 @@ from ledger.roles import Role
 
 
 def test_manifest_records_chain_addresses_and_abis(deployment, chain_node):
-    dep, path = deployment
+    _, path = deployment
     m = json.loads(path.read_text())
     assert m["chain_id"] == 31337 and m["evm_version"] == "paris" and m["solc"] == "0.8.28"
     assert set(m["contracts"]) == set(CONTRACTS)
@@ -107,7 +107,9 @@ def test_node_down_is_one_clear_line():
 
 def test_cli_reports_node_down_in_one_line(tmp_path):
     env = {**os.environ, "LEDGER_RPC_URL": "http://127.0.0.1:9", "LEDGER_DATA_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "ledger", "deploy"], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ledger", "deploy"], check=False, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0
     assert out.stderr.startswith("ledger: EVM node at http://127.0.0.1:9 does not answer JSON-RPC")
