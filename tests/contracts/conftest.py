@@ -47,74 +47,35 @@ def isolation(fn_isolation):
     pass
 
 
-@pytest.fixture(scope="module")
-def governors(accounts):
-    return accounts[0:3]
+#: fixture name => index (or slice) into brownie's accounts
+ACCOUNTS = {
+    "governors": slice(0, 3),
+    "platform": 3,
+    "issuer": 4,
+    "merchant": 5,
+    "merchant_b": 6,
+    "producer": 7,
+    "logistics": 8,
+    "inspector": 9,
+    "auditor": 10,
+    "arbiter": 11,
+    "outsider": 12,
+    "referrers": slice(13, 16),
+    "buyer": 16,
+    "treasury": 17,
+}
 
 
-@pytest.fixture(scope="module")
-def platform(accounts):
-    return accounts[3]
+def _account_fixture(name, index):
+    @pytest.fixture(scope="module", name=name)
+    def fixture(accounts):
+        return accounts[index]
+
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def issuer(accounts):
-    return accounts[4]
-
-
-@pytest.fixture(scope="module")
-def merchant(accounts):
-    return accounts[5]
-
-
-@pytest.fixture(scope="module")
-def merchant_b(accounts):
-    return accounts[6]
-
-
-@pytest.fixture(scope="module")
-def producer(accounts):
-    return accounts[7]
-
-
-@pytest.fixture(scope="module")
-def logistics(accounts):
-    return accounts[8]
-
-
-@pytest.fixture(scope="module")
-def inspector(accounts):
-    return accounts[9]
-
-
-@pytest.fixture(scope="module")
-def auditor(accounts):
-    return accounts[10]
-
-
-@pytest.fixture(scope="module")
-def arbiter(accounts):
-    return accounts[11]
-
-
-@pytest.fixture(scope="module")
-def outsider(accounts):
-    return accounts[12]
-
-
-@pytest.fixture(scope="module")
-def referrers(accounts):
-    return accounts[13:16]
-
-
-@pytest.fixture(scope="module")
-def buyer(accounts):
-    return accounts[16]
-
-
-@pytest.fixture(scope="module")
-def treasury(accounts):
-    return accounts[17]
+for _name, _index in ACCOUNTS.items():
+    globals()[_name] = _account_fixture(_name, _index)
 
 
 @pytest.fixture(scope="module")
