@@ -1,16 +1,15 @@
-"""Application factory: routers by audience, errors as JSON with fitting status codes."""
+"""Application factory: routers by audience, errors as JSON with fitting status codes, every write
+audited, every response with a request id."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from ledger import __version__
-from ledger.errors import LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable
 
-from .routers import system
+from . import audit, auth, errors
+from .routers import products, system
+from .services import Services
 from .settings import Settings
 
 
@@ -20,15 +19,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Blockchain-backed traceability and settlement ledger for social e-commerce.",
     )
-    app.state.settings = settings or Settings()
+    app.state.services = Services(settings or Settings())
+    errors.install(app)
+    audit.install(app)
     app.include_router(system.router)
-
-    @app.exception_handler(LedgerError)
-    async def _ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
-        status = 503 if isinstance(exc, (NodeUnavailable, ManifestMissing, ManifestMismatch)) else 400
-        body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
-        return JSONResponse(status_code=status, content=body)
-
+    app.include_router(auth.router)
+    app.include_router(products.router)
+    app.include_router(audit.router)
     return app
 
 

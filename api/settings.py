@@ -11,9 +11,22 @@ from ledger.db import database_url
 from ledger.paths import manifest_path
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
 @dataclass(frozen=True)
 class Settings:
     rpc_url: str = field(default_factory=rpc_url)
     database_url: str = field(default_factory=database_url)
     manifest_path: Path = field(default_factory=manifest_path)
     rpc_timeout_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_RPC_TIMEOUT", "5")))
+    #: the domain sign-in messages must name (EIP-4361 `domain`)
+    siwe_domain: str = field(default_factory=lambda: os.environ.get("LEDGER_SIWE_DOMAIN", "127.0.0.1:8000"))
+    nonce_ttl_s: int = field(default_factory=lambda: _env_int("LEDGER_NONCE_TTL", 300))
+    session_ttl_s: int = field(default_factory=lambda: _env_int("LEDGER_SESSION_TTL", 900))
+    #: public endpoints: requests per client per window
+    public_rate: int = field(default_factory=lambda: _env_int("LEDGER_PUBLIC_RATE", 120))
+    public_window_s: int = field(default_factory=lambda: _env_int("LEDGER_PUBLIC_WINDOW", 60))
+    #: custodial signing keys the gateway holds for members (dev: anvil's mnemonic)
+    signer_mnemonic: str | None = field(default_factory=lambda: os.environ.get("LEDGER_SIGNER_MNEMONIC"))

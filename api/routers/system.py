@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ledger.chain import connect
-from ledger.db import make_engine, ping
+from ledger.db import ping
 from ledger.deploy import attach
+
+from ..services import rate_limited, services
 
 router = APIRouter(tags=["system"])
 
@@ -18,9 +20,9 @@ router = APIRouter(tags=["system"])
 def healthz(request: Request) -> JSONResponse:
     """200 when the node answers, the manifest's contracts are on that chain and the database
     answers; 503 naming each failing dependency otherwise."""
-    s = request.app.state.settings
+    svc = services(request)
+    s = svc.settings
     checks: dict[str, Any] = {}
-    ok = True
     try:
         w3 = connect(s.rpc_url, timeout=s.rpc_timeout_s)
         checks["chain"] = {"ok": True, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
@@ -28,26 +30,26 @@ def healthz(request: Request) -> JSONResponse:
             attach(w3, s.manifest_path)
             checks["contracts"] = {"ok": True}
         except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
-            ok = False
             checks["contracts"] = {"ok": False, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001
-        ok = False
         checks["chain"] = {"ok": False, "error": str(exc)}
     try:
-        checks["database"] = {"ok": True, "dialect": ping(make_engine(s.database_url))}
+        checks["database"] = {"ok": True, "dialect": ping(svc.engine)}
     except Exception as exc:  # noqa: BLE001
-        ok = False
         checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    ok = all(c["ok"] for c in checks.values()) and "contracts" in checks
     body = {"status": "ok" if ok else "degraded", "checks": checks}
     return JSONResponse(status_code=200 if ok else 503, content=body)
 
 
-@router.get("/v1/contracts", summary="The deployment manifest: chain id, addresses and ABIs")
+@router.get(
+    "/v1/contracts",
+    dependencies=[Depends(rate_limited)],
+    summary="The deployment manifest: chain id, addresses and ABIs",
+)
 def contracts(request: Request) -> dict[str, Any]:
     """The deployment as recorded in the manifest and checked against the node."""
-    s = request.app.state.settings
-    dep = attach(connect(s.rpc_url, timeout=s.rpc_timeout_s), s.manifest_path)
-    m = dep.manifest
+    m = services(request).chain.deployment().manifest
     return {
         "chain_id": m["chain_id"],
         "deployed_at_block": m["deployed_at_block"],

@@ -70,4 +70,4 @@ def deployment(chain_node, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def accounts():
-    return dev_accounts()
+    return dev_accounts(20)

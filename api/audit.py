@@ -1,0 +1,116 @@
+"""The audit log: every write request (POST, PUT, PATCH, DELETE) is recorded after it is
+answered, whatever the outcome: who, what, when, request id, status. The table is append-only
+(database triggers refuse UPDATE and DELETE). Auditors query it at `GET /v1/audit/log`.
+
+Every response carries `X-Request-ID` (the caller's, if it sent a sane one, else a new one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime
+
+from eth_utils import to_checksum_address
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.models import AuditEntry
+from ledger.roles import Role
+
+from .auth import Member, as_utc, require, utcnow
+from .services import get_db, services
+
+log = logging.getLogger("traceledger.audit")
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def outcome_of(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403, 404, 429):
+        return "denied"
+    return "rejected" if status < 500 else "error"
+
+
+def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_id_and_audit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
+        if request.method in WRITES:
+            _record(request, response.status_code)
+        return response
+
+
+def _record(request: Request, status: int) -> None:
+    state = request.state
+    entry = AuditEntry(
+        at=utcnow(),
+        request_id=state.request_id,
+        actor=getattr(state, "actor", None),
+        auth=getattr(state, "auth", None),
+        method=request.method,
+        path=request.url.path[:512],
+        status=status,
+        outcome=outcome_of(status),
+        detail=(getattr(state, "audit_detail", None) or None),
+    )
+    try:
+        with services(request).sessions() as db:
+            db.add(entry)
+            db.commit()
+    except Exception:  # noqa: BLE001 - the answer is already given; make the loss loud
+        log.exception(
+            "could not write audit entry for %s %s (request %s)", request.method, request.url.path, state.request_id
+        )
+
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    request_id: str
+    actor: str | None
+    auth: str | None
+    method: str
+    path: str
+    status: int
+    outcome: str
+    detail: str | None
+
+
+@router.get("/log", response_model=list[AuditOut], summary="The audit log of writes (auditors only)")
+def audit_log(
+    actor: str | None = Query(None, pattern=r"^0x[0-9a-fA-F]{40}$"),
+    outcome: str | None = Query(None, pattern=r"^(ok|denied|rejected|error)$"),
+    request_id: str | None = Query(None, max_length=64),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_id: int = Query(0, ge=0, description="page on: the last id of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+    _: Member = Depends(require(Role.AUDITOR)),
+    db: DbSession = Depends(get_db),
+) -> list[dict]:
+    q = select(AuditEntry).where(AuditEntry.id > after_id)
+    if actor:
+        q = q.where(AuditEntry.actor == to_checksum_address(actor))
+    if outcome:
+        q = q.where(AuditEntry.outcome == outcome)
+    if request_id:
+        q = q.where(AuditEntry.request_id == request_id)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    if until:
+        q = q.where(AuditEntry.at < until)
+    rows = db.scalars(q.order_by(AuditEntry.id).limit(limit))
+    return [{**{c: getattr(r, c) for c in AuditOut.model_fields}, "at": as_utc(r.at)} for r in rows]

@@ -1,0 +1,188 @@
+"""Master data: products (GTIN) and their batches (lots), registered on chain by their merchant.
+
+A merchant sees and acts on its own products and batches only; another merchant's are a 404,
+exactly as if they did not exist. Auditors and operators read all; nobody but the owning
+merchant writes. The chain is the truth: the database row is written only after the
+transaction is mined, so a refused transaction leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.gs1 import GtinError, normalize_gtin
+from ledger.models import Batch, Product
+from ledger.roles import Role
+
+from ..auth import Member, as_utc, require, utcnow
+from ..errors import ApiError, not_found
+from ..services import get_db, services
+
+router = APIRouter(prefix="/v1", tags=["master data"])
+READ_ALL = Role.AUDITOR | Role.OPERATOR
+LOT_PATTERN = r"^[!%-?A-Z_a-z\"]{1,20}$"  # GS1 AI (10): up to 20 characters of the GS1 set 82
+
+
+def _gtin(value: str) -> str:
+    try:
+        return normalize_gtin(value)
+    except GtinError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ProductIn(BaseModel):
+    gtin: str = Field(description="GTIN-8/12/13/14; stored as GTIN-14", examples=["06901234567892"])
+    name: str = Field(min_length=1, max_length=200)
+
+    _check_gtin = field_validator("gtin")(classmethod(lambda cls, v: _gtin(v)))
+
+
+class ProductOut(BaseModel):
+    gtin: str
+    name: str
+    merchant: str
+    tx_hash: str
+    block_number: int
+    created_at: datetime
+
+
+class BatchIn(BaseModel):
+    gtin: str
+    lot: str = Field(pattern=LOT_PATTERN)
+
+    _check_gtin = field_validator("gtin")(classmethod(lambda cls, v: _gtin(v)))
+
+
+class BatchOut(BaseModel):
+    batch_id: str
+    gtin: str
+    lot: str
+    merchant: str
+    tx_hash: str
+    block_number: int
+    created_at: datetime
+
+
+def _product_out(p: Product) -> dict:
+    return {
+        "gtin": p.gtin,
+        "name": p.name,
+        "merchant": p.merchant,
+        "tx_hash": p.tx_hash,
+        "block_number": p.block_number,
+        "created_at": as_utc(p.created_at),
+    }
+
+
+def _batch_out(b: Batch) -> dict:
+    return {
+        "batch_id": b.batch_id,
+        "gtin": b.gtin,
+        "lot": b.lot,
+        "merchant": b.merchant,
+        "tx_hash": b.tx_hash,
+        "block_number": b.block_number,
+        "created_at": as_utc(b.created_at),
+    }
+
+
+def visible_product(db: DbSession, member: Member, gtin: str) -> Product:
+    """The product if this member may see it; 404 otherwise (never revealing that it exists)."""
+    p = db.get(Product, gtin)
+    if p is None or not (member.has(READ_ALL) or p.merchant == member.address):
+        raise not_found(f"product {gtin}")
+    return p
+
+
+@router.post("/products", response_model=ProductOut, status_code=201, summary="Register a product on chain")
+def create_product(
+    body: ProductIn, request: Request, member: Member = Depends(require(Role.MERCHANT)), db: DbSession = Depends(get_db)
+) -> dict:
+    if db.get(Product, body.gtin) is not None:
+        raise ApiError(409, "conflict", f"product {body.gtin} is already registered")
+    svc = services(request)
+    prov = svc.chain.deployment().contract("Provenance")
+    receipt = svc.signers.sender_for(member.address).transact(prov.functions.registerProduct(int(body.gtin)))
+    p = Product(
+        gtin=body.gtin,
+        merchant=member.address,
+        name=body.name,
+        tx_hash="0x" + receipt["transactionHash"].hex(),
+        block_number=receipt["blockNumber"],
+        created_at=utcnow(),
+    )
+    db.add(p)
+    db.commit()
+    request.state.audit_detail = f"product {body.gtin} tx {p.tx_hash}"
+    return _product_out(p)
+
+
+@router.get("/products", response_model=list[ProductOut], summary="Products the caller may see")
+def list_products(
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)), db: DbSession = Depends(get_db)
+) -> list[dict]:
+    q = select(Product).order_by(Product.gtin)
+    if not member.has(READ_ALL):
+        q = q.where(Product.merchant == member.address)
+    return [_product_out(p) for p in db.scalars(q)]
+
+
+@router.get("/products/{gtin}", response_model=ProductOut, summary="One product")
+def get_product(
+    gtin: str = Path(pattern=r"^\d{14}$"),
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    return _product_out(visible_product(db, member, gtin))
+
+
+@router.post("/batches", response_model=BatchOut, status_code=201, summary="Register a batch (lot) on chain")
+def create_batch(
+    body: BatchIn, request: Request, member: Member = Depends(require(Role.MERCHANT)), db: DbSession = Depends(get_db)
+) -> dict:
+    product = visible_product(db, member, body.gtin)
+    if product.merchant != member.address:
+        raise not_found(f"product {body.gtin}")
+    svc = services(request)
+    prov = svc.chain.deployment().contract("Provenance")
+    batch_id = "0x" + prov.functions.batchId(int(body.gtin), body.lot).call().hex()
+    if db.get(Batch, batch_id) is not None:
+        raise ApiError(409, "conflict", f"batch {body.lot} of {body.gtin} is already registered")
+    receipt = svc.signers.sender_for(member.address).transact(prov.functions.registerBatch(int(body.gtin), body.lot))
+    b = Batch(
+        batch_id=batch_id,
+        gtin=body.gtin,
+        lot=body.lot,
+        merchant=member.address,
+        tx_hash="0x" + receipt["transactionHash"].hex(),
+        block_number=receipt["blockNumber"],
+        created_at=utcnow(),
+    )
+    db.add(b)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ApiError(409, "conflict", f"batch {body.lot} of {body.gtin} is already registered") from None
+    request.state.audit_detail = f"batch {body.gtin}/{body.lot} tx {b.tx_hash}"
+    return _batch_out(b)
+
+
+@router.get("/batches/{gtin}/{lot}", response_model=BatchOut, summary="One batch")
+def get_batch(
+    gtin: str = Path(pattern=r"^\d{14}$"),
+    lot: str = Path(pattern=LOT_PATTERN),
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    visible_product(db, member, gtin)
+    b = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
+    if b is None:
+        raise not_found(f"batch {gtin}/{lot}")
+    return _batch_out(b)

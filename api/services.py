@@ -1,0 +1,125 @@
+"""What the API's handlers share: the database, the chain deployment, the gateway's signers and
+the public rate limiter. Built once per app; reached through `services(request)`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from fastapi import Request
+from requests.exceptions import RequestException
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+from web3.exceptions import Web3Exception
+
+from ledger.chain import DEV_MNEMONIC, Sender, connect, dev_accounts
+from ledger.db import make_engine, migrate, session_factory
+from ledger.deploy import Deployment, attach
+from ledger.errors import NodeUnavailable
+
+from .errors import ApiError
+from .settings import Settings
+
+
+class Chain:
+    """The deployment, attached on first use (so the API starts even while the node is down)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._dep: Deployment | None = None
+        self._lock = threading.Lock()
+
+    def deployment(self) -> Deployment:
+        with self._lock:
+            if self._dep is None:
+                w3 = connect(self.settings.rpc_url, timeout=self.settings.rpc_timeout_s)
+                self._dep = attach(w3, self.settings.manifest_path)
+            return self._dep
+
+    def roles_of(self, address: str) -> int:
+        """Roles as the Membership contract says now (read on every request)."""
+        try:
+            return int(self.deployment().contract("Membership").functions.rolesOf(address).call())
+        except (RequestException, Web3Exception, OSError) as exc:
+            raise NodeUnavailable(
+                f"cannot read roles from the chain node at {self.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"
+            ) from None
+
+
+class Signers:
+    """Keys the gateway holds to sign transactions for members who delegate signing to it."""
+
+    def __init__(self, settings: Settings, chain: Chain):
+        self.settings, self.chain = settings, chain
+        self._keys: dict[str, LocalAccount] | None = None
+
+    def sender_for(self, address: str) -> Sender:
+        if self._keys is None:
+            mnemonic = self.settings.signer_mnemonic
+            if mnemonic is None and self.chain.deployment().manifest["chain_id"] == 31337:
+                mnemonic = DEV_MNEMONIC  # local development chain only
+            self._keys = {a.address: a for a in dev_accounts(20, mnemonic)} if mnemonic else {}
+        account = self._keys.get(address)
+        if account is None:
+            raise ApiError(
+                409,
+                "no_signing_key",
+                f"this gateway holds no signing key for {address}; submit the transaction yourself",
+            )
+        return self.chain.deployment().sender(account)
+
+
+@dataclass
+class RateLimiter:
+    """Fixed-window counter per client, in memory (one per API worker)."""
+
+    limit: int
+    window_s: int
+    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hit(self, client: str) -> None:
+        now = time.time()
+        window = int(now // self.window_s)
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
+            n = self._counts.get((client, window), 0) + 1
+            self._counts[(client, window)] = n
+        if n > self.limit:
+            retry = int((window + 1) * self.window_s - now) + 1
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"more than {self.limit} requests in {self.window_s} s; retry after {retry} s",
+                {"Retry-After": str(retry)},
+            )
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        migrate(self.engine)
+        self.sessions: sessionmaker[DbSession] = session_factory(self.engine)
+        self.chain = Chain(settings)
+        self.signers = Signers(settings, self.chain)
+        self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_db(request: Request) -> Iterator[DbSession]:
+    with services(request).sessions() as db:
+        yield db
+
+
+def rate_limited(request: Request) -> None:
+    """Dependency for public endpoints: a budget of requests per client and window."""
+    client = request.client.host if request.client else "unknown"
+    services(request).public_limiter.hit(client)

@@ -1,0 +1,360 @@
+"""Sign-in, API keys, role and object checks, rate limits and the audit log, against a real
+anvil deployment and a real SQLite database."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from api.settings import Settings
+from ledger import siwe
+from ledger.chain import Sender
+from ledger.gs1 import check_digit
+from ledger.roles import Role
+
+DOMAIN = "127.0.0.1:8000"
+_serial = itertools.count(1)
+
+
+def new_gtin() -> str:
+    body = f"0690{int(time.time()) % 10**5:05d}{next(_serial):04d}"[:13]
+    return body + str(check_digit(body))
+
+
+def make_client(deployment, chain_node, tmp_path, **overrides) -> TestClient:
+    _, path = deployment
+    settings = Settings(
+        rpc_url=chain_node.url,
+        manifest_path=path,
+        database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}",
+        siwe_domain=DOMAIN,
+        **overrides,
+    )
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def client(deployment, chain_node, tmp_path):
+    return make_client(deployment, chain_node, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def members(deployment, accounts):
+    dep, _ = deployment
+    return {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
+
+
+def sign_in_message(client, account, **changes) -> tuple[str, str]:
+    n = client.get("/v1/auth/nonce").json()
+    now = datetime.now(UTC)
+    fields = dict(
+        domain=n["domain"],
+        address=account.address,
+        uri=f"http://{DOMAIN}",
+        chain_id=n["chain_id"],
+        nonce=n["nonce"],
+        issued_at=now,
+        expiration_time=now + timedelta(minutes=5),
+    )
+    fields.update(changes)
+    message = siwe.build(**fields)
+    signature = Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
+    return message, "0x" + signature.removeprefix("0x")
+
+
+def login(client, account) -> dict[str, str]:
+    message, signature = sign_in_message(client, account)
+    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def govern(deployment, accounts, fn):
+    dep, _ = deployment
+    gov = dep.contract("Governance")
+    g0, g1 = dep.sender(accounts[0]), dep.sender(accounts[1])
+    target = fn.address
+    receipt = g0.transact(gov.functions.propose(target, fn._encode_transaction_data()))
+    pid = gov.functions.proposalCount().call()
+    assert receipt["status"] == 1
+    g1.transact(gov.functions.approve(pid))
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+def test_sign_in_gives_roles_from_chain(client, members):
+    headers = login(client, members["merchant_a"])
+    r = client.get("/v1/me", headers=headers)
+    assert r.status_code == 200
+    assert r.json() == {"address": members["merchant_a"].address, "roles": ["merchant"], "auth": "session"}
+    assert r.headers["X-Request-ID"]
+
+
+def test_forged_signature_is_401(client, members):
+    message, _ = sign_in_message(client, members["merchant_a"])
+    forged = Account.sign_message(encode_defunct(text=message), members["producer"].key).signature.hex()
+    r = client.post("/v1/auth/login", json={"message": message, "signature": "0x" + forged.removeprefix("0x")})
+    assert r.status_code == 401
+    assert "signature does not match" in r.json()["detail"]
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_replayed_nonce_is_401(client, members):
+    message, signature = sign_in_message(client, members["merchant_a"])
+    assert client.post("/v1/auth/login", json={"message": message, "signature": signature}).status_code == 200
+    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 401 and "already used" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"domain": "evil.example"}, "is for domain 'evil.example'"),
+        ({"chain_id": 1}, "is for chain 1"),
+        ({"nonce": "deadbeefdeadbeef"}, "nonce unknown"),
+        ({"expiration_time": datetime.now(UTC) - timedelta(seconds=1)}, "expired"),
+        ({"issued_at": datetime.now(UTC) + timedelta(hours=1)}, "in the future"),
+    ],
+)
+def test_bad_sign_in_messages_are_401_with_reason(client, members, change, reason):
+    message, signature = sign_in_message(client, members["merchant_a"], **change)
+    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 401 and reason in r.json()["detail"]
+
+
+def test_malformed_login_is_422_naming_the_field(client):
+    r = client.post("/v1/auth/login", json={"message": "hello", "signature": "0x12"})
+    assert r.status_code == 422
+    assert [p["field"] for p in r.json()["detail"]] == ["body.signature"]
+
+
+def test_non_member_cannot_sign_in(client, accounts):
+    stranger = accounts[19]
+    message, signature = sign_in_message(client, stranger)
+    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 403 and "not a member" in r.json()["detail"]
+
+
+def test_expired_session_is_401(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, session_ttl_s=1)
+    headers = login(c, members["auditor"])
+    assert c.get("/v1/me", headers=headers).status_code == 200
+    time.sleep(1.2)
+    r = c.get("/v1/me", headers=headers)
+    assert r.status_code == 401 and "session expired" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "header,reason",
+    [
+        (None, "missing credentials"),
+        ("Bearer tls_not-a-real-token", "invalid session token"),
+        ("Bearer tlk_not-a-real-key", "invalid API key"),
+        ("Bearer something-else", "unrecognised token"),
+    ],
+)
+def test_bad_credentials_are_401(client, header, reason):
+    r = client.get("/v1/me", headers={"Authorization": header} if header else {})
+    assert r.status_code == 401 and reason in r.json()["detail"]
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+def test_api_key_lifecycle(client, members):
+    session = login(client, members["merchant_a"])
+    r = client.post("/v1/auth/api-keys", json={"name": "erp"}, headers=session)
+    assert r.status_code == 201
+    created = r.json()
+    key = created["key"]
+    assert key.startswith("tlk_") and created["prefix"] == key[:12]
+    as_key = {"Authorization": f"Bearer {key}"}
+    assert client.get("/v1/me", headers=as_key).json()["auth"] == "api_key"
+    listed = client.get("/v1/auth/api-keys", headers=session).json()
+    assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
+    assert listed[0]["last_used_at"] is not None
+    # an API key cannot mint or revoke keys
+    assert client.post("/v1/auth/api-keys", json={"name": "x"}, headers=as_key).status_code == 403
+    # another member cannot revoke it, and learns nothing
+    other = login(client, members["merchant_b"])
+    assert client.delete(f"/v1/auth/api-keys/{created['id']}", headers=other).status_code == 404
+    assert client.delete(f"/v1/auth/api-keys/{created['id']}", headers=session).status_code == 204
+    r = client.get("/v1/me", headers=as_key)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_keys_are_stored_only_as_hashes(client, members):
+    session = login(client, members["merchant_a"])
+    key = client.post("/v1/auth/api-keys", json={"name": "k"}, headers=session).json()["key"]
+    engine = client.app.state.services.engine
+    with engine.connect() as conn:
+        dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM api_keys")) for v in row)
+        dump += " ".join(str(v) for row in conn.execute(text("SELECT * FROM sessions")) for v in row)
+    assert key not in dump and key[4:] not in dump
+    assert session["Authorization"].split()[1] not in dump
+
+
+# --- roles, on chain and at once ---------------------------------------------------------------
+
+
+def test_member_removed_on_chain_loses_access_at_once(client, deployment, accounts):
+    dep, _ = deployment
+    membership = dep.contract("Membership")
+    newcomer = accounts[18]
+    govern(deployment, accounts, membership.functions.admit(newcomer.address, int(Role.MERCHANT)))
+    headers = login(client, newcomer)
+    assert client.get("/v1/products", headers=headers).status_code == 200
+    govern(deployment, accounts, membership.functions.setRoles(newcomer.address, int(Role.PRODUCER)))
+    r = client.get("/v1/products", headers=headers)
+    assert r.status_code == 403 and "holds producer" in r.json()["detail"]
+    govern(deployment, accounts, membership.functions.remove(newcomer.address))
+    r = client.get("/v1/me", headers=headers)
+    assert r.status_code == 403 and "not a member" in r.json()["detail"]
+
+
+ROLES = ["platform", "issuer", "merchant_a", "producer", "logistics", "inspector", "auditor", "arbiter"]
+# endpoint => the members allowed (everyone else: 403; anonymous: 401)
+MATRIX = {
+    ("GET", "/v1/me"): set(ROLES),
+    ("POST", "/v1/products"): {"merchant_a"},
+    ("GET", "/v1/products"): {"merchant_a", "auditor", "platform"},
+    ("GET", "/v1/audit/log"): {"auditor"},
+    ("GET", "/v1/auth/api-keys"): set(ROLES),
+    ("POST", "/v1/auth/api-keys"): set(ROLES),
+}
+
+
+@pytest.fixture(scope="module")
+def sessions(deployment, chain_node, tmp_path_factory, members):
+    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("matrix"))
+    return c, {label: login(c, members[label]) for label in ROLES}
+
+
+@pytest.mark.parametrize("method,path", list(MATRIX))
+@pytest.mark.parametrize("who", [*ROLES, "anonymous"])
+def test_role_matrix(sessions, method, path, who):
+    c, headers = sessions
+    body = {"gtin": new_gtin(), "name": "tea"} if path == "/v1/products" else {"name": "k"}
+    r = c.request(method, path, headers=headers.get(who, {}), json=body if method == "POST" else None)
+    if who == "anonymous":
+        assert r.status_code == 401
+    elif who in MATRIX[(method, path)]:
+        assert r.status_code in (200, 201), r.text
+    else:
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == "forbidden"
+
+
+# --- objects: merchant A against merchant B -----------------------------------------------------
+
+
+def test_merchant_b_cannot_see_or_touch_merchant_a_objects(client, members):
+    a, b = login(client, members["merchant_a"]), login(client, members["merchant_b"])
+    auditor = login(client, members["auditor"])
+    gtin = new_gtin()
+    r = client.post("/v1/products", json={"gtin": gtin, "name": "Pu'er tea"}, headers=a)
+    assert r.status_code == 201, r.text
+    assert r.json()["merchant"] == members["merchant_a"].address
+    assert client.post("/v1/batches", json={"gtin": gtin, "lot": "L1"}, headers=a).status_code == 201
+    # B: 404 exactly as for a product that does not exist
+    missing = client.get(f"/v1/products/{new_gtin()}", headers=b)
+    for r in (
+        client.get(f"/v1/products/{gtin}", headers=b),
+        client.get(f"/v1/batches/{gtin}/L1", headers=b),
+        client.post("/v1/batches", json={"gtin": gtin, "lot": "L2"}, headers=b),
+    ):
+        assert r.status_code == 404
+        assert r.json()["error"] == missing.json()["error"] == "not_found"
+    assert gtin not in [p["gtin"] for p in client.get("/v1/products", headers=b).json()]
+    # auditors read everything, write nothing
+    assert client.get(f"/v1/batches/{gtin}/L1", headers=auditor).status_code == 200
+    assert client.post("/v1/batches", json={"gtin": gtin, "lot": "L3"}, headers=auditor).status_code == 403
+
+
+def test_wrong_check_digit_is_422_naming_expected_digit(client, members):
+    a = login(client, members["merchant_a"])
+    r = client.post("/v1/products", json={"gtin": "06901234567891", "name": "x"}, headers=a)
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["field"] == "body.gtin" and "expected 2" in problem["reason"]
+
+
+def test_chain_refusal_leaves_nothing_written(client, members, deployment):
+    dep, _ = deployment
+    gtin = new_gtin()
+    # merchant B registers it straight on chain, behind the API's back
+    Sender(dep.w3, members["merchant_b"], dep.decoder()).transact(
+        dep.contract("Provenance").functions.registerProduct(int(gtin))
+    )
+    a = login(client, members["merchant_a"])
+    r = client.post("/v1/products", json={"gtin": gtin, "name": "x"}, headers=a)
+    assert r.status_code == 409 and r.json()["error"] == "ProductExists"
+    assert client.get(f"/v1/products/{gtin}", headers=login(client, members["auditor"])).status_code == 404
+
+
+def test_chain_down_is_503(deployment, tmp_path, members, chain_node):
+    up = make_client(deployment, chain_node, tmp_path)
+    headers = login(up, members["auditor"])
+    _, path = deployment
+    down = TestClient(
+        create_app(
+            Settings(
+                rpc_url="http://127.0.0.1:9", manifest_path=path, database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}"
+            )
+        )
+    )
+    r = down.get("/v1/me", headers=headers)
+    assert r.status_code == 503 and r.json()["error"] == "NodeUnavailable"
+
+
+# --- public endpoints ----------------------------------------------------------------------------
+
+
+def test_public_endpoints_are_rate_limited(deployment, chain_node, tmp_path):
+    c = make_client(deployment, chain_node, tmp_path, public_rate=3, public_window_s=60)
+    assert [c.get("/v1/contracts").status_code for _ in range(3)] == [200, 200, 200]
+    r = c.get("/v1/contracts")
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 61
+    assert r.json()["error"] == "rate_limited"
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+def test_every_write_is_audited_and_the_log_is_append_only(client, members):
+    a = login(client, members["merchant_a"])
+    gtin = new_gtin()
+    client.post("/v1/products", json={"gtin": gtin, "name": "x"}, headers={**a, "X-Request-ID": "req-ok-1"})
+    client.post("/v1/products", json={"gtin": gtin, "name": "x"}, headers={"X-Request-ID": "req-anon-1"})
+    client.post("/v1/products", json={"gtin": "123", "name": "x"}, headers={**a, "X-Request-ID": "req-bad-1"})
+    auditor = login(client, members["auditor"])
+    log = {e["request_id"]: e for e in client.get("/v1/audit/log", headers=auditor).json()}
+    ok, anon, bad = log["req-ok-1"], log["req-anon-1"], log["req-bad-1"]
+    assert (ok["actor"], ok["method"], ok["path"], ok["status"], ok["outcome"]) == (
+        members["merchant_a"].address,
+        "POST",
+        "/v1/products",
+        201,
+        "ok",
+    )
+    assert gtin in ok["detail"]
+    assert (anon["actor"], anon["status"], anon["outcome"]) == (None, 401, "denied")
+    assert (bad["status"], bad["outcome"]) == (422, "rejected") and "body.gtin" in bad["detail"]
+    logins = [e for e in log.values() if e["path"] == "/v1/auth/login"]
+    assert logins and all(e["outcome"] == "ok" for e in logins)
+    mine = client.get("/v1/audit/log", params={"actor": members["merchant_a"].address.lower()}, headers=auditor)
+    assert {e["actor"] for e in mine.json()} == {members["merchant_a"].address}
+    engine = client.app.state.services.engine
+    for statement in ("UPDATE audit_log SET status = 200", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
