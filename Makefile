@@ -17,6 +17,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+.venv-schemathesis/.installed: requirements-schemathesis.txt
+	$(PYTHON) -m venv .venv-schemathesis
+	.venv-schemathesis/bin/pip install -q -r requirements-schemathesis.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -36,6 +41,7 @@ node: setup
 
 deploy: node
 	$(BIN)/python -m ledger deploy
+	$(BIN)/python -m ledger migrate
 
 run: deploy
 	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs); anvil keeps running: 'make stop' ends it"
@@ -48,7 +54,7 @@ lint:
 	$(BIN)/ruff check ledger api bench tests scripts
 	$(BIN)/ruff format --check ledger api bench tests scripts
 
-test: setup lint test-contracts test-python
+test: setup .venv-schemathesis/.installed lint test-contracts test-python
 
 test-contracts:
 	mkdir -p build/brownie

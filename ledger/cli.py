@@ -35,6 +35,47 @@ def _cmd_deploy(args: argparse.Namespace) -> None:
         print(f"  {name:16} {c['address']}")
 
 
+def _cmd_migrate(args: argparse.Namespace) -> None:
+    from .db import database_url, make_engine, migrate
+
+    migrate(make_engine())
+    print(f"database schema up to date: {database_url().split('@')[-1]}")
+
+
+def _cmd_signin(args: argparse.Namespace) -> None:
+    """Sign in to a running API as a development member; print the session token."""
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from . import siwe
+    from .chain import dev_accounts
+    from .deploy import load_manifest
+
+    member = load_manifest()["members"].get(args.member)
+    if member is None:
+        raise LedgerError(f"no bootstrap member {args.member!r} in the manifest")
+    account = dev_accounts(20)[member["account_index"]]
+    nonce = httpx.get(f"{args.url}/v1/auth/nonce", timeout=10).json()
+    now = datetime.now(UTC)
+    message = siwe.build(
+        domain=nonce["domain"],
+        address=account.address,
+        uri=args.url,
+        chain_id=nonce["chain_id"],
+        nonce=nonce["nonce"],
+        issued_at=now,
+        expiration_time=now + timedelta(minutes=10),
+    )
+    signature = "0x" + Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
+    r = httpx.post(f"{args.url}/v1/auth/login", json={"message": message, "signature": signature}, timeout=10)
+    if r.status_code != 200:
+        raise LedgerError(f"sign-in refused ({r.status_code}): {r.json().get('detail')}")
+    print(r.json()["token"])
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from .deploy import load_manifest
 
@@ -54,6 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("deploy", help="deploy the contracts (reuses the manifest's deployment)")
     p.add_argument("--fresh", action="store_true", help="deploy anew even if a manifest exists")
     p.set_defaults(func=_cmd_deploy)
+    p = sub.add_parser("migrate", help="apply database migrations (LEDGER_DATABASE_URL)")
+    p.set_defaults(func=_cmd_migrate)
+    p = sub.add_parser("signin", help="development: sign in to the API as a bootstrap member, print a token")
+    p.add_argument("member", help="merchant_a, merchant_b, auditor, platform, producer, ...")
+    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.set_defaults(func=_cmd_signin)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

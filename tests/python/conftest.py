@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -71,3 +72,35 @@ def deployment(chain_node, tmp_path_factory):
 @pytest.fixture(scope="session")
 def accounts():
     return dev_accounts(20)
+
+
+@pytest.fixture(scope="session")
+def members(deployment, accounts):
+    """The bootstrap members' accounts by label (merchant_a, auditor, ...)."""
+    dep, _ = deployment
+    return {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
+
+
+PG_URL = os.environ.get("LEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema in the PostgreSQL test database, dropped afterwards. Skips, saying so, only
+    when no server answers."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(PG_URL)
+    schema = f"tl_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server answers at {PG_URL}: {str(exc).splitlines()[0]}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

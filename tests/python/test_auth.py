@@ -46,12 +46,6 @@ def client(deployment, chain_node, tmp_path):
     return make_client(deployment, chain_node, tmp_path)
 
 
-@pytest.fixture(scope="session")
-def members(deployment, accounts):
-    dep, _ = deployment
-    return {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
-
-
 def sign_in_message(client, account, **changes) -> tuple[str, str]:
     n = client.get("/v1/auth/nonce").json()
     now = datetime.now(UTC)
@@ -358,3 +352,23 @@ def test_every_write_is_audited_and_the_log_is_append_only(client, members):
     for statement in ("UPDATE audit_log SET status = 200", "DELETE FROM audit_log"):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_auth_and_audit_on_postgresql(deployment, chain_node, pg_url, members):
+    _, path = deployment
+    c = TestClient(
+        create_app(Settings(rpc_url=chain_node.url, manifest_path=path, database_url=pg_url, siwe_domain=DOMAIN))
+    )
+    a = login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "x"}, headers=a).status_code == 201
+    message, signature = sign_in_message(c, members["merchant_a"])
+    assert c.post("/v1/auth/login", json={"message": message, "signature": signature}).status_code == 200
+    assert c.post("/v1/auth/login", json={"message": message, "signature": signature}).status_code == 401
+    log = c.get("/v1/audit/log", headers=login(c, members["auditor"])).json()
+    assert [e["status"] for e in log if e["path"] == "/v1/products"] == [201]
+    engine = c.app.state.services.engine
+    assert engine.dialect.name == "postgresql"
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    c.app.state.services.engine.dispose()

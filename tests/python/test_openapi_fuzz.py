@@ -1,0 +1,95 @@
+"""schemathesis (in its own environment, `.venv-schemathesis`) fuzzes every operation of the
+served OpenAPI schema, signed in as a merchant, and must find no 5xx."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.paths import ROOT
+
+from .conftest import free_port
+from .test_auth import DOMAIN, sign_in_message
+
+SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
+
+
+@pytest.fixture
+def server(deployment, chain_node, tmp_path):
+    _, manifest = deployment
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'fuzz.sqlite3'}",
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_PUBLIC_RATE": "100000",
+    }
+    log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            assert proc.poll() is None, (tmp_path / "uvicorn.log").read_text()
+            time.sleep(0.1)
+    yield url, tmp_path / "uvicorn.log"
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.mark.parametrize("who", ["merchant_a", "auditor"])
+def test_schemathesis_finds_no_server_errors(server, members, who):
+    if not SCHEMATHESIS.exists():
+        pytest.fail(f"{SCHEMATHESIS} missing: run `make test` (it builds .venv-schemathesis)")
+    url, log = server
+
+    class _Http:  # what sign_in_message needs of a client
+        def get(self, path):
+            return httpx.get(url + path)
+
+    message, signature = sign_in_message(_Http(), members[who])
+    token = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature}).json()["token"]
+    out = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--max-examples",
+            "25",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--no-color",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = out.stdout[-4000:] + out.stderr[-2000:]
+    assert out.returncode == 0, report + "\n--- server log ---\n" + Path(log).read_text()[-4000:]
+    assert "Tested: 14" in out.stdout and " passed" in out.stdout
