@@ -76,6 +76,22 @@ def _cmd_signin(args: argparse.Namespace) -> None:
     print(r.json()["token"])
 
 
+def _cmd_index(args: argparse.Namespace) -> None:
+    from .chain import connect
+    from .db import make_engine, migrate
+    from .deploy import attach
+    from .indexer import Indexer
+
+    engine = make_engine()
+    migrate(engine)
+    idx = Indexer(attach(connect()), engine, confirmations=args.confirmations, batch_blocks=args.batch_blocks)
+    totals = idx.run(follow=args.follow, poll_s=args.poll)
+    print(
+        f"indexed {totals['indexed']} events up to block {idx.checkpoint()}; "
+        f"{totals['finalized']} finalized, {totals['rolled_back']} rolled back by reorgs"
+    )
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from .deploy import load_manifest
 
@@ -101,6 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("member", help="merchant_a, merchant_b, auditor, platform, producer, ...")
     p.add_argument("--url", default="http://127.0.0.1:8000")
     p.set_defaults(func=_cmd_signin)
+    p = sub.add_parser("index", help="index contract events into the database (exactly once, reorg-safe)")
+    p.add_argument("--follow", action="store_true", help="keep polling for new blocks")
+    p.add_argument("--confirmations", type=int, default=6, help="blocks deep before an event is final")
+    p.add_argument("--batch-blocks", type=int, default=2000, help="blocks per eth_getLogs range")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls with --follow")
+    p.set_defaults(func=_cmd_index)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

@@ -89,3 +89,37 @@ class Batch(Base):
     tx_hash: Mapped[str] = mapped_column(String(66))
     block_number: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainEvent(Base):
+    """A decoded contract event, exactly once per (transaction hash, log index). `final` once the
+    block is `confirmations` deep; rolled back if its block leaves the canonical chain."""
+
+    __tablename__ = "chain_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    contract: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(60), index=True)
+    key: Mapped[str | None] = mapped_column(String(66), index=True, nullable=True)
+    args: Mapped[str] = mapped_column(Text)
+    final: Mapped[bool] = mapped_column(default=False)
+
+
+class IndexedBlock(Base):
+    """Hashes of blocks the indexer has read, kept for reorg detection."""
+
+    __tablename__ = "indexed_blocks"
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+
+
+class IndexerCheckpoint(Base):
+    """The last block fully read for one contract; moves in the same transaction as its events."""
+
+    __tablename__ = "indexer_checkpoints"
+    contract: Mapped[str] = mapped_column(String(40), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    block_number: Mapped[int] = mapped_column(BigInteger)
