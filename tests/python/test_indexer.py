@@ -63,7 +63,7 @@ def mine(dep, n: int) -> None:
 
 
 def test_every_event_exactly_once(setup):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     activity(5)
     engine = engine_for(tmp_path)
     idx = Indexer(dep, engine, confirmations=2, batch_blocks=7)
@@ -86,7 +86,7 @@ def test_every_event_exactly_once(setup):
 
 
 def test_events_are_pending_until_confirmed(setup):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     engine = engine_for(tmp_path)
     idx = Indexer(dep, engine, confirmations=3)
     idx.run()
@@ -102,7 +102,7 @@ def test_events_are_pending_until_confirmed(setup):
 
 
 def test_crash_inside_a_range_loses_and_duplicates_nothing(setup):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     activity(6)
     engine = engine_for(tmp_path)
 
@@ -122,7 +122,7 @@ def test_crash_inside_a_range_loses_and_duplicates_nothing(setup):
 
 
 def test_killed_process_resumes_exactly_once(setup):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     activity(40)
     env = {
         **os.environ,
@@ -147,7 +147,7 @@ def test_killed_process_resumes_exactly_once(setup):
 
 
 def test_reorg_of_several_blocks_rolls_back_and_rereads(setup):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     engine = engine_for(tmp_path)
     idx = Indexer(dep, engine, confirmations=10)
     idx.run()
@@ -180,7 +180,7 @@ def chain_logs_upto(dep, block: int) -> set[tuple[str, int]]:
 
 
 def test_indexer_on_postgresql(setup, pg_url):
-    node, dep, activity, tmp_path = setup
+    _, dep, activity, tmp_path = setup
     activity(3)
     engine = engine_for(tmp_path, pg_url)
     Indexer(dep, engine, confirmations=0, batch_blocks=5).run()
