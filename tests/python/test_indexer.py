@@ -122,7 +122,7 @@ def test_crash_inside_a_range_loses_and_duplicates_nothing(setup):
 
 
 def test_killed_process_resumes_exactly_once(setup):
-    _, dep, activity, tmp_path = setup
+    node, dep, activity, tmp_path = setup
     activity(40)
     env = {
         **os.environ,
