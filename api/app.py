@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, errors
-from .routers import products, system
+from .routers import money, products, system
 from .services import Services
 from .settings import Settings
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)
+    app.include_router(money.router)
     app.include_router(audit.router)
     return app
 

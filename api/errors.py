@@ -49,6 +49,10 @@ _REVERT_STATUS = {
     "InvalidGtin": 422,
     "InvalidLot": 422,
     "ZeroAmount": 422,
+    "RateAboveCap": 422,
+    "TooManyLevels": 422,
+    "NotAMerchant": 422,
+    "UnknownCase": 404,
 }
 
 

@@ -3,7 +3,6 @@ anvil deployment and a real SQLite database."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,71 +14,15 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import Settings
-from ledger import siwe
 from ledger.chain import Sender
-from ledger.gs1 import check_digit
 from ledger.roles import Role
 
-DOMAIN = "127.0.0.1:8000"
-_serial = itertools.count(1)
-
-
-def new_gtin() -> str:
-    body = f"0690{int(time.time()) % 10**5:05d}{next(_serial):04d}"[:13]
-    return body + str(check_digit(body))
-
-
-def make_client(deployment, chain_node, tmp_path, **overrides) -> TestClient:
-    _, path = deployment
-    settings = Settings(
-        rpc_url=chain_node.url,
-        manifest_path=path,
-        database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}",
-        siwe_domain=DOMAIN,
-        **overrides,
-    )
-    return TestClient(create_app(settings))
+from .helpers import DOMAIN, govern, login, make_client, new_gtin, sign_in_message
 
 
 @pytest.fixture
 def client(deployment, chain_node, tmp_path):
     return make_client(deployment, chain_node, tmp_path)
-
-
-def sign_in_message(client, account, **changes) -> tuple[str, str]:
-    n = client.get("/v1/auth/nonce").json()
-    now = datetime.now(UTC)
-    fields = dict(
-        domain=n["domain"],
-        address=account.address,
-        uri=f"http://{DOMAIN}",
-        chain_id=n["chain_id"],
-        nonce=n["nonce"],
-        issued_at=now,
-        expiration_time=now + timedelta(minutes=5),
-    )
-    fields.update(changes)
-    message = siwe.build(**fields)
-    signature = Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
-    return message, "0x" + signature.removeprefix("0x")
-
-
-def login(client, account) -> dict[str, str]:
-    message, signature = sign_in_message(client, account)
-    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def govern(deployment, accounts, fn):
-    dep, _ = deployment
-    gov = dep.contract("Governance")
-    g0, g1 = dep.sender(accounts[0]), dep.sender(accounts[1])
-    target = fn.address
-    receipt = g0.transact(gov.functions.propose(target, fn._encode_transaction_data()))
-    pid = gov.functions.proposalCount().call()
-    assert receipt["status"] == 1
-    g1.transact(gov.functions.approve(pid))
 
 
 # --- sign-in -------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""Idempotency keys for writes that move money: the same key and body return the first answer
+(with `Idempotent-Replayed: true`); the same key with another body is a 409; a key whose first
+request is still running is a 409 too. A request that fails releases its key, so it can be retried."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.models import IdempotencyKey
+
+from .auth import utcnow
+from .errors import ApiError
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def begin(db: DbSession, actor: str, key: str, request_hash: str) -> JSONResponse | None:
+    """Claim `key` for this request, or return the stored answer to replay."""
+    row = db.get(IdempotencyKey, (actor, key))
+    if row is None:
+        db.add(IdempotencyKey(actor=actor, key=key, request_hash=request_hash, created_at=utcnow()))
+        try:
+            db.commit()
+            return None
+        except IntegrityError:
+            db.rollback()
+            row = db.get(IdempotencyKey, (actor, key))
+            if row is None:  # pragma: no cover - released between the two statements
+                raise ApiError(409, "idempotency_in_progress", "retry: this Idempotency-Key was just in use") from None
+    if row.request_hash != request_hash:
+        raise ApiError(
+            409, "idempotency_conflict", f"Idempotency-Key {key!r} was already used with a different request body"
+        )
+    if row.status_code is None:
+        raise ApiError(409, "idempotency_in_progress", f"a request with Idempotency-Key {key!r} is still in progress")
+    return JSONResponse(
+        status_code=row.status_code, content=json.loads(row.response or "null"), headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def record(db: DbSession, actor: str, key: str, status: int, content: Any) -> None:
+    """Store the answer (committed by the caller together with the write it answers)."""
+    db.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.actor == actor, IdempotencyKey.key == key)
+        .values(status_code=status, response=json.dumps(content, default=str))
+    )
+
+
+def release(db: DbSession, actor: str, key: str) -> None:
+    db.rollback()
+    db.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.actor == actor, IdempotencyKey.key == key, IdempotencyKey.status_code.is_(None)
+        )
+    )
+    db.commit()

@@ -1,0 +1,242 @@
+"""Deposits, cases, orders with idempotency keys, commission rules and payouts through the API,
+on a real anvil deployment; merchant A against merchant B; nothing half-written."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from ledger.chain import Sender
+
+from .helpers import govern, login, make_client
+
+_ids = itertools.count(1)
+
+
+def new_order_id() -> str:
+    return f"SO-{int(time.time() * 1000)}-{next(_ids)}"
+
+
+@pytest.fixture(scope="module")
+def api(deployment, chain_node, tmp_path_factory, members):
+    dep, _ = deployment
+    token = dep.contract("SettlementToken")
+    issuer = Sender(dep.w3, members["issuer"], dep.decoder())
+    for who in ("platform", "merchant_a", "merchant_b"):
+        issuer.transact(token.functions.mint(members[who].address, 10**10))
+    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("money"))
+    heads = {
+        who: login(c, members[who])
+        for who in ("platform", "merchant_a", "merchant_b", "auditor", "arbiter", "producer", "logistics")
+    }
+    return c, heads
+
+
+def increase_time(dep, seconds: int) -> None:
+    dep.w3.provider.make_request("evm_increaseTime", [seconds])
+    dep.w3.provider.make_request("evm_mine", [])
+
+
+def escrow(c, heads, members, amount=99_999, referrers=("producer", "logistics", "inspector"), key=None, **extra):
+    body = {
+        "order_id": new_order_id(),
+        "merchant": members["merchant_a"].address,
+        "amount_fen": amount,
+        "referrers": [members[r].address for r in referrers],
+        **extra,
+    }
+    r = c.post("/v1/orders", json=body, headers={**heads["platform"], "Idempotency-Key": key or body["order_id"]})
+    return body, r
+
+
+def test_order_settles_with_an_exact_split(api, members):
+    c, heads = api
+    body, r = escrow(c, heads, members)
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["status"] == "escrowed" and order["amount_fen"] == 99_999
+    assert [x["bps"] for x in order["referrers"]] == [500, 200, 100]
+    r = c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads["platform"])
+    assert r.status_code == 200, r.text
+    s = r.json()["settlement"]
+    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 99_999
+    assert s["referral_fen"] == [99_999 * b // 10_000 for b in (500, 200, 100)]
+    assert r.json()["status"] == "settled"
+    again = c.post(f"/v1/orders/{body['order_id']}/refund", headers=heads["platform"])
+    assert again.status_code == 409 and again.json()["error"] == "OrderNotEscrowed"
+
+
+def test_idempotency_key_replays_and_conflicts(api, members):
+    c, heads = api
+    key = "idem-" + new_order_id()
+    body, first = escrow(c, heads, members, key=key)
+    assert first.status_code == 201
+    h = {**heads["platform"], "Idempotency-Key": key}
+    replay = c.post("/v1/orders", json=body, headers=h)
+    assert replay.status_code == 201 and replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    other = c.post("/v1/orders", json={**body, "amount_fen": 1}, headers=h)
+    assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
+    dup = c.post("/v1/orders", json=body, headers={**heads["platform"], "Idempotency-Key": key + "-b"})
+    assert dup.status_code == 409 and dup.json()["error"] == "duplicate_order"
+    listed = [o["order_id"] for o in c.get("/v1/orders", headers=heads["auditor"], params={"limit": 1000}).json()]
+    assert listed.count(body["order_id"]) == 1
+
+
+def test_bad_orders_are_refused_whole(api, members):
+    c, heads = api
+    body = {"order_id": new_order_id(), "merchant": members["merchant_a"].address, "amount_fen": 100}
+    r = c.post("/v1/orders", json=body, headers=heads["platform"])
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "header.Idempotency-Key"
+    for bad, field in [
+        ({"amount_fen": 10.5}, "body.amount_fen"),
+        ({"amount_fen": "100"}, "body.amount_fen"),
+        ({"amount_fen": 0}, "body.amount_fen"),
+        ({"merchant": "0x123"}, "body.merchant"),
+        ({"referrers": [members["producer"].address] * 4}, "body.referrers"),
+    ]:
+        r = c.post("/v1/orders", json={**body, **bad}, headers={**heads["platform"], "Idempotency-Key": "k"})
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["detail"][0]["field"] == field
+    # a chain refusal (the producer is not a merchant) writes nothing and frees the key
+    key = {**heads["platform"], "Idempotency-Key": "refused-" + body["order_id"]}
+    r = c.post("/v1/orders", json={**body, "merchant": members["producer"].address}, headers=key)
+    assert r.status_code == 422 and r.json()["error"] == "NotAMerchant"
+    assert c.get(f"/v1/orders/{body['order_id']}", headers=heads["auditor"]).status_code == 404
+    assert c.post("/v1/orders", json=body, headers=key).status_code == 201
+
+
+def test_only_the_platform_moves_orders(api, members):
+    c, heads = api
+    body, r = escrow(c, heads, members)
+    assert r.status_code == 201
+    for who in ("merchant_a", "auditor", "arbiter"):
+        assert c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads[who]).status_code == 403
+        r = c.post(
+            "/v1/orders",
+            json={**body, "order_id": new_order_id()},
+            headers={**heads[who], "Idempotency-Key": new_order_id()},
+        )
+        assert r.status_code == 403
+
+
+def test_merchants_see_only_their_orders(api, members):
+    c, heads = api
+    body, _ = escrow(c, heads, members)
+    assert c.get(f"/v1/orders/{body['order_id']}", headers=heads["merchant_a"]).status_code == 200
+    assert c.get(f"/v1/orders/{body['order_id']}", headers=heads["merchant_b"]).status_code == 404
+    mine_b = c.get("/v1/orders", headers=heads["merchant_b"]).json()
+    assert all(o["merchant"] == members["merchant_b"].address for o in mine_b)
+    assert c.get(f"/v1/orders/{body['order_id']}", headers=heads["auditor"]).status_code == 200
+
+
+def test_refund_and_timeout_settlement(api, members, deployment):
+    c, heads = api
+    dep, _ = deployment
+    body, _ = escrow(c, heads, members, amount=5_000)
+    r = c.post(f"/v1/orders/{body['order_id']}/refund", headers=heads["platform"])
+    assert r.status_code == 200 and r.json()["status"] == "refunded"
+    body, _ = escrow(c, heads, members, amount=7_001, referrers=("producer",))
+    r = c.post(f"/v1/orders/{body['order_id']}/settle-timeout", headers=heads["platform"])
+    assert r.status_code == 409 and r.json()["error"] == "TimeoutNotReached"
+    increase_time(dep, 14 * 24 * 3600 + 1)
+    r = c.post(f"/v1/orders/{body['order_id']}/settle-timeout", headers=heads["platform"])
+    assert r.status_code == 200 and r.json()["settlement"]["by_timeout"] is True
+
+
+def test_commission_rule_within_caps(api, members):
+    c, heads = api
+    r = c.put(
+        "/v1/commission-rules", json={"platform_fee_bps": 1001, "referral_bps": [0, 0, 0]}, headers=heads["platform"]
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body.platform_fee_bps"
+    r = c.put(
+        "/v1/commission-rules", json={"platform_fee_bps": 0, "referral_bps": [0, 501, 0]}, headers=heads["platform"]
+    )
+    assert r.status_code == 422 and "level 2" in r.json()["detail"][0]["reason"]
+    assert (
+        c.put(
+            "/v1/commission-rules", json={"platform_fee_bps": 0, "referral_bps": [0, 0, 0]}, headers=heads["merchant_a"]
+        ).status_code
+        == 403
+    )
+    r = c.put(
+        "/v1/commission-rules",
+        json={"platform_fee_bps": 300, "referral_bps": [1000, 500, 300]},
+        headers=heads["platform"],
+    )
+    assert r.status_code == 200 and r.json()["caps_referral_bps"] == [1000, 500, 300]
+    _, order = escrow(c, heads, members)
+    assert order.json()["platform_fee_bps"] == 300
+    assert [x["bps"] for x in order.json()["referrers"]] == [1000, 500, 300]
+    c.put(
+        "/v1/commission-rules",
+        json={"platform_fee_bps": 500, "referral_bps": [500, 200, 100]},
+        headers=heads["platform"],
+    )
+
+
+def test_payouts_are_pulled_by_their_owner(api, members, deployment):
+    c, heads = api
+    dep, _ = deployment
+    body, _ = escrow(c, heads, members, amount=10_000, referrers=())
+    c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads["platform"])
+    owed = c.get("/v1/payouts/me", headers=heads["merchant_a"]).json()["settlement_fen"]
+    assert owed >= 9_500
+    token = dep.contract("SettlementToken")
+    before = token.functions.balanceOf(members["merchant_a"].address).call()
+    r = c.post("/v1/payouts/withdraw", headers=heads["merchant_a"])
+    assert r.status_code == 200 and r.json()["settlement_fen"] == 0
+    assert token.functions.balanceOf(members["merchant_a"].address).call() == before + owed
+    r = c.post("/v1/payouts/withdraw", headers=heads["merchant_a"])
+    assert r.status_code == 409 and r.json()["error"] == "nothing_owed"
+
+
+def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
+    c, heads = api
+    dep, _ = deployment
+    a, b = members["merchant_a"].address, members["merchant_b"].address
+    r = c.post("/v1/deposits", json={"amount_fen": 5_000_000}, headers=heads["merchant_a"])
+    assert r.status_code == 200, r.text
+    balance = r.json()["balance_fen"]
+    assert r.json()["available_fen"] == balance
+    assert c.post("/v1/deposits", json={"amount_fen": 1.5}, headers=heads["merchant_a"]).status_code == 422
+    assert c.post("/v1/deposits", json={"amount_fen": 100}, headers=heads["producer"]).status_code == 403
+    vault = dep.contract("GuaranteeVault")
+    govern(deployment, accounts, vault.functions.setMinimum(a, 2_000_000))
+    mine = c.get(f"/v1/deposits/{a}", headers=heads["merchant_a"]).json()
+    assert mine["required_fen"] == 2_000_000 and mine["available_fen"] == balance - 2_000_000
+    assert c.get(f"/v1/deposits/{a}", headers=heads["merchant_b"]).status_code == 404
+    assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).status_code == 200
+    # an arbiter freezes part of it for a complaint by merchant B
+    r = c.post("/v1/cases", json={"merchant": a, "claimant": b, "amount_fen": 300_000}, headers=heads["arbiter"])
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).json()["frozen_fen"] == 300_000
+    assert (
+        c.post(
+            "/v1/cases", json={"merchant": a, "claimant": b, "amount_fen": 1}, headers=heads["merchant_b"]
+        ).status_code
+        == 403
+    )
+    # withdrawals wait the cooldown and never dip below minimum + frozen
+    over = balance - 2_000_000 - 300_000 + 1
+    r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": over}, headers=heads["merchant_a"])
+    assert r.status_code == 409 and r.json()["error"] == "InsufficientAvailable"
+    r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": over - 1}, headers=heads["merchant_a"])
+    assert r.status_code == 200 and r.json()["pending_withdrawal_fen"] == over - 1
+    r = c.post("/v1/deposits/withdrawals", headers=heads["merchant_a"])
+    assert r.status_code == 409 and r.json()["error"] == "CooldownNotOver"
+    increase_time(dep, 7 * 24 * 3600 + 1)
+    r = c.post("/v1/deposits/withdrawals", headers=heads["merchant_a"])
+    assert r.status_code == 200 and r.json()["balance_fen"] == 2_300_000
+    # the case pays out to the claimant, who pulls it
+    r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": True}, headers=heads["arbiter"])
+    assert r.status_code == 200 and r.json()["open"] is False
+    assert c.get(f"/v1/cases/{case_id}", headers=heads["merchant_b"]).status_code == 200
+    assert c.get(f"/v1/cases/{case_id}", headers=heads["producer"]).status_code == 404
+    assert c.get("/v1/payouts/me", headers=heads["merchant_b"]).json()["vault_claims_fen"] == 300_000
+    assert c.post("/v1/payouts/withdraw", headers=heads["merchant_b"]).status_code == 200
+    govern(deployment, accounts, vault.functions.setMinimum(a, 0))
