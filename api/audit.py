@@ -13,12 +13,14 @@ import uuid
 from datetime import datetime
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.models import AuditEntry
+from ledger.reconcile import chain_records, orders_from_db, reconcile
 from ledger.roles import Role
 
 from .auth import Member, as_utc, require, utcnow
@@ -114,3 +116,29 @@ def audit_log(
         q = q.where(AuditEntry.at < until)
     rows = db.scalars(q.order_by(AuditEntry.id).limit(limit))
     return [{**{c: getattr(r, c) for c in AuditOut.model_fields}, "at": as_utc(r.at)} for r in rows]
+
+
+@router.get(
+    "/reconciliation",
+    summary="Orders matched against on-chain settlement (auditors, platform)",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
+def reconciliation(
+    request: Request,
+    format: str = Query("json", pattern=r"^(json|csv|html)$"),
+    _: Member = Depends(require(Role.AUDITOR, Role.OPERATOR)),
+) -> Response:
+    """Every order and every on-chain escrow classified (matched, missing on chain, unknown on chain,
+    amount/merchant/status mismatch, duplicate, pending), with totals in fen per class and per
+    merchant. Reads the orders table and the indexed chain events (`ledger index`)."""
+    engine = services(request).engine
+    report = reconcile(orders_from_db(engine), chain_records(engine))
+    if format == "csv":
+        return Response(
+            report.to_csv(),
+            media_type="text/csv",
+            headers={"Content-Disposition": "attachment; filename=reconciliation.csv"},
+        )
+    if format == "html":
+        return HTMLResponse(report.to_html())
+    return Response(report.to_json(), media_type="application/json")

@@ -92,6 +92,25 @@ def _cmd_index(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_reconcile(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .db import make_engine, migrate
+    from .reconcile import chain_records, orders_from_csv, orders_from_db, reconcile
+
+    engine = make_engine()
+    migrate(engine)
+    orders = orders_from_csv(Path(args.orders_csv).read_text()) if args.orders_csv else orders_from_db(engine)
+    report = reconcile(orders, chain_records(engine))
+    text = {"json": report.to_json, "csv": report.to_csv, "html": report.to_html}[args.format]()
+    if args.out:
+        Path(args.out).write_text(text)
+        t = report.totals
+        print(f"wrote {args.out}: " + ", ".join(f"{c} {v['count']}" for c, v in t.items() if v["count"]))
+    else:
+        print(text, end="")
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from .deploy import load_manifest
 
@@ -123,6 +142,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-blocks", type=int, default=2000, help="blocks per eth_getLogs range")
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls with --follow")
     p.set_defaults(func=_cmd_index)
+    p = sub.add_parser("reconcile", help="match orders against indexed on-chain settlement")
+    p.add_argument(
+        "--orders-csv",
+        help="orders export (order_id, merchant, amount_fen, status, referrers, time); default: the orders table",
+    )
+    p.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    p.add_argument("--out", help="write the report here instead of standard output")
+    p.set_defaults(func=_cmd_reconcile)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)
