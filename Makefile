@@ -7,6 +7,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/.bin:$(BIN):$(PATH)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# anvil mines one block per transaction and never reorgs; a PoA network wants more
+INDEXER_CONFIRMATIONS ?= 1
 
 .PHONY: setup compile node deploy run stop lint test test-contracts test-python bench clean
 
@@ -44,7 +46,11 @@ deploy: node
 	$(BIN)/python -m ledger migrate
 
 run: deploy
-	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs); anvil keeps running: 'make stop' ends it"
+	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing in the background;"
+	@echo "anvil keeps running after Ctrl-C: 'make stop' ends it"
+	@data=$${LEDGER_DATA_DIR:-.data}; \
+	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
+	indexer=$$!; trap 'kill $$indexer 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/uvicorn api.app:app --host $(HOST) --port $(PORT)
 
 stop:

@@ -16,23 +16,29 @@ Run it with `python -m ledger index` (`--follow` keeps polling).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
+from requests.exceptions import RequestException
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
 from .deploy import Deployment
+from .errors import NodeUnavailable
 from .models import ChainEvent, IndexedBlock, IndexerCheckpoint
 
 try:  # the compiled decoder is several times faster; same API
     from faster_eth_abi import decode as abi_decode
 except ImportError:  # pragma: no cover
     from eth_abi import decode as abi_decode
+
+
+log = logging.getLogger("traceledger.indexer")
 
 
 def _hex(b: bytes) -> str:
@@ -275,7 +281,14 @@ class Indexer:
         """Index until caught up with the head (or block `until`); with `follow`, keep polling."""
         totals = {"rolled_back": 0, "indexed": 0, "finalized": 0}
         while True:
-            r = self.step()
+            try:
+                r = self.step()
+            except (RequestException, OSError) as exc:
+                if not follow:
+                    raise NodeUnavailable(f"indexer lost the node: {str(exc).splitlines()[0][:160]}") from None
+                log.warning("indexer: node unavailable (%s); retrying", exc)
+                time.sleep(poll_s)
+                continue
             for k in totals:
                 totals[k] += r[k]
             caught_up = self.checkpoint() >= (until if until is not None else self.w3.eth.block_number)
