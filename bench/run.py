@@ -1,11 +1,9 @@
-"""Gas benchmark of the contracts on a fresh local anvil, measured from transaction receipts.
+"""`make bench`: every benchmark in one run on a fresh local anvil, each with its baseline
+measured in the same run; prints each figure with its budget or target and writes
+`bench/results.json` as {"metrics": {name: value}, "budgets": {...}, "targets": {...}}.
+Exits 1 if a gas budget is exceeded or a throughput target is missed.
 
-Each figure is the `gasUsed` of a real transaction. The baseline is the naive design that stores
-every event as a struct in storage (`contracts/bench/NaiveEventStore.sol`), measured in the same
-run; ratios say how many times cheaper traceledger's way is. Budgets from the issue are checked
-and the command exits 1 if one is exceeded.
-
-Writes `bench/results.json` as {"metrics": {name: value}, "budgets": {...}}.
+`python -m bench.run gas indexer` runs only the named parts.
 """
 
 from __future__ import annotations
@@ -15,19 +13,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from eth_utils import keccak
-
 from ledger import node
-from ledger.chain import Sender, connect, dev_accounts
-from ledger.compiler import load_artifacts
-from ledger.deploy import deploy
-from ledger.merkle import MerkleTree
+
+from . import gas, indexer, reconcile, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-BUDGETS = {"gas.record_event": 60_000, "gas.anchor_root": 60_000, "gas.settle_order_3_levels": 200_000}
-GTIN = 6901234567892
+PARTS = {"gas": gas, "indexer": indexer, "reconcile": reconcile, "settle": settle}
 
 
 def _free_port() -> int:
@@ -36,106 +30,51 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure(url: str, manifest: Path) -> dict[str, float]:
-    w3 = connect(url)
-    dep, _ = deploy(w3, manifest)
-    accounts = dev_accounts(20)
-    who = {label: dep.sender(accounts[m["account_index"]]) for label, m in dep.manifest["members"].items()}
-    prov, token = dep.contract("Provenance"), dep.contract("SettlementToken")
-    vault, settlement = dep.contract("GuaranteeVault"), dep.contract("OrderSettlement")
+def main(argv: list[str]) -> int:
+    parts = argv or list(PARTS)
     metrics: dict[str, float] = {}
-
-    # provenance: a warm batch (the first event already recorded)
-    who["merchant_a"].transact(prov.functions.registerProduct(GTIN))
-    who["merchant_a"].transact(prov.functions.registerBatch(GTIN, "BENCH-1"))
-    batch = prov.functions.batchId(GTIN, "BENCH-1").call()
-    who["producer"].transact(prov.functions.recordEvent(batch, keccak(text="e0")))
-    gas = [
-        who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"e{i}")))["gasUsed"]
-        for i in range(1, 11)
-    ]
-    metrics["gas.record_event"] = max(gas)
-
-    # anchoring: one root, whatever the leaf count
-    for n in (1_000, 10_000):
-        tree = MerkleTree([keccak(text=f"leaf-{n}-{i}") for i in range(n)])
-        uri = f"https://resolver.example/anchors/{tree.root.hex()[:16]}.jsonl"
-        metrics[f"gas.anchor_root_{n}"] = who["logistics"].transact(prov.functions.anchor(tree.root, n, uri))["gasUsed"]
-    metrics["gas.anchor_root"] = metrics["gas.anchor_root_10000"]
-    metrics["gas.anchor_per_event_1k"] = metrics["gas.anchor_root_1000"] / 1_000
-    metrics["gas.anchor_per_event_10k"] = metrics["gas.anchor_root_10000"] / 10_000
-
-    # baseline: every event a struct in storage
-    naive_art = load_artifacts()["NaiveEventStore"]
-    deployer = Sender(w3, accounts[0])
-    naive = w3.eth.contract(address=deployer.deploy(naive_art)["contractAddress"], abi=naive_art["abi"])
-    deployer.transact(naive.functions.store(batch, keccak(text="n0"), "urn:epcglobal:cbv:bizstep:shipping"))
-    gas = [
-        deployer.transact(naive.functions.store(batch, keccak(text=f"n{i}"), "urn:epcglobal:cbv:bizstep:shipping"))[
-            "gasUsed"
-        ]
-        for i in range(1, 11)
-    ]
-    metrics["baseline.gas.naive_store_event"] = max(gas)
-    metrics["ratio.naive_vs_record_event"] = metrics["baseline.gas.naive_store_event"] / metrics["gas.record_event"]
-    metrics["ratio.naive_vs_anchor_per_event_10k"] = (
-        metrics["baseline.gas.naive_store_event"] / metrics["gas.anchor_per_event_10k"]
-    )
-
-    # money
-    merchant, platform = who["merchant_a"], who["platform"]
-    who["issuer"].transact(token.functions.mint(merchant.address, 10**9))
-    who["issuer"].transact(token.functions.mint(platform.address, 10**9))
-    merchant.transact(token.functions.approve(vault.address, 2**256 - 1))
-    metrics["gas.deposit"] = merchant.transact(vault.functions.deposit(5_000_000))["gasUsed"]
-    metrics["gas.deposit_warm"] = merchant.transact(vault.functions.deposit(1_000))["gasUsed"]
-    platform.transact(token.functions.approve(settlement.address, 2**256 - 1))
-    refs = [accounts[i].address for i in (13, 14, 15)]
-    escrows, settles = [], []
-    for i in range(5):
-        order = keccak(text=f"bench-order-{i}")
-        escrows.append(
-            platform.transact(
-                settlement.functions.escrow(
-                    order, merchant.address, accounts[16].address, 99_999, refs, [1000, 500, 300], 500
-                )
-            )["gasUsed"]
-        )
-        settles.append(platform.transact(settlement.functions.confirm(order))["gasUsed"])
-    metrics["gas.escrow_order"] = max(escrows)
-    metrics["gas.settle_order_3_levels"] = max(settles)  # the first settle pays for new payee slots
-    return metrics
-
-
-def main() -> int:
+    budgets: dict[str, int] = {}
+    targets: dict[str, int] = {}
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(node.anvil_command(port, None), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             node.wait_until_up(url)
-            metrics = measure(url, Path(tmp) / "deployment.json")
+            for name in parts:
+                module = PARTS[name]
+                started = time.perf_counter()
+                metrics.update(module.measure(url, Path(tmp) / f"{name}.json"))
+                budgets.update(getattr(module, "BUDGETS", {}))
+                targets.update(getattr(module, "TARGETS", {}))
+                print(f"[{name} took {time.perf_counter() - started:.1f} s]", file=sys.stderr)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     failed = []
     width = max(map(len, metrics))
     for name, value in metrics.items():
-        budget = BUDGETS.get(name)
         verdict = ""
-        if budget is not None:
-            verdict = f"  budget {budget:,}: {'ok' if value <= budget else 'OVER'}"
-            if value > budget:
-                failed.append(name)
+        if name in budgets:
+            ok = value <= budgets[name]
+            verdict = f"  budget <= {budgets[name]:,}: {'ok' if ok else 'OVER'}"
+        elif name in targets:
+            ok = value >= targets[name]
+            verdict = f"  target >= {targets[name]:,}: {'ok' if ok else 'MISSED'}"
+        else:
+            ok = True
+        if not ok:
+            failed.append(name)
         shown = f"{value:,.2f}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,}"
-        print(f"{name:<{width}}  {shown:>12}{verdict}")
-    RESULTS.write_text(json.dumps({"metrics": metrics, "budgets": BUDGETS}, indent=1))
+        print(f"{name:<{width}}  {shown:>14}{verdict}")
+    old = json.loads(RESULTS.read_text())["metrics"] if RESULTS.exists() and argv else {}
+    RESULTS.write_text(json.dumps({"metrics": {**old, **metrics}, "budgets": budgets, "targets": targets}, indent=1))
     print(f"wrote {RESULTS}")
     if failed:
-        print(f"over budget: {', '.join(failed)}", file=sys.stderr)
+        print(f"missed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -230,6 +230,14 @@ class Indexer:
             )
         return rows
 
+    def ingest(self, logs: Iterable[dict[str, Any]], upto: int, upto_hash: str) -> int:
+        """Decode `logs` (all of blocks up to `upto`) and store them with the checkpoint; return the count."""
+        rows = self._rows(logs)
+        blocks = {r["block_number"]: r["block_hash"] for r in rows}
+        blocks[upto] = upto_hash
+        self.store(rows, blocks, upto)
+        return len(rows)
+
     def store(self, rows: list[dict[str, Any]], blocks: dict[int, str], upto: int) -> None:
         """Write decoded rows, their block hashes and the checkpoints in one transaction."""
         with self.engine.begin() as conn:
@@ -255,11 +263,7 @@ class Indexer:
         if start <= head:
             end = min(head, start + self.batch_blocks - 1)
             logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": self.decoder.addresses()})
-            rows = self._rows(logs)
-            blocks = {r["block_number"]: r["block_hash"] for r in rows}
-            blocks[end] = _hex(self.w3.eth.get_block(end)["hash"])
-            self.store(rows, blocks, end)
-            result["indexed"] = len(rows)
+            result["indexed"] = self.ingest(logs, end, _hex(self.w3.eth.get_block(end)["hash"]))
         result["finalized"] = self._finalize(head)
         return result
 

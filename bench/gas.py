@@ -1,0 +1,93 @@
+"""Gas of the contracts, measured from the receipts of real transactions on anvil.
+
+Each figure is the `gasUsed` of a real transaction. The baseline is the naive design that stores
+every event as a struct in storage (`contracts/bench/NaiveEventStore.sol`), measured in the same
+run; ratios say how many times cheaper traceledger's way is. Budgets from the issue are checked
+and the command exits 1 if one is exceeded.
+
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eth_utils import keccak
+
+from ledger.chain import Sender, connect, dev_accounts
+from ledger.compiler import load_artifacts
+from ledger.deploy import deploy
+from ledger.merkle import MerkleTree
+
+BUDGETS = {"gas.record_event": 60_000, "gas.anchor_root": 60_000, "gas.settle_order_3_levels": 200_000}
+GTIN = 6901234567892
+
+
+def measure(url: str, manifest: Path) -> dict[str, float]:
+    w3 = connect(url)
+    dep, _ = deploy(w3, manifest)
+    accounts = dev_accounts(20)
+    who = {label: dep.sender(accounts[m["account_index"]]) for label, m in dep.manifest["members"].items()}
+    prov, token = dep.contract("Provenance"), dep.contract("SettlementToken")
+    vault, settlement = dep.contract("GuaranteeVault"), dep.contract("OrderSettlement")
+    metrics: dict[str, float] = {}
+
+    # provenance: a warm batch (the first event already recorded)
+    who["merchant_a"].transact(prov.functions.registerProduct(GTIN))
+    who["merchant_a"].transact(prov.functions.registerBatch(GTIN, "BENCH-1"))
+    batch = prov.functions.batchId(GTIN, "BENCH-1").call()
+    who["producer"].transact(prov.functions.recordEvent(batch, keccak(text="e0")))
+    gas = [
+        who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"e{i}")))["gasUsed"]
+        for i in range(1, 11)
+    ]
+    metrics["gas.record_event"] = max(gas)
+
+    # anchoring: one root, whatever the leaf count
+    for n in (1_000, 10_000):
+        tree = MerkleTree([keccak(text=f"leaf-{n}-{i}") for i in range(n)])
+        uri = f"https://resolver.example/anchors/{tree.root.hex()[:16]}.jsonl"
+        metrics[f"gas.anchor_root_{n}"] = who["logistics"].transact(prov.functions.anchor(tree.root, n, uri))["gasUsed"]
+    metrics["gas.anchor_root"] = metrics["gas.anchor_root_10000"]
+    metrics["gas.anchor_per_event_1k"] = metrics["gas.anchor_root_1000"] / 1_000
+    metrics["gas.anchor_per_event_10k"] = metrics["gas.anchor_root_10000"] / 10_000
+
+    # baseline: every event a struct in storage
+    naive_art = load_artifacts()["NaiveEventStore"]
+    deployer = Sender(w3, accounts[0])
+    naive = w3.eth.contract(address=deployer.deploy(naive_art)["contractAddress"], abi=naive_art["abi"])
+    deployer.transact(naive.functions.store(batch, keccak(text="n0"), "urn:epcglobal:cbv:bizstep:shipping"))
+    gas = [
+        deployer.transact(naive.functions.store(batch, keccak(text=f"n{i}"), "urn:epcglobal:cbv:bizstep:shipping"))[
+            "gasUsed"
+        ]
+        for i in range(1, 11)
+    ]
+    metrics["baseline.gas.naive_store_event"] = max(gas)
+    metrics["ratio.naive_vs_record_event"] = metrics["baseline.gas.naive_store_event"] / metrics["gas.record_event"]
+    metrics["ratio.naive_vs_anchor_per_event_10k"] = (
+        metrics["baseline.gas.naive_store_event"] / metrics["gas.anchor_per_event_10k"]
+    )
+
+    # money
+    merchant, platform = who["merchant_a"], who["platform"]
+    who["issuer"].transact(token.functions.mint(merchant.address, 10**9))
+    who["issuer"].transact(token.functions.mint(platform.address, 10**9))
+    merchant.transact(token.functions.approve(vault.address, 2**256 - 1))
+    metrics["gas.deposit"] = merchant.transact(vault.functions.deposit(5_000_000))["gasUsed"]
+    metrics["gas.deposit_warm"] = merchant.transact(vault.functions.deposit(1_000))["gasUsed"]
+    platform.transact(token.functions.approve(settlement.address, 2**256 - 1))
+    refs = [accounts[i].address for i in (13, 14, 15)]
+    escrows, settles = [], []
+    for i in range(5):
+        order = keccak(text=f"bench-order-{i}")
+        escrows.append(
+            platform.transact(
+                settlement.functions.escrow(
+                    order, merchant.address, accounts[16].address, 99_999, refs, [1000, 500, 300], 500
+                )
+            )["gasUsed"]
+        )
+        settles.append(platform.transact(settlement.functions.confirm(order))["gasUsed"])
+    metrics["gas.escrow_order"] = max(escrows)
+    metrics["gas.settle_order_3_levels"] = max(settles)  # the first settle pays for new payee slots
+    return metrics
