@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ledger.chain import TransactionFailed
-from ledger.errors import LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable
+from ledger.errors import Conflict, LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable, NotFound
 
 
 class ApiError(Exception):
@@ -80,6 +80,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
-        unavailable = isinstance(exc, NodeUnavailable | ManifestMissing | ManifestMismatch)
+        if isinstance(exc, NodeUnavailable | ManifestMissing | ManifestMismatch):
+            status, code = 503, type(exc).__name__
+        elif isinstance(exc, Conflict):
+            status, code = 409, "conflict"
+        elif isinstance(exc, NotFound):
+            status, code = 404, "not_found"
+        else:
+            status, code = 400, type(exc).__name__
         request.state.audit_detail = str(exc)
-        return JSONResponse(status_code=503 if unavailable else 400, content=_body(type(exc).__name__, str(exc)))
+        return JSONResponse(status_code=status, content=_body(code, str(exc)))

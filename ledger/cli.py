@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--format", choices=["json", "csv", "html"], default="json")
     p.add_argument("--out", help="write the report here instead of standard output")
     p.set_defaults(func=_cmd_reconcile)
+    from .cli_money import add_parser as add_money_parser
+
+    add_money_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

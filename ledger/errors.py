@@ -23,3 +23,11 @@ class ManifestMismatch(LedgerError):
 
 class ManifestMissing(LedgerError):
     """No deployment manifest has been written yet."""
+
+
+class Conflict(LedgerError):
+    """The request clashes with what exists (a duplicate id, a state that forbids it)."""
+
+
+class NotFound(LedgerError):
+    """The named object does not exist (or is not the caller's to see)."""

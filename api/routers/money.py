@@ -21,8 +21,9 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger import money
+from ledger import money, orders
 from ledger.models import CommissionRule, Order
+from ledger.orders import current_rule
 from ledger.roles import Role
 
 from .. import idempotency
@@ -32,7 +33,6 @@ from ..services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["money"])
 READ_ALL = Role.AUDITOR | Role.OPERATOR
-DEFAULT_RULE = {"platform_fee_bps": 500, "referral_bps": [500, 200, 100]}
 MAX_FEN = 2**96 - 1
 
 
@@ -177,13 +177,6 @@ class RuleOut(RuleIn):
     caps_referral_bps: list[int]
 
 
-def current_rule(db: DbSession) -> dict[str, Any]:
-    row = db.get(CommissionRule, 1)
-    if row is None:
-        return dict(DEFAULT_RULE)
-    return {"platform_fee_bps": row.platform_fee_bps, "referral_bps": json.loads(row.referral_bps)}
-
-
 @router.get("/commission-rules", response_model=RuleOut, summary="The platform's split for new orders, and the caps")
 def get_rule(request: Request, _: Member = Depends(authenticate), db: DbSession = Depends(get_db)) -> dict:
     fee_cap, level_caps = money.caps(_dep(request))
@@ -284,37 +277,16 @@ def create_order(
     if replay is not None:
         return replay
     try:
-        if db.get(Order, body.order_id) is not None:
-            raise ApiError(409, "duplicate_order", f"order {body.order_id} already exists")
-        rule = current_rule(db)
-        bps = rule["referral_bps"][: len(body.referrers)]
-        payer = body.payer or member.address
-        receipt = money.escrow(
+        o = orders.escrow_order(
+            db,
             _dep(request),
             _sender(request, member),
-            body.order_id,
-            body.merchant,
-            payer,
-            body.amount_fen,
-            body.referrers,
-            bps,
-            rule["platform_fee_bps"],
-        )
-        now = utcnow()
-        o = Order(
             order_id=body.order_id,
-            order_key="0x" + money.order_key(body.order_id).hex(),
             merchant=body.merchant,
-            payer=payer,
             amount_fen=body.amount_fen,
-            referrers=json.dumps([[a, b] for a, b in zip(body.referrers, bps, strict=True)]),
-            platform_fee_bps=rule["platform_fee_bps"],
-            status="escrowed",
-            escrow_tx=_tx(receipt),
-            created_at=now,
-            updated_at=now,
+            referrers=body.referrers,
+            payer=body.payer,
         )
-        db.add(o)
         content = order_out(o)
         idempotency.record(db, member.address, idempotency_key, 201, content)
         db.commit()  # the order and the remembered answer together
@@ -326,18 +298,9 @@ def create_order(
 
 
 def _close(request: Request, db: DbSession, member: Member, order_id: str, action: str) -> dict[str, Any]:
-    o = db.get(Order, order_id)
-    if o is None:
-        raise not_found(f"order {order_id}")
-    dep, sender = _dep(request), _sender(request, member)
-    receipt = {"confirm": money.confirm, "refund": money.refund, "settle": money.settle_on_timeout}[action](
-        dep, sender, order_id
-    )
-    o.status = "refunded" if action == "refund" else "settled"
-    o.close_tx, o.updated_at = _tx(receipt), utcnow()
-    db.commit()
+    o, split = orders.close_order(db, _dep(request), _sender(request, member), order_id, action)
     request.state.audit_detail = f"order {order_id} {o.status} tx {o.close_tx}"
-    return order_out(o, money.settlement_of(dep, receipt))
+    return order_out(o, split)
 
 
 @router.post("/orders/{order_id}/confirm", response_model=OrderOut, summary="Delivery confirmed: settle (platform)")
@@ -371,7 +334,7 @@ def settle_timeout(
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    return _close(request, db, member, order_id, "settle")
+    return _close(request, db, member, order_id, "settle-timeout")
 
 
 @router.get("/orders", response_model=list[OrderOut], summary="Orders the caller may see")
@@ -407,6 +370,17 @@ class PayoutOut(BaseModel):
 @router.get("/payouts/me", response_model=PayoutOut, summary="What the chain owes the caller, waiting to be pulled")
 def my_payouts(request: Request, member: Member = Depends(authenticate)) -> dict:
     return {"account": member.address, **money.owed(_dep(request), member.address)}
+
+
+@router.get("/payouts/{account}", response_model=PayoutOut, summary="What the chain owes an account")
+def payouts_of(
+    request: Request, account: str = Path(pattern=r"^0x[0-9a-fA-F]{40}$"), member: Member = Depends(authenticate)
+) -> dict:
+    """The account itself, auditors and operators only; anyone else gets a 404."""
+    account = to_checksum_address(account)
+    if account != member.address and not member.has(READ_ALL):
+        raise not_found(f"payouts of {account}")
+    return {"account": account, **money.owed(_dep(request), account)}
 
 
 @router.post("/payouts/withdraw", response_model=PayoutOut, summary="Pull everything owed to the caller")

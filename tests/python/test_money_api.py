@@ -7,10 +7,13 @@ import itertools
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from ledger.chain import Sender
 
-from .helpers import govern, login, make_client
+from .helpers import DOMAIN, govern, login, make_client
 
 _ids = itertools.count(1)
 
@@ -80,7 +83,7 @@ def test_idempotency_key_replays_and_conflicts(api, members):
     other = c.post("/v1/orders", json={**body, "amount_fen": 1}, headers=h)
     assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
     dup = c.post("/v1/orders", json=body, headers={**heads["platform"], "Idempotency-Key": key + "-b"})
-    assert dup.status_code == 409 and dup.json()["error"] == "duplicate_order"
+    assert dup.status_code == 409 and "already exists" in dup.json()["detail"]
     listed = [o["order_id"] for o in c.get("/v1/orders", headers=heads["auditor"], params={"limit": 1000}).json()]
     assert listed.count(body["order_id"]) == 1
 
@@ -185,6 +188,11 @@ def test_payouts_are_pulled_by_their_owner(api, members, deployment):
     c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads["platform"])
     owed = c.get("/v1/payouts/me", headers=heads["merchant_a"]).json()["settlement_fen"]
     assert owed >= 9_500
+    a = members["merchant_a"].address
+    assert c.get(f"/v1/payouts/{a}", headers=heads["auditor"]).json()["settlement_fen"] == owed
+    assert c.get(f"/v1/payouts/{a}", headers=heads["merchant_b"]).status_code == 404
+    assert c.get("/v1/orders/no-such-order", headers=heads["auditor"]).status_code == 404
+    assert c.post("/v1/orders/no-such-order/confirm", headers=heads["platform"]).status_code == 404
     token = dep.contract("SettlementToken")
     before = token.functions.balanceOf(members["merchant_a"].address).call()
     r = c.post("/v1/payouts/withdraw", headers=heads["merchant_a"])
@@ -240,3 +248,22 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert c.get("/v1/payouts/me", headers=heads["merchant_b"]).json()["vault_claims_fen"] == 300_000
     assert c.post("/v1/payouts/withdraw", headers=heads["merchant_b"]).status_code == 200
     govern(deployment, accounts, vault.functions.setMinimum(a, 0))
+
+
+def test_orders_and_idempotency_on_postgresql(api, deployment, chain_node, pg_url, members):
+    _, path = deployment
+    c = TestClient(
+        create_app(Settings(rpc_url=chain_node.url, manifest_path=path, database_url=pg_url, siwe_domain=DOMAIN))
+    )
+    assert c.app.state.services.engine.dialect.name == "postgresql"
+    platform = login(c, members["platform"])
+    body = {"order_id": new_order_id(), "merchant": members["merchant_a"].address, "amount_fen": 4_321}
+    h = {**platform, "Idempotency-Key": "pg-" + body["order_id"]}
+    first = c.post("/v1/orders", json=body, headers=h)
+    assert first.status_code == 201, first.text
+    again = c.post("/v1/orders", json=body, headers=h)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert c.post("/v1/orders", json={**body, "amount_fen": 1}, headers=h).status_code == 409
+    r = c.post(f"/v1/orders/{body['order_id']}/confirm", headers=platform)
+    assert r.status_code == 200 and r.json()["status"] == "settled"
+    c.app.state.services.engine.dispose()
