@@ -93,7 +93,7 @@ class ErrorDecoder:
         for abi in abis:
             for item in abi:
                 if item.get("type") == "error":
-                    types = [_abi_type(i) for i in item["inputs"]]
+                    types = [abi_type(i) for i in item["inputs"]]
                     sel = keccak(text=f"{item['name']}({','.join(types)})")[:4]
                     self._by_selector[sel] = _ErrorSig(item["name"], types)
 
@@ -108,10 +108,11 @@ class ErrorDecoder:
         )
 
 
-def _abi_type(param: dict[str, Any]) -> str:
+def abi_type(param: dict[str, Any]) -> str:
+    """The canonical type string of an ABI parameter (tuples spelled out)."""
     t = param["type"]
     if t.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + t[5:]
+        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + t[5:]
     return t
 
 

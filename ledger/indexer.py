@@ -28,6 +28,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
+from .chain import abi_type as _abi_type
 from .deploy import Deployment
 from .errors import NodeUnavailable
 from .models import ChainEvent, IndexedBlock, IndexerCheckpoint
@@ -52,13 +53,6 @@ class _EventSpec:
     indexed: list[tuple[str, str]]  # (name, type)
     data_names: list[str]
     data_types: list[str]
-
-
-def _abi_type(p: dict[str, Any]) -> str:
-    t = p["type"]
-    if t.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in p["components"]) + ")" + t[5:]
-    return t
 
 
 class EventDecoder:
