@@ -10,7 +10,7 @@ PORT ?= 8000
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
-.PHONY: setup compile node deploy run stop lint test test-contracts test-python bench clean
+.PHONY: system-deps setup compile node deploy run stop lint test test-contracts test-python bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ node_modules/.installed: package.json package-lock.json
 .bin/anvil: node_modules/.installed
 	mkdir -p .bin
 	ln -sf ../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil .bin/anvil
+
+# Debian packages the tests read with: zbar decodes rendered QR codes (root on CI machines)
+system-deps:
+	@dpkg -s libzbar0 >/dev/null 2>&1 || { \
+	  echo "installing libzbar0 (QR decoder for the tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzbar0 >/dev/null; }
 
 setup: $(VENV)/.installed node_modules/.installed .bin/anvil
 	$(BIN)/python -m ledger.toolchain
@@ -60,7 +66,7 @@ lint:
 	$(BIN)/ruff check ledger api bench tests scripts
 	$(BIN)/ruff format --check ledger api bench tests scripts
 
-test: setup .venv-schemathesis/.installed lint test-contracts test-python
+test: setup system-deps .venv-schemathesis/.installed lint test-contracts test-python
 
 test-contracts:
 	mkdir -p build/brownie

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.chain import DEV_MNEMONIC, Sender, connect, dev_accounts
+from ledger.codes import CodeSigner
 from ledger.db import make_engine, migrate, session_factory
 from ledger.deploy import Deployment, attach
 from ledger.errors import NodeUnavailable
@@ -108,6 +109,13 @@ class Services:
         self.chain = Chain(settings)
         self.signers = Signers(settings, self.chain)
         self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
+        self._code_signer: CodeSigner | None = None
+
+    @property
+    def code_signer(self) -> CodeSigner:
+        if self._code_signer is None:
+            self._code_signer = CodeSigner(self.settings.code_key_dir)
+        return self._code_signer
 
 
 def services(request: Request) -> Services:

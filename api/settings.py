@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ledger.chain import rpc_url
 from ledger.db import database_url
-from ledger.paths import manifest_path
+from ledger.paths import data_dir, manifest_path
 
 
 def _env_int(name: str, default: int) -> int:
@@ -28,5 +28,11 @@ class Settings:
     #: public endpoints: requests per client per window
     public_rate: int = field(default_factory=lambda: _env_int("LEDGER_PUBLIC_RATE", 120))
     public_window_s: int = field(default_factory=lambda: _env_int("LEDGER_PUBLIC_WINDOW", 60))
+    #: where issued QR codes point (the GS1 Digital Link resolver, i.e. this service)
+    resolver_url: str = field(default_factory=lambda: os.environ.get("LEDGER_RESOLVER_URL", "http://127.0.0.1:8000"))
+    #: the Ed25519 code-signing key lives here (created on first issue)
+    code_key_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("LEDGER_CODE_KEY_DIR", data_dir() / "keys" / "codes"))
+    )
     #: custodial signing keys the gateway holds for members (dev: anvil's mnemonic)
     signer_mnemonic: str | None = field(default_factory=lambda: os.environ.get("LEDGER_SIGNER_MNEMONIC"))

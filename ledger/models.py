@@ -164,3 +164,33 @@ class CommissionRule(Base):
     referral_bps: Mapped[str] = mapped_column(String(64))  # JSON [l1, l2, l3]
     updated_by: Mapped[str] = mapped_column(String(42))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CodeIssue(Base):
+    """One issue of serialized codes for a batch; its Merkle root is anchored on chain."""
+
+    __tablename__ = "code_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    lot: Mapped[str] = mapped_column(String(20))
+    merchant: Mapped[str] = mapped_column(String(42), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(66), unique=True)
+    kid: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(64))
+    anchor_tx: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Code(Base):
+    """One issued code; `leaf_index` is its position in the issue's Merkle tree."""
+
+    __tablename__ = "codes"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("code_issues.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20))
+    serial: Mapped[str] = mapped_column(String(20))
+    leaf_index: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)

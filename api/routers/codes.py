@@ -1,0 +1,221 @@
+"""Serialized QR codes for a batch: issue (signed GS1 Digital Link URIs, their Merkle root
+anchored on chain), then render any code as PNG or SVG, an issue as a PDF label sheet or CSV.
+
+Only the batch's merchant issues and renders its codes (anyone else: 404); auditors may list.
+Issuing 100,000 codes renders nothing: images are drawn when asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field, StrictInt
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger import codes
+from ledger.models import Batch, Code, CodeIssue
+from ledger.roles import Role
+
+from ..auth import Member, as_utc, require, utcnow
+from ..errors import not_found
+from ..services import get_db, services
+from .products import LOT_PATTERN, READ_ALL, visible_product
+
+router = APIRouter(prefix="/v1", tags=["codes"])
+MAX_CODES = 100_000
+GTIN_PATH = Path(pattern=r"^\d{14}$")
+LOT_PATH = Path(pattern=LOT_PATTERN)
+
+
+class IssueIn(BaseModel):
+    count: StrictInt = Field(ge=1, le=MAX_CODES)
+
+
+class IssueOut(BaseModel):
+    issue_id: int
+    gtin: str
+    lot: str
+    count: int
+    root: str
+    kid: str
+    public_key: str
+    anchor_tx: str
+    block_number: int
+    created_at: datetime
+    csv_url: str
+    labels_url: str
+    sample: list[str] = []
+
+
+def _issue_out(i: CodeIssue, sample: list[str] | None = None) -> dict:
+    return {
+        "issue_id": i.id,
+        "gtin": i.gtin,
+        "lot": i.lot,
+        "count": i.count,
+        "root": i.root,
+        "kid": i.kid,
+        "public_key": i.public_key,
+        "anchor_tx": i.anchor_tx,
+        "block_number": i.block_number,
+        "created_at": as_utc(i.created_at),
+        "csv_url": f"/v1/code-issues/{i.id}/codes.csv",
+        "labels_url": f"/v1/code-issues/{i.id}/labels.pdf",
+        "sample": sample or [],
+    }
+
+
+def _own_batch(db: DbSession, member: Member, gtin: str, lot: str) -> Batch:
+    product = visible_product(db, member, gtin)
+    batch = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
+    if batch is None or product.merchant != member.address:
+        raise not_found(f"batch {gtin}/{lot}")
+    return batch
+
+
+def _visible_issue(db: DbSession, member: Member, issue_id: int) -> CodeIssue:
+    i = db.get(CodeIssue, issue_id)
+    if i is None or not (member.has(READ_ALL) or i.merchant == member.address):
+        raise not_found(f"code issue {issue_id}")
+    return i
+
+
+@router.post(
+    "/batches/{gtin}/{lot}/codes",
+    response_model=IssueOut,
+    status_code=201,
+    summary="Issue serialized, signed codes for a batch and anchor their commitment on chain",
+)
+def issue_codes(
+    body: IssueIn,
+    request: Request,
+    gtin: str = GTIN_PATH,
+    lot: str = LOT_PATH,
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    _own_batch(db, member, gtin, lot)
+    svc = services(request)
+    iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
+    root = iss.tree().root
+    prov = svc.chain.deployment().contract("Provenance")
+    receipt = svc.signers.sender_for(member.address).transact(
+        prov.functions.anchor(root, len(iss.serials), iss.anchor_uri())
+    )
+    row = CodeIssue(
+        gtin=gtin,
+        lot=lot,
+        merchant=member.address,
+        count=len(iss.serials),
+        root="0x" + root.hex(),
+        kid=iss.kid,
+        public_key=iss.public_key,
+        anchor_tx="0x" + bytes(receipt["transactionHash"]).hex(),
+        block_number=receipt["blockNumber"],
+        created_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    db.execute(
+        insert(Code),
+        [
+            {"issue_id": row.id, "gtin": gtin, "lot": lot, "serial": s, "leaf_index": n, "uri": u}
+            for n, (s, u) in enumerate(zip(iss.serials, iss.uris, strict=True))
+        ],
+    )
+    db.commit()
+    request.state.audit_detail = f"{row.count} codes for {gtin}/{lot}, root {row.root} tx {row.anchor_tx}"
+    return _issue_out(row, iss.uris[:3])
+
+
+@router.get("/code-issues/{issue_id}", response_model=IssueOut, summary="One code issue")
+def get_issue(
+    issue_id: int = Path(ge=1, le=2**31),
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    return _issue_out(_visible_issue(db, member, issue_id))
+
+
+def _rows(db: DbSession, issue_id: int) -> list[tuple[str, str]]:
+    return [
+        (s, u)
+        for s, u in db.execute(select(Code.serial, Code.uri).where(Code.issue_id == issue_id).order_by(Code.leaf_index))
+    ]
+
+
+@router.get(
+    "/code-issues/{issue_id}/codes.csv",
+    summary="The issue's codes as CSV for label printers",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def issue_csv(
+    issue_id: int = Path(ge=1, le=2**31),
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> Response:
+    i = _visible_issue(db, member, issue_id)
+    return Response(
+        codes.render_csv(_rows(db, i.id)),
+        media_type="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=codes-{i.gtin}-{i.lot}-{i.id}.csv"},
+    )
+
+
+@router.get(
+    "/code-issues/{issue_id}/labels.pdf",
+    summary="A printable A4 label sheet (24 labels a page)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def issue_labels(
+    issue_id: int = Path(ge=1, le=2**31),
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> Response:
+    i = _visible_issue(db, member, issue_id)
+    pdf = codes.render_label_sheet(_rows(db, i.id), f"{i.gtin} / {i.lot} - issue {i.id}")
+    return Response(pdf, media_type="application/pdf")
+
+
+def _own_code(db: DbSession, member: Member, gtin: str, lot: str, serial: str) -> Code:
+    _own_batch(db, member, gtin, lot)
+    c = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == lot, Code.serial == serial))
+    if c is None:
+        raise not_found(f"code {gtin}/{lot}/{serial}")
+    return c
+
+
+@router.get(
+    "/batches/{gtin}/{lot}/codes/{serial}.png",
+    summary="One code as a PNG QR image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def code_png(
+    gtin: str = GTIN_PATH,
+    lot: str = LOT_PATH,
+    serial: str = Path(pattern=r"^[0-9A-Z]{1,20}$"),
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> Response:
+    return Response(codes.render_png(_own_code(db, member, gtin, lot, serial).uri), media_type="image/png")
+
+
+@router.get(
+    "/batches/{gtin}/{lot}/codes/{serial}.svg",
+    summary="One code as an SVG QR image",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def code_svg(
+    gtin: str = GTIN_PATH,
+    lot: str = LOT_PATH,
+    serial: str = Path(pattern=r"^[0-9A-Z]{1,20}$"),
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> Response:
+    return Response(codes.render_svg(_own_code(db, member, gtin, lot, serial).uri), media_type="image/svg+xml")
