@@ -32,11 +32,15 @@ node_modules/.installed: package.json package-lock.json
 	mkdir -p .bin
 	ln -sf ../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil .bin/anvil
 
-# Debian packages the tests read with: zbar decodes rendered QR codes (root on CI machines)
+# Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
+# consumer page (root on CI machines)
+SYSTEM_PACKAGES := libzbar0 chromium
 system-deps:
-	@dpkg -s libzbar0 >/dev/null 2>&1 || { \
-	  echo "installing libzbar0 (QR decoder for the tests)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzbar0 >/dev/null; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 setup: $(VENV)/.installed node_modules/.installed .bin/anvil
 	$(BIN)/python -m ledger.toolchain

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, errors
-from .routers import codes, money, products, system
+from .routers import codes, money, products, resolver, system
 from .services import Services
 from .settings import Settings
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(products.router)
     app.include_router(money.router)
     app.include_router(codes.router)
+    app.include_router(resolver.router)
     app.include_router(audit.router)
     return app
 

@@ -194,3 +194,20 @@ class Code(Base):
     serial: Mapped[str] = mapped_column(String(20))
     leaf_index: Mapped[int] = mapped_column(Integer)
     uri: Mapped[str] = mapped_column(Text)
+
+
+class Scan(Base):
+    """One resolution of a code by a consumer. The client is kept only as salted hashes of its
+    address and of its /24 (or /48) network, enough to tell many places from one."""
+
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20))
+    serial: Mapped[str] = mapped_column(String(20))
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"), index=True, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client: Mapped[str] = mapped_column(String(16))
+    network: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(20))

@@ -1,0 +1,137 @@
+"""The consumer page behind a scanned code: mobile-first HTML in Chinese or English."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+TEXT = {
+    "en": {
+        "title": "Product check",
+        "genuine": "Genuine",
+        "unknown": "Unknown code",
+        "forged": "Forged code",
+        "recalled": "Recalled batch",
+        "suspicious": "Suspicious: scanned too often",
+        "product": "Product",
+        "batch": "Batch",
+        "serial": "Serial",
+        "timeline": "Supply chain, as recorded on chain",
+        "recorded_by": "recorded by",
+        "block": "block",
+        "pending": "awaiting confirmations",
+        "merchant": "Merchant guarantee deposit",
+        "locked": "locked",
+        "frozen": "frozen for complaints",
+        "scans": "Earlier scans of this code",
+        "never": "never scanned before",
+        "times": "times, first",
+        "last": "last",
+        "proof": "On-chain proof",
+        "root": "Merkle root",
+        "anchor": "anchored in transaction",
+        "switch": "中文",
+        "BatchRegistered": "Batch registered",
+        "EventRecorded": "Event",
+        "BatchRecalled": "Batch recalled",
+        "reason": "Why",
+    },
+    "zh": {
+        "title": "产品溯源查询",
+        "genuine": "正品",
+        "unknown": "未知的码",
+        "forged": "伪造的码",
+        "recalled": "该批次已召回",
+        "suspicious": "可疑：扫码次数异常",
+        "product": "产品",
+        "batch": "批次",
+        "serial": "序列号",
+        "timeline": "链上记录的供应链过程",
+        "recorded_by": "记录者",
+        "block": "区块",
+        "pending": "等待确认",
+        "merchant": "商家保证金",
+        "locked": "已锁定",
+        "frozen": "因投诉冻结",
+        "scans": "此码的历史扫码",
+        "never": "首次扫码",
+        "times": "次，首次",
+        "last": "最近",
+        "proof": "链上证明",
+        "root": "默克尔根",
+        "anchor": "锚定交易",
+        "switch": "English",
+        "BatchRegistered": "批次登记",
+        "EventRecorded": "事件",
+        "BatchRecalled": "批次召回",
+        "reason": "原因",
+    },
+}
+COLOURS = {
+    "genuine": "#1a7f37",
+    "unknown": "#9a6700",
+    "forged": "#b42318",
+    "recalled": "#b42318",
+    "suspicious": "#bc4c00",
+}
+
+
+def language(query_lang: str | None, accept_language: str | None) -> str:
+    if query_lang in TEXT:
+        return query_lang  # type: ignore[return-value]
+    return "zh" if (accept_language or "").lower().lstrip().startswith("zh") else "en"
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
+    t = TEXT[lang]
+    e = escape
+    verdict = data["verdict"]
+    code = data["code"]
+    other = "en" if lang == "zh" else "zh"
+    switch = "?" + urlencode({**self_query, "lang": other})
+    parts = [
+        f"""<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{t["title"]}</title>
+<style>body{{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}}
+main{{max-width:34rem;margin:auto;padding:1rem}}#verdict{{color:#fff;border-radius:.75rem;padding:1rem;font-size:1.4rem}}
+section{{margin:1.2rem 0}}h2{{font-size:1rem;color:#57606a;margin:.2rem 0}}ol{{padding-left:1.2rem}}
+li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#57606a}}a.lang{{float:right}}</style>
+</head><body><main><a class="lang" href="{e(switch)}">{t["switch"]}</a><h1>{t["title"]}</h1>
+<div id="verdict" data-verdict="{verdict}" style="background:{COLOURS[verdict]}">{t[verdict]}
+<br><small style="color:#fff">{e(data["reason"])}</small></div>
+<section id="item"><h2>{t["serial"]}</h2><div>{e(code["serial"])}</div>"""
+    ]
+    if "product" in data:
+        parts.append(f"""<h2>{t["product"]}</h2><div id="product">{e(data["product"]["name"] or "")}
+<small>GTIN {e(code["gtin"])}</small></div><h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div></section>""")
+        items = []
+        for ev in data["timeline"]:
+            detail = ""
+            if ev["event"] == "EventRecorded":
+                detail = f" #{ev['index'] + 1} <code>{e(ev['event_hash'])}</code>"
+            if ev["event"] == "BatchRecalled":
+                detail = f" — {t['reason']}: {e(ev['reason'])}"
+            who = f"<br><small>{t['recorded_by']} <code>{e(ev['recorder'])}</code></small>" if "recorder" in ev else ""
+            pending = "" if ev["final"] else f" <small>({t['pending']})</small>"
+            items.append(f"""<li data-event="{e(ev["event"])}">{t.get(ev["event"], e(ev["event"]))}{detail}{who}
+<br><small>{t["block"]} {ev["block_number"]}, tx <code>{e(ev["tx_hash"])}</code>{pending}</small></li>""")
+        d = data["merchant"]["deposit"]
+        parts.append(f"""<section><h2>{t["timeline"]}</h2><ol id="timeline">{"".join(items)}</ol></section>
+<section id="deposit"><h2>{t["merchant"]}</h2><div>{_yuan(d["balance_fen"])} {t["locked"]},
+{_yuan(d["frozen_fen"])} {t["frozen"]}</div><small><code>{e(data["merchant"]["address"])}</code></small></section>""")
+        p = data["proof"]
+        parts.append(f"""<section id="proof"><h2>{t["proof"]}</h2><small>{t["root"]} <code>{e(p["root"])}</code>
+<br>{t["anchor"]} <code>{e(p["anchor_tx"])}</code> ({t["block"]} {p["block_number"]})</small></section>""")
+    else:
+        parts.append("</section>")
+    s = data["scans_before"]
+    seen = (
+        t["never"] if not s["count"] else f"{s['count']} {t['times']} {e(s['first_at'])}, {t['last']} {e(s['last_at'])}"
+    )
+    parts.append(f"""<section id="scans"><h2>{t["scans"]}</h2><div>{seen}</div></section></main></body></html>""")
+    return "".join(parts)

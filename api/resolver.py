@@ -1,0 +1,188 @@
+"""What a consumer learns from scanning a code: the verdict and the facts behind it.
+
+Verdicts, in the order they are decided:
+- `forged`: the signature is missing, from an unknown key, or does not match the code;
+- `unknown`: a well-signed code that was never issued here;
+- `recalled`: the batch was recalled on chain;
+- `suspicious`: scanned more often, or from more networks, than one real item would be;
+- `genuine`.
+
+Facts come from the database (the indexed chain events, the issued codes) and the chain (the
+merchant's deposit); the Merkle proof lets anyone check the code against the anchored root.
+Nothing else leaks: no other codes, no member keys, no order data. Every scan is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import threading
+from collections import OrderedDict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger import codes, digital_link, money
+from ledger.merkle import MerkleTree
+from ledger.models import Batch, ChainEvent, Code, CodeIssue, Product, Scan
+
+from .auth import as_utc, utcnow
+from .services import Services
+
+SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
+SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
+
+
+class _Trees:
+    """Merkle trees of recent code issues, rebuilt from the codes table on first use."""
+
+    def __init__(self, size: int = 8):
+        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, db: DbSession, issue_id: int) -> MerkleTree:
+        with self._lock:
+            if issue_id in self._trees:
+                self._trees.move_to_end(issue_id)
+                return self._trees[issue_id]
+        uris = db.scalars(select(Code.uri).where(Code.issue_id == issue_id).order_by(Code.leaf_index)).all()
+        tree = MerkleTree([codes.code_leaf(digital_link.parse(u)) for u in uris])
+        with self._lock:
+            self._trees[issue_id] = tree
+            while len(self._trees) > self.size:
+                self._trees.popitem(last=False)
+        return tree
+
+
+TREES = _Trees()
+
+
+def _client_hashes(svc: Services, host: str) -> tuple[str, str]:
+    salt = svc.settings.siwe_domain.encode()  # stable per deployment; no raw address is stored
+    try:
+        ip = ipaddress.ip_address(host)
+        net = ipaddress.ip_network(f"{host}/{24 if ip.version == 4 else 48}", strict=False)
+    except ValueError:
+        net = host
+    h = lambda v: hmac.new(salt, str(v).encode(), hashlib.sha256).hexdigest()[:16]  # noqa: E731
+    return h(host), h(net)
+
+
+def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[str, Any]:
+    link = digital_link.parse(uri)
+    code = db.scalar(select(Code).where(Code.gtin == link.gtin, Code.lot == link.lot, Code.serial == link.serial))
+    issue = db.get(CodeIssue, code.issue_id) if code else None
+    keys = {
+        k: codes.public_key_from_b64(pk) for k, pk in db.execute(select(CodeIssue.kid, CodeIssue.public_key).distinct())
+    }
+    signed, signature_reason = codes.verify_signature(uri, keys)
+    now = utcnow()
+    history = {"count": 0, "first_at": None, "last_at": None}
+    result: dict[str, Any] = {
+        "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
+        "signature": {"ok": signed, "reason": signature_reason},
+    }
+    if code is not None:
+        n, first, last = db.execute(
+            select(func.count(), func.min(Scan.at), func.max(Scan.at)).where(Scan.code_id == code.id)
+        ).one()
+        history = {
+            "count": n,
+            "first_at": first and as_utc(first).isoformat(),
+            "last_at": last and as_utc(last).isoformat(),
+        }
+    result["scans_before"] = history
+
+    if not signed:
+        verdict, reason = "forged", signature_reason
+    elif code is None or issue is None:
+        verdict, reason = "unknown", "this code was never issued"
+    else:
+        verdict, reason = "genuine", "issued by the batch's merchant and anchored on chain"
+        result.update(_facts(svc, db, link, code, issue))
+        networks = (
+            db.scalar(
+                select(func.count(func.distinct(Scan.network))).where(
+                    Scan.code_id == code.id, Scan.at >= now - timedelta(days=1)
+                )
+            )
+            or 0
+        )
+        if result["batch"]["recalled"]:
+            verdict, reason = "recalled", result["batch"]["recall_reason"] or "batch recalled"
+        elif history["count"] >= SUSPICIOUS_SCANS or networks >= SUSPICIOUS_NETWORKS:
+            verdict = "suspicious"
+            reason = f"scanned {history['count']} times before, from {networks} networks in the last day"
+    client, network = _client_hashes(svc, client_host)
+    db.add(
+        Scan(
+            gtin=link.gtin,
+            lot=link.lot,
+            serial=link.serial,
+            code_id=code.id if code else None,
+            at=now,
+            client=client,
+            network=network,
+            verdict=verdict,
+        )
+    )
+    db.commit()
+    result.update({"verdict": verdict, "reason": reason})
+    return result
+
+
+def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code, issue: CodeIssue) -> dict[str, Any]:
+    product = db.get(Product, link.gtin)
+    batch = db.scalar(select(Batch).where(Batch.gtin == link.gtin, Batch.lot == link.lot))
+    batch_id = batch.batch_id if batch else None
+    events = (
+        db.execute(
+            select(ChainEvent.event, ChainEvent.args, ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.final)
+            .where(ChainEvent.contract == "Provenance", ChainEvent.key == batch_id)
+            .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        ).all()
+        if batch_id
+        else []
+    )
+    timeline, recall_reason = [], None
+    for event, args, tx, block, final in events:
+        a = json.loads(args)
+        entry = {"event": event, "tx_hash": tx, "block_number": block, "final": final}
+        if event == "EventRecorded":
+            entry.update(index=a["index"], event_hash=a["eventHash"], chain_head=a["head"], recorder=a["recorder"])
+        elif event == "BatchRecalled":
+            entry.update(recorder=a["by"], reason=a["reason"])
+            recall_reason = a["reason"]
+        elif event == "BatchRegistered":
+            entry.update(lot=a["lot"])
+        timeline.append(entry)
+    tree = TREES.get(db, issue.id)
+    deposit = money.deposit_account(svc.chain.deployment(), issue.merchant)
+    return {
+        "product": {"gtin": link.gtin, "name": product.name if product else None},
+        "batch": {
+            "lot": link.lot,
+            "batch_id": batch_id,
+            "recalled": recall_reason is not None,
+            "recall_reason": recall_reason,
+        },
+        "merchant": {
+            "address": issue.merchant,
+            "deposit": {k: deposit[k] for k in ("balance_fen", "frozen_fen", "required_fen")},
+        },
+        "timeline": timeline,
+        "proof": {
+            "root": issue.root,
+            "leaf_index": code.leaf_index,
+            "leaf": "0x" + codes.code_leaf(link).hex(),
+            "path": ["0x" + p.hex() for p in tree.proof(code.leaf_index)],
+            "anchor_tx": issue.anchor_tx,
+            "block_number": issue.block_number,
+            "kid": issue.kid,
+        },
+    }

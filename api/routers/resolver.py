@@ -1,0 +1,50 @@
+"""The GS1 Digital Link resolver: what a phone opens when it scans one of our codes.
+
+`GET /01/{gtin}/10/{lot}/21/{serial}?k=...&s=...` answers a browser with the consumer page
+(Chinese or English: `?lang=zh|en`, else Accept-Language) and `Accept: application/json` with the
+same facts as data. No login; rate limited per client. Every scan is recorded.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.digital_link import DigitalLinkError
+
+from .. import pages
+from ..errors import invalid
+from ..resolver import resolve
+from ..services import get_db, rate_limited, services
+
+router = APIRouter(tags=["public"])
+
+
+@router.get(
+    "/01/{gtin}/10/{lot}/21/{serial}",
+    dependencies=[Depends(rate_limited)],
+    summary="Resolve a scanned code: verdict, product, batch, timeline, deposit, proof",
+    responses={200: {"content": {"text/html": {}, "application/json": {}}}},
+)
+def resolve_code(
+    request: Request,
+    gtin: str = Path(pattern=r"^\d{8,14}$"),
+    lot: str = Path(min_length=1, max_length=60),
+    serial: str = Path(min_length=1, max_length=60),
+    k: str | None = Query(None, max_length=64, description="signing key id"),
+    s: str | None = Query(None, max_length=128, description="Ed25519 signature, base64url"),
+    lang: str | None = Query(None, pattern=r"^(zh|en)$"),
+    db: DbSession = Depends(get_db),
+):  # type: ignore[no-untyped-def]
+    params = {name: v for name, v in (("k", k), ("s", s)) if v is not None}
+    uri = request.url.path + ("?" + "&".join(f"{a}={b}" for a, b in params.items()) if params else "")
+    host = request.client.host if request.client else "unknown"
+    try:
+        data = resolve(services(request), db, uri, host)
+    except DigitalLinkError as exc:
+        raise invalid("path", str(exc)) from None
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(data)
+    language = pages.language(lang, request.headers.get("accept-language"))
+    return HTMLResponse(pages.render(data, language, params))

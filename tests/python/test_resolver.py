@@ -1,0 +1,201 @@
+"""The consumer's scan: verdicts, facts, scan history, privacy; and the page as a person sees it,
+rendered by headless Debian chromium in both languages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+from eth_utils import keccak
+
+from ledger.chain import Sender
+from ledger.indexer import Indexer
+
+from .conftest import free_port
+from .helpers import DOMAIN, login, make_client, new_gtin
+
+
+@pytest.fixture
+def scene(deployment, chain_node, tmp_path, members):
+    """A product, a batch with two chained events, issued codes, all indexed."""
+    dep, _ = deployment
+    c = make_client(deployment, chain_node, tmp_path)
+    a = login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Anji white tea"}, headers=a).status_code == 201
+    batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "AJ-7"}, headers=a).json()
+    prov = dep.contract("Provenance")
+    for who, step in (("producer", "harvested"), ("logistics", "shipped")):
+        Sender(dep.w3, members[who], dep.decoder()).transact(
+            prov.functions.recordEvent(bytes.fromhex(batch["batch_id"][2:]), keccak(text=step))
+        )
+    issue = c.post(f"/v1/batches/{gtin}/AJ-7/codes", json={"count": 5}, headers=a).json()
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    return c, gtin, batch, issue, tmp_path
+
+
+def path_of(uri: str) -> str:
+    return uri.split("://", 1)[1].split("/", 1)[1]
+
+
+def scan(c, uri: str, **headers):
+    return c.get("/" + path_of(uri), headers={"Accept": "application/json", **headers})
+
+
+def test_genuine_code_shows_its_history(scene, members):
+    c, gtin, _, issue, _ = scene
+    r = scan(c, issue["sample"][0])
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["verdict"] == "genuine" and d["signature"]["ok"]
+    assert d["product"] == {"gtin": gtin, "name": "Anji white tea"}
+    assert [e["event"] for e in d["timeline"]] == ["BatchRegistered", "EventRecorded", "EventRecorded"]
+    assert [e["recorder"] for e in d["timeline"][1:]] == [members["producer"].address, members["logistics"].address]
+    assert d["merchant"]["address"] == members["merchant_a"].address
+    assert set(d["merchant"]["deposit"]) == {"balance_fen", "frozen_fen", "required_fen"}
+    assert d["proof"]["root"] == issue["root"] and d["scans_before"]["count"] == 0
+    again = scan(c, issue["sample"][0]).json()
+    assert again["scans_before"]["count"] == 1 and again["scans_before"]["first_at"]
+    text = r.text
+    for other in issue["sample"][1:]:
+        assert other.split("/21/")[1].split("?")[0] not in text  # no other codes leak
+    assert "order_id" not in text and "escrow" not in text.lower()
+
+
+def test_tampered_and_unknown_codes(scene):
+    c, gtin, _, issue, _ = scene
+    uri = issue["sample"][0]
+    serial = uri.split("/21/")[1].split("?")[0]
+    other = issue["sample"][1].split("/21/")[1].split("?")[0]
+    assert scan(c, uri.replace(serial, other)).json()["verdict"] == "forged"
+    sig = re.search(r"[?&]s=([^&]+)", uri).group(1)
+    assert scan(c, uri.replace(sig, "A" * len(sig))).json()["verdict"] == "forged"
+    assert scan(c, uri.split("?")[0]).json()["verdict"] == "forged"
+    signer = c.app.state.services.code_signer
+    key_path = f"01/{gtin}/10/AJ-7/21/NEVERISSUED1"
+    unknown = f"/{key_path}?k={signer.kid}&s={signer.sign(key_path)}"
+    d = c.get(unknown, headers={"Accept": "application/json"}).json()
+    assert d["verdict"] == "unknown" and "product" not in d
+    bad = c.get(f"/01/{gtin[:-1]}{(int(gtin[-1]) + 1) % 10}/10/AJ-7/21/X", headers={"Accept": "application/json"})
+    assert bad.status_code == 422 and "check digit" in bad.json()["detail"][0]["reason"]
+
+
+def test_recalled_batch(scene, deployment, members):
+    c, _, batch, issue, _ = scene
+    dep, _ = deployment
+    Sender(dep.w3, members["inspector"], dep.decoder()).transact(
+        dep.contract("Provenance").functions.recall(bytes.fromhex(batch["batch_id"][2:]), "pesticide residue")
+    )
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    d = scan(c, issue["sample"][0]).json()
+    assert d["verdict"] == "recalled" and d["reason"] == "pesticide residue"
+    assert d["timeline"][-1]["event"] == "BatchRecalled"
+
+
+def test_copied_code_turns_suspicious(scene):
+    c, _, _, issue, _ = scene
+    verdicts = [scan(c, issue["sample"][2]).json()["verdict"] for _ in range(21)]
+    assert verdicts[:20] == ["genuine"] * 20 and verdicts[20] == "suspicious"
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.verdict, self.events, self._in_verdict, self.verdict_text = None, [], False, ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id") == "verdict":
+            self.verdict, self._in_verdict = a.get("data-verdict"), True
+        if tag == "li" and "data-event" in a:
+            self.events.append(a["data-event"])
+
+    def handle_endtag(self, tag):
+        if tag == "div":
+            self._in_verdict = False
+
+    def handle_data(self, data):
+        if self._in_verdict:
+            self.verdict_text += data
+
+
+@pytest.fixture
+def live(scene, deployment, chain_node):
+    c, _, _, issue, tmp_path = scene
+    _, manifest = deployment
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_CODE_KEY_DIR": str(c.app.state.services.settings.code_key_dir),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", issue
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def chromium_dom(url: str, lang: str, profile) -> str:
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("Debian chromium is not installed: `make test` installs it (apt-get install chromium)")
+    out = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--lang={lang}",
+            f"--accept-lang={lang}",
+            "--dump-dom",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.stdout
+
+
+def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
+    base, issue = live
+    uri = base + "/" + path_of(issue["sample"][1])
+    for lang, word, step in (("en", "Genuine", "Event"), ("zh", "正品", "事件")):
+        dom = chromium_dom(f"{uri}&lang={lang}", lang, tmp_path / f"profile-{lang}")
+        page = _Dom()
+        page.feed(dom)
+        assert page.verdict == "genuine" and word in page.verdict_text
+        assert page.events == ["BatchRegistered", "EventRecorded", "EventRecorded"]
+        assert step in dom and "Anji white tea" in dom
+    forged = chromium_dom(uri.replace("&s=", "&s=AA"), "zh", tmp_path / "profile-forged")
+    page = _Dom()
+    page.feed(forged)
+    assert page.verdict == "forged" and "伪造" in page.verdict_text
