@@ -38,22 +38,25 @@ SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
 
 
 class _Trees:
-    """Merkle trees of recent code issues, rebuilt from the codes table on first use."""
+    """Merkle trees of recent code issues, rebuilt from the codes table on first use; keyed by
+    root (unique on chain), so a cached tree can never be served for another issue."""
 
     def __init__(self, size: int = 8):
-        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._trees: OrderedDict[str, MerkleTree] = OrderedDict()
         self._lock = threading.Lock()
         self.size = size
 
-    def get(self, db: DbSession, issue_id: int) -> MerkleTree:
+    def get(self, db: DbSession, issue: CodeIssue) -> MerkleTree:
         with self._lock:
-            if issue_id in self._trees:
-                self._trees.move_to_end(issue_id)
-                return self._trees[issue_id]
-        uris = db.scalars(select(Code.uri).where(Code.issue_id == issue_id).order_by(Code.leaf_index)).all()
+            if issue.root in self._trees:
+                self._trees.move_to_end(issue.root)
+                return self._trees[issue.root]
+        uris = db.scalars(select(Code.uri).where(Code.issue_id == issue.id).order_by(Code.leaf_index)).all()
         tree = MerkleTree([codes.code_leaf(digital_link.parse(u)) for u in uris])
+        if "0x" + tree.root.hex() != issue.root:
+            raise RuntimeError(f"codes of issue {issue.id} do not rebuild its anchored root {issue.root}")
         with self._lock:
-            self._trees[issue_id] = tree
+            self._trees[issue.root] = tree
             while len(self._trees) > self.size:
                 self._trees.popitem(last=False)
         return tree
@@ -161,7 +164,7 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
         elif event == "BatchRegistered":
             entry.update(lot=a["lot"])
         timeline.append(entry)
-    tree = TREES.get(db, issue.id)
+    tree = TREES.get(db, issue)
     deposit = money.deposit_account(svc.chain.deployment(), issue.merchant)
     return {
         "product": {"gtin": link.gtin, "name": product.name if product else None},

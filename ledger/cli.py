@@ -111,6 +111,31 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
         print(text, end="")
 
 
+def _cmd_verify(args: argparse.Namespace) -> None:
+    from urllib.parse import quote, urlsplit
+
+    import httpx
+
+    from .chain import connect
+    from .deploy import attach
+    from .verify import verify_code
+
+    base = args.resolver or "{0.scheme}://{0.netloc}".format(urlsplit(args.uri))
+
+    def fetch(link):  # type: ignore[no-untyped-def]
+        url = f"{base}/v1/proofs/01/{link.gtin}/10/{quote(link.lot, safe='')}/21/{quote(link.serial, safe='')}"
+        r = httpx.get(url, timeout=10)
+        if r.status_code != 200:
+            raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
+        return r.json()
+
+    checks = verify_code(attach(connect()), args.uri, fetch)
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from .deploy import load_manifest
 
@@ -153,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     from .cli_money import add_parser as add_money_parser
 
     add_money_parser(sub)
+    p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
+    p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
+    p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")
+    p.set_defaults(func=_cmd_verify)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

@@ -201,8 +201,7 @@ class Scan(Base):
     address and of its /24 (or /48) network, enough to tell many places from one."""
 
     __tablename__ = "scans"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     gtin: Mapped[str] = mapped_column(String(14))
     lot: Mapped[str] = mapped_column(String(20))
     serial: Mapped[str] = mapped_column(String(20))

@@ -7,15 +7,19 @@ same facts as data. No login; rate limited per client. Every scan is recorded.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.digital_link import DigitalLinkError
+from ledger.models import Code, CodeIssue
 
 from .. import pages
-from ..errors import invalid
-from ..resolver import resolve
+from ..errors import invalid, not_found
+from ..resolver import TREES, resolve
 from ..services import get_db, rate_limited, services
 
 router = APIRouter(tags=["public"])
@@ -48,3 +52,30 @@ def resolve_code(
         return JSONResponse(data)
     language = pages.language(lang, request.headers.get("accept-language"))
     return HTMLResponse(pages.render(data, language, params))
+
+
+@router.get(
+    "/v1/proofs/01/{gtin}/10/{lot}/21/{serial}",
+    dependencies=[Depends(rate_limited)],
+    summary="The Merkle proof that a code belongs to its anchored issue (no scan recorded)",
+)
+def code_proof(
+    request: Request,
+    gtin: str = Path(pattern=r"^\d{14}$"),
+    lot: str = Path(min_length=1, max_length=60),
+    serial: str = Path(min_length=1, max_length=60),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    """Only what `ledger verify` needs to check a code against the chain; it trusts none of it."""
+    code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == unquote(lot), Code.serial == unquote(serial)))
+    if code is None:
+        raise not_found(f"code {gtin}/{lot}/{serial}")
+    issue = db.get(CodeIssue, code.issue_id)
+    tree = TREES.get(db, issue)
+    return {
+        "root": issue.root,
+        "leaf_index": code.leaf_index,
+        "path": ["0x" + p.hex() for p in tree.proof(code.leaf_index)],
+        "anchor_tx": issue.anchor_tx,
+        "block_number": issue.block_number,
+    }

@@ -17,6 +17,7 @@ from eth_utils import keccak
 
 from ledger.chain import Sender
 from ledger.indexer import Indexer
+from ledger.verify import verify_code
 
 from .conftest import free_port
 from .helpers import DOMAIN, login, make_client, new_gtin
@@ -199,3 +200,64 @@ def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
     page = _Dom()
     page.feed(forged)
     assert page.verdict == "forged" and "伪造" in page.verdict_text
+
+
+def test_verify_checks_everything_against_the_chain(scene, deployment, members):
+    c, _, batch, issue, _ = scene
+    dep, _ = deployment
+
+    def fetch(link):
+        r = c.get(f"/v1/proofs/01/{link.gtin}/10/{link.lot}/21/{link.serial}")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    uri = issue["sample"][0]
+    checks = verify_code(dep, uri, fetch)
+    assert [x.name for x in checks] == [
+        "GS1 Digital Link",
+        "root anchored on chain",
+        "anchored by the product's merchant",
+        "signing key published with the root",
+        "signature",
+        "code is in the anchored set",
+        "batch not recalled",
+    ]
+    assert all(x.ok for x in checks), checks
+    serial = uri.split("/21/")[1].split("?")[0]
+    other = issue["sample"][1].split("/21/")[1].split("?")[0]
+    # a copied signature on another serial: the signature check fails (the proof is for the other code)
+    tampered = {x.name: x.ok for x in verify_code(dep, uri.replace(serial, other), fetch)}
+    assert tampered["signature"] is False and tampered["root anchored on chain"] is True
+    # a lying resolver cannot help: a proof for another leaf does not verify this code
+    lying = {x.name: x.ok for x in verify_code(dep, uri, lambda link: fetch(type(link)(link.gtin, link.lot, other)))}
+    assert lying["code is in the anchored set"] is False
+    Sender(dep.w3, members["inspector"], dep.decoder()).transact(
+        dep.contract("Provenance").functions.recall(bytes.fromhex(batch["batch_id"][2:]), "mislabelled")
+    )
+    after = {x.name: x for x in verify_code(dep, uri, fetch)}
+    assert after["batch not recalled"].ok is False and "RECALLED" in after["batch not recalled"].detail
+
+
+def test_verify_cli_against_a_live_resolver(live, deployment, chain_node):
+    base, issue = live
+    _, manifest = deployment
+    env = {**os.environ, "LEDGER_RPC_URL": chain_node.url, "LEDGER_MANIFEST": str(manifest)}
+    uri = issue["sample"][1]
+    ok = subprocess.run(
+        [sys.executable, "-m", "ledger", "verify", uri, "--resolver", base],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.count("ok  ") == 7 and "FAIL" not in ok.stdout
+    sig = re.search(r"[?&]s=([^&]+)", uri).group(1)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ledger", "verify", uri.replace(sig, "B" * len(sig)), "--resolver", base],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "FAIL  signature" in bad.stdout
