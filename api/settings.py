@@ -30,6 +30,8 @@ class Settings:
     public_window_s: int = field(default_factory=lambda: _env_int("LEDGER_PUBLIC_WINDOW", 60))
     #: where issued QR codes point (the GS1 Digital Link resolver, i.e. this service)
     resolver_url: str = field(default_factory=lambda: os.environ.get("LEDGER_RESOLVER_URL", "http://127.0.0.1:8000"))
+    #: the largest code issue this deployment accepts in one request
+    max_codes_per_issue: int = field(default_factory=lambda: _env_int("LEDGER_MAX_CODES_PER_ISSUE", 100_000))
     #: the Ed25519 code-signing key lives here (created on first issue)
     code_key_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("LEDGER_CODE_KEY_DIR", data_dir() / "keys" / "codes"))

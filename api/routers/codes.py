@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
@@ -19,12 +19,13 @@ from ledger.models import Batch, Code, CodeIssue
 from ledger.roles import Role
 
 from ..auth import Member, as_utc, require, utcnow
-from ..errors import not_found
+from ..errors import invalid, not_found
 from ..services import get_db, services
 from .products import LOT_PATTERN, READ_ALL, visible_product
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 MAX_CODES = 100_000
+MAX_LABELS = 480  # ~25 ms a label: one part renders in about ten seconds at most
 GTIN_PATH = Path(pattern=r"^\d{14}$")
 LOT_PATH = Path(pattern=LOT_PATTERN)
 
@@ -98,6 +99,8 @@ def issue_codes(
 ) -> dict:
     _own_batch(db, member, gtin, lot)
     svc = services(request)
+    if body.count > svc.settings.max_codes_per_issue:
+        raise invalid("body.count", f"at most {svc.settings.max_codes_per_issue} codes per issue here")
     iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
     root = iss.tree().root
     prov = svc.chain.deployment().contract("Provenance")
@@ -139,11 +142,11 @@ def get_issue(
     return _issue_out(_visible_issue(db, member, issue_id))
 
 
-def _rows(db: DbSession, issue_id: int) -> list[tuple[str, str]]:
-    return [
-        (s, u)
-        for s, u in db.execute(select(Code.serial, Code.uri).where(Code.issue_id == issue_id).order_by(Code.leaf_index))
-    ]
+def _rows(db: DbSession, issue_id: int, offset: int = 0, limit: int | None = None) -> list[tuple[str, str]]:
+    q = select(Code.serial, Code.uri).where(Code.issue_id == issue_id, Code.leaf_index >= offset)
+    if limit is not None:
+        q = q.where(Code.leaf_index < offset + limit)
+    return [(s, u) for s, u in db.execute(q.order_by(Code.leaf_index))]
 
 
 @router.get(
@@ -173,12 +176,16 @@ def issue_csv(
 )
 def issue_labels(
     issue_id: int = Path(ge=1, le=2**31),
+    offset: int = Query(0, ge=0, le=MAX_CODES, description="first label, by position in the issue"),
+    limit: int = Query(96, ge=1, le=MAX_LABELS, description="labels in this PDF, 24 a page"),
     member: Member = Depends(require(Role.MERCHANT)),
     db: DbSession = Depends(get_db),
 ) -> Response:
+    """Large issues print in parts: `offset` and `limit` choose the labels (at most 480, 20 pages)."""
     i = _visible_issue(db, member, issue_id)
-    pdf = codes.render_label_sheet(_rows(db, i.id), f"{i.gtin} / {i.lot} - issue {i.id}")
-    return Response(pdf, media_type="application/pdf")
+    rows = _rows(db, i.id, offset, limit)
+    title = f"{i.gtin} / {i.lot} - issue {i.id}, labels {offset + 1}-{offset + len(rows)} of {i.count}"
+    return Response(codes.render_label_sheet(rows, title), media_type="application/pdf")
 
 
 def _own_code(db: DbSession, member: Member, gtin: str, lot: str, serial: str) -> Code:

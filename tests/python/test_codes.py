@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -110,6 +111,10 @@ def test_issue_anchor_render_and_verify_against_the_chain(merchant_batch, deploy
     assert svg.headers["content-type"] == "image/svg+xml" and svg.text.startswith("<svg")
     pdf = c.get(issue["labels_url"], headers=a)
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    part = c.get(issue["labels_url"], params={"offset": 24, "limit": 24}, headers=a)
+    pages = lambda pdf_bytes: len(re.findall(rb"/Type /Page[^s]", pdf_bytes))  # noqa: E731
+    assert part.status_code == 200 and pages(part.content) == 1 and pages(pdf.content) == 3
+    assert c.get(issue["labels_url"], params={"limit": 481}, headers=a).status_code == 422
 
 
 def test_codes_belong_to_the_batch_merchant(merchant_batch, members):
