@@ -63,6 +63,16 @@ class _Trees:
 
 
 TREES = _Trees()
+_KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
+
+
+def _keys(db: DbSession, kid: str | None) -> dict[str, Any]:
+    """The public key the code names, if this service ever issued with it (read once, then cached)."""
+    if kid and kid not in _KEYS:
+        pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
+        if pk is not None:
+            _KEYS[kid] = codes.public_key_from_b64(pk)
+    return {kid: _KEYS[kid]} if kid in _KEYS else {}
 
 
 def _client_hashes(svc: Services, host: str) -> tuple[str, str]:
@@ -80,10 +90,7 @@ def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[st
     link = digital_link.parse(uri)
     code = db.scalar(select(Code).where(Code.gtin == link.gtin, Code.lot == link.lot, Code.serial == link.serial))
     issue = db.get(CodeIssue, code.issue_id) if code else None
-    keys = {
-        k: codes.public_key_from_b64(pk) for k, pk in db.execute(select(CodeIssue.kid, CodeIssue.public_key).distinct())
-    }
-    signed, signature_reason = codes.verify_signature(uri, keys)
+    signed, signature_reason = codes.verify_signature(uri, _keys(db, link.params.get("k")))
     now = utcnow()
     history = {"count": 0, "first_at": None, "last_at": None}
     result: dict[str, Any] = {

@@ -196,33 +196,23 @@ def _own_code(db: DbSession, member: Member, gtin: str, lot: str, serial: str) -
     return c
 
 
-@router.get(
-    "/batches/{gtin}/{lot}/codes/{serial}.png",
-    summary="One code as a PNG QR image",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
-)
-def code_png(
-    gtin: str = GTIN_PATH,
-    lot: str = LOT_PATH,
-    serial: str = Path(pattern=r"^[0-9A-Z]{1,20}$"),
-    member: Member = Depends(require(Role.MERCHANT)),
-    db: DbSession = Depends(get_db),
-) -> Response:
-    return Response(codes.render_png(_own_code(db, member, gtin, lot, serial).uri), media_type="image/png")
+#: image format => (renderer, media type)
+IMAGES = {"png": (codes.render_png, "image/png"), "svg": (codes.render_svg, "image/svg+xml")}
 
 
 @router.get(
-    "/batches/{gtin}/{lot}/codes/{serial}.svg",
-    summary="One code as an SVG QR image",
+    "/batches/{gtin}/{lot}/codes/{serial}.{fmt}",
+    summary="One code as a QR image: .png or .svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
 )
-def code_svg(
+def code_image(
     gtin: str = GTIN_PATH,
     lot: str = LOT_PATH,
     serial: str = Path(pattern=r"^[0-9A-Z]{1,20}$"),
+    fmt: str = Path(pattern=r"^(png|svg)$"),
     member: Member = Depends(require(Role.MERCHANT)),
     db: DbSession = Depends(get_db),
 ) -> Response:
-    return Response(codes.render_svg(_own_code(db, member, gtin, lot, serial).uri), media_type="image/svg+xml")
+    render, media_type = IMAGES[fmt]
+    return Response(render(_own_code(db, member, gtin, lot, serial).uri), media_type=media_type)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
@@ -70,3 +77,31 @@ def govern(deployment, accounts, fn):
     pid = gov.functions.proposalCount().call()
     assert receipt["status"] == 1
     g1.transact(gov.functions.approve(pid))
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+    """The API under uvicorn in its own process (as deployed), on `port`; yields its base URL."""
+    from ledger.paths import ROOT
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    assert proc.poll() is None, log.read_text()
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)

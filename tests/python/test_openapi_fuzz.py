@@ -3,11 +3,8 @@ served OpenAPI schema, signed in as a merchant, and must find no 5xx."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +13,7 @@ import pytest
 from ledger.paths import ROOT
 
 from .conftest import free_port
-from .helpers import DOMAIN, sign_in_message
+from .helpers import DOMAIN, serve, sign_in_message
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 
@@ -26,7 +23,6 @@ def server(deployment, chain_node, tmp_path):
     _, manifest = deployment
     port = free_port()
     env = {
-        **os.environ,
         "LEDGER_RPC_URL": chain_node.url,
         "LEDGER_MANIFEST": str(manifest),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'fuzz.sqlite3'}",
@@ -35,26 +31,9 @@ def server(deployment, chain_node, tmp_path):
         # the fuzzer asks for the largest issues it may; keep them small so the run stays short
         "LEDGER_MAX_CODES_PER_ISSUE": "500",
     }
-    log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert proc.poll() is None, (tmp_path / "uvicorn.log").read_text()
-            time.sleep(0.1)
-    yield url, tmp_path / "uvicorn.log"
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    log = tmp_path / "uvicorn.log"
+    with serve(env, log, port) as url:
+        yield url, log
 
 
 @pytest.mark.parametrize("who", ["merchant_a", "auditor"])

@@ -8,10 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 
-import httpx
 import pytest
 from eth_utils import keccak
 
@@ -20,7 +18,7 @@ from ledger.indexer import Indexer
 from ledger.verify import verify_code
 
 from .conftest import free_port
-from .helpers import DOMAIN, login, make_client, new_gtin
+from .helpers import DOMAIN, login, make_client, new_gtin, serve
 
 
 @pytest.fixture
@@ -131,30 +129,15 @@ class _Dom(HTMLParser):
 def live(scene, deployment, chain_node):
     c, _, _, issue, tmp_path = scene
     _, manifest = deployment
-    port = free_port()
     env = {
-        **os.environ,
         "LEDGER_RPC_URL": chain_node.url,
         "LEDGER_MANIFEST": str(manifest),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
         "LEDGER_SIWE_DOMAIN": DOMAIN,
         "LEDGER_CODE_KEY_DIR": str(c.app.state.services.settings.code_key_dir),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}", issue
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+        yield url, issue
 
 
 def chromium_dom(url: str, lang: str, profile) -> str:
