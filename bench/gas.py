@@ -13,20 +13,18 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from ledger.chain import Sender, connect, dev_accounts
+from ledger.chain import Sender
 from ledger.compiler import load_artifacts
-from ledger.deploy import deploy
 from ledger.merkle import MerkleTree
+
+from .fresh import fresh_deployment
 
 BUDGETS = {"gas.record_event": 60_000, "gas.anchor_root": 60_000, "gas.settle_order_3_levels": 200_000}
 GTIN = 6901234567892
 
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
-    w3 = connect(url)
-    dep, _ = deploy(w3, manifest)
-    accounts = dev_accounts(20)
-    who = {label: dep.sender(accounts[m["account_index"]]) for label, m in dep.manifest["members"].items()}
+    w3, dep, accounts, who = fresh_deployment(url, manifest)
     prov, token = dep.contract("Provenance"), dep.contract("SettlementToken")
     vault, settlement = dep.contract("GuaranteeVault"), dep.contract("OrderSettlement")
     metrics: dict[str, float] = {}

@@ -9,17 +9,14 @@ import time
 from pathlib import Path
 
 from ledger import money
-from ledger.chain import connect, dev_accounts
-from ledger.deploy import deploy
+
+from .fresh import fresh_deployment
 
 ORDERS = 150
 
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
-    w3 = connect(url)
-    dep, _ = deploy(w3, manifest)
-    accounts = dev_accounts(20)
-    who = {label: dep.sender(accounts[m["account_index"]]) for label, m in dep.manifest["members"].items()}
+    _, dep, accounts, who = fresh_deployment(url, manifest)
     platform, merchant = who["platform"], who["merchant_a"].address
     token = dep.contract("SettlementToken")
     who["issuer"].transact(token.functions.mint(platform.address, 10**12))
