@@ -24,6 +24,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	.venv-schemathesis/bin/pip install -q -r requirements-schemathesis.txt
 	touch $@
 
+# The EPCIS event hash reference implementation, to check ours against (tests only)
+.venv-epcis-ref/.installed: requirements-epcis-ref.txt
+	$(PYTHON) -m venv .venv-epcis-ref
+	.venv-epcis-ref/bin/pip install -q -r requirements-epcis-ref.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -67,10 +73,10 @@ stop:
 	$(BIN)/python -m ledger node stop
 
 lint:
-	$(BIN)/ruff check ledger api bench tests scripts
-	$(BIN)/ruff format --check ledger api bench tests scripts
+	$(BIN)/ruff check ledger api bench tests scripts tools
+	$(BIN)/ruff format --check ledger api bench tests scripts tools
 
-test: setup system-deps .venv-schemathesis/.installed lint test-contracts test-python
+test: setup system-deps .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
 
 test-contracts:
 	mkdir -p build/brownie

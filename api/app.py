@@ -3,18 +3,31 @@ audited, every response with a request id."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from ledger import __version__
 
 from . import audit, auth, errors
-from .routers import codes, money, products, resolver, system
+from .routers import codes, epcis, money, products, resolver, system
 from .services import Services
 from .settings import Settings
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop = app.state.services.start_background()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="traceledger",
         version=__version__,
         description="Blockchain-backed traceability and settlement ledger for social e-commerce.",
@@ -27,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(products.router)
     app.include_router(money.router)
     app.include_router(codes.router)
+    app.include_router(epcis.router)
     app.include_router(resolver.router)
     app.include_router(audit.router)
     return app

@@ -36,6 +36,11 @@ TEXT = {
         "EventRecorded": "Event",
         "BatchRecalled": "Batch recalled",
         "reason": "Why",
+        "supply_chain": "Supply chain events (EPCIS)",
+        "no_events": "no supply chain events recorded yet",
+        "at": "at",
+        "anchored": "anchored in block",
+        "awaiting_anchor": "awaiting anchoring on chain",
     },
     "zh": {
         "title": "产品溯源查询",
@@ -66,8 +71,23 @@ TEXT = {
         "EventRecorded": "事件",
         "BatchRecalled": "批次召回",
         "reason": "原因",
+        "supply_chain": "供应链事件（EPCIS）",
+        "no_events": "尚无供应链事件记录",
+        "at": "地点",
+        "anchored": "已锚定于区块",
+        "awaiting_anchor": "等待上链锚定",
     },
 }
+#: CBV business steps as a consumer reads them
+BIZ_STEPS = {
+    "en": {},
+    "zh": {
+        "commissioning": "生产赋码", "packing": "包装", "shipping": "发货", "receiving": "收货",
+        "inspecting": "检验", "storing": "仓储", "transporting": "运输", "loading": "装车",
+        "unloading": "卸货", "accepting": "验收", "departing": "出发", "arriving": "到达",
+        "retail_selling": "零售", "sampling": "抽样", "stocking": "上架", "picking": "拣货",
+    },
+}  # fmt: skip
 COLOURS = {
     "genuine": "#1a7f37",
     "unknown": "#9a6700",
@@ -121,6 +141,7 @@ li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#5
             items.append(f"""<li data-event="{e(ev["event"])}">{t.get(ev["event"], e(ev["event"]))}{detail}{who}
 <br><small>{t["block"]} {ev["block_number"]}, tx <code>{e(ev["tx_hash"])}</code>{pending}</small></li>""")
         d = data["merchant"]["deposit"]
+        parts.append(_supply_chain(data.get("supply_chain", []), lang))
         parts.append(f"""<section><h2>{t["timeline"]}</h2><ol id="timeline">{"".join(items)}</ol></section>
 <section id="deposit"><h2>{t["merchant"]}</h2><div>{_yuan(d["balance_fen"])} {t["locked"]},
 {_yuan(d["frozen_fen"])} {t["frozen"]}</div><small><code>{e(data["merchant"]["address"])}</code></small></section>""")
@@ -135,3 +156,25 @@ li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#5
     )
     parts.append(f"""<section id="scans"><h2>{t["scans"]}</h2><div>{seen}</div></section></main></body></html>""")
     return "".join(parts)
+
+
+def _supply_chain(events: list[dict[str, Any]], lang: str) -> str:
+    t, e = TEXT[lang], escape
+    items = []
+    for ev in events:
+        step = ev["biz_step"] or ev["type"]
+        label = BIZ_STEPS[lang].get(step, step.replace("_", " "))
+        where = f" <small>{t['at']} <code>{e(ev['read_point'])}</code></small>" if ev["read_point"] else ""
+        a = ev["anchor"]
+        anchored = (
+            f"{t['anchored']} {a['block_number']}, tx <code>{e(a['tx_hash'])}</code>, "
+            f'<a href="{e(a["proof_url"])}">{t["proof"]}</a>'
+            if a
+            else t["awaiting_anchor"]
+        )
+        items.append(
+            f"""<li data-biz-step="{e(step)}"><strong>{e(label)}</strong> <time>{e(ev["event_time"])}</time>{where}
+<br><small>{t["recorded_by"]} <code>{e(ev["recorder"])}</code></small><br><small>{anchored}</small></li>"""
+        )
+    body = f'<ol id="supply-chain">{"".join(items)}</ol>' if items else f"<div>{t['no_events']}</div>"
+    return f"<section><h2>{t['supply_chain']}</h2>{body}</section>"

@@ -23,12 +23,13 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger import codes, digital_link, money
+from ledger.epcis.identifiers import web_escape
 from ledger.merkle import MerkleTree
-from ledger.models import Batch, ChainEvent, Code, CodeIssue, Product, Scan
+from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product, Scan
 
 from .auth import as_utc, utcnow
 from .services import Services
@@ -172,6 +173,7 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
             entry.update(lot=a["lot"])
         timeline.append(entry)
     tree = TREES.get(db, issue)
+    supply_chain = epcis_timeline(db, link.gtin, link.lot, link.serial)
     deposit = money.deposit_account(svc.chain.deployment(), issue.merchant)
     return {
         "product": {"gtin": link.gtin, "name": product.name if product else None},
@@ -186,6 +188,7 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
             "deposit": {k: deposit[k] for k in ("balance_fen", "frozen_fen", "required_fen")},
         },
         "timeline": timeline,
+        "supply_chain": supply_chain,
         "proof": {
             "root": issue.root,
             "leaf_index": code.leaf_index,
@@ -196,3 +199,44 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
             "kid": issue.kid,
         },
     }
+
+
+def _short(uri: str | None, prefix: str) -> str | None:
+    return uri.removeprefix(prefix) if uri else None
+
+
+def epcis_timeline(db: DbSession, gtin: str, lot: str, serial: str, limit: int = 50) -> list[dict[str, Any]]:
+    """EPCIS events about this item or its batch, oldest first, each with who recorded it and
+    where its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
+    item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(serial)}"
+    about = select(EpcisEpc.event_id).where(or_(and_(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot), EpcisEpc.uri == item))
+    rows = db.execute(
+        select(EpcisEvent, EpcisAnchor)
+        .outerjoin(EpcisAnchor, EpcisAnchor.id == EpcisEvent.anchor_id)
+        .where(EpcisEvent.id.in_(about))
+        .order_by(EpcisEvent.event_time, EpcisEvent.id)
+        .limit(limit)
+    ).all()
+    out = []
+    for ev, anchor in rows:
+        out.append(
+            {
+                "type": ev.event_type,
+                "event_time": as_utc(ev.event_time).isoformat(),
+                "biz_step": _short(ev.biz_step, "https://ref.gs1.org/cbv/BizStep-"),
+                "disposition": _short(ev.disposition, "https://ref.gs1.org/cbv/Disp-"),
+                "read_point": ev.read_point,
+                "recorder": ev.recorder,
+                "hash_id": ev.hash_id,
+                "anchor": None
+                if anchor is None
+                else {
+                    "root": anchor.root,
+                    "leaf_index": ev.leaf_index,
+                    "tx_hash": anchor.tx_hash,
+                    "block_number": anchor.block_number,
+                    "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
+                },
+            }
+        )
+    return out

@@ -19,6 +19,7 @@ from ledger.chain import DEV_MNEMONIC, Sender, connect, dev_accounts
 from ledger.codes import CodeSigner
 from ledger.db import make_engine, migrate, session_factory
 from ledger.deploy import Deployment, attach
+from ledger.epcis.anchoring import Anchorer, AnchorPolicy
 from ledger.errors import NodeUnavailable
 
 from .errors import ApiError
@@ -110,6 +111,25 @@ class Services:
         self.signers = Signers(settings, self.chain)
         self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
         self._code_signer: CodeSigner | None = None
+        self.anchorer = Anchorer(
+            self.sessions,
+            self.chain.deployment,
+            lambda: self.signers.sender_for(self.anchor_address()),
+            AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s),
+        )
+
+    def anchor_address(self) -> str:
+        """The member whose key signs EPCIS anchors."""
+        return self.settings.anchor_account or self.chain.deployment().manifest["members"]["platform"]["address"]
+
+    def start_background(self) -> threading.Event:
+        """Start the anchorer loop (unless turned off); set the returned event to stop it."""
+        stop = threading.Event()
+        if self.settings.anchor_interval_s > 0:
+            threading.Thread(
+                target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True
+            ).start()
+        return stop
 
     @property
     def code_signer(self) -> CodeSigner:

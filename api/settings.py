@@ -38,3 +38,13 @@ class Settings:
     )
     #: custodial signing keys the gateway holds for members (dev: anvil's mnemonic)
     signer_mnemonic: str | None = field(default_factory=lambda: os.environ.get("LEDGER_SIGNER_MNEMONIC"))
+    #: captured EPCIS events are anchored in Merkle roots of up to this many events...
+    anchor_max_events: int = field(default_factory=lambda: _env_int("LEDGER_ANCHOR_MAX_EVENTS", 1000))
+    #: ...or as soon as the oldest pending event has waited this long (seconds)
+    anchor_max_age_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_MAX_AGE", "10")))
+    #: how often the background anchorer looks (seconds); 0 turns it off (anchor with the CLI or API)
+    anchor_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_INTERVAL", "1")))
+    #: the member that signs anchors (default: the deployment's platform operator)
+    anchor_account: str | None = field(default_factory=lambda: os.environ.get("LEDGER_ANCHOR_ACCOUNT"))
+    #: the most events one EPCIS capture may carry
+    epcis_max_events: int = field(default_factory=lambda: _env_int("LEDGER_EPCIS_MAX_EVENTS", 10_000))

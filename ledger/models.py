@@ -210,3 +210,55 @@ class Scan(Base):
     client: Mapped[str] = mapped_column(String(16))
     network: Mapped[str] = mapped_column(String(16))
     verdict: Mapped[str] = mapped_column(String(20))
+
+
+class EpcisAnchor(Base):
+    """A Merkle root over captured events' hashes, anchored on chain by `Provenance.anchor`."""
+
+    __tablename__ = "epcis_anchors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    root: Mapped[str] = mapped_column(String(66), unique=True)
+    leaf_count: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    submitter: Mapped[str] = mapped_column(String(42))
+    anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EpcisEvent(Base):
+    """One captured EPCIS event, stored once per CBV 2.0 event hash ID, as it came.
+
+    `digest` is the SHA-256 of the hash ID's pre-hash string: the Merkle leaf's event hash.
+    `leaf_index` is its place in the anchor's tree (both null while pending)."""
+
+    __tablename__ = "epcis_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    hash_id: Mapped[str] = mapped_column(String(100), unique=True)
+    digest: Mapped[str] = mapped_column(String(66))
+    event_type: Mapped[str] = mapped_column(String(24))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    record_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    biz_step: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    action: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    read_point: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recorder: Mapped[str] = mapped_column(String(42), index=True)
+    merchant: Mapped[str | None] = mapped_column(String(42), index=True, nullable=True)
+    capture_id: Mapped[str] = mapped_column(String(36), index=True)
+    body: Mapped[str] = mapped_column(Text)  # the event JSON as captured
+    context: Mapped[str] = mapped_column(Text)  # the document's @context (JSON), for its extensions
+    anchor_id: Mapped[int | None] = mapped_column(ForeignKey("epcis_anchors.id"), index=True, nullable=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EpcisEpc(Base):
+    """An identifier an event names (epcList, parentID, childEPCs, inputs, outputs, quantities),
+    as its canonical Digital Link URI and, for trade items, GTIN / lot / serial, for queries."""
+
+    __tablename__ = "epcis_epcs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("epcis_events.id"), index=True)
+    uri: Mapped[str] = mapped_column(String(300), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    lot: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    serial: Mapped[str | None] = mapped_column(String(60), nullable=True)

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import pytest
 from eth_utils import keccak
 
+from ledger import digital_link
 from ledger.chain import Sender
 from ledger.indexer import Indexer
 from ledger.verify import verify_code
@@ -36,8 +37,30 @@ def scene(deployment, chain_node, tmp_path, members):
             prov.functions.recordEvent(bytes.fromhex(batch["batch_id"][2:]), keccak(text=step))
         )
     issue = c.post(f"/v1/batches/{gtin}/AJ-7/codes", json={"count": 5}, headers=a).json()
+    # supply chain events as EPCIS documents: the batch made, then one of its items shipped
+    serial = digital_link.parse(issue["sample"][1]).serial
+    made = epcis_event("commissioning", "2026-11-01T09:00:00+08:00", "ADD")
+    made["quantityList"] = [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/AJ-7", "quantity": 5}]
+    shipped = epcis_event("shipping", "2026-11-02T09:00:00+08:00", "OBSERVE")
+    shipped["epcList"] = [f"https://id.gs1.org/01/{gtin}/21/{serial}"]
+    for who, event in (("producer", made), ("logistics", shipped)):
+        r = c.post("/v1/epcis/capture", json=event, headers=login(c, members[who]))
+        assert r.status_code == 201, r.text
+    assert c.post("/v1/epcis/anchor", headers=a).json()["anchors"]
     Indexer(dep, c.app.state.services.engine, confirmations=0).run()
     return c, gtin, batch, issue, tmp_path
+
+
+def epcis_event(step: str, when: str, action: str) -> dict:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "ObjectEvent",
+        "eventTime": when,
+        "eventTimeZoneOffset": "+08:00",
+        "action": action,
+        "bizStep": step,
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1234"},
+    }
 
 
 def path_of(uri: str) -> str:
@@ -58,6 +81,16 @@ def test_genuine_code_shows_its_history(scene, members):
     assert [e["event"] for e in d["timeline"]] == ["BatchRegistered", "EventRecorded", "EventRecorded"]
     assert [e["recorder"] for e in d["timeline"][1:]] == [members["producer"].address, members["logistics"].address]
     assert d["merchant"]["address"] == members["merchant_a"].address
+    # EPCIS events about this item's batch, with who recorded each and where it is anchored
+    assert [(e["biz_step"], e["recorder"]) for e in d["supply_chain"]] == [
+        ("commissioning", members["producer"].address)
+    ]
+    assert d["supply_chain"][0]["anchor"]["proof_url"].startswith("/v1/epcis/proofs/")
+    shipped = scan(c, issue["sample"][1]).json()["supply_chain"]
+    assert [e["biz_step"] for e in shipped] == ["commissioning", "shipping"]
+    assert shipped[1]["recorder"] == members["logistics"].address
+    assert shipped[1]["read_point"] == "https://id.gs1.org/414/0614141073467/254/1234"
+    assert c.get(shipped[1]["anchor"]["proof_url"]).json()["status"] == "anchored"
     assert set(d["merchant"]["deposit"]) == {"balance_fen", "frozen_fen", "required_fen"}
     assert d["proof"]["root"] == issue["root"] and d["scans_before"]["count"] == 0
     again = scan(c, issue["sample"][0]).json()
@@ -108,6 +141,7 @@ class _Dom(HTMLParser):
     def __init__(self):
         super().__init__()
         self.verdict, self.events, self._in_verdict, self.verdict_text = None, [], False, ""
+        self.steps = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -115,6 +149,8 @@ class _Dom(HTMLParser):
             self.verdict, self._in_verdict = a.get("data-verdict"), True
         if tag == "li" and "data-event" in a:
             self.events.append(a["data-event"])
+        if tag == "li" and "data-biz-step" in a:
+            self.steps.append(a["data-biz-step"])
 
     def handle_endtag(self, tag):
         if tag == "div":
@@ -172,13 +208,14 @@ def chromium_dom(url: str, lang: str, profile) -> str:
 def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
     base, issue = live
     uri = base + "/" + path_of(issue["sample"][1])
-    for lang, word, step in (("en", "Genuine", "Event"), ("zh", "正品", "事件")):
+    for lang, word, step, shipped in (("en", "Genuine", "Event", "shipping"), ("zh", "正品", "事件", "发货")):
         dom = chromium_dom(f"{uri}&lang={lang}", lang, tmp_path / f"profile-{lang}")
         page = _Dom()
         page.feed(dom)
         assert page.verdict == "genuine" and word in page.verdict_text
         assert page.events == ["BatchRegistered", "EventRecorded", "EventRecorded"]
         assert step in dom and "Anji white tea" in dom
+        assert page.steps == ["commissioning", "shipping"] and shipped in dom
     forged = chromium_dom(uri.replace("&s=", "&s=AA"), "zh", tmp_path / "profile-forged")
     page = _Dom()
     page.feed(forged)

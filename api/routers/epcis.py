@@ -1,0 +1,203 @@
+"""EPCIS 2.0: capture documents other systems write, query events back as EPCIS query documents,
+and prove any stored event against the root anchored on chain.
+
+Producers, logistics providers, inspectors and merchants capture; a document that is not valid
+EPCIS 2.0 is refused whole (422, each problem with its JSON path) and nothing of it is stored.
+Members see the events they recorded and the events about their products; auditors and
+operators see all. Proofs are public: they reveal hashes only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.epcis import store
+from ledger.epcis.schema import InvalidEpcis, check_capture
+from ledger.gs1 import GtinError, normalize_gtin
+from ledger.models import EpcisEvent
+from ledger.roles import Role
+
+from ..auth import Member, require, utcnow
+from ..errors import ApiError, invalid, not_found
+from ..services import get_db, rate_limited, services
+from .products import READ_ALL
+
+router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"])
+RECORDERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT
+EVENT_HASH = r"^(0x)?[0-9a-f]{64}$"
+EPCIS_JSON = "application/ld+json"
+
+_CAPTURE_EXAMPLE = {
+    "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+    "type": "EPCISDocument",
+    "schemaVersion": "2.0",
+    "creationDate": "2026-11-24T08:00:00.000Z",
+    "epcisBody": {
+        "eventList": [
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-24T08:00:00.000+08:00",
+                "eventTimeZoneOffset": "+08:00",
+                "epcList": ["https://id.gs1.org/01/06901234567892/21/A1"],
+                "action": "OBSERVE",
+                "bizStep": "shipping",
+                "disposition": "in_transit",
+            }
+        ]
+    },
+}
+
+
+@router.post(
+    "/capture",
+    status_code=201,
+    summary="Capture an EPCIS 2.0 document (or one event); all or nothing",
+    responses={200: {"description": "every event was already stored"}, 413: {}, 422: {}},
+)
+def capture(
+    request: Request,
+    response: Response,
+    body: dict[str, Any] = Body(description="EPCISDocument or a single EPCIS event", examples=[_CAPTURE_EXAMPLE]),
+    member: Member = Depends(require(RECORDERS)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    limit = services(request).settings.epcis_max_events
+    events = body.get("epcisBody", {}).get("eventList") if isinstance(body.get("epcisBody"), dict) else None
+    if isinstance(events, list) and len(events) > limit:
+        raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
+    try:
+        doc, events = check_capture(body)
+    except InvalidEpcis as exc:
+        raise ApiError(422, "invalid_epcis", exc.problems) from None
+    result = store.capture(db, doc, events, member.address)
+    stored = result.stored
+    request.state.audit_detail = (
+        f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"
+    )
+    if stored == 0:
+        response.status_code = 200
+    return {
+        "captureID": result.capture_id,
+        "eventCount": len(result.events),
+        "stored": stored,
+        "duplicates": len(result.events) - stored,
+        "events": result.events,
+    }
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise invalid(name, "expected an ISO 8601 date-time with time zone, e.g. 2026-11-24T08:00:00Z") from None
+    if t.tzinfo is None:
+        raise invalid(name, "the date-time needs a time zone (Z or +hh:mm)")
+    return t
+
+
+@router.get(
+    "/events",
+    summary="Query events (EPCIS 2.0 SimpleEventQuery subset); answers an EPCISQueryDocument",
+    response_class=JSONResponse,
+)
+def query_events(
+    request: Request,
+    epc: str | None = Query(None, description="an EPC URN or GS1 Digital Link URI, any form"),
+    gtin: str | None = Query(None, description="GTIN-8/12/13/14 (check digit verified)"),
+    lot: str | None = Query(None, max_length=20, description="with gtin: one batch"),
+    bizStep: str | None = Query(None, description="CBV short name or URI, e.g. shipping"),  # noqa: N803
+    eventType: str | None = Query(None, pattern=r"^[A-Za-z]{1,24}$"),  # noqa: N803
+    GE_eventTime: str | None = Query(None, description="events at or after this time"),  # noqa: N803
+    LT_eventTime: str | None = Query(None, description="events before this time"),  # noqa: N803
+    merchant: str | None = Query(None, pattern=r"^0x[0-9a-fA-F]{40}$"),
+    perPage: int = Query(100, ge=1, le=1000),  # noqa: N803
+    nextPageToken: str | None = Query(None, pattern=r"^\d{1,18}$"),  # noqa: N803
+    member: Member = Depends(require(RECORDERS, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> JSONResponse:
+    if lot and not gtin:
+        raise invalid("lot", "a lot is only meaningful with its gtin")
+    if gtin:
+        try:
+            gtin = normalize_gtin(gtin)
+        except GtinError as exc:
+            raise invalid("gtin", str(exc)) from None
+    q = store.EventQuery(
+        epc=epc,
+        gtin=gtin,
+        lot=lot,
+        biz_step=bizStep,
+        event_type=eventType,
+        ge_time=_time("GE_eventTime", GE_eventTime),
+        lt_time=_time("LT_eventTime", LT_eventTime),
+        merchant=merchant,
+        visible_to=None if member.has(READ_ALL) else member.address,
+        after_id=int(nextPageToken or 0),
+        limit=perPage + 1,
+    )
+    rows = store.find_events(db, q)
+    headers = {}
+    if len(rows) > perPage:
+        rows = rows[:perPage]
+        token = str(rows[-1].id)
+        url = request.url.include_query_params(nextPageToken=token)
+        headers["Link"] = f'<{url}>; rel="next"'
+        headers["GS1-Next-Page-Token"] = token
+    doc = store.query_document(rows, utcnow())
+    return JSONResponse(doc, headers=headers, media_type=EPCIS_JSON)
+
+
+def _event(db: DbSession, event_hash: str) -> EpcisEvent:
+    digest = "0x" + event_hash.removeprefix("0x")
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == f"ni:///sha-256;{digest[2:]}?ver=CBV2.0"))
+    if row is None:
+        raise not_found(f"event {digest}")
+    return row
+
+
+@router.get("/events/{event_hash}", summary="One event as captured, with its anchoring proof")
+def get_event(
+    event_hash: str,
+    member: Member = Depends(require(RECORDERS, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    if not re.match(EVENT_HASH, event_hash):
+        raise invalid("event_hash", "expected the 64 hex digits of the event hash ID")
+    row = _event(db, event_hash)
+    if not member.has(READ_ALL) and member.address not in (row.recorder, row.merchant):
+        raise not_found(f"event {event_hash}")
+    return {"event": store.as_captured(row), "recorder": row.recorder, "proof": store.proof_of(db, row)}
+
+
+@router.get(
+    "/proofs/{event_hash}",
+    summary="Public: the Merkle proof of an event hash against its anchored root",
+    dependencies=[Depends(rate_limited)],
+)
+def get_proof(event_hash: str, db: DbSession = Depends(get_db)) -> dict:
+    if not re.match(EVENT_HASH, event_hash):
+        raise invalid("event_hash", "expected the 64 hex digits of the event hash ID")
+    return store.proof_of(db, _event(db, event_hash))
+
+
+@router.post("/anchor", summary="Anchor every pending event now (instead of waiting for count or age)")
+def anchor_now(
+    request: Request,
+    member: Member = Depends(require(RECORDERS | Role.OPERATOR)),
+) -> dict:
+    anchors = services(request).anchorer.drain()
+    request.state.audit_detail = f"{len(anchors)} roots anchored"
+    return {
+        "anchors": [
+            {"root": a.root, "leafCount": a.leaf_count, "tx": a.tx_hash, "block": a.block_number} for a in anchors
+        ]
+    }

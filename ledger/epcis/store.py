@@ -1,0 +1,310 @@
+"""Captured EPCIS events: stored once per event hash ID, queried by identifier, step, time and
+merchant, and proven against their anchored Merkle root.
+
+A capture is all or nothing: every event of a document is hashed and checked first, then all new
+events and their identifiers are written in one database transaction. An event captured again
+(same hash ID, in this or any later document) is reported as a duplicate and not stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, exists, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..merkle import MerkleTree
+from ..models import EpcisAnchor, EpcisEpc, EpcisEvent, Product
+from .hashid import canonical_value, namespaces_of, prehash, vocabulary
+from .identifiers import canonical
+
+_ITEM = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?$")
+# where events name identifiers: (field, is a list of quantity elements)
+_EPC_FIELDS = (
+    ("epcList", False), ("outputEPCList", False), ("childEPCs", False), ("inputEPCList", False),
+    ("parentID", False), ("quantityList", True), ("outputQuantityList", True),
+    ("childQuantityList", True), ("inputQuantityList", True),
+)  # fmt: skip
+CAPTURE_RETRIES = 3
+
+
+@dataclass
+class Prepared:
+    """One event, hashed and with its query fields extracted, not yet stored."""
+
+    hash_id: str
+    digest: str
+    event: dict
+    event_type: str
+    event_time: datetime
+    biz_step: str | None
+    disposition: str | None
+    action: str | None
+    read_point: str | None
+    epcs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaptureResult:
+    capture_id: str
+    events: list[dict]  # [{"hashId", "status": stored|duplicate, "type", "eventTime"}] in document order
+
+    @property
+    def stored(self) -> int:
+        return sum(e["status"] == "stored" for e in self.events)
+
+
+def full_term(field_name: str, value) -> str | None:
+    """A CBV value as its web vocabulary URI (`shipping` -> https://ref.gs1.org/cbv/BizStep-shipping)."""
+    if not isinstance(value, str):
+        return None
+    known = vocabulary()["terms"].get(field_name, {}).get(value)
+    return known or canonical_value(value)
+
+
+def item_parts(uri: str) -> tuple[str | None, str | None, str | None]:
+    """GTIN, lot and serial of a canonical trade item URI (each None if absent)."""
+    m = _ITEM.match(uri)
+    return (m.group(1), m.group(2), m.group(3)) if m else (None, None, None)
+
+
+def named_identifiers(event: dict) -> list[str]:
+    """Every identifier the event names, canonical where it is a GS1 key, in field order."""
+    out: list[str] = []
+    for name, quantities in _EPC_FIELDS:
+        value = event.get(name)
+        values = value if isinstance(value, list) else [value] if value is not None else []
+        for v in values:
+            v = v.get("epcClass") if quantities and isinstance(v, dict) else v
+            if isinstance(v, str):
+                c = canonical(v) or v
+                if c not in out:
+                    out.append(c)
+    return out
+
+
+def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
+    """Hash and index every event of a (valid) document; duplicates within it are kept once."""
+    ns = namespaces_of(doc.get("@context"))
+    out: OrderedDict[str, Prepared] = OrderedDict()
+    for event in events:
+        pre = prehash(event, ns | namespaces_of(event.get("@context")))
+        digest = hashlib.sha256(pre.encode("utf-8")).hexdigest()
+        hid = f"ni:///sha-256;{digest}?ver=CBV2.0"
+        if hid in out:
+            continue
+        read_point = event.get("readPoint", {}).get("id") if isinstance(event.get("readPoint"), dict) else None
+        out[hid] = Prepared(
+            hash_id=hid,
+            digest="0x" + digest,
+            event=event,
+            event_type=event["type"],
+            event_time=datetime.fromisoformat(event["eventTime"]).astimezone(UTC),
+            biz_step=full_term("bizStep", event.get("bizStep")),
+            disposition=full_term("disposition", event.get("disposition")),
+            action=event.get("action"),
+            read_point=(canonical(read_point) or read_point) if isinstance(read_point, str) else None,
+            epcs=named_identifiers(event),
+        )
+    return list(out.values())
+
+
+def _merchants_of(db: Session, prepared: list[Prepared]) -> dict[str, str]:
+    gtins = {g for p in prepared for g in (item_parts(u)[0] for u in p.epcs) if g}
+    if not gtins:
+        return {}
+    return dict(db.execute(select(Product.gtin, Product.merchant).where(Product.gtin.in_(gtins))).all())
+
+
+def capture(db: Session, doc: dict, events: list[dict], recorder: str, now: datetime | None = None) -> CaptureResult:
+    """Store the document's new events in one transaction; report each as stored or duplicate."""
+    prepared = prepare(doc, events)
+    context = json.dumps(doc.get("@context"), separators=(",", ":"))
+    for attempt in range(CAPTURE_RETRIES):
+        try:
+            return _store(db, prepared, context, recorder, now or datetime.now(UTC))
+        except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
+            db.rollback()
+            if attempt == CAPTURE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(db: Session, prepared: list[Prepared], context: str, recorder: str, now: datetime) -> CaptureResult:
+    capture_id = str(uuid.uuid4())
+    hash_ids = [p.hash_id for p in prepared]
+    known: set[str] = set()
+    for i in range(0, len(hash_ids), 500):
+        chunk = hash_ids[i : i + 500]
+        known.update(db.scalars(select(EpcisEvent.hash_id).where(EpcisEvent.hash_id.in_(chunk))))
+    new = [p for p in prepared if p.hash_id not in known]
+    owners = _merchants_of(db, new)
+    ids: dict[str, int] = {}
+    if new:
+        rows = [
+            {
+                "hash_id": p.hash_id,
+                "digest": p.digest,
+                "event_type": p.event_type,
+                "event_time": p.event_time,
+                "record_time": now,
+                "biz_step": p.biz_step,
+                "disposition": p.disposition,
+                "action": p.action,
+                "read_point": p.read_point,
+                "recorder": recorder,
+                "merchant": next((owners[g] for g in (item_parts(u)[0] for u in p.epcs) if g in owners), None),
+                "capture_id": capture_id,
+                "body": json.dumps(p.event, separators=(",", ":"), ensure_ascii=False),
+                "context": context,
+            }
+            for p in new
+        ]
+        result = db.execute(insert(EpcisEvent).returning(EpcisEvent.id, EpcisEvent.hash_id), rows)
+        ids = {h: i for i, h in result.all()}
+        epc_rows = [
+            dict(zip(("gtin", "lot", "serial"), item_parts(u), strict=True), event_id=ids[p.hash_id], uri=u[:300])
+            for p in new
+            for u in p.epcs
+        ]
+        if epc_rows:
+            db.execute(insert(EpcisEpc), epc_rows)
+    db.commit()
+    return CaptureResult(
+        capture_id,
+        [
+            {
+                "hashId": p.hash_id,
+                "status": "stored" if p.hash_id in ids else "duplicate",
+                "type": p.event_type,
+                "eventTime": p.event["eventTime"],
+            }
+            for p in prepared
+        ],
+    )
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@dataclass
+class EventQuery:
+    epc: str | None = None
+    gtin: str | None = None
+    lot: str | None = None
+    biz_step: str | None = None
+    event_type: str | None = None
+    ge_time: datetime | None = None
+    lt_time: datetime | None = None
+    merchant: str | None = None
+    #: None: everything; else only events this address recorded or that concern its products
+    visible_to: str | None = None
+    after_id: int = 0
+    limit: int = 100
+
+
+def find_events(db: Session, q: EventQuery) -> list[EpcisEvent]:
+    stmt = select(EpcisEvent).where(EpcisEvent.id > q.after_id)
+    epc_filters = []
+    if q.epc:
+        epc_filters.append(EpcisEpc.uri == (canonical(q.epc) or q.epc))
+    if q.gtin:
+        epc_filters.append(EpcisEpc.gtin == q.gtin)
+        if q.lot:
+            epc_filters.append(EpcisEpc.lot == q.lot)
+    if epc_filters:
+        stmt = stmt.where(exists().where(EpcisEpc.event_id == EpcisEvent.id, and_(*epc_filters)))
+    if q.biz_step:
+        stmt = stmt.where(EpcisEvent.biz_step == full_term("bizStep", q.biz_step))
+    if q.event_type:
+        stmt = stmt.where(EpcisEvent.event_type == q.event_type)
+    if q.ge_time:
+        stmt = stmt.where(EpcisEvent.event_time >= q.ge_time)
+    if q.lt_time:
+        stmt = stmt.where(EpcisEvent.event_time < q.lt_time)
+    if q.merchant:
+        stmt = stmt.where(EpcisEvent.merchant == q.merchant)
+    if q.visible_to:
+        stmt = stmt.where((EpcisEvent.recorder == q.visible_to) | (EpcisEvent.merchant == q.visible_to))
+    return list(db.scalars(stmt.order_by(EpcisEvent.id).limit(q.limit)))
+
+
+def as_captured(row: EpcisEvent) -> dict:
+    """The event as it came, with its hash ID as eventID when it brought none (EPCIS 2.0 7.4.1)."""
+    event = json.loads(row.body)
+    event.setdefault("eventID", row.hash_id)
+    return event
+
+
+def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = "SimpleEventQuery") -> dict:
+    """An EPCIS 2.0 EPCISQueryDocument holding `rows`; the extension prefixes of every document
+    the events came from are declared in its @context (the first declaration of a prefix wins)."""
+    base = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+    prefixes: dict[str, str] = {}
+    for ctx in {r.context for r in rows}:
+        for c in json.loads(ctx) if ctx.startswith("[") else []:
+            if isinstance(c, dict):
+                for k, v in c.items():
+                    prefixes.setdefault(k, v)
+    return {
+        "@context": [base, prefixes] if prefixes else [base],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "epcisBody": {
+            "queryResults": {"queryName": query_name, "resultsBody": {"eventList": [as_captured(r) for r in rows]}}
+        },
+    }
+
+
+# --- proofs --------------------------------------------------------------------------------------
+
+_TREES: OrderedDict[str, MerkleTree] = OrderedDict()  # by root: the same leaves give the same tree
+_TREE_CACHE = 8
+_TREES_LOCK = threading.Lock()
+
+
+def anchor_tree(db: Session, anchor: EpcisAnchor) -> MerkleTree:
+    with _TREES_LOCK:
+        tree = _TREES.get(anchor.root)
+    if tree is None:
+        digests = db.scalars(
+            select(EpcisEvent.digest).where(EpcisEvent.anchor_id == anchor.id).order_by(EpcisEvent.leaf_index)
+        ).all()
+        tree = MerkleTree([bytes.fromhex(d[2:]) for d in digests])
+        if "0x" + tree.root.hex() != anchor.root:
+            raise ValueError(f"stored leaves of anchor {anchor.id} do not give its root {anchor.root}")
+    with _TREES_LOCK:
+        _TREES[anchor.root] = tree
+        _TREES.move_to_end(anchor.root)
+        while len(_TREES) > _TREE_CACHE:
+            _TREES.popitem(last=False)
+    return tree
+
+
+def proof_of(db: Session, row: EpcisEvent) -> dict:
+    """Leaf, path, root, transaction and block of an anchored event; status pending otherwise."""
+    out = {"hashId": row.hash_id, "eventHash": row.digest}
+    if row.anchor_id is None:
+        return out | {"status": "pending"}
+    anchor = db.get(EpcisAnchor, row.anchor_id)
+    tree = anchor_tree(db, anchor)
+    return out | {
+        "status": "anchored",
+        "leaf": "0x" + tree.levels[0][row.leaf_index].hex(),
+        "leafIndex": row.leaf_index,
+        "path": ["0x" + p.hex() for p in tree.proof(row.leaf_index)],
+        "root": anchor.root,
+        "leafCount": anchor.leaf_count,
+        "tx": anchor.tx_hash,
+        "block": anchor.block_number,
+        "anchoredAt": anchor.anchored_at.replace(tzinfo=anchor.anchored_at.tzinfo or UTC).isoformat(),
+    }

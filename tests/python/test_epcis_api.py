@@ -1,0 +1,265 @@
+"""EPCIS capture, query and anchoring through the API, on a real node and database."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.epcis.hashid import document_hash_ids
+from ledger.epcis.schema import problems
+from ledger.models import EpcisEpc, EpcisEvent
+
+from .epcis_samples import CONTEXT, document
+from .helpers import login, make_client, new_gtin
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("Example_*.jsonld"))
+
+
+@pytest.fixture
+def api(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
+    heads = {who: login(c, members[who]) for who in ("producer", "logistics", "merchant_a", "merchant_b", "auditor")}
+    return c, heads
+
+
+def counts(c) -> tuple[int, int]:
+    with c.app.state.services.sessions() as db:
+        return db.scalar(select(func.count()).select_from(EpcisEvent)), db.scalar(
+            select(func.count()).select_from(EpcisEpc)
+        )
+
+
+def test_gs1_examples_are_captured_unchanged_once(api):
+    c, h = api
+    for path in EXAMPLES:
+        doc = json.loads(path.read_text())
+        r = c.post(
+            "/v1/epcis/capture",
+            content=path.read_bytes(),
+            headers=h["producer"] | {"Content-Type": "application/ld+json"},
+        )
+        n = len(doc["epcisBody"]["eventList"])
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["stored"] == n and [e["hashId"] for e in body["events"]] == document_hash_ids(doc)
+        again = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+        assert again.status_code == 200 and again.json()["duplicates"] == n and again.json()["stored"] == 0
+    # each stored event comes back as it came (vendor extensions included), with its hash as eventID
+    q = c.get(
+        "/v1/epcis/events",
+        params={"epc": "urn:epc:id:sgtin:0614141.107346.2018", "eventType": "ObjectEvent"},
+        headers=h["auditor"],
+    )
+    assert q.status_code == 200 and q.headers["content-type"].startswith("application/ld+json")
+    events = q.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    original = json.loads(EXAMPLES[0].read_text())["epcisBody"]["eventList"]
+    for got, sent, hid in zip(events, original, document_hash_ids(json.loads(EXAMPLES[0].read_text())), strict=True):
+        assert got == sent | {"eventID": sent.get("eventID", hid)}
+    assert events[1]["example:myField"] == "Example of a vendor/user extension"
+    # GS1's examples carry eventIDs from a draft of the hash algorithm; dedup uses our CBV 2.0 hash
+    assert events[1]["eventID"] != document_hash_ids(json.loads(EXAMPLES[0].read_text()))[1]
+    assert problems(q.json()) == []  # the answer is itself valid EPCIS
+
+
+def test_an_invalid_document_is_refused_whole(api):
+    c, h = api
+    doc = document(random.Random(7), 3)
+    doc["epcisBody"]["eventList"][2]["eventTime"] = "soon"
+    del doc["epcisBody"]["eventList"][1]["eventTimeZoneOffset"]
+    before = counts(c)
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["producer"])
+    assert r.status_code == 422 and r.json()["error"] == "invalid_epcis"
+    paths = {p["path"] for p in r.json()["detail"]}
+    assert paths == {"$.epcisBody.eventList[2].eventTime", "$.epcisBody.eventList[1].eventTimeZoneOffset"}
+    assert counts(c) == before  # the two valid events were not stored either
+
+
+def test_only_recording_members_capture(api, members):
+    c, h = api
+    doc = document(random.Random(8))
+    assert c.post("/v1/epcis/capture", json=doc).status_code == 401
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["auditor"])
+    assert r.status_code == 403 and "producer" in r.json()["detail"]
+    assert counts(c) == (0, 0)
+
+
+def test_too_large_a_document_is_refused(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, epcis_max_events=2)
+    r = c.post("/v1/epcis/capture", json=document(random.Random(9), 3), headers=login(c, members["producer"]))
+    assert r.status_code == 413 and "at most 2" in r.json()["detail"]
+
+
+def test_events_are_anchored_and_each_proves_itself_on_chain(api, deployment):
+    c, h = api
+    dep, _ = deployment
+    docs = [document(random.Random(100 + i), 3) for i in range(5)]
+    hashes = []
+    for d in docs:
+        r = c.post("/v1/epcis/capture", json=d, headers=h["logistics"])
+        assert r.status_code == 201
+        hashes += [e["hashId"] for e in r.json()["events"]]
+    pending = c.get(f"/v1/epcis/proofs/{hashes[0].split(';')[1][:64]}").json()
+    assert pending["status"] == "pending"
+    anchors = c.post("/v1/epcis/anchor", headers=h["logistics"]).json()["anchors"]
+    assert sum(a["leafCount"] for a in anchors) == len(set(hashes)) == 15
+    assert c.post("/v1/epcis/anchor", headers=h["logistics"]).json()["anchors"] == []
+    prov = dep.contract("Provenance")
+    for hid in hashes:
+        p = c.get(f"/v1/epcis/proofs/{hid.split(';')[1][:64]}").json()
+        assert p["status"] == "anchored" and p["hashId"] == hid
+        assert p["eventHash"] == "0x" + hid.split(";")[1][:64]
+        assert prov.functions.verifyEvent(p["root"], p["eventHash"], p["path"]).call()
+        receipt = dep.w3.eth.get_transaction_receipt(p["tx"])
+        assert receipt["blockNumber"] == p["block"]
+    # a proof for another event does not pass
+    p0 = c.get(f"/v1/epcis/proofs/{hashes[0].split(';')[1][:64]}").json()
+    p1 = c.get(f"/v1/epcis/proofs/{hashes[1].split(';')[1][:64]}").json()
+    assert not prov.functions.verifyEvent(p0["root"], p1["eventHash"], p0["path"]).call()
+
+
+def test_anchoring_by_count_and_by_age(deployment, chain_node, tmp_path, members):
+    from datetime import datetime, timedelta
+
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, anchor_max_events=4, anchor_max_age_s=60)
+    h = login(c, members["producer"])
+    anchorer = c.app.state.services.anchorer
+    c.post("/v1/epcis/capture", json=document(random.Random(1), 3), headers=h)
+    assert anchorer.anchor_once() is None  # 3 < 4 and young
+    c.post("/v1/epcis/capture", json=document(random.Random(2), 2), headers=h)
+    first = anchorer.anchor_once()
+    assert first is not None and first.leaf_count == 4
+    assert anchorer.anchor_once() is None  # one left, young
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    last = anchorer.anchor_once(now=later)
+    assert last is not None and last.leaf_count == 1
+    assert anchorer.pending() == 0
+
+
+def test_a_root_anchored_before_a_crash_is_adopted_not_anchored_twice(api, deployment, members):
+    c, h = api
+    dep, _ = deployment
+    svc = c.app.state.services
+    c.post("/v1/epcis/capture", json=document(random.Random(3), 2), headers=h["producer"])
+    # the anchor transaction was mined, then the process died before the database learned of it
+    with svc.sessions() as db:
+        digests = db.scalars(select(EpcisEvent.digest).order_by(EpcisEvent.id)).all()
+    from ledger.merkle import MerkleTree
+
+    root = MerkleTree([bytes.fromhex(d[2:]) for d in digests]).root
+    platform = members["platform"]
+    dep.sender(platform).transact(dep.contract("Provenance").functions.anchor(root, 2, "epcis:events/1-2"))
+    anchor = svc.anchorer.anchor_once(force=True)
+    assert anchor.root == "0x" + root.hex() and anchor.leaf_count == 2
+    assert svc.anchorer.pending() == 0
+
+
+def test_queries(api, members):
+    c, h = api
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code == 201
+
+    def ev(step, when, epc):
+        return {
+            "type": "ObjectEvent",
+            "eventTime": when,
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [epc],
+            "action": "OBSERVE",
+            "bizStep": step,
+        }
+
+    item = f"https://id.gs1.org/01/{gtin}/21/S1"
+    doc = {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-24T00:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                ev("commissioning", "2026-11-01T08:00:00+08:00", item),
+                ev("shipping", "2026-11-02T08:00:00+08:00", item),
+                ev("receiving", "2026-11-03T08:00:00+08:00", f"https://shop.example.com/01/{gtin}/10/L9/21/S2"),
+                ev("shipping", "2026-11-04T08:00:00+08:00", "urn:epc:id:sgtin:0614141.107346.2017"),
+            ]
+        },
+    }
+    doc["epcisBody"]["eventList"][2]["quantityList"] = [
+        {"epcClass": f"https://id.gs1.org/01/{gtin}/10/L9", "quantity": 5}
+    ]
+    assert c.post("/v1/epcis/capture", json=doc, headers=h["producer"]).status_code == 201
+
+    def q(who="auditor", **params):
+        r = c.get("/v1/epcis/events", params=params, headers=h[who])
+        assert r.status_code == 200, r.text
+        return [e["bizStep"] for e in r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+    assert q(epc=item) == ["commissioning", "shipping"]
+    assert q(epc=f"https://example.org/gtin/{gtin}/ser/S1?x=1") == ["commissioning", "shipping"]
+    assert q(gtin=gtin, lot="L9") == ["receiving"]
+    assert q(bizStep="shipping") == ["shipping", "shipping"]
+    assert q(bizStep="https://ref.gs1.org/cbv/BizStep-shipping", gtin=gtin) == ["shipping"]
+    assert q(GE_eventTime="2026-11-02T00:00:00Z", LT_eventTime="2026-11-03T00:00:00Z") == ["shipping"]
+    assert q(merchant=members["merchant_a"].address) == ["commissioning", "shipping", "receiving"]
+    # members see what they recorded and what concerns their products; nothing else
+    assert q("merchant_a") == ["commissioning", "shipping", "receiving"]
+    assert q("merchant_b") == []
+    assert q("producer") == ["commissioning", "shipping", "receiving", "shipping"]
+    # pages
+    r = c.get("/v1/epcis/events", params={"perPage": 3}, headers=h["auditor"])
+    assert len(r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 3
+    token = r.headers["GS1-Next-Page-Token"]
+    r2 = c.get("/v1/epcis/events", params={"perPage": 3, "nextPageToken": token}, headers=h["auditor"])
+    assert len(r2.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
+    assert "GS1-Next-Page-Token" not in r2.headers
+    # bad input: a precise 422
+    bad = c.get("/v1/epcis/events", params={"gtin": gtin[:-1] + str((int(gtin[-1]) + 1) % 10)}, headers=h["auditor"])
+    assert bad.status_code == 422 and f"expected {gtin[-1]}" in bad.json()["detail"][0]["reason"]
+    assert c.get("/v1/epcis/events", params={"GE_eventTime": "2026-11-02"}, headers=h["auditor"]).status_code == 422
+    assert c.get("/v1/epcis/events").status_code == 401
+
+
+def test_one_event_with_its_proof_for_those_who_may_see_it(api):
+    c, h = api
+    doc = copy.deepcopy(json.loads(EXAMPLES[2].read_text()))
+    hid = c.post("/v1/epcis/capture", json=doc, headers=h["producer"]).json()["events"][0]["hashId"]
+    digest = hid.split(";")[1][:64]
+    r = c.get(f"/v1/epcis/events/{digest}", headers=h["producer"])
+    assert r.status_code == 200 and r.json()["proof"]["status"] == "pending"
+    assert r.json()["event"]["example:myField"] == doc["epcisBody"]["eventList"][0]["example:myField"]
+    assert c.get(f"/v1/epcis/events/{digest}", headers=h["merchant_b"]).status_code == 404
+    assert c.get(f"/v1/epcis/events/{'0' * 64}", headers=h["auditor"]).status_code == 404
+    assert c.get("/v1/epcis/events/xyz", headers=h["auditor"]).status_code == 422
+
+
+def test_capture_anchor_and_query_on_postgresql(deployment, chain_node, pg_url, members):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    from .helpers import DOMAIN
+
+    _, path = deployment
+    settings = Settings(
+        rpc_url=chain_node.url, manifest_path=path, database_url=pg_url, siwe_domain=DOMAIN, anchor_interval_s=0
+    )
+    c = TestClient(create_app(settings))
+    h = login(c, members["producer"])
+    doc = json.loads(EXAMPLES[3].read_text())
+    r = c.post("/v1/epcis/capture", json=doc, headers=h)
+    assert r.status_code == 201 and r.json()["stored"] == 1
+    assert c.post("/v1/epcis/capture", json=doc, headers=h).json()["duplicates"] == 1
+    hid = r.json()["events"][0]["hashId"]
+    assert c.post("/v1/epcis/anchor", headers=h).json()["anchors"][0]["leafCount"] == 1
+    proof = c.get(f"/v1/epcis/proofs/{hid.split(';')[1][:64]}").json()
+    assert proof["status"] == "anchored" and proof["path"] == []  # a root of one leaf is the leaf
+    q = c.get("/v1/epcis/events", params={"epc": "urn:epc:id:sgtin:0614141.107346.2017"}, headers=h)
+    assert [e["type"] for e in q.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
+        "AggregationEvent"
+    ]
