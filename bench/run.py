@@ -18,10 +18,18 @@ from pathlib import Path
 
 from ledger import node
 
-from . import codes, gas, indexer, reconcile, scan, settle
+from . import codes, epcis, gas, indexer, reconcile, scan, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-PARTS = {"gas": gas, "indexer": indexer, "reconcile": reconcile, "settle": settle, "codes": codes, "scan": scan}
+PARTS = {
+    "gas": gas,
+    "indexer": indexer,
+    "reconcile": reconcile,
+    "settle": settle,
+    "codes": codes,
+    "epcis": epcis,
+    "scan": scan,
+}
 
 
 def _free_port() -> int:

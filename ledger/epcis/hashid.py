@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from .identifiers import canonical
@@ -136,75 +136,101 @@ def _expanded_terms(event: dict) -> set[str]:
     return out
 
 
-def _with_full_terms(obj, terms: set[str]):
-    """Replace bare CBV names (`shipping`) by the one web vocabulary URI they abbreviate."""
-    if isinstance(obj, str):
-        hits = [t for t in terms if t.endswith("-" + obj) or t.endswith("/" + obj)]
-        return hits[0] if len(hits) == 1 else obj
-    if isinstance(obj, list):
-        return [_with_full_terms(x, terms) for x in obj]
-    if isinstance(obj, dict):
-        return {k: _with_full_terms(v, terms) for k, v in obj.items()}
-    return obj
+@lru_cache(maxsize=4096)  # events of one system use a handful of term sets
+def _abbreviations(terms: frozenset[str]) -> dict[str, set[str]]:
+    """Every tail of a term after a '-' or '/', to the terms it abbreviates (`shipping` -> ...)."""
+    by_suffix: dict[str, set[str]] = {}
+    for t in terms:
+        for i, ch in enumerate(t):
+            if ch in "-/":
+                by_suffix.setdefault(t[i + 1 :], set()).add(t)
+    return by_suffix
 
 
 # --- JSON -> tree ------------------------------------------------------------------------------
+# One pass turns the JSON event into the tree the XML binding would give: bare CBV names
+# replaced by the one web vocabulary URI they abbreviate, extension prefixes resolved, and the
+# element names JSON leaves out of lists put back (`epcList: [..]` is `<epcList><epc>..`).
+
+_PAIR_LISTS = ("sourceList", "destinationList", "bizTransactionList")
+_IGNORED_KEYS = ("#text", "rdfs:comment", "comment")
 
 
 def _qualify(text, ns: dict[str, str], is_value: bool = False):
     if not isinstance(text, str):
         return text
-    prefix, sep, rest = text.partition(":")
-    if sep and prefix in ns:
-        return (ns[prefix].strip("{}") if is_value else ns[prefix]) + rest
+    i = text.find(":")
+    if i > 0 and text[:i] in ns:
+        return (ns[text[:i]].strip("{}") if is_value else ns[text[:i]]) + text[i + 1 :]
     return text
 
 
-def _tree(obj, ns: dict[str, str]) -> Node:
-    if isinstance(obj, list):
-        return ("", "", [_tree(x, ns) for x in obj])
-    if not isinstance(obj, dict):
-        return ("", str(_qualify(obj, ns, True)), [])
-    name = obj.get("type", "")
-    text = obj.get("#text", "")
-    children: list = []
-    for key, val in obj.items():
-        if key in ("#text", "rdfs:comment", "comment"):
-            continue
-        child = _tree(val, ns)
-        key = _qualify(key, ns)
-        if isinstance(val, list):
-            children.extend((key, el[1], el[2]) for el in child[2])
-        else:
-            children.append((key, child[1], child[2]))
-    if not any(k in obj for k in UNSORTED):
-        children.sort()
-    return (name, text, children)
+class _Converter:
+    def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]]):
+        self.ns, self.abbr = ns, abbreviations
+
+    def term(self, v):
+        if isinstance(v, str):
+            hits = self.abbr.get(v)
+            if hits is not None and len(hits) == 1:
+                return next(iter(hits))
+        return v
+
+    def value(self, v) -> tuple[str, list]:
+        """(text, children) of a JSON value."""
+        if isinstance(v, dict):
+            text = self.term(v.get("#text", ""))
+            return text, self.children(v)
+        if isinstance(v, list):
+            return "", [("", *self.value(x)) for x in v]
+        return str(_qualify(self.term(v), self.ns, True)), []
+
+    def children(self, obj: dict) -> list:
+        out: list = []
+        for key, val in obj.items():
+            if key in _IGNORED_KEYS:
+                continue
+            key = _qualify(key, self.ns)
+            if isinstance(val, list):
+                out.extend((key, *self.value(el)) for el in val)
+            else:
+                out.append((key, *self.value(val)))
+        if not any(k in obj for k in UNSORTED):
+            out.sort()
+        return _xml_shape(out)
 
 
-def _xml_shape(node: Node) -> Node:
-    """JSON leaves out the element names of list members (`epcList: [..]` is `<epcList><epc>..`);
-    put them back so the field order of the XML binding applies."""
-    name, text, children = node
-    children = list(children)
-    lists: dict[str, list] = {}
-    for el in [e for e in children if isinstance(e[0], str) and e[0].endswith("List")]:
-        lists.setdefault(el[0], []).append((el[0][:-4], el[1], el[2]))
-        children.remove(el)
-    for list_name, members in lists.items():
-        if list_name in ("sourceList", "destinationList", "bizTransactionList"):
-            children.append((list_name, "", [tuple(m[2][:2]) for m in members]))
-        else:
-            children.append((list_name, "", members))
-    child_epcs = [("epc", e[1], []) for e in children if e[0] == "childEPCs"]
-    if child_epcs:
-        children = [e for e in children if e[0] != "childEPCs"] + [("childEPCs", "", child_epcs)]
-    fixed = [e if e[0] in ("sourceList", "destinationList", "bizTransactionList") else _xml_shape(e) for e in children]
+def _renamed(node: Node) -> Node:
+    name = node[0]
     if name in ("inputEPC", "outputEPC"):
-        name = "epc"
-    elif name in ("inputQuantity", "outputQuantity", "childQuantity") or (name == "quantity" and fixed):
-        name = "quantityElement"
-    return (name, text, fixed)
+        return ("epc", node[1], node[2])
+    if name in ("inputQuantity", "outputQuantity", "childQuantity") or (name == "quantity" and node[2]):
+        return ("quantityElement", node[1], node[2])
+    return node
+
+
+def _xml_shape(children: list) -> list:
+    """Group `xList` members under one `xList` node of `x` elements; `childEPCs` likewise."""
+    lists: dict[str, list] = {}
+    rest: list = []
+    child_epcs: list = []
+    for el in children:
+        name = el[0]
+        if type(name) is str and name.endswith("List"):
+            lists.setdefault(name, []).append((name[:-4], el[1], el[2]))
+        elif name == "childEPCs":
+            child_epcs.append(("epc", el[1], []))
+        else:
+            rest.append(el)
+    out = [_renamed(el) for el in rest]
+    for list_name, members in lists.items():
+        if list_name in _PAIR_LISTS:
+            out.append((list_name, "", [tuple(m[2][:2]) for m in members]))
+        else:
+            out.append((list_name, "", [_renamed(m) for m in members]))
+    if child_epcs:
+        out.append(("childEPCs", "", child_epcs))
+    return out
 
 
 # --- canonical values --------------------------------------------------------------------------
@@ -212,6 +238,7 @@ def _xml_shape(node: Node) -> Node:
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+@lru_cache(maxsize=65536)
 def utc_millis(text: str) -> str:
     """An xsd:dateTime as UTC with milliseconds (`2005-04-04T02:33:31.116Z`); unparseable stays."""
     try:
@@ -232,6 +259,7 @@ def _number(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=65536)
 def canonical_value(text: str) -> str:
     for urn, web in _CBV_URNS:
         text = text.replace(urn, web)
@@ -270,7 +298,10 @@ def _ordered(children: list, order, join: str) -> str:
     """Fields named in `order`, each group sorted; consumed leaves leave `children`."""
     out = ""
     extensions = _take_extensions(children)
+    present = {c[0] for c in children if type(c[0]) is str}
     for name, sub_order in order:
+        if name not in present:
+            continue
         values = []
         for child in [c for c in children if c[0] == name]:
             s = _field(child, sub_order, join)
@@ -302,18 +333,12 @@ def _rest(children: list, join: str) -> str:
 
 def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "") -> str:
     """The CBV 2.0 pre-hash string of one event (`join="\\n"` makes it readable)."""
-    ns = namespaces or {}
-    event = _with_full_terms(event, _expanded_terms(event))
-    name, _, children = _xml_shape(_tree(event, ns))
-    children = _deep_list(children)
+    convert = _Converter(namespaces or {}, _abbreviations(frozenset(_expanded_terms(event))))
+    name = convert.term(event.get("type", ""))
+    children = convert.children(event)
     head = _ordered(children, PROPERTY_ORDER, join)
     rest = [c for c in children if c[0] not in NOT_HASHED]
     return "eventType=" + name + join + head + join + (_rest(rest, join) if rest else "")
-
-
-def _deep_list(children: list) -> list:
-    """Mutable copies all the way down (the ordering pass consumes what it has written)."""
-    return [(c[0], c[1], _deep_list(c[2])) if len(c) == 3 else c for c in children]
 
 
 def hash_id(event: dict, namespaces: dict[str, str] | None = None) -> str:

@@ -15,6 +15,7 @@ GS1 Digital Link 1.2 (canonical URI); results are checked in the tests against t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..gs1 import check_digit
 
@@ -287,6 +288,7 @@ def _drop_cpv(uri: str) -> str:
     return uri
 
 
+@lru_cache(maxsize=65536)  # events repeat their locations, parties and classes
 def canonical(value: str) -> str | None:
     """The constrained canonical GS1 Digital Link URI of `value`, or None if it names no GS1 key."""
     if "." not in value:

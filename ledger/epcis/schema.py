@@ -46,6 +46,10 @@ def _fast():
     return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
+def warm_up() -> None:
+    _fast()
+
+
 def json_path(parts) -> str:
     out = "$"
     for p in parts:

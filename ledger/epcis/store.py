@@ -34,6 +34,7 @@ _EPC_FIELDS = (
     ("childQuantityList", True), ("inputQuantityList", True),
 )  # fmt: skip
 CAPTURE_RETRIES = 3
+_SQLITE_WRITER = threading.Lock()
 
 
 @dataclass
@@ -130,6 +131,9 @@ def capture(db: Session, doc: dict, events: list[dict], recorder: str, now: date
     context = json.dumps(doc.get("@context"), separators=(",", ":"))
     for attempt in range(CAPTURE_RETRIES):
         try:
+            if db.get_bind().dialect.name == "sqlite":  # one writer at a time: queue here, not in
+                with _SQLITE_WRITER:  # SQLite's busy handler, which sleeps in growing steps
+                    return _store(db, prepared, context, recorder, now or datetime.now(UTC))
             return _store(db, prepared, context, recorder, now or datetime.now(UTC))
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
@@ -168,15 +172,18 @@ def _store(db: Session, prepared: list[Prepared], context: str, recorder: str, n
             }
             for p in new
         ]
-        result = db.execute(insert(EpcisEvent).returning(EpcisEvent.id, EpcisEvent.hash_id), rows)
-        ids = {h: i for i, h in result.all()}
+        # Core executemany: one prepared statement for all rows (the ORM path is ~5x slower here)
+        db.execute(insert(EpcisEvent.__table__), rows)
+        ids = dict(
+            db.execute(select(EpcisEvent.hash_id, EpcisEvent.id).where(EpcisEvent.capture_id == capture_id)).all()
+        )
         epc_rows = [
             dict(zip(("gtin", "lot", "serial"), item_parts(u), strict=True), event_id=ids[p.hash_id], uri=u[:300])
             for p in new
             for u in p.epcs
         ]
         if epc_rows:
-            db.execute(insert(EpcisEpc), epc_rows)
+            db.execute(insert(EpcisEpc.__table__), epc_rows)
     db.commit()
     return CaptureResult(
         capture_id,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.epcis.hashid import document_hash_ids
+from ledger.epcis.samples import CONTEXT, document
 from ledger.epcis.schema import problems
 from ledger.models import EpcisEpc, EpcisEvent
 
-from .epcis_samples import CONTEXT, document
 from .helpers import login, make_client, new_gtin
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("Example_*.jsonld"))

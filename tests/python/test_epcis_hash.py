@@ -14,9 +14,8 @@ import pytest
 
 from ledger.epcis.hashid import document_hash_ids, hash_id, namespaces_of, prehash, utc_millis
 from ledger.epcis.identifiers import canonical
+from ledger.epcis.samples import CONTEXT, document
 from ledger.paths import ROOT
-
-from .epcis_samples import CONTEXT, document
 
 REFERENCE_PYTHON = ROOT / ".venv-epcis-ref" / "bin" / "python"
 EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("Example_*.jsonld"))

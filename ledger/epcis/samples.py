@@ -1,5 +1,5 @@
-"""Generated EPCIS 2.0 documents covering the standard's breadth (all five event types, EPC URNs
-of every scheme, Digital Link URIs with short names and foreign domains, CBV short names / URNs /
+"""Generated EPCIS 2.0 documents, for tests and benchmarks, covering the standard's breadth (all five
+event types, EPC URNs of every scheme, Digital Link URIs with short names and foreign domains, CBV short names / URNs /
 CURIEs / URIs, quantities, business transactions, sources and destinations, sensor data, ILMD,
 persistent dispositions, certification info, error declarations, nested vendor extensions, time
 zone offsets). Deterministic for a seed, so a failure can be replayed."""
