@@ -39,8 +39,8 @@ node_modules/.installed: package.json package-lock.json
 	ln -sf ../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil .bin/anvil
 
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
-# consumer page (root on CI machines)
-SYSTEM_PACKAGES := libzbar0 chromium
+# consumer page, Ghostscript rasterises label sheets as a printer would (root on CI machines)
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

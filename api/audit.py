@@ -12,12 +12,15 @@ import re
 import uuid
 from datetime import datetime
 
+import anyio.to_thread
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.models import AuditEntry
 from ledger.reconcile import chain_records, orders_from_db, reconcile
@@ -39,17 +42,39 @@ def outcome_of(status: int) -> str:
     return "rejected" if status < 500 else "error"
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_id_and_audit(request: Request, call_next):  # type: ignore[no-untyped-def]
+class _RequestIdAndAudit:
+    """Pure ASGI middleware (Starlette's `@app.middleware("http")` costs ~2x on small answers):
+    sets the request id, stamps it on the response, and audits writes once answered."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         incoming = request.headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.state.request_id = request_id
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        if request.method in WRITES:
-            _record(request, response.status_code)
-        return response
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["method"] in WRITES:
+                await anyio.to_thread.run_sync(_record, request, status)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(_RequestIdAndAudit)
 
 
 def _record(request: Request, status: int) -> None:

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger import codes, digital_link, money
@@ -64,6 +64,8 @@ class _Trees:
 
 
 TREES = _Trees()
+
+
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
 
 
@@ -98,15 +100,23 @@ def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[st
         "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
         "signature": {"ok": signed, "reason": signature_reason},
     }
+    networks: set[str] = set()
     if code is not None:
         n, first, last = db.execute(
             select(func.count(), func.min(Scan.at), func.max(Scan.at)).where(Scan.code_id == code.id)
         ).one()
+        times = [as_utc(t) for t in (first, last) if t is not None]
+        pending = svc.scans.pending_for(code.id)  # recorded, not yet written
+        times += [p["at"] for p in pending]
         history = {
-            "count": n,
-            "first_at": first and as_utc(first).isoformat(),
-            "last_at": last and as_utc(last).isoformat(),
+            "count": n + len(pending),
+            "first_at": min(times).isoformat() if times else None,
+            "last_at": max(times).isoformat() if times else None,
         }
+        day_ago = now - timedelta(days=1)
+        networks = set(
+            db.scalars(select(func.distinct(Scan.network)).where(Scan.code_id == code.id, Scan.at >= day_ago))
+        ) | {p["network"] for p in pending if p["at"] >= day_ago}
     result["scans_before"] = history
 
     if not signed:
@@ -116,40 +126,33 @@ def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[st
     else:
         verdict, reason = "genuine", "issued by the batch's merchant and anchored on chain"
         result.update(_facts(svc, db, link, code, issue))
-        networks = (
-            db.scalar(
-                select(func.count(func.distinct(Scan.network))).where(
-                    Scan.code_id == code.id, Scan.at >= now - timedelta(days=1)
-                )
-            )
-            or 0
-        )
         if result["batch"]["recalled"]:
             verdict, reason = "recalled", result["batch"]["recall_reason"] or "batch recalled"
-        elif history["count"] >= SUSPICIOUS_SCANS or networks >= SUSPICIOUS_NETWORKS:
+        elif history["count"] >= SUSPICIOUS_SCANS or len(networks) >= SUSPICIOUS_NETWORKS:
             verdict = "suspicious"
-            reason = f"scanned {history['count']} times before, from {networks} networks in the last day"
+            reason = f"scanned {history['count']} times before, from {len(networks)} networks in the last day"
     client, network = _client_hashes(svc, client_host)
-    db.add(
-        Scan(
-            gtin=link.gtin,
-            lot=link.lot,
-            serial=link.serial,
-            code_id=code.id if code else None,
-            at=now,
-            client=client,
-            network=network,
-            verdict=verdict,
-        )
+    svc.scans.record(
+        {
+            "gtin": link.gtin,
+            "lot": link.lot,
+            "serial": link.serial,
+            "code_id": code.id if code else None,
+            "at": now,
+            "client": client,
+            "network": network,
+            "verdict": verdict,
+        }
     )
-    db.commit()
     result.update({"verdict": verdict, "reason": reason})
     return result
 
 
-def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code, issue: CodeIssue) -> dict[str, Any]:
-    product = db.get(Product, link.gtin)
-    batch = db.scalar(select(Batch).where(Batch.gtin == link.gtin, Batch.lot == link.lot))
+def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
+    """What every code of a batch shares: product, batch, on-chain timeline, recall, and the
+    EPCIS events about the batch as a whole."""
+    product = db.get(Product, gtin)
+    batch = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
     batch_id = batch.batch_id if batch else None
     events = (
         db.execute(
@@ -172,11 +175,31 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
         elif event == "BatchRegistered":
             entry.update(lot=a["lot"])
         timeline.append(entry)
-    tree = TREES.get(db, issue)
-    supply_chain = epcis_timeline(db, link.gtin, link.lot, link.serial)
-    deposit = money.deposit_account(svc.chain.deployment(), issue.merchant)
+    about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
     return {
-        "product": {"gtin": link.gtin, "name": product.name if product else None},
+        "product_name": product.name if product else None,
+        "batch_id": batch_id,
+        "timeline": timeline,
+        "recall_reason": recall_reason,
+        "supply_chain": _epcis_rows(db, about),
+    }
+
+
+def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code, issue: CodeIssue) -> dict[str, Any]:
+    shared = svc.scan_cache.get(("batch", link.gtin, link.lot), lambda: _batch_facts(db, link.gtin, link.lot))
+    batch_id, recall_reason, timeline = shared["batch_id"], shared["recall_reason"], shared["timeline"]
+    tree = TREES.get(db, issue)
+    item = f"https://id.gs1.org/01/{link.gtin}/21/{web_escape(link.serial)}"
+    own = _epcis_rows(db, select(EpcisEpc.event_id).where(EpcisEpc.uri == item))
+    seen = {e["hash_id"] for e in shared["supply_chain"]}
+    supply_chain = sorted(
+        shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
+    )
+    dep = svc.chain.deployment()
+    vault = dep.contract("GuaranteeVault").address
+    deposit = svc.scan_cache.get(("deposit", vault, issue.merchant), lambda: money.deposit_account(dep, issue.merchant))
+    return {
+        "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {
             "lot": link.lot,
             "batch_id": batch_id,
@@ -205,11 +228,9 @@ def _short(uri: str | None, prefix: str) -> str | None:
     return uri.removeprefix(prefix) if uri else None
 
 
-def epcis_timeline(db: DbSession, gtin: str, lot: str, serial: str, limit: int = 50) -> list[dict[str, Any]]:
-    """EPCIS events about this item or its batch, oldest first, each with who recorded it and
-    where its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
-    item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(serial)}"
-    about = select(EpcisEpc.event_id).where(or_(and_(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot), EpcisEpc.uri == item))
+def _epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
+    """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
+    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
     rows = db.execute(
         select(EpcisEvent, EpcisAnchor)
         .outerjoin(EpcisAnchor, EpcisAnchor.id == EpcisEvent.anchor_id)

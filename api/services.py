@@ -26,7 +26,9 @@ from ledger.epcis.anchoring import Anchorer, AnchorPolicy
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
 
+from .cache import TTLCache
 from .errors import ApiError
+from .scans import ScanRecorder
 from .settings import Settings
 
 
@@ -115,6 +117,8 @@ class Services:
         self.signers = Signers(settings, self.chain)
         self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
         self._code_signer: CodeSigner | None = None
+        self.scans = ScanRecorder(self.sessions)
+        self.scan_cache = TTLCache(settings.scan_cache_s)
         self.anchorer = Anchorer(
             self.sessions,
             self.chain.deployment,
@@ -149,6 +153,7 @@ class Services:
         several workers, the one holding the data directory's anchorer lock anchors."""
         stop = threading.Event()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=self.scans.run, args=(stop,), name="scans", daemon=False).start()
         if self.settings.anchor_interval_s > 0 and self._anchor_leader():
             threading.Thread(
                 target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True

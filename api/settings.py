@@ -48,3 +48,5 @@ class Settings:
     anchor_account: str | None = field(default_factory=lambda: os.environ.get("LEDGER_ANCHOR_ACCOUNT"))
     #: the most events one EPCIS capture may carry
     epcis_max_events: int = field(default_factory=lambda: _env_int("LEDGER_EPCIS_MAX_EVENTS", 10_000))
+    #: a scan may show a batch's facts and the merchant's deposit up to this old (seconds; 0: never cached)
+    scan_cache_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_SCAN_CACHE_S", "2")))

@@ -58,11 +58,24 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _migration_lock(engine), engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with _migration_lock(engine), engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # the driver runs DDL outside transactions, so a migration killed half way would leave
+            # half a schema: take the transaction into our own hands for the migration
+            dbapi = conn.connection.dbapi_connection
+            dbapi.isolation_level = None
+        try:
+            with conn.begin():
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        finally:
+            if sqlite:
+                dbapi.isolation_level = ""
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +56,14 @@ class Deployment:
 
     w3: Web3
     manifest: dict[str, Any]
+    _contracts: dict[str, Contract] = field(default_factory=dict, repr=False, compare=False)
 
     def contract(self, name: str) -> Contract:
-        c = self.manifest["contracts"][name]
-        return self.w3.eth.contract(address=c["address"], abi=c["abi"])
+        """The bound contract (built once: building one parses its ABI, ~1 ms)."""
+        if name not in self._contracts:
+            c = self.manifest["contracts"][name]
+            self._contracts[name] = self.w3.eth.contract(address=c["address"], abi=c["abi"])
+        return self._contracts[name]
 
     def decoder(self) -> ErrorDecoder:
         return ErrorDecoder([c["abi"] for c in self.manifest["contracts"].values()])

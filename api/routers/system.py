@@ -16,6 +16,11 @@ from ..services import rate_limited, services
 router = APIRouter(tags=["system"])
 
 
+@router.get("/livez", summary="Liveness only: the process answers (no dependency is checked)")
+async def livez() -> dict[str, bool]:
+    return {"ok": True}
+
+
 @router.get("/healthz", summary="Liveness and dependencies: chain node, deployment, database")
 def healthz(request: Request) -> JSONResponse:
     """200 when the node answers, the manifest's contracts are on that chain and the database

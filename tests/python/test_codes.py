@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -62,6 +64,22 @@ def test_png_decodes_with_zbar_and_svg_renders(tmp_path):
     assert decoded.type == "QRCODE" and decoded.data.decode() == uri
     svg = codes.render_svg(uri)
     assert svg.startswith("<svg") and "<path" in svg
+
+
+def test_label_sheet_codes_decode_when_printed(tmp_path):
+    """The PDF as a printer sees it: rasterised by Ghostscript at 200 dpi, every label decodes."""
+    gs = shutil.which("gs")
+    if gs is None:
+        pytest.fail("Ghostscript is not installed: `make test` installs it (apt-get install ghostscript)")
+    signer = codes.CodeSigner(tmp_path)
+    uris = codes.issue(signer, "https://id.example.com", "6901234567892", "L1", 5).uris
+    pdf = tmp_path / "labels.pdf"
+    pdf.write_bytes(codes.render_label_sheet([(u.split("/21/")[1].split("?")[0], u) for u in uris], "Tea L1"))
+    png = tmp_path / "page.png"
+    subprocess.run([gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", "-r200",
+                    "-dFirstPage=1", "-dLastPage=1", f"-sOutputFile={png}", str(pdf)], check=True, timeout=60)  # fmt: skip
+    found = {d.data.decode() for d in zbar_decode(Image.open(png)) if d.type == "QRCODE"}
+    assert found == set(uris)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -122,10 +123,12 @@ def test_tampered_and_unknown_codes(scene):
 def test_recalled_batch(scene, deployment, members):
     c, _, batch, issue, _ = scene
     dep, _ = deployment
+    assert scan(c, issue["sample"][0]).json()["verdict"] == "genuine"
     Sender(dep.w3, members["inspector"], dep.decoder()).transact(
         dep.contract("Provenance").functions.recall(bytes.fromhex(batch["batch_id"][2:]), "pesticide residue")
     )
     Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    time.sleep(c.app.state.services.settings.scan_cache_s)  # a batch's facts are cached this long
     d = scan(c, issue["sample"][0]).json()
     assert d["verdict"] == "recalled" and d["reason"] == "pesticide residue"
     assert d["timeline"][-1]["event"] == "BatchRecalled"

@@ -1,0 +1,49 @@
+"""Migrations are atomic on SQLite too (the driver alone would commit each CREATE at once), and
+processes starting together take turns."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from alembic import op
+from sqlalchemy import inspect, text
+
+from ledger.db import make_engine, migrate
+
+
+def test_a_failed_migration_leaves_no_half_schema(tmp_path, monkeypatch):
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    migrate(engine, "0005")
+    calls = []
+
+    def broken_index(*args, **kwargs):  # 0006 creates its tables, then fails at its first index
+        calls.append(args)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(op, "create_index", broken_index)
+    with pytest.raises(RuntimeError, match="disk full"):
+        migrate(engine)
+    assert calls, "the migration did not get as far as the failing step"
+    assert not {"epcis_events", "epcis_anchors", "epcis_epcs"} & set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    monkeypatch.undo()
+    migrate(engine)
+    assert "epcis_events" in inspect(engine).get_table_names()
+
+
+def _migrate(url: str) -> None:
+    migrate(make_engine(url))
+
+
+def test_processes_starting_together_migrate_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_migrate, args=(url,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert "epcis_events" in inspect(make_engine(url)).get_table_names()
