@@ -76,8 +76,8 @@ def test_label_sheet_codes_decode_when_printed(tmp_path):
     pdf = tmp_path / "labels.pdf"
     pdf.write_bytes(codes.render_label_sheet([(u.split("/21/")[1].split("?")[0], u) for u in uris], "Tea L1"))
     png = tmp_path / "page.png"
-    subprocess.run([gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", "-r200",
-                    "-dFirstPage=1", "-dLastPage=1", f"-sOutputFile={png}", str(pdf)], check=True, timeout=60)  # fmt: skip
+    raster = [gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", "-r200", "-dFirstPage=1", "-dLastPage=1"]
+    subprocess.run([*raster, f"-sOutputFile={png}", str(pdf)], check=True, timeout=60)
     found = {d.data.decode() for d in zbar_decode(Image.open(png)) if d.type == "QRCODE"}
     assert found == set(uris)
 
