@@ -136,6 +136,49 @@ def _cmd_verify(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _cmd_verify_events(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    import httpx
+
+    from .chain import connect
+    from .deploy import attach
+    from .epcis.verify import verify_events
+
+    def fetch(digest: str) -> dict:
+        url = f"{args.resolver}/v1/epcis/proofs/{digest}"
+        r = httpx.get(url, timeout=10)
+        if r.status_code == 404:
+            return {"status": "unknown to the service"}
+        if r.status_code != 200:
+            raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
+        return r.json()
+
+    checks = verify_events(json.loads(Path(args.file).read_text(encoding="utf-8")), attach(connect()), fetch)
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if not checks or not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+def _cmd_anchor(args: argparse.Namespace) -> None:
+    from .chain import connect, dev_accounts
+    from .db import make_engine, migrate, session_factory
+    from .deploy import attach
+    from .epcis.anchoring import Anchorer
+
+    dep = attach(connect())
+    engine = make_engine()
+    migrate(engine)
+    index = dep.manifest["members"]["platform"]["account_index"]
+    sender = dep.sender(dev_accounts(index + 1)[index])
+    anchors = Anchorer(session_factory(engine), lambda: dep, lambda: sender).drain()
+    for a in anchors:
+        print(f"anchored {a.leaf_count} events in root {a.root} (tx {a.tx_hash}, block {a.block_number})")
+    print(f"{len(anchors)} roots anchored")
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from .deploy import load_manifest
 
@@ -182,6 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")
     p.set_defaults(func=_cmd_verify)
+    p = sub.add_parser("verify-events", help="check EPCIS events (a document or event file) against the chain")
+    p.add_argument("file")
+    p.add_argument("--resolver", default="http://127.0.0.1:8000", help="where to fetch Merkle paths")
+    p.set_defaults(func=_cmd_verify_events)
+    p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
+    p.set_defaults(func=_cmd_anchor)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

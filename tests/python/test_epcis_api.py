@@ -263,3 +263,50 @@ def test_capture_anchor_and_query_on_postgresql(deployment, chain_node, pg_url, 
     assert [e["type"] for e in q.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
         "AggregationEvent"
     ]
+
+
+def test_events_verify_against_the_chain_alone(api, deployment):
+    from ledger.epcis.verify import verify_events
+
+    c, h = api
+    dep, _ = deployment
+    doc = document(random.Random(77), 4)
+    assert c.post("/v1/epcis/capture", json=doc, headers=h["producer"]).status_code == 201
+
+    def fetch(digest):
+        r = c.get(f"/v1/epcis/proofs/{digest}")
+        return r.json() if r.status_code == 200 else {"status": "unknown to the service"}
+
+    assert [ch.ok for ch in verify_events(doc, dep, fetch)] == [False] * 4  # pending: not yet provable
+    c.post("/v1/epcis/anchor", headers=h["producer"])
+    checks = verify_events(doc, dep, fetch)
+    assert [ch.ok for ch in checks] == [True] * 4, checks
+    # an event changed after the fact has no proof; a proof lifted from another event does not pass
+    tampered = copy.deepcopy(doc)
+    tampered["epcisBody"]["eventList"][0]["eventTime"] = "2020-01-01T00:00:00Z"
+    assert not verify_events(tampered, dep, fetch)[0].ok
+
+    def lying(digest):
+        p = fetch(digest)
+        other = fetch(next(d for d in _digests(doc) if d != digest))
+        return p | {"path": other["path"]} if other["path"] != p["path"] else p | {"path": [p["root"]]}
+
+    assert not verify_events(doc, dep, lying)[0].ok
+
+
+def _digests(doc):
+    return [h.split(";")[1][:64] for h in document_hash_ids(doc)]
+
+
+def test_anchor_command_anchors_what_is_pending(deployment, chain_node, tmp_path, members, monkeypatch, capsys):
+    from ledger.cli import main
+
+    _, manifest = deployment
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
+    c.post("/v1/epcis/capture", json=document(random.Random(5), 3), headers=login(c, members["inspector"]))
+    monkeypatch.setenv("LEDGER_RPC_URL", chain_node.url)
+    monkeypatch.setenv("LEDGER_MANIFEST", str(manifest))
+    monkeypatch.setenv("LEDGER_DATABASE_URL", c.app.state.services.settings.database_url)
+    main(["anchor"])
+    assert "anchored 3 events in root 0x" in capsys.readouterr().out
+    assert c.app.state.services.anchorer.pending() == 0

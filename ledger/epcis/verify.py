@@ -1,0 +1,54 @@
+"""`ledger verify-events <file>`: check EPCIS events against the chain, trusting no database.
+
+The events are hashed here (CBV 2.0 hash IDs, from the file as the auditor holds it); only the
+Merkle path of each is taken from the service (the chain cannot hand it out). Then, on the chain
+node: the root is anchored (`Provenance.anchorOf`), the path leads from the event to the root
+(`Provenance.verifyEvent`), and the anchoring transaction is the one the service names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..deploy import Deployment
+from ..verify import Check
+from .hashid import document_events, namespaces_of, prehash
+
+
+def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
+    import hashlib
+
+    prov = dep.contract("Provenance")
+    checks: list[Check] = []
+    ns = namespaces_of(doc.get("@context"))
+    for i, event in enumerate(document_events(doc)):
+        digest = hashlib.sha256(prehash(event, ns | namespaces_of(event.get("@context"))).encode()).hexdigest()
+        name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
+        proof = fetch_proof(digest)
+        if proof.get("status") != "anchored":
+            checks.append(Check(name, False, f"not anchored yet ({proof.get('status')})"))
+            continue
+        root = bytes.fromhex(proof["root"][2:])
+        submitter, timestamp, count = prov.functions.anchorOf(root).call()
+        if timestamp == 0:
+            checks.append(Check(name, False, f"root {proof['root']} was never anchored on chain"))
+            continue
+        path = [bytes.fromhex(p[2:]) for p in proof["path"]]
+        if not prov.functions.verifyEvent(root, bytes.fromhex(digest), path).call():
+            checks.append(Check(name, False, f"the path does not lead to root {proof['root']}"))
+            continue
+        receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
+        logs = prov.events.RootAnchored().process_receipt(receipt)
+        if not any(log["args"]["root"] == root for log in logs):
+            checks.append(Check(name, False, f"transaction {proof['tx']} does not anchor root {proof['root']}"))
+            continue
+        checks.append(
+            Check(
+                name,
+                True,
+                f"leaf {proof['leafIndex']} of {count} under root {proof['root'][:18]}..., "
+                f"anchored by {submitter} in block {receipt['blockNumber']}",
+            )  # fmt: skip
+        )
+    return checks
