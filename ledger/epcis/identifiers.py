@@ -60,12 +60,6 @@ def _urn(kind: str, value: str) -> str | None:
     return rule(body) if rule else None
 
 
-def _sgtin(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d+)\.({_CH}{{1,20}})", b)
-    p = m and _parts(m.group(1), 13)
-    return p and f"https://id.gs1.org/01/{_gtin(*p)}/21/{web_escape(m.group(2))}"
-
-
 def _sscc(b: str) -> str | None:
     p = _parts(b, 17)
     return p and f"https://id.gs1.org/00/{_cd(p[1][0] + p[0] + p[1][1:])}"
@@ -87,16 +81,34 @@ def _grai(b: str) -> str | None:
     return p and f"https://id.gs1.org/8003/{_cd('0' + p[0] + p[1])}{web_escape(m.group(2))}"
 
 
-def _giai(b: str) -> str | None:
-    cp, dot, ref = b.partition(".")
-    if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and re.fullmatch(rf"{_CH}{{1,{30 - len(cp)}}}", ref)):
-        return None
-    return f"https://id.gs1.org/8004/{cp}{web_escape(ref)}"
+def _company_ref(ai: str):
+    """Company prefix and a free reference, up to 30 characters: giai (8004), ginc (401)."""
 
-
-def _gsrn(ai: str):
     def rule(b: str) -> str | None:
-        p = _parts(b, 17)
+        cp, dot, ref = b.partition(".")
+        if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and re.fullmatch(rf"{_CH}{{1,{30 - len(cp)}}}", ref)):
+            return None
+        return f"https://id.gs1.org/{ai}/{cp}{web_escape(ref)}"
+
+    return rule
+
+
+def _item(ai: str, max_len: int):
+    """GTIN plus one serial-like component: sgtin (21), upui (235), lgtin class (10)."""
+
+    def rule(b: str) -> str | None:
+        m = re.fullmatch(rf"(\d+\.\d+)\.({_CH}{{1,{max_len}}})", b)
+        p = m and _parts(m.group(1), 13)
+        return p and f"https://id.gs1.org/01/{_gtin(*p)}/{ai}/{web_escape(m.group(2))}"
+
+    return rule
+
+
+def _key(ai: str, total: int):
+    """A GS1 key of `total` digits before its check digit: GLN-based pgln, gsrn, gsrnp, gsin."""
+
+    def rule(b: str) -> str | None:
+        p = _parts(b, total)
         return p and f"https://id.gs1.org/{ai}/{_cd(p[0] + p[1])}"
 
     return rule
@@ -108,11 +120,18 @@ def _gdti(b: str) -> str | None:
     return p and f"https://id.gs1.org/253/{_cd(p[0] + p[1])}{web_escape(m.group(2)[1:])}"
 
 
-def _cpi(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d{{6,12}})\.({_CPI_CH}+)\.(\d{{1,12}})", b)
-    if not m or len(re.findall(_CPI_CH, m.group(2))) > 30 - len(m.group(1)):
-        return None
-    return f"https://id.gs1.org/8010/{web_escape(m.group(1) + m.group(2))}/8011/{m.group(3)}"
+def _cpi(pattern: bool):
+    """Component / part identifier: `CP.ref.serial`, or the class pattern `CP.ref.*`."""
+    tail = r"\*" if pattern else r"(\d{1,12})"
+
+    def rule(b: str) -> str | None:
+        m = re.fullmatch(rf"(\d{{6,12}})\.({_CPI_CH}+)\.{tail}", b)
+        if not m or len(re.findall(_CPI_CH, m.group(2))) > 30 - len(m.group(1)):
+            return None
+        base = f"https://id.gs1.org/8010/{web_escape(m.group(1) + m.group(2))}"
+        return base if pattern else f"{base}/8011/{m.group(3)}"
+
+    return rule
 
 
 def _sgcn(b: str) -> str | None:
@@ -121,39 +140,10 @@ def _sgcn(b: str) -> str | None:
     return p and f"https://id.gs1.org/255/{_cd(p[0] + p[1])}{m.group(2)}"
 
 
-def _ginc(b: str) -> str | None:
-    cp, dot, ref = b.partition(".")
-    if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and re.fullmatch(rf"{_CH}{{1,{30 - len(cp)}}}", ref)):
-        return None
-    return f"https://id.gs1.org/401/{cp}{web_escape(ref)}"
-
-
-def _gsin(b: str) -> str | None:
-    p = _parts(b, 16)
-    return p and f"https://id.gs1.org/402/{_cd(p[0] + p[1])}"
-
-
 def _itip(b: str) -> str | None:
     m = re.fullmatch(rf"(\d+\.\d+)\.(\d\d)\.(\d\d)\.({_CH}{{1,20}})", b)
     p = m and _parts(m.group(1), 13)
     return p and f"https://id.gs1.org/8006/{_gtin(*p)}{m.group(2)}{m.group(3)}/21/{web_escape(m.group(4))}"
-
-
-def _upui(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d+)\.({_CH}{{1,28}})", b)
-    p = m and _parts(m.group(1), 13)
-    return p and f"https://id.gs1.org/01/{_gtin(*p)}/235/{web_escape(m.group(2))}"
-
-
-def _pgln(b: str) -> str | None:
-    p = _parts(b, 12)
-    return p and f"https://id.gs1.org/417/{_cd(p[0] + p[1])}"
-
-
-def _lgtin(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d+)\.({_CH}{{1,20}})", b)
-    p = m and _parts(m.group(1), 13)
-    return p and f"https://id.gs1.org/01/{_gtin(*p)}/10/{web_escape(m.group(2))}"
 
 
 def _pattern(total: int, fmt):
@@ -172,31 +162,24 @@ def _pat_itip(b: str) -> str | None:
     return p and f"https://id.gs1.org/8006/{_gtin(*p)}{m.group(2)}{m.group(3)}"
 
 
-def _pat_cpi(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d{{6,12}})\.({_CPI_CH}+)\.\*", b)
-    if not m or len(re.findall(_CPI_CH, m.group(2))) > 30 - len(m.group(1)):
-        return None
-    return f"https://id.gs1.org/8010/{web_escape(m.group(1) + m.group(2))}"
-
-
 _ID_RULES = {
-    "sgtin": _sgtin,
+    "sgtin": _item("21", 20),
     "sscc": _sscc,
     "sgln": _sgln,
     "grai": _grai,
-    "giai": _giai,
-    "gsrn": _gsrn("8018"),
-    "gsrnp": _gsrn("8017"),
+    "giai": _company_ref("8004"),
+    "gsrn": _key("8018", 17),
+    "gsrnp": _key("8017", 17),
     "gdti": _gdti,
-    "cpi": _cpi,
+    "cpi": _cpi(pattern=False),
     "sgcn": _sgcn,
-    "ginc": _ginc,
-    "gsin": _gsin,
+    "ginc": _company_ref("401"),
+    "gsin": _key("402", 16),
     "itip": _itip,
-    "upui": _upui,
-    "pgln": _pgln,
+    "upui": _item("235", 28),
+    "pgln": _key("417", 12),
 }
-_CLASS_RULES = {"lgtin": _lgtin}
+_CLASS_RULES = {"lgtin": _item("10", 20)}
 _PAT_RULES = {
     "sgtin": _pattern(13, lambda cp, ref: f"https://id.gs1.org/01/{_gtin(cp, ref)}"),
     "upui": _pattern(13, lambda cp, ref: f"https://id.gs1.org/01/{_gtin(cp, ref)}"),
@@ -204,7 +187,7 @@ _PAT_RULES = {
     "gdti": _pattern(12, lambda cp, ref: f"https://id.gs1.org/253/{_cd(cp + ref)}"),
     "sgcn": _pattern(12, lambda cp, ref: f"https://id.gs1.org/255/{_cd(cp + ref)}"),
     "itip": _pat_itip,
-    "cpi": _pat_cpi,
+    "cpi": _cpi(pattern=True),
 }
 
 # --- Digital Link URIs -----------------------------------------------------------------------

@@ -142,6 +142,56 @@ def test_identifiers_become_canonical_digital_link_uris(value, expected):
     assert canonical(value) == expected
 
 
+REFERENCE_IDS = [
+    "urn:epc:id:sgtin:0614141.107346.2017",
+    "urn:epc:id:sgtin:0614141.107346.a!b(c)",
+    "urn:epc:id:sscc:0614141.1234567890",
+    "urn:epc:id:sgln:0614141.07346.0",
+    "urn:epc:id:sgln:0614141.07346.1234",
+    "urn:epc:id:sgln:061414112345..x",
+    "urn:epc:id:grai:0614141.12345.400",
+    "urn:epc:id:giai:4000001.12345",
+    "urn:epc:id:gsrn:0614141.1234567890",
+    "urn:epc:id:gsrnp:0614141.1234567890",
+    "urn:epc:id:gdti:0614141.12345.400",
+    "urn:epc:id:cpi:0614141.123ABC.123456789",
+    "urn:epc:id:sgcn:4012345.67890.04711",
+    "urn:epc:id:ginc:0614141.xyz47",
+    "urn:epc:id:gsin:0614141.123456789",
+    "urn:epc:id:itip:4012345.012345.01.02.987",
+    "urn:epc:id:upui:1234567.089456.51qIgY)%3C%26Jp3*j7%27SDB",
+    "urn:epc:id:pgln:1234567.89012",
+    "urn:epc:class:lgtin:4012345.012345.998877",
+    "urn:epc:idpat:sgtin:4012345.098765.*",
+    "urn:epc:idpat:grai:0614141.12345.*",
+    "urn:epc:idpat:gdti:0614141.12345.*",
+    "urn:epc:idpat:sgcn:4012345.67890.*",
+    "urn:epc:idpat:cpi:0614141.123ABC.*",
+    "urn:epc:idpat:itip:4012345.012345.01.02.*",
+    "urn:epc:idpat:upui:1234567.089456.*",
+    "https://id.gs1.org/01/09520123456788/21/12345",
+    "https://example.com/gtin/9520123456788/lot/A1/ser/7?s=1",
+    "https://example.com/01/09520123456788/22/2A/10/ABC/21/12345",
+    "http://a.example/sscc/106141412345678908",
+    "https://example.com/gln/0614141073467/254/1",
+    "https://id.gs1.org/8004/0614141xyz",
+    "https://id.gs1.org/01/12345670",
+    "urn:epc:id:sgtin:0614141.107346",
+    "urn:epc:id:sgtin:06141411.07346.1",
+    "https://example.com/about/us",
+    "urn:uuid:1-2.3",
+]
+
+
+def test_identifiers_match_the_reference_normaliser():
+    code = "import json,sys\nfrom epcis_event_hash_generator.dl_normaliser import normaliser\n"
+    code += "print(json.dumps([normaliser(u) for u in json.load(sys.stdin)]))"
+    out = subprocess.run(
+        [str(REFERENCE_PYTHON), "-c", code], input=json.dumps(REFERENCE_IDS), capture_output=True, text=True, check=True
+    )
+    assert [canonical(u) for u in REFERENCE_IDS] == json.loads(out.stdout)
+
+
 def test_timestamps_become_utc_milliseconds():
     assert utc_millis("2005-04-03T20:33:31.116-06:00") == "2005-04-04T02:33:31.116Z"
     assert utc_millis("2026-11-24T08:00:00Z") == "2026-11-24T08:00:00.000Z"
