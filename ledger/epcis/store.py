@@ -8,12 +8,15 @@ events and their identifiers are written in one database transaction. An event c
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,7 +37,23 @@ _EPC_FIELDS = (
     ("childQuantityList", True), ("inputQuantityList", True),
 )  # fmt: skip
 CAPTURE_RETRIES = 3
-_SQLITE_WRITER = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_writer(db: Session) -> Iterator[None]:
+    """SQLite has one writer at a time. Writers of all threads and processes queue on a file lock
+    beside the database, and the next one starts the moment the last one is done; left to
+    SQLite's busy handler they would poll with sleeps growing to 100 ms."""
+    url = db.get_bind().url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(f"{url.database}.write.lock", "a+") as f:  # one open file per writer: threads queue too
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -131,10 +150,8 @@ def capture(db: Session, doc: dict, events: list[dict], recorder: str, now: date
     context = json.dumps(doc.get("@context"), separators=(",", ":"))
     for attempt in range(CAPTURE_RETRIES):
         try:
-            if db.get_bind().dialect.name == "sqlite":  # one writer at a time: queue here, not in
-                with _SQLITE_WRITER:  # SQLite's busy handler, which sleeps in growing steps
-                    return _store(db, prepared, context, recorder, now or datetime.now(UTC))
-            return _store(db, prepared, context, recorder, now or datetime.now(UTC))
+            with _one_writer(db):
+                return _store(db, prepared, context, recorder, now or datetime.now(UTC))
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
             if attempt == CAPTURE_RETRIES - 1:
