@@ -22,7 +22,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        stop.set()
+        app.state.services.stop_background(stop)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -126,6 +126,13 @@ class Services:
             AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s),
         )
 
+    def stop_background(self, stop: threading.Event) -> None:
+        """Stop the background loops; wait for the scan writer's last flush."""
+        stop.set()
+        writer = getattr(self, "_scan_writer", None)
+        if writer is not None:
+            writer.join(timeout=5)
+
     def _warm_up(self) -> None:
         """Build at start what the first requests would otherwise wait for: the compiled EPCIS
         schema validator (~0.4 s) and, on a dev chain, the custodial keys (~0.5 s)."""
@@ -153,7 +160,8 @@ class Services:
         several workers, the one holding the data directory's anchorer lock anchors."""
         stop = threading.Event()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
-        threading.Thread(target=self.scans.run, args=(stop,), name="scans", daemon=False).start()
+        self._scan_writer = threading.Thread(target=self.scans.run, args=(stop,), name="scans", daemon=True)
+        self._scan_writer.start()
         if self.settings.anchor_interval_s > 0 and self._anchor_leader():
             threading.Thread(
                 target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True

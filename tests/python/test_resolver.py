@@ -140,6 +140,28 @@ def test_copied_code_turns_suspicious(scene):
     assert verdicts[:20] == ["genuine"] * 20 and verdicts[20] == "suspicious"
 
 
+def test_scans_written_in_batches_still_count_and_all_land(scene):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from ledger.models import Scan
+
+    c, _, _, issue, _ = scene
+    with TestClient(c.app) as live:  # with the app's lifespan: the batched scan writer runs
+        assert live.app.state.services.scans._running
+        verdicts = [scan(live, issue["sample"][2]).json()["verdict"] for _ in range(21)]
+        assert verdicts[:20] == ["genuine"] * 20 and verdicts[20] == "suspicious"  # unwritten ones count
+    with c.app.state.services.sessions() as db:  # and on shutdown every one of them is written
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(Scan)
+                .where(Scan.serial == issue["sample"][2].split("/21/")[1].split("?")[0])
+            )
+            == 21
+        )
+
+
 class _Dom(HTMLParser):
     def __init__(self):
         super().__init__()
