@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +27,8 @@ from ledger.roles import Role, role_names
 
 from .errors import forbidden, not_found, unauthorized
 from .services import get_db, rate_limited, services
+
+T = TypeVar("T")
 
 SESSION_PREFIX = "tls_"
 API_KEY_PREFIX = "tlk_"
@@ -86,6 +89,18 @@ def authenticate(
     if roles == 0:
         raise forbidden(f"{address} is not a member of the consortium (removed on chain?)")
     return Member(address, Role(roles), kind)
+
+
+#: roles that read every member's records (others read their own)
+READ_ALL = Role.AUDITOR | Role.OPERATOR
+
+
+def visible(member: Member, row: T | None, what: str, owners: tuple[str, ...] = ("merchant",)) -> T:
+    """`row` if the member may see it (it reads all, or is one of the row's `owners`); otherwise
+    404, exactly as if it did not exist, so nobody learns what others hold."""
+    if row is None or not (member.has(READ_ALL) or member.address in (getattr(row, a) for a in owners)):
+        raise not_found(what)
+    return row
 
 
 def require(*roles: Role) -> Callable[..., Member]:

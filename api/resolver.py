@@ -18,8 +18,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import threading
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +26,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger import codes, digital_link, money
 from ledger.epcis.identifiers import web_escape
-from ledger.merkle import MerkleTree
+from ledger.merkle import MerkleTree, TreeCache
 from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product, Scan
 
 from .auth import as_utc, utcnow
@@ -38,32 +36,17 @@ SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
 SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
 
 
-class _Trees:
-    """Merkle trees of recent code issues, rebuilt from the codes table on first use; keyed by
-    root (unique on chain), so a cached tree can never be served for another issue."""
+TREES = TreeCache()  # code issues' trees
 
-    def __init__(self, size: int = 8):
-        self._trees: OrderedDict[str, MerkleTree] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
 
-    def get(self, db: DbSession, issue: CodeIssue) -> MerkleTree:
-        with self._lock:
-            if issue.root in self._trees:
-                self._trees.move_to_end(issue.root)
-                return self._trees[issue.root]
+def issue_tree(db: DbSession, issue: CodeIssue) -> MerkleTree:
+    """The Merkle tree of a code issue, rebuilt from its codes on first use."""
+
+    def leaves() -> list[bytes]:
         uris = db.scalars(select(Code.uri).where(Code.issue_id == issue.id).order_by(Code.leaf_index)).all()
-        tree = MerkleTree([codes.code_leaf(digital_link.parse(u)) for u in uris])
-        if "0x" + tree.root.hex() != issue.root:
-            raise RuntimeError(f"codes of issue {issue.id} do not rebuild its anchored root {issue.root}")
-        with self._lock:
-            self._trees[issue.root] = tree
-            while len(self._trees) > self.size:
-                self._trees.popitem(last=False)
-        return tree
+        return [codes.code_leaf(digital_link.parse(u)) for u in uris]
 
-
-TREES = _Trees()
+    return TREES.get(issue.root, leaves)
 
 
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
@@ -188,7 +171,7 @@ def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
 def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code, issue: CodeIssue) -> dict[str, Any]:
     shared = svc.scan_cache.get(("batch", link.gtin, link.lot), lambda: _batch_facts(db, link.gtin, link.lot))
     batch_id, recall_reason, timeline = shared["batch_id"], shared["recall_reason"], shared["timeline"]
-    tree = TREES.get(db, issue)
+    tree = issue_tree(db, issue)
     item = f"https://id.gs1.org/01/{link.gtin}/21/{web_escape(link.serial)}"
     own = _epcis_rows(db, select(EpcisEpc.event_id).where(EpcisEpc.uri == item))
     seen = {e["hash_id"] for e in shared["supply_chain"]}

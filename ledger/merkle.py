@@ -8,6 +8,10 @@ node out is carried up unchanged.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
 try:  # compiled keccak: building a 100,000-leaf tree is ~6x faster than with eth_utils
     from sha3 import keccak_256
 
@@ -67,3 +71,28 @@ def verify(root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
     for sibling in proof:
         node = hash_pair(node, sibling)
     return node == root
+
+
+class TreeCache:
+    """The most recently used trees, by root. Keyed by root (unique on chain), a cached tree can
+    never be served for other leaves; a tree rebuilt from stored leaves must give its root."""
+
+    def __init__(self, size: int = 8):
+        self._trees: OrderedDict[str, MerkleTree] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, root: str, leaves: Callable[[], list[bytes]]) -> MerkleTree:
+        """The tree of `root` ("0x..."), built from `leaves()` (event hashes in order) if not cached."""
+        with self._lock:
+            if root in self._trees:
+                self._trees.move_to_end(root)
+                return self._trees[root]
+        tree = MerkleTree(leaves())
+        if "0x" + tree.root.hex() != root:
+            raise ValueError(f"the stored leaves do not rebuild the anchored root {root}")
+        with self._lock:
+            self._trees[root] = tree
+            while len(self._trees) > self.size:
+                self._trees.popitem(last=False)
+        return tree

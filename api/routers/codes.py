@@ -18,10 +18,10 @@ from ledger import codes
 from ledger.models import Batch, Code, CodeIssue
 from ledger.roles import Role
 
-from ..auth import Member, as_utc, require, utcnow
+from ..auth import READ_ALL, Member, as_utc, require, utcnow, visible
 from ..errors import invalid, not_found
 from ..services import get_db, services
-from .products import LOT_PATTERN, READ_ALL, visible_product
+from .products import LOT_PATTERN, visible_product
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 MAX_CODES = 100_000
@@ -77,10 +77,7 @@ def _own_batch(db: DbSession, member: Member, gtin: str, lot: str) -> Batch:
 
 
 def _visible_issue(db: DbSession, member: Member, issue_id: int) -> CodeIssue:
-    i = db.get(CodeIssue, issue_id)
-    if i is None or not (member.has(READ_ALL) or i.merchant == member.address):
-        raise not_found(f"code issue {issue_id}")
-    return i
+    return visible(member, db.get(CodeIssue, issue_id), f"code issue {issue_id}")
 
 
 @router.post(

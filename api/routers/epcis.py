@@ -20,15 +20,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.epcis import store
+from ledger.epcis.hashid import hash_id_of
 from ledger.epcis.schema import InvalidEpcis, check_capture
 from ledger.gs1 import GtinError, normalize_gtin
 from ledger.models import EpcisAnchor, EpcisEvent
 from ledger.roles import Role
 
-from ..auth import Member, require, utcnow
+from ..auth import READ_ALL, Member, require, utcnow, visible
 from ..errors import ApiError, invalid, not_found
 from ..services import get_db, rate_limited, services
-from .products import READ_ALL
 
 router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"])
 RECORDERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT
@@ -164,7 +164,7 @@ def query_events(
 
 def _event(db: DbSession, event_hash: str) -> EpcisEvent:
     digest = "0x" + event_hash.removeprefix("0x")
-    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == f"ni:///sha-256;{digest[2:]}?ver=CBV2.0"))
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(digest[2:])))
     if row is None:
         raise not_found(f"event {digest}")
     return row
@@ -178,9 +178,7 @@ def get_event(
 ) -> dict:
     if not re.match(EVENT_HASH, event_hash):
         raise invalid("event_hash", "expected the 64 hex digits of the event hash ID")
-    row = _event(db, event_hash)
-    if not member.has(READ_ALL) and member.address not in (row.recorder, row.merchant):
-        raise not_found(f"event {event_hash}")
+    row = visible(member, _event(db, event_hash), f"event {event_hash}", owners=("recorder", "merchant"))
     return {"event": store.as_captured(row), "recorder": row.recorder, "proof": store.proof_of(db, row)}
 
 

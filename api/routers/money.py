@@ -27,12 +27,11 @@ from ledger.orders import current_rule
 from ledger.roles import Role
 
 from .. import idempotency
-from ..auth import Member, as_utc, authenticate, require, utcnow
+from ..auth import READ_ALL, Member, as_utc, authenticate, require, utcnow, visible
 from ..errors import ApiError, invalid, not_found
 from ..services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["money"])
-READ_ALL = Role.AUDITOR | Role.OPERATOR
 MAX_FEN = 2**96 - 1
 
 
@@ -254,10 +253,7 @@ def order_out(o: Order, settlement: dict[str, Any] | None = None) -> dict[str, A
 
 
 def visible_order(db: DbSession, member: Member, order_id: str) -> Order:
-    o = db.get(Order, order_id)
-    if o is None or not (member.has(READ_ALL) or o.merchant == member.address):
-        raise not_found(f"order {order_id}")
-    return o
+    return visible(member, db.get(Order, order_id), f"order {order_id}")
 
 
 @router.post(

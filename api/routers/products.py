@@ -20,12 +20,11 @@ from ledger.gs1 import GtinError, normalize_gtin
 from ledger.models import Batch, Product
 from ledger.roles import Role
 
-from ..auth import Member, as_utc, require, utcnow
+from ..auth import READ_ALL, Member, as_utc, require, utcnow, visible
 from ..errors import ApiError, not_found
 from ..services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["master data"])
-READ_ALL = Role.AUDITOR | Role.OPERATOR
 LOT_PATTERN = r"^[!%-?A-Z_a-z\"]{1,20}$"  # GS1 AI (10): up to 20 characters of the GS1 set 82
 
 
@@ -94,10 +93,7 @@ def _batch_out(b: Batch) -> dict:
 
 def visible_product(db: DbSession, member: Member, gtin: str) -> Product:
     """The product if this member may see it; 404 otherwise (never revealing that it exists)."""
-    p = db.get(Product, gtin)
-    if p is None or not (member.has(READ_ALL) or p.merchant == member.address):
-        raise not_found(f"product {gtin}")
-    return p
+    return visible(member, db.get(Product, gtin), f"product {gtin}")
 
 
 @router.post("/products", response_model=ProductOut, status_code=201, summary="Register a product on chain")

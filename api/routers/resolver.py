@@ -19,7 +19,7 @@ from ledger.models import Code, CodeIssue
 
 from .. import pages
 from ..errors import invalid, not_found
-from ..resolver import TREES, resolve
+from ..resolver import issue_tree, resolve
 from ..services import get_db, rate_limited, services
 
 router = APIRouter(tags=["public"])
@@ -71,7 +71,7 @@ def code_proof(
     if code is None:
         raise not_found(f"code {gtin}/{lot}/{serial}")
     issue = db.get(CodeIssue, code.issue_id)
-    tree = TREES.get(db, issue)
+    tree = issue_tree(db, issue)
     return {
         "root": issue.root,
         "leaf_index": code.leaf_index,

@@ -341,9 +341,17 @@ def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "
     return "eventType=" + name + join + head + join + (_rest(rest, join) if rest else "")
 
 
-def hash_id(event: dict, namespaces: dict[str, str] | None = None) -> str:
-    digest = hashlib.sha256(prehash(event, namespaces).encode("utf-8")).hexdigest()
+def event_digest(event: dict, namespaces: dict[str, str] | None = None) -> str:
+    """SHA-256 (hex) of the event's pre-hash string: the part of its hash ID after `sha-256;`."""
+    return hashlib.sha256(prehash(event, namespaces).encode("utf-8")).hexdigest()
+
+
+def hash_id_of(digest: str) -> str:
     return f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+def hash_id(event: dict, namespaces: dict[str, str] | None = None) -> str:
+    return hash_id_of(event_digest(event, namespaces))
 
 
 def document_events(doc: dict) -> list[dict]:
@@ -359,6 +367,11 @@ def document_events(doc: dict) -> list[dict]:
     return list(results.get("eventList", []))
 
 
-def document_hash_ids(doc: dict) -> list[str]:
+def document_digests(doc: dict) -> list[str]:
+    """`event_digest` of each event, with the prefixes of the document and of the event."""
     ns = namespaces_of(doc.get("@context"))
-    return [hash_id(e, ns | namespaces_of(e.get("@context"))) for e in document_events(doc)]
+    return [event_digest(e, ns | namespaces_of(e.get("@context"))) for e in document_events(doc)]
+
+
+def document_hash_ids(doc: dict) -> list[str]:
+    return [hash_id_of(d) for d in document_digests(doc)]

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import re
-import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -24,9 +22,9 @@ from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..merkle import MerkleTree
+from ..merkle import MerkleTree, TreeCache
 from ..models import EpcisAnchor, EpcisEpc, EpcisEvent, Product
-from .hashid import canonical_value, namespaces_of, prehash, vocabulary
+from .hashid import canonical_value, document_digests, hash_id_of, vocabulary
 from .identifiers import canonical
 
 _ITEM = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?$")
@@ -113,12 +111,9 @@ def named_identifiers(event: dict) -> list[str]:
 
 def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
     """Hash and index every event of a (valid) document; duplicates within it are kept once."""
-    ns = namespaces_of(doc.get("@context"))
     out: OrderedDict[str, Prepared] = OrderedDict()
-    for event in events:
-        pre = prehash(event, ns | namespaces_of(event.get("@context")))
-        digest = hashlib.sha256(pre.encode("utf-8")).hexdigest()
-        hid = f"ni:///sha-256;{digest}?ver=CBV2.0"
+    for event, digest in zip(events, document_digests(doc), strict=True):
+        hid = hash_id_of(digest)
         if hid in out:
             continue
         read_point = event.get("readPoint", {}).get("id") if isinstance(event.get("readPoint"), dict) else None
@@ -291,27 +286,19 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
 
 # --- proofs --------------------------------------------------------------------------------------
 
-_TREES: OrderedDict[str, MerkleTree] = OrderedDict()  # by root: the same leaves give the same tree
-_TREE_CACHE = 8
-_TREES_LOCK = threading.Lock()
+_TREES = TreeCache()
 
 
 def anchor_tree(db: Session, anchor: EpcisAnchor) -> MerkleTree:
-    with _TREES_LOCK:
-        tree = _TREES.get(anchor.root)
-    if tree is None:
+    """The Merkle tree of an anchor, rebuilt from its events' digests on first use."""
+
+    def leaves() -> list[bytes]:
         digests = db.scalars(
             select(EpcisEvent.digest).where(EpcisEvent.anchor_id == anchor.id).order_by(EpcisEvent.leaf_index)
         ).all()
-        tree = MerkleTree([bytes.fromhex(d[2:]) for d in digests])
-        if "0x" + tree.root.hex() != anchor.root:
-            raise ValueError(f"stored leaves of anchor {anchor.id} do not give its root {anchor.root}")
-    with _TREES_LOCK:
-        _TREES[anchor.root] = tree
-        _TREES.move_to_end(anchor.root)
-        while len(_TREES) > _TREE_CACHE:
-            _TREES.popitem(last=False)
-    return tree
+        return [bytes.fromhex(d[2:]) for d in digests]
+
+    return _TREES.get(anchor.root, leaves)
 
 
 def proof_of(db: Session, row: EpcisEvent) -> dict:

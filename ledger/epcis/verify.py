@@ -13,17 +13,13 @@ from typing import Any
 
 from ..deploy import Deployment
 from ..verify import Check
-from .hashid import document_events, namespaces_of, prehash
+from .hashid import document_digests
 
 
 def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
-    import hashlib
-
     prov = dep.contract("Provenance")
     checks: list[Check] = []
-    ns = namespaces_of(doc.get("@context"))
-    for i, event in enumerate(document_events(doc)):
-        digest = hashlib.sha256(prehash(event, ns | namespaces_of(event.get("@context"))).encode()).hexdigest()
+    for i, digest in enumerate(document_digests(doc)):
         name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
         proof = fetch_proof(digest)
         if proof.get("status") != "anchored":
