@@ -123,7 +123,7 @@ def audit_log(
     request_id: str | None = Query(None, max_length=64),
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: int = Query(0, ge=0, description="page on: the last id of the previous page"),
+    after_id: int = Query(0, ge=0, le=2**63 - 1, description="page on: the last id of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     _: Member = Depends(require(Role.AUDITOR)),
     db: DbSession = Depends(get_db),
