@@ -35,13 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = Services(settings or Settings())
     errors.install(app)
     audit.install(app)
+    app.include_router(resolver.router)  # first: routes are matched in order, and scans are most of the traffic
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)
     app.include_router(money.router)
     app.include_router(codes.router)
     app.include_router(epcis.router)
-    app.include_router(resolver.router)
     app.include_router(audit.router)
     return app
 

@@ -14,15 +14,18 @@ Nothing else leaks: no other codes, no member keys, no order data. Every scan is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
 import json
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
+from starlette.concurrency import run_in_threadpool
 
 from ledger import codes, digital_link, money
 from ledger.epcis.identifiers import web_escape
@@ -39,7 +42,7 @@ SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
 TREES = TreeCache()  # code issues' trees
 
 
-def issue_tree(db: DbSession, issue: CodeIssue) -> MerkleTree:
+def issue_tree(db: DbSession, issue: CodeIssue | IssueRef) -> MerkleTree:
     """The Merkle tree of a code issue, rebuilt from its codes on first use."""
 
     def leaves() -> list[bytes]:
@@ -52,17 +55,55 @@ def issue_tree(db: DbSession, issue: CodeIssue) -> MerkleTree:
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
 
 
-def _keys(db: DbSession, kid: str | None) -> dict[str, Any]:
+def _load_key(svc: Services, kid: str) -> None:
+    with svc.sessions() as db:
+        pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
+    if pk is not None:
+        _KEYS[kid] = codes.public_key_from_b64(pk)
+
+
+async def _keys(svc: Services, kid: str | None) -> dict[str, Any]:
     """The public key the code names, if this service ever issued with it (read once, then cached)."""
     if kid and kid not in _KEYS:
-        pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
-        if pk is not None:
-            _KEYS[kid] = codes.public_key_from_b64(pk)
+        await run_in_threadpool(_load_key, svc, kid)
     return {kid: _KEYS[kid]} if kid in _KEYS else {}
 
 
-def _client_hashes(svc: Services, host: str) -> tuple[str, str]:
-    salt = svc.settings.siwe_domain.encode()  # stable per deployment; no raw address is stored
+@functools.lru_cache(maxsize=65_536)
+def _signature_check(uri: str, kid: str | None, key_known: bool) -> tuple[bool, str]:
+    """Ed25519 verification is the dearest step of a scan; its answer for one URI under one key
+    (a key id is the hash of its key) never changes, so codes scanned again are not verified again."""
+    return codes.verify_signature(uri, {kid: _KEYS[kid]} if key_known else {})
+
+
+class IssueRef(NamedTuple):
+    """What scans need of a code issue; an issue never changes once anchored."""
+
+    id: int
+    root: str
+    merchant: str
+    kid: str
+    anchor_tx: str
+    block_number: int
+
+
+def _issue(svc: Services, issue_id: int) -> IssueRef | None:
+    with svc.sessions() as db:
+        row = db.get(CodeIssue, issue_id)
+        return (
+            None if row is None else IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number)
+        )
+
+
+class CodeRef(NamedTuple):
+    id: int
+    issue_id: int
+    leaf_index: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_hashes(deployment_salt: str, host: str) -> tuple[str, str]:
+    salt = deployment_salt.encode()  # stable per deployment; no raw address is stored
     try:
         ip = ipaddress.ip_address(host)
         net = ipaddress.ip_network(f"{host}/{24 if ip.version == 4 else 48}", strict=False)
@@ -72,34 +113,64 @@ def _client_hashes(svc: Services, host: str) -> tuple[str, str]:
     return h(host), h(net)
 
 
-def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[str, Any]:
+# One round trip for what every scan needs: the code and, per network it was scanned from, how
+# often and when (a network with a scan in the last day counts toward "suspicious").
+_LOOKUP = (
+    select(Code.id, Code.issue_id, Code.leaf_index)
+    .add_columns(Scan.network, func.count(Scan.id), func.min(Scan.at), func.max(Scan.at))
+    .select_from(Code)
+    .outerjoin(Scan, Scan.code_id == Code.id)
+    .where(Code.gtin == bindparam("gtin"), Code.lot == bindparam("lot"), Code.serial == bindparam("serial"))
+    .group_by(Code.id, Code.issue_id, Code.leaf_index, Scan.network)
+)
+
+
+def _scan_history(svc: Services, code_id: int, rows: Sequence[Row], now: datetime) -> tuple[dict[str, Any], set[str]]:
+    """How often and when the code was scanned before (written and still pending), and the
+    networks it was scanned from in the last day."""
+    day_ago = now - timedelta(days=1)
+    count, times, networks = 0, [], set()
+    for *_, network, n, first, last in rows:
+        if network is None:
+            continue
+        count += n
+        times += [as_utc(first), as_utc(last)]
+        if as_utc(last) >= day_ago:
+            networks.add(network)
+    for p in svc.scans.pending_for(code_id):  # recorded, not yet written
+        count += 1
+        times.append(p["at"])
+        if p["at"] >= day_ago:
+            networks.add(p["network"])
+    history = {
+        "count": count,
+        "first_at": min(times).isoformat() if times else None,
+        "last_at": max(times).isoformat() if times else None,
+    }
+    return history, networks
+
+
+async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
+    """The verdict and facts for a scanned URI; records the scan.
+
+    Runs on the event loop: the one query every scan needs (the code and its scan history, an
+    indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
+    the merchant's deposit from the chain) comes from caches loaded in worker threads."""
     link = digital_link.parse(uri)
-    code = db.scalar(select(Code).where(Code.gtin == link.gtin, Code.lot == link.lot, Code.serial == link.serial))
-    issue = db.get(CodeIssue, code.issue_id) if code else None
-    signed, signature_reason = codes.verify_signature(uri, _keys(db, link.params.get("k")))
+    with svc.sessions() as db:
+        rows = db.connection().execute(_LOOKUP, {"gtin": link.gtin, "lot": link.lot, "serial": link.serial}).all()
+    code = CodeRef(*rows[0][:3]) if rows else None
+    issue = await svc.issues.aget(code.issue_id, lambda: _issue(svc, code.issue_id)) if code else None
+    kid = link.params.get("k")
+    signed, signature_reason = _signature_check(uri, kid, bool(await _keys(svc, kid)))
     now = utcnow()
-    history = {"count": 0, "first_at": None, "last_at": None}
     result: dict[str, Any] = {
         "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
         "signature": {"ok": signed, "reason": signature_reason},
     }
-    networks: set[str] = set()
-    if code is not None:
-        n, first, last = db.execute(
-            select(func.count(), func.min(Scan.at), func.max(Scan.at)).where(Scan.code_id == code.id)
-        ).one()
-        times = [as_utc(t) for t in (first, last) if t is not None]
-        pending = svc.scans.pending_for(code.id)  # recorded, not yet written
-        times += [p["at"] for p in pending]
-        history = {
-            "count": n + len(pending),
-            "first_at": min(times).isoformat() if times else None,
-            "last_at": max(times).isoformat() if times else None,
-        }
-        day_ago = now - timedelta(days=1)
-        networks = set(
-            db.scalars(select(func.distinct(Scan.network)).where(Scan.code_id == code.id, Scan.at >= day_ago))
-        ) | {p["network"] for p in pending if p["at"] >= day_ago}
+    history, networks = (
+        _scan_history(svc, code.id, rows, now) if code else ({"count": 0, "first_at": None, "last_at": None}, set())
+    )
     result["scans_before"] = history
 
     if not signed:
@@ -108,13 +179,13 @@ def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[st
         verdict, reason = "unknown", "this code was never issued"
     else:
         verdict, reason = "genuine", "issued by the batch's merchant and anchored on chain"
-        result.update(_facts(svc, db, link, code, issue))
+        result.update(await _facts(svc, link, code, issue))
         if result["batch"]["recalled"]:
             verdict, reason = "recalled", result["batch"]["recall_reason"] or "batch recalled"
         elif history["count"] >= SUSPICIOUS_SCANS or len(networks) >= SUSPICIOUS_NETWORKS:
             verdict = "suspicious"
             reason = f"scanned {history['count']} times before, from {len(networks)} networks in the last day"
-    client, network = _client_hashes(svc, client_host)
+    client, network = _client_hashes(svc.settings.siwe_domain, client_host)
     svc.scans.record(
         {
             "gtin": link.gtin,
@@ -129,6 +200,16 @@ def resolve(svc: Services, db: DbSession, uri: str, client_host: str) -> dict[st
     )
     result.update({"verdict": verdict, "reason": reason})
     return result
+
+
+def _in_session(svc: Services, read: Callable[[DbSession], Any]) -> Callable[[], Any]:
+    """A loader for a cache: `read` in a session of its own (it runs in a worker thread)."""
+
+    def load() -> Any:
+        with svc.sessions() as db:
+            return read(db)
+
+    return load
 
 
 def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
@@ -168,19 +249,23 @@ def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
     }
 
 
-def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code, issue: CodeIssue) -> dict[str, Any]:
-    shared = svc.scan_cache.get(("batch", link.gtin, link.lot), lambda: _batch_facts(db, link.gtin, link.lot))
+async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issue: IssueRef) -> dict[str, Any]:
+    cache, gtin, lot = svc.scan_cache, link.gtin, link.lot
+    shared = await cache.aget(("batch", gtin, lot), _in_session(svc, lambda db: _batch_facts(db, gtin, lot)))
     batch_id, recall_reason, timeline = shared["batch_id"], shared["recall_reason"], shared["timeline"]
-    tree = issue_tree(db, issue)
-    item = f"https://id.gs1.org/01/{link.gtin}/21/{web_escape(link.serial)}"
-    own = _epcis_rows(db, select(EpcisEpc.event_id).where(EpcisEpc.uri == item))
+    tree = TREES.peek(issue.root) or await run_in_threadpool(_in_session(svc, lambda db: issue_tree(db, issue)))
+    own = []
+    if await cache.aget(("item events", gtin), _in_session(svc, lambda db: _has_item_events(db, gtin))):
+        item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(link.serial)}"
+        about = select(EpcisEpc.event_id).where(EpcisEpc.uri == item)
+        own = await run_in_threadpool(_in_session(svc, lambda db: _epcis_rows(db, about)))
     seen = {e["hash_id"] for e in shared["supply_chain"]}
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
     )
-    dep = svc.chain.deployment()
-    vault = dep.contract("GuaranteeVault").address
-    deposit = svc.scan_cache.get(("deposit", vault, issue.merchant), lambda: money.deposit_account(dep, issue.merchant))
+    deposit = await cache.aget(
+        ("deposit", issue.merchant), lambda: money.deposit_account(svc.chain.deployment(), issue.merchant)
+    )
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {
@@ -205,6 +290,12 @@ def _facts(svc: Services, db: DbSession, link: digital_link.ItemLink, code: Code
             "kid": issue.kid,
         },
     }
+
+
+def _has_item_events(db: DbSession, gtin: str) -> bool:
+    """Whether any EPCIS event names single items of this GTIN (most scans then need no item query)."""
+    first = select(EpcisEpc.id).where(EpcisEpc.gtin == gtin, EpcisEpc.serial.is_not(None)).limit(1)
+    return db.scalar(first) is not None
 
 
 def _short(uri: str | None, prefix: str) -> str | None:

@@ -119,6 +119,7 @@ class Services:
         self._code_signer: CodeSigner | None = None
         self.scans = ScanRecorder(self.sessions)
         self.scan_cache = TTLCache(settings.scan_cache_s)
+        self.issues = TTLCache(3600)  # code issues never change once anchored
         self.anchorer = Anchorer(
             self.sessions,
             self.chain.deployment,

@@ -82,6 +82,11 @@ class TreeCache:
         self._lock = threading.Lock()
         self.size = size
 
+    def peek(self, root: str) -> MerkleTree | None:
+        """The tree of `root` if cached, else None (nothing is built)."""
+        with self._lock:
+            return self._trees.get(root)
+
     def get(self, root: str, leaves: Callable[[], list[bytes]]) -> MerkleTree:
         """The tree of `root` ("0x..."), built from `leaves()` (event hashes in order) if not cached."""
         with self._lock:

@@ -27,11 +27,10 @@ router = APIRouter(tags=["public"])
 
 @router.get(
     "/01/{gtin}/10/{lot}/21/{serial}",
-    dependencies=[Depends(rate_limited)],
     summary="Resolve a scanned code: verdict, product, batch, timeline, deposit, proof",
     responses={200: {"content": {"text/html": {}, "application/json": {}}}},
 )
-def resolve_code(
+async def resolve_code(
     request: Request,
     gtin: str = Path(pattern=r"^\d{8,14}$"),
     lot: str = Path(min_length=1, max_length=60),
@@ -39,13 +38,16 @@ def resolve_code(
     k: str | None = Query(None, max_length=64, description="signing key id"),
     s: str | None = Query(None, max_length=128, description="Ed25519 signature, base64url"),
     lang: str | None = Query(None, pattern=r"^(zh|en)$"),
-    db: DbSession = Depends(get_db),
 ):  # type: ignore[no-untyped-def]
+    # the rate limit is checked here, not as a dependency: a sync dependency would be one more hop
+    # through the thread pool on the hottest path there is (the handler itself runs on the loop)
+    rate_limited(request)
     params = {name: v for name, v in (("k", k), ("s", s)) if v is not None}
     uri = request.url.path + ("?" + "&".join(f"{a}={b}" for a, b in params.items()) if params else "")
     host = request.client.host if request.client else "unknown"
+    svc = services(request)
     try:
-        data = resolve(services(request), db, uri, host)
+        data = await resolve(svc, uri, host)
     except DigitalLinkError as exc:
         raise invalid("path", str(exc)) from None
     if "application/json" in request.headers.get("accept", ""):

@@ -128,7 +128,7 @@ def test_recalled_batch(scene, deployment, members):
         dep.contract("Provenance").functions.recall(bytes.fromhex(batch["batch_id"][2:]), "pesticide residue")
     )
     Indexer(dep, c.app.state.services.engine, confirmations=0).run()
-    time.sleep(c.app.state.services.settings.scan_cache_s)  # a batch's facts are cached this long
+    time.sleep(2 * c.app.state.services.settings.scan_cache_s)  # a batch's facts are shown up to this old
     d = scan(c, issue["sample"][0]).json()
     assert d["verdict"] == "recalled" and d["reason"] == "pesticide residue"
     assert d["timeline"][-1]["event"] == "BatchRecalled"
