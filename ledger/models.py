@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -205,11 +205,13 @@ class Scan(Base):
     gtin: Mapped[str] = mapped_column(String(14))
     lot: Mapped[str] = mapped_column(String(20))
     serial: Mapped[str] = mapped_column(String(20))
-    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"), index=True, nullable=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     client: Mapped[str] = mapped_column(String(16))
     network: Mapped[str] = mapped_column(String(16))
     verdict: Mapped[str] = mapped_column(String(20))
+    # a scan's history (per network: count, first, last) is read from this index alone
+    __table_args__ = (Index("ix_scans_code_network_at", "code_id", "network", "at"),)
 
 
 class EpcisAnchor(Base):
