@@ -7,6 +7,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/.bin:$(BIN):$(PATH)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# API processes, each with its own listening socket on PORT (api/serve.py)
+WORKERS ?= 2
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
@@ -67,7 +69,7 @@ run: deploy
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
 	indexer=$$!; trap 'kill $$indexer 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/uvicorn api.app:app --host $(HOST) --port $(PORT)
+	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:
 	$(BIN)/python -m ledger node stop

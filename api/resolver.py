@@ -157,8 +157,8 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
     the merchant's deposit from the chain) comes from caches loaded in worker threads."""
     link = digital_link.parse(uri)
-    with svc.sessions() as db:
-        rows = db.connection().execute(_LOOKUP, {"gtin": link.gtin, "lot": link.lot, "serial": link.serial}).all()
+    with svc.engine.connect() as conn:  # no ORM session: one Core statement, compiled once and cached
+        rows = conn.execute(_LOOKUP, {"gtin": link.gtin, "lot": link.lot, "serial": link.serial}).all()
     code = CodeRef(*rows[0][:3]) if rows else None
     issue = await svc.issues.aget(code.issue_id, lambda: _issue(svc, code.issue_id)) if code else None
     kid = link.params.get("k")

@@ -38,7 +38,8 @@ def login(base: str, account) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def served(rpc_url: str, manifest: Path, name: str, port: int, workers: int = 1, **env: str) -> Iterator[str]:
-    """Serve the API on `port` against the node and manifest, with its own SQLite database."""
+    """Serve the API on `port` against the node and manifest, with its own SQLite database, in
+    `workers` processes as `make run` does (`api.serve`: a listening socket per process)."""
     base = f"http://127.0.0.1:{port}"
     full_env = {
         **os.environ,
@@ -52,8 +53,7 @@ def served(rpc_url: str, manifest: Path, name: str, port: int, workers: int = 1,
         **env,
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--workers", str(workers)]
-        + ["--log-level", "warning"],
+        [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         cwd=ROOT,
         env=full_env,
     )
