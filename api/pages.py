@@ -23,6 +23,7 @@ TEXT = {
         "pending": "awaiting confirmations",
         "merchant": "Merchant guarantee deposit",
         "locked": "locked",
+        "deposit_unavailable": "cannot be read from the chain right now",
         "frozen": "frozen for complaints",
         "scans": "Earlier scans of this code",
         "never": "never scanned before",
@@ -58,6 +59,7 @@ TEXT = {
         "pending": "等待确认",
         "merchant": "商家保证金",
         "locked": "已锁定",
+        "deposit_unavailable": "暂时无法从链上读取",
         "frozen": "因投诉冻结",
         "scans": "此码的历史扫码",
         "never": "首次扫码",
@@ -107,6 +109,12 @@ def _yuan(fen: int) -> str:
     return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
+def _deposit(d: dict[str, int] | None, t: dict[str, str]) -> str:
+    if d is None:
+        return f'<span id="deposit-unavailable">{t["deposit_unavailable"]}</span>'
+    return f"{_yuan(d['balance_fen'])} {t['locked']}, {_yuan(d['frozen_fen'])} {t['frozen']}"
+
+
 def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     t = TEXT[lang]
     e = escape
@@ -143,8 +151,8 @@ li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#5
         d = data["merchant"]["deposit"]
         parts.append(_supply_chain(data.get("supply_chain", []), lang))
         parts.append(f"""<section><h2>{t["timeline"]}</h2><ol id="timeline">{"".join(items)}</ol></section>
-<section id="deposit"><h2>{t["merchant"]}</h2><div>{_yuan(d["balance_fen"])} {t["locked"]},
-{_yuan(d["frozen_fen"])} {t["frozen"]}</div><small><code>{e(data["merchant"]["address"])}</code></small></section>""")
+<section id="deposit"><h2>{t["merchant"]}</h2><div>{_deposit(d, t)}</div>
+<small><code>{e(data["merchant"]["address"])}</code></small></section>""")
         p = data["proof"]
         parts.append(f"""<section id="proof"><h2>{t["proof"]}</h2><small>{t["root"]} <code>{e(p["root"])}</code>
 <br>{t["anchor"]} <code>{e(p["anchor_tx"])}</code> ({t["block"]} {p["block_number"]})</small></section>""")

@@ -23,12 +23,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from requests.exceptions import RequestException
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
+from web3.exceptions import Web3Exception
 
 from ledger import codes, digital_link, money
 from ledger.epcis.identifiers import web_escape
+from ledger.errors import NodeUnavailable
 from ledger.merkle import MerkleTree, TreeCache
 from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product, Scan
 
@@ -263,9 +266,10 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
     )
-    deposit = await cache.aget(
-        ("deposit", issue.merchant), lambda: money.deposit_account(svc.chain.deployment(), issue.merchant)
-    )
+    try:
+        deposit = await cache.aget(("deposit", issue.merchant), lambda: _deposit(svc, issue.merchant))
+    except NodeUnavailable as exc:  # the verdict does not need the chain; the page says what is missing
+        deposit = {"unavailable": str(exc)}
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {
@@ -276,7 +280,8 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
         },
         "merchant": {
             "address": issue.merchant,
-            "deposit": {k: deposit[k] for k in ("balance_fen", "frozen_fen", "required_fen")},
+            "deposit": None if "unavailable" in deposit else {k: deposit[k] for k in DEPOSIT_FIELDS},
+            "deposit_unavailable": deposit.get("unavailable"),
         },
         "timeline": timeline,
         "supply_chain": supply_chain,
@@ -290,6 +295,19 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
             "kid": issue.kid,
         },
     }
+
+
+DEPOSIT_FIELDS = ("balance_fen", "frozen_fen", "required_fen")
+
+
+def _deposit(svc: Services, merchant: str) -> dict[str, int]:
+    """The merchant's guarantee deposit as the vault holds it now."""
+    try:
+        return money.deposit_account(svc.chain.deployment(), merchant)
+    except (RequestException, Web3Exception, OSError) as exc:
+        raise NodeUnavailable(
+            f"cannot read the deposit from the chain node at {svc.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"
+        ) from None
 
 
 def _has_item_events(db: DbSession, gtin: str) -> bool:

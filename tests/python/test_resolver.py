@@ -3,6 +3,7 @@ rendered by headless Debian chromium in both languages."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -13,7 +14,9 @@ from html.parser import HTMLParser
 
 import pytest
 from eth_utils import keccak
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from ledger import digital_link
 from ledger.chain import Sender
 from ledger.indexer import Indexer
@@ -306,3 +309,18 @@ def test_verify_cli_against_a_live_resolver(live, deployment, chain_node):
         text=True,
     )
     assert bad.returncode == 1 and "FAIL  signature" in bad.stdout
+
+
+def test_chain_node_down_still_gives_the_verdict_and_says_the_deposit_is_unreadable(scene):
+    c, _, _, issue, _ = scene
+    down = f"http://127.0.0.1:{free_port()}"  # the scene's database, a node that does not answer
+    settings = dataclasses.replace(c.app.state.services.settings, rpc_url=down, rpc_timeout_s=2)
+    with TestClient(create_app(settings)) as dead:
+        r = scan(dead, issue["sample"][2])
+        assert r.status_code == 200, r.text
+        data = r.json()
+        assert data["verdict"] == "genuine" and data["merchant"]["deposit"] is None
+        assert down in data["merchant"]["deposit_unavailable"]
+        page = dead.get("/" + path_of(issue["sample"][2]) + "&lang=en").text
+        assert "cannot be read from the chain right now" in page
+    assert scan(c, issue["sample"][2]).json()["scans_before"]["count"] == 2  # both scans were recorded
