@@ -17,6 +17,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import Settings
 from ledger import digital_link
 from ledger.chain import Sender
 from ledger.indexer import Indexer
@@ -324,3 +325,20 @@ def test_chain_node_down_still_gives_the_verdict_and_says_the_deposit_is_unreada
         page = dead.get("/" + path_of(issue["sample"][2]) + "&lang=en").text
         assert "cannot be read from the chain right now" in page
     assert scan(c, issue["sample"][2]).json()["scans_before"]["count"] == 2  # both scans were recorded
+
+
+def test_scans_and_their_history_on_postgresql(deployment, chain_node, members, pg_url):
+    settings = Settings(rpc_url=chain_node.url, manifest_path=deployment[1], database_url=pg_url, siwe_domain=DOMAIN)
+    with TestClient(create_app(settings)) as c:
+        a = login(c, members["merchant_a"])
+        gtin = new_gtin()
+        assert c.post("/v1/products", json={"gtin": gtin, "name": "Pu'er"}, headers=a).status_code == 201
+        assert c.post("/v1/batches", json={"gtin": gtin, "lot": "PE-1"}, headers=a).status_code == 201
+        uri = c.post(f"/v1/batches/{gtin}/PE-1/codes", json={"count": 3}, headers=a).json()["sample"][0]
+        first = scan(c, uri).json()
+        assert first["verdict"] == "genuine" and first["scans_before"]["count"] == 0
+        c.app.state.services.scans.flush()
+        again = scan(c, uri).json()
+        assert again["scans_before"]["count"] == 1
+        assert again["scans_before"]["first_at"] == again["scans_before"]["last_at"] is not None
+        assert again["proof"]["leaf_index"] >= 0 and again["merchant"]["deposit"]["balance_fen"] >= 0
