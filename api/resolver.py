@@ -24,9 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from requests.exceptions import RequestException
-from sqlalchemy import Dialect, Engine, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.sql.compiler import SQLCompiler
 from starlette.concurrency import run_in_threadpool
 from web3.exceptions import Web3Exception
 
@@ -34,7 +33,7 @@ from ledger import codes, digital_link, money
 from ledger.epcis.identifiers import web_escape
 from ledger.errors import NodeUnavailable
 from ledger.merkle import MerkleTree, TreeCache
-from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product, Scan
+from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
 
 from .auth import as_utc, utcnow
 from .services import Services
@@ -117,37 +116,8 @@ def _client_hashes(deployment_salt: str, host: str) -> tuple[str, str]:
     return h(host), h(net)
 
 
-# One round trip for what every scan needs: the code and, per network it was scanned from, how
-# often and when (a network with a scan in the last day counts toward "suspicious").
-_LOOKUP = (
-    select(Code.id, Code.issue_id, Code.leaf_index)
-    .add_columns(Scan.network, func.count(Scan.id), func.min(Scan.at), func.max(Scan.at))
-    .select_from(Code)
-    .outerjoin(Scan, Scan.code_id == Code.id)
-    .where(Code.gtin == bindparam("gtin"), Code.lot == bindparam("lot"), Code.serial == bindparam("serial"))
-    .group_by(Code.id, Code.issue_id, Code.leaf_index, Scan.network)
-)
-
-
-@functools.cache
-def _compiled(dialect: Dialect) -> SQLCompiler:
-    return _LOOKUP.compile(dialect=dialect)
-
-
-def _lookup(engine: Engine, gtin: str, lot: str, serial: str) -> list[tuple]:
-    """`_LOOKUP`'s rows, run on the driver's cursor: SQLAlchemy's execution around a ~20 µs
-    indexed read cost more than the read itself (a sixth of a scan's CPU, by py-spy)."""
-    compiled = _compiled(engine.dialect)
-    params = compiled.construct_params({"gtin": gtin, "lot": lot, "serial": serial})
-    args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
-    conn = engine.raw_connection()
-    try:
-        cur = conn.cursor()
-        cur.execute(compiled.string, args)
-        rows = cur.fetchall()
-        cur.close()
-    finally:
-        conn.close()  # back to the pool
+def _lookup(svc: Services, gtin: str, lot: str, serial: str) -> list[tuple]:
+    rows = svc.lookup.fetchall({"gtin": gtin, "lot": lot, "serial": serial})
     # SQLite gives times as text, naive and UTC
     return [(*r[:5], *(datetime.fromisoformat(t) if isinstance(t, str) else t for t in r[5:])) for r in rows]
 
@@ -184,7 +154,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
     the merchant's deposit from the chain) comes from caches loaded in worker threads."""
     link = digital_link.parse(uri)
-    rows = _lookup(svc.engine, link.gtin, link.lot, link.serial)
+    rows = _lookup(svc, link.gtin, link.lot, link.serial)
     code = CodeRef(*rows[0][:3]) if rows else None
     issue = await svc.issues.aget(code.issue_id, lambda: _issue(svc, code.issue_id)) if code else None
     kid = link.params.get("k")

@@ -14,17 +14,36 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, func, insert, select
 
-from ledger.models import Scan
+from ledger.db import DriverStatement
+from ledger.models import Code, Scan
 
 log = logging.getLogger(__name__)
 
+# A scan's one query (on the driver's cursor, `Services.lookup`): the code and, per network it was scanned from, how
+# often and when (a network with a scan in the last day counts toward "suspicious").
+LOOKUP = (
+    select(Code.id, Code.issue_id, Code.leaf_index)
+    .add_columns(Scan.network, func.count(Scan.id), func.min(Scan.at), func.max(Scan.at))
+    .select_from(Code)
+    .outerjoin(Scan, Scan.code_id == Code.id)
+    .where(Code.gtin == bindparam("gtin"), Code.lot == bindparam("lot"), Code.serial == bindparam("serial"))
+    .group_by(Code.id, Code.issue_id, Code.leaf_index, Scan.network)
+)
+
+
+_COLUMNS = ("gtin", "lot", "serial", "code_id", "at", "client", "network", "verdict")
+
 
 class ScanRecorder:
-    def __init__(self, sessions: sessionmaker[Session], flush_s: float = 0.02):
-        self.sessions, self.flush_s = sessions, flush_s
+    def __init__(self, engine: Engine, flush_s: float = 0.02):
+        # rows go through the driver's executemany: SQLAlchemy's own bulk insert held the GIL for
+        # milliseconds per flush, while scans on the event loop waited for it
+        self.insert = DriverStatement(
+            engine, insert(Scan.__table__).values({c: bindparam(c, type_=Scan.__table__.c[c].type) for c in _COLUMNS})
+        )
+        self.flush_s = flush_s
         self._pending: list[dict[str, Any]] = []
         self._by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -52,9 +71,7 @@ class ScanRecorder:
             if not batch:
                 return 0
             try:
-                with self.sessions() as db:
-                    db.execute(insert(Scan.__table__), batch)
-                    db.commit()
+                self.insert.executemany(batch)
             except Exception:
                 with self._lock:  # keep them for the next round
                     self._pending = batch + self._pending

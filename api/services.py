@@ -19,7 +19,7 @@ from web3.exceptions import Web3Exception
 
 from ledger.chain import DEV_MNEMONIC, Sender, connect, dev_accounts
 from ledger.codes import CodeSigner
-from ledger.db import make_engine, migrate, session_factory
+from ledger.db import DriverStatement, make_engine, migrate, session_factory
 from ledger.deploy import Deployment, attach
 from ledger.epcis import schema
 from ledger.epcis.anchoring import Anchorer, AnchorPolicy
@@ -28,7 +28,7 @@ from ledger.paths import data_dir
 
 from .cache import TTLCache
 from .errors import ApiError
-from .scans import ScanRecorder
+from .scans import LOOKUP, ScanRecorder
 from .settings import Settings
 
 
@@ -117,7 +117,8 @@ class Services:
         self.signers = Signers(settings, self.chain)
         self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
         self._code_signer: CodeSigner | None = None
-        self.scans = ScanRecorder(self.sessions)
+        self.scans = ScanRecorder(self.engine)
+        self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
         self.issues = TTLCache(3600)  # code issues never change once anchored
         self.anchorer = Anchorer(
