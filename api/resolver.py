@@ -58,9 +58,8 @@ def issue_tree(db: DbSession, issue: CodeIssue | IssueRef) -> MerkleTree:
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
 
 
-def _load_key(svc: Services, kid: str) -> None:
-    with svc.sessions() as db:
-        pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
+def _load_key(db: DbSession, kid: str) -> None:
+    pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
     if pk is not None:
         _KEYS[kid] = codes.public_key_from_b64(pk)
 
@@ -68,7 +67,7 @@ def _load_key(svc: Services, kid: str) -> None:
 async def _keys(svc: Services, kid: str | None) -> dict[str, Any]:
     """The public key the code names, if this service ever issued with it (read once, then cached)."""
     if kid and kid not in _KEYS:
-        await run_in_threadpool(_load_key, svc, kid)
+        await run_in_threadpool(_in_session(svc, lambda db: _load_key(db, kid)))
     return {kid: _KEYS[kid]} if kid in _KEYS else {}
 
 
@@ -90,12 +89,9 @@ class IssueRef(NamedTuple):
     block_number: int
 
 
-def _issue(svc: Services, issue_id: int) -> IssueRef | None:
-    with svc.sessions() as db:
-        row = db.get(CodeIssue, issue_id)
-        return (
-            None if row is None else IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number)
-        )
+def _issue(db: DbSession, issue_id: int) -> IssueRef | None:
+    row = db.get(CodeIssue, issue_id)
+    return None if row is None else IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number)
 
 
 class CodeRef(NamedTuple):
@@ -114,12 +110,6 @@ def _client_hashes(deployment_salt: str, host: str) -> tuple[str, str]:
         net = host
     h = lambda v: hmac.new(salt, str(v).encode(), hashlib.sha256).hexdigest()[:16]  # noqa: E731
     return h(host), h(net)
-
-
-def _lookup(svc: Services, gtin: str, lot: str, serial: str) -> list[tuple]:
-    rows = svc.lookup.fetchall({"gtin": gtin, "lot": lot, "serial": serial})
-    # SQLite gives times as text, naive and UTC
-    return [(*r[:5], *(datetime.fromisoformat(t) if isinstance(t, str) else t for t in r[5:])) for r in rows]
 
 
 def _scan_history(svc: Services, code_id: int, rows: Sequence[tuple], now: datetime) -> tuple[dict[str, Any], set[str]]:
@@ -154,9 +144,11 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
     the merchant's deposit from the chain) comes from caches loaded in worker threads."""
     link = digital_link.parse(uri)
-    rows = _lookup(svc, link.gtin, link.lot, link.serial)
+    rows = svc.lookup.fetchall({"gtin": link.gtin, "lot": link.lot, "serial": link.serial})
     code = CodeRef(*rows[0][:3]) if rows else None
-    issue = await svc.issues.aget(code.issue_id, lambda: _issue(svc, code.issue_id)) if code else None
+    issue = None
+    if code is not None:
+        issue = await svc.issues.aget(code.issue_id, _in_session(svc, lambda db: _issue(db, code.issue_id)))
     kid = link.params.get("k")
     signed, signature_reason = _signature_check(uri, kid, bool(await _keys(svc, kid)))
     now = utcnow()
@@ -259,10 +251,12 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
     )
+    deposit, unavailable = None, None
     try:
-        deposit = await cache.aget(("deposit", issue.merchant), lambda: _deposit(svc, issue.merchant))
+        account = await cache.aget(("deposit", issue.merchant), lambda: _deposit(svc, issue.merchant))
+        deposit = {k: account[k] for k in ("balance_fen", "frozen_fen", "required_fen")}
     except NodeUnavailable as exc:  # the verdict does not need the chain; the page says what is missing
-        deposit = {"unavailable": str(exc)}
+        unavailable = str(exc)
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {
@@ -273,8 +267,8 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
         },
         "merchant": {
             "address": issue.merchant,
-            "deposit": None if "unavailable" in deposit else {k: deposit[k] for k in DEPOSIT_FIELDS},
-            "deposit_unavailable": deposit.get("unavailable"),
+            "deposit": deposit,
+            "deposit_unavailable": unavailable,
         },
         "timeline": timeline,
         "supply_chain": supply_chain,
@@ -288,9 +282,6 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
             "kid": issue.kid,
         },
     }
-
-
-DEPOSIT_FIELDS = ("balance_fen", "frozen_fen", "required_fen")
 
 
 def _deposit(svc: Services, merchant: str) -> dict[str, int]:

@@ -115,9 +115,8 @@ class DriverStatement:
     """A Core statement compiled once for an engine's dialect and run on the driver's cursor.
 
     For the hottest paths only (a scan's lookup, the scan writer): SQLAlchemy's execution around a
-    ~20 µs indexed SQLite read cost more than the read. Parameters go through the column types'
-    bind processors as SQLAlchemy would apply them (SQLite stores times as text); result rows
-    come back as the driver gives them.
+    ~20 µs indexed SQLite read cost more than the read. Parameters and result columns go through
+    the column types' processors as SQLAlchemy would apply them (SQLite keeps times as text).
     """
 
     def __init__(self, engine: Engine, statement: Executable):
@@ -131,6 +130,12 @@ class DriverStatement:
             for name, bind in compiled.binds.items()
             if (proc := bind.type.dialect_impl(engine.dialect).bind_processor(engine.dialect))
         }
+        columns = getattr(statement, "selected_columns", ())
+        self._results = [
+            (i, proc)
+            for i, col in enumerate(columns)
+            if (proc := col.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None))
+        ]
 
     def args(self, params: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = self._defaults | params
@@ -146,9 +151,17 @@ class DriverStatement:
             rows = cur.fetchall()
             cur.close()
             conn.rollback()  # end the read transaction the driver may have begun (psycopg does)
-            return rows
         finally:
             conn.close()  # back to the pool
+        if not self._results:
+            return [tuple(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, proc in self._results:
+                values[i] = proc(values[i])
+            out.append(tuple(values))
+        return out
 
     def executemany(self, rows: list[dict[str, Any]]) -> None:
         """All rows in one transaction: committed, or none of them on an error."""
