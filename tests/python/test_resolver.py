@@ -342,3 +342,32 @@ def test_scans_and_their_history_on_postgresql(deployment, chain_node, members, 
         assert again["scans_before"]["count"] == 1
         assert again["scans_before"]["first_at"] == again["scans_before"]["last_at"] is not None
         assert again["proof"]["leaf_index"] >= 0 and again["merchant"]["deposit"]["balance_fen"] >= 0
+
+
+def test_malformed_scan_parameters_are_422s_naming_each_and_record_nothing(scene):
+    c, gtin, _, issue, _ = scene
+    good = "/" + path_of(issue["sample"][0])
+    cases = {
+        "/01/12AB/10/AJ-7/21/X": ["path.gtin"],
+        f"/01/{gtin}/10/AJ-7/21/{'Y' * 61}": ["path.serial"],
+        good + "&lang=fr": ["query.lang"],
+        good.replace("k=", "k=" + "0" * 64): ["query.k"],
+        f"/01/{gtin}/10/{'L' * 61}/21/X?lang=de": ["path.lot", "query.lang"],
+    }
+    from sqlalchemy import func, select
+
+    from ledger.models import Scan
+
+    services = c.app.state.services
+
+    def stored() -> int:
+        services.scans.flush()
+        with services.sessions() as db:
+            return db.scalar(select(func.count()).select_from(Scan))
+
+    before = stored()
+    for path, fields in cases.items():
+        r = c.get(path, headers={"Accept": "application/json"})
+        assert r.status_code == 422, (path, r.text)
+        assert [p["field"] for p in r.json()["detail"]] == fields
+    assert stored() == before
