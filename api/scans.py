@@ -5,6 +5,9 @@ and written by one thread every `flush_s` (default 20 ms) in one transaction; th
 scan counts the earlier ones still in memory, so nothing is missed in between. A crash loses at
 most the scans of the last `flush_s`. Without the thread (no app lifespan, as in unit tests) each
 scan is written at once.
+
+With the scans, the same transaction adds them to `scan_stats` (per code and network: count,
+first and last time), which is all a later scan reads of the code's history.
 """
 
 from __future__ import annotations
@@ -14,23 +17,61 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select
+from sqlalchemy import Engine, bindparam, case, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.db import DriverStatement
-from ledger.models import Code, Scan
+from ledger.db import DriverStatement, write_together
+from ledger.models import Code, Scan, ScanStat
 
 log = logging.getLogger(__name__)
 
 # A scan's one query (on the driver's cursor, `Services.lookup`): the code and, per network it was scanned from, how
-# often and when (a network with a scan in the last day counts toward "suspicious").
+# often and when (a network with a scan in the last day counts toward "suspicious"). One row per network, however
+# many scans the code has had.
 LOOKUP = (
     select(Code.id, Code.issue_id, Code.leaf_index)
-    .add_columns(Scan.network, func.count(Scan.id), func.min(Scan.at), func.max(Scan.at))
+    .add_columns(ScanStat.network, ScanStat.count, ScanStat.first_at, ScanStat.last_at)
     .select_from(Code)
-    .outerjoin(Scan, Scan.code_id == Code.id)
+    .outerjoin(ScanStat, ScanStat.code_id == Code.id)
     .where(Code.gtin == bindparam("gtin"), Code.lot == bindparam("lot"), Code.serial == bindparam("serial"))
-    .group_by(Code.id, Code.issue_id, Code.leaf_index, Scan.network)
 )
+
+
+def _stats_upsert(engine: Engine) -> DriverStatement:
+    """Add a batch's count and times per (code, network) to `scan_stats` (INSERT ... ON CONFLICT)."""
+    t = ScanStat.__table__
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(t).values({c.name: bindparam(c.name, type_=c.type) for c in t.columns})
+    new = stmt.excluded
+    return DriverStatement(
+        engine,
+        stmt.on_conflict_do_update(
+            index_elements=[t.c.code_id, t.c.network],
+            set_={
+                "count": t.c["count"] + new["count"],
+                # writers in other processes may commit older scans later: keep the extremes
+                "first_at": case((new.first_at < t.c.first_at, new.first_at), else_=t.c.first_at),
+                "last_at": case((new.last_at > t.c.last_at, new.last_at), else_=t.c.last_at),
+            },
+        ),
+    )
+
+
+def stats_of(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (code, network) of a batch of scans: count, first and last time; in key order, so that
+    concurrent writers lock rows in the same order (PostgreSQL)."""
+    stats: dict[tuple[int, str], dict[str, Any]] = {}
+    for scan in batch:
+        if scan["code_id"] is None:
+            continue
+        key = (scan["code_id"], scan["network"])
+        if (row := stats.get(key)) is None:
+            stats[key] = {"code_id": key[0], "network": key[1], "count": 1}
+            stats[key]["first_at"] = stats[key]["last_at"] = scan["at"]
+        else:
+            row["count"] += 1
+            row["first_at"], row["last_at"] = min(row["first_at"], scan["at"]), max(row["last_at"], scan["at"])
+    return [stats[key] for key in sorted(stats)]
 
 
 _COLUMNS = ("gtin", "lot", "serial", "code_id", "at", "client", "network", "verdict")
@@ -43,6 +84,8 @@ class ScanRecorder:
         self.insert = DriverStatement(
             engine, insert(Scan.__table__).values({c: bindparam(c, type_=Scan.__table__.c[c].type) for c in _COLUMNS})
         )
+        self.upsert = _stats_upsert(engine)
+        self.engine = engine
         self.flush_s = flush_s
         self._pending: list[dict[str, Any]] = []
         self._by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -71,7 +114,7 @@ class ScanRecorder:
             if not batch:
                 return 0
             try:
-                self.insert.executemany(batch)
+                write_together(self.engine, [(self.insert, batch), (self.upsert, stats_of(batch))])
             except Exception:
                 with self._lock:  # keep them for the next round
                     self._pending = batch + self._pending

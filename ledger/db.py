@@ -165,14 +165,21 @@ class DriverStatement:
 
     def executemany(self, rows: list[dict[str, Any]]) -> None:
         """All rows in one transaction: committed, or none of them on an error."""
-        conn = self.engine.raw_connection()
-        try:
-            cur = conn.cursor()
-            cur.executemany(self.sql, [self.args(row) for row in rows])
-            cur.close()
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        write_together(self.engine, [(self, rows)])
+
+
+def write_together(engine: Engine, work: Sequence[tuple[DriverStatement, list[dict[str, Any]]]]) -> None:
+    """Each statement run over its rows, all in one transaction: committed, or nothing on an error."""
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        for statement, rows in work:
+            if rows:
+                cur.executemany(statement.sql, [statement.args(row) for row in rows])
+        cur.close()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
