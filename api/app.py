@@ -34,8 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = Services(settings or Settings())
     errors.install(app)
+    # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
+    app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)
     audit.install(app)
-    app.include_router(resolver.router)  # first: routes are matched in order, and scans are most of the traffic
+    app.include_router(resolver.router)
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)

@@ -60,26 +60,16 @@ def _body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        request.state.audit_detail = str(exc.detail)
-        return JSONResponse(status_code=exc.status, content=_body(exc.code, exc.detail), headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | None] | None:
+    """Status, body and headers for an error we know how to answer; None for any other (a 500)."""
+    if isinstance(exc, ApiError):
+        return exc.status, _body(exc.code, exc.detail), exc.headers
+    if isinstance(exc, RequestValidationError):
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-        request.state.audit_detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
-        return JSONResponse(status_code=422, content=_body("invalid_input", problems))
-
-    @app.exception_handler(TransactionFailed)
-    async def _reverted(request: Request, exc: TransactionFailed) -> JSONResponse:
-        status = _REVERT_STATUS.get(exc.error or "", 409)
-        request.state.audit_detail = str(exc)
-        return JSONResponse(status_code=status, content=_body(exc.error or "reverted", str(exc)))
-
-    @app.exception_handler(LedgerError)
-    async def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+        return 422, _body("invalid_input", problems), None
+    if isinstance(exc, TransactionFailed):
+        return _REVERT_STATUS.get(exc.error or "", 409), _body(exc.error or "reverted", str(exc)), None
+    if isinstance(exc, LedgerError):
         if isinstance(exc, NodeUnavailable | ManifestMissing | ManifestMismatch):
             status, code = 503, type(exc).__name__
         elif isinstance(exc, Conflict):
@@ -88,5 +78,21 @@ def install(app: FastAPI) -> None:
             status, code = 404, "not_found"
         else:
             status, code = 400, type(exc).__name__
-        request.state.audit_detail = str(exc)
-        return JSONResponse(status_code=status, content=_body(code, str(exc)))
+        return status, _body(code, str(exc)), None
+    return None
+
+
+def _audit_detail(exc: Exception, body: dict[str, Any]) -> str:
+    if isinstance(exc, RequestValidationError):
+        return "; ".join(f"{p['field']}: {p['reason']}" for p in body["detail"])
+    return str(exc.detail) if isinstance(exc, ApiError) else str(exc)
+
+
+def install(app: FastAPI) -> None:
+    async def _answer(request: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = error_answer(exc)  # type: ignore[misc]  # registered for known errors only
+        request.state.audit_detail = _audit_detail(exc, body)
+        return JSONResponse(status_code=status, content=body, headers=headers)
+
+    for known in (ApiError, RequestValidationError, TransactionFailed, LedgerError):
+        app.add_exception_handler(known, _answer)

@@ -371,3 +371,49 @@ def test_malformed_scan_parameters_are_422s_naming_each_and_record_nothing(scene
         assert r.status_code == 422, (path, r.text)
         assert [p["field"] for p in r.json()["detail"]] == fields
     assert stored() == before
+
+
+def test_scans_answered_before_routing_are_the_documented_routes_answers(scene):
+    """`ScanFastPath` answers scans ahead of FastAPI; the route it bypasses must give the same
+    answers: statuses, bodies, content types, error shapes, request ids."""
+    from api.routers.resolver import ScanFastPath
+
+    c, gtin, _, issue, _ = scene
+    routed_app = create_app(c.app.state.services.settings)
+    routed_app.user_middleware = [m for m in routed_app.user_middleware if m.cls is not ScanFastPath]
+    good = "/" + path_of(issue["sample"][-1])
+    forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    requests = [
+        (good, {"Accept": "application/json"}),
+        (good + "&lang=zh", {}),
+        (good, {"Accept-Language": "en-US,en;q=0.9"}),
+        (forged, {"Accept": "application/json"}),
+        (f"/01/{gtin}/10/AJ-7/21/NEVER-ISSUED", {"Accept": "application/json"}),
+        (f"/01/{gtin}/10/{'L' * 61}/21/X?lang=de", {"Accept": "application/json"}),
+        ("/01/12345678901234/10/AJ-7/21/X", {"Accept": "application/json"}),  # wrong check digit
+    ]
+    with TestClient(routed_app) as routed:
+        assert not any(m.cls is ScanFastPath for m in routed.app.user_middleware)
+        for path, headers in requests:
+            fast, slow = c.get(path, headers=headers), routed.get(path, headers=headers)
+            assert (fast.status_code, fast.headers["content-type"]) == (slow.status_code, slow.headers["content-type"])
+            assert fast.headers["x-request-id"] and slow.headers["x-request-id"]
+            if fast.headers["content-type"] == "application/json":
+                a, b = fast.json(), slow.json()
+                for d in (a, b):
+                    d.pop("scans_before", None)  # each scan adds one
+                assert a == b, path
+            else:
+                verdict = re.compile(r'data-verdict="(\w+)"')
+                assert verdict.search(fast.text)[1] == verdict.search(slow.text)[1]
+        echoed = c.get(good, headers={"Accept": "application/json", "X-Request-ID": "scan-42"})
+        assert echoed.headers["x-request-id"] == "scan-42"
+
+
+def test_scan_rate_limit_is_a_429_with_retry_after(deployment, chain_node, tmp_path):
+    c = make_client(deployment, chain_node, tmp_path, public_rate=2, public_window_s=60)
+    path = f"/01/{new_gtin()}/10/L1/21/S1"
+    assert [c.get(path, headers={"Accept": "application/json"}).status_code for _ in range(2)] == [200, 200]
+    r = c.get(path, headers={"Accept": "application/json"})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= 61
