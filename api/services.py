@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -141,6 +142,11 @@ class Services:
         schema.warm_up()
         with contextlib.suppress(LedgerError, ApiError):
             self.signers.sender_for(self.anchor_address())
+        # Everything built so far lives as long as the process. Left to the collector, each full
+        # collection walked all of it (~300,000 objects, ~150 ms with the loop stopped: every
+        # request in flight waited); frozen, a full collection walks only what came after.
+        gc.collect()
+        gc.freeze()
 
     def _anchor_leader(self) -> bool:
         lock_path = data_dir() / "anchorer.lock"
