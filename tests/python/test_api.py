@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import time
+
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -49,3 +52,15 @@ def test_node_down_is_503_with_reason(deployment, tmp_path):
 def test_missing_manifest_is_503(chain_node, tmp_path):
     r = client(chain_node.url, tmp_path / "none.json", tmp_path).get("/v1/contracts")
     assert r.status_code == 503 and "no deployment manifest" in r.json()["detail"]
+
+
+def test_start_up_freezes_what_it_built_for_the_collector(deployment, chain_node, tmp_path):
+    """A full collection must not walk the objects start-up built: walking ~300,000 of them took
+    ~150 ms with the event loop stopped (measured with gc.callbacks under scan load)."""
+    gc.unfreeze()
+    with client(chain_node.url, deployment[1], tmp_path) as c:
+        assert c.get("/livez").status_code == 200
+        deadline = time.monotonic() + 30
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # warm-up runs in a thread
+        assert gc.get_freeze_count() > 10_000
