@@ -1,8 +1,8 @@
-"""EPCIS capture, end to end and anchored: 10,000 generated events (all five types, with
-extensions, sensor data, ...) posted as EPCIS 2.0 documents of 500 events by 4 concurrent
-clients to the API (uvicorn, one worker), each validated against GS1's schema, hashed (CBV 2.0),
-stored once and anchored on chain by the background anchorer in roots of up to 1,000 events.
-The clock stops when the last event is anchored.
+"""EPCIS capture, end to end and anchored: 20,000 generated events (all five types, with
+extensions, sensor data, ...) posted as 40 EPCIS 2.0 documents of 500 events by 8 concurrent
+clients to the API (`api.serve`, 2 processes), each validated against GS1's schema, hashed
+(CBV 2.0), stored once and anchored on chain by the background anchorer in roots of up to 1,000
+events. The clock stops when the last event is anchored.
 
 Baseline, same run and node: one event per transaction (`Provenance.recordEvent`, each into its
 batch's hash chain), 200 events sent back to back.
