@@ -355,10 +355,12 @@ def hash_id(event: dict, namespaces: dict[str, str] | None = None) -> str:
 
 
 def document_events(doc: dict) -> list[dict]:
-    """The events of an EPCISDocument (or query document), or a lone event as a list of one."""
+    """The events of an EPCISDocument (or query document), or a lone event as a list of one.
+    A lone event's own @context is its document's, as when it is captured (`schema.check_capture`
+    wraps it in a document): not a field of the event, so not hashed."""
     body = doc.get("epcisBody")
     if body is None:
-        return [doc]
+        return [{k: v for k, v in doc.items() if k != "@context"}]
     if "eventList" in body:
         return list(body["eventList"])
     if "event" in body:

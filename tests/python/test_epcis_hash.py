@@ -198,3 +198,11 @@ def test_timestamps_become_utc_milliseconds():
     assert utc_millis("2026-11-24T08:00:00.1234567+00:00") == "2026-11-24T08:00:00.123Z"
     # rounding up into the next second (the reference implementation crashes on this one)
     assert utc_millis("2026-12-31T23:59:59.9996Z") == "2027-01-01T00:00:00.000Z"
+
+
+def test_a_lone_event_hashes_as_it_does_once_captured():
+    from ledger.epcis.schema import check_capture
+
+    lone = {"@context": CONTEXT[0], **_event()}
+    doc, _ = check_capture(copy.deepcopy(lone))  # capture makes its @context the document's
+    assert document_hash_ids(lone) == document_hash_ids(doc) == [hash_id(_event())]
