@@ -42,6 +42,7 @@ TEXT = {
         "at": "at",
         "anchored": "anchored in block",
         "awaiting_anchor": "awaiting anchoring on chain",
+        "batch_entry": "entry {n} of the batch's on-chain history",
     },
     "zh": {
         "title": "产品溯源查询",
@@ -78,6 +79,7 @@ TEXT = {
         "at": "地点",
         "anchored": "已锚定于区块",
         "awaiting_anchor": "等待上链锚定",
+        "batch_entry": "批次链上记录第 {n} 条",
     },
 }
 #: CBV business steps as a consumer reads them
@@ -174,8 +176,9 @@ def _supply_chain(events: list[dict[str, Any]], lang: str) -> str:
         label = BIZ_STEPS[lang].get(step, step.replace("_", " "))
         where = f" <small>{t['at']} <code>{e(ev['read_point'])}</code></small>" if ev["read_point"] else ""
         a = ev["anchor"]
+        entry = f"{t['batch_entry'].format(n=a['index'] + 1)}, " if a and a["method"] == "batch_chain" else ""
         anchored = (
-            f"{t['anchored']} {a['block_number']}, tx <code>{e(a['tx_hash'])}</code>, "
+            f"{entry}{t['anchored']} {a['block_number']}, tx <code>{e(a['tx_hash'])}</code>, "
             f'<a href="{e(a["proof_url"])}">{t["proof"]}</a>'
             if a
             else t["awaiting_anchor"]

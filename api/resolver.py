@@ -304,6 +304,19 @@ def _short(uri: str | None, prefix: str) -> str | None:
     return uri.removeprefix(prefix) if uri else None
 
 
+def _anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | None:
+    if anchor is None:
+        return None
+    where = {
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
+    }
+    if anchor.kind == "chain":
+        return {"method": "batch_chain", "batch_id": anchor.batch_id, "index": anchor.chain_index} | where
+    return {"method": "merkle", "root": anchor.root, "leaf_index": ev.leaf_index} | where
+
+
 def _epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
     """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
     its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
@@ -325,15 +338,7 @@ def _epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
                 "read_point": ev.read_point,
                 "recorder": ev.recorder,
                 "hash_id": ev.hash_id,
-                "anchor": None
-                if anchor is None
-                else {
-                    "root": anchor.root,
-                    "leaf_index": ev.leaf_index,
-                    "tx_hash": anchor.tx_hash,
-                    "block_number": anchor.block_number,
-                    "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
-                },
+                "anchor": _anchor_of(ev, anchor),
             }
         )
     return out

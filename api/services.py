@@ -126,8 +126,16 @@ class Services:
             self.sessions,
             self.chain.deployment,
             lambda: self.signers.sender_for(self.anchor_address()),
-            AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s),
+            AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s, settings.anchor_one_by_one_max),
+            self._recorder_sender,
         )
+
+    def _recorder_sender(self, address: str) -> Sender | None:
+        """The member's own signer, for its events' entries in a batch's hash chain, if held here."""
+        try:
+            return self.signers.sender_for(address)
+        except ApiError:
+            return None
 
     def stop_background(self, stop: threading.Event) -> None:
         """Stop the background loops; wait for the scan writer's last flush."""

@@ -228,16 +228,22 @@ class ScanStat(Base):
 
 
 class EpcisAnchor(Base):
-    """A Merkle root over captured events' hashes, anchored on chain by `Provenance.anchor`."""
+    """Where captured events' hashes are on chain. Kind `merkle`: a Merkle root over them, anchored
+    by `Provenance.anchor`. Kind `chain`: one event recorded by its recorder into a batch's hash
+    chain (`Provenance.recordEvent`); `root` is then the batch's head after the entry and
+    `chain_index` the entry's place in that batch's history."""
 
     __tablename__ = "epcis_anchors"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8), default="merkle", server_default="merkle")
     root: Mapped[str] = mapped_column(String(66), unique=True)
     leaf_count: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(String(66))
     block_number: Mapped[int] = mapped_column(BigInteger)
     submitter: Mapped[str] = mapped_column(String(42))
     anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    chain_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class EpcisEvent(Base):

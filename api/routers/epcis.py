@@ -184,7 +184,7 @@ def get_event(
 
 @router.get(
     "/proofs/{event_hash}",
-    summary="Public: the Merkle proof of an event hash against its anchored root",
+    summary="Public: where an event hash is on chain (Merkle path to an anchored root, or its batch chain entry)",
     dependencies=[Depends(rate_limited)],
 )
 def get_proof(event_hash: str, db: DbSession = Depends(get_db)) -> dict:
@@ -201,15 +201,22 @@ def status(member: Member = Depends(require(RECORDERS, *READ_ALL)), db: DbSessio
     return {"events": events, "pending": pending, "anchors": roots}
 
 
-@router.post("/anchor", summary="Anchor every pending event now (instead of waiting for count or age)")
+@router.post(
+    "/anchor",
+    summary="Anchor every pending event now (instead of waiting for count or age): in Merkle roots, or one by one "
+    "into their batches' hash chains when few are pending",
+)
 def anchor_now(
     request: Request,
     member: Member = Depends(require(RECORDERS | Role.OPERATOR)),
 ) -> dict:
     anchors = services(request).anchorer.drain()
     request.state.audit_detail = f"{len(anchors)} roots anchored"
-    return {
-        "anchors": [
-            {"root": a.root, "leafCount": a.leaf_count, "tx": a.tx_hash, "block": a.block_number} for a in anchors
-        ]
-    }
+    return {"anchors": [_anchor_out(a) for a in anchors]}
+
+
+def _anchor_out(a: EpcisAnchor) -> dict:
+    where = {"tx": a.tx_hash, "block": a.block_number, "leafCount": a.leaf_count}
+    if a.kind == "chain":
+        return {"method": "batchChain", "batchId": a.batch_id, "index": a.chain_index, "head": a.root} | where
+    return {"method": "merkle", "root": a.root} | where

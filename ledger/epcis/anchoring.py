@@ -6,6 +6,15 @@ system pays ~5 gas per event and a quiet one still anchors every event within `m
 The leaves are the events' SHA-256 digests (the hex of their hash IDs), in capture order, so
 `Provenance.verifyEvent(root, digest, path)` checks any single event on chain.
 
+Low volume: when no more than `one_by_one_max` events are pending as they fall due, each is
+recorded on its own into the hash chain of the registered batch it names
+(`Provenance.recordEvent`, `head = keccak(head ‖ eventHash)`), signed by the member who captured
+it. One such entry costs less gas than a root of one leaf (~43,600 against ~54,900), and the chain
+itself then says who recorded the event and where it stands in its batch's history. An event
+naming no registered batch, or whose recorder holds no key here or may not record into that
+batch, goes into a Merkle root as usual. Such an entry is kept as an `EpcisAnchor` of kind
+`chain` (its `root` is the batch's head after the entry, `chain_index` the entry's place).
+
 Crash safety: the database learns of an anchor only after its transaction is mined. If the
 process dies in between, the same pending events give the same root next time; the contract
 refuses it as `RootExists`, and the anchorer then adopts the root from the chain's
@@ -26,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..chain import Sender, TransactionFailed
 from ..deploy import Deployment
 from ..merkle import MerkleTree
-from ..models import EpcisAnchor, EpcisEvent
+from ..models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,9 @@ log = logging.getLogger(__name__)
 class AnchorPolicy:
     max_events: int = 1000
     max_age_s: float = 10.0
+    #: at most this many pending events, when due, are recorded one by one into their batches'
+    #: hash chains instead of a Merkle root (0: always roots)
+    one_by_one_max: int = 1
 
 
 class Anchorer:
@@ -44,8 +56,12 @@ class Anchorer:
         deployment: Callable[[], Deployment],
         sender: Callable[[], Sender],
         policy: AnchorPolicy | None = None,
+        recorder_sender: Callable[[str], Sender | None] | None = None,
     ):
+        """`sender` signs roots; `recorder_sender(address)` signs a member's own entries into a
+        batch's hash chain (None where this process holds no key for that member)."""
         self.sessions, self.deployment, self.sender = sessions, deployment, sender
+        self.recorder_sender = recorder_sender
         self.policy = policy or AnchorPolicy()
         self._lock = threading.Lock()  # one anchor at a time per process
 
@@ -54,7 +70,12 @@ class Anchorer:
             return db.scalar(select(func.count()).select_from(EpcisEvent).where(EpcisEvent.anchor_id.is_(None)))
 
     def anchor_once(self, force: bool = False, now: datetime | None = None) -> EpcisAnchor | None:
-        """Anchor one root if due (or if `force` and anything is pending); return it, else None."""
+        """Anchor one root if due (or if `force` and anything is pending), or record the few pending
+        events one by one; return the (last) anchor made, else None."""
+        made = self._anchor_due(force, now)
+        return made[-1] if made else None
+
+    def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
         with self._lock, self.sessions() as db:
             rows = db.execute(
                 select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time)
@@ -63,13 +84,21 @@ class Anchorer:
                 .limit(self.policy.max_events)
             ).all()
             if not rows:
-                return None
+                return []
             now = now or datetime.now(UTC)
             oldest = rows[0].record_time
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
             due = len(rows) >= self.policy.max_events or now - oldest >= timedelta(seconds=self.policy.max_age_s)
             if not (due or force):
-                return None
+                return []
+            made: list[EpcisAnchor] = []
+            if len(rows) <= self.policy.one_by_one_max and self.recorder_sender is not None:
+                entries = self._record_one_by_one(db, rows, now)
+                made = [entry for _, entry in entries]
+                done = {event_id for event_id, _ in entries}
+                rows = [r for r in rows if r.id not in done]
+                if not rows:
+                    return made
             tree = MerkleTree([bytes.fromhex(r.digest[2:]) for r in rows])
             tx_hash, block, submitter = self._anchor_on_chain(tree.root, len(rows), rows[0].id, rows[-1].id)
             anchor = EpcisAnchor(
@@ -93,10 +122,82 @@ class Anchorer:
             if taken != len(rows):  # another anchorer took some of them: leave all pending
                 db.rollback()
                 log.warning("events of root %s were anchored elsewhere meanwhile; retrying later", anchor.root)
-                return None
+                return made
             db.commit()
             log.info("anchored %d events in root %s (block %d)", len(rows), anchor.root, block)
-            return anchor
+            return [*made, anchor]
+
+    def _record_one_by_one(self, db: Session, rows: list, now: datetime) -> list[tuple[int, EpcisAnchor]]:
+        """Record each of `rows` that names a registered batch into that batch's hash chain, signed
+        by its recorder; commit each entry as it is mined. Returns (event id, entry) of those done."""
+        ids = [r.id for r in rows]
+        batches: dict[int, str] = {}
+        for event_id, batch_id in db.execute(
+            select(EpcisEpc.event_id, Batch.batch_id)
+            .join(Batch, (Batch.gtin == EpcisEpc.gtin) & (Batch.lot == EpcisEpc.lot))
+            .where(EpcisEpc.event_id.in_(ids))
+            .order_by(EpcisEpc.id)
+        ):
+            batches.setdefault(event_id, batch_id)  # the first registered batch the event names
+        recorders = dict(db.execute(select(EpcisEvent.id, EpcisEvent.recorder).where(EpcisEvent.id.in_(ids))).all())
+        done = []
+        for r in rows:
+            batch_id = batches.get(r.id)
+            sender = self.recorder_sender(recorders[r.id]) if batch_id else None
+            if sender is None:
+                continue
+            try:
+                tx_hash, block, index, head = self._record_on_chain(sender, batch_id, r.digest)
+            except TransactionFailed as exc:  # e.g. Unauthorized: the recorder may not write to that batch
+                log.info("event %s goes into a root: recording it into batch %s failed (%s)", r.digest, batch_id, exc)
+                continue
+            entry = EpcisAnchor(
+                kind="chain",
+                root=head,
+                leaf_count=1,
+                tx_hash=tx_hash,
+                block_number=block,
+                submitter=sender.address,
+                anchored_at=now,
+                batch_id=batch_id,
+                chain_index=index,
+            )
+            db.add(entry)
+            db.flush()
+            events = EpcisEvent.__table__
+            taken = db.execute(
+                update(events)
+                .where(events.c.id == r.id, events.c.anchor_id.is_(None))
+                .values(anchor_id=entry.id, leaf_index=0)
+            ).rowcount
+            if taken != 1:  # anchored elsewhere meanwhile; the chain entry stays, harmless
+                db.rollback()
+                continue
+            db.commit()
+            log.info("recorded event %s into batch %s as entry %d (block %d)", r.digest, batch_id, index, block)
+            done.append((r.id, entry))
+        return done
+
+    def _record_on_chain(self, sender: Sender, batch_id: str, digest: str) -> tuple[str, int, int, str]:
+        """(tx, block, index, head) of the event's entry in the batch's hash chain. An entry already
+        there (mined before a crash kept the database from learning of it) is adopted, not repeated."""
+        dep = self.deployment()
+        prov = dep.contract("Provenance")
+        batch, event_hash = bytes.fromhex(batch_id[2:]), bytes.fromhex(digest[2:])
+        for entry in prov.events.EventRecorded().get_logs(
+            from_block=dep.manifest["deployed_at_block"],
+            argument_filters={"batchId": batch, "recorder": sender.address},
+        ):
+            if entry["args"]["eventHash"] == event_hash:
+                return self._entry(entry)
+        receipt = sender.transact(prov.functions.recordEvent(batch, event_hash))
+        return self._entry(prov.events.EventRecorded().process_receipt(receipt)[0])
+
+    @staticmethod
+    def _entry(log_entry) -> tuple[str, int, int, str]:
+        args = log_entry["args"]
+        tx = "0x" + bytes(log_entry["transactionHash"]).hex()
+        return tx, log_entry["blockNumber"], args["index"], "0x" + bytes(args["head"]).hex()
 
     def _anchor_on_chain(self, root: bytes, count: int, first: int, last: int) -> tuple[str, int, str]:
         prov = self.deployment().contract("Provenance")
@@ -117,8 +218,8 @@ class Anchorer:
     def drain(self) -> list[EpcisAnchor]:
         """Anchor everything pending now, in as many roots as it takes."""
         out = []
-        while (a := self.anchor_once(force=True)) is not None:
-            out.append(a)
+        while made := self._anchor_due(True, None):
+            out.extend(made)
         return out
 
     def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:

@@ -302,14 +302,29 @@ def anchor_tree(db: Session, anchor: EpcisAnchor) -> MerkleTree:
 
 
 def proof_of(db: Session, row: EpcisEvent) -> dict:
-    """Leaf, path, root, transaction and block of an anchored event; status pending otherwise."""
+    """Where an event is on chain; status pending until it is. Method `merkle`: leaf, path, root,
+    transaction and block. Method `batchChain`: the batch, the entry's index, the batch's head
+    after it, the recorder who signed it, transaction and block."""
     out = {"hashId": row.hash_id, "eventHash": row.digest}
     if row.anchor_id is None:
         return out | {"status": "pending"}
     anchor = db.get(EpcisAnchor, row.anchor_id)
+    if anchor.kind == "chain":
+        return out | {
+            "status": "anchored",
+            "method": "batchChain",
+            "batchId": anchor.batch_id,
+            "index": anchor.chain_index,
+            "head": anchor.root,
+            "recorder": anchor.submitter,
+            "tx": anchor.tx_hash,
+            "block": anchor.block_number,
+            "anchoredAt": anchor.anchored_at.replace(tzinfo=anchor.anchored_at.tzinfo or UTC).isoformat(),
+        }
     tree = anchor_tree(db, anchor)
     return out | {
         "status": "anchored",
+        "method": "merkle",
         "leaf": "0x" + tree.levels[0][row.leaf_index].hex(),
         "leafIndex": row.leaf_index,
         "path": ["0x" + p.hex() for p in tree.proof(row.leaf_index)],

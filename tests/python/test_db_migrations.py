@@ -47,3 +47,22 @@ def test_processes_starting_together_migrate_once(tmp_path):
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert "epcis_events" in inspect(make_engine(url)).get_table_names()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_anchors_made_before_batch_chain_entries_stay_merkle_roots(db, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'a.sqlite3'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine, "0008")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO epcis_anchors (root, leaf_count, tx_hash, block_number, submitter, anchored_at) "
+                "VALUES ('0x01', 3, '0x02', 7, '0x03', '2026-11-25 10:00:00+00:00')"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT kind, leaf_count, batch_id, chain_index FROM epcis_anchors")).one()
+    assert tuple(row) == ("merkle", 3, None, None)
+    engine.dispose()

@@ -310,3 +310,108 @@ def test_anchor_command_anchors_what_is_pending(deployment, chain_node, tmp_path
     main(["anchor"])
     assert "anchored 3 events in root 0x" in capsys.readouterr().out
     assert c.app.state.services.anchorer.pending() == 0
+
+
+def _batch_event(gtin: str, lot: str, step: str) -> dict:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-03T09:00:00+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE",
+        "bizStep": step,
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/{lot}", "quantity": 3}],
+    }
+
+
+@pytest.fixture
+def lone_batch(api):
+    """merchant_a's product and batch, registered on chain and here."""
+    c, h = api
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Longjing"}, headers=h["merchant_a"]).status_code == 201
+    batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "LJ-1"}, headers=h["merchant_a"]).json()
+    return gtin, "LJ-1", batch["batch_id"]
+
+
+def test_a_lone_event_goes_into_its_batch_hash_chain_signed_by_its_recorder(api, deployment, members, lone_batch):
+    from eth_utils import keccak
+
+    from ledger.epcis.verify import verify_events
+
+    c, h = api
+    dep, _ = deployment
+    prov = dep.contract("Provenance")
+    gtin, lot, batch_id = lone_batch
+    batch = bytes.fromhex(batch_id[2:])
+    heads = [prov.functions.batch(batch).call()[2]]
+    for i, (who, step) in enumerate((("producer", "inspecting"), ("logistics", "shipping"))):
+        doc = _batch_event(gtin, lot, step)
+        assert c.post("/v1/epcis/capture", json=doc, headers=h[who]).status_code == 201
+        [entry] = c.post("/v1/epcis/anchor", headers=h["merchant_a"]).json()["anchors"]
+        assert entry["method"] == "batchChain" and entry["batchId"] == batch_id and entry["index"] == i
+        digest = bytes.fromhex(_digests(doc)[0])
+        # on chain: the batch's head moved by exactly this event; the log names its recorder
+        _, count, head, _ = prov.functions.batch(batch).call()
+        assert count == i + 1 and head == keccak(heads[-1] + digest) and entry["head"] == "0x" + head.hex()
+        heads.append(head)
+        proof = c.get(f"/v1/epcis/proofs/{digest.hex()}").json()
+        assert proof["method"] == "batchChain" and proof["recorder"] == members[who].address
+        assert proof["index"] == i and proof["tx"] == entry["tx"]
+
+        def fetch(d):
+            return c.get(f"/v1/epcis/proofs/{d}").json()
+
+        checks = verify_events(doc, dep, fetch)
+        assert [ch.ok for ch in checks] == [True], checks
+        assert f"entry {i} of batch" in checks[0].detail and members[who].address in checks[0].detail
+        # a service lying about the entry, the recorder or the block is caught by the chain
+        for lie in ({"index": i + 1}, {"recorder": members["merchant_b"].address}, {"block": proof["block"] - 1}):
+            assert not verify_events(doc, dep, lambda d, lie=lie: fetch(d) | lie)[0].ok, lie
+    # the consumer-facing timeline names the entry
+    with c.app.state.services.sessions() as db:
+        from api.resolver import _epcis_rows
+
+        rows = _epcis_rows(db, select(EpcisEvent.id))
+    assert [(r["anchor"]["method"], r["anchor"]["index"]) for r in rows] == [("batch_chain", 0), ("batch_chain", 1)]
+
+
+def test_events_that_cannot_go_into_a_batch_chain_go_into_a_root(api, deployment, lone_batch):
+    c, h = api
+    dep, _ = deployment
+    gtin, lot, batch_id = lone_batch
+    # merchant_b may capture, but may not write into merchant_a's batch: the chain refuses it
+    assert (
+        c.post("/v1/epcis/capture", json=_batch_event(gtin, lot, "receiving"), headers=h["merchant_b"]).status_code
+        == 201
+    )
+    [a] = c.post("/v1/epcis/anchor", headers=h["merchant_b"]).json()["anchors"]
+    assert a["method"] == "merkle" and a["leafCount"] == 1
+    # an event naming no registered batch
+    assert (
+        c.post("/v1/epcis/capture", json=_batch_event(new_gtin(), "X", "receiving"), headers=h["producer"]).status_code
+        == 201
+    )
+    [a] = c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]
+    assert a["method"] == "merkle"
+    # more pending than the policy records one by one
+    for step in ("packing", "loading"):
+        assert c.post("/v1/epcis/capture", json=_batch_event(gtin, lot, step), headers=h["producer"]).status_code == 201
+    [a] = c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]
+    assert a["method"] == "merkle" and a["leafCount"] == 2
+    assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 0
+
+
+def test_a_chain_entry_mined_before_a_crash_is_adopted_not_recorded_twice(api, deployment, members, lone_batch):
+    c, h = api
+    dep, _ = deployment
+    prov = dep.contract("Provenance")
+    gtin, lot, batch_id = lone_batch
+    doc = _batch_event(gtin, lot, "inspecting")
+    assert c.post("/v1/epcis/capture", json=doc, headers=h["producer"]).status_code == 201
+    # the entry was mined, then the process died before the database learned of it
+    digest = bytes.fromhex(_digests(doc)[0])
+    dep.sender(members["producer"]).transact(prov.functions.recordEvent(bytes.fromhex(batch_id[2:]), digest))
+    [entry] = c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]
+    assert entry["method"] == "batchChain" and entry["index"] == 0
+    assert prov.functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 1  # not recorded twice
