@@ -48,10 +48,12 @@ def scene(deployment, chain_node, tmp_path, members):
     made["quantityList"] = [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/AJ-7", "quantity": 5}]
     shipped = epcis_event("shipping", "2026-11-02T09:00:00+08:00", "OBSERVE")
     shipped["epcList"] = [f"https://id.gs1.org/01/{gtin}/21/{serial}"]
-    for who, event in (("producer", made), ("logistics", shipped)):
+    # each anchored as it comes (low volume): the batch's event goes into its on-chain hash chain,
+    # signed by the producer; the item's (no lot, so no batch) into a Merkle root
+    for who, event, method in (("producer", made, "batchChain"), ("logistics", shipped, "merkle")):
         r = c.post("/v1/epcis/capture", json=event, headers=login(c, members[who]))
         assert r.status_code == 201, r.text
-    assert c.post("/v1/epcis/anchor", headers=a).json()["anchors"]
+        assert [x["method"] for x in c.post("/v1/epcis/anchor", headers=a).json()["anchors"]] == [method]
     Indexer(dep, c.app.state.services.engine, confirmations=0).run()
     return c, gtin, batch, issue, tmp_path
 
@@ -83,14 +85,24 @@ def test_genuine_code_shows_its_history(scene, members):
     d = r.json()
     assert d["verdict"] == "genuine" and d["signature"]["ok"]
     assert d["product"] == {"gtin": gtin, "name": "Anji white tea"}
-    assert [e["event"] for e in d["timeline"]] == ["BatchRegistered", "EventRecorded", "EventRecorded"]
-    assert [e["recorder"] for e in d["timeline"][1:]] == [members["producer"].address, members["logistics"].address]
+    assert [e["event"] for e in d["timeline"]] == ["BatchRegistered"] + ["EventRecorded"] * 3
+    assert [e["recorder"] for e in d["timeline"][1:]] == [
+        members[who].address for who in ("producer", "logistics", "producer")
+    ]
     assert d["merchant"]["address"] == members["merchant_a"].address
     # EPCIS events about this item's batch, with who recorded each and where it is anchored
     assert [(e["biz_step"], e["recorder"]) for e in d["supply_chain"]] == [
         ("commissioning", members["producer"].address)
     ]
     assert d["supply_chain"][0]["anchor"]["proof_url"].startswith("/v1/epcis/proofs/")
+    assert d["supply_chain"][0]["anchor"] | {"tx_hash": None, "block_number": None, "proof_url": None} == {
+        "method": "batch_chain",
+        "batch_id": d["batch"]["batch_id"],
+        "index": 2,  # after the two recorded directly
+        "tx_hash": None,
+        "block_number": None,
+        "proof_url": None,
+    }
     shipped = scan(c, issue["sample"][1]).json()["supply_chain"]
     assert [e["biz_step"] for e in shipped] == ["commissioning", "shipping"]
     assert shipped[1]["recorder"] == members["logistics"].address
@@ -237,14 +249,17 @@ def chromium_dom(url: str, lang: str, profile) -> str:
 def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
     base, issue = live
     uri = base + "/" + path_of(issue["sample"][1])
-    for lang, word, step, shipped in (("en", "Genuine", "Event", "shipping"), ("zh", "正品", "事件", "发货")):
+    for lang, word, step, shipped, entry in (
+        ("en", "Genuine", "Event", "shipping", "entry 3 of the batch's on-chain history"),
+        ("zh", "正品", "事件", "发货", "批次链上记录第 3 条"),
+    ):
         dom = chromium_dom(f"{uri}&lang={lang}", lang, tmp_path / f"profile-{lang}")
         page = _Dom()
         page.feed(dom)
         assert page.verdict == "genuine" and word in page.verdict_text
-        assert page.events == ["BatchRegistered", "EventRecorded", "EventRecorded"]
+        assert page.events == ["BatchRegistered"] + ["EventRecorded"] * 3
         assert step in dom and "Anji white tea" in dom
-        assert page.steps == ["commissioning", "shipping"] and shipped in dom
+        assert page.steps == ["commissioning", "shipping"] and shipped in dom and entry in dom
     forged = chromium_dom(uri.replace("&s=", "&s=AA"), "zh", tmp_path / "profile-forged")
     page = _Dom()
     page.feed(forged)
