@@ -122,6 +122,11 @@ class Services:
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
         self.issues = TTLCache(3600)  # code issues never change once anchored
+        from ledger.epcis import store
+
+        from . import resolver
+
+        resolver.TREES.max_leaves = store.TREES.max_leaves = settings.tree_cache_leaves
         self.anchorer = Anchorer(
             self.sessions,
             self.chain.deployment,

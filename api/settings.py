@@ -53,3 +53,6 @@ class Settings:
     epcis_max_events: int = field(default_factory=lambda: _env_int("LEDGER_EPCIS_MAX_EVENTS", 10_000))
     #: a scan may show a batch's facts and the merchant's deposit up to this old (seconds; 0: never cached)
     scan_cache_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_SCAN_CACHE_S", "2")))
+    #: leaves of Merkle trees (code issues', anchored roots') each worker keeps built, per kind
+    #: (~64 bytes a leaf): a scan of a code whose issue's tree is not kept waits for it to be rebuilt
+    tree_cache_leaves: int = field(default_factory=lambda: _env_int("LEDGER_TREE_CACHE_LEAVES", 2_000_000))

@@ -286,7 +286,7 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
 
 # --- proofs --------------------------------------------------------------------------------------
 
-_TREES = TreeCache()
+TREES = TreeCache()  # anchored roots' trees
 
 
 def anchor_tree(db: Session, anchor: EpcisAnchor) -> MerkleTree:
@@ -298,7 +298,7 @@ def anchor_tree(db: Session, anchor: EpcisAnchor) -> MerkleTree:
         ).all()
         return [bytes.fromhex(d[2:]) for d in digests]
 
-    return _TREES.get(anchor.root, leaves)
+    return TREES.get(anchor.root, leaves)
 
 
 def proof_of(db: Session, row: EpcisEvent) -> dict:

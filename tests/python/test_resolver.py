@@ -432,3 +432,24 @@ def test_scan_rate_limit_is_a_429_with_retry_after(deployment, chain_node, tmp_p
     r = c.get(path, headers={"Accept": "application/json"})
     assert r.status_code == 429 and r.json()["error"] == "rate_limited"
     assert 1 <= int(r.headers["Retry-After"]) <= 61
+
+
+def test_scans_stay_right_when_issues_trees_are_evicted(deployment, chain_node, tmp_path, members):
+    from api import resolver
+    from ledger import codes, merkle
+
+    c = make_client(deployment, chain_node, tmp_path, tree_cache_leaves=6)  # room for one 5-code issue
+    a = login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Biluochun"}, headers=a).status_code == 201
+    issues = []
+    for lot in ("B-1", "B-2"):
+        assert c.post("/v1/batches", json={"gtin": gtin, "lot": lot}, headers=a).status_code == 201
+        issues.append(c.post(f"/v1/batches/{gtin}/{lot}/codes", json={"count": 5}, headers=a).json())
+    for issue in (*issues, issues[0]):
+        uri = issue["sample"][-1]
+        d = scan(c, uri).json()
+        assert d["verdict"] == "genuine" and d["proof"]["root"] == issue["root"]
+        path = [bytes.fromhex(p[2:]) for p in d["proof"]["path"]]
+        assert merkle.verify(bytes.fromhex(issue["root"][2:]), codes.code_leaf(digital_link.parse(uri)), path)
+        assert resolver.TREES.peek(issue["root"]) is not None and len(resolver.TREES) == 1
