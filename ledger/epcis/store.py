@@ -264,24 +264,77 @@ def as_captured(row: EpcisEvent) -> dict:
 
 
 def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = "SimpleEventQuery") -> dict:
-    """An EPCIS 2.0 EPCISQueryDocument holding `rows`; the extension prefixes of every document
-    the events came from are declared in its @context (the first declaration of a prefix wins)."""
+    """An EPCIS 2.0 EPCISQueryDocument holding `rows`, with the extension prefixes of every
+    document the events came from declared in its @context.
+
+    Documents may give one prefix different namespaces (`ex` for one system's, `ex` for
+    another's). The first declaration keeps the prefix; an event whose document meant another
+    namespace has that prefix renamed in its keys and values (to a prefix already declared for
+    that namespace, else `ex_2`, ...), so every field still expands to the namespace it was
+    captured with and the event's hash ID computed from this document is the one stored."""
     base = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-    prefixes: dict[str, str] = {}
-    for ctx in {r.context for r in rows}:
-        for c in json.loads(ctx) if ctx.startswith("[") else []:
-            if isinstance(c, dict):
-                for k, v in c.items():
-                    prefixes.setdefault(k, v)
+    prefixes: dict[str, str] = {}  # prefix -> namespace, as declared in the answer
+    by_namespace: dict[str, str] = {}
+    contexts: dict[str, dict[str, str]] = {}  # stored context -> {its prefix: prefix in the answer}
+    events = []
+    for r in rows:
+        if r.context not in contexts:
+            contexts[r.context] = _declare(_prefixes_of(r.context), prefixes, by_namespace)
+        event = as_captured(r)
+        renames = {k: v for k, v in contexts[r.context].items() if k != v}
+        own = _prefixes_of(json.dumps(event.get("@context")))  # an event's own @context rules inside it
+        renames = {k: v for k, v in renames.items() if k not in own}
+        events.append(_renamed(event, renames) if renames else event)
     return {
         "@context": [base, prefixes] if prefixes else [base],
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "epcisBody": {
-            "queryResults": {"queryName": query_name, "resultsBody": {"eventList": [as_captured(r) for r in rows]}}
-        },
+        "epcisBody": {"queryResults": {"queryName": query_name, "resultsBody": {"eventList": events}}},
     }
+
+
+def _prefixes_of(context: str) -> dict[str, str]:
+    """The prefixes a stored @context (JSON) declares, as hashing reads them (objects in a list)."""
+    ctx = json.loads(context)
+    out: dict[str, str] = {}
+    for c in ctx if isinstance(ctx, list) else []:
+        if isinstance(c, dict):
+            out.update({k: v for k, v in c.items() if isinstance(v, str)})
+    return out
+
+
+def _declare(wanted: dict[str, str], prefixes: dict[str, str], by_namespace: dict[str, str]) -> dict[str, str]:
+    """Declare `wanted` in `prefixes`; {prefix wanted: prefix declared for its namespace}."""
+    out = {}
+    for k, ns in wanted.items():
+        if prefixes.get(k, ns) == ns:
+            prefixes[k] = ns
+            by_namespace.setdefault(ns, k)
+            out[k] = k
+        elif ns in by_namespace:
+            out[k] = by_namespace[ns]
+        else:
+            n = 2
+            while f"{k}_{n}" in prefixes or f"{k}_{n}" in wanted:
+                n += 1
+            prefixes[f"{k}_{n}"] = by_namespace[ns] = ns
+            out[k] = f"{k}_{n}"
+    return out
+
+
+def _renamed(value, renames: dict[str, str]):
+    """`value` with prefixes renamed in compact IRIs: object keys and string values `prefix:...`."""
+
+    def name(text: str) -> str:
+        i = text.find(":")
+        return renames[text[:i]] + text[i:] if i > 0 and text[:i] in renames else text
+
+    if isinstance(value, dict):
+        return {(k if k.startswith("@") else name(k)): _renamed(v, renames) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, renames) for v in value]
+    return name(value) if isinstance(value, str) else value
 
 
 # --- proofs --------------------------------------------------------------------------------------

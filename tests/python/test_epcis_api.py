@@ -415,3 +415,53 @@ def test_a_chain_entry_mined_before_a_crash_is_adopted_not_recorded_twice(api, d
     [entry] = c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]
     assert entry["method"] == "batchChain" and entry["index"] == 0
     assert prov.functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 1  # not recorded twice
+
+
+def test_a_query_keeps_each_extension_in_its_own_namespace(api):
+    """Two systems both call their namespace `ex`; a third calls the first one's `acme`. One answer
+    holds all their events, each still expanding to what it was captured with (same hash IDs)."""
+    c, h = api
+    base = CONTEXT[0]
+
+    def doc(ctx: dict, step: str, value: str) -> dict:
+        event = {
+            "type": "ObjectEvent",
+            "eventTime": "2026-11-05T08:00:00+08:00",
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": ["urn:epc:id:sgtin:0614141.107346.3001"],
+            "action": "OBSERVE",
+            "bizStep": step,
+            f"{next(iter(ctx))}:grade": value,
+        }
+        return {"@context": [base, ctx], "type": "EPCISDocument", "schemaVersion": "2.0"} | {
+            "creationDate": "2026-11-05T00:00:00Z",
+            "epcisBody": {"eventList": [event]},
+        }
+
+    docs = [
+        doc({"ex": "https://a.example/epcis/"}, "packing", "ex:premium"),
+        doc({"ex": "https://b.example/ns/"}, "loading", "ex:standard"),
+        doc({"acme": "https://a.example/epcis/"}, "receiving", "acme:first"),
+    ]
+    ids = []
+    for d in docs:
+        r = c.post("/v1/epcis/capture", json=d, headers=h["producer"])
+        assert r.status_code == 201, r.text
+        ids += [e["hashId"] for e in r.json()["events"]]
+    answer = c.get("/v1/epcis/events", params={"epc": "urn:epc:id:sgtin:0614141.107346.3001"}, headers=h["auditor"])
+    answer = answer.json()
+    assert answer["@context"][1] == {
+        "ex": "https://a.example/epcis/",
+        "ex_2": "https://b.example/ns/",
+        "acme": "https://a.example/epcis/",
+    }
+    events = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [(e["bizStep"], {k: v for k, v in e.items() if k.endswith(":grade")}) for e in events] == [
+        ("packing", {"ex:grade": "ex:premium"}),
+        ("loading", {"ex_2:grade": "ex_2:standard"}),
+        ("receiving", {"acme:grade": "acme:first"}),
+    ]
+    answer_without_ids = copy.deepcopy(answer)
+    for e in answer_without_ids["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+        e.pop("eventID")  # the hash IDs the service filled in; recompute them
+    assert document_hash_ids(answer_without_ids) == ids
