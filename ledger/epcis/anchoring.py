@@ -109,17 +109,7 @@ class Anchorer:
                 submitter=submitter,
                 anchored_at=now,
             )
-            db.add(anchor)
-            db.flush()
-            events = EpcisEvent.__table__
-            db.execute(
-                update(events)
-                .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
-                .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
-                [{"eid": r.id, "idx": i} for i, r in enumerate(rows)],
-            )
-            taken = db.scalar(select(func.count()).select_from(events).where(events.c.anchor_id == anchor.id))
-            if taken != len(rows):  # another anchorer took some of them: leave all pending
+            if not _attach(db, anchor, rows):  # another anchorer took some of them: leave all pending
                 db.rollback()
                 log.warning("events of root %s were anchored elsewhere meanwhile; retrying later", anchor.root)
                 return made
@@ -162,15 +152,7 @@ class Anchorer:
                 batch_id=batch_id,
                 chain_index=index,
             )
-            db.add(entry)
-            db.flush()
-            events = EpcisEvent.__table__
-            taken = db.execute(
-                update(events)
-                .where(events.c.id == r.id, events.c.anchor_id.is_(None))
-                .values(anchor_id=entry.id, leaf_index=0)
-            ).rowcount
-            if taken != 1:  # anchored elsewhere meanwhile; the chain entry stays, harmless
+            if not _attach(db, entry, [r]):  # anchored elsewhere meanwhile; the chain entry stays, harmless
                 db.rollback()
                 continue
             db.commit()
@@ -231,3 +213,18 @@ class Anchorer:
             except Exception:  # noqa: BLE001 - a background loop must outlive a node restart
                 log.exception("anchoring failed; retrying in %.1f s", interval_s)
             stop.wait(interval_s)
+
+
+def _attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:
+    """Store `anchor` and give it `rows` (pending events, in leaf order); False if another
+    anchorer took any of them meanwhile (the caller then rolls back)."""
+    db.add(anchor)
+    db.flush()
+    events = EpcisEvent.__table__
+    db.execute(
+        update(events)
+        .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
+        .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
+        [{"eid": r.id, "idx": i} for i, r in enumerate(rows)],
+    )
+    return db.scalar(select(func.count()).select_from(events).where(events.c.anchor_id == anchor.id)) == len(rows)
