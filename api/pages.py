@@ -144,11 +144,15 @@ li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#5
             detail = ""
             if ev["event"] == "EventRecorded":
                 detail = f" #{ev['index'] + 1} <code>{e(ev['event_hash'])}</code>"
+                if "epcis" in ev:  # a captured EPCIS event, recorded on its own: say which
+                    step = ev["epcis"]["biz_step"] or ev["epcis"]["type"]
+                    detail += f" — {e(BIZ_STEPS[lang].get(step, step.replace('_', ' ')))}"
             if ev["event"] == "BatchRecalled":
                 detail = f" — {t['reason']}: {e(ev['reason'])}"
             who = f"<br><small>{t['recorded_by']} <code>{e(ev['recorder'])}</code></small>" if "recorder" in ev else ""
             pending = "" if ev["final"] else f" <small>({t['pending']})</small>"
-            items.append(f"""<li data-event="{e(ev["event"])}">{t.get(ev["event"], e(ev["event"]))}{detail}{who}
+            epcis = f' data-epcis-step="{e(ev["epcis"]["biz_step"] or "")}"' if "epcis" in ev else ""
+            items.append(f"""<li data-event="{e(ev["event"])}"{epcis}>{t.get(ev["event"], e(ev["event"]))}{detail}{who}
 <br><small>{t["block"]} {ev["block_number"]}, tx <code>{e(ev["tx_hash"])}</code>{pending}</small></li>""")
         d = data["merchant"]["deposit"]
         parts.append(_supply_chain(data.get("supply_chain", []), lang))

@@ -227,6 +227,7 @@ def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
         elif event == "BatchRegistered":
             entry.update(lot=a["lot"])
         timeline.append(entry)
+    _name_epcis_entries(db, timeline)
     about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
     return {
         "product_name": product.name if product else None,
@@ -235,6 +236,24 @@ def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
         "recall_reason": recall_reason,
         "supply_chain": _epcis_rows(db, about),
     }
+
+
+def _name_epcis_entries(db: DbSession, timeline: list[dict[str, Any]]) -> None:
+    """Name the hash chain entries that are captured EPCIS events (recorded one by one) by their
+    business step and hash ID, so the page can say what each on-chain record is."""
+    hashes = {e["event_hash"].lower(): e for e in timeline if e["event"] == "EventRecorded"}
+    if not hashes:
+        return
+    for digest, step, kind, hash_id in db.execute(
+        select(EpcisEvent.digest, EpcisEvent.biz_step, EpcisEvent.event_type, EpcisEvent.hash_id).where(
+            EpcisEvent.digest.in_(list(hashes))
+        )
+    ):
+        hashes[digest]["epcis"] = {
+            "type": kind,
+            "biz_step": _short(step, "https://ref.gs1.org/cbv/BizStep-"),
+            "hash_id": hash_id,
+        }
 
 
 async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issue: IssueRef) -> dict[str, Any]:

@@ -89,6 +89,9 @@ def test_genuine_code_shows_its_history(scene, members):
     assert [e["recorder"] for e in d["timeline"][1:]] == [
         members[who].address for who in ("producer", "logistics", "producer")
     ]
+    # the last on-chain entry is the captured EPCIS event, named as such
+    assert [e.get("epcis", {}).get("biz_step") for e in d["timeline"]] == [None, None, None, "commissioning"]
+    assert d["timeline"][3]["epcis"]["hash_id"] == d["supply_chain"][0]["hash_id"]
     assert d["merchant"]["address"] == members["merchant_a"].address
     # EPCIS events about this item's batch, with who recorded each and where it is anchored
     assert [(e["biz_step"], e["recorder"]) for e in d["supply_chain"]] == [
@@ -182,7 +185,7 @@ class _Dom(HTMLParser):
     def __init__(self):
         super().__init__()
         self.verdict, self.events, self._in_verdict, self.verdict_text = None, [], False, ""
-        self.steps = []
+        self.steps, self.epcis_steps = [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -190,6 +193,7 @@ class _Dom(HTMLParser):
             self.verdict, self._in_verdict = a.get("data-verdict"), True
         if tag == "li" and "data-event" in a:
             self.events.append(a["data-event"])
+            self.epcis_steps.append(a.get("data-epcis-step"))
         if tag == "li" and "data-biz-step" in a:
             self.steps.append(a["data-biz-step"])
 
@@ -258,6 +262,7 @@ def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
         page.feed(dom)
         assert page.verdict == "genuine" and word in page.verdict_text
         assert page.events == ["BatchRegistered"] + ["EventRecorded"] * 3
+        assert page.epcis_steps == [None, None, None, "commissioning"]
         assert step in dom and "Anji white tea" in dom
         assert page.steps == ["commissioning", "shipping"] and shipped in dom and entry in dom
     forged = chromium_dom(uri.replace("&s=", "&s=AA"), "zh", tmp_path / "profile-forged")
