@@ -263,6 +263,14 @@ def test_capture_anchor_and_query_on_postgresql(deployment, chain_node, pg_url, 
     assert [e["type"] for e in q.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
         "AggregationEvent"
     ]
+    # a lone event of a registered batch goes into the batch's hash chain
+    m = login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Maojian"}, headers=m).status_code == 201
+    batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "MJ-1"}, headers=m).json()
+    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "MJ-1", "packing"), headers=h).status_code == 201
+    [entry] = c.post("/v1/epcis/anchor", headers=h).json()["anchors"]
+    assert entry["method"] == "batchChain" and entry["batchId"] == batch["batch_id"] and entry["index"] == 0
 
 
 def test_events_verify_against_the_chain_alone(api, deployment):
