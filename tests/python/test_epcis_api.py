@@ -473,3 +473,19 @@ def test_a_query_keeps_each_extension_in_its_own_namespace(api):
     for e in answer_without_ids["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
         e.pop("eventID")  # the hash IDs the service filled in; recompute them
     assert document_hash_ids(answer_without_ids) == ids
+
+
+def test_a_lone_event_waits_for_its_age_like_any_other(deployment, chain_node, tmp_path, members):
+    from datetime import datetime, timedelta
+
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, anchor_max_age_s=60)
+    m, p = login(c, members["merchant_a"]), login(c, members["producer"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Liuan"}, headers=m).status_code == 201
+    assert c.post("/v1/batches", json={"gtin": gtin, "lot": "LA-1"}, headers=m).status_code == 201
+    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "LA-1", "packing"), headers=p).status_code == 201
+    anchorer = c.app.state.services.anchorer
+    assert anchorer.anchor_once() is None  # young
+    entry = anchorer.anchor_once(now=datetime.now(UTC) + timedelta(seconds=61))
+    assert entry.kind == "chain" and entry.chain_index == 0 and entry.submitter == members["producer"].address
+    assert anchorer.pending() == 0
