@@ -133,6 +133,7 @@ class Services:
             lambda: self.signers.sender_for(self.anchor_address()),
             AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s, settings.anchor_one_by_one_max),
             self._recorder_sender,
+            data_dir() / "anchoring.lock",
         )
 
     def _recorder_sender(self, address: str) -> Sender | None:

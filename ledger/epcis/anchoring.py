@@ -23,11 +23,14 @@ refuses it as `RootExists`, and the anchorer then adopts the root from the chain
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,11 +60,16 @@ class Anchorer:
         sender: Callable[[], Sender],
         policy: AnchorPolicy | None = None,
         recorder_sender: Callable[[str], Sender | None] | None = None,
+        lock_path: Path | None = None,
     ):
         """`sender` signs roots; `recorder_sender(address)` signs a member's own entries into a
-        batch's hash chain (None where this process holds no key for that member)."""
+        batch's hash chain (None where this process holds no key for that member). `lock_path`:
+        a file whose lock the processes of one deployment take in turn to anchor, so that two of
+        them never anchor the same pending events at once (the background anchorer in one
+        worker, `POST /v1/epcis/anchor` in another)."""
         self.sessions, self.deployment, self.sender = sessions, deployment, sender
         self.recorder_sender = recorder_sender
+        self.lock_path = lock_path
         self.policy = policy or AnchorPolicy()
         self._lock = threading.Lock()  # one anchor at a time per process
 
@@ -76,7 +84,7 @@ class Anchorer:
         return made[-1] if made else None
 
     def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
-        with self._lock, self.sessions() as db:
+        with self._lock, _file_lock(self.lock_path), self.sessions() as db:
             rows = db.execute(
                 select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time)
                 .where(EpcisEvent.anchor_id.is_(None))
@@ -213,6 +221,17 @@ class Anchorer:
             except Exception:  # noqa: BLE001 - a background loop must outlive a node restart
                 log.exception("anchoring failed; retrying in %.1f s", interval_s)
             stop.wait(interval_s)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None):
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:

@@ -489,3 +489,27 @@ def test_a_lone_event_waits_for_its_age_like_any_other(deployment, chain_node, t
     entry = anchorer.anchor_once(now=datetime.now(UTC) + timedelta(seconds=61))
     assert entry.kind == "chain" and entry.chain_index == 0 and entry.submitter == members["producer"].address
     assert anchorer.pending() == 0
+
+
+def test_processes_take_turns_to_anchor(api, deployment, lone_batch):
+    """While another process of the deployment anchors (holds the anchoring lock), this one waits
+    and then finds the work done or still to do, never half done by both."""
+    import fcntl
+    import threading
+
+    c, h = api
+    dep, _ = deployment
+    gtin, lot, batch_id = lone_batch
+    anchorer = c.app.state.services.anchorer
+    assert (
+        c.post("/v1/epcis/capture", json=_batch_event(gtin, lot, "packing"), headers=h["producer"]).status_code == 201
+    )
+    with open(anchorer.lock_path, "a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another worker is anchoring
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (anchorer.drain(), done.set()))
+        t.start()
+        assert not done.wait(1.0) and anchorer.pending() == 1  # waits its turn
+    t.join(30)
+    assert done.is_set() and anchorer.pending() == 0
+    assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 1
