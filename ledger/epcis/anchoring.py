@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..chain import Sender, TransactionFailed
@@ -84,7 +84,7 @@ class Anchorer:
         return made[-1] if made else None
 
     def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
-        with self._lock, _file_lock(self.lock_path), self.sessions() as db:
+        with self._lock, _file_lock(self.lock_path), _database_lock(self.sessions), self.sessions() as db:
             rows = db.execute(
                 select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time)
                 .where(EpcisEvent.anchor_id.is_(None))
@@ -232,6 +232,28 @@ def _file_lock(path: Path | None):
     with open(path, "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
         yield
+
+
+#: the PostgreSQL advisory lock key anchorers take in turn (any constant; "EPCISANC" in ASCII)
+ADVISORY_KEY = 0x45504349_53414E43
+
+
+@contextlib.contextmanager
+def _database_lock(sessions: sessionmaker[Session]):
+    """On PostgreSQL, an advisory lock held on a connection of its own while anchoring, so that
+    API processes on several machines sharing the database take turns too."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            conn.commit()
 
 
 def _attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:

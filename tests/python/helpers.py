@@ -34,11 +34,13 @@ def new_gtin() -> str:
 def make_client(deployment, chain_node, tmp_path, **overrides) -> TestClient:
     _, path = deployment
     settings = Settings(
-        rpc_url=chain_node.url,
-        manifest_path=path,
-        database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}",
-        siwe_domain=DOMAIN,
-        **overrides,
+        **{
+            "rpc_url": chain_node.url,
+            "manifest_path": path,
+            "database_url": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+            "siwe_domain": DOMAIN,
+        }
+        | overrides
     )
     return TestClient(create_app(settings))
 

@@ -237,19 +237,14 @@ def test_one_event_with_its_proof_for_those_who_may_see_it(api):
     assert c.get("/v1/epcis/events/xyz", headers=h["auditor"]).status_code == 422
 
 
-def test_capture_anchor_and_query_on_postgresql(deployment, chain_node, pg_url, members):
-    from fastapi.testclient import TestClient
+@pytest.fixture
+def pg_client(deployment, chain_node, tmp_path, pg_url):
+    """The API on PostgreSQL (its own schema), anchoring only when asked."""
+    return make_client(deployment, chain_node, tmp_path, database_url=pg_url, anchor_interval_s=0)
 
-    from api.app import create_app
-    from api.settings import Settings
 
-    from .helpers import DOMAIN
-
-    _, path = deployment
-    settings = Settings(
-        rpc_url=chain_node.url, manifest_path=path, database_url=pg_url, siwe_domain=DOMAIN, anchor_interval_s=0
-    )
-    c = TestClient(create_app(settings))
+def test_capture_anchor_and_query_on_postgresql(pg_client, members):
+    c = pg_client
     h = login(c, members["producer"])
     doc = json.loads(EXAMPLES[3].read_text())
     r = c.post("/v1/epcis/capture", json=doc, headers=h)
@@ -513,3 +508,31 @@ def test_processes_take_turns_to_anchor(api, deployment, lone_batch):
     t.join(30)
     assert done.is_set() and anchorer.pending() == 0
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 1
+
+
+def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url):
+    """API processes on other machines share only the database: there an advisory lock decides."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    from ledger.epcis.anchoring import ADVISORY_KEY
+
+    c = pg_client
+    h, m = login(c, members["producer"]), login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Huangshan"}, headers=m).status_code == 201
+    assert c.post("/v1/batches", json={"gtin": gtin, "lot": "HS-1"}, headers=m).status_code == 201
+    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "HS-1", "packing"), headers=h).status_code == 201
+    anchorer = c.app.state.services.anchorer
+    other = create_engine(pg_url)
+    with other.connect() as conn:  # another machine's anchorer is at work
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (anchorer.drain(), done.set()))
+        t.start()
+        assert not done.wait(1.0) and anchorer.pending() == 1
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+    t.join(30)
+    other.dispose()
+    assert done.is_set() and anchorer.pending() == 0
