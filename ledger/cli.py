@@ -167,13 +167,15 @@ def _cmd_anchor(args: argparse.Namespace) -> None:
     from .db import make_engine, migrate, session_factory
     from .deploy import attach
     from .epcis.anchoring import Anchorer
+    from .paths import data_dir
 
     dep = attach(connect())
     engine = make_engine()
     migrate(engine)
     index = dep.manifest["members"]["platform"]["account_index"]
     sender = dep.sender(dev_accounts(index + 1)[index])
-    anchors = Anchorer(session_factory(engine), lambda: dep, lambda: sender).drain()
+    lock = data_dir() / "anchoring.lock"  # takes turns with a running API's anchorer
+    anchors = Anchorer(session_factory(engine), lambda: dep, lambda: sender, lock_path=lock).drain()
     for a in anchors:
         print(f"anchored {a.leaf_count} events in root {a.root} (tx {a.tx_hash}, block {a.block_number})")
     print(f"{len(anchors)} roots anchored")
