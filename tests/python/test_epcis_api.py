@@ -259,13 +259,9 @@ def test_capture_anchor_and_query_on_postgresql(pg_client, members):
         "AggregationEvent"
     ]
     # a lone event of a registered batch goes into the batch's hash chain
-    m = login(c, members["merchant_a"])
-    gtin = new_gtin()
-    assert c.post("/v1/products", json={"gtin": gtin, "name": "Maojian"}, headers=m).status_code == 201
-    batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "MJ-1"}, headers=m).json()
-    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "MJ-1", "packing"), headers=h).status_code == 201
+    batch_id = _batch_with_a_pending_event(c, members, h)
     [entry] = c.post("/v1/epcis/anchor", headers=h).json()["anchors"]
-    assert entry["method"] == "batchChain" and entry["batchId"] == batch["batch_id"] and entry["index"] == 0
+    assert entry["method"] == "batchChain" and entry["batchId"] == batch_id and entry["index"] == 0
 
 
 def test_events_verify_against_the_chain_alone(api, deployment):
@@ -327,14 +323,26 @@ def _batch_event(gtin: str, lot: str, step: str) -> dict:
     }
 
 
+def _register_batch(c, merchant: dict, lot: str) -> tuple[str, str]:
+    """A new product of the merchant and its batch `lot`, on chain and here: (gtin, batch id)."""
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Green tea"}, headers=merchant).status_code == 201
+    return gtin, c.post("/v1/batches", json={"gtin": gtin, "lot": lot}, headers=merchant).json()["batch_id"]
+
+
+def _batch_with_a_pending_event(c, members, recorder: dict) -> str:
+    """merchant_a's new batch with one event about it captured by `recorder`; its batch id."""
+    gtin, batch_id = _register_batch(c, login(c, members["merchant_a"]), "B-1")
+    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "B-1", "packing"), headers=recorder).status_code == 201
+    return batch_id
+
+
 @pytest.fixture
 def lone_batch(api):
     """merchant_a's product and batch, registered on chain and here."""
     c, h = api
-    gtin = new_gtin()
-    assert c.post("/v1/products", json={"gtin": gtin, "name": "Longjing"}, headers=h["merchant_a"]).status_code == 201
-    batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "LJ-1"}, headers=h["merchant_a"]).json()
-    return gtin, "LJ-1", batch["batch_id"]
+    gtin, batch_id = _register_batch(c, h["merchant_a"], "LJ-1")
+    return gtin, "LJ-1", batch_id
 
 
 def test_a_lone_event_goes_into_its_batch_hash_chain_signed_by_its_recorder(api, deployment, members, lone_batch):
@@ -474,11 +482,7 @@ def test_a_lone_event_waits_for_its_age_like_any_other(deployment, chain_node, t
     from datetime import datetime, timedelta
 
     c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, anchor_max_age_s=60)
-    m, p = login(c, members["merchant_a"]), login(c, members["producer"])
-    gtin = new_gtin()
-    assert c.post("/v1/products", json={"gtin": gtin, "name": "Liuan"}, headers=m).status_code == 201
-    assert c.post("/v1/batches", json={"gtin": gtin, "lot": "LA-1"}, headers=m).status_code == 201
-    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "LA-1", "packing"), headers=p).status_code == 201
+    _batch_with_a_pending_event(c, members, login(c, members["producer"]))
     anchorer = c.app.state.services.anchorer
     assert anchorer.anchor_once() is None  # young
     entry = anchorer.anchor_once(now=datetime.now(UTC) + timedelta(seconds=61))
@@ -519,11 +523,7 @@ def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url):
     from ledger.epcis.anchoring import ADVISORY_KEY
 
     c = pg_client
-    h, m = login(c, members["producer"]), login(c, members["merchant_a"])
-    gtin = new_gtin()
-    assert c.post("/v1/products", json={"gtin": gtin, "name": "Huangshan"}, headers=m).status_code == 201
-    assert c.post("/v1/batches", json={"gtin": gtin, "lot": "HS-1"}, headers=m).status_code == 201
-    assert c.post("/v1/epcis/capture", json=_batch_event(gtin, "HS-1", "packing"), headers=h).status_code == 201
+    _batch_with_a_pending_event(c, members, login(c, members["producer"]))
     anchorer = c.app.state.services.anchorer
     other = create_engine(pg_url)
     with other.connect() as conn:  # another machine's anchorer is at work
