@@ -163,10 +163,6 @@ class DriverStatement:
             out.append(tuple(values))
         return out
 
-    def executemany(self, rows: list[dict[str, Any]]) -> None:
-        """All rows in one transaction: committed, or none of them on an error."""
-        write_together(self.engine, [(self, rows)])
-
 
 def write_together(engine: Engine, work: Sequence[tuple[DriverStatement, list[dict[str, Any]]]]) -> None:
     """Each statement run over its rows, all in one transaction: committed, or nothing on an error."""

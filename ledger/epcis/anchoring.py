@@ -86,7 +86,7 @@ class Anchorer:
     def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
         with self._lock, _file_lock(self.lock_path), _database_lock(self.sessions), self.sessions() as db:
             rows = db.execute(
-                select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time)
+                select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time, EpcisEvent.recorder)
                 .where(EpcisEvent.anchor_id.is_(None))
                 .order_by(EpcisEvent.id)
                 .limit(self.policy.max_events)
@@ -101,10 +101,7 @@ class Anchorer:
                 return []
             made: list[EpcisAnchor] = []
             if len(rows) <= self.policy.one_by_one_max and self.recorder_sender is not None:
-                entries = self._record_one_by_one(db, rows, now)
-                made = [entry for _, entry in entries]
-                done = {event_id for event_id, _ in entries}
-                rows = [r for r in rows if r.id not in done]
+                made, rows = self._record_one_by_one(db, rows, now)
                 if not rows:
                     return made
             tree = MerkleTree([bytes.fromhex(r.digest[2:]) for r in rows])
@@ -125,29 +122,30 @@ class Anchorer:
             log.info("anchored %d events in root %s (block %d)", len(rows), anchor.root, block)
             return [*made, anchor]
 
-    def _record_one_by_one(self, db: Session, rows: list, now: datetime) -> list[tuple[int, EpcisAnchor]]:
+    def _record_one_by_one(self, db: Session, rows: list, now: datetime) -> tuple[list[EpcisAnchor], list]:
         """Record each of `rows` that names a registered batch into that batch's hash chain, signed
-        by its recorder; commit each entry as it is mined. Returns (event id, entry) of those done."""
-        ids = [r.id for r in rows]
+        by its recorder; commit each entry as it is mined. Returns the entries made and the rows
+        left for a Merkle root (those that could not go into a batch chain)."""
         batches: dict[int, str] = {}
         for event_id, batch_id in db.execute(
             select(EpcisEpc.event_id, Batch.batch_id)
             .join(Batch, (Batch.gtin == EpcisEpc.gtin) & (Batch.lot == EpcisEpc.lot))
-            .where(EpcisEpc.event_id.in_(ids))
+            .where(EpcisEpc.event_id.in_([r.id for r in rows]))
             .order_by(EpcisEpc.id)
         ):
             batches.setdefault(event_id, batch_id)  # the first registered batch the event names
-        recorders = dict(db.execute(select(EpcisEvent.id, EpcisEvent.recorder).where(EpcisEvent.id.in_(ids))).all())
-        done = []
+        made, left = [], []
         for r in rows:
             batch_id = batches.get(r.id)
-            sender = self.recorder_sender(recorders[r.id]) if batch_id else None
+            sender = self.recorder_sender(r.recorder) if batch_id else None
             if sender is None:
+                left.append(r)
                 continue
             try:
                 tx_hash, block, index, head = self._record_on_chain(sender, batch_id, r.digest)
             except TransactionFailed as exc:  # e.g. Unauthorized: the recorder may not write to that batch
                 log.info("event %s goes into a root: recording it into batch %s failed (%s)", r.digest, batch_id, exc)
+                left.append(r)
                 continue
             entry = EpcisAnchor(
                 kind="chain",
@@ -165,8 +163,8 @@ class Anchorer:
                 continue
             db.commit()
             log.info("recorded event %s into batch %s as entry %d (block %d)", r.digest, batch_id, index, block)
-            done.append((r.id, entry))
-        return done
+            made.append(entry)
+        return made, left
 
     def _record_on_chain(self, sender: Sender, batch_id: str, digest: str) -> tuple[str, int, int, str]:
         """(tx, block, index, head) of the event's entry in the batch's hash chain. An entry already

@@ -279,11 +279,10 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
     events = []
     for r in rows:
         if r.context not in contexts:
-            contexts[r.context] = _declare(_prefixes_of(r.context), prefixes, by_namespace)
+            contexts[r.context] = _declare(_prefixes_of(json.loads(r.context)), prefixes, by_namespace)
         event = as_captured(r)
-        renames = {k: v for k, v in contexts[r.context].items() if k != v}
-        own = _prefixes_of(json.dumps(event.get("@context")))  # an event's own @context rules inside it
-        renames = {k: v for k, v in renames.items() if k not in own}
+        own = _prefixes_of(event.get("@context"))  # an event's own @context rules inside it
+        renames = {k: v for k, v in contexts[r.context].items() if k != v and k not in own}
         events.append(_renamed(event, renames) if renames else event)
     return {
         "@context": [base, prefixes] if prefixes else [base],
@@ -294,11 +293,10 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
     }
 
 
-def _prefixes_of(context: str) -> dict[str, str]:
-    """The prefixes a stored @context (JSON) declares, as hashing reads them (objects in a list)."""
-    ctx = json.loads(context)
+def _prefixes_of(context) -> dict[str, str]:
+    """The prefixes an @context declares, as hashing reads them (objects in a list)."""
     out: dict[str, str] = {}
-    for c in ctx if isinstance(ctx, list) else []:
+    for c in context if isinstance(context, list) else []:
         if isinstance(c, dict):
             out.update({k: v for k, v in c.items() if isinstance(v, str)})
     return out
@@ -362,28 +360,22 @@ def proof_of(db: Session, row: EpcisEvent) -> dict:
     if row.anchor_id is None:
         return out | {"status": "pending"}
     anchor = db.get(EpcisAnchor, row.anchor_id)
+    out |= {"status": "anchored", "tx": anchor.tx_hash, "block": anchor.block_number}
+    out["anchoredAt"] = anchor.anchored_at.replace(tzinfo=anchor.anchored_at.tzinfo or UTC).isoformat()
     if anchor.kind == "chain":
         return out | {
-            "status": "anchored",
             "method": "batchChain",
             "batchId": anchor.batch_id,
             "index": anchor.chain_index,
             "head": anchor.root,
             "recorder": anchor.submitter,
-            "tx": anchor.tx_hash,
-            "block": anchor.block_number,
-            "anchoredAt": anchor.anchored_at.replace(tzinfo=anchor.anchored_at.tzinfo or UTC).isoformat(),
         }
     tree = anchor_tree(db, anchor)
     return out | {
-        "status": "anchored",
         "method": "merkle",
         "leaf": "0x" + tree.levels[0][row.leaf_index].hex(),
         "leafIndex": row.leaf_index,
         "path": ["0x" + p.hex() for p in tree.proof(row.leaf_index)],
         "root": anchor.root,
         "leafCount": anchor.leaf_count,
-        "tx": anchor.tx_hash,
-        "block": anchor.block_number,
-        "anchoredAt": anchor.anchored_at.replace(tzinfo=anchor.anchored_at.tzinfo or UTC).isoformat(),
     }
