@@ -536,3 +536,20 @@ def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url):
     t.join(30)
     other.dispose()
     assert done.is_set() and anchorer.pending() == 0
+
+
+def test_anchoring_with_the_chain_down_is_503_and_leaves_events_pending(api, deployment, members, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    c, h = api
+    _batch_with_a_pending_event(c, members, h["producer"])
+    assert c.post("/v1/epcis/capture", json=document(random.Random(5), 3), headers=h["producer"]).status_code == 201
+    settings = c.app.state.services.settings
+    down = TestClient(create_app(Settings(**(vars(settings) | {"rpc_url": "http://127.0.0.1:9"}))))
+    r = down.post("/v1/epcis/anchor", headers=h["producer"])
+    assert r.status_code == 503 and r.json()["error"] == "NodeUnavailable", r.text
+    assert c.app.state.services.anchorer.pending() == 4  # nothing half done
+    assert [a["method"] for a in c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]] == ["merkle"]
