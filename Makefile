@@ -51,7 +51,7 @@ system-deps:
 	fi
 
 setup: $(VENV)/.installed node_modules/.installed .bin/anvil
-	$(BIN)/python -m ledger.toolchain
+	$(BIN)/python -m ledger.chain.toolchain
 	$(BIN)/python -m ledger compile
 
 compile: setup

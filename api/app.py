@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, errors
-from .routers import codes, epcis, money, products, resolver, system
+from .routers import codes, deposits, epcis, orders, payouts, products, resolver, system
 from .services import Services
 from .settings import Settings
 
@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)
-    app.include_router(money.router)
+    app.include_router(deposits.router)
+    app.include_router(orders.router)
+    app.include_router(payouts.router)
     app.include_router(codes.router)
     app.include_router(epcis.router)
     app.include_router(audit.router)

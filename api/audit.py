@@ -23,11 +23,13 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.models import AuditEntry
-from ledger.reconcile import chain_records, orders_from_db, reconcile
-from ledger.roles import Role
+from ledger.access.roles import Role
+from ledger.clock import as_utc, utcnow
+from ledger.money.reconcile import reconcile
+from ledger.money.reconcile_inputs import chain_records, orders_from_db
+from ledger.store.models import AuditEntry
 
-from .auth import Member, as_utc, require, utcnow
+from .auth import Member, require
 from .services import get_db, services
 
 log = logging.getLogger("traceledger.audit")

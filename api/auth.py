@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -21,9 +21,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
-from ledger import siwe
-from ledger.models import ApiKey, AuthNonce, Session
-from ledger.roles import Role, role_names
+from ledger.access import siwe
+from ledger.access.roles import Role, role_names
+from ledger.clock import as_utc, utcnow
+from ledger.store.models import ApiKey, AuthNonce, Session
 
 from .errors import forbidden, not_found, unauthorized
 from .services import get_db, rate_limited, services
@@ -33,15 +34,6 @@ T = TypeVar("T")
 SESSION_PREFIX = "tls_"
 API_KEY_PREFIX = "tlk_"
 _bearer = HTTPBearer(auto_error=False, description="a session token (tls_...) or an API key (tlk_...)")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(t: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def token_hash(token: str) -> str:

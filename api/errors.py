@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ledger.chain import TransactionFailed
+from ledger.chain.client import TransactionFailed
 from ledger.errors import Conflict, LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable, NotFound
 
 

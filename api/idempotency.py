@@ -13,9 +13,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.models import IdempotencyKey
+from ledger.clock import utcnow
+from ledger.store.models import IdempotencyKey
 
-from .auth import utcnow
 from .errors import ApiError
 
 

@@ -18,7 +18,6 @@ import functools
 import hashlib
 import hmac
 import ipaddress
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -29,30 +28,17 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
 from web3.exceptions import Web3Exception
 
-from ledger import codes, digital_link, money
-from ledger.epcis.identifiers import web_escape
+from ledger.clock import as_utc, utcnow
 from ledger.errors import NodeUnavailable
-from ledger.merkle import MerkleTree, TreeCache
-from ledger.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
+from ledger.money import vault
+from ledger.store.models import CodeIssue, EpcisEpc
+from ledger.trace import codes, digital_link, scan_facts
+from ledger.trace.epcis.identifiers import web_escape
 
-from .auth import as_utc, utcnow
 from .services import Services
 
 SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
 SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
-
-
-TREES = TreeCache()  # code issues' trees
-
-
-def issue_tree(db: DbSession, issue: CodeIssue | IssueRef) -> MerkleTree:
-    """The Merkle tree of a code issue, rebuilt from its codes on first use."""
-
-    def leaves() -> list[bytes]:
-        uris = db.scalars(select(Code.uri).where(Code.issue_id == issue.id).order_by(Code.leaf_index)).all()
-        return [codes.code_leaf(digital_link.parse(u)) for u in uris]
-
-    return TREES.get(issue.root, leaves)
 
 
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
@@ -200,72 +186,18 @@ def _in_session(svc: Services, read: Callable[[DbSession], Any]) -> Callable[[],
     return load
 
 
-def _batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
-    """What every code of a batch shares: product, batch, on-chain timeline, recall, and the
-    EPCIS events about the batch as a whole."""
-    product = db.get(Product, gtin)
-    batch = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
-    batch_id = batch.batch_id if batch else None
-    events = (
-        db.execute(
-            select(ChainEvent.event, ChainEvent.args, ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.final)
-            .where(ChainEvent.contract == "Provenance", ChainEvent.key == batch_id)
-            .order_by(ChainEvent.block_number, ChainEvent.log_index)
-        ).all()
-        if batch_id
-        else []
-    )
-    timeline, recall_reason = [], None
-    for event, args, tx, block, final in events:
-        a = json.loads(args)
-        entry = {"event": event, "tx_hash": tx, "block_number": block, "final": final}
-        if event == "EventRecorded":
-            entry.update(index=a["index"], event_hash=a["eventHash"], chain_head=a["head"], recorder=a["recorder"])
-        elif event == "BatchRecalled":
-            entry.update(recorder=a["by"], reason=a["reason"])
-            recall_reason = a["reason"]
-        elif event == "BatchRegistered":
-            entry.update(lot=a["lot"])
-        timeline.append(entry)
-    _name_epcis_entries(db, timeline)
-    about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
-    return {
-        "product_name": product.name if product else None,
-        "batch_id": batch_id,
-        "timeline": timeline,
-        "recall_reason": recall_reason,
-        "supply_chain": _epcis_rows(db, about),
-    }
-
-
-def _name_epcis_entries(db: DbSession, timeline: list[dict[str, Any]]) -> None:
-    """Name the hash chain entries that are captured EPCIS events (recorded one by one) by their
-    business step and hash ID, so the page can say what each on-chain record is."""
-    hashes = {e["event_hash"].lower(): e for e in timeline if e["event"] == "EventRecorded"}
-    if not hashes:
-        return
-    for digest, step, kind, hash_id in db.execute(
-        select(EpcisEvent.digest, EpcisEvent.biz_step, EpcisEvent.event_type, EpcisEvent.hash_id).where(
-            EpcisEvent.digest.in_(list(hashes))
-        )
-    ):
-        hashes[digest]["epcis"] = {
-            "type": kind,
-            "biz_step": _short(step, "https://ref.gs1.org/cbv/BizStep-"),
-            "hash_id": hash_id,
-        }
-
-
 async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issue: IssueRef) -> dict[str, Any]:
     cache, gtin, lot = svc.scan_cache, link.gtin, link.lot
-    shared = await cache.aget(("batch", gtin, lot), _in_session(svc, lambda db: _batch_facts(db, gtin, lot)))
+    shared = await cache.aget(("batch", gtin, lot), _in_session(svc, lambda db: scan_facts.batch_facts(db, gtin, lot)))
     batch_id, recall_reason, timeline = shared["batch_id"], shared["recall_reason"], shared["timeline"]
-    tree = TREES.peek(issue.root) or await run_in_threadpool(_in_session(svc, lambda db: issue_tree(db, issue)))
+    tree = scan_facts.TREES.peek(issue.root) or await run_in_threadpool(
+        _in_session(svc, lambda db: scan_facts.issue_tree(db, issue))
+    )
     own = []
-    if await cache.aget(("item events", gtin), _in_session(svc, lambda db: _has_item_events(db, gtin))):
+    if await cache.aget(("item events", gtin), _in_session(svc, lambda db: scan_facts.has_item_events(db, gtin))):
         item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(link.serial)}"
         about = select(EpcisEpc.event_id).where(EpcisEpc.uri == item)
-        own = await run_in_threadpool(_in_session(svc, lambda db: _epcis_rows(db, about)))
+        own = await run_in_threadpool(_in_session(svc, lambda db: scan_facts.epcis_rows(db, about)))
     seen = {e["hash_id"] for e in shared["supply_chain"]}
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
@@ -306,58 +238,8 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
 def _deposit(svc: Services, merchant: str) -> dict[str, int]:
     """The merchant's guarantee deposit as the vault holds it now."""
     try:
-        return money.deposit_account(svc.chain.deployment(), merchant)
+        return vault.deposit_account(svc.chain.deployment(), merchant)
     except (RequestException, Web3Exception, OSError) as exc:
         raise NodeUnavailable(
             f"cannot read the deposit from the chain node at {svc.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"
         ) from None
-
-
-def _has_item_events(db: DbSession, gtin: str) -> bool:
-    """Whether any EPCIS event names single items of this GTIN (most scans then need no item query)."""
-    first = select(EpcisEpc.id).where(EpcisEpc.gtin == gtin, EpcisEpc.serial.is_not(None)).limit(1)
-    return db.scalar(first) is not None
-
-
-def _short(uri: str | None, prefix: str) -> str | None:
-    return uri.removeprefix(prefix) if uri else None
-
-
-def _anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | None:
-    if anchor is None:
-        return None
-    where = {
-        "tx_hash": anchor.tx_hash,
-        "block_number": anchor.block_number,
-        "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
-    }
-    if anchor.kind == "chain":
-        return {"method": "batch_chain", "batch_id": anchor.batch_id, "index": anchor.chain_index} | where
-    return {"method": "merkle", "root": anchor.root, "leaf_index": ev.leaf_index} | where
-
-
-def _epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
-    """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
-    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
-    rows = db.execute(
-        select(EpcisEvent, EpcisAnchor)
-        .outerjoin(EpcisAnchor, EpcisAnchor.id == EpcisEvent.anchor_id)
-        .where(EpcisEvent.id.in_(about))
-        .order_by(EpcisEvent.event_time, EpcisEvent.id)
-        .limit(limit)
-    ).all()
-    out = []
-    for ev, anchor in rows:
-        out.append(
-            {
-                "type": ev.event_type,
-                "event_time": as_utc(ev.event_time).isoformat(),
-                "biz_step": _short(ev.biz_step, "https://ref.gs1.org/cbv/BizStep-"),
-                "disposition": _short(ev.disposition, "https://ref.gs1.org/cbv/Disp-"),
-                "read_point": ev.read_point,
-                "recorder": ev.recorder,
-                "hash_id": ev.hash_id,
-                "anchor": _anchor_of(ev, anchor),
-            }
-        )
-    return out

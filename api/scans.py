@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, case, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.db import DriverStatement, write_together
-from ledger.models import Code, Scan, ScanStat
+from ledger.store.db import DriverStatement, write_together
+from ledger.store.models import Code, Scan, ScanStat
 
 log = logging.getLogger(__name__)
 

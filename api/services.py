@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import Web3Exception
 
-from ledger.chain import DEV_MNEMONIC, Sender, connect, dev_accounts
-from ledger.codes import CodeSigner
-from ledger.db import DriverStatement, make_engine, migrate, session_factory
-from ledger.deploy import Deployment, attach
-from ledger.epcis import schema
-from ledger.epcis.anchoring import Anchorer, AnchorPolicy
+from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts
+from ledger.chain.deploy import Deployment, attach
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
+from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
+from ledger.trace import scan_facts
+from ledger.trace.codes import CodeSigner
+from ledger.trace.epcis import proofs, schema
+from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 from .cache import TTLCache
 from .errors import ApiError
@@ -122,11 +123,7 @@ class Services:
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
         self.issues = TTLCache(3600)  # code issues never change once anchored
-        from ledger.epcis import store
-
-        from . import resolver
-
-        resolver.TREES.max_leaves = store.TREES.max_leaves = settings.tree_cache_leaves
+        scan_facts.TREES.max_leaves = proofs.TREES.max_leaves = settings.tree_cache_leaves
         self.anchorer = Anchorer(
             self.sessions,
             self.chain.deployment,

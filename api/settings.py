@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ledger.chain import rpc_url
-from ledger.db import database_url
+from ledger.chain.client import rpc_url
 from ledger.paths import data_dir, manifest_path
+from ledger.store.db import database_url
 
 
 def _env_int(name: str, default: int) -> int:

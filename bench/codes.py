@@ -15,8 +15,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from ledger import codes
-from ledger.merkle import MerkleTree
+from ledger.trace import codes
+from ledger.trace.merkle import MerkleTree
 
 TARGETS = {"codes.issue_per_s": 20_000}
 BUDGETS = {"codes.tree_bytes_per_leaf": 80}

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from eth_utils import keccak
 
-from ledger.epcis.samples import document
+from ledger.trace.epcis.samples import document
 
 from .fresh import fresh_deployment
 from .server import login, served

@@ -7,8 +7,8 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain import Sender, connect, dev_accounts
-from ledger.deploy import Deployment, deploy
+from ledger.chain.client import Sender, connect, dev_accounts
+from ledger.chain.deploy import Deployment, deploy
 
 
 def fresh_deployment(url: str, manifest: Path) -> tuple[Web3, Deployment, list[LocalAccount], dict[str, Sender]]:

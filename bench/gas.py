@@ -13,9 +13,9 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from ledger.chain import Sender
-from ledger.compiler import load_artifacts
-from ledger.merkle import MerkleTree
+from ledger.chain.client import Sender
+from ledger.chain.compiler import load_artifacts
+from ledger.trace.merkle import MerkleTree
 
 from .fresh import fresh_deployment
 

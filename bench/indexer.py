@@ -19,11 +19,11 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3.datastructures import AttributeDict
 
-from ledger.chain import connect
-from ledger.db import make_engine, migrate
-from ledger.deploy import deploy
-from ledger.indexer import Indexer
-from ledger.money import order_key
+from ledger.chain.client import connect
+from ledger.chain.deploy import deploy
+from ledger.chain.indexer import Indexer
+from ledger.money.settlement import order_key
+from ledger.store.db import make_engine, migrate
 
 TARGETS = {"indexer.logs_per_s": 20_000}
 REPEATS = 40

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from ledger.reconcile import ChainRecord, OrderRow, order_key_hex, reconcile
+from ledger.money.reconcile import ChainRecord, OrderRow, order_key_hex, reconcile
 
 TARGETS = {"reconcile.orders_per_s": 200_000}
 N = 1_000_000

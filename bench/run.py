@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ledger import node
+from ledger.chain import node
 
 from . import codes, epcis, gas, indexer, reconcile, scan, settle
 

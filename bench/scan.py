@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from ledger.chain import connect, dev_accounts
-from ledger.deploy import deploy
+from ledger.chain.client import connect, dev_accounts
+from ledger.chain.deploy import deploy
 
 from .server import login, served
 

@@ -15,7 +15,7 @@ import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from ledger import siwe
+from ledger.access import siwe
 from ledger.paths import ROOT
 
 

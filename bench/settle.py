@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ledger import money
+from ledger.money import settlement
 
 from .fresh import fresh_deployment
 
@@ -21,11 +21,13 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     token = dep.contract("SettlementToken")
     who["issuer"].transact(token.functions.mint(platform.address, 10**12))
     refs = [accounts[i].address for i in (13, 14, 15)]
-    money.escrow(dep, platform, "warm-up", merchant, platform.address, 100, refs, [500, 200, 100], 300)
+    settlement.escrow(dep, platform, "warm-up", merchant, platform.address, 100, refs, [500, 200, 100], 300)
     t = time.perf_counter()
     for i in range(ORDERS):
-        money.escrow(dep, platform, f"bench-{i}", merchant, platform.address, 10_000 + i, refs, [500, 200, 100], 300)
-        money.confirm(dep, platform, f"bench-{i}")
+        settlement.escrow(
+            dep, platform, f"bench-{i}", merchant, platform.address, 10_000 + i, refs, [500, 200, 100], 300
+        )
+        settlement.confirm(dep, platform, f"bench-{i}")
     ours = ORDERS / (time.perf_counter() - t)
     t = time.perf_counter()
     for i in range(ORDERS):

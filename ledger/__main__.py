@@ -1,5 +1,5 @@
 """`python -m ledger <command>`: the ledger command line."""
 
-from .cli import main
+from ledger.cli.main import main
 
 main()

@@ -8,7 +8,7 @@ development mnemonic by default); the manifest goes where the runtime reads it
 
 from brownie import web3
 
-from ledger.deploy import deploy
+from ledger.chain.deploy import deploy
 from ledger.paths import manifest_path
 
 

@@ -1,6 +1,6 @@
 """Extract the CBV short-name vocabularies from GS1's EPCIS 2.0 JSON-LD context.
 
-    python tools/extract_cbv_vocab.py epcis-context.jsonld > ledger/epcis/cbv_vocab.json
+    python tools/extract_cbv_vocab.py epcis-context.jsonld > ledger/trace/epcis/cbv_vocab.json
 
 The context (https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld) maps the bare
 names other systems write (`shipping`, `in_transit`, `po`, `Temperature`) to CBV 2.0 web

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # solcjs (npm "solc") behind the command line of a native solc, so that py-solc-x and brownie
-# can drive it. Installed by `python -m ledger.toolchain` as ~/.solcx/solc-v<version>, with
+# can drive it. Installed by `python -m ledger.chain.toolchain` as ~/.solcx/solc-v<version>, with
 # SOLCJS below replaced by the absolute path of node_modules/solc/solc.js.
 set -u
 SOLCJS="@SOLCJS@"

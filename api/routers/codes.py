@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger import codes
-from ledger.models import Batch, Code, CodeIssue
-from ledger.roles import Role
+from ledger.access.roles import Role
+from ledger.clock import as_utc, utcnow
+from ledger.store.models import Batch, Code, CodeIssue
+from ledger.trace import codes
 
-from ..auth import READ_ALL, Member, as_utc, require, utcnow, visible
+from ..auth import READ_ALL, Member, require, visible
 from ..errors import invalid, not_found
 from ..services import get_db, services
 from .products import LOT_PATTERN, visible_product

@@ -19,14 +19,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.epcis import store
-from ledger.epcis.hashid import hash_id_of
-from ledger.epcis.schema import InvalidEpcis, check_capture
-from ledger.gs1 import GtinError, normalize_gtin
-from ledger.models import EpcisAnchor, EpcisEvent
-from ledger.roles import Role
+from ledger.access.roles import Role
+from ledger.clock import utcnow
+from ledger.store.models import EpcisAnchor, EpcisEvent
+from ledger.trace.epcis import capture as captures
+from ledger.trace.epcis import proofs
+from ledger.trace.epcis import query as queries
+from ledger.trace.epcis.hashid import hash_id_of
+from ledger.trace.epcis.schema import InvalidEpcis, check_capture
+from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from ..auth import READ_ALL, Member, require, utcnow, visible
+from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
 from ..services import get_db, rate_limited, services
 
@@ -82,7 +85,7 @@ def capture(
             doc, events = check_capture(body)
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
-        result = store.capture(db, doc, events, member.address)
+        result = captures.capture(db, doc, events, member.address)
     stored = result.stored
     request.state.audit_detail = (
         f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"
@@ -137,7 +140,7 @@ def query_events(
             gtin = normalize_gtin(gtin)
         except GtinError as exc:
             raise invalid("gtin", str(exc)) from None
-    q = store.EventQuery(
+    q = queries.EventQuery(
         epc=epc,
         gtin=gtin,
         lot=lot,
@@ -150,7 +153,7 @@ def query_events(
         after_id=int(nextPageToken or 0),
         limit=perPage + 1,
     )
-    rows = store.find_events(db, q)
+    rows = queries.find_events(db, q)
     headers = {}
     if len(rows) > perPage:
         rows = rows[:perPage]
@@ -158,7 +161,7 @@ def query_events(
         url = request.url.include_query_params(nextPageToken=token)
         headers["Link"] = f'<{url}>; rel="next"'
         headers["GS1-Next-Page-Token"] = token
-    doc = store.query_document(rows, utcnow())
+    doc = queries.query_document(rows, utcnow())
     return JSONResponse(doc, headers=headers, media_type=EPCIS_JSON)
 
 
@@ -179,7 +182,7 @@ def get_event(
     if not re.match(EVENT_HASH, event_hash):
         raise invalid("event_hash", "expected the 64 hex digits of the event hash ID")
     row = visible(member, _event(db, event_hash), f"event {event_hash}", owners=("recorder", "merchant"))
-    return {"event": store.as_captured(row), "recorder": row.recorder, "proof": store.proof_of(db, row)}
+    return {"event": queries.as_captured(row), "recorder": row.recorder, "proof": proofs.proof_of(db, row)}
 
 
 @router.get(
@@ -190,7 +193,7 @@ def get_event(
 def get_proof(event_hash: str, db: DbSession = Depends(get_db)) -> dict:
     if not re.match(EVENT_HASH, event_hash):
         raise invalid("event_hash", "expected the 64 hex digits of the event hash ID")
-    return store.proof_of(db, _event(db, event_hash))
+    return proofs.proof_of(db, _event(db, event_hash))
 
 
 @router.get("/status", summary="Events stored, pending anchoring, and roots anchored")

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.gs1 import GtinError, normalize_gtin
-from ledger.models import Batch, Product
-from ledger.roles import Role
+from ledger.access.roles import Role
+from ledger.clock import as_utc, utcnow
+from ledger.store.models import Batch, Product
+from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from ..auth import READ_ALL, Member, as_utc, require, utcnow, visible
+from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, not_found
 from ..services import get_db, services
 

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.digital_link import DigitalLinkError
-from ledger.models import Code, CodeIssue
+from ledger.store.models import Code, CodeIssue
+from ledger.trace.digital_link import DigitalLinkError
+from ledger.trace.scan_facts import issue_tree
 
 from .. import pages
 from ..errors import ApiError, error_answer, invalid, not_found
-from ..resolver import issue_tree, resolve
+from ..resolver import resolve
 from ..services import Services, get_db, rate_limited, services
 
 router = APIRouter(tags=["public"])

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ledger.chain import connect
-from ledger.db import ping
-from ledger.deploy import attach
+from ledger.chain.client import connect
+from ledger.chain.deploy import attach
+from ledger.store.db import ping
 
 from ..services import rate_limited, services
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import reverts
 from eth_utils import keccak
 
-from ledger.merkle import MerkleTree
+from ledger.trace.merkle import MerkleTree
 
 GTIN = 6901234567892  # 690123456789 + check digit 2
 LOT = "L2026-11"

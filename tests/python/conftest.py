@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger import node
-from ledger.chain import connect, dev_accounts
-from ledger.deploy import deploy
+from ledger.chain import node
+from ledger.chain.client import connect, dev_accounts
+from ledger.chain.deploy import deploy
 
 
 def free_port() -> int:

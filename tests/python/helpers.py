@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from ledger import siwe
-from ledger.gs1 import check_digit
+from ledger.access import siwe
+from ledger.trace.gs1 import check_digit
 
 DOMAIN = "127.0.0.1:8000"
 _serial = itertools.count(1)

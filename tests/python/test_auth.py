@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import Settings
-from ledger.chain import Sender
-from ledger.roles import Role
+from ledger.access.roles import Role
+from ledger.chain.client import Sender
 
 from .helpers import DOMAIN, govern, login, make_client, new_gtin, sign_in_message
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from ledger.chain import Sender, connect
-from ledger.deploy import deploy
+from ledger.chain.client import Sender, connect
+from ledger.chain.deploy import deploy
 
 
 @pytest.fixture

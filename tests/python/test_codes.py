@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode as zbar_decode
 
-from ledger import codes, digital_link
-from ledger.merkle import MerkleTree
+from ledger.trace import codes, digital_link
+from ledger.trace.merkle import MerkleTree
 
 from .helpers import login, make_client, new_gtin
 

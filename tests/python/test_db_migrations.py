@@ -9,7 +9,7 @@ import pytest
 from alembic import op
 from sqlalchemy import inspect, text
 
-from ledger.db import make_engine, migrate
+from ledger.store.db import make_engine, migrate
 
 
 def test_a_failed_migration_leaves_no_half_schema(tmp_path, monkeypatch):

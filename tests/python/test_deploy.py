@@ -10,11 +10,11 @@ import sys
 import pytest
 from eth_utils import keccak
 
-from ledger.chain import TransactionFailed, connect
-from ledger.deploy import CONTRACTS, DEV_LAYOUT, attach, deploy
+from ledger.access.roles import Role
+from ledger.chain.client import TransactionFailed, connect
+from ledger.chain.deploy import CONTRACTS, DEV_LAYOUT, attach, deploy
 from ledger.errors import ManifestMismatch, NodeUnavailable
-from ledger.merkle import MerkleTree
-from ledger.roles import Role
+from ledger.trace.merkle import MerkleTree
 
 
 def test_manifest_records_chain_addresses_and_abis(deployment, chain_node):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ledger.epcis.hashid import document_hash_ids
-from ledger.epcis.samples import CONTEXT, document
-from ledger.epcis.schema import problems
-from ledger.models import EpcisEpc, EpcisEvent
+from ledger.store.models import EpcisEpc, EpcisEvent
+from ledger.trace.epcis.hashid import document_hash_ids
+from ledger.trace.epcis.samples import CONTEXT, document
+from ledger.trace.epcis.schema import problems
 
 from .helpers import login, make_client, new_gtin
 
@@ -149,7 +149,7 @@ def test_a_root_anchored_before_a_crash_is_adopted_not_anchored_twice(api, deplo
     # the anchor transaction was mined, then the process died before the database learned of it
     with svc.sessions() as db:
         digests = db.scalars(select(EpcisEvent.digest).order_by(EpcisEvent.id)).all()
-    from ledger.merkle import MerkleTree
+    from ledger.trace.merkle import MerkleTree
 
     root = MerkleTree([bytes.fromhex(d[2:]) for d in digests]).root
     platform = members["platform"]
@@ -265,7 +265,7 @@ def test_capture_anchor_and_query_on_postgresql(pg_client, members):
 
 
 def test_events_verify_against_the_chain_alone(api, deployment):
-    from ledger.epcis.verify import verify_events
+    from ledger.trace.epcis.verify import verify_events
 
     c, h = api
     dep, _ = deployment
@@ -298,7 +298,7 @@ def _digests(doc):
 
 
 def test_anchor_command_anchors_what_is_pending(deployment, chain_node, tmp_path, members, monkeypatch, capsys):
-    from ledger.cli import main
+    from ledger.cli.main import main
 
     _, manifest = deployment
     c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
@@ -348,7 +348,7 @@ def lone_batch(api):
 def test_a_lone_event_goes_into_its_batch_hash_chain_signed_by_its_recorder(api, deployment, members, lone_batch):
     from eth_utils import keccak
 
-    from ledger.epcis.verify import verify_events
+    from ledger.trace.epcis.verify import verify_events
 
     c, h = api
     dep, _ = deployment
@@ -381,7 +381,7 @@ def test_a_lone_event_goes_into_its_batch_hash_chain_signed_by_its_recorder(api,
             assert not verify_events(doc, dep, lambda d, lie=lie: fetch(d) | lie)[0].ok, lie
     # the consumer-facing timeline names the entry
     with c.app.state.services.sessions() as db:
-        from api.resolver import _epcis_rows
+        from ledger.trace.scan_facts import epcis_rows as _epcis_rows
 
         rows = _epcis_rows(db, select(EpcisEvent.id))
     assert [(r["anchor"]["method"], r["anchor"]["index"]) for r in rows] == [("batch_chain", 0), ("batch_chain", 1)]
@@ -520,7 +520,7 @@ def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url):
 
     from sqlalchemy import create_engine, text
 
-    from ledger.epcis.anchoring import ADVISORY_KEY
+    from ledger.trace.epcis.anchoring import ADVISORY_KEY
 
     c = pg_client
     _batch_with_a_pending_event(c, members, login(c, members["producer"]))

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.epcis.hashid import document_hash_ids, hash_id, namespaces_of, prehash, utc_millis
-from ledger.epcis.identifiers import canonical
-from ledger.epcis.samples import CONTEXT, document
 from ledger.paths import ROOT
+from ledger.trace.epcis.canonical import namespaces_of, utc_millis
+from ledger.trace.epcis.hashid import document_hash_ids, hash_id, prehash
+from ledger.trace.epcis.identifiers import canonical
+from ledger.trace.epcis.samples import CONTEXT, document
 
 REFERENCE_PYTHON = ROOT / ".venv-epcis-ref" / "bin" / "python"
 EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("Example_*.jsonld"))
@@ -201,7 +202,7 @@ def test_timestamps_become_utc_milliseconds():
 
 
 def test_a_lone_event_hashes_as_it_does_once_captured():
-    from ledger.epcis.schema import check_capture
+    from ledger.trace.epcis.schema import check_capture
 
     lone = {"@context": CONTEXT[0], **_event()}
     doc, _ = check_capture(copy.deepcopy(lone))  # capture makes its @context the document's

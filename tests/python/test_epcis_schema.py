@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.epcis.samples import document
-from ledger.epcis.schema import InvalidEpcis, check_capture, problems
+from ledger.trace.epcis.samples import document
+from ledger.trace.epcis.schema import InvalidEpcis, check_capture, problems
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("Example_*.jsonld"))
 

@@ -14,11 +14,11 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import func, select
 
-from ledger.chain import connect
-from ledger.db import make_engine, migrate
-from ledger.deploy import deploy
-from ledger.indexer import Indexer
-from ledger.models import ChainEvent, IndexerCheckpoint
+from ledger.chain.client import connect
+from ledger.chain.deploy import deploy
+from ledger.chain.indexer import Indexer
+from ledger.store.db import make_engine, migrate
+from ledger.store.models import ChainEvent, IndexerCheckpoint
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import MerkleTree, TreeCache, leaf_hash, verify
+from ledger.trace.merkle import MerkleTree, TreeCache, leaf_hash, verify
 
 hashes = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70, unique=True)
 

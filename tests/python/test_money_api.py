@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from ledger.chain import Sender
+from ledger.chain.client import Sender
 
 from .helpers import DOMAIN, govern, login, make_client
 

@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from ledger import node, toolchain
-from ledger.chain import connect
-from ledger.compiler import DEPLOYABLE, compile_contracts
-from ledger.deploy import deploy
+from ledger.chain import node, toolchain
+from ledger.chain.client import connect
+from ledger.chain.compiler import DEPLOYABLE, compile_contracts
+from ledger.chain.deploy import deploy
 from ledger.errors import CompilerNotFound
 
 from .conftest import free_port

@@ -13,20 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.chain import Sender, connect
-from ledger.deploy import deploy
-from ledger.indexer import Indexer
-from ledger.money import order_key
-from ledger.reconcile import (
-    CLASSES,
-    ChainRecord,
-    OrderRow,
-    OrdersInputError,
-    chain_records,
-    order_key_hex,
-    orders_from_csv,
-    reconcile,
-)
+from ledger.chain.client import Sender, connect
+from ledger.chain.deploy import deploy
+from ledger.chain.indexer import Indexer
+from ledger.money.reconcile import CLASSES, ChainRecord, OrderRow, order_key_hex, reconcile
+from ledger.money.reconcile_inputs import OrdersInputError, chain_records, orders_from_csv
+from ledger.money.settlement import order_key
 
 from .helpers import login, make_client
 

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from ledger import digital_link
-from ledger.chain import Sender
-from ledger.indexer import Indexer
-from ledger.verify import verify_code
+from ledger.chain.client import Sender
+from ledger.chain.indexer import Indexer
+from ledger.trace import digital_link
+from ledger.trace.verify import verify_code
 
 from .conftest import free_port
 from .helpers import DOMAIN, login, make_client, new_gtin, serve
@@ -163,7 +163,7 @@ def test_scans_written_in_batches_still_count_and_all_land(scene):
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
-    from ledger.models import Scan
+    from ledger.store.models import Scan
 
     c, _, _, issue, _ = scene
     with TestClient(c.app) as live:  # with the app's lifespan: the batched scan writer runs
@@ -376,7 +376,7 @@ def test_malformed_scan_parameters_are_422s_naming_each_and_record_nothing(scene
     }
     from sqlalchemy import func, select
 
-    from ledger.models import Scan
+    from ledger.store.models import Scan
 
     services = c.app.state.services
 
@@ -440,8 +440,7 @@ def test_scan_rate_limit_is_a_429_with_retry_after(deployment, chain_node, tmp_p
 
 
 def test_scans_stay_right_when_issues_trees_are_evicted(deployment, chain_node, tmp_path, members):
-    from api import resolver
-    from ledger import codes, merkle
+    from ledger.trace import codes, merkle, scan_facts
 
     c = make_client(deployment, chain_node, tmp_path, tree_cache_leaves=6)  # room for one 5-code issue
     a = login(c, members["merchant_a"])
@@ -457,4 +456,4 @@ def test_scans_stay_right_when_issues_trees_are_evicted(deployment, chain_node, 
         assert d["verdict"] == "genuine" and d["proof"]["root"] == issue["root"]
         path = [bytes.fromhex(p[2:]) for p in d["proof"]["path"]]
         assert merkle.verify(bytes.fromhex(issue["root"][2:]), codes.code_leaf(digital_link.parse(uri)), path)
-        assert resolver.TREES.peek(issue["root"]) is not None and len(resolver.TREES) == 1
+        assert scan_facts.TREES.peek(issue["root"]) is not None and len(scan_facts.TREES) == 1

@@ -13,8 +13,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from api.scans import ScanRecorder
-from ledger.db import make_engine, migrate
-from ledger.models import Code, CodeIssue, Scan, ScanStat
+from ledger.store.db import make_engine, migrate
+from ledger.store.models import Code, CodeIssue, Scan, ScanStat
 
 BASE = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 

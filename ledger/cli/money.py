@@ -1,0 +1,131 @@
+"""`ledger money ...`: deposits, cases, orders and payouts from the command line.
+
+Acts on chain as the member named by `--as` (a bootstrap member of the manifest, keys from
+`LEDGER_MNEMONIC`, anvil's by default) or by the private key in the environment variable named
+by `--key-env`. Orders are written to the same `orders` table the API uses, so reconciliation
+sees them. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from ledger.chain.client import Sender, connect, dev_accounts
+from ledger.chain.deploy import Deployment, attach
+from ledger.errors import LedgerError
+from ledger.money import orders, settlement, vault
+from ledger.store.db import make_engine, migrate, session_factory
+
+
+def _fen(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"amount must be a positive whole number of fen, not {text!r}")
+    return int(text)
+
+
+def _address(text: str) -> str:
+    try:
+        return to_checksum_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address: {text!r}") from None
+
+
+def _sender(dep: Deployment, args: argparse.Namespace) -> Sender:
+    if args.key_env:
+        key = os.environ.get(args.key_env)
+        if not key:
+            raise LedgerError(f"environment variable {args.key_env} holds no private key")
+        return dep.sender(Account.from_key(key))
+    if not args.as_member:
+        raise LedgerError("say who acts: --as MEMBER (development) or --key-env VAR")
+    member = dep.manifest["members"].get(args.as_member)
+    if member is None:
+        raise LedgerError(f"no bootstrap member {args.as_member!r}; one of {', '.join(dep.manifest['members'])}")
+    return dep.sender(dev_accounts(20)[member["account_index"]])
+
+
+def _tx(receipt: Any) -> str:
+    return "0x" + bytes(receipt["transactionHash"]).hex()
+
+
+def run(args: argparse.Namespace) -> None:
+    dep = attach(connect())
+    out: Any
+    if args.action == "deposit-status":
+        out = {"merchant": args.merchant, **vault.deposit_account(dep, args.merchant)}
+    elif args.action == "payouts":
+        out = {"account": args.account, **settlement.owed(dep, args.account)}
+    else:
+        s = _sender(dep, args)
+        if args.action == "deposit":
+            out = {"tx": _tx(vault.deposit(dep, s, args.amount)), **vault.deposit_account(dep, s.address)}
+        elif args.action == "withdrawal-request":
+            out = {"tx": _tx(vault.request_withdrawal(dep, s, args.amount)), **vault.deposit_account(dep, s.address)}
+        elif args.action == "withdraw":
+            out = {"tx": _tx(vault.withdraw_deposit(dep, s)), **vault.deposit_account(dep, s.address)}
+        elif args.action == "case-open":
+            out = vault.case(dep, vault.open_case(dep, s, args.merchant, args.claimant, args.amount))
+        elif args.action == "case-close":
+            out = {"tx": _tx(vault.close_case(dep, s, args.case_id, args.pay_out)), **vault.case(dep, args.case_id)}
+        elif args.action == "withdraw-payouts":
+            out = {"tx": _tx(settlement.withdraw_payouts(dep, s)), **settlement.owed(dep, s.address)}
+        else:
+            engine = make_engine()
+            migrate(engine)
+            with session_factory(engine)() as db:
+                if args.action == "escrow":
+                    o = orders.escrow_order(
+                        db,
+                        dep,
+                        s,
+                        order_id=args.order_id,
+                        merchant=args.merchant,
+                        amount_fen=args.amount,
+                        referrers=args.referrer or [],
+                    )
+                    db.commit()
+                    out = {"order_id": o.order_id, "status": o.status, "tx": o.escrow_tx}
+                else:
+                    o, split = orders.close_order(db, dep, s, args.order_id, args.action)
+                    out = {"order_id": o.order_id, "status": o.status, "tx": o.close_tx, "settlement": split}
+    print(json.dumps(out, indent=1, default=str))
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("money", help="deposits, cases, orders and payouts on chain")
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--as", dest="as_member", help="development: act as this bootstrap member (merchant_a, ...)")
+    who.add_argument("--key-env", help="act with the private key in this environment variable")
+    acts = p.add_subparsers(dest="action", required=True)
+    a = acts.add_parser("deposit", parents=[who], help="lock AMOUNT fen of guarantee deposit (merchant)")
+    a.add_argument("amount", type=_fen)
+    a = acts.add_parser("deposit-status", help="balance, required, frozen, pending, available of MERCHANT")
+    a.add_argument("merchant", type=_address)
+    a = acts.add_parser("withdrawal-request", parents=[who], help="ask to withdraw AMOUNT fen (merchant)")
+    a.add_argument("amount", type=_fen)
+    acts.add_parser("withdraw", parents=[who], help="take the requested withdrawal after the cooldown")
+    a = acts.add_parser("case-open", parents=[who], help="freeze AMOUNT of MERCHANT's deposit (arbiter)")
+    a.add_argument("merchant", type=_address)
+    a.add_argument("claimant", type=_address)
+    a.add_argument("amount", type=_fen)
+    a = acts.add_parser("case-close", parents=[who], help="release a case, or --pay-out to its claimant")
+    a.add_argument("case_id", type=int)
+    a.add_argument("--pay-out", action="store_true")
+    a = acts.add_parser("escrow", parents=[who], help="escrow an order (platform)")
+    a.add_argument("order_id")
+    a.add_argument("merchant", type=_address)
+    a.add_argument("amount", type=_fen)
+    a.add_argument("--referrer", action="append", type=_address, help="level 1 first; up to three")
+    for action in ("confirm", "refund", "settle-timeout"):
+        a = acts.add_parser(action, parents=[who], help=f"{action} an escrowed order (platform)")
+        a.add_argument("order_id")
+    a = acts.add_parser("payouts", help="what the chain owes ACCOUNT")
+    a.add_argument("account", type=_address)
+    acts.add_parser("withdraw-payouts", parents=[who], help="pull everything owed to you")
+    p.set_defaults(func=run)

@@ -1,0 +1,236 @@
+"""Reconciliation: the platform's orders against what the chain says happened to them.
+
+Orders come from the `orders` table or a CSV export (order_id, merchant, amount_fen, status,
+referrers, time). Chain records come from the indexed `OrderSettlement` events (escrowed,
+settled, refunded; final or still pending). Every order row and every on-chain escrow gets
+exactly one class:
+
+- `matched`: on chain, final, same merchant, amount and status;
+- `missing_on_chain`: no escrow on chain for the order;
+- `unknown_on_chain`: an escrow on chain that no order names;
+- `amount_mismatch`: the escrowed amount differs from the order's;
+- `merchant_mismatch`: the escrow pays another merchant than the order names;
+- `status_mismatch`: e.g. refunded off chain but settled on chain;
+- `duplicate`: the order id appears again in the orders (the first occurrence is classified
+  on its own merits, each repeat is a duplicate);
+- `pending`: on chain but not yet final (fewer confirmations than required).
+
+Totals in fen per class and per merchant add up: the sum over classes equals the sum of every
+order row's amount plus the amount of every unknown on-chain escrow. Output is sorted and carries
+no clock, so the same inputs give the same report byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+try:  # compiled keccak: ~6x faster than the pure fallback, which matters at a million orders
+    from sha3 import keccak_256 as _keccak
+
+    def order_key_hex(order_id: str) -> str:
+        return "0x" + _keccak(order_id.encode()).hexdigest()
+except ImportError:  # pragma: no cover
+    from eth_utils import keccak
+
+    def order_key_hex(order_id: str) -> str:
+        return "0x" + keccak(text=order_id).hex()
+
+
+CLASSES = (
+    "matched",
+    "missing_on_chain",
+    "unknown_on_chain",
+    "amount_mismatch",
+    "merchant_mismatch",
+    "status_mismatch",
+    "duplicate",
+    "pending",
+)
+#: off-chain status words => the chain's three states
+STATUS_WORDS = {
+    "escrowed": "escrowed",
+    "paid": "escrowed",
+    "shipped": "escrowed",
+    "pending": "escrowed",
+    "settled": "settled",
+    "completed": "settled",
+    "delivered": "settled",
+    "confirmed": "settled",
+    "refunded": "refunded",
+    "cancelled": "refunded",
+    "canceled": "refunded",
+}
+
+
+@dataclass(slots=True)
+class OrderRow:
+    order_id: str
+    merchant: str
+    amount_fen: int
+    status: str
+    order_key: str = ""
+
+
+@dataclass(slots=True)
+class ChainRecord:
+    order_key: str
+    merchant: str
+    amount_fen: int
+    status: str = "escrowed"
+    final: bool = True
+
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]]
+    totals: dict[str, dict[str, int]]
+    merchants: dict[str, dict[str, int]]
+    inputs: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "totals": self.totals, "merchants": self.merchants, "rows": self.rows}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True, indent=1)
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        cols = [
+            "class",
+            "order_id",
+            "order_key",
+            "merchant",
+            "order_amount_fen",
+            "chain_amount_fen",
+            "order_status",
+            "chain_status",
+            "final",
+            "detail",
+        ]
+        w = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({c: r.get(c, "") for c in cols})
+        return out.getvalue()
+
+    def to_html(self) -> str:
+        esc = html.escape
+
+        def money(fen: int) -> str:
+            sign = "-" if fen < 0 else ""
+            return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+        total_rows = "".join(
+            f"<tr class='{c}'><td>{c.replace('_', ' ')}</td><td>{t['count']:,}</td>"
+            f"<td>{money(t['amount_fen'])}</td></tr>"
+            for c, t in self.totals.items()
+        )
+        merchant_rows = "".join(
+            f"<tr><td><code>{esc(m)}</code></td>" + "".join(f"<td>{money(v[c])}</td>" for c in CLASSES) + "</tr>"
+            for m, v in self.merchants.items()
+        )
+        problem_rows = "".join(
+            f"<tr class='{r['class']}'><td>{r['class'].replace('_', ' ')}</td><td>{esc(r.get('order_id') or '')}</td>"
+            f"<td><code>{esc(r.get('merchant') or '')}</code></td><td>{money(r.get('order_amount_fen') or 0)}</td>"
+            f"<td>{money(r.get('chain_amount_fen') or 0)}</td><td>{esc(r.get('detail') or '')}</td></tr>"
+            for r in self.rows
+            if r["class"] != "matched"
+        )
+        head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in CLASSES)
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>traceledger reconciliation</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+tr.matched td:first-child{{color:#1a7f37}}tr:not(.matched) td:first-child{{color:#b42318}}</style></head>
+<body><h1>Reconciliation: orders against on-chain settlement</h1>
+<p>{self.inputs.get("order_rows", 0):,} order rows, {self.inputs.get("chain_escrows", 0):,} on-chain escrows.</p>
+<h2>Totals by class</h2><table><tr><th>class</th><th>records</th><th>amount</th></tr>{total_rows}</table>
+<h2>By merchant</h2><table><tr><th>merchant</th>{head}</tr>{merchant_rows}</table>
+<h2>Everything that did not match</h2><table><tr><th>class</th><th>order</th><th>merchant</th><th>order amount</th>
+<th>chain amount</th><th>detail</th></tr>{problem_rows}</table></body></html>
+"""
+
+
+def reconcile(orders: Iterable[OrderRow], chain: dict[str, ChainRecord]) -> Report:
+    """Classify every order row and every on-chain escrow; see the module docstring."""
+    totals = {c: {"count": 0, "amount_fen": 0} for c in CLASSES}
+    merchants: dict[str, dict[str, int]] = {}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    used: set[str] = set()
+    n_orders = 0
+
+    def add(cls: str, merchant: str, amount: int, row: dict[str, Any]) -> None:
+        t = totals[cls]
+        t["count"] += 1
+        t["amount_fen"] += amount
+        m = merchants.get(merchant)
+        if m is None:
+            m = merchants[merchant] = dict.fromkeys(CLASSES, 0)
+        m[cls] += amount
+        row["class"] = cls
+        rows.append(row)
+
+    for o in orders:
+        n_orders += 1
+        key = o.order_key or order_key_hex(o.order_id)
+        row: dict[str, Any] = {
+            "order_id": o.order_id,
+            "order_key": key,
+            "merchant": o.merchant,
+            "order_amount_fen": o.amount_fen,
+            "order_status": o.status,
+        }
+        if o.order_id in seen:
+            add("duplicate", o.merchant, o.amount_fen, row)
+            continue
+        seen.add(o.order_id)
+        c = chain.get(key)
+        if c is None:
+            add("missing_on_chain", o.merchant, o.amount_fen, row)
+            continue
+        used.add(key)
+        row["chain_amount_fen"], row["chain_status"], row["final"] = c.amount_fen, c.status, c.final
+        if not c.final:
+            add("pending", o.merchant, o.amount_fen, row)
+        elif c.amount_fen != o.amount_fen:
+            row["detail"] = f"order says {o.amount_fen} fen, chain escrowed {c.amount_fen}"
+            add("amount_mismatch", o.merchant, o.amount_fen, row)
+        elif c.merchant != o.merchant:
+            row["detail"] = f"chain pays {c.merchant}"
+            add("merchant_mismatch", o.merchant, o.amount_fen, row)
+        elif STATUS_WORDS.get(o.status.lower(), o.status.lower()) != c.status:
+            row["detail"] = f"{o.status} off chain, {c.status} on chain"
+            add("status_mismatch", o.merchant, o.amount_fen, row)
+        else:
+            add("matched", o.merchant, o.amount_fen, row)
+    for key, c in chain.items():
+        if key not in used:
+            add(
+                "unknown_on_chain",
+                c.merchant,
+                c.amount_fen,
+                {
+                    "order_id": None,
+                    "order_key": key,
+                    "merchant": c.merchant,
+                    "chain_amount_fen": c.amount_fen,
+                    "chain_status": c.status,
+                    "final": c.final,
+                    "detail": "no order names this escrow",
+                },
+            )
+    rows.sort(key=lambda r: (r["order_id"] is None, r["order_id"] or "", r["order_key"], r["class"]))
+    return Report(
+        rows=rows,
+        totals=totals,
+        merchants=dict(sorted(merchants.items())),
+        inputs={"order_rows": n_orders, "chain_escrows": len(chain)},
+    )

@@ -1,0 +1,78 @@
+"""What reconciliation reads: the platform's orders (the `orders` table or a CSV export) and the
+escrows the indexed `OrderSettlement` events describe, each with its latest state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import Engine, select
+
+from ledger.errors import LedgerError
+from ledger.store.models import ChainEvent, Order
+
+from .reconcile import ChainRecord, OrderRow
+
+CSV_COLUMNS = ("order_id", "merchant", "amount_fen", "status", "referrers", "time")
+
+
+class OrdersInputError(LedgerError, ValueError):
+    """The orders input is malformed; the message names the line and the field."""
+
+
+def chain_records(engine: Engine) -> dict[str, ChainRecord]:
+    """Escrows from the indexed OrderSettlement events, with their latest state."""
+    records: dict[str, ChainRecord] = {}
+    closes: list[tuple[str, str, bool]] = []
+    q = (
+        select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final)
+        .where(
+            ChainEvent.contract == "OrderSettlement",
+            ChainEvent.event.in_(("OrderEscrowed", "OrderSettled", "OrderRefunded")),
+        )
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+    )
+    with engine.connect() as conn:
+        for key, event, args, final in conn.execute(q):
+            if event == "OrderEscrowed":
+                a = json.loads(args)
+                records[key] = ChainRecord(key, a["merchant"], int(a["amount"]), "escrowed", bool(final))
+            else:
+                closes.append((key, "settled" if event == "OrderSettled" else "refunded", bool(final)))
+    for key, status, final in closes:
+        r = records.get(key)
+        if r is not None:
+            r.status = status
+            r.final = r.final and final
+    return records
+
+
+def orders_from_db(engine: Engine) -> Iterator[OrderRow]:
+    with engine.connect() as conn:
+        for oid, merchant, amount, status, key in conn.execute(
+            select(Order.order_id, Order.merchant, Order.amount_fen, Order.status, Order.order_key)
+        ):
+            yield OrderRow(oid, merchant, int(amount), status, key)
+
+
+def orders_from_csv(text: str) -> list[OrderRow]:
+    """Parse a CSV export; amounts must be integer fen. Errors name the line and the field."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("order_id", "merchant", "amount_fen", "status") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise OrdersInputError(f"orders CSV lacks column(s): {', '.join(missing)} (expected {', '.join(CSV_COLUMNS)})")
+    rows = []
+    for line, r in enumerate(reader, start=2):
+        amount = (r["amount_fen"] or "").strip()
+        if not amount.isdigit():
+            raise OrdersInputError(f"line {line}: amount_fen must be a whole number of fen, got {amount!r}")
+        if not r["order_id"]:
+            raise OrdersInputError(f"line {line}: order_id is empty")
+        merchant = (r["merchant"] or "").strip()
+        if not is_address(merchant):
+            raise OrdersInputError(f"line {line}: merchant is not an address: {merchant!r}")
+        rows.append(OrderRow(r["order_id"], to_checksum_address(merchant), int(amount), r["status"] or ""))
+    return rows

@@ -1,0 +1,144 @@
+"""Canonical values for EPCIS event hash IDs (CBV 2.0 section 8.9): CBV short names and old URNs as
+web vocabulary URIs, timestamps in UTC with milliseconds, numbers without redundant zeros, EPC
+URNs and Digital Link URIs as canonical GS1 Digital Link URIs, and the prefixes a document's
+JSON-LD `@context` declares for its extensions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
+from pathlib import Path
+
+from .identifiers import canonical
+
+_CBV_URNS = (
+    ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
+    ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
+    ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"),
+    ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
+    ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
+)
+_VOCAB_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
+
+
+@cache
+def vocabulary() -> dict:
+    """CBV short names per field, generated from GS1's EPCIS 2.0 JSON-LD context."""
+    return json.loads((Path(__file__).with_name("cbv_vocab.json")).read_text(encoding="utf-8"))
+
+
+def namespaces_of(context) -> dict[str, str]:
+    """Prefixes a document's `@context` declares for its extensions: {"example": "{http://...}"}."""
+    out: dict[str, str] = {}
+    for c in context if isinstance(context, list) else []:
+        if isinstance(c, str):
+            out[c] = "{" + c + "}"
+        elif isinstance(c, dict):
+            out.update({k: "{" + str(v) + "}" for k, v in c.items()})
+    return out
+
+
+# --- short names -> web vocabulary -------------------------------------------------------------
+
+
+def _typed_values(event: dict):
+    """(vocabulary, value) for each field whose value the JSON-LD context expands as a CBV term."""
+
+    def each(value):
+        return value if isinstance(value, list) else [value]
+
+    for key, voc in (("bizStep", "bizStep"), ("disposition", "disposition")):
+        if key in event:
+            yield voc, event[key]
+    pd = event.get("persistentDisposition")
+    if isinstance(pd, dict):
+        for key in ("set", "unset"):
+            for v in each(pd.get(key, [])):
+                yield "persistentDisposition", v
+    for lst in ("bizTransactionList", "sourceList", "destinationList"):
+        for item in each(event.get(lst, [])):
+            if isinstance(item, dict) and "type" in item:
+                yield f"{lst}/type", item["type"]
+    for element in each(event.get("sensorElementList", [])):
+        for report in each(element.get("sensorReport", []) if isinstance(element, dict) else []):
+            if isinstance(report, dict):
+                for key in ("type", "exception", "component"):
+                    if key in report:
+                        yield f"sensorElementList/sensorReport/{key}", report[key]
+    err = event.get("errorDeclaration")
+    if isinstance(err, dict) and "reason" in err:
+        yield "errorDeclaration/reason", err["reason"]
+
+
+def _strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, list):
+        for x in obj:
+            yield from _strings(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _strings(x)
+
+
+def expanded_terms(event: dict) -> set[str]:
+    voc = vocabulary()
+    out = {s for s in _strings(event) if s.startswith(_VOCAB_PREFIXES)}
+    for field, value in _typed_values(event):
+        if not isinstance(value, str):
+            continue
+        full = voc["terms"].get(field, {}).get(value)
+        prefix, sep, rest = value.partition(":")
+        if full is None and sep and prefix in voc["prefixes"]:
+            full = voc["prefixes"][prefix] + rest
+        if full and full.startswith(_VOCAB_PREFIXES):
+            out.add(full)
+    return out
+
+
+@lru_cache(maxsize=4096)  # events of one system use a handful of term sets
+def abbreviations(terms: frozenset[str]) -> dict[str, set[str]]:
+    """Every tail of a term after a '-' or '/', to the terms it abbreviates (`shipping` -> ...)."""
+    by_suffix: dict[str, set[str]] = {}
+    for t in terms:
+        for i, ch in enumerate(t):
+            if ch in "-/":
+                by_suffix.setdefault(t[i + 1 :], set()).add(t)
+    return by_suffix
+
+
+# --- canonical values --------------------------------------------------------------------------
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+@lru_cache(maxsize=65536)
+def utc_millis(text: str) -> str:
+    """An xsd:dateTime as UTC with milliseconds (`2005-04-04T02:33:31.116Z`); unparseable stays."""
+    try:
+        t = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+    except ValueError:
+        return text
+    t = t.astimezone(UTC)
+    us = round(t.microsecond, -3)
+    t = t.replace(microsecond=0) + timedelta(microseconds=us)
+    return t.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _number(text: str) -> str:
+    try:
+        n = float(text)
+        return str(int(n) if int(n) == n else n)
+    except (ValueError, OverflowError):
+        return text
+
+
+@lru_cache(maxsize=65536)
+def canonical_value(text: str) -> str:
+    for urn, web in _CBV_URNS:
+        text = text.replace(urn, web)
+    text = _number(text)
+    return canonical(text) or text

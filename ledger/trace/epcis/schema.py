@@ -1,0 +1,144 @@
+"""EPCIS 2.0 documents checked against GS1's JSON Schema before anything of them is stored.
+
+`problems(doc)` lists every violation as a JSON path (`$.epcisBody.eventList[3].eventTime`) and
+the reason. A valid document passes through a compiled validator (fastjsonschema, ~0.2 ms per
+event); only a refused one is walked again by `jsonschema` to name every problem.
+`check_capture(body)` turns a capture request (an `EPCISDocument`, or one bare event) into a
+document and its events, or raises `InvalidEpcis` with all problems at once.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import fastjsonschema
+from jsonschema import Draft7Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from ledger.errors import LedgerError
+
+SCHEMA_PATH = Path(__file__).with_name("EPCIS-JSON-Schema.json")
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent", "TransactionEvent")
+MAX_PROBLEMS = 100
+
+
+class InvalidEpcis(LedgerError):
+    """Not a valid EPCIS 2.0 document; `problems` holds [{"path", "reason"}, ...]."""
+
+    def __init__(self, problems: list[dict[str, str]]):
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"not a valid EPCIS 2.0 document: {first['path']}: {first['reason']}{more}")
+
+
+@cache
+def validator() -> Draft7Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    return Draft7Validator(schema, format_checker=FormatChecker())
+
+
+@cache
+def _fast():
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def warm_up() -> None:
+    _fast()
+
+
+def json_path(parts) -> str:
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if str(p).isidentifier() else f"[{json.dumps(p)}]")
+    return out
+
+
+def _leaves(error: ValidationError):
+    """The most specific failures under `error`: a failed anyOf/oneOf names its branches' reasons."""
+    if error.context:
+        # keep the branches that got furthest into the instance; they say what was meant
+        deepest = max(len(e.absolute_path) for e in error.context)
+        for e in error.context:
+            if len(e.absolute_path) == deepest:
+                yield from _leaves(e)
+    else:
+        yield error
+
+
+def problems(doc) -> list[dict[str, str]]:
+    try:
+        _fast()(doc)
+        return []
+    except fastjsonschema.JsonSchemaException as exc:
+        first = exc
+    found = _all_problems(doc)
+    # the two validators agree on what they refuse; if only the fast one did, say what it saw
+    return found or [{"path": "$" + str(first.name).removeprefix("data"), "reason": str(first.message)}]
+
+
+def _all_problems(doc) -> list[dict[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    out: list[dict[str, str]] = []
+    for error in sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        for leaf in _leaves(error):
+            for item in _described(leaf):
+                if item not in seen:
+                    seen.add(item)
+                    out.append({"path": item[0], "reason": item[1]})
+                if len(out) >= MAX_PROBLEMS:
+                    return out
+    return out
+
+
+def _described(error: ValidationError):
+    """(path, reason) pairs; a missing member is named by its own path."""
+    if error.validator == "required" and isinstance(error.instance, dict):
+        for name in error.validator_value:
+            if name not in error.instance:
+                yield json_path([*error.absolute_path, name]), "required member is missing"
+        return
+    yield json_path(error.absolute_path), _reason(error)
+
+
+def _reason(error: ValidationError) -> str:
+    message = error.message
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def check_capture(body) -> tuple[dict, list[dict]]:
+    """A valid EPCIS document and its events, or InvalidEpcis listing every problem."""
+    if not isinstance(body, dict):
+        raise InvalidEpcis([{"path": "$", "reason": "an EPCIS document or event must be a JSON object"}])
+    kind = body.get("type")
+    if kind in EVENT_TYPES:
+        doc = _wrap(body)
+    elif kind == "EPCISDocument":
+        doc = body
+    else:
+        raise InvalidEpcis(
+            [{"path": "$.type", "reason": f"expected EPCISDocument or one of {', '.join(EVENT_TYPES)}, got {kind!r}"}]
+        )
+    found = problems(body)
+    if found:
+        raise InvalidEpcis(found)
+    events = doc["epcisBody"]["eventList"]
+    if not events:
+        raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "the document holds no events"}])
+    return doc, events
+
+
+def _wrap(event: dict) -> dict:
+    """A bare event as the one event of a document (its @context becomes the document's)."""
+    event = dict(event)
+    context = event.pop("@context", None)
+    return {
+        "@context": context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": event.get("recordTime") or event.get("eventTime"),
+        "epcisBody": {"eventList": [event]},
+    }

@@ -1,0 +1,80 @@
+"""`ledger verify-events <file>`: check EPCIS events against the chain, trusting no database.
+
+The events are hashed here (CBV 2.0 hash IDs, from the file as the auditor holds it); only the
+Merkle path of each is taken from the service (the chain cannot hand it out). Then, on the chain
+node: the root is anchored (`Provenance.anchorOf`), the path leads from the event to the root
+(`Provenance.verifyEvent`), and the anchoring transaction is the one the service names.
+
+An event recorded on its own into a batch's hash chain is checked from the transaction the
+service names: it succeeded, is in the canonical chain at the block named, and emitted
+`EventRecorded` for exactly this event hash, batch and index; the recorder is the one it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ledger.chain.deploy import Deployment
+from ledger.trace.epcis.hashid import document_digests
+from ledger.trace.verify import Check
+
+
+def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
+    prov = dep.contract("Provenance")
+    checks: list[Check] = []
+    for i, digest in enumerate(document_digests(doc)):
+        name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
+        proof = fetch_proof(digest)
+        if proof.get("status") != "anchored":
+            checks.append(Check(name, False, f"not anchored yet ({proof.get('status')})"))
+            continue
+        if proof.get("method") == "batchChain":
+            checks.append(_check_chain_entry(name, dep, digest, proof))
+            continue
+        root = bytes.fromhex(proof["root"][2:])
+        submitter, timestamp, count = prov.functions.anchorOf(root).call()
+        if timestamp == 0:
+            checks.append(Check(name, False, f"root {proof['root']} was never anchored on chain"))
+            continue
+        path = [bytes.fromhex(p[2:]) for p in proof["path"]]
+        if not prov.functions.verifyEvent(root, bytes.fromhex(digest), path).call():
+            checks.append(Check(name, False, f"the path does not lead to root {proof['root']}"))
+            continue
+        receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
+        logs = prov.events.RootAnchored().process_receipt(receipt)
+        if not any(log["args"]["root"] == root for log in logs):
+            checks.append(Check(name, False, f"transaction {proof['tx']} does not anchor root {proof['root']}"))
+            continue
+        checks.append(
+            Check(
+                name,
+                True,
+                f"leaf {proof['leafIndex']} of {count} under root {proof['root'][:18]}..., "
+                f"anchored by {submitter} in block {receipt['blockNumber']}",
+            )  # fmt: skip
+        )
+    return checks
+
+
+def _check_chain_entry(name: str, dep: Deployment, digest: str, proof: dict[str, Any]) -> Check:
+    prov = dep.contract("Provenance")
+    receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
+    if receipt["status"] != 1:
+        return Check(name, False, f"transaction {proof['tx']} failed on chain")
+    canonical = dep.w3.eth.get_block(receipt["blockNumber"])["hash"]
+    if canonical != receipt["blockHash"] or receipt["blockNumber"] != proof["block"]:
+        return Check(name, False, f"transaction {proof['tx']} is not in block {proof['block']} of the canonical chain")
+    batch = bytes.fromhex(proof["batchId"][2:])
+    for log in prov.events.EventRecorded().process_receipt(receipt):
+        a = log["args"]
+        if a["batchId"] == batch and a["eventHash"] == bytes.fromhex(digest) and a["index"] == proof["index"]:
+            if a["recorder"] != proof["recorder"]:
+                return Check(name, False, f"recorded by {a['recorder']}, not {proof['recorder']} as the service says")
+            return Check(
+                name,
+                True,
+                f"entry {a['index']} of batch {proof['batchId'][:18]}...'s hash chain, recorded by "
+                f"{a['recorder']} in block {receipt['blockNumber']}",
+            )
+    return Check(name, False, f"transaction {proof['tx']} records no such entry into batch {proof['batchId']}")

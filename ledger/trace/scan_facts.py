@@ -1,0 +1,142 @@
+"""What the database holds about a batch and an item, as a scan shows it: the product, the batch's
+on-chain timeline (indexed events), its recall, the EPCIS events about it with where each is
+anchored, and the Merkle tree of a code issue. Reads only; the API caches what it reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.clock import as_utc
+from ledger.store.models import Batch, ChainEvent, Code, EpcisAnchor, EpcisEpc, EpcisEvent, Product
+
+from . import codes, digital_link
+from .merkle import MerkleTree, TreeCache
+
+
+class IssueKey(Protocol):
+    id: int
+    root: str
+
+
+TREES = TreeCache()  # code issues' trees
+
+
+def issue_tree(db: DbSession, issue: IssueKey) -> MerkleTree:
+    """The Merkle tree of a code issue, rebuilt from its codes on first use."""
+
+    def leaves() -> list[bytes]:
+        uris = db.scalars(select(Code.uri).where(Code.issue_id == issue.id).order_by(Code.leaf_index)).all()
+        return [codes.code_leaf(digital_link.parse(u)) for u in uris]
+
+    return TREES.get(issue.root, leaves)
+
+
+def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
+    """What every code of a batch shares: product, batch, on-chain timeline, recall, and the
+    EPCIS events about the batch as a whole."""
+    product = db.get(Product, gtin)
+    batch = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
+    batch_id = batch.batch_id if batch else None
+    events = (
+        db.execute(
+            select(ChainEvent.event, ChainEvent.args, ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.final)
+            .where(ChainEvent.contract == "Provenance", ChainEvent.key == batch_id)
+            .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        ).all()
+        if batch_id
+        else []
+    )
+    timeline, recall_reason = [], None
+    for event, args, tx, block, final in events:
+        a = json.loads(args)
+        entry = {"event": event, "tx_hash": tx, "block_number": block, "final": final}
+        if event == "EventRecorded":
+            entry.update(index=a["index"], event_hash=a["eventHash"], chain_head=a["head"], recorder=a["recorder"])
+        elif event == "BatchRecalled":
+            entry.update(recorder=a["by"], reason=a["reason"])
+            recall_reason = a["reason"]
+        elif event == "BatchRegistered":
+            entry.update(lot=a["lot"])
+        timeline.append(entry)
+    name_epcis_entries(db, timeline)
+    about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
+    return {
+        "product_name": product.name if product else None,
+        "batch_id": batch_id,
+        "timeline": timeline,
+        "recall_reason": recall_reason,
+        "supply_chain": epcis_rows(db, about),
+    }
+
+
+def name_epcis_entries(db: DbSession, timeline: list[dict[str, Any]]) -> None:
+    """Name the hash chain entries that are captured EPCIS events (recorded one by one) by their
+    business step and hash ID, so the page can say what each on-chain record is."""
+    hashes = {e["event_hash"].lower(): e for e in timeline if e["event"] == "EventRecorded"}
+    if not hashes:
+        return
+    for digest, step, kind, hash_id in db.execute(
+        select(EpcisEvent.digest, EpcisEvent.biz_step, EpcisEvent.event_type, EpcisEvent.hash_id).where(
+            EpcisEvent.digest.in_(list(hashes))
+        )
+    ):
+        hashes[digest]["epcis"] = {
+            "type": kind,
+            "biz_step": _short(step, "https://ref.gs1.org/cbv/BizStep-"),
+            "hash_id": hash_id,
+        }
+
+
+def has_item_events(db: DbSession, gtin: str) -> bool:
+    """Whether any EPCIS event names single items of this GTIN (most scans then need no item query)."""
+    first = select(EpcisEpc.id).where(EpcisEpc.gtin == gtin, EpcisEpc.serial.is_not(None)).limit(1)
+    return db.scalar(first) is not None
+
+
+def _short(uri: str | None, prefix: str) -> str | None:
+    return uri.removeprefix(prefix) if uri else None
+
+
+def anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | None:
+    if anchor is None:
+        return None
+    where = {
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
+    }
+    if anchor.kind == "chain":
+        return {"method": "batch_chain", "batch_id": anchor.batch_id, "index": anchor.chain_index} | where
+    return {"method": "merkle", "root": anchor.root, "leaf_index": ev.leaf_index} | where
+
+
+def epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
+    """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
+    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
+    rows = db.execute(
+        select(EpcisEvent, EpcisAnchor)
+        .outerjoin(EpcisAnchor, EpcisAnchor.id == EpcisEvent.anchor_id)
+        .where(EpcisEvent.id.in_(about))
+        .order_by(EpcisEvent.event_time, EpcisEvent.id)
+        .limit(limit)
+    ).all()
+    out = []
+    for ev, anchor in rows:
+        out.append(
+            {
+                "type": ev.event_type,
+                "event_time": as_utc(ev.event_time).isoformat(),
+                "biz_step": _short(ev.biz_step, "https://ref.gs1.org/cbv/BizStep-"),
+                "disposition": _short(ev.disposition, "https://ref.gs1.org/cbv/Disp-"),
+                "read_point": ev.read_point,
+                "recorder": ev.recorder,
+                "hash_id": ev.hash_id,
+                "anchor": anchor_of(ev, anchor),
+            }
+        )
+    return out
