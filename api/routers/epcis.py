@@ -83,9 +83,9 @@ def capture(
     with _CAPTURING:
         try:
             doc, events = check_capture(body)
+            result = captures.capture(db, doc, events, member.address)
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
-        result = captures.capture(db, doc, events, member.address)
     stored = result.stored
     request.state.audit_detail = (
         f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"

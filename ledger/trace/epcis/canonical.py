@@ -31,13 +31,28 @@ def vocabulary() -> dict:
 
 
 def namespaces_of(context) -> dict[str, str]:
-    """Prefixes a document's `@context` declares for its extensions: {"example": "{http://...}"}."""
+    """Prefixes a JSON-LD `@context` declares for extension names like `example:myField`, as
+    `{"example": "{http://ns.example.com/epcis/}"}`.
+
+    A context is a remote context's URL, an object, or a list of both. In an object a term maps to
+    an IRI directly (`"example": "http://ns.example.com/epcis/"`) or through a term definition
+    (`"example": {"@id": "http://...", "@prefix": true}`). Keywords (`@vocab`, `@version`, ...),
+    terms that are compact IRIs themselves (`"rail:axleCount": {"@type": "xsd:integer"}` types a
+    field, it declares no prefix), definitions without `@id` (`@type`, `@container`, a scoped
+    `@context` only), and remote contexts declare none; `null` undefines a term declared before.
+    """
     out: dict[str, str] = {}
-    for c in context if isinstance(context, list) else []:
-        if isinstance(c, str):
-            out[c] = "{" + c + "}"
-        elif isinstance(c, dict):
-            out.update({k: "{" + str(v) + "}" for k, v in c.items()})
+    for c in context if isinstance(context, list) else [context]:
+        if not isinstance(c, dict):
+            continue
+        for term, definition in c.items():
+            if not isinstance(term, str) or term.startswith("@") or ":" in term:
+                continue
+            iri = definition.get("@id") if isinstance(definition, dict) else definition
+            if isinstance(iri, str) and iri and not iri.startswith("@"):
+                out[term] = "{" + iri + "}"
+            elif definition is None:
+                out.pop(term, None)
     return out
 
 

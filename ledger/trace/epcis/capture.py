@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
-from ledger.trace.epcis.hashid import document_digests, hash_id_of
+from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
 from ledger.trace.epcis.identifiers import canonical
+from ledger.trace.epcis.schema import InvalidEpcis
 
 _ITEM = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?$")
 # where events name identifiers: (field, is a list of quantity elements)
@@ -111,17 +112,26 @@ def named_identifiers(event: dict) -> list[str]:
 def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
     """Hash and index every event of a (valid) document; duplicates within it are kept once."""
     out: OrderedDict[str, Prepared] = OrderedDict()
-    for event, digest in zip(events, document_digests(doc), strict=True):
+    try:
+        digests = document_digests(doc)
+    except UnhashableEvent as exc:
+        raise InvalidEpcis([{"path": exc.path, "reason": exc.reason}]) from None
+    for i, (event, digest) in enumerate(zip(events, digests, strict=True)):
         hid = hash_id_of(digest)
         if hid in out:
             continue
+        try:
+            event_time = datetime.fromisoformat(event["eventTime"]).astimezone(UTC)
+        except ValueError:
+            path = f"$.epcisBody.eventList[{i}].eventTime"
+            raise InvalidEpcis([{"path": path, "reason": "not a date-time this service can read"}]) from None
         read_point = event.get("readPoint", {}).get("id") if isinstance(event.get("readPoint"), dict) else None
         out[hid] = Prepared(
             hash_id=hid,
             digest="0x" + digest,
             event=event,
             event_type=event["type"],
-            event_time=datetime.fromisoformat(event["eventTime"]).astimezone(UTC),
+            event_time=event_time,
             biz_step=full_term("bizStep", event.get("bizStep")),
             disposition=full_term("disposition", event.get("disposition")),
             action=event.get("action"),

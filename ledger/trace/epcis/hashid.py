@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 
+from ledger.errors import LedgerError
+
 from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, utc_millis
 
 # (name, text, children): the event as a tree, the way the XML binding would give it.
@@ -186,12 +188,14 @@ def _rest(children: list, join: str) -> str:
     """Whatever no order names (extensions, ilmd, lists of pairs): `name=value`, sorted."""
     values = []
     for c in children:
-        if len(c) == 2 and isinstance(c[0], tuple):
+        if not c:  # a pair-list member with neither type nor value
+            continue
+        if isinstance(c[0], tuple):  # a pair-list member: (type, value), or the value alone
             values.append(_rest(list(c), join))
         else:
             text = c[1].strip()
             values.append(c[0] + ("=" + canonical_value(text) if text else "") + _rest(c[2], join))
-    if len(children) > 1 and not any(c[0] in UNSORTED for c in children):
+    if len(children) > 1 and not any(c and c[0] in UNSORTED for c in children):
         values.sort()
     return join.join(values)
 
@@ -234,10 +238,35 @@ def document_events(doc: dict) -> list[dict]:
     return list(results.get("eventList", []))
 
 
+class UnhashableEvent(LedgerError):
+    """An event whose pre-hash string cannot be built; `path` names it in its document."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+#: what building a pre-hash string raises on a shape no valid document has
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError)
+
+
 def document_digests(doc: dict) -> list[str]:
-    """`event_digest` of each event, with the prefixes of the document and of the event."""
-    ns = namespaces_of(doc.get("@context"))
-    return [event_digest(e, ns | namespaces_of(e.get("@context"))) for e in document_events(doc)]
+    """`event_digest` of each event, with the prefixes of the document and of the event. An
+    event that cannot be hashed raises `UnhashableEvent` naming its path, never anything else."""
+    try:
+        ns = namespaces_of(doc.get("@context"))
+        events = document_events(doc)
+    except _SHAPE_ERRORS as exc:
+        raise UnhashableEvent("$", f"cannot read the document's events ({type(exc).__name__})") from None
+    where = "$.epcisBody.eventList[{}]" if "epcisBody" in doc else "$"
+    out = []
+    for i, e in enumerate(events):
+        try:
+            own = namespaces_of(e.get("@context")) if isinstance(e, dict) else {}
+            out.append(event_digest(e, ns | own))
+        except _SHAPE_ERRORS as exc:
+            raise UnhashableEvent(where.format(i), f"cannot compute the event hash ID ({type(exc).__name__})") from None
+    return out
 
 
 def document_hash_ids(doc: dict) -> list[str]:

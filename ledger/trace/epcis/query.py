@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis.identifiers import canonical
 
+from .canonical import namespaces_of
 from .capture import full_term
 
 
@@ -97,12 +98,8 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
 
 
 def _prefixes_of(context) -> dict[str, str]:
-    """The prefixes an @context declares, as hashing reads them (objects in a list)."""
-    out: dict[str, str] = {}
-    for c in context if isinstance(context, list) else []:
-        if isinstance(c, dict):
-            out.update({k: v for k, v in c.items() if isinstance(v, str)})
-    return out
+    """The prefixes an @context declares, as hashing reads them: {prefix: namespace}."""
+    return {k: v[1:-1] for k, v in namespaces_of(context).items()}
 
 
 def _declare(wanted: dict[str, str], prefixes: dict[str, str], by_namespace: dict[str, str]) -> dict[str, str]:

@@ -109,6 +109,24 @@ def _reason(error: ValidationError) -> str:
     return message if len(message) <= 300 else message[:297] + "..."
 
 
+MAX_DEPTH = 64  # GS1's own examples nest extensions about 10 levels deep
+
+
+def too_deep(value, limit: int) -> str | None:
+    """The path of the first object or array nested deeper than `limit`, if any. Iterative, so a
+    hostile document cannot exhaust the stack here (the validators below recurse)."""
+    stack = [(value, "$", 0)]
+    while stack:
+        v, path, depth = stack.pop()
+        if depth > limit:
+            return path
+        if isinstance(v, dict):
+            stack.extend((x, f"{path}.{k}", depth + 1) for k, x in v.items() if isinstance(x, dict | list))
+        elif isinstance(v, list):
+            stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v) if isinstance(x, dict | list))
+    return None
+
+
 def check_capture(body) -> tuple[dict, list[dict]]:
     """A valid EPCIS document and its events, or InvalidEpcis listing every problem."""
     if not isinstance(body, dict):
@@ -122,6 +140,9 @@ def check_capture(body) -> tuple[dict, list[dict]]:
         raise InvalidEpcis(
             [{"path": "$.type", "reason": f"expected EPCISDocument or one of {', '.join(EVENT_TYPES)}, got {kind!r}"}]
         )
+    deep = too_deep(body, MAX_DEPTH)
+    if deep is not None:
+        raise InvalidEpcis([{"path": deep, "reason": f"nested more than {MAX_DEPTH} levels deep"}])
     found = problems(body)
     if found:
         raise InvalidEpcis(found)
