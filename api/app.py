@@ -12,6 +12,7 @@ from ledger import __version__
 
 from . import audit, auth, errors
 from .routers import codes, deposits, epcis, orders, payouts, products, resolver, system
+from .segments import EncodedSlashes
 from .services import Services
 from .settings import Settings
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codes.router)
     app.include_router(epcis.router)
     app.include_router(audit.router)
+    # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
+    app.add_middleware(EncodedSlashes)
     return app
 
 

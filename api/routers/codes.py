@@ -7,7 +7,9 @@ Issuing 100,000 codes renders nothing: images are drawn when asked for.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictInt
@@ -82,7 +84,7 @@ def _visible_issue(db: DbSession, member: Member, issue_id: int) -> CodeIssue:
 
 
 @router.post(
-    "/batches/{gtin}/{lot}/codes",
+    "/batches/{gtin}/{lot:gs1}/codes",
     response_model=IssueOut,
     status_code=201,
     summary="Issue serialized, signed codes for a batch and anchor their commitment on chain",
@@ -147,6 +149,13 @@ def _rows(db: DbSession, issue_id: int, offset: int = 0, limit: int | None = Non
     return [(s, u) for s, u in db.execute(q.order_by(Code.leaf_index))]
 
 
+def _attachment(filename: str) -> str:
+    """A Content-Disposition naming `filename` safely: a lot may hold `"`, `/`, `;` or `%`, which
+    would break the header or the saved file's name; RFC 6266's filename* keeps the original."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @router.get(
     "/code-issues/{issue_id}/codes.csv",
     summary="The issue's codes as CSV for label printers",
@@ -162,7 +171,7 @@ def issue_csv(
     return Response(
         codes.render_csv(_rows(db, i.id)),
         media_type="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=codes-{i.gtin}-{i.lot}-{i.id}.csv"},
+        headers={"Content-Disposition": _attachment(f"codes-{i.gtin}-{i.lot}-{i.id}.csv")},
     )
 
 
@@ -199,7 +208,7 @@ IMAGES = {"png": (codes.render_png, "image/png"), "svg": (codes.render_svg, "ima
 
 
 @router.get(
-    "/batches/{gtin}/{lot}/codes/{serial}.{fmt}",
+    "/batches/{gtin}/{lot:gs1}/codes/{serial}.{fmt}",
     summary="One code as a QR image: .png or .svg",
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Product
-from ledger.trace.gs1 import GtinError, normalize_gtin
+from ledger.trace.gs1 import GtinError, check_cset82, normalize_gtin
 
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, not_found
@@ -54,9 +54,14 @@ class ProductOut(BaseModel):
 
 class BatchIn(BaseModel):
     gtin: str
-    lot: str = Field(pattern=LOT_PATTERN)
+    lot: str = Field(
+        description="GS1 AI (10): 1-20 characters of GS1 character set 82 (a `/` included; in paths, `%2F`)",
+        json_schema_extra={"pattern": LOT_PATTERN},
+        examples=["HC-2026/12"],
+    )
 
     _check_gtin = field_validator("gtin")(classmethod(lambda cls, v: _gtin(v)))
+    _check_lot = field_validator("lot")(classmethod(lambda cls, v: check_cset82("lot", v)))
 
 
 class BatchOut(BaseModel):
@@ -171,7 +176,7 @@ def create_batch(
     return _batch_out(b)
 
 
-@router.get("/batches/{gtin}/{lot}", response_model=BatchOut, summary="One batch")
+@router.get("/batches/{gtin}/{lot:gs1}", response_model=BatchOut, summary="One batch")
 def get_batch(
     gtin: str = Path(pattern=r"^\d{14}$"),
     lot: str = Path(pattern=LOT_PATTERN),

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import NamedTuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy import select
@@ -96,6 +96,14 @@ def _json(content: object) -> bytes:
 _PATH = re.compile(r"/01/([^/]+)/10/([^/]+)/21/([^/]+)")  # as the route's path (a parameter is [^/]+)
 
 
+def raw_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded: the scan is parsed from it (GS1
+    Digital Link decodes each key value once; the server's decoded path would split a lot that
+    holds an encoded `/`, and decoding twice would turn `%2541` into `A`)."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else quote(scope["path"], safe="/")
+
+
 class ScanFastPath:
     """Scans answered in plain ASGI, before FastAPI's routing and request handling.
 
@@ -126,7 +134,7 @@ class ScanFastPath:
                 200,
                 await answer_scan(
                     self.services(),
-                    scope["path"],
+                    raw_path(scope),
                     query,
                     headers.get(b"accept", b"").decode("latin-1"),
                     (al := headers.get(b"accept-language")) and al.decode("latin-1"),
@@ -154,7 +162,7 @@ _WANTED = (b"accept", b"accept-language")
 
 
 @router.get(
-    "/01/{gtin}/10/{lot}/21/{serial}",
+    "/01/{gtin}/10/{lot:gs1}/21/{serial:gs1}",
     summary="Resolve a scanned code: verdict, product, batch, timeline, deposit, proof",
     responses={200: {"content": {"text/html": {}, "application/json": {}}}, 422: {}},
     openapi_extra={"parameters": _OPENAPI_PARAMS},
@@ -164,7 +172,7 @@ async def resolve_code(request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     a = await answer_scan(
         services(request),
-        request.scope["path"],
+        raw_path(request.scope),
         dict(request.query_params),
         request.headers.get("accept", ""),
         request.headers.get("accept-language"),
@@ -174,7 +182,7 @@ async def resolve_code(request: Request) -> Response:
 
 
 @router.get(
-    "/v1/proofs/01/{gtin}/10/{lot}/21/{serial}",
+    "/v1/proofs/01/{gtin}/10/{lot:gs1}/21/{serial:gs1}",
     dependencies=[Depends(rate_limited)],
     summary="The Merkle proof that a code belongs to its anchored issue (no scan recorded)",
 )
@@ -186,7 +194,7 @@ def code_proof(
     db: DbSession = Depends(get_db),
 ) -> dict:
     """Only what `ledger verify` needs to check a code against the chain; it trusts none of it."""
-    code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == unquote(lot), Code.serial == unquote(serial)))
+    code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == lot, Code.serial == serial))
     if code is None:
         raise not_found(f"code {gtin}/{lot}/{serial}")
     issue = db.get(CodeIssue, code.issue_id)

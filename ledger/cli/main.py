@@ -113,7 +113,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> None:
-    from urllib.parse import quote, urlsplit
+    from urllib.parse import urlsplit
 
     import httpx
 
@@ -124,7 +124,7 @@ def _cmd_verify(args: argparse.Namespace) -> None:
     base = args.resolver or "{0.scheme}://{0.netloc}".format(urlsplit(args.uri))
 
     def fetch(link):  # type: ignore[no-untyped-def]
-        url = f"{base}/v1/proofs/01/{link.gtin}/10/{quote(link.lot, safe='')}/21/{quote(link.serial, safe='')}"
+        url = f"{base}/v1/proofs/{link.key_path}"
         r = httpx.get(url, timeout=10)
         if r.status_code != 200:
             raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")

@@ -6,7 +6,7 @@ commitment to the issued set that is anchored on chain so no code can be added u
   resolver may move), sent as query parameters `k` (key id) and `s` (base64url signature).
   The key id is the first 16 hex digits of SHA-256 of the raw public key, so keys can rotate.
 - Commitment: leaf per code `keccak256(key_path)`, a `ledger.merkle.MerkleTree` over the issue's
-  leaves in serial order, anchored with `Provenance.anchor(root, count, "codes:<gtin>/<lot>?k=...")`.
+  leaves in serial order, anchored with `Provenance.anchor(root, count, "codes:<gtin>/<lot, percent-encoded>?k=...")`.
 
 Issuing is separate from rendering: `issue()` returns strings; `render_*` draw one code or a sheet.
 """
@@ -20,6 +20,8 @@ import io
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import quote
 
 import qrcode
 import qrcode.constants
@@ -108,7 +110,7 @@ class Issue:
     def anchor_uri(self) -> str:
         """What goes on chain with the root: the batch, the key id and the public key itself, so a
         verifier needs nothing but the chain to check a code's signature."""
-        return f"codes:{self.gtin}/{self.lot}?k={self.kid}&pk={self.public_key}"
+        return f"codes:{self.gtin}/{quote(self.lot, safe='')}?k={self.kid}&pk={self.public_key}"
 
 
 def new_serial() -> str:
@@ -137,23 +139,39 @@ def code_leaf(link: digital_link.ItemLink) -> bytes:
     return _leaf_source(link.key_path)
 
 
-def verify_signature(uri: str, public_keys: dict[str, Ed25519PublicKey]) -> tuple[bool, str]:
-    """(ok, reason) for the signature parameters of `uri` under the known keys."""
+class SignatureCheck(NamedTuple):
+    """A code's signature check: `code` names the outcome for translations (`signed`, `malformed`,
+    `unsigned`, `unknown_key`, `bad_signature`), `args` fills its message, `reason` says it in English."""
+
+    ok: bool
+    code: str
+    args: dict[str, str]
+    reason: str
+
+
+def check_signature(uri: str, public_keys: dict[str, Ed25519PublicKey]) -> SignatureCheck:
+    """The signature parameters of `uri` checked under the known keys."""
     try:
         link = digital_link.parse(uri)
     except digital_link.DigitalLinkError as exc:
-        return False, str(exc)
+        return SignatureCheck(False, "malformed", {"detail": str(exc)}, str(exc))
     kid, sig = link.params.get("k"), link.params.get("s")
     if not kid or not sig:
-        return False, "the code carries no signature (parameters k and s)"
+        return SignatureCheck(False, "unsigned", {}, "the code carries no signature (parameters k and s)")
     public = public_keys.get(kid)
     if public is None:
-        return False, f"unknown signing key {kid}"
+        return SignatureCheck(False, "unknown_key", {"kid": kid}, f"unknown signing key {kid}")
     try:
         public.verify(_unb64(sig), link.key_path.encode())
     except (InvalidSignature, ValueError):
-        return False, "signature does not match the code"
-    return True, f"signed by key {kid}"
+        return SignatureCheck(False, "bad_signature", {}, "signature does not match the code")
+    return SignatureCheck(True, "signed", {"kid": kid}, f"signed by key {kid}")
+
+
+def verify_signature(uri: str, public_keys: dict[str, Ed25519PublicKey]) -> tuple[bool, str]:
+    """(ok, reason in English) for the signature parameters of `uri` under the known keys."""
+    c = check_signature(uri, public_keys)
+    return c.ok, c.reason
 
 
 # -- rendering ------------------------------------------------------------------------------

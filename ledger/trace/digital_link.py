@@ -11,10 +11,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from ledger.trace.gs1 import GtinError, normalize_gtin
+from ledger.trace.gs1 import Gs1Error, GtinError, check_cset82, normalize_gtin
 
-#: GS1 character set 82 (AI 10 and 21 values)
-_CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 _PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>\d{8,14})/10/(?P<lot>[^/]+)/21/(?P<serial>[^/]+)/?$")
 
 
@@ -41,9 +39,10 @@ class ItemLink:
 
 
 def check_value(name: str, value: str) -> str:
-    if not _CSET82.match(value):
-        raise DigitalLinkError(f"{name} must be 1-20 characters of GS1 character set 82, got {value!r}")
-    return value
+    try:
+        return check_cset82(name, value)
+    except Gs1Error as exc:
+        raise DigitalLinkError(str(exc)) from None
 
 
 def build(resolver: str, gtin: str, lot: str, serial: str, params: dict[str, str] | None = None) -> ItemLink:

@@ -62,7 +62,8 @@ def verify_code(
         from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"root": root}
     )
     anchor_uri = logs[0]["args"]["uri"] if logs else ""
-    params = parse_qs(anchor_uri.split("?", 1)[1]) if "?" in anchor_uri else {}
+    # the last `?`: anchors written before lots were percent-encoded in them may hold one in the lot
+    params = parse_qs(anchor_uri.rpartition("?")[2]) if "?" in anchor_uri else {}
     kid, pk = params.get("k", [""])[0], params.get("pk", [""])[0]
     if not check("signing key published with the root", bool(kid and pk), f"key {kid}" if kid else anchor_uri):
         return checks
