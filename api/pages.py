@@ -6,92 +6,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-TEXT = {
-    "en": {
-        "title": "Product check",
-        "genuine": "Genuine",
-        "unknown": "Unknown code",
-        "forged": "Forged code",
-        "recalled": "Recalled batch",
-        "suspicious": "Suspicious: scanned too often",
-        "product": "Product",
-        "batch": "Batch",
-        "serial": "Serial",
-        "timeline": "Supply chain, as recorded on chain",
-        "recorded_by": "recorded by",
-        "block": "block",
-        "pending": "awaiting confirmations",
-        "merchant": "Merchant guarantee deposit",
-        "locked": "locked",
-        "deposit_unavailable": "cannot be read from the chain right now",
-        "frozen": "frozen for complaints",
-        "scans": "Earlier scans of this code",
-        "never": "never scanned before",
-        "times": "times, first",
-        "last": "last",
-        "proof": "On-chain proof",
-        "root": "Merkle root",
-        "anchor": "anchored in transaction",
-        "switch": "中文",
-        "BatchRegistered": "Batch registered",
-        "EventRecorded": "Event",
-        "BatchRecalled": "Batch recalled",
-        "reason": "Why",
-        "supply_chain": "Supply chain events (EPCIS)",
-        "no_events": "no supply chain events recorded yet",
-        "at": "at",
-        "anchored": "anchored in block",
-        "awaiting_anchor": "awaiting anchoring on chain",
-        "batch_entry": "entry {n} of the batch's on-chain history",
-    },
-    "zh": {
-        "title": "产品溯源查询",
-        "genuine": "正品",
-        "unknown": "未知的码",
-        "forged": "伪造的码",
-        "recalled": "该批次已召回",
-        "suspicious": "可疑：扫码次数异常",
-        "product": "产品",
-        "batch": "批次",
-        "serial": "序列号",
-        "timeline": "链上记录的供应链过程",
-        "recorded_by": "记录者",
-        "block": "区块",
-        "pending": "等待确认",
-        "merchant": "商家保证金",
-        "locked": "已锁定",
-        "deposit_unavailable": "暂时无法从链上读取",
-        "frozen": "因投诉冻结",
-        "scans": "此码的历史扫码",
-        "never": "首次扫码",
-        "times": "次，首次",
-        "last": "最近",
-        "proof": "链上证明",
-        "root": "默克尔根",
-        "anchor": "锚定交易",
-        "switch": "English",
-        "BatchRegistered": "批次登记",
-        "EventRecorded": "事件",
-        "BatchRecalled": "批次召回",
-        "reason": "原因",
-        "supply_chain": "供应链事件（EPCIS）",
-        "no_events": "尚无供应链事件记录",
-        "at": "地点",
-        "anchored": "已锚定于区块",
-        "awaiting_anchor": "等待上链锚定",
-        "batch_entry": "批次链上记录第 {n} 条",
-    },
-}
-#: CBV business steps as a consumer reads them
-BIZ_STEPS = {
-    "en": {},
-    "zh": {
-        "commissioning": "生产赋码", "packing": "包装", "shipping": "发货", "receiving": "收货",
-        "inspecting": "检验", "storing": "仓储", "transporting": "运输", "loading": "装车",
-        "unloading": "卸货", "accepting": "验收", "departing": "出发", "arriving": "到达",
-        "retail_selling": "零售", "sampling": "抽样", "stocking": "上架", "picking": "拣货",
-    },
-}  # fmt: skip
+from .page_text import BIZ_STEPS, REASONS, TEXT
+
 COLOURS = {
     "genuine": "#1a7f37",
     "unknown": "#9a6700",
@@ -99,6 +15,18 @@ COLOURS = {
     "recalled": "#b42318",
     "suspicious": "#bc4c00",
 }
+
+
+def _reason(data: dict[str, Any], lang: str) -> str:
+    """The verdict's reason in the page's language (JSON clients also get it in English)."""
+    template = REASONS[lang].get(data.get("reason_code", ""))
+    if template is None:
+        return escape(data["reason"])
+    return escape(template.format_map({k: str(v) for k, v in data.get("reason_args", {}).items()}))
+
+
+def _step(step: str, lang: str) -> str:
+    return BIZ_STEPS[lang].get(step, step.replace("_", " "))
 
 
 def language(query_lang: str | None, accept_language: str | None) -> str:
@@ -133,12 +61,13 @@ section{{margin:1.2rem 0}}h2{{font-size:1rem;color:#57606a;margin:.2rem 0}}ol{{p
 li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#57606a}}a.lang{{float:right}}</style>
 </head><body><main><a class="lang" href="{e(switch)}">{t["switch"]}</a><h1>{t["title"]}</h1>
 <div id="verdict" data-verdict="{verdict}" style="background:{COLOURS[verdict]}">{t[verdict]}
-<br><small style="color:#fff">{e(data["reason"])}</small></div>
+<br><small style="color:#fff">{_reason(data, lang)}</small></div>
 <section id="item"><h2>{t["serial"]}</h2><div>{e(code["serial"])}</div>"""
     ]
     if "product" in data:
         parts.append(f"""<h2>{t["product"]}</h2><div id="product">{e(data["product"]["name"] or "")}
-<small>GTIN {e(code["gtin"])}</small></div><h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div></section>""")
+<small>{t["gtin"]} {e(code["gtin"])}</small></div>
+<h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div></section>""")
         items = []
         for ev in data["timeline"]:
             detail = ""
@@ -146,14 +75,14 @@ li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#5
                 detail = f" #{ev['index'] + 1} <code>{e(ev['event_hash'])}</code>"
                 if "epcis" in ev:  # a captured EPCIS event, recorded on its own: say which
                     step = ev["epcis"]["biz_step"] or ev["epcis"]["type"]
-                    detail += f" — {e(BIZ_STEPS[lang].get(step, step.replace('_', ' ')))}"
+                    detail += f" — {e(_step(step, lang))}"
             if ev["event"] == "BatchRecalled":
                 detail = f" — {t['reason']}: {e(ev['reason'])}"
             who = f"<br><small>{t['recorded_by']} <code>{e(ev['recorder'])}</code></small>" if "recorder" in ev else ""
             pending = "" if ev["final"] else f" <small>({t['pending']})</small>"
             epcis = f' data-epcis-step="{e(ev["epcis"]["biz_step"] or "")}"' if "epcis" in ev else ""
             items.append(f"""<li data-event="{e(ev["event"])}"{epcis}>{t.get(ev["event"], e(ev["event"]))}{detail}{who}
-<br><small>{t["block"]} {ev["block_number"]}, tx <code>{e(ev["tx_hash"])}</code>{pending}</small></li>""")
+<br><small>{t["block"]} {ev["block_number"]}, {t["tx"]} <code>{e(ev["tx_hash"])}</code>{pending}</small></li>""")
         d = data["merchant"]["deposit"]
         parts.append(_supply_chain(data.get("supply_chain", []), lang))
         parts.append(f"""<section><h2>{t["timeline"]}</h2><ol id="timeline">{"".join(items)}</ol></section>
@@ -177,12 +106,12 @@ def _supply_chain(events: list[dict[str, Any]], lang: str) -> str:
     items = []
     for ev in events:
         step = ev["biz_step"] or ev["type"]
-        label = BIZ_STEPS[lang].get(step, step.replace("_", " "))
+        label = _step(step, lang)
         where = f" <small>{t['at']} <code>{e(ev['read_point'])}</code></small>" if ev["read_point"] else ""
         a = ev["anchor"]
         entry = f"{t['batch_entry'].format(n=a['index'] + 1)}, " if a and a["method"] == "batch_chain" else ""
         anchored = (
-            f"{entry}{t['anchored']} {a['block_number']}, tx <code>{e(a['tx_hash'])}</code>, "
+            f"{entry}{t['anchored']} {a['block_number']}, {t['tx']} <code>{e(a['tx_hash'])}</code>, "
             f'<a href="{e(a["proof_url"])}">{t["proof"]}</a>'
             if a
             else t["awaiting_anchor"]

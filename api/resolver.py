@@ -37,6 +37,16 @@ from ledger.trace.epcis.identifiers import web_escape
 
 from .services import Services
 
+
+class Reason(NamedTuple):
+    """Why a verdict: `code` and `args` for the page's translations, `text` in English for JSON."""
+
+    code: str
+    args: dict[str, str]
+    text: str
+
+
+RECALLED = Reason("recalled_no_reason", {}, "batch recalled")
 SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
 SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
 
@@ -58,10 +68,10 @@ async def _keys(svc: Services, kid: str | None) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _signature_check(uri: str, kid: str | None, key_known: bool) -> tuple[bool, str]:
+def _signature_check(uri: str, kid: str | None, key_known: bool) -> codes.SignatureCheck:
     """Ed25519 verification is the dearest step of a scan; its answer for one URI under one key
     (a key id is the hash of its key) never changes, so codes scanned again are not verified again."""
-    return codes.verify_signature(uri, {kid: _KEYS[kid]} if key_known else {})
+    return codes.check_signature(uri, {kid: _KEYS[kid]} if key_known else {})
 
 
 class IssueRef(NamedTuple):
@@ -136,29 +146,35 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     if code is not None:
         issue = await svc.issues.aget(code.issue_id, _in_session(svc, lambda db: _issue(db, code.issue_id)))
     kid = link.params.get("k")
-    signed, signature_reason = _signature_check(uri, kid, bool(await _keys(svc, kid)))
+    sig = _signature_check(uri, kid, bool(await _keys(svc, kid)))
     now = utcnow()
     result: dict[str, Any] = {
         "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
-        "signature": {"ok": signed, "reason": signature_reason},
+        "signature": {"ok": sig.ok, "reason": sig.reason},
     }
     history, networks = (
         _scan_history(svc, code.id, rows, now) if code else ({"count": 0, "first_at": None, "last_at": None}, set())
     )
     result["scans_before"] = history
 
-    if not signed:
-        verdict, reason = "forged", signature_reason
+    if not sig.ok:
+        verdict, why = "forged", Reason(sig.code, sig.args, sig.reason)
     elif code is None or issue is None:
-        verdict, reason = "unknown", "this code was never issued"
+        verdict, why = "unknown", Reason("never_issued", {}, "this code was never issued")
     else:
-        verdict, reason = "genuine", "issued by the batch's merchant and anchored on chain"
+        verdict, why = "genuine", Reason("genuine", {}, "issued by the batch's merchant and anchored on chain")
         result.update(await _facts(svc, link, code, issue))
+        recall_reason = result["batch"]["recall_reason"]
         if result["batch"]["recalled"]:
-            verdict, reason = "recalled", result["batch"]["recall_reason"] or "batch recalled"
+            verdict = "recalled"
+            why = Reason("recalled", {"why": recall_reason}, recall_reason) if recall_reason else RECALLED
         elif history["count"] >= SUSPICIOUS_SCANS or len(networks) >= SUSPICIOUS_NETWORKS:
-            verdict = "suspicious"
-            reason = f"scanned {history['count']} times before, from {len(networks)} networks in the last day"
+            verdict, n, nets = "suspicious", history["count"], len(networks)
+            why = Reason(
+                "suspicious",
+                {"count": str(n), "networks": str(nets)},
+                f"scanned {n} times before, from {nets} networks in the last day",
+            )
     client, network = _client_hashes(svc.settings.siwe_domain, client_host)
     svc.scans.record(
         {
@@ -172,7 +188,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
             "verdict": verdict,
         }
     )
-    result.update({"verdict": verdict, "reason": reason})
+    result.update({"verdict": verdict, "reason": why.text, "reason_code": why.code, "reason_args": why.args})
     return result
 
 

@@ -1,0 +1,148 @@
+"""The scan page speaks the consumer's language: every verdict, with every reason it can have,
+rendered in Chinese and in English, holds no text of the other language beyond the data itself
+(names, lots, serials, hashes) and the link that switches language."""
+
+from __future__ import annotations
+
+import ast
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from api import pages
+from api.page_text import BIZ_STEPS, REASONS, TEXT
+from ledger.paths import ROOT
+
+#: reason codes with the arguments their messages take
+REASON_ARGS = {
+    "genuine": {},
+    "never_issued": {},
+    "malformed": {"detail": "lot must be 1 to 20 characters, not 0"},
+    "unsigned": {},
+    "unknown_key": {"kid": "1d9cfc87551ef680"},
+    "bad_signature": {},
+    "recalled": {"why": "标签错印 mislabelled"},
+    "recalled_no_reason": {},
+    "suspicious": {"count": "23", "networks": "5"},
+}
+VERDICT_OF = {
+    "genuine": "genuine",
+    "never_issued": "unknown",
+    "malformed": "forged",
+    "unsigned": "forged",
+    "unknown_key": "forged",
+    "bad_signature": "forged",
+    "recalled": "recalled",
+    "recalled_no_reason": "recalled",
+    "suspicious": "suspicious",
+}
+ADDRESS = "0x" + "ab" * 20
+HASH = "0x" + "cd" * 32
+
+
+def _data(reason_code: str) -> dict:
+    verdict = VERDICT_OF[reason_code]
+    data = {
+        "verdict": verdict,
+        "reason": "English reason for JSON clients",
+        "reason_code": reason_code,
+        "reason_args": REASON_ARGS[reason_code],
+        "code": {"gtin": "06901234567892", "lot": "HC-2026/12", "serial": "4JC1TY76519C"},
+        "scans_before": {"count": 2, "first_at": "2026-12-01T08:00:00+00:00", "last_at": "2026-12-02T08:00:00+00:00"},
+    }
+    if verdict in ("genuine", "recalled", "suspicious"):
+        step = {"epcis": {"type": "ObjectEvent", "biz_step": "commissioning", "hash_id": "ni:///sha-256;x"}}
+        data |= {
+            "product": {"gtin": "06901234567892", "name": "西湖龙井 Longjing"},
+            "timeline": [
+                {"event": "BatchRegistered", "tx_hash": HASH, "block_number": 7, "final": True},
+                {"event": "EventRecorded", "tx_hash": HASH, "block_number": 8, "final": True, "index": 0,
+                 "event_hash": HASH, "recorder": ADDRESS} | step,
+                {"event": "BatchRecalled", "tx_hash": HASH, "block_number": 9, "final": False, "recorder": ADDRESS,
+                 "reason": "标签错印 mislabelled"},
+            ],
+            "supply_chain": [
+                {"type": "ObjectEvent", "event_time": "2026-12-01T08:00:00+00:00", "biz_step": step_name,
+                 "disposition": None, "read_point": "https://id.gs1.org/414/9520053850113", "recorder": ADDRESS,
+                 "hash_id": "ni:///sha-256;y", "anchor": anchor}
+                for step_name, anchor in [
+                    ("shipping", {"method": "merkle", "root": HASH, "leaf_index": 0, "tx_hash": HASH,
+                                  "block_number": 10, "proof_url": "/v1/epcis/proofs/cd"}),
+                    ("sensor_reporting", {"method": "batch_chain", "batch_id": HASH, "index": 1, "tx_hash": HASH,
+                                          "block_number": 11, "proof_url": "/v1/epcis/proofs/ce"}),
+                    ("receiving", None),
+                ]
+            ],
+            "merchant": {"address": ADDRESS, "deposit": {"balance_fen": 5000000, "frozen_fen": 1000,
+                                                         "required_fen": 100000}, "deposit_unavailable": None},
+            "proof": {"root": HASH, "anchor_tx": HASH, "block_number": 6},
+        }  # fmt: skip
+    return data
+
+
+class _Visible(HTMLParser):
+    """Text a person reads: outside <code>, <time>, <style> and <title> (the title is checked too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("code", "time", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("code", "time", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def visible_text(html: str, data: dict) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    text = " ".join(parser.text)
+    for value in (data["code"]["lot"], data["code"]["serial"], "西湖龙井 Longjing", "标签错印 mislabelled",
+                  REASON_ARGS["malformed"]["detail"], REASON_ARGS["unknown_key"]["kid"]):  # fmt: skip
+        text = text.replace(value, " ")
+    return text
+
+
+@pytest.mark.parametrize("reason_code", list(REASON_ARGS))
+def test_every_verdict_reads_in_chinese_only(reason_code):
+    data = _data(reason_code)
+    text = visible_text(pages.render(data, "zh", {}), data)
+    words = set(re.findall(r"[A-Za-z]{2,}", text)) - {"GTIN", "GS", "EPCIS", "English"}  # standard names, the switch
+    assert not words, f"English on the Chinese page ({reason_code}): {sorted(words)}"
+    assert "English reason" not in text
+
+
+@pytest.mark.parametrize("reason_code", list(REASON_ARGS))
+def test_every_verdict_reads_in_english_only(reason_code):
+    data = _data(reason_code)
+    text = visible_text(pages.render(data, "en", {}), data)
+    chinese = set(re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text)) - {"中文"}
+    assert not chinese, f"Chinese on the English page ({reason_code}): {sorted(chinese)}"
+
+
+def test_both_languages_have_every_string():
+    for table in (TEXT, REASONS, BIZ_STEPS):
+        assert table["en"].keys() == table["zh"].keys()
+    assert set(REASONS["en"]) == set(REASON_ARGS)
+
+
+def test_every_reason_the_code_can_give_is_translated():
+    """The reason codes the resolver and the signature check produce, read from their source."""
+    found = set()
+    for path in (ROOT / "api" / "resolver.py", ROOT / "ledger" / "trace" / "codes.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Reason", "SignatureCheck"):
+                position = 0 if node.func.id == "Reason" else 1
+                arg = node.args[position] if len(node.args) > position else None
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.add(arg.value)
+    assert found - {"signed"} == set(REASONS["en"]), found
