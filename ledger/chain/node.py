@@ -2,7 +2,9 @@
 
 `start()` reuses a node already answering on the port, otherwise launches anvil in its own
 session with `--state` (loaded at start, dumped at exit and every few seconds), so the chain
-and its history survive a restart. `stop()` ends it gracefully so the state is written.
+and its history survive a restart, and a block every `LEDGER_BLOCK_TIME` seconds (2) besides
+one per transaction, so "final" means in development what it means on a consortium chain.
+`stop()` ends it gracefully so the state is written.
 """
 
 from __future__ import annotations
@@ -25,7 +27,25 @@ def _node_dir() -> Path:
     return data_dir() / "anvil"
 
 
-def anvil_command(port: int, state: Path | None, extra: list[str] | None = None, chain_id: int = CHAIN_ID) -> list[str]:
+def block_time() -> int:
+    """Seconds between blocks of the development node (`LEDGER_BLOCK_TIME`, 2; 0: a block only per
+    transaction). A consortium chain seals blocks on a period whether or not anyone transacts, so
+    a transaction's confirmations keep coming; the development node does the same."""
+    value = os.environ.get("LEDGER_BLOCK_TIME", "2")
+    if not value.isdigit():
+        raise LedgerError(f"LEDGER_BLOCK_TIME must be a whole number of seconds, not {value!r}")
+    return int(value)
+
+
+def anvil_command(
+    port: int,
+    state: Path | None,
+    extra: list[str] | None = None,
+    chain_id: int = CHAIN_ID,
+    block_time: int = 0,
+) -> list[str]:
+    """anvil on 127.0.0.1. With `block_time`, a block also every that many seconds when idle
+    (mixed mining: a transaction is still mined at once), so confirmations keep coming."""
     binary = anvil_binary()
     if not binary.is_file():
         raise LedgerError(f"anvil not found at {binary} (run `npm ci`)")
@@ -46,6 +66,8 @@ def anvil_command(port: int, state: Path | None, extra: list[str] | None = None,
     ]
     if state is not None:
         cmd += ["--state", str(state), "--state-interval", "2", "--preserve-historical-states"]
+    if block_time:
+        cmd += ["--block-time", str(block_time), "--mixed-mining"]
     return cmd + (extra or [])
 
 
@@ -76,7 +98,7 @@ def start(url: str = "http://127.0.0.1:8545") -> str:
     nd.mkdir(parents=True, exist_ok=True)
     with open(nd / "anvil.log", "ab") as log:
         proc = subprocess.Popen(
-            anvil_command(port, nd / "state.json"),
+            anvil_command(port, nd / "state.json", block_time=block_time()),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

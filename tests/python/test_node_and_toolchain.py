@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -12,7 +13,7 @@ from ledger.chain import node, toolchain
 from ledger.chain.client import connect
 from ledger.chain.compiler import DEPLOYABLE, compile_contracts
 from ledger.chain.deploy import deploy
-from ledger.errors import CompilerNotFound
+from ledger.errors import CompilerNotFound, LedgerError
 
 from .conftest import free_port
 
@@ -63,3 +64,41 @@ def test_missing_compiler_is_one_clear_line(tmp_path, monkeypatch):
         toolchain.ensure_solc(try_download=False)
     assert "no Solidity compiler 0.8.28" in str(exc.value) and "npm ci" in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_the_development_node_keeps_sealing_blocks_so_the_last_transaction_becomes_final(tmp_path, monkeypatch):
+    """On an idle chain nobody else transacts; the newest event must still become final."""
+    from sqlalchemy import select
+
+    from ledger.chain.indexer import Indexer
+    from ledger.store.db import make_engine, migrate
+    from ledger.store.models import ChainEvent
+
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LEDGER_BLOCK_TIME", "1")
+    url = f"http://127.0.0.1:{free_port()}"
+    node.start(url)
+    try:
+        dep, _ = deploy(connect(url), tmp_path / "deployment.json")
+        engine = make_engine(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+        migrate(engine)
+        indexer = Indexer(dep, engine, confirmations=1)
+        w3 = connect(url)
+        last_tx_block = w3.eth.block_number
+        indexer.run()
+        deadline = time.monotonic() + 10
+        while w3.eth.block_number <= last_tx_block and time.monotonic() < deadline:
+            time.sleep(0.2)  # no transaction is sent meanwhile
+        assert w3.eth.block_number > last_tx_block, "no block was sealed on the idle chain"
+        indexer.run()
+        with engine.connect() as conn:
+            finals = conn.execute(select(ChainEvent.final)).scalars().all()
+        assert finals and all(finals)
+    finally:
+        node.stop()
+
+
+def test_a_block_time_that_is_not_a_number_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("LEDGER_BLOCK_TIME", "fast")
+    with pytest.raises(LedgerError, match="LEDGER_BLOCK_TIME must be a whole number of seconds"):
+        node.block_time()
