@@ -1,0 +1,46 @@
+"""`make bench` judges speed by ratios to baselines measured in the same run, and gas and bytes by
+absolute budgets: a slower machine that keeps every ratio passes, a ratio or a gas budget missed
+fails, whatever the machine."""
+
+from __future__ import annotations
+
+from bench import codes, epcis, gas, indexer, reconcile, scan
+from bench.run import KINDS, judge
+
+MODULES = (codes, epcis, gas, indexer, reconcile, scan)
+
+
+def limits() -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
+    for module in MODULES:
+        for kind in KINDS:
+            out[kind].update(getattr(module, kind, {}))
+    return out
+
+
+def test_a_slow_machine_that_keeps_its_ratios_passes():
+    # the run that failed: reconcile at 178,336 orders/s against an absolute 200,000, ratio held
+    metrics = {
+        "reconcile.orders_per_s": 178_336,
+        "baseline.reconcile.scan_join_orders_per_s": 89_000,
+        "ratio.reconcile_vs_scan_join": 2.0,
+        "verify.scan_p99_ms": 48.0,
+        "baseline.verify.livez_p99_ms": 16.0,
+        "ratio.scan_p99_vs_livez_p99": 3.0,
+        "gas.record_event": 43_565,
+    }
+    lines, missed = judge(metrics, limits())
+    assert missed == []
+    assert any("reconcile.orders_per_s" in line and "info" in line and "not here" in line for line in lines)
+
+
+def test_a_missed_ratio_or_gas_budget_fails():
+    metrics = {"ratio.reconcile_vs_scan_join": 1.1, "ratio.scan_p99_vs_livez_p99": 9.0, "gas.record_event": 61_000}
+    _, missed = judge(metrics, limits())
+    assert missed == ["ratio.reconcile_vs_scan_join", "ratio.scan_p99_vs_livez_p99", "gas.record_event"]
+
+
+def test_no_speed_figure_is_judged_absolutely():
+    judged = {name for kind in ("BUDGETS",) for name in limits()[kind]}
+    assert all(name.startswith(("gas.", "codes.tree_bytes")) for name in judged), judged
+    assert all(name.startswith("ratio.") for kind in ("RATIO_TARGETS", "RATIO_BUDGETS") for name in limits()[kind])
