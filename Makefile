@@ -12,7 +12,7 @@ WORKERS ?= 2
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
-.PHONY: system-deps setup compile node deploy run stop lint test test-contracts test-python bench clean
+.PHONY: system-deps setup compile node database deploy run stop lint test test-contracts test-python bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,9 @@ node_modules/.installed: package.json package-lock.json
 	ln -sf ../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil .bin/anvil
 
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
-# consumer page, Ghostscript rasterises label sheets as a printer would (root on CI machines)
-SYSTEM_PACKAGES := libzbar0 chromium ghostscript
+# consumer page, Ghostscript rasterises label sheets as a printer would; PostgreSQL and Redis
+# servers the tests start themselves (tests/python/conftest.py; root on CI machines)
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -59,7 +60,16 @@ compile: setup
 node: setup
 	$(BIN)/python -m ledger node start
 
-deploy: node
+# DATABASE=postgres: a PostgreSQL of our own under the data dir (127.0.0.1:5433) instead of SQLite
+DATABASE ?= sqlite
+ifeq ($(DATABASE),postgres)
+export LEDGER_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5433/postgres
+endif
+
+database: setup
+	@if [ "$(DATABASE)" = postgres ]; then $(BIN)/python -m ledger postgres start; fi
+
+deploy: node database
 	$(BIN)/python -m ledger deploy
 	$(BIN)/python -m ledger migrate
 
@@ -73,6 +83,7 @@ run: deploy
 
 stop:
 	$(BIN)/python -m ledger node stop
+	@if [ -f $${LEDGER_DATA_DIR:-.data}/postgresql/data/postmaster.pid ]; then $(BIN)/python -m ledger postgres stop; fi
 
 lint:
 	$(BIN)/ruff check ledger api bench tests scripts tools
@@ -84,8 +95,9 @@ test-contracts:
 	mkdir -p build/brownie
 	$(BIN)/python -m pytest tests/contracts
 
+# LEDGER_REQUIRE_SERVERS: a PostgreSQL or Redis server that cannot be started fails, never skips
 test-python:
-	$(BIN)/python -m pytest -p no:pytest-brownie tests/python
+	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
 
 # wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself)
 bench: setup

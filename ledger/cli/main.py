@@ -182,6 +182,18 @@ def _cmd_anchor(args: argparse.Namespace) -> None:
     print(f"{len(anchors)} roots anchored")
 
 
+def _cmd_postgres(args: argparse.Namespace) -> None:
+    from ledger.paths import data_dir
+    from ledger.store.servers import LocalPostgres
+
+    server = LocalPostgres(data_dir() / "postgresql", args.port)
+    if args.action == "start":
+        print(server.start())
+    else:
+        server.stop()
+        print(f"stopped PostgreSQL in {server.data}")
+
+
 def _cmd_contracts(args: argparse.Namespace) -> None:
     from ledger.chain.deploy import load_manifest
 
@@ -234,6 +246,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_verify_events)
     p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
     p.set_defaults(func=_cmd_anchor)
+    p = sub.add_parser("postgres", help="start (print its URL) or stop a PostgreSQL of our own in the data dir")
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("--port", type=int, default=5433)
+    p.set_defaults(func=_cmd_postgres)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

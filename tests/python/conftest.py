@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from ledger.chain import node
 from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import deploy
+from ledger.paths import ROOT
+from ledger.store.servers import LocalPostgres, LocalRedis, ServerUnavailable
 
 
 def free_port() -> int:
@@ -81,26 +84,63 @@ def members(deployment, accounts):
     return {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
 
 
-PG_URL = os.environ.get("LEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: `make test` sets this: a server that cannot be started fails the tests instead of skipping them
+REQUIRE_SERVERS = os.environ.get("LEDGER_REQUIRE_SERVERS") == "1"
+
+
+def _servers_dir(name: str) -> Path:
+    """Under the project's data directory (PostgreSQL's own user must reach it; pytest's temporary
+    folders are private to root)."""
+    d = ROOT / ".data" / "test-servers" / f"{name}-{os.getpid()}"
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+def _started(server):
+    try:
+        return server.start()
+    except ServerUnavailable as exc:
+        if REQUIRE_SERVERS:
+            pytest.fail(f"LEDGER_REQUIRE_SERVERS=1 and {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """A PostgreSQL server for the session: `LEDGER_TEST_PG_URL` if set, else one of our own
+    (Debian's package, installed if missing), stopped and removed at the end."""
+    if os.environ.get("LEDGER_TEST_PG_URL"):
+        yield os.environ["LEDGER_TEST_PG_URL"]
+        return
+    server = LocalPostgres(_servers_dir("postgres"))
+    url = _started(server)
+    yield url
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis server of our own for the session (Debian's package, installed if missing)."""
+    server = LocalRedis(_servers_dir("redis"))
+    _started(server)
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture
-def pg_url():
-    """A fresh schema in the PostgreSQL test database, dropped afterwards. Skips, saying so, only
-    when no server answers."""
+def pg_url(pg_server_url):
+    """A fresh schema in the session's PostgreSQL database, dropped afterwards."""
     import uuid
 
     from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
 
-    admin = create_engine(PG_URL)
+    admin = create_engine(pg_server_url)
     schema = f"tl_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server answers at {PG_URL}: {str(exc).splitlines()[0]}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{pg_server_url}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
