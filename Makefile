@@ -12,7 +12,7 @@ WORKERS ?= 2
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
-.PHONY: system-deps setup compile node database deploy run stop lint test test-contracts test-python bench clean
+.PHONY: system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,14 +57,35 @@ setup: $(VENV)/.installed node_modules/.installed .bin/anvil
 
 compile: setup
 
-node: setup
-	$(BIN)/python -m ledger node start
-
 # DATABASE=postgres: a PostgreSQL of our own under the data dir (127.0.0.1:5433) instead of SQLite
 DATABASE ?= sqlite
 ifeq ($(DATABASE),postgres)
 export LEDGER_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5433/postgres
 endif
+
+# geth 1.13.15 (Clique) for the consortium network, built once from the Go module proxy
+.bin/geth: $(VENV)/.installed
+	$(BIN)/python -m ledger.chain.geth
+
+# LEDGER_NETWORK=consortium: three validator nodes (geth Clique, 2 s blocks) instead of anvil,
+# the API and the indexer failing over between them; its own manifest; 3 confirmations (Clique
+# reorgs are 1-2 blocks deep)
+LEDGER_NETWORK ?= anvil
+ifeq ($(LEDGER_NETWORK),consortium)
+export LEDGER_RPC_URL ?= http://127.0.0.1:8645,http://127.0.0.1:8646,http://127.0.0.1:8647
+export LEDGER_MANIFEST ?= $(or $(LEDGER_DATA_DIR),.data)/network/deployment.json
+export LEDGER_DATABASE_URL ?= sqlite:///$(abspath $(or $(LEDGER_DATA_DIR),.data))/network/ledger.sqlite3
+INDEXER_CONFIRMATIONS := 3
+node: setup .bin/geth
+	$(BIN)/python -m ledger network start
+else
+node: setup
+	$(BIN)/python -m ledger node start
+endif
+
+# the consortium network, deployed, without the API (`LEDGER_NETWORK=consortium make run` serves it too)
+consortium:
+	$(MAKE) LEDGER_NETWORK=consortium deploy
 
 database: setup
 	@if [ "$(DATABASE)" = postgres ]; then $(BIN)/python -m ledger postgres start; fi
@@ -75,7 +96,7 @@ deploy: node database
 
 run: deploy
 	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing in the background;"
-	@echo "anvil keeps running after Ctrl-C: 'make stop' ends it"
+	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
 	indexer=$$!; trap 'kill $$indexer 2>/dev/null' EXIT INT TERM; \
@@ -83,13 +104,14 @@ run: deploy
 
 stop:
 	$(BIN)/python -m ledger node stop
+	@if [ -f $${LEDGER_DATA_DIR:-.data}/network/network.json ]; then $(BIN)/python -m ledger network stop; fi
 	@if [ -f $${LEDGER_DATA_DIR:-.data}/postgresql/data/postmaster.pid ]; then $(BIN)/python -m ledger postgres stop; fi
 
 lint:
 	$(BIN)/ruff check ledger api bench tests scripts tools
 	$(BIN)/ruff format --check ledger api bench tests scripts tools
 
-test: setup system-deps .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
+test: setup system-deps .bin/geth .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
 
 test-contracts:
 	mkdir -p build/brownie

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ledger.chain import node
 
-from . import codes, epcis, gas, indexer, reconcile, scan, settle
+from . import codes, consortium, epcis, gas, indexer, reconcile, scan, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = {
@@ -30,6 +30,7 @@ PARTS = {
     "codes": codes,
     "epcis": epcis,
     "scan": scan,
+    "consortium": consortium,
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.chain.deploy import Deployment
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Product
 from ledger.trace.gs1 import GtinError, check_cset82, normalize_gtin
@@ -97,6 +98,14 @@ def _batch_out(b: Batch) -> dict:
     }
 
 
+def _registered_earlier(dep: Deployment, event, filters: dict) -> dict | None:
+    """The log of a registration this merchant already made on chain, if any: a write answered
+    503 (no block sealed in time) may still be mined later from a node's pool, and then the
+    merchant's retry adopts it instead of being refused with `ProductExists`/`BatchExists`."""
+    logs = event().get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters=filters)
+    return dict(logs[0]) if logs else None
+
+
 def visible_product(db: DbSession, member: Member, gtin: str) -> Product:
     """The product if this member may see it; 404 otherwise (never revealing that it exists)."""
     return visible(member, db.get(Product, gtin), f"product {gtin}")
@@ -109,13 +118,18 @@ def create_product(
     if db.get(Product, body.gtin) is not None:
         raise ApiError(409, "conflict", f"product {body.gtin} is already registered")
     svc = services(request)
-    prov = svc.chain.deployment().contract("Provenance")
-    receipt = svc.signers.sender_for(member.address).transact(prov.functions.registerProduct(int(body.gtin)))
+    dep = svc.chain.deployment()
+    prov = dep.contract("Provenance")
+    receipt = _registered_earlier(
+        dep, prov.events.ProductRegistered, {"gtin": int(body.gtin), "merchant": member.address}
+    )
+    if receipt is None:
+        receipt = svc.signers.sender_for(member.address).transact(prov.functions.registerProduct(int(body.gtin)))
     p = Product(
         gtin=body.gtin,
         merchant=member.address,
         name=body.name,
-        tx_hash="0x" + receipt["transactionHash"].hex(),
+        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         block_number=receipt["blockNumber"],
         created_at=utcnow(),
     )
@@ -156,13 +170,19 @@ def create_batch(
     batch_id = "0x" + prov.functions.batchId(int(body.gtin), body.lot).call().hex()
     if db.get(Batch, batch_id) is not None:
         raise ApiError(409, "conflict", f"batch {body.lot} of {body.gtin} is already registered")
-    receipt = svc.signers.sender_for(member.address).transact(prov.functions.registerBatch(int(body.gtin), body.lot))
+    receipt = _registered_earlier(
+        svc.chain.deployment(), prov.events.BatchRegistered, {"batchId": bytes.fromhex(batch_id[2:])}
+    )
+    if receipt is None:
+        receipt = svc.signers.sender_for(member.address).transact(
+            prov.functions.registerBatch(int(body.gtin), body.lot)
+        )
     b = Batch(
         batch_id=batch_id,
         gtin=body.gtin,
         lot=body.lot,
         merchant=member.address,
-        tx_hash="0x" + receipt["transactionHash"].hex(),
+        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         block_number=receipt["blockNumber"],
         created_at=utcnow(),
     )

@@ -7,6 +7,7 @@ the contract's custom error decoded by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from web3 import Web3
+from requests.exceptions import RequestException
+from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.middleware import ExtraDataToPOAMiddleware
 
@@ -28,16 +30,75 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 def rpc_url() -> str:
+    """`LEDGER_RPC_URL`: one endpoint, or several separated by commas (the consortium's nodes,
+    own node first): requests go to the first that answers."""
     return os.environ.get("LEDGER_RPC_URL", DEFAULT_RPC_URL)
 
 
-def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
-    """A Web3 connected to `url` (default `LEDGER_RPC_URL`), with PoA extra-data handled.
+def tx_timeout() -> float:
+    """How long a write waits for its receipt before it is answered as unavailable
+    (`LEDGER_TX_TIMEOUT`, 60 s): with too few validators up no block is sealed, and a caller
+    must hear so in bounded time."""
+    return float(os.environ.get("LEDGER_TX_TIMEOUT", "60"))
 
-    Raises NodeUnavailable with one line if the node does not answer.
+
+class FailoverProvider(HTTPProvider):
+    """JSON-RPC over HTTP to the first of several nodes that answers.
+
+    A request that cannot reach a node (refused, reset, timed out) goes to the next one; the first
+    node is tried again first `retry_first_s` after it failed, so traffic moves back when it
+    returns. A signed transaction is also handed to every other node that answers, so it is not
+    lost with the node that first took it. Errors the node answers (a revert, a bad nonce) are
+    answers, not failures: they are returned as they are.
+    """
+
+    def __init__(self, urls: list[str], timeout: float = 10.0, retry_first_s: float = 5.0):
+        super().__init__(urls[0], request_kwargs={"timeout": timeout})
+        self.urls = urls
+        self._providers = [HTTPProvider(u, request_kwargs={"timeout": timeout}) for u in urls]
+        self._down_since: dict[int, float] = {}
+        self.retry_first_s = retry_first_s
+
+    def _order(self) -> list[int]:
+        now = time.monotonic()
+        up = [i for i in range(len(self.urls)) if now - self._down_since.get(i, -1e9) >= self.retry_first_s]
+        return up + [i for i in range(len(self.urls)) if i not in up]
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        last: Exception | None = None
+        for i in self._order():
+            try:
+                answer = self._providers[i].make_request(method, params)
+            except (RequestException, OSError) as exc:
+                self._down_since[i] = time.monotonic()
+                last = exc
+                continue
+            self._down_since.pop(i, None)
+            if method == "eth_sendRawTransaction":
+                self._spread(i, method, params)
+            return answer
+        assert last is not None
+        raise last
+
+    def _spread(self, sent_to: int, method: Any, params: Any) -> None:
+        for j, provider in enumerate(self._providers):
+            if j != sent_to and j not in self._down_since:
+                with contextlib.suppress(RequestException, OSError):
+                    provider.make_request(method, params)
+
+
+def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
+    """A Web3 connected to `url` (default `LEDGER_RPC_URL`; several comma-separated endpoints fail
+    over), with PoA extra-data handled.
+
+    Raises NodeUnavailable with one line if no node answers.
     """
     url = url or rpc_url()
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    provider = (
+        FailoverProvider(urls, timeout) if len(urls) > 1 else HTTPProvider(url, request_kwargs={"timeout": timeout})
+    )
+    w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:
         _ = w3.eth.chain_id
@@ -54,10 +115,11 @@ def dev_accounts(count: int = 12, mnemonic: str | None = None) -> list[LocalAcco
     return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
 
 
-def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float = 120.0) -> Any:
+def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None) -> Any:
     """Poll for the receipt from 2 ms up, doubling to 1 s: an instant-mining dev node answers in
     milliseconds (web3's fixed 100 ms poll made every transaction cost a tenth of a second), a PoA
     network with 2-5 s blocks is not hammered."""
+    timeout = tx_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:
@@ -130,6 +192,11 @@ class Sender:
 
     def transact(self, fn: Any, *, gas: int | None = None) -> Any:
         """Send contract function call `fn` (e.g. `contract.functions.f(x)`); return its receipt."""
+        return self.wait(self.submit(fn, gas=gas))
+
+    def submit(self, fn: Any, *, gas: int | None = None) -> bytes:
+        """Sign and send `fn` without waiting: several independent calls then share a block (the
+        node's pending nonce counts what it already holds). `wait` for each hash."""
         nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
         params: dict[str, Any] = {"from": self.address, "nonce": nonce}
         if gas is not None:
@@ -138,20 +205,18 @@ class Sender:
             tx = fn.build_transaction(params)
         except (ContractCustomError, ContractLogicError) as exc:
             raise self._failure(exc) from None
-        return self._send(tx)
+        return self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+
+    def wait(self, tx_hash: bytes) -> Any:
+        receipt = wait_for_receipt(self.w3, tx_hash)
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"transaction {tx_hash.hex()} reverted")
+        return receipt
 
     def deploy(self, artifact: dict[str, Any], *args: Any) -> Any:
         """Deploy `artifact` with constructor `args`; return the receipt (with contractAddress)."""
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         return self.transact(factory.constructor(*args))
-
-    def _send(self, tx: dict[str, Any]) -> Any:
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = wait_for_receipt(self.w3, tx_hash)
-        if receipt["status"] != 1:
-            raise TransactionFailed(f"transaction {tx_hash.hex()} reverted")
-        return receipt
 
     def _failure(self, exc: ContractCustomError | ContractLogicError) -> TransactionFailed:
         data = exc.data if isinstance(exc.data, str) else None

@@ -98,13 +98,17 @@ def attach(w3: Web3, path: Path | None = None) -> Deployment:
     return Deployment(w3, manifest)
 
 
-def _govern(gov: Contract, senders: list[Sender], target: str, call_data: str) -> None:
-    """Propose a call and approve it until the threshold executes it."""
+def _govern(gov: Contract, senders: list[Sender], calls: list[tuple[str, str]]) -> None:
+    """Propose each (target, calldata) and approve it until the threshold executes it. The calls
+    are independent, so each round goes out at once and shares blocks: on a chain sealing every
+    few seconds, bootstrap takes a few blocks rather than one per transaction."""
     proposer, *others = senders
-    receipt = proposer.transact(gov.functions.propose(target, call_data))
-    pid = gov.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["id"]
+    sent = [proposer.submit(gov.functions.propose(target, data)) for target, data in calls]
+    receipts = [proposer.wait(h) for h in sent]
+    pids = [gov.events.ProposalCreated().process_receipt(r, errors=DISCARD)[0]["args"]["id"] for r in receipts]
     for s in others[: THRESHOLD - 1]:
-        s.transact(gov.functions.approve(pid))
+        for h in [s.submit(gov.functions.approve(pid)) for pid in pids]:
+            s.wait(h)
 
 
 def deploy(
@@ -137,16 +141,15 @@ def deploy(
     settlement = _deploy("OrderSettlement", membership.address, token.address, platform, SETTLEMENT_TIMEOUT_S)
 
     members: dict[str, dict[str, Any]] = {}
+    calls = []
     for index, (label, roles) in DEV_LAYOUT.items():
         addr = accounts[index].address
-        _govern(gov, governors, membership.address, membership.encode_abi("admit", [addr, int(roles)]))
+        calls.append((membership.address, membership.encode_abi("admit", [addr, int(roles)])))
         members[label] = {"address": addr, "roles": int(roles), "account_index": index}
-    _govern(
-        gov,
-        governors,
-        settlement.address,
-        settlement.encode_abi("setCaps", [PLATFORM_FEE_CAP_BPS, list(REFERRAL_CAPS_BPS)]),
+    calls.append(
+        (settlement.address, settlement.encode_abi("setCaps", [PLATFORM_FEE_CAP_BPS, list(REFERRAL_CAPS_BPS)]))
     )
+    _govern(gov, governors, calls)
     _ = vault
 
     manifest = {

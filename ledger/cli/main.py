@@ -130,7 +130,7 @@ def _cmd_verify(args: argparse.Namespace) -> None:
             raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
         return r.json()
 
-    checks = verify_code(attach(connect()), args.uri, fetch)
+    checks = verify_code(attach(connect(args.rpc)), args.uri, fetch)
     for c in checks:
         print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if not all(c.ok for c in checks):
@@ -156,7 +156,8 @@ def _cmd_verify_events(args: argparse.Namespace) -> None:
             raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
         return r.json()
 
-    checks = verify_events(json.loads(Path(args.file).read_text(encoding="utf-8")), attach(connect()), fetch)
+    doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    checks = verify_events(doc, attach(connect(args.rpc)), fetch)
     for c in checks:
         print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if not checks or not all(c.ok for c in checks):
@@ -180,18 +181,6 @@ def _cmd_anchor(args: argparse.Namespace) -> None:
     for a in anchors:
         print(f"anchored {a.leaf_count} events in root {a.root} (tx {a.tx_hash}, block {a.block_number})")
     print(f"{len(anchors)} roots anchored")
-
-
-def _cmd_postgres(args: argparse.Namespace) -> None:
-    from ledger.paths import data_dir
-    from ledger.store.servers import LocalPostgres
-
-    server = LocalPostgres(data_dir() / "postgresql", args.port)
-    if args.action == "start":
-        print(server.start())
-    else:
-        server.stop()
-        print(f"stopped PostgreSQL in {server.data}")
 
 
 def _cmd_contracts(args: argparse.Namespace) -> None:
@@ -239,17 +228,18 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")
+    p.add_argument("--rpc", help="the node to check against, e.g. your own (default: LEDGER_RPC_URL)")
     p.set_defaults(func=_cmd_verify)
     p = sub.add_parser("verify-events", help="check EPCIS events (a document or event file) against the chain")
     p.add_argument("file")
     p.add_argument("--resolver", default="http://127.0.0.1:8000", help="where to fetch Merkle paths")
+    p.add_argument("--rpc", help="the node to check against, e.g. your own (default: LEDGER_RPC_URL)")
     p.set_defaults(func=_cmd_verify_events)
     p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
     p.set_defaults(func=_cmd_anchor)
-    p = sub.add_parser("postgres", help="start (print its URL) or stop a PostgreSQL of our own in the data dir")
-    p.add_argument("action", choices=["start", "stop"])
-    p.add_argument("--port", type=int, default=5433)
-    p.set_defaults(func=_cmd_postgres)
+    from ledger.cli.servers import add_parser as add_servers_parser
+
+    add_servers_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

@@ -1,0 +1,285 @@
+"""A consortium network on one machine: one go-ethereum Clique validator per organisation, each with
+its own data folder and keys under `<root>/<org>/`, peered over devp2p on 127.0.0.1 (static peers,
+discovery off), sealing a block every `period_s` seconds under London rules.
+
+`init()` writes the genesis (the validators as signers, the development accounts funded) and each
+node's keys: the validator's sealing key as an encrypted keystore file (password file mode 0600)
+and its devp2p node key. `start()` starts the nodes, lets each seal only once it is peered with
+every other running node (with three Clique signers a lone node seals one block and stops, and
+nodes that each sealed their own block 1 stall), and waits until all report the same head.
+A further organisation joins as a full node (`add_node`) and becomes a validator when a majority
+of the signers vote it in (`propose`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_keys import keys
+
+from ledger.errors import LedgerError, NodeUnavailable
+
+from .client import connect, dev_accounts
+from .genesis import besu_node_config, besu_qbft_genesis, clique_genesis
+from .geth import ensure_geth
+
+CONSORTIUM_CHAIN_ID = 20261202
+ORGS = ("platform", "brands", "regulator")  # operator, brand/merchant association, regulator-auditor
+
+
+@dataclass
+class NodeSpec:
+    org: str
+    p2p_port: int
+    http_port: int
+    auth_port: int
+    validator: str  # the address that seals blocks
+    enode_key: str  # the devp2p public key (hex, 64 bytes)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def enode(self) -> str:
+        return f"enode://{self.enode_key}@127.0.0.1:{self.p2p_port}?discport=0"
+
+
+def _ports(base: int | None, i: int) -> tuple[int, int, int]:
+    if base is None:
+        from ledger.store.servers import free_port
+
+        return free_port(), free_port(), free_port()
+    return base + 100 + i, base + i, base + 200 + i  # p2p, http, auth
+
+
+class Network:
+    def __init__(self, root: Path, chain_id: int = CONSORTIUM_CHAIN_ID, period_s: int = 2):
+        self.root, self.chain_id, self.period_s = root, chain_id, period_s
+        self.nodes: dict[str, NodeSpec] = {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        if (root / "network.json").exists():
+            state = json.loads((root / "network.json").read_text())
+            self.chain_id, self.period_s = state["chain_id"], state["period_s"]
+            self.nodes = {n["org"]: NodeSpec(**n) for n in state["nodes"]}
+
+    # -- setting up ---------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        state = {
+            "chain_id": self.chain_id,
+            "period_s": self.period_s,
+            "nodes": [asdict(n) for n in self.nodes.values()],
+        }
+        (self.root / "network.json").write_text(json.dumps(state, indent=1))
+
+    def _make_keys(self, org: str, i: int, base_port: int | None) -> NodeSpec:
+        d = self.root / org
+        (d / "geth").mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        pw = d / "password"
+        pw.write_text(password)
+        pw.chmod(0o600)
+        account = Account.create()
+        keystore = d / "keystore"
+        keystore.mkdir(exist_ok=True)
+        kf = keystore / f"validator-{account.address.lower()[2:]}.json"
+        kf.write_text(json.dumps(Account.encrypt(account.key, password)))
+        kf.chmod(0o600)
+        node_key = secrets.token_bytes(32)
+        nk = d / "geth" / "nodekey"
+        nk.write_text(node_key.hex())
+        nk.chmod(0o600)
+        p2p, http, auth = _ports(base_port, i)
+        public = keys.PrivateKey(node_key).public_key.to_hex()[2:]
+        return NodeSpec(org, p2p, http, auth, account.address, public)
+
+    def init(self, orgs: tuple[str, ...] = ORGS, base_port: int | None = 8645) -> None:
+        """Genesis and keys for a new network (refused if one exists in `root`)."""
+        if (self.root / "network.json").exists():
+            raise LedgerError(f"a network already exists in {self.root}; stop it and delete the folder to start anew")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.nodes = {org: self._make_keys(org, i, base_port) for i, org in enumerate(orgs)}
+        funded = [a.address for a in dev_accounts(20)] + [n.validator for n in self.nodes.values()]
+        genesis = clique_genesis(self.chain_id, [n.validator for n in self.nodes.values()], funded, self.period_s)
+        (self.root / "genesis.json").write_text(json.dumps(genesis, indent=1))
+        self._write_besu(funded)
+        for org in self.nodes:
+            self._geth_init(org)
+        self._save()
+
+    def _write_besu(self, funded: list[str]) -> None:
+        """The same consortium as Hyperledger Besu QBFT would run it (generated, not run here)."""
+        besu = self.root / "besu"
+        besu.mkdir(exist_ok=True)
+        validators = [n.validator for n in self.nodes.values()]
+        genesis = besu_qbft_genesis(self.chain_id, validators, funded, self.period_s)
+        (besu / "genesis.json").write_text(json.dumps(genesis, indent=1))
+        for n in self.nodes.values():
+            peers = [m.enode.split("?")[0] for m in self.nodes.values() if m.org != n.org]
+            (besu / f"{n.org}.toml").write_text(besu_node_config(f"data/{n.org}", n.p2p_port, n.http_port, peers))
+
+    def _geth_init(self, org: str) -> None:
+        r = subprocess.run(
+            [str(ensure_geth()), "--datadir", str(self.root / org), "init", str(self.root / "genesis.json")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if r.returncode != 0:
+            raise LedgerError(f"geth init for {org} failed: {r.stderr.strip()[-300:]}")
+
+    def add_node(self, org: str, base_port: int | None = None) -> NodeSpec:
+        """A further organisation's node: the same genesis, peered with every node, not a signer."""
+        if org in self.nodes:
+            raise LedgerError(f"{org} already runs a node")
+        spec = self._make_keys(org, len(self.nodes), base_port)
+        self.nodes[org] = spec
+        self._geth_init(org)
+        self._save()
+        return spec
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _config(self, org: str) -> Path:
+        peers = [n.enode for n in self.nodes.values() if n.org != org]
+        path = self.root / org / "config.toml"
+        path.write_text("[Node.P2P]\nStaticNodes = [" + ", ".join(f'"{p}"' for p in peers) + "]\n")
+        return path
+
+    def command(self, org: str) -> list[str]:
+        n, d = self.nodes[org], self.root / org
+        return [
+            str(ensure_geth()), "--datadir", str(d), "--config", str(self._config(org)),
+            "--networkid", str(self.chain_id), "--syncmode", "full", "--gcmode", "archive",
+            "--port", str(n.p2p_port), "--nat", "none", "--nodiscover", "--maxpeers", "25",
+            "--http", "--http.addr", "127.0.0.1", "--http.port", str(n.http_port),
+            "--http.vhosts", "localhost,127.0.0.1",
+            "--http.api", "eth,net,web3,clique,txpool,admin,miner,personal", "--authrpc.addr", "127.0.0.1",
+            "--authrpc.port", str(n.auth_port), "--ipcdisable",
+            "--miner.etherbase", n.validator, "--miner.gasprice", "0",
+            "--unlock", n.validator, "--password", str(d / "password"), "--allow-insecure-unlock",
+            "--rpc.txfeecap", "0", "--txpool.pricelimit", "0", "--verbosity", "3",
+        ]  # fmt: skip
+
+    def start(self, orgs: list[str] | None = None, wait_s: float = 60) -> list[str]:
+        """Start the named nodes (default: all), each in its own session; wait until they agree."""
+        for org in orgs or list(self.nodes):
+            if self.alive(org):
+                continue
+            with open(self.root / org / "node.log", "ab") as log:
+                proc = subprocess.Popen(
+                    self.command(org), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )  # fmt: skip
+            self.procs[org] = proc
+            (self.root / org / "node.pid").write_text(str(proc.pid))
+        started = list(orgs or self.nodes)
+        self._seal_when_peered(started, wait_s)
+        self.wait_agreed(started, wait_s)
+        return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
+
+    def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
+        """Let each node seal only once it is peered with every other running node. A node that
+        sealed alone first would sign its own block 1; with three signers each may sign only one
+        of two blocks in a row, so three such forks stall each other."""
+        deadline = time.monotonic() + wait_s
+        for org in orgs:
+            others = sum(1 for o in self.nodes if o != org and self.alive(o))
+            while True:
+                try:
+                    w3 = connect(self.nodes[org].url, timeout=3)
+                    if w3.net.peer_count >= others:
+                        break
+                except NodeUnavailable:
+                    pass
+                if time.monotonic() > deadline:
+                    raise NodeUnavailable(f"{org}'s node did not peer with the {others} others within {wait_s:.0f} s")
+                time.sleep(0.2)
+        for org in orgs:
+            w3 = connect(self.nodes[org].url)
+            while not self._unlocked(w3):  # geth unlocks the sealing key after it starts serving
+                if time.monotonic() > deadline:
+                    raise NodeUnavailable(f"{org}'s node did not unlock its validator key within {wait_s:.0f} s")
+                time.sleep(0.2)
+            w3.provider.make_request("miner_start", [])
+
+    @staticmethod
+    def _unlocked(w3) -> bool:
+        wallets = w3.provider.make_request("personal_listWallets", []).get("result") or []
+        return any(w.get("status") == "Unlocked" for w in wallets)
+
+    def _pid(self, org: str) -> int | None:
+        f = self.root / org / "node.pid"
+        return int(f.read_text()) if f.exists() else None
+
+    def alive(self, org: str) -> bool:
+        pid = self._pid(org)
+        if pid is None:
+            return False
+        proc = self.procs.get(org)
+        if proc is not None:
+            return proc.poll() is None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop(self, org: str | None = None, sig: int = signal.SIGTERM, wait_s: float = 30) -> None:
+        """Stop one node (or all): SIGTERM lets geth write its state; SIGKILL is a crash."""
+        for name in [org] if org else list(self.nodes):
+            pid = self._pid(name)
+            if pid is None or not self.alive(name):
+                continue
+            os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while self.alive(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            (self.root / name / "node.pid").unlink(missing_ok=True)
+            self.procs.pop(name, None)
+
+    def heads(self, orgs: list[str] | None = None) -> dict[str, tuple[int, str]]:
+        out = {}
+        for org in orgs or list(self.nodes):
+            try:
+                block = connect(self.nodes[org].url, timeout=3).eth.get_block("latest")
+                out[org] = (block["number"], block["hash"].hex())
+            except NodeUnavailable:
+                continue
+        return out
+
+    def wait_agreed(self, orgs: list[str], wait_s: float, above: int = 0) -> tuple[int, str]:
+        """Wait until every named node reports the same head, past block `above`."""
+        deadline = time.monotonic() + wait_s
+        heads: dict[str, tuple[int, str]] = {}
+        while time.monotonic() < deadline:
+            heads = self.heads(orgs)
+            if len(heads) == len(orgs) and len(set(heads.values())) == 1:
+                head = next(iter(heads.values()))
+                if head[0] > above:
+                    return head
+            time.sleep(0.25)
+        raise NodeUnavailable(f"nodes {', '.join(orgs)} did not agree on a head within {wait_s:.0f} s: {heads}")
+
+    def propose(self, voter: str, address: str, authorize: bool = True) -> None:
+        """`voter`'s validator votes `address` in (or out) as a signer (Clique `clique_propose`)."""
+        w3 = connect(self.nodes[voter].url)
+        w3.provider.make_request("clique_propose", [address, authorize])
+
+    def signers(self, org: str) -> list[str]:
+        w3 = connect(self.nodes[org].url)
+        return [w3.to_checksum_address(a) for a in w3.provider.make_request("clique_getSigners", [])["result"]]
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes.values()]
