@@ -22,7 +22,9 @@ from ledger.chain.client import Sender, connect, dev_accounts, wait_for_receipt
 from ledger.chain.deploy import deploy
 from ledger.chain.network import Network
 
-INFO_BUDGETS = {"consortium.final_p99_s": 10}  # the confirmation time shoppers and merchants are promised
+# the confirmation time shoppers and merchants are promised: set by the block period (2 s) and the
+# confirmations (3), not by this machine's speed, so judged as it is
+BUDGETS = {"consortium.final_p99_s": 10}
 CONFIRMATIONS = 3
 WRITERS = ("platform", "merchant_a", "merchant_b", "producer", "logistics", "inspector")
 

@@ -127,9 +127,21 @@ def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None) -> 
             return w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
             if time.monotonic() > deadline:
-                raise NodeUnavailable(f"no receipt for {tx_hash.hex()} after {timeout:.0f} s") from None
+                raise NodeUnavailable(f"no receipt for {tx_hash.hex()} after {timeout:.0f} s{_stalled(w3)}") from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def _stalled(w3: Web3) -> str:
+    """Why a receipt may not come: how long ago the newest block was sealed."""
+    try:
+        head = w3.eth.get_block("latest")
+    except Exception:  # noqa: BLE001 - the node is gone too: say nothing more
+        return ""
+    age = time.time() - head["timestamp"]
+    return f"; the newest block, {head['number']}, was sealed {age:.0f} s ago" + (
+        " (too few validators may be up to seal blocks)" if age > 10 else ""
+    )
 
 
 class TransactionFailed(LedgerError):
