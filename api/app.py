@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, errors
+from .edge import Edge
 from .routers import codes, deposits, epcis, orders, payouts, products, resolver, system
 from .segments import EncodedSlashes
 from .services import Services
@@ -48,8 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codes.router)
     app.include_router(epcis.router)
     app.include_router(audit.router)
+    # body limits, credentials before bodies, security headers on every answer (scans included)
+    app.add_middleware(Edge, services=lambda: app.state.services)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
+    # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host
+    app.router.redirect_slashes = False
     return app
 
 

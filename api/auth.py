@@ -50,13 +50,9 @@ class Member:
         return bool(self.roles & roles)
 
 
-def authenticate(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer), db: DbSession = Depends(get_db)
-) -> Member:
-    """The calling member, or 401 saying why not (missing, unknown, expired, revoked)."""
-    if creds is None:
-        raise unauthorized("missing credentials: send 'Authorization: Bearer <session token or API key>'")
-    token = creds.credentials
+def token_holder(db: DbSession, token: str) -> tuple[str, str]:
+    """(address, "session" or "api_key") for a valid bearer token; 401 saying why not (unknown,
+    expired, revoked). Also run before a request body is read (`api.edge`)."""
     now = utcnow()
     if token.startswith(SESSION_PREFIX):
         s = db.scalar(select(Session).where(Session.token_hash == token_hash(token)))
@@ -64,8 +60,8 @@ def authenticate(
             raise unauthorized("invalid session token")
         if as_utc(s.expires_at) <= now:
             raise unauthorized(f"session expired at {as_utc(s.expires_at).isoformat()}; sign in again")
-        address, kind = s.address, "session"
-    elif token.startswith(API_KEY_PREFIX):
+        return s.address, "session"
+    if token.startswith(API_KEY_PREFIX):
         key = db.scalar(select(ApiKey).where(ApiKey.key_hash == token_hash(token)))
         if key is None:
             raise unauthorized("invalid API key")
@@ -73,9 +69,17 @@ def authenticate(
             raise unauthorized("API key has been revoked")
         key.last_used_at = now
         db.commit()
-        address, kind = key.address, "api_key"
-    else:
-        raise unauthorized("unrecognised token: expected a session token (tls_...) or an API key (tlk_...)")
+        return key.address, "api_key"
+    raise unauthorized("unrecognised token: expected a session token (tls_...) or an API key (tlk_...)")
+
+
+def authenticate(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer), db: DbSession = Depends(get_db)
+) -> Member:
+    """The calling member, or 401 saying why not (missing, unknown, expired, revoked)."""
+    if creds is None:
+        raise unauthorized("missing credentials: send 'Authorization: Bearer <session token or API key>'")
+    address, kind = token_holder(db, creds.credentials)
     request.state.actor, request.state.auth = address, kind
     roles = services(request).chain.roles_of(address)
     if roles == 0:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.client import TransactionFailed
 from ledger.errors import Conflict, LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable, NotFound
@@ -56,6 +57,9 @@ _REVERT_STATUS = {
 }
 
 
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
 def _body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
 
@@ -64,6 +68,9 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
     """Status, body and headers for an error we know how to answer; None for any other (a 500)."""
     if isinstance(exc, ApiError):
         return exc.status, _body(exc.code, exc.detail), exc.headers
+    if isinstance(exc, StarletteHTTPException):  # raised by the framework itself: 404, 405, ...
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return exc.status_code, _body(code, exc.detail), dict(exc.headers or {}) or None
     if isinstance(exc, RequestValidationError):
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return 422, _body("invalid_input", problems), None
@@ -94,5 +101,5 @@ def install(app: FastAPI) -> None:
         request.state.audit_detail = _audit_detail(exc, body)
         return JSONResponse(status_code=status, content=body, headers=headers)
 
-    for known in (ApiError, RequestValidationError, TransactionFailed, LedgerError):
+    for known in (ApiError, RequestValidationError, TransactionFailed, LedgerError, StarletteHTTPException):
         app.add_exception_handler(known, _answer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +17,16 @@ COLOURS = {
     "recalled": "#b42318",
     "suspicious": "#bc4c00",
 }
+#: the page's only style, allowed by its hash in the Content-Security-Policy (no inline style attributes)
+STYLE = (
+    'body{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}'
+    "main{max-width:34rem;margin:auto;padding:1rem}"
+    "#verdict{color:#fff;border-radius:.75rem;padding:1rem;font-size:1.4rem}#verdict small{color:#fff}"
+    "section{margin:1.2rem 0}h2{font-size:1rem;color:#57606a;margin:.2rem 0}ol{padding-left:1.2rem}"
+    "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}a.lang{float:right}"
+    + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
+)
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 
 
 def _reason(data: dict[str, Any], lang: str) -> str:
@@ -55,13 +67,10 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     parts = [
         f"""<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{t["title"]}</title>
-<style>body{{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}}
-main{{max-width:34rem;margin:auto;padding:1rem}}#verdict{{color:#fff;border-radius:.75rem;padding:1rem;font-size:1.4rem}}
-section{{margin:1.2rem 0}}h2{{font-size:1rem;color:#57606a;margin:.2rem 0}}ol{{padding-left:1.2rem}}
-li{{margin:.5rem 0}}code{{font-size:.75rem;word-break:break-all}}small{{color:#57606a}}a.lang{{float:right}}</style>
+<style>{STYLE}</style>
 </head><body><main><a class="lang" href="{e(switch)}">{t["switch"]}</a><h1>{t["title"]}</h1>
-<div id="verdict" data-verdict="{verdict}" style="background:{COLOURS[verdict]}">{t[verdict]}
-<br><small style="color:#fff">{_reason(data, lang)}</small></div>
+<div id="verdict" data-verdict="{verdict}" class="v-{verdict}">{t[verdict]}
+<br><small>{_reason(data, lang)}</small></div>
 <section id="item"><h2>{t["serial"]}</h2><div>{e(code["serial"])}</div>"""
     ]
     if "product" in data:

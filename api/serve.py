@@ -37,7 +37,18 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _child(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    config = uvicorn.Config("api.app:app", host=host, port=port, log_level=log_level)
+    # X-Forwarded-For is believed only from proxies named in LEDGER_TRUSTED_PROXIES (none by
+    # default): uvicorn would otherwise take it from any client on 127.0.0.1, who could then
+    # rotate it to reset rate limits and forge the networks a code was scanned from
+    trusted = os.environ.get("LEDGER_TRUSTED_PROXIES", "").strip()
+    config = uvicorn.Config(
+        "api.app:app",
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 
 

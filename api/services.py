@@ -7,9 +7,7 @@ import contextlib
 import fcntl
 import gc
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 from fastapi import Request
@@ -30,6 +28,7 @@ from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 from .cache import TTLCache
 from .errors import ApiError
+from .limits import rate_limiter
 from .scans import LOOKUP, ScanRecorder
 from .settings import Settings
 
@@ -82,33 +81,6 @@ class Signers:
         return self.chain.deployment().sender(account)
 
 
-@dataclass
-class RateLimiter:
-    """Fixed-window counter per client, in memory (one per API worker)."""
-
-    limit: int
-    window_s: int
-    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def hit(self, client: str) -> None:
-        now = time.time()
-        window = int(now // self.window_s)
-        with self._lock:
-            if len(self._counts) > 100_000:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-            n = self._counts.get((client, window), 0) + 1
-            self._counts[(client, window)] = n
-        if n > self.limit:
-            retry = int((window + 1) * self.window_s - now) + 1
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"more than {self.limit} requests in {self.window_s} s; retry after {retry} s",
-                {"Retry-After": str(retry)},
-            )
-
-
 class Services:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -117,7 +89,7 @@ class Services:
         self.sessions: sessionmaker[DbSession] = session_factory(self.engine)
         self.chain = Chain(settings)
         self.signers = Signers(settings, self.chain)
-        self.public_limiter = RateLimiter(settings.public_rate, settings.public_window_s)
+        self.public_limiter = rate_limiter(settings.public_rate, settings.public_window_s, settings.redis_url)
         self._code_signer: CodeSigner | None = None
         self.scans = ScanRecorder(self.engine)
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query

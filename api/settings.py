@@ -56,3 +56,9 @@ class Settings:
     #: leaves of Merkle trees (code issues', anchored roots') each worker keeps built, per kind
     #: (~64 bytes a leaf): a scan of a code whose issue's tree is not kept waits for it to be rebuilt
     tree_cache_leaves: int = field(default_factory=lambda: _env_int("LEDGER_TREE_CACHE_LEAVES", 2_000_000))
+    #: the largest request body, in bytes, for every endpoint but capture (413 beyond)
+    max_body_bytes: int = field(default_factory=lambda: _env_int("LEDGER_MAX_BODY_BYTES", 1 << 20))
+    #: the largest EPCIS capture document, in bytes (413 beyond)
+    max_capture_bytes: int = field(default_factory=lambda: _env_int("LEDGER_MAX_CAPTURE_BYTES", 32 << 20))
+    #: shared limits (the public rate limit) live here when set, so they hold across processes
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("LEDGER_REDIS_URL") or None)

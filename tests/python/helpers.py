@@ -88,7 +88,7 @@ def serve(env: dict[str, str], log: Path, port: int) -> Iterator[str]:
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers"],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=out,

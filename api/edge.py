@@ -1,0 +1,131 @@
+"""What every request meets before the application: body limits with credentials checked first,
+and security headers on every answer.
+
+- A request body is read only after its credentials are checked (except for public sign-in), so
+  an anonymous client cannot make a worker hold its upload; it is read up to a documented cap
+  (`LEDGER_MAX_BODY_BYTES`, 1 MiB; EPCIS capture `LEDGER_MAX_CAPTURE_BYTES`, 32 MiB; sign-in
+  16 KiB) and refused with 413 beyond it, announced or not.
+- Pages get a strict Content-Security-Policy (no script at all; the page's one style block by its
+  hash), `Referrer-Policy: no-referrer`; every answer `X-Content-Type-Options: nosniff` and
+  `X-Frame-Options: DENY`, and JSON a `default-src 'none'` policy. The interactive API docs
+  (`/docs`, `/redoc`) load FastAPI's scripts and keep their own rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import token_holder
+from .errors import ApiError, unauthorized
+from .pages import STYLE_HASH
+from .services import Services
+
+PUBLIC_WITH_BODY = {"/v1/auth/login": 16 << 10}
+CAPTURE_PATHS = ("/v1/epcis/capture",)
+DOCS = ("/docs", "/redoc", "/openapi.json")
+PAGE_CSP = (
+    f"default-src 'none'; style-src '{STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+).encode()
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+class Edge:
+    def __init__(self, app: ASGIApp, services: Callable[[], Services]):
+        self.app, self.services = app, services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_security_headers(send, scope["path"].startswith(DOCS))
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                receive = await self._checked_body(scope, receive)
+            except ApiError as exc:
+                await _answer(send, exc)
+                return
+        await self.app(scope, receive, send)
+
+    def _limit(self, path: str) -> int:
+        settings = self.services().settings
+        if path in PUBLIC_WITH_BODY:
+            return PUBLIC_WITH_BODY[path]
+        return settings.max_capture_bytes if path.startswith(CAPTURE_PATHS) else settings.max_body_bytes
+
+    async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
+        path, limit = scope["path"], self._limit(scope["path"])
+        headers = dict(scope["headers"])
+        if path not in PUBLIC_WITH_BODY:
+            await self._check_credentials(headers.get(b"authorization"))
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(body)
+            more = message.get("more_body", False)
+        whole = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": whole, "more_body": False}
+
+        return replay
+
+    async def _check_credentials(self, header: bytes | None) -> None:
+        scheme, _, token = (header or b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("missing credentials: send 'Authorization: Bearer <session token or API key>'")
+
+        def check() -> None:
+            with self.services().sessions() as db:
+                token_holder(db, token.strip())
+
+        await run_in_threadpool(check)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"request body larger than {limit:,} bytes")
+
+
+async def _answer(send: Send, exc: ApiError) -> None:
+    body = json.dumps({"error": exc.code, "detail": exc.detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_security_headers(send: Send, docs: bool) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {k.lower() for k, _ in headers}
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+            if not docs:
+                html = content_type.startswith(b"text/html")
+                extra.append((b"content-security-policy", PAGE_CSP if html else API_CSP))
+                if html:
+                    extra.append((b"referrer-policy", b"no-referrer"))
+            headers += [(k, v) for k, v in extra if k not in names]
+            message = dict(message, headers=headers)
+        await send(message)
+
+    return wrapped
