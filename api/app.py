@@ -12,7 +12,7 @@ from ledger import __version__
 
 from . import audit, auth, errors
 from .edge import Edge
-from .routers import codes, deposits, epcis, orders, payouts, products, resolver, system
+from .routers import codes, deposits, epcis, governance, orders, payouts, products, resolver, system
 from .segments import EncodedSlashes
 from .services import Services
 from .settings import Settings
@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
     app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)
+    # body limits, credentials before bodies, security headers on every answer (scans included);
+    # inside the audit middleware, so what it refuses is audited too
+    app.add_middleware(Edge, services=lambda: app.state.services)
     audit.install(app)
     app.include_router(resolver.router)
     app.include_router(system.router)
@@ -48,9 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payouts.router)
     app.include_router(codes.router)
     app.include_router(epcis.router)
+    app.include_router(governance.router)
     app.include_router(audit.router)
-    # body limits, credentials before bodies, security headers on every answer (scans included)
-    app.add_middleware(Edge, services=lambda: app.state.services)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host

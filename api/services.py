@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import Web3Exception
 
+from ledger.access.roles import Role
 from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts
 from ledger.chain.deploy import Deployment, attach
 from ledger.errors import LedgerError, NodeUnavailable
@@ -49,9 +50,14 @@ class Chain:
             return self._dep
 
     def roles_of(self, address: str) -> int:
-        """Roles as the Membership contract says now (read on every request)."""
+        """Roles as the Membership contract says now, and GOVERNOR for a member of the governance
+        council (read on every request)."""
         try:
-            return int(self.deployment().contract("Membership").functions.rolesOf(address).call())
+            dep = self.deployment()
+            roles = int(dep.contract("Membership").functions.rolesOf(address).call())
+            if dep.contract("Governance").functions.isGovernor(address).call():
+                roles |= Role.GOVERNOR
+            return roles
         except (RequestException, Web3Exception, OSError) as exc:
             raise NodeUnavailable(
                 f"cannot read roles from the chain node at {self.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"

@@ -24,6 +24,7 @@ contract Governance {
     event GovernorRemoved(address indexed governor);
     event ThresholdChanged(uint256 threshold);
     event ProposalCreated(uint256 indexed id, address indexed proposer, address indexed target, bytes data);
+    event ProposalReason(uint256 indexed id, string reason);
     event ProposalApproved(uint256 indexed id, address indexed governor, uint256 approvals);
     event ProposalExecuted(uint256 indexed id, bytes result);
 
@@ -58,6 +59,21 @@ contract Governance {
     /// @notice Propose `data` to be called on `target`; the proposer's approval counts at once.
     /// @return id the proposal id (sequential from 1)
     function propose(address target, bytes calldata data) external onlyGovernor returns (uint256 id) {
+        id = _propose(target, data);
+    }
+
+    /// @notice Propose as `propose` does, with the governor's reason for it recorded on chain.
+    /// @return id the proposal id (sequential from 1)
+    function proposeWithReason(address target, bytes calldata data, string calldata reason)
+        external
+        onlyGovernor
+        returns (uint256 id)
+    {
+        id = _propose(target, data);
+        emit ProposalReason(id, reason);
+    }
+
+    function _propose(address target, bytes calldata data) private returns (uint256 id) {
         if (target == address(0)) revert ZeroAddress();
         id = ++proposalCount;
         Proposal storage p = _proposals[id];

@@ -208,3 +208,34 @@ def get_batch(
     if b is None:
         raise not_found(f"batch {gtin}/{lot}")
     return _batch_out(b)
+
+
+class RecallIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="shown to consumers who scan the batch's codes")
+
+
+@router.post(
+    "/batches/{gtin}/{lot:gs1}/recall",
+    response_model=BatchOut,
+    summary="Recall a batch on chain (its merchant, an inspector or an operator)",
+)
+def recall_batch(
+    body: RecallIn,
+    request: Request,
+    gtin: str = Path(pattern=r"^\d{14}$"),
+    lot: str = Path(pattern=LOT_PATTERN),
+    member: Member = Depends(require(Role.MERCHANT, Role.INSPECTOR, Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    """Another merchant's batch is a 404, as if it did not exist; the chain refuses anyone else
+    (403). Scans show the recall once their cache of the batch expires (`LEDGER_SCAN_CACHE_S`)."""
+    b = db.scalar(select(Batch).where(Batch.gtin == gtin, Batch.lot == lot))
+    if b is None or (not member.has(Role.INSPECTOR | Role.OPERATOR) and b.merchant != member.address):
+        raise not_found(f"batch {gtin}/{lot}")
+    svc = services(request)
+    prov = svc.chain.deployment().contract("Provenance")
+    receipt = svc.signers.sender_for(member.address).transact(
+        prov.functions.recall(bytes.fromhex(b.batch_id[2:]), body.reason)
+    )
+    request.state.audit_detail = f"recalled {gtin}/{lot} tx 0x{bytes(receipt['transactionHash']).hex()}: {body.reason}"
+    return _batch_out(b)

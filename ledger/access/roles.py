@@ -14,9 +14,11 @@ class Role(IntFlag):
     AUDITOR = 1 << 5
     ARBITER = 1 << 6
     ISSUER = 1 << 7
+    #: not a Membership role: a governor of the `Governance` council (read from `isGovernor`)
+    GOVERNOR = 1 << 8
 
 
-ALL_ROLES = Role((1 << 8) - 1)
+ALL_ROLES = Role((1 << 8) - 1)  # the roles Membership holds
 
 
 def role_names(flags: int) -> list[str]:

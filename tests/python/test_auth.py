@@ -167,6 +167,14 @@ MATRIX = {
     ("GET", "/v1/audit/log"): {"auditor"},
     ("GET", "/v1/auth/api-keys"): set(ROLES),
     ("POST", "/v1/auth/api-keys"): set(ROLES),
+    ("GET", "/v1/governance"): set(ROLES),
+    ("GET", "/v1/governance/proposals"): set(ROLES),
+    ("POST", "/v1/governance/proposals"): set(),  # governors only: none of these members is one
+    ("POST", "/v1/governance/proposals/1/approvals"): set(),
+}
+BODIES = {
+    "/v1/products": lambda: {"gtin": new_gtin(), "name": "tea"},
+    "/v1/governance/proposals": lambda: {"action": {"type": "set_threshold", "threshold": 2}, "reason": "x"},
 }
 
 
@@ -180,7 +188,7 @@ def sessions(deployment, chain_node, tmp_path_factory, members):
 @pytest.mark.parametrize("who", [*ROLES, "anonymous"])
 def test_role_matrix(sessions, method, path, who):
     c, headers = sessions
-    body = {"gtin": new_gtin(), "name": "tea"} if path == "/v1/products" else {"name": "k"}
+    body = BODIES.get(path, lambda: {"name": "k"})()
     r = c.request(method, path, headers=headers.get(who, {}), json=body if method == "POST" else None)
     if who == "anonymous":
         assert r.status_code == 401

@@ -1,0 +1,209 @@
+"""Governance as its members run it: typed actions encoded as proposals to the `Governance`
+contract, proposals read back from its events (never from a table only the API writes), and the
+final approval simulated first, so a proposal that would fail says why before the last governor
+signs.
+
+An action is a dict with `type` and its fields, e.g. `{"type": "admit_member", "address": "0x..",
+"roles": ["merchant"]}`. Amounts are integer fen, rates basis points, durations seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.logs import DISCARD
+
+from ledger.access.roles import Role
+from ledger.errors import LedgerError
+
+from .client import Sender
+from .deploy import Deployment
+
+
+class InvalidAction(LedgerError):
+    """A proposal's action is malformed; `field` names what is wrong."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def _address(action: dict, name: str) -> str:
+    value = action.get(name)
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidAction(f"action.{name}", "must be an Ethereum address")
+    return to_checksum_address(value)
+
+
+def _int(action: dict, name: str, low: int, high: int) -> int:
+    value = action.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidAction(f"action.{name}", f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _roles(action: dict) -> int:
+    names = action.get("roles")
+    if not isinstance(names, list) or not names:
+        raise InvalidAction("action.roles", "must be a non-empty list of role names")
+    flags = Role(0)
+    for n in names:
+        role = Role.__members__.get(str(n).upper())
+        if role is None or role == Role.GOVERNOR:
+            raise InvalidAction("action.roles", f"unknown role {n!r}")
+        flags |= role
+    return int(flags)
+
+
+def _bps3(action: dict) -> list[int]:
+    value = action.get("referral_bps")
+    if not isinstance(value, list) or len(value) != 3:
+        raise InvalidAction("action.referral_bps", "must be three basis-point caps, one per referral level")
+    return [_int({"v": v}, "v", 0, 10_000) for v in value]
+
+
+U64 = 2**64 - 1
+#: action type -> (contract, function, argument builders), in the function's argument order
+ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
+    "admit_member": ("Membership", "admit", [lambda a: _address(a, "address"), _roles]),
+    "set_roles": ("Membership", "setRoles", [lambda a: _address(a, "address"), _roles]),
+    "remove_member": ("Membership", "remove", [lambda a: _address(a, "address")]),
+    "set_caps": (
+        "OrderSettlement",
+        "setCaps",
+        [lambda a: _int(a, "platform_fee_bps", 0, 10_000), _bps3],
+    ),
+    "set_minimum_deposit": (
+        "GuaranteeVault",
+        "setMinimum",
+        [lambda a: _address(a, "merchant"), lambda a: _int(a, "minimum_fen", 0, 2**96 - 1)],
+    ),
+    "set_withdrawal_cooldown": ("GuaranteeVault", "setCooldown", [lambda a: _int(a, "seconds", 0, U64)]),
+    "set_settlement_timeout": ("OrderSettlement", "setTimeout", [lambda a: _int(a, "seconds", 0, U64)]),
+    "add_governor": ("Governance", "addGovernor", [lambda a: _address(a, "address")]),
+    "remove_governor": ("Governance", "removeGovernor", [lambda a: _address(a, "address")]),
+    "set_threshold": ("Governance", "setThreshold", [lambda a: _int(a, "threshold", 1, 1000)]),
+}
+#: the fields of each action, in argument order, as `decode` names them
+FIELDS = {
+    "admit_member": ["address", "roles"],
+    "set_roles": ["address", "roles"],
+    "remove_member": ["address"],
+    "set_caps": ["platform_fee_bps", "referral_bps"],
+    "set_minimum_deposit": ["merchant", "minimum_fen"],
+    "set_withdrawal_cooldown": ["seconds"],
+    "set_settlement_timeout": ["seconds"],
+    "add_governor": ["address"],
+    "remove_governor": ["address"],
+    "set_threshold": ["threshold"],
+}
+
+
+def encode(dep: Deployment, action: Any) -> tuple[str, str]:
+    """(target address, calldata) of an action, or InvalidAction naming the field."""
+    if not isinstance(action, dict):
+        raise InvalidAction("action", "must be an object with a type")
+    kind = action.get("type")
+    if kind not in ACTIONS:
+        raise InvalidAction("action.type", f"unknown action {kind!r}; one of {', '.join(ACTIONS)}")
+    contract_name, fn, builders = ACTIONS[kind]
+    contract = dep.contract(contract_name)
+    return contract.address, contract.encode_abi(fn, [b(action) for b in builders])
+
+
+def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
+    """The action a proposal's call is, or `{"type": "call", ...}` for a call we do not type."""
+    for kind, (contract_name, fn, _) in ACTIONS.items():
+        contract = dep.contract(contract_name)
+        if contract.address.lower() != target.lower():
+            continue
+        try:
+            func, args = contract.decode_function_input(data)
+        except ValueError:
+            continue
+        if func.fn_name != fn:
+            continue
+        out: dict[str, Any] = {"type": kind}
+        for name, value in zip(FIELDS[kind], args.values(), strict=True):
+            out[name] = [r.name.lower() for r in Role if value & r and r.name] if name == "roles" else value
+            if isinstance(value, (list, tuple)):
+                out[name] = list(value)
+        return out
+    return {"type": "call", "target": target, "data": "0x" + bytes(data).hex()}
+
+
+def council(dep: Deployment) -> dict[str, Any]:
+    gov = dep.contract("Governance")
+    logs = _logs(dep, gov.events.GovernorAdded) + _logs(dep, gov.events.GovernorRemoved)
+    governors = sorted(
+        {log["args"]["governor"] for log in logs if gov.functions.isGovernor(log["args"]["governor"]).call()}
+    )
+    return {
+        "address": gov.address,
+        "governors": governors,
+        "threshold": int(gov.functions.threshold().call()),
+        "proposal_count": int(gov.functions.proposalCount().call()),
+    }
+
+
+def _logs(dep: Deployment, event: Any, **filters: Any) -> list[Any]:
+    return list(event().get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters=filters or None))
+
+
+def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str, Any]]:
+    """Proposals as the chain's events tell them, newest first, each with its decoded action, its
+    reason, approvals and status (`open` or `executed`)."""
+    gov = dep.contract("Governance")
+    filters = {"id": proposal_id} if proposal_id is not None else {}
+    created = _logs(dep, gov.events.ProposalCreated, **filters)
+    reasons = {log["args"]["id"]: log["args"]["reason"] for log in _logs(dep, gov.events.ProposalReason, **filters)}
+    approvals: dict[int, list[str]] = {}
+    for log in _logs(dep, gov.events.ProposalApproved, **filters):
+        approvals.setdefault(log["args"]["id"], []).append(log["args"]["governor"])
+    executed = {log["args"]["id"]: log for log in _logs(dep, gov.events.ProposalExecuted, **filters)}
+    out = []
+    for log in sorted(created, key=lambda x: -x["args"]["id"]):
+        pid, a = log["args"]["id"], log["args"]
+        done = executed.get(pid)
+        out.append(
+            {
+                "id": pid,
+                "proposer": a["proposer"],
+                "action": decode(dep, a["target"], a["data"]),
+                "reason": reasons.get(pid),
+                "approvals": approvals.get(pid, []),
+                "status": "executed" if done else "open",
+                "proposed_in": {"tx": "0x" + bytes(log["transactionHash"]).hex(), "block": log["blockNumber"]},
+                "executed_in": (
+                    {"tx": "0x" + bytes(done["transactionHash"]).hex(), "block": done["blockNumber"]} if done else None
+                ),
+            }
+        )
+    return out
+
+
+def simulate_approval(dep: Deployment, proposal_id: int, governor: str) -> dict[str, Any]:
+    """What `governor`'s approval would do now, without sending it: `{"ok": true}`, or the error
+    the chain would answer (the target's custom error when the approval would execute it)."""
+    try:
+        dep.contract("Governance").functions.approve(proposal_id).call({"from": governor})
+    except (ContractCustomError, ContractLogicError) as exc:
+        data = exc.data if isinstance(exc.data, str) else None
+        decoded = dep.decoder().decode(data) if data else None
+        error = f"{decoded[0]}({', '.join(map(str, decoded[1]))})" if decoded else str(exc)
+        return {"ok": False, "error": error}
+    return {"ok": True}
+
+
+def propose(dep: Deployment, governor: Sender, action: dict, reason: str) -> int:
+    target, data = encode(dep, action)
+    gov = dep.contract("Governance")
+    receipt = governor.transact(gov.functions.proposeWithReason(target, data, reason))
+    return int(gov.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["id"])
+
+
+def approve(dep: Deployment, governor: Sender, proposal_id: int) -> Any:
+    return governor.transact(dep.contract("Governance").functions.approve(proposal_id))
