@@ -12,7 +12,7 @@ from ledger import __version__
 
 from . import audit, auth, errors
 from .edge import Edge
-from .routers import codes, deposits, epcis, governance, orders, payouts, products, resolver, system
+from .routers import codes, deposits, epcis, governance, orders, payouts, products, resolver, system, token
 from .segments import EncodedSlashes
 from .services import Services
 from .settings import Settings
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deposits.router)
     app.include_router(orders.router)
     app.include_router(payouts.router)
+    app.include_router(token.router)
     app.include_router(codes.router)
     app.include_router(epcis.router)
     app.include_router(governance.router)

@@ -12,12 +12,45 @@ import {Roles} from "./Roles.sol";
 /// Only issuer members mint; any holder may burn (redeem) its own.
 contract SettlementToken is ERC20, ERC20Burnable, MemberGated {
     event Minted(address indexed issuer, address indexed to, uint256 amount);
+    event Issued(address indexed issuer, address indexed to, uint256 amount, bytes32 indexed referenceKey, string fiatReference);
+    event Redeemed(address indexed holder, uint256 amount, bytes32 indexed referenceKey, string fiatReference);
+
+    error ReferenceUsed(string fiatReference);
+    error EmptyReference();
+    error ZeroAmount();
+
+    /// @notice Whether a fiat reference (by `keccak256` of its text) was issued or redeemed against.
+    mapping(bytes32 => bool) public referenceUsed;
 
     constructor(Membership membership_) ERC20("Traceledger Settlement Fen", "tCNY") MemberGated(membership_) {}
 
     /// @notice Two decimals: amounts are integer fen.
     function decimals() public pure override returns (uint8) {
         return 2;
+    }
+
+    /// @notice Mint `amount` fen to `to` against the fiat deposit `fiatReference` (a bank transfer's
+    /// reference); issuer members only, once per reference, so a repeated request mints nothing twice.
+    function issue(address to, uint256 amount, string calldata fiatReference) external onlyRole(Roles.ISSUER) {
+        bytes32 key = _useReference(fiatReference, amount);
+        _mint(to, amount);
+        emit Issued(msg.sender, to, amount, key, fiatReference);
+    }
+
+    /// @notice Burn `amount` of the caller's fen, redeemed for the fiat payout `fiatReference`;
+    /// once per reference.
+    function redeem(uint256 amount, string calldata fiatReference) external {
+        bytes32 key = _useReference(fiatReference, amount);
+        _burn(msg.sender, amount);
+        emit Redeemed(msg.sender, amount, key, fiatReference);
+    }
+
+    function _useReference(string calldata fiatReference, uint256 amount) private returns (bytes32 key) {
+        if (amount == 0) revert ZeroAmount();
+        if (bytes(fiatReference).length == 0) revert EmptyReference();
+        key = keccak256(bytes(fiatReference));
+        if (referenceUsed[key]) revert ReferenceUsed(fiatReference);
+        referenceUsed[key] = true;
     }
 
     /// @notice Mint `amount` fen to `to`; issuer members only.

@@ -76,3 +76,15 @@ def test_council_changes_only_through_itself(governance, governors, outsider):
     governance.approve(pid, {"from": governors[1]})
     with reverts("InvalidThreshold"):
         governance.approve(pid, {"from": outsider})
+
+
+def test_a_proposal_carries_its_reason_on_chain(governance, membership, governors, outsider):
+    data = membership.admit.encode_input(outsider, MERCHANT)
+    with reverts("NotGovernor"):
+        governance.proposeWithReason(membership, data, "why not", {"from": outsider})
+    tx = governance.proposeWithReason(membership, data, "a new tea farm", {"from": governors[0]})
+    pid = tx.events["ProposalCreated"]["id"]
+    assert tx.events["ProposalReason"]["id"] == pid and tx.events["ProposalReason"]["reason"] == "a new tea farm"
+    assert tx.events["ProposalApproved"]["approvals"] == 1 and "ProposalExecuted" not in tx.events
+    assert "ProposalExecuted" in governance.approve(pid, {"from": governors[1]}).events
+    assert membership.rolesOf(outsider) == MERCHANT

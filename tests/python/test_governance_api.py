@@ -77,7 +77,7 @@ def test_malformed_actions_are_422_naming_the_field_and_change_nothing(gov, acti
     assert dep.contract("Governance").functions.proposalCount().call() == before
 
 
-def test_a_merchant_joins_from_nothing_works_and_is_removed(gov, accounts):
+def test_a_merchant_joins_from_nothing_works_and_is_removed(gov, accounts, members):
     c, (g1, g2), _ = gov
     merchant = accounts[17]  # a key no member held before (custodial here: the gateway holds the dev keys)
 
@@ -87,6 +87,15 @@ def test_a_merchant_joins_from_nothing_works_and_is_removed(gov, accounts):
 
     govern({"type": "admit_member", "address": merchant.address, "roles": ["merchant"]})
     m = login(c, merchant)
+    issuer = login(c, members["issuer"])
+    reference = f"ICBC-ONBOARD-{merchant.address[-6:]}-{new_gtin()}"
+    minted = c.post(
+        "/v1/token/issuances",
+        json={"to": merchant.address, "amount_fen": 500_000, "fiat_reference": reference},
+        headers=issuer,
+    )
+    assert minted.status_code == 201, minted.text
+    assert c.post("/v1/deposits", json={"amount_fen": 300_000}, headers=m).json()["balance_fen"] == 300_000
     gtin = new_gtin()
     assert c.post("/v1/products", json={"gtin": gtin, "name": "Pu'er"}, headers=m).status_code == 201
     assert c.post("/v1/batches", json={"gtin": gtin, "lot": "PE-1"}, headers=m).status_code == 201
@@ -94,6 +103,7 @@ def test_a_merchant_joins_from_nothing_works_and_is_removed(gov, accounts):
     path = "/" + issue["sample"][0].split("://", 1)[1].split("/", 1)[1]
     scan = c.get(path, headers={"Accept": "application/json"}).json()
     assert scan["verdict"] == "genuine" and scan["merchant"]["address"] == merchant.address
+    assert scan["merchant"]["deposit"]["balance_fen"] == 300_000
     govern({"type": "remove_member", "address": merchant.address})
     r = c.get("/v1/products", headers=m)
     assert r.status_code == 403 and "not a member" in r.json()["detail"]
