@@ -8,6 +8,7 @@ the contract's custom error decoded by name.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
 from dataclasses import dataclass
@@ -115,21 +116,62 @@ def dev_accounts(count: int = 12, mnemonic: str | None = None) -> list[LocalAcco
     return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
 
 
-def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None) -> Any:
+def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None, resend: bytes | None = None) -> Any:
     """Poll for the receipt from 2 ms up, doubling to 1 s: an instant-mining dev node answers in
     milliseconds (web3's fixed 100 ms poll made every transaction cost a tenth of a second), a PoA
-    network with 2-5 s blocks is not hammered."""
+    network with 2-5 s blocks is not hammered. With `resend` (the signed transaction), one the node
+    no longer knows (dropped from its pool, or lost with a node that died) is sent again."""
     timeout = tx_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
-    delay = 0.002
+    delay, next_check = 0.002, time.monotonic() + RESEND_AFTER_S
     while True:
         try:
             return w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
             if time.monotonic() > deadline:
                 raise NodeUnavailable(f"no receipt for {tx_hash.hex()} after {timeout:.0f} s{_stalled(w3)}") from None
+            if resend is not None and time.monotonic() > next_check:
+                next_check = time.monotonic() + RESEND_AFTER_S
+                _resend_if_dropped(w3, tx_hash, resend)
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+RESEND_AFTER_S = 5.0
+
+
+def _resend_if_dropped(w3: Web3, tx_hash: bytes, raw: bytes) -> None:
+    try:
+        w3.eth.get_transaction(tx_hash)
+        return  # still pending somewhere
+    except TransactionNotFound:
+        pass
+    with contextlib.suppress(Exception):  # already known, or mined meanwhile: either is fine
+        w3.eth.send_raw_transaction(raw)
+
+
+def nonce_lock(address: str) -> Any:
+    """An exclusive lock on `address`'s nonces for every process on this machine (a lock file in
+    the data directory). API processes on several machines that sign for one key would need a
+    lock they share (PostgreSQL or Redis); custodial keys are held by one gateway host."""
+    from ledger.paths import data_dir
+
+    path = data_dir() / "nonces" / f"{address.lower()}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _FileLock(path)
+
+
+class _FileLock:
+    def __init__(self, path: Any):
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.file = open(self.path, "a+")  # noqa: SIM115 - closed in __exit__
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
 
 
 def _stalled(w3: Web3) -> str:
@@ -197,6 +239,7 @@ class Sender:
         self.w3 = w3
         self.account = account
         self.decoder = decoder or ErrorDecoder([])
+        self._raw: dict[bytes, bytes] = {}
 
     @property
     def address(self) -> str:
@@ -207,20 +250,27 @@ class Sender:
         return self.wait(self.submit(fn, gas=gas))
 
     def submit(self, fn: Any, *, gas: int | None = None) -> bytes:
-        """Sign and send `fn` without waiting: several independent calls then share a block (the
-        node's pending nonce counts what it already holds). `wait` for each hash."""
-        nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-        params: dict[str, Any] = {"from": self.address, "nonce": nonce}
-        if gas is not None:
-            params["gas"] = gas
-        try:
-            tx = fn.build_transaction(params)
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise self._failure(exc) from None
-        return self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+        """Sign and send `fn` without waiting: several independent calls then share a block. The
+        nonce is taken and the transaction handed to the node under this key's lock, shared by
+        every process on the machine, so concurrent writes by one member never take one nonce
+        twice. `wait` for each hash."""
+        with nonce_lock(self.address):
+            nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+            params: dict[str, Any] = {"from": self.address, "nonce": nonce}
+            if gas is not None:
+                params["gas"] = gas
+            try:
+                tx = fn.build_transaction(params)
+            except (ContractCustomError, ContractLogicError) as exc:
+                raise self._failure(exc) from None
+            raw = self.account.sign_transaction(tx).raw_transaction
+            tx_hash = self.w3.eth.send_raw_transaction(raw)
+        self._raw[bytes(tx_hash)] = raw
+        return tx_hash
 
     def wait(self, tx_hash: bytes) -> Any:
-        receipt = wait_for_receipt(self.w3, tx_hash)
+        """The receipt; a transaction the node dropped meanwhile is sent again, not forgotten."""
+        receipt = wait_for_receipt(self.w3, tx_hash, resend=self._raw.pop(bytes(tx_hash), None))
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {tx_hash.hex()} reverted")
         return receipt
