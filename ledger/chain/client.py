@@ -182,7 +182,7 @@ def _stalled(w3: Web3) -> str:
         return ""
     age = time.time() - head["timestamp"]
     return f"; the newest block, {head['number']}, was sealed {age:.0f} s ago" + (
-        " (too few validators may be up to seal blocks)" if age > 10 else ""
+        " (too few validators may be up to seal blocks)" if age > 5 else ""
     )
 
 

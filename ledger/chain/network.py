@@ -19,8 +19,11 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_keys import keys
@@ -189,29 +192,40 @@ class Network:
         return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
     def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
-        """Let each node seal only once it is peered with every other running node. A node that
-        sealed alone first would sign its own block 1; with three signers each may sign only one
-        of two blocks in a row, so three such forks stall each other."""
+        """Let the started nodes seal only once every one of them is peered with every other
+        running node and has its key unlocked; then start them all at once. geth discards blocks
+        its peers propagate until it mines itself (it counts as synced only then), so a node that
+        began sealing while another was still starting had its block 1 ignored, the other sealed
+        its own, and with three signers (each may sign one of any two blocks in a row) such forks
+        stalled for good. Started together, the in-turn signer seals first and the others, who
+        wait a random moment when out of turn, import its block."""
         deadline = time.monotonic() + wait_s
+        clients = []
         for org in orgs:
             others = sum(1 for o in self.nodes if o != org and self.alive(o))
-            while True:
-                try:
-                    w3 = connect(self.nodes[org].url, timeout=3)
-                    if w3.net.peer_count >= others:
-                        break
-                except NodeUnavailable:
-                    pass
-                if time.monotonic() > deadline:
-                    raise NodeUnavailable(f"{org}'s node did not peer with the {others} others within {wait_s:.0f} s")
-                time.sleep(0.2)
-        for org in orgs:
-            w3 = connect(self.nodes[org].url)
-            while not self._unlocked(w3):  # geth unlocks the sealing key after it starts serving
-                if time.monotonic() > deadline:
-                    raise NodeUnavailable(f"{org}'s node did not unlock its validator key within {wait_s:.0f} s")
-                time.sleep(0.2)
+            peered = partial(self._peered, org, others)
+            clients.append(self._until(deadline, f"{org}'s node did not peer with the {others} others", peered))
+        for org, w3 in zip(orgs, clients, strict=True):
+            self._until(deadline, f"{org}'s node did not unlock its validator key", partial(self._unlocked, w3))
+        for w3 in clients:
             w3.provider.make_request("miner_start", [])
+
+    def _peered(self, org: str, others: int) -> Any:
+        try:
+            w3 = connect(self.nodes[org].url, timeout=3)
+        except NodeUnavailable:
+            return None
+        return w3 if w3.net.peer_count >= others else None
+
+    @staticmethod
+    def _until(deadline: float, failure: str, probe: Callable[[], Any]) -> Any:
+        while True:
+            found = probe()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise NodeUnavailable(failure + " in time")
+            time.sleep(0.2)
 
     @staticmethod
     def _unlocked(w3) -> bool:
