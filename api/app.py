@@ -12,8 +12,21 @@ from ledger import __version__
 
 from . import audit, auth, errors
 from .edge import Edge
-from .routers import codes, deposits, epcis, governance, orders, payouts, products, resolver, system, token
+from .routers import (
+    codes,
+    deposits,
+    epcis,
+    governance,
+    orders,
+    payouts,
+    products,
+    resolver,
+    system,
+    token,
+    transactions,
+)
 from .segments import EncodedSlashes
+from .self_signing import SignModeFromHeader
 from .services import Services
 from .settings import Settings
 
@@ -38,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
     app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)
+    # writes by members who sign for themselves stop at their transaction (X-Ledger-Sign: self)
+    app.add_middleware(SignModeFromHeader)
+    transactions.install(app)
     # body limits, credentials before bodies, security headers on every answer (scans included);
     # inside the audit middleware, so what it refuses is audited too
     app.add_middleware(Edge, services=lambda: app.state.services)
@@ -53,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codes.router)
     app.include_router(epcis.router)
     app.include_router(governance.router)
+    app.include_router(transactions.router)
     app.include_router(audit.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)

@@ -31,6 +31,7 @@ from .cache import TTLCache
 from .errors import ApiError
 from .limits import rate_limiter
 from .scans import LOOKUP, ScanRecorder
+from .self_signing import MODE, SelfSigningSender
 from .settings import Settings
 
 
@@ -72,6 +73,16 @@ class Signers:
         self._keys: dict[str, LocalAccount] | None = None
 
     def sender_for(self, address: str) -> Sender:
+        mode = MODE.get()
+        if mode is not None:  # the member signs for itself: prepare, or send what it signed
+            dep = self.chain.deployment()
+            return SelfSigningSender(dep.w3, address, dep.decoder(), mode)
+        if not self.settings.custodial:
+            raise ApiError(
+                409,
+                "no_signing_key",
+                "this gateway signs for nobody; send the write with 'X-Ledger-Sign: self' and submit it signed",
+            )
         if self._keys is None:
             mnemonic = self.settings.signer_mnemonic
             if mnemonic is None and self.chain.deployment().manifest["chain_id"] == 31337:

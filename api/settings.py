@@ -62,3 +62,6 @@ class Settings:
     max_capture_bytes: int = field(default_factory=lambda: _env_int("LEDGER_MAX_CAPTURE_BYTES", 32 << 20))
     #: shared limits (the public rate limit) live here when set, so they hold across processes
     redis_url: str | None = field(default_factory=lambda: os.environ.get("LEDGER_REDIS_URL") or None)
+    #: whether the gateway may sign with custodial keys (LEDGER_SIGNER_MNEMONIC, or on the local
+    #: development chain anvil's); "0" turns it off: members then sign for themselves only
+    custodial: bool = field(default_factory=lambda: os.environ.get("LEDGER_CUSTODIAL", "1") != "0")

@@ -283,3 +283,16 @@ class EpcisEpc(Base):
     gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
     lot: Mapped[str | None] = mapped_column(String(60), nullable=True)
     serial: Mapped[str | None] = mapped_column(String(60), nullable=True)
+
+
+class PreparedTransaction(Base):
+    """A write stopped at its unsigned transaction for the member to sign (`X-Ledger-Sign: self`),
+    with the request to run again once the signed transaction is submitted."""
+
+    __tablename__ = "prepared_transactions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member: Mapped[str] = mapped_column(String(42), index=True)
+    request: Mapped[str] = mapped_column(Text)  # JSON: method, path, query, body
+    tx: Mapped[str] = mapped_column(Text)  # JSON: the unsigned transaction
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

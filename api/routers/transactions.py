@@ -1,0 +1,129 @@
+"""`POST /v1/transactions/{id}`: submit the transaction a write prepared for a member who signs for
+itself (see `api.self_signing`), and get that write's own answer."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+
+from ledger.clock import as_utc, utcnow
+from ledger.store.models import PreparedTransaction
+
+from ..auth import Member, authenticate
+from ..errors import ApiError, invalid, not_found
+from ..self_signing import HEADER, MODE, Prepared, SignMode, check_signed, encode, request_record
+from ..services import services
+
+router = APIRouter(prefix="/v1", tags=["signing"])
+PREPARED_TTL = timedelta(minutes=10)
+
+
+class SignedIn(BaseModel):
+    raw_transaction: str = Field(pattern=r"^0x[0-9a-fA-F]{2,65536}$", description="the signed transaction, hex")
+
+
+async def _prepared_answer(request: Request, exc: Prepared) -> JSONResponse:
+    """A write stopped at its transaction: keep it, and give it to the member to sign."""
+    mode, member = MODE.get(), getattr(request.state, "actor", None)
+    assert mode is not None and member is not None
+    record = request_record(request.scope, mode) if mode.kind == "prepare" else mode.prepared["request"]
+    pid = secrets.token_hex(16)
+    with services(request).sessions() as db:
+        db.add(
+            PreparedTransaction(id=pid, member=member, request=encode(record), tx=encode(exc.tx), created_at=utcnow())
+        )
+        db.commit()
+    request.state.audit_detail = f"prepared {pid}: {exc.summary}"
+    return JSONResponse(
+        status_code=202,
+        content={"prepared_id": pid, "transaction": exc.tx, "does": exc.summary, "submit": f"/v1/transactions/{pid}"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Prepared, _prepared_answer)  # type: ignore[arg-type]
+
+
+@router.post(
+    "/transactions/{prepared_id}",
+    summary="Submit the signed transaction a write prepared; answers as that write does",
+    responses={202: {"description": "the write needs another transaction: sign this one next"}},
+)
+async def submit(
+    body: SignedIn,
+    request: Request,
+    prepared_id: str = Path(pattern=r"^[0-9a-f]{32}$"),
+    member: Member = Depends(authenticate),
+) -> Response:
+    with services(request).sessions() as db:
+        row = db.get(PreparedTransaction, prepared_id)
+        if row is None or row.member != member.address:
+            raise not_found(f"prepared transaction {prepared_id}")
+        if row.submitted_at is not None:
+            raise ApiError(409, "already_submitted", f"prepared transaction {prepared_id} was already submitted")
+        if as_utc(row.created_at) + PREPARED_TTL < utcnow():
+            raise ApiError(410, "expired", f"prepared transaction {prepared_id} expired; prepare it again")
+        tx, original = json.loads(row.tx), json.loads(row.request)
+        raw, problem = check_signed(body.raw_transaction, tx, member.address)
+        if problem:
+            raise invalid("body.raw_transaction", problem)
+        taken = db.execute(
+            update(PreparedTransaction)
+            .where(PreparedTransaction.id == prepared_id, PreparedTransaction.submitted_at.is_(None))
+            .values(submitted_at=utcnow())
+        )
+        db.commit()
+        if taken.rowcount != 1:
+            raise ApiError(409, "already_submitted", f"prepared transaction {prepared_id} was already submitted")
+    return await _run_again(request, original, SignMode("submit", raw=raw, prepared=tx | {"request": original}))
+
+
+async def _run_again(request: Request, original: dict[str, Any], mode: SignMode) -> Response:
+    """The original write, run through the whole application with the member's signed transaction."""
+    body = original["body"].encode()
+    headers = [(k, v) for k, v in request.scope["headers"] if k not in (HEADER, b"content-length")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    raw_path = original["path"].encode("latin-1")
+    from urllib.parse import unquote
+
+    scope = dict(
+        request.scope,
+        method=original["method"],
+        path=unquote(original["path"]),
+        raw_path=raw_path,
+        query_string=original["query"].encode("latin-1"),
+        headers=headers,
+    )
+    scope.pop("route", None)
+    scope.pop("endpoint", None)
+    scope["path_params"] = {}
+    answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    token = MODE.set(mode)
+    try:
+        await request.app(scope, receive, send)
+    finally:
+        MODE.reset(token)
+    kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in answer["headers"] if k.lower() == b"content-type"}
+    return Response(answer["body"], status_code=answer["status"], headers=kept)

@@ -1,0 +1,155 @@
+"""Members who sign for themselves: prepare, sign where the key lives, submit.
+
+Any write takes the header `X-Ledger-Sign: self`. Instead of signing at the gateway, the endpoint
+stops at its transaction and answers 202 with it unsigned (to, data, nonce, gas, fees, chain id),
+what it will do in words, and where to submit it. The member signs it with its own key (CLI
+keystore, browser wallet) and posts the signed raw transaction to `POST /v1/transactions/{id}`.
+The API checks that it is exactly the prepared call, signed by that member, sends it, and runs the
+original request again with it, so the answer is the endpoint's own (201 and the product, say). A
+write that needs another transaction after that one (an allowance, then the deposit) answers 202
+again with the next.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from hexbytes import HexBytes
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ledger.chain.client import Sender
+
+HEADER = b"x-ledger-sign"
+
+
+@dataclass
+class SignMode:
+    """How this request's transactions are signed: `prepare`, or `submit` one signed by the member."""
+
+    kind: str
+    body: bytes = b""
+    raw: bytes | None = None
+    prepared: dict[str, Any] = field(default_factory=dict)
+    sent: bool = False
+
+
+MODE: contextvars.ContextVar[SignMode | None] = contextvars.ContextVar("ledger_sign_mode", default=None)
+
+
+class Prepared(Exception):  # noqa: N818 - an answer, not a failure
+    """The request stops at an unsigned transaction for the member to sign."""
+
+    def __init__(self, tx: dict[str, Any], summary: str):
+        super().__init__(summary)
+        self.tx, self.summary = tx, summary
+
+
+def _summary(fn: Any) -> str:
+    args = ", ".join(v.hex() if isinstance(v, bytes) else str(v) for v in fn.args)
+    return f"{fn.address}: {fn.fn_name}({args})"
+
+
+class SelfSigningSender(Sender):
+    """A sender for a member who holds its own key: prepares, or sends what the member signed."""
+
+    def __init__(self, w3: Any, address: str, decoder: Any, mode: SignMode):
+        super().__init__(w3, Account.create(), decoder)  # the account is never used to sign
+        self._address, self.mode = address, mode
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def submit(self, fn: Any, *, gas: int | None = None) -> bytes:
+        to, data = fn.address, fn._encode_transaction_data()
+        p = self.mode.prepared
+        if self.mode.kind == "submit" and not self.mode.sent and p["to"].lower() == to.lower() and p["data"] == data:
+            self.mode.sent = True
+            return self.w3.eth.send_raw_transaction(self.mode.raw)
+        nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        params: dict[str, Any] = {"from": self.address, "nonce": nonce}
+        if gas is not None:
+            params["gas"] = gas
+        try:
+            tx = fn.build_transaction(params)
+        except Exception as exc:  # noqa: BLE001 - the contract's refusal, decoded as the gateway would
+            from web3.exceptions import ContractCustomError, ContractLogicError
+
+            if isinstance(exc, ContractCustomError | ContractLogicError):
+                raise self._failure(exc) from None
+            raise
+        tx.pop("from", None)
+        raise Prepared({k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}, _summary(fn))
+
+
+def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[bytes, str | None]:
+    """(raw bytes, problem): the signed transaction must be exactly the prepared one, by `member`."""
+    try:
+        raw = bytes.fromhex(raw_hex.removeprefix("0x"))
+        signer = Account.recover_transaction(raw)
+        tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+    except Exception:  # noqa: BLE001 - anything unreadable is the client's problem, said so
+        return b"", "not a signed EIP-1559 (type 2) transaction"
+    if signer.lower() != member.lower():
+        return raw, f"signed by {signer}, not by {member}"
+    to = "0x" + bytes(tx["to"]).hex()
+    checks = {
+        "to": to.lower() == prepared["to"].lower(),
+        "data": "0x" + bytes(tx["data"]).hex() == prepared["data"],
+        "nonce": tx["nonce"] == prepared["nonce"],
+        "chainId": tx["chainId"] == prepared["chainId"],
+        "value": tx["value"] == prepared.get("value", 0),
+    }
+    wrong = [k for k, ok in checks.items() if not ok]
+    return raw, (f"differs from the prepared transaction in {', '.join(wrong)}" if wrong else None)
+
+
+class SignModeFromHeader:
+    """Sets `MODE` to `prepare` for requests sent with `X-Ledger-Sign: self`, with their body kept
+    for the submission that will run them again."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or dict(scope["headers"]).get(HEADER, b"").lower() != b"self":
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False) and message["type"] == "http.request"
+        body = b"".join(chunks)
+        token = MODE.set(SignMode("prepare", body))
+        delivered = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            MODE.reset(token)
+
+
+def request_record(scope: Scope, mode: SignMode) -> dict[str, Any]:
+    return {
+        "method": scope["method"],
+        "path": scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        "query": scope.get("query_string", b"").decode("latin-1"),
+        "body": mode.body.decode("utf-8", "replace"),
+    }
+
+
+def encode(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

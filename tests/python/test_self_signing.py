@@ -1,0 +1,92 @@
+"""Members hold their own keys: with custodial signing off, a write prepares its transaction, the
+member signs it where its key lives, the API checks it is exactly the prepared call from that
+member and answers as the write does. Anything else signed is refused and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from ledger.access.roles import Role
+
+from .helpers import govern, login, make_client, new_gtin
+
+SELF = {"X-Ledger-Sign": "self"}
+
+
+@pytest.fixture
+def own_key_merchant(deployment, chain_node, accounts, tmp_path, members):
+    dep, _ = deployment
+    key = Account.create()
+    dep.w3.provider.make_request("anvil_setBalance", [key.address, hex(10**20)])
+    govern(deployment, accounts, dep.contract("Membership").functions.admit(key.address, int(Role.MERCHANT)))
+    c = make_client(deployment, chain_node, tmp_path, custodial=False, anchor_interval_s=0)
+    return c, key, login(c, key)
+
+
+def _sign(key, prepared: dict) -> str:
+    tx = dict(prepared["transaction"])
+    return "0x" + bytes(key.sign_transaction(tx).raw_transaction).hex()
+
+
+def test_a_member_signs_its_own_write(own_key_merchant, deployment):
+    c, key, h = own_key_merchant
+    gtin = new_gtin()
+    refused = c.post("/v1/products", json={"gtin": gtin, "name": "Dianhong"}, headers=h)
+    assert refused.status_code == 409 and refused.json()["error"] == "no_signing_key"
+    prepared = c.post("/v1/products", json={"gtin": gtin, "name": "Dianhong"}, headers=h | SELF)
+    assert prepared.status_code == 202, prepared.text
+    p = prepared.json()
+    assert (
+        "registerProduct" in p["does"]
+        and p["transaction"]["chainId"] == 31337
+        and p["submit"].endswith(p["prepared_id"])
+    )
+    done = c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h)
+    assert done.status_code == 201, done.text
+    assert done.json()["gtin"] == gtin and done.json()["merchant"] == key.address
+    dep, _ = deployment
+    assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == key.address
+    again = c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h)
+    assert again.status_code == 409 and again.json()["error"] == "already_submitted"
+
+
+def test_only_the_prepared_call_signed_by_that_member_is_sent(own_key_merchant, deployment, members):
+    c, key, h = own_key_merchant
+    dep, _ = deployment
+    gtin = new_gtin()
+    p = c.post("/v1/products", json={"gtin": gtin, "name": "Keemun"}, headers=h | SELF).json()
+    other = dict(p["transaction"])
+    other["data"] = dep.contract("Provenance").encode_abi("registerProduct", [int(new_gtin())])
+    r = c.post(
+        p["submit"],
+        json={"raw_transaction": "0x" + bytes(key.sign_transaction(other).raw_transaction).hex()},
+        headers=h,
+    )
+    assert r.status_code == 422 and "data" in r.json()["detail"][0]["reason"]
+    stranger = Account.create()
+    r = c.post(p["submit"], json={"raw_transaction": _sign(stranger, p)}, headers=h)
+    assert r.status_code == 422 and "signed by" in r.json()["detail"][0]["reason"]
+    r = c.post(p["submit"], json={"raw_transaction": "0xdeadbeef"}, headers=h)
+    assert r.status_code == 422
+    b = login(c, members["merchant_b"])  # another member cannot use (or learn of) this prepared write
+    assert c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=b).status_code == 404
+    assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == "0x" + "0" * 40
+    assert c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h).status_code == 201
+
+
+def test_a_write_of_two_transactions_prepares_each_in_turn(own_key_merchant, deployment, chain_node, tmp_path, members):
+    c, key, h = own_key_merchant
+    (tmp_path / "issuer").mkdir()
+    issuer_api = make_client(deployment, chain_node, tmp_path / "issuer", anchor_interval_s=0)
+    ref = f"ICBC-{new_gtin()}"
+    assert issuer_api.post(
+        "/v1/token/issuances", json={"to": key.address, "amount_fen": 9_000, "fiat_reference": ref},
+        headers=login(issuer_api, members["issuer"]),
+    ).status_code == 201  # fmt: skip
+    first = c.post("/v1/deposits", json={"amount_fen": 5_000}, headers=h | SELF).json()
+    assert "approve" in first["does"]
+    second = c.post(first["submit"], json={"raw_transaction": _sign(key, first)}, headers=h)
+    assert second.status_code == 202 and "deposit" in second.json()["does"], second.text
+    done = c.post(second.json()["submit"], json={"raw_transaction": _sign(key, second.json())}, headers=h)
+    assert done.status_code == 200 and done.json()["balance_fen"] == 5_000, done.text
