@@ -90,3 +90,39 @@ def test_a_write_of_two_transactions_prepares_each_in_turn(own_key_merchant, dep
     assert second.status_code == 202 and "deposit" in second.json()["does"], second.text
     done = c.post(second.json()["submit"], json={"raw_transaction": _sign(key, second.json())}, headers=h)
     assert done.status_code == 200 and done.json()["balance_fen"] == 5_000, done.text
+
+
+def test_the_cli_keeps_the_key_encrypted_and_signs_writes_locally(deployment, chain_node, accounts, tmp_path):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from ledger.cli.keys import call, load_keystore
+    from ledger.errors import LedgerError
+    from ledger.paths import ROOT
+
+    keyfile = tmp_path / "merchant.json"
+    env = {**os.environ, "LEDGER_KEYSTORE_PASSWORD": "correct horse battery staple"}
+    new_key = [sys.executable, "-m", "ledger", "keys", "new", str(keyfile)]
+    out = subprocess.run(new_key, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600 and "crypto" in keyfile.read_text()
+    again = subprocess.run(new_key, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and "never overwritten" in again.stderr
+    with pytest.raises(LedgerError, match="wrong password"):
+        load_keystore(keyfile, "guess")
+    account = load_keystore(keyfile, "correct horse battery staple")
+    assert out.stdout.startswith(account.address)
+
+    dep, _ = deployment
+    dep.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**20)])
+    govern(deployment, accounts, dep.contract("Membership").functions.admit(account.address, int(Role.MERCHANT)))
+    c = make_client(deployment, chain_node, tmp_path, custodial=False, anchor_interval_s=0)
+    gtin = new_gtin()
+    r = call(c, account, "POST", "/v1/products", {"gtin": gtin, "name": "Liu'an"})
+    assert r.status_code == 201, r.text
+    assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == account.address
+    keyfile.chmod(0o644)
+    with pytest.raises(LedgerError, match="readable by others"):
+        load_keystore(keyfile, "correct horse battery staple")

@@ -1,0 +1,127 @@
+"""`ledger keys new FILE` and `ledger call METHOD PATH`: a member's own key, kept in an encrypted
+Ethereum keystore file (v3; mode 0600), used to sign in to the API and to sign every transaction
+a write prepares, on this machine. The password comes from `LEDGER_KEYSTORE_PASSWORD` or a prompt.
+
+    python -m ledger keys new merchant.json
+    python -m ledger call POST /v1/products --keystore merchant.json --json '{"gtin": "...", "name": "..."}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import LedgerError
+
+PASSWORD_ENV = "LEDGER_KEYSTORE_PASSWORD"
+
+
+def _password(confirm: bool = False) -> str:
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise LedgerError(f"no password: set {PASSWORD_ENV} or run in a terminal to be asked")
+    password = getpass.getpass("keystore password: ")
+    if confirm and getpass.getpass("again: ") != password:
+        raise LedgerError("the passwords differ")
+    return password
+
+
+def new_keystore(path: Path, password: str) -> str:
+    from eth_account import Account
+
+    if path.exists():
+        raise LedgerError(f"{path} exists; choose another file (a key is never overwritten)")
+    account = Account.create()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(Account.encrypt(account.key, password), f)
+    return account.address
+
+
+def load_keystore(path: Path, password: str) -> Any:
+    from eth_account import Account
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"cannot read keystore {path}: {exc}") from None
+    if path.stat().st_mode & 0o077:
+        raise LedgerError(f"keystore {path} is readable by others (chmod 600 {path})")
+    try:
+        return Account.from_key(Account.decrypt(data, password))
+    except ValueError:
+        raise LedgerError(f"wrong password for keystore {path}") from None
+
+
+def _sign_in(client: Any, account: Any) -> dict[str, str]:
+    from eth_account.messages import encode_defunct
+
+    from ledger.access import siwe
+
+    n = client.get("/v1/auth/nonce").json()
+    now = datetime.now(UTC)
+    message = siwe.build(
+        domain=n["domain"],
+        address=account.address,
+        uri=f"http://{n['domain']}",
+        chain_id=n["chain_id"],
+        nonce=n["nonce"],
+        issued_at=now,
+        expiration_time=now + timedelta(minutes=5),
+    )
+    signature = account.sign_message(encode_defunct(text=message)).signature.hex()
+    r = client.post("/v1/auth/login", json={"message": message, "signature": "0x" + signature.removeprefix("0x")})
+    if r.status_code != 200:
+        raise LedgerError(f"sign-in refused: {r.status_code} {r.text[:200]}")
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def call(client: Any, account: Any, method: str, path: str, body: Any) -> Any:
+    """The write `method path` signed by `account` here: each transaction it prepares is signed
+    locally and submitted, until the write answers."""
+    headers = _sign_in(client, account)
+    r = client.request(method, path, json=body, headers=headers | {"X-Ledger-Sign": "self"})
+    while r.status_code == 202 and "prepared_id" in r.json():
+        prepared = r.json()
+        print(f"signing: {prepared['does']}", file=sys.stderr)
+        raw = account.sign_transaction(prepared["transaction"]).raw_transaction
+        r = client.post(prepared["submit"], json={"raw_transaction": "0x" + bytes(raw).hex()}, headers=headers)
+    return r
+
+
+def _cmd_keys(args: argparse.Namespace) -> None:
+    address = new_keystore(Path(args.file), _password(confirm=True))
+    print(f"{address}: key in {args.file} (encrypted, mode 0600); ask the governors to admit this address")
+
+
+def _cmd_call(args: argparse.Namespace) -> None:
+    import httpx
+
+    account = load_keystore(Path(args.keystore), _password())
+    body = json.loads(args.json) if args.json else None
+    with httpx.Client(base_url=args.url, timeout=120) as client:
+        r = call(client, account, args.method.upper(), args.path, body)
+    print(r.text)
+    if r.status_code >= 400:
+        sys.exit(1)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="create a member's own key in an encrypted keystore file")
+    p.add_argument("action", choices=["new"])
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_keys)
+    p = sub.add_parser("call", help="make an API write signed with your own keystore key, here")
+    p.add_argument("method", help="POST, PUT, ...")
+    p.add_argument("path", help="e.g. /v1/products")
+    p.add_argument("--keystore", required=True)
+    p.add_argument("--json", help="the request body")
+    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.set_defaults(func=_cmd_call)
