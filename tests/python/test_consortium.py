@@ -192,3 +192,101 @@ def test_a_fourth_organisation_joins_is_voted_in_seals_and_is_voted_out(net):
         time.sleep(0.5)
     assert spec.validator not in net.signers("platform")
     net.stop("logistics")
+
+
+def test_a_merchant_is_onboarded_through_governance_on_the_consortium(net, api, consortium_deployment):
+    c, _ = api
+    accounts = dev_accounts(20)
+    dep, _ = consortium_deployment
+    governors = [login(c, a) for a in accounts if a.address in dep.manifest["governance"]["governors"]][:2]
+    newcomer = accounts[17]
+    p = c.post(
+        "/v1/governance/proposals",
+        json={"action": {"type": "admit_member", "address": newcomer.address, "roles": ["merchant"]}, "reason": "new"},
+        headers=governors[0],
+    ).json()
+    assert c.post(f"/v1/governance/proposals/{p['id']}/approvals", headers=governors[1]).json()["status"] == "executed"
+    issuer = login(c, accounts[dep.manifest["members"]["issuer"]["account_index"]])
+    body = {"to": newcomer.address, "amount_fen": 50_000, "fiat_reference": f"ICBC-{new_gtin()}"}
+    assert c.post("/v1/token/issuances", json=body, headers=issuer).status_code == 201
+    m = login(c, newcomer)
+    assert c.post("/v1/deposits", json={"amount_fen": 20_000}, headers=m).json()["balance_fen"] == 20_000
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "Oolong"}, headers=m).status_code == 201
+    assert c.post("/v1/batches", json={"gtin": gtin, "lot": "OL-1"}, headers=m).status_code == 201
+    issue = c.post(f"/v1/batches/{gtin}/OL-1/codes", json={"count": 2}, headers=m).json()
+    scan = c.get("/" + issue["sample"][0].split("://", 1)[1].split("/", 1)[1], headers={"Accept": "application/json"})
+    assert scan.json()["verdict"] == "genuine" and scan.json()["merchant"]["deposit"]["balance_fen"] == 20_000
+    p = c.post(
+        "/v1/governance/proposals",
+        json={"action": {"type": "remove_member", "address": newcomer.address}, "reason": "left"},
+        headers=governors[0],
+    ).json()
+    assert c.post(f"/v1/governance/proposals/{p['id']}/approvals", headers=governors[1]).json()["status"] == "executed"
+    assert c.get("/v1/products", headers=m).status_code == 403
+
+
+def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp_path):
+    """Partition the platform's node from the other two: it seals its own block with a write the
+    others never see; the indexer, reading that node, stores it. Healed, the others' heavier chain
+    wins, the node reorgs, and the indexer rolls the orphaned event back and stores the write
+    where the canonical chain has it, once."""
+    from web3 import Web3
+    from web3.exceptions import TransactionNotFound
+
+    dep, path = consortium_deployment
+    platform, others = net.nodes["platform"], [net.nodes["brands"], net.nodes["regulator"]]
+    w3 = connect(platform.url)
+    engine = make_engine(f"sqlite:///{tmp_path / 'reorg.sqlite3'}")
+    migrate(engine)
+    indexer = Indexer(attach(w3, path), engine, confirmations=0)
+    indexer.run()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # alone, the node can seal only if it did not seal the head
+        signer = w3.provider.make_request("clique_getSigner", [hex(w3.eth.block_number)])["result"]
+        if signer.lower() != platform.validator.lower():
+            break
+        time.sleep(0.2)
+    for o in others:
+        w3.provider.make_request("admin_removePeer", [o.enode])
+        connect(o.url).provider.make_request("admin_removePeer", [platform.enode])
+    deadline = time.monotonic() + 20
+    while w3.net.peer_count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert w3.net.peer_count == 0, "the platform's node is still peered"
+    producer = dev_accounts(20)[dep.manifest["members"]["producer"]["account_index"]]
+    isolated = attach(w3, path)
+    root = Web3.keccak(text=f"partitioned-{time.time_ns()}")
+    # sent to the isolated node only (its own Sender, not the failover list): the others never see it
+    tx_hash = isolated.sender(producer).submit(isolated.contract("Provenance").functions.anchor(root, 1, "reorg"))
+    orphan = None
+    while orphan is None and time.monotonic() < deadline + 20:
+        try:
+            orphan = w3.eth.get_transaction_receipt(tx_hash)
+        except Exception:  # noqa: BLE001 - not sealed yet (the node may have to wait its turn)
+            time.sleep(0.3)
+    assert orphan is not None, "the isolated validator never sealed the write"
+    indexer.run()
+    with engine.connect() as conn:
+        stored = conn.execute(select(ChainEvent.block_number).where(ChainEvent.event == "RootAnchored")).scalars().all()
+    assert orphan["blockNumber"] in stored
+    time.sleep(3)  # the other two keep sealing meanwhile: their chain is heavier
+    for o in others:
+        w3.provider.make_request("admin_addPeer", [o.enode])
+    net.wait_agreed(list(ORGS), 60)
+    judge = connect(others[0].url)  # a node that never saw the orphan
+    assert judge.eth.get_block(orphan["blockNumber"])["hash"] != orphan["blockHash"]
+    rolled_back = indexer.step()["rolled_back"]
+    indexer.run()
+    assert rolled_back >= 1
+    with engine.connect() as conn:
+        rows = conn.execute(select(ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.block_hash)).all()
+    for _, number, block_hash in rows:  # everything indexed is on the canonical chain
+        assert "0x" + judge.eth.get_block(number)["hash"].hex().removeprefix("0x") == block_hash
+    wanted = "0x" + bytes(tx_hash).hex().removeprefix("0x")
+    mine = [r for r in rows if r[0] == wanted]
+    try:  # back in the pool after the reorg, the write may have been sealed again: then once
+        again = judge.eth.get_transaction_receipt(tx_hash)
+        assert [r[1] for r in mine] == [again["blockNumber"]]
+    except TransactionNotFound:
+        assert mine == []
