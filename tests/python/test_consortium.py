@@ -104,6 +104,11 @@ def test_with_two_validators_down_writes_are_503_in_bounded_time_and_nothing_ack
     net.stop("brands", signal.SIGKILL)
     net.stop("regulator", signal.SIGKILL)
     try:
+        # alone, the platform's node may seal one more block (if the head is not its own), then no more
+        platform = connect(net.nodes["platform"].url)
+        deadline = time.monotonic() + 30
+        while time.time() - platform.eth.get_block("latest")["timestamp"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.3)
         started, unanswered = time.monotonic(), new_gtin()
         r = c.post("/v1/products", json={"gtin": unanswered, "name": "Anji white tea"}, headers=merchant)
         took = time.monotonic() - started
@@ -241,26 +246,29 @@ def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp
     migrate(engine)
     indexer = Indexer(attach(w3, path), engine, confirmations=0)
     indexer.run()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # alone, the node can seal only if it did not seal the head
-        signer = w3.provider.make_request("clique_getSigner", [hex(w3.eth.block_number)])["result"]
-        if signer.lower() != platform.validator.lower():
-            break
-        time.sleep(0.2)
-    for o in others:
-        w3.provider.make_request("admin_removePeer", [o.enode])
-        connect(o.url).provider.make_request("admin_removePeer", [platform.enode])
-    deadline = time.monotonic() + 20
+
+    def partition(heal: bool) -> None:
+        for o in others:
+            w3.provider.make_request("admin_addPeer" if heal else "admin_removePeer", [o.enode])
+            connect(o.url).provider.make_request("admin_addPeer" if heal else "admin_removePeer", [platform.enode])
+
+    # the platform's node stops sealing while the others go on, so its head is not its own block
+    # (alone, a Clique signer may seal only if it did not seal the block before)
+    w3.provider.make_request("miner_stop", [])
+    net.wait_agreed(list(ORGS), 30, above=w3.eth.block_number + 2)
+    deadline = time.monotonic() + 30
     while w3.net.peer_count and time.monotonic() < deadline:
-        time.sleep(0.2)
+        partition(heal=False)
+        time.sleep(0.5)
     assert w3.net.peer_count == 0, "the platform's node is still peered"
     producer = dev_accounts(20)[dep.manifest["members"]["producer"]["account_index"]]
     isolated = attach(w3, path)
     root = Web3.keccak(text=f"partitioned-{time.time_ns()}")
     # sent to the isolated node only (its own Sender, not the failover list): the others never see it
     tx_hash = isolated.sender(producer).submit(isolated.contract("Provenance").functions.anchor(root, 1, "reorg"))
-    orphan = None
-    while orphan is None and time.monotonic() < deadline + 20:
+    w3.provider.make_request("miner_start", [])  # alone, it seals the write into a block of its own
+    orphan, deadline = None, time.monotonic() + 30
+    while orphan is None and time.monotonic() < deadline:
         try:
             orphan = w3.eth.get_transaction_receipt(tx_hash)
         except Exception:  # noqa: BLE001 - not sealed yet (the node may have to wait its turn)
@@ -271,8 +279,7 @@ def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp
         stored = conn.execute(select(ChainEvent.block_number).where(ChainEvent.event == "RootAnchored")).scalars().all()
     assert orphan["blockNumber"] in stored
     time.sleep(3)  # the other two keep sealing meanwhile: their chain is heavier
-    for o in others:
-        w3.provider.make_request("admin_addPeer", [o.enode])
+    partition(heal=True)
     net.wait_agreed(list(ORGS), 60)
     judge = connect(others[0].url)  # a node that never saw the orphan
     assert judge.eth.get_block(orphan["blockNumber"])["hash"] != orphan["blockHash"]
