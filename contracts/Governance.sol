@@ -10,8 +10,12 @@ contract Governance {
         address target;
         bool executed;
         uint32 approvals;
+        uint64 proposedAt;
         bytes data;
     }
+
+    /// @notice A proposal not executed within this long after it was made can no longer be approved.
+    uint64 public constant PROPOSAL_LIFETIME = 14 days;
 
     mapping(address => bool) public isGovernor;
     uint256 public governorCount;
@@ -35,6 +39,7 @@ contract Governance {
     error UnknownProposal(uint256 id);
     error AlreadyApproved(uint256 id, address governor);
     error AlreadyExecuted(uint256 id);
+    error ProposalExpired(uint256 id);
     error ZeroAddress();
 
     modifier onlyGovernor() {
@@ -79,6 +84,7 @@ contract Governance {
         Proposal storage p = _proposals[id];
         p.target = target;
         p.data = data;
+        p.proposedAt = uint64(block.timestamp);
         emit ProposalCreated(id, msg.sender, target, data);
         _approve(id, p);
     }
@@ -122,6 +128,7 @@ contract Governance {
 
     function _approve(uint256 id, Proposal storage p) private {
         if (p.executed) revert AlreadyExecuted(id);
+        if (block.timestamp > p.proposedAt + PROPOSAL_LIFETIME) revert ProposalExpired(id);
         if (hasApproved[id][msg.sender]) revert AlreadyApproved(id, msg.sender);
         hasApproved[id][msg.sender] = true;
         uint32 approvals = p.approvals + 1;

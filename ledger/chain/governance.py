@@ -155,7 +155,8 @@ def _logs(dep: Deployment, event: Any, **filters: Any) -> list[Any]:
 
 def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str, Any]]:
     """Proposals as the chain's events tell them, newest first, each with its decoded action, its
-    reason, approvals and status (`open` or `executed`)."""
+    reason, approvals and status: `open`, `executed`, or `expired` (not executed within the
+    contract's `PROPOSAL_LIFETIME` of being proposed: the chain refuses further approvals)."""
     gov = dep.contract("Governance")
     filters = {"id": proposal_id} if proposal_id is not None else {}
     created = _logs(dep, gov.events.ProposalCreated, **filters)
@@ -164,10 +165,14 @@ def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str,
     for log in _logs(dep, gov.events.ProposalApproved, **filters):
         approvals.setdefault(log["args"]["id"], []).append(log["args"]["governor"])
     executed = {log["args"]["id"]: log for log in _logs(dep, gov.events.ProposalExecuted, **filters)}
+    lifetime = int(gov.functions.PROPOSAL_LIFETIME().call())
+    now = int(dep.w3.eth.get_block("latest")["timestamp"])
     out = []
     for log in sorted(created, key=lambda x: -x["args"]["id"]):
         pid, a = log["args"]["id"], log["args"]
         done = executed.get(pid)
+        expires_at = int(dep.w3.eth.get_block(log["blockNumber"])["timestamp"]) + lifetime
+        status = "executed" if done else "expired" if now > expires_at else "open"
         out.append(
             {
                 "id": pid,
@@ -175,7 +180,8 @@ def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str,
                 "action": decode(dep, a["target"], a["data"]),
                 "reason": reasons.get(pid),
                 "approvals": approvals.get(pid, []),
-                "status": "executed" if done else "open",
+                "status": status,
+                "expires_at": expires_at,
                 "proposed_in": {"tx": "0x" + bytes(log["transactionHash"]).hex(), "block": log["blockNumber"]},
                 "executed_in": (
                     {"tx": "0x" + bytes(done["transactionHash"]).hex(), "block": done["blockNumber"]} if done else None

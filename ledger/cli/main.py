@@ -237,10 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_verify_events)
     p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
     p.set_defaults(func=_cmd_anchor)
+    from ledger.cli.gov import add_parser as add_gov_parser
     from ledger.cli.keys import add_parser as add_keys_parser
     from ledger.cli.servers import add_parser as add_servers_parser
 
     add_keys_parser(sub)
+    add_gov_parser(sub)
 
     add_servers_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")

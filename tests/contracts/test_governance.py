@@ -88,3 +88,13 @@ def test_a_proposal_carries_its_reason_on_chain(governance, membership, governor
     assert tx.events["ProposalApproved"]["approvals"] == 1 and "ProposalExecuted" not in tx.events
     assert "ProposalExecuted" in governance.approve(pid, {"from": governors[1]}).events
     assert membership.rolesOf(outsider) == MERCHANT
+
+
+def test_a_proposal_expires_unapproved_after_its_lifetime(governance, membership, governors, outsider):
+    data = membership.admit.encode_input(outsider, MERCHANT)
+    pid = governance.propose(membership, data, {"from": governors[0]}).events["ProposalCreated"]["id"]
+    brownie.chain.sleep(governance.PROPOSAL_LIFETIME() + 1)
+    brownie.chain.mine()
+    with reverts("ProposalExpired"):
+        governance.approve(pid, {"from": governors[1]})
+    assert membership.rolesOf(outsider) == 0

@@ -171,10 +171,15 @@ MATRIX = {
     ("GET", "/v1/governance/proposals"): set(ROLES),
     ("POST", "/v1/governance/proposals"): set(),  # governors only: none of these members is one
     ("POST", "/v1/governance/proposals/1/approvals"): set(),
+    ("POST", "/v1/token/issuances"): {"issuer"},
+    ("GET", "/v1/token/issuances"): {"issuer", "auditor", "platform"},
+    ("GET", "/v1/token/redemptions"): {"issuer", "auditor", "platform"},
+    ("GET", "/v1/token/supply"): {"issuer", "auditor", "platform"},
 }
 BODIES = {
     "/v1/products": lambda: {"gtin": new_gtin(), "name": "tea"},
     "/v1/governance/proposals": lambda: {"action": {"type": "set_threshold", "threshold": 2}, "reason": "x"},
+    "/v1/token/issuances": lambda: {"to": "0x" + "12" * 20, "amount_fen": 1, "fiat_reference": f"M-{new_gtin()}"},
 }
 
 

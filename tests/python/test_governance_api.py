@@ -131,3 +131,74 @@ def test_a_batch_is_recalled_by_its_merchant_and_scans_and_verify_say_so(gov, me
     assert scan["verdict"] == "recalled" and scan["reason_args"] == {"why": "mislabelled allergens"}
     checks = {x.name: x.ok for x in verify_code(dep, uri, lambda link: c.get(f"/v1/proofs/{link.key_path}").json())}
     assert checks["batch not recalled"] is False
+
+
+def test_an_unapproved_proposal_expires(anvil_factory, tmp_path, accounts):
+    from ledger.chain.client import connect
+    from ledger.chain.deploy import deploy
+
+    node = anvil_factory()
+    path = tmp_path / "deployment.json"
+    dep, _ = deploy(connect(node.url), path)
+    c = make_client((dep, path), node, tmp_path, anchor_interval_s=0)
+    g1, g2 = (login(c, a) for a in accounts[:2])
+    action = {"type": "set_settlement_timeout", "seconds": 86_400}
+    p = c.post("/v1/governance/proposals", json={"action": action, "reason": "faster"}, headers=g1).json()
+    assert p["status"] == "open" and p["expires_at"] > 0
+    dep.w3.provider.make_request("evm_increaseTime", [15 * 86_400])
+    dep.w3.provider.make_request("evm_mine", [])
+    assert c.get(f"/v1/governance/proposals/{p['id']}", headers=g1).json()["status"] == "expired"
+    r = c.post(f"/v1/governance/proposals/{p['id']}/approvals", headers=g2)
+    assert r.status_code == 409 and "ProposalExpired" in r.json()["detail"]
+
+
+def test_governors_run_it_from_the_cli_with_their_own_keystores(deployment, chain_node, tmp_path, accounts):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from eth_account import Account
+
+    from ledger.paths import ROOT
+
+    from .conftest import free_port
+    from .helpers import serve
+
+    dep, manifest = deployment
+    stores = []
+    for i in range(2):
+        path = tmp_path / f"governor{i}.json"
+        path.write_text(json.dumps(Account.encrypt(accounts[i].key, "pw")))
+        path.chmod(0o600)
+        stores.append(path)
+    newcomer = accounts[19].address
+    env = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'gov.sqlite3'}",
+        "LEDGER_CUSTODIAL": "0",
+        "LEDGER_ANCHOR_INTERVAL": "0",
+    }
+    with serve(env, tmp_path / "api.log", free_port()) as url:
+
+        def gov(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [sys.executable, "-m", "ledger", "gov", *args, "--url", url],
+                cwd=ROOT, env={**os.environ, "LEDGER_KEYSTORE_PASSWORD": "pw"}, capture_output=True, text=True,
+                check=False, timeout=120,
+            )  # fmt: skip
+
+        action = json.dumps({"type": "admit_member", "address": newcomer, "roles": ["auditor"]})
+        made = gov("propose", "--keystore", str(stores[0]), "--action", action, "--reason", "an external auditor")
+        assert made.returncode == 0, made.stderr
+        pid = json.loads(made.stdout)["id"]
+        done = gov("approve", str(pid), "--keystore", str(stores[1]))
+        assert done.returncode == 0 and json.loads(done.stdout)["status"] == "executed", done.stderr
+        assert "signing:" in done.stderr  # signed here, with the governor's own key
+        listed = json.loads(gov("proposals", "--keystore", str(stores[0])).stdout)
+        assert listed[0]["id"] == pid and listed[0]["reason"] == "an external auditor"
+        bad = gov("propose", "--keystore", str(stores[0]), "--action", "{not json", "--reason", "x")
+        assert bad.returncode == 1 and "not JSON" in bad.stderr
+    assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.AUDITOR)
