@@ -113,9 +113,17 @@ lint:
 
 test: setup system-deps .bin/geth .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
 
+# brownie's confirmation wait once hung for good on a transaction anvil no longer held (seen once in
+# a fresh-clone run, under heavy load; the rerun passed): a run that outlasts 15 minutes (they take
+# 1-2) is stopped and run once more, saying so, rather than holding CI to its limit
 test-contracts:
 	mkdir -p build/brownie
-	$(BIN)/python -m pytest tests/contracts
+	@timeout 900 $(BIN)/python -m pytest tests/contracts; status=$$?; \
+	if [ $$status -eq 124 ]; then \
+	  echo "contract tests hung (brownie waiting on a transaction): running them once more"; \
+	  pkill -f "anvil --quiet --port 8546" || true; \
+	  $(BIN)/python -m pytest tests/contracts; \
+	else exit $$status; fi
 
 # LEDGER_REQUIRE_SERVERS: a PostgreSQL or Redis server that cannot be started fails, never skips
 test-python:
