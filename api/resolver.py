@@ -14,6 +14,7 @@ Nothing else leaks: no other codes, no member keys, no order data. Every scan is
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -108,7 +109,9 @@ def _client_hashes(deployment_salt: str, host: str) -> tuple[str, str]:
     return h(host), h(net)
 
 
-def _scan_history(svc: Services, code_id: int, rows: Sequence[tuple], now: datetime) -> tuple[dict[str, Any], set[str]]:
+def _scan_history(
+    rows: Sequence[tuple], pending: list[dict[str, Any]], now: datetime
+) -> tuple[dict[str, Any], set[str]]:
     """How often and when the code was scanned before (written and still pending), and the
     networks it was scanned from in the last day."""
     day_ago = now - timedelta(days=1)
@@ -120,7 +123,7 @@ def _scan_history(svc: Services, code_id: int, rows: Sequence[tuple], now: datet
         times += [as_utc(first), as_utc(last)]
         if as_utc(last) >= day_ago:
             networks.add(network)
-    for p in svc.scans.pending_for(code_id):  # recorded, not yet written
+    for p in pending:  # recorded, not yet written
         count += 1
         times.append(p["at"])
         if p["at"] >= day_ago:
@@ -140,7 +143,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
     the merchant's deposit from the chain) comes from caches loaded in worker threads."""
     link = digital_link.parse(uri)
-    rows = svc.lookup.fetchall({"gtin": link.gtin, "lot": link.lot, "serial": link.serial})
+    rows, pending = await _written_and_pending(svc, link)
     code = CodeRef(*rows[0][:3]) if rows else None
     issue = None
     if code is not None:
@@ -153,7 +156,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
         "signature": {"ok": sig.ok, "reason": sig.reason},
     }
     history, networks = (
-        _scan_history(svc, code.id, rows, now) if code else ({"count": 0, "first_at": None, "last_at": None}, set())
+        _scan_history(rows, pending, now) if code else ({"count": 0, "first_at": None, "last_at": None}, set())
     )
     result["scans_before"] = history
 
@@ -190,6 +193,19 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     )
     result.update({"verdict": verdict, "reason": why.text, "reason_code": why.code, "reason_args": why.args})
     return result
+
+
+async def _written_and_pending(svc: Services, link: Any) -> tuple[Sequence[tuple], list[dict[str, Any]]]:
+    """The code with its written scan history, and its scans recorded but not yet written, read as
+    of one moment: a batch committed in between would count twice (or not at all)."""
+    for _ in range(100):
+        generation = svc.scans.generation
+        rows = svc.lookup.fetchall({"gtin": link.gtin, "lot": link.lot, "serial": link.serial})
+        pending = svc.scans.pending_for(rows[0][0]) if rows else []
+        if generation % 2 == 0 and svc.scans.generation == generation:
+            return rows, pending
+        await asyncio.sleep(0.001)  # a batch is being written: a millisecond, then read again
+    return rows, pending
 
 
 def _in_session(svc: Services, read: Callable[[DbSession], Any]) -> Callable[[], Any]:

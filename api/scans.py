@@ -92,6 +92,10 @@ class ScanRecorder:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._running = False
+        #: odd while a batch is being committed and forgotten from memory: a reader that saw the
+        #: same even value before and after reading the database and the pending scans saw each
+        #: scan exactly once (neither both written and pending, nor neither)
+        self.generation = 0
 
     def record(self, scan: dict[str, Any]) -> None:
         with self._lock:
@@ -113,11 +117,13 @@ class ScanRecorder:
                 self._pending = []
             if not batch:
                 return 0
+            self.generation += 1
             try:
                 write_together(self.engine, [(self.insert, batch), (self.upsert, stats_of(batch))])
             except Exception:
                 with self._lock:  # keep them for the next round
                     self._pending = batch + self._pending
+                self.generation += 1
                 raise
             with self._lock:
                 for scan in batch:
@@ -126,6 +132,7 @@ class ScanRecorder:
                         kept.remove(scan)
                         if not kept:
                             del self._by_code[scan["code_id"]]
+            self.generation += 1
             return len(batch)
 
     def run(self, stop: threading.Event) -> None:

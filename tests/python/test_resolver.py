@@ -457,3 +457,29 @@ def test_scans_stay_right_when_issues_trees_are_evicted(deployment, chain_node, 
         path = [bytes.fromhex(p[2:]) for p in d["proof"]["path"]]
         assert merkle.verify(bytes.fromhex(issue["root"][2:]), codes.code_leaf(digital_link.parse(uri)), path)
         assert scan_facts.TREES.peek(issue["root"]) is not None and len(scan_facts.TREES) == 1
+
+
+def test_a_scan_never_counts_a_batch_being_written_twice(scene, monkeypatch):
+    """The writer commits a batch and then forgets it from memory; a scan read in between used to
+    see it both in the database and as pending (seen once as a false 'suspicious')."""
+    import time as clock
+
+    from fastapi.testclient import TestClient
+
+    from api import scans
+
+    real = scans.write_together
+
+    def slow_to_forget(*args, **kwargs):
+        real(*args, **kwargs)
+        clock.sleep(0.03)  # committed, not yet forgotten
+
+    monkeypatch.setattr(scans, "write_together", slow_to_forget)
+    c, _, _, issue, _ = scene
+    with TestClient(c.app) as live:
+        counts = []
+        for _ in range(15):
+            d = scan(live, issue["sample"][1]).json()
+            counts.append(d["scans_before"]["count"])
+            clock.sleep(0.01)
+    assert counts == list(range(15)), counts
