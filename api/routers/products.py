@@ -102,7 +102,7 @@ def _registered_earlier(dep: Deployment, event, filters: dict) -> dict | None:
     """The log of a registration this merchant already made on chain, if any: a write answered
     503 (no block sealed in time) may still be mined later from a node's pool, and then the
     merchant's retry adopts it instead of being refused with `ProductExists`/`BatchExists`."""
-    logs = event().get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters=filters)
+    logs = dep.logs(event, **filters)
     return dict(logs[0]) if logs else None
 
 

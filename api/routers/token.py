@@ -5,6 +5,7 @@ is a 409 naming it. Integer fen only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -33,15 +34,25 @@ class RedemptionIn(BaseModel):
     fiat_reference: str = Reference
 
 
-def _replay(found: list[dict[str, Any]], same: dict[str, Any], reference: str, response: Response) -> dict | None:
-    """What a reference already did: the same request again (200), or a conflict (409)."""
-    if not found:
-        return None
-    first = found[0]
-    if all(first.get(k) == v for k, v in same.items()):
+def _once(
+    dep: Any,
+    listed: Callable[[Any, str], list[dict[str, Any]]],
+    same: dict[str, Any],
+    reference: str,
+    response: Response,
+    act: Callable[[], Any],
+) -> dict:
+    """Do `act` once per fiat reference: the same request again answers 200 with what it did the
+    first time; the reference already used for anything else is a 409."""
+    found = listed(dep, reference)
+    if found and all(found[0].get(k) == v for k, v in same.items()):
         response.status_code = 200
-        return first
-    raise ApiError(409, "reference_used", f"fiat reference {reference!r} was already used: {first}")
+        return found[0]
+    if found or issuance.reference_used(dep, reference):  # other terms, or used the other way
+        detail = f": {found[0]}" if found else ""
+        raise ApiError(409, "reference_used", f"fiat reference {reference!r} was already used{detail}")
+    act()
+    return listed(dep, reference)[0]
 
 
 @router.post("/issuances", status_code=201, summary="Mint fen against a fiat deposit (issuers)")
@@ -49,31 +60,33 @@ def issue(
     body: IssuanceIn, request: Request, response: Response, member: Member = Depends(require(Role.ISSUER))
 ) -> dict:
     svc = services(request)
-    dep = svc.chain.deployment()
+    dep, ref = svc.chain.deployment(), body.fiat_reference
     same = {"issuer": member.address, "to": body.to, "amount_fen": body.amount_fen}
-    replay = _replay(issuance.issuances(dep, body.fiat_reference), same, body.fiat_reference, response)
-    if replay is None and issuance.reference_used(dep, body.fiat_reference):  # used by a redemption
-        raise ApiError(409, "reference_used", f"fiat reference {body.fiat_reference!r} was already used")
-    if replay is not None:
-        return replay
-    issuance.issue(dep, svc.signers.sender_for(member.address), body.to, body.amount_fen, body.fiat_reference)
-    request.state.audit_detail = f"issued {body.amount_fen} fen to {body.to} against {body.fiat_reference}"
-    return issuance.issuances(dep, body.fiat_reference)[0]
+    request.state.audit_detail = f"issue {body.amount_fen} fen to {body.to} against {ref}"
+    return _once(
+        dep,
+        issuance.issuances,
+        same,
+        ref,
+        response,
+        lambda: issuance.issue(dep, svc.signers.sender_for(member.address), body.to, body.amount_fen, ref),
+    )
 
 
 @router.post("/redemptions", status_code=201, summary="Burn own fen for a fiat payout (any holder)")
 def redeem(body: RedemptionIn, request: Request, response: Response, member: Member = Depends(authenticate)) -> dict:
     svc = services(request)
-    dep = svc.chain.deployment()
+    dep, ref = svc.chain.deployment(), body.fiat_reference
     same = {"holder": member.address, "amount_fen": body.amount_fen}
-    replay = _replay(issuance.redemptions(dep, body.fiat_reference), same, body.fiat_reference, response)
-    if replay is None and issuance.reference_used(dep, body.fiat_reference):
-        raise ApiError(409, "reference_used", f"fiat reference {body.fiat_reference!r} was already used")
-    if replay is not None:
-        return replay
-    issuance.redeem(dep, svc.signers.sender_for(member.address), body.amount_fen, body.fiat_reference)
-    request.state.audit_detail = f"redeemed {body.amount_fen} fen against {body.fiat_reference}"
-    return issuance.redemptions(dep, body.fiat_reference)[0]
+    request.state.audit_detail = f"redeem {body.amount_fen} fen against {ref}"
+    return _once(
+        dep,
+        issuance.redemptions,
+        same,
+        ref,
+        response,
+        lambda: issuance.redeem(dep, svc.signers.sender_for(member.address), body.amount_fen, ref),
+    )
 
 
 @router.get("/issuances", summary="Every issuance, as the chain records it (issuers, auditors, operators)")

@@ -68,6 +68,12 @@ class Deployment:
     def decoder(self) -> ErrorDecoder:
         return ErrorDecoder([c["abi"] for c in self.manifest["contracts"].values()])
 
+    def logs(self, event: Any, **filters: Any) -> list[Any]:
+        """Every log of `event` (e.g. `contract.events.X`) since the deployment, matching `filters`
+        on its indexed arguments."""
+        start = int(self.manifest["deployed_at_block"])
+        return list(event().get_logs(from_block=start, argument_filters=filters or None))
+
     def sender(self, account: LocalAccount) -> Sender:
         return Sender(self.w3, account, self.decoder())
 

@@ -137,7 +137,7 @@ def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
 
 def council(dep: Deployment) -> dict[str, Any]:
     gov = dep.contract("Governance")
-    logs = _logs(dep, gov.events.GovernorAdded) + _logs(dep, gov.events.GovernorRemoved)
+    logs = dep.logs(gov.events.GovernorAdded) + dep.logs(gov.events.GovernorRemoved)
     governors = sorted(
         {log["args"]["governor"] for log in logs if gov.functions.isGovernor(log["args"]["governor"]).call()}
     )
@@ -149,22 +149,18 @@ def council(dep: Deployment) -> dict[str, Any]:
     }
 
 
-def _logs(dep: Deployment, event: Any, **filters: Any) -> list[Any]:
-    return list(event().get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters=filters or None))
-
-
 def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str, Any]]:
     """Proposals as the chain's events tell them, newest first, each with its decoded action, its
     reason, approvals and status: `open`, `executed`, or `expired` (not executed within the
     contract's `PROPOSAL_LIFETIME` of being proposed: the chain refuses further approvals)."""
     gov = dep.contract("Governance")
     filters = {"id": proposal_id} if proposal_id is not None else {}
-    created = _logs(dep, gov.events.ProposalCreated, **filters)
-    reasons = {log["args"]["id"]: log["args"]["reason"] for log in _logs(dep, gov.events.ProposalReason, **filters)}
+    created = dep.logs(gov.events.ProposalCreated, **filters)
+    reasons = {log["args"]["id"]: log["args"]["reason"] for log in dep.logs(gov.events.ProposalReason, **filters)}
     approvals: dict[int, list[str]] = {}
-    for log in _logs(dep, gov.events.ProposalApproved, **filters):
+    for log in dep.logs(gov.events.ProposalApproved, **filters):
         approvals.setdefault(log["args"]["id"], []).append(log["args"]["governor"])
-    executed = {log["args"]["id"]: log for log in _logs(dep, gov.events.ProposalExecuted, **filters)}
+    executed = {log["args"]["id"]: log for log in dep.logs(gov.events.ProposalExecuted, **filters)}
     lifetime = int(gov.functions.PROPOSAL_LIFETIME().call())
     now = int(dep.w3.eth.get_block("latest")["timestamp"])
     out = []

@@ -21,11 +21,6 @@ from .token import check_fen
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
-def _logs(dep: Deployment, event: Any, **filters: Any) -> list[Any]:
-    start = int(dep.manifest["deployed_at_block"])
-    return list(event().get_logs(from_block=start, argument_filters=filters or None))
-
-
 def _row(log: Any, who: str) -> dict[str, Any]:
     a = log["args"]
     return {
@@ -39,12 +34,12 @@ def _row(log: Any, who: str) -> dict[str, Any]:
 
 def issuances(dep: Deployment, fiat_reference: str | None = None) -> list[dict[str, Any]]:
     filters = {"referenceKey": keccak(text=fiat_reference)} if fiat_reference is not None else {}
-    return [_row(log, "issuer") for log in _logs(dep, dep.contract("SettlementToken").events.Issued, **filters)]
+    return [_row(log, "issuer") for log in dep.logs(dep.contract("SettlementToken").events.Issued, **filters)]
 
 
 def redemptions(dep: Deployment, fiat_reference: str | None = None) -> list[dict[str, Any]]:
     filters = {"referenceKey": keccak(text=fiat_reference)} if fiat_reference is not None else {}
-    return [_row(log, "holder") for log in _logs(dep, dep.contract("SettlementToken").events.Redeemed, **filters)]
+    return [_row(log, "holder") for log in dep.logs(dep.contract("SettlementToken").events.Redeemed, **filters)]
 
 
 def reference_used(dep: Deployment, fiat_reference: str) -> bool:
@@ -64,8 +59,8 @@ def redeem(dep: Deployment, holder: Sender, amount: int, fiat_reference: str) ->
 def supply(dep: Deployment) -> dict[str, Any]:
     """Total supply against what the chain's events say it should be."""
     token = dep.contract("SettlementToken")
-    minted = sum(int(log["args"]["value"]) for log in _logs(dep, token.events.Transfer, **{"from": ZERO}))
-    burned = sum(int(log["args"]["value"]) for log in _logs(dep, token.events.Transfer, to=ZERO))
+    minted = sum(int(log["args"]["value"]) for log in dep.logs(token.events.Transfer, **{"from": ZERO}))
+    burned = sum(int(log["args"]["value"]) for log in dep.logs(token.events.Transfer, to=ZERO))
     total = int(token.functions.totalSupply().call())
     issued = sum(r["amount_fen"] for r in issuances(dep))
     redeemed = sum(r["amount_fen"] for r in redemptions(dep))
