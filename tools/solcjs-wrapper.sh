@@ -20,10 +20,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$have_base" = 1 ] || args+=(--base-path .)
-# Through a pipe solcjs's output broke at 64 KiB: let it write to a file, then print that.
+# Through a pipe solcjs's output broke at 64 KiB: let it write to a file, then print that. Its
+# input goes through a file too: node's synchronous read of a pipe fails now and then with EAGAIN.
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-node "$SOLCJS" "${args[@]}" >"$out"
+in=$(mktemp)
+trap 'rm -f "$out" "$in"' EXIT
+cat >"$in"
+node "$SOLCJS" "${args[@]}" <"$in" >"$out"
 rc=$?
 sed '1{/^>>>/d}' "$out"
 exit $rc

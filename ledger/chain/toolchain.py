@@ -46,7 +46,10 @@ def _is_live_wrapper(path: Path) -> bool:
     if _WRAPPER_MARK not in text:
         return True  # a native binary
     m = re.search(r'^SOLCJS="(.*)"$', text, re.M)
-    return bool(m) and Path(m.group(1)).is_file()
+    if not (m and Path(m.group(1)).is_file()):
+        return False
+    # written from an older template: rewrite it
+    return text == (ROOT / "tools" / "solcjs-wrapper.sh").read_text().replace("@SOLCJS@", m.group(1))
 
 
 def _install_wrapper(target: Path, version: str) -> Path:
@@ -82,7 +85,7 @@ def ensure_solc(version: str = SOLC_VERSION, *, try_download: bool = True) -> Pa
             import solcx
 
             solcx.install_solc(version, solcx_binary_path=str(solcx_dir()))
-            if _version_of(target) == version:
+            if _is_live_wrapper(target) and _version_of(target) == version:
                 return target
         except Exception:  # noqa: BLE001, S110 - offline or unsupported platform: fall back to solcjs
             pass
