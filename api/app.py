@@ -17,6 +17,7 @@ from .routers import (
     deposits,
     epcis,
     governance,
+    order_steps,
     orders,
     payouts,
     products,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(products.router)
     app.include_router(deposits.router)
+    app.include_router(order_steps.router)
     app.include_router(orders.router)
     app.include_router(payouts.router)
     app.include_router(token.router)

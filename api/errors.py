@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.client import TransactionFailed
-from ledger.errors import Conflict, LedgerError, ManifestMismatch, ManifestMissing, NodeUnavailable, NotFound
+from ledger.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    ManifestMismatch,
+    ManifestMissing,
+    NodeUnavailable,
+    NotFound,
+)
 
 
 class ApiError(Exception):
@@ -54,6 +63,20 @@ _REVERT_STATUS = {
     "TooManyLevels": 422,
     "NotAMerchant": 422,
     "UnknownCase": 404,
+    "NotTheCarrier": 403,
+    "NotAllowed": 403,
+    "NotAnArbiter": 403,
+    "NotACarrier": 422,
+    "PayerNotCaller": 422,
+    "TooFewSignatures": 422,
+    "SignersNotAscending": 422,
+    "RefundTooLarge": 422,
+    "AmountTooLarge": 422,
+    "WrongStatus": 409,
+    "WindowClosed": 409,
+    "HasCarrier": 409,
+    "TermsMismatch": 409,
+    "SlotInUse": 409,
 }
 
 
@@ -83,6 +106,10 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
             status, code = 409, "conflict"
         elif isinstance(exc, NotFound):
             status, code = 404, "not_found"
+        elif isinstance(exc, Forbidden):
+            status, code = 403, "forbidden"
+        elif isinstance(exc, InvalidInput):
+            status, code = 422, "invalid_input"
         else:
             status, code = 400, type(exc).__name__
         return status, _body(code, str(exc)), None

@@ -19,14 +19,14 @@ from ledger.trace.merkle import MerkleTree
 
 from .fresh import fresh_deployment
 
-BUDGETS = {"gas.record_event": 60_000, "gas.anchor_root": 60_000, "gas.settle_order_3_levels": 200_000}
+BUDGETS = {"gas.record_event": 60_000, "gas.anchor_root": 60_000}
 GTIN = 6901234567892
 
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
     w3, dep, accounts, who = fresh_deployment(url, manifest)
     prov, token = dep.contract("Provenance"), dep.contract("SettlementToken")
-    vault, settlement = dep.contract("GuaranteeVault"), dep.contract("OrderSettlement")
+    vault = dep.contract("GuaranteeVault")
     metrics: dict[str, float] = {}
 
     # provenance: a warm batch (the first event already recorded)
@@ -73,25 +73,9 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     )
 
     # money
-    merchant, platform = who["merchant_a"], who["platform"]
+    merchant = who["merchant_a"]
     who["issuer"].transact(token.functions.mint(merchant.address, 10**9))
-    who["issuer"].transact(token.functions.mint(platform.address, 10**9))
     merchant.transact(token.functions.approve(vault.address, 2**256 - 1))
     metrics["gas.deposit"] = merchant.transact(vault.functions.deposit(5_000_000))["gasUsed"]
     metrics["gas.deposit_warm"] = merchant.transact(vault.functions.deposit(1_000))["gasUsed"]
-    platform.transact(token.functions.approve(settlement.address, 2**256 - 1))
-    refs = [accounts[i].address for i in (13, 14, 15)]
-    escrows, settles = [], []
-    for i in range(5):
-        order = keccak(text=f"bench-order-{i}")
-        escrows.append(
-            platform.transact(
-                settlement.functions.escrow(
-                    order, merchant.address, accounts[16].address, 99_999, refs, [1000, 500, 300], 500
-                )
-            )["gasUsed"]
-        )
-        settles.append(platform.transact(settlement.functions.confirm(order))["gasUsed"])
-    metrics["gas.escrow_order"] = max(escrows)
-    metrics["gas.settle_order_3_levels"] = max(settles)  # the first settle pays for new payee slots
     return metrics

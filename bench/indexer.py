@@ -22,7 +22,7 @@ from web3.datastructures import AttributeDict
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
-from ledger.money.settlement import order_key
+from ledger.money.order_terms import Batch, OrderTerms
 from ledger.store.db import make_engine, migrate
 
 TARGETS = {"indexer.logs_per_s": 20_000}  # information: the reference machine's figure
@@ -43,13 +43,16 @@ def _activity(dep: Any) -> None:
     token.functions.approve(s.address, 2**256 - 1).transact({"from": m["platform"]})
     for i in range(600):
         prov.functions.recordEvent(batch, keccak(text=f"e{i}")).transact({"from": m["producer"], "gas": 200_000})
-    refs = [m["producer"], m["logistics"], m["inspector"]]
-    for i in range(150):
-        oid = order_key(f"bench-{i}")
-        s.functions.escrow(oid, m["merchant_a"], m["platform"], 10_000 + i, refs, [500, 200, 100], 300).transact(
-            {"from": m["platform"], "gas": 400_000}
+    refs = (m["producer"], m["logistics"], m["inspector"])
+    for i in range(150):  # one order per transaction: the indexer's load is the events, not the batching
+        t = OrderTerms(
+            keccak(text=f"bench-{i}"), 10_000 + i, m["merchant_a"], m["platform"], i + 1, refs, (500, 200, 100), 300
         )
-        s.functions.confirm(oid).transact({"from": m["platform"], "gas": 300_000})
+        b = Batch.of([t])
+        s.functions.escrow(b.accounts, b.words).transact({"from": m["platform"], "gas": 400_000})
+        s.functions.confirmByPlatform(b.accounts, b.words, [b"\0" * 32]).transact(
+            {"from": m["platform"], "gas": 300_000}
+        )
 
 
 def _repeat(logs: list[Any], times: int) -> list[AttributeDict]:

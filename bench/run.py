@@ -19,11 +19,12 @@ from pathlib import Path
 
 from ledger.chain import node
 
-from . import codes, consortium, epcis, gas, indexer, reconcile, scan, settle
+from . import codes, consortium, epcis, gas, indexer, order_gas, reconcile, scan, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = {
     "gas": gas,
+    "orders": order_gas,
     "indexer": indexer,
     "reconcile": reconcile,
     "settle": settle,

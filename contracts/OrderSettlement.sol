@@ -4,94 +4,157 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Membership} from "./Membership.sol";
 import {MemberGated} from "./MemberGated.sol";
 import {Roles} from "./Roles.sol";
 
 /// @title OrderSettlement
-/// @notice Escrow for social e-commerce orders. The platform (an operator member) escrows an
-/// order's payment in the settlement token; on delivery confirmation, or after a timeout that
-/// anyone may trigger, the amount is split between the merchant, up to three referral levels
-/// and the platform fee, by basis points within caps set by governance. Each share is
-/// `amount * bps / 10000` rounded down and the merchant receives the rest, so the shares always
-/// sum to the amount. A refund before settlement returns the full amount to the payer.
-/// Every payout is credited and pulled by its owner with {withdraw}.
-contract OrderSettlement is MemberGated, ReentrancyGuard {
+/// @notice Escrow for social e-commerce orders, settled on delivery, after a return window.
+///
+/// Lifecycle: the platform (an operator, the payer on chain) escrows an order; its carrier (a
+/// logistics member named on the order) confirms delivery with the hash ID of the EPCIS event
+/// that records it, or the platform does for an order without a carrier; delivery opens the
+/// return window, within which the merchant or the platform may refund all or part and the
+/// platform may raise a dispute that freezes the order until arbiters rule. Once the window has
+/// closed, or the settlement timeout after escrow has passed without a delivery, anyone may
+/// settle: what remains is split between the merchant, up to three referral levels and the
+/// platform fee, each share `remaining * bps / 10000` rounded down and the merchant the rest, so
+/// the parts always sum to what remains. Payouts and refunds are credited and pulled with
+/// {withdraw}.
+///
+/// Batches and storage. Every entry point takes many orders. An order is named by `key`, a keyed
+/// commitment to the platform's order number (no order number or shopper on chain), and is
+/// passed as one packed word of terms that refers to addresses by index into the call's
+/// `accounts` table (see {_decode} for the layout). The contract keeps one storage word per open
+/// order, in a slot the platform chooses among its own (slots are per payer): 160 bits of the hash of the key and the terms, the
+/// status, a deadline and the amount refunded. A slot whose order is settled or refunded may be
+/// reused by a new order, so a platform's slots grow to its peak of open orders and each later
+/// order rewrites a word instead of creating one. Order keys are unique in the platform's books;
+/// the chain does not remember keys whose slot was reused (reconciliation reports a repeat).
+contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     using SafeERC20 for IERC20;
 
     enum Status {
         None,
         Escrowed,
+        Delivered,
+        Disputed,
         Settled,
         Refunded
     }
 
-    struct Order {
+    /// @dev an order's terms, decoded from its packed word and the accounts table
+    struct Terms {
+        bytes32 key;
+        uint256 word;
+        uint256 amount;
+        uint256 feeBps;
+        uint256 levels;
+        uint256[3] bps;
+        uint256 merchantIdx;
+        uint256[3] referrerIdx;
+        uint256 carrierIdx;
         address merchant;
-        Status status;
-        uint64 settleAfter;
-        address payer;
-        uint16 platformFeeBps;
-        uint8 levels;
-        uint128 amount;
-        uint16[3] referralBps;
         address[3] referrers;
+        address carrier;
+        address payer;
+        uint256 slot;
+    }
+
+    /// @dev what one escrow call carries from order to order
+    struct EscrowRun {
+        uint256 caps;
+        uint64 settleAfter;
+        uint256 high;
+        uint256 total;
+        uint256[] checked;
     }
 
     uint256 public constant BPS = 10_000;
     uint256 public constant MAX_LEVELS = 3;
+    /// @notice the carrier index of an order without a carrier
+    uint256 public constant NO_CARRIER = 0xFFFF;
+    uint256 public constant MAX_AMOUNT = (1 << 48) - 1;
+    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,uint256 refund)");
+
+    uint256 private constant M16 = 0xFFFF;
+    uint256 private constant M40 = (1 << 40) - 1;
+    uint256 private constant M48 = (1 << 48) - 1;
+    /// @dev bits of the packed word the terms hash covers directly: amount, fee, rates, levels
+    uint256 private constant NUMERIC = (1 << 120) - 1;
 
     IERC20 public immutable token;
     address public treasury;
+    /// @notice seconds after escrow from which an undelivered order may be settled by anyone
     uint64 public settlementTimeout;
+    /// @notice seconds after delivery during which refunds and disputes are possible
+    uint64 public returnWindow = 7 days;
+    /// @notice a disputed order whose remaining amount is above this needs `arbiterQuorum` arbiters
+    uint256 public rulingThreshold = 100_000;
+    uint8 public arbiterQuorum = 2;
     uint16 public platformFeeCapBps;
     uint16[3] private _referralCapBps;
-    mapping(bytes32 => Order) private _orders;
+    /// @dev payer => slot => record: each platform account has slots of its own
+    mapping(address => mapping(uint256 => uint256)) private _slots;
+    /// @notice payer => one above the highest slot it has used: where its new slots may start
+    mapping(address => uint256) public slotHighWater;
     /// @notice credited payouts (and refunds) waiting to be pulled
     mapping(address => uint256) public owed;
-    /// @notice total of escrowed, unsettled orders
+    /// @notice total escrowed and neither settled nor refunded
     uint256 public totalEscrowed;
     /// @notice total credited and not yet pulled
     uint256 public totalOwed;
 
     event CapsSet(uint16 platformFeeCapBps, uint16[3] referralCapBps);
     event TimeoutSet(uint64 settlementTimeout);
+    event ReturnWindowSet(uint64 returnWindow);
+    event RulingSet(uint256 threshold, uint8 quorum);
     event TreasurySet(address indexed treasury);
-    event OrderEscrowed(
-        bytes32 indexed orderId,
-        address indexed merchant,
-        address indexed payer,
-        uint256 amount,
-        address[] referrers,
-        uint16[] referralBps,
-        uint16 platformFeeBps,
-        uint64 settleAfter
-    );
-    event OrderSettled(
-        bytes32 indexed orderId,
-        address indexed merchant,
-        uint256 merchantShare,
-        uint256[] referralShares,
-        uint256 platformFee,
-        bool byTimeout
-    );
-    event OrderRefunded(bytes32 indexed orderId, address indexed payer, uint256 amount);
+    /// @notice the accounts table and settlement time of the escrows that follow in this transaction
+    event EscrowBatch(address[] accounts, uint64 settleAfter);
+    /// @notice `terms` is the packed word (amount in its low 48 bits), indices into the batch's accounts
+    event OrderEscrowed(bytes32 indexed key, address indexed merchant, uint256 terms);
+    event CarrierSet(bytes32 indexed key, address indexed carrier);
+    event OrderDelivered(bytes32 indexed key, bytes32 epcisEvent, uint64 windowEnds);
+    event OrderRefunded(bytes32 indexed key, uint256 amount, uint256 remaining);
+    event OrderDisputed(bytes32 indexed key);
+    event OrderRuled(bytes32 indexed key, uint256 refund, uint256 signers);
+    /// @notice `shares`: merchant, level 1, 2, 3 and platform fee, 48 bits each from the low end;
+    /// bit 255 set when settled by timeout without a delivery
+    event OrderSettled(bytes32 indexed key, uint256 shares);
+    /// @notice an order in a settlement batch that could not be settled yet (status, deadline)
+    event SettleSkipped(bytes32 indexed key, Status status, uint64 deadline);
     event PayoutWithdrawn(address indexed account, uint256 amount);
 
     error ZeroAmount();
-    error OrderExists(bytes32 orderId);
-    error UnknownOrder(bytes32 orderId);
-    error OrderNotEscrowed(bytes32 orderId, Status status);
-    error TooManyLevels(uint256 levels);
-    error LengthMismatch(uint256 referrers, uint256 rates);
-    error RateAboveCap(uint256 level, uint256 bps, uint256 cap);
+    error AmountTooLarge(uint256 index, uint256 amount);
+    error BadBatch(uint256 words);
+    error BadIndex(uint256 index);
+    error SlotInUse(uint256 index, uint256 slot);
+    error TermsMismatch(bytes32 key);
+    error WrongStatus(bytes32 key, Status status);
+    error TooManyLevels(uint256 index, uint256 levels);
+    error RateAboveCap(uint256 index, uint256 level, uint256 bps, uint256 cap);
     error CapsTooHigh(uint256 totalBps);
-    error TimeoutNotReached(bytes32 orderId, uint64 settleAfter);
     error NotAMerchant(address account);
+    error NotACarrier(address account);
+    error PayerNotCaller(address payer);
+    error NotTheCarrier(bytes32 key, address caller);
+    error HasCarrier(bytes32 key);
+    error WindowClosed(bytes32 key, uint64 windowEnds);
+    error RefundTooLarge(bytes32 key, uint256 refund, uint256 remaining);
+    error NotAllowed(bytes32 key, address caller);
+    error TooFewSignatures(bytes32 key, uint256 signers, uint256 required);
+    error NotAnArbiter(address signer);
+    error SignersNotAscending(address signer);
+    error BadQuorum(uint8 quorum);
     error NothingOwed(address account);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
+        EIP712("traceledger OrderSettlement", "1")
     {
         if (address(token_) == address(0) || treasury_ == address(0)) revert ZeroAddress();
         token = token_;
@@ -99,7 +162,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard {
         settlementTimeout = timeout_;
         emit TreasurySet(treasury_);
         emit TimeoutSet(timeout_);
+        emit ReturnWindowSet(returnWindow);
+        emit RulingSet(rulingThreshold, arbiterQuorum);
     }
+
+    // -- governance ---------------------------------------------------------------------------
 
     /// @notice Set the platform-fee cap and the cap for each referral level, in basis points;
     /// all caps together may not exceed 100%. Governance only.
@@ -111,10 +178,24 @@ contract OrderSettlement is MemberGated, ReentrancyGuard {
         emit CapsSet(platformFeeCapBps_, referralCapBps_);
     }
 
-    /// @notice Set the delay after escrow from which anyone may settle an order. Governance only.
+    /// @notice Set the delay after escrow from which anyone may settle an undelivered order.
     function setTimeout(uint64 timeout_) external onlyGovernance {
         settlementTimeout = timeout_;
         emit TimeoutSet(timeout_);
+    }
+
+    /// @notice Set the return window opened by delivery. Governance only.
+    function setReturnWindow(uint64 window_) external onlyGovernance {
+        returnWindow = window_;
+        emit ReturnWindowSet(window_);
+    }
+
+    /// @notice Rulings on disputed amounts above `threshold` fen need `quorum` arbiters. Governance only.
+    function setRuling(uint256 threshold, uint8 quorum) external onlyGovernance {
+        if (quorum == 0) revert BadQuorum(quorum);
+        rulingThreshold = threshold;
+        arbiterQuorum = quorum;
+        emit RulingSet(threshold, quorum);
     }
 
     /// @notice Set who receives platform fees. Governance only.
@@ -129,68 +210,134 @@ contract OrderSettlement is MemberGated, ReentrancyGuard {
         return _referralCapBps;
     }
 
-    /// @notice Escrow order `orderId`: takes `amount` fen from the caller (an operator) and
-    /// fixes the split terms. A refund goes to `payer`. Order ids are unique forever.
-    function escrow(
-        bytes32 orderId,
-        address merchant,
-        address payer,
-        uint128 amount,
-        address[] calldata referrers,
-        uint16[] calldata referralBps,
-        uint16 platformFeeBps
-    ) external nonReentrant onlyRole(Roles.OPERATOR) {
+    // -- the lifecycle --------------------------------------------------------------------------
+
+    /// @notice Escrow orders: `orders` holds (key, packed terms) pairs. Takes the sum of their
+    /// amounts from the caller, who must be each order's payer. All or nothing.
+    function escrow(address[] calldata accounts, uint256[] calldata orders) external nonReentrant {
+        _checkRole(msg.sender, Roles.OPERATOR);
+        _noZeroAccount(accounts);
+        EscrowRun memory run = EscrowRun({
+            caps: _capsWord(),
+            settleAfter: uint64(block.timestamp) + settlementTimeout,
+            high: slotHighWater[msg.sender],
+            total: 0,
+            checked: new uint256[]((accounts.length >> 7) + 1)
+        });
+        emit EscrowBatch(accounts, run.settleAfter);
+        uint256 n = _pairs(orders);
+        for (uint256 i = 0; i < n; ++i) {
+            _escrowOne(bytes32(orders[2 * i]), orders[2 * i + 1], i, accounts, run);
+        }
+        totalEscrowed += run.total;
+        if (run.high != slotHighWater[msg.sender]) slotHighWater[msg.sender] = run.high;
+        token.safeTransferFrom(msg.sender, address(this), run.total);
+    }
+
+    /// @notice Name the carrier of an escrowed order that has none; operators only. The order's
+    /// packed word changes: its carrier index must then point at `carrier` in the caller's table.
+    function setCarrier(address[] calldata accounts, bytes32 key, uint256 word, address carrier) external {
+        _checkRole(msg.sender, Roles.OPERATOR);
+        if (!membership.hasAnyRole(carrier, Roles.LOGISTICS)) revert NotACarrier(carrier);
+        Terms memory t;
+        _decode(t, key, word, accounts);
+        (uint256 r, Status s) = _load(t);
+        if (s != Status.Escrowed) revert WrongStatus(key, s);
+        if (t.carrierIdx != NO_CARRIER) revert HasCarrier(key);
+        t.carrier = carrier;
+        _slots[t.payer][t.slot] = (r & ((1 << 96) - 1)) | (_hash(t) << 96);
+        emit CarrierSet(key, carrier);
+    }
+
+    /// @notice The carrier confirms delivery of its orders, each with the hash ID of the EPCIS
+    /// event that records it; this opens each order's return window. All or nothing.
+    function confirmDeliveries(address[] calldata accounts, uint256[] calldata orders, bytes32[] calldata events)
+        external
+    {
+        _deliver(accounts, orders, events, true);
+    }
+
+    /// @notice The platform confirms delivery of orders that have no carrier; operators only.
+    function confirmByPlatform(address[] calldata accounts, uint256[] calldata orders, bytes32[] calldata events)
+        external
+    {
+        _checkRole(msg.sender, Roles.OPERATOR);
+        _deliver(accounts, orders, events, false);
+    }
+
+    /// @notice Refund `amount` of an order before settlement: before delivery, or within the
+    /// return window. The merchant of the order or an operator. A full refund ends the order.
+    function refund(address[] calldata accounts, bytes32 key, uint256 word, uint256 amount) external nonReentrant {
+        Terms memory t;
+        _decode(t, key, word, accounts);
+        if (msg.sender != t.merchant && !membership.hasAnyRole(msg.sender, Roles.OPERATOR)) {
+            revert NotAllowed(key, msg.sender);
+        }
+        (uint256 r, Status s) = _load(t);
+        uint64 deadline = uint64((r >> 48) & M40);
+        if (s == Status.Delivered) {
+            if (block.timestamp >= deadline) revert WindowClosed(key, deadline);
+        } else if (s != Status.Escrowed) {
+            revert WrongStatus(key, s);
+        }
+        uint256 refunded = r & M48;
+        uint256 remaining = t.amount - refunded;
         if (amount == 0) revert ZeroAmount();
-        if (payer == address(0)) revert ZeroAddress();
-        if (_orders[orderId].status != Status.None) revert OrderExists(orderId);
-        if (!membership.hasAnyRole(merchant, Roles.MERCHANT)) revert NotAMerchant(merchant);
-        uint256 levels = referrers.length;
-        if (levels > MAX_LEVELS) revert TooManyLevels(levels);
-        if (referralBps.length != levels) revert LengthMismatch(levels, referralBps.length);
-        if (platformFeeBps > platformFeeCapBps) revert RateAboveCap(0, platformFeeBps, platformFeeCapBps);
+        if (amount > remaining) revert RefundTooLarge(key, amount, remaining);
+        _slots[t.payer][t.slot] = _record(r >> 96, amount == remaining ? Status.Refunded : s, deadline, refunded + amount);
+        _refundTo(t, amount, remaining - amount);
+    }
 
-        Order storage o = _orders[orderId];
-        for (uint256 i = 0; i < levels; i++) {
-            if (referrers[i] == address(0)) revert ZeroAddress();
-            if (referralBps[i] > _referralCapBps[i]) revert RateAboveCap(i + 1, referralBps[i], _referralCapBps[i]);
-            o.referrers[i] = referrers[i];
-            o.referralBps[i] = referralBps[i];
+    /// @notice Raise a dispute for the shopper within the return window; operators only. The
+    /// order is frozen until arbiters rule.
+    function dispute(address[] calldata accounts, bytes32 key, uint256 word) external {
+        _checkRole(msg.sender, Roles.OPERATOR);
+        Terms memory t;
+        _decode(t, key, word, accounts);
+        (uint256 r, Status s) = _load(t);
+        if (s != Status.Delivered) revert WrongStatus(key, s);
+        uint64 deadline = uint64((r >> 48) & M40);
+        if (block.timestamp >= deadline) revert WindowClosed(key, deadline);
+        _slots[t.payer][t.slot] = _record(r >> 96, Status.Disputed, deadline, r & M48);
+        emit OrderDisputed(key);
+    }
+
+    /// @notice Execute the arbiters' ruling on a disputed order: refund `refundAmount` of what
+    /// remains to the payer and settle the rest at once. `signatures` are EIP-712 signatures of
+    /// Ruling(order, refund) by distinct arbiters in ascending address order: one suffices when
+    /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise. Anyone may submit.
+    function rule(
+        address[] calldata accounts,
+        bytes32 key,
+        uint256 word,
+        uint256 refundAmount,
+        bytes[] calldata signatures
+    ) external nonReentrant {
+        Terms memory t;
+        _decode(t, key, word, accounts);
+        (uint256 r, Status s) = _load(t);
+        if (s != Status.Disputed) revert WrongStatus(key, s);
+        uint256 remaining = t.amount - (r & M48);
+        if (refundAmount > remaining) revert RefundTooLarge(key, refundAmount, remaining);
+        _checkArbiters(key, refundAmount, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
+        emit OrderRuled(key, refundAmount, signatures.length);
+        _executeRuling(accounts, t, r, refundAmount);
+    }
+
+    /// @notice Settle orders whose return window has closed, or whose settlement timeout has
+    /// passed without a delivery; anyone may call. Orders not yet due (or disputed) are skipped
+    /// with a {SettleSkipped} event; orders whose terms do not match revert the whole batch.
+    function settle(address[] calldata accounts, uint256[] calldata orders) external nonReentrant {
+        uint256 n = _pairs(orders);
+        uint256[] memory credit = new uint256[](accounts.length);
+        uint256 fees;
+        uint256 paid;
+        for (uint256 i = 0; i < n; ++i) {
+            (uint256 fee, uint256 amount) = _settleOne(bytes32(orders[2 * i]), orders[2 * i + 1], accounts, credit);
+            fees += fee;
+            paid += amount;
         }
-        uint64 settleAfter = uint64(block.timestamp) + settlementTimeout;
-        o.merchant = merchant;
-        o.status = Status.Escrowed;
-        o.settleAfter = settleAfter;
-        o.payer = payer;
-        o.platformFeeBps = platformFeeBps;
-        o.levels = uint8(levels);
-        o.amount = amount;
-        totalEscrowed += amount;
-        emit OrderEscrowed(orderId, merchant, payer, amount, referrers, referralBps, platformFeeBps, settleAfter);
-        token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @notice Settle an order whose delivery the platform confirms; operators only.
-    function confirm(bytes32 orderId) external onlyRole(Roles.OPERATOR) {
-        _settle(orderId, false);
-    }
-
-    /// @notice Settle an order whose timeout has passed; anyone may call.
-    function settleOnTimeout(bytes32 orderId) external {
-        Order storage o = _orders[orderId];
-        if (o.status == Status.Escrowed && block.timestamp < o.settleAfter) {
-            revert TimeoutNotReached(orderId, o.settleAfter);
-        }
-        _settle(orderId, true);
-    }
-
-    /// @notice Refund an unsettled order in full to its payer; operators only.
-    function refund(bytes32 orderId) external onlyRole(Roles.OPERATOR) {
-        Order storage o = _requireEscrowed(orderId);
-        o.status = Status.Refunded;
-        uint256 amount = o.amount;
-        totalEscrowed -= amount;
-        _credit(o.payer, amount);
-        emit OrderRefunded(orderId, o.payer, amount);
+        if (paid > 0) _payCredits(accounts, credit, fees, paid);
     }
 
     /// @notice Pull everything credited to the caller.
@@ -203,11 +350,34 @@ contract OrderSettlement is MemberGated, ReentrancyGuard {
         token.safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Order `orderId` as stored.
-    function orderOf(bytes32 orderId) external view returns (Order memory) {
-        Order memory o = _orders[orderId];
-        if (o.status == Status.None) revert UnknownOrder(orderId);
-        return o;
+    // -- views ----------------------------------------------------------------------------------
+
+    /// @notice The state of the order `key` with packed terms `word`; reverts {TermsMismatch}
+    /// unless they are the terms stored in its slot.
+    function orderState(address[] calldata accounts, bytes32 key, uint256 word)
+        external
+        view
+        returns (Status status, uint64 deadline, uint256 refunded)
+    {
+        Terms memory t;
+        _decode(t, key, word, accounts);
+        (uint256 r, Status s) = _load(t);
+        return (s, uint64((r >> 48) & M40), r & M48);
+    }
+
+    /// @notice The raw record of a payer's slot: terms hash (160 bits), status, deadline, refunded.
+    function slotRecord(address payer, uint256 slot)
+        external
+        view
+        returns (uint160 termsHash, Status status, uint64 deadline, uint256 refunded)
+    {
+        uint256 r = _slots[payer][slot];
+        return (uint160(r >> 96), Status(uint8(r >> 88)), uint64((r >> 48) & M40), r & M48);
+    }
+
+    /// @notice The EIP-712 digest arbiters sign for a ruling.
+    function rulingDigest(bytes32 key, uint256 refundAmount) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, refundAmount)));
     }
 
     /// @notice The split of `amount`: each referral share and the platform fee rounded down,
@@ -227,34 +397,322 @@ contract OrderSettlement is MemberGated, ReentrancyGuard {
         merchantShare = amount - paid;
     }
 
-    function _settle(bytes32 orderId, bool byTimeout) private {
-        Order storage o = _requireEscrowed(orderId);
-        o.status = Status.Settled;
-        uint256 amount = o.amount;
-        uint256 levels = o.levels;
-        uint16[] memory bps = new uint16[](levels);
-        for (uint256 i = 0; i < levels; i++) {
-            bps[i] = o.referralBps[i];
+    // -- internals ------------------------------------------------------------------------------
+
+    function _deliver(address[] calldata accounts, uint256[] calldata orders, bytes32[] calldata events, bool byCarrier)
+        private
+    {
+        uint256 n = _pairs(orders);
+        if (events.length != n) revert BadBatch(events.length);
+        uint64 windowEnds = uint64(block.timestamp) + returnWindow;
+        for (uint256 i = 0; i < n; ++i) {
+            _deliverOne(bytes32(orders[2 * i]), orders[2 * i + 1], events[i], accounts, byCarrier, windowEnds);
         }
-        (uint256 merchantShare, uint256[] memory shares, uint256 fee) = split(amount, bps, o.platformFeeBps);
+    }
+
+    function _deliverOne(
+        bytes32 key,
+        uint256 w,
+        bytes32 epcisEvent,
+        address[] calldata accounts,
+        bool byCarrier,
+        uint64 windowEnds
+    ) private {
+        uint256 ci = (w >> 184) & M16;
+        if (byCarrier) {
+            if (ci == NO_CARRIER || _at(accounts, ci) != msg.sender) revert NotTheCarrier(key, msg.sender);
+        } else if (ci != NO_CARRIER) {
+            revert HasCarrier(key);
+        }
+        (uint256 h, address payer) = _commitment(key, w, accounts);
+        uint256 slot = w >> 216;
+        uint256 r = _slots[payer][slot];
+        if (r >> 96 != h) revert TermsMismatch(key);
+        Status s = Status(uint8(r >> 88));
+        if (s != Status.Escrowed) revert WrongStatus(key, s);
+        _slots[payer][slot] = _record(h, Status.Delivered, windowEnds, r & M48);
+        emit OrderDelivered(key, epcisEvent, windowEnds);
+    }
+
+    /// @dev Check and record one new order in its slot.
+    function _escrowOne(bytes32 key, uint256 w, uint256 i, address[] calldata accounts, EscrowRun memory run)
+        private
+    {
+        _checkTerms(w, i, run.caps);
+        _checkParties(w, accounts, run.checked);
+        (uint256 h, address payer) = _commitment(key, w, accounts);
+        if (payer != msg.sender) revert PayerNotCaller(payer);
+        uint256 slot = w >> 216;
+        Status s = Status(uint8(_slots[msg.sender][slot] >> 88));
+        if (s != Status.None && s != Status.Settled && s != Status.Refunded) revert SlotInUse(i, slot);
+        _slots[msg.sender][slot] = _record(h, Status.Escrowed, run.settleAfter, 0);
+        run.total += w & M48;
+        if (slot >= run.high) run.high = slot + 1;
+        emit OrderEscrowed(key, _at(accounts, (w >> 120) & M16), w);
+    }
+
+    /// @dev Settle one order if due (else emit {SettleSkipped}); its shares go into `credit`.
+    function _settleOne(bytes32 key, uint256 w, address[] calldata accounts, uint256[] memory credit)
+        private
+        returns (uint256 fee, uint256 amount)
+    {
+        (uint256 h, address payer) = _commitment(key, w, accounts);
+        uint256 slot = w >> 216;
+        uint256 r = _slots[payer][slot];
+        if (r >> 96 != h) revert TermsMismatch(key);
+        Status s = Status(uint8(r >> 88));
+        uint64 deadline = uint64((r >> 48) & M40);
+        if ((s != Status.Delivered && s != Status.Escrowed) || block.timestamp < deadline) {
+            emit SettleSkipped(key, s, deadline);
+            return (0, 0);
+        }
+        amount = (w & M48) - (r & M48);
+        _slots[payer][slot] = _record(h, Status.Settled, deadline, r & M48);
+        fee = _creditSplit(key, w, amount, credit, s == Status.Escrowed);
+    }
+
+    /// @dev Credit the split of `amount` by the packed word's rates; emit it; return the fee.
+    /// The indices were checked against the accounts table by {_commitment}, and `credit` has the
+    /// table's length; rates sum to at most 100% (caps, checked at escrow), so nothing overflows.
+    function _creditSplit(bytes32 key, uint256 w, uint256 amount, uint256[] memory credit, bool byTimeout)
+        private
+        returns (uint256 fee)
+    {
+        uint256 shares;
+        assembly {
+            let base := add(credit, 0x20)
+            fee := div(mul(amount, and(shr(48, w), 0xffff)), 10000)
+            let rest := sub(amount, fee)
+            shares := shl(192, fee)
+            let levels := and(shr(112, w), 0xff)
+            for { let l := 0 } lt(l, levels) { l := add(l, 1) } {
+                let share := div(mul(amount, and(shr(add(64, mul(16, l)), w), 0xffff)), 10000)
+                rest := sub(rest, share)
+                let at := add(base, shl(5, and(shr(add(136, mul(16, l)), w), 0xffff)))
+                mstore(at, add(mload(at), share))
+                shares := or(shares, shl(mul(48, add(l, 1)), share))
+            }
+            let at := add(base, shl(5, and(shr(120, w), 0xffff)))
+            mstore(at, add(mload(at), rest))
+            shares := or(shares, rest)
+            if byTimeout { shares := or(shares, shl(255, 1)) }
+        }
+        emit OrderSettled(key, shares);
+    }
+
+    function _at(address[] calldata accounts, uint256 idx) private pure returns (address a) {
+        if (idx >= accounts.length) revert BadIndex(idx);
+        assembly {
+            a := and(calldataload(add(accounts.offset, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
+        }
+    }
+
+    /// @dev The 160-bit commitment to (key, amount and rates, merchant, referrers, carrier, payer)
+    /// of a packed word, and the payer; equal to {_hash} of the decoded terms. Every index the
+    /// word uses is checked against the accounts table ({BadIndex}).
+    function _commitment(bytes32 key, uint256 w, address[] calldata accounts)
+        private
+        pure
+        returns (uint256 h, address payer)
+    {
+        uint256 bad = type(uint256).max;
+        assembly {
+            let n := accounts.length
+            let table := accounts.offset
+            let p := mload(0x40) // scratch above the free memory pointer, never allocated
+            mstore(p, key)
+            mstore(add(p, 0x20), and(w, 0xffffffffffffffffffffffffffffff))
+            let idx := and(shr(120, w), 0xffff)
+            if iszero(lt(idx, n)) { bad := idx }
+            mstore(add(p, 0x40), and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff))
+            let levels := and(shr(112, w), 0xff)
+            for { let l := 0 } lt(l, 3) { l := add(l, 1) } {
+                let a := 0
+                if lt(l, levels) {
+                    idx := and(shr(add(136, mul(16, l)), w), 0xffff)
+                    if iszero(lt(idx, n)) { bad := idx }
+                    a := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
+                }
+                mstore(add(p, add(0x60, shl(5, l))), a)
+            }
+            idx := and(shr(184, w), 0xffff)
+            let c := 0
+            if iszero(eq(idx, 0xffff)) {
+                if iszero(lt(idx, n)) { bad := idx }
+                c := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
+            }
+            mstore(add(p, 0xc0), c)
+            idx := and(shr(200, w), 0xffff)
+            if iszero(lt(idx, n)) { bad := idx }
+            payer := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
+            mstore(add(p, 0xe0), payer)
+            h := shr(96, keccak256(p, 0x100))
+        }
+        if (bad != type(uint256).max) revert BadIndex(bad);
+    }
+
+    /// @dev The caps as one word: platform fee | level 1 | level 2 | level 3, 16 bits each.
+    function _capsWord() private view returns (uint256) {
+        uint16[3] memory c = _referralCapBps;
+        return uint256(platformFeeCapBps) | uint256(c[0]) << 16 | uint256(c[1]) << 32 | uint256(c[2]) << 48;
+    }
+
+    /// @dev Amount, levels and rates of a new order's packed word within the caps.
+    function _checkTerms(uint256 w, uint256 i, uint256 caps) private pure {
+        if (w & M48 == 0) revert ZeroAmount();
+        uint256 levels = (w >> 112) & 0xFF;
+        if (levels > MAX_LEVELS) revert TooManyLevels(i, levels);
+        uint256 fee = (w >> 48) & M16;
+        if (fee > caps & M16) revert RateAboveCap(i, 0, fee, caps & M16);
+        for (uint256 l = 0; l < 3; l++) {
+            uint256 bps = (w >> (64 + 16 * l)) & M16;
+            uint256 cap = l < levels ? (caps >> (16 * (l + 1))) & M16 : 0;
+            if (bps > cap) revert RateAboveCap(i, l + 1, bps, cap);
+        }
+    }
+
+    /// @dev The merchant holds the merchant role and the carrier, if any, the logistics role;
+    /// `checked` caches the checks by account index (2 bits each).
+    function _checkParties(uint256 w, address[] calldata accounts, uint256[] memory checked) private view {
+        uint256 mi = (w >> 120) & M16;
+        if (_once(checked, 2 * mi)) {
+            address m = _at(accounts, mi);
+            if (!membership.hasAnyRole(m, Roles.MERCHANT)) revert NotAMerchant(m);
+        }
+        uint256 ci = (w >> 184) & M16;
+        if (ci != NO_CARRIER && _once(checked, 2 * ci + 1)) {
+            address c = _at(accounts, ci);
+            if (!membership.hasAnyRole(c, Roles.LOGISTICS)) revert NotACarrier(c);
+        }
+    }
+
+    function _noZeroAccount(address[] calldata accounts) private pure {
+        for (uint256 i = 0; i < accounts.length; i++) {
+            if (accounts[i] == address(0)) revert ZeroAddress();
+        }
+    }
+
+    /// @dev Packed word, from the low bit: amount 48 | platform fee bps 16 | level 1, 2, 3 bps
+    /// 16 each | levels 8 | merchant 16 | referrer 1, 2, 3 16 each | carrier 16 (0xFFFF: none)
+    /// | payer 16 | slot 32; the 16-bit fields after `levels` are indices into `accounts`.
+    function _decode(Terms memory t, bytes32 key, uint256 w, address[] calldata accounts) private pure {
+        t.key = key;
+        t.word = w;
+        t.amount = w & M48;
+        t.feeBps = (w >> 48) & M16;
+        t.levels = (w >> 112) & 0xFF;
+        t.merchantIdx = (w >> 120) & M16;
+        t.merchant = accounts[t.merchantIdx];
+        for (uint256 i = 0; i < 3; i++) {
+            t.bps[i] = (w >> (64 + 16 * i)) & M16;
+            if (i < t.levels) {
+                t.referrerIdx[i] = (w >> (136 + 16 * i)) & M16;
+                t.referrers[i] = accounts[t.referrerIdx[i]];
+            } else {
+                t.referrers[i] = address(0);
+            }
+        }
+        t.carrierIdx = (w >> 184) & M16;
+        t.carrier = t.carrierIdx == NO_CARRIER ? address(0) : accounts[t.carrierIdx];
+        t.payer = accounts[(w >> 200) & M16];
+        t.slot = (w >> 216) & 0xFFFFFFFF;
+    }
+
+    /// @dev The 160-bit commitment to an order's key and terms (slot excluded).
+    function _hash(Terms memory t) private pure returns (uint256) {
+        bytes32 h = keccak256(
+            abi.encode(
+                t.key, t.word & NUMERIC, t.merchant, t.referrers[0], t.referrers[1], t.referrers[2], t.carrier, t.payer
+            )
+        );
+        return uint256(h) >> 96;
+    }
+
+    function _record(uint256 hash160, Status s, uint64 deadline, uint256 refunded) private pure returns (uint256) {
+        return (hash160 << 96) | (uint256(uint8(s)) << 88) | (uint256(deadline) << 48) | refunded;
+    }
+
+    function _load(Terms memory t) private view returns (uint256 r, Status s) {
+        r = _slots[t.payer][t.slot];
+        if (r >> 96 != _hash(t)) revert TermsMismatch(t.key);
+        s = Status(uint8(r >> 88));
+    }
+
+    function _pairs(uint256[] calldata orders) private pure returns (uint256) {
+        if (orders.length == 0 || orders.length % 2 != 0) revert BadBatch(orders.length);
+        return orders.length / 2;
+    }
+
+    /// @dev True the first time bit `idx` is seen in this call (2 bits per account: checked as
+    /// a merchant, checked as a carrier).
+    function _once(uint256[] memory seen, uint256 idx) private pure returns (bool first) {
+        uint256 bit = 1 << (idx & 0xFF);
+        uint256 w = seen[idx >> 8];
+        first = w & bit == 0;
+        if (first) seen[idx >> 8] = w | bit;
+    }
+
+    /// @dev Add an order's split of `amount` to the credits; return the platform fee.
+    function _split(Terms memory t, uint256 amount, uint256[] memory credit, bool byTimeout)
+        private
+        returns (uint256 fee)
+    {
+        fee = (amount * t.feeBps) / BPS;
+        uint256 merchantShare = amount - fee;
+        uint256 shares = 0;
+        for (uint256 l = 0; l < t.levels; l++) {
+            uint256 share = (amount * t.bps[l]) / BPS;
+            merchantShare -= share;
+            credit[t.referrerIdx[l]] += share;
+            shares |= share << (48 * (l + 1));
+        }
+        credit[t.merchantIdx] += merchantShare;
+        shares |= merchantShare | (fee << 192);
+        if (byTimeout) shares |= 1 << 255;
+        emit OrderSettled(t.key, shares);
+    }
+
+    function _payCredits(address[] calldata accounts, uint256[] memory credit, uint256 fee, uint256 total) private {
+        for (uint256 i = 0; i < credit.length; i++) {
+            if (credit[i] > 0) owed[accounts[i]] += credit[i];
+        }
+        if (fee > 0) owed[treasury] += fee;
+        totalEscrowed -= total;
+        totalOwed += total;
+    }
+
+    function _executeRuling(address[] calldata accounts, Terms memory t, uint256 r, uint256 refundAmount) private {
+        uint256 refunded = r & M48;
+        uint256 rest = t.amount - refunded - refundAmount;
+        Status next = rest == 0 ? Status.Refunded : Status.Settled;
+        _slots[t.payer][t.slot] = _record(r >> 96, next, uint64((r >> 48) & M40), refunded + refundAmount);
+        if (refundAmount > 0) _refundTo(t, refundAmount, rest);
+        if (rest > 0) {
+            uint256[] memory credit = new uint256[](accounts.length);
+            uint256 fee = _split(t, rest, credit, false);
+            _payCredits(accounts, credit, fee, rest);
+        }
+    }
+
+    function _refundTo(Terms memory t, uint256 amount, uint256 remaining) private {
         totalEscrowed -= amount;
         totalOwed += amount;
-        owed[o.merchant] += merchantShare;
-        for (uint256 i = 0; i < levels; i++) {
-            owed[o.referrers[i]] += shares[i];
+        owed[t.payer] += amount;
+        emit OrderRefunded(t.key, amount, remaining);
+    }
+
+    function _checkArbiters(bytes32 key, uint256 refundAmount, bytes[] calldata signatures, uint256 required)
+        private
+        view
+    {
+        if (signatures.length < required) revert TooFewSignatures(key, signatures.length, required);
+        bytes32 digest = rulingDigest(key, refundAmount);
+        address last = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = ECDSA.recover(digest, signatures[i]);
+            if (signer <= last) revert SignersNotAscending(signer);
+            if (!membership.hasAnyRole(signer, Roles.ARBITER)) revert NotAnArbiter(signer);
+            last = signer;
         }
-        owed[treasury] += fee;
-        emit OrderSettled(orderId, o.merchant, merchantShare, shares, fee, byTimeout);
-    }
-
-    function _credit(address account, uint256 amount) private {
-        owed[account] += amount;
-        totalOwed += amount;
-    }
-
-    function _requireEscrowed(bytes32 orderId) private view returns (Order storage o) {
-        o = _orders[orderId];
-        if (o.status == Status.None) revert UnknownOrder(orderId);
-        if (o.status != Status.Escrowed) revert OrderNotEscrowed(orderId, o.status);
     }
 }

@@ -31,3 +31,11 @@ class Conflict(LedgerError):
 
 class NotFound(LedgerError):
     """The named object does not exist (or is not the caller's to see)."""
+
+
+class Forbidden(LedgerError):
+    """The caller may not do this to this object (not its carrier, not its merchant, ...)."""
+
+
+class InvalidInput(LedgerError):
+    """A value the caller sent cannot be used (a refund above what remains, ...)."""

@@ -20,7 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.chain.client import TransactionFailed
 from ledger.clock import utcnow
+from ledger.errors import LedgerError
+from ledger.money import deliveries
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace.epcis import capture as captures
 from ledger.trace.epcis import proofs
@@ -32,6 +35,7 @@ from ledger.trace.gs1 import GtinError, normalize_gtin
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
 from ..services import get_db, rate_limited, services
+from .money_fields import deployment_of, sender_of
 
 router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"])
 RECORDERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT
@@ -92,13 +96,30 @@ def capture(
     )
     if stored == 0:
         response.status_code = 200
-    return {
+    answer = {
         "captureID": result.capture_id,
         "eventCount": len(result.events),
         "stored": stored,
         "duplicates": len(result.events) - stored,
         "events": result.events,
     }
+    if member.has(Role.LOGISTICS):
+        delivered = deliveries.delivered_orders(db, events, [e["hashId"] for e in result.events], member.address)
+        if delivered:
+            answer["deliveries"] = _confirm_deliveries(request, db, member, delivered)
+    return answer
+
+
+def _confirm_deliveries(request: Request, db: DbSession, member: Member, pairs: list[tuple[str, str]]) -> list[dict]:
+    """Confirm on chain the deliveries a carrier's capture recorded. The events are stored already;
+    if the confirmation fails, the answer says so and capturing the same events again retries it."""
+    try:
+        deliveries.confirm_deliveries(db, deployment_of(request), sender_of(request, member), pairs)
+        db.commit()
+    except (LedgerError, TransactionFailed) as exc:
+        db.rollback()
+        return [{"order_id": o, "hashId": h, "status": "failed", "detail": str(exc)} for o, h in pairs]
+    return [{"order_id": o, "hashId": h, "status": "delivered"} for o, h in pairs]
 
 
 def _time(name: str, value: str | None) -> datetime | None:

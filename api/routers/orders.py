@@ -1,6 +1,7 @@
-"""Orders with referral splits, and the commission rule. The platform (operators) escrows, confirms and
-refunds orders and sets the rule within the on-chain caps; merchants see only their own orders (another's
-are a 404); auditors see everything. Integer fen only; floats are refused.
+"""Orders with referral splits, and the commission rule. The platform (operators) escrows orders, one or
+a batch per request, and sets the rule within the on-chain caps. Merchants see their own orders, carriers
+the orders they carry (another's are a 404), operators and auditors everything, each with its history.
+Integer fen only; floats are refused. The later steps are in `order_steps`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
 from ledger.money import orders, settlement
-from ledger.money.orders import current_rule
+from ledger.money.orders import MAX_BATCH, NewOrder, current_rule
 from ledger.store.models import CommissionRule, Order
 
 from .. import idempotency
@@ -73,8 +74,13 @@ class OrderIn(BaseModel):
     order_id: OrderId
     merchant: Address
     amount_fen: Fen
-    payer: Address | None = Field(None, description="refunds go here; default: the platform account")
     referrers: list[Address] = Field(default_factory=list, max_length=3, description="level 1 first")
+    carrier: Address | None = Field(None, description="the logistics member who will confirm delivery")
+    shopper_id: str | None = Field(None, max_length=128, description="kept off chain, never disclosed")
+
+
+class OrderBatchIn(BaseModel):
+    orders: list[OrderIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class Referral(BaseModel):
@@ -87,15 +93,25 @@ class OrderOut(BaseModel):
     order_key: str
     merchant: str
     payer: str
+    carrier: str | None
     amount_fen: int
+    refunded_fen: int
     referrers: list[Referral]
     platform_fee_bps: int
     status: str
     escrow_tx: str
     close_tx: str | None
+    settle_after: datetime | None
+    window_ends_at: datetime | None
+    delivery_event: str | None
     created_at: datetime
     updated_at: datetime
+    history: list[dict[str, Any]]
     settlement: dict[str, Any] | None = None
+
+
+def _iso(t: datetime | None) -> str | None:
+    return as_utc(t).isoformat() if t else None
 
 
 def order_out(o: Order, settlement: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -104,20 +120,51 @@ def order_out(o: Order, settlement: dict[str, Any] | None = None) -> dict[str, A
         "order_key": o.order_key,
         "merchant": o.merchant,
         "payer": o.payer,
+        "carrier": o.carrier,
         "amount_fen": o.amount_fen,
+        "refunded_fen": o.refunded_fen or 0,
         "referrers": [{"address": a, "bps": b} for a, b in json.loads(o.referrers)],
         "platform_fee_bps": o.platform_fee_bps,
         "status": o.status,
         "escrow_tx": o.escrow_tx,
         "close_tx": o.close_tx,
-        "created_at": as_utc(o.created_at).isoformat(),
-        "updated_at": as_utc(o.updated_at).isoformat(),
+        "settle_after": _iso(o.settle_after),
+        "window_ends_at": _iso(o.window_ends_at),
+        "delivery_event": o.delivery_event,
+        "created_at": _iso(o.created_at),
+        "updated_at": _iso(o.updated_at),
+        "history": json.loads(o.history or "[]"),
         "settlement": settlement,
     }
 
 
+OWNERS = ("merchant", "carrier")
+
+
 def visible_order(db: DbSession, member: Member, order_id: str) -> Order:
-    return visible(member, db.get(Order, order_id), f"order {order_id}")
+    return visible(member, db.get(Order, order_id), f"order {order_id}", owners=OWNERS)
+
+
+def _new(o: OrderIn) -> NewOrder:
+    return NewOrder(o.order_id, o.merchant, o.amount_fen, tuple(o.referrers), o.carrier, o.shopper_id)
+
+
+def _escrow(request: Request, db: DbSession, member: Member, key: str, items: list[OrderIn], batch: bool) -> Any:
+    replay = idempotency.begin(db, member.address, key, idempotency.body_hash([i.model_dump() for i in items]))
+    if replay is not None:
+        return replay
+    try:
+        rows = orders.escrow_orders(db, deployment_of(request), sender_of(request, member), [_new(i) for i in items])
+        content: Any = {"orders": [order_out(o) for o in rows]} if batch else order_out(rows[0])
+        idempotency.record(db, member.address, key, 201, content)
+        db.commit()  # the orders and the remembered answer together
+    except Exception:
+        idempotency.release(db, member.address, key)
+        raise
+    request.state.audit_detail = (
+        f"{len(rows)} order(s) escrowed, {sum(o.amount_fen for o in rows)} fen tx {rows[0].escrow_tx}"
+    )
+    return JSONResponse(status_code=201, content=content)
 
 
 @router.post(
@@ -133,85 +180,44 @@ def create_order(
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> Any:
-    replay = idempotency.begin(db, member.address, idempotency_key, idempotency.body_hash(body.model_dump()))
-    if replay is not None:
-        return replay
-    try:
-        o = orders.escrow_order(
-            db,
-            deployment_of(request),
-            sender_of(request, member),
-            order_id=body.order_id,
-            merchant=body.merchant,
-            amount_fen=body.amount_fen,
-            referrers=body.referrers,
-            payer=body.payer,
-        )
-        content = order_out(o)
-        idempotency.record(db, member.address, idempotency_key, 201, content)
-        db.commit()  # the order and the remembered answer together
-    except Exception:
-        idempotency.release(db, member.address, idempotency_key)
-        raise
-    request.state.audit_detail = f"order {body.order_id} escrowed {body.amount_fen} fen tx {o.escrow_tx}"
-    return JSONResponse(status_code=201, content=content)
-
-
-def _close(request: Request, db: DbSession, member: Member, order_id: str, action: str) -> dict[str, Any]:
-    o, split = orders.close_order(db, deployment_of(request), sender_of(request, member), order_id, action)
-    request.state.audit_detail = f"order {order_id} {o.status} tx {o.close_tx}"
-    return order_out(o, split)
-
-
-@router.post("/orders/{order_id}/confirm", response_model=OrderOut, summary="Delivery confirmed: settle (platform)")
-def confirm_order(
-    request: Request,
-    order_id: OrderIdPath,
-    member: Member = Depends(require(Role.OPERATOR)),
-    db: DbSession = Depends(get_db),
-) -> dict:
-    return _close(request, db, member, order_id, "confirm")
-
-
-@router.post("/orders/{order_id}/refund", response_model=OrderOut, summary="Refund before settlement (platform)")
-def refund_order(
-    request: Request,
-    order_id: OrderIdPath,
-    member: Member = Depends(require(Role.OPERATOR)),
-    db: DbSession = Depends(get_db),
-) -> dict:
-    return _close(request, db, member, order_id, "refund")
+    return _escrow(request, db, member, idempotency_key, [body], batch=False)
 
 
 @router.post(
-    "/orders/{order_id}/settle-timeout",
-    response_model=OrderOut,
-    summary="Settle an order whose confirmation timeout has passed (platform)",
+    "/orders/batch",
+    status_code=201,
+    summary=f"Escrow up to {MAX_BATCH} orders in one transaction (platform); requires an Idempotency-Key",
 )
-def settle_timeout(
+def create_orders(
+    body: OrderBatchIn,
     request: Request,
-    order_id: OrderIdPath,
+    idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=128),
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
-) -> dict:
-    return _close(request, db, member, order_id, "settle-timeout")
+) -> Any:
+    return _escrow(request, db, member, idempotency_key, body.orders, batch=True)
 
 
 @router.get("/orders", response_model=list[OrderOut], summary="Orders the caller may see")
 def list_orders(
-    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    member: Member = Depends(require(Role.MERCHANT, Role.LOGISTICS, *READ_ALL)),
     db: DbSession = Depends(get_db),
     limit: int = 100,
     after: str = "",
+    status: str | None = None,
 ) -> list[dict]:
     q = select(Order).where(Order.order_id > after).order_by(Order.order_id).limit(max(1, min(limit, 1000)))
+    if status:
+        q = q.where(Order.status == status)
     if not member.has(READ_ALL):
-        q = q.where(Order.merchant == member.address)
+        q = q.where((Order.merchant == member.address) | (Order.carrier == member.address))
     return [order_out(o) for o in db.scalars(q)]
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order")
+@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order, with its history")
 def get_order(
-    order_id: OrderIdPath, member: Member = Depends(require(Role.MERCHANT, *READ_ALL)), db: DbSession = Depends(get_db)
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.MERCHANT, Role.LOGISTICS, *READ_ALL)),
+    db: DbSession = Depends(get_db),
 ) -> dict:
     return order_out(visible_order(db, member, order_id))

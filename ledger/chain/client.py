@@ -25,6 +25,8 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger.errors import LedgerError, NodeUnavailable
 
+from .receipts import light_receipt
+
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 #: anvil's well-known development mnemonic; never holds real value
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -116,7 +118,9 @@ def dev_accounts(count: int = 12, mnemonic: str | None = None) -> list[LocalAcco
     return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
 
 
-def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None, resend: bytes | None = None) -> Any:
+def wait_for_receipt(
+    w3: Web3, tx_hash: bytes, timeout: float | None = None, resend: bytes | None = None, light: bool = False
+) -> Any:
     """Poll for the receipt from 2 ms up, doubling to 1 s: an instant-mining dev node answers in
     milliseconds (web3's fixed 100 ms poll made every transaction cost a tenth of a second), a PoA
     network with 2-5 s blocks is not hammered. With `resend` (the signed transaction), one the node
@@ -126,7 +130,7 @@ def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float | None = None, res
     delay, next_check = 0.002, time.monotonic() + RESEND_AFTER_S
     while True:
         try:
-            return w3.eth.get_transaction_receipt(tx_hash)
+            return light_receipt(w3, tx_hash) if light else w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
             if time.monotonic() > deadline:
                 raise NodeUnavailable(f"no receipt for {tx_hash.hex()} after {timeout:.0f} s{_stalled(w3)}") from None
@@ -245,9 +249,10 @@ class Sender:
     def address(self) -> str:
         return self.account.address
 
-    def transact(self, fn: Any, *, gas: int | None = None) -> Any:
-        """Send contract function call `fn` (e.g. `contract.functions.f(x)`); return its receipt."""
-        return self.wait(self.submit(fn, gas=gas))
+    def transact(self, fn: Any, *, gas: int | None = None, light: bool = False) -> Any:
+        """Send contract function call `fn` (e.g. `contract.functions.f(x)`); return its receipt
+        (`light`: without web3's formatting, for receipts of many logs)."""
+        return self.wait(self.submit(fn, gas=gas), light=light)
 
     def submit(self, fn: Any, *, gas: int | None = None) -> bytes:
         """Sign and send `fn` without waiting: several independent calls then share a block. The
@@ -268,9 +273,9 @@ class Sender:
         self._raw[bytes(tx_hash)] = raw
         return tx_hash
 
-    def wait(self, tx_hash: bytes) -> Any:
+    def wait(self, tx_hash: bytes, light: bool = False) -> Any:
         """The receipt; a transaction the node dropped meanwhile is sent again, not forgotten."""
-        receipt = wait_for_receipt(self.w3, tx_hash, resend=self._raw.pop(bytes(tx_hash), None))
+        receipt = wait_for_receipt(self.w3, tx_hash, resend=self._raw.pop(bytes(tx_hash), None), light=light)
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {tx_hash.hex()} reverted")
         return receipt

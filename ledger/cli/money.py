@@ -1,9 +1,8 @@
-"""`ledger money ...`: deposits, cases, orders and payouts from the command line.
+"""`ledger money ...`: deposits, cases and payouts from the command line (orders: `ledger orders`).
 
 Acts on chain as the member named by `--as` (a bootstrap member of the manifest, keys from
 `LEDGER_MNEMONIC`, anvil's by default) or by the private key in the environment variable named
-by `--key-env`. Orders are written to the same `orders` table the API uses, so reconciliation
-sees them. Prints JSON.
+by `--key-env`. Prints JSON.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from eth_utils import to_checksum_address
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import Deployment, attach
 from ledger.errors import LedgerError
-from ledger.money import orders, settlement, vault
-from ledger.store.db import make_engine, migrate, session_factory
+from ledger.money import settlement, vault
 
 
 def _fen(text: str) -> int:
@@ -76,29 +74,12 @@ def run(args: argparse.Namespace) -> None:
         elif args.action == "withdraw-payouts":
             out = {"tx": _tx(settlement.withdraw_payouts(dep, s)), **settlement.owed(dep, s.address)}
         else:
-            engine = make_engine()
-            migrate(engine)
-            with session_factory(engine)() as db:
-                if args.action == "escrow":
-                    o = orders.escrow_order(
-                        db,
-                        dep,
-                        s,
-                        order_id=args.order_id,
-                        merchant=args.merchant,
-                        amount_fen=args.amount,
-                        referrers=args.referrer or [],
-                    )
-                    db.commit()
-                    out = {"order_id": o.order_id, "status": o.status, "tx": o.escrow_tx}
-                else:
-                    o, split = orders.close_order(db, dep, s, args.order_id, args.action)
-                    out = {"order_id": o.order_id, "status": o.status, "tx": o.close_tx, "settlement": split}
+            raise LedgerError(f"unknown action {args.action}")
     print(json.dumps(out, indent=1, default=str))
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("money", help="deposits, cases, orders and payouts on chain")
+    p = sub.add_parser("money", help="deposits, cases and payouts on chain")
     who = argparse.ArgumentParser(add_help=False)
     who.add_argument("--as", dest="as_member", help="development: act as this bootstrap member (merchant_a, ...)")
     who.add_argument("--key-env", help="act with the private key in this environment variable")
@@ -117,14 +98,6 @@ def add_parser(sub: Any) -> None:
     a = acts.add_parser("case-close", parents=[who], help="release a case, or --pay-out to its claimant")
     a.add_argument("case_id", type=int)
     a.add_argument("--pay-out", action="store_true")
-    a = acts.add_parser("escrow", parents=[who], help="escrow an order (platform)")
-    a.add_argument("order_id")
-    a.add_argument("merchant", type=_address)
-    a.add_argument("amount", type=_fen)
-    a.add_argument("--referrer", action="append", type=_address, help="level 1 first; up to three")
-    for action in ("confirm", "refund", "settle-timeout"):
-        a = acts.add_parser(action, parents=[who], help=f"{action} an escrowed order (platform)")
-        a.add_argument("order_id")
     a = acts.add_parser("payouts", help="what the chain owes ACCOUNT")
     a.add_argument("account", type=_address)
     acts.add_parser("withdraw-payouts", parents=[who], help="pull everything owed to you")

@@ -1,27 +1,46 @@
-"""The platform's orders: escrowed on chain, then settled or refunded, mirrored in the `orders`
-table. Shared by the API and the CLI. The row is added only after the transaction is mined; the
-caller commits (so it can commit other rows, such as an idempotent answer, in the same breath)."""
+"""The platform's orders through their lifecycle, on chain and in the `orders` table, shared by the
+API and the CLI: escrow (in batches), delivery confirmed by the carrier (or the platform, for an
+order without one), refunds within the return window, disputes and rulings, settlement in batches.
+
+Each step checks what it can against the table first, so a request that cannot succeed costs no
+transaction and gets a clear error; the contract checks everything again. Rows change only after
+the transaction is mined, each change appended to the order's `history`. The caller commits.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.chain.client import Sender
+from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
-from ledger.errors import Conflict, NotFound
+from ledger.clock import as_utc
+from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import CommissionRule, Order
 
 from . import settlement
+from .order_books import free_slots, mark_foreign, order_secret, take_slots, terms_of
+from .order_terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
 
 DEFAULT_RULE = {"platform_fee_bps": 500, "referral_bps": [500, 200, 100]}
+OPEN = ("escrowed", "delivered", "disputed")
+MAX_BATCH = 1000
 
 
-def _tx(receipt: Any) -> str:
-    return "0x" + bytes(receipt["transactionHash"]).hex()
+@dataclass(frozen=True)
+class NewOrder:
+    order_id: str
+    merchant: str
+    amount_fen: int
+    referrers: tuple[str, ...] = ()
+    carrier: str | None = None
+    shopper: str | None = None
 
 
 def current_rule(db: DbSession) -> dict[str, Any]:
@@ -32,56 +51,244 @@ def current_rule(db: DbSession) -> dict[str, Any]:
     return {"platform_fee_bps": row.platform_fee_bps, "referral_bps": json.loads(row.referral_bps)}
 
 
-def escrow_order(
-    db: DbSession,
-    dep: Deployment,
-    platform: Sender,
-    *,
-    order_id: str,
-    merchant: str,
-    amount_fen: int,
-    referrers: list[str],
-    payer: str | None = None,
-) -> Order:
-    """Escrow `order_id` on chain with the current commission rule; add (not commit) its row."""
-    if db.get(Order, order_id) is not None:
-        raise Conflict(f"order {order_id} already exists")
-    rule = current_rule(db)
-    bps = rule["referral_bps"][: len(referrers)]
-    payer = payer or platform.address
-    receipt = settlement.escrow(
-        dep, platform, order_id, merchant, payer, amount_fen, referrers, bps, rule["platform_fee_bps"]
-    )
+def _tx(receipt: Any) -> str:
+    return "0x" + bytes(receipt["transactionHash"]).hex()
+
+
+def _ts(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _chain_now(dep: Deployment) -> int:
+    return int(dep.w3.eth.get_block("latest")["timestamp"])
+
+
+def _log(o: Order, status: str, tx: str, **detail: Any) -> None:
     now = datetime.now(UTC)
-    order = Order(
-        order_id=order_id,
-        order_key="0x" + settlement.order_key(order_id).hex(),
-        merchant=merchant,
-        payer=payer,
-        amount_fen=amount_fen,
-        referrers=json.dumps([[a, b] for a, b in zip(referrers, bps, strict=True)]),
-        platform_fee_bps=rule["platform_fee_bps"],
-        status="escrowed",
-        escrow_tx=_tx(receipt),
-        created_at=now,
-        updated_at=now,
+    o.history = json.dumps(
+        [*json.loads(o.history or "[]"), {"status": status, "tx": tx, "at": now.isoformat(), **detail}]
     )
-    db.add(order)
-    return order
+    o.status, o.updated_at = status, now
 
 
-ACTIONS = {"confirm": settlement.confirm, "refund": settlement.refund, "settle-timeout": settlement.settle_on_timeout}
+def _load(db: DbSession, order_ids: Sequence[str]) -> list[Order]:
+    if not order_ids:
+        raise InvalidInput("no orders named")
+    if len(order_ids) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} orders per batch, got {len(order_ids)}")
+    if len(set(order_ids)) != len(order_ids):
+        raise InvalidInput("an order is named twice in the batch")
+    rows = {o.order_id: o for o in db.scalars(select(Order).where(Order.order_id.in_(list(order_ids))))}
+    missing = [i for i in order_ids if i not in rows]
+    if missing:
+        raise NotFound(f"order {missing[0]} not found")
+    old = [i for i in order_ids if rows[i].slot is None]
+    if old:
+        raise Conflict(f"order {old[0]} was escrowed before settlement slots and cannot change here")
+    return [rows[i] for i in order_ids]
 
 
-def close_order(
-    db: DbSession, dep: Deployment, sender: Sender, order_id: str, action: str
+def _require(o: Order, *statuses: str) -> None:
+    if o.status not in statuses:
+        raise Conflict(f"order {o.order_id} is {o.status}, not {' or '.join(statuses)}")
+
+
+def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequence[NewOrder]) -> list[Order]:
+    """Escrow a batch in one transaction with the current commission rule; add (not commit) the rows."""
+    ids = [n.order_id for n in new]
+    if not new or len(new) > MAX_BATCH or len(set(ids)) != len(ids):
+        raise InvalidInput(f"a batch holds 1..{MAX_BATCH} orders with distinct ids")
+    taken = db.scalars(select(Order.order_id).where(Order.order_id.in_(ids))).first()
+    if taken is not None:
+        raise Conflict(f"order {taken} already exists")
+    for n in new:
+        if n.amount_fen > MAX_AMOUNT:
+            raise InvalidInput(f"order {n.order_id}: amount above {MAX_AMOUNT} fen")
+    rule = current_rule(db)
+    secret = order_secret()
+    salts = [order_salt(secret, n.order_id) for n in new]
+    keys = [order_key(n.order_id, s) for n, s in zip(new, salts, strict=True)]
+    receipt, terms = _escrow_with_slots(db, dep, platform, new, keys, rule)
+    (batch,) = settlement.events(dep, receipt, ("EscrowBatch",))["EscrowBatch"]
+    settle_after = _ts(int(batch["settleAfter"]))
+    now, tx = datetime.now(UTC), _tx(receipt)
+    rows = []
+    for n, t, salt in zip(new, terms, salts, strict=True):
+        o = Order(
+            order_id=n.order_id,
+            order_key="0x" + t.key.hex(),
+            salt="0x" + salt.hex(),
+            slot=t.slot,
+            merchant=t.merchant,
+            payer=t.payer,
+            carrier=t.carrier,
+            shopper=n.shopper,
+            amount_fen=t.amount,
+            refunded_fen=0,
+            referrers=json.dumps([[a, b] for a, b in zip(t.referrers, t.referral_bps, strict=True)]),
+            platform_fee_bps=t.platform_fee_bps,
+            status="escrowed",
+            escrow_tx=tx,
+            settle_after=settle_after,
+            history="[]",
+            created_at=now,
+            updated_at=now,
+        )
+        _log(o, "escrowed", tx, amount_fen=t.amount)
+        db.add(o)
+        rows.append(o)
+    return rows
+
+
+def _escrow_with_slots(
+    db: DbSession, dep: Deployment, platform: Sender, new: Sequence[NewOrder], keys: list[bytes], rule: dict[str, Any]
+) -> tuple[Any, list[OrderTerms]]:
+    """Take slots and escrow; a slot the chain says is in use elsewhere is set aside and the batch
+    tried again (at most three times)."""
+    holders = ["0x" + k.hex() for k in keys]
+    floor = int(dep.contract("OrderSettlement").functions.slotHighWater(platform.address).call())
+    for attempt in range(3):
+        slots = take_slots(db, holders, max(floor, 1))
+        terms = [
+            OrderTerms(
+                key=k,
+                amount=n.amount_fen,
+                merchant=n.merchant,
+                payer=platform.address,
+                slot=slot,
+                referrers=tuple(n.referrers),
+                referral_bps=tuple(rule["referral_bps"][: len(n.referrers)]),
+                platform_fee_bps=rule["platform_fee_bps"],
+                carrier=n.carrier,
+            )
+            for n, k, slot in zip(new, keys, slots, strict=True)
+        ]
+        try:
+            return settlement.escrow(dep, platform, terms), terms
+        except TransactionFailed as exc:
+            free_slots(db, holders)
+            db.commit()
+            if exc.error != "SlotInUse" or attempt == 2:
+                raise
+            mark_foreign(db, int(exc.error_args[1]))
+        except Exception:
+            free_slots(db, holders)
+            db.commit()
+            raise
+    raise AssertionError("unreachable")
+
+
+def set_carrier(db: DbSession, dep: Deployment, platform: Sender, order_id: str, carrier: str) -> Order:
+    (o,) = _load(db, [order_id])
+    _require(o, "escrowed")
+    if o.carrier:
+        raise Conflict(f"order {order_id} already names carrier {o.carrier}")
+    receipt = settlement.set_carrier(dep, platform, terms_of(o), carrier)
+    o.carrier = carrier
+    _log(o, "escrowed", _tx(receipt), carrier=carrier)
+    return o
+
+
+def _epoch(t: datetime) -> int:
+    return int(t.replace(tzinfo=t.tzinfo or UTC).timestamp())
+
+
+def _in_window(dep: Deployment, o: Order) -> None:
+    if o.status == "delivered" and o.window_ends_at is not None and _chain_now(dep) >= _epoch(o.window_ends_at):
+        raise Conflict(f"order {o.order_id}: the return window closed at {o.window_ends_at.isoformat()}")
+
+
+def refund_order(db: DbSession, dep: Deployment, sender: Sender, order_id: str, amount_fen: int) -> Order:
+    """Refund part or all of what remains, before delivery or within the return window."""
+    (o,) = _load(db, [order_id])
+    _require(o, "escrowed", "delivered")
+    remaining = o.amount_fen - o.refunded_fen
+    if not 0 < amount_fen <= remaining:
+        raise InvalidInput(f"order {order_id}: a refund must be 1..{remaining} fen (what remains), not {amount_fen}")
+    _in_window(dep, o)
+    receipt = settlement.refund(dep, sender, terms_of(o), amount_fen)
+    o.refunded_fen += amount_fen
+    _log(o, "refunded" if amount_fen == remaining else o.status, _tx(receipt), refund_fen=amount_fen, by=sender.address)
+    if o.status == "refunded":
+        o.close_tx = _tx(receipt)
+        free_slots(db, [o.order_key])
+    return o
+
+
+def dispute_order(db: DbSession, dep: Deployment, platform: Sender, order_id: str, reason: str = "") -> Order:
+    (o,) = _load(db, [order_id])
+    _require(o, "delivered")
+    _in_window(dep, o)
+    receipt = settlement.dispute(dep, platform, terms_of(o))
+    _log(o, "disputed", _tx(receipt), reason=reason)
+    return o
+
+
+def rule_order(
+    db: DbSession, dep: Deployment, sender: Sender, order_id: str, refund_fen: int, signatures: Sequence[bytes]
 ) -> tuple[Order, dict[str, Any] | None]:
-    """Confirm, refund or settle-on-timeout `order_id`; commit its new status; return it and the split."""
-    order = db.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"order {order_id} not found")
-    receipt = ACTIONS[action](dep, sender, order_id)
-    order.status = "refunded" if action == "refund" else "settled"
-    order.close_tx, order.updated_at = _tx(receipt), datetime.now(UTC)
-    db.commit()
-    return order, settlement.settlement_of(dep, receipt)
+    """Execute the arbiters' signed ruling: refund `refund_fen`, settle the rest."""
+    (o,) = _load(db, [order_id])
+    _require(o, "disputed")
+    remaining = o.amount_fen - o.refunded_fen
+    if not 0 <= refund_fen <= remaining:
+        raise InvalidInput(f"order {order_id}: a ruling refunds 0..{remaining} fen, not {refund_fen}")
+    t = terms_of(o)
+    receipt = settlement.rule(dep, sender, t, refund_fen, signatures)
+    split = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers)}).get(t.key)
+    o.refunded_fen += refund_fen
+    o.close_tx = _tx(receipt)
+    _log(o, "settled" if split else "refunded", o.close_tx, ruling_refund_fen=refund_fen, signers=len(signatures))
+    free_slots(db, [o.order_key])
+    return o, split
+
+
+def settle_orders(
+    db: DbSession, dep: Deployment, anyone: Sender, order_ids: Sequence[str]
+) -> tuple[list[tuple[Order, dict[str, Any]]], list[dict[str, Any]]]:
+    """Settle the due orders among `order_ids` in one transaction; the others are reported skipped."""
+    rows = _load(db, order_ids)
+    now = _chain_now(dep)
+    due, skipped = [], []
+    for o in rows:
+        deadline = o.window_ends_at if o.status == "delivered" else o.settle_after if o.status == "escrowed" else None
+        if deadline is None or now < _epoch(deadline):
+            skipped.append(
+                {"order_id": o.order_id, "status": o.status, "due_at": as_utc(deadline) if deadline else None}
+            )
+        else:
+            due.append(o)
+    if not due:
+        return [], skipped
+    terms = [terms_of(o) for o in due]
+    receipt = settlement.settle(dep, anyone, terms)
+    splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
+    tx, settled = _tx(receipt), []
+    for o, t in zip(due, terms, strict=True):
+        split = splits.get(t.key)
+        if split is None:  # the chain skipped it (changed since we read the table)
+            skipped.append({"order_id": o.order_id, "status": o.status, "due_at": None})
+            continue
+        o.close_tx = tx
+        _log(o, "settled", tx, by_timeout=split["by_timeout"])
+        settled.append((o, split))
+    free_slots(db, [o.order_key for o, _ in settled])
+    return settled, skipped
+
+
+def due_order_ids(db: DbSession, dep: Deployment, limit: int = MAX_BATCH) -> list[str]:
+    """Open orders whose return window or settlement timeout has passed, oldest first."""
+    now = _ts(_chain_now(dep))
+    q = (
+        select(Order.order_id)
+        .where(
+            Order.slot.is_not(None),
+            or_(
+                (Order.status == "delivered") & (Order.window_ends_at <= now),
+                (Order.status == "escrowed") & (Order.settle_after <= now),
+            ),
+        )
+        .order_by(Order.updated_at)
+        .limit(limit)
+    )
+    return list(db.scalars(q))

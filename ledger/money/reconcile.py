@@ -1,8 +1,9 @@
 """Reconciliation: the platform's orders against what the chain says happened to them.
 
 Orders come from the `orders` table or a CSV export (order_id, merchant, amount_fen, status,
-referrers, time). Chain records come from the indexed `OrderSettlement` events (escrowed,
-settled, refunded; final or still pending). Every order row and every on-chain escrow gets
+referrers, time; an `order_key` column, or keys derived with the platform's secret). Chain records
+come from the indexed `OrderSettlement` events (escrowed, delivered, disputed, settled, refunded;
+final or still pending). Every order row and every on-chain escrow gets
 exactly one class:
 
 - `matched`: on chain, final, same merchant, amount and status;
@@ -60,7 +61,8 @@ STATUS_WORDS = {
     "pending": "escrowed",
     "settled": "settled",
     "completed": "settled",
-    "delivered": "settled",
+    "delivered": "delivered",
+    "disputed": "disputed",
     "confirmed": "settled",
     "refunded": "refunded",
     "cancelled": "refunded",

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, select
 from ledger.errors import LedgerError
 from ledger.store.models import ChainEvent, Order
 
+from .order_books import order_secret
+from .order_terms import order_key, order_salt, unpack_amount
 from .reconcile import ChainRecord, OrderRow
 
 CSV_COLUMNS = ("order_id", "merchant", "amount_fen", "status", "referrers", "time")
@@ -23,26 +25,30 @@ class OrdersInputError(LedgerError, ValueError):
     """The orders input is malformed; the message names the line and the field."""
 
 
+_STATES = ("OrderEscrowed", "OrderDelivered", "OrderDisputed", "OrderRefunded", "OrderSettled")
+
+
 def chain_records(engine: Engine) -> dict[str, ChainRecord]:
-    """Escrows from the indexed OrderSettlement events, with their latest state."""
+    """Escrows from the indexed OrderSettlement events, each with its latest state: escrowed,
+    delivered, disputed, settled, or refunded (a refund of everything that remained)."""
     records: dict[str, ChainRecord] = {}
-    closes: list[tuple[str, str, bool]] = []
+    later: list[tuple[str, str, bool]] = []
     q = (
         select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final)
-        .where(
-            ChainEvent.contract == "OrderSettlement",
-            ChainEvent.event.in_(("OrderEscrowed", "OrderSettled", "OrderRefunded")),
-        )
+        .where(ChainEvent.contract == "OrderSettlement", ChainEvent.event.in_(_STATES))
         .order_by(ChainEvent.block_number, ChainEvent.log_index)
     )
     with engine.connect() as conn:
         for key, event, args, final in conn.execute(q):
             if event == "OrderEscrowed":
                 a = json.loads(args)
-                records[key] = ChainRecord(key, a["merchant"], int(a["amount"]), "escrowed", bool(final))
+                records[key] = ChainRecord(key, a["merchant"], unpack_amount(int(a["terms"])), "escrowed", bool(final))
+            elif event == "OrderRefunded":
+                if int(json.loads(args)["remaining"]) == 0:
+                    later.append((key, "refunded", bool(final)))
             else:
-                closes.append((key, "settled" if event == "OrderSettled" else "refunded", bool(final)))
-    for key, status, final in closes:
+                later.append((key, event.removeprefix("Order").lower(), bool(final)))
+    for key, status, final in later:
         r = records.get(key)
         if r is not None:
             r.status = status
@@ -59,12 +65,14 @@ def orders_from_db(engine: Engine) -> Iterator[OrderRow]:
 
 
 def orders_from_csv(text: str) -> list[OrderRow]:
-    """Parse a CSV export; amounts must be integer fen. Errors name the line and the field."""
+    """Parse a CSV export; amounts must be integer fen. Errors name the line and the field. Keys are
+    the `order_key` column's, or derived from the order ids with the platform's secret."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("order_id", "merchant", "amount_fen", "status") if c not in (reader.fieldnames or [])]
     if missing:
         raise OrdersInputError(f"orders CSV lacks column(s): {', '.join(missing)} (expected {', '.join(CSV_COLUMNS)})")
     rows = []
+    secret = b"" if "order_key" in (reader.fieldnames or []) else order_secret()
     for line, r in enumerate(reader, start=2):
         amount = (r["amount_fen"] or "").strip()
         if not amount.isdigit():
@@ -74,5 +82,8 @@ def orders_from_csv(text: str) -> list[OrderRow]:
         merchant = (r["merchant"] or "").strip()
         if not is_address(merchant):
             raise OrdersInputError(f"line {line}: merchant is not an address: {merchant!r}")
-        rows.append(OrderRow(r["order_id"], to_checksum_address(merchant), int(amount), r["status"] or ""))
+        key = (r.get("order_key") or "").strip() or "0x" + order_key(
+            r["order_id"], order_salt(secret, r["order_id"])
+        ).hex()
+        rows.append(OrderRow(r["order_id"], to_checksum_address(merchant), int(amount), r["status"] or "", key))
     return rows

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from .base import Base
+from .order_tables import CommissionRule, Order, SettlementSlot
 
-class Base(DeclarativeBase):
-    pass
+__all__ = ["Base", "CommissionRule", "Order", "SettlementSlot"]  # and the tables below
 
 
 class AuthNonce(Base):
@@ -125,24 +126,6 @@ class IndexerCheckpoint(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
-class Order(Base):
-    """The platform's order, escrowed on chain under `order_key` = keccak256(order_id)."""
-
-    __tablename__ = "orders"
-    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    order_key: Mapped[str] = mapped_column(String(66), unique=True)
-    merchant: Mapped[str] = mapped_column(String(42), index=True)
-    payer: Mapped[str] = mapped_column(String(42))
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
-    referrers: Mapped[str] = mapped_column(Text)  # JSON [[address, bps], ...]
-    platform_fee_bps: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # escrowed | settled | refunded
-    escrow_tx: Mapped[str] = mapped_column(String(66))
-    close_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class IdempotencyKey(Base):
     """A write made with an Idempotency-Key: the same key and body get the first answer again."""
 
@@ -153,17 +136,6 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CommissionRule(Base):
-    """The platform's default split for new orders, kept within the on-chain caps."""
-
-    __tablename__ = "commission_rules"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform_fee_bps: Mapped[int] = mapped_column(Integer)
-    referral_bps: Mapped[str] = mapped_column(String(64))  # JSON [l1, l2, l3]
-    updated_by: Mapped[str] = mapped_column(String(42))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CodeIssue(Base):

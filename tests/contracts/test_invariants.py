@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from ledger.money.order_terms import Batch, OrderTerms, unpack_shares
+
 # brownie's own `state_machine` fixture is a compiled class that cannot be subclassed here, so the
 # machines are plain hypothesis RuleBasedStateMachines; each example starts from a chain snapshot.
 SETTINGS = settings(max_examples=20, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck))
@@ -52,7 +54,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.open_orders = []
         self.n_orders = 0
         self.escrowed = 0
-        self.payees = [*self.merchants, *self.referrers, self.buyer, self.treasury]
+        self.payees = [*self.merchants, *self.referrers, self.platform, self.treasury]
 
     def _add(self, book, who, amount):
         book[who.address] = book.get(who.address, 0) + amount
@@ -103,35 +105,45 @@ class MoneyMachine(RuleBasedStateMachine):
     def escrow(self, pick, amount, rates, fee):
         m = self.merchants[pick % len(self.merchants)]
         self.n_orders += 1
-        order = keccak(text=f"order-{self.n_orders}")
         rates = [min(r, CAPS[i]) for i, r in enumerate(rates)]
-        self.settlement.escrow(
-            order, m, self.buyer, amount, list(self.referrers[: len(rates)]), rates, fee, {"from": self.platform}
+        t = OrderTerms(
+            key=keccak(text=f"order-{self.n_orders}"),
+            amount=amount,
+            merchant=m.address,
+            payer=self.platform.address,
+            slot=self.n_orders,
+            referrers=tuple(r.address for r in self.referrers[: len(rates)]),
+            referral_bps=tuple(rates),
+            platform_fee_bps=fee,
         )
-        self.open_orders.append((order, amount))
+        b = Batch.of([t])
+        self.settlement.escrow(b.accounts, b.words, {"from": self.platform})
+        self.open_orders.append(t)
         self.escrowed += amount
 
     @rule(pick=picks, confirm=st.booleans())
     def settle(self, pick, confirm):
         if not self.open_orders:
             return
-        order, amount = self.open_orders.pop(pick % len(self.open_orders))
+        t = self.open_orders.pop(pick % len(self.open_orders))
+        b = Batch.of([t])
         if confirm:
-            tx = self.settlement.confirm(order, {"from": self.platform})
-        else:
-            self.chain.sleep(TIMEOUT)
-            tx = self.settlement.settleOnTimeout(order, {"from": self.buyer})
-        ev = tx.events["OrderSettled"]
-        assert ev["merchantShare"] + sum(ev["referralShares"]) + ev["platformFee"] == amount
-        self.escrowed -= amount
+            self.settlement.confirmByPlatform(b.accounts, b.words, [b"\x01" * 32], {"from": self.platform})
+        self.chain.sleep(TIMEOUT)
+        tx = self.settlement.settle(b.accounts, b.words, {"from": self.buyer})
+        got = unpack_shares(tx.events["OrderSettled"]["shares"])
+        assert got["merchant_fen"] + sum(got["referral_fen"]) + got["platform_fee_fen"] == t.amount
+        self.escrowed -= t.amount
 
     @rule(pick=picks)
     def refund(self, pick):
         if not self.open_orders:
             return
-        order, amount = self.open_orders.pop(pick % len(self.open_orders))
-        assert self.settlement.refund(order, {"from": self.platform}).events["OrderRefunded"]["amount"] == amount
-        self.escrowed -= amount
+        t = self.open_orders.pop(pick % len(self.open_orders))
+        b = Batch.of([t])
+        tx = self.settlement.refund(b.accounts, b.words[0], b.words[1], t.amount, {"from": self.platform})
+        assert tx.events["OrderRefunded"]["amount"] == t.amount
+        self.escrowed -= t.amount
 
     @rule(pick=picks)
     def pull_payout(self, pick):
@@ -187,8 +199,9 @@ class PayoutMachine(RuleBasedStateMachine):
     def start(self):
         self.expected = {}
         self.n = 0
-        self.payees = [self.merchant, *self.referrers, self.buyer, self.treasury]
+        self.payees = [self.merchant, *self.referrers, self.platform, self.treasury]
         self.initial = {a.address: self.token.balanceOf(a) for a in self.payees}
+        self.spent = 0  # paid into escrow by the platform, which is also a payee (of refunds)
 
     def _add(self, who, amount):
         self.expected[who.address] = self.expected.get(who.address, 0) + amount
@@ -196,15 +209,28 @@ class PayoutMachine(RuleBasedStateMachine):
     @rule(amount=amounts, rates=st.lists(bps, min_size=0, max_size=3), fee=bps, refund=st.booleans())
     def escrow_and_close(self, amount, rates, fee, refund):
         self.n += 1
-        order = keccak(text=f"p-{self.n}")
         rates = [min(r, CAPS[i]) for i, r in enumerate(rates)]
         refs = list(self.referrers[: len(rates)])
-        self.s.escrow(order, self.merchant, self.buyer, amount, refs, rates, fee, {"from": self.platform})
+        t = OrderTerms(
+            key=keccak(text=f"p-{self.n}"),
+            amount=amount,
+            merchant=self.merchant.address,
+            payer=self.platform.address,
+            slot=1,  # one slot, reused by every order
+            referrers=tuple(r.address for r in refs),
+            referral_bps=tuple(rates),
+            platform_fee_bps=fee,
+        )
+        b = Batch.of([t])
+        self.s.escrow(b.accounts, b.words, {"from": self.platform})
+        self.spent += amount
         if refund:
-            self.s.refund(order, {"from": self.platform})
-            self._add(self.buyer, amount)
+            self.s.refund(b.accounts, b.words[0], b.words[1], amount, {"from": self.platform})
+            self._add(self.platform, amount)
             return
-        self.s.confirm(order, {"from": self.platform})
+        self.s.confirmByPlatform(b.accounts, b.words, [b"\x01" * 32], {"from": self.platform})
+        self.chain.sleep(7 * 24 * 3600)
+        self.s.settle(b.accounts, b.words, {"from": self.buyer})
         shares = [amount * r // 10000 for r in rates]
         platform_fee = amount * fee // 10000
         for ref, share in zip(refs, shares, strict=True):
@@ -222,6 +248,8 @@ class PayoutMachine(RuleBasedStateMachine):
     def owed_plus_pulled_equals_credited(self):
         for who in self.payees:
             pulled = self.token.balanceOf(who) - self.initial[who.address]
+            if who == self.platform:
+                pulled += self.spent
             assert self.s.owed(who) + pulled == self.expected.get(who.address, 0)
 
 
@@ -230,6 +258,7 @@ def test_payout_invariants(chain, funded, settlement, merchant, platform, referr
     run_machine(
         chain,
         PayoutMachine,
+        chain=chain,
         s=settlement,
         merchant=merchant,
         platform=platform,

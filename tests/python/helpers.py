@@ -107,3 +107,30 @@ def serve(env: dict[str, str], log: Path, port: int) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+
+
+def delivery_doc(order_id: str, step: str = "receiving") -> dict:
+    """A carrier's EPCIS document recording that the goods of `order_id` reached the consignee."""
+    from ledger.trace.epcis.samples import CONTEXT
+
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-01T00:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": "2026-12-01T10:00:00+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "epcList": [f"urn:epc:id:sgtin:0614141.107346.{order_id[-6:]}"],
+                    "action": "OBSERVE",
+                    "bizStep": f"https://ref.gs1.org/cbv/BizStep-{step}",
+                    "bizTransactionList": [
+                        {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000005:{order_id}"}
+                    ],
+                }
+            ]
+        },
+    }

@@ -29,33 +29,44 @@ def cli(anvil_factory, tmp_path, accounts):
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
     }
 
-    def run(*args: str, ok: bool = True):
+    def run(*args: str, ok: bool = True, command: str = "money"):
         out = subprocess.run(
-            [sys.executable, "-m", "ledger", "money", *args], env=env, check=False, capture_output=True, text=True
+            [sys.executable, "-m", "ledger", command, *args], env=env, check=False, capture_output=True, text=True
         )
         if ok:
             assert out.returncode == 0, out.stderr
             return json.loads(out.stdout)
         return out
 
+    run.dep = dep
+    run.env = env
     return run, members
 
 
-def test_deposit_order_payout_round_trip(cli):
+def test_deposit_order_payout_round_trip(cli, tmp_path):
     run, members = cli
+
+    def orders(*args: str, ok: bool = True):
+        return run(*args, ok=ok, command="orders")
+
     merchant = members["merchant_a"].address
     assert run("deposit", "250000", "--as", "merchant_a")["balance_fen"] == 250_000
     assert run("deposit-status", merchant)["available_fen"] == 250_000
-    assert (
-        run("escrow", "cli-1", merchant, "10001", "--referrer", members["producer"].address, "--as", "platform")[
-            "status"
-        ]
-        == "escrowed"
-    )
-    settled = run("confirm", "cli-1", "--as", "platform")
+    carrier = members["logistics"].address
+    refs = ["--referrer", members["producer"].address]
+    (o,) = orders("escrow", "cli-1", merchant, "10001", *refs, "--carrier", carrier, "--as", "platform")
+    assert o["status"] == "escrowed"
+    out = orders("deliver", "cli-1", "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "--as", "producer", ok=False)
+    assert out.returncode == 1 and "another carrier" in out.stderr
+    (o,) = orders("deliver", "cli-1", "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "--as", "logistics")
+    assert o["status"] == "delivered"
+    assert orders("refund", "cli-1", "1", "--as", "merchant_a")["refunded_fen"] == 1
+    run.dep.w3.provider.make_request("evm_increaseTime", [7 * 24 * 3600 + 1])
+    run.dep.w3.provider.make_request("evm_mine", [])
+    (settled,) = orders("settle", "--due", "--as", "merchant_a")["settled"]
     s = settled["settlement"]
-    assert settled["status"] == "settled"
-    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 10_001
+    assert settled["status"] == "settled" and [h["status"] for h in orders("show", "cli-1")["history"]][-1] == "settled"
+    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 10_000
     owed = run("payouts", merchant)["settlement_fen"]
     assert owed == s["merchant_fen"]
     assert run("withdraw-payouts", "--as", "merchant_a")["settlement_fen"] == 0
@@ -68,7 +79,7 @@ def test_refusals_are_one_line(cli):
     assert out.stderr.strip().count("\n") == 0
     out = run("deposit", "12.5", "--as", "merchant_a", ok=False)
     assert out.returncode == 2 and "whole number of fen" in out.stderr
-    out = run("confirm", "no-such-order", "--as", "platform", ok=False)
+    out = run("confirm", "no-such-order", "--as", "platform", ok=False, command="orders")
     assert out.returncode == 1 and "order no-such-order not found" in out.stderr
     out = run("deposit", "100", ok=False)
     assert out.returncode == 1 and "--as MEMBER" in out.stderr

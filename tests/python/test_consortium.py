@@ -21,7 +21,7 @@ from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent
 from ledger.trace.verify import verify_code
 
-from .helpers import login, make_client, new_gtin
+from .helpers import delivery_doc, login, make_client, new_gtin
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +229,61 @@ def test_a_merchant_is_onboarded_through_governance_on_the_consortium(net, api, 
     ).json()
     assert c.post(f"/v1/governance/proposals/{p['id']}/approvals", headers=governors[1]).json()["status"] == "executed"
     assert c.get("/v1/products", headers=m).status_code == 403
+
+
+def test_an_order_batch_lives_its_whole_life_on_the_consortium(net, api, consortium_deployment):
+    """Escrowed by the platform, delivered by the carrier (one by capturing its EPCIS event), the
+    return window set by governance to 2 s, settled in one batch, each split exact."""
+    c, _ = api
+    accounts = dev_accounts(20)
+    dep, _ = consortium_deployment
+    m = {label: accounts[v["account_index"]] for label, v in dep.manifest["members"].items()}
+    governors = [login(c, a) for a in accounts if a.address in dep.manifest["governance"]["governors"]][:2]
+    p = c.post(
+        "/v1/governance/proposals",
+        json={"action": {"type": "set_return_window", "seconds": 2}, "reason": "test"},
+        headers=governors[0],
+    ).json()
+    assert c.post(f"/v1/governance/proposals/{p['id']}/approvals", headers=governors[1]).json()["status"] == "executed"
+    issuer, platform, carrier = (login(c, m[w]) for w in ("issuer", "platform", "logistics"))
+    fiat = {"to": m["platform"].address, "amount_fen": 10_000_000, "fiat_reference": f"ICBC-{new_gtin()}"}
+    assert c.post("/v1/token/issuances", json=fiat, headers=issuer).status_code == 201
+    tag = new_gtin()
+    orders = [
+        {
+            "order_id": f"C{tag}-{i}",
+            "merchant": m["merchant_a"].address,
+            "amount_fen": 10_001 + i,
+            "referrers": [m["producer"].address],
+            "carrier": m["logistics"].address,
+        }
+        for i in range(20)
+    ]
+    r = c.post("/v1/orders/batch", json={"orders": orders}, headers={**platform, "Idempotency-Key": tag})
+    assert r.status_code == 201, r.text
+    first = orders[0]["order_id"]
+    doc = delivery_doc(first)
+    r = c.post("/v1/epcis/capture", json=doc, headers=carrier)
+    assert r.json()["deliveries"][0]["status"] == "delivered", r.text
+    rest = [{"order_id": o["order_id"], "epcis_event": "0x" + "ab" * 32} for o in orders[1:]]
+    assert c.post("/v1/orders/deliveries", json={"deliveries": rest}, headers=carrier).status_code == 200
+    time.sleep(3)
+    ids = [o["order_id"] for o in orders]
+    done = c.post("/v1/orders/settle", json={"order_ids": ids}, headers=platform).json()
+    for _ in range(5):  # the next block may not be sealed past the window yet
+        if not done["skipped"]:
+            break
+        time.sleep(1)
+        more = c.post(
+            "/v1/orders/settle", json={"order_ids": [x["order_id"] for x in done["skipped"]]}, headers=platform
+        )
+        done = {"settled": done["settled"] + more.json()["settled"], "skipped": more.json()["skipped"]}
+    assert len(done["settled"]) == 20
+    for o, amount in zip(
+        sorted(done["settled"], key=lambda x: int(x["order_id"].rsplit("-", 1)[1])), range(10_001, 10_021), strict=True
+    ):
+        s = o["settlement"]
+        assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == amount
 
 
 def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp_path):

@@ -54,7 +54,13 @@ def escrow(c, heads, members, amount=99_999, referrers=("producer", "logistics",
     return body, r
 
 
-def test_order_settles_with_an_exact_split(api, members):
+def settle(c, heads, *bodies, who="platform"):
+    r = c.post("/v1/orders/settle", json={"order_ids": [b["order_id"] for b in bodies]}, headers=heads[who])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_order_settles_with_an_exact_split(api, members, deployment):
     c, heads = api
     body, r = escrow(c, heads, members)
     assert r.status_code == 201, r.text
@@ -63,12 +69,19 @@ def test_order_settles_with_an_exact_split(api, members):
     assert [x["bps"] for x in order["referrers"]] == [500, 200, 100]
     r = c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads["platform"])
     assert r.status_code == 200, r.text
-    s = r.json()["settlement"]
+    assert r.json()["status"] == "delivered" and r.json()["window_ends_at"]
+    early = settle(c, heads, body)
+    assert early["settled"] == [] and early["skipped"][0]["due_at"] == r.json()["window_ends_at"]
+    increase_time(deployment[0], 7 * 24 * 3600 + 1)
+    (done,) = settle(c, heads, body)["settled"]
+    s = done["settlement"]
     assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 99_999
     assert s["referral_fen"] == [99_999 * b // 10_000 for b in (500, 200, 100)]
-    assert r.json()["status"] == "settled"
-    again = c.post(f"/v1/orders/{body['order_id']}/refund", headers=heads["platform"])
-    assert again.status_code == 409 and again.json()["error"] == "OrderNotEscrowed"
+    assert done["status"] == "settled"
+    history = c.get(f"/v1/orders/{body['order_id']}", headers=heads["merchant_a"]).json()["history"]
+    assert [h["status"] for h in history] == ["escrowed", "delivered", "settled"]
+    again = c.post(f"/v1/orders/{body['order_id']}/refund", json={"amount_fen": 1}, headers=heads["platform"])
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
 
 
 def test_idempotency_key_replays_and_conflicts(api, members):
@@ -139,14 +152,13 @@ def test_refund_and_timeout_settlement(api, members, deployment):
     c, heads = api
     dep, _ = deployment
     body, _ = escrow(c, heads, members, amount=5_000)
-    r = c.post(f"/v1/orders/{body['order_id']}/refund", headers=heads["platform"])
+    r = c.post(f"/v1/orders/{body['order_id']}/refund", json={"amount_fen": 5_000}, headers=heads["platform"])
     assert r.status_code == 200 and r.json()["status"] == "refunded"
     body, _ = escrow(c, heads, members, amount=7_001, referrers=("producer",))
-    r = c.post(f"/v1/orders/{body['order_id']}/settle-timeout", headers=heads["platform"])
-    assert r.status_code == 409 and r.json()["error"] == "TimeoutNotReached"
+    assert settle(c, heads, body, who="auditor")["skipped"][0]["status"] == "escrowed"
     increase_time(dep, 14 * 24 * 3600 + 1)
-    r = c.post(f"/v1/orders/{body['order_id']}/settle-timeout", headers=heads["platform"])
-    assert r.status_code == 200 and r.json()["settlement"]["by_timeout"] is True
+    (done,) = settle(c, heads, body, who="auditor")["settled"]  # anyone may settle
+    assert done["settlement"]["by_timeout"] is True
 
 
 def test_commission_rule_within_caps(api, members):
@@ -186,6 +198,8 @@ def test_payouts_are_pulled_by_their_owner(api, members, deployment):
     dep, _ = deployment
     body, _ = escrow(c, heads, members, amount=10_000, referrers=())
     c.post(f"/v1/orders/{body['order_id']}/confirm", headers=heads["platform"])
+    increase_time(dep, 7 * 24 * 3600 + 1)
+    settle(c, heads, body)
     owed = c.get("/v1/payouts/me", headers=heads["merchant_a"]).json()["settlement_fen"]
     assert owed >= 9_500
     a = members["merchant_a"].address
@@ -265,5 +279,5 @@ def test_orders_and_idempotency_on_postgresql(api, deployment, chain_node, pg_ur
     assert again.status_code == 201 and again.json() == first.json()
     assert c.post("/v1/orders", json={**body, "amount_fen": 1}, headers=h).status_code == 409
     r = c.post(f"/v1/orders/{body['order_id']}/confirm", headers=platform)
-    assert r.status_code == 200 and r.json()["status"] == "settled"
+    assert r.status_code == 200 and r.json()["status"] == "delivered"
     c.app.state.services.engine.dispose()

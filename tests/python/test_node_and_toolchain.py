@@ -53,7 +53,9 @@ def test_compile_produces_every_contract():
     # the whole standard-JSON answer is far past the 64 KiB at which a pipe broke solcjs
     assert sum(len(json.dumps(a)) for a in arts.values()) > 64 * 1024
     for a in arts.values():
-        assert a["bytecode"].startswith("0x60") and len(a["bytecode"]) > 1000
+        assert (
+            a["bytecode"][:4] in ("0x60", "0x61") and len(a["bytecode"]) > 1000
+        )  # PUSH1 / PUSH2: the free memory pointer
 
 
 def test_missing_compiler_is_one_clear_line(tmp_path, monkeypatch):

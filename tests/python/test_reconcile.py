@@ -10,15 +10,17 @@ import subprocess
 import sys
 
 import pytest
+from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
+from ledger.money import settlement
+from ledger.money.order_terms import OrderTerms
 from ledger.money.reconcile import CLASSES, ChainRecord, OrderRow, order_key_hex, reconcile
 from ledger.money.reconcile_inputs import OrdersInputError, chain_records, orders_from_csv
-from ledger.money.settlement import order_key
 
 from .helpers import login, make_client
 
@@ -151,13 +153,15 @@ def test_end_to_end_on_chain(anvil_factory, tmp_path, accounts):
     for oid, amount in [("o1", 1_000), ("o2", 2_000), ("o3", 3_000), ("o4", 4_000)]:
         order(oid, amount)
     c.post("/v1/orders/o1/confirm", headers=platform)
-    c.post("/v1/orders/o2/refund", headers=platform)
+    assert c.post("/v1/orders/o2/refund", json={"amount_fen": 2_000}, headers=platform).status_code == 200
     c.post("/v1/orders/o4/confirm", headers=platform)
+    dep.w3.provider.make_request("evm_increaseTime", [7 * 24 * 3600 + 1])
+    dep.w3.provider.make_request("evm_mine", [])
+    r = c.post("/v1/orders/settle", json={"order_ids": ["o1", "o4"]}, headers=platform)
+    assert len(r.json()["settled"]) == 2, r.text
     # an escrow made on chain behind the platform's order system
-    s = dep.contract("OrderSettlement")
-    dep.sender(members["platform"]).transact(
-        s.functions.escrow(order_key("stray"), merchant, members["platform"].address, 777, [], [], 0)
-    )
+    stray = OrderTerms(keccak(text="stray"), 777, merchant, members["platform"].address, slot=10_000)
+    settlement.escrow(dep, dep.sender(members["platform"]), [stray])
     engine = c.app.state.services.engine
     Indexer(dep, engine, confirmations=0).run()
     order("o6", 6_000)  # not yet confirmed deep enough

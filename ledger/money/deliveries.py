@@ -1,0 +1,122 @@
+"""Deliveries: confirmed on chain by the order's carrier (or by the platform for an order without
+one), each opening the order's return window, and read from captured EPCIS events: an event
+recording that goods reached the consignee (bizStep `receiving`, `accepting` or `delivering`, in
+any of CBV's spellings) that names an order in its `bizTransactionList`, captured by that order's
+carrier, confirms the order's delivery on chain with the event's hash ID.
+
+An order is named by a business transaction whose value is its order id, or a URI whose last
+`:`- or `/`-separated part is (`urn:epcglobal:cbv:bt:0614141000005:ORDER-1`,
+`https://platform.example/orders/ORDER-1`). Only open (escrowed) orders of the capturing carrier
+are matched; capturing the same event again retries a confirmation that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.chain.client import Sender
+from ledger.chain.deploy import Deployment
+from ledger.errors import Conflict, Forbidden, InvalidInput
+from ledger.store.models import Order
+
+from . import settlement
+from .order_books import terms_of
+from .orders import _load, _log, _require, _ts, _tx
+
+DELIVERY_STEPS = frozenset({"receiving", "accepting", "delivering"})
+_STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
+
+
+def _step(value: Any) -> str:
+    v = str(value or "")
+    for p in _STEP_PREFIXES:
+        if v.startswith(p):
+            return v[len(p) :]
+    return v
+
+
+def _named_orders(event: dict) -> set[str]:
+    names: set[str] = set()
+    for t in event.get("bizTransactionList") or []:
+        v = t.get("bizTransaction") if isinstance(t, dict) else t
+        if not isinstance(v, str) or not v:
+            continue
+        names.update({v, v.rsplit(":", 1)[-1], v.rstrip("/").rsplit("/", 1)[-1]})
+    return {n for n in names if 0 < len(n) <= 64}
+
+
+def delivered_orders(
+    db: DbSession, events: Sequence[dict], hash_ids: Sequence[str], carrier: str
+) -> list[tuple[str, str]]:
+    """(order id, hash ID of the delivery event) for each open order of `carrier` that a delivery
+    event among `events` names; the first such event per order wins."""
+    wanted: dict[str, str] = {}
+    for event, hid in zip(events, hash_ids, strict=True):
+        if _step(event.get("bizStep")) in DELIVERY_STEPS:
+            for name in _named_orders(event):
+                wanted.setdefault(name, hid)
+    if not wanted:
+        return []
+    found = db.scalars(
+        select(Order.order_id).where(
+            Order.order_id.in_(list(wanted)),
+            Order.carrier == carrier,
+            Order.status == "escrowed",
+            Order.slot.is_not(None),
+        )
+    )
+    return sorted((oid, wanted[oid]) for oid in found)
+
+
+def event_bytes(event_id: str) -> bytes:
+    """The 32 bytes of an EPCIS hash ID (`ni:///sha-256;<hex>?ver=...`) or a 0x-hex hash."""
+    v = event_id.strip()
+    if v.startswith("ni:///sha-256;"):
+        v = v[len("ni:///sha-256;") :].split("?")[0]
+    v = v.removeprefix("0x")
+    if len(v) != 64:
+        raise InvalidInput(f"not an EPCIS hash ID: {event_id!r}")
+    try:
+        return bytes.fromhex(v)
+    except ValueError:
+        raise InvalidInput(f"not an EPCIS hash ID: {event_id!r}") from None
+
+
+def confirm_deliveries(
+    db: DbSession, dep: Deployment, carrier: Sender, deliveries: Sequence[tuple[str, str]]
+) -> list[Order]:
+    """The carrier confirms (order id, EPCIS event hash ID) pairs: one transaction."""
+    rows = _load(db, [d[0] for d in deliveries])
+    for o in rows:
+        if o.carrier != carrier.address:
+            raise Forbidden(f"order {o.order_id} names another carrier")
+        _require(o, "escrowed")
+    hashes = [event_bytes(e) for _, e in deliveries]
+    receipt = settlement.confirm_deliveries(dep, carrier, [terms_of(o) for o in rows], hashes)
+    return _delivered(dep, receipt, rows, [e for _, e in deliveries], "carrier")
+
+
+def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_ids: Sequence[str]) -> list[Order]:
+    """The platform confirms delivery of orders that have no carrier."""
+    rows = _load(db, order_ids)
+    for o in rows:
+        if o.carrier:
+            raise Conflict(f"order {o.order_id} has a carrier: its delivery is the carrier's to confirm")
+        _require(o, "escrowed")
+    receipt = settlement.confirm_by_platform(dep, platform, [terms_of(o) for o in rows])
+    return _delivered(dep, receipt, rows, [None] * len(rows), "platform")
+
+
+def _delivered(dep: Deployment, receipt: Any, rows: list[Order], events: list[str | None], by: str) -> list[Order]:
+    found = settlement.events(dep, receipt, ("OrderDelivered",)).get("OrderDelivered", [])
+    window = {bytes.fromhex(e["key"][2:]): int(e["windowEnds"]) for e in found}
+    tx = _tx(receipt)
+    for o, ev in zip(rows, events, strict=True):
+        o.window_ends_at = _ts(window[bytes.fromhex(o.order_key[2:])])
+        o.delivery_event = ev
+        _log(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
+    return rows

@@ -1,0 +1,127 @@
+"""The platform's books behind its on-chain orders: the secret its order keys are derived with, the
+settlement slots its open orders hold, and an order row read back as the terms the contract keeps.
+
+- The secret is `LEDGER_ORDER_KEY_SECRET` (hex) or, by default, a random 32 bytes kept in
+  `<data dir>/secrets/order-key` (mode 0600), made on first use. Losing it loses nothing on chain:
+  stored orders keep their salts; only new keys could no longer be derived the same way.
+- Slots are taken with a conditional update (`holder IS NULL`), so two writers never share one;
+  a slot is freed when its order is settled or refunded, and reused by the next escrow. A slot the
+  chain reports in use (`SlotInUse`: other books on the same account) is marked foreign for good.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.paths import data_dir
+from ledger.store.models import Order, SettlementSlot
+
+from .order_terms import OrderTerms
+
+
+def order_secret() -> bytes:
+    env = os.environ.get("LEDGER_ORDER_KEY_SECRET")
+    if env:
+        return bytes.fromhex(env.removeprefix("0x"))
+    path = data_dir() / "secrets" / "order-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_new(path, secrets.token_bytes(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _write_new(path: Path, secret: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(secret.hex())
+
+
+def take_slots(db: DbSession, holders: list[str], floor: int = 1) -> list[int]:
+    """A free slot for each holder (an order key), reusing freed ones first, new ones numbered from
+    at least `floor` (the chain's high-water mark for the payer, so a second set of books on the
+    same account does not start over); committed at once so concurrent writers see them taken."""
+    free = list(
+        db.scalars(
+            select(SettlementSlot.slot)
+            .where(SettlementSlot.holder.is_(None))
+            .order_by(SettlementSlot.slot)
+            .limit(len(holders))
+        )
+    )
+    if free:  # one conditional update; a slot another writer took meanwhile keeps its holder
+        chosen = dict(zip(free, holders, strict=False))
+        db.execute(
+            update(SettlementSlot)
+            .where(SettlementSlot.slot.in_(list(chosen)), SettlementSlot.holder.is_(None))
+            .values(holder=case(chosen, value=SettlementSlot.slot))
+        )
+    got = {}
+    for i in range(0, len(holders), 500):
+        chunk = holders[i : i + 500]
+        got.update(
+            {
+                h: slot
+                for slot, h in db.execute(
+                    select(SettlementSlot.slot, SettlementSlot.holder).where(SettlementSlot.holder.in_(chunk))
+                )
+            }
+        )
+    pending = [h for h in holders if h not in got]
+    while pending:
+        start = max((db.scalar(select(func.max(SettlementSlot.slot))) or 0) + 1, floor)
+        rows = [{"slot": start + i, "holder": h} for i, h in enumerate(pending)]
+        try:
+            with db.begin_nested():
+                db.execute(insert(SettlementSlot), rows)
+        except IntegrityError:  # another writer took some of those numbers: try again above them
+            continue
+        got.update({r["holder"]: r["slot"] for r in rows})
+        pending = []
+    db.commit()
+    return [got[h] for h in holders]
+
+
+def mark_foreign(db: DbSession, slot: int) -> None:
+    """The chain says `slot` is in use by an order these books do not hold: never hand it out."""
+    took = db.execute(update(SettlementSlot).where(SettlementSlot.slot == slot).values(holder=f"foreign:{slot}"))
+    if took.rowcount == 0:
+        db.add(SettlementSlot(slot=slot, holder=f"foreign:{slot}"))
+    db.commit()
+
+
+def free_slots(db: DbSession, holders: list[str]) -> None:
+    """Free the slots of these order keys (settled, refunded, or never escrowed); the caller commits."""
+    if holders:
+        db.execute(update(SettlementSlot).where(SettlementSlot.holder.in_(holders)).values(holder=None))
+
+
+def referrals(o: Order) -> list[tuple[str, int]]:
+    return [(a, int(b)) for a, b in json.loads(o.referrers)]
+
+
+def terms_of(o: Order) -> OrderTerms:
+    """The terms the contract holds for a stored order."""
+    if o.slot is None:
+        raise ValueError(f"order {o.order_id} predates settlement slots")
+    refs = referrals(o)
+    return OrderTerms(
+        key=bytes.fromhex(o.order_key[2:]),
+        amount=o.amount_fen,
+        merchant=o.merchant,
+        payer=o.payer,
+        slot=o.slot,
+        referrers=tuple(a for a, _ in refs),
+        referral_bps=tuple(b for _, b in refs),
+        platform_fee_bps=o.platform_fee_bps,
+        carrier=o.carrier,
+    )

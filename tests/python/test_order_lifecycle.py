@@ -1,0 +1,248 @@
+"""Orders as social e-commerce lives them, through the API on a real anvil deployment: delivery
+confirmed by the carrier's EPCIS capture, the return window, partial refunds, disputes ruled by
+arbiters' own signatures (k of n above the threshold), batches, the auditor's key opening, and no
+order number or shopper id anywhere on chain."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+
+from ledger.chain.client import Sender
+from ledger.money import settlement
+
+from .helpers import delivery_doc, govern, login, make_client
+
+WEEK = 7 * 24 * 3600
+_ids = itertools.count(1)
+SHOPPERS: list[str] = []
+ORDER_IDS: list[str] = []
+
+
+def oid() -> str:
+    o = f"SO{int(time.time() * 1000)}{next(_ids)}"
+    ORDER_IDS.append(o)
+    return o
+
+
+@pytest.fixture(scope="module")
+def api(deployment, chain_node, tmp_path_factory, members):
+    dep, _ = deployment
+    issuer = Sender(dep.w3, members["issuer"], dep.decoder())
+    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**10))
+    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("lifecycle"))
+    who = ("platform", "merchant_a", "merchant_b", "auditor", "arbiter", "producer", "logistics")
+    return c, {w: login(c, members[w]) for w in who}, dep
+
+
+def later(dep, seconds: int) -> None:
+    dep.w3.provider.make_request("evm_increaseTime", [seconds])
+    dep.w3.provider.make_request("evm_mine", [])
+
+
+def escrow(c, h, members, amount=50_000, carrier="logistics", refs=("producer",), merchant="merchant_a"):
+    shopper = f"shopper-{oid()}"
+    SHOPPERS.append(shopper)
+    body = {
+        "order_id": oid(),
+        "merchant": members[merchant].address,
+        "amount_fen": amount,
+        "referrers": [members[r].address for r in refs],
+        "shopper_id": shopper,
+    }
+    if carrier:
+        body["carrier"] = members[carrier].address
+    r = c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": body["order_id"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_capturing_the_carriers_delivery_event_confirms_delivery(api, members):
+    c, h, dep = api
+    o = escrow(c, h, members)
+    # the same event from someone who is not the order's carrier confirms nothing
+    r = c.post("/v1/epcis/capture", json=delivery_doc(o["order_id"], "shipping"), headers=h["logistics"])
+    assert r.status_code == 201 and "deliveries" not in r.json()
+    r = c.post("/v1/epcis/capture", json=delivery_doc(o["order_id"]), headers=h["producer"])
+    assert r.status_code == 201 and "deliveries" not in r.json()
+    r = c.post("/v1/epcis/capture", json=delivery_doc(o["order_id"], "accepting"), headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    (d,) = r.json()["deliveries"]
+    hid = r.json()["events"][0]["hashId"]
+    assert d == {"order_id": o["order_id"], "hashId": hid, "status": "delivered"}
+    got = c.get(f"/v1/orders/{o['order_id']}", headers=h["logistics"]).json()
+    assert got["status"] == "delivered" and got["delivery_event"] == hid
+    assert [x["status"] for x in got["history"]] == ["escrowed", "delivered"]
+    log = dep.contract("OrderSettlement").events.OrderDelivered().get_logs(from_block=0)
+    assert ("0x" + bytes(log[-1]["args"]["epcisEvent"]).hex())[2:] in hid
+    # a second confirmation, by capture or by call, changes nothing
+    again = c.post("/v1/epcis/capture", json=delivery_doc(o["order_id"], "accepting"), headers=h["logistics"])
+    assert again.status_code == 200 and "deliveries" not in again.json()
+    r = c.post(
+        "/v1/orders/deliveries",
+        json={"deliveries": [{"order_id": o["order_id"], "epcis_event": hid}]},
+        headers=h["logistics"],
+    )
+    assert r.status_code == 409
+
+
+def test_carrier_checks(api, members):
+    c, h, _ = api
+    none = escrow(c, h, members, carrier=None)
+    ev = "0x" + "ab" * 32
+    r = c.post(
+        "/v1/orders/deliveries",
+        json={"deliveries": [{"order_id": none["order_id"], "epcis_event": ev}]},
+        headers=h["logistics"],
+    )
+    assert r.status_code == 403 and "another carrier" in r.json()["detail"]
+    r = c.post(
+        "/v1/orders/deliveries",
+        json={"deliveries": [{"order_id": none["order_id"], "epcis_event": "nope"}]},
+        headers=h["logistics"],
+    )
+    assert r.status_code == 422
+    assert (
+        c.post(
+            f"/v1/orders/{none['order_id']}/carrier",
+            json={"carrier": members["merchant_b"].address},
+            headers=h["platform"],
+        ).json()["error"]
+        == "NotACarrier"
+    )
+    r = c.post(
+        f"/v1/orders/{none['order_id']}/carrier", json={"carrier": members["logistics"].address}, headers=h["platform"]
+    )
+    assert r.status_code == 200 and r.json()["carrier"] == members["logistics"].address
+    assert c.post(f"/v1/orders/{none['order_id']}/confirm", headers=h["platform"]).status_code == 409
+    r = c.post(
+        "/v1/orders/deliveries",
+        json={"deliveries": [{"order_id": none["order_id"], "epcis_event": ev}]},
+        headers=h["logistics"],
+    )
+    assert r.status_code == 200 and r.json()[0]["status"] == "delivered"
+
+
+def test_refunds_within_the_window(api, members):
+    c, h, dep = api
+    o = escrow(c, h, members, amount=100_000, carrier=None, refs=("producer", "logistics"))
+    path = f"/v1/orders/{o['order_id']}/refund"
+    assert c.post(path, json={"amount_fen": 1}, headers=h["merchant_b"]).status_code == 404  # not hers to see
+    r = c.post(path, json={"amount_fen": 100_001}, headers=h["merchant_a"])
+    assert r.status_code == 422 and "what remains" in r.json()["detail"]
+    assert c.post(path, json={"amount_fen": 20_000}, headers=h["merchant_a"]).json()["refunded_fen"] == 20_000
+    c.post(f"/v1/orders/{o['order_id']}/confirm", headers=h["platform"])
+    assert c.post(path, json={"amount_fen": 10_000}, headers=h["platform"]).json()["refunded_fen"] == 30_000
+    later(dep, WEEK + 1)
+    r = c.post(path, json={"amount_fen": 1}, headers=h["platform"])
+    assert r.status_code == 409 and "window closed" in r.json()["detail"]
+    (done,) = c.post("/v1/orders/settle", json={"order_ids": [o["order_id"]]}, headers=h["merchant_a"]).json()[
+        "settled"
+    ]
+    s = done["settlement"]
+    assert s["referral_fen"] == [70_000 * 500 // 10_000, 70_000 * 200 // 10_000]  # on what remained only
+    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 70_000
+
+
+def _sign(dep, account, order, refund):
+    return "0x" + settlement.sign_ruling(dep, bytes(account.key), bytes.fromhex(order["order_key"][2:]), refund).hex()
+
+
+def test_disputes_and_rulings(api, members, deployment, accounts):
+    c, h, dep = api
+    small = escrow(c, h, members, amount=80_000, carrier=None)
+    big = escrow(c, h, members, amount=300_000, carrier=None)
+    for o in (small, big):
+        assert c.post(f"/v1/orders/{o['order_id']}/dispute", json={}, headers=h["platform"]).status_code == 409
+        c.post(f"/v1/orders/{o['order_id']}/confirm", headers=h["platform"])
+        assert c.post(f"/v1/orders/{o['order_id']}/dispute", json={}, headers=h["merchant_a"]).status_code == 403
+        r = c.post(f"/v1/orders/{o['order_id']}/dispute", json={"reason": "damaged"}, headers=h["platform"])
+        assert r.status_code == 200 and r.json()["status"] == "disputed"
+    later(dep, WEEK + 1)
+    r = c.post("/v1/orders/settle", json={"order_ids": [small["order_id"], big["order_id"]]}, headers=h["platform"])
+    assert r.json()["settled"] == [] and {s["status"] for s in r.json()["skipped"]} == {"disputed"}
+
+    arbiter = members["arbiter"]
+    todo = c.get(f"/v1/orders/{small['order_id']}/ruling", params={"refund_fen": 30_000}, headers=h["arbiter"]).json()
+    assert todo["signatures_needed"] == 1 and todo["typed_data"]["message"]["refund"] == 30_000
+    stranger = Account.create()
+    r = c.post(
+        f"/v1/orders/{small['order_id']}/ruling",
+        json={"refund_fen": 30_000, "signatures": [_sign(dep, stranger, small, 30_000)]},
+        headers=h["platform"],
+    )
+    assert r.status_code == 403 and r.json()["error"] == "NotAnArbiter"
+    r = c.post(
+        f"/v1/orders/{small['order_id']}/ruling",
+        json={"refund_fen": 30_000, "signatures": [_sign(dep, arbiter, small, 30_000)]},
+        headers=h["arbiter"],
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "settled" and r.json()["refunded_fen"] == 30_000
+    s = r.json()["settlement"]
+    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 50_000
+
+    # above the threshold: two arbiters, each with a key of its own
+    second = Account.create()
+    govern(deployment, accounts, dep.contract("Membership").functions.admit(second.address, 1 << 6))
+    assert (
+        c.get(f"/v1/orders/{big['order_id']}/ruling", params={"refund_fen": 0}, headers=h["auditor"]).json()[
+            "signatures_needed"
+        ]
+        == 2
+    )
+    one = [_sign(dep, arbiter, big, 0)]
+    r = c.post(f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": one}, headers=h["platform"])
+    assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures"
+    both = [_sign(dep, second, big, 0), *one]  # any order: the API sorts them
+    r = c.post(
+        f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": both}, headers=h["platform"]
+    )
+    assert r.status_code == 200 and r.json()["status"] == "settled" and r.json()["refunded_fen"] == 0
+
+
+def test_batches_and_the_auditors_key_opening(api, members):
+    c, h, _ = api
+    body = {
+        "orders": [
+            {"order_id": oid(), "merchant": members["merchant_a"].address, "amount_fen": 1_000 + i} for i in range(25)
+        ]
+    }
+    r = c.post(
+        "/v1/orders/batch", json=body, headers={**h["platform"], "Idempotency-Key": body["orders"][0]["order_id"]}
+    )
+    assert r.status_code == 201, r.text
+    rows = r.json()["orders"]
+    assert len({o["escrow_tx"] for o in rows}) == 1 and len(rows) == 25
+    dup = c.post("/v1/orders/batch", json=body, headers={**h["platform"], "Idempotency-Key": "other"})
+    assert dup.status_code == 409
+    o = rows[0]
+    assert c.get(f"/v1/audit/orders/{o['order_id']}/key", headers=h["merchant_a"]).status_code == 403
+    opening = c.get(f"/v1/audit/orders/{o['order_id']}/key", headers=h["auditor"]).json()
+    assert "0x" + keccak(o["order_id"].encode() + bytes.fromhex(opening["salt"][2:])).hex() == o["order_key"]
+
+
+def test_no_order_number_or_shopper_on_chain(api, members):
+    """Runs last in this module: every transaction's calldata and every log since genesis is
+    searched for the order numbers and shopper ids used above, in their obvious encodings."""
+    _, _, dep = api
+    assert len(ORDER_IDS) > 30 and SHOPPERS
+    needles = set()
+    for text in ORDER_IDS + SHOPPERS:
+        raw = text.encode()
+        needles |= {raw, raw.hex().encode(), keccak(raw), hashlib.sha256(raw).digest()}
+    w3 = dep.w3
+    blobs = []
+    for n in range(w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            blobs.append(bytes(tx["input"]))
+    for log in w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"}):
+        blobs.append(b"".join(bytes(t) for t in log["topics"]) + bytes(log["data"]))
+    assert len(blobs) > 100
+    hits = [(i, n) for i, blob in enumerate(blobs) for n in needles if n in blob]
+    assert hits == []
