@@ -13,6 +13,7 @@ from ledger import __version__
 from . import audit, auth, errors
 from .edge import Edge
 from .routers import (
+    code_keys,
     codes,
     deposits,
     epcis,
@@ -21,6 +22,7 @@ from .routers import (
     orders,
     payouts,
     products,
+    recorders,
     resolver,
     system,
     token,
@@ -63,12 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)
+    app.include_router(recorders.router)
     app.include_router(deposits.router)
     app.include_router(order_steps.router)
     app.include_router(orders.router)
     app.include_router(payouts.router)
     app.include_router(token.router)
     app.include_router(codes.router)
+    app.include_router(code_keys.router)
     app.include_router(epcis.router)
     app.include_router(governance.router)
     app.include_router(transactions.router)

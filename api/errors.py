@@ -77,6 +77,8 @@ _REVERT_STATUS = {
     "HasCarrier": 409,
     "TermsMismatch": 409,
     "SlotInUse": 409,
+    "NotARecorder": 422,
+    "NotAuthorisedRecorder": 403,
 }
 
 

@@ -34,7 +34,9 @@ from ledger.errors import NodeUnavailable
 from ledger.money import vault
 from ledger.store.models import CodeIssue, EpcisEpc
 from ledger.trace import codes, digital_link, scan_facts
+from ledger.trace.codes import SignatureCheck
 from ledger.trace.epcis.identifiers import web_escape
+from ledger.trace.recorders import authorised
 
 from .services import Services
 
@@ -66,6 +68,20 @@ async def _keys(svc: Services, kid: str | None) -> dict[str, Any]:
     if kid and kid not in _KEYS:
         await run_in_threadpool(_in_session(svc, lambda db: _load_key(db, kid)))
     return {kid: _KEYS[kid]} if kid in _KEYS else {}
+
+
+async def _unless_revoked(svc: Services, sig: codes.SignatureCheck, kid: str, now: Any) -> codes.SignatureCheck:
+    """A good signature by a key revoked on chain (as indexed) no longer vouches for the code."""
+    digest = "0x" + codes.key_hash(_KEYS[kid]).hex()
+    revoked = await svc.scan_cache.aget(
+        ("revoked", digest), _in_session(svc, lambda db: scan_facts.key_revocation(db, digest))
+    )
+    if revoked is None or now < revoked["at"]:
+        return sig
+    args = {"kid": kid, "at": revoked["at"].isoformat(), "why": revoked["reason"]}
+    return SignatureCheck(
+        False, "revoked_key", args, f"signed with key {kid}, revoked on chain at {args['at']}: {args['why']}"
+    )
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -151,6 +167,8 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     kid = link.params.get("k")
     sig = _signature_check(uri, kid, bool(await _keys(svc, kid)))
     now = utcnow()
+    if sig.ok:
+        sig = await _unless_revoked(svc, sig, kid, now)
     result: dict[str, Any] = {
         "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
         "signature": {"ok": sig.ok, "reason": sig.reason},
@@ -229,7 +247,9 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
     if await cache.aget(("item events", gtin), _in_session(svc, lambda db: scan_facts.has_item_events(db, gtin))):
         item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(link.serial)}"
         about = select(EpcisEpc.event_id).where(EpcisEpc.uri == item)
-        own = await run_in_threadpool(_in_session(svc, lambda db: scan_facts.epcis_rows(db, about)))
+        own = await run_in_threadpool(
+            _in_session(svc, lambda db: scan_facts.epcis_rows(db, about, recorders=authorised(db, gtin)))
+        )
     seen = {e["hash_id"] for e in shared["supply_chain"]}
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]

@@ -178,7 +178,7 @@ class Services:
 
     @property
     def code_signer(self) -> CodeSigner:
-        if self._code_signer is None:
+        if self._code_signer is None or self._code_signer.stale():
             self._code_signer = CodeSigner(self.settings.code_key_dir)
         return self._code_signer
 

@@ -70,6 +70,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     who["merchant_a"].transact(prov.functions.registerProduct(GTIN))
     who["merchant_a"].transact(prov.functions.registerBatch(GTIN, "EPCIS-B"))
     batch = prov.functions.batchId(GTIN, "EPCIS-B").call()
+    who["merchant_a"].transact(prov.functions.setRecorder(GTIN, who["producer"].address, True))
     t = time.perf_counter()
     for i in range(BASELINE_EVENTS):
         who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"b{i}")))

@@ -33,6 +33,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     who["merchant_a"].transact(prov.functions.registerProduct(GTIN))
     who["merchant_a"].transact(prov.functions.registerBatch(GTIN, "BENCH-1"))
     batch = prov.functions.batchId(GTIN, "BENCH-1").call()
+    who["merchant_a"].transact(prov.functions.setRecorder(GTIN, who["producer"].address, True))
     who["producer"].transact(prov.functions.recordEvent(batch, keccak(text="e0")))
     gas = [
         who["producer"].transact(prov.functions.recordEvent(batch, keccak(text=f"e{i}")))["gasUsed"]

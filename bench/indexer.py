@@ -39,6 +39,7 @@ def _activity(dep: Any) -> None:
     prov.functions.registerProduct(gtin).transact({"from": m["merchant_a"]})
     prov.functions.registerBatch(gtin, "BENCH").transact({"from": m["merchant_a"]})
     batch = prov.functions.batchId(gtin, "BENCH").call()
+    prov.functions.setRecorder(gtin, m["producer"], True).transact({"from": m["merchant_a"]})
     token.functions.mint(m["platform"], 10**12).transact({"from": m["issuer"]})
     token.functions.approve(s.address, 2**256 - 1).transact({"from": m["platform"]})
     for i in range(600):

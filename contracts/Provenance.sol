@@ -34,10 +34,16 @@ contract Provenance is MemberGated {
 
     /// @notice GTIN-14 => owning merchant
     mapping(uint64 => address) public productOwner;
+    /// @notice gtin => recorder => authorised by the product's merchant to record about it
+    mapping(uint64 => mapping(address => bool)) public authorisedRecorder;
     mapping(bytes32 => Batch) private _batches;
     mapping(bytes32 => Anchor) private _anchors;
+    /// @notice SHA-256 of a code-signing public key => when it was revoked (0: never)
+    mapping(bytes32 => uint64) public codeKeyRevokedAt;
 
     event ProductRegistered(uint64 indexed gtin, address indexed merchant);
+    event CodeKeyRevoked(bytes32 indexed keyHash, uint64 at, string reason, address by);
+    event RecorderSet(uint64 indexed gtin, address indexed recorder, bool allowed);
     event BatchRegistered(bytes32 indexed batchId, uint64 indexed gtin, string lot);
     event EventRecorded(
         bytes32 indexed batchId, uint64 indexed index, bytes32 eventHash, bytes32 head, address indexed recorder
@@ -58,6 +64,9 @@ contract Provenance is MemberGated {
     error RootExists(bytes32 root);
     error UnknownRoot(bytes32 root);
     error EmptyReason();
+    error NotARecorder(address account);
+    error KeyRevoked(bytes32 keyHash);
+    error NotAuthorisedRecorder(uint64 gtin, address account);
 
     constructor(Membership membership_) MemberGated(membership_) {}
 
@@ -90,18 +99,45 @@ contract Provenance is MemberGated {
 
     /// @notice Append `eventHash` to the hash chain of batch `id`: the new head is
     /// `keccak256(abi.encodePacked(previousHead, eventHash))`, starting from zero.
-    /// @dev Producers, logistics, inspectors and the product's merchant may record.
+    /// @dev The product's merchant and the recorders it authorised ({setRecorder}) may record.
     /// @return head the new head of the chain
     function recordEvent(bytes32 id, bytes32 eventHash) external returns (bytes32 head) {
         Batch storage b = _batches[id];
         if (!b.exists) revert UnknownBatch(id);
         if (eventHash == bytes32(0)) revert EmptyHash();
-        if (productOwner[b.gtin] != msg.sender) _checkRole(msg.sender, RECORDER_ROLES);
+        if (!mayRecord(b.gtin, msg.sender)) revert NotAuthorisedRecorder(b.gtin, msg.sender);
         head = keccak256(abi.encodePacked(b.head, eventHash));
         uint64 index = b.eventCount;
         b.head = head;
         b.eventCount = index + 1;
         emit EventRecorded(id, index, eventHash, head, msg.sender);
+    }
+
+    /// @notice The product's merchant authorises (or stops authorising) a producer, carrier or
+    /// inspector to record events about the product; nobody else but the merchant may.
+    function setRecorder(uint64 gtin, address recorder, bool allowed) external {
+        _checkProductOwner(gtin);
+        if (allowed && !membership.hasAnyRole(recorder, RECORDER_ROLES)) revert NotARecorder(recorder);
+        authorisedRecorder[gtin][recorder] = allowed;
+        emit RecorderSet(gtin, recorder, allowed);
+    }
+
+    /// @notice Revoke a code-signing key (by the SHA-256 of its raw public key): codes signed with
+    /// it scan as forged from now on. The platform (operators) only; once.
+    function revokeCodeKey(bytes32 keyHash, string calldata reason) external onlyRole(Roles.OPERATOR) {
+        if (bytes(reason).length == 0) revert EmptyReason();
+        if (codeKeyRevokedAt[keyHash] != 0) revert KeyRevoked(keyHash);
+        codeKeyRevokedAt[keyHash] = uint64(block.timestamp);
+        emit CodeKeyRevoked(keyHash, uint64(block.timestamp), reason, msg.sender);
+    }
+
+    /// @notice Whether `account` may record events about product `gtin`: its merchant, or a
+    /// member the merchant authorised that still holds a recorder role.
+    function mayRecord(uint64 gtin, address account) public view returns (bool) {
+        address owner = productOwner[gtin];
+        if (owner == address(0)) return false;
+        if (account == owner) return true;
+        return authorisedRecorder[gtin][account] && membership.hasAnyRole(account, RECORDER_ROLES);
     }
 
     /// @notice Anchor a Merkle `root` over `leafCount` event hashes whose data lives at `uri`.

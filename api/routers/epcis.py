@@ -25,6 +25,7 @@ from ledger.clock import utcnow
 from ledger.errors import LedgerError
 from ledger.money import deliveries
 from ledger.store.models import EpcisAnchor, EpcisEvent
+from ledger.trace import recorders
 from ledger.trace.epcis import capture as captures
 from ledger.trace.epcis import proofs
 from ledger.trace.epcis import query as queries
@@ -87,9 +88,12 @@ def capture(
     with _CAPTURING:
         try:
             doc, events = check_capture(body)
-            result = captures.capture(db, doc, events, member.address)
+            may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
+            result = captures.capture(db, doc, events, member.address, may_record=may_record)
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
+        except captures.NotAuthorisedRecorder as exc:
+            raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     stored = result.stored
     request.state.audit_detail = (
         f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"

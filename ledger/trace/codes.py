@@ -13,23 +13,28 @@ Issuing is separate from rendering: `issue()` returns strings; `render_*` draw o
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import io
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
 import qrcode
 import qrcode.constants
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.trace import digital_link
+from ledger.trace.code_keys import (  # noqa: F401 - re-exported: the signer and keys are part of codes
+    CodeSigner,
+    _b64,
+    _unb64,
+    key_hash,
+    key_id,
+    public_key_b64,
+    public_key_from_b64,
+)
 from ledger.trace.merkle import MerkleTree
 
 try:
@@ -46,51 +51,6 @@ except ImportError:  # pragma: no cover
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 SERIAL_LENGTH = 12
-
-
-def _b64(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def _unb64(s: str) -> bytes:
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def key_id(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def public_key_b64(public: Ed25519PublicKey) -> str:
-    return _b64(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-
-
-def public_key_from_b64(text: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(_unb64(text))
-
-
-class CodeSigner:
-    """An Ed25519 signing key kept as PKCS#8 PEM in `directory` (created on first use)."""
-
-    def __init__(self, directory: Path):
-        directory.mkdir(parents=True, exist_ok=True)
-        current = directory / "current.pem"
-        if not current.exists():
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            tmp = directory / "current.pem.tmp"
-            tmp.write_bytes(pem)
-            tmp.chmod(0o600)
-            tmp.replace(current)
-        key = serialization.load_pem_private_key(current.read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
-        self._key = key
-        self.public = key.public_key()
-        self.kid = key_id(self.public)
-
-    def sign(self, key_path: str) -> str:
-        return _b64(self._key.sign(key_path.encode()))
 
 
 @dataclass(frozen=True)

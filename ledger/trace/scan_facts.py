@@ -6,6 +6,7 @@ anchored, and the Merkle tree of a code issue. Reads only; the API caches what i
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from ledger.store.models import Batch, ChainEvent, Code, EpcisAnchor, EpcisEpc, 
 
 from . import codes, digital_link
 from .merkle import MerkleTree, TreeCache
+from .recorders import authorised
 
 
 class IssueKey(Protocol):
@@ -70,7 +72,7 @@ def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
         "batch_id": batch_id,
         "timeline": timeline,
         "recall_reason": recall_reason,
-        "supply_chain": epcis_rows(db, about),
+        "supply_chain": epcis_rows(db, about, recorders=authorised(db, gtin)),
     }
 
 
@@ -115,16 +117,20 @@ def anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | No
     return {"method": "merkle", "root": anchor.root, "leaf_index": ev.leaf_index} | where
 
 
-def epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
+def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None = None) -> list[dict[str, Any]]:
     """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
-    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>)."""
-    rows = db.execute(
+    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>). With `recorders`,
+    only events those members recorded (a product's merchant and its authorised recorders)."""
+    q = (
         select(EpcisEvent, EpcisAnchor)
         .outerjoin(EpcisAnchor, EpcisAnchor.id == EpcisEvent.anchor_id)
         .where(EpcisEvent.id.in_(about))
         .order_by(EpcisEvent.event_time, EpcisEvent.id)
         .limit(limit)
-    ).all()
+    )
+    if recorders is not None:
+        q = q.where(EpcisEvent.recorder.in_(sorted(recorders)))
+    rows = db.execute(q).all()
     out = []
     for ev, anchor in rows:
         out.append(
@@ -140,3 +146,16 @@ def epcis_rows(db: DbSession, about, limit: int = 50) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def key_revocation(db: DbSession, key_hash: str) -> dict[str, Any] | None:
+    """When and why the code-signing key with this SHA-256 was revoked on chain (indexed), if it was."""
+    args = db.scalar(
+        select(ChainEvent.args).where(
+            ChainEvent.contract == "Provenance", ChainEvent.event == "CodeKeyRevoked", ChainEvent.key == key_hash
+        )
+    )
+    if args is None:
+        return None
+    a = json.loads(args)
+    return {"at": datetime.fromtimestamp(int(a["at"]), UTC), "reason": a["reason"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -69,6 +70,14 @@ def verify_code(
         return checks
     ok, reason = codes.verify_signature(uri, {kid: codes.public_key_from_b64(pk)})
     check("signature", ok, reason)
+    digest = codes.key_hash(codes.public_key_from_b64(pk))
+    revoked_at = prov.functions.codeKeyRevokedAt(digest).call()
+    if revoked_at:
+        why = [log["args"]["reason"] for log in dep.logs(prov.events.CodeKeyRevoked, keyHash=digest)]
+        when = datetime.fromtimestamp(revoked_at, UTC).isoformat()
+        check("signing key not revoked", False, f"key {kid} revoked on chain at {when}: {why[0] if why else '?'}")
+    else:
+        check("signing key not revoked", True, f"key {kid}")
     path = [bytes.fromhex(p[2:]) for p in proof["path"]]
     member = prov.functions.verifyEvent(root, codes.code_leaf(link), path).call()
     check("code is in the anchored set", member, f"leaf {proof['leaf_index']} of {count}")

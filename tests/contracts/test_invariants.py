@@ -298,6 +298,8 @@ class HistoryMachine(RuleBasedStateMachine):
 def test_history_invariants(chain, provenance, merchant, producer, logistics, inspector):
     gtin = 6901234567892
     provenance.registerProduct(gtin, {"from": merchant})
+    for who in (producer, logistics, inspector):
+        provenance.setRecorder(gtin, who, True, {"from": merchant})
     batch_ids = [
         str(provenance.registerBatch(gtin, lot, {"from": merchant}).events["BatchRegistered"]["batchId"])
         for lot in ("A", "B", "C")

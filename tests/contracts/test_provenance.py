@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from conftest import reverts
+from conftest import govern, reverts
 from eth_utils import keccak
 
 from ledger.trace.merkle import MerkleTree
@@ -70,6 +70,8 @@ def test_register_batch(provenance, registered, merchant, merchant_b):
 
 
 def test_hash_chain_links_each_event(provenance, registered, merchant, producer, logistics, inspector):
+    for who in (producer, logistics, inspector):
+        provenance.setRecorder(GTIN, who, True, {"from": merchant})
     head = b"\x00" * 32
     for i, (who, step) in enumerate(
         [(producer, "harvested"), (inspector, "inspected"), (logistics, "shipped"), (merchant, "received")]
@@ -89,12 +91,35 @@ def test_hash_chain_links_each_event(provenance, registered, merchant, producer,
     assert count == 4 and chain_head == "0x" + head.hex()
 
 
-def test_record_event_refusals(provenance, registered, merchant_b, auditor, outsider, producer):
-    with reverts("MissingRole"):
+def test_only_the_merchant_and_the_recorders_it_authorised_record(
+    provenance, registered, merchant, merchant_b, producer, logistics, auditor, governance, governors, membership
+):
+    with reverts("NotAuthorisedRecorder"):  # a producer the merchant has not authorised
+        provenance.recordEvent(registered, h("x"), {"from": producer})
+    with reverts("NotProductOwner"):  # a competitor cannot authorise itself
+        provenance.setRecorder(GTIN, producer, True, {"from": merchant_b})
+    with reverts("NotARecorder"):
+        provenance.setRecorder(GTIN, auditor, True, {"from": merchant})
+    tx = provenance.setRecorder(GTIN, producer, True, {"from": merchant})
+    assert tx.events["RecorderSet"]["allowed"] is True and provenance.mayRecord(GTIN, producer)
+    provenance.recordEvent(registered, h("x"), {"from": producer})
+    assert not provenance.mayRecord(GTIN, logistics) and not provenance.mayRecord(GTIN, merchant_b)
+    provenance.setRecorder(GTIN, producer, False, {"from": merchant})
+    with reverts("NotAuthorisedRecorder"):
+        provenance.recordEvent(registered, h("y"), {"from": producer})
+    # authorised, then removed from the consortium: no longer records
+    provenance.setRecorder(GTIN, logistics, True, {"from": merchant})
+    govern(governance, governors, membership, "remove", logistics)
+    assert not provenance.mayRecord(GTIN, logistics)
+
+
+def test_record_event_refusals(provenance, registered, merchant, merchant_b, auditor, outsider, producer):
+    provenance.setRecorder(GTIN, producer, True, {"from": merchant})
+    with reverts("NotAuthorisedRecorder"):
         provenance.recordEvent(registered, h("x"), {"from": merchant_b})  # another merchant
-    with reverts("MissingRole"):
+    with reverts("NotAuthorisedRecorder"):
         provenance.recordEvent(registered, h("x"), {"from": auditor})
-    with reverts("MissingRole"):
+    with reverts("NotAuthorisedRecorder"):
         provenance.recordEvent(registered, h("x"), {"from": outsider})
     with reverts("UnknownBatch"):
         provenance.recordEvent(h("no such batch"), h("x"), {"from": producer})

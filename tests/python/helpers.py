@@ -134,3 +134,11 @@ def delivery_doc(order_id: str, step: str = "receiving") -> dict:
             ]
         },
     }
+
+
+def authorise(client, merchant_headers: dict[str, str], gtin: str, *recorders) -> None:
+    """The product's merchant authorises members (accounts or addresses) to record about it."""
+    for r in recorders:
+        address = getattr(r, "address", r)
+        got = client.put(f"/v1/products/{gtin}/recorders/{address}", headers=merchant_headers)
+        assert got.status_code == 200, got.text

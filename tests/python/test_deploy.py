@@ -61,6 +61,7 @@ def test_contracts_work_through_web3(deployment, accounts):
     merchant.transact(prov.functions.registerBatch(4006381333931, "LOT-7"))
     batch = prov.functions.batchId(4006381333931, "LOT-7").call()
     event_hash = keccak(text="harvested")
+    merchant.transact(prov.functions.setRecorder(4006381333931, acct["producer"].address, True))
     dep.sender(acct["producer"]).transact(prov.functions.recordEvent(batch, event_hash))
     _, count, head, _ = prov.functions.batch(batch).call()
     assert count == 1 and head == keccak(b"\x00" * 32 + event_hash)

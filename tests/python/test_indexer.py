@@ -31,6 +31,7 @@ def setup(anvil_factory, tmp_path, accounts):
     merchant.transact(prov.functions.registerProduct(6901234567892))
     merchant.transact(prov.functions.registerBatch(6901234567892, "IDX"))
     batch = prov.functions.batchId(6901234567892, "IDX").call()
+    merchant.transact(prov.functions.setRecorder(6901234567892, members["producer"].address, True))
     producer = dep.sender(members["producer"])
 
     def activity(n: int, tag: str = "a") -> None:

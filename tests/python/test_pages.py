@@ -22,6 +22,7 @@ REASON_ARGS = {
     "unsigned": {},
     "unknown_key": {"kid": "1d9cfc87551ef680"},
     "bad_signature": {},
+    "revoked_key": {"kid": "1d9cfc87551ef680", "at": "2026-12-02T10:00:00+00:00", "why": "印刷厂泄露 leaked"},
     "recalled": {"why": "标签错印 mislabelled"},
     "recalled_no_reason": {},
     "suspicious": {"count": "23", "networks": "5"},
@@ -30,6 +31,7 @@ VERDICT_OF = {
     "genuine": "genuine",
     "never_issued": "unknown",
     "malformed": "forged",
+    "revoked_key": "forged",
     "unsigned": "forged",
     "unknown_key": "forged",
     "bad_signature": "forged",
@@ -107,7 +109,8 @@ def visible_text(html: str, data: dict) -> str:
     parser.feed(html)
     text = " ".join(parser.text)
     for value in (data["code"]["lot"], data["code"]["serial"], "西湖龙井 Longjing", "标签错印 mislabelled",
-                  REASON_ARGS["malformed"]["detail"], REASON_ARGS["unknown_key"]["kid"]):  # fmt: skip
+                  REASON_ARGS["malformed"]["detail"], REASON_ARGS["unknown_key"]["kid"],
+                  REASON_ARGS["revoked_key"]["why"], REASON_ARGS["revoked_key"]["at"]):  # fmt: skip
         text = text.replace(value, " ")
     return text
 

@@ -24,7 +24,7 @@ from ledger.trace import digital_link
 from ledger.trace.verify import verify_code
 
 from .conftest import free_port
-from .helpers import DOMAIN, login, make_client, new_gtin, serve
+from .helpers import DOMAIN, authorise, login, make_client, new_gtin, serve
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def scene(deployment, chain_node, tmp_path, members):
     gtin = new_gtin()
     assert c.post("/v1/products", json={"gtin": gtin, "name": "Anji white tea"}, headers=a).status_code == 201
     batch = c.post("/v1/batches", json={"gtin": gtin, "lot": "AJ-7"}, headers=a).json()
+    authorise(c, a, gtin, members["producer"], members["logistics"])
     prov = dep.contract("Provenance")
     for who, step in (("producer", "harvested"), ("logistics", "shipped")):
         Sender(dep.w3, members[who], dep.decoder()).transact(
@@ -288,6 +289,7 @@ def test_verify_checks_everything_against_the_chain(scene, deployment, members):
         "anchored by the product's merchant",
         "signing key published with the root",
         "signature",
+        "signing key not revoked",
         "code is in the anchored set",
         "batch not recalled",
     ]
@@ -320,7 +322,7 @@ def test_verify_cli_against_a_live_resolver(live, deployment, chain_node):
         text=True,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.count("ok  ") == 7 and "FAIL" not in ok.stdout
+    assert ok.stdout.count("ok  ") == 8 and "FAIL" not in ok.stdout
     sig = re.search(r"[?&]s=([^&]+)", uri).group(1)
     bad = subprocess.run(
         [sys.executable, "-m", "ledger", "verify", uri.replace(sig, "B" * len(sig)), "--resolver", base],

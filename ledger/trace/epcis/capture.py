@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,11 +21,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger.errors import LedgerError
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
 from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
 from ledger.trace.epcis.identifiers import canonical
 from ledger.trace.epcis.schema import InvalidEpcis
+from ledger.trace.recorders import refused
 
 _ITEM = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?$")
 # where events name identifiers: (field, is a list of quantity elements)
@@ -148,14 +150,34 @@ def _merchants_of(db: Session, prepared: list[Prepared]) -> dict[str, str]:
     return dict(db.execute(select(Product.gtin, Product.merchant).where(Product.gtin.in_(gtins))).all())
 
 
-def capture(db: Session, doc: dict, events: list[dict], recorder: str, now: datetime | None = None) -> CaptureResult:
-    """Store the document's new events in one transaction; report each as stored or duplicate."""
+class NotAuthorisedRecorder(LedgerError):
+    """An event names a registered product its recorder may not record about."""
+
+    def __init__(self, gtin: str, merchant: str, recorder: str, hash_id: str):
+        super().__init__(
+            f"event {hash_id} names product {gtin} of merchant {merchant}, who has not authorised "
+            f"{recorder} to record about it (Provenance.setRecorder); nothing was stored"
+        )
+        self.gtin = gtin
+
+
+def capture(
+    db: Session,
+    doc: dict,
+    events: list[dict],
+    recorder: str,
+    now: datetime | None = None,
+    may_record: Callable[[str], bool] | None = None,
+) -> CaptureResult:
+    """Store the document's new events in one transaction; report each as stored or duplicate.
+    With `may_record` (GTIN -> bool, the chain's answer for this recorder), a document with an
+    event about a registered product the recorder may not record about is refused whole."""
     prepared = prepare(doc, events)
     context = json.dumps(doc.get("@context"), separators=(",", ":"))
     for attempt in range(CAPTURE_RETRIES):
         try:
             with _one_writer(db):
-                return _store(db, prepared, context, recorder, now or datetime.now(UTC))
+                return _store(db, prepared, context, recorder, now or datetime.now(UTC), may_record)
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
             if attempt == CAPTURE_RETRIES - 1:
@@ -163,7 +185,14 @@ def capture(db: Session, doc: dict, events: list[dict], recorder: str, now: date
     raise AssertionError("unreachable")
 
 
-def _store(db: Session, prepared: list[Prepared], context: str, recorder: str, now: datetime) -> CaptureResult:
+def _store(
+    db: Session,
+    prepared: list[Prepared],
+    context: str,
+    recorder: str,
+    now: datetime,
+    may_record: Callable[[str], bool] | None = None,
+) -> CaptureResult:
     capture_id = str(uuid.uuid4())
     hash_ids = [p.hash_id for p in prepared]
     known: set[str] = set()
@@ -172,6 +201,12 @@ def _store(db: Session, prepared: list[Prepared], context: str, recorder: str, n
         known.update(db.scalars(select(EpcisEvent.hash_id).where(EpcisEvent.hash_id.in_(chunk))))
     new = [p for p in prepared if p.hash_id not in known]
     owners = _merchants_of(db, new)
+    if may_record is not None:
+        for p in new:
+            gtins = [g for g in (item_parts(u)[0] for u in p.epcs) if g]
+            g = refused(gtins, owners, lambda gtin: owners[gtin] == recorder or may_record(gtin))
+            if g is not None:
+                raise NotAuthorisedRecorder(g, owners[g], recorder, p.hash_id)
     ids: dict[str, int] = {}
     if new:
         rows = [

@@ -52,4 +52,5 @@ def proof_of(db: Session, row: EpcisEvent) -> dict:
         "path": ["0x" + p.hex() for p in tree.proof(row.leaf_index)],
         "root": anchor.root,
         "leafCount": anchor.leaf_count,
+        "recorder": row.recorder,  # as this service saw it (a Merkle leaf does not name its recorder)
     }

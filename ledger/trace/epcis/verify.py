@@ -16,18 +16,24 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.chain.deploy import Deployment
-from ledger.trace.epcis.hashid import document_digests
+from ledger.trace.epcis.capture import item_parts, named_identifiers
+from ledger.trace.epcis.hashid import document_digests, document_events
 from ledger.trace.verify import Check
 
 
 def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
     prov = dep.contract("Provenance")
     checks: list[Check] = []
+    events = document_events(doc)
     for i, digest in enumerate(document_digests(doc)):
         name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
         proof = fetch_proof(digest)
         if proof.get("status") != "anchored":
             checks.append(Check(name, False, f"not anchored yet ({proof.get('status')})"))
+            continue
+        refusal = _unauthorised(prov, events[i], proof.get("recorder"))
+        if refusal:
+            checks.append(Check(name, False, refusal))
             continue
         if proof.get("method") == "batchChain":
             checks.append(_check_chain_entry(name, dep, digest, proof))
@@ -55,6 +61,22 @@ def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[
             )  # fmt: skip
         )
     return checks
+
+
+def _unauthorised(prov: Any, event: dict, recorder: str | None) -> str | None:
+    """Why the recorder may not record about a registered product the event names, if so: the
+    product's merchant decides on chain (`Provenance.mayRecord`, as of now)."""
+    if not recorder:
+        return None
+    for uri in named_identifiers(event):
+        gtin = item_parts(uri)[0]
+        registered = gtin and prov.functions.productOwner(int(gtin)).call() != ZERO
+        if registered and not prov.functions.mayRecord(int(gtin), recorder).call():
+            return f"recorded by {recorder}, whom product {gtin}'s merchant has not authorised to record about it"
+    return None
+
+
+ZERO = "0x" + "00" * 20
 
 
 def _check_chain_entry(name: str, dep: Deployment, digest: str, proof: dict[str, Any]) -> Check:
