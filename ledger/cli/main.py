@@ -222,11 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--format", choices=["json", "csv", "html"], default="json")
     p.add_argument("--out", help="write the report here instead of standard output")
     p.set_defaults(func=_cmd_reconcile)
+    from ledger.cli.backup import add_parser as add_backup_parser
     from ledger.cli.money import add_parser as add_money_parser
     from ledger.cli.orders import add_parser as add_orders_parser
 
     add_money_parser(sub)
     add_orders_parser(sub)
+    add_backup_parser(sub)
     p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")
