@@ -1,9 +1,10 @@
 """The platform's books behind its on-chain orders: the secret its order keys are derived with, the
 settlement slots its open orders hold, and an order row read back as the terms the contract keeps.
 
-- The secret is `LEDGER_ORDER_KEY_SECRET` (hex) or, by default, a random 32 bytes kept in
-  `<data dir>/secrets/order-key` (mode 0600), made on first use. Losing it loses nothing on chain:
-  stored orders keep their salts; only new keys could no longer be derived the same way.
+- The secret is `LEDGER_ORDER_KEY_SECRET` (hex) or, by default, a random 32 bytes kept sealed
+  (`ledger.access.sealed`) in `<data dir>/secrets/order-key` (mode 0600), made on first use.
+  Losing it loses nothing on chain: stored orders keep their salts; only new keys could no
+  longer be derived the same way.
 - Slots are taken with a conditional update (`holder IS NULL`), so two writers never share one;
   a slot is freed when its order is settled or refunded, and reused by the next escrow. A slot the
   chain reports in use (`SlotInUse`: other books on the same account) is marked foreign for good.
@@ -14,16 +15,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from pathlib import Path
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from ledger.access.sealed import unseal, write_sealed
 from ledger.paths import data_dir
 from ledger.store.models import Order, SettlementSlot
 
 from .order_terms import OrderTerms
+
+_SECRET: dict[str, tuple[int, bytes]] = {}
 
 
 def order_secret() -> bytes:
@@ -32,18 +35,12 @@ def order_secret() -> bytes:
         return bytes.fromhex(env.removeprefix("0x"))
     path = data_dir() / "secrets" / "order-key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_new(path, secrets.token_bytes(32))
-    return bytes.fromhex(path.read_text().strip())
-
-
-def _write_new(path: Path, secret: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return
-    with os.fdopen(fd, "w") as f:
-        f.write(secret.hex())
+        write_sealed(path, secrets.token_bytes(32).hex().encode())
+    mtime = path.stat().st_mtime_ns
+    cached = _SECRET.get(str(path))
+    if cached is None or cached[0] != mtime:  # opening it costs a key derivation: once per file
+        cached = _SECRET[str(path)] = (mtime, bytes.fromhex(unseal(path.read_bytes()).decode().strip()))
+    return cached[1]
 
 
 def take_slots(db: DbSession, holders: list[str], floor: int = 1) -> list[int]:

@@ -48,3 +48,28 @@ def test_concurrent_writers_never_share_a_slot(db):
         t.join()
     flat = [x for batch in got for x in batch]
     assert len(flat) == 200 and len(set(flat)) == 200
+
+
+def test_the_order_key_secret_is_sealed_at_rest(tmp_path, monkeypatch):
+    from ledger.errors import LedgerError
+    from ledger.money import order_books
+
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LEDGER_ORDER_KEY_SECRET", raising=False)
+    monkeypatch.delenv("LEDGER_KEY_PASSPHRASE", raising=False)
+    secret = order_books.order_secret()
+    stored = (tmp_path / "secrets" / "order-key").read_bytes()
+    assert stored.startswith(b"TLSEAL1") and secret.hex().encode() not in stored
+    assert oct((tmp_path / "secrets" / "order-key").stat().st_mode & 0o777) == "0o600"
+    order_books._SECRET.clear()
+    assert order_books.order_secret() == secret  # opens again with the same passphrase
+    order_books._SECRET.clear()
+    monkeypatch.setenv("LEDGER_KEY_PASSPHRASE", "not the one")
+    with pytest.raises(LedgerError, match="does not open"):
+        order_books.order_secret()
+    # a secret written in the clear by an older version is still read
+    legacy = tmp_path / "legacy"
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(legacy))
+    (legacy / "secrets").mkdir(parents=True)
+    (legacy / "secrets" / "order-key").write_text("ab" * 32)
+    assert order_books.order_secret() == bytes.fromhex("ab" * 32)
