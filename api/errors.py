@@ -78,6 +78,9 @@ _REVERT_STATUS = {
     "TermsMismatch": 409,
     "SlotInUse": 409,
     "NotARecorder": 422,
+    "ECDSAInvalidSignature": 422,
+    "ECDSAInvalidSignatureS": 422,
+    "ECDSAInvalidSignatureLength": 422,
     "NotAuthorisedRecorder": 403,
 }
 

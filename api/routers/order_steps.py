@@ -224,10 +224,9 @@ def post_ruling(
 ) -> dict:
     dep = deployment_of(request)
     sigs = [_signature(i, s) for i, s in enumerate(body.signatures)]
-    key = db.get(Order, order_id)
-    if key is not None:  # ascending signer order is what the contract wants; sort for the caller
-        k = bytes.fromhex(key.order_key[2:])
-        sigs.sort(key=lambda sig: int(settlement.ruling_signer(dep, k, body.refund_fen, sig), 16))
+    row = db.get(Order, order_id)
+    if row is not None:  # ascending signer order is what the contract wants; sort for the caller
+        sigs = settlement.sorted_signatures(dep, bytes.fromhex(row.order_key[2:]), body.refund_fen, sigs)
     o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, sigs)
     db.commit()
     _audit(request, f"order {order_id} ruled: refund {body.refund_fen} fen")

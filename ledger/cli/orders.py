@@ -95,10 +95,13 @@ def run(args: argparse.Namespace) -> None:
             elif args.action == "dispute":
                 out = _out(orders.dispute_order(db, dep, s, args.order_id, args.reason))
             elif args.action == "rule":
-                sigs = [bytes.fromhex(x.removeprefix("0x")) for x in args.signature]
+                try:
+                    sigs = [bytes.fromhex(x.removeprefix("0x")) for x in args.signature]
+                except ValueError:
+                    raise LedgerError("--signature takes 65 bytes in hex") from None
                 row = db.get(Order, args.order_id)
                 key = bytes.fromhex(row.order_key[2:]) if row else b""
-                sigs.sort(key=lambda g: int(settlement.ruling_signer(dep, key, args.refund, g), 16))
+                sigs = settlement.sorted_signatures(dep, key, args.refund, sigs)
                 o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, sigs)
                 out = _out(o, settlement=split)
             else:  # settle

@@ -17,6 +17,7 @@ from web3._utils.transactions import fill_transaction_defaults
 from ledger.chain.client import Sender, abi_type
 from ledger.chain.deploy import Deployment
 from ledger.chain.indexer import EventDecoder
+from ledger.errors import InvalidInput
 
 from .order_terms import STATUSES, Batch, OrderTerms, unpack_shares
 from .token import ensure_allowance
@@ -161,6 +162,18 @@ _NAMES = (
     "SettleSkipped",
     "CarrierSet",
 )
+
+
+def sorted_signatures(dep: Deployment, key: bytes, refund_fen: int, signatures: Sequence[bytes]) -> list[bytes]:
+    """The signatures in ascending order of their signers, as the contract wants them; a malformed
+    one is an `InvalidInput` naming its position."""
+    signers = {}
+    for i, sig in enumerate(signatures):
+        try:
+            signers[sig] = int(ruling_signer(dep, key, refund_fen, sig), 16)
+        except Exception:  # noqa: BLE001 - eth_keys raises several kinds for a malformed signature
+            raise InvalidInput(f"signatures.{i}: not a valid secp256k1 signature") from None
+    return sorted(signatures, key=signers.__getitem__)
 
 
 def events(dep: Deployment, receipt: Any, names: Sequence[str] = _NAMES) -> dict[str, list[dict[str, Any]]]:

@@ -170,6 +170,13 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
     arbiter = members["arbiter"]
     todo = c.get(f"/v1/orders/{small['order_id']}/ruling", params={"refund_fen": 30_000}, headers=h["arbiter"]).json()
     assert todo["signatures_needed"] == 1 and todo["typed_data"]["message"]["refund"] == 30_000
+    for junk in ("0x" + "ff" * 65, "0x" + "00" * 65):  # not signatures at all: a clear 422, nothing moved
+        r = c.post(
+            f"/v1/orders/{small['order_id']}/ruling",
+            json={"refund_fen": 1, "signatures": [junk]},
+            headers=h["platform"],
+        )
+        assert r.status_code == 422 and "signatures.0" in r.json()["detail"], r.text
     stranger = Account.create()
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
