@@ -114,6 +114,9 @@ def restore(archive: Path, into: Path, url: str | None = None) -> dict[str, Any]
             raise LedgerError(f"{archive}: part {name} is missing or corrupt; nothing restored")
         if name.startswith("/") or ".." in Path(name).parts:
             raise LedgerError(f"{archive}: part {name} would escape the data directory; nothing restored")
+    pg = "database.pgdump" in index["parts"]
+    if pg and not (url and url.startswith("postgresql")):
+        raise LedgerError("the backup holds a PostgreSQL database: name the empty target with --database-url")
     into.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in index["parts"]:
         if name == "database.pgdump":
@@ -122,9 +125,7 @@ def restore(archive: Path, into: Path, url: str | None = None) -> dict[str, Any]
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         target.write_bytes(files[name])
         target.chmod(0o600)
-    if "database.pgdump" in index["parts"]:
-        if not url or not url.startswith("postgresql"):
-            raise LedgerError("the backup holds a PostgreSQL database: name the empty target with --database-url")
+    if pg:
         pg_restore = shutil.which("pg_restore") or next(
             iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_restore")))
         )

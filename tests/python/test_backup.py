@@ -99,3 +99,56 @@ def test_backup_and_restore_into_a_fresh_directory(anvil_factory, tmp_path, acco
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def two_databases(pg_server_url):
+    """Two empty PostgreSQL databases on the session's server: the system's and the restore's."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    names = [f"tl_bk_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with admin.connect() as conn:
+        for n in names:
+            conn.execute(text(f"CREATE DATABASE {n}"))
+    yield [make_url(pg_server_url).set(database=n).render_as_string(hide_password=False) for n in names]
+    with admin.connect() as conn:
+        for n in names:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_backup_and_restore_on_postgresql(anvil_factory, tmp_path, accounts, monkeypatch, two_databases):
+    source, target = two_databases
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path / "a"))
+    monkeypatch.setenv("LEDGER_MANIFEST", str(tmp_path / "a" / "deployment.json"))
+    (tmp_path / "a").mkdir()
+    chain = anvil_factory()
+    dep, _ = deploy(connect(chain.url), tmp_path / "a" / "deployment.json")
+    members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
+    Sender(dep.w3, members["issuer"], dep.decoder()).transact(
+        dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**9)
+    )
+    c = make_client((dep, tmp_path / "a" / "deployment.json"), chain, tmp_path, database_url=source)
+    platform = login(c, members["platform"])
+    orders = [
+        {"order_id": f"PG-{i}", "merchant": members["merchant_a"].address, "amount_fen": 500 + i} for i in range(3)
+    ]
+    r = c.post("/v1/orders/batch", json={"orders": orders}, headers={**platform, "Idempotency-Key": "pg"})
+    assert r.status_code == 201, r.text
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    c.app.state.services.engine.dispose()
+    archive = tmp_path / "pg.tar.gz"
+    index = backup(archive, url=source, rpc=chain.url)
+    assert index["database"] == "postgresql" and "database.pgdump" in index["parts"]
+    with pytest.raises(LedgerError, match="--database-url"):
+        restore(archive, tmp_path / "b0")
+    assert not (tmp_path / "b0").exists()
+    restore(archive, tmp_path / "b", target)
+    engine = make_engine(target)
+    report = reconcile(orders_from_db(engine), chain_records(engine))
+    assert report.totals["matched"]["count"] == 3, report.rows
+    engine.dispose()
