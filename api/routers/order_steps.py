@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.errors import Forbidden, InvalidInput, NotFound
+from ledger.errors import Forbidden, NotFound
 from ledger.money import deliveries, orders, settlement
 from ledger.money.orders import MAX_BATCH
 from ledger.store.models import Order
@@ -103,7 +103,7 @@ def put_carrier(
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    o = orders.set_carrier(db, deployment_of(request), sender_of(request, member), order_id, body.carrier)
+    o = deliveries.set_carrier(db, deployment_of(request), sender_of(request, member), order_id, body.carrier)
     db.commit()
     _audit(request, f"order {order_id} carrier {body.carrier}")
     return order_out(o)
@@ -223,24 +223,10 @@ def post_ruling(
     db: DbSession = Depends(get_db),
 ) -> dict:
     dep = deployment_of(request)
-    sigs = [_signature(i, s) for i, s in enumerate(body.signatures)]
-    row = db.get(Order, order_id)
-    if row is not None:  # ascending signer order is what the contract wants; sort for the caller
-        sigs = settlement.sorted_signatures(dep, bytes.fromhex(row.order_key[2:]), body.refund_fen, sigs)
-    o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, sigs)
+    o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, body.signatures)
     db.commit()
     _audit(request, f"order {order_id} ruled: refund {body.refund_fen} fen")
     return order_out(o, split)
-
-
-def _signature(i: int, s: str) -> bytes:
-    v = s.removeprefix("0x")
-    if len(v) != 130:
-        raise InvalidInput(f"signatures.{i}: expected 65 bytes in hex")
-    try:
-        return bytes.fromhex(v)
-    except ValueError:
-        raise InvalidInput(f"signatures.{i}: not hex") from None
 
 
 @router.post("/orders/settle", response_model=SettleOut, summary="Settle due orders in one transaction (any member)")

@@ -19,11 +19,13 @@ from ledger.paths import data_dir
 MAGIC = b"TLSEAL1"
 
 
-def passphrase() -> bytes:
+def passphrase(path: Path | None = None) -> bytes:
+    """`LEDGER_KEY_PASSPHRASE`, or (development) a random one made once in `path` (default
+    `<data dir>/keys/passphrase`), 0600, apart from what it locks."""
     env = os.environ.get("LEDGER_KEY_PASSPHRASE")
     if env:
         return env.encode()
-    path = data_dir() / "keys" / "passphrase"
+    path = path or data_dir() / "keys" / "passphrase"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:

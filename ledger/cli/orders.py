@@ -89,20 +89,13 @@ def run(args: argparse.Namespace) -> None:
             elif args.action == "confirm":
                 out = [_out(o) for o in deliveries.confirm_by_platform(db, dep, s, [args.order_id])]
             elif args.action == "carrier":
-                out = _out(orders.set_carrier(db, dep, s, args.order_id, args.carrier))
+                out = _out(deliveries.set_carrier(db, dep, s, args.order_id, args.carrier))
             elif args.action == "refund":
                 out = _out(orders.refund_order(db, dep, s, args.order_id, args.amount))
             elif args.action == "dispute":
                 out = _out(orders.dispute_order(db, dep, s, args.order_id, args.reason))
             elif args.action == "rule":
-                try:
-                    sigs = [bytes.fromhex(x.removeprefix("0x")) for x in args.signature]
-                except ValueError:
-                    raise LedgerError("--signature takes 65 bytes in hex") from None
-                row = db.get(Order, args.order_id)
-                key = bytes.fromhex(row.order_key[2:]) if row else b""
-                sigs = settlement.sorted_signatures(dep, key, args.refund, sigs)
-                o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, sigs)
+                o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, args.signature)
                 out = _out(o, settlement=split)
             else:  # settle
                 ids = args.order_id or (orders.due_order_ids(db, dep) if args.due else [])

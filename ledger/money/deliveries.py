@@ -1,6 +1,6 @@
-"""Deliveries: confirmed on chain by the order's carrier (or by the platform for an order without
-one), each opening the order's return window, and read from captured EPCIS events: an event
-recording that goods reached the consignee (bizStep `receiving`, `accepting` or `delivering`, in
+"""Deliveries: the order's carrier (named at escrow or later, `set_carrier`), its confirmation on
+chain by that carrier (or by the platform for an order without one), each opening the order's
+return window, and deliveries read from captured EPCIS events: an event recording that goods reached the consignee (bizStep `receiving`, `accepting` or `delivering`, in
 any of CBV's spellings) that names an order in its `bizTransactionList`, captured by that order's
 carrier, confirms the order's delivery on chain with the event's hash ID.
 
@@ -25,7 +25,7 @@ from ledger.store.models import Order
 
 from . import settlement
 from .order_books import terms_of
-from .orders import _load, _log, _require, _ts, _tx
+from .orders import from_epoch, load_rows, log_step, require_status, tx_of
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting", "delivering"})
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
@@ -90,11 +90,11 @@ def confirm_deliveries(
     db: DbSession, dep: Deployment, carrier: Sender, deliveries: Sequence[tuple[str, str]]
 ) -> list[Order]:
     """The carrier confirms (order id, EPCIS event hash ID) pairs: one transaction."""
-    rows = _load(db, [d[0] for d in deliveries])
+    rows = load_rows(db, [d[0] for d in deliveries])
     for o in rows:
         if o.carrier != carrier.address:
             raise Forbidden(f"order {o.order_id} names another carrier")
-        _require(o, "escrowed")
+        require_status(o, "escrowed")
     hashes = [event_bytes(e) for _, e in deliveries]
     receipt = settlement.confirm_deliveries(dep, carrier, [terms_of(o) for o in rows], hashes)
     return _delivered(dep, receipt, rows, [e for _, e in deliveries], "carrier")
@@ -102,11 +102,11 @@ def confirm_deliveries(
 
 def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_ids: Sequence[str]) -> list[Order]:
     """The platform confirms delivery of orders that have no carrier."""
-    rows = _load(db, order_ids)
+    rows = load_rows(db, order_ids)
     for o in rows:
         if o.carrier:
             raise Conflict(f"order {o.order_id} has a carrier: its delivery is the carrier's to confirm")
-        _require(o, "escrowed")
+        require_status(o, "escrowed")
     receipt = settlement.confirm_by_platform(dep, platform, [terms_of(o) for o in rows])
     return _delivered(dep, receipt, rows, [None] * len(rows), "platform")
 
@@ -114,9 +114,20 @@ def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_
 def _delivered(dep: Deployment, receipt: Any, rows: list[Order], events: list[str | None], by: str) -> list[Order]:
     found = settlement.events(dep, receipt, ("OrderDelivered",)).get("OrderDelivered", [])
     window = {bytes.fromhex(e["key"][2:]): int(e["windowEnds"]) for e in found}
-    tx = _tx(receipt)
+    tx = tx_of(receipt)
     for o, ev in zip(rows, events, strict=True):
-        o.window_ends_at = _ts(window[bytes.fromhex(o.order_key[2:])])
+        o.window_ends_at = from_epoch(window[bytes.fromhex(o.order_key[2:])])
         o.delivery_event = ev
-        _log(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
+        log_step(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
     return rows
+
+
+def set_carrier(db: DbSession, dep: Deployment, platform: Sender, order_id: str, carrier: str) -> Order:
+    (o,) = load_rows(db, [order_id])
+    require_status(o, "escrowed")
+    if o.carrier:
+        raise Conflict(f"order {order_id} already names carrier {o.carrier}")
+    receipt = settlement.set_carrier(dep, platform, terms_of(o), carrier)
+    o.carrier = carrier
+    log_step(o, "escrowed", tx_of(receipt), carrier=carrier)
+    return o

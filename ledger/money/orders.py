@@ -51,11 +51,11 @@ def current_rule(db: DbSession) -> dict[str, Any]:
     return {"platform_fee_bps": row.platform_fee_bps, "referral_bps": json.loads(row.referral_bps)}
 
 
-def _tx(receipt: Any) -> str:
+def tx_of(receipt: Any) -> str:
     return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
-def _ts(seconds: int) -> datetime:
+def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
@@ -63,7 +63,7 @@ def _chain_now(dep: Deployment) -> int:
     return int(dep.w3.eth.get_block("latest")["timestamp"])
 
 
-def _log(o: Order, status: str, tx: str, **detail: Any) -> None:
+def log_step(o: Order, status: str, tx: str, **detail: Any) -> None:
     now = datetime.now(UTC)
     o.history = json.dumps(
         [*json.loads(o.history or "[]"), {"status": status, "tx": tx, "at": now.isoformat(), **detail}]
@@ -71,7 +71,7 @@ def _log(o: Order, status: str, tx: str, **detail: Any) -> None:
     o.status, o.updated_at = status, now
 
 
-def _load(db: DbSession, order_ids: Sequence[str]) -> list[Order]:
+def load_rows(db: DbSession, order_ids: Sequence[str]) -> list[Order]:
     if not order_ids:
         raise InvalidInput("no orders named")
     if len(order_ids) > MAX_BATCH:
@@ -88,7 +88,7 @@ def _load(db: DbSession, order_ids: Sequence[str]) -> list[Order]:
     return [rows[i] for i in order_ids]
 
 
-def _require(o: Order, *statuses: str) -> None:
+def require_status(o: Order, *statuses: str) -> None:
     if o.status not in statuses:
         raise Conflict(f"order {o.order_id} is {o.status}, not {' or '.join(statuses)}")
 
@@ -110,8 +110,8 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
     keys = [order_key(n.order_id, s) for n, s in zip(new, salts, strict=True)]
     receipt, terms = _escrow_with_slots(db, dep, platform, new, keys, rule)
     (batch,) = settlement.events(dep, receipt, ("EscrowBatch",))["EscrowBatch"]
-    settle_after = _ts(int(batch["settleAfter"]))
-    now, tx = datetime.now(UTC), _tx(receipt)
+    settle_after = from_epoch(int(batch["settleAfter"]))
+    now, tx = datetime.now(UTC), tx_of(receipt)
     rows = []
     for n, t, salt in zip(new, terms, salts, strict=True):
         o = Order(
@@ -134,7 +134,7 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
             created_at=now,
             updated_at=now,
         )
-        _log(o, "escrowed", tx, amount_fen=t.amount)
+        log_step(o, "escrowed", tx, amount_fen=t.amount)
         db.add(o)
         rows.append(o)
     return rows
@@ -178,17 +178,6 @@ def _escrow_with_slots(
     raise AssertionError("unreachable")
 
 
-def set_carrier(db: DbSession, dep: Deployment, platform: Sender, order_id: str, carrier: str) -> Order:
-    (o,) = _load(db, [order_id])
-    _require(o, "escrowed")
-    if o.carrier:
-        raise Conflict(f"order {order_id} already names carrier {o.carrier}")
-    receipt = settlement.set_carrier(dep, platform, terms_of(o), carrier)
-    o.carrier = carrier
-    _log(o, "escrowed", _tx(receipt), carrier=carrier)
-    return o
-
-
 def _epoch(t: datetime) -> int:
     return int(t.replace(tzinfo=t.tzinfo or UTC).timestamp())
 
@@ -200,45 +189,54 @@ def _in_window(dep: Deployment, o: Order) -> None:
 
 def refund_order(db: DbSession, dep: Deployment, sender: Sender, order_id: str, amount_fen: int) -> Order:
     """Refund part or all of what remains, before delivery or within the return window."""
-    (o,) = _load(db, [order_id])
-    _require(o, "escrowed", "delivered")
+    (o,) = load_rows(db, [order_id])
+    require_status(o, "escrowed", "delivered")
     remaining = o.amount_fen - o.refunded_fen
     if not 0 < amount_fen <= remaining:
         raise InvalidInput(f"order {order_id}: a refund must be 1..{remaining} fen (what remains), not {amount_fen}")
     _in_window(dep, o)
     receipt = settlement.refund(dep, sender, terms_of(o), amount_fen)
     o.refunded_fen += amount_fen
-    _log(o, "refunded" if amount_fen == remaining else o.status, _tx(receipt), refund_fen=amount_fen, by=sender.address)
+    log_step(
+        o, "refunded" if amount_fen == remaining else o.status, tx_of(receipt), refund_fen=amount_fen, by=sender.address
+    )
     if o.status == "refunded":
-        o.close_tx = _tx(receipt)
+        o.close_tx = tx_of(receipt)
         free_slots(db, [o.order_key])
     return o
 
 
 def dispute_order(db: DbSession, dep: Deployment, platform: Sender, order_id: str, reason: str = "") -> Order:
-    (o,) = _load(db, [order_id])
-    _require(o, "delivered")
+    (o,) = load_rows(db, [order_id])
+    require_status(o, "delivered")
     _in_window(dep, o)
     receipt = settlement.dispute(dep, platform, terms_of(o))
-    _log(o, "disputed", _tx(receipt), reason=reason)
+    log_step(o, "disputed", tx_of(receipt), reason=reason)
     return o
 
 
 def rule_order(
-    db: DbSession, dep: Deployment, sender: Sender, order_id: str, refund_fen: int, signatures: Sequence[bytes]
+    db: DbSession,
+    dep: Deployment,
+    sender: Sender,
+    order_id: str,
+    refund_fen: int,
+    signatures: Sequence[str | bytes],
 ) -> tuple[Order, dict[str, Any] | None]:
-    """Execute the arbiters' signed ruling: refund `refund_fen`, settle the rest."""
-    (o,) = _load(db, [order_id])
-    _require(o, "disputed")
+    """Execute the arbiters' signed ruling (signatures in any order, bytes or hex): refund
+    `refund_fen`, settle the rest."""
+    (o,) = load_rows(db, [order_id])
+    require_status(o, "disputed")
     remaining = o.amount_fen - o.refunded_fen
     if not 0 <= refund_fen <= remaining:
         raise InvalidInput(f"order {order_id}: a ruling refunds 0..{remaining} fen, not {refund_fen}")
     t = terms_of(o)
+    signatures = settlement.sorted_signatures(dep, t.key, refund_fen, signatures)
     receipt = settlement.rule(dep, sender, t, refund_fen, signatures)
     split = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers)}).get(t.key)
     o.refunded_fen += refund_fen
-    o.close_tx = _tx(receipt)
-    _log(o, "settled" if split else "refunded", o.close_tx, ruling_refund_fen=refund_fen, signers=len(signatures))
+    o.close_tx = tx_of(receipt)
+    log_step(o, "settled" if split else "refunded", o.close_tx, ruling_refund_fen=refund_fen, signers=len(signatures))
     free_slots(db, [o.order_key])
     return o, split
 
@@ -247,7 +245,7 @@ def settle_orders(
     db: DbSession, dep: Deployment, anyone: Sender, order_ids: Sequence[str]
 ) -> tuple[list[tuple[Order, dict[str, Any]]], list[dict[str, Any]]]:
     """Settle the due orders among `order_ids` in one transaction; the others are reported skipped."""
-    rows = _load(db, order_ids)
+    rows = load_rows(db, order_ids)
     now = _chain_now(dep)
     due, skipped = [], []
     for o in rows:
@@ -263,14 +261,14 @@ def settle_orders(
     terms = [terms_of(o) for o in due]
     receipt = settlement.settle(dep, anyone, terms)
     splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
-    tx, settled = _tx(receipt), []
+    tx, settled = tx_of(receipt), []
     for o, t in zip(due, terms, strict=True):
         split = splits.get(t.key)
         if split is None:  # the chain skipped it (changed since we read the table)
             skipped.append({"order_id": o.order_id, "status": o.status, "due_at": None})
             continue
         o.close_tx = tx
-        _log(o, "settled", tx, by_timeout=split["by_timeout"])
+        log_step(o, "settled", tx, by_timeout=split["by_timeout"])
         settled.append((o, split))
     free_slots(db, [o.order_key for o, _ in settled])
     return settled, skipped
@@ -278,7 +276,7 @@ def settle_orders(
 
 def due_order_ids(db: DbSession, dep: Deployment, limit: int = MAX_BATCH) -> list[str]:
     """Open orders whose return window or settlement timeout has passed, oldest first."""
-    now = _ts(_chain_now(dep))
+    now = from_epoch(_chain_now(dep))
     q = (
         select(Order.order_id)
         .where(

@@ -14,12 +14,12 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from web3._utils.transactions import fill_transaction_defaults
 
-from ledger.chain.client import Sender, abi_type
+from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.chain.indexer import EventDecoder
 from ledger.errors import InvalidInput
 
-from .order_terms import STATUSES, Batch, OrderTerms, unpack_shares
+from .order_terms import Batch, OrderTerms, unpack_shares
 from .token import ensure_allowance
 
 RULING_TYPES = {"Ruling": [{"name": "order", "type": "bytes32"}, {"name": "refund", "type": "uint256"}]}
@@ -65,13 +65,13 @@ def parameters(dep: Deployment) -> dict[str, int]:
     }
 
 
-def escrow(dep: Deployment, platform: Sender, orders: Sequence[OrderTerms], *, submit_only: bool = False) -> Any:
+def escrow(dep: Deployment, platform: Sender, orders: Sequence[OrderTerms]) -> Any:
     """Escrow a batch; the platform pays the sum (an allowance is granted first if needed)."""
     s = _c(dep)
     ensure_allowance(dep, platform, s.address, sum(t.amount for t in orders))
     b = Batch.of(orders)
     fn = _BatchCall(dep, "escrow", ["address[]", "uint256[]"], [b.accounts, b.words])
-    return platform.submit(fn) if submit_only else platform.transact(fn, light=True)
+    return platform.transact(fn, light=True)
 
 
 def confirm_deliveries(dep: Deployment, carrier: Sender, orders: Sequence[OrderTerms], events: Sequence[bytes]) -> Any:
@@ -80,12 +80,6 @@ def confirm_deliveries(dep: Deployment, carrier: Sender, orders: Sequence[OrderT
     return carrier.transact(
         _BatchCall(dep, "confirmDeliveries", types, [b.accounts, b.words, list(events)]), light=True
     )
-
-
-def confirm_deliveries_call(dep: Deployment, orders: Sequence[OrderTerms], events: Sequence[bytes]) -> Any:
-    """The unsent call, for carriers who sign for themselves."""
-    b = Batch.of(orders)
-    return _c(dep).functions.confirmDeliveries(b.accounts, b.words, list(events))
 
 
 def confirm_by_platform(dep: Deployment, platform: Sender, orders: Sequence[OrderTerms]) -> Any:
@@ -120,11 +114,6 @@ def settle(dep: Deployment, anyone: Sender, orders: Sequence[OrderTerms]) -> Any
     return anyone.transact(_BatchCall(dep, "settle", ["address[]", "uint256[]"], [b.accounts, b.words]), light=True)
 
 
-def state(dep: Deployment, t: OrderTerms) -> dict[str, Any]:
-    status, deadline, refunded = _c(dep).functions.orderState(*_one(t)).call()
-    return {"status": STATUSES[status], "deadline": int(deadline), "refunded_fen": int(refunded)}
-
-
 def ruling_typed_data(dep: Deployment, key: bytes, refund_fen: int) -> dict[str, Any]:
     """What an arbiter signs (EIP-712), built here from the deployment, not asked of a server."""
     return {
@@ -152,32 +141,23 @@ def ruling_signer(dep: Deployment, key: bytes, refund_fen: int, signature: bytes
     return Account.recover_message(message, signature=signature)
 
 
-_NAMES = (
-    "OrderEscrowed",
-    "OrderDelivered",
-    "OrderRefunded",
-    "OrderDisputed",
-    "OrderRuled",
-    "OrderSettled",
-    "SettleSkipped",
-    "CarrierSet",
-)
-
-
-def sorted_signatures(dep: Deployment, key: bytes, refund_fen: int, signatures: Sequence[bytes]) -> list[bytes]:
-    """The signatures in ascending order of their signers, as the contract wants them; a malformed
-    one is an `InvalidInput` naming its position."""
-    signers = {}
-    for i, sig in enumerate(signatures):
+def sorted_signatures(dep: Deployment, key: bytes, refund_fen: int, signatures: Sequence[str | bytes]) -> list[bytes]:
+    """Signatures (65 bytes, or that in hex) in ascending order of their signers, as the contract
+    wants them; a malformed one is an `InvalidInput` naming its position."""
+    signers: dict[bytes, int] = {}
+    for i, given in enumerate(signatures):
         try:
+            sig = bytes.fromhex(given.removeprefix("0x")) if isinstance(given, str) else bytes(given)
+            if len(sig) != 65:
+                raise ValueError("length")
             signers[sig] = int(ruling_signer(dep, key, refund_fen, sig), 16)
         except Exception:  # noqa: BLE001 - eth_keys raises several kinds for a malformed signature
-            raise InvalidInput(f"signatures.{i}: not a valid secp256k1 signature") from None
-    return sorted(signatures, key=signers.__getitem__)
+            raise InvalidInput(f"signatures.{i}: not a valid 65-byte secp256k1 signature") from None
+    return sorted(signers, key=signers.__getitem__)
 
 
-def events(dep: Deployment, receipt: Any, names: Sequence[str] = _NAMES) -> dict[str, list[dict[str, Any]]]:
-    """The lifecycle events of a receipt by name, each event's args as a dict (bytes as 0x-hex,
+def events(dep: Deployment, receipt: Any, names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The events `names` of a receipt, by name, each event's args as a dict (bytes as 0x-hex,
     addresses checksummed), decoded as the indexer decodes them: a batch's receipt holds a
     thousand logs, too many for web3's per-log decoding."""
     decoder = _decoder(dep)
@@ -199,12 +179,6 @@ def _decoder(dep: Deployment) -> EventDecoder:
     if d is None:
         d = _DECODERS[c["address"]] = EventDecoder({"OrderSettlement": c})
     return d
-
-
-def event_topic(contract: Any, name: str) -> str:
-    """topic0 of event `name` of `contract`."""
-    abi = next(e for e in contract.abi if e.get("type") == "event" and e["name"] == name)
-    return "0x" + keccak(text=f"{name}({','.join(abi_type(i) for i in abi['inputs'])})").hex()
 
 
 def settlements_of(dep: Deployment, receipt: Any, levels: dict[bytes, int]) -> dict[bytes, dict[str, Any]]:

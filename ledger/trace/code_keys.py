@@ -7,11 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.access.sealed import passphrase
 
 
 def _b64(b: bytes) -> str:
@@ -41,20 +42,9 @@ def key_hash(public: Ed25519PublicKey) -> bytes:
 
 
 def _passphrase(directory: Path) -> bytes:
-    """What the signing key is encrypted with at rest: `LEDGER_KEY_PASSPHRASE`, or (development)
-    a random one made once in `<key dir>/../passphrase` (0600), apart from the key itself."""
-    env = os.environ.get("LEDGER_KEY_PASSPHRASE")
-    if env:
-        return env.encode()
-    path = directory.parent / "passphrase"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
-        except FileExistsError:
-            pass
-    return path.read_text().strip().encode()
+    """What the signing key is encrypted with at rest; in development the random passphrase lives
+    beside the key directory (`<key dir>/../passphrase`, the data dir's `keys/passphrase` by default)."""
+    return passphrase(directory.parent / "passphrase")
 
 
 class CodeSigner:
