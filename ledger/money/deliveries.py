@@ -1,8 +1,9 @@
 """Deliveries: the order's carrier (named at escrow or later, `set_carrier`), its confirmation on
 chain by that carrier (or by the platform for an order without one), each opening the order's
-return window, and deliveries read from captured EPCIS events: an event recording that goods reached the consignee (bizStep `receiving`, `accepting` or `delivering`, in
-any of CBV's spellings) that names an order in its `bizTransactionList`, captured by that order's
-carrier, confirms the order's delivery on chain with the event's hash ID.
+return window, and deliveries read from captured EPCIS events: an event recording that goods
+reached the consignee (CBV 2.0 bizStep `receiving` or `accepting`, in any of CBV's spellings) that
+names an order in its `bizTransactionList`, captured by that order's carrier, confirms the order's
+delivery on chain with the event's hash ID. (CBV has no `delivering` step.)
 
 An order is named by a business transaction whose value is its order id, or a URI whose last
 `:`- or `/`-separated part is (`urn:epcglobal:cbv:bt:0614141000005:ORDER-1`,
@@ -27,7 +28,7 @@ from . import settlement
 from .order_books import terms_of
 from .orders import from_epoch, load_rows, log_step, require_status, tx_of
 
-DELIVERY_STEPS = frozenset({"receiving", "accepting", "delivering"})
+DELIVERY_STEPS = frozenset({"receiving", "accepting"})
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
 
 
