@@ -9,8 +9,10 @@ connection's addresses instead.
     python -m api.serve --host 127.0.0.1 --port 8000 --workers 2
 
 The processes share the database and data directory as uvicorn's workers do (migrations, the
-EPCIS anchorer and SQLite writers take locks across processes). SIGINT/SIGTERM stop them all; if
-one dies, the others are stopped too and the exit status is its own.
+EPCIS anchorer and SQLite writers take locks across processes). SIGINT/SIGTERM stop them all. A
+worker that ends otherwise (killed, out of memory) is replaced at once, as gunicorn's arbiter does;
+workers that keep ending (more than 5 times in 30 s: a broken configuration, say) stop the
+launcher with the last one's status, rather than restarting forever.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import socket
 import subprocess
 import sys
 import time
+
+#: a worker that ends is replaced, unless workers end more than CRASH_LIMIT times in CRASH_WINDOW_S
+CRASH_LIMIT, CRASH_WINDOW_S = 5, 30.0
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -77,11 +82,23 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    deaths: list[float] = []
+    died = None
     try:
-        while all(proc.poll() is None for proc in procs):
+        while not stopping and died is None:
             time.sleep(0.2)
+            for i, proc in enumerate(procs):
+                if proc.poll() is None or stopping:
+                    continue
+                now = time.monotonic()
+                deaths[:] = [t for t in deaths if now - t < CRASH_WINDOW_S] + [now]
+                if len(deaths) > CRASH_LIMIT:
+                    died = proc  # dying as fast as it starts: restarting would hide the cause
+                    break
+                print(f"api.serve: worker {proc.pid} ended with status {proc.returncode}; starting another",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                procs[i] = subprocess.Popen([*cmd, "--log-level", args.log_level])
     finally:
-        died = None if stopping else next(proc for proc in procs if proc.poll() is not None)
         stop()
         for proc in procs:
             try:
@@ -90,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
     if died is None:
         return 0  # stopped as asked (uvicorn re-raises the signal it stopped on: its code is -15)
-    print(f"api.serve: worker {died.pid} ended with status {died.returncode}; stopped the others", file=sys.stderr)
+    print(f"api.serve: workers ended {len(deaths)} times in {CRASH_WINDOW_S} s (last {died.pid}, status "
+          f"{died.returncode}); stopped the others", file=sys.stderr)  # fmt: skip
     return died.returncode if died.returncode > 0 else 1
 
 
