@@ -10,6 +10,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from requests.exceptions import RequestException
+from sqlalchemy.exc import InterfaceError, InvalidatePoolError
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.client import TransactionFailed
@@ -102,6 +105,12 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
     if isinstance(exc, RequestValidationError):
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return 422, _body("invalid_input", problems), None
+    if isinstance(exc, DatabaseUnavailable | InterfaceError | InvalidatePoolError):
+        # the database is restarting, unreachable or out of space: nothing was committed; retry
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        return 503, _body("database_unavailable", reason), {"Retry-After": "1"}
+    if isinstance(exc, RequestException):  # the chain node did not answer a read in time
+        return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
     if isinstance(exc, TransactionFailed):
         return _REVERT_STATUS.get(exc.error or "", 409), _body(exc.error or "reverted", str(exc)), None
     if isinstance(exc, LedgerError):
@@ -133,5 +142,13 @@ def install(app: FastAPI) -> None:
         request.state.audit_detail = _audit_detail(exc, body)
         return JSONResponse(status_code=status, content=body, headers=headers)
 
-    for known in (ApiError, RequestValidationError, TransactionFailed, LedgerError, StarletteHTTPException):
+    unavailable = (DatabaseUnavailable, InterfaceError, InvalidatePoolError, RequestException)
+    for known in (
+        ApiError,
+        RequestValidationError,
+        TransactionFailed,
+        LedgerError,
+        StarletteHTTPException,
+        *unavailable,
+    ):
         app.add_exception_handler(known, _answer)

@@ -26,6 +26,7 @@ from eth_utils import keccak, to_checksum_address
 from requests.exceptions import RequestException
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from web3 import Web3
 
 from ledger.chain.client import abi_type as _abi_type
@@ -281,15 +282,17 @@ class Indexer:
         while True:
             try:
                 r = self.step()
-            except (RequestException, OSError) as exc:
+                caught_up = self.checkpoint() >= (until if until is not None else self.w3.eth.block_number)
+            except (RequestException, OSError, DatabaseUnavailable) as exc:  # nothing was committed
                 if not follow:
+                    if isinstance(exc, DatabaseUnavailable):
+                        raise
                     raise NodeUnavailable(f"indexer lost the node: {str(exc).splitlines()[0][:160]}") from None
-                log.warning("indexer: node unavailable (%s); retrying", exc)
+                log.warning("indexer: node or database unavailable (%s); retrying", str(exc).splitlines()[0][:160])
                 time.sleep(poll_s)
                 continue
             for k in totals:
                 totals[k] += r[k]
-            caught_up = self.checkpoint() >= (until if until is not None else self.w3.eth.block_number)
             if caught_up and not follow:
                 return totals
             if caught_up:
