@@ -1,11 +1,17 @@
 """Idempotency keys for writes that move money: the same key and body return the first answer
 (with `Idempotent-Replayed: true`); the same key with another body is a 409; a key whose first
-request is still running is a 409 too. A request that fails releases its key, so it can be retried."""
+request is still running is a 409 too. A request that fails releases its key, so it can be retried.
+
+A request whose process died (killed, out of memory) cannot release its key: a claim older than
+`lease_s()` (twice the write timeout and 10 s: longer than any request can run) is taken over by
+the next request with that key. The write behind it must then find what the dead request did: an
+order escrow does, through the slots its keys hold on chain."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -13,6 +19,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from ledger.chain.client import tx_timeout
 from ledger.clock import utcnow
 from ledger.store.models import IdempotencyKey
 
@@ -41,10 +48,40 @@ def begin(db: DbSession, actor: str, key: str, request_hash: str) -> JSONRespons
             409, "idempotency_conflict", f"Idempotency-Key {key!r} was already used with a different request body"
         )
     if row.status_code is None:
-        raise ApiError(409, "idempotency_in_progress", f"a request with Idempotency-Key {key!r} is still in progress")
+        if _take_over(db, row):
+            return None
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            f"a request with Idempotency-Key {key!r} is still in progress",
+            headers={"Retry-After": "1"},
+        )
     return JSONResponse(
         status_code=row.status_code, content=json.loads(row.response or "null"), headers={"Idempotent-Replayed": "true"}
     )
+
+
+def lease_s() -> float:
+    return 2 * tx_timeout() + 10
+
+
+def _take_over(db: DbSession, row: IdempotencyKey) -> bool:
+    """Claim a key whose request has held it longer than any request runs (its process died)."""
+    claimed = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    if (utcnow() - claimed).total_seconds() < lease_s():
+        return False
+    took = db.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.actor == row.actor,
+            IdempotencyKey.key == row.key,
+            IdempotencyKey.status_code.is_(None),
+            IdempotencyKey.created_at == row.created_at,
+        )
+        .values(created_at=utcnow())
+    )
+    db.commit()
+    return took.rowcount == 1
 
 
 def record(db: DbSession, actor: str, key: str, status: int, content: Any) -> None:

@@ -166,15 +166,16 @@ def _escrow_with_slots(
         try:
             return settlement.escrow(dep, platform, terms), terms
         except TransactionFailed as exc:
+            if exc.error == "SlotInUse" and (earlier := settlement.escrowed_before(dep, terms)) is not None:
+                return earlier, terms  # this very batch, escrowed by an attempt whose answer was lost
             free_slots(db, holders)
             db.commit()
             if exc.error != "SlotInUse" or attempt == 2:
                 raise
             mark_foreign(db, int(exc.error_args[1]))
-        except Exception:
-            free_slots(db, holders)
-            db.commit()
-            raise
+        # Anything else (the node stopped answering, the receipt did not come in time) leaves the
+        # outcome unknown: the slots stay with these keys, so a retry lands in the same slots and
+        # either escrows once or finds the earlier escrow there.
     raise AssertionError("unreachable")
 
 

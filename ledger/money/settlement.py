@@ -17,6 +17,7 @@ from web3._utils.transactions import fill_transaction_defaults
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.chain.indexer import EventDecoder
+from ledger.chain.receipts import light_receipt
 from ledger.errors import InvalidInput
 
 from .order_terms import Batch, OrderTerms, unpack_shares
@@ -72,6 +73,35 @@ def escrow(dep: Deployment, platform: Sender, orders: Sequence[OrderTerms]) -> A
     b = Batch.of(orders)
     fn = _BatchCall(dep, "escrow", ["address[]", "uint256[]"], [b.accounts, b.words])
     return platform.transact(fn, light=True)
+
+
+def escrowed_before(dep: Deployment, orders: Sequence[OrderTerms]) -> Any | None:
+    """The receipt of the escrow that already holds exactly these orders in their slots (an earlier
+    attempt whose answer was lost: the node stopped, the process died), else None."""
+    s = _c(dep)
+    for t in orders:
+        terms_hash, status, _, _ = s.functions.slotRecord(t.payer, t.slot).call()
+        if terms_hash != t.commitment() or status == 0:
+            return None
+    head = orders[0]
+    (entry, *_) = s.events.OrderEscrowed().get_logs(
+        from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"key": head.key}
+    )
+    return light_receipt(dep.w3, entry["transactionHash"])
+
+
+def delivered_before(dep: Deployment, orders: Sequence[OrderTerms], events: Sequence[bytes]) -> Any | None:
+    """The receipt of the one transaction that already confirmed exactly these deliveries (an
+    earlier attempt whose answer was lost), else None."""
+    delivered = _c(dep).events.OrderDelivered()
+    start = int(dep.manifest["deployed_at_block"])
+    txs = set()
+    for t, ev in zip(orders, events, strict=True):
+        found = delivered.get_logs(from_block=start, argument_filters={"key": t.key})
+        if len(found) != 1 or bytes(found[0]["args"]["epcisEvent"]) != bytes(ev):
+            return None
+        txs.add(bytes(found[0]["transactionHash"]))
+    return light_receipt(dep.w3, txs.pop()) if len(txs) == 1 else None
 
 
 def confirm_deliveries(dep: Deployment, carrier: Sender, orders: Sequence[OrderTerms], events: Sequence[bytes]) -> Any:
