@@ -105,8 +105,9 @@ class IssueRef(NamedTuple):
 
 
 def _issue(db: DbSession, issue_id: int) -> IssueRef | None:
-    row = db.get(CodeIssue, issue_id)
-    return None if row is None else IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number)
+    row = db.get(CodeIssue, issue_id)  # not anchored (yet): its codes are not genuine
+    ok = row is not None and row.anchor_tx is not None
+    return IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number) if ok else None
 
 
 class CodeRef(NamedTuple):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import logging
+import os
 import threading
 from collections.abc import Iterator
 
@@ -17,12 +19,12 @@ from sqlalchemy.orm import sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.access.roles import Role
-from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts
+from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts, tx_timeout
 from ledger.chain.deploy import Deployment, attach
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
 from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
-from ledger.trace import scan_facts
+from ledger.trace import code_anchors, scan_facts
 from ledger.trace.codes import CodeSigner
 from ledger.trace.epcis import proofs, schema
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
@@ -33,6 +35,8 @@ from .limits import rate_limiter
 from .scans import LOOKUP, ScanRecorder
 from .self_signing import MODE, SelfSigningSender
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Chain:
@@ -154,6 +158,9 @@ class Services:
         self._anchor_lock = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the process
         try:
             fcntl.flock(self._anchor_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._anchor_lock.truncate(0)  # who anchors, for operators (and the soak's injector)
+            self._anchor_lock.write(str(os.getpid()))
+            self._anchor_lock.flush()
             return True
         except BlockingIOError:
             self._anchor_lock.close()
@@ -174,7 +181,17 @@ class Services:
             threading.Thread(
                 target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True
             ).start()
+            threading.Thread(target=self._code_anchors, args=(stop,), name="code-anchors", daemon=True).start()
         return stop
+
+    def _code_anchors(self, stop: threading.Event) -> None:
+        """Complete or undo code issues whose anchoring answer was lost (ledger.trace.code_anchors)."""
+        while not stop.wait(5):
+            try:
+                with self.sessions() as db:
+                    code_anchors.catch_up(db, self.chain.deployment(), 2 * tx_timeout() + 10)
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("code issue catch-up failed; retrying", exc_info=True)
 
     @property
     def code_signer(self) -> CodeSigner:

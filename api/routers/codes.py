@@ -17,12 +17,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.chain.client import TransactionFailed
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Code, CodeIssue
-from ledger.trace import codes
+from ledger.trace import code_anchors, codes
 
 from ..auth import READ_ALL, Member, require, visible
-from ..errors import invalid, not_found
+from ..errors import ApiError, invalid, not_found
+from ..self_signing import Prepared
 from ..services import get_db, services
 from .products import LOT_PATTERN, visible_product
 
@@ -45,8 +47,8 @@ class IssueOut(BaseModel):
     root: str
     kid: str
     public_key: str
-    anchor_tx: str
-    block_number: int
+    anchor_tx: str | None = Field(description="null while the root's transaction is not yet mined")
+    block_number: int | None
     created_at: datetime
     csv_url: str
     labels_url: str
@@ -103,10 +105,6 @@ def issue_codes(
         raise invalid("body.count", f"at most {svc.settings.max_codes_per_issue} codes per issue here")
     iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
     root = iss.tree().root
-    prov = svc.chain.deployment().contract("Provenance")
-    receipt = svc.signers.sender_for(member.address).transact(
-        prov.functions.anchor(root, len(iss.serials), iss.anchor_uri())
-    )
     row = CodeIssue(
         gtin=gtin,
         lot=lot,
@@ -115,8 +113,6 @@ def issue_codes(
         root="0x" + root.hex(),
         kid=iss.kid,
         public_key=iss.public_key,
-        anchor_tx="0x" + bytes(receipt["transactionHash"]).hex(),
-        block_number=receipt["blockNumber"],
         created_at=utcnow(),
     )
     db.add(row)
@@ -128,6 +124,17 @@ def issue_codes(
             for n, (s, u) in enumerate(zip(iss.serials, iss.uris, strict=True))
         ],
     )
+    db.commit()  # written ahead: a lost answer is completed or undone from the chain (code_anchors)
+    prov = svc.chain.deployment().contract("Provenance")
+    try:
+        receipt = svc.signers.sender_for(member.address).transact(
+            prov.functions.anchor(root, len(iss.serials), iss.anchor_uri())
+        )
+    except (TransactionFailed, ApiError, Prepared):  # refused, or not sent here: nothing is kept
+        code_anchors.undo(db, row.id)
+        raise
+    row.anchor_tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    row.block_number = receipt["blockNumber"]
     db.commit()
     request.state.audit_detail = f"{row.count} codes for {gtin}/{lot}, root {row.root} tx {row.anchor_tx}"
     return _issue_out(row, iss.uris[:3])

@@ -76,6 +76,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             # half a schema: take the transaction into our own hands for the migration
             dbapi = conn.connection.dbapi_connection
             dbapi.isolation_level = None
+            # altering a column rebuilds its table, and dropping a table others refer to would trip
+            # their foreign keys: SQLite's own recipe is keys off for the change, checked before commit
+            dbapi.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 if sqlite:
@@ -84,8 +87,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                    raise RuntimeError(f"migration to {revision} broke foreign keys: {broken[:5]}")
         finally:
             if sqlite:
+                dbapi.execute("PRAGMA foreign_keys=ON")
                 dbapi.isolation_level = ""
 
 

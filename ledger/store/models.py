@@ -139,7 +139,8 @@ class IdempotencyKey(Base):
 
 
 class CodeIssue(Base):
-    """One issue of serialized codes for a batch; its Merkle root is anchored on chain."""
+    """One issue of serialized codes for a batch; its Merkle root is anchored on chain. Stored
+    before the anchor is sent: `anchor_tx` and `block_number` are null until it is mined."""
 
     __tablename__ = "code_issues"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -150,8 +151,8 @@ class CodeIssue(Base):
     root: Mapped[str] = mapped_column(String(66), unique=True)
     kid: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[str] = mapped_column(String(64))
-    anchor_tx: Mapped[str] = mapped_column(String(66))
-    block_number: Mapped[int] = mapped_column(BigInteger)
+    anchor_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

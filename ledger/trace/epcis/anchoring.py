@@ -15,10 +15,14 @@ naming no registered batch, or whose recorder holds no key here or may not recor
 batch, goes into a Merkle root as usual. Such an entry is kept as an `EpcisAnchor` of kind
 `chain` (its `root` is the batch's head after the entry, `chain_index` the entry's place).
 
-Crash safety: the database learns of an anchor only after its transaction is mined. If the
-process dies in between, the same pending events give the same root next time; the contract
-refuses it as `RootExists`, and the anchorer then adopts the root from the chain's
-`RootAnchored` log instead of anchoring twice.
+Crash safety: the database learns of an anchor only after its transaction is mined. A process
+that dies in between, or a write that timed out while the node was down, leaves a root on chain
+(or still in the node's pool) that the database does not know. So an anchorer (1) anchors nothing
+while the anchoring key has a transaction pending, so that no events go into a second root while a
+first may still be mined; (2) then adopts each root the key anchored in the last `ADOPT_BLOCKS`
+blocks that has no row: its URI names the first and last event, and if those pending events give
+that root, they are attached to it; (3) a root the contract refuses as `RootExists` (the same
+events again) is adopted from the chain's `RootAnchored` log. Each event is anchored once.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 from ledger.trace.merkle import MerkleTree
+
+from .adoption import adopt_orphans, attach, key_has_pending
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +91,17 @@ class Anchorer:
 
     def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
         with self._lock, _file_lock(self.lock_path), _database_lock(self.sessions), self.sessions() as db:
+            if key_has_pending(self.deployment().w3, self.sender().address):
+                return []
+            adopted = adopt_orphans(db, self.deployment(), self.sender().address)
             rows = db.execute(
                 select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time, EpcisEvent.recorder)
                 .where(EpcisEvent.anchor_id.is_(None))
                 .order_by(EpcisEvent.id)
                 .limit(self.policy.max_events)
             ).all()
+            if adopted:
+                return adopted
             if not rows:
                 return []
             now = now or datetime.now(UTC)
@@ -114,7 +125,7 @@ class Anchorer:
                 submitter=submitter,
                 anchored_at=now,
             )
-            if not _attach(db, anchor, rows):  # another anchorer took some of them: leave all pending
+            if not attach(db, anchor, rows):  # another anchorer took some of them: leave all pending
                 db.rollback()
                 log.warning("events of root %s were anchored elsewhere meanwhile; retrying later", anchor.root)
                 return made
@@ -158,7 +169,7 @@ class Anchorer:
                 batch_id=batch_id,
                 chain_index=index,
             )
-            if not _attach(db, entry, [r]):  # anchored elsewhere meanwhile; the chain entry stays, harmless
+            if not attach(db, entry, [r]):  # anchored elsewhere meanwhile; the chain entry stays, harmless
                 db.rollback()
                 continue
             db.commit()
@@ -252,18 +263,3 @@ def _database_lock(sessions: sessionmaker[Session]):
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
             conn.commit()
-
-
-def _attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:
-    """Store `anchor` and give it `rows` (pending events, in leaf order); False if another
-    anchorer took any of them meanwhile (the caller then rolls back)."""
-    db.add(anchor)
-    db.flush()
-    events = EpcisEvent.__table__
-    db.execute(
-        update(events)
-        .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
-        .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
-        [{"eid": r.id, "idx": i} for i, r in enumerate(rows)],
-    )
-    return db.scalar(select(func.count()).select_from(events).where(events.c.anchor_id == anchor.id)) == len(rows)

@@ -1,0 +1,58 @@
+"""Code issues whose anchoring transaction's outcome was not known when their request ended.
+
+An issue and its codes are stored before the root is sent (`anchor_tx` null). If the request
+ends without a receipt (the node stopped answering within the write timeout, the process died),
+the chain later tells what happened: the root is anchored (the issue is completed from the
+`RootAnchored` log), or it is not and the merchant's key has nothing pending, so it never will
+be (the issue and its codes are removed: no code was handed out, since the request failed). Until
+then such codes are not genuine to a scan. `catch_up` runs in the background with the anchorer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ledger.chain.deploy import Deployment
+from ledger.clock import utcnow
+from ledger.store.models import Code, CodeIssue
+
+log = logging.getLogger(__name__)
+
+
+def undo(db: Session, issue_id: int) -> None:
+    """Remove an issue whose root was refused or never sent."""
+    db.rollback()
+    db.execute(delete(Code).where(Code.issue_id == issue_id))
+    db.execute(delete(CodeIssue).where(CodeIssue.id == issue_id, CodeIssue.anchor_tx.is_(None)))
+    db.commit()
+
+
+def catch_up(db: Session, dep: Deployment, older_than_s: float) -> tuple[int, int]:
+    """Complete or undo issues left without an anchor for longer than `older_than_s`; returns
+    (completed, undone)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    waiting = db.scalars(select(CodeIssue).where(CodeIssue.anchor_tx.is_(None), CodeIssue.created_at < cutoff)).all()
+    prov, w3 = dep.contract("Provenance"), dep.w3
+    done = undone = 0
+    for issue in waiting:
+        root = bytes.fromhex(issue.root[2:])
+        entries = prov.events.RootAnchored().get_logs(
+            from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"root": root}
+        )
+        if entries:
+            issue.anchor_tx = "0x" + bytes(entries[0]["transactionHash"]).hex()
+            issue.block_number = entries[0]["blockNumber"]
+            db.commit()
+            done += 1
+            log.warning("code issue %d: completed from the chain (root %s)", issue.id, issue.root)
+        elif w3.eth.get_transaction_count(issue.merchant, "pending") == w3.eth.get_transaction_count(
+            issue.merchant, "latest"
+        ):
+            undo(db, issue.id)
+            undone += 1
+            log.warning("code issue %d: its root never reached the chain; removed", issue.id)
+    return done, undone
