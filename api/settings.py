@@ -11,6 +11,17 @@ from ledger.paths import data_dir, manifest_path
 from ledger.store.db import database_url
 
 
+def _signer_mnemonic() -> str | None:
+    """`LEDGER_SIGNER_MNEMONIC_FILE` (sealed at rest by `ledger keys seal-mnemonic`, opened with
+    `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear (development)."""
+    path = os.environ.get("LEDGER_SIGNER_MNEMONIC_FILE")
+    if path:
+        from ledger.access.sealed import unseal
+
+        return unseal(Path(path).read_bytes()).decode()
+    return os.environ.get("LEDGER_SIGNER_MNEMONIC")
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -37,7 +48,7 @@ class Settings:
         default_factory=lambda: Path(os.environ.get("LEDGER_CODE_KEY_DIR", data_dir() / "keys" / "codes"))
     )
     #: custodial signing keys the gateway holds for members (dev: anvil's mnemonic)
-    signer_mnemonic: str | None = field(default_factory=lambda: os.environ.get("LEDGER_SIGNER_MNEMONIC"))
+    signer_mnemonic: str | None = field(default_factory=lambda: _signer_mnemonic())
     #: captured EPCIS events are anchored in Merkle roots of up to this many events...
     anchor_max_events: int = field(default_factory=lambda: _env_int("LEDGER_ANCHOR_MAX_EVENTS", 1000))
     #: ...or as soon as the oldest pending event has waited this long (seconds)

@@ -97,6 +97,16 @@ def call(client: Any, account: Any, method: str, path: str, body: Any) -> Any:
 
 
 def _cmd_keys(args: argparse.Namespace) -> None:
+    if args.action == "seal-mnemonic":
+        from ledger.access.sealed import write_sealed
+
+        words = " ".join(sys.stdin.read().split())
+        if len(words.split()) not in (12, 15, 18, 21, 24):
+            sys.exit("a BIP-39 mnemonic is 12 to 24 words (read from standard input)")
+        if not write_sealed(Path(args.file), words.encode()):
+            sys.exit(f"{args.file} exists; not overwritten")
+        print(f"sealed the custodial mnemonic in {args.file} (AES-GCM, 0600): LEDGER_SIGNER_MNEMONIC_FILE={args.file}")
+        return
     address = new_keystore(Path(args.file), _password(confirm=True))
     print(f"{address}: key in {args.file} (encrypted, mode 0600); ask the governors to admit this address")
 
@@ -114,8 +124,12 @@ def _cmd_call(args: argparse.Namespace) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("keys", help="create a member's own key in an encrypted keystore file")
-    p.add_argument("action", choices=["new"])
+    p = sub.add_parser(
+        "keys",
+        help="new: a member's own key in an encrypted keystore file; seal-mnemonic: the gateway's custodial "
+        "mnemonic (from standard input) sealed at rest",
+    )
+    p.add_argument("action", choices=["new", "seal-mnemonic"])
     p.add_argument("file")
     p.set_defaults(func=_cmd_keys)
     p = sub.add_parser("call", help="make an API write signed with your own keystore key, here")

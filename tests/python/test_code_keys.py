@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from ledger.chain.indexer import Indexer
+from ledger.errors import LedgerError
 from ledger.trace.verify import verify_code
 
 from .helpers import login, make_client, new_gtin
@@ -56,3 +59,35 @@ def test_rotate_and_revoke(deployment, chain_node, tmp_path, members):
     assert all(x.ok for x in verify_code(dep, second["sample"][0], fetch))
     keys = {k["kid"]: k for k in c.get("/v1/codes/keys", headers=platform).json()}
     assert keys[old_kid]["revoked_at"] and not keys[second["kid"]]["revoked_at"] and keys[second["kid"]]["current"]
+
+
+def test_the_custodial_mnemonic_is_sealed_at_rest(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from api.settings import Settings
+    from ledger.chain.client import DEV_MNEMONIC
+    from ledger.paths import ROOT
+
+    sealed = tmp_path / "mnemonic.sealed"
+    env = {**os.environ, "LEDGER_KEY_PASSPHRASE": "correct horse", "LEDGER_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "ledger", "keys", "seal-mnemonic", str(sealed)],
+        input=DEV_MNEMONIC, env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    blob = sealed.read_bytes()
+    assert oct(sealed.stat().st_mode & 0o777) == "0o600"
+    assert not any(word.encode() in blob for word in DEV_MNEMONIC.split())  # no word in the clear
+    monkeypatch.setenv("LEDGER_KEY_PASSPHRASE", "correct horse")
+    monkeypatch.setenv("LEDGER_SIGNER_MNEMONIC_FILE", str(sealed))
+    monkeypatch.delenv("LEDGER_SIGNER_MNEMONIC", raising=False)
+    assert Settings().signer_mnemonic == DEV_MNEMONIC
+    monkeypatch.setenv("LEDGER_KEY_PASSPHRASE", "wrong")
+    with pytest.raises(LedgerError, match="does not open"):
+        Settings()
+    again = subprocess.run(
+        [sys.executable, "-m", "ledger", "keys", "seal-mnemonic", str(sealed)],
+        input=DEV_MNEMONIC, env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert again.returncode != 0 and "not overwritten" in again.stderr
