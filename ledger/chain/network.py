@@ -4,9 +4,11 @@ discovery off), sealing a block every `period_s` seconds under London rules.
 
 `init()` writes the genesis (the validators as signers, the development accounts funded) and each
 node's keys: the validator's sealing key as an encrypted keystore file (password file mode 0600)
-and its devp2p node key. `start()` starts the nodes, lets them seal once all are peered (the
-in-turn signer first), and waits until all report the same head. A further organisation joins as
-a full node (`add_node`) and becomes a validator when a majority votes it in (`propose`).
+and its devp2p node key. `start()` starts the nodes, lets each seal only once it is peered with
+every other running node (with three Clique signers a lone node seals one block and stops, and
+nodes that each sealed their own block 1 stall), and waits until all report the same head.
+A further organisation joins as a full node (`add_node`) and becomes a validator when a majority
+of the signers vote it in (`propose`).
 """
 
 from __future__ import annotations
@@ -190,12 +192,13 @@ class Network:
         return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
     def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
-        """Let the started nodes seal only once each is peered with every other running node and
-        has its key unlocked: geth discards blocks its peers propagate until it mines itself, so a
-        node sealing while another was still starting forked, and with three signers (each may
-        sign one of any two blocks in a row) such forks stalled for good. Then the in-turn signer
-        of the next block seals it alone, and the others start once they hold it: started
-        together on a loaded machine, all three once sealed a block 1 of their own."""
+        """Let the started nodes seal only once every one of them is peered with every other
+        running node and has its key unlocked; then start them all at once. geth discards blocks
+        its peers propagate until it mines itself (it counts as synced only then), so a node that
+        began sealing while another was still starting had its block 1 ignored, the other sealed
+        its own, and with three signers (each may sign one of any two blocks in a row) such forks
+        stalled for good. Started together, the in-turn signer seals first and the others, who
+        wait a random moment when out of turn, import its block."""
         deadline = time.monotonic() + wait_s
         clients = []
         for org in orgs:
@@ -204,12 +207,6 @@ class Network:
             clients.append(self._until(deadline, f"{org}'s node did not peer with the {others} others", peered))
         for org, w3 in zip(orgs, clients, strict=True):
             self._until(deadline, f"{org}'s node did not unlock its validator key", partial(self._unlocked, w3))
-        head, signers = clients[0].eth.block_number, clients[0].provider.make_request("clique_getSigners", [])["result"]
-        in_turn = sorted(signers, key=str.lower)[(head + 1) % len(signers)].lower()
-        first = [w3 for org, w3 in zip(orgs, clients, strict=True) if self.nodes[org].validator.lower() == in_turn]
-        if first and len(orgs) > 1:
-            first[0].provider.make_request("miner_start", [])
-            self.wait_agreed(orgs, max(1.0, deadline - time.monotonic()), above=head)
         for w3 in clients:
             w3.provider.make_request("miner_start", [])
 
@@ -222,11 +219,13 @@ class Network:
 
     @staticmethod
     def _until(deadline: float, failure: str, probe: Callable[[], Any]) -> Any:
-        while not (found := probe()):
+        while True:
+            found = probe()
+            if found:
+                return found
             if time.monotonic() > deadline:
                 raise NodeUnavailable(failure + " in time")
             time.sleep(0.2)
-        return found
 
     @staticmethod
     def _unlocked(w3) -> bool:
