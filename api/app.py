@@ -22,6 +22,7 @@ from .routers import (
     orders,
     payouts,
     products,
+    reconciliation,
     recorders,
     resolver,
     system,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(governance.router)
     app.include_router(transactions.router)
     app.include_router(audit.router)
+    app.include_router(reconciliation.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host

@@ -101,6 +101,19 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
 
     engine = make_engine()
     migrate(engine)
+    if args.run:
+        from ledger.chain.client import connect
+        from ledger.chain.deploy import attach
+        from ledger.money import recon_runs
+
+        text = Path(args.orders_csv).read_text(encoding="utf-8-sig") if args.orders_csv else None
+        r = recon_runs.run(
+            engine, attach(connect()), orders_csv=text, cut_off=args.cut_off, confirmations=args.confirmations
+        )
+        print(f"run {r.id} (after {r.previous_id}): {r.verdict} at block {r.cut_off_block}; inputs {r.inputs_sha256}")
+        for reason in json.loads(r.reasons):
+            print(f"  {reason['reason']}: {reason['detail']}")
+        sys.exit(0 if r.verdict.startswith("reconciled") else 1)
     orders = orders_from_csv(Path(args.orders_csv).read_text()) if args.orders_csv else orders_from_db(engine)
     report = reconcile(orders, chain_records(engine))
     text = {"json": report.to_json, "csv": report.to_csv, "html": report.to_html}[args.format]()
@@ -221,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--format", choices=["json", "csv", "html"], default="json")
     p.add_argument("--out", help="write the report here instead of standard output")
+    p.add_argument("--run", action="store_true", help="a stored run: cut-off, verdict, balances, breaks across runs")
+    p.add_argument("--cut-off", type=int, help="with --run: the cut-off block (default: as far as indexed)")
+    p.add_argument("--confirmations", type=int, default=6, help="with --run: the indexer's confirmations")
     p.set_defaults(func=_cmd_reconcile)
     from ledger.cli.backup import add_parser as add_backup_parser
     from ledger.cli.money import add_parser as add_money_parser

@@ -86,6 +86,7 @@ class ChainRecord:
     amount_fen: int
     status: str = "escrowed"
     final: bool = True
+    block: int = 0  # of its latest event
 
 
 @dataclass

@@ -28,30 +28,33 @@ class OrdersInputError(LedgerError, ValueError):
 _STATES = ("OrderEscrowed", "OrderDelivered", "OrderDisputed", "OrderRefunded", "OrderSettled")
 
 
-def chain_records(engine: Engine) -> dict[str, ChainRecord]:
-    """Escrows from the indexed OrderSettlement events, each with its latest state: escrowed,
-    delivered, disputed, settled, or refunded (a refund of everything that remained)."""
+def chain_records(engine: Engine, up_to: int | None = None) -> dict[str, ChainRecord]:
+    """Escrows from the indexed OrderSettlement events (up to block `up_to`), each with its latest
+    state: escrowed, delivered, disputed, settled, or refunded (a refund of everything that remained)."""
     records: dict[str, ChainRecord] = {}
     later: list[tuple[str, str, bool]] = []
     q = (
-        select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final)
+        select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final, ChainEvent.block_number)
         .where(ChainEvent.contract == "OrderSettlement", ChainEvent.event.in_(_STATES))
         .order_by(ChainEvent.block_number, ChainEvent.log_index)
     )
+    if up_to is not None:
+        q = q.where(ChainEvent.block_number <= up_to)
     with engine.connect() as conn:
-        for key, event, args, final in conn.execute(q):
+        for key, event, args, final, block in conn.execute(q):
             if event == "OrderEscrowed":
                 a = json.loads(args)
-                records[key] = ChainRecord(key, a["merchant"], unpack_amount(int(a["terms"])), "escrowed", bool(final))
+                amount = unpack_amount(int(a["terms"]))
+                records[key] = ChainRecord(key, a["merchant"], amount, "escrowed", bool(final), block)
             elif event == "OrderRefunded":
                 if int(json.loads(args)["remaining"]) == 0:
-                    later.append((key, "refunded", bool(final)))
+                    later.append((key, "refunded", bool(final), block))
             else:
-                later.append((key, event.removeprefix("Order").lower(), bool(final)))
-    for key, status, final in later:
+                later.append((key, event.removeprefix("Order").lower(), bool(final), block))
+    for key, status, final, block in later:
         r = records.get(key)
         if r is not None:
-            r.status = status
+            r.status, r.block = status, block
             r.final = r.final and final
     return records
 

@@ -10,8 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 from .order_tables import CommissionRule, Order, SettlementSlot
+from .recon_tables import ReconBreak, ReconBreakEvent, ReconRun
 
-__all__ = ["Base", "CommissionRule", "Order", "SettlementSlot"]  # and the tables below
+__all__ = [
+    "Base",
+    "CommissionRule",
+    "Order",
+    "SettlementSlot",
+    "ReconRun",
+    "ReconBreak",
+    "ReconBreakEvent",
+]  # and the tables below
 
 
 class AuthNonce(Base):

@@ -1,0 +1,289 @@
+"""Reconciliation runs an auditor can sign off on: each run has a cut-off block, says whether it
+can conclude, proves balances, and carries its breaks from run to run.
+
+Verdict, in order:
+- `incomplete`: the indexer has not reached the cut-off; a stored block hash (of a block holding
+  our events, from `REORG_WINDOW` blocks before the previous run's cut-off) no longer matches the
+  chain; the orders input is malformed.
+  (A previous run's cut-off block that left the chain is noted, not blocking: this run reads the
+  chain as it is now, and breaks that flipped say why.) Each reason is named, and nothing is concluded from absent data:
+  no row is classified, no break opened or resolved.
+- `breaks`: any row that is not matched or pending, or a balance the indexed events do not explain;
+- `reconciled_with_pending`: everything agrees but some records are not final yet; each pending
+  row says after which block it becomes a break if it still disagrees;
+- `reconciled`.
+
+Breaks have a stable id (sha-256 of the order key, or the contract's address, and the rule it
+broke: `escrow_exists`, `order_exists`, `amount_agrees`, ...), a priority (P1 money moved with no
+record behind it ... P4 cosmetic) and a lifecycle: `new` when first seen (or seen again after
+being resolved), `persisting` while seen, `resolved` once, in the first complete run that no
+longer sees it. Runs are chained: each names the previous run and the SHA-256 of its inputs
+(orders, the chain records up to the cut-off, the cut-off block's hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from ledger.chain.deploy import Deployment
+from ledger.clock import utcnow
+from ledger.errors import InvalidInput
+from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconBreak, ReconBreakEvent, ReconRun
+
+from .recon_balances import statements
+from .reconcile import ChainRecord, OrderRow, reconcile
+from .reconcile_inputs import OrdersInputError, chain_records, orders_from_csv, orders_from_db
+
+PRIORITY = {
+    "unexplained_balance": 1,
+    "unknown_on_chain": 1,
+    "amount_mismatch": 1,
+    "missing_on_chain": 2,
+    "merchant_mismatch": 2,
+    "status_mismatch": 3,
+    "duplicate": 4,
+}
+RULE = {
+    "unexplained_balance": "balance_explained",
+    "unknown_on_chain": "order_exists",
+    "amount_mismatch": "amount_agrees",
+    "missing_on_chain": "escrow_exists",
+    "merchant_mismatch": "merchant_agrees",
+    "status_mismatch": "status_agrees",
+    "duplicate": "order_id_unique",
+}
+
+
+#: blocks below the previous run's cut-off whose stored hashes are checked again (deeper reorgs
+#: than this would also show as the previous cut-off leaving the chain)
+REORG_WINDOW = 64
+
+
+def break_id(subject: str, rule: str) -> str:
+    return hashlib.sha256(f"{subject.lower()}|{rule}".encode()).hexdigest()[:24]
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def indexed_to(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.min(IndexerCheckpoint.block_number))) or 0)
+
+
+def _stale_hashes(engine: Engine, w3: Web3, since: int, cut: int, prev: ReconRun | None) -> list[dict[str, str]]:
+    """Blocks holding our indexed events since the previous run whose stored hash the chain no
+    longer has, and the previous run's cut-off if it was orphaned."""
+    out = []
+    prev_hash = _hex(w3.eth.get_block(prev.cut_off_block)["hash"]) if prev and prev.cut_off_block <= cut else None
+    if prev is not None and prev_hash not in (None, prev.cut_off_hash):
+        detail = f"run {prev.id}'s cut-off block {prev.cut_off_block} ({prev.cut_off_hash}) left the chain"
+        out.append({"reason": "previous_cut_off_orphaned", "detail": detail, "blocking": False})
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(ChainEvent.block_number, ChainEvent.block_hash)
+            .where(ChainEvent.block_number > since, ChainEvent.block_number <= cut)
+            .distinct()
+        ).all()
+    for number, stored_hash in stored:
+        chain_hash = _hex(w3.eth.get_block(number)["hash"])
+        if chain_hash != stored_hash:
+            detail = f"block {number}: indexed from {stored_hash}, the chain has {chain_hash}"
+            out.append({"reason": "block_hash_mismatch", "detail": detail})
+    return out
+
+
+def _digest(orders: list[OrderRow], chain: dict[str, ChainRecord], cut_hash: str) -> str:
+    h = hashlib.sha256(cut_hash.encode())
+    for o in orders:
+        h.update(f"o|{o.order_id}|{o.merchant}|{o.amount_fen}|{o.status}|{o.order_key}\n".encode())
+    for k in sorted(chain):
+        c = chain[k]
+        h.update(f"c|{k}|{c.merchant}|{c.amount_fen}|{c.status}|{int(c.final)}|{c.block}\n".encode())
+    return h.hexdigest()
+
+
+def run(
+    engine: Engine,
+    dep: Deployment,
+    *,
+    orders_csv: str | None = None,
+    cut_off: int | None = None,
+    confirmations: int = 6,
+) -> ReconRun:
+    """Reconcile up to `cut_off` (default: as far as the indexer has read), store the run and move
+    its breaks along their lifecycle; return the stored run."""
+    w3, now = dep.w3, utcnow()
+    indexed, head = indexed_to(engine), w3.eth.block_number
+    cut = indexed if cut_off is None else cut_off
+    if not 0 <= cut <= head:
+        raise InvalidInput(f"the cut-off block {cut} is not on the chain (head {head})")
+    cut_hash = _hex(w3.eth.get_block(cut)["hash"])
+    with Session(engine) as db:
+        prev = db.scalars(select(ReconRun).order_by(ReconRun.id.desc()).limit(1)).first()
+    reasons = []
+    if indexed < cut:
+        detail = f"the indexer has read to block {indexed}; the cut-off is block {cut}"
+        reasons.append({"reason": "indexer_behind", "detail": detail})
+    since = prev.cut_off_block - REORG_WINDOW if prev is not None and prev.verdict != "incomplete" else -1
+    reasons += _stale_hashes(engine, w3, since, min(cut, indexed), prev)
+    orders: list[OrderRow] = []
+    source = "orders table"
+    if orders_csv is not None:
+        source = "orders CSV"
+        try:
+            orders = orders_from_csv(orders_csv)
+        except OrdersInputError as exc:
+            reasons.append({"reason": "input_malformed", "detail": str(exc)})
+    else:
+        orders = list(orders_from_db(engine))
+    chain = chain_records(engine, up_to=min(cut, indexed))
+    digest = _digest(orders, chain, cut_hash)
+    blocking = [r for r in reasons if r.get("blocking", True)]
+    totals: dict[str, Any] = {}
+    balances: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    if not blocking:
+        report = reconcile(orders, chain)
+        totals = report.totals
+        late, gone = _after_cut_off(engine, w3, report.rows, cut, source)
+        for r in report.rows:
+            if r["order_key"] in gone:
+                r["detail"] = gone[r["order_key"]]
+            if r["class"] == "pending" or r["order_key"] in late:
+                block = late.get(r["order_key"]) or chain[r["order_key"]].block + confirmations
+                pending.append({**r, "class": "pending", "becomes_break_after_block": block})
+            elif r["class"] != "matched":
+                found.append(_break_of(r))
+        balances = statements(engine, dep, cut)
+        found += [_balance_break(s) for s in balances if not s["explained"]]
+    verdict = (
+        "incomplete" if blocking else "breaks" if found else "reconciled_with_pending" if pending else "reconciled"
+    )
+    with Session(engine, expire_on_commit=False) as db:
+        row = ReconRun(
+            previous_id=prev.id if prev else None,
+            cut_off_block=cut,
+            cut_off_hash=cut_hash,
+            inputs_sha256=digest,
+            verdict=verdict,
+            source=source,
+            reasons=json.dumps(reasons),
+            totals=json.dumps(totals),
+            balances=json.dumps(balances),
+            pending=json.dumps(pending, default=str),
+            created_at=now,
+        )
+        db.add(row)
+        db.flush()
+        if verdict != "incomplete":
+            _move_breaks(db, row, found, now)
+        db.commit()
+        return row
+
+
+def _after_cut_off(engine: Engine, w3: Web3, rows: list[dict], cut: int, source: str) -> tuple[dict, dict]:
+    """Of our orders missing on chain at the cut-off: those escrowed after it (key => block), and
+    those whose escrow transaction the chain no longer has (key => why): its block was orphaned."""
+    late: dict[str, int] = {}
+    gone: dict[str, str] = {}
+    missing = [r["order_id"] for r in rows if r["class"] == "missing_on_chain"]
+    if source != "orders table" or not missing:
+        return late, gone
+    with Session(engine) as db:
+        for o in db.scalars(select(Order).where(Order.order_id.in_(missing))):
+            receipt = _receipt(w3, o.escrow_tx)
+            if receipt is not None and receipt["blockNumber"] > cut:
+                late[o.order_key] = receipt["blockNumber"]
+            elif receipt is None and o.escrow_tx:
+                gone[o.order_key] = (
+                    f"its escrow transaction {o.escrow_tx} is no longer on the chain: the block that held it "
+                    "was orphaned (a matched escrow flipped back)"
+                )
+    return late, gone
+
+
+def _receipt(w3: Web3, tx: str | None) -> Any:
+    if not tx:
+        return None
+    try:
+        return w3.eth.get_transaction_receipt(tx)
+    except Exception:  # noqa: BLE001 - not found: never mined, or its block left the chain
+        return None
+
+
+def _break_of(r: dict[str, Any]) -> dict[str, Any]:
+    cls = r["class"]
+    subject = r["order_key"] if cls != "duplicate" else f"{r['order_key']}#{r['order_id']}"
+    detail = r.get("detail") or {
+        "missing_on_chain": "no escrow on chain for this order",
+        "duplicate": "the order id appears more than once in the orders",
+    }.get(cls, cls)
+    return {
+        "id": break_id(subject, RULE[cls]),
+        "rule": RULE[cls],
+        "cls": cls,
+        "priority": PRIORITY[cls],
+        "order_id": r.get("order_id"),
+        "subject": r["order_key"],
+        "merchant": r.get("merchant"),
+        "amount_fen": int(r.get("order_amount_fen") or r.get("chain_amount_fen") or 0),
+        "detail": detail,
+    }
+
+
+def _balance_break(s: dict[str, Any]) -> dict[str, Any]:
+    moves = "; ".join(f"{d} {k} {v}" for d in ("in", "out") for k, v in s[d].items())
+    return {
+        "id": break_id(s["address"] + ("#supply" if "supply" in s["contract"] else ""), "balance_explained"),
+        "rule": "balance_explained",
+        "cls": "unexplained_balance",
+        "priority": 1,
+        "order_id": None,
+        "subject": s["address"],
+        "merchant": None,
+        "amount_fen": abs(s["difference_fen"]),
+        "detail": f"{s['contract']} holds {s['actual_fen']} fen; indexed events explain {s['expected_fen']} "
+        f"({moves}): {s['difference_fen']:+d} fen moved with no event of ours behind it",
+    }
+
+
+def _move_breaks(db: Session, run_row: ReconRun, found: list[dict[str, Any]], now: datetime) -> None:
+    seen = set()
+    for b in found:
+        if b["id"] in seen:
+            continue
+        seen.add(b["id"])
+        row = db.get(ReconBreak, b["id"])
+        if row is None or row.status == "resolved":
+            status = "new"
+            if row is None:
+                row = ReconBreak(id=b["id"], first_run=run_row.id)
+                db.add(row)
+            row.first_run, row.first_seen_at, row.resolved_at = run_row.id, now, None
+        else:
+            status = "persisting"
+        for k in ("rule", "cls", "priority", "order_id", "subject", "merchant", "amount_fen", "detail"):
+            setattr(row, k, b[k])
+        row.status, row.last_run = status, run_row.id
+        db.add(
+            ReconBreakEvent(
+                break_id=b["id"], run_id=run_row.id, status=status, cls=b["cls"], detail=b["detail"], at=now
+            )
+        )
+    for row in db.scalars(select(ReconBreak).where(ReconBreak.status != "resolved")):
+        if row.id not in seen:
+            row.status, row.resolved_at, row.last_run = "resolved", now, run_row.id
+            gone = ReconBreakEvent(
+                break_id=row.id, run_id=run_row.id, status="resolved", cls=row.cls, detail="not seen", at=now
+            )
+            db.add(gone)
