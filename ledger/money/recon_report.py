@@ -38,7 +38,7 @@ TEXT = {
         "order": "Order", "amount": "Amount", "age": "Age", "detail": "Detail", "chart": "Open breaks by class",
         "pending": "Pending", "after": "becomes a break after block", "none": "none",
         "reconciled": "reconciled", "reconciled_with_pending": "reconciled, with pending records",
-        "breaks_v": "breaks", "incomplete": "incomplete", "days": "d",
+        "breaks_v": "breaks", "incomplete": "incomplete", "days": "d", "ageing": "Money held (ageing)",
     },
     "zh": {
         "title": "对账批次", "verdict": "结论", "cut_off": "截止区块", "previous": "上一批次",
@@ -48,7 +48,7 @@ TEXT = {
         "order": "订单", "amount": "金额", "age": "账龄", "detail": "说明", "chart": "各批次未解决差异（按类别）",
         "pending": "待确认", "after": "若仍不一致，将在此区块后成为差异", "none": "无",
         "reconciled": "已对平", "reconciled_with_pending": "已对平（有待确认记录）",
-        "breaks_v": "存在差异", "incomplete": "不完整", "days": "天",
+        "breaks_v": "存在差异", "incomplete": "不完整", "days": "天", "ageing": "资金账龄",
     },
 }  # fmt: skip
 
@@ -80,7 +80,8 @@ def run_out(db: Session, r: ReconRun) -> dict[str, Any]:
         "id": r.id, "previous_id": r.previous_id, "cut_off_block": r.cut_off_block, "cut_off_hash": r.cut_off_hash,
         "inputs_sha256": r.inputs_sha256, "verdict": r.verdict, "source": r.source,
         "reasons": json.loads(r.reasons), "totals": json.loads(r.totals), "balances": json.loads(r.balances),
-        "pending": json.loads(r.pending), "breaks": {s: counts.get(s, 0) for s in ("new", "persisting", "resolved")},
+        "pending": json.loads(r.pending), "ageing": json.loads(r.ageing),
+        "breaks": {s: counts.get(s, 0) for s in ("new", "persisting", "resolved")},
         "created_at": _iso(r.created_at),
     }  # fmt: skip
 
@@ -181,6 +182,10 @@ def run_html(db: Session, r: ReconRun, lang: str = "en") -> str:
         f"<li>{e(str(p.get('order_id') or p.get('order_key')))}: {t['after']} {p['becomes_break_after_block']}</li>"
         for p in d["pending"]
     )
+    aged = "".join(
+        f"<li>{e(a['kind'])} {e(a['subject'])}: {a['age_s'] // 86400}{t['days']} ({e(a['state'])})</li>"
+        for a in d["ageing"]
+    )
     return f"""<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{t["title"]} #{r.id}</title></head>
 <body><h1>{t["title"]} #{r.id}</h1>
@@ -193,4 +198,5 @@ def run_html(db: Session, r: ReconRun, lang: str = "en") -> str:
 <h2>{t["chart"]}</h2>{_chart(db, r.id, lang)}
 <h2>{t["breaks"]}</h2><table><tr><th>{t["priority"]}</th><th>{t["class"]}</th><th>{t["status"]}</th>
 <th>{t["order"]}</th><th>{t["amount"]}</th><th>{t["age"]}</th><th>{t["detail"]}</th></tr>{rows}</table>
-<h2>{t["pending"]}</h2><ul>{pending or f"<li>{t['none']}</li>"}</ul></body></html>"""
+<h2>{t["pending"]}</h2><ul>{pending or f"<li>{t['none']}</li>"}</ul>
+<h2>{t["ageing"]}</h2><ul>{aged or f"<li>{t['none']}</li>"}</ul></body></html>"""

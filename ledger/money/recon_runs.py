@@ -17,8 +17,9 @@ Breaks have a stable id (sha-256 of the order key, or the contract's address, an
 broke: `escrow_exists`, `order_exists`, `amount_agrees`, ...), a priority (P1 money moved with no
 record behind it ... P4 cosmetic) and a lifecycle: `new` when first seen (or seen again after
 being resolved), `persisting` while seen, `resolved` once, in the first complete run that no
-longer sees it. Runs are chained: each names the previous run and the SHA-256 of its inputs
-(orders, the chain records up to the cut-off, the cut-off block's hash).
+longer sees it. Money held too long is listed with its age (`recon_ageing`). Runs are chained:
+each names the previous run and the SHA-256 of its inputs (orders, the chain records up to the
+cut-off, the cut-off block's hash).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ledger.clock import utcnow
 from ledger.errors import InvalidInput
 from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconBreak, ReconBreakEvent, ReconRun
 
+from .recon_ageing import ageing
 from .recon_balances import statements
 from .reconcile import ChainRecord, OrderRow, reconcile
 from .reconcile_inputs import OrdersInputError, chain_records, orders_from_csv, orders_from_db
@@ -152,6 +154,7 @@ def run(
     balances: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
+    aged: list[dict[str, Any]] = []
     if not blocking:
         report = reconcile(orders, chain)
         totals = report.totals
@@ -165,6 +168,7 @@ def run(
             elif r["class"] != "matched":
                 found.append(_break_of(r))
         balances = statements(engine, dep, cut)
+        aged = ageing(engine, dep, cut)
         found += [_balance_break(s) for s in balances if not s["explained"]]
     verdict = (
         "incomplete" if blocking else "breaks" if found else "reconciled_with_pending" if pending else "reconciled"
@@ -181,6 +185,7 @@ def run(
             totals=json.dumps(totals),
             balances=json.dumps(balances),
             pending=json.dumps(pending, default=str),
+            ageing=json.dumps(aged),
             created_at=now,
         )
         db.add(row)

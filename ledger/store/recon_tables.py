@@ -27,6 +27,7 @@ class ReconRun(Base):
     totals: Mapped[str] = mapped_column(Text)  # JSON: per class, count and fen
     balances: Mapped[str] = mapped_column(Text)  # JSON: per contract, the statement
     pending: Mapped[str] = mapped_column(Text)  # JSON: pending rows and when they become breaks
+    ageing: Mapped[str] = mapped_column(Text)  # JSON: money held, with ages against limits
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

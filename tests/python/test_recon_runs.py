@@ -168,3 +168,31 @@ def test_pending_and_malformed_inputs(anvil_factory, tmp_path, accounts):
     assert (
         run.verdict == "incomplete" and reasons[0]["reason"] == "input_malformed" and "line 2" in reasons[0]["detail"]
     )
+
+
+def test_ageing_lists_money_held_too_long(anvil_factory, tmp_path, accounts):
+    dep, members, c = _setup(anvil_factory, tmp_path, accounts)
+    engine = c.app.state.services.engine
+    platform, merchant = login(c, members["platform"]), login(c, members["merchant_a"])
+    address = members["merchant_a"].address
+    assert c.post("/v1/deposits", json={"amount_fen": 50_000}, headers=merchant).status_code == 200
+    r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": 10_000}, headers=merchant)
+    assert r.status_code == 200, r.text
+    case = {"merchant": address, "claimant": members["producer"].address, "amount_fen": 5_000}
+    assert c.post("/v1/cases", json=case, headers=login(c, members["arbiter"])).status_code == 201
+    _order(c, platform, "a1", address, 1_000)
+    _order(c, platform, "a2", address, 2_000)
+    dep.w3.provider.make_request("evm_increaseTime", [40 * 86_400])
+    dep.w3.provider.make_request("evm_mine", [])
+    settled = c.post("/v1/orders/settle", json={"order_ids": ["a2"]}, headers=platform)
+    assert settled.status_code == 200 and settled.json()["settled"], settled.text
+    # a1 is left unsettled past its settlement timeout
+    Indexer(dep, engine, confirmations=0).run()
+    run = recon_runs.run(engine, dep, confirmations=0)
+    items = {a["kind"]: a for a in __import__("json").loads(run.ageing)}
+    assert items["escrow_overdue"]["state"] == "over" and items["escrow_overdue"]["age_s"] > 20 * 86_400
+    assert items["withdrawal_not_taken"]["state"] == "over" and items["withdrawal_not_taken"]["subject"] == address
+    assert items["deposit_frozen"]["amount_fen"] == 5_000 and items["deposit_frozen"]["state"] == "over"
+    assert items["payout_unpulled"]["subject"] == address and items["payout_unpulled"]["state"] == "ok"
+    page = c.get(f"/v1/audit/reconciliation/runs/{run.id}/report", headers=login(c, members["auditor"])).text
+    assert "withdrawal_not_taken" in page and "deposit_frozen" in page

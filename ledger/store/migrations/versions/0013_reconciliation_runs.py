@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("totals", sa.Text, nullable=False),
         sa.Column("balances", sa.Text, nullable=False),
         sa.Column("pending", sa.Text, nullable=False),
+        sa.Column("ageing", sa.Text, nullable=False),
         sa.Column("created_at", TS, nullable=False, index=True),
     )
     op.create_table(
