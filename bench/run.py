@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ledger.chain import node
 
-from . import codes, consortium, epcis, gas, indexer, order_gas, reconcile, scan, settle
+from . import codes, consortium, epcis, gas, indexer, order_gas, recon_db, reconcile, scan, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = {
@@ -27,6 +27,7 @@ PARTS = {
     "orders": order_gas,
     "indexer": indexer,
     "reconcile": reconcile,
+    "reconcile_db": recon_db,
     "settle": settle,
     "codes": codes,
     "epcis": epcis,

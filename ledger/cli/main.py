@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ledger.errors import LedgerError
@@ -106,10 +107,10 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
         from ledger.chain.deploy import attach
         from ledger.money import recon_runs
 
-        text = Path(args.orders_csv).read_text(encoding="utf-8-sig") if args.orders_csv else None
-        r = recon_runs.run(
-            engine, attach(connect()), orders_csv=text, cut_off=args.cut_off, confirmations=args.confirmations
-        )
+        dep = attach(connect())
+        with open(args.orders_csv or os.devnull, newline="", encoding="utf-8") as f:  # streamed, not read whole
+            csv_in = f if args.orders_csv else None
+            r = recon_runs.run(engine, dep, orders_csv=csv_in, cut_off=args.cut_off, confirmations=args.confirmations)
         print(f"run {r.id} (after {r.previous_id}): {r.verdict} at block {r.cut_off_block}; inputs {r.inputs_sha256}")
         for reason in json.loads(r.reasons):
             print(f"  {reason['reason']}: {reason['detail']}")

@@ -25,9 +25,11 @@ cut-off, the cut-off block's hash).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -40,8 +42,9 @@ from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconBreak
 
 from .recon_ageing import ageing
 from .recon_balances import statements
-from .reconcile import ChainRecord, OrderRow, reconcile
-from .reconcile_inputs import OrdersInputError, chain_records, orders_from_csv, orders_from_db
+from .recon_stream import chain_sorted, drop_staged, orders_sorted, stage_csv, staged_sorted, stream
+from .reconcile import OrderRow
+from .reconcile_inputs import OrdersInputError
 
 PRIORITY = {
     "unexplained_balance": 1,
@@ -103,21 +106,11 @@ def _stale_hashes(engine: Engine, w3: Web3, since: int, cut: int, prev: ReconRun
     return out
 
 
-def _digest(orders: list[OrderRow], chain: dict[str, ChainRecord], cut_hash: str) -> str:
-    h = hashlib.sha256(cut_hash.encode())
-    for o in orders:
-        h.update(f"o|{o.order_id}|{o.merchant}|{o.amount_fen}|{o.status}|{o.order_key}\n".encode())
-    for k in sorted(chain):
-        c = chain[k]
-        h.update(f"c|{k}|{c.merchant}|{c.amount_fen}|{c.status}|{int(c.final)}|{c.block}\n".encode())
-    return h.hexdigest()
-
-
 def run(
     engine: Engine,
     dep: Deployment,
     *,
-    orders_csv: str | None = None,
+    orders_csv: str | TextIO | None = None,
     cut_off: int | None = None,
     confirmations: int = 6,
 ) -> ReconRun:
@@ -137,18 +130,24 @@ def run(
         reasons.append({"reason": "indexer_behind", "detail": detail})
     since = prev.cut_off_block - REORG_WINDOW if prev is not None and prev.verdict != "incomplete" else -1
     reasons += _stale_hashes(engine, w3, since, min(cut, indexed), prev)
-    orders: list[OrderRow] = []
-    source = "orders table"
+    orders: Iterable[OrderRow] = ()
+    source, token = "orders table", None
     if orders_csv is not None:
         source = "orders CSV"
-        try:
-            orders = orders_from_csv(orders_csv)
+        try:  # staged in the database, which sorts it: a file of any size streams
+            token = stage_csv(engine, io.StringIO(orders_csv) if isinstance(orders_csv, str) else orders_csv)
+            orders = staged_sorted(engine, token)
         except OrdersInputError as exc:
             reasons.append({"reason": "input_malformed", "detail": str(exc)})
     else:
-        orders = list(orders_from_db(engine))
-    chain = chain_records(engine, up_to=min(cut, indexed))
-    digest = _digest(orders, chain, cut_hash)
+        orders = orders_sorted(engine)
+    try:
+        tally = stream(orders, chain_sorted(engine, up_to=min(cut, indexed)))
+    finally:
+        if token is not None:
+            drop_staged(engine, token)
+    tally.digest.update(cut_hash.encode())
+    digest = tally.digest.hexdigest()
     blocking = [r for r in reasons if r.get("blocking", True)]
     totals: dict[str, Any] = {}
     balances: list[dict[str, Any]] = []
@@ -156,16 +155,15 @@ def run(
     found: list[dict[str, Any]] = []
     aged: list[dict[str, Any]] = []
     if not blocking:
-        report = reconcile(orders, chain)
-        totals = report.totals
-        late, gone = _after_cut_off(engine, w3, report.rows, cut, source)
-        for r in report.rows:
+        totals = tally.totals
+        late, gone = _after_cut_off(engine, w3, tally.kept, cut, source)
+        for r in tally.kept:
             if r["order_key"] in gone:
                 r["detail"] = gone[r["order_key"]]
             if r["class"] == "pending" or r["order_key"] in late:
-                block = late.get(r["order_key"]) or chain[r["order_key"]].block + confirmations
+                block = late.get(r["order_key"]) or r.get("chain_block", 0) + confirmations
                 pending.append({**r, "class": "pending", "becomes_break_after_block": block})
-            elif r["class"] != "matched":
+            else:
                 found.append(_break_of(r))
         balances = statements(engine, dep, cut)
         aged = ageing(engine, dep, cut)

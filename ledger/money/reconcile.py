@@ -161,6 +161,53 @@ tr.matched td:first-child{{color:#1a7f37}}tr:not(.matched) td:first-child{{color
 """
 
 
+def judge(o: OrderRow, key: str, c: ChainRecord | None, duplicate: bool = False) -> dict[str, Any]:
+    """The row for one order: its class against its chain record (None: none on chain)."""
+    row: dict[str, Any] = {
+        "order_id": o.order_id,
+        "order_key": key,
+        "merchant": o.merchant,
+        "order_amount_fen": o.amount_fen,
+        "order_status": o.status,
+    }
+    if duplicate:
+        row["class"] = "duplicate"
+        return row
+    if c is None:
+        row["class"] = "missing_on_chain"
+        return row
+    row["chain_amount_fen"], row["chain_status"], row["final"] = c.amount_fen, c.status, c.final
+    row["chain_block"] = c.block
+    if not c.final:
+        row["class"] = "pending"
+    elif c.amount_fen != o.amount_fen:
+        row["detail"] = f"order says {o.amount_fen} fen, chain escrowed {c.amount_fen}"
+        row["class"] = "amount_mismatch"
+    elif c.merchant != o.merchant:
+        row["detail"] = f"chain pays {c.merchant}"
+        row["class"] = "merchant_mismatch"
+    elif STATUS_WORDS.get(o.status.lower(), o.status.lower()) != c.status:
+        row["detail"] = f"{o.status} off chain, {c.status} on chain"
+        row["class"] = "status_mismatch"
+    else:
+        row["class"] = "matched"
+    return row
+
+
+def unknown_row(c: ChainRecord) -> dict[str, Any]:
+    return {
+        "class": "unknown_on_chain",
+        "order_id": None,
+        "order_key": c.order_key,
+        "merchant": c.merchant,
+        "chain_amount_fen": c.amount_fen,
+        "chain_status": c.status,
+        "final": c.final,
+        "chain_block": c.block,
+        "detail": "no order names this escrow",
+    }
+
+
 def reconcile(orders: Iterable[OrderRow], chain: dict[str, ChainRecord]) -> Report:
     """Classify every order row and every on-chain escrow; see the module docstring."""
     totals = {c: {"count": 0, "amount_fen": 0} for c in CLASSES}
@@ -184,52 +231,15 @@ def reconcile(orders: Iterable[OrderRow], chain: dict[str, ChainRecord]) -> Repo
     for o in orders:
         n_orders += 1
         key = o.order_key or order_key_hex(o.order_id)
-        row: dict[str, Any] = {
-            "order_id": o.order_id,
-            "order_key": key,
-            "merchant": o.merchant,
-            "order_amount_fen": o.amount_fen,
-            "order_status": o.status,
-        }
-        if o.order_id in seen:
-            add("duplicate", o.merchant, o.amount_fen, row)
-            continue
+        c = None if o.order_id in seen else chain.get(key)
+        row = judge(o, key, c, duplicate=o.order_id in seen)
         seen.add(o.order_id)
-        c = chain.get(key)
-        if c is None:
-            add("missing_on_chain", o.merchant, o.amount_fen, row)
-            continue
-        used.add(key)
-        row["chain_amount_fen"], row["chain_status"], row["final"] = c.amount_fen, c.status, c.final
-        if not c.final:
-            add("pending", o.merchant, o.amount_fen, row)
-        elif c.amount_fen != o.amount_fen:
-            row["detail"] = f"order says {o.amount_fen} fen, chain escrowed {c.amount_fen}"
-            add("amount_mismatch", o.merchant, o.amount_fen, row)
-        elif c.merchant != o.merchant:
-            row["detail"] = f"chain pays {c.merchant}"
-            add("merchant_mismatch", o.merchant, o.amount_fen, row)
-        elif STATUS_WORDS.get(o.status.lower(), o.status.lower()) != c.status:
-            row["detail"] = f"{o.status} off chain, {c.status} on chain"
-            add("status_mismatch", o.merchant, o.amount_fen, row)
-        else:
-            add("matched", o.merchant, o.amount_fen, row)
+        if c is not None:
+            used.add(key)
+        add(row["class"], o.merchant, o.amount_fen, row)
     for key, c in chain.items():
         if key not in used:
-            add(
-                "unknown_on_chain",
-                c.merchant,
-                c.amount_fen,
-                {
-                    "order_id": None,
-                    "order_key": key,
-                    "merchant": c.merchant,
-                    "chain_amount_fen": c.amount_fen,
-                    "chain_status": c.status,
-                    "final": c.final,
-                    "detail": "no order names this escrow",
-                },
-            )
+            add("unknown_on_chain", c.merchant, c.amount_fen, unknown_row(c))
     rows.sort(key=lambda r: (r["order_id"] is None, r["order_id"] or "", r["order_key"], r["class"]))
     return Report(
         rows=rows,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine, select
@@ -16,7 +16,7 @@ from ledger.store.models import ChainEvent, Order
 
 from .order_books import order_secret
 from .order_terms import order_key, order_salt, unpack_amount
-from .reconcile import ChainRecord, OrderRow
+from .reconcile import STATUS_WORDS, ChainRecord, OrderRow
 
 CSV_COLUMNS = ("order_id", "merchant", "amount_fen", "status", "referrers", "time")
 
@@ -68,25 +68,56 @@ def orders_from_db(engine: Engine) -> Iterator[OrderRow]:
 
 
 def orders_from_csv(text: str) -> list[OrderRow]:
-    """Parse a CSV export; amounts must be integer fen. Errors name the line and the field. Keys are
-    the `order_key` column's, or derived from the order ids with the platform's secret."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("order_id", "merchant", "amount_fen", "status") if c not in (reader.fieldnames or [])]
+    """Parse a CSV export held in memory (see `iter_orders_csv`)."""
+    return list(iter_orders_csv(io.StringIO(text)))
+
+
+REQUIRED = ("order_id", "merchant", "amount_fen", "status")
+
+
+def iter_orders_csv(lines: Iterable[str]) -> Iterator[OrderRow]:
+    """Parse a CSV export line by line (any size: nothing is held); amounts must be integer fen and
+    statuses known words. A byte-order mark is dropped. Any problem raises OrdersInputError naming
+    the line and the column: a missing column, a short (truncated) or long row, a bad value. Keys
+    are the `order_key` column's, or derived from the order ids with the platform's secret."""
+    reader = csv.reader(_without_bom(lines))
+    header = next(reader, None)
+    if header is None:
+        raise OrdersInputError("line 1: the orders CSV is empty (expected a header)")
+    header = [h.strip() for h in header]
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise OrdersInputError(f"orders CSV lacks column(s): {', '.join(missing)} (expected {', '.join(CSV_COLUMNS)})")
-    rows = []
-    secret = b"" if "order_key" in (reader.fieldnames or []) else order_secret()
-    for line, r in enumerate(reader, start=2):
-        amount = (r["amount_fen"] or "").strip()
-        if not amount.isdigit():
-            raise OrdersInputError(f"line {line}: amount_fen must be a whole number of fen, got {amount!r}")
-        if not r["order_id"]:
-            raise OrdersInputError(f"line {line}: order_id is empty")
-        merchant = (r["merchant"] or "").strip()
+        raise OrdersInputError(
+            f"line 1: the header lacks column(s) {', '.join(missing)} (expected {', '.join(CSV_COLUMNS)})"
+        )
+    at = {c: header.index(c) for c in (*REQUIRED, "order_key") if c in header}
+    secret = b"" if "order_key" in at else order_secret()
+    for fields in reader:
+        line = reader.line_num
+        if len(fields) != len(header):
+            what = "truncated (was the file cut short?)" if len(fields) < len(header) else "too long"
+            raise OrdersInputError(f"line {line}: {len(fields)} of {len(header)} columns: {what}")
+        order_id, merchant = fields[at["order_id"]], fields[at["merchant"]].strip()
+        amount, status = fields[at["amount_fen"]].strip(), fields[at["status"]].strip()
+        if not order_id:
+            raise OrdersInputError(f"line {line}, column order_id: empty")
         if not is_address(merchant):
-            raise OrdersInputError(f"line {line}: merchant is not an address: {merchant!r}")
-        key = (r.get("order_key") or "").strip() or "0x" + order_key(
-            r["order_id"], order_salt(secret, r["order_id"])
-        ).hex()
-        rows.append(OrderRow(r["order_id"], to_checksum_address(merchant), int(amount), r["status"] or "", key))
-    return rows
+            raise OrdersInputError(f"line {line}, column merchant: not an address: {merchant[:60]!r}")
+        if not amount.isdigit() or len(amount) > 15:
+            raise OrdersInputError(
+                f"line {line}, column amount_fen: must be a whole number of fen, got {amount[:30]!r}"
+            )
+        if status.lower() not in STATUS_WORDS:
+            known = ", ".join(sorted(STATUS_WORDS))
+            raise OrdersInputError(f"line {line}, column status: unknown status {status[:30]!r} (known: {known})")
+        key = fields[at["order_key"]].strip() if "order_key" in at else ""
+        key = key or "0x" + order_key(order_id, order_salt(secret, order_id)).hex()
+        yield OrderRow(order_id, to_checksum_address(merchant), int(amount), status, key)
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    it = iter(lines)
+    first = next(it, None)
+    if first is not None:
+        yield first.removeprefix("\ufeff")
+    yield from it

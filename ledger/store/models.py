@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 from .order_tables import CommissionRule, Order, SettlementSlot
-from .recon_tables import ReconBreak, ReconBreakEvent, ReconRun
+from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
 
 __all__ = [
     "Base",
@@ -20,6 +20,7 @@ __all__ = [
     "ReconRun",
     "ReconBreak",
     "ReconBreakEvent",
+    "ReconInputOrder",
 ]  # and the tables below
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -58,3 +58,17 @@ class ReconBreakEvent(Base):
     cls: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReconInputOrder(Base):
+    """An orders CSV staged for one run (`token`), sorted by the database instead of in memory."""
+
+    __tablename__ = "recon_input_orders"
+    __table_args__ = (Index("ix_recon_input_orders_key", "token", "order_key", "line"),)
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_id: Mapped[str] = mapped_column(String(64))
+    merchant: Mapped[str] = mapped_column(String(42))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))
+    order_key: Mapped[str] = mapped_column(String(66))

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
 from ledger.money import recon_runs
-from ledger.store.models import Order
+from ledger.store.models import Order, ReconInputOrder
 
 from .helpers import login, make_client
 
@@ -162,6 +162,21 @@ def test_pending_and_malformed_inputs(anvil_factory, tmp_path, accounts):
     cli = subprocess.run([sys.executable, "-m", "ledger", "reconcile", "--run", "--confirmations", "50"],
                          env=env, capture_output=True, text=True, check=False)  # fmt: skip
     assert cli.returncode == 0 and f"run {pending.id + 1} (after {pending.id}): reconciled_with_pending" in cli.stdout
+    # an orders CSV with a byte-order mark, streamed through the database by the CLI
+    line = f"p1,{members['merchant_a'].address},1000,paid\n"
+    good = "\ufefforder_id,merchant,amount_fen,status\n" + line
+    (tmp_path / "orders.csv").write_text(good + line)  # p1 twice: a duplicate
+    cli = subprocess.run([sys.executable, "-m", "ledger", "reconcile", "--run", "--confirmations", "50",
+                          "--orders-csv", str(tmp_path / "orders.csv")], env=env, capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    assert cli.returncode == 1 and ": breaks at block" in cli.stdout, cli.stdout + cli.stderr  # p1 twice: duplicate
+    (tmp_path / "orders.csv").write_text(good + f"p3,{members['merchant_a'].address},20")  # cut short
+    cli = subprocess.run([sys.executable, "-m", "ledger", "reconcile", "--run", "--confirmations", "50",
+                          "--orders-csv", str(tmp_path / "orders.csv")], env=env, capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    assert ": incomplete at block" in cli.stdout and "line 3: 3 of 4 columns: truncated" in cli.stdout
+    with Session(engine) as db:
+        assert db.scalar(select(func.count()).select_from(ReconInputOrder)) == 0  # nothing left staged
     bad = "order_id,merchant,amount_fen,status\np2,0x" + "11" * 20 + ",12.5,paid\n"
     run = recon_runs.run(engine, dep, orders_csv=bad, confirmations=50)
     reasons = __import__("json").loads(run.reasons)

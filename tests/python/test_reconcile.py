@@ -19,6 +19,7 @@ from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
 from ledger.money import settlement
 from ledger.money.order_terms import OrderTerms
+from ledger.money.recon_stream import stream
 from ledger.money.reconcile import CLASSES, ChainRecord, OrderRow, order_key_hex, reconcile
 from ledger.money.reconcile_inputs import OrdersInputError, chain_records, orders_from_csv
 
@@ -115,17 +116,31 @@ def test_totals_always_add_up(order_specs, chain_specs):
     report = reconcile(orders, chain)
     check_totals_add_up(report, orders, chain)
     assert report.inputs == {"order_rows": len(orders), "chain_escrows": len(chain)}
+    # the streaming merge join (orders and records sorted by key) classifies exactly the same
+    tally = stream(sorted(orders, key=lambda o: key(o.order_id)), [chain[k] for k in sorted(chain)])
+    assert tally.totals == report.totals and tally.merchants == report.merchants
+    unmatched = sorted(json.dumps(r, sort_keys=True) for r in report.rows if r["class"] != "matched")
+    assert sorted(json.dumps(r, sort_keys=True) for r in tally.kept) == unmatched
+    assert (tally.orders, tally.escrows) == (len(orders), len(chain))
 
 
 def test_csv_input_errors_name_line_and_field():
     good = f"order_id,merchant,amount_fen,status,referrers,time\nA,{M1},100,settled,,2026-11-01\n"
     assert orders_from_csv(good)[0].amount_fen == 100
-    with pytest.raises(OrdersInputError, match=r"line 2: amount_fen must be a whole number of fen, got '1.50'"):
-        orders_from_csv(good.replace(",100,", ",1.50,"))
-    with pytest.raises(OrdersInputError, match="lacks column"):
-        orders_from_csv("order_id,amount_fen\nA,1\n")
-    with pytest.raises(OrdersInputError, match="line 2: merchant is not an address"):
-        orders_from_csv(good.replace(M1, "alice"))
+    assert orders_from_csv("\ufeff" + good)[0].order_id == "A"  # a byte-order mark is not a column name
+    bad = {
+        good.replace(",100,", ",1.50,"): r"line 2, column amount_fen: must be a whole number of fen, got '1.50'",
+        good.replace(",100,", ",-5,"): r"line 2, column amount_fen",
+        "order_id,amount_fen\nA,1\n": "line 1: the header lacks column",
+        good.replace(M1, "alice"): "line 2, column merchant: not an address",
+        good.replace("settled", "teleported"): "line 2, column status: unknown status 'teleported'",
+        good + f"B,{M1},200": r"line 3: 3 of 6 columns: truncated",
+        good + f"B,{M1},200,paid,,t,extra\n": "line 3: 7 of 6 columns: too long",
+        "": "line 1: the orders CSV is empty",
+    }
+    for text_, message in bad.items():
+        with pytest.raises(OrdersInputError, match=message):
+            orders_from_csv(text_)
 
 
 # -- end to end ----------------------------------------------------------------------------------
@@ -215,3 +230,51 @@ def test_end_to_end_on_chain(anvil_factory, tmp_path, accounts):
     page = c.get("/v1/audit/reconciliation", params={"format": "html"}, headers=auditor)
     assert page.headers["content-type"].startswith("text/html") and "¥7.77" in page.text
     assert c.get("/v1/audit/reconciliation", headers=login(c, members["merchant_a"])).status_code == 403
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_streaming_from_the_database_agrees_with_reconcile(dialect, tmp_path, request):
+    """Orders and indexed events written to the database, read back through server-side cursors in
+    key order (PostgreSQL sorted byte-wise, whatever its collation) and merge-joined."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from ledger.money.order_terms import MAX_AMOUNT
+    from ledger.money.recon_stream import chain_sorted, orders_sorted
+    from ledger.store.db import make_engine, migrate
+    from ledger.store.models import ChainEvent, Order
+
+    url = request.getfixturevalue("pg_url") if dialect == "postgresql" else f"sqlite:///{tmp_path / 's.sqlite3'}"
+    engine = make_engine(url)
+    migrate(engine)
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    orders, events = [], []
+    for i in range(400):
+        k = key(f"S{i}")
+        amount = rng.randint(1, MAX_AMOUNT // 10**6)
+        orders.append({"order_id": f"S{i}", "order_key": k, "merchant": M1 if i % 3 else M2, "payer": M1,
+                       "amount_fen": amount, "referrers": "[]", "platform_fee_bps": 0, "status": "escrowed",
+                       "history": "[]", "escrow_tx": "0x", "created_at": now, "updated_at": now})  # fmt: skip
+        if i % 17 != 3:
+            chain_amount = amount + (i % 29 == 1)
+            args = {"key": k, "merchant": M1 if i % 3 else M2, "terms": str(chain_amount)}
+            events.append({"tx_hash": "0x" + f"{i:064x}", "log_index": 0, "block_number": 10 + i, "block_hash": "0x",
+                           "contract": "OrderSettlement", "event": "OrderEscrowed", "key": k,
+                           "args": json.dumps(args), "final": i % 41 != 5})  # fmt: skip
+    events.append({"tx_hash": "0x" + "ff" * 32, "log_index": 0, "block_number": 9, "block_hash": "0x",
+                   "contract": "OrderSettlement", "event": "OrderEscrowed", "key": key("stray"),
+                   "args": json.dumps({"merchant": M2, "terms": "777"}), "final": True})  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(Order), orders)
+        conn.execute(insert(ChainEvent), events)
+    from ledger.money.reconcile_inputs import orders_from_db
+
+    expected = reconcile(orders_from_db(engine), chain_records(engine))
+    tally = stream(orders_sorted(engine), chain_sorted(engine))
+    assert tally.totals == expected.totals and tally.orders == 400 and tally.escrows == len(events)
+    assert {c for c, t in tally.totals.items() if t["count"]} == {
+        "matched", "missing_on_chain", "amount_mismatch", "pending", "unknown_on_chain"
+    }  # fmt: skip
+    engine.dispose()

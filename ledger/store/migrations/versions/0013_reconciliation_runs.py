@@ -60,8 +60,21 @@ def upgrade() -> None:
         sa.Column("at", TS, nullable=False),
     )
 
+    op.create_table(  # an orders CSV staged for one run, so that it is sorted by the database, not in memory
+        "recon_input_orders",
+        sa.Column("token", sa.String(32), primary_key=True),
+        sa.Column("line", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("order_id", sa.String(64), nullable=False),
+        sa.Column("merchant", sa.String(42), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("order_key", sa.String(66), nullable=False),
+    )
+    op.create_index("ix_recon_input_orders_key", "recon_input_orders", ["token", "order_key", "line"])
+
 
 def downgrade() -> None:
+    op.drop_table("recon_input_orders")
     op.drop_table("recon_break_events")
     op.drop_table("recon_breaks")
     op.drop_table("recon_runs")
