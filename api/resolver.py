@@ -200,7 +200,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
                 f"scanned {n} times before, from {nets} networks in the last day",
             )
     client, network = _client_hashes(svc.settings.siwe_domain, client_host)
-    svc.scans.record(
+    await svc.scans.durably(
         {
             "gtin": link.gtin,
             "lot": link.lot,

@@ -1,10 +1,12 @@
 """Consumer scans, written to the database in batches.
 
 A commit per scan made every scan wait for the disk, one after another. Scans are kept in memory
-and written by one thread every `flush_s` (default 20 ms) in one transaction; the verdict of a
-scan counts the earlier ones still in memory, so nothing is missed in between. A crash loses at
-most the scans of the last `flush_s`. Without the thread (no app lifespan, as in unit tests) each
-scan is written at once.
+and written by one thread in one transaction per batch (group commit): the thread writes as soon
+as scans are waiting, and whatever arrives while it writes goes into the next batch, so batches
+grow with the load. `record` returns a future that completes when the scan's batch is committed,
+and a scan is answered only then: a killed process loses no scan it answered. The verdict of a
+scan counts the earlier ones still in memory, so nothing is missed in between. Without the
+thread (no app lifespan, as in unit tests) each scan is written at once.
 
 With the scans, the same transaction adds them to `scan_stats` (per code and network: count,
 first and last time), which is all a later scan reads of the code's history.
@@ -12,9 +14,12 @@ first and last time), which is all a later scan reads of the code's history.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
+from concurrent.futures import Future
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, case, insert, select
@@ -22,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.store.db import DriverStatement, write_together
 from ledger.store.models import Code, Scan, ScanStat
+
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,11 @@ def stats_of(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [stats[key] for key in sorted(stats)]
 
 
+def _settle(written: Future[int], n: int) -> None:
+    if not written.done():
+        written.set_result(n)
+
+
 _COLUMNS = ("gtin", "lot", "serial", "code_id", "at", "client", "network", "verdict")
 
 
@@ -87,7 +99,10 @@ class ScanRecorder:
         self.upsert = _stats_upsert(engine)
         self.engine = engine
         self.flush_s = flush_s
+        self.gather_s = 0.004
         self._pending: list[dict[str, Any]] = []
+        self._written: Future[int] = Future()  # completes when the batch being gathered is committed
+        self._wake = threading.Event()
         self._by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -97,13 +112,28 @@ class ScanRecorder:
         #: scan exactly once (neither both written and pending, nor neither)
         self.generation = 0
 
-    def record(self, scan: dict[str, Any]) -> None:
+    def record(self, scan: dict[str, Any]) -> Future[int]:
+        """Keep `scan` for the next batch; the future completes once that batch is committed."""
         with self._lock:
             self._pending.append(scan)
             if scan["code_id"] is not None:
                 self._by_code[scan["code_id"]].append(scan)
-        if not self._running:
+            written = self._written
+        if self._running:
+            self._wake.set()
+        else:
             self.flush()
+        return written
+
+    async def durably(self, scan: dict[str, Any], timeout_s: float = 5.0) -> None:
+        """Record `scan` and wait until it is committed; a 503 if the database does not take it in
+        `timeout_s` (the scan stays queued and is written when it can: counted, not answered)."""
+        written = asyncio.shield(asyncio.wrap_future(self.record(scan)))
+        try:
+            await asyncio.wait_for(written, timeout_s)
+        except TimeoutError:
+            raise ApiError(503, "scan_not_recorded", "the scan could not be recorded in time; try again",
+                           headers={"Retry-After": "2"}) from None  # fmt: skip
 
     def pending_for(self, code_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -113,16 +143,18 @@ class ScanRecorder:
         """Write every scan recorded so far; forget them from memory only once committed."""
         with self._flush_lock:
             with self._lock:
-                batch = self._pending
-                self._pending = []
+                batch, written = self._pending, self._written
+                self._pending, self._written = [], Future()
             if not batch:
+                _settle(written, 0)
                 return 0
             self.generation += 1
             try:
                 write_together(self.engine, [(self.insert, batch), (self.upsert, stats_of(batch))])
             except Exception:
-                with self._lock:  # keep them for the next round
+                with self._lock:  # keep them (and whoever waits for them) for the next round
                     self._pending = batch + self._pending
+                    self._written.add_done_callback(lambda done: _settle(written, done.result()))
                 self.generation += 1
                 raise
             with self._lock:
@@ -133,12 +165,16 @@ class ScanRecorder:
                         if not kept:
                             del self._by_code[scan["code_id"]]
             self.generation += 1
+            _settle(written, len(batch))
             return len(batch)
 
     def run(self, stop: threading.Event) -> None:
         self._running = True
         try:
-            while not stop.wait(self.flush_s):
+            while not stop.is_set():
+                if self._wake.wait(self.flush_s):  # a scan waits: gather what comes with it, briefly
+                    time.sleep(self.gather_s)
+                self._wake.clear()
                 try:
                     self.flush()
                 except Exception:  # noqa: BLE001 - keep recording through a database hiccup

@@ -50,6 +50,9 @@ def drain(stack: Stack, journal: Journal, headers: dict[str, dict[str, str]]) ->
     with engine.connect() as c:
         pending = lambda: c.execute(select(func.count()).where(EpcisEvent.anchor_id.is_(None))).scalar() == 0  # noqa: E731
         _wait("events to be anchored", lambda: pending() or c.rollback())
+        # a code issue whose anchoring answer was lost is completed or undone by the catch-up
+        unsettled = select(func.count()).where(CodeIssue.anchor_tx.is_(None))
+        _wait("code issues to be completed or undone", lambda: c.execute(unsettled).scalar() == 0 or c.rollback())
     ids = [oid for o in journal.outcomes if o.kind == "order" and o.outcome == "ack" for oid in o.detail["orders"]]
     time.sleep(3)  # the return window (2 s) of the last deliveries
     with httpx.Client(base_url=stack.base, timeout=60) as client:

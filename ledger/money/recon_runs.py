@@ -119,11 +119,15 @@ def run(
     w3, now = dep.w3, utcnow()
     indexed, head = indexed_to(engine), w3.eth.block_number
     cut = indexed if cut_off is None else cut_off
-    if not 0 <= cut <= head:
-        raise InvalidInput(f"the cut-off block {cut} is not on the chain (head {head})")
+    deployed = int(dep.manifest["deployed_at_block"])
+    if not deployed <= cut <= head:
+        raise InvalidInput(f"the cut-off block {cut} is not between the deployment ({deployed}) and the head ({head})")
     cut_hash = _hex(w3.eth.get_block(cut)["hash"])
-    with Session(engine) as db:
-        prev = db.scalars(select(ReconRun).order_by(ReconRun.id.desc()).limit(1)).first()
+    source = "orders table" if orders_csv is None else "orders CSV"
+    with Session(engine) as db:  # runs are chained per source: the orders table, or exports
+        prev = db.scalars(
+            select(ReconRun).where(ReconRun.source == source).order_by(ReconRun.id.desc()).limit(1)
+        ).first()
     reasons = []
     if indexed < cut:
         detail = f"the indexer has read to block {indexed}; the cut-off is block {cut}"
@@ -131,9 +135,8 @@ def run(
     since = prev.cut_off_block - REORG_WINDOW if prev is not None and prev.verdict != "incomplete" else -1
     reasons += _stale_hashes(engine, w3, since, min(cut, indexed), prev)
     orders: Iterable[OrderRow] = ()
-    source, token = "orders table", None
+    token = None
     if orders_csv is not None:
-        source = "orders CSV"
         try:  # staged in the database, which sorts it: a file of any size streams
             token = stage_csv(engine, io.StringIO(orders_csv) if isinstance(orders_csv, str) else orders_csv)
             orders = staged_sorted(engine, token)
@@ -283,7 +286,8 @@ def _move_breaks(db: Session, run_row: ReconRun, found: list[dict[str, Any]], no
                 break_id=b["id"], run_id=run_row.id, status=status, cls=b["cls"], detail=b["detail"], at=now
             )
         )
-    for row in db.scalars(select(ReconBreak).where(ReconBreak.status != "resolved")):
+    last = select(ReconRun.source).where(ReconRun.id == ReconBreak.last_run).scalar_subquery()
+    for row in db.scalars(select(ReconBreak).where(ReconBreak.status != "resolved", last == run_row.source)):
         if row.id not in seen:
             row.status, row.resolved_at, row.last_run = "resolved", now, run_row.id
             gone = ReconBreakEvent(

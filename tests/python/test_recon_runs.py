@@ -9,13 +9,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from eth_utils import keccak
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
-from ledger.money import recon_runs
+from ledger.money import recon_runs, settlement
+from ledger.money.order_terms import OrderTerms
 from ledger.store.models import Order, ReconInputOrder
 
 from .helpers import login, make_client
@@ -141,6 +143,27 @@ def test_runs_verdicts_balances_and_breaks_across_runs(anvil_factory, tmp_path, 
     assert c.get("/v1/audit/reconciliation/runs", headers=merchant_h).status_code == 403
     runs = c.get("/v1/audit/reconciliation/runs", headers=auditor).json()
     assert [r["id"] for r in runs] == sorted((r["id"] for r in runs), reverse=True)
+
+    # 6. an export from the order system whose amounts and merchants disagree, and an escrow on
+    # chain that no order names: each its own break, in a chain of runs of its own (source: CSV)
+    stray = OrderTerms(keccak(text="stray"), 777, merchant, members["platform"].address, slot=10_000)
+    settlement.escrow(dep, dep.sender(members["platform"]), [stray])
+    index.run()
+    with Session(engine) as db:
+        keys = dict(db.execute(select(Order.order_id, Order.order_key)).all())
+    other = members["merchant_b"].address
+    export = (
+        "order_id,merchant,amount_fen,status,order_key\n"
+        f"r1,{merchant},1001,paid,{keys['r1']}\nr2,{other},2000,paid,{keys['r2']}\nr3,{merchant},3000,paid,{keys['r3']}\n"
+    )
+    run9 = recon_runs.run(engine, dep, orders_csv=export, confirmations=0)
+    assert run9.source == "orders CSV" and run9.previous_id is None and run9.verdict == "breaks"
+    seen = {b["class"]: b for b in c.get(f"/v1/audit/reconciliation/runs/{run9.id}/breaks", headers=auditor).json()}
+    assert {"amount_mismatch", "merchant_mismatch", "unknown_on_chain", "unexplained_balance"} <= set(seen)
+    assert (seen["amount_mismatch"]["priority"], seen["merchant_mismatch"]["priority"]) == ("P1", "P2")
+    assert seen["unknown_on_chain"]["priority"] == "P1" and seen["unknown_on_chain"]["amount_fen"] == 777
+    table_run = c.post("/v1/audit/reconciliation/runs", json={}, headers=auditor).json()
+    assert table_run["previous_id"] == run8["id"]  # the table's chain of runs goes on past the export's
 
 
 def test_pending_and_malformed_inputs(anvil_factory, tmp_path, accounts):
