@@ -113,13 +113,7 @@ def test_workers_that_keep_dying_stop_the_launcher(env):
     """A worker that cannot start (here: no database it can open) is not restarted forever."""
     port = free_port()
     broken = {**env, "LEDGER_DATABASE_URL": "sqlite:////nonexistent-dir/x/y.sqlite3"}
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-        cwd=ROOT,
-        env=broken,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launcher = _start(broken, port)  # returns once the launcher has given up (no worker ever listens)
     try:
         assert launcher.wait(timeout=120) != 0
         assert "stopped the others" in launcher.stderr.read()
