@@ -200,6 +200,13 @@ def test_pending_and_malformed_inputs(anvil_factory, tmp_path, accounts):
     assert ": incomplete at block" in cli.stdout and "line 3: 3 of 4 columns: truncated" in cli.stdout
     with Session(engine) as db:
         assert db.scalar(select(func.count()).select_from(ReconInputOrder)) == 0  # nothing left staged
+    listed = subprocess.run([sys.executable, "-m", "ledger", "recon", "runs"], env=env, capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert "incomplete" in listed and "reconciled_with_pending" in listed and "orders CSV" in listed
+    report = tmp_path / "run.html"
+    subprocess.run([sys.executable, "-m", "ledger", "recon", "report", str(pending.id), "--lang", "zh", "--out",
+                    str(report)], env=env, check=True, capture_output=True)  # fmt: skip
+    assert "已对平（有待确认记录）" in report.read_text()
     bad = "order_id,merchant,amount_fen,status\np2,0x" + "11" * 20 + ",12.5,paid\n"
     run = recon_runs.run(engine, dep, orders_csv=bad, confirmations=50)
     reasons = __import__("json").loads(run.reasons)
