@@ -8,6 +8,8 @@ The development mnemonic's accounts are funded so that the same deployment code 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import rlp
@@ -104,3 +106,14 @@ rpc-http-api=["ETH","NET","WEB3","QBFT","TXPOOL"]
 host-allowlist=["127.0.0.1","localhost"]
 min-gas-price=0
 """
+
+
+def write_besu(out: Path, chain_id: int, nodes: list[Any], funded: list[str], period_s: int) -> None:
+    """The same consortium as Hyperledger Besu QBFT would run it (generated, not run here): a
+    genesis and a config per node (`nodes`: NodeSpec-like, with org, enode, ports, validator)."""
+    out.mkdir(exist_ok=True)
+    genesis = besu_qbft_genesis(chain_id, [n.validator for n in nodes], funded, period_s)
+    (out / "genesis.json").write_text(json.dumps(genesis, indent=1))
+    for n in nodes:
+        peers = [m.enode.split("?")[0] for m in nodes if m.org != n.org]
+        (out / f"{n.org}.toml").write_text(besu_node_config(f"data/{n.org}", n.p2p_port, n.http_port, peers))

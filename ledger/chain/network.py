@@ -4,11 +4,9 @@ discovery off), sealing a block every `period_s` seconds under London rules.
 
 `init()` writes the genesis (the validators as signers, the development accounts funded) and each
 node's keys: the validator's sealing key as an encrypted keystore file (password file mode 0600)
-and its devp2p node key. `start()` starts the nodes, lets each seal only once it is peered with
-every other running node (with three Clique signers a lone node seals one block and stops, and
-nodes that each sealed their own block 1 stall), and waits until all report the same head.
-A further organisation joins as a full node (`add_node`) and becomes a validator when a majority
-of the signers vote it in (`propose`).
+and its devp2p node key. `start()` starts the nodes, lets them seal once all are peered, waits
+until all report the same head, and sets a network forked at birth back to its genesis. A further
+organisation joins as a full node (`add_node`) and becomes a validator when a majority votes it in.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -31,7 +30,7 @@ from eth_keys import keys
 from ledger.errors import LedgerError, NodeUnavailable
 
 from .client import connect, dev_accounts
-from .genesis import besu_node_config, besu_qbft_genesis, clique_genesis
+from .genesis import clique_genesis, write_besu
 from .geth import ensure_geth
 
 CONSORTIUM_CHAIN_ID = 20261202
@@ -114,21 +113,10 @@ class Network:
         funded = [a.address for a in dev_accounts(20)] + [n.validator for n in self.nodes.values()]
         genesis = clique_genesis(self.chain_id, [n.validator for n in self.nodes.values()], funded, self.period_s)
         (self.root / "genesis.json").write_text(json.dumps(genesis, indent=1))
-        self._write_besu(funded)
+        write_besu(self.root / "besu", self.chain_id, list(self.nodes.values()), funded, self.period_s)
         for org in self.nodes:
             self._geth_init(org)
         self._save()
-
-    def _write_besu(self, funded: list[str]) -> None:
-        """The same consortium as Hyperledger Besu QBFT would run it (generated, not run here)."""
-        besu = self.root / "besu"
-        besu.mkdir(exist_ok=True)
-        validators = [n.validator for n in self.nodes.values()]
-        genesis = besu_qbft_genesis(self.chain_id, validators, funded, self.period_s)
-        (besu / "genesis.json").write_text(json.dumps(genesis, indent=1))
-        for n in self.nodes.values():
-            peers = [m.enode.split("?")[0] for m in self.nodes.values() if m.org != n.org]
-            (besu / f"{n.org}.toml").write_text(besu_node_config(f"data/{n.org}", n.p2p_port, n.http_port, peers))
 
     def _geth_init(self, org: str) -> None:
         r = subprocess.run(
@@ -175,30 +163,43 @@ class Network:
         ]  # fmt: skip
 
     def start(self, orgs: list[str] | None = None, wait_s: float = 60) -> list[str]:
-        """Start the named nodes (default: all), each in its own session; wait until they agree."""
-        for org in orgs or list(self.nodes):
-            if self.alive(org):
-                continue
-            with open(self.root / org / "node.log", "ab") as log:
-                proc = subprocess.Popen(
-                    self.command(org), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )  # fmt: skip
-            self.procs[org] = proc
-            (self.root / org / "node.pid").write_text(str(proc.pid))
+        """Start the named nodes (default: all), each in its own session; wait until they agree.
+        Validators that each sealed a block 1 of their own (seen under heavy load: the in-turn
+        block reached the others after their own wait ran out) never reconcile; such a network,
+        forked at birth with nothing on it, is set back to its genesis and started again."""
         started = list(orgs or self.nodes)
-        self._seal_when_peered(started, wait_s)
-        self.wait_agreed(started, wait_s)
+        for attempt in range(3):
+            for org in started:
+                self._spawn(org)
+            self._seal_when_peered(started, wait_s)
+            fresh = attempt < 2 and max((n for n, _ in self.heads(started).values()), default=9) <= 1
+            try:
+                self.wait_agreed(started, min(wait_s, 20) if fresh else wait_s)
+                break
+            except NodeUnavailable:
+                if not fresh or max((n for n, _ in self.heads(started).values()), default=9) > 2:
+                    raise
+                for org in started:  # forked at birth: back to genesis, keys and ports kept
+                    self.stop(org)
+                    shutil.rmtree(self.root / org / "geth" / "chaindata", ignore_errors=True)
+                    self._geth_init(org)
         return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
+    def _spawn(self, org: str) -> None:
+        if self.alive(org):
+            return
+        with open(self.root / org / "node.log", "ab") as log:
+            proc = subprocess.Popen(
+                self.command(org), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.procs[org] = proc
+        (self.root / org / "node.pid").write_text(str(proc.pid))
+
     def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
-        """Let the started nodes seal only once every one of them is peered with every other
-        running node and has its key unlocked; then start them all at once. geth discards blocks
-        its peers propagate until it mines itself (it counts as synced only then), so a node that
-        began sealing while another was still starting had its block 1 ignored, the other sealed
-        its own, and with three signers (each may sign one of any two blocks in a row) such forks
-        stalled for good. Started together, the in-turn signer seals first and the others, who
-        wait a random moment when out of turn, import its block."""
+        """Let the started nodes seal only once every one of them is peered with every other running
+        node and has its key unlocked, then all at once: geth discards the blocks its peers propagate
+        until it mines itself, so a node sealing while another was still starting forked for good."""
         deadline = time.monotonic() + wait_s
         clients = []
         for org in orgs:

@@ -17,6 +17,7 @@ from ledger.chain.deploy import attach, deploy
 from ledger.chain.genesis import decode_clique_extra_data
 from ledger.chain.indexer import Indexer
 from ledger.chain.network import ORGS, Network
+from ledger.errors import NodeUnavailable
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent
 from ledger.trace.verify import verify_code
@@ -352,3 +353,29 @@ def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp
         assert [r[1] for r in mine] == [again["blockNumber"]]
     except TransactionNotFound:
         assert mine == []
+
+
+def test_a_network_forked_at_birth_is_set_back_to_genesis(tmp_path, monkeypatch):
+    """Seen under heavy load: each validator sealed a block 1 of its own and the forks never healed.
+    The first wait for agreement is made to fail as it did; the start sets the chains back to their
+    genesis (same keys, same ports) and starts again, and the network then seals as one."""
+    network = Network(tmp_path / "network", period_s=1)
+    network.init(base_port=None)
+    real, failed = Network.wait_agreed, []
+
+    def first_wait_fails(self, orgs, wait_s, above=0):
+        if not failed:
+            failed.append(self.heads(orgs))
+            raise NodeUnavailable("did not agree (as if forked at birth)")
+        return real(self, orgs, wait_s, above)
+
+    monkeypatch.setattr(Network, "wait_agreed", first_wait_fails)
+    try:
+        network.start(wait_s=60)
+        assert failed and max(n for n, _ in failed[0].values()) <= 2
+        head = real(network, list(ORGS), 30, above=3)
+        assert head[0] > 3 and len(set(network.heads().values())) == 1
+        assert all(connect(u).eth.get_block(1)["hash"] == connect(network.urls[0]).eth.get_block(1)["hash"]
+                   for u in network.urls)  # fmt: skip
+    finally:
+        network.stop()
