@@ -109,7 +109,12 @@ def _once(dep: Deployment, terms: list, hashes: list[bytes], send: Any) -> Any:
     try:
         return send()
     except TransactionFailed as exc:
-        if exc.error != "WrongStatus" or (earlier := settlement.delivered_before(dep, terms, hashes)) is None:
+        # refused in simulation (WrongStatus), or mined and reverted (the earlier attempt was still
+        # pending when this one was simulated): either way, look for the earlier confirmation
+        if (
+            exc.error not in ("WrongStatus", None)
+            or (earlier := settlement.delivered_before(dep, terms, hashes)) is None
+        ):
             raise
         return earlier
 

@@ -166,8 +166,10 @@ def _escrow_with_slots(
         try:
             return settlement.escrow(dep, platform, terms), terms
         except TransactionFailed as exc:
-            if exc.error == "SlotInUse" and (earlier := settlement.escrowed_before(dep, terms)) is not None:
-                return earlier, terms  # this very batch, escrowed by an attempt whose answer was lost
+            # refused as SlotInUse, or mined and reverted (an earlier attempt was pending when this
+            # one was simulated): if the slots hold this very batch, that attempt's answer was lost
+            if exc.error in ("SlotInUse", None) and (earlier := settlement.escrowed_before(dep, terms)) is not None:
+                return earlier, terms
             free_slots(db, holders)
             db.commit()
             if exc.error != "SlotInUse" or attempt == 2:
