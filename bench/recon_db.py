@@ -72,7 +72,8 @@ def _fill(url: str, schema: str, n: int) -> None:
 
 
 def _child(url: str, schema: str, mode: str) -> None:
-    from ledger.money.recon_stream import BATCH, chain_sorted, orders_sorted, stream
+    from ledger.money.recon_stream import orders_sorted, stream
+    from ledger.money.reconcile_inputs import BATCH, chain_sorted
 
     engine = make_engine(f"{url}?options=-csearch_path%3D{schema}")
     t = time.perf_counter()

@@ -42,9 +42,9 @@ from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconBreak
 
 from .recon_ageing import ageing
 from .recon_balances import statements
-from .recon_stream import chain_sorted, drop_staged, orders_sorted, stage_csv, staged_sorted, stream
+from .recon_stream import drop_staged, orders_sorted, stage_csv, staged_sorted, stream
 from .reconcile import OrderRow
-from .reconcile_inputs import OrdersInputError
+from .reconcile_inputs import OrdersInputError, chain_sorted
 
 PRIORITY = {
     "unexplained_balance": 1,

@@ -10,68 +10,25 @@ compare byte-wise on both sides (PostgreSQL is told `COLLATE "C"`).
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
-from ledger.store.models import ChainEvent, Order, ReconInputOrder
+from ledger.store.models import Order, ReconInputOrder
 
-from .order_terms import unpack_amount
 from .reconcile import CLASSES, ChainRecord, OrderRow, judge, order_key_hex, unknown_row
-from .reconcile_inputs import iter_orders_csv
-
-_STATES = ("OrderEscrowed", "OrderDelivered", "OrderDisputed", "OrderRefunded", "OrderSettled")
-BATCH = 10_000
-
-
-def _by_key(engine: Engine, column: Any) -> Any:
-    return column.collate("C") if engine.dialect.name == "postgresql" else column
+from .reconcile_inputs import BATCH, by_key, iter_orders_csv
 
 
 def orders_sorted(engine: Engine) -> Iterator[OrderRow]:
     q = select(Order.order_id, Order.merchant, Order.amount_fen, Order.status, Order.order_key).order_by(
-        _by_key(engine, Order.order_key)
+        by_key(engine, Order.order_key)
     )
     with engine.connect().execution_options(stream_results=True, yield_per=BATCH) as conn:
         for oid, merchant, amount, status, key in conn.execute(q):
             yield OrderRow(oid, merchant, int(amount), status, key)
-
-
-def chain_sorted(engine: Engine, up_to: int | None = None) -> Iterator[ChainRecord]:
-    """One record per escrow key, in key order, with its latest state (as `chain_records`)."""
-    q = (
-        select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final, ChainEvent.block_number)
-        .where(ChainEvent.contract == "OrderSettlement", ChainEvent.event.in_(_STATES))
-        .order_by(_by_key(engine, ChainEvent.key), ChainEvent.block_number, ChainEvent.log_index)
-    )
-    if up_to is not None:
-        q = q.where(ChainEvent.block_number <= up_to)
-    rec: ChainRecord | None = None
-    later: list[tuple[str, bool, int]] = []
-    with engine.connect().execution_options(stream_results=True, yield_per=BATCH) as conn:
-        for key, event, args, final, block in conn.execute(q):
-            if rec is not None and key != rec.order_key:
-                yield _fold(rec, later)
-                rec, later = None, []
-            if event == "OrderEscrowed":
-                a = json.loads(args)
-                rec = ChainRecord(key, a["merchant"], unpack_amount(int(a["terms"])), "escrowed", bool(final), block)
-            elif event == "OrderRefunded":
-                if int(json.loads(args)["remaining"]) == 0:
-                    later.append(("refunded", bool(final), block))
-            else:
-                later.append((event.removeprefix("Order").lower(), bool(final), block))
-    if rec is not None:
-        yield _fold(rec, later)
-
-
-def _fold(rec: ChainRecord, later: list[tuple[str, bool, int]]) -> ChainRecord:
-    for status, final, block in later:
-        rec.status, rec.block, rec.final = status, block, rec.final and final
-    return rec
 
 
 def stage_csv(engine: Engine, lines: Iterable[str]) -> str:
@@ -104,7 +61,7 @@ def staged_sorted(engine: Engine, token: str) -> Iterator[OrderRow]:
     q = (
         select(t.order_id, t.merchant, t.amount_fen, t.status, t.order_key)
         .where(t.token == token)
-        .order_by(_by_key(engine, t.order_key), t.line)
+        .order_by(by_key(engine, t.order_key), t.line)
     )
     with engine.connect().execution_options(stream_results=True, yield_per=BATCH) as conn:
         for oid, merchant, amount, status, key in conn.execute(q):

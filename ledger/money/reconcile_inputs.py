@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine, select
@@ -28,35 +29,52 @@ class OrdersInputError(LedgerError, ValueError):
 _STATES = ("OrderEscrowed", "OrderDelivered", "OrderDisputed", "OrderRefunded", "OrderSettled")
 
 
+BATCH = 10_000  # rows a server-side cursor fetches at a time
+
+
+def by_key(engine: Engine, column: Any) -> Any:
+    """Order by `column` byte-wise, as Python compares the keys (PostgreSQL: `COLLATE "C"`)."""
+    return column.collate("C") if engine.dialect.name == "postgresql" else column
+
+
 def chain_records(engine: Engine, up_to: int | None = None) -> dict[str, ChainRecord]:
     """Escrows from the indexed OrderSettlement events (up to block `up_to`), each with its latest
     state: escrowed, delivered, disputed, settled, or refunded (a refund of everything that remained)."""
-    records: dict[str, ChainRecord] = {}
-    later: list[tuple[str, str, bool]] = []
+    return {r.order_key: r for r in chain_sorted(engine, up_to)}
+
+
+def chain_sorted(engine: Engine, up_to: int | None = None) -> Iterator[ChainRecord]:
+    """The same records one at a time in key order, read through a server-side cursor (memory flat)."""
     q = (
         select(ChainEvent.key, ChainEvent.event, ChainEvent.args, ChainEvent.final, ChainEvent.block_number)
         .where(ChainEvent.contract == "OrderSettlement", ChainEvent.event.in_(_STATES))
-        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        .order_by(by_key(engine, ChainEvent.key), ChainEvent.block_number, ChainEvent.log_index)
     )
     if up_to is not None:
         q = q.where(ChainEvent.block_number <= up_to)
-    with engine.connect() as conn:
+    current, rec, later = None, None, []
+    with engine.connect().execution_options(stream_results=True, yield_per=BATCH) as conn:
         for key, event, args, final, block in conn.execute(q):
+            if key != current:
+                if rec is not None:
+                    yield _fold(rec, later)
+                current, rec, later = key, None, []
             if event == "OrderEscrowed":
                 a = json.loads(args)
-                amount = unpack_amount(int(a["terms"]))
-                records[key] = ChainRecord(key, a["merchant"], amount, "escrowed", bool(final), block)
+                rec = ChainRecord(key, a["merchant"], unpack_amount(int(a["terms"])), "escrowed", bool(final), block)
             elif event == "OrderRefunded":
                 if int(json.loads(args)["remaining"]) == 0:
-                    later.append((key, "refunded", bool(final), block))
+                    later.append(("refunded", bool(final), block))
             else:
-                later.append((key, event.removeprefix("Order").lower(), bool(final), block))
-    for key, status, final, block in later:
-        r = records.get(key)
-        if r is not None:
-            r.status, r.block = status, block
-            r.final = r.final and final
-    return records
+                later.append((event.removeprefix("Order").lower(), bool(final), block))
+    if rec is not None:
+        yield _fold(rec, later)
+
+
+def _fold(rec: ChainRecord, later: list[tuple[str, bool, int]]) -> ChainRecord:
+    for status, final, block in later:
+        rec.status, rec.block, rec.final = status, block, rec.final and final
+    return rec
 
 
 def orders_from_db(engine: Engine) -> Iterator[OrderRow]:

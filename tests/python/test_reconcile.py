@@ -241,7 +241,8 @@ def test_streaming_from_the_database_agrees_with_reconcile(dialect, tmp_path, re
     from sqlalchemy import insert
 
     from ledger.money.order_terms import MAX_AMOUNT
-    from ledger.money.recon_stream import chain_sorted, orders_sorted
+    from ledger.money.recon_stream import orders_sorted
+    from ledger.money.reconcile_inputs import chain_sorted
     from ledger.store.db import make_engine, migrate
     from ledger.store.models import ChainEvent, Order
 
