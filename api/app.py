@@ -12,11 +12,15 @@ from ledger import __version__
 
 from . import audit, auth, errors
 from .edge import Edge
+from .epcis_binding import EpcisHeaders
 from .routers import (
     code_keys,
     codes,
     deposits,
     epcis,
+    epcis_capture,
+    epcis_queries,
+    epcis_rest,
     governance,
     order_steps,
     orders,
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # inside the audit middleware, so what it refuses is audited too
     app.add_middleware(Edge, services=lambda: app.state.services)
     audit.install(app)
+    # GS1 headers on every /epcis/ answer (refusals included), 406 for what we cannot speak
+    app.add_middleware(EpcisHeaders)
     app.include_router(resolver.router)
     app.include_router(system.router)
     app.include_router(auth.router)
@@ -75,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codes.router)
     app.include_router(code_keys.router)
     app.include_router(epcis.router)
+    app.include_router(epcis_capture.router)
+    app.include_router(epcis_queries.router)  # before epcis_rest: its catch-all OPTIONS route comes last
+    app.include_router(epcis_rest.router)
     app.include_router(governance.router)
     app.include_router(transactions.router)
     app.include_router(audit.router)

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import epcis_binding
 from .auth import token_holder
 from .errors import ApiError, unauthorized
 from .pages import STYLE_HASH
 from .services import Services
 
 PUBLIC_WITH_BODY = {"/v1/auth/login": 16 << 10}
-CAPTURE_PATHS = ("/v1/epcis/capture",)
+CAPTURE_PATHS = ("/v1/epcis/capture", "/epcis/capture", "/epcis/events")
 DOCS = ("/docs", "/redoc", "/openapi.json")
 PAGE_CSP = (
     f"default-src 'none'; style-src '{STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
@@ -47,7 +48,7 @@ class Edge:
             try:
                 receive = await self._checked_body(scope, receive)
             except ApiError as exc:
-                await _answer(send, exc)
+                await _answer(send, exc, scope["path"])
                 return
         await self.app(scope, receive, send)
 
@@ -104,11 +105,15 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"request body larger than {limit:,} bytes")
 
 
-async def _answer(send: Send, exc: ApiError) -> None:
-    body = json.dumps({"error": exc.code, "detail": exc.detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _answer(send: Send, exc: ApiError, path: str) -> None:
+    status, content, kind = exc.status, {"error": exc.code, "detail": exc.detail}, b"application/json"
+    if path.startswith(epcis_binding.PREFIX):
+        status, content = epcis_binding.problem(exc.status, exc.code, exc.detail, path)
+        kind = b"application/problem+json"
+    body = json.dumps(content).encode()
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

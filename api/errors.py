@@ -26,6 +26,10 @@ from ledger.errors import (
     NodeUnavailable,
     NotFound,
 )
+from ledger.trace.epcis.event_pages import QueryTooLarge
+from ledger.trace.epcis.simple_query import QueryParameterError
+
+from . import epcis_binding
 
 
 class ApiError(Exception):
@@ -113,6 +117,10 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
         return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
     if isinstance(exc, TransactionFailed):
         return _REVERT_STATUS.get(exc.error or "", 409), _body(exc.error or "reverted", str(exc)), None
+    if isinstance(exc, QueryParameterError):
+        return 400, _body("query_parameter", str(exc)), None
+    if isinstance(exc, QueryTooLarge):
+        return 413, _body("query_too_large", str(exc)), None
     if isinstance(exc, LedgerError):
         if isinstance(exc, NodeUnavailable | ManifestMissing | ManifestMismatch):
             status, code = 503, type(exc).__name__
@@ -140,6 +148,9 @@ def install(app: FastAPI) -> None:
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
         status, body, headers = error_answer(exc)  # type: ignore[misc]  # registered for known errors only
         request.state.audit_detail = _audit_detail(exc, body)
+        if request.url.path.startswith(epcis_binding.PREFIX):  # the EPCIS REST binding: RFC 7807 problems
+            status, body = epcis_binding.problem(status, body["error"], body["detail"], request.url.path)
+            return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
         return JSONResponse(status_code=status, content=body, headers=headers)
 
     unavailable = (DatabaseUnavailable, InterfaceError, InvalidatePoolError, RequestException)

@@ -21,12 +21,13 @@ from web3.exceptions import Web3Exception
 from ledger.access.roles import Role
 from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts, tx_timeout
 from ledger.chain.deploy import Deployment, attach
+from ledger.clock import utcnow
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
 from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
 from ledger.trace import code_anchors, scan_facts
 from ledger.trace.codes import CodeSigner
-from ledger.trace.epcis import proofs, schema
+from ledger.trace.epcis import proofs, schema, webhooks
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 from .cache import TTLCache
@@ -112,6 +113,7 @@ class Services:
         self.signers = Signers(settings, self.chain)
         self.public_limiter = rate_limiter(settings.public_rate, settings.public_window_s, settings.redis_url)
         self._code_signer: CodeSigner | None = None
+        self._locks: dict[str, object] = {}  # leader locks held for the life of the process
         self.scans = ScanRecorder(self.engine)
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
@@ -152,18 +154,20 @@ class Services:
         gc.collect()
         gc.freeze()
 
-    def _anchor_leader(self) -> bool:
-        lock_path = data_dir() / "anchorer.lock"
+    def _leader(self, name: str) -> bool:
+        """Whether this process holds the data directory's lock `name` (one worker of several does)."""
+        lock_path = data_dir() / f"{name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._anchor_lock = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the process
+        lock = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the process
         try:
-            fcntl.flock(self._anchor_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._anchor_lock.truncate(0)  # who anchors, for operators (and the soak's injector)
-            self._anchor_lock.write(str(os.getpid()))
-            self._anchor_lock.flush()
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock.truncate(0)  # who holds it, for operators (and the soak's injector)
+            lock.write(str(os.getpid()))
+            lock.flush()
+            self._locks[name] = lock
             return True
         except BlockingIOError:
-            self._anchor_lock.close()
+            lock.close()
             return False
 
     def anchor_address(self) -> str:
@@ -177,12 +181,23 @@ class Services:
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         self._scan_writer = threading.Thread(target=self.scans.run, args=(stop,), name="scans", daemon=True)
         self._scan_writer.start()
-        if self.settings.anchor_interval_s > 0 and self._anchor_leader():
+        if self.settings.webhook_interval_s > 0 and self._leader("webhooks"):
+            threading.Thread(target=self._webhooks, args=(stop,), name="webhooks", daemon=True).start()
+        if self.settings.anchor_interval_s > 0 and self._leader("anchorer"):
             threading.Thread(
                 target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True
             ).start()
             threading.Thread(target=self._code_anchors, args=(stop,), name="code-anchors", daemon=True).start()
         return stop
+
+    def _webhooks(self, stop: threading.Event) -> None:
+        """Deliver subscribed EPCIS query results (ledger.trace.epcis.webhooks)."""
+        while not stop.wait(self.settings.webhook_interval_s):
+            try:
+                with self.sessions() as db:
+                    webhooks.run_round(db, utcnow(), self.chain.roles_of)
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("webhook deliveries failed; retrying", exc_info=True)
 
     def _code_anchors(self, stop: threading.Event) -> None:
         """Complete or undo code issues whose anchoring answer was lost (ledger.trace.code_anchors)."""

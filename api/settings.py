@@ -62,6 +62,12 @@ class Settings:
     anchor_account: str | None = field(default_factory=lambda: os.environ.get("LEDGER_ANCHOR_ACCOUNT"))
     #: the most events one EPCIS capture may carry
     epcis_max_events: int = field(default_factory=lambda: _env_int("LEDGER_EPCIS_MAX_EVENTS", 10_000))
+    #: EPCIS webhooks may call private and loopback addresses (development and tests; off by default)
+    webhook_allow_private: bool = field(
+        default_factory=lambda: os.environ.get("LEDGER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes")
+    )
+    #: how often subscriptions are looked at for new events to deliver (seconds; 0: never)
+    webhook_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_WEBHOOK_INTERVAL", "0.1")))
     #: a scan may show a batch's facts and the merchant's deposit up to this old (seconds; 0: never cached)
     scan_cache_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_SCAN_CACHE_S", "2")))
     #: leaves of Merkle trees (code issues', anchored roots') each worker keeps built, per kind

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
+from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
 
@@ -21,6 +22,10 @@ __all__ = [
     "ReconBreak",
     "ReconBreakEvent",
     "ReconInputOrder",
+    "EpcisCaptureJob",
+    "EpcisNamedQuery",
+    "EpcisSubscription",
+    "EpcisVocabulary",
 ]  # and the tables below
 
 
@@ -243,9 +248,12 @@ class EpcisEvent(Base):
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     record_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     biz_step: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
-    disposition: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
     action: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    read_point: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    read_point: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    biz_location: Mapped[str | None] = mapped_column(String(300), index=True, nullable=True)
+    #: the eventID the event declared, else its hash ID: what `/epcis/events/{eventID}` finds it by
+    event_ref: Mapped[str | None] = mapped_column(String(300), index=True, nullable=True)
     recorder: Mapped[str] = mapped_column(String(42), index=True)
     merchant: Mapped[str | None] = mapped_column(String(42), index=True, nullable=True)
     capture_id: Mapped[str] = mapped_column(String(36), index=True)

@@ -69,6 +69,8 @@ class Prepared:
     disposition: str | None
     action: str | None
     read_point: str | None
+    biz_location: str | None = None
+    event_ref: str | None = None
     epcs: list[str] = field(default_factory=list)
 
 
@@ -128,6 +130,8 @@ def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
             path = f"$.epcisBody.eventList[{i}].eventTime"
             raise InvalidEpcis([{"path": path, "reason": "not a date-time this service can read"}]) from None
         read_point = event.get("readPoint", {}).get("id") if isinstance(event.get("readPoint"), dict) else None
+        location = event.get("bizLocation", {}).get("id") if isinstance(event.get("bizLocation"), dict) else None
+        declared = event.get("eventID")
         out[hid] = Prepared(
             hash_id=hid,
             digest="0x" + digest,
@@ -138,6 +142,8 @@ def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
             disposition=full_term("disposition", event.get("disposition")),
             action=event.get("action"),
             read_point=(canonical(read_point) or read_point) if isinstance(read_point, str) else None,
+            biz_location=(canonical(location) or location)[:300] if isinstance(location, str) else None,
+            event_ref=declared[:300] if isinstance(declared, str) and declared else hid,
             epcs=named_identifiers(event),
         )
     return list(out.values())
@@ -158,7 +164,7 @@ class NotAuthorisedRecorder(LedgerError):
             f"event {hash_id} names product {gtin} of merchant {merchant}, who has not authorised "
             f"{recorder} to record about it (Provenance.setRecorder); nothing was stored"
         )
-        self.gtin = gtin
+        self.gtin, self.hash_id = gtin, hash_id
 
 
 def capture(
@@ -168,8 +174,10 @@ def capture(
     recorder: str,
     now: datetime | None = None,
     may_record: Callable[[str], bool] | None = None,
+    also: Callable[[Session], None] | None = None,
 ) -> CaptureResult:
     """Store the document's new events in one transaction; report each as stored or duplicate.
+    `also` writes more in the same transaction (the document's master data).
     With `may_record` (GTIN -> bool, the chain's answer for this recorder), a document with an
     event about a registered product the recorder may not record about is refused whole."""
     prepared = prepare(doc, events)
@@ -177,7 +185,7 @@ def capture(
     for attempt in range(CAPTURE_RETRIES):
         try:
             with _one_writer(db):
-                return _store(db, prepared, context, recorder, now or datetime.now(UTC), may_record)
+                return _store(db, prepared, context, recorder, now or datetime.now(UTC), may_record, also)
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
             if attempt == CAPTURE_RETRIES - 1:
@@ -192,6 +200,7 @@ def _store(
     recorder: str,
     now: datetime,
     may_record: Callable[[str], bool] | None = None,
+    also: Callable[[Session], None] | None = None,
 ) -> CaptureResult:
     capture_id = str(uuid.uuid4())
     hash_ids = [p.hash_id for p in prepared]
@@ -220,6 +229,8 @@ def _store(
                 "disposition": p.disposition,
                 "action": p.action,
                 "read_point": p.read_point,
+                "biz_location": p.biz_location,
+                "event_ref": p.event_ref,
                 "recorder": recorder,
                 "merchant": next((owners[g] for g in (item_parts(u)[0] for u in p.epcs) if g in owners), None),
                 "capture_id": capture_id,
@@ -240,6 +251,8 @@ def _store(
         ]
         if epc_rows:
             db.execute(insert(EpcisEpc.__table__), epc_rows)
+    if also is not None:
+        also(db)
     db.commit()
     return CaptureResult(
         capture_id,

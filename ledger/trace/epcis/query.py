@@ -67,6 +67,9 @@ def as_captured(row: EpcisEvent) -> dict:
     return event
 
 
+BASE_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+
+
 def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = "SimpleEventQuery") -> dict:
     """An EPCIS 2.0 EPCISQueryDocument holding `rows`, with the extension prefixes of every
     document the events came from declared in its @context.
@@ -76,7 +79,7 @@ def query_document(rows: list[EpcisEvent], created: datetime, query_name: str = 
     namespace has that prefix renamed in its keys and values (to a prefix already declared for
     that namespace, else `ex_2`, ...), so every field still expands to the namespace it was
     captured with and the event's hash ID computed from this document is the one stored."""
-    base = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+    base = BASE_CONTEXT
     prefixes: dict[str, str] = {}  # prefix -> namespace, as declared in the answer
     by_namespace: dict[str, str] = {}
     contexts: dict[str, dict[str, str]] = {}  # stored context -> {its prefix: prefix in the answer}

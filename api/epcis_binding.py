@@ -1,0 +1,168 @@
+"""What every answer under `/epcis/` shares (the EPCIS 2.0 REST binding): the GS1 headers, version
+and media type negotiation (406 when the client needs what we do not speak), errors as RFC 7807
+problems with EPCIS exception types, and query documents with their `Link: rel="next"`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ledger import __version__
+from ledger.clock import utcnow
+from ledger.store.models import EpcisEvent
+from ledger.trace.epcis import query as queries
+from ledger.trace.epcis.simple_query import QueryParameterError
+
+PREFIX = "/epcis"
+VERSION = "2.0"
+HEADERS = {
+    "GS1-EPCIS-Version": VERSION,
+    "GS1-EPCIS-Min": VERSION,
+    "GS1-EPCIS-Max": VERSION,
+    "GS1-CBV-Version": VERSION,
+    "GS1-CBV-Min": VERSION,
+    "GS1-CBV-Max": VERSION,
+    "GS1-EPC-Format": "Never_Translates",
+    "GS1-CBV-XML-Format": "Never_Translates",
+    "GS1-Vendor-Version": f"traceledger-{__version__}",
+}
+JSON_TYPES = ("application/json", "application/ld+json", "application/*", "*/*")
+PER_PAGE_DEFAULT, PER_PAGE_MAX = 30, 1000
+
+_EXCEPTION = {
+    400: "ValidationException",
+    401: "SecurityException",
+    403: "SecurityException",
+    404: "NoSuchNameException",
+    406: "ImplementationException",
+    409: "DuplicateNameException",
+    413: "CaptureLimitExceededException",
+    414: "URITooLongException",
+    415: "ImplementationException",
+    429: "ImplementationException",
+    501: "ImplementationException",
+    503: "ImplementationException",
+}
+_BY_CODE = {
+    "query_parameter": "QueryParameterException",
+    "query_too_large": "QueryTooLargeException",
+    "query_too_complex": "QueryTooComplexException",
+    "subscription_controls": "SubscriptionControlsException",
+    "invalid_epcis": "ValidationException",
+}
+
+
+def problem(status: int, code: str, detail: Any, path: str) -> tuple[int, dict[str, Any]]:
+    """Status and RFC 7807 body for an error under /epcis/ (422 is the binding's 400)."""
+    if status == 422:
+        status = 400
+    kind = _BY_CODE.get(code) or _EXCEPTION.get(status, "ImplementationException")
+    if isinstance(detail, list):
+        text = "; ".join(f"{p.get('path') or p.get('field')}: {p.get('reason')}" if isinstance(p, dict) else str(p)
+                         for p in detail)  # fmt: skip
+    else:
+        text = str(detail)
+    return status, {"type": f"epcisException:{kind}", "title": code.replace("_", " "), "status": status,
+                    "detail": text, "instance": path}  # fmt: skip
+
+
+def _version(value: str) -> float | None:
+    return float(value) if re.fullmatch(r"\d{1,3}(\.\d{1,3})?", value) else None
+
+
+def _refusal(scope: Scope) -> str | None:
+    """Why we cannot answer as the request needs (a 406), or None."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    for name, ok in (
+        ("gs1-epcis-version", lambda v: v == 2.0),
+        ("gs1-epcis-min", lambda v: v <= 2.0),
+        ("gs1-epcis-max", lambda v: v >= 2.0),
+        ("gs1-cbv-version", lambda v: v == 2.0),
+        ("gs1-cbv-min", lambda v: v <= 2.0),
+        ("gs1-cbv-max", lambda v: v >= 2.0),
+    ):
+        if name in headers:
+            v = _version(headers[name].strip())
+            if v is None or not ok(v):
+                return f"{name} {headers[name][:20]!r}: this repository speaks EPCIS and CBV {VERSION}"
+    accept = headers.get("accept", "")
+    if accept and scope.get("method") != "OPTIONS":
+        kinds = [a.split(";")[0].strip().lower() for a in accept.split(",")]
+        if not any(k in JSON_TYPES or k == "application/problem+json" for k in kinds):
+            return f"cannot answer in {accept[:60]}: this repository answers application/json or application/ld+json"
+    return None
+
+
+class EpcisHeaders:
+    """Adds the GS1 headers to every /epcis/ answer and refuses what it cannot comply with."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        why = _refusal(scope)
+        if why is not None:
+            status, body = problem(406, "not_acceptable", why, scope["path"])
+            await JSONResponse(body, status, media_type="application/problem+json", headers=HEADERS)(
+                scope, receive, send
+            )
+            return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k.encode(), v.encode()) for k, v in HEADERS.items() if k.lower().encode() not in present]
+                message = dict(message, headers=list(message.get("headers", [])) + extra)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def media_type(request: Request) -> str:
+    return "application/ld+json" if "application/ld+json" in request.headers.get("accept", "") else "application/json"
+
+
+def page_controls(request: Request) -> tuple[int, str | None]:
+    """perPage (default 30, at most 1000) and nextPageToken; a QueryParameterException if malformed."""
+    raw = request.query_params.get("perPage")
+    if raw is not None and not re.fullmatch(r"\d{1,6}", raw):
+        raise QueryParameterError("perPage", "expected a whole number from 1 to 1000")
+    per_page = int(raw) if raw is not None else PER_PAGE_DEFAULT
+    if not 1 <= per_page <= PER_PAGE_MAX:
+        raise QueryParameterError("perPage", f"expected a whole number from 1 to {PER_PAGE_MAX}")
+    token = request.query_params.get("nextPageToken")
+    if token is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,400}", token):
+        raise QueryParameterError("nextPageToken", "not a token this repository gave out")
+    return per_page, token
+
+
+def query_answer(
+    request: Request, rows: list[EpcisEvent], token: str | None, query_name: str | None = None
+) -> Response:
+    doc = queries.query_document(rows, utcnow(), query_name or "SimpleEventQuery")
+    if query_name is None:
+        doc["epcisBody"]["queryResults"].pop("queryName")
+    headers = {}
+    if token:
+        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, 200, headers=headers, media_type=media_type(request))
+
+
+def item_list(kind: str, field: str, values: list[str]) -> dict:
+    return {"@context": queries.BASE_CONTEXT, "type": kind, field: values}
+
+
+def visible_rows(member_address: str | None):
+    """A condition on events: visible to the member (None reads all)."""
+    if member_address is None:
+        return EpcisEvent.id.is_not(None)
+    return (EpcisEvent.recorder == member_address) | (EpcisEvent.merchant == member_address)

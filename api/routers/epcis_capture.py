@@ -1,0 +1,121 @@
+"""Capture in the EPCIS 2.0 REST binding: `POST /epcis/capture` (a job, 202 with its Location;
+`GS1-Capture-Error-Behaviour` rollback or proceed), the member's jobs, and `POST /epcis/events`
+(one event, captured at once, 201 with the event's Location)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+from starlette.concurrency import run_in_threadpool
+
+from ledger.clock import utcnow
+from ledger.store.models import EpcisCaptureJob, EpcisEvent
+from ledger.trace import recorders
+from ledger.trace.epcis import capture_jobs
+from ledger.trace.epcis.query import as_captured
+from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
+
+from ..auth import Member, require
+from ..epcis_binding import PREFIX, page_controls
+from ..errors import ApiError, not_found
+from ..services import get_db, services
+from .epcis import RECORDERS
+from .money_fields import deployment_of
+
+router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
+_CAPTURING = threading.Lock()  # as /v1/epcis/capture: CPU-bound, one at a time per worker
+
+
+# --- capture ---------------------------------------------------------------------------------
+
+
+@router.post("/capture", status_code=202, summary="Capture an EPCISDocument (or EPCISQueryDocument) as a job")
+async def capture(request: Request, member: Member = Depends(require(RECORDERS)), db: DbSession = Depends(get_db)):
+    behaviour = request.headers.get("gs1-capture-error-behaviour", "rollback")
+    if behaviour not in capture_jobs.BEHAVIOURS:
+        raise ApiError(400, "invalid_input", "GS1-Capture-Error-Behaviour: expected rollback or proceed")
+    body = await _json_body(request)
+    svc = services(request)
+    events = capture_jobs._events_of(body) if isinstance(body, dict) else None
+    limit = svc.settings.epcis_max_events
+    if isinstance(events, list) and len(events) > limit:
+        raise ApiError(413, "capture_limit", f"{len(events)} events; at most {limit} per capture",
+                       {"GS1-EPCIS-Capture-Limit": str(limit)})  # fmt: skip
+    may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
+
+    def work() -> EpcisCaptureJob:
+        with _CAPTURING:
+            return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow())
+
+    try:
+        job = await run_in_threadpool(work)
+    except InvalidEpcis as exc:
+        raise ApiError(400, "invalid_epcis", exc.problems) from None
+    except capture_jobs.NotAuthorisedRecorder as exc:
+        raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    request.state.audit_detail = f"capture job {job.id}: success={job.success}"
+    return Response(status_code=202, headers={"Location": f"{PREFIX}/capture/{job.id}"})
+
+
+async def _json_body(request: Request) -> Any:
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind not in ("application/json", "application/ld+json"):
+        raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json or application/ld+json")
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiError(400, "invalid_epcis", f"not JSON: {exc}") from None
+
+
+@router.get("/capture", summary="The member's capture jobs, newest first")
+def list_jobs(request: Request, member: Member = Depends(require(RECORDERS)), db: DbSession = Depends(get_db)):
+    per_page, token = page_controls(request)
+    stmt = select(EpcisCaptureJob).where(EpcisCaptureJob.member == member.address)
+    if token:
+        stmt = stmt.where(EpcisCaptureJob.id < token)
+    jobs = list(db.scalars(stmt.order_by(EpcisCaptureJob.id.desc()).limit(per_page + 1)))
+    headers = {}
+    if len(jobs) > per_page:
+        jobs = jobs[:per_page]
+        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=jobs[-1].id)}>; rel="next"'
+    return JSONResponse([capture_jobs.job_out(j) for j in jobs], headers=headers)
+
+
+@router.get("/capture/{captureID}", summary="A capture job: running, success, errors")
+def get_job(captureID: str, member: Member = Depends(require(RECORDERS)), db: DbSession = Depends(get_db)):  # noqa: N803
+    job = db.get(EpcisCaptureJob, captureID[:36])
+    if job is None or job.member != member.address:
+        raise not_found(f"capture job {captureID[:40]}")
+    return JSONResponse(capture_jobs.job_out(job), headers={"GS1-Capture-Error-Behaviour": job.behaviour})
+
+
+@router.post("/events", status_code=201, summary="Capture one event now (synchronous); Location names it")
+async def capture_event(
+    request: Request, member: Member = Depends(require(RECORDERS)), db: DbSession = Depends(get_db)
+):
+    body = await _json_body(request)
+    if not isinstance(body, dict) or body.get("type") not in EVENT_TYPES:
+        raise ApiError(400, "invalid_epcis", f"expected one event, of type {', '.join(EVENT_TYPES)}")
+    may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
+
+    def work() -> EpcisCaptureJob:
+        with _CAPTURING:
+            return capture_jobs.run(db, body, member.address, "rollback", may_record, utcnow())
+
+    try:
+        job = await run_in_threadpool(work)
+    except InvalidEpcis as exc:
+        raise ApiError(400, "invalid_epcis", exc.problems) from None
+    except capture_jobs.NotAuthorisedRecorder as exc:
+        raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    hash_id = json.loads(job.events)[0]
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id))
+    location = f"{PREFIX}/events/{quote(row.event_ref if row else hash_id, safe='')}"
+    return JSONResponse(as_captured(row) if row else body, 201, headers={"Location": location})

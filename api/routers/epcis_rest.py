@@ -1,0 +1,222 @@
+"""The EPCIS 2.0 REST binding under `/epcis/` (GS1's `REST Bindings/openapi.yaml`): capture jobs,
+events by query or by ID, and the top-level resource trees (`/eventTypes`, `/epcs`, `/bizSteps`,
+`/bizLocations`, `/readPoints`, `/dispositions`, each with its `/events`).
+
+Roles and visibility are those of `/v1/epcis` (which stays, documented as our own binding):
+producers, carriers, inspectors and merchants capture; members see the events they recorded and
+those about their products, auditors and operators see all. Errors are RFC 7807 problems."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import distinct, select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.store.models import EpcisEpc, EpcisEvent
+from ledger.trace.epcis import event_pages
+from ledger.trace.epcis import simple_query as sq
+
+from ..auth import READ_ALL, Member, require
+from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer, visible_rows
+from ..errors import ApiError, not_found
+from ..services import get_db, services
+from .epcis import RECORDERS
+
+router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
+READERS = require(RECORDERS, *READ_ALL)
+CONTROLS = {"perPage", "nextPageToken"}
+_CAPTURING = threading.Lock()  # as /v1/epcis/capture: CPU-bound, one at a time per worker
+TOP_LEVEL = ["events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture",
+             "queries"]  # fmt: skip
+
+
+def reader(member: Member) -> str | None:
+    return None if member.has(READ_ALL) else member.address
+
+
+def _prefixes(request: Request) -> dict[str, str]:
+    """Extension prefixes the client declares: `GS1-Extensions: ex=http://ns.example.com/epcis/, ...`
+    (or as a JSON object)."""
+    raw = request.headers.get("gs1-extensions")
+    if not raw:
+        return {}
+    try:
+        pairs = json.loads(raw)
+    except ValueError:
+        pairs = dict(p.strip().split("=", 1) for p in raw.split(",") if "=" in p)
+    return {k.strip(): "{" + str(v).strip() + "}" for k, v in pairs.items()} if isinstance(pairs, dict) else {}
+
+
+def run_query(
+    request: Request, db: DbSession, member: Member, fixed: dict[str, Any], query_name: str | None = None,
+    named: dict[str, Any] | None = None,
+) -> Response:  # fmt: skip
+    """A page of events matching the URL's parameters, `fixed` ones (from the path) and a named query's."""
+    per_page, token = page_controls(request)
+    params: dict[str, Any] = dict(named or {})
+    for k, v in request.query_params.multi_items():
+        if k not in CONTROLS:
+            params[k] = v
+    for k, v in fixed.items():
+        if k in params and sq.values_of({k: params[k]}) != sq.values_of({k: v}):
+            raise ApiError(400, "query_parameter", f"{k} in the query contradicts the path")
+        params[k] = v
+    q = sq.parse(params, db, _prefixes(request))
+    page = event_pages.page(db, q, per_page, reader(member), token)
+    return query_answer(request, page.rows, page.next_token, query_name)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@router.get("/", summary="The top-level resources of this repository")
+def top_level(member: Member = Depends(READERS)) -> list[str]:
+    return TOP_LEVEL
+
+
+@router.get("/events", summary="Events matching a SimpleEventQuery (every standard parameter), paged")
+def events(request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> Response:
+    return run_query(request, db, member, {})
+
+
+@router.get("/events/{eventID:gs1}", summary="One event by its eventID (declared, or its hash ID)")
+def event_by_id(
+    eventID: str,
+    request: Request,
+    member: Member = Depends(READERS),
+    db: DbSession = Depends(get_db),  # noqa: N803
+) -> Response:
+    stmt = select(EpcisEvent).where((EpcisEvent.event_ref == eventID) | (EpcisEvent.hash_id == eventID))
+    row = db.scalar(stmt.where(visible_rows(reader(member))).limit(1))
+    if row is None:
+        raise not_found(f"event {eventID[:120]}")
+    return query_answer(request, [row], None)
+
+
+@router.get("/eventTypes", summary="The event types of EPCIS 2.0")
+def event_types(member: Member = Depends(READERS)) -> JSONResponse:
+    return JSONResponse(item_list("EventTypeItemList", "eventType", list(sq.EVENT_TYPES)))
+
+
+# each tree: (path, item list type, its field, the column listed, the parameter its /events fixes)
+_TREES = {
+    "epcs": ("epc", None, None, "MATCH_anyEPC"),
+    "bizSteps": ("bizStep", "BizStepItemList", EpcisEvent.biz_step, "EQ_bizStep"),
+    "bizLocations": ("bizLocation", "BizLocationItemList", EpcisEvent.biz_location, "EQ_bizLocation"),
+    "readPoints": ("readPoint", "ReadPointItemList", EpcisEvent.read_point, "EQ_readPoint"),
+    "dispositions": ("disposition", "DispositionItemList", EpcisEvent.disposition, "EQ_disposition"),
+}
+
+
+def _listing(tree: str):
+    field, kind, column, _ = _TREES[tree]
+
+    def listing(request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> JSONResponse:
+        per_page, token = page_controls(request)
+        col = EpcisEpc.uri if column is None else column
+        stmt = select(distinct(col)).where(col.is_not(None), visible_rows(reader(member)))
+        if column is None:
+            stmt = stmt.join(EpcisEvent, EpcisEvent.id == EpcisEpc.event_id)
+        if token:
+            stmt = stmt.where(col > _untoken(token))
+        values = list(db.scalars(stmt.order_by(col).limit(per_page + 1)))
+        headers = {}
+        if len(values) > per_page:
+            values = values[:per_page]
+            headers["Link"] = f'<{request.url.include_query_params(nextPageToken=_tokenise(values[-1]))}>; rel="next"'
+        body: Any = values if kind is None else item_list(kind, field, values)
+        return JSONResponse(body, headers=headers)
+
+    return listing
+
+
+def _tokenise(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except ValueError:
+        raise sq.QueryParameterError("nextPageToken", "not a token this repository gave out") from None
+
+
+def _sub_resources(member: Member = Depends(READERS)) -> list[str]:
+    return ["events"]
+
+
+def _tree_events(fixed_param: str):
+    def tree_events(
+        value: str, request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)
+    ) -> Response:
+        return run_query(request, db, member, {fixed_param: value})
+
+    return tree_events
+
+
+for _tree, (_field, *_rest, _param) in _TREES.items():
+    router.add_api_route(f"/{_tree}", _listing(_tree), methods=["GET"], summary=f"Known {_tree}, paged")
+    router.add_api_route(f"/{_tree}/{{value:gs1}}", _sub_resources, methods=["GET"], summary="Sub-resources: events")
+    router.add_api_route(
+        f"/{_tree}/{{value:gs1}}/events", _tree_events(_param), methods=["GET"], summary=f"Events by {_field}"
+    )
+
+
+@router.get("/eventTypes/{eventType}", summary="Sub-resources of an event type: events")
+def event_type(eventType: str, member: Member = Depends(READERS)) -> list[str]:  # noqa: N803
+    if eventType not in sq.EVENT_TYPES:
+        raise not_found(f"event type {eventType[:40]}")
+    return ["events"]
+
+
+@router.get("/eventTypes/{eventType}/events", summary="Events of one type")
+def events_of_type(
+    eventType: str,
+    request: Request,
+    member: Member = Depends(READERS),
+    db: DbSession = Depends(get_db),  # noqa: N803
+) -> Response:
+    if eventType not in sq.EVENT_TYPES:
+        raise not_found(f"event type {eventType[:40]}")
+    return run_query(request, db, member, {"eventType": eventType})
+
+
+@router.delete("/nextPageToken/{token}", status_code=204, summary="Release a page token (they hold nothing here)")
+def release_token(token: str, member: Member = Depends(READERS)) -> Response:
+    return Response(status_code=204)
+
+
+__all__ = ["router", "run_query", "reader", "media_type"]
+
+
+_ALLOW = [
+    (re.compile(r"/capture"), "OPTIONS, POST, GET"),
+    (re.compile(r"/events"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries/[^/]+"), "OPTIONS, GET, DELETE"),
+    (re.compile(r"/queries/[^/]+/subscriptions"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries/[^/]+/subscriptions/[^/]+"), "OPTIONS, GET, DELETE"),
+]
+
+
+@router.options("/{rest:path}", status_code=204, include_in_schema=False)
+def discovery(rest: str, request: Request) -> Response:
+    """What a resource allows and what this repository speaks (no sign-in needed to ask)."""
+    path = "/" + rest.rstrip("/")
+    allow = next((a for p, a in _ALLOW if p.fullmatch(path)), "OPTIONS, GET")
+    headers = {"Allow": allow}
+    if path == "/capture":
+        settings = services(request).settings
+        headers |= {
+            "GS1-EPCIS-Capture-Limit": str(settings.epcis_max_events),
+            "GS1-EPCIS-Capture-File-Size-Limit": str(settings.max_capture_bytes),
+            "GS1-Capture-Error-Behaviour": "rollback",
+        }
+    return Response(status_code=204, headers=headers)

@@ -1,0 +1,78 @@
+"""Tables of the EPCIS 2.0 REST binding: capture jobs, named queries, their subscriptions, and
+master data (vocabulary elements with attributes and children) from captured documents.
+Re-exported by `models`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+TS = DateTime(timezone=True)
+
+
+class EpcisCaptureJob(Base):
+    """One `POST /epcis/capture`: its outcome, its errors (RFC 7807 problems, JSON) and the
+    hash IDs of the events it stored or found stored (JSON)."""
+
+    __tablename__ = "epcis_capture_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member: Mapped[str] = mapped_column(String(42), index=True)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    behaviour: Mapped[str] = mapped_column(String(8))  # rollback | proceed
+    running: Mapped[bool] = mapped_column(Boolean)
+    success: Mapped[bool] = mapped_column(Boolean)
+    errors: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)
+
+
+class EpcisNamedQuery(Base):
+    """A named SimpleEventQuery (`POST /epcis/queries`); `query` is its parameters as JSON."""
+
+    __tablename__ = "epcis_named_queries"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class EpcisSubscription(Base):
+    """A webhook subscription to a named query. `cursor` is the last event (row id) delivered:
+    deliveries are at least once, in capture order. A subscription failing `failures` times in a
+    row waits until `retry_at`; past the limit it is paused (`paused_at`) until its owner resumes it."""
+
+    __tablename__ = "epcis_subscriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    query_name: Mapped[str] = mapped_column(ForeignKey("epcis_named_queries.name"), index=True)
+    owner: Mapped[str] = mapped_column(String(42))
+    dest: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    stream: Mapped[bool] = mapped_column(Boolean)
+    schedule: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: {second, minute, hour, ...}
+    report_if_empty: Mapped[bool] = mapped_column(Boolean)
+    initial_record_time: Mapped[datetime] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    next_run_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered: Mapped[int] = mapped_column(BigInteger)
+
+
+class EpcisVocabulary(Base):
+    """A master data vocabulary element from a captured document's `epcisHeader`: its attributes
+    ({attribute id: value}, JSON) and children (URIs, JSON), for HASATTR_, EQATTR_ and WD_."""
+
+    __tablename__ = "epcis_vocabulary"
+    uri: Mapped[str] = mapped_column(String(300), primary_key=True)
+    vocab_type: Mapped[str] = mapped_column(String(300))
+    attributes: Mapped[str] = mapped_column(Text)
+    children: Mapped[str] = mapped_column(Text)
+    recorder: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime] = mapped_column(TS)

@@ -1,0 +1,150 @@
+"""Capture jobs of the EPCIS 2.0 REST binding (`POST /epcis/capture`).
+
+`rollback` (the default, as in EPCIS 1.2): the document is valid and every event may be recorded
+by the caller, or nothing is stored and the caller learns why at once. `proceed`: each event is
+checked on its own; the valid ones the caller may record are stored (in one transaction), and
+the job lists a problem for each of the others. Either way the job is finished when its 202 is
+answered (`running` false), and stays readable by the member who captured."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ledger.clock import as_utc
+from ledger.store.models import EpcisCaptureJob
+
+from . import master_data
+from .capture import NotAuthorisedRecorder, capture, prepare
+from .schema import EVENT_TYPES, InvalidEpcis, check_capture
+
+BEHAVIOURS = ("rollback", "proceed")
+
+
+def _problem(kind: str, title: str, status: int, detail: str, instance: str | None = None) -> dict:
+    p = {"type": f"epcisException:{kind}", "title": title, "status": status, "detail": detail}
+    if instance:
+        p["instance"] = instance
+    return p
+
+
+def _envelope(body: Any) -> dict:
+    """The document a body is (a single event becomes the one event of a document); InvalidEpcis
+    if it is neither, whatever its events."""
+    if isinstance(body, dict) and body.get("type") in EVENT_TYPES:
+        return check_capture(body)[0]
+    if not isinstance(body, dict) or body.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
+        raise InvalidEpcis(
+            [{"path": "$.type", "reason": "expected an EPCISDocument, an EPCISQueryDocument or one event"}]
+        )
+    events = _events_of(body)
+    if not isinstance(events, list) or not events:
+        raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "expected a non-empty list of events"}])
+    return body
+
+
+def _events_of(body: dict) -> Any:
+    epcis_body = body.get("epcisBody")
+    if not isinstance(epcis_body, dict):
+        return None
+    if body.get("type") == "EPCISQueryDocument":
+        results = epcis_body.get("queryResults")
+        rb = results.get("resultsBody") if isinstance(results, dict) else None
+        return rb.get("eventList") if isinstance(rb, dict) else None
+    return epcis_body.get("eventList")
+
+
+def as_capture_document(body: dict) -> dict:
+    """An EPCISQueryDocument's events as an EPCISDocument (capture takes both)."""
+    if body.get("type") != "EPCISQueryDocument":
+        return body
+    doc = {k: v for k, v in body.items() if k not in ("epcisBody", "type")}
+    return doc | {"type": "EPCISDocument", "epcisBody": {"eventList": _events_of(body)}}
+
+
+def _alone(doc: dict, event: Any) -> dict:
+    keep = {k: v for k, v in doc.items() if k != "epcisBody"}
+    return keep | {"epcisBody": {"eventList": [event]}}
+
+
+def run(
+    db: Session,
+    body: Any,
+    member: str,
+    behaviour: str,
+    may_record: Callable[[str], bool] | None,
+    now: datetime,
+) -> EpcisCaptureJob:
+    """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback."""
+    doc = as_capture_document(_envelope(body))
+    errors: list[dict] = []
+    if behaviour == "rollback":
+        doc, events = check_capture(doc)
+    else:
+        events = []
+        for i, event in enumerate(_events_of(doc)):
+            try:
+                check_capture(_alone(doc, event))
+                events.append(event)
+            except InvalidEpcis as exc:
+                where = f"$.epcisBody.eventList[{i}]"
+                detail = "; ".join(f"{p['path'].replace('$.epcisBody.eventList[0]', where)}: {p['reason']}"
+                                   for p in exc.problems)  # fmt: skip
+                errors.append(_problem("ValidationException", "Invalid event", 400, detail, where))
+    found = master_data.elements(doc)
+    hash_ids: list[str] = []
+    while events:
+        try:
+            part = _alone(doc, None) | {"epcisBody": {"eventList": events}}
+            result = capture(
+                db, part, events, member, now=now, may_record=may_record,
+                also=(lambda s: master_data.store(s, found, member, now)) if found else None,
+            )  # fmt: skip
+            hash_ids = [e["hashId"] for e in result.events]
+            break
+        except NotAuthorisedRecorder as exc:
+            if behaviour == "rollback":
+                raise
+            db.rollback()
+            errors.append(_problem("SecurityException", "Not an authorised recorder", 403, str(exc)))
+            events = [e for e in events if _hash_of(doc, e) != exc.hash_id]
+    job = EpcisCaptureJob(
+        id=uuid.uuid4().hex,
+        member=member,
+        created_at=now,
+        finished_at=now,
+        behaviour=behaviour,
+        running=False,
+        success=not errors,
+        errors=json.dumps(errors, ensure_ascii=False),
+        events=json.dumps(hash_ids),
+    )
+    db.add(job)
+    db.commit()
+    return job
+
+
+def _hash_of(doc: dict, event: dict) -> str:
+    return prepare(_alone(doc, event), [event])[0].hash_id
+
+
+def job_out(job: EpcisCaptureJob) -> dict:
+    return {
+        "captureID": job.id,
+        "createdAt": _iso(job.created_at),
+        "finishedAt": _iso(job.finished_at) if job.finished_at else None,
+        "running": job.running,
+        "success": job.success,
+        "captureErrorBehaviour": job.behaviour,
+        "errors": json.loads(job.errors),
+        "eventIDs": json.loads(job.events),
+    }
+
+
+def _iso(t: datetime) -> str:
+    return as_utc(t).isoformat(timespec="milliseconds").replace("+00:00", "Z")

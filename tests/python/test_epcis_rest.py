@@ -1,0 +1,156 @@
+"""The EPCIS 2.0 REST binding under /epcis/: capture jobs, the SimpleEventQuery, resource trees,
+named queries, on a real node and database."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from ledger.trace.epcis.hashid import document_hash_ids
+from ledger.trace.epcis.samples import document
+
+from .helpers import login, make_client
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "epcis"
+EXAMPLES = sorted(FIXTURES.glob("Example_*.jsonld"))
+
+
+@pytest.fixture
+def api(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
+    heads = {who: login(c, members[who]) for who in ("producer", "logistics", "merchant_a", "auditor")}
+    return c, heads
+
+
+def events_of(r) -> list[dict]:
+    assert r.status_code == 200, r.text
+    return r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+
+
+def capture(c, h, doc, behaviour: str | None = None):
+    headers = h | ({"GS1-Capture-Error-Behaviour": behaviour} if behaviour else {})
+    r = c.post("/epcis/capture", json=doc, headers=headers)
+    assert r.status_code == 202, r.text
+    job = c.get(r.headers["location"], headers=h)
+    assert job.status_code == 200
+    return job.json()
+
+
+def test_capture_jobs_and_discovery(api):
+    c, h = api
+    r = c.options("/epcis/capture")
+    assert r.status_code == 204 and "POST" in r.headers["allow"]
+    assert r.headers["gs1-epcis-capture-limit"].isdigit() and r.headers["gs1-capture-error-behaviour"] == "rollback"
+    assert r.headers["gs1-epcis-version"] == "2.0" and r.headers["gs1-cbv-version"] == "2.0"
+    doc = json.loads(EXAMPLES[0].read_text())
+    job = capture(c, h["producer"], doc)
+    assert job["running"] is False and job["success"] is True and job["errors"] == []
+    assert job["eventIDs"] == document_hash_ids(doc)
+    listed = c.get("/epcis/capture", headers=h["producer"]).json()
+    assert job["captureID"] in [j["captureID"] for j in listed]
+    # another member does not see the job
+    assert c.get(f"/epcis/capture/{job['captureID']}", headers=h["logistics"]).status_code == 404
+    # an invalid document under rollback: 400 problem, nothing stored
+    bad = document(random.Random(3), 3)
+    bad["epcisBody"]["eventList"][1]["eventTime"] = "soon"
+    r = c.post("/epcis/capture", json=bad, headers=h["producer"])
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "epcisException:ValidationException" and "eventTime" in r.json()["detail"]
+    # ... under proceed: the two valid events are stored, the job says which one failed
+    job = capture(c, h["producer"], bad, "proceed")
+    assert job["success"] is False and len(job["eventIDs"]) == 2
+    assert job["errors"][0]["instance"] == "$.epcisBody.eventList[1]"
+    # no credentials: a 401 problem; a version we do not speak: 406
+    assert c.get("/epcis/events").json()["type"] == "epcisException:SecurityException"
+    r = c.get("/epcis/events", headers=h["auditor"] | {"GS1-EPCIS-Version": "1.2"})
+    assert r.status_code == 406 and r.json()["type"] == "epcisException:ImplementationException"
+
+
+def test_simple_event_query_parameters(api):
+    c, h = api
+    doc = json.loads(EXAMPLES[0].read_text())
+    capture(c, h["producer"], doc)
+    for path in EXAMPLES[1:]:
+        capture(c, h["producer"], json.loads(path.read_text()))
+    get = lambda **p: events_of(c.get("/epcis/events", params=p, headers=h["auditor"]))  # noqa: E731
+    shipping = get(EQ_bizStep="shipping")
+    assert shipping and all(e["bizStep"] in ("shipping", "urn:epcglobal:cbv:bizstep:shipping") for e in shipping)
+    assert get(EQ_bizStep="urn:epcglobal:cbv:bizstep:shipping") == shipping  # URN, short name, one term
+    both = get(EQ_bizStep="shipping|receiving")
+    assert len(both) > len(shipping)
+    assert all(e["type"] == "AggregationEvent" for e in get(eventType="AggregationEvent"))
+    hit = get(MATCH_epc="urn:epc:id:sgtin:0614141.107346.2018")
+    assert hit and all(
+        "urn:epc:id:sgtin:0614141.107346.2018" in e.get("epcList", []) + e.get("childEPCs", []) for e in hit
+    )
+    assert get(MATCH_epc="urn:epc:idpat:sgtin:0614141.107346.*") == get(MATCH_epc="urn:epc:idpat:sgtin:0614141.*.*")
+    # extension fields: declared by the client's GS1-Extensions prefix, or as a full IRI
+    ext = get(**{"EQ_http://ns.example.com/epcis/myField": "Example of a vendor/user extension"})
+    assert ext and all(e["example:myField"] == "Example of a vendor/user extension" for e in ext)
+    assert len(ext) < len(get(perPage="1000"))
+    r = c.get("/epcis/events", params={"EXISTS_ex:myField": ""},
+              headers=h["auditor"] | {"GS1-Extensions": "ex=http://ns.example.com/epcis/"})  # fmt: skip
+    assert events_of(r) == ext
+    early = get(LT_eventTime="2005-04-04T00:00:00Z")
+    assert all(e["eventTime"] < "2005-04-04" for e in early)
+    # orderBy with paging: every event once, in descending event time
+    seen, url, params = [], "/epcis/events", {"orderBy": "eventTime", "orderDirection": "DESC", "perPage": "2"}
+    while url:
+        r = c.get(url, params=params, headers=h["auditor"])
+        seen += events_of(r)
+        link = r.headers.get("link")
+        url, params = (link[1 : link.index(">")].split("testserver", 1)[-1], None) if link else (None, None)
+    times = [e["eventTime"] for e in seen]
+    assert len(seen) == len({e["eventID"] for e in seen}) == len(get(perPage="1000"))
+    from ledger.trace.epcis.event_match import when
+
+    assert [when(t) for t in times] == sorted((when(t) for t in times), reverse=True)
+    assert len(get(eventCountLimit="3", perPage="2")) == 2
+    # errors: an unknown parameter, a bad time, too many results
+    r = c.get("/epcis/events", params={"EQ_nonsense": "x"}, headers=h["auditor"])
+    assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"
+    r = c.get("/epcis/events", params={"GE_eventTime": "yesterday"}, headers=h["auditor"])
+    assert r.status_code == 400
+    r = c.get("/epcis/events", params={"maxEventCount": "1"}, headers=h["auditor"])
+    assert r.status_code == 413 and r.json()["type"] == "epcisException:QueryTooLargeException"
+    # an event by its ID, and the resource trees
+    one = shipping[0]
+    r = c.get(f"/epcis/events/{quote(one['eventID'], safe='')}", headers=h["auditor"])
+    assert events_of(r) == [one]
+    steps = c.get("/epcis/bizSteps", headers=h["auditor"]).json()
+    assert steps["type"] == "BizStepItemList" and "https://ref.gs1.org/cbv/BizStep-shipping" in steps["bizStep"]
+    r = c.get(f"/epcis/bizSteps/{quote('https://ref.gs1.org/cbv/BizStep-shipping', safe='')}/events",
+              headers=h["auditor"])  # fmt: skip
+    assert events_of(r) == shipping
+    epcs = c.get("/epcis/epcs", headers=h["auditor"]).json()
+    assert "https://id.gs1.org/01/10614141073464/21/2018" in epcs
+    r = c.get(f"/epcis/epcs/{quote('urn:epc:id:sgtin:0614141.107346.2018', safe='')}/events", headers=h["auditor"])
+    assert events_of(r) == hit
+    types = c.get("/epcis/eventTypes", headers=h["auditor"]).json()
+    assert types["type"] == "EventTypeItemList" and "ObjectEvent" in types["eventType"]
+    assert all(e["type"] == "ObjectEvent" for e in events_of(
+        c.get("/epcis/eventTypes/ObjectEvent/events", headers=h["auditor"])))  # fmt: skip
+    # a member sees only its own events
+    assert events_of(c.get("/epcis/events", headers=h["merchant_a"])) == []
+
+
+def test_named_queries(api):
+    c, h = api
+    capture(c, h["producer"], json.loads(EXAMPLES[0].read_text()))
+    q = {"name": "shipped", "query": {"EQ_bizStep": ["shipping"], "eventType": ["ObjectEvent"]}}
+    r = c.post("/epcis/queries", json=q, headers=h["producer"])
+    assert r.status_code == 201 and r.headers["location"] == "/epcis/queries/shipped"
+    assert c.post("/epcis/queries", json=q, headers=h["producer"]).status_code == 409
+    bad = {"name": "bad", "query": {"EQ_whatever": ["x"]}}
+    assert c.post("/epcis/queries", json=bad, headers=h["producer"]).status_code == 400
+    got = events_of(c.get("/epcis/queries/shipped/events", headers=h["producer"]))
+    direct = events_of(c.get("/epcis/events?EQ_bizStep=shipping&eventType=ObjectEvent", headers=h["producer"]))
+    assert got == direct and got
+    assert c.get("/epcis/queries", headers=h["producer"]).json()[0]["name"] == "shipped"
+    assert c.get("/epcis/queries/shipped", headers=h["logistics"]).status_code == 404  # not theirs
+    assert c.delete("/epcis/queries/shipped", headers=h["producer"]).status_code == 204
+    assert c.get("/epcis/queries/shipped", headers=h["producer"]).status_code == 404
