@@ -195,7 +195,7 @@ class Services:
         while not stop.wait(self.settings.webhook_interval_s):
             try:
                 with self.sessions() as db:
-                    webhooks.run_round(db, utcnow(), self.chain.roles_of)
+                    webhooks.run_round(db, utcnow(), self.chain.roles_of, backoff_s=self.settings.webhook_backoff_s)
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("webhook deliveries failed; retrying", exc_info=True)
 

@@ -68,6 +68,8 @@ class Settings:
     )
     #: how often subscriptions are looked at for new events to deliver (seconds; 0: never)
     webhook_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_WEBHOOK_INTERVAL", "0.1")))
+    #: the first retry of a failed webhook delivery waits this long (seconds), each next one twice as long
+    webhook_backoff_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_WEBHOOK_BACKOFF_S", "1")))
     #: a scan may show a batch's facts and the merchant's deposit up to this old (seconds; 0: never cached)
     scan_cache_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_SCAN_CACHE_S", "2")))
     #: leaves of Merkle trees (code issues', anchored roots') each worker keeps built, per kind

@@ -195,9 +195,14 @@ async def query_socket(ws: WebSocket, queryName: str) -> None:  # noqa: N803
     await ws.accept()
     name, visible_to = query.name, reader(member)
     next_run = schedules.next_after(schedule, utcnow()) if schedule else None
+    incoming = asyncio.ensure_future(ws.receive())  # the client's close (or the server's shutdown)
     try:
         while True:
-            await asyncio.sleep(0.1)
+            done, _ = await asyncio.wait({incoming}, timeout=0.1)
+            if done:
+                if incoming.result()["type"] == "websocket.disconnect":
+                    return
+                incoming = asyncio.ensure_future(ws.receive())  # anything else the client says is ignored
             if next_run is not None and utcnow() < next_run:
                 continue
             sent, cursor = await run_in_threadpool(_ws_batch, svc, name, visible_to, cursor)
@@ -211,6 +216,8 @@ async def query_socket(ws: WebSocket, queryName: str) -> None:  # noqa: N803
                 next_run = schedules.next_after(schedule, utcnow())
     except WebSocketDisconnect:
         return
+    finally:
+        incoming.cancel()
 
 
 def _ws_batch(svc: Services, name: str, visible_to: str | None, cursor: int):

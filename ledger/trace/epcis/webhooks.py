@@ -5,8 +5,8 @@ the events recorded after its cursor that match its query and that its owner may
 EPCISQueryDocument naming the query and the subscription (each event with its eventID, so a
 receiver can drop repeats). The body is signed: `GS1-Signature: sha256=<HMAC-SHA256 of the body
 with the subscriber's secret, hex>`. Only a 2xx moves the cursor. A failure waits 1, 2, 4, ...
-seconds (at most 5 minutes) before the next try; after MAX_FAILURES in a row the subscription is
-paused, not retried forever, until its owner resumes it."""
+seconds (at most 5 minutes; the base is LEDGER_WEBHOOK_BACKOFF_S) before the next try; after
+MAX_FAILURES in a row the subscription is paused, not retried forever, until its owner resumes it."""
 
 from __future__ import annotations
 
@@ -72,7 +72,9 @@ def after_cursor(db: Session, q, visible_to: str | None, cursor: int) -> tuple[l
     return rows, last
 
 
-def deliver_one(db: Session, sub: EpcisSubscription, now: datetime, roles: int, post: Post = http_post) -> int:
+def deliver_one(
+    db: Session, sub: EpcisSubscription, now: datetime, roles: int, post: Post = http_post, backoff_s: float = 1.0
+) -> int:
     """One delivery for a due subscription whose owner holds `roles` on chain; the number of events
     delivered (-1 on failure). A subscriber no longer a member gets nothing."""
     query = db.get(EpcisNamedQuery, sub.query_name)
@@ -110,7 +112,7 @@ def deliver_one(db: Session, sub: EpcisSubscription, now: datetime, roles: int, 
     else:
         sub.failures += 1
         sub.last_error = why
-        sub.retry_at = now + timedelta(seconds=min(2 ** (sub.failures - 1), 300))
+        sub.retry_at = now + timedelta(seconds=min(backoff_s * 2 ** (sub.failures - 1), 300))
         if sub.failures >= MAX_FAILURES:
             sub.paused_at = now
             log.warning("subscription %s paused after %d failed deliveries: %s", sub.id, sub.failures, why)
@@ -118,11 +120,13 @@ def deliver_one(db: Session, sub: EpcisSubscription, now: datetime, roles: int, 
     return len(rows) if ok else -1
 
 
-def run_round(db: Session, now: datetime, roles_of: Callable[[str], int], post: Post = http_post) -> int:
+def run_round(
+    db: Session, now: datetime, roles_of: Callable[[str], int], post: Post = http_post, backoff_s: float = 1.0
+) -> int:
     """Deliver to every due subscription once; the number of events delivered."""
     delivered = 0
     for sub in due(db, now):
-        n = deliver_one(db, sub, as_utc(now), roles_of(sub.owner), post)
+        n = deliver_one(db, sub, as_utc(now), roles_of(sub.owner), post, backoff_s)
         delivered += max(n, 0)
     return delivered
 

@@ -1,0 +1,156 @@
+"""EPCIS subscriptions through the API served by uvicorn: a real HTTP server receives signed webhook
+deliveries (and fails some of them), a real WebSocket client streams, a dead webhook is paused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from ledger.trace.epcis.hashid import document_hash_ids
+from ledger.trace.epcis.samples import document
+from ledger.trace.epcis.webhooks import MAX_FAILURES
+
+from .conftest import free_port
+from .helpers import DOMAIN, serve, sign_in_message
+
+SECRET = "s3cret-of-the-receiver"
+
+
+class Receiver:
+    """An HTTP server that records deliveries, answering 500 to the first `fail_first`."""
+
+    def __init__(self, fail_first: int = 0):
+        self.deliveries: list[tuple[dict, dict]] = []
+        self.refused = 0
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.refused < receiver.fail_first:
+                    receiver.refused += 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.deliveries.append((dict(self.headers), {"raw": body, "doc": json.loads(body)}))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def event_ids(self) -> list[str]:
+        return [e["eventID"] for _, d in self.deliveries for e in _events(d["doc"])]
+
+
+def _events(doc: dict) -> list[dict]:
+    return doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+
+
+def _wait(cond, seconds: float = 20.0) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def server(deployment, chain_node, tmp_path, members):
+    _, manifest = deployment
+    env = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'subs.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",
+        "LEDGER_WEBHOOK_BACKOFF_S": "0.01",
+    }
+    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+
+        class _Http:
+            def get(self, path):
+                return httpx.get(url + path)
+
+        heads = {}
+        for who in ("producer", "auditor"):
+            message, signature = sign_in_message(_Http(), members[who])
+            r = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature})
+            heads[who] = {"Authorization": f"Bearer {r.json()['token']}"}
+        yield url, heads
+
+
+def test_webhook_and_websocket_subscriptions(server):
+    url, h = server
+    http = httpx.Client(base_url=url, headers=h["producer"], timeout=30)
+    r = http.post("/epcis/queries", json={"name": "objects", "query": {"eventType": ["ObjectEvent"]}})
+    assert r.status_code == 201, r.text
+    receiver = Receiver(fail_first=2)
+    sub = {"dest": receiver.url, "secret": SECRET, "stream": True}
+    r = http.post("/epcis/queries/objects/subscriptions", json=sub)
+    assert r.status_code == 201, r.text
+    sub_url = r.headers["location"]
+    assert "secret" not in r.json()
+    # a WebSocket subscription to the same query (the token as a query parameter)
+    token = h["producer"]["Authorization"].split()[1]
+    ws_url = url.replace("http", "ws") + f"/epcis/queries/objects/events?stream=true&access_token={token}"
+    with connect(ws_url, open_timeout=10) as ws:
+        time.sleep(0.3)  # the socket's cursor is set when it opens
+        doc = document(random.Random(11), 40)
+        r = http.post("/epcis/capture", json=doc)
+        assert r.status_code == 202 and http.get(r.headers["location"]).json()["success"]
+        ids = [e.get("eventID", hid) for hid, e in zip(document_hash_ids(doc), doc["epcisBody"]["eventList"],
+               strict=True) if e["type"] == "ObjectEvent"]  # fmt: skip
+        assert ids
+        streamed: list[str] = []
+        while len(streamed) < len(ids):
+            streamed += [e["eventID"] for e in _events(json.loads(ws.recv(timeout=20)))]
+        assert streamed == ids
+    # the webhook: two refusals, then every event once, in capture order, each delivery signed
+    _wait(lambda: len(receiver.event_ids()) >= len(ids))
+    assert receiver.refused == 2 and receiver.event_ids() == ids
+    for headers, d in receiver.deliveries:
+        want = "sha256=" + hmac.new(SECRET.encode(), d["raw"], hashlib.sha256).hexdigest()
+        assert headers["GS1-Signature"] == want
+        assert d["doc"]["epcisBody"]["queryResults"]["subscriptionID"] == sub_url.rsplit("/", 1)[1]
+    state = http.get(sub_url).json()
+    assert state["delivered"] == len(ids) and state["failures"] == 0 and not state["paused"]
+    # a webhook nobody answers is paused after MAX_FAILURES tries, not retried forever
+    dead = {"dest": f"http://127.0.0.1:{free_port()}/gone", "secret": SECRET, "stream": True}
+    dead_url = http.post("/epcis/queries/objects/subscriptions", json=dead).headers["location"]
+    http.post("/epcis/capture", json=document(random.Random(12), 5))
+    _wait(lambda: http.get(dead_url).json()["paused"], 60)
+    state = http.get(dead_url).json()
+    assert state["failures"] == MAX_FAILURES and state["delivered"] == 0 and "lastError" in state
+    # ... and resumed by its owner
+    assert http.post(dead_url + "/resume").json()["paused"] is False
+    # a scheduled subscription reporting even when empty
+    empty = Receiver()
+    every = {"dest": empty.url, "secret": SECRET, "schedule": {"second": "*"}, "reportIfEmpty": True}
+    assert http.post("/epcis/queries/objects/subscriptions", json=every).status_code == 201
+    _wait(lambda: len(empty.deliveries) >= 2, 10)
+    assert _events(empty.deliveries[0][1]["doc"]) == []
+    # bad subscriptions are refused: no secret, both stream and schedule, a private address when not allowed
+    assert http.post("/epcis/queries/objects/subscriptions", json={"dest": receiver.url, "stream": True}).status_code == 400
+    both = sub | {"schedule": {"minute": "5"}}
+    assert http.post("/epcis/queries/objects/subscriptions", json=both).status_code == 400
+    # deleting the query ends its subscriptions
+    assert http.delete("/epcis/queries/objects").status_code == 204
+    assert http.get(sub_url).status_code == 404
