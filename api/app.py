@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, errors
+from .dl_resolver import ResolverFront
 from .edge import Edge
 from .epcis_binding import EpcisHeaders
 from .routers import (
@@ -25,6 +26,7 @@ from .routers import (
     order_steps,
     orders,
     payouts,
+    product_links,
     products,
     reconciliation,
     recorders,
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
     app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)
+    # every GS1 Digital Link URI: CORS, HEAD/OPTIONS, linksets, link types, 400 for malformed ones
+    app.add_middleware(ResolverFront, services=lambda: app.state.services)
     # writes by members who sign for themselves stop at their transaction (X-Ledger-Sign: self)
     app.add_middleware(SignModeFromHeader)
     transactions.install(app)
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)
+    app.include_router(product_links.router)
     app.include_router(recorders.router)
     app.include_router(deposits.router)
     app.include_router(order_steps.router)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import epcis_binding
 from .auth import token_holder
+from .dl_resolver import DIGITAL_LINK
 from .errors import ApiError, unauthorized
 from .pages import STYLE_HASH
 from .services import Services
@@ -44,7 +45,7 @@ class Edge:
             await self.app(scope, receive, send)
             return
         send = _with_security_headers(send, scope["path"].startswith(DOCS))
-        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and not DIGITAL_LINK.fullmatch(scope["path"]):
             try:
                 receive = await self._checked_body(scope, receive)
             except ApiError as exc:

@@ -148,7 +148,7 @@ def _untoken(token: str) -> str:
         raise sq.QueryParameterError("nextPageToken", "not a token this repository gave out") from None
 
 
-def _sub_resources(member: Member = Depends(READERS)) -> list[str]:
+def _sub_resources(value: str, member: Member = Depends(READERS)) -> list[str]:
     return ["events"]
 
 

@@ -12,6 +12,7 @@ from .base import Base
 from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
+from .resolver_tables import ResolverLink
 
 __all__ = [
     "Base",
@@ -26,6 +27,7 @@ __all__ = [
     "EpcisNamedQuery",
     "EpcisSubscription",
     "EpcisVocabulary",
+    "ResolverLink",
 ]  # and the tables below
 
 

@@ -68,7 +68,9 @@ def test_extension_fields_ilmd_and_errors():
     assert matches({"EXISTS_ILMD_ex:bestBefore": ""}, e, EX) and not matches({"EXISTS_ILMD_ex:other": ""}, e, EX)
     assert matches({"GE_ILMD_ex:bestBefore": "2026-12-31T00:00:00Z"}, e, EX)
     assert matches({"EXISTS_errorDeclaration": ""}, e) and matches({"EQ_errorReason": "incorrect_data"}, e)
-    assert matches({"EQ_correctiveEventID": "urn:uuid:1"}, e) and matches({"EQ_ERROR_DECLARATION_ex:by": "auditor"}, e, EX)
+    assert matches({"EQ_correctiveEventID": "urn:uuid:1"}, e) and matches(
+        {"EQ_ERROR_DECLARATION_ex:by": "auditor"}, e, EX
+    )
     assert matches({"GE_errorDeclarationTime": "2026-11-24T00:00:00Z"}, e)
     assert matches({"EQ_https://ns.example.com/epcis/grade": "7"}, e)  # a full IRI needs no prefix
 

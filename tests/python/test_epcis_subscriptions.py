@@ -148,7 +148,10 @@ def test_webhook_and_websocket_subscriptions(server):
     _wait(lambda: len(empty.deliveries) >= 2, 10)
     assert _events(empty.deliveries[0][1]["doc"]) == []
     # bad subscriptions are refused: no secret, both stream and schedule, a private address when not allowed
-    assert http.post("/epcis/queries/objects/subscriptions", json={"dest": receiver.url, "stream": True}).status_code == 400
+    assert (
+        http.post("/epcis/queries/objects/subscriptions", json={"dest": receiver.url, "stream": True}).status_code
+        == 400
+    )
     both = sub | {"schedule": {"minute": "5"}}
     assert http.post("/epcis/queries/objects/subscriptions", json=both).status_code == 400
     # deleting the query ends its subscriptions

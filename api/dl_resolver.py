@@ -1,0 +1,186 @@
+"""The GS1-conformant resolver in front of the scan page (GS1-Conformant Resolver standard 1.2).
+
+Every GS1 Digital Link URI of a GTIN (`/01/{gtin}`, `/01/{gtin}/10/{lot}`,
+`/01/{gtin}/10/{lot}/21/{serial}`, a trailing slash tolerated) is answered here, in plain ASGI:
+- OPTIONS (204) and HEAD besides GET, CORS headers on every answer;
+- 400, not a page, for a malformed Digital Link (a wrong check digit, a lot outside GS1 set 82);
+- `?linkType=linkset` (or `all`) or `Accept: application/linkset+json`: the RFC 9264 linkset;
+- `?linkType=gs1:...`: 307 to that link (`Vary: Accept, Accept-Language`), 300 when several are
+  equally good, 404 when there is none; the query string passes on (less linkType and context);
+- no linkType: an item's code opens our verification page in place (the scan: verdict, facts,
+  scan recorded), every other URI redirects to its one default link (a recalled batch's recall
+  notice first).
+Links come from `ledger.trace.resolver_links`."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ledger.errors import InvalidInput
+from ledger.store.models import Product
+from ledger.trace import resolver_links as rl
+from ledger.trace import scan_facts
+from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
+
+from .services import Services
+
+DIGITAL_LINK = _DL = re.compile(r"/(?:01|gtin)/([^/]+)(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?")
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", b"Accept, Accept-Language, Content-Type"),
+    (b"access-control-expose-headers", b"Link, Location, Vary, Content-Type"),
+]
+ALLOW = (b"allow", b"GET, HEAD, OPTIONS")
+LINKSET = "application/linkset+json"
+
+
+# (writes to these paths are answered 405 by ResolverFront before any body is read)
+
+
+def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
+    """(gtin, lot, serial) of a Digital Link path, None if it is not one; InvalidInput if malformed."""
+    m = _DL.fullmatch(raw_path)
+    if m is None:
+        return None
+    problems = []
+    gtin = lot = serial = None
+    try:
+        gtin = normalize_gtin(m.group(1))
+    except Gs1Error as exc:
+        problems.append({"field": "path.gtin", "reason": str(exc)})
+    for name, i in (("lot", 2), ("serial", 3)):
+        if m.group(i) is not None:
+            try:
+                value = check_cset82(name, unquote(m.group(i)))
+            except Gs1Error as exc:
+                problems.append({"field": f"path.{name}", "reason": str(exc)})
+                continue
+            lot, serial = (value, serial) if name == "lot" else (lot, value)
+    if problems:
+        raise InvalidInput(problems)
+    if serial is not None and lot is None:
+        raise InvalidInput([{"field": "path", "reason": "this resolver names items by GTIN, lot and serial"}])
+    return gtin, lot, serial  # type: ignore[return-value]
+
+
+class ResolverFront:
+    def __init__(self, app: ASGIApp, services):
+        self.app, self.services = app, services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        try:
+            keys = parse(raw)
+        except InvalidInput as exc:
+            await _send(send, 400, {"error": "invalid_digital_link", "detail": exc.args[0]}, scope["method"])
+            return
+        if keys is None:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            await _start(send, 204, [ALLOW])
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if method not in ("GET", "HEAD"):
+            await _send(send, 405, {"error": "method_not_allowed", "detail": "GET, HEAD or OPTIONS"}, method, [ALLOW])
+            return
+        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        params = dict(query)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        accept = headers.get("accept", "")
+        wants_linkset = params.get("linkType") in ("linkset", "all") or LINKSET in accept
+        gtin, lot, serial = keys
+        canonical = f"/01/{gtin}" + (f"/10/{_quote(lot)}" if lot else "") + (f"/21/{_quote(serial)}" if serial else "")
+        svc: Services = self.services()
+        anchor = svc.settings.resolver_url.rstrip("/") + canonical
+        link_header = (b"link", f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"'.encode())
+        if serial is not None and "linkType" not in params and not wants_linkset:
+            if method == "HEAD":  # the page's headers; a HEAD is no scan
+                await _start(send, 200, [(b"content-type", b"text/html; charset=utf-8"), link_header])
+                await send({"type": "http.response.body", "body": b""})
+                return
+            raw_canonical = raw.rstrip("/") if raw.endswith("/") else raw
+            inner = dict(scope, path=scope["path"].rstrip("/") or "/", raw_path=raw_canonical.encode("latin-1"))
+            await self.app(inner, receive, _with(send, [*CORS, link_header]))
+            return
+        try:
+            status, body, extra = await run_in_threadpool(
+                _resolve, svc, keys, anchor, query, headers, wants_linkset, scope["query_string"]
+            )
+        except InvalidInput as exc:
+            status, body, extra = 400, {"error": "invalid_input", "detail": str(exc)}, []
+        await _send(send, status, body, method, [*extra, link_header])
+
+
+def _quote(v: str) -> str:
+    return quote(v, safe="")
+
+
+def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bool, raw_query: bytes):
+    gtin, lot, serial = keys
+    params = dict(query)
+    accept, languages = headers.get("accept"), headers.get("accept-language")
+    with svc.sessions() as db:
+        product = db.get(Product, gtin)
+        if product is None:
+            return 404, {"error": "not_found", "detail": f"no links for GTIN {gtin} here"}, []
+        links = rl.links_for(db, gtin, lot, serial)
+        recalled = bool(lot) and scan_facts.batch_facts(db, gtin, lot)["recall_reason"] is not None
+        name = product.name
+    if serial is not None:  # our verification page for the item, signature parameters kept
+        kept = urlencode([(k, v) for k, v in query if k in ("k", "s")])
+        href = anchor + (f"?{kept}" if kept else "")
+        links.insert(0, rl.Link(rl.VERIFY, href, "Verify this item / 核验真伪", "text/html", ("en", "zh"), level=2))
+    default = rl.default_link(links, accept, languages, params.get("context"), recalled)
+    if wants_linkset:
+        return 200, rl.linkset(anchor, links, default, name), [(b"content-type", LINKSET.encode())]
+    wanted = params.get("linkType")
+    if wanted is None or rl.link_type(wanted) == rl.DEFAULT:
+        chosen = [default] if default else []
+    else:
+        chosen = rl.choose([x for x in links if x.link_type == rl.link_type(wanted)], accept, languages,
+                           params.get("context"))  # fmt: skip
+    if not chosen:
+        return 404, {"error": "not_found", "detail": f"no {wanted or 'default'} link for {anchor}"}, []
+    passed = urlencode([(k, v) for k, v in query if k not in ("linkType", "context")])
+    vary = (b"vary", b"Accept, Accept-Language")
+    if len(chosen) > 1:
+        body = {"linkset": rl.linkset(anchor, chosen, None, name)["linkset"], "detail": "several links fit"}
+        return 300, body, [vary]
+    href = chosen[0].href
+    if passed:
+        href += ("&" if "?" in href else "?") + passed
+    return 307, {"location": href}, [vary, (b"location", href.encode())]
+
+
+async def _start(send: Send, status: int, extra: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [*CORS, *extra]})
+
+
+async def _send(send: Send, status: int, body: dict, method: str, extra: list | None = None) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    extra = list(extra or [])
+    if not any(k == b"content-type" for k, _ in extra):
+        extra.append((b"content-type", b"application/json"))
+    extra.append((b"content-length", str(len(data)).encode()))
+    await _start(send, status, extra)
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
+
+
+def _with(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message, headers=list(message.get("headers", [])) + extra)
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,155 @@
+"""The GS1-conformant resolver in front of the scan page: HEAD/OPTIONS/CORS, 400 for malformed
+Digital Links, linksets, link types (307 / 300 / 404), language and context negotiation, fallback
+from unknown lots and serials to the product's links, a recalled batch's recall link, links only
+for own products, and the resolver's description."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from ledger.chain.indexer import Indexer
+
+from .helpers import login
+from .test_resolver import path_of, scene  # noqa: F401 - the fixture
+
+# RFC 9264 section 4.2 (JSON linkset) with the link attributes GS1 Digital Link 1.2 section 6 requires
+# of every target (href and title; type and hreflang as RFC 8288 defines them), written here from both
+# documents (GS1's own schema file is not reachable from this machine)
+LINKSET_SCHEMA = {
+    "type": "object",
+    "required": ["linkset"],
+    "properties": {
+        "linkset": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["anchor"],
+                "properties": {
+                    "anchor": {"type": "string", "format": "uri", "pattern": "^https?://"},
+                    "itemDescription": {"type": "string"},
+                },  # fmt: skip
+                "patternProperties": {
+                    "^https?://": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["href", "title"],
+                            "properties": {
+                                "href": {"type": "string", "pattern": "^https?://"},
+                                "title": {"type": "string", "minLength": 1},
+                                "type": {"type": "string", "pattern": r"^[\w.+-]+/[\w.+-]+$"},
+                                "hreflang": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                "context": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+                "additionalProperties": False,
+            },
+        }
+    },
+}
+
+
+def link(c, h, gtin, **body):
+    r = c.post(f"/v1/products/{gtin}/links", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
+    c, gtin, _, issue, _ = scene
+    a = login(c, members["merchant_a"])
+    item = "/" + path_of(issue["sample"][0])
+    bare = item.split("?")[0]
+    # OPTIONS and HEAD, CORS everywhere; the item's page is still the scan
+    r = c.options(bare)
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*" and "HEAD" in r.headers["allow"]
+    r = c.head(item)
+    assert r.status_code == 200 and r.content == b"" and 'rel="linkset"' in r.headers["link"]
+    r = c.get(item, headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["verdict"] == "genuine" and r.headers["access-control-allow-origin"] == "*"
+    assert c.get(item.replace("?", "/?"), headers={"Accept": "application/json"}).json()["verdict"] == "genuine"
+    # malformed Digital Links: 400, not a page
+    wrong = f"/01/{gtin[:-1]}{(int(gtin[-1]) + 1) % 10}"
+    for bad in (wrong, wrong + "/10/AJ-7/21/X", f"/01/{gtin}/10/A%23B", "/01/12AB"):
+        r = c.get(bad)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_digital_link", bad
+    # nothing registered for the product: no default link
+    assert c.get(f"/01/{gtin}", follow_redirects=False).status_code == 404
+    # merchants register links for their own products only
+    pip_zh = link(c, a, gtin, linkType="gs1:pip", href="https://brand.example/zh/tea", title="产品信息",
+                  hreflang=["zh"], type="text/html")  # fmt: skip
+    link(c, a, gtin, linkType="pip", href="https://brand.example/en/tea", title="Product information", hreflang=["en"])
+    link(
+        c, a, gtin, linkType="gs1:instructions", href="https://brand.example/brew/a", title="Brewing, A", context="shop"
+    )
+    link(
+        c, a, gtin, linkType="gs1:instructions", href="https://brand.example/brew/b", title="Brewing, B", context="shop"
+    )
+    link(
+        c, a, gtin, linkType="gs1:certificationInfo", href="https://cert.example/tea/AJ-7", title="Organic", lot="AJ-7"
+    )
+    link(c, a, gtin, linkType="gs1:recallStatus", href="https://brand.example/recall/AJ-7", title="Recall", lot="AJ-7")
+    b = login(c, members["merchant_b"])
+    refused = c.post(f"/v1/products/{gtin}/links", json={"linkType": "gs1:pip", "href": "https://x.example/",
+                                                         "title": "Not mine"}, headers=b)  # fmt: skip
+    assert refused.status_code == 403
+    bad = c.post(f"/v1/products/{gtin}/links", json={"linkType": "gs1:nonsense", "href": "https://x.example/",
+                                                     "title": "x"}, headers=a)  # fmt: skip
+    assert bad.status_code == 422
+    # the linkset: anchored at the uncompressed URI, every link with href and title
+    r = c.get(f"/01/{gtin}/10/AJ-7", params={"linkType": "linkset"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/linkset+json"
+    ls = r.json()
+    jsonschema.validate(ls, LINKSET_SCHEMA)
+    entry = ls["linkset"][0]
+    assert entry["anchor"].endswith(f"/01/{gtin}/10/AJ-7") and entry["itemDescription"] == "Anji white tea"
+    assert len(entry["https://gs1.org/voc/pip"]) == 2 and "https://gs1.org/voc/certificationInfo" in entry
+    assert c.get(item, headers={"Accept": "application/linkset+json"}).json()["linkset"][0][
+        "https://gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])  # fmt: skip
+    # a link type: 307 to it, chosen by language; the query string passes on
+    prefer_zh = {"Accept-Language": "en;q=0.8, zh"}
+    r = c.get(f"/01/{gtin}", params={"linkType": "gs1:pip", "17": "271231"}, headers=prefer_zh, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == pip_zh["href"] + "?17=271231"
+    assert r.headers["vary"] == "Accept, Accept-Language"
+    r = c.get(f"/01/{gtin}?linkType=gs1:pip", headers={"Accept-Language": "en-GB"}, follow_redirects=False)
+    assert r.headers["location"] == "https://brand.example/en/tea"
+    # two equal links of one type: 300; no link of the type: 404
+    r = c.get(f"/01/{gtin}?linkType=gs1:instructions&context=shop", follow_redirects=False)
+    assert r.status_code == 300 and len(r.json()["linkset"][0]["https://gs1.org/voc/instructions"]) == 2
+    assert c.get(f"/01/{gtin}?linkType=gs1:smartLabel", follow_redirects=False).status_code == 404
+    # an unknown lot falls back to the product's links
+    r = c.get(f"/01/{gtin}/10/NOSUCHLOT?linkType=gs1:pip", headers={"Accept-Language": "zh-CN"}, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == pip_zh["href"]
+    # (without a language preference the two product pages are equally good: 300)
+    assert c.get(f"/01/{gtin}/10/NOSUCHLOT?linkType=gs1:pip", follow_redirects=False).status_code == 300
+    # the default link: the one flagged as default ...
+    link(c, a, gtin, linkType="gs1:defaultLink", href="https://brand.example/home", title="Home")
+    r = c.get(f"/01/{gtin}/10/AJ-7", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "https://brand.example/home"
+    # ... until the batch is recalled: then its recall notice
+    assert c.post(f"/v1/batches/{gtin}/AJ-7/recall", json={"reason": "mould found"}, headers=a).status_code == 200
+    dep, _ = deployment
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    r = c.get(f"/01/{gtin}/10/AJ-7/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "https://brand.example/recall/AJ-7"
+    assert c.get(f"/01/{gtin}", follow_redirects=False).headers["location"] == "https://brand.example/home"
+    # an unknown product
+    assert c.get("/01/09506000134352?linkType=linkset").status_code == 404
+
+
+def test_resolver_description(scene):  # noqa: F811
+    c, *_ = scene
+    d = c.get("/.well-known/gs1resolver").json()
+    assert d["supportedPrimaryKeys"] == ["gtin"] and d["resolverRoot"].startswith("http")
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_other_methods_are_refused(scene, method):  # noqa: F811
+    c, gtin, *_ = scene
+    r = c.request(method, f"/01/{gtin}")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
