@@ -17,6 +17,7 @@ from ledger.clock import utcnow
 from ledger.store.models import EpcisEvent
 from ledger.trace.epcis import query as queries
 from ledger.trace.epcis.simple_query import QueryParameterError
+from ledger.trace.epcis.xml_writer import query_document_xml
 
 PREFIX = "/epcis"
 VERSION = "2.0"
@@ -31,7 +32,7 @@ HEADERS = {
     "GS1-CBV-XML-Format": "Never_Translates",
     "GS1-Vendor-Version": f"traceledger-{__version__}",
 }
-JSON_TYPES = ("application/json", "application/ld+json", "application/*", "*/*")
+JSON_TYPES = ("application/json", "application/ld+json", "application/*", "*/*", "application/xml", "text/xml")
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 30, 1000
 
 _EXCEPTION = {
@@ -94,7 +95,8 @@ def _refusal(scope: Scope) -> str | None:
     if accept and scope.get("method") != "OPTIONS":
         kinds = [a.split(";")[0].strip().lower() for a in accept.split(",")]
         if not any(k in JSON_TYPES or k == "application/problem+json" for k in kinds):
-            return f"cannot answer in {accept[:60]}: this repository answers application/json or application/ld+json"
+            answers = "application/json, application/ld+json or application/xml"
+            return f"cannot answer in {accept[:60]}: this repository answers {answers}"
     return None
 
 
@@ -127,7 +129,10 @@ class EpcisHeaders:
 
 
 def media_type(request: Request) -> str:
-    return "application/ld+json" if "application/ld+json" in request.headers.get("accept", "") else "application/json"
+    accept = request.headers.get("accept", "")
+    if "xml" in accept and "json" not in accept:
+        return "application/xml"
+    return "application/ld+json" if "application/ld+json" in accept else "application/json"
 
 
 def page_controls(request: Request) -> tuple[int, str | None]:
@@ -147,14 +152,17 @@ def page_controls(request: Request) -> tuple[int, str | None]:
 def query_answer(
     request: Request, rows: list[EpcisEvent], token: str | None, query_name: str | None = None
 ) -> Response:
-    doc = queries.query_document(rows, utcnow(), query_name or "SimpleEventQuery")
-    if query_name is None:
-        doc["epcisBody"]["queryResults"].pop("queryName")
     headers = {}
     if token:
         headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+    kind = media_type(request)
+    if kind == "application/xml":
+        return Response(query_document_xml(rows, utcnow(), query_name), 200, headers=headers, media_type=kind)
+    doc = queries.query_document(rows, utcnow(), query_name or "SimpleEventQuery")
+    if query_name is None:
+        doc["epcisBody"]["queryResults"].pop("queryName")
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, 200, headers=headers, media_type=media_type(request))
+    return Response(body, 200, headers=headers, media_type=kind)
 
 
 def item_list(kind: str, field: str, values: list[str]) -> dict:

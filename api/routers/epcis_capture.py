@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.clock import utcnow
 from ledger.store.models import EpcisCaptureJob, EpcisEvent
 from ledger.trace import recorders
-from ledger.trace.epcis import capture_jobs
+from ledger.trace.epcis import capture_jobs, xml_binding
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 
@@ -41,7 +41,7 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
     behaviour = request.headers.get("gs1-capture-error-behaviour", "rollback")
     if behaviour not in capture_jobs.BEHAVIOURS:
         raise ApiError(400, "invalid_input", "GS1-Capture-Error-Behaviour: expected rollback or proceed")
-    body = await _json_body(request)
+    body, xml = await _document(request)
     svc = services(request)
     events = capture_jobs._events_of(body) if isinstance(body, dict) else None
     limit = svc.settings.epcis_max_events
@@ -52,7 +52,7 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
 
     def work() -> EpcisCaptureJob:
         with _CAPTURING:
-            return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow())
+            return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml)
 
     try:
         job = await run_in_threadpool(work)
@@ -64,12 +64,22 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
     return Response(status_code=202, headers={"Location": f"{PREFIX}/capture/{job.id}"})
 
 
-async def _json_body(request: Request) -> Any:
+XML_TYPES = ("application/xml", "text/xml")
+
+
+async def _document(request: Request) -> tuple[Any, bool]:
+    """The body as a JSON-LD document, and whether it came as XML (EPCIS 2.0 or 1.2)."""
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind in XML_TYPES:
+        try:
+            return await run_in_threadpool(xml_binding.to_document, await request.body()), True
+        except xml_binding.InvalidXml as exc:
+            raise ApiError(400, "invalid_epcis", str(exc)) from None
     if kind not in ("application/json", "application/ld+json"):
-        raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json or application/ld+json")
+        raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json, application/ld+json or "
+                       "application/xml")  # fmt: skip
     try:
-        return json.loads(await request.body())
+        return json.loads(await request.body()), False
     except ValueError as exc:
         raise ApiError(400, "invalid_epcis", f"not JSON: {exc}") from None
 
@@ -100,7 +110,7 @@ def get_job(captureID: str, member: Member = Depends(require(RECORDERS)), db: Db
 async def capture_event(
     request: Request, member: Member = Depends(require(RECORDERS)), db: DbSession = Depends(get_db)
 ):
-    body = await _json_body(request)
+    body, _ = await _document(request)
     if not isinstance(body, dict) or body.get("type") not in EVENT_TYPES:
         raise ApiError(400, "invalid_epcis", f"expected one event, of type {', '.join(EVENT_TYPES)}")
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)

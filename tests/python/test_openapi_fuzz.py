@@ -73,7 +73,7 @@ def test_schemathesis_finds_no_server_errors(server, members, who):
         text=True,
         timeout=600,
     )
-    report = out.stdout[-int(os.environ.get("FUZZ_REPORT", "4000")):] + out.stderr[-2000:]
+    report = out.stdout[-int(os.environ.get("FUZZ_REPORT", "4000")) :] + out.stderr[-2000:]
     assert out.returncode == 0, report + "\n--- server log ---\n" + Path(log).read_text()[-4000:]
     selected = re.search(r"Selected: (\d+)/(\d+)", out.stdout)
     tested = re.search(r"Tested: (\d+)", out.stdout)

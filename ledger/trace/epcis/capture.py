@@ -113,11 +113,12 @@ def named_identifiers(event: dict) -> list[str]:
     return out
 
 
-def prepare(doc: dict, events: list[dict]) -> list[Prepared]:
-    """Hash and index every event of a (valid) document; duplicates within it are kept once."""
+def prepare(doc: dict, events: list[dict], xml: bool = False) -> list[Prepared]:
+    """Hash and index every event of a (valid) document; duplicates within it are kept once.
+    `xml`: the document came as XML (`hashid.prehash`)."""
     out: OrderedDict[str, Prepared] = OrderedDict()
     try:
-        digests = document_digests(doc)
+        digests = document_digests(doc, xml)
     except UnhashableEvent as exc:
         raise InvalidEpcis([{"path": exc.path, "reason": exc.reason}]) from None
     for i, (event, digest) in enumerate(zip(events, digests, strict=True)):
@@ -175,12 +176,13 @@ def capture(
     now: datetime | None = None,
     may_record: Callable[[str], bool] | None = None,
     also: Callable[[Session], None] | None = None,
+    xml: bool = False,
 ) -> CaptureResult:
     """Store the document's new events in one transaction; report each as stored or duplicate.
     `also` writes more in the same transaction (the document's master data).
     With `may_record` (GTIN -> bool, the chain's answer for this recorder), a document with an
     event about a registered product the recorder may not record about is refused whole."""
-    prepared = prepare(doc, events)
+    prepared = prepare(doc, events, xml)
     context = json.dumps(doc.get("@context"), separators=(",", ":"))
     for attempt in range(CAPTURE_RETRIES):
         try:

@@ -79,8 +79,10 @@ def run(
     behaviour: str,
     may_record: Callable[[str], bool] | None,
     now: datetime,
+    xml: bool = False,
 ) -> EpcisCaptureJob:
-    """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback."""
+    """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
+    `xml`: `body` was read from an XML document (`xml_binding.to_document`)."""
     doc = as_capture_document(_envelope(body))
     errors: list[dict] = []
     if behaviour == "rollback":
@@ -103,7 +105,7 @@ def run(
             part = _alone(doc, None) | {"epcisBody": {"eventList": events}}
             result = capture(
                 db, part, events, member, now=now, may_record=may_record,
-                also=(lambda s: master_data.store(s, found, member, now)) if found else None,
+                also=(lambda s: master_data.store(s, found, member, now)) if found else None, xml=xml,
             )  # fmt: skip
             hash_ids = [e["hashId"] for e in result.events]
             break
@@ -112,7 +114,7 @@ def run(
                 raise
             db.rollback()
             errors.append(_problem("SecurityException", "Not an authorised recorder", 403, str(exc)))
-            events = [e for e in events if _hash_of(doc, e) != exc.hash_id]
+            events = [e for e in events if _hash_of(doc, e, xml) != exc.hash_id]
     job = EpcisCaptureJob(
         id=uuid.uuid4().hex,
         member=member,
@@ -129,8 +131,8 @@ def run(
     return job
 
 
-def _hash_of(doc: dict, event: dict) -> str:
-    return prepare(_alone(doc, event), [event])[0].hash_id
+def _hash_of(doc: dict, event: dict, xml: bool) -> str:
+    return prepare(_alone(doc, event), [event], xml)[0].hash_id
 
 
 def job_out(job: EpcisCaptureJob) -> dict:

