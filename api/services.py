@@ -192,11 +192,15 @@ class Services:
 
     def _webhooks(self, stop: threading.Event) -> None:
         """Deliver subscribed EPCIS query results (ledger.trace.epcis.webhooks)."""
-        while not stop.wait(self.settings.webhook_interval_s):
-            try:
+        delivered = 0
+        while not stop.wait(0 if delivered >= webhooks.BATCH else self.settings.webhook_interval_s):
+            try:  # a full batch delivered: more may be waiting, so the next round starts at once
                 with self.sessions() as db:
-                    webhooks.run_round(db, utcnow(), self.chain.roles_of, backoff_s=self.settings.webhook_backoff_s)
+                    delivered = webhooks.run_round(
+                        db, utcnow(), self.chain.roles_of, backoff_s=self.settings.webhook_backoff_s
+                    )
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                delivered = 0
                 log.warning("webhook deliveries failed; retrying", exc_info=True)
 
     def _code_anchors(self, stop: threading.Event) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ledger.chain import node
 
-from . import codes, consortium, epcis, gas, indexer, order_gas, recon_db, reconcile, scan, settle
+from . import codes, consortium, epcis, epcis_binding, gas, indexer, order_gas, recon_db, reconcile, scan, settle
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = {
@@ -31,6 +31,7 @@ PARTS = {
     "settle": settle,
     "codes": codes,
     "epcis": epcis,
+    "epcis_binding": epcis_binding,
     "scan": scan,
     "consortium": consortium,
 }

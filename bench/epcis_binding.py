@@ -1,0 +1,141 @@
+"""The EPCIS 2.0 REST binding against our own capture path, and a webhook subscription keeping up.
+
+Served by `api.serve` (2 processes), SQLite, anchoring off (the binding's cost is the question,
+not the chain's). 8 clients post 24 documents of 500 generated events: 12 to `/v1/epcis/capture`
+(the baseline, today's path) and 12 to `/epcis/capture` (a capture job and its Location), the two
+interleaved document by document so drift hits both. Ratio: binding events/s over baseline
+events/s, target 0.9 (as fast, within the noise of one run).
+
+Then a named query over every ObjectEvent... and every other type (all events) with a streaming
+webhook subscription to a real HTTP receiver on this machine, and 10,000 more events captured
+through the binding as fast as 8 clients can: each event's lag is the time from the answer to the
+capture request that carried it to its arrival at the receiver. Reported: p50 and p99 lag (ms,
+information: absolute), and whether delivery keeps up: the p99 lag of the last fifth of the events
+(by capture time) over that of the first fifth (budget 2: a subscriber falling behind sees its lag
+grow with every batch), with delivered events/s over captured events/s for information.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from ledger.trace.epcis.hashid import document_hash_ids
+from ledger.trace.epcis.samples import document
+
+from .fresh import fresh_deployment
+from .server import login, served
+
+TARGETS = {"epcis.binding_capture_events_per_s": 2_000}
+INFO_BUDGETS = {"epcis.subscription_lag_p99_ms": 2_000}
+RATIO_TARGETS = {"ratio.binding_vs_v1_capture": 0.9}
+RATIO_BUDGETS = {"ratio.subscription_lag_growth": 2.0}
+PER_DOC, DOCS_EACH, CLIENTS, WORKERS = 500, 12, 8, 2
+LAG_EVENTS = 10_000
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                now = time.perf_counter()
+                for e in body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+                    receiver.arrived.setdefault(e["eventID"], now)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def measure(url: str, manifest: Path) -> dict[str, float]:
+    _, dep, accounts, _ = fresh_deployment(url, manifest)
+    producer = accounts[dep.manifest["members"]["producer"]["account_index"]]
+    rng = [random.Random(seed) for seed in range(10_000, 10_000 + 2 * DOCS_EACH + LAG_EVENTS // PER_DOC)]
+    docs = [document(r, PER_DOC) for r in rng]  # generated before any clock starts
+    bodies = [json.dumps(d).encode() for d in docs]
+    port = 8700 + os.getpid() % 200
+    env = {"LEDGER_ANCHOR_INTERVAL": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_WEBHOOK_INTERVAL": "0.05"}
+    receiver = _Receiver()
+    with served(url, manifest, "epcis-binding", port, workers=WORKERS, **env) as base:
+        h = login(base, producer) | {"Content-Type": "application/ld+json"}
+        with httpx.Client(timeout=120) as client:
+            client.post(f"{base}/v1/epcis/capture", content=json.dumps(document(random.Random(1), 5)), headers=h)
+            spent = {"v1": 0.0, "binding": 0.0}
+
+            def v1(body: bytes) -> None:
+                client.post(f"{base}/v1/epcis/capture", content=body, headers=h).raise_for_status()
+
+            def binding(body: bytes) -> float:
+                r = client.post(f"{base}/epcis/capture", content=body, headers=h)
+                r.raise_for_status()
+                return time.perf_counter()
+
+            for i in range(0, 2 * DOCS_EACH, CLIENTS):  # a round of each path, interleaved
+                for path, fn, chunk in (("v1", v1, bodies[i : i + CLIENTS // 2]),
+                                        ("binding", binding, bodies[i + CLIENTS // 2 : i + CLIENTS])):  # fmt: skip
+                    t = time.perf_counter()
+                    with ThreadPoolExecutor(CLIENTS) as pool:
+                        list(pool.map(fn, chunk))
+                    spent[path] += time.perf_counter() - t
+            per_path = DOCS_EACH * PER_DOC
+            # a webhook subscription to every event, then LAG_EVENTS more through the binding
+            q = {"name": "everything", "query": {}}
+            client.post(f"{base}/epcis/queries", json=q, headers=h).raise_for_status()
+            sub = {"dest": receiver.url, "secret": "bench-secret", "stream": True}
+            client.post(f"{base}/epcis/queries/everything/subscriptions", json=sub, headers=h).raise_for_status()
+            tail = list(range(2 * DOCS_EACH, len(bodies)))
+            acked: dict[str, float] = {}
+
+            def timed(i: int) -> None:
+                done = binding(bodies[i])
+                for hid, e in zip(document_hash_ids(docs[i]), docs[i]["epcisBody"]["eventList"], strict=True):
+                    acked[e.get("eventID", hid)] = done
+
+            t = time.perf_counter()
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                list(pool.map(timed, tail))
+            captured_s = time.perf_counter() - t
+            deadline = time.perf_counter() + 120
+            while len([k for k in acked if k in receiver.arrived]) < len(acked) and time.perf_counter() < deadline:
+                time.sleep(0.02)
+            delivered_s = max(receiver.arrived[k] for k in acked if k in receiver.arrived) - t
+    missing = [k for k in acked if k not in receiver.arrived]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {len(acked)} subscribed events never arrived")
+    by_ack = sorted(acked, key=acked.__getitem__)
+    fifth = len(by_ack) // 5
+
+    def p99(keys: list[str]) -> float:
+        lag = sorted((receiver.arrived[k] - acked[k]) * 1000 for k in keys)
+        return lag[int(0.99 * (len(lag) - 1))]
+
+    lags = sorted((receiver.arrived[k] - v) * 1000 for k, v in acked.items())
+    v1_rate, binding_rate = per_path / spent["v1"], per_path / spent["binding"]
+    return {
+        "epcis.v1_capture_events_per_s": round(v1_rate, 1),
+        "epcis.binding_capture_events_per_s": round(binding_rate, 1),
+        "ratio.binding_vs_v1_capture": binding_rate / v1_rate,
+        "epcis.subscription_events": len(lags),
+        "epcis.subscription_lag_p50_ms": round(statistics.median(lags), 1),
+        "epcis.subscription_lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 1),
+        "ratio.subscription_lag_growth": p99(by_ack[-fifth:]) / max(p99(by_ack[:fifth]), 1.0),
+        "ratio.subscription_delivered_vs_captured": (len(lags) / delivered_s) / (len(acked) / captured_s),
+    }
