@@ -1,0 +1,23 @@
+// GS1's digital-link.js on the URIs given: reads a JSON list of URIs on stdin, prints a JSON list of
+// {uri, valid, identifier, keyQualifiers, attributes} as the toolkit parses each. Used by the tests.
+const { DigitalLink } = require('digital-link.js');
+
+let input = '';
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  const out = JSON.parse(input).map((uri) => {
+    try {
+      const dl = DigitalLink(uri);
+      return {
+        uri,
+        valid: dl.isValid(),
+        identifier: dl.getIdentifier(),
+        keyQualifiers: dl.getKeyQualifiers(),
+        attributes: dl.getAttributes(),
+      };
+    } catch (e) {
+      return { uri, valid: false, error: String(e) };
+    }
+  });
+  process.stdout.write(JSON.stringify(out));
+});
