@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Edge, services=lambda: app.state.services)
     audit.install(app)
     # GS1 headers on every /epcis/ answer (refusals included), 406 for what we cannot speak
-    app.add_middleware(EpcisHeaders)
+    app.add_middleware(EpcisHeaders, services=lambda: app.state.services)
     app.include_router(resolver.router)
     app.include_router(system.router)
     app.include_router(auth.router)
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(code_keys.router)
     app.include_router(epcis.router)
     app.include_router(epcis_capture.router)
-    app.include_router(epcis_queries.router)  # before epcis_rest: its catch-all OPTIONS route comes last
+    app.include_router(epcis_queries.router)
     app.include_router(epcis_rest.router)
     app.include_router(governance.router)
     app.include_router(transactions.router)

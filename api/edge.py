@@ -49,7 +49,7 @@ class Edge:
             try:
                 receive = await self._checked_body(scope, receive)
             except ApiError as exc:
-                await _answer(send, exc, scope["path"])
+                await _answer(send, exc, scope)
                 return
         await self.app(scope, receive, send)
 
@@ -106,11 +106,11 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"request body larger than {limit:,} bytes")
 
 
-async def _answer(send: Send, exc: ApiError, path: str) -> None:
+async def _answer(send: Send, exc: ApiError, scope: Scope) -> None:
     status, content, kind = exc.status, {"error": exc.code, "detail": exc.detail}, b"application/json"
-    if path.startswith(epcis_binding.PREFIX):
-        status, content = epcis_binding.problem(exc.status, exc.code, exc.detail, path)
-        kind = b"application/problem+json"
+    if scope["path"].startswith(epcis_binding.PREFIX):
+        status, content = epcis_binding.problem(exc.status, exc.code, exc.detail, epcis_binding.absolute(scope))
+        kind = epcis_binding.problem_media_type(status, scope["path"]).encode()
     body = json.dumps(content).encode()
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]

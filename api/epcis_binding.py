@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -58,18 +59,51 @@ _BY_CODE = {
 }
 
 
-def problem(status: int, code: str, detail: Any, path: str) -> tuple[int, dict[str, Any]]:
-    """Status and RFC 7807 body for an error under /epcis/ (422 is the binding's 400)."""
+def absolute(scope: Scope) -> str:
+    """The request's URL without its query: a problem's `instance`, absolute as GS1's schema has it."""
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    raw = scope.get("raw_path")  # as the client sent it, still percent-encoded
+    path = raw.decode("latin-1") if raw else quote(scope["path"])
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}"
+
+
+def location(request: Request, path: str) -> str:
+    """An absolute URL for a Location header (GS1's schema: format uri)."""
+    return str(request.base_url).rstrip("/") + path
+
+
+# GS1 answers a bad subscription request (400 on a named query's events and subscriptions) as
+# application/json with a ValidationException or SubscriptionControlsException, not as a problem
+_SUBSCRIPTION_PATHS = re.compile(rf"{PREFIX}/queries/[^/]+/(events|subscriptions)/?")
+
+
+def problem_media_type(status: int, path: str) -> str:
+    return "application/json" if status in (400, 422) and _SUBSCRIPTION_PATHS.fullmatch(path) else \
+        "application/problem+json"  # fmt: skip
+
+
+def problem(status: int, code: str, detail: Any, instance: str) -> tuple[int, dict[str, Any]]:
+    """Status and RFC 7807 body for an error under /epcis/ (422 is the binding's 400); `instance`
+    is the absolute URL of the request."""
     if status == 422:
         status = 400
     kind = _BY_CODE.get(code) or _EXCEPTION.get(status, "ImplementationException")
+    if (
+        status == 400
+        and _SUBSCRIPTION_PATHS.fullmatch(urlsplit(instance).path)
+        and kind != "SubscriptionControlsException"
+    ):
+        kind = "ValidationException"
     if isinstance(detail, list):
         text = "; ".join(f"{p.get('path') or p.get('field')}: {p.get('reason')}" if isinstance(p, dict) else str(p)
                          for p in detail)  # fmt: skip
     else:
         text = str(detail)
     return status, {"type": f"epcisException:{kind}", "title": code.replace("_", " "), "status": status,
-                    "detail": text, "instance": path}  # fmt: skip
+                    "detail": text, "instance": instance}  # fmt: skip
 
 
 def _version(value: str) -> float | None:
@@ -100,19 +134,49 @@ def _refusal(scope: Scope) -> str | None:
     return None
 
 
-class EpcisHeaders:
-    """Adds the GS1 headers to every /epcis/ answer and refuses what it cannot comply with."""
+_ALLOW = [
+    (re.compile(r"/capture"), "OPTIONS, POST, GET"),
+    (re.compile(r"/events"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries/[^/]+"), "OPTIONS, GET, DELETE"),
+    (re.compile(r"/queries/[^/]+/subscriptions"), "OPTIONS, GET, POST"),
+    (re.compile(r"/queries/[^/]+/subscriptions/[^/]+"), "OPTIONS, GET, DELETE"),
+]
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+
+def discovery(path: str, capture_limits: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """The headers of a 204 answer to OPTIONS on an /epcis/ path: what it allows (no sign-in needed)."""
+    rest = "/" + path.removeprefix(PREFIX).strip("/")
+    allow = next((a for p, a in _ALLOW if p.fullmatch(rest)), "OPTIONS, GET")
+    headers = {"Allow": allow} | (capture_limits if rest == "/capture" else {})
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+class EpcisHeaders:
+    """Adds the GS1 headers to every /epcis/ answer, answers OPTIONS (discovery) on any /epcis/
+    path, and refuses what it cannot comply with."""
+
+    def __init__(self, app: ASGIApp, services):
+        self.app, self.services = app, services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "OPTIONS":
+            settings = self.services().settings
+            limits = {
+                "GS1-EPCIS-Capture-Limit": str(settings.epcis_max_events),
+                "GS1-EPCIS-Capture-File-Size-Limit": str(settings.max_capture_bytes),
+                "GS1-Capture-Error-Behaviour": "rollback",
+            }
+            extra = [(k.encode(), v.encode()) for k, v in HEADERS.items()] + discovery(scope["path"], limits)
+            await send({"type": "http.response.start", "status": 204, "headers": extra})
+            await send({"type": "http.response.body", "body": b""})
+            return
         why = _refusal(scope)
         if why is not None:
-            status, body = problem(406, "not_acceptable", why, scope["path"])
+            status, body = problem(406, "not_acceptable", why, absolute(scope))
             await JSONResponse(body, status, media_type="application/problem+json", headers=HEADERS)(
                 scope, receive, send
             )
@@ -138,11 +202,10 @@ def media_type(request: Request) -> str:
 def page_controls(request: Request) -> tuple[int, str | None]:
     """perPage (default 30, at most 1000) and nextPageToken; a QueryParameterException if malformed."""
     raw = request.query_params.get("perPage")
-    if raw is not None and not re.fullmatch(r"\d{1,6}", raw):
-        raise QueryParameterError("perPage", "expected a whole number from 1 to 1000")
-    per_page = int(raw) if raw is not None else PER_PAGE_DEFAULT
-    if not 1 <= per_page <= PER_PAGE_MAX:
-        raise QueryParameterError("perPage", f"expected a whole number from 1 to {PER_PAGE_MAX}")
+    if raw is not None and not re.fullmatch(r"-?\d{1,30}", raw.strip()):
+        raise QueryParameterError("perPage", f"expected a whole number (pages hold 1 to {PER_PAGE_MAX})")
+    # a page size out of range is held to it: perPage is a most, the server may send fewer
+    per_page = min(max(int(raw), 1), PER_PAGE_MAX) if raw is not None else PER_PAGE_DEFAULT
     token = request.query_params.get("nextPageToken")
     if token is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,400}", token):
         raise QueryParameterError("nextPageToken", "not a token this repository gave out")

@@ -149,8 +149,11 @@ def install(app: FastAPI) -> None:
         status, body, headers = error_answer(exc)  # type: ignore[misc]  # registered for known errors only
         request.state.audit_detail = _audit_detail(exc, body)
         if request.url.path.startswith(epcis_binding.PREFIX):  # the EPCIS REST binding: RFC 7807 problems
-            status, body = epcis_binding.problem(status, body["error"], body["detail"], request.url.path)
-            return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+            status, body = epcis_binding.problem(
+                status, body["error"], body["detail"], epcis_binding.absolute(request.scope)
+            )
+            kind = epcis_binding.problem_media_type(status, request.url.path)
+            return JSONResponse(body, status, headers=headers, media_type=kind)
         return JSONResponse(status_code=status, content=body, headers=headers)
 
     unavailable = (DatabaseUnavailable, InterfaceError, InvalidatePoolError, RequestException)

@@ -23,7 +23,7 @@ from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 
 from ..auth import Member, require
-from ..epcis_binding import PREFIX, page_controls
+from ..epcis_binding import PREFIX, location, page_controls
 from ..errors import ApiError, not_found
 from ..services import get_db, services
 from .epcis import RECORDERS
@@ -61,7 +61,7 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     request.state.audit_detail = f"capture job {job.id}: success={job.success}"
-    return Response(status_code=202, headers={"Location": f"{PREFIX}/capture/{job.id}"})
+    return Response(status_code=202, headers={"Location": location(request, f"{PREFIX}/capture/{job.id}")})
 
 
 XML_TYPES = ("application/xml", "text/xml")
@@ -127,5 +127,5 @@ async def capture_event(
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     hash_id = json.loads(job.events)[0]
     row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id))
-    location = f"{PREFIX}/events/{quote(row.event_ref if row else hash_id, safe='')}"
-    return JSONResponse(as_captured(row) if row else body, 201, headers={"Location": location})
+    where = location(request, f"{PREFIX}/events/{quote(row.event_ref if row else hash_id, safe='')}")
+    return JSONResponse(as_captured(row) if row else body, 201, headers={"Location": where})

@@ -27,7 +27,7 @@ from ledger.trace.epcis import schedules, webhooks
 from ledger.trace.epcis.query import query_document
 
 from ..auth import READ_ALL, Member, token_holder
-from ..epcis_binding import PREFIX, page_controls
+from ..epcis_binding import PREFIX, location, page_controls
 from ..errors import ApiError
 from ..services import Services, get_db, services
 from .epcis_rest import READERS, reader, run_query
@@ -72,7 +72,7 @@ async def create_query(request: Request, member: Member = Depends(READERS), db: 
     body = await _json(request)
     row = await run_in_threadpool(nq.create, db, member.address, body, utcnow())
     request.state.audit_detail = f"query {row.name}"
-    return JSONResponse(nq.out(row), 201, headers={"Location": f"{PREFIX}/queries/{row.name}"})
+    return JSONResponse(nq.out(row), 201, headers={"Location": location(request, f"{PREFIX}/queries/{row.name}")})
 
 
 @router.get("/{queryName}", summary="A named query's definition")
@@ -94,7 +94,7 @@ def query_events(
     db: DbSession = Depends(get_db),  # noqa: N803
 ) -> Response:
     row = nq.get(db, queryName, _owner(member))
-    return run_query(request, db, member, {}, row.name, json.loads(row.query))
+    return run_query(request, db, member, {}, row.name, json.loads(row.query), ignore=SUBSCRIPTION_PARAMS)
 
 
 @router.get("/{queryName}/subscriptions", summary="The named query's subscriptions")
@@ -116,8 +116,8 @@ async def subscribe(
     allow = services(request).settings.webhook_allow_private
     row = await run_in_threadpool(nq.subscribe, db, query, member.address, body, utcnow(), allow)
     request.state.audit_detail = f"subscription {row.id} to {query.name} -> {row.dest}"
-    location = f"{PREFIX}/queries/{query.name}/subscriptions/{row.id}"
-    return JSONResponse(nq.subscription_out(row), 201, headers={"Location": location})
+    where = location(request, f"{PREFIX}/queries/{query.name}/subscriptions/{row.id}")
+    return JSONResponse(nq.subscription_out(row), 201, headers={"Location": where})
 
 
 @router.get("/{queryName}/subscriptions/{subscriptionID}", summary="One subscription: active, paused, delivered")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
 from typing import Any
 
@@ -26,7 +25,7 @@ from ledger.trace.epcis import simple_query as sq
 from ..auth import READ_ALL, Member, require
 from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer, visible_rows
 from ..errors import ApiError, not_found
-from ..services import get_db, services
+from ..services import get_db
 from .epcis import RECORDERS
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
@@ -56,13 +55,14 @@ def _prefixes(request: Request) -> dict[str, str]:
 
 def run_query(
     request: Request, db: DbSession, member: Member, fixed: dict[str, Any], query_name: str | None = None,
-    named: dict[str, Any] | None = None,
+    named: dict[str, Any] | None = None, ignore: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Response:  # fmt: skip
-    """A page of events matching the URL's parameters, `fixed` ones (from the path) and a named query's."""
+    """A page of events matching the URL's parameters (less `ignore`d ones), `fixed` ones (from the
+    path) and a named query's."""
     per_page, token = page_controls(request)
     params: dict[str, Any] = dict(named or {})
     for k, v in request.query_params.multi_items():
-        if k not in CONTROLS:
+        if k not in CONTROLS and k not in ignore:
             params[k] = v
     for k, v in fixed.items():
         if k in params and sq.values_of({k: params[k]}) != sq.values_of({k: v}):
@@ -194,29 +194,3 @@ def release_token(token: str, member: Member = Depends(READERS)) -> Response:
 
 
 __all__ = ["router", "run_query", "reader", "media_type"]
-
-
-_ALLOW = [
-    (re.compile(r"/capture"), "OPTIONS, POST, GET"),
-    (re.compile(r"/events"), "OPTIONS, GET, POST"),
-    (re.compile(r"/queries"), "OPTIONS, GET, POST"),
-    (re.compile(r"/queries/[^/]+"), "OPTIONS, GET, DELETE"),
-    (re.compile(r"/queries/[^/]+/subscriptions"), "OPTIONS, GET, POST"),
-    (re.compile(r"/queries/[^/]+/subscriptions/[^/]+"), "OPTIONS, GET, DELETE"),
-]
-
-
-@router.options("/{rest:path}", status_code=204, include_in_schema=False)
-def discovery(rest: str, request: Request) -> Response:
-    """What a resource allows and what this repository speaks (no sign-in needed to ask)."""
-    path = "/" + rest.rstrip("/")
-    allow = next((a for p, a in _ALLOW if p.fullmatch(path)), "OPTIONS, GET")
-    headers = {"Allow": allow}
-    if path == "/capture":
-        settings = services(request).settings
-        headers |= {
-            "GS1-EPCIS-Capture-Limit": str(settings.epcis_max_events),
-            "GS1-EPCIS-Capture-File-Size-Limit": str(settings.max_capture_bytes),
-            "GS1-Capture-Error-Behaviour": "rollback",
-        }
-    return Response(status_code=204, headers=headers)

@@ -26,10 +26,11 @@ from .schema import EVENT_TYPES, InvalidEpcis, check_capture
 BEHAVIOURS = ("rollback", "proceed")
 
 
-def _problem(kind: str, title: str, status: int, detail: str, instance: str | None = None) -> dict:
+def _problem(kind: str, title: str, status: int, detail: str, pointer: str | None = None) -> dict:
+    """An RFC 7807 problem; `pointer` (a JSON pointer into the document) says which event."""
     p = {"type": f"epcisException:{kind}", "title": title, "status": status, "detail": detail}
-    if instance:
-        p["instance"] = instance
+    if pointer:
+        p["pointer"] = pointer
     return p
 
 
@@ -97,7 +98,9 @@ def run(
                 where = f"$.epcisBody.eventList[{i}]"
                 detail = "; ".join(f"{p['path'].replace('$.epcisBody.eventList[0]', where)}: {p['reason']}"
                                    for p in exc.problems)  # fmt: skip
-                errors.append(_problem("ValidationException", "Invalid event", 400, detail, where))
+                errors.append(
+                    _problem("ValidationException", "Invalid event", 400, detail, f"/epcisBody/eventList/{i}")
+                )
     found = master_data.elements(doc)
     hash_ids: list[str] = []
     while events:
