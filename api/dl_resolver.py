@@ -7,6 +7,8 @@ Every GS1 Digital Link URI of a GTIN (`/01/{gtin}`, `/01/{gtin}/10/{lot}`,
 - `?linkType=linkset` (or `all`) or `Accept: application/linkset+json`: the RFC 9264 linkset;
 - `?linkType=gs1:...`: 307 to that link (`Vary: Accept, Accept-Language`), 300 when several are
   equally good, 404 when there is none; the query string passes on (less linkType and context);
+- a compressed Digital Link (one URI-safe base64 segment) is answered as its uncompressed URI,
+  with `Link: <uncompressed>; rel="owl:sameAs"`;
 - no linkType: an item's code opens our verification page in place (the scan: verdict, facts,
   scan recorded), every other URI redirects to its one default link (a recalled batch's recall
   notice first).
@@ -23,10 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.errors import InvalidInput
 from ledger.store.models import Product
+from ledger.trace import dl_compression, scan_facts
 from ledger.trace import resolver_links as rl
-from ledger.trace import scan_facts
 from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
 
+from .segments import routed_path
 from .services import Services
 
 DIGITAL_LINK = _DL = re.compile(r"/(?:01|gtin)/([^/]+)(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?")
@@ -78,8 +81,15 @@ class ResolverFront:
             await self.app(scope, receive, send)
             return
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        same_as: list[tuple[bytes, bytes]] = []
         try:
             keys = parse(raw)
+            if keys is None and (expanded := uncompressed(scope, raw)) is not None:
+                scope, raw = expanded
+                keys = parse(raw)
+                query = scope["query_string"].decode("latin-1")
+                uri = self.services().settings.resolver_url.rstrip("/") + raw + (f"?{query}" if query else "")
+                same_as = [(b"link", f'<{uri}>; rel="owl:sameAs"'.encode())]
         except InvalidInput as exc:
             await _send(send, 400, {"error": "invalid_digital_link", "detail": exc.args[0]}, scope["method"])
             return
@@ -103,15 +113,15 @@ class ResolverFront:
         canonical = f"/01/{gtin}" + (f"/10/{_quote(lot)}" if lot else "") + (f"/21/{_quote(serial)}" if serial else "")
         svc: Services = self.services()
         anchor = svc.settings.resolver_url.rstrip("/") + canonical
-        link_header = (b"link", f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"'.encode())
+        links = [(b"link", f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"'.encode()), *same_as]
         if serial is not None and "linkType" not in params and not wants_linkset:
             if method == "HEAD":  # the page's headers; a HEAD is no scan
-                await _start(send, 200, [(b"content-type", b"text/html; charset=utf-8"), link_header])
+                await _start(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *links])
                 await send({"type": "http.response.body", "body": b""})
                 return
             raw_canonical = raw.rstrip("/") if raw.endswith("/") else raw
             inner = dict(scope, path=scope["path"].rstrip("/") or "/", raw_path=raw_canonical.encode("latin-1"))
-            await self.app(inner, receive, _with(send, [*CORS, link_header]))
+            await self.app(inner, receive, _with(send, [*CORS, *links]))
             return
         try:
             status, body, extra = await run_in_threadpool(
@@ -119,7 +129,26 @@ class ResolverFront:
             )
         except InvalidInput as exc:
             status, body, extra = 400, {"error": "invalid_input", "detail": str(exc)}, []
-        await _send(send, status, body, method, [*extra, link_header])
+        await _send(send, status, body, method, [*extra, *links])
+
+
+def uncompressed(scope: Scope, raw: str) -> tuple[Scope, str] | None:
+    """The request as its uncompressed Digital Link (path and query), if its path is one compressed
+    segment naming a GTIN; other AIs and key=value pairs it carries join the query string."""
+    segment = raw.strip("/")
+    if len(segment) < 10 or not dl_compression.SEGMENT.fullmatch(segment):
+        return None
+    try:
+        ais, other = dl_compression.decompress(segment)
+    except dl_compression.CompressionError:
+        return None
+    if "01" not in ais:
+        return None
+    path = f"/01/{ais.pop('01')}" + "".join(f"/{ai}/{_quote(ais.pop(ai))}" for ai in ("10", "21") if ai in ais)
+    query = urlencode([*ais.items(), *other.items()] + parse_qsl(scope["query_string"].decode("latin-1")))
+    new = dict(scope, path=routed_path(path.encode("latin-1")), raw_path=path.encode("latin-1"),
+               query_string=query.encode("latin-1"))  # fmt: skip
+    return new, path
 
 
 def _quote(v: str) -> str:

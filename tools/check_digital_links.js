@@ -1,6 +1,7 @@
 // GS1's digital-link.js on the URIs given: reads a JSON list of URIs on stdin, prints a JSON list of
-// {uri, valid, identifier, keyQualifiers, attributes} as the toolkit parses each. Used by the tests.
-const { DigitalLink } = require('digital-link.js');
+// {uri, valid, identifier, keyQualifiers, attributes, compressed} as the toolkit parses each (and
+// compresses it, GS1 Digital Link compression with optimisations). Used by the tests.
+const { DigitalLink, Utils } = require('digital-link.js');
 
 let input = '';
 process.stdin.on('data', (chunk) => { input += chunk; });
@@ -14,6 +15,7 @@ process.stdin.on('end', () => {
         identifier: dl.getIdentifier(),
         keyQualifiers: dl.getKeyQualifiers(),
         attributes: dl.getAttributes(),
+        compressed: Utils.compressWebUri(uri),
       };
     } catch (e) {
       return { uri, valid: false, error: String(e) };
