@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -47,9 +48,14 @@ LINKSET = "application/linkset+json"
 
 
 def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
-    """(gtin, lot, serial) of a Digital Link path, None if it is not one; InvalidInput if malformed."""
+    """(gtin, lot, serial) of a Digital Link path, None if it is not one; InvalidInput if malformed
+    (a path under `/01/` or `/gtin/` that is no Digital Link we resolve is malformed too)."""
     m = _DL.fullmatch(raw_path)
     if m is None:
+        if raw_path.startswith(("/01/", "/gtin/")):
+            raise InvalidInput(
+                [{"field": "path", "reason": "not a GS1 Digital Link of /01/{gtin}[/10/{lot}[/21/{serial}]]"}]
+            )
         return None
     problems = []
     gtin = lot = serial = None
@@ -89,7 +95,7 @@ class ResolverFront:
                 keys = parse(raw)
                 query = scope["query_string"].decode("latin-1")
                 uri = self.services().settings.resolver_url.rstrip("/") + raw + (f"?{query}" if query else "")
-                same_as = [(b"link", f'<{uri}>; rel="owl:sameAs"'.encode())]
+                same_as = [(b"link", f'<{uri}>; rel="owl:sameAs"; title="Uncompressed GS1 Digital Link"'.encode())]
         except InvalidInput as exc:
             await _send(send, 400, {"error": "invalid_digital_link", "detail": exc.args[0]}, scope["method"])
             return
@@ -113,7 +119,8 @@ class ResolverFront:
         canonical = f"/01/{gtin}" + (f"/10/{_quote(lot)}" if lot else "") + (f"/21/{_quote(serial)}" if serial else "")
         svc: Services = self.services()
         anchor = svc.settings.resolver_url.rstrip("/") + canonical
-        links = [(b"link", f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"'.encode()), *same_as]
+        links = [(b"link", f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"; title="Linkset"'.encode()),
+                 *same_as]  # fmt: skip
         if serial is not None and "linkType" not in params and not wants_linkset:
             if method == "HEAD":  # the page's headers; a HEAD is no scan
                 await _start(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *links])
@@ -171,8 +178,12 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         href = anchor + (f"?{kept}" if kept else "")
         links.insert(0, rl.Link(rl.VERIFY, href, "Verify this item / 核验真伪", "text/html", ("en", "zh"), level=2))
     default = rl.default_link(links, accept, languages, params.get("context"), recalled)
+    every = links + ([replace(default, link_type=rl.DEFAULT)] if default else [])
+    listed = [(b"link", rl.link_header(every).encode("latin-1"))] if every else []
+    vary = (b"vary", b"Accept, Accept-Language")
     if wants_linkset:
-        return 200, rl.linkset(anchor, links, default, name), [(b"content-type", LINKSET.encode())]
+        levels = [anchor.split("/10/")[0], anchor.split("/21/")[0], anchor][: 1 + bool(lot) + bool(serial)]
+        return 200, rl.linkset(levels, links, default, name), [(b"content-type", _linkset_type(accept)), vary, *listed]
     wanted = params.get("linkType")
     if wanted is None or rl.link_type(wanted) == rl.DEFAULT:
         chosen = [default] if default else []
@@ -180,16 +191,25 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         chosen = rl.choose([x for x in links if x.link_type == rl.link_type(wanted)], accept, languages,
                            params.get("context"))  # fmt: skip
     if not chosen:
-        return 404, {"error": "not_found", "detail": f"no {wanted or 'default'} link for {anchor}"}, []
+        return 404, {"error": "not_found", "detail": f"no {wanted or 'default'} link for {anchor}"}, [vary, *listed]
     passed = urlencode([(k, v) for k, v in query if k not in ("linkType", "context")])
-    vary = (b"vary", b"Accept, Accept-Language")
     if len(chosen) > 1:
-        body = {"linkset": rl.linkset(anchor, chosen, None, name)["linkset"], "detail": "several links fit"}
-        return 300, body, [vary]
+        body = {"linkset": rl.linkset([anchor], [replace(x, level=0) for x in chosen], None, name)["linkset"],
+                "detail": "several links fit"}  # fmt: skip
+        return 300, body, [vary, *listed]
     href = chosen[0].href
     if passed:
         href += ("&" if "?" in href else "?") + passed
-    return 307, {"location": href}, [vary, (b"location", href.encode())]
+    return 307, {"location": href}, [vary, (b"location", href.encode()), *listed]
+
+
+def _linkset_type(accept: str | None) -> bytes:
+    """The linkset's media type by the client's Accept: linkset+json, else JSON-LD or JSON if asked."""
+    kinds = [a.split(";")[0].strip().lower() for a in (accept or "").split(",")]
+    for kind in (LINKSET, "application/ld+json", "application/json"):
+        if kind in kinds:
+            return kind.encode()
+    return LINKSET.encode()
 
 
 async def _start(send: Send, status: int, extra: list[tuple[bytes, bytes]]) -> None:

@@ -43,11 +43,20 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
         raise ApiError(400, "invalid_input", "GS1-Capture-Error-Behaviour: expected rollback or proceed")
     body, xml = await _document(request)
     svc = services(request)
-    events = capture_jobs._events_of(body) if isinstance(body, dict) else None
+    events = capture_jobs.events_of(body) if isinstance(body, dict) else None
     limit = svc.settings.epcis_max_events
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "capture_limit", f"{len(events)} events; at most {limit} per capture",
                        {"GS1-EPCIS-Capture-Limit": str(limit)})  # fmt: skip
+    job = await _run(request, db, member, body, behaviour, xml)
+    request.state.audit_detail = f"capture job {job.id}: success={job.success}"
+    return Response(status_code=202, headers={"Location": location(request, f"{PREFIX}/capture/{job.id}")})
+
+
+async def _run(
+    request: Request, db: DbSession, member: Member, body: Any, behaviour: str, xml: bool
+) -> EpcisCaptureJob:
+    """A capture job, run in a worker thread, one at a time per process; errors as problems."""
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
 
     def work() -> EpcisCaptureJob:
@@ -55,13 +64,11 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
             return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml)
 
     try:
-        job = await run_in_threadpool(work)
+        return await run_in_threadpool(work)
     except InvalidEpcis as exc:
         raise ApiError(400, "invalid_epcis", exc.problems) from None
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
-    request.state.audit_detail = f"capture job {job.id}: success={job.success}"
-    return Response(status_code=202, headers={"Location": location(request, f"{PREFIX}/capture/{job.id}")})
 
 
 XML_TYPES = ("application/xml", "text/xml")
@@ -113,18 +120,7 @@ async def capture_event(
     body, _ = await _document(request)
     if not isinstance(body, dict) or body.get("type") not in EVENT_TYPES:
         raise ApiError(400, "invalid_epcis", f"expected one event, of type {', '.join(EVENT_TYPES)}")
-    may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
-
-    def work() -> EpcisCaptureJob:
-        with _CAPTURING:
-            return capture_jobs.run(db, body, member.address, "rollback", may_record, utcnow())
-
-    try:
-        job = await run_in_threadpool(work)
-    except InvalidEpcis as exc:
-        raise ApiError(400, "invalid_epcis", exc.problems) from None
-    except capture_jobs.NotAuthorisedRecorder as exc:
-        raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    job = await _run(request, db, member, body, "rollback", False)
     hash_id = json.loads(job.events)[0]
     row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id))
     where = location(request, f"{PREFIX}/events/{quote(row.event_ref if row else hash_id, safe='')}")

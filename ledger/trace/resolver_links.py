@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from ledger.errors import Forbidden, InvalidInput, NotFound
 from ledger.store.models import Product, ResolverLink
 
-GS1_VOC = "https://gs1.org/voc/"
+GS1_VOC = "https://ref.gs1.org/voc/"  # the GS1 Web Vocabulary's namespace (formerly https://gs1.org/voc/)
+_OLD_VOC = ("https://gs1.org/voc/", "http://gs1.org/voc/", "https://www.gs1.org/voc/")
 DEFAULT = GS1_VOC + "defaultLink"
 _LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 VERIFY = GS1_VOC + "verificationService"
@@ -37,8 +38,11 @@ LINK_TYPES = {
 
 
 def link_type(value: str) -> str:
-    """`gs1:pip`, `pip` or `https://gs1.org/voc/pip` as its URI; InvalidInput if not one we know."""
-    name = value.removeprefix("gs1:").removeprefix(GS1_VOC).removeprefix("http://gs1.org/voc/")
+    """`gs1:pip`, `pip`, `https://ref.gs1.org/voc/pip` or `https://gs1.org/voc/pip` as its URI;
+    InvalidInput if not one we know."""
+    name = value.removeprefix("gs1:").removeprefix(GS1_VOC)
+    for old in _OLD_VOC:
+        name = name.removeprefix(old)
     if name not in LINK_TYPES:
         raise InvalidInput(f"unknown link type {value[:80]!r}; one of gs1:{', gs1:'.join(sorted(LINK_TYPES))}")
     return GS1_VOC + name
@@ -187,17 +191,43 @@ def default_link(links: list[Link], accept, accept_language, context, recalled: 
     return pip[0] if pip else None
 
 
-def linkset(anchor: str, links: list[Link], default: Link | None, description: str | None) -> dict:
-    """An RFC 9264 JSON linkset for `anchor` (GS1 Digital Link 1.2 section 6)."""
-    body: dict = {"anchor": anchor}
-    if description:
-        body["itemDescription"] = description
-    if default is not None:
-        body[DEFAULT] = [default.out()]
+def linkset(anchors: list[str], links: list[Link], default: Link | None, description: str | None) -> dict:
+    """An RFC 9264 JSON linkset (GS1 Digital Link 1.2 section 6): one entry per level the request
+    names (`anchors`: product, batch, item URIs, uncompressed), each with that level's links; the
+    request's own entry (the last) carries the default link."""
+    entries: list[dict] = []
+    for level, anchor in enumerate(anchors):
+        body: dict = {"anchor": anchor}
+        if description and level == 0:
+            body["itemDescription"] = description
+        for x in links:
+            if x.level != level or x.link_type == DEFAULT:
+                continue
+            targets = body.setdefault(x.link_type, [])
+            if x.out() not in targets:
+                targets.append(x.out())
+        if level == len(anchors) - 1 and default is not None:
+            body[DEFAULT] = [default.out()]
+        if len(body) > 1 or level == len(anchors) - 1:
+            entries.append(body)
+    return {"linkset": entries}
+
+
+def link_header(links: list[Link]) -> str:
+    """The links as an HTTP Link header (RFC 8288), each with its link type, title, type, languages."""
+    parts = []
     for x in links:
-        if x.link_type == DEFAULT:
-            continue
-        targets = body.setdefault(x.link_type, [])
-        if x.out() not in targets:
-            targets.append(x.out())
-    return {"linkset": [body]}
+        attrs = [f'rel="{x.link_type}"', *_title(x)]
+        if x.media_type:
+            attrs.append(f'type="{x.media_type}"')
+        attrs += [f'hreflang="{h}"' for h in x.hreflang]
+        parts.append(f"<{x.href}>; " + "; ".join(attrs))
+    return ", ".join(parts)
+
+
+def _title(x: Link) -> list[str]:
+    """`title="..."` (ASCII, as every client reads it) and, for other scripts, RFC 8187's `title*`."""
+    text = re.sub(r'[\\"\r\n,;]', " ", x.title)
+    if text.isascii():
+        return [f'title="{text}"']
+    return [f'title="{compact(x.link_type)}"', "title*=UTF-8''" + quote(text, safe="")]

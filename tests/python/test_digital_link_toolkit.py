@@ -49,7 +49,7 @@ def test_every_issued_code_is_a_valid_digital_link(scene, members):  # noqa: F81
         r = c.get(path, headers={"Accept": "application/json"})
         assert r.status_code == 200 and r.json()["verdict"] == "genuine", (path, r.text)
         same_as = r.headers["link"].split(", ")[-1]
-        assert same_as.endswith('rel="owl:sameAs"') and digital_link.parse(same_as[1:same_as.index(">")]).serial == \
+        assert 'rel="owl:sameAs"' in same_as and digital_link.parse(same_as[1:same_as.index(">")]).serial == \
             digital_link.parse(got["uri"]).serial  # fmt: skip
     r = c.get("/" + toolkit([f"https://id.gs1.org/01/{gtin}"])[0]["compressed"].split("/", 3)[3] + "?linkType=linkset")
     assert r.status_code == 200 and r.json()["linkset"][0]["anchor"].endswith(f"/01/{gtin}")

@@ -106,11 +106,20 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     assert r.status_code == 200 and r.headers["content-type"] == "application/linkset+json"
     ls = r.json()
     jsonschema.validate(ls, LINKSET_SCHEMA)
-    entry = ls["linkset"][0]
-    assert entry["anchor"].endswith(f"/01/{gtin}/10/AJ-7") and entry["itemDescription"] == "Anji white tea"
-    assert len(entry["https://gs1.org/voc/pip"]) == 2 and "https://gs1.org/voc/certificationInfo" in entry
-    assert c.get(item, headers={"Accept": "application/linkset+json"}).json()["linkset"][0][
-        "https://gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])  # fmt: skip
+    product, batch = ls["linkset"]  # one entry per level the URI names, each with its own links
+    assert product["anchor"].endswith(f"/01/{gtin}") and product["itemDescription"] == "Anji white tea"
+    assert len(product["https://ref.gs1.org/voc/pip"]) == 2 and batch["anchor"].endswith(f"/01/{gtin}/10/AJ-7")
+    assert "https://ref.gs1.org/voc/certificationInfo" in batch and "https://ref.gs1.org/voc/pip" not in batch
+    entries = c.get(item, headers={"Accept": "application/linkset+json"}).json()["linkset"]
+    assert entries[-1]["https://ref.gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])
+    # as JSON (or JSON-LD) when asked, with Vary: Accept; every link also in the Link header, titled
+    r = c.get(f"/01/{gtin}/10/AJ-7?linkType=all", headers={"Accept": "application/json"})
+    assert r.headers["content-type"] == "application/json" and "Accept" in r.headers["vary"]
+    listed = r.headers["link"]
+    assert listed.count('rel="https://ref.gs1.org/voc/') >= 4 and 'title="Brewing, A"' not in listed
+    assert 'title="Organic"' in listed and "title*=UTF-8''" in listed  # a Chinese title, as RFC 8187 writes it
+    # a path under /01/ that is no Digital Link: 400
+    assert c.get(f"/01/{gtin}/foo").status_code == 400
     # a link type: 307 to it, chosen by language; the query string passes on
     prefer_zh = {"Accept-Language": "en;q=0.8, zh"}
     r = c.get(f"/01/{gtin}", params={"linkType": "gs1:pip", "17": "271231"}, headers=prefer_zh, follow_redirects=False)
@@ -120,7 +129,7 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     assert r.headers["location"] == "https://brand.example/en/tea"
     # two equal links of one type: 300; no link of the type: 404
     r = c.get(f"/01/{gtin}?linkType=gs1:instructions&context=shop", follow_redirects=False)
-    assert r.status_code == 300 and len(r.json()["linkset"][0]["https://gs1.org/voc/instructions"]) == 2
+    assert r.status_code == 300 and len(r.json()["linkset"][0]["https://ref.gs1.org/voc/instructions"]) == 2
     assert c.get(f"/01/{gtin}?linkType=gs1:smartLabel", follow_redirects=False).status_code == 404
     # an unknown lot falls back to the product's links
     r = c.get(f"/01/{gtin}/10/NOSUCHLOT?linkType=gs1:pip", headers={"Accept-Language": "zh-CN"}, follow_redirects=False)

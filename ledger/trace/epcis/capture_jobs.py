@@ -43,13 +43,13 @@ def _envelope(body: Any) -> dict:
         raise InvalidEpcis(
             [{"path": "$.type", "reason": "expected an EPCISDocument, an EPCISQueryDocument or one event"}]
         )
-    events = _events_of(body)
+    events = events_of(body)
     if not isinstance(events, list) or not events:
         raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "expected a non-empty list of events"}])
     return body
 
 
-def _events_of(body: dict) -> Any:
+def events_of(body: dict) -> Any:
     epcis_body = body.get("epcisBody")
     if not isinstance(epcis_body, dict):
         return None
@@ -65,7 +65,7 @@ def as_capture_document(body: dict) -> dict:
     if body.get("type") != "EPCISQueryDocument":
         return body
     doc = {k: v for k, v in body.items() if k not in ("epcisBody", "type")}
-    return doc | {"type": "EPCISDocument", "epcisBody": {"eventList": _events_of(body)}}
+    return doc | {"type": "EPCISDocument", "epcisBody": {"eventList": events_of(body)}}
 
 
 def _alone(doc: dict, event: Any) -> dict:
@@ -90,7 +90,7 @@ def run(
         doc, events = check_capture(doc)
     else:
         events = []
-        for i, event in enumerate(_events_of(doc)):
+        for i, event in enumerate(events_of(doc)):
             try:
                 check_capture(_alone(doc, event))
                 events.append(event)
