@@ -155,7 +155,8 @@ class _Converter:
     def quantity(self, q: Element) -> dict:
         out: dict[str, Any] = {}
         for c in q.children:
-            out[c.name] = _number(c.text) if c.name == "quantity" else c.text.strip()
+            if c.text.strip():  # an empty (xsi:nil) quantity is no quantity
+                out[c.name] = _number(c.text) if c.name == "quantity" else c.text.strip()
         return out
 
     def pair(self, p: Element, name: str) -> dict:
@@ -249,7 +250,7 @@ def _master_data(root: Element, conv: _Converter) -> list[dict] | None:
 def to_document(data: bytes) -> dict:
     """The EPCISDocument (JSON-LD form) an EPCIS 1.2 or 2.0 XML capture or query document holds."""
     root, prefixes = parse(data)
-    if root.name not in ("EPCISDocument", "EPCISQueryDocument") or root.ns not in EPCIS_NS + QUERY_NS:
+    if root.name not in ("EPCISDocument", "EPCISQueryDocument") or root.ns not in ("", *EPCIS_NS, *QUERY_NS):
         raise InvalidXml(f"the root is {{{root.ns}}}{root.name}: expected epcis:EPCISDocument (EPCIS 1.2 or 2.0)")
     parent = _events_parent(root)
     if parent is None:
