@@ -86,7 +86,8 @@ class _Converter:
             return "", [("", *self.value(x)) for x in v]
         if isinstance(v, bool) and self.xml:  # XML's text, as the reference reads an XML document
             return ("true" if v else "false"), []
-        return str(_qualify(self.term(v), self.ns, True)), []
+        # an XML value is text, not a QName: its `prefix:` is no namespace (as the reference reads XML)
+        return str(self.term(v) if self.xml else _qualify(self.term(v), self.ns, True)), []
 
     def children(self, obj: dict) -> list:
         out: list = []
