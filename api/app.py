@@ -17,6 +17,7 @@ from .epcis_binding import EpcisHeaders
 from .routers import (
     code_keys,
     codes,
+    console,
     deposits,
     epcis,
     epcis_capture,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # GS1 headers on every /epcis/ answer (refusals included), 406 for what we cannot speak
     app.add_middleware(EpcisHeaders, services=lambda: app.state.services)
     app.include_router(resolver.router)
+    app.include_router(console.router)
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.store.models import EpcisEpc, EpcisEvent
@@ -121,7 +121,7 @@ def _listing(tree: str):
     def listing(request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> JSONResponse:
         per_page, token = page_controls(request)
         col = EpcisEpc.uri if column is None else column
-        stmt = select(distinct(col)).where(col.is_not(None), visible_rows(reader(member)))
+        stmt = select(col).distinct().where(col.is_not(None), visible_rows(reader(member)))
         if column is None:
             stmt = stmt.join(EpcisEvent, EpcisEvent.id == EpcisEpc.event_id)
         if token:

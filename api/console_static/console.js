@@ -1,0 +1,232 @@
+// The console's one script: sign in with the member's own key (a keystore decrypted here, or an
+// injected EIP-1193 wallet), then call the API with the session token. The key never leaves
+// this page: only the signed EIP-4361 message goes to the server.
+const T = JSON.parse(document.getElementById('i18n').textContent);
+const LANG = document.body.dataset.lang;
+const PAGE = document.body.dataset.page;
+const $ = (id) => document.getElementById(id);
+
+const session = {
+  get token() { return sessionStorage.getItem('tl_token'); },
+  get address() { return sessionStorage.getItem('tl_address'); },
+  get roles() { return JSON.parse(sessionStorage.getItem('tl_roles') || '[]'); },
+  save(login) {
+    sessionStorage.setItem('tl_token', login.token);
+    sessionStorage.setItem('tl_address', login.address);
+    sessionStorage.setItem('tl_roles', JSON.stringify(login.roles));
+  },
+  clear() { sessionStorage.clear(); },
+};
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Accept: 'application/json' }, options.headers || {});
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const r = await fetch(path, Object.assign({}, options, { headers }));
+  const body = (r.headers.get('content-type') || '').includes('json') ? await r.json() : await r.blob();
+  if (!r.ok) {
+    const err = new Error(describe(body) || `HTTP ${r.status}`);
+    err.status = r.status;
+    err.body = body;
+    throw err;
+  }
+  return body;
+}
+
+function describe(body) {
+  if (!body || typeof body !== 'object') return '';
+  const detail = body.detail;
+  if (Array.isArray(detail)) return detail.map((p) => `${p.path || p.field}: ${p.reason}`).join('; ');
+  return detail || body.title || body.error || '';
+}
+
+function say(id, text, isError = false) {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle('error', isError);
+}
+
+function fen(n) { return `${(Number(n) / 100).toFixed(2)} ¥`; }
+
+// --- sign-in --------------------------------------------------------------------------------
+
+async function signInWith(address, sign) {
+  const { message } = await api(`/v1/auth/challenge?address=${address}`);
+  say('signin-status', T.signing);
+  const signature = await sign(message);
+  const login = await api('/v1/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message, signature }),
+  });
+  session.save(login);
+  const next = login.roles.includes('merchant') ? 'merchant' : 'auditor';
+  window.location.assign(`/console/${next}?lang=${LANG}`);
+}
+
+function initSignin() {
+  $('keystore-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      say('signin-status', T.decrypting);
+      const json = await $('keystore').files[0].text();
+      const wallet = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
+      await signInWith(wallet.address, (m) => wallet.signMessage(m));
+    } catch (err) {
+      say('signin-status', T.signin_failed + err.message, true);
+    }
+  });
+  $('wallet').addEventListener('click', async () => {
+    if (!window.ethereum) { say('signin-status', T.no_wallet, true); return; }
+    try {
+      const [address] = await window.ethereum.request({ method: 'eth_requestAccounts' });
+      const checksummed = ethers.getAddress(address);
+      await signInWith(checksummed, (m) => window.ethereum.request({
+        method: 'personal_sign', params: [ethers.hexlify(ethers.toUtf8Bytes(m)), checksummed],
+      }));
+    } catch (err) {
+      say('signin-status', T.signin_failed + err.message, true);
+    }
+  });
+}
+
+// --- merchant -------------------------------------------------------------------------------
+
+async function loadDeposit() {
+  const d = await api(`/v1/deposits/${session.address}`);
+  const rows = [[T.balance, fen(d.balance_fen)], [T.required, fen(d.required_fen)], [T.frozen, fen(d.frozen_fen)],
+    [T.pending_withdrawal, fen(d.pending_withdrawal_fen)]];
+  if (d.unlock_at) rows.push([T.unlocks_at, new Date(d.unlock_at * 1000).toLocaleString(LANG)]);
+  $('deposit').replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.figure = k;
+    return [dt, dd];
+  }));
+}
+
+async function loadProducts() {
+  const products = await api('/v1/products');
+  const body = $('products').tBodies[0];
+  body.replaceChildren(...products.map((p) => {
+    const tr = document.createElement('tr');
+    for (const v of [p.gtin, p.name]) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
+    return tr;
+  }));
+  if (!products.length) {
+    const tr = document.createElement('tr'); const td = document.createElement('td');
+    td.colSpan = 2; td.textContent = T.none_yet; tr.append(td); body.append(tr);
+  }
+}
+
+function download(link, path, name) {
+  link.addEventListener('click', async (e) => {
+    e.preventDefault();
+    const blob = await api(path, { headers: { Accept: '*/*' } });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url; a.download = name; document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+function initMerchant() {
+  loadDeposit().catch((err) => say('deposit-status', T.error + err.message, true));
+  loadProducts().catch(() => {});
+  $('deposit-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api('/v1/deposits', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ amount_fen: Number($('deposit-amount').value) }),
+      });
+      say('deposit-status', '');
+      await loadDeposit();
+    } catch (err) { say('deposit-status', T.error + err.message, true); }
+  });
+  $('codes-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const gtin = $('codes-gtin').value.trim();
+    const lot = encodeURIComponent($('codes-lot').value.trim());
+    $('codes-progress').hidden = false;
+    say('codes-status', T.issuing);
+    try {
+      const issue = await api(`/v1/batches/${gtin}/${lot}/codes`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ count: Number($('codes-count').value) }),
+      });
+      say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
+      const links = $('codes-downloads');
+      const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);
+      links.replaceChildren(pdf, document.createTextNode(' '), csv);
+      download(pdf, `/v1/code-issues/${issue.issue_id}/labels.pdf`, `labels-${issue.issue_id}.pdf`);
+      download(csv, `/v1/code-issues/${issue.issue_id}/codes.csv`, `codes-${issue.issue_id}.csv`);
+      links.hidden = false;
+    } catch (err) {
+      say('codes-status', T.error + err.message, true);
+    } finally { $('codes-progress').hidden = true; }
+  });
+  $('epcis-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const file = $('epcis-file').files[0];
+    const text = await file.text();
+    const xml = file.name.endsWith('.xml') || text.trimStart().startsWith('<');
+    const out = $('epcis-result');
+    out.replaceChildren();
+    try {
+      let stored; let duplicates;
+      if (xml) {
+        await api('/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/xml' }, body: text });
+        const jobs = await api('/epcis/capture?perPage=1');
+        if (!jobs[0].success) throw Object.assign(new Error(''), { body: { detail: jobs[0].errors.map((p) => ({ path: p.pointer, reason: p.detail })) } });
+        stored = jobs[0].eventIDs.length; duplicates = 0;
+      } else {
+        const r = await api('/v1/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/ld+json' }, body: text });
+        stored = r.stored; duplicates = r.duplicates;
+      }
+      const p = document.createElement('p');
+      p.textContent = `${T.epcis_stored}${stored}${T.epcis_duplicates}${duplicates}${T.anchoring}`;
+      out.append(p);
+    } catch (err) {
+      const p = document.createElement('p'); p.className = 'error'; p.textContent = T.epcis_refused;
+      const ul = document.createElement('ul');
+      const problems = Array.isArray(err.body && err.body.detail) ? err.body.detail : [{ path: '', reason: err.message }];
+      for (const problem of problems) {
+        const li = document.createElement('li');
+        const code = document.createElement('code'); code.textContent = problem.path || problem.field || '';
+        li.append(code, document.createTextNode(` ${problem.reason}`));
+        ul.append(li);
+      }
+      out.append(p, ul);
+    }
+  });
+}
+
+// --- auditor --------------------------------------------------------------------------------
+
+async function initAuditor() {
+  const runs = await api('/v1/audit/reconciliation/runs');
+  $('recon').tBodies[0].replaceChildren(...runs.map((r) => {
+    const tr = document.createElement('tr');
+    const cells = [r.id, new Date(r.created_at).toLocaleString(LANG), r.verdict, `${r.breaks.new} / ${r.breaks.persisting}`];
+    for (const v of cells) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
+    return tr;
+  }));
+}
+
+// --- every page -----------------------------------------------------------------------------
+
+function initHeader() {
+  if (session.token) {
+    $('who').textContent = T.signed_in + session.address;
+    $('signout').hidden = false;
+  }
+  $('signout').addEventListener('click', () => { session.clear(); window.location.assign(`/console/?lang=${LANG}`); });
+}
+
+initHeader();
+if (PAGE === 'signin') initSignin();
+else if (!session.token) {
+  const p = document.createElement('p'); p.className = 'error'; p.setAttribute('role', 'alert');
+  const a = document.createElement('a'); a.href = `/console/?lang=${LANG}`; a.textContent = T.need_signin;
+  p.append(a); $('main').prepend(p);
+} else if (PAGE === 'merchant') initMerchant();
+else if (PAGE === 'auditor') initAuditor().catch((err) => console.error(err));

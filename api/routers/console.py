@@ -1,0 +1,85 @@
+"""The web console (`/console/`: sign-in, merchant, auditor), its static files, and the sign-in
+challenge its pages sign: `GET /v1/auth/challenge?address=` answers the EIP-4361 message the
+API's sign-in takes, with a fresh nonce, for the member's own key to sign in the browser."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from eth_utils import to_checksum_address
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.access import siwe
+from ledger.clock import utcnow
+from ledger.paths import ROOT
+
+from .. import console_pages
+from ..auth import issue_nonce
+from ..errors import invalid, not_found
+from ..services import get_db, rate_limited
+
+router = APIRouter(tags=["console"])
+STATIC = ROOT / "api" / "console_static"
+VENDOR = {"ethers.umd.min.js": ROOT / "node_modules" / "ethers" / "dist" / "ethers.umd.min.js"}
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+@router.get("/console", include_in_schema=False)
+def console_root() -> RedirectResponse:
+    return RedirectResponse("/console/", status_code=308)
+
+
+@router.get("/console/", response_class=HTMLResponse, summary="The console: sign in with your own key")
+def signin_page(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> HTMLResponse:
+    return _page("signin", request, lang)
+
+
+@router.get("/console/{page}", response_class=HTMLResponse, summary="A console page: merchant, auditor")
+def console_page(page: str, request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> HTMLResponse:
+    if page not in console_pages.PAGES or page == "signin":
+        raise not_found(f"console page {page[:40]!r}")
+    return _page(page, request, lang)
+
+
+def _page(page: str, request: Request, lang: str | None) -> HTMLResponse:
+    language = console_pages.language(lang, request.headers.get("accept-language"))
+    html = console_pages.render(page, language)
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": console_pages.CSP.decode(), "Vary": "Accept-Language"}
+    )
+
+
+@router.get("/console/static/{name}", include_in_schema=False)
+def static_file(name: str) -> FileResponse:
+    path = VENDOR.get(name) or STATIC / name
+    if not re.fullmatch(r"[a-z0-9_.-]{1,60}", name) or not path.is_file():
+        raise not_found(f"file {name[:60]!r}")
+    media = _TYPES.get(path.suffix, "application/octet-stream")
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get(
+    "/v1/auth/challenge",
+    dependencies=[Depends(rate_limited)],
+    tags=["auth"],
+    summary="The EIP-4361 sign-in message for an address, with a fresh nonce, to sign with the member's own key",
+)
+def challenge(
+    request: Request,
+    address: str = Query(pattern=r"^0x[0-9a-fA-F]{40}$"),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    try:
+        checksummed = to_checksum_address(address)
+    except ValueError:
+        raise invalid("address", "not an Ethereum address") from None
+    n = issue_nonce(request, db)
+    now = utcnow()
+    message = siwe.build(
+        domain=n.domain, address=checksummed, uri=str(request.base_url).rstrip("/"), chain_id=n.chain_id,
+        nonce=n.nonce, issued_at=now, expiration_time=min(n.expires_at, now + timedelta(minutes=10)),
+    )  # fmt: skip
+    return {"message": message, "expires_at": n.expires_at}

@@ -1,0 +1,118 @@
+// A merchant's main journeys through the console in Debian's chromium (driven by playwright-core):
+// sign in with a keystore, deposit, issue codes and download the CSV and labels, capture an EPCIS
+// file with an error then a good one; axe-core on every page (desktop and phone, both languages);
+// no Content-Security-Policy violation. Prints a JSON report; screenshots go to the out directory.
+// node tests/browser/console_journeys.mjs <base url> <keystore file> <password> <gtin> <lot> <out dir>
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, keystore, password, gtin, lot, out] = process.argv.slice(2);
+fs.mkdirSync(out, { recursive: true });
+const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const report = { csp: [], errors: [], axe: {}, steps: {} };
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+
+function watch(page) {
+  page.on('console', (m) => { if (/Content.Security.Policy|Refused to/i.test(m.text())) report.csp.push(m.text()); });
+  page.on('pageerror', (e) => report.errors.push(e.message));
+}
+
+async function audit(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'best-practice'] }));
+  report.axe[name] = result.violations
+    .filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+}
+
+async function timed(name, fn) {
+  const t = Date.now();
+  await fn();
+  report.steps[name] = Date.now() - t;
+}
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const page = await context.newPage();
+  watch(page);
+  await page.goto(`${base}/console/?lang=en`);
+  await audit(page, 'signin-desktop-en');
+  await timed('sign_in', async () => {
+    await page.setInputFiles('#keystore', keystore);
+    await page.fill('#password', password);
+    await page.press('#password', 'Enter');  // keyboard only
+    await page.waitForURL(/\/console\/merchant/, { timeout: 60000 });
+    await page.waitForSelector('#deposit dd');
+  });
+  report.signed_in_as = await page.textContent('#who');
+  await audit(page, 'merchant-desktop-en');
+  const balance = async () => page.textContent('#deposit dd');
+  const before = await balance();
+  await timed('deposit', async () => {
+    await page.fill('#deposit-amount', '5000');
+    await page.click('#deposit-form button');
+    await page.waitForFunction(
+      (b) => document.querySelector('#deposit dd').textContent !== b || document.querySelector('#deposit-status').textContent,
+      before, { timeout: 60000 },
+    );
+  });
+  report.deposit = { before, after: await balance(), status: await page.textContent('#deposit-status') };
+  await timed('issue_codes', async () => {
+    await page.fill('#codes-gtin', gtin);
+    await page.fill('#codes-lot', lot);
+    await page.fill('#codes-count', '12');
+    await page.click('#codes-form button');
+    await page.waitForSelector('#codes-downloads:not([hidden])', { timeout: 60000 });
+  });
+  report.codes_status = await page.textContent('#codes-status');
+  for (const [id, file] of [['#codes-downloads a:last-child', 'codes.csv'], ['#codes-downloads a:first-child', 'labels.pdf']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+    await download.saveAs(path.join(out, file));
+  }
+  report.csv = fs.readFileSync(path.join(out, 'codes.csv'), 'utf8');
+  report.pdf_bytes = fs.statSync(path.join(out, 'labels.pdf')).size;
+  const epcis = (name, body) => {
+    const file = path.join(out, name);
+    fs.writeFileSync(file, JSON.stringify(body));
+    return file;
+  };
+  const event = {
+    type: 'ObjectEvent', eventTime: '2026-11-24T08:00:00.000+08:00', eventTimeZoneOffset: '+08:00',
+    epcList: [`https://id.gs1.org/01/${gtin}/21/CONSOLE1`], action: 'OBSERVE', bizStep: 'shipping',
+  };
+  const doc = (events) => ({
+    '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument',
+    schemaVersion: '2.0', creationDate: '2026-11-24T08:00:00.000Z', epcisBody: { eventList: events },
+  });
+  await page.setInputFiles('#epcis-file', epcis('bad.json', doc([{ ...event, eventTime: 'soon' }])));
+  await page.click('#epcis-form button');
+  await page.waitForSelector('#epcis-result .error');
+  report.epcis_refused = await page.textContent('#epcis-result');
+  await page.setInputFiles('#epcis-file', epcis('good.json', doc([event])));
+  await page.click('#epcis-form button');
+  await page.waitForFunction(() => !document.querySelector('#epcis-result .error') && document.querySelector('#epcis-result p'));
+  report.epcis_stored = await page.textContent('#epcis-result');
+  await page.goto(`${base}/console/merchant?lang=zh`);
+  await page.waitForSelector('#deposit dd');
+  await audit(page, 'merchant-desktop-zh');
+  report.zh_heading = await page.textContent('h1');
+  await page.goto(`${base}/console/auditor?lang=en`);
+  await audit(page, 'auditor-desktop-en');
+
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const small = await phone.newPage();
+  watch(small);
+  await small.goto(`${base}/console/?lang=zh`);
+  await audit(small, 'signin-phone-zh');
+  await small.goto(`${base}/console/merchant?lang=en`);
+  await audit(small, 'merchant-phone-en');
+  report.phone_overflow = await small.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+} catch (err) {
+  report.errors.push(String(err && err.stack || err));
+} finally {
+  await browser.close();
+  process.stdout.write(JSON.stringify(report));
+}
