@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 const [base, keystore, password, gtin, lot, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
 const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-const report = { csp: [], errors: [], axe: {}, steps: {} };
+const report = { csp: [], errors: [], axe: {}, steps: {}, first_paint_ms: {} };
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
 
@@ -20,6 +20,15 @@ function watch(page) {
 }
 
 async function audit(page, name) {
+  report.first_paint_ms[name] = await page.evaluate(() => new Promise((resolve) => {
+    const seen = (list) => {
+      const fcp = list.getEntriesByName('first-contentful-paint')[0];
+      if (fcp) resolve(Math.round(fcp.startTime));
+    };
+    seen(performance);
+    new PerformanceObserver(seen).observe({ type: 'paint', buffered: true });
+    setTimeout(() => resolve(null), 3000);
+  }));
   await page.evaluate(axeSource);
   const result = await page.evaluate(() => axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'best-practice'] }));
   report.axe[name] = result.violations
