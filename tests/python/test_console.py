@@ -73,7 +73,9 @@ def test_merchant_journeys_in_the_browser(deployment, chain_node, tmp_path, memb
     assert len(report["axe"]) == 6
     # server-rendered pages paint at once (on an empty database; the 10,000 orders and 100,000
     # codes are not loaded here)
-    assert all(ms is not None and ms < 1000 for ms in report["first_paint_ms"].values()), json.dumps(report["first_paint_ms"])
+    assert all(ms is not None and ms < 1000 for ms in report["first_paint_ms"].values()), json.dumps(
+        report["first_paint_ms"]
+    )
     assert merchant.address in report["signed_in_as"]
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
