@@ -20,7 +20,7 @@ CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     b"form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-PAGES = ("signin", "merchant", "auditor")
+PAGES = ("signin", "merchant", "auditor", "governor")
 
 
 def language(lang: str | None, accept_language: str | None) -> str:
@@ -30,7 +30,8 @@ def language(lang: str | None, accept_language: str | None) -> str:
 
 
 def _nav(t: dict[str, str], page: str, lang: str) -> str:
-    items = [("signin", "/console/"), ("merchant", "/console/merchant"), ("auditor", "/console/auditor")]
+    items = [("signin", "/console/"), ("merchant", "/console/merchant"), ("auditor", "/console/auditor"),
+             ("governor", "/console/governor")]  # fmt: skip
     current = ' aria-current="page"'
     links = "".join(
         f'<li><a href="{href}?lang={lang}"{current if name == page else ""}>{escape(t["nav_" + name])}</a></li>'
@@ -115,9 +116,37 @@ def _auditor(t: dict[str, str]) -> str:
     )
 
 
+def _governor(t: dict[str, str]) -> str:
+    heads = "".join(f'<th scope="col">{escape(t[k])}</th>' for k in ("action", "reason", "approvals", "status"))
+    return (
+        f'<h1>{escape(t["nav_governor"])}</h1><section aria-labelledby="h-proposals"><h2 id="h-proposals">'
+        f'{escape(t["proposals_title"])}</h2><p id="council"></p><table id="proposals"><caption class="sr">'
+        f'{escape(t["proposals_title"])}</caption><thead><tr><th scope="col">#</th>{heads}'
+        f'<th scope="col"><span class="sr">{escape(t["approve"])}</span></th></tr></thead><tbody></tbody></table>'
+        '<p id="governor-status" role="status" aria-live="polite"></p></section>'
+    )
+
+
+def _unlock(t: dict[str, str]) -> str:
+    """The form a write asks the keystore's password with, hidden until a transaction needs signing."""
+    return (
+        f'<form id="unlock-form" hidden aria-labelledby="h-unlock"><h2 id="h-unlock">{escape(t["unlock_title"])}</h2>'
+        f"<p>{escape(t['unlock_intro'])}</p>"
+        + _field(
+            t["password"],
+            '<input type="password" id="unlock-password" autocomplete="current-password">',
+            "unlock-password",
+        )  # fmt: skip
+        + f'<p><button type="submit">{escape(t["unlock"])}</button></p>'
+        '<p id="unlock-status" role="status" aria-live="polite"></p></form>'
+    )
+
+
 def render(page: str, lang: str) -> str:
     t = table(lang)
-    body = {"signin": _signin, "merchant": _merchant, "auditor": _auditor}[page](t)
+    body = {"signin": _signin, "merchant": _merchant, "auditor": _auditor, "governor": _governor}[page](t)
+    if page != "signin":
+        body = _unlock(t) + body
     data = escape(json.dumps(t, ensure_ascii=False), quote=False)
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'

@@ -7,6 +7,7 @@ const PAGE = document.body.dataset.page;
 const $ = (id) => document.getElementById(id);
 
 const session = {
+  get keystore() { return sessionStorage.getItem('tl_keystore'); },
   get token() { return sessionStorage.getItem('tl_token'); },
   get address() { return sessionStorage.getItem('tl_address'); },
   get roles() { return JSON.parse(sessionStorage.getItem('tl_roles') || '[]'); },
@@ -17,6 +18,54 @@ const session = {
   },
   clear() { sessionStorage.clear(); },
 };
+
+// --- writes signed by the member's own key ----------------------------------------------------
+// A session from a keystore signs its writes itself: the API stops each write at its unsigned
+// transaction (X-Ledger-Sign: self, answer 202), this page signs it with the key (unlocked once
+// per page with the keystore's password) and submits it; the API then answers as the write does.
+let wallet = null;
+
+function unlock() {
+  if (wallet) return Promise.resolve(wallet);
+  const form = $('unlock-form');
+  form.hidden = false;
+  $('unlock-password').focus();
+  return new Promise((resolve, reject) => {
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      say('unlock-status', T.decrypting);
+      try {
+        wallet = await ethers.Wallet.fromEncryptedJson(session.keystore, $('unlock-password').value);
+        form.hidden = true;
+        say('unlock-status', '');
+        resolve(wallet);
+      } catch (err) { say('unlock-status', T.signin_failed + err.message, true); reject(err); }
+    };
+  });
+}
+
+function asEthers(tx) {
+  const out = { to: tx.to, data: tx.data, value: BigInt(tx.value || 0), nonce: Number(tx.nonce),
+    chainId: BigInt(tx.chainId), gasLimit: BigInt(tx.gas) };
+  if (tx.maxFeePerGas !== undefined) {
+    Object.assign(out, { type: 2, maxFeePerGas: BigInt(tx.maxFeePerGas), maxPriorityFeePerGas: BigInt(tx.maxPriorityFeePerGas) });
+  } else { Object.assign(out, { type: 0, gasPrice: BigInt(tx.gasPrice) }); }
+  return out;
+}
+
+async function write(path, body, selfSigned = true) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (session.keystore && selfSigned) headers['X-Ledger-Sign'] = 'self';
+  let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
+    const key = await unlock();
+    const raw = await key.signTransaction(asEthers(answer.transaction));
+    answer = await api(answer.submit, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ raw_transaction: raw }),
+    });
+  }
+  return answer;
+}
 
 async function api(path, options = {}) {
   const headers = Object.assign({ Accept: 'application/json' }, options.headers || {});
@@ -59,7 +108,7 @@ async function signInWith(address, sign) {
     body: JSON.stringify({ message, signature }),
   });
   session.save(login);
-  const next = login.roles.includes('merchant') ? 'merchant' : 'auditor';
+  const next = login.roles.includes('merchant') ? 'merchant' : login.roles.includes('governor') ? 'governor' : 'auditor';
   window.location.assign(`/console/${next}?lang=${LANG}`);
 }
 
@@ -69,8 +118,9 @@ function initSignin() {
     try {
       say('signin-status', T.decrypting);
       const json = await $('keystore').files[0].text();
-      const wallet = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
-      await signInWith(wallet.address, (m) => wallet.signMessage(m));
+      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
+      sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
+      await signInWith(key.address, (m) => key.signMessage(m));
     } catch (err) {
       say('signin-status', T.signin_failed + err.message, true);
     }
@@ -134,10 +184,7 @@ function initMerchant() {
   $('deposit-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      await api('/v1/deposits', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ amount_fen: Number($('deposit-amount').value) }),
-      });
+      await write('/v1/deposits', { amount_fen: Number($('deposit-amount').value) });
       say('deposit-status', '');
       await loadDeposit();
     } catch (err) { say('deposit-status', T.error + err.message, true); }
@@ -149,10 +196,8 @@ function initMerchant() {
     $('codes-progress').hidden = false;
     say('codes-status', T.issuing);
     try {
-      const issue = await api(`/v1/batches/${gtin}/${lot}/codes`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ count: Number($('codes-count').value) }),
-      });
+      // the issue's anchor goes through the gateway: replaying an issue after its signature would draw new serials
+      const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value) }, false);
       say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
       const links = $('codes-downloads');
       const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);
@@ -212,6 +257,44 @@ async function initAuditor() {
   }));
 }
 
+// --- governor -------------------------------------------------------------------------------
+
+function cell(tr, content) {
+  const td = document.createElement('td');
+  if (content instanceof Node) td.append(content); else td.textContent = content;
+  tr.append(td);
+}
+
+async function loadGovernance() {
+  const council = await api('/v1/governance');
+  $('council').textContent = `${T.threshold}: ${council.threshold} / ${council.governors.length}`;
+  const proposals = await api('/v1/governance/proposals');
+  $('proposals').tBodies[0].replaceChildren(...proposals.map((p) => {
+    const tr = document.createElement('tr');
+    tr.dataset.proposal = p.id;
+    cell(tr, String(p.id));
+    const action = document.createElement('code'); action.textContent = JSON.stringify(p.action);
+    cell(tr, action);
+    cell(tr, p.reason || '');
+    cell(tr, `${p.approvals.length} / ${council.threshold}`);
+    cell(tr, T[`status_${p.status}`] || p.status);
+    const mine = p.approvals.map((a) => a.toLowerCase()).includes((session.address || '').toLowerCase());
+    if (p.status === 'open' && !mine) {
+      const b = document.createElement('button'); b.type = 'button'; b.textContent = T.approve;
+      b.setAttribute('aria-label', `${T.approve} #${p.id}`);
+      b.addEventListener('click', async () => {
+        try {
+          await write(`/v1/governance/proposals/${p.id}/approvals`, {});
+          say('governor-status', `${T.approved} #${p.id}`);
+          await loadGovernance();
+        } catch (err) { say('governor-status', T.error + err.message, true); }
+      });
+      cell(tr, b);
+    } else { cell(tr, ''); }
+    return tr;
+  }));
+}
+
 // --- every page -----------------------------------------------------------------------------
 
 function initHeader() {
@@ -230,3 +313,4 @@ else if (!session.token) {
   p.append(a); $('main').prepend(p);
 } else if (PAGE === 'merchant') initMerchant();
 else if (PAGE === 'auditor') initAuditor().catch((err) => console.error(err));
+else if (PAGE === 'governor') loadGovernance().catch((err) => say('governor-status', T.error + err.message, true));

@@ -5,37 +5,14 @@
 // node tests/browser/console_journeys.mjs <base url> <keystore file> <password> <gtin> <lot> <out dir>
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { audit as auditPage, launch, newReport, signIn, watch as watchPage } from './lib.mjs';
 
 const [base, keystore, password, gtin, lot, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
-const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-const report = { csp: [], errors: [], axe: {}, steps: {}, first_paint_ms: {} };
-
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
-
-function watch(page) {
-  page.on('console', (m) => { if (/Content.Security.Policy|Refused to/i.test(m.text())) report.csp.push(m.text()); });
-  page.on('pageerror', (e) => report.errors.push(e.message));
-}
-
-async function audit(page, name) {
-  report.first_paint_ms[name] = await page.evaluate(() => new Promise((resolve) => {
-    const seen = (list) => {
-      const fcp = list.getEntriesByName('first-contentful-paint')[0];
-      if (fcp) resolve(Math.round(fcp.startTime));
-    };
-    seen(performance);
-    new PerformanceObserver(seen).observe({ type: 'paint', buffered: true });
-    setTimeout(() => resolve(null), 3000);
-  }));
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'best-practice'] }));
-  report.axe[name] = result.violations
-    .filter((v) => ['serious', 'critical'].includes(v.impact))
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
-}
+const report = newReport();
+const browser = await launch();
+const watch = (page) => watchPage(page, report);
+const audit = (page, name) => auditPage(page, name, report, out);
 
 async function timed(name, fn) {
   const t = Date.now();
@@ -50,10 +27,7 @@ try {
   await page.goto(`${base}/console/?lang=en`);
   await audit(page, 'signin-desktop-en');
   await timed('sign_in', async () => {
-    await page.setInputFiles('#keystore', keystore);
-    await page.fill('#password', password);
-    await page.press('#password', 'Enter');  // keyboard only
-    await page.waitForURL(/\/console\/merchant/, { timeout: 60000 });
+    await signIn(page, base, keystore, password, 'en', /\/console\/merchant/);
     await page.waitForSelector('#deposit dd');
   });
   report.signed_in_as = await page.textContent('#who');
@@ -63,6 +37,11 @@ try {
   await timed('deposit', async () => {
     await page.fill('#deposit-amount', '5000');
     await page.click('#deposit-form button');
+    // signed here with the member's own key: the page asks the keystore's password once
+    await page.waitForSelector('#unlock-form:not([hidden])', { timeout: 60000 });
+    await audit(page, 'unlock-desktop-en');
+    await page.fill('#unlock-password', password);
+    await page.press('#unlock-password', 'Enter');
     await page.waitForFunction(
       (b) => document.querySelector('#deposit dd').textContent !== b || document.querySelector('#deposit-status').textContent,
       before, { timeout: 60000 },
@@ -74,7 +53,10 @@ try {
     await page.fill('#codes-lot', lot);
     await page.fill('#codes-count', '12');
     await page.click('#codes-form button');
-    await page.waitForSelector('#codes-downloads:not([hidden])', { timeout: 60000 });
+    await page.waitForFunction(() => !document.querySelector('#codes-downloads').hidden
+      || document.querySelector('#codes-status').classList.contains('error'), null, { timeout: 60000 });
+    const status = await page.textContent('#codes-status');
+    if (await page.isHidden('#codes-downloads')) throw new Error(`issuing codes failed: ${status}`);
   });
   report.codes_status = await page.textContent('#codes-status');
   for (const [id, file] of [['#codes-downloads a:last-child', 'codes.csv'], ['#codes-downloads a:first-child', 'labels.pdf']]) {

@@ -1,0 +1,32 @@
+// A governor signs in with a keystore, finds an open proposal with its decoded action, and approves
+// it with a transaction signed in the page by the governor's own key; axe-core on the page.
+// node tests/browser/governor_journey.mjs <base url> <keystore file> <password> <proposal id> <out dir>
+import fs from 'node:fs';
+import { audit, launch, newReport, signIn, watch } from './lib.mjs';
+
+const [base, keystore, password, proposal, out] = process.argv.slice(2);
+fs.mkdirSync(out, { recursive: true });
+const report = newReport();
+const browser = await launch();
+try {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  watch(page, report);
+  await signIn(page, base, keystore, password, 'zh', /\/console\/governor/);
+  const row = `#proposals tr[data-proposal="${proposal}"]`;
+  await page.waitForSelector(row);
+  await audit(page, 'governor-desktop-zh', report, out);
+  report.before = await page.textContent(row);
+  await page.click(`${row} button`);
+  await page.waitForSelector('#unlock-form:not([hidden])');
+  await page.fill('#unlock-password', password);
+  await page.press('#unlock-password', 'Enter');
+  await page.waitForFunction((r) => !document.querySelector(`${r} button`) || document.querySelector('#governor-status.error'),
+    row, { timeout: 60000 });
+  report.after = await page.textContent(row);
+  report.status = await page.textContent('#governor-status');
+} catch (err) {
+  report.errors.push(String(err && err.stack || err));
+} finally {
+  await browser.close();
+  process.stdout.write(JSON.stringify(report));
+}
