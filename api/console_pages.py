@@ -74,8 +74,10 @@ def _merchant(t: dict[str, str]) -> str:
         + _field(
             t["amount_fen"], '<input type="number" id="deposit-amount" min="1" step="1" required>', "deposit-amount"
         )
-        + f'<p><button type="submit">{escape(t["deposit_add"])}</button></p></form>'
-        '<p id="deposit-status" role="status" aria-live="polite"></p></section>'
+        + f'<p><button type="submit">{escape(t["deposit_add"])}</button> '
+        f'<button type="button" id="withdraw-request">{escape(t["withdraw_request"])}</button> '
+        f'<button type="button" id="withdraw-take">{escape(t["withdraw_take"])}</button></p></form>'
+        '<p id="unlock-countdown"></p><p id="deposit-status" role="status" aria-live="polite"></p></section>'
     )
     products = (
         f'<section aria-labelledby="h-products"><h2 id="h-products">{escape(t["products_title"])}</h2>'
@@ -113,6 +115,11 @@ def _auditor(t: dict[str, str]) -> str:
         f'<thead><tr><th scope="col">#</th><th scope="col">{escape(t["created"])}</th>'
         f'<th scope="col">{escape(t["verdict"])}</th><th scope="col">{escape(t["breaks"])}</th></tr></thead>'
         "<tbody></tbody></table></section>"
+        f'<section aria-labelledby="h-audit"><h2 id="h-audit">{escape(t["audit_title"])}</h2><table id="audit">'
+        f'<caption class="sr">{escape(t["audit_title"])}</caption><thead><tr>'
+        f'<th scope="col">{escape(t["created"])}</th>'
+        f'<th scope="col">{escape(t["who"])}</th><th scope="col">{escape(t["what"])}</th>'
+        f'<th scope="col">{escape(t["outcome"])}</th></tr></thead><tbody></tbody></table></section>'
     )
 
 

@@ -146,11 +146,27 @@ async function loadDeposit() {
   const rows = [[T.balance, fen(d.balance_fen)], [T.required, fen(d.required_fen)], [T.frozen, fen(d.frozen_fen)],
     [T.pending_withdrawal, fen(d.pending_withdrawal_fen)]];
   if (d.unlock_at) rows.push([T.unlocks_at, new Date(d.unlock_at * 1000).toLocaleString(LANG)]);
+  countdown(d.pending_withdrawal_fen ? d.unlock_at : 0);
   $('deposit').replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt'); dt.textContent = k;
     const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.figure = k;
     return [dt, dd];
   }));
+}
+
+let ticking = null;
+
+function countdown(unlockAt) {
+  clearInterval(ticking);
+  const tick = () => {
+    const left = Math.max(0, Math.round(unlockAt - Date.now() / 1000));
+    if (!unlockAt) { $('unlock-countdown').textContent = ''; return; }
+    const h = Math.floor(left / 3600); const m = Math.floor((left % 3600) / 60); const sec = left % 60;
+    $('unlock-countdown').textContent = left ? `${T.unlocks_in} ${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+      : T.unlocked;
+  };
+  tick();
+  ticking = setInterval(tick, 1000);
 }
 
 async function loadProducts() {
@@ -185,6 +201,22 @@ function initMerchant() {
     e.preventDefault();
     try {
       await write('/v1/deposits', { amount_fen: Number($('deposit-amount').value) });
+      say('deposit-status', '');
+      await loadDeposit();
+    } catch (err) { say('deposit-status', T.error + err.message, true); }
+  });
+  $('withdraw-request').addEventListener('click', async () => {
+    const amount = Number($('deposit-amount').value);
+    if (!amount) { $('deposit-amount').focus(); return; }
+    try {
+      await write('/v1/deposits/withdrawal-requests', { amount_fen: amount });
+      say('deposit-status', '');
+      await loadDeposit();
+    } catch (err) { say('deposit-status', T.error + err.message, true); }
+  });
+  $('withdraw-take').addEventListener('click', async () => {
+    try {
+      await write('/v1/deposits/withdrawals', {});
       say('deposit-status', '');
       await loadDeposit();
     } catch (err) { say('deposit-status', T.error + err.message, true); }
@@ -248,6 +280,14 @@ function initMerchant() {
 // --- auditor --------------------------------------------------------------------------------
 
 async function initAuditor() {
+  const log = await api('/v1/audit/log?limit=50');
+  $('audit').tBodies[0].replaceChildren(...log.map((a) => {
+    const tr = document.createElement('tr');
+    for (const v of [new Date(a.at).toLocaleString(LANG), a.actor || '', `${a.method} ${a.path}`, `${a.status} ${a.outcome}`]) {
+      const td = document.createElement('td'); td.textContent = v; tr.append(td);
+    }
+    return tr;
+  }));
   const runs = await api('/v1/audit/reconciliation/runs');
   $('recon').tBodies[0].replaceChildren(...runs.map((r) => {
     const tr = document.createElement('tr');

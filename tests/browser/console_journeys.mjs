@@ -48,6 +48,14 @@ try {
     );
   });
   report.deposit = { before, after: await balance(), status: await page.textContent('#deposit-status') };
+  await timed('withdrawal_request', async () => {
+    await page.fill('#deposit-amount', '1000');
+    await page.click('#withdraw-request');
+    await page.waitForFunction(() => document.querySelector('#unlock-countdown').textContent
+      || document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });
+  });
+  report.countdown = await page.textContent('#unlock-countdown');
+  report.withdrawal_status = await page.textContent('#deposit-status');
   await timed('issue_codes', async () => {
     await page.fill('#codes-gtin', gtin);
     await page.fill('#codes-lot', lot);

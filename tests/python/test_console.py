@@ -99,6 +99,7 @@ def test_merchant_journeys_in_the_browser(console, tmp_path, members):
     assert len(report["axe"]) == 7
     assert merchant.address in report["signed_in_as"]
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]  # signed in the page
+    assert report["countdown"].startswith(("Unlocks in", "Can be withdrawn")), report["withdrawal_status"]
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
     assert "$.epcisBody.eventList[0].eventTime" in report["epcis_refused"]
     assert "Events stored: 1" in report["epcis_stored"]
