@@ -64,6 +64,15 @@ def _signin(t: dict[str, str]) -> str:
         + f'<p><button type="submit">{escape(t["signin_keystore"])}</button> '
         f'<button type="button" id="wallet">{escape(t["signin_wallet"])}</button></p></form>'
         '<p id="signin-status" role="status" aria-live="polite"></p></section>'
+        f'<section aria-labelledby="h-keys" id="keys" hidden><h2 id="h-keys">{escape(t["keys_title"])}</h2>'
+        '<form id="key-form">'
+        + _field(t["key_name"], '<input id="key-name" maxlength="100" required>', "key-name")
+        + f'<p><button type="submit">{escape(t["key_create"])}</button></p></form>'
+        '<p id="key-status" role="status" aria-live="polite"></p>'
+        f'<table id="key-list"><caption class="sr">{escape(t["keys_title"])}</caption><thead><tr>'
+        f'<th scope="col">{escape(t["key_name"])}</th><th scope="col">{escape(t["created"])}</th>'
+        f'<th scope="col"><span class="sr">{escape(t["key_revoke"])}</span></th></tr></thead><tbody></tbody></table>'
+        "</section>"
     )
 
 
@@ -79,11 +88,26 @@ def _merchant(t: dict[str, str]) -> str:
         f'<button type="button" id="withdraw-take">{escape(t["withdraw_take"])}</button></p></form>'
         '<p id="unlock-countdown"></p><p id="deposit-status" role="status" aria-live="polite"></p></section>'
     )
+    register = (
+        '<form id="product-form" class="inline">'
+        + _field(
+            t["gtin"], '<input id="product-gtin" inputmode="numeric" pattern="[0-9]{8,14}" required>', "product-gtin"
+        )
+        + _field(t["name"], '<input id="product-name" maxlength="200" required>', "product-name")
+        + f'<p><button type="submit">{escape(t["product_register"])}</button></p></form>'
+        '<form id="batch-form" class="inline">'
+        + _field(t["gtin"], '<input id="batch-gtin" inputmode="numeric" pattern="[0-9]{8,14}" required>', "batch-gtin")
+        + _field(t["lot"], '<input id="batch-lot" maxlength="20" required>', "batch-lot")
+        + _field(t["recall_reason"], '<input id="batch-reason" maxlength="500">', "batch-reason")
+        + f'<p><button type="submit">{escape(t["batch_register"])}</button> '
+        f'<button type="button" id="batch-recall">{escape(t["recall"])}</button></p></form>'
+        '<p id="products-status" role="status" aria-live="polite"></p>'
+    )
     products = (
         f'<section aria-labelledby="h-products"><h2 id="h-products">{escape(t["products_title"])}</h2>'
         f'<table id="products"><caption class="sr">{escape(t["products_title"])}</caption><thead><tr>'
         f'<th scope="col">{escape(t["gtin"])}</th><th scope="col">{escape(t["name"])}</th></tr></thead>'
-        "<tbody></tbody></table></section>"
+        "<tbody></tbody></table>" + register + "</section>"
     )
     codes = (
         f'<section aria-labelledby="h-codes"><h2 id="h-codes">{escape(t["codes_title"])}</h2><form id="codes-form">'

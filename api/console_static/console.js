@@ -112,7 +112,42 @@ async function signInWith(address, sign) {
   window.location.assign(`/console/${next}?lang=${LANG}`);
 }
 
+async function loadKeys() {
+  const keys = await api('/v1/auth/api-keys');
+  $('key-list').tBodies[0].replaceChildren(...keys.map((k) => {
+    const tr = document.createElement('tr');
+    cell(tr, k.name);
+    cell(tr, new Date(k.created_at).toLocaleString(LANG));
+    if (k.revoked_at) { cell(tr, T.key_revoked); } else {
+      const b = document.createElement('button'); b.type = 'button'; b.textContent = T.key_revoke;
+      b.setAttribute('aria-label', `${T.key_revoke} ${k.name}`);
+      b.addEventListener('click', async () => {
+        try { await api(`/v1/auth/api-keys/${k.id}`, { method: 'DELETE' }); await loadKeys(); }
+        catch (err) { say('key-status', T.error + err.message, true); }
+      });
+      cell(tr, b);
+    }
+    return tr;
+  }));
+}
+
+function initKeys() {
+  $('keys').hidden = false;
+  loadKeys().catch((err) => say('key-status', T.error + err.message, true));
+  $('key-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const created = await api('/v1/auth/api-keys', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: $('key-name').value }),
+      });
+      say('key-status', T.key_shown_once + created.key);
+      await loadKeys();
+    } catch (err) { say('key-status', T.error + err.message, true); }
+  });
+}
+
 function initSignin() {
+  if (session.token) initKeys();
   $('keystore-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
@@ -204,6 +239,22 @@ function initMerchant() {
       say('deposit-status', '');
       await loadDeposit();
     } catch (err) { say('deposit-status', T.error + err.message, true); }
+  });
+  const done = async (promise) => {
+    try { await promise; say('products-status', T.done + new Date().toLocaleTimeString(LANG)); await loadProducts(); }
+    catch (err) { say('products-status', T.error + err.message, true); }
+  };
+  $('product-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    done(write('/v1/products', { gtin: $('product-gtin').value.trim(), name: $('product-name').value.trim() }));
+  });
+  $('batch-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    done(write('/v1/batches', { gtin: $('batch-gtin').value.trim(), lot: $('batch-lot').value.trim() }));
+  });
+  $('batch-recall').addEventListener('click', () => {
+    const lot = encodeURIComponent($('batch-lot').value.trim());
+    done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
   });
   $('withdraw-request').addEventListener('click', async () => {
     const amount = Number($('deposit-amount').value);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { audit as auditPage, launch, newReport, signIn, watch as watchPage } from './lib.mjs';
 
-const [base, keystore, password, gtin, lot, out] = process.argv.slice(2);
+const [base, keystore, password, gtin, lot, newGtin, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
 const report = newReport();
 const browser = await launch();
@@ -56,6 +56,23 @@ try {
   });
   report.countdown = await page.textContent('#unlock-countdown');
   report.withdrawal_status = await page.textContent('#deposit-status');
+  await timed('register_and_recall', async () => {  // each a transaction signed in the page
+    await page.fill('#product-gtin', newGtin);
+    await page.fill('#product-name', '龙井 Longjing');
+    await page.click('#product-form button');
+    await page.waitForSelector(`#products td:text-is("${newGtin}")`, { timeout: 60000 });
+    await page.fill('#batch-gtin', newGtin);
+    await page.fill('#batch-lot', 'LJ/2026');
+    await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
+    await page.click('#batch-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
+    report.batch_status = await page.textContent('#products-status');
+    await page.fill('#batch-reason', 'mould found in storage');
+    await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
+    await page.click('#batch-recall');
+    await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
+    report.recall_status = await page.textContent('#products-status');
+  });
   await timed('issue_codes', async () => {
     await page.fill('#codes-gtin', gtin);
     await page.fill('#codes-lot', lot);
@@ -94,6 +111,15 @@ try {
   await page.click('#epcis-form button');
   await page.waitForFunction(() => !document.querySelector('#epcis-result .error') && document.querySelector('#epcis-result p'));
   report.epcis_stored = await page.textContent('#epcis-result');
+  await page.goto(`${base}/console/?lang=en`);  // signed in, the sign-in page manages API keys
+  await page.waitForSelector('#keys:not([hidden])');
+  await page.fill('#key-name', 'label printer');
+  await page.press('#key-name', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#key-status').textContent);
+  report.key_status = await page.textContent('#key-status');
+  await page.click('#key-list button');
+  await page.waitForSelector('#key-list td:text-is("revoked")');
+  await audit(page, 'keys-desktop-en');
   await page.goto(`${base}/console/merchant?lang=zh`);
   await page.waitForSelector('#deposit dd');
   await audit(page, 'merchant-desktop-zh');

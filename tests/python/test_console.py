@@ -83,8 +83,9 @@ def keystore_of(account, tmp_path) -> str:
     return str(path)
 
 
-def test_merchant_journeys_in_the_browser(console, tmp_path, members):
+def test_merchant_journeys_in_the_browser(console, deployment, tmp_path, members):
     url, headers = console
+    dep, _ = deployment
     merchant = members["merchant_a"]
     h = headers(merchant)
     gtin = new_gtin()  # the product and batch the journey issues codes for, registered through the API
@@ -95,8 +96,14 @@ def test_merchant_journeys_in_the_browser(console, tmp_path, members):
     page = httpx.get(url + "/console/merchant?lang=zh")  # a strict CSP, no inline script
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "<script>" not in page.text
-    report = journey("console_journeys.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, gtin, "C-1")
-    assert len(report["axe"]) == 7
+    new = new_gtin()  # registered in the page
+    report = journey("console_journeys.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, gtin, "C-1", new)
+    assert len(report["axe"]) == 8
+    assert report["batch_status"].startswith("Done") and report["recall_status"].startswith("Done"), report
+    batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
+    assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:
+    assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
+    assert report["key_status"].startswith("New key (shown only this once): tlk_")
     assert merchant.address in report["signed_in_as"]
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]  # signed in the page
     assert report["countdown"].startswith(("Unlocks in", "Can be withdrawn")), report["withdrawal_status"]
