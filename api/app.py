@@ -32,6 +32,7 @@ from .routers import (
     reconciliation,
     recorders,
     resolver,
+    scan_stats,
     system,
     token,
     transactions,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payouts.router)
     app.include_router(token.router)
     app.include_router(codes.router)
+    app.include_router(scan_stats.router)
     app.include_router(code_keys.router)
     app.include_router(epcis.router)
     app.include_router(epcis_capture.router)

@@ -119,7 +119,19 @@ def _merchant(t: dict[str, str]) -> str:
         + f'<p><button type="submit">{escape(t["issue"])}</button></p></form>'
         '<progress id="codes-progress" hidden></progress><p id="codes-status" role="status" aria-live="polite"></p>'
         f'<p id="codes-downloads" hidden><a id="labels-pdf" href="#" download>{escape(t["labels_pdf"])}</a> '
-        f'<a id="codes-csv" href="#" download>{escape(t["codes_csv"])}</a></p></section>'
+        f'<a id="codes-csv" href="#" download>{escape(t["codes_csv"])}</a></p>'
+        f'<figure id="qr" hidden><img id="qr-img" alt="{escape(t["qr_preview"])}" width="160" height="160">'
+        '<figcaption id="qr-caption"></figcaption></figure></section>'
+    )
+    scans = (
+        f'<section aria-labelledby="h-scans"><h2 id="h-scans">{escape(t["scans_title"])}</h2>'
+        f'<div id="scans-chart" role="img" aria-label="{escape(t["scans_chart"])}"></div>'
+        f'<table id="scans"><caption class="sr">{escape(t["scans_title"])}</caption><thead><tr>'
+        + "".join(
+            f'<th scope="col">{escape(t[k])}</th>' for k in ("day", "scans", "codes_scanned", "networks", "suspicious")
+        )
+        + f'</tr></thead><tbody></tbody></table><h3>{escape(t["suspicious_codes"])}</h3><ul id="suspicious"></ul>'
+        "</section>"
     )
     epcis = (
         f'<section aria-labelledby="h-epcis"><h2 id="h-epcis">{escape(t["epcis_title"])}</h2><form id="epcis-form">'
@@ -129,13 +141,14 @@ def _merchant(t: dict[str, str]) -> str:
         + f'<p><button type="submit">{escape(t["upload"])}</button></p></form>'
         '<div id="epcis-result" role="status" aria-live="polite"></div></section>'
     )
-    return f"<h1>{escape(t['nav_merchant'])}</h1>" + deposit + products + codes + epcis
+    return f"<h1>{escape(t['nav_merchant'])}</h1>" + deposit + products + codes + epcis + scans
 
 
 def _auditor(t: dict[str, str]) -> str:
     return (
         f'<h1>{escape(t["nav_auditor"])}</h1><section aria-labelledby="h-recon"><h2 id="h-recon">'
-        f'{escape(t["recon_title"])}</h2><table id="recon"><caption class="sr">{escape(t["recon_title"])}</caption>'
+        f'{escape(t["recon_title"])}</h2><div id="recon-chart" role="img" aria-label="{escape(t["breaks_chart"])}">'
+        '</div><table id="recon"><caption class="sr">{escape(t["recon_title"])}</caption>'
         f'<thead><tr><th scope="col">#</th><th scope="col">{escape(t["created"])}</th>'
         f'<th scope="col">{escape(t["verdict"])}</th><th scope="col">{escape(t["breaks"])}</th></tr></thead>'
         "<tbody></tbody></table></section>"

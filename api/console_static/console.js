@@ -174,7 +174,55 @@ function initSignin() {
   });
 }
 
+// --- charts: bars drawn as SVG elements (no inline style or script) ---------------------------
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function bars(target, values, labels) {
+  const width = 600; const height = 160; const max = Math.max(1, ...values);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);
+  svg.setAttribute('class', 'chart');
+  const w = width / Math.max(values.length, 1);
+  values.forEach((v, i) => {
+    const h = Math.round((v / max) * height);
+    const rect = document.createElementNS(SVG, 'rect');
+    rect.setAttribute('x', String(i * w + 2)); rect.setAttribute('width', String(Math.max(w - 4, 1)));
+    rect.setAttribute('y', String(height - h)); rect.setAttribute('height', String(h));
+    const title = document.createElementNS(SVG, 'title'); title.textContent = `${labels[i]}: ${v}`;
+    rect.append(title); svg.append(rect);
+  });
+  $(target).replaceChildren(svg);
+}
+
 // --- merchant -------------------------------------------------------------------------------
+
+async function loadScans() {
+  const stats = await api('/v1/scans/stats?days=30');
+  $('scans').tBodies[0].replaceChildren(...stats.per_day.map((d) => {
+    const tr = document.createElement('tr');
+    for (const v of [d.day, d.scans, d.codes, d.networks, d.suspicious]) cell(tr, String(v));
+    return tr;
+  }));
+  bars('scans-chart', stats.per_day.map((d) => d.scans), stats.per_day.map((d) => d.day));
+  $('suspicious').replaceChildren(...stats.suspicious_codes.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = `${c.gtin} / ${c.lot} / ${c.serial}: ${c.scans} (${c.networks})`;
+    return li;
+  }));
+}
+
+async function previewQr(issue) {
+  const csv = await (await api(`/v1/code-issues/${issue.issue_id}/codes.csv`, { headers: { Accept: '*/*' } })).text();
+  const first = csv.split('\n')[1];
+  if (!first) return;
+  const serial = first.split(',')[0];
+  const lot = encodeURIComponent(issue.lot);
+  const png = await api(`/v1/batches/${issue.gtin}/${lot}/codes/${encodeURIComponent(serial)}.png`, { headers: { Accept: 'image/png' } });
+  $('qr-img').src = URL.createObjectURL(png);
+  $('qr-caption').textContent = serial;
+  $('qr').hidden = false;
+}
 
 async function loadDeposit() {
   const d = await api(`/v1/deposits/${session.address}`);
@@ -232,6 +280,7 @@ function download(link, path, name) {
 function initMerchant() {
   loadDeposit().catch((err) => say('deposit-status', T.error + err.message, true));
   loadProducts().catch(() => {});
+  loadScans().catch(() => {});
   $('deposit-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
@@ -288,6 +337,7 @@ function initMerchant() {
       download(pdf, `/v1/code-issues/${issue.issue_id}/labels.pdf`, `labels-${issue.issue_id}.pdf`);
       download(csv, `/v1/code-issues/${issue.issue_id}/codes.csv`, `codes-${issue.issue_id}.csv`);
       links.hidden = false;
+      previewQr(issue).catch(() => {});
     } catch (err) {
       say('codes-status', T.error + err.message, true);
     } finally { $('codes-progress').hidden = true; }
@@ -340,6 +390,8 @@ async function initAuditor() {
     return tr;
   }));
   const runs = await api('/v1/audit/reconciliation/runs');
+  const ordered = [...runs].reverse();
+  bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${r.verdict}`));
   $('recon').tBodies[0].replaceChildren(...runs.map((r) => {
     const tr = document.createElement('tr');
     const cells = [r.id, new Date(r.created_at).toLocaleString(LANG), r.verdict, `${r.breaks.new} / ${r.breaks.persisting}`];

@@ -84,6 +84,11 @@ try {
     if (await page.isHidden('#codes-downloads')) throw new Error(`issuing codes failed: ${status}`);
   });
   report.codes_status = await page.textContent('#codes-status');
+  await page.waitForSelector('#qr:not([hidden])');
+  report.qr = await page.evaluate(() => {
+    const img = document.querySelector('#qr-img');
+    return { width: img.naturalWidth, caption: document.querySelector('#qr-caption').textContent };
+  });
   for (const [id, file] of [['#codes-downloads a:last-child', 'codes.csv'], ['#codes-downloads a:first-child', 'labels.pdf']]) {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
     await download.saveAs(path.join(out, file));
@@ -111,6 +116,13 @@ try {
   await page.click('#epcis-form button');
   await page.waitForFunction(() => !document.querySelector('#epcis-result .error') && document.querySelector('#epcis-result p'));
   report.epcis_stored = await page.textContent('#epcis-result');
+  // a code scanned, then the merchant's scan statistics (the page loads them when it opens)
+  const uri = report.csv.split('\n')[1].split(',')[1];
+  await page.request.get(uri.replace(/^https?:\/\/[^/]+/, base), { headers: { Accept: 'application/json' } });
+  await page.reload();
+  await page.waitForSelector('#scans tbody tr');
+  report.scans_row = await page.textContent('#scans tbody tr');
+  report.scans_bars = await page.locator('#scans-chart rect').count();
   await page.goto(`${base}/console/?lang=en`);  // signed in, the sign-in page manages API keys
   await page.waitForSelector('#keys:not([hidden])');
   await page.fill('#key-name', 'label printer');

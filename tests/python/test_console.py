@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -103,6 +104,8 @@ def test_merchant_journeys_in_the_browser(console, deployment, tmp_path, members
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
     assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
+    assert report["qr"]["width"] > 100 and report["qr"]["caption"] in report["csv"]
+    assert report["scans_bars"] >= 1 and report["scans_row"].startswith(str(datetime.now(UTC).date())), report
     assert report["key_status"].startswith("New key (shown only this once): tlk_")
     assert merchant.address in report["signed_in_as"]
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]  # signed in the page
