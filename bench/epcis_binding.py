@@ -21,10 +21,8 @@ import json
 import os
 import random
 import statistics
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -34,6 +32,7 @@ from ledger.trace.epcis.samples import document
 
 from .fresh import fresh_deployment
 from .server import login, served
+from .webhook_receiver import WebhookReceiver
 
 TARGETS = {"epcis.binding_capture_events_per_s": 2_000}
 INFO_BUDGETS = {"epcis.subscription_lag_p99_ms": 2_000}
@@ -41,28 +40,6 @@ RATIO_TARGETS = {"ratio.binding_vs_v1_capture": 0.9}
 RATIO_BUDGETS = {"ratio.subscription_lag_growth": 2.0}
 PER_DOC, DOCS_EACH, CLIENTS, WORKERS = 500, 12, 8, 2
 LAG_EVENTS = 10_000
-
-
-class _Receiver:
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                now = time.perf_counter()
-                for e in body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
-                    receiver.arrived.setdefault(e["eventID"], now)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
@@ -73,7 +50,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     bodies = [json.dumps(d).encode() for d in docs]
     port = 8700 + os.getpid() % 200
     env = {"LEDGER_ANCHOR_INTERVAL": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_WEBHOOK_INTERVAL": "0.05"}
-    receiver = _Receiver()
+    receiver = WebhookReceiver()
     with served(url, manifest, "epcis-binding", port, workers=WORKERS, **env) as base:
         h = login(base, producer) | {"Content-Type": "application/ld+json"}
         with httpx.Client(timeout=120) as client:

@@ -63,6 +63,19 @@ def sign_in_message(client, account, **changes) -> tuple[str, str]:
     return message, "0x" + signature.removeprefix("0x")
 
 
+def login_over_http(url: str, account, **changes) -> dict[str, str]:
+    """Bearer headers for `account`, signed in to the API served at `url` (as a client over HTTP)."""
+
+    class _Http:  # what sign_in_message needs of a client
+        def get(self, path):
+            return httpx.get(url + path)
+
+    message, signature = sign_in_message(_Http(), account, **changes)
+    r = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
 def login(client, account) -> dict[str, str]:
     message, signature = sign_in_message(client, account)
     r = client.post("/v1/auth/login", json={"message": message, "signature": signature})

@@ -23,7 +23,7 @@ from ledger.chain.client import Sender
 from ledger.paths import ROOT
 
 from .conftest import free_port
-from .helpers import new_gtin, serve, sign_in_message
+from .helpers import login_over_http, new_gtin, serve
 
 PASSWORD = "correct horse battery staple"
 SHOTS = ROOT / "build" / "console-screenshots"
@@ -45,17 +45,7 @@ def console(deployment, chain_node, tmp_path, members):
         "LEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
     }
     with serve(env, tmp_path / "uvicorn.log", port) as url:
-
-        class _Http:
-            def get(self, path):
-                return httpx.get(url + path)
-
-        def headers(account) -> dict[str, str]:
-            message, signature = sign_in_message(_Http(), account, domain=env["LEDGER_SIWE_DOMAIN"])
-            r = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature})
-            return {"Authorization": f"Bearer {r.json()['token']}"}
-
-        yield url, headers
+        yield url, lambda account: login_over_http(url, account, domain=env["LEDGER_SIWE_DOMAIN"])
 
 
 def journey(script: str, *args: str) -> dict:

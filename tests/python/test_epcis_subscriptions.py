@@ -7,58 +7,21 @@ import hashlib
 import hmac
 import json
 import random
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
+from bench.webhook_receiver import WebhookReceiver, events_of
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
 from ledger.trace.epcis.webhooks import MAX_FAILURES
 
 from .conftest import free_port
-from .helpers import DOMAIN, serve, sign_in_message
+from .helpers import DOMAIN, login_over_http, serve
 
 SECRET = "s3cret-of-the-receiver"
-
-
-class Receiver:
-    """An HTTP server that records deliveries, answering 500 to the first `fail_first`."""
-
-    def __init__(self, fail_first: int = 0):
-        self.deliveries: list[tuple[dict, dict]] = []
-        self.refused = 0
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.refused < receiver.fail_first:
-                    receiver.refused += 1
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                receiver.deliveries.append((dict(self.headers), {"raw": body, "doc": json.loads(body)}))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def event_ids(self) -> list[str]:
-        return [e["eventID"] for _, d in self.deliveries for e in _events(d["doc"])]
-
-
-def _events(doc: dict) -> list[dict]:
-    return doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
 
 
 def _wait(cond, seconds: float = 20.0) -> None:
@@ -84,17 +47,7 @@ def server(deployment, chain_node, tmp_path, members):
         "LEDGER_WEBHOOK_BACKOFF_S": "0.01",
     }
     with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
-
-        class _Http:
-            def get(self, path):
-                return httpx.get(url + path)
-
-        heads = {}
-        for who in ("producer", "auditor"):
-            message, signature = sign_in_message(_Http(), members[who])
-            r = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature})
-            heads[who] = {"Authorization": f"Bearer {r.json()['token']}"}
-        yield url, heads
+        yield url, {who: login_over_http(url, members[who]) for who in ("producer", "auditor")}
 
 
 def test_webhook_and_websocket_subscriptions(server):
@@ -102,7 +55,7 @@ def test_webhook_and_websocket_subscriptions(server):
     http = httpx.Client(base_url=url, headers=h["producer"], timeout=30)
     r = http.post("/epcis/queries", json={"name": "objects", "query": {"eventType": ["ObjectEvent"]}})
     assert r.status_code == 201, r.text
-    receiver = Receiver(fail_first=2)
+    receiver = WebhookReceiver(fail_first=2)
     sub = {"dest": receiver.url, "secret": SECRET, "stream": True}
     r = http.post("/epcis/queries/objects/subscriptions", json=sub)
     assert r.status_code == 201, r.text
@@ -121,7 +74,7 @@ def test_webhook_and_websocket_subscriptions(server):
         assert ids
         streamed: list[str] = []
         while len(streamed) < len(ids):
-            streamed += [e["eventID"] for e in _events(json.loads(ws.recv(timeout=20)))]
+            streamed += [e["eventID"] for e in events_of(json.loads(ws.recv(timeout=20)))]
         assert streamed == ids
     # the webhook: two refusals, then every event once, in capture order, each delivery signed
     _wait(lambda: len(receiver.event_ids()) >= len(ids))
@@ -142,11 +95,11 @@ def test_webhook_and_websocket_subscriptions(server):
     # ... and resumed by its owner
     assert http.post(dead_url + "/resume").json()["paused"] is False
     # a scheduled subscription reporting even when empty
-    empty = Receiver()
+    empty = WebhookReceiver()
     every = {"dest": empty.url, "secret": SECRET, "schedule": {"second": "*"}, "reportIfEmpty": True}
     assert http.post("/epcis/queries/objects/subscriptions", json=every).status_code == 201
     _wait(lambda: len(empty.deliveries) >= 2, 10)
-    assert _events(empty.deliveries[0][1]["doc"]) == []
+    assert events_of(empty.deliveries[0][1]["doc"]) == []
     # bad subscriptions are refused: no secret, both stream and schedule, a private address when not allowed
     assert (
         http.post("/epcis/queries/objects/subscriptions", json={"dest": receiver.url, "stream": True}).status_code

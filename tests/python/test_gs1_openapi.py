@@ -20,7 +20,7 @@ from ledger.paths import ROOT
 from ledger.trace.epcis.samples import document
 
 from .conftest import free_port
-from .helpers import DOMAIN, serve, sign_in_message
+from .helpers import DOMAIN, login_over_http, serve
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 GS1_OPENAPI = ROOT / "tests" / "fixtures" / "epcis" / "gs1" / "openapi.yaml"
@@ -100,13 +100,8 @@ def test_gs1_openapi_finds_nothing_that_contradicts_it(server, members, tmp_path
         pytest.fail(f"{SCHEMATHESIS} missing: run `make test` (it builds .venv-schemathesis)")
     url, log = server
 
-    class _Http:
-        def get(self, path):
-            return httpx.get(url + path)
-
-    message, signature = sign_in_message(_Http(), members[who])
-    token = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature}).json()["token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = login_over_http(url, members[who])
+    token = auth["Authorization"].split()[1]
     # something to find: events, a named query
     httpx.post(url + "/epcis/capture", json=document(random.Random(5), 20), headers=auth).raise_for_status()
     q = {"name": "myQuery", "query": {"eventType": ["ObjectEvent"]}}

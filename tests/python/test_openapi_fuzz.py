@@ -8,13 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ledger.paths import ROOT
 
 from .conftest import free_port
-from .helpers import DOMAIN, serve, sign_in_message
+from .helpers import DOMAIN, login_over_http, serve
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 
@@ -43,12 +42,7 @@ def test_schemathesis_finds_no_server_errors(server, members, who):
         pytest.fail(f"{SCHEMATHESIS} missing: run `make test` (it builds .venv-schemathesis)")
     url, log = server
 
-    class _Http:  # what sign_in_message needs of a client
-        def get(self, path):
-            return httpx.get(url + path)
-
-    message, signature = sign_in_message(_Http(), members[who])
-    token = httpx.post(url + "/v1/auth/login", json={"message": message, "signature": signature}).json()["token"]
+    token = login_over_http(url, members[who])["Authorization"].split()[1]
     out = subprocess.run(
         [
             str(SCHEMATHESIS),

@@ -175,11 +175,12 @@ def capture(
     recorder: str,
     now: datetime | None = None,
     may_record: Callable[[str], bool] | None = None,
-    also: Callable[[Session], None] | None = None,
+    also: Callable[[Session, list[str]], None] | None = None,
     xml: bool = False,
 ) -> CaptureResult:
     """Store the document's new events in one transaction; report each as stored or duplicate.
-    `also` writes more in the same transaction (the document's master data).
+    `also` writes more in the same transaction (the document's master data, its capture job),
+    given the hash IDs of the document's events.
     With `may_record` (GTIN -> bool, the chain's answer for this recorder), a document with an
     event about a registered product the recorder may not record about is refused whole."""
     prepared = prepare(doc, events, xml)
@@ -202,7 +203,7 @@ def _store(
     recorder: str,
     now: datetime,
     may_record: Callable[[str], bool] | None = None,
-    also: Callable[[Session], None] | None = None,
+    also: Callable[[Session, list[str]], None] | None = None,
 ) -> CaptureResult:
     capture_id = str(uuid.uuid4())
     hash_ids = [p.hash_id for p in prepared]
@@ -254,7 +255,7 @@ def _store(
         if epc_rows:
             db.execute(insert(EpcisEpc.__table__), epc_rows)
     if also is not None:
-        also(db)
+        also(db, hash_ids)
     db.commit()
     return CaptureResult(
         capture_id,

@@ -102,34 +102,31 @@ def run(
                     _problem("ValidationException", "Invalid event", 400, detail, f"/epcisBody/eventList/{i}")
                 )
     found = master_data.elements(doc)
-    hash_ids: list[str] = []
+    job = EpcisCaptureJob(
+        id=uuid.uuid4().hex, member=member, created_at=now, finished_at=now, behaviour=behaviour, running=False,
+        success=not errors, errors="[]", events="[]",
+    )  # fmt: skip
+
+    def also(s: Session, hash_ids: list[str]) -> None:
+        """The master data and the job itself, in the capture's own transaction."""
+        if found:
+            master_data.store(s, found, member, now)
+        job.events = json.dumps(hash_ids)
+        job.success, job.errors = not errors, json.dumps(errors, ensure_ascii=False)
+        s.add(job)
+
     while events:
         try:
             part = _alone(doc, None) | {"epcisBody": {"eventList": events}}
-            result = capture(
-                db, part, events, member, now=now, may_record=may_record,
-                also=(lambda s: master_data.store(s, found, member, now)) if found else None, xml=xml,
-            )  # fmt: skip
-            hash_ids = [e["hashId"] for e in result.events]
-            break
+            capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml)
+            return job
         except NotAuthorisedRecorder as exc:
             if behaviour == "rollback":
                 raise
             db.rollback()
             errors.append(_problem("SecurityException", "Not an authorised recorder", 403, str(exc)))
             events = [e for e in events if _hash_of(doc, e, xml) != exc.hash_id]
-    job = EpcisCaptureJob(
-        id=uuid.uuid4().hex,
-        member=member,
-        created_at=now,
-        finished_at=now,
-        behaviour=behaviour,
-        running=False,
-        success=not errors,
-        errors=json.dumps(errors, ensure_ascii=False),
-        events=json.dumps(hash_ids),
-    )
-    db.add(job)
+    also(db, [])  # no event left to capture: the job alone, with its errors
     db.commit()
     return job
 
