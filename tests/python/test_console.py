@@ -19,7 +19,8 @@ import pytest
 from eth_account import Account
 
 from ledger.access.roles import Role
-from ledger.chain.client import Sender
+from ledger.chain.client import Sender, connect
+from ledger.chain.deploy import deploy
 from ledger.paths import ROOT
 
 from .conftest import free_port
@@ -30,14 +31,19 @@ SHOTS = ROOT / "build" / "console-screenshots"
 
 
 @pytest.fixture
-def console(deployment, chain_node, tmp_path, members):
-    """The API under uvicorn (as deployed), and a function that signs a member in over HTTP."""
-    dep, manifest = deployment
+def console(anvil_factory, tmp_path, accounts):
+    """The API under uvicorn (as deployed) on a node and deployment of its own (the journeys change
+    the merchant's deposit, which other tests count on), the deployment, its members by label, and
+    a function that signs a member in over HTTP."""
+    node = anvil_factory()
+    manifest = tmp_path / "deployment.json"
+    dep, _ = deploy(connect(node.url), manifest)
+    members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
     issuer = Sender(dep.w3, members["issuer"], dep.decoder())
     issuer.transact(dep.contract("SettlementToken").functions.mint(members["merchant_a"].address, 10**6))
     port = free_port()
     env = {
-        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_RPC_URL": node.url,
         "LEDGER_MANIFEST": str(manifest),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
         "LEDGER_DATA_DIR": str(tmp_path / "data"),
@@ -45,7 +51,7 @@ def console(deployment, chain_node, tmp_path, members):
         "LEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
     }
     with serve(env, tmp_path / "uvicorn.log", port) as url:
-        yield url, lambda account: login_over_http(url, account, domain=env["LEDGER_SIWE_DOMAIN"])
+        yield url, dep, members, lambda account: login_over_http(url, account, domain=env["LEDGER_SIWE_DOMAIN"])
 
 
 def journey(script: str, *args: str) -> dict:
@@ -74,9 +80,8 @@ def keystore_of(account, tmp_path) -> str:
     return str(path)
 
 
-def test_merchant_journeys_in_the_browser(console, deployment, tmp_path, members):
-    url, headers = console
-    dep, _ = deployment
+def test_merchant_journeys_in_the_browser(console, tmp_path):
+    url, dep, members, headers = console
     merchant = members["merchant_a"]
     h = headers(merchant)
     gtin = new_gtin()  # the product and batch the journey issues codes for, registered through the API
@@ -106,9 +111,8 @@ def test_merchant_journeys_in_the_browser(console, deployment, tmp_path, members
     assert report["zh_heading"] == "商家" and report["phone_overflow"] is False
 
 
-def test_a_governor_approves_a_proposal_signed_in_the_browser(console, deployment, accounts, tmp_path):
-    url, headers = console
-    dep, _ = deployment
+def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts, tmp_path):
+    url, dep, _, headers = console
     g1, g2 = [a for a in accounts if a.address in dep.manifest["governance"]["governors"]][:2]
     newcomer = Account.create().address  # a key no other test uses
     action = {"type": "admit_member", "address": newcomer, "roles": ["inspector"]}
