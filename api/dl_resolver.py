@@ -131,9 +131,7 @@ class ResolverFront:
             await self.app(inner, receive, _with(send, [*CORS, *links]))
             return
         try:
-            status, body, extra = await run_in_threadpool(
-                _resolve, svc, keys, anchor, query, headers, wants_linkset, scope["query_string"]
-            )
+            status, body, extra = await run_in_threadpool(_resolve, svc, keys, anchor, query, headers, wants_linkset)
         except InvalidInput as exc:
             status, body, extra = 400, {"error": "invalid_input", "detail": str(exc)}, []
         await _send(send, status, body, method, [*extra, *links])
@@ -162,7 +160,7 @@ def _quote(v: str) -> str:
     return quote(v, safe="")
 
 
-def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bool, raw_query: bytes):
+def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bool):
     gtin, lot, serial = keys
     params = dict(query)
     accept, languages = headers.get("accept"), headers.get("accept-language")

@@ -230,10 +230,3 @@ def query_answer(
 
 def item_list(kind: str, field: str, values: list[str]) -> dict:
     return {"@context": queries.BASE_CONTEXT, "type": kind, field: values}
-
-
-def visible_rows(member_address: str | None):
-    """A condition on events: visible to the member (None reads all)."""
-    if member_address is None:
-        return EpcisEvent.id.is_not(None)
-    return (EpcisEvent.recorder == member_address) | (EpcisEvent.merchant == member_address)

@@ -45,7 +45,7 @@ EPCIS_JSON = "application/ld+json"
 # Capturing is CPU-bound Python: threads of one worker interleaving on the GIL finish later, all
 # of them, than one after another (measured: 4 at once gave 2/3 of the throughput). Scale with
 # workers (processes) instead.
-_CAPTURING = threading.Lock()
+CAPTURING = threading.Lock()
 
 _CAPTURE_EXAMPLE = {
     "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
@@ -85,7 +85,7 @@ def capture(
     events = body.get("epcisBody", {}).get("eventList") if isinstance(body.get("epcisBody"), dict) else None
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
-    with _CAPTURING:
+    with CAPTURING:
         try:
             doc, events = check_capture(body)
             may_record = recorders.may_record_on_chain(deployment_of(request), member.address)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -26,11 +25,10 @@ from ..auth import Member, require
 from ..epcis_binding import PREFIX, location, page_controls
 from ..errors import ApiError, not_found
 from ..services import get_db, services
-from .epcis import RECORDERS
+from .epcis import CAPTURING, RECORDERS
 from .money_fields import deployment_of
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
-_CAPTURING = threading.Lock()  # as /v1/epcis/capture: CPU-bound, one at a time per worker
 
 
 # --- capture ---------------------------------------------------------------------------------
@@ -60,7 +58,7 @@ async def _run(
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
 
     def work() -> EpcisCaptureJob:
-        with _CAPTURING:
+        with CAPTURING:
             return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml)
 
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -21,9 +20,10 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis import event_pages
 from ledger.trace.epcis import simple_query as sq
+from ledger.trace.epcis.query import visible
 
 from ..auth import READ_ALL, Member, require
-from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer, visible_rows
+from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer
 from ..errors import ApiError, not_found
 from ..services import get_db
 from .epcis import RECORDERS
@@ -31,7 +31,6 @@ from .epcis import RECORDERS
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
 READERS = require(RECORDERS, *READ_ALL)
 CONTROLS = {"perPage", "nextPageToken"}
-_CAPTURING = threading.Lock()  # as /v1/epcis/capture: CPU-bound, one at a time per worker
 TOP_LEVEL = ["events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture",
              "queries"]  # fmt: skip
 
@@ -94,7 +93,7 @@ def event_by_id(
     db: DbSession = Depends(get_db),  # noqa: N803
 ) -> Response:
     stmt = select(EpcisEvent).where((EpcisEvent.event_ref == eventID) | (EpcisEvent.hash_id == eventID))
-    row = db.scalar(stmt.where(visible_rows(reader(member))).limit(1))
+    row = db.scalar(stmt.where(visible(reader(member))).limit(1))
     if row is None:
         raise not_found(f"event {eventID[:120]}")
     return query_answer(request, [row], None)
@@ -121,7 +120,7 @@ def _listing(tree: str):
     def listing(request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> JSONResponse:
         per_page, token = page_controls(request)
         col = EpcisEpc.uri if column is None else column
-        stmt = select(col).distinct().where(col.is_not(None), visible_rows(reader(member)))
+        stmt = select(col).distinct().where(col.is_not(None), visible(reader(member)))
         if column is None:
             stmt = stmt.join(EpcisEvent, EpcisEvent.id == EpcisEpc.event_id)
         if token:

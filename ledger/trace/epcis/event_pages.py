@@ -21,6 +21,7 @@ from ledger.store.models import EpcisEvent
 
 from . import event_match
 from .canonical import namespaces_of
+from .query import visible
 from .simple_query import ORDER_FIELDS, Query, QueryParameterError, sql_filter
 
 SCAN_BUDGET = 20_000  # candidate rows one page may examine
@@ -69,10 +70,7 @@ def _order_attr(q: Query) -> str:
 
 
 def _base(q: Query, visible_to: str | None):
-    stmt = select(EpcisEvent).where(sql_filter(q))
-    if visible_to:
-        stmt = stmt.where((EpcisEvent.recorder == visible_to) | (EpcisEvent.merchant == visible_to))
-    return stmt
+    return select(EpcisEvent).where(sql_filter(q), visible(visible_to))
 
 
 def _ordered(q: Query, stmt, after: dict | None):

@@ -26,6 +26,7 @@ from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
 
 from . import event_match, schedules
 from . import simple_query as sq
+from .canonical import namespaces_of
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -41,7 +42,7 @@ def create(db: Session, owner: str, body: Any, now: datetime) -> EpcisNamedQuery
     if not NAME.fullmatch(name):
         raise InvalidInput("name: 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit")
     query = body["query"]
-    sq.parse(query, db, sq.prefixes_of_context(query.get("@context")))  # refuses what it cannot run
+    sq.parse(query, db, namespaces_of(query.get("@context")))  # refuses what it cannot run
     if db.get(EpcisNamedQuery, name) is not None:
         raise Conflict(f"a query named {name!r} exists")
     row = EpcisNamedQuery(name=name, owner=owner, query=json.dumps(query, ensure_ascii=False), created_at=now)
@@ -70,7 +71,7 @@ def remove(db: Session, row: EpcisNamedQuery) -> None:
 
 def parsed(db: Session, row: EpcisNamedQuery) -> sq.Query:
     query = json.loads(row.query)
-    return sq.parse(query, db, sq.prefixes_of_context(query.get("@context")))
+    return sq.parse(query, db, namespaces_of(query.get("@context")))
 
 
 def check_dest(dest: Any, allow_private: bool) -> str:

@@ -34,6 +34,13 @@ class EventQuery:
     limit: int = 100
 
 
+def visible(member: str | None):
+    """Events a member sees: those it recorded and those about its products (None: all)."""
+    if member is None:
+        return EpcisEvent.id.is_not(None)
+    return (EpcisEvent.recorder == member) | (EpcisEvent.merchant == member)
+
+
 def find_events(db: Session, q: EventQuery) -> list[EpcisEvent]:
     stmt = select(EpcisEvent).where(EpcisEvent.id > q.after_id)
     epc_filters = []
@@ -56,7 +63,7 @@ def find_events(db: Session, q: EventQuery) -> list[EpcisEvent]:
     if q.merchant:
         stmt = stmt.where(EpcisEvent.merchant == q.merchant)
     if q.visible_to:
-        stmt = stmt.where((EpcisEvent.recorder == q.visible_to) | (EpcisEvent.merchant == q.visible_to))
+        stmt = stmt.where(visible(q.visible_to))
     return list(db.scalars(stmt.order_by(EpcisEvent.id).limit(q.limit)))
 
 

@@ -21,7 +21,6 @@ from ledger.store.models import EpcisEpc, EpcisEvent
 
 from . import event_match as m
 from . import master_data
-from .canonical import namespaces_of
 from .capture import full_term
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -271,11 +270,6 @@ def _attributes(q: Query, name: str, kind: str, f: str, attr: str | None, values
         raise QueryParameterError(name, "HASATTR_<field>=<attribute> or EQATTR_<field>_<attribute>=<value>")
     having = master_data.having(db, attr, values)
     q.tests.append(lambda e: any(u in having for u in master_data.field_uris(e, f)))
-
-
-def prefixes_of_context(context: Any) -> dict[str, str]:
-    """{prefix: "{namespace}"} declared by an @context (a named query's or a stored document's)."""
-    return namespaces_of(context)
 
 
 def sql_filter(q: Query) -> ColumnElement[bool]:
