@@ -30,6 +30,7 @@ from ledger.trace import dl_compression, scan_facts
 from ledger.trace import resolver_links as rl
 from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
 
+from .errors import ApiError
 from .segments import routed_path
 from .services import Services
 
@@ -130,10 +131,14 @@ class ResolverFront:
             inner = dict(scope, path=scope["path"].rstrip("/") or "/", raw_path=raw_canonical.encode("latin-1"))
             await self.app(inner, receive, _with(send, [*CORS, *links]))
             return
-        try:
+        try:  # anyone may resolve, within the public budget per client (as scans are)
+            svc.public_limiter.hit(scope["client"][0] if scope.get("client") else "unknown")
             status, body, extra = await run_in_threadpool(_resolve, svc, keys, anchor, query, headers, wants_linkset)
         except InvalidInput as exc:
             status, body, extra = 400, {"error": "invalid_input", "detail": str(exc)}, []
+        except ApiError as exc:  # over the budget: 429 with Retry-After, nothing read
+            status, body = exc.status, {"error": exc.code, "detail": exc.detail}
+            extra = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
         await _send(send, status, body, method, [*extra, *links])
 
 

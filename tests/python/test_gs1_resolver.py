@@ -162,3 +162,14 @@ def test_other_methods_are_refused(scene, method):  # noqa: F811
     c, gtin, *_ = scene
     r = c.request(method, f"/01/{gtin}")
     assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+def test_resolving_is_within_the_public_budget(deployment, chain_node, tmp_path, members):
+    """Linksets and redirects cost database reads: an anonymous client gets the scans' budget, then 429."""
+    from .helpers import make_client
+
+    c = make_client(deployment, chain_node, tmp_path, public_rate=3)
+    answers = [c.get("/01/09506000134352?linkType=linkset") for _ in range(5)]
+    assert [r.status_code for r in answers[:3]] == [404, 404, 404]
+    assert answers[4].status_code == 429 and int(answers[4].headers["retry-after"]) >= 1
+    assert answers[4].headers["access-control-allow-origin"] == "*"
