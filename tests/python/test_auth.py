@@ -270,11 +270,11 @@ def test_chain_down_is_503(deployment, tmp_path, members, chain_node):
 
 
 def test_public_endpoints_are_rate_limited(deployment, chain_node, tmp_path):
-    c = make_client(deployment, chain_node, tmp_path, public_rate=3, public_window_s=60)
+    c = make_client(deployment, chain_node, tmp_path, public_rate=3, public_window_s=3600)
     assert [c.get("/v1/contracts").status_code for _ in range(3)] == [200, 200, 200]
     r = c.get("/v1/contracts")
     assert r.status_code == 429
-    assert 1 <= int(r.headers["Retry-After"]) <= 61
+    assert 1 <= int(r.headers["Retry-After"]) <= 3601
     assert r.json()["error"] == "rate_limited"
 
 

@@ -78,6 +78,7 @@ def served(deployment, chain_node, tmp_path):
         "LEDGER_DATA_DIR": str(tmp_path / "data"),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'edge.sqlite3'}",
         "LEDGER_PUBLIC_RATE": "3",
+        "LEDGER_PUBLIC_WINDOW": "3600",  # a fixed window: a long one so that five requests never straddle two
         "LEDGER_ANCHOR_INTERVAL": "0",
     }
     port = free_port()
@@ -121,7 +122,9 @@ def test_the_public_rate_limit_holds_across_processes_through_redis(deployment, 
     for i in range(2):
         (tmp_path / f"w{i}").mkdir()
     workers = [  # two API processes' worth of services, one Redis
-        make_client(deployment, chain_node, tmp_path / f"w{i}", redis_url=redis_server.url, public_rate=4)
+        make_client(
+            deployment, chain_node, tmp_path / f"w{i}", redis_url=redis_server.url, public_rate=4, public_window_s=3600
+        )
         for i in range(2)
     ]
     answers = [workers[i % 2].get("/v1/auth/nonce") for i in range(6)]

@@ -168,7 +168,7 @@ def test_resolving_is_within_the_public_budget(deployment, chain_node, tmp_path,
     """Linksets and redirects cost database reads: an anonymous client gets the scans' budget, then 429."""
     from .helpers import make_client
 
-    c = make_client(deployment, chain_node, tmp_path, public_rate=3)
+    c = make_client(deployment, chain_node, tmp_path, public_rate=3, public_window_s=3600)
     answers = [c.get("/01/09506000134352?linkType=linkset") for _ in range(5)]
     assert [r.status_code for r in answers[:3]] == [404, 404, 404]
     assert answers[4].status_code == 429 and int(answers[4].headers["retry-after"]) >= 1

@@ -435,12 +435,12 @@ def test_scans_answered_before_routing_are_the_documented_routes_answers(scene):
 
 
 def test_scan_rate_limit_is_a_429_with_retry_after(deployment, chain_node, tmp_path):
-    c = make_client(deployment, chain_node, tmp_path, public_rate=2, public_window_s=60)
+    c = make_client(deployment, chain_node, tmp_path, public_rate=2, public_window_s=3600)
     path = f"/01/{new_gtin()}/10/L1/21/S1"
     assert [c.get(path, headers={"Accept": "application/json"}).status_code for _ in range(2)] == [200, 200]
     r = c.get(path, headers={"Accept": "application/json"})
     assert r.status_code == 429 and r.json()["error"] == "rate_limited"
-    assert 1 <= int(r.headers["Retry-After"]) <= 61
+    assert 1 <= int(r.headers["Retry-After"]) <= 3601
 
 
 def test_scans_stay_right_when_issues_trees_are_evicted(deployment, chain_node, tmp_path, members):
