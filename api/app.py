@@ -23,6 +23,7 @@ from .routers import (
     epcis_capture,
     epcis_queries,
     epcis_rest,
+    explorer,
     governance,
     order_steps,
     orders,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(governance.router)
     app.include_router(transactions.router)
     app.include_router(audit.router)
+    app.include_router(explorer.router)
     app.include_router(reconciliation.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from ledger.access.roles import Role
-from ledger.chain import governance
+from ledger.chain import explorer, governance
 from ledger.chain.governance import InvalidAction
 
 from ..auth import Member, authenticate, require
@@ -48,6 +48,16 @@ def _with_outlook(dep, proposal: dict[str, Any], council: dict[str, Any]) -> dic
 @router.get("", summary="The council: governors, threshold, proposal count")
 def get_council(request: Request, _: Member = Depends(authenticate)) -> dict[str, Any]:
     return governance.council(_dep(request))
+
+
+@router.get("/members", summary="Members admitted and not removed, with their roles now, read from the chain")
+def list_members(request: Request, _: Member = Depends(authenticate)) -> list[dict[str, Any]]:
+    return explorer.members(_dep(request))
+
+
+@router.get("/parameters", summary="Caps, minimums and timeouts in force, read from the contracts")
+def get_parameters(request: Request, _: Member = Depends(authenticate)) -> dict[str, Any]:
+    return explorer.parameters(_dep(request))
 
 
 @router.get("/proposals", summary="Proposals, newest first, as the chain records them")
