@@ -60,6 +60,17 @@ def get_deposit(
     return {"merchant": merchant, **vault.deposit_account(deployment_of(request), merchant)}
 
 
+@router.get("/deposits/{merchant}/cases", summary="Cases opened against a merchant's deposit, newest first")
+def cases_against(
+    request: Request, merchant: str = Path(pattern=r"^0x[0-9a-fA-F]{40}$"), member: Member = Depends(authenticate)
+) -> list[dict]:
+    """The merchant itself, arbiters, auditors and operators; anyone else gets a 404."""
+    merchant = to_checksum_address(merchant)
+    if merchant != member.address and not member.has(READ_ALL | Role.ARBITER):
+        raise not_found(f"cases of {merchant}")
+    return vault.cases_of(deployment_of(request), merchant)
+
+
 @router.post(
     "/deposits/withdrawal-requests",
     response_model=DepositOut,

@@ -60,5 +60,12 @@ def case(dep: Deployment, case_id: int) -> dict[str, Any]:
     return {"case_id": case_id, "merchant": merchant, "amount_fen": amount, "claimant": claimant, "open": is_open}
 
 
+def cases_of(dep: Deployment, merchant: str) -> list[dict[str, Any]]:
+    """Every case opened against `merchant`, newest first, each as the vault holds it now."""
+    opened = dep.logs(dep.contract("GuaranteeVault").events.CaseOpened, merchant=merchant)
+    ids = sorted({int(log["args"]["caseId"]) for log in opened}, reverse=True)
+    return [case(dep, i) for i in ids]
+
+
 def claim(dep: Deployment, claimant: Sender) -> Any:
     return claimant.transact(dep.contract("GuaranteeVault").functions.claim())

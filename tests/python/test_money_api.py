@@ -237,6 +237,9 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
     assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).json()["frozen_fen"] == 300_000
+    listed = c.get(f"/v1/deposits/{a}/cases", headers=heads["merchant_a"]).json()
+    assert listed[0] == {"case_id": case_id, "merchant": a, "claimant": b, "amount_fen": 300_000, "open": True}
+    assert c.get(f"/v1/deposits/{a}/cases", headers=heads["merchant_b"]).status_code == 404
     assert (
         c.post(
             "/v1/cases", json={"merchant": a, "claimant": b, "amount_fen": 1}, headers=heads["merchant_b"]
