@@ -3,6 +3,8 @@ page's script gets the same table (a JSON data block) for what it writes itself.
 
 from __future__ import annotations
 
+from .console_text_more import MORE
+
 TEXT: dict[str, dict[str, str]] = {
     "title": {"zh": "traceledger 控制台", "en": "traceledger console"},
     "lang_switch": {"zh": "English", "en": "中文"},
@@ -108,6 +110,9 @@ TEXT: dict[str, dict[str, str]] = {
     "created": {"zh": "时间", "en": "When"},
     "breaks": {"zh": "差异", "en": "Breaks"},
 }
+
+
+TEXT.update(MORE)
 
 
 def table(lang: str) -> dict[str, str]:

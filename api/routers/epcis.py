@@ -221,11 +221,25 @@ def get_proof(event_hash: str, db: DbSession = Depends(get_db)) -> dict:
     return proofs.proof_of(db, _event(db, event_hash))
 
 
-@router.get("/status", summary="Events stored, pending anchoring, and roots anchored")
+@router.get(
+    "/status",
+    summary="Events stored, pending anchoring, and roots anchored: the caller's own (recorded, or of its "
+    "products), or all for auditors and operators",
+)
 def status(member: Member = Depends(require(RECORDERS, *READ_ALL)), db: DbSession = Depends(get_db)) -> dict:
-    events = db.scalar(select(func.count()).select_from(EpcisEvent))
-    pending = db.scalar(select(func.count()).select_from(EpcisEvent).where(EpcisEvent.anchor_id.is_(None)))
-    roots = db.scalar(select(func.count()).select_from(EpcisAnchor))
+    if member.has(READ_ALL):
+        events = db.scalar(select(func.count()).select_from(EpcisEvent))
+        pending = db.scalar(select(func.count()).select_from(EpcisEvent).where(EpcisEvent.anchor_id.is_(None)))
+        roots = db.scalar(select(func.count()).select_from(EpcisAnchor))
+        return {"events": events, "pending": pending, "anchors": roots}
+    mine = (EpcisEvent.recorder == member.address) | (EpcisEvent.merchant == member.address)
+    events, pending, roots = db.execute(
+        select(
+            func.count(),
+            func.count().filter(EpcisEvent.anchor_id.is_(None)),
+            func.count(func.distinct(EpcisEvent.anchor_id)),
+        ).where(mine)
+    ).one()
     return {"events": events, "pending": pending, "anchors": roots}
 
 

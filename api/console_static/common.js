@@ -1,0 +1,157 @@
+// What every console page shares: the language table, the session (token, address, roles, the
+// keystore still encrypted), calling the API, writes signed by the member's own key, and small
+// helpers that build tables and charts as DOM elements (no inline script or style).
+export const T = JSON.parse(document.getElementById('i18n').textContent);
+export const LANG = document.body.dataset.lang;
+export const PAGE = document.body.dataset.page;
+export const $ = (id) => document.getElementById(id);
+
+export const session = {
+  get keystore() { return sessionStorage.getItem('tl_keystore'); },
+  get token() { return sessionStorage.getItem('tl_token'); },
+  get address() { return sessionStorage.getItem('tl_address'); },
+  get roles() { return JSON.parse(sessionStorage.getItem('tl_roles') || '[]'); },
+  save(login) {
+    sessionStorage.setItem('tl_token', login.token);
+    sessionStorage.setItem('tl_address', login.address);
+    sessionStorage.setItem('tl_roles', JSON.stringify(login.roles));
+  },
+  clear() { sessionStorage.clear(); },
+};
+
+// --- writes signed by the member's own key ----------------------------------------------------
+// A session from a keystore signs its writes itself: the API stops each write at its unsigned
+// transaction (X-Ledger-Sign: self, answer 202), this page signs it with the key (unlocked once
+// per page with the keystore's password) and submits it; the API then answers as the write does.
+let wallet = null;
+
+function unlock() {
+  if (wallet) return Promise.resolve(wallet);
+  const form = $('unlock-form');
+  form.hidden = false;
+  $('unlock-password').focus();
+  return new Promise((resolve, reject) => {
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      say('unlock-status', T.decrypting);
+      try {
+        wallet = await ethers.Wallet.fromEncryptedJson(session.keystore, $('unlock-password').value);
+        form.hidden = true;
+        say('unlock-status', '');
+        resolve(wallet);
+      } catch (err) { say('unlock-status', T.signin_failed + err.message, true); reject(err); }
+    };
+  });
+}
+
+function asEthers(tx) {
+  const out = { to: tx.to, data: tx.data, value: BigInt(tx.value || 0), nonce: Number(tx.nonce),
+    chainId: BigInt(tx.chainId), gasLimit: BigInt(tx.gas) };
+  if (tx.maxFeePerGas !== undefined) {
+    Object.assign(out, { type: 2, maxFeePerGas: BigInt(tx.maxFeePerGas), maxPriorityFeePerGas: BigInt(tx.maxPriorityFeePerGas) });
+  } else { Object.assign(out, { type: 0, gasPrice: BigInt(tx.gasPrice) }); }
+  return out;
+}
+
+export async function write(path, body, selfSigned = true) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (session.keystore && selfSigned) headers['X-Ledger-Sign'] = 'self';
+  let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
+    const key = await unlock();
+    const raw = await key.signTransaction(asEthers(answer.transaction));
+    answer = await api(answer.submit, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ raw_transaction: raw }),
+    });
+  }
+  return answer;
+}
+
+export async function api(path, options = {}) {
+  const headers = Object.assign({ Accept: 'application/json' }, options.headers || {});
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const r = await fetch(path, Object.assign({}, options, { headers }));
+  const body = (r.headers.get('content-type') || '').includes('json') ? await r.json() : await r.blob();
+  if (!r.ok) {
+    const err = new Error(describe(body) || `HTTP ${r.status}`);
+    err.status = r.status;
+    err.body = body;
+    throw err;
+  }
+  return body;
+}
+
+function describe(body) {
+  if (!body || typeof body !== 'object') return '';
+  const detail = body.detail;
+  if (Array.isArray(detail)) return detail.map((p) => `${p.path || p.field}: ${p.reason}`).join('; ');
+  return detail || body.title || body.error || '';
+}
+
+export function say(id, text, isError = false) {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle('error', isError);
+}
+
+export function fen(n) { return `${(Number(n) / 100).toFixed(2)} ¥`; }
+
+export function fill(text, values) { return text.replace(/\{(\w+)\}/g, (_, k) => String(values[k])); }
+
+export function cell(tr, content) {
+  const td = document.createElement('td');
+  if (content instanceof Node) td.append(content); else td.textContent = content;
+  tr.append(td);
+  return td;
+}
+
+export function rows(tableId, items, toCells, empty = T.none_yet) {
+  const body = $(tableId).tBodies[0];
+  body.replaceChildren(...items.map((item) => {
+    const tr = document.createElement('tr');
+    for (const c of toCells(item, tr)) cell(tr, c);
+    return tr;
+  }));
+  if (!items.length) {
+    const tr = document.createElement('tr'); const td = cell(tr, empty);
+    td.colSpan = $(tableId).tHead.rows[0].cells.length; body.append(tr);
+  }
+}
+
+export function figures(dlId, pairs) {
+  $(dlId).replaceChildren(...pairs.flatMap(([k, v]) => {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.figure = k;
+    return [dt, dd];
+  }));
+}
+
+export function button(text, label, onClick) {
+  const b = document.createElement('button'); b.type = 'button'; b.textContent = text;
+  if (label) b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+export function when(iso) { return iso ? new Date(iso).toLocaleString(LANG) : ''; }
+
+// --- charts: bars drawn as SVG elements -------------------------------------------------------
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+export function bars(target, values, labels) {
+  const width = 600; const height = 160; const max = Math.max(1, ...values);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);
+  svg.setAttribute('class', 'chart');
+  const w = width / Math.max(values.length, 1);
+  values.forEach((v, i) => {
+    const h = Math.round((v / max) * height);
+    const rect = document.createElementNS(SVG, 'rect');
+    rect.setAttribute('x', String(i * w + 2)); rect.setAttribute('width', String(Math.max(w - 4, 1)));
+    rect.setAttribute('y', String(height - h)); rect.setAttribute('height', String(h));
+    const title = document.createElementNS(SVG, 'title'); title.textContent = `${labels[i]}: ${v}`;
+    rect.append(title); svg.append(rect);
+  });
+  $(target).replaceChildren(svg);
+}

@@ -1,0 +1,184 @@
+// The merchant's page (own data only): the guarantee deposit and the cases against it, orders and
+// payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
+// with each problem's path and the anchoring status, and the scan statistics of its codes.
+import { $, LANG, T, api, bars, fen, figures, fill, rows, say, session, when, write } from './common.js';
+
+async function loadScans() {
+  const stats = await api('/v1/scans/stats?days=30');
+  rows('scans', stats.per_day, (d) => [d.day, d.scans, d.codes, d.networks, d.suspicious].map(String));
+  bars('scans-chart', stats.per_day.map((d) => d.scans), stats.per_day.map((d) => d.day));
+  $('suspicious').replaceChildren(...stats.suspicious_codes.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = `${c.gtin} / ${c.lot} / ${c.serial}: ${c.scans} (${c.networks})`;
+    return li;
+  }));
+}
+
+async function previewQr(issue) {
+  const csv = await (await api(`/v1/code-issues/${issue.issue_id}/codes.csv`, { headers: { Accept: '*/*' } })).text();
+  const first = csv.split('\n')[1];
+  if (!first) return;
+  const serial = first.split(',')[0];
+  const lot = encodeURIComponent(issue.lot);
+  const png = await api(`/v1/batches/${issue.gtin}/${lot}/codes/${encodeURIComponent(serial)}.png`, { headers: { Accept: 'image/png' } });
+  $('qr-img').src = URL.createObjectURL(png);
+  $('qr-caption').textContent = serial;
+  $('qr').hidden = false;
+}
+
+async function loadDeposit() {
+  const d = await api(`/v1/deposits/${session.address}`);
+  const pairs = [[T.balance, fen(d.balance_fen)], [T.required, fen(d.required_fen)], [T.frozen, fen(d.frozen_fen)],
+    [T.pending_withdrawal, fen(d.pending_withdrawal_fen)]];
+  if (d.unlock_at) pairs.push([T.unlocks_at, new Date(d.unlock_at * 1000).toLocaleString(LANG)]);
+  countdown(d.pending_withdrawal_fen ? d.unlock_at : 0);
+  figures('deposit', pairs);
+  const cases = await api(`/v1/deposits/${session.address}/cases`);
+  rows('cases', cases, (c) => [`#${c.case_id}`, c.claimant, fen(c.amount_fen), c.open ? T.case_open : T.case_closed]);
+}
+
+let ticking = null;
+
+function countdown(unlockAt) {
+  clearInterval(ticking);
+  const tick = () => {
+    const left = Math.max(0, Math.round(unlockAt - Date.now() / 1000));
+    if (!unlockAt) { $('unlock-countdown').textContent = ''; return; }
+    const h = Math.floor(left / 3600); const m = Math.floor((left % 3600) / 60); const sec = left % 60;
+    $('unlock-countdown').textContent = left ? `${T.unlocks_in} ${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+      : T.unlocked;
+  };
+  tick();
+  ticking = setInterval(tick, 1000);
+}
+
+async function loadOrders() {
+  const owed = await api('/v1/payouts/me');
+  figures('payouts', [[T.owed_settlement, fen(owed.settlement_fen)], [T.owed_claims, fen(owed.vault_claims_fen)]]);
+  $('payouts-pull').disabled = !(owed.settlement_fen || owed.vault_claims_fen);
+  const orders = await api('/v1/orders?limit=50');
+  rows('orders', orders, (o) => [o.order_id, fen(o.amount_fen), o.status, when(o.created_at)]);
+}
+
+async function loadProducts() {
+  const products = await api('/v1/products');
+  rows('products', products, (p) => [p.gtin, p.name]);
+}
+
+async function loadAnchoring() {
+  const s = await api('/v1/epcis/status');
+  $('epcis-anchoring').textContent = fill(T.epcis_anchoring, s);
+}
+
+function download(link, path, name) {
+  link.addEventListener('click', async (e) => {
+    e.preventDefault();
+    const blob = await api(path, { headers: { Accept: '*/*' } });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url; a.download = name; document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+async function issueCodes(e) {
+  e.preventDefault();
+  const gtin = $('codes-gtin').value.trim();
+  const lot = encodeURIComponent($('codes-lot').value.trim());
+  $('codes-progress').hidden = false;
+  say('codes-status', T.issuing);
+  try {
+    // the issue's anchor goes through the gateway: replaying an issue after its signature would draw new serials
+    const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value) }, false);
+    say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
+    const links = $('codes-downloads');
+    const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);
+    links.replaceChildren(pdf, document.createTextNode(' '), csv);
+    download(pdf, `/v1/code-issues/${issue.issue_id}/labels.pdf`, `labels-${issue.issue_id}.pdf`);
+    download(csv, `/v1/code-issues/${issue.issue_id}/codes.csv`, `codes-${issue.issue_id}.csv`);
+    links.hidden = false;
+    previewQr(issue).catch(() => {});
+  } catch (err) {
+    say('codes-status', T.error + err.message, true);
+  } finally { $('codes-progress').hidden = true; }
+}
+
+async function uploadEpcis(e) {
+  e.preventDefault();
+  const file = $('epcis-file').files[0];
+  const text = await file.text();
+  const xml = file.name.endsWith('.xml') || text.trimStart().startsWith('<');
+  const out = $('epcis-result');
+  out.replaceChildren();
+  try {
+    let stored; let duplicates;
+    if (xml) {
+      await api('/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/xml' }, body: text });
+      const jobs = await api('/epcis/capture?perPage=1');
+      if (!jobs[0].success) throw Object.assign(new Error(''), { body: { detail: jobs[0].errors.map((p) => ({ path: p.pointer, reason: p.detail })) } });
+      stored = jobs[0].eventIDs.length; duplicates = 0;
+    } else {
+      const r = await api('/v1/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/ld+json' }, body: text });
+      stored = r.stored; duplicates = r.duplicates;
+    }
+    const p = document.createElement('p');
+    p.textContent = `${T.epcis_stored}${stored}${T.epcis_duplicates}${duplicates}${T.anchoring}`;
+    out.append(p);
+    loadAnchoring().catch(() => {});
+  } catch (err) {
+    const p = document.createElement('p'); p.className = 'error'; p.textContent = T.epcis_refused;
+    const ul = document.createElement('ul');
+    const problems = Array.isArray(err.body && err.body.detail) ? err.body.detail : [{ path: '', reason: err.message }];
+    for (const problem of problems) {
+      const li = document.createElement('li');
+      const code = document.createElement('code'); code.textContent = problem.path || problem.field || '';
+      li.append(code, document.createTextNode(` ${problem.reason}`));
+      ul.append(li);
+    }
+    out.append(p, ul);
+  }
+}
+
+export function initMerchant() {
+  loadDeposit().catch((err) => say('deposit-status', T.error + err.message, true));
+  loadOrders().catch((err) => say('payouts-status', T.error + err.message, true));
+  loadProducts().catch(() => {});
+  loadAnchoring().catch(() => {});
+  loadScans().catch(() => {});
+  const depositStep = async (path, body) => {
+    try { await write(path, body); say('deposit-status', ''); await loadDeposit(); }
+    catch (err) { say('deposit-status', T.error + err.message, true); }
+  };
+  $('deposit-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    depositStep('/v1/deposits', { amount_fen: Number($('deposit-amount').value) });
+  });
+  $('withdraw-request').addEventListener('click', () => {
+    const amount = Number($('deposit-amount').value);
+    if (!amount) { $('deposit-amount').focus(); return; }
+    depositStep('/v1/deposits/withdrawal-requests', { amount_fen: amount });
+  });
+  $('withdraw-take').addEventListener('click', () => depositStep('/v1/deposits/withdrawals', {}));
+  $('payouts-pull').addEventListener('click', async () => {
+    try { await write('/v1/payouts/withdraw', {}); say('payouts-status', T.payouts_pulled); await loadOrders(); }
+    catch (err) { say('payouts-status', T.error + err.message, true); }
+  });
+  const done = async (promise) => {
+    try { await promise; say('products-status', T.done + new Date().toLocaleTimeString(LANG)); await loadProducts(); }
+    catch (err) { say('products-status', T.error + err.message, true); }
+  };
+  $('product-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    done(write('/v1/products', { gtin: $('product-gtin').value.trim(), name: $('product-name').value.trim() }));
+  });
+  $('batch-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    done(write('/v1/batches', { gtin: $('batch-gtin').value.trim(), lot: $('batch-lot').value.trim() }));
+  });
+  $('batch-recall').addEventListener('click', () => {
+    const lot = encodeURIComponent($('batch-lot').value.trim());
+    done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
+  });
+  $('codes-form').addEventListener('submit', issueCodes);
+  $('epcis-form').addEventListener('submit', uploadEpcis);
+}

@@ -1,0 +1,70 @@
+// The sign-in page: a keystore file decrypted here or an injected EIP-1193 wallet signs the same
+// EIP-4361 message as the API's sign-in; the key never leaves this page. Once signed in, the
+// member's API keys: created (shown once) and revoked.
+import { $, LANG, T, api, button, session, rows, say, when } from './common.js';
+
+async function signInWith(address, sign) {
+  const { message } = await api(`/v1/auth/challenge?address=${address}`);
+  say('signin-status', T.signing);
+  const signature = await sign(message);
+  const login = await api('/v1/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message, signature }),
+  });
+  session.save(login);
+  const next = login.roles.includes('merchant') ? 'merchant' : login.roles.includes('governor') ? 'governor' : 'auditor';
+  window.location.assign(`/console/${next}?lang=${LANG}`);
+}
+
+async function loadKeys() {
+  const keys = await api('/v1/auth/api-keys');
+  rows('key-list', keys, (k) => [k.name, when(k.created_at), k.revoked_at ? T.key_revoked
+    : button(T.key_revoke, `${T.key_revoke} ${k.name}`, async () => {
+      try { await api(`/v1/auth/api-keys/${k.id}`, { method: 'DELETE' }); await loadKeys(); }
+      catch (err) { say('key-status', T.error + err.message, true); }
+    })]);
+}
+
+function initKeys() {
+  $('keys').hidden = false;
+  loadKeys().catch((err) => say('key-status', T.error + err.message, true));
+  $('key-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const created = await api('/v1/auth/api-keys', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: $('key-name').value }),
+      });
+      say('key-status', T.key_shown_once + created.key);
+      await loadKeys();
+    } catch (err) { say('key-status', T.error + err.message, true); }
+  });
+}
+
+export function initSignin() {
+  if (session.token) initKeys();
+  $('keystore-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      say('signin-status', T.decrypting);
+      const json = await $('keystore').files[0].text();
+      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
+      sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
+      await signInWith(key.address, (m) => key.signMessage(m));
+    } catch (err) {
+      say('signin-status', T.signin_failed + err.message, true);
+    }
+  });
+  $('wallet').addEventListener('click', async () => {
+    if (!window.ethereum) { say('signin-status', T.no_wallet, true); return; }
+    try {
+      const [address] = await window.ethereum.request({ method: 'eth_requestAccounts' });
+      const checksummed = ethers.getAddress(address);
+      await signInWith(checksummed, (m) => window.ethereum.request({
+        method: 'personal_sign', params: [ethers.hexlify(ethers.toUtf8Bytes(m)), checksummed],
+      }));
+    } catch (err) {
+      say('signin-status', T.signin_failed + err.message, true);
+    }
+  });
+}
