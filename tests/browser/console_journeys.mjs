@@ -55,6 +55,18 @@ try {
       || document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });
   });
   report.countdown = await page.textContent('#unlock-countdown');
+  await page.waitForSelector('#orders tbody tr:not(:has(td[colspan]))');
+  report.orders_row = await page.textContent('#orders tbody tr');
+  report.cases_row = await page.textContent('#cases tbody tr');
+  const owed = () => page.textContent('#payouts dd:last-of-type');
+  report.owed_before = await owed();
+  await timed('pull_payouts', async () => {  // the key is unlocked already: signed without asking again
+    await page.click('#payouts-pull');
+    await page.waitForFunction((b) => document.querySelector('#payouts-status.error')
+      || document.querySelector('#payouts dd:last-of-type').textContent !== b, report.owed_before, { timeout: 60000 });
+  });
+  report.payouts_status = await page.textContent('#payouts-status');
+  report.owed_after = await owed();
   report.withdrawal_status = await page.textContent('#deposit-status');
   await timed('register_and_recall', async () => {  // each a transaction signed in the page
     await page.fill('#product-gtin', newGtin);

@@ -14,7 +14,11 @@ try {
   await signIn(page, base, keystore, password, 'zh', /\/console\/governor/);
   const row = `#proposals tr[data-proposal="${proposal}"]`;
   await page.waitForSelector(row);
+  await page.waitForSelector('#members tbody tr');
+  await page.waitForSelector('#parameters dd');
   await audit(page, 'governor-desktop-zh', report, out);
+  report.members = await page.textContent('#members tbody');
+  report.parameters = await page.textContent('#parameters');
   report.before = await page.textContent(row);
   await page.click(`${row} button`);
   await page.waitForSelector('#unlock-form:not([hidden])');

@@ -40,7 +40,8 @@ def console(anvil_factory, tmp_path, accounts):
     dep, _ = deploy(connect(node.url), manifest)
     members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
     issuer = Sender(dep.w3, members["issuer"], dep.decoder())
-    issuer.transact(dep.contract("SettlementToken").functions.mint(members["merchant_a"].address, 10**6))
+    for who in ("merchant_a", "merchant_b", "platform"):
+        issuer.transact(dep.contract("SettlementToken").functions.mint(members[who].address, 10**6))
     port = free_port()
     env = {
         "LEDGER_RPC_URL": node.url,
@@ -89,6 +90,20 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
         url + "/v1/products", json={"gtin": gtin, "name": "Console tea"}, headers=h, timeout=60
     ).is_success
     assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "C-1"}, headers=h, timeout=60).is_success
+    # an order to list, a case against the merchant's deposit, and a case award owed to it to pull
+    platform, arbiter = headers(members["platform"]), headers(members["arbiter"])
+    order = {"order_id": "console-o1", "merchant": merchant.address, "amount_fen": 1_234}
+    r = httpx.post(url + "/v1/orders", json=order, headers=platform | {"Idempotency-Key": "console-o1"}, timeout=60)
+    assert r.status_code == 201, r.text
+    other = members["merchant_b"].address
+    for who in (h, headers(members["merchant_b"])):
+        assert httpx.post(url + "/v1/deposits", json={"amount_fen": 10_000}, headers=who, timeout=60).is_success
+    case = {"merchant": merchant.address, "claimant": other, "amount_fen": 500}
+    assert httpx.post(url + "/v1/cases", json=case, headers=arbiter, timeout=60).status_code == 201
+    case = {"merchant": other, "claimant": merchant.address, "amount_fen": 300}
+    award = httpx.post(url + "/v1/cases", json=case, headers=arbiter, timeout=60).json()["case_id"]
+    close = httpx.post(f"{url}/v1/cases/{award}/close", json={"pay_out": True}, headers=arbiter, timeout=60)
+    assert close.is_success, close.text
     page = httpx.get(url + "/console/merchant?lang=zh")  # a strict CSP, no inline script
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "<script>" not in page.text
@@ -109,6 +124,11 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
     assert "$.epcisBody.eventList[0].eventTime" in report["epcis_refused"]
     assert "Events stored: 1" in report["epcis_stored"]
     assert report["zh_heading"] == "商家" and report["phone_overflow"] is False
+    assert "console-o1" in report["orders_row"] and "12.34" in report["orders_row"], report["orders_row"]
+    assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]
+    assert report["owed_before"] == "3.00 ¥" and report["owed_after"] == "0.00 ¥", report  # pulled, signed here
+    assert report["payouts_status"] == "Pulled to your account."
+    assert dep.contract("GuaranteeVault").functions.claimable(merchant.address).call() == 0
 
 
 def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts, tmp_path):
@@ -124,3 +144,52 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert "admit_member" in report["before"] and "a new lab" in report["before"] and "待批准" in report["before"]
     assert "已执行" in report["after"], report
     assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.INSPECTOR)
+    merchant = dep.manifest["members"]["merchant_a"]["address"]
+    assert merchant in report["members"] and "merchant" in report["members"]
+    fee_cap = dep.contract("OrderSettlement").functions.platformFeeCapBps().call()
+    assert f"平台费上限（基点）{fee_cap}" in report["parameters"], report["parameters"]
+
+
+def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp_path):
+    from sqlalchemy import create_engine
+
+    from ledger.chain.indexer import Indexer
+
+    url, dep, members, headers = console
+    merchant, auditor = headers(members["merchant_a"]), headers(members["auditor"])
+    gtin = new_gtin()
+    assert httpx.post(url + "/v1/products", json={"gtin": gtin, "name": "Audit tea"}, headers=merchant).is_success
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "A-1"}, headers=merchant, timeout=60).is_success
+    issue = httpx.post(f"{url}/v1/batches/{gtin}/A-1/codes", json={"count": 3}, headers=merchant, timeout=60).json()
+    uri, other = issue["sample"][0], issue["sample"][1]
+    forged = uri.split("/21/")[0] + "/21/" + other.split("/21/")[1].split("?")[0] + "?" + uri.split("?")[1]
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-24T08:00:00Z",
+        "epcisBody": {"eventList": [{
+            "type": "ObjectEvent", "eventTime": "2026-11-24T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+            "epcList": [f"https://id.gs1.org/01/{gtin}/21/AUDIT1"], "action": "OBSERVE", "bizStep": "shipping",
+        }]},
+    }  # fmt: skip
+    assert httpx.post(url + "/v1/epcis/capture", json=doc, headers=merchant, timeout=60).status_code == 201
+    assert httpx.post(url + "/v1/epcis/anchor", headers=merchant, timeout=60).is_success
+    epcis_file = tmp_path / "audit-doc.json"
+    epcis_file.write_text(json.dumps(doc))
+    # a run with a break: tokens sent straight to the vault, which no deposit event explains
+    dep.sender(members["merchant_a"]).transact(
+        dep.contract("SettlementToken").functions.transfer(dep.contract("GuaranteeVault").address, 7)
+    )
+    Indexer(dep, create_engine(f"sqlite:///{tmp_path / 'console.sqlite3'}"), confirmations=0).run()
+    run = httpx.post(url + "/v1/audit/reconciliation/runs", json={}, headers=auditor, timeout=60).json()
+    assert run["verdict"] == "breaks", run
+    actor = members["merchant_a"].address
+    args = (gtin, uri, forged, str(epcis_file), actor)
+    report = journey("auditor_journey.mjs", url, keystore_of(members["auditor"], tmp_path), PASSWORD, *args)
+    assert "BatchRegistered" in report["records"] and "Provenance" in report["records"], report["records"]
+    assert "success" in report["tx_detail"] and "Provenance.BatchRegistered" in report["tx_detail"]
+    assert report["block_detail"].startswith("Block")
+    assert report["code_verdict"].startswith("All checks passed.") and "ok signature" in report["code_verdict"]
+    assert report["forged_verdict"].startswith("Some checks failed.") and "FAIL signature" in report["forged_verdict"]
+    assert report["epcis_verdict"].startswith("All checks passed."), report["epcis_verdict"]
+    assert "+7 fen moved with no event of ours" in report["breaks"] and "breaks" in report["recon_row"]
+    assert report["audit_rows"] >= 3 and report["phone_overflow"] is False

@@ -106,9 +106,14 @@ def test_an_epcis_document_is_verified_against_the_chain(api):
     c, h = api
     doc = _document()
     assert c.post("/v1/epcis/capture", json=doc, headers=h["producer"]).status_code == 201
+    # each member sees its own anchoring status; auditors see everyone's
+    assert c.get("/v1/epcis/status", headers=h["producer"]).json() == {"events": 1, "pending": 1, "anchors": 0}
+    assert c.get("/v1/epcis/status", headers=h["merchant_a"]).json() == {"events": 0, "pending": 0, "anchors": 0}
+    assert c.get("/v1/epcis/status", headers=h["auditor"]).json()["events"] == 1
     pending = c.post("/v1/audit/verify/events", json=doc, headers=h["auditor"]).json()
     assert pending["ok"] is False and "not anchored yet" in pending["checks"][0]["detail"]
     assert c.post("/v1/epcis/anchor", headers=h["producer"]).status_code == 200
+    assert c.get("/v1/epcis/status", headers=h["producer"]).json() == {"events": 1, "pending": 0, "anchors": 1}
     out = c.post("/v1/audit/verify/events", json=doc, headers=h["auditor"]).json()
     assert out["ok"] is True and len(out["checks"]) == 1 and "anchored by" in out["checks"][0]["detail"], out
     changed = copy.deepcopy(doc)

@@ -1,0 +1,75 @@
+// An auditor's journeys: sign in with a keystore; find a batch's on-chain records with filters and
+// follow one to its transaction; verify a code URI (genuine, then with another serial) and an
+// EPCIS document against the chain in the page; open a reconciliation run's breaks; filter the
+// audit log by actor. axe-core on the page (desktop and phone), screenshots to the out directory.
+// node tests/browser/auditor_journey.mjs <base url> <keystore> <password> <gtin> <code uri> <forged uri>
+//   <epcis file> <actor> <out dir>
+import fs from 'node:fs';
+import { audit, launch, newReport, signIn, watch } from './lib.mjs';
+
+const [base, keystore, password, gtin, uri, forged, epcisFile, actor, out] = process.argv.slice(2);
+fs.mkdirSync(out, { recursive: true });
+const report = newReport();
+const browser = await launch();
+const verdict = async (page) => {
+  await page.waitForSelector('#verify-result p', { timeout: 60000 });
+  return page.textContent('#verify-result');
+};
+try {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  watch(page, report);
+  await signIn(page, base, keystore, password, 'en', /\/console\/auditor/);
+  await page.waitForSelector('#records tbody tr');
+  await page.waitForSelector('#recon tbody tr button');
+  await audit(page, 'auditor-desktop-en', report, out);
+  // on-chain records of one product's batches, then one of them followed to its transaction
+  await page.selectOption('#explorer-kind', 'batches');
+  await page.fill('#explorer-subject', gtin);
+  await page.click('#explorer-form button');
+  await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
+  report.records = await page.textContent('#records tbody');
+  report.records_status = await page.textContent('#explorer-status');
+  const row = page.locator('#records tbody tr', { hasText: 'BatchRegistered' }).first();
+  const txLink = await row.locator('td:nth-child(2) a').getAttribute('href');
+  await page.goto(new URL(txLink, base).href);  // a link of its own: the transaction's page
+  await page.waitForSelector('#chain-detail dl');
+  report.tx_detail = await page.textContent('#chain-detail');
+  await page.goto(new URL(await page.locator('#chain-detail dd a').first().getAttribute('href'), base).href);
+  await page.waitForFunction(() => /Block/.test(document.querySelector('#chain-detail h3')?.textContent || ''));
+  report.block_detail = await page.textContent('#chain-detail');
+  // a code and an EPCIS document verified against the chain, every check shown
+  await page.fill('#verify-uri', uri);
+  await page.press('#verify-uri', 'Enter');
+  report.code_verdict = await verdict(page);
+  await page.evaluate(() => { document.querySelector('#verify-result').replaceChildren(); });
+  await page.fill('#verify-uri', forged);
+  await page.click('#verify-code-form button');
+  report.forged_verdict = await verdict(page);
+  await page.evaluate(() => { document.querySelector('#verify-result').replaceChildren(); });
+  await page.setInputFiles('#verify-file', epcisFile);
+  await page.click('#verify-doc-form button');
+  report.epcis_verdict = await verdict(page);
+  // the run with a break
+  await page.click('#recon tbody tr:first-child button');
+  await page.waitForSelector('#breaks tbody tr');
+  report.breaks = await page.textContent('#breaks tbody');
+  report.recon_row = await page.textContent('#recon tbody tr:first-child');
+  // the audit log of one actor
+  await page.fill('#audit-actor', actor);
+  await page.click('#audit-filter button');
+  await page.waitForFunction((a) => [...document.querySelectorAll('#audit tbody tr')].every((tr) => tr.textContent.includes(a)),
+    actor, { timeout: 30000 });
+  report.audit_rows = await page.locator('#audit tbody tr').count();
+  await audit(page, 'auditor-verified-desktop-en', report, out);
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+  watch(phone, report);
+  await signIn(phone, base, keystore, password, 'zh', /\/console\/auditor/);
+  await phone.waitForSelector('#records tbody tr');
+  await audit(phone, 'auditor-phone-zh', report, out);
+  report.phone_overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+} catch (err) {
+  report.errors.push(String(err && err.stack || err));
+} finally {
+  await browser.close();
+  process.stdout.write(JSON.stringify(report));
+}
