@@ -88,8 +88,8 @@ async function issueCodes(e) {
   $('codes-progress').hidden = false;
   say('codes-status', T.issuing);
   try {
-    // the issue's anchor goes through the gateway: replaying an issue after its signature would draw new serials
-    const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value) }, false);
+    // the issue's anchor is signed here; the codes are the ones drawn when it was prepared
+    const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value) });
     say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
     const links = $('codes-downloads');
     const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);

@@ -24,7 +24,7 @@ from ledger.trace import code_anchors, codes
 
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
-from ..self_signing import Prepared
+from ..self_signing import MODE, Prepared
 from ..services import get_db, services
 from .products import LOT_PATTERN, visible_product
 
@@ -103,41 +103,70 @@ def issue_codes(
     svc = services(request)
     if body.count > svc.settings.max_codes_per_issue:
         raise invalid("body.count", f"at most {svc.settings.max_codes_per_issue} codes per issue here")
-    iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
-    root = iss.tree().root
-    row = CodeIssue(
-        gtin=gtin,
-        lot=lot,
-        merchant=member.address,
-        count=len(iss.serials),
-        root="0x" + root.hex(),
-        kid=iss.kid,
-        public_key=iss.public_key,
-        created_at=utcnow(),
-    )
-    db.add(row)
-    db.flush()
-    db.execute(
-        insert(Code),
-        [
-            {"issue_id": row.id, "gtin": gtin, "lot": lot, "serial": s, "leaf_index": n, "uri": u}
-            for n, (s, u) in enumerate(zip(iss.serials, iss.uris, strict=True))
-        ],
-    )
-    db.commit()  # written ahead: a lost answer is completed or undone from the chain (code_anchors)
     prov = svc.chain.deployment().contract("Provenance")
+    signed = _issue_being_signed(db, prov, member, gtin, lot)
+    if signed is not None:  # the member signed this issue's anchor: the codes drawn then, not new ones
+        row, anchor_uri = signed
+        uris = [u for _, u in _rows(db, row.id, 0, 3)]
+    else:
+        iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
+        row = CodeIssue(
+            gtin=gtin,
+            lot=lot,
+            merchant=member.address,
+            count=len(iss.serials),
+            root="0x" + iss.tree().root.hex(),
+            kid=iss.kid,
+            public_key=iss.public_key,
+            created_at=utcnow(),
+        )
+        db.add(row)
+        db.flush()
+        db.execute(
+            insert(Code),
+            [
+                {"issue_id": row.id, "gtin": gtin, "lot": lot, "serial": s, "leaf_index": n, "uri": u}
+                for n, (s, u) in enumerate(zip(iss.serials, iss.uris, strict=True))
+            ],
+        )
+        db.commit()  # written ahead: a lost answer is completed or undone from the chain (code_anchors)
+        anchor_uri, uris = iss.anchor_uri(), iss.uris[:3]
     try:
         receipt = svc.signers.sender_for(member.address).transact(
-            prov.functions.anchor(root, len(iss.serials), iss.anchor_uri())
+            prov.functions.anchor(bytes.fromhex(row.root[2:]), row.count, anchor_uri)
         )
-    except (TransactionFailed, ApiError, Prepared):  # refused, or not sent here: nothing is kept
+    except Prepared:  # the member signs the anchor itself: the issue waits for it (code_anchors.catch_up)
+        raise
+    except (TransactionFailed, ApiError):  # refused: nothing is kept
         code_anchors.undo(db, row.id)
         raise
     row.anchor_tx = "0x" + bytes(receipt["transactionHash"]).hex()
     row.block_number = receipt["blockNumber"]
     db.commit()
     request.state.audit_detail = f"{row.count} codes for {gtin}/{lot}, root {row.root} tx {row.anchor_tx}"
-    return _issue_out(row, iss.uris[:3])
+    return _issue_out(row, uris)
+
+
+def _issue_being_signed(db: DbSession, prov, member: Member, gtin: str, lot: str) -> tuple[CodeIssue, str] | None:
+    """When a member submits the anchor it signed for an issue (X-Ledger-Sign: self), the request
+    runs again: the issue is the one drawn when the transaction was prepared, found by the root in
+    that transaction, with the anchor URI it carries. None for any other request."""
+    mode = MODE.get()
+    if mode is None or mode.kind != "submit" or mode.sent:
+        return None
+    try:
+        fn, args = prov.decode_function_input(mode.prepared["data"])
+    except ValueError:
+        return None
+    if fn.fn_name != "anchor":
+        return None
+    row = db.scalar(
+        select(CodeIssue).where(
+            CodeIssue.root == "0x" + bytes(args["root"]).hex(), CodeIssue.merchant == member.address,
+            CodeIssue.gtin == gtin, CodeIssue.lot == lot, CodeIssue.anchor_tx.is_(None),
+        )
+    )  # fmt: skip
+    return (row, args["uri"]) if row is not None else None
 
 
 @router.get("/code-issues/{issue_id}", response_model=IssueOut, summary="One code issue")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 
 from ledger.clock import as_utc, utcnow
-from ledger.store.models import PreparedTransaction
+from ledger.store.models import PREPARED_TTL_S, PreparedTransaction
 
 from ..auth import Member, authenticate
 from ..errors import ApiError, invalid, not_found
@@ -22,7 +22,7 @@ from ..self_signing import HEADER, MODE, Prepared, SignMode, check_signed, encod
 from ..services import services
 
 router = APIRouter(prefix="/v1", tags=["signing"])
-PREPARED_TTL = timedelta(minutes=10)
+PREPARED_TTL = timedelta(seconds=PREPARED_TTL_S)
 
 
 class SignedIn(BaseModel):

@@ -278,9 +278,13 @@ class EpcisEpc(Base):
     serial: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
 
+#: how long a prepared transaction may be submitted after it was prepared
+PREPARED_TTL_S = 600
+
+
 class PreparedTransaction(Base):
     """A write stopped at its unsigned transaction for the member to sign (`X-Ledger-Sign: self`),
-    with the request to run again once the signed transaction is submitted."""
+    with the request to run again once the signed transaction is submitted (within PREPARED_TTL_S)."""
 
     __tablename__ = "prepared_transactions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -6,6 +6,10 @@ the chain later tells what happened: the root is anchored (the issue is complete
 `RootAnchored` log), or it is not and the merchant's key has nothing pending, so it never will
 be (the issue and its codes are removed: no code was handed out, since the request failed). Until
 then such codes are not genuine to a scan. `catch_up` runs in the background with the anchorer.
+
+An issue whose anchor the merchant signs itself (`X-Ledger-Sign: self`) waits the same way while
+its prepared transaction can still be submitted (PREPARED_TTL_S); after that, unless the root is
+on chain, it is removed like any other.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
-from ledger.store.models import Code, CodeIssue
+from ledger.store.models import PREPARED_TTL_S, Code, CodeIssue, PreparedTransaction
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ def catch_up(db: Session, dep: Deployment, older_than_s: float) -> tuple[int, in
             db.commit()
             done += 1
             log.warning("code issue %d: completed from the chain (root %s)", issue.id, issue.root)
+        elif _awaiting_signature(db, issue):
+            continue
         elif w3.eth.get_transaction_count(issue.merchant, "pending") == w3.eth.get_transaction_count(
             issue.merchant, "latest"
         ):
@@ -56,3 +62,19 @@ def catch_up(db: Session, dep: Deployment, older_than_s: float) -> tuple[int, in
             undone += 1
             log.warning("code issue %d: its root never reached the chain; removed", issue.id)
     return done, undone
+
+
+def _awaiting_signature(db: Session, issue: CodeIssue) -> bool:
+    """A prepared anchor of this issue's root that its merchant may still sign and submit."""
+    since = utcnow() - timedelta(seconds=PREPARED_TTL_S)
+    found = db.scalar(
+        select(PreparedTransaction.id)
+        .where(
+            PreparedTransaction.member == issue.merchant,
+            PreparedTransaction.submitted_at.is_(None),
+            PreparedTransaction.created_at > since,
+            PreparedTransaction.tx.contains(issue.root[2:]),
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -129,6 +129,12 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
     assert report["owed_before"] == "3.00 ¥" and report["owed_after"] == "0.00 ¥", report  # pulled, signed here
     assert report["payouts_status"] == "Pulled to your account."
     assert dep.contract("GuaranteeVault").functions.claimable(merchant.address).call() == 0
+    # the code issue's anchor was prepared for the page to sign, not signed by the gateway
+    log = httpx.get(url + "/v1/audit/log", params={"actor": merchant.address, "limit": 1000}, headers=headers(
+        members["auditor"])).json()  # fmt: skip
+    issued = [e for e in log if e["path"] == f"/v1/batches/{gtin}/C-1/codes"]
+    assert sorted(e["status"] for e in issued) == [201, 202], issued  # prepared, then run again once signed
+    assert "anchor(" in next(e["detail"] for e in issued if e["status"] == 202)
 
 
 def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts, tmp_path):

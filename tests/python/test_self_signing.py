@@ -4,6 +4,8 @@ member and answers as the write does. Anything else signed is refused and change
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from eth_account import Account
 
@@ -126,3 +128,43 @@ def test_the_cli_keeps_the_key_encrypted_and_signs_writes_locally(deployment, ch
     keyfile.chmod(0o644)
     with pytest.raises(LedgerError, match="readable by others"):
         load_keystore(keyfile, "correct horse battery staple")
+
+
+def _write(c, key, h, path: str, body: dict):
+    """A write signed by the member's own key: prepared, signed, submitted; the write's answer."""
+    r = c.post(path, json=body, headers=h | SELF)
+    while r.status_code == 202:
+        r = c.post(r.json()["submit"], json={"raw_transaction": _sign(key, r.json())}, headers=h)
+    return r
+
+
+def test_a_code_issue_signed_by_the_merchant_keeps_the_codes_drawn_when_prepared(own_key_merchant, deployment):
+    from sqlalchemy import func, select
+
+    from ledger.store.models import Code, CodeIssue
+    from ledger.trace import code_anchors
+
+    c, key, h = own_key_merchant
+    dep, _ = deployment
+    gtin = new_gtin()
+    assert _write(c, key, h, "/v1/products", {"gtin": gtin, "name": "Pu'er"}).status_code == 201
+    assert _write(c, key, h, "/v1/batches", {"gtin": gtin, "lot": "S-1"}).status_code == 201
+    p = c.post(f"/v1/batches/{gtin}/S-1/codes", json={"count": 5}, headers=h | SELF)
+    assert p.status_code == 202 and "anchor" in p.json()["does"], p.text
+    db_sessions = c.app.state.services.sessions
+    with db_sessions() as db:  # drawn and kept while the merchant signs, not genuine until anchored
+        [waiting] = db.scalars(select(CodeIssue).where(CodeIssue.gtin == gtin)).all()
+        assert waiting.anchor_tx is None and waiting.root[2:] in p.json()["transaction"]["data"]
+        assert code_anchors.catch_up(db, dep, older_than_s=0) == (0, 0)  # the signature may still come
+    done = c.post(p.json()["submit"], json={"raw_transaction": _sign(key, p.json())}, headers=h)
+    assert done.status_code == 201, done.text
+    issue = done.json()
+    assert issue["issue_id"] == waiting.id and issue["count"] == 5 and issue["anchor_tx"]
+    with db_sessions() as db:
+        assert db.scalar(select(func.count()).select_from(CodeIssue).where(CodeIssue.gtin == gtin)) == 1
+        assert db.scalar(select(func.count()).select_from(Code).where(Code.gtin == gtin)) == 5
+    submitter, _, count = dep.contract("Provenance").functions.anchorOf(bytes.fromhex(waiting.root[2:])).call()
+    assert (submitter, count) == (key.address, 5)
+    sample = urlsplit(issue["sample"][0])
+    scan = c.get(f"{sample.path}?{sample.query}", headers={"Accept": "application/json"})
+    assert scan.status_code == 200 and scan.json()["verdict"] == "genuine", scan.text
