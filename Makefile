@@ -130,7 +130,7 @@ test-python:
 	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
 
 # wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself)
-bench: setup
+bench: setup system-deps
 	@dpkg -s wrk >/dev/null 2>&1 || { echo "installing wrk (apt)"; apt-get install -y -qq wrk >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
 	$(BIN)/python -m bench.run

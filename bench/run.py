@@ -19,7 +19,20 @@ from pathlib import Path
 
 from ledger.chain import node
 
-from . import codes, consortium, epcis, epcis_binding, gas, indexer, order_gas, recon_db, reconcile, scan, settle
+from . import (
+    codes,
+    console,
+    consortium,
+    epcis,
+    epcis_binding,
+    gas,
+    indexer,
+    order_gas,
+    recon_db,
+    reconcile,
+    scan,
+    settle,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = {
@@ -34,6 +47,7 @@ PARTS = {
     "epcis_binding": epcis_binding,
     "scan": scan,
     "consortium": consortium,
+    "console": console,
 }
 
 

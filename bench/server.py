@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,19 @@ from eth_account.messages import encode_defunct
 
 from ledger.access import siwe
 from ledger.paths import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ok(r: httpx.Response) -> dict:
+    """The JSON of a successful answer, or an error naming the request and the answer."""
+    if r.status_code >= 300:
+        raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
+    return r.json()
 
 
 def login(base: str, account) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -7,30 +7,17 @@ transaction waited for, the least a token payment can cost.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import httpx
 
 from .fresh import fresh_deployment
-from .server import login, served
+from .server import free_port, login, ok, served
 
 RATIO_TARGETS = {"ratio.settle_vs_erc20_transfer": 10}
 BATCH, BATCHES, BASELINE = 500, 4, 150
 WEEK = 7 * 24 * 3600
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ok(r: httpx.Response) -> dict:
-    if r.status_code >= 300:
-        raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
-    return r.json()
 
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
@@ -41,7 +28,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     merchants = [members["merchant_a"].address, members["merchant_b"].address]
     refs = [members["producer"].address, members["inspector"].address, members["auditor"].address]
     carrier = members["logistics"].address
-    with served(url, manifest, "settle", _port()) as base, httpx.Client(base_url=base, timeout=300) as c:
+    with served(url, manifest, "settle", free_port()) as base, httpx.Client(base_url=base, timeout=300) as c:
         platform, logistics = login(base, members["platform"]), login(base, members["logistics"])
         elapsed = 0.0
         for b in range(BATCHES + 1):  # batch 0 warms up (allowance, first slots, first payees)
@@ -56,16 +43,16 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
                 for i in range(BATCH)
             ]
             t = time.perf_counter()
-            _ok(c.post("/v1/orders/batch", json={"orders": orders}, headers={**platform, "Idempotency-Key": f"b{b}"}))
+            ok(c.post("/v1/orders/batch", json={"orders": orders}, headers={**platform, "Idempotency-Key": f"b{b}"}))
             ev = "0x" + f"{b:064x}"
             deliveries = [{"order_id": o["order_id"], "epcis_event": ev} for o in orders]
-            _ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=logistics))
+            ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=logistics))
             pause = time.perf_counter()
             w3.provider.make_request("evm_increaseTime", [WEEK + 1])
             w3.provider.make_request("evm_mine", [])
             resumed = time.perf_counter()
             ids = [o["order_id"] for o in orders]
-            done = _ok(c.post("/v1/orders/settle", json={"order_ids": ids}, headers=platform))
+            done = ok(c.post("/v1/orders/settle", json={"order_ids": ids}, headers=platform))
             if len(done["settled"]) != BATCH:
                 raise RuntimeError(f"batch {b}: {len(done['settled'])} of {BATCH} settled")
             if b:

@@ -19,22 +19,25 @@ function code(text) { const c = document.createElement('code'); c.textContent = 
 
 let older = null;
 
-async function search(toBlock) {
+async function search(next) {
   const q = new URLSearchParams();
   for (const [key, id] of [['kind', 'explorer-kind'], ['event', 'explorer-event'], ['subject', 'explorer-subject'],
     ['from_block', 'explorer-from'], ['to_block', 'explorer-to']]) {
     const v = $(id).value.trim();
     if (v) q.set(key, v);
   }
-  if (toBlock !== undefined) { q.set('to_block', String(toBlock)); q.delete('from_block'); }
+  if (next) {  // further back: the block and log index the last page ended at
+    q.set('to_block', String(next.to_block)); q.delete('from_block');
+    if (next.before_log_index !== null) q.set('before_log_index', String(next.before_log_index));
+  }
   const page = await api(`/v1/chain/records?${q}`);
   say('explorer-status', fill(T.records_range, { from: page.from_block, to: page.to_block, head: page.head, n: page.records.length }));
   rows('records', page.records, (r) => [
     link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
     code(JSON.stringify(r.args)),
   ]);
-  older = page.next_to_block;
-  $('explorer-older').hidden = older === null || older === undefined;
+  older = page.next;
+  $('explorer-older').hidden = !older;
 }
 
 function detail(title, pairs, records) {

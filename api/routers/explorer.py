@@ -45,12 +45,17 @@ def chain_records(
     subject: str | None = Query(None, min_length=1, max_length=66, description="an address, hash, GTIN or id"),
     from_block: int | None = Query(None, ge=0, le=2**62),
     to_block: int | None = Query(None, ge=0, le=2**62),
+    before_log_index: int | None = Query(None, ge=0, le=2**31, description="in to_block, only records before this"),
     limit: int = Query(100, ge=1, le=explorer.MAX_RECORDS),
     _: Member = Depends(READERS),
 ) -> dict[str, Any]:
+    """Newest first; `next` holds the `to_block` and `before_log_index` of the next page further back."""
     if from_block is not None and to_block is not None and to_block - from_block + 1 > explorer.MAX_BLOCKS:
-        raise invalid("from_block", f"at most {explorer.MAX_BLOCKS} blocks per request; page with next_to_block")
-    return explorer.records(_dep(request), kind, from_block, to_block, event=event, subject=subject, limit=limit)
+        raise invalid("from_block", f"at most {explorer.MAX_BLOCKS} blocks per request; page back with next")
+    return explorer.records(
+        _dep(request), kind, from_block, to_block, event=event, subject=subject,
+        before_log_index=before_log_index, limit=limit,
+    )  # fmt: skip
 
 
 @router.get("/v1/chain/blocks/{number}", summary="One block as the node has it")

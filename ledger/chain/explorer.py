@@ -7,6 +7,7 @@ May import: ledger.chain (deploy, indexer's decoder, roles via ledger.access).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ledger.access.roles import Role
@@ -71,11 +72,80 @@ def _record(decoder: EventDecoder, log: dict[str, Any]) -> dict[str, Any] | None
 
 def _mentions(record: dict[str, Any], subject: str) -> bool:
     """Whether any argument equals the subject (an address, a hash, a GTIN or an id), ignoring case."""
+    number = int(subject) if subject.isdigit() else None  # a GTIN's leading zeros are not in the number
     for value in record["args"].values():
         for v in value if isinstance(value, list) else [value]:
-            if str(v).lower() == subject:
+            if str(v).lower() == subject or (number is not None and isinstance(v, int) and v == number):
                 return True
     return record["tx"].lower() == subject
+
+
+def _needle(subject: str) -> str | None:
+    """How the subject shows in a raw log's topics or data (hex), to skip logs without decoding
+    them; None when it cannot be told before decoding."""
+    s = subject.lower()
+    if s.startswith("0x") and all(c in "0123456789abcdef" for c in s[2:]) and len(s) > 2:
+        return s[2:]
+    if s.isdigit() and int(s) < 2**256:
+        return format(int(s), "064x")
+    return None
+
+
+def _skip(raw: dict[str, Any], to_block: int, before_log_index: int | None, needle: str | None) -> bool:
+    """Whether a raw log is out of the page (at or after the cursor) or cannot mention the subject."""
+    at_cursor = before_log_index is not None and int(raw["blockNumber"], 16) == to_block
+    if at_cursor and int(raw["logIndex"], 16) >= before_log_index:
+        return True
+    if needle is None:
+        return False
+    return (
+        needle not in raw["data"]
+        and needle not in raw["transactionHash"]
+        and not any(needle in x for x in raw["topics"][1:])
+    )
+
+
+def _topics(decoder: EventDecoder, allowed: dict[str, frozenset[str] | None], event: str | None) -> list[str]:
+    """topic0 of every event the filters admit ([] when every event of the contracts is)."""
+    if event is None and all(v is None for v in allowed.values()):
+        return []
+    return sorted(
+        "0x" + topic.hex()
+        for (contract, topic), spec in decoder.specs.items()
+        if contract in allowed
+        and (allowed[contract] is None or spec.name in allowed[contract])
+        and (event is None or spec.name == event)
+    )
+
+
+def _raw_logs(dep: Deployment, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """eth_getLogs without web3's per-log formatting (thousands of logs a block are usual here)."""
+    answer = dep.w3.provider.make_request("eth_getLogs", [query])
+    if "error" in answer:
+        raise RuntimeError(f"eth_getLogs: {answer['error']}")
+    return answer["result"]
+
+
+def _newest_first(dep: Deployment, query: dict[str, Any], from_block: int, to_block: int) -> Iterator[dict[str, Any]]:
+    """Raw logs from to_block back to from_block, asked for in windows of 1, 2, 4... blocks: a page
+    of the newest records reads the few blocks it needs, not thousands of logs it would skip."""
+    hi, size = to_block, 1
+    while hi >= from_block:
+        lo = max(from_block, hi - size + 1)
+        yield from reversed(_raw_logs(dep, query | {"fromBlock": hex(lo), "toBlock": hex(hi)}))
+        hi, size = lo - 1, min(size * 2, MAX_BLOCKS)
+
+
+def _as_log(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "address": raw["address"],
+        "topics": [bytes.fromhex(x[2:]) for x in raw["topics"]],
+        "data": bytes.fromhex(raw["data"][2:]),
+        "blockNumber": int(raw["blockNumber"], 16),
+        "blockHash": raw["blockHash"],
+        "transactionHash": raw["transactionHash"],
+        "logIndex": int(raw["logIndex"], 16),
+    }
 
 
 def records(
@@ -86,37 +156,54 @@ def records(
     *,
     event: str | None = None,
     subject: str | None = None,
+    before_log_index: int | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
     """Records in [from_block, to_block] (at most MAX_BLOCKS; default the latest MAX_BLOCKS since
-    deployment), newest first, at most `limit`; `next_to_block` continues further back."""
+    deployment), newest first, at most `limit`; in `to_block` only those before `before_log_index`.
+    `next` names where the next page (further back) starts, or is None."""
     head = int(dep.w3.eth.block_number)
     start = int(dep.manifest["deployed_at_block"])
     to_block = head if to_block is None else min(to_block, head)
     from_block = max(start, to_block - MAX_BLOCKS + 1) if from_block is None else max(from_block, start)
+    out: dict[str, Any] = {"from_block": from_block, "to_block": to_block, "head": head, "records": [], "next": None}
     if from_block > to_block:
-        return {"from_block": from_block, "to_block": to_block, "records": [], "next_to_block": None, "head": head}
+        return out
     if to_block - from_block + 1 > MAX_BLOCKS:
         raise ValueError(f"at most {MAX_BLOCKS} blocks per request")
     groups = KINDS[kind] if kind else [(name, None) for name in dep.manifest["contracts"]]
-    names = {name for name, _ in groups}
-    allowed = {name: events for name, events in groups}
-    addresses = [dep.manifest["contracts"][n]["address"] for n in sorted(names) if n in dep.manifest["contracts"]]
-    logs = dep.w3.eth.get_logs({"fromBlock": from_block, "toBlock": to_block, "address": addresses})
+    allowed = {name: events for name, events in groups if name in dep.manifest["contracts"]}
     decoder = _decoder(dep)
-    found = []
-    for log in logs:
-        r = _record(decoder, log)
+    query: dict[str, Any] = {
+        "fromBlock": hex(from_block),
+        "toBlock": hex(to_block),
+        "address": [dep.manifest["contracts"][n]["address"] for n in sorted(allowed)],
+    }
+    topics = _topics(decoder, allowed, event)
+    if topics:
+        query["topics"] = [topics]
+    elif event is not None or any(v is not None for v in allowed.values()):
+        return out  # no such event
+    needle = _needle(subject) if subject else None
+    found: list[dict[str, Any]] = []
+    for raw in _newest_first(dep, query, from_block, to_block):
+        if _skip(raw, to_block, before_log_index, needle):
+            continue
+        r = _record(decoder, _as_log(raw))
         if r is None or (allowed[r["contract"]] is not None and r["event"] not in allowed[r["contract"]]):
             continue
         if (event and r["event"] != event) or (subject and not _mentions(r, subject.lower())):
             continue
         found.append(r)
-    found.sort(key=lambda r: (-r["block"], -r["log_index"]))
-    more = len(found) > limit
+        if len(found) > limit:
+            break
     page = found[:limit]
-    next_to = page[-1]["block"] - 1 if more else (from_block - 1 if from_block > start else None)
-    return {"from_block": from_block, "to_block": to_block, "head": head, "records": page, "next_to_block": next_to}
+    if len(found) > limit:
+        out["next"] = {"to_block": page[-1]["block"], "before_log_index": page[-1]["log_index"]}
+    elif from_block > start:
+        out["next"] = {"to_block": from_block - 1, "before_log_index": None}
+    out["records"] = page
+    return out
 
 
 def block(dep: Deployment, number: int) -> dict[str, Any]:
