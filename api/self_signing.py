@@ -36,6 +36,8 @@ class SignMode:
     raw: bytes | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
     sent: bool = False
+    #: the prepared transaction as the member's wallet already sent it (submitted by hash)
+    sent_hash: bytes | None = None
 
 
 MODE: contextvars.ContextVar[SignMode | None] = contextvars.ContextVar("ledger_sign_mode", default=None)
@@ -70,6 +72,8 @@ class SelfSigningSender(Sender):
         p = self.mode.prepared
         if self.mode.kind == "submit" and not self.mode.sent and p["to"].lower() == to.lower() and p["data"] == data:
             self.mode.sent = True
+            if self.mode.sent_hash is not None:
+                return self.mode.sent_hash
             return self.w3.eth.send_raw_transaction(self.mode.raw)
         nonce = self.w3.eth.get_transaction_count(self.address, "pending")
         params: dict[str, Any] = {"from": self.address, "nonce": nonce}
@@ -107,6 +111,27 @@ def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[b
     }
     wrong = [k for k, ok in checks.items() if not ok]
     return raw, (f"differs from the prepared transaction in {', '.join(wrong)}" if wrong else None)
+
+
+def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> str | None:
+    """A problem, or None: the transaction a wallet sent must be the prepared call, from `member`
+    (its nonce and fees are the wallet's own choice)."""
+    from web3.exceptions import TransactionNotFound
+
+    try:
+        tx = w3.eth.get_transaction(tx_hash)
+    except TransactionNotFound:
+        return "the node knows no transaction with this hash"
+    if tx["from"].lower() != member.lower():
+        return f"sent by {tx['from']}, not by {member}"
+    checks = {
+        "to": (tx.get("to") or "").lower() == prepared["to"].lower(),
+        "data": "0x" + bytes(tx["input"]).hex() == prepared["data"],
+        "chainId": int(tx.get("chainId", prepared["chainId"])) == prepared["chainId"],
+        "value": int(tx["value"]) == int(prepared.get("value", 0)),
+    }
+    wrong = [k for k, ok in checks.items() if not ok]
+    return f"differs from the prepared transaction in {', '.join(wrong)}" if wrong else None
 
 
 class SignModeFromHeader:

@@ -8,6 +8,7 @@ export const $ = (id) => document.getElementById(id);
 
 export const session = {
   get keystore() { return sessionStorage.getItem('tl_keystore'); },
+  get wallet() { return sessionStorage.getItem('tl_wallet') === '1' && window.ethereum; },
   get token() { return sessionStorage.getItem('tl_token'); },
   get address() { return sessionStorage.getItem('tl_address'); },
   get roles() { return JSON.parse(sessionStorage.getItem('tl_roles') || '[]'); },
@@ -53,15 +54,27 @@ function asEthers(tx) {
   return out;
 }
 
-export async function write(path, body, selfSigned = true) {
+// An injected wallet (EIP-1193) sends the prepared transaction itself; the API is given its hash.
+async function sendByWallet(tx) {
+  const hex = (v) => `0x${BigInt(v).toString(16)}`;
+  return window.ethereum.request({
+    method: 'eth_sendTransaction',
+    params: [{ from: session.address, to: tx.to, data: tx.data, value: hex(tx.value || 0), gas: hex(tx.gas) }],
+  });
+}
+
+export async function write(path, body) {
   const headers = { 'Content-Type': 'application/json' };
-  if (session.keystore && selfSigned) headers['X-Ledger-Sign'] = 'self';
+  if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may
   let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
   while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
-    const key = await unlock();
-    const raw = await key.signTransaction(asEthers(answer.transaction));
+    let signed;
+    if (session.keystore) {
+      const key = await unlock();
+      signed = { raw_transaction: await key.signTransaction(asEthers(answer.transaction)) };
+    } else { signed = { tx_hash: await sendByWallet(answer.transaction) }; }
     answer = await api(answer.submit, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ raw_transaction: raw }),
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(signed),
     });
   }
   return answer;

@@ -50,6 +50,7 @@ export function initSignin() {
       const json = await $('keystore').files[0].text();
       const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
       sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
+      sessionStorage.removeItem('tl_wallet');
       await signInWith(key.address, (m) => key.signMessage(m));
     } catch (err) {
       say('signin-status', T.signin_failed + err.message, true);
@@ -60,6 +61,8 @@ export function initSignin() {
     try {
       const [address] = await window.ethereum.request({ method: 'eth_requestAccounts' });
       const checksummed = ethers.getAddress(address);
+      sessionStorage.removeItem('tl_keystore');
+      sessionStorage.setItem('tl_wallet', '1');  // writes are sent by the wallet, the API given their hashes
       await signInWith(checksummed, (m) => window.ethereum.request({
         method: 'personal_sign', params: [ethers.hexlify(ethers.toUtf8Bytes(m)), checksummed],
       }));

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import PREPARED_TTL_S, PreparedTransaction
 
 from ..auth import Member, authenticate
 from ..errors import ApiError, invalid, not_found
-from ..self_signing import HEADER, MODE, Prepared, SignMode, check_signed, encode, request_record
+from ..self_signing import HEADER, MODE, Prepared, SignMode, check_sent, check_signed, encode, request_record
 from ..services import services
 
 router = APIRouter(prefix="/v1", tags=["signing"])
@@ -26,7 +27,15 @@ PREPARED_TTL = timedelta(seconds=PREPARED_TTL_S)
 
 
 class SignedIn(BaseModel):
-    raw_transaction: str = Field(pattern=r"^0x[0-9a-fA-F]{2,65536}$", description="the signed transaction, hex")
+    raw_transaction: str | None = Field(
+        None, pattern=r"^0x[0-9a-fA-F]{2,65536}$", description="the signed transaction, hex"
+    )
+    tx_hash: str | None = Field(
+        None,
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="or: the hash of the prepared transaction as the member's wallet sent it itself "
+        "(EIP-1193 `eth_sendTransaction`); each hash answers for one prepared transaction",
+    )
 
 
 async def _prepared_answer(request: Request, exc: Prepared) -> JSONResponse:
@@ -71,18 +80,33 @@ async def submit(
         if as_utc(row.created_at) + PREPARED_TTL < utcnow():
             raise ApiError(410, "expired", f"prepared transaction {prepared_id} expired; prepare it again")
         tx, original = json.loads(row.tx), json.loads(row.request)
-        raw, problem = check_signed(body.raw_transaction, tx, member.address)
-        if problem:
-            raise invalid("body.raw_transaction", problem)
-        taken = db.execute(
-            update(PreparedTransaction)
-            .where(PreparedTransaction.id == prepared_id, PreparedTransaction.submitted_at.is_(None))
-            .values(submitted_at=utcnow())
-        )
-        db.commit()
+        if (body.raw_transaction is None) == (body.tx_hash is None):
+            raise invalid("body", "give raw_transaction (signed here) or tx_hash (sent by your wallet), not both")
+        raw, sent, values = b"", None, {"submitted_at": utcnow()}
+        if body.tx_hash is not None:
+            sent = body.tx_hash.lower()
+            problem = check_sent(services(request).chain.deployment().w3, sent, tx, member.address)
+            values["sent_tx"] = sent
+            if problem:
+                raise invalid("body.tx_hash", problem)
+        else:
+            raw, problem = check_signed(body.raw_transaction, tx, member.address)
+            if problem:
+                raise invalid("body.raw_transaction", problem)
+        try:
+            taken = db.execute(
+                update(PreparedTransaction)
+                .where(PreparedTransaction.id == prepared_id, PreparedTransaction.submitted_at.is_(None))
+                .values(**values)
+            )
+            db.commit()
+        except IntegrityError:  # the hash already answered for another prepared transaction
+            raise ApiError(409, "already_submitted", f"transaction {sent} was already submitted") from None
         if taken.rowcount != 1:
             raise ApiError(409, "already_submitted", f"prepared transaction {prepared_id} was already submitted")
-    return await _run_again(request, original, SignMode("submit", raw=raw, prepared=tx | {"request": original}))
+    mode = SignMode("submit", raw=raw, prepared=tx | {"request": original})
+    mode.sent_hash = bytes.fromhex(sent[2:]) if sent else None
+    return await _run_again(request, original, mode)
 
 
 async def _run_again(request: Request, original: dict[str, Any], mode: SignMode) -> Response:

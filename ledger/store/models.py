@@ -293,3 +293,5 @@ class PreparedTransaction(Base):
     tx: Mapped[str] = mapped_column(Text)  # JSON: the unsigned transaction
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: the hash of the transaction when the member's wallet sent it itself (submitted by hash)
+    sent_tx: Mapped[str | None] = mapped_column(String(66), unique=True, index=True, nullable=True)

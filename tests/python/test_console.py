@@ -199,3 +199,15 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     assert report["epcis_verdict"].startswith("All checks passed."), report["epcis_verdict"]
     assert "+7 fen moved with no event of ours" in report["breaks"] and "breaks" in report["recon_row"]
     assert report["audit_rows"] >= 3 and report["phone_overflow"] is False
+
+
+def test_a_merchant_signs_in_and_writes_with_an_injected_wallet(console):
+    url, dep, members, _ = console
+    merchant = members["merchant_b"]
+    gtin = new_gtin()
+    node_url = dep.w3.provider.endpoint_uri
+    report = journey("wallet_journey.mjs", url, node_url, "0x" + bytes(merchant.key).hex(), gtin)
+    assert merchant.address in report["signed_in_as"] and report["product_status"].startswith("Done"), report
+    assert report["wallet_calls"][:2] == ["eth_requestAccounts", "personal_sign"]
+    assert "eth_sendTransaction" in report["wallet_calls"]  # sent by the wallet, not signed by the gateway
+    assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == merchant.address

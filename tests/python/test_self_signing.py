@@ -168,3 +168,49 @@ def test_a_code_issue_signed_by_the_merchant_keeps_the_codes_drawn_when_prepared
     sample = urlsplit(issue["sample"][0])
     scan = c.get(f"{sample.path}?{sample.query}", headers={"Accept": "application/json"})
     assert scan.status_code == 200 and scan.json()["verdict"] == "genuine", scan.text
+
+
+def test_a_write_sent_by_the_members_wallet_is_submitted_by_its_hash(own_key_merchant, deployment, members):
+    c, key, h = own_key_merchant
+    dep, _ = deployment
+    w3 = dep.w3
+    gtin = new_gtin()
+    p = c.post("/v1/products", json={"gtin": gtin, "name": "Liu'an"}, headers=h | SELF).json()
+    # the wallet sends the prepared call itself (its own nonce and fees), the page hands over the hash
+    tx = {k: v for k, v in p["transaction"].items() if k not in ("nonce", "maxFeePerGas", "maxPriorityFeePerGas")}
+    tx |= {"nonce": w3.eth.get_transaction_count(key.address), "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 0}
+    sent = "0x" + w3.eth.send_raw_transaction(key.sign_transaction(tx).raw_transaction).hex().removeprefix("0x")
+    both = {"tx_hash": sent, "raw_transaction": "0x00"}
+    assert c.post(p["submit"], json=both, headers=h).status_code == 422
+    done = c.post(p["submit"], json={"tx_hash": sent}, headers=h)
+    assert done.status_code == 201, done.text
+    assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == key.address
+    # a hash answers for one prepared write only, and only the member's own transaction of that call
+    again = c.post("/v1/products", json={"gtin": gtin, "name": "Liu'an"}, headers=h | SELF)
+    assert again.status_code == 409  # the product exists now: nothing to prepare
+    other = c.post("/v1/products", json={"gtin": new_gtin(), "name": "x"}, headers=h | SELF).json()
+    r = c.post(other["submit"], json={"tx_hash": sent}, headers=h)
+    assert r.status_code == 422 and "data" in r.json()["detail"][0]["reason"], r.text
+    unknown = c.post(other["submit"], json={"tx_hash": "0x" + "ab" * 32}, headers=h)
+    assert unknown.status_code == 422 and "knows no transaction" in unknown.json()["detail"][0]["reason"]
+    stranger = members["merchant_b"]
+    foreign = dict(other["transaction"], nonce=w3.eth.get_transaction_count(stranger.address))
+    foreign |= {"maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 0}
+    theirs = w3.eth.send_raw_transaction(stranger.sign_transaction(foreign).raw_transaction)
+    w3.eth.wait_for_transaction_receipt(theirs)
+    r = c.post(other["submit"], json={"tx_hash": "0x" + bytes(theirs).hex()}, headers=h)
+    assert r.status_code == 422 and "sent by" in r.json()["detail"][0]["reason"], r.text
+
+
+def test_one_sent_transaction_answers_for_one_prepared_write(own_key_merchant, deployment):
+    c, key, h = own_key_merchant
+    w3 = deployment[0].w3
+    gtin = new_gtin()
+    first = c.post("/v1/products", json={"gtin": gtin, "name": "Tieguanyin"}, headers=h | SELF).json()
+    second = c.post("/v1/products", json={"gtin": gtin, "name": "Tieguanyin"}, headers=h | SELF).json()
+    assert first["transaction"]["data"] == second["transaction"]["data"]  # the same call, prepared twice
+    tx = dict(first["transaction"], maxFeePerGas=2 * 10**9, maxPriorityFeePerGas=0)
+    sent = "0x" + bytes(w3.eth.send_raw_transaction(key.sign_transaction(tx).raw_transaction)).hex()
+    assert c.post(first["submit"], json={"tx_hash": sent}, headers=h).status_code == 201
+    r = c.post(second["submit"], json={"tx_hash": sent}, headers=h)
+    assert r.status_code == 409 and r.json()["error"] == "already_submitted", r.text

@@ -1,0 +1,50 @@
+// A merchant with an injected EIP-1193 wallet: signs in with `personal_sign`, then registers a
+// product in the page, the wallet sending the prepared transaction itself (`eth_sendTransaction`)
+// and the page handing the API its hash. The wallet here is the member's key held in Node (ethers,
+// on the same chain node), exposed to the page as `window.ethereum`, as a browser extension would be.
+// node tests/browser/wallet_journey.mjs <base url> <node url> <private key> <gtin> <out dir>
+import fs from 'node:fs';
+import { ethers } from 'ethers';
+import { audit, launch, newReport, watch } from './lib.mjs';
+
+const [base, nodeUrl, privateKey, gtin, out] = process.argv.slice(2);
+fs.mkdirSync(out, { recursive: true });
+const report = newReport();
+report.wallet_calls = [];
+const wallet = new ethers.Wallet(privateKey, new ethers.JsonRpcProvider(nodeUrl, undefined, { staticNetwork: true }));
+const browser = await launch();
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.exposeFunction('__walletRequest', async ({ method, params }) => {
+    report.wallet_calls.push(method);
+    if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [wallet.address];
+    if (method === 'personal_sign') return wallet.signMessage(ethers.getBytes(params[0]));
+    if (method === 'eth_sendTransaction') {
+      const [tx] = params;
+      const sent = await wallet.sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value), gasLimit: BigInt(tx.gas) });
+      return sent.hash;
+    }
+    throw new Error(`unsupported ${method}`);
+  });
+  await context.addInitScript(() => {
+    window.ethereum = { isMetaMask: false, request: (args) => window.__walletRequest(args) };
+  });
+  const page = await context.newPage();
+  watch(page, report);
+  await page.goto(`${base}/console/?lang=en`);
+  await page.click('#wallet');
+  await page.waitForURL(/\/console\/merchant/, { timeout: 60000 });
+  await page.waitForSelector('#deposit dd');
+  report.signed_in_as = await page.textContent('#who');
+  await page.fill('#product-gtin', gtin);
+  await page.fill('#product-name', 'Wallet tea');
+  await page.click('#product-form button');
+  await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
+  report.product_status = await page.textContent('#products-status');
+  await audit(page, 'merchant-wallet-desktop-en', report, out);
+} catch (err) {
+  report.errors.push(String(err && err.stack || err));
+} finally {
+  await browser.close();
+  process.stdout.write(JSON.stringify(report));
+}
