@@ -93,7 +93,8 @@ def merchant(t: dict[str, str]) -> str:
         '<dl id="payouts" class="figures"></dl>'
         f'<p><button type="button" id="payouts-pull">{escape(t["payouts_pull"])}</button></p>'
         + _status("payouts-status")
-        + _table(t, "orders", t["orders_title"], ["order", "amount", "status", "created"]),
+        + _table(t, "orders", t["orders_title"], ["order", "amount", "status", "created"])
+        + f'<p><button type="button" id="orders-more" hidden>{escape(t["more_orders"])}</button></p>',
     )
     scans = _section(
         "scans",

@@ -13,6 +13,7 @@ MORE: dict[str, dict[str, str]] = {
     "orders_title": {"zh": "订单与结算款", "en": "Orders and payouts"},
     "order": {"zh": "订单", "en": "Order"},
     "amount": {"zh": "金额", "en": "Amount"},
+    "more_orders": {"zh": "后 50 个订单", "en": "Next 50 orders"},
     "owed_settlement": {"zh": "待提取的订单结算款", "en": "Order settlements to pull"},
     "owed_claims": {"zh": "待提取的赔付", "en": "Case awards to pull"},
     "payouts_pull": {"zh": "提取全部结算款", "en": "Pull all payouts"},
@@ -87,4 +88,7 @@ MORE: dict[str, dict[str, str]] = {
     "withdrawal_cooldown_s": {"zh": "保证金提取冷却期（秒）", "en": "Deposit withdrawal cooldown (s)"},
     "minimum_deposits_fen": {"zh": "商家最低保证金（分）", "en": "Merchants' minimum deposits (fen)"},
     "executed_in": {"zh": "执行于", "en": "Executed in"},
+    "anchored_in": {"zh": "已锚定于交易", "en": "anchored in transaction"},
+    "pending_anchor": {"zh": "等待锚定", "en": "waiting to be anchored"},
+    "would_fail": {"zh": "最后一次批准将失败：", "en": "the last approval would fail: "},
 }  # fmt: skip

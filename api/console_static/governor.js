@@ -5,6 +5,13 @@ import { $, T, api, button, figures, rows, say, session, write } from './common.
 
 function code(text) { const c = document.createElement('code'); c.textContent = text; return c; }
 
+// an open proposal one approval short says whether that approval would execute it or fail (and why)
+function status(p) {
+  const word = T[`status_${p.status}`] || p.status;
+  const outlook = p.last_approval;
+  return outlook && !outlook.ok ? `${word}; ${T.would_fail}${outlook.error || ''}` : word;
+}
+
 async function loadProposals() {
   const council = await api('/v1/governance');
   $('council').textContent = `${T.threshold}: ${council.threshold} / ${council.governors.length}`;
@@ -21,7 +28,7 @@ async function loadProposals() {
     }) : '';
     const executed = p.executed_in ? `${T.block} ${p.executed_in.block}` : '';
     return [String(p.id), code(JSON.stringify(p.action)), p.reason || '', `${p.approvals.length} / ${council.threshold}`,
-      T[`status_${p.status}`] || p.status, executed, approve];
+      status(p), executed, approve];
   });
 }
 

@@ -56,8 +56,15 @@ async function loadOrders() {
   const owed = await api('/v1/payouts/me');
   figures('payouts', [[T.owed_settlement, fen(owed.settlement_fen)], [T.owed_claims, fen(owed.vault_claims_fen)]]);
   $('payouts-pull').disabled = !(owed.settlement_fen || owed.vault_claims_fen);
-  const orders = await api('/v1/orders?limit=50');
+  await loadOrderPage('');
+}
+
+async function loadOrderPage(after) {  // 50 at a time, in order id order; "more" pages on
+  const orders = await api(`/v1/orders?limit=50&after=${encodeURIComponent(after)}`);
   rows('orders', orders, (o) => [o.order_id, fen(o.amount_fen), o.status, when(o.created_at)]);
+  const more = $('orders-more');
+  more.hidden = orders.length < 50;
+  more.onclick = () => loadOrderPage(orders[orders.length - 1].order_id).catch((err) => say('payouts-status', T.error + err.message, true));
 }
 
 async function loadProducts() {
@@ -103,6 +110,20 @@ async function issueCodes(e) {
   } finally { $('codes-progress').hidden = true; }
 }
 
+// each stored event with where it is on chain: pending, or anchored in a transaction
+async function anchoringOf(events) {
+  const ul = document.createElement('ul'); ul.id = 'epcis-events';
+  for (const ev of events.slice(0, 20)) {
+    const li = document.createElement('li');
+    const digest = ev.hashId.split(';')[1].slice(0, 64);
+    const proof = await api(`/v1/epcis/proofs/${digest}`).catch(() => ({ status: '?' }));
+    const code = document.createElement('code'); code.textContent = ev.hashId;
+    li.append(code, ` ${proof.status === 'anchored' ? `${T.anchored_in} ${proof.tx}` : T.pending_anchor}`);
+    ul.append(li);
+  }
+  return ul;
+}
+
 async function uploadEpcis(e) {
   e.preventDefault();
   const file = $('epcis-file').files[0];
@@ -111,7 +132,7 @@ async function uploadEpcis(e) {
   const out = $('epcis-result');
   out.replaceChildren();
   try {
-    let stored; let duplicates;
+    let stored; let duplicates; let events = [];
     if (xml) {
       await api('/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/xml' }, body: text });
       const jobs = await api('/epcis/capture?perPage=1');
@@ -119,11 +140,11 @@ async function uploadEpcis(e) {
       stored = jobs[0].eventIDs.length; duplicates = 0;
     } else {
       const r = await api('/v1/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/ld+json' }, body: text });
-      stored = r.stored; duplicates = r.duplicates;
+      stored = r.stored; duplicates = r.duplicates; events = r.events || [];
     }
     const p = document.createElement('p');
     p.textContent = `${T.epcis_stored}${stored}${T.epcis_duplicates}${duplicates}${T.anchoring}`;
-    out.append(p);
+    out.append(p, await anchoringOf(events));
     loadAnchoring().catch(() => {});
   } catch (err) {
     const p = document.createElement('p'); p.className = 'error'; p.textContent = T.epcis_refused;

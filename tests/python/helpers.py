@@ -95,13 +95,17 @@ def govern(deployment, accounts, fn):
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], log: Path, port: int) -> Iterator[str]:
-    """The API under uvicorn in its own process (as deployed), on `port`; yields its base URL."""
+def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None) -> Iterator[str]:
+    """The API under uvicorn in its own process (as deployed), on `port`; yields its base URL. With
+    `workers`, served as `make run` serves it (`api.serve`, that many worker processes)."""
     from ledger.paths import ROOT
 
+    command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers"]
+    if workers:
+        command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers"],
+            command,
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=out,

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,9 +36,9 @@ SHOTS = ROOT / "build" / "console-screenshots"
 
 @pytest.fixture
 def console(anvil_factory, tmp_path, accounts):
-    """The API under uvicorn (as deployed) on a node and deployment of its own (the journeys change
-    the merchant's deposit, which other tests count on), the deployment, its members by label, and
-    a function that signs a member in over HTTP."""
+    """The stack `make run` runs (`api.serve` with two workers, `ledger index --follow`) on a node and
+    deployment of its own (the journeys change the merchant's deposit, which other tests count on):
+    its URL, the deployment, its members by label, and a function that signs a member in over HTTP."""
     node = anvil_factory()
     manifest = tmp_path / "deployment.json"
     dep, _ = deploy(connect(node.url), manifest)
@@ -51,8 +55,29 @@ def console(anvil_factory, tmp_path, accounts):
         "LEDGER_ANCHOR_INTERVAL": "0",
         "LEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
     }
-    with serve(env, tmp_path / "uvicorn.log", port) as url:
-        yield url, dep, members, lambda account: login_over_http(url, account, domain=env["LEDGER_SIWE_DOMAIN"])
+    # as `make run` runs it: the API in two worker processes, the indexer following the chain
+    with open(tmp_path / "indexer.log", "wb") as log:
+        indexer = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "index", "--follow", "--confirmations", "0", "--poll", "0.2"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            with serve(env, tmp_path / "api.log", port, workers=2) as url:
+                yield url, dep, members, lambda a: login_over_http(url, a, domain=env["LEDGER_SIWE_DOMAIN"])
+        finally:
+            indexer.terminate()
+            indexer.wait(timeout=30)
+
+
+def _indexed_to(db: Path, block: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as c:
+            low = c.execute("SELECT min(block_number) FROM indexer_checkpoints").fetchone()[0]
+        if low is not None and low >= block:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the indexer did not reach block {block}")
 
 
 def journey(script: str, *args: str) -> dict:
@@ -123,6 +148,7 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
     assert "$.epcisBody.eventList[0].eventTime" in report["epcis_refused"]
     assert "Events stored: 1" in report["epcis_stored"]
+    assert "ni:///sha-256;" in report["epcis_stored"] and "waiting to be anchored" in report["epcis_stored"]
     assert report["zh_heading"] == "商家" and report["phone_overflow"] is False
     assert "console-o1" in report["orders_row"] and "12.34" in report["orders_row"], report["orders_row"]
     assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]
@@ -157,10 +183,6 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
 
 
 def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp_path):
-    from sqlalchemy import create_engine
-
-    from ledger.chain.indexer import Indexer
-
     url, dep, members, headers = console
     merchant, auditor = headers(members["merchant_a"]), headers(members["auditor"])
     gtin = new_gtin()
@@ -185,7 +207,7 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     dep.sender(members["merchant_a"]).transact(
         dep.contract("SettlementToken").functions.transfer(dep.contract("GuaranteeVault").address, 7)
     )
-    Indexer(dep, create_engine(f"sqlite:///{tmp_path / 'console.sqlite3'}"), confirmations=0).run()
+    _indexed_to(tmp_path / "console.sqlite3", dep.w3.eth.block_number)  # by the stack's own indexer
     run = httpx.post(url + "/v1/audit/reconciliation/runs", json={}, headers=auditor, timeout=60).json()
     assert run["verdict"] == "breaks", run
     actor = members["merchant_a"].address
