@@ -61,7 +61,11 @@ def merchant(t: dict[str, str]) -> str:
         + _status("products-status")
     )
     products = _section(
-        "products", t["products_title"], _table(t, "products", t["products_title"], ["gtin", "name"]) + register
+        "products",
+        t["products_title"],
+        _table(t, "products", t["products_title"], ["gtin", "name"])
+        + _table(t, "batches", t["batches_title"], ["gtin", "lot", "created", "status"])
+        + register,
     )
     codes = _section(
         "codes",

@@ -70,6 +70,8 @@ async function loadOrderPage(after) {  // 50 at a time, in order id order; "more
 async function loadProducts() {
   const products = await api('/v1/products');
   rows('products', products, (p) => [p.gtin, p.name]);
+  const batches = await api('/v1/batches');
+  rows('batches', batches, (b) => [b.gtin, b.lot, when(b.created_at), b.recalled ? T.batch_recalled : T.batch_active]);
 }
 
 async function loadAnchoring() {

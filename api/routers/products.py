@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -194,6 +194,37 @@ def create_batch(
         raise ApiError(409, "conflict", f"batch {body.lot} of {body.gtin} is already registered") from None
     request.state.audit_detail = f"batch {body.gtin}/{body.lot} tx {b.tx_hash}"
     return _batch_out(b)
+
+
+class BatchListed(BatchOut):
+    recalled: bool = Field(description="recalled on chain (read from the chain's BatchRecalled events)")
+
+
+@router.get("/batches", response_model=list[BatchListed], summary="Batches the caller may see, newest first")
+def list_batches(
+    request: Request,
+    gtin: str | None = Query(None, pattern=r"^\d{14}$"),
+    limit: int = Query(200, ge=1, le=500),
+    member: Member = Depends(require(Role.MERCHANT, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> list[dict]:
+    q = select(Batch).order_by(Batch.created_at.desc(), Batch.batch_id).limit(limit)
+    if gtin:
+        q = q.where(Batch.gtin == gtin)
+    if not member.has(READ_ALL):
+        q = q.where(Batch.merchant == member.address)
+    batches = list(db.scalars(q))
+    recalled: set[str] = set()
+    if batches:
+        dep = services(request).chain.deployment()
+        ids = [bytes.fromhex(b.batch_id[2:]) for b in batches]
+        logs = (
+            dep.contract("Provenance")
+            .events.BatchRecalled()
+            .get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"batchId": ids})
+        )
+        recalled = {"0x" + bytes(log["args"]["batchId"]).hex() for log in logs}
+    return [_batch_out(b) | {"recalled": b.batch_id in recalled} for b in batches]
 
 
 @router.get("/batches/{gtin}/{lot:gs1}", response_model=BatchOut, summary="One batch")

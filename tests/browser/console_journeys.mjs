@@ -84,6 +84,9 @@ try {
     await page.click('#batch-recall');
     await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
     report.recall_status = await page.textContent('#products-status');
+    await page.waitForFunction(() => /LJ\/2026.*recalled/.test(document.querySelector('#batches tbody').textContent),
+      null, { timeout: 30000 });
+    report.batches = await page.textContent('#batches tbody');
   });
   await timed('issue_codes', async () => {
     await page.fill('#codes-gtin', gtin);

@@ -59,7 +59,7 @@ def test_records_by_kind_with_filters_and_links_to_block_and_transaction(api, de
     assert c.get("/v1/chain/blocks/999999999", headers=h["auditor"]).status_code == 404
 
 
-def test_a_code_is_verified_against_the_chain_and_a_forged_one_fails(api):
+def test_a_code_is_verified_against_the_chain_and_a_forged_one_fails(api, members):
     c, h = api
     gtin = new_gtin()
     assert c.post("/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code == 201
@@ -84,7 +84,12 @@ def test_a_code_is_verified_against_the_chain_and_a_forged_one_fails(api):
     unknown = c.post("/v1/audit/verify/code", json={"uri": uri.replace("/V-1/", "/V-9/")}, headers=h["auditor"])
     assert unknown.json()["ok"] is False
     # the recall shows as a failed check, read from the chain
+    listed = c.get("/v1/batches", params={"gtin": gtin}, headers=h["merchant_a"]).json()
+    assert [(b["lot"], b["recalled"]) for b in listed] == [("V-1", False)]
     c.post(f"/v1/batches/{gtin}/V-1/recall", json={"reason": "mould"}, headers=h["merchant_a"])
+    listed = c.get("/v1/batches", params={"gtin": gtin}, headers=h["merchant_a"]).json()
+    assert [(b["lot"], b["recalled"]) for b in listed] == [("V-1", True)]  # as the chain says
+    assert c.get("/v1/batches", params={"gtin": gtin}, headers=login(c, members["merchant_b"])).json() == []
     recalled = c.post("/v1/audit/verify/code", json={"uri": uri}, headers=h["auditor"]).json()
     assert recalled["ok"] is False and any("recall" in x["name"] and not x["ok"] for x in recalled["checks"])
     assert c.post("/v1/audit/verify/code", json={"uri": uri}, headers=h["merchant_a"]).status_code == 403
