@@ -77,6 +77,13 @@ async function showLinked() {
   }
 }
 
+// a check's name in the page's language (an EPCIS event's check is named "event N (hash ID)")
+function checkName(name) {
+  const event = /^event (\d+) (.*)$/.exec(name);
+  if (event) return `${T['check:event']} ${event[1]} ${event[2]}`;
+  return T[`check:${name}`] || name;
+}
+
 function showChecks(result) {
   const out = $('verify-result');
   const p = document.createElement('p');
@@ -86,7 +93,7 @@ function showChecks(result) {
   for (const c of result.checks) {
     const li = document.createElement('li'); li.dataset.ok = String(c.ok);
     const mark = document.createElement('strong'); mark.textContent = c.ok ? T.check_ok : T.check_fail;
-    li.append(mark, ` ${c.name}: ${c.detail}`);
+    li.append(mark, ` ${checkName(c.name)}: ${c.detail}`);
     ul.append(li);
   }
   out.replaceChildren(p, ul);

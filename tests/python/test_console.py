@@ -234,3 +234,15 @@ def test_a_merchant_signs_in_and_writes_with_an_injected_wallet(console):
     assert report["wallet_calls"][:2] == ["eth_requestAccounts", "personal_sign"]
     assert "eth_sendTransaction" in report["wallet_calls"]  # sent by the wallet, not signed by the gateway
     assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == merchant.address
+
+
+def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
+    import inspect
+    import re
+
+    from api.console_text import TEXT
+    from ledger.trace import verify
+
+    assert all(set(v) == {"zh", "en"} and all(s.strip() for s in v.values()) for v in TEXT.values())
+    names = set(re.findall(r'check\(\s*"([^"]+)"', inspect.getsource(verify)))
+    assert len(names) >= 8 and not [n for n in names if f"check:{n}" not in TEXT]
