@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,6 +18,7 @@ from ledger import __version__
 from ledger.clock import utcnow
 from ledger.store.models import EpcisEvent
 from ledger.trace.epcis import query as queries
+from ledger.trace.epcis.epc_format import ALWAYS_DL, answer_format, to_digital_link
 from ledger.trace.epcis.simple_query import QueryParameterError
 from ledger.trace.epcis.xml_writer import query_document_xml
 
@@ -218,6 +220,10 @@ def query_answer(
     headers = {}
     if token:
         headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+    epc_format = answer_format(request.headers.get("GS1-EPC-Format"))
+    if epc_format == ALWAYS_DL:
+        rows = [_in_digital_link(r) for r in rows]  # type: ignore[misc]
+        headers["GS1-EPC-Format"] = epc_format
     kind = media_type(request)
     if kind == "application/xml":
         return Response(query_document_xml(rows, utcnow(), query_name), 200, headers=headers, media_type=kind)
@@ -226,6 +232,12 @@ def query_answer(
         doc["epcisBody"]["queryResults"].pop("queryName")
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     return Response(body, 200, headers=headers, media_type=kind)
+
+
+def _in_digital_link(row: EpcisEvent) -> SimpleNamespace:
+    """The stored event as the answer writers read it, its EPC URNs as GS1 Digital Link URIs."""
+    body = json.dumps(to_digital_link(json.loads(row.body)), ensure_ascii=False)
+    return SimpleNamespace(body=body, context=row.context, hash_id=row.hash_id)
 
 
 def item_list(kind: str, field: str, values: list[str]) -> dict:

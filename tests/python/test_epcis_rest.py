@@ -154,3 +154,34 @@ def test_named_queries(api):
     assert c.get("/epcis/queries/shipped", headers=h["logistics"]).status_code == 404  # not theirs
     assert c.delete("/epcis/queries/shipped", headers=h["producer"]).status_code == 204
     assert c.get("/epcis/queries/shipped", headers=h["producer"]).status_code == 404
+
+
+def test_epcs_in_digital_link_form_when_the_client_asks(api):
+    """GS1-EPC-Format: Always_GS1_Digital_Link turns the EPC URNs of answers into GS1 Digital Link
+    URIs (JSON and XML) without changing any event's hash ID; otherwise events come as captured."""
+    c, h = api
+    doc = json.loads(EXAMPLES[0].read_text())  # EPC URNs: sgtins, an sgln read point and location
+    capture(c, h["producer"], doc)
+    urns = [e for e in doc["epcisBody"]["eventList"][0]["epcList"]]
+    assert all(u.startswith("urn:epc:id:sgtin:") for u in urns)
+    plain = c.get("/epcis/events", params={"MATCH_epc": urns[0]}, headers=h["producer"])
+    assert plain.headers["gs1-epc-format"] == "Never_Translates" and events_of(plain)[0]["epcList"] == urns
+    ask = h["producer"] | {"GS1-EPC-Format": "Always_GS1_Digital_Link"}
+    r = c.get("/epcis/events", params={"MATCH_epc": urns[0]}, headers=ask)
+    assert r.headers["gs1-epc-format"] == "Always_GS1_Digital_Link"
+    [event] = events_of(r)
+    assert all(e.startswith("https://id.gs1.org/01/") and "/21/" in e for e in event["epcList"]), event["epcList"]
+    assert event["readPoint"]["id"].startswith("https://id.gs1.org/414/")
+    assert event["eventID"] == events_of(plain)[0]["eventID"]
+
+    def computed(answer):  # the CBV 2.0 hash ID of the answer's event, from the answer alone
+        return document_hash_ids({"@context": answer.json()["@context"], "epcisBody": {"eventList": events_of(answer)}})
+
+    assert computed(r) == computed(plain) == document_hash_ids(doc)[:1]  # the same event, the same hash ID
+    xml = c.get("/epcis/events", params={"MATCH_epc": urns[0]}, headers=ask | {"Accept": "application/xml"})
+    assert xml.headers["gs1-epc-format"] == "Always_GS1_Digital_Link" and b"https://id.gs1.org/01/" in xml.content
+    # an EPC URN cannot be made from a Digital Link in general (no company prefix length): as captured
+    urn = c.get(
+        "/epcis/events", params={"MATCH_epc": urns[0]}, headers=h["producer"] | {"GS1-EPC-Format": "Always_EPC_URN"}
+    )
+    assert urn.headers["gs1-epc-format"] == "Never_Translates" and events_of(urn)[0]["epcList"] == urns
