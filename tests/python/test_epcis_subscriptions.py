@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bench.webhook_receiver import WebhookReceiver, events_of
@@ -100,6 +101,25 @@ def test_webhook_and_websocket_subscriptions(server):
     assert http.post("/epcis/queries/objects/subscriptions", json=every).status_code == 201
     _wait(lambda: len(empty.deliveries) >= 2, 10)
     assert events_of(empty.deliveries[0][1]["doc"]) == []
+    # a scheduled WebSocket subscription: an empty report each second, then what was captured between
+    scheduled = (
+        url.replace("http", "ws") + f"/epcis/queries/objects/events?second=*&reportIfEmpty=true&access_token={token}"
+    )
+    with connect(scheduled, open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=5))
+        assert first["epcisBody"]["queryResults"]["queryName"] == "objects" and events_of(first) == []
+        more = document(random.Random(13), 6)
+        assert http.post("/epcis/capture", json=more).status_code == 202
+        wanted = [e.get("eventID", hid) for hid, e in zip(document_hash_ids(more), more["epcisBody"]["eventList"],
+                  strict=True) if e["type"] == "ObjectEvent"]  # fmt: skip
+        reported: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(reported) < len(wanted) and time.monotonic() < deadline:
+            reported += [e["eventID"] for e in events_of(json.loads(ws.recv(timeout=5)))]
+        assert reported == wanted
+    bad_plan = url.replace("http", "ws") + f"/epcis/queries/objects/events?stream=true&second=*&access_token={token}"
+    with pytest.raises((InvalidStatus, ConnectionClosed)), connect(bad_plan, open_timeout=10) as ws:
+        ws.recv(timeout=5)  # both a stream and a schedule: refused
     # bad subscriptions are refused: no secret, both stream and schedule, a private address when not allowed
     assert (
         http.post("/epcis/queries/objects/subscriptions", json={"dest": receiver.url, "stream": True}).status_code
