@@ -90,8 +90,10 @@ class ResolverFront:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         same_as: list[tuple[bytes, bytes]] = []
         try:
-            keys = parse(raw)
-            if keys is None and (expanded := uncompressed(scope, raw)) is not None:
+            # partly compressed (`/01/<gtin>/<compressed>`) is no plain Digital Link: expand it first
+            expanded = uncompressed(scope, raw) if PARTLY.fullmatch(raw) else None
+            keys = parse(raw) if expanded is None else None
+            if keys is None and (expanded := expanded or uncompressed(scope, raw)) is not None:
                 scope, raw = expanded
                 keys = parse(raw)
                 query = scope["query_string"].decode("latin-1")
@@ -142,16 +144,29 @@ class ResolverFront:
         await _send(send, status, body, method, [*extra, *links])
 
 
+#: GS1 Digital Link primary keys (GS1 General Specifications: the identification keys that head a path)
+PRIMARY_KEYS = {"00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8013",
+                "8017", "8018"}  # fmt: skip
+#: a partly compressed Digital Link: the primary key as it is, the rest compressed in one segment
+PARTLY = re.compile(r"/01/(\d{8,14})/([A-Za-z0-9_-]{2,})/?")
+
+
 def uncompressed(scope: Scope, raw: str) -> tuple[Scope, str] | None:
     """The request as its uncompressed Digital Link (path and query), if its path is one compressed
-    segment naming a GTIN; other AIs and key=value pairs it carries join the query string."""
-    segment = raw.strip("/")
-    if len(segment) < 10 or not dl_compression.SEGMENT.fullmatch(segment):
+    segment naming a GTIN, or a GTIN and one compressed segment of the rest (GS1 Digital Link 1.2
+    §7, `uncompressedPrimary`); other AIs and key=value pairs it carries join the query string."""
+    partly = PARTLY.fullmatch(raw)
+    segment = partly.group(2) if partly else raw.strip("/")
+    if len(segment) < (2 if partly else 10) or not dl_compression.SEGMENT.fullmatch(segment):
         return None
     try:
         ais, other = dl_compression.decompress(segment)
     except dl_compression.CompressionError:
         return None
+    if partly:
+        if set(ais) & PRIMARY_KEYS:  # the rest of a GTIN's link holds no other primary key
+            return None
+        ais = {"01": partly.group(1).rjust(14, "0"), **ais}
     if "01" not in ais:
         return None
     path = f"/01/{ais.pop('01')}" + "".join(f"/{ai}/{_quote(ais.pop(ai))}" for ai in ("10", "21") if ai in ais)

@@ -51,5 +51,13 @@ def test_every_issued_code_is_a_valid_digital_link(scene, members):  # noqa: F81
         same_as = r.headers["link"].split(", ")[-1]
         assert 'rel="owl:sameAs"' in same_as and digital_link.parse(same_as[1:same_as.index(">")]).serial == \
             digital_link.parse(got["uri"]).serial  # fmt: skip
+    # partly compressed (the GTIN as it is, the rest compressed), our signature parameters as a query
+    for got in toolkit(uris[:5]):
+        path = "/" + got["partly"].split("/", 3)[3]
+        assert path.startswith(f"/01/{gtin}/") and path.count("/") == 3, path
+        r = c.get(f"{path}?{got['uri'].split('?', 1)[1]}", headers={"Accept": "application/json"})
+        assert r.status_code == 200 and r.json()["verdict"] == "genuine", (path, r.text)
+        assert 'rel="owl:sameAs"' in r.headers["link"]
+    assert c.get(f"/01/{gtin}/AAAAAAAAAAAA").status_code == 400  # no compressed rest: a malformed link
     r = c.get("/" + toolkit([f"https://id.gs1.org/01/{gtin}"])[0]["compressed"].split("/", 3)[3] + "?linkType=linkset")
     assert r.status_code == 200 and r.json()["linkset"][0]["anchor"].endswith(f"/01/{gtin}")
