@@ -24,7 +24,8 @@ from ledger.store.models import Product, ResolverLink
 GS1_VOC = "https://ref.gs1.org/voc/"  # the GS1 Web Vocabulary's namespace (formerly https://gs1.org/voc/)
 _OLD_VOC = ("https://gs1.org/voc/", "http://gs1.org/voc/", "https://www.gs1.org/voc/")
 DEFAULT = GS1_VOC + "defaultLink"
-_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+#: a language as GS1's linkset schema allows it in `hreflang`: two letters, optionally a two-letter region
+_LANG = re.compile(r"[A-Za-z]{2}(-[A-Za-z]{2})?")
 VERIFY = GS1_VOC + "verificationService"
 RECALL = GS1_VOC + "recallStatus"
 #: link types merchants register here (GS1 Web Vocabulary); any other gs1: type is refused
@@ -93,7 +94,7 @@ def register(db: Session, merchant: str, gtin: str, body: dict, now: datetime) -
     if isinstance(langs, str):
         langs = [langs]
     if not isinstance(langs, list) or not all(isinstance(x, str) and _LANG.fullmatch(x) for x in langs):
-        raise InvalidInput("hreflang: language tags such as en, zh, zh-CN")
+        raise InvalidInput("hreflang: two-letter languages, optionally with a two-letter region (en, zh, zh-CN)")
     media = body.get("type")
     if media is not None and not (isinstance(media, str) and re.fullmatch(r"[\w.+-]+/[\w.+-]+", media)):
         raise InvalidInput("type: a media type such as text/html")

@@ -15,10 +15,14 @@ from .test_resolver import path_of, scene  # noqa: F401 - the fixture
 
 # RFC 9264 section 4.2 (JSON linkset) with the link attributes GS1 Digital Link 1.2 section 6 requires
 # of every target (href and title; type and hreflang as RFC 8288 defines them), written here from both
-# documents (GS1's own schema file is not reachable from this machine)
+# documents, and every rule of GS1's own linkset schema (https://ref.gs1.org/standards/resolver/
+# linkset-schema, read in a public copy of gs1/linkset): nothing at the top but `linkset`, each entry
+# with a URI anchor, `hreflang` an array of two-letter languages with an optional two-letter region,
+# `type` a media type
 LINKSET_SCHEMA = {
     "type": "object",
     "required": ["linkset"],
+    "additionalProperties": False,
     "properties": {
         "linkset": {
             "type": "array",
@@ -41,7 +45,11 @@ LINKSET_SCHEMA = {
                                 "href": {"type": "string", "pattern": "^https?://"},
                                 "title": {"type": "string", "minLength": 1},
                                 "type": {"type": "string", "pattern": r"^[\w.+-]+/[\w.+-]+$"},
-                                "hreflang": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                "hreflang": {
+                                    "type": "array",
+                                    "items": {"type": "string", "pattern": r"(^\w{2}$)|(^\w{2}-\w{2}$)"},
+                                    "minItems": 1,
+                                },
                                 "context": {"type": "string"},
                             },
                         },
@@ -84,6 +92,9 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     pip_zh = link(c, a, gtin, linkType="gs1:pip", href="https://brand.example/zh/tea", title="产品信息",
                   hreflang=["zh"], type="text/html")  # fmt: skip
     link(c, a, gtin, linkType="pip", href="https://brand.example/en/tea", title="Product information", hreflang=["en"])
+    for tag in ("zh-Hans", "yue", "es-419"):  # outside GS1's linkset schema: refused when registered
+        bad = {"linkType": "pip", "href": "https://brand.example/x", "title": "x", "hreflang": [tag]}
+        assert c.post(f"/v1/products/{gtin}/links", json=bad, headers=a).status_code == 422
     link(
         c, a, gtin, linkType="gs1:instructions", href="https://brand.example/brew/a", title="Brewing, A", context="shop"
     )
