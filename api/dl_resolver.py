@@ -91,9 +91,10 @@ class ResolverFront:
         same_as: list[tuple[bytes, bytes]] = []
         try:
             # partly compressed (`/01/<gtin>/<compressed>`) is no plain Digital Link: expand it first
-            expanded = uncompressed(scope, raw) if PARTLY.fullmatch(raw) else None
-            keys = parse(raw) if expanded is None else None
-            if keys is None and (expanded := expanded or uncompressed(scope, raw)) is not None:
+            partly = uncompressed(scope, raw) if PARTLY.fullmatch(raw) else None
+            keys = None if partly else parse(raw)
+            expanded = partly or (uncompressed(scope, raw) if keys is None else None)
+            if expanded is not None:
                 scope, raw = expanded
                 keys = parse(raw)
                 query = scope["query_string"].decode("latin-1")

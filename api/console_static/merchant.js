@@ -114,15 +114,16 @@ async function issueCodes(e) {
 
 // each stored event with where it is on chain: pending, or anchored in a transaction
 async function anchoringOf(events) {
+  const shown = events.slice(0, 20);
+  const proofs = await Promise.all(shown.map((ev) => api(`/v1/epcis/proofs/${ev.hashId.split(';')[1].slice(0, 64)}`)
+    .catch(() => ({ status: '?' }))));
   const ul = document.createElement('ul'); ul.id = 'epcis-events';
-  for (const ev of events.slice(0, 20)) {
+  shown.forEach((ev, i) => {
     const li = document.createElement('li');
-    const digest = ev.hashId.split(';')[1].slice(0, 64);
-    const proof = await api(`/v1/epcis/proofs/${digest}`).catch(() => ({ status: '?' }));
     const code = document.createElement('code'); code.textContent = ev.hashId;
-    li.append(code, ` ${proof.status === 'anchored' ? `${T.anchored_in} ${proof.tx}` : T.pending_anchor}`);
+    li.append(code, ` ${proofs[i].status === 'anchored' ? `${T.anchored_in} ${proofs[i].tx}` : T.pending_anchor}`);
     ul.append(li);
-  }
+  });
   return ul;
 }
 

@@ -24,7 +24,7 @@ from ledger.trace import code_anchors, codes
 
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
-from ..self_signing import MODE, Prepared
+from ..self_signing import MODE
 from ..services import get_db, services
 from .products import LOT_PATTERN, visible_product
 
@@ -135,9 +135,8 @@ def issue_codes(
         receipt = svc.signers.sender_for(member.address).transact(
             prov.functions.anchor(bytes.fromhex(row.root[2:]), row.count, anchor_uri)
         )
-    except Prepared:  # the member signs the anchor itself: the issue waits for it (code_anchors.catch_up)
-        raise
-    except (TransactionFailed, ApiError):  # refused: nothing is kept
+    except (TransactionFailed, ApiError):  # refused: nothing is kept (a Prepared anchor, which the member
+        # signs itself, passes on: the issue waits for the signature, see code_anchors.catch_up)
         code_anchors.undo(db, row.id)
         raise
     row.anchor_tx = "0x" + bytes(receipt["transactionHash"]).hex()

@@ -227,19 +227,11 @@ def get_proof(event_hash: str, db: DbSession = Depends(get_db)) -> dict:
     "products), or all for auditors and operators",
 )
 def status(member: Member = Depends(require(RECORDERS, *READ_ALL)), db: DbSession = Depends(get_db)) -> dict:
-    if member.has(READ_ALL):
-        events = db.scalar(select(func.count()).select_from(EpcisEvent))
-        pending = db.scalar(select(func.count()).select_from(EpcisEvent).where(EpcisEvent.anchor_id.is_(None)))
-        roots = db.scalar(select(func.count()).select_from(EpcisAnchor))
-        return {"events": events, "pending": pending, "anchors": roots}
-    mine = (EpcisEvent.recorder == member.address) | (EpcisEvent.merchant == member.address)
-    events, pending, roots = db.execute(
-        select(
-            func.count(),
-            func.count().filter(EpcisEvent.anchor_id.is_(None)),
-            func.count(func.distinct(EpcisEvent.anchor_id)),
-        ).where(mine)
-    ).one()
+    pending = func.count().filter(EpcisEvent.anchor_id.is_(None))
+    q = select(func.count(), pending, func.count(func.distinct(EpcisEvent.anchor_id))).select_from(EpcisEvent)
+    if not member.has(READ_ALL):
+        q = q.where((EpcisEvent.recorder == member.address) | (EpcisEvent.merchant == member.address))
+    events, pending, roots = db.execute(q).one()
     return {"events": events, "pending": pending, "anchors": roots}
 
 

@@ -8,20 +8,22 @@ Read-all roles (auditor, operator) and governors; each request reads a bounded b
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from web3.exceptions import TransactionNotFound
 
 from ledger.access.roles import Role
 from ledger.chain import explorer
-from ledger.store.models import Code, CodeIssue, EpcisEvent
+from ledger.store.models import EpcisEvent
+from ledger.trace import scan_facts
 from ledger.trace.epcis import proofs
 from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
-from ledger.trace.scan_facts import issue_tree
 from ledger.trace.verify import Check, verify_code
 
 from ..auth import READ_ALL, Member, require
@@ -70,8 +72,6 @@ def chain_block(request: Request, number: int = Path(ge=0, le=2**62), _: Member 
 def chain_transaction(
     request: Request, tx_hash: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$"), _: Member = Depends(READERS)
 ) -> dict:
-    from web3.exceptions import TransactionNotFound
-
     try:
         return explorer.transaction(_dep(request), tx_hash)
     except TransactionNotFound:
@@ -83,7 +83,7 @@ class CodeToVerify(BaseModel):
 
 
 def _answer(checks: list[Check]) -> dict[str, Any]:
-    return {"ok": bool(checks) and all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]}
+    return {"ok": bool(checks) and all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}
 
 
 @router.post("/v1/audit/verify/code", summary="Verify a code URI against the chain node, as `ledger verify` does")
@@ -91,12 +91,10 @@ def verify_code_uri(
     body: CodeToVerify, request: Request, db: DbSession = Depends(get_db), _: Member = Depends(READERS)
 ) -> dict[str, Any]:
     def fetch(link):  # type: ignore[no-untyped-def]  # the Merkle path only; the checks trust none of it
-        code = db.scalar(select(Code).where(Code.gtin == link.gtin, Code.lot == link.lot, Code.serial == link.serial))
-        if code is None:
+        proof = scan_facts.code_proof(db, link.gtin, link.lot, link.serial)
+        if proof is None:
             raise LookupError(f"no code {link.gtin}/{link.lot}/{link.serial} here")
-        issue = db.get(CodeIssue, code.issue_id)
-        path = ["0x" + p.hex() for p in issue_tree(db, issue).proof(code.leaf_index)]
-        return {"root": issue.root, "leaf_index": code.leaf_index, "path": path}
+        return proof
 
     return _answer(verify_code(_dep(request), body.uri, fetch))
 

@@ -14,13 +14,11 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.store.models import Code, CodeIssue
+from ledger.trace import scan_facts
 from ledger.trace.digital_link import DigitalLinkError
-from ledger.trace.scan_facts import issue_tree
 
 from .. import pages
 from ..errors import ApiError, error_answer, invalid, not_found
@@ -194,15 +192,7 @@ def code_proof(
     db: DbSession = Depends(get_db),
 ) -> dict:
     """Only what `ledger verify` needs to check a code against the chain; it trusts none of it."""
-    code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == lot, Code.serial == serial))
-    if code is None:
+    proof = scan_facts.code_proof(db, gtin, lot, serial)
+    if proof is None:
         raise not_found(f"code {gtin}/{lot}/{serial}")
-    issue = db.get(CodeIssue, code.issue_id)
-    tree = issue_tree(db, issue)
-    return {
-        "root": issue.root,
-        "leaf_index": code.leaf_index,
-        "path": ["0x" + p.hex() for p in tree.proof(code.leaf_index)],
-        "anchor_tx": issue.anchor_tx,
-        "block_number": issue.block_number,
-    }
+    return proof

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ledger.access.roles import Role
+from ledger.access.roles import role_names
 
 from .deploy import Deployment
 from .indexer import EventDecoder
@@ -245,7 +245,7 @@ def members(dep: Deployment) -> list[dict[str, Any]]:
     for address in sorted(seen):
         bits = int(m.functions.rolesOf(address).call())
         if bits:
-            out.append({"address": address, "roles": [r.name.lower() for r in Role if r.name and bits & r]})
+            out.append({"address": address, "roles": role_names(bits)})
     return out
 
 

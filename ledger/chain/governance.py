@@ -16,7 +16,7 @@ from eth_utils import is_address, to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from ledger.access.roles import Role
+from ledger.access.roles import Role, role_names
 from ledger.errors import LedgerError
 
 from .client import Sender
@@ -136,7 +136,7 @@ def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
             continue
         out: dict[str, Any] = {"type": kind}
         for name, value in zip(FIELDS[kind], args.values(), strict=True):
-            out[name] = [r.name.lower() for r in Role if value & r and r.name] if name == "roles" else value
+            out[name] = role_names(value) if name == "roles" else value
             if isinstance(value, (list, tuple)):
                 out[name] = list(value)
         return out

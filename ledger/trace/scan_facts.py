@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import as_utc
-from ledger.store.models import Batch, ChainEvent, Code, EpcisAnchor, EpcisEpc, EpcisEvent, Product
+from ledger.store.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
 
 from . import codes, digital_link
 from .merkle import MerkleTree, TreeCache
@@ -36,6 +36,22 @@ def issue_tree(db: DbSession, issue: IssueKey) -> MerkleTree:
         return [codes.code_leaf(digital_link.parse(u)) for u in uris]
 
     return TREES.get(issue.root, leaves)
+
+
+def code_proof(db: DbSession, gtin: str, lot: str, serial: str) -> dict[str, Any] | None:
+    """What `ledger verify` takes from us to check a code against the chain (its issue's root, its
+    leaf and Merkle path, the anchoring transaction), trusting none of it; None for no such code."""
+    code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == lot, Code.serial == serial))
+    if code is None:
+        return None
+    issue = db.get(CodeIssue, code.issue_id)
+    return {
+        "root": issue.root,
+        "leaf_index": code.leaf_index,
+        "path": ["0x" + p.hex() for p in issue_tree(db, issue).proof(code.leaf_index)],
+        "anchor_tx": issue.anchor_tx,
+        "block_number": issue.block_number,
+    }
 
 
 def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
