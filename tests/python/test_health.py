@@ -98,3 +98,7 @@ def test_an_event_waiting_for_its_anchor_beyond_the_threshold_is_503(anvil_facto
         r = _until(c, 503)
         assert r.status_code == 503, r.text
         assert "waited" in r.json()["checks"]["anchorer"]["error"]
+        first = r.json()["checks"]["anchorer"]["lag_s"]
+        time.sleep(2)  # the anchorer keeps failing: the event keeps waiting
+        r = c.get("/healthz")
+        assert r.status_code == 503 and r.json()["checks"]["anchorer"]["lag_s"] >= first + 1.5, r.text
