@@ -59,7 +59,7 @@ class Settings:
     #: how often the background anchorer looks (seconds); 0 turns it off (anchor with the CLI or API)
     anchor_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_INTERVAL", "1")))
     #: /healthz: 503 when the chain's head block is older than this (seconds; unset: 60, but not
-    #: judged on the development chain, which mines a block per transaction), when a captured event
+    #: judged on an anvil that mines only per transaction), when a captured event
     #: has waited longer than this for its anchor, when the indexer's oldest unread block has waited
     #: longer than this (api/health.py)
     health_head_age_s: float | None = field(

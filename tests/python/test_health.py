@@ -4,6 +4,7 @@ fallen behind and a captured event waiting too long for its anchor each answer 5
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from fastapi.testclient import TestClient
@@ -18,10 +19,14 @@ from ledger.store.db import make_engine
 from .helpers import DOMAIN, delivery_doc, login
 
 
-def _node_and_client(anvil_factory, tmp_path, **overrides):
-    node = anvil_factory()
+def _node_and_client(anvil_factory, tmp_path, node=None, **overrides):
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "deployment.json"
-    deploy(connect(node.url), path)
+    if node is None:
+        node = anvil_factory()
+        deploy(connect(node.url), path)
+    else:
+        shutil.copy(tmp_path.parent / "deployment.json", path)
     db = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     settings = Settings(rpc_url=node.url, manifest_path=path, database_url=db, siwe_domain=DOMAIN, **overrides)
     return node, path, db, TestClient(create_app(settings))
@@ -50,10 +55,19 @@ def test_a_stopped_node_is_503_naming_the_chain(anvil_factory, tmp_path):
 
 
 def test_a_stalled_head_is_503(anvil_factory, tmp_path):
-    _, _, _, c = _node_and_client(anvil_factory, tmp_path, health_head_age_s=1.0)
-    r = _until(c, 503)  # nothing is mined while nobody transacts: the head ages
+    node, _, _, c = _node_and_client(anvil_factory, tmp_path)
+    w3 = connect(node.url)
+    w3.provider.make_request("evm_setIntervalMining", [1])  # a block a second, as a consortium seals
+    assert c.get("/healthz").json()["checks"]["chain"]["head_age_limit_s"] == 60  # judged by default
+    _, _, _, c = _node_and_client(anvil_factory, tmp_path / "short", health_head_age_s=3.0, node=node)
+    time.sleep(3.5)
+    r = c.get("/healthz")
+    assert r.status_code == 200 and r.json()["checks"]["chain"]["head_age_s"] <= 3, r.text
+    w3.provider.make_request("evm_setIntervalMining", [0])  # the chain stalls; the node still answers
+    r = _until(c, 503)
     assert r.status_code == 503, r.text
     assert "stalled" in r.json()["checks"]["chain"]["error"]
+    assert c.get("/livez").status_code == 200
 
 
 def test_an_indexer_behind_its_threshold_is_503(anvil_factory, tmp_path):
