@@ -58,6 +58,19 @@ class Settings:
     anchor_one_by_one_max: int = field(default_factory=lambda: _env_int("LEDGER_ANCHOR_ONE_BY_ONE_MAX", 1))
     #: how often the background anchorer looks (seconds); 0 turns it off (anchor with the CLI or API)
     anchor_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_INTERVAL", "1")))
+    #: /healthz: 503 when the chain's head block is older than this (seconds; unset: 60, but not
+    #: judged on an anvil that mines only per transaction), when a captured event
+    #: has waited longer than this for its anchor, when the indexer's oldest unread block has waited
+    #: longer than this (api/health.py)
+    health_head_age_s: float | None = field(
+        default_factory=lambda: float(v) if (v := os.environ.get("LEDGER_HEALTH_HEAD_AGE_S")) else None
+    )
+    health_anchor_lag_s: float = field(
+        default_factory=lambda: float(os.environ.get("LEDGER_HEALTH_ANCHOR_LAG_S", "120"))
+    )
+    health_indexer_lag_s: float = field(
+        default_factory=lambda: float(os.environ.get("LEDGER_HEALTH_INDEXER_LAG_S", "60"))
+    )
     #: the member that signs anchors (default: the deployment's platform operator)
     anchor_account: str | None = field(default_factory=lambda: os.environ.get("LEDGER_ANCHOR_ACCOUNT"))
     #: the most events one EPCIS capture may carry

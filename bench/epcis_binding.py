@@ -10,9 +10,19 @@ Then a named query over every ObjectEvent... and every other type (all events) w
 webhook subscription to a real HTTP receiver on this machine, and 10,000 more events captured
 through the binding as fast as 8 clients can: each event's lag is the time from the answer to the
 capture request that carried it to its arrival at the receiver. Reported: p50 and p99 lag (ms,
-information: absolute), and whether delivery keeps up: the p99 lag of the last fifth of the events
-(by capture time) over that of the first fifth (budget 2: a subscriber falling behind sees its lag
-grow with every batch), with delivered events/s over captured events/s for information.
+information: absolute), and whether delivery keeps up: the slope of the events' lag over their
+capture time (least squares; seconds of lag gained per second of capturing: 0 when deliveries keep
+up, 1 - delivered rate / captured rate when they fall behind; budget 0.25: deliveries at 3/4 of
+the capture rate or better), with delivered events/s over captured events/s for information.
+
+Until 2026-12-05 the budget was the p99 lag of the last fifth of the events over that of the
+first (at most 2). A fifth is 2,000 events: four documents, four deliveries, so that ratio was one
+delivery's lag over another's, and a delivery's lag is ~0.1 s when the worker that delivers is
+not capturing and 0.4-0.9 s when it is (the two share that process's interpreter lock; up to 2.7 s
+on one core): one delivery coinciding with a capture makes 2-3x alone, as the 2.80 a busy
+machine read. Measured here at load 7-10, deliveries kept up: slope -0.06 (2 cores) and -0.03 (one
+core, `taskset -c 0`), the last event delivered 0.05-0.07 s after the last capture was answered,
+delivered/captured 0.99-1.00.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from .webhook_receiver import WebhookReceiver
 TARGETS = {"epcis.binding_capture_events_per_s": 2_000}
 INFO_BUDGETS = {"epcis.subscription_lag_p99_ms": 2_000}
 RATIO_TARGETS = {"ratio.binding_vs_v1_capture": 0.9}
-RATIO_BUDGETS = {"ratio.subscription_lag_growth": 2.0}
+RATIO_BUDGETS = {"ratio.subscription_lag_slope": 0.25}
 PER_DOC, DOCS_EACH, CLIENTS, WORKERS = 500, 12, 8, 2
 LAG_EVENTS = 10_000
 
@@ -79,12 +89,13 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
             sub = {"dest": receiver.url, "secret": "bench-secret", "stream": True}
             client.post(f"{base}/epcis/queries/everything/subscriptions", json=sub, headers=h).raise_for_status()
             tail = list(range(2 * DOCS_EACH, len(bodies)))
+            ids = {i: [e.get("eventID", hid) for hid, e in zip(document_hash_ids(docs[i]),
+                       docs[i]["epcisBody"]["eventList"], strict=True)] for i in tail}  # fmt: skip
             acked: dict[str, float] = {}
 
             def timed(i: int) -> None:
                 done = binding(bodies[i])
-                for hid, e in zip(document_hash_ids(docs[i]), docs[i]["epcisBody"]["eventList"], strict=True):
-                    acked[e.get("eventID", hid)] = done
+                acked.update(dict.fromkeys(ids[i], done))
 
             t = time.perf_counter()
             with ThreadPoolExecutor(CLIENTS) as pool:
@@ -98,12 +109,6 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     if missing:
         raise RuntimeError(f"{len(missing)} of {len(acked)} subscribed events never arrived")
     by_ack = sorted(acked, key=acked.__getitem__)
-    fifth = len(by_ack) // 5
-
-    def p99(keys: list[str]) -> float:
-        lag = sorted((receiver.arrived[k] - acked[k]) * 1000 for k in keys)
-        return lag[int(0.99 * (len(lag) - 1))]
-
     lags = sorted((receiver.arrived[k] - v) * 1000 for k, v in acked.items())
     v1_rate, binding_rate = per_path / spent["v1"], per_path / spent["binding"]
     return {
@@ -113,6 +118,14 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
         "epcis.subscription_events": len(lags),
         "epcis.subscription_lag_p50_ms": round(statistics.median(lags), 1),
         "epcis.subscription_lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 1),
-        "ratio.subscription_lag_growth": p99(by_ack[-fifth:]) / max(p99(by_ack[:fifth]), 1.0),
+        "ratio.subscription_lag_slope": _slope(
+            [acked[k] for k in by_ack], [receiver.arrived[k] - acked[k] for k in by_ack]
+        ),
         "ratio.subscription_delivered_vs_captured": (len(lags) / delivered_s) / (len(acked) / captured_s),
     }
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)

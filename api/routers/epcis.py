@@ -20,10 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.chain.client import TransactionFailed
 from ledger.clock import utcnow
-from ledger.errors import LedgerError
-from ledger.money import deliveries
+from ledger.flows import delivery_capture
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace import recorders
 from ledger.trace.epcis import capture as captures
@@ -107,23 +105,19 @@ def capture(
         "duplicates": len(result.events) - stored,
         "events": result.events,
     }
-    if member.has(Role.LOGISTICS):
-        delivered = deliveries.delivered_orders(db, events, [e["hashId"] for e in result.events], member.address)
-        if delivered:
-            answer["deliveries"] = _confirm_deliveries(request, db, member, delivered)
+    delivered = confirm_deliveries(request, db, member, events, [e["hashId"] for e in result.events])
+    if delivered:
+        answer["deliveries"] = delivered
     return answer
 
 
-def _confirm_deliveries(request: Request, db: DbSession, member: Member, pairs: list[tuple[str, str]]) -> list[dict]:
-    """Confirm on chain the deliveries a carrier's capture recorded. The events are stored already;
-    if the confirmation fails, the answer says so and capturing the same events again retries it."""
-    try:
-        deliveries.confirm_deliveries(db, deployment_of(request), sender_of(request, member), pairs)
-        db.commit()
-    except (LedgerError, TransactionFailed) as exc:
-        db.rollback()
-        return [{"order_id": o, "hashId": h, "status": "failed", "detail": str(exc)} for o, h in pairs]
-    return [{"order_id": o, "hashId": h, "status": "delivered"} for o, h in pairs]
+def confirm_deliveries(request: Request, db: DbSession, member: Member, events: list, hash_ids: list) -> list[dict]:
+    """The deliveries a carrier's capture confirms on chain, its events stored (ledger.flows):
+    what every capture door calls."""
+    return delivery_capture.confirm_captured_deliveries(
+        db, events, hash_ids, member.address, member.roles,
+        lambda: deployment_of(request), lambda: sender_of(request, member),
+    )  # fmt: skip
 
 
 def _time(name: str, value: str | None) -> datetime | None:

@@ -25,7 +25,7 @@ from ..auth import Member, require
 from ..epcis_binding import PREFIX, location, page_controls
 from ..errors import ApiError, not_found
 from ..services import get_db, services
-from .epcis import CAPTURING, RECORDERS
+from .epcis import CAPTURING, RECORDERS, confirm_deliveries
 from .money_fields import deployment_of
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
@@ -48,25 +48,34 @@ async def capture(request: Request, member: Member = Depends(require(RECORDERS))
                        {"GS1-EPCIS-Capture-Limit": str(limit)})  # fmt: skip
     job = await _run(request, db, member, body, behaviour, xml)
     request.state.audit_detail = f"capture job {job.id}: success={job.success}"
+    for d in getattr(request.state, "deliveries", ()):  # in the audit log: the job's answer is GS1's
+        request.state.audit_detail += f"; order {d['order_id']} {d['status']}"
     return Response(status_code=202, headers={"Location": location(request, f"{PREFIX}/capture/{job.id}")})
 
 
 async def _run(
     request: Request, db: DbSession, member: Member, body: Any, behaviour: str, xml: bool
 ) -> EpcisCaptureJob:
-    """A capture job, run in a worker thread, one at a time per process; errors as problems."""
+    """A capture job, run in a worker thread, one at a time per process; errors as problems. Then,
+    outside the capture lock, the deliveries a carrier's events confirm (as `/v1/epcis/capture`)."""
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
+    captured: list[tuple[list[dict], list[str]]] = []
 
     def work() -> EpcisCaptureJob:
         with CAPTURING:
-            return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml)
+            return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml,
+                                    stored=lambda events, ids: captured.append((events, ids)))  # fmt: skip
 
     try:
-        return await run_in_threadpool(work)
+        job = await run_in_threadpool(work)
     except InvalidEpcis as exc:
         raise ApiError(400, "invalid_epcis", exc.problems) from None
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    for events, ids in captured:
+        if delivered := await run_in_threadpool(confirm_deliveries, request, db, member, events, ids):
+            request.state.deliveries = delivered
+    return job
 
 
 XML_TYPES = ("application/xml", "text/xml")

@@ -4,10 +4,10 @@ fails, whatever the machine."""
 
 from __future__ import annotations
 
-from bench import codes, consortium, epcis, gas, indexer, reconcile, scan
+from bench import codes, consortium, epcis, epcis_binding, gas, indexer, reconcile, scan
 from bench.run import KINDS, judge
 
-MODULES = (codes, consortium, epcis, gas, indexer, reconcile, scan)
+MODULES = (codes, consortium, epcis, epcis_binding, gas, indexer, reconcile, scan)
 
 
 def limits() -> dict[str, dict[str, float]]:
@@ -44,3 +44,16 @@ def test_no_speed_figure_is_judged_absolutely():
     judged = {name for kind in ("BUDGETS",) for name in limits()[kind]}
     assert all(name.startswith(("gas.", "codes.tree_bytes", "consortium.final")) for name in judged), judged
     assert all(name.startswith("ratio.") for kind in ("RATIO_TARGETS", "RATIO_BUDGETS") for name in limits()[kind])
+
+
+def test_webhook_lag_is_judged_by_its_growth_not_by_one_late_delivery():
+    acked = [i * 0.4 for i in range(20) for _ in range(500)]  # 20 documents of 500 events
+    # keeping up: 0.1 s each, one delivery late behind a capture (the old p99-of-fifths read 4.5)
+    keeping_up = [0.45 if i // 500 == 17 else 0.1 for i in range(len(acked))]
+    # falling behind: delivered at 70% of the capture rate, lag grows 0.3 s per second
+    behind = [0.1 + 0.3 * t for t in acked]
+    verdicts = []
+    for lags in (keeping_up, behind):
+        metric = {"ratio.subscription_lag_slope": epcis_binding._slope(acked, lags)}
+        verdicts.append(judge(metric, limits())[1])
+    assert verdicts == [[], ["ratio.subscription_lag_slope"]]

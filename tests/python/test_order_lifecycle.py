@@ -15,6 +15,7 @@ from eth_utils import keccak
 
 from ledger.chain.client import Sender
 from ledger.money import settlement
+from ledger.trace.epcis.samples import CONTEXT
 
 from .helpers import delivery_doc, govern, login, make_client
 
@@ -89,6 +90,27 @@ def test_capturing_the_carriers_delivery_event_confirms_delivery(api, members):
         headers=h["logistics"],
     )
     assert r.status_code == 409
+
+
+def test_the_binding_capture_confirms_delivery_as_v1_does(api, members):
+    """The same carrier's event through the EPCIS 2.0 binding (`POST /epcis/capture`, a job, and
+    `POST /epcis/events`, one event) confirms the order's delivery on chain (ledger.flows)."""
+    c, h, dep = api
+    for path, doc in (
+        ("/epcis/capture", lambda o, step: delivery_doc(o, step)),
+        ("/epcis/events", lambda o, step: {"@context": CONTEXT} | delivery_doc(o, step)["epcisBody"]["eventList"][0]),
+    ):
+        o = escrow(c, h, members)
+        r = c.post(path, json=doc(o["order_id"], "receiving"), headers=h["producer"])  # not its carrier
+        assert r.status_code in (201, 202), r.text
+        assert c.get(f"/v1/orders/{o['order_id']}", headers=h["logistics"]).json()["status"] == "escrowed"
+        r = c.post(path, json=doc(o["order_id"], "accepting"), headers=h["logistics"])
+        assert r.status_code in (201, 202), r.text
+        got = c.get(f"/v1/orders/{o['order_id']}", headers=h["logistics"]).json()
+        assert got["status"] == "delivered", (path, got)
+        assert [x["status"] for x in got["history"]] == ["escrowed", "delivered"]
+        log = dep.contract("OrderSettlement").events.OrderDelivered().get_logs(from_block=0)
+        assert ("0x" + bytes(log[-1]["args"]["epcisEvent"]).hex())[2:] in got["delivery_event"]
 
 
 def test_carrier_checks(api, members):

@@ -81,9 +81,11 @@ def run(
     may_record: Callable[[str], bool] | None,
     now: datetime,
     xml: bool = False,
+    stored: Callable[[list[dict], list[str]], None] | None = None,
 ) -> EpcisCaptureJob:
     """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
-    `xml`: `body` was read from an XML document (`xml_binding.to_document`)."""
+    `xml`: `body` was read from an XML document (`xml_binding.to_document`). `stored` is called
+    with the events captured (stored now or before) and their hash IDs, once they are committed."""
     doc = as_capture_document(_envelope(body))
     errors: list[dict] = []
     if behaviour == "rollback":
@@ -118,7 +120,9 @@ def run(
     while events:
         try:
             part = _alone(doc, None) | {"epcisBody": {"eventList": events}}
-            capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml)
+            result = capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml)
+            if stored is not None:
+                stored(events, [e["hashId"] for e in result.events])
             return job
         except NotAuthorisedRecorder as exc:
             if behaviour == "rollback":

@@ -1,0 +1,6 @@
+"""Flows: use-cases that cross domains, called alike by every door that starts them (the API's
+routers, the CLI): a carrier's EPCIS capture confirming deliveries on chain (`delivery_capture`).
+
+May import `ledger.trace`, `ledger.money`, `ledger.chain`, `ledger.store`, `ledger.access` and the
+base modules; never `cli` or `api`.
+"""

@@ -1,0 +1,46 @@
+"""A carrier's capture confirms deliveries: after the events of an EPCIS capture are stored, each
+delivery event (ledger.money.deliveries: bizStep receiving or accepting, naming an open order of
+the capturing carrier in its bizTransactionList) confirms that order's delivery on chain, signed
+by the carrier. Every capture door calls this once its events are stored: `/v1/epcis/capture` and
+the EPCIS 2.0 binding's `POST /epcis/capture` and `POST /epcis/events`.
+
+The events stay stored whatever the chain answers; a confirmation that fails is reported as
+failed, and capturing the same events again retries it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from ledger.access.roles import Role
+from ledger.chain.client import Sender, TransactionFailed
+from ledger.chain.deploy import Deployment
+from ledger.errors import LedgerError
+from ledger.money import deliveries
+
+
+def confirm_captured_deliveries(
+    db: Session,
+    events: Sequence[dict],
+    hash_ids: Sequence[str],
+    carrier: str,
+    roles: int,
+    deployment: Callable[[], Deployment],
+    sender: Callable[[], Sender],
+) -> list[dict]:
+    """For a capture by `carrier` (holding `roles` on chain) of `events` (stored, with their
+    `hash_ids`): [{"order_id", "hashId", "status": delivered|failed, "detail"?}], one transaction
+    for all the orders it confirms; [] when it confirms none (not a carrier, no delivery event)."""
+    if not roles & Role.LOGISTICS:
+        return []
+    pairs = deliveries.delivered_orders(db, events, hash_ids, carrier)
+    if not pairs:
+        return []
+    try:
+        deliveries.confirm_deliveries(db, deployment(), sender(), pairs)
+        db.commit()
+    except (LedgerError, TransactionFailed) as exc:
+        db.rollback()
+        return [{"order_id": o, "hashId": h, "status": "failed", "detail": str(exc)} for o, h in pairs]
+    return [{"order_id": o, "hashId": h, "status": "delivered"} for o, h in pairs]
