@@ -89,6 +89,8 @@ MORE: dict[str, dict[str, str]] = {
     "ruling_threshold_fen": {"zh": "需仲裁的金额门槛（分）", "en": "Ruling threshold (fen)"},
     "arbiter_quorum": {"zh": "仲裁人数", "en": "Arbiter quorum"},
     "withdrawal_cooldown_s": {"zh": "保证金提取冷却期（秒）", "en": "Deposit withdrawal cooldown (s)"},
+    "case_threshold_fen": {"zh": "保证金赔付需多名仲裁人的门槛（分）", "en": "Deposit award threshold (fen)"},
+    "case_arbiter_quorum": {"zh": "超过门槛的赔付所需仲裁人数", "en": "Arbiters for an award above it"},
     "minimum_deposits_fen": {"zh": "商家最低保证金（分）", "en": "Merchants' minimum deposits (fen)"},
     "executed_in": {"zh": "执行于", "en": "Executed in"},
     # the checks of `ledger verify` (ledger/trace/verify.py), by name; their details stay as the chain says them

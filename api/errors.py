@@ -73,6 +73,8 @@ _REVERT_STATUS = {
     "NotTheCarrier": 403,
     "NotAllowed": 403,
     "NotAnArbiter": 403,
+    "PartyToCase": 403,
+    "BadQuorum": 422,
     "NotACarrier": 422,
     "PayerNotCaller": 422,
     "TooFewSignatures": 422,

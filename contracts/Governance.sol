@@ -5,13 +5,15 @@ pragma solidity 0.8.28;
 /// @notice A k-of-n council of governors. Any governor proposes a call on a target contract;
 /// the call runs when `threshold` distinct governors have approved it. Membership changes,
 /// deposit minimums, commission caps and timeouts are all set through here, never by one key.
+/// Approvals are counted afresh each time, from those who are governors then: a removed
+/// governor's approvals count for nothing (unless the council adds it back).
 contract Governance {
     struct Proposal {
         address target;
         bool executed;
-        uint32 approvals;
         uint64 proposedAt;
         bytes data;
+        address[] approvers; // everyone who approved, governor then or not now
     }
 
     /// @notice A proposal not executed within this long after it was made can no longer be approved.
@@ -97,14 +99,14 @@ contract Governance {
         _approve(id, p);
     }
 
-    /// @notice The stored proposal `id`.
+    /// @notice The stored proposal `id`; `approvals` counts the approvers who are governors now.
     function proposal(uint256 id)
         external
         view
         returns (address target, bytes memory data, uint256 approvals, bool executed)
     {
         Proposal storage p = _proposals[id];
-        return (p.target, p.data, p.approvals, p.executed);
+        return (p.target, p.data, _approvals(p), p.executed);
     }
 
     /// @notice Add a governor; callable only through an approved proposal.
@@ -131,8 +133,8 @@ contract Governance {
         if (block.timestamp > p.proposedAt + PROPOSAL_LIFETIME) revert ProposalExpired(id);
         if (hasApproved[id][msg.sender]) revert AlreadyApproved(id, msg.sender);
         hasApproved[id][msg.sender] = true;
-        uint32 approvals = p.approvals + 1;
-        p.approvals = approvals;
+        p.approvers.push(msg.sender);
+        uint256 approvals = _approvals(p);
         emit ProposalApproved(id, msg.sender, approvals);
         if (approvals >= threshold) {
             p.executed = true;
@@ -143,6 +145,14 @@ contract Governance {
                 }
             }
             emit ProposalExecuted(id, result);
+        }
+    }
+
+    /// @dev The approvals of `p` by accounts that are governors now.
+    function _approvals(Proposal storage p) private view returns (uint256 n) {
+        address[] storage approvers = p.approvers;
+        for (uint256 i = 0; i < approvers.length; i++) {
+            if (isGovernor[approvers[i]]) n++;
         }
     }
 

@@ -4,6 +4,8 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Membership} from "./Membership.sol";
 import {MemberGated} from "./MemberGated.sol";
 import {Roles} from "./Roles.sol";
@@ -14,7 +16,12 @@ import {Roles} from "./Roles.sol";
 /// while a complaint is open and then release it or award it to the claimant, who pulls it.
 /// A withdrawal is requested, waits the cooldown, and never leaves less than the minimum (plus
 /// what is frozen) while the merchant holds the merchant role.
-contract GuaranteeVault is MemberGated, ReentrancyGuard {
+///
+/// Cases are decided as rulings on orders are: a party to a case (its merchant or claimant)
+/// never opens or decides it; one arbiter may release a case or award up to `caseThreshold`
+/// fen; a larger award needs `caseQuorum` (at least two) distinct arbiters' EIP-712 signatures
+/// of CaseRuling(caseId, payOut), each checked to hold the arbiter role when it is executed.
+contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     using SafeERC20 for IERC20;
 
     struct Account {
@@ -32,8 +39,13 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
         bool open;
     }
 
+    bytes32 private constant CASE_RULING_TYPEHASH = keccak256("CaseRuling(uint256 caseId,bool payOut)");
+
     IERC20 public immutable token;
     uint64 public cooldown;
+    /// @dev an award above this many fen needs `caseQuorum` arbiters (packed with `cooldown`)
+    uint96 private caseThreshold = 100_000;
+    uint8 private caseQuorum = 2;
     mapping(address => Account) private _accounts;
     mapping(uint256 => Case) public cases;
     uint256 public caseCount;
@@ -50,6 +62,8 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
     event CaseReleased(uint256 indexed caseId, address indexed merchant, uint256 amount);
     event CasePaidOut(uint256 indexed caseId, address indexed merchant, address indexed claimant, uint256 amount);
     event Claimed(address indexed claimant, uint256 amount);
+    event CaseRulingSet(uint256 threshold, uint8 quorum);
+    event CaseRuled(uint256 indexed caseId, bool payOut, uint256 signers);
 
     error ZeroAmount();
     error InsufficientAvailable(address merchant, uint256 requested, uint256 available);
@@ -59,12 +73,21 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
     error UnknownCase(uint256 caseId);
     error CaseClosed(uint256 caseId);
     error NothingToClaim(address account);
+    error PartyToCase(address account);
+    error TooFewSignatures(uint256 caseId, uint256 signers, uint256 required);
+    error NotAnArbiter(address signer);
+    error SignersNotAscending(address signer);
+    error BadQuorum(uint8 quorum);
 
-    constructor(Membership membership_, IERC20 token_, uint64 cooldown_) MemberGated(membership_) {
+    constructor(Membership membership_, IERC20 token_, uint64 cooldown_)
+        MemberGated(membership_)
+        EIP712("traceledger GuaranteeVault", "1")
+    {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
         cooldown = cooldown_;
         emit CooldownSet(cooldown_);
+        emit CaseRulingSet(caseThreshold, caseQuorum);
     }
 
     /// @notice Set the deposit `merchant` must keep locked while active; governance only.
@@ -77,6 +100,14 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
     function setCooldown(uint64 cooldown_) external onlyGovernance {
         cooldown = cooldown_;
         emit CooldownSet(cooldown_);
+    }
+
+    /// @notice Awards above `threshold` fen need `quorum` (two or more) arbiters. Governance only.
+    function setCaseRuling(uint96 threshold, uint8 quorum) external onlyGovernance {
+        if (quorum < 2) revert BadQuorum(quorum);
+        caseThreshold = threshold;
+        caseQuorum = quorum;
+        emit CaseRulingSet(threshold, quorum);
     }
 
     /// @notice Lock `amount` fen of the caller's tokens (approved beforehand); merchants only.
@@ -127,7 +158,8 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
         token.safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Open a complaint case against `merchant`, freezing `amount` of its deposit.
+    /// @notice Open a complaint case against `merchant`, freezing `amount` of its deposit; the
+    /// arbiter may be neither the merchant nor the claimant.
     /// @return caseId the new case's id (sequential from 1)
     function openCase(address merchant, address claimant, uint96 amount)
         external
@@ -136,6 +168,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
     {
         if (amount == 0) revert ZeroAmount();
         if (claimant == address(0)) revert ZeroAddress();
+        if (msg.sender == claimant || msg.sender == merchant) revert PartyToCase(msg.sender);
         Account storage a = _accounts[merchant];
         uint256 unfrozen = a.balance - a.frozen;
         if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);
@@ -145,12 +178,58 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard {
         emit CaseOpened(caseId, merchant, claimant, amount);
     }
 
-    /// @notice Close case `caseId`: release the frozen amount back to the merchant, or (if
-    /// `payOut`) award it to the claimant, who then pulls it with {claim}.
+    /// @notice Close case `caseId` as the one arbiter deciding it (not a party to it): release
+    /// the frozen amount back to the merchant, or (if `payOut`) award it to the claimant, who
+    /// then pulls it with {claim}. An award above `caseThreshold` needs {ruleCase}.
     function closeCase(uint256 caseId, bool payOut) external onlyRole(Roles.ARBITER) {
-        Case storage c = cases[caseId];
+        Case storage c = _openCase(caseId);
+        _notParty(c, msg.sender);
+        if (payOut && c.amount > caseThreshold) revert TooFewSignatures(caseId, 1, caseQuorum);
+        _close(caseId, c, payOut);
+    }
+
+    /// @notice Execute the arbiters' ruling on case `caseId`: `signatures` are EIP-712 signatures
+    /// of CaseRuling(caseId, payOut) by distinct arbiters, none a party to the case, in ascending
+    /// address order; an award above `caseThreshold` needs `caseQuorum` of them, anything else
+    /// one. Anyone may submit.
+    function ruleCase(uint256 caseId, bool payOut, bytes[] calldata signatures) external {
+        Case storage c = _openCase(caseId);
+        uint256 required = payOut && c.amount > caseThreshold ? caseQuorum : 1;
+        if (signatures.length < required) revert TooFewSignatures(caseId, signatures.length, required);
+        bytes32 digest = caseRulingDigest(caseId, payOut);
+        address last = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = ECDSA.recover(digest, signatures[i]);
+            if (signer <= last) revert SignersNotAscending(signer);
+            if (!membership.hasAnyRole(signer, Roles.ARBITER)) revert NotAnArbiter(signer);
+            _notParty(c, signer);
+            last = signer;
+        }
+        emit CaseRuled(caseId, payOut, signatures.length);
+        _close(caseId, c, payOut);
+    }
+
+    /// @notice Awards above `threshold` fen need `quorum` arbiters' signatures.
+    function caseRuling() external view returns (uint256 threshold, uint8 quorum) {
+        return (caseThreshold, caseQuorum);
+    }
+
+    /// @notice The EIP-712 digest arbiters sign to rule on a case.
+    function caseRulingDigest(uint256 caseId, bool payOut) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CASE_RULING_TYPEHASH, caseId, payOut)));
+    }
+
+    function _openCase(uint256 caseId) private view returns (Case storage c) {
+        c = cases[caseId];
         if (c.merchant == address(0)) revert UnknownCase(caseId);
         if (!c.open) revert CaseClosed(caseId);
+    }
+
+    function _notParty(Case storage c, address account) private view {
+        if (account == c.claimant || account == c.merchant) revert PartyToCase(account);
+    }
+
+    function _close(uint256 caseId, Case storage c, bool payOut) private {
         c.open = false;
         Account storage a = _accounts[c.merchant];
         a.frozen -= c.amount;

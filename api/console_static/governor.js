@@ -39,7 +39,7 @@ async function loadConsortium() {
   const minimums = Object.entries(p.minimum_deposits_fen).map(([m, v]) => `${m.slice(0, 10)}…: ${v}`).join('; ') || '—';
   figures('parameters', [
     ...['platform_fee_cap_bps', 'settlement_timeout_s', 'return_window_s', 'ruling_threshold_fen', 'arbiter_quorum',
-      'withdrawal_cooldown_s'].map((k) => [T[k], String(p[k])]),
+      'withdrawal_cooldown_s', 'case_threshold_fen', 'case_arbiter_quorum'].map((k) => [T[k], String(p[k])]),
     [T.referral_cap_bps, p.referral_cap_bps.join(' / ')], [T.minimum_deposits_fen, minimums],
   ]);
 }

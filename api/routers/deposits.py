@@ -1,5 +1,9 @@
 """Guarantee deposits and complaint cases. Merchants deposit and withdraw their own deposits (another's
 is a 404); arbiters open and close cases; auditors read everything and write nothing. Integer fen only.
+
+A party to a case (its merchant or claimant) never opens or decides it (403 `PartyToCase`, from the
+contract). One arbiter releases a case or awards up to the case threshold (`/close`); a larger award
+takes the case quorum of arbiters' own EIP-712 signatures (`GET` then `POST /v1/cases/{id}/ruling`).
 """
 
 from __future__ import annotations
@@ -7,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, StrictBool
 
 from ledger.access.roles import Role
@@ -97,6 +101,11 @@ class CaseCloseIn(BaseModel):
     pay_out: StrictBool = Field(description="true: award the frozen amount to the claimant; false: release it")
 
 
+class CaseRulingIn(BaseModel):
+    pay_out: StrictBool = Field(description="true: award the frozen amount to the claimant; false: release it")
+    signatures: list[str] = Field(min_length=1, max_length=32, description="65-byte EIP-712 signatures, hex")
+
+
 class CaseOut(BaseModel):
     case_id: int
     merchant: str
@@ -123,6 +132,38 @@ def close_case(
 ) -> dict:
     dep = deployment_of(request)
     receipt = vault.close_case(dep, sender_of(request, member), case_id, body.pay_out)
+    return {**vault.case(dep, case_id), "tx_hash": tx_of(receipt)}
+
+
+@router.get("/cases/{case_id}/ruling", summary="What arbiters sign to rule on a case (EIP-712)")
+def case_ruling_to_sign(
+    request: Request,
+    case_id: int = Path(ge=1, le=2**63),
+    pay_out: bool = Query(description="the ruling to sign: award (true) or release (false)"),
+    member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
+) -> dict:
+    dep = deployment_of(request)
+    c = vault.case(dep, case_id)
+    if c["merchant"] == "0x" + "00" * 20:
+        raise not_found(f"case {case_id}")
+    return {
+        **c,
+        "pay_out": pay_out,
+        "signatures_needed": vault.signatures_needed(dep, c["amount_fen"], pay_out),
+        "typed_data": vault.case_ruling_typed_data(dep, case_id, pay_out),
+    }
+
+
+@router.post("/cases/{case_id}/ruling", response_model=CaseOut, summary="Execute the arbiters' signed ruling")
+def rule_case(
+    body: CaseRulingIn,
+    request: Request,
+    case_id: int = Path(ge=1, le=2**63),
+    member: Member = Depends(require(Role.ARBITER)),
+) -> dict:
+    dep = deployment_of(request)
+    receipt = vault.rule_case(dep, sender_of(request, member), case_id, body.pay_out, body.signatures)
+    request.state.audit_detail = f"case {case_id} ruled: {'paid out' if body.pay_out else 'released'}"
     return {**vault.case(dep, case_id), "tx_hash": tx_of(receipt)}
 
 

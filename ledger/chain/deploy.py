@@ -47,6 +47,9 @@ WITHDRAW_COOLDOWN_S = 7 * 24 * 3600
 SETTLEMENT_TIMEOUT_S = 14 * 24 * 3600
 PLATFORM_FEE_CAP_BPS = 1000
 REFERRAL_CAPS_BPS = (1000, 500, 300)
+#: a case award above this many fen needs CASE_QUORUM arbiters' signatures
+CASE_THRESHOLD_FEN = 100_000
+CASE_QUORUM = 2
 CONTRACTS = ("Governance", "Membership", "SettlementToken", "Provenance", "GuaranteeVault", "OrderSettlement")
 
 
@@ -155,8 +158,8 @@ def deploy(
     calls.append(
         (settlement.address, settlement.encode_abi("setCaps", [PLATFORM_FEE_CAP_BPS, list(REFERRAL_CAPS_BPS)]))
     )
+    calls.append((vault.address, vault.encode_abi("setCaseRuling", [CASE_THRESHOLD_FEN, CASE_QUORUM])))
     _govern(gov, governors, calls)
-    _ = vault
 
     manifest = {
         "chain_id": w3.eth.chain_id,

@@ -255,6 +255,7 @@ def parameters(dep: Deployment) -> dict[str, Any]:
     minimums = {}
     for log in dep.logs(v.events.MinimumSet):
         minimums[log["args"]["merchant"]] = int(log["args"]["minimum"])
+    case_threshold, case_quorum = v.functions.caseRuling().call()  # awards above it: quorum arbiters
     return {
         "platform_fee_cap_bps": int(s.functions.platformFeeCapBps().call()),
         "referral_cap_bps": [int(x) for x in s.functions.referralCapBps().call()],
@@ -263,5 +264,7 @@ def parameters(dep: Deployment) -> dict[str, Any]:
         "ruling_threshold_fen": int(s.functions.rulingThreshold().call()),
         "arbiter_quorum": int(s.functions.arbiterQuorum().call()),
         "withdrawal_cooldown_s": int(v.functions.cooldown().call()),
+        "case_threshold_fen": int(case_threshold),
+        "case_arbiter_quorum": int(case_quorum),
         "minimum_deposits_fen": minimums,
     }

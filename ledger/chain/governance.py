@@ -89,6 +89,11 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
         "setRuling",
         [lambda a: _int(a, "threshold_fen", 0, 2**48 - 1), lambda a: _int(a, "quorum", 1, 255)],
     ),
+    "set_case_ruling": (
+        "GuaranteeVault",
+        "setCaseRuling",
+        [lambda a: _int(a, "threshold_fen", 0, 2**96 - 1), lambda a: _int(a, "quorum", 2, 255)],
+    ),
     "add_governor": ("Governance", "addGovernor", [lambda a: _address(a, "address")]),
     "remove_governor": ("Governance", "removeGovernor", [lambda a: _address(a, "address")]),
     "set_threshold": ("Governance", "setThreshold", [lambda a: _int(a, "threshold", 1, 1000)]),
@@ -104,6 +109,7 @@ FIELDS = {
     "set_settlement_timeout": ["seconds"],
     "set_return_window": ["seconds"],
     "set_ruling": ["threshold_fen", "quorum"],
+    "set_case_ruling": ["threshold_fen", "quorum"],
     "add_governor": ["address"],
     "remove_governor": ["address"],
     "set_threshold": ["threshold"],
@@ -160,7 +166,9 @@ def council(dep: Deployment) -> dict[str, Any]:
 def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str, Any]]:
     """Proposals as the chain's events tell them, newest first, each with its decoded action, its
     reason, approvals and status: `open`, `executed`, or `expired` (not executed within the
-    contract's `PROPOSAL_LIFETIME` of being proposed: the chain refuses further approvals)."""
+    contract's `PROPOSAL_LIFETIME` of being proposed: the chain refuses further approvals).
+    `approvals` are those that count now, by current governors; `void_approvals` those by
+    governors removed since, which the contract no longer counts."""
     gov = dep.contract("Governance")
     filters = {"id": proposal_id} if proposal_id is not None else {}
     created = dep.logs(gov.events.ProposalCreated, **filters)
@@ -168,6 +176,7 @@ def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str,
     approvals: dict[int, list[str]] = {}
     for log in dep.logs(gov.events.ProposalApproved, **filters):
         approvals.setdefault(log["args"]["id"], []).append(log["args"]["governor"])
+    current = {g: bool(gov.functions.isGovernor(g).call()) for g in {g for a in approvals.values() for g in a}}
     executed = {log["args"]["id"]: log for log in dep.logs(gov.events.ProposalExecuted, **filters)}
     lifetime = int(gov.functions.PROPOSAL_LIFETIME().call())
     now = int(dep.w3.eth.get_block("latest")["timestamp"])
@@ -183,7 +192,8 @@ def proposals(dep: Deployment, proposal_id: int | None = None) -> list[dict[str,
                 "proposer": a["proposer"],
                 "action": decode(dep, a["target"], a["data"]),
                 "reason": reasons.get(pid),
-                "approvals": approvals.get(pid, []),
+                "approvals": [g for g in approvals.get(pid, []) if current[g]],
+                "void_approvals": [g for g in approvals.get(pid, []) if not current[g]],
                 "status": status,
                 "expires_at": expires_at,
                 "proposed_in": {"tx": "0x" + bytes(log["transactionHash"]).hex(), "block": log["blockNumber"]},

@@ -166,21 +166,22 @@ def sign_ruling(dep: Deployment, private_key: bytes, key: bytes, refund_fen: int
     return bytes(Account.sign_message(message, private_key).signature)
 
 
-def ruling_signer(dep: Deployment, key: bytes, refund_fen: int, signature: bytes) -> str:
-    message = encode_typed_data(full_message=ruling_typed_data(dep, key, refund_fen))
-    return Account.recover_message(message, signature=signature)
-
-
 def sorted_signatures(dep: Deployment, key: bytes, refund_fen: int, signatures: Sequence[str | bytes]) -> list[bytes]:
-    """Signatures (65 bytes, or that in hex) in ascending order of their signers, as the contract
-    wants them; a malformed one is an `InvalidInput` naming its position."""
+    """Signatures of a ruling in ascending order of their signers (see `ascending_by_signer`)."""
+    return ascending_by_signer(ruling_typed_data(dep, key, refund_fen), signatures)
+
+
+def ascending_by_signer(typed_data: dict[str, Any], signatures: Sequence[str | bytes]) -> list[bytes]:
+    """Signatures (65 bytes, or that in hex) of one EIP-712 message in ascending order of their
+    signers, as the contracts want them; a malformed one is an `InvalidInput` naming its position."""
+    message = encode_typed_data(full_message=typed_data)
     signers: dict[bytes, int] = {}
     for i, given in enumerate(signatures):
         try:
             sig = bytes.fromhex(given.removeprefix("0x")) if isinstance(given, str) else bytes(given)
             if len(sig) != 65:
                 raise ValueError("length")
-            signers[sig] = int(ruling_signer(dep, key, refund_fen, sig), 16)
+            signers[sig] = int(Account.recover_message(message, signature=sig), 16)
         except Exception:  # noqa: BLE001 - eth_keys raises several kinds for a malformed signature
             raise InvalidInput(f"signatures.{i}: not a valid 65-byte secp256k1 signature") from None
     return sorted(signers, key=signers.__getitem__)

@@ -1,18 +1,29 @@
 """Guarantee deposits and complaint cases on chain (`GuaranteeVault`): thin, typed wrappers shared
 by the API and the CLI. Amounts are integer fen; every function takes the acting member's `Sender`
 and the contract checks roles, so a wrong caller fails with its custom error (`TransactionFailed`).
+
+Cases are decided as rulings on orders are, by the contract: a party to a case (its merchant or
+claimant) never opens, decides or signs it; one arbiter releases a case or awards up to the case
+threshold (`close_case`); a larger award needs the case quorum of arbiters' EIP-712 signatures of
+CaseRuling(caseId, payOut), each made with the arbiter's own key (`sign_case_ruling`, `rule_case`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 
+from .settlement import ascending_by_signer
 from .token import check_fen, ensure_allowance
+
+CASE_RULING_TYPES = {"CaseRuling": [{"name": "caseId", "type": "uint256"}, {"name": "payOut", "type": "bool"}]}
 
 
 def deposit(dep: Deployment, merchant: Sender, amount: int) -> Any:
@@ -53,6 +64,45 @@ def open_case(dep: Deployment, arbiter: Sender, merchant: str, claimant: str, am
 
 def close_case(dep: Deployment, arbiter: Sender, case_id: int, pay_out: bool) -> Any:
     return arbiter.transact(dep.contract("GuaranteeVault").functions.closeCase(case_id, pay_out))
+
+
+def case_ruling(dep: Deployment) -> dict[str, int]:
+    """Awards above `case_threshold_fen` need `case_arbiter_quorum` arbiters (set by governance)."""
+    threshold, quorum = dep.contract("GuaranteeVault").functions.caseRuling().call()
+    return {"case_threshold_fen": int(threshold), "case_arbiter_quorum": int(quorum)}
+
+
+def signatures_needed(dep: Deployment, amount_fen: int, pay_out: bool) -> int:
+    rule = case_ruling(dep)
+    return rule["case_arbiter_quorum"] if pay_out and amount_fen > rule["case_threshold_fen"] else 1
+
+
+def case_ruling_typed_data(dep: Deployment, case_id: int, pay_out: bool) -> dict[str, Any]:
+    """What an arbiter signs (EIP-712) to rule on a case, built here from the deployment."""
+    return {
+        "domain": {
+            "name": "traceledger GuaranteeVault",
+            "version": "1",
+            "chainId": int(dep.w3.eth.chain_id),
+            "verifyingContract": dep.contract("GuaranteeVault").address,
+        },
+        "types": CASE_RULING_TYPES,
+        "primaryType": "CaseRuling",
+        "message": {"caseId": case_id, "payOut": pay_out},
+    }
+
+
+def sign_case_ruling(dep: Deployment, private_key: bytes, case_id: int, pay_out: bool) -> bytes:
+    """An arbiter's signature of a ruling on a case, made with its own key."""
+    message = encode_typed_data(full_message=case_ruling_typed_data(dep, case_id, pay_out))
+    return bytes(Account.sign_message(message, private_key).signature)
+
+
+def rule_case(dep: Deployment, sender: Sender, case_id: int, pay_out: bool, signatures: Sequence[str | bytes]) -> Any:
+    """Execute the arbiters' signed ruling (signatures in any order, bytes or hex; a malformed one
+    is an `InvalidInput`); the contract checks who signed and how many must."""
+    ordered = ascending_by_signer(case_ruling_typed_data(dep, case_id, pay_out), signatures)
+    return sender.transact(dep.contract("GuaranteeVault").functions.ruleCase(case_id, pay_out, ordered))
 
 
 def case(dep: Deployment, case_id: int) -> dict[str, Any]:

@@ -142,3 +142,22 @@ def funded(token, issuer, merchant, merchant_b, platform):
     for account in (merchant, merchant_b, platform):
         token.mint(account, 100_000_000, {"from": issuer})
     return token
+
+
+@pytest.fixture(scope="module")
+def signing_arbiters(governance, governors, membership):
+    """Three more arbiters with keys of their own, in ascending address order (they sign rulings)."""
+    from eth_account import Account
+
+    keys = [Account.create(f"signing arbiter {i}") for i in range(3)]
+    for k in keys:
+        govern(governance, governors, membership, "admit", k.address, ARBITER)
+    return sorted(keys, key=lambda k: int(k.address, 16))
+
+
+def case_signatures(vault, case_id, pay_out, signers):
+    """The EIP-712 signatures of a ruling on a vault case by `signers` (keys), in their order."""
+    from eth_account import Account
+
+    digest = bytes(vault.caseRulingDigest(case_id, pay_out))
+    return [bytes(Account.unsafe_sign_hash(digest, k.key).signature) for k in signers]

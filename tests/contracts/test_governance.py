@@ -98,3 +98,21 @@ def test_a_proposal_expires_unapproved_after_its_lifetime(governance, membership
     with reverts("ProposalExpired"):
         governance.approve(pid, {"from": governors[1]})
     assert membership.rolesOf(outsider) == 0
+
+
+def test_a_removed_governors_approval_no_longer_counts(governance, membership, governors, outsider):
+    """Governor 0 approves (by proposing) an admission, then is removed: governor 1's approval
+    alone may not execute it; governor 2's then does."""
+    data = membership.admit.encode_input(outsider, MERCHANT)
+    pid = governance.propose(membership, data, {"from": governors[0]}).events["ProposalCreated"]["id"]
+    remove = governance.removeGovernor.encode_input(governors[0])
+    rid = governance.propose(governance, remove, {"from": governors[1]}).events["ProposalCreated"]["id"]
+    assert governance.approve(rid, {"from": governors[2]}).events["GovernorRemoved"]["governor"] == governors[0]
+    assert governance.proposal(pid)[2] == 0  # its one approval was governor 0's
+    tx = governance.approve(pid, {"from": governors[1]})
+    assert tx.events["ProposalApproved"]["approvals"] == 1 and "ProposalExecuted" not in tx.events
+    assert membership.rolesOf(outsider) == 0
+    with reverts("NotGovernor"):
+        governance.approve(pid, {"from": governors[0]})
+    assert "ProposalExecuted" in governance.approve(pid, {"from": governors[2]}).events
+    assert membership.rolesOf(outsider) == MERCHANT

@@ -1,10 +1,12 @@
 """GuaranteeVault: deposits, governance minimums, cooldown withdrawals, arbiter cases."""
 
 import pytest
-from conftest import COOLDOWN, govern, reverts
+from conftest import ARBITER, COOLDOWN, case_signatures, govern, reverts
+from eth_account import Account
 
 DEPOSIT = 5_000_000  # 50,000.00 CNY
 MINIMUM = 2_000_000
+SMALL = 100_000  # the default case threshold: awards up to it need one arbiter
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +99,15 @@ def test_case_freezes_then_releases(deposited, arbiter, merchant, buyer):
 
 
 def test_case_pays_out_to_claimant_who_pulls(deposited, funded, arbiter, merchant, buyer):
-    case_id = deposited.openCase(merchant, buyer, 300_000, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    assert tuple(deposited.caseRuling()) == (SMALL, 2)  # one arbiter awards up to 1,000.00 CNY
+    case_id = deposited.openCase(merchant, buyer, SMALL, {"from": arbiter}).events["CaseOpened"]["caseId"]
     tx = deposited.closeCase(case_id, True, {"from": arbiter})
     assert tx.events["CasePaidOut"]["claimant"] == buyer
-    assert account(deposited, merchant)["balance"] == DEPOSIT - 300_000
-    assert deposited.claimable(buyer) == 300_000
+    assert account(deposited, merchant)["balance"] == DEPOSIT - SMALL
+    assert deposited.claimable(buyer) == SMALL
     tx = deposited.claim({"from": buyer})
-    assert tx.events["Claimed"]["amount"] == 300_000
-    assert funded.balanceOf(buyer) == 300_000
+    assert tx.events["Claimed"]["amount"] == SMALL
+    assert funded.balanceOf(buyer) == SMALL
     with reverts("NothingToClaim"):
         deposited.claim({"from": buyer})
 
@@ -130,3 +133,79 @@ def test_case_refusals(deposited, arbiter, merchant, buyer, auditor):
         deposited.openCase(merchant, "0x" + "00" * 20, 1, {"from": arbiter})
     with reverts("UnknownCase"):
         deposited.closeCase(99, False, {"from": arbiter})
+
+
+def test_an_arbiter_cannot_award_itself_a_deposit(
+    deposited, arbiter, merchant, outsider, governance, governors, membership, signing_arbiters
+):
+    """The attack of issue 25: an arbiter opens a case naming itself the claimant, pays it out
+    and claims it. A party never opens or decides its own case, nor signs a ruling on it."""
+    with reverts("PartyToCase"):
+        deposited.openCase(merchant, arbiter, 50_000, {"from": arbiter})
+    with reverts("PartyToCase"):
+        deposited.openCase(arbiter, merchant, 1, {"from": arbiter})
+    # a second arbiter opens a case for the first, who may neither decide it alone
+    govern(governance, governors, membership, "admit", outsider, ARBITER)
+    case_id = deposited.openCase(merchant, arbiter, 50_000, {"from": outsider}).events["CaseOpened"]["caseId"]
+    for pay_out in (True, False):
+        with reverts("PartyToCase"):
+            deposited.closeCase(case_id, pay_out, {"from": arbiter})
+    # nor sign for it: a claimant who is an arbiter counts for nothing in a ruling
+    mine, other = signing_arbiters[:2]
+    case_id = deposited.openCase(merchant, mine.address, 50_000, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    for signers in ([mine], [mine, other]):
+        with reverts("PartyToCase"):
+            deposited.ruleCase(case_id, True, case_signatures(deposited, case_id, True, signers), {"from": outsider})
+    assert account(deposited, merchant)["balance"] == DEPOSIT and deposited.claimable(mine.address) == 0
+    tx = deposited.ruleCase(case_id, True, case_signatures(deposited, case_id, True, [other]), {"from": outsider})
+    assert tx.events["CaseRuled"]["signers"] == 1 and deposited.claimable(mine.address) == 50_000
+
+
+def test_a_large_award_needs_a_quorum_of_arbiters(
+    deposited, arbiter, merchant, buyer, outsider, governance, governors, membership, signing_arbiters
+):
+    a, b, c = signing_arbiters  # ascending addresses
+    big = SMALL + 1
+    case_id = deposited.openCase(merchant, buyer, big, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    with reverts("TooFewSignatures"):
+        deposited.closeCase(case_id, True, {"from": arbiter})
+
+    def rule(signers, pay_out=True):
+        return deposited.ruleCase(
+            case_id, pay_out, case_signatures(deposited, case_id, pay_out, signers), {"from": outsider}
+        )
+
+    with reverts("TooFewSignatures"):
+        rule([a])
+    with reverts("SignersNotAscending"):
+        rule([b, a])
+    with reverts("SignersNotAscending"):
+        rule([a, a])
+    with reverts("NotAnArbiter"):
+        rule(sorted([a, Account.create("not an arbiter")], key=lambda k: int(k.address, 16)))
+    signed = case_signatures(deposited, case_id, True, [a, b])
+    govern(governance, governors, membership, "remove", a.address)  # signed, then no longer an arbiter
+    with reverts("NotAnArbiter"):
+        deposited.ruleCase(case_id, True, signed, {"from": outsider})
+    tx = rule([b, c])
+    assert tx.events["CaseRuled"]["signers"] == 2 and tx.events["CasePaidOut"]["amount"] == big
+    assert deposited.claimable(buyer) == big and account(deposited, merchant)["balance"] == DEPOSIT - big
+    with reverts("CaseClosed"):
+        rule([b, c])
+    # releasing a large case back to its merchant is one arbiter's decision
+    case_id = deposited.openCase(merchant, buyer, big, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    assert deposited.closeCase(case_id, False, {"from": arbiter}).events["CaseReleased"]["amount"] == big
+    with reverts("UnknownCase"):
+        deposited.ruleCase(99, False, [], {"from": outsider})
+
+
+def test_case_ruling_set_only_by_governance(deposited, arbiter, merchant, buyer, governance, governors):
+    with reverts("NotGovernance"):
+        deposited.setCaseRuling(0, 2, {"from": governors[0]})
+    with reverts("BadQuorum"):  # an award above the threshold always needs more than one arbiter
+        govern(governance, governors, deposited, "setCaseRuling", 0, 1)
+    tx = govern(governance, governors, deposited, "setCaseRuling", 10, 3)
+    assert tx.events["CaseRulingSet"]["quorum"] == 3 and tuple(deposited.caseRuling()) == (10, 3)
+    case_id = deposited.openCase(merchant, buyer, 11, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    with reverts("TooFewSignatures"):
+        deposited.closeCase(case_id, True, {"from": arbiter})

@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from eth_account import Account
 
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
+
+from .helpers import govern
 
 
 @pytest.fixture
@@ -83,3 +86,29 @@ def test_refusals_are_one_line(cli):
     assert out.returncode == 1 and "order no-such-order not found" in out.stderr
     out = run("deposit", "100", ok=False)
     assert out.returncode == 1 and "--as MEMBER" in out.stderr
+
+
+def test_a_large_case_award_is_signed_by_two_arbiters(cli, accounts):
+    """Each arbiter signs with its own key (`case-sign`); an arbiter's `case-rule` executes it.
+    An arbiter never opens a case naming itself as the claimant."""
+    run, members = cli
+    merchant, claimant, arbiter = members["merchant_a"].address, members["platform"].address, members["arbiter"]
+    run("deposit", "500000", "--as", "merchant_a")
+    out = run("case-open", merchant, arbiter.address, "50000", "--as", "arbiter", ok=False)
+    assert out.returncode == 1 and out.stderr.startswith("ledger: reverted: PartyToCase(")
+    case_id = str(run("case-open", merchant, claimant, "100001", "--as", "arbiter")["case_id"])
+    out = run("case-close", case_id, "--pay-out", "--as", "arbiter", ok=False)
+    assert out.returncode == 1 and "TooFewSignatures" in out.stderr
+    second = Account.create("second arbiter")
+    govern((run.dep, None), accounts, run.dep.contract("Membership").functions.admit(second.address, 1 << 6))
+    run.env["SECOND_ARBITER_KEY"] = "0x" + bytes(second.key).hex()
+    signed = [
+        run("case-sign", case_id, "--pay-out", *who)
+        for who in (["--as", "arbiter"], ["--key-env", "SECOND_ARBITER_KEY"])
+    ]
+    assert [s["signer"] for s in signed] == [arbiter.address, second.address]
+    sigs = [a for s in signed for a in ("--signature", s["signature"])]
+    done = run("case-rule", case_id, "--pay-out", *sigs, "--as", "arbiter")
+    assert done["open"] is False and done["tx"].startswith("0x")
+    assert run.dep.contract("GuaranteeVault").functions.claimable(claimant).call() == 100_001
+    assert run("deposit-status", merchant)["balance_fen"] == 500_000 - 100_001

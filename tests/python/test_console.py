@@ -181,6 +181,8 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert merchant in report["members"] and "merchant" in report["members"]
     fee_cap = dep.contract("OrderSettlement").functions.platformFeeCapBps().call()
     assert f"平台费上限（基点）{fee_cap}" in report["parameters"], report["parameters"]
+    case_threshold = dep.contract("GuaranteeVault").functions.caseRuling().call()[0]
+    assert f"保证金赔付需多名仲裁人的门槛（分）{case_threshold}" in report["parameters"], report["parameters"]
 
 
 def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp_path):

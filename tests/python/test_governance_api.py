@@ -10,7 +10,7 @@ from ledger.access.roles import Role
 from ledger.chain.indexer import Indexer
 from ledger.trace.verify import verify_code
 
-from .helpers import login, make_client, new_gtin
+from .helpers import govern, login, make_client, new_gtin
 
 
 @pytest.fixture
@@ -59,6 +59,24 @@ def test_a_proposal_that_would_fail_says_why_before_the_last_approval(gov, membe
     assert c.get(f"/v1/governance/proposals/{p['id']}", headers=g1).json()["approvals"] == p["approvals"]
 
 
+def test_a_removed_governors_approval_no_longer_counts(gov, deployment, accounts):
+    """Approvals count only from current governors (issue 25): one by a governor removed since
+    is listed apart, as void, and the chain counts it for nothing."""
+    c, (g1, _), dep = gov
+    council, extra = dep.contract("Governance"), accounts[13]
+    govern(deployment, accounts, council.functions.addGovernor(extra.address))
+    try:
+        action = {"type": "set_case_ruling", "threshold_fen": 100_000, "quorum": 2}
+        r = c.post("/v1/governance/proposals", json={"action": action, "reason": "as now"}, headers=login(c, extra))
+        assert r.status_code == 201 and r.json()["approvals"] == [extra.address], r.text
+        pid = r.json()["id"]
+    finally:
+        govern(deployment, accounts, council.functions.removeGovernor(extra.address))
+    p = c.get(f"/v1/governance/proposals/{pid}", headers=g1).json()
+    assert p["approvals"] == [] and p["void_approvals"] == [extra.address] and p["status"] == "open"
+    assert council.functions.proposal(pid).call()[2] == 0
+
+
 @pytest.mark.parametrize(
     ("action", "field"),
     [
@@ -67,6 +85,7 @@ def test_a_proposal_that_would_fail_says_why_before_the_last_approval(gov, membe
         ({"type": "admit_member", "address": "0x" + "12" * 20, "roles": ["emperor"]}, "body.action.roles"),
         ({"type": "set_caps", "platform_fee_bps": 100, "referral_bps": [1, 2]}, "body.action.referral_bps"),
         ({"type": "set_threshold", "threshold": 0}, "body.action.threshold"),
+        ({"type": "set_case_ruling", "threshold_fen": 1, "quorum": 1}, "body.action.quorum"),
     ],
 )
 def test_malformed_actions_are_422_naming_the_field_and_change_nothing(gov, action, field):

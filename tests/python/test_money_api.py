@@ -232,13 +232,13 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert mine["required_fen"] == 2_000_000 and mine["available_fen"] == balance - 2_000_000
     assert c.get(f"/v1/deposits/{a}", headers=heads["merchant_b"]).status_code == 404
     assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).status_code == 200
-    # an arbiter freezes part of it for a complaint by merchant B
-    r = c.post("/v1/cases", json={"merchant": a, "claimant": b, "amount_fen": 300_000}, headers=heads["arbiter"])
+    # an arbiter freezes part of it for a complaint by merchant B (small: one arbiter decides it)
+    r = c.post("/v1/cases", json={"merchant": a, "claimant": b, "amount_fen": 100_000}, headers=heads["arbiter"])
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
-    assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).json()["frozen_fen"] == 300_000
+    assert c.get(f"/v1/deposits/{a}", headers=heads["auditor"]).json()["frozen_fen"] == 100_000
     listed = c.get(f"/v1/deposits/{a}/cases", headers=heads["merchant_a"]).json()
-    assert listed[0] == {"case_id": case_id, "merchant": a, "claimant": b, "amount_fen": 300_000, "open": True}
+    assert listed[0] == {"case_id": case_id, "merchant": a, "claimant": b, "amount_fen": 100_000, "open": True}
     assert c.get(f"/v1/deposits/{a}/cases", headers=heads["merchant_b"]).status_code == 404
     assert (
         c.post(
@@ -247,7 +247,7 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
         == 403
     )
     # withdrawals wait the cooldown and never dip below minimum + frozen
-    over = balance - 2_000_000 - 300_000 + 1
+    over = balance - 2_000_000 - 100_000 + 1
     r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": over}, headers=heads["merchant_a"])
     assert r.status_code == 409 and r.json()["error"] == "InsufficientAvailable"
     r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": over - 1}, headers=heads["merchant_a"])
@@ -256,13 +256,13 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert r.status_code == 409 and r.json()["error"] == "CooldownNotOver"
     increase_time(dep, 7 * 24 * 3600 + 1)
     r = c.post("/v1/deposits/withdrawals", headers=heads["merchant_a"])
-    assert r.status_code == 200 and r.json()["balance_fen"] == 2_300_000
+    assert r.status_code == 200 and r.json()["balance_fen"] == 2_100_000
     # the case pays out to the claimant, who pulls it
     r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": True}, headers=heads["arbiter"])
     assert r.status_code == 200 and r.json()["open"] is False
     assert c.get(f"/v1/cases/{case_id}", headers=heads["merchant_b"]).status_code == 200
     assert c.get(f"/v1/cases/{case_id}", headers=heads["producer"]).status_code == 404
-    assert c.get("/v1/payouts/me", headers=heads["merchant_b"]).json()["vault_claims_fen"] == 300_000
+    assert c.get("/v1/payouts/me", headers=heads["merchant_b"]).json()["vault_claims_fen"] == 100_000
     assert c.post("/v1/payouts/withdraw", headers=heads["merchant_b"]).status_code == 200
     govern(deployment, accounts, vault.functions.setMinimum(a, 0))
 
