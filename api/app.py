@@ -51,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.services.stop_background(stop)
+        audit.flush(app)  # refused anonymous writes still being counted
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
