@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ledger.chain.indexer import Indexer
@@ -118,3 +120,29 @@ def test_runs_started_together_do_not_fork_the_chain(anvil_factory, tmp_path, ac
         named = [p for (p,) in db.execute(select(ReconRun.previous_id).order_by(ReconRun.id))]
     assert len(named) == len(set(named)), named  # every run names a different previous run
     assert c.post(RUNS, json={}, headers=auditor).status_code == 201
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_runs_forked_before_the_migration_stay_and_no_new_fork_is_stored(database, tmp_path, request):
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.store.db import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}" if database == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine, "0016")
+    row = {"cut_off_block": 1, "cut_off_hash": "0x", "inputs_sha256": "0", "verdict": "reconciled",
+           "source": "orders table", "reasons": "[]", "totals": "{}", "balances": "[]", "pending": "[]",
+           "ageing": "[]", "created_at": datetime.now(UTC)}  # fmt: skip
+    with engine.begin() as conn:  # two runs after run 1: a fork made before runs were serialised
+        conn.execute(insert(ReconRun), [{**row, "previous_id": None}])
+        conn.execute(insert(ReconRun), [{**row, "previous_id": 1}, {**row, "previous_id": 1}])
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(ReconRun), [{**row, "previous_id": 3}])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(ReconRun), [{**row, "previous_id": 3}])
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ReconRun)) == 4
+    engine.dispose()
