@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from ledger import __version__
 
-from . import audit, auth, errors
+from . import audit, auth, errors, log_redaction
 from .dl_resolver import ResolverFront
 from .edge import Edge
 from .epcis_binding import EpcisHeaders
@@ -51,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.services.stop_background(stop)
+        audit.flush(app)  # refused anonymous writes still being counted
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Blockchain-backed traceability and settlement ledger for social e-commerce.",
     )
     app.state.services = Services(settings or Settings())
+    log_redaction.install()  # no token in a logged query string (?access_token= on WebSockets)
     errors.install(app)
     # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
     app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)

@@ -1,6 +1,7 @@
 """The audit log: every write request (POST, PUT, PATCH, DELETE) is recorded after it is
 answered, whatever the outcome: who, what, when, request id, status. The table is append-only
 (database triggers refuse UPDATE and DELETE). Auditors query it at `GET /v1/audit/log`.
+Refused anonymous writes are recorded by client and window, with a count (`audit_tally`).
 
 Every response carries `X-Request-ID` (the caller's, if it sent a sane one, else a new one).
 """
@@ -29,6 +30,7 @@ from ledger.money.reconcile import reconcile
 from ledger.money.reconcile_inputs import chain_records, orders_from_db
 from ledger.store.models import AuditEntry
 
+from .audit_tally import DeniedTally, Summary
 from .auth import Member, require
 from .services import get_db, services
 
@@ -84,13 +86,40 @@ class _RequestIdAndAudit:
 
 
 def install(app: FastAPI) -> None:
+    app.state.audit_tally = DeniedTally(app.state.services.settings.audit_denied_window_s)
     app.add_middleware(_RequestIdAndAudit)
 
 
+def flush(app: FastAPI) -> None:
+    """Write the rows of every refused-anonymous window still counting (at shutdown)."""
+    _write(app.state.services, [_summary_entry(s) for s in app.state.audit_tally.ended(None)])
+
+
+def _summary_entry(s: Summary) -> AuditEntry:
+    return AuditEntry(
+        at=s.at, request_id=s.request_id, actor=None, auth=None, method=s.method, path=s.path[:512],
+        status=s.status, outcome=outcome_of(s.status), detail=s.detail,
+    )  # fmt: skip
+
+
 def _record(request: Request, status: int) -> None:
+    state, now = request.state, utcnow()
+    tally: DeniedTally = request.app.state.audit_tally
+    entries = [_summary_entry(s) for s in tally.ended(now)]
+    actor = getattr(state, "actor", None)
+    if actor is None and 400 <= status < 500:
+        client = request.client.host if request.client else "unknown"
+        if not tally.note(client, now, state.request_id, request.method, request.url.path, status):
+            _write(services(request), entries)
+            return
+    entries.append(_entry(request, status, now))
+    _write(services(request), entries)
+
+
+def _entry(request: Request, status: int, now: datetime) -> AuditEntry:
     state = request.state
-    entry = AuditEntry(
-        at=utcnow(),
+    return AuditEntry(
+        at=now,
         request_id=state.request_id,
         actor=getattr(state, "actor", None),
         auth=getattr(state, "auth", None),
@@ -100,14 +129,18 @@ def _record(request: Request, status: int) -> None:
         outcome=outcome_of(status),
         detail=(getattr(state, "audit_detail", None) or None),
     )
+
+
+def _write(svc, entries: list[AuditEntry]) -> None:  # type: ignore[no-untyped-def]
+    if not entries:
+        return
     try:
-        with services(request).sessions() as db:
-            db.add(entry)
+        with svc.sessions() as db:
+            db.add_all(entries)
             db.commit()
     except Exception:  # noqa: BLE001 - the answer is already given; make the loss loud
-        log.exception(
-            "could not write audit entry for %s %s (request %s)", request.method, request.url.path, state.request_id
-        )
+        for e in entries:
+            log.exception("could not write audit entry for %s %s (request %s)", e.method, e.path, e.request_id)
 
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

@@ -43,6 +43,11 @@ class Settings:
     resolver_url: str = field(default_factory=lambda: os.environ.get("LEDGER_RESOLVER_URL", "http://127.0.0.1:8000"))
     #: the largest code issue this deployment accepts in one request
     max_codes_per_issue: int = field(default_factory=lambda: _env_int("LEDGER_MAX_CODES_PER_ISSUE", 100_000))
+    #: per merchant, code issues (and their codes) drawn and not yet anchored (awaiting a signature)
+    max_pending_issues: int = field(default_factory=lambda: _env_int("LEDGER_MAX_PENDING_ISSUES", 4))
+    max_pending_codes: int = field(default_factory=lambda: _env_int("LEDGER_MAX_PENDING_CODES", 200_000))
+    #: refused anonymous writes of one client are audited as one row per window of this length
+    audit_denied_window_s: float = field(default_factory=lambda: float(_env_int("LEDGER_AUDIT_DENIED_WINDOW_S", 60)))
     #: the Ed25519 code-signing key lives here (created on first issue)
     code_key_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("LEDGER_CODE_KEY_DIR", data_dir() / "keys" / "codes"))

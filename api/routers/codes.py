@@ -109,6 +109,7 @@ def issue_codes(
         row, anchor_uri = signed
         uris = [u for _, u in _rows(db, row.id, 0, 3)]
     else:
+        _within_pending_caps(db, svc.settings, member.address, body.count)
         iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
         row = CodeIssue(
             gtin=gtin,
@@ -130,6 +131,11 @@ def issue_codes(
             ],
         )
         db.commit()  # written ahead: a lost answer is completed or undone from the chain (code_anchors)
+        try:  # again with this issue counted: requests made together cannot all pass the check before
+            _within_pending_caps(db, svc.settings, member.address, 0)
+        except ApiError:
+            code_anchors.undo(db, row.id)
+            raise
         anchor_uri, uris = iss.anchor_uri(), iss.uris[:3]
     try:
         receipt = svc.signers.sender_for(member.address).transact(
@@ -144,6 +150,18 @@ def issue_codes(
     db.commit()
     request.state.audit_detail = f"{row.count} codes for {gtin}/{lot}, root {row.root} tx {row.anchor_tx}"
     return _issue_out(row, uris)
+
+
+def _within_pending_caps(db: DbSession, settings, merchant: str, more: int) -> None:
+    issues, held, wait = code_anchors.pending(db, merchant)
+    if issues + (1 if more else 0) > settings.max_pending_issues or held + more > settings.max_pending_codes:
+        raise ApiError(
+            429,
+            "too_many_pending_issues",
+            f"{issues} code issues ({held} codes) are waiting for their anchor; at most {settings.max_pending_issues} "
+            f"issues and {settings.max_pending_codes} codes may wait: sign or let them lapse (PREPARED_TTL_S)",
+            {"Retry-After": str(int(wait) + 1)},
+        )
 
 
 def _issue_being_signed(db: DbSession, prov, member: Member, gtin: str, lot: str) -> tuple[CodeIssue, str] | None:

@@ -142,7 +142,10 @@ def _tokenise(value: str) -> str:
 
 def _untoken(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        value = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if "\x00" in value:  # no value we list holds one, and PostgreSQL refuses it in a query
+            raise ValueError(value)
+        return value
     except ValueError:
         raise sq.QueryParameterError("nextPageToken", "not a token this repository gave out") from None
 

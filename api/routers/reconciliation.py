@@ -1,10 +1,12 @@
-"""Reconciliation runs for auditors (read) and operators and auditors (start one): runs with their
-verdicts, balances and breaks, a break's history, what was open at a moment; CSV and an HTML
-report in Chinese or English. See `ledger.money.recon_runs` for what a run decides."""
+"""Reconciliation runs: auditors and operators read them (runs with their verdicts, balances and
+breaks, a break's history, what was open at a moment; CSV and an HTML report in Chinese or
+English); only auditors start one: the operator is the party audited, and a run resolves breaks.
+One run at a time: a start while another runs is a 409. See `ledger.money.recon_runs`."""
 
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime
 from typing import Literal
 
@@ -20,13 +22,14 @@ from ledger.money import recon_report, recon_runs
 from ledger.store.models import ReconBreak, ReconRun
 
 from ..auth import Member, require
-from ..errors import not_found
+from ..errors import ApiError, not_found
 from ..services import get_db, services
 from .money_fields import deployment_of
 
 router = APIRouter(prefix="/v1/audit/reconciliation", tags=["reconciliation"])
 READERS = require(Role.AUDITOR, Role.OPERATOR)
 RunId = Path(ge=1, le=2**31)
+_RUNNING = threading.Lock()
 
 
 class RunIn(BaseModel):
@@ -40,14 +43,21 @@ def _run(db: DbSession, run_id: int) -> ReconRun:
     return r
 
 
-@router.post("/runs", status_code=201, summary="Reconcile the orders table against the chain up to a cut-off block")
+@router.post(
+    "/runs", status_code=201, summary="Reconcile the orders table against the chain up to a cut-off block (auditors)"
+)
 def start_run(
-    body: RunIn, request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)
+    body: RunIn, request: Request, member: Member = Depends(require(Role.AUDITOR)), db: DbSession = Depends(get_db)
 ) -> dict:
     confirmations = int(os.environ.get("LEDGER_INDEXER_CONFIRMATIONS", "6"))
-    r = recon_runs.run(
-        services(request).engine, deployment_of(request), cut_off=body.cut_off_block, confirmations=confirmations
-    )
+    if not _RUNNING.acquire(blocking=False):  # across workers, the run's unique place in the chain decides
+        raise ApiError(409, "conflict", "a reconciliation run is in progress; start the next when it has finished")
+    try:
+        r = recon_runs.run(
+            services(request).engine, deployment_of(request), cut_off=body.cut_off_block, confirmations=confirmations
+        )
+    finally:
+        _RUNNING.release()
     request.state.audit_detail = f"reconciliation run {r.id}: {r.verdict} at block {r.cut_off_block}"
     return recon_report.run_out(db, _run(db, r.id))
 

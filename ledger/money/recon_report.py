@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
 
-from .recon_runs import PRIORITY
+from .recon_breaks import PRIORITY
 
 COLOURS = {
     "unexplained_balance": "#7a0019",

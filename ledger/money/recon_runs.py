@@ -15,64 +15,44 @@ Verdict, in order:
 
 Breaks have a stable id (sha-256 of the order key, or the contract's address, and the rule it
 broke: `escrow_exists`, `order_exists`, `amount_agrees`, ...), a priority (P1 money moved with no
-record behind it ... P4 cosmetic) and a lifecycle: `new` when first seen (or seen again after
-being resolved), `persisting` while seen, `resolved` once, in the first complete run that no
-longer sees it. Money held too long is listed with its age (`recon_ageing`). Runs are chained:
+record behind it ... P4 cosmetic) and a lifecycle (`recon_breaks`): `new` when first seen (or
+seen again after being resolved, keeping its first-seen time), `persisting` while seen,
+`resolved` once, by the first complete run that no longer sees it and whose cut-off is at or
+after the highest cut-off the break was seen at (an earlier cut-off resolves nothing).
+Money held too long is listed with its age (`recon_ageing`). Runs are chained:
 each names the previous run and the SHA-256 of its inputs (orders, the chain records up to the
-cut-off, the cut-off block's hash).
+cut-off, the cut-off block's hash); each previous run is named by one run only (a unique index:
+runs started together cannot fork the chain, the later one is a `Conflict`). A cut-off must lie
+between the block where the money contracts all exist and the head.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
-from ledger.errors import InvalidInput
-from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconBreak, ReconBreakEvent, ReconRun
+from ledger.errors import Conflict, InvalidInput
+from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconRun
 
+from . import recon_breaks
 from .recon_ageing import ageing
 from .recon_balances import statements
 from .recon_stream import drop_staged, orders_sorted, stage_csv, staged_sorted, stream
 from .reconcile import OrderRow
 from .reconcile_inputs import OrdersInputError, chain_sorted
 
-PRIORITY = {
-    "unexplained_balance": 1,
-    "unknown_on_chain": 1,
-    "amount_mismatch": 1,
-    "missing_on_chain": 2,
-    "merchant_mismatch": 2,
-    "status_mismatch": 3,
-    "duplicate": 4,
-}
-RULE = {
-    "unexplained_balance": "balance_explained",
-    "unknown_on_chain": "order_exists",
-    "amount_mismatch": "amount_agrees",
-    "missing_on_chain": "escrow_exists",
-    "merchant_mismatch": "merchant_agrees",
-    "status_mismatch": "status_agrees",
-    "duplicate": "order_id_unique",
-}
-
-
 #: blocks below the previous run's cut-off whose stored hashes are checked again (deeper reorgs
 #: than this would also show as the previous cut-off leaving the chain)
 REORG_WINDOW = 64
-
-
-def break_id(subject: str, rule: str) -> str:
-    return hashlib.sha256(f"{subject.lower()}|{rule}".encode()).hexdigest()[:24]
 
 
 def _hex(b: bytes) -> str:
@@ -82,6 +62,28 @@ def _hex(b: bytes) -> str:
 def indexed_to(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.min(IndexerCheckpoint.block_number))) or 0)
+
+
+MONEY_CONTRACTS = ("SettlementToken", "GuaranteeVault", "OrderSettlement")
+
+
+def _check_deployed_by(dep: Deployment, cut: int, head: int) -> None:
+    """The contracts whose balances a run proves are deployed one after another: a cut-off before
+    the last of them is a clear refusal naming the first block a run can use."""
+
+    def complete(block: int) -> bool:
+        return all(dep.w3.eth.get_code(dep.contract(n).address, block_identifier=block) for n in MONEY_CONTRACTS)
+
+    if complete(cut):
+        return
+    lo, hi = cut + 1, head
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if complete(mid) else (mid + 1, hi)
+    raise InvalidInput(
+        f"the cut-off block {cut} is before the deployment was complete: {', '.join(MONEY_CONTRACTS)} all exist "
+        f"from block {lo}; choose a cut-off from there"
+    )
 
 
 def _stale_hashes(engine: Engine, w3: Web3, since: int, cut: int, prev: ReconRun | None) -> list[dict[str, str]]:
@@ -122,6 +124,7 @@ def run(
     deployed = int(dep.manifest["deployed_at_block"])
     if not deployed <= cut <= head:
         raise InvalidInput(f"the cut-off block {cut} is not between the deployment ({deployed}) and the head ({head})")
+    _check_deployed_by(dep, cut, head)
     cut_hash = _hex(w3.eth.get_block(cut)["hash"])
     source = "orders table" if orders_csv is None else "orders CSV"
     with Session(engine) as db:  # runs are chained per source: the orders table, or exports
@@ -167,10 +170,10 @@ def run(
                 block = late.get(r["order_key"]) or r.get("chain_block", 0) + confirmations
                 pending.append({**r, "class": "pending", "becomes_break_after_block": block})
             else:
-                found.append(_break_of(r))
+                found.append(recon_breaks.of_row(r))
         balances = statements(engine, dep, cut)
         aged = ageing(engine, dep, cut)
-        found += [_balance_break(s) for s in balances if not s["explained"]]
+        found += [recon_breaks.of_balance(s) for s in balances if not s["explained"]]
     verdict = (
         "incomplete" if blocking else "breaks" if found else "reconciled_with_pending" if pending else "reconciled"
     )
@@ -190,10 +193,15 @@ def run(
             created_at=now,
         )
         db.add(row)
-        db.flush()
-        if verdict != "incomplete":
-            _move_breaks(db, row, found, now)
-        db.commit()
+        try:  # one run per previous run (a unique index): the chain of runs stays one line
+            db.flush()
+            if verdict != "incomplete":
+                recon_breaks.move(db, row, found, now)
+            db.commit()
+        except IntegrityError:
+            raise Conflict(
+                f"another reconciliation run after run {prev.id if prev else None} was stored first; start again"
+            ) from None
         return row
 
 
@@ -225,72 +233,3 @@ def _receipt(w3: Web3, tx: str | None) -> Any:
         return w3.eth.get_transaction_receipt(tx)
     except Exception:  # noqa: BLE001 - not found: never mined, or its block left the chain
         return None
-
-
-def _break_of(r: dict[str, Any]) -> dict[str, Any]:
-    cls = r["class"]
-    subject = r["order_key"] if cls != "duplicate" else f"{r['order_key']}#{r['order_id']}"
-    detail = r.get("detail") or {
-        "missing_on_chain": "no escrow on chain for this order",
-        "duplicate": "the order id appears more than once in the orders",
-    }.get(cls, cls)
-    return {
-        "id": break_id(subject, RULE[cls]),
-        "rule": RULE[cls],
-        "cls": cls,
-        "priority": PRIORITY[cls],
-        "order_id": r.get("order_id"),
-        "subject": r["order_key"],
-        "merchant": r.get("merchant"),
-        "amount_fen": int(r.get("order_amount_fen") or r.get("chain_amount_fen") or 0),
-        "detail": detail,
-    }
-
-
-def _balance_break(s: dict[str, Any]) -> dict[str, Any]:
-    moves = "; ".join(f"{d} {k} {v}" for d in ("in", "out") for k, v in s[d].items())
-    return {
-        "id": break_id(s["address"] + ("#supply" if "supply" in s["contract"] else ""), "balance_explained"),
-        "rule": "balance_explained",
-        "cls": "unexplained_balance",
-        "priority": 1,
-        "order_id": None,
-        "subject": s["address"],
-        "merchant": None,
-        "amount_fen": abs(s["difference_fen"]),
-        "detail": f"{s['contract']} holds {s['actual_fen']} fen; indexed events explain {s['expected_fen']} "
-        f"({moves}): {s['difference_fen']:+d} fen moved with no event of ours behind it",
-    }
-
-
-def _move_breaks(db: Session, run_row: ReconRun, found: list[dict[str, Any]], now: datetime) -> None:
-    seen = set()
-    for b in found:
-        if b["id"] in seen:
-            continue
-        seen.add(b["id"])
-        row = db.get(ReconBreak, b["id"])
-        if row is None or row.status == "resolved":
-            status = "new"
-            if row is None:
-                row = ReconBreak(id=b["id"], first_run=run_row.id)
-                db.add(row)
-            row.first_run, row.first_seen_at, row.resolved_at = run_row.id, now, None
-        else:
-            status = "persisting"
-        for k in ("rule", "cls", "priority", "order_id", "subject", "merchant", "amount_fen", "detail"):
-            setattr(row, k, b[k])
-        row.status, row.last_run = status, run_row.id
-        db.add(
-            ReconBreakEvent(
-                break_id=b["id"], run_id=run_row.id, status=status, cls=b["cls"], detail=b["detail"], at=now
-            )
-        )
-    last = select(ReconRun.source).where(ReconRun.id == ReconBreak.last_run).scalar_subquery()
-    for row in db.scalars(select(ReconBreak).where(ReconBreak.status != "resolved", last == run_row.source)):
-        if row.id not in seen:
-            row.status, row.resolved_at, row.last_run = "resolved", now, run_row.id
-            gone = ReconBreakEvent(
-                break_id=row.id, run_id=run_row.id, status="resolved", cls=row.cls, detail="not seen", at=now
-            )
-            db.add(gone)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -31,6 +31,10 @@ class ReconRun(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+# each run names a previous run of its source that no other run names: runs started together cannot fork the chain
+Index("ix_recon_runs_one_next", ReconRun.source, func.coalesce(ReconRun.previous_id, 0), unique=True)
+
+
 class ReconBreak(Base):
     __tablename__ = "recon_breaks"
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
@@ -47,6 +51,8 @@ class ReconBreak(Base):
     last_run: Mapped[int] = mapped_column(ForeignKey("recon_runs.id"))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the highest cut-off a run saw it at: only a run at or after it may resolve it
+    seen_to_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class ReconBreakEvent(Base):

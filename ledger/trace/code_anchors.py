@@ -9,7 +9,8 @@ then such codes are not genuine to a scan. `catch_up` runs in the background wit
 
 An issue whose anchor the merchant signs itself (`X-Ledger-Sign: self`) waits the same way while
 its prepared transaction can still be submitted (PREPARED_TTL_S); after that, unless the root is
-on chain, it is removed like any other.
+on chain, it is removed like any other. A merchant holds at most so many issues and codes
+waiting (`pending`; the API answers 429 beyond).
 """
 
 from __future__ import annotations
@@ -17,14 +18,29 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ledger.chain.deploy import Deployment
-from ledger.clock import utcnow
+from ledger.clock import as_utc, utcnow
 from ledger.store.models import PREPARED_TTL_S, Code, CodeIssue, PreparedTransaction
 
 log = logging.getLogger(__name__)
+
+
+def pending(db: Session, merchant: str) -> tuple[int, int, float]:
+    """A merchant's issues drawn and not anchored that may still be (prepared within
+    PREPARED_TTL_S, or in flight): (issues, codes, seconds until the oldest of them lapses). Each
+    holds its codes in the database until anchored or removed, so a merchant may hold only so many."""
+    now = utcnow()
+    since = now - timedelta(seconds=PREPARED_TTL_S)
+    n, codes, oldest = db.execute(
+        select(func.count(), func.coalesce(func.sum(CodeIssue.count), 0), func.min(CodeIssue.created_at)).where(
+            CodeIssue.merchant == merchant, CodeIssue.anchor_tx.is_(None), CodeIssue.created_at > since
+        )
+    ).one()
+    wait = (as_utc(oldest) - since).total_seconds() if oldest is not None else 0.0
+    return int(n), int(codes), max(1.0, wait)
 
 
 def undo(db: Session, issue_id: int) -> None:

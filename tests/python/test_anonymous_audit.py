@@ -1,0 +1,48 @@
+"""Refused anonymous writes cannot fill the append-only audit log: 300 of them from one client make
+a row for the first of each window and one counting the rest, not 300 rows; members' refused
+writes are each recorded."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+from .helpers import login, make_client
+
+WINDOW_S = 3
+
+
+def _anonymous(c, auditor) -> list[dict]:
+    rows = c.get("/v1/audit/log", params={"outcome": "denied", "limit": 1000}, headers=auditor).json()
+    return [r for r in rows if r["actor"] is None]
+
+
+def _counted(rows: list[dict]) -> int:
+    more = [re.match(r"(\d+) more refused anonymous writes from testclient", r["detail"] or "") for r in rows]
+    return sum(int(m.group(1)) if m else 1 for m in more)
+
+
+def test_refused_anonymous_writes_are_counted_not_each_written(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, audit_denied_window_s=WINDOW_S)
+    auditor = login(c, members["auditor"])
+    started = time.monotonic()
+    for _ in range(300):
+        assert c.post("/v1/products", json={"gtin": "1", "name": "x"}).status_code == 401
+    took = time.monotonic() - started
+    windows = math.ceil(took / WINDOW_S) + 1
+    assert 1 <= len(_anonymous(c, auditor)) <= 2 * windows
+    time.sleep(WINDOW_S + 0.5)  # every window has ended: the next audited write writes their counts
+    r = c.post("/v1/audit/verify/code", json={"uri": "not a code uri"}, headers=auditor)
+    assert r.status_code in (200, 422) and r.headers["x-request-id"]
+    rows = _anonymous(c, auditor)
+    assert len(rows) <= 2 * windows and _counted(rows) == 300, (took, [r["detail"] for r in rows])
+    summary = next(r for r in rows if "more refused" in (r["detail"] or ""))
+    assert summary["status"] == 401 and summary["path"] == "/v1/products" and "x 401" in summary["detail"]
+    # a member's refused write is its own row
+    merchant = login(c, members["merchant_a"])
+    for _ in range(3):
+        assert c.post("/v1/audit/verify/code", json={"uri": "x" * 20}, headers=merchant).status_code == 403
+    mine = c.get("/v1/audit/log", params={"actor": members["merchant_a"].address, "outcome": "denied"},
+                 headers=auditor).json()  # fmt: skip
+    assert len(mine) == 3

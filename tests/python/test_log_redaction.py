@@ -1,0 +1,40 @@
+"""A session token sent as `?access_token=` (as WebSocket clients do) never reaches the server's
+log: the access line and the WebSocket handshake line show `access_token=[redacted]`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from .conftest import free_port
+from .helpers import DOMAIN, login_over_http, serve
+
+
+@pytest.mark.parametrize("workers", [None, 1])
+def test_tokens_in_query_strings_are_not_logged(deployment, chain_node, tmp_path, members, workers):
+    _, manifest = deployment
+    env = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+    }
+    log = tmp_path / "server.log"
+    with serve(env, log, free_port(), workers=workers) as url:
+        token = login_over_http(url, members["auditor"])["Authorization"].split()[1]
+        assert httpx.get(f"{url}/healthz", params={"access_token": token}).status_code == 200
+        ws_url = url.replace("http", "ws") + f"/epcis/queries/none-such/events?stream=true&access_token={token}"
+        with pytest.raises(InvalidStatus), connect(ws_url, open_timeout=30) as ws:
+            ws.recv(timeout=5)
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert http.post("/epcis/queries", json={"name": "all", "query": {}}).status_code == 201
+        with connect(url.replace("http", "ws") + f"/epcis/queries/all/events?stream=true&access_token={token}",
+                     open_timeout=30):  # fmt: skip
+            pass
+    text = log.read_text()
+    assert token not in text and token[4:] not in text, text
+    assert text.count("access_token=[redacted]") >= 3, text
