@@ -70,11 +70,10 @@ endif
 # LEDGER_NETWORK=consortium: three validator nodes (geth Clique, 2 s blocks) instead of anvil,
 # the API and the indexer failing over between them; its own manifest; 3 confirmations (Clique
 # reorgs are 1-2 blocks deep)
-LEDGER_NETWORK ?= anvil
+# (its nodes, manifest, database and the operator's sealed keys are the defaults of every
+# `ledger` command run with LEDGER_NETWORK=consortium: ledger/paths.py; ports: LEDGER_NETWORK_PORT)
+export LEDGER_NETWORK ?= anvil
 ifeq ($(LEDGER_NETWORK),consortium)
-export LEDGER_RPC_URL ?= http://127.0.0.1:8645,http://127.0.0.1:8646,http://127.0.0.1:8647
-export LEDGER_MANIFEST ?= $(or $(LEDGER_DATA_DIR),.data)/network/deployment.json
-export LEDGER_DATABASE_URL ?= sqlite:///$(abspath $(or $(LEDGER_DATA_DIR),.data))/network/ledger.sqlite3
 INDEXER_CONFIRMATIONS := 3
 node: setup .bin/geth
 	$(BIN)/python -m ledger network start
