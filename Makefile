@@ -75,6 +75,8 @@ endif
 export LEDGER_NETWORK ?= anvil
 ifeq ($(LEDGER_NETWORK),consortium)
 INDEXER_CONFIRMATIONS := 3
+# each organisation's node votes validators in and out as executed governance proposals decide
+FOLLOW_GOVERNANCE = $(BIN)/python -m ledger network follow-governance --follow >> $$data/validators.log 2>&1 & follower=$$!;
 node: setup .bin/geth
 	$(BIN)/python -m ledger network start
 else
@@ -98,7 +100,7 @@ run: deploy
 	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
-	indexer=$$!; trap 'kill $$indexer 2>/dev/null' EXIT INT TERM; \
+	indexer=$$!; $(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$follower 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:

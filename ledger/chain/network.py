@@ -105,9 +105,7 @@ class Network(GethProcesses):
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_port = base_port
         self.nodes = {org: self._make_keys(org, i, base_port) for i, org in enumerate(orgs)}
-        # the members bootstrapped by `deploy` are the mnemonic's accounts: the operator's API signs
-        # for those who delegate signing to it with them, sealed at rest (ledger.access.sealed)
-        write_sealed(self.root / OPERATOR_KEYS, os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC).encode())
+        self.seal_operator_keys()
         funded = [a.address for a in dev_accounts(20)] + [n.validator for n in self.nodes.values()]
         genesis = clique_genesis(self.chain_id, [n.validator for n in self.nodes.values()], funded, self.period_s)
         (self.root / "genesis.json").write_text(json.dumps(genesis, indent=1))
@@ -115,6 +113,11 @@ class Network(GethProcesses):
         for org in self.nodes:
             self._geth_init(org)
         self._save()
+
+    def seal_operator_keys(self) -> None:
+        """The members `deploy` bootstraps are the mnemonic's accounts: the operator's API signs with
+        them for those who delegate signing to it; sealed at rest (ledger.access.sealed), once."""
+        write_sealed(self.root / OPERATOR_KEYS, os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC).encode())
 
     def _geth_init(self, org: str) -> None:
         geth_init(self.root / org, self.root / "genesis.json")

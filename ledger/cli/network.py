@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
+
+from ledger.errors import LedgerError
 
 
 def _follow_governance(net, org: str | None) -> list[str]:
@@ -45,6 +48,7 @@ def _cmd_network(args: argparse.Namespace) -> None:
         net.init(base_port=port)
         print(f"genesis and keys in {net.root} (Besu QBFT files in {net.root / 'besu'})")
     if args.action == "start":
+        net.seal_operator_keys()  # a network made before the operator's keys were sealed gets them
         for line in net.start(wait_s=120):
             print(line)
         print(f"LEDGER_RPC_URL={','.join(net.urls)}")
@@ -71,8 +75,13 @@ def _cmd_network(args: argparse.Namespace) -> None:
         print(f"wrote {out / 'genesis.json'} and {out / 'enodes.txt'}: `ledger auditor-node init` takes them")
     elif args.action == "follow-governance":
         while True:
-            for line in _follow_governance(net, args.org):
-                print(line, flush=True)
+            try:
+                for line in _follow_governance(net, args.org):
+                    print(line, flush=True)
+            except (LedgerError, OSError, ValueError) as exc:  # a node down for a while: said, tried again
+                if not args.follow:
+                    raise
+                print(f"follow-governance: {exc}", file=sys.stderr, flush=True)
             if not args.follow:
                 break
             time.sleep(args.poll)

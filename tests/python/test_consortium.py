@@ -462,15 +462,29 @@ def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp
     judge = connect(others[0].url)  # a node that never saw the orphan
     assert judge.eth.get_block(orphan["blockNumber"])["hash"] != orphan["blockHash"]
     rolled_back = indexer.step()["rolled_back"]
-    indexer.run()
     assert rolled_back >= 1
+
+    def settled() -> bool:
+        """Back in the pools after the reorg, the write may be sealed again: wait until it is,
+        or until no node holds it pending any more (seen: sealed again just after the indexer ran)."""
+        for node in (platform, *others):
+            try:
+                if connect(node.url).eth.get_transaction(tx_hash)["blockNumber"] is None:
+                    return False
+            except TransactionNotFound:
+                continue
+        return True
+
+    _until(settled, 90, "the orphaned write sealed again or gone from every pool")
+    net.wait_agreed(list(ORGS), 60)
+    indexer.run()
     with engine.connect() as conn:
         rows = conn.execute(select(ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.block_hash)).all()
     for _, number, block_hash in rows:  # everything indexed is on the canonical chain
         assert "0x" + judge.eth.get_block(number)["hash"].hex().removeprefix("0x") == block_hash
     wanted = "0x" + bytes(tx_hash).hex().removeprefix("0x")
     mine = [r for r in rows if r[0] == wanted]
-    try:  # back in the pool after the reorg, the write may have been sealed again: then once
+    try:  # sealed again after the reorg: then indexed once, where the canonical chain has it
         again = judge.eth.get_transaction_receipt(tx_hash)
         assert [r[1] for r in mine] == [again["blockNumber"]]
     except TransactionNotFound:
