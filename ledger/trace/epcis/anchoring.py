@@ -47,8 +47,9 @@ from ledger.trace.merkle import MerkleTree
 from .adoption import adopt_orphans, attach, key_has_pending
 
 log = logging.getLogger(__name__)
-#: the longest wait between tries of a failing background anchorer (seconds)
-MAX_BACKOFF_S = 60.0
+#: the longest wait between tries of a failing background anchorer (seconds): anchoring is tried
+#: again at most this long after the chain or the key is back
+MAX_BACKOFF_S = 10.0
 
 
 @dataclass
