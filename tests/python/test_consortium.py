@@ -1,8 +1,11 @@
 """The consortium network: three organisations' geth Clique validators on 127.0.0.1, the contracts
-deployed on it, the API writing through it while validators die and return, an auditor checking
-codes against a node of its own, and a fourth organisation voted in and out as a signer.
+deployed on it, the API writing through it (with the operator's keys `network init` sealed) while
+validators die and return, an auditor checking codes against a read-only node of its own set up
+from the files the consortium hands over, and a fourth organisation sealing and leaving as
+governance decides.
 
-Every wait is bounded. The network seals a block a second here (2 s in `make consortium`)."""
+Every wait is bounded and waits on the node it then asserts on; what a test starts, a fixture
+stops whatever happened. The network seals a block a second here (2 s in `make consortium`)."""
 
 from __future__ import annotations
 
