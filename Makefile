@@ -70,12 +70,13 @@ endif
 # LEDGER_NETWORK=consortium: three validator nodes (geth Clique, 2 s blocks) instead of anvil,
 # the API and the indexer failing over between them; its own manifest; 3 confirmations (Clique
 # reorgs are 1-2 blocks deep)
-LEDGER_NETWORK ?= anvil
+# (its nodes, manifest, database and the operator's sealed keys are the defaults of every
+# `ledger` command run with LEDGER_NETWORK=consortium: ledger/paths.py; ports: LEDGER_NETWORK_PORT)
+export LEDGER_NETWORK ?= anvil
 ifeq ($(LEDGER_NETWORK),consortium)
-export LEDGER_RPC_URL ?= http://127.0.0.1:8645,http://127.0.0.1:8646,http://127.0.0.1:8647
-export LEDGER_MANIFEST ?= $(or $(LEDGER_DATA_DIR),.data)/network/deployment.json
-export LEDGER_DATABASE_URL ?= sqlite:///$(abspath $(or $(LEDGER_DATA_DIR),.data))/network/ledger.sqlite3
 INDEXER_CONFIRMATIONS := 3
+# each organisation's node votes validators in and out as executed governance proposals decide
+FOLLOW_GOVERNANCE = $(BIN)/python -m ledger network follow-governance --follow >> $$data/validators.log 2>&1 & follower=$$!;
 node: setup .bin/geth
 	$(BIN)/python -m ledger network start
 else
@@ -99,7 +100,7 @@ run: deploy
 	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
-	indexer=$$!; trap 'kill $$indexer 2>/dev/null' EXIT INT TERM; \
+	indexer=$$!; $(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$follower 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:

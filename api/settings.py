@@ -7,14 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.chain.client import rpc_url
-from ledger.paths import data_dir, manifest_path
+from ledger.paths import consortium, data_dir, manifest_path, network_dir
 from ledger.store.db import database_url
 
 
 def _signer_mnemonic() -> str | None:
     """`LEDGER_SIGNER_MNEMONIC_FILE` (sealed at rest by `ledger keys seal-mnemonic`, opened with
-    `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear (development)."""
+    `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear (development). On the
+    consortium, the operator's sealed file that `ledger network init` wrote, by default."""
     path = os.environ.get("LEDGER_SIGNER_MNEMONIC_FILE")
+    operator_keys = network_dir() / "platform" / "custodial.sealed"
+    if not path and consortium() and operator_keys.exists():
+        path = str(operator_keys)
     if path:
         from ledger.access.sealed import unseal
 

@@ -33,6 +33,9 @@ contract Governance {
     event ProposalReason(uint256 indexed id, string reason);
     event ProposalApproved(uint256 indexed id, address indexed governor, uint256 approvals);
     event ProposalExecuted(uint256 indexed id, bytes result);
+    /// @notice The council decided that `validator` seals the consortium's blocks (or no longer
+    /// does); each organisation's node operator votes so with its own validator node.
+    event ValidatorDecided(address indexed validator, bool authorized);
 
     error NotGovernor(address caller);
     error OnlySelf(address caller);
@@ -121,6 +124,13 @@ contract Governance {
         governorCount -= 1;
         if (threshold > governorCount) revert InvalidThreshold(threshold, governorCount);
         emit GovernorRemoved(governor);
+    }
+
+    /// @notice Record the council's decision on a block sealer; callable only through an approved
+    /// proposal. The chain's signers change when the signers' nodes vote as decided.
+    function setValidator(address validator, bool authorized) external onlySelf {
+        if (validator == address(0)) revert ZeroAddress();
+        emit ValidatorDecided(validator, authorized);
     }
 
     /// @notice Change the approval threshold; callable only through an approved proposal.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,9 +15,36 @@ def data_dir() -> Path:
     return Path(os.environ.get("LEDGER_DATA_DIR", ROOT / ".data")).resolve()
 
 
+def consortium() -> bool:
+    """`LEDGER_NETWORK=consortium`: the chain is the consortium's validators under `network_dir()`,
+    with its own manifest, database and nodes: the defaults `make run` and the CLI both take."""
+    return os.environ.get("LEDGER_NETWORK", "anvil") == "consortium"
+
+
+def network_dir() -> Path:
+    """The consortium network's folder: `<data dir>/network`."""
+    return data_dir() / "network"
+
+
+def network_urls() -> list[str]:
+    """The JSON-RPC URLs of the consortium's nodes as `network.json` lists them (none before init)."""
+    f = network_dir() / "network.json"
+    if not f.exists():
+        return []
+    return [f"http://127.0.0.1:{n['http_port']}" for n in json.loads(f.read_text())["nodes"]]
+
+
 def manifest_path() -> Path:
-    """The deployment manifest: `LEDGER_MANIFEST` or `<data dir>/deployment.json`."""
-    return Path(os.environ.get("LEDGER_MANIFEST", data_dir() / "deployment.json")).resolve()
+    """The deployment manifest: `LEDGER_MANIFEST` or `<data dir>/deployment.json` (the consortium's:
+    `<data dir>/network/deployment.json`)."""
+    default = (network_dir() if consortium() else data_dir()) / "deployment.json"
+    return Path(os.environ.get("LEDGER_MANIFEST", default)).resolve()
+
+
+def api_url() -> str:
+    """Where the API (and the resolver in it) answers: `LEDGER_RESOLVER_URL`, or `make run`'s
+    http://127.0.0.1:8000."""
+    return os.environ.get("LEDGER_RESOLVER_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
 def node_modules() -> Path:

@@ -24,6 +24,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger.errors import LedgerError, NodeUnavailable
+from ledger.paths import consortium, network_urls
 
 from .receipts import light_receipt
 
@@ -34,8 +35,9 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 def rpc_url() -> str:
     """`LEDGER_RPC_URL`: one endpoint, or several separated by commas (the consortium's nodes,
-    own node first): requests go to the first that answers."""
-    return os.environ.get("LEDGER_RPC_URL", DEFAULT_RPC_URL)
+    own node first): requests go to the first that answers. With `LEDGER_NETWORK=consortium`, the
+    consortium's nodes by default."""
+    return os.environ.get("LEDGER_RPC_URL") or (consortium() and ",".join(network_urls())) or DEFAULT_RPC_URL
 
 
 def tx_timeout() -> float:

@@ -97,6 +97,9 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     "add_governor": ("Governance", "addGovernor", [lambda a: _address(a, "address")]),
     "remove_governor": ("Governance", "removeGovernor", [lambda a: _address(a, "address")]),
     "set_threshold": ("Governance", "setThreshold", [lambda a: _int(a, "threshold", 1, 1000)]),
+    # a block sealer of the consortium (ledger.chain.validators: each node votes as decided)
+    "add_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: True]),
+    "remove_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: False]),
 }
 #: the fields of each action, in argument order, as `decode` names them
 FIELDS = {
@@ -113,6 +116,8 @@ FIELDS = {
     "add_governor": ["address"],
     "remove_governor": ["address"],
     "set_threshold": ["threshold"],
+    "add_validator": ["address", "authorized"],
+    "remove_validator": ["address", "authorized"],
 }
 
 
@@ -138,7 +143,7 @@ def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
             func, args = contract.decode_function_input(data)
         except ValueError:
             continue
-        if func.fn_name != fn:
+        if func.fn_name != fn or args.get("authorized", kind == "add_validator") != (kind == "add_validator"):
             continue
         out: dict[str, Any] = {"type": kind}
         for name, value in zip(FIELDS[kind], args.values(), strict=True):

@@ -4,9 +4,11 @@ discovery off), sealing a block every `period_s` seconds under London rules.
 
 `init()` writes the genesis (the validators as signers, the development accounts funded) and each
 node's keys: the validator's sealing key as an encrypted keystore file (password file mode 0600)
-and its devp2p node key. `start()` starts the nodes, lets them seal once all are peered, waits
-until all report the same head, and sets a network forked at birth back to its genesis. A further
-organisation joins as a full node (`add_node`) and becomes a validator when a majority votes it in.
+and its devp2p node key; and the operator's custodial signing keys, sealed, for its API. `start()`
+starts the nodes, lets them seal once all are peered, waits until all report the same head, and
+sets a network forked at birth back to its genesis. A further organisation joins as a full node
+(`add_node`) and seals once governance has decided so and the signers' nodes voted it in
+(`validators.follow`); a node voted out is taken out of the network (`remove_node`).
 """
 
 from __future__ import annotations
@@ -15,44 +17,32 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 from eth_keys import keys
 
+from ledger.access.sealed import write_sealed
 from ledger.errors import LedgerError, NodeUnavailable
 
-from .client import connect, dev_accounts
+from .client import DEV_MNEMONIC, connect, dev_accounts
 from .genesis import clique_genesis, write_besu
 from .geth import ensure_geth
+from .geth_nodes import GethProcesses, NodeSpec, geth_init, static_peers
 
 CONSORTIUM_CHAIN_ID = 20261202
 ORGS = ("platform", "brands", "regulator")  # operator, brand/merchant association, regulator-auditor
+#: the first node's JSON-RPC port (`LEDGER_NETWORK_PORT`); node i listens on it + i, p2p + 100, auth + 200
+DEFAULT_BASE_PORT = 8645
+#: the operator's custodial signing keys (the bootstrap mnemonic), sealed, in its own folder
+OPERATOR_KEYS = "platform/custodial.sealed"
 
 
-@dataclass
-class NodeSpec:
-    org: str
-    p2p_port: int
-    http_port: int
-    auth_port: int
-    validator: str  # the address that seals blocks
-    enode_key: str  # the devp2p public key (hex, 64 bytes)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def enode(self) -> str:
-        return f"enode://{self.enode_key}@127.0.0.1:{self.p2p_port}?discport=0"
+def base_port() -> int:
+    return int(os.environ.get("LEDGER_NETWORK_PORT", DEFAULT_BASE_PORT))
 
 
 def _ports(base: int | None, i: int) -> tuple[int, int, int]:
@@ -63,14 +53,16 @@ def _ports(base: int | None, i: int) -> tuple[int, int, int]:
     return base + 100 + i, base + i, base + 200 + i  # p2p, http, auth
 
 
-class Network:
+class Network(GethProcesses):
     def __init__(self, root: Path, chain_id: int = CONSORTIUM_CHAIN_ID, period_s: int = 2):
+        super().__init__()
         self.root, self.chain_id, self.period_s = root, chain_id, period_s
         self.nodes: dict[str, NodeSpec] = {}
-        self.procs: dict[str, subprocess.Popen] = {}
+        self.base_port: int | None = None
         if (root / "network.json").exists():
             state = json.loads((root / "network.json").read_text())
             self.chain_id, self.period_s = state["chain_id"], state["period_s"]
+            self.base_port = state.get("base_port")
             self.nodes = {n["org"]: NodeSpec(**n) for n in state["nodes"]}
 
     # -- setting up ---------------------------------------------------------------------------
@@ -79,6 +71,7 @@ class Network:
         state = {
             "chain_id": self.chain_id,
             "period_s": self.period_s,
+            "base_port": self.base_port,
             "nodes": [asdict(n) for n in self.nodes.values()],
         }
         (self.root / "network.json").write_text(json.dumps(state, indent=1))
@@ -104,12 +97,15 @@ class Network:
         public = keys.PrivateKey(node_key).public_key.to_hex()[2:]
         return NodeSpec(org, p2p, http, auth, account.address, public)
 
-    def init(self, orgs: tuple[str, ...] = ORGS, base_port: int | None = 8645) -> None:
-        """Genesis and keys for a new network (refused if one exists in `root`)."""
+    def init(self, orgs: tuple[str, ...] = ORGS, base_port: int | None = DEFAULT_BASE_PORT) -> None:
+        """Genesis and keys for a new network (refused if one exists in `root`); `base_port` None:
+        free ports (tests)."""
         if (self.root / "network.json").exists():
             raise LedgerError(f"a network already exists in {self.root}; stop it and delete the folder to start anew")
         self.root.mkdir(parents=True, exist_ok=True)
+        self.base_port = base_port
         self.nodes = {org: self._make_keys(org, i, base_port) for i, org in enumerate(orgs)}
+        self.seal_operator_keys()
         funded = [a.address for a in dev_accounts(20)] + [n.validator for n in self.nodes.values()]
         genesis = clique_genesis(self.chain_id, [n.validator for n in self.nodes.values()], funded, self.period_s)
         (self.root / "genesis.json").write_text(json.dumps(genesis, indent=1))
@@ -118,34 +114,40 @@ class Network:
             self._geth_init(org)
         self._save()
 
-    def _geth_init(self, org: str) -> None:
-        r = subprocess.run(
-            [str(ensure_geth()), "--datadir", str(self.root / org), "init", str(self.root / "genesis.json")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if r.returncode != 0:
-            raise LedgerError(f"geth init for {org} failed: {r.stderr.strip()[-300:]}")
+    def seal_operator_keys(self) -> None:
+        """The members `deploy` bootstraps are the mnemonic's accounts: the operator's API signs with
+        them for those who delegate signing to it; sealed at rest (ledger.access.sealed), once."""
+        write_sealed(self.root / OPERATOR_KEYS, os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC).encode())
 
-    def add_node(self, org: str, base_port: int | None = None) -> NodeSpec:
-        """A further organisation's node: the same genesis, peered with every node, not a signer."""
+    def _geth_init(self, org: str) -> None:
+        geth_init(self.root / org, self.root / "genesis.json")
+
+    def add_node(self, org: str) -> NodeSpec:
+        """A further organisation's node: the same genesis, peered with every node, not a signer
+        (ports after the highest in use, or free ones on a network made with free ports)."""
         if org in self.nodes:
             raise LedgerError(f"{org} already runs a node")
-        spec = self._make_keys(org, len(self.nodes), base_port)
+        used = max((n.http_port - self.base_port for n in self.nodes.values()), default=-1) if self.base_port else 0
+        spec = self._make_keys(org, used + 1, self.base_port)
         self.nodes[org] = spec
         self._geth_init(org)
         self._save()
         return spec
 
+    def remove_node(self, org: str) -> None:
+        """Stop `org`'s node and take it out of the network (its folder is kept, renamed): the next
+        start neither starts it nor names it as a peer."""
+        if org not in self.nodes:
+            raise LedgerError(f"no node {org!r} in the network")
+        self.stop(org)
+        del self.nodes[org]
+        self._save()
+        (self.root / org).rename(self.root / f"{org}.removed-{int(time.time())}")
+
     # -- running ------------------------------------------------------------------------------
 
     def _config(self, org: str) -> Path:
-        peers = [n.enode for n in self.nodes.values() if n.org != org]
-        path = self.root / org / "config.toml"
-        path.write_text("[Node.P2P]\nStaticNodes = [" + ", ".join(f'"{p}"' for p in peers) + "]\n")
-        return path
+        return static_peers(self.root / org / "config.toml", [n.enode for n in self.nodes.values() if n.org != org])
 
     def command(self, org: str) -> list[str]:
         n, d = self.nodes[org], self.root / org
@@ -185,17 +187,6 @@ class Network:
                     self._geth_init(org)
         return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
-    def _spawn(self, org: str) -> None:
-        if self.alive(org):
-            return
-        with open(self.root / org / "node.log", "ab") as log:
-            proc = subprocess.Popen(
-                self.command(org), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        self.procs[org] = proc
-        (self.root / org / "node.pid").write_text(str(proc.pid))
-
     def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
         """Let the started nodes seal only once every one of them is peered with every other running
         node and has its key unlocked, then all at once: geth discards the blocks its peers propagate
@@ -211,67 +202,10 @@ class Network:
         for w3 in clients:
             w3.provider.make_request("miner_start", [])
 
-    def _peered(self, org: str, others: int) -> Any:
-        try:
-            w3 = connect(self.nodes[org].url, timeout=3)
-        except NodeUnavailable:
-            return None
-        return w3 if w3.net.peer_count >= others else None
-
-    @staticmethod
-    def _until(deadline: float, failure: str, probe: Callable[[], Any]) -> Any:
-        while True:
-            found = probe()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise NodeUnavailable(failure + " in time")
-            time.sleep(0.2)
-
     @staticmethod
     def _unlocked(w3) -> bool:
         wallets = w3.provider.make_request("personal_listWallets", []).get("result") or []
         return any(w.get("status") == "Unlocked" for w in wallets)
-
-    def _pid(self, org: str) -> int | None:
-        f = self.root / org / "node.pid"
-        return int(f.read_text()) if f.exists() else None
-
-    def alive(self, org: str) -> bool:
-        pid = self._pid(org)
-        if pid is None:
-            return False
-        proc = self.procs.get(org)
-        if proc is not None:
-            return proc.poll() is None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def stop(self, org: str | None = None, sig: int = signal.SIGTERM, wait_s: float = 30) -> None:
-        """Stop one node (or all): SIGTERM lets geth write its state; SIGKILL is a crash."""
-        for name in [org] if org else list(self.nodes):
-            pid = self._pid(name)
-            if pid is None or not self.alive(name):
-                continue
-            os.kill(pid, sig)
-            deadline = time.monotonic() + wait_s
-            while self.alive(name) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            (self.root / name / "node.pid").unlink(missing_ok=True)
-            self.procs.pop(name, None)
-
-    def heads(self, orgs: list[str] | None = None) -> dict[str, tuple[int, str]]:
-        out = {}
-        for org in orgs or list(self.nodes):
-            try:
-                block = connect(self.nodes[org].url, timeout=3).eth.get_block("latest")
-                out[org] = (block["number"], block["hash"].hex())
-            except NodeUnavailable:
-                continue
-        return out
 
     def wait_agreed(self, orgs: list[str], wait_s: float, above: int = 0) -> tuple[int, str]:
         """Wait until every named node reports the same head, past block `above`."""
@@ -294,7 +228,3 @@ class Network:
     def signers(self, org: str) -> list[str]:
         w3 = connect(self.nodes[org].url)
         return [w3.to_checksum_address(a) for a in w3.provider.make_request("clique_getSigners", [])["result"]]
-
-    @property
-    def urls(self) -> list[str]:
-        return [n.url for n in self.nodes.values()]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ledger.errors import LedgerError
+from ledger.paths import api_url
 
 from .keys import _password, call, load_keystore
 
@@ -54,5 +55,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keystore", required=True)
     p.add_argument("--action", dest="json", help="propose: the action as JSON")
     p.add_argument("--reason", help="propose: why (recorded on chain)")
-    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--url", default=api_url())
     p.set_defaults(func=_cmd_gov)

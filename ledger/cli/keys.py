@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import LedgerError
+from ledger.paths import api_url
 
 PASSWORD_ENV = "LEDGER_KEYSTORE_PASSWORD"
 
@@ -137,5 +138,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", help="e.g. /v1/products")
     p.add_argument("--keystore", required=True)
     p.add_argument("--json", help="the request body")
-    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--url", default=api_url())
     p.set_defaults(func=_cmd_call)

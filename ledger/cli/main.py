@@ -8,6 +8,7 @@ import os
 import sys
 
 from ledger.errors import LedgerError
+from ledger.paths import api_url
 
 
 def _cmd_compile(args: argparse.Namespace) -> None:
@@ -59,7 +60,12 @@ def _cmd_signin(args: argparse.Namespace) -> None:
     if member is None:
         raise LedgerError(f"no bootstrap member {args.member!r} in the manifest")
     account = dev_accounts(20)[member["account_index"]]
-    nonce = httpx.get(f"{args.url}/v1/auth/nonce", timeout=10).json()
+    try:
+        nonce = httpx.get(f"{args.url}/v1/auth/nonce", timeout=10).json()
+    except httpx.HTTPError as exc:
+        raise LedgerError(f"no API answers at {args.url} ({type(exc).__name__}); is it running? (--url)") from None
+    except ValueError:
+        raise LedgerError(f"{args.url} is not the ledger API (its /v1/auth/nonce is not JSON); see --url") from None
     now = datetime.now(UTC)
     message = siwe.build(
         domain=nonce["domain"],
@@ -71,7 +77,10 @@ def _cmd_signin(args: argparse.Namespace) -> None:
         expiration_time=now + timedelta(minutes=10),
     )
     signature = "0x" + Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
-    r = httpx.post(f"{args.url}/v1/auth/login", json={"message": message, "signature": signature}, timeout=10)
+    try:
+        r = httpx.post(f"{args.url}/v1/auth/login", json={"message": message, "signature": signature}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise LedgerError(f"the API at {args.url} stopped answering ({type(exc).__name__})") from None
     if r.status_code != 200:
         raise LedgerError(f"sign-in refused ({r.status_code}): {r.json().get('detail')}")
     print(r.json()["token"])
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_migrate)
     p = sub.add_parser("signin", help="development: sign in to the API as a bootstrap member, print a token")
     p.add_argument("member", help="merchant_a, merchant_b, auditor, platform, producer, ...")
-    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--url", default=api_url(), help="the API (default: LEDGER_RESOLVER_URL, as make run serves it)")
     p.set_defaults(func=_cmd_signin)
     p = sub.add_parser("index", help="index contract events into the database (exactly once, reorg-safe)")
     p.add_argument("--follow", action="store_true", help="keep polling for new blocks")
@@ -255,18 +264,19 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_verify)
     p = sub.add_parser("verify-events", help="check EPCIS events (a document or event file) against the chain")
     p.add_argument("file")
-    p.add_argument("--resolver", default="http://127.0.0.1:8000", help="where to fetch Merkle paths")
+    p.add_argument("--resolver", default=api_url(), help="where to fetch Merkle paths (default: LEDGER_RESOLVER_URL)")
     p.add_argument("--rpc", help="the node to check against, e.g. your own (default: LEDGER_RPC_URL)")
     p.set_defaults(func=_cmd_verify_events)
     p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
     p.set_defaults(func=_cmd_anchor)
     from ledger.cli.gov import add_parser as add_gov_parser
     from ledger.cli.keys import add_parser as add_keys_parser
+    from ledger.cli.network import add_parser as add_network_parser
     from ledger.cli.servers import add_parser as add_servers_parser
 
     add_keys_parser(sub)
     add_gov_parser(sub)
-
+    add_network_parser(sub)
     add_servers_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, Executable, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
-from ledger.paths import data_dir
+from ledger.paths import consortium, data_dir, network_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -23,7 +23,7 @@ def database_url() -> str:
     url = os.environ.get("LEDGER_DATABASE_URL")
     if url:
         return url
-    d = data_dir()
+    d = network_dir() if consortium() else data_dir()
     d.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{d / 'ledger.sqlite3'}"
 

@@ -55,6 +55,17 @@ def test_target_error_bubbles_and_approval_rolls_back(governance, membership, go
     assert approvals == 1 and not executed
 
 
+def test_validator_decisions_only_through_the_council(governance, governors, outsider):
+    with reverts("OnlySelf"):
+        governance.setValidator(outsider, True, {"from": governors[0]})
+    tx = govern(governance, governors, governance, "setValidator", outsider, True)
+    assert dict(tx.events["ValidatorDecided"]) == {"validator": outsider, "authorized": True}
+    tx = govern(governance, governors, governance, "setValidator", outsider, False)
+    assert dict(tx.events["ValidatorDecided"]) == {"validator": outsider, "authorized": False}
+    with reverts("ZeroAddress"):
+        govern(governance, governors, governance, "setValidator", brownie.ZERO_ADDRESS, True)
+
+
 def test_council_changes_only_through_itself(governance, governors, outsider):
     with reverts("OnlySelf"):
         governance.addGovernor(outsider, {"from": governors[0]})

@@ -1,45 +1,77 @@
 """The consortium network: three organisations' geth Clique validators on 127.0.0.1, the contracts
-deployed on it, the API writing through it while validators die and return, an auditor checking
-codes against a node of its own, and a fourth organisation voted in and out as a signer.
+deployed on it, the API writing through it (with the operator's keys `network init` sealed) while
+validators die and return, an auditor checking codes against a read-only node of its own set up
+from the files the consortium hands over, and a fourth organisation sealing and leaving as
+governance decides.
 
-Every wait is bounded. The network seals a block a second here (2 s in `make consortium`)."""
+Every wait is bounded and waits on the node it then asserts on; what a test starts, a fixture
+stops whatever happened. The network seals a block a second here (2 s in `make consortium`)."""
 
 from __future__ import annotations
 
+import random
 import signal
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger.chain.client import DEV_MNEMONIC, connect, dev_accounts
+from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.genesis import decode_clique_extra_data
 from ledger.chain.indexer import Indexer
 from ledger.chain.network import ORGS, Network
+from ledger.cli.main import main
 from ledger.errors import NodeUnavailable
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent
+from ledger.trace.epcis.samples import document
 from ledger.trace.verify import verify_code
 
+from .conftest import free_port
 from .helpers import delivery_doc, login, make_client, new_gtin
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    network = Network(tmp_path_factory.mktemp("network"), period_s=1)
-    network.init(base_port=None)
-    network.start(wait_s=60)
-    yield network
-    network.stop()
+def data(tmp_path_factory):
+    """The data directory as `LEDGER_NETWORK=consortium make run` has it: the network, its
+    manifest and the operator's sealed keys found by the defaults every `ledger` command takes."""
+    d = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEDGER_DATA_DIR", str(d))
+        mp.setenv("LEDGER_NETWORK", "consortium")
+        for name in ("LEDGER_RPC_URL", "LEDGER_MANIFEST", "LEDGER_SIGNER_MNEMONIC", "LEDGER_SIGNER_MNEMONIC_FILE"):
+            mp.delenv(name, raising=False)
+        yield d
 
 
 @pytest.fixture(scope="module")
-def consortium_deployment(net, tmp_path_factory):
-    path = tmp_path_factory.mktemp("consortium") / "deployment.json"
+def net(data):
+    network = Network(data / "network", period_s=1)
+    try:
+        network.init(base_port=None)
+        network.start(wait_s=60)
+        yield network
+    finally:
+        network.stop()
+
+
+@pytest.fixture(scope="module")
+def consortium_deployment(net):
+    path = net.root / "deployment.json"
     dep, new = deploy(connect(",".join(net.urls)), path)
     assert new
     return dep, path
+
+
+def _until(probe, seconds: float, what: str):
+    """Wait (bounded) until `probe()` is true; fail saying `what` did not happen."""
+    deadline = time.monotonic() + seconds
+    while not (found := probe()):
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s"
+        time.sleep(0.3)
+    return found
 
 
 class _Endpoints:
@@ -50,9 +82,8 @@ class _Endpoints:
 @pytest.fixture
 def api(net, consortium_deployment, tmp_path, monkeypatch):
     monkeypatch.setenv("LEDGER_TX_TIMEOUT", "8")
-    c = make_client(
-        consortium_deployment, _Endpoints(net.urls), tmp_path, signer_mnemonic=DEV_MNEMONIC, anchor_interval_s=0
-    )
+    # the gateway signs with the operator's keys as `ledger network init` sealed them (no mnemonic given)
+    c = make_client(consortium_deployment, _Endpoints(net.urls), tmp_path, anchor_interval_s=0)
     members = {
         label: dev_accounts(20)[m["account_index"]] for label, m in consortium_deployment[0].manifest["members"].items()
     }
@@ -153,51 +184,145 @@ def test_the_indexer_agrees_with_the_chain_after_the_faults(net, consortium_depl
     assert rows and rows <= chain  # nothing indexed that the canonical chain does not hold
 
 
-def test_an_auditor_verifies_codes_against_its_own_node(net, api):
+@pytest.fixture
+def auditor_node(net, data, capsys):
+    """The regulator's auditor sets up a node of its own from the files the consortium hands over
+    (`ledger network handover`, `ledger auditor-node init`); stopped afterwards whatever happened."""
+    handed = data / "handed-over"
+    main(["network", "handover", "--out", str(handed)])
+    folder = data / "auditor-side"
+    port = free_port()
+    main(["auditor-node", "init", "--genesis", str(handed / "genesis.json"), "--enodes", str(handed / "enodes.txt"),
+          "--dir", str(folder), "--http-port", str(port)])  # fmt: skip
+    try:
+        main(["auditor-node", "start", "--dir", str(folder)])
+        capsys.readouterr()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        main(["auditor-node", "stop", "--dir", str(folder)])
+
+
+def test_an_auditor_verifies_codes_against_its_own_read_only_node(net, api, auditor_node):
     c, merchant = api
+    own = connect(auditor_node)
+    modules = own.provider.make_request("rpc_modules", [])["result"]
+    assert sorted(set(modules) - {"rpc"}) == ["eth", "net", "web3"], modules  # rpc: geth's list of these
+    assert own.eth.accounts == []  # no key: it can sign nothing
+    assert "error" in own.provider.make_request("personal_listWallets", [])
     gtin, status = _register(c, merchant)
     assert status == 201
     assert c.post("/v1/batches", json={"gtin": gtin, "lot": "AUD-1"}, headers=merchant).status_code == 201
     issue = c.post(f"/v1/batches/{gtin}/AUD-1/codes", json={"count": 4}, headers=merchant).json()
-    auditor_node = attach(connect(net.nodes["regulator"].url), c.app.state.services.settings.manifest_path)
-    net.wait_agreed(list(ORGS), 30, above=issue["block_number"])
+    wanted = connect(net.nodes["platform"].url).eth.get_block(issue["block_number"])["hash"]
+    _until(lambda: own.eth.block_number >= issue["block_number"], 60, "the auditor's node reaching the issue")
+    assert own.eth.get_block(issue["block_number"])["hash"] == wanted
+    auditors_view = attach(own, c.app.state.services.settings.manifest_path)
 
     def fetch(link):
         return c.get(f"/v1/proofs/{link.key_path}").json()
 
     uri = issue["sample"][0]
-    assert all(x.ok for x in verify_code(auditor_node, uri, fetch))
+    assert all(x.ok for x in verify_code(auditors_view, uri, fetch))
     other = issue["sample"][1].split("/21/")[1].split("?")[0]
-    tampered = {x.name: x.ok for x in verify_code(auditor_node, uri.replace(uri.split("/21/")[1][:12], other), fetch)}
+    tampered = {x.name: x.ok for x in verify_code(auditors_view, uri.replace(uri.split("/21/")[1][:12], other), fetch)}
     assert tampered["signature"] is False
 
 
-def test_a_fourth_organisation_joins_is_voted_in_seals_and_is_voted_out(net):
+def test_the_operator_anchors_epcis_events_out_of_the_box(net, consortium_deployment, tmp_path):
+    """No mnemonic given: the API anchors with the operator's keys `ledger network init` sealed."""
+    c = make_client(consortium_deployment, _Endpoints(net.urls), tmp_path, anchor_interval_s=0.2, anchor_max_age_s=0)
+    producer = login(c, dev_accounts(20)[consortium_deployment[0].manifest["members"]["producer"]["account_index"]])
+    with TestClient(c.app) as live:
+        r = live.post("/v1/epcis/capture", json=document(random.Random(1202)), headers=producer)
+        assert r.status_code == 201, r.text
+
+        def anchored():
+            status = live.get("/v1/epcis/status", headers=producer).json()
+            return status["pending"] == 0 and status["anchors"] >= 1
+
+        _until(anchored, 90, "the captured event anchored")
+
+
+@pytest.fixture
+def fourth(net):
+    """logistics' node, added to the network; afterwards, however the test ended, voted out if it
+    seals (every organisation's vote, waited for on each node), stopped and out of the network."""
     spec = net.add_node("logistics")
-    net.start(["logistics"], wait_s=60)
-    net.wait_agreed([*ORGS, "logistics"], 60)
-    for voter in ("platform", "brands"):  # a majority of three
-        net.propose(voter, spec.validator, True)
-    deadline = time.monotonic() + 60
-    while spec.validator not in net.signers("platform") and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert spec.validator in net.signers("logistics")
-    w3 = connect(spec.url)
+    try:
+        yield spec
+    finally:
+        try:
+            if spec.validator in net.signers("platform"):
+                for voter in ORGS:
+                    net.propose(voter, spec.validator, False)
+                for org in ORGS:
+                    _until(lambda o=org: spec.validator not in net.signers(o), 90, f"{org} dropping the fourth signer")
+        finally:
+            net.stop("logistics")
+            if "logistics" in Network(net.root).nodes:
+                Network(net.root).remove_node("logistics")
+            net.nodes.pop("logistics", None)
+            for org in ORGS:  # the others forget it as a peer at once
+                connect(net.nodes[org].url).provider.make_request("admin_removePeer", [spec.enode])
+
+
+def _decide(c, dep, action: dict) -> None:
+    """A governance proposal made and approved by two governors through the API: executed."""
+    governors = [login(c, a) for a in dev_accounts(20) if a.address in dep.manifest["governance"]["governors"]][:2]
+    p = c.post("/v1/governance/proposals", json={"action": action, "reason": "validators"}, headers=governors[0])
+    assert p.status_code == 201, p.text
+    approved = c.post(f"/v1/governance/proposals/{p.json()['id']}/approvals", headers=governors[1])
+    assert approved.json()["status"] == "executed", approved.text
+
+
+def _follow_governance(capsys) -> str:
+    """`ledger network follow-governance`, as each organisation's operator runs it (all here)."""
+    main(["network", "follow-governance"])
+    return capsys.readouterr().out
+
+
+def test_a_fourth_organisation_joins_and_seals_and_leaves_as_governance_decides(
+    net, api, consortium_deployment, fourth, capsys
+):
+    c, _ = api
+    dep, _ = consortium_deployment
+    everyone = [*ORGS, "logistics"]
+    net.start(["logistics"], wait_s=90)
+    net.wait_agreed(everyone, 90)
+    main(["network", "follow-governance"])  # nothing decided yet: no vote, nobody removed
+    assert capsys.readouterr().out == "" and sorted(net.signers("platform")) == sorted(
+        n.validator for o, n in net.nodes.items() if o in ORGS
+    )
+
+    _decide(c, dep, {"type": "add_validator", "address": fourth.validator})
+    net.wait_agreed(everyone, 60, above=connect(net.nodes["platform"].url).eth.block_number)  # all know it
+    votes = _follow_governance(capsys)
+    assert all(f"{org} voted to add {fourth.validator}" in votes for org in ORGS), votes
+    for org in everyone:  # each node applies the votes when it imports the blocks carrying them
+        _until(lambda o=org: fourth.validator in net.signers(o), 90, f"{org} counting logistics as a signer")
+    w3 = connect(fourth.url)
     start = w3.eth.block_number
-    sealed_by_it = False
-    while not sealed_by_it and time.monotonic() < deadline + 30:
-        time.sleep(0.5)
-        for n in range(start, w3.eth.block_number + 1):
-            signer = w3.provider.make_request("clique_getSigner", [hex(n)])["result"]
-            sealed_by_it |= signer.lower() == spec.validator.lower()
-    assert sealed_by_it, "the new validator never sealed a block"
-    for voter in ("platform", "brands", "regulator"):  # a majority of four
-        net.propose(voter, spec.validator, False)
-    deadline = time.monotonic() + 60
-    while spec.validator in net.signers("platform") and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert spec.validator not in net.signers("platform")
-    net.stop("logistics")
+
+    def sealed_by_it() -> bool:
+        return any(
+            w3.provider.make_request("clique_getSigner", [hex(n)])["result"].lower() == fourth.validator.lower()
+            for n in range(start, w3.eth.block_number + 1)
+        )
+
+    _until(sealed_by_it, 90, "the new validator sealing a block")
+
+    _decide(c, dep, {"type": "remove_validator", "address": fourth.validator})
+    net.wait_agreed(everyone, 60, above=connect(net.nodes["platform"].url).eth.block_number)
+    votes = _follow_governance(capsys)
+    assert all(f"{org} voted to remove {fourth.validator}" in votes for org in everyone), votes
+    for org in ORGS:
+        _until(lambda o=org: fourth.validator not in net.signers(o), 90, f"{org} dropping the fourth signer")
+    # voted out: the next follow takes its node out of the network, so no later start brings it back
+    assert "logistics was voted out" in _follow_governance(capsys)
+    assert "logistics" not in Network(net.root).nodes
+    assert not net.alive("logistics")
+    net.nodes.pop("logistics")
+    assert net.wait_agreed(list(ORGS), 60, above=net.heads(["platform"])["platform"][0] + 2)
 
 
 def test_a_merchant_is_onboarded_through_governance_on_the_consortium(net, api, consortium_deployment):
@@ -340,15 +465,29 @@ def test_the_indexer_follows_a_real_clique_reorg(net, consortium_deployment, tmp
     judge = connect(others[0].url)  # a node that never saw the orphan
     assert judge.eth.get_block(orphan["blockNumber"])["hash"] != orphan["blockHash"]
     rolled_back = indexer.step()["rolled_back"]
-    indexer.run()
     assert rolled_back >= 1
+
+    def settled() -> bool:
+        """Back in the pools after the reorg, the write may be sealed again: wait until it is,
+        or until no node holds it pending any more (seen: sealed again just after the indexer ran)."""
+        for node in (platform, *others):
+            try:
+                if connect(node.url).eth.get_transaction(tx_hash)["blockNumber"] is None:
+                    return False
+            except TransactionNotFound:
+                continue
+        return True
+
+    _until(settled, 90, "the orphaned write sealed again or gone from every pool")
+    net.wait_agreed(list(ORGS), 60)
+    indexer.run()
     with engine.connect() as conn:
         rows = conn.execute(select(ChainEvent.tx_hash, ChainEvent.block_number, ChainEvent.block_hash)).all()
     for _, number, block_hash in rows:  # everything indexed is on the canonical chain
         assert "0x" + judge.eth.get_block(number)["hash"].hex().removeprefix("0x") == block_hash
     wanted = "0x" + bytes(tx_hash).hex().removeprefix("0x")
     mine = [r for r in rows if r[0] == wanted]
-    try:  # back in the pool after the reorg, the write may have been sealed again: then once
+    try:  # sealed again after the reorg: then indexed once, where the canonical chain has it
         again = judge.eth.get_transaction_receipt(tx_hash)
         assert [r[1] for r in mine] == [again["blockNumber"]]
     except TransactionNotFound:

@@ -47,6 +47,9 @@ from ledger.trace.merkle import MerkleTree
 from .adoption import adopt_orphans, attach, key_has_pending
 
 log = logging.getLogger(__name__)
+#: the longest wait between tries of a failing background anchorer (seconds): anchoring is tried
+#: again at most this long after the chain or the key is back
+MAX_BACKOFF_S = 10.0
 
 
 @dataclass
@@ -222,14 +225,25 @@ class Anchorer:
         return out
 
     def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
-        """Anchor whenever due until `stop` is set; chain or database trouble is logged and retried."""
+        """Anchor whenever due until `stop` is set; chain or database trouble is retried, waiting
+        twice as long after each failure in a row (up to `MAX_BACKOFF_S`). A failure is logged
+        with its traceback once; the same failure again is not logged; another one is, in one line."""
+        wait_s, last = interval_s, None
         while not stop.is_set():
             try:
                 while self.anchor_once() is not None:
                     pass
-            except Exception:  # noqa: BLE001 - a background loop must outlive a node restart
-                log.exception("anchoring failed; retrying in %.1f s", interval_s)
-            stop.wait(interval_s)
+                if last is not None:
+                    log.warning("anchoring works again")
+                wait_s, last = interval_s, None
+            except Exception as exc:  # noqa: BLE001 - a background loop must outlive a node restart
+                what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                if last is None:
+                    log.exception("anchoring failed (%s); retrying with back-off", what)
+                elif what != last:
+                    log.error("anchoring still failing, now: %s", what)
+                wait_s, last = min(MAX_BACKOFF_S, max(wait_s, 0.1) * 2), what
+            stop.wait(wait_s)
 
 
 @contextlib.contextmanager
