@@ -185,3 +185,42 @@ def test_epcs_in_digital_link_form_when_the_client_asks(api):
         "/epcis/events", params={"MATCH_epc": urns[0]}, headers=h["producer"] | {"GS1-EPC-Format": "Always_EPC_URN"}
     )
     assert urn.headers["gs1-epc-format"] == "Never_Translates" and events_of(urn)[0]["epcList"] == urns
+
+
+def _observed(gtin: str, serials: range) -> dict:
+    events = [
+        {"type": "ObjectEvent", "eventTime": "2026-11-03T09:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+         "action": "OBSERVE", "epcList": [f"https://id.gs1.org/01/{gtin}/21/{s}"]}
+        for s in serials
+    ]  # fmt: skip
+    context = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-11-03T09:00:00Z", "epcisBody": {"eventList": events}}  # fmt: skip
+
+
+def test_proceed_refuses_many_events_as_fast_as_it_stores_them(api):
+    """Under `proceed`, 400 events about a product the caller may not record about are each listed
+    as refused in no more than 3x the time 400 events of an unregistered product take to be stored,
+    both measured here (each refusal used to capture the rest again: quadratic)."""
+    import time
+
+    from .helpers import new_gtin
+
+    c, h = api
+    theirs, free = new_gtin(), new_gtin()  # merchant_a's product, authorising no recorder; nobody's
+    r = c.post("/v1/products", json={"gtin": theirs, "name": "Green tea"}, headers=h["merchant_a"])
+    assert r.status_code == 201
+    took = {}
+    for kind, gtin in (("stored", free), ("refused", theirs)):
+        doc = _observed(gtin, range(400))
+        doc["epcisBody"]["eventList"].append(_observed(free, range(1000, 1001))["epcisBody"]["eventList"][0])
+        t = time.perf_counter()
+        job = capture(c, h["producer"], doc, "proceed")
+        took[kind] = time.perf_counter() - t
+        ok = kind == "stored"
+        assert job["success"] is ok and len(job["eventIDs"]) == (401 if ok else 1)
+        assert len(job["errors"]) == (0 if ok else 400)
+    assert {e["status"] for e in job["errors"]} == {403} and theirs in job["errors"][399]["detail"]
+    mine = events_of(c.get("/epcis/events", params={"perPage": "1000"}, headers=h["producer"]))
+    assert not [e for e in mine if theirs in e["epcList"][0]]
+    assert took["refused"] < 3 * took["stored"], took

@@ -20,7 +20,8 @@ from ledger.clock import as_utc
 from ledger.store.models import EpcisCaptureJob
 
 from . import master_data
-from .capture import NotAuthorisedRecorder, capture, prepare
+from .capture import NotAuthorisedRecorder, capture
+from .hashid import document_digests, hash_id_of
 from .schema import EVENT_TYPES, InvalidEpcis, check_capture
 
 BEHAVIOURS = ("rollback", "proceed")
@@ -124,15 +125,15 @@ def run(
             if behaviour == "rollback":
                 raise
             db.rollback()
-            errors.append(_problem("SecurityException", "Not an authorised recorder", 403, str(exc)))
-            events = [e for e in events if _hash_of(doc, e, xml) != exc.hash_id]
+            for _, says in exc.refused:
+                errors.append(_problem("SecurityException", "Not an authorised recorder", 403, says))
+            # every refused event left out at once, each event hashed once (not once per refusal)
+            out = {h for h, _ in exc.refused}
+            hashes = [hash_id_of(d) for d in document_digests(part, xml)]
+            events = [e for e, h in zip(events, hashes, strict=True) if h not in out]
     also(db, [])  # no event left to capture: the job alone, with its errors
     db.commit()
     return job
-
-
-def _hash_of(doc: dict, event: dict, xml: bool) -> str:
-    return prepare(_alone(doc, event), [event], xml)[0].hash_id
 
 
 def job_out(job: EpcisCaptureJob) -> dict:
