@@ -13,7 +13,7 @@ import pytest
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
 
-from .helpers import login, make_client
+from .helpers import login, make_client, new_gtin
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "epcis"
 EXAMPLES = sorted(FIXTURES.glob("Example_*.jsonld"))
@@ -204,8 +204,6 @@ def test_proceed_refuses_many_events_as_fast_as_it_stores_them(api):
     both measured here (each refusal used to capture the rest again: quadratic)."""
     import time
 
-    from .helpers import new_gtin
-
     c, h = api
     theirs, free = new_gtin(), new_gtin()  # merchant_a's product, authorising no recorder; nobody's
     r = c.post("/v1/products", json={"gtin": theirs, "name": "Green tea"}, headers=h["merchant_a"])
@@ -224,3 +222,49 @@ def test_proceed_refuses_many_events_as_fast_as_it_stores_them(api):
     mine = events_of(c.get("/epcis/events", params={"perPage": "1000"}, headers=h["producer"]))
     assert not [e for e in mine if theirs in e["epcList"][0]]
     assert took["refused"] < 3 * took["stored"], took
+
+
+def _at(places: dict[str, tuple[str, list[str]]], reads: list[str]) -> dict:
+    """A document declaring `places` ({location: (its sst attribute, its children)}) with one event
+    read at each of `reads`."""
+    elements = [{"id": p, "attributes": [{"id": "urn:epcglobal:cbv:mda:sst", "attribute": sst}], "children": kids}
+                for p, (sst, kids) in places.items()]  # fmt: skip
+    doc = _observed(new_gtin(), range(len(reads)))
+    for e, where in zip(doc["epcisBody"]["eventList"], reads, strict=True):
+        e["readPoint"] = {"id": where}
+    vocab = {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": elements}
+    return doc | {"epcisHeader": {"epcisMasterData": {"vocabularyList": [vocab]}}}
+
+
+def test_master_data_is_its_declarers_own(api):
+    """Two members declare one location differently: each keeps its own declaration (the later
+    one overwrote the first), and HASATTR_/EQATTR_/WD_ over a member's own events read only its
+    own master data (they revealed another member's values and hierarchy); auditors read all."""
+    c, h = api
+    site, depot, dock, vault = (f"urn:epc:id:sgln:0614141.{n:05d}.0" for n in (1, 2, 3, 4))
+    p = capture(c, h["producer"], _at({site: ("201", [depot]), vault: ("999", [])}, [site]))
+    x = capture(c, h["logistics"], _at({site: ("202", [dock])}, [site, depot, dock, vault]))
+    assert p["success"] and x["success"]
+
+    def ids(who, **params):
+        return {e["eventID"] for e in events_of(c.get("/epcis/events", params=params, headers=h[who]))}
+
+    e_p, (e_site, e_depot, e_dock, e_vault) = p["eventIDs"][0], x["eventIDs"]
+    # each member's own declaration of `site`, not the other's
+    assert ids("producer", EQATTR_readPoint_sst="201") == {e_p}
+    assert ids("producer", EQATTR_readPoint_sst="202") == set()
+    assert ids("logistics", EQATTR_readPoint_sst="202") == {e_site}
+    # the producer's values and hierarchy do not show through the logistics member's own events
+    assert ids("logistics", EQATTR_readPoint_sst="201") == set()
+    assert ids("logistics", EQATTR_readPoint_sst="999") == ids("logistics", HASATTR_readPoint="sst") - {e_site} == set()
+    assert ids("logistics", WD_readPoint=site) == {e_site, e_dock}
+    assert ids("producer", WD_readPoint=site) == {e_p}
+    # an auditor reads every member's declarations: an element matches if any declaration does
+    assert ids("auditor", EQATTR_readPoint_sst="201") == {e_p, e_site}
+    assert ids("auditor", EQATTR_readPoint_sst="999") == {e_vault}
+    assert ids("auditor", WD_readPoint=site) == {e_p, e_site, e_depot, e_dock}
+    # a named query reads its runner's master data too
+    r = c.post("/epcis/queries", json={"name": "sst201", "query": {"EQATTR_readPoint_sst": "201"}},
+               headers=h["logistics"])  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert events_of(c.get("/epcis/queries/sst201/events", headers=h["logistics"])) == []
