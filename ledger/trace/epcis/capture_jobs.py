@@ -22,7 +22,7 @@ from ledger.store.models import EpcisCaptureJob
 from . import master_data
 from .capture import NotAuthorisedRecorder, capture
 from .hashid import document_digests, hash_id_of
-from .schema import EVENT_TYPES, InvalidEpcis, check_capture
+from .schema import EVENT_TYPES, InvalidEpcis, check_capture, has_master_data
 
 BEHAVIOURS = ("rollback", "proceed")
 
@@ -35,17 +35,17 @@ def _problem(kind: str, title: str, status: int, detail: str, pointer: str | Non
     return p
 
 
-def _envelope(body: Any) -> dict:
+def _envelope(body: Any, xml: bool) -> dict:
     """The document a body is (a single event becomes the one event of a document); InvalidEpcis
-    if it is neither, whatever its events."""
+    if it is neither, whatever its events. An XML document may hold master data alone."""
     if isinstance(body, dict) and body.get("type") in EVENT_TYPES:
-        return check_capture(body)[0]
+        return check_capture(body, xml)[0]
     if not isinstance(body, dict) or body.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
         raise InvalidEpcis(
             [{"path": "$.type", "reason": "expected an EPCISDocument, an EPCISQueryDocument or one event"}]
         )
     events = events_of(body)
-    if not isinstance(events, list) or not events:
+    if not isinstance(events, list) or not (events or (xml and has_master_data(body))):
         raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "expected a non-empty list of events"}])
     return body
 
@@ -85,15 +85,15 @@ def run(
 ) -> EpcisCaptureJob:
     """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
     `xml`: `body` was read from an XML document (`xml_binding.to_document`)."""
-    doc = as_capture_document(_envelope(body))
+    doc = as_capture_document(_envelope(body, xml))
     errors: list[dict] = []
     if behaviour == "rollback":
-        doc, events = check_capture(doc)
+        doc, events = check_capture(doc, xml)
     else:
         events = []
         for i, event in enumerate(events_of(doc)):
             try:
-                check_capture(_alone(doc, event))
+                check_capture(_alone(doc, event), xml)
                 events.append(event)
             except InvalidEpcis as exc:
                 where = f"$.epcisBody.eventList[{i}]"
