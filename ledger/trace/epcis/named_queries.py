@@ -69,8 +69,8 @@ def remove(db: Session, row: EpcisNamedQuery) -> None:
     db.commit()
 
 
-def parsed(db: Session, row: EpcisNamedQuery, viewer: str | None) -> sq.Query:
-    """The named query, reading master data as `viewer` (None: every member) may see it."""
+def parsed(db: Session, row: EpcisNamedQuery, viewer: str | None = "") -> sq.Query:
+    """The named query, reading master data as `viewer` (None: every member; "": none) may see it."""
     query = json.loads(row.query)
     return sq.parse(query, db, namespaces_of(query.get("@context")), viewer)
 
