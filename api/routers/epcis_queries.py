@@ -225,4 +225,4 @@ def _ws_batch(svc: Services, name: str, visible_to: str | None, cursor: int):
         row = db.get(EpcisNamedQuery, name)
         if row is None:
             return None, cursor
-        return webhooks.after_cursor(db, nq.parsed(db, row), visible_to, cursor)
+        return webhooks.after_cursor(db, nq.parsed(db, row, visible_to), visible_to, cursor)

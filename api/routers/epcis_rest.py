@@ -67,7 +67,7 @@ def run_query(
         if k in params and sq.values_of({k: params[k]}) != sq.values_of({k: v}):
             raise ApiError(400, "query_parameter", f"{k} in the query contradicts the path")
         params[k] = v
-    q = sq.parse(params, db, _prefixes(request))
+    q = sq.parse(params, db, _prefixes(request), reader(member))
     page = event_pages.page(db, q, per_page, reader(member), token)
     return query_answer(request, page.rows, page.next_token, query_name)
 

@@ -66,13 +66,14 @@ class EpcisSubscription(Base):
 
 
 class EpcisVocabulary(Base):
-    """A master data vocabulary element from a captured document's `epcisHeader`: its attributes
-    ({attribute id: value}, JSON) and children (URIs, JSON), for HASATTR_, EQATTR_ and WD_."""
+    """A master data vocabulary element as one member declared it in a captured document's
+    `epcisHeader`: its attributes ({attribute id: value}, JSON) and children (URIs, JSON), for
+    HASATTR_, EQATTR_ and WD_. Each declarer's declarations are its own row, never another's."""
 
-    __tablename__ = "epcis_vocabulary"
+    __tablename__ = "epcis_master_data"
+    declarer: Mapped[str] = mapped_column(String(42), primary_key=True)
     uri: Mapped[str] = mapped_column(String(300), primary_key=True)
     vocab_type: Mapped[str] = mapped_column(String(300))
     attributes: Mapped[str] = mapped_column(Text)
     children: Mapped[str] = mapped_column(Text)
-    recorder: Mapped[str] = mapped_column(String(42))
     updated_at: Mapped[datetime] = mapped_column(TS)

@@ -66,3 +66,23 @@ def test_anchors_made_before_batch_chain_entries_stay_merkle_roots(db, tmp_path,
         row = conn.execute(text("SELECT kind, leaf_count, batch_id, chain_index FROM epcis_anchors")).one()
     assert tuple(row) == ("merkle", 3, None, None)
     engine.dispose()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_master_data_stored_before_it_was_kept_per_declarer_stays_its_last_recorders(db, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'v.sqlite3'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine, "0016")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO epcis_vocabulary (uri, vocab_type, attributes, children, recorder, updated_at) "
+                "VALUES ('urn:x:site', 'urn:x:vtype', '{\"sst\": \"201\"}', '[]', '0xabc', '2026-11-25 10:00:00+00:00')"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT declarer, uri, attributes FROM epcis_master_data")).one()
+    assert tuple(row) == ("0xabc", "urn:x:site", '{"sst": "201"}')
+    assert "epcis_vocabulary" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -13,7 +13,7 @@ import pytest
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
 
-from .helpers import login, make_client
+from .helpers import login, make_client, new_gtin
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "epcis"
 EXAMPLES = sorted(FIXTURES.glob("Example_*.jsonld"))
@@ -185,3 +185,86 @@ def test_epcs_in_digital_link_form_when_the_client_asks(api):
         "/epcis/events", params={"MATCH_epc": urns[0]}, headers=h["producer"] | {"GS1-EPC-Format": "Always_EPC_URN"}
     )
     assert urn.headers["gs1-epc-format"] == "Never_Translates" and events_of(urn)[0]["epcList"] == urns
+
+
+def _observed(gtin: str, serials: range) -> dict:
+    events = [
+        {"type": "ObjectEvent", "eventTime": "2026-11-03T09:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+         "action": "OBSERVE", "epcList": [f"https://id.gs1.org/01/{gtin}/21/{s}"]}
+        for s in serials
+    ]  # fmt: skip
+    context = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-11-03T09:00:00Z", "epcisBody": {"eventList": events}}  # fmt: skip
+
+
+def test_proceed_refuses_many_events_as_fast_as_it_stores_them(api):
+    """Under `proceed`, 400 events about a product the caller may not record about are each listed
+    as refused in no more than 3x the time 400 events of an unregistered product take to be stored,
+    both measured here (each refusal used to capture the rest again: quadratic)."""
+    import time
+
+    c, h = api
+    theirs, free = new_gtin(), new_gtin()  # merchant_a's product, authorising no recorder; nobody's
+    r = c.post("/v1/products", json={"gtin": theirs, "name": "Green tea"}, headers=h["merchant_a"])
+    assert r.status_code == 201
+    took = {}
+    for kind, gtin in (("stored", free), ("refused", theirs)):
+        doc = _observed(gtin, range(400))
+        doc["epcisBody"]["eventList"].append(_observed(free, range(1000, 1001))["epcisBody"]["eventList"][0])
+        t = time.perf_counter()
+        job = capture(c, h["producer"], doc, "proceed")
+        took[kind] = time.perf_counter() - t
+        ok = kind == "stored"
+        assert job["success"] is ok and len(job["eventIDs"]) == (401 if ok else 1)
+        assert len(job["errors"]) == (0 if ok else 400)
+    assert {e["status"] for e in job["errors"]} == {403} and theirs in job["errors"][399]["detail"]
+    mine = events_of(c.get("/epcis/events", params={"perPage": "1000"}, headers=h["producer"]))
+    assert not [e for e in mine if theirs in e["epcList"][0]]
+    assert took["refused"] < 3 * took["stored"], took
+
+
+def _at(places: dict[str, tuple[str, list[str]]], reads: list[str]) -> dict:
+    """A document declaring `places` ({location: (its sst attribute, its children)}) with one event
+    read at each of `reads`."""
+    elements = [{"id": p, "attributes": [{"id": "urn:epcglobal:cbv:mda:sst", "attribute": sst}], "children": kids}
+                for p, (sst, kids) in places.items()]  # fmt: skip
+    doc = _observed(new_gtin(), range(len(reads)))
+    for e, where in zip(doc["epcisBody"]["eventList"], reads, strict=True):
+        e["readPoint"] = {"id": where}
+    vocab = {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": elements}
+    return doc | {"epcisHeader": {"epcisMasterData": {"vocabularyList": [vocab]}}}
+
+
+def test_master_data_is_its_declarers_own(api):
+    """Two members declare one location differently: each keeps its own declaration (the later
+    one overwrote the first), and HASATTR_/EQATTR_/WD_ over a member's own events read only its
+    own master data (they revealed another member's values and hierarchy); auditors read all."""
+    c, h = api
+    site, depot, dock, vault = (f"urn:epc:id:sgln:0614141.{n:05d}.0" for n in (1, 2, 3, 4))
+    p = capture(c, h["producer"], _at({site: ("201", [depot]), vault: ("999", [])}, [site]))
+    x = capture(c, h["logistics"], _at({site: ("202", [dock])}, [site, depot, dock, vault]))
+    assert p["success"] and x["success"]
+
+    def ids(who, **params):
+        return {e["eventID"] for e in events_of(c.get("/epcis/events", params=params, headers=h[who]))}
+
+    e_p, (e_site, e_depot, e_dock, e_vault) = p["eventIDs"][0], x["eventIDs"]
+    # each member's own declaration of `site`, not the other's
+    assert ids("producer", EQATTR_readPoint_sst="201") == {e_p}
+    assert ids("producer", EQATTR_readPoint_sst="202") == set()
+    assert ids("logistics", EQATTR_readPoint_sst="202") == {e_site}
+    # the producer's values and hierarchy do not show through the logistics member's own events
+    assert ids("logistics", EQATTR_readPoint_sst="201") == set()
+    assert ids("logistics", EQATTR_readPoint_sst="999") == ids("logistics", HASATTR_readPoint="sst") - {e_site} == set()
+    assert ids("logistics", WD_readPoint=site) == {e_site, e_dock}
+    assert ids("producer", WD_readPoint=site) == {e_p}
+    # an auditor reads every member's declarations: an element matches if any declaration does
+    assert ids("auditor", EQATTR_readPoint_sst="201") == {e_p, e_site}
+    assert ids("auditor", EQATTR_readPoint_sst="999") == {e_vault}
+    assert ids("auditor", WD_readPoint=site) == {e_p, e_site, e_depot, e_dock}
+    # a named query reads its runner's master data too
+    r = c.post("/epcis/queries", json={"name": "sst201", "query": {"EQATTR_readPoint_sst": "201"}},
+               headers=h["logistics"])  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert events_of(c.get("/epcis/queries/sst201/events", headers=h["logistics"])) == []

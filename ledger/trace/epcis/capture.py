@@ -158,14 +158,20 @@ def _merchants_of(db: Session, prepared: list[Prepared]) -> dict[str, str]:
 
 
 class NotAuthorisedRecorder(LedgerError):
-    """An event names a registered product its recorder may not record about."""
+    """Events name registered products their recorder may not record about; the message names the
+    first, `refused` holds every one as (hash ID, message)."""
 
-    def __init__(self, gtin: str, merchant: str, recorder: str, hash_id: str):
-        super().__init__(
+    def __init__(self, refusals: list[tuple[str, str, str]], recorder: str):
+        self.refused = [(h, self.says(g, m, recorder, h)) for g, m, h in refusals]
+        self.gtin, _, self.hash_id = refusals[0]
+        super().__init__(self.refused[0][1])
+
+    @staticmethod
+    def says(gtin: str, merchant: str, recorder: str, hash_id: str) -> str:
+        return (
             f"event {hash_id} names product {gtin} of merchant {merchant}, who has not authorised "
             f"{recorder} to record about it (Provenance.setRecorder); nothing was stored"
         )
-        self.gtin, self.hash_id = gtin, hash_id
 
 
 def capture(
@@ -214,11 +220,14 @@ def _store(
     new = [p for p in prepared if p.hash_id not in known]
     owners = _merchants_of(db, new)
     if may_record is not None:
+        refusals = []
         for p in new:
             gtins = [g for g in (item_parts(u)[0] for u in p.epcs) if g]
             g = refused(gtins, owners, lambda gtin: owners[gtin] == recorder or may_record(gtin))
             if g is not None:
-                raise NotAuthorisedRecorder(g, owners[g], recorder, p.hash_id)
+                refusals.append((g, owners[g], p.hash_id))
+        if refusals:
+            raise NotAuthorisedRecorder(refusals, recorder)
     ids: dict[str, int] = {}
     if new:
         rows = [

@@ -20,8 +20,9 @@ from ledger.clock import as_utc
 from ledger.store.models import EpcisCaptureJob
 
 from . import master_data
-from .capture import NotAuthorisedRecorder, capture, prepare
-from .schema import EVENT_TYPES, InvalidEpcis, check_capture
+from .capture import NotAuthorisedRecorder, capture
+from .hashid import document_digests, hash_id_of
+from .schema import EVENT_TYPES, InvalidEpcis, check_capture, has_master_data
 
 BEHAVIOURS = ("rollback", "proceed")
 
@@ -34,17 +35,17 @@ def _problem(kind: str, title: str, status: int, detail: str, pointer: str | Non
     return p
 
 
-def _envelope(body: Any) -> dict:
+def _envelope(body: Any, xml: bool) -> dict:
     """The document a body is (a single event becomes the one event of a document); InvalidEpcis
-    if it is neither, whatever its events."""
+    if it is neither, whatever its events. An XML document may hold master data alone."""
     if isinstance(body, dict) and body.get("type") in EVENT_TYPES:
-        return check_capture(body)[0]
+        return check_capture(body, xml)[0]
     if not isinstance(body, dict) or body.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
         raise InvalidEpcis(
             [{"path": "$.type", "reason": "expected an EPCISDocument, an EPCISQueryDocument or one event"}]
         )
     events = events_of(body)
-    if not isinstance(events, list) or not events:
+    if not isinstance(events, list) or not (events or (xml and has_master_data(body))):
         raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "expected a non-empty list of events"}])
     return body
 
@@ -86,15 +87,15 @@ def run(
     """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
     `xml`: `body` was read from an XML document (`xml_binding.to_document`). `stored` is called
     with the events captured (stored now or before) and their hash IDs, once they are committed."""
-    doc = as_capture_document(_envelope(body))
+    doc = as_capture_document(_envelope(body, xml))
     errors: list[dict] = []
     if behaviour == "rollback":
-        doc, events = check_capture(doc)
+        doc, events = check_capture(doc, xml)
     else:
         events = []
         for i, event in enumerate(events_of(doc)):
             try:
-                check_capture(_alone(doc, event))
+                check_capture(_alone(doc, event), xml)
                 events.append(event)
             except InvalidEpcis as exc:
                 where = f"$.epcisBody.eventList[{i}]"
@@ -128,15 +129,15 @@ def run(
             if behaviour == "rollback":
                 raise
             db.rollback()
-            errors.append(_problem("SecurityException", "Not an authorised recorder", 403, str(exc)))
-            events = [e for e in events if _hash_of(doc, e, xml) != exc.hash_id]
+            for _, says in exc.refused:
+                errors.append(_problem("SecurityException", "Not an authorised recorder", 403, says))
+            # every refused event left out at once, each event hashed once (not once per refusal)
+            out = {h for h, _ in exc.refused}
+            hashes = [hash_id_of(d) for d in document_digests(part, xml)]
+            events = [e for e, h in zip(events, hashes, strict=True) if h not in out]
     also(db, [])  # no event left to capture: the job alone, with its errors
     db.commit()
     return job
-
-
-def _hash_of(doc: dict, event: dict, xml: bool) -> str:
-    return prepare(_alone(doc, event), [event], xml)[0].hash_id
 
 
 def job_out(job: EpcisCaptureJob) -> dict:

@@ -1,6 +1,12 @@
 """Master data a captured document carries in `epcisHeader.epcisMasterData.vocabularyList`:
-vocabulary elements (locations, products, ...) with attributes and children, kept per element
-(a later document's attributes are merged over an earlier one's) for HASATTR_, EQATTR_ and WD_."""
+vocabulary elements (locations, products, ...) with attributes and children, for HASATTR_, EQATTR_
+and WD_.
+
+Master data belongs to the member who declared it: each member's declaration of an element is
+kept apart (a member's later document merges its attributes over its own earlier ones, never over
+another member's), and a query reads only the declarations of its viewer (None: an auditor or
+operator, who sees every member's; an element then matches if any declaration of it does).
+"""
 
 from __future__ import annotations
 
@@ -42,17 +48,24 @@ def elements(doc: dict) -> list[dict[str, Any]]:
     return out
 
 
-def store(db: Session, found: list[dict[str, Any]], recorder: str, now: datetime) -> None:
+def store(db: Session, found: list[dict[str, Any]], declarer: str, now: datetime) -> None:
+    """The declarer's own declarations, merged over its earlier ones only."""
     for el in found:
         uri = (canonical(el["uri"]) or el["uri"])[:300]
-        row = db.get(EpcisVocabulary, uri)
+        row = db.get(EpcisVocabulary, (declarer, uri))
         if row is None:
-            row = EpcisVocabulary(uri=uri, vocab_type=el["type"][:300], attributes="{}", children="[]")
+            row = EpcisVocabulary(
+                declarer=declarer, uri=uri, vocab_type=el["type"][:300], attributes="{}", children="[]"
+            )
             db.add(row)
         row.attributes = json.dumps(json.loads(row.attributes) | el["attributes"], ensure_ascii=False)
         row.children = json.dumps(sorted(set(json.loads(row.children)) | set(el["children"])))
-        row.recorder, row.updated_at = recorder, now
+        row.updated_at = now
     db.flush()
+
+
+def _seen_by(stmt, viewer: str | None):
+    return stmt if viewer is None else stmt.where(EpcisVocabulary.declarer == viewer)
 
 
 def field_uris(e: dict, f: str) -> list[str]:
@@ -67,17 +80,16 @@ def field_uris(e: dict, f: str) -> list[str]:
     return [m.identifier(x["epcClass"]) for x in m.classes_in(e, m.CLASS_FIELDS["anyEPCClass"]) if "epcClass" in x]
 
 
-def having(db: Session, attr: str | None, values: list[str]) -> set[str]:
+def having(db: Session, attr: str | None, values: list[str], viewer: str | None) -> set[str]:
     """Elements with any of the attributes `values` (HASATTR_), or whose attribute `attr` equals one
-    of `values` (EQATTR_)."""
-    attrs = {uri: json.loads(a) for uri, a in db.execute(select(EpcisVocabulary.uri, EpcisVocabulary.attributes))}
+    of `values` (EQATTR_), in the declarations `viewer` may see."""
+    stmt = _seen_by(select(EpcisVocabulary.uri, EpcisVocabulary.attributes), viewer)
+    declared = [(uri, json.loads(a)) for uri, a in db.execute(stmt)]
     if attr is None:
         wanted = {_attr_id(v) for v in values}
-        return {uri for uri, a in attrs.items() if wanted & {_attr_id(k) for k in a}}
+        return {uri for uri, a in declared if wanted & {_attr_id(k) for k in a}}
     a_id = _attr_id(attr)
-    return {
-        uri for uri, a in attrs.items() if any(_attr_id(k) == a_id and m.compare("EQ", v, values) for k, v in a.items())
-    }
+    return {uri for uri, a in declared if any(_attr_id(k) == a_id and m.compare("EQ", v, values) for k, v in a.items())}
 
 
 def _attr_id(a: str) -> str:
@@ -88,11 +100,14 @@ def _attr_id(a: str) -> str:
     return a
 
 
-def descendants(db: Session | None, ids: set[str]) -> set[str]:
-    """`ids` and every element master data names below them (children, their children, ...)."""
+def descendants(db: Session | None, ids: set[str], viewer: str | None) -> set[str]:
+    """`ids` and every element the master data `viewer` may see names below them (children, their
+    children, ...)."""
     if db is None:
         return ids
-    children = {u: json.loads(c) for u, c in db.execute(select(EpcisVocabulary.uri, EpcisVocabulary.children))}
+    children: dict[str, list[str]] = {}
+    for u, c in db.execute(_seen_by(select(EpcisVocabulary.uri, EpcisVocabulary.children), viewer)):
+        children.setdefault(u, []).extend(json.loads(c))
     out, todo = set(ids), list(ids)
     while todo:
         for c in children.get(todo.pop(), []):

@@ -42,7 +42,7 @@ def create(db: Session, owner: str, body: Any, now: datetime) -> EpcisNamedQuery
     if not NAME.fullmatch(name):
         raise InvalidInput("name: 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit")
     query = body["query"]
-    sq.parse(query, db, namespaces_of(query.get("@context")))  # refuses what it cannot run
+    sq.parse(query, db, namespaces_of(query.get("@context")), owner)  # refuses what it cannot run
     if db.get(EpcisNamedQuery, name) is not None:
         raise Conflict(f"a query named {name!r} exists")
     row = EpcisNamedQuery(name=name, owner=owner, query=json.dumps(query, ensure_ascii=False), created_at=now)
@@ -69,9 +69,10 @@ def remove(db: Session, row: EpcisNamedQuery) -> None:
     db.commit()
 
 
-def parsed(db: Session, row: EpcisNamedQuery) -> sq.Query:
+def parsed(db: Session, row: EpcisNamedQuery, viewer: str | None = "") -> sq.Query:
+    """The named query, reading master data as `viewer` (None: every member; "": none) may see it."""
     query = json.loads(row.query)
-    return sq.parse(query, db, namespaces_of(query.get("@context")))
+    return sq.parse(query, db, namespaces_of(query.get("@context")), viewer)
 
 
 def check_dest(dest: Any, allow_private: bool) -> str:

@@ -5,6 +5,12 @@ the reason. A valid document passes through a compiled validator (fastjsonschema
 event); only a refused one is walked again by `jsonschema` to name every problem.
 `check_capture(body)` turns a capture request (an `EPCISDocument`, or one bare event) into a
 document and its events, or raises `InvalidEpcis` with all problems at once.
+
+A document that came as XML is checked against the JSON Schema widened where GS1's XML schema
+(XSD) allows more (`_as_xsd_allows`), so a document valid under the XSD is captured: a
+`persistentDisposition` on every event type, any URI (or none) as a sensor report's `type`, any
+URI as its `exception` and `component`, `ilmd` whatever the action, and a document of master data
+with no events.
 """
 
 from __future__ import annotations
@@ -34,20 +40,47 @@ class InvalidEpcis(LedgerError):
         super().__init__(f"not a valid EPCIS 2.0 document: {first['path']}: {first['reason']}{more}")
 
 
-@cache
-def validator() -> Draft7Validator:
+def _schema(xml: bool) -> dict:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _as_xsd_allows(schema) if xml else schema
+
+
+def _as_xsd_allows(schema: dict) -> dict:
+    """GS1's JSON Schema where it is narrower than GS1's EPCIS 2.0 XSD: the XSD allows
+    `persistentDisposition` on every event type (the JSON Schema only on Object and
+    Transformation events), types a sensor report's `type`, `exception` and `component` as any
+    URI (the JSON Schema lists bare names, so `gs1:EffectiveDoseRate` fails it) and its `type`
+    as optional, and allows `ilmd` on an ObjectEvent whatever its action."""
+    d = schema["definitions"]
+    for kind in EVENT_TYPES:
+        own = d[kind]["allOf"][1]
+        own["properties"].setdefault("persistentDisposition", {"$ref": "#/definitions/persistentDisposition"})
+        names = own["propertyNames"]["anyOf"][1]["enum"]
+        if "persistentDisposition" not in names:
+            names.append("persistentDisposition")
+    for name in ("measurementType", "sensorAlertType", "component"):
+        d[name] = {"type": "string"}  # xsd:anyURI (bare GS1 names are what `gs1:` names become)
+    d["sensorReport"]["required"] = []  # the XSD's `type` attribute is optional
+    # the JSON Schema allows `ilmd` only with action ADD; the XSD on any ObjectEvent
+    d["ObjectEvent"]["allOf"] = [x for x in d["ObjectEvent"]["allOf"] if "ilmd" not in json.dumps(x.get("anyOf", ""))]
+    return schema
+
+
+@cache
+def validator(xml: bool = False) -> Draft7Validator:
+    schema = _schema(xml)
     Draft7Validator.check_schema(schema)
     return Draft7Validator(schema, format_checker=FormatChecker())
 
 
 @cache
-def _fast():
-    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+def _fast(xml: bool = False):
+    return fastjsonschema.compile(_schema(xml))
 
 
 def warm_up() -> None:
     _fast()
+    _fast(True)
 
 
 def json_path(parts) -> str:
@@ -69,21 +102,21 @@ def _leaves(error: ValidationError):
         yield error
 
 
-def problems(doc) -> list[dict[str, str]]:
+def problems(doc, xml: bool = False) -> list[dict[str, str]]:
     try:
-        _fast()(doc)
+        _fast(xml)(doc)
         return []
     except fastjsonschema.JsonSchemaException as exc:
         first = exc
-    found = _all_problems(doc)
+    found = _all_problems(doc, xml)
     # the two validators agree on what they refuse; if only the fast one did, say what it saw
     return found or [{"path": "$" + str(first.name).removeprefix("data"), "reason": str(first.message)}]
 
 
-def _all_problems(doc) -> list[dict[str, str]]:
+def _all_problems(doc, xml: bool) -> list[dict[str, str]]:
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, str]] = []
-    for error in sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator(xml).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         for leaf in _leaves(error):
             for item in _described(leaf):
                 if item not in seen:
@@ -127,8 +160,9 @@ def too_deep(value, limit: int) -> str | None:
     return None
 
 
-def check_capture(body) -> tuple[dict, list[dict]]:
-    """A valid EPCIS document and its events, or InvalidEpcis listing every problem."""
+def check_capture(body, xml: bool = False) -> tuple[dict, list[dict]]:
+    """A valid EPCIS document and its events, or InvalidEpcis listing every problem. `xml`: it
+    came as XML, and is checked as GS1's XSD allows (a document of master data alone too)."""
     if not isinstance(body, dict):
         raise InvalidEpcis([{"path": "$", "reason": "an EPCIS document or event must be a JSON object"}])
     kind = body.get("type")
@@ -143,11 +177,11 @@ def check_capture(body) -> tuple[dict, list[dict]]:
     deep = too_deep(body, MAX_DEPTH)
     if deep is not None:
         raise InvalidEpcis([{"path": deep, "reason": f"nested more than {MAX_DEPTH} levels deep"}])
-    found = problems(body)
+    found = problems(body, xml)
     if found:
         raise InvalidEpcis(found)
     events = doc["epcisBody"]["eventList"]
-    if not events:
+    if not events and not (xml and has_master_data(doc)):
         raise InvalidEpcis([{"path": "$.epcisBody.eventList", "reason": "the document holds no events"}])
     return doc, events
 
@@ -163,3 +197,9 @@ def _wrap(event: dict) -> dict:
         "creationDate": event.get("recordTime") or event.get("eventTime"),
         "epcisBody": {"eventList": [event]},
     }
+
+
+def has_master_data(doc: dict) -> bool:
+    header = doc.get("epcisHeader")
+    md = header.get("epcisMasterData") if isinstance(header, dict) else None
+    return isinstance(md, dict) and bool(md.get("vocabularyList"))

@@ -4,7 +4,8 @@ to SQL where a column holds the field, then matched against the event as capture
 Parameters come from a URL query string (several values of one parameter separated by `|`) or
 from a named query's JSON (`{"EQ_bizStep": ["shipping"], "GE_eventTime": "..."}`). A parameter
 this service does not know, or a value it cannot read, is a `QueryParameterError` (400).
-WD_ (with descendants) follows the children that captured master data declares."""
+WD_ (with descendants) follows the children that captured master data declares; HASATTR_, EQATTR_
+and WD_ read only the master data the query's viewer may see (`master_data`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class Query:
     event_count_limit: int | None = None
     max_event_count: int | None = None
     params: dict[str, list[str]] = field(default_factory=dict)
+    viewer: str | None = ""  # whose master data HASATTR_/EQATTR_/WD_ read (None: every member's)
 
     @property
     def expands(self) -> bool:
@@ -74,9 +76,12 @@ def values_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def parse(raw: Mapping[str, Any], db: Session | None = None, prefixes: dict[str, str] | None = None) -> Query:
-    """A Query from SimpleEventQuery parameters; `prefixes` resolve `prefix:field` names."""
-    q = Query(prefixes={k: v for k, v in (prefixes or {}).items()}, params=values_of(raw))
+def parse(
+    raw: Mapping[str, Any], db: Session | None = None, prefixes: dict[str, str] | None = None, viewer: str | None = ""
+) -> Query:
+    """A Query from SimpleEventQuery parameters; `prefixes` resolve `prefix:field` names; master data
+    is read as `viewer` declared it (None: as every member did; the default "": none)."""
+    q = Query(prefixes={k: v for k, v in (prefixes or {}).items()}, params=values_of(raw), viewer=viewer)
     for name, values in q.params.items():
         if name == "@context":
             continue
@@ -134,7 +139,7 @@ def _one(q: Query, name: str, values: list[str], db: Session | None) -> None:  #
     elif name in ("EQ_readPoint", "WD_readPoint", "EQ_bizLocation", "WD_bizLocation"):
         ids = {m.identifier(v) for v in values}
         if name.startswith("WD_"):
-            ids = master_data.descendants(db, ids)
+            ids = master_data.descendants(db, ids, q.viewer)
         column = EpcisEvent.read_point if name.endswith("readPoint") else EpcisEvent.biz_location
         q.sql.append(column.in_(sorted(ids)))
     elif name == "EQ_eventID":
@@ -268,7 +273,7 @@ def _attributes(q: Query, name: str, kind: str, f: str, attr: str | None, values
         )
     if (kind == "HASATTR") == (attr is not None) or db is None:
         raise QueryParameterError(name, "HASATTR_<field>=<attribute> or EQATTR_<field>_<attribute>=<value>")
-    having = master_data.having(db, attr, values)
+    having = master_data.having(db, attr, values, q.viewer)
     q.tests.append(lambda e: any(u in having for u in master_data.field_uris(e, f)))
 
 

@@ -81,7 +81,7 @@ def deliver_one(
     if query is None or roles == 0:
         return 0
     visible_to = None if roles & READ_ALL else sub.owner
-    rows, last = after_cursor(db, nq.parsed(db, query), visible_to, sub.cursor)
+    rows, last = after_cursor(db, nq.parsed(db, query, visible_to), visible_to, sub.cursor)
     scheduled = not sub.stream
     if not rows and not (scheduled and sub.report_if_empty):
         sub.cursor = last  # nothing for this subscriber among the rows examined

@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .canonical import vocabulary
 from .xml_parser import Element, InvalidXml, parse
 
 __all__ = ["InvalidXml", "to_document"]
@@ -34,13 +35,25 @@ def _child(el: Element, name: str) -> Element | None:
     return next((c for c in el.children if c.name == name and not c.ns), None)
 
 
-def _unwrapped(el: Element) -> list[Element]:
+# what an EPCIS 1.2 `extension` wrapper may hold that this version knows; any other element
+# without a namespace in one is reserved to future versions of the standard (the XSD's
+# `##local` wildcard) and has no JSON form: it is left out
+_KNOWN = {
+    *EVENT_TYPES, "eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "certificationInfo",
+    "errorDeclaration", "declarationTime", "reason", "correctiveEventIDs", "epcList", "action", "bizStep",
+    "disposition", "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "quantityList",
+    "sourceList", "destinationList", "sensorElementList", "ilmd", "parentID", "childEPCs", "childQuantityList",
+    "inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList", "transformationID", "id",
+}  # fmt: skip
+
+
+def _unwrapped(el: Element, wrapped: bool = False) -> list[Element]:
     """Children, with EPCIS 1.2's `extension` and `baseExtension` wrappers opened."""
     out = []
     for c in el.children:
         if not c.ns and c.name in ("extension", "baseExtension"):
-            out.extend(_unwrapped(c))
-        else:
+            out.extend(_unwrapped(c, True))
+        elif c.ns or not wrapped or c.name in _KNOWN:
             out.append(c)
     return out
 
@@ -205,8 +218,10 @@ class _Converter:
             elif c.name == "sensorReport":
                 report = self.attrs(c, _NUMBERS)
                 for k in ("type", "component", "exception"):  # the JSON binding's bare GS1 vocabulary names
-                    if isinstance(report.get(k), str) and report[k].startswith("https://gs1.org/voc/"):
-                        report[k] = report[k].removeprefix("https://gs1.org/voc/")
+                    v = report.get(k)
+                    bare = v.removeprefix("https://gs1.org/voc/") if isinstance(v, str) else None
+                    if bare != v and bare in vocabulary()["terms"][f"sensorElementList/sensorReport/{k}"]:
+                        report[k] = bare  # a name the context does not know stays the URI it is
                 out.setdefault(c.name, []).append(report)
         return out
 
@@ -253,11 +268,11 @@ def to_document(data: bytes) -> dict:
     if root.name not in ("EPCISDocument", "EPCISQueryDocument") or root.ns not in ("", *EPCIS_NS, *QUERY_NS):
         raise InvalidXml(f"the root is {{{root.ns}}}{root.name}: expected epcis:EPCISDocument (EPCIS 1.2 or 2.0)")
     parent = _events_parent(root)
-    if parent is None:
-        raise InvalidXml("no EPCISBody/EventList in the document")
+    if parent is None and _child(root, "EPCISBody") is None:
+        raise InvalidXml("no EPCISBody in the document")
     conv = _Converter(prefixes)
     events = []
-    for el in _unwrapped(parent):
+    for el in _unwrapped(parent) if parent is not None else []:  # the XSD's EventList is optional
         if el.ns or el.name not in EVENT_TYPES:
             raise InvalidXml(f"unknown event element {el.name!r} in the EventList")
         events.append(conv.event(el))

@@ -17,12 +17,13 @@ class InvalidXml(LedgerError):
 
 
 class Element:
-    __slots__ = ("ns", "name", "attrs", "children", "text")
+    __slots__ = ("ns", "name", "attrs", "children", "text", "parts")
 
     def __init__(self, ns: str, name: str, attrs: dict[tuple[str, str], str]):
         self.ns, self.name, self.attrs = ns, name, attrs
         self.children: list[Element] = []
         self.text = ""
+        self.parts: list[str] = []  # text as expat hands it over, joined once at the element's end
 
 
 def _split(qname: str) -> tuple[str, str]:
@@ -34,6 +35,9 @@ def parse(data: bytes) -> tuple[Element, dict[str, str]]:
     """The root element and {prefix: namespace} of every namespace the document declares."""
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    # expat reports each character reference on its own; buffered, runs of text arrive in chunks,
+    # and text is joined once per element (appending to a string each time was quadratic)
+    parser.buffer_text, parser.buffer_size = True, 1 << 16
     prefixes: dict[str, str] = {}
     stack: list[Element] = []
     root: list[Element] = []
@@ -56,11 +60,12 @@ def parse(data: bytes) -> tuple[Element, dict[str, str]]:
         stack.append(el)
 
     def end(_qname):
-        stack.pop()
+        el = stack.pop()
+        el.text, el.parts = "".join(el.parts), []
 
     def text(data_):
         if stack:
-            stack[-1].text += data_
+            stack[-1].parts.append(data_)
 
     parser.StartDoctypeDeclHandler = doctype
     parser.EntityDeclHandler = refuse("an entity declaration")
