@@ -8,14 +8,11 @@ deliveries are signed with, and either streams (`stream: true`) or follows a `sc
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -24,7 +21,7 @@ from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
 
-from . import event_match, schedules
+from . import event_match, schedules, webhook_dest
 from . import simple_query as sq
 from .canonical import namespaces_of
 
@@ -75,23 +72,8 @@ def parsed(db: Session, row: EpcisNamedQuery) -> sq.Query:
 
 
 def check_dest(dest: Any, allow_private: bool) -> str:
-    """A webhook URL we may call: http(s), a host, and (unless allowed) no private, loopback or
-    link-local address behind it, so a member cannot make us call into our own network."""
-    if not isinstance(dest, str) or len(dest) > 2000:
-        raise InvalidInput("dest: an http or https URL of at most 2000 characters")
-    parts = urlsplit(dest)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("dest: an http or https URL with a host")
-    if not allow_private:
-        try:
-            addresses = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-        except OSError:
-            raise InvalidInput(f"dest: cannot resolve {parts.hostname}") from None
-        for a in addresses:
-            ip = ipaddress.ip_address(a.split("%")[0])
-            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-                raise InvalidInput(f"dest: {parts.hostname} is a private address ({a}); webhooks go to public hosts")
-    return dest
+    """A webhook URL we may call (ledger.trace.epcis.webhook_dest)."""
+    return webhook_dest.check(dest, allow_private)
 
 
 def subscribe(db: Session, query: EpcisNamedQuery, owner: str, body: Any, now: datetime, allow_private: bool):
