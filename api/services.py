@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator
 
 from eth_account.signers.local import LocalAccount
@@ -118,6 +119,7 @@ class Services:
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
         self.issues = TTLCache(3600)  # code issues never change once anchored
+        self.sockets: Counter[str] = Counter()  # open WebSocket subscriptions per member (this worker)
         scan_facts.TREES.max_leaves = proofs.TREES.max_leaves = settings.tree_cache_leaves
         self.anchorer = Anchorer(
             self.sessions,

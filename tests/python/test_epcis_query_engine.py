@@ -112,7 +112,8 @@ def test_webhook_destinations():
             check_dest(dest, allow_private=False)
     # one parser: the host checked is the host connected to; ports and hosts that do not parse are refused
     odd = ["ftp://example.com/x", "file:///etc/passwd", "https:///nohost", 42,
-           "http://127.0.0.1:8399\\@1.1.1.1/hook", "http://1.1.1.1:99999/", "http://[::1/", "http://1.1.1.1:0/", "http://u:p@1.1.1.1/", "http://a b/"]  # fmt: skip
+           "http://127.0.0.1:8399\\@1.1.1.1/hook", "http://1.1.1.1:99999/", "http://[::1/",
+           "http://1.1.1.1:0/", "http://u:p@1.1.1.1/", "http://a b/"]  # fmt: skip
     for dest in odd:
         with pytest.raises(InvalidInput):
             check_dest(dest, allow_private=True)

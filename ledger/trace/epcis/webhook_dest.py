@@ -19,7 +19,7 @@ from typing import Any
 
 import certifi
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import LocationParseError
+from urllib3.exceptions import LocationParseError, NewConnectionError
 from urllib3.util import Timeout, Url, parse_url
 
 from ledger.errors import InvalidInput
@@ -100,15 +100,26 @@ def check(dest: Any, allow_private: bool) -> str:
 
 
 def post(dest: str, body: bytes, headers: dict[str, str], allow_private: bool, timeout_s: float) -> int:
-    """POST to the checked address of `dest` (no redirects followed: a redirect is not a delivery);
-    the answer's status. Refused or OSError (urllib3's errors are OSErrors or HTTPErrors) otherwise."""
+    """POST to a checked address of `dest` (the next one if one refuses the connection; no redirects
+    followed: a redirect is not a delivery); the answer's status. Refused, OSError or urllib3's
+    HTTPError otherwise."""
     url = parse(dest)
-    ip = addresses(url, allow_private)[0].split("%")[0]
+    refused: Exception = OSError(f"{url.host}: no address answered")
+    for ip in addresses(url, allow_private):
+        try:
+            return _post_to(ip.split("%")[0], url, body, headers, timeout_s)
+        except NewConnectionError as exc:
+            refused = exc
+    raise refused
+
+
+def _post_to(ip: str, url: Url, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
     timeout = Timeout(connect=timeout_s, read=timeout_s)
+    name = url.host.strip("[]")
     if url.scheme == "https":
         pool: HTTPConnectionPool = HTTPSConnectionPool(
-            ip, port_of(url), timeout=timeout, retries=False, server_hostname=url.host.strip("[]"),
-            assert_hostname=url.host.strip("[]"), cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+            ip, port_of(url), timeout=timeout, retries=False, server_hostname=name, assert_hostname=name,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
         )  # fmt: skip
     else:
         pool = HTTPConnectionPool(ip, port_of(url), timeout=timeout, retries=False)

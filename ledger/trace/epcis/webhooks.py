@@ -47,6 +47,7 @@ TIMEOUT_S = 5.0  # to connect, and between bytes of the answer
 WORKERS = 16  # deliveries in flight at once
 PER_MEMBER = 2  # of which one member's subscriptions hold at most this many
 READ_ALL = Role.AUDITOR | Role.OPERATOR  # subscribers who read every member's events
+READERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT | READ_ALL  # who may subscribe
 
 Post = Callable[[str, bytes, dict[str, str]], int]
 
@@ -87,9 +88,9 @@ def deliver_one(
     db: Session, sub: EpcisSubscription, now: datetime, roles: int, post: Post = http_post, backoff_s: float = 1.0
 ) -> int:
     """One delivery for a due subscription whose owner holds `roles` on chain; the number of events
-    delivered (-1 on failure). A subscriber no longer a member gets nothing."""
-    query = db.get(EpcisNamedQuery, sub.query_name)
-    if query is None or roles == 0:
+    delivered (-1 on failure). A subscriber no longer holding a role that reads events gets nothing."""
+    query = db.get(EpcisNamedQuery, (sub.query_owner, sub.query_name))
+    if query is None or not roles & READERS:
         return 0
     visible_to = None if roles & READ_ALL else sub.owner
     rows, last = after_cursor(db, nq.parsed(db, query), visible_to, sub.cursor)
