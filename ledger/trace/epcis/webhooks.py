@@ -46,6 +46,7 @@ SCAN = 5_000  # rows one round may examine per subscription
 TIMEOUT_S = 5.0  # to connect, and between bytes of the answer
 WORKERS = 16  # deliveries in flight at once
 PER_MEMBER = 2  # of which one member's subscriptions hold at most this many
+RUN = 10  # full batches one streaming subscription may deliver in a row before the next round
 READ_ALL = Role.AUDITOR | Role.OPERATOR  # subscribers who read every member's events
 READERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT | READ_ALL  # who may subscribe
 
@@ -162,10 +163,14 @@ class Deliverer:
 
     def _deliver(self, sub_id: str, owner: str) -> None:
         try:
-            with self.sessions() as db:
-                sub = db.get(EpcisSubscription, sub_id)
-                if sub is not None and sub.paused_at is None:
-                    deliver_one(db, sub, as_utc(utcnow()), self.roles_of(owner), self.post, self.backoff_s)
+            for _ in range(RUN):  # a full batch delivered: more may be waiting, so the next one at once
+                with self.sessions() as db:
+                    sub = db.get(EpcisSubscription, sub_id)
+                    if sub is None or sub.paused_at is not None:
+                        return
+                    n = deliver_one(db, sub, as_utc(utcnow()), self.roles_of(owner), self.post, self.backoff_s)
+                    if n < BATCH or not sub.stream:
+                        return
         except Exception:  # noqa: BLE001 - one delivery's failure (node, database) must not end the others
             log.warning("webhook delivery for %s failed; retried next round", sub_id, exc_info=True)
         finally:
