@@ -106,7 +106,7 @@ def test_webhook_destinations():
                "http://100.64.0.1/", "http://[2002:7f00:1::]/", "http://[::ffff:127.0.0.1]/", "http://[::7f00:1]/",
                "http://[64:ff9b::a00:1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://0.0.0.0/",
                "http://[::]/", "http://224.0.0.1/", "http://[ff02::1]/", "http://[fe80::1]/", "http://240.0.0.1/",
-               "http://192.0.2.1/", "http://[fd00::1]/"]  # fmt: skip
+               "http://192.0.2.1/", "http://[fd00::1]/", "http://a..b/", "http://" + "a" * 300 + "/"]  # fmt: skip
     for dest in private:
         with pytest.raises(InvalidInput):
             check_dest(dest, allow_private=False)

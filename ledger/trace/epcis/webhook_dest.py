@@ -88,12 +88,15 @@ def addresses(url: Url, allow_private: bool) -> list[str]:
 
 
 def check(dest: Any, allow_private: bool) -> str:
-    """A webhook URL we may call (at registration)."""
+    """A webhook URL we may call (at registration; where private receivers are allowed, its host
+    is not looked up until a delivery)."""
     url = parse(dest)
+    if allow_private:
+        return dest
     try:
         addresses(url, allow_private)
-    except OSError:
-        raise InvalidInput(f"dest: cannot resolve {url.host}") from None
+    except (OSError, ValueError):  # (a host IDNA cannot encode is a UnicodeError)
+        raise InvalidInput(f"dest: cannot resolve {url.host[:100]}") from None
     except Refused as exc:
         raise InvalidInput(f"dest: {exc}") from None
     return dest

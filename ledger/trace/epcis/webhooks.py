@@ -116,7 +116,7 @@ def deliver_one(
         ok, why = 200 <= post(sub.dest, body, headers) < 300, webhook_dest.FAILED
     except webhook_dest.Refused as exc:
         ok, why = False, str(exc)[:300]
-    except (OSError, HTTPError, InvalidInput):
+    except (OSError, ValueError, HTTPError, InvalidInput):
         ok, why = False, webhook_dest.FAILED
     if ok:
         sub.cursor, sub.failures, sub.retry_at, sub.last_error = last, 0, None, None
