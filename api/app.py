@@ -23,6 +23,7 @@ from .routers import (
     epcis_capture,
     epcis_queries,
     epcis_rest,
+    epcis_sockets,
     explorer,
     governance,
     order_steps,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis.router)
     app.include_router(epcis_capture.router)
     app.include_router(epcis_queries.router)
+    app.include_router(epcis_sockets.router)
     app.include_router(epcis_rest.router)
     app.include_router(governance.router)
     app.include_router(transactions.router)

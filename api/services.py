@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator
 
 from eth_account.signers.local import LocalAccount
@@ -118,6 +119,7 @@ class Services:
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
         self.issues = TTLCache(3600)  # code issues never change once anchored
+        self.sockets: Counter[str] = Counter()  # open WebSocket subscriptions per member (this worker)
         scan_facts.TREES.max_leaves = proofs.TREES.max_leaves = settings.tree_cache_leaves
         self.anchorer = Anchorer(
             self.sessions,
@@ -191,17 +193,21 @@ class Services:
         return stop
 
     def _webhooks(self, stop: threading.Event) -> None:
-        """Deliver subscribed EPCIS query results (ledger.trace.epcis.webhooks)."""
-        delivered = 0
-        while not stop.wait(0 if delivered >= webhooks.BATCH else self.settings.webhook_interval_s):
-            try:  # a full batch delivered: more may be waiting, so the next round starts at once
-                with self.sessions() as db:
-                    delivered = webhooks.run_round(
-                        db, utcnow(), self.chain.roles_of, backoff_s=self.settings.webhook_backoff_s
-                    )
+        """Deliver subscribed EPCIS query results (ledger.trace.epcis.webhooks), each subscription's
+        deliveries apart from the others'."""
+        allow = self.settings.webhook_allow_private
+        deliverer = webhooks.Deliverer(
+            self.sessions,
+            self.chain.roles_of,
+            lambda url, body, headers: webhooks.http_post(url, body, headers, allow),
+            self.settings.webhook_backoff_s,
+        )
+        while not stop.wait(self.settings.webhook_interval_s):
+            try:
+                deliverer.round(utcnow())
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
-                delivered = 0
                 log.warning("webhook deliveries failed; retrying", exc_info=True)
+        deliverer.close()
 
     def _code_anchors(self, stop: threading.Event) -> None:
         """Complete or undo code issues whose anchoring answer was lost (ledger.trace.code_anchors)."""

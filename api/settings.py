@@ -88,6 +88,8 @@ class Settings:
     webhook_allow_private: bool = field(
         default_factory=lambda: os.environ.get("LEDGER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes")
     )
+    #: WebSocket subscriptions one member may hold open at once (per API worker)
+    ws_per_member: int = field(default_factory=lambda: _env_int("LEDGER_WS_PER_MEMBER", 10))
     #: how often subscriptions are looked at for new events to deliver (seconds; 0: never)
     webhook_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_WEBHOOK_INTERVAL", "0.1")))
     #: the first retry of a failed webhook delivery waits this long (seconds), each next one twice as long

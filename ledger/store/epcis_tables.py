@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -31,11 +31,12 @@ class EpcisCaptureJob(Base):
 
 
 class EpcisNamedQuery(Base):
-    """A named SimpleEventQuery (`POST /epcis/queries`); `query` is its parameters as JSON."""
+    """A named SimpleEventQuery (`POST /epcis/queries`); `query` is its parameters as JSON. Names
+    are the owner's own: two members may each have a query of the same name."""
 
     __tablename__ = "epcis_named_queries"
+    owner: Mapped[str] = mapped_column(String(42), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(42), index=True)
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS)
 
@@ -46,8 +47,13 @@ class EpcisSubscription(Base):
     row waits until `retry_at`; past the limit it is paused (`paused_at`) until its owner resumes it."""
 
     __tablename__ = "epcis_subscriptions"
+    __table_args__ = (
+        ForeignKeyConstraint(["query_owner", "query_name"], ["epcis_named_queries.owner", "epcis_named_queries.name"]),
+        Index("ix_epcis_subscriptions_query", "query_owner", "query_name"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    query_name: Mapped[str] = mapped_column(ForeignKey("epcis_named_queries.name"), index=True)
+    query_owner: Mapped[str] = mapped_column(String(42))
+    query_name: Mapped[str] = mapped_column(String(100))
     owner: Mapped[str] = mapped_column(String(42))
     dest: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(200))

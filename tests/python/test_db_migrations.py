@@ -86,3 +86,27 @@ def test_master_data_stored_before_it_was_kept_per_declarer_stays_its_last_recor
     assert tuple(row) == ("0xabc", "urn:x:site", '{"sst": "201"}')
     assert "epcis_vocabulary" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_named_queries_and_their_subscriptions_survive_naming_per_member(db, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'q.sqlite3'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine, "0016")
+    when = "'2026-12-01 10:00:00+00:00'"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO epcis_named_queries VALUES ('shipped', '0xA', '{{}}', {when})"))  # noqa: S608
+        conn.execute(
+            text(
+                "INSERT INTO epcis_subscriptions (id, query_name, owner, dest, secret, stream, report_if_empty, "
+                "initial_record_time, created_at, cursor, failures, delivered) VALUES ('s1', 'shipped', '0xB', "
+                f"'http://h/x', 'secret-1', TRUE, FALSE, {when}, {when}, 7, 0, 3)"  # noqa: S608
+            )
+        )
+    migrate(engine)
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT query_owner, query_name, owner, cursor FROM epcis_subscriptions")).one()
+        assert tuple(row) == ("0xA", "shipped", "0xB", 7)
+        # another member may now have a query of the same name
+        conn.execute(text(f"INSERT INTO epcis_named_queries VALUES ('0xC', 'shipped', '{{}}', {when})"))  # noqa: S608
+    engine.dispose()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.webhook_receiver import WebhookReceiver
 from ledger.errors import InvalidInput
 from ledger.trace.epcis import event_match as m
-from ledger.trace.epcis import schedules
+from ledger.trace.epcis import schedules, webhook_dest
 from ledger.trace.epcis import simple_query as sq
 from ledger.trace.epcis.named_queries import check_dest
 
@@ -100,9 +101,38 @@ def test_schedules():
 
 def test_webhook_destinations():
     assert check_dest("http://127.0.0.1:9/x", allow_private=True)
-    for dest in ("http://127.0.0.1:9/x", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest"):
+    assert check_dest("https://[2606:4700::1111]/hook", allow_private=False)  # (resolved, never called)
+    private = ["http://127.0.0.1:9/x", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest",
+               "http://100.64.0.1/", "http://[2002:7f00:1::]/", "http://[::ffff:127.0.0.1]/", "http://[::7f00:1]/",
+               "http://[64:ff9b::a00:1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://0.0.0.0/",
+               "http://[::]/", "http://224.0.0.1/", "http://[ff02::1]/", "http://[fe80::1]/", "http://240.0.0.1/",
+               "http://192.0.2.1/", "http://[fd00::1]/", "http://a..b/", "http://" + "a" * 300 + "/"]  # fmt: skip
+    for dest in private:
         with pytest.raises(InvalidInput):
             check_dest(dest, allow_private=False)
-    for dest in ("ftp://example.com/x", "file:///etc/passwd", "https:///nohost", 42):
+    # one parser: the host checked is the host connected to; ports and hosts that do not parse are refused
+    odd = ["ftp://example.com/x", "file:///etc/passwd", "https:///nohost", 42,
+           "http://127.0.0.1:8399\\@1.1.1.1/hook", "http://1.1.1.1:99999/", "http://[::1/",
+           "http://1.1.1.1:0/", "http://u:p@1.1.1.1/", "http://a b/"]  # fmt: skip
+    for dest in odd:
         with pytest.raises(InvalidInput):
             check_dest(dest, allow_private=True)
+
+
+def test_a_delivery_connects_only_to_an_address_checked_when_it_is_sent():
+    """A name that resolved to a public address when the subscription was made may resolve to a
+    private one later: each delivery resolves it again, checks every address and connects to the
+    checked one; here `localhost` is refused at send time and the receiver on it gets nothing."""
+    receiver = WebhookReceiver()
+    empty = json.dumps({"epcisBody": {"queryResults": {"resultsBody": {"eventList": []}}}}).encode()
+    try:
+        port = receiver.server.server_port
+        with pytest.raises(webhook_dest.Refused):
+            webhook_dest.post(f"http://localhost:{port}/hook", empty, {}, allow_private=False, timeout_s=2)
+        assert receiver.deliveries == []
+        # allowed (development and tests): delivered to the address checked, with the URL's Host
+        assert webhook_dest.post(f"http://localhost:{port}/hook", empty, {}, allow_private=True, timeout_s=5) == 204
+        assert receiver.deliveries[0][0]["Host"] == f"localhost:{port}"
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

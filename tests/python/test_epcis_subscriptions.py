@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bench.webhook_receiver import WebhookReceiver, events_of
+from ledger.trace.epcis import webhook_dest
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
 from ledger.trace.epcis.webhooks import MAX_FAILURES
@@ -92,7 +93,8 @@ def test_webhook_and_websocket_subscriptions(server):
     http.post("/epcis/capture", json=document(random.Random(12), 5))
     _wait(lambda: http.get(dead_url).json()["paused"], 60)
     state = http.get(dead_url).json()
-    assert state["failures"] == MAX_FAILURES and state["delivered"] == 0 and "lastError" in state
+    assert state["failures"] == MAX_FAILURES and state["delivered"] == 0
+    assert state["lastError"] == webhook_dest.FAILED  # the same text whether a port answers or not
     # ... and resumed by its owner
     assert http.post(dead_url + "/resume").json()["paused"] is False
     # a scheduled subscription reporting even when empty
@@ -127,6 +129,10 @@ def test_webhook_and_websocket_subscriptions(server):
     )
     both = sub | {"schedule": {"minute": "5"}}
     assert http.post("/epcis/queries/objects/subscriptions", json=both).status_code == 400
+    # destinations read one way by a check and another by the client, bad ports and hosts: 4xx, not 500
+    for odd in ("http://127.0.0.1:8399\\@1.1.1.1/hook", "http://1.1.1.1:99999/", "http://[::1/"):
+        r = http.post("/epcis/queries/objects/subscriptions", json=sub | {"dest": odd})
+        assert r.status_code in (400, 422), (odd, r.status_code, r.text)
     # deleting the query ends its subscriptions
     assert http.delete("/epcis/queries/objects").status_code == 204
     assert http.get(sub_url).status_code == 404

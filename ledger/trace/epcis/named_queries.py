@@ -1,21 +1,21 @@
 """Named queries and their subscriptions (EPCIS 2.0 REST binding `/queries`).
 
-A named query is a SimpleEventQuery kept under a name; it is checked when created (an unknown
-parameter is refused then, not when it runs). Its owner reads it, subscribes to it and deletes
-it; deleting a query ends its subscriptions. A subscription names a webhook (`dest`, http or
-https; private and loopback addresses only where the deployment allows them) and the secret
-deliveries are signed with, and either streams (`stream: true`) or follows a `schedule`."""
+A named query is a SimpleEventQuery kept under a name of its owner's own (two members may both
+have a query "shipped"); it is checked when created (an unknown parameter is refused then, not
+when it runs). Its owner reads it, subscribes to it and deletes it; deleting a query ends its
+subscriptions. Auditors and operators read every member's queries and subscriptions, but change
+none, and see others' destinations without their user information, path, query or fragment.
+A subscription names a webhook (`dest`, http or https; private and loopback addresses only where
+the deployment allows them, `webhook_dest`) and the secret deliveries are signed with, and
+either streams (`stream: true`) or follows a `schedule`."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
 
-from . import event_match, schedules
+from . import event_match, schedules, webhook_dest
 from . import simple_query as sq
 from .canonical import namespaces_of
 
@@ -43,7 +43,7 @@ def create(db: Session, owner: str, body: Any, now: datetime) -> EpcisNamedQuery
         raise InvalidInput("name: 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit")
     query = body["query"]
     sq.parse(query, db, namespaces_of(query.get("@context")), owner)  # refuses what it cannot run
-    if db.get(EpcisNamedQuery, name) is not None:
+    if db.get(EpcisNamedQuery, (owner, name)) is not None:
         raise Conflict(f"a query named {name!r} exists")
     row = EpcisNamedQuery(name=name, owner=owner, query=json.dumps(query, ensure_ascii=False), created_at=now)
     db.add(row)
@@ -51,20 +51,25 @@ def create(db: Session, owner: str, body: Any, now: datetime) -> EpcisNamedQuery
     return row
 
 
-def get(db: Session, name: str, owner: str | None) -> EpcisNamedQuery:
-    """The query, if `owner` (None: anyone) owns it; NotFound otherwise, as if it did not exist."""
-    row = db.get(EpcisNamedQuery, name[:100])
-    if row is None or (owner is not None and row.owner != owner):
+def get(db: Session, name: str, owner: str) -> EpcisNamedQuery:
+    """`owner`'s query `name`; NotFound otherwise."""
+    row = db.get(EpcisNamedQuery, (owner, name[:100]))
+    if row is None:
         raise NotFound(f"query {name[:100]!r} not found")
     return row
 
 
 def out(row: EpcisNamedQuery) -> dict:
-    return {"name": row.name, "query": json.loads(row.query), "createdAt": _iso(row.created_at)}
+    return {"name": row.name, "owner": row.owner, "query": json.loads(row.query), "createdAt": _iso(row.created_at)}
+
+
+def of_query(row: EpcisNamedQuery):
+    """The condition selecting the subscriptions of query `row`."""
+    return (EpcisSubscription.query_owner == row.owner) & (EpcisSubscription.query_name == row.name)
 
 
 def remove(db: Session, row: EpcisNamedQuery) -> None:
-    db.execute(delete(EpcisSubscription).where(EpcisSubscription.query_name == row.name))
+    db.execute(delete(EpcisSubscription).where(of_query(row)))
     db.delete(row)
     db.commit()
 
@@ -76,23 +81,8 @@ def parsed(db: Session, row: EpcisNamedQuery, viewer: str | None = "") -> sq.Que
 
 
 def check_dest(dest: Any, allow_private: bool) -> str:
-    """A webhook URL we may call: http(s), a host, and (unless allowed) no private, loopback or
-    link-local address behind it, so a member cannot make us call into our own network."""
-    if not isinstance(dest, str) or len(dest) > 2000:
-        raise InvalidInput("dest: an http or https URL of at most 2000 characters")
-    parts = urlsplit(dest)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("dest: an http or https URL with a host")
-    if not allow_private:
-        try:
-            addresses = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-        except OSError:
-            raise InvalidInput(f"dest: cannot resolve {parts.hostname}") from None
-        for a in addresses:
-            ip = ipaddress.ip_address(a.split("%")[0])
-            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-                raise InvalidInput(f"dest: {parts.hostname} is a private address ({a}); webhooks go to public hosts")
-    return dest
+    """A webhook URL we may call (ledger.trace.epcis.webhook_dest)."""
+    return webhook_dest.check(dest, allow_private)
 
 
 def subscribe(db: Session, query: EpcisNamedQuery, owner: str, body: Any, now: datetime, allow_private: bool):
@@ -123,7 +113,8 @@ def subscribe(db: Session, query: EpcisNamedQuery, owner: str, body: Any, now: d
     # events recorded before the initial record time are not delivered: start after the last of them
     cursor = db.scalar(select(func.max(EpcisEvent.id)).where(EpcisEvent.record_time < start)) or 0
     row = EpcisSubscription(
-        id=str(uuid.uuid4()), query_name=query.name, owner=owner, dest=dest, secret=secret, stream=bool(stream),
+        id=str(uuid.uuid4()), query_owner=query.owner, query_name=query.name, owner=owner, dest=dest, secret=secret,
+        stream=bool(stream),
         schedule=json.dumps(schedule) if schedule is not None else None, report_if_empty=report_if_empty,
         initial_record_time=start, created_at=now, cursor=cursor, next_run_at=next_run, failures=0, delivered=0,
     )  # fmt: skip
@@ -132,11 +123,22 @@ def subscribe(db: Session, query: EpcisNamedQuery, owner: str, body: Any, now: d
     return row
 
 
-def subscription_out(row: EpcisSubscription) -> dict:
+def redacted(dest: str) -> str:
+    """Where a destination goes, without what may be a credential (user information, path, query)."""
+    try:
+        url = webhook_dest.parse(dest)
+    except InvalidInput:
+        return "(hidden)"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}/…"
+
+
+def subscription_out(row: EpcisSubscription, viewer: str | None = None) -> dict:
+    """The subscription as `viewer` (None: its owner) may see it: others see no secret in its `dest`."""
     body: dict[str, Any] = {
         "subscriptionID": row.id,
         "queryName": row.query_name,
-        "dest": row.dest,
+        "dest": row.dest if viewer in (None, row.owner) else redacted(row.dest),
         "createdAt": _iso(row.created_at),
         "initialRecordTime": _iso(row.initial_record_time),
         "reportIfEmpty": row.report_if_empty,
@@ -155,6 +157,6 @@ def subscription_out(row: EpcisSubscription) -> dict:
 
 def subscription(db: Session, query: EpcisNamedQuery, sub_id: str) -> EpcisSubscription:
     row = db.get(EpcisSubscription, sub_id[:36])
-    if row is None or row.query_name != query.name:
+    if row is None or (row.query_owner, row.query_name) != (query.owner, query.name):
         raise NotFound(f"subscription {sub_id[:36]!r} not found")
     return row

@@ -1,0 +1,190 @@
+"""Who may do what with EPCIS subscriptions, through the API served by uvicorn: query names are
+each member's own; auditors read others' queries and subscriptions (destinations redacted) but
+change none; WebSocket subscriptions only for members who read events, capped per member, closed
+when the member loses its role, refused when their schedule never fires; one member's slow
+webhook receivers do not delay another member's deliveries."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from bench.webhook_receiver import WebhookReceiver
+from ledger.access.roles import Role
+from ledger.trace.epcis.samples import document
+
+from .conftest import free_port
+from .helpers import DOMAIN, govern, login_over_http, serve
+
+SECRET = "s3cret-of-the-receiver"
+PER_MEMBER = 3
+
+
+@pytest.fixture(scope="module")
+def server(deployment, chain_node, tmp_path_factory, members):
+    _, manifest = deployment
+    tmp_path = tmp_path_factory.mktemp("subscription-rules")
+    env = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'subs.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",  # the receivers here listen on loopback
+        "LEDGER_WS_PER_MEMBER": str(PER_MEMBER),
+    }
+    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+        yield url, {who: login_over_http(url, members[who]) for who in ("producer", "logistics", "auditor", "arbiter")}
+
+
+def _socket(url: str, headers: dict, query: str, params: str = "stream=true"):
+    token = headers["Authorization"].split()[1]
+    return connect(url.replace("http", "ws") + f"/epcis/queries/{query}/events?{params}&access_token={token}",
+                   open_timeout=10)  # fmt: skip
+
+
+def _closed(ws, seconds: float = 10.0) -> ConnectionClosed:
+    """The close the server sent (waiting at most `seconds` for it)."""
+    with pytest.raises(ConnectionClosed) as info:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ws.recv(timeout=end - time.monotonic())
+    return info.value
+
+
+def test_query_names_are_each_members_own(server, members):
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    query = {"name": "received", "query": {"eventType": ["ObjectEvent"]}}
+    assert c.post("/epcis/queries", json=query, headers=h["producer"]).status_code == 201
+    r = c.post("/epcis/queries", json=query, headers=h["logistics"])  # the same name: no 409 telling it is taken
+    assert r.status_code == 201, r.text
+    assert c.post("/epcis/queries", json=query, headers=h["logistics"]).status_code == 409  # its own, taken
+    for who in ("producer", "logistics"):
+        assert c.get("/epcis/queries/received", headers=h[who]).json()["owner"] == members[who].address
+        assert c.delete("/epcis/queries/received", headers=h[who]).status_code == 204
+
+
+def test_read_all_is_not_write_all(server, members):
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    query = {"name": "shipped", "query": {"eventType": ["ObjectEvent"]}}
+    assert c.post("/epcis/queries", json=query, headers=h["producer"]).status_code == 201
+    receiver = WebhookReceiver()
+    try:
+        dest = receiver.url + "/t0ken-in-path?key=t0ken-in-query"
+        r = c.post("/epcis/queries/shipped/subscriptions", json={"dest": dest, "secret": SECRET, "stream": True},
+                   headers=h["producer"])  # fmt: skip
+        assert r.status_code == 201 and r.json()["dest"] == dest
+        sub = r.json()["subscriptionID"]
+        producer = members["producer"].address
+        # the auditor reads every member's queries and the producer's subscription, redacted
+        listed = c.get("/epcis/queries", headers=h["auditor"]).json()
+        assert (producer, "shipped") in {(q.get("owner", producer), q["name"]) for q in listed}
+        mine = f"/epcis/queries/shipped/subscriptions/{sub}"
+        seen = c.get(mine, params={"owner": producer}, headers=h["auditor"])
+        assert seen.status_code == 200 and "t0ken" not in seen.text, seen.text
+        listed = c.get("/epcis/queries/shipped/subscriptions", params={"owner": producer}, headers=h["auditor"])
+        assert [s["subscriptionID"] for s in listed.json()] == [sub] and "t0ken" not in listed.text
+        # ... but changes nothing of it
+        assert c.post(mine + "/resume", params={"owner": producer}, headers=h["auditor"]).status_code == 403
+        assert c.delete(mine, params={"owner": producer}, headers=h["auditor"]).status_code == 403
+        assert c.delete("/epcis/queries/shipped", params={"owner": producer}, headers=h["auditor"]).status_code == 404
+        assert c.get(mine, headers=h["producer"]).json()["dest"] == dest  # still there, whole for its owner
+        # another member's ?owner= reaches nothing of the producer's
+        assert c.get(mine, params={"owner": producer}, headers=h["logistics"]).status_code == 404
+        assert c.delete(mine, headers=h["producer"]).status_code == 204  # the owner unsubscribes
+        assert c.delete("/epcis/queries/shipped", headers=h["producer"]).status_code == 204
+    finally:
+        receiver.close()
+
+
+def test_a_websocket_schedule_that_never_fires_is_refused_with_its_reason(server):
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    assert c.post("/epcis/queries", json={"name": "feb", "query": {}}, headers=h["producer"]).status_code == 201
+    with _socket(url, h["producer"], "feb", "dayOfMonth=31&month=2") as ws:  # 31 February
+        closed = _closed(ws)
+        assert closed.rcvd.code == 1008 and "schedule" in closed.rcvd.reason
+
+
+def test_websocket_subscriptions_per_member_are_capped(server):
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    assert c.post("/epcis/queries", json={"name": "capped", "query": {}}, headers=h["logistics"]).status_code == 201
+    # at most PER_MEMBER sockets per member; one closed makes room for another
+    open_ = [_socket(url, h["logistics"], "capped") for _ in range(PER_MEMBER)]
+    try:
+        with _socket(url, h["logistics"], "capped") as ws:
+            closed = _closed(ws)
+            assert closed.rcvd.code == 1008 and "at most" in closed.rcvd.reason
+        open_.pop().close()
+        time.sleep(0.5)  # the server sees the close
+        open_.append(_socket(url, h["logistics"], "capped"))
+        with pytest.raises(TimeoutError):
+            open_[-1].recv(timeout=1)  # open, nothing to send
+    finally:
+        for ws in open_:
+            ws.close()
+
+
+def test_a_websocket_subscription_needs_a_role_that_reads_events_and_ends_with_it(server, deployment, accounts):
+    url, h = server
+    dep, _ = deployment
+    membership = dep.contract("Membership")
+    newcomer = accounts[14]  # no bootstrap member holds this key
+    govern(deployment, accounts, membership.functions.admit(newcomer.address, int(Role.PRODUCER)))
+    try:
+        headers = login_over_http(url, newcomer)
+        c = httpx.Client(base_url=url, headers=headers, timeout=30)
+        assert c.post("/epcis/queries", json={"name": "mine", "query": {}}).status_code == 201
+        with _socket(url, headers, "mine") as ws:
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=1)  # open
+            govern(deployment, accounts, membership.functions.setRoles(newcomer.address, int(Role.ARBITER)))
+            assert c.get("/epcis/queries").status_code == 403  # HTTP at once
+            closed = _closed(ws, 15)  # the socket within seconds
+            assert closed.rcvd.code == 1008 and "no role" in closed.rcvd.reason
+        with _socket(url, headers, "mine") as ws:  # and no new one
+            closed = _closed(ws)
+            assert closed.rcvd.code == 1008 and "no role" in closed.rcvd.reason
+    finally:
+        govern(deployment, accounts, membership.functions.remove(newcomer.address))
+    # nor may the arbiter, who reads no events reads no events: no subscription (HTTP says 403 too)
+    assert httpx.get(url + "/epcis/queries", headers=h["arbiter"]).status_code == 403
+    with _socket(url, h["arbiter"], "any") as ws:
+        assert _closed(ws).rcvd.code == 1008
+
+
+def test_slow_receivers_of_one_member_do_not_delay_another_members_deliveries(server):
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    slow, fast = WebhookReceiver(delay_s=4), WebhookReceiver()
+    try:
+        for who, receiver, n in (("producer", slow, 5), ("auditor", fast, 1)):
+            name = f"everything-{who}"
+            assert c.post("/epcis/queries", json={"name": name, "query": {}}, headers=h[who]).status_code == 201
+            for _ in range(n):  # the producer's five first: a delivery round meets them first
+                sub = {"dest": receiver.url, "secret": SECRET, "stream": True}
+                assert c.post(f"/epcis/queries/{name}/subscriptions", json=sub, headers=h[who]).status_code == 201
+        r = c.post("/epcis/capture", json=document(random.Random(5), 3), headers=h["producer"])
+        assert r.status_code == 202
+        end = time.monotonic() + 60
+        while c.get(r.headers["location"], headers=h["producer"]).json()["running"] and time.monotonic() < end:
+            time.sleep(0.05)
+        captured = time.perf_counter()
+        while not fast.deliveries and time.perf_counter() - captured < 30:
+            time.sleep(0.05)
+        waited = time.perf_counter() - captured
+        assert fast.deliveries, "the auditor's delivery never came"
+        # five 4-second receivers in a row would hold it 20 s; apart, it waits for nothing of theirs
+        assert waited < 3.5, f"the auditor's delivery waited {waited:.1f} s behind the producer's slow receivers"
+    finally:
+        slow.close()
+        fast.close()
