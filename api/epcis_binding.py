@@ -73,8 +73,16 @@ def absolute(scope: Scope) -> str:
 
 
 def location(request: Request, path: str) -> str:
-    """An absolute URL for a Location header (GS1's schema: format uri)."""
-    return str(request.base_url).rstrip("/") + path
+    """An absolute URL for a Location header (GS1's schema: format uri), on the service's configured
+    public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
+    return request.app.state.services.settings.resolver_url.rstrip("/") + path
+
+
+def next_link(request: Request, token: str) -> str:
+    """A `Link: <...>; rel="next"` header's value: this request's URL with the page token, on the
+    configured base URL as `location` is."""
+    url = request.url.include_query_params(nextPageToken=token)
+    return f'<{location(request, url.path + "?" + url.query)}>; rel="next"'
 
 
 # GS1 answers a bad subscription request (400 on a named query's events and subscriptions) as
@@ -219,7 +227,7 @@ def query_answer(
 ) -> Response:
     headers = {}
     if token:
-        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+        headers["Link"] = next_link(request, token)
     epc_format = answer_format(request.headers.get("GS1-EPC-Format"))
     if epc_format == ALWAYS_DL:
         rows = [_in_digital_link(r) for r in rows]  # type: ignore[misc]

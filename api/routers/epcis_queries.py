@@ -27,7 +27,7 @@ from ledger.trace.epcis import schedules, webhooks
 from ledger.trace.epcis.query import query_document
 
 from ..auth import READ_ALL, Member, token_holder
-from ..epcis_binding import PREFIX, location, page_controls
+from ..epcis_binding import PREFIX, location, next_link, page_controls
 from ..errors import ApiError
 from ..services import Services, get_db, services
 from .epcis_rest import READERS, reader, run_query
@@ -63,7 +63,7 @@ def list_queries(request: Request, member: Member = Depends(READERS), db: DbSess
     headers = {}
     if len(rows) > per_page:
         rows = rows[:per_page]
-        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=rows[-1].name)}>; rel="next"'
+        headers["Link"] = next_link(request, rows[-1].name)
     return JSONResponse([nq.out(r) for r in rows], headers=headers)
 
 

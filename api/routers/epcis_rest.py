@@ -23,7 +23,7 @@ from ledger.trace.epcis import simple_query as sq
 from ledger.trace.epcis.query import visible
 
 from ..auth import READ_ALL, Member, require
-from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer
+from ..epcis_binding import PREFIX, item_list, media_type, next_link, page_controls, query_answer
 from ..errors import ApiError, not_found
 from ..services import get_db
 from .epcis import RECORDERS
@@ -129,7 +129,7 @@ def _listing(tree: str):
         headers = {}
         if len(values) > per_page:
             values = values[:per_page]
-            headers["Link"] = f'<{request.url.include_query_params(nextPageToken=_tokenise(values[-1]))}>; rel="next"'
+            headers["Link"] = next_link(request, _tokenise(values[-1]))
         body: Any = values if kind is None else item_list(kind, field, values)
         return JSONResponse(body, headers=headers)
 

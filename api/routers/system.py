@@ -21,7 +21,11 @@ async def livez() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/healthz", summary="Liveness and dependencies: chain node, deployment, database")
+@router.get(
+    "/healthz",
+    dependencies=[Depends(rate_limited)],  # it asks the node and the database: within the public budget
+    summary="Liveness and dependencies: chain node, deployment, database",
+)
 def healthz(request: Request) -> JSONResponse:
     """200 when the node answers, the manifest's contracts are on that chain and the database
     answers; 503 naming each failing dependency otherwise."""
