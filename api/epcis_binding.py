@@ -43,11 +43,11 @@ _EXCEPTION = {
     401: "SecurityException",
     403: "SecurityException",
     404: "NoSuchNameException",
-    406: "ImplementationException",
-    409: "DuplicateNameException",
+    406: "NotAcceptableException",  # GS1's EPCIS 2.0.1 OpenAPI document (406NotAcceptable)
+    409: "ResourceAlreadyExistsException",  # ditto (409ResourceAlreadyExistsException)
     413: "CaptureLimitExceededException",
     414: "URITooLongException",
-    415: "ImplementationException",
+    415: "UnsupportedMediaTypeException",  # ditto (415UnsupportedMediaType)
     429: "ImplementationException",
     501: "ImplementationException",
     503: "ImplementationException",
@@ -248,5 +248,8 @@ def _in_digital_link(row: EpcisEvent) -> SimpleNamespace:
     return SimpleNamespace(body=body, context=row.context, hash_id=row.hash_id)
 
 
-def item_list(kind: str, field: str, values: list[str]) -> dict:
-    return {"@context": queries.BASE_CONTEXT, "type": kind, field: values}
+def collection(values: list[str]) -> dict:
+    """A listing as GS1's EPCIS 2.0.1 OpenAPI document has every one (top-level resources, event
+    types, EPCs, business steps, locations, read points, dispositions, a value's sub-resources):
+    a JSON-LD `Collection` of `member`s."""
+    return {"@context": queries.BASE_CONTEXT, "type": "Collection", "member": values}
