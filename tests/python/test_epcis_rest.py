@@ -146,7 +146,8 @@ def test_named_queries(api):
     q = {"name": "shipped", "query": {"EQ_bizStep": ["shipping"], "eventType": ["ObjectEvent"]}}
     r = c.post("/epcis/queries", json=q, headers=h["producer"])
     assert r.status_code == 201 and r.headers["location"] == "http://127.0.0.1:8000/epcis/queries/shipped"
-    assert c.post("/epcis/queries", json=q, headers=h["producer"]).status_code == 409
+    taken = c.post("/epcis/queries", json=q, headers=h["producer"])
+    assert taken.status_code == 409 and taken.json()["type"] == "epcisException:ResourceAlreadyExistsException"
     bad = {"name": "bad", "query": {"EQ_whatever": ["x"]}}
     assert c.post("/epcis/queries", json=bad, headers=h["producer"]).status_code == 400
     got = events_of(c.get("/epcis/queries/shipped/events", headers=h["producer"]))

@@ -122,4 +122,4 @@ def test_xml_capture_and_xml_answers(api):
         r = c.post("/epcis/capture", content=bad, headers=h["producer"] | {"Content-Type": "application/xml"})
         assert r.status_code == 400 and r.json()["type"] == "epcisException:ValidationException"
     r = c.post("/epcis/capture", content=b"x", headers=h["producer"] | {"Content-Type": "text/csv"})
-    assert r.status_code == 415
+    assert r.status_code == 415 and r.json()["type"] == "epcisException:UnsupportedMediaTypeException"
