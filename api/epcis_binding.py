@@ -73,8 +73,8 @@ def absolute(scope: Scope) -> str:
 
 
 def location(request: Request, path: str) -> str:
-    """An absolute URL for a Location header (GS1's schema: format uri), on the service's configured
-    public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
+    """An absolute URL for a Location header (GS1's document types several as `format: uri`), on the
+    service's configured public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
     return request.app.state.services.settings.resolver_url.rstrip("/") + path
 
 

@@ -2,7 +2,7 @@
 Web Vocabulary, 404 (not 400) for a link type with no link, linksets valid under GS1's own schema
 with GS1's JSON-LD context linked; links that could not be sent in a header refused when registered
 and never served when stored; the resolver's public parts within the public budget; EPCIS
-Locations on the configured base URL, not on a client's Host."""
+Locations and next-page links on the configured base URL, never on a client's Host."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_the_resolvers_public_parts_are_within_the_public_budget(deployment, cha
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, p
 
 
-def test_epcis_locations_are_on_the_configured_base_url(deployment, chain_node, tmp_path, members):
+def test_epcis_locations_and_next_links_are_on_the_configured_base_url(deployment, chain_node, tmp_path, members):
     c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, resolver_url="https://ledger.example")
     h = login(c, members["producer"]) | {"Host": "attacker.example"}
     r = c.post("/epcis/capture", json=document(random.Random(8), 2), headers=h)
