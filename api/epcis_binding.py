@@ -62,14 +62,12 @@ _BY_CODE = {
 
 
 def absolute(scope: Scope) -> str:
-    """The request's URL without its query: a problem's `instance`, absolute as GS1's schema has it."""
-    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
-    if host is None:
-        server = scope.get("server") or ("localhost", 80)
-        host = f"{server[0]}:{server[1]}"
+    """The request's URL without its query: a problem's `instance`, absolute as GS1's schema has it,
+    on the configured public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
+    base = scope["app"].state.services.settings.resolver_url.rstrip("/")
     raw = scope.get("raw_path")  # as the client sent it, still percent-encoded
     path = raw.decode("latin-1") if raw else quote(scope["path"])
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}"
+    return f"{base}{scope.get('root_path', '')}{path}"
 
 
 def location(request: Request, path: str) -> str:

@@ -133,4 +133,8 @@ def test_epcis_locations_and_next_links_are_on_the_configured_base_url(deploymen
     c.post("/epcis/queries", json={"name": "more", "query": {"eventType": ["ObjectEvent"]}}, headers=h)
     listed = c.get("/epcis/queries", params={"perPage": 1}, headers=h)  # the next page's link too
     assert listed.headers["link"].startswith("<https://ledger.example/epcis/queries?")
+    bad = c.get("/epcis/events", params={"perPage": "x"}, headers=h)  # a problem's instance too
+    assert bad.status_code == 400 and bad.json()["instance"] == "https://ledger.example/epcis/events"
+    refused = c.get("/epcis/events", headers=h | {"GS1-EPCIS-Version": "1.2"})
+    assert refused.status_code == 406 and refused.json()["instance"].startswith("https://ledger.example/")
     assert "attacker" not in json.dumps(dict(r.headers)) + json.dumps(dict(q.headers))
