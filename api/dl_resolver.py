@@ -43,6 +43,9 @@ CORS = [
 ]
 ALLOW = (b"allow", b"GET, HEAD, OPTIONS")
 LINKSET = "application/linkset+json"
+#: GS1's JSON-LD context for linksets, linked from every linkset answer (GS1-Conformant Resolver 1.2)
+JSON_LD_CONTEXT = (b"link", b'<https://ref.gs1.org/standards/resolver/linkset-context>; '
+                   b'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"')  # fmt: skip
 
 
 # (writes to these paths are answered 405 by ResolverFront before any body is read)
@@ -202,18 +205,21 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
     vary = (b"vary", b"Accept, Accept-Language")
     if wants_linkset:
         levels = [anchor.split("/10/")[0], anchor.split("/21/")[0], anchor][: 1 + bool(lot) + bool(serial)]
-        return 200, rl.linkset(levels, links, default, name), [(b"content-type", _linkset_type(accept)), vary, *listed]
+        body = rl.linkset(levels, links, default, rl.descriptions(name, lot, serial))
+        return 200, body, [(b"content-type", _linkset_type(accept)), vary, JSON_LD_CONTEXT, *listed]
     wanted = params.get("linkType")
-    if wanted is None or rl.link_type(wanted) == rl.DEFAULT:
+    kind = rl.DEFAULT if wanted is None else rl.known_type(wanted)  # a type outside GS1's vocabulary: none here
+    if kind == rl.DEFAULT:
         chosen = [default] if default else []
     else:
-        chosen = rl.choose([x for x in links if x.link_type == rl.link_type(wanted)], accept, languages,
-                           params.get("context"))  # fmt: skip
+        chosen = rl.choose([x for x in links if x.link_type == kind], accept, languages, params.get("context"))
     if not chosen:
-        return 404, {"error": "not_found", "detail": f"no {wanted or 'default'} link for {anchor}"}, [vary, *listed]
+        what = (wanted or "default")[:80]
+        return 404, {"error": "not_found", "detail": f"no {what} link for {anchor}"}, [vary, *listed]
     passed = urlencode([(k, v) for k, v in query if k not in ("linkType", "context")])
     if len(chosen) > 1:
-        body = {"linkset": rl.linkset([anchor], [replace(x, level=0) for x in chosen], None, name)["linkset"],
+        about = rl.descriptions(name, lot, serial)[-1:]
+        body = {"linkset": rl.linkset([anchor], [replace(x, level=0) for x in chosen], None, about)["linkset"],
                 "detail": "several links fit"}  # fmt: skip
         return 300, body, [vary, *listed]
     href = chosen[0].href

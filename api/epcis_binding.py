@@ -43,11 +43,11 @@ _EXCEPTION = {
     401: "SecurityException",
     403: "SecurityException",
     404: "NoSuchNameException",
-    406: "ImplementationException",
-    409: "DuplicateNameException",
+    406: "NotAcceptableException",  # GS1's EPCIS 2.0.1 OpenAPI document (406NotAcceptable)
+    409: "ResourceAlreadyExistsException",  # ditto (409ResourceAlreadyExistsException)
     413: "CaptureLimitExceededException",
     414: "URITooLongException",
-    415: "ImplementationException",
+    415: "UnsupportedMediaTypeException",  # ditto (415UnsupportedMediaType)
     429: "ImplementationException",
     501: "ImplementationException",
     503: "ImplementationException",
@@ -62,19 +62,25 @@ _BY_CODE = {
 
 
 def absolute(scope: Scope) -> str:
-    """The request's URL without its query: a problem's `instance`, absolute as GS1's schema has it."""
-    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
-    if host is None:
-        server = scope.get("server") or ("localhost", 80)
-        host = f"{server[0]}:{server[1]}"
+    """The request's URL without its query: a problem's `instance`, absolute as GS1's schema has it,
+    on the configured public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
+    base = scope["app"].state.services.settings.resolver_url.rstrip("/")
     raw = scope.get("raw_path")  # as the client sent it, still percent-encoded
     path = raw.decode("latin-1") if raw else quote(scope["path"])
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}"
+    return f"{base}{scope.get('root_path', '')}{path}"
 
 
 def location(request: Request, path: str) -> str:
-    """An absolute URL for a Location header (GS1's schema: format uri)."""
-    return str(request.base_url).rstrip("/") + path
+    """An absolute URL for a Location header (GS1's document types several as `format: uri`), on the
+    service's configured public base URL (LEDGER_RESOLVER_URL), never on the Host a client sent."""
+    return request.app.state.services.settings.resolver_url.rstrip("/") + path
+
+
+def next_link(request: Request, token: str) -> str:
+    """A `Link: <...>; rel="next"` header's value: this request's URL with the page token, on the
+    configured base URL as `location` is."""
+    url = request.url.include_query_params(nextPageToken=token)
+    return f'<{location(request, url.path + "?" + url.query)}>; rel="next"'
 
 
 # GS1 answers a bad subscription request (400 on a named query's events and subscriptions) as
@@ -219,7 +225,7 @@ def query_answer(
 ) -> Response:
     headers = {}
     if token:
-        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+        headers["Link"] = next_link(request, token)
     epc_format = answer_format(request.headers.get("GS1-EPC-Format"))
     if epc_format == ALWAYS_DL:
         rows = [_in_digital_link(r) for r in rows]  # type: ignore[misc]
@@ -240,5 +246,8 @@ def _in_digital_link(row: EpcisEvent) -> SimpleNamespace:
     return SimpleNamespace(body=body, context=row.context, hash_id=row.hash_id)
 
 
-def item_list(kind: str, field: str, values: list[str]) -> dict:
-    return {"@context": queries.BASE_CONTEXT, "type": kind, field: values}
+def collection(values: list[str]) -> dict:
+    """A listing as GS1's EPCIS 2.0.1 OpenAPI document has every one (top-level resources, event
+    types, EPCs, business steps, locations, read points, dispositions, a value's sub-resources):
+    a JSON-LD `Collection` of `member`s."""
+    return {"@context": queries.BASE_CONTEXT, "type": "Collection", "member": values}

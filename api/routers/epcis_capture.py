@@ -22,7 +22,7 @@ from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 
 from ..auth import Member, require
-from ..epcis_binding import PREFIX, location, page_controls
+from ..epcis_binding import PREFIX, location, next_link, page_controls
 from ..errors import ApiError, not_found
 from ..services import get_db, services
 from .epcis import CAPTURING, RECORDERS, confirm_deliveries
@@ -108,7 +108,7 @@ def list_jobs(request: Request, member: Member = Depends(require(RECORDERS)), db
     headers = {}
     if len(jobs) > per_page:
         jobs = jobs[:per_page]
-        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=jobs[-1].id)}>; rel="next"'
+        headers["Link"] = next_link(request, str(jobs[-1].id))
     return JSONResponse([capture_jobs.job_out(j) for j in jobs], headers=headers)
 
 

@@ -26,7 +26,7 @@ from ledger.trace.epcis import named_queries as nq
 from ledger.trace.epcis import webhooks
 
 from ..auth import READ_ALL, Member
-from ..epcis_binding import PREFIX, location, page_controls
+from ..epcis_binding import PREFIX, location, next_link, page_controls
 from ..errors import ApiError
 from ..services import get_db, services
 from .epcis_rest import READERS, run_query
@@ -78,8 +78,7 @@ def list_queries(request: Request, member: Member = Depends(READERS), db: DbSess
     headers = {}
     if len(rows) > per_page:
         rows = rows[:per_page]
-        last = f"{rows[-1].owner}/{rows[-1].name}"
-        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=last)}>; rel="next"'
+        headers["Link"] = next_link(request, f"{rows[-1].owner}/{rows[-1].name}")
     return JSONResponse([nq.out(r) for r in rows], headers=headers)
 
 

@@ -23,7 +23,7 @@ from ledger.trace.epcis import simple_query as sq
 from ledger.trace.epcis.query import visible
 
 from ..auth import READ_ALL, Member, require
-from ..epcis_binding import PREFIX, item_list, media_type, page_controls, query_answer
+from ..epcis_binding import PREFIX, collection, media_type, next_link, page_controls, query_answer
 from ..errors import ApiError, not_found
 from ..services import get_db
 from .epcis import RECORDERS
@@ -76,8 +76,8 @@ def run_query(
 
 
 @router.get("/", summary="The top-level resources of this repository")
-def top_level(member: Member = Depends(READERS)) -> list[str]:
-    return TOP_LEVEL
+def top_level(member: Member = Depends(READERS)) -> dict:
+    return collection(TOP_LEVEL)
 
 
 @router.get("/events", summary="Events matching a SimpleEventQuery (every standard parameter), paged")
@@ -101,21 +101,21 @@ def event_by_id(
 
 @router.get("/eventTypes", summary="The event types of EPCIS 2.0")
 def event_types(member: Member = Depends(READERS)) -> JSONResponse:
-    return JSONResponse(item_list("EventTypeItemList", "eventType", list(sq.EVENT_TYPES)))
+    return JSONResponse(collection(list(sq.EVENT_TYPES)))
 
 
-# each tree: (path, item list type, its field, the column listed, the parameter its /events fixes)
+# each tree: (path, its field, the column listed, the parameter its /events fixes)
 _TREES = {
-    "epcs": ("epc", None, None, "MATCH_anyEPC"),
-    "bizSteps": ("bizStep", "BizStepItemList", EpcisEvent.biz_step, "EQ_bizStep"),
-    "bizLocations": ("bizLocation", "BizLocationItemList", EpcisEvent.biz_location, "EQ_bizLocation"),
-    "readPoints": ("readPoint", "ReadPointItemList", EpcisEvent.read_point, "EQ_readPoint"),
-    "dispositions": ("disposition", "DispositionItemList", EpcisEvent.disposition, "EQ_disposition"),
+    "epcs": ("epc", None, "MATCH_anyEPC"),
+    "bizSteps": ("bizStep", EpcisEvent.biz_step, "EQ_bizStep"),
+    "bizLocations": ("bizLocation", EpcisEvent.biz_location, "EQ_bizLocation"),
+    "readPoints": ("readPoint", EpcisEvent.read_point, "EQ_readPoint"),
+    "dispositions": ("disposition", EpcisEvent.disposition, "EQ_disposition"),
 }
 
 
 def _listing(tree: str):
-    field, kind, column, _ = _TREES[tree]
+    _, column, _ = _TREES[tree]
 
     def listing(request: Request, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> JSONResponse:
         per_page, token = page_controls(request)
@@ -129,9 +129,8 @@ def _listing(tree: str):
         headers = {}
         if len(values) > per_page:
             values = values[:per_page]
-            headers["Link"] = f'<{request.url.include_query_params(nextPageToken=_tokenise(values[-1]))}>; rel="next"'
-        body: Any = values if kind is None else item_list(kind, field, values)
-        return JSONResponse(body, headers=headers)
+            headers["Link"] = next_link(request, _tokenise(values[-1]))
+        return JSONResponse(collection(values), headers=headers)
 
     return listing
 
@@ -150,8 +149,8 @@ def _untoken(token: str) -> str:
         raise sq.QueryParameterError("nextPageToken", "not a token this repository gave out") from None
 
 
-def _sub_resources(value: str, member: Member = Depends(READERS)) -> list[str]:
-    return ["events"]
+def _sub_resources(value: str, member: Member = Depends(READERS)) -> dict:
+    return collection(["events"])
 
 
 def _tree_events(fixed_param: str):
@@ -172,10 +171,10 @@ for _tree, (_field, *_rest, _param) in _TREES.items():
 
 
 @router.get("/eventTypes/{eventType}", summary="Sub-resources of an event type: events")
-def event_type(eventType: str, member: Member = Depends(READERS)) -> list[str]:  # noqa: N803
+def event_type(eventType: str, member: Member = Depends(READERS)) -> dict:  # noqa: N803
     if eventType not in sq.EVENT_TYPES:
         raise not_found(f"event type {eventType[:40]}")
-    return ["events"]
+    return collection(["events"])
 
 
 @router.get("/eventTypes/{eventType}/events", summary="Events of one type")

@@ -18,7 +18,7 @@ from ledger.trace.gs1 import GtinError, normalize_gtin
 
 from ..auth import Member, require
 from ..errors import invalid, not_found
-from ..services import get_db, services
+from ..services import get_db, rate_limited, services
 
 router = APIRouter(tags=["GS1 Digital Link resolver"])
 
@@ -48,7 +48,11 @@ def add_link(
     return rl.row_out(row)
 
 
-@router.get("/v1/products/{gtin}/links", summary="The resolver links of a product (public, as the resolver shows)")
+@router.get(
+    "/v1/products/{gtin}/links",
+    dependencies=[Depends(rate_limited)],
+    summary="The resolver links of a product (public, as the resolver shows)",
+)
 def list_links(gtin: str, db: DbSession = Depends(get_db)) -> list[dict]:
     rows = db.scalars(select(ResolverLink).where(ResolverLink.gtin == _gtin(gtin)).order_by(ResolverLink.id))
     return [rl.row_out(r) for r in rows]
@@ -66,7 +70,11 @@ def remove_link(
     return Response(status_code=204)
 
 
-@router.get("/.well-known/gs1resolver", summary="What this GS1-conformant resolver supports")
+@router.get(
+    "/.well-known/gs1resolver",
+    dependencies=[Depends(rate_limited)],
+    summary="What this GS1-conformant resolver supports",
+)
 def resolver_description(request: Request, response: Response) -> dict:
     response.headers["Access-Control-Allow-Origin"] = "*"
     root = services(request).settings.resolver_url.rstrip("/")
@@ -84,5 +92,6 @@ def resolver_description(request: Request, response: Response) -> dict:
         "validatingResolver": True,
         "compressedDigitalLink": False,
         "linkset": f"{root}/01/{{gtin}}?linkType=linkset",
+        "jsonLdContextLocation": "https://ref.gs1.org/standards/resolver/linkset-context",
         "contact": "the platform operator of this consortium",
     }

@@ -18,7 +18,11 @@ async def livez() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/healthz", summary="What users depend on: chain head age, contracts, database, anchorer and indexer lag")
+@router.get(
+    "/healthz",
+    dependencies=[Depends(rate_limited)],  # it asks the node and the database: within the public budget
+    summary="What users depend on: chain head age, contracts, database, anchorer and indexer lag",
+)
 def healthz(request: Request) -> JSONResponse:
     """200 when every check is within its threshold (api/health.py); 503 naming each failing
     check and why otherwise."""

@@ -10,6 +10,7 @@ languages (Accept-Language) and media types (Accept) choose; what stays equal is
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,32 +22,15 @@ from sqlalchemy.orm import Session
 from ledger.errors import Forbidden, InvalidInput, NotFound
 from ledger.store.models import Product, ResolverLink
 
-GS1_VOC = "https://ref.gs1.org/voc/"  # the GS1 Web Vocabulary's namespace (formerly https://gs1.org/voc/)
-_OLD_VOC = ("https://gs1.org/voc/", "http://gs1.org/voc/", "https://www.gs1.org/voc/")
+from . import link_fields as lf
+from .link_fields import GS1_VOC, LINK_TYPES, known_type, link_type
+
+log = logging.getLogger(__name__)
+
 DEFAULT = GS1_VOC + "defaultLink"
-#: a language as GS1's linkset schema allows it in `hreflang`: two letters, optionally a two-letter region
-_LANG = re.compile(r"[A-Za-z]{2}(-[A-Za-z]{2})?")
 VERIFY = GS1_VOC + "verificationService"
 RECALL = GS1_VOC + "recallStatus"
-#: link types merchants register here (GS1 Web Vocabulary); any other gs1: type is refused
-LINK_TYPES = {
-    "pip", "defaultLink", "instructions", "certificationInfo", "recallStatus", "verificationService",
-    "productSustainabilityInfo", "traceability", "epcis", "smartLabel", "support", "registerProduct",
-    "allergenInfo", "ingredientsInfo", "nutritionalInfo", "safetyInfo", "promotion", "review", "faqs",
-    "hasRetailers", "leaveReview", "masterData", "quickStartGuide", "relatedVideo", "sustainabilityInfo",
-    "userAgreement", "whatsInTheBox", "brandHomepageClinical",
-}  # fmt: skip
-
-
-def link_type(value: str) -> str:
-    """`gs1:pip`, `pip`, `https://ref.gs1.org/voc/pip` or `https://gs1.org/voc/pip` as its URI;
-    InvalidInput if not one we know."""
-    name = value.removeprefix("gs1:").removeprefix(GS1_VOC)
-    for old in _OLD_VOC:
-        name = name.removeprefix(old)
-    if name not in LINK_TYPES:
-        raise InvalidInput(f"unknown link type {value[:80]!r}; one of gs1:{', gs1:'.join(sorted(LINK_TYPES))}")
-    return GS1_VOC + name
+__all__ = ["GS1_VOC", "LINK_TYPES", "link_type", "known_type"]
 
 
 def compact(uri: str) -> str:
@@ -72,7 +56,7 @@ class Link:
         if self.hreflang:
             body["hreflang"] = list(self.hreflang)
         if self.context:
-            body["context"] = self.context
+            body["context"] = [self.context]  # an array, as GS1's linkset schema has it
         return body
 
 
@@ -84,21 +68,25 @@ def register(db: Session, merchant: str, gtin: str, body: dict, now: datetime) -
     if product.merchant != merchant:
         raise Forbidden(f"product {gtin} belongs to {product.merchant}; only its merchant registers its links")
     href = body.get("href")
-    parts = urlsplit(href) if isinstance(href, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(href) > 2000:
-        raise InvalidInput("href: an absolute http or https URL of at most 2000 characters")
+    if not lf.href_ok(href) or not urlsplit(href).netloc:
+        raise InvalidInput(
+            "href: an absolute http or https URL of at most 2000 characters, RFC 3986 characters only "
+            "(percent-encode others; no spaces or control characters)"
+        )
     title = body.get("title")
-    if not isinstance(title, str) or not 1 <= len(title) <= 300:
-        raise InvalidInput("title: 1 to 300 characters (GS1 requires a title for every link)")
+    if not lf.title_ok(title):
+        raise InvalidInput("title: 1 to 300 characters, no control characters (GS1 requires a title for every link)")
     langs = body.get("hreflang") or []
     if isinstance(langs, str):
         langs = [langs]
-    if not isinstance(langs, list) or not all(isinstance(x, str) and _LANG.fullmatch(x) for x in langs):
+    if not isinstance(langs, list) or not all(isinstance(x, str) and lf.LANGUAGE.fullmatch(x) for x in langs):
         raise InvalidInput("hreflang: two-letter languages, optionally with a two-letter region (en, zh, zh-CN)")
     media = body.get("type")
-    if media is not None and not (isinstance(media, str) and re.fullmatch(r"[\w.+-]+/[\w.+-]+", media)):
-        raise InvalidInput("type: a media type such as text/html")
+    if media is not None and not lf.media_type_ok(media):
+        raise InvalidInput("type: a media type such as text/html (ASCII, as RFC 6838 names them)")
     context = body.get("context")
+    if isinstance(context, list) and len(context) == 1:  # as a linkset writes it
+        context = context[0]
     if context is not None and not (isinstance(context, str) and re.fullmatch(r"[\w.-]{1,100}", context)):
         raise InvalidInput("context: up to 100 letters, digits, '.', '_' or '-'")
     lot, serial = body.get("lot"), body.get("serial")
@@ -135,6 +123,9 @@ def links_for(db: Session, gtin: str, lot: str | None, serial: str | None) -> li
     for r in db.scalars(stmt.order_by(ResolverLink.id)):
         level = 2 if r.serial else 1 if r.lot else 0
         langs = tuple(filter(None, (r.hreflang or "").split(",")))
+        if not lf.servable(r.href, r.title, r.media_type, langs):  # stored before today's rules
+            log.warning("resolver link %s left out: it cannot be sent as it is", r.id)
+            continue
         out.append(Link(r.link_type, r.href, r.title, r.media_type, langs, r.context, r.is_default, level))
     return sorted(out, key=lambda x: -x.level)
 
@@ -192,15 +183,14 @@ def default_link(links: list[Link], accept, accept_language, context, recalled: 
     return pip[0] if pip else None
 
 
-def linkset(anchors: list[str], links: list[Link], default: Link | None, description: str | None) -> dict:
+def linkset(anchors: list[str], links: list[Link], default: Link | None, descriptions: list[str]) -> dict:
     """An RFC 9264 JSON linkset (GS1 Digital Link 1.2 section 6): one entry per level the request
-    names (`anchors`: product, batch, item URIs, uncompressed), each with that level's links; the
-    request's own entry (the last) carries the default link."""
+    names (`anchors`: product, batch, item URIs, uncompressed), each with that level's links and
+    its `itemDescription` (GS1's linkset schema requires one in every entry); the request's own
+    entry (the last) carries the default link."""
     entries: list[dict] = []
     for level, anchor in enumerate(anchors):
-        body: dict = {"anchor": anchor}
-        if description and level == 0:
-            body["itemDescription"] = description
+        body: dict = {"anchor": anchor, "itemDescription": descriptions[min(level, len(descriptions) - 1)]}
         for x in links:
             if x.level != level or x.link_type == DEFAULT:
                 continue
@@ -209,9 +199,14 @@ def linkset(anchors: list[str], links: list[Link], default: Link | None, descrip
                 targets.append(x.out())
         if level == len(anchors) - 1 and default is not None:
             body[DEFAULT] = [default.out()]
-        if len(body) > 1 or level == len(anchors) - 1:
+        if len(body) > 2 or level == len(anchors) - 1:
             entries.append(body)
     return {"linkset": entries}
+
+
+def descriptions(name: str, lot: str | None, serial: str | None) -> list[str]:
+    """Each level's `itemDescription`: the product's name, then with its lot, then with its serial."""
+    return [name, f"{name}, lot {lot}", f"{name}, lot {lot}, serial {serial}"][: 1 + bool(lot) + bool(serial)]
 
 
 def link_header(links: list[Link]) -> str:
@@ -228,7 +223,7 @@ def link_header(links: list[Link]) -> str:
 
 def _title(x: Link) -> list[str]:
     """`title="..."` (ASCII, as every client reads it) and, for other scripts, RFC 8187's `title*`."""
-    text = re.sub(r'[\\"\r\n,;]', " ", x.title)
+    text = re.sub(r'[\\"\x00-\x1f\x7f-\x9f,;]', " ", x.title)
     if text.isascii():
         return [f'title="{text}"']
     return [f'title="{compact(x.link_type)}"', "title*=UTF-8''" + quote(text, safe="")]

@@ -100,18 +100,19 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
     `workers`, served as `make run` serves it (`api.serve`, that many worker processes)."""
     from ledger.paths import ROOT
 
-    command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers"]
+    command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers",
+               "--ws", "api.ws_handshake:ProblemWebSocketProtocol"]  # fmt: skip
     if workers:
         command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)]
+    url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "LEDGER_RESOLVER_URL": url, **env},  # its public base URL: where it is served
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
                 try:

@@ -122,7 +122,7 @@ def test_xml_capture_and_xml_answers(api):
         r = c.post("/epcis/capture", content=bad, headers=h["producer"] | {"Content-Type": "application/xml"})
         assert r.status_code == 400 and r.json()["type"] == "epcisException:ValidationException"
     r = c.post("/epcis/capture", content=b"x", headers=h["producer"] | {"Content-Type": "text/csv"})
-    assert r.status_code == 415
+    assert r.status_code == 415 and r.json()["type"] == "epcisException:UnsupportedMediaTypeException"
 
 
 def _with_note(serial: int, value: bytes) -> bytes:

@@ -5,61 +5,31 @@ for own products, and the resolver's description."""
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
 from ledger.chain.indexer import Indexer
+from ledger.paths import ROOT
 
 from .helpers import login
 from .test_resolver import path_of, scene  # noqa: F401 - the fixture
 
-# RFC 9264 section 4.2 (JSON linkset) with the link attributes GS1 Digital Link 1.2 section 6 requires
-# of every target (href and title; type and hreflang as RFC 8288 defines them), written here from both
-# documents, and every rule of GS1's own linkset schema (https://ref.gs1.org/standards/resolver/
-# linkset-schema, read in a public copy of gs1/linkset): nothing at the top but `linkset`, each entry
-# with a URI anchor, `hreflang` an array of two-letter languages with an optional two-letter region,
-# `type` a media type
-LINKSET_SCHEMA = {
-    "type": "object",
-    "required": ["linkset"],
-    "additionalProperties": False,
-    "properties": {
-        "linkset": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["anchor"],
-                "properties": {
-                    "anchor": {"type": "string", "format": "uri", "pattern": "^https?://"},
-                    "itemDescription": {"type": "string"},
-                },  # fmt: skip
-                "patternProperties": {
-                    "^https?://": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "required": ["href", "title"],
-                            "properties": {
-                                "href": {"type": "string", "pattern": "^https?://"},
-                                "title": {"type": "string", "minLength": 1},
-                                "type": {"type": "string", "pattern": r"^[\w.+-]+/[\w.+-]+$"},
-                                "hreflang": {
-                                    "type": "array",
-                                    "items": {"type": "string", "pattern": r"(^\w{2}$)|(^\w{2}-\w{2}$)"},
-                                    "minItems": 1,
-                                },
-                                "context": {"type": "string"},
-                            },
-                        },
-                    }
-                },
-                "additionalProperties": False,
-            },
-        }
-    },
-}
+
+def gs1_linkset_schema() -> dict:
+    """GS1's own linkset schema (https://ref.gs1.org/standards/resolver/linkset-schema, from
+    gs1/linkset: `../shared/gs1/linkset/`), which GS1's resolver standard says linksets SHALL
+    validate against; checked to refuse GS1's own invalid examples, so that it is read as GS1 meant."""
+    for shared in (ROOT.parent / "shared", ROOT.parents[1] / "shared"):  # beside the repo or its worktree
+        folder = shared / "gs1" / "linkset"
+        if folder.is_dir():
+            schema = json.loads((folder / "gs1-linkset-schema.json").read_text())
+            jsonschema.Draft7Validator.check_schema(schema)
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(json.loads((folder / "invalid-gs1-example.json").read_text()), schema)
+            return schema
+    pytest.fail(f"GS1's linkset schema not found in {ROOT.parent / 'shared' / 'gs1'}")
 
 
 def link(c, h, gtin, **body):
@@ -116,16 +86,19 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     r = c.get(f"/01/{gtin}/10/AJ-7", params={"linkType": "linkset"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/linkset+json"
     ls = r.json()
-    jsonschema.validate(ls, LINKSET_SCHEMA)
+    schema = gs1_linkset_schema()
+    jsonschema.validate(ls, schema)
     product, batch = ls["linkset"]  # one entry per level the URI names, each with its own links
     assert product["anchor"].endswith(f"/01/{gtin}") and product["itemDescription"] == "Anji white tea"
     assert len(product["https://ref.gs1.org/voc/pip"]) == 2 and batch["anchor"].endswith(f"/01/{gtin}/10/AJ-7")
     assert "https://ref.gs1.org/voc/certificationInfo" in batch and "https://ref.gs1.org/voc/pip" not in batch
     entries = c.get(item, headers={"Accept": "application/linkset+json"}).json()["linkset"]
+    jsonschema.validate({"linkset": entries}, schema)
     assert entries[-1]["https://ref.gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])
     # as JSON (or JSON-LD) when asked, with Vary: Accept; every link also in the Link header, titled
     r = c.get(f"/01/{gtin}/10/AJ-7?linkType=all", headers={"Accept": "application/json"})
     assert r.headers["content-type"] == "application/json" and "Accept" in r.headers["vary"]
+    jsonschema.validate(r.json(), schema)
     listed = r.headers["link"]
     assert listed.count('rel="https://ref.gs1.org/voc/') >= 4 and 'title="Brewing, A"' not in listed
     assert 'title="Organic"' in listed and "title*=UTF-8''" in listed  # a Chinese title, as RFC 8187 writes it
@@ -141,7 +114,9 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     # two equal links of one type: 300; no link of the type: 404
     r = c.get(f"/01/{gtin}?linkType=gs1:instructions&context=shop", follow_redirects=False)
     assert r.status_code == 300 and len(r.json()["linkset"][0]["https://ref.gs1.org/voc/instructions"]) == 2
+    jsonschema.validate({"linkset": r.json()["linkset"]}, schema)
     assert c.get(f"/01/{gtin}?linkType=gs1:smartLabel", follow_redirects=False).status_code == 404
+    assert c.get(f"/01/{gtin}?linkType=gs1:nonsense", follow_redirects=False).status_code == 404
     # an unknown lot falls back to the product's links
     r = c.get(f"/01/{gtin}/10/NOSUCHLOT?linkType=gs1:pip", headers={"Accept-Language": "zh-CN"}, follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == pip_zh["href"]
