@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.chain.client import Sender
 
 HEADER = b"x-ledger-sign"
+#: `api.edge.Edge` sets it in the scope once it read the body within its cap, credentials checked
+BODY_CHECKED = "ledger.body_checked"
 
 
 @dataclass
@@ -135,14 +137,19 @@ def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> 
 
 
 class SignModeFromHeader:
-    """Sets `MODE` to `prepare` for requests sent with `X-Ledger-Sign: self`, with their body kept
-    for the submission that will run them again."""
+    """Sets `MODE` to `prepare` for writes sent with `X-Ledger-Sign: self`, with their body kept
+    for the submission that will run them again. Only a body `api.edge.Edge` has already read
+    within its cap, after the credentials, is kept (anything else passes by unread)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or dict(scope["headers"]).get(HEADER, b"").lower() != b"self":
+        if (
+            scope["type"] != "http"
+            or dict(scope["headers"]).get(HEADER, b"").lower() != b"self"
+            or not scope.get(BODY_CHECKED)
+        ):
             await self.app(scope, receive, send)
             return
         chunks, more = [], True
