@@ -23,6 +23,9 @@ from hexbytes import HexBytes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.chain.client import Sender
+from ledger.chain.submission import NonceTaken, send_raw
+from ledger.clock import utcnow
+from ledger.store.models import SentTransaction
 
 HEADER = b"x-ledger-sign"
 #: `api.edge.Edge` sets it in the scope once it read the body within its cap, credentials checked
@@ -76,7 +79,10 @@ class SelfSigningSender(Sender):
             self.mode.sent = True
             if self.mode.sent_hash is not None:
                 return self.mode.sent_hash
-            return self.w3.eth.send_raw_transaction(self.mode.raw)
+            try:
+                return send_raw(self.w3, self.mode.raw)
+            except NonceTaken as exc:  # another writer of this key took the nonce meanwhile
+                raise NonceTaken(f"{exc}; prepare the write again and sign the new transaction") from None
         nonce = self.w3.eth.get_transaction_count(self.address, "pending")
         params: dict[str, Any] = {"from": self.address, "nonce": nonce}
         if gas is not None:
@@ -116,8 +122,9 @@ def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[b
 
 
 def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> str | None:
-    """A problem, or None: the transaction a wallet sent must be the prepared call, from `member`
-    (its nonce and fees are the wallet's own choice)."""
+    """A problem, or None: the transaction a wallet sent must be the prepared call, from `member`,
+    sent after the write was prepared (its nonce at least the member's next one then; otherwise
+    the wallet's own choice, as are its fees)."""
     from web3.exceptions import TransactionNotFound
 
     try:
@@ -133,7 +140,23 @@ def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> 
         "value": int(tx["value"]) == int(prepared.get("value", 0)),
     }
     wrong = [k for k, ok in checks.items() if not ok]
-    return f"differs from the prepared transaction in {', '.join(wrong)}" if wrong else None
+    if wrong:
+        return f"differs from the prepared transaction in {', '.join(wrong)}"
+    if tx["nonce"] < prepared["nonce"]:  # the member's next nonce when the write was prepared
+        return f"sent before the write was prepared (nonce {tx['nonce']}, prepared at {prepared['nonce']})"
+    return None
+
+
+def record_sent(sessions: Any, tx_hash: bytes, how: str) -> None:
+    """Keep a hash the gateway signed and sent: no wallet submission can claim it for a write later."""
+    from sqlalchemy.exc import IntegrityError
+
+    with sessions() as db:
+        db.add(SentTransaction(tx_hash="0x" + tx_hash.hex(), sent_by=how, at=utcnow()))
+        try:
+            db.commit()
+        except IntegrityError:  # already kept
+            db.rollback()
 
 
 class SignModeFromHeader:
