@@ -51,14 +51,35 @@ MODE: contextvars.ContextVar[SignMode | None] = contextvars.ContextVar("ledger_s
 class Prepared(Exception):  # noqa: N818 - an answer, not a failure
     """The request stops at an unsigned transaction for the member to sign."""
 
-    def __init__(self, tx: dict[str, Any], summary: str):
+    def __init__(self, tx: dict[str, Any], summary: str, call: dict[str, Any] | None = None):
         super().__init__(summary)
-        self.tx, self.summary = tx, summary
+        self.tx, self.summary, self.call = tx, summary, call or {}
+
+
+def _shown(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return "0x" + v.hex()
+    if isinstance(v, list | tuple):
+        return [_shown(x) for x in v]
+    return v if isinstance(v, str | bool) else str(v)
 
 
 def _summary(fn: Any) -> str:
     args = ", ".join(v.hex() if isinstance(v, bytes) else str(v) for v in fn.args)
     return f"{fn.address}: {fn.fn_name}({args})"
+
+
+def _call(fn: Any, tx: dict[str, Any]) -> dict[str, Any]:
+    """What the transaction does, decoded: the page checks it against the transaction's own `to`
+    and data (the contract at that address in the manifest, the function by its selector)."""
+    names = [i.get("name") or f"arg{n}" for n, i in enumerate(fn.abi.get("inputs", []))]
+    return {
+        "to": fn.address,
+        "function": fn.fn_name,
+        "selector": tx["data"][:10],
+        "args": [{"name": n, "value": _shown(v)} for n, v in zip(names, fn.args, strict=False)],
+        "value": str(tx.get("value", 0)),
+    }
 
 
 class SelfSigningSender(Sender):
@@ -96,7 +117,8 @@ class SelfSigningSender(Sender):
                 raise self._failure(exc) from None
             raise
         tx.pop("from", None)
-        raise Prepared({k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}, _summary(fn))
+        tx = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}
+        raise Prepared(tx, _summary(fn), _call(fn, tx))
 
 
 def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[bytes, str | None]:

@@ -53,8 +53,21 @@ async def _prepared_answer(request: Request, exc: Prepared) -> JSONResponse:
     request.state.audit_detail = f"prepared {pid}: {exc.summary}"
     return JSONResponse(
         status_code=202,
-        content={"prepared_id": pid, "transaction": exc.tx, "does": exc.summary, "submit": f"/v1/transactions/{pid}"},
+        content={
+            "prepared_id": pid,
+            "transaction": exc.tx,
+            "does": exc.summary,
+            "call": _named(request, exc.call),
+            "submit": f"/v1/transactions/{pid}",
+        },
     )
+
+
+def _named(request: Request, call: dict[str, Any]) -> dict[str, Any]:
+    """The call with the name of its contract in the deployment manifest (`GET /v1/contracts`)."""
+    contracts = services(request).chain.deployment().manifest["contracts"]
+    to = str(call.get("to", "")).lower()
+    return {"contract": next((n for n, c in contracts.items() if c["address"].lower() == to), None)} | call
 
 
 def install(app: FastAPI) -> None:

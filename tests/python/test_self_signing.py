@@ -48,6 +48,11 @@ def test_a_member_signs_its_own_write(own_key_merchant, deployment):
         and p["transaction"]["chainId"] == 31337
         and p["submit"].endswith(p["prepared_id"])
     )
+    # what it does, decoded, for the page to show and to check against the transaction's own data
+    call = p["call"]
+    assert (call["contract"], call["function"], call["value"]) == ("Provenance", "registerProduct", "0")
+    assert call["to"] == p["transaction"]["to"] and p["transaction"]["data"].startswith(call["selector"])
+    assert [a["value"] for a in call["args"]] == [str(int(gtin))]
     done = c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h)
     assert done.status_code == 201, done.text
     assert done.json()["gtin"] == gtin and done.json()["merchant"] == key.address
