@@ -89,12 +89,24 @@ def _unlock(t: dict[str, str]) -> str:
     )
 
 
+def _confirm(t: dict[str, str]) -> str:
+    """What a transaction does, decoded in the page from its own `to` and data, shown before the
+    password or the wallet is asked for; hidden until a transaction needs signing."""
+    return (
+        f'<section id="sign-confirm" hidden aria-labelledby="h-sign"><h2 id="h-sign">{escape(t["sign_title"])}</h2>'
+        f'<p>{escape(t["sign_intro"])}</p><dl id="sign-call" class="figures"></dl>'
+        f'<p><button type="button" id="sign-go">{escape(t["sign_go"])}</button> '
+        f'<button type="button" id="sign-cancel">{escape(t["sign_cancel"])}</button></p>'
+        '<p id="sign-status" role="status" aria-live="polite"></p></section>'
+    )
+
+
 def render(page: str, lang: str) -> str:
     t = table(lang)
     pages = {"merchant": console_sections.merchant, "auditor": console_sections.auditor}
     body = (pages | {"signin": _signin, "governor": console_sections.governor})[page](t)
     if page != "signin":
-        body = _unlock(t) + body
+        body = _confirm(t) + _unlock(t) + body
     data = escape(json.dumps(t, ensure_ascii=False), quote=False)
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'

@@ -109,4 +109,18 @@ MORE: dict[str, dict[str, str]] = {
     "anchored_in": {"zh": "已锚定于交易", "en": "anchored in transaction"},
     "pending_anchor": {"zh": "等待锚定", "en": "waiting to be anchored"},
     "would_fail": {"zh": "最后一次批准将失败：", "en": "the last approval would fail: "},
+    "sign_title": {"zh": "确认要签名的交易", "en": "Check the transaction before you sign"},
+    "sign_intro": {"zh": "本页面从交易本身解码出它的作用（合约与函数已与部署清单核对）：",
+                   "en": "What it does, decoded in this page from the transaction itself (contract and "
+                         "function checked against the deployment manifest):"},
+    "sign_go": {"zh": "签名", "en": "Sign"},
+    "sign_cancel": {"zh": "取消", "en": "Cancel"},
+    "sign_cancelled": {"zh": "已取消，未签名。", "en": "Cancelled: nothing was signed."},
+    "sign_contract": {"zh": "合约", "en": "Contract"},
+    "sign_function": {"zh": "函数", "en": "Function"},
+    "sign_value": {"zh": "附带金额（wei）", "en": "Value (wei)"},
+    "sign_unknown": {"zh": "拒绝签名：交易不是部署中已知合约的调用：",
+                     "en": "Refused to sign: not a call of a contract of this deployment: "},
+    "sign_mismatch": {"zh": "拒绝签名：API 的描述与交易本身不符：",
+                      "en": "Refused to sign: the API's description differs from the transaction itself: "},
 }  # fmt: skip

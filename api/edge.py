@@ -5,6 +5,8 @@ and security headers on every answer.
   an anonymous client cannot make a worker hold its upload; it is read up to a documented cap
   (`LEDGER_MAX_BODY_BYTES`, 1 MiB; EPCIS capture `LEDGER_MAX_CAPTURE_BYTES`, 32 MiB; sign-in
   16 KiB) and refused with 413 beyond it, announced or not.
+- A GET, HEAD or OPTIONS request that announces a body is refused (413) before any of it is read;
+  writes to GS1 Digital Link paths are answered 405 by the resolver, their bodies never read.
 - Pages get a strict Content-Security-Policy (no script at all; the page's one style block by its
   hash), `Referrer-Policy: no-referrer`; every answer `X-Content-Type-Options: nosniff` and
   `X-Frame-Options: DENY`, and JSON a `default-src 'none'` policy. The interactive API docs
@@ -24,6 +26,7 @@ from .auth import token_holder
 from .dl_resolver import DIGITAL_LINK
 from .errors import ApiError, unauthorized
 from .pages import STYLE_HASH
+from .self_signing import BODY_CHECKED
 from .services import Services
 
 PUBLIC_WITH_BODY = {"/v1/auth/login": 16 << 10}
@@ -34,6 +37,12 @@ PAGE_CSP = (
     "form-action 'none'; frame-ancestors 'none'"
 ).encode()
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _announces_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length", b"0").strip()
+    return b"transfer-encoding" in headers or (length != b"0" and length != b"")
 
 
 class Edge:
@@ -45,12 +54,15 @@ class Edge:
             await self.app(scope, receive, send)
             return
         send = _with_security_headers(send, scope["path"].startswith(DOCS))
-        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and not DIGITAL_LINK.fullmatch(scope["path"]):
-            try:
+        try:
+            if scope["method"] in WRITES and not DIGITAL_LINK.fullmatch(scope["path"]):
                 receive = await self._checked_body(scope, receive)
-            except ApiError as exc:
-                await _answer(send, exc, scope)
-                return
+                scope[BODY_CHECKED] = True
+            elif _announces_body(dict(scope["headers"])) and scope["method"] not in WRITES:
+                raise ApiError(413, "payload_too_large", f"a {scope['method']} request takes no body")
+        except ApiError as exc:
+            await _answer(send, exc, scope)
+            return
         await self.app(scope, receive, send)
 
     def _limit(self, path: str) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.client import TransactionFailed
+from ledger.chain.submission import TransactionRejected
 from ledger.errors import (
     Conflict,
     Forbidden,
@@ -117,6 +118,8 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
         return 503, _body("database_unavailable", reason), {"Retry-After": "1"}
     if isinstance(exc, RequestException):  # the chain node did not answer a read in time
         return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
+    if isinstance(exc, TransactionRejected):  # the node refused it before it ran (a nonce clash, ...)
+        return 409, _body("transaction_rejected", str(exc)), None
     if isinstance(exc, TransactionFailed):
         return _REVERT_STATUS.get(exc.error or "", 409), _body(exc.error or "reverted", str(exc)), None
     if isinstance(exc, QueryParameterError):

@@ -23,8 +23,13 @@ from hexbytes import HexBytes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.chain.client import Sender
+from ledger.chain.submission import NonceTaken, send_raw
+from ledger.clock import utcnow
+from ledger.store.models import SentTransaction
 
 HEADER = b"x-ledger-sign"
+#: `api.edge.Edge` sets it in the scope once it read the body within its cap, credentials checked
+BODY_CHECKED = "ledger.body_checked"
 
 
 @dataclass
@@ -46,14 +51,35 @@ MODE: contextvars.ContextVar[SignMode | None] = contextvars.ContextVar("ledger_s
 class Prepared(Exception):  # noqa: N818 - an answer, not a failure
     """The request stops at an unsigned transaction for the member to sign."""
 
-    def __init__(self, tx: dict[str, Any], summary: str):
+    def __init__(self, tx: dict[str, Any], summary: str, call: dict[str, Any] | None = None):
         super().__init__(summary)
-        self.tx, self.summary = tx, summary
+        self.tx, self.summary, self.call = tx, summary, call or {}
+
+
+def _shown(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return "0x" + v.hex()
+    if isinstance(v, list | tuple):
+        return [_shown(x) for x in v]
+    return v if isinstance(v, str | bool) else str(v)
 
 
 def _summary(fn: Any) -> str:
     args = ", ".join(v.hex() if isinstance(v, bytes) else str(v) for v in fn.args)
     return f"{fn.address}: {fn.fn_name}({args})"
+
+
+def _call(fn: Any, tx: dict[str, Any]) -> dict[str, Any]:
+    """What the transaction does, decoded: the page checks it against the transaction's own `to`
+    and data (the contract at that address in the manifest, the function by its selector)."""
+    names = [i.get("name") or f"arg{n}" for n, i in enumerate(fn.abi.get("inputs", []))]
+    return {
+        "to": fn.address,
+        "function": fn.fn_name,
+        "selector": tx["data"][:10],
+        "args": [{"name": n, "value": _shown(v)} for n, v in zip(names, fn.args, strict=False)],
+        "value": str(tx.get("value", 0)),
+    }
 
 
 class SelfSigningSender(Sender):
@@ -74,7 +100,10 @@ class SelfSigningSender(Sender):
             self.mode.sent = True
             if self.mode.sent_hash is not None:
                 return self.mode.sent_hash
-            return self.w3.eth.send_raw_transaction(self.mode.raw)
+            try:
+                return send_raw(self.w3, self.mode.raw)
+            except NonceTaken as exc:  # another writer of this key took the nonce meanwhile
+                raise NonceTaken(f"{exc}; prepare the write again and sign the new transaction") from None
         nonce = self.w3.eth.get_transaction_count(self.address, "pending")
         params: dict[str, Any] = {"from": self.address, "nonce": nonce}
         if gas is not None:
@@ -88,7 +117,8 @@ class SelfSigningSender(Sender):
                 raise self._failure(exc) from None
             raise
         tx.pop("from", None)
-        raise Prepared({k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}, _summary(fn))
+        tx = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}
+        raise Prepared(tx, _summary(fn), _call(fn, tx))
 
 
 def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[bytes, str | None]:
@@ -114,8 +144,9 @@ def check_signed(raw_hex: str, prepared: dict[str, Any], member: str) -> tuple[b
 
 
 def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> str | None:
-    """A problem, or None: the transaction a wallet sent must be the prepared call, from `member`
-    (its nonce and fees are the wallet's own choice)."""
+    """A problem, or None: the transaction a wallet sent must be the prepared call, from `member`,
+    sent after the write was prepared (its nonce at least the member's next one then; otherwise
+    the wallet's own choice, as are its fees)."""
     from web3.exceptions import TransactionNotFound
 
     try:
@@ -131,18 +162,39 @@ def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> 
         "value": int(tx["value"]) == int(prepared.get("value", 0)),
     }
     wrong = [k for k, ok in checks.items() if not ok]
-    return f"differs from the prepared transaction in {', '.join(wrong)}" if wrong else None
+    if wrong:
+        return f"differs from the prepared transaction in {', '.join(wrong)}"
+    if tx["nonce"] < prepared["nonce"]:  # the member's next nonce when the write was prepared
+        return f"sent before the write was prepared (nonce {tx['nonce']}, prepared at {prepared['nonce']})"
+    return None
+
+
+def record_sent(sessions: Any, tx_hash: bytes, how: str) -> None:
+    """Keep a hash the gateway signed and sent: no wallet submission can claim it for a write later."""
+    from sqlalchemy.exc import IntegrityError
+
+    with sessions() as db:
+        db.add(SentTransaction(tx_hash="0x" + tx_hash.hex(), sent_by=how, at=utcnow()))
+        try:
+            db.commit()
+        except IntegrityError:  # already kept
+            db.rollback()
 
 
 class SignModeFromHeader:
-    """Sets `MODE` to `prepare` for requests sent with `X-Ledger-Sign: self`, with their body kept
-    for the submission that will run them again."""
+    """Sets `MODE` to `prepare` for writes sent with `X-Ledger-Sign: self`, with their body kept
+    for the submission that will run them again. Only a body `api.edge.Edge` has already read
+    within its cap, after the credentials, is kept (anything else passes by unread)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or dict(scope["headers"]).get(HEADER, b"").lower() != b"self":
+        if (
+            scope["type"] != "http"
+            or dict(scope["headers"]).get(HEADER, b"").lower() != b"self"
+            or not scope.get(BODY_CHECKED)
+        ):
             await self.app(scope, receive, send)
             return
         chunks, more = [], True

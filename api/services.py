@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from eth_account.signers.local import LocalAccount
 from fastapi import Request
@@ -35,7 +35,7 @@ from .cache import TTLCache
 from .errors import ApiError
 from .limits import rate_limiter
 from .scans import LOOKUP, ScanRecorder
-from .self_signing import MODE, SelfSigningSender
+from .self_signing import MODE, SelfSigningSender, record_sent
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ class Chain:
 class Signers:
     """Keys the gateway holds to sign transactions for members who delegate signing to it."""
 
-    def __init__(self, settings: Settings, chain: Chain):
-        self.settings, self.chain = settings, chain
+    def __init__(self, settings: Settings, chain: Chain, on_sent: Callable[[bytes], None] | None = None):
+        self.settings, self.chain, self.on_sent = settings, chain, on_sent
         self._keys: dict[str, LocalAccount] | None = None
 
     def sender_for(self, address: str) -> Sender:
@@ -101,7 +101,9 @@ class Signers:
                 "no_signing_key",
                 f"this gateway holds no signing key for {address}; submit the transaction yourself",
             )
-        return self.chain.deployment().sender(account)
+        sender = self.chain.deployment().sender(account)
+        sender.on_sent = self.on_sent  # its hashes are kept: no wallet submission claims them later
+        return sender
 
 
 class Services:
@@ -111,7 +113,7 @@ class Services:
         migrate(self.engine)
         self.sessions: sessionmaker[DbSession] = session_factory(self.engine)
         self.chain = Chain(settings)
-        self.signers = Signers(settings, self.chain)
+        self.signers = Signers(settings, self.chain, lambda tx_hash: record_sent(self.sessions, tx_hash, "platform"))
         self.public_limiter = rate_limiter(settings.public_rate, settings.public_window_s, settings.redis_url)
         self._code_signer: CodeSigner | None = None
         self._locks: dict[str, object] = {}  # leader locks held for the life of the process

@@ -65,6 +65,10 @@ class Settings:
     #: at most this many pending events, when due, are recorded one by one into their batches'
     #: on-chain hash chains, signed by their recorders, instead of a Merkle root (0: roots only)
     anchor_one_by_one_max: int = field(default_factory=lambda: _env_int("LEDGER_ANCHOR_ONE_BY_ONE_MAX", 1))
+    #: a non-operator's POST /v1/epcis/anchor anchors at most this often (seconds; 0: no limit)
+    anchor_manual_every_s: float = field(
+        default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_MANUAL_EVERY", "10"))
+    )
     #: how often the background anchorer looks (seconds); 0 turns it off (anchor with the CLI or API)
     anchor_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_INTERVAL", "1")))
     #: /healthz: 503 when the chain's head block is older than this (seconds; unset: 60, but not

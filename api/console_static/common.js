@@ -22,8 +22,9 @@ export const session = {
 
 // --- writes signed by the member's own key ----------------------------------------------------
 // A session from a keystore signs its writes itself: the API stops each write at its unsigned
-// transaction (X-Ledger-Sign: self, answer 202), this page signs it with the key (unlocked once
-// per page with the keystore's password) and submits it; the API then answers as the write does.
+// transaction (X-Ledger-Sign: self, answer 202), the page shows what it does and the member agrees
+// (each transaction), the page signs it with the key (unlocked once per page with the keystore's
+// password) and submits it; the API then answers as the write does.
 let wallet = null;
 
 function unlock() {
@@ -63,11 +64,62 @@ async function sendByWallet(tx) {
   });
 }
 
+// --- what a transaction does, shown before it is signed ----------------------------------------
+// The page decodes the prepared transaction itself: its `to` must be a contract of the deployment
+// (GET /v1/contracts, the manifest with its ABIs) and its data a function of that contract (by the
+// 4-byte selector); the API's own description must agree. The member then sees contract, function,
+// arguments and value, and signs or cancels.
+let contracts = null;
+
+async function decoded(tx) {
+  if (!contracts) {
+    const m = await api('/v1/contracts');
+    contracts = Object.entries(m.contracts).map(([name, c]) => (
+      { name, address: String(c.address).toLowerCase(), iface: new ethers.Interface(c.abi) }));
+  }
+  const known = contracts.find((c) => c.address === String(tx.to || '').toLowerCase());
+  if (!known) throw new Error(T.sign_unknown + tx.to);
+  let call = null;
+  try { call = known.iface.parseTransaction({ data: tx.data, value: BigInt(tx.value || 0) }); } catch { call = null; }
+  if (!call) throw new Error(T.sign_unknown + `${known.name} ${String(tx.data).slice(0, 10)}`);
+  const shown = (v) => (Array.isArray(v) ? `[${Array.from(v, shown).join(', ')}]` : String(v));
+  return { contract: known.name, function: call.name, selector: call.selector, value: String(BigInt(tx.value || 0)),
+    args: call.fragment.inputs.map((p, i) => [p.name || `arg${i}`, shown(call.args[i])]) };
+}
+
+function refuse(err) {  // shown in the panel, with nothing to sign
+  $('sign-call').replaceChildren();
+  $('sign-go').hidden = true;
+  say('sign-status', err.message, true);
+  $('sign-confirm').hidden = false;
+  throw err;
+}
+
+async function confirmed(answer) {
+  const panel = $('sign-confirm');
+  const call = await decoded(answer.transaction).catch(refuse);
+  const said = answer.call || {};
+  if (said.contract !== call.contract || said.function !== call.function || said.selector !== call.selector) {
+    refuse(new Error(`${T.sign_mismatch}${said.contract}.${said.function} ≠ ${call.contract}.${call.function}`));
+  }
+  $('sign-go').hidden = false;
+  figures('sign-call', [[T.sign_contract, `${call.contract} (${answer.transaction.to})`],
+    [T.sign_function, `${call.function} (${call.selector})`], ...call.args, [T.sign_value, call.value]]);
+  say('sign-status', '');
+  panel.hidden = false;
+  $('sign-go').focus();
+  return new Promise((resolve, reject) => {
+    $('sign-go').onclick = () => { panel.hidden = true; resolve(call); };
+    $('sign-cancel').onclick = () => { panel.hidden = true; reject(new Error(T.sign_cancelled)); };
+  });
+}
+
 export async function write(path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may
   let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
   while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
+    await confirmed(answer);  // shown and agreed to before any password or wallet is asked
     let signed;
     if (session.keystore) {
       const key = await unlock();

@@ -9,6 +9,7 @@ operators see all. Proofs are public: they reveal hashes only.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.clock import utcnow
+from ledger.clock import as_utc, utcnow
 from ledger.flows import delivery_capture
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace import recorders
@@ -33,6 +34,7 @@ from ledger.trace.gs1 import GtinError, normalize_gtin
 
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
+from ..self_signing import MODE
 from ..services import get_db, rate_limited, services
 from .money_fields import deployment_of, sender_of
 
@@ -237,10 +239,37 @@ def status(member: Member = Depends(require(RECORDERS, *READ_ALL)), db: DbSessio
 def anchor_now(
     request: Request,
     member: Member = Depends(require(RECORDERS | Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
 ) -> dict:
+    if MODE.get() is not None:  # roots are the anchoring key's, entries their recorders': nothing of the caller's
+        raise ApiError(
+            409,
+            "not_self_signed",
+            "anchoring is signed by the platform's anchoring key (batches' hash-chain entries by their recorders' "
+            "keys held here): nothing to sign; send it without X-Ledger-Sign: self",
+        )
+    if not member.has(Role.OPERATOR):
+        _no_sooner_than_batching(db, services(request).settings.anchor_manual_every_s)
     anchors = services(request).anchorer.drain()
     request.state.audit_detail = f"{len(anchors)} roots anchored"
     return {"anchors": [_anchor_out(a) for a in anchors]}
+
+
+def _no_sooner_than_batching(db: DbSession, every_s: float) -> None:
+    """A recorder's call makes no more roots than batching would: with events pending, at most one
+    anchoring per `every_s` (LEDGER_ANCHOR_MANUAL_EVERY), counted from the last one, else 429."""
+    if db.scalar(select(EpcisEvent.id).where(EpcisEvent.anchor_id.is_(None)).limit(1)) is None:
+        return  # nothing pending: nothing will be sent
+    last = db.scalar(select(func.max(EpcisAnchor.anchored_at)))
+    wait = every_s - (utcnow() - as_utc(last)).total_seconds() if last is not None else 0
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"events were anchored {every_s - wait:.0f} s ago; anchoring on demand at most every {every_s:g} s "
+            "(pending events are anchored by then anyway)",
+            {"Retry-After": str(math.ceil(wait))},
+        )
 
 
 def _anchor_out(a: EpcisAnchor) -> dict:

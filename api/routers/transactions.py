@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from eth_utils import keccak
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import as_utc, utcnow
-from ledger.store.models import PREPARED_TTL_S, PreparedTransaction
+from ledger.store.models import PREPARED_TTL_S, PreparedTransaction, SentTransaction
 
 from ..auth import Member, authenticate
 from ..errors import ApiError, invalid, not_found
@@ -52,8 +53,21 @@ async def _prepared_answer(request: Request, exc: Prepared) -> JSONResponse:
     request.state.audit_detail = f"prepared {pid}: {exc.summary}"
     return JSONResponse(
         status_code=202,
-        content={"prepared_id": pid, "transaction": exc.tx, "does": exc.summary, "submit": f"/v1/transactions/{pid}"},
+        content={
+            "prepared_id": pid,
+            "transaction": exc.tx,
+            "does": exc.summary,
+            "call": _named(request, exc.call),
+            "submit": f"/v1/transactions/{pid}",
+        },
     )
+
+
+def _named(request: Request, call: dict[str, Any]) -> dict[str, Any]:
+    """The call with the name of its contract in the deployment manifest (`GET /v1/contracts`)."""
+    contracts = services(request).chain.deployment().manifest["contracts"]
+    to = str(call.get("to", "")).lower()
+    return {"contract": next((n for n, c in contracts.items() if c["address"].lower() == to), None)} | call
 
 
 def install(app: FastAPI) -> None:
@@ -93,17 +107,20 @@ async def submit(
             raw, problem = check_signed(body.raw_transaction, tx, member.address)
             if problem:
                 raise invalid("body.raw_transaction", problem)
+        claimed = sent or "0x" + keccak(raw).hex()  # a hash answers for one write, whoever sent it
         try:
             taken = db.execute(
                 update(PreparedTransaction)
                 .where(PreparedTransaction.id == prepared_id, PreparedTransaction.submitted_at.is_(None))
                 .values(**values)
             )
+            if taken.rowcount != 1:
+                db.rollback()
+                raise ApiError(409, "already_submitted", f"prepared transaction {prepared_id} was already submitted")
+            db.add(SentTransaction(tx_hash=claimed, sent_by="wallet" if sent else "raw", at=utcnow()))
             db.commit()
-        except IntegrityError:  # the hash already answered for another prepared transaction
-            raise ApiError(409, "already_submitted", f"transaction {sent} was already submitted") from None
-        if taken.rowcount != 1:
-            raise ApiError(409, "already_submitted", f"prepared transaction {prepared_id} was already submitted")
+        except IntegrityError:  # the hash already answered for another write
+            raise ApiError(409, "already_submitted", f"transaction {claimed} already answered for a write") from None
     mode = SignMode("submit", raw=raw, prepared=tx | {"request": original})
     mode.sent_hash = bytes.fromhex(sent[2:]) if sent else None
     return await _run_again(request, original, mode)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from requests.exceptions import RequestException
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
@@ -27,6 +27,10 @@ from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import consortium, network_urls
 
 from .receipts import light_receipt
+from .revert_errors import ErrorDecoder
+from .submission import NonceTaken, TransactionRejected, send_raw
+
+NONCE_ATTEMPTS = 5
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 #: anvil's well-known development mnemonic; never holds real value
@@ -152,8 +156,14 @@ def _resend_if_dropped(w3: Web3, tx_hash: bytes, raw: bytes) -> None:
         return  # still pending somewhere
     except TransactionNotFound:
         pass
-    with contextlib.suppress(Exception):  # already known, or mined meanwhile: either is fine
-        w3.eth.send_raw_transaction(raw)
+    try:
+        send_raw(w3, raw)  # already known, or mined meanwhile: either is fine
+    except NonceTaken:  # another transaction of the key took its nonce: this one will never run
+        raise TransactionRejected(
+            f"transaction {tx_hash.hex()} was replaced by another of the same key and nonce; nothing of it ran"
+        ) from None
+    except Exception:  # noqa: BLE001 - the node is busy or gone: try again at the next check
+        pass
 
 
 def nonce_lock(address: str) -> Any:
@@ -201,43 +211,6 @@ class TransactionFailed(LedgerError):
         self.error_args = args
 
 
-@dataclass(frozen=True)
-class _ErrorSig:
-    name: str
-    types: list[str]
-
-
-class ErrorDecoder:
-    """Decodes revert data into `Name(arg, ...)` using the custom errors of the given ABIs."""
-
-    def __init__(self, abis: list[list[dict[str, Any]]]):
-        self._by_selector: dict[bytes, _ErrorSig] = {}
-        for abi in abis:
-            for item in abi:
-                if item.get("type") == "error":
-                    types = [abi_type(i) for i in item["inputs"]]
-                    sel = keccak(text=f"{item['name']}({','.join(types)})")[:4]
-                    self._by_selector[sel] = _ErrorSig(item["name"], types)
-
-    def decode(self, data: str | bytes) -> tuple[str, tuple[Any, ...]] | None:
-        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
-        sig = self._by_selector.get(raw[:4])
-        if sig is None:
-            return None
-        values = abi_decode(sig.types, raw[4:])
-        return sig.name, tuple(
-            to_checksum_address(v) if t == "address" else v for t, v in zip(sig.types, values, strict=True)
-        )
-
-
-def abi_type(param: dict[str, Any]) -> str:
-    """The canonical type string of an ABI parameter (tuples spelled out)."""
-    t = param["type"]
-    if t.startswith("tuple"):
-        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + t[5:]
-    return t
-
-
 class Sender:
     """Signs and sends transactions for one account, waiting for receipts."""
 
@@ -246,6 +219,8 @@ class Sender:
         self.account = account
         self.decoder = decoder or ErrorDecoder([])
         self._raw: dict[bytes, bytes] = {}
+        #: told each hash before it is sent (the API keeps them: a hash answers for one write)
+        self.on_sent: Callable[[bytes], None] | None = None
 
     @property
     def address(self) -> str:
@@ -260,20 +235,30 @@ class Sender:
         """Sign and send `fn` without waiting: several independent calls then share a block. The
         nonce is taken and the transaction handed to the node under this key's lock, shared by
         every process on the machine, so concurrent writes by one member never take one nonce
-        twice. `wait` for each hash."""
-        with nonce_lock(self.address):
-            nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-            params: dict[str, Any] = {"from": self.address, "nonce": nonce}
-            if gas is not None:
-                params["gas"] = gas
-            try:
-                tx = fn.build_transaction(params)
-            except (ContractCustomError, ContractLogicError) as exc:
-                raise self._failure(exc) from None
-            raw = self.account.sign_transaction(tx).raw_transaction
-            tx_hash = self.w3.eth.send_raw_transaction(raw)
-        self._raw[bytes(tx_hash)] = raw
-        return tx_hash
+        twice; a nonce another writer of the key took meanwhile (its own wallet) is taken afresh, up
+        to NONCE_ATTEMPTS times, then a 409-worthy NonceTaken. `wait` for each hash."""
+        for attempt in range(1, NONCE_ATTEMPTS + 1):
+            with nonce_lock(self.address):
+                params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
+                try:
+                    tx = fn.build_transaction(params)
+                except (ContractCustomError, ContractLogicError) as exc:
+                    raise self._failure(exc) from None
+                # the nonce last, just before signing: the window another writer of the key can take it in
+                tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+                raw = self.account.sign_transaction(tx).raw_transaction
+                if self.on_sent is not None:
+                    self.on_sent(keccak(raw))
+                try:
+                    tx_hash = send_raw(self.w3, raw)
+                except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
+                    if attempt == NONCE_ATTEMPTS:
+                        raise
+                else:
+                    self._raw[tx_hash] = raw
+                    return tx_hash
+            time.sleep(random.uniform(0, 0.02 * attempt))  # out of step with the other writer
+        raise AssertionError("unreachable")
 
     def wait(self, tx_hash: bytes, light: bool = False) -> Any:
         """The receipt; a transaction the node dropped meanwhile is sent again, not forgotten."""

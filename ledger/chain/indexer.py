@@ -29,8 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from web3 import Web3
 
-from ledger.chain.client import abi_type as _abi_type
 from ledger.chain.deploy import Deployment
+from ledger.chain.revert_errors import abi_type as _abi_type
 from ledger.errors import NodeUnavailable
 from ledger.store.models import ChainEvent, IndexedBlock, IndexerCheckpoint
 

@@ -13,6 +13,7 @@ from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, E
 from .order_tables import CommissionRule, Order, SettlementSlot
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
 from .resolver_tables import ResolverLink
+from .sent_tables import SentTransaction
 
 __all__ = [
     "Base",
@@ -28,6 +29,7 @@ __all__ = [
     "EpcisSubscription",
     "EpcisVocabulary",
     "ResolverLink",
+    "SentTransaction",
 ]  # and the tables below
 
 

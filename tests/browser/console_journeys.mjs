@@ -5,7 +5,7 @@
 // node tests/browser/console_journeys.mjs <base url> <keystore file> <password> <gtin> <lot> <out dir>
 import fs from 'node:fs';
 import path from 'node:path';
-import { audit as auditPage, launch, newReport, signIn, watch as watchPage } from './lib.mjs';
+import { agreeToSignatures, audit as auditPage, launch, newReport, signIn, watch as watchPage } from './lib.mjs';
 
 const [base, keystore, password, gtin, lot, newGtin, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
@@ -24,6 +24,7 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const page = await context.newPage();
   watch(page);
+  agreeToSignatures(page, report);
   await page.goto(`${base}/console/?lang=en`);
   await audit(page, 'signin-desktop-en');
   await timed('sign_in', async () => {

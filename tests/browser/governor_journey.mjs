@@ -2,7 +2,7 @@
 // it with a transaction signed in the page by the governor's own key; axe-core on the page.
 // node tests/browser/governor_journey.mjs <base url> <keystore file> <password> <proposal id> <out dir>
 import fs from 'node:fs';
-import { audit, launch, newReport, signIn, watch } from './lib.mjs';
+import { agreeToSignatures, audit, launch, newReport, signIn, watch } from './lib.mjs';
 
 const [base, keystore, password, proposal, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
@@ -11,6 +11,7 @@ const browser = await launch();
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   watch(page, report);
+  agreeToSignatures(page, report);
   await signIn(page, base, keystore, password, 'zh', /\/console\/governor/);
   const row = `#proposals tr[data-proposal="${proposal}"]`;
   await page.waitForSelector(row);

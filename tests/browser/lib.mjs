@@ -44,3 +44,18 @@ export async function signIn(page, base, keystore, password, lang, landing) {
   await page.press('#password', 'Enter');  // keyboard only
   await page.waitForURL(landing, { timeout: 60000 });
 }
+
+// Every transaction the page asks to sign is first shown decoded (#sign-confirm): the journey reads
+// what the page showed into report.signed_calls and agrees ("Sign"), as a member reading it would.
+export function agreeToSignatures(page, report) {
+  report.signed_calls = [];
+  (async () => {
+    for (;;) {
+      try {
+        await page.waitForSelector('#sign-confirm:not([hidden]) #sign-go:not([hidden])', { timeout: 0 });
+        report.signed_calls.push(await page.textContent('#sign-call'));
+        await page.click('#sign-go');
+      } catch { return; }  // the page or browser closed
+    }
+  })();
+}

@@ -5,7 +5,7 @@
 // node tests/browser/wallet_journey.mjs <base url> <node url> <private key> <gtin> <out dir>
 import fs from 'node:fs';
 import { ethers } from 'ethers';
-import { audit, launch, newReport, watch } from './lib.mjs';
+import { agreeToSignatures, audit, launch, newReport, watch } from './lib.mjs';
 
 const [base, nodeUrl, privateKey, gtin, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
@@ -31,11 +31,27 @@ try {
   });
   const page = await context.newPage();
   watch(page, report);
+  agreeToSignatures(page, report);
   await page.goto(`${base}/console/?lang=en`);
   await page.click('#wallet');
   await page.waitForURL(/\/console\/merchant/, { timeout: 60000 });
   await page.waitForSelector('#deposit dd');
   report.signed_in_as = await page.textContent('#who');
+  // an API that lies about where the call goes: the page finds no contract of the deployment there
+  await page.route('**/v1/products', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    if (body.transaction) body.transaction.to = wallet.address;
+    await route.fulfill({ response, json: body });
+  });
+  await page.fill('#product-gtin', gtin);
+  await page.fill('#product-name', 'Wallet tea');
+  await page.click('#product-form button');
+  await page.waitForSelector('#sign-confirm:not([hidden]) #sign-status.error', { timeout: 60000 });
+  report.refused = await page.textContent('#sign-status');
+  report.sent_when_refused = report.wallet_calls.includes('eth_sendTransaction');
+  await page.unroute('**/v1/products');
+  await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
   await page.fill('#product-gtin', gtin);
   await page.fill('#product-name', 'Wallet tea');
   await page.click('#product-form button');

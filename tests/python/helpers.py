@@ -39,6 +39,8 @@ def make_client(deployment, chain_node, tmp_path, **overrides) -> TestClient:
             "manifest_path": path,
             "database_url": f"sqlite:///{tmp_path / 'api.sqlite3'}",
             "siwe_domain": DOMAIN,
+            # tests anchor on demand; the limit on recorders' doing so is tested in test_epcis_api
+            "anchor_manual_every_s": 0,
         }
         | overrides
     )

@@ -155,6 +155,9 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
     assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]
     assert report["owed_before"] == "3.00 ¥" and report["owed_after"] == "0.00 ¥", report  # pulled, signed here
     assert report["payouts_status"] == "Pulled to your account."
+    # each transaction was shown decoded in the page before it was signed
+    calls = report["signed_calls"]
+    assert len(calls) >= 6 and any("Provenance" in c and "registerProduct" in c for c in calls), calls
     assert dep.contract("GuaranteeVault").functions.claimable(merchant.address).call() == 0
     # the code issue's anchor was prepared for the page to sign, not signed by the gateway
     log = httpx.get(url + "/v1/audit/log", params={"actor": merchant.address, "limit": 1000}, headers=headers(
@@ -176,6 +179,7 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     report = journey("governor_journey.mjs", url, keystore_of(g2, tmp_path), PASSWORD, str(proposal))
     assert "admit_member" in report["before"] and "a new lab" in report["before"] and "待批准" in report["before"]
     assert "已执行" in report["after"], report
+    assert len(report["signed_calls"]) == 1 and "Governance" in report["signed_calls"][0], report["signed_calls"]
     assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.INSPECTOR)
     merchant = dep.manifest["members"]["merchant_a"]["address"]
     assert merchant in report["members"] and "merchant" in report["members"]
@@ -235,6 +239,9 @@ def test_a_merchant_signs_in_and_writes_with_an_injected_wallet(console):
     assert merchant.address in report["signed_in_as"] and report["product_status"].startswith("Done"), report
     assert report["wallet_calls"][:2] == ["eth_requestAccounts", "personal_sign"]
     assert "eth_sendTransaction" in report["wallet_calls"]  # sent by the wallet, not signed by the gateway
+    # a prepared transaction to no contract of the deployment is refused in the page, the wallet never asked
+    assert report["refused"].startswith("Refused to sign") and report["sent_when_refused"] is False, report
+    assert any("registerProduct" in c for c in report["signed_calls"]), report["signed_calls"]
     assert dep.contract("Provenance").functions.productOwner(int(gtin)).call() == merchant.address
 
 

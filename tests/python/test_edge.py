@@ -156,3 +156,32 @@ def test_every_answer_carries_security_headers_and_errors_keep_their_shape(clien
     assert not_allowed.status_code == 405 and not_allowed.json()["error"] == "method_not_allowed"
     slash = c.get("/v1/products/", headers=merchant | {"Host": "evil.example"}, follow_redirects=False)
     assert slash.status_code == 404 and "location" not in slash.headers
+
+
+def test_an_anonymous_self_signed_upload_is_refused_on_every_path_without_being_read(served):
+    """`X-Ledger-Sign: self` keeps a write's body, but only one the edge already read within its cap
+    after the credentials: anonymous 64 MiB on any path is a quick 4xx, and the worker holds none of it."""
+    pid = _worker_pid(int(served.rsplit(":", 1)[1]))
+    before = _rss_mb(pid)
+
+    def chunks():
+        for _ in range(64):
+            yield b"x" * MiB
+
+    cases = [
+        ("GET", "/livez", 413),
+        ("POST", "/01/09506000134352", 405),
+        ("POST", "/v1/products", 401),
+        ("POST", "/epcis/capture", 401),
+        ("POST", "/v1/epcis/capture", 401),
+    ]
+    for method, path, status in cases:
+        started = time.monotonic()
+        try:
+            r = httpx.request(method, served + path, content=chunks(), headers={"X-Ledger-Sign": "self"}, timeout=60)
+            assert r.status_code == status, (path, r.status_code, r.text)
+        except httpx.TransportError:
+            pass  # answered and closed before the upload ended: not read either way
+        assert time.monotonic() - started < 20, path
+        assert _rss_mb(pid) - before < 50, f"{path}: worker grew from {before:.0f} MB to {_rss_mb(pid):.0f} MB"
+    assert httpx.get(served + "/livez", headers={"X-Ledger-Sign": "self"}).status_code == 200

@@ -558,3 +558,38 @@ def test_anchoring_with_the_chain_down_is_503_and_leaves_events_pending(api, dep
     assert r.status_code == 503 and r.json()["error"] == "NodeUnavailable", r.text
     assert c.app.state.services.anchorer.pending() == 4  # nothing half done
     assert [a["method"] for a in c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]] == ["merkle"]
+
+
+def test_a_recorder_anchors_on_demand_no_sooner_than_batching_and_prepares_no_platform_anchor(
+    deployment, chain_node, tmp_path, members
+):
+    """The platform pays for roots: a recorder's call with X-Ledger-Sign: self prepares none (409,
+    nothing kept), and its calls make at most one root per LEDGER_ANCHOR_MANUAL_EVERY (429 with
+    Retry-After after that); an operator anchors when it likes."""
+    from ledger.store.models import PreparedTransaction
+
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0, anchor_manual_every_s=60)
+    h = {who: login(c, members[who]) for who in ("producer", "platform")}
+    prov = deployment[0].contract("Provenance")
+    start = deployment[0].w3.eth.block_number
+
+    def capture(seed: int) -> None:
+        assert c.post("/v1/epcis/capture", json=document(random.Random(seed), 2), headers=h["producer"]).is_success
+
+    def roots() -> int:
+        return sum(e["blockNumber"] > start for e in prov.events.RootAnchored().get_logs(from_block=start))
+
+    capture(7001)
+    r = c.post("/v1/epcis/anchor", headers=h["producer"] | {"X-Ledger-Sign": "self"})
+    assert r.status_code == 409 and r.json()["error"] == "not_self_signed", r.text
+    with c.app.state.services.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(PreparedTransaction)) == 0
+    assert roots() == 0
+    assert len(c.post("/v1/epcis/anchor", headers=h["producer"]).json()["anchors"]) == 1
+    for i in range(5):
+        capture(7002 + i)
+        r = c.post("/v1/epcis/anchor", headers=h["producer"])
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60, r.text
+    assert roots() == 1 and c.get("/v1/epcis/status", headers=h["producer"]).json()["pending"] == 10
+    assert len(c.post("/v1/epcis/anchor", headers=h["platform"]).json()["anchors"]) == 1
+    assert roots() == 2

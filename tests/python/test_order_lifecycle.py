@@ -275,3 +275,40 @@ def test_no_order_number_or_shopper_on_chain(api, members):
     assert len(blobs) > 100
     hits = [(i, n) for i, blob in enumerate(blobs) for n in needles if n in blob]
     assert hits == []
+
+
+def test_one_refund_transaction_answers_for_one_refund_whichever_path_sent_it(api, members):
+    """A merchant's refund sent through the gateway cannot be submitted again as the hash of a
+    self-signed refund: not one sent before the refund was prepared, nor one the gateway sent after."""
+    c, h, dep = api
+    w3, merchant = dep.w3, members["merchant_a"]
+    o = escrow(c, h, members, amount=100_000, carrier=None)
+    path, self_signed = f"/v1/orders/{o['order_id']}/refund", h["merchant_a"] | {"X-Ledger-Sign": "self"}
+
+    def refunded() -> int:
+        return c.get(f"/v1/orders/{o['order_id']}", headers=h["merchant_a"]).json()["refunded_fen"]
+
+    first = c.post(path, json={"amount_fen": 100}, headers=h["merchant_a"])
+    assert first.status_code == 200 and first.json()["refunded_fen"] == 100, first.text
+    sent_before = first.json()["history"][-1]["tx"]
+    p = c.post(path, json={"amount_fen": 100}, headers=self_signed).json()
+    r = c.post(p["submit"], json={"tx_hash": sent_before}, headers=h["merchant_a"])
+    assert r.status_code == 422 and "before the write was prepared" in r.text, r.text
+    assert refunded() == 100
+    # prepared, then the same refund through the gateway: its hash answers for that refund only
+    p = c.post(path, json={"amount_fen": 100}, headers=self_signed).json()
+    second = c.post(path, json={"amount_fen": 100}, headers=h["merchant_a"])
+    assert second.status_code == 200 and second.json()["refunded_fen"] == 200
+    sent_after = second.json()["history"][-1]["tx"]
+    assert w3.eth.get_transaction(sent_after)["nonce"] >= p["transaction"]["nonce"]
+    r = c.post(p["submit"], json={"tx_hash": sent_after}, headers=h["merchant_a"])
+    assert r.status_code == 409 and r.json()["error"] == "already_submitted", r.text
+    assert refunded() == 200
+    # the merchant's wallet sending the prepared refund itself still works, once
+    p = c.post(path, json={"amount_fen": 100}, headers=self_signed).json()
+    tx = dict(p["transaction"], nonce=w3.eth.get_transaction_count(merchant.address))
+    own = "0x" + bytes(w3.eth.send_raw_transaction(merchant.sign_transaction(tx).raw_transaction)).hex()
+    r = c.post(p["submit"], json={"tx_hash": own}, headers=h["merchant_a"])
+    assert r.status_code == 200 and r.json()["refunded_fen"] == 300, r.text
+    txs = [s["tx"] for s in r.json()["history"] if s.get("refund_fen")]
+    assert len(set(txs)) == 3 and all(w3.eth.get_transaction_receipt(t)["status"] == 1 for t in txs)

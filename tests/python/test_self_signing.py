@@ -4,6 +4,10 @@ member and answers as the write does. Anything else signed is refused and change
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -44,6 +48,11 @@ def test_a_member_signs_its_own_write(own_key_merchant, deployment):
         and p["transaction"]["chainId"] == 31337
         and p["submit"].endswith(p["prepared_id"])
     )
+    # what it does, decoded, for the page to show and to check against the transaction's own data
+    call = p["call"]
+    assert (call["contract"], call["function"], call["value"]) == ("Provenance", "registerProduct", "0")
+    assert call["to"] == p["transaction"]["to"] and p["transaction"]["data"].startswith(call["selector"])
+    assert [a["value"] for a in call["args"]] == [str(int(gtin))]
     done = c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h)
     assert done.status_code == 201, done.text
     assert done.json()["gtin"] == gtin and done.json()["merchant"] == key.address
@@ -214,3 +223,59 @@ def test_one_sent_transaction_answers_for_one_prepared_write(own_key_merchant, d
     assert c.post(first["submit"], json={"tx_hash": sent}, headers=h).status_code == 201
     r = c.post(second["submit"], json={"tx_hash": sent}, headers=h)
     assert r.status_code == 409 and r.json()["error"] == "already_submitted", r.text
+
+
+def test_three_writers_sharing_one_key_hear_409_with_the_nodes_reason(own_key_merchant):
+    """Three writes prepared at one nonce, signed and submitted at once: one goes through; the node
+    refuses the others (nonce too low, or replacement underpriced), a 409 saying so, never a 500."""
+    c, key, h = own_key_merchant
+    gtins = [new_gtin() for _ in range(3)]
+    prepared = [c.post("/v1/products", json={"gtin": g, "name": "Oolong"}, headers=h | SELF).json() for g in gtins]
+    assert len({p["transaction"]["nonce"] for p in prepared}) == 1
+
+    def submit(p: dict):
+        return c.post(p["submit"], json={"raw_transaction": _sign(key, p)}, headers=h)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(submit, prepared))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409], [a.text for a in answers]
+    for gtin, a in zip(gtins, answers, strict=True):
+        if a.status_code == 409:
+            assert a.json()["error"] == "transaction_rejected", a.text
+            assert any(r in a.json()["detail"] for r in ("nonce too low", "underpriced")), a.text
+            assert _write(c, key, h, "/v1/products", {"gtin": gtin, "name": "Oolong"}).status_code == 201
+
+
+def test_the_gateway_takes_a_fresh_nonce_when_the_members_wallet_took_it(deployment, chain_node, tmp_path, members):
+    """A member whose key both the gateway and its own wallet use: the gateway's writes go through
+    while the wallet sends transactions of its own at the same time (a taken nonce is taken afresh)."""
+    c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
+    member, h = members["merchant_b"], login(c, members["merchant_b"])
+    w3 = deployment[0].w3
+    stop = threading.Event()
+    sent: list[bytes] = []
+
+    def wallet() -> None:
+        while not stop.is_set():
+            nonce = w3.eth.get_transaction_count(member.address, "pending")
+            tx = {"to": member.address, "value": 0, "gas": 21_000, "chainId": 31337, "nonce": nonce,
+                  "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+            with contextlib.suppress(Exception):  # the wallet loses some races itself
+                sent.append(w3.eth.send_raw_transaction(member.sign_transaction(tx).raw_transaction))
+            time.sleep(0.01)  # a busy wallet, not a flood
+
+    def register(gtin: str):
+        return c.post("/v1/products", json={"gtin": gtin, "name": "Baihao"}, headers=h)
+
+    own = threading.Thread(target=wallet)
+    own.start()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(register, [new_gtin() for _ in range(12)]))
+    finally:
+        stop.set()
+        own.join()
+    assert sent, "the wallet sent nothing alongside"
+    for a in answers:
+        assert a.status_code == 201 or (a.status_code == 409 and a.json()["error"] == "transaction_rejected"), a.text
+    assert sum(a.status_code == 201 for a in answers) >= 6, [a.text for a in answers if a.status_code != 201]

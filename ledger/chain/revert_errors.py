@@ -1,0 +1,46 @@
+"""Revert data decoded into the contract's custom error by name: `Name(arg, ...)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+
+
+@dataclass(frozen=True)
+class _ErrorSig:
+    name: str
+    types: list[str]
+
+
+class ErrorDecoder:
+    """Decodes revert data into `Name(arg, ...)` using the custom errors of the given ABIs."""
+
+    def __init__(self, abis: list[list[dict[str, Any]]]):
+        self._by_selector: dict[bytes, _ErrorSig] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") == "error":
+                    types = [abi_type(i) for i in item["inputs"]]
+                    sel = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+                    self._by_selector[sel] = _ErrorSig(item["name"], types)
+
+    def decode(self, data: str | bytes) -> tuple[str, tuple[Any, ...]] | None:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+        sig = self._by_selector.get(raw[:4])
+        if sig is None:
+            return None
+        values = abi_decode(sig.types, raw[4:])
+        return sig.name, tuple(
+            to_checksum_address(v) if t == "address" else v for t, v in zip(sig.types, values, strict=True)
+        )
+
+
+def abi_type(param: dict[str, Any]) -> str:
+    """The canonical type string of an ABI parameter (tuples spelled out)."""
+    t = param["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + t[5:]
+    return t

@@ -1,0 +1,48 @@
+"""Handing a signed transaction to the node, and what its refusals mean.
+
+A node refuses a signed transaction before it runs when its nonce is spent (`nonce too low`),
+another with that nonce is pending (`replacement transaction underpriced`), or it already holds
+this very transaction (`already known`, anvil's `transaction already imported`). The first two are
+`NonceTaken` (a clash with another writer of that key: the caller may sign again with a fresh
+nonce, or says so), any other refusal `TransactionRejected`; the last is no refusal: the
+transaction is in the pool, and its hash is the answer. Wording of geth, Besu and anvil alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import keccak
+from web3.exceptions import Web3RPCError
+
+from ledger.errors import Conflict
+
+ALREADY_KNOWN = ("already known", "already imported", "known transaction")
+NONCE_CLASH = ("nonce too low", "replacement transaction underpriced", "replacement underpriced", "nonce too high")
+
+
+class TransactionRejected(Conflict):
+    """The node refused a signed transaction before it ran; the message is the node's reason."""
+
+
+class NonceTaken(TransactionRejected):
+    """The transaction's nonce is spent or held by another pending transaction of the same key."""
+
+
+def node_reason(exc: Web3RPCError) -> str:
+    error = (getattr(exc, "rpc_response", None) or {}).get("error") or {}
+    return str(error.get("message") or exc).splitlines()[0][:200]
+
+
+def send_raw(w3: Any, raw: bytes) -> bytes:
+    """Send `raw`; its hash. Raises NonceTaken or TransactionRejected with the node's reason."""
+    try:
+        return bytes(w3.eth.send_raw_transaction(raw))
+    except Web3RPCError as exc:
+        reason = node_reason(exc)
+    said = reason.lower().replace("_", " ")
+    if any(k in said for k in ALREADY_KNOWN):
+        return keccak(raw)
+    if any(k in said for k in NONCE_CLASH):
+        raise NonceTaken(f"the node refused the transaction: {reason}")
+    raise TransactionRejected(f"the node refused the transaction: {reason}")
