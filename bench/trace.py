@@ -47,7 +47,7 @@ def genealogy_events(total: int = EVENTS, fan: int = 10) -> list[dict]:
                 tier.append(lot)
                 out.append({"type": "TransformationEvent", "eventTime": t, "eventTimeZoneOffset": "+08:00",
                             "inputQuantityList": _q(p), "outputQuantityList": _q(lot),
-                            "bizStep": "transforming"})  # fmt: skip
+                            "bizStep": "commissioning"})  # fmt: skip
         tiers.append(tier)
         parents = tier
     last = tiers[-1]

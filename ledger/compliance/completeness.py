@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.clock import utcnow
-from ledger.store.models import EpcisEvent, EventCompleteness, Product, TradingParty
+from ledger.store.models import EpcisEpc, EpcisEvent, EventCompleteness, Product, TradingParty
 from ledger.trace.epcis.capture import item_parts, named_identifiers
 
 from .profile import KINDS, PROFILE_VERSION, kind_of
@@ -66,15 +66,40 @@ def _date(value: object) -> date | None:
         return None
 
 
+def _lots(event: dict) -> set[tuple[str, str]]:
+    return {(g, lot) for g, lot, _ in map(item_parts, named_identifiers(event)) if g and lot}
+
+
+def made_lots(event: dict) -> set[tuple[str, str]]:
+    """The lots an event's ILMD speaks of: a transformation's outputs, an ADD event's lots."""
+    if event.get("type") == "TransformationEvent":
+        outs = {k: event.get(k) for k in ("outputEPCList", "outputQuantityList")}
+        return _lots(outs)
+    return _lots(event) if event.get("action") == "ADD" else set()
+
+
+def _ilmd(event: dict) -> dict[str, object]:
+    ilmd = event.get("ilmd") if isinstance(event.get("ilmd"), dict) else {}
+    return {_local(k): v for k, v in ilmd.items()}
+
+
 def evaluate(
-    event: dict, products: dict[str, str], parties: dict[str, TradingParty], recorder: TradingParty | None
+    event: dict,
+    products: dict[str, str],
+    parties: dict[str, TradingParty],
+    recorder: TradingParty | None,
+    lot_facts: dict[tuple[str, str], dict] | None = None,
 ) -> Verdict:
     """The verdict on one event, given the registered product names by GTIN, the registered
-    parties by URN and the recording member's party (None if it has none)."""
+    parties by URN, the recording member's party (None if it has none) and the ILMD of its lots
+    (a lot's master data, declared once when it is made, holds for its later events)."""
     kind = kind_of(event)
     required = KINDS[kind][1]
     v = Verdict(kind, required)
-    facts = _facts(event)
+    inherited: dict[str, object] = {}
+    for lot in _lots(event):
+        inherited |= (lot_facts or {}).get(lot, {})
+    facts = inherited | _facts(event)
     ids = named_identifiers(event)
     present = {"event_time", "production_date"} if event.get("eventTime") else set()
     if ids:
@@ -120,17 +145,37 @@ def evaluate(
             {"element": "inspection_cert", "reason": "certificationInfo must be a non-empty string or list of them"}
         )
     when = _date(event.get("eventTime"))
+    own = _ilmd(event)
+    if any(k in inherited for k in _SHELF) and not any(k in own for k in _SHELF):
+        present.add("shelf_life")  # declared by the lot's own record
     for key in _SHELF:
-        if key in facts:
-            end = _date(facts[key])
+        if key in own:
+            end = _date(own[key])
             if end is None:
-                v.wrong.append({"element": "shelf_life", "reason": f"{key} {facts[key]!r} is not a date (YYYY-MM-DD)"})
+                v.wrong.append({"element": "shelf_life", "reason": f"{key} {own[key]!r} is not a date (YYYY-MM-DD)"})
             elif when and end < when:
                 v.wrong.append({"element": "shelf_life", "reason": f"{key} {end} is before the eventTime {when}"})
             else:
                 present.add("shelf_life")
-    v.missing = [e for e in required if e not in present]
+    faulty = {w["element"] for w in v.wrong}  # held, but wrongly: named once, as wrong
+    v.missing = [e for e in required if e not in present and e not in faulty]
     return v
+
+
+def lot_facts(db: Session, events: list[dict]) -> dict[tuple[str, str], dict]:
+    """The ILMD of the lots the events name, from the stored events that made them and from these."""
+    pairs = sorted(set().union(*map(_lots, events))) if events else []
+    out: dict[tuple[str, str], dict] = {}
+    bodies = list(events)
+    for i in range(0, len(pairs), 500):
+        about = select(EpcisEpc.event_id).where(tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(pairs[i : i + 500]))
+        made = (EpcisEvent.action == "ADD") | (EpcisEvent.event_type == "TransformationEvent")
+        bodies += [json.loads(b) for b in db.scalars(select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made))]
+    for e in bodies:
+        if own := _ilmd(e):
+            for lot in made_lots(e):
+                out.setdefault(lot, {}).update(own)
+    return out
 
 
 def context_for(db: Session, events: list[dict], recorders: set[str]) -> tuple[dict, dict, dict]:
@@ -152,7 +197,8 @@ def context_for(db: Session, events: list[dict], recorders: set[str]) -> tuple[d
 def check_events(db: Session, events: list[dict], recorder: str) -> list[Verdict]:
     """Verdicts on events not stored yet (a capture checked first), recorded by `recorder`."""
     products, parties, members = context_for(db, events, {recorder})
-    return [evaluate(e, products, parties, members.get(recorder)) for e in events]
+    lots = lot_facts(db, events)
+    return [evaluate(e, products, parties, members.get(recorder), lots) for e in events]
 
 
 def flags_for(db: Session, rows: list[EpcisEvent]) -> dict[int, EventCompleteness]:
@@ -168,9 +214,10 @@ def flags_for(db: Session, rows: list[EpcisEvent]) -> dict[int, EventCompletenes
     if todo:
         bodies = [json.loads(r.body) for r in todo]
         products, parties, members = context_for(db, bodies, {r.recorder for r in todo})
+        lots = lot_facts(db, bodies)
         now = utcnow()
         for r, body in zip(todo, bodies, strict=True):
-            v = evaluate(body, products, parties, members.get(r.recorder))
+            v = evaluate(body, products, parties, members.get(r.recorder), lots)
             flag = known.get(r.id) or EventCompleteness(event_id=r.id)
             flag.profile, flag.complete, flag.required = PROFILE_VERSION, v.complete, len(v.required)
             flag.missing, flag.wrong, flag.checked_at = json.dumps(v.missing), json.dumps(v.wrong), now

@@ -25,8 +25,8 @@ from .completeness import party_of
 from .profile import step_name
 
 CHUNK = 500
-_IN = ("inputEPCList", "inputQuantityList")
-_OUT = ("outputEPCList", "outputQuantityList")
+INPUTS = ("inputEPCList", "inputQuantityList")
+OUTPUTS = ("outputEPCList", "outputQuantityList")
 _CHILD = ("childEPCs", "childQuantityList")
 
 
@@ -42,6 +42,7 @@ class Trace:
     events: dict[int, dict] = field(default_factory=dict)  # event id -> body
     hash_ids: dict[int, str] = field(default_factory=dict)
     recorders: dict[int, str] = field(default_factory=dict)
+    truncated: bool = False  # stopped at the walk's limit of events
 
     def as_json(self) -> dict:
         shipments, parties, places = [], set(), set()
@@ -61,13 +62,14 @@ class Trace:
             "batches": [{"gtin": g, "lot": lot} for g, lot in sorted(self.batches)],
             "identifiers": sorted(self.identifiers),
             "eventCount": len(self.events),
+            "truncated": self.truncated,
             "shipments": shipments,
             "parties": sorted(parties),
             "places": sorted(places),
         }
 
 
-def _ids(event: dict, names: tuple[str, ...], cache: dict[str, str]) -> list[str]:
+def ids_of(event: dict, names: tuple[str, ...], cache: dict[str, str]) -> list[str]:
     out = []
     for name in names:
         value = event.get(name)
@@ -83,9 +85,9 @@ def _ids(event: dict, names: tuple[str, ...], cache: dict[str, str]) -> list[str
 def _links(event: dict, forward: bool, cache: dict[str, str]) -> tuple[list[str], list[str]]:
     """(identifiers that lead on, identifiers they lead to) in the direction of the walk."""
     if event.get("type") == "TransformationEvent":
-        ins, outs = _ids(event, _IN, cache), _ids(event, _OUT, cache)
+        ins, outs = ids_of(event, INPUTS, cache), ids_of(event, OUTPUTS, cache)
     elif event.get("type") in ("AggregationEvent", "AssociationEvent") and event.get("action") == "ADD":
-        ins, outs = _ids(event, _CHILD, cache), _ids(event, ("parentID",), cache)
+        ins, outs = ids_of(event, _CHILD, cache), ids_of(event, ("parentID",), cache)
     else:
         return [], []
     return (ins, outs) if forward else (outs, ins)
@@ -100,9 +102,10 @@ def _batch_members(db: Session, batches: set[tuple[str, str]]) -> set[str]:
     return out
 
 
-def trace(db: Session, start: set[str], forward: bool, depth: int | None = None) -> Trace:
+def trace(db: Session, start: set[str], forward: bool, depth: int | None = None, limit: int = 200_000) -> Trace:
     """The trace from the identifiers `start` (canonical URIs; a batch as its class URI), forward
-    or backward, `depth` hops of transformation / aggregation (None: the whole genealogy)."""
+    or backward, `depth` hops of transformation / aggregation (None: the whole genealogy); it stops
+    once it holds `limit` events (`truncated`)."""
     t = Trace("forward" if forward else "backward")
     cache: dict[str, str] = {}
     frontier = set(start)
@@ -131,5 +134,7 @@ def trace(db: Session, start: set[str], forward: bool, depth: int | None = None)
                 if any(u in t.identifiers for u in on):
                     reached.update(to)
         hops += 1
-        frontier = set() if depth is not None and hops > depth else reached - t.identifiers
+        t.truncated = len(t.events) >= limit
+        stop = t.truncated or depth is not None and hops > depth
+        frontier = set() if stop else reached - t.identifiers
     return t
