@@ -147,13 +147,13 @@ def _batch(member: Member, db: DbSession, gtin: str, lot: str) -> str:
     return gtin
 
 
-@router.get("/batches/{gtin}/{lot}/report", summary="The batch's compliance report (zh/en; JSON or HTML)",
+@router.get("/batches/{gtin}/{lot}/report", summary="The batch's compliance report (zh/en; JSON, HTML or PDF)",
             response_model=None)  # fmt: skip
 def batch_report(
     gtin: str,
     lot: str = Path(pattern=LOT),
     lang: str = Query("zh", pattern="^(zh|en)$"),
-    format: str = Query("json", pattern="^(json|html)$"),
+    format: str = Query("json", pattern="^(json|html|pdf)$"),
     db: DbSession = Depends(get_db),
     member: Member = Depends(authenticate),
 ) -> Any:
@@ -162,6 +162,8 @@ def batch_report(
     if got is None:
         raise not_found(f"records of batch {gtin}/{lot}")
     db.commit()  # the flags judged on this read
+    if format == "pdf":
+        return Response(report.pdf(got, lang), media_type="application/pdf")
     return HTMLResponse(report.html(got, lang)) if format == "html" else got
 
 

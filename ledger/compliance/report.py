@@ -6,6 +6,7 @@ and as an HTML page in Chinese or English."""
 
 from __future__ import annotations
 
+import io
 import json
 from html import escape
 
@@ -100,24 +101,49 @@ _T = {
 }  # fmt: skip
 
 
+def lines(report: dict, lang: str) -> list[tuple[str, str]]:
+    """The report as (kind, text) lines in `lang` (zh | en): kind h1, p, section, item."""
+    t = _T[lang]
+    out = [
+        ("h1", t["title"]),
+        ("p", f"{t['batch']} {report['gtin']} / {report['lot']}: {report['events']} {t['events']}"),
+    ]
+    for s in report["sections"]:
+        out.append(("section", f"{s['section']}: {s['required']} {t['of']} {s['present']}"))
+        for g in s["gaps"]:
+            out.append(("item", f"{t['gap']}: {g[lang]} ({g['clause']}) — {len(g['events'])} {t['events']}"))
+        for w in s["wrong"]:
+            out.append(("item", f"{t['wrong']}: {getattr(BY_ID[w['element']], lang)}: {w['reason']}"))
+    signers = ", ".join(f"{s['party'] or ''} {s['credit_code'] or ''} {s['member']}" for s in report["signed_by"])
+    anchors = ", ".join(f"{a['block']} (tx {a['tx']})" for a in report["anchored"]) or t["none"]
+    out += [("p", f"{t['signed']}: {signers}"),
+            ("p", f"{t['anchor']}: {anchors}; {t['pending']}: {report['unanchored_events']}"),
+            ("p", f"{t['keep']}: {report['retain_until'] or t['none']}")]  # fmt: skip
+    return out
+
+
 def html(report: dict, lang: str) -> str:
     """The report as a page in `lang` (zh | en); every value escaped."""
-    t, e = _T[lang], escape
-    out = [f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{t["title"]}</title>',
-           f"<h1>{t['title']}</h1><p>{t['batch']} {e(report['gtin'])} / {e(report['lot'])}: "
-           f"{report['events']} {t['events']}</p><ul>"]  # fmt: skip
-    for s in report["sections"]:
-        out.append(f"<li><b>{e(s['section'])}</b>: {s['required']} {t['of']} {s['present']}")
-        for g in s["gaps"]:
-            out.append(f"<br>{t['gap']}: {e(g[lang])} ({e(g['clause'])}) — {len(g['events'])} {t['events']}")
-        for w in s["wrong"]:
-            out.append(f"<br>{t['wrong']}: {e(BY_ID[w['element']].__dict__[lang])}: {e(w['reason'])}")
-        out.append("</li>")
-    signers = ", ".join(
-        f"{e(s['party'] or '')} {e(s['credit_code'] or '')} {e(s['member'])}" for s in report["signed_by"]
-    )
-    anchors = ", ".join(f"{a['block']} (tx {e(a['tx'])})" for a in report["anchored"]) or t["none"]
-    out.append(f"</ul><p>{t['signed']}: {signers}</p><p>{t['anchor']}: {anchors}; "
-               f"{t['pending']}: {report['unanchored_events']}</p>"
-               f"<p>{t['keep']}: {e(report['retain_until'] or t['none'])}</p></html>")  # fmt: skip
-    return "".join(out)
+    tags = {"h1": "<h1>{}</h1>", "p": "<p>{}</p>", "section": "<h2>{}</h2>", "item": "<p>— {}</p>"}
+    body = "".join(tags[kind].format(escape(text)) for kind, text in lines(report, lang))
+    return f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{_T[lang]["title"]}</title>{body}</html>'
+
+
+def pdf(report: dict, lang: str) -> bytes:
+    """The report as an A4 PDF in `lang`; Chinese in Adobe's STSong-Light CID font (no font file)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    font = "STSong-Light" if lang == "zh" else "Helvetica"
+    sizes = {"h1": 16, "section": 12, "p": 10, "item": 10}
+    styles = {
+        k: ParagraphStyle(k, fontName=font, fontSize=v, leading=v * 1.4, wordWrap="CJK") for k, v in sizes.items()
+    }
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, title=_T[lang]["title"])
+    doc.build([Paragraph(escape(text), styles[kind]) for kind, text in lines(report, lang)])
+    return buf.getvalue()

@@ -4,9 +4,15 @@ strict), genealogy trace, the per-batch report (zh/en) with its retention date, 
 
 from __future__ import annotations
 
+import base64
+import re
+import zlib
+
 import pytest
 
 from .helpers import login, make_client, new_gtin
+
+_ESC = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 
 VALID = "91350100M000100Y43"  # GB 32100's own example
 TENCENT = "91440300708461136T"
@@ -43,6 +49,15 @@ def _shipped(gtin: str, lot: str, order: str = "ORD-1", **more) -> dict:
             "bizTransactionList": [{"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000005:{order}"}],
             "sourceList": [{"type": "owning_party", "source": SUPPLIER}],
             "destinationList": [{"type": "owning_party", "destination": SHOP}]} | more  # fmt: skip
+
+
+def _pdf_text(pdf: bytes) -> bytes:
+    """The text a reportlab PDF shows, its literal strings unescaped (UTF-16BE for CJK)."""
+    assert pdf.startswith(b"%PDF-")
+    streams = re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S)
+    raw = b"".join(zlib.decompress(base64.a85decode(m.strip().removesuffix(b"~>"))) for m in streams)
+    unescape = lambda m: bytes([int(m[1], 8)]) if m[1][:1].isdigit() else m[1]  # noqa: E731
+    return b"".join(_ESC.sub(unescape, t) for t in re.findall(rb"\((.*?)(?<!\\)\) Tj", raw, re.S))
 
 
 def _party(c, h, urn, code=VALID, **more):
@@ -188,6 +203,13 @@ def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
     page = c.get(f"/v1/compliance/batches/{gtin}/R/report", params={"format": "html", "lang": "en"}, headers=h).text
     assert "kept until: 2027-07-10" in page and "福州示范食品有限公司" in page
     assert c.get(f"/v1/compliance/batches/{gtin}/R/report", headers=other).status_code == 404
+    pdfs = {}
+    for lang in ("zh", "en"):
+        r = c.get(f"/v1/compliance/batches/{gtin}/R/report", params={"format": "pdf", "lang": lang}, headers=h)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        pdfs[lang] = _pdf_text(r.content)
+    assert "追溯合规报告".encode("utf-16-be") in pdfs["zh"] and "保存至: 2027-07-10".encode("utf-16-be") in pdfs["zh"]
+    assert b"kept until: 2027-07-10" in pdfs["en"] and b"12 elements required, present: 12" in pdfs["en"]
 
     draft = c.post("/v1/compliance/recalls/draft", json={"gtin": gtin, "lot": "R", "reason": "aflatoxin"}, headers=h)
     assert draft.status_code == 200, draft.text
