@@ -218,8 +218,10 @@ def flags_for(db: Session, rows: list[EpcisEvent]) -> dict[int, EventCompletenes
         now = utcnow()
         for r, body in zip(todo, bodies, strict=True):
             v = evaluate(body, products, parties, members.get(r.recorder), lots)
-            flag = known.get(r.id) or EventCompleteness(event_id=r.id)
+            flag = known.get(r.id)
+            if flag is None:
+                flag = known[r.id] = EventCompleteness(event_id=r.id)
+                db.add(flag)
             flag.profile, flag.complete, flag.required = PROFILE_VERSION, v.complete, len(v.required)
             flag.missing, flag.wrong, flag.checked_at = json.dumps(v.missing), json.dumps(v.wrong), now
-            known[r.id] = db.merge(flag)
     return known

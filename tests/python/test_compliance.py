@@ -125,7 +125,7 @@ def _scene(c, members):
     h = login(c, members["merchant_a"])
     gtin = new_gtin()
     assert c.post("/v1/products", json={"gtin": gtin, "name": "武夷岩茶"}, headers=h).status_code == 201
-    for lot in ("R", "A"):
+    for lot in ("R", "A", "B"):
         assert c.post("/v1/batches", json={"gtin": gtin, "lot": lot}, headers=h).status_code == 201
     assert _party(c, h, SUPPLIER, member=members["merchant_a"].address).status_code == 200
     assert _party(c, h, SHOP, code=TENCENT, name="深圳门店").status_code == 200
@@ -162,6 +162,11 @@ def test_captures_are_flagged_or_refused_naming_each_element(c, members):
     assert [s["section"] for s in report["sections"]] == ["GB/T 37029 §6.1", "GB/T 37029 §6.2"]
     production = next(s for s in report["sections"] if s["kind"] == "production")
     assert production["present"] == production["required"] == 12
+    assert report["retain_until"] == "2027-07-10" and report["retention_rule"] == "shelf life + 6 months"
+    # a batch whose records declare no shelf life is kept 2 years past its last record
+    assert c.post("/v1/compliance/capture", json=_doc(_shipped(gtin, "N")), headers=h).status_code == 201
+    report = c.get(f"/v1/compliance/batches/{gtin}/N/report", headers=h).json()
+    assert report["retain_until"] == "2028-11-03" and report["retention_rule"] == "no shelf life: 2 years"
 
 
 def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
@@ -171,7 +176,8 @@ def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
             "outputQuantityList": _cls(gtin, "A"), "bizLocation": {"id": "urn:epc:id:sgln:0614141.00001.0"},
             "certificationInfo": "urn:cn:samr:qs:2026-0002", "ilmd": {"cbvmda:bestBeforeDate": "2027-03-01",
                                                           "cbvmda:netContent": "250 g"}}  # fmt: skip
-    doc = _doc(_made(gtin, "R"), make, _shipped(gtin, "A"))
+    onward = make | {"inputQuantityList": _cls(gtin, "A"), "outputQuantityList": _cls(gtin, "B")}
+    doc = _doc(_made(gtin, "R"), make, onward, _shipped(gtin, "A"))
     r = c.post("/v1/compliance/capture?strict=true", json=doc, headers=h)
     assert r.status_code == 201 and all(f["complete"] for f in r.json()["completeness"]), r.text
     # a transformation back into R closes a cycle: refused, strict or not
@@ -180,10 +186,12 @@ def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
     assert r.status_code == 422 and "cycle" in r.json()["detail"][0]["reason"]
 
     forward = c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "R"}, headers=h).json()
-    assert [b["lot"] for b in forward["batches"]] == ["A", "R"] and forward["eventCount"] == 3
+    assert [b["lot"] for b in forward["batches"]] == ["A", "B", "R"] and forward["eventCount"] == 4
+    one = c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "R", "scope": "one_step"}, headers=h).json()
+    assert [b["lot"] for b in one["batches"]] == ["A", "R"]  # one step forward: A, not A's own outputs
     assert forward["shipments"][0]["destination"] == SHOP and SHOP in forward["parties"]
-    back = c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "A", "direction": "backward"}, headers=h).json()
-    assert [b["lot"] for b in back["batches"]] == ["A", "R"]
+    back = c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "B", "direction": "backward"}, headers=h).json()
+    assert [b["lot"] for b in back["batches"]] == ["A", "B", "R"]
     item = c.get("/v1/compliance/trace", params={"epc": f"urn:epc:class:lgtin:{gtin[1:8]}.{gtin[0]}{gtin[8:13]}.A",
                                                  "direction": "backward", "scope": "one_step"}, headers=h)  # fmt: skip
     assert item.status_code == 200 and {b["lot"] for b in item.json()["batches"]} >= {"A", "R"}, item.text
@@ -214,6 +222,6 @@ def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
     draft = c.post("/v1/compliance/recalls/draft", json={"gtin": gtin, "lot": "R", "reason": "aflatoxin"}, headers=h)
     assert draft.status_code == 200, draft.text
     d = draft.json()
-    assert [b["lot"] for b in d["batches"]] == ["A", "R"] and d["merchants"] == [members["merchant_a"].address]
-    assert len(d["calls"]) == 2 and d["calls"][0]["args"][1] == "aflatoxin" and all(b["batch_id"] for b in d["batches"])
+    assert [b["lot"] for b in d["batches"]] == ["A", "B", "R"] and d["merchants"] == [members["merchant_a"].address]
+    assert len(d["calls"]) == 3 and d["calls"][0]["args"][1] == "aflatoxin" and all(b["batch_id"] for b in d["batches"])
     assert d["shipments"][0]["destination"] == SHOP
