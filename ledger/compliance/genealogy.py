@@ -82,7 +82,7 @@ def ids_of(event: dict, names: tuple[str, ...], cache: dict[str, str]) -> list[s
     return out
 
 
-def _links(event: dict, forward: bool, cache: dict[str, str]) -> tuple[list[str], list[str]]:
+def links(event: dict, forward: bool, cache: dict[str, str]) -> tuple[list[str], list[str]]:
     """(identifiers that lead on, identifiers they lead to) in the direction of the walk."""
     if event.get("type") == "TransformationEvent":
         ins, outs = ids_of(event, INPUTS, cache), ids_of(event, OUTPUTS, cache)
@@ -130,7 +130,7 @@ def trace(db: Session, start: set[str], forward: bool, depth: int | None = None,
                     continue
                 event = json.loads(body)
                 t.events[eid], t.hash_ids[eid], t.recorders[eid] = event, hid, recorder
-                on, to = _links(event, forward, cache)
+                on, to = links(event, forward, cache)
                 if any(u in t.identifiers for u in on):
                     reached.update(to)
         hops += 1

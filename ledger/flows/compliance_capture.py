@@ -11,45 +11,26 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.compliance import completeness, genealogy
+from ledger.compliance import completeness, cycles
 from ledger.compliance.profile import BY_ID
 from ledger.store.models import EpcisEvent
-from ledger.trace.epcis.capture import item_parts
-
-CYCLE_WALK_LIMIT = 20_000
-
-
-def _cycle(db: Session, event: dict) -> str | None:
-    """An output of this transformation that is already among its inputs' ancestry, if any."""
-    if event.get("type") != "TransformationEvent":
-        return None
-    cache: dict[str, str] = {}
-    ins = set(genealogy.ids_of(event, genealogy.INPUTS, cache))
-    outs = set(genealogy.ids_of(event, genealogy.OUTPUTS, cache))
-    if ins & outs:
-        return sorted(ins & outs)[0]
-    if not ins or not outs:
-        return None
-    ancestry = genealogy.trace(db, ins, forward=False, limit=CYCLE_WALK_LIMIT).identifiers
-    batches = {genealogy.class_uri(g, lot) for g, lot, _ in map(item_parts, outs) if g and lot}
-    hit = (outs | batches) & ancestry
-    return sorted(hit)[0] if hit else None
 
 
 def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
     """What the profile finds wrong with events about to be captured by `recorder`: one entry per
     missing or wrong element or cycle, with the event's JSON path and the element's labels."""
     out = []
-    for i, (event, v) in enumerate(zip(events, completeness.check_events(db, list(events), recorder), strict=True)):
+    looped = cycles.closing(db, list(events))
+    for i, v in enumerate(completeness.check_events(db, list(events), recorder)):
         path = f"$.epcisBody.eventList[{i}]"
         for e in v.missing:
             out.append({"path": path, "element": e, "zh": BY_ID[e].zh, "en": BY_ID[e].en, "reason": "missing"})
         for w in v.wrong:
             out.append({"path": path, "element": w["element"], "zh": BY_ID[w["element"]].zh,
                         "en": BY_ID[w["element"]].en, "reason": w["reason"]})  # fmt: skip
-        if (looped := _cycle(db, event)) is not None:
-            out.append({"path": f"{path}.outputQuantityList", "element": "trace_code", "zh": "追溯码",
-                        "en": "trace code", "reason": f"{looped} is already an input upstream: a cycle"})  # fmt: skip
+        if i in looped:
+            out.append({"path": path, "element": "trace_code", "zh": "追溯码", "en": "trace code",
+                        "reason": f"output {looped[i]} is upstream of this transformation: a cycle"})  # fmt: skip
     return out
 
 

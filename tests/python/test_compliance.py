@@ -184,6 +184,14 @@ def test_trace_report_and_recall_draft_follow_the_genealogy(c, members):
     loop = make | {"inputQuantityList": _cls(gtin, "A"), "outputQuantityList": _cls(gtin, "R")}
     r = c.post("/v1/compliance/capture", json=_doc(loop), headers=h)
     assert r.status_code == 422 and "cycle" in r.json()["detail"][0]["reason"]
+    # and within one document: X -> Y -> X
+    x_to_y = make | {"inputQuantityList": _cls(gtin, "X"), "outputQuantityList": _cls(gtin, "Y")}
+    y_to_x = make | {"inputQuantityList": _cls(gtin, "Y"), "outputQuantityList": _cls(gtin, "X")}
+    r = c.post("/v1/compliance/capture", json=_doc(x_to_y, y_to_x), headers=h)
+    assert r.status_code == 422, r.text
+    looped = {p["path"] for p in r.json()["detail"] if "cycle" in p["reason"]}
+    assert looped == {"$.epcisBody.eventList[0]", "$.epcisBody.eventList[1]"}
+    assert c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "X"}, headers=h).json()["eventCount"] == 0
 
     forward = c.get("/v1/compliance/trace", params={"gtin": gtin, "lot": "R"}, headers=h).json()
     assert [b["lot"] for b in forward["batches"]] == ["A", "B", "R"] and forward["eventCount"] == 4
