@@ -17,6 +17,7 @@ from .epcis_binding import EpcisHeaders
 from .routers import (
     code_keys,
     codes,
+    compliance,
     console,
     deposits,
     epcis,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(explorer.router)
     app.include_router(reconciliation.router)
+    app.include_router(compliance.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host

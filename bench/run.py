@@ -37,6 +37,7 @@ from . import (
     reconcile,
     scan,
     settle,
+    trace,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -53,6 +54,7 @@ PARTS = {
     "scan": scan,
     "consortium": consortium,
     "console": console,
+    "trace": trace,
 }
 
 

@@ -1,6 +1,7 @@
 """Flows: use-cases that cross domains, called alike by every door that starts them (the API's
-routers, the CLI): a carrier's EPCIS capture confirming deliveries on chain (`delivery_capture`).
+routers, the CLI): a carrier's EPCIS capture confirming deliveries on chain (`delivery_capture`); a capture
+checked against the trace-record profile of ledger.compliance (`compliance_capture`).
 
-May import `ledger.trace`, `ledger.money`, `ledger.chain`, `ledger.store`, `ledger.access` and the
+May import `ledger.compliance`, `ledger.trace`, `ledger.money`, `ledger.chain`, `ledger.store`, `ledger.access` and the
 base modules; never `cli` or `api`.
 """

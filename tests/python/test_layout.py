@@ -16,9 +16,25 @@ MAY_IMPORT = {
     "ledger.chain": {"ledger.store", "ledger.access"},
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
-    "ledger.flows": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace", "ledger.money"},
+    "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
+    "ledger.flows": {
+        "ledger.chain",
+        "ledger.store",
+        "ledger.access",
+        "ledger.trace",
+        "ledger.money",
+        "ledger.compliance",
+    },
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
-    "ledger.cli": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace", "ledger.money", "ledger.flows"},
+    "ledger.cli": {
+        "ledger.chain",
+        "ledger.store",
+        "ledger.access",
+        "ledger.trace",
+        "ledger.money",
+        "ledger.flows",
+        "ledger.compliance",
+    },
 }
 
 
