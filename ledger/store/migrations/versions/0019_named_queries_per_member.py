@@ -3,14 +3,14 @@ members may both have a query "shipped", and a 409 never tells one member anothe
 subscription names its query by both (`query_owner`, `query_name`).
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

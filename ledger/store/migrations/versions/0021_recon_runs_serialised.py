@@ -2,14 +2,14 @@
 and a break remembers the highest cut-off it was seen at (only a run covering it resolves it).
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

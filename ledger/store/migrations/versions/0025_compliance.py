@@ -2,14 +2,14 @@
 event's completeness against the trace-record profile.
 
 Revision ID: 0025
-Revises: 0016
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0016"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 TS = sa.DateTime(timezone=True)
