@@ -75,6 +75,7 @@ _REVERT_STATUS = {
     "NotAllowed": 403,
     "NotAnArbiter": 403,
     "PartyToCase": 403,
+    "PartyToOrder": 403,
     "OpenerAlone": 403,
     "BadQuorum": 422,
     "NotACarrier": 422,
