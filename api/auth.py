@@ -50,9 +50,10 @@ class Member:
         return bool(self.roles & roles)
 
 
-def token_holder(db: DbSession, token: str) -> tuple[str, str]:
+def token_holder(db: DbSession, token: str, touch: bool = True) -> tuple[str, str]:
     """(address, "session" or "api_key") for a valid bearer token; 401 saying why not (unknown,
-    expired, revoked). Also run before a request body is read (`api.edge`)."""
+    expired, revoked). Also run before a request body is read (`api.edge`). An API key's last use
+    is recorded unless `touch` is false (an open WebSocket's checks read, never write)."""
     now = utcnow()
     if token.startswith(SESSION_PREFIX):
         s = db.scalar(select(Session).where(Session.token_hash == token_hash(token)))
@@ -67,8 +68,9 @@ def token_holder(db: DbSession, token: str) -> tuple[str, str]:
             raise unauthorized("invalid API key")
         if key.revoked_at is not None:
             raise unauthorized("API key has been revoked")
-        key.last_used_at = now
-        db.commit()
+        if touch:
+            key.last_used_at = now
+            db.commit()
         return key.address, "api_key"
     raise unauthorized("unrecognised token: expected a session token (tls_...) or an API key (tlk_...)")
 

@@ -75,6 +75,8 @@ _REVERT_STATUS = {
     "NotAllowed": 403,
     "NotAnArbiter": 403,
     "PartyToCase": 403,
+    "PartyToOrder": 403,
+    "OpenerAlone": 403,
     "BadQuorum": 422,
     "NotACarrier": 422,
     "PayerNotCaller": 422,

@@ -18,8 +18,11 @@ import {Roles} from "./Roles.sol";
 /// what is frozen) while the merchant holds the merchant role.
 ///
 /// Cases are decided as rulings on orders are: a party to a case (its merchant or claimant)
-/// never opens or decides it; one arbiter may release a case or award up to `caseThreshold`
-/// fen; a larger award needs `caseQuorum` (at least two) distinct arbiters' EIP-712 signatures
+/// never opens or decides it; the arbiter who opened a case (and so named its claimant) never
+/// awards it alone: an award needs an arbiter other than the opener (issue 25: otherwise one
+/// arbiter key names an address of its own as claimant and pays itself any merchant's deposit,
+/// up to the threshold a case, case after case). One arbiter may release a case, or award up to
+/// `caseThreshold` fen of one it did not open; a larger award needs `caseQuorum` (at least two) distinct arbiters' EIP-712 signatures
 /// of CaseRuling(caseId, payOut), each checked to hold the arbiter role when it is executed.
 contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     using SafeERC20 for IERC20;
@@ -48,6 +51,8 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     uint8 private caseQuorum = 2;
     mapping(address => Account) private _accounts;
     mapping(uint256 => Case) public cases;
+    /// @notice The arbiter who opened each case (it may not award the case alone).
+    mapping(uint256 => address) public caseOpener;
     uint256 public caseCount;
     /// @notice awarded amounts waiting to be pulled by claimants
     mapping(address => uint256) public claimable;
@@ -74,6 +79,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     error CaseClosed(uint256 caseId);
     error NothingToClaim(address account);
     error PartyToCase(address account);
+    error OpenerAlone(uint256 caseId, address opener);
     error TooFewSignatures(uint256 caseId, uint256 signers, uint256 required);
     error NotAnArbiter(address signer);
     error SignersNotAscending(address signer);
@@ -175,36 +181,43 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         a.frozen += amount;
         caseId = ++caseCount;
         cases[caseId] = Case(merchant, amount, claimant, true);
+        caseOpener[caseId] = msg.sender;
         emit CaseOpened(caseId, merchant, claimant, amount);
     }
 
     /// @notice Close case `caseId` as the one arbiter deciding it (not a party to it): release
     /// the frozen amount back to the merchant, or (if `payOut`) award it to the claimant, who
-    /// then pulls it with {claim}. An award above `caseThreshold` needs {ruleCase}.
+    /// then pulls it with {claim}. An award above `caseThreshold` needs {ruleCase}; the arbiter who
+    /// opened the case may release it, never award it.
     function closeCase(uint256 caseId, bool payOut) external onlyRole(Roles.ARBITER) {
         Case storage c = _openCase(caseId);
         _notParty(c, msg.sender);
         if (payOut && c.amount > caseThreshold) revert TooFewSignatures(caseId, 1, caseQuorum);
+        if (payOut && msg.sender == caseOpener[caseId]) revert OpenerAlone(caseId, msg.sender);
         _close(caseId, c, payOut);
     }
 
     /// @notice Execute the arbiters' ruling on case `caseId`: `signatures` are EIP-712 signatures
     /// of CaseRuling(caseId, payOut) by distinct arbiters, none a party to the case, in ascending
     /// address order; an award above `caseThreshold` needs `caseQuorum` of them, anything else
-    /// one. Anyone may submit.
+    /// one; an award needs one signer who did not open the case. Anyone may submit.
     function ruleCase(uint256 caseId, bool payOut, bytes[] calldata signatures) external {
         Case storage c = _openCase(caseId);
         uint256 required = payOut && c.amount > caseThreshold ? caseQuorum : 1;
         if (signatures.length < required) revert TooFewSignatures(caseId, signatures.length, required);
         bytes32 digest = caseRulingDigest(caseId, payOut);
         address last = address(0);
+        address opener = caseOpener[caseId];
+        bool other = !payOut;
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);
             if (signer <= last) revert SignersNotAscending(signer);
             if (!membership.hasAnyRole(signer, Roles.ARBITER)) revert NotAnArbiter(signer);
             _notParty(c, signer);
+            if (signer != opener) other = true;
             last = signer;
         }
+        if (!other) revert OpenerAlone(caseId, opener);
         emit CaseRuled(caseId, payOut, signatures.length);
         _close(caseId, c, payOut);
     }

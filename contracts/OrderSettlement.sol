@@ -148,6 +148,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error NotAllowed(bytes32 key, address caller);
     error TooFewSignatures(bytes32 key, uint256 signers, uint256 required);
     error NotAnArbiter(address signer);
+    error PartyToOrder(bytes32 key, address signer);
     error SignersNotAscending(address signer);
     error BadQuorum(uint8 quorum);
     error NothingOwed(address account);
@@ -305,7 +306,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice Execute the arbiters' ruling on a disputed order: refund `refundAmount` of what
     /// remains to the payer and settle the rest at once. `signatures` are EIP-712 signatures of
     /// Ruling(order, refund) by distinct arbiters in ascending address order: one suffices when
-    /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise. Anyone may submit.
+    /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise; no party to the order
+    /// (its payer, merchant, referrers or carrier) signs a ruling on it. Anyone may submit.
     function rule(
         address[] calldata accounts,
         bytes32 key,
@@ -319,7 +321,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (s != Status.Disputed) revert WrongStatus(key, s);
         uint256 remaining = t.amount - (r & M48);
         if (refundAmount > remaining) revert RefundTooLarge(key, refundAmount, remaining);
-        _checkArbiters(key, refundAmount, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
+        _checkArbiters(t, refundAmount, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
         emit OrderRuled(key, refundAmount, signatures.length);
         _executeRuling(accounts, t, r, refundAmount);
     }
@@ -701,17 +703,21 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         emit OrderRefunded(t.key, amount, remaining);
     }
 
-    function _checkArbiters(bytes32 key, uint256 refundAmount, bytes[] calldata signatures, uint256 required)
+    function _checkArbiters(Terms memory t, uint256 refundAmount, bytes[] calldata signatures, uint256 required)
         private
         view
     {
-        if (signatures.length < required) revert TooFewSignatures(key, signatures.length, required);
-        bytes32 digest = rulingDigest(key, refundAmount);
+        if (signatures.length < required) revert TooFewSignatures(t.key, signatures.length, required);
+        bytes32 digest = rulingDigest(t.key, refundAmount);
         address last = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);
             if (signer <= last) revert SignersNotAscending(signer);
             if (!membership.hasAnyRole(signer, Roles.ARBITER)) revert NotAnArbiter(signer);
+            if (
+                signer == t.payer || signer == t.merchant || signer == t.carrier || signer == t.referrers[0]
+                    || signer == t.referrers[1] || signer == t.referrers[2]
+            ) revert PartyToOrder(t.key, signer);
             last = signer;
         }
     }

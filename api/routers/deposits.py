@@ -2,8 +2,9 @@
 is a 404); arbiters open and close cases; auditors read everything and write nothing. Integer fen only.
 
 A party to a case (its merchant or claimant) never opens or decides it (403 `PartyToCase`, from the
-contract). One arbiter releases a case or awards up to the case threshold (`/close`); a larger award
-takes the case quorum of arbiters' own EIP-712 signatures (`GET` then `POST /v1/cases/{id}/ruling`).
+contract); the arbiter who opened a case never awards it alone (403 `OpenerAlone`). One arbiter
+releases a case or awards up to the case threshold (`/close`); a larger award takes the case quorum
+of arbiters' own EIP-712 signatures (`GET` then `POST /v1/cases/{id}/ruling`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ scheduled times.
 Only members who may read events (recorders, auditors, operators) subscribe, each to at most
 `LEDGER_WS_PER_MEMBER` sockets at once (per API worker). The subscriber's roles are read again
 every ROLE_CHECK_S seconds: a member who lost them has its socket closed (1008), and one who
-lost auditor or operator then sees only its own events. A refused subscription (no token, no
+lost auditor or operator then sees only its own events; the token is checked again with them (one
+revoked or expired since closes the socket, 1008, as HTTP answers 401). A refused subscription (no token, no
 role, too many sockets, a schedule naming no time, both a stream and a schedule) is accepted and
 closed at once with code 1008 and the reason."""
 
@@ -42,13 +43,19 @@ ROLE_CHECK_S = 2.0  # how stale a subscriber's roles may be
 POLICY = 1008  # WebSocket close code: policy violation
 
 
-def _ws_member(svc: Services, ws: WebSocket) -> Member:
+def _ws_token(ws: WebSocket) -> str:
     auth = ws.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ws.query_params.get("access_token", "")
     if not token:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <token> or ?access_token=")
+    return token
+
+
+def _ws_member(svc: Services, token: str, touch: bool = True) -> Member:
+    """The member `token` stands for now, with the roles it holds now: 401 (ApiError) if the token
+    is unknown, expired or revoked; Forbidden if no role reads events."""
     with svc.sessions() as db:
-        address, kind = token_holder(db, token)
+        address, kind = token_holder(db, token, touch)
     return Member(address, _reader_roles(svc, address), kind)
 
 
@@ -75,7 +82,8 @@ def _ws_plan(ws: WebSocket) -> tuple[dict | None, bool]:
 async def query_socket(ws: WebSocket, queryName: str) -> None:  # noqa: N803
     svc: Services = ws.app.state.services
     try:
-        member = await run_in_threadpool(_ws_member, svc, ws)
+        token = _ws_token(ws)
+        member = await run_in_threadpool(_ws_member, svc, token)
         schedule, report_if_empty = _ws_plan(ws)
         with svc.sessions() as db:
             query = nq.get(db, queryName, owner_to_read(member, ws.query_params.get("owner")))
@@ -89,14 +97,15 @@ async def query_socket(ws: WebSocket, queryName: str) -> None:  # noqa: N803
     svc.sockets[member.address] += 1
     try:
         await ws.accept()
-        await _serve(ws, svc, member, (query.owner, query.name), schedule, report_if_empty, cursor)
+        await _serve(ws, svc, (member, token), (query.owner, query.name), schedule, report_if_empty, cursor)
     finally:
         svc.sockets[member.address] -= 1
         if svc.sockets[member.address] <= 0:
             del svc.sockets[member.address]
 
 
-async def _serve(ws, svc, member, key, schedule, report_if_empty, cursor) -> None:
+async def _serve(ws, svc, caller, key, schedule, report_if_empty, cursor) -> None:
+    member, token = caller
     visible_to, checked = reader(member), time.monotonic()
     next_run = schedules.next_after(schedule, utcnow()) if schedule else None
     incoming = asyncio.ensure_future(ws.receive())  # the client's close (or the server's shutdown)
@@ -109,13 +118,16 @@ async def _serve(ws, svc, member, key, schedule, report_if_empty, cursor) -> Non
                 incoming = asyncio.ensure_future(ws.receive())  # anything else the client says is ignored
             if next_run is not None and utcnow() < next_run:
                 continue
-            if time.monotonic() - checked >= ROLE_CHECK_S:  # roles may have been revoked since
+            if time.monotonic() - checked >= ROLE_CHECK_S:  # the token or roles may have been revoked
                 try:
-                    roles = await run_in_threadpool(_reader_roles, svc, member.address)
+                    now_member = await run_in_threadpool(_ws_member, svc, token, False)
+                except ApiError as exc:  # the token expired or was revoked: as HTTP's 401
+                    await ws.close(code=POLICY, reason=str(exc.detail)[:120])
+                    return
                 except LedgerError as exc:
                     await ws.close(code=POLICY if isinstance(exc, Forbidden) else 1011, reason=str(exc)[:120])
                     return
-                visible_to, checked = reader(Member(member.address, roles, member.auth)), time.monotonic()
+                visible_to, checked = reader(now_member), time.monotonic()
             sent, cursor = await run_in_threadpool(_ws_batch, svc, key, visible_to, cursor)
             if sent is None:  # the query was deleted: the subscription ends
                 await ws.close(code=1000, reason="query deleted")

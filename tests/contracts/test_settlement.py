@@ -264,6 +264,23 @@ def test_small_dispute_needs_one_arbiter_and_can_refund_all(approved, platform, 
     assert approved.owed(platform) == 100_000 and approved.totalEscrowed() == 0
 
 
+def test_no_party_to_an_order_signs_a_ruling_on_it(approved, platform, merchant, outsider, arbiters):
+    """An arbiter who is a referrer of an order (paid from what the ruling leaves) may not decide
+    its dispute alone, and its signature beside another's counts as a refusal: the parties to an
+    order (payer, merchant, referrers, carrier) never rule on it, as with a case on a deposit."""
+    party, other = arbiters[:2]
+    t = terms(platform, merchant, refs=(party,), bps=(1000,), amount=100_000, name="party")
+    call(approved.escrow, [t], sender=platform)
+    call(approved.confirmByPlatform, [t], [EVENT], sender=platform)
+    one(approved.dispute, t, sender=platform)
+    for signers in ([party], sorted([party, other], key=lambda k: int(k.address, 16))):
+        with reverts("PartyToOrder"):
+            one(approved.rule, t, 0, signatures(approved, t.key, 0, signers), sender=outsider)
+    assert approved.owed(party.address) == 0
+    tx = one(approved.rule, t, 100_000, signatures(approved, t.key, 100_000, [other]), sender=outsider)
+    assert tx.events["OrderRefunded"]["amount"] == 100_000 and approved.owed(party.address) == 0
+
+
 def test_governance_sets_window_and_ruling(approved, governance, governors, platform):
     for fn, args in [("setReturnWindow", (60,)), ("setRuling", (5, 3)), ("setTimeout", (1,))]:
         with reverts("NotGovernance"):

@@ -1,6 +1,7 @@
 """GuaranteeVault: deposits, governance minimums, cooldown withdrawals, arbiter cases."""
 
 import pytest
+from brownie import accounts
 from conftest import ARBITER, COOLDOWN, case_signatures, govern, reverts
 from eth_account import Account
 
@@ -98,10 +99,11 @@ def test_case_freezes_then_releases(deposited, arbiter, merchant, buyer):
         deposited.closeCase(case_id, True, {"from": arbiter})
 
 
-def test_case_pays_out_to_claimant_who_pulls(deposited, funded, arbiter, merchant, buyer):
+def test_case_pays_out_to_claimant_who_pulls(deposited, funded, arbiter, merchant, buyer, signing_arbiters):
     assert tuple(deposited.caseRuling()) == (SMALL, 2)  # one arbiter awards up to 1,000.00 CNY
     case_id = deposited.openCase(merchant, buyer, SMALL, {"from": arbiter}).events["CaseOpened"]["caseId"]
-    tx = deposited.closeCase(case_id, True, {"from": arbiter})
+    signed = case_signatures(deposited, case_id, True, signing_arbiters[:1])  # not the opener
+    tx = deposited.ruleCase(case_id, True, signed, {"from": buyer})
     assert tx.events["CasePaidOut"]["claimant"] == buyer
     assert account(deposited, merchant)["balance"] == DEPOSIT - SMALL
     assert deposited.claimable(buyer) == SMALL
@@ -159,6 +161,28 @@ def test_an_arbiter_cannot_award_itself_a_deposit(
     assert account(deposited, merchant)["balance"] == DEPOSIT and deposited.claimable(mine.address) == 0
     tx = deposited.ruleCase(case_id, True, case_signatures(deposited, case_id, True, [other]), {"from": outsider})
     assert tx.events["CaseRuled"]["signers"] == 1 and deposited.claimable(mine.address) == 50_000
+
+
+def test_the_arbiter_who_opened_a_case_never_awards_it_alone(deposited, arbiter, merchant, buyer, signing_arbiters):
+    """Issue 25's attack with a claimant of the arbiter's own: one arbiter opens a case naming an
+    address it holds (not itself) as claimant, awards it and claims it, case after case, each
+    within the one-arbiter threshold. The opener may release its case; an award needs another."""
+    puppet = Account.create("an address the arbiter holds").address
+    first = deposited.openCase(merchant, puppet, SMALL, {"from": arbiter}).events["CaseOpened"]["caseId"]
+    assert deposited.caseOpener(first) == arbiter
+    with reverts("OpenerAlone"):
+        deposited.closeCase(first, True, {"from": arbiter})
+    mine, other = signing_arbiters[:2]  # an opener with a key that also signs rulings
+    opener = accounts.add("0x" + bytes(mine.key).hex())
+    arbiter.transfer(opener, "1 ether")
+    case_id = deposited.openCase(merchant, puppet, SMALL, {"from": opener}).events["CaseOpened"]["caseId"]
+    with reverts("OpenerAlone"):
+        deposited.ruleCase(case_id, True, case_signatures(deposited, case_id, True, [mine]), {"from": buyer})
+    assert account(deposited, merchant)["balance"] == DEPOSIT and deposited.claimable(puppet) == 0
+    # another arbiter awards it (alone, or beside the opener), and the opener may release its case
+    tx = deposited.ruleCase(case_id, True, case_signatures(deposited, case_id, True, [mine, other]), {"from": buyer})
+    assert tx.events["CasePaidOut"]["amount"] == SMALL and deposited.claimable(puppet) == SMALL
+    assert deposited.closeCase(first, False, {"from": arbiter}).events["CaseReleased"]["amount"] == SMALL
 
 
 def test_a_large_award_needs_a_quorum_of_arbiters(

@@ -97,6 +97,28 @@ def govern(deployment, accounts, fn):
 
 
 @contextlib.contextmanager
+def other_arbiter(deployment, accounts):
+    """An arbiter with a key of its own, admitted for the block and removed after: the arbiter who
+    opened a case never awards it alone, so awards in tests are signed by this one."""
+    from eth_account import Account
+
+    key = Account.create("another arbiter")
+    membership = deployment[0].contract("Membership").functions
+    govern(deployment, accounts, membership.admit(key.address, 1 << 6))
+    try:
+        yield key
+    finally:
+        govern(deployment, accounts, membership.remove(key.address))
+
+
+def award_by(dep, key, case_id: int) -> dict:
+    """The body of `POST /v1/cases/{case_id}/ruling` awarding the case, signed by arbiter `key`."""
+    from ledger.money import vault
+
+    return {"pay_out": True, "signatures": ["0x" + vault.sign_case_ruling(dep, bytes(key.key), case_id, True).hex()]}
+
+
+@contextlib.contextmanager
 def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None) -> Iterator[str]:
     """The API under uvicorn in its own process (as deployed), on `port`; yields its base URL. With
     `workers`, served as `make run` serves it (`api.serve`, that many worker processes)."""

@@ -72,6 +72,27 @@ def test_an_arbiter_cannot_award_itself_a_merchants_deposit(api, members):
     assert vault.deposit_account(dep, merchant) == before
 
 
+def test_an_arbiter_cannot_award_a_deposit_to_a_claimant_it_named(api, members):
+    """Issue 25's attack with a claimant of the arbiter's own (any address it holds): it opens a
+    case within the one-arbiter threshold and awards it, case after case. The opener may release
+    its case, never award it, by `/close` or by its signature alone."""
+    c, h, dep, _, opened = api
+    merchant, arbiter = members["merchant_b"].address, members["arbiter"]
+    puppet = Account.create("an address the arbiter holds").address
+    before = vault.deposit_account(dep, merchant)
+    threshold = c.get("/v1/governance/parameters", headers=h["auditor"]).json()["case_threshold_fen"]
+    case_id = _open(c, h["arbiter"], opened, merchant, puppet, threshold)
+    r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": True}, headers=h["arbiter"])
+    assert r.status_code == 403 and r.json()["error"] == "OpenerAlone", r.text
+    mine = [_sign(dep, arbiter, case_id, True)]
+    r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": mine}, headers=h["arbiter"])
+    assert r.status_code == 403 and r.json()["error"] == "OpenerAlone", r.text
+    assert dep.contract("GuaranteeVault").functions.claimable(puppet).call() == 0
+    r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": False}, headers=h["arbiter"])
+    assert r.status_code == 200 and r.json()["open"] is False
+    assert vault.deposit_account(dep, merchant) == before
+
+
 def test_a_large_award_takes_the_quorum_of_arbiters_signatures(api, members):
     c, h, dep, second, opened = api
     merchant, claimant, arbiter = members["merchant_b"].address, members["platform"].address, members["arbiter"]
@@ -98,8 +119,9 @@ def test_a_large_award_takes_the_quorum_of_arbiters_signatures(api, members):
     r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": both}, headers=h["arbiter"])
     assert r.status_code == 200 and r.json()["open"] is False and r.json()["tx_hash"], r.text
     assert dep.contract("GuaranteeVault").functions.claimable(claimant).call() == before + threshold + 1
-    # a small award is still one arbiter's (not a party's) decision
+    # a small award is still one arbiter's (not a party's, not the opener's) decision
     case_id = _open(c, h["arbiter"], opened, merchant, claimant, threshold)
-    r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": True}, headers=h["arbiter"])
-    assert r.status_code == 200 and r.json()["open"] is False
+    one = [_sign(dep, second, case_id, True)]
+    r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": one}, headers=h["arbiter"])
+    assert r.status_code == 200 and r.json()["open"] is False, r.text
     assert c.get("/v1/cases/999999/ruling", params={"pay_out": False}, headers=h["arbiter"]).status_code == 404

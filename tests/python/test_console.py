@@ -28,7 +28,7 @@ from ledger.chain.deploy import deploy
 from ledger.paths import ROOT
 
 from .conftest import free_port
-from .helpers import login_over_http, new_gtin, serve
+from .helpers import award_by, login_over_http, new_gtin, other_arbiter, serve
 
 PASSWORD = "correct horse battery staple"
 SHOTS = ROOT / "build" / "console-screenshots"
@@ -106,7 +106,7 @@ def keystore_of(account, tmp_path) -> str:
     return str(path)
 
 
-def test_merchant_journeys_in_the_browser(console, tmp_path):
+def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     url, dep, members, headers = console
     merchant = members["merchant_a"]
     h = headers(merchant)
@@ -127,7 +127,9 @@ def test_merchant_journeys_in_the_browser(console, tmp_path):
     assert httpx.post(url + "/v1/cases", json=case, headers=arbiter, timeout=60).status_code == 201
     case = {"merchant": other, "claimant": merchant.address, "amount_fen": 300}
     award = httpx.post(url + "/v1/cases", json=case, headers=arbiter, timeout=60).json()["case_id"]
-    close = httpx.post(f"{url}/v1/cases/{award}/close", json={"pay_out": True}, headers=arbiter, timeout=60)
+    with other_arbiter((dep, None), accounts) as other:  # the opener never awards its case alone
+        body = award_by(dep, other, award)
+        close = httpx.post(f"{url}/v1/cases/{award}/ruling", json=body, headers=arbiter, timeout=60)
     assert close.is_success, close.text
     page = httpx.get(url + "/console/merchant?lang=zh")  # a strict CSP, no inline script
     csp = page.headers["content-security-policy"]

@@ -13,7 +13,7 @@ from api.app import create_app
 from api.settings import Settings
 from ledger.chain.client import Sender
 
-from .helpers import DOMAIN, govern, login, make_client
+from .helpers import DOMAIN, award_by, govern, login, make_client, other_arbiter
 
 _ids = itertools.count(1)
 
@@ -257,9 +257,12 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     increase_time(dep, 7 * 24 * 3600 + 1)
     r = c.post("/v1/deposits/withdrawals", headers=heads["merchant_a"])
     assert r.status_code == 200 and r.json()["balance_fen"] == 2_100_000
-    # the case pays out to the claimant, who pulls it
+    # the case pays out to the claimant, who pulls it: awarded by an arbiter who did not open it
     r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": True}, headers=heads["arbiter"])
-    assert r.status_code == 200 and r.json()["open"] is False
+    assert r.status_code == 403 and r.json()["error"] == "OpenerAlone", r.text
+    with other_arbiter(deployment, accounts) as other:
+        r = c.post(f"/v1/cases/{case_id}/ruling", json=award_by(dep, other, case_id), headers=heads["arbiter"])
+    assert r.status_code == 200 and r.json()["open"] is False, r.text
     assert c.get(f"/v1/cases/{case_id}", headers=heads["merchant_b"]).status_code == 200
     assert c.get(f"/v1/cases/{case_id}", headers=heads["producer"]).status_code == 404
     assert c.get("/v1/payouts/me", headers=heads["merchant_b"]).json()["vault_claims_fen"] == 100_000

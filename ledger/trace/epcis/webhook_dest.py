@@ -35,6 +35,9 @@ EMBEDDING = [ipaddress.ip_network(n) for n in (
     "2001::/32",  # Teredo
 )]  # fmt: skip
 FAILED = "no 2xx answer from the destination"  # one text for every failure: it reveals no port's state
+# one text whether the host does not resolve or resolves to an address we do not call, naming no
+# address: the API is no oracle of the DNS it sees (an attacker's name may alias an internal one)
+NOT_PUBLIC = "its host does not resolve to public addresses only; webhooks go to public hosts"
 
 
 class Refused(Exception):
@@ -74,16 +77,19 @@ def port_of(url: Url) -> int:
 
 
 def addresses(url: Url, allow_private: bool) -> list[str]:
-    """Every address the host resolves to, each checked; Refused if one may not be called, OSError
-    if the host does not resolve."""
+    """Every address the host resolves to, each checked; Refused (one text, NOT_PUBLIC) if one may
+    not be called or the host does not resolve."""
     host = url.host.strip("[]")
-    found = [a[4][0] for a in socket.getaddrinfo(host, port_of(url), type=socket.SOCK_STREAM)]
+    try:
+        found = [a[4][0] for a in socket.getaddrinfo(host, port_of(url), type=socket.SOCK_STREAM)]
+    except (OSError, UnicodeError):  # (a host IDNA cannot encode is a UnicodeError)
+        found = []
     if not found:
-        raise OSError(f"{host} resolves to no address")
+        raise Refused(NOT_PUBLIC)
     if not allow_private:
         for a in found:
             if not public(ipaddress.ip_address(a.split("%")[0])):
-                raise Refused(f"{url.host} resolves to {a}, not a public address; webhooks go to public hosts")
+                raise Refused(NOT_PUBLIC)
     return found
 
 
@@ -95,17 +101,15 @@ def check(dest: Any, allow_private: bool) -> str:
         return dest
     try:
         addresses(url, allow_private)
-    except (OSError, ValueError):  # (a host IDNA cannot encode is a UnicodeError)
-        raise InvalidInput(f"dest: cannot resolve {url.host[:100]}") from None
-    except Refused as exc:
-        raise InvalidInput(f"dest: {exc}") from None
+    except Refused:
+        raise InvalidInput(f"dest: {NOT_PUBLIC}") from None
     return dest
 
 
 def post(dest: str, body: bytes, headers: dict[str, str], allow_private: bool, timeout_s: float) -> int:
     """POST to a checked address of `dest` (the next one if one refuses the connection; no redirects
-    followed: a redirect is not a delivery); the answer's status. Refused, OSError or urllib3's
-    HTTPError otherwise."""
+    followed: a redirect is not a delivery); the answer's status. Refused (the host resolves to no
+    address we call), OSError or urllib3's HTTPError otherwise."""
     url = parse(dest)
     refused: Exception = OSError(f"{url.host}: no address answered")
     for ip in addresses(url, allow_private):

@@ -1,0 +1,61 @@
+"""Attacks on EPCIS WebSocket subscriptions through the API served by uvicorn: a socket opened with
+an API key the member then revokes (a leaked key, say) stops streaming within seconds, as HTTP
+answers 401 at once; so does one opened with a session that is over."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .conftest import free_port
+from .helpers import DOMAIN, login_over_http, serve
+
+
+@pytest.fixture(scope="module")
+def server(deployment, chain_node, tmp_path_factory, members):
+    _, manifest = deployment
+    tmp_path = tmp_path_factory.mktemp("attacks-sockets")
+    env = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'sockets.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+    }
+    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+        yield url, login_over_http(url, members["producer"])
+
+
+def _closed(ws, seconds: float) -> ConnectionClosed:
+    """The close the server sent (waiting at most `seconds` for it)."""
+    with pytest.raises(ConnectionClosed) as info:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ws.recv(timeout=end - time.monotonic())
+    return info.value
+
+
+def test_a_revoked_api_key_stops_its_open_websocket(server):
+    url, session = server
+    c = httpx.Client(base_url=url, timeout=30)
+    made = c.post("/v1/auth/api-keys", json={"name": "leaked"}, headers=session)
+    assert made.status_code == 201, made.text
+    key, key_id = made.json()["key"], made.json()["id"]
+    try:
+        assert c.post("/epcis/queries", json={"name": "watched", "query": {}}, headers=session).status_code == 201
+        ws_url = url.replace("http", "ws") + f"/epcis/queries/watched/events?stream=true&access_token={key}"
+        with connect(ws_url, open_timeout=30) as ws:
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=1)  # open and streaming
+            assert c.delete(f"/v1/auth/api-keys/{key_id}", headers=session).status_code == 204
+            assert c.get("/epcis/queries", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+            closed = _closed(ws, 15)  # the socket within seconds
+            assert closed.rcvd.code == 1008 and "revoked" in closed.rcvd.reason, closed.rcvd
+    finally:
+        c.delete(f"/v1/auth/api-keys/{key_id}", headers=session)
+        c.delete("/epcis/queries/watched", headers=session)
