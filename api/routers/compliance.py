@@ -6,6 +6,7 @@ merchant of the product they start from."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -15,10 +16,12 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.clock import as_utc
 from ledger.compliance import genealogy, parties, profile, recall, report
 from ledger.compliance.credit_code import CreditCodeError
 from ledger.flows import compliance_capture
-from ledger.store.models import Batch, Product, TradingParty
+from ledger.store.models import Batch, EpcisEvent, EventCompleteness, Product, TradingParty
+from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.identifiers import canonical
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
@@ -131,9 +134,25 @@ def capture(
         refused = [p for p in found if strict or "cycle" in p["reason"]]
         if refused:
             raise ApiError(422, "incomplete_record", refused)
-    answer = epcis.capture(request, response, body, member, db)
-    answer["completeness"] = compliance_capture.flag_stored(db, [e["hashId"] for e in answer["events"]])
-    return answer
+    return epcis.capture(request, response, body, member, db)  # which flags each stored event
+
+
+@router.get("/events/{event_hash}", summary="An event's completeness flags (by its 64 hex digits), as written "
+            "when it was captured")  # fmt: skip
+def event_flags(
+    event_hash: str = Path(pattern=epcis.EVENT_HASH),
+    db: DbSession = Depends(get_db),
+    member: Member = Depends(authenticate),
+) -> dict:
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash.removeprefix("0x"))))
+    if row is None or not (member.has(REGULATORS) or member.address in (row.recorder, row.merchant)):
+        raise not_found(f"event {event_hash}")
+    flag = db.get(EventCompleteness, row.id)
+    if flag is None:
+        raise not_found(f"completeness flags of event {event_hash} (not checked yet)")
+    return {"hashId": row.hash_id, "profile": flag.profile, "complete": flag.complete, "required": flag.required,
+            "missing": json.loads(flag.missing), "wrong": json.loads(flag.wrong),
+            "checkedAt": as_utc(flag.checked_at).isoformat()}  # fmt: skip
 
 
 def _batch(member: Member, db: DbSession, gtin: str, lot: str) -> str:

@@ -44,9 +44,9 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
         gaps = {}
         wrong = []
         for r in mine:
-            for element in json.loads(flags[r.id].missing):
+            for element in flags[r.id].missing:
                 gaps.setdefault(element, []).append(r.hash_id)
-            wrong += [{**w, "hashId": r.hash_id} for w in json.loads(flags[r.id].wrong)]
+            wrong += [{**w, "hashId": r.hash_id} for w in flags[r.id].wrong]
         sections.append({
             "kind": kind, "section": section, "events": len(mine), "required": len(required),
             "present": len(required) - len(gaps),
