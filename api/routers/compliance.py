@@ -33,6 +33,7 @@ from .money_fields import deployment_of
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 REGULATORS = READ_ALL | Role.INSPECTOR
+RECALLERS = Role.INSPECTOR | Role.OPERATOR  # Provenance.RECALL_ROLES
 LOT = r"^[!-~]{1,20}$"
 
 
@@ -229,4 +230,6 @@ def recall_draft(
     prov = deployment_of(request).contract("Provenance")
     known = db.scalars(select(Batch.batch_id).where(tuple_(Batch.gtin, Batch.lot).in_(sorted(t.batches))))
     recalled = {i: bool(prov.functions.batch(bytes.fromhex(i.removeprefix("0x"))).call()[3]) for i in known}
-    return recall.draft(db, t, body.reason, recalled)
+    council = deployment_of(request).contract("Governance").address
+    may = deployment_of(request).contract("Membership").functions.hasAnyRole(council, int(RECALLERS)).call()
+    return recall.draft(db, t, body.reason, recalled, council, bool(may))
