@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc
-from ledger.compliance import genealogy, parties, profile, recall, report
+from ledger.compliance import genealogy, parties, profile, recall, report, signatures
 from ledger.compliance.credit_code import CreditCodeError
 from ledger.flows import compliance_capture
 from ledger.store.models import Batch, EpcisEvent, EventCompleteness, Product, TradingParty
@@ -138,22 +138,51 @@ def capture(
     return epcis.capture(request, response, body, member, db)  # which flags each stored event
 
 
+def _event(db: DbSession, member: Member, event_hash: str) -> EpcisEvent:
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash.removeprefix("0x"))))
+    if row is None or not (member.has(REGULATORS) or member.address in (row.recorder, row.merchant)):
+        raise not_found(f"event {event_hash}")
+    return row
+
+
 @router.get("/events/{event_hash}", summary="An event's completeness flags (by its 64 hex digits), as written "
-            "when it was captured")  # fmt: skip
+            "when it was captured, and its recorder's signature, verified")  # fmt: skip
 def event_flags(
     event_hash: str = Path(pattern=epcis.EVENT_HASH),
     db: DbSession = Depends(get_db),
     member: Member = Depends(authenticate),
 ) -> dict:
-    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash.removeprefix("0x"))))
-    if row is None or not (member.has(REGULATORS) or member.address in (row.recorder, row.merchant)):
-        raise not_found(f"event {event_hash}")
+    row = _event(db, member, event_hash)
     flag = db.get(EventCompleteness, row.id)
     if flag is None:
         raise not_found(f"completeness flags of event {event_hash} (not checked yet)")
     return {"hashId": row.hash_id, "profile": flag.profile, "complete": flag.complete, "required": flag.required,
             "missing": json.loads(flag.missing), "wrong": json.loads(flag.wrong),
-            "checkedAt": as_utc(flag.checked_at).isoformat()}  # fmt: skip
+            "checkedAt": as_utc(flag.checked_at).isoformat(), "recorder": row.recorder,
+            "signature": signatures.of_events(db, [row]).get(row.id)}  # fmt: skip
+
+
+class SignatureIn(BaseModel):
+    signature: str = Field(max_length=200, description="EIP-191 signature (0x + 130 hex) of the signing text")
+
+
+@router.put("/events/{event_hash}/signature", summary="The recorder's EIP-191 signature over the event's hash ID "
+            "(the text `traceledger: I recorded the EPCIS event <hash ID>`), checked and kept")  # fmt: skip
+def sign_event(
+    body: SignatureIn,
+    event_hash: str = Path(pattern=epcis.EVENT_HASH),
+    db: DbSession = Depends(get_db),
+    member: Member = Depends(authenticate),
+) -> dict:
+    row = _event(db, member, event_hash)
+    if row.recorder != member.address:
+        raise ApiError(403, "not_your_record", "only the member that recorded the event signs it")
+    try:
+        kept = signatures.record(db, row, body.signature)
+    except signatures.BadSignature as exc:
+        raise invalid("signature", str(exc).removeprefix("signature: ")) from None
+    db.commit()
+    return {"hashId": row.hash_id, "signer": kept.signer, "signature": kept.signature, "verified": True}
 
 
 def _batch(member: Member, db: DbSession, gtin: str, lot: str) -> str:

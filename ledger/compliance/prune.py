@@ -9,7 +9,7 @@ the events that are safe to delete:
 - it is anchored (a pending event is kept until it is);
 - if it is anchored in a Merkle root, every event of that root goes too: the others' proofs are
   rebuilt from their siblings' digests, so a root is pruned whole or not at all.
-An event, its identifiers and its completeness flags are deleted together, in one transaction.
+An event, its identifiers, its completeness flags and its signature go together, in one transaction.
 A batch named by the caller (`only`) that is still within retention is refused (`TooEarly`)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import utcnow
 from ledger.errors import InvalidInput
-from ledger.store.models import EpcisAnchor, EpcisEpc, EpcisEvent, EventCompleteness
+from ledger.store.models import EpcisAnchor, EpcisEpc, EpcisEvent, EventCompleteness, EventSignature
 
 from .retention import retain_until
 
@@ -128,6 +128,7 @@ def prune(db: Session, before: date, only: tuple[str, str] | None = None, dry_ru
     for i in range(0, len(ids), CHUNK):
         part = ids[i : i + CHUNK]
         db.execute(delete(EventCompleteness).where(EventCompleteness.event_id.in_(part)))
+        db.execute(delete(EventSignature).where(EventSignature.event_id.in_(part)))
         db.execute(delete(EpcisEpc).where(EpcisEpc.event_id.in_(part)))
         db.execute(delete(EpcisEvent).where(EpcisEvent.id.in_(part)))
     db.commit()
