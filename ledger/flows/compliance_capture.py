@@ -36,8 +36,11 @@ def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
 
 def flag_stored(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
     """Write the stored events' completeness flags (committed); [{hashId, complete, missing, wrong}]
-    in the document's order. `events`: the captured bodies, in the order of `hash_ids` (the capture
-    doors hold them: not read back); else read from the store. A constant number of queries."""
+    in the document's order. `events`: the captured bodies, one per hash ID in its order (the capture
+    doors hold them: not read back); else (or when they do not pair) read from the store. A
+    constant number of queries."""
+    if events is not None and len(events) != len(hash_ids):
+        events = None  # a document repeating an event: its hash IDs are those of the events kept once
     wanted = list(dict.fromkeys(hash_ids))
     if not wanted:
         return []

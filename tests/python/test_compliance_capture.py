@@ -62,6 +62,10 @@ def test_v1_capture_flags_every_event_and_strict_refuses_naming_elements(c, memb
     assert kept.status_code == 200 and kept.json()["missing"] == answer[0]["missing"], kept.text
     assert not kept.json()["complete"] and kept.json()["profile"] == "cn-trace-1"
     assert _flags(c, h, answer[1]["hashId"]).json()["complete"] is True
+    # an event repeated within a document is stored and flagged once
+    twice = _shipped(gtin, "R", "ORD-9")
+    r = c.post("/v1/epcis/capture", json=_doc(twice, _bare(gtin, "R"), twice), headers=h)
+    assert r.status_code == 201 and [f["complete"] for f in r.json()["completeness"]] == [True, False], r.text
     # another merchant learns nothing of the event; the auditor reads it
     assert _flags(c, login(c, members["merchant_b"]), answer[0]["hashId"]).status_code == 404
     assert _flags(c, login(c, members["auditor"]), answer[0]["hashId"]).status_code == 200
