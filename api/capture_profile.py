@@ -4,7 +4,8 @@
 Every event a door stores is flagged complete or incomplete, the missing and wrong elements
 named (`ledger.flows.compliance_capture.flag_stored`, a constant number of queries per capture).
 The capture option `X-Ledger-Profile: strict` (or `?profile=strict`) refuses a document holding
-an incomplete event: 422 naming each element with its JSON path, nothing stored. Without it (or
+an incomplete event: 422 naming each element with its JSON path (under `/epcis/` the binding's
+400 ValidationException, as it answers every validation failure), nothing stored. Without it (or
 with `flag`), an incomplete record is accepted as EPCIS and flagged."""
 
 from __future__ import annotations

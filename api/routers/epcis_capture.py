@@ -1,8 +1,8 @@
 """Capture in the EPCIS 2.0 REST binding: `POST /epcis/capture` (a job, 202 with its Location;
 `GS1-Capture-Error-Behaviour` rollback or proceed), the member's jobs, and `POST /epcis/events`
 (one event, captured at once, 201 with the event's Location). Every event stored is flagged
-against the trace-record profile; `X-Ledger-Profile: strict` refuses an incomplete one (422)
-(api.capture_profile)."""
+against the trace-record profile; `X-Ledger-Profile: strict` refuses a document with an incomplete
+one, nothing stored (the binding's 400 ValidationException naming each element; api.capture_profile)."""
 
 from __future__ import annotations
 
