@@ -106,8 +106,8 @@ def problem(status: int, code: str, detail: Any, instance: str) -> tuple[int, di
     ):
         kind = "ValidationException"
     if isinstance(detail, list):
-        text = "; ".join(f"{p.get('path') or p.get('field')}: {p.get('reason')}" if isinstance(p, dict) else str(p)
-                         for p in detail)  # fmt: skip
+        text = "; ".join(": ".join(str(p[k]) for k in ("path", "field", "element", "reason") if p.get(k))
+                         if isinstance(p, dict) else str(p) for p in detail)  # fmt: skip
     else:
         text = str(detail)
     return status, {"type": f"epcisException:{kind}", "title": code.replace("_", " "), "status": status,

@@ -43,6 +43,9 @@ TEXT = {
         "anchored": "anchored in block",
         "awaiting_anchor": "awaiting anchoring on chain",
         "batch_entry": "entry {n} of the batch's on-chain history",
+        "source": "from",
+        "destination": "to",
+        "credit_code": "unified social credit code",
     },
     "zh": {
         "title": "产品溯源查询",
@@ -82,6 +85,9 @@ TEXT = {
         "anchored": "已锚定于区块",
         "awaiting_anchor": "等待上链锚定",
         "batch_entry": "批次链上记录第 {n} 条",
+        "source": "供方",
+        "destination": "收方",
+        "credit_code": "统一社会信用代码",
     },
 }
 #: CBV 2.0 business steps as a consumer reads them (a step outside the CBV shows as it was written)

@@ -110,6 +110,18 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     return "".join(parts)
 
 
+def _parties(ev: dict[str, Any], t: dict[str, str]) -> str:
+    """Who the goods came from and went to: each party by its registered name and credit code
+    (its URN when it is not registered)."""
+    out = []
+    for side in ("source", "destination"):
+        if p := ev.get(side):
+            code = f" <small>({t['credit_code']} {escape(p['credit_code'])})</small>" if p["name"] else ""
+            who = escape(p["name"]) + code if p["name"] else f"<code>{escape(p['urn'])}</code>"
+            out.append(f'<br><small class="party" data-side="{side}">{t[side]}</small> {who}')
+    return "".join(out)
+
+
 def _supply_chain(events: list[dict[str, Any]], lang: str) -> str:
     t, e = TEXT[lang], escape
     items = []
@@ -127,7 +139,8 @@ def _supply_chain(events: list[dict[str, Any]], lang: str) -> str:
         )
         items.append(
             f"""<li data-biz-step="{e(step)}"><strong>{e(label)}</strong> <time>{e(ev["event_time"])}</time>{where}
-<br><small>{t["recorded_by"]} <code>{e(ev["recorder"])}</code></small><br><small>{anchored}</small></li>"""
+{_parties(ev, t)}<br><small>{t["recorded_by"]} <code>{e(ev["recorder"])}</code></small>
+<br><small>{anchored}</small></li>"""
         )
     body = f'<ol id="supply-chain">{"".join(items)}</ol>' if items else f"<div>{t['no_events']}</div>"
     return f"<section><h2>{t['supply_chain']}</h2>{body}</section>"

@@ -6,6 +6,7 @@ merchant of the product they start from."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -15,10 +16,12 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.compliance import genealogy, parties, profile, recall, report
+from ledger.clock import as_utc
+from ledger.compliance import genealogy, parties, profile, recall, report, signatures
 from ledger.compliance.credit_code import CreditCodeError
 from ledger.flows import compliance_capture
-from ledger.store.models import Batch, Product, TradingParty
+from ledger.store.models import Batch, EpcisEvent, EventCompleteness, Product, TradingParty
+from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.identifiers import canonical
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
@@ -30,6 +33,7 @@ from .money_fields import deployment_of
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 REGULATORS = READ_ALL | Role.INSPECTOR
+RECALLERS = Role.INSPECTOR | Role.OPERATOR  # Provenance.RECALL_ROLES
 LOT = r"^[!-~]{1,20}$"
 
 
@@ -131,9 +135,54 @@ def capture(
         refused = [p for p in found if strict or "cycle" in p["reason"]]
         if refused:
             raise ApiError(422, "incomplete_record", refused)
-    answer = epcis.capture(request, response, body, member, db)
-    answer["completeness"] = compliance_capture.flag_stored(db, [e["hashId"] for e in answer["events"]])
-    return answer
+    return epcis.capture(request, response, body, member, db)  # which flags each stored event
+
+
+def _event(db: DbSession, member: Member, event_hash: str) -> EpcisEvent:
+    row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash.removeprefix("0x"))))
+    if row is None or not (member.has(REGULATORS) or member.address in (row.recorder, row.merchant)):
+        raise not_found(f"event {event_hash}")
+    return row
+
+
+@router.get("/events/{event_hash}", summary="An event's completeness flags (by its 64 hex digits), as written "
+            "when it was captured, and its recorder's signature, verified")  # fmt: skip
+def event_flags(
+    event_hash: str = Path(pattern=epcis.EVENT_HASH),
+    db: DbSession = Depends(get_db),
+    member: Member = Depends(authenticate),
+) -> dict:
+    row = _event(db, member, event_hash)
+    flag = db.get(EventCompleteness, row.id)
+    if flag is None:
+        raise not_found(f"completeness flags of event {event_hash} (not checked yet)")
+    return {"hashId": row.hash_id, "profile": flag.profile, "complete": flag.complete, "required": flag.required,
+            "missing": json.loads(flag.missing), "wrong": json.loads(flag.wrong),
+            "checkedAt": as_utc(flag.checked_at).isoformat(), "recorder": row.recorder,
+            "signature": signatures.of_events(db, [row]).get(row.id)}  # fmt: skip
+
+
+class SignatureIn(BaseModel):
+    signature: str = Field(max_length=200, description="EIP-191 signature (0x + 130 hex) of the signing text")
+
+
+@router.put("/events/{event_hash}/signature", summary="The recorder's EIP-191 signature over the event's hash ID "
+            "(the text `traceledger: I recorded the EPCIS event <hash ID>`), checked and kept")  # fmt: skip
+def sign_event(
+    body: SignatureIn,
+    event_hash: str = Path(pattern=epcis.EVENT_HASH),
+    db: DbSession = Depends(get_db),
+    member: Member = Depends(authenticate),
+) -> dict:
+    row = _event(db, member, event_hash)
+    if row.recorder != member.address:
+        raise ApiError(403, "not_your_record", "only the member that recorded the event signs it")
+    try:
+        kept = signatures.record(db, row, body.signature)
+    except signatures.BadSignature as exc:
+        raise invalid("signature", str(exc).removeprefix("signature: ")) from None
+    db.commit()
+    return {"hashId": row.hash_id, "signer": kept.signer, "signature": kept.signature, "verified": True}
 
 
 def _batch(member: Member, db: DbSession, gtin: str, lot: str) -> str:
@@ -210,4 +259,6 @@ def recall_draft(
     prov = deployment_of(request).contract("Provenance")
     known = db.scalars(select(Batch.batch_id).where(tuple_(Batch.gtin, Batch.lot).in_(sorted(t.batches))))
     recalled = {i: bool(prov.functions.batch(bytes.fromhex(i.removeprefix("0x"))).call()[3]) for i in known}
-    return recall.draft(db, t, body.reason, recalled)
+    council = deployment_of(request).contract("Governance").address
+    may = deployment_of(request).contract("Membership").functions.hasAnyRole(council, int(RECALLERS)).call()
+    return recall.draft(db, t, body.reason, recalled, council, bool(may))

@@ -32,6 +32,7 @@ from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
+from .. import capture_profile
 from ..auth import READ_ALL, Member, require, visible
 from ..errors import ApiError, invalid, not_found
 from ..self_signing import MODE
@@ -71,7 +72,8 @@ _CAPTURE_EXAMPLE = {
 @router.post(
     "/capture",
     status_code=201,
-    summary="Capture an EPCIS 2.0 document (or one event); all or nothing",
+    summary="Capture an EPCIS 2.0 document (or one event); all or nothing; each event flagged against the "
+    "trace-record profile (X-Ledger-Profile: strict refuses an incomplete one)",
     responses={200: {"description": "every event was already stored"}, 413: {}, 422: {}},
 )
 def capture(
@@ -85,9 +87,11 @@ def capture(
     events = body.get("epcisBody", {}).get("eventList") if isinstance(body.get("epcisBody"), dict) else None
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
+    strict = capture_profile.is_strict(request)
     with CAPTURING:
         try:
             doc, events = check_capture(body)
+            capture_profile.refuse_incomplete(db, events, member.address, strict)
             may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
             result = captures.capture(db, doc, events, member.address, may_record=may_record)
         except InvalidEpcis as exc:
@@ -106,6 +110,7 @@ def capture(
         "stored": stored,
         "duplicates": len(result.events) - stored,
         "events": result.events,
+        "completeness": capture_profile.flag(db, [e["hashId"] for e in result.events], events),
     }
     delivered = confirm_deliveries(request, db, member, events, [e["hashId"] for e in result.events])
     if delivered:

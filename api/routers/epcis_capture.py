@@ -1,6 +1,8 @@
 """Capture in the EPCIS 2.0 REST binding: `POST /epcis/capture` (a job, 202 with its Location;
 `GS1-Capture-Error-Behaviour` rollback or proceed), the member's jobs, and `POST /epcis/events`
-(one event, captured at once, 201 with the event's Location)."""
+(one event, captured at once, 201 with the event's Location). Every event stored is flagged
+against the trace-record profile; `X-Ledger-Profile: strict` refuses a document with an incomplete
+one, nothing stored (the binding's 400 ValidationException naming each element; api.capture_profile)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from ledger.trace.epcis import capture_jobs, xml_binding
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 
+from .. import capture_profile
 from ..auth import Member, require
 from ..epcis_binding import PREFIX, location, next_link, page_controls
 from ..errors import ApiError, not_found
@@ -60,11 +63,14 @@ async def _run(
     outside the capture lock, the deliveries a carrier's events confirm (as `/v1/epcis/capture`)."""
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
     captured: list[tuple[list[dict], list[str]]] = []
+    strict = capture_profile.is_strict(request)
 
     def work() -> EpcisCaptureJob:
         with CAPTURING:
             return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml,
-                                    stored=lambda events, ids: captured.append((events, ids)))  # fmt: skip
+                                    stored=lambda events, ids: captured.append((events, ids)),
+                                    vet=lambda events: capture_profile.refuse_incomplete(db, events, member.address,
+                                                                                         strict))  # fmt: skip
 
     try:
         job = await run_in_threadpool(work)
@@ -73,6 +79,7 @@ async def _run(
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     for events, ids in captured:
+        await run_in_threadpool(capture_profile.flag, db, ids, events)  # kept; read by /v1/compliance/events
         if delivered := await run_in_threadpool(confirm_deliveries, request, db, member, events, ids):
             request.state.deliveries = delivered
     return job

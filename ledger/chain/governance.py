@@ -65,6 +65,23 @@ def _bps3(action: dict) -> list[int]:
     return [_int({"v": v}, "v", 0, 10_000) for v in value]
 
 
+def _bytes32(action: dict, name: str) -> bytes:
+    value = action.get(name)
+    if not isinstance(value, str) or len(value.removeprefix("0x")) != 64:
+        raise InvalidAction(f"action.{name}", "must be 32 bytes as 64 hex digits (0x...)")
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise InvalidAction(f"action.{name}", "must be 32 bytes as 64 hex digits (0x...)") from None
+
+
+def _text(action: dict, name: str, limit: int) -> str:
+    value = action.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidAction(f"action.{name}", f"must be a non-empty text of at most {limit} characters")
+    return value
+
+
 U64 = 2**64 - 1
 #: action type -> (contract, function, argument builders), in the function's argument order
 ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
@@ -97,6 +114,9 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     "add_governor": ("Governance", "addGovernor", [lambda a: _address(a, "address")]),
     "remove_governor": ("Governance", "removeGovernor", [lambda a: _address(a, "address")]),
     "set_threshold": ("Governance", "setThreshold", [lambda a: _int(a, "threshold", 1, 1000)]),
+    # a recall by the council (Provenance lets inspectors and operators recall: the council holds the
+    # inspector role once a proposal has admitted the Governance contract with it)
+    "recall_batch": ("Provenance", "recall", [lambda a: _bytes32(a, "batch_id"), lambda a: _text(a, "reason", 500)]),
     # a block sealer of the consortium (ledger.chain.validators: each node votes as decided)
     "add_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: True]),
     "remove_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: False]),
@@ -116,6 +136,7 @@ FIELDS = {
     "add_governor": ["address"],
     "remove_governor": ["address"],
     "set_threshold": ["threshold"],
+    "recall_batch": ["batch_id", "reason"],
     "add_validator": ["address", "authorized"],
     "remove_validator": ["address", "authorized"],
 }
@@ -148,6 +169,8 @@ def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
         out: dict[str, Any] = {"type": kind}
         for name, value in zip(FIELDS[kind], args.values(), strict=True):
             out[name] = role_names(value) if name == "roles" else value
+            if isinstance(value, bytes):
+                out[name] = "0x" + value.hex()
             if isinstance(value, (list, tuple)):
                 out[name] = list(value)
         return out

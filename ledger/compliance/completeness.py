@@ -6,20 +6,21 @@ or when it is first read (`flags_for`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import utcnow
 from ledger.store.models import EpcisEpc, EpcisEvent, EventCompleteness, Product, TradingParty
 from ledger.trace.epcis.capture import item_parts, named_identifiers
+from ledger.trace.epcis.parties import local_name, party_of
 
 from .profile import KINDS, PROFILE_VERSION, kind_of
 
-_PARTY_TYPES = ("owning_party", "possessing_party")
 _SPEC = {"netContent", "specification", "tradeItemDescription", "descriptionShort"}
 _SHELF = ("itemExpirationDate", "bestBeforeDate")
 
@@ -36,8 +37,13 @@ class Verdict:
         return not self.missing and not self.wrong
 
 
-def _local(key: str) -> str:
-    return key.rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+_local = functools.lru_cache(maxsize=4096)(local_name)  # the same few keys, event after event
+Parts = list[tuple[str, tuple]]  # an event's identifiers, each with item_parts (gtin, lot, serial)
+
+
+def parts_of(event: dict) -> Parts:
+    """The event's identifiers, each parsed once (the checks below read them several times)."""
+    return [(u, item_parts(u)) for u in named_identifiers(event)]
 
 
 def _facts(event: dict) -> dict[str, object]:
@@ -46,15 +52,8 @@ def _facts(event: dict) -> dict[str, object]:
     return {_local(k): v for k, v in {**event, **ilmd}.items()}
 
 
-def party_of(event: dict, side: str) -> str | None:
-    """The URN of the owning (else possessing) party in the event's sourceList / destinationList."""
-    entries = event.get(f"{side}List") if isinstance(event.get(f"{side}List"), list) else []
-    found = {_local(str(e.get("type", ""))).rsplit("-", 1)[-1]: e.get(side) for e in entries if isinstance(e, dict)}
-    return next((found[t] for t in _PARTY_TYPES if isinstance(found.get(t), str)), None)
-
-
-def gtins_of(event: dict) -> set[str]:
-    return {g for g in (item_parts(u)[0] for u in named_identifiers(event)) if g}
+def gtins_of(event: dict, parts: Parts | None = None) -> set[str]:
+    return {p[0] for _, p in (parts_of(event) if parts is None else parts) if p[0]}
 
 
 def _date(value: object) -> date | None:
@@ -66,8 +65,8 @@ def _date(value: object) -> date | None:
         return None
 
 
-def _lots(event: dict) -> set[tuple[str, str]]:
-    return {(g, lot) for g, lot, _ in map(item_parts, named_identifiers(event)) if g and lot}
+def _lots(event: dict, parts: Parts | None = None) -> set[tuple[str, str]]:
+    return {(p[0], p[1]) for _, p in (parts_of(event) if parts is None else parts) if p[0] and p[1]}
 
 
 def made_lots(event: dict) -> set[tuple[str, str]]:
@@ -89,6 +88,7 @@ def evaluate(
     parties: dict[str, TradingParty],
     recorder: TradingParty | None,
     lot_facts: dict[tuple[str, str], dict] | None = None,
+    parts: Parts | None = None,
 ) -> Verdict:
     """The verdict on one event, given the registered product names by GTIN, the registered
     parties by URN, the recording member's party (None if it has none) and the ILMD of its lots
@@ -96,17 +96,17 @@ def evaluate(
     kind = kind_of(event)
     required = KINDS[kind][1]
     v = Verdict(kind, required)
+    parts = parts_of(event) if parts is None else parts
     inherited: dict[str, object] = {}
-    for lot in _lots(event):
+    for lot in _lots(event, parts):
         inherited |= (lot_facts or {}).get(lot, {})
     facts = inherited | _facts(event)
-    ids = named_identifiers(event)
     present = {"event_time", "production_date"} if event.get("eventTime") else set()
-    if ids:
+    if parts:
         present.add("trace_code")
-    if any(item_parts(u)[1] for u in ids) or facts.get("lotNumber"):
+    if any(p[1] for _, p in parts) or facts.get("lotNumber"):
         present.add("batch")
-    if any(products.get(g) for g in gtins_of(event)):
+    if any(products.get(g) for g in gtins_of(event, parts)):
         present.add("product_name")
     if any(facts.get(k) for k in _SPEC):
         present.add("product_spec")
@@ -162,9 +162,10 @@ def evaluate(
     return v
 
 
-def lot_facts(db: Session, events: list[dict]) -> dict[tuple[str, str], dict]:
+def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None) -> dict[tuple[str, str], dict]:
     """The ILMD of the lots the events name, from the stored events that made them and from these."""
-    pairs = sorted(set().union(*map(_lots, events))) if events else []
+    parts = [parts_of(e) for e in events] if parts is None else parts
+    pairs = sorted(set().union(*map(_lots, events, parts))) if events else []
     out: dict[tuple[str, str], dict] = {}
     bodies = list(events)
     for i in range(0, len(pairs), 500):
@@ -178,9 +179,12 @@ def lot_facts(db: Session, events: list[dict]) -> dict[tuple[str, str], dict]:
     return out
 
 
-def context_for(db: Session, events: list[dict], recorders: set[str]) -> tuple[dict, dict, dict]:
+def context_for(
+    db: Session, events: list[dict], recorders: set[str], parts: list[Parts] | None = None
+) -> tuple[dict, dict, dict]:
     """(product names by GTIN, parties by URN, parties by member address) the events need."""
-    gtins = set().union(*(gtins_of(e) for e in events)) if events else set()
+    parts = [parts_of(e) for e in events] if parts is None else parts
+    gtins = set().union(*map(gtins_of, events, parts)) if events else set()
     urns = {u for e in events for s in ("source", "destination") if (u := party_of(e, s))}
     products = (
         dict(db.execute(select(Product.gtin, Product.name).where(Product.gtin.in_(gtins))).all()) if gtins else {}
@@ -196,32 +200,39 @@ def context_for(db: Session, events: list[dict], recorders: set[str]) -> tuple[d
 
 def check_events(db: Session, events: list[dict], recorder: str) -> list[Verdict]:
     """Verdicts on events not stored yet (a capture checked first), recorded by `recorder`."""
-    products, parties, members = context_for(db, events, {recorder})
-    lots = lot_facts(db, events)
-    return [evaluate(e, products, parties, members.get(recorder), lots) for e in events]
+    parts = [parts_of(e) for e in events]
+    products, parties, members = context_for(db, events, {recorder}, parts)
+    lots = lot_facts(db, events, parts)
+    return [evaluate(e, products, parties, members.get(recorder), lots, p) for e, p in zip(events, parts, strict=True)]
 
 
-def flags_for(db: Session, rows: list[EpcisEvent]) -> dict[int, EventCompleteness]:
-    """The stored events' flags by event id, judged now (a party or product registered since the
-    capture counts) and stored (committed by the caller)."""
-    ids = [r.id for r in rows]
-    known = (
-        {f.event_id: f for f in db.scalars(select(EventCompleteness).where(EventCompleteness.event_id.in_(ids)))}
-        if ids
-        else {}
-    )
-    todo = rows
-    if todo:
-        bodies = [json.loads(r.body) for r in todo]
-        products, parties, members = context_for(db, bodies, {r.recorder for r in todo})
-        lots = lot_facts(db, bodies)
-        now = utcnow()
-        for r, body in zip(todo, bodies, strict=True):
-            v = evaluate(body, products, parties, members.get(r.recorder), lots)
-            flag = known.get(r.id)
-            if flag is None:
-                flag = known[r.id] = EventCompleteness(event_id=r.id)
-                db.add(flag)
-            flag.profile, flag.complete, flag.required = PROFILE_VERSION, v.complete, len(v.required)
-            flag.missing, flag.wrong, flag.checked_at = json.dumps(v.missing), json.dumps(v.wrong), now
-    return known
+def flags_for(db: Session, rows: list[EpcisEvent]) -> dict[int, Verdict]:
+    """The stored events' verdicts by event id, judged now (a party or product registered since
+    the capture counts) and written to their flags (committed by the caller)."""
+    return judge_stored(db, [(r.id, r.recorder, json.loads(r.body)) for r in rows])
+
+
+def judge_stored(db: Session, items: list[tuple[int, str, dict]]) -> dict[int, Verdict]:
+    """Verdicts on stored events given as (event id, recorder, body), written to their flags in
+    bulk: a constant number of queries however many events (the capture doors call it with the
+    bodies they hold)."""
+    if not items:
+        return {}
+    bodies = [b for _, _, b in items]
+    parts = [parts_of(b) for b in bodies]
+    products, parties, members = context_for(db, bodies, {r for _, r, _ in items}, parts)
+    lots = lot_facts(db, bodies, parts)
+    verdicts = {
+        event_id: evaluate(body, products, parties, members.get(recorder), lots, p)
+        for (event_id, recorder, body), p in zip(items, parts, strict=True)
+    }
+    now = utcnow()
+    rows = [{"event_id": i, "profile": PROFILE_VERSION, "complete": v.complete, "required": len(v.required),
+             "missing": json.dumps(v.missing), "wrong": json.dumps(v.wrong), "checked_at": now}
+            for i, v in verdicts.items()]  # fmt: skip
+    known = set(db.scalars(select(EventCompleteness.event_id).where(EventCompleteness.event_id.in_(list(verdicts)))))
+    if fresh := [r for r in rows if r["event_id"] not in known]:
+        db.execute(insert(EventCompleteness), fresh)
+    if again := [r for r in rows if r["event_id"] in known]:
+        db.execute(update(EventCompleteness), again)
+    return verdicts

@@ -78,7 +78,7 @@ ELEMENTS: tuple[Element, ...] = (
         "电子签名",
         "electronic signature of the recording member",
         "GB/T 37029 §6",
-        "the member's signed sign-in (SIWE) and the anchor transaction holding the event's hash",
+        "the recorder's EIP-191 signature over the event's hash ID (PUT /v1/compliance/events/{hash}/signature)",
     ),  # fmt: skip
     _e(
         "production_date",

@@ -1,7 +1,10 @@
 """A recall drafted from a forward trace: which batches (with their on-chain batch ids and
 whether already recalled), which merchants and which orders (named in the trace's
 bizTransactionList) are affected, and the calls that execute it (`Provenance.recall(batchId,
-reason)`, by the product's merchant, an inspector or an operator). A draft changes nothing."""
+reason)`, by the product's merchant, an inspector or an operator), or the same as governance
+actions (`recall_batch`, executed by the council's k-of-n approval once the council holds the
+inspector role: if it does not yet, the draft's first action admits the Governance contract as
+an inspector). A draft changes nothing."""
 
 from __future__ import annotations
 
@@ -23,8 +26,11 @@ def _order_candidates(trace: Trace) -> set[str]:
     return out
 
 
-def draft(db: Session, trace: Trace, reason: str, recalled: dict[str, bool]) -> dict:
-    """The draft; `recalled`: batch id -> the chain's recall flag, for the batches it knows."""
+def draft(
+    db: Session, trace: Trace, reason: str, recalled: dict[str, bool], council: str, council_may_recall: bool
+) -> dict:
+    """The draft; `recalled`: batch id -> the chain's recall flag, for the batches it knows;
+    `council`: the Governance contract's address, and whether it holds a role that may recall."""
     pairs = sorted(trace.batches)
     gtins = sorted({g for g, _ in pairs})
     chain = {(b.gtin, b.lot): b for b in db.scalars(select(Batch).where(Batch.gtin.in_(gtins)))} if gtins else {}
@@ -49,4 +55,14 @@ def draft(db: Session, trace: Trace, reason: str, recalled: dict[str, bool]) -> 
             for b in batches
             if b["batch_id"] and not b["recalled"]
         ],
+        "governance_actions": _council_actions(batches, reason, council, council_may_recall),
     }
+
+
+def _council_actions(batches: list[dict], reason: str, council: str, may_recall: bool) -> list[dict]:
+    """The proposals (`POST /v1/governance/proposals`, each `{"action", "reason"}`) that execute
+    the recall through the council, in order."""
+    todo = [{"type": "recall_batch", "batch_id": b["batch_id"], "reason": reason}
+            for b in batches if b["batch_id"] and not b["recalled"]]  # fmt: skip
+    grant = {"type": "admit_member", "address": council, "roles": ["inspector"]}
+    return ([] if may_recall or not todo else [grant]) + todo

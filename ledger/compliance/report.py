@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent, TradingParty
 
+from . import signatures
 from .completeness import flags_for
 from .profile import BY_ID, KINDS, PROFILE_VERSION, kind_of
 from .retention import retain_until
@@ -44,9 +45,9 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
         gaps = {}
         wrong = []
         for r in mine:
-            for element in json.loads(flags[r.id].missing):
+            for element in flags[r.id].missing:
                 gaps.setdefault(element, []).append(r.hash_id)
-            wrong += [{**w, "hashId": r.hash_id} for w in json.loads(flags[r.id].wrong)]
+            wrong += [{**w, "hashId": r.hash_id} for w in flags[r.id].wrong]
         sections.append({
             "kind": kind, "section": section, "events": len(mine), "required": len(required),
             "present": len(required) - len(gaps),
@@ -54,6 +55,7 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
                      for e, h in gaps.items()],
             "wrong": wrong,
         })  # fmt: skip
+    signed = signatures.of_events(db, rows)
     recorders = sorted({r.recorder for r in rows})
     parties = {p.member: p for p in db.scalars(select(TradingParty).where(TradingParty.member.in_(recorders)))}
     anchors = {a.id: a for a in db.scalars(select(EpcisAnchor).where(EpcisAnchor.id.in_({r.anchor_id for r in rows})))}
@@ -73,6 +75,8 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
                 "member": a,
                 "party": parties[a].name if a in parties else None,
                 "credit_code": parties[a].credit_code if a in parties else None,
+                "events": sum(1 for r in rows if r.recorder == a),
+                "signed": sum(1 for r in rows if r.recorder == a and signed.get(r.id, {}).get("verified")),
             }
             for a in recorders
         ],  # fmt: skip
@@ -86,6 +90,11 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
             for a in anchors.values()
         ],  # fmt: skip
         "unanchored_events": sum(1 for r in rows if r.anchor_id is None),
+        "signatures": {  # the recorders' EIP-191 signatures over the hash IDs, recovered now
+            "signed": sum(1 for v in signed.values() if v["verified"]),
+            "unsigned": [r.hash_id for r in rows if r.id not in signed],
+            "not_verified": [r.hash_id for r in rows if r.id in signed and not signed[r.id]["verified"]],
+        },
         "retain_until": retention["until"].isoformat() if retention["until"] else None,
         "retention_rule": retention["rule"],
     }
@@ -94,10 +103,11 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
 _T = {
     "zh": {"title": "追溯合规报告", "batch": "批次", "of": "项要素，已具备", "gap": "缺失", "wrong": "有误",
            "signed": "记录并签名", "anchor": "上链锚定于区块", "pending": "尚未锚定的记录", "keep": "保存至",
-           "none": "无", "events": "条记录"},
+           "none": "无", "events": "条记录", "esign": "记录者电子签名（已验证）"},
     "en": {"title": "Traceability compliance report", "batch": "Batch", "of": "elements required, present:",
            "gap": "missing", "wrong": "wrong", "signed": "recorded and signed by", "anchor": "anchored in block",
-           "pending": "records not anchored yet", "keep": "kept until", "none": "none", "events": "records"},
+           "pending": "records not anchored yet", "keep": "kept until", "none": "none", "events": "records",
+           "esign": "electronic signatures of the recorders (verified)"},
 }  # fmt: skip
 
 
@@ -116,7 +126,9 @@ def lines(report: dict, lang: str) -> list[tuple[str, str]]:
             out.append(("item", f"{t['wrong']}: {getattr(BY_ID[w['element']], lang)}: {w['reason']}"))
     signers = ", ".join(f"{s['party'] or ''} {s['credit_code'] or ''} {s['member']}" for s in report["signed_by"])
     anchors = ", ".join(f"{a['block']} (tx {a['tx']})" for a in report["anchored"]) or t["none"]
+    sig = report["signatures"]
     out += [("p", f"{t['signed']}: {signers}"),
+            ("p", f"{t['esign']}: {sig['signed']} / {report['events']} {t['events']}"),
             ("p", f"{t['anchor']}: {anchors}; {t['pending']}: {report['unanchored_events']}"),
             ("p", f"{t['keep']}: {report['retain_until'] or t['none']}")]  # fmt: skip
     return out

@@ -1,8 +1,8 @@
 """Retention (Food Safety Law Art. 50, GB/T 37029): a batch's records are kept at least 6 months
 past its shelf life, 2 years past its last record when it declares none. `retain_until` says until
-when (the report shows it). Nothing in the ledger deletes or prunes trace records, so none can go
-early; `ledger backup` copies the whole database, these records with it. A pruning command, when
-one is built, must refuse a batch before this date."""
+when (the report shows it). The only deletion of trace records, `ledger compliance prune`
+(`prune`), refuses a batch before this date; `ledger backup` copies the whole database, these
+records and the compliance tables with it."""
 
 from __future__ import annotations
 

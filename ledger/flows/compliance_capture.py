@@ -34,15 +34,23 @@ def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
     return out
 
 
-def flag_stored(db: Session, hash_ids: Sequence[str]) -> list[dict]:
-    """Write the stored events' completeness flags (committed); [{hashId, complete, missing, wrong}]."""
-    rows = list(db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(list(hash_ids))))) if hash_ids else []
-    order = {h: i for i, h in enumerate(hash_ids)}
-    rows.sort(key=lambda r: order[r.hash_id])  # in the document's order
-    flags = completeness.flags_for(db, rows)
+def flag_stored(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
+    """Write the stored events' completeness flags (committed); [{hashId, complete, missing, wrong}]
+    in the document's order. `events`: the captured bodies, one per hash ID in its order (the capture
+    doors hold them: not read back); else (or when they do not pair) read from the store. A
+    constant number of queries."""
+    if events is not None and len(events) != len(hash_ids):
+        events = None  # a document repeating an event: its hash IDs are those of the events kept once
+    wanted = list(dict.fromkeys(hash_ids))
+    if not wanted:
+        return []
+    q = select(EpcisEvent.hash_id, EpcisEvent.id, EpcisEvent.recorder, EpcisEvent.body)
+    if events is not None:
+        q = select(EpcisEvent.hash_id, EpcisEvent.id, EpcisEvent.recorder)
+    rows = {r[0]: r for r in db.execute(q.where(EpcisEvent.hash_id.in_(wanted)))}
+    given = dict(zip(hash_ids, events, strict=True)) if events is not None else {}
+    items = [(rows[h][1], rows[h][2], given[h] if h in given else json.loads(rows[h][3])) for h in wanted if h in rows]
+    flags = completeness.judge_stored(db, items)
     db.commit()
-    return [
-        {"hashId": r.hash_id, "complete": flags[r.id].complete, "missing": json.loads(flags[r.id].missing),
-         "wrong": json.loads(flags[r.id].wrong)}
-        for r in rows
-    ]  # fmt: skip
+    verdicts = {h: flags[rows[h][1]] for h in wanted if h in rows}
+    return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]

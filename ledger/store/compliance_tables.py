@@ -56,3 +56,16 @@ class EventCompleteness(Base):
     wrong: Mapped[str] = mapped_column(Text)
     required: Mapped[int] = mapped_column(Integer)
     checked_at: Mapped[datetime] = mapped_column(TS)
+
+
+class EventSignature(Base):
+    """The recording member's EIP-191 signature over an event's hash ID (ledger.compliance.signatures):
+    `signer` is the address it recovers to, which is the event's recorder."""
+
+    __tablename__ = "compliance_event_signatures"
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("epcis_events.id"), primary_key=True
+    )
+    signer: Mapped[str] = mapped_column(String(42))
+    signature: Mapped[str] = mapped_column(String(132))
+    signed_at: Mapped[datetime] = mapped_column(TS)

@@ -16,6 +16,7 @@ from ledger.clock import as_utc
 from ledger.store.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
 
 from . import codes, digital_link
+from .epcis import parties
 from .merkle import MerkleTree, TreeCache
 from .recorders import authorised
 
@@ -135,7 +136,8 @@ def anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | No
 
 def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None = None) -> list[dict[str, Any]]:
     """EPCIS events whose ids `about` selects, oldest first, each with who recorded it and where
-    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>). With `recorders`,
+    its hash is anchored (the full Merkle path: /v1/epcis/proofs/<event hash>), and its source and
+    destination party (owning, else possessing) by registered name and credit code. With `recorders`,
     only events those members recorded (a product's merchant and its authorised recorders)."""
     q = (
         select(EpcisEvent, EpcisAnchor)
@@ -147,8 +149,11 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
     if recorders is not None:
         q = q.where(EpcisEvent.recorder.in_(sorted(recorders)))
     rows = db.execute(q).all()
+    bodies = [json.loads(ev.body) for ev, _ in rows]
+    sides = [{s: parties.party_of(b, s) for s in ("source", "destination")} for b in bodies]
+    names = parties.names_of(db, (u for p in sides for u in p.values() if u))
     out = []
-    for ev, anchor in rows:
+    for (ev, anchor), side in zip(rows, sides, strict=True):
         out.append(
             {
                 "type": ev.event_type,
@@ -160,8 +165,13 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
                 "hash_id": ev.hash_id,
                 "anchor": anchor_of(ev, anchor),
             }
+            | {s: (names.get(u) or _unregistered(u)) if u else None for s, u in side.items()}
         )
     return out
+
+
+def _unregistered(urn: str) -> dict[str, Any]:
+    return {"urn": urn, "name": None, "credit_code": None}
 
 
 def key_revocation(db: DbSession, key_hash: str) -> dict[str, Any] | None:

@@ -83,10 +83,12 @@ def run(
     now: datetime,
     xml: bool = False,
     stored: Callable[[list[dict], list[str]], None] | None = None,
+    vet: Callable[[list[dict]], None] | None = None,
 ) -> EpcisCaptureJob:
     """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
     `xml`: `body` was read from an XML document (`xml_binding.to_document`). `stored` is called
-    with the events captured (stored now or before) and their hash IDs, once they are committed."""
+    with the events captured (stored now or before) and their hash IDs, once they are committed;
+    `vet` with the events about to be stored, before anything is (it refuses them by raising)."""
     doc = as_capture_document(_envelope(body, xml))
     errors: list[dict] = []
     if behaviour == "rollback":
@@ -104,6 +106,8 @@ def run(
                 errors.append(
                     _problem("ValidationException", "Invalid event", 400, detail, f"/epcisBody/eventList/{i}")
                 )
+    if vet is not None and events:
+        vet(events)
     found = master_data.elements(doc)
     job = EpcisCaptureJob(
         id=uuid.uuid4().hex, member=member, created_at=now, finished_at=now, behaviour=behaviour, running=False,
