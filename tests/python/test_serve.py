@@ -50,6 +50,11 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen:
     return launcher
 
 
+def _livez(port: int) -> int:
+    """/livez on a fresh connection; 30 s for a worker on a loaded machine (httpx's 5 s timed out at load 10)."""
+    return httpx.get(f"http://127.0.0.1:{port}/livez", headers={"Connection": "close"}, timeout=30).status_code
+
+
 def test_workers_listen_on_their_own_sockets_and_stop_together(env):
     port = free_port()
     launcher = _start(env, port)
@@ -57,7 +62,7 @@ def test_workers_listen_on_their_own_sockets_and_stop_together(env):
         pids = _listeners(port)
         assert len(pids) == 2 and str(launcher.pid) not in pids  # two workers, two sockets
         for _ in range(20):  # fresh connections each time: whichever worker the kernel picks answers
-            assert httpx.get(f"http://127.0.0.1:{port}/livez", headers={"Connection": "close"}).status_code == 200
+            assert _livez(port) == 200
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0
         assert not _listeners(port)
@@ -99,7 +104,7 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(env):
             time.sleep(0.2)
         assert len(now) == 2 and victim not in now and other in now  # replaced; the other untouched
         for _ in range(10):
-            assert httpx.get(f"http://127.0.0.1:{port}/livez", headers={"Connection": "close"}).status_code == 200
+            assert _livez(port) == 200
         assert launcher.poll() is None
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0
