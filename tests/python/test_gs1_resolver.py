@@ -19,17 +19,17 @@ from .test_resolver import path_of, scene  # noqa: F401 - the fixture
 
 def gs1_linkset_schema() -> dict:
     """GS1's own linkset schema (https://ref.gs1.org/standards/resolver/linkset-schema, from
-    gs1/linkset: `../shared/gs1/linkset/`), which GS1's resolver standard says linksets SHALL
+    gs1/linkset, Apache-2.0: copied from `../shared/gs1/linkset/` into `tests/fixtures/gs1/linkset/`
+    so that a clone needs nothing beside it), which GS1's resolver standard says linksets SHALL
     validate against; checked to refuse GS1's own invalid examples, so that it is read as GS1 meant."""
-    for shared in (ROOT.parent / "shared", ROOT.parents[1] / "shared"):  # beside the repo or its worktree
-        folder = shared / "gs1" / "linkset"
+    for folder in (ROOT / "tests" / "fixtures" / "gs1" / "linkset", ROOT.parent / "shared" / "gs1" / "linkset"):
         if folder.is_dir():
             schema = json.loads((folder / "gs1-linkset-schema.json").read_text())
             jsonschema.Draft7Validator.check_schema(schema)
             with pytest.raises(jsonschema.ValidationError):
                 jsonschema.validate(json.loads((folder / "invalid-gs1-example.json").read_text()), schema)
             return schema
-    pytest.fail(f"GS1's linkset schema not found in {ROOT.parent / 'shared' / 'gs1'}")
+    pytest.fail(f"GS1's linkset schema not found in {ROOT / 'tests' / 'fixtures' / 'gs1'}")
 
 
 def link(c, h, gtin, **body):
