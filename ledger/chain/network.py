@@ -147,7 +147,12 @@ class Network(GethProcesses):
     # -- running ------------------------------------------------------------------------------
 
     def _config(self, org: str) -> Path:
-        return static_peers(self.root / org / "config.toml", [n.enode for n in self.nodes.values() if n.org != org])
+        """Each pair of nodes has one dialer, the later one: two nodes started together dialled each
+        other at once, each dropped the other's connection as a duplicate, and geth's 35 s redial
+        timers stayed in step, so the pair never peered (seen in a fresh-clone run)."""
+        order = list(self.nodes)
+        earlier = order[: order.index(org)] if org in order else order
+        return static_peers(self.root / org / "config.toml", [self.nodes[o].enode for o in earlier])
 
     def command(self, org: str) -> list[str]:
         n, d = self.nodes[org], self.root / org
