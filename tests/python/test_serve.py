@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -50,6 +51,20 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen:
     return launcher
 
 
+def _stop(launcher: subprocess.Popen, port: int) -> None:
+    """However the test ended: the launcher asked to stop its workers, then killed with whatever
+    still listens on the port (a SIGKILLed launcher alone left its workers running, seen once)."""
+    if launcher.poll() is None:
+        launcher.send_signal(signal.SIGTERM)
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+    for pid in _listeners(port):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
 def _livez(port: int) -> int:
     """/livez on a fresh connection; 30 s for a worker on a loaded machine (httpx's 5 s timed out at load 10)."""
     return httpx.get(f"http://127.0.0.1:{port}/livez", headers={"Connection": "close"}, timeout=30).status_code
@@ -69,8 +84,7 @@ def test_workers_listen_on_their_own_sockets_and_stop_together(env):
         for pid in pids:
             assert not os.path.exists(f"/proc/{pid}")  # ended and reaped by the launcher
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
+        _stop(launcher, port)
 
 
 def test_a_port_in_use_fails_at_once(env):
@@ -110,8 +124,7 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(env):
         assert launcher.wait(timeout=30) == 0
         assert f"worker {victim} ended with status -9; starting another" in launcher.stderr.read()
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
+        _stop(launcher, port)
 
 
 def test_workers_that_keep_dying_stop_the_launcher(env):
@@ -123,5 +136,4 @@ def test_workers_that_keep_dying_stop_the_launcher(env):
         assert launcher.wait(timeout=120) != 0
         assert "stopped the others" in launcher.stderr.read()
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
+        _stop(launcher, port)
