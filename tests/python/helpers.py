@@ -151,6 +151,26 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
             proc.wait(timeout=60)
 
 
+def served_on_chain(
+    deployment, chain_node, tmp_path: Path, *, port: int | None = None, workers: int | None = None, **env: str
+):
+    """`serve` with what every served test needs: the session's chain and deployment, a fresh SQLite
+    database and data directory under `tmp_path`, sign-in for DOMAIN, no anchoring loop; `env`
+    (LEDGER_* names) adds to or overrides it. Yields the base URL; the log is `tmp_path/api.log`."""
+    from .conftest import free_port
+
+    _, manifest = deployment
+    base = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+    }
+    return serve({**base, **env}, tmp_path / "api.log", port or free_port(), workers=workers)
+
+
 def delivery_doc(order_id: str, step: str = "receiving") -> dict:
     """A carrier's EPCIS document recording that the goods of `order_id` reached the consignee."""
     from ledger.trace.epcis.samples import CONTEXT

@@ -8,23 +8,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from .conftest import free_port
-from .helpers import DOMAIN, login_over_http, serve
+from .helpers import login_over_http, served_on_chain
 
 
 @pytest.mark.parametrize("workers", [None, 1])
 def test_tokens_in_query_strings_are_not_logged(deployment, chain_node, tmp_path, members, workers):
-    _, manifest = deployment
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
-        "LEDGER_ANCHOR_INTERVAL": "0",
-    }
-    log = tmp_path / "server.log"
-    with serve(env, log, free_port(), workers=workers) as url:
+    log = tmp_path / "api.log"
+    with served_on_chain(deployment, chain_node, tmp_path, workers=workers) as url:
         token = login_over_http(url, members["auditor"])["Authorization"].split()[1]
         assert httpx.get(f"{url}/healthz", params={"access_token": token}).status_code == 200
         ws_url = url.replace("http", "ws") + f"/epcis/queries/none-such/events?stream=true&access_token={token}"
