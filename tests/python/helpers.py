@@ -138,12 +138,15 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
             stderr=subprocess.STDOUT,
         )
         try:
-            for _ in range(200):
+            # a loaded machine (a full test run beside other work) has taken over 20 s to import and bind
+            deadline = time.monotonic() + 180
+            while True:
                 try:
-                    httpx.get(url + "/healthz", timeout=1)
+                    httpx.get(url + "/healthz", timeout=2)
                     break
                 except httpx.HTTPError:
                     assert proc.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, f"the API did not answer on {url} in 180 s:\n{log.read_text()}"
                     time.sleep(0.1)
             yield url
         finally:
