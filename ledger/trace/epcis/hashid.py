@@ -15,6 +15,7 @@ which the tests run on GS1's example documents and on generated events.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from ledger.errors import LedgerError
 
@@ -69,6 +70,7 @@ def _qualify(text, ns: dict[str, str], is_value: bool = False):
 class _Converter:
     def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]], xml: bool = False):
         self.ns, self.abbr, self.xml = ns, abbreviations, xml
+        self.keys: dict = {}  # each key as qualified once, for the event's many repeats of it
 
     def term(self, v):
         if isinstance(v, str):
@@ -79,6 +81,14 @@ class _Converter:
 
     def value(self, v) -> tuple[str, list]:
         """(text, children) of a JSON value."""
+        if type(v) is str:  # most values: `term` and `_qualify` inline
+            hits = self.abbr.get(v)
+            if hits is not None and len(hits) == 1:
+                v = next(iter(hits))
+            i = v.find(":")
+            if i > 0 and not self.xml and v[:i] in self.ns:
+                v = self.ns[v[:i]].strip("{}") + v[i + 1 :]
+            return v, []
         if isinstance(v, dict):
             text = self.term(v.get("#text", ""))
             return text, self.children(v)
@@ -94,7 +104,10 @@ class _Converter:
         for key, val in obj.items():
             if key in _IGNORED_KEYS:
                 continue
-            key = _qualify(key, self.ns)
+            qualified = self.keys.get(key)
+            if qualified is None:
+                qualified = self.keys[key] = _qualify(key, self.ns)
+            key = qualified
             if isinstance(val, list):
                 out.extend((key, *self.value(el)) for el in val)
             else:
@@ -154,34 +167,57 @@ def _take_extensions(children: list) -> list:
     return ext
 
 
+@lru_cache(maxsize=1024)
+def _is_time(name: str) -> bool:
+    lower = name.lower()
+    return "time" in lower and "offset" not in lower
+
+
 def _field(node: Node, sub_order, join: str) -> str:
     name, text, children = node
     nested = _ordered(children, sub_order, join) if sub_order else ""
     text = text.strip()
     if text:
-        lower = name.lower()
-        text = "=" + (utc_millis(text) if "time" in lower and "offset" not in lower else canonical_value(text))
+        text = "=" + (utc_millis(text) if _is_time(name) else canonical_value(text))
     return name + text + nested if text or nested else ""
+
+
+_POSITIONS: dict[int, dict] = {}
+
+
+def _positions(order: list) -> dict:
+    """{name: (position, sub_order)} of an order (each of them a module constant)."""
+    found = _POSITIONS.get(id(order))
+    if found is None:
+        found = _POSITIONS[id(order)] = {name: (i, sub) for i, (name, sub) in reversed(list(enumerate(order)))}
+    return found
 
 
 def _ordered(children: list, order, join: str) -> str:
     """Fields named in `order`, each group sorted; consumed leaves leave `children`."""
     out = ""
     extensions = _take_extensions(children)
-    present = {c[0] for c in children if type(c[0]) is str}
-    for name, sub_order in order:
-        if name not in present:
-            continue
+    positions = _positions(order)
+    groups: dict = {}
+    for c in children:  # one pass: the children of each name the order has, in the order they came
+        if type(c[0]) is str and c[0] in positions:
+            groups.setdefault(c[0], []).append(c)
+    consumed = []
+    for name in sorted(groups, key=positions.__getitem__):
+        group, sub_order = groups[name], positions[name][1]
         values = []
-        for child in [c for c in children if c[0] == name]:
+        for child in group:
             s = _field(child, sub_order, join)
             if s:
                 values.append(s)
             if not child[2]:
-                children.remove(child)
+                consumed.append(child)
         values.sort()
         if "".join(values):
             out = join.join(([out] if out else []) + values)
+    if consumed:
+        gone = set(map(id, consumed))
+        children[:] = [c for c in children if id(c) not in gone]
     if extensions:
         out = out + join + _rest(extensions, join)
     return out
