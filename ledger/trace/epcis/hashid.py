@@ -103,6 +103,12 @@ def _ordered(children: list, order, join: str) -> str:
         group, sub_order = groups[name], positions[name][1]
         values = []
         for child in group:
+            if not sub_order and not child[2]:  # a leaf: `_field` inline, the most common case
+                text = child[1].strip()
+                if text:
+                    values.append(name + "=" + (utc_millis(text) if _is_time(name) else canonical_value(text)))
+                consumed.append(child)
+                continue
             s = _field(child, sub_order, join)
             if s:
                 values.append(s)
