@@ -123,7 +123,9 @@ class Services:
         self.locks = Locks(self.engine, data_dir())  # nonces, anchoring, the background loops' leases
         sent = lambda tx_hash: record_sent(self.sessions, tx_hash, "platform")  # noqa: E731
         self.signers = Signers(settings, self.chain, sent, self.locks)
-        self.public_limiter = rate_limiter(settings.public_rate, settings.public_window_s, settings.redis_url)
+        self.public_limiter = rate_limiter(
+            settings.public_rate, settings.public_window_s, settings.redis_url, self.engine
+        )
         self._code_signer: CodeSigner | None = None
         self.scans = ScanRecorder(self.engine)
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
