@@ -65,6 +65,7 @@ def platform(deployment, chain_node, pg_server_url, redis_server, tmp_path_facto
         b.wait_up()
         _wait(lambda: b.leader_pid("anchorer") == b.procs["worker"].pid, 60, "b's worker to lead the anchorer")
         a.start_worker()
+        _wait(a.worker_running, 120, "a's worker to start its loops")  # a follower, ready to take over
         yield a, b, db_url
     finally:
         a.stop()
@@ -272,3 +273,22 @@ def test_ledger_worker_anchors_for_a_single_sqlite_host(deployment, chain_node, 
         for log in logs:
             log.close()
         assert [w.wait(timeout=30) for w in workers] == [0, 0], (tmp_path / "worker0.log").read_text()[-3000:]
+
+
+def test_the_worker_reads_the_loops_settings_as_the_api_does(monkeypatch):
+    """`ledger worker` cannot import the API's settings: the same variables, the same defaults."""
+    from dataclasses import fields
+
+    from api.settings import Settings
+    from ledger.worker.loops import LoopSettings
+
+    for env in (
+        {},
+        {"LEDGER_ANCHOR_INTERVAL": "0.3", "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_ANCHOR_MAX_AGE": "2"},
+    ):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        api, worker = Settings(), LoopSettings()
+        assert {f.name: getattr(worker, f.name) for f in fields(LoopSettings)} == {
+            f.name: getattr(api, f.name) for f in fields(LoopSettings)
+        }
