@@ -155,10 +155,11 @@ class Lease:
             key = self.locks.key(self.name)
             conn = self.locks.engine.connect()
             try:
-                for statement in SERVER_KEEPALIVES:
-                    conn.exec_driver_sql(statement)
-                conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": self._who()})
                 took = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+                if took:  # its session is the lease: named for operators, watched by keepalives
+                    for statement in SERVER_KEEPALIVES:
+                        conn.exec_driver_sql(statement)
+                    conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": self._who()})
                 conn.commit()
             except BaseException:
                 conn.invalidate()
