@@ -31,8 +31,16 @@ from sqlalchemy import Engine, create_engine, text
 
 log = logging.getLogger(__name__)
 
-#: libpq's TCP keepalives on lock connections: a peer gone silent is noticed in ~5 + 2*3 s
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+#: libpq's TCP keepalives on lock connections: a peer gone silent is noticed in ~5 + 2*3 s while
+#: idle, and a query the peer does not acknowledge fails after 10 s (a leader cut off from the
+#: database stops leading in about the time PostgreSQL takes to free its lease)
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 #: the same on the server's end (per session), so PostgreSQL frees a vanished host's leases
 SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 5", "SET tcp_keepalives_interval = 2", "SET tcp_keepalives_count = 3")
 #: a lease holder checks its session this often (seconds) while it leads; a process that does
