@@ -100,6 +100,7 @@ class DatabaseRateLimiter:
         self._known: dict[tuple[str, int], int] = {}  # the database's count when last told
         self._lock = threading.Lock()
         self._syncer: threading.Thread | None = None
+        self._failing = False
 
     def hit(self, client: str) -> None:
         now = time.time()
@@ -133,12 +134,17 @@ class DatabaseRateLimiter:
                           for k, d in new.items()}  # fmt: skip
                 conn.execute(text("DELETE FROM rate_counts WHERE bucket < :b"), {"b": window - 1})
         except SQLAlchemyError as exc:  # counted here only until the database answers again
-            log.warning("rate limit store unavailable (%s); counting in this process", str(exc).splitlines()[0])
+            if not self._failing:  # once per outage, not every SYNC_S
+                log.warning("rate limit store unavailable (%s); counting in this process", str(exc).splitlines()[0])
+            self._failing = True
             with self._lock:
                 for k, d in new.items():
                     if k[1] >= window:  # ended windows are dropped: what is kept stays bounded
                         self._new[k] = self._new.get(k, 0) + d
             return
+        if self._failing:
+            log.warning("rate limit store answers again")
+            self._failing = False
         with self._lock:
             self._known = {k: v for k, v in self._known.items() if k[1] >= window} | totals
 
