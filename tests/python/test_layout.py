@@ -25,6 +25,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.compliance",
     },
+    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace"},
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.chain",
@@ -34,6 +35,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.flows",
         "ledger.compliance",
+        "ledger.worker",
     },
 }
 
