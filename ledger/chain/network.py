@@ -89,7 +89,10 @@ class Network(GethProcesses):
         keystore = d / "keystore"
         keystore.mkdir(exist_ok=True)
         kf = keystore / f"validator-{account.address.lower()[2:]}.json"
-        kf.write_text(json.dumps(Account.encrypt(account.key, password)))
+        sealed = Account.encrypt(account.key, password)
+        while len(sealed["crypto"]["cipherparams"]["iv"]) != 32:  # eth-account drops an IV's leading
+            sealed = Account.encrypt(account.key, password)  # zero byte; geth then panics "bad IV length"
+        kf.write_text(json.dumps(sealed))
         kf.chmod(0o600)
         node_key = secrets.token_bytes(32)
         nk = d / "geth" / "nodekey"

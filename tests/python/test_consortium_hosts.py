@@ -19,18 +19,9 @@ from sqlalchemy import select
 from web3 import Web3
 
 from ledger.access.sealed import unseal
-from ledger.chain import governance, validators
+from ledger.chain import finality, governance, validators
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
-from ledger.chain.finality import (
-    chain_tail,
-    confirmations,
-    deepest_logged_reorg,
-    dropped,
-    minority_reorg_bound,
-    partition_reorg_bound,
-    wait_final,
-)
 from ledger.chain.hosts import Hosts, unavailable
 from ledger.chain.hosts_network import HostsAuditor, HostsNetwork
 from ledger.chain.indexer import Indexer
@@ -123,11 +114,11 @@ def test_a_new_organisation_joins_from_handed_over_files_and_is_voted_in(four):
     start = w3.eth.block_number
 
     def sealed_by_it() -> bool:
-        head = w3.eth.block_number
-        return any(
-            w3.provider.make_request("clique_getSigner", [hex(n)])["result"].lower() == spec.validator.lower()
-            for n in range(start, head + 1)
-        )
+        signers = [
+            w3.provider.make_request("clique_getSigner", [hex(n)])["result"]
+            for n in range(start, w3.eth.block_number + 1)
+        ]
+        return spec.validator.lower() in {s.lower() for s in signers}
 
     _until(sealed_by_it, 30, "the regulator's validator sealing a block")
     assert len(net.signers("platform")) == 4
@@ -139,7 +130,7 @@ def _partitioned(net: HostsNetwork, groups, seconds: float = 5):
     net.hosts.partition(*groups)
     try:
         time.sleep(seconds)
-        before = {org: chain_tail(connect(net.nodes[org].url)) for org in ALL}
+        before = {org: finality.chain_tail(connect(net.nodes[org].url)) for org in ALL}
     finally:
         net.hosts.heal()
     for org in ALL:  # the connections a partition broke, redialled now rather than on geth's timer
@@ -148,15 +139,15 @@ def _partitioned(net: HostsNetwork, groups, seconds: float = 5):
                 connect(net.nodes[org].url).provider.make_request("admin_addPeer", [net.nodes[other].enode])
     net.wait_agreed(list(ALL), 60, above=max(h for h, _ in before.values()))
     judge = connect(net.nodes["platform"].url)
-    return before, {org: dropped(tail, judge) for org, tail in before.items()}
+    return before, {org: finality.dropped(tail, judge) for org, tail in before.items()}
 
 
 def test_partitioning_one_organisation_reorgs_no_deeper_than_argued(four):
     net = four[0]
     before, depths = _partitioned(net, [["carrier"], ["platform", "brand", "regulator"]])
-    bound = minority_reorg_bound(1)
+    bound = finality.minority_reorg_bound(1)
     print(f"one organisation cut off 5 s: reorg depth per node {depths} (bound {bound})")
-    assert max(depths.values()) <= bound <= confirmations(4), (depths, before)
+    assert max(depths.values()) <= bound <= finality.confirmations(4), (depths, before)
     majority = [before[o][0] for o in ("platform", "brand", "regulator")]
     assert min(majority) >= before["carrier"][0], "the three kept sealing while the carrier was cut off"
 
@@ -167,16 +158,16 @@ def test_an_even_split_stalls_both_sides_and_reorgs_no_deeper_than_argued(four):
     before, depths = _partitioned(net, [["platform", "brand"], ["carrier", "regulator"]])
     # neither side holds a majority of 4: each sealed at most 2 blocks past the fork, then stalled
     assert all(head <= fork + 1 + 2 for head, _ in before.values()), (fork, before)
-    print(f"2|2 split 5 s: reorg depth per node {depths} (bound {partition_reorg_bound(4)})")
-    assert 1 <= max(depths.values()) <= partition_reorg_bound(4) <= confirmations(4), depths
+    print(f"2|2 split 5 s: reorg depth per node {depths} (bound {finality.partition_reorg_bound(4)})")
+    assert 1 <= max(depths.values()) <= finality.partition_reorg_bound(4) <= finality.confirmations(4), depths
     net.wait_agreed(list(ALL), 30, above=max(h for h, _ in before.values()) + 2)  # sealing again
 
 
 def test_write_to_final_p99_on_four_hosts_under_load(four):
     """Six members write at once through their own organisations' nodes while 30 plain transfers a
-    second load the chain; each write is final when `confirmations(4)` blocks are on top of it."""
+    second load the chain; each write is final when `finality.confirmations(4)` blocks are on top of it."""
     net, dep, *_ = four
-    depth = confirmations(4)
+    depth = finality.confirmations(4)
     accounts = dev_accounts(20)
     prov = dep.contract("Provenance")
     urls = [net.nodes[o].url for o in ALL]
@@ -192,7 +183,7 @@ def test_write_to_final_p99_on_four_hosts_under_load(four):
             while not stop.is_set():
                 started = time.perf_counter()
                 tx = sender.submit(prov.functions.anchor(Web3.keccak(text=f"f{i}-{time.time_ns()}"), 1, "f"))
-                wait_final(w3, tx, depth)
+                finality.wait_final(w3, tx, depth)
                 latencies.append(time.perf_counter() - started)
                 time.sleep(rng.random())  # the next write comes when it comes, not in step with blocks
         except BaseException as exc:  # noqa: BLE001 - reported by the test
@@ -229,7 +220,7 @@ def test_write_to_final_p99_on_four_hosts_under_load(four):
     assert statistics.median(lat) <= (depth + 2) * net.period_s + 0.5, lat
     assert p99 <= (depth + 3) * net.period_s + 1.0, lat[-5:]
     # no node ever dropped a block as deep as final (the partitions above included)
-    assert 1 <= deepest_logged_reorg([net.root / org / "node.log" for org in ALL]) <= depth
+    assert 1 <= finality.deepest_logged_reorg([net.root / org / "node.log" for org in ALL]) <= depth
 
 
 class _Node:
@@ -244,6 +235,7 @@ def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_ow
     own read-only node and nothing else."""
     net, dep, path, _, _ = four
     auditor = topology[3]
+    auditor.init(*net.handover(tmp_path / "to-auditor"))  # set up now, started once the writes are made
     keys = unseal((net.root / "platform" / "custodial.sealed").read_bytes()).decode()  # the platform's own
     c = make_client((dep, path), _Node(net.nodes["platform"].url), tmp_path, anchor_interval_s=0, signer_mnemonic=keys)
     m = {label: dev_accounts(20)[v["account_index"]] for label, v in dep.manifest["members"].items()}
@@ -265,13 +257,13 @@ def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_ow
     r = c.post("/v1/epcis/capture", json=delivery_doc(orders[0]["order_id"]), headers=carrier)
     assert r.json()["deliveries"][0]["status"] == "delivered", r.text
 
-    genesis, enodes = net.handover(tmp_path / "to-auditor")
-    auditor.init(genesis, enodes)
     auditor.start(wait_s=90)
     own = connect(auditor.spec.url)
     assert own.eth.accounts == [] and auditor.spec.host not in {n.host for n in net.nodes.values()}
     head = connect(net.nodes["platform"].url).eth.block_number
-    _until(lambda: own.eth.block_number >= head + confirmations(4), 60, "the auditor's node following the chain")
+    _until(
+        lambda: own.eth.block_number >= head + finality.confirmations(4), 60, "the auditor's node following the chain"
+    )
     view = attach(own, path)
 
     def fetch(link):
@@ -281,7 +273,7 @@ def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_ow
 
     engine = make_engine(f"sqlite:///{tmp_path / 'auditor.sqlite3'}")
     migrate(engine)
-    Indexer(view, engine, confirmations=confirmations(4)).run()
+    Indexer(view, engine, confirmations=finality.confirmations(4)).run()
     with engine.connect() as conn:
         rows = set(conn.execute(select(ChainEvent.tx_hash, ChainEvent.log_index, ChainEvent.block_hash)).all())
         to = conn.execute(select(ChainEvent.block_number).order_by(ChainEvent.block_number.desc())).scalars().first()
@@ -302,5 +294,5 @@ def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_ow
             for oid, merchant, amount, status, key in table
         )
     assert export.count("\n") == 4, export
-    run = recon_runs.run(engine, view, orders_csv=export, confirmations=confirmations(4))
+    run = recon_runs.run(engine, view, orders_csv=export, confirmations=finality.confirmations(4))
     assert run.verdict in ("reconciled", "reconciled_with_pending"), (run.verdict, run.reasons)
