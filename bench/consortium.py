@@ -22,6 +22,7 @@ import signal
 import tempfile
 from pathlib import Path
 
+from ledger.access.sealed import unseal
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.finality import chain_tail, confirmations, dropped
@@ -65,10 +66,11 @@ def _consortium(root: Path) -> dict[str, float]:
         depth = confirmations(len(ORGS))
         out["consortium.confirmations"] = depth
         prefix = hosts.prefix("platform") if hosts else []
-        keys = str(root / "platform" / "custodial.sealed")  # the operator's keys, sealed at `init`
+        sealed = (root / "platform" / "custodial.sealed").read_bytes()  # the operator's keys, sealed at init
+        keys = unseal(sealed).decode()  # (under this process's passphrase; handed to its API in its environment)
         port = 8000 if hosts else free_port()
         with served(
-            prefix, platform.host, platform.url, manifest, "platform-api", port, LEDGER_SIGNER_MNEMONIC_FILE=keys
+            prefix, platform.host, platform.url, manifest, "platform-api", port, LEDGER_SIGNER_MNEMONIC=keys
         ) as b:
             load = Load(b, dep, [net.nodes[o].url for o in ("platform", "regulator", "carrier")], depth)
             out |= load.run(STEADY_S, "consortium")
