@@ -38,7 +38,7 @@ from ledger.trace.epcis.samples import document
 
 from .server import login, ok
 
-BATCH, LIFECYCLE_CLIENTS, EVENTS_PER_DOC = 100, 2, 100
+BATCH, LIFECYCLE_CLIENTS, EVENTS_PER_DOC = 200, 1, 100  # two lifecycle clients at once: docs/consortium.md
 TIMED_WRITERS = ("merchant_a", "merchant_b", "inspector")
 
 
