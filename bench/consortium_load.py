@@ -123,7 +123,10 @@ class Load:
             t.join(timeout=300)
         lifecycles_s = time.perf_counter() - started
         with httpx.Client(base_url=self.base, timeout=60) as c:
+            deadline = time.monotonic() + 300
             while ok(c.get("/v1/epcis/status", headers=self.headers["producer"]))["pending"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{label}: captured events still not anchored after 300 s")
                 time.sleep(0.1)
         anchored_s = time.perf_counter() - started
         if errors:
