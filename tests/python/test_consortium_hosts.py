@@ -2,9 +2,8 @@
 and carrier start as validators, each a network namespace with its own address, geth node and data
 folder, peered over a bridge by those addresses only; the regulator joins from handed-over files
 and is voted in through governance; an auditor's host checks codes, events and a reconciliation
-against its own node alone; partitions reorg no deeper than argued; write-to-final under load.
-One topology for the module (1 s blocks), removed whatever happened; skipped, saying why, where
-network namespaces cannot be made."""
+against its own node alone; partitions reorg no deeper than argued; write-to-final under load. One
+topology for the module (1 s blocks), removed whatever happened; skipped, saying why, without netns."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ import random
 import statistics
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -154,8 +154,13 @@ def test_partitioning_one_organisation_reorgs_no_deeper_than_argued(four):
 
 def test_an_even_split_stalls_both_sides_and_reorgs_no_deeper_than_argued(four):
     net = four[0]
-    fork = connect(net.nodes["platform"].url).eth.block_number
-    before, depths = _partitioned(net, [["platform", "brand"], ["carrier", "regulator"]])
+    w3, org_of = connect(net.nodes["platform"].url), {n.validator.lower(): o for o, n in net.nodes.items()}
+    start = w3.eth.block_number
+    fork = _until(lambda: (n := w3.eth.block_number) > start and n, 10, "a new block")  # cut just after it
+    # the sealers of the last two blocks on opposite sides, so each side has a signer free to seal
+    a, b = (org_of[w3.provider.make_request("clique_getSigner", [hex(n)])["result"].lower()] for n in (fork, fork - 1))
+    rest = [o for o in ALL if o not in (a, b)]
+    before, depths = _partitioned(net, [[a, rest[0]], [b, rest[1]]])
     # neither side holds a majority of 4: each sealed at most 2 blocks past the fork, then stalled
     assert all(head <= fork + 1 + 2 for head, _ in before.values()), (fork, before)
     print(f"2|2 split 5 s: reorg depth per node {depths} (bound {finality.partition_reorg_bound(4)})")
@@ -223,11 +228,6 @@ def test_write_to_final_p99_on_four_hosts_under_load(four):
     assert 1 <= finality.deepest_logged_reorg([net.root / org / "node.log" for org in ALL]) <= depth
 
 
-class _Node:
-    def __init__(self, url: str):
-        self.url = url
-
-
 def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_own_node(topology, four, tmp_path):
     """The platform's API writes through the platform's own node: codes, orders escrowed and one
     delivered by the carrier's EPCIS event. The auditor's host, set up from the handed-over files,
@@ -237,7 +237,9 @@ def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_ow
     auditor = topology[3]
     auditor.init(*net.handover(tmp_path / "to-auditor"))  # set up now, started once the writes are made
     keys = unseal((net.root / "platform" / "custodial.sealed").read_bytes()).decode()  # the platform's own
-    c = make_client((dep, path), _Node(net.nodes["platform"].url), tmp_path, anchor_interval_s=0, signer_mnemonic=keys)
+    c = make_client(
+        (dep, path), SimpleNamespace(url=net.nodes["platform"].url), tmp_path, anchor_interval_s=0, signer_mnemonic=keys
+    )
     m = {label: dev_accounts(20)[v["account_index"]] for label, v in dep.manifest["members"].items()}
     merchant, issuer, platform, carrier = (login(c, m[w]) for w in ("merchant_a", "issuer", "platform", "logistics"))
     gtin = new_gtin()
