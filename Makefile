@@ -42,8 +42,9 @@ node_modules/.installed: package.json package-lock.json
 
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
 # consumer page, Ghostscript rasterises label sheets as a printer would; PostgreSQL and Redis
-# servers the tests start themselves (tests/python/conftest.py; root on CI machines)
-SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server
+# servers the tests start themselves (tests/python/conftest.py; root on CI machines); iproute2's `ip`
+# makes the consortium's hosts (network namespaces: docs/consortium.md)
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server iproute2
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -74,7 +75,7 @@ endif
 # `ledger` command run with LEDGER_NETWORK=consortium: ledger/paths.py; ports: LEDGER_NETWORK_PORT)
 export LEDGER_NETWORK ?= anvil
 ifeq ($(LEDGER_NETWORK),consortium)
-INDEXER_CONFIRMATIONS := 3
+INDEXER_CONFIRMATIONS := $(or $(LEDGER_CONFIRMATIONS),3)
 # each organisation's node votes validators in and out as executed governance proposals decide
 FOLLOW_GOVERNANCE = $(BIN)/python -m ledger network follow-governance --follow >> $$data/validators.log 2>&1 & follower=$$!;
 node: setup .bin/geth
@@ -132,8 +133,9 @@ test-python:
 	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
 
 # wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself);
-# the peers part runs GS1's reference hasher (.venv-epcis-ref) and OpenEPCIS's (Java, Maven)
-bench: setup system-deps .venv-epcis-ref/.installed build/openepcis/target/openepcis-peer-1.jar
+# the peers part runs GS1's reference hasher (.venv-epcis-ref) and OpenEPCIS's (Java, Maven); the
+# consortium part runs geth validators on hosts of their own (network namespaces)
+bench: setup system-deps .bin/geth .venv-epcis-ref/.installed build/openepcis/target/openepcis-peer-1.jar
 	@dpkg -s wrk >/dev/null 2>&1 || { echo "installing wrk (apt)"; apt-get install -y -qq wrk >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
 	$(BIN)/python -m bench.run
