@@ -10,7 +10,8 @@ A table holds, as decimal strings (never floats):
 - `materials.<GTIN>`: `kgCO2ePerKg` (fossil, cradle-to-gate) and optional
   `biogenicCO2UptakePerKg` (<= 0) for batches no TransformationEvent makes;
 - `source` {name, version}: the secondary database they come from (PACT
-  `secondaryEmissionFactorSources`), `characterisationFactors` (e.g. ["AR6"])."""
+  `secondaryEmissionFactorSources`), `characterisationFactors` (e.g. ["AR6"]), `country` (ISO
+  3166-1 alpha-2: where its grid and fleet figures hold; the footprint's `geographyCountry`)."""
 
 from __future__ import annotations
 
@@ -82,11 +83,24 @@ def parse(doc: object) -> FactorTable:
         if not isinstance(doc.get(name, {}), dict):
             raise BadQuantity(f"factor table: {name} must be an object")
     for key, value in doc.items():
-        if key not in ("version", "publisher", "published", "source", "characterisationFactors", "electricity",
-                       "transport", "storage", "materials", "comment"):  # fmt: skip
+        if key not in (
+            "version",
+            "publisher",
+            "published",
+            "source",
+            "characterisationFactors",
+            "electricity",
+            "transport",
+            "storage",
+            "materials",
+            "comment",
+            "country",
+        ):
             raise BadQuantity(f"factor table: unknown field {key!r}")
         if key in ("transport", "storage", "materials", "electricity") and not isinstance(value, dict):
             raise BadQuantity(f"factor table: {key} must be an object")
+    if "country" in doc and not (isinstance(doc["country"], str) and re.fullmatch(r"[A-Z]{2}", doc["country"])):
+        raise BadQuantity("factor table: country is an ISO 3166-1 alpha-2 code")
     elec = doc.get("electricity", {}).get("kgCO2ePerKWh")
     electricity = _factor(elec, "factor table electricity.kgCO2ePerKWh") if elec is not None else Decimal(-1)
     transport = {}

@@ -90,12 +90,16 @@ class Result:
         must reproduce exactly."""
         p = self.per_unit
         fossil = p.total()
-        out = {"declaredUnitOfMeasurement": self.declared_unit, "declaredUnitAmount": "1",
-               "productMassPerDeclaredUnit": str(kg(self.mass_per_unit)),
-               "pcfExcludingBiogenicUptake": str(kg(fossil)),
-               "pcfIncludingBiogenicUptake": str(kg(C.add(fossil, p.uptake))),
-               "fossilGhgEmissions": str(kg(fossil)), "biogenicCO2Uptake": str(kg(p.uptake)),
-               "primaryDataShare": str(percent(p.primary(), fossil))}  # fmt: skip
+        out = {
+            "declaredUnitOfMeasurement": self.declared_unit,
+            "declaredUnitAmount": "1",
+            "productMassPerDeclaredUnit": str(kg(self.mass_per_unit)),
+            "pcfExcludingBiogenicUptake": str(kg(fossil)),
+            "pcfIncludingBiogenicUptake": str(kg(C.add(fossil, p.uptake))),
+            "fossilGhgEmissions": str(kg(fossil)),
+            "biogenicCO2Uptake": str(kg(p.uptake)),
+            "primaryDataShare": str(percent(p.primary(), fossil)),
+        }
         out |= {f"stage.{s}": str(kg(p.stage(s))) for s in STAGES}
         return out
 
@@ -162,8 +166,10 @@ class Footprints:
             kgs, _ = self.mass(b)
             factor = self.table.materials.get(b[0])
             if factor is None:
-                self._miss(f"no footprint for input batch {b[0]}/{b[1]}: no TransformationEvent makes it and "
-                           f"factor table {self.table.version} has no material factor for GTIN {b[0]}")  # fmt: skip
+                self._miss(
+                    f"no footprint for input batch {b[0]}/{b[1]}: no TransformationEvent makes it and "
+                    f"factor table {self.table.version} has no material factor for GTIN {b[0]}"
+                )
             elif kgs is not None:
                 parts.add("materials", False, C.multiply(kgs, factor[0]))
                 parts.uptake = C.multiply(kgs, factor[1])
@@ -233,8 +239,9 @@ class Footprints:
 
     def _leg(self, b: ti.Batch, ship: ti.Ev, parts: Parts) -> None:
         where = f"shipping event {ship.hash_id}"
-        receipt = next((e for e in self.idx.moves[b] if e.step == "receiving" and e.time >= ship.time
-                        and (e.ids & ship.ids)), None)  # fmt: skip
+        receipt = next(
+            (e for e in self.idx.moves[b] if e.step == "receiving" and e.time >= ship.time and (e.ids & ship.ids)), None
+        )
         if receipt is None:
             self._miss(f"{where} of batch {b[0]}/{b[1]} has no receiving event: its leg is not counted")
             return

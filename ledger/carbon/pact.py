@@ -6,19 +6,32 @@ allocation rules, the computed `primaryDataShare` and the factor table as a seco
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from .footprint import STAGES, Result
 
 SPEC_VERSION = "3.0.0"
 CROSS_SECTORAL = ["ISO14067", "ISO14083", "GHGP-Product", "PACT-3.0"]
-BOUNDARY = ("Cradle-to-gate of the batch plus its recorded distribution: materials (factor table), processing "
-            "energy of each TransformationEvent, transport legs (shipping/receiving pairs, ISO 14083 / GLEC "
-            "intensities by mode and temperature control) and hub storage, as recorded in the batch's EPCIS "
-            "genealogy.")  # fmt: skip
-ALLOCATION = ("Mass allocation: a TransformationEvent's inputs and process energy are shared among its outputs "
-              "by output mass; an input carries its batch's kg CO2e per kg as of the transformation; transport "
-              "and storage of a batch are spread over its whole mass. Aggregation only repackages.")  # fmt: skip
+BOUNDARY = (
+    "Cradle-to-gate of the batch plus its recorded distribution: materials (factor table), processing "
+    "energy of each TransformationEvent, transport legs (shipping/receiving pairs, ISO 14083 / GLEC "
+    "intensities by mode and temperature control) and hub storage, as recorded in the batch's EPCIS "
+    "genealogy."
+)
+ALLOCATION = (
+    "Mass allocation: a TransformationEvent's inputs and process energy are shared among its outputs "
+    "by output mass; an input carries its batch's kg CO2e per kg as of the transformation; transport "
+    "and storage of a batch are spread over its whole mass. Aggregation only repackages."
+)
+
+
+_STAGE = re.compile(r"\b(" + "|".join(STAGES) + r") (-?\d+\.\d+)\b")
+
+
+def stages_of(doc: dict) -> dict[str, str]:
+    """The breakdown by stage a document's comment states (kg CO2e per declared unit)."""
+    return dict(_STAGE.findall(doc.get("comment", "")))
 
 
 def _iso(t: datetime) -> str:
@@ -29,8 +42,17 @@ def product_id(gtin: str, lot: str) -> str:
     return f"https://id.gs1.org/01/{gtin}/10/{lot}"
 
 
-def document(result: Result, pf_id: str, created: datetime, company_name: str, company_ids: list[str],
-             product_name: str, preceding: list[str] | None = None, status: str = "Active") -> dict:  # fmt: skip
+def document(
+    result: Result,
+    pf_id: str,
+    created: datetime,
+    company_name: str,
+    company_ids: list[str],
+    product_name: str,
+    preceding: list[str] | None = None,
+    status: str = "Active",
+    classifications: list[str] | None = None,
+) -> dict:
     """The ProductFootprint of a complete result (an incomplete one is never published)."""
     if not result.complete or result.period is None:
         raise ValueError("an incomplete footprint is not published")
@@ -58,6 +80,8 @@ def document(result: Result, pf_id: str, created: datetime, company_name: str, c
         "secondaryEmissionFactorSources": [result.table.source()],
         "primaryDataShare": f["primaryDataShare"],
     }
+    if "country" in result.table.doc:
+        pcf["geographyCountry"] = result.table.doc["country"]
     doc = {
         "id": pf_id,
         "specVersion": SPEC_VERSION,
@@ -77,4 +101,6 @@ def document(result: Result, pf_id: str, created: datetime, company_name: str, c
     }
     if preceding:
         doc["precedingPfIds"] = preceding
+    if classifications:
+        doc["productClassifications"] = classifications
     return doc

@@ -15,11 +15,24 @@ CONTEXT = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN, traps=[deci
 KG_CO2E = Decimal("0.000001")
 PERCENT = Decimal("0.01")
 #: kilograms per unit of mass (UN/CEFACT codes and the short names net contents use)
-MASS = {"KGM": Decimal(1), "kg": Decimal(1), "GRM": Decimal("0.001"), "g": Decimal("0.001"),
-        "TNE": Decimal(1000), "t": Decimal(1000), "MGM": Decimal("0.000001"), "LBR": Decimal("0.45359237")}  # fmt: skip
+MASS = {
+    "KGM": Decimal(1),
+    "kg": Decimal(1),
+    "GRM": Decimal("0.001"),
+    "g": Decimal("0.001"),
+    "TNE": Decimal(1000),
+    "t": Decimal(1000),
+    "MGM": Decimal("0.000001"),
+    "LBR": Decimal("0.45359237"),
+}
 #: kilowatt hours per unit of energy
-ENERGY = {"KWH": Decimal(1), "WHR": Decimal("0.001"), "MWH": Decimal(1000), "3B": Decimal(1) / Decimal("3.6"),
-          "JOU": Decimal(1) / Decimal(3_600_000)}  # fmt: skip
+ENERGY = {
+    "KWH": Decimal(1),
+    "WHR": Decimal("0.001"),
+    "MWH": Decimal(1000),
+    "3B": Decimal(1) / Decimal("3.6"),
+    "JOU": Decimal(1) / Decimal(3_600_000),
+}
 PIECES = {None, "", "H87", "EA", "C62", "PCE"}
 #: above these a figure is refused as absurd rather than turned into a footprint
 MAX_KG = Decimal(10) ** 9
