@@ -7,18 +7,25 @@ it returns valid against the transcribed v3 schema."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+import threading
+import time
+from collections.abc import Iterator
 
 import jsonschema
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from ledger.carbon import factors
 from ledger.carbon.verify import verify_evidence
+from ledger.cli.main import main
 from ledger.paths import ROOT
 
 from .carbon_scene import CTX, events, table
+from .conftest import free_port
 from .helpers import login, make_client, new_gtin
 
 FIXTURES = ROOT / "tests/fixtures/pact"
@@ -38,7 +45,8 @@ def case(n: int) -> None:
 @pytest.fixture(scope="module")
 def scene(deployment, chain_node, members, tmp_path_factory):
     """Two published footprints of one batch (the second supersedes the first), a PACT client."""
-    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("carbon"), anchor_one_by_one_max=0)
+    tmp = tmp_path_factory.mktemp("carbon")
+    c = make_client(deployment, chain_node, tmp, anchor_one_by_one_max=0)
     h = login(c, members["merchant_a"])
     leaves, tea, dust = new_gtin(), new_gtin(), new_gtin()
     for gtin, name in ((leaves, "tea leaves"), (tea, "Wuyi rock tea"), (dust, "tea dust")):
@@ -81,6 +89,9 @@ def scene(deployment, chain_node, members, tmp_path_factory):
         "table": t,
         "dep": deployment[0],
         "key": key,
+        "tmp": tmp,
+        "manifest": deployment[1],
+        "rpc": chain_node.url,
     }
 
 
@@ -146,6 +157,47 @@ def test_verify_footprint_recomputes_from_proven_inputs_and_names_what_differs(s
         "factor table signed by its publisher",
         "factor table anchored by its publisher",
     } <= failed
+
+
+@contextlib.contextmanager
+def _served(app) -> Iterator[str]:
+    """The scene's app behind a real uvicorn server in this process (no second start-up of the API)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            assert thread.is_alive()
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_the_cli_verifies_a_footprint_from_its_digital_link(scene, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_MANIFEST", str(scene["manifest"]))
+
+    def cli(uri: str) -> tuple[int, str, str]:
+        try:
+            main(["verify-footprint", uri, "--rpc", scene["rpc"]])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    with _served(scene["c"].app) as url:
+        code, out, err = cli(f"{url}/01/{scene['tea']}/10/P1")
+        assert code == 0, out + err
+        assert "ok    recomputed from proven inputs: every figure matches" in out
+        assert "ok    footprint anchored over its inputs" in out
+        code, out, err = cli(f"{url}/01/{scene['leaves']}/10/L1")  # no footprint of the leaves was published
+        assert code == 1 and "404" in err
 
 
 def test_pact_auth_and_transport(scene):
