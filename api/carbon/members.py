@@ -190,6 +190,14 @@ def batch_evidence(gtin: str, lot: str, db: DbSession = Depends(get_db), _: None
     return records.evidence(db, row)
 
 
+@router.get("/footprints/{pf_id}", summary="Public: a footprint's PACT ProductFootprint document")
+def document(pf_id: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
+    row = db.get(CarbonFootprint, pf_id[:36])
+    if row is None:
+        raise not_found(f"footprint {pf_id[:36]}")
+    return {"data": json.loads(row.body)}
+
+
 @router.get("/footprints/{pf_id}/evidence", summary="Public: a footprint's document, inputs with proofs, factor table")
 def evidence(pf_id: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
     row = db.get(CarbonFootprint, pf_id[:36])

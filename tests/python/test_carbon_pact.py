@@ -349,3 +349,21 @@ def test_pact_events(scene):
 def test_every_case_of_the_conformance_list_is_covered():
     """Runs last in this module: each case of PACT's v3 list was exercised above."""
     assert covered == set(CASES), sorted(set(CASES) - covered)
+
+
+def test_the_scan_page_shows_the_footprint_in_both_languages(scene):
+    c, h, tea = scene["c"], scene["h"], scene["tea"]
+    assert c.post("/v1/batches", json={"gtin": tea, "lot": "P1"}, headers=h).status_code == 201
+    issue = c.post(f"/v1/batches/{tea}/P1/codes", json={"count": 2}, headers=h).json()
+    path = "/" + issue["sample"][0].split("://", 1)[1].split("/", 1)[1]
+    shown = c.get(path, headers={"Accept": "application/json"}).json()["carbon"]
+    assert shown["perUnit"] == "0.168900" and shown["id"] == scene["second"]["id"]
+    join = "&" if "?" in path else "?"
+    en = c.get(path + join + "lang=en", headers={"Accept": "text/html"}).text
+    assert "<strong>0.168900</strong> kg CO₂e per piece, cradle-to-gate" in en and "primary data 25.99 %" in en
+    assert f"anchored in block {scene['second']['block']}" in en
+    assert '<li data-stage="storage">Cold storage 0.000150<br><progress' in en
+    zh = c.get(path + join + "lang=zh", headers={"Accept": "text/html"}).text
+    assert "碳足迹" in zh and "一手数据 25.99 %" in zh
+    link = f"/v1/carbon/footprints/{shown['id']}"
+    assert f'href="{link}"' in en and c.get(link).json()["data"]["id"] == shown["id"]
