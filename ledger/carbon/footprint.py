@@ -112,6 +112,13 @@ class Footprints:
         self._stack: list[ti.Batch] = []
         self.missing: list[str] = []
         self.used: set[str] = set()
+        self._amounts: dict[tuple[str, tuple[str, ...]], dict[ti.Batch, ti.Amount]] = {}
+
+    def amounts(self, ev: ti.Ev, names: tuple[str, ...]) -> dict[ti.Batch, ti.Amount]:
+        key = (ev.hash_id, names)
+        if key not in self._amounts:
+            self._amounts[key] = ti.amounts(ev.body, names, f"event {ev.hash_id}")
+        return self._amounts[key]
 
     def _miss(self, what: str) -> None:
         if what not in self.missing:
@@ -125,7 +132,7 @@ class Footprints:
         for ev in self.idx.makers.get(b, []) + self.idx.commissions.get(b, []):
             where = f"event {ev.hash_id}"
             names = ti.OUTPUTS if ev.body.get("type") == "TransformationEvent" else ("epcList", "quantityList")
-            a = ti.amounts(ev.body, names, where).get(b, ti.Amount())
+            a = self.amounts(ev, names).get(b, ti.Amount())
             total.kg, total.pieces = total.kg + a.kg, total.pieces + a.pieces
             weight = weight or ti.net_weight(ev.body, where)
             self.used.add(ev.hash_id)
@@ -180,12 +187,12 @@ class Footprints:
     def _transformed(self, ev: ti.Ev, b: ti.Batch) -> Parts:
         where = f"TransformationEvent {ev.hash_id}"
         self.used.add(ev.hash_id)
-        outs = {o: self._kg_of(o, a) for o, a in ti.amounts(ev.body, ti.OUTPUTS, where).items()}
+        outs = {o: self._kg_of(o, a) for o, a in self.amounts(ev, ti.OUTPUTS).items()}
         if any(v is None for v in outs.values()):
             return Parts()
         share = C.divide(outs[b], sum(outs.values(), Decimal(0)))  # type: ignore[arg-type]
         parts = Parts()
-        for a, amount in ti.amounts(ev.body, ti.INPUTS, where).items():
+        for a, amount in self.amounts(ev, ti.INPUTS).items():
             used = self._kg_of(a, amount)
             if used is not None:
                 parts.plus(self.intensity(a, ev.time), used)
@@ -222,7 +229,7 @@ class Footprints:
         return declared or "ambient"  # type: ignore[return-value]
 
     def _moved_kg(self, b: ti.Batch, ev: ti.Ev) -> Decimal | None:
-        direct = ti.amounts(ev.body, ("epcList", "quantityList"), f"event {ev.hash_id}").get(b)
+        direct = self.amounts(ev, ("epcList", "quantityList")).get(b)
         if direct is None:
             held = [h[b] for p, h in self.idx.children.items() if p in ev.ids and b in h]
             direct = ti.Amount(sum((h.kg for h in held), Decimal(0)), sum((h.pieces for h in held), Decimal(0)))

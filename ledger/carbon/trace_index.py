@@ -55,6 +55,21 @@ def _where(ev_hash: str, name: str) -> str:
     return f"event {ev_hash} {name}"
 
 
+_CANONICAL: dict[str, str] = {}
+_PARTS: dict[str, tuple[str | None, str | None]] = {}  # identifier -> (GTIN, lot) of its canonical form
+
+
+def batch_of(uri: str) -> tuple[str | None, str | None]:
+    got = _PARTS.get(uri)
+    if got is None:
+        if len(_PARTS) > 200_000:
+            _PARTS.clear()
+            _CANONICAL.clear()
+        gtin, lot, _ = item_parts(canonical(uri) or uri)
+        got = _PARTS[uri] = (gtin, lot)
+    return got
+
+
 def amounts(body: dict, names: tuple[str, ...], where: str) -> dict[Batch, Amount]:
     """How much of each batch the lists `names` of an event hold (mass or pieces)."""
     out: dict[Batch, Amount] = defaultdict(Amount)
@@ -64,7 +79,7 @@ def amounts(body: dict, names: tuple[str, ...], where: str) -> dict[Batch, Amoun
             uri = v.get("epcClass") if isinstance(v, dict) else v
             if not isinstance(uri, str):
                 continue
-            gtin, lot, _ = item_parts(canonical(uri) or uri)
+            gtin, lot = batch_of(uri)
             if not gtin or not lot:
                 continue
             a = out[(gtin, lot)]
@@ -90,9 +105,9 @@ def _ids(body: dict) -> set[str]:
         for v in value if isinstance(value, list) else [value] if value is not None else []:
             uri = v.get("epcClass") if isinstance(v, dict) else v
             if isinstance(uri, str):
-                c = canonical(uri) or uri
+                c = _CANONICAL.get(uri) or _CANONICAL.setdefault(uri, canonical(uri) or uri)
                 out.add(c)
-                gtin, lot, _ = item_parts(c)
+                gtin, lot = batch_of(uri)
                 if gtin and lot:
                     out.add(f"batch:{gtin}/{lot}")
     return out
