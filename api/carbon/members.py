@@ -9,9 +9,12 @@ import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
@@ -20,12 +23,15 @@ from ledger.carbon.footprint import STAGES, GenealogyCycle
 from ledger.carbon.quantities import BadQuantity
 from ledger.clock import utcnow
 from ledger.store.carbon_tables import CarbonClient, CarbonFactorTable, CarbonFootprint
-from ledger.store.models import Product
+from ledger.store.models import Product, ResolverLink
+from ledger.trace import resolver_links
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
+from .. import pages
 from ..auth import READ_ALL, Member, authenticate, require
 from ..errors import ApiError, forbidden, not_found
 from ..services import get_db, rate_limited, services
+from . import scan
 from .pact_auth import digest
 
 router = APIRouter(prefix="/v1/carbon", tags=["carbon"])
@@ -150,7 +156,21 @@ def compute(
             db, s.chain.deployment(), sender, gtin, lot[:20], table, member.address, classifications
         )
     )
+    _sustainability_links(db, s.settings.resolver_url, gtin, lot[:20], member.address)
     return summary(row)
+
+
+def _sustainability_links(db: DbSession, base: str, gtin: str, lot: str, merchant: str) -> None:
+    """The batch's `gs1:sustainabilityInfo` links on the resolver (JSON for machines, the page for
+    people, one URL negotiating both), registered with its first footprint."""
+    kind = resolver_links.link_type("gs1:sustainabilityInfo")
+    if db.scalar(select(ResolverLink.id).where(ResolverLink.gtin == gtin, ResolverLink.lot == lot,
+                                               ResolverLink.link_type == kind).limit(1)) is not None:  # fmt: skip
+        return
+    href = f"{base.rstrip('/')}/v1/carbon/batches/{gtin}/{quote(lot, safe='')}/footprint"
+    for media, title in (("application/json", "Carbon footprint (PACT v3 summary)"), ("text/html", "Carbon footprint")):
+        body = {"linkType": "gs1:sustainabilityInfo", "href": href, "title": title, "type": media, "lot": lot}
+        resolver_links.register(db, merchant, gtin, body, utcnow())
 
 
 def summary(row: CarbonFootprint) -> dict:
@@ -174,11 +194,18 @@ def summary(row: CarbonFootprint) -> dict:
     }
 
 
-@router.get("/batches/{gtin}/{lot}/footprint", summary="Public: the batch's current footprint, in short")
-def current(gtin: str, lot: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
+@router.get(
+    "/batches/{gtin}/{lot}/footprint", summary="Public: the batch's current footprint, in short (JSON, or a page)"
+)
+def current(request: Request, gtin: str, lot: str, lang: str | None = Query(None, max_length=5),
+            db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> Any:  # fmt: skip
     row = records.latest(db, _gtin(gtin), lot[:20])
     if row is None:
         raise not_found(f"a footprint of batch {gtin}/{lot[:20]}")
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept and "application/json" not in accept:
+        language = pages.language(lang, request.headers.get("accept-language"))
+        return HTMLResponse(scan.page(summary(row), language))
     return summary(row)
 
 

@@ -54,3 +54,13 @@ def section(fp: dict[str, Any] | None, lang: str) -> str:
         f'<small><a href="/v1/carbon/footprints/{e(fp["id"])}">{t["pact"]}</a> · '
         f'<a href="{e(fp["evidence"])}">{t["evidence"]}</a></small></section>'
     )
+
+
+def page(fp: dict[str, Any], lang: str) -> str:
+    """The footprint on a page of its own (the resolver's `gs1:sustainabilityInfo` for people)."""
+    t = TEXT[lang]
+    return (
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{t["title"]}</title></head>'
+        f"<body><main>{section(fp, lang)}</main></body></html>"
+    )

@@ -99,6 +99,9 @@ def parse(doc: object) -> FactorTable:
             raise BadQuantity(f"factor table: unknown field {key!r}")
         if key in ("transport", "storage", "materials", "electricity") and not isinstance(value, dict):
             raise BadQuantity(f"factor table: {key} must be an object")
+    cf = doc.get("characterisationFactors", ["AR6"])
+    if not (isinstance(cf, list) and cf and all(isinstance(x, str) and re.fullmatch(r"AR\d{1,2}", x) for x in cf)):
+        raise BadQuantity('factor table: characterisationFactors is a non-empty list like ["AR6"]')
     if "country" in doc and not (isinstance(doc["country"], str) and re.fullmatch(r"[A-Z]{2}", doc["country"])):
         raise BadQuantity("factor table: country is an ISO 3166-1 alpha-2 code")
     elec = doc.get("electricity", {}).get("kgCO2ePerKWh")

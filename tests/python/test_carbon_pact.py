@@ -367,3 +367,18 @@ def test_the_scan_page_shows_the_footprint_in_both_languages(scene):
     assert "碳足迹" in zh and "一手数据 25.99 %" in zh
     link = f"/v1/carbon/footprints/{shown['id']}"
     assert f'href="{link}"' in en and c.get(link).json()["data"]["id"] == shown["id"]
+
+
+def test_the_resolver_serves_the_footprint_as_sustainability_info(scene):
+    c, tea = scene["c"], scene["tea"]
+    r = c.get(f"/01/{tea}/10/P1", params={"linkType": "gs1:sustainabilityInfo"}, follow_redirects=False,
+              headers={"Accept": "application/json"})  # fmt: skip
+    assert r.status_code in (302, 303, 307, 308), r.text
+    target = r.headers["location"]
+    assert target.endswith(f"/v1/carbon/batches/{tea}/P1/footprint")
+    local = "/" + target.split("://", 1)[1].split("/", 1)[1]
+    assert c.get(local, headers={"Accept": "application/json"}).json()["perUnit"] == "0.168900"
+    page = c.get(local, params={"lang": "zh"}, headers={"Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html") and "碳足迹" in page.text and "0.168900" in page.text
+    links = c.get(f"/01/{tea}/10/P1", params={"linkType": "linkset"}, headers={"Accept": "application/linkset+json"})
+    assert "sustainabilityInfo" in links.text
