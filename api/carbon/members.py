@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.carbon import pact, records
-from ledger.carbon.footprint import STAGES, GenealogyCycle
+from ledger.carbon import records
+from ledger.carbon.footprint import GenealogyCycle
 from ledger.carbon.quantities import BadQuantity
 from ledger.clock import utcnow
 from ledger.store.carbon_tables import CarbonClient, CarbonFactorTable, CarbonFootprint
@@ -33,6 +33,7 @@ from ..errors import ApiError, forbidden, not_found
 from ..services import get_db, rate_limited, services
 from . import scan
 from .pact_auth import digest
+from .summary import summary
 
 router = APIRouter(prefix="/v1/carbon", tags=["carbon"])
 PUBLISHERS = Role.MERCHANT | Role.OPERATOR | Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR
@@ -171,27 +172,6 @@ def _sustainability_links(db: DbSession, base: str, gtin: str, lot: str, merchan
     for media, title in (("application/json", "Carbon footprint (PACT v3 summary)"), ("text/html", "Carbon footprint")):
         body = {"linkType": "gs1:sustainabilityInfo", "href": href, "title": title, "type": media, "lot": lot}
         resolver_links.register(db, merchant, gtin, body, utcnow())
-
-
-def summary(row: CarbonFootprint) -> dict:
-    doc = json.loads(row.body)
-    pcf = doc["pcf"]
-    stages = pact.stages_of(doc)
-    return {
-        "id": row.id,
-        "status": row.status,
-        "perUnit": pcf["pcfExcludingBiogenicUptake"],
-        "unit": pcf["declaredUnitOfMeasurement"],
-        "primaryDataShare": pcf["primaryDataShare"],
-        "stages": {s: stages.get(s) for s in STAGES},
-        "boundary": "cradle-to-gate + recorded distribution",
-        "block": row.block_number,
-        "tx": row.tx_hash,
-        "root": row.root,
-        "precedingPfIds": doc.get("precedingPfIds", []),
-        "pact": f"/pact/3/footprints/{row.id}",
-        "evidence": f"/v1/carbon/footprints/{row.id}/evidence",
-    }
 
 
 @router.get(

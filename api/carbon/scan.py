@@ -12,6 +12,7 @@ from ledger.carbon.footprint import STAGES
 from ledger.carbon.records import latest
 
 from ..services import Services
+from .summary import summary
 
 TEXT = {
     "en": {"title": "Carbon footprint", "per": "kg CO₂e per", "piece": "piece", "kilogram": "kg",
@@ -27,7 +28,6 @@ TEXT = {
 
 async def summary_for(svc: Services, gtin: str, lot: str) -> dict[str, Any] | None:
     """The batch's current footprint in short (cached like the rest of a scan's facts), or None."""
-    from .members import summary
 
     def load() -> dict[str, Any] | None:
         with svc.sessions() as db:

@@ -12,8 +12,8 @@ Rules (docs/carbon.md has them in full):
   each storing adds tonnes x days held x the hub factor; aggregation only repackages (no emissions,
   the parent's legs are its children's);
 - transport and storage before an input was used are spread over that batch's whole mass;
-- anything missing (a factor, a distance, a receipt, the mass of a batch, process energy) is named
-  in `missing` and the footprint is incomplete; a cycle or an impossible figure is an error."""
+- anything missing (a factor, distance, receipt, mass, process energy) makes it incomplete, named
+  in `missing`; a cycle or an impossible figure is an error."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ END = datetime.max.replace(tzinfo=UTC)
 
 
 class GenealogyCycle(LedgerError):
-    status = 422
+    """A batch among its own inputs."""
 
 
 class Parts:
@@ -79,7 +79,6 @@ class Result:
     missing: list[str] = field(default_factory=list)
     inputs: set[str] = field(default_factory=set)
     period: tuple[datetime, datetime] | None = None
-    secondary_energy: bool = False
 
     @property
     def complete(self) -> bool:
@@ -297,5 +296,4 @@ def compute(events: list[tuple[str, dict]], table: FactorTable, gtin: str, lot: 
         out.per_unit = total.scaled(C.divide(1, unit))
     times = [e.time for e in fp.idx.events if e.hash_id in fp.used]
     out.period = (min(times), max(times)) if times else None
-    out.secondary_energy = any(not p and v for (s, p), v in total.v.items() if s == "processing")
     return out
