@@ -32,6 +32,8 @@ from . import factors, pact
 from .footprint import Result, compute
 from .quantities import BadQuantity
 
+CHUNK = 500  # identifiers per IN (...): SQLite's bound on parameters
+
 
 class CarbonConflict(LedgerError):
     status = 409
@@ -120,11 +122,16 @@ def publish_footprint(
     result = compute_batch(db, gtin, lot, version)
     if not result.complete:
         raise CarbonConflict({"status": "incomplete", "missing": result.missing})
-    rows = db.execute(
-        select(EpcisEvent.hash_id, EpcisEvent.digest, EpcisEvent.anchor_id).where(
-            EpcisEvent.hash_id.in_(sorted(result.inputs))
-        )
-    ).all()
+    inputs = sorted(result.inputs)
+    rows = [
+        row
+        for i in range(0, len(inputs), CHUNK)
+        for row in db.execute(
+            select(EpcisEvent.hash_id, EpcisEvent.digest, EpcisEvent.anchor_id).where(
+                EpcisEvent.hash_id.in_(inputs[i : i + CHUNK])
+            )
+        ).all()
+    ]
     pending = [h for h, _, a in rows if a is None]
     if pending:
         raise CarbonConflict(f"{len(pending)} input events are not anchored yet; anchor them, then compute")
@@ -178,7 +185,11 @@ def evidence(db: Session, fp: CarbonFootprint) -> dict:
     table = db.get(CarbonFactorTable, fp.table_version)
     assert table is not None
     digests = json.loads(fp.inputs)
-    rows = db.scalars(select(EpcisEvent).where(EpcisEvent.digest.in_(digests)).order_by(EpcisEvent.id)).all()
+    rows = sorted(
+        (r for i in range(0, len(digests), CHUNK)
+         for r in db.scalars(select(EpcisEvent).where(EpcisEvent.digest.in_(digests[i : i + CHUNK])))),
+        key=lambda r: r.id,
+    )  # fmt: skip
     return {
         "document": json.loads(fp.body),
         "hash": fp.hash,

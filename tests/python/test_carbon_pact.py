@@ -106,7 +106,7 @@ def _token(scene) -> dict:
 
 
 def test_the_footprint_is_computed_anchored_and_shown(scene):
-    c, tea, first, second = scene["c"], scene["tea"], scene["first"], scene["second"]
+    c, tea, first, second, h = scene["c"], scene["tea"], scene["first"], scene["second"], scene["h"]
     assert second["perUnit"] == "0.168900" and second["unit"] == "piece" and second["primaryDataShare"] == "25.99"
     assert second["precedingPfIds"] == [first["id"]] and second["block"] > 0
     shown = c.get(f"/v1/carbon/batches/{tea}/P1/footprint").json()
@@ -120,6 +120,15 @@ def test_the_footprint_is_computed_anchored_and_shown(scene):
     t2 = scene["table"] | {"version": "2026.2"}
     r = c.post("/v1/carbon/factor-tables", json={"document": t2, "signature": "0x" + "11" * 65}, headers=scene["h"])
     assert r.status_code == 422, r.text
+    # a table without the chilled road intensity: the preview names it, and nothing is published
+    t4 = scene["table"] | {"version": "2026.4", "transport": {"road": {"ambient": "0.1"}}}
+    sig = factors.sign(t4, bytes(scene["key"].key))
+    assert c.post("/v1/carbon/factor-tables", json={"document": t4, "signature": sig}, headers=h).status_code == 201
+    preview = c.get(f"/v1/carbon/batches/{tea}/P1/preview", params={"table": "2026.4"}, headers=h).json()
+    assert not preview["complete"] and "no transport intensity for road chilled" in preview["missing"][0]
+    r = c.post(f"/v1/carbon/batches/{tea}/P1/footprint", json={"table": "2026.4"}, headers=h)
+    assert r.status_code == 409 and r.json()["detail"]["missing"] == preview["missing"]
+    assert c.get(f"/v1/carbon/batches/{tea}/P1/footprint").json()["id"] == second["id"]  # still the last one
     t3 = scene["table"] | {"version": "2026.3", "transport": {"truck": {"ambient": "1"}}}
     sig = factors.sign(t3, bytes(scene["key"].key))
     r = c.post("/v1/carbon/factor-tables", json={"document": t3, "signature": sig}, headers=scene["h"])
