@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.clock import as_utc, utcnow
 from ledger.store.carbon_tables import CarbonClient, CarbonToken
 
-from ..services import get_db
+from ..services import get_db, rate_limited
 from .pact_errors import PactError, https_only
 
 router = APIRouter(prefix="/pact", tags=["carbon (PACT v3)"])
@@ -50,7 +50,12 @@ def _credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str
 
 
 @router.post("/auth/token", summary="PACT: an access token for a member's client (OAuth 2 client credentials)")
-async def token(request: Request, _: None = Depends(https_only), db: DbSession = Depends(get_db)) -> JSONResponse:
+async def token(
+    request: Request,
+    _: None = Depends(https_only),
+    __: None = Depends(rate_limited),  # anonymous callers: the public budget per client
+    db: DbSession = Depends(get_db),
+) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
     form = parse_qs((await request.body()).decode("latin-1"), keep_blank_values=True)
