@@ -189,6 +189,19 @@ def current(request: Request, gtin: str, lot: str, lang: str | None = Query(None
     return summary(row)
 
 
+@router.get("/products/{gtin}/trend", summary="The current footprint of each batch of a product, oldest first")
+def trend(gtin: str, member: Member = Depends(authenticate), db: DbSession = Depends(get_db)) -> list[dict]:
+    gtin = _gtin(gtin)
+    _own(db, gtin, member)
+    rows = db.scalars(
+        select(CarbonFootprint)
+        .where(CarbonFootprint.gtin == gtin, CarbonFootprint.status == "Active")
+        .order_by(CarbonFootprint.created_at)
+        .limit(1000)
+    )
+    return [{"lot": r.lot, "created": r.created_at.isoformat()} | summary(r) for r in rows]
+
+
 @router.get("/batches/{gtin}/{lot}/evidence", summary="Public: the evidence of the batch's current footprint")
 def batch_evidence(gtin: str, lot: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
     row = records.latest(db, _gtin(gtin), lot[:20])

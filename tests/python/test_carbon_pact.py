@@ -129,6 +129,8 @@ def test_the_footprint_is_computed_anchored_and_shown(scene):
     r = c.post(f"/v1/carbon/batches/{tea}/P1/footprint", json={"table": "2026.4"}, headers=h)
     assert r.status_code == 409 and r.json()["detail"]["missing"] == preview["missing"]
     assert c.get(f"/v1/carbon/batches/{tea}/P1/footprint").json()["id"] == second["id"]  # still the last one
+    trend = c.get(f"/v1/carbon/products/{tea}/trend", headers=h).json()
+    assert [(t["lot"], t["perUnit"], t["id"]) for t in trend] == [("P1", "0.168900", second["id"])]
     t3 = scene["table"] | {"version": "2026.3", "transport": {"truck": {"ambient": "1"}}}
     sig = factors.sign(t3, bytes(scene["key"].key))
     r = c.post("/v1/carbon/factor-tables", json={"document": t3, "signature": sig}, headers=scene["h"])
