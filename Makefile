@@ -130,11 +130,17 @@ test-contracts:
 test-python:
 	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
 
-# wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself)
-bench: setup system-deps
+# wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself);
+# the peers part runs GS1's reference hasher (.venv-epcis-ref) and OpenEPCIS's (Java, Maven)
+bench: setup system-deps .venv-epcis-ref/.installed build/openepcis/target/openepcis-peer-1.jar
 	@dpkg -s wrk >/dev/null 2>&1 || { echo "installing wrk (apt)"; apt-get install -y -qq wrk >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
 	$(BIN)/python -m bench.run
+
+build/openepcis/target/openepcis-peer-1.jar: bench/openepcis/pom.xml bench/openepcis/src/main/java/bench/PeerHash.java
+	@command -v mvn >/dev/null && command -v javac >/dev/null || { echo "installing maven, openjdk-17 (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null; }
+	mvn -q -B -f bench/openepcis/pom.xml package
 
 # a mixed load with injected faults (killed workers, indexer and anchorer, PostgreSQL restarted, the
 # chain stopped, the data filesystem filled) for SOAK_SECONDS, then every acknowledged write checked

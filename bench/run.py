@@ -34,6 +34,7 @@ from . import (
     gas,
     indexer,
     order_gas,
+    peers,
     recon_db,
     reconcile,
     scan,
@@ -57,6 +58,7 @@ PARTS = {
     "console": console,
     "trace": trace,
     "carbon": carbon,
+    "peers": peers,
 }
 
 
