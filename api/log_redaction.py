@@ -10,7 +10,6 @@ import logging
 import re
 
 
-
 def _spelled_any_way(name: str) -> str:
     """A pattern for `name` as a query parameter's name, each character as itself or
     percent-encoded (the server decodes `acc%65ss_token` to `access_token`)."""
