@@ -96,12 +96,13 @@ deploy: node database
 	$(BIN)/python -m ledger migrate
 
 run: deploy
-	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing in the background;"
-	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
+	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing and the background loops"
+	@echo "(ledger worker) beside it; the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
-	indexer=$$!; $(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$follower 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	indexer=$$!; $(BIN)/python -m ledger worker >> $$data/worker.log 2>&1 & worker=$$!; \
+	$(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$worker $$follower 2>/dev/null' EXIT INT TERM; \
+	LEDGER_BACKGROUND_IN_WEB=0 $(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:
 	$(BIN)/python -m ledger node stop

@@ -6,24 +6,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.access.sealed import signer_mnemonic
 from ledger.chain.client import rpc_url
-from ledger.paths import consortium, data_dir, manifest_path, network_dir
+from ledger.paths import data_dir, manifest_path
 from ledger.store.db import database_url
 
 
 def _signer_mnemonic() -> str | None:
-    """`LEDGER_SIGNER_MNEMONIC_FILE` (sealed at rest by `ledger keys seal-mnemonic`, opened with
-    `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear (development). On the
-    consortium, the operator's sealed file that `ledger network init` wrote, by default."""
-    path = os.environ.get("LEDGER_SIGNER_MNEMONIC_FILE")
-    operator_keys = network_dir() / "platform" / "custodial.sealed"
-    if not path and consortium() and operator_keys.exists():
-        path = str(operator_keys)
-    if path:
-        from ledger.access.sealed import unseal
-
-        return unseal(Path(path).read_bytes()).decode()
-    return os.environ.get("LEDGER_SIGNER_MNEMONIC")
+    """See `ledger.access.sealed.signer_mnemonic` (the API and `ledger worker` read it alike)."""
+    return signer_mnemonic()
 
 
 def _env_int(name: str, default: int) -> int:
@@ -69,6 +60,10 @@ class Settings:
     anchor_manual_every_s: float = field(
         default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_MANUAL_EVERY", "10"))
     )
+    #: whether the web workers run the background loops (anchorer, webhooks, code-issue catch-up),
+    #: elected among them, as before `ledger worker` existed; `make run` sets "0" and starts `ledger
+    #: worker` instead. Either way one process of the deployment leads each loop.
+    background_in_web: bool = field(default_factory=lambda: os.environ.get("LEDGER_BACKGROUND_IN_WEB", "1") != "0")
     #: how often the background anchorer looks (seconds); 0 turns it off (anchor with the CLI or API)
     anchor_interval_s: float = field(default_factory=lambda: float(os.environ.get("LEDGER_ANCHOR_INTERVAL", "1")))
     #: /healthz: 503 when the chain's head block is older than this (seconds; unset: 60, but not

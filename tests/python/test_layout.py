@@ -27,6 +27,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.compliance",
     },
+    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace"},
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.chain",
@@ -37,6 +38,7 @@ MAY_IMPORT = {
         "ledger.flows",
         "ledger.compliance",
         "ledger.carbon",
+        "ledger.worker",
     },
 }
 
