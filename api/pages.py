@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from .carbon.scan import section as carbon_section
 from .page_text import BIZ_STEPS, REASONS, TEXT
 
 COLOURS = {
@@ -100,6 +101,7 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         p = data["proof"]
         parts.append(f"""<section id="proof"><h2>{t["proof"]}</h2><small>{t["root"]} <code>{e(p["root"])}</code>
 <br>{t["anchor"]} <code>{e(p["anchor_tx"])}</code> ({t["block"]} {p["block_number"]})</small></section>""")
+        parts.append(carbon_section(data.get("carbon"), lang))
     else:
         parts.append("</section>")
     s = data["scans_before"]

@@ -25,6 +25,7 @@ from ledger.chain import node
 from ledger.paths import ROOT
 
 from . import (
+    carbon,
     codes,
     console,
     consortium,
@@ -56,6 +57,7 @@ PARTS = {
     "consortium": consortium,
     "console": console,
     "trace": trace,
+    "carbon": carbon,
     "peers": peers,
 }
 

@@ -21,6 +21,7 @@ from ledger.trace import scan_facts
 from ledger.trace.digital_link import DigitalLinkError
 
 from .. import pages
+from ..carbon import scan as carbon_scan
 from ..errors import ApiError, error_answer, invalid, not_found
 from ..resolver import resolve
 from ..services import Services, get_db, rate_limited, services
@@ -80,6 +81,8 @@ async def answer_scan(
         data = await resolve(svc, uri, client)
     except DigitalLinkError as exc:
         raise invalid("path", str(exc)) from None
+    if "product" in data:  # a known batch: its carbon footprint, when one is published
+        data["carbon"] = await carbon_scan.summary_for(svc, data["product"]["gtin"], data["batch"]["lot"])
     if "application/json" in accept:
         return Answer(b"application/json", _json(data))
     language = pages.language(lang, accept_language)

@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--confirmations", type=int, default=6, help="with --run: the indexer's confirmations")
     p.set_defaults(func=_cmd_reconcile)
     from ledger.cli.backup import add_parser as add_backup_parser
+    from ledger.cli.carbon import add_parser as add_carbon_parser
     from ledger.cli.compliance import add_parser as add_compliance_parser
     from ledger.cli.money import add_parser as add_money_parser
     from ledger.cli.orders import add_parser as add_orders_parser
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     add_backup_parser(sub)
     add_recon_parser(sub)
     add_compliance_parser(sub)
+    add_carbon_parser(sub)
     p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")

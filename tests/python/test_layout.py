@@ -17,6 +17,8 @@ MAY_IMPORT = {
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
+    # footprints over the genealogy compliance reads; anchoring on chain; its own tables
+    "ledger.carbon": {"ledger.compliance", "ledger.trace", "ledger.chain", "ledger.store"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -35,6 +37,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.flows",
         "ledger.compliance",
+        "ledger.carbon",
         "ledger.worker",
     },
 }

@@ -1,0 +1,102 @@
+"""`POST /pact/3/events` (Action Events): CloudEvents 1.0 in structured mode
+(`application/cloudevents+json`), the four PACT 3.0 types: RequestCreatedEvent,
+RequestFulfilledEvent, RequestRejectedEvent, PublishedEvent (suffix `.3`). An event is checked and
+kept (once per source and id); 200 with an empty body when accepted, PACT's 400 when not.
+
+Not done here: answering a RequestCreatedEvent with a RequestFulfilled / RequestRejected event sent
+back to the requester's own endpoint (requests are kept for the merchant to act on)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.clock import utcnow
+from ledger.store.carbon_tables import CarbonEvent
+
+from ..services import get_db
+from .pact_auth import pact_client
+from .pact_errors import PactError
+
+router = APIRouter(prefix="/pact/3", tags=["carbon (PACT v3)"])
+PREFIX = "org.wbcsd.pact.ProductFootprint."
+TYPES = ("RequestCreatedEvent", "RequestFulfilledEvent", "RequestRejectedEvent", "PublishedEvent")
+FILTERS = ("productId", "companyId", "geography", "classification", "validOn", "validAfter", "validBefore", "status")
+
+
+def _text(ev: dict, name: str, limit: int) -> str:
+    value = ev.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise PactError(400, f"CloudEvent attribute {name!r} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def _data(kind: str, data: object) -> None:
+    if not isinstance(data, dict):
+        raise PactError(400, "CloudEvent data must be an object")
+    if kind == "RequestCreatedEvent":
+        unknown = [k for k in data if k not in FILTERS and k != "comment" and not k.startswith("x-")]
+        if unknown or not any(k in data for k in FILTERS):
+            raise PactError(
+                400,
+                f"a request names criteria among {', '.join(FILTERS)}" + (f"; unknown: {unknown}" if unknown else ""),
+            )
+    elif kind == "RequestFulfilledEvent":
+        pfs = data.get("pfs")
+        if not isinstance(data.get("requestEventId"), str) or not isinstance(pfs, list) or not pfs:
+            raise PactError(400, "a fulfilled request names requestEventId and a non-empty list pfs")
+        if not all(isinstance(pf, dict) and isinstance(pf.get("id"), str) for pf in pfs):
+            raise PactError(400, "each of pfs is a ProductFootprint with its id")
+    elif kind == "RequestRejectedEvent":
+        error = data.get("error")
+        if not isinstance(data.get("requestEventId"), str) or not isinstance(error, dict) or "code" not in error:
+            raise PactError(400, "a rejected request names requestEventId and an error {code, message}")
+    elif kind == "PublishedEvent":
+        ids = data.get("pfIds")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise PactError(400, "a published event names a non-empty list pfIds")
+
+
+@router.post(
+    "/events", summary="PACT Action Events: receive a CloudEvent (requests, fulfilments, rejections, publications)"
+)
+async def receive(request: Request, client: str = Depends(pact_client), db: DbSession = Depends(get_db)) -> Response:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/cloudevents+json":
+        raise PactError(400, "send the event as application/cloudevents+json (structured content mode)")
+    try:
+        ev = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise PactError(400, "the body is not JSON") from None
+    if not isinstance(ev, dict):
+        raise PactError(400, "a CloudEvent is a JSON object")
+    if ev.get("specversion") != "1.0":
+        raise PactError(400, 'specversion must be "1.0"')
+    kind = _text(ev, "type", 100)
+    if not kind.startswith(PREFIX) or kind[len(PREFIX) :] not in {f"{t}.3" for t in TYPES}:
+        raise PactError(
+            400, f"unknown event type {kind!r}; PACT 3 defines {', '.join(PREFIX + t + '.3' for t in TYPES)}"
+        )
+    event_id, source = _text(ev, "id", 200), _text(ev, "source", 300)
+    try:
+        datetime.fromisoformat(_text(ev, "time", 40).replace("Z", "+00:00"))
+    except ValueError:
+        raise PactError(400, "time must be an RFC 3339 date-time") from None
+    _data(kind[len(PREFIX) : -2], ev.get("data"))
+    known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
+    if known is None:
+        db.add(
+            CarbonEvent(
+                event_id=event_id,
+                source=source,
+                type=kind,
+                client_id=client,
+                body=json.dumps(ev, ensure_ascii=False),
+                received_at=utcnow(),
+            )
+        )
+        db.commit()
+    return Response(status_code=200)
