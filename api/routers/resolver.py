@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.trace import scan_facts
 from ledger.trace.digital_link import DigitalLinkError
 
-from .. import pages
+from ..console import scan_page as pages
 from ..errors import ApiError, error_answer, invalid, not_found
 from ..resolver import resolve
 from ..services import Services, get_db, rate_limited, services

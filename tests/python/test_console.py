@@ -155,7 +155,7 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert report["zh_heading"] == "商家" and report["phone_overflow"] is False
     assert "console-o1" in report["orders_row"] and "12.34" in report["orders_row"], report["orders_row"]
     assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]
-    assert report["owed_before"] == "3.00 ¥" and report["owed_after"] == "0.00 ¥", report  # pulled, signed here
+    assert report["owed_before"] == "CN¥3.00" and report["owed_after"] == "CN¥0.00", report  # pulled, signed here
     assert report["payouts_status"] == "Pulled to your account."
     # each transaction was shown decoded in the page before it was signed
     calls = report["signed_calls"]
@@ -179,16 +179,22 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert r.status_code == 201, r.text
     proposal = r.json()["id"]
     report = journey("governor_journey.mjs", url, keystore_of(g2, tmp_path), PASSWORD, str(proposal))
-    assert "admit_member" in report["before"] and "a new lab" in report["before"] and "待批准" in report["before"]
+    # decoded into a sentence in Chinese, with the proposer, who approved and the expiry
+    before = report["before"]
+    assert f"接纳 {newcomer[:6]}…{newcomer[-4:]} 为检验机构" in before and "a new lab" in before and "待批准" in before
+    assert "提案人" in before and "过期时间" in before and "治理委员" in before, before
     assert "已执行" in report["after"], report
     assert len(report["signed_calls"]) == 1 and "Governance" in report["signed_calls"][0], report["signed_calls"]
     assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.INSPECTOR)
     merchant = dep.manifest["members"]["merchant_a"]["address"]
-    assert merchant in report["members"] and "merchant" in report["members"]
+    assert f"{merchant[:6]}…{merchant[-4:]}" in report["members"] and "商家" in report["members"]
     fee_cap = dep.contract("OrderSettlement").functions.platformFeeCapBps().call()
-    assert f"平台费上限（基点）{fee_cap}" in report["parameters"], report["parameters"]
+    assert f"平台费上限{fee_cap / 100:g}%" in report["parameters"], report["parameters"]
     case_threshold = dep.contract("GuaranteeVault").functions.caseRuling().call()[0]
-    assert f"保证金赔付需多名仲裁人的门槛（分）{case_threshold}" in report["parameters"], report["parameters"]
+    yuan = f"¥{case_threshold // 100:,}.{case_threshold % 100:02d}"
+    assert f"保证金赔付需多名仲裁人的门槛{yuan}" in report["parameters"], report["parameters"]
+    assert "保证金提取冷却期7 天" in report["parameters"], report["parameters"]  # durations in days
+    assert report["attention"].startswith(f"提案 #{proposal} 等待您批准"), report["attention"]
 
 
 def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp_path):
@@ -251,9 +257,20 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     import inspect
     import re
 
-    from api.console_text import TEXT
+    from api.console.i18n import catalog
     from ledger.trace import verify
 
-    assert all(set(v) == {"zh", "en"} and all(s.strip() for s in v.values()) for v in TEXT.values())
+    zh, en = catalog("console", "zh"), catalog("console", "en")
+    assert zh.keys() == en.keys() and all(v.strip() for v in [*zh.values(), *en.values()])
     names = set(re.findall(r'check\(\s*"([^"]+)"', inspect.getsource(verify)))
-    assert len(names) >= 8 and not [n for n in names if f"check:{n}" not in TEXT]
+    assert len(names) >= 8 and not [n for n in names if f"check:{n}" not in en]
+    # every key the pages' scripts and templates name is in the catalogs (prefixes like `role_` excepted)
+    folder = ROOT / "api" / "console"
+    used = set()
+    for path in [*folder.glob("static/*.js"), *folder.glob("templates/*.html")]:
+        used |= set(re.findall(r"\bT\.([a-z_]+)\b|\bt\.([a-z_]+)\b", path.read_text()))
+    named = {a or b for a, b in used} - {"get", "json"}
+    scan = catalog("scan", "en")
+    assert not [k for k in named if k not in en and k not in scan], sorted(
+        k for k in named if k not in en and k not in scan
+    )

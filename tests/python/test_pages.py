@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from api import pages
-from api.page_text import BIZ_STEPS, REASONS, TEXT
+from api.console import scan_page as pages
+from api.console.i18n import catalog
 from ledger.paths import ROOT
 
 #: reason codes with the arguments their messages take
@@ -133,9 +133,10 @@ def test_every_verdict_reads_in_english_only(reason_code):
 
 
 def test_both_languages_have_every_string():
-    for table in (TEXT, REASONS, BIZ_STEPS):
-        assert table["en"].keys() == table["zh"].keys()
-    assert set(REASONS["en"]) == set(REASON_ARGS)
+    for domain in ("scan", "console"):
+        assert catalog(domain, "en").keys() == catalog(domain, "zh").keys(), domain
+    reasons = {k.removeprefix("reason:") for k in catalog("scan", "en") if k.startswith("reason:")}
+    assert reasons == set(REASON_ARGS)
 
 
 def test_every_reason_the_code_can_give_is_translated():
@@ -148,4 +149,5 @@ def test_every_reason_the_code_can_give_is_translated():
                 arg = node.args[position] if len(node.args) > position else None
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.add(arg.value)
-    assert found - {"signed"} == set(REASONS["en"]), found
+    reasons = {k.removeprefix("reason:") for k in catalog("scan", "en") if k.startswith("reason:")}
+    assert found - {"signed"} == reasons, found

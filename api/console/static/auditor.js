@@ -2,7 +2,7 @@
 // filters and links to their block and transaction; a code URI or an EPCIS document verified
 // against the chain with every check shown; reconciliation runs with their breaks and a chart;
 // the audit log with filters.
-import { $, LANG, T, api, bars, button, fill, rows, say, when } from './common.js';
+import { $, LANG, T, api, attention, bars, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 
 const params = new URLSearchParams(window.location.search);
 
@@ -109,38 +109,111 @@ async function verify(path, body) {
   }
 }
 
+// a run's breaks, filtered by priority and status, exported as CSV, and its report read here
 async function showBreaks(run) {
-  const breaks = await api(`/v1/audit/reconciliation/runs/${run.id}/breaks`);
   const box = $('run-breaks');
   const h = document.createElement('h3'); h.textContent = fill(T.breaks_of_run, { id: run.id });
+  const filters = document.createElement('form'); filters.className = 'inline'; filters.id = 'breaks-filter';
+  const select = (id, label, values) => {
+    const p = document.createElement('p'); p.className = 'field';
+    const l = document.createElement('label'); l.htmlFor = id; l.textContent = label;
+    const s = document.createElement('select'); s.id = id;
+    for (const [v, text] of [['', T.any], ...values]) { const o = document.createElement('option'); o.value = v; o.textContent = text; s.append(o); }
+    p.append(l, s); return p;
+  };
+  filters.append(select('breaks-priority', T.priority, [1, 2, 3, 4].map((n) => [String(n), `P${n}`])),
+    select('breaks-status', T.status, ['new', 'persisting', 'resolved'].map((k) => [k, T[`break_${k}`]])));
+  const go = document.createElement('button'); go.type = 'submit'; go.textContent = T.filter;
+  const csv = button(T.export_csv, '', () => exportCsv(run).catch((err) => say('recon-status', T.error + err.message, true)));
+  const report = button(T.read_report, '', () => readReport(run).catch((err) => say('recon-status', T.error + err.message, true)));
+  csv.className = 'secondary'; report.className = 'secondary';
+  const actions = document.createElement('p'); actions.className = 'actions'; actions.append(go, csv, report);
+  filters.append(actions);
   const table = document.createElement('table'); table.id = 'breaks';
   const head = table.createTHead().insertRow();
-  for (const k of ['rule', 'priority', 'status', 'order', 'amount', 'details']) {
+  for (const k of ['rule', 'priority', 'status', 'order', 'amount', 'age', 'details']) {
     const th = document.createElement('th'); th.scope = 'col'; th.textContent = T[k]; head.append(th);
   }
   table.createTBody();
-  box.replaceChildren(h, table);
-  rows('breaks', breaks, (b) => [b.rule, b.priority, b.status, b.order_id || b.subject || '', String(b.amount_fen ?? ''),
-    b.detail || ''], T.no_breaks);
+  const wrap = document.createElement('div'); wrap.className = 'scroll'; wrap.append(table);
+  const out = document.createElement('div'); out.id = 'run-report'; out.className = 'report';
+  box.replaceChildren(h, filters, wrap, out);
+  const load = async () => {
+    const q = new URLSearchParams();
+    if ($('breaks-priority').value) q.set('priority', $('breaks-priority').value);
+    if ($('breaks-status').value) q.set('status', $('breaks-status').value);
+    const breaks = await api(`/v1/audit/reconciliation/runs/${run.id}/breaks?${q}`);
+    rows('breaks', breaks, (b) => [T[`rule_${b.rule}`] || b.rule, b.priority, T[`break_${b.status}`] || b.status,
+      b.order_id || short(b.subject || ''), b.amount_fen === null || b.amount_fen === undefined ? '' : yuan(b.amount_fen),
+      duration(b.age_s), b.detail || ''], T.no_breaks);
+  };
+  filters.addEventListener('submit', (e) => { e.preventDefault(); load().catch((err) => say('recon-status', T.error + err.message, true)); });
+  await load();
   box.focus();
+}
+
+async function exportCsv(run) {
+  const q = new URLSearchParams({ format: 'csv' });
+  if ($('breaks-priority').value) q.set('priority', $('breaks-priority').value);
+  if ($('breaks-status').value) q.set('status', $('breaks-status').value);
+  const blob = await api(`/v1/audit/reconciliation/runs/${run.id}/breaks?${q}`, { headers: { Accept: 'text/csv' } });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a'); a.href = url; a.download = `breaks-run-${run.id}.csv`;
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// the run's HTML report, fetched with the session's token (a plain link has none: a 401), its body
+// shown here as inert nodes (no script runs; its styles stay outside this page's policy)
+async function readReport(run) {
+  const blob = await api(`/v1/audit/reconciliation/runs/${run.id}/report?lang=${LANG}`, { headers: { Accept: 'text/html' } });
+  const doc = new DOMParser().parseFromString(await blob.text(), 'text/html');
+  for (const el of doc.querySelectorAll('script, style, link, iframe, object, embed')) el.remove();
+  const out = $('run-report');
+  out.replaceChildren(...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
+  out.tabIndex = -1; out.focus();
 }
 
 async function loadRuns() {
   const runs = await api('/v1/audit/reconciliation/runs');
   const ordered = [...runs].reverse();
-  bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${r.verdict}`));
-  rows('recon', runs, (r) => [String(r.id), when(r.created_at), r.verdict, `${r.breaks.new} / ${r.breaks.persisting}`,
-    button(T.show_breaks, `${T.show_breaks} #${r.id}`, () => showBreaks(r).catch((err) => console.error(err)))]);
+  const verdict = (v) => T[`verdict_${v}`] || v;
+  bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${verdict(r.verdict)}`));
+  rows('recon', runs, (r) => [String(r.id), when(r.created_at), verdict(r.verdict), `${r.breaks.new} / ${r.breaks.persisting}`,
+    button(T.show_breaks, `${T.show_breaks} #${r.id}`, () => showBreaks(r).catch((err) => say('recon-status', T.error + err.message, true)))]);
+  return runs;
+}
+
+// what needs the auditor now: open breaks by priority with the oldest's age, and the latest run
+async function loadAttention(runs) {
+  const open = await api('/v1/audit/reconciliation/breaks');
+  const items = [];
+  for (const p of ['P1', 'P2', 'P3', 'P4']) {
+    const these = open.filter((b) => b.priority === p);
+    if (these.length) {
+      items.push([fill(T.attn_breaks, { p, n: these.length, age: duration(Math.max(...these.map((b) => b.age_s))) }), '#task-recon']);
+    }
+  }
+  const latest = runs[0];
+  if (!latest) items.push([T.attn_no_run, '#task-recon']);
+  else if (latest.verdict !== 'reconciled') {
+    items.push([fill(T.attn_run, { id: latest.id, verdict: T[`verdict_${latest.verdict}`] || latest.verdict }), '#task-recon']);
+  }
+  attention(items);
 }
 
 async function loadLog() {
   const q = new URLSearchParams({ limit: '50' });
   if ($('audit-actor').value.trim()) q.set('actor', $('audit-actor').value.trim());
   if ($('audit-outcome').value) q.set('outcome', $('audit-outcome').value);
-  if ($('audit-since').value) q.set('since', `${$('audit-since').value}T00:00:00Z`);
-  if ($('audit-until').value) q.set('until', `${$('audit-until').value}T00:00:00Z`);
+  // dates in the viewer's zone, both days included: from the first's midnight to the day after the last
+  if ($('audit-since').value) q.set('since', new Date(`${$('audit-since').value}T00:00`).toISOString());
+  if ($('audit-until').value) {
+    const end = new Date(`${$('audit-until').value}T00:00`); end.setDate(end.getDate() + 1);
+    q.set('until', end.toISOString());
+  }
   const log = await api(`/v1/audit/log?${q}`);
-  rows('audit', log, (a) => [when(a.at), a.actor || '', `${a.method} ${a.path}`, `${a.status} ${a.outcome}`]);
+  rows('audit', log, (a) => [when(a.at), short(a.actor || ''), `${a.method} ${a.path}`, `${a.status} ${T[`outcome_${a.outcome}`] || a.outcome}`]);
 }
 
 export function initAuditor() {
@@ -158,6 +231,16 @@ export function initAuditor() {
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   search().catch(fail('explorer-status'));
   showLinked().catch(fail('explorer-status'));
-  loadRuns().catch((err) => console.error(err));
+  const recon = () => loadRuns().then(loadAttention).catch((err) => say('recon-status', T.error + err.message, true));
+  recon();
+  $('run-start').addEventListener('click', async () => {
+    $('run-start').disabled = true;
+    say('recon-status', T.run_running);
+    try {
+      const run = await api('/v1/audit/reconciliation/runs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      say('recon-status', fill(T.run_done, { id: run.id, verdict: T[`verdict_${run.verdict}`] || run.verdict }));
+      await recon();
+    } catch (err) { say('recon-status', T.error + err.message, true); } finally { $('run-start').disabled = false; }
+  });
   loadLog().catch(fail('audit-status'));
 }
