@@ -27,19 +27,23 @@ from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 from ledger.paths import ROOT
 
-from .conftest import free_port
+from .conftest import Anvil, free_port
 from .helpers import award_by, login_over_http, new_gtin, other_arbiter, serve
 
 PASSWORD = "correct horse battery staple"
 SHOTS = ROOT / "build" / "console-screenshots"
+DATABASE: dict[str, Path] = {}  # the shared stack's database, which its indexer fills
 
 
-@pytest.fixture
-def console(anvil_factory, tmp_path, accounts):
+@pytest.fixture(scope="module")
+def console(tmp_path_factory, accounts):
     """The stack `make run` runs (`api.serve` with two workers, `ledger index --follow`) on a node and
-    deployment of its own (the journeys change the merchant's deposit, which other tests count on):
-    its URL, the deployment, its members by label, and a function that signs a member in over HTTP."""
-    node = anvil_factory()
+    deployment of its own (the journeys change the merchant's deposit, which other tests count on),
+    shared by this module's journeys: its URL, the deployment, its members by label, and a function
+    that signs a member in over HTTP."""
+    tmp_path = tmp_path_factory.mktemp("console")
+    DATABASE["path"] = tmp_path / "console.sqlite3"
+    node = Anvil()
     manifest = tmp_path / "deployment.json"
     dep, _ = deploy(connect(node.url), manifest)
     members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
@@ -67,6 +71,7 @@ def console(anvil_factory, tmp_path, accounts):
         finally:
             indexer.terminate()
             indexer.wait(timeout=30)
+            node.stop()
 
 
 def _indexed_to(db: Path, block: int, timeout_s: float = 60) -> None:
@@ -222,7 +227,7 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     dep.sender(members["merchant_a"]).transact(
         dep.contract("SettlementToken").functions.transfer(dep.contract("GuaranteeVault").address, 7)
     )
-    _indexed_to(tmp_path / "console.sqlite3", dep.w3.eth.block_number)  # by the stack's own indexer
+    _indexed_to(DATABASE["path"], dep.w3.eth.block_number)  # by the stack's own indexer
     run = httpx.post(url + "/v1/audit/reconciliation/runs", json={}, headers=auditor, timeout=60).json()
     assert run["verdict"] == "breaks", run
     actor = members["merchant_a"].address
@@ -274,3 +279,67 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     assert not [k for k in named if k not in en and k not in scan], sorted(
         k for k in named if k not in en and k not in scan
     )
+
+
+SUPPLIER, SHOP = "urn:epc:id:pgln:0614141.00001", "urn:epc:id:pgln:0614141.00002"
+
+
+def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console, accounts, tmp_path):
+    """Each role signs in with a keystore `ledger keys export-dev` wrote, on a 390×844 phone in
+    Chinese and English: its landing says what needs it now, nothing widens the page, no control is
+    under 44 px, no English word on a Chinese page outside user data; the signing dialog starts with
+    the call in words and the password dialog repeats it; a page of another role says so; the scan
+    page names the supply chain's parties (供方/收方) and reads in Beijing time."""
+    from ledger.cli.keys import export_dev
+
+    url, dep, members, headers = console
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "ledger", "keys", "export-dev", "merchant_a", str(keys / "merchant_a.json")],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "LEDGER_KEYSTORE_PASSWORD": PASSWORD}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0 and members["merchant_a"].address in out.stdout, out.stderr
+    for member in ("auditor", "governor_2", "issuer", "platform", "logistics"):
+        export_dev(member, keys / f"{member}.json", PASSWORD)
+    # something for each landing to show: a proposal waiting for governor_2, a case, a scan page with parties
+    g1 = next(a for a in accounts if a.address == dep.manifest["governance"]["governors"][0])
+    action = {"type": "admit_member", "address": Account.create().address, "roles": ["merchant"]}
+    r = httpx.post(url + "/v1/governance/proposals", json={"action": action, "reason": "新商家入驻"}, headers=headers(g1),
+                   timeout=60)  # fmt: skip
+    assert r.status_code == 201, r.text
+    m = headers(members["merchant_a"])
+    gtin = new_gtin()
+    assert httpx.post(url + "/v1/products", json={"gtin": gtin, "name": "西湖龙井"}, headers=m, timeout=60).is_success
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "P-1"}, headers=m, timeout=60).is_success
+    uri = httpx.post(f"{url}/v1/batches/{gtin}/P-1/codes", json={"count": 1}, headers=m, timeout=60).json()["sample"][0]
+    for urn, name in ((SUPPLIER, "杭州龙井茶业有限公司"), (SHOP, "上海静安茶叶店")):
+        party = {"urn": urn, "credit_code": "91350100M000100Y43", "name": name, "address": "中国", "contact": "0571-1"}
+        assert httpx.put(url + "/v1/compliance/parties", json=party, headers=m, timeout=60).is_success
+    shipped = {
+        "type": "ObjectEvent", "eventTime": "2026-11-03T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE", "bizStep": "shipping",
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/P-1", "quantity": 4, "uom": "KGM"}],
+        "sourceList": [{"type": "owning_party", "source": SUPPLIER}],
+        "destinationList": [{"type": "owning_party", "destination": SHOP}],
+    }  # fmt: skip
+    doc = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument",
+           "schemaVersion": "2.0", "creationDate": "2026-11-03T00:00:00Z", "epcisBody": {"eventList": [shipped]}}  # fmt: skip
+    assert httpx.post(url + "/v1/epcis/capture", json=doc, headers=m, timeout=60).status_code == 201
+    scan = uri.replace("https://id.gs1.org", url) if uri.startswith("https://id.gs1.org") else uri
+    report = journey("phone_tour.mjs", url, str(keys), PASSWORD, scan)
+    screens = report["screens"]
+    assert len(screens) >= 18, sorted(screens)
+    for name, seen in screens.items():
+        assert seen["scroll_width"] <= 390, (name, seen)  # nothing widens the page
+        assert seen["small"] == [], (name, seen["small"])  # touch targets
+        assert seen["english"] == [], (name, seen["english"])  # no English on the Chinese page
+    assert (
+        screens["signing-zh"]["summary"] == screens["unlock-zh"]["summary"]
+        and "¥100.00" in screens["signing-zh"]["summary"]
+    )
+    assert "CN¥100.00" in screens["signing-en"]["summary"], screens["signing-en"]
+    assert "审计" in screens["not-mine-zh"]["text"] and "Auditor" in screens["not-mine-en"]["text"]
+    assert report["governor_attention"]["zh"].startswith("提案 #"), report["governor_attention"]
+    assert "供方" in report["scan_parties"]["zh"] and "杭州龙井茶业有限公司" in report["scan_parties"]["zh"]
+    assert "收方" in report["scan_parties"]["zh"] and "北京时间" in report["scan_parties"]["zh"], report["scan_parties"]

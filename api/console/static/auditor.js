@@ -13,7 +13,6 @@ function link(text, query) {
   return a;
 }
 
-function short(hash) { return `${hash.slice(0, 10)}…${hash.slice(-6)}`; }
 
 function code(text) { const c = document.createElement('code'); c.textContent = text; return c; }
 

@@ -120,7 +120,9 @@ async function confirmed(answer) {
   call.summary = sentence(call);
   $('sign-summary').textContent = call.summary;
   figures('sign-call', [[T.sign_contract, `${call.contract} (${answer.transaction.to})`],
-    [T.sign_function, `${call.function} (${call.selector})`], ...call.args, [T.sign_value, call.value]]);
+    [T.sign_function, `${call.function} (${call.selector})`],
+    ...call.args.map(([k, v]) => [k, /amount|fen|minimum|value/i.test(k) && /^\d+$/.test(v) ? `${yuan(v)} (${v})` : v]),
+    [T.sign_value, call.value]]);
   say('sign-status', '');
   panel.hidden = false;
   $('sign-go').focus();
@@ -222,9 +224,10 @@ export function cell(tr, content) {
 
 export function rows(tableId, items, toCells, empty = T.none_yet) {
   const body = $(tableId).tBodies[0];
+  const heads = [...$(tableId).tHead.rows[0].cells].map((th) => th.textContent);  // each cell's label on a phone
   body.replaceChildren(...items.map((item) => {
     const tr = document.createElement('tr');
-    for (const c of toCells(item, tr)) cell(tr, c);
+    toCells(item, tr).forEach((c, i) => { cell(tr, c).dataset.label = heads[i] || ''; });
     return tr;
   }));
   if (!items.length) {
@@ -259,6 +262,7 @@ export function when(iso) {
 const SVG = 'http://www.w3.org/2000/svg';
 
 export function bars(target, values, labels) {
+  if (!values.length) { $(target).replaceChildren(); return; }
   const width = 600; const height = 160; const max = Math.max(1, ...values);
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);

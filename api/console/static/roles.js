@@ -13,7 +13,7 @@ async function loadIssuer() {
   }));
   const issued = await api('/v1/token/issuances');
   rows('issuances', [...issued].reverse(), (i) => [short(i.to), yuan(i.amount_fen), i.fiat_reference, String(i.block_number)]);
-  attention([s.matches === false ? T.attn_supply_mismatch : null].filter(Boolean));
+  attention([s.balanced === false ? T.attn_supply_mismatch : null].filter(Boolean));
 }
 
 function initIssuer() {
