@@ -35,7 +35,7 @@ PAGES: dict[str, str | None] = {
     "auditor": "auditor",
     "governor": "governor",
 }
-TEMPLATES = {"operator": "role.html", "arbiter": "role.html", "carrier": "role.html"}
+TEMPLATES = {"operator": "role.html", "carrier": "role.html"}
 #: the Membership roles a governor's proposal can give, as the catalog names them (`role_<name>`)
 MEMBER_ROLES = ("merchant", "producer", "logistics", "inspector", "auditor", "arbiter", "issuer", "operator")
 #: proposal types the governor's form builds (the others are listed and decoded, proposed by API)

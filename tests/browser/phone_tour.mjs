@@ -15,7 +15,7 @@ report.screens = {};
 report.governor_attention = {};
 report.scan_parties = {};
 const ROLES = [['merchant_a', 'merchant'], ['auditor', 'auditor'], ['governor_2', 'governor'], ['issuer', 'issuer'],
-  ['platform', 'operator'], ['logistics', 'carrier']];
+  ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter']];
 
 // what a person sees on this screen: overflow, English on a Chinese page, small touch targets
 async function look(page, lang, allow = []) {
@@ -53,6 +53,11 @@ async function shot(page, name, lang, allow = ALLOW) {
 const browser = await launch();
 try {
   for (const lang of ['zh', 'en']) {
+    const first = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+    watch(first, report);
+    await first.goto(`${base}/console/?lang=${lang}`);  // signed out: where a keystore comes from
+    await shot(first, `signin-${lang}`, lang);
+    await first.context().close();
     for (const [member, page] of ROLES) {
       const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
       const p = await ctx.newPage();

@@ -134,7 +134,8 @@ async function showBreaks(run) {
     const th = document.createElement('th'); th.scope = 'col'; th.textContent = T[k]; head.append(th);
   }
   table.createTBody();
-  const wrap = document.createElement('div'); wrap.className = 'scroll'; wrap.append(table);
+  const wrap = document.createElement('div'); wrap.className = 'scroll'; wrap.tabIndex = 0;
+  wrap.setAttribute('role', 'region'); wrap.setAttribute('aria-label', h.textContent); wrap.append(table);
   const out = document.createElement('div'); out.id = 'run-report'; out.className = 'report';
   box.replaceChildren(h, filters, wrap, out);
   const load = async () => {

@@ -132,6 +132,18 @@ async function confirmed(answer) {
   });
 }
 
+// an EIP-712 message (a ruling's co-signature) signed with the member's own key, after the page
+// says what it is in words: the keystore's password dialog repeats it; a wallet shows its own
+export async function signTyped(typed, summary) {
+  const types = Object.fromEntries(Object.entries(typed.types).filter(([k]) => k !== 'EIP712Domain'));
+  if (session.keystore) {
+    const key = await unlock(summary);
+    return key.signTypedData(typed.domain, types, typed.message);
+  }
+  if (!session.wallet) throw new Error(T.need_signin);
+  return window.ethereum.request({ method: 'eth_signTypedData_v4', params: [session.address, JSON.stringify(typed)] });
+}
+
 export async function write(path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may

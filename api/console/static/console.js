@@ -2,6 +2,7 @@
 // roles), then the page's own module, or a word that this page is for another role.
 // Every module imports what it shares from common.js; the key never leaves this page.
 import { $, LANG, PAGE, T, session, short } from './common.js';
+import { initArbiter } from './arbiter.js';
 import { initAuditor } from './auditor.js';
 import { initGovernor } from './governor.js';
 import { initMerchant } from './merchant.js';
@@ -13,7 +14,7 @@ const ROLE = document.body.dataset.role;
 function initHeader() {
   const roles = session.roles;
   for (const li of document.querySelectorAll('header li[data-role]')) {
-    li.hidden = Boolean(session.token) && !roles.includes(li.dataset.role);
+    li.hidden = !session.token || !roles.includes(li.dataset.role);  // only the pages of the member's roles
   }
   if (session.token) {
     const who = $('who');
@@ -41,4 +42,4 @@ else if (!session.token) notice(T.need_signin, `/console/?lang=${LANG}`);
 else if (ROLE && !session.roles.includes(ROLE)) {
   const mine = session.roles.map((r) => T[`role_${r}`] || r).join(T.list_sep) || T.no_role;
   notice(`${T[`nav_${PAGE}`]}${T.colon}${T.role_missing} ${mine}`, `/console/?lang=${LANG}`);
-} else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor }[PAGE] || initRole)(PAGE);
+} else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor, arbiter: initArbiter }[PAGE] || initRole)(PAGE);

@@ -1,6 +1,6 @@
 // The pages of the issuer (issue and redeem settlement tokens against fiat transfers), the operator
-// (every order, disputes first), the carrier (the orders it carries, deliveries first) and the
-// arbiter (cases against deposits): each with what needs it now on top.
+// (every order, disputes first) and the carrier (the orders it carries, deliveries first): each with
+// what needs it now on top.
 import { $, T, api, attention, rows, say, session, short, toFen, when, write, yuan } from './common.js';
 
 async function loadIssuer() {
@@ -56,6 +56,5 @@ async function loadWork(page) {
 
 export function initRole(page) {
   if (page === 'issuer') { initIssuer(); return; }
-  if (page === 'arbiter') { attention([T.attn_arbiter_intro]); rows('work', [], () => [], T.arbiter_no_list); return; }
   loadWork(page).catch((err) => say('work-status', T.error + err.message, true));
 }
