@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ledger.chain.deploy import DEV_LAYOUT, GOVERNOR_INDEXES
 from ledger.chain.explorer import KINDS
 from ledger.chain.governance import ACTIONS
 
@@ -40,6 +41,10 @@ TEMPLATES = {"operator": "role.html", "carrier": "role.html"}
 MEMBER_ROLES = ("merchant", "producer", "logistics", "inspector", "auditor", "arbiter", "issuer", "operator")
 #: proposal types the governor's form builds (the others are listed and decoded, proposed by API)
 PROPOSAL_TYPES = tuple(a for a in ACTIONS if a not in ("recall_batch", "add_validator", "remove_validator"))
+#: the development members `ledger keys export-dev` exports, with their roles (the sign-in page lists them)
+DEV_MEMBERS = [(f"governor_{n + 1}", "governor") for n in range(len(GOVERNOR_INDEXES))] + [
+    (label, str(role.name).lower()) for label, role in DEV_LAYOUT.values()
+]
 
 ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -64,4 +69,5 @@ def render(page: str, lang: str) -> str:
         kinds=KINDS,
         proposal_types=PROPOSAL_TYPES,
         member_roles=MEMBER_ROLES,
+        dev_members=DEV_MEMBERS,
     )

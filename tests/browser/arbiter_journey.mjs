@@ -17,7 +17,7 @@ async function signRuling(page) {
   const before = (await page.inputValue('#rule-signatures')).trim().split(/\s+/).filter(Boolean).length;
   await page.click('#rule-sign-mine');
   await page.waitForSelector('#unlock-form:not([hidden])');
-  report.unlock_summary = await page.textContent('#unlock-summary');
+  report.unlock_summary ??= await page.textContent('#unlock-summary');  // the first arbiter's, in Chinese
   await page.fill('#unlock-password', password);
   await page.press('#unlock-password', 'Enter');
   await page.waitForFunction((n) => document.querySelector('#rule-signatures').value.trim().split(/\s+/).filter(Boolean).length > n,

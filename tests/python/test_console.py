@@ -150,7 +150,7 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert report["qr"]["width"] > 100 and report["qr"]["caption"] in report["csv"]
     assert report["scans_bars"] >= 1 and report["scans_row"].startswith(str(datetime.now(UTC).date())), report
     assert report["key_status"].startswith("New key (shown only this once): tlk_")
-    assert merchant.address in report["signed_in_as"]
+    assert f"{merchant.address[:6]}…{merchant.address[-4:]}" in report["signed_in_as"]  # shortened, in full on hover
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]  # signed in the page
     assert report["countdown"].startswith(("Unlocks in", "Can be withdrawn")), report["withdrawal_status"]
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
@@ -187,7 +187,7 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     # decoded into a sentence in Chinese, with the proposer, who approved and the expiry
     before = report["before"]
     assert f"接纳 {newcomer[:6]}…{newcomer[-4:]} 为检验机构" in before and "a new lab" in before and "待批准" in before
-    assert "提案人" in before and "过期时间" in before and "治理委员" in before, before
+    assert "提案人" in before and "过期时间" in before, before
     assert "已执行" in report["after"], report
     assert len(report["signed_calls"]) == 1 and "Governance" in report["signed_calls"][0], report["signed_calls"]
     assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.INSPECTOR)
@@ -249,7 +249,8 @@ def test_a_merchant_signs_in_and_writes_with_an_injected_wallet(console):
     gtin = new_gtin()
     node_url = dep.w3.provider.endpoint_uri
     report = journey("wallet_journey.mjs", url, node_url, "0x" + bytes(merchant.key).hex(), gtin)
-    assert merchant.address in report["signed_in_as"] and report["product_status"].startswith("Done"), report
+    assert f"{merchant.address[:6]}…{merchant.address[-4:]}" in report["signed_in_as"], report
+    assert report["product_status"].startswith("Done"), report
     assert report["wallet_calls"][:2] == ["eth_requestAccounts", "personal_sign"]
     assert "eth_sendTransaction" in report["wallet_calls"]  # sent by the wallet, not signed by the gateway
     # a prepared transaction to no contract of the deployment is refused in the page, the wallet never asked
@@ -368,7 +369,7 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
         and "¥100.00" in screens["signing-zh"]["summary"]
     )
     assert "CN¥100.00" in screens["signing-en"]["summary"], screens["signing-en"]
-    assert "审计" in screens["not-mine-zh"]["text"] and "Auditor" in screens["not-mine-en"]["text"]
+    assert "审计" in screens["not-mine-zh"]["text"] and "auditor" in screens["not-mine-en"]["text"]
     assert report["governor_attention"]["zh"].startswith("提案 #"), report["governor_attention"]
     assert "供方" in report["scan_parties"]["zh"] and "杭州龙井茶业有限公司" in report["scan_parties"]["zh"]
     assert "收方" in report["scan_parties"]["zh"] and "北京时间" in report["scan_parties"]["zh"], report["scan_parties"]
