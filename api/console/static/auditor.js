@@ -169,6 +169,7 @@ async function readReport(run) {
   const blob = await api(`/v1/audit/reconciliation/runs/${run.id}/report?lang=${LANG}`, { headers: { Accept: 'text/html' } });
   const doc = new DOMParser().parseFromString(await blob.text(), 'text/html');
   for (const el of doc.querySelectorAll('script, style, link, iframe, object, embed')) el.remove();
+  for (const el of doc.querySelectorAll('[style]')) el.removeAttribute('style');  // the page's policy: no inline style
   const out = $('run-report');
   out.replaceChildren(...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
   out.tabIndex = -1; out.focus();

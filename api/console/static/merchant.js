@@ -1,7 +1,7 @@
 // The merchant's page (own data only): the guarantee deposit and the cases against it, orders and
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
 // with each problem's path and the anchoring status, and the scan statistics of its codes.
-import { $, LANG, T, api, attention, bars, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { $, LANG, T, api, attention, bars, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
@@ -80,7 +80,21 @@ async function loadOrders() {
 
 async function loadOrderPage(after) {  // 50 at a time, in order id order; "more" pages on
   const orders = await api(`/v1/orders?limit=50&after=${encodeURIComponent(after)}`);
-  rows('orders', orders, (o) => [o.order_id, fen(o.amount_fen), T[`order_${o.status}`] || o.status, when(o.created_at)]);
+  rows('orders', orders, (o) => {
+    const left = o.amount_fen - o.refunded_fen;
+    const status = T[`order_${o.status}`] || o.status;
+    if (!['escrowed', 'delivered', 'disputed'].includes(o.status) || left <= 0) return [o.order_id, fen(o.amount_fen), status, when(o.created_at)];
+    const refund = button(fill(T.refund_amount, { amount: fen(left) }), `${T.refund} ${o.order_id}`, async () => {
+      try {  // the whole remainder back to the payer, signed here after the dialog says so
+        await write(`/v1/orders/${encodeURIComponent(o.order_id)}/refund`, { amount_fen: left });
+        say('payouts-status', `${T.done}${o.order_id} ${fen(left)}`);
+        await loadOrders();
+      } catch (err) { say('payouts-status', T.error + err.message, true); }
+    });
+    refund.className = 'secondary';
+    const box = document.createElement('span'); box.append(`${status} `, refund);
+    return [o.order_id, fen(o.amount_fen), box, when(o.created_at)];
+  });
   const more = $('orders-more');
   more.hidden = orders.length < 50;
   more.onclick = () => loadOrderPage(orders[orders.length - 1].order_id).catch((err) => say('payouts-status', T.error + err.message, true));

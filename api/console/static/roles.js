@@ -54,7 +54,23 @@ async function loadWork(page) {
   attention(urgent.length ? [`${T[`attn_${page}`]}${urgent.length}`] : []);
 }
 
+// the operator's steps on an order: assign its carrier, open a dispute for a shopper
+function initSteps() {
+  const step = (form, path, body) => $(form).addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const o = await write(path(), body());
+      say('steps-status', `${T.done}${o.order_id} ${T[`order_${o.status}`] || o.status}`);
+      await loadWork('operator');
+    } catch (err) { say('steps-status', T.error + err.message, true); }
+  });
+  const id = (input) => encodeURIComponent($(input).value.trim());
+  step('carrier-form', () => `/v1/orders/${id('carrier-order')}/carrier`, () => ({ carrier: $('carrier-address').value.trim() }));
+  step('dispute-form', () => `/v1/orders/${id('dispute-order')}/dispute`, () => ({ reason: $('dispute-reason').value.trim() }));
+}
+
 export function initRole(page) {
   if (page === 'issuer') { initIssuer(); return; }
+  if (page === 'operator') initSteps();
   loadWork(page).catch((err) => say('work-status', T.error + err.message, true));
 }
