@@ -101,9 +101,11 @@ export function sentence(call) {
   return text ? fill(text, args) : `${call.contract}.${call.function}`;
 }
 
-function refuse(err) {  // shown in the panel, with nothing to sign
+function refuse(err) {  // shown in the panel, with nothing to sign; Cancel closes it
   $('sign-call').replaceChildren();
+  $('sign-summary').textContent = '';
   $('sign-go').hidden = true;
+  $('sign-cancel').onclick = () => { $('sign-confirm').hidden = true; };
   say('sign-status', err.message, true);
   $('sign-confirm').hidden = false;
   throw err;

@@ -204,6 +204,7 @@ export function initMerchant() {
   loadAnchoring().catch(() => {});
   loadScans().catch(() => {});
   const depositStep = async (path, body) => {
+    say('deposit-status', '');
     try { await write(path, body); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); await loadDeposit(); }
     catch (err) { say('deposit-status', T.error + err.message, true); }
   };
