@@ -281,7 +281,7 @@ export function bars(target, values, labels) {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);
   svg.setAttribute('class', 'chart');
-  const w = width / Math.max(values.length, 1);
+  const w = Math.min(width / Math.max(values.length, 1), 48);  // a lone bar stays a bar
   values.forEach((v, i) => {
     const h = Math.round((v / max) * height);
     const rect = document.createElementNS(SVG, 'rect');

@@ -205,7 +205,7 @@ export function initMerchant() {
   loadScans().catch(() => {});
   const depositStep = async (path, body) => {
     say('deposit-status', '');
-    try { await write(path, body); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); await loadDeposit(); }
+    try { await write(path, body); await loadDeposit(); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); }
     catch (err) { say('deposit-status', T.error + err.message, true); }
   };
   $('deposit-form').addEventListener('submit', (e) => {
