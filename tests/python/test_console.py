@@ -375,3 +375,19 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
     assert report["governor_attention"]["zh"].startswith("提案 #"), report["governor_attention"]
     assert "供方" in report["scan_parties"]["zh"] and "杭州龙井茶业有限公司" in report["scan_parties"]["zh"]
     assert "收方" in report["scan_parties"]["zh"] and "北京时间" in report["scan_parties"]["zh"], report["scan_parties"]
+
+
+def test_export_dev_writes_only_development_members_of_anvils_mnemonic(tmp_path, monkeypatch):
+    from ledger.chain.client import dev_accounts
+    from ledger.cli.keys import export_dev, load_keystore
+    from ledger.errors import LedgerError
+
+    address = export_dev("auditor", tmp_path / "auditor.json", PASSWORD)
+    assert address == dev_accounts(11)[10].address == load_keystore(tmp_path / "auditor.json", PASSWORD).address
+    with pytest.raises(LedgerError, match="exists"):
+        export_dev("auditor", tmp_path / "auditor.json", PASSWORD)  # a key is never overwritten
+    with pytest.raises(LedgerError, match="no development member"):
+        export_dev("root", tmp_path / "root.json", PASSWORD)
+    monkeypatch.setenv("LEDGER_MNEMONIC", "abandon " * 11 + "about")
+    with pytest.raises(LedgerError, match="development keys only"):
+        export_dev("merchant_a", tmp_path / "real.json", PASSWORD)

@@ -136,7 +136,8 @@ async function showBreaks(run) {
   table.createTBody();
   const wrap = document.createElement('div'); wrap.className = 'scroll'; wrap.tabIndex = 0;
   wrap.setAttribute('role', 'region'); wrap.setAttribute('aria-label', h.textContent); wrap.append(table);
-  const out = document.createElement('div'); out.id = 'run-report'; out.className = 'report';
+  const out = document.createElement('div'); out.id = 'run-report'; out.className = 'report'; out.tabIndex = 0;
+  out.setAttribute('role', 'region'); out.setAttribute('aria-label', T.read_report);
   box.replaceChildren(h, filters, wrap, out);
   const load = async () => {
     const q = new URLSearchParams();
@@ -175,7 +176,7 @@ async function readReport(run) {
   for (const el of doc.querySelectorAll('[style]')) el.removeAttribute('style');  // the page's policy: no inline style
   const out = $('run-report');
   out.replaceChildren(...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
-  out.tabIndex = -1; out.focus();
+  out.focus();
 }
 
 async function loadRuns() {

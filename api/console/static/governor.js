@@ -68,13 +68,16 @@ async function loadProposals() {
   });
 }
 
-async function loadConsortium() {
+async function loadMembers() {
   const members = await api('/v1/governance/members');
   names = Object.fromEntries(members.map((m) => [m.address.toLowerCase(), `${roleWords(m.roles)} ${short(m.address)}`]));
   rows('members', members, (m) => {
     const c = document.createElement('code'); c.textContent = short(m.address); c.title = m.address;
     return [c, roleWords(m.roles)];
   });
+}
+
+async function loadParameters() {
   const p = await api('/v1/governance/parameters');
   const minimums = Object.entries(p.minimum_deposits_fen).map(([m, v]) => `${who(m)}${T.colon}${yuan(v)}`).join(T.semicolon) || '—';
   const shown = (k) => (k.endsWith('_s') ? duration(p[k]) : k.endsWith('_fen') ? yuan(p[k]) : k.endsWith('_bps') ? `${p[k] / 100}%` : String(p[k]));
@@ -118,7 +121,8 @@ function showFields() {
 
 export function initGovernor() {
   const fail = (id) => (err) => say(id, T.error + err.message, true);
-  loadConsortium().then(loadProposals).catch(fail('governor-status'));
+  // members first (proposals and minimums name them), then parameters and proposals together
+  loadMembers().then(() => Promise.all([loadParameters(), loadProposals()])).catch(fail('governor-status'));
   $('propose-type').addEventListener('change', showFields);
   showFields();
   $('propose-form').addEventListener('submit', async (e) => {
