@@ -1,10 +1,12 @@
 """The web console in a real browser (Debian chromium driven by npm playwright-core), against the
-API served by uvicorn on a real node: a merchant signs in with a keystore file decrypted in the
-page, deposits, issues codes and downloads the CSV and the label PDF, captures an EPCIS file with
-an error then a good one; a governor approves a proposal with a transaction signed in the page.
-axe-core finds no serious violation on any page (desktop and phone, both languages), no
+API served by uvicorn on a real node, one served stack shared by the module's journeys: a merchant
+signs in with a keystore file decrypted in the page, deposits, issues codes and downloads the CSV
+and the label PDF, captures an EPCIS file with an error then a good one; a governor approves a
+proposal read as a Chinese sentence; an auditor reads a run's report in the console; two arbiters
+co-sign a ruling in their browsers; every role lands on what needs it on a 390x844 phone in both
+languages (`ledger keys export-dev` keystores). axe-core finds no serious violation on any page, no
 Content-Security-Policy violation happens, and every page paints in under a second.
-Screenshots: build/console-screenshots/."""
+Screenshots: build/console-screenshots/ (the phone tour's, kept small, in reports/screenshots/)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 // filters and links to their block and transaction; a code URI or an EPCIS document verified
 // against the chain with every check shown; reconciliation runs with their breaks and a chart;
 // the audit log with filters.
-import { $, LANG, T, api, attention, bars, button, duration, fill, rows, say, short, when, yuan } from './common.js';
+import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
+import { bars } from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
 

@@ -1,7 +1,8 @@
 // The merchant's page (own data only): the guarantee deposit and the cases against it, orders and
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
 // with each problem's path and the anchoring status, and the scan statistics of its codes.
-import { $, LANG, T, api, attention, bars, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { bars } from './charts.js';
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
