@@ -41,5 +41,6 @@ if (PAGE === 'signin') initSignin();
 else if (!session.token) notice(T.need_signin, `/console/?lang=${LANG}`);
 else if (ROLE && !session.roles.includes(ROLE)) {
   const mine = session.roles.map((r) => T[`role_${r}`] || r).join(T.list_sep) || T.no_role;
-  notice(`${T[`nav_${PAGE}`]}${T.colon}${T.role_missing} ${mine}`, `/console/?lang=${LANG}`);
+  const own = [...document.querySelectorAll('header li[data-role]')].find((li) => session.roles.includes(li.dataset.role));
+  notice(`${T[`nav_${PAGE}`]}${T.colon}${T.role_missing}${mine}`, own ? own.querySelector('a').href : `/console/?lang=${LANG}`);
 } else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor, arbiter: initArbiter }[PAGE] || initRole)(PAGE);
