@@ -30,7 +30,8 @@ _SIGN = {lang: get_currency_symbol("CNY", locale) for lang, locale in LOCALES.it
 
 def negotiate(query_lang: str | None, accept_language: str | None) -> str:
     """`?lang=` when it names one of ours; else the browser's first language we speak by its
-    Accept-Language preferences (q-values honoured); Chinese when it states none we speak."""
+    Accept-Language preferences (q-values honoured); Chinese when it states none, English when it
+    states only languages we do not speak (a visitor reads English before Chinese)."""
     if query_lang in LANGUAGES:
         return query_lang  # type: ignore[return-value]
     ranked: list[tuple[float, int, str]] = []
@@ -47,7 +48,7 @@ def negotiate(query_lang: str | None, accept_language: str | None) -> str:
         primary = tag.split("-")[0]
         if q < 0 and primary in LANGUAGES:
             return primary
-    return "zh"
+    return "en" if ranked and any(tag and tag != "*" for _, _, tag in ranked) else "zh"
 
 
 @cache

@@ -151,3 +151,22 @@ def test_every_reason_the_code_can_give_is_translated():
                     found.add(arg.value)
     reasons = {k.removeprefix("reason:") for k in catalog("scan", "en") if k.startswith("reason:")}
     assert found - {"signed"} == reasons, found
+
+
+def test_yuan_is_babels_currency_format_exact_from_fen():
+    from api.console.i18n import beijing, yuan, yuan_by_babel
+
+    for fen in (0, 1, 5, 99, 100, 123_456_789, -250, 10**15 + 7):
+        for lang in ("zh", "en"):
+            assert yuan(fen, lang) == yuan_by_babel(fen, lang), (fen, lang)
+    assert yuan(100_000, "zh") == "¥1,000.00" and yuan(100_000, "en") == "CN¥1,000.00"
+    assert beijing("2026-12-01T08:00:00Z", "zh") == "2026年12月1日 16:00（北京时间）"  # to the minute, no microseconds
+
+
+def test_one_language_negotiation():
+    from api.console.i18n import negotiate
+
+    assert negotiate("en", "zh-CN") == "en" and negotiate(None, "zh-CN,zh;q=0.9") == "zh"
+    assert negotiate(None, "fr-FR,en;q=0.8,zh;q=0.5") == "en" and negotiate(None, "en;q=0.3,zh-TW;q=0.9") == "zh"
+    assert negotiate(None, None) == "zh" and negotiate(None, "") == "zh" and negotiate(None, "*") == "zh"
+    assert negotiate(None, "fr") == "en" and negotiate("xx", "en-GB") == "en"  # a visitor reads English first
