@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ledger import __version__
 
 from . import audit, auth, carbon, errors, log_redaction
+from .console.router import router as console_router
 from .dl_resolver import ResolverFront
 from .edge import Edge
 from .epcis_binding import EpcisHeaders
@@ -18,7 +19,6 @@ from .routers import (
     code_keys,
     codes,
     compliance,
-    console,
     deposits,
     epcis,
     epcis_capture,
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # GS1 headers on every /epcis/ answer (refusals included), 406 for what we cannot speak
     app.add_middleware(EpcisHeaders, services=lambda: app.state.services)
     app.include_router(resolver.router)
-    app.include_router(console.router)
+    app.include_router(console_router)
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(products.router)

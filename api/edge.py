@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import epcis_binding
 from .auth import token_holder
+from .console.scan_page import STYLE_HASH
 from .dl_resolver import DIGITAL_LINK
 from .errors import ApiError, unauthorized
-from .pages import STYLE_HASH
 from .self_signing import BODY_CHECKED
 from .services import Services
 

@@ -27,8 +27,8 @@ from ledger.store.models import Product, ResolverLink
 from ledger.trace import resolver_links
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from .. import pages
 from ..auth import READ_ALL, Member, authenticate, require
+from ..console.i18n import negotiate
 from ..errors import ApiError, forbidden, not_found
 from ..services import get_db, rate_limited, services
 from . import scan
@@ -184,7 +184,7 @@ def current(request: Request, gtin: str, lot: str, lang: str | None = Query(None
         raise not_found(f"a footprint of batch {gtin}/{lot[:20]}")
     accept = request.headers.get("accept", "")
     if "text/html" in accept and "application/json" not in accept:
-        language = pages.language(lang, request.headers.get("accept-language"))
+        language = negotiate(lang, request.headers.get("accept-language"))
         return HTMLResponse(scan.page(summary(row), language))
     return summary(row)
 

@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.trace import scan_facts
 from ledger.trace.digital_link import DigitalLinkError
 
-from .. import pages
 from ..carbon import scan as carbon_scan
+from ..console import scan_page as pages
 from ..errors import ApiError, error_answer, invalid, not_found
 from ..resolver import resolve
 from ..services import Services, get_db, rate_limited, services

@@ -1,8 +1,12 @@
 """`ledger keys new FILE` and `ledger call METHOD PATH`: a member's own key, kept in an encrypted
 Ethereum keystore file (v3; mode 0600), used to sign in to the API and to sign every transaction
 a write prepares, on this machine. The password comes from `LEDGER_KEYSTORE_PASSWORD` or a prompt.
+`ledger keys export-dev MEMBER FILE`: the keystore of a development member (`merchant_a`,
+`governor_1`, ...) of the local chain `make run` deploys, derived from anvil's well-known mnemonic
+as the tests derive it, to sign in to the web console with; refused on any other mnemonic.
 
     python -m ledger keys new merchant.json
+    python -m ledger keys export-dev merchant_a merchant.json
     python -m ledger call POST /v1/products --keystore merchant.json --json '{"gtin": "...", "name": "..."}'
 """
 
@@ -43,6 +47,36 @@ def new_keystore(path: Path, password: str) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(Account.encrypt(account.key, password), f)
+    return account.address
+
+
+def dev_members() -> dict[str, int]:
+    """Development member label => index of anvil's mnemonic account, as `ledger deploy` admits them."""
+    from ledger.chain.deploy import DEV_LAYOUT, GOVERNOR_INDEXES
+
+    return {f"governor_{n + 1}": i for n, i in enumerate(GOVERNOR_INDEXES)} | {
+        label: i for i, (label, _) in DEV_LAYOUT.items()
+    }
+
+
+def export_dev(member: str, path: Path, password: str) -> str:
+    """Write the keystore of development member `member`; only on anvil's embedded mnemonic (a
+    `LEDGER_MNEMONIC` of real value is never exported this way)."""
+    from eth_account import Account
+
+    from ledger.chain.client import DEV_MNEMONIC, dev_accounts
+
+    if os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC) != DEV_MNEMONIC:
+        raise LedgerError("export-dev exports development keys only: LEDGER_MNEMONIC is set to another mnemonic")
+    members = dev_members()
+    if member not in members:
+        raise LedgerError(f"no development member {member!r}; one of: {', '.join(members)}")
+    if path.exists():
+        raise LedgerError(f"{path} exists; choose another file (a key is never overwritten)")
+    account = dev_accounts(max(members.values()) + 1, DEV_MNEMONIC)[members[member]]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:  # a light scrypt: the key is public anyway, and a browser decrypts it in a second
+        json.dump(Account.encrypt(account.key, password, kdf="scrypt", iterations=2**14), f)
     return account.address
 
 
@@ -98,6 +132,12 @@ def call(client: Any, account: Any, method: str, path: str, body: Any) -> Any:
 
 
 def _cmd_keys(args: argparse.Namespace) -> None:
+    if args.action == "export-dev":
+        if not args.to:
+            sys.exit("usage: ledger keys export-dev MEMBER FILE (members: " + ", ".join(dev_members()) + ")")
+        address = export_dev(args.file, Path(args.to), _password(confirm=True))
+        print(f"{address}: development member {args.file} in {args.to} (encrypted, mode 0600); sign in at /console/")
+        return
     if args.action == "seal-mnemonic":
         from ledger.access.sealed import write_sealed
 
@@ -127,11 +167,13 @@ def _cmd_call(args: argparse.Namespace) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "keys",
-        help="new: a member's own key in an encrypted keystore file; seal-mnemonic: the gateway's custodial "
+        help="new FILE: a member's own key in an encrypted keystore file; export-dev MEMBER FILE: a development "
+        "member's keystore (anvil's mnemonic) for the console; seal-mnemonic FILE: the gateway's custodial "
         "mnemonic (from standard input) sealed at rest",
     )
-    p.add_argument("action", choices=["new", "seal-mnemonic"])
-    p.add_argument("file")
+    p.add_argument("action", choices=["new", "export-dev", "seal-mnemonic"])
+    p.add_argument("file", help="the keystore file (export-dev: the member, e.g. merchant_a)")
+    p.add_argument("to", nargs="?", help="export-dev: the keystore file")
     p.set_defaults(func=_cmd_keys)
     p = sub.add_parser("call", help="make an API write signed with your own keystore key, here")
     p.add_argument("method", help="POST, PUT, ...")

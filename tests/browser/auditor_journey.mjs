@@ -54,11 +54,20 @@ try {
   await page.waitForSelector('#breaks tbody tr');
   report.breaks = await page.textContent('#breaks tbody');
   report.recon_row = await page.textContent('#recon tbody tr:first-child');
+  // the run's report, read in the console (fetched with the session's token), and the P1 filter
+  await page.click('#run-breaks button:has-text("Read the report")');
+  await page.waitForSelector('#run-report dl', { timeout: 30000 });
+  report.run_report = await page.textContent('#run-report');
+  await page.selectOption('#breaks-status', 'resolved');
+  await page.click('#breaks-filter button[type=submit]');
+  await page.waitForFunction(() => !/\+7 fen/.test(document.querySelector('#breaks tbody').textContent));
+  report.breaks_resolved = await page.textContent('#breaks tbody');
   // the audit log of one actor
   await page.fill('#audit-actor', actor);
   await page.click('#audit-filter button');
+  const shortActor = `${actor.slice(0, 6)}…${actor.slice(-4)}`;  // the log shows addresses shortened
   await page.waitForFunction((a) => [...document.querySelectorAll('#audit tbody tr')].every((tr) => tr.textContent.includes(a)),
-    actor, { timeout: 30000 });
+    shortActor, { timeout: 30000 });
   report.audit_rows = await page.locator('#audit tbody tr').count();
   await audit(page, 'auditor-verified-desktop-en', report, out);
   const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();

@@ -36,7 +36,7 @@ try {
   const balance = async () => page.textContent('#deposit dd');
   const before = await balance();
   await timed('deposit', async () => {
-    await page.fill('#deposit-amount', '5000');
+    await page.fill('#deposit-amount', '50');
     await page.click('#deposit-form button');
     // signed here with the member's own key: the page asks the keystore's password once
     await page.waitForSelector('#unlock-form:not([hidden])', { timeout: 60000 });
@@ -50,7 +50,7 @@ try {
   });
   report.deposit = { before, after: await balance(), status: await page.textContent('#deposit-status') };
   await timed('withdrawal_request', async () => {
-    await page.fill('#deposit-amount', '1000');
+    await page.fill('#deposit-amount', '10');
     await page.click('#withdraw-request');
     await page.waitForFunction(() => document.querySelector('#unlock-countdown').textContent
       || document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });

@@ -21,6 +21,8 @@ try {
   report.members = await page.textContent('#members tbody');
   report.parameters = await page.textContent('#parameters');
   report.before = await page.textContent(row);
+  await page.waitForSelector('#attention-list li.needs');
+  report.attention = await page.textContent('#attention-list');
   await page.click(`${row} button`);
   await page.waitForSelector('#unlock-form:not([hidden])');
   await page.fill('#unlock-password', password);

@@ -50,6 +50,7 @@ try {
   await page.waitForSelector('#sign-confirm:not([hidden]) #sign-status.error', { timeout: 60000 });
   report.refused = await page.textContent('#sign-status');
   report.sent_when_refused = report.wallet_calls.includes('eth_sendTransaction');
+  await page.click('#sign-cancel');  // the refusal read, the dialog closed
   await page.unroute('**/v1/products');
   await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
   await page.fill('#product-gtin', gtin);

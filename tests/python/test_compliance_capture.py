@@ -116,8 +116,9 @@ def test_the_scan_shows_source_and_destination_parties_by_name(c, members):
     assert chain[0]["destination"] == {"urn": SHOP, "name": "深圳门店", "credit_code": TENCENT}
     assert chain[1]["destination"] == {"urn": stranger, "name": None, "credit_code": None}
     page = c.get("/" + path + "&lang=zh", headers={"Accept": "text/html"}).text
-    assert f"供方</small> 福州示范食品有限公司 <small>(统一社会信用代码 {VALID})" in page, page
-    assert f"收方</small> 深圳门店 <small>(统一社会信用代码 {TENCENT})" in page
-    assert f"收方</small> <code>{stranger}</code>" in page and "0591-12345678" not in page
+    named = '</small>：<span translate="no">{}</span><small>（统一社会信用代码 {}）'  # Chinese punctuation
+    assert "供方" + named.format("福州示范食品有限公司", VALID) in page, page
+    assert "收方" + named.format("深圳门店", TENCENT) in page
+    assert f"收方</small>：<code>{stranger}</code>" in page and "0591-12345678" not in page
     page = c.get("/" + path + "&lang=en", headers={"Accept": "text/html"}).text
-    assert f"to</small> 深圳门店 <small>(unified social credit code {TENCENT})" in page
+    assert f'to</small>: <span translate="no">深圳门店</span><small> (unified social credit code {TENCENT})' in page

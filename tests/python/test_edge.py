@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api import pages
+from api.console import scan_page as pages
 from ledger.paths import ROOT
 
 from .conftest import free_port

@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from api import pages
-from api.page_text import BIZ_STEPS, REASONS, TEXT
+from api.console import scan_page as pages
+from api.console.i18n import catalog
 from ledger.paths import ROOT
 
 #: reason codes with the arguments their messages take
@@ -133,9 +133,10 @@ def test_every_verdict_reads_in_english_only(reason_code):
 
 
 def test_both_languages_have_every_string():
-    for table in (TEXT, REASONS, BIZ_STEPS):
-        assert table["en"].keys() == table["zh"].keys()
-    assert set(REASONS["en"]) == set(REASON_ARGS)
+    for domain in ("scan", "console"):
+        assert catalog(domain, "en").keys() == catalog(domain, "zh").keys(), domain
+    reasons = {k.removeprefix("reason:") for k in catalog("scan", "en") if k.startswith("reason:")}
+    assert reasons == set(REASON_ARGS)
 
 
 def test_every_reason_the_code_can_give_is_translated():
@@ -148,4 +149,24 @@ def test_every_reason_the_code_can_give_is_translated():
                 arg = node.args[position] if len(node.args) > position else None
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.add(arg.value)
-    assert found - {"signed"} == set(REASONS["en"]), found
+    reasons = {k.removeprefix("reason:") for k in catalog("scan", "en") if k.startswith("reason:")}
+    assert found - {"signed"} == reasons, found
+
+
+def test_yuan_is_babels_currency_format_exact_from_fen():
+    from api.console.i18n import beijing, yuan, yuan_by_babel
+
+    for fen in (0, 1, 5, 99, 100, 123_456_789, -250, 10**15 + 7):
+        for lang in ("zh", "en"):
+            assert yuan(fen, lang) == yuan_by_babel(fen, lang), (fen, lang)
+    assert yuan(100_000, "zh") == "¥1,000.00" and yuan(100_000, "en") == "CN¥1,000.00"
+    assert beijing("2026-12-01T08:00:00Z", "zh") == "2026年12月1日 16:00（北京时间）"  # to the minute, no microseconds
+
+
+def test_one_language_negotiation():
+    from api.console.i18n import negotiate
+
+    assert negotiate("en", "zh-CN") == "en" and negotiate(None, "zh-CN,zh;q=0.9") == "zh"
+    assert negotiate(None, "fr-FR,en;q=0.8,zh;q=0.5") == "en" and negotiate(None, "en;q=0.3,zh-TW;q=0.9") == "zh"
+    assert negotiate(None, None) == "zh" and negotiate(None, "") == "zh" and negotiate(None, "*") == "zh"
+    assert negotiate(None, "fr") == "en" and negotiate("xx", "en-GB") == "en"  # a visitor reads English first

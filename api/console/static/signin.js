@@ -13,8 +13,12 @@ async function signInWith(address, sign) {
     body: JSON.stringify({ message, signature }),
   });
   session.save(login);
-  const next = login.roles.includes('merchant') ? 'merchant' : login.roles.includes('governor') ? 'governor' : 'auditor';
-  window.location.assign(`/console/${next}?lang=${LANG}`);
+  // the member's own landing: the first of its roles that has a page
+  const pages = [['merchant', 'merchant'], ['governor', 'governor'], ['auditor', 'auditor'], ['issuer', 'issuer'],
+    ['operator', 'operator'], ['arbiter', 'arbiter'], ['logistics', 'carrier']];
+  const next = pages.find(([role]) => login.roles.includes(role));
+  if (!next) { say('signin-status', T.no_role_page, true); initKeys(); return; }
+  window.location.assign(`/console/${next[1]}?lang=${LANG}`);
 }
 
 async function loadKeys() {
@@ -48,7 +52,9 @@ export function initSignin() {
     try {
       say('signin-status', T.decrypting);
       const json = await $('keystore').files[0].text();
-      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value);
+      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value).catch(() => {
+        throw new Error(T.wrong_password);
+      });
       sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
       sessionStorage.removeItem('tl_wallet');
       await signInWith(key.address, (m) => key.signMessage(m));

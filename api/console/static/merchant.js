@@ -1,12 +1,19 @@
 // The merchant's page (own data only): the guarantee deposit and the cases against it, orders and
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
 // with each problem's path and the anchoring status, and the scan statistics of its codes.
-import { $, LANG, T, api, bars, fen, figures, fill, rows, say, session, when, write } from './common.js';
+import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { bars } from './charts.js';
+
+// what needs the merchant now, each loader saying its part: [sentence, link to its task]
+const needs = {};
+function need(key, item) { needs[key] = item; attention(Object.values(needs).filter(Boolean)); }
 
 async function loadScans() {
   const stats = await api('/v1/scans/stats?days=30');
   rows('scans', stats.per_day, (d) => [d.day, d.scans, d.codes, d.networks, d.suspicious].map(String));
   bars('scans-chart', stats.per_day.map((d) => d.scans), stats.per_day.map((d) => d.day));
+  const sus = stats.suspicious_codes.length;
+  need('scans', sus ? [fill(T.attn_suspicious, { n: sus }), '#task-scans'] : null);
   $('suspicious').replaceChildren(...stats.suspicious_codes.map((c) => {
     const li = document.createElement('li');
     li.textContent = `${c.gtin} / ${c.lot} / ${c.serial}: ${c.scans} (${c.networks})`;
@@ -30,11 +37,21 @@ async function loadDeposit() {
   const d = await api(`/v1/deposits/${session.address}`);
   const pairs = [[T.balance, fen(d.balance_fen)], [T.required, fen(d.required_fen)], [T.frozen, fen(d.frozen_fen)],
     [T.pending_withdrawal, fen(d.pending_withdrawal_fen)]];
-  if (d.unlock_at) pairs.push([T.unlocks_at, new Date(d.unlock_at * 1000).toLocaleString(LANG)]);
+  if (d.unlock_at) pairs.push([T.unlocks_at, when(d.unlock_at * 1000)]);
+  const free = Math.max(0, d.balance_fen - d.frozen_fen - d.pending_withdrawal_fen - d.required_fen);
+  pairs.push([T.can_request, fen(free)]);
   countdown(d.pending_withdrawal_fen ? d.unlock_at : 0);
   figures('deposit', pairs);
+  const pending = Boolean(d.pending_withdrawal_fen);
+  $('withdraw-request').hidden = pending;  // one request at a time: the second button shows once it is taken
+  $('withdraw-take').hidden = !pending;
+  $('withdraw-take').disabled = pending && d.unlock_at * 1000 > Date.now();
+  need('withdrawal', pending ? [fill(T.attn_withdrawal, { amount: fen(d.pending_withdrawal_fen), at: when(d.unlock_at * 1000) }), '#task-deposit'] : null);
+  if (d.balance_fen < d.required_fen) need('minimum', [fill(T.attn_below_minimum, { amount: fen(d.required_fen - d.balance_fen) }), '#task-deposit']);
   const cases = await api(`/v1/deposits/${session.address}/cases`);
-  rows('cases', cases, (c) => [`#${c.case_id}`, c.claimant, fen(c.amount_fen), c.open ? T.case_open : T.case_closed]);
+  const open = cases.filter((c) => c.open);
+  need('cases', open.length ? [fill(T.attn_cases, { n: open.length, amount: fen(open.reduce((a, c) => a + c.amount_fen, 0)) }), '#task-deposit'] : null);
+  rows('cases', cases, (c) => [`#${c.case_id}`, short(c.claimant), fen(c.amount_fen), c.open ? T.case_open : T.case_closed]);
 }
 
 let ticking = null;
@@ -45,8 +62,9 @@ function countdown(unlockAt) {
     const left = Math.max(0, Math.round(unlockAt - Date.now() / 1000));
     if (!unlockAt) { $('unlock-countdown').textContent = ''; return; }
     const h = Math.floor(left / 3600); const m = Math.floor((left % 3600) / 60); const sec = left % 60;
-    $('unlock-countdown').textContent = left ? `${T.unlocks_in} ${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+    $('unlock-countdown').textContent = left ? `${T.unlocks_in} ${left >= 3600 ? duration(left) : `${m}:${String(sec).padStart(2, '0')}`}`
       : T.unlocked;
+    if (!left) $('withdraw-take').disabled = false;
   };
   tick();
   ticking = setInterval(tick, 1000);
@@ -57,11 +75,27 @@ async function loadOrders() {
   figures('payouts', [[T.owed_settlement, fen(owed.settlement_fen)], [T.owed_claims, fen(owed.vault_claims_fen)]]);
   $('payouts-pull').disabled = !(owed.settlement_fen || owed.vault_claims_fen);
   await loadOrderPage('');
+  const disputed = await api('/v1/orders?status=disputed&limit=1000');
+  need('orders', disputed.length ? [fill(T.attn_disputed, { n: disputed.length }), '#task-orders'] : null);
 }
 
 async function loadOrderPage(after) {  // 50 at a time, in order id order; "more" pages on
   const orders = await api(`/v1/orders?limit=50&after=${encodeURIComponent(after)}`);
-  rows('orders', orders, (o) => [o.order_id, fen(o.amount_fen), o.status, when(o.created_at)]);
+  rows('orders', orders, (o) => {
+    const left = o.amount_fen - o.refunded_fen;
+    const status = T[`order_${o.status}`] || o.status;
+    if (!['escrowed', 'delivered', 'disputed'].includes(o.status) || left <= 0) return [o.order_id, fen(o.amount_fen), status, when(o.created_at)];
+    const refund = button(fill(T.refund_amount, { amount: fen(left) }), `${T.refund} ${o.order_id}`, async () => {
+      try {  // the whole remainder back to the payer, signed here after the dialog says so
+        await write(`/v1/orders/${encodeURIComponent(o.order_id)}/refund`, { amount_fen: left });
+        say('payouts-status', `${T.done}${o.order_id} ${fen(left)}`);
+        await loadOrders();
+      } catch (err) { say('payouts-status', T.error + err.message, true); }
+    });
+    refund.className = 'secondary';
+    const box = document.createElement('span'); box.append(`${status} `, refund);
+    return [o.order_id, fen(o.amount_fen), box, when(o.created_at)];
+  });
   const more = $('orders-more');
   more.hidden = orders.length < 50;
   more.onclick = () => loadOrderPage(orders[orders.length - 1].order_id).catch((err) => say('payouts-status', T.error + err.message, true));
@@ -77,6 +111,7 @@ async function loadProducts() {
 async function loadAnchoring() {
   const s = await api('/v1/epcis/status');
   $('epcis-anchoring').textContent = fill(T.epcis_anchoring, s);
+  need('anchoring', s.pending ? [fill(T.attn_anchoring, { n: s.pending }), '#task-epcis'] : null);
 }
 
 function download(link, path, name) {
@@ -170,15 +205,18 @@ export function initMerchant() {
   loadAnchoring().catch(() => {});
   loadScans().catch(() => {});
   const depositStep = async (path, body) => {
-    try { await write(path, body); say('deposit-status', ''); await loadDeposit(); }
+    say('deposit-status', '');
+    try { await write(path, body); await loadDeposit(); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); }
     catch (err) { say('deposit-status', T.error + err.message, true); }
   };
   $('deposit-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    depositStep('/v1/deposits', { amount_fen: Number($('deposit-amount').value) });
+    const amount = toFen($('deposit-amount').value);
+    if (!amount) { say('deposit-status', T.amount_invalid, true); return; }
+    depositStep('/v1/deposits', { amount_fen: amount });
   });
   $('withdraw-request').addEventListener('click', () => {
-    const amount = Number($('deposit-amount').value);
+    const amount = toFen($('deposit-amount').value);
     if (!amount) { $('deposit-amount').focus(); return; }
     depositStep('/v1/deposits/withdrawal-requests', { amount_fen: amount });
   });
@@ -199,7 +237,10 @@ export function initMerchant() {
     e.preventDefault();
     done(write('/v1/batches', { gtin: $('batch-gtin').value.trim(), lot: $('batch-lot').value.trim() }));
   });
-  $('batch-recall').addEventListener('click', () => {
+  $('batch-recall').addEventListener('click', () => {  // irreversible: a reason is required, the dialog names the batch
+    if (!$('batch-reason').value.trim() || !$('batch-lot').value.trim()) {
+      say('products-status', T.recall_needs_reason, true); $('batch-reason').focus(); return;
+    }
     const lot = encodeURIComponent($('batch-lot').value.trim());
     done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
   });

@@ -1,4 +1,4 @@
-"""The web console (`/console/`: sign-in, merchant, auditor), its static files, and the sign-in
+"""The web console (`/console/`: sign-in and a page per role), its static files, and the sign-in
 challenge its pages sign: `GET /v1/auth/challenge?address=` answers the EIP-4361 message the
 API's sign-in takes, with a fresh nonce, for the member's own key to sign in the browser."""
 
@@ -16,13 +16,14 @@ from ledger.access import siwe
 from ledger.clock import utcnow
 from ledger.paths import ROOT
 
-from .. import console_pages
 from ..auth import issue_nonce
 from ..errors import invalid, not_found
 from ..services import get_db, rate_limited
+from . import pages
+from .i18n import negotiate
 
 router = APIRouter(tags=["console"])
-STATIC = ROOT / "api" / "console_static"
+STATIC = ROOT / "api" / "console" / "static"
 VENDOR = {"ethers.umd.min.js": ROOT / "node_modules" / "ethers" / "dist" / "ethers.umd.min.js"}
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -37,19 +38,17 @@ def signin_page(request: Request, lang: str | None = Query(None, pattern="^(zh|e
     return _page("signin", request, lang)
 
 
-@router.get("/console/{page}", response_class=HTMLResponse, summary="A console page: merchant, auditor")
+@router.get("/console/{page}", response_class=HTMLResponse, summary="A console page: one per role")
 def console_page(page: str, request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> HTMLResponse:
-    if page not in console_pages.PAGES or page == "signin":
+    if page not in pages.PAGES or page == "signin":
         raise not_found(f"console page {page[:40]!r}")
     return _page(page, request, lang)
 
 
 def _page(page: str, request: Request, lang: str | None) -> HTMLResponse:
-    language = console_pages.language(lang, request.headers.get("accept-language"))
-    html = console_pages.render(page, language)
-    return HTMLResponse(
-        html, headers={"Content-Security-Policy": console_pages.CSP.decode(), "Vary": "Accept-Language"}
-    )
+    language = negotiate(lang, request.headers.get("accept-language"))
+    html = pages.render(page, language)
+    return HTMLResponse(html, headers={"Content-Security-Policy": pages.CSP.decode(), "Vary": "Accept-Language"})
 
 
 @router.get("/console/static/{name}", include_in_schema=False)

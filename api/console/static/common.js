@@ -27,12 +27,14 @@ export const session = {
 // password) and submits it; the API then answers as the write does.
 let wallet = null;
 
-function unlock() {
+function unlock(summary) {
   if (wallet) return Promise.resolve(wallet);
   const form = $('unlock-form');
+  $('unlock-summary').textContent = summary;
   form.hidden = false;
   $('unlock-password').focus();
   return new Promise((resolve, reject) => {
+    $('unlock-cancel').onclick = () => { form.hidden = true; reject(new Error(T.sign_cancelled)); };
     form.onsubmit = async (e) => {
       e.preventDefault();
       say('unlock-status', T.decrypting);
@@ -41,7 +43,7 @@ function unlock() {
         form.hidden = true;
         say('unlock-status', '');
         resolve(wallet);
-      } catch (err) { say('unlock-status', T.signin_failed + err.message, true); reject(err); }
+      } catch { say('unlock-status', T.wrong_password, true); }  // asked again; Cancel gives up
     };
   });
 }
@@ -87,9 +89,23 @@ async function decoded(tx) {
     args: call.fragment.inputs.map((p, i) => [p.name || `arg${i}`, shown(call.args[i])]) };
 }
 
-function refuse(err) {  // shown in the panel, with nothing to sign
+// the call in words: "存入保证金 ¥100.00" from the catalog's `call:Contract.function` sentence
+export function sentence(call) {
+  const args = Object.fromEntries(call.args);
+  for (const [k, v] of call.args) {
+    if (/amount|fen|minimum|value|^threshold$/i.test(k) && /^\d+$/.test(v)) args[k] = yuan(v);
+    if (k === 'gtin') args[k] = String(v).padStart(14, '0');
+    if (/^0x[0-9a-fA-F]{40}$/.test(v)) args[k] = short(v);
+  }
+  const text = T[`call:${call.contract}.${call.function}`];
+  return text ? fill(text, args) : `${call.contract}.${call.function}`;
+}
+
+function refuse(err) {  // shown in the panel, with nothing to sign; Cancel closes it
   $('sign-call').replaceChildren();
+  $('sign-summary').textContent = '';
   $('sign-go').hidden = true;
+  $('sign-cancel').onclick = () => { $('sign-confirm').hidden = true; };
   say('sign-status', err.message, true);
   $('sign-confirm').hidden = false;
   throw err;
@@ -103,8 +119,12 @@ async function confirmed(answer) {
     refuse(new Error(`${T.sign_mismatch}${said.contract}.${said.function} ≠ ${call.contract}.${call.function}`));
   }
   $('sign-go').hidden = false;
+  call.summary = sentence(call);
+  $('sign-summary').textContent = call.summary;
   figures('sign-call', [[T.sign_contract, `${call.contract} (${answer.transaction.to})`],
-    [T.sign_function, `${call.function} (${call.selector})`], ...call.args, [T.sign_value, call.value]]);
+    [T.sign_function, `${call.function} (${call.selector})`],
+    ...call.args.map(([k, v]) => [k, /amount|fen|minimum|value/i.test(k) && /^\d+$/.test(v) ? `${yuan(v)} (${v})` : v]),
+    [T.sign_value, call.value]]);
   say('sign-status', '');
   panel.hidden = false;
   $('sign-go').focus();
@@ -114,15 +134,27 @@ async function confirmed(answer) {
   });
 }
 
+// an EIP-712 message (a ruling's co-signature) signed with the member's own key, after the page
+// says what it is in words: the keystore's password dialog repeats it; a wallet shows its own
+export async function signTyped(typed, summary) {
+  const types = Object.fromEntries(Object.entries(typed.types).filter(([k]) => k !== 'EIP712Domain'));
+  if (session.keystore) {
+    const key = await unlock(summary);
+    return key.signTypedData(typed.domain, types, typed.message);
+  }
+  if (!session.wallet) throw new Error(T.need_signin);
+  return window.ethereum.request({ method: 'eth_signTypedData_v4', params: [session.address, JSON.stringify(typed)] });
+}
+
 export async function write(path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may
   let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
   while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
-    await confirmed(answer);  // shown and agreed to before any password or wallet is asked
+    const call = await confirmed(answer);  // shown and agreed to before any password or wallet is asked
     let signed;
     if (session.keystore) {
-      const key = await unlock();
+      const key = await unlock(call.summary);
       signed = { raw_transaction: await key.signTransaction(asEthers(answer.transaction)) };
     } else { signed = { tx_hash: await sendByWallet(answer.transaction) }; }
     answer = await api(answer.submit, {
@@ -146,11 +178,21 @@ export async function api(path, options = {}) {
   return body;
 }
 
-function describe(body) {
+// an API error as a person reads it: a contract's revert by its name (CooldownNotOver(addr, time)
+// => "冷却期未满，… 后可提取"), a known error code by the catalog, a field problem by its field
+export function describe(body) {
   if (!body || typeof body !== 'object') return '';
   const detail = body.detail;
-  if (Array.isArray(detail)) return detail.map((p) => `${p.path || p.field}: ${p.reason}`).join('; ');
-  return detail || body.title || body.error || '';
+  if (Array.isArray(detail)) return detail.map((p) => `${p.path || p.field}${T.colon}${T[`invalid:${p.reason}`] || (LANG === 'zh' ? T.invalid_value : p.reason)}`).join('; ');
+  const revert = /([A-Z][A-Za-z]+)\(([^)]*)\)/.exec(String(detail || ''));
+  if (revert && T[`revert:${revert[1]}`]) {
+    const args = revert[2].split(',').map((a) => a.trim());
+    const at = args.find((a) => /^\d{9,11}$/.test(a));
+    return fill(T[`revert:${revert[1]}`], { at: at ? when(Number(at) * 1000) : '' });
+  }
+  const code = body.error || body.code || '';
+  if (T[`error:${code}`]) return LANG === 'zh' ? T[`error:${code}`] : `${T[`error:${code}`]} (${detail || ''})`;
+  return LANG === 'zh' && detail ? `${T.request_refused}（${detail}）` : detail || body.title || code || '';
 }
 
 export function say(id, text, isError = false) {
@@ -159,7 +201,31 @@ export function say(id, text, isError = false) {
   el.classList.toggle('error', isError);
 }
 
-export function fen(n) { return `${(Number(n) / 100).toFixed(2)} ¥`; }
+const MONEY = new Intl.NumberFormat(LANG === 'zh' ? 'zh-CN' : 'en', { style: 'currency', currency: 'CNY' });
+// integer fen as yuan, by the locale: ¥1,000.00 (zh), CN¥1,000.00 (en); exact for any fen count
+export function yuan(n) {
+  const f = BigInt(n); const sign = f < 0n ? '-' : ''; const a = f < 0n ? -f : f;
+  const whole = MONEY.formatToParts(Number(a / 100n)).filter((p) => p.type !== 'decimal' && p.type !== 'fraction')
+    .map((p) => p.value).join('');
+  return `${sign}${whole}.${String(a % 100n).padStart(2, '0')}`;
+}
+export const fen = yuan;
+// yuan typed by a person ("12.3") as integer fen (1230), or null when it is not an amount
+export function toFen(text) {
+  const m = /^\s*(\d{1,15})(?:\.(\d{1,2}))?\s*$/.exec(String(text));
+  return m ? Number(m[1]) * 100 + Number((m[2] || '').padEnd(2, '0')) : null;
+}
+export function short(hex) { return hex && hex.length > 14 ? `${hex.slice(0, 6)}…${hex.slice(-4)}` : hex; }
+// seconds as days and hours ("7 天" / "7 days 12 h")
+export function duration(seconds) {
+  const s = Number(seconds); const d = Math.floor(s / 86400); const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = [];
+  if (d) parts.push(fill(T.n_days, { n: d }));
+  if (h) parts.push(fill(T.n_hours, { n: h }));
+  if (m && !d) parts.push(fill(T.n_minutes, { n: m }));
+  return parts.join(' ') || fill(T.n_seconds, { n: s });
+}
 
 export function fill(text, values) { return text.replace(/\{(\w+)\}/g, (_, k) => String(values[k])); }
 
@@ -172,9 +238,10 @@ export function cell(tr, content) {
 
 export function rows(tableId, items, toCells, empty = T.none_yet) {
   const body = $(tableId).tBodies[0];
+  const heads = [...$(tableId).tHead.rows[0].cells].map((th) => th.textContent);  // each cell's label on a phone
   body.replaceChildren(...items.map((item) => {
     const tr = document.createElement('tr');
-    for (const c of toCells(item, tr)) cell(tr, c);
+    toCells(item, tr).forEach((c, i) => { cell(tr, c).dataset.label = heads[i] || ''; });
     return tr;
   }));
   if (!items.length) {
@@ -198,25 +265,23 @@ export function button(text, label, onClick) {
   return b;
 }
 
-export function when(iso) { return iso ? new Date(iso).toLocaleString(LANG) : ''; }
+// a time in the viewer's zone, to the minute, with the zone named
+export function when(iso) {
+  if (!iso && iso !== 0) return '';
+  return new Date(iso).toLocaleString(LANG === 'zh' ? 'zh-CN' : 'en', { dateStyle: 'medium', timeStyle: 'short' });
+}
 
-// --- charts: bars drawn as SVG elements -------------------------------------------------------
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-export function bars(target, values, labels) {
-  const width = 600; const height = 160; const max = Math.max(1, ...values);
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);
-  svg.setAttribute('class', 'chart');
-  const w = width / Math.max(values.length, 1);
-  values.forEach((v, i) => {
-    const h = Math.round((v / max) * height);
-    const rect = document.createElementNS(SVG, 'rect');
-    rect.setAttribute('x', String(i * w + 2)); rect.setAttribute('width', String(Math.max(w - 4, 1)));
-    rect.setAttribute('y', String(height - h)); rect.setAttribute('height', String(h));
-    const title = document.createElementNS(SVG, 'title'); title.textContent = `${labels[i]}: ${v}`;
-    rect.append(title); svg.append(rect);
-  });
-  $(target).replaceChildren(svg);
+// the landing's "what needs you now": a list of sentences, or a calm "nothing needs you"
+export function attention(items) {
+  const ul = $('attention-list');
+  if (!ul) return;
+  const shown = items.length ? items : [T.attn_nothing];
+  ul.replaceChildren(...shown.map((item) => {
+    const li = document.createElement('li');
+    if (Array.isArray(item)) {  // [text, link to the task]
+      const a = document.createElement('a'); a.href = item[1]; a.textContent = item[0]; li.append(a);
+    } else li.textContent = item;
+    if (items.length) li.className = 'needs';
+    return li;
+  }));
 }

@@ -1,0 +1,98 @@
+"""The consumer page behind a scanned code: mobile-first HTML in Chinese or English, rendered from
+`templates/scan.html` (autoescaped) with the `scan` catalog: verdict and reason, the product, its
+supply chain with each party by name, times in Beijing time, the merchant's deposit in yuan."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from ..carbon.scan import section as carbon_section
+from .i18n import beijing, catalog, negotiate, yuan
+from .pages import ENV
+
+COLOURS = {
+    "genuine": "#1a7f37",
+    "unknown": "#9a6700",
+    "forged": "#b42318",
+    "recalled": "#b42318",
+    "suspicious": "#bc4c00",
+}
+#: the page's only style, allowed by its hash in the Content-Security-Policy (no inline style attributes)
+STYLE = (
+    'body{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}'
+    "main{max-width:34rem;margin:auto;padding:1rem}"
+    "#verdict{color:#fff;border-radius:.75rem;padding:1rem;font-size:1.4rem}#verdict small{color:#fff}"
+    "section{margin:1.2rem 0}h2{font-size:1rem;color:#57606a;margin:.2rem 0}ol{padding-left:1.2rem}"
+    "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
+    "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
+    + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
+)
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+TEMPLATE = ENV.get_template("scan.html")
+language = negotiate  # the one negotiation, as the console's
+
+
+def _reason(data: dict[str, Any], t: dict[str, str], lang: str) -> str:
+    """The verdict's reason in the page's language (JSON clients also get it in English)."""
+    template = t.get("reason:" + data.get("reason_code", ""))
+    if template is None:
+        return str(data["reason"])
+    args = {k: str(v) for k, v in data.get("reason_args", {}).items()}
+    if "at" in args:
+        args["at"] = beijing(args["at"], lang)
+    return template.format_map(args)
+
+
+def _step(step: str, t: dict[str, str]) -> str:
+    return t.get("step:" + step, step.replace("_", " "))
+
+
+def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
+    t = catalog("scan", lang)
+    context: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "style": Markup(STYLE),  # noqa: S704 (a constant, hashed in the CSP)
+        "switch": "?" + urlencode({**self_query, "lang": "en" if lang == "zh" else "zh"}),
+        "verdict": data["verdict"],
+        "reason": _reason(data, t, lang),
+        "code": data["code"],
+        "product": data.get("product"),
+    }
+    if "product" in data:
+        d = data["merchant"]["deposit"]
+        context |= {
+            "timeline": [
+                ev | ({"step_label": _step(ev["epcis"]["biz_step"] or ev["epcis"]["type"], t)} if "epcis" in ev else {})
+                for ev in data["timeline"]
+            ],
+            "supply_chain": [
+                ev
+                | {
+                    "step": ev["biz_step"] or ev["type"],
+                    "label": _step(ev["biz_step"] or ev["type"], t),
+                    "when": beijing(ev["event_time"], lang),
+                    "parties": [(side, ev[side]) for side in ("source", "destination") if ev.get(side)],
+                }
+                for ev in data.get("supply_chain", [])
+            ],
+            "deposit": None
+            if d is None
+            else {"balance": yuan(d["balance_fen"], lang), "frozen": yuan(d["frozen_fen"], lang)},
+            "merchant": data["merchant"],
+            "proof": data["proof"],
+            # built and escaped by api.carbon.scan (empty when the batch has no footprint)
+            "carbon": Markup(carbon_section(data.get("carbon"), lang)),  # noqa: S704
+        }
+    s = data["scans_before"]
+    context["scans"] = {
+        "count": s["count"],
+        "first": beijing(s.get("first_at"), lang),
+        "last": beijing(s.get("last_at"), lang),
+    }
+    return TEMPLATE.render(context)

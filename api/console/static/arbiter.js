@@ -1,0 +1,55 @@
+// The arbiter's page: a ruling on a case against a merchant's deposit, its co-signatures collected
+// in the page (each arbiter signs the EIP-712 ruling with its own key here and passes the signature
+// on; the last one pastes the others' and submits), and opening a case.
+import { $, T, api, attention, figures, fill, say, short, signTyped, toFen, write, yuan } from './common.js';
+
+let shown = null;  // the ruling on screen: the API's answer to GET /v1/cases/{id}/ruling
+
+async function showRuling(e) {
+  e.preventDefault();
+  const id = $('rule-case').value;
+  const payOut = $('rule-payout').value;
+  shown = await api(`/v1/cases/${id}/ruling?pay_out=${payOut}`);
+  figures('rule-case-figures', [[T.case, `#${shown.case_id}`], [T.case_merchant, short(shown.merchant)],
+    [T.claimant, short(shown.claimant)], [T.amount, yuan(shown.amount_fen)],
+    [T.status, shown.open ? T.case_open : T.case_closed], [T.ruling, payOut === 'true' ? T.ruling_award : T.ruling_release],
+    [T.rule_needed, String(shown.signatures_needed)]]);
+  $('rule-sign').hidden = !shown.open;
+  say('rule-status', '');
+}
+
+function signatures() {
+  return $('rule-signatures').value.split(/\s+/).map((s) => s.trim()).filter((s) => /^0x[0-9a-fA-F]{130}$/.test(s));
+}
+
+export function initArbiter() {
+  attention([T.attn_arbiter_intro]);
+  const fail = (id) => (err) => say(id, T.error + err.message, true);
+  $('rule-form').addEventListener('submit', (e) => showRuling(e).catch(fail('rule-status')));
+  $('rule-sign-mine').addEventListener('click', async () => {
+    try {
+      const words = fill(T.rule_sentence, { id: shown.case_id, amount: yuan(shown.amount_fen),
+        what: shown.pay_out ? T.ruling_award : T.ruling_release });
+      const signature = await signTyped(shown.typed_data, words);
+      const list = new Set([...signatures(), signature]);
+      $('rule-signatures').value = [...list].join('\n');
+      say('rule-status', fill(T.rule_signed, { n: list.size, needed: shown.signatures_needed }));
+    } catch (err) { fail('rule-status')(err); }
+  });
+  $('rule-submit').addEventListener('click', async () => {
+    try {
+      const r = await write(`/v1/cases/${shown.case_id}/ruling`, { pay_out: shown.pay_out, signatures: signatures() });
+      say('rule-status', `${T.done}#${r.case_id} ${r.open ? T.case_open : T.case_closed}`);
+      $('rule-sign').hidden = true;
+    } catch (err) { fail('rule-status')(err); }
+  });
+  $('case-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const amount = toFen($('case-amount').value);
+    if (!amount) { say('case-status', T.amount_invalid, true); return; }
+    try {
+      const c = await write('/v1/cases', { merchant: $('case-merchant').value.trim(), claimant: $('case-claimant').value.trim(), amount_fen: amount });
+      say('case-status', `${T.done}#${c.case_id} (${yuan(c.amount_fen)})`);
+    } catch (err) { fail('case-status')(err); }
+  });
+}

@@ -1,0 +1,76 @@
+// The pages of the issuer (issue and redeem settlement tokens against fiat transfers), the operator
+// (every order, disputes first) and the carrier (the orders it carries, deliveries first): each with
+// what needs it now on top.
+import { $, T, api, attention, rows, say, session, short, toFen, when, write, yuan } from './common.js';
+
+async function loadIssuer() {
+  const s = await api('/v1/token/supply');
+  const pairs = Object.entries(s).filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [T[`supply_${k}`] || k, /fen/.test(k) ? yuan(v) : String(v)]);
+  $('supply').replaceChildren(...pairs.flatMap(([k, v]) => {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v; return [dt, dd];
+  }));
+  const issued = await api('/v1/token/issuances');
+  rows('issuances', [...issued].reverse(), (i) => [short(i.to), yuan(i.amount_fen), i.fiat_reference, String(i.block_number)]);
+  attention([s.balanced === false ? T.attn_supply_mismatch : null].filter(Boolean));
+}
+
+function initIssuer() {
+  loadIssuer().catch((err) => say('issue-status', T.error + err.message, true));
+  const step = async (path, body) => {
+    try {
+      const r = await write(path, body);
+      say('issue-status', `${T.done}${yuan(r.amount_fen)} · ${r.fiat_reference}`);
+      await loadIssuer();
+    } catch (err) { say('issue-status', T.error + err.message, true); }
+  };
+  $('issue-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const amount = toFen($('issue-amount').value);
+    if (!amount) { say('issue-status', T.amount_invalid, true); return; }
+    step('/v1/token/issuances', { to: $('issue-to').value.trim(), amount_fen: amount, fiat_reference: $('issue-ref').value.trim() });
+  });
+  $('redeem').addEventListener('click', () => {
+    const amount = toFen($('issue-amount').value);
+    if (!amount || !$('issue-ref').value.trim()) { say('issue-status', T.amount_invalid, true); return; }
+    step('/v1/token/redemptions', { amount_fen: amount, fiat_reference: $('issue-ref').value.trim() });
+  });
+}
+
+// operator and carrier: the orders they may see, the ones that need them first
+async function loadWork(page) {
+  const orders = await api('/v1/orders?limit=1000');
+  const me = (session.address || '').toLowerCase();
+  const needs = page === 'carrier'
+    ? (o) => o.status === 'escrowed' && (o.carrier || '').toLowerCase() === me
+    : (o) => o.status === 'disputed';
+  const urgent = orders.filter(needs);
+  const ordered = [...urgent, ...orders.filter((o) => !needs(o)).reverse()];
+  rows('work', ordered, (o, tr) => {
+    if (needs(o)) tr.dataset.urgent = '1';
+    return [o.order_id, yuan(o.amount_fen), T[`order_${o.status}`] || o.status, when(o.created_at)];
+  });
+  attention(urgent.length ? [`${T[`attn_${page}`]}${urgent.length}`] : []);
+}
+
+// the operator's steps on an order: assign its carrier, open a dispute for a shopper
+function initSteps() {
+  const step = (form, path, body) => $(form).addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const o = await write(path(), body());
+      say('steps-status', `${T.done}${o.order_id} ${T[`order_${o.status}`] || o.status}`);
+      await loadWork('operator');
+    } catch (err) { say('steps-status', T.error + err.message, true); }
+  });
+  const id = (input) => encodeURIComponent($(input).value.trim());
+  step('carrier-form', () => `/v1/orders/${id('carrier-order')}/carrier`, () => ({ carrier: $('carrier-address').value.trim() }));
+  step('dispute-form', () => `/v1/orders/${id('dispute-order')}/dispute`, () => ({ reason: $('dispute-reason').value.trim() }));
+}
+
+export function initRole(page) {
+  if (page === 'issuer') { initIssuer(); return; }
+  if (page === 'operator') initSteps();
+  loadWork(page).catch((err) => say('work-status', T.error + err.message, true));
+}
