@@ -17,6 +17,7 @@ MAY_IMPORT = {
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
+    "ledger.privacy": {"ledger.chain", "ledger.store"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -36,6 +37,7 @@ MAY_IMPORT = {
         "ledger.flows",
         "ledger.compliance",
         "ledger.worker",
+        "ledger.privacy",
     },
 }
 

@@ -1,0 +1,2 @@
+"""Shoppers' zero-knowledge proofs of a delivered purchase: the circuit's artefacts (built by
+`make zk`), the tree of delivered purchases, proofs through snarkjs on Node, the on-chain checks."""
