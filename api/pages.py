@@ -76,7 +76,7 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     if "product" in data:
         parts.append(f"""<h2>{t["product"]}</h2><div id="product">{e(data["product"]["name"] or "")}
 <small>{t["gtin"]} {e(code["gtin"])}</small></div>
-<h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div></section>""")
+<h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div>{_reviews(data["batch"].get("reviews"), t)}</section>""")
         items = []
         for ev in data["timeline"]:
             detail = ""
@@ -108,6 +108,15 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     )
     parts.append(f"""<section id="scans"><h2>{t["scans"]}</h2><div>{seen}</div></section></main></body></html>""")
     return "".join(parts)
+
+
+def _reviews(r: dict[str, Any] | None, t: dict[str, str]) -> str:
+    """Verified buyers' reviews (docs/zk.md): count and rating, and where a buyer proves and reviews."""
+    if r is None:
+        return ""
+    said = f"★ {r['rating']} · {r['count']} {t['reviews']}" if r["count"] else t["no_reviews"]
+    link = f'<a href="/v1/purchases/mine">{t["review_link"]}</a>'
+    return f'<div id="reviews" data-count="{r["count"]}">{said}<br>{link}</div>'
 
 
 def _parties(ev: dict[str, Any], t: dict[str, str]) -> str:

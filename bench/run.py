@@ -39,6 +39,7 @@ from . import (
     scan,
     settle,
     trace,
+    zk,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -57,6 +58,7 @@ PARTS = {
     "console": console,
     "trace": trace,
     "peers": peers,
+    "zk": zk,
 }
 
 
