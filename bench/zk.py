@@ -41,7 +41,11 @@ def _p(values: list[float], q: float) -> float:
 def _browser(inputs: list[dict]) -> list[float]:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     m = build.build()
-    req = {"inputs": inputs, "wasm": str(build.BUILD / m["files"]["wasm"]), "zkey": str(build.BUILD / m["files"]["zkey"])}
+    req = {
+        "inputs": inputs,
+        "wasm": str(build.BUILD / m["files"]["wasm"]),
+        "zkey": str(build.BUILD / m["files"]["zkey"]),
+    }
     out = subprocess.run(
         ["node", str(ROOT / "bench" / "zk_browser.mjs")], input=json.dumps(req), capture_output=True, text=True,
         timeout=900, cwd=ROOT, env={**os.environ, "CHROMIUM": chromium}, check=True,
@@ -82,7 +86,9 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     gas = []
     for p, _, i in proofs:
         pub = [int(x) for x in p["publicSignals"]]
-        fn = c.functions.review(node.solidity_proof(p["proof"]), pub[1], batch, pub[0], 5, fields.text_hash(f"review {i}"))
+        fn = c.functions.review(
+            node.solidity_proof(p["proof"]), pub[1], batch, pub[0], 5, fields.text_hash(f"review {i}")
+        )
         gas.append(onchain.send(dep, platform, fn)["gasUsed"])
     reviews_per_s = PROOFS / (time.perf_counter() - t0)
     for _ in range(9):  # more anchors to recompute

@@ -16,7 +16,7 @@ from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
 from ledger.privacy import tree, voices
 from ledger.privacy.fields import batch_id
-from ledger.store.models import PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseCommitment
 
 from ..auth import Member, require
 from ..errors import ApiError

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.store.models import Order, PurchaseCommitment
+from ledger.store.models import Order
+from ledger.store.purchase_tables import PurchaseCommitment
 
 from . import node, onchain
 from .fields import FIELD

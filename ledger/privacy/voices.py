@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.errors import NotFound
-from ledger.store.models import Batch, PurchaseReview
+from ledger.store.models import Batch
+from ledger.store.purchase_tables import PurchaseReview
 
 from . import onchain
 from .fields import batch_id, text_hash

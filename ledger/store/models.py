@@ -12,7 +12,6 @@ from .base import Base
 from .compliance_tables import CreditCodePilot, EventCompleteness, EventSignature, TradingParty  # noqa: F401
 from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
-from .purchase_tables import PurchaseCommitment, PurchaseReview  # noqa: F401
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
 from .resolver_tables import ResolverLink
 from .sent_tables import SentTransaction

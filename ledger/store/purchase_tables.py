@@ -1,4 +1,4 @@
-"""Commitments to shoppers' secrets that came with orders (issue 28). Re-exported by `models`.
+"""Commitments to shoppers' secrets that came with orders (issue 28).
 
 A row links an order to the Poseidon commitment its shopper's browser made at checkout: the
 platform knows it, as it knows the order. The tree of delivered purchases holds the commitment at
