@@ -114,3 +114,21 @@ def anchored(dep: Deployment) -> list[dict[str, Any]]:
             }
         )
     return sorted(out, key=lambda x: x["seq"])
+
+
+def verifier_gas(dep: Deployment, proof: list[int], public: list[int]) -> dict[str, int]:
+    """What a proof's check costs, found by asking the verifier itself: the least gas for which it
+    answers true (binary search over calls), less the transaction's intrinsic cost, beside the
+    node's estimate, which stops at the least gas that does not revert: the verifier then answers
+    false, so the estimate is far too low."""
+    v = dep.contract(VERIFIER)
+    fn = v.functions.verifyProof([proof[0], proof[1]], [[proof[2], proof[3]], [proof[4], proof[5]]], proof[6:8], public)
+    data = bytes.fromhex(fn._encode_transaction_data()[2:])
+    intrinsic = 21_000 + sum(16 if b else 4 for b in data)
+    lo, hi = intrinsic, 2_000_000
+    if not fn.call({"gas": hi}):
+        raise ValueError("the verifier rejects this proof")
+    while hi - lo > 100:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fn.call({"gas": mid}) else (mid, hi)
+    return {"needed": hi, "verify": hi - intrinsic, "estimate": int(fn.estimate_gas())}

@@ -73,10 +73,12 @@ def chain_leaves(dep: Deployment) -> list[int]:
 def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] | None:
     """Add the commitments of delivered orders, zero those of refunded ones, anchor the new root:
     one transaction (at most MAX_ANCHOR new leaves); None when nothing changed. Commits `db`."""
+    waiting = (PurchaseCommitment.state == "waiting") & Order.status.in_((*IN_TREE, "refunded"))
+    refunded = (PurchaseCommitment.state == "anchored") & (Order.status == "refunded")
     rows = db.execute(
         select(PurchaseCommitment, Order.status)
         .join(Order, Order.order_id == PurchaseCommitment.order_id)
-        .where(PurchaseCommitment.state.in_(("waiting", "anchored")))
+        .where(waiting | refunded)
         .order_by(PurchaseCommitment.created_at, PurchaseCommitment.order_id)
     ).all()
     joining = [r for r, s in rows if r.state == "waiting" and s in IN_TREE][:MAX_ANCHOR]
