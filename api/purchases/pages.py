@@ -14,7 +14,8 @@ from ledger.privacy.build import BUILD, build
 
 from ..errors import not_found
 
-router = APIRouter(prefix="/v1/purchases", tags=["purchases"], include_in_schema=False)
+# included by the purchases router, under its prefix /v1/purchases
+router = APIRouter(tags=["purchases"], include_in_schema=False)
 
 HERE = Path(__file__).parent / "static"
 JS = "text/javascript; charset=utf-8"
