@@ -76,7 +76,7 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     if "product" in data:
         parts.append(f"""<h2>{t["product"]}</h2><div id="product">{e(data["product"]["name"] or "")}
 <small>{t["gtin"]} {e(code["gtin"])}</small></div>
-<h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div>{_reviews(data["batch"].get("reviews"), t)}</section>""")
+<h2>{t["batch"]}</h2><div id="batch">{e(code["lot"])}</div>{_reviews(data, t)}</section>""")
         items = []
         for ev in data["timeline"]:
             detail = ""
@@ -110,8 +110,9 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def _reviews(r: dict[str, Any] | None, t: dict[str, str]) -> str:
+def _reviews(data: dict[str, Any], t: dict[str, str]) -> str:
     """Verified buyers' reviews (docs/zk.md): count and rating, and where a buyer proves and reviews."""
+    r = data.get("batch", {}).get("reviews")
     if r is None:
         return ""
     said = f"★ {r['rating']} · {r['count']} {t['reviews']}" if r["count"] else t["no_reviews"]

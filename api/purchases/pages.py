@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from ledger.paths import node_modules
-from ledger.privacy.build import BUILD, build
+from ledger.privacy.build import artefact
 
 from ..errors import not_found
 
@@ -44,10 +44,10 @@ def _file(name: str) -> tuple[Path, str, bool]:
     }
     if name in files:
         return files[name]
-    if name in ("purchase.wasm", "purchase.zkey"):
-        m = build()
-        rel = m["files"]["wasm" if name.endswith("wasm") else "zkey"]
-        return BUILD / rel, "application/wasm" if name.endswith("wasm") else "application/octet-stream", False
+    if name == "purchase.wasm":
+        return artefact("wasm"), "application/wasm", False
+    if name == "purchase.zkey":
+        return artefact("zkey"), "application/octet-stream", False
     raise not_found(f"no file {name}")
 
 

@@ -49,9 +49,23 @@ class Proof(BaseModel):
     def words(self) -> list[int]:
         b = self.pi_b
         if any(len(p) < 2 for p in b[:2]):
-            raise ApiError(422, "invalid_proof", "pi_b must hold two pairs")
+            raise ApiError(422, "invalid_input", "proof.pi_b must hold two pairs")
         a, c = self.pi_a, self.pi_c
-        return [int(x) for x in (a[0], a[1], b[0][1], b[0][0], b[1][1], b[1][0], c[0], c[1])]
+        return [_word(x, "proof") for x in (a[0], a[1], b[0][1], b[0][0], b[1][1], b[1][0], c[0], c[1])]
+
+
+def _word(value: str, what: str) -> int:
+    v = int(value)
+    if v >= 1 << 256:
+        raise ApiError(422, "invalid_input", f"{what}: a number above 2^256")
+    return v
+
+
+def _deployment(request: Request):  # type: ignore[no-untyped-def]
+    dep = deployment_of(request)
+    if "PurchaseProofs" not in dep.manifest["contracts"]:
+        raise ApiError(409, "zk_not_deployed", "purchase proofs are not deployed on this chain: `ledger zk deploy`")
+    return dep
 
 
 class CommitmentIn(BaseModel):
@@ -106,7 +120,7 @@ def post_commitment(
 def post_anchor(
     request: Request, member: Member = Depends(require(Role.OPERATOR)), db: DbSession = Depends(get_db)
 ) -> dict:
-    done = tree.anchor(db, deployment_of(request), sender_of(request, member))
+    done = tree.anchor(db, _deployment(request), sender_of(request, member))
     return done or {"added": 0, "zeroed": 0}
 
 
@@ -141,14 +155,14 @@ def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db
     return _chain(
         lambda: voices.review(
             db,
-            deployment_of(request),
+            _deployment(request),
             relayer,
             body.gtin,
             body.lot,
             body.rating,
             body.text,
-            int(body.root),
-            int(body.nullifier),
+            _word(body.root, "root"),
+            _word(body.nullifier, "nullifier"),
             body.proof.words(),
         )
     )
@@ -166,14 +180,14 @@ def post_claim(body: ClaimIn, request: Request, db: DbSession = Depends(get_db))
     return _chain(
         lambda: voices.claim(
             db,
-            deployment_of(request),
+            _deployment(request),
             relayer,
             body.gtin,
             body.lot,
             body.pay_to,
             body.amount_fen,
-            int(body.root),
-            int(body.nullifier),
+            _word(body.root, "root"),
+            _word(body.nullifier, "nullifier"),
             body.proof.words(),
         )
     )
@@ -186,4 +200,4 @@ def get_batch(
     lot: Annotated[str, Path(min_length=1, max_length=20)],
     db: DbSession = Depends(get_db),
 ) -> dict:
-    return voices.summary(db, deployment_of(request), gtin, lot)
+    return voices.summary(db, _deployment(request), gtin, lot)

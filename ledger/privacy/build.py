@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotFound
 from ledger.paths import ROOT, node_modules
 
 CIRCUIT = ROOT / "circuits" / "purchase.circom"
@@ -38,6 +38,10 @@ DEV_CONTRIBUTORS = ("platform", "auditor")
 
 
 class BuildFailed(LedgerError):
+    pass
+
+
+class NotBuilt(NotFound):
     pass
 
 
@@ -141,6 +145,18 @@ def build(force: bool = False) -> dict:
     }
     manifest.write_text(json.dumps(m, indent=1))
     return m
+
+
+def artefact(kind: str) -> Path:
+    """A built artefact (wasm, zkey, vkey, verifier), never building: for a server answering a
+    request, where a build of minutes has no place."""
+    manifest = BUILD / "manifest.json"
+    if not manifest.exists():
+        raise NotBuilt("the purchase circuit is not built: run `make zk`")
+    path = BUILD / json.loads(manifest.read_text())["files"][kind]
+    if not path.exists():
+        raise NotBuilt(f"{path.name} is missing: run `make zk`")
+    return path
 
 
 def _hash_lines(log: str) -> list[str]:
