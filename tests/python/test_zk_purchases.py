@@ -21,8 +21,7 @@ from ledger.chain.client import Sender
 from ledger.paths import ROOT
 from ledger.privacy import build, fields, node, onchain, tree
 
-from .conftest import free_port
-from .helpers import login_over_http, new_gtin, serve
+from .helpers import login_over_http, new_gtin, served_on_chain
 
 SHOTS = ROOT / "build" / "zk-screenshots"
 _n = iter(range(1, 10**6))
@@ -37,20 +36,8 @@ def stack(deployment, chain_node, members, tmp_path_factory):
     issuer = Sender(dep.w3, members["issuer"], dep.decoder())
     issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**9))
     tmp = tmp_path_factory.mktemp("zk")
-    port = free_port()
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp / 'zk.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp / "data"),
-        "LEDGER_ANCHOR_INTERVAL": "0",
-        "LEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
-    }
-    with serve(env, tmp / "api.log", port) as url:
-        h = {
-            w: login_over_http(url, members[w], domain=env["LEDGER_SIWE_DOMAIN"])
-            for w in ("platform", "merchant_a", "logistics")
-        }
+    with served_on_chain(deployment, chain_node, tmp) as url:
+        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "logistics")}
         gtin = new_gtin()
         assert (
             httpx.post(f"{url}/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code
@@ -59,7 +46,7 @@ def stack(deployment, chain_node, members, tmp_path_factory):
         for lot in ("ZK-1", "ZK-2"):
             r = httpx.post(f"{url}/v1/batches", json={"gtin": gtin, "lot": lot}, headers=h["merchant_a"], timeout=60)
             assert r.status_code == 201, r.text
-        yield {"url": url, "dep": dep, "h": h, "gtin": gtin, "members": members, "db": tmp / "zk.sqlite3"}
+        yield {"url": url, "dep": dep, "h": h, "gtin": gtin, "members": members, "db": tmp / "api.sqlite3"}
 
 
 def post(s, path, body, who=None):
