@@ -1,15 +1,15 @@
 """Shoppers' commitments to their purchase secrets, and their leaves in the tree of delivered
 purchases, and verified buyers' reviews (issue 28).
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027"
-down_revision = "0026"
+revision = "0028"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
