@@ -12,7 +12,7 @@ WORKERS ?= 2
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
-.PHONY: system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak audit clean
+.PHONY: zk system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak audit clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ setup: $(VENV)/.installed node_modules/.installed .bin/anvil
 
 compile: setup
 
+# the purchase circuit's proving artefacts (circom2, snarkjs) built once into build/zk, rebuilt when
+# the circuit or the tools change; the powers-of-tau it makes on its first run (build/zk/ptau, a few
+# minutes) is for DEVELOPMENT ONLY: a consortium uses a public ceremony's (LEDGER_ZK_PTAU, docs/zk.md)
+zk: setup
+	$(BIN)/python -m ledger.privacy.build
+
 # DATABASE=postgres: a PostgreSQL of our own under the data dir (127.0.0.1:5433) instead of SQLite
 DATABASE ?= sqlite
 ifeq ($(DATABASE),postgres)
@@ -92,8 +98,9 @@ consortium:
 database: setup
 	@if [ "$(DATABASE)" = postgres ]; then $(BIN)/python -m ledger postgres start; fi
 
-deploy: node database
+deploy: node database zk
 	$(BIN)/python -m ledger deploy
+	$(BIN)/python -m ledger zk deploy
 	$(BIN)/python -m ledger migrate
 
 run: deploy
@@ -114,7 +121,7 @@ lint:
 	$(BIN)/ruff check ledger api bench tests scripts tools
 	$(BIN)/ruff format --check ledger api bench tests scripts tools
 
-test: setup system-deps .bin/geth .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
+test: setup system-deps zk .bin/geth .venv-schemathesis/.installed .venv-epcis-ref/.installed lint test-contracts test-python
 
 # brownie's confirmation wait once hung for good on a transaction anvil no longer held (seen once in
 # a fresh-clone run, under heavy load; the rerun passed): a run that outlasts 15 minutes (they take

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from ledger import __version__
 
-from . import audit, auth, carbon, errors, log_redaction
+from . import audit, auth, carbon, errors, log_redaction, purchases
 from .console.router import router as console_router
 from .dl_resolver import ResolverFront
 from .edge import Edge
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reconciliation.router)
     app.include_router(compliance.router)
     carbon.install(app)  # PACT v3 under /pact, members' side under /v1/carbon
+    app.include_router(purchases.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host

@@ -265,12 +265,8 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
         unavailable = str(exc)
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
-        "batch": {
-            "lot": link.lot,
-            "batch_id": batch_id,
-            "recalled": recall_reason is not None,
-            "recall_reason": recall_reason,
-        },
+        "batch": {"lot": link.lot, "batch_id": batch_id, "recalled": recall_reason is not None}
+        | {"recall_reason": recall_reason, "reviews": shared["reviews"]},
         "merchant": {
             "address": issue.merchant,
             "deposit": deposit,

@@ -40,6 +40,7 @@ from . import (
     scan,
     settle,
     trace,
+    zk,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -59,6 +60,7 @@ PARTS = {
     "trace": trace,
     "carbon": carbon,
     "peers": peers,
+    "zk": zk,
 }
 
 

@@ -63,6 +63,8 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         "reason": _reason(data, t, lang),
         "code": data["code"],
         "product": data.get("product"),
+        # verified buyers' reviews (docs/zk.md): count and rating, and where a buyer proves and reviews
+        "reviews": data.get("batch", {}).get("reviews"),
     }
     if "product" in data:
         d = data["merchant"]["deposit"]

@@ -27,6 +27,7 @@ DEPLOYABLE = (
     "GuaranteeVault",
     "OrderSettlement",
     "NaiveEventStore",
+    "PurchaseProofs",
 )
 
 

@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     from ledger.cli.money import add_parser as add_money_parser
     from ledger.cli.orders import add_parser as add_orders_parser
     from ledger.cli.recon import add_parser as add_recon_parser
+    from ledger.cli.zk import add_parser as add_zk_parser
 
     add_money_parser(sub)
     add_orders_parser(sub)
@@ -263,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     add_recon_parser(sub)
     add_compliance_parser(sub)
     add_carbon_parser(sub)
+    add_zk_parser(sub)
     p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")

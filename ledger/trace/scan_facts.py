@@ -9,11 +9,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import as_utc
 from ledger.store.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
+from ledger.store.purchase_tables import PurchaseReview
 
 from . import codes, digital_link
 from .epcis import parties
@@ -90,7 +91,18 @@ def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
         "timeline": timeline,
         "recall_reason": recall_reason,
         "supply_chain": epcis_rows(db, about, recorders=authorised(db, gtin)),
+        "reviews": verified_reviews(db, gtin, lot),
     }
+
+
+def verified_reviews(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
+    """Verified buyers' reviews of the batch (each proved by a delivered purchase, docs/zk.md)."""
+    n, avg = db.execute(
+        select(func.count(), func.avg(PurchaseReview.rating)).where(
+            PurchaseReview.gtin == gtin, PurchaseReview.lot == lot
+        )
+    ).one()
+    return {"count": int(n), "rating": round(float(avg), 1) if n else None}
 
 
 def name_epcis_entries(db: DbSession, timeline: list[dict[str, Any]]) -> None:

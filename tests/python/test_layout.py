@@ -19,6 +19,7 @@ MAY_IMPORT = {
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
     # footprints over the genealogy compliance reads; anchoring on chain; its own tables
     "ledger.carbon": {"ledger.compliance", "ledger.trace", "ledger.chain", "ledger.store"},
+    "ledger.privacy": {"ledger.chain", "ledger.store"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -39,6 +40,7 @@ MAY_IMPORT = {
         "ledger.compliance",
         "ledger.carbon",
         "ledger.worker",
+        "ledger.privacy",
     },
 }
 

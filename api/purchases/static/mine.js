@@ -1,0 +1,66 @@
+// "My purchases": the purchases this browser holds secrets for (and one from a receipt link's
+// fragment), each with a review and a claim made by a proof in this browser.
+import * as shopper from "./shopper.js";
+
+const $ = (sel) => document.querySelector(sel);
+
+function row(p) {
+  const li = document.createElement("li");
+  li.className = "purchase";
+  li.dataset.commitment = p.commitment;
+  li.innerHTML = `
+    <p><span lang="zh">批次</span> / <span lang="en">Batch</span> <code class="batch"></code></p>
+    <form class="review">
+      <label><span lang="zh">评分</span> / <span lang="en">Rating</span>
+        <select name="rating">${[5, 4, 3, 2, 1].map((r) => `<option>${r}</option>`).join("")}</select></label>
+      <label><span lang="zh">评价</span> / <span lang="en">Review</span>
+        <textarea name="text" maxlength="2000" rows="2"></textarea></label>
+      <button type="submit"><span lang="zh">发表已验证评价</span> / <span lang="en">Post verified review</span></button>
+    </form>
+    <form class="claim">
+      <label><span lang="zh">收款地址</span> / <span lang="en">Pay to address</span>
+        <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required></label>
+      <label><span lang="zh">金额（分）</span> / <span lang="en">Amount (fen)</span>
+        <input name="amount_fen" type="number" min="1" required></label>
+      <button type="submit"><span lang="zh">提出索赔</span> / <span lang="en">File a claim</span></button>
+    </form>
+    <p class="status" role="status" aria-live="polite"></p>`;
+  li.querySelector(".batch").textContent = `${p.gtin} / ${p.lot}`;
+  const status = li.querySelector(".status");
+  const run = async (what, job) => {
+    status.textContent = "…";
+    try {
+      const out = await job();
+      status.dataset.status = String(out.status);
+      status.textContent = `${what}: ${out.status} ${out.body.error || "ok"} (${out.seconds.toFixed(2)} s)`;
+    } catch (e) {
+      status.dataset.status = "error";
+      status.textContent = `${what}: ${e.message}`;
+    }
+  };
+  li.querySelector(".review").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    run("review", () => shopper.review(p, Number(f.get("rating")), String(f.get("text"))));
+  });
+  li.querySelector(".claim").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    run("claim", () => shopper.claim(p, String(f.get("pay_to")), Number(f.get("amount_fen"))));
+  });
+  return li;
+}
+
+async function main() {
+  if (location.hash) {
+    await shopper.fromFragment(location.hash);
+    history.replaceState(null, "", location.pathname); // the secret leaves the address bar
+  }
+  const list = $("#purchases");
+  for (const p of shopper.saved()) list.append(row(p));
+  $("#empty").hidden = shopper.saved().length > 0;
+  document.body.dataset.ready = "1";
+}
+
+window.shopper = shopper;
+main();

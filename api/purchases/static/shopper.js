@@ -1,0 +1,176 @@
+// The shopper's side of purchase proofs, in the browser (docs/zk.md). The secret is made here and
+// never leaves the browser: the checkout gets only its Poseidon commitment; the receipt link keeps
+// the secret in the URL fragment (never sent to a server); proofs are made here with snarkjs
+// (window.snarkjs, snarkjs.min.js) over the whole tree's leaves, so no request says which
+// purchase is proving. Poseidon is circomlibjs's; the message a proof binds is the contract's
+// keccak (window.ethers, ethers.umd.min.js).
+import buildPoseidon from "./poseidon.js";
+
+export const FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+export const DEPTH = 20;
+export const PURPOSES = { review: 1, claim: 2, dispute: 3 };
+const STATIC = new URL("./", import.meta.url);
+const API = new URL("../", STATIC);
+const STORE = "traceledger.purchases";
+
+let poseidonP = null;
+function poseidon() {
+  poseidonP ||= buildPoseidon();
+  return poseidonP;
+}
+
+export async function batchId(gtin, lot) {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${gtin}/${lot}`)));
+  let x = 0n;
+  for (const b of d) x = (x << 8n) | BigInt(b);
+  return x >> 8n;
+}
+
+export function newSecret() {
+  const b = crypto.getRandomValues(new Uint8Array(31)); // 248 bits: below the field
+  let x = 0n;
+  for (const v of b) x = (x << 8n) | BigInt(v);
+  return x === 0n ? newSecret() : x;
+}
+
+export async function commitment(secret, batch) {
+  const p = await poseidon();
+  return p.F.toObject(p([BigInt(secret), BigInt(batch)]));
+}
+
+export function saved() {
+  try {
+    return JSON.parse(localStorage.getItem(STORE) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+export function save(purchase) {
+  const all = saved().filter((p) => p.commitment !== purchase.commitment);
+  all.push(purchase);
+  localStorage.setItem(STORE, JSON.stringify(all));
+}
+
+export function receiptUrl(p) {
+  const f = new URLSearchParams({ s: p.secret, g: p.gtin, l: p.lot });
+  return new URL(`mine#${f}`, API).href;
+}
+
+// The checkout embeds this: a purchase's secret, kept here; only `commitment` goes to the platform.
+export async function checkout(gtin, lot) {
+  const secret = newSecret();
+  const batch = await batchId(gtin, lot);
+  const c = await commitment(secret, batch);
+  const p = { gtin, lot, secret: secret.toString(), batch: batch.toString(), commitment: c.toString() };
+  save(p);
+  return { commitment: p.commitment, receipt: receiptUrl(p) };
+}
+
+// A receipt link's fragment (#s=..&g=..&l=..) becomes a saved purchase.
+export async function fromFragment(hash) {
+  const f = new URLSearchParams(hash.replace(/^#/, ""));
+  if (!f.get("s") || !f.get("g") || !f.get("l")) return null;
+  const batch = await batchId(f.get("g"), f.get("l"));
+  const secret = BigInt(f.get("s"));
+  const p = { gtin: f.get("g"), lot: f.get("l"), secret: secret.toString(), batch: batch.toString() };
+  p.commitment = (await commitment(secret, batch)).toString();
+  save(p);
+  return p;
+}
+
+async function allLeaves() {
+  const leaves = [];
+  for (;;) {
+    const r = await fetch(new URL(`tree?offset=${leaves.length}&limit=65536`, API));
+    if (!r.ok) throw new Error(`tree: ${r.status}`);
+    const page = await r.json();
+    leaves.push(...page.leaves);
+    if (!page.leaves.length || leaves.length >= page.size) return leaves;
+  }
+}
+
+async function merklePath(leaves, index) {
+  const p = await poseidon();
+  const F = p.F;
+  const zeros = [F.e(0)];
+  for (let i = 0; i < DEPTH; i++) zeros.push(p([zeros[i], zeros[i]]));
+  let level = leaves.map((x) => F.e(BigInt(x)));
+  const pathElements = [];
+  const pathIndices = [];
+  let idx = index;
+  for (let l = 0; l < DEPTH; l++) {
+    const sib = idx ^ 1;
+    pathElements.push(F.toObject(sib < level.length ? level[sib] : zeros[l]).toString());
+    pathIndices.push(idx & 1);
+    const next = [];
+    for (let i = 0; i < level.length; i += 2) next.push(p([level[i], i + 1 < level.length ? level[i + 1] : zeros[l]]));
+    level = next;
+    idx >>= 1;
+  }
+  const root = F.toObject(level.length ? level[0] : zeros[DEPTH]).toString();
+  return { root, pathElements, pathIndices };
+}
+
+function fieldOf(hex) {
+  return BigInt(hex) % FIELD;
+}
+
+export function reviewMessage(rating, text) {
+  const { AbiCoder, keccak256, toUtf8Bytes } = window.ethers;
+  const th = keccak256(toUtf8Bytes(text));
+  return fieldOf(keccak256(AbiCoder.defaultAbiCoder().encode(["string", "uint8", "bytes32"], ["review", rating, th])));
+}
+
+export function claimMessage(payTo, amountFen) {
+  const { AbiCoder, keccak256, getAddress } = window.ethers;
+  const blob = AbiCoder.defaultAbiCoder().encode(["string", "address", "uint256"], ["claim", getAddress(payTo), amountFen]);
+  return fieldOf(keccak256(blob));
+}
+
+// A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
+export async function prove(purchase, purpose, message) {
+  const t0 = performance.now();
+  const leaves = await allLeaves();
+  const index = leaves.indexOf(purchase.commitment);
+  if (index < 0) throw new Error("not_in_tree: this purchase is not (or no longer) a delivered one");
+  const path = await merklePath(leaves, index);
+  const input = {
+    root: path.root,
+    batch: purchase.batch,
+    purpose: String(PURPOSES[purpose]),
+    message: message.toString(),
+    secret: purchase.secret,
+    pathElements: path.pathElements,
+    pathIndices: path.pathIndices,
+  };
+  const { proof, publicSignals } = await window.snarkjs.groth16.fullProve(
+    input,
+    new URL("purchase.wasm", STATIC).href,
+    new URL("purchase.zkey", STATIC).href,
+  );
+  return { proof, publicSignals, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function post(path, body) {
+  const r = await fetch(new URL(path, API), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+export async function review(purchase, rating, text) {
+  const { proof, publicSignals, seconds } = await prove(purchase, "review", reviewMessage(rating, text));
+  const [nullifier, root] = publicSignals;
+  const out = await post("reviews", { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, rating, text });
+  return { ...out, seconds };
+}
+
+export async function claim(purchase, payTo, amountFen) {
+  const { proof, publicSignals, seconds } = await prove(purchase, "claim", claimMessage(payTo, amountFen));
+  const [nullifier, root] = publicSignals;
+  const body = { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, pay_to: payTo, amount_fen: amountFen };
+  return { ...(await post("claims", body)), seconds };
+}

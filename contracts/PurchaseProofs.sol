@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {MemberGated} from "./MemberGated.sol";
+import {Membership} from "./Membership.sol";
+import {Roles} from "./Roles.sol";
+
+/// @notice The Groth16 verifier snarkjs generates from the purchase circuit's key (build/zk).
+interface IPurchaseVerifier {
+    function verifyProof(
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256[5] calldata publicSignals
+    ) external view returns (bool);
+}
+
+/// @title PurchaseProofs
+/// @notice Shoppers speak about a batch they bought without saying who they are or which order:
+/// a zero-knowledge proof shows that the prover holds the secret behind one leaf of the tree of
+/// delivered purchases (roots anchored here by the operator, every leaf in the logs so that any
+/// member recomputes every root), with a nullifier per purpose and batch so each purchase speaks
+/// once per purpose. No order number, shopper or payer ever reaches this contract.
+/// @dev Public signals, in the circuit's order: nullifier, root, batch, purpose, message. The
+/// message binds what the proof says (rating and text hash, payout address and amount, statement)
+/// so a proof cannot be replayed for other content.
+contract PurchaseProofs is MemberGated {
+    /// @dev BN254 scalar field: every public signal is below it.
+    uint256 internal constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Gas given to the verifier. The generated verifier answers false, not a revert, when
+    /// the pairing precompile runs out of gas: a call with less than this left reverts instead.
+    uint256 public constant VERIFY_GAS = 260_000;
+    uint256 public constant PURPOSE_REVIEW = 1;
+    uint256 public constant PURPOSE_CLAIM = 2;
+    uint256 public constant PURPOSE_DISPUTE = 3;
+
+    IPurchaseVerifier public immutable verifier;
+    /// @notice Roots anchored so far; root => its anchor's sequence number (from 1).
+    uint64 public anchors;
+    /// @notice Leaves appended so far (the next leaf's index).
+    uint64 public leafCount;
+    /// @notice Roots anchored before this sequence number are void: a later anchor zeroed a leaf
+    /// (a refunded purchase), and the roots that still hold it must no longer prove anything.
+    uint64 public oldestValid;
+    mapping(uint256 root => uint64 seq) public rootSeq;
+    mapping(uint256 root => bool) public revokedRoot;
+    mapping(uint256 nullifier => bool) public nullifierUsed;
+    mapping(uint256 batch => uint256) public reviewCount;
+    mapping(uint256 batch => uint256) public ratingSum;
+    mapping(uint256 batch => uint256) public claimCount;
+    mapping(uint256 batch => uint256) public disputeCount;
+
+    event RootAnchored(uint64 indexed seq, uint256 root, uint64 firstLeaf, uint256[] leaves, uint64[] zeroed);
+    event RootRevoked(uint256 indexed root, address by);
+    event ReviewRecorded(uint256 indexed batch, uint256 nullifier, uint8 rating, bytes32 textHash);
+    event ClaimRecorded(uint256 indexed batch, uint256 nullifier, address payTo, uint256 amount);
+    event DisputeRecorded(uint256 indexed batch, uint256 nullifier, bytes32 statementHash);
+
+    error UnknownRoot(uint256 root);
+    error StaleRoot(uint256 root);
+    error NullifierUsed(uint256 nullifier);
+    error InvalidProof();
+    error NotInField(uint256 value);
+    error BadRating(uint8 rating);
+    error LeafOutOfRange(uint64 index);
+    error RootTaken(uint256 root);
+    error TreeMoved(uint64 expected, uint64 actual);
+    error VerifyGasTooLow(uint256 left);
+
+    constructor(Membership membership_, IPurchaseVerifier verifier_) MemberGated(membership_) {
+        if (address(verifier_) == address(0)) revert ZeroAddress();
+        verifier = verifier_;
+    }
+
+    /// @notice Append the commitments of newly delivered purchases, zero the leaves of refunded
+    /// ones, and anchor the tree's new root. The leaves travel in the event: members recompute the
+    /// root from the logs and revoke it if it is wrong.
+    /// @param root Poseidon Merkle root (depth 20) after the change.
+    /// @param leaves commitments appended, from index `leafCount`.
+    /// @param zeroed indexes of leaves set to zero (refunded purchases).
+    /// @param first the index the first new leaf takes: the root was computed over that tree.
+    function anchor(uint256 root, uint256[] calldata leaves, uint64[] calldata zeroed, uint64 first)
+        external
+        onlyRole(Roles.OPERATOR)
+    {
+        if (root >= FIELD) revert NotInField(root);
+        if (rootSeq[root] != 0) revert RootTaken(root);
+        if (first != leafCount) revert TreeMoved(first, leafCount);
+        uint64 count = first + uint64(leaves.length);
+        for (uint256 i; i < zeroed.length; ++i) {
+            if (zeroed[i] >= count) revert LeafOutOfRange(zeroed[i]);
+        }
+        uint64 seq = ++anchors;
+        leafCount = count;
+        rootSeq[root] = seq;
+        if (zeroed.length != 0) oldestValid = seq;
+        emit RootAnchored(seq, root, first, leaves, zeroed);
+    }
+
+    /// @notice A member who recomputed a root from the logs and found it wrong voids it.
+    function revokeRoot(uint256 root) external onlyRole(Roles.AUDITOR | Roles.OPERATOR) {
+        if (rootSeq[root] == 0) revert UnknownRoot(root);
+        revokedRoot[root] = true;
+        emit RootRevoked(root, msg.sender);
+    }
+
+    /// @notice A verified buyer's review of `batch`: rating 1-5 and the hash of its text.
+    function review(
+        uint256[8] calldata proof,
+        uint256 root,
+        uint256 batch,
+        uint256 nullifier,
+        uint8 rating,
+        bytes32 textHash
+    ) external {
+        if (rating < 1 || rating > 5) revert BadRating(rating);
+        _spend(proof, [nullifier, root, batch, PURPOSE_REVIEW, reviewMessage(rating, textHash)]);
+        reviewCount[batch] += 1;
+        ratingSum[batch] += rating;
+        emit ReviewRecorded(batch, nullifier, rating, textHash);
+    }
+
+    /// @notice A shopper's claim on `batch` (within the return window or after a recall), to be
+    /// paid to `payTo`, an address the shopper names (unlinkable to the order). Recorded here; the
+    /// payment is the arbiters' (docs/zk.md).
+    function claim(uint256[8] calldata proof, uint256 root, uint256 batch, uint256 nullifier, address payTo, uint256 amount)
+        external
+    {
+        if (payTo == address(0)) revert ZeroAddress();
+        _spend(proof, [nullifier, root, batch, PURPOSE_CLAIM, claimMessage(payTo, amount)]);
+        claimCount[batch] += 1;
+        emit ClaimRecorded(batch, nullifier, payTo, amount);
+    }
+
+    /// @notice A shopper's own dispute about `batch`, by the hash of its statement.
+    function dispute(uint256[8] calldata proof, uint256 root, uint256 batch, uint256 nullifier, bytes32 statementHash)
+        external
+    {
+        _spend(proof, [nullifier, root, batch, PURPOSE_DISPUTE, disputeMessage(statementHash)]);
+        disputeCount[batch] += 1;
+        emit DisputeRecorded(batch, nullifier, statementHash);
+    }
+
+    /// @notice The message a review's proof binds.
+    function reviewMessage(uint8 rating, bytes32 textHash) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode("review", rating, textHash))) % FIELD;
+    }
+
+    /// @notice The message a claim's proof binds.
+    function claimMessage(address payTo, uint256 amount) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode("claim", payTo, amount))) % FIELD;
+    }
+
+    /// @notice The message a dispute's proof binds.
+    function disputeMessage(bytes32 statementHash) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode("dispute", statementHash))) % FIELD;
+    }
+
+    /// @notice Whether `root` may prove now.
+    function rootValid(uint256 root) public view returns (bool) {
+        uint64 seq = rootSeq[root];
+        return seq != 0 && seq >= oldestValid && !revokedRoot[root];
+    }
+
+    function _spend(uint256[8] calldata p, uint256[5] memory pub) private {
+        uint256 root = pub[1];
+        if (rootSeq[root] == 0 || revokedRoot[root]) revert UnknownRoot(root);
+        if (rootSeq[root] < oldestValid) revert StaleRoot(root);
+        if (nullifierUsed[pub[0]]) revert NullifierUsed(pub[0]);
+        for (uint256 i; i < 5; ++i) {
+            if (pub[i] >= FIELD) revert NotInField(pub[i]);
+        }
+        // a call gets at most 63/64 of what is left: make sure the verifier gets all of VERIFY_GAS
+        if (gasleft() < (VERIFY_GAS * 64) / 63 + 10_000) revert VerifyGasTooLow(gasleft());
+        bool ok = verifier.verifyProof{gas: VERIFY_GAS}(
+            [p[0], p[1]], [[p[2], p[3]], [p[4], p[5]]], [p[6], p[7]], pub
+        );
+        if (!ok) revert InvalidProof();
+        nullifierUsed[pub[0]] = true;
+    }
+}

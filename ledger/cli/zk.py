@@ -1,0 +1,65 @@
+"""`ledger zk build|deploy|anchor|verify`: the purchase proofs (docs/zk.md).
+
+- build: the circuit's artefacts into build/zk (development powers-of-tau made once per machine)
+- deploy: the generated verifier and PurchaseProofs, added to the deployment manifest
+- anchor: add delivered purchases' commitments to the tree, zero refunded ones, anchor the root
+- verify: recompute every anchored root from the chain's logs; exit 1 naming any wrong one
+  (`--revoke`: the platform's key voids it on chain)"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _platform():  # type: ignore[no-untyped-def]
+    from ledger.chain.client import connect, dev_accounts
+    from ledger.chain.deploy import attach
+
+    dep = attach(connect())
+    index = dep.manifest["members"]["platform"]["account_index"]
+    return dep, dep.sender(dev_accounts(index + 1)[index])
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    from ledger.privacy import build, onchain, tree
+
+    if args.action == "build":
+        m = build.build(force=args.force)
+        print(json.dumps({k: m[k] for k in ("constraints", "depth", "ptau", "contributions", "sha256")}, indent=1))
+        return
+    dep, platform = _platform()
+    if args.action == "deploy":
+        for name, addr in onchain.deploy(dep, platform).items():
+            print(f"  {name:16} {addr}")
+        return
+    if args.action == "anchor":
+        from sqlalchemy.orm import Session
+
+        from ledger.store.db import make_engine, migrate
+
+        engine = make_engine()
+        migrate(engine)
+        with Session(engine) as db:
+            print(json.dumps(tree.anchor(db, dep, platform) or {"added": 0, "zeroed": 0}))
+        return
+    checked = tree.verify_roots(dep)
+    wrong = [r for r in checked if not r["ok"]]
+    for r in wrong:
+        print(f"anchor {r['seq']}: root {r['root']} is wrong: the logs give {r['expected']}", file=sys.stderr)
+        if args.revoke and not r["revoked"]:
+            c = dep.contract("PurchaseProofs")
+            platform.transact(c.functions.revokeRoot(int(r["root"])))
+            print(f"anchor {r['seq']}: root revoked on chain", file=sys.stderr)
+    print(f"{len(checked) - len(wrong)} of {len(checked)} purchase roots recomputed from the logs and found right")
+    if wrong:
+        sys.exit(1)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zk", help="shoppers' purchase proofs: build, deploy, anchor the tree, verify its roots")
+    p.add_argument("action", choices=["build", "deploy", "anchor", "verify"])
+    p.add_argument("--force", action="store_true", help="build: rebuild the circuit's artefacts")
+    p.add_argument("--revoke", action="store_true", help="verify: void a wrong root on chain")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,92 @@
+"""What a shopper's proof lets them say about a batch: a verified buyer's review, a claim (to an
+address they name), a dispute. Each goes on chain through the platform's relaying key, which
+learns nothing but the proof: no order, no shopper, no commitment. Counts are the contract's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.chain.client import Sender
+from ledger.chain.deploy import Deployment
+from ledger.errors import NotFound
+from ledger.store.models import Batch
+from ledger.store.purchase_tables import PurchaseReview
+
+from . import onchain
+from .fields import batch_id, text_hash
+
+#: reviews shown with a batch (newest first)
+SHOWN = 20
+
+
+def require_batch(db: DbSession, gtin: str, lot: str) -> int:
+    if db.scalar(select(Batch.batch_id).where(Batch.gtin == gtin, Batch.lot == lot)) is None:
+        raise NotFound(f"unknown batch {gtin}/{lot}")
+    return batch_id(gtin, lot)
+
+
+def review(
+    db: DbSession,
+    dep: Deployment,
+    relayer: Sender,
+    gtin: str,
+    lot: str,
+    rating: int,
+    text: str,
+    root: int,
+    nullifier: int,
+    proof: list[int],
+) -> dict[str, Any]:
+    b = require_batch(db, gtin, lot)
+    c = dep.contract("PurchaseProofs")
+    receipt = onchain.send(dep, relayer, c.functions.review(proof, root, b, nullifier, rating, text_hash(text)))
+    tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    day = datetime.now(UTC).date().isoformat()
+    db.add(PurchaseReview(nullifier=str(nullifier), gtin=gtin, lot=lot, rating=rating, text=text, tx=tx, day=day))
+    db.commit()
+    return {"batch": str(b), "nullifier": str(nullifier), "rating": rating, "tx": tx, "gas": int(receipt["gasUsed"])}
+
+
+def claim(
+    db: DbSession,
+    dep: Deployment,
+    relayer: Sender,
+    gtin: str,
+    lot: str,
+    pay_to: str,
+    amount_fen: int,
+    root: int,
+    nullifier: int,
+    proof: list[int],
+) -> dict[str, Any]:
+    b = require_batch(db, gtin, lot)
+    c = dep.contract("PurchaseProofs")
+    receipt = onchain.send(dep, relayer, c.functions.claim(proof, root, b, nullifier, pay_to, amount_fen))
+    tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    return {"batch": str(b), "nullifier": str(nullifier), "pay_to": pay_to, "amount_fen": amount_fen, "tx": tx}
+
+
+def summary(db: DbSession, dep: Deployment, gtin: str, lot: str) -> dict[str, Any]:
+    """What the scan page and an auditor see of a batch: counts from the chain, texts from here."""
+    b = require_batch(db, gtin, lot)
+    c = dep.contract("PurchaseProofs")
+    count = int(c.functions.reviewCount(b).call())
+    total = int(c.functions.ratingSum(b).call())
+    rows = db.scalars(
+        select(PurchaseReview)
+        .where(PurchaseReview.gtin == gtin, PurchaseReview.lot == lot)
+        .order_by(PurchaseReview.day.desc(), PurchaseReview.nullifier)
+        .limit(SHOWN)
+    )
+    return {
+        "batch": str(b),
+        "reviews": count,
+        "rating": round(total / count, 2) if count else None,
+        "claims": int(c.functions.claimCount(b).call()),
+        "disputes": int(c.functions.disputeCount(b).call()),
+        "recent": [{"rating": r.rating, "text": r.text, "day": r.day} for r in rows],
+    }

@@ -1,0 +1,43 @@
+"""Commitments to shoppers' secrets that came with orders (issue 28).
+
+A row links an order to the Poseidon commitment its shopper's browser made at checkout: the
+platform knows it, as it knows the order. The tree of delivered purchases holds the commitment at
+`leaf_index` once the order is delivered (state `anchored`), zeroed when it is refunded (`zeroed`);
+a proof names neither: reviews and claims carry nullifiers, which nothing here links to a row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class PurchaseCommitment(Base):
+    __tablename__ = "purchase_commitments"
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    # decimal field elements (BN254 scalars): the batch id and Poseidon(secret, batch)
+    batch: Mapped[str] = mapped_column(String(78), index=True)
+    commitment: Mapped[str] = mapped_column(String(78))
+    # waiting (order not yet delivered) | anchored | zeroed | void (refunded before delivery)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    anchor_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PurchaseReview(Base):
+    """A verified buyer's review: its nullifier (which no row links to an order or a commitment),
+    the batch, rating and text, and the transaction that recorded it on chain."""
+
+    __tablename__ = "purchase_reviews"
+    nullifier: Mapped[str] = mapped_column(String(78), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    lot: Mapped[str] = mapped_column(String(20))
+    rating: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(2000))
+    tx: Mapped[str] = mapped_column(String(66))
+    # the day only: an exact time would help match a review with a delivery
+    day: Mapped[str] = mapped_column(String(10))

@@ -1,0 +1,51 @@
+// A shopper on a phone, in Debian's chromium (tests/python/test_zk_purchases.py drives it):
+//   checkout BASE GTIN LOT OUT: the checkout module makes a secret in this browser and hands out only
+//     its commitment and a receipt link (secret in the fragment); prints {commitment, receipt, batch}
+//   review RECEIPT OUT: a fresh browser opens the receipt link on "my purchases", proves the purchase
+//     and posts a review through the page's form; prints {status, seconds, text}
+// Both: CSP violations, page errors and axe-core's serious findings in the report.
+import fs from 'node:fs';
+import { launch, newReport, watch, audit } from './lib.mjs';
+
+const [base, mode, ...rest] = process.argv.slice(2);
+const out = rest.pop();
+fs.mkdirSync(out, { recursive: true });
+const report = newReport();
+const browser = await launch();
+try {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  watch(page, report);
+  if (mode === 'checkout') {
+    const [gtin, lot] = rest;
+    await page.goto(`${base}/v1/purchases/mine`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    const got = await page.evaluate(async ([g, l]) => {
+      const r = await window.shopper.checkout(g, l);
+      const saved = window.shopper.saved();
+      return { ...r, batch: saved[0].batch, kept: saved.length };
+    }, [gtin, lot]);
+    // the secret stays here: only the commitment and the receipt leave the module
+    if (got.kept !== 1 || got.receipt.split('#')[0].includes('s=')) throw new Error('secret outside the fragment');
+    Object.assign(report, got);
+    await audit(page, 'zk_mine_checkout', report, out);
+  } else {
+    const [receipt] = rest;
+    await page.goto(receipt);
+    await page.waitForSelector('body[data-ready="1"] li.purchase', { timeout: 60000 });
+    if (page.url().includes('#')) throw new Error('the secret stayed in the address bar');
+    await audit(page, 'zk_mine_receipt', report, out);
+    report.text = '新鲜，如描述 / fresh, as described';
+    await page.selectOption('li.purchase form.review select', '4');
+    await page.fill('li.purchase form.review textarea', report.text);
+    const t0 = Date.now();
+    await page.click('li.purchase form.review button');
+    await page.waitForSelector('li.purchase .status[data-status]', { timeout: 180000 });
+    report.seconds = (Date.now() - t0) / 1000;
+    report.status = await page.getAttribute('li.purchase .status', 'data-status');
+    report.line = await page.textContent('li.purchase .status');
+  }
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(report));
