@@ -127,10 +127,13 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(env):
         _stop(launcher, port)
 
 
-def test_workers_that_keep_dying_stop_the_launcher(env):
+def test_workers_that_keep_dying_stop_the_launcher(env, tmp_path):
     """A worker that cannot start (here: no database it can open) is not restarted forever."""
     port = free_port()
-    broken = {**env, "LEDGER_DATABASE_URL": "sqlite:////nonexistent-dir/x/y.sqlite3"}
+    # under a regular file: no directory can be made there, not even by root (a missing directory
+    # would be made, as a SQLite database's folder is)
+    (tmp_path / "a-file").write_text("")
+    broken = {**env, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'a-file' / 'y.sqlite3'}"}
     launcher = _start(broken, port)  # returns once the launcher has given up (no worker ever listens)
     try:
         assert launcher.wait(timeout=120) != 0
