@@ -53,7 +53,7 @@ def _child(host: str, port: int, log_level: str) -> None:
         log_level=log_level,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        ws="api.ws_handshake:ProblemWebSocketProtocol",  # a malformed handshake answered in JSON
+        ws="api.epcis.binding.ws_handshake:ProblemWebSocketProtocol",  # a malformed handshake answered in JSON
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 

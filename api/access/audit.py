@@ -30,9 +30,9 @@ from ledger.money.reconcile import reconcile
 from ledger.money.reconcile_inputs import chain_records, orders_from_db
 from ledger.store.models import AuditEntry
 
+from ..core.services import get_db, services
 from .audit_tally import DeniedTally, Summary
 from .auth import Member, require
-from .services import get_db, services
 
 log = logging.getLogger("traceledger.audit")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -54,7 +54,7 @@ def outcome_of(status: int) -> str:
     return "rejected" if status < 500 else "error"
 
 
-class _RequestIdAndAudit:
+class RequestIdAndAudit:
     """Pure ASGI middleware (Starlette's `@app.middleware("http")` costs ~2x on small answers):
     sets the request id, stamps it on the response, and audits writes once answered."""
 
@@ -85,9 +85,9 @@ class _RequestIdAndAudit:
                 await anyio.to_thread.run_sync(_record, request, status)
 
 
-def install(app: FastAPI) -> None:
+def prepare(app: FastAPI) -> None:
+    """The tally of refused anonymous writes that `RequestIdAndAudit` counts into."""
     app.state.audit_tally = DeniedTally(app.state.services.settings.audit_denied_window_s)
-    app.add_middleware(_RequestIdAndAudit)
 
 
 def flush(app: FastAPI) -> None:

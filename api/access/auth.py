@@ -26,8 +26,8 @@ from ledger.access.roles import Role, role_names
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import ApiKey, AuthNonce, Session
 
-from .errors import forbidden, not_found, unauthorized
-from .services import get_db, rate_limited, services
+from ..core.errors import forbidden, not_found, unauthorized
+from ..core.services import get_db, rate_limited, services
 
 T = TypeVar("T")
 

@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import PREPARED_TTL_S, PreparedTransaction, SentTransaction
 
-from ..auth import Member, authenticate
-from ..errors import ApiError, invalid, not_found
-from ..self_signing import HEADER, MODE, Prepared, SignMode, check_sent, check_signed, encode, request_record
-from ..services import services
+from ..core.errors import ApiError, invalid, not_found
+from ..core.self_signing import HEADER, MODE, Prepared, SignMode, check_sent, check_signed, encode, request_record
+from ..core.services import services
+from .auth import Member, authenticate
 
 router = APIRouter(prefix="/v1", tags=["signing"])
 PREPARED_TTL = timedelta(seconds=PREPARED_TTL_S)

@@ -26,9 +26,9 @@ from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.verify import Check, verify_code
 
-from ..auth import READ_ALL, Member, require
-from ..errors import ApiError, invalid, not_found
-from ..services import get_db, services
+from ..access.auth import READ_ALL, Member, require
+from ..core.errors import ApiError, invalid, not_found
+from ..core.services import get_db, services
 
 router = APIRouter(tags=["audit"])
 READERS = require(READ_ALL | Role.GOVERNOR)

@@ -17,9 +17,9 @@ from ledger.access.roles import Role
 from ledger.chain import explorer, governance
 from ledger.chain.governance import InvalidAction
 
-from ..auth import Member, authenticate, require
-from ..errors import ApiError, invalid, not_found
-from ..services import services
+from ..access.auth import Member, authenticate, require
+from ..core.errors import ApiError, invalid, not_found
+from ..core.services import services
 
 router = APIRouter(prefix="/v1/governance", tags=["governance"])
 

@@ -30,7 +30,7 @@ from ledger.errors import (
 from ledger.trace.epcis.event_pages import QueryTooLarge
 from ledger.trace.epcis.simple_query import QueryParameterError
 
-from . import epcis_binding
+from .domain import policies
 
 
 class ApiError(Exception):
@@ -155,11 +155,9 @@ def install(app: FastAPI) -> None:
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
         status, body, headers = error_answer(exc)  # type: ignore[misc]  # registered for known errors only
         request.state.audit_detail = _audit_detail(exc, body)
-        if request.url.path.startswith(epcis_binding.PREFIX):  # the EPCIS REST binding: RFC 7807 problems
-            status, body = epcis_binding.problem(
-                status, body["error"], body["detail"], epcis_binding.absolute(request.scope)
-            )
-            kind = epcis_binding.problem_media_type(status, request.url.path)
+        render = policies(request.scope).get(request.url.path, "render_error")
+        if render is not None:  # a domain's own error format (the EPCIS binding: RFC 7807 problems)
+            status, body, kind = render(status, body["error"], body["detail"], request.scope)
             return JSONResponse(body, status, headers=headers, media_type=kind)
         return JSONResponse(status_code=status, content=body, headers=headers)
 

@@ -31,10 +31,10 @@ from ledger.trace.codes import CodeSigner
 from ledger.trace.epcis import proofs, schema, webhooks
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
+from ..scan.recorder import LOOKUP, ScanRecorder
 from .cache import TTLCache
 from .errors import ApiError
 from .limits import rate_limiter
-from .scans import LOOKUP, ScanRecorder
 from .self_signing import MODE, SelfSigningSender, record_sent
 from .settings import Settings
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledger.flows import compliance_capture
 
-from .errors import ApiError
+from ..core.errors import ApiError
 
 HEADER = "x-ledger-profile"
 MODES = ("flag", "strict")

@@ -25,11 +25,11 @@ from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.identifiers import canonical
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from ..auth import READ_ALL, Member, authenticate, require
-from ..errors import ApiError, invalid, not_found
-from ..services import get_db, rate_limited
-from . import epcis
-from .money_fields import deployment_of
+from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.deps import deployment_of
+from ..core.errors import ApiError, invalid, not_found
+from ..core.services import get_db, rate_limited
+from . import v1 as epcis
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 REGULATORS = READ_ALL | Role.INSPECTOR

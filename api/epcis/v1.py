@@ -32,12 +32,12 @@ from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from .. import capture_profile
-from ..auth import READ_ALL, Member, require, visible
-from ..errors import ApiError, invalid, not_found
-from ..self_signing import MODE
-from ..services import get_db, rate_limited, services
-from .money_fields import deployment_of, sender_of
+from ..access.auth import READ_ALL, Member, require, visible
+from ..access.deps import deployment_of, sender_of
+from ..core.errors import ApiError, invalid, not_found
+from ..core.self_signing import MODE
+from ..core.services import get_db, rate_limited, services
+from . import capture_profile
 
 router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"])
 RECORDERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT

@@ -1,14 +1,16 @@
 """What every request meets before the application: body limits with credentials checked first,
 and security headers on every answer.
 
-- A request body is read only after its credentials are checked (except for public sign-in), so
-  an anonymous client cannot make a worker hold its upload; it is read up to a documented cap
-  (`LEDGER_MAX_BODY_BYTES`, 1 MiB; EPCIS capture `LEDGER_MAX_CAPTURE_BYTES`, 32 MiB; sign-in
-  16 KiB) and refused with 413 beyond it, announced or not.
+- A request body is read only after its credentials are checked (except where the path's domain
+  declares a public body: sign-in), so an anonymous client cannot make a worker hold its upload;
+  it is read up to a documented cap (`LEDGER_MAX_BODY_BYTES`, 1 MiB; the domains declare theirs:
+  EPCIS capture `LEDGER_MAX_CAPTURE_BYTES`, 32 MiB; sign-in 16 KiB) and refused with 413 beyond
+  it, announced or not (`api.core.domain.PathPolicy`).
 - A GET, HEAD or OPTIONS request that announces a body is refused (413) before any of it is read;
   writes to GS1 Digital Link paths are answered 405 by the resolver, their bodies never read.
-- Pages get a strict Content-Security-Policy (no script at all; the page's one style block by its
-  hash), `Referrer-Policy: no-referrer`; every answer `X-Content-Type-Options: nosniff` and
+- A page sets its own Content-Security-Policy (the scan page: no script, its one style block by
+  its hash; the console its own); any other HTML answer gets `DEFAULT_PAGE_CSP` (no script, no
+  style); pages get `Referrer-Policy: no-referrer`; every answer `X-Content-Type-Options: nosniff` and
   `X-Frame-Options: DENY`, and JSON a `default-src 'none'` policy. The interactive API docs
   (`/docs`, `/redoc`) load FastAPI's scripts and keep their own rules.
 """
@@ -21,21 +23,13 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import epcis_binding
-from .auth import token_holder
-from .dl_resolver import DIGITAL_LINK
-from .errors import ApiError, unauthorized
-from .pages import STYLE_HASH
-from .self_signing import BODY_CHECKED
-from .services import Services
+from ..access.auth import token_holder
+from ..core.domain import DEFAULT_PAGE_CSP, policies
+from ..core.errors import ApiError, unauthorized
+from ..core.self_signing import BODY_CHECKED
+from ..core.services import Services
 
-PUBLIC_WITH_BODY = {"/v1/auth/login": 16 << 10}
-CAPTURE_PATHS = ("/v1/epcis/capture", "/epcis/capture", "/epcis/events")
 DOCS = ("/docs", "/redoc", "/openapi.json")
-PAGE_CSP = (
-    f"default-src 'none'; style-src '{STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-).encode()
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -55,7 +49,7 @@ class Edge:
             return
         send = _with_security_headers(send, scope["path"].startswith(DOCS))
         try:
-            if scope["method"] in WRITES and not DIGITAL_LINK.fullmatch(scope["path"]):
+            if scope["method"] in WRITES and policies(scope).get(scope["path"], "reads_body") is not False:
                 receive = await self._checked_body(scope, receive)
                 scope[BODY_CHECKED] = True
             elif _announces_body(dict(scope["headers"])) and scope["method"] not in WRITES:
@@ -65,16 +59,15 @@ class Edge:
             return
         await self.app(scope, receive, send)
 
-    def _limit(self, path: str) -> int:
-        settings = self.services().settings
-        if path in PUBLIC_WITH_BODY:
-            return PUBLIC_WITH_BODY[path]
-        return settings.max_capture_bytes if path.startswith(CAPTURE_PATHS) else settings.max_body_bytes
+    def _limit(self, scope: Scope) -> int:
+        """The cap the path's domain declares (bytes, or a settings field), else `max_body_bytes`."""
+        limit = policies(scope).get(scope["path"], "body_limit") or "max_body_bytes"
+        return getattr(self.services().settings, limit) if isinstance(limit, str) else limit
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
-        path, limit = scope["path"], self._limit(scope["path"])
+        limit = self._limit(scope)
         headers = dict(scope["headers"])
-        if path not in PUBLIC_WITH_BODY:
+        if not policies(scope).get(scope["path"], "public_body"):
             await self._check_credentials(headers.get(b"authorization"))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -120,9 +113,10 @@ def _too_large(limit: int) -> ApiError:
 
 async def _answer(send: Send, exc: ApiError, scope: Scope) -> None:
     status, content, kind = exc.status, {"error": exc.code, "detail": exc.detail}, b"application/json"
-    if scope["path"].startswith(epcis_binding.PREFIX):
-        status, content = epcis_binding.problem(exc.status, exc.code, exc.detail, epcis_binding.absolute(scope))
-        kind = epcis_binding.problem_media_type(status, scope["path"]).encode()
+    render = policies(scope).get(scope["path"], "render_error")
+    if render is not None:  # a domain's own error format (the EPCIS binding: RFC 7807 problems)
+        status, content, media_type = render(exc.status, exc.code, exc.detail, scope)
+        kind = media_type.encode()
     body = json.dumps(content).encode()
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
@@ -139,7 +133,7 @@ def _with_security_headers(send: Send, docs: bool) -> Send:
             extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
             if not docs:
                 html = content_type.startswith(b"text/html")
-                extra.append((b"content-security-policy", PAGE_CSP if html else API_CSP))
+                extra.append((b"content-security-policy", DEFAULT_PAGE_CSP if html else API_CSP))
                 if html:
                     extra.append((b"referrer-policy", b"no-referrer"))
             headers += [(k, v) for k, v in extra if k not in names]

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, StrictBool
 from ledger.access.roles import Role
 from ledger.money import vault
 
-from ..auth import READ_ALL, Member, authenticate, require
-from ..errors import not_found
-from .money_fields import Address, Fen, deployment_of, sender_of, tx_of
+from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.deps import deployment_of, sender_of
+from ..core.errors import not_found
+from .fields import Address, Fen, tx_of
 
 router = APIRouter(prefix="/v1", tags=["money"])
 

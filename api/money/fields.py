@@ -1,16 +1,13 @@
-"""What the money routers share: integer-fen and address fields, order ids, and the acting
-member's signer and the deployment for a request."""
+"""What the money routers share: integer-fen and address fields, order ids, transaction hashes.
+The acting member's signer and the deployment are `api.access.deps`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from eth_utils import is_address, to_checksum_address
-from fastapi import Path, Request
+from fastapi import Path
 from pydantic import AfterValidator, Field, StrictInt
-
-from ..auth import Member
-from ..services import services
 
 MAX_FEN = 2**96 - 1
 
@@ -31,11 +28,3 @@ OrderIdPath = Annotated[str, Path(pattern=ORDER_ID)]
 
 def tx_of(receipt: Any) -> str:
     return "0x" + bytes(receipt["transactionHash"]).hex()
-
-
-def sender_of(request: Request, member: Member):  # type: ignore[no-untyped-def]
-    return services(request).signers.sender_for(member.address)
-
-
-def deployment_of(request: Request):  # type: ignore[no-untyped-def]
-    return services(request).chain.deployment()

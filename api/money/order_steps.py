@@ -21,9 +21,10 @@ from ledger.money import deliveries, orders, settlement
 from ledger.money.orders import MAX_BATCH
 from ledger.store.models import Order
 
-from ..auth import READ_ALL, Member, authenticate, require
-from ..services import get_db
-from .money_fields import Address, Fen, OrderId, OrderIdPath, deployment_of, sender_of
+from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.deps import deployment_of, sender_of
+from ..core.services import get_db
+from .fields import Address, Fen, OrderId, OrderIdPath
 from .orders import OrderOut, order_out, visible_order
 
 router = APIRouter(prefix="/v1", tags=["money"])

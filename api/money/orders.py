@@ -22,11 +22,12 @@ from ledger.money import orders, settlement
 from ledger.money.orders import MAX_BATCH, NewOrder, current_rule
 from ledger.store.models import CommissionRule, Order
 
-from .. import idempotency
-from ..auth import READ_ALL, Member, authenticate, require, visible
-from ..errors import invalid
-from ..services import get_db
-from .money_fields import Address, Bps, Fen, OrderId, OrderIdPath, deployment_of, sender_of
+from ..access.auth import READ_ALL, Member, authenticate, require, visible
+from ..access.deps import deployment_of, sender_of
+from ..core import idempotency
+from ..core.errors import invalid
+from ..core.services import get_db
+from .fields import Address, Bps, Fen, OrderId, OrderIdPath
 
 router = APIRouter(prefix="/v1", tags=["money"])
 

@@ -8,9 +8,10 @@ from pydantic import BaseModel
 
 from ledger.money import settlement, vault
 
-from ..auth import READ_ALL, Member, authenticate
-from ..errors import ApiError, not_found
-from .money_fields import deployment_of, sender_of, tx_of
+from ..access.auth import READ_ALL, Member, authenticate
+from ..access.deps import deployment_of, sender_of
+from ..core.errors import ApiError, not_found
+from .fields import tx_of
 
 router = APIRouter(prefix="/v1", tags=["money"])
 

@@ -21,10 +21,10 @@ from ledger.clock import as_utc
 from ledger.money import recon_report, recon_runs
 from ledger.store.models import ReconBreak, ReconRun
 
-from ..auth import Member, require
-from ..errors import ApiError, not_found
-from ..services import get_db, services
-from .money_fields import deployment_of
+from ..access.auth import Member, require
+from ..access.deps import deployment_of
+from ..core.errors import ApiError, not_found
+from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1/audit/reconciliation", tags=["reconciliation"])
 READERS = require(Role.AUDITOR, Role.OPERATOR)

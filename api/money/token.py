@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from ledger.access.roles import Role
 from ledger.money import issuance
 
-from ..auth import READ_ALL, Member, authenticate, require
-from ..errors import ApiError
-from ..services import services
-from .money_fields import Address, Fen
+from ..access.auth import READ_ALL, Member, authenticate, require
+from ..core.errors import ApiError
+from ..core.services import services
+from .fields import Address, Fen
 
 router = APIRouter(prefix="/v1/token", tags=["money"])
 Reference = Field(min_length=1, max_length=80, pattern=r"^[\x21-\x7e]+$", description="the fiat transfer's reference")

@@ -30,9 +30,9 @@ from ledger.trace import dl_compression, scan_facts
 from ledger.trace import resolver_links as rl
 from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
 
-from .errors import ApiError
-from .segments import routed_path
-from .services import Services
+from ..core.errors import ApiError
+from ..core.segments import routed_path
+from ..core.services import Services
 
 DIGITAL_LINK = _DL = re.compile(r"/(?:01|gtin)/([^/]+)(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?")
 CORS = [

@@ -16,9 +16,9 @@ from ledger.store.models import ResolverLink
 from ledger.trace import resolver_links as rl
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from ..auth import Member, require
-from ..errors import invalid, not_found
-from ..services import get_db, rate_limited, services
+from ..access.auth import Member, require
+from ..core.errors import invalid, not_found
+from ..core.services import get_db, rate_limited, services
 
 router = APIRouter(tags=["GS1 Digital Link resolver"])
 

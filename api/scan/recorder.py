@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ledger.store.db import DriverStatement, write_together
 from ledger.store.models import Code, Scan, ScanStat
 
-from .errors import ApiError
+from ..core.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,18 @@ from ledger.trace import scan_facts
 from ledger.trace.digital_link import DigitalLinkError
 
 from .. import pages
-from ..errors import ApiError, error_answer, invalid, not_found
-from ..resolver import resolve
-from ..services import Services, get_db, rate_limited, services
+from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
+from ..core.errors import ApiError, error_answer, invalid, not_found
+from ..core.services import Services, get_db, rate_limited, services
+from .verdict import resolve
 
 router = APIRouter(tags=["public"])
+#: the scan page's own policy (the guard adds it to no page): no script at all, its one style block
+#: by its hash, no form, no frame
+PAGE_CSP = (
+    f"default-src 'none'; style-src '{pages.STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+).encode()
 
 
 # The scan route reads its parameters itself: FastAPI's per-parameter validation cost more than a
@@ -126,7 +133,6 @@ class ScanFastPath:
                 headers.setdefault(k, v)  # the first, as Starlette's Headers.get
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         client = scope["client"][0] if scope.get("client") else "unknown"
-        extra: list[tuple[bytes, bytes]] = []
         try:
             status, (content_type, body) = (
                 200,
@@ -139,6 +145,7 @@ class ScanFastPath:
                     client,
                 ),
             )
+            extra = _page_headers(content_type)
         except Exception as exc:
             known = error_answer(exc)
             if known is None:
@@ -159,6 +166,10 @@ class ScanFastPath:
 _WANTED = (b"accept", b"accept-language")
 
 
+def _page_headers(content_type: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-security-policy", PAGE_CSP)] if content_type.startswith(b"text/html") else []
+
+
 @router.get(
     "/01/{gtin}/10/{lot:gs1}/21/{serial:gs1}",
     summary="Resolve a scanned code: verdict, product, batch, timeline, deposit, proof",
@@ -176,7 +187,8 @@ async def resolve_code(request: Request) -> Response:
         request.headers.get("accept-language"),
         client,
     )
-    return Response(a.body, media_type=a.content_type.decode())
+    headers = {k.decode(): v.decode() for k, v in _page_headers(a.content_type)}
+    return Response(a.body, media_type=a.content_type.decode(), headers=headers)
 
 
 @router.get(

@@ -15,8 +15,8 @@ from ledger.access.roles import Role
 from ledger.clock import utcnow
 from ledger.store.models import Product, Scan
 
-from ..auth import READ_ALL, Member, require
-from ..services import get_db
+from ..access.auth import READ_ALL, Member, require
+from ..core.services import get_db
 
 router = APIRouter(prefix="/v1/scans", tags=["codes"])
 

@@ -38,7 +38,7 @@ from ledger.trace.codes import SignatureCheck
 from ledger.trace.epcis.identifiers import web_escape
 from ledger.trace.recorders import authorised
 
-from .services import Services
+from ..core.services import Services
 
 
 class Reason(NamedTuple):

@@ -29,7 +29,7 @@ from ledger.clock import as_utc
 from ledger.store.db import ping
 from ledger.store.models import EpcisEvent, IndexerCheckpoint
 
-from .services import Services
+from ..core.services import Services
 
 DEFAULT_HEAD_AGE_S = 60.0
 

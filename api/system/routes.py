@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..health import health
-from ..services import rate_limited, services
+from ..core.services import rate_limited, services
+from .health import health
 
 router = APIRouter(tags=["system"])
 

@@ -17,9 +17,9 @@ from ledger.access.roles import Role
 from ledger.store.models import CodeIssue
 from ledger.trace import codes
 
-from ..auth import READ_ALL, Member, require
-from ..errors import ApiError, not_found
-from ..services import get_db, services
+from ..access.auth import READ_ALL, Member, require
+from ..core.errors import ApiError, not_found
+from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 

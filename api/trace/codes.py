@@ -22,10 +22,11 @@ from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Code, CodeIssue
 from ledger.trace import code_anchors, codes
 
-from ..auth import READ_ALL, Member, require, visible
-from ..errors import ApiError, invalid, not_found
-from ..self_signing import MODE
-from ..services import get_db, services
+from ..access.auth import READ_ALL, Member, require, visible
+from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
+from ..core.errors import ApiError, invalid, not_found
+from ..core.self_signing import MODE
+from ..core.services import get_db, services
 from .products import LOT_PATTERN, visible_product
 
 router = APIRouter(prefix="/v1", tags=["codes"])

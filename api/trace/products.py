@@ -22,9 +22,10 @@ from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Product
 from ledger.trace.gs1 import GtinError, check_cset82, normalize_gtin
 
-from ..auth import READ_ALL, Member, require, visible
-from ..errors import ApiError, not_found
-from ..services import get_db, services
+from ..access.auth import READ_ALL, Member, require, visible
+from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
+from ..core.errors import ApiError, not_found
+from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 LOT_PATTERN = r"^[!%-?A-Z_a-z\"]{1,20}$"  # GS1 AI (10): up to 20 characters of the GS1 set 82

@@ -14,9 +14,9 @@ from ledger.access.roles import Role
 from ledger.store.models import Product
 from ledger.trace.recorders import current_recorders
 
-from ..auth import READ_ALL, Member, require
-from ..errors import ApiError
-from ..services import get_db, services
+from ..access.auth import READ_ALL, Member, require
+from ..core.errors import ApiError
+from ..core.services import get_db, services
 from .products import visible_product
 
 router = APIRouter(prefix="/v1", tags=["products"])

@@ -10,7 +10,7 @@ import time
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.chain.client import connect
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.indexer import Indexer

@@ -17,7 +17,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.chain.client import Sender
 from ledger.chain.indexer import Indexer
 from ledger.trace import digital_link
@@ -400,7 +400,7 @@ def test_malformed_scan_parameters_are_4xx_naming_each_and_record_nothing(scene)
 def test_scans_answered_before_routing_are_the_documented_routes_answers(scene):
     """`ScanFastPath` answers scans ahead of FastAPI; the route it bypasses must give the same
     answers: statuses, bodies, content types, error shapes, request ids."""
-    from api.routers.resolver import ScanFastPath
+    from api.scan.routes import ScanFastPath
 
     c, gtin, _, issue, _ = scene
     routed_app = create_app(c.app.state.services.settings)
@@ -470,7 +470,7 @@ def test_a_scan_never_counts_a_batch_being_written_twice(scene, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    from api import scans
+    from api.scan import recorder as scans
 
     real = scans.write_together
 

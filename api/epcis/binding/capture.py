@@ -23,13 +23,13 @@ from ledger.trace.epcis import capture_jobs, xml_binding
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 
+from ...access.auth import Member, require
+from ...access.deps import deployment_of
+from ...core.errors import ApiError, not_found
+from ...core.services import get_db, services
 from .. import capture_profile
-from ..auth import Member, require
-from ..epcis_binding import PREFIX, location, next_link, page_controls
-from ..errors import ApiError, not_found
-from ..services import get_db, services
-from .epcis import CAPTURING, RECORDERS, confirm_deliveries
-from .money_fields import deployment_of
+from ..v1 import CAPTURING, RECORDERS, confirm_deliveries
+from .protocol import PREFIX, location, next_link, page_controls
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
 

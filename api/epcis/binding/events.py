@@ -22,11 +22,12 @@ from ledger.trace.epcis import event_pages
 from ledger.trace.epcis import simple_query as sq
 from ledger.trace.epcis.query import visible
 
-from ..auth import READ_ALL, Member, require
-from ..epcis_binding import PREFIX, collection, media_type, next_link, page_controls, query_answer
-from ..errors import ApiError, not_found
-from ..services import get_db
-from .epcis import RECORDERS
+from ...access.auth import READ_ALL, Member, require
+from ...core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
+from ...core.errors import ApiError, not_found
+from ...core.services import get_db
+from ..v1 import RECORDERS
+from .protocol import PREFIX, collection, media_type, next_link, page_controls, query_answer
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
 READERS = require(RECORDERS, *READ_ALL)

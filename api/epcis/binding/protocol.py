@@ -114,6 +114,12 @@ def problem(status: int, code: str, detail: Any, instance: str) -> tuple[int, di
                     "detail": text, "instance": instance}  # fmt: skip
 
 
+def render_problem(status: int, code: str, detail: Any, scope: Scope) -> tuple[int, dict[str, Any], str]:
+    """The binding's error renderer (registered for PREFIX): an RFC 7807 problem."""
+    status, body = problem(status, code, detail, absolute(scope))
+    return status, body, problem_media_type(status, scope["path"])
+
+
 def _version(value: str) -> float | None:
     return float(value) if re.fullmatch(r"\d{1,3}(\.\d{1,3})?", value) else None
 

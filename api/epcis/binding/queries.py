@@ -5,7 +5,7 @@ Query names are each member's own. Webhook subscriptions are delivered by
 `POST .../{subscriptionID}/resume` starts a paused one again, our extension). Only a query's
 owner changes it, subscribes to it, unsubscribes and resumes; auditors and operators read every
 member's queries and subscriptions by adding `?owner=<address>` (our extension), with others'
-destinations redacted. WebSocket subscriptions: `api.routers.epcis_sockets`."""
+destinations redacted. WebSocket subscriptions: `api.epcis.binding.sockets`."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from ledger.store.models import EpcisNamedQuery, EpcisSubscription
 from ledger.trace.epcis import named_queries as nq
 from ledger.trace.epcis import webhooks
 
-from ..auth import READ_ALL, Member
-from ..epcis_binding import PREFIX, location, next_link, page_controls
-from ..errors import ApiError
-from ..services import get_db, services
-from .epcis_rest import READERS, run_query
+from ...access.auth import READ_ALL, Member
+from ...core.errors import ApiError
+from ...core.services import get_db, services
+from .events import READERS, run_query
+from .protocol import PREFIX, location, next_link, page_controls
 
 router = APIRouter(prefix=f"{PREFIX}/queries", tags=["EPCIS 2.0 REST binding"])
 SUBSCRIPTION_PARAMS = {"stream", "second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek", "reportIfEmpty",

@@ -30,13 +30,13 @@ from ledger.trace.epcis import named_queries as nq
 from ledger.trace.epcis import schedules, webhooks
 from ledger.trace.epcis.query import query_document
 
-from ..auth import READ_ALL, Member, token_holder
-from ..epcis_binding import PREFIX
-from ..errors import ApiError
-from ..services import Services
-from .epcis import RECORDERS
-from .epcis_queries import owner_to_read
-from .epcis_rest import reader
+from ...access.auth import READ_ALL, Member, token_holder
+from ...core.errors import ApiError
+from ...core.services import Services
+from ..v1 import RECORDERS
+from .events import reader
+from .protocol import PREFIX
+from .queries import owner_to_read
 
 router = APIRouter(prefix=f"{PREFIX}/queries", tags=["EPCIS 2.0 REST binding"])
 ROLE_CHECK_S = 2.0  # how stale a subscriber's roles may be

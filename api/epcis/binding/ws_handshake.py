@@ -3,7 +3,7 @@ request: a 400 in JSON (under /epcis/ an EPCIS problem, as GS1's OpenAPI documen
 subscription's 400), not websockets' `text/plain`. Such a request (`Upgrade: websocket` without a
 `Sec-WebSocket-Key`, say) never reaches the application, so it is answered here; a good handshake
 goes on as uvicorn's own. Served with it by `api.serve` and by the tests' uvicorn
-(`--ws api.ws_handshake:ProblemWebSocketProtocol`)."""
+(`--ws api.epcis.binding.ws_handshake:ProblemWebSocketProtocol`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 from websockets.exceptions import InvalidHandshake
 from websockets.legacy.handshake import check_request
 
-from .epcis_binding import PREFIX, problem, problem_media_type
+from .protocol import PREFIX, problem, problem_media_type
 
-IMPORT = "api.ws_handshake:ProblemWebSocketProtocol"
+IMPORT = "api.epcis.binding.ws_handshake:ProblemWebSocketProtocol"
 
 
 def refusal(path: str, why: str) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
