@@ -14,10 +14,11 @@ INDEXER_CONFIRMATIONS ?= 1
 
 .PHONY: system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak audit clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 	BROWNIE_LIB=1 $(BIN)/pip install -q --no-binary eth-brownie -r requirements.txt
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
@@ -148,7 +149,7 @@ soak: setup system-deps
 # (the PyPI mirror serves packages only; npm's bulk advisory POST is refused), so CI cannot run it.
 audit:
 	@test -x .venv-audit/bin/pip-audit || { $(PYTHON) -m venv .venv-audit && .venv-audit/bin/pip install -q pip-audit; }
-	.venv-audit/bin/pip-audit -r requirements.txt --no-deps --progress-spinner off
+	.venv-audit/bin/pip-audit -r requirements.txt -r requirements-nodeps.txt --no-deps --progress-spinner off
 	npm audit --omit=dev
 
 clean:

@@ -42,10 +42,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _child(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
+    from ledger.config import env
+
     # X-Forwarded-For is believed only from proxies named in LEDGER_TRUSTED_PROXIES (none by
     # default): uvicorn would otherwise take it from any client on 127.0.0.1, who could then
     # rotate it to reset rate limits and forge the networks a code was scanned from
-    trusted = os.environ.get("LEDGER_TRUSTED_PROXIES", "").strip()
+    trusted = env().trusted_proxies.strip()
     config = uvicorn.Config(
         "api.app:app",
         host=host,

@@ -5,7 +5,6 @@ One run at a time: a start while another runs is a 409. See `ledger.money.recon_
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import datetime
 from typing import Literal
@@ -49,7 +48,7 @@ def _run(db: DbSession, run_id: int) -> ReconRun:
 def start_run(
     body: RunIn, request: Request, member: Member = Depends(require(Role.AUDITOR)), db: DbSession = Depends(get_db)
 ) -> dict:
-    confirmations = int(os.environ.get("LEDGER_INDEXER_CONFIRMATIONS", "6"))
+    confirmations = services(request).settings.indexer_confirmations
     if not _RUNNING.acquire(blocking=False):  # across workers, the run's unique place in the chain decides
         raise ApiError(409, "conflict", "a reconciliation run is in progress; start the next when it has finished")
     try:

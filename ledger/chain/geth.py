@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ledger.config import env
 from ledger.errors import LedgerError
 from ledger.paths import ROOT
 
@@ -21,7 +22,7 @@ MODULE = "github.com/ethereum/go-ethereum/cmd/geth"
 
 
 def geth_binary() -> Path:
-    return Path(os.environ.get("LEDGER_GETH", ROOT / ".bin" / "geth"))
+    return Path(env().geth or ROOT / ".bin" / "geth")
 
 
 def _version(binary: Path) -> str | None:

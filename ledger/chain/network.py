@@ -14,7 +14,6 @@ sets a network forked at birth back to its genesis. A further organisation joins
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import time
@@ -26,6 +25,7 @@ from eth_account import Account
 from eth_keys import keys
 
 from ledger.access.sealed import write_sealed
+from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 
 from .client import DEV_MNEMONIC, connect, dev_accounts
@@ -42,7 +42,7 @@ OPERATOR_KEYS = "platform/custodial.sealed"
 
 
 def base_port() -> int:
-    return int(os.environ.get("LEDGER_NETWORK_PORT", DEFAULT_BASE_PORT))
+    return env().network_port
 
 
 def _ports(base: int | None, i: int) -> tuple[int, int, int]:
@@ -117,7 +117,7 @@ class Network(GethProcesses):
     def seal_operator_keys(self) -> None:
         """The members `deploy` bootstraps are the mnemonic's accounts: the operator's API signs with
         them for those who delegate signing to it; sealed at rest (ledger.access.sealed), once."""
-        write_sealed(self.root / OPERATOR_KEYS, os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC).encode())
+        write_sealed(self.root / OPERATOR_KEYS, (env().mnemonic or DEV_MNEMONIC).encode())
 
     def _geth_init(self, org: str) -> None:
         geth_init(self.root / org, self.root / "genesis.json")

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ledger.chain.client import DEV_MNEMONIC, connect
+from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import anvil_binary, data_dir
 
@@ -31,7 +32,7 @@ def block_time() -> int:
     """Seconds between blocks of the development node (`LEDGER_BLOCK_TIME`, 2; 0: a block only per
     transaction). A consortium chain seals blocks on a period whether or not anyone transacts, so
     a transaction's confirmations keep coming; the development node does the same."""
-    value = os.environ.get("LEDGER_BLOCK_TIME", "2")
+    value = env().block_time
     if not value.isdigit():
         raise LedgerError(f"LEDGER_BLOCK_TIME must be a whole number of seconds, not {value!r}")
     return int(value)

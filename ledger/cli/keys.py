@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.config import env
 from ledger.errors import LedgerError
 from ledger.paths import api_url
 
@@ -24,8 +25,8 @@ PASSWORD_ENV = "LEDGER_KEYSTORE_PASSWORD"
 
 
 def _password(confirm: bool = False) -> str:
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
+    if env().keystore_password:
+        return env().keystore_password  # type: ignore[return-value]
     if not sys.stdin.isatty():
         raise LedgerError(f"no password: set {PASSWORD_ENV} or run in a terminal to be asked")
     password = getpass.getpass("keystore password: ")

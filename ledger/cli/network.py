@@ -5,11 +5,11 @@ own read-only node, set up from the files the consortium hands over (`network ha
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from ledger.config import env
 from ledger.errors import LedgerError
 
 
@@ -20,7 +20,7 @@ def _follow_governance(net, org: str | None) -> list[str]:
     from ledger.chain.client import connect
     from ledger.chain.deploy import attach
 
-    manifest = Path(os.environ.get("LEDGER_MANIFEST", net.root / "deployment.json"))  # as make run's
+    manifest = Path(env().manifest_path or net.root / "deployment.json")  # as make run's
     lines = []
     for name in [org] if org else list(net.nodes):
         node = connect(net.nodes[name].url)

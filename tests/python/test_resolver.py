@@ -3,7 +3,6 @@ rendered by headless Debian chromium in both languages."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -337,7 +336,7 @@ def test_verify_cli_against_a_live_resolver(live, deployment, chain_node):
 def test_chain_node_down_still_gives_the_verdict_and_says_the_deposit_is_unreadable(scene):
     c, _, _, issue, _ = scene
     down = f"http://127.0.0.1:{free_port()}"  # the scene's database, a node that does not answer
-    settings = dataclasses.replace(c.app.state.services.settings, rpc_url=down, rpc_timeout_s=2)
+    settings = c.app.state.services.settings.model_copy(update={"rpc_url": down, "rpc_timeout_s": 2})
     with TestClient(create_app(settings)) as dead:
         r = scan(dead, issue["sample"][2])
         assert r.status_code == 200, r.text
