@@ -24,7 +24,7 @@ async def livez() -> dict[str, bool]:
     summary="What users depend on: chain head age, contracts, database, anchorer and indexer lag",
 )
 def healthz(request: Request) -> JSONResponse:
-    """200 when every check is within its threshold (api/health.py); 503 naming each failing
+    """200 when every check is within its threshold (api/system/health.py); 503 naming each failing
     check and why otherwise."""
     ok, checks = health(services(request))
     body = {"status": "ok" if ok else "degraded", "checks": checks}
