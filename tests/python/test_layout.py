@@ -206,3 +206,19 @@ def test_the_app_runs_the_stack_as_listed():
     assert [m.cls for m in app.user_middleware] == [layer.middleware for layer in STACK]
     assert all(len(layer.why) > 20 for layer in STACK)
 
+
+
+def test_no_private_module_of_web3_is_imported():
+    """web3's `_utils` and other private modules change without notice in minor releases."""
+    private = [(m, i) for m, p in MODULES.items() for i in _third_party(p) if i.startswith("web3._")]
+    assert not private, private
+
+
+def _third_party(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+    return found
