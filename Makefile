@@ -66,7 +66,7 @@ endif
 
 # geth 1.13.15 (Clique) for the consortium network, built once from the Go module proxy
 .bin/geth: $(VENV)/.installed
-	$(BIN)/python -m ledger.chain.geth
+	$(BIN)/python -m ledger.devnet.geth
 
 # LEDGER_NETWORK=consortium: three validator nodes (geth Clique, 2 s blocks) instead of anvil,
 # the API and the indexer failing over between them; its own manifest; 3 confirmations (Clique

@@ -20,7 +20,7 @@ from web3 import Web3
 
 from ledger.chain.client import Sender, connect, dev_accounts, wait_for_receipt
 from ledger.chain.deploy import deploy
-from ledger.chain.network import Network
+from ledger.devnet.network import Network
 
 # the confirmation time shoppers and merchants are promised: set by the block period (2 s) and the
 # confirmations (3), not by this machine's speed, so judged as it is

@@ -19,8 +19,8 @@ def _cmd_compile(args: argparse.Namespace) -> None:
 
 
 def _cmd_node(args: argparse.Namespace) -> None:
-    from ledger.chain import node
     from ledger.chain.client import rpc_url
+    from ledger.devnet import node
 
     print(node.start(rpc_url()) if args.action == "start" else node.stop())
 

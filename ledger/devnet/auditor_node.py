@@ -19,9 +19,9 @@ from pathlib import Path
 
 from eth_keys import keys
 
+from ledger.chain.client import connect
 from ledger.errors import LedgerError, NodeUnavailable
 
-from .client import connect
 from .geth import ensure_geth
 from .geth_nodes import GethProcesses, NodeSpec, geth_init, static_peers
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.chain.client import connect
 from ledger.errors import LedgerError, NodeUnavailable
 
-from .client import connect
 from .geth import ensure_geth
 
 

@@ -25,10 +25,10 @@ from eth_account import Account
 from eth_keys import keys
 
 from ledger.access.sealed import write_sealed
+from ledger.chain.client import DEV_MNEMONIC, connect, dev_accounts
 from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 
-from .client import DEV_MNEMONIC, connect, dev_accounts
 from .genesis import clique_genesis, write_besu
 from .geth import ensure_geth
 from .geth_nodes import GethProcesses, NodeSpec, geth_init, static_peers
@@ -47,7 +47,7 @@ def base_port() -> int:
 
 def _ports(base: int | None, i: int) -> tuple[int, int, int]:
     if base is None:
-        from ledger.store.servers import free_port
+        from ledger.devnet.servers import free_port
 
         return free_port(), free_port(), free_port()
     return base + 100 + i, base + i, base + 200 + i  # p2p, http, auth

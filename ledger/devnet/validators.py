@@ -12,7 +12,7 @@ from typing import Any
 
 from web3 import Web3
 
-from .deploy import Deployment
+from ledger.chain.deploy import Deployment
 
 
 def decided(dep: Deployment) -> dict[str, bool]:

@@ -21,6 +21,7 @@ MAY_IMPORT = {
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
+    "ledger.devnet": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -31,6 +32,7 @@ MAY_IMPORT = {
     },
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
+        "ledger.devnet",
         "ledger.chain",
         "ledger.store",
         "ledger.access",
@@ -205,7 +207,6 @@ def test_the_app_runs_the_stack_as_listed():
 
     assert [m.cls for m in app.user_middleware] == [layer.middleware for layer in STACK]
     assert all(len(layer.why) > 20 for layer in STACK)
-
 
 
 def test_no_private_module_of_web3_is_imported():
