@@ -28,7 +28,7 @@ from ledger.clock import utcnow
 from ledger.store.models import SentTransaction
 
 HEADER = b"x-ledger-sign"
-#: `api.edge.Edge` sets it in the scope once it read the body within its cap, credentials checked
+#: `api.middleware.guard.RequestGuard` sets it in the scope once it read the body within its cap, credentials checked
 BODY_CHECKED = "ledger.body_checked"
 
 
@@ -183,7 +183,7 @@ def record_sent(sessions: Any, tx_hash: bytes, how: str) -> None:
 
 class SignModeFromHeader:
     """Sets `MODE` to `prepare` for writes sent with `X-Ledger-Sign: self`, with their body kept
-    for the submission that will run them again. Only a body `api.edge.Edge` has already read
+    for the submission that will run them again. Only a body `api.middleware.guard.RequestGuard` has already read
     within its cap, after the credentials, is kept (anything else passes by unread)."""
 
     def __init__(self, app: ASGIApp):

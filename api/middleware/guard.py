@@ -39,7 +39,7 @@ def _announces_body(headers: dict[bytes, bytes]) -> bool:
     return b"transfer-encoding" in headers or (length != b"0" and length != b"")
 
 
-class Edge:
+class RequestGuard:
     def __init__(self, app: ASGIApp, services: Callable[[], Services]):
         self.app, self.services = app, services
 

@@ -19,7 +19,7 @@ from ..core.self_signing import SignModeFromHeader
 from ..epcis.binding.protocol import EpcisHeaders
 from ..resolver.gs1_front import ResolverFront
 from ..scan.routes import ScanFastPath
-from .guard import Edge
+from .guard import RequestGuard
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ STACK: tuple[Layer, ...] = (
         prepare=audit.prepare,
     ),
     Layer(
-        Edge,
+        RequestGuard,
         "body limits, credentials before bodies, security headers on every answer (scans included); "
         "inside the audit layer, so what it refuses is audited",
         takes_services=True,
