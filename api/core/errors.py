@@ -27,8 +27,8 @@ from ledger.errors import (
     NodeUnavailable,
     NotFound,
 )
-from ledger.trace.epcis.event_pages import QueryTooLarge
-from ledger.trace.epcis.simple_query import QueryParameterError
+from ledger.trace.epcis.binding.event_pages import QueryTooLarge
+from ledger.trace.epcis.binding.simple_query import QueryParameterError
 
 from .domain import policies
 

@@ -28,8 +28,9 @@ from ledger.paths import data_dir
 from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
 from ledger.trace import code_anchors, scan_facts
 from ledger.trace.codes import CodeSigner
-from ledger.trace.epcis import proofs, schema, webhooks
+from ledger.trace.epcis import proofs, schema
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
+from ledger.trace.epcis.binding import webhooks
 
 from ..scan.recorder import LOOKUP, ScanRecorder
 from .cache import TTLCache

@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from ledger.clock import utcnow
 from ledger.store.models import EpcisCaptureJob, EpcisEvent
 from ledger.trace import recorders
-from ledger.trace.epcis import capture_jobs, xml_binding
+from ledger.trace.epcis.binding import capture_jobs
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
+from ledger.trace.epcis.xml import xml_binding
 
 from ...access.auth import Member, require
 from ...access.deps import deployment_of

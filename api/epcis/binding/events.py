@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.store.models import EpcisEpc, EpcisEvent
-from ledger.trace.epcis import event_pages
-from ledger.trace.epcis import simple_query as sq
+from ledger.trace.epcis.binding import event_pages
+from ledger.trace.epcis.binding import simple_query as sq
 from ledger.trace.epcis.query import visible
 
 from ...access.auth import READ_ALL, Member, require

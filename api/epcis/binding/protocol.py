@@ -18,9 +18,9 @@ from ledger import __version__
 from ledger.clock import utcnow
 from ledger.store.models import EpcisEvent
 from ledger.trace.epcis import query as queries
+from ledger.trace.epcis.binding.simple_query import QueryParameterError
 from ledger.trace.epcis.epc_format import ALWAYS_DL, answer_format, to_digital_link
-from ledger.trace.epcis.simple_query import QueryParameterError
-from ledger.trace.epcis.xml_writer import query_document_xml
+from ledger.trace.epcis.xml.xml_writer import query_document_xml
 
 PREFIX = "/epcis"
 VERSION = "2.0"

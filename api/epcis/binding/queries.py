@@ -1,7 +1,7 @@
 """Named queries and subscriptions of the EPCIS 2.0 REST binding (`/epcis/queries`).
 
 Query names are each member's own. Webhook subscriptions are delivered by
-`ledger.trace.epcis.webhooks` (signed, retried with backoff, paused after repeated failures;
+`ledger.trace.epcis.binding.webhooks` (signed, retried with backoff, paused after repeated failures;
 `POST .../{subscriptionID}/resume` starts a paused one again, our extension). Only a query's
 owner changes it, subscribes to it, unsubscribes and resumes; auditors and operators read every
 member's queries and subscriptions by adding `?owner=<address>` (our extension), with others'
@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from ledger.clock import utcnow
 from ledger.errors import Forbidden
 from ledger.store.models import EpcisNamedQuery, EpcisSubscription
-from ledger.trace.epcis import named_queries as nq
-from ledger.trace.epcis import webhooks
+from ledger.trace.epcis.binding import named_queries as nq
+from ledger.trace.epcis.binding import webhooks
 
 from ...access.auth import READ_ALL, Member
 from ...core.errors import ApiError

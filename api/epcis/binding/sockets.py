@@ -26,8 +26,8 @@ from ledger.access.roles import Role
 from ledger.clock import utcnow
 from ledger.errors import Forbidden, InvalidInput, LedgerError
 from ledger.store.models import EpcisEvent, EpcisNamedQuery
-from ledger.trace.epcis import named_queries as nq
-from ledger.trace.epcis import schedules, webhooks
+from ledger.trace.epcis.binding import named_queries as nq
+from ledger.trace.epcis.binding import schedules, webhooks
 from ledger.trace.epcis.query import query_document
 
 from ...access.auth import READ_ALL, Member, token_holder

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc
 from ledger.store.models import EpcisCaptureJob
-
-from . import master_data
-from .capture import NotAuthorisedRecorder, capture
-from .hashid import document_digests, hash_id_of
-from .schema import EVENT_TYPES, InvalidEpcis, check_capture, has_master_data
+from ledger.trace.epcis.binding import master_data
+from ledger.trace.epcis.capture import NotAuthorisedRecorder, capture
+from ledger.trace.epcis.hashid import document_digests, hash_id_of
+from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis, check_capture, has_master_data
 
 BEHAVIOURS = ("rollback", "proceed")
 

@@ -3,7 +3,7 @@ identifiers and EPC patterns, quantities, extension fields at the top level, ins
 extensions, in ILMD or in an error declaration, sensor reports, and master data attributes.
 
 Each function here answers for one event (a dict as captured, its extension prefixes expanded
-by `expand`); `ledger.trace.epcis.simple_query` builds them from the query's parameters."""
+by `expand`); `ledger.trace.epcis.binding.simple_query` builds them from the query's parameters."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .canonical import namespaces_of
-from .capture import full_term
-from .identifiers import canonical
+from ledger.trace.epcis.canonical import namespaces_of
+from ledger.trace.epcis.capture import full_term
+from ledger.trace.epcis.identifiers import canonical
 
 Event = dict[str, Any]
 Test = Callable[[Event], bool]

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from ledger.clock import as_utc
 from ledger.errors import LedgerError
 from ledger.store.models import EpcisEvent
+from ledger.trace.epcis.binding import event_match
+from ledger.trace.epcis.canonical import namespaces_of
+from ledger.trace.epcis.query import visible
 
-from . import event_match
-from .canonical import namespaces_of
-from .query import visible
 from .simple_query import ORDER_FIELDS, Query, QueryParameterError, sql_filter
 
 SCAN_BUDGET = 20_000  # candidate rows one page may examine

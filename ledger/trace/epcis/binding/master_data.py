@@ -18,10 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.store.models import EpcisVocabulary
-
-from . import event_match as m
-from .capture import full_term
-from .identifiers import canonical
+from ledger.trace.epcis.binding import event_match as m
+from ledger.trace.epcis.capture import full_term
+from ledger.trace.epcis.identifiers import canonical
 
 ATTR_FIELDS = {"readPoint", "bizLocation", "bizStep", "disposition", "epc", "epcClass"}
 

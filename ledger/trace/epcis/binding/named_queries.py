@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
-
-from . import event_match, schedules, webhook_dest
-from . import simple_query as sq
-from .canonical import namespaces_of
+from ledger.trace.epcis.binding import event_match, schedules, webhook_dest
+from ledger.trace.epcis.binding import simple_query as sq
+from ledger.trace.epcis.canonical import namespaces_of
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -81,7 +80,7 @@ def parsed(db: Session, row: EpcisNamedQuery, viewer: str | None = "") -> sq.Que
 
 
 def check_dest(dest: Any, allow_private: bool) -> str:
-    """A webhook URL we may call (ledger.trace.epcis.webhook_dest)."""
+    """A webhook URL we may call (ledger.trace.epcis.binding.webhook_dest)."""
     return webhook_dest.check(dest, allow_private)
 
 

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
 from ledger.store.models import EpcisEpc, EpcisEvent
-
-from . import event_match as m
-from . import master_data
-from .capture import full_term
+from ledger.trace.epcis.binding import event_match as m
+from ledger.trace.epcis.binding import master_data
+from ledger.trace.epcis.capture import full_term
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
 ORDER_FIELDS = {"eventTime": EpcisEvent.event_time, "recordTime": EpcisEvent.record_time}

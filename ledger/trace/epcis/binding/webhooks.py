@@ -34,10 +34,9 @@ from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
 from ledger.errors import InvalidInput
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
-
-from . import event_pages, schedules, webhook_dest
-from . import named_queries as nq
-from .query import query_document
+from ledger.trace.epcis.binding import event_pages, schedules, webhook_dest
+from ledger.trace.epcis.binding import named_queries as nq
+from ledger.trace.epcis.query import query_document
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 8

@@ -16,7 +16,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .canonical import vocabulary
+from ledger.trace.epcis.canonical import vocabulary
+
 from .xml_parser import Element, InvalidXml, parse
 
 __all__ = ["InvalidXml", "to_document"]

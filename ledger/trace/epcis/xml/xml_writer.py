@@ -14,9 +14,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ledger.store.models import EpcisEvent
-
-from .canonical import namespaces_of
-from .query import as_captured
+from ledger.trace.epcis.canonical import namespaces_of
+from ledger.trace.epcis.query import as_captured
 
 _CBV = {"bizStep": "urn:epcglobal:cbv:bizstep:", "disposition": "urn:epcglobal:cbv:disp:",
         "bizTransactionList": "urn:epcglobal:cbv:btt:", "sourceList": "urn:epcglobal:cbv:sdt:",
