@@ -43,8 +43,9 @@ node_modules/.installed: package.json package-lock.json
 
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
 # consumer page, Ghostscript rasterises label sheets as a printer would; PostgreSQL and Redis
-# servers the tests start themselves (tests/python/conftest.py; root on CI machines)
-SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server
+# servers the tests start themselves (tests/python/conftest.py; root on CI machines); iproute2's `ip`
+# makes the consortium's hosts (network namespaces: docs/consortium.md)
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server iproute2
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -75,7 +76,7 @@ endif
 # `ledger` command run with LEDGER_NETWORK=consortium: ledger/paths.py; ports: LEDGER_NETWORK_PORT)
 export LEDGER_NETWORK ?= anvil
 ifeq ($(LEDGER_NETWORK),consortium)
-INDEXER_CONFIRMATIONS := 3
+INDEXER_CONFIRMATIONS := $(or $(LEDGER_CONFIRMATIONS),3)
 # each organisation's node votes validators in and out as executed governance proposals decide
 FOLLOW_GOVERNANCE = $(BIN)/python -m ledger network follow-governance --follow >> $$data/validators.log 2>&1 & follower=$$!;
 node: setup .bin/geth
@@ -97,12 +98,13 @@ deploy: node database
 	$(BIN)/python -m ledger migrate
 
 run: deploy
-	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing in the background;"
-	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
+	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing and the background loops"
+	@echo "(ledger worker) beside it; the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
-	indexer=$$!; $(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$follower 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	indexer=$$!; $(BIN)/python -m ledger worker >> $$data/worker.log 2>&1 & worker=$$!; \
+	$(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$worker $$follower 2>/dev/null' EXIT INT TERM; \
+	LEDGER_BACKGROUND_IN_WEB=0 $(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:
 	$(BIN)/python -m ledger node stop
@@ -131,11 +133,18 @@ test-contracts:
 test-python:
 	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
 
-# wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself)
-bench: setup system-deps
+# wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself);
+# the peers part runs GS1's reference hasher (.venv-epcis-ref) and OpenEPCIS's (Java, Maven); the
+# consortium part runs geth validators on hosts of their own (network namespaces)
+bench: setup system-deps .bin/geth .venv-epcis-ref/.installed build/openepcis/target/openepcis-peer-1.jar
 	@dpkg -s wrk >/dev/null 2>&1 || { echo "installing wrk (apt)"; apt-get install -y -qq wrk >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
 	$(BIN)/python -m bench.run
+
+build/openepcis/target/openepcis-peer-1.jar: bench/openepcis/pom.xml bench/openepcis/src/main/java/bench/PeerHash.java
+	@command -v mvn >/dev/null && command -v javac >/dev/null || { echo "installing maven, openjdk-17 (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null; }
+	mvn -q -B -f bench/openepcis/pom.xml package
 
 # a mixed load with injected faults (killed workers, indexer and anchorer, PostgreSQL restarted, the
 # chain stopped, the data filesystem filled) for SOAK_SECONDS, then every acknowledged write checked

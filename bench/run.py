@@ -33,6 +33,7 @@ from . import (
     gas,
     indexer,
     order_gas,
+    peers,
     recon_db,
     reconcile,
     scan,
@@ -55,6 +56,7 @@ PARTS = {
     "consortium": consortium,
     "console": console,
     "trace": trace,
+    "peers": peers,
 }
 
 

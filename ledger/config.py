@@ -77,6 +77,23 @@ class Settings(BaseSettings):
     )
     geth: Path | None = Field(None, description=_d("the geth binary of the consortium", "`.bin/geth`"))
     solc_no_download: bool = Field(False, description="1: never download solc; use the one installed")
+    block_period_s: int | None = Field(
+        None, ge=1, description=_d("seconds between blocks, written into a new consortium network's genesis", "2")
+    )
+    confirmations: int | None = Field(
+        None,
+        ge=0,
+        description=_d(
+            "blocks on top of a block before it is final",
+            "the partition bound for the number of validators, at least 2 (`ledger.chain.finality`)",
+        ),
+    )
+    background_in_web: bool = Field(
+        True,
+        description="the web workers also run the background loops (anchorer, "
+        "webhooks, code-issue catch-up), one leader per loop among them; `make run` sets 0 and starts `ledger worker` "
+        "instead",
+    )
     indexer_confirmations: int = Field(
         6, description="a reconciliation run's pending row becomes a break this many blocks after its chain block"
     )
@@ -100,7 +117,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None,
         description="Redis for limits shared by every API process and machine (the "
-        "public rate limit); without it each process counts alone",
+        "public rate limit); without it, on PostgreSQL the database counts them, on SQLite each process "
+        "counts alone ([docs/multihost.md](multihost.md))",
     )
 
     # -- keys and secrets -------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 MAX_CLIENTS = 1_000
+#: a path is kept to this many characters (a request line may be kilobytes long: 1,000 clients' full
+#: paths would hold megabytes per worker)
+MAX_PATH = 200
 OTHERS = "other clients"
 
 
@@ -67,7 +70,7 @@ class DeniedTally:
                         self._ended.append(self._summary(client, w))
                 self._open[client] = _Window(now, now)
                 return True
-            w.last, w.request_id, w.method, w.path = now, request_id, method, path
+            w.last, w.request_id, w.method, w.path = now, request_id[:64], method[:16], path[:MAX_PATH]
             w.statuses[status] = w.statuses.get(status, 0) + 1
             return False
 

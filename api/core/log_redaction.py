@@ -9,7 +9,15 @@ from __future__ import annotations
 import logging
 import re
 
-_SECRET = re.compile(r"(?i)((?:access_token|access%5ftoken)=)[^&\s\"#]*|\btl[sk]_[A-Za-z0-9_-]{8,}")
+
+def _spelled_any_way(name: str) -> str:
+    """A pattern for `name` as a query parameter's name, each character as itself or
+    percent-encoded (the server decodes `acc%65ss_token` to `access_token`)."""
+    alternatives = (sorted({re.escape(c), *(f"%{ord(v):02x}" for v in {c.lower(), c.upper()})}) for c in name)
+    return "".join("(?:" + "|".join(a) + ")" for a in alternatives)
+
+
+_SECRET = re.compile(r"(?i)(" + _spelled_any_way("access_token") + r"=)[^&\s\"#]*|\btl[sk]_[A-Za-z0-9_-]{8,}")
 LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "traceledger")
 
 

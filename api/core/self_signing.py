@@ -24,8 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.chain.client import Sender
 from ledger.chain.submission import NonceTaken, send_raw
-from ledger.clock import utcnow
-from ledger.store.models import SentTransaction
+from ledger.store.sent_tables import keep_sent
 
 HEADER = b"x-ledger-sign"
 #: `api.middleware.guard.RequestGuard` sets it in the scope once it read the body within its cap, credentials checked
@@ -171,14 +170,7 @@ def check_sent(w3: Any, tx_hash: str, prepared: dict[str, Any], member: str) -> 
 
 def record_sent(sessions: Any, tx_hash: bytes, how: str) -> None:
     """Keep a hash the gateway signed and sent: no wallet submission can claim it for a write later."""
-    from sqlalchemy.exc import IntegrityError
-
-    with sessions() as db:
-        db.add(SentTransaction(tx_hash="0x" + tx_hash.hex(), sent_by=how, at=utcnow()))
-        try:
-            db.commit()
-        except IntegrityError:  # already kept
-            db.rollback()
+    keep_sent(sessions, tx_hash, how)
 
 
 class SignModeFromHeader:

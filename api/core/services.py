@@ -4,10 +4,8 @@ the public rate limiter. Built once per app; reached through `services(request)`
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,17 +18,17 @@ from sqlalchemy.orm import sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.access.roles import Role
-from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts, tx_timeout
+from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts
 from ledger.chain.deploy import Deployment, attach
-from ledger.clock import utcnow
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
 from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
-from ledger.trace import code_anchors, scan_facts
+from ledger.store.locks import Locks
+from ledger.trace import scan_facts
 from ledger.trace.codes import CodeSigner
 from ledger.trace.epcis import proofs, schema
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
-from ledger.trace.epcis.binding import webhooks
+from ledger.worker.loops import Loops, LoopSettings
 
 from ..scan.recorder import LOOKUP, ScanRecorder
 from .cache import TTLCache
@@ -75,8 +73,14 @@ class Chain:
 class Signers:
     """Keys the gateway holds to sign transactions for members who delegate signing to it."""
 
-    def __init__(self, settings: Settings, chain: Chain, on_sent: Callable[[bytes], None] | None = None):
-        self.settings, self.chain, self.on_sent = settings, chain, on_sent
+    def __init__(
+        self,
+        settings: Settings,
+        chain: Chain,
+        on_sent: Callable[[bytes], None] | None = None,
+        locks: Locks | None = None,
+    ):
+        self.settings, self.chain, self.on_sent, self.locks = settings, chain, on_sent, locks
         self._keys: dict[str, LocalAccount] | None = None
 
     def sender_for(self, address: str) -> Sender:
@@ -104,6 +108,8 @@ class Signers:
             )
         sender = self.chain.deployment().sender(account)
         sender.on_sent = self.on_sent  # its hashes are kept: no wallet submission claims them later
+        if self.locks is not None:  # one nonce at a time per key across the deployment's processes and hosts
+            sender.nonce_lock = lambda a, locks=self.locks: locks.exclusive(f"nonces/{a.lower()}")
         return sender
 
 
@@ -114,10 +120,13 @@ class Services:
         migrate(self.engine)
         self.sessions: sessionmaker[DbSession] = session_factory(self.engine)
         self.chain = Chain(settings)
-        self.signers = Signers(settings, self.chain, lambda tx_hash: record_sent(self.sessions, tx_hash, "platform"))
-        self.public_limiter = rate_limiter(settings.public_rate, settings.public_window_s, settings.redis_url)
+        self.locks = Locks(self.engine, data_dir())  # nonces, anchoring, the background loops' leases
+        sent = lambda tx_hash: record_sent(self.sessions, tx_hash, "platform")  # noqa: E731
+        self.signers = Signers(settings, self.chain, sent, self.locks)
+        self.public_limiter = rate_limiter(
+            settings.public_rate, settings.public_window_s, settings.redis_url, self.engine
+        )
         self._code_signer: CodeSigner | None = None
-        self._locks: dict[str, object] = {}  # leader locks held for the life of the process
         self.scans = ScanRecorder(self.engine)
         self.lookup = DriverStatement(self.engine, LOOKUP)  # a scan's one query
         self.scan_cache = TTLCache(settings.scan_cache_s)
@@ -130,7 +139,7 @@ class Services:
             lambda: self.signers.sender_for(self.anchor_address()),
             AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s, settings.anchor_one_by_one_max),
             self._recorder_sender,
-            data_dir() / "anchoring.lock",
+            self.locks,
         )
 
     def _recorder_sender(self, address: str) -> Sender | None:
@@ -159,67 +168,31 @@ class Services:
         gc.collect()
         gc.freeze()
 
-    def _leader(self, name: str) -> bool:
-        """Whether this process holds the data directory's lock `name` (one worker of several does)."""
-        lock_path = data_dir() / f"{name}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the process
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            lock.truncate(0)  # who holds it, for operators (and the soak's injector)
-            lock.write(str(os.getpid()))
-            lock.flush()
-            self._locks[name] = lock
-            return True
-        except BlockingIOError:
-            lock.close()
-            return False
-
     def anchor_address(self) -> str:
         """The member whose key signs EPCIS anchors."""
         return self.settings.anchor_account or self.chain.deployment().manifest["members"]["platform"]["address"]
 
     def start_background(self) -> threading.Event:
-        """Start the anchorer loop (unless turned off); set the returned event to stop it. With
-        several workers, the one holding the data directory's anchorer lock anchors."""
+        """Start the scan writer and, where `background_in_web` says so, the background loops
+        (`ledger.worker.loops`: each led by one process of the deployment at a time; `ledger
+        worker` runs them otherwise); set the returned event to stop them."""
         stop = threading.Event()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         self._scan_writer = threading.Thread(target=self.scans.run, args=(stop,), name="scans", daemon=True)
         self._scan_writer.start()
-        if self.settings.webhook_interval_s > 0 and self._leader("webhooks"):
-            threading.Thread(target=self._webhooks, args=(stop,), name="webhooks", daemon=True).start()
-        if self.settings.anchor_interval_s > 0 and self._leader("anchorer"):
-            threading.Thread(
-                target=self.anchorer.run, args=(stop, self.settings.anchor_interval_s), name="anchorer", daemon=True
-            ).start()
-            threading.Thread(target=self._code_anchors, args=(stop,), name="code-anchors", daemon=True).start()
+        if self.settings.background_in_web:
+            s = self.settings
+            loops = LoopSettings(
+                anchor_interval_s=s.anchor_interval_s,
+                webhook_interval_s=s.webhook_interval_s,
+                webhook_backoff_s=s.webhook_backoff_s,
+                webhook_allow_private=s.webhook_allow_private,
+            )
+            self.loops = Loops(
+                loops, self.sessions, self.locks, self.chain.deployment, self.anchorer, self.chain.roles_of
+            )
+            self.loops.start(stop)
         return stop
-
-    def _webhooks(self, stop: threading.Event) -> None:
-        """Deliver subscribed EPCIS query results (ledger.trace.epcis.webhooks), each subscription's
-        deliveries apart from the others'."""
-        allow = self.settings.webhook_allow_private
-        deliverer = webhooks.Deliverer(
-            self.sessions,
-            self.chain.roles_of,
-            lambda url, body, headers: webhooks.http_post(url, body, headers, allow),
-            self.settings.webhook_backoff_s,
-        )
-        while not stop.wait(self.settings.webhook_interval_s):
-            try:
-                deliverer.round(utcnow())
-            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
-                log.warning("webhook deliveries failed; retrying", exc_info=True)
-        deliverer.close()
-
-    def _code_anchors(self, stop: threading.Event) -> None:
-        """Complete or undo code issues whose anchoring answer was lost (ledger.trace.code_anchors)."""
-        while not stop.wait(5):
-            try:
-                with self.sessions() as db:
-                    code_anchors.catch_up(db, self.chain.deployment(), 2 * tx_timeout() + 10)
-            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
-                log.warning("code issue catch-up failed; retrying", exc_info=True)
 
     @property
     def code_signer(self) -> CodeSigner:

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from ledger.chain.client import rpc_url
 from ledger.config import Settings as LedgerSettings
-from ledger.paths import consortium, data_dir, manifest_path, network_dir
+from ledger.paths import data_dir, manifest_path
 from ledger.store.db import database_url
 
 
@@ -25,15 +25,10 @@ class Settings(LedgerSettings):
 
     @model_validator(mode="after")
     def _sealed_mnemonic(self) -> Settings:
-        """`LEDGER_SIGNER_MNEMONIC_FILE` (sealed at rest by `ledger keys seal-mnemonic`, opened with
-        `LEDGER_KEY_PASSPHRASE`) wins over `LEDGER_SIGNER_MNEMONIC` in the clear (development). On
-        the consortium, the operator's sealed file that `ledger network init` wrote, by default."""
-        path = self.signer_mnemonic_file
-        operator_keys = network_dir() / "platform" / "custodial.sealed"
-        if not path and consortium() and operator_keys.exists():
-            path = operator_keys
-        if path:
-            from ledger.access.sealed import unseal
+        """`LEDGER_SIGNER_MNEMONIC_FILE` wins over `LEDGER_SIGNER_MNEMONIC` in the clear; on the
+        consortium, the operator's sealed file (`ledger.access.sealed.signer_mnemonic`, which
+        `ledger worker` reads alike)."""
+        from ledger.access.sealed import signer_mnemonic
 
-            object.__setattr__(self, "signer_mnemonic", unseal(Path(path).read_bytes()).decode())
+        object.__setattr__(self, "signer_mnemonic", signer_mnemonic())
         return self

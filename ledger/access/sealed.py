@@ -67,3 +67,19 @@ def write_sealed(path: Path, plain: bytes) -> bool:
     with os.fdopen(fd, "wb") as f:
         f.write(seal(plain))
     return True
+
+
+def signer_mnemonic() -> str | None:
+    """The custodial keys' mnemonic: `LEDGER_SIGNER_MNEMONIC_FILE` (sealed at rest by `ledger keys
+    seal-mnemonic`, opened with `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear
+    (development). On the consortium, the operator's sealed file that `ledger network init` wrote,
+    by default."""
+    from ledger.paths import consortium, network_dir
+
+    path = env().signer_mnemonic_file
+    operator_keys = network_dir() / "platform" / "custodial.sealed"
+    if not path and consortium() and operator_keys.exists():
+        path = str(operator_keys)
+    if path:
+        return unseal(Path(path).read_bytes()).decode()
+    return env().signer_mnemonic

@@ -8,7 +8,6 @@ the contract's custom error decoded by name.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import random
 import time
 from collections.abc import Callable
@@ -168,26 +167,12 @@ def _resend_if_dropped(w3: Web3, tx_hash: bytes, raw: bytes) -> None:
 
 def nonce_lock(address: str) -> Any:
     """An exclusive lock on `address`'s nonces for every process on this machine (a lock file in
-    the data directory). API processes on several machines that sign for one key would need a
-    lock they share (PostgreSQL or Redis); custodial keys are held by one gateway host."""
+    the data directory). API hosts sharing PostgreSQL set `Sender.nonce_lock` to the deployment's
+    lock helper instead (`ledger.store.locks`), whose lock every host takes in turn."""
     from ledger.paths import data_dir
+    from ledger.store.locks import file_lock
 
-    path = data_dir() / "nonces" / f"{address.lower()}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _FileLock(path)
-
-
-class _FileLock:
-    def __init__(self, path: Any):
-        self.path = path
-
-    def __enter__(self) -> None:
-        self.file = open(self.path, "a+")  # noqa: SIM115 - closed in __exit__
-        fcntl.flock(self.file, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()
+    return file_lock(data_dir() / "nonces" / f"{address.lower()}.lock")
 
 
 def _stalled(w3: Web3) -> str:
@@ -221,6 +206,8 @@ class Sender:
         self._raw: dict[bytes, bytes] = {}
         #: told each hash before it is sent (the API keeps them: a hash answers for one write)
         self.on_sent: Callable[[bytes], None] | None = None
+        #: the lock held while a nonce is taken and its transaction handed to the node, by address
+        self.nonce_lock: Callable[[str], Any] = nonce_lock
 
     @property
     def address(self) -> str:
@@ -233,12 +220,13 @@ class Sender:
 
     def submit(self, fn: Any, *, gas: int | None = None) -> bytes:
         """Sign and send `fn` without waiting: several independent calls then share a block. The
-        nonce is taken and the transaction handed to the node under this key's lock, shared by
-        every process on the machine, so concurrent writes by one member never take one nonce
-        twice; a nonce another writer of the key took meanwhile (its own wallet) is taken afresh, up
-        to NONCE_ATTEMPTS times, then a 409-worthy NonceTaken. `wait` for each hash."""
+        nonce is taken and the transaction handed to the node under this key's lock (`nonce_lock`),
+        shared by every process on the machine (or every host, on PostgreSQL), so concurrent
+        writes by one member never take one nonce twice; a nonce another writer of the key took
+        meanwhile (its own wallet) is taken afresh, up to NONCE_ATTEMPTS times, then a 409-worthy
+        NonceTaken. `wait` for each hash."""
         for attempt in range(1, NONCE_ATTEMPTS + 1):
-            with nonce_lock(self.address):
+            with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
                 try:
                     tx = fn.build_transaction(params)

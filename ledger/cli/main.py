@@ -192,6 +192,7 @@ def _cmd_anchor(args: argparse.Namespace) -> None:
     from ledger.chain.deploy import attach
     from ledger.paths import data_dir
     from ledger.store.db import make_engine, migrate, session_factory
+    from ledger.store.locks import Locks
     from ledger.trace.epcis.anchoring import Anchorer
 
     dep = attach(connect())
@@ -199,8 +200,9 @@ def _cmd_anchor(args: argparse.Namespace) -> None:
     migrate(engine)
     index = dep.manifest["members"]["platform"]["account_index"]
     sender = dep.sender(dev_accounts(index + 1)[index])
-    lock = data_dir() / "anchoring.lock"  # takes turns with a running API's anchorer
-    anchors = Anchorer(session_factory(engine), lambda: dep, lambda: sender, lock_path=lock).drain()
+    locks = Locks(engine, data_dir())  # takes turns with a running API's or worker's anchorer
+    sender.nonce_lock = lambda address: locks.exclusive(f"nonces/{address.lower()}")
+    anchors = Anchorer(session_factory(engine), lambda: dep, lambda: sender, locks=locks).drain()
     for a in anchors:
         print(f"anchored {a.leaf_count} events in root {a.root} (tx {a.tx_hash}, block {a.block_number})")
     print(f"{len(anchors)} roots anchored")
@@ -275,11 +277,13 @@ def main(argv: list[str] | None = None) -> None:
     from ledger.cli.keys import add_parser as add_keys_parser
     from ledger.cli.network import add_parser as add_network_parser
     from ledger.cli.servers import add_parser as add_servers_parser
+    from ledger.cli.worker import add_parser as add_worker_parser
 
     add_keys_parser(sub)
     add_gov_parser(sub)
     add_network_parser(sub)
     add_servers_parser(sub)
+    add_worker_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

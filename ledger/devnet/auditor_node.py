@@ -88,9 +88,9 @@ class AuditorNode(GethProcesses):
         return [
             str(ensure_geth()), "--datadir", str(d), "--config", str(static_peers(d / "config.toml", self.peers)),
             "--networkid", str(self.chain_id), "--syncmode", "full", "--gcmode", "archive",
-            "--port", str(n.p2p_port), "--nat", "none", "--nodiscover", "--maxpeers", "10",
-            "--http", "--http.addr", "127.0.0.1", "--http.port", str(n.http_port),
-            "--http.vhosts", "localhost,127.0.0.1", "--http.api", READ_APIS,
+            "--port", str(n.p2p_port), "--nat", "none" if n.host == "127.0.0.1" else f"extip:{n.host}",
+            "--nodiscover", "--maxpeers", "10", "--http", "--http.addr", n.host, "--http.port", str(n.http_port),
+            "--http.vhosts", f"localhost,127.0.0.1,{n.host}", "--http.api", READ_APIS,
             "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(n.auth_port), "--ipcdisable", "--verbosity", "3",
         ]  # fmt: skip
 

@@ -29,14 +29,15 @@ class NodeSpec:
     auth_port: int
     validator: str  # the address that seals blocks ("" for a node that never seals)
     enode_key: str  # the devp2p public key (hex, 64 bytes)
+    host: str = "127.0.0.1"  # the address it listens on (its own host's, when run on one: ledger.devnet.hosts)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def enode(self) -> str:
-        return f"enode://{self.enode_key}@127.0.0.1:{self.p2p_port}?discport=0"
+        return f"enode://{self.enode_key}@{self.host}:{self.p2p_port}?discport=0"
 
 
 def geth_init(datadir: Path, genesis: Path) -> None:

@@ -1,6 +1,7 @@
 """A consortium network on one machine: one go-ethereum Clique validator per organisation, each with
 its own data folder and keys under `<root>/<org>/`, peered over devp2p on 127.0.0.1 (static peers,
-discovery off), sealing a block every `period_s` seconds under London rules.
+discovery off), sealing a block every `period_s` seconds (`LEDGER_BLOCK_PERIOD_S`, default 2) under
+London rules. (`hosts_network.HostsNetwork`: the same, each node on a host of its own.)
 
 `init()` writes the genesis (the validators as signers, the development accounts funded) and each
 node's keys: the validator's sealing key as an encrypted keystore file (password file mode 0600)
@@ -26,6 +27,7 @@ from eth_keys import keys
 
 from ledger.access.sealed import write_sealed
 from ledger.chain.client import DEV_MNEMONIC, connect, dev_accounts
+from ledger.chain.finality import block_period_s
 from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 
@@ -54,9 +56,9 @@ def _ports(base: int | None, i: int) -> tuple[int, int, int]:
 
 
 class Network(GethProcesses):
-    def __init__(self, root: Path, chain_id: int = CONSORTIUM_CHAIN_ID, period_s: int = 2):
+    def __init__(self, root: Path, chain_id: int = CONSORTIUM_CHAIN_ID, period_s: int | None = None):
         super().__init__()
-        self.root, self.chain_id, self.period_s = root, chain_id, period_s
+        self.root, self.chain_id, self.period_s = root, chain_id, period_s or block_period_s()
         self.nodes: dict[str, NodeSpec] = {}
         self.base_port: int | None = None
         if (root / "network.json").exists():
@@ -87,7 +89,10 @@ class Network(GethProcesses):
         keystore = d / "keystore"
         keystore.mkdir(exist_ok=True)
         kf = keystore / f"validator-{account.address.lower()[2:]}.json"
-        kf.write_text(json.dumps(Account.encrypt(account.key, password)))
+        sealed = Account.encrypt(account.key, password)
+        while len(sealed["crypto"]["cipherparams"]["iv"]) != 32:  # eth-account drops an IV's leading
+            sealed = Account.encrypt(account.key, password)  # zero byte; geth then panics "bad IV length"
+        kf.write_text(json.dumps(sealed))
         kf.chmod(0o600)
         node_key = secrets.token_bytes(32)
         nk = d / "geth" / "nodekey"
@@ -159,9 +164,9 @@ class Network(GethProcesses):
         return [
             str(ensure_geth()), "--datadir", str(d), "--config", str(self._config(org)),
             "--networkid", str(self.chain_id), "--syncmode", "full", "--gcmode", "archive",
-            "--port", str(n.p2p_port), "--nat", "none", "--nodiscover", "--maxpeers", "25",
-            "--http", "--http.addr", "127.0.0.1", "--http.port", str(n.http_port),
-            "--http.vhosts", "localhost,127.0.0.1",
+            "--port", str(n.p2p_port), "--nat", "none" if n.host == "127.0.0.1" else f"extip:{n.host}",
+            "--nodiscover", "--maxpeers", "25", "--http", "--http.addr", n.host, "--http.port", str(n.http_port),
+            "--http.vhosts", f"localhost,127.0.0.1,{n.host}",
             "--http.api", "eth,net,web3,clique,txpool,admin,miner,personal", "--authrpc.addr", "127.0.0.1",
             "--authrpc.port", str(n.auth_port), "--ipcdisable",
             "--miner.etherbase", n.validator, "--miner.gasprice", "0", "--miner.recommit", "500ms",
@@ -190,7 +195,7 @@ class Network(GethProcesses):
                     self.stop(org)
                     shutil.rmtree(self.root / org / "geth" / "chaindata", ignore_errors=True)
                     self._geth_init(org)
-        return [f"{n.org}: {n.url} (p2p 127.0.0.1:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
+        return [f"{n.org}: {n.url} (p2p {n.host}:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
     def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
         """Let the started nodes seal only once every one of them is peered with every other running

@@ -5,7 +5,6 @@ in `ledger/store/migrations`, applied by `migrate()` (run at API start and by `l
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,12 +101,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if not path or path == ":memory:":
         yield
         return
-    with open(f"{path}.migrate.lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    from .locks import file_lock
+
+    with file_lock(Path(f"{path}.migrate.lock")):
+        yield
 
 
 def ping(engine: Engine) -> str:

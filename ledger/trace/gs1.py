@@ -29,7 +29,8 @@ def check_cset82(name: str, value: str, max_length: int = 20) -> str:
 
 def check_digit(body: str) -> int:
     """The check digit for the digits of `body` (the GTIN without its last digit)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    digits = body[::-1]  # weights 3, 1, 3, ... from the right
+    total = 3 * sum(map(int, digits[0::2])) + sum(map(int, digits[1::2]))
     return (10 - total % 10) % 10
 
 

@@ -138,17 +138,40 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
             stderr=subprocess.STDOUT,
         )
         try:
-            for _ in range(200):
+            # a loaded machine (a full test run beside other work) has taken over 20 s to import and bind
+            deadline = time.monotonic() + 180
+            while True:
                 try:
-                    httpx.get(url + "/healthz", timeout=1)
+                    httpx.get(url + "/healthz", timeout=2)
                     break
                 except httpx.HTTPError:
                     assert proc.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, f"the API did not answer on {url} in 180 s:\n{log.read_text()}"
                     time.sleep(0.1)
             yield url
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+
+
+def served_on_chain(
+    deployment, chain_node, tmp_path: Path, *, port: int | None = None, workers: int | None = None, **env: str
+):
+    """`serve` with what every served test needs: the session's chain and deployment, a fresh SQLite
+    database and data directory under `tmp_path`, sign-in for DOMAIN, no anchoring loop; `env`
+    (LEDGER_* names) adds to or overrides it. Yields the base URL; the log is `tmp_path/api.log`."""
+    from .conftest import free_port
+
+    _, manifest = deployment
+    base = {
+        "LEDGER_RPC_URL": chain_node.url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "LEDGER_SIWE_DOMAIN": DOMAIN,
+        "LEDGER_ANCHOR_INTERVAL": "0",
+    }
+    return serve({**base, **env}, tmp_path / "api.log", port or free_port(), workers=workers)
 
 
 def delivery_doc(order_id: str, step: str = "receiving") -> dict:

@@ -46,3 +46,18 @@ def test_refused_anonymous_writes_are_counted_not_each_written(deployment, chain
     mine = c.get("/v1/audit/log", params={"actor": members["merchant_a"].address, "outcome": "denied"},
                  headers=auditor).json()  # fmt: skip
     assert len(mine) == 3
+
+
+def test_what_the_tally_keeps_per_client_is_bounded():
+    """1,000 clients told apart, each with a request line of kilobytes: what is kept of each is cut."""
+    from datetime import UTC, datetime, timedelta
+
+    from api.access.audit_tally import MAX_CLIENTS, MAX_PATH, DeniedTally
+
+    tally, now = DeniedTally(window_s=60), datetime.now(UTC)
+    for i in range(MAX_CLIENTS + 5):
+        for _ in range(2):  # the first opens the window, the second is counted in it
+            tally.note(f"10.0.{i // 256}.{i % 256}", now, "r" * 500, "POST", "/v1/" + "p" * 8000, 401)
+    rows = tally.ended(now + timedelta(seconds=61))
+    assert len(rows) == MAX_CLIENTS + 1  # the clients after the first 1,000 count together as one
+    assert all(len(r.path) <= MAX_PATH and len(r.request_id) <= 64 for r in rows)

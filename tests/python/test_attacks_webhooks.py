@@ -12,24 +12,13 @@ import pytest
 
 from bench.webhook_receiver import WebhookReceiver
 
-from .conftest import free_port
-from .helpers import DOMAIN, login_over_http, serve
+from .helpers import login_over_http, served_on_chain
 
 
 @pytest.fixture(scope="module")
 def server(deployment, chain_node, tmp_path_factory, members):
-    _, manifest = deployment
     tmp_path = tmp_path_factory.mktemp("attacks-webhooks")
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'attacks.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
-        "LEDGER_ANCHOR_INTERVAL": "0",
-        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "",  # as deployed
-    }
-    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+    with served_on_chain(deployment, chain_node, tmp_path, LEDGER_WEBHOOK_ALLOW_PRIVATE="") as url:  # as deployed
         yield url, login_over_http(url, members["producer"])
 
 

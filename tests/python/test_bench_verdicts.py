@@ -4,10 +4,10 @@ fails, whatever the machine."""
 
 from __future__ import annotations
 
-from bench import codes, consortium, epcis, epcis_binding, gas, indexer, reconcile, scan
+from bench import codes, consortium, epcis, epcis_binding, gas, indexer, peers, reconcile, scan
 from bench.run import KINDS, judge
 
-MODULES = (codes, consortium, epcis, epcis_binding, gas, indexer, reconcile, scan)
+MODULES = (codes, consortium, epcis, epcis_binding, gas, indexer, peers, reconcile, scan)
 
 
 def limits() -> dict[str, dict[str, float]]:

@@ -498,8 +498,9 @@ def test_a_lone_event_waits_for_its_age_like_any_other(deployment, chain_node, t
 def test_processes_take_turns_to_anchor(api, deployment, lone_batch):
     """While another process of the deployment anchors (holds the anchoring lock), this one waits
     and then finds the work done or still to do, never half done by both."""
-    import fcntl
     import threading
+
+    from ledger.store.locks import Locks
 
     c, h = api
     dep, _ = deployment
@@ -508,8 +509,8 @@ def test_processes_take_turns_to_anchor(api, deployment, lone_batch):
     assert (
         c.post("/v1/epcis/capture", json=_batch_event(gtin, lot, "packing"), headers=h["producer"]).status_code == 201
     )
-    with open(anchorer.lock_path, "a+") as other:
-        fcntl.flock(other, fcntl.LOCK_EX)  # another worker is anchoring
+    services = c.app.state.services
+    with Locks(services.engine, services.locks.lock_dir).exclusive("anchoring"):  # another worker anchors
         done = threading.Event()
         t = threading.Thread(target=lambda: (anchorer.drain(), done.set()))
         t.start()
@@ -519,27 +520,25 @@ def test_processes_take_turns_to_anchor(api, deployment, lone_batch):
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch_id[2:])).call()[1] == 1
 
 
-def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url):
+def test_anchorers_sharing_postgresql_take_turns(pg_client, members, pg_url, tmp_path):
     """API processes on other machines share only the database: there an advisory lock decides."""
     import threading
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
-    from ledger.trace.epcis.anchoring import ADVISORY_KEY
+    from ledger.store.locks import Locks
 
     c = pg_client
     _batch_with_a_pending_event(c, members, login(c, members["producer"]))
     anchorer = c.app.state.services.anchorer
-    other = create_engine(pg_url)
-    with other.connect() as conn:  # another machine's anchorer is at work
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+    other = Locks(create_engine(pg_url), tmp_path / "elsewhere")  # another machine: no file in common
+    with other.exclusive("anchoring"):  # another machine's anchorer is at work
         done = threading.Event()
         t = threading.Thread(target=lambda: (anchorer.drain(), done.set()))
         t.start()
         assert not done.wait(1.0) and anchorer.pending() == 1
-        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
     t.join(30)
-    other.dispose()
+    other.close()
     assert done.is_set() and anchorer.pending() == 0
 
 

@@ -18,8 +18,7 @@ from bench.webhook_receiver import WebhookReceiver
 from ledger.access.roles import Role
 from ledger.trace.epcis.samples import document
 
-from .conftest import free_port
-from .helpers import DOMAIN, govern, login_over_http, serve
+from .helpers import govern, login_over_http, served_on_chain
 
 SECRET = "s3cret-of-the-receiver"
 PER_MEMBER = 3
@@ -27,19 +26,10 @@ PER_MEMBER = 3
 
 @pytest.fixture(scope="module")
 def server(deployment, chain_node, tmp_path_factory, members):
-    _, manifest = deployment
     tmp_path = tmp_path_factory.mktemp("subscription-rules")
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'subs.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
-        "LEDGER_ANCHOR_INTERVAL": "0",
-        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",  # the receivers here listen on loopback
-        "LEDGER_WS_PER_MEMBER": str(PER_MEMBER),
-    }
-    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+    # the receivers here listen on loopback
+    env = {"LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_WS_PER_MEMBER": str(PER_MEMBER)}
+    with served_on_chain(deployment, chain_node, tmp_path, **env) as url:
         yield url, {who: login_over_http(url, members[who]) for who in ("producer", "logistics", "auditor", "arbiter")}
 
 

@@ -21,7 +21,7 @@ from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
 
 from .conftest import free_port
-from .helpers import DOMAIN, login_over_http, serve
+from .helpers import login_over_http, served_on_chain
 
 SECRET = "s3cret-of-the-receiver"
 
@@ -37,18 +37,8 @@ def _wait(cond, seconds: float = 20.0) -> None:
 
 @pytest.fixture
 def server(deployment, chain_node, tmp_path, members):
-    _, manifest = deployment
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'subs.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
-        "LEDGER_ANCHOR_INTERVAL": "0",
-        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",
-        "LEDGER_WEBHOOK_BACKOFF_S": "0.01",
-    }
-    with serve(env, tmp_path / "uvicorn.log", free_port()) as url:
+    env = {"LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_WEBHOOK_BACKOFF_S": "0.01"}
+    with served_on_chain(deployment, chain_node, tmp_path, **env) as url:
         yield url, {who: login_over_http(url, members[who]) for who in ("producer", "auditor")}
 
 

@@ -20,8 +20,7 @@ import yaml
 from ledger.paths import ROOT
 from ledger.trace.epcis.samples import document
 
-from .conftest import free_port
-from .helpers import DOMAIN, login_over_http, serve
+from .helpers import login_over_http, served_on_chain
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 GS1_OPENAPI = ROOT / "tests" / "fixtures" / "epcis" / "gs1" / "openapi.yaml"
@@ -70,20 +69,9 @@ def runnable(spec: dict) -> dict:
 
 @pytest.fixture
 def server(deployment, chain_node, tmp_path):
-    _, manifest = deployment
-    env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'gs1.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
-        "LEDGER_PUBLIC_RATE": "100000",
-        "LEDGER_ANCHOR_INTERVAL": "0",
-        "LEDGER_EPCIS_MAX_EVENTS": "50",
-    }
-    log = tmp_path / "uvicorn.log"
-    with serve(env, log, free_port()) as url:
-        yield url, log
+    env = {"LEDGER_PUBLIC_RATE": "100000", "LEDGER_EPCIS_MAX_EVENTS": "50"}
+    with served_on_chain(deployment, chain_node, tmp_path, **env) as url:
+        yield url, tmp_path / "api.log"
 
 
 def test_gs1_openapi_finds_nothing_that_contradicts_it(server, members, tmp_path):

@@ -30,6 +30,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.compliance",
     },
+    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace"},
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.devnet",
@@ -40,6 +41,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.flows",
         "ledger.compliance",
+        "ledger.worker",
     },
 }
 

@@ -28,19 +28,18 @@ events again) is adopted from the chain's `RootAnchored` log. Each event is anch
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
+from ledger.store.locks import Locks
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 from ledger.trace.merkle import MerkleTree
 
@@ -69,16 +68,16 @@ class Anchorer:
         sender: Callable[[], Sender],
         policy: AnchorPolicy | None = None,
         recorder_sender: Callable[[str], Sender | None] | None = None,
-        lock_path: Path | None = None,
+        locks: Locks | None = None,
     ):
         """`sender` signs roots; `recorder_sender(address)` signs a member's own entries into a
-        batch's hash chain (None where this process holds no key for that member). `lock_path`:
-        a file whose lock the processes of one deployment take in turn to anchor, so that two of
-        them never anchor the same pending events at once (the background anchorer in one
-        worker, `POST /v1/epcis/anchor` in another)."""
+        batch's hash chain (None where this process holds no key for that member). `locks`: the
+        deployment's lock helper, whose lock `anchoring` the processes of one deployment (on every
+        host) take in turn to anchor, so that two of them never anchor the same pending events at
+        once (the background anchorer in a worker, `POST /v1/epcis/anchor` in an API process)."""
         self.sessions, self.deployment, self.sender = sessions, deployment, sender
         self.recorder_sender = recorder_sender
-        self.lock_path = lock_path
+        self.locks = locks
         self.policy = policy or AnchorPolicy()
         self._lock = threading.Lock()  # one anchor at a time per process
 
@@ -93,7 +92,8 @@ class Anchorer:
         return made[-1] if made else None
 
     def _anchor_due(self, force: bool, now: datetime | None) -> list[EpcisAnchor]:
-        with self._lock, _file_lock(self.lock_path), _database_lock(self.sessions), self.sessions() as db:
+        turn = self.locks.exclusive("anchoring") if self.locks is not None else contextlib.nullcontext()
+        with self._lock, turn, self.sessions() as db:
             if key_has_pending(self.deployment().w3, self.sender().address):
                 return []
             adopted = adopt_orphans(db, self.deployment(), self.sender().address)
@@ -224,14 +224,15 @@ class Anchorer:
             out.extend(made)
         return out
 
-    def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
-        """Anchor whenever due until `stop` is set; chain or database trouble is retried, waiting
+    def run(self, stop: threading.Event, interval_s: float = 1.0, leads: Callable[[], bool] = lambda: True) -> None:
+        """Anchor whenever due until `stop` is set, in the rounds where `leads()` (this process
+        holds the anchorer's lease); chain or database trouble is retried, waiting
         twice as long after each failure in a row (up to `MAX_BACKOFF_S`). A failure is logged
         with its traceback once; the same failure again is not logged; another one is, in one line."""
         wait_s, last = interval_s, None
         while not stop.is_set():
             try:
-                while self.anchor_once() is not None:
+                while leads() and self.anchor_once() is not None:
                     pass
                 if last is not None:
                     log.warning("anchoring works again")
@@ -244,36 +245,3 @@ class Anchorer:
                     log.error("anchoring still failing, now: %s", what)
                 wait_s, last = min(MAX_BACKOFF_S, max(wait_s, 0.1) * 2), what
             stop.wait(wait_s)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path | None):
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
-        yield
-
-
-#: the PostgreSQL advisory lock key anchorers take in turn (any constant; "EPCISANC" in ASCII)
-ADVISORY_KEY = 0x45504349_53414E43
-
-
-@contextlib.contextmanager
-def _database_lock(sessions: sessionmaker[Session]):
-    """On PostgreSQL, an advisory lock held on a connection of its own while anchoring, so that
-    API processes on several machines sharing the database take turns too."""
-    engine = sessions.kw["bind"]
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-            conn.commit()

@@ -88,20 +88,27 @@ def _typed_values(event: dict):
         yield "errorDeclaration/reason", err["reason"]
 
 
-def _strings(obj):
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, list):
-        for x in obj:
-            yield from _strings(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _strings(x)
+def _vocabulary_strings(obj) -> set[str]:
+    """Every string in `obj` (at any depth) that is a web vocabulary URI."""
+    out = set()
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if type(x) is str:
+            if x.startswith(_VOCAB_PREFIXES):
+                out.add(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+        elif isinstance(x, str) and x.startswith(_VOCAB_PREFIXES):
+            out.add(x)
+    return out
 
 
 def expanded_terms(event: dict) -> set[str]:
     voc = vocabulary()
-    out = {s for s in _strings(event) if s.startswith(_VOCAB_PREFIXES)}
+    out = _vocabulary_strings(event)
     for field, value in _typed_values(event):
         if not isinstance(value, str):
             continue
@@ -114,14 +121,18 @@ def expanded_terms(event: dict) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _tails(term: str) -> tuple[str, ...]:
+    return tuple(term[i + 1 :] for i, ch in enumerate(term) if ch in "-/")
+
+
 @lru_cache(maxsize=4096)  # events of one system use a handful of term sets
 def abbreviations(terms: frozenset[str]) -> dict[str, set[str]]:
     """Every tail of a term after a '-' or '/', to the terms it abbreviates (`shipping` -> ...)."""
     by_suffix: dict[str, set[str]] = {}
     for t in terms:
-        for i, ch in enumerate(t):
-            if ch in "-/":
-                by_suffix.setdefault(t[i + 1 :], set()).add(t)
+        for tail in _tails(t):
+            by_suffix.setdefault(tail, set()).add(t)
     return by_suffix
 
 
@@ -144,6 +155,8 @@ def utc_millis(text: str) -> str:
 
 
 def _number(text: str) -> str:
+    if text[:1].isascii() and text[:1].isalpha():  # no number (float() reads "inf"/"nan": kept as text too)
+        return text
     try:
         n = float(text)
         return str(int(n) if int(n) == n else n)

@@ -8,7 +8,6 @@ events and their identifiers are written in one database transaction. An event c
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import re
 import uuid
@@ -16,12 +15,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
+from ledger.store.locks import file_lock
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
 from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
@@ -48,12 +49,8 @@ def _one_writer(db: Session) -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
-    with open(f"{url.database}.write.lock", "a+") as f:  # one open file per writer: threads queue too
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with file_lock(Path(f"{url.database}.write.lock")):  # one open file per writer: threads queue too
+        yield
 
 
 @dataclass

@@ -15,13 +15,12 @@ which the tests run on GS1's example documents and on generated events.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from ledger.errors import LedgerError
 
 from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, utc_millis
-
-# (name, text, children): the event as a tree, the way the XML binding would give it.
-Node = tuple
+from .hash_tree import UNSORTED, Converter, Node
 
 _QTY = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
 _EPC = [("epc", None)]
@@ -47,96 +46,6 @@ PROPERTY_ORDER = [
     ])]),
 ]  # fmt: skip
 NOT_HASHED = ("recordTime", "eventID", "type", "errorDeclaration")
-UNSORTED = ("bizTransaction", "source", "destination")  # these pairs keep the order they came in
-# --- JSON -> tree ------------------------------------------------------------------------------
-# One pass turns the JSON event into the tree the XML binding would give: bare CBV names
-# replaced by the one web vocabulary URI they abbreviate, extension prefixes resolved, and the
-# element names JSON leaves out of lists put back (`epcList: [..]` is `<epcList><epc>..`).
-
-_PAIR_LISTS = ("sourceList", "destinationList", "bizTransactionList")
-_IGNORED_KEYS = ("#text", "rdfs:comment", "comment")
-
-
-def _qualify(text, ns: dict[str, str], is_value: bool = False):
-    if not isinstance(text, str):
-        return text
-    i = text.find(":")
-    if i > 0 and text[:i] in ns:
-        return (ns[text[:i]].strip("{}") if is_value else ns[text[:i]]) + text[i + 1 :]
-    return text
-
-
-class _Converter:
-    def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]], xml: bool = False):
-        self.ns, self.abbr, self.xml = ns, abbreviations, xml
-
-    def term(self, v):
-        if isinstance(v, str):
-            hits = self.abbr.get(v)
-            if hits is not None and len(hits) == 1:
-                return next(iter(hits))
-        return v
-
-    def value(self, v) -> tuple[str, list]:
-        """(text, children) of a JSON value."""
-        if isinstance(v, dict):
-            text = self.term(v.get("#text", ""))
-            return text, self.children(v)
-        if isinstance(v, list):
-            return "", [("", *self.value(x)) for x in v]
-        if isinstance(v, bool) and self.xml:  # XML's text, as the reference reads an XML document
-            return ("true" if v else "false"), []
-        # an XML value is text, not a QName: its `prefix:` is no namespace (as the reference reads XML)
-        return str(self.term(v) if self.xml else _qualify(self.term(v), self.ns, True)), []
-
-    def children(self, obj: dict) -> list:
-        out: list = []
-        for key, val in obj.items():
-            if key in _IGNORED_KEYS:
-                continue
-            key = _qualify(key, self.ns)
-            if isinstance(val, list):
-                out.extend((key, *self.value(el)) for el in val)
-            else:
-                out.append((key, *self.value(val)))
-        if not any(k in obj for k in UNSORTED):
-            out.sort()
-        return _xml_shape(out)
-
-
-def _renamed(node: Node) -> Node:
-    name = node[0]
-    if name in ("inputEPC", "outputEPC"):
-        return ("epc", node[1], node[2])
-    if name in ("inputQuantity", "outputQuantity", "childQuantity") or (name == "quantity" and node[2]):
-        return ("quantityElement", node[1], node[2])
-    return node
-
-
-def _xml_shape(children: list) -> list:
-    """Group `xList` members under one `xList` node of `x` elements; `childEPCs` likewise."""
-    lists: dict[str, list] = {}
-    rest: list = []
-    child_epcs: list = []
-    for el in children:
-        name = el[0]
-        if type(name) is str and name.endswith("List"):
-            lists.setdefault(name, []).append((name[:-4], el[1], el[2]))
-        elif name == "childEPCs":
-            child_epcs.append(("epc", el[1], []))
-        else:
-            rest.append(el)
-    out = [_renamed(el) for el in rest]
-    for list_name, members in lists.items():
-        if list_name in _PAIR_LISTS:
-            out.append((list_name, "", [tuple(m[2][:2]) for m in members]))
-        else:
-            out.append((list_name, "", [_renamed(m) for m in members]))
-    if child_epcs:
-        out.append(("childEPCs", "", child_epcs))
-    return out
-
-
 # --- pre-hash string ---------------------------------------------------------------------------
 
 
@@ -154,34 +63,63 @@ def _take_extensions(children: list) -> list:
     return ext
 
 
+@lru_cache(maxsize=1024)
+def _is_time(name: str) -> bool:
+    lower = name.lower()
+    return "time" in lower and "offset" not in lower
+
+
 def _field(node: Node, sub_order, join: str) -> str:
     name, text, children = node
     nested = _ordered(children, sub_order, join) if sub_order else ""
     text = text.strip()
     if text:
-        lower = name.lower()
-        text = "=" + (utc_millis(text) if "time" in lower and "offset" not in lower else canonical_value(text))
+        text = "=" + (utc_millis(text) if _is_time(name) else canonical_value(text))
     return name + text + nested if text or nested else ""
+
+
+_POSITIONS: dict[int, dict] = {}
+
+
+def _positions(order: list) -> dict:
+    """{name: (position, sub_order)} of an order (each of them a module constant)."""
+    found = _POSITIONS.get(id(order))
+    if found is None:
+        found = _POSITIONS[id(order)] = {name: (i, sub) for i, (name, sub) in reversed(list(enumerate(order)))}
+    return found
 
 
 def _ordered(children: list, order, join: str) -> str:
     """Fields named in `order`, each group sorted; consumed leaves leave `children`."""
     out = ""
     extensions = _take_extensions(children)
-    present = {c[0] for c in children if type(c[0]) is str}
-    for name, sub_order in order:
-        if name not in present:
-            continue
+    positions = _positions(order)
+    groups: dict = {}
+    for c in children:  # one pass: the children of each name the order has, in the order they came
+        if type(c[0]) is str and c[0] in positions:
+            groups.setdefault(c[0], []).append(c)
+    consumed = []
+    for name in sorted(groups, key=positions.__getitem__):
+        group, sub_order = groups[name], positions[name][1]
         values = []
-        for child in [c for c in children if c[0] == name]:
+        for child in group:
+            if not sub_order and not child[2]:  # a leaf: `_field` inline, the most common case
+                text = child[1].strip()
+                if text:
+                    values.append(name + "=" + (utc_millis(text) if _is_time(name) else canonical_value(text)))
+                consumed.append(child)
+                continue
             s = _field(child, sub_order, join)
             if s:
                 values.append(s)
             if not child[2]:
-                children.remove(child)
+                consumed.append(child)
         values.sort()
         if "".join(values):
             out = join.join(([out] if out else []) + values)
+    if consumed:
+        gone = set(map(id, consumed))
+        children[:] = [c for c in children if id(c) not in gone]
     if extensions:
         out = out + join + _rest(extensions, join)
     return out
@@ -207,7 +145,7 @@ def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "
     """The CBV 2.0 pre-hash string of one event (`join="\\n"` makes it readable). `xml`: the event
     came as XML, whose booleans read `true` / `false` (a JSON boolean reads `True`, as the
     reference implementation reads each form)."""
-    convert = _Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))), xml)
+    convert = Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))), xml)
     name = convert.term(event.get("type", ""))
     children = convert.children(event)
     head = _ordered(children, PROPERTY_ORDER, join)

@@ -1,0 +1,192 @@
+"""The load `bench.consortium` puts on a chain through the API, the same on anvil and on the
+consortium: for a while, at once,
+
+- whole order lifecycles: batches escrowed by the platform (`POST /v1/orders/batch`), delivered by
+  the carrier (`POST /v1/orders/deliveries`), settled once the return window (set to 1 s by
+  governance) has passed (`POST /v1/orders/settle`), counted when settled;
+- EPCIS events captured by the producer (`POST /v1/epcis/capture`, documents of 100 events) and
+  anchored by the API's background anchorer, counted when `/v1/epcis/status` has none pending;
+- writes timed from sending to final: an EPCIS root anchored by a member through its own node,
+  final with `depth` blocks on top (`finality.wait_final`).
+
+Each figure is what was completed within the phase (events: until all those captured were anchored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from web3 import Web3
+
+from ledger.chain import governance
+from ledger.chain.client import Sender, connect, dev_accounts
+from ledger.chain.deploy import Deployment
+from ledger.chain.finality import wait_final
+from ledger.paths import ROOT
+from ledger.trace.epcis.samples import document
+
+from .server import login, ok
+
+BATCH, LIFECYCLE_CLIENTS, EVENTS_PER_DOC = 200, 1, 100  # two lifecycle clients at once: docs/consortium.md
+TIMED_WRITERS = ("merchant_a", "merchant_b", "inspector")
+
+
+@contextlib.contextmanager
+def served(
+    prefix: list[str], host: str, rpc_url: str, manifest: Path, name: str, port: int, **extra: str
+) -> Iterator[str]:
+    """The API (`api.serve`, 2 processes, its own SQLite database and data folder) run with
+    `prefix` (e.g. on the platform's host) and listening on `host`."""
+    base = f"http://{host}:{port}"
+    env = {
+        **os.environ,
+        "LEDGER_RPC_URL": rpc_url,
+        "LEDGER_MANIFEST": str(manifest),
+        "LEDGER_DATA_DIR": str(manifest.parent / f"{name}-data"),
+        "LEDGER_DATABASE_URL": f"sqlite:///{manifest.parent / f'{name}.sqlite3'}",
+        "LEDGER_PUBLIC_RATE": "10000000",
+        "LEDGER_SIWE_DOMAIN": f"{host}:{port}",
+        "LEDGER_RESOLVER_URL": base,
+        "LEDGER_ANCHOR_MAX_EVENTS": "1000",
+        "LEDGER_ANCHOR_MAX_AGE": "1",
+        "LEDGER_ANCHOR_INTERVAL": "0.2",
+        "LEDGER_TX_TIMEOUT": "30",
+        **extra,
+    }
+    argv = [sys.executable, "-m", "api.serve", "--host", host, "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen([*prefix, *argv, "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"the API on {base} did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+def prepare(dep: Deployment) -> None:
+    """Tokens for the platform to escrow with; a 1 s return window, decided by two governors."""
+    accounts = dev_accounts(20)
+    who = {label: dep.sender(accounts[m["account_index"]]) for label, m in dep.manifest["members"].items()}
+    who["issuer"].transact(dep.contract("SettlementToken").functions.mint(who["platform"].address, 10**13))
+    governors = [dep.sender(a) for a in accounts if a.address in dep.manifest["governance"]["governors"]][:2]
+    pid = governance.propose(dep, governors[0], {"type": "set_return_window", "seconds": 1}, "bench")
+    governance.approve(dep, governors[1], pid)
+
+
+class Load:
+    def __init__(self, base: str, dep: Deployment, node_urls: list[str], depth: int):
+        self.base, self.dep, self.urls, self.depth = base, dep, node_urls, depth
+        accounts = dev_accounts(20)
+        self.members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
+        self.headers = {w: login(base, self.members[w]) for w in ("platform", "logistics", "producer")}
+        self.phase = 0
+
+    def run(self, seconds: float, label: str) -> dict[str, float]:
+        """Everything at once for `seconds`; the phase's figures, named `<label>.<figure>`."""
+        self.phase += 1
+        stop = threading.Event()
+        settled, latencies, errors, captured = [0], [], [], [0]
+        threads = [threading.Thread(target=self._guard, args=(errors, self._lifecycles, stop, settled, c))
+                   for c in range(LIFECYCLE_CLIENTS)]  # fmt: skip
+        threads += [threading.Thread(target=self._guard, args=(errors, self._timed, stop, latencies, w))
+                    for w in TIMED_WRITERS]  # fmt: skip
+        threads.append(threading.Thread(target=self._guard, args=(errors, self._capture, stop, captured)))
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join(timeout=300)
+        lifecycles_s = time.perf_counter() - started
+        with httpx.Client(base_url=self.base, timeout=60) as c:
+            deadline = time.monotonic() + 300
+            while ok(c.get("/v1/epcis/status", headers=self.headers["producer"]))["pending"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{label}: captured events still not anchored after 300 s")
+                time.sleep(0.1)
+        anchored_s = time.perf_counter() - started
+        if errors:
+            raise RuntimeError(f"{label}: {errors[0]!r}") from errors[0]
+        lat = sorted(latencies) or [float("nan")]
+        return {
+            f"{label}.lifecycles_per_s": round(settled[0] / lifecycles_s, 1),
+            f"{label}.events_anchored_per_s": round(captured[0] / anchored_s, 1),
+            f"{label}.final_p50_s": round(statistics.median(lat), 2),
+            f"{label}.final_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+            f"{label}.writes_timed": len(latencies),
+        }
+
+    @staticmethod
+    def _guard(errors: list, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - raised by run() in the caller's thread
+            errors.append(exc)
+
+    def _lifecycles(self, stop: threading.Event, settled: list[int], client: int) -> None:
+        m, n = self.members, 0
+        with httpx.Client(base_url=self.base, timeout=120) as c:
+            while not stop.is_set():
+                tag = f"P{self.phase}C{client}B{n}-{time.time_ns()}"
+                n += 1
+                orders = [{"order_id": f"{tag}-{i}", "merchant": m[("merchant_a", "merchant_b")[i % 2]].address,
+                           "amount_fen": 1_000 + i, "referrers": [m["producer"].address],
+                           "carrier": m["logistics"].address} for i in range(BATCH)]  # fmt: skip
+                h = {**self.headers["platform"], "Idempotency-Key": tag}
+                ok(c.post("/v1/orders/batch", json={"orders": orders}, headers=h))
+                deliveries = [{"order_id": o["order_id"], "epcis_event": "0x" + "cd" * 32} for o in orders]
+                ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=self.headers["logistics"]))
+                ids = [o["order_id"] for o in orders]
+                for _ in range(60):  # the return window (1 s) runs from the delivery's block
+                    time.sleep(1.0)
+                    done = ok(c.post("/v1/orders/settle", json={"order_ids": ids}, headers=self.headers["platform"]))
+                    settled[0] += len(done["settled"])
+                    ids = [s["order_id"] for s in done["skipped"]]
+                    if not ids:
+                        break
+
+    def _capture(self, stop: threading.Event, captured: list[int]) -> None:
+        h = self.headers["producer"] | {"Content-Type": "application/ld+json"}
+        seed = self.phase * 10**6
+        with httpx.Client(base_url=self.base, timeout=120) as c:
+            while not stop.is_set():
+                seed += 1
+                body = json.dumps(document(random.Random(seed), EVENTS_PER_DOC))
+                captured[0] += ok(c.post("/v1/epcis/capture", content=body, headers=h))["stored"]
+                time.sleep(0.2)
+
+    def _timed(self, stop: threading.Event, latencies: list[float], writer: str) -> None:
+        w3 = connect(self.urls[TIMED_WRITERS.index(writer) % len(self.urls)])
+        sender = Sender(w3, self.members[writer], self.dep.decoder())
+        prov = self.dep.contract("Provenance")
+        rng = random.Random(writer)
+        while not stop.is_set():
+            started = time.perf_counter()
+            tx = sender.submit(prov.functions.anchor(Web3.keccak(text=f"{writer}-{time.time_ns()}"), 1, "bench"))
+            wait_final(w3, tx, self.depth, timeout=120)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(rng.random())  # writes come when they come, not in step with blocks

@@ -1,0 +1,6 @@
+"""Background work: the EPCIS anchorer, webhook deliveries and the code-issue catch-up, each loop
+led by one process of the deployment at a time (`ledger.store.locks` leases). Run by `ledger
+worker` (as `make run` does), or inside the API's web workers where a setting says so.
+
+May import `ledger.chain`, `ledger.store`, `ledger.access` and `ledger.trace`.
+"""

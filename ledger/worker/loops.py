@@ -1,0 +1,117 @@
+"""The background loops, each elected through the deployment's lock helper: a loop works only in
+rounds where its lease says this process leads, and asks again every round, so when the leader
+dies (SIGKILL, its host gone) another process takes over at its next round.
+
+- `anchorer`: anchors captured EPCIS events (`ledger.trace.epcis.anchoring`) every
+  `anchor_interval_s` (0: not run);
+- `webhooks`: delivers subscribed query results (`ledger.trace.epcis.binding.webhooks`) every
+  `webhook_interval_s` (0: not run);
+- `code-anchors`: completes or undoes code issues whose anchoring answer was lost
+  (`ledger.trace.code_anchors`), every `CATCH_UP_EVERY_S`, where the anchorer runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import sessionmaker
+
+from ledger.chain.client import tx_timeout
+from ledger.chain.deploy import Deployment
+from ledger.clock import utcnow
+from ledger.config import env
+from ledger.store.locks import Lease, Locks
+from ledger.trace import code_anchors
+from ledger.trace.epcis.anchoring import Anchorer
+from ledger.trace.epcis.binding import webhooks
+
+log = logging.getLogger(__name__)
+CATCH_UP_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What the loops read from the environment (the API's `Settings` names the same variables)."""
+
+    anchor_interval_s: float = field(default_factory=lambda: env().anchor_interval_s)
+    webhook_interval_s: float = field(default_factory=lambda: env().webhook_interval_s)
+    webhook_backoff_s: float = field(default_factory=lambda: env().webhook_backoff_s)
+    webhook_allow_private: bool = field(default_factory=lambda: env().webhook_allow_private)
+    anchor_max_events: int = field(default_factory=lambda: env().anchor_max_events)
+    anchor_max_age_s: float = field(default_factory=lambda: env().anchor_max_age_s)
+    anchor_one_by_one_max: int = field(default_factory=lambda: env().anchor_one_by_one_max)
+    anchor_account: str | None = field(default_factory=lambda: env().anchor_account)
+
+
+class Loops:
+    """The loops of one process: `start` them, set the event to stop them."""
+
+    def __init__(
+        self,
+        settings: LoopSettings,
+        sessions: sessionmaker,
+        locks: Locks,
+        deployment: Callable[[], Deployment],
+        anchorer: Anchorer,
+        roles_of: Callable[[str], int],
+    ):
+        self.settings, self.sessions, self.locks = settings, sessions, locks
+        self.deployment, self.anchorer, self.roles_of = deployment, anchorer, roles_of
+        self.leases: dict[str, Lease] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, stop: threading.Event) -> None:
+        s = self.settings
+        if s.webhook_interval_s > 0:
+            self._thread("webhooks", self._webhooks, stop)
+        if s.anchor_interval_s > 0:
+            self._thread("anchorer", self._anchorer, stop)
+            self._thread("code-anchors", self._code_anchors, stop)
+
+    def _thread(self, name: str, target: Callable[[threading.Event, Lease], None], stop: threading.Event) -> None:
+        lease = self.leases[name] = self.locks.lease(name)
+
+        def run() -> None:
+            try:
+                target(stop, lease)
+            finally:
+                lease.release()
+
+        t = threading.Thread(target=run, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def join(self, timeout: float = 10) -> None:
+        for t in self.threads:
+            t.join(timeout)
+
+    def _anchorer(self, stop: threading.Event, lease: Lease) -> None:
+        self.anchorer.run(stop, self.settings.anchor_interval_s, leads=lease.leads)
+
+    def _webhooks(self, stop: threading.Event, lease: Lease) -> None:
+        allow = self.settings.webhook_allow_private
+        deliverer = webhooks.Deliverer(
+            self.sessions,
+            self.roles_of,
+            lambda url, body, headers: webhooks.http_post(url, body, headers, allow),
+            self.settings.webhook_backoff_s,
+        )
+        while not stop.wait(self.settings.webhook_interval_s):
+            try:
+                if lease.leads():
+                    deliverer.round(utcnow())
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("webhook deliveries failed; retrying", exc_info=True)
+        deliverer.close()
+
+    def _code_anchors(self, stop: threading.Event, lease: Lease) -> None:
+        while not stop.wait(CATCH_UP_EVERY_S):
+            try:
+                if lease.leads():
+                    with self.sessions() as db:
+                        code_anchors.catch_up(db, self.deployment(), 2 * tx_timeout() + 10)
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("code issue catch-up failed; retrying", exc_info=True)

@@ -1,0 +1,39 @@
+"""The block period and the confirmation depth as settings, and the depth argued per validator count
+(ledger.chain.finality; the partitions themselves are tested on four hosts in test_consortium_hosts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.chain import finality
+from ledger.errors import LedgerError
+
+
+def test_the_argued_depth_per_validator_count(monkeypatch):
+    monkeypatch.delenv("LEDGER_CONFIRMATIONS", raising=False)
+    bounds = {n: finality.partition_reorg_bound(n) for n in range(1, 8)}
+    assert bounds == {1: 0, 2: 1, 3: 1, 4: 2, 5: 3, 6: 3, 7: 4}
+    assert {n: finality.confirmations(n) for n in range(1, 8)} == {1: 0, 2: 2, 3: 2, 4: 2, 5: 3, 6: 3, 7: 4}
+    # a minority of m: its own nodes drop m blocks at most, the majority's ⌊3m/2⌋
+    assert [finality.minority_reorg_bound(m) for m in (1, 2, 3)] == [1, 3, 4]
+    for n in range(2, 30):  # never below what a partition can reorg, nor below the race depth seen
+        assert finality.confirmations(n) >= max(finality.partition_reorg_bound(n), finality.RACE_DEPTH)
+    with pytest.raises(ValueError):
+        finality.partition_reorg_bound(0)
+
+
+def test_settings_come_from_the_environment_and_bad_ones_are_refused(monkeypatch):
+    monkeypatch.delenv("LEDGER_BLOCK_PERIOD_S", raising=False)
+    assert finality.block_period_s() == 2
+    monkeypatch.setenv("LEDGER_BLOCK_PERIOD_S", "1")
+    assert finality.block_period_s() == 1
+    monkeypatch.setenv("LEDGER_CONFIRMATIONS", "5")
+    assert finality.confirmations(4) == 5
+    for name, bad in (
+        ("LEDGER_BLOCK_PERIOD_S", "0"),
+        ("LEDGER_BLOCK_PERIOD_S", "fast"),
+        ("LEDGER_CONFIRMATIONS", "-1"),
+    ):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(LedgerError, match=name):
+            finality.block_period_s() if name == "LEDGER_BLOCK_PERIOD_S" else finality.confirmations(4)
