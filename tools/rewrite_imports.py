@@ -3,8 +3,9 @@ rewrites, in every .py file under each DIR, the imports of a moved module (`from
 `from api.routers import epcis`, `from ledger.chain.node import ...`) to its new place, keeping
 relative imports relative inside `api/`. MOVES lists `old/path.py new/path.py`, one pair a line
 (tools/moves-issue26.txt: the issue-26 moves, for files written against the old layout).
-Run it on a tree whose files are already at their new paths; then `ruff check --fix` and
-`ruff format` sort the result."""
+Run it on a tree whose files are already at their new paths, and only on files that still
+import the old layout (a moved file is read as if at its old place: never run it twice on one);
+then `ruff check --fix` and `ruff format` sort the result."""
 
 import ast
 import sys
