@@ -14,10 +14,11 @@ INDEXER_CONFIRMATIONS ?= 1
 
 .PHONY: zk system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak audit clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 	BROWNIE_LIB=1 $(BIN)/pip install -q --no-binary eth-brownie -r requirements.txt
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
@@ -72,7 +73,7 @@ endif
 
 # geth 1.13.15 (Clique) for the consortium network, built once from the Go module proxy
 .bin/geth: $(VENV)/.installed
-	$(BIN)/python -m ledger.chain.geth
+	$(BIN)/python -m ledger.devnet.geth
 
 # LEDGER_NETWORK=consortium: three validator nodes (geth Clique, 2 s blocks) instead of anvil,
 # the API and the indexer failing over between them; its own manifest; 3 confirmations (Clique
@@ -164,7 +165,7 @@ soak: setup system-deps
 # (the PyPI mirror serves packages only; npm's bulk advisory POST is refused), so CI cannot run it.
 audit:
 	@test -x .venv-audit/bin/pip-audit || { $(PYTHON) -m venv .venv-audit && .venv-audit/bin/pip install -q pip-audit; }
-	.venv-audit/bin/pip-audit -r requirements.txt --no-deps --progress-spinner off
+	.venv-audit/bin/pip-audit -r requirements.txt -r requirements-nodeps.txt --no-deps --progress-spinner off
 	npm audit --omit=dev
 
 clean:

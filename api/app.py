@@ -1,5 +1,6 @@
-"""Application factory: routers by audience, errors as JSON with fitting status codes, every write
-audited, every response with a request id."""
+"""Application factory: the domains' routers and path policies, the middleware stack above them
+(`api.middleware.stack`), errors as JSON with fitting status codes (or a domain's own format),
+every write audited, every response with a request id."""
 
 from __future__ import annotations
 
@@ -10,40 +11,26 @@ from fastapi import FastAPI
 
 from ledger import __version__
 
-from . import audit, auth, carbon, errors, log_redaction, purchases
-from .console.router import router as console_router
-from .dl_resolver import ResolverFront
-from .edge import Edge
-from .epcis_binding import EpcisHeaders
-from .routers import (
-    code_keys,
-    codes,
-    compliance,
-    deposits,
-    epcis,
-    epcis_capture,
-    epcis_queries,
-    epcis_rest,
-    epcis_sockets,
-    explorer,
-    governance,
-    order_steps,
-    orders,
-    payouts,
-    product_links,
-    products,
-    reconciliation,
-    recorders,
-    resolver,
-    scan_stats,
-    system,
-    token,
-    transactions,
-)
-from .segments import EncodedSlashes
-from .self_signing import SignModeFromHeader
-from .services import Services
-from .settings import Settings
+from .access import audit
+from .access.domain import DOMAIN as ACCESS
+from .carbon.domain import DOMAIN as CARBON
+from .chain.domain import DOMAIN as CHAIN
+from .console.domain import DOMAIN as CONSOLE
+from .core import errors, log_redaction
+from .core.domain import Policies
+from .core.services import Services
+from .core.settings import Settings
+from .epcis.domain import DOMAIN as EPCIS
+from .middleware import stack
+from .money.domain import DOMAIN as MONEY
+from .purchases.domain import DOMAIN as PURCHASES
+from .resolver.domain import DOMAIN as RESOLVER
+from .scan.domain import DOMAIN as SCAN
+from .system.domain import DOMAIN as SYSTEM
+from .trace.domain import DOMAIN as TRACE
+
+#: in the order their routers are included
+DOMAINS = (SCAN, CONSOLE, SYSTEM, ACCESS, TRACE, RESOLVER, MONEY, EPCIS, CHAIN, CARBON, PURCHASES)
 
 
 @asynccontextmanager
@@ -64,51 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Blockchain-backed traceability and settlement ledger for social e-commerce.",
     )
     app.state.services = Services(settings or Settings())
+    app.state.policies = Policies()
     log_redaction.install()  # no token in a logged query string (?access_token= on WebSockets)
     errors.install(app)
-    # scans skip routing and FastAPI's request handling (added first: inside the request-id middleware)
-    app.add_middleware(resolver.ScanFastPath, services=lambda: app.state.services)
-    # every GS1 Digital Link URI: CORS, HEAD/OPTIONS, linksets, link types, 400 for malformed ones
-    app.add_middleware(ResolverFront, services=lambda: app.state.services)
-    # writes by members who sign for themselves stop at their transaction (X-Ledger-Sign: self)
-    app.add_middleware(SignModeFromHeader)
-    transactions.install(app)
-    # body limits, credentials before bodies, security headers on every answer (scans included);
-    # inside the audit middleware, so what it refuses is audited too
-    app.add_middleware(Edge, services=lambda: app.state.services)
-    audit.install(app)
-    # GS1 headers on every /epcis/ answer (refusals included), 406 for what we cannot speak
-    app.add_middleware(EpcisHeaders, services=lambda: app.state.services)
-    app.include_router(resolver.router)
-    app.include_router(console_router)
-    app.include_router(system.router)
-    app.include_router(auth.router)
-    app.include_router(products.router)
-    app.include_router(product_links.router)
-    app.include_router(recorders.router)
-    app.include_router(deposits.router)
-    app.include_router(order_steps.router)
-    app.include_router(orders.router)
-    app.include_router(payouts.router)
-    app.include_router(token.router)
-    app.include_router(codes.router)
-    app.include_router(scan_stats.router)
-    app.include_router(code_keys.router)
-    app.include_router(epcis.router)
-    app.include_router(epcis_capture.router)
-    app.include_router(epcis_queries.router)
-    app.include_router(epcis_sockets.router)
-    app.include_router(epcis_rest.router)
-    app.include_router(governance.router)
-    app.include_router(transactions.router)
-    app.include_router(audit.router)
-    app.include_router(explorer.router)
-    app.include_router(reconciliation.router)
-    app.include_router(compliance.router)
-    carbon.install(app)  # PACT v3 under /pact, members' side under /v1/carbon
-    app.include_router(purchases.router)
-    # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
-    app.add_middleware(EncodedSlashes)
+    for domain in DOMAINS:
+        app.state.policies.add(domain.policies)
+        for router in domain.routers:
+            app.include_router(router)
+        if domain.install is not None:
+            domain.install(app)
+    stack.install(app)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host
     app.router.redirect_slashes = False
     return app

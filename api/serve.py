@@ -42,10 +42,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _child(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
+    from ledger.config import env
+
     # X-Forwarded-For is believed only from proxies named in LEDGER_TRUSTED_PROXIES (none by
     # default): uvicorn would otherwise take it from any client on 127.0.0.1, who could then
     # rotate it to reset rate limits and forge the networks a code was scanned from
-    trusted = os.environ.get("LEDGER_TRUSTED_PROXIES", "").strip()
+    trusted = env().trusted_proxies.strip()
     config = uvicorn.Config(
         "api.app:app",
         host=host,
@@ -53,7 +55,7 @@ def _child(host: str, port: int, log_level: str) -> None:
         log_level=log_level,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        ws="api.ws_handshake:ProblemWebSocketProtocol",  # a malformed handshake answered in JSON
+        ws="api.epcis.binding.ws_handshake:ProblemWebSocketProtocol",  # a malformed handshake answered in JSON
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 

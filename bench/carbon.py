@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 
 from api.app import create_app
 from api.carbon.pact_auth import digest
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.carbon import factors, pact
 from ledger.carbon.footprint import compute
 from ledger.carbon.records import footprint_hash, footprint_root, genealogy_events

@@ -3,7 +3,7 @@ through the API (`bench.consortium_load`: whole order lifecycles, EPCIS captures
 timed from sending to final).
 
 The consortium: platform, brand, carrier and regulator each on a host of their own (a network
-namespace, `ledger.chain.hosts`; on a machine where namespaces cannot be made, the same four nodes
+namespace, `ledger.devnet.hosts`; on a machine where namespaces cannot be made, the same four nodes
 on loopback, `consortium.namespaced` 0), geth Clique, 1 s blocks, final at `confirmations(4)` (2)
 blocks deep; the platform's API runs on the platform's host against its own node. Phases:
 
@@ -26,9 +26,9 @@ from ledger.access.sealed import unseal
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.finality import chain_tail, confirmations, dropped
-from ledger.chain.hosts import Hosts, unavailable
-from ledger.chain.hosts_network import HostsNetwork
-from ledger.chain.network import Network
+from ledger.devnet.hosts import Hosts, unavailable
+from ledger.devnet.hosts_network import HostsNetwork
+from ledger.devnet.network import Network
 
 from .consortium_load import Load, prepare, served
 from .server import free_port

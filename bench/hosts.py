@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from ledger.devnet.servers import free_port
 from ledger.paths import ROOT
-from ledger.store.servers import free_port
 
 
 class Host:

@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from ledger.chain import node
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import deploy
+from ledger.devnet import node
+from ledger.devnet.servers import LocalPostgres, LocalRedis, free_port
 from ledger.paths import ROOT
-from ledger.store.servers import LocalPostgres, LocalRedis, free_port
 
 from .hosts import Host
 

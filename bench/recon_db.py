@@ -24,9 +24,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from ledger.devnet.servers import LocalPostgres
 from ledger.paths import ROOT, data_dir
 from ledger.store.db import make_engine, migrate
-from ledger.store.servers import LocalPostgres
 
 from .reconcile import MERCHANTS
 

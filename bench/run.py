@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ledger.chain import node
+from ledger.devnet import node
 from ledger.paths import ROOT
 
 from . import (

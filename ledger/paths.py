@@ -4,21 +4,22 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from ledger.config import env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_dir() -> Path:
     """Runtime state (anvil chain state, SQLite database, manifest): `LEDGER_DATA_DIR` or `.data/`."""
-    return Path(os.environ.get("LEDGER_DATA_DIR", ROOT / ".data")).resolve()
+    return Path(env().data_dir or ROOT / ".data").resolve()
 
 
 def consortium() -> bool:
     """`LEDGER_NETWORK=consortium`: the chain is the consortium's validators under `network_dir()`,
     with its own manifest, database and nodes: the defaults `make run` and the CLI both take."""
-    return os.environ.get("LEDGER_NETWORK", "anvil") == "consortium"
+    return env().network == "consortium"
 
 
 def network_dir() -> Path:
@@ -38,13 +39,13 @@ def manifest_path() -> Path:
     """The deployment manifest: `LEDGER_MANIFEST` or `<data dir>/deployment.json` (the consortium's:
     `<data dir>/network/deployment.json`)."""
     default = (network_dir() if consortium() else data_dir()) / "deployment.json"
-    return Path(os.environ.get("LEDGER_MANIFEST", default)).resolve()
+    return Path(env().manifest_path or default).resolve()
 
 
 def api_url() -> str:
     """Where the API (and the resolver in it) answers: `LEDGER_RESOLVER_URL`, or `make run`'s
     http://127.0.0.1:8000."""
-    return os.environ.get("LEDGER_RESOLVER_URL", "http://127.0.0.1:8000").rstrip("/")
+    return env().resolver_url.rstrip("/")
 
 
 def node_modules() -> Path:

@@ -27,10 +27,10 @@ from ledger.store.models import Product, ResolverLink
 from ledger.trace import resolver_links
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
-from ..auth import READ_ALL, Member, authenticate, require
+from ..access.auth import READ_ALL, Member, authenticate, require
 from ..console.i18n import negotiate
-from ..errors import ApiError, forbidden, not_found
-from ..services import get_db, rate_limited, services
+from ..core.errors import ApiError, forbidden, not_found
+from ..core.services import get_db, rate_limited, services
 from . import scan
 from .pact_auth import digest
 from .summary import summary

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.clock import as_utc, utcnow
 from ledger.store.carbon_tables import CarbonClient, CarbonToken
 
-from ..services import get_db, rate_limited
+from ..core.services import get_db, rate_limited
 from .pact_errors import PactError, https_only
 
 router = APIRouter(prefix="/pact", tags=["carbon (PACT v3)"])

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.clock import utcnow
 from ledger.store.carbon_tables import CarbonEvent
 
-from ..services import get_db
+from ..core.services import get_db
 from .pact_auth import pact_client
 from .pact_errors import PactError
 

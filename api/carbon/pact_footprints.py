@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.clock import as_utc
 from ledger.store.carbon_tables import CarbonFootprint
 
-from ..services import get_db
+from ..core.services import get_db
 from .pact_auth import pact_client
 from .pact_errors import PactError
 

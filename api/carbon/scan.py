@@ -11,7 +11,7 @@ from typing import Any
 from ledger.carbon.footprint import STAGES
 from ledger.carbon.records import latest
 
-from ..services import Services
+from ..core.services import Services
 from .summary import summary
 
 TEXT = {

@@ -16,9 +16,9 @@ from ledger.access import siwe
 from ledger.clock import utcnow
 from ledger.paths import ROOT
 
-from ..auth import issue_nonce
-from ..errors import invalid, not_found
-from ..services import get_db, rate_limited
+from ..access.auth import issue_nonce
+from ..core.errors import invalid, not_found
+from ..core.services import get_db, rate_limited
 from . import pages
 from .i18n import negotiate
 

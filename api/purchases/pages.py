@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from ledger.paths import node_modules
 from ledger.privacy.build import artefact
 
-from ..errors import not_found
+from ..core.errors import not_found
 
 # included by the purchases router, under its prefix /v1/purchases
 router = APIRouter(tags=["purchases"], include_in_schema=False)

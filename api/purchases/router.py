@@ -18,10 +18,11 @@ from ledger.privacy import tree, voices
 from ledger.privacy.fields import batch_id
 from ledger.store.purchase_tables import PurchaseCommitment
 
-from ..auth import Member, require
-from ..errors import ApiError
-from ..routers.money_fields import Address, Fen, OrderId, deployment_of, sender_of
-from ..services import get_db, rate_limited, services
+from ..access.auth import Member, require
+from ..access.deps import deployment_of, sender_of
+from ..core.errors import ApiError
+from ..core.fields import Address, Fen, OrderId
+from ..core.services import get_db, rate_limited, services
 
 router = APIRouter(prefix="/v1/purchases", tags=["purchases"])
 

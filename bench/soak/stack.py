@@ -23,10 +23,10 @@ import httpx
 
 from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import deploy
-from ledger.chain.node import anvil_command, wait_until_up
+from ledger.devnet.node import anvil_command, wait_until_up
+from ledger.devnet.servers import LocalPostgres, free_port
 from ledger.paths import ROOT
 from ledger.store.db import make_engine, migrate
-from ledger.store.servers import LocalPostgres, free_port
 
 #: seconds a write waits for its receipt before answering 503 (the chain stop outlasts it)
 TX_TIMEOUT_S = 5

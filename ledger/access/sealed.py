@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from ledger.config import env
 from ledger.errors import LedgerError
 from ledger.paths import data_dir
 
@@ -22,9 +23,9 @@ MAGIC = b"TLSEAL1"
 def passphrase(path: Path | None = None) -> bytes:
     """`LEDGER_KEY_PASSPHRASE`, or (development) a random one made once in `path` (default
     `<data dir>/keys/passphrase`), 0600, apart from what it locks."""
-    env = os.environ.get("LEDGER_KEY_PASSPHRASE")
-    if env:
-        return env.encode()
+    given = env().key_passphrase
+    if given:
+        return given.encode()
     path = path or data_dir() / "keys" / "passphrase"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -75,10 +76,10 @@ def signer_mnemonic() -> str | None:
     by default."""
     from ledger.paths import consortium, network_dir
 
-    path = os.environ.get("LEDGER_SIGNER_MNEMONIC_FILE")
+    path = env().signer_mnemonic_file
     operator_keys = network_dir() / "platform" / "custodial.sealed"
     if not path and consortium() and operator_keys.exists():
         path = str(operator_keys)
     if path:
         return unseal(Path(path).read_bytes()).decode()
-    return os.environ.get("LEDGER_SIGNER_MNEMONIC")
+    return env().signer_mnemonic

@@ -8,7 +8,6 @@ the contract's custom error decoded by name.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.middleware import ExtraDataToPOAMiddleware
 
+from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import consortium, network_urls
 
@@ -40,14 +40,14 @@ def rpc_url() -> str:
     """`LEDGER_RPC_URL`: one endpoint, or several separated by commas (the consortium's nodes,
     own node first): requests go to the first that answers. With `LEDGER_NETWORK=consortium`, the
     consortium's nodes by default."""
-    return os.environ.get("LEDGER_RPC_URL") or (consortium() and ",".join(network_urls())) or DEFAULT_RPC_URL
+    return env().rpc_url or (consortium() and ",".join(network_urls())) or DEFAULT_RPC_URL
 
 
 def tx_timeout() -> float:
     """How long a write waits for its receipt before it is answered as unavailable
     (`LEDGER_TX_TIMEOUT`, 60 s): with too few validators up no block is sealed, and a caller
     must hear so in bounded time."""
-    return float(os.environ.get("LEDGER_TX_TIMEOUT", "60"))
+    return env().tx_timeout_s
 
 
 class FailoverProvider(HTTPProvider):
@@ -119,7 +119,7 @@ def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
 def dev_accounts(count: int = 12, mnemonic: str | None = None) -> list[LocalAccount]:
     """Accounts derived from `LEDGER_MNEMONIC` (default: anvil's development mnemonic)."""
     Account.enable_unaudited_hdwallet_features()
-    mnemonic = mnemonic or os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC)
+    mnemonic = mnemonic or env().mnemonic or DEV_MNEMONIC
     return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
 
 

@@ -18,13 +18,13 @@ on top of them, so with r ≤ depth no final block is ever dropped.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
+from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 
 DEFAULT_PERIOD_S = 2
@@ -32,16 +32,15 @@ RACE_DEPTH = 2  # deepest reorg seen without a partition (out-of-turn sealers ra
 
 
 def _positive_int(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+    """The setting `name` (`ledger.config`: a whole number, at least 1 for the block period, 0 or more
+    for confirmations), or `default` when unset."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise LedgerError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 0 or (name == "LEDGER_BLOCK_PERIOD_S" and value == 0):
-        raise LedgerError(f"{name} must be {'at least 1' if name == 'LEDGER_BLOCK_PERIOD_S' else '0 or more'}")
-    return value
+        value = getattr(env(), "block_period_s" if name == "LEDGER_BLOCK_PERIOD_S" else "confirmations")
+    except ValueError as exc:  # pydantic's ValidationError: not a whole number, or out of range
+        why = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        least = "at least 1" if name == "LEDGER_BLOCK_PERIOD_S" else "0 or more"
+        raise LedgerError(f"{name} must be a whole number, {least}: {why}") from None
+    return default if value is None else value
 
 
 def block_period_s() -> int:

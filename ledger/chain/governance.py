@@ -117,7 +117,7 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     # a recall by the council (Provenance lets inspectors and operators recall: the council holds the
     # inspector role once a proposal has admitted the Governance contract with it)
     "recall_batch": ("Provenance", "recall", [lambda a: _bytes32(a, "batch_id"), lambda a: _text(a, "reason", 500)]),
-    # a block sealer of the consortium (ledger.chain.validators: each node votes as decided)
+    # a block sealer of the consortium (ledger.devnet.validators: each node votes as decided)
     "add_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: True]),
     "remove_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: False]),
 }

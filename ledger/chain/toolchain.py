@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ledger.config import env
 from ledger.errors import CompilerNotFound
 from ledger.paths import ROOT, node_modules
 
@@ -80,7 +81,7 @@ def ensure_solc(version: str = SOLC_VERSION, *, try_download: bool = True) -> Pa
     target = solcx_dir() / f"solc-v{version}"
     if target.is_file() and _is_live_wrapper(target) and _version_of(target) == version:
         return target
-    if try_download and os.environ.get("LEDGER_SOLC_NO_DOWNLOAD") != "1":
+    if try_download and not env().solc_no_download:
         try:
             import solcx
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.config import env
 from ledger.errors import LedgerError
 from ledger.paths import api_url
 
@@ -28,8 +29,8 @@ PASSWORD_ENV = "LEDGER_KEYSTORE_PASSWORD"
 
 
 def _password(confirm: bool = False) -> str:
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
+    if env().keystore_password:
+        return env().keystore_password  # type: ignore[return-value]
     if not sys.stdin.isatty():
         raise LedgerError(f"no password: set {PASSWORD_ENV} or run in a terminal to be asked")
     password = getpass.getpass("keystore password: ")
@@ -66,7 +67,7 @@ def export_dev(member: str, path: Path, password: str) -> str:
 
     from ledger.chain.client import DEV_MNEMONIC, dev_accounts
 
-    if os.environ.get("LEDGER_MNEMONIC", DEV_MNEMONIC) != DEV_MNEMONIC:
+    if (env().mnemonic or DEV_MNEMONIC) != DEV_MNEMONIC:
         raise LedgerError("export-dev exports development keys only: LEDGER_MNEMONIC is set to another mnemonic")
     members = dev_members()
     if member not in members:

@@ -19,8 +19,8 @@ def _cmd_compile(args: argparse.Namespace) -> None:
 
 
 def _cmd_node(args: argparse.Namespace) -> None:
-    from ledger.chain import node
     from ledger.chain.client import rpc_url
+    from ledger.devnet import node
 
     print(node.start(rpc_url()) if args.action == "start" else node.stop())
 
@@ -250,21 +250,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cut-off", type=int, help="with --run: the cut-off block (default: as far as indexed)")
     p.add_argument("--confirmations", type=int, default=6, help="with --run: the indexer's confirmations")
     p.set_defaults(func=_cmd_reconcile)
-    from ledger.cli.backup import add_parser as add_backup_parser
-    from ledger.cli.carbon import add_parser as add_carbon_parser
-    from ledger.cli.compliance import add_parser as add_compliance_parser
-    from ledger.cli.money import add_parser as add_money_parser
-    from ledger.cli.orders import add_parser as add_orders_parser
-    from ledger.cli.recon import add_parser as add_recon_parser
-    from ledger.cli.zk import add_parser as add_zk_parser
+    from ledger.cli import backup, carbon, compliance, gov, keys, money, network, orders, recon, servers, worker, zk
 
-    add_money_parser(sub)
-    add_orders_parser(sub)
-    add_backup_parser(sub)
-    add_recon_parser(sub)
-    add_compliance_parser(sub)
-    add_carbon_parser(sub)
-    add_zk_parser(sub)
+    for module in (money, orders, backup, recon, compliance, carbon, zk, keys, gov, network, servers, worker):
+        module.add_parser(sub)
     p = sub.add_parser("verify", help="check a scanned code against the chain (signature, anchor, proof, recall)")
     p.add_argument("uri", help="the GS1 Digital Link URI from the QR code")
     p.add_argument("--resolver", help="where to fetch the Merkle path (default: the URI's own host)")
@@ -277,17 +266,6 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_verify_events)
     p = sub.add_parser("anchor", help="anchor every pending EPCIS event now (signed by the platform operator)")
     p.set_defaults(func=_cmd_anchor)
-    from ledger.cli.gov import add_parser as add_gov_parser
-    from ledger.cli.keys import add_parser as add_keys_parser
-    from ledger.cli.network import add_parser as add_network_parser
-    from ledger.cli.servers import add_parser as add_servers_parser
-    from ledger.cli.worker import add_parser as add_worker_parser
-
-    add_keys_parser(sub)
-    add_gov_parser(sub)
-    add_network_parser(sub)
-    add_servers_parser(sub)
-    add_worker_parser(sub)
     p = sub.add_parser("contracts", help="print the deployed addresses")
     p.set_defaults(func=_cmd_contracts)
     args = parser.parse_args(argv)

@@ -5,22 +5,22 @@ own read-only node, set up from the files the consortium hands over (`network ha
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from ledger.config import env
 from ledger.errors import LedgerError
 
 
 def _follow_governance(net, org: str | None) -> list[str]:
     """Each organisation's node (or `org`'s only) votes as governance decided; a node governance
     voted out that no longer seals is taken out of the network, so no later start brings it back."""
-    from ledger.chain import validators
     from ledger.chain.client import connect
     from ledger.chain.deploy import attach
+    from ledger.devnet import validators
 
-    manifest = Path(os.environ.get("LEDGER_MANIFEST", net.root / "deployment.json"))  # as make run's
+    manifest = Path(env().manifest_path or net.root / "deployment.json")  # as make run's
     lines = []
     for name in [org] if org else list(net.nodes):
         node = connect(net.nodes[name].url)
@@ -39,7 +39,7 @@ def _follow_governance(net, org: str | None) -> list[str]:
 
 
 def _cmd_network(args: argparse.Namespace) -> None:
-    from ledger.chain.network import Network, base_port
+    from ledger.devnet.network import Network, base_port
     from ledger.paths import network_dir
 
     net = Network(network_dir())
@@ -88,7 +88,7 @@ def _cmd_network(args: argparse.Namespace) -> None:
 
 
 def _cmd_auditor_node(args: argparse.Namespace) -> None:
-    from ledger.chain.auditor_node import AuditorNode
+    from ledger.devnet.auditor_node import AuditorNode
     from ledger.paths import data_dir
 
     node = AuditorNode(Path(args.dir) if args.dir else data_dir() / "auditor-node")
@@ -105,7 +105,7 @@ def _cmd_auditor_node(args: argparse.Namespace) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ledger.chain.auditor_node import DEFAULT_HTTP_PORT
+    from ledger.devnet.auditor_node import DEFAULT_HTTP_PORT
 
     p = sub.add_parser("network", help="the consortium's validator nodes (geth Clique) under the data dir")
     actions = ["init", "start", "stop", "status", "urls", "add-node", "remove-node", "handover", "follow-governance"]

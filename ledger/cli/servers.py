@@ -7,8 +7,8 @@ import argparse
 
 
 def _cmd_postgres(args: argparse.Namespace) -> None:
+    from ledger.devnet.servers import LocalPostgres
     from ledger.paths import data_dir
-    from ledger.store.servers import LocalPostgres
 
     server = LocalPostgres(data_dir() / "postgresql", args.port)
     if args.action == "start":

@@ -13,7 +13,6 @@ settlement slots its open orders hold, and an order row read back as the terms t
 from __future__ import annotations
 
 import json
-import os
 import secrets
 
 from sqlalchemy import case, func, insert, select, update
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.sealed import unseal, write_sealed
+from ledger.config import env
 from ledger.paths import data_dir
 from ledger.store.models import Order, SettlementSlot
 
@@ -30,9 +30,9 @@ _SECRET: dict[str, tuple[int, bytes]] = {}
 
 
 def order_secret() -> bytes:
-    env = os.environ.get("LEDGER_ORDER_KEY_SECRET")
-    if env:
-        return bytes.fromhex(env.removeprefix("0x"))
+    given = env().order_key_secret
+    if given:
+        return bytes.fromhex(given.removeprefix("0x"))
     path = data_dir() / "secrets" / "order-key"
     if not path.exists():
         write_sealed(path, secrets.token_bytes(32).hex().encode())

@@ -11,33 +11,34 @@
 
 Each item has its age and a state against its limit: `ok`, `warning` (past 80% of the limit), or
 `over`. Limits: escrows are due at their own time (a day's warning before); the others are
-`AgeingLimits` (withdrawals 30 days, freezes 30 days, payouts 90 days; `LEDGER_AGEING_*_DAYS`).
+`AgeingLimits` (withdrawals 30 days, freezes 30 days, payouts 90 days; `LEDGER_AGEING_WITHDRAWAL_DAYS`,
+`LEDGER_AGEING_FREEZE_DAYS`, `LEDGER_AGEING_PAYOUT_DAYS`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from ledger.chain.deploy import Deployment
+from ledger.config import env
 from ledger.store.models import ChainEvent
 
 DAY = 86_400
 
 
-def _days(name: str, default: int) -> int:
-    return int(os.environ.get(f"LEDGER_AGEING_{name}_DAYS", default)) * DAY
+def _days(name: str) -> int:
+    return getattr(env(), f"ageing_{name}_days") * DAY
 
 
 @dataclass(frozen=True)
 class AgeingLimits:
-    withdrawal_s: int = field(default_factory=lambda: _days("WITHDRAWAL", 30))
-    freeze_s: int = field(default_factory=lambda: _days("FREEZE", 30))
-    payout_s: int = field(default_factory=lambda: _days("PAYOUT", 90))
+    withdrawal_s: int = field(default_factory=lambda: _days("withdrawal"))
+    freeze_s: int = field(default_factory=lambda: _days("freeze"))
+    payout_s: int = field(default_factory=lambda: _days("payout"))
     escrow_warning_s: int = DAY
 
 

@@ -12,12 +12,12 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
-from web3._utils.transactions import fill_transaction_defaults
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.chain.indexer import EventDecoder
 from ledger.chain.receipts import light_receipt
+from ledger.chain.tx_defaults import fill_defaults
 from ledger.errors import InvalidInput
 
 from .order_terms import Batch, OrderTerms, unpack_shares
@@ -44,7 +44,7 @@ class _BatchCall:
         return "0x" + self._data.hex()
 
     def build_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
-        return fill_transaction_defaults(self.w3, {**params, "to": self.address, "data": self._data})
+        return fill_defaults(self.w3, {**params, "to": self.address, "data": self._data})
 
     def call(self, params: dict[str, Any] | None = None) -> bytes:
         return bytes(self.w3.eth.call({**(params or {}), "to": self.address, "data": self._data}))

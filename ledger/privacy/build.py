@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from ledger import config
 from ledger.errors import LedgerError, NotFound
 from ledger.paths import ROOT, node_modules
 
@@ -69,7 +69,7 @@ def _fingerprint() -> str:
 def ptau_file() -> Path:
     """The prepared phase-1 file: `LEDGER_ZK_PTAU` (a production ceremony's) or this machine's
     development one, made here if missing."""
-    if env := os.environ.get("LEDGER_ZK_PTAU"):
+    if env := config.env().zk_ptau:
         return Path(env)
     final = BUILD / "ptau" / f"dev_pot{PTAU_POWER}_final.ptau"
     if final.exists():
@@ -137,7 +137,7 @@ def build(force: bool = False) -> dict:
         "fingerprint": fp,
         "constraints": constraints,
         "depth": 20,
-        "ptau": {"file": str(ptau), "power": PTAU_POWER, "development_only": "LEDGER_ZK_PTAU" not in os.environ},
+        "ptau": {"file": str(ptau), "power": PTAU_POWER, "development_only": config.env().zk_ptau is None},
         "contributions": contributions,
         "files": files,
         "sha256": {k: _sha256(BUILD / v) for k, v in files.items()},

@@ -5,7 +5,6 @@ in `ledger/store/migrations`, applied by `migrate()` (run at API start and by `l
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ from typing import Any
 from sqlalchemy import Engine, Executable, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
+from ledger.config import env
 from ledger.paths import consortium, data_dir, network_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def database_url() -> str:
-    url = os.environ.get("LEDGER_DATABASE_URL")
+    url = env().database_url
     if url:
         return url
     d = network_dir() if consortium() else data_dir()

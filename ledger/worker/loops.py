@@ -4,7 +4,7 @@ dies (SIGKILL, its host gone) another process takes over at its next round.
 
 - `anchorer`: anchors captured EPCIS events (`ledger.trace.epcis.anchoring`) every
   `anchor_interval_s` (0: not run);
-- `webhooks`: delivers subscribed query results (`ledger.trace.epcis.webhooks`) every
+- `webhooks`: delivers subscribed query results (`ledger.trace.epcis.binding.webhooks`) every
   `webhook_interval_s` (0: not run);
 - `code-anchors`: completes or undoes code issues whose anchoring answer was lost
   (`ledger.trace.code_anchors`), every `CATCH_UP_EVERY_S`, where the anchorer runs.
@@ -13,7 +13,6 @@ dies (SIGKILL, its host gone) another process takes over at its next round.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,33 +22,28 @@ from sqlalchemy.orm import sessionmaker
 from ledger.chain.client import tx_timeout
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
+from ledger.config import env
 from ledger.store.locks import Lease, Locks
 from ledger.trace import code_anchors
-from ledger.trace.epcis import webhooks
 from ledger.trace.epcis.anchoring import Anchorer
+from ledger.trace.epcis.binding import webhooks
 
 log = logging.getLogger(__name__)
 CATCH_UP_EVERY_S = 5.0
-
-
-def _env_float(name: str, default: str) -> float:
-    return float(os.environ.get(name, default))
 
 
 @dataclass(frozen=True)
 class LoopSettings:
     """What the loops read from the environment (the API's `Settings` names the same variables)."""
 
-    anchor_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_ANCHOR_INTERVAL", "1"))
-    webhook_interval_s: float = field(default_factory=lambda: _env_float("LEDGER_WEBHOOK_INTERVAL", "0.1"))
-    webhook_backoff_s: float = field(default_factory=lambda: _env_float("LEDGER_WEBHOOK_BACKOFF_S", "1"))
-    webhook_allow_private: bool = field(
-        default_factory=lambda: os.environ.get("LEDGER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes")
-    )
-    anchor_max_events: int = field(default_factory=lambda: int(os.environ.get("LEDGER_ANCHOR_MAX_EVENTS", "1000")))
-    anchor_max_age_s: float = field(default_factory=lambda: _env_float("LEDGER_ANCHOR_MAX_AGE", "10"))
-    anchor_one_by_one_max: int = field(default_factory=lambda: int(os.environ.get("LEDGER_ANCHOR_ONE_BY_ONE_MAX", "1")))
-    anchor_account: str | None = field(default_factory=lambda: os.environ.get("LEDGER_ANCHOR_ACCOUNT") or None)
+    anchor_interval_s: float = field(default_factory=lambda: env().anchor_interval_s)
+    webhook_interval_s: float = field(default_factory=lambda: env().webhook_interval_s)
+    webhook_backoff_s: float = field(default_factory=lambda: env().webhook_backoff_s)
+    webhook_allow_private: bool = field(default_factory=lambda: env().webhook_allow_private)
+    anchor_max_events: int = field(default_factory=lambda: env().anchor_max_events)
+    anchor_max_age_s: float = field(default_factory=lambda: env().anchor_max_age_s)
+    anchor_one_by_one_max: int = field(default_factory=lambda: env().anchor_one_by_one_max)
+    anchor_account: str | None = field(default_factory=lambda: env().anchor_account)
 
 
 class Loops:

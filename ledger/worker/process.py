@@ -1,7 +1,7 @@
 """`ledger worker`: the background loops in a process of their own, apart from the web workers.
 
 Reads the same settings as the API (`LEDGER_DATABASE_URL`, `LEDGER_RPC_URL`, `LEDGER_MANIFEST`,
-the custodial keys, `LEDGER_ANCHOR_*`, `LEDGER_WEBHOOK_*`); several workers (on one host or on
+the custodial keys, the anchor and webhook settings of `ledger.config`); several workers (on one host or on
 several sharing PostgreSQL) elect one leader per loop. SIGTERM or SIGINT stops it.
 """
 
@@ -19,6 +19,7 @@ from ledger.access.roles import Role
 from ledger.access.sealed import signer_mnemonic
 from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts, rpc_url
 from ledger.chain.deploy import Deployment, attach
+from ledger.config import env
 from ledger.paths import data_dir, manifest_path
 from ledger.store.db import make_engine, migrate, session_factory
 from ledger.store.locks import Locks
@@ -42,7 +43,7 @@ class Keys:
     def deployment(self) -> Deployment:
         with self._lock:
             if self._dep is None:
-                timeout = float(os.environ.get("LEDGER_RPC_TIMEOUT", "5"))
+                timeout = env().rpc_timeout_s
                 self._dep = attach(connect(rpc_url(), timeout=timeout), manifest_path())
             return self._dep
 
@@ -52,7 +53,7 @@ class Keys:
             mnemonic = signer_mnemonic()
             if mnemonic is None and self.deployment().manifest["chain_id"] == 31337:
                 mnemonic = DEV_MNEMONIC  # local development chain only
-            custodial = os.environ.get("LEDGER_CUSTODIAL", "1") != "0"
+            custodial = env().custodial
             self._keys = {a.address: a for a in dev_accounts(20, mnemonic)} if mnemonic and custodial else {}
         account = self._keys.get(address)
         if account is None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain import node
 from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import deploy
+from ledger.devnet import node
+from ledger.devnet.servers import LocalPostgres, LocalRedis, ServerUnavailable
 from ledger.paths import ROOT
-from ledger.store.servers import LocalPostgres, LocalRedis, ServerUnavailable
 
 
 def free_port() -> int:

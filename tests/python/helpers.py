@@ -18,7 +18,7 @@ from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.access import siwe
 from ledger.trace.gs1 import check_digit
 
@@ -125,7 +125,7 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
     from ledger.paths import ROOT
 
     command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers",
-               "--ws", "api.ws_handshake:ProblemWebSocketProtocol"]  # fmt: skip
+               "--ws", "api.epcis.binding.ws_handshake:ProblemWebSocketProtocol"]  # fmt: skip
     if workers:
         command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)]
     url = f"http://127.0.0.1:{port}"

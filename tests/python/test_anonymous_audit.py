@@ -52,7 +52,7 @@ def test_what_the_tally_keeps_per_client_is_bounded():
     """1,000 clients told apart, each with a request line of kilobytes: what is kept of each is cut."""
     from datetime import UTC, datetime, timedelta
 
-    from api.audit_tally import MAX_CLIENTS, MAX_PATH, DeniedTally
+    from api.access.audit_tally import MAX_CLIENTS, MAX_PATH, DeniedTally
 
     tally, now = DeniedTally(window_s=60), datetime.now(UTC)
     for i in range(MAX_CLIENTS + 5):

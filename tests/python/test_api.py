@@ -8,7 +8,7 @@ import time
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 
 
 def client(url, manifest, tmp_path):

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.access.roles import Role
 from ledger.chain.client import Sender
 

@@ -10,11 +10,11 @@ import tarfile
 
 import pytest
 
-from ledger.chain import node
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.indexer import Indexer
 from ledger.cli.backup import backup, restore
+from ledger.devnet import node
 from ledger.errors import LedgerError
 from ledger.money.reconcile import reconcile
 from ledger.money.reconcile_inputs import chain_records, orders_from_db

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from api.cache import TTLCache
+from api.core.cache import TTLCache
 
 
 def test_fresh_values_are_not_loaded_again():

@@ -65,7 +65,7 @@ def test_the_custodial_mnemonic_is_sealed_at_rest(tmp_path, monkeypatch):
     import subprocess
     import sys
 
-    from api.settings import Settings
+    from api.core.settings import Settings
     from ledger.chain.client import DEV_MNEMONIC
     from ledger.paths import ROOT
 

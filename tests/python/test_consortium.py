@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
-from ledger.chain.genesis import decode_clique_extra_data
 from ledger.chain.indexer import Indexer
-from ledger.chain.network import ORGS, Network
 from ledger.cli.main import main
+from ledger.devnet.genesis import decode_clique_extra_data
+from ledger.devnet.network import ORGS, Network
 from ledger.errors import NodeUnavailable
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from web3 import Web3
 
 from ledger.access.sealed import unseal
-from ledger.chain import finality, governance, validators
+from ledger.chain import finality, governance
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
-from ledger.chain.hosts import Hosts, unavailable
-from ledger.chain.hosts_network import HostsAuditor, HostsNetwork
 from ledger.chain.indexer import Indexer
+from ledger.devnet import validators
+from ledger.devnet.hosts import Hosts, unavailable
+from ledger.devnet.hosts_network import HostsAuditor, HostsNetwork
 from ledger.money import recon_runs
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent, Order

@@ -546,7 +546,7 @@ def test_anchoring_with_the_chain_down_is_503_and_leaves_events_pending(api, dep
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.settings import Settings
+    from api.core.settings import Settings
 
     c, h = api
     _batch_with_a_pending_event(c, members, h["producer"])

@@ -12,10 +12,10 @@ import pytest
 
 from bench.webhook_receiver import WebhookReceiver
 from ledger.errors import InvalidInput
-from ledger.trace.epcis import event_match as m
-from ledger.trace.epcis import schedules, webhook_dest
-from ledger.trace.epcis import simple_query as sq
-from ledger.trace.epcis.named_queries import check_dest
+from ledger.trace.epcis.binding import event_match as m
+from ledger.trace.epcis.binding import schedules, webhook_dest
+from ledger.trace.epcis.binding import simple_query as sq
+from ledger.trace.epcis.binding.named_queries import check_dest
 
 SENSOR = json.loads((Path(__file__).parents[1] / "fixtures/epcis/gs1/SensorDataExample17.jsonld").read_text())
 EX = {"ex": "{https://ns.example.com/epcis/}"}

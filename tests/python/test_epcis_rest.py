@@ -106,7 +106,7 @@ def test_simple_event_query_parameters(api):
         url, params = (link[1 : link.index(">")].split("127.0.0.1:8000", 1)[-1], None) if link else (None, None)
     times = [e["eventTime"] for e in seen]
     assert len(seen) == len({e["eventID"] for e in seen}) == len(get(perPage="1000"))
-    from ledger.trace.epcis.event_match import when
+    from ledger.trace.epcis.binding.event_match import when
 
     assert [when(t) for t in times] == sorted((when(t) for t in times), reverse=True)
     assert len(get(eventCountLimit="3", perPage="2")) == 2

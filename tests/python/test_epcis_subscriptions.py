@@ -15,10 +15,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bench.webhook_receiver import WebhookReceiver, events_of
-from ledger.trace.epcis import webhook_dest
+from ledger.trace.epcis.binding import webhook_dest
+from ledger.trace.epcis.binding.webhooks import MAX_FAILURES
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import document
-from ledger.trace.epcis.webhooks import MAX_FAILURES
 
 from .conftest import free_port
 from .helpers import login_over_http, served_on_chain

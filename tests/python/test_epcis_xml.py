@@ -11,7 +11,7 @@ import pytest
 
 from ledger.trace.epcis.hashid import document_digests, document_hash_ids, hash_id_of, prehash
 from ledger.trace.epcis.schema import check_capture
-from ledger.trace.epcis.xml_binding import InvalidXml, to_document
+from ledger.trace.epcis.xml.xml_binding import InvalidXml, to_document
 
 from .helpers import login, make_client
 from .test_epcis_hash import reference_hashes

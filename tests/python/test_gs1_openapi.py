@@ -110,7 +110,7 @@ def test_gs1_openapi_finds_nothing_that_contradicts_it(server, members, tmp_path
 
 def test_a_malformed_websocket_handshake_is_refused_as_any_bad_request(server):
     """`Upgrade: websocket` without a key never reaches the application: uvicorn answered it with
-    websockets' `text/plain`; it is a JSON 400 as any bad request (`api/ws_handshake.py`)."""
+    websockets' `text/plain`; it is a JSON 400 as any bad request (`api/epcis/binding/ws_handshake.py`)."""
     url, _ = server
     upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
     r = httpx.get(url + "/epcis/queries/myQuery/events", headers=upgrade)  # as GS1 types a subscription's 400

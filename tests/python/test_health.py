@@ -1,4 +1,4 @@
-"""/healthz judges what users depend on (api/health.py): a stopped node, a stalled head, an indexer
+"""/healthz judges what users depend on (api/system/health.py): a stopped node, a stalled head, an indexer
 fallen behind and a captured event waiting too long for its anchor each answer 503 with the reason;
 /livez stays a liveness probe."""
 
@@ -10,7 +10,7 @@ import time
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.chain.client import connect
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.indexer import Indexer

@@ -20,7 +20,7 @@ def test_tokens_in_query_strings_are_not_logged(deployment, chain_node, tmp_path
         # the server decodes a percent-encoded parameter name: the log must not keep that spelling either
         assert httpx.get(f"{url}/healthz?acc%65ss%5Ftoken={token}").status_code == 200
         ws_url = url.replace("http", "ws") + f"/epcis/queries/none-such/events?stream=true&access_token={token}"
-        # a refused subscription is accepted and closed (1008) with its reason (api.routers.epcis_sockets)
+        # a refused subscription is accepted and closed (1008) with its reason (api.epcis.binding.sockets)
         with pytest.raises((InvalidStatus, ConnectionClosed)), connect(ws_url, open_timeout=30) as ws:
             ws.recv(timeout=5)
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.chain.client import Sender
 
 from .helpers import DOMAIN, award_by, govern, login, make_client, other_arbiter

@@ -223,7 +223,7 @@ def test_a_host_killed_mid_load_loses_nothing_and_its_anchorer_moves(platform, d
 def test_hosts_sharing_postgresql_without_redis_count_one_rate_limit(deployment, chain_node, tmp_path, pg_url):
     """No Redis: the public budget is counted in the database, so two hosts admit it once, not twice
     (each learns the others' count within DatabaseRateLimiter.SYNC_S: one hit more may pass)."""
-    from api.limits import DatabaseRateLimiter
+    from api.core.limits import DatabaseRateLimiter
 
     from .helpers import make_client
 
@@ -279,7 +279,7 @@ def test_the_worker_reads_the_loops_settings_as_the_api_does(monkeypatch):
     """`ledger worker` cannot import the API's settings: the same variables, the same defaults."""
     from dataclasses import fields
 
-    from api.settings import Settings
+    from api.core.settings import Settings
     from ledger.worker.loops import LoopSettings
 
     for env in (

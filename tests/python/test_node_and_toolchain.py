@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from ledger.chain import node, toolchain
+from ledger.chain import toolchain
 from ledger.chain.client import connect
 from ledger.chain.compiler import DEPLOYABLE, compile_contracts
 from ledger.chain.deploy import deploy
+from ledger.devnet import node
 from ledger.errors import CompilerNotFound, LedgerError
 
 from .conftest import free_port

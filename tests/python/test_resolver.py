@@ -3,7 +3,6 @@ rendered by headless Debian chromium in both languages."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 from ledger.chain.client import Sender
 from ledger.chain.indexer import Indexer
 from ledger.trace import digital_link
@@ -337,7 +336,7 @@ def test_verify_cli_against_a_live_resolver(live, deployment, chain_node):
 def test_chain_node_down_still_gives_the_verdict_and_says_the_deposit_is_unreadable(scene):
     c, _, _, issue, _ = scene
     down = f"http://127.0.0.1:{free_port()}"  # the scene's database, a node that does not answer
-    settings = dataclasses.replace(c.app.state.services.settings, rpc_url=down, rpc_timeout_s=2)
+    settings = c.app.state.services.settings.model_copy(update={"rpc_url": down, "rpc_timeout_s": 2})
     with TestClient(create_app(settings)) as dead:
         r = scan(dead, issue["sample"][2])
         assert r.status_code == 200, r.text
@@ -400,7 +399,7 @@ def test_malformed_scan_parameters_are_4xx_naming_each_and_record_nothing(scene)
 def test_scans_answered_before_routing_are_the_documented_routes_answers(scene):
     """`ScanFastPath` answers scans ahead of FastAPI; the route it bypasses must give the same
     answers: statuses, bodies, content types, error shapes, request ids."""
-    from api.routers.resolver import ScanFastPath
+    from api.scan.routes import ScanFastPath
 
     c, gtin, _, issue, _ = scene
     routed_app = create_app(c.app.state.services.settings)
@@ -470,7 +469,7 @@ def test_a_scan_never_counts_a_batch_being_written_twice(scene, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    from api import scans
+    from api.scan import recorder as scans
 
     real = scans.write_together
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from api.scans import ScanRecorder
+from api.scan.recorder import ScanRecorder
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import Code, CodeIssue, Scan, ScanStat
 

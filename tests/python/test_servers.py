@@ -7,7 +7,7 @@ import shutil
 
 from sqlalchemy import create_engine, text
 
-from ledger.store.servers import LocalPostgres
+from ledger.devnet.servers import LocalPostgres
 
 from .conftest import _servers_dir
 

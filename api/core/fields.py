@@ -1,0 +1,30 @@
+"""What the money routers share: integer-fen and address fields, order ids, transaction hashes.
+The acting member's signer and the deployment are `api.access.deps`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from eth_utils import is_address, to_checksum_address
+from fastapi import Path
+from pydantic import AfterValidator, Field, StrictInt
+
+MAX_FEN = 2**96 - 1
+
+
+def _address(v: str) -> str:
+    if not is_address(v):
+        raise ValueError("not an Ethereum address")
+    return to_checksum_address(v)
+
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_address)]
+Fen = Annotated[StrictInt, Field(gt=0, le=MAX_FEN, description="integer fen (0.01 CNY)")]
+Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]
+ORDER_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+OrderId = Annotated[str, Field(pattern=ORDER_ID)]
+OrderIdPath = Annotated[str, Path(pattern=ORDER_ID)]
+
+
+def tx_of(receipt: Any) -> str:
+    return "0x" + bytes(receipt["transactionHash"]).hex()

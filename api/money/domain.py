@@ -1,0 +1,11 @@
+"""What the money domain mounts: deposits, orders (steps before the order routes), payouts, the
+token, reconciliation runs."""
+
+from __future__ import annotations
+
+from ..core.domain import Domain
+from . import deposits, order_steps, orders, payouts, reconciliation, token
+
+DOMAIN = Domain(
+    "money", (deposits.router, order_steps.router, orders.router, payouts.router, token.router, reconciliation.router)
+)

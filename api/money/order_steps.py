@@ -1,0 +1,262 @@
+"""An order after escrow: its carrier, delivery (by the carrier, or by the platform for an order
+without one), refunds within the return window (the merchant, or the platform for the shopper),
+disputes (the platform) and the arbiters' signed rulings, settlement in batches (any member), and
+the opening of one order's key for an auditor. Deliveries are also confirmed by capturing the
+carrier's EPCIS delivery event (`ledger.money.deliveries`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.access.roles import Role
+from ledger.errors import Forbidden, NotFound
+from ledger.money import deliveries, orders, settlement
+from ledger.money.orders import MAX_BATCH
+from ledger.store.models import Order
+
+from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.deps import deployment_of, sender_of
+from ..core.fields import Address, Fen, OrderId, OrderIdPath
+from ..core.services import get_db
+from .orders import OrderOut, order_out, visible_order
+
+router = APIRouter(prefix="/v1", tags=["money"])
+
+EventId = Field(
+    pattern=r"^(ni:///sha-256;[0-9a-fA-F]{64}(\?ver=CBV2\.0)?|0x[0-9a-fA-F]{64})$",
+    description="the EPCIS event's hash ID (ni:///sha-256;...) or its 32 bytes in hex",
+)
+
+
+class CarrierIn(BaseModel):
+    carrier: Address
+
+
+class Delivery(BaseModel):
+    order_id: OrderId
+    epcis_event: str = EventId
+
+
+class DeliveriesIn(BaseModel):
+    deliveries: list[Delivery] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RefundIn(BaseModel):
+    amount_fen: Fen
+
+
+class DisputeIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+class RulingIn(BaseModel):
+    refund_fen: int = Field(ge=0, le=2**48 - 1)
+    signatures: list[str] = Field(min_length=1, max_length=32, description="65-byte EIP-712 signatures, hex")
+
+
+class SettleIn(BaseModel):
+    order_ids: list[OrderId] = Field(default_factory=list, max_length=MAX_BATCH)
+    due: bool = Field(False, description="settle every order that is due (up to the batch limit)")
+
+
+class Delivered(BaseModel):
+    order_id: str
+    status: str
+    window_ends_at: datetime | None
+    delivery_event: str | None
+    tx: str
+
+
+class Settled(BaseModel):
+    order_id: str
+    status: str
+    close_tx: str | None
+    settlement: dict[str, Any]
+
+
+class Skipped(BaseModel):
+    order_id: str
+    status: str
+    due_at: datetime | None = Field(description="when it becomes due; none while disputed or once closed")
+
+
+class SettleOut(BaseModel):
+    settled: list[Settled]
+    skipped: list[Skipped]
+
+
+def _audit(request: Request, text: str) -> None:
+    request.state.audit_detail = text
+
+
+@router.post("/orders/{order_id}/carrier", response_model=OrderOut, summary="Name the order's carrier (platform)")
+def put_carrier(
+    body: CarrierIn,
+    request: Request,
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    o = deliveries.set_carrier(db, deployment_of(request), sender_of(request, member), order_id, body.carrier)
+    db.commit()
+    _audit(request, f"order {order_id} carrier {body.carrier}")
+    return order_out(o)
+
+
+@router.post(
+    "/orders/deliveries",
+    response_model=list[Delivered],
+    summary="The carrier confirms delivery of its orders, each with its EPCIS event's hash ID",
+)
+def post_deliveries(
+    body: DeliveriesIn,
+    request: Request,
+    member: Member = Depends(require(Role.LOGISTICS)),
+    db: DbSession = Depends(get_db),
+) -> list[dict]:
+    pairs = [(d.order_id, d.epcis_event) for d in body.deliveries]
+    rows = deliveries.confirm_deliveries(db, deployment_of(request), sender_of(request, member), pairs)
+    db.commit()
+    tx = json.loads(rows[0].history)[-1]["tx"]
+    _audit(request, f"{len(rows)} deliveries confirmed tx {tx}")
+    return [
+        {
+            "order_id": o.order_id,
+            "status": o.status,
+            "window_ends_at": o.window_ends_at,
+            "delivery_event": o.delivery_event,
+            "tx": tx,
+        }
+        for o in rows
+    ]
+
+
+@router.post(
+    "/orders/{order_id}/confirm",
+    response_model=OrderOut,
+    summary="The platform confirms delivery of an order without a carrier; opens the return window",
+)
+def confirm_order(
+    request: Request,
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    (o,) = deliveries.confirm_by_platform(db, deployment_of(request), sender_of(request, member), [order_id])
+    db.commit()
+    _audit(request, f"order {order_id} delivered (platform)")
+    return order_out(o)
+
+
+@router.post(
+    "/orders/{order_id}/refund",
+    response_model=OrderOut,
+    summary="Refund all or part of what remains, before delivery or within the return window",
+)
+def refund_order(
+    body: RefundIn,
+    request: Request,
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.OPERATOR, Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    o = visible_order(db, member, order_id)
+    if not member.has(Role.OPERATOR) and o.merchant != member.address:
+        raise Forbidden(f"only order {order_id}'s merchant or the platform may refund it")
+    o = orders.refund_order(db, deployment_of(request), sender_of(request, member), order_id, body.amount_fen)
+    db.commit()
+    _audit(request, f"order {order_id} refund {body.amount_fen} fen")
+    return order_out(o)
+
+
+@router.post("/orders/{order_id}/dispute", response_model=OrderOut, summary="Dispute for the shopper (platform)")
+def dispute_order(
+    body: DisputeIn,
+    request: Request,
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    o = orders.dispute_order(db, deployment_of(request), sender_of(request, member), order_id, body.reason)
+    db.commit()
+    _audit(request, f"order {order_id} disputed")
+    return order_out(o)
+
+
+@router.get("/orders/{order_id}/ruling", summary="What arbiters sign to rule on a disputed order (EIP-712)")
+def ruling_to_sign(
+    request: Request,
+    order_id: OrderIdPath,
+    refund_fen: int = Query(ge=0, le=2**48 - 1),
+    member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    o = db.get(Order, order_id)  # arbiters and readers-of-all see every order
+    if o is None:
+        raise NotFound(f"order {order_id} not found")
+    dep = deployment_of(request)
+    params = settlement.parameters(dep)
+    remaining = o.amount_fen - (o.refunded_fen or 0)
+    needed = params["arbiter_quorum"] if remaining > params["ruling_threshold_fen"] else 1
+    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), refund_fen)
+    return {
+        "order_id": o.order_id,
+        "status": o.status,
+        "remaining_fen": remaining,
+        "signatures_needed": needed,
+        "typed_data": typed,
+    }
+
+
+@router.post("/orders/{order_id}/ruling", response_model=OrderOut, summary="Execute the arbiters' signed ruling")
+def post_ruling(
+    body: RulingIn,
+    request: Request,
+    order_id: OrderIdPath,
+    member: Member = Depends(require(Role.ARBITER, Role.OPERATOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    dep = deployment_of(request)
+    o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, body.signatures)
+    db.commit()
+    _audit(request, f"order {order_id} ruled: refund {body.refund_fen} fen")
+    return order_out(o, split)
+
+
+@router.post("/orders/settle", response_model=SettleOut, summary="Settle due orders in one transaction (any member)")
+def settle_orders(
+    body: SettleIn, request: Request, member: Member = Depends(authenticate), db: DbSession = Depends(get_db)
+) -> dict:
+    dep = deployment_of(request)
+    ids = body.order_ids or (orders.due_order_ids(db, dep) if body.due else [])
+    if not ids:
+        return {"settled": [], "skipped": []}
+    settled, skipped = orders.settle_orders(db, dep, sender_of(request, member), ids)
+    db.commit()
+    _audit(request, f"{len(settled)} orders settled, {len(skipped)} skipped")
+    return {
+        "settled": [
+            {"order_id": o.order_id, "status": o.status, "close_tx": o.close_tx, "settlement": s} for o, s in settled
+        ],
+        "skipped": skipped,
+    }
+
+
+@router.get("/audit/orders/{order_id}/key", summary="Open one order's on-chain key for an auditor")
+def order_key_opening(
+    order_id: OrderIdPath, member: Member = Depends(require(Role.AUDITOR)), db: DbSession = Depends(get_db)
+) -> dict:
+    o = visible_order(db, member, order_id)
+    return {
+        "order_id": o.order_id,
+        "order_key": o.order_key,
+        "salt": o.salt,
+        "derivation": "order_key = keccak256(utf8(order_id) || salt); salt = HMAC-SHA256(platform secret, order_id)",
+    }

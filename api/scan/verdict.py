@@ -1,0 +1,296 @@
+"""What a consumer learns from scanning a code: the verdict and the facts behind it.
+
+Verdicts, in the order they are decided:
+- `forged`: the signature is missing, from an unknown key, or does not match the code;
+- `unknown`: a well-signed code that was never issued here;
+- `recalled`: the batch was recalled on chain;
+- `suspicious`: scanned more often, or from more networks, than one real item would be;
+- `genuine`.
+
+Facts come from the database (the indexed chain events, the issued codes) and the chain (the
+merchant's deposit); the Merkle proof lets anyone check the code against the anchored root.
+Nothing else leaks: no other codes, no member keys, no order data. Every scan is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from requests.exceptions import RequestException
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+from starlette.concurrency import run_in_threadpool
+from web3.exceptions import Web3Exception
+
+from ledger.clock import as_utc, utcnow
+from ledger.errors import NodeUnavailable
+from ledger.money import vault
+from ledger.store.models import CodeIssue, EpcisEpc
+from ledger.trace import codes, digital_link, scan_facts
+from ledger.trace.codes import SignatureCheck
+from ledger.trace.epcis.identifiers import web_escape
+from ledger.trace.recorders import authorised
+
+from ..core.services import Services
+
+
+class Reason(NamedTuple):
+    """Why a verdict: `code` and `args` for the page's translations, `text` in English for JSON."""
+
+    code: str
+    args: dict[str, str]
+    text: str
+
+
+RECALLED = Reason("recalled_no_reason", {}, "batch recalled")
+SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
+SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
+
+
+_KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
+
+
+def _load_key(db: DbSession, kid: str) -> None:
+    pk = db.scalar(select(CodeIssue.public_key).where(CodeIssue.kid == kid).limit(1))
+    if pk is not None:
+        _KEYS[kid] = codes.public_key_from_b64(pk)
+
+
+async def _keys(svc: Services, kid: str | None) -> dict[str, Any]:
+    """The public key the code names, if this service ever issued with it (read once, then cached)."""
+    if kid and kid not in _KEYS:
+        await run_in_threadpool(_in_session(svc, lambda db: _load_key(db, kid)))
+    return {kid: _KEYS[kid]} if kid in _KEYS else {}
+
+
+async def _unless_revoked(svc: Services, sig: codes.SignatureCheck, kid: str) -> codes.SignatureCheck:
+    """A good signature by a key revoked on chain (as indexed) no longer vouches for the code. A
+    revocation the chain holds is in the past by the chain's own account: the block time is not
+    compared with this machine's clock (which may be behind the chain's)."""
+    digest = "0x" + codes.key_hash(_KEYS[kid]).hex()
+    revoked = await svc.scan_cache.aget(
+        ("revoked", digest), _in_session(svc, lambda db: scan_facts.key_revocation(db, digest))
+    )
+    if revoked is None:
+        return sig
+    args = {"kid": kid, "at": revoked["at"].isoformat(), "why": revoked["reason"]}
+    return SignatureCheck(
+        False, "revoked_key", args, f"signed with key {kid}, revoked on chain at {args['at']}: {args['why']}"
+    )
+
+
+@functools.lru_cache(maxsize=65_536)
+def _signature_check(uri: str, kid: str | None, key_known: bool) -> codes.SignatureCheck:
+    """Ed25519 verification is the dearest step of a scan; its answer for one URI under one key
+    (a key id is the hash of its key) never changes, so codes scanned again are not verified again."""
+    return codes.check_signature(uri, {kid: _KEYS[kid]} if key_known else {})
+
+
+class IssueRef(NamedTuple):
+    """What scans need of a code issue; an issue never changes once anchored."""
+
+    id: int
+    root: str
+    merchant: str
+    kid: str
+    anchor_tx: str
+    block_number: int
+
+
+def _issue(db: DbSession, issue_id: int) -> IssueRef | None:
+    row = db.get(CodeIssue, issue_id)  # not anchored (yet): its codes are not genuine
+    ok = row is not None and row.anchor_tx is not None
+    return IssueRef(row.id, row.root, row.merchant, row.kid, row.anchor_tx, row.block_number) if ok else None
+
+
+class CodeRef(NamedTuple):
+    id: int
+    issue_id: int
+    leaf_index: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_hashes(deployment_salt: str, host: str) -> tuple[str, str]:
+    salt = deployment_salt.encode()  # stable per deployment; no raw address is stored
+    try:
+        ip = ipaddress.ip_address(host)
+        net = ipaddress.ip_network(f"{host}/{24 if ip.version == 4 else 48}", strict=False)
+    except ValueError:
+        net = host
+    h = lambda v: hmac.new(salt, str(v).encode(), hashlib.sha256).hexdigest()[:16]  # noqa: E731
+    return h(host), h(net)
+
+
+def _scan_history(
+    rows: Sequence[tuple], pending: list[dict[str, Any]], now: datetime
+) -> tuple[dict[str, Any], set[str]]:
+    """How often and when the code was scanned before (written and still pending), and the
+    networks it was scanned from in the last day."""
+    day_ago = now - timedelta(days=1)
+    count, times, networks = 0, [], set()
+    for *_, network, n, first, last in rows:
+        if network is None:
+            continue
+        count += n
+        times += [as_utc(first), as_utc(last)]
+        if as_utc(last) >= day_ago:
+            networks.add(network)
+    for p in pending:  # recorded, not yet written
+        count += 1
+        times.append(p["at"])
+        if p["at"] >= day_ago:
+            networks.add(p["network"])
+    history = {
+        "count": count,
+        "first_at": min(times).isoformat() if times else None,
+        "last_at": max(times).isoformat() if times else None,
+    }
+    return history, networks
+
+
+async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
+    """The verdict and facts for a scanned URI; records the scan.
+
+    Runs on the event loop: the one query every scan needs (the code and its scan history, an
+    indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
+    the merchant's deposit from the chain) comes from caches loaded in worker threads."""
+    link = digital_link.parse(uri)
+    rows, pending = await _written_and_pending(svc, link)
+    code = CodeRef(*rows[0][:3]) if rows else None
+    issue = None
+    if code is not None:
+        issue = await svc.issues.aget(code.issue_id, _in_session(svc, lambda db: _issue(db, code.issue_id)))
+    kid = link.params.get("k")
+    sig = _signature_check(uri, kid, bool(await _keys(svc, kid)))
+    now = utcnow()
+    if sig.ok:
+        sig = await _unless_revoked(svc, sig, kid)
+    result: dict[str, Any] = {
+        "code": {"gtin": link.gtin, "lot": link.lot, "serial": link.serial},
+        "signature": {"ok": sig.ok, "reason": sig.reason},
+    }
+    history, networks = (
+        _scan_history(rows, pending, now) if code else ({"count": 0, "first_at": None, "last_at": None}, set())
+    )
+    result["scans_before"] = history
+
+    if not sig.ok:
+        verdict, why = "forged", Reason(sig.code, sig.args, sig.reason)
+    elif code is None or issue is None:
+        verdict, why = "unknown", Reason("never_issued", {}, "this code was never issued")
+    else:
+        verdict, why = "genuine", Reason("genuine", {}, "issued by the batch's merchant and anchored on chain")
+        result.update(await _facts(svc, link, code, issue))
+        recall_reason = result["batch"]["recall_reason"]
+        if result["batch"]["recalled"]:
+            verdict = "recalled"
+            why = Reason("recalled", {"why": recall_reason}, recall_reason) if recall_reason else RECALLED
+        elif history["count"] >= SUSPICIOUS_SCANS or len(networks) >= SUSPICIOUS_NETWORKS:
+            verdict, n, nets = "suspicious", history["count"], len(networks)
+            why = Reason(
+                "suspicious",
+                {"count": str(n), "networks": str(nets)},
+                f"scanned {n} times before, from {nets} networks in the last day",
+            )
+    client, network = _client_hashes(svc.settings.siwe_domain, client_host)
+    await svc.scans.durably(
+        {
+            "gtin": link.gtin,
+            "lot": link.lot,
+            "serial": link.serial,
+            "code_id": code.id if code else None,
+            "at": now,
+            "client": client,
+            "network": network,
+            "verdict": verdict,
+        }
+    )
+    result.update({"verdict": verdict, "reason": why.text, "reason_code": why.code, "reason_args": why.args})
+    return result
+
+
+async def _written_and_pending(svc: Services, link: Any) -> tuple[Sequence[tuple], list[dict[str, Any]]]:
+    """The code with its written scan history, and its scans recorded but not yet written, read as
+    of one moment: a batch committed in between would count twice (or not at all)."""
+    for _ in range(100):
+        generation = svc.scans.generation
+        rows = svc.lookup.fetchall({"gtin": link.gtin, "lot": link.lot, "serial": link.serial})
+        pending = svc.scans.pending_for(rows[0][0]) if rows else []
+        if generation % 2 == 0 and svc.scans.generation == generation:
+            return rows, pending
+        await asyncio.sleep(0.001)  # a batch is being written: a millisecond, then read again
+    return rows, pending
+
+
+def _in_session(svc: Services, read: Callable[[DbSession], Any]) -> Callable[[], Any]:
+    """A loader for a cache: `read` in a session of its own (it runs in a worker thread)."""
+
+    def load() -> Any:
+        with svc.sessions() as db:
+            return read(db)
+
+    return load
+
+
+async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issue: IssueRef) -> dict[str, Any]:
+    cache, gtin, lot = svc.scan_cache, link.gtin, link.lot
+    shared = await cache.aget(("batch", gtin, lot), _in_session(svc, lambda db: scan_facts.batch_facts(db, gtin, lot)))
+    batch_id, recall_reason, timeline = shared["batch_id"], shared["recall_reason"], shared["timeline"]
+    tree = scan_facts.TREES.peek(issue.root) or await run_in_threadpool(
+        _in_session(svc, lambda db: scan_facts.issue_tree(db, issue))
+    )
+    own = []
+    if await cache.aget(("item events", gtin), _in_session(svc, lambda db: scan_facts.has_item_events(db, gtin))):
+        item = f"https://id.gs1.org/01/{gtin}/21/{web_escape(link.serial)}"
+        about = select(EpcisEpc.event_id).where(EpcisEpc.uri == item)
+        own = await run_in_threadpool(
+            _in_session(svc, lambda db: scan_facts.epcis_rows(db, about, recorders=authorised(db, gtin)))
+        )
+    seen = {e["hash_id"] for e in shared["supply_chain"]}
+    supply_chain = sorted(
+        shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
+    )
+    deposit, unavailable = None, None
+    try:
+        account = await cache.aget(("deposit", issue.merchant), lambda: _deposit(svc, issue.merchant))
+        deposit = {k: account[k] for k in ("balance_fen", "frozen_fen", "required_fen")}
+    except NodeUnavailable as exc:  # the verdict does not need the chain; the page says what is missing
+        unavailable = str(exc)
+    return {
+        "product": {"gtin": link.gtin, "name": shared["product_name"]},
+        "batch": {"lot": link.lot, "batch_id": batch_id, "recalled": recall_reason is not None}
+        | {"recall_reason": recall_reason, "reviews": shared["reviews"]},
+        "merchant": {
+            "address": issue.merchant,
+            "deposit": deposit,
+            "deposit_unavailable": unavailable,
+        },
+        "timeline": timeline,
+        "supply_chain": supply_chain,
+        "proof": {
+            "root": issue.root,
+            "leaf_index": code.leaf_index,
+            "leaf": "0x" + codes.code_leaf(link).hex(),
+            "path": ["0x" + p.hex() for p in tree.proof(code.leaf_index)],
+            "anchor_tx": issue.anchor_tx,
+            "block_number": issue.block_number,
+            "kid": issue.kid,
+        },
+    }
+
+
+def _deposit(svc: Services, merchant: str) -> dict[str, int]:
+    """The merchant's guarantee deposit as the vault holds it now."""
+    try:
+        return vault.deposit_account(svc.chain.deployment(), merchant)
+    except (RequestException, Web3Exception, OSError) as exc:
+        raise NodeUnavailable(
+            f"cannot read the deposit from the chain node at {svc.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"
+        ) from None

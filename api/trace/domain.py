@@ -1,0 +1,8 @@
+"""What the trace domain mounts: products, recorders, code issues, code keys."""
+
+from __future__ import annotations
+
+from ..core.domain import Domain
+from . import code_keys, codes, products, recorders
+
+DOMAIN = Domain("trace", (products.router, recorders.router, codes.router, code_keys.router))

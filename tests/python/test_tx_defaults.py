@@ -1,0 +1,25 @@
+"""Our transaction defaults (public web3 API only) fill what web3's own private helper fills,
+against the real development node."""
+
+from __future__ import annotations
+
+from web3._utils.transactions import fill_transaction_defaults  # the reference, in a test only
+
+from ledger.chain.client import connect, dev_accounts
+from ledger.chain.tx_defaults import fill_defaults
+
+
+def test_defaults_are_web3s(chain_node):
+    w3 = connect(chain_node.url)
+    a, b = (x.address for x in dev_accounts(2))
+    for tx in (
+        {"from": a, "to": b, "value": 1},  # EIP-1559 fees filled
+        {"from": a, "to": b, "data": b"\x01", "gasPrice": 2 * 10**9},  # legacy: only gas and chain id
+        {"from": a, "to": b, "maxPriorityFeePerGas": 5, "gas": 30_000},  # the tip given, the cap filled
+    ):
+        for _ in range(5):  # a block sealed between the two reads moves the base fee: read again
+            block = w3.eth.block_number
+            ours, theirs = fill_defaults(w3, dict(tx)), fill_transaction_defaults(w3, dict(tx))
+            if w3.eth.block_number == block:
+                break
+        assert ours == theirs
