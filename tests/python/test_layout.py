@@ -17,6 +17,7 @@ MAY_IMPORT = {
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
+    "ledger.devices": {"ledger.trace", "ledger.chain", "ledger.store", "ledger.access"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -34,6 +35,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.flows",
         "ledger.compliance",
+        "ledger.devices",
     },
 }
 
