@@ -98,7 +98,7 @@ persistence true
 persistence_location {f / "store"}/
 autosave_interval 5
 max_queued_messages {self.max_queued}
-max_inflight_messages 100
+max_inflight_messages 0
 log_dest file {f / "mosquitto.log"}
 log_type error
 log_type warning

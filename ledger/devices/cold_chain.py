@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.store.models import ColdChainRule
+from ledger.store.device_tables import ColdChainRule
 
 CONTEXT = [
     "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",

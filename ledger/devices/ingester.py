@@ -27,10 +27,11 @@ from ledger.devices import batches, cold_chain
 from ledger.devices.broker import INGESTER_USER
 from ledger.devices.registry import ChainStatus
 from ledger.devices.sm2 import Sm2Key
-from ledger.store.models import Device, DeviceBatch, DeviceReading
+from ledger.store.device_tables import Device, DeviceBatch, DeviceReading
 from ledger.trace.epcis.capture import capture
 
 TOPIC = "devices/+/batches"
+NUDGE = "ingester/nudge"
 log = logging.getLogger(__name__)
 #: every column of a device_batches row, so rows insert together (executemany needs equal keys)
 _ROW = dict.fromkeys(("device_id", "seq", "reason", "sm3", "signature", "body", "sent_at", "event_ids"))
@@ -100,8 +101,13 @@ class Ingester:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                first = self._inbox.get(timeout=0.1)
+                first = self._inbox.get(timeout=0.5)
             except queue.Empty:
+                # Mosquitto 2.0.11 may sit on a persistent session's queued messages after a
+                # reconnect until the client sends something (seen here: until the next PINGREQ,
+                # up to a keep-alive later). An idle ingester therefore says something every
+                # half second: a QoS 0 publish the ACL discards.
+                self.client.publish(NUDGE, b"", qos=0)
                 continue
             msgs = [first]
             while len(msgs) < self.max_batch:

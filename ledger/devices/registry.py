@@ -20,7 +20,7 @@ from ledger.access.sealed import seal, unseal
 from ledger.chain.deploy import Deployment
 from ledger.devices.sm2 import Sm2Key
 from ledger.errors import LedgerError
-from ledger.store.models import Device
+from ledger.store.device_tables import Device
 
 KINDS = ("reader", "logger", "gateway")
 

@@ -1,6 +1,6 @@
 """Tables of the devices domain (ledger.devices): registered devices with their sealed PSK, every
 signed batch received (accepted or refused, with the reason), and the readings of accepted ones.
-Re-exported by `models`."""
+Imported from here (`models` is full)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 from .compliance_tables import CreditCodePilot, EventCompleteness, EventSignature, TradingParty  # noqa: F401
-from .device_tables import ColdChainRule, Device, DeviceBatch, DeviceReading  # noqa: F401
 from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun

@@ -1,6 +1,7 @@
 """Devices end to end through a real Mosquitto (TLS 1.2 PSK), the chain's DeviceRegistry and
 SQLite: what is accepted becomes readings and EPCIS events; what is not is refused with a reason."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,8 @@ from ledger.devices.mqtt_client import DeviceConnection, topic
 from ledger.devices.sm2 import Sm2Key
 from ledger.errors import LedgerError
 from ledger.store.db import make_engine, migrate, session_factory
-from ledger.store.models import DeviceBatch, DeviceReading, EpcisEvent
+from ledger.store.device_tables import DeviceBatch, DeviceReading
+from ledger.store.models import EpcisEvent
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 LOT = "https://id.gs1.org/01/06901234567892/10/L1"
@@ -155,3 +157,69 @@ def test_bad_batches_are_refused_with_reasons_and_good_ones_become_events(rig, m
         conn.close()
     finally:
         ing.stop()
+
+
+def _flood(rig, conn, key, d, seqs):
+    now = datetime.now(UTC)
+    infos = [
+        conn.publish(batches.make(key, d.identity, d.device.giai, s, _temps(now, [4.0])), wait=False) for s in seqs
+    ]
+    for info in infos:
+        info.wait_for_publish(60)
+
+
+def _settled(rig, timeout=90):
+    """The accepted count once it stops growing for 3 s."""
+    last, since = -1, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = rig.count(status="accepted")
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since > 3:
+            return n
+        time.sleep(0.1)
+    return last
+
+
+def test_queue_limits_and_an_ingester_restart_under_load(rig, tmp_path):
+    """Mosquitto's default (1,000 queued per offline session) drops the rest silently; ours keeps
+    them, and an ingester stopped in the middle of a flood picks up every message when it returns."""
+    key, d = rig.add(f"T{time.time_ns() % 10**12}Q")
+    n = 1200
+    rig.broker = Broker(tmp_path / "default-broker", max_queued=1000).start(rig.psks())
+    Ingester(rig.sessions, rig.broker.local_port, rig.broker.ingester_password, client_id="q").start().stop()
+    conn = DeviceConnection(rig.broker.psk_port, d.identity, d.psk_hex)
+    _flood(rig, conn, key, d, range(1, n + 1))  # the ingester is away: its session queues
+    conn.close()
+    ing = Ingester(rig.sessions, rig.broker.local_port, rig.broker.ingester_password, client_id="q").start()
+    dropped = n - _settled(rig)
+    ing.stop()
+    rig.broker.stop()
+    assert 150 <= dropped <= 200, (
+        dropped
+    )  # 1,000 queued (+ a few in flight) of 1,200  # 1,000 queued (+ up to the in-flight window) of 1,500
+
+    rig.broker = Broker(tmp_path / "our-broker").start(rig.psks())
+    ing = Ingester(rig.sessions, rig.broker.local_port, rig.broker.ingester_password, client_id="r").start()
+    base = rig.count(status="accepted")
+    conn = DeviceConnection(rig.broker.psk_port, d.identity, d.psk_hex)
+    seqs = range(n + 1, 2 * n + 1)
+    flood = threading.Thread(target=_flood, args=(rig, conn, key, d, seqs))
+    flood.start()
+    rig.wait(lambda: rig.count(status="accepted") - base >= 100)
+    ing.stop()  # mid-flood: whatever it received and did not commit stays unacknowledged
+    stopped_at = rig.count(status="accepted") - base
+    flood.join(120)
+    assert rig.count(status="accepted") - base == stopped_at  # nothing recorded while it was away
+    ing = Ingester(rig.sessions, rig.broker.local_port, rig.broker.ingester_password, client_id="r").start()
+    try:
+        rig.wait(lambda: rig.count(status="accepted") - base == n, timeout=120)
+        with rig.sessions() as db:
+            q = select(func.count(func.distinct(DeviceBatch.seq))).where(DeviceBatch.status == "accepted")
+            assert db.scalar(q.where(DeviceBatch.seq > n)) == n  # each once, none lost
+        assert rig.count(status="refused") == 0
+        assert stopped_at < n
+    finally:
+        ing.stop()
+        conn.close()
