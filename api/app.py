@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from ledger import __version__
 
-from . import audit, auth, errors, log_redaction
+from . import audit, auth, devices, errors, log_redaction
 from .dl_resolver import ResolverFront
 from .edge import Edge
 from .epcis_binding import EpcisHeaders
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(explorer.router)
     app.include_router(reconciliation.router)
     app.include_router(compliance.router)
+    app.include_router(devices.router)
     # outermost: a GS1 value's encoded `/` must not split its path segment before anything routes
     app.add_middleware(EncodedSlashes)
     # no redirect to the path with(out) a trailing slash: Starlette builds its Location from Host

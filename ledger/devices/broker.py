@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ledger.access.sealed import seal, unseal
 from ledger.errors import LedgerError
+from ledger.paths import data_dir
 
 INGESTER_USER = "ingester"
 PSK_HINT = "traceledger-devices"
@@ -39,6 +40,24 @@ def mosquitto_binary() -> str:
     if not Path(found).exists():
         raise LedgerError("Mosquitto is not installed: `apt-get install mosquitto` (make system-deps)")
     return found
+
+
+def broker_dir() -> Path:
+    """`LEDGER_MQTT_DIR` or `<data dir>/mqtt`: where `make run`'s broker keeps its files."""
+    return Path(os.environ.get("LEDGER_MQTT_DIR") or data_dir() / "mqtt")
+
+
+def reload_running(folder: Path, psks: dict[str, str]) -> bool:
+    """Rewrite the PSK file and ACL of the broker whose files are in `folder` and have it reload
+    them (by its pid file), from any process; whether a running broker was told."""
+    if not folder.exists():
+        return False
+    Broker.write_files(folder, psks)
+    try:
+        os.kill(int((folder / "mosquitto.pid").read_text().strip()), signal.SIGHUP)
+        return True
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return False
 
 
 def free_port() -> int:
@@ -94,6 +113,7 @@ class Broker:
         conf = f"""# written by ledger.devices.broker; rewritten on every start
 per_listener_settings true
 user {pwd.getpwuid(os.getuid()).pw_name}
+pid_file {f / "mosquitto.pid"}
 persistence true
 persistence_location {f / "store"}/
 autosave_interval 5
@@ -123,15 +143,19 @@ acl_file {f / "ingester.acl"}
         return f / "mosquitto.conf"
 
     def write_psks(self, psks: dict[str, str]) -> None:
+        self.write_files(self.folder, psks)
+
+    @staticmethod
+    def write_files(folder: Path, psks: dict[str, str]) -> None:
         """identity => key (hex) of every device allowed to connect now."""
         for ident, key in psks.items():
             if not ident.replace("-", "").isalnum() or not key or any(c not in "0123456789abcdef" for c in key):
                 raise LedgerError(f"bad PSK entry for {ident!r}")
-        _write_private(self.folder / "psk", "".join(f"{i}:{k}\n" for i, k in sorted(psks.items())))
+        _write_private(folder / "psk", "".join(f"{i}:{k}\n" for i, k in sorted(psks.items())))
         # one rule per device, not a %u pattern: a revoked device still connected when the broker
         # reloads (Mosquitto 2.0 keeps PSK sessions open) can then no longer publish anything
         acl = "".join(f"user {i}\ntopic write devices/{i}/#\n" for i in sorted(psks))
-        _write_private(self.folder / "device.acl", acl)
+        _write_private(folder / "device.acl", acl)
 
     def start(self, psks: dict[str, str], timeout: float = 20.0) -> Broker:
         conf = self.write_config(psks)
