@@ -43,7 +43,8 @@ node_modules/.installed: package.json package-lock.json
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
 # consumer page, Ghostscript rasterises label sheets as a printer would; PostgreSQL and Redis
 # servers the tests start themselves (tests/python/conftest.py; root on CI machines)
-SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server
+# Mosquitto is the devices' MQTT broker (TLS-PSK), mosquitto-clients its `mosquitto_pub` baseline
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server mosquitto mosquitto-clients
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -95,12 +96,17 @@ deploy: node database
 	$(BIN)/python -m ledger deploy
 	$(BIN)/python -m ledger migrate
 
+# DEVICES=1: also the devices' Mosquitto broker (TLS-PSK) and the ingester (ledger/devices/serve.py)
+DEVICES ?= 0
+ifeq ($(DEVICES),1)
+RUN_DEVICES = $(BIN)/python -m ledger.devices.serve >> $$data/devices.log 2>&1 & devices=$$!;
+endif
 run: deploy
 	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing in the background;"
 	@echo "the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
-	indexer=$$!; $(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$follower 2>/dev/null' EXIT INT TERM; \
+	indexer=$$!; $(FOLLOW_GOVERNANCE) $(RUN_DEVICES) trap 'kill $$indexer $$follower $$devices 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:

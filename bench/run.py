@@ -32,6 +32,7 @@ from . import (
     epcis_binding,
     gas,
     indexer,
+    iot,
     order_gas,
     recon_db,
     reconcile,
@@ -55,6 +56,7 @@ PARTS = {
     "consortium": consortium,
     "console": console,
     "trace": trace,
+    "iot": iot,
 }
 
 
