@@ -53,7 +53,7 @@ for _name, _res, _args in [
     ("EVP_MD_CTX_new", _P, []),
     ("EVP_MD_CTX_free", None, [_P]),
     ("EVP_MD_CTX_set_pkey_ctx", None, [_P, _P]),
-    ("EVP_sm3", _P, []),
+    ("EVP_MD_fetch", _P, [_P, _Z, _Z]),
     ("EVP_DigestSignInit", _I, [_P, _P, _P, _P, _P]),
     ("EVP_DigestSign", _I, [_P, _Z, ctypes.POINTER(_S), _Z, _S]),
     ("EVP_DigestVerifyInit", _I, [_P, _P, _P, _P, _P]),
@@ -73,7 +73,8 @@ for _name, _res, _args in [
 ]:
     _fn = getattr(_lib, _name)
     _fn.restype, _fn.argtypes = _res, _args
-_SM3 = _lib.EVP_sm3()
+# fetched once: `EVP_sm3()` would have every DigestSignInit/VerifyInit fetch it from the provider
+_SM3 = _lib.EVP_MD_fetch(None, b"SM3", None)
 
 
 def _check(ok: int, what: str) -> None:
