@@ -63,7 +63,13 @@ class Ingester:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._subscribed = threading.Event()
+        self._working = 0
         self.client: mqtt.Client | None = None
+
+    @property
+    def backlog(self) -> int:
+        """Messages received and not yet recorded."""
+        return self._inbox.qsize() + self._working
 
     def start(self, timeout: float = 15.0) -> Ingester:
         c = mqtt.Client(
@@ -117,9 +123,11 @@ class Ingester:
                     break
             if self._stop.is_set():
                 return  # never acknowledged: the broker delivers them again
+            self._working = len(msgs)
             for group in self._write(msgs):
                 for m in group:
                     self.client.ack(m.mid, 1)
+            self._working = 0
 
     def _write(self, msgs: list[Message]) -> list[list[Message]]:
         """Record `msgs` together; if that fails, one by one, so one bad message cannot hold up the

@@ -38,6 +38,7 @@ class DeviceConnection:
         self._connected = threading.Event()
         self._refused: str | None = None
         self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(0.1, 2)
         self.client.on_disconnect = lambda c, u, f, rc, p: self._connected.clear()
         try:
             self.client.connect("127.0.0.1", port, keepalive=30)
@@ -59,6 +60,9 @@ class DeviceConnection:
 
     def publish(self, payload: bytes, subtopic: str | None = None, wait: bool = True) -> mqtt.MQTTMessageInfo:
         info = self.client.publish(subtopic or topic(self.identity), payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_NO_CONN and self._connected.wait(self.timeout):
+            # dropped and reconnecting (paho's loop reconnects and resends what was in flight)
+            info = self.client.publish(subtopic or topic(self.identity), payload, qos=1)
         if wait:
             info.wait_for_publish(self.timeout)
         return info
