@@ -155,6 +155,14 @@ def test_bad_batches_are_refused_with_reasons_and_good_ones_become_events(rig, m
         with rig.sessions() as db:
             assert all(db.get(EpcisEvent, e.id).anchor_id is not None for e in events)
         conn.close()
+
+        # revoked on chain only (this database not told): the chain's word refuses the next batch
+        contract = registry.registry(rig.dep)
+        rig.dep.sender(rig.account).transact(contract.functions.revoke(bytes.fromhex(d.device.device_id[2:]), "x"))
+        checker = Ingester(rig.sessions, 0, "", chain=registry.ChainStatus(rig.dep, ttl_s=0))
+        late = batches.make(key, ident, giai, 6, _temps(now, [5.0]))
+        with rig.sessions() as db:
+            assert checker.ingest(db, [(topic(ident), late)])[0]["reason"] == "revoked"
     finally:
         ing.stop()
 
