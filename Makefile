@@ -44,8 +44,9 @@ node_modules/.installed: package.json package-lock.json
 # Debian packages the tests look with: zbar decodes rendered QR codes, chromium renders the
 # consumer page, Ghostscript rasterises label sheets as a printer would; PostgreSQL and Redis
 # servers the tests start themselves (tests/python/conftest.py; root on CI machines); iproute2's `ip`
-# makes the consortium's hosts (network namespaces: docs/consortium.md)
-SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server iproute2
+# makes the consortium's hosts (network namespaces: docs/consortium.md); Mosquitto is the devices'
+# MQTT broker (TLS-PSK), mosquitto-clients its `mosquitto_pub` baseline
+SYSTEM_PACKAGES := libzbar0 chromium ghostscript postgresql redis-server iproute2 mosquitto mosquitto-clients
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -104,13 +105,18 @@ deploy: node database zk
 	$(BIN)/python -m ledger zk deploy
 	$(BIN)/python -m ledger migrate
 
+# DEVICES=1: also the devices' Mosquitto broker (TLS-PSK) and the ingester (ledger/devices/serve.py)
+DEVICES ?= 0
+ifeq ($(DEVICES),1)
+RUN_DEVICES = $(BIN)/python -m ledger.devices.serve >> $$data/devices.log 2>&1 & devices=$$!;
+endif
 run: deploy
 	@echo "serving the API on http://$(HOST):$(PORT) (docs at /docs), indexing and the background loops"
 	@echo "(ledger worker) beside it; the chain ($(LEDGER_NETWORK)) keeps running after Ctrl-C: 'make stop' ends it"
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
 	indexer=$$!; $(BIN)/python -m ledger worker >> $$data/worker.log 2>&1 & worker=$$!; \
-	$(FOLLOW_GOVERNANCE) trap 'kill $$indexer $$worker $$follower 2>/dev/null' EXIT INT TERM; \
+	$(FOLLOW_GOVERNANCE) $(RUN_DEVICES) trap 'kill $$indexer $$worker $$follower $$devices 2>/dev/null' EXIT INT TERM; \
 	LEDGER_BACKGROUND_IN_WEB=0 $(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 stop:

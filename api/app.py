@@ -20,6 +20,7 @@ from .core import errors, log_redaction
 from .core.domain import Policies
 from .core.services import Services
 from .core.settings import Settings
+from .devices.domain import DOMAIN as DEVICES
 from .epcis.domain import DOMAIN as EPCIS
 from .middleware import stack
 from .money.domain import DOMAIN as MONEY
@@ -30,7 +31,7 @@ from .system.domain import DOMAIN as SYSTEM
 from .trace.domain import DOMAIN as TRACE
 
 #: in the order their routers are included
-DOMAINS = (SCAN, CONSOLE, SYSTEM, ACCESS, TRACE, RESOLVER, MONEY, EPCIS, CHAIN, CARBON, PURCHASES)
+DOMAINS = (SCAN, CONSOLE, SYSTEM, ACCESS, TRACE, RESOLVER, MONEY, EPCIS, CHAIN, CARBON, PURCHASES, DEVICES)
 
 
 @asynccontextmanager

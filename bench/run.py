@@ -33,6 +33,7 @@ from . import (
     epcis_binding,
     gas,
     indexer,
+    iot,
     order_gas,
     peers,
     recon_db,
@@ -61,6 +62,7 @@ PARTS = {
     "carbon": carbon,
     "peers": peers,
     "zk": zk,
+    "iot": iot,
 }
 
 

@@ -52,17 +52,11 @@ class Settings(BaseSettings):
     )
     network_port: int = Field(8645, description="the consortium's first JSON-RPC port at `network init` "
                               "(node i: + i; devp2p + 100; engine API + 200)")  # fmt: skip
-    tx_timeout_s: float = Field(
-        60,
-        validation_alias=_as("tx_timeout_s", "LEDGER_TX_TIMEOUT"),
-        description="seconds a write waits for its receipt before it answers 503 (no block sealed: too few "
-        "validators up)",
-    )
-    rpc_timeout_s: float = Field(
-        5,
-        validation_alias=_as("rpc_timeout_s", "LEDGER_RPC_TIMEOUT"),
-        description="seconds a read of the chain node may take before it answers 503",
-    )
+    tx_timeout_s: float = Field(60, validation_alias=_as("tx_timeout_s", "LEDGER_TX_TIMEOUT"),
+                                description="seconds a write waits for its receipt before it answers 503 "
+                                "(no block sealed: too few validators up)")  # fmt: skip
+    rpc_timeout_s: float = Field(5, validation_alias=_as("rpc_timeout_s", "LEDGER_RPC_TIMEOUT"),
+                                 description="seconds a read of the chain node may take, then a 503")  # fmt: skip
     block_time: str = Field(
         "2",
         description="seconds between blocks of the development node when nobody transacts "
@@ -266,6 +260,12 @@ class Settings(BaseSettings):
 
     zk_ptau: Path | None = Field(None, description="a public ceremony's prepared powers-of-tau file for the "
                                  "purchase circuit (`make zk`); unset: one made here, development only")  # fmt: skip
+
+    # -- devices (docs/devices.md) ---------------------------------------------------------------
+    mosquitto: str | None = Field(None, description="the Mosquitto broker's binary [default: `mosquitto` on PATH]")
+    mqtt_dir: Path | None = Field(None, description="where the broker keeps its files [default: `<data dir>/mqtt`]")
+    mqtt_psk_port: int = Field(8883, description="the broker's TLS 1.2 PSK listener, for devices")
+    mqtt_local_port: int = Field(1884, description="the broker's loopback listener, for the ingester")
 
     # -- money ------------------------------------------------------------------------------------
     ageing_withdrawal_days: int = Field(

@@ -26,6 +26,7 @@ DEPLOYABLE = (
     "Provenance",
     "GuaranteeVault",
     "OrderSettlement",
+    "DeviceRegistry",
     "NaiveEventStore",
     "PurchaseProofs",
 )

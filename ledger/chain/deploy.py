@@ -51,6 +51,7 @@ REFERRAL_CAPS_BPS = (1000, 500, 300)
 CASE_THRESHOLD_FEN = 100_000
 CASE_QUORUM = 2
 CONTRACTS = ("Governance", "Membership", "SettlementToken", "Provenance", "GuaranteeVault", "OrderSettlement")
+CONTRACTS += ("DeviceRegistry",)
 
 
 @dataclass
@@ -148,6 +149,7 @@ def deploy(
     _deploy("Provenance", membership.address)
     vault = _deploy("GuaranteeVault", membership.address, token.address, WITHDRAW_COOLDOWN_S)
     settlement = _deploy("OrderSettlement", membership.address, token.address, platform, SETTLEMENT_TIMEOUT_S)
+    _deploy("DeviceRegistry", membership.address)
 
     members: dict[str, dict[str, Any]] = {}
     calls = []

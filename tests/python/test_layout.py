@@ -25,6 +25,7 @@ MAY_IMPORT = {
     "ledger.carbon": {"ledger.compliance", "ledger.trace", "ledger.chain", "ledger.store"},
     "ledger.privacy": {"ledger.chain", "ledger.store"},
     "ledger.devnet": {"ledger.chain", "ledger.store", "ledger.access"},
+    "ledger.devices": {"ledger.trace", "ledger.chain", "ledger.store", "ledger.access"},
     "ledger.flows": {
         "ledger.chain",
         "ledger.store",
@@ -47,6 +48,7 @@ MAY_IMPORT = {
         "ledger.carbon",
         "ledger.worker",
         "ledger.privacy",
+        "ledger.devices",
     },
 }
 
@@ -64,6 +66,7 @@ API_DOMAINS = {
     "api.console",
     "api.carbon",
     "api.purchases",
+    "api.devices",
 }
 API_SHELL = {"api.core", "api.access"}
 MAY_IMPORT |= {

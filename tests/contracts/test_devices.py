@@ -1,0 +1,70 @@
+"""DeviceRegistry: a member registers its own devices; only the owner or governance revokes."""
+
+import pytest
+from conftest import govern, reverts
+from web3 import Web3
+
+X, Y = "0x" + "11" * 32, "0x" + "22" * 32
+
+
+@pytest.fixture(scope="module")
+def registry(DeviceRegistry, membership, governors):
+    return DeviceRegistry.deploy(membership, {"from": governors[0]})
+
+
+def _id(giai):
+    return "0x" + Web3.keccak(text=giai).hex().removeprefix("0x")
+
+
+def test_a_member_registers_its_own_device(registry, logistics, chain):
+    tx = registry.register("0614141ABC123", X, Y, {"from": logistics})
+    ev = tx.events["DeviceRegistered"]
+    assert ev["deviceId"] == _id("0614141ABC123") and ev["owner"] == logistics
+    d = registry.device(_id("0614141ABC123"))
+    assert d["owner"] == logistics and d["giai"] == "0614141ABC123"
+    assert d["since"] == chain[tx.block_number].timestamp and d["revokedAt"] == 0
+    assert (d["keyX"], d["keyY"]) == (X, Y)
+    assert registry.isActive(_id("0614141ABC123")) and registry.deviceCount() == 1
+    assert not registry.isActive(_id("nothing"))
+
+
+def test_outsiders_and_bad_input_are_refused(registry, outsider, merchant):
+    with reverts("MissingRole"):
+        registry.register("0614141X", X, Y, {"from": outsider})
+    with reverts("InvalidGiai"):
+        registry.register("", X, Y, {"from": merchant})
+    with reverts("InvalidGiai"):
+        registry.register("9" * 31, X, Y, {"from": merchant})
+    with reverts("InvalidKey"):
+        registry.register("0614141X", "0x" + "00" * 32, "0x" + "00" * 32, {"from": merchant})
+    registry.register("0614141X", X, Y, {"from": merchant})
+    with reverts("DeviceExists"):
+        registry.register("0614141X", X, "0x" + "33" * 32, {"from": merchant})
+    with reverts("KeyInUse"):
+        registry.register("0614141Y", X, Y, {"from": merchant})
+
+
+def test_only_the_owner_or_governance_revokes(registry, governance, governors, merchant, merchant_b):
+    registry.register("0614141A", X, Y, {"from": merchant})
+    registry.register("0614141B", X, "0x" + "44" * 32, {"from": merchant})
+    with reverts("NotDeviceOwner"):
+        registry.revoke(_id("0614141A"), "theft", {"from": merchant_b})
+    with reverts("NotDeviceOwner"):
+        registry.revoke(_id("0614141A"), "theft", {"from": governors[0]})  # a governor alone is not governance
+    with reverts("UnknownDevice"):
+        registry.revoke(_id("none"), "x", {"from": merchant})
+    tx = registry.revoke(_id("0614141A"), "lost", {"from": merchant})
+    assert tx.events["DeviceRevoked"]["by"] == merchant and tx.events["DeviceRevoked"]["reason"] == "lost"
+    assert registry.device(_id("0614141A"))["revokedAt"] == tx.timestamp
+    assert not registry.isActive(_id("0614141A"))
+    with reverts("AlreadyRevoked"):
+        registry.revoke(_id("0614141A"), "again", {"from": merchant})
+    tx = govern(governance, governors, registry, "revoke", _id("0614141B"), "compromised")
+    assert not registry.isActive(_id("0614141B"))
+
+
+def test_a_removed_members_devices_are_inactive(registry, governance, governors, membership, producer):
+    registry.register("0614141P", X, Y, {"from": producer})
+    assert registry.isActive(_id("0614141P"))
+    govern(governance, governors, membership, "remove", producer)
+    assert not registry.isActive(_id("0614141P"))

@@ -1,0 +1,47 @@
+"""`/v1/devices`: register (PSK once, key on chain), list (own only), revoke (owner only), readings."""
+
+from ledger.devices import registry
+from ledger.devices.sm2 import Sm2Key
+
+from .helpers import login, make_client
+
+
+def test_register_list_revoke_and_read(deployment, chain_node, tmp_path, members, monkeypatch):
+    (tmp_path / "mqtt").mkdir()
+    monkeypatch.setenv("LEDGER_MQTT_DIR", str(tmp_path / "mqtt"))  # no broker running: files only
+    dep, _ = deployment
+    c = make_client(deployment, chain_node, tmp_path)
+    owner, other, auditor = (
+        login(c, members["logistics"]),
+        login(c, members["merchant_b"]),
+        login(c, members["auditor"]),
+    )
+    key = Sm2Key.generate()
+    giai = f"A{tmp_path.name[-20:]}".replace("_", "")[:30]
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger"}
+    assert c.post("/v1/devices", json=body).status_code == 401
+    r = c.post("/v1/devices", json=body, headers=owner)
+    assert r.status_code == 201, r.text
+    dev = r.json()
+    assert len(dev["psk"]) == 64 and dev["owner"] == members["logistics"].address
+    on_chain = registry.registry(dep).functions.device(bytes.fromhex(dev["device_id"][2:])).call()
+    assert on_chain[0] == dev["owner"] and bytes(on_chain[3]) + bytes(on_chain[4]) == key.public[1:]
+    assert c.post("/v1/devices", json=body, headers=owner).status_code == 409
+    bad = body | {"giai": giai + "x", "public_key": "04" + "01" * 64}  # not on the curve
+    assert c.post("/v1/devices", json=bad, headers=owner).status_code == 422
+    assert c.post("/v1/devices", json=body | {"kind": "toaster"}, headers=owner).status_code == 422
+
+    listed = c.get("/v1/devices", headers=owner).json()
+    assert [d["device_id"] for d in listed] == [dev["device_id"]] and "psk" not in listed[0]
+    assert dev["device_id"] not in [d["device_id"] for d in c.get("/v1/devices", headers=other).json()]
+    assert dev["device_id"] in [d["device_id"] for d in c.get("/v1/devices", headers=auditor).json()]
+    assert c.get(f"/v1/devices/{dev['device_id']}/readings", headers=other).status_code == 404
+    assert c.get(f"/v1/devices/{dev['device_id']}/readings", headers=auditor).json()["readings"] == []
+    psk_file = (tmp_path / "mqtt" / "psk").read_text()
+    assert f"{dev['identity']}:{dev['psk']}" in psk_file
+
+    assert c.post(f"/v1/devices/{dev['device_id']}/revoke", json={"reason": "x"}, headers=other).status_code == 404
+    r = c.post(f"/v1/devices/{dev['device_id']}/revoke", json={"reason": "lost"}, headers=owner)
+    assert r.status_code == 200 and r.json()["revoked_at"]
+    assert not registry.registry(dep).functions.isActive(bytes.fromhex(dev["device_id"][2:])).call()
+    assert dev["identity"] not in (tmp_path / "mqtt" / "psk").read_text()
