@@ -30,6 +30,7 @@ STYLE = (
     "section{margin:1.2rem 0}h2{font-size:1rem;color:#57606a;margin:.2rem 0}ol{padding-left:1.2rem}"
     "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
     "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
+    "#reviews a,#carbon a{display:inline-block;min-height:44px;padding:.6rem 0}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()

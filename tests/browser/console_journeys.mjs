@@ -89,6 +89,13 @@ try {
       null, { timeout: 30000 });
     report.batches = await page.textContent('#batches tbody');
   });
+  await timed('carbon_trend', async () => {  // the new product has no footprint yet: the page says so
+    await page.fill('#carbon-gtin', newGtin);
+    await page.click('#carbon-form button');
+    await page.waitForFunction(() => /\S/.test(document.querySelector('#carbon-status').textContent)
+      && document.querySelector('#carbon-status').textContent !== 'Loading…', null, { timeout: 30000 });
+    report.carbon_status = await page.textContent('#carbon-status');
+  });
   await timed('issue_codes', async () => {
     await page.fill('#codes-gtin', gtin);
     await page.fill('#codes-lot', lot);

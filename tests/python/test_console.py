@@ -145,6 +145,7 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     report = journey("console_journeys.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, gtin, "C-1", new)
     assert len(report["axe"]) == 8
     assert report["batch_status"].startswith("Done") and report["recall_status"].startswith("Done"), report
+    assert report["carbon_status"] == "No footprint published for this product yet.", report
     assert "LJ/2026" in report["batches"] and "recalled (on chain)" in report["batches"], report["batches"]
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
     assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:

@@ -3,6 +3,7 @@
 // with each problem's path and the anchoring status, and the scan statistics of its codes.
 import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
 import { bars } from './charts.js';
+import { wireCarbon } from './carbon.js';
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
@@ -246,4 +247,5 @@ export function initMerchant() {
   });
   $('codes-form').addEventListener('submit', issueCodes);
   $('epcis-form').addEventListener('submit', uploadEpcis);
+  wireCarbon();
 }
