@@ -28,7 +28,9 @@ class Settings(LedgerSettings):
         """`LEDGER_SIGNER_MNEMONIC_FILE` wins over `LEDGER_SIGNER_MNEMONIC` in the clear; on the
         consortium, the operator's sealed file (`ledger.access.sealed.signer_mnemonic`, which
         `ledger worker` reads alike)."""
-        from ledger.access.sealed import signer_mnemonic
+        from ledger.access.sealed import sealed_mnemonic
 
-        object.__setattr__(self, "signer_mnemonic", signer_mnemonic())
+        sealed = sealed_mnemonic(self.signer_mnemonic_file)
+        if sealed is not None:  # else the one given (in the clear, or to the constructor) stands
+            object.__setattr__(self, "signer_mnemonic", sealed)
         return self

@@ -74,12 +74,16 @@ def signer_mnemonic() -> str | None:
     seal-mnemonic`, opened with `LEDGER_KEY_PASSPHRASE`), or `LEDGER_SIGNER_MNEMONIC` in the clear
     (development). On the consortium, the operator's sealed file that `ledger network init` wrote,
     by default."""
+    sealed = sealed_mnemonic(env().signer_mnemonic_file)
+    return sealed if sealed is not None else env().signer_mnemonic
+
+
+def sealed_mnemonic(path: Path | str | None) -> str | None:
+    """The mnemonic sealed in `path`, or on the consortium (no path) in the operator's file that
+    `ledger network init` wrote; None when there is none."""
     from ledger.paths import consortium, network_dir
 
-    path = env().signer_mnemonic_file
     operator_keys = network_dir() / "platform" / "custodial.sealed"
     if not path and consortium() and operator_keys.exists():
-        path = str(operator_keys)
-    if path:
-        return unseal(Path(path).read_bytes()).decode()
-    return env().signer_mnemonic
+        path = operator_keys
+    return unseal(Path(path).read_bytes()).decode() if path else None

@@ -42,7 +42,12 @@ export async function signIn(page, base, keystore, password, lang, landing) {
   await page.setInputFiles('#keystore', keystore);
   await page.fill('#password', password);
   await page.press('#password', 'Enter');  // keyboard only
-  await page.waitForURL(landing, { timeout: 60000 });
+  // the keystore's scrypt runs in the page: slow on a loaded machine, so wait long, and say what
+  // the page said if it never lands (a refused sign-in stays on the page with its reason)
+  await page.waitForURL(landing, { timeout: 120000 }).catch(async (err) => {
+    const said = await page.textContent('#signin-status').catch(() => '?');
+    throw new Error(`sign-in with ${path.basename(keystore)} did not reach ${landing} (${page.url()}): "${said}"; ${err.message}`);
+  });
 }
 
 // Every transaction the page asks to sign is first shown decoded (#sign-confirm): the journey reads
