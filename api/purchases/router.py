@@ -151,22 +151,7 @@ def get_tree(
     dependencies=[Depends(rate_limited)],
 )
 def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db)) -> dict:
-    s = services(request)
-    relayer = s.signers.sender_for(s.anchor_address())
-    return _chain(
-        lambda: voices.review(
-            db,
-            _deployment(request),
-            relayer,
-            body.gtin,
-            body.lot,
-            body.rating,
-            body.text,
-            _word(body.root, "root"),
-            _word(body.nullifier, "nullifier"),
-            body.proof.words(),
-        )
-    )
+    return _relayed(request, db, voices.review, body, body.rating, body.text)
 
 
 @router.post(
@@ -176,22 +161,17 @@ def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db
     dependencies=[Depends(rate_limited)],
 )
 def post_claim(body: ClaimIn, request: Request, db: DbSession = Depends(get_db)) -> dict:
+    return _relayed(request, db, voices.claim, body, body.pay_to, body.amount_fen)
+
+
+def _relayed(request: Request, db: DbSession, act, body, *what) -> dict:
+    """A shopper's voice (`voices.review` or `voices.claim`) sent by the platform's key: the proof,
+    not the caller, authorises it."""
     s = services(request)
     relayer = s.signers.sender_for(s.anchor_address())
-    return _chain(
-        lambda: voices.claim(
-            db,
-            _deployment(request),
-            relayer,
-            body.gtin,
-            body.lot,
-            body.pay_to,
-            body.amount_fen,
-            _word(body.root, "root"),
-            _word(body.nullifier, "nullifier"),
-            body.proof.words(),
-        )
-    )
+    dep = _deployment(request)
+    root, nullifier = _word(body.root, "root"), _word(body.nullifier, "nullifier")
+    return _chain(lambda: act(db, dep, relayer, body.gtin, body.lot, *what, root, nullifier, body.proof.words()))
 
 
 @router.get("/batches/{gtin}/{lot}", summary="Verified buyers' reviews and claims of a batch: counts, never a link")
