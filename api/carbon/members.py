@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from ..access.auth import READ_ALL, Member, authenticate, require
 from ..console.i18n import negotiate
 from ..core.errors import ApiError, forbidden, not_found
 from ..core.services import get_db, rate_limited, services
-from . import scan
+from . import evidence_cache, scan
 from .pact_auth import digest
 from .summary import summary
 
@@ -203,11 +203,11 @@ def trend(gtin: str, member: Member = Depends(authenticate), db: DbSession = Dep
 
 
 @router.get("/batches/{gtin}/{lot}/evidence", summary="Public: the evidence of the batch's current footprint")
-def batch_evidence(gtin: str, lot: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
+def batch_evidence(gtin: str, lot: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> Response:
     row = records.latest(db, _gtin(gtin), lot[:20])
     if row is None:
         raise not_found(f"a footprint of batch {gtin}/{lot[:20]}")
-    return records.evidence(db, row)
+    return evidence_cache.answer(db, row)
 
 
 @router.get("/footprints/{pf_id}", summary="Public: a footprint's PACT ProductFootprint document")
@@ -219,8 +219,8 @@ def document(pf_id: str, db: DbSession = Depends(get_db), _: None = Depends(rate
 
 
 @router.get("/footprints/{pf_id}/evidence", summary="Public: a footprint's document, inputs with proofs, factor table")
-def evidence(pf_id: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> dict:
+def evidence(pf_id: str, db: DbSession = Depends(get_db), _: None = Depends(rate_limited)) -> Response:
     row = db.get(CarbonFootprint, pf_id[:36])
     if row is None:
         raise not_found(f"footprint {pf_id[:36]}")
-    return records.evidence(db, row)
+    return evidence_cache.answer(db, row)

@@ -420,3 +420,17 @@ def test_inputs_recorded_in_their_batch_hash_chain_are_proven_too(deployment, ch
 def test_every_case_of_the_conformance_list_is_covered():
     """Runs last in this module: each case of PACT's v3 list was exercised above."""
     assert covered == set(CASES), sorted(set(CASES) - covered)
+
+
+def test_the_public_evidence_is_built_once_not_on_every_request(scene, monkeypatch):
+    """An anonymous caller asking for the evidence again and again does not make us read and
+    serialise the whole genealogy each time (api/carbon/evidence_cache.py)."""
+    from ledger.carbon import records
+
+    built = []
+    real = records.evidence
+    monkeypatch.setattr(records, "evidence", lambda db, row: built.append(row.id) or real(db, row))
+    path = f"/v1/carbon/batches/{scene['tea']}/P1/evidence"
+    answers = [scene["c"].get(path) for _ in range(5)]
+    assert all(a.status_code == 200 for a in answers) and len({a.content for a in answers}) == 1
+    assert len(built) <= 1  # built by this test once, or already by an earlier one
