@@ -7,13 +7,15 @@ fresh settlement slots; rounds 2 and 3 reuse the slots round 1's settled orders 
 platform's steady state (its slots grow to its peak of open orders, then are rewritten). Baseline,
 same run: one plain ERC-20 transfer per order.
 
-Also measured: what one disputed order costs a settlement batch (it is skipped, not reverted), and
-what a batch costs per order at 1, 10, 100 and 500 orders.
+Also measured: what one disputed order costs a settlement batch (it is skipped, not reverted), what
+a batch costs per order at 1, 10, 100 and 500 orders, and the one-order calls (naming a carrier, a
+refund before and after delivery, a dispute, an arbiter's ruling).
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ class _World:
     def __init__(self, url: str, manifest: Path):
         w3, dep, accounts, who = fresh_deployment(url, manifest)
         self.w3, self.dep, self.platform = w3, dep, who["platform"]
+        self.arbiter = accounts[dep.manifest["members"]["arbiter"]["account_index"]]
         r = random.Random(7)
         self.r = r
         self.merchants = [Account.create().address for _ in range(MERCHANTS)]
@@ -101,6 +104,23 @@ class _World:
         gas["settle"] = settlement.settle(self.dep, self.platform, orders)["gasUsed"]
         return gas
 
+    def one_order_steps(self, slot: int) -> dict[str, int]:
+        """Gas of the one-order calls: set a carrier, refund before and after delivery, dispute, rule."""
+        (t,) = self.orders(1, [slot])
+        carrier = t.carrier
+        t = replace(t, carrier=None)
+        settlement.escrow(self.dep, self.platform, [t])
+        gas = {"set_carrier": settlement.set_carrier(self.dep, self.platform, t, carrier)["gasUsed"]}
+        t = replace(t, carrier=carrier)
+        gas["refund_escrowed"] = settlement.refund(self.dep, self.platform, t, 10)["gasUsed"]
+        c = next(c for c in self.carriers if c.address == carrier)
+        settlement.confirm_deliveries(self.dep, c, [t], [t.key])
+        gas["refund_delivered"] = settlement.refund(self.dep, self.platform, t, 10)["gasUsed"]
+        gas["dispute"] = settlement.dispute(self.dep, self.platform, t)["gasUsed"]
+        sig = settlement.sign_ruling(self.dep, self.arbiter.key, t.key, 100)
+        gas["rule"] = settlement.rule(self.dep, self.platform, t, 100, [sig])["gasUsed"]
+        return gas
+
 
 def measure(url: str, manifest: Path) -> dict[str, float]:
     w = _World(url, manifest)
@@ -127,6 +147,9 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
         g = w.lifecycle(w.orders(size, list(range(next_slot, next_slot + size))))
         metrics[f"gas.per_order_lifecycle_batch_{size}_fresh"] = round(sum(g.values()) / size)
         next_slot += size
+
+    for step, used in w.one_order_steps(next_slot).items():
+        metrics[f"gas.one_order_{step}"] = used
 
     # baseline: one ERC-20 transfer per order, same run
     token = w.dep.contract("SettlementToken")

@@ -9,6 +9,19 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Membership} from "./Membership.sol";
 import {MemberGated} from "./MemberGated.sol";
 import {Roles} from "./Roles.sol";
+import {
+    BadIndex,
+    CapsWord,
+    CapsWordLib,
+    OrderRecord,
+    OrderRecordLib,
+    RateAboveCap,
+    SettledShares,
+    Status,
+    TermsWord,
+    TooManyLevels,
+    ZeroAmount
+} from "./lib/OrderPacking.sol";
 
 /// @title OrderSettlement
 /// @notice Escrow for social e-commerce orders, settled on delivery, after a return window.
@@ -27,7 +40,7 @@ import {Roles} from "./Roles.sol";
 /// Batches and storage. Every entry point takes many orders. An order is named by `key`, a keyed
 /// commitment to the platform's order number (no order number or shopper on chain), and is
 /// passed as one packed word of terms that refers to addresses by index into the call's
-/// `accounts` table (see {_decode} for the layout). The contract keeps one storage word per open
+/// `accounts` table (see {TermsWord} in lib/OrderPacking.sol for the layout). The contract keeps one storage word per open
 /// order, in a slot the platform chooses among its own (slots are per payer): 160 bits of the hash of the key and the terms, the
 /// status, a deadline and the amount refunded. A slot whose order is settled or refunded may be
 /// reused by a new order, so a platform's slots grow to its peak of open orders and each later
@@ -36,19 +49,10 @@ import {Roles} from "./Roles.sol";
 contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     using SafeERC20 for IERC20;
 
-    enum Status {
-        None,
-        Escrowed,
-        Delivered,
-        Disputed,
-        Settled,
-        Refunded
-    }
-
     /// @dev an order's terms, decoded from its packed word and the accounts table
     struct Terms {
         bytes32 key;
-        uint256 word;
+        TermsWord word;
         uint256 amount;
         uint256 feeBps;
         uint256 levels;
@@ -65,7 +69,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @dev what one escrow call carries from order to order
     struct EscrowRun {
-        uint256 caps;
+        CapsWord caps;
         uint64 settleAfter;
         uint256 high;
         uint256 total;
@@ -79,12 +83,6 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     uint256 public constant MAX_AMOUNT = (1 << 48) - 1;
     bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,uint256 refund)");
 
-    uint256 private constant M16 = 0xFFFF;
-    uint256 private constant M40 = (1 << 40) - 1;
-    uint256 private constant M48 = (1 << 48) - 1;
-    /// @dev bits of the packed word the terms hash covers directly: amount, fee, rates, levels
-    uint256 private constant NUMERIC = (1 << 120) - 1;
-
     IERC20 public immutable token;
     address public treasury;
     /// @notice seconds after escrow from which an undelivered order may be settled by anyone
@@ -97,7 +95,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     uint16 public platformFeeCapBps;
     uint16[3] private _referralCapBps;
     /// @dev payer => slot => record: each platform account has slots of its own
-    mapping(address => mapping(uint256 => uint256)) private _slots;
+    mapping(address => mapping(uint256 => OrderRecord)) private _slots;
     /// @notice payer => one above the highest slot it has used: where its new slots may start
     mapping(address => uint256) public slotHighWater;
     /// @notice credited payouts (and refunds) waiting to be pulled
@@ -128,15 +126,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     event SettleSkipped(bytes32 indexed key, Status status, uint64 deadline);
     event PayoutWithdrawn(address indexed account, uint256 amount);
 
-    error ZeroAmount();
     error AmountTooLarge(uint256 index, uint256 amount);
     error BadBatch(uint256 words);
-    error BadIndex(uint256 index);
     error SlotInUse(uint256 index, uint256 slot);
     error TermsMismatch(bytes32 key);
     error WrongStatus(bytes32 key, Status status);
-    error TooManyLevels(uint256 index, uint256 levels);
-    error RateAboveCap(uint256 index, uint256 level, uint256 bps, uint256 cap);
     error CapsTooHigh(uint256 totalBps);
     error NotAMerchant(address account);
     error NotACarrier(address account);
@@ -228,7 +222,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         emit EscrowBatch(accounts, run.settleAfter);
         uint256 n = _pairs(orders);
         for (uint256 i = 0; i < n; ++i) {
-            _escrowOne(bytes32(orders[2 * i]), orders[2 * i + 1], i, accounts, run);
+            _escrowOne(bytes32(orders[2 * i]), TermsWord.wrap(orders[2 * i + 1]), i, accounts, run);
         }
         totalEscrowed += run.total;
         if (run.high != slotHighWater[msg.sender]) slotHighWater[msg.sender] = run.high;
@@ -242,11 +236,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (!membership.hasAnyRole(carrier, Roles.LOGISTICS)) revert NotACarrier(carrier);
         Terms memory t;
         _decode(t, key, word, accounts);
-        (uint256 r, Status s) = _load(t);
+        (OrderRecord r, Status s) = _load(t);
         if (s != Status.Escrowed) revert WrongStatus(key, s);
         if (t.carrierIdx != NO_CARRIER) revert HasCarrier(key);
         t.carrier = carrier;
-        _slots[t.payer][t.slot] = (r & ((1 << 96) - 1)) | (_hash(t) << 96);
+        _slots[t.payer][t.slot] = r.withTermsHash(_hash(t));
         emit CarrierSet(key, carrier);
     }
 
@@ -274,18 +268,19 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (msg.sender != t.merchant && !membership.hasAnyRole(msg.sender, Roles.OPERATOR)) {
             revert NotAllowed(key, msg.sender);
         }
-        (uint256 r, Status s) = _load(t);
-        uint64 deadline = uint64((r >> 48) & M40);
+        (OrderRecord r, Status s) = _load(t);
+        uint64 deadline = r.deadline();
         if (s == Status.Delivered) {
             if (block.timestamp >= deadline) revert WindowClosed(key, deadline);
         } else if (s != Status.Escrowed) {
             revert WrongStatus(key, s);
         }
-        uint256 refunded = r & M48;
+        uint256 refunded = r.refunded();
         uint256 remaining = t.amount - refunded;
         if (amount == 0) revert ZeroAmount();
         if (amount > remaining) revert RefundTooLarge(key, amount, remaining);
-        _slots[t.payer][t.slot] = _record(r >> 96, amount == remaining ? Status.Refunded : s, deadline, refunded + amount);
+        _slots[t.payer][t.slot] =
+            OrderRecordLib.pack(r.termsHash(), amount == remaining ? Status.Refunded : s, deadline, refunded + amount);
         _refundTo(t, amount, remaining - amount);
     }
 
@@ -295,11 +290,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         _checkRole(msg.sender, Roles.OPERATOR);
         Terms memory t;
         _decode(t, key, word, accounts);
-        (uint256 r, Status s) = _load(t);
+        (OrderRecord r, Status s) = _load(t);
         if (s != Status.Delivered) revert WrongStatus(key, s);
-        uint64 deadline = uint64((r >> 48) & M40);
+        uint64 deadline = r.deadline();
         if (block.timestamp >= deadline) revert WindowClosed(key, deadline);
-        _slots[t.payer][t.slot] = _record(r >> 96, Status.Disputed, deadline, r & M48);
+        _slots[t.payer][t.slot] = r.withStatus(Status.Disputed);
         emit OrderDisputed(key);
     }
 
@@ -317,9 +312,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     ) external nonReentrant {
         Terms memory t;
         _decode(t, key, word, accounts);
-        (uint256 r, Status s) = _load(t);
+        (OrderRecord r, Status s) = _load(t);
         if (s != Status.Disputed) revert WrongStatus(key, s);
-        uint256 remaining = t.amount - (r & M48);
+        uint256 remaining = t.amount - r.refunded();
         if (refundAmount > remaining) revert RefundTooLarge(key, refundAmount, remaining);
         _checkArbiters(t, refundAmount, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
         emit OrderRuled(key, refundAmount, signatures.length);
@@ -335,7 +330,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         uint256 fees;
         uint256 paid;
         for (uint256 i = 0; i < n; ++i) {
-            (uint256 fee, uint256 amount) = _settleOne(bytes32(orders[2 * i]), orders[2 * i + 1], accounts, credit);
+            (uint256 fee, uint256 amount) = _settleOne(bytes32(orders[2 * i]), TermsWord.wrap(orders[2 * i + 1]), accounts, credit);
             fees += fee;
             paid += amount;
         }
@@ -363,8 +358,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     {
         Terms memory t;
         _decode(t, key, word, accounts);
-        (uint256 r, Status s) = _load(t);
-        return (s, uint64((r >> 48) & M40), r & M48);
+        (OrderRecord r, Status s) = _load(t);
+        return (s, r.deadline(), r.refunded());
     }
 
     /// @notice The raw record of a payer's slot: terms hash (160 bits), status, deadline, refunded.
@@ -373,8 +368,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         view
         returns (uint160 termsHash, Status status, uint64 deadline, uint256 refunded)
     {
-        uint256 r = _slots[payer][slot];
-        return (uint160(r >> 96), Status(uint8(r >> 88)), uint64((r >> 48) & M40), r & M48);
+        OrderRecord r = _slots[payer][slot];
+        return (uint160(r.termsHash()), r.status(), r.deadline(), r.refunded());
     }
 
     /// @notice The EIP-712 digest arbiters sign for a ruling.
@@ -408,98 +403,79 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (events.length != n) revert BadBatch(events.length);
         uint64 windowEnds = uint64(block.timestamp) + returnWindow;
         for (uint256 i = 0; i < n; ++i) {
-            _deliverOne(bytes32(orders[2 * i]), orders[2 * i + 1], events[i], accounts, byCarrier, windowEnds);
+            _deliverOne(bytes32(orders[2 * i]), TermsWord.wrap(orders[2 * i + 1]), events[i], accounts, byCarrier, windowEnds);
         }
     }
 
     function _deliverOne(
         bytes32 key,
-        uint256 w,
+        TermsWord w,
         bytes32 epcisEvent,
         address[] calldata accounts,
         bool byCarrier,
         uint64 windowEnds
     ) private {
-        uint256 ci = (w >> 184) & M16;
+        uint256 ci = w.carrierIdx();
         if (byCarrier) {
             if (ci == NO_CARRIER || _at(accounts, ci) != msg.sender) revert NotTheCarrier(key, msg.sender);
         } else if (ci != NO_CARRIER) {
             revert HasCarrier(key);
         }
-        (uint256 h, address payer) = _commitment(key, w, accounts);
-        uint256 slot = w >> 216;
-        uint256 r = _slots[payer][slot];
-        if (r >> 96 != h) revert TermsMismatch(key);
-        Status s = Status(uint8(r >> 88));
+        (uint256 h, address payer) = w.commitment(key, accounts);
+        uint256 slot = w.slot();
+        OrderRecord r = _slots[payer][slot];
+        if (r.termsHash() != h) revert TermsMismatch(key);
+        Status s = r.status();
         if (s != Status.Escrowed) revert WrongStatus(key, s);
-        _slots[payer][slot] = _record(h, Status.Delivered, windowEnds, r & M48);
+        _slots[payer][slot] = OrderRecordLib.pack(h, Status.Delivered, windowEnds, r.refunded());
         emit OrderDelivered(key, epcisEvent, windowEnds);
     }
 
     /// @dev Check and record one new order in its slot.
-    function _escrowOne(bytes32 key, uint256 w, uint256 i, address[] calldata accounts, EscrowRun memory run)
+    function _escrowOne(bytes32 key, TermsWord w, uint256 i, address[] calldata accounts, EscrowRun memory run)
         private
     {
-        _checkTerms(w, i, run.caps);
+        w.checkTerms(i, run.caps);
         _checkParties(w, accounts, run.checked);
-        (uint256 h, address payer) = _commitment(key, w, accounts);
+        (uint256 h, address payer) = w.commitment(key, accounts);
         if (payer != msg.sender) revert PayerNotCaller(payer);
-        uint256 slot = w >> 216;
-        Status s = Status(uint8(_slots[msg.sender][slot] >> 88));
+        uint256 slot = w.slot();
+        Status s = _slots[msg.sender][slot].status();
         if (s != Status.None && s != Status.Settled && s != Status.Refunded) revert SlotInUse(i, slot);
-        _slots[msg.sender][slot] = _record(h, Status.Escrowed, run.settleAfter, 0);
-        run.total += w & M48;
+        _slots[msg.sender][slot] = OrderRecordLib.pack(h, Status.Escrowed, run.settleAfter, 0);
+        run.total += w.amount();
         if (slot >= run.high) run.high = slot + 1;
-        emit OrderEscrowed(key, _at(accounts, (w >> 120) & M16), w);
+        emit OrderEscrowed(key, _at(accounts, w.merchantIdx()), TermsWord.unwrap(w));
     }
 
     /// @dev Settle one order if due (else emit {SettleSkipped}); its shares go into `credit`.
-    function _settleOne(bytes32 key, uint256 w, address[] calldata accounts, uint256[] memory credit)
+    function _settleOne(bytes32 key, TermsWord w, address[] calldata accounts, uint256[] memory credit)
         private
         returns (uint256 fee, uint256 amount)
     {
-        (uint256 h, address payer) = _commitment(key, w, accounts);
-        uint256 slot = w >> 216;
-        uint256 r = _slots[payer][slot];
-        if (r >> 96 != h) revert TermsMismatch(key);
-        Status s = Status(uint8(r >> 88));
-        uint64 deadline = uint64((r >> 48) & M40);
+        (uint256 h, address payer) = w.commitment(key, accounts);
+        uint256 slot = w.slot();
+        OrderRecord r = _slots[payer][slot];
+        if (r.termsHash() != h) revert TermsMismatch(key);
+        Status s = r.status();
+        uint64 deadline = r.deadline();
         if ((s != Status.Delivered && s != Status.Escrowed) || block.timestamp < deadline) {
             emit SettleSkipped(key, s, deadline);
             return (0, 0);
         }
-        amount = (w & M48) - (r & M48);
-        _slots[payer][slot] = _record(h, Status.Settled, deadline, r & M48);
+        amount = w.amount() - r.refunded();
+        _slots[payer][slot] = r.withStatus(Status.Settled);
         fee = _creditSplit(key, w, amount, credit, s == Status.Escrowed);
     }
 
     /// @dev Credit the split of `amount` by the packed word's rates; emit it; return the fee.
-    /// The indices were checked against the accounts table by {_commitment}, and `credit` has the
-    /// table's length; rates sum to at most 100% (caps, checked at escrow), so nothing overflows.
-    function _creditSplit(bytes32 key, uint256 w, uint256 amount, uint256[] memory credit, bool byTimeout)
+    function _creditSplit(bytes32 key, TermsWord w, uint256 amount, uint256[] memory credit, bool byTimeout)
         private
         returns (uint256 fee)
     {
-        uint256 shares;
-        assembly {
-            let base := add(credit, 0x20)
-            fee := div(mul(amount, and(shr(48, w), 0xffff)), 10000)
-            let rest := sub(amount, fee)
-            shares := shl(192, fee)
-            let levels := and(shr(112, w), 0xff)
-            for { let l := 0 } lt(l, levels) { l := add(l, 1) } {
-                let share := div(mul(amount, and(shr(add(64, mul(16, l)), w), 0xffff)), 10000)
-                rest := sub(rest, share)
-                let at := add(base, shl(5, and(shr(add(136, mul(16, l)), w), 0xffff)))
-                mstore(at, add(mload(at), share))
-                shares := or(shares, shl(mul(48, add(l, 1)), share))
-            }
-            let at := add(base, shl(5, and(shr(120, w), 0xffff)))
-            mstore(at, add(mload(at), rest))
-            shares := or(shares, rest)
-            if byTimeout { shares := or(shares, shl(255, 1)) }
-        }
-        emit OrderSettled(key, shares);
+        SettledShares shares;
+        (fee, shares) = w.creditSplit(amount, credit, byTimeout);
+        emit OrderSettled(key, SettledShares.unwrap(shares));
     }
 
     function _at(address[] calldata accounts, uint256 idx) private pure returns (address a) {
@@ -509,79 +485,20 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         }
     }
 
-    /// @dev The 160-bit commitment to (key, amount and rates, merchant, referrers, carrier, payer)
-    /// of a packed word, and the payer; equal to {_hash} of the decoded terms. Every index the
-    /// word uses is checked against the accounts table ({BadIndex}).
-    function _commitment(bytes32 key, uint256 w, address[] calldata accounts)
-        private
-        pure
-        returns (uint256 h, address payer)
-    {
-        uint256 bad = type(uint256).max;
-        assembly {
-            let n := accounts.length
-            let table := accounts.offset
-            let p := mload(0x40) // scratch above the free memory pointer, never allocated
-            mstore(p, key)
-            mstore(add(p, 0x20), and(w, 0xffffffffffffffffffffffffffffff))
-            let idx := and(shr(120, w), 0xffff)
-            if iszero(lt(idx, n)) { bad := idx }
-            mstore(add(p, 0x40), and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff))
-            let levels := and(shr(112, w), 0xff)
-            for { let l := 0 } lt(l, 3) { l := add(l, 1) } {
-                let a := 0
-                if lt(l, levels) {
-                    idx := and(shr(add(136, mul(16, l)), w), 0xffff)
-                    if iszero(lt(idx, n)) { bad := idx }
-                    a := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
-                }
-                mstore(add(p, add(0x60, shl(5, l))), a)
-            }
-            idx := and(shr(184, w), 0xffff)
-            let c := 0
-            if iszero(eq(idx, 0xffff)) {
-                if iszero(lt(idx, n)) { bad := idx }
-                c := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
-            }
-            mstore(add(p, 0xc0), c)
-            idx := and(shr(200, w), 0xffff)
-            if iszero(lt(idx, n)) { bad := idx }
-            payer := and(calldataload(add(table, shl(5, idx))), 0xffffffffffffffffffffffffffffffffffffffff)
-            mstore(add(p, 0xe0), payer)
-            h := shr(96, keccak256(p, 0x100))
-        }
-        if (bad != type(uint256).max) revert BadIndex(bad);
-    }
-
-    /// @dev The caps as one word: platform fee | level 1 | level 2 | level 3, 16 bits each.
-    function _capsWord() private view returns (uint256) {
-        uint16[3] memory c = _referralCapBps;
-        return uint256(platformFeeCapBps) | uint256(c[0]) << 16 | uint256(c[1]) << 32 | uint256(c[2]) << 48;
-    }
-
-    /// @dev Amount, levels and rates of a new order's packed word within the caps.
-    function _checkTerms(uint256 w, uint256 i, uint256 caps) private pure {
-        if (w & M48 == 0) revert ZeroAmount();
-        uint256 levels = (w >> 112) & 0xFF;
-        if (levels > MAX_LEVELS) revert TooManyLevels(i, levels);
-        uint256 fee = (w >> 48) & M16;
-        if (fee > caps & M16) revert RateAboveCap(i, 0, fee, caps & M16);
-        for (uint256 l = 0; l < 3; l++) {
-            uint256 bps = (w >> (64 + 16 * l)) & M16;
-            uint256 cap = l < levels ? (caps >> (16 * (l + 1))) & M16 : 0;
-            if (bps > cap) revert RateAboveCap(i, l + 1, bps, cap);
-        }
+    /// @dev The caps as one word.
+    function _capsWord() private view returns (CapsWord) {
+        return CapsWordLib.pack(platformFeeCapBps, _referralCapBps);
     }
 
     /// @dev The merchant holds the merchant role and the carrier, if any, the logistics role;
     /// `checked` caches the checks by account index (2 bits each).
-    function _checkParties(uint256 w, address[] calldata accounts, uint256[] memory checked) private view {
-        uint256 mi = (w >> 120) & M16;
+    function _checkParties(TermsWord w, address[] calldata accounts, uint256[] memory checked) private view {
+        uint256 mi = w.merchantIdx();
         if (_once(checked, 2 * mi)) {
             address m = _at(accounts, mi);
             if (!membership.hasAnyRole(m, Roles.MERCHANT)) revert NotAMerchant(m);
         }
-        uint256 ci = (w >> 184) & M16;
+        uint256 ci = w.carrierIdx();
         if (ci != NO_CARRIER && _once(checked, 2 * ci + 1)) {
             address c = _at(accounts, ci);
             if (!membership.hasAnyRole(c, Roles.LOGISTICS)) revert NotACarrier(c);
@@ -594,50 +511,45 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         }
     }
 
-    /// @dev Packed word, from the low bit: amount 48 | platform fee bps 16 | level 1, 2, 3 bps
-    /// 16 each | levels 8 | merchant 16 | referrer 1, 2, 3 16 each | carrier 16 (0xFFFF: none)
-    /// | payer 16 | slot 32; the 16-bit fields after `levels` are indices into `accounts`.
-    function _decode(Terms memory t, bytes32 key, uint256 w, address[] calldata accounts) private pure {
+    /// @dev Decode a packed word ({TermsWord}) through the accounts table.
+    function _decode(Terms memory t, bytes32 key, uint256 word, address[] calldata accounts) private pure {
+        TermsWord w = TermsWord.wrap(word);
         t.key = key;
         t.word = w;
-        t.amount = w & M48;
-        t.feeBps = (w >> 48) & M16;
-        t.levels = (w >> 112) & 0xFF;
-        t.merchantIdx = (w >> 120) & M16;
+        t.amount = w.amount();
+        t.feeBps = w.feeBps();
+        t.levels = w.levels();
+        t.merchantIdx = w.merchantIdx();
         t.merchant = accounts[t.merchantIdx];
         for (uint256 i = 0; i < 3; i++) {
-            t.bps[i] = (w >> (64 + 16 * i)) & M16;
+            t.bps[i] = w.rateBps(i);
             if (i < t.levels) {
-                t.referrerIdx[i] = (w >> (136 + 16 * i)) & M16;
+                t.referrerIdx[i] = w.referrerIdx(i);
                 t.referrers[i] = accounts[t.referrerIdx[i]];
             } else {
                 t.referrers[i] = address(0);
             }
         }
-        t.carrierIdx = (w >> 184) & M16;
+        t.carrierIdx = w.carrierIdx();
         t.carrier = t.carrierIdx == NO_CARRIER ? address(0) : accounts[t.carrierIdx];
-        t.payer = accounts[(w >> 200) & M16];
-        t.slot = (w >> 216) & 0xFFFFFFFF;
+        t.payer = accounts[w.payerIdx()];
+        t.slot = w.slot32();
     }
 
     /// @dev The 160-bit commitment to an order's key and terms (slot excluded).
     function _hash(Terms memory t) private pure returns (uint256) {
         bytes32 h = keccak256(
             abi.encode(
-                t.key, t.word & NUMERIC, t.merchant, t.referrers[0], t.referrers[1], t.referrers[2], t.carrier, t.payer
+                t.key, t.word.numeric(), t.merchant, t.referrers[0], t.referrers[1], t.referrers[2], t.carrier, t.payer
             )
         );
         return uint256(h) >> 96;
     }
 
-    function _record(uint256 hash160, Status s, uint64 deadline, uint256 refunded) private pure returns (uint256) {
-        return (hash160 << 96) | (uint256(uint8(s)) << 88) | (uint256(deadline) << 48) | refunded;
-    }
-
-    function _load(Terms memory t) private view returns (uint256 r, Status s) {
+    function _load(Terms memory t) private view returns (OrderRecord r, Status s) {
         r = _slots[t.payer][t.slot];
-        if (r >> 96 != _hash(t)) revert TermsMismatch(t.key);
-        s = Status(uint8(r >> 88));
+        if (r.termsHash() != _hash(t)) revert TermsMismatch(t.key);
+        s = r.status();
     }
 
     function _pairs(uint256[] calldata orders) private pure returns (uint256) {
@@ -661,17 +573,17 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     {
         fee = (amount * t.feeBps) / BPS;
         uint256 merchantShare = amount - fee;
-        uint256 shares = 0;
+        SettledShares shares;
         for (uint256 l = 0; l < t.levels; l++) {
             uint256 share = (amount * t.bps[l]) / BPS;
             merchantShare -= share;
             credit[t.referrerIdx[l]] += share;
-            shares |= share << (48 * (l + 1));
+            shares = shares.withReferral(l, share);
         }
         credit[t.merchantIdx] += merchantShare;
-        shares |= merchantShare | (fee << 192);
-        if (byTimeout) shares |= 1 << 255;
-        emit OrderSettled(t.key, shares);
+        shares = shares.withEnds(merchantShare, fee);
+        if (byTimeout) shares = shares.byTimeout();
+        emit OrderSettled(t.key, SettledShares.unwrap(shares));
     }
 
     function _payCredits(address[] calldata accounts, uint256[] memory credit, uint256 fee, uint256 total) private {
@@ -683,11 +595,13 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         totalOwed += total;
     }
 
-    function _executeRuling(address[] calldata accounts, Terms memory t, uint256 r, uint256 refundAmount) private {
-        uint256 refunded = r & M48;
+    function _executeRuling(address[] calldata accounts, Terms memory t, OrderRecord r, uint256 refundAmount)
+        private
+    {
+        uint256 refunded = r.refunded();
         uint256 rest = t.amount - refunded - refundAmount;
         Status next = rest == 0 ? Status.Refunded : Status.Settled;
-        _slots[t.payer][t.slot] = _record(r >> 96, next, uint64((r >> 48) & M40), refunded + refundAmount);
+        _slots[t.payer][t.slot] = OrderRecordLib.pack(r.termsHash(), next, r.deadline(), refunded + refundAmount);
         if (refundAmount > 0) _refundTo(t, refundAmount, rest);
         if (rest > 0) {
             uint256[] memory credit = new uint256[](accounts.length);
