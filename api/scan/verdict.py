@@ -1,11 +1,5 @@
-"""What a consumer learns from scanning a code: the verdict and the facts behind it.
-
-Verdicts, in the order they are decided:
-- `forged`: the signature is missing, from an unknown key, or does not match the code;
-- `unknown`: a well-signed code that was never issued here;
-- `recalled`: the batch was recalled on chain;
-- `suspicious`: scanned more often, or from more networks, than one real item would be;
-- `genuine`.
+"""What a consumer learns from scanning a code: the facts behind the verdict, gathered here and
+composed by `ledger.flows.scan_answer` (which decides the verdict and the merchant's deposit).
 
 Facts come from the database (the indexed chain events, the issued codes) and the chain (the
 merchant's deposit); the Merkle proof lets anyone check the code against the anchored root.
@@ -23,15 +17,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from requests.exceptions import RequestException
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
-from web3.exceptions import Web3Exception
 
 from ledger.clock import as_utc, utcnow
 from ledger.errors import NodeUnavailable
-from ledger.money import vault
+from ledger.flows import scan_answer
 from ledger.store.models import CodeIssue, EpcisEpc
 from ledger.trace import codes, digital_link, scan_facts
 from ledger.trace.codes import SignatureCheck
@@ -39,20 +31,6 @@ from ledger.trace.epcis.identifiers import web_escape
 from ledger.trace.recorders import authorised
 
 from ..core.services import Services
-
-
-class Reason(NamedTuple):
-    """Why a verdict: `code` and `args` for the page's translations, `text` in English for JSON."""
-
-    code: str
-    args: dict[str, str]
-    text: str
-
-
-RECALLED = Reason("recalled_no_reason", {}, "batch recalled")
-SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
-SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
-
 
 _KEYS: dict[str, Any] = {}  # key id => Ed25519 public key; keys never change once published
 
@@ -181,24 +159,9 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     )
     result["scans_before"] = history
 
-    if not sig.ok:
-        verdict, why = "forged", Reason(sig.code, sig.args, sig.reason)
-    elif code is None or issue is None:
-        verdict, why = "unknown", Reason("never_issued", {}, "this code was never issued")
-    else:
-        verdict, why = "genuine", Reason("genuine", {}, "issued by the batch's merchant and anchored on chain")
+    if sig.ok and code is not None and issue is not None:
         result.update(await _facts(svc, link, code, issue))
-        recall_reason = result["batch"]["recall_reason"]
-        if result["batch"]["recalled"]:
-            verdict = "recalled"
-            why = Reason("recalled", {"why": recall_reason}, recall_reason) if recall_reason else RECALLED
-        elif history["count"] >= SUSPICIOUS_SCANS or len(networks) >= SUSPICIOUS_NETWORKS:
-            verdict, n, nets = "suspicious", history["count"], len(networks)
-            why = Reason(
-                "suspicious",
-                {"count": str(n), "networks": str(nets)},
-                f"scanned {n} times before, from {nets} networks in the last day",
-            )
+    verdict, why = scan_answer.verdict(sig, result.get("batch"), history["count"], len(networks))
     client, network = _client_hashes(svc.settings.siwe_domain, client_host)
     await svc.scans.durably(
         {
@@ -212,8 +175,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
             "verdict": verdict,
         }
     )
-    result.update({"verdict": verdict, "reason": why.text, "reason_code": why.code, "reason_args": why.args})
-    return result
+    return scan_answer.finish(result, verdict, why)
 
 
 async def _written_and_pending(svc: Services, link: Any) -> tuple[Sequence[tuple], list[dict[str, Any]]]:
@@ -257,21 +219,17 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
     supply_chain = sorted(
         shared["supply_chain"] + [e for e in own if e["hash_id"] not in seen], key=lambda e: e["event_time"]
     )
-    deposit, unavailable = None, None
+    account, unavailable = None, None
+    read = lambda: scan_answer.deposit_account(svc.chain.deployment, issue.merchant, svc.settings.rpc_url)  # noqa: E731
     try:
-        account = await cache.aget(("deposit", issue.merchant), lambda: _deposit(svc, issue.merchant))
-        deposit = {k: account[k] for k in ("balance_fen", "frozen_fen", "required_fen")}
-    except NodeUnavailable as exc:  # the verdict does not need the chain; the page says what is missing
+        account = await cache.aget(("deposit", issue.merchant), read)
+    except NodeUnavailable as exc:
         unavailable = str(exc)
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {"lot": link.lot, "batch_id": batch_id, "recalled": recall_reason is not None}
         | {"recall_reason": recall_reason, "reviews": shared["reviews"]},
-        "merchant": {
-            "address": issue.merchant,
-            "deposit": deposit,
-            "deposit_unavailable": unavailable,
-        },
+        "merchant": scan_answer.merchant_part(issue.merchant, account, unavailable),
         "timeline": timeline,
         "supply_chain": supply_chain,
         "proof": {
@@ -284,13 +242,3 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
             "kid": issue.kid,
         },
     }
-
-
-def _deposit(svc: Services, merchant: str) -> dict[str, int]:
-    """The merchant's guarantee deposit as the vault holds it now."""
-    try:
-        return vault.deposit_account(svc.chain.deployment(), merchant)
-    except (RequestException, Web3Exception, OSError) as exc:
-        raise NodeUnavailable(
-            f"cannot read the deposit from the chain node at {svc.settings.rpc_url}: {str(exc).splitlines()[0][:120]}"
-        ) from None
