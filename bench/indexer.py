@@ -22,7 +22,7 @@ from web3.datastructures import AttributeDict
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
-from ledger.money.order_terms import Batch, OrderTerms
+from ledger.money.orders.terms import Batch, OrderTerms
 from ledger.store.db import make_engine, migrate
 
 TARGETS = {"indexer.logs_per_s": 20_000}  # information: the reference machine's figure

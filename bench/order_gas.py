@@ -22,8 +22,8 @@ from typing import Any
 from eth_account import Account
 
 from ledger.chain.governance import encode
-from ledger.money import settlement
-from ledger.money.order_terms import OrderTerms
+from ledger.money.orders import settlement
+from ledger.money.orders.terms import OrderTerms
 
 from .fresh import fresh_deployment
 

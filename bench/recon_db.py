@@ -38,7 +38,7 @@ SIZES = {"small": 100_000, "large": 1_000_000}
 
 def _fill(url: str, schema: str, n: int) -> None:
     """n orders (about 1% missing on chain, 0.5% amounts off) and their escrow events, by COPY."""
-    from ledger.money.reconcile import order_key_hex
+    from ledger.money.recon.reconcile import order_key_hex
 
     admin = create_engine(url)
     with admin.begin() as conn:
@@ -74,8 +74,8 @@ def _fill(url: str, schema: str, n: int) -> None:
 
 
 def _child(url: str, schema: str, mode: str) -> None:
-    from ledger.money.recon_stream import orders_sorted, stream
-    from ledger.money.reconcile_inputs import BATCH, chain_sorted
+    from ledger.money.recon.inputs import BATCH, chain_sorted
+    from ledger.money.recon.stream import orders_sorted, stream
 
     engine = make_engine(f"{url}?options=-csearch_path%3D{schema}")
     t = time.perf_counter()

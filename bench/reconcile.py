@@ -15,7 +15,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from ledger.money.reconcile import ChainRecord, OrderRow, order_key_hex, reconcile
+from ledger.money.recon.reconcile import ChainRecord, OrderRow, order_key_hex, reconcile
 
 TARGETS = {"reconcile.orders_per_s": 200_000}  # information: the reference machine's figure
 RATIO_TARGETS = {"ratio.reconcile_vs_scan_join": 1.3}  # 1.53-2.0 seen; 200,000 / 153,498 where set

@@ -26,8 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
-from ledger.money.reconcile import reconcile
-from ledger.money.reconcile_inputs import chain_records, orders_from_db
+from ledger.money.recon.inputs import chain_records, orders_from_db
+from ledger.money.recon.reconcile import reconcile
 from ledger.store.models import AuditEntry
 
 from ..core.services import get_db, services

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.errors import Forbidden, NotFound
-from ledger.money import deliveries, orders, settlement
-from ledger.money.orders import MAX_BATCH
+from ledger.money.orders import deliveries, settlement
+from ledger.money.orders import lifecycle as orders
+from ledger.money.orders.lifecycle import MAX_BATCH
 from ledger.store.models import Order
 
 from ..access.auth import READ_ALL, Member, authenticate, require

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
-from ledger.money import orders, settlement
-from ledger.money.orders import MAX_BATCH, NewOrder, current_rule
+from ledger.money.orders import lifecycle as orders
+from ledger.money.orders import settlement
+from ledger.money.orders.lifecycle import MAX_BATCH, NewOrder, current_rule
 from ledger.store.models import CommissionRule, Order
 
 from ..access.auth import READ_ALL, Member, authenticate, require, visible

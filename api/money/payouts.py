@@ -6,7 +6,8 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
-from ledger.money import settlement, vault
+from ledger.money import vault
+from ledger.money.orders import settlement
 
 from ..access.auth import READ_ALL, Member, authenticate
 from ..access.deps import deployment_of, sender_of

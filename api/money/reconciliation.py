@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc
-from ledger.money import recon_report, recon_runs
+from ledger.money.recon import report as recon_report
+from ledger.money.recon import runs as recon_runs
 from ledger.store.models import ReconBreak, ReconRun
 
 from ..access.auth import Member, require

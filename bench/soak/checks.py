@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from ledger.money.reconcile import reconcile
-from ledger.money.reconcile_inputs import chain_records, orders_from_db
+from ledger.money.recon.inputs import chain_records, orders_from_db
+from ledger.money.recon.reconcile import reconcile
 from ledger.store.db import make_engine
 from ledger.store.models import Code, CodeIssue, EpcisAnchor, EpcisEvent, IndexerCheckpoint, Order, ScanStat
 

@@ -105,8 +105,8 @@ def _cmd_index(args: argparse.Namespace) -> None:
 def _cmd_reconcile(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from ledger.money.reconcile import reconcile
-    from ledger.money.reconcile_inputs import chain_records, orders_from_csv, orders_from_db
+    from ledger.money.recon.inputs import chain_records, orders_from_csv, orders_from_db
+    from ledger.money.recon.reconcile import reconcile
     from ledger.store.db import make_engine, migrate
 
     engine = make_engine()
@@ -114,7 +114,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
     if args.run:
         from ledger.chain.client import connect
         from ledger.chain.deploy import attach
-        from ledger.money import recon_runs
+        from ledger.money.recon import runs as recon_runs
 
         dep = attach(connect())
         with open(args.orders_csv or os.devnull, newline="", encoding="utf-8") as f:  # streamed, not read whole

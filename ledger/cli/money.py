@@ -22,7 +22,8 @@ from eth_utils import to_checksum_address
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import Deployment, attach
 from ledger.errors import LedgerError
-from ledger.money import settlement, vault
+from ledger.money import vault
+from ledger.money.orders import settlement
 
 from .keys import _password, load_keystore
 

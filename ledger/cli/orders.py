@@ -24,8 +24,9 @@ from typing import Any
 from ledger.chain.client import connect
 from ledger.chain.deploy import attach
 from ledger.errors import LedgerError
-from ledger.money import deliveries, orders, settlement
-from ledger.money.orders import NewOrder
+from ledger.money.orders import deliveries, settlement
+from ledger.money.orders import lifecycle as orders
+from ledger.money.orders.lifecycle import NewOrder
 from ledger.store.db import make_engine, migrate, session_factory
 from ledger.store.models import Order
 

@@ -13,7 +13,7 @@ def _cmd(args: argparse.Namespace) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from ledger.money import recon_report
+    from ledger.money.recon import report as recon_report
     from ledger.store.db import make_engine, migrate
     from ledger.store.models import ReconRun
 

@@ -17,7 +17,7 @@ from ledger.access.roles import Role
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import LedgerError
-from ledger.money import deliveries
+from ledger.money.orders import deliveries
 
 
 def confirm_captured_deliveries(

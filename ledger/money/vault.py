@@ -19,8 +19,8 @@ from web3.logs import DISCARD
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
+from ledger.money.orders.settlement import ascending_by_signer
 
-from .settlement import ascending_by_signer
 from .token import check_fen, ensure_allowance
 
 CASE_RULING_TYPES = {"CaseRuling": [{"name": "caseId", "type": "uint256"}, {"name": "payOut", "type": "bool"}]}

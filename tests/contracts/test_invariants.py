@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from ledger.money.order_terms import Batch, OrderTerms, unpack_shares
+from ledger.money.orders.terms import Batch, OrderTerms, unpack_shares
 
 # brownie's own `state_machine` fixture is a compiled class that cannot be subclassed here, so the
 # machines are plain hypothesis RuleBasedStateMachines; each example starts from a chain snapshot.

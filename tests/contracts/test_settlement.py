@@ -6,7 +6,7 @@ from conftest import ARBITER, PLATFORM_CAP, REFERRAL_CAPS, TIMEOUT, govern, reve
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger.money.order_terms import Batch, OrderTerms, unpack_shares
+from ledger.money.orders.terms import Batch, OrderTerms, unpack_shares
 
 AMOUNT = 99_999  # 999.99 CNY: odd, so rounding is exercised
 WINDOW = 7 * 24 * 3600

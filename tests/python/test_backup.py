@@ -16,8 +16,8 @@ from ledger.chain.indexer import Indexer
 from ledger.cli.backup import backup, restore
 from ledger.devnet import node
 from ledger.errors import LedgerError
-from ledger.money.reconcile import reconcile
-from ledger.money.reconcile_inputs import chain_records, orders_from_db
+from ledger.money.recon.inputs import chain_records, orders_from_db
+from ledger.money.recon.reconcile import reconcile
 from ledger.store.db import make_engine, migrate
 from ledger.trace.codes import CodeSigner
 

@@ -26,7 +26,7 @@ from ledger.chain.indexer import Indexer
 from ledger.devnet import validators
 from ledger.devnet.hosts import Hosts, unavailable
 from ledger.devnet.hosts_network import HostsAuditor, HostsNetwork
-from ledger.money import recon_runs
+from ledger.money.recon import runs as recon_runs
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import ChainEvent, Order
 from ledger.trace.verify import verify_code

@@ -198,6 +198,12 @@ def test_no_import_circles():
     assert not circles, circles[:3]
 
 
+def test_orders_never_import_their_reconciliation():
+    """Inside `ledger.money`, reconciliation (`recon/`) reads the orders (`orders/`), never the reverse."""
+    back = [(m, d) for m, deps in GRAPH.items() if m.startswith("ledger.money.orders") for d in deps]
+    assert not [(m, d) for m, d in back if d.startswith("ledger.money.recon")]
+
+
 def test_every_package_says_what_it_owns():
     for name, path in MODULES.items():
         if path.name == "__init__.py":

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ledger.money.order_books import free_slots, mark_foreign, take_slots
+from ledger.money.orders.books import free_slots, mark_foreign, take_slots
 from ledger.store.db import make_engine, migrate, session_factory
 
 
@@ -52,7 +52,7 @@ def test_concurrent_writers_never_share_a_slot(db):
 
 def test_the_order_key_secret_is_sealed_at_rest(tmp_path, monkeypatch):
     from ledger.errors import LedgerError
-    from ledger.money import order_books
+    from ledger.money.orders import books as order_books
 
     monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LEDGER_ORDER_KEY_SECRET", raising=False)

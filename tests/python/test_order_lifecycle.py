@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from ledger.chain.client import Sender
-from ledger.money import settlement
+from ledger.money.orders import settlement
 from ledger.trace.epcis.samples import CONTEXT
 
 from .helpers import delivery_doc, govern, login, make_client

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chain.indexer import Indexer
 from ledger.errors import Conflict
-from ledger.money import recon_runs
+from ledger.money.recon import runs as recon_runs
 from ledger.store.models import Order, ReconRun
 
 from .helpers import login

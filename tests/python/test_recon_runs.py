@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
-from ledger.money import recon_runs, settlement
-from ledger.money.order_terms import OrderTerms
+from ledger.money.orders import settlement
+from ledger.money.orders.terms import OrderTerms
+from ledger.money.recon import runs as recon_runs
 from ledger.store.models import Order, ReconInputOrder
 
 from .helpers import login, make_client

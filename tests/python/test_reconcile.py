@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 from ledger.chain.indexer import Indexer
-from ledger.money import settlement
-from ledger.money.order_terms import OrderTerms
-from ledger.money.recon_stream import stream
-from ledger.money.reconcile import CLASSES, ChainRecord, OrderRow, order_key_hex, reconcile
-from ledger.money.reconcile_inputs import OrdersInputError, chain_records, orders_from_csv
+from ledger.money.orders import settlement
+from ledger.money.orders.terms import OrderTerms
+from ledger.money.recon.inputs import OrdersInputError, chain_records, orders_from_csv
+from ledger.money.recon.reconcile import CLASSES, ChainRecord, OrderRow, order_key_hex, reconcile
+from ledger.money.recon.stream import stream
 
 from .helpers import login, make_client
 
@@ -240,9 +240,9 @@ def test_streaming_from_the_database_agrees_with_reconcile(dialect, tmp_path, re
 
     from sqlalchemy import insert
 
-    from ledger.money.order_terms import MAX_AMOUNT
-    from ledger.money.recon_stream import orders_sorted
-    from ledger.money.reconcile_inputs import chain_sorted
+    from ledger.money.orders.terms import MAX_AMOUNT
+    from ledger.money.recon.inputs import chain_sorted
+    from ledger.money.recon.stream import orders_sorted
     from ledger.store.db import make_engine, migrate
     from ledger.store.models import ChainEvent, Order
 
@@ -270,7 +270,7 @@ def test_streaming_from_the_database_agrees_with_reconcile(dialect, tmp_path, re
     with engine.begin() as conn:
         conn.execute(insert(Order), orders)
         conn.execute(insert(ChainEvent), events)
-    from ledger.money.reconcile_inputs import orders_from_db
+    from ledger.money.recon.inputs import orders_from_db
 
     expected = reconcile(orders_from_db(engine), chain_records(engine))
     tally = stream(orders_sorted(engine), chain_sorted(engine))

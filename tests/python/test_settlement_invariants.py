@@ -25,8 +25,8 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from ledger.chain.client import Sender, connect, wait_for_receipt
 from ledger.chain.deploy import deploy
 from ledger.chain.governance import encode
-from ledger.money import settlement
-from ledger.money.order_terms import Batch, OrderTerms
+from ledger.money.orders import settlement
+from ledger.money.orders.terms import Batch, OrderTerms
 
 RUNS, STEPS = int(os.environ.get("LEDGER_INVARIANT_RUNS", 50)), 200
 MIN_STEPS = 10_000

@@ -22,11 +22,10 @@ from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.money.orders import settlement
+from ledger.money.orders.books import free_slots, mark_foreign, order_secret, take_slots, terms_of
+from ledger.money.orders.terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
-
-from . import settlement
-from .order_books import free_slots, mark_foreign, order_secret, take_slots, terms_of
-from .order_terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
 
 DEFAULT_RULE = {"platform_fee_bps": 500, "referral_bps": [500, 200, 100]}
 OPEN = ("escrowed", "delivered", "disputed")

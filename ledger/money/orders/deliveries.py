@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, Forbidden, InvalidInput
+from ledger.money.orders import settlement
+from ledger.money.orders.books import terms_of
+from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
 from ledger.store.models import Order
-
-from . import settlement
-from .order_books import terms_of
-from .orders import from_epoch, load_rows, log_step, require_status, tx_of
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")

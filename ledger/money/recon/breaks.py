@@ -1,4 +1,4 @@
-"""The breaks a reconciliation run finds and their lifecycle across runs (see `recon_runs`): a
+"""The breaks a reconciliation run finds and their lifecycle across runs (see `runs`): a
 stable id (the order key, or the contract, and the rule broken), a priority, and a status moved
 by each complete run: `new`, `persisting`, `resolved` (only by a run whose cut-off covers where
 the break was last seen); a break's first-seen time never resets."""

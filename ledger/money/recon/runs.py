@@ -15,11 +15,11 @@ Verdict, in order:
 
 Breaks have a stable id (sha-256 of the order key, or the contract's address, and the rule it
 broke: `escrow_exists`, `order_exists`, `amount_agrees`, ...), a priority (P1 money moved with no
-record behind it ... P4 cosmetic) and a lifecycle (`recon_breaks`): `new` when first seen (or
+record behind it ... P4 cosmetic) and a lifecycle (`breaks`): `new` when first seen (or
 seen again after being resolved, keeping its first-seen time), `persisting` while seen,
 `resolved` once, by the first complete run that no longer sees it and whose cut-off is at or
 after the highest cut-off the break was seen at (an earlier cut-off resolves nothing).
-Money held too long is listed with its age (`recon_ageing`). Runs are chained:
+Money held too long is listed with its age (`ageing`). Runs are chained:
 each names the previous run and the SHA-256 of its inputs (orders, the chain records up to the
 cut-off, the cut-off block's hash); each previous run is named by one run only (a unique index:
 runs started together cannot fork the chain, the later one is a `Conflict`). A cut-off must lie
@@ -41,14 +41,13 @@ from web3 import Web3
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
 from ledger.errors import Conflict, InvalidInput
+from ledger.money.recon import breaks as recon_breaks
+from ledger.money.recon.ageing import ageing
+from ledger.money.recon.balances import statements
+from ledger.money.recon.inputs import OrdersInputError, chain_sorted
+from ledger.money.recon.reconcile import OrderRow
+from ledger.money.recon.stream import drop_staged, orders_sorted, stage_csv, staged_sorted, stream
 from ledger.store.models import ChainEvent, IndexerCheckpoint, Order, ReconRun
-
-from . import recon_breaks
-from .recon_ageing import ageing
-from .recon_balances import statements
-from .recon_stream import drop_staged, orders_sorted, stage_csv, staged_sorted, stream
-from .reconcile import OrderRow
-from .reconcile_inputs import OrdersInputError, chain_sorted
 
 #: blocks below the previous run's cut-off whose stored hashes are checked again (deeper reorgs
 #: than this would also show as the previous cut-off leaving the chain)

@@ -13,11 +13,10 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine, select
 
 from ledger.errors import LedgerError
+from ledger.money.orders.books import order_secret
+from ledger.money.orders.terms import order_key, order_salt, unpack_amount
+from ledger.money.recon.reconcile import STATUS_WORDS, ChainRecord, OrderRow
 from ledger.store.models import ChainEvent, Order
-
-from .order_books import order_secret
-from .order_terms import order_key, order_salt, unpack_amount
-from .reconcile import STATUS_WORDS, ChainRecord, OrderRow
 
 CSV_COLUMNS = ("order_id", "merchant", "amount_fen", "status", "referrers", "time")
 

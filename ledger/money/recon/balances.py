@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from ledger.chain.deploy import Deployment
+from ledger.money.orders.terms import unpack_amount
 from ledger.store.models import ChainEvent
-
-from .order_terms import unpack_amount
 
 ZERO = "0x" + "00" * 20
 

@@ -16,9 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc, utcnow
+from ledger.money.recon.breaks import PRIORITY
 from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
-
-from .recon_breaks import PRIORITY
 
 COLOURS = {
     "unexplained_balance": "#7a0019",

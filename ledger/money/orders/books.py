@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.sealed import unseal, write_sealed
 from ledger.config import env
+from ledger.money.orders.terms import OrderTerms
 from ledger.paths import data_dir
 from ledger.store.models import Order, SettlementSlot
-
-from .order_terms import OrderTerms
 
 _SECRET: dict[str, tuple[int, bytes]] = {}
 

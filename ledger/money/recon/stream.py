@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
+from ledger.money.recon.inputs import BATCH, by_key, iter_orders_csv
+from ledger.money.recon.reconcile import CLASSES, ChainRecord, OrderRow, judge, order_key_hex, unknown_row
 from ledger.store.models import Order, ReconInputOrder
-
-from .reconcile import CLASSES, ChainRecord, OrderRow, judge, order_key_hex, unknown_row
-from .reconcile_inputs import BATCH, by_key, iter_orders_csv
 
 
 def orders_sorted(engine: Engine) -> Iterator[OrderRow]:

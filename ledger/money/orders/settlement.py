@@ -19,9 +19,8 @@ from ledger.chain.indexer import EventDecoder
 from ledger.chain.receipts import light_receipt
 from ledger.chain.tx_defaults import fill_defaults
 from ledger.errors import InvalidInput
-
-from .order_terms import Batch, OrderTerms, unpack_shares
-from .token import ensure_allowance
+from ledger.money.orders.terms import Batch, OrderTerms, unpack_shares
+from ledger.money.token import ensure_allowance
 
 RULING_TYPES = {"Ruling": [{"name": "order", "type": "bytes32"}, {"name": "refund", "type": "uint256"}]}
 
