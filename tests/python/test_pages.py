@@ -140,9 +140,10 @@ def test_both_languages_have_every_string():
 
 
 def test_every_reason_the_code_can_give_is_translated():
-    """The reason codes the resolver and the signature check produce, read from their source."""
+    """The reason codes the scan answer and the signature check produce, read from their source."""
     found = set()
-    for path in (ROOT / "api" / "scan" / "verdict.py", ROOT / "ledger" / "trace" / "codes.py"):
+    sources = ("ledger/flows/scan_answer.py", "api/scan/verdict.py", "ledger/trace/codes.py")
+    for path in (ROOT / s for s in sources):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Reason", "SignatureCheck"):
                 position = 0 if node.func.id == "Reason" else 1
