@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -18,6 +18,7 @@ from ledger.clock import as_utc
 from ledger.flows.cold_chain_holds import close
 from ledger.store.device_tables import ColdChainAlarm, Device
 from ledger.store.models import Product
+from ledger.trace.recorders import authorised
 
 from ..access.auth import READ_ALL, Member, require
 from ..core.errors import ApiError
@@ -44,10 +45,13 @@ class AlarmOut(BaseModel):
     orders_on_hold: list[str]
     problems: list[dict]
     closed_at: datetime | None
+    recorder_authorised: bool = Field(description="the device's owner may record about the product (else not acted on)")
 
 
-def _out(a: ColdChainAlarm, giai: str) -> dict:
+def _out(db: DbSession, a: ColdChainAlarm, giai: str) -> dict:
+    allowed = authorised(db, a.gtin) if a.gtin else None
     return {
+        "recorder_authorised": allowed is None or a.recorder in allowed,
         "id": a.id, "status": a.status, "device": giai, "recorder": a.recorder, "subject": a.subject,
         "gtin": a.gtin, "lot": a.lot, "min_c": a.min_c, "max_c": a.max_c, "first_at": as_utc(a.first_at),
         "raised_at": as_utc(a.raised_at), "event_hash_id": a.event_hash_id, "batch_sm3": a.batch_sm3,
@@ -72,7 +76,7 @@ def list_alarms(
         q = q.where(_mine(member))
     if status:
         q = q.where(ColdChainAlarm.status == status)
-    return [_out(a, giai) for a, giai in db.execute(q.order_by(ColdChainAlarm.id.desc()).limit(200))]
+    return [_out(db, a, giai) for a, giai in db.execute(q.order_by(ColdChainAlarm.id.desc()).limit(200))]
 
 
 @router.post("/{alarm_id}/close", response_model=AlarmOut, summary="Close an alarm (the product's merchant)")
@@ -91,4 +95,4 @@ def close_alarm(
     close(db, alarm_id)
     db.commit()
     request.state.audit_detail = f"cold-chain alarm {alarm_id} closed"
-    return _out(a, db.scalar(select(Device.giai).where(Device.device_id == a.device_id)))
+    return _out(db, a, db.scalar(select(Device.giai).where(Device.device_id == a.device_id)))

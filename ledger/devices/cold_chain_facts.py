@@ -5,7 +5,10 @@ product's allowed range and whether the window stayed within it.
 A window is an excursion by the same rule as ingestion (`cold_chain.events_for`): readings outside
 the range for at least the rule's grace minutes. Read from the stored readings of accepted
 batches only, so every window traces back to a batch whose SM2 signature was checked; the SM3 of
-that batch is given. Bounded: the latest `MAX_WINDOWS` windows of the lot."""
+that batch is given. Only devices of the product's merchant and of the recorders it authorised
+count (`ledger.trace.recorders.authorised`, as for the scan's supply chain): anybody can register
+a logger and report a rival's lot, and those readings are kept but not shown as the lot's cold
+chain. Bounded: the latest `MAX_WINDOWS` windows of the lot."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc
 from ledger.store.device_tables import Device, DeviceBatch, DeviceReading
+from ledger.trace.recorders import authorised
 
 from . import cold_chain
 
@@ -36,7 +40,7 @@ def batch_cold_chain(db: Session, gtin: str, lot: str) -> dict[str, Any] | None:
     None when no device reported its temperature."""
     subject = lot_uri(gtin, lot)
     r = DeviceReading
-    rows = db.execute(
+    q = (
         select(
             r.batch_id,
             func.min(r.at),
@@ -54,7 +58,11 @@ def batch_cold_chain(db: Session, gtin: str, lot: str) -> dict[str, Any] | None:
         .group_by(r.batch_id, Device.giai, DeviceBatch.sm3)
         .order_by(func.max(r.at).desc())
         .limit(MAX_WINDOWS)
-    ).all()
+    )
+    allowed = authorised(db, gtin)
+    if allowed is not None:
+        q = q.where(Device.owner.in_(allowed))
+    rows = db.execute(q).all()
     if not rows:
         return None
     rule = cold_chain.rules_for(db, {subject})[subject]

@@ -11,6 +11,7 @@ import csv
 import io
 import itertools
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger.chain.client import Sender
+from ledger.chain.indexer import Indexer
 from ledger.devices import batches
 from ledger.devices.broker import Broker
 from ledger.devices.ingester import Ingester
@@ -27,6 +29,7 @@ from ledger.errors import LedgerError
 from ledger.flows import cold_chain_holds
 from ledger.store.db import make_engine, session_factory
 from ledger.store.device_tables import ColdChainAlarm
+from ledger.store.models import EpcisEvent
 from ledger.trace.epcis.samples import CONTEXT
 
 from .helpers import authorise, login, make_client, new_gtin
@@ -101,6 +104,7 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     for x in (lot, other_lot):
         assert c.post("/v1/batches", json={"gtin": gtin, "lot": x}, headers=m).status_code == 201
     authorise(c, m, gtin, members["logistics"])
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()  # who may record about the product
     issue = c.post(f"/v1/batches/{gtin}/{lot}/codes", json={"count": 2}, headers=m).json()
     code = urlsplit(next(csv.DictReader(io.StringIO(c.get(issue["csv_url"], headers=m).text)))["uri"])
     scan = f"{code.path}?{code.query}"
@@ -108,25 +112,27 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     later = _escrow_and_deliver(c, h, members, gtin, lot, deliver=False)
     elsewhere = _escrow_and_deliver(c, h, members, gtin, other_lot)
 
-    # a logger of the carrier's, registered through the API (the PSK once), reports the lot
-    key = Sm2Key.generate()
-    giai = f"CCL{time.time_ns() % 10**12}"
-    r = c.post("/v1/devices", json={"giai": giai, "public_key": key.public.hex(), "kind": "logger"},
-               headers=h["logistics"])  # fmt: skip
-    assert r.status_code == 201, r.text
-    d = r.json()
-    conn = _wait(lambda: _connect(broker.psk_port, d), "the broker to take the new PSK")
+    # a logger of the carrier's, registered through the API (the PSK once), reports the lot; so does
+    # a rival merchant's logger, which the product's merchant never authorised
     t0 = datetime.now(UTC) - timedelta(hours=2)
     subject = f"https://id.gs1.org/01/{gtin}/10/{lot}"
     temps = lambda start, vs: [  # noqa: E731
         {"t": (start + timedelta(minutes=5 * i)).isoformat(), "k": "temp", "v": v, "s": subject}
         for i, v in enumerate(vs)
     ]
-    conn.publish(batches.make(key, d["identity"], giai, 1, temps(t0, [3.5, 4.0, 4.5, 5.0])))
-    conn.publish(batches.make(key, d["identity"], giai, 2, temps(t0 + timedelta(minutes=30), [5.0, 9.5, 12.0, 6.0])))
-    conn.close()
-    alarm = _wait(lambda: _alarms(sessions), "the alarm")[0]
+    (key, d), (rival_key, rival) = (_logger(c, h[w], broker) for w in ("logistics", "merchant_b"))
+    giai = d["giai"]
+    with closing(_wait(lambda: _connect(broker.psk_port, rival), "the broker to take the rival's PSK")) as conn:
+        conn.publish(batches.make(rival_key, rival["identity"], rival["giai"], 1, temps(t0, [20.0, 25.0])))
+    with closing(_wait(lambda: _connect(broker.psk_port, d), "the broker to take the new PSK")) as conn:
+        conn.publish(batches.make(key, d["identity"], giai, 1, temps(t0, [3.5, 4.0, 4.5, 5.0])))
+        conn.publish(batches.make(key, d["identity"], giai, 2, temps(t0 + timedelta(minutes=30), [5, 9.5, 12, 6])))
+    alarms = _wait(lambda: (a := _alarms(sessions)) and len(a) == 2 and a, "the alarms")
+    alarm = next(a for a in alarms if a.recorder == members["logistics"].address)
     assert (alarm.gtin, alarm.lot, alarm.min_c, alarm.max_c, alarm.status) == (gtin, lot, 9.5, 12.0, "open")
+    with sessions() as db:  # the ALARM_CONDITION event is the merchant's to see: its queries and webhooks get it
+        event = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == alarm.event_hash_id))
+        assert event.merchant == members["merchant_a"].address and "ALARM_CONDITION" in event.body
 
     # the consumer's scan: both windows, the second outside 0-8 °C, and the warning
     got = c.get(scan, headers={"Accept": "application/json"}).json()
@@ -159,12 +165,22 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
 
     # the merchant sees it and closes it; another merchant sees nothing and cannot
     mine = c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json()
-    assert [(a["id"], a["orders_on_hold"], a["device"]) for a in mine] == [(alarm.id, [delivered, later], giai)]
-    assert c.get("/v1/devices/alarms", headers=h["merchant_b"]).json() == []
+    assert [(a["id"], a["orders_on_hold"], a["device"], a["recorder_authorised"]) for a in mine] == [
+        (alarm.id, [delivered, later], giai, True), (alarm.id - 1, [], rival["giai"], False)]  # fmt: skip
+    assert [a["device"] for a in c.get("/v1/devices/alarms", headers=h["merchant_b"]).json()] == [rival["giai"]]
     assert c.post(f"/v1/devices/alarms/{alarm.id}/close", headers=h["merchant_b"]).status_code == 404
     r = c.post(f"/v1/devices/alarms/{alarm.id}/close", headers=m)
     assert r.status_code == 200 and r.json()["status"] == "closed"
-    assert c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json() == []
+    assert [a["id"] for a in c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json()] == [alarm.id - 1]
+
+
+def _logger(c, headers, broker):
+    """A logger registered through the API by the member of `headers` (the answer holds its PSK)."""
+    key = Sm2Key.generate()
+    giai = f"CCL{time.time_ns() % 10**12}"
+    r = c.post("/v1/devices", json={"giai": giai, "public_key": key.public.hex(), "kind": "logger"}, headers=headers)
+    assert r.status_code == 201, r.text
+    return key, r.json()
 
 
 def _connect(port, d):
