@@ -287,6 +287,51 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     )
 
 
+def test_a_merchant_sees_its_devices_and_alarms_and_revokes_a_device_signed_in_the_page(console, tmp_path, monkeypatch):
+    from sqlalchemy import select
+
+    from ledger.devices import batches, registry
+    from ledger.devices.ingester import Ingester
+    from ledger.devices.mqtt_client import topic
+    from ledger.devices.sm2 import Sm2Key
+    from ledger.store.db import make_engine, session_factory
+    from ledger.store.device_tables import Device
+
+    url, dep, members, headers = console
+    merchant = members["merchant_b"]
+    h = headers(merchant)
+    gtin = new_gtin()
+    assert httpx.post(url + "/v1/products", json={"gtin": gtin, "name": "Milk"}, headers=h, timeout=60).is_success
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "M-1"}, headers=h, timeout=60).is_success
+    key, giai = Sm2Key.generate(), f"CON{time.time_ns() % 10**12}"
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger"}
+    d = httpx.post(url + "/v1/devices", json=body, headers=h, timeout=60).json()
+    # a reading outside 0-8 °C about the merchant's lot, through the ingester's checks (the stack's
+    # database and sealing key; the broker's part is tested in test_devices_*)
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(DATABASE["path"].parent / "data"))
+    sessions = session_factory(make_engine(f"sqlite:///{DATABASE['path']}"))
+    t = datetime.now(UTC).isoformat()
+    reading = {"t": t, "k": "temp", "v": 14.5, "s": f"https://id.gs1.org/01/{gtin}/10/M-1"}
+    with sessions() as db:
+        got = Ingester(sessions, 0, "").ingest(
+            db, [(topic(d["identity"]), batches.make(key, d["identity"], giai, 1, [reading]))]
+        )
+    assert got[0]["status"] == "accepted", got
+    report = journey("devices_journey.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, giai)
+    assert giai in report["device_row"] and "active" in report["device_row"], report
+    assert f"{gtin} / M-1" in report["alarm_row"] and "14.5" in report["alarm_row"] and "open" in report["alarm_row"]
+    assert "open cold-chain alarm" in report["attention"], report["attention"]
+    assert report["no_reason"] == "Give a reason before revoking a device.", report
+    assert report["status"].startswith("Done"), report
+    assert "revoked" in report["device_row_after"], report
+    assert any("DeviceRegistry" in c and "revoke" in c for c in report["signed_calls"]), report["signed_calls"]
+    assert registry.registry(dep).functions.device(bytes.fromhex(d["device_id"][2:])).call()[2] > 0  # on chain
+    with sessions() as db:
+        assert db.scalar(select(Device.revoked_at).where(Device.giai == giai)) is not None
+    for a in httpx.get(url + "/v1/devices/alarms?status=open", headers=h, timeout=60).json():
+        assert httpx.post(f"{url}/v1/devices/alarms/{a['id']}/close", headers=h, timeout=60).is_success
+
+
 def test_two_arbiters_co_sign_a_ruling_in_their_browsers(console, accounts, tmp_path):
     url, dep, members, headers = console
     opener = members["arbiter"]
