@@ -33,6 +33,7 @@ STYLE = (
     "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
     "#reviews a,#carbon a{display:inline-block;min-height:44px;padding:.6rem 0}"
     "#cold-chain-alarm{background:#b42318;color:#fff;border-radius:.5rem;padding:.6rem 1rem;margin-top:.5rem}"
+    "#cold-chain-alarm small{color:#fff}"
     "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
