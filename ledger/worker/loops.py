@@ -122,10 +122,12 @@ class Loops:
                 log.warning("code issue catch-up failed; retrying", exc_info=True)
 
     def _cold_chain_holds(self, stop: threading.Event, lease: Lease) -> None:
-        while not stop.wait(CATCH_UP_EVERY_S):
+        while True:  # a round at once (an alarm may have waited for a worker), then every few seconds
             try:
                 if lease.leads():
                     with self.sessions() as db:
                         cold_chain_holds.act(db, self.deployment(), self.anchorer.sender())
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("cold-chain holds failed; retrying", exc_info=True)
+            if stop.wait(CATCH_UP_EVERY_S):
+                return

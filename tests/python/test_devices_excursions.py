@@ -1,15 +1,18 @@
 """A cold-chain excursion end to end, all real: a logger registered through the API publishes signed
 batches over TLS-PSK to Mosquitto, the ingester turns them into readings, EPCIS events and an
 alarm; the consumer's scan shows the lot's sensor windows and the excursion (JSON and both
-languages of the page); the platform's worker round disputes the lot's delivered orders on
-anvil (and an order of the lot delivered later), leaves other lots' orders alone; the merchant
-sees and closes the alarm."""
+languages of the page); `ledger worker`, with the platform's key, disputes the lot's delivered
+order on anvil (and an order of the lot delivered later), leaves other lots' orders alone and a
+rival's logger's alarm unacted; the merchant sees and closes the alarm."""
 
 from __future__ import annotations
 
 import csv
 import io
 import itertools
+import os
+import subprocess
+import sys
 import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -27,6 +30,7 @@ from ledger.devices.mqtt_client import DeviceConnection
 from ledger.devices.sm2 import Sm2Key
 from ledger.errors import LedgerError
 from ledger.flows import cold_chain_holds
+from ledger.paths import ROOT
 from ledger.store.db import make_engine, session_factory
 from ledger.store.device_tables import ColdChainAlarm
 from ledger.store.models import EpcisEvent
@@ -63,7 +67,7 @@ def world(deployment, chain_node, tmp_path, members, monkeypatch):
     broker = Broker(tmp_path / "mqtt").start({})
     sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'api.sqlite3'}"))
     ing = Ingester(sessions, broker.local_port, broker.ingester_password).start()
-    yield c, h, dep, sessions, broker
+    yield c, h, dep, sessions, broker, (chain_node.url, deployment[1]), tmp_path
     ing.stop()
     broker.stop()
 
@@ -97,7 +101,7 @@ def _wait(pred, what, timeout=60):
 
 
 def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members):
-    c, h, dep, sessions, broker = world
+    c, h, dep, sessions, broker, _, _ = world
     gtin, lot, other_lot = new_gtin(), "CC-1", "CC-2"
     m = h["merchant_a"]
     assert c.post("/v1/products", json={"gtin": gtin, "name": "Chilled milk"}, headers=m).status_code == 201
@@ -148,20 +152,23 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     assert 'id="cold-chain-alarm"' in zh and "冷链异常" in zh and "2 个温度记录窗口中有 1 个超出允许范围 0–8 °C" in zh
     assert "Cold-chain excursion" in en and 'data-within="false"' in en and "<svg" in en
 
-    # the worker's round, signed by the platform: the lot's delivered order is disputed on chain
-    platform = dep.sender(members["platform"])
-    with sessions() as db:
-        done = cold_chain_holds.act(db, dep, platform)
-    assert done == [{"alarm": alarm.id, "order_id": delivered, "status": "disputed"}]
-    assert (_status(c, h, delivered), _status(c, h, later), _status(c, h, elsewhere)) == (
-        "disputed", "escrowed", "delivered")  # fmt: skip
-    disputes = dep.contract("OrderSettlement").events.OrderDisputed().get_logs(from_block=0)
-    assert len(disputes) >= 1
-    _deliver(c, h, later, gtin, lot)  # delivered while the alarm is open: held at the next round
-    with sessions() as db:
-        assert [x["order_id"] for x in cold_chain_holds.act(db, dep, platform)] == [later]
-        assert cold_chain_holds.act(db, dep, platform) == []  # nothing twice
-    assert _status(c, h, later) == "disputed" and _status(c, h, elsewhere) == "delivered"
+    # `ledger worker` (as `make run` runs it), its cold-chain-holds loop signing with the platform's
+    # key it holds for anchoring: the lot's delivered order is disputed on chain, nothing else
+    worker = _worker(world)
+    try:
+        _wait(lambda: _status(c, h, delivered) == "disputed", "the worker to hold the delivered order", 120)
+        assert (_status(c, h, later), _status(c, h, elsewhere)) == ("escrowed", "delivered")
+        _deliver(c, h, later, gtin, lot)  # delivered while the alarm is open: held at a next round
+        _wait(lambda: _status(c, h, later) == "disputed", "the worker to hold the order delivered later", 60)
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+    log = (world[-1] / "worker.log").read_text()
+    assert "cold-chain holds failed" not in log, log[-3000:]
+    key = dep.contract("OrderSettlement").events.OrderDisputed().get_logs(from_block=0)
+    assert len(key) >= 2 and _status(c, h, elsewhere) == "delivered"
+    with sessions() as db:  # a round now finds nothing left to do: nothing is disputed twice
+        assert cold_chain_holds.act(db, dep, dep.sender(members["platform"])) == []
 
     # the merchant sees it and closes it; another merchant sees nothing and cannot
     mine = c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json()
@@ -172,6 +179,15 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     r = c.post(f"/v1/devices/alarms/{alarm.id}/close", headers=m)
     assert r.status_code == 200 and r.json()["status"] == "closed"
     assert [a["id"] for a in c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json()] == [alarm.id - 1]
+
+
+def _worker(world):
+    _, _, _, _, _, (rpc, manifest), tmp_path = world
+    env = {**os.environ, "LEDGER_RPC_URL": rpc, "LEDGER_MANIFEST": str(manifest),
+           "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}", "LEDGER_DATA_DIR": str(tmp_path / "data"),
+           "LEDGER_ANCHOR_INTERVAL": "0.5"}  # fmt: skip
+    with open(tmp_path / "worker.log", "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "ledger", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
 
 
 def _logger(c, headers, broker):
