@@ -51,7 +51,7 @@ class AlarmOut(BaseModel):
 def _out(db: DbSession, a: ColdChainAlarm, giai: str) -> dict:
     allowed = authorised(db, a.gtin) if a.gtin else None
     return {
-        "recorder_authorised": allowed is None or a.recorder in allowed,
+        "recorder_authorised": allowed is not None and a.recorder in allowed,
         "id": a.id, "status": a.status, "device": giai, "recorder": a.recorder, "subject": a.subject,
         "gtin": a.gtin, "lot": a.lot, "min_c": a.min_c, "max_c": a.max_c, "first_at": as_utc(a.first_at),
         "raised_at": as_utc(a.raised_at), "event_hash_id": a.event_hash_id, "batch_sm3": a.batch_sm3,

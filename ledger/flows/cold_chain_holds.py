@@ -9,9 +9,9 @@ The orders of a lot are those whose delivery event (the carrier's EPCIS receivin
 that confirmed the delivery on chain) names the lot: a `quantityList` class or an identifier
 carrying the GTIN and lot. Signed by the platform's sender, the key the worker already holds for
 anchoring: no new key moves money, and the contract lets only an operator dispute, only a
-delivered order, only inside its window. Only alarms from devices of the product's merchant or of
-a recorder it authorised (as indexed) act: anybody may register a logger and report a rival's
-lot. Each round is bounded (`MAX_ORDERS` per alarm)."""
+delivered order, only inside its window. Only alarms about a registered product, from devices of
+its merchant or of a recorder it authorised (as indexed), act: anybody may register a logger and
+report a rival's lot. Each round is bounded (`MAX_ORDERS` per alarm)."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def act(db: Session, dep: Deployment, platform: Sender) -> list[dict[str, Any]]:
     q = select(ColdChainAlarm).where(ColdChainAlarm.status == "open", ColdChainAlarm.gtin.isnot(None))
     for alarm in db.scalars(q).all():
         allowed = authorised(db, alarm.gtin)
-        if allowed is not None and alarm.recorder not in allowed:
-            continue  # a device of someone the merchant did not authorise: recorded, not acted on
+        if allowed is None or alarm.recorder not in allowed:
+            continue  # a product not registered here, or a device of someone its merchant did not authorise
         held = json.loads(alarm.orders)
         problems = json.loads(alarm.problems)
         for o in orders_of_lot(db, alarm.gtin, alarm.lot):
