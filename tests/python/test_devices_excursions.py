@@ -3,7 +3,8 @@ batches over TLS-PSK to Mosquitto, the ingester turns them into readings, EPCIS 
 alarm; the consumer's scan shows the lot's sensor windows and the excursion (JSON and both
 languages of the page); `ledger worker`, with the platform's key, disputes the lot's delivered
 order on anvil (and an order of the lot delivered later), leaves other lots' orders alone and a
-rival's logger's alarm unacted; the merchant sees and closes the alarm."""
+rival's logger's alarm unacted, and delivers the alarm event to the merchant's EPCIS webhook; the
+merchant sees and closes the alarm."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from bench.webhook_receiver import WebhookReceiver, events_of
 from ledger.chain.client import Sender
 from ledger.chain.indexer import Indexer
 from ledger.devices import batches
@@ -62,7 +64,7 @@ def world(deployment, chain_node, tmp_path, members, monkeypatch):
     Sender(dep.w3, members["issuer"], dep.decoder()).transact(
         dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**8)
     )
-    c = make_client(deployment, chain_node, tmp_path)
+    c = make_client(deployment, chain_node, tmp_path, webhook_allow_private=True)
     h = {w: login(c, members[w]) for w in ("platform", "merchant_a", "merchant_b", "logistics")}
     broker = Broker(tmp_path / "mqtt").start({})
     sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'api.sqlite3'}"))
@@ -108,6 +110,12 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     for x in (lot, other_lot):
         assert c.post("/v1/batches", json={"gtin": gtin, "lot": x}, headers=m).status_code == 201
     authorise(c, m, gtin, members["logistics"])
+    # the merchant's own EPCIS webhook (its existing subscriptions), to a real HTTP receiver
+    receiver = WebhookReceiver()
+    assert c.post("/epcis/queries", json={"name": f"q{gtin}", "query": {"eventType": ["ObjectEvent"]}},
+                  headers=m).status_code == 201  # fmt: skip
+    sub = {"dest": receiver.url, "secret": "merchant-secret", "stream": True}
+    assert c.post(f"/epcis/queries/q{gtin}/subscriptions", json=sub, headers=m).status_code == 201
     Indexer(dep, c.app.state.services.engine, confirmations=0).run()  # who may record about the product
     issue = c.post(f"/v1/batches/{gtin}/{lot}/codes", json={"count": 2}, headers=m).json()
     code = urlsplit(next(csv.DictReader(io.StringIO(c.get(issue["csv_url"], headers=m).text)))["uri"])
@@ -160,8 +168,12 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
         assert (_status(c, h, later), _status(c, h, elsewhere)) == ("escrowed", "delivered")
         _deliver(c, h, later, gtin, lot)  # delivered while the alarm is open: held at a next round
         _wait(lambda: _status(c, h, later) == "disputed", "the worker to hold the order delivered later", 60)
+        # and the merchant was told: the worker's webhook loop delivered the ALARM_CONDITION event
+        alarmed = lambda: [e for _, d in receiver.deliveries for e in events_of(d["doc"]) if "ALARM" in str(e)]  # noqa: E731
+        assert _wait(alarmed, "the merchant's webhook to receive the alarm event", 60)[0]["eventID"]
     finally:
         worker.terminate()
+        receiver.close()
         assert worker.wait(timeout=30) == 0
     log = (world[-1] / "worker.log").read_text()
     assert "cold-chain holds failed" not in log, log[-3000:]
@@ -183,7 +195,7 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
 
 def _worker(world):
     _, _, _, _, _, (rpc, manifest), tmp_path = world
-    env = {**os.environ, "LEDGER_RPC_URL": rpc, "LEDGER_MANIFEST": str(manifest),
+    env = {**os.environ, "LEDGER_RPC_URL": rpc, "LEDGER_MANIFEST": str(manifest), "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",
            "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}", "LEDGER_DATA_DIR": str(tmp_path / "data"),
            "LEDGER_ANCHOR_INTERVAL": "0.5"}  # fmt: skip
     with open(tmp_path / "worker.log", "wb") as log:
