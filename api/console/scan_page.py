@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from ..carbon.scan import section as carbon_section
+from .cold_chain_view import view as cold_chain_view
 from .i18n import beijing, catalog, negotiate, yuan
 from .pages import ENV
 
@@ -31,6 +32,9 @@ STYLE = (
     "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
     "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
     "#reviews a,#carbon a{display:inline-block;min-height:44px;padding:.6rem 0}"
+    "#cold-chain-alarm{background:#b42318;color:#fff;border-radius:.5rem;padding:.6rem 1rem;margin-top:.5rem}"
+    "#cold-chain-alarm small{color:#fff}"
+    "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
@@ -91,6 +95,7 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
             "proof": data["proof"],
             # built and escaped by api.carbon.scan (empty when the batch has no footprint)
             "carbon": Markup(carbon_section(data.get("carbon"), lang)),  # noqa: S704
+            "cold_chain": cold_chain_view(data.get("cold_chain"), t, lang),
         }
     s = data["scans_before"]
     context["scans"] = {

@@ -1,10 +1,12 @@
 """`/v1/devices`: a member registers its own devices (on chain, signed by the member), lists them,
-revokes them, and reads what they reported. Another member's device is a 404, exactly as if it did
+revokes them (the broker then refuses the device and cuts off its connection), and reads what they
+reported. Another member's device is a 404, exactly as if it did
 not exist; auditors and operators read all. The PSK is in the registration's answer and nowhere
 else: the database keeps it sealed, and the broker's PSK file is rewritten and reloaded."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -13,9 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.access.sealed import unseal
 from ledger.clock import as_utc
 from ledger.devices import registry
 from ledger.devices.broker import broker_dir, reload_running
+from ledger.devices.revocation import cut_off
 from ledger.errors import LedgerError
 from ledger.store.device_tables import Device, DeviceBatch, DeviceReading
 
@@ -24,6 +28,7 @@ from ..core.errors import ApiError
 from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
+log = logging.getLogger(__name__)
 OWNERS = (Role.MERCHANT, Role.PRODUCER, Role.LOGISTICS, Role.INSPECTOR, Role.OPERATOR)
 DEVICE_ID = r"^0x[0-9a-f]{64}$"
 
@@ -116,9 +121,14 @@ def revoke(
     if d is None or d.owner != member.address:
         raise ApiError(404, "not_found", f"device {device_id} not found")
     svc = services(request)
+    old_key = unseal(d.psk_sealed).decode()
     d = registry.revoke(db, svc.chain.deployment(), svc.signers.sender_for(member.address), device_id, body.reason)
-    _reload_broker(db)
-    request.state.audit_detail = f"device {d.giai} revoked"
+    try:  # refused from now on, and cut off if it is connected
+        told = cut_off(broker_dir(), registry.psk_table(db), {d.identity: old_key})
+    except LedgerError as e:  # revoked on chain all the same: the ingester refuses its batches
+        log.warning("device %s revoked, but the broker did not confirm it: %s", d.giai, e)
+        told = False
+    request.state.audit_detail = f"device {d.giai} revoked{'' if told else ' (no broker told)'}"
     return _out(d)
 
 

@@ -2,7 +2,7 @@
 without one), refunds within the return window (the merchant, or the platform for the shopper),
 disputes (the platform) and the arbiters' signed rulings, settlement in batches (any member), and
 the opening of one order's key for an auditor. Deliveries are also confirmed by capturing the
-carrier's EPCIS delivery event (`ledger.money.deliveries`).
+carrier's EPCIS delivery event (`ledger.money.orders.deliveries`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reconciliation runs: auditors and operators read them (runs with their verdicts, balances and
 breaks, a break's history, what was open at a moment; CSV and an HTML report in Chinese or
 English); only auditors start one: the operator is the party audited, and a run resolves breaks.
-One run at a time: a start while another runs is a 409. See `ledger.money.recon_runs`."""
+One run at a time: a start while another runs is a 409. See `ledger.money.recon.runs`."""
 
 from __future__ import annotations
 

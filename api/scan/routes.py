@@ -25,6 +25,7 @@ from ..console import scan_page as pages
 from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
 from ..core.errors import ApiError, error_answer, invalid, not_found
 from ..core.services import Services, get_db, rate_limited, services
+from . import cold_chain
 from .verdict import resolve
 
 router = APIRouter(tags=["public"])
@@ -90,6 +91,7 @@ async def answer_scan(
         raise invalid("path", str(exc)) from None
     if "product" in data:  # a known batch: its carbon footprint, when one is published
         data["carbon"] = await carbon_scan.summary_for(svc, data["product"]["gtin"], data["batch"]["lot"])
+        cold_chain.add_to(data, await cold_chain.summary_for(svc, data["product"]["gtin"], data["batch"]["lot"]))
     if "application/json" in accept:
         return Answer(b"application/json", _json(data))
     language = pages.language(lang, accept_language)

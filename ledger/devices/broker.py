@@ -6,8 +6,9 @@ only `devices/<identity>/...` (an ACL pattern). The ingester signs in on the loo
 a password (hashed by `mosquitto_passwd`) and may only read `devices/#`. The PSK file is the one
 place a device key sits in the clear (Mosquitto reads it so): 0600 in the broker's own folder,
 rewritten whole from the sealed copies in the database whenever a device is added or revoked,
-with the ACL; then the broker rereads both (SIGHUP): a revoked device cannot connect again, and if
-it is still connected (Mosquitto 2.0 keeps an open PSK session) nothing it publishes is let through.
+with the ACL; then the broker rereads both (SIGHUP): a revoked device cannot connect again, and
+`revocation.cut_off` closes the connection it may still have (Mosquitto 2.0 keeps it open on a
+reload). A device's client id is its identity (`use_username_as_clientid`).
 QoS 1 messages for an offline persistent session are kept up to `max_queued` (Mosquitto's default,
 1,000, drops the rest silently)."""
 
@@ -61,6 +62,15 @@ def reload_running(folder: Path, psks: dict[str, str]) -> bool:
         return False
 
 
+def ingester_password(folder: Path) -> str:
+    """The ingester's password on the loopback listener: made once, kept sealed beside the files."""
+    path = folder / "ingester.sealed"
+    if not path.exists():
+        path.write_bytes(seal(secrets.token_urlsafe(24).encode()))
+        path.chmod(0o600)
+    return unseal(path.read_bytes()).decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,12 +102,7 @@ class Broker:
 
     @property
     def ingester_password(self) -> str:
-        """Made once, kept sealed beside the broker's files."""
-        path = self.folder / "ingester.sealed"
-        if not path.exists():
-            path.write_bytes(seal(secrets.token_urlsafe(24).encode()))
-            path.chmod(0o600)
-        return unseal(path.read_bytes()).decode()
+        return ingester_password(self.folder)
 
     def write_config(self, psks: dict[str, str]) -> Path:
         f = self.folder
@@ -130,6 +135,7 @@ listener {self.psk_port} 127.0.0.1
 psk_hint {PSK_HINT}
 psk_file {f / "psk"}
 use_identity_as_username true
+use_username_as_clientid true
 tls_version tlsv1.2
 ciphers {PSK_CIPHERS}
 allow_anonymous false

@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -152,3 +153,29 @@ def has_alarm(event: dict) -> bool:
         for el in event.get("sensorElementList") or []
         for rep in el.get("sensorReport") or []
     )
+
+
+_LOT = re.compile(r"^https://id\.gs1\.org/01/(\d{14})/10/([^/?#]+)$")
+
+
+def alarm_rows(events: list[dict], hash_ids: list[str], device_id: str, recorder: str, now: datetime) -> list[dict]:
+    """A `cold_chain_alarms` row for each captured event that raises ALARM_CONDITION."""
+    out = []
+    for event, hid in zip(events, hash_ids, strict=True):
+        for el in event.get("sensorElementList") or []:
+            for rep in el.get("sensorReport") or []:
+                if rep.get("exception") != "ALARM_CONDITION":
+                    continue
+                subject = (event.get("quantityList") or [{}])[0].get("epcClass") or (event.get("epcList") or [""])[0]
+                m = _LOT.match(subject)
+                out.append(
+                    {
+                        "device_id": device_id, "recorder": recorder, "subject": subject[:300],
+                        "gtin": m and m.group(1), "lot": m and unquote(m.group(2))[:60],
+                        "event_hash_id": hid, "batch_sm3": event["tl:deviceBatch"],
+                        "min_c": rep["minValue"], "max_c": rep["maxValue"],
+                        "first_at": datetime.fromisoformat(rep["time"].replace("Z", "+00:00")),
+                        "raised_at": now, "status": "open", "orders": "[]", "problems": "[]",
+                    }
+                )  # fmt: skip
+    return out

@@ -27,7 +27,7 @@ from ledger.devices import batches, cold_chain
 from ledger.devices.broker import INGESTER_USER
 from ledger.devices.registry import ChainStatus
 from ledger.devices.sm2 import Sm2Key
-from ledger.store.device_tables import Device, DeviceBatch, DeviceReading
+from ledger.store.device_tables import ColdChainAlarm, Device, DeviceBatch, DeviceReading
 from ledger.trace.epcis.capture import capture
 
 TOPIC = "devices/+/batches"
@@ -224,8 +224,12 @@ class Ingester:
             aligned = len(hash_ids) == len(events)
             i = 0
             for row, body, evs in items:
-                row["event_ids"] = json.dumps(hash_ids[i : i + len(evs)] if aligned else [])
+                ids = hash_ids[i : i + len(evs)] if aligned else []
+                row["event_ids"] = json.dumps(ids)
                 i += len(evs)
+                alarms = cold_chain.alarm_rows(evs, ids, row["device_id"], owner, now) if ids else []
+                if alarms:
+                    db.execute(insert(ColdChainAlarm.__table__), alarms)
                 batch_id = db.execute(insert(DeviceBatch.__table__).returning(DeviceBatch.id), [row]).scalar_one()
                 db.execute(
                     insert(DeviceReading.__table__),

@@ -1,5 +1,5 @@
 """A carrier's capture confirms deliveries: after the events of an EPCIS capture are stored, each
-delivery event (ledger.money.deliveries: bizStep receiving or accepting, naming an open order of
+delivery event (ledger.money.orders.deliveries: bizStep receiving or accepting, naming an open order of
 the capturing carrier in its bizTransactionList) confirms that order's delivery on chain, signed
 by the carrier. Every capture door calls this once its events are stored: `/v1/epcis/capture` and
 the EPCIS 2.0 binding's `POST /epcis/capture` and `POST /epcis/events`.

@@ -89,3 +89,30 @@ class ColdChainRule(Base):
     grace_minutes: Mapped[float] = mapped_column(Float, default=0)
     set_by: Mapped[str] = mapped_column(String(42))
     set_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ColdChainAlarm(Base):
+    """A cold-chain excursion (GB 31605-2020: monitor, record, alarm): raised by the ingester in the
+    transaction that captured the `ALARM_CONDITION` event, about a lot (`gtin`, `lot`) or another
+    subject. `status` open | closed (the merchant or an operator closes it). While open, each
+    delivered order of the lot within its return window is put on hold through the escrow's dispute
+    (`ledger.flows.cold_chain_holds`): `orders` lists those disputed (JSON), `problems` what could
+    not be done (JSON)."""
+
+    __tablename__ = "cold_chain_alarms"
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(66), index=True)
+    recorder: Mapped[str] = mapped_column(String(42))
+    subject: Mapped[str] = mapped_column(String(300))
+    gtin: Mapped[str | None] = mapped_column(String(14), index=True, nullable=True)
+    lot: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    event_hash_id: Mapped[str] = mapped_column(String(100))
+    batch_sm3: Mapped[str] = mapped_column(String(64))
+    min_c: Mapped[float] = mapped_column(Float)
+    max_c: Mapped[float] = mapped_column(Float)
+    first_at: Mapped[datetime] = mapped_column(TS)
+    raised_at: Mapped[datetime] = mapped_column(TS)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    orders: Mapped[str] = mapped_column(Text, default="[]")
+    problems: Mapped[str] = mapped_column(Text, default="[]")
+    closed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)

@@ -13,7 +13,7 @@ from .base import Base
 
 class Order(Base):
     """The platform's order, escrowed on chain under `order_key`, a keyed commitment to `order_id`
-    opened by `salt` (see `ledger.money.order_terms`), in settlement slot `slot`. `history` is a
+    opened by `salt` (see `ledger.money.orders.terms`), in settlement slot `slot`. `history` is a
     JSON list of its transitions ({at, status, tx, ...}); `shopper` never leaves this table."""
 
     __tablename__ = "orders"

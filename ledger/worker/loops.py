@@ -7,7 +7,10 @@ dies (SIGKILL, its host gone) another process takes over at its next round.
 - `webhooks`: delivers subscribed query results (`ledger.trace.epcis.binding.webhooks`) every
   `webhook_interval_s` (0: not run);
 - `code-anchors`: completes or undoes code issues whose anchoring answer was lost
-  (`ledger.trace.code_anchors`), every `CATCH_UP_EVERY_S`, where the anchorer runs.
+  (`ledger.trace.code_anchors`), every `CATCH_UP_EVERY_S`, where the anchorer runs;
+- `cold-chain-holds`: puts the delivered orders of a lot with an open cold-chain alarm on hold
+  (`ledger.flows.cold_chain_holds`), every `CATCH_UP_EVERY_S`, where the anchorer runs, signed by
+  the anchorer's (the platform's) sender.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ledger.chain.client import tx_timeout
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
 from ledger.config import env
+from ledger.flows import cold_chain_holds
 from ledger.store.locks import Lease, Locks
 from ledger.trace import code_anchors
 from ledger.trace.epcis.anchoring import Anchorer
@@ -70,6 +74,7 @@ class Loops:
         if s.anchor_interval_s > 0:
             self._thread("anchorer", self._anchorer, stop)
             self._thread("code-anchors", self._code_anchors, stop)
+            self._thread("cold-chain-holds", self._cold_chain_holds, stop)
 
     def _thread(self, name: str, target: Callable[[threading.Event, Lease], None], stop: threading.Event) -> None:
         lease = self.leases[name] = self.locks.lease(name)
@@ -115,3 +120,14 @@ class Loops:
                         code_anchors.catch_up(db, self.deployment(), 2 * tx_timeout() + 10)
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("code issue catch-up failed; retrying", exc_info=True)
+
+    def _cold_chain_holds(self, stop: threading.Event, lease: Lease) -> None:
+        while True:  # a round at once (an alarm may have waited for a worker), then every few seconds
+            try:
+                if lease.leads():
+                    with self.sessions() as db:
+                        cold_chain_holds.act(db, self.deployment(), self.anchorer.sender())
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("cold-chain holds failed; retrying", exc_info=True)
+            if stop.wait(CATCH_UP_EVERY_S):
+                return

@@ -14,6 +14,7 @@ const report = newReport();
 report.screens = {};
 report.governor_attention = {};
 report.scan_parties = {};
+report.scan_cold_chain = {};
 const ROLES = [['merchant_a', 'merchant'], ['auditor', 'auditor'], ['governor_2', 'governor'], ['issuer', 'issuer'],
   ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter']];
 
@@ -94,6 +95,7 @@ try {
     await p.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=${lang}`);
     await shot(p, `scan-${lang}`, lang, [...ALLOW, 'https', 'id', 'gs', 'org']);
     report.scan_parties[lang] = await p.textContent('#supply-chain').catch(() => '');
+    report.scan_cold_chain[lang] = await p.textContent('#cold-chain-alarm').catch(() => '');
     await ctx.close();
   }
 } catch (err) {

@@ -287,6 +287,59 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     )
 
 
+def _excursion(url, h, lot_uri, monkeypatch):
+    """A logger of the member of `h`, registered through the API, reports 14.5 °C about `lot_uri`
+    (outside 0-8 °C), through the ingester's checks into the stack's database (with its sealing key;
+    the broker's part is tested in test_devices_*). The device as registered, and its GIAI."""
+    from ledger.devices import batches
+    from ledger.devices.ingester import Ingester
+    from ledger.devices.mqtt_client import topic
+    from ledger.devices.sm2 import Sm2Key
+    from ledger.store.db import make_engine, session_factory
+
+    key, giai = Sm2Key.generate(), f"CON{time.time_ns() % 10**12}"
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger"}
+    d = httpx.post(url + "/v1/devices", json=body, headers=h, timeout=60).json()
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(DATABASE["path"].parent / "data"))
+    sessions = session_factory(make_engine(f"sqlite:///{DATABASE['path']}"))
+    reading = {"t": datetime.now(UTC).isoformat(), "k": "temp", "v": 14.5, "s": lot_uri}
+    with sessions() as db:
+        sent = [(topic(d["identity"]), batches.make(key, d["identity"], giai, 1, [reading]))]
+        got = Ingester(sessions, 0, "").ingest(db, sent)
+    assert got[0]["status"] == "accepted", got
+    return d, giai
+
+
+def test_a_merchant_sees_its_devices_and_alarms_and_revokes_a_device_signed_in_the_page(console, tmp_path, monkeypatch):
+    from sqlalchemy import select
+
+    from ledger.devices import registry
+    from ledger.store.db import make_engine, session_factory
+    from ledger.store.device_tables import Device
+
+    url, dep, members, headers = console
+    merchant = members["merchant_b"]
+    h = headers(merchant)
+    gtin = new_gtin()
+    assert httpx.post(url + "/v1/products", json={"gtin": gtin, "name": "Milk"}, headers=h, timeout=60).is_success
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "M-1"}, headers=h, timeout=60).is_success
+    d, giai = _excursion(url, h, f"https://id.gs1.org/01/{gtin}/10/M-1", monkeypatch)
+    sessions = session_factory(make_engine(f"sqlite:///{DATABASE['path']}"))
+    report = journey("devices_journey.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, giai)
+    assert giai in report["device_row"] and "active" in report["device_row"], report
+    assert f"{gtin} / M-1" in report["alarm_row"] and "14.5" in report["alarm_row"] and "open" in report["alarm_row"]
+    assert "open cold-chain alarm" in report["attention"], report["attention"]
+    assert report["no_reason"] == "Give a reason before revoking a device.", report
+    assert report["status"].startswith("Done"), report
+    assert "revoked" in report["device_row_after"], report
+    assert any("DeviceRegistry" in c and "revoke" in c for c in report["signed_calls"]), report["signed_calls"]
+    assert registry.registry(dep).functions.device(bytes.fromhex(d["device_id"][2:])).call()[2] > 0  # on chain
+    with sessions() as db:
+        assert db.scalar(select(Device.revoked_at).where(Device.giai == giai)) is not None
+    for a in httpx.get(url + "/v1/devices/alarms?status=open", headers=h, timeout=60).json():
+        assert httpx.post(f"{url}/v1/devices/alarms/{a['id']}/close", headers=h, timeout=60).is_success
+
+
 def test_two_arbiters_co_sign_a_ruling_in_their_browsers(console, accounts, tmp_path):
     url, dep, members, headers = console
     opener = members["arbiter"]
@@ -319,7 +372,7 @@ def test_two_arbiters_co_sign_a_ruling_in_their_browsers(console, accounts, tmp_
 SUPPLIER, SHOP = "urn:epc:id:pgln:0614141.00001", "urn:epc:id:pgln:0614141.00002"
 
 
-def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console, accounts, tmp_path):
+def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console, accounts, tmp_path, monkeypatch):
     """Each role signs in with a keystore `ledger keys export-dev` wrote, on a 390×844 phone in
     Chinese and English: its landing says what needs it now, nothing widens the page, no control is
     under 44 px, no English word on a Chinese page outside user data; the signing dialog starts with
@@ -368,6 +421,7 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
         "schemaVersion": "2.0", "creationDate": "2026-11-03T00:00:00Z", "epcisBody": {"eventList": [shipped]},
     }  # fmt: skip
     assert httpx.post(url + "/v1/epcis/capture", json=doc, headers=m, timeout=60).status_code == 201
+    _excursion(url, m, f"https://id.gs1.org/01/{gtin}/10/P-1", monkeypatch)  # the scan page's cold chain
     scan = uri.replace("https://id.gs1.org", url) if uri.startswith("https://id.gs1.org") else uri
     report = journey("phone_tour.mjs", url, str(keys), PASSWORD, scan)
     screens = report["screens"]
@@ -385,6 +439,8 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
     assert report["governor_attention"]["zh"].startswith("提案 #"), report["governor_attention"]
     assert "供方" in report["scan_parties"]["zh"] and "杭州龙井茶业有限公司" in report["scan_parties"]["zh"]
     assert "收方" in report["scan_parties"]["zh"] and "北京时间" in report["scan_parties"]["zh"], report["scan_parties"]
+    assert report["scan_cold_chain"]["zh"].startswith("冷链异常"), report["scan_cold_chain"]
+    assert report["scan_cold_chain"]["en"].startswith("Cold-chain excursion"), report["scan_cold_chain"]
 
 
 def test_export_dev_writes_only_development_members_of_anvils_mnemonic(tmp_path, monkeypatch):

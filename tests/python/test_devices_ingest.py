@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ledger.devices import batches, registry
+from ledger.devices import batches, registry, revocation
 from ledger.devices.broker import Broker
 from ledger.devices.ingester import Ingester
 from ledger.devices.mqtt_client import DeviceConnection, topic
@@ -25,6 +25,7 @@ LOT = "https://id.gs1.org/01/06901234567892/10/L1"
 class Rig:
     def __init__(self, tmp, dep, account, monkeypatch):
         monkeypatch.setenv("LEDGER_KEY_PASSPHRASE", "devices-test")
+        monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp / "data"))  # secrets sealed with this passphrase: its own
         engine = make_engine(f"sqlite:///{tmp / 'db.sqlite'}")
         migrate(engine)
         self.sessions, self.dep, self.account = session_factory(engine), dep, account
@@ -92,15 +93,33 @@ def test_transport_refuses_wrong_and_revoked_psks_and_foreign_topics(rig):
         assert rig.count(identity=b.identity) == 0
         assert rig.count(status="accepted") == 1
 
+        conn_b = DeviceConnection(rig.broker.psk_port, b.identity, b.psk_hex)
+        drops = []
+        kept = conn_b.client.on_disconnect
+        conn_b.client.on_disconnect = lambda *args: (drops.append(args), kept(*args))
+        # a device cannot take another's connection over: its client id is its identity, whatever it asks
+        conn.close()
+        intruder = DeviceConnection(rig.broker.psk_port, a.identity, a.psk_hex)
+        intruder.client._client_id = b.identity.encode()  # noqa: SLF001 - a device misbehaving
+        intruder.client.reconnect()
+        time.sleep(1.0)
+        assert drops == [] and conn_b.connected and intruder.connected
+        intruder.close()
+        conn = DeviceConnection(rig.broker.psk_port, a.identity, a.psk_hex)
+
         with rig.sessions() as db:
             registry.revoke(db, rig.dep, rig.dep.sender(rig.account), a.device.device_id, "lost")
-        rig.broker.reload(rig.psks())
+        assert conn.connected
+        assert revocation.cut_off(rig.broker.folder, rig.psks(), {a.identity: a.psk_hex})
+        deadline = time.monotonic() + 30
+        while conn.connected:  # cut off at once, and its own reconnection (paho retries) is refused
+            assert time.monotonic() < deadline, "the revoked device is still connected"
+            time.sleep(0.05)
+        time.sleep(2.0)  # paho's reconnection attempts run meanwhile (every 0.1-2 s)
+        assert not conn.connected
         with pytest.raises(LedgerError, match="refused"):
-            for _ in range(100):  # the reload is asynchronous: poll until the broker refuses
-                DeviceConnection(rig.broker.psk_port, a.identity, a.psk_hex, timeout=10).close()
-                time.sleep(0.1)
-        conn.publish(batches.make(key_a, a.identity, a.device.giai, 3, _temps(now, [4.0])))  # still connected
-        conn_b = DeviceConnection(rig.broker.psk_port, b.identity, b.psk_hex)
+            DeviceConnection(rig.broker.psk_port, a.identity, a.psk_hex, timeout=10)
+        assert conn_b.connected  # the other device is untouched
         conn_b.publish(batches.make(key_b, b.identity, b.device.giai, 1, _temps(now, [5.0])))
         rig.wait(lambda: rig.count(identity=b.identity) == 1)
         assert rig.count(identity=a.identity) == 1  # nothing more from the revoked device

@@ -34,7 +34,8 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.compliance",
     },
-    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace"},
+    # the loops run the flows that act on chain (cold-chain holds: ledger.flows.cold_chain_holds)
+    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace", "ledger.flows"},
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.devnet",

@@ -40,6 +40,20 @@ VERDICT_OF = {
     "suspicious": "suspicious",
 }
 ADDRESS = "0x" + "ab" * 20
+_WINDOW = {
+    "device": "0614141AB12",
+    "start": "2026-12-01T08:00:00Z",
+    "end": "2026-12-01T08:30:00Z",
+    "readings": 30,
+    "min_c": 3.0,
+    "max_c": 6.5,
+    "mean_c": 4.2,
+    "minutes_outside": 0.0,
+    "within": True,
+    "batch_sm3": "ab" * 32,
+}
+COLD_CHAIN = {"rule": {"min_c": 0.0, "max_c": 8.0, "grace_minutes": 0.0}, "excursion": True,
+              "windows": [_WINDOW, _WINDOW | {"max_c": 11.5, "within": False, "minutes_outside": 12.0}]}  # fmt: skip
 HASH = "0x" + "cd" * 32
 
 
@@ -79,6 +93,7 @@ def _data(reason_code: str) -> dict:
             "merchant": {"address": ADDRESS, "deposit": {"balance_fen": 5000000, "frozen_fen": 1000,
                                                          "required_fen": 100000}, "deposit_unavailable": None},
             "proof": {"root": HASH, "anchor_tx": HASH, "block_number": 6},
+            "cold_chain": COLD_CHAIN,
         }  # fmt: skip
     return data
 
@@ -119,7 +134,8 @@ def visible_text(html: str, data: dict) -> str:
 def test_every_verdict_reads_in_chinese_only(reason_code):
     data = _data(reason_code)
     text = visible_text(pages.render(data, "zh", {}), data)
-    words = set(re.findall(r"[A-Za-z]{2,}", text)) - {"GTIN", "GS", "EPCIS", "English"}  # standard names, the switch
+    standard = {"GTIN", "GS", "EPCIS", "SM"}  # standard names (SM3), and the switch's "English"
+    words = set(re.findall(r"[A-Za-z]{2,}", text)) - standard - {"English"}
     assert not words, f"English on the Chinese page ({reason_code}): {sorted(words)}"
     assert "English reason" not in text
 

@@ -1,9 +1,11 @@
 // The merchant's page (own data only): the guarantee deposit and the cases against it, orders and
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
-// with each problem's path and the anchoring status, and the scan statistics of its codes.
+// with each problem's path and the anchoring status, the scan statistics of its codes, carbon
+// footprints, and its devices with the cold-chain alarms about its products (devices.js).
 import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
 import { bars } from './charts.js';
 import { wireCarbon } from './carbon.js';
+import { wireDevices } from './devices.js';
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
@@ -248,4 +250,5 @@ export function initMerchant() {
   $('codes-form').addEventListener('submit', issueCodes);
   $('epcis-form').addEventListener('submit', uploadEpcis);
   wireCarbon();
+  wireDevices(need);
 }
