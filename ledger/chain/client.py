@@ -190,10 +190,12 @@ def _stalled(w3: Web3) -> str:
 class TransactionFailed(LedgerError):
     """A transaction reverted; `error` is the decoded custom error name when known."""
 
-    def __init__(self, message: str, error: str | None = None, args: tuple[Any, ...] = ()):
+    def __init__(self, message: str, error: str | None = None, args: tuple[Any, ...] = (), block: int | None = None):
         super().__init__(message)
         self.error = error
         self.error_args = args
+        #: the block a mined transaction reverted in (None: refused in simulation)
+        self.block = block
 
 
 class Sender:
@@ -252,7 +254,7 @@ class Sender:
         """The receipt; a transaction the node dropped meanwhile is sent again, not forgotten."""
         receipt = wait_for_receipt(self.w3, tx_hash, resend=self._raw.pop(bytes(tx_hash), None), light=light)
         if receipt["status"] != 1:
-            raise TransactionFailed(f"transaction {tx_hash.hex()} reverted")
+            raise TransactionFailed(f"transaction {tx_hash.hex()} reverted", block=int(receipt["blockNumber"]))
         return receipt
 
     def deploy(self, artifact: dict[str, Any], *args: Any) -> Any:

@@ -27,6 +27,7 @@ from ledger.store.models import CommissionRule, Order
 from . import settlement
 from .order_books import free_slots, mark_foreign, order_secret, take_slots, terms_of
 from .order_terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
+from .reorged import after_reorg
 
 DEFAULT_RULE = {"platform_fee_bps": 500, "referral_bps": [500, 200, 100]}
 OPEN = ("escrowed", "delivered", "disputed")
@@ -262,7 +263,7 @@ def settle_orders(
     if not due:
         return [], skipped
     terms = [terms_of(o) for o in due]
-    receipt = settlement.settle(dep, anyone, terms)
+    receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms))
     splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
     tx, settled = tx_of(receipt), []
     for o, t in zip(due, terms, strict=True):
