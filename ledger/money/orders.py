@@ -263,7 +263,7 @@ def settle_orders(
     if not due:
         return [], skipped
     terms = [terms_of(o) for o in due]
-    receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms))
+    receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms), settling=True)
     splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
     tx, settled = tx_of(receipt), []
     for o, t in zip(due, terms, strict=True):
