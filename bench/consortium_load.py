@@ -38,7 +38,10 @@ from ledger.trace.epcis.samples import document
 
 from .server import login, ok
 
-BATCH, LIFECYCLE_CLIENTS, EVENTS_PER_DOC = 200, 1, 100  # two lifecycle clients at once: docs/consortium.md
+EVENTS_PER_DOC = 100
+#: lifecycle clients at once and orders per batch (`BENCH_LIFECYCLE_CLIENTS`, `BENCH_LIFECYCLE_BATCH`)
+LIFECYCLE_CLIENTS = int(os.environ.get("BENCH_LIFECYCLE_CLIENTS", "4"))
+BATCH = int(os.environ.get("BENCH_LIFECYCLE_BATCH", "200"))
 TIMED_WRITERS = ("merchant_a", "merchant_b", "inspector")
 
 
@@ -103,12 +106,14 @@ class Load:
         self.members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
         self.headers = {w: login(base, self.members[w]) for w in ("platform", "logistics", "producer")}
         self.phase = 0
+        self.acked: dict[str, set[str]] = {"escrowed": set(), "settled": set()}  # order keys the API answered
 
     def run(self, seconds: float, label: str) -> dict[str, float]:
         """Everything at once for `seconds`; the phase's figures, named `<label>.<figure>`."""
         self.phase += 1
         stop = threading.Event()
         settled, latencies, errors, captured = [0], [], [], [0]
+        self.parts: list[tuple[float, float]] = []  # (sent, in a block) seconds, per timed write
         threads = [threading.Thread(target=self._guard, args=(errors, self._lifecycles, stop, settled, c))
                    for c in range(LIFECYCLE_CLIENTS)]  # fmt: skip
         threads += [threading.Thread(target=self._guard, args=(errors, self._timed, stop, latencies, w))
@@ -138,6 +143,21 @@ class Load:
             f"{label}.final_p50_s": round(statistics.median(lat), 2),
             f"{label}.final_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
             f"{label}.writes_timed": len(latencies),
+            **self._parts(label),
+        }
+
+    def _parts(self, label: str) -> dict[str, float]:
+        """Where a timed write's time goes: signing and handing it to the node (`submit`), from
+        there to its receipt on the writer's node (`included`); the rest is the confirmations."""
+        if not self.parts:
+            return {}
+        sent, included = (sorted(x) for x in zip(*self.parts, strict=True))
+        p99 = min(len(sent) - 1, int(len(sent) * 0.99))
+        return {
+            f"{label}.submit_p50_s": round(statistics.median(sent), 3),
+            f"{label}.submit_p99_s": round(sent[p99], 3),
+            f"{label}.included_p50_s": round(statistics.median(included), 2),
+            f"{label}.included_p99_s": round(included[p99], 2),
         }
 
     @staticmethod
@@ -157,7 +177,11 @@ class Load:
                            "amount_fen": 1_000 + i, "referrers": [m["producer"].address],
                            "carrier": m["logistics"].address} for i in range(BATCH)]  # fmt: skip
                 h = {**self.headers["platform"], "Idempotency-Key": tag}
-                ok(c.post("/v1/orders/batch", json={"orders": orders}, headers=h))
+                keys = {
+                    o["order_id"]: o["order_key"]
+                    for o in ok(c.post("/v1/orders/batch", json={"orders": orders}, headers=h))["orders"]
+                }
+                self.acked["escrowed"].update(keys.values())
                 deliveries = [{"order_id": o["order_id"], "epcis_event": "0x" + "cd" * 32} for o in orders]
                 ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=self.headers["logistics"]))
                 ids = [o["order_id"] for o in orders]
@@ -165,6 +189,7 @@ class Load:
                     time.sleep(1.0)
                     done = ok(c.post("/v1/orders/settle", json={"order_ids": ids}, headers=self.headers["platform"]))
                     settled[0] += len(done["settled"])
+                    self.acked["settled"].update(keys[x["order_id"]] for x in done["settled"])
                     ids = [s["order_id"] for s in done["skipped"]]
                     if not ids:
                         break
@@ -187,6 +212,13 @@ class Load:
         while not stop.is_set():
             started = time.perf_counter()
             tx = sender.submit(prov.functions.anchor(Web3.keccak(text=f"{writer}-{time.time_ns()}"), 1, "bench"))
+            sent = time.perf_counter()
+            while time.perf_counter() - started < 120 and not w3.provider.make_request(
+                "eth_getTransactionReceipt", ["0x" + tx.hex()]
+            ).get("result"):
+                time.sleep(0.02)
+            included = time.perf_counter()
             wait_final(w3, tx, self.depth, timeout=120)
             latencies.append(time.perf_counter() - started)
+            self.parts.append((sent - started, included - sent))
             time.sleep(rng.random())  # writes come when they come, not in step with blocks

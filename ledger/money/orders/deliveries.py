@@ -25,6 +25,7 @@ from ledger.errors import Conflict, Forbidden, InvalidInput
 from ledger.money.orders import settlement
 from ledger.money.orders.books import terms_of
 from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
+from ledger.money.orders.reorged import after_reorg
 from ledger.store.models import Order
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
@@ -97,16 +98,17 @@ def confirm_deliveries(
         require_status(o, "escrowed")
     hashes = [event_bytes(e) for _, e in deliveries]
     terms = [terms_of(o) for o in rows]
-    receipt = _once(dep, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
+    receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
     return _delivered(dep, receipt, rows, [e for _, e in deliveries], "carrier")
 
 
-def _once(dep: Deployment, terms: list, hashes: list[bytes], send: Any) -> Any:
-    """Send a confirmation; if the chain says the orders are past escrow because an earlier attempt
-    (whose answer was lost: the node stopped, a process died) confirmed these same deliveries, that
+def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], send: Any) -> Any:
+    """Send a confirmation (again once a reorg that had taken the escrows' block is undone:
+    `reorged`); if the chain says the orders are past escrow because an earlier attempt (whose
+    answer was lost: the node stopped, a process died) confirmed these same deliveries, that
     attempt's receipt: the table then catches up with the chain instead of refusing."""
     try:
-        return send()
+        return after_reorg(dep, [o.escrow_tx for o in rows], send)
     except TransactionFailed as exc:
         # refused in simulation (WrongStatus), or mined and reverted (the earlier attempt was still
         # pending when this one was simulated): either way, look for the earlier confirmation
@@ -127,7 +129,7 @@ def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_
         require_status(o, "escrowed")
     terms = [terms_of(o) for o in rows]
     none = [b"\0" * 32] * len(rows)
-    receipt = _once(dep, terms, none, lambda: settlement.confirm_by_platform(dep, platform, terms))
+    receipt = _once(dep, rows, terms, none, lambda: settlement.confirm_by_platform(dep, platform, terms))
     return _delivered(dep, receipt, rows, [None] * len(rows), "platform")
 
 

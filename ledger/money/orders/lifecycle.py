@@ -24,6 +24,7 @@ from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.money.orders import settlement
 from ledger.money.orders.books import free_slots, mark_foreign, order_secret, take_slots, terms_of
+from ledger.money.orders.reorged import after_reorg
 from ledger.money.orders.terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
 
@@ -261,7 +262,7 @@ def settle_orders(
     if not due:
         return [], skipped
     terms = [terms_of(o) for o in due]
-    receipt = settlement.settle(dep, anyone, terms)
+    receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms), settling=True)
     splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
     tx, settled = tx_of(receipt), []
     for o, t in zip(due, terms, strict=True):

@@ -1,0 +1,62 @@
+"""An order's step asked while the chain did not hold the order's escrow any more: a reorg had
+taken the escrow's block.
+
+On the consortium the platform's own node often seals the block holding the platform's escrow out
+of turn and answers its receipt at once; the in-turn block of another validator, sealed without
+the escrow (it had not reached that validator yet), then replaces it, and geth puts the escrow back
+in its pool and seals it a block or two later. A delivery or a settlement asked in between was
+refused with `TermsMismatch` (the slot still held nothing, or the order settled in it before), or
+mined and reverted before the escrow. Such a step waits for the escrows to be sealed again and is
+sent once more; a mismatch while every escrow stays where it was is a real one and is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ledger.chain.client import TransactionFailed, tx_timeout, wait_for_receipt
+from ledger.chain.deploy import Deployment
+from ledger.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+
+def _block_of(dep: Deployment, tx: str) -> int | None:
+    raw = dep.w3.provider.make_request("eth_getTransactionReceipt", [tx]).get("result")
+    return None if raw is None else int(raw["blockNumber"], 16)
+
+
+def escrows_moved(dep: Deployment, escrow_txs: Sequence[str], failed: TransactionFailed) -> bool:
+    """Whether a step that failed as `failed` met escrows a reorg had taken out of the chain: one of
+    `escrow_txs` is not in a block now (then wait until every one is), or was sealed again in or
+    after the block the step reverted in."""
+    if failed.error not in ("TermsMismatch", None):
+        return False
+    moved = False
+    for tx in dict.fromkeys(escrow_txs):
+        block = _block_of(dep, tx)
+        if block is None:
+            if dep.w3.provider.make_request("eth_getTransactionByHash", [tx]).get("result") is None:
+                raise Conflict(f"escrow {tx} is neither in a block nor pending on the node: the order is not escrowed")
+            block = int(wait_for_receipt(dep.w3, bytes.fromhex(tx[2:]), tx_timeout(), light=True)["blockNumber"])
+            moved = True
+        if failed.block is not None and block >= failed.block:
+            moved = True
+    return moved
+
+
+def after_reorg(dep: Deployment, escrow_txs: Sequence[str], send: Callable[[], Any], settling: bool = False) -> Any:
+    """`send()`; once more if it failed because a reorg had moved the orders' escrows, or (with
+    `settling`) if it was mined and reverted: a settlement's gas is estimated on the newest block,
+    where an order whose delivery a reorg moved a block later is not due yet and skipped cheaply;
+    sealed a block or two later it is due, costs its split, and the batch ran out of gas (seen in
+    the bench with a validator down). Settling again skips what was settled."""
+    try:
+        return send()
+    except TransactionFailed as exc:
+        if not (settling and exc.error is None and exc.block is not None) and not escrows_moved(dep, escrow_txs, exc):
+            raise
+        log.warning("a reorg had moved the escrow of an order (%s); the step is sent again", exc)
+    return send()
