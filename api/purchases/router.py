@@ -16,6 +16,7 @@ from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
 from ledger.privacy import tree, voices
 from ledger.privacy.fields import batch_id
+from ledger.store.models import Product
 from ledger.store.purchase_tables import PurchaseCommitment
 
 from ..access.auth import Member, require
@@ -38,6 +39,13 @@ STATUS = {
     "UnknownRoot": 409,
     "StaleRoot": 409,
     "NullifierUsed": 409,
+    "NoClaimTerms": 409,
+    "ClaimWindowClosed": 409,
+    "ClaimsExhausted": 409,
+    "RootTooNew": 409,
+    "WrongClaimAmount": 422,
+    "InsufficientAvailable": 409,
+    "TermsNotYours": 403,
 }
 MAX_PAGE = 65_536
 
@@ -94,6 +102,14 @@ class ClaimIn(Spoken):
     amount_fen: Fen
 
 
+class TermsIn(BaseModel):
+    gtin: Gtin
+    lot: Lot
+    amount_fen: Fen
+    until: int = Field(ge=0, lt=2**64, description="the claim window's end, unix seconds")
+    count: int = Field(ge=0, lt=2**32, description="how many claims it pays at most")
+
+
 def _chain(call):  # type: ignore[no-untyped-def]
     try:
         return call()
@@ -123,6 +139,22 @@ def post_anchor(
 ) -> dict:
     done = tree.anchor(db, _deployment(request), sender_of(request, member))
     return done or {"added": 0, "zeroed": 0}
+
+
+@router.post("/claim-terms", summary="What each proven claim on the caller's batch pays from its deposit (merchant)")
+def post_claim_terms(
+    body: TermsIn,
+    request: Request,
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    owner = db.scalar(select(Product.merchant).where(Product.gtin == body.gtin))
+    if owner is None or owner.lower() != member.address.lower():
+        raise ApiError(403, "not_your_product", f"{body.gtin} is not a product of {member.address}")
+    dep, sender = _deployment(request), sender_of(request, member)
+    return _chain(
+        lambda: voices.set_terms(db, dep, sender, body.gtin, body.lot, body.amount_fen, body.until, body.count)
+    )
 
 
 @router.get(
@@ -157,7 +189,7 @@ def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db
 @router.post(
     "/claims",
     status_code=201,
-    summary="A shopper's claim on a batch, paid to an address they name (anyone)",
+    summary="A shopper's claim on a batch, paid at once from the merchant's deposit to an address they name (anyone)",
     dependencies=[Depends(rate_limited)],
 )
 def post_claim(body: ClaimIn, request: Request, db: DbSession = Depends(get_db)) -> dict:

@@ -1,7 +1,8 @@
 """`ledger zk build|deploy|anchor|verify`: the purchase proofs (docs/zk.md).
 
 - build: the circuit's artefacts into build/zk (development powers-of-tau made once per machine)
-- deploy: the generated verifier and PurchaseProofs, added to the deployment manifest
+- deploy: the generated verifier and PurchaseProofs, added to the deployment manifest; the
+  development governors vote in its paying proven claims from GuaranteeVault
 - anchor: add delivered purchases' commitments to the tree, zero refunded ones, anchor the root
 - verify: recompute every anchored root from the chain's logs; exit 1 naming any wrong one
   (`--revoke`: the platform's key voids it on chain)"""
@@ -33,6 +34,12 @@ def _cmd(args: argparse.Namespace) -> None:
     if args.action == "deploy":
         for name, addr in onchain.deploy(dep, platform).items():
             print(f"  {name:16} {addr}")
+        from ledger.chain.client import dev_accounts
+        from ledger.chain.deploy import GOVERNOR_INDEXES
+
+        accounts = dev_accounts(max(GOVERNOR_INDEXES) + 1)  # the development governors vote it in
+        onchain.wire_claims(dep, [dep.sender(accounts[i]) for i in GOVERNOR_INDEXES])
+        print(f"  claims paid from GuaranteeVault, a root pays {onchain.DEV_CLAIM_DELAY_S} s after its anchor")
         return
     if args.action == "anchor":
         from sqlalchemy.orm import Session

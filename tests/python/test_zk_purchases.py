@@ -16,8 +16,10 @@ import time
 
 import httpx
 import pytest
+from eth_account import Account
 
 from ledger.chain.client import Sender
+from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.paths import ROOT
 from ledger.privacy import build, fields, node, onchain, tree
 
@@ -28,16 +30,19 @@ _n = iter(range(1, 10**6))
 
 
 @pytest.fixture(scope="module")
-def stack(deployment, chain_node, members, tmp_path_factory):
+def stack(deployment, chain_node, members, accounts, tmp_path_factory):
     build.build()  # `make zk` built it: this only checks
     dep, manifest = deployment
     platform = Sender(dep.w3, members["platform"], dep.decoder())
     onchain.deploy(dep, platform, manifest)
     issuer = Sender(dep.w3, members["issuer"], dep.decoder())
-    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**9))
+    token = dep.contract("SettlementToken")
+    issuer.transact(token.functions.mint(members["platform"].address, 10**9))
+    issuer.transact(token.functions.mint(members["merchant_a"].address, 10**6))
+    onchain.wire_claims(dep, governors(dep, accounts), delay=3600)
     tmp = tmp_path_factory.mktemp("zk")
     with served_on_chain(deployment, chain_node, tmp) as url:
-        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "logistics")}
+        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "merchant_b", "logistics")}
         gtin = new_gtin()
         assert (
             httpx.post(f"{url}/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code
@@ -46,7 +51,19 @@ def stack(deployment, chain_node, members, tmp_path_factory):
         for lot in ("ZK-1", "ZK-2"):
             r = httpx.post(f"{url}/v1/batches", json={"gtin": gtin, "lot": lot}, headers=h["merchant_a"], timeout=60)
             assert r.status_code == 201, r.text
-        yield {"url": url, "dep": dep, "h": h, "gtin": gtin, "members": members, "db": tmp / "api.sqlite3"}
+        yield {
+            "url": url,
+            "dep": dep,
+            "h": h,
+            "gtin": gtin,
+            "members": members,
+            "db": tmp / "api.sqlite3",
+            "governors": governors(dep, accounts),
+        }
+
+
+def governors(dep, accounts) -> list[Sender]:
+    return [Sender(dep.w3, accounts[i], dep.decoder()) for i in GOVERNOR_INDEXES]
 
 
 def post(s, path, body, who=None):
@@ -147,28 +164,52 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused({**good, "proof": {**good["proof"], "pi_a": ["x", "1", "1"]}}, 422, "invalid_input")  # malformed
     refused({**good, "proof": {**good["proof"], "pi_a": ["1", "2", "1"]}}, 422, "InvalidProof")  # not a proof
     refused({**good, "nullifier": str(fields.FIELD + 1)}, 422, "NotInField")
-    claim = {k: good[k] for k in ("gtin", "lot", "root", "nullifier", "proof")} | {"pay_to": payee, "amount_fen": 500}
-    refused(claim, 422, "InvalidProof", "/v1/purchases/claims")  # replay across purposes
     assert c.functions.reviewCount(b1).call() == 0
 
     r = post(s, "/v1/purchases/reviews", good)
     assert r.status_code == 201, r.text
     assert r.json()["gas"] < 400_000
     refused(good, 409, "NullifierUsed")  # each purchase reviews a batch once
-    # the same purchase may still claim, once, to an address it names
-    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(payee, 500), lv, 0)
+    # the same purchase may still claim, once, paid to a fresh address it names
+    pay_to = Account.create().address
+    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(pay_to, 500), lv, 0)
     claim = {
         "gtin": s["gtin"],
         "lot": "ZK-1",
         "root": pc["publicSignals"][1],
         "nullifier": pc["publicSignals"][0],
         "proof": pc["proof"],
-        "pay_to": payee,
+        "pay_to": pay_to,
         "amount_fen": 500,
     }
-    assert post(s, "/v1/purchases/claims", claim).status_code == 201
+    refused(claim, 409, "NoClaimTerms", "/v1/purchases/claims")  # the batch's claims pay nothing yet
+    r = post(s, "/v1/deposits", {"amount_fen": 100_000}, "merchant_a")
+    assert r.status_code in (200, 201), r.text
+    now = dep.w3.eth.get_block("latest")["timestamp"]
+    terms = {"gtin": s["gtin"], "lot": "ZK-1", "amount_fen": 500, "until": now - 1, "count": 1}
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "amount_fen": 9}, "merchant_b")
+    assert r.status_code == 403 and r.json()["error"] == "not_your_product", r.text
+    assert post(s, "/v1/purchases/claim-terms", terms, "merchant_a").status_code == 200
+    refused(claim, 409, "ClaimWindowClosed", "/v1/purchases/claims")
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "until": now + 86_400}, "merchant_a")
+    assert r.status_code == 200 and r.json()["amount_fen"] == 500, r.text
+    refused({**claim, "amount_fen": 600}, 422, "WrongClaimAmount", "/v1/purchases/claims")
+    refused(claim, 409, "RootTooNew", "/v1/purchases/claims")  # members have an hour to revoke it
+    vault, token = dep.contract("GuaranteeVault"), dep.contract("SettlementToken")
+    before = vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0]
+    assert token.functions.balanceOf(pay_to).call() == 0 and c.functions.claimCount(b1).call() == 0
+    onchain.wire_claims(dep, s["governors"], delay=0)
+    replay = {k: claim[k] for k in ("root", "nullifier", "proof")}
+    refused({**good, **replay}, 422, "InvalidProof")  # replay across purposes: a claim's proof as a review
+    r = post(s, "/v1/purchases/claims", claim)
+    assert r.status_code == 201 and r.json()["paid_fen"] == 500, r.text
+    # paid at once, from the merchant's deposit, to the shopper's address: the sums agree
+    assert token.functions.balanceOf(pay_to).call() == 500
+    assert vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0] == before - 500
+    refused(claim, 409, "ClaimsExhausted", "/v1/purchases/claims")  # the terms paid their one claim
     summary = httpx.get(f"{s['url']}/v1/purchases/batches/{s['gtin']}/ZK-1").json()
     assert (summary["reviews"], summary["rating"], summary["claims"]) == (1, 5.0, 1), summary
+    assert summary["claim_terms"]["paid_fen"] == 500 and summary["claim_terms"]["left"] == 0, summary
     assert summary["recent"][0]["text"] == "fresh, as promised"
 
     # a full refund after delivery: the leaf is zeroed in a new root, older roots go stale
