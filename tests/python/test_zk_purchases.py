@@ -18,6 +18,7 @@ import httpx
 import pytest
 from eth_account import Account
 
+from ledger.chain import governance
 from ledger.chain.client import Sender
 from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.paths import ROOT
@@ -207,6 +208,19 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     assert token.functions.balanceOf(pay_to).call() == 500
     assert vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0] == before - 500
     refused(claim, 409, "ClaimsExhausted", "/v1/purchases/claims")  # the terms paid their one claim
+    # after a recall the council imposes terms (two governors' votes): the merchant can't change them
+    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    imposed = {
+        "type": "set_claim_terms",
+        "batch": b2,
+        "merchant": s["members"]["merchant_a"].address,
+        "amount_fen": 800,
+    }
+    pid = governance.propose(dep, s["governors"][0], imposed | {"until": now + 86_400, "count": 50}, "recall ZK-2")
+    governance.approve(dep, s["governors"][1], pid)
+    assert list(c.functions.claimTerms(b2).call())[1:] == [800, now + 86_400, 50, True]
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "lot": "ZK-2", "count": 0}, "merchant_a")
+    assert r.status_code == 403 and r.json()["error"] == "TermsNotYours", r.text
     summary = httpx.get(f"{s['url']}/v1/purchases/batches/{s['gtin']}/ZK-1").json()
     assert (summary["reviews"], summary["rating"], summary["claims"]) == (1, 5.0, 1), summary
     assert summary["claim_terms"]["paid_fen"] == 500 and summary["claim_terms"]["left"] == 0, summary
