@@ -72,6 +72,8 @@ contract PurchaseProofs is MemberGated {
     IClaimVault public claimVault;
     uint64 public claimDelay;
     mapping(uint256 root => uint64) public anchoredAt;
+    /// @notice Phase-2 contributions to the circuit's key anchored by members (`ledger zk ceremony`).
+    mapping(bytes32 key => bool) public contributionAnchored;
 
     event RootAnchored(uint64 indexed seq, uint256 root, uint64 firstLeaf, uint256[] leaves, uint64[] zeroed);
     event RootRevoked(uint256 indexed root, address by);
@@ -79,6 +81,7 @@ contract PurchaseProofs is MemberGated {
     event ClaimRecorded(uint256 indexed batch, uint256 nullifier, address payTo, uint256 amount);
     event ClaimTermsSet(uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed);
     event ClaimPayoutSet(address vault, uint64 delay);
+    event ContributionAnchored(bytes32 indexed circuit, uint256 index, bytes32[2] hash, string name, address by);
     event DisputeRecorded(uint256 indexed batch, uint256 nullifier, bytes32 statementHash);
 
     error UnknownRoot(uint256 root);
@@ -97,6 +100,7 @@ contract PurchaseProofs is MemberGated {
     error WrongClaimAmount(uint256 amount, uint256 terms);
     error RootTooNew(uint256 root, uint64 paysFrom);
     error TermsNotYours(uint256 batch, address merchant);
+    error ContributionKnown(bytes32 circuit, uint256 index);
 
     constructor(Membership membership_, IPurchaseVerifier verifier_) MemberGated(membership_) {
         if (address(verifier_) == address(0)) revert ZeroAddress();
@@ -127,6 +131,19 @@ contract PurchaseProofs is MemberGated {
         anchoredAt[root] = uint64(block.timestamp);
         if (zeroed.length != 0) oldestValid = seq;
         emit RootAnchored(seq, root, first, leaves, zeroed);
+    }
+
+    /// @notice Anchor the hash of contribution `index` (from 1) to the phase-2 key of `circuit`
+    /// (the r1cs file's sha256), as `snarkjs zkey verify` printed it after checking the key; any
+    /// member. Each (circuit, index, hash) once: a later round of the same circuit anchors anew.
+    function anchorContribution(bytes32 circuit, uint256 index, bytes32[2] calldata hash, string calldata name)
+        external
+        onlyRole(Roles.ALL)
+    {
+        bytes32 key = keccak256(abi.encode(circuit, index, hash));
+        if (contributionAnchored[key]) revert ContributionKnown(circuit, index);
+        contributionAnchored[key] = true;
+        emit ContributionAnchored(circuit, index, hash, name, msg.sender);
     }
 
     /// @notice A member who recomputed a root from the logs and found it wrong voids it.
