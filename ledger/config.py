@@ -260,6 +260,16 @@ class Settings(BaseSettings):
 
     zk_ptau: Path | None = Field(None, description="a public ceremony's prepared powers-of-tau file for the "
                                  "purchase circuit (`make zk`); unset: one made here, development only")  # fmt: skip
+    zk_anchor_interval_s: float = Field(
+        5,
+        description="how often the worker's purchases-tree loop looks for changes to anchor (seconds; 0: off)",
+    )
+    zk_anchor_min_leaves: int = Field(
+        100, ge=1, description="the purchases tree is anchored as soon as this many changes (joins, refunds) wait"
+    )
+    zk_anchor_max_age_s: float = Field(
+        600, description="...or when changes wait and this long passed since the last anchor (seconds)"
+    )
 
     # -- devices (docs/devices.md) ---------------------------------------------------------------
     mosquitto: str | None = Field(None, description="the Mosquitto broker's binary [default: `mosquitto` on PATH]")

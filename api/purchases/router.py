@@ -5,16 +5,18 @@ or a claim; the batch's counts are public. A refusal names its reason, with noth
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
-from ledger.privacy import tree, voices
+from ledger.privacy import chunks, tree, voices
 from ledger.privacy.fields import batch_id
 from ledger.store.models import Product
 from ledger.store.purchase_tables import PurchaseCommitment
@@ -174,6 +176,46 @@ def get_tree(
     size = db.scalar(select(PurchaseCommitment.leaf_index).order_by(PurchaseCommitment.leaf_index.desc()).limit(1))
     leaves = [c if s == "anchored" else "0" for _, c, s in rows]
     return {"depth": tree.DEPTH, "size": 0 if size is None else size + 1, "offset": offset, "leaves": leaves}
+
+
+def _cached(request: Request, body: bytes, media: str) -> Response:
+    """A public, content-addressed answer: an ETag, and 304 when the caller holds it already."""
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": "public, no-cache"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.get(
+    "/tree/summary",
+    summary="The tree's size, root, every 1,024-leaf chunk's root and the levels above (the same for everyone)",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_summary(request: Request, db: DbSession = Depends(get_db)) -> Response:
+    return _cached(request, json.dumps(chunks.summary(db)).encode(), "application/json")
+
+
+@router.get(
+    "/tree/prefixes/{page}",
+    summary="The first 4 bytes of 65,536 leaves, binary (a prover fetches every page to find its leaf)",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_prefixes(
+    request: Request, page: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.PREFIX_PAGE)], db=Depends(get_db)
+) -> Response:
+    return _cached(request, chunks.prefixes(db, page), "application/octet-stream")
+
+
+@router.get(
+    "/tree/chunks/{index}",
+    summary="A whole chunk: 1,024 leaves, 32 bytes each, binary",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_chunk(
+    request: Request, index: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.CHUNK)], db=Depends(get_db)
+) -> Response:
+    return _cached(request, chunks.chunk(db, index), "application/octet-stream")
 
 
 @router.post(

@@ -34,7 +34,7 @@ MAY_IMPORT = {
         "ledger.money",
         "ledger.compliance",
     },
-    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace"},
+    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace", "ledger.privacy"},
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.devnet",

@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 
 import httpx
@@ -60,6 +61,8 @@ def stack(deployment, chain_node, members, accounts, tmp_path_factory):
             "members": members,
             "db": tmp / "api.sqlite3",
             "governors": governors(dep, accounts),
+            "tmp": tmp,
+            "env": {"LEDGER_RPC_URL": chain_node.url, "LEDGER_MANIFEST": str(manifest)},
         }
 
 
@@ -289,6 +292,71 @@ def test_the_verifier_gas_trap(stack):
     receipt = onchain.send(dep, platform, fn)
     assert receipt["status"] == 1 and c.functions.disputeCount(b2).call() == 1
     print(f"\nverifier gas {gas}; dispute transaction gas {receipt['gasUsed']}")
+
+
+def test_the_worker_anchors_the_tree_on_size_or_age(stack):
+    """`ledger worker`'s purchases-tree loop, beside the API on its database: one delivered purchase
+    waits until the loop has run 25 s (the period trigger); three at once go without waiting
+    (the size trigger, 3)."""
+    s, dep = stack, stack["dep"]
+    c = dep.contract("PurchaseProofs")
+    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    oids = [order(s, "ZK-2", node.commitment(int.from_bytes(os.urandom(31), "big"), b2)) for _ in range(4)]
+    env = {**os.environ, **s["env"], "LEDGER_DATABASE_URL": f"sqlite:///{s['db']}",
+           "LEDGER_DATA_DIR": str(s["tmp"] / "data"), "LEDGER_ANCHOR_INTERVAL": "0",
+           "LEDGER_ZK_ANCHOR_INTERVAL_S": "0.3", "LEDGER_ZK_ANCHOR_MIN_LEAVES": "3",
+           "LEDGER_ZK_ANCHOR_MAX_AGE_S": "25"}  # fmt: skip
+    log = open(s["tmp"] / "worker.log", "wb")  # noqa: SIM115 - closed below
+    started = time.monotonic()
+    worker = subprocess.Popen([sys.executable, "-m", "ledger", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    def anchored_after(count: int, within: float) -> int:
+        """The tree's size once it holds more than `count` leaves."""
+        deadline = time.monotonic() + within
+        while c.functions.leafCount().call() <= count:
+            assert worker.poll() is None and time.monotonic() < deadline, (s["tmp"] / "worker.log").read_text()[-3000:]
+            time.sleep(0.3)
+        return c.functions.leafCount().call()
+
+    try:
+        size = c.functions.leafCount().call()
+        deliver(s, oids[0])
+        assert anchored_after(size, 180) == size + 1
+        first = time.monotonic()
+        assert first - started >= 25  # one alone waited for the period
+        deliver(s, *oids[1:])
+        assert anchored_after(size + 1, 120) == size + 4
+        assert time.monotonic() - first < 20  # three went at once, long before the period was up
+        assert all(r["ok"] for r in tree.verify_roots(dep))
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+        log.close()
+
+
+def test_the_tree_in_whole_chunks(stack):
+    """What a prover fetches: the summary (chunk roots, root), every prefix page, whole chunks;
+    binary, with ETags; the chunk roots give the anchored root."""
+    s, dep = stack, stack["dep"]
+    if not dep.contract("PurchaseProofs").functions.leafCount().call():
+        deliver(s, order(s, "ZK-2", 7))
+        anchor(s)
+    url = s["url"] + "/v1/purchases/tree"
+    lv = leaves(s)
+    r = httpx.get(url + "/summary")
+    assert r.status_code == 200 and r.headers["etag"], r.text
+    summary = r.json()
+    assert (summary["size"], summary["chunk_bits"], len(summary["chunk_roots"])) == (len(lv), 10, 1)
+    assert int(summary["root"]) == node.root(lv) == tree.latest_root(dep)
+    assert httpx.get(url + "/summary", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    chunk = httpx.get(url + "/chunks/0").content
+    assert [int.from_bytes(chunk[i : i + 32], "big") for i in range(0, len(chunk), 32)] == lv
+    prefixes = httpx.get(url + "/prefixes/0").content
+    assert prefixes == b"".join(x.to_bytes(32, "big")[:4] for x in lv)
+    assert httpx.get(url + "/chunks/1").content == b""  # a chunk beyond the tree: empty
+    assert len(summary["upper"]) == 10 and summary["upper"][-1] == [summary["root"]]
+    assert httpx.get(url + "/chunks/1024").status_code == 422  # beyond 2^20 leaves
+    assert httpx.get(url + "/prefixes/16").status_code == 422
 
 
 def test_a_shopper_checks_out_and_reviews_in_the_browser(stack):
