@@ -1,7 +1,9 @@
 """The purchases API. The platform hands in the commitment its checkout received with an order and
-anchors the tree; anyone reads the tree (the browser builds its own Merkle path from all leaves,
-so no request says which leaf is the prover's); a shopper, anonymous, sends a proof with a review
-or a claim; the batch's counts are public. A refusal names its reason, with nothing stored."""
+anchors the tree; anyone reads the tree (the browser builds its own Merkle path from what every
+prover fetches and whole chunks, so no request says which leaf is the prover's); a merchant sets
+what a proven claim on its batch pays; a shopper, anonymous, sends a proof with a review or a
+claim (paid at once from the deposit); the batch's counts are public. A refusal names its
+reason, with nothing stored."""
 
 from __future__ import annotations
 

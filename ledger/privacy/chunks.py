@@ -39,6 +39,8 @@ PREFIX_PAGE = 1 << 16
 KEEP = 1024
 
 _lock = threading.Lock()
+#: one summary computed at a time: callers arriving meanwhile wait and take it from the cache
+_computing = threading.Lock()
 _roots: OrderedDict[bytes, int] = OrderedDict()
 _summary: dict[tuple, dict[str, Any]] = {}
 
@@ -105,6 +107,14 @@ def summary(db: DbSession) -> dict[str, Any]:
     with _lock:
         if state in _summary:
             return _summary[state]
+    with _computing:
+        with _lock:
+            if state in _summary:
+                return _summary[state]
+        return _compute(db, state)
+
+
+def _compute(db: DbSession, state: tuple[int, int]) -> dict[str, Any]:
     roots = chunk_roots(leaves(db))
     top = upper(roots)
     out = {

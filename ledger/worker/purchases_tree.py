@@ -72,13 +72,17 @@ class TreeAnchorer:
             self.last = self.clock()  # a change waits at most max_age_s from the loop's start
         with self.sessions() as db:
             n = waiting(db)
-            due = n >= self.policy.min_leaves or (n > 0 and self.clock() - self.last >= self.policy.max_age_s)
-            if not due:
+            if n >= self.policy.min_leaves:
+                trigger = "size"
+            elif n > 0 and self.clock() - self.last >= self.policy.max_age_s:
+                trigger = "age"
+            else:
                 return None
             done = tree.anchor(db, dep, self.sender())
         self.last = self.clock()
         if done:
-            log.info("purchases tree: %d added, %d zeroed, root %s", done["added"], done["zeroed"], done["root"])
+            added, zeroed, root = done["added"], done["zeroed"], done["root"]
+            log.info("purchases tree anchored (%s trigger): %d added, %d zeroed, root %s", trigger, added, zeroed, root)
         return done
 
     def run(self, stop: threading.Event, lease: Lease) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -64,6 +65,12 @@ def stack(deployment, chain_node, members, accounts, tmp_path_factory):
             "tmp": tmp,
             "env": {"LEDGER_RPC_URL": chain_node.url, "LEDGER_MANIFEST": str(manifest)},
         }
+
+
+def signed_in(s) -> dict:
+    """The stack with fresh sessions (a slow machine outlives the fixture's)."""
+    s["h"] = {w: login_over_http(s["url"], s["members"][w]) for w in s["h"]}
+    return s
 
 
 def governors(dep, accounts) -> list[Sender]:
@@ -267,7 +274,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
 def test_the_verifier_gas_trap(stack):
     """The generated verifier answers false (no revert) short of gas; the contract refuses a call
     that would leave it short (VerifyGasTooLow), instead of calling a good proof invalid."""
-    s, dep = stack, stack["dep"]
+    s, dep = signed_in(stack), stack["dep"]
     c, v = dep.contract("PurchaseProofs"), dep.contract(onchain.VERIFIER)
     b2 = fields.batch_id(s["gtin"], "ZK-2")
     x = int.from_bytes(os.urandom(31), "big")
@@ -298,7 +305,7 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
     """`ledger worker`'s purchases-tree loop, beside the API on its database: one delivered purchase
     waits until the loop has run 25 s (the period trigger); three at once go without waiting
     (the size trigger, 3)."""
-    s, dep = stack, stack["dep"]
+    s, dep = signed_in(stack), stack["dep"]
     c = dep.contract("PurchaseProofs")
     b2 = fields.batch_id(s["gtin"], "ZK-2")
     oids = [order(s, "ZK-2", node.commitment(int.from_bytes(os.urandom(31), "big"), b2)) for _ in range(4)]
@@ -326,7 +333,9 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
         assert first - started >= 25  # one alone waited for the period
         deliver(s, *oids[1:])
         assert anchored_after(size + 1, 120) == size + 4
-        assert time.monotonic() - first < 20  # three went at once, long before the period was up
+        # three went at once, on the size trigger, whatever the time (the worker says which)
+        said = re.findall(r"anchored \((\w+) trigger\): (\d+) added", (s["tmp"] / "worker.log").read_text())
+        assert said == [("age", "1"), ("size", "3")], said
         assert all(r["ok"] for r in tree.verify_roots(dep))
     finally:
         worker.terminate()
@@ -337,7 +346,7 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
 def test_the_tree_in_whole_chunks(stack):
     """What a prover fetches: the summary (chunk roots, root), every prefix page, whole chunks;
     binary, with ETags; the chunk roots give the anchored root."""
-    s, dep = stack, stack["dep"]
+    s, dep = signed_in(stack), stack["dep"]
     if not dep.contract("PurchaseProofs").functions.leafCount().call():
         deliver(s, order(s, "ZK-2", 7))
         anchor(s)
@@ -362,7 +371,7 @@ def test_the_tree_in_whole_chunks(stack):
 def test_a_shopper_checks_out_and_reviews_in_the_browser(stack):
     """Debian chromium on a phone viewport: the checkout module makes the secret and hands out only
     the commitment; a fresh browser opened on the receipt link proves and posts a review."""
-    s = stack
+    s = signed_in(stack)
     node_bin, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
     assert node_bin and os.path.exists(chromium), "node and Debian chromium are needed (make test installs them)"
 
