@@ -35,8 +35,10 @@ CHUNK_BITS = 10
 CHUNK = 1 << CHUNK_BITS
 PREFIX_BYTES = 4
 PREFIX_PAGE = 1 << 16
-#: chunk roots kept by content (a full tree has 256 chunks)
-KEEP = 1024
+#: chunk roots kept by content (a full tree has 1,024 chunks)
+KEEP = 2048
+#: chunks hashed per Node call (131,072 leaves)
+PER_CALL = 128
 
 _lock = threading.Lock()
 #: one summary computed at a time: callers arriving meanwhile wait and take it from the cache
@@ -76,10 +78,11 @@ def chunk_roots(all_leaves: list[int]) -> list[int]:
     keys = [hashlib.sha256(pack(c)).digest() for c in chunks]
     with _lock:
         missing = [i for i, k in enumerate(keys) if k not in _roots]
-    if missing:
-        got = node.call("chunkroots", {"chunks": [[str(x) for x in chunks[i]] for i in missing], "bits": CHUNK_BITS})
+    for at in range(0, len(missing), PER_CALL):  # a bounded Node call each (a whole tree: 8 of them)
+        part = missing[at : at + PER_CALL]
+        got = node.call("chunkroots", {"chunks": [[str(x) for x in chunks[i]] for i in part], "bits": CHUNK_BITS})
         with _lock:
-            for i, r in zip(missing, got["roots"], strict=True):
+            for i, r in zip(part, got["roots"], strict=True):
                 _roots[keys[i]] = int(r)
     with _lock:
         out = []
