@@ -89,8 +89,8 @@ async function main() {
       res = { commitment: h.F.toObject(h.poseidon([BigInt(req.secret), BigInt(req.batch)])).toString() };
     } else throw new Error(`unknown command ${cmd}`);
   }
-  process.stdout.write(JSON.stringify(res));
-  process.exit(0);
+  // exit once written: a pipe takes 64 KB at a time and process.exit would cut a longer answer
+  process.stdout.write(JSON.stringify(res), () => process.exit(0));
 }
 
 main().catch((e) => {
