@@ -56,6 +56,9 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     uint256 public caseCount;
     /// @notice awarded amounts waiting to be pulled by claimants
     mapping(address => uint256) public claimable;
+    /// @notice The contract whose verified proofs pay shoppers' claims from deposits
+    /// (PurchaseProofs, docs/zk.md): no key pays them, a proof and governance's terms do.
+    address public claimsPayer;
 
     event MinimumSet(address indexed merchant, uint256 minimum);
     event CooldownSet(uint64 cooldown);
@@ -69,6 +72,8 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     event Claimed(address indexed claimant, uint256 amount);
     event CaseRulingSet(uint256 threshold, uint8 quorum);
     event CaseRuled(uint256 indexed caseId, bool payOut, uint256 signers);
+    event ClaimsPayerSet(address payer);
+    event ProvenClaimPaid(address indexed merchant, address payTo, uint256 amount);
 
     error ZeroAmount();
     error InsufficientAvailable(address merchant, uint256 requested, uint256 available);
@@ -84,6 +89,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     error NotAnArbiter(address signer);
     error SignersNotAscending(address signer);
     error BadQuorum(uint8 quorum);
+    error NotClaimsPayer(address caller);
 
     constructor(Membership membership_, IERC20 token_, uint64 cooldown_)
         MemberGated(membership_)
@@ -114,6 +120,26 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         caseThreshold = threshold;
         caseQuorum = quorum;
         emit CaseRulingSet(threshold, quorum);
+    }
+
+    /// @notice Name the contract whose proofs pay shoppers' claims; governance only.
+    function setClaimsPayer(address payer) external onlyGovernance {
+        claimsPayer = payer;
+        emit ClaimsPayerSet(payer);
+    }
+
+    /// @notice Pay `amount` fen of `merchant`'s deposit (not what open cases hold frozen) to
+    /// `payTo`: only the claims payer calls it, once it has checked a shopper's proof against the
+    /// batch's claim terms. The minimum does not protect a deposit from the claims it guarantees.
+    function payProvenClaim(address merchant, address payTo, uint256 amount) external nonReentrant {
+        if (msg.sender != claimsPayer || msg.sender == address(0)) revert NotClaimsPayer(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        Account storage a = _accounts[merchant];
+        uint256 unfrozen = a.balance - a.frozen;
+        if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);
+        a.balance -= amount;
+        emit ProvenClaimPaid(merchant, payTo, amount);
+        token.safeTransfer(payTo, amount);
     }
 
     /// @notice Lock `amount` fen of the caller's tokens (approved beforehand); merchants only.

@@ -15,6 +15,11 @@ interface IPurchaseVerifier {
     ) external view returns (bool);
 }
 
+/// @notice Where proven claims are paid from: GuaranteeVault's merchants' deposits.
+interface IClaimVault {
+    function payProvenClaim(address merchant, address payTo, uint256 amount) external;
+}
+
 /// @title PurchaseProofs
 /// @notice Shoppers speak about a batch they bought without saying who they are or which order:
 /// a zero-knowledge proof shows that the prover holds the secret behind one leaf of the tree of
@@ -50,10 +55,33 @@ contract PurchaseProofs is MemberGated {
     mapping(uint256 batch => uint256) public claimCount;
     mapping(uint256 batch => uint256) public disputeCount;
 
+    /// @notice What a proven claim on a batch pays, from whose deposit, until when, how many more
+    /// times. One amount for every claim of the batch, so that the amount says nothing of the order.
+    struct ClaimTerms {
+        address merchant; // whose guarantee deposit pays
+        uint96 amount; // fen per claim
+        uint64 until; // the return window's end, or a recall's claim deadline
+        uint32 left; // claims it still pays
+        bool imposed; // set by governance (e.g. after a recall): the merchant cannot change it
+    }
+
+    mapping(uint256 batch => ClaimTerms) public claimTerms;
+    mapping(uint256 batch => uint256) public claimPaid;
+    /// @notice The vault that pays claims, and how long a root must have stood before it pays one
+    /// (the members' time to recompute it from the logs and revoke it if wrong); governance sets both.
+    IClaimVault public claimVault;
+    uint64 public claimDelay;
+    mapping(uint256 root => uint64) public anchoredAt;
+    /// @notice Phase-2 contributions to the circuit's key anchored by members (`ledger zk ceremony`).
+    mapping(bytes32 key => bool) public contributionAnchored;
+
     event RootAnchored(uint64 indexed seq, uint256 root, uint64 firstLeaf, uint256[] leaves, uint64[] zeroed);
     event RootRevoked(uint256 indexed root, address by);
     event ReviewRecorded(uint256 indexed batch, uint256 nullifier, uint8 rating, bytes32 textHash);
     event ClaimRecorded(uint256 indexed batch, uint256 nullifier, address payTo, uint256 amount);
+    event ClaimTermsSet(uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed);
+    event ClaimPayoutSet(address vault, uint64 delay);
+    event ContributionAnchored(bytes32 indexed circuit, uint256 index, bytes32[2] hash, string name, address by);
     event DisputeRecorded(uint256 indexed batch, uint256 nullifier, bytes32 statementHash);
 
     error UnknownRoot(uint256 root);
@@ -66,6 +94,13 @@ contract PurchaseProofs is MemberGated {
     error RootTaken(uint256 root);
     error TreeMoved(uint64 expected, uint64 actual);
     error VerifyGasTooLow(uint256 left);
+    error NoClaimTerms(uint256 batch);
+    error ClaimWindowClosed(uint256 batch, uint64 until);
+    error ClaimsExhausted(uint256 batch);
+    error WrongClaimAmount(uint256 amount, uint256 terms);
+    error RootTooNew(uint256 root, uint64 paysFrom);
+    error TermsNotYours(uint256 batch, address merchant);
+    error ContributionKnown(bytes32 circuit, uint256 index);
 
     constructor(Membership membership_, IPurchaseVerifier verifier_) MemberGated(membership_) {
         if (address(verifier_) == address(0)) revert ZeroAddress();
@@ -93,8 +128,22 @@ contract PurchaseProofs is MemberGated {
         uint64 seq = ++anchors;
         leafCount = count;
         rootSeq[root] = seq;
+        anchoredAt[root] = uint64(block.timestamp);
         if (zeroed.length != 0) oldestValid = seq;
         emit RootAnchored(seq, root, first, leaves, zeroed);
+    }
+
+    /// @notice Anchor the hash of contribution `index` (from 1) to the phase-2 key of `circuit`
+    /// (the r1cs file's sha256), as `snarkjs zkey verify` printed it after checking the key; any
+    /// member. Each (circuit, index, hash) once: a later round of the same circuit anchors anew.
+    function anchorContribution(bytes32 circuit, uint256 index, bytes32[2] calldata hash, string calldata name)
+        external
+        onlyRole(Roles.ALL)
+    {
+        bytes32 key = keccak256(abi.encode(circuit, index, hash));
+        if (contributionAnchored[key]) revert ContributionKnown(circuit, index);
+        contributionAnchored[key] = true;
+        emit ContributionAnchored(circuit, index, hash, name, msg.sender);
     }
 
     /// @notice A member who recomputed a root from the logs and found it wrong voids it.
@@ -120,16 +169,50 @@ contract PurchaseProofs is MemberGated {
         emit ReviewRecorded(batch, nullifier, rating, textHash);
     }
 
-    /// @notice A shopper's claim on `batch` (within the return window or after a recall), to be
-    /// paid to `payTo`, an address the shopper names (unlinkable to the order). Recorded here; the
-    /// payment is the arbiters' (docs/zk.md).
+    /// @notice The vault that pays proven claims and the age a root needs to pay one; governance.
+    function setClaimPayout(IClaimVault vault, uint64 delay) external onlyGovernance {
+        claimVault = vault;
+        claimDelay = delay;
+        emit ClaimPayoutSet(address(vault), delay);
+    }
+
+    /// @notice Set what a proven claim on `batch` pays: `amount` fen each from `merchant`'s deposit,
+    /// until `until`, at most `count` more claims. Governance (e.g. after a recall: the merchant
+    /// can no longer change it) or the merchant itself, for its own deposit, unless imposed.
+    function setClaimTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count) external {
+        ClaimTerms storage t = claimTerms[batch];
+        bool imposed = msg.sender == governance;
+        if (!imposed) {
+            _checkRole(msg.sender, Roles.MERCHANT);
+            bool taken = t.imposed || (t.merchant != address(0) && t.merchant != msg.sender);
+            if (merchant != msg.sender || taken) revert TermsNotYours(batch, msg.sender);
+        }
+        if (merchant == address(0)) revert ZeroAddress();
+        claimTerms[batch] = ClaimTerms(merchant, amount, until, count, imposed);
+        emit ClaimTermsSet(batch, merchant, amount, until, count, imposed);
+    }
+
+    /// @notice A shopper's claim on `batch` (within the return window or after a recall), paid at
+    /// once to `payTo`, an address the shopper names (unlinkable to the order), from the deposit
+    /// the batch's claim terms name: the proof, not a key, moves the money, and only the terms'
+    /// fixed amount, while the window is open and claims are left.
     function claim(uint256[8] calldata proof, uint256 root, uint256 batch, uint256 nullifier, address payTo, uint256 amount)
         external
     {
         if (payTo == address(0)) revert ZeroAddress();
+        ClaimTerms storage t = claimTerms[batch];
+        if (t.merchant == address(0) || address(claimVault) == address(0)) revert NoClaimTerms(batch);
+        if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
+        if (t.left == 0) revert ClaimsExhausted(batch);
+        if (amount != t.amount) revert WrongClaimAmount(amount, t.amount);
+        uint64 paysFrom = anchoredAt[root] + claimDelay;
+        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
         _spend(proof, [nullifier, root, batch, PURPOSE_CLAIM, claimMessage(payTo, amount)]);
+        t.left -= 1;
         claimCount[batch] += 1;
+        claimPaid[batch] += amount;
         emit ClaimRecorded(batch, nullifier, payTo, amount);
+        claimVault.payProvenClaim(t.merchant, payTo, amount);
     }
 
     /// @notice A shopper's own dispute about `batch`, by the hash of its statement.

@@ -258,8 +258,10 @@ class Settings(BaseSettings):
     )
     ws_per_member: int = Field(10, description="WebSocket subscriptions one member may hold open at once, per worker")
 
-    zk_ptau: Path | None = Field(None, description="a public ceremony's prepared powers-of-tau file for the "
-                                 "purchase circuit (`make zk`); unset: one made here, development only")  # fmt: skip
+    zk_ptau: Path | None = Field(None, description="a public ceremony's prepared phase-1 file (`make zk`)")
+    zk_anchor_interval_s: float = Field(5, description="purchases tree: how often the worker looks (seconds; 0: off)")
+    zk_anchor_min_leaves: int = Field(100, ge=1, description="...anchors once this many changes wait (joins, refunds)")
+    zk_anchor_max_age_s: float = Field(600, description="...or once any wait and this long passed since its last (s)")
 
     # -- devices (docs/devices.md) ---------------------------------------------------------------
     mosquitto: str | None = Field(None, description="the Mosquitto broker's binary [default: `mosquitto` on PATH]")

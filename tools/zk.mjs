@@ -4,6 +4,8 @@
 //   root   {leaves}                  -> {root}
 //   roots  {leaves, anchors:[{size, zeroed}]} -> {roots}: the root after each anchor
 //   path   {leaves, index}           -> {root, pathElements, pathIndices}
+//   chunkroots {chunks, bits}       -> {roots}: each chunk's subtree root (height bits, zeros after it)
+//   upper  {roots, bits}             -> {root, levels}: the root over the chunk roots, and the levels above them
 //   commit {secret, batch}           -> {commitment}
 //   prove  {input, wasm, zkey}       -> {proof, publicSignals, seconds}
 //   verify {vkey, proof, publicSignals} -> {ok}
@@ -30,6 +32,19 @@ export async function hasher() {
   };
   const rootOf = (lv) => F.toObject(lv[DEPTH].length ? lv[DEPTH][0] : zeros[DEPTH]).toString();
   return { poseidon, F, zeros, levels, rootOf };
+}
+
+// the root of the subtree whose nodes at level `from` are `nodes` (the rest zero), at level `to`
+// (each level above `from` pushed on `levels` if given)
+function subtree(h, nodes, from, to, levels) {
+  let level = nodes;
+  for (let l = from; l < to; l++) {
+    const next = [];
+    for (let i = 0; i < level.length; i += 2) next.push(h.poseidon([level[i], i + 1 < level.length ? level[i + 1] : h.zeros[l]]));
+    level = next;
+    if (levels) levels.push(level);
+  }
+  return level.length ? level[0] : h.zeros[to];
 }
 
 async function main() {
@@ -64,12 +79,18 @@ async function main() {
         idx >>= 1;
       }
       res = { root: h.rootOf(lv), pathElements, pathIndices };
+    } else if (cmd === "chunkroots") {
+      res = { roots: req.chunks.map((c) => h.F.toObject(subtree(h, c.map((x) => h.F.e(BigInt(x))), 0, req.bits)).toString()) };
+    } else if (cmd === "upper") {
+      const levels = [];
+      const top = subtree(h, req.roots.map((x) => h.F.e(BigInt(x))), req.bits, DEPTH, levels);
+      res = { root: h.F.toObject(top).toString(), levels: levels.map((l) => l.map((x) => h.F.toObject(x).toString())) };
     } else if (cmd === "commit") {
       res = { commitment: h.F.toObject(h.poseidon([BigInt(req.secret), BigInt(req.batch)])).toString() };
     } else throw new Error(`unknown command ${cmd}`);
   }
-  process.stdout.write(JSON.stringify(res));
-  process.exit(0);
+  // exit once written: a pipe takes 64 KB at a time and process.exit would cut a longer answer
+  process.stdout.write(JSON.stringify(res), () => process.exit(0));
 }
 
 main().catch((e) => {

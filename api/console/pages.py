@@ -40,7 +40,11 @@ TEMPLATES = {"operator": "role.html", "carrier": "role.html"}
 #: the Membership roles a governor's proposal can give, as the catalog names them (`role_<name>`)
 MEMBER_ROLES = ("merchant", "producer", "logistics", "inspector", "auditor", "arbiter", "issuer", "operator")
 #: proposal types the governor's form builds (the others are listed and decoded, proposed by API)
-PROPOSAL_TYPES = tuple(a for a in ACTIONS if a not in ("recall_batch", "add_validator", "remove_validator"))
+PROPOSAL_TYPES = tuple(
+    a
+    for a in ACTIONS
+    if a not in ("recall_batch", "add_validator", "remove_validator") and not a.startswith("set_claim")
+)
 #: the development members `ledger keys export-dev` exports, with their roles (the sign-in page lists them)
 DEV_MEMBERS = [(f"governor_{n + 1}", "governor") for n in range(len(GOVERNOR_INDEXES))] + [
     (label, str(role.name).lower()) for label, role in DEV_LAYOUT.values()

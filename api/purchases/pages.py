@@ -34,6 +34,7 @@ def _file(name: str) -> tuple[Path, str, bool]:
     nm = node_modules()
     files = {
         "shopper.js": (HERE / "shopper.js", JS, False),
+        "treepath.js": (HERE / "treepath.js", JS, False),
         "mine.js": (HERE / "mine.js", JS, False),
         "mine.css": (HERE / "mine.css", "text/css; charset=utf-8", False),
         "poseidon.js": (nm / "circomlibjs" / "src" / "poseidon_reference.js", JS, True),

@@ -1,21 +1,26 @@
 """The purchases API. The platform hands in the commitment its checkout received with an order and
-anchors the tree; anyone reads the tree (the browser builds its own Merkle path from all leaves,
-so no request says which leaf is the prover's); a shopper, anonymous, sends a proof with a review
-or a claim; the batch's counts are public. A refusal names its reason, with nothing stored."""
+anchors the tree; anyone reads the tree (the browser builds its own Merkle path from what every
+prover fetches and whole chunks, so no request says which leaf is the prover's); a merchant sets
+what a proven claim on its batch pays; a shopper, anonymous, sends a proof with a review or a
+claim (paid at once from the deposit); the batch's counts are public. A refusal names its
+reason, with nothing stored."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
-from ledger.privacy import tree, voices
+from ledger.privacy import chunks, tree, voices
 from ledger.privacy.fields import batch_id
+from ledger.store.models import Product
 from ledger.store.purchase_tables import PurchaseCommitment
 
 from ..access.auth import Member, require
@@ -38,6 +43,13 @@ STATUS = {
     "UnknownRoot": 409,
     "StaleRoot": 409,
     "NullifierUsed": 409,
+    "NoClaimTerms": 409,
+    "ClaimWindowClosed": 409,
+    "ClaimsExhausted": 409,
+    "RootTooNew": 409,
+    "WrongClaimAmount": 422,
+    "InsufficientAvailable": 409,
+    "TermsNotYours": 403,
 }
 MAX_PAGE = 65_536
 
@@ -94,6 +106,14 @@ class ClaimIn(Spoken):
     amount_fen: Fen
 
 
+class TermsIn(BaseModel):
+    gtin: Gtin
+    lot: Lot
+    amount_fen: Fen
+    until: int = Field(ge=0, lt=2**64, description="the claim window's end, unix seconds")
+    count: int = Field(ge=0, lt=2**32, description="how many claims it pays at most")
+
+
 def _chain(call):  # type: ignore[no-untyped-def]
     try:
         return call()
@@ -125,6 +145,22 @@ def post_anchor(
     return done or {"added": 0, "zeroed": 0}
 
 
+@router.post("/claim-terms", summary="What each proven claim on the caller's batch pays from its deposit (merchant)")
+def post_claim_terms(
+    body: TermsIn,
+    request: Request,
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    owner = db.scalar(select(Product.merchant).where(Product.gtin == body.gtin))
+    if owner is None or owner.lower() != member.address.lower():
+        raise ApiError(403, "not_your_product", f"{body.gtin} is not a product of {member.address}")
+    dep, sender = _deployment(request), sender_of(request, member)
+    return _chain(
+        lambda: voices.set_terms(db, dep, sender, body.gtin, body.lot, body.amount_fen, body.until, body.count)
+    )
+
+
 @router.get(
     "/tree", summary="The tree's leaves (decimal), a page at a time, and its size", dependencies=[Depends(rate_limited)]
 )
@@ -144,6 +180,46 @@ def get_tree(
     return {"depth": tree.DEPTH, "size": 0 if size is None else size + 1, "offset": offset, "leaves": leaves}
 
 
+def _cached(request: Request, body: bytes, media: str) -> Response:
+    """A public, content-addressed answer: an ETag, and 304 when the caller holds it already."""
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": "public, no-cache"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.get(
+    "/tree/summary",
+    summary="The tree's size, root, every 1,024-leaf chunk's root and the levels above (the same for everyone)",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_summary(request: Request, db: DbSession = Depends(get_db)) -> Response:
+    return _cached(request, json.dumps(chunks.summary(db)).encode(), "application/json")
+
+
+@router.get(
+    "/tree/prefixes/{page}",
+    summary="The first 4 bytes of 65,536 leaves, binary (a prover fetches every page to find its leaf)",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_prefixes(
+    request: Request, page: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.PREFIX_PAGE)], db=Depends(get_db)
+) -> Response:
+    return _cached(request, chunks.prefixes(db, page), "application/octet-stream")
+
+
+@router.get(
+    "/tree/chunks/{index}",
+    summary="A whole chunk: 1,024 leaves, 32 bytes each, binary",
+    dependencies=[Depends(rate_limited)],
+)
+def get_tree_chunk(
+    request: Request, index: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.CHUNK)], db=Depends(get_db)
+) -> Response:
+    return _cached(request, chunks.chunk(db, index), "application/octet-stream")
+
+
 @router.post(
     "/reviews",
     status_code=201,
@@ -157,7 +233,7 @@ def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db
 @router.post(
     "/claims",
     status_code=201,
-    summary="A shopper's claim on a batch, paid to an address they name (anyone)",
+    summary="A shopper's claim on a batch, paid at once from the merchant's deposit to an address they name (anyone)",
     dependencies=[Depends(rate_limited)],
 )
 def post_claim(body: ClaimIn, request: Request, db: DbSession = Depends(get_db)) -> dict:

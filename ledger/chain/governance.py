@@ -117,6 +117,25 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     # a recall by the council (Provenance lets inspectors and operators recall: the council holds the
     # inspector role once a proposal has admitted the Governance contract with it)
     "recall_batch": ("Provenance", "recall", [lambda a: _bytes32(a, "batch_id"), lambda a: _text(a, "reason", 500)]),
+    # shoppers' proven claims paid from deposits (docs/zk.md): the vault names its payer, the
+    # proofs contract its vault and a root's age before it pays; terms per batch (e.g. a recall)
+    "set_claims_payer": ("GuaranteeVault", "setClaimsPayer", [lambda a: _address(a, "address")]),
+    "set_claim_payout": (
+        "PurchaseProofs",
+        "setClaimPayout",
+        [lambda a: _address(a, "vault"), lambda a: _int(a, "delay_seconds", 0, U64)],
+    ),
+    "set_claim_terms": (
+        "PurchaseProofs",
+        "setClaimTerms",
+        [
+            lambda a: _int(a, "batch", 0, 2**254),
+            lambda a: _address(a, "merchant"),
+            lambda a: _int(a, "amount_fen", 0, 2**96 - 1),
+            lambda a: _int(a, "until", 0, U64),
+            lambda a: _int(a, "count", 0, 2**32 - 1),
+        ],
+    ),
     # a block sealer of the consortium (ledger.devnet.validators: each node votes as decided)
     "add_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: True]),
     "remove_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: False]),
@@ -137,6 +156,9 @@ FIELDS = {
     "remove_governor": ["address"],
     "set_threshold": ["threshold"],
     "recall_batch": ["batch_id", "reason"],
+    "set_claims_payer": ["address"],
+    "set_claim_payout": ["vault", "delay_seconds"],
+    "set_claim_terms": ["batch", "merchant", "amount_fen", "until", "count"],
     "add_validator": ["address", "authorized"],
     "remove_validator": ["address", "authorized"],
 }
@@ -150,6 +172,8 @@ def encode(dep: Deployment, action: Any) -> tuple[str, str]:
     if kind not in ACTIONS:
         raise InvalidAction("action.type", f"unknown action {kind!r}; one of {', '.join(ACTIONS)}")
     contract_name, fn, builders = ACTIONS[kind]
+    if contract_name not in dep.manifest["contracts"]:
+        raise InvalidAction("action.type", f"{contract_name} is not deployed on this chain")
     contract = dep.contract(contract_name)
     return contract.address, contract.encode_abi(fn, [b(action) for b in builders])
 
@@ -157,6 +181,8 @@ def encode(dep: Deployment, action: Any) -> tuple[str, str]:
 def decode(dep: Deployment, target: str, data: bytes) -> dict[str, Any]:
     """The action a proposal's call is, or `{"type": "call", ...}` for a call we do not type."""
     for kind, (contract_name, fn, _) in ACTIONS.items():
+        if contract_name not in dep.manifest["contracts"]:
+            continue  # PurchaseProofs: deployed by `ledger zk deploy`, not with the rest
         contract = dep.contract(contract_name)
         if contract.address.lower() != target.lower():
             continue

@@ -1,10 +1,12 @@
 """`ledger zk build|deploy|anchor|verify`: the purchase proofs (docs/zk.md).
 
 - build: the circuit's artefacts into build/zk (development powers-of-tau made once per machine)
-- deploy: the generated verifier and PurchaseProofs, added to the deployment manifest
+- deploy: the generated verifier and PurchaseProofs, added to the deployment manifest; the
+  development governors vote in its paying proven claims from GuaranteeVault
 - anchor: add delivered purchases' commitments to the tree, zero refunded ones, anchor the root
 - verify: recompute every anchored root from the chain's logs; exit 1 naming any wrong one
-  (`--revoke`: the platform's key voids it on chain)"""
+  (`--revoke`: the platform's key voids it on chain)
+- ceremony: the members' phase-2 round and the phase-1 file's check (ledger/cli/zk_ceremony.py)"""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ def _platform():  # type: ignore[no-untyped-def]
 def _cmd(args: argparse.Namespace) -> None:
     from ledger.privacy import build, onchain, tree
 
+    if args.action == "ceremony":
+        from . import zk_ceremony
+
+        zk_ceremony.main(args.rest)
+        return
     if args.action == "build":
         m = build.build(force=args.force)
         print(json.dumps({k: m[k] for k in ("constraints", "depth", "ptau", "contributions", "sha256")}, indent=1))
@@ -33,6 +40,12 @@ def _cmd(args: argparse.Namespace) -> None:
     if args.action == "deploy":
         for name, addr in onchain.deploy(dep, platform).items():
             print(f"  {name:16} {addr}")
+        from ledger.chain.client import dev_accounts
+        from ledger.chain.deploy import GOVERNOR_INDEXES
+
+        accounts = dev_accounts(max(GOVERNOR_INDEXES) + 1)  # the development governors vote it in
+        onchain.wire_claims(dep, [dep.sender(accounts[i]) for i in GOVERNOR_INDEXES])
+        print(f"  claims paid from GuaranteeVault, a root pays {onchain.DEV_CLAIM_DELAY_S} s after its anchor")
         return
     if args.action == "anchor":
         from sqlalchemy.orm import Session
@@ -59,7 +72,8 @@ def _cmd(args: argparse.Namespace) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zk", help="shoppers' purchase proofs: build, deploy, anchor the tree, verify its roots")
-    p.add_argument("action", choices=["build", "deploy", "anchor", "verify"])
+    p.add_argument("action", choices=["build", "deploy", "anchor", "verify", "ceremony"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="ceremony: its step and arguments (ledger zk ceremony -h)")
     p.add_argument("--force", action="store_true", help="build: rebuild the circuit's artefacts")
     p.add_argument("--revoke", action="store_true", help="verify: void a wrong root on chain")
     p.set_defaults(func=_cmd)

@@ -132,3 +132,27 @@ def verifier_gas(dep: Deployment, proof: list[int], public: list[int]) -> dict[s
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if fn.call({"gas": mid}) else (mid, hi)
     return {"needed": hi, "verify": hi - intrinsic, "estimate": int(fn.estimate_gas())}
+
+
+#: development default: a root pays claims a minute after it is anchored (production: hours, the
+#: time members need to recompute a root from the logs and revoke it if wrong)
+DEV_CLAIM_DELAY_S = 60
+
+
+def wire_claims(dep: Deployment, governors: list[Sender], delay: int = DEV_CLAIM_DELAY_S) -> None:
+    """Governance lets PurchaseProofs pay proven claims from GuaranteeVault's deposits: the vault
+    names it its claims payer, it names the vault and a root's age before it pays. Proposed by the
+    first governor, approved by the next until the threshold executes each (nothing if already so)."""
+    from ledger.chain import governance
+
+    proofs, vault = dep.contract("PurchaseProofs"), dep.contract("GuaranteeVault")
+    actions = []
+    if vault.functions.claimsPayer().call() != proofs.address:
+        actions.append({"type": "set_claims_payer", "address": proofs.address})
+    if proofs.functions.claimVault().call() != vault.address or proofs.functions.claimDelay().call() != delay:
+        actions.append({"type": "set_claim_payout", "vault": vault.address, "delay_seconds": delay})
+    threshold = int(dep.contract("Governance").functions.threshold().call())
+    for action in actions:
+        pid = governance.propose(dep, governors[0], action, "shoppers' proven claims paid from deposits")
+        for g in governors[1:threshold]:
+            governance.approve(dep, g, pid)

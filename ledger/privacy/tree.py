@@ -22,10 +22,10 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import Order
 from ledger.store.purchase_tables import PurchaseCommitment
 
-from . import node, onchain
+from . import chunks, node, onchain
 from .fields import FIELD
 
-DEPTH = 20
+DEPTH = chunks.DEPTH
 CAPACITY = 1 << DEPTH
 IN_TREE = ("delivered", "disputed", "settled")
 #: leaves per anchoring transaction (its log carries them all)
@@ -98,7 +98,7 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
     leaves.extend(new)
     for z in zeroed:
         leaves[z] = 0
-    root = node.root(leaves)
+    root = chunks.root(leaves)  # only the chunks this anchor changed are hashed again
     c = dep.contract("PurchaseProofs")
     receipt = operator.transact(c.functions.anchor(root, new, zeroed, first))
     tx = receipt["transactionHash"].hex()

@@ -67,7 +67,35 @@ def claim(
     c = dep.contract("PurchaseProofs")
     receipt = onchain.send(dep, relayer, c.functions.claim(proof, root, b, nullifier, pay_to, amount_fen))
     tx = "0x" + bytes(receipt["transactionHash"]).hex()
-    return {"batch": str(b), "nullifier": str(nullifier), "pay_to": pay_to, "amount_fen": amount_fen, "tx": tx}
+    return {"batch": str(b), "nullifier": str(nullifier), "pay_to": pay_to, "paid_fen": amount_fen, "tx": tx}
+
+
+def set_terms(
+    db: DbSession, dep: Deployment, merchant: Sender, gtin: str, lot: str, amount_fen: int, until: int, count: int
+) -> dict[str, Any]:
+    """A merchant offers what each proven claim on its batch pays from its own deposit."""
+    b = require_batch(db, gtin, lot)
+    c = dep.contract("PurchaseProofs")
+    onchain.send(dep, merchant, c.functions.setClaimTerms(b, merchant.address, amount_fen, until, count), gas=200_000)
+    return terms(dep, b) | {"batch": str(b)}
+
+
+def terms(dep: Deployment, b: int) -> dict[str, Any] | None:
+    """The batch's claim terms as the chain holds them (None: its claims pay nothing)."""
+    c = dep.contract("PurchaseProofs")
+    merchant, amount, until, left, imposed = c.functions.claimTerms(b).call()
+    if int(merchant, 16) == 0:
+        return None
+    delay = int(c.functions.claimDelay().call())
+    return {
+        "merchant": merchant,
+        "amount_fen": amount,
+        "until": until,
+        "left": left,
+        "imposed": imposed,
+        "root_delay_s": delay,
+        "paid_fen": int(c.functions.claimPaid(b).call()),
+    }
 
 
 def summary(db: DbSession, dep: Deployment, gtin: str, lot: str) -> dict[str, Any]:
@@ -87,6 +115,7 @@ def summary(db: DbSession, dep: Deployment, gtin: str, lot: str) -> dict[str, An
         "reviews": count,
         "rating": round(total / count, 2) if count else None,
         "claims": int(c.functions.claimCount(b).call()),
+        "claim_terms": terms(dep, b),
         "disputes": int(c.functions.disputeCount(b).call()),
         "recent": [{"rating": r.rating, "text": r.text, "day": r.day} for r in rows],
     }

@@ -6,6 +6,8 @@ dies (SIGKILL, its host gone) another process takes over at its next round.
   `anchor_interval_s` (0: not run);
 - `webhooks`: delivers subscribed query results (`ledger.trace.epcis.binding.webhooks`) every
   `webhook_interval_s` (0: not run);
+- `purchases-tree`: anchors the tree of delivered purchases (`.purchases_tree`) on a size or
+  period trigger, looking every `zk_anchor_interval_s` (0: not run), in `ledger worker`;
 - `code-anchors`: completes or undoes code issues whose anchoring answer was lost
   (`ledger.trace.code_anchors`), every `CATCH_UP_EVERY_S`, where the anchorer runs;
 - `cold-chain-holds`: puts the delivered orders of a lot with an open cold-chain alarm on hold
@@ -32,6 +34,8 @@ from ledger.trace import code_anchors
 from ledger.trace.epcis.anchoring import Anchorer
 from ledger.trace.epcis.binding import webhooks
 
+from .purchases_tree import TreeAnchorer
+
 log = logging.getLogger(__name__)
 CATCH_UP_EVERY_S = 5.0
 
@@ -48,6 +52,9 @@ class LoopSettings:
     anchor_max_age_s: float = field(default_factory=lambda: env().anchor_max_age_s)
     anchor_one_by_one_max: int = field(default_factory=lambda: env().anchor_one_by_one_max)
     anchor_account: str | None = field(default_factory=lambda: env().anchor_account)
+    zk_anchor_interval_s: float = field(default_factory=lambda: env().zk_anchor_interval_s)
+    zk_anchor_min_leaves: int = field(default_factory=lambda: env().zk_anchor_min_leaves)
+    zk_anchor_max_age_s: float = field(default_factory=lambda: env().zk_anchor_max_age_s)
 
 
 class Loops:
@@ -61,9 +68,11 @@ class Loops:
         deployment: Callable[[], Deployment],
         anchorer: Anchorer,
         roles_of: Callable[[str], int],
+        tree: TreeAnchorer | None = None,
     ):
         self.settings, self.sessions, self.locks = settings, sessions, locks
         self.deployment, self.anchorer, self.roles_of = deployment, anchorer, roles_of
+        self.tree = tree
         self.leases: dict[str, Lease] = {}
         self.threads: list[threading.Thread] = []
 
@@ -75,6 +84,8 @@ class Loops:
             self._thread("anchorer", self._anchorer, stop)
             self._thread("code-anchors", self._code_anchors, stop)
             self._thread("cold-chain-holds", self._cold_chain_holds, stop)
+        if self.tree is not None and s.zk_anchor_interval_s > 0:
+            self._thread("purchases-tree", self.tree.run, stop)
 
     def _thread(self, name: str, target: Callable[[threading.Event, Lease], None], stop: threading.Event) -> None:
         lease = self.leases[name] = self.locks.lease(name)

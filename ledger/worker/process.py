@@ -27,6 +27,7 @@ from ledger.store.sent_tables import keep_sent
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 from .loops import Loops, LoopSettings
+from .purchases_tree import TreeAnchorer, TreePolicy
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ def build(settings: LoopSettings | None = None) -> Loops:
 
     policy = AnchorPolicy(settings.anchor_max_events, settings.anchor_max_age_s, settings.anchor_one_by_one_max)
     anchorer = Anchorer(sessions, keys.deployment, anchor_sender, policy, keys.sender, locks)
-    return Loops(settings, sessions, locks, keys.deployment, anchorer, keys.roles_of)
+    tree_policy = TreePolicy(settings.zk_anchor_interval_s, settings.zk_anchor_min_leaves, settings.zk_anchor_max_age_s)
+    tree = TreeAnchorer(sessions, keys.deployment, anchor_sender, tree_policy)
+    return Loops(settings, sessions, locks, keys.deployment, anchorer, keys.roles_of, tree)
 
 
 def main() -> int:

@@ -233,3 +233,25 @@ def test_case_ruling_set_only_by_governance(deposited, arbiter, merchant, buyer,
     case_id = deposited.openCase(merchant, buyer, 11, {"from": arbiter}).events["CaseOpened"]["caseId"]
     with reverts("TooFewSignatures"):
         deposited.closeCase(case_id, True, {"from": arbiter})
+
+
+def test_proven_claims_are_paid_only_by_the_payer_governance_names(deposited, funded, merchant, governance, governors):
+    """Shoppers' proven claims (PurchaseProofs, docs/zk.md) are paid from the deposit by the one
+    contract governance names; no member's key can call it, and frozen amounts stay frozen."""
+    vault = deposited
+    payer, shopper = accounts[19], Account.create().address  # a contract in production; any address here
+    with reverts("NotClaimsPayer"):
+        vault.payProvenClaim(merchant, shopper, 1, {"from": payer})  # none named yet
+    with reverts("NotGovernance"):
+        vault.setClaimsPayer(payer, {"from": governors[0]})
+    govern(governance, governors, vault, "setClaimsPayer", payer)
+    for who in (governors[0], merchant):
+        with reverts("NotClaimsPayer"):
+            vault.payProvenClaim(merchant, who, 1, {"from": who})
+    tx = vault.payProvenClaim(merchant, shopper, 500, {"from": payer})
+    assert tx.events["ProvenClaimPaid"]["amount"] == 500 and funded.balanceOf(shopper) == 500
+    assert account(vault, merchant)["balance"] == DEPOSIT - 500  # below the minimum if need be
+    with reverts("InsufficientAvailable"):
+        vault.payProvenClaim(merchant, shopper, DEPOSIT, {"from": payer})
+    with reverts("ZeroAmount"):
+        vault.payProvenClaim(merchant, shopper, 0, {"from": payer})

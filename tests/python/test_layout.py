@@ -35,7 +35,15 @@ MAY_IMPORT = {
         "ledger.compliance",
     },
     # the loops run the flows that act on chain (cold-chain holds: ledger.flows.cold_chain_holds)
-    "ledger.worker": {"ledger.chain", "ledger.store", "ledger.access", "ledger.trace", "ledger.flows"},
+    # and anchor the purchases tree (ledger.privacy)
+    "ledger.worker": {
+        "ledger.chain",
+        "ledger.store",
+        "ledger.access",
+        "ledger.trace",
+        "ledger.flows",
+        "ledger.privacy",
+    },
     "ledger.__main__": {"ledger.cli"},  # `python -m ledger`: the CLI
     "ledger.cli": {
         "ledger.devnet",

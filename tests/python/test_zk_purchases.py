@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 
 import httpx
 import pytest
+from eth_account import Account
 
+from ledger.chain import governance
 from ledger.chain.client import Sender
+from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.paths import ROOT
 from ledger.privacy import build, fields, node, onchain, tree
 
@@ -28,16 +33,19 @@ _n = iter(range(1, 10**6))
 
 
 @pytest.fixture(scope="module")
-def stack(deployment, chain_node, members, tmp_path_factory):
+def stack(deployment, chain_node, members, accounts, tmp_path_factory):
     build.build()  # `make zk` built it: this only checks
     dep, manifest = deployment
     platform = Sender(dep.w3, members["platform"], dep.decoder())
     onchain.deploy(dep, platform, manifest)
     issuer = Sender(dep.w3, members["issuer"], dep.decoder())
-    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**9))
+    token = dep.contract("SettlementToken")
+    issuer.transact(token.functions.mint(members["platform"].address, 10**9))
+    issuer.transact(token.functions.mint(members["merchant_a"].address, 10**6))
+    onchain.wire_claims(dep, governors(dep, accounts), delay=3600)
     tmp = tmp_path_factory.mktemp("zk")
     with served_on_chain(deployment, chain_node, tmp) as url:
-        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "logistics")}
+        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "merchant_b", "logistics")}
         gtin = new_gtin()
         assert (
             httpx.post(f"{url}/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code
@@ -46,7 +54,27 @@ def stack(deployment, chain_node, members, tmp_path_factory):
         for lot in ("ZK-1", "ZK-2"):
             r = httpx.post(f"{url}/v1/batches", json={"gtin": gtin, "lot": lot}, headers=h["merchant_a"], timeout=60)
             assert r.status_code == 201, r.text
-        yield {"url": url, "dep": dep, "h": h, "gtin": gtin, "members": members, "db": tmp / "api.sqlite3"}
+        yield {
+            "url": url,
+            "dep": dep,
+            "h": h,
+            "gtin": gtin,
+            "members": members,
+            "db": tmp / "api.sqlite3",
+            "governors": governors(dep, accounts),
+            "tmp": tmp,
+            "env": {"LEDGER_RPC_URL": chain_node.url, "LEDGER_MANIFEST": str(manifest)},
+        }
+
+
+def signed_in(s) -> dict:
+    """The stack with fresh sessions (a slow machine outlives the fixture's)."""
+    s["h"] = {w: login_over_http(s["url"], s["members"][w]) for w in s["h"]}
+    return s
+
+
+def governors(dep, accounts) -> list[Sender]:
+    return [Sender(dep.w3, accounts[i], dep.decoder()) for i in GOVERNOR_INDEXES]
 
 
 def post(s, path, body, who=None):
@@ -147,28 +175,65 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused({**good, "proof": {**good["proof"], "pi_a": ["x", "1", "1"]}}, 422, "invalid_input")  # malformed
     refused({**good, "proof": {**good["proof"], "pi_a": ["1", "2", "1"]}}, 422, "InvalidProof")  # not a proof
     refused({**good, "nullifier": str(fields.FIELD + 1)}, 422, "NotInField")
-    claim = {k: good[k] for k in ("gtin", "lot", "root", "nullifier", "proof")} | {"pay_to": payee, "amount_fen": 500}
-    refused(claim, 422, "InvalidProof", "/v1/purchases/claims")  # replay across purposes
     assert c.functions.reviewCount(b1).call() == 0
 
     r = post(s, "/v1/purchases/reviews", good)
     assert r.status_code == 201, r.text
     assert r.json()["gas"] < 400_000
     refused(good, 409, "NullifierUsed")  # each purchase reviews a batch once
-    # the same purchase may still claim, once, to an address it names
-    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(payee, 500), lv, 0)
+    # the same purchase may still claim, once, paid to a fresh address it names
+    pay_to = Account.create().address
+    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(pay_to, 500), lv, 0)
     claim = {
         "gtin": s["gtin"],
         "lot": "ZK-1",
         "root": pc["publicSignals"][1],
         "nullifier": pc["publicSignals"][0],
         "proof": pc["proof"],
-        "pay_to": payee,
+        "pay_to": pay_to,
         "amount_fen": 500,
     }
-    assert post(s, "/v1/purchases/claims", claim).status_code == 201
+    refused(claim, 409, "NoClaimTerms", "/v1/purchases/claims")  # the batch's claims pay nothing yet
+    r = post(s, "/v1/deposits", {"amount_fen": 100_000}, "merchant_a")
+    assert r.status_code in (200, 201), r.text
+    now = dep.w3.eth.get_block("latest")["timestamp"]
+    terms = {"gtin": s["gtin"], "lot": "ZK-1", "amount_fen": 500, "until": now - 1, "count": 1}
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "amount_fen": 9}, "merchant_b")
+    assert r.status_code == 403 and r.json()["error"] == "not_your_product", r.text
+    assert post(s, "/v1/purchases/claim-terms", terms, "merchant_a").status_code == 200
+    refused(claim, 409, "ClaimWindowClosed", "/v1/purchases/claims")
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "until": now + 86_400}, "merchant_a")
+    assert r.status_code == 200 and r.json()["amount_fen"] == 500, r.text
+    refused({**claim, "amount_fen": 600}, 422, "WrongClaimAmount", "/v1/purchases/claims")
+    refused(claim, 409, "RootTooNew", "/v1/purchases/claims")  # members have an hour to revoke it
+    vault, token = dep.contract("GuaranteeVault"), dep.contract("SettlementToken")
+    before = vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0]
+    assert token.functions.balanceOf(pay_to).call() == 0 and c.functions.claimCount(b1).call() == 0
+    onchain.wire_claims(dep, s["governors"], delay=0)
+    replay = {k: claim[k] for k in ("root", "nullifier", "proof")}
+    refused({**good, **replay}, 422, "InvalidProof")  # replay across purposes: a claim's proof as a review
+    r = post(s, "/v1/purchases/claims", claim)
+    assert r.status_code == 201 and r.json()["paid_fen"] == 500, r.text
+    # paid at once, from the merchant's deposit, to the shopper's address: the sums agree
+    assert token.functions.balanceOf(pay_to).call() == 500
+    assert vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0] == before - 500
+    refused(claim, 409, "ClaimsExhausted", "/v1/purchases/claims")  # the terms paid their one claim
+    # after a recall the council imposes terms (two governors' votes): the merchant can't change them
+    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    imposed = {
+        "type": "set_claim_terms",
+        "batch": b2,
+        "merchant": s["members"]["merchant_a"].address,
+        "amount_fen": 800,
+    }
+    pid = governance.propose(dep, s["governors"][0], imposed | {"until": now + 86_400, "count": 50}, "recall ZK-2")
+    governance.approve(dep, s["governors"][1], pid)
+    assert list(c.functions.claimTerms(b2).call())[1:] == [800, now + 86_400, 50, True]
+    r = post(s, "/v1/purchases/claim-terms", {**terms, "lot": "ZK-2", "count": 0}, "merchant_a")
+    assert r.status_code == 403 and r.json()["error"] == "TermsNotYours", r.text
     summary = httpx.get(f"{s['url']}/v1/purchases/batches/{s['gtin']}/ZK-1").json()
     assert (summary["reviews"], summary["rating"], summary["claims"]) == (1, 5.0, 1), summary
+    assert summary["claim_terms"]["paid_fen"] == 500 and summary["claim_terms"]["left"] == 0, summary
     assert summary["recent"][0]["text"] == "fresh, as promised"
 
     # a full refund after delivery: the leaf is zeroed in a new root, older roots go stale
@@ -209,7 +274,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
 def test_the_verifier_gas_trap(stack):
     """The generated verifier answers false (no revert) short of gas; the contract refuses a call
     that would leave it short (VerifyGasTooLow), instead of calling a good proof invalid."""
-    s, dep = stack, stack["dep"]
+    s, dep = signed_in(stack), stack["dep"]
     c, v = dep.contract("PurchaseProofs"), dep.contract(onchain.VERIFIER)
     b2 = fields.batch_id(s["gtin"], "ZK-2")
     x = int.from_bytes(os.urandom(31), "big")
@@ -236,10 +301,77 @@ def test_the_verifier_gas_trap(stack):
     print(f"\nverifier gas {gas}; dispute transaction gas {receipt['gasUsed']}")
 
 
+def test_the_worker_anchors_the_tree_on_size_or_age(stack):
+    """`ledger worker`'s purchases-tree loop, beside the API on its database: one delivered purchase
+    waits until the loop has run 25 s (the period trigger); three at once go without waiting
+    (the size trigger, 3)."""
+    s, dep = signed_in(stack), stack["dep"]
+    c = dep.contract("PurchaseProofs")
+    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    oids = [order(s, "ZK-2", node.commitment(int.from_bytes(os.urandom(31), "big"), b2)) for _ in range(4)]
+    env = {**os.environ, **s["env"], "LEDGER_DATABASE_URL": f"sqlite:///{s['db']}",
+           "LEDGER_DATA_DIR": str(s["tmp"] / "data"), "LEDGER_ANCHOR_INTERVAL": "0",
+           "LEDGER_ZK_ANCHOR_INTERVAL_S": "0.3", "LEDGER_ZK_ANCHOR_MIN_LEAVES": "3",
+           "LEDGER_ZK_ANCHOR_MAX_AGE_S": "25"}  # fmt: skip
+    log = open(s["tmp"] / "worker.log", "wb")  # noqa: SIM115 - closed below
+    started = time.monotonic()
+    worker = subprocess.Popen([sys.executable, "-m", "ledger", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    def anchored_after(count: int, within: float) -> int:
+        """The tree's size once it holds more than `count` leaves."""
+        deadline = time.monotonic() + within
+        while c.functions.leafCount().call() <= count:
+            assert worker.poll() is None and time.monotonic() < deadline, (s["tmp"] / "worker.log").read_text()[-3000:]
+            time.sleep(0.3)
+        return c.functions.leafCount().call()
+
+    try:
+        size = c.functions.leafCount().call()
+        deliver(s, oids[0])
+        assert anchored_after(size, 180) == size + 1
+        first = time.monotonic()
+        assert first - started >= 25  # one alone waited for the period
+        deliver(s, *oids[1:])
+        assert anchored_after(size + 1, 120) == size + 4
+        # three went at once, on the size trigger, whatever the time (the worker says which)
+        said = re.findall(r"anchored \((\w+) trigger\): (\d+) added", (s["tmp"] / "worker.log").read_text())
+        assert said == [("age", "1"), ("size", "3")], said
+        assert all(r["ok"] or r["revoked"] for r in tree.verify_roots(dep))  # the worker's roots are right
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+        log.close()
+
+
+def test_the_tree_in_whole_chunks(stack):
+    """What a prover fetches: the summary (chunk roots, root), every prefix page, whole chunks;
+    binary, with ETags; the chunk roots give the anchored root."""
+    s, dep = signed_in(stack), stack["dep"]
+    if not dep.contract("PurchaseProofs").functions.leafCount().call():
+        deliver(s, order(s, "ZK-2", 7))
+        anchor(s)
+    url = s["url"] + "/v1/purchases/tree"
+    lv = leaves(s)
+    r = httpx.get(url + "/summary", timeout=300)  # its chunk roots hashed on Node: seconds on a busy machine
+    assert r.status_code == 200 and r.headers["etag"], r.text
+    summary = r.json()
+    assert (summary["size"], summary["chunk_bits"], len(summary["chunk_roots"])) == (len(lv), 10, 1)
+    assert int(summary["root"]) == node.root(lv) == tree.latest_root(dep)
+    assert httpx.get(url + "/summary", headers={"If-None-Match": r.headers["etag"]}, timeout=60).status_code == 304
+    chunk = httpx.get(url + "/chunks/0").content
+    assert [int.from_bytes(chunk[i : i + 32], "big") for i in range(0, len(chunk), 32)] == lv
+    prefixes = httpx.get(url + "/prefixes/0").content
+    assert prefixes == b"".join(x.to_bytes(32, "big")[:4] for x in lv)
+    assert httpx.get(url + "/chunks/1").content == b""  # a chunk beyond the tree: empty
+    assert len(summary["upper"]) == 10 and summary["upper"][-1] == [summary["root"]]
+    assert httpx.get(url + "/chunks/1024").status_code == 422  # beyond 2^20 leaves
+    assert httpx.get(url + "/prefixes/16").status_code == 422
+
+
 def test_a_shopper_checks_out_and_reviews_in_the_browser(stack):
     """Debian chromium on a phone viewport: the checkout module makes the secret and hands out only
     the commitment; a fresh browser opened on the receipt link proves and posts a review."""
-    s = stack
+    s = signed_in(stack)
     node_bin, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
     assert node_bin and os.path.exists(chromium), "node and Debian chromium are needed (make test installs them)"
 

@@ -26,6 +26,12 @@ function row(p) {
     </form>
     <p class="status" role="status" aria-live="polite"></p>`;
   li.querySelector(".batch").textContent = `${p.gtin} / ${p.lot}`;
+  shopper.claimTerms(p).then((t) => {
+    if (!t) return;
+    const amount = li.querySelector("input[name=amount_fen]");
+    amount.value = String(t.amount_fen); // the batch's one amount: it says nothing of the order
+    amount.readOnly = true;
+  }).catch(() => {}); // without terms the shopper types the amount; the chain refuses a wrong one
   const status = li.querySelector(".status");
   const run = async (what, job) => {
     status.textContent = "…";

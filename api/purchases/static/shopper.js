@@ -1,10 +1,11 @@
 // The shopper's side of purchase proofs, in the browser (docs/zk.md). The secret is made here and
 // never leaves the browser: the checkout gets only its Poseidon commitment; the receipt link keeps
 // the secret in the URL fragment (never sent to a server); proofs are made here with snarkjs
-// (window.snarkjs, snarkjs.min.js) over the whole tree's leaves, so no request says which
-// purchase is proving. Poseidon is circomlibjs's; the message a proof binds is the contract's
+// (window.snarkjs, snarkjs.min.js) from a path built of what every prover fetches and whole
+// chunks of 1,024 leaves, so no request says which purchase is proving. Poseidon is circomlibjs's; the message a proof binds is the contract's
 // keccak (window.ethers, ethers.umd.min.js).
 import buildPoseidon from "./poseidon.js";
+import * as tree from "./treepath.js";
 
 export const FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 export const DEPTH = 20;
@@ -79,37 +80,32 @@ export async function fromFragment(hash) {
   return p;
 }
 
-async function allLeaves() {
-  const leaves = [];
-  for (;;) {
-    const r = await fetch(new URL(`tree?offset=${leaves.length}&limit=65536`, API));
-    if (!r.ok) throw new Error(`tree: ${r.status}`);
-    const page = await r.json();
-    leaves.push(...page.leaves);
-    if (!page.leaves.length || leaves.length >= page.size) return leaves;
-  }
+async function bytesOf(path) {
+  const r = await fetch(new URL(path, API));
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
 }
 
-async function merklePath(leaves, index) {
+// The Merkle path of `commitment`, fetching only what everyone fetches (the summary: chunk roots;
+// every page of 4-byte leaf prefixes) and whole chunks: its own and a decoy (docs/zk.md).
+export async function locate(commitment) {
   const p = await poseidon();
-  const F = p.F;
-  const zeros = [F.e(0)];
-  for (let i = 0; i < DEPTH; i++) zeros.push(p([zeros[i], zeros[i]]));
-  let level = leaves.map((x) => F.e(BigInt(x)));
-  const pathElements = [];
-  const pathIndices = [];
-  let idx = index;
-  for (let l = 0; l < DEPTH; l++) {
-    const sib = idx ^ 1;
-    pathElements.push(F.toObject(sib < level.length ? level[sib] : zeros[l]).toString());
-    pathIndices.push(idx & 1);
-    const next = [];
-    for (let i = 0; i < level.length; i += 2) next.push(p([level[i], i + 1 < level.length ? level[i + 1] : zeros[l]]));
-    level = next;
-    idx >>= 1;
+  const zeros = tree.zerosOf(p, DEPTH);
+  const summary = await (await fetch(new URL("tree/summary", API))).json();
+  const found = [];
+  const PAGE = 65536;
+  for (let page = 0; page * PAGE < summary.size; page++) {
+    found.push(...tree.candidates(await bytesOf(`tree/prefixes/${page}`), page * PAGE, commitment));
   }
-  const root = F.toObject(level.length ? level[0] : zeros[DEPTH]).toString();
-  return { root, pathElements, pathIndices };
+  const chunks = summary.chunk_roots.length;
+  for (const index of found) {
+    const ci = index >> summary.chunk_bits;
+    const decoy = chunks > 1 ? (ci + 1 + Math.floor(Math.random() * (chunks - 1))) % chunks : null;
+    const [chunk] = await Promise.all([bytesOf(`tree/chunks/${ci}`), decoy === null ? null : bytesOf(`tree/chunks/${decoy}`)]);
+    const path = tree.pathIn(p, zeros, summary, chunk, index, commitment, DEPTH);
+    if (path) return path;
+  }
+  return null;
 }
 
 function fieldOf(hex) {
@@ -131,10 +127,8 @@ export function claimMessage(payTo, amountFen) {
 // A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
 export async function prove(purchase, purpose, message) {
   const t0 = performance.now();
-  const leaves = await allLeaves();
-  const index = leaves.indexOf(purchase.commitment);
-  if (index < 0) throw new Error("not_in_tree: this purchase is not (or no longer) a delivered one");
-  const path = await merklePath(leaves, index);
+  const path = await locate(purchase.commitment);
+  if (!path) throw new Error("not_in_tree: this purchase is not (or no longer) a delivered one");
   const input = {
     root: path.root,
     batch: purchase.batch,
@@ -166,6 +160,12 @@ export async function review(purchase, rating, text) {
   const [nullifier, root] = publicSignals;
   const out = await post("reviews", { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, rating, text });
   return { ...out, seconds };
+}
+
+// What a proven claim on the purchase's batch pays (null: nothing): the same for every claim.
+export async function claimTerms(purchase) {
+  const r = await fetch(new URL(`batches/${purchase.gtin}/${encodeURIComponent(purchase.lot)}`, API));
+  return r.ok ? (await r.json()).claim_terms : null;
 }
 
 export async function claim(purchase, payTo, amountFen) {
