@@ -20,7 +20,8 @@ from functools import lru_cache
 from ledger.errors import LedgerError
 
 from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, utc_millis
-from .hash_tree import UNSORTED, Converter, Node
+from .hash_tree import Converter, Node
+from .hash_tree import rest as _rest
 from .prehash_direct import direct
 
 _QTY = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
@@ -124,22 +125,6 @@ def _ordered(children: list, order, join: str) -> str:
     if extensions:
         out = out + join + _rest(extensions, join)
     return out
-
-
-def _rest(children: list, join: str) -> str:
-    """Whatever no order names (extensions, ilmd, lists of pairs): `name=value`, sorted."""
-    values = []
-    for c in children:
-        if not c:  # a pair-list member with neither type nor value
-            continue
-        if isinstance(c[0], tuple):  # a pair-list member: (type, value), or the value alone
-            values.append(_rest(list(c), join))
-        else:
-            text = c[1].strip()
-            values.append(c[0] + ("=" + canonical_value(text) if text else "") + _rest(c[2], join))
-    if len(children) > 1 and not any(c and c[0] in UNSORTED for c in children):
-        values.sort()
-    return join.join(values)
 
 
 def prehash(

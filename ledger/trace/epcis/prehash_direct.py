@@ -16,7 +16,7 @@ compare both on every GS1 example and on generated events, and both with the ref
 from __future__ import annotations
 
 from .canonical import canonical_value, utc_millis
-from .hash_tree import UNSORTED, Converter
+from .hash_tree import UNSORTED, Converter, rest
 
 # CBV's order of the fields `direct` orders itself (hashid.PROPERTY_ORDER without the pair lists,
 # which the reference hashes with the extensions)
@@ -233,6 +233,4 @@ def _rest_of(conv: Converter, key: str, name: str, v) -> list[str]:
             else:
                 fields.sort()
                 return [name + "".join(fields)]
-    from .hashid import _rest  # the generic passes' rule for fields CBV does not order
-
-    return [_rest([node], "") for node in conv.children({key: v})]
+    return [rest([node], "") for node in conv.children({key: v})]  # the generic passes' rule
