@@ -90,34 +90,45 @@ def _typed_values(event: dict):
 
 def _vocabulary_strings(obj) -> set[str]:
     """Every string in `obj` (at any depth) that is a web vocabulary URI."""
+    if isinstance(obj, str):
+        return {obj} if obj.startswith(_VOCAB_PREFIXES) else set()
     out = set()
     stack = [obj]
-    while stack:
+    while stack:  # no recursion: a deep document cannot exhaust the stack here
         x = stack.pop()
-        if type(x) is str:
-            if x.startswith(_VOCAB_PREFIXES):
-                out.add(x)
-        elif isinstance(x, dict):
-            stack.extend(x.values())
-        elif isinstance(x, list):
-            stack.extend(x)
-        elif isinstance(x, str) and x.startswith(_VOCAB_PREFIXES):
-            out.add(x)
+        if isinstance(x, dict):
+            x = x.values()
+        elif not isinstance(x, list):
+            continue
+        for v in x:
+            if type(v) is str:
+                if v.startswith(_VOCAB_PREFIXES):
+                    out.add(v)
+            elif isinstance(v, dict | list):
+                stack.append(v)
+            elif isinstance(v, str) and v.startswith(_VOCAB_PREFIXES):
+                out.add(v)
     return out
 
 
-def expanded_terms(event: dict) -> set[str]:
+@lru_cache(maxsize=4096)
+def _expanded(field: str, value: str) -> str | None:
+    """The web vocabulary URI a typed field's value expands to in the JSON-LD context, or None."""
     voc = vocabulary()
+    full = voc["terms"].get(field, {}).get(value)
+    prefix, sep, rest = value.partition(":")
+    if full is None and sep and prefix in voc["prefixes"]:
+        full = voc["prefixes"][prefix] + rest
+    return full if full and full.startswith(_VOCAB_PREFIXES) else None
+
+
+def expanded_terms(event: dict) -> set[str]:
     out = _vocabulary_strings(event)
     for field, value in _typed_values(event):
-        if not isinstance(value, str):
-            continue
-        full = voc["terms"].get(field, {}).get(value)
-        prefix, sep, rest = value.partition(":")
-        if full is None and sep and prefix in voc["prefixes"]:
-            full = voc["prefixes"][prefix] + rest
-        if full and full.startswith(_VOCAB_PREFIXES):
-            out.add(full)
+        if type(value) is str or isinstance(value, str):
+            full = _expanded(field, value)
+            if full:
+                out.add(full)
     return out
 
 
@@ -166,7 +177,8 @@ def _number(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def canonical_value(text: str) -> str:
-    for urn, web in _CBV_URNS:
-        text = text.replace(urn, web)
+    if "urn:epcglobal:cbv:" in text:
+        for urn, web in _CBV_URNS:
+            text = text.replace(urn, web)
     text = _number(text)
     return canonical(text) or text

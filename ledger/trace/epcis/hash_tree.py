@@ -5,6 +5,8 @@ of lists put back (`epcList: [..]` is `<epcList><epc>..`)."""
 
 from __future__ import annotations
 
+from .canonical import canonical_value
+
 Node = tuple
 UNSORTED = ("bizTransaction", "source", "destination")  # these pairs keep the order they came in
 
@@ -103,3 +105,19 @@ def _xml_shape(children: list) -> list:
     if child_epcs:
         out.append(("childEPCs", "", child_epcs))
     return out
+
+
+def rest(children: list, join: str) -> str:
+    """Whatever no order names (extensions, ilmd, lists of pairs): `name=value`, sorted."""
+    values = []
+    for c in children:
+        if not c:  # a pair-list member with neither type nor value
+            continue
+        if isinstance(c[0], tuple):  # a pair-list member: (type, value), or the value alone
+            values.append(rest(list(c), join))
+        else:
+            text = c[1].strip()
+            values.append(c[0] + ("=" + canonical_value(text) if text else "") + rest(c[2], join))
+    if len(children) > 1 and not any(c and c[0] in UNSORTED for c in children):
+        values.sort()
+    return join.join(values)

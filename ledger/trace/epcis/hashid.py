@@ -20,7 +20,9 @@ from functools import lru_cache
 from ledger.errors import LedgerError
 
 from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, utc_millis
-from .hash_tree import UNSORTED, Converter, Node
+from .hash_tree import Converter, Node
+from .hash_tree import rest as _rest
+from .prehash_direct import direct
 
 _QTY = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
 _EPC = [("epc", None)]
@@ -125,28 +127,19 @@ def _ordered(children: list, order, join: str) -> str:
     return out
 
 
-def _rest(children: list, join: str) -> str:
-    """Whatever no order names (extensions, ilmd, lists of pairs): `name=value`, sorted."""
-    values = []
-    for c in children:
-        if not c:  # a pair-list member with neither type nor value
-            continue
-        if isinstance(c[0], tuple):  # a pair-list member: (type, value), or the value alone
-            values.append(_rest(list(c), join))
-        else:
-            text = c[1].strip()
-            values.append(c[0] + ("=" + canonical_value(text) if text else "") + _rest(c[2], join))
-    if len(children) > 1 and not any(c and c[0] in UNSORTED for c in children):
-        values.sort()
-    return join.join(values)
-
-
-def prehash(event: dict, namespaces: dict[str, str] | None = None, join: str = "", xml: bool = False) -> str:
+def prehash(
+    event: dict, namespaces: dict[str, str] | None = None, join: str = "", xml: bool = False, generic: bool = False
+) -> str:
     """The CBV 2.0 pre-hash string of one event (`join="\\n"` makes it readable). `xml`: the event
     came as XML, whose booleans read `true` / `false` (a JSON boolean reads `True`, as the
-    reference implementation reads each form)."""
+    reference implementation reads each form). `generic`: never `prehash_direct`'s one pass (its tests
+    compare the two)."""
     convert = Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))), xml)
     name = convert.term(event.get("type", ""))
+    if not join and not xml and not generic:
+        fields = direct(event, convert)  # one pass for the shapes events have; None: the passes below
+        if fields is not None:
+            return "eventType=" + name + fields
     children = convert.children(event)
     head = _ordered(children, PROPERTY_ORDER, join)
     rest = [c for c in children if c[0] not in NOT_HASHED]

@@ -24,6 +24,11 @@ from ledger.trace.gs1 import check_digit
 _CH = r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]|[!')(*+,.0-9:;=A-Za-z_-])"
 _CPI_CH = r"(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])"
 _DL_CH = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
+_SGLN = re.compile(rf"(\d+\.\d*)\.({_CH}{{1,20}})")  # URN shapes compiled once (per value: ~15 % of a hash)
+_GRAI = re.compile(rf"(\d+\.\d*)\.({_CH}{{1,16}})")
+_GDTI = re.compile(rf"(\d+\.\d*)({_CH}{{1,20}})")
+_ITIP = re.compile(rf"(\d+\.\d+)\.(\d\d)\.(\d\d)\.({_CH}{{1,20}})")
+_REF = {n: re.compile(rf"{_CH}{{1,{30 - n}}}") for n in range(6, 13)}  # by the company prefix's length
 
 
 def web_escape(s: str) -> str:
@@ -66,7 +71,7 @@ def _sscc(b: str) -> str | None:
 
 
 def _sgln(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d*)\.({_CH}{{1,20}})", b)
+    m = _SGLN.fullmatch(b)
     p = m and _parts(m.group(1), 12)
     if not p:
         return None
@@ -76,7 +81,7 @@ def _sgln(b: str) -> str | None:
 
 
 def _grai(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d*)\.({_CH}{{1,16}})", b)
+    m = _GRAI.fullmatch(b)
     p = m and _parts(m.group(1), 12)
     return p and f"https://id.gs1.org/8003/{_cd('0' + p[0] + p[1])}{web_escape(m.group(2))}"
 
@@ -86,7 +91,7 @@ def _company_ref(ai: str):
 
     def rule(b: str) -> str | None:
         cp, dot, ref = b.partition(".")
-        if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and re.fullmatch(rf"{_CH}{{1,{30 - len(cp)}}}", ref)):
+        if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and _REF[len(cp)].fullmatch(ref)):
             return None
         return f"https://id.gs1.org/{ai}/{cp}{web_escape(ref)}"
 
@@ -96,8 +101,10 @@ def _company_ref(ai: str):
 def _item(ai: str, max_len: int):
     """GTIN plus one serial-like component: sgtin (21), upui (235), lgtin class (10)."""
 
+    shape = re.compile(rf"(\d+\.\d+)\.({_CH}{{1,{max_len}}})")
+
     def rule(b: str) -> str | None:
-        m = re.fullmatch(rf"(\d+\.\d+)\.({_CH}{{1,{max_len}}})", b)
+        m = shape.fullmatch(b)
         p = m and _parts(m.group(1), 13)
         return p and f"https://id.gs1.org/01/{_gtin(*p)}/{ai}/{web_escape(m.group(2))}"
 
@@ -115,7 +122,7 @@ def _key(ai: str, total: int):
 
 
 def _gdti(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d*)({_CH}{{1,20}})", b)
+    m = _GDTI.fullmatch(b)
     p = m and _parts(m.group(1), 12)
     return p and f"https://id.gs1.org/253/{_cd(p[0] + p[1])}{web_escape(m.group(2)[1:])}"
 
@@ -123,9 +130,10 @@ def _gdti(b: str) -> str | None:
 def _cpi(pattern: bool):
     """Component / part identifier: `CP.ref.serial`, or the class pattern `CP.ref.*`."""
     tail = r"\*" if pattern else r"(\d{1,12})"
+    shape = re.compile(rf"(\d{{6,12}})\.({_CPI_CH}+)\.{tail}")
 
     def rule(b: str) -> str | None:
-        m = re.fullmatch(rf"(\d{{6,12}})\.({_CPI_CH}+)\.{tail}", b)
+        m = shape.fullmatch(b)
         if not m or len(re.findall(_CPI_CH, m.group(2))) > 30 - len(m.group(1)):
             return None
         base = f"https://id.gs1.org/8010/{web_escape(m.group(1) + m.group(2))}"
@@ -141,7 +149,7 @@ def _sgcn(b: str) -> str | None:
 
 
 def _itip(b: str) -> str | None:
-    m = re.fullmatch(rf"(\d+\.\d+)\.(\d\d)\.(\d\d)\.({_CH}{{1,20}})", b)
+    m = _ITIP.fullmatch(b)
     p = m and _parts(m.group(1), 13)
     return p and f"https://id.gs1.org/8006/{_gtin(*p)}{m.group(2)}{m.group(3)}/21/{web_escape(m.group(4))}"
 
@@ -235,11 +243,18 @@ _VALID = [
         r"https://id.gs1.org/8018/(\d{18})$",
     )
 ]
+_AI_OF = {p: p.pattern[19:].split("/", 1)[0] for p in _VALID}
+_VALID_BY_AI = {ai: [p for p in _VALID if _AI_OF[p] == ai] for ai in _AI_OF.values()}  # only they can match
 _ITEM = r"https://id.gs1.org/(?:8006/\d{18}|01/\d{14})"
+_MAYBE_DL = re.compile(rf"/(?:{_KEYS})/\d{{4}}|/[A-Za-z_-]{{10}}$")  # what _DL_SHAPE needs somewhere
+_LOT_AND_SERIAL = re.compile(rf"{_ITEM}/10/{_DL_CH}{{0,20}}/21/{_DL_CH}{{0,20}}$")
+_CPV_LAST = re.compile(rf"{_ITEM}/22/{_DL_CH}{{0,20}}$")
+_CPV_BEFORE = re.compile(rf"{_ITEM}/22/[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{{0,20}}$")
 
 
 def _digital_link(uri: str) -> str | None:
-    if not _DL_SHAPE.match(uri):
+    # _MAYBE_DL first: _DL_SHAPE backtracks for ~100 µs on a URL that is no Digital Link
+    if not _MAYBE_DL.search(uri) or not _DL_SHAPE.match(uri):
         return None
     uri = uri.split("?", 1)[0]
     for name, ai in _SHORT_NAMES.items():
@@ -254,19 +269,20 @@ def _digital_link(uri: str) -> str | None:
     if m and len(m.group(1)) in (8, 12, 13):
         uri = uri.replace("/01/", "/01/" + "0" * (14 - len(m.group(1))), 1) if len(m.group(1)) != 14 else uri
     uri = _drop_cpv(uri)
-    if re.match(rf"{_ITEM}/10/{_DL_CH}{{0,20}}/21/{_DL_CH}{{0,20}}$", uri):  # serial given: the lot goes
+    if _LOT_AND_SERIAL.match(uri):  # serial given: the lot goes
         head, _, rest = uri.partition("/10/")
         uri = head + rest[rest.find("/") :]
-    return uri if any(p.match(uri) for p in _VALID) else None
+    at = uri.find("/", 19)  # the AI after https://id.gs1.org/
+    return uri if any(p.match(uri) for p in _VALID_BY_AI.get(uri[19:at] if at > 0 else uri[19:], ())) else None
 
 
 def _drop_cpv(uri: str) -> str:
     """Drop a consumer product variant (AI 22), which does not identify the item further."""
     at = uri.find("/22/")
     tail = uri[at + 4 :]
-    if re.match(rf"{_ITEM}/22/{_DL_CH}{{0,20}}$", uri):
+    if _CPV_LAST.match(uri):
         uri = uri[:at] + tail[tail.find("/") : -1]
-    if re.match(rf"{_ITEM}/22/[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{{0,20}}$", uri):
+    if _CPV_BEFORE.match(uri):
         uri = uri[:at] + tail[tail.find("/") :]
     return uri
 
