@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc, utcnow
-from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
+from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun, ReconSignOff
 
 from .recon_breaks import PRIORITY
+from .recon_signoff import sign_off_out
 
 COLOURS = {
     "unexplained_balance": "#7a0019",
@@ -82,7 +83,7 @@ def run_out(db: Session, r: ReconRun) -> dict[str, Any]:
         "reasons": json.loads(r.reasons), "totals": json.loads(r.totals), "balances": json.loads(r.balances),
         "pending": json.loads(r.pending), "ageing": json.loads(r.ageing),
         "breaks": {s: counts.get(s, 0) for s in ("new", "persisting", "resolved")},
-        "created_at": _iso(r.created_at),
+        "created_at": _iso(r.created_at), "signed_off": sign_off_out(db.get(ReconSignOff, r.id)),
     }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from .base import Base
 from .compliance_tables import CreditCodePilot, EventCompleteness, EventSignature, TradingParty  # noqa: F401
 from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
-from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
+from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun, ReconSignOff
 from .resolver_tables import ResolverLink
 from .sent_tables import SentTransaction
 
@@ -25,6 +25,7 @@ __all__ = [
     "ReconBreak",
     "ReconBreakEvent",
     "ReconInputOrder",
+    "ReconSignOff",
     "EpcisCaptureJob",
     "EpcisNamedQuery",
     "EpcisSubscription",

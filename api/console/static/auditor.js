@@ -4,6 +4,7 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
+import { signOffCell } from './signoff.js';
 
 const params = new URLSearchParams(window.location.search);
 
@@ -186,6 +187,7 @@ async function loadRuns() {
   const verdict = (v) => T[`verdict_${v}`] || v;
   bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${verdict(r.verdict)}`));
   rows('recon', runs, (r) => [String(r.id), when(r.created_at), verdict(r.verdict), `${r.breaks.new} / ${r.breaks.persisting}`,
+    signOffCell(r, () => recon()),
     button(T.show_breaks, `${T.show_breaks} #${r.id}`, () => showBreaks(r).catch((err) => say('recon-status', T.error + err.message, true)))]);
   return runs;
 }
@@ -200,6 +202,7 @@ async function loadAttention(runs) {
       items.push([fill(T.attn_breaks, { p, n: these.length, age: duration(Math.max(...these.map((b) => b.age_s))) }), '#task-recon']);
     }
   }
+  for (const r of runs.filter((x) => !x.signed_off).slice(0, 3)) items.push([fill(T.attn_signoff, { id: r.id }), '#task-recon']);
   const latest = runs[0];
   if (!latest) items.push([T.attn_no_run, '#task-recon']);
   else if (latest.verdict !== 'reconciled') {
@@ -222,6 +225,8 @@ async function loadLog() {
   rows('audit', log, (a) => [when(a.at), short(a.actor || ''), `${a.method} ${a.path}`, `${a.status} ${T[`outcome_${a.outcome}`] || a.outcome}`]);
 }
 
+const recon = () => loadRuns().then(loadAttention).catch((err) => say('recon-status', T.error + err.message, true));
+
 export function initAuditor() {
   const fail = (id) => (err) => say(id, T.error + err.message, true);
   $('explorer-form').addEventListener('submit', (e) => { e.preventDefault(); search().catch(fail('explorer-status')); });
@@ -237,7 +242,6 @@ export function initAuditor() {
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   search().catch(fail('explorer-status'));
   showLinked().catch(fail('explorer-status'));
-  const recon = () => loadRuns().then(loadAttention).catch((err) => say('recon-status', T.error + err.message, true));
   recon();
   $('run-start').addEventListener('click', async () => {
     $('run-start').disabled = true;

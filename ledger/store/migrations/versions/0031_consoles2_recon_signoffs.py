@@ -1,0 +1,28 @@
+"""Reconciliation sign-offs: an auditor's EIP-712 signature of a run, one per run.
+
+Revision ID: 0031
+Revises: 0030
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0031"
+down_revision = "0030"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "recon_signoffs",
+        sa.Column("run_id", sa.Integer(), sa.ForeignKey("recon_runs.id"), primary_key=True, autoincrement=False),
+        sa.Column("auditor", sa.String(42), nullable=False, index=True),
+        sa.Column("signature", sa.String(132), nullable=False),
+        sa.Column("note", sa.String(500), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("recon_signoffs")
