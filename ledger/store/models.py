@@ -14,6 +14,7 @@ from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, E
 from .order_tables import CommissionRule, Order, SettlementSlot
 from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun, ReconSignOff
 from .resolver_tables import ResolverLink
+from .ruling_tables import RulingCoSignature
 from .sent_tables import SentTransaction
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ReconBreakEvent",
     "ReconInputOrder",
     "ReconSignOff",
+    "RulingCoSignature",
     "EpcisCaptureJob",
     "EpcisNamedQuery",
     "EpcisSubscription",

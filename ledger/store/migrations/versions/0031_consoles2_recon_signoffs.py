@@ -1,4 +1,5 @@
-"""Reconciliation sign-offs: an auditor's EIP-712 signature of a run, one per run.
+"""Reconciliation sign-offs (an auditor's EIP-712 signature of a run, one per run) and arbiters'
+co-signatures of case rulings left for the other arbiters to collect.
 
 Revision ID: 0031
 Revises: 0030
@@ -22,7 +23,16 @@ def upgrade() -> None:
         sa.Column("note", sa.String(500), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "ruling_cosignatures",
+        sa.Column("case_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("pay_out", sa.Boolean(), primary_key=True),
+        sa.Column("signer", sa.String(42), primary_key=True),
+        sa.Column("signature", sa.String(132), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ruling_cosignatures")
     op.drop_table("recon_signoffs")
