@@ -7,6 +7,7 @@ carrier confirms a delivery from its orders. Every screen fits 390 px, no Englis
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import httpx
 
@@ -19,7 +20,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     keys = tmp_path / "keys"
     keys.mkdir()
     for member in ("auditor", "platform", "arbiter", "logistics"):  # scrypt kept light: the page decrypts 7 times
-        (keys / f"{member}.json").write_text(open(keystore_of(members[member], tmp_path)).read())
+        (keys / f"{member}.json").write_text(Path(keystore_of(members[member], tmp_path)).read_text())
     auditor, platform, merchant = headers(members["auditor"]), headers(members["platform"]), members["merchant_b"]
     # two runs: the auditor signs the first off in the page; the second stays for the refused operator
     _indexed_to(DATABASE["path"], dep.w3.eth.block_number)
@@ -51,7 +52,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert r.status_code == 201, r.text
     event = r.json()["events"][0]["hashId"]
     with other_arbiter((dep, None), accounts) as second:
-        (keys / "second.json").write_text(open(keystore_of(second, tmp_path)).read())
+        (keys / "second.json").write_text(Path(keystore_of(second, tmp_path)).read_text())
         args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event)
         report = journey("roles_journey.mjs", url, *args)
     for name, seen in report["screens"].items():
