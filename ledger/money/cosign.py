@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ledger.chain.deploy import Deployment
 from ledger.clock import as_utc, utcnow
 from ledger.errors import Conflict, Forbidden, InvalidInput
-from ledger.store.models import RulingCoSignature
+from ledger.store.ruling_tables import RulingCoSignature
 
 from . import vault
 

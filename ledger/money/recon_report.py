@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc, utcnow
-from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun, ReconSignOff
+from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
+from ledger.store.recon_tables import ReconSignOff
 
 from .recon_breaks import PRIORITY
 from .recon_signoff import sign_off_out

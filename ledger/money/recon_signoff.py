@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc, utcnow
 from ledger.errors import Conflict, Forbidden, InvalidInput
-from ledger.store.models import ReconRun, ReconSignOff
+from ledger.store.recon_tables import ReconRun, ReconSignOff
 
 TYPES = {
     "EIP712Domain": [

@@ -12,9 +12,8 @@ from .base import Base
 from .compliance_tables import CreditCodePilot, EventCompleteness, EventSignature, TradingParty  # noqa: F401
 from .epcis_tables import EpcisCaptureJob, EpcisNamedQuery, EpcisSubscription, EpcisVocabulary
 from .order_tables import CommissionRule, Order, SettlementSlot
-from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun, ReconSignOff
+from .recon_tables import ReconBreak, ReconBreakEvent, ReconInputOrder, ReconRun
 from .resolver_tables import ResolverLink
-from .ruling_tables import RulingCoSignature
 from .sent_tables import SentTransaction
 
 __all__ = [
@@ -26,8 +25,6 @@ __all__ = [
     "ReconBreak",
     "ReconBreakEvent",
     "ReconInputOrder",
-    "ReconSignOff",
-    "RulingCoSignature",
     "EpcisCaptureJob",
     "EpcisNamedQuery",
     "EpcisSubscription",
