@@ -4,7 +4,7 @@
 // 390×844 phone in Chinese or a desktop in English, as a person sees it (no horizontal overflow, no
 // English on a Chinese page outside user data), every signature made in the page with its own key.
 // node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <out dir>
-// (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json)
+// (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json, merchant.json)
 import fs from 'node:fs';
 import path from 'node:path';
 import { agreeToSignatures, audit, launch, look, newReport, signIn, watch } from './lib.mjs';
@@ -15,7 +15,7 @@ const report = newReport();
 report.screens = {};
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const ALLOW = ['EPCIS', 'CSV', 'GTIN', 'API', 'JSON', 'PDF', 'ledger', 'verify', 'Merkle'];
+const ALLOW = ['EPCIS', 'CSV', 'GTIN', 'API', 'JSON', 'LD', 'XML', 'PDF', 'ledger', 'verify', 'Merkle'];
 const key = (name) => path.join(keys, `${name}.json`);
 
 async function page(browser, options) {
@@ -62,6 +62,11 @@ try {
   await a.waitForFunction((id) => ![...document.querySelectorAll('#recon button.signoff')].some((b) => b.dataset.run === id), runId);
   report.signed_row_zh = await a.evaluate((id) => [...document.querySelectorAll('#recon tbody tr')]
     .find((tr) => tr.cells[0].textContent === id)?.textContent, runId);
+  // the audit log, newest first: the sign-off on top; the runs chart with its axes
+  await a.click('#audit-filter button[type=submit]');
+  await a.waitForFunction(() => /signoff/.test(document.querySelector('#audit tbody tr')?.textContent || ''), null, { timeout: 30000 });
+  report.audit_first = await text(a, '#audit tbody tr');
+  report.recon_chart = await a.evaluate(() => [...document.querySelectorAll('#recon-chart text')].map((t) => t.textContent));
   await screen(a, 'signoff-phone-zh', 'zh');
   await a.context().close();
   // ... and the run reads as signed off in English on a desktop
@@ -141,6 +146,26 @@ try {
     .find((tr) => tr.textContent.includes(id))?.textContent, orderId);
   await screen(c2, 'carrier-desktop-en', 'en');
   await c2.context().close();
+
+  // 5. the merchant's orders: searched, sorted, exported, one read in detail; its scans chart by day
+  const m = await page(browser, PHONE);
+  await signIn(m, base, key('merchant'), password, 'zh', /\/console\/merchant/);
+  await m.waitForSelector('#scans-chart svg', { timeout: 60000 });
+  report.scans_chart = await m.evaluate(() => ({ bars: document.querySelectorAll('#scans-chart rect').length,
+    ticks: [...document.querySelectorAll('#scans-chart text')].map((t) => t.textContent) }));
+  await m.fill('#orders-q', 'DD-');
+  await m.selectOption('#orders-sort', 'amount_high');
+  await m.click('#orders-filter button[type=submit]');
+  await m.waitForFunction(() => document.querySelectorAll('#orders tbody tr').length === 2
+    && /DD-2026-0002/.test(document.querySelector('#orders tbody tr').textContent), null, { timeout: 30000 });
+  report.orders_rows = await m.evaluate(() => [...document.querySelectorAll('#orders tbody tr')].map((tr) => tr.cells[0].textContent));
+  const [download] = await Promise.all([m.waitForEvent('download'), m.click('#orders-csv')]);
+  report.orders_csv = fs.readFileSync(await download.path(), 'utf8');
+  await m.click('#orders tbody tr:first-child button.link');
+  await m.waitForSelector('#order-figures dd', { timeout: 30000 });
+  report.order_detail = await text(m, '#order-detail');
+  await screen(m, 'orders-phone-zh', 'zh');
+  await m.context().close();
 } catch (err) {
   report.errors.push(String(err && err.stack || err));
 } finally {

@@ -21,6 +21,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     keys.mkdir()
     for member in ("auditor", "platform", "arbiter", "logistics"):  # scrypt kept light: the page decrypts 7 times
         (keys / f"{member}.json").write_text(Path(keystore_of(members[member], tmp_path)).read_text())
+    (keys / "merchant.json").write_text(Path(keystore_of(members["merchant_b"], tmp_path)).read_text())
     auditor, platform, merchant = headers(members["auditor"]), headers(members["platform"]), members["merchant_b"]
     # two runs: the auditor signs the first off in the page; the second stays for the refused operator
     _indexed_to(DATABASE["path"], dep.w3.eth.block_number)
@@ -39,6 +40,10 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     order = {"order_id": "DD-2026-0001", "merchant": merchant.address, "amount_fen": 880, "carrier": carrier}
     r = httpx.post(url + "/v1/orders", json=order, headers=platform | {"Idempotency-Key": "DD-2026-0001"}, timeout=60)
     assert r.status_code == 201, r.text
+    for oid, amount in (("DD-2026-0002", 123_456), ("EE-2026-0001", 99)):  # more of merchant_b's orders
+        r = httpx.post(url + "/v1/orders", json=order | {"order_id": oid, "amount_fen": amount, "carrier": None},
+                       headers=platform | {"Idempotency-Key": oid}, timeout=60)  # fmt: skip
+        assert r.status_code == 201, r.text
     gtin = new_gtin()
     received = {
         "type": "ObjectEvent", "eventTime": "2026-12-01T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
@@ -84,3 +89,14 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert "delivered" in report["carrier_row_en"].lower(), report["carrier_row_en"]
     o = httpx.get(url + "/v1/orders/DD-2026-0001", headers=platform, timeout=60).json()
     assert o["status"] == "delivered" and o["delivery_event"], o
+    # lists: the audit log newest first, charts with axes and every day, orders searched/sorted/exported
+    assert "/signoff" in report["audit_first"], report["audit_first"]
+    assert (
+        "未解决差异" in report["recon_chart"] and "对账批次" in report["recon_chart"] and "0" in report["recon_chart"]
+    )
+    assert report["scans_chart"]["bars"] == 30 and "扫码次数" in report["scans_chart"]["ticks"], report["scans_chart"]
+    assert report["orders_rows"] == ["DD-2026-0002", "DD-2026-0001"], report["orders_rows"]
+    lines = report["orders_csv"].strip().splitlines()
+    assert lines[0].startswith("order_id,") and [x.split(",")[0] for x in lines[1:]] == ["DD-2026-0002", "DD-2026-0001"]
+    detail = report["order_detail"]
+    assert "订单详情 DD-2026-0002" in detail and "¥1,234.56" in detail and "平台费率" in detail, detail

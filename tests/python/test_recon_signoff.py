@@ -1,6 +1,7 @@
 """An auditor signs a reconciliation run off with its own key (EIP-712), once: the run then says who
 signed it and when, the signature re-checks against the run, and the audit log records it; a second
-sign-off is a 409, another key's signature or a non-auditor a 403, a malformed one a 422."""
+sign-off is a 409, another key's signature or a non-auditor a 403, a malformed one a 422. The
+audit log reads newest first, paged back by the last id shown."""
 
 from __future__ import annotations
 
@@ -64,3 +65,14 @@ def test_an_auditor_signs_a_run_off_once_with_its_own_key(anvil_factory, tmp_pat
     assert (
         c.post("/v1/audit/reconciliation/runs/999/signoff", json={"signature": signature}, headers=h).status_code == 404
     )
+    # the audit log newest first, paged back by the last id shown (keyset): every entry once, in order
+    everything = [e["id"] for e in c.get("/v1/audit/log", params={"limit": 1000}, headers=h).json()]
+    pages, before = [], None
+    while True:
+        params = {"newest_first": "true", "limit": 3} | ({"before_id": before} if before else {})
+        page = [e["id"] for e in c.get("/v1/audit/log", params=params, headers=h).json()]
+        if not page:
+            break
+        pages.append(page)
+        before = page[-1]
+    assert len(pages) >= 3 and sum(pages, []) == sorted(everything, reverse=True), (pages, everything)
