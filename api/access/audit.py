@@ -166,7 +166,7 @@ def audit_log(
     request_id: str | None = Query(None, max_length=64),
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: int = Query(0, ge=0, le=2**63 - 1, description="page on (oldest first): the last id of the previous page"),
+    after_id: int = Query(0, ge=0, le=2**63 - 1, description="page on (oldest first): the last id shown"),
     before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="page back (newest first): the last id shown"),
     newest_first: bool = Query(False, description="newest first; page back with before_id"),
     limit: int = Query(100, ge=1, le=1000),
