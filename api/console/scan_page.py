@@ -31,6 +31,9 @@ STYLE = (
     "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
     "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
     "#reviews a,#carbon a{display:inline-block;min-height:44px;padding:.6rem 0}"
+    "label{display:block;color:#57606a}textarea,input{font:inherit;width:100%;box-sizing:border-box;min-height:44px}"
+    "button{font:inherit;min-height:44px;padding:.5rem 1rem;border:0;border-radius:4px;background:#0b5cab;color:#fff}"
+    "#recall-advice{border-left:4px solid #b42318;padding-left:.75rem}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()

@@ -1,5 +1,6 @@
 """Reconciliation sign-offs (an auditor's EIP-712 signature of a run, one per run) and arbiters'
-co-signatures of case rulings left for the other arbiters to collect.
+co-signatures of case rulings left for the other arbiters to collect; shoppers' reports of a
+suspected counterfeit.
 
 Revision ID: 0031
 Revises: 0030
@@ -31,8 +32,22 @@ def upgrade() -> None:
         sa.Column("signature", sa.String(132), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "counterfeit_reports",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("gtin", sa.String(14), nullable=False, index=True),
+        sa.Column("lot", sa.String(20), nullable=False),
+        sa.Column("serial", sa.String(20), nullable=False, index=True),
+        sa.Column("message", sa.String(1000), nullable=False),
+        sa.Column("contact", sa.String(100), nullable=False),
+        sa.Column("place", sa.String(100), nullable=False),
+        sa.Column("lang", sa.String(2), nullable=False),
+        sa.Column("client", sa.String(16), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("counterfeit_reports")
     op.drop_table("ruling_cosignatures")
     op.drop_table("recon_signoffs")
