@@ -3,19 +3,19 @@
 // first signature collected by the service for the second; the carrier confirms a delivery. Each on a
 // 390×844 phone in Chinese or a desktop in English, as a person sees it (no horizontal overflow, no
 // English on a Chinese page outside user data), every signature made in the page with its own key.
-// node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <out dir>
+// node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <scan uri> <out dir>
 // (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json, merchant.json)
 import fs from 'node:fs';
 import path from 'node:path';
 import { agreeToSignatures, audit, launch, look, newReport, signIn, watch } from './lib.mjs';
 
-const [base, keys, password, runId, caseId, orderId, eventId, out] = process.argv.slice(2);
+const [base, keys, password, runId, caseId, orderId, eventId, scanUri, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
 const report = newReport();
 report.screens = {};
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const ALLOW = ['EPCIS', 'CSV', 'GTIN', 'API', 'JSON', 'LD', 'XML', 'PDF', 'ledger', 'verify', 'Merkle'];
+const ALLOW = ['EPCIS', 'CSV', 'GTIN', 'API', 'JSON', 'LD', 'XML', 'PDF', 'ledger', 'verify', 'Merkle', 'English'];
 const key = (name) => path.join(keys, `${name}.json`);
 
 async function page(browser, options) {
@@ -166,6 +166,21 @@ try {
   report.order_detail = await text(m, '#order-detail');
   await screen(m, 'orders-phone-zh', 'zh');
   await m.context().close();
+
+  // 6. a shopper scans a code of a recalled batch: what to do, and a counterfeit report sent from the page
+  report.scan = {};
+  for (const [lang, options] of [['zh', PHONE], ['en', DESKTOP]]) {
+    const p = await page(browser, options);
+    await p.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=${lang}`);
+    report.scan[lang] = { advice: await text(p, '#recall-advice') };
+    report.screens[`scan-recalled-${lang === "zh" ? "phone" : "desktop"}-${lang}`] = await look(p, lang, [...ALLOW, 'https', 'id', 'gs', 'org']);
+    await p.fill('#report-message', lang === 'zh' ? '防伪标签可以整片揭下' : 'the seal peels off in one piece');
+    await p.fill('#report-place', lang === 'zh' ? '上海某超市' : 'a market in Shanghai');
+    await Promise.all([p.waitForURL(/\/v1\/scan\/reports/), p.click('#report-form button[type=submit]')]);
+    report.scan[lang].thanks = await text(p, '#report-result');
+    report.screens[`scan-reported-${lang === "zh" ? "phone" : "desktop"}-${lang}`] = await look(p, lang, ALLOW);
+    await p.context().close();
+  }
 } catch (err) {
   report.errors.push(String(err && err.stack || err));
 } finally {

@@ -56,9 +56,18 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     r = httpx.post(url + "/v1/epcis/capture", json=doc, headers=m, timeout=60)
     assert r.status_code == 201, r.text
     event = r.json()["events"][0]["hashId"]
+    # a code of merchant_b's batch, recalled: the shopper's page says what to do, and takes a report
+    assert httpx.post(url + "/v1/products", json={"gtin": gtin, "name": "龙井"}, headers=m, timeout=60).is_success
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "R-1"}, headers=m, timeout=60).is_success
+    code = httpx.post(f"{url}/v1/batches/{gtin}/R-1/codes", json={"count": 1}, headers=m, timeout=60).json()["sample"][
+        0
+    ]
+    r = httpx.post(f"{url}/v1/batches/{gtin}/R-1/recall", json={"reason": "微生物超标"}, headers=m, timeout=60)
+    assert r.is_success, r.text
+    scan = code.replace("https://id.gs1.org", url)
     with other_arbiter((dep, None), accounts) as second:
         (keys / "second.json").write_text(Path(keystore_of(second, tmp_path)).read_text())
-        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event)
+        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event, scan)
         report = journey("roles_journey.mjs", url, *args)
     for name, seen in report["screens"].items():
         assert seen["scroll_width"] <= 390 or "desktop" in name, (name, seen)  # nothing widens the phone
@@ -100,3 +109,10 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert lines[0].startswith("order_id,") and [x.split(",")[0] for x in lines[1:]] == ["DD-2026-0002", "DD-2026-0001"]
     detail = report["order_detail"]
     assert "订单详情 DD-2026-0002" in detail and "¥1,234.56" in detail and "平台费率" in detail, detail
+    # the scan page after a recall: what to do; a report sent from its form, kept for the merchant
+    assert "停止食用" in report["scan"]["zh"]["advice"] and "12315" in report["scan"]["zh"]["advice"], report["scan"]
+    assert "refund" in report["scan"]["en"]["advice"], report["scan"]
+    assert report["scan"]["zh"]["thanks"].startswith("已收到您的举报") and "received" in report["scan"]["en"]["thanks"]
+    reports = httpx.get(url + "/v1/scan/reports", headers=m, timeout=60).json()
+    assert [x["message"] for x in reports] == ["the seal peels off in one piece", "防伪标签可以整片揭下"], reports
+    assert reports[1]["serial"] == code.split("/21/")[1].split("?")[0] and reports[1]["place"] == "上海某超市"
