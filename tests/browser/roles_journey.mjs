@@ -172,7 +172,7 @@ try {
   for (const [lang, options] of [['zh', PHONE], ['en', DESKTOP]]) {
     const p = await page(browser, options);
     await p.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=${lang}`);
-    report.scan[lang] = { advice: await text(p, '#recall-advice') };
+    report.scan[lang] = { advice: await text(p, '#recall-advice'), chain: await text(p, '#supply-chain').catch(() => '') };
     report.screens[`scan-recalled-${lang === "zh" ? "phone" : "desktop"}-${lang}`] = await look(p, lang, [...ALLOW, 'https', 'id', 'gs', 'org']);
     await p.fill('#report-message', lang === 'zh' ? '防伪标签可以整片揭下' : 'the seal peels off in one piece');
     await p.fill('#report-place', lang === 'zh' ? '上海某超市' : 'a market in Shanghai');

@@ -62,6 +62,17 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     code = httpx.post(f"{url}/v1/batches/{gtin}/R-1/codes", json={"count": 1}, headers=m, timeout=60).json()["sample"][
         0
     ]
+    place = "urn:epc:id:sgln:0614141.00777.0"  # named in the recorder's own master data
+    shipped = {
+        "type": "ObjectEvent", "eventTime": "2026-12-02T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE", "bizStep": "shipping", "readPoint": {"id": place},
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/R-1", "quantity": 2, "uom": "KGM"}],
+    }  # fmt: skip
+    vocab = {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": [
+        {"id": place, "attributes": [{"id": "urn:epcglobal:cbv:mda#name", "attribute": "杭州西湖仓"}]}]}  # fmt: skip
+    doc = doc | {"epcisHeader": {"epcisMasterData": {"vocabularyList": [vocab]}}, "epcisBody": {"eventList": [shipped]}}
+    r = httpx.post(url + "/v1/epcis/capture", json=doc, headers=m, timeout=60)
+    assert r.status_code == 201, r.text
     r = httpx.post(f"{url}/v1/batches/{gtin}/R-1/recall", json={"reason": "微生物超标"}, headers=m, timeout=60)
     assert r.is_success, r.text
     scan = code.replace("https://id.gs1.org", url)
@@ -112,6 +123,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     # the scan page after a recall: what to do; a report sent from its form, kept for the merchant
     assert "停止食用" in report["scan"]["zh"]["advice"] and "12315" in report["scan"]["zh"]["advice"], report["scan"]
     assert "refund" in report["scan"]["en"]["advice"], report["scan"]
+    assert "杭州西湖仓" in report["scan"]["zh"]["chain"] and "sgln" not in report["scan"]["zh"]["chain"], report["scan"]
     assert report["scan"]["zh"]["thanks"].startswith("已收到您的举报") and "received" in report["scan"]["en"]["thanks"]
     reports = httpx.get(url + "/v1/scan/reports", headers=m, timeout=60).json()
     assert [x["message"] for x in reports] == ["the seal peels off in one piece", "防伪标签可以整片揭下"], reports
