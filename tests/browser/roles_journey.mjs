@@ -53,6 +53,7 @@ try {
   const a = await page(browser, PHONE);
   await signIn(a, base, key('auditor'), password, 'zh', /\/console\/auditor/);
   await a.waitForSelector(`#recon button.signoff[data-run="${runId}"]`, { timeout: 60000 });
+  await a.waitForFunction(() => !/读取|Loading/.test(document.querySelector('#attention-list').textContent), null, { timeout: 60000 });
   report.auditor_attention = await text(a, '#attention-list');
   await a.fill('#signoff-note', '已核对，差异已记录');
   await a.click(`#recon button.signoff[data-run="${runId}"]`);
@@ -107,6 +108,7 @@ try {
   agreeToSignatures(f, report);
   await signIn(f, base, key('arbiter'), password, 'zh', /\/console\/arbiter/);
   await f.waitForSelector(`#cases button[aria-label$="#${caseId}"]`, { timeout: 60000 });
+  await f.waitForFunction(() => !/读取|Loading/.test(document.querySelector('#attention-list').textContent), null, { timeout: 60000 });
   report.arbiter_attention = await text(f, '#attention-list');
   await screen(f, 'cases-phone-zh', 'zh');
   await f.click(`#cases button[aria-label$="#${caseId}"]`);
