@@ -57,7 +57,7 @@ def _fields(raw: bytes, content_type: str) -> tuple[dict[str, str], bool]:
             data: Any = {k: v[0] for k, v in parsed.items()}
         else:
             data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise ApiError(422, "invalid_input", [{"field": "body", "reason": "not a form or a JSON object"}]) from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_input", [{"field": "body", "reason": "not a JSON object"}])
