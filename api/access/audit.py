@@ -166,12 +166,16 @@ def audit_log(
     request_id: str | None = Query(None, max_length=64),
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: int = Query(0, ge=0, le=2**63 - 1, description="page on: the last id of the previous page"),
+    after_id: int = Query(0, ge=0, le=2**63 - 1, description="page on (oldest first): the last id shown"),
+    before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="page back (newest first): the last id shown"),
+    newest_first: bool = Query(False, description="newest first; page back with before_id"),
     limit: int = Query(100, ge=1, le=1000),
     _: Member = Depends(require(Role.AUDITOR)),
     db: DbSession = Depends(get_db),
 ) -> list[dict]:
     q = select(AuditEntry).where(AuditEntry.id > after_id)
+    if before_id is not None:
+        q = q.where(AuditEntry.id < before_id)
     if actor:
         q = q.where(AuditEntry.actor == to_checksum_address(actor))
     if outcome:
@@ -182,7 +186,8 @@ def audit_log(
         q = q.where(AuditEntry.at >= since)
     if until:
         q = q.where(AuditEntry.at < until)
-    rows = db.scalars(q.order_by(AuditEntry.id).limit(limit))
+    # keyset paging on the primary key: each page is an index range scan, however long the log
+    rows = db.scalars(q.order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id).limit(limit))
     return [{**{c: getattr(r, c) for c in AuditOut.model_fields}, "at": as_utc(r.at)} for r in rows]
 
 

@@ -28,6 +28,7 @@ from ledger.trace import recorders
 from ledger.trace.epcis import capture as captures
 from ledger.trace.epcis import proofs
 from ledger.trace.epcis import query as queries
+from ledger.trace.epcis.binding import master_data
 from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.gs1 import GtinError, normalize_gtin
@@ -98,6 +99,10 @@ def capture(
             raise ApiError(422, "invalid_epcis", exc.problems) from None
         except captures.NotAuthorisedRecorder as exc:
             raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    found = master_data.elements(doc)
+    if found:  # the header's master data (a read point's name, ...), the capturer's own, as the binding keeps it
+        master_data.store(db, found, member.address, utcnow())
+        db.commit()
     stored = result.stored
     request.state.audit_detail = (
         f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"

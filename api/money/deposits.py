@@ -14,14 +14,16 @@ from typing import Any
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, StrictBool
+from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.money import vault
+from ledger.money import cosign, vault
 
 from ..access.auth import READ_ALL, Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.errors import not_found
 from ..core.fields import Address, Fen, tx_of
+from ..core.services import get_db
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -143,6 +145,7 @@ def case_ruling_to_sign(
     case_id: int = Path(ge=1, le=2**63),
     pay_out: bool = Query(description="the ruling to sign: award (true) or release (false)"),
     member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
+    db: DbSession = Depends(get_db),
 ) -> dict:
     dep = deployment_of(request)
     c = vault.case(dep, case_id)
@@ -153,7 +156,27 @@ def case_ruling_to_sign(
         "pay_out": pay_out,
         "signatures_needed": vault.signatures_needed(dep, c["amount_fen"], pay_out),
         "typed_data": vault.case_ruling_typed_data(dep, case_id, pay_out),
+        "collected": cosign.collected(db, case_id, pay_out),
     }
+
+
+class CoSignatureIn(BaseModel):
+    pay_out: StrictBool
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the arbiter's own EIP-712 signature")
+
+
+@router.post("/cases/{case_id}/cosignatures", summary="Leave an arbiter's own signature of a ruling for the others")
+def leave_cosignature(
+    body: CoSignatureIn,
+    request: Request,
+    case_id: int = Path(ge=1, le=2**63),
+    member: Member = Depends(require(Role.ARBITER)),
+    db: DbSession = Depends(get_db),
+) -> list[dict]:
+    """The signature must be the signed-in arbiter's own (403), the case open (409)."""
+    out = cosign.leave(db, deployment_of(request), case_id, body.pay_out, member.address, body.signature)
+    request.state.audit_detail = f"case {case_id} ruling co-signed ({'pay out' if body.pay_out else 'release'})"
+    return out
 
 
 @router.post("/cases/{case_id}/ruling", response_model=CaseOut, summary="Execute the arbiters' signed ruling")
@@ -167,6 +190,16 @@ def rule_case(
     receipt = vault.rule_case(dep, sender_of(request, member), case_id, body.pay_out, body.signatures)
     request.state.audit_detail = f"case {case_id} ruled: {'paid out' if body.pay_out else 'released'}"
     return {**vault.case(dep, case_id), "tx_hash": tx_of(receipt)}
+
+
+@router.get("/cases", response_model=list[CaseOut], summary="Cases, newest first: by default the open ones (arbiters)")
+def list_cases(
+    request: Request,
+    open_only: bool = Query(True, alias="open", description="only cases still waiting for a ruling"),
+    limit: int = Query(50, ge=1, le=200),
+    member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
+) -> list[dict]:
+    return vault.recent_cases(deployment_of(request), limit, only_open=open_only)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")

@@ -4,8 +4,17 @@ token, reconciliation runs."""
 from __future__ import annotations
 
 from ..core.domain import Domain
-from . import deposits, order_steps, orders, payouts, reconciliation, token
+from . import deposits, order_list, order_steps, orders, payouts, reconciliation, token
 
 DOMAIN = Domain(
-    "money", (deposits.router, order_steps.router, orders.router, payouts.router, token.router, reconciliation.router)
+    "money",
+    (
+        deposits.router,
+        order_steps.router,
+        order_list.router,
+        orders.router,
+        payouts.router,
+        token.router,
+        reconciliation.router,
+    ),
 )

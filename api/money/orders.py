@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
@@ -198,22 +197,6 @@ def create_orders(
     db: DbSession = Depends(get_db),
 ) -> Any:
     return _escrow(request, db, member, idempotency_key, body.orders, batch=True)
-
-
-@router.get("/orders", response_model=list[OrderOut], summary="Orders the caller may see")
-def list_orders(
-    member: Member = Depends(require(Role.MERCHANT, Role.LOGISTICS, *READ_ALL)),
-    db: DbSession = Depends(get_db),
-    limit: int = 100,
-    after: str = "",
-    status: str | None = None,
-) -> list[dict]:
-    q = select(Order).where(Order.order_id > after).order_by(Order.order_id).limit(max(1, min(limit, 1000)))
-    if status:
-        q = q.where(Order.status == status)
-    if not member.has(READ_ALL):
-        q = q.where((Order.merchant == member.address) | (Order.carrier == member.address))
-    return [order_out(o) for o in db.scalars(q)]
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, summary="One order, with its history")

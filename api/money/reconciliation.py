@@ -19,6 +19,7 @@ from ledger.access.roles import Role
 from ledger.clock import as_utc
 from ledger.money.recon import report as recon_report
 from ledger.money.recon import runs as recon_runs
+from ledger.money.recon import signoff as recon_signoff
 from ledger.store.models import ReconBreak, ReconRun
 
 from ..access.auth import Member, require
@@ -72,6 +73,38 @@ def list_runs(
 @router.get("/runs/{run_id}", summary="One run: verdict, reasons, balances, totals, pending")
 def get_run(run_id: int = RunId, member: Member = Depends(READERS), db: DbSession = Depends(get_db)) -> dict:
     return recon_report.run_out(db, _run(db, run_id))
+
+
+class SignOffIn(BaseModel):
+    note: str = Field("", max_length=500, description="what the auditor says of the run, signed with it")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the auditor's EIP-712 signature, 65 bytes hex")
+
+
+@router.get("/runs/{run_id}/signoff", summary="What an auditor signs (EIP-712) to sign a run off, with its own key")
+def signoff_to_sign(
+    request: Request,
+    run_id: int = RunId,
+    note: str = Query("", max_length=500),
+    member: Member = Depends(require(Role.AUDITOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    return recon_signoff.typed_data(_run(db, run_id), deployment_of(request).w3.eth.chain_id, note)
+
+
+@router.post("/runs/{run_id}/signoff", status_code=201, summary="Sign a run off (auditors; once per run)")
+def sign_off(
+    body: SignOffIn,
+    request: Request,
+    run_id: int = RunId,
+    member: Member = Depends(require(Role.AUDITOR)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    """The signature must be the signed-in auditor's own (403 otherwise); a signed run is a 409."""
+    run = _run(db, run_id)
+    chain_id = deployment_of(request).w3.eth.chain_id
+    recon_signoff.sign_off(db, run, chain_id, member.address, body.note, body.signature)
+    request.state.audit_detail = f"reconciliation run {run_id} signed off by {member.address}"
+    return recon_report.run_out(db, run)
 
 
 @router.get("/runs/{run_id}/breaks", summary="The breaks a run saw or resolved, filtered")

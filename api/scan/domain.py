@@ -1,9 +1,14 @@
 """What the scan domain mounts: the documented scan route (the fast path is in the stack), the
-Merkle proof of a code, scan statistics. Its page sets its own CSP (`routes.PAGE_CSP`)."""
+Merkle proof of a code, scan statistics, shoppers' counterfeit reports (public, small bodies). Its
+page sets its own CSP (`routes.PAGE_CSP`)."""
 
 from __future__ import annotations
 
-from ..core.domain import Domain
-from . import routes, stats
+from ..core.domain import Domain, PathPolicy
+from . import reports, routes, stats
 
-DOMAIN = Domain("scan", (routes.router, stats.router))
+DOMAIN = Domain(
+    "scan",
+    (routes.router, stats.router, reports.router),
+    (PathPolicy(exact=(reports.PATH,), body_limit=8 << 10, public_body=True),),
+)

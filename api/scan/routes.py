@@ -30,10 +30,10 @@ from .verdict import resolve
 
 router = APIRouter(tags=["public"])
 #: the scan page's own policy (the guard adds it to no page): no script at all, its one style block
-#: by its hash, no form, no frame
+#: by its hash, forms posting to this origin only (the counterfeit report), no frame
 PAGE_CSP = (
     f"default-src 'none'; style-src '{pages.STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'"
 ).encode()
 
 

@@ -117,5 +117,20 @@ def cases_of(dep: Deployment, merchant: str) -> list[dict[str, Any]]:
     return [case(dep, i) for i in ids]
 
 
+def recent_cases(dep: Deployment, limit: int, only_open: bool = True) -> list[dict[str, Any]]:
+    """The newest `limit` cases (open ones only, by default), newest first, as the vault holds them
+    now: the arbiters' list of cases waiting for a ruling. Reads at most `limit` cases' state."""
+    opened = dep.logs(dep.contract("GuaranteeVault").events.CaseOpened)
+    ids = sorted({int(log["args"]["caseId"]) for log in opened}, reverse=True)
+    out: list[dict[str, Any]] = []
+    for i in ids:
+        c = case(dep, i)
+        if c["open"] or not only_open:
+            out.append(c)
+        if len(out) >= limit:
+            break
+    return out
+
+
 def claim(dep: Deployment, claimant: Sender) -> Any:
     return claimant.transact(dep.contract("GuaranteeVault").functions.claim())

@@ -78,3 +78,15 @@ class ReconInputOrder(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(32))
     order_key: Mapped[str] = mapped_column(String(66))
+
+
+class ReconSignOff(Base):
+    """An auditor's sign-off of a run: its EIP-712 signature over the run's inputs and verdict, made
+    with the auditor's own key. One per run (the primary key): a run is never signed off twice."""
+
+    __tablename__ = "recon_signoffs"
+    run_id: Mapped[int] = mapped_column(ForeignKey("recon_runs.id"), primary_key=True, autoincrement=False)
+    auditor: Mapped[str] = mapped_column(String(42), index=True)
+    signature: Mapped[str] = mapped_column(String(132))
+    note: Mapped[str] = mapped_column(String(500))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

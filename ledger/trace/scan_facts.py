@@ -13,7 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import as_utc
-from ledger.store.models import Batch, ChainEvent, Code, CodeIssue, EpcisAnchor, EpcisEpc, EpcisEvent, Product
+from ledger.store.models import (
+    Batch,
+    ChainEvent,
+    Code,
+    CodeIssue,
+    EpcisAnchor,
+    EpcisEpc,
+    EpcisEvent,
+    EpcisVocabulary,
+    Product,
+)  # fmt: skip
 from ledger.store.purchase_tables import PurchaseReview
 
 from . import codes, digital_link
@@ -164,6 +174,7 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
     bodies = [json.loads(ev.body) for ev, _ in rows]
     sides = [{s: parties.party_of(b, s) for s in ("source", "destination")} for b in bodies]
     names = parties.names_of(db, (u for p in sides for u in p.values() if u))
+    places = place_names(db, {(ev.recorder, ev.read_point) for ev, _ in rows if ev.read_point})
     out = []
     for (ev, anchor), side in zip(rows, sides, strict=True):
         out.append(
@@ -173,12 +184,34 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
                 "biz_step": _short(ev.biz_step, "https://ref.gs1.org/cbv/BizStep-"),
                 "disposition": _short(ev.disposition, "https://ref.gs1.org/cbv/Disp-"),
                 "read_point": ev.read_point,
+                "read_point_name": places.get((ev.recorder, ev.read_point)),
                 "recorder": ev.recorder,
                 "hash_id": ev.hash_id,
                 "anchor": anchor_of(ev, anchor),
             }
             | {s: (names.get(u) or _unregistered(u)) if u else None for s, u in side.items()}
         )
+    return out
+
+
+def place_names(db: DbSession, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(recorder, location URI) => the location's name as that recorder declared it in its master
+    data (an attribute `...#name`, `...:name` or `name`): a place is named by whoever recorded the
+    event there, never by another member's declaration."""
+    if not pairs:
+        return {}
+    rows = db.scalars(
+        select(EpcisVocabulary).where(
+            EpcisVocabulary.uri.in_(sorted({u for _, u in pairs})),
+            EpcisVocabulary.declarer.in_(sorted({r for r, _ in pairs})),
+        )
+    )
+    out = {}
+    for row in rows:
+        attrs = json.loads(row.attributes)
+        name = next((v for k, v in attrs.items() if k.rsplit("#", 1)[-1].rsplit(":", 1)[-1] == "name"), None)
+        if isinstance(name, str) and name.strip() and (row.declarer, row.uri) in pairs:
+            out[(row.declarer, row.uri)] = name.strip()[:100]
     return out
 
 

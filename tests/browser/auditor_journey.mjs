@@ -50,7 +50,7 @@ try {
   await page.click('#verify-doc-form button');
   report.epcis_verdict = await verdict(page);
   // the run with a break
-  await page.click('#recon tbody tr:first-child button');
+  await page.click('#recon tbody tr:first-child button:not(.signoff)');
   await page.waitForSelector('#breaks tbody tr');
   report.breaks = await page.textContent('#breaks tbody');
   report.recon_row = await page.textContent('#recon tbody tr:first-child');

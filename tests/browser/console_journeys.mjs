@@ -51,6 +51,8 @@ try {
   report.deposit = { before, after: await balance(), status: await page.textContent('#deposit-status') };
   await timed('withdrawal_request', async () => {
     await page.fill('#deposit-amount', '10');
+    // the deposit's "Done" must not stand for this step's answer on a slow machine
+    await page.evaluate(() => { document.querySelector('#deposit-status').textContent = ''; });
     await page.click('#withdraw-request');
     await page.waitForFunction(() => document.querySelector('#unlock-countdown').textContent
       || document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });

@@ -6,7 +6,7 @@
 // (keys dir holds <member>.json keystores, as `ledger keys export-dev <member> FILE` writes them)
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, newReport, signIn, watch } from './lib.mjs';
+import { launch, look, newReport, signIn, watch } from './lib.mjs';
 
 const [base, keys, password, scanUri, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
@@ -17,31 +17,6 @@ report.scan_parties = {};
 report.scan_cold_chain = {};
 const ROLES = [['merchant_a', 'merchant'], ['auditor', 'auditor'], ['governor_2', 'governor'], ['issuer', 'issuer'],
   ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter']];
-
-// what a person sees on this screen: overflow, English on a Chinese page, small touch targets
-async function look(page, lang, allow = []) {
-  return page.evaluate(([lang, allow]) => {
-    const seen = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-      return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && !el.closest('[hidden]'); };
-    const small = [...document.querySelectorAll('button, a, input:not([type=checkbox]), select')]
-      .filter((el) => seen(el) && !el.closest('p, li, td, dd, small') && el.getBoundingClientRect().height < 44)
-      .concat([...document.querySelectorAll('button, select, input:not([type=checkbox])')].filter((el) => seen(el) && el.getBoundingClientRect().height < 44))
-      .map((el) => `${el.tagName.toLowerCase()}#${el.id || ''} ${el.textContent.trim().slice(0, 20)} ${Math.round(el.getBoundingClientRect().height)}px`);
-    let english = [];
-    if (lang === 'zh') {
-      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-      // user data is not the page's words: code, table cells, [translate=no], addresses and hashes
-      const skip = (n) => n.parentElement.closest('code, pre, time, script, style, [hidden], [lang="en"], [translate="no"], td, #sign-call, #records, #chain-detail');
-      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-        if (skip(n)) continue;
-        const words = n.textContent.replace(/0x[0-9a-fA-F]+(…[0-9a-fA-F]+)?/g, ' ');
-        for (const w of words.match(/[A-Za-z]{3,}/g) || []) if (!allow.includes(w)) english.push(w);
-      }
-      english = [...new Set(english)];
-    }
-    return { scroll_width: document.documentElement.scrollWidth, small: [...new Set(small)], english };
-  }, [lang, allow]);
-}
 
 const ALLOW = ['GTIN', 'EPCIS', 'JSON', 'LD', 'XML', 'CSV', 'PDF', 'API', 'Keystore', 'keystore', 'English', 'traceledger', 'GS', 'Gas',
   'Merkle', 'ledger', 'verify', 'MetaMask', 'wei', 'make', 'run', 'LEDGER_KEYSTORE_PASSWORD', 'python', 'keys', 'new', 'export', 'dev'];

@@ -4,6 +4,7 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
+import { signOffCell } from './signoff.js';
 
 const params = new URLSearchParams(window.location.search);
 
@@ -184,8 +185,10 @@ async function loadRuns() {
   const runs = await api('/v1/audit/reconciliation/runs');
   const ordered = [...runs].reverse();
   const verdict = (v) => T[`verdict_${v}`] || v;
-  bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${verdict(r.verdict)}`));
+  bars('recon-chart', ordered.map((r) => r.breaks.new + r.breaks.persisting), ordered.map((r) => `#${r.id} ${verdict(r.verdict)}`),
+    { unit: T.chart_breaks, axis: T.chart_run, short: (label) => label.split(' ')[0] });
   rows('recon', runs, (r) => [String(r.id), when(r.created_at), verdict(r.verdict), `${r.breaks.new} / ${r.breaks.persisting}`,
+    signOffCell(r, () => recon()),
     button(T.show_breaks, `${T.show_breaks} #${r.id}`, () => showBreaks(r).catch((err) => say('recon-status', T.error + err.message, true)))]);
   return runs;
 }
@@ -200,6 +203,7 @@ async function loadAttention(runs) {
       items.push([fill(T.attn_breaks, { p, n: these.length, age: duration(Math.max(...these.map((b) => b.age_s))) }), '#task-recon']);
     }
   }
+  for (const r of runs.filter((x) => !x.signed_off).slice(0, 3)) items.push([fill(T.attn_signoff, { id: r.id }), '#task-recon']);
   const latest = runs[0];
   if (!latest) items.push([T.attn_no_run, '#task-recon']);
   else if (latest.verdict !== 'reconciled') {
@@ -208,8 +212,11 @@ async function loadAttention(runs) {
   attention(items);
 }
 
-async function loadLog() {
-  const q = new URLSearchParams({ limit: '50' });
+// the audit log, newest first, 50 a page; "older" pages back from the last entry shown (keyset)
+let logShown = [];
+async function loadLog(more = false) {
+  const q = new URLSearchParams({ limit: '50', newest_first: 'true' });
+  if (more && logShown.length) q.set('before_id', String(logShown[logShown.length - 1].id));
   if ($('audit-actor').value.trim()) q.set('actor', $('audit-actor').value.trim());
   if ($('audit-outcome').value) q.set('outcome', $('audit-outcome').value);
   // dates in the viewer's zone, both days included: from the first's midnight to the day after the last
@@ -219,8 +226,12 @@ async function loadLog() {
     q.set('until', end.toISOString());
   }
   const log = await api(`/v1/audit/log?${q}`);
-  rows('audit', log, (a) => [when(a.at), short(a.actor || ''), `${a.method} ${a.path}`, `${a.status} ${T[`outcome_${a.outcome}`] || a.outcome}`]);
+  logShown = more ? [...logShown, ...log] : log;
+  $('audit-older').hidden = log.length < 50;
+  rows('audit', logShown, (a) => [when(a.at), short(a.actor || ''), `${a.method} ${a.path}`, `${a.status} ${T[`outcome_${a.outcome}`] || a.outcome}`]);
 }
+
+const recon = () => loadRuns().then(loadAttention).catch((err) => say('recon-status', T.error + err.message, true));
 
 export function initAuditor() {
   const fail = (id) => (err) => say(id, T.error + err.message, true);
@@ -235,9 +246,9 @@ export function initAuditor() {
     verify('/v1/audit/verify/events', await $('verify-file').files[0].text());
   });
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
+  $('audit-older').addEventListener('click', () => loadLog(true).catch(fail('audit-status')));
   search().catch(fail('explorer-status'));
   showLinked().catch(fail('explorer-status'));
-  const recon = () => loadRuns().then(loadAttention).catch((err) => say('recon-status', T.error + err.message, true));
   recon();
   $('run-start').addEventListener('click', async () => {
     $('run-start').disabled = true;

@@ -1,22 +1,57 @@
-// Charts drawn as SVG elements (no inline style: the console's policy allows none).
+// Charts drawn as SVG elements (no inline style: the console's policy allows none): bars over a
+// y axis with its scale (0, half, top) and unit, an x axis labelled at most 6 times, each bar's
+// value in its tooltip; a day series gets its empty days as zero bars, so gaps read as gaps.
 import { $ } from './common.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-export function bars(target, values, labels) {
+function el(name, attrs, text) {
+  const e = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// bars(target, values, labels, { unit: 'y axis title', axis: 'x axis title', short: (label) => tick text })
+export function bars(target, values, labels, options = {}) {
   if (!values.length) { $(target).replaceChildren(); return; }
-  const width = 600; const height = 160; const max = Math.max(1, ...values);
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${width} ${height + 20}`);
-  svg.setAttribute('class', 'chart');
-  const w = Math.min(width / Math.max(values.length, 1), 48);  // a lone bar stays a bar
+  const left = 44; const bottom = 40; const top = 18; const width = 600; const height = 160;
+  const max = Math.max(1, ...values);
+  const scale = max <= 4 ? max : Math.ceil(max / 2) * 2;  // a top tick that halves into whole numbers
+  const svg = el('svg', { viewBox: `0 0 ${width + left} ${height + top + bottom}`, class: 'chart' });
+  const y = (v) => top + height - Math.round((v / scale) * height);
+  for (const v of [0, scale / 2, scale]) {  // the y axis: gridlines and their values
+    if (!Number.isInteger(v)) continue;
+    svg.append(el('line', { x1: left, x2: left + width, y1: y(v), y2: y(v), class: v ? 'grid' : 'axis' }));
+    svg.append(el('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, String(v)));
+  }
+  if (options.unit) svg.append(el('text', { x: 2, y: 12, class: 'tick' }, options.unit));
+  svg.append(el('line', { x1: left, x2: left, y1: top, y2: top + height, class: 'axis' }));
+  const w = Math.min(width / values.length, 48);  // a lone bar stays a bar
+  const every = Math.ceil(values.length / 6);
   values.forEach((v, i) => {
-    const h = Math.round((v / max) * height);
-    const rect = document.createElementNS(SVG, 'rect');
-    rect.setAttribute('x', String(i * w + 2)); rect.setAttribute('width', String(Math.max(w - 4, 1)));
-    rect.setAttribute('y', String(height - h)); rect.setAttribute('height', String(h));
-    const title = document.createElementNS(SVG, 'title'); title.textContent = `${labels[i]}: ${v}`;
-    rect.append(title); svg.append(rect);
+    const x = left + i * w;
+    const rect = el('rect', { x: x + 2, width: Math.max(w - 4, 1), y: y(v), height: top + height - y(v) });
+    rect.append(el('title', {}, `${labels[i]}: ${v}`));
+    svg.append(rect);
+    if (i % every === 0 || i === values.length - 1) {
+      const tick = options.short ? options.short(labels[i]) : labels[i];
+      svg.append(el('text', { x: x + w / 2, y: top + height + 16, 'text-anchor': 'middle', class: 'tick' }, tick));
+    }
   });
+  if (options.axis) svg.append(el('text', { x: left + width / 2, y: top + height + 34, 'text-anchor': 'middle', class: 'tick' }, options.axis));
   $(target).replaceChildren(svg);
+}
+
+// a per-day series ({ day: 'YYYY-MM-DD', ... }) over the last `days` days to today (UTC, as the API
+// counts), each missing day as a zero row
+export function everyDay(perDay, days, zero) {
+  const byDay = new Map(perDay.map((d) => [d.day, d]));
+  const out = [];
+  const today = new Date();
+  for (let i = days - 1; i >= 0; i -= 1) {
+    const day = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - i)).toISOString().slice(0, 10);
+    out.push(byDay.get(day) || { day, ...zero });
+  }
+  return out;
 }

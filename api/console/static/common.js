@@ -175,6 +175,8 @@ export async function api(path, options = {}) {
     err.body = body;
     throw err;
   }
+  const next = r.headers.get('X-Next-After');
+  if (next !== null && body && typeof body === 'object') body.nextAfter = next;  // the next page's keyset cursor
   return body;
 }
 

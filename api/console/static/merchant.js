@@ -3,9 +3,10 @@
 // with each problem's path and the anchoring status, the scan statistics of its codes, carbon
 // footprints, and its devices with the cold-chain alarms about its products (devices.js).
 import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
-import { bars } from './charts.js';
+import { bars, everyDay } from './charts.js';
 import { wireCarbon } from './carbon.js';
 import { wireDevices } from './devices.js';
+import { loadOrderPage, wireOrders } from './orders.js';
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
@@ -14,7 +15,8 @@ function need(key, item) { needs[key] = item; attention(Object.values(needs).fil
 async function loadScans() {
   const stats = await api('/v1/scans/stats?days=30');
   rows('scans', stats.per_day, (d) => [d.day, d.scans, d.codes, d.networks, d.suspicious].map(String));
-  bars('scans-chart', stats.per_day.map((d) => d.scans), stats.per_day.map((d) => d.day));
+  const days = everyDay(stats.per_day, 30, { scans: 0, codes: 0, networks: 0, suspicious: 0 });
+  bars('scans-chart', days.map((d) => d.scans), days.map((d) => d.day), { unit: T.chart_scans, axis: T.chart_day, short: (d) => d.slice(5) });
   const sus = stats.suspicious_codes.length;
   need('scans', sus ? [fill(T.attn_suspicious, { n: sus }), '#task-scans'] : null);
   $('suspicious').replaceChildren(...stats.suspicious_codes.map((c) => {
@@ -77,31 +79,9 @@ async function loadOrders() {
   const owed = await api('/v1/payouts/me');
   figures('payouts', [[T.owed_settlement, fen(owed.settlement_fen)], [T.owed_claims, fen(owed.vault_claims_fen)]]);
   $('payouts-pull').disabled = !(owed.settlement_fen || owed.vault_claims_fen);
-  await loadOrderPage('');
+  await loadOrderPage();
   const disputed = await api('/v1/orders?status=disputed&limit=1000');
   need('orders', disputed.length ? [fill(T.attn_disputed, { n: disputed.length }), '#task-orders'] : null);
-}
-
-async function loadOrderPage(after) {  // 50 at a time, in order id order; "more" pages on
-  const orders = await api(`/v1/orders?limit=50&after=${encodeURIComponent(after)}`);
-  rows('orders', orders, (o) => {
-    const left = o.amount_fen - o.refunded_fen;
-    const status = T[`order_${o.status}`] || o.status;
-    if (!['escrowed', 'delivered', 'disputed'].includes(o.status) || left <= 0) return [o.order_id, fen(o.amount_fen), status, when(o.created_at)];
-    const refund = button(fill(T.refund_amount, { amount: fen(left) }), `${T.refund} ${o.order_id}`, async () => {
-      try {  // the whole remainder back to the payer, signed here after the dialog says so
-        await write(`/v1/orders/${encodeURIComponent(o.order_id)}/refund`, { amount_fen: left });
-        say('payouts-status', `${T.done}${o.order_id} ${fen(left)}`);
-        await loadOrders();
-      } catch (err) { say('payouts-status', T.error + err.message, true); }
-    });
-    refund.className = 'secondary';
-    const box = document.createElement('span'); box.append(`${status} `, refund);
-    return [o.order_id, fen(o.amount_fen), box, when(o.created_at)];
-  });
-  const more = $('orders-more');
-  more.hidden = orders.length < 50;
-  more.onclick = () => loadOrderPage(orders[orders.length - 1].order_id).catch((err) => say('payouts-status', T.error + err.message, true));
 }
 
 async function loadProducts() {
@@ -203,6 +183,7 @@ async function uploadEpcis(e) {
 
 export function initMerchant() {
   loadDeposit().catch((err) => say('deposit-status', T.error + err.message, true));
+  wireOrders(loadOrders);
   loadOrders().catch((err) => say('payouts-status', T.error + err.message, true));
   loadProducts().catch(() => {});
   loadAnchoring().catch(() => {});

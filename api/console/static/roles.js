@@ -1,7 +1,7 @@
 // The pages of the issuer (issue and redeem settlement tokens against fiat transfers), the operator
 // (every order, disputes first) and the carrier (the orders it carries, deliveries first): each with
 // what needs it now on top.
-import { $, T, api, attention, rows, say, session, short, toFen, when, write, yuan } from './common.js';
+import { $, T, api, attention, button, fill, rows, say, session, short, toFen, when, write, yuan } from './common.js';
 
 async function loadIssuer() {
   const s = await api('/v1/token/supply');
@@ -49,7 +49,13 @@ async function loadWork(page) {
   const ordered = [...urgent, ...orders.filter((o) => !needs(o)).reverse()];
   rows('work', ordered, (o, tr) => {
     if (needs(o)) tr.dataset.urgent = '1';
-    return [o.order_id, yuan(o.amount_fen), T[`order_${o.status}`] || o.status, when(o.created_at)];
+    const cells = [o.order_id, yuan(o.amount_fen), T[`order_${o.status}`] || o.status, when(o.created_at)];
+    if (page === 'carrier') {  // the carrier's "delivered": the order into the delivery form
+      cells.push(needs(o) ? button(T.deliver_this, `${T.deliver_this} ${o.order_id}`, () => {
+        $('deliver-order').value = o.order_id; $('deliver-event').focus();
+      }) : '');
+    }
+    return cells;
   });
   attention(urgent.length ? [`${T[`attn_${page}`]}${urgent.length}`] : []);
 }
@@ -69,8 +75,21 @@ function initSteps() {
   step('dispute-form', () => `/v1/orders/${id('dispute-order')}/dispute`, () => ({ reason: $('dispute-reason').value.trim() }));
 }
 
+// the carrier confirms a delivery, signed with its own key: the order and its EPCIS event's hash ID
+function initDeliveries() {
+  $('deliver-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: $('deliver-order').value.trim(), epcis_event: $('deliver-event').value.trim() }] });
+      say('deliver-status', fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) }));
+      await loadWork('carrier');
+    } catch (err) { say('deliver-status', T.error + err.message, true); }
+  });
+}
+
 export function initRole(page) {
   if (page === 'issuer') { initIssuer(); return; }
+  if (page === 'carrier') initDeliveries();
   if (page === 'operator') initSteps();
   loadWork(page).catch((err) => say('work-status', T.error + err.message, true));
 }

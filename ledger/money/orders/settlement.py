@@ -38,12 +38,14 @@ class _BatchCall:
         s = _c(dep)
         self.w3, self.address, self.fn_name, self.args = dep.w3, s.address, fn_name, args
         self._data = keccak(text=f"{fn_name}({','.join(types)})")[:4] + abi_encode(types, args)
+        # the function's ABI entry, as a ContractFunction has it (the self-signing sender names its arguments)
+        self.abi = next((e for e in s.abi if e.get("type") == "function" and e.get("name") == fn_name), {})
 
     def _encode_transaction_data(self) -> str:
         return "0x" + self._data.hex()
 
     def build_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
-        return fill_defaults(self.w3, {**params, "to": self.address, "data": self._data})
+        return fill_defaults(self.w3, {**params, "to": self.address, "data": self._encode_transaction_data()})
 
     def call(self, params: dict[str, Any] | None = None) -> bytes:
         return bytes(self.w3.eth.call({**(params or {}), "to": self.address, "data": self._data}))

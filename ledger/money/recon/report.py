@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc, utcnow
 from ledger.money.recon.breaks import PRIORITY
+from ledger.money.recon.signoff import sign_off_out
 from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
+from ledger.store.recon_tables import ReconSignOff
 
 COLOURS = {
     "unexplained_balance": "#7a0019",
@@ -81,7 +83,7 @@ def run_out(db: Session, r: ReconRun) -> dict[str, Any]:
         "reasons": json.loads(r.reasons), "totals": json.loads(r.totals), "balances": json.loads(r.balances),
         "pending": json.loads(r.pending), "ageing": json.loads(r.ageing),
         "breaks": {s: counts.get(s, 0) for s in ("new", "persisting", "resolved")},
-        "created_at": _iso(r.created_at),
+        "created_at": _iso(r.created_at), "signed_off": sign_off_out(db.get(ReconSignOff, r.id)),
     }  # fmt: skip
 
 

@@ -1,0 +1,142 @@
+"""A shopper reports a suspected counterfeit from the scan page (a plain HTML form: the page runs no
+script) or as JSON; the product's merchant, the regulator (inspectors), auditors and operators read
+the reports, newest first, paged back by the last id shown.
+
+Anonymous and public, so bounded: the body is capped by the domain's path policy (8 KiB), every field
+has a length and a character set, the sender's address is rate-limited like every public endpoint,
+and a code takes at most `PER_CODE_PER_DAY` reports a day (then 429); a bad field is a 422 naming it
+(an HTML page in the form's language for a form, JSON otherwise); nothing is half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from markupsafe import escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.access.roles import Role
+from ledger.clock import as_utc, utcnow
+from ledger.store.models import Product
+from ledger.store.report_tables import CounterfeitReport
+
+from ..access.auth import READ_ALL, Member, require
+from ..console.i18n import catalog
+from ..core.errors import ApiError
+from ..core.services import get_db, rate_limited
+
+router = APIRouter(tags=["public"])
+PATH = "/v1/scan/reports"
+PER_CODE_PER_DAY = 20
+_SALT = os.urandom(16)  # the sender's address is kept only as a salted hash, to see floods
+_FIELDS = {  # name => (pattern, required)
+    "gtin": (re.compile(r"\d{14}"), True),
+    "lot": (re.compile(r"[!-~]{1,20}"), True),
+    "serial": (re.compile(r"[!-~]{1,20}"), True),
+    "message": (re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f]{1,1000}", re.S), True),
+    "contact": (re.compile(r"[^\x00-\x1f]{0,100}"), False),
+    "place": (re.compile(r"[^\x00-\x1f]{0,100}"), False),
+    "lang": (re.compile(r"zh|en"), False),
+}
+
+
+def _fields(raw: bytes, content_type: str) -> tuple[dict[str, str], bool]:
+    """The report's fields and whether it came from the page's form; a 422 for anything else."""
+    form = content_type.startswith("application/x-www-form-urlencoded")
+    try:
+        if form:
+            parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+            data: Any = {k: v[0] for k, v in parsed.items()}
+        else:
+            data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise ApiError(422, "invalid_input", [{"field": "body", "reason": "not a form or a JSON object"}]) from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_input", [{"field": "body", "reason": "not a JSON object"}])
+    out, problems = {}, []
+    for name, (pattern, required) in _FIELDS.items():
+        value = data.get(name, "")
+        value = value.strip() if isinstance(value, str) else None
+        if value == "" and not required:
+            continue
+        if not value or not pattern.fullmatch(value):
+            problems.append({"field": name, "reason": "missing" if value == "" else "not valid"})
+        else:
+            out[name] = value
+    if problems:
+        raise ApiError(422, "invalid_input", problems)
+    return out, form
+
+
+@router.post(PATH, status_code=201, dependencies=[Depends(rate_limited)], summary="Report a suspected counterfeit")
+async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
+    raw = await request.body()
+    lang = "en" if re.search(rb'lang=en|"lang":\s*"en"', raw[:8192]) else "zh"  # for an error page, before parsing
+    try:
+        f, form = _fields(raw, request.headers.get("content-type", ""))
+        lang = f.get("lang") or lang
+        if db.get(Product, f["gtin"]) is None:
+            raise ApiError(404, "not_found", f"product {f['gtin']} not found")
+        since = utcnow() - timedelta(days=1)
+        same = select(func.count()).where(
+            CounterfeitReport.gtin == f["gtin"], CounterfeitReport.serial == f["serial"], CounterfeitReport.at >= since
+        )
+        if db.scalar(same) >= PER_CODE_PER_DAY:
+            raise ApiError(429, "rate_limited", f"this code has {PER_CODE_PER_DAY} reports today; try tomorrow")
+    except ApiError as exc:
+        if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            return _page(lang, exc.status, None)
+        raise
+    client = request.client.host if request.client else "unknown"
+    row = CounterfeitReport(
+        gtin=f["gtin"], lot=f["lot"], serial=f["serial"], message=f["message"], contact=f.get("contact", ""),
+        place=f.get("place", ""), lang=lang, client=hashlib.sha256(_SALT + client.encode()).hexdigest()[:16],
+        at=utcnow(),
+    )  # fmt: skip
+    db.add(row)
+    db.commit()
+    request.state.audit_detail = f"counterfeit report {row.id} on {f['gtin']}/{f['lot']}/{f['serial']}"
+    if form:
+        return _page(lang, 201, row.id)
+    return JSONResponse({"id": row.id, "received_at": as_utc(row.at).isoformat()}, status_code=201)
+
+
+def _page(lang: str, status: int, report_id: int | None) -> HTMLResponse:
+    """What the shopper sees after sending the form: thanks with the report's number, or why not."""
+    t = catalog("scan", lang)
+    said = t["report_thanks"].format(id=report_id) if report_id else t.get(f"report_error_{status}", t["report_error"])
+    html = (
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(t['report_title'])}</title></head><body><main><h1>{escape(t['report_title'])}</h1>"
+        f'<p id="report-result" data-status="{status}">{escape(said)}</p></main></body></html>'
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get(PATH, summary="Reports of suspected counterfeits: a merchant its products', inspectors and readers all")
+def list_reports(
+    before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="page back: the last id shown"),
+    limit: int = Query(50, ge=1, le=200),
+    member: Member = Depends(require(Role.MERCHANT, Role.INSPECTOR, *READ_ALL)),
+    db: DbSession = Depends(get_db),
+) -> list[dict]:
+    q = select(CounterfeitReport)
+    if before_id:
+        q = q.where(CounterfeitReport.id < before_id)
+    if not member.has(READ_ALL | Role.INSPECTOR):
+        q = q.where(CounterfeitReport.gtin.in_(select(Product.gtin).where(Product.merchant == member.address)))
+    rows = db.scalars(q.order_by(CounterfeitReport.id.desc()).limit(limit))
+    return [
+        {"id": r.id, "gtin": r.gtin, "lot": r.lot, "serial": r.serial, "message": r.message, "contact": r.contact,
+         "place": r.place, "lang": r.lang, "at": as_utc(r.at).isoformat()}
+        for r in rows
+    ]  # fmt: skip

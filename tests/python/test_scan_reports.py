@@ -1,0 +1,70 @@
+"""A shopper reports a suspected counterfeit from the scan page's form (no script) or as JSON: stored
+for the product's merchant and the regulator, thanked in the form's language; bad input is a 422
+naming each field (an HTML page in the shopper's language for a form), an unknown product a 404,
+a body over 8 KiB a 413, a flood on one code a 429 and a flood from one address the public rate
+limit; nothing of a refused report is kept. Other merchants read none of it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from ledger.chain.client import connect
+from ledger.chain.deploy import deploy
+
+from .helpers import login, make_client, new_gtin
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(anvil_factory, tmp_path, accounts):
+    node = anvil_factory()
+    manifest = tmp_path / "deployment.json"
+    dep, _ = deploy(connect(node.url), manifest)
+    members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
+    c = make_client((dep, manifest), node, tmp_path, public_rate=40)
+    merchant = login(c, members["merchant_a"])
+    gtin = new_gtin()
+    assert c.post("/v1/products", json={"gtin": gtin, "name": "龙井"}, headers=merchant).is_success
+    form = urlencode(
+        {"gtin": gtin, "lot": "L1", "serial": "S1", "lang": "zh", "message": "包装印刷模糊", "place": "上海"}
+    )
+    r = c.post("/v1/scan/reports", content=form, headers=FORM)
+    assert r.status_code == 201 and "已收到您的举报（编号 1）" in r.text, r.text
+    r = c.post(
+        "/v1/scan/reports", json={"gtin": gtin, "lot": "L1", "serial": "S2", "message": "fake seal", "lang": "en"}
+    )
+    assert r.status_code == 201 and r.json()["id"] == 2, r.text
+    # refused: fields named, in the form's language for a form; nothing stored
+    r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S1&lang=en&message=", headers=FORM)
+    assert r.status_code == 422 and "check what you wrote" in r.text, r.text
+    r = c.post("/v1/scan/reports", json={"gtin": "12", "lot": "L 1", "serial": "S1", "message": "x", "contact": 5})
+    assert r.status_code == 422 and {p["field"] for p in r.json()["detail"]} == {"gtin", "lot", "contact"}, r.text
+    assert c.post("/v1/scan/reports", content=b"\xff\xfe", headers=FORM).status_code == 422
+    assert c.post("/v1/scan/reports", json=["x"]).status_code == 422
+    deep = b"[" * 8000 + b"]" * 100  # nested deeper than the parser recurses, under the body cap
+    assert c.post("/v1/scan/reports", content=deep, headers={"content-type": "application/json"}).status_code == 422
+    r = c.post("/v1/scan/reports", json={"gtin": new_gtin(), "lot": "L", "serial": "S", "message": "x"})
+    assert r.status_code == 404, r.text
+    big = {"gtin": gtin, "lot": "L1", "serial": "S1", "message": "x" * 9000}
+    assert c.post("/v1/scan/reports", json=big).status_code == 413
+    # one code takes 20 reports a day, then 429 (the form says so in Chinese)
+    for i in range(19):
+        assert (
+            c.post("/v1/scan/reports", json={"gtin": gtin, "lot": "L1", "serial": "S9", "message": f"m{i}"}).status_code
+            == 201
+        )
+    r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S9&lang=zh&message=x", headers=FORM)
+    assert r.status_code == 201  # the 20th
+    r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S9&lang=zh&message=x", headers=FORM)
+    assert r.status_code == 429 and "请明天再试" in r.text, r.text
+    # read by the merchant (its products), the regulator (inspector) and auditors; not by another merchant
+    mine = c.get("/v1/scan/reports", params={"limit": 200}, headers=merchant).json()
+    assert len(mine) == 22 and mine[-1]["message"] == "包装印刷模糊" and mine[-1]["place"] == "上海", mine[-1]
+    assert [x["id"] for x in mine] == sorted((x["id"] for x in mine), reverse=True)  # newest first
+    older = c.get("/v1/scan/reports", params={"before_id": mine[1]["id"], "limit": 200}, headers=merchant).json()
+    assert [x["id"] for x in older] == [x["id"] for x in mine[2:]]
+    assert c.get("/v1/scan/reports", headers=login(c, members["merchant_b"])).json() == []
+    assert len(c.get("/v1/scan/reports", params={"limit": 200}, headers=login(c, members["auditor"])).json()) == 22
+    # the public rate limit holds for one address, whatever it sends
+    codes = [c.post("/v1/scan/reports", json={"gtin": "1"}).status_code for _ in range(40)]
+    assert 429 in codes, codes
