@@ -17,6 +17,25 @@ from ledger.devnet import node
 from ledger.devnet.servers import LocalPostgres, LocalRedis, ServerUnavailable
 from ledger.paths import ROOT
 
+#: the modules that take longest (networks of geth nodes, browsers, the soak, schemathesis), started
+#: first: `make test-python` runs the modules on several pytest-xdist workers (`--dist loadfile
+#: --no-loadscope-reorder`), and one of these started last would keep the run going alone
+SLOW_FIRST = (
+    "test_consortium_hosts.py",
+    "test_consortium.py",
+    "test_soak.py",
+    "test_multihost.py",
+    "test_console.py",
+    "test_zk_purchases.py",
+    "test_openapi_fuzz.py",
+    "test_gs1_openapi.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
 
 def free_port() -> int:
     with socket.socket() as s:
