@@ -29,7 +29,26 @@ SLOW_FIRST = (
     "test_zk_purchases.py",
     "test_openapi_fuzz.py",
     "test_gs1_openapi.py",
+    "test_cli_money.py",
+    "test_compliance_retention.py",
+    "test_cli_network.py",
 )
+
+
+def pytest_configure(config):
+    """A data directory (`LEDGER_DATA_DIR`) of each test process's own: the apps and commands the
+    tests start keep lock files and loop leases there (ledger/store/locks.py), and two processes of
+    a run (pytest-xdist workers) or two runs must not take each other's anchorer lease or nonce
+    locks. Under the project's .data, as the servers' (PostgreSQL's user must reach it)."""
+    d = ROOT / ".data" / "test-data" / str(os.getpid())
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    os.environ["LEDGER_DATA_DIR"] = config.ledger_data_dir = str(d)
+
+
+def pytest_unconfigure(config):
+    if d := getattr(config, "ledger_data_dir", None):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
