@@ -150,9 +150,15 @@ test-contracts:
 	  $(BIN)/python -m pytest tests/contracts --last-failed; \
 	else exit $$status; fi
 
-# LEDGER_REQUIRE_SERVERS: a PostgreSQL or Redis server that cannot be started fails, never skips
+# LEDGER_REQUIRE_SERVERS: a PostgreSQL or Redis server that cannot be started fails, never skips.
+# The modules run on TEST_WORKERS pytest-xdist processes, each module whole on one (its module
+# fixtures, a network of nodes or a browser, made once; conftest.py starts the slowest first); each
+# worker has its own anvil, deployment and servers. Most tests wait (on blocks, servers, windows),
+# so 3 workers beat 2 on 2 cores. TEST_WORKERS=0: one process, as before.
+TEST_WORKERS ?= 3
 test-python:
-	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie tests/python
+	LEDGER_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -p no:pytest-brownie -n $(TEST_WORKERS) \
+	  $(if $(filter-out 0,$(TEST_WORKERS)),--dist loadfile --no-loadscope-reorder) tests/python
 
 # wrk loads the resolver for the scan benchmark (a Python client on the same cores measured itself);
 # the peers part runs GS1's reference hasher (.venv-epcis-ref) and OpenEPCIS's (Java, Maven); the

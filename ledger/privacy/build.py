@@ -23,6 +23,7 @@ import secrets
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ledger import config
@@ -98,9 +99,12 @@ def build(force: bool = False) -> dict:
     started = time.monotonic()
     BUILD.mkdir(parents=True, exist_ok=True)
     circom = node_modules() / ".bin" / "circom2"
-    out = _run([str(circom), str(CIRCUIT), "--O2", "--r1cs", "--wasm", "-l", str(node_modules()), "-o", str(BUILD)])
+    # the phase-1 file does not depend on the circuit: made (on a first run) while circom compiles
+    with ThreadPoolExecutor(1) as pool:
+        making = pool.submit(ptau_file)
+        out = _run([str(circom), str(CIRCUIT), "--O2", "--r1cs", "--wasm", "-l", str(node_modules()), "-o", str(BUILD)])
+        ptau = making.result()
     constraints = next((ln.split(":")[1].strip() for ln in out.splitlines() if "non-linear constraints" in ln), "?")
-    ptau = ptau_file()
     js = snarkjs_cli()
     r1cs = BUILD / "purchase.r1cs"
     zkey = BUILD / "purchase_0000.zkey"
@@ -124,7 +128,9 @@ def build(force: bool = False) -> dict:
         zkey = nxt
     final = BUILD / "purchase.zkey"
     zkey.rename(final)
-    _run([*js, "zkey", "verify", str(r1cs), str(ptau), str(final)])
+    # no `zkey verify` here: it would recompute the key this run just made from the same circuit and
+    # phase-1 file and re-check contributions this run just made (18 of the 44 s CPU of phase 2); it
+    # is for checking someone else's contribution (docs/zk.md, production)
     _run([*js, "zkey", "export", "verificationkey", str(final), str(BUILD / "verification_key.json")])
     _run([*js, "zkey", "export", "solidityverifier", str(final), str(BUILD / "Groth16Verifier.sol")])
     files = {

@@ -17,6 +17,44 @@ from ledger.devnet import node
 from ledger.devnet.servers import LocalPostgres, LocalRedis, ServerUnavailable
 from ledger.paths import ROOT
 
+#: the modules that take longest (networks of geth nodes, browsers, the soak, schemathesis), started
+#: first: `make test-python` runs the modules on several pytest-xdist workers (`--dist loadfile
+#: --no-loadscope-reorder`), and one of these started last would keep the run going alone
+SLOW_FIRST = (
+    "test_consortium_hosts.py",
+    "test_consortium.py",
+    "test_soak.py",
+    "test_multihost.py",
+    "test_console.py",
+    "test_zk_purchases.py",
+    "test_openapi_fuzz.py",
+    "test_gs1_openapi.py",
+    "test_cli_money.py",
+    "test_compliance_retention.py",
+    "test_cli_network.py",
+)
+
+
+def pytest_configure(config):
+    """A data directory (`LEDGER_DATA_DIR`) of each test process's own: the apps and commands the
+    tests start keep lock files and loop leases there (ledger/store/locks.py), and two processes of
+    a run (pytest-xdist workers) or two runs must not take each other's anchorer lease or nonce
+    locks. Under the project's .data, as the servers' (PostgreSQL's user must reach it)."""
+    d = ROOT / ".data" / "test-data" / str(os.getpid())
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    os.environ["LEDGER_DATA_DIR"] = config.ledger_data_dir = str(d)
+
+
+def pytest_unconfigure(config):
+    if d := getattr(config, "ledger_data_dir", None):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
 
 def free_port() -> int:
     with socket.socket() as s:
