@@ -21,7 +21,9 @@ def test_manifest_records_chain_addresses_and_abis(deployment, chain_node):
     _, path = deployment
     m = json.loads(path.read_text())
     assert m["chain_id"] == 31337 and m["evm_version"] == "paris" and m["solc"] == "0.8.28"
-    assert set(m["contracts"]) == set(CONTRACTS)
+    # `ledger zk deploy` adds the purchase proofs to the same manifest later (test_zk_purchases does,
+    # in this session's deployment, and may run first on another order of the modules)
+    assert set(m["contracts"]) - {"PurchaseProofs", "PurchaseVerifier"} == set(CONTRACTS)
     w3 = connect(chain_node.url)
     for c in m["contracts"].values():
         assert len(w3.eth.get_code(c["address"])) > 100
