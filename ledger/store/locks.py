@@ -205,6 +205,11 @@ class Lease:
         if held is None:
             return
         with contextlib.suppress(Exception):
+            if self.locks.shared:  # unlocked before the session closes: the server ends a closed
+                # session when it notices, so another host asking at once could still find it held
+                held.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.locks.key(self.name)})
+                held.commit()
+        with contextlib.suppress(Exception):
             if self.locks.shared:
                 held.invalidate()  # closed, not returned to the pool still holding the lock
             held.close()
