@@ -16,8 +16,7 @@ from datetime import datetime
 
 import anyio.to_thread
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -26,8 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
-from ledger.money.recon.inputs import chain_records, orders_from_db
-from ledger.money.recon.reconcile import reconcile
 from ledger.store.models import AuditEntry
 
 from ..core.services import get_db, services
@@ -189,29 +186,3 @@ def audit_log(
     # keyset paging on the primary key: each page is an index range scan, however long the log
     rows = db.scalars(q.order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id).limit(limit))
     return [{**{c: getattr(r, c) for c in AuditOut.model_fields}, "at": as_utc(r.at)} for r in rows]
-
-
-@router.get(
-    "/reconciliation",
-    summary="Orders matched against on-chain settlement (auditors, platform)",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
-)
-def reconciliation(
-    request: Request,
-    format: str = Query("json", pattern=r"^(json|csv|html)$"),
-    _: Member = Depends(require(Role.AUDITOR, Role.OPERATOR)),
-) -> Response:
-    """Every order and every on-chain escrow classified (matched, missing on chain, unknown on chain,
-    amount/merchant/status mismatch, duplicate, pending), with totals in fen per class and per
-    merchant. Reads the orders table and the indexed chain events (`ledger index`)."""
-    engine = services(request).engine
-    report = reconcile(orders_from_db(engine), chain_records(engine))
-    if format == "csv":
-        return Response(
-            report.to_csv(),
-            media_type="text/csv",
-            headers={"Content-Disposition": "attachment; filename=reconciliation.csv"},
-        )
-    if format == "html":
-        return HTMLResponse(report.to_html())
-    return Response(report.to_json(), media_type="application/json")

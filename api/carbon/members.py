@@ -22,13 +22,13 @@ from ledger.carbon import records
 from ledger.carbon.footprint import GenealogyCycle
 from ledger.carbon.quantities import BadQuantity
 from ledger.clock import utcnow
+from ledger.i18n import negotiate
 from ledger.store.carbon_tables import CarbonClient, CarbonFactorTable, CarbonFootprint
 from ledger.store.models import Product, ResolverLink
 from ledger.trace import resolver_links
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
 from ..access.auth import READ_ALL, Member, authenticate, require
-from ..console.i18n import negotiate
 from ..core.errors import ApiError, forbidden, not_found
 from ..core.services import get_db, rate_limited, services
 from . import evidence_cache, scan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .i18n import beijing
+from ledger.i18n import beijing
 
 WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 320, 140, 10, 120, 36
 

@@ -18,8 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ledger.chain.deploy import DEV_LAYOUT, GOVERNOR_INDEXES
 from ledger.chain.explorer import KINDS
 from ledger.chain.governance import ACTIONS
-
-from .i18n import catalog
+from ledger.i18n import catalog
 
 CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access import siwe
 from ledger.clock import utcnow
+from ledger.i18n import negotiate
 from ledger.paths import ROOT
 
 from ..access.auth import issue_nonce
 from ..core.errors import invalid, not_found
 from ..core.services import get_db, rate_limited
 from . import pages
-from .i18n import negotiate
 
 router = APIRouter(tags=["console"])
 STATIC = ROOT / "api" / "console" / "static"

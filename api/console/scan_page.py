@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from ledger.i18n import beijing, catalog, negotiate, yuan
+
 from ..carbon.scan import section as carbon_section
 from .cold_chain_view import view as cold_chain_view
-from .i18n import beijing, catalog, negotiate, yuan
 from .pages import ENV
 
 COLOURS = {

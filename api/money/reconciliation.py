@@ -17,9 +17,12 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc
+from ledger.money.recon import pages as report_pages
 from ledger.money.recon import report as recon_report
 from ledger.money.recon import runs as recon_runs
 from ledger.money.recon import signoff as recon_signoff
+from ledger.money.recon.inputs import chain_records, orders_from_db
+from ledger.money.recon.reconcile import reconcile
 from ledger.store.models import ReconBreak, ReconRun
 
 from ..access.auth import Member, require
@@ -130,7 +133,7 @@ def run_report(
     member: Member = Depends(READERS),
     db: DbSession = Depends(get_db),
 ) -> HTMLResponse:
-    return HTMLResponse(recon_report.run_html(db, _run(db, run_id), lang))
+    return HTMLResponse(report_pages.run_page(db, _run(db, run_id), lang))
 
 
 @router.get("/breaks", summary="Breaks open at a moment (default: now), with their status today")
@@ -152,3 +155,30 @@ def get_break(
     if b is None:
         raise not_found(f"break {break_id}")
     return {**recon_report.break_out(b), "history": recon_report.history(db, break_id)}
+
+
+@router.get(
+    "",
+    summary="Orders matched against on-chain settlement (auditors, platform)",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
+def orders_against_chain(
+    request: Request,
+    format: str = Query("json", pattern=r"^(json|csv|html)$"),
+    lang: Literal["en", "zh"] = "en",
+    _: Member = Depends(require(Role.AUDITOR, Role.OPERATOR)),
+) -> Response:
+    """Every order and every on-chain escrow classified (matched, missing on chain, unknown on chain,
+    amount/merchant/status mismatch, duplicate, pending), with totals in fen per class and per
+    merchant. Reads the orders table and the indexed chain events (`ledger index`)."""
+    engine = services(request).engine
+    report = reconcile(orders_from_db(engine), chain_records(engine))
+    if format == "csv":
+        return Response(
+            report.to_csv(),
+            media_type="text/csv",
+            headers={"Content-Disposition": "attachment; filename=reconciliation.csv"},
+        )
+    if format == "html":
+        return HTMLResponse(report_pages.orders_page(report, lang))
+    return Response(report.to_json(), media_type="application/json")

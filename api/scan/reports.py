@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
+from ledger.i18n import catalog
 from ledger.store.models import Product
 from ledger.store.report_tables import CounterfeitReport
 
 from ..access.auth import READ_ALL, Member, require
-from ..console.i18n import catalog
 from ..core.errors import ApiError
 from ..core.services import get_db, rate_limited
 

@@ -105,6 +105,7 @@ def _cmd_index(args: argparse.Namespace) -> None:
 def _cmd_reconcile(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from ledger.money.recon import pages as recon_pages
     from ledger.money.recon.inputs import chain_records, orders_from_csv, orders_from_db
     from ledger.money.recon.reconcile import reconcile
     from ledger.store.db import make_engine, migrate
@@ -126,7 +127,9 @@ def _cmd_reconcile(args: argparse.Namespace) -> None:
         sys.exit(0 if r.verdict.startswith("reconciled") else 1)
     orders = orders_from_csv(Path(args.orders_csv).read_text()) if args.orders_csv else orders_from_db(engine)
     report = reconcile(orders, chain_records(engine))
-    text = {"json": report.to_json, "csv": report.to_csv, "html": report.to_html}[args.format]()
+    text = {"json": report.to_json, "csv": report.to_csv, "html": lambda: recon_pages.orders_page(report, args.lang)}[
+        args.format
+    ]()
     if args.out:
         Path(args.out).write_text(text)
         t = report.totals
@@ -245,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         help="orders export (order_id, merchant, amount_fen, status, referrers, time); default: the orders table",
     )
     p.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    p.add_argument("--lang", choices=["en", "zh"], default="en", help="the HTML report's language")
     p.add_argument("--out", help="write the report here instead of standard output")
     p.add_argument("--run", action="store_true", help="a stored run: cut-off, verdict, balances, breaks across runs")
     p.add_argument("--cut-off", type=int, help="with --run: the cut-off block (default: as far as indexed)")

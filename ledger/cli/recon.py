@@ -13,6 +13,7 @@ def _cmd(args: argparse.Namespace) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from ledger.money.recon import pages as recon_pages
     from ledger.money.recon import report as recon_report
     from ledger.store.db import make_engine, migrate
     from ledger.store.models import ReconRun
@@ -35,7 +36,7 @@ def _cmd(args: argparse.Namespace) -> None:
         elif args.action == "breaks":
             text = recon_report.breaks_csv(recon_report.breaks_of_run(db, run.id))
         else:
-            text = recon_report.run_html(db, run, args.lang)
+            text = recon_pages.run_page(db, run, args.lang)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)

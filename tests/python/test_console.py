@@ -268,7 +268,7 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     import inspect
     import re
 
-    from api.console.i18n import catalog
+    from ledger.i18n import catalog
     from ledger.trace import verify
 
     zh, en = catalog("console", "zh"), catalog("console", "en")

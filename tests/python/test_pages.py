@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from api.console import scan_page as pages
-from api.console.i18n import catalog
+from ledger.i18n import catalog
 from ledger.paths import ROOT
 
 #: reason codes with the arguments their messages take
@@ -171,7 +171,7 @@ def test_every_reason_the_code_can_give_is_translated():
 
 
 def test_yuan_is_babels_currency_format_exact_from_fen():
-    from api.console.i18n import beijing, yuan, yuan_by_babel
+    from ledger.i18n import beijing, yuan, yuan_by_babel
 
     for fen in (0, 1, 5, 99, 100, 123_456_789, -250, 10**15 + 7):
         for lang in ("zh", "en"):
@@ -181,7 +181,7 @@ def test_yuan_is_babels_currency_format_exact_from_fen():
 
 
 def test_one_language_negotiation():
-    from api.console.i18n import negotiate
+    from ledger.i18n import negotiate
 
     assert negotiate("en", "zh-CN") == "en" and negotiate(None, "zh-CN,zh;q=0.9") == "zh"
     assert negotiate(None, "fr-FR,en;q=0.8,zh;q=0.5") == "en" and negotiate(None, "en;q=0.3,zh-TW;q=0.9") == "zh"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from api.console.i18n import yuan
 from ledger.flows.scan_answer import SUSPICIOUS_SCANS, verdict
+from ledger.i18n import yuan
 from ledger.trace.codes import SignatureCheck
 
 from .test_resolver import path_of, scan, scene  # noqa: F401  (`scene` is a fixture)

@@ -24,7 +24,6 @@ no clock, so the same inputs give the same report byte for byte.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from collections.abc import Iterable
@@ -121,44 +120,6 @@ class Report:
         for r in self.rows:
             w.writerow({c: r.get(c, "") for c in cols})
         return out.getvalue()
-
-    def to_html(self) -> str:
-        esc = html.escape
-
-        def money(fen: int) -> str:
-            sign = "-" if fen < 0 else ""
-            return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
-
-        total_rows = "".join(
-            f"<tr class='{c}'><td>{c.replace('_', ' ')}</td><td>{t['count']:,}</td>"
-            f"<td>{money(t['amount_fen'])}</td></tr>"
-            for c, t in self.totals.items()
-        )
-        merchant_rows = "".join(
-            f"<tr><td><code>{esc(m)}</code></td>" + "".join(f"<td>{money(v[c])}</td>" for c in CLASSES) + "</tr>"
-            for m, v in self.merchants.items()
-        )
-        problem_rows = "".join(
-            f"<tr class='{r['class']}'><td>{r['class'].replace('_', ' ')}</td><td>{esc(r.get('order_id') or '')}</td>"
-            f"<td><code>{esc(r.get('merchant') or '')}</code></td><td>{money(r.get('order_amount_fen') or 0)}</td>"
-            f"<td>{money(r.get('chain_amount_fen') or 0)}</td><td>{esc(r.get('detail') or '')}</td></tr>"
-            for r in self.rows
-            if r["class"] != "matched"
-        )
-        head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in CLASSES)
-        return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>traceledger reconciliation</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
-tr.matched td:first-child{{color:#1a7f37}}tr:not(.matched) td:first-child{{color:#b42318}}</style></head>
-<body><h1>Reconciliation: orders against on-chain settlement</h1>
-<p>{self.inputs.get("order_rows", 0):,} order rows, {self.inputs.get("chain_escrows", 0):,} on-chain escrows.</p>
-<h2>Totals by class</h2><table><tr><th>class</th><th>records</th><th>amount</th></tr>{total_rows}</table>
-<h2>By merchant</h2><table><tr><th>merchant</th>{head}</tr>{merchant_rows}</table>
-<h2>Everything that did not match</h2><table><tr><th>class</th><th>order</th><th>merchant</th><th>order amount</th>
-<th>chain amount</th><th>detail</th></tr>{problem_rows}</table></body></html>
-"""
 
 
 def judge(o: OrderRow, key: str, c: ChainRecord | None, duplicate: bool = False) -> dict[str, Any]:

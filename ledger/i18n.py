@@ -1,6 +1,7 @@
-"""Words, numbers and times of the console and the scan page, as people read them: one language
-negotiation, strings from gettext catalogs (`locale/<lang>/LC_MESSAGES/<domain>.po`, read with
-Babel), money in yuan from integer fen formatted by the locale, times in Beijing time.
+"""Words, numbers and times of the pages and reports (the console, the scan page, reconciliation
+reports), as people read them: one language negotiation, strings from gettext catalogs
+(`locale/<lang>/LC_MESSAGES/<domain>.po`, read with Babel), money in yuan from integer fen
+formatted by the locale, times in Beijing time.
 
 The catalogs use symbolic message ids (`deposit_title`), so the page's script gets the same table
 by the same keys, and a test checks every id is translated in both languages."""
