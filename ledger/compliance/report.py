@@ -13,6 +13,7 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.i18n import catalog
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent, TradingParty
 
 from . import signatures
@@ -100,20 +101,9 @@ def build(db: Session, gtin: str, lot: str) -> dict | None:
     }
 
 
-_T = {
-    "zh": {"title": "追溯合规报告", "batch": "批次", "of": "项要素，已具备", "gap": "缺失", "wrong": "有误",
-           "signed": "记录并签名", "anchor": "上链锚定于区块", "pending": "尚未锚定的记录", "keep": "保存至",
-           "none": "无", "events": "条记录", "esign": "记录者电子签名（已验证）"},
-    "en": {"title": "Traceability compliance report", "batch": "Batch", "of": "elements required, present:",
-           "gap": "missing", "wrong": "wrong", "signed": "recorded and signed by", "anchor": "anchored in block",
-           "pending": "records not anchored yet", "keep": "kept until", "none": "none", "events": "records",
-           "esign": "electronic signatures of the recorders (verified)"},
-}  # fmt: skip
-
-
 def lines(report: dict, lang: str) -> list[tuple[str, str]]:
     """The report as (kind, text) lines in `lang` (zh | en): kind h1, p, section, item."""
-    t = _T[lang]
+    t = catalog("compliance", lang)
     out = [
         ("h1", t["title"]),
         ("p", f"{t['batch']} {report['gtin']} / {report['lot']}: {report['events']} {t['events']}"),
@@ -138,7 +128,8 @@ def html(report: dict, lang: str) -> str:
     """The report as a page in `lang` (zh | en); every value escaped."""
     tags = {"h1": "<h1>{}</h1>", "p": "<p>{}</p>", "section": "<h2>{}</h2>", "item": "<p>— {}</p>"}
     body = "".join(tags[kind].format(escape(text)) for kind, text in lines(report, lang))
-    return f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{_T[lang]["title"]}</title>{body}</html>'
+    title = catalog("compliance", lang)["title"]
+    return f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{title}</title>{body}</html>'
 
 
 def pdf(report: dict, lang: str) -> bytes:
@@ -156,6 +147,6 @@ def pdf(report: dict, lang: str) -> bytes:
         k: ParagraphStyle(k, fontName=font, fontSize=v, leading=v * 1.4, wordWrap="CJK") for k, v in sizes.items()
     }
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, title=_T[lang]["title"])
+    doc = SimpleDocTemplate(buf, pagesize=A4, title=catalog("compliance", lang)["title"])
     doc.build([Paragraph(escape(text), styles[kind]) for kind, text in lines(report, lang)])
     return buf.getvalue()
