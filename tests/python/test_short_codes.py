@@ -82,7 +82,7 @@ def scan(c, uri: str) -> dict:
     return r.json()
 
 
-def test_short_codes_issued_scanned_and_verified_against_the_chain(short_issue, deployment):
+def test_short_codes_issued_scanned_and_verified_against_the_chain(short_issue, deployment, members):
     c, a, gtin, issue = short_issue
     assert issue["short"] is True and all("?t=" in u and "&s=" not in u for u in issue["sample"])
     rows = list(csv.DictReader(io.StringIO(c.get(issue["csv_url"], headers=a).text)))
@@ -120,6 +120,10 @@ def test_short_codes_issued_scanned_and_verified_against_the_chain(short_issue, 
     assert "s" not in c.get(f"/v1/proofs/01/{gtin}/10/LJ-02/21/{serial}").json()  # no tag, no signature
     lying = {x.name: x.ok for x in verify_code(deployment[0], tampered, lambda link: fetch(digital_link.parse(uri)))}
     assert lying["short code's tag is of its signature"] is False
+    # the auditors' check, as `ledger verify` does it
+    auditor = login(c, members["auditor"])
+    assert c.post("/v1/audit/verify/code", json={"uri": uri}, headers=auditor).json()["ok"] is True
+    assert c.post("/v1/audit/verify/code", json={"uri": tampered}, headers=auditor).json()["ok"] is False
 
 
 def test_issuing_long_codes_stays_the_default(short_issue):
