@@ -96,6 +96,8 @@ def test_short_codes_issued_scanned_and_verified_against_the_chain(short_issue, 
     assert (genuine["verdict"], genuine["signature"]["ok"]) == ("genuine", True)
     assert genuine["proof"]["kid"] == issue["kid"] and genuine["proof"]["root"] == issue["root"]
     assert "?t=" in c.get("/" + uri.split("/", 3)[3], headers={"Accept": "text/html"}).text  # the language switch
+    linkset = c.get("/" + uri.split("/", 3)[3], headers={"Accept": "application/linkset+json"}).json()["linkset"]
+    assert linkset[-1]["https://ref.gs1.org/voc/verificationService"][0]["href"].endswith(uri.split("/", 3)[3])
 
     tag = digital_link.parse(uri).params["t"]
     serial = rows[2]["serial"]
