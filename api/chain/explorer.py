@@ -91,7 +91,7 @@ def verify_code_uri(
     body: CodeToVerify, request: Request, db: DbSession = Depends(get_db), _: Member = Depends(READERS)
 ) -> dict[str, Any]:
     def fetch(link):  # type: ignore[no-untyped-def]  # the Merkle path only; the checks trust none of it
-        proof = scan_facts.code_proof(db, link.gtin, link.lot, link.serial)
+        proof = scan_facts.code_proof(db, link.gtin, link.lot, link.serial, link.params.get("t"))
         if proof is None:
             raise LookupError(f"no code {link.gtin}/{link.lot}/{link.serial} here")
         return proof

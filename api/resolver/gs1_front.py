@@ -195,8 +195,8 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         links = rl.links_for(db, gtin, lot, serial)
         recalled = bool(lot) and scan_facts.batch_facts(db, gtin, lot)["recall_reason"] is not None
         name = product.name
-    if serial is not None:  # our verification page for the item, signature parameters kept
-        kept = urlencode([(k, v) for k, v in query if k in ("k", "s")])
+    if serial is not None:  # our verification page for the item, signature parameters (or a short code's tag) kept
+        kept = urlencode([(k, v) for k, v in query if k in ("k", "s", "t")])
         href = anchor + (f"?{kept}" if kept else "")
         links.insert(0, rl.Link(rl.VERIFY, href, "Verify this item / 核验真伪", "text/html", ("en", "zh"), level=2))
     default = rl.default_link(links, accept, languages, params.get("context"), recalled)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # often and when (a network with a scan in the last day counts toward "suspicious"). One row per network, however
 # many scans the code has had.
 LOOKUP = (
-    select(Code.id, Code.issue_id, Code.leaf_index)
+    select(Code.id, Code.issue_id, Code.leaf_index, Code.uri)  # the signed URI: a short code is checked by it
     .add_columns(ScanStat.network, ScanStat.count, ScanStat.first_at, ScanStat.last_at)
     .select_from(Code)
     .outerjoin(ScanStat, ScanStat.code_id == Code.id)

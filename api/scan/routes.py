@@ -1,6 +1,6 @@
 """The GS1 Digital Link resolver: what a phone opens when it scans one of our codes.
 
-`GET /01/{gtin}/10/{lot}/21/{serial}?k=...&s=...` answers a browser with the consumer page
+`GET /01/{gtin}/10/{lot}/21/{serial}?k=...&s=...` (or a short code's `?t=...`) answers a browser with the consumer page
 (Chinese or English: `?lang=zh|en`, else Accept-Language) and `Accept: application/json` with the
 same facts as data. No login; rate limited per client. Every scan is recorded.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session as DbSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -45,6 +45,7 @@ _PARAMS: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
     ("path", "serial"): (re.compile(r".{1,60}", re.S), "1 to 60 characters"),
     ("query", "k"): (re.compile(r".{0,64}", re.S), "signing key id, at most 64 characters"),
     ("query", "s"): (re.compile(r".{0,128}", re.S), "Ed25519 signature (base64url), at most 128 characters"),
+    ("query", "t"): (re.compile(r".{0,32}", re.S), "a short code's tag of its signature, at most 32 characters"),
     ("query", "lang"): (re.compile(r"zh|en"), "page language: zh or en"),
 }
 _OPENAPI_PARAMS = [
@@ -60,8 +61,8 @@ _OPENAPI_PARAMS = [
 
 
 def _params(path: dict[str, str], query: dict[str, str]) -> tuple[dict[str, str], str | None]:
-    """The signature parameters (k, s) and the page language, after checking every parameter."""
-    values = {("path", n): v for n, v in path.items()} | {("query", n): query.get(n) for n in ("k", "s", "lang")}
+    """The signature parameters (k, s, or a short code's t) and the page language, after checking every parameter."""
+    values = {("path", n): v for n, v in path.items()} | {("query", n): query.get(n) for n in ("k", "s", "t", "lang")}
     problems = [
         {"field": f"{where}.{name}", "reason": f"expected {_PARAMS[where, name][1]}"}
         for (where, name), v in values.items()
@@ -69,7 +70,7 @@ def _params(path: dict[str, str], query: dict[str, str]) -> tuple[dict[str, str]
     ]
     if problems:
         raise ApiError(422, "invalid_input", problems)
-    return {n: v for n in ("k", "s") if (v := values["query", n]) is not None}, values["query", "lang"]
+    return {n: v for n in ("k", "s", "t") if (v := values["query", n]) is not None}, values["query", "lang"]
 
 
 class Answer(NamedTuple):
@@ -206,10 +207,11 @@ def code_proof(
     gtin: str = Path(pattern=r"^\d{14}$"),
     lot: str = Path(min_length=1, max_length=60),
     serial: str = Path(min_length=1, max_length=60),
+    t: str | None = Query(None, max_length=32, description="a short code's tag: the answer adds its signature"),
     db: DbSession = Depends(get_db),
 ) -> dict:
     """Only what `ledger verify` needs to check a code against the chain; it trusts none of it."""
-    proof = scan_facts.code_proof(db, gtin, lot, serial)
+    proof = scan_facts.code_proof(db, gtin, lot, serial, t)
     if proof is None:
         raise not_found(f"code {gtin}/{lot}/{serial}")
     return proof

@@ -25,7 +25,7 @@ from ledger.clock import as_utc, utcnow
 from ledger.errors import NodeUnavailable
 from ledger.flows import scan_answer
 from ledger.store.models import CodeIssue, EpcisEpc
-from ledger.trace import codes, digital_link, scan_facts
+from ledger.trace import codes, digital_link, scan_facts, short_codes
 from ledger.trace.codes import SignatureCheck
 from ledger.trace.epcis.identifiers import web_escape
 from ledger.trace.recorders import authorised
@@ -146,8 +146,11 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
     issue = None
     if code is not None:
         issue = await svc.issues.aget(code.issue_id, _in_session(svc, lambda db: _issue(db, code.issue_id)))
-    kid = link.params.get("k")
-    sig = _signature_check(uri, kid, bool(await _keys(svc, kid)))
+    kid, failed = link.params.get("k"), None
+    if short_codes.is_short(link):  # checked by the signed URI stored at issue (ledger.trace.short_codes)
+        signed, failed = short_codes.expand(link, rows[0][3] if rows else None)
+        uri, kid = (signed, digital_link.parse(signed).params.get("k")) if signed else (uri, None)
+    sig = failed or _signature_check(uri, kid, bool(await _keys(svc, kid)))
     now = utcnow()
     if sig.ok:
         sig = await _unless_revoked(svc, sig, kid)

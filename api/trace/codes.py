@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -20,7 +20,7 @@ from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import Batch, Code, CodeIssue
-from ledger.trace import code_anchors, codes
+from ledger.trace import code_anchors, codes, short_codes
 
 from ..access.auth import READ_ALL, Member, require, visible
 from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
@@ -38,6 +38,7 @@ LOT_PATH = Path(pattern=LOT_PATTERN)
 
 class IssueIn(BaseModel):
     count: StrictInt = Field(ge=1, le=MAX_CODES)
+    short: StrictBool = Field(False, description="print short codes: QR version 5, not 9 (docs/codes-and-scans.md)")
 
 
 class IssueOut(BaseModel):
@@ -48,6 +49,7 @@ class IssueOut(BaseModel):
     root: str
     kid: str
     public_key: str
+    short: bool
     anchor_tx: str | None = Field(description="null while the root's transaction is not yet mined")
     block_number: int | None
     created_at: datetime
@@ -65,6 +67,7 @@ def _issue_out(i: CodeIssue, sample: list[str] | None = None) -> dict:
         "root": i.root,
         "kid": i.kid,
         "public_key": i.public_key,
+        "short": bool(i.short),
         "anchor_tx": i.anchor_tx,
         "block_number": i.block_number,
         "created_at": as_utc(i.created_at),
@@ -108,7 +111,7 @@ def issue_codes(
     signed = _issue_being_signed(db, prov, member, gtin, lot)
     if signed is not None:  # the member signed this issue's anchor: the codes drawn then, not new ones
         row, anchor_uri = signed
-        uris = [u for _, u in _rows(db, row.id, 0, 3)]
+        uris = [u for _, u in _rows(db, row, 0, 3)]
     else:
         _within_pending_caps(db, svc.settings, member.address, body.count)
         iss = codes.issue(svc.code_signer, svc.settings.resolver_url, gtin, lot, body.count)
@@ -120,6 +123,7 @@ def issue_codes(
             root="0x" + iss.tree().root.hex(),
             kid=iss.kid,
             public_key=iss.public_key,
+            short=body.short,
             created_at=utcnow(),
         )
         db.add(row)
@@ -137,7 +141,7 @@ def issue_codes(
         except ApiError:
             code_anchors.undo(db, row.id)
             raise
-        anchor_uri, uris = iss.anchor_uri(), iss.uris[:3]
+        anchor_uri, uris = iss.anchor_uri(), [short_codes.printed(u, row.short) for u in iss.uris[:3]]
     try:
         receipt = svc.signers.sender_for(member.address).transact(
             prov.functions.anchor(bytes.fromhex(row.root[2:]), row.count, anchor_uri)
@@ -196,11 +200,12 @@ def get_issue(
     return _issue_out(_visible_issue(db, member, issue_id))
 
 
-def _rows(db: DbSession, issue_id: int, offset: int = 0, limit: int | None = None) -> list[tuple[str, str]]:
-    q = select(Code.serial, Code.uri).where(Code.issue_id == issue_id, Code.leaf_index >= offset)
+def _rows(db: DbSession, issue: CodeIssue, offset: int = 0, limit: int | None = None) -> list[tuple[str, str]]:
+    """(serial, URI as printed) of the issue's codes in leaf order."""
+    q = select(Code.serial, Code.uri).where(Code.issue_id == issue.id, Code.leaf_index >= offset)
     if limit is not None:
         q = q.where(Code.leaf_index < offset + limit)
-    return [(s, u) for s, u in db.execute(q.order_by(Code.leaf_index))]
+    return [(s, short_codes.printed(u, issue.short)) for s, u in db.execute(q.order_by(Code.leaf_index))]
 
 
 def _attachment(filename: str) -> str:
@@ -223,7 +228,7 @@ def issue_csv(
 ) -> Response:
     i = _visible_issue(db, member, issue_id)
     return Response(
-        codes.render_csv(_rows(db, i.id)),
+        codes.render_csv(_rows(db, i)),
         media_type="text/csv",
         headers={"Content-Disposition": _attachment(f"codes-{i.gtin}-{i.lot}-{i.id}.csv")},
     )
@@ -244,7 +249,7 @@ def issue_labels(
 ) -> Response:
     """Large issues print in parts: `offset` and `limit` choose the labels (at most 480, 20 pages)."""
     i = _visible_issue(db, member, issue_id)
-    rows = _rows(db, i.id, offset, limit)
+    rows = _rows(db, i, offset, limit)
     title = f"{i.gtin} / {i.lot} - issue {i.id}, labels {offset + 1}-{offset + len(rows)} of {i.count}"
     return Response(codes.render_label_sheet(rows, title), media_type="application/pdf")
 
@@ -276,4 +281,7 @@ def code_image(
     db: DbSession = Depends(get_db),
 ) -> Response:
     render, media_type = IMAGES[fmt]
-    return Response(render(_own_code(db, member, gtin, lot, serial).uri), media_type=media_type)
+    code = _own_code(db, member, gtin, lot, serial)
+    return Response(
+        render(short_codes.printed(code.uri, db.get(CodeIssue, code.issue_id).short)), media_type=media_type
+    )

@@ -151,7 +151,7 @@ def _cmd_verify(args: argparse.Namespace) -> None:
 
     def fetch(link):  # type: ignore[no-untyped-def]
         url = f"{base}/v1/proofs/{link.key_path}"
-        r = httpx.get(url, timeout=10)
+        r = httpx.get(url, params={"t": link.params["t"]} if "t" in link.params else None, timeout=10)
         if r.status_code != 200:
             raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
         return r.json()

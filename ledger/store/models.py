@@ -1,11 +1,10 @@
-"""Database tables (SQLAlchemy 2.0). The schema itself is created by Alembic migrations
-(`ledger/store/migrations`), for SQLite and PostgreSQL alike."""
+"""Database tables (SQLAlchemy 2.0), made by Alembic migrations (`ledger/store/migrations`) in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -159,8 +158,8 @@ class IdempotencyKey(Base):
 
 
 class CodeIssue(Base):
-    """One issue of serialized codes for a batch; its Merkle root is anchored on chain. Stored
-    before the anchor is sent: `anchor_tx` and `block_number` are null until it is mined."""
+    """One issue of serialized codes for a batch, its Merkle root anchored on chain; stored before the
+    anchor is sent (`anchor_tx`, `block_number` null until mined). `short`: printed as short codes."""
 
     __tablename__ = "code_issues"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -174,6 +173,7 @@ class CodeIssue(Base):
     anchor_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    short: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Code(Base):

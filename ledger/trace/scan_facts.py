@@ -26,7 +26,7 @@ from ledger.store.models import (
 )  # fmt: skip
 from ledger.store.purchase_tables import PurchaseReview
 
-from . import codes, digital_link
+from . import codes, digital_link, short_codes
 from .epcis import parties
 from .merkle import MerkleTree, TreeCache
 from .recorders import authorised
@@ -50,14 +50,22 @@ def issue_tree(db: DbSession, issue: IssueKey) -> MerkleTree:
     return TREES.get(issue.root, leaves)
 
 
-def code_proof(db: DbSession, gtin: str, lot: str, serial: str) -> dict[str, Any] | None:
+def code_proof(db: DbSession, gtin: str, lot: str, serial: str, tag: str | None = None) -> dict[str, Any] | None:
     """What `ledger verify` takes from us to check a code against the chain (its issue's root, its
-    leaf and Merkle path, the anchoring transaction), trusting none of it; None for no such code."""
+    leaf and Merkle path, the anchoring transaction), trusting none of it; None for no such code.
+    With a short code's `tag`, also its signature (`k`, `s`), given only to whoever shows the tag."""
     code = db.scalar(select(Code).where(Code.gtin == gtin, Code.lot == lot, Code.serial == serial))
     if code is None:
         return None
     issue = db.get(CodeIssue, code.issue_id)
-    return {
+    signed = {}
+    if tag is not None:
+        link = digital_link.parse(code.uri)
+        shown = digital_link.ItemLink(link.gtin, link.lot, link.serial, "", {"t": tag})
+        if short_codes.expand(shown, code.uri)[0] is None:
+            return None
+        signed = {"k": link.params["k"], "s": link.params["s"]}
+    return signed | {
         "root": issue.root,
         "leaf_index": code.leaf_index,
         "path": ["0x" + p.hex() for p in issue_tree(db, issue).proof(code.leaf_index)],

@@ -4,10 +4,15 @@ The only thing taken from the resolver is the Merkle path of the code (which the
 hand out); everything it is checked against is read from the chain: that the root is anchored,
 by the product's merchant, with which public key, that the signature is by that key, that the
 code is a leaf of the root, and whether the batch was recalled. No database is trusted.
+
+A short code (`?t=<tag>`, `ledger.trace.short_codes`) carries only 80 bits of its signature: the
+resolver hands out the whole signature to whoever shows the tag, and it is checked here as a long
+code's is, after checking that the printed tag is its first 80 bits.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ledger.chain.deploy import Deployment
-from ledger.trace import codes, digital_link
+from ledger.trace import codes, digital_link, short_codes
 
 
 @dataclass
@@ -68,7 +73,10 @@ def verify_code(
     kid, pk = params.get("k", [""])[0], params.get("pk", [""])[0]
     if not check("signing key published with the root", bool(kid and pk), f"key {kid}" if kid else anchor_uri):
         return checks
-    ok, reason = codes.verify_signature(uri, {kid: codes.public_key_from_b64(pk)})
+    signed = _signed_uri(link, proof, check) if short_codes.is_short(link) else uri
+    if signed is None:
+        return checks
+    ok, reason = codes.verify_signature(signed, {kid: codes.public_key_from_b64(pk)})
     check("signature", ok, reason)
     digest = codes.key_hash(codes.public_key_from_b64(pk))
     revoked_at = prov.functions.codeKeyRevokedAt(digest).call()
@@ -89,3 +97,18 @@ def verify_code(
         f"{events} events chained, head 0x{bytes(head).hex()}" + (" - RECALLED" if recalled else ""),
     )
     return checks
+
+
+def _signed_uri(
+    link: digital_link.ItemLink, proof: dict[str, Any], check: Callable[[str, bool, str], bool]
+) -> str | None:
+    """The long signed URI of a short code, from the signature the resolver gave (trusted for
+    nothing: the tag must be its first bits, and the signature is then checked under the chain's key)."""
+    sig, kid = str(proof.get("s", "")), str(proof.get("k", ""))
+    try:
+        ok = bool(sig) and hmac.compare_digest(short_codes.tag_of(sig), link.params["t"])
+    except (ValueError, TypeError):
+        ok = False
+    if not check("short code's tag is of its signature", ok, "tag matches" if ok else "no signature with this tag"):
+        return None
+    return f"/{link.key_path}?k={kid}&s={sig}"

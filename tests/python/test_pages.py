@@ -22,6 +22,7 @@ REASON_ARGS = {
     "unsigned": {},
     "unknown_key": {"kid": "1d9cfc87551ef680"},
     "bad_signature": {},
+    "bad_tag": {},
     "revoked_key": {"kid": "1d9cfc87551ef680", "at": "2026-12-02T10:00:00+00:00", "why": "印刷厂泄露 leaked"},
     "recalled": {"why": "标签错印 mislabelled"},
     "recalled_no_reason": {},
@@ -35,6 +36,7 @@ VERDICT_OF = {
     "unsigned": "forged",
     "unknown_key": "forged",
     "bad_signature": "forged",
+    "bad_tag": "forged",
     "recalled": "recalled",
     "recalled_no_reason": "recalled",
     "suspicious": "suspicious",
@@ -158,7 +160,12 @@ def test_both_languages_have_every_string():
 def test_every_reason_the_code_can_give_is_translated():
     """The reason codes the scan answer and the signature check produce, read from their source."""
     found = set()
-    sources = ("ledger/flows/scan_answer.py", "api/scan/verdict.py", "ledger/trace/codes.py")
+    sources = (
+        "ledger/flows/scan_answer.py",
+        "api/scan/verdict.py",
+        "ledger/trace/codes.py",
+        "ledger/trace/short_codes.py",
+    )
     for path in (ROOT / s for s in sources):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Reason", "SignatureCheck"):
