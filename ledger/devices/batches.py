@@ -26,6 +26,10 @@ from ledger.errors import LedgerError
 MAX_MESSAGE_BYTES = 512 * 1024
 MAX_READINGS = 5000
 MAX_SKEW = timedelta(seconds=120)
+#: how far below the highest accepted sequence a batch not seen yet may still arrive: QoS 1 resends
+#: what was in flight when a connection or the broker went away, after newer batches (a sliding
+#: window, as IPsec's and DTLS's anti-replay: each sequence once, nothing older than the window)
+REPLAY_WINDOW = 4096
 SENSOR_KINDS = {"temp": ("CEL", -80.0, 80.0), "hum": ("A93", 0.0, 100.0)}
 TAG_KINDS = {"rfid", "nfc"}
 
@@ -111,7 +115,8 @@ def _time(value) -> datetime:
 
 
 def check(opened: Opened, key: Sm2Key, giai: str, last_seq: int, now: datetime) -> dict:
-    """Verify the signature, then the body: GIAI, sequence (replay), times (future), readings."""
+    """Verify the signature, then the body: GIAI, sequence (replay: not older than the window below
+    the highest accepted; the caller refuses a sequence already accepted), times (future), readings."""
     if not key.verify(opened.signature, opened.body):
         raise Refused("bad-signature")
     try:
@@ -122,8 +127,8 @@ def check(opened: Opened, key: Sm2Key, giai: str, last_seq: int, now: datetime) 
         raise Refused("malformed", "body fields") from None
     if body.get("giai") != giai:
         raise Refused("wrong-device", "GIAI differs from the registered one")
-    if seq <= last_seq:
-        raise Refused("replayed", f"sequence {seq} not above {last_seq}")
+    if seq <= last_seq - REPLAY_WINDOW or seq < 0:
+        raise Refused("replayed", f"sequence {seq} older than the window below {last_seq}")
     if sent_at > now + MAX_SKEW:
         raise Refused("future-dated", f"sent at {_iso(sent_at)}")
     if not readings or len(readings) > MAX_READINGS:

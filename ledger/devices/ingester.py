@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import insert, select
+from sqlalchemy import case, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,6 +164,7 @@ class Ingester:
         groups: dict[str, list[tuple[dict, dict, list[dict]]]] = {}
         refused, outcomes = [], []
         taken: set[tuple[str, str]] = set()  # (device, SM3) accepted in this call
+        seqs: set[tuple[str, int]] = set()  # (device, sequence) accepted in this call
         for topic, payload in messages:
             ident = topic.split("/")[1] if topic.count("/") == 2 else ""
             dev = devices.get(ident)
@@ -179,6 +180,8 @@ class Ingester:
                 row.update(sm3=opened.sm3, signature=opened.signature.hex()[:128])
                 try:
                     body = batches.check(opened, key, dev.giai, last[dev.device_id], now)
+                    if body["seq"] <= last[dev.device_id] and self._seq_taken(db, dev.device_id, body["seq"], seqs):
+                        raise batches.Refused("replayed", f"sequence {body['seq']} already accepted")
                 except batches.Refused as e:
                     seen = (dev.device_id, opened.sm3) in taken or self._seen(db, dev.device_id, opened.sm3)
                     if e.reason == "replayed" and seen:
@@ -192,8 +195,9 @@ class Ingester:
                 outcomes.append({"status": "refused", "reason": e.reason, "events": []})
                 self.stats[f"refused:{e.reason}"] += 1
                 continue
-            last[dev.device_id] = body["seq"]
+            last[dev.device_id] = max(last[dev.device_id], body["seq"])
             taken.add((dev.device_id, opened.sm3))
+            seqs.add((dev.device_id, body["seq"]))
             subjects = {r["subject"] for r in body["readings"] if r["subject"]}
             events = cold_chain.events_for(dev.giai, opened.sm3, body["readings"], cold_chain.rules_for(db, subjects))
             row.update(
@@ -211,6 +215,13 @@ class Ingester:
             db.execute(insert(DeviceBatch.__table__), refused)
         db.commit()
         return outcomes
+
+    @staticmethod
+    def _seq_taken(db: Session, did: str, seq: int, seqs: set[tuple[str, int]]) -> bool:
+        if (did, seq) in seqs:
+            return True
+        q = select(DeviceBatch.id).where(DeviceBatch.device_id == did, DeviceBatch.seq == seq)
+        return db.scalar(q.where(DeviceBatch.status == "accepted").limit(1)) is not None
 
     @staticmethod
     def _seen(db: Session, did: str, sm3: str) -> bool:
@@ -235,8 +246,9 @@ class Ingester:
                     insert(DeviceReading.__table__),
                     [{**r, "batch_id": batch_id, "device_id": row["device_id"]} for r in body["readings"]],
                 )
+                newer = case((Device.last_seq < body["seq"], body["seq"]), else_=Device.last_seq)
                 db.query(Device).filter(Device.device_id == row["device_id"]).update(
-                    {"last_seq": body["seq"], "last_seen_at": now}
+                    {"last_seq": newer, "last_seen_at": now}
                 )
 
         doc = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -42,10 +43,13 @@ def orders_of_lot(db: Session, gtin: str, lot: str, statuses: tuple[str, ...] = 
     return list(db.scalars(q.order_by(Order.created_at).limit(MAX_ORDERS)))
 
 
-def act(db: Session, dep: Deployment, platform: Sender) -> list[dict[str, Any]]:
-    """One round over the open alarms: dispute what they newly affect. Commits after each order
-    (a mined dispute is recorded at once). [{"alarm", "order_id", "status": disputed|failed}]."""
+def act(db: Session, dep: Deployment, platform: Callable[[], Sender]) -> list[dict[str, Any]]:
+    """One round over the open alarms: dispute what they newly affect, signed by `platform()`'s
+    sender (asked for only when there is an order to hold: a worker without a signing key says so
+    then, not every round). Commits after each order (a mined dispute is recorded at once).
+    [{"alarm", "order_id", "status": disputed|failed}]."""
     done = []
+    sender: Sender | None = None
     q = select(ColdChainAlarm).where(ColdChainAlarm.status == "open", ColdChainAlarm.gtin.isnot(None))
     for alarm in db.scalars(q).all():
         allowed = authorised(db, alarm.gtin)
@@ -59,8 +63,9 @@ def act(db: Session, dep: Deployment, platform: Sender) -> list[dict[str, Any]]:
             reason = (
                 f"cold-chain excursion (alarm {alarm.id}, {alarm.min_c}..{alarm.max_c} °C, event {alarm.event_hash_id})"
             )
+            sender = sender or platform()
             try:
-                orders.dispute_order(db, dep, platform, o.order_id, reason[:200])
+                orders.dispute_order(db, dep, sender, o.order_id, reason[:200])
             except (LedgerError, TransactionFailed) as exc:  # e.g. its return window closed
                 db.rollback()
                 problems.append({"order_id": o.order_id, "why": str(exc)[:200]})

@@ -181,7 +181,7 @@ def test_an_excursion_shows_on_the_scan_and_holds_the_lots_orders(world, members
     key = dep.contract("OrderSettlement").events.OrderDisputed().get_logs(from_block=0)
     assert len(key) >= 2 and _status(c, h, elsewhere) == "delivered"
     with sessions() as db:  # a round now finds nothing left to do: nothing is disputed twice
-        assert cold_chain_holds.act(db, dep, dep.sender(members["platform"])) == []
+        assert cold_chain_holds.act(db, dep, lambda: dep.sender(members["platform"])) == []
 
     # the merchant sees it and closes it; another merchant sees nothing and cannot
     mine = c.get("/v1/devices/alarms", params={"status": "open"}, headers=m).json()
