@@ -7,7 +7,6 @@ the contract's custom error decoded by name.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +15,6 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from requests.exceptions import RequestException
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -25,6 +23,7 @@ from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import consortium, network_urls
 
+from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
 from .submission import NonceTaken, TransactionRejected, send_raw
@@ -48,51 +47,6 @@ def tx_timeout() -> float:
     (`LEDGER_TX_TIMEOUT`, 60 s): with too few validators up no block is sealed, and a caller
     must hear so in bounded time."""
     return env().tx_timeout_s
-
-
-class FailoverProvider(HTTPProvider):
-    """JSON-RPC over HTTP to the first of several nodes that answers.
-
-    A request that cannot reach a node (refused, reset, timed out) goes to the next one; the first
-    node is tried again first `retry_first_s` after it failed, so traffic moves back when it
-    returns. A signed transaction is also handed to every other node that answers, so it is not
-    lost with the node that first took it. Errors the node answers (a revert, a bad nonce) are
-    answers, not failures: they are returned as they are.
-    """
-
-    def __init__(self, urls: list[str], timeout: float = 10.0, retry_first_s: float = 5.0):
-        super().__init__(urls[0], request_kwargs={"timeout": timeout})
-        self.urls = urls
-        self._providers = [HTTPProvider(u, request_kwargs={"timeout": timeout}) for u in urls]
-        self._down_since: dict[int, float] = {}
-        self.retry_first_s = retry_first_s
-
-    def _order(self) -> list[int]:
-        now = time.monotonic()
-        up = [i for i in range(len(self.urls)) if now - self._down_since.get(i, -1e9) >= self.retry_first_s]
-        return up + [i for i in range(len(self.urls)) if i not in up]
-
-    def make_request(self, method: Any, params: Any) -> Any:
-        last: Exception | None = None
-        for i in self._order():
-            try:
-                answer = self._providers[i].make_request(method, params)
-            except (RequestException, OSError) as exc:
-                self._down_since[i] = time.monotonic()
-                last = exc
-                continue
-            self._down_since.pop(i, None)
-            if method == "eth_sendRawTransaction":
-                self._spread(i, method, params)
-            return answer
-        assert last is not None
-        raise last
-
-    def _spread(self, sent_to: int, method: Any, params: Any) -> None:
-        for j, provider in enumerate(self._providers):
-            if j != sent_to and j not in self._down_since:
-                with contextlib.suppress(RequestException, OSError):
-                    provider.make_request(method, params)
 
 
 def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
@@ -230,28 +184,52 @@ class Sender:
         writes by one member never take one nonce twice; a nonce another writer of the key took
         meanwhile (its own wallet) is taken afresh, up to NONCE_ATTEMPTS times, then a 409-worthy
         NonceTaken. `wait` for each hash."""
+        waited = False
         for attempt in range(1, NONCE_ATTEMPTS + 1):
             with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
                 try:
                     tx = fn.build_transaction(params)
                 except (ContractCustomError, ContractLogicError) as exc:
-                    raise self._failure(exc) from None
-                # the nonce last, just before signing: the window another writer of the key can take it in
-                tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
-                raw = self.account.sign_transaction(tx).raw_transaction
-                if self.on_sent is not None:
-                    self.on_sent(keccak(raw))
-                try:
-                    tx_hash = send_raw(self.w3, raw)
-                except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
-                    if attempt == NONCE_ATTEMPTS:
-                        raise
+                    failure = self._failure(exc)
+                    if waited or not self._own_writes_pending():
+                        raise failure from None
+                    tx = None
+                if tx is None:  # simulated on a head without this key's earlier writes: wait, then again
+                    waited = True
                 else:
-                    self._raw[tx_hash] = raw
-                    return tx_hash
-            time.sleep(random.uniform(0, 0.02 * attempt))  # out of step with the other writer
+                    # the nonce last, just before signing: the window another writer of the key can take it in
+                    tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+                    raw = self.account.sign_transaction(tx).raw_transaction
+                    if self.on_sent is not None:
+                        self.on_sent(keccak(raw))
+                    try:
+                        tx_hash = send_raw(self.w3, raw)
+                    except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
+                        if attempt == NONCE_ATTEMPTS:
+                            raise
+                    else:
+                        self._raw[tx_hash] = raw
+                        return tx_hash
+            if waited and tx is None:
+                self._wait_own_writes_mined()
+            else:
+                time.sleep(random.uniform(0, 0.02 * attempt))  # out of step with the other writer
         raise AssertionError("unreachable")
+
+    def _own_writes_pending(self) -> bool:
+        """Whether transactions of this key wait in the pool, unmined on the head: a write just
+        answered whose block a reorg replaced goes back to the pool, and a next write simulated
+        meanwhile would see state without it (a batch's product "unknown")."""
+        addr = self.account.address
+        return self.w3.eth.get_transaction_count(addr, "pending") > self.w3.eth.get_transaction_count(addr, "latest")
+
+    def _wait_own_writes_mined(self) -> None:
+        deadline = time.monotonic() + tx_timeout()
+        delay = 0.01
+        while self._own_writes_pending() and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, RECEIPT_POLL_CAP_S)
 
     def wait(self, tx_hash: bytes, light: bool = False) -> Any:
         """The receipt; a transaction the node dropped meanwhile is sent again, not forgotten."""
