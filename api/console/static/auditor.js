@@ -4,6 +4,7 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
+import { wireReports } from './lists.js';
 import { signOffCell } from './signoff.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -260,4 +261,5 @@ export function initAuditor() {
     } catch (err) { say('recon-status', T.error + err.message, true); } finally { $('run-start').disabled = false; }
   });
   loadLog().catch(fail('audit-status'));
+  wireReports();
 }
