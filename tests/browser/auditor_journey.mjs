@@ -24,11 +24,28 @@ try {
   await audit(page, 'auditor-desktop-en', report, out);
   // on-chain records of one product's batches, then one of them followed to its transaction
   await page.selectOption('#explorer-kind', 'batches');
+  // the events to pick from: the kind's events of the deployment's contracts, grouped by contract
+  report.event_choices = await page.evaluate(() => [...document.querySelectorAll('#explorer-event optgroup')]
+    .map((g) => `${g.label}: ${[...g.children].map((o) => o.value).join(' ')}`));
+  await page.selectOption('#explorer-event', 'BatchRegistered');
   await page.fill('#explorer-subject', gtin);
   await page.click('#explorer-form button');
   await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
   report.records = await page.textContent('#records tbody');
   report.records_status = await page.textContent('#explorer-status');
+  report.records_events = await page.evaluate(() => [...document.querySelectorAll('#records tbody tr')].map((tr) => tr.cells[3].textContent));
+  // deposits decoded: the merchant by its member name, amounts in yuan (the ABI counts fen)
+  await page.selectOption('#explorer-kind', 'deposits');
+  await page.selectOption('#explorer-event', 'Deposited');
+  await page.fill('#explorer-subject', '');
+  await page.click('#explorer-form button');
+  await page.waitForFunction(() => /Deposited/.test(document.querySelector('#records tbody').textContent), null, { timeout: 30000 });
+  report.deposit_args = await page.textContent('#records tbody tr:first-child td:nth-child(5)');
+  await page.selectOption('#explorer-kind', 'batches');
+  await page.selectOption('#explorer-event', 'BatchRegistered');
+  await page.fill('#explorer-subject', gtin);
+  await page.click('#explorer-form button');
+  await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
   const row = page.locator('#records tbody tr', { hasText: 'BatchRegistered' }).first();
   const txLink = await row.locator('td:nth-child(2) a').getAttribute('href');
   await page.goto(new URL(txLink, base).href);  // a link of its own: the transaction's page

@@ -4,6 +4,7 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
+import { argsView, loadExplorerWords } from './explorer_view.js';
 import { wireReports } from './lists.js';
 import { signOffCell } from './signoff.js';
 
@@ -17,7 +18,6 @@ function link(text, query) {
 }
 
 
-function code(text) { const c = document.createElement('code'); c.textContent = text; return c; }
 
 let older = null;
 
@@ -36,7 +36,7 @@ async function search(next) {
   say('explorer-status', fill(T.records_range, { from: page.from_block, to: page.to_block, head: page.head, n: page.records.length }));
   rows('records', page.records, (r) => [
     link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
-    code(JSON.stringify(r.args)),
+    argsView(r.contract, r.event, r.args),
   ]);
   older = page.next;
   $('explorer-older').hidden = !older;
@@ -56,7 +56,7 @@ function detail(title, pairs, records) {
     const ul = document.createElement('ul');
     for (const r of records) {
       const li = document.createElement('li');
-      li.append(`${r.contract}.${r.event} `, code(JSON.stringify(r.args)));
+      li.append(`${r.contract}.${r.event} `, argsView(r.contract, r.event, r.args));
       ul.append(li);
     }
     box.append(ul);
@@ -248,8 +248,11 @@ export function initAuditor() {
   });
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   $('audit-older').addEventListener('click', () => loadLog(true).catch(fail('audit-status')));
-  search().catch(fail('explorer-status'));
-  showLinked().catch(fail('explorer-status'));
+  // the words first (event names to pick, members by name), so the records read decoded
+  loadExplorerWords().catch(fail('explorer-status')).finally(() => {
+    search().catch(fail('explorer-status'));
+    showLinked().catch(fail('explorer-status'));
+  });
   recon();
   $('run-start').addEventListener('click', async () => {
     $('run-start').disabled = true;

@@ -122,7 +122,7 @@ async function issueCodes(e) {
     // short codes (the default): QR version 5 instead of 9, same proof on a scan, but only through the
     // resolver; long codes carry the whole signature (docs/codes-and-scans.md)
     const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value), short: $('codes-short').value === 'short' });
-    say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
+    say('codes-status', `${T.issued}${issue.count}${T.paren_open}${short(issue.anchor_tx || issue.root)}${T.paren_close}`);
     const links = $('codes-downloads');
     const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);
     links.replaceChildren(pdf, document.createTextNode(' '), csv);
