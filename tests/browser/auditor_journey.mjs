@@ -15,6 +15,10 @@ const verdict = async (page) => {
   await page.waitForSelector('#verify-result p', { timeout: 60000 });
   return page.textContent('#verify-result');
 };
+const only = (p, ev) => p.waitForFunction((e) => {  // the search answered: every row is that event
+  const rows = [...document.querySelectorAll('#records tbody tr')];
+  return rows.length > 0 && rows.every((tr) => tr.cells[3]?.textContent === e);
+}, ev, { timeout: 60000 });
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   watch(page, report);
@@ -30,7 +34,7 @@ try {
   await page.selectOption('#explorer-event', 'BatchRegistered');
   await page.fill('#explorer-subject', gtin);
   await page.click('#explorer-form button');
-  await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
+  await only(page, 'BatchRegistered');
   report.records = await page.textContent('#records tbody');
   report.records_status = await page.textContent('#explorer-status');
   report.records_events = await page.evaluate(() => [...document.querySelectorAll('#records tbody tr')].map((tr) => tr.cells[3].textContent));
@@ -39,13 +43,13 @@ try {
   await page.selectOption('#explorer-event', 'Deposited');
   await page.fill('#explorer-subject', '');
   await page.click('#explorer-form button');
-  await page.waitForFunction(() => /Deposited/.test(document.querySelector('#records tbody').textContent), null, { timeout: 30000 });
+  await only(page, 'Deposited');
   report.deposit_args = await page.textContent('#records tbody tr:first-child td:nth-child(5)');
   await page.selectOption('#explorer-kind', 'batches');
   await page.selectOption('#explorer-event', 'BatchRegistered');
   await page.fill('#explorer-subject', gtin);
   await page.click('#explorer-form button');
-  await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
+  await only(page, 'BatchRegistered');
   const row = page.locator('#records tbody tr', { hasText: 'BatchRegistered' }).first();
   const txLink = await row.locator('td:nth-child(2) a').getAttribute('href');
   await page.goto(new URL(txLink, base).href);  // a link of its own: the transaction's page

@@ -102,7 +102,8 @@ def journey(script: str, *args: str) -> dict:
     # server-rendered pages paint at once (on a small database: the 10,000 orders and 100,000
     # codes are not loaded here)
     paints = report["first_paint_ms"]
-    assert all(ms is not None and ms < 1000 for ms in paints.values()), json.dumps(paints)
+    (SHOTS / f"paints-{Path(script).stem}.json").write_text(json.dumps([paints, report.get("paint_parts")], indent=1))
+    assert all(ms is not None and ms < 1000 for ms in paints.values()), json.dumps([paints, report.get("paint_parts")])
     assert {p.name for p in SHOTS.glob("*.png")} >= {f"{n}.png" for n in report["axe"]}
     return report
 

@@ -177,3 +177,12 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert "杭州西湖茶业有限公司" in report["scan_merchant"] and "91350100M000100Y43" in report["scan_merchant"]
     assert report["scan_punctuation"] == [], report["scan_punctuation"]
     assert all("北京时间" in t and not re.search(r"\d\d:\d\d:\d\d|\.\d{3}", t) for t in report["scan_times"]), report
+    # the lists' API: another merchant sees none of merchant_b's issues or reports; only a carrier
+    # asks for delivery events; an arbiter lists disputed orders and no other order of others
+    other = headers(members["merchant_a"])
+    assert all(i["gtin"] != gtin for i in httpx.get(url + "/v1/code-issues", headers=other, timeout=60).json())
+    assert all(x["gtin"] != gtin for x in httpx.get(url + "/v1/scan/reports", headers=other, timeout=60).json())
+    assert httpx.get(url + "/v1/deliveries/waiting", headers=m, timeout=60).status_code == 403
+    seen = httpx.get(url + "/v1/orders?limit=1000", headers=headers(members["arbiter"]), timeout=60).json()
+    assert all(o["status"] == "disputed" for o in seen), [(o["order_id"], o["status"]) for o in seen]
+    assert "DD-2026-0002" in {o["order_id"] for o in httpx.get(url + "/v1/orders?limit=1000", headers=m).json()}

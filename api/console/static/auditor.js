@@ -20,8 +20,10 @@ function link(text, query) {
 
 
 let older = null;
+let searches = 0;  // the latest search wins: an earlier one answering later is dropped
 
 async function search(next) {
+  const seq = ++searches;
   const q = new URLSearchParams();
   for (const [key, id] of [['kind', 'explorer-kind'], ['event', 'explorer-event'], ['subject', 'explorer-subject'],
     ['from_block', 'explorer-from'], ['to_block', 'explorer-to']]) {
@@ -33,6 +35,7 @@ async function search(next) {
     if (next.before_log_index !== null) q.set('before_log_index', String(next.before_log_index));
   }
   const page = await api(`/v1/chain/records?${q}`);
+  if (seq !== searches) return;
   say('explorer-status', fill(T.records_range, { from: page.from_block, to: page.to_block, head: page.head, n: page.records.length }));
   rows('records', page.records, (r) => [
     link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
