@@ -43,7 +43,7 @@ async function loadCases() {
 }
 
 export function initArbiter() {
-  wireOrderRulings();
+  wireOrderRulings(() => loadCases().catch((err) => say('cases-status', T.error + err.message, true)));
   loadCases().catch((err) => say('cases-status', T.error + err.message, true));
   const fail = (id) => (err) => say(id, T.error + err.message, true);
   $('rule-form').addEventListener('submit', (e) => showRuling(e).catch(fail('rule-status')));

@@ -43,7 +43,7 @@ export async function loadDisputes() {
   return orders;
 }
 
-export function wireOrderRulings() {
+export function wireOrderRulings(changed = loadDisputes) {  // `changed`: reload after a ruling (the landing too)
   const fail = (err) => say('oruling-status', T.error + err.message, true);
   $('oruling-form').addEventListener('submit', (e) => { e.preventDefault(); showRuling().catch(fail); });
   $('oruling-sign-mine').addEventListener('click', async () => {
@@ -63,7 +63,7 @@ export function wireOrderRulings() {
       say('oruling-status', fill(T.oruling_done, { order: o.order_id, refund: yuan(shown.typed_data.message.refund),
         status: T[`order_${o.status}`] || o.status }));
       $('oruling-sign').hidden = true;
-      await loadDisputes();
+      await changed();
     } catch (err) { fail(err); }
   });
 }
