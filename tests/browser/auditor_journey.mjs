@@ -28,6 +28,7 @@ try {
   await audit(page, 'auditor-desktop-en', report, out);
   // on-chain records of one product's batches, then one of them followed to its transaction
   await page.selectOption('#explorer-kind', 'batches');
+  await page.waitForSelector('#explorer-event optgroup', { state: 'attached', timeout: 60000 });
   // the events to pick from: the kind's events of the deployment's contracts, grouped by contract
   report.event_choices = await page.evaluate(() => [...document.querySelectorAll('#explorer-event optgroup')]
     .map((g) => `${g.label}: ${[...g.children].map((o) => o.value).join(' ')}`));

@@ -20,6 +20,13 @@ function link(text, query) {
 
 
 let older = null;
+let shownRecords = [];  // drawn again once the explorer's words (members, ABIs) arrive
+function showRecords() {
+  rows('records', shownRecords, (r) => [
+    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
+    argsView(r.contract, r.event, r.args),
+  ]);
+}
 let searches = 0;  // the latest search wins: an earlier one answering later is dropped
 
 async function search(next) {
@@ -37,10 +44,8 @@ async function search(next) {
   const page = await api(`/v1/chain/records?${q}`);
   if (seq !== searches) return;
   say('explorer-status', fill(T.records_range, { from: page.from_block, to: page.to_block, head: page.head, n: page.records.length }));
-  rows('records', page.records, (r) => [
-    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
-    argsView(r.contract, r.event, r.args),
-  ]);
+  shownRecords = page.records;
+  showRecords();
   older = page.next;
   $('explorer-older').hidden = !older;
 }
@@ -251,11 +256,10 @@ export function initAuditor() {
   });
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   $('audit-older').addEventListener('click', () => loadLog(true).catch(fail('audit-status')));
-  // the words first (event names to pick, members by name), so the records read decoded
-  loadExplorerWords().catch(fail('explorer-status')).finally(() => {
-    search().catch(fail('explorer-status'));
-    showLinked().catch(fail('explorer-status'));
-  });
+  // the records at once; the words (event names to pick, members by name) beside them, then the
+  // records and a linked transaction drawn decoded
+  search().catch(fail('explorer-status'));
+  loadExplorerWords().then(showRecords).catch(fail('explorer-status')).finally(() => showLinked().catch(fail('explorer-status')));
   recon();
   $('run-start').addEventListener('click', async () => {
     $('run-start').disabled = true;
