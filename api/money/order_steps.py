@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
+from ledger.clock import as_utc
 from ledger.errors import Forbidden, NotFound
 from ledger.money.orders import deliveries, settlement
 from ledger.money.orders import lifecycle as orders
@@ -109,6 +110,14 @@ def put_carrier(
     db.commit()
     _audit(request, f"order {order_id} carrier {body.carrier}")
     return order_out(o)
+
+
+@router.get(
+    "/deliveries/waiting",
+    summary="Delivery events (receiving, accepting) the carrier may confirm its open orders with, newest first",
+)
+def deliveries_waiting(member: Member = Depends(require(Role.LOGISTICS)), db: DbSession = Depends(get_db)) -> list:
+    return [e | {"event_time": as_utc(e["event_time"]).isoformat()} for e in deliveries.waiting(db, member.address)]
 
 
 @router.post(
