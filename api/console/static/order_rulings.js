@@ -1,7 +1,8 @@
 // Rulings on disputed orders (not cases) on the arbiter's page: the orders waiting for a ruling,
 // "Rule" reads one into the ruling form with the refund (in yuan, what remains by default), each
-// arbiter signs the EIP-712 Ruling(order, refund) with its own key in the page, and whoever holds
-// enough signatures submits them (the transaction signed in the page, as every write).
+// arbiter signs the EIP-712 Ruling(order, refund) with its own key in the page and leaves it with the
+// service for the others (the ruling shows what was collected), and whoever holds enough
+// signatures submits them (the transaction signed in the page, as every write).
 import { $, T, api, button, figures, fill, rows, say, short, signTyped, toFen, when, write, yuan } from './common.js';
 
 let shown = null;  // GET /v1/orders/{id}/ruling?refund_fen= on screen
@@ -26,7 +27,10 @@ async function showRuling() {
   shown = r;
   figures('oruling-figures', [[T.order, r.order_id], [T.status, T[`order_${r.status}`] || r.status],
     [T.oruling_remaining, yuan(r.remaining_fen)], [T.oruling_refund, yuan(r.typed_data.message.refund)],
-    [T.oruling_settled, yuan(r.remaining_fen - r.typed_data.message.refund)], [T.rule_needed, String(r.signatures_needed)]]);
+    [T.oruling_settled, yuan(r.remaining_fen - r.typed_data.message.refund)], [T.rule_needed, String(r.signatures_needed)],
+    [T.collected, fill(T.rule_collected, { n: r.collected.length, needed: r.signatures_needed })]]);
+  const have = new Set([...signatures(), ...r.collected.map((c) => c.signature)]);
+  $('oruling-signatures').value = [...have].join('\n');
   $('oruling-sign').hidden = r.status !== 'disputed';
   say('oruling-status', '');
 }
@@ -51,7 +55,11 @@ export function wireOrderRulings(changed = loadDisputes) {  // `changed`: reload
       const words = fill(T.oruling_sentence, { order: shown.order_id, refund: yuan(shown.typed_data.message.refund),
         rest: yuan(shown.remaining_fen - shown.typed_data.message.refund) });
       const signature = await signTyped(shown.typed_data, words);
-      const list = new Set([...signatures(), signature]);
+      // left for the other arbiters: their pages show it when they open this order's ruling
+      const left = await api(`/v1/orders/${encodeURIComponent(shown.order_id)}/cosignatures`, { method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refund_fen: Number(shown.typed_data.message.refund), signature }) });
+      const list = new Set([...signatures(), ...left.map((c) => c.signature), signature]);
       $('oruling-signatures').value = [...list].join('\n');
       say('oruling-status', fill(T.rule_signed, { n: list.size, needed: shown.signatures_needed }));
     } catch (err) { fail(err); }
