@@ -41,3 +41,14 @@ class PurchaseReview(Base):
     tx: Mapped[str] = mapped_column(String(66))
     # the day only: an exact time would help match a review with a delivery
     day: Mapped[str] = mapped_column(String(10))
+
+
+class PurchaseChunkRoot(Base):
+    """A 1,024-leaf chunk's subtree root, kept so that a restarted server does not hash the whole
+    tree again (`ledger.privacy.chunk_store`): trusted only while `digest`, the SHA-256 of the
+    chunk's leaves, matches what the chunk holds now; a sample is re-hashed on first use."""
+
+    __tablename__ = "purchase_chunk_roots"
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(78))

@@ -1,0 +1,66 @@
+"""Chunk roots of the tree of delivered purchases kept in the database (`purchase_chunk_roots`),
+so that a restarted API or worker reads them instead of hashing the whole tree again (at a million
+leaves that took minutes on Node).
+
+A stored root is trusted only for the content it was computed from: each row carries the SHA-256
+of its chunk's leaves, and a row whose digest differs from what the chunk holds now (the chunk
+filled further, a refund zeroed a leaf) is ignored and written again. Rows are checked lazily and
+cheaply: each time rows are taken from the table, a random sample of them (`SAMPLE`) is hashed
+again in the same Node call that hashes the changed chunks; one mismatch and the whole table is
+distrusted, emptied and computed again. The anchored root on chain remains the end-to-end check
+(`ledger zk verify` recomputes every root from the logs, never from this table)."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.store.purchase_tables import PurchaseChunkRoot
+
+log = logging.getLogger(__name__)
+
+#: stored roots hashed again each time rows are taken from the table
+SAMPLE = 2
+
+
+def stored(db: DbSession, wanted: dict[int, str]) -> dict[int, int]:
+    """{chunk: root} for the chunks in `wanted` ({chunk: digest now}) whose stored digest matches."""
+    if not wanted:
+        return {}
+    out: dict[int, int] = {}
+    ids = sorted(wanted)
+    for at in range(0, len(ids), 500):  # bounded IN lists
+        q = select(PurchaseChunkRoot).where(PurchaseChunkRoot.chunk.in_(ids[at : at + 500]))
+        for row in db.scalars(q):
+            if row.digest == wanted[row.chunk]:
+                out[row.chunk] = int(row.root)
+    return out
+
+
+def sample(found: dict[int, int], rng: random.Random | None = None) -> list[int]:
+    """The stored chunks to hash again this time."""
+    return (rng or random.SystemRandom()).sample(sorted(found), min(SAMPLE, len(found)))
+
+
+def distrust(db: DbSession, bad: list[int]) -> None:
+    """A stored root did not match its chunk: forget them all (they are computed again)."""
+    log.warning("purchases tree: stored chunk roots %s did not match their leaves; recomputing all", bad)
+    db.execute(delete(PurchaseChunkRoot))
+
+
+def save(db: DbSession, roots: dict[int, tuple[str, int]]) -> None:
+    """Write {chunk: (digest, root)}, replacing what was stored (another process may race: last wins)."""
+    if not roots:
+        return
+    ins = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [{"chunk": i, "digest": d, "root": str(r)} for i, (d, r) in sorted(roots.items())]
+    for at in range(0, len(rows), 500):
+        stmt = ins(PurchaseChunkRoot).values(rows[at : at + 500])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["chunk"], set_={"digest": stmt.excluded.digest, "root": stmt.excluded.root}
+        )
+        db.execute(stmt)
