@@ -33,11 +33,12 @@ def stored(db: DbSession, wanted: dict[int, str]) -> dict[int, int]:
         return {}
     out: dict[int, int] = {}
     ids = sorted(wanted)
-    for at in range(0, len(ids), 500):  # bounded IN lists
-        q = select(PurchaseChunkRoot).where(PurchaseChunkRoot.chunk.in_(ids[at : at + 500]))
-        for row in db.scalars(q):
-            if row.digest == wanted[row.chunk]:
-                out[row.chunk] = int(row.root)
+    cols = PurchaseChunkRoot.chunk, PurchaseChunkRoot.digest, PurchaseChunkRoot.root
+    with db.no_autoflush:  # the caller's pending changes stay its own (an anchor holds no write lock for this)
+        for at in range(0, len(ids), 500):  # bounded IN lists
+            for i, d, r in db.execute(select(*cols).where(PurchaseChunkRoot.chunk.in_(ids[at : at + 500]))):
+                if d == wanted[i]:
+                    out[i] = int(r)
     return out
 
 
@@ -49,18 +50,23 @@ def sample(found: dict[int, int], rng: random.Random | None = None) -> list[int]
 def distrust(db: DbSession, bad: list[int]) -> None:
     """A stored root did not match its chunk: forget them all (they are computed again)."""
     log.warning("purchases tree: stored chunk roots %s did not match their leaves; recomputing all", bad)
-    db.execute(delete(PurchaseChunkRoot))
+    with DbSession(db.get_bind()) as own:
+        own.execute(delete(PurchaseChunkRoot))
+        own.commit()
 
 
 def save(db: DbSession, roots: dict[int, tuple[str, int]]) -> None:
-    """Write {chunk: (digest, root)}, replacing what was stored (another process may race: last wins)."""
+    """Write {chunk: (digest, root)}, replacing what was stored (another process may race: last
+    wins), in a short transaction of its own: committed now, whatever becomes of the caller's."""
     if not roots:
         return
     ins = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [{"chunk": i, "digest": d, "root": str(r)} for i, (d, r) in sorted(roots.items())]
-    for at in range(0, len(rows), 500):
-        stmt = ins(PurchaseChunkRoot).values(rows[at : at + 500])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["chunk"], set_={"digest": stmt.excluded.digest, "root": stmt.excluded.root}
-        )
-        db.execute(stmt)
+    with DbSession(db.get_bind()) as own:
+        for at in range(0, len(rows), 500):
+            stmt = ins(PurchaseChunkRoot).values(rows[at : at + 500])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["chunk"], set_={"digest": stmt.excluded.digest, "root": stmt.excluded.root}
+            )
+            own.execute(stmt)
+        own.commit()

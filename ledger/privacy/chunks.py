@@ -135,7 +135,6 @@ def summary(db: DbSession) -> dict[str, Any]:
 
 def _compute(db: DbSession, state: tuple[int, int]) -> dict[str, Any]:
     roots = chunk_roots(leaves(db), db)
-    db.commit()  # the chunk roots it stored, for the next process
     top = upper(roots)
     out = {
         "depth": DEPTH,

@@ -52,3 +52,17 @@ class PurchaseChunkRoot(Base):
     chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     digest: Mapped[str] = mapped_column(String(64))
     root: Mapped[str] = mapped_column(String(78))
+
+
+class PurchaseDispute(Base):
+    """A shopper's proven dispute: the vault case it opened (frozen from the merchant's deposit
+    for the address the shopper named) and the statement arbiters read; like a review, nothing
+    here names an order, a shopper or a commitment."""
+
+    __tablename__ = "purchase_disputes"
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    lot: Mapped[str] = mapped_column(String(20))
+    statement: Mapped[str] = mapped_column(String(2000))
+    tx: Mapped[str] = mapped_column(String(66))
+    day: Mapped[str] = mapped_column(String(10))
