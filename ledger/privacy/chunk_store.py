@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.store.purchase_tables import PurchaseChunkRoot
@@ -50,9 +52,7 @@ def sample(found: dict[int, int], rng: random.Random | None = None) -> list[int]
 def distrust(db: DbSession, bad: list[int]) -> None:
     """A stored root did not match its chunk: forget them all (they are computed again)."""
     log.warning("purchases tree: stored chunk roots %s did not match their leaves; recomputing all", bad)
-    with DbSession(db.get_bind()) as own:
-        own.execute(delete(PurchaseChunkRoot))
-        own.commit()
+    _own(db, lambda own: own.execute(delete(PurchaseChunkRoot)))
 
 
 def save(db: DbSession, roots: dict[int, tuple[str, int]]) -> None:
@@ -62,11 +62,24 @@ def save(db: DbSession, roots: dict[int, tuple[str, int]]) -> None:
         return
     ins = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [{"chunk": i, "digest": d, "root": str(r)} for i, (d, r) in sorted(roots.items())]
-    with DbSession(db.get_bind()) as own:
+
+    def write(own: DbSession) -> None:
         for at in range(0, len(rows), 500):
             stmt = ins(PurchaseChunkRoot).values(rows[at : at + 500])
             stmt = stmt.on_conflict_do_update(
                 index_elements=["chunk"], set_={"digest": stmt.excluded.digest, "root": stmt.excluded.root}
             )
             own.execute(stmt)
-        own.commit()
+
+    _own(db, write)
+
+
+def _own(db: DbSession, work: Callable[[DbSession], object]) -> None:
+    """`work` in a short transaction of its own. The table only saves hashing: if the database
+    refuses the write (busy, read-only), the caller goes on, and a later call writes the roots."""
+    try:
+        with DbSession(db.get_bind()) as own:
+            work(own)
+            own.commit()
+    except SQLAlchemyError as exc:
+        log.warning("purchases tree: chunk roots not stored (%s)", str(exc).splitlines()[0][:200])

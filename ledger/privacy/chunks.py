@@ -82,19 +82,25 @@ def chunk_roots(all_leaves: list[int], db: DbSession | None = None) -> list[int]
         missing = [i for i, k in enumerate(keys) if k not in _roots]
     found = chunk_store.stored(db, {i: keys[i].hex() for i in missing}) if db is not None and missing else {}
     check = chunk_store.sample(found)
-    todo = [i for i in missing if i not in found] + check
-    computed: dict[int, int] = {}
-    for at in range(0, len(todo), PER_CALL):  # a bounded Node call each (a whole tree: 8 of them)
-        part = todo[at : at + PER_CALL]
-        got = node.call("chunkroots", {"chunks": [[str(x) for x in chunks[i]] for i in part], "bits": CHUNK_BITS})
-        computed.update(zip(part, map(int, got["roots"]), strict=True))
+    computed = _hash(chunks, [i for i in missing if i not in found] + check)
     bad = [i for i in check if computed[i] != found[i]]
-    if bad and db is not None:
+    if bad and db is not None:  # one stored root wrong: none is trusted, every one is hashed again
         chunk_store.distrust(db, bad)
-        return chunk_roots(all_leaves, db)  # the table is empty now: every missing chunk is hashed
+        computed.update(_hash(chunks, [i for i in found if i not in computed]))
+        found = {}
     if db is not None:
         chunk_store.save(db, {i: (keys[i].hex(), r) for i, r in computed.items() if i not in found})
     return _remember(keys, {**found, **computed})
+
+
+def _hash(chunks: list[list[int]], which: list[int]) -> dict[int, int]:
+    """{chunk: root} of the chunks `which`, on Node, in bounded calls (a whole tree: 8 of them)."""
+    out: dict[int, int] = {}
+    for at in range(0, len(which), PER_CALL):
+        part = which[at : at + PER_CALL]
+        got = node.call("chunkroots", {"chunks": [[str(x) for x in chunks[i]] for i in part], "bits": CHUNK_BITS})
+        out.update(zip(part, map(int, got["roots"]), strict=True))
+    return out
 
 
 def _remember(keys: list[bytes], new: dict[int, int]) -> list[int]:
