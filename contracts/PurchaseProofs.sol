@@ -236,6 +236,10 @@ contract PurchaseProofs is MemberGated {
         ClaimTerms storage t = claimTerms[batch];
         if (t.merchant == address(0) || address(claimVault) == address(0)) revert NoClaimTerms(batch);
         if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
+        // as for a claim: members have `claimDelay` to revoke a root the operator anchored alone
+        // before it can freeze anyone's deposit
+        uint64 paysFrom = anchoredAt[root] + claimDelay;
+        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
         _spend(proof, [nullifier, root, batch, PURPOSE_DISPUTE, disputeMessage(statementHash, payTo)]);
         disputeCount[batch] += 1;
         caseId = claimVault.openProvenCase(t.merchant, payTo, t.amount);

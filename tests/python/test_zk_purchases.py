@@ -338,6 +338,10 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     now = dep.w3.eth.get_block("latest")["timestamp"]
     terms = {"gtin": s["gtin"], "lot": lot, "amount_fen": 700, "until": now + 86_400, "count": 0}
     assert post(s, "/v1/purchases/claim-terms", terms, "merchant_a").status_code == 200  # no paid claims at all
+    onchain.wire_claims(dep, s["governors"], delay=3600)
+    r = post(s, "/v1/purchases/disputes", body)
+    assert r.status_code == 409 and r.json()["error"] == "RootTooNew", r.text  # members may still revoke it
+    onchain.wire_claims(dep, s["governors"], delay=0)
     r = post(s, "/v1/purchases/disputes", {**body, "pay_to": s["members"]["producer"].address})
     assert r.status_code == 422 and r.json()["error"] == "InvalidProof", r.text  # the address is in the proof
     before = vault.functions.accountOf(merchant).call()
