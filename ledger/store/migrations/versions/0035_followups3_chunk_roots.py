@@ -2,15 +2,15 @@
 server reads them instead of hashing a million leaves again; and shoppers' proven disputes, each
 with the vault case it opened and the statement arbiters read.
 
-Revision ID: 0034
-Revises: 0033
+Revision ID: 0035
+Revises: 0034
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0034"
-down_revision = "0033"
+revision = "0035"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
