@@ -27,6 +27,7 @@ from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
 from .submission import NonceTaken, TransactionRejected, send_raw
+from .tx_defaults import build_transaction
 
 NONCE_ATTEMPTS = 5
 
@@ -189,7 +190,7 @@ class Sender:
             with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
                 try:
-                    tx = fn.build_transaction(params)
+                    tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
                     failure = self._failure(exc)
                     if waited or not self._own_writes_pending():
