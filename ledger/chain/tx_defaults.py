@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from web3 import Web3
 
 DYNAMIC_FEES = ("maxFeePerGas", "maxPriorityFeePerGas")
 #: the node's answers a transaction waits for, asked side by side (threads mostly wait on sockets)
-_ASK = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tx-defaults")
+_ASK = ThreadPoolExecutor(max_workers=64, thread_name_prefix="tx-defaults")
 _CHAIN_IDS: weakref.WeakKeyDictionary[Web3, int] = weakref.WeakKeyDictionary()
 _CHAIN_IDS_LOCK = threading.Lock()
+
+
+def ask(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` (a question to a node) asked on the side; its answer from `.result()`."""
+    return _ASK.submit(fn, *args)
 
 
 def chain_id(w3: Web3) -> int:
@@ -43,11 +49,11 @@ def fill_defaults(w3: Web3, tx: dict[str, Any]) -> dict[str, Any]:
     dynamic = strategy_price is None and ("gasPrice" not in tx or any(k in tx for k in DYNAMIC_FEES))
     asked = {}
     if "gas" not in tx:
-        asked["gas"] = _ASK.submit(w3.eth.estimate_gas, dict(tx))  # type: ignore[arg-type]
+        asked["gas"] = ask(w3.eth.estimate_gas, dict(tx))  # type: ignore[arg-type]
     if dynamic and "maxPriorityFeePerGas" not in tx:
-        asked["tip"] = _ASK.submit(lambda: w3.eth.max_priority_fee)
+        asked["tip"] = ask(lambda: w3.eth.max_priority_fee)
     if dynamic and "maxFeePerGas" not in tx:
-        asked["base"] = _ASK.submit(lambda: w3.eth.get_block("latest")["baseFeePerGas"])
+        asked["base"] = ask(lambda: w3.eth.get_block("latest")["baseFeePerGas"])
     defaults: dict[str, Any] = {}
     if "value" not in tx:
         defaults["value"] = 0
