@@ -171,7 +171,8 @@ def test_an_even_split_stalls_both_sides_and_reorgs_no_deeper_than_argued(four):
 
 def test_write_to_final_p99_on_four_hosts_under_load(four):
     """Six members write at once through their own organisations' nodes (handed to the others too)
-    while 30 plain transfers a second load the chain; each write is final when `finality.confirmations(4)` blocks are on top of it."""
+    while 30 plain transfers a second load the chain; each write is final when
+    `finality.confirmations(4)` blocks are on top of it."""
     net, dep, *_ = four
     depth = finality.confirmations(4)
     accounts = dev_accounts(20)
