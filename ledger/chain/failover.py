@@ -118,6 +118,8 @@ class FailoverProvider(HTTPProvider):
 
     def _hand(self, j: int, method: Any, params: Any) -> None:
         try:
+            if time.monotonic() - self._down_since.get(j, -1e9) < self.retry_first_s:
+                return  # it failed since this was queued (e.g. timed out): the queue drains at once
             self._ask(j, method, params)
         except (RequestException, OSError):
             pass  # marked down by _ask; the node that answered the caller has it
