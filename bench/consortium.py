@@ -73,10 +73,10 @@ def _consortium(root: Path) -> dict[str, float]:
         sealed = (root / "platform" / "custodial.sealed").read_bytes()  # the operator's keys, sealed at init
         keys = unseal(sealed).decode()  # (under this process's passphrase; handed to its API in its environment)
         port = 8000 if hosts else free_port()
-        with served(
-            prefix, platform.host, platform.url, manifest, "platform-api", port, LEDGER_SIGNER_MNEMONIC=keys
-        ) as b:
+        everyone = ",".join(net.nodes[o].url for o in ORGS)  # its own node first, then the others'
+        with served(prefix, platform.host, everyone, manifest, "platform-api", port, LEDGER_SIGNER_MNEMONIC=keys) as b:
             load = Load(b, dep, [net.nodes[o].url for o in ("platform", "regulator", "carrier")], depth)
+            load.peers = [net.nodes[o].url for o in ORGS]
             out |= load.run(STEADY_S, "consortium")
             net.stop("brand", signal.SIGKILL)
             out |= load.run(FAULT_S, "consortium.one_down")
@@ -84,6 +84,7 @@ def _consortium(root: Path) -> dict[str, float]:
             net.wait_agreed(list(ORGS), 60)
             if hosts:
                 load.urls = [net.nodes[o].url for o in ("platform", "regulator", "brand")]  # not the cut-off one
+                load.peers = load.urls  # nor handing writes to it
                 hosts.partition(["carrier"], ["platform", "brand", "regulator"])
                 try:
                     out |= load.run(FAULT_S, "consortium.partitioned")

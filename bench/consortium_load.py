@@ -102,6 +102,7 @@ def prepare(dep: Deployment) -> None:
 class Load:
     def __init__(self, base: str, dep: Deployment, node_urls: list[str], depth: int):
         self.base, self.dep, self.urls, self.depth = base, dep, node_urls, depth
+        self.peers = node_urls  # the nodes a timed write is also handed to, besides its writer's own
         accounts = dev_accounts(20)
         self.members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
         self.headers = {w: login(base, self.members[w]) for w in ("platform", "logistics", "producer")}
@@ -205,7 +206,8 @@ class Load:
                 time.sleep(0.2)
 
     def _timed(self, stop: threading.Event, latencies: list[float], writer: str) -> None:
-        w3 = connect(self.urls[TIMED_WRITERS.index(writer) % len(self.urls)])
+        own = self.urls[TIMED_WRITERS.index(writer) % len(self.urls)]
+        w3 = connect(",".join([own, *(u for u in self.peers if u != own)]))  # read from its own, sent to all
         sender = Sender(w3, self.members[writer], self.dep.decoder())
         prov = self.dep.contract("Provenance")
         rng = random.Random(writer)

@@ -20,6 +20,7 @@ from web3.exceptions import Web3Exception
 from ledger.access.roles import Role
 from ledger.chain.client import DEV_MNEMONIC, Sender, connect, dev_accounts
 from ledger.chain.deploy import Deployment, attach
+from ledger.chain.tx_defaults import ask
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import data_dir
 from ledger.store.db import DriverStatement, make_engine, migrate, session_factory
@@ -57,11 +58,12 @@ class Chain:
 
     def roles_of(self, address: str) -> int:
         """Roles as the Membership contract says now, and GOVERNOR for a member of the governance
-        council (read on every request)."""
+        council (read on every request: both asked of the node at once)."""
         try:
             dep = self.deployment()
+            governor = ask(dep.contract("Governance").functions.isGovernor(address).call)
             roles = int(dep.contract("Membership").functions.rolesOf(address).call())
-            if dep.contract("Governance").functions.isGovernor(address).call():
+            if governor.result():
                 roles |= Role.GOVERNOR
             return roles
         except (RequestException, Web3Exception, OSError) as exc:

@@ -27,6 +27,7 @@ from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
 from .submission import NonceTaken, TransactionRejected, send_raw
+from .tx_defaults import ask, build_transaction
 
 NONCE_ATTEMPTS = 5
 
@@ -188,8 +189,11 @@ class Sender:
         for attempt in range(1, NONCE_ATTEMPTS + 1):
             with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
+                # the nonce asked with the defaults, under the lock: the window another writer of the
+                # key (outside our lock) can take it in is one estimate long
+                nonce = ask(self.w3.eth.get_transaction_count, self.account.address, "pending")
                 try:
-                    tx = fn.build_transaction(params)
+                    tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
                     failure = self._failure(exc)
                     if waited or not self._own_writes_pending():
@@ -198,8 +202,7 @@ class Sender:
                 if tx is None:  # simulated on a head without this key's earlier writes: wait, then again
                     waited = True
                 else:
-                    # the nonce last, just before signing: the window another writer of the key can take it in
-                    tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+                    tx["nonce"] = nonce.result()
                     raw = self.account.sign_transaction(tx).raw_transaction
                     if self.on_sent is not None:
                         self.on_sent(keccak(raw))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from requests.exceptions import RequestException
 from web3 import HTTPProvider
 
 from ledger.errors import NodeUnavailable
+
+#: signed transactions waiting to be handed to one node before more for it are skipped
+SPREAD_BACKLOG = 64
 
 
 class FailoverProvider(HTTPProvider):
@@ -20,9 +25,12 @@ class FailoverProvider(HTTPProvider):
     returns, but only once it has caught up: a node that comes back behind the newest block this
     provider has seen (a receipt's block, a head) would answer as if our own writes had not
     happened (a batch's product "unknown" to a gas estimate), so it stays out until it reaches
-    that block. A signed transaction is also handed to every other node that answers, so it is not
-    lost with the node that first took it. Errors the node answers (a revert, a bad nonce) are
-    answers, not failures: they are returned as they are.
+    that block. A signed transaction is handed to every other node at the same time, in the
+    background (a thread per node, so one slow node holds up no other): it is not lost with the
+    node that first took it, and it reaches the validator whose turn it is to seal without waiting
+    for the nodes' gossip (geth announces a transaction to most peers, which fetch it only half a
+    second later: the write then missed the next block). Errors the node answers (a revert, a bad
+    nonce) are answers, not failures: they are returned as they are.
     """
 
     def __init__(self, urls: list[str], timeout: float = 10.0, retry_first_s: float = 5.0):
@@ -33,6 +41,9 @@ class FailoverProvider(HTTPProvider):
         self.retry_first_s = retry_first_s
         #: the newest block any answer has shown us: what a returning node must have reached
         self.seen_block = -1
+        self._spreaders = [ThreadPoolExecutor(1, thread_name_prefix=f"spread-{i}") for i in range(len(urls))]
+        self._backlog = [0] * len(urls)
+        self._backlog_lock = threading.Lock()
 
     def _order(self) -> list[int]:
         now = time.monotonic()
@@ -42,7 +53,13 @@ class FailoverProvider(HTTPProvider):
     def make_request(self, method: Any, params: Any) -> Any:
         last: Exception | None = None
         behind: list[int] = []
-        for i in self._order():
+        order = self._order()
+        if method == "eth_sendRawTransaction":  # the others at the same time (one taking it twice: "already known")
+            now = time.monotonic()  # (a node down a while is tried again: it may be back)
+            self._spread(
+                [j for j in order[1:] if now - self._down_since.get(j, -1e9) >= self.retry_first_s], method, params
+            )
+        for i in order:
             if i in self._down_since and not self._caught_up(i):
                 behind.append(i)
                 continue
@@ -51,8 +68,6 @@ class FailoverProvider(HTTPProvider):
             except (RequestException, OSError) as exc:
                 last = exc
                 continue
-            if method == "eth_sendRawTransaction":
-                self._spread(i, method, params)
             return answer
         for i in behind:  # every node that answers is behind: a lagging answer beats none
             with contextlib.suppress(RequestException, OSError):
@@ -91,8 +106,23 @@ class FailoverProvider(HTTPProvider):
             return False
         return True
 
-    def _spread(self, sent_to: int, method: Any, params: Any) -> None:
-        for j, provider in enumerate(self._providers):
-            if j != sent_to and j not in self._down_since:
-                with contextlib.suppress(RequestException, OSError):
-                    provider.make_request(method, params)
+    def _spread(self, to: list[int], method: Any, params: Any) -> None:
+        """Hand `params` to nodes `to` in the background; a node whose earlier handovers have not
+        gone out yet (slow, or gone) is skipped: the nodes' own gossip still carries it there."""
+        for j in to:
+            with self._backlog_lock:
+                if self._backlog[j] >= SPREAD_BACKLOG:
+                    continue
+                self._backlog[j] += 1
+            self._spreaders[j].submit(self._hand, j, method, params)
+
+    def _hand(self, j: int, method: Any, params: Any) -> None:
+        try:
+            if time.monotonic() - self._down_since.get(j, -1e9) < self.retry_first_s:
+                return  # it failed since this was queued (e.g. timed out): the queue drains at once
+            self._ask(j, method, params)
+        except (RequestException, OSError):
+            pass  # marked down by _ask; the node that answered the caller has it
+        finally:
+            with self._backlog_lock:
+                self._backlog[j] -= 1

@@ -77,7 +77,9 @@ def confirmations(n: int) -> int:
 def wait_final(w3: Web3, tx_hash: bytes, depth: int, timeout: float = 60) -> int:
     """Wait until the transaction's block is on `w3`'s chain with `depth` blocks on top; its block
     number. A receipt from a block a reorg dropped does not count: the write is final where it was
-    sealed again. Polls lightly: the receipt every 50 ms, then the head every 20 ms."""
+    sealed again. Polls lightly: the receipt every 50 ms, then the head every 20 ms; the heads seen
+    are kept, so the head `depth` blocks up is known to descend from the receipt's block by their
+    parent hashes, with no further question to the node (else its block is read again)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -85,11 +87,35 @@ def wait_final(w3: Web3, tx_hash: bytes, depth: int, timeout: float = 60) -> int
         except TransactionNotFound:
             time.sleep(0.05)
             continue
-        while w3.eth.block_number < receipt["blockNumber"] + depth and time.monotonic() < deadline:
+        number, block_hash = int(receipt["blockNumber"]), bytes(receipt["blockHash"])
+        seen: dict[int, tuple[bytes, bytes]] = {}  # number -> (hash, parent's hash) of the heads polled
+        while time.monotonic() < deadline:
+            head = _head(w3)
+            seen[head[0]] = head[1:]
+            if head[0] >= number + depth:
+                break
             time.sleep(0.02)
-        if w3.eth.get_block(receipt["blockNumber"])["hash"] == receipt["blockHash"]:
-            return int(receipt["blockNumber"])
+        else:
+            break
+        if _descends(seen, head[0], number, block_hash) or bytes(w3.eth.get_block(number)["hash"]) == block_hash:
+            return number
     raise NodeUnavailable(f"transaction {bytes(tx_hash).hex()} not final ({depth} blocks deep) in {timeout:.0f} s")
+
+
+def _head(w3: Web3) -> tuple[int, bytes, bytes]:
+    """The node's newest block: (number, hash, parent's hash)."""
+    block = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])["result"]
+    return int(block["number"], 16), bytes.fromhex(block["hash"][2:]), bytes.fromhex(block["parentHash"][2:])
+
+
+def _descends(seen: dict[int, tuple[bytes, bytes]], head: int, number: int, block_hash: bytes) -> bool:
+    """Whether the heads seen link `head` back to block `number` with hash `block_hash`."""
+    n = head
+    while n > number:
+        if n - 1 not in seen or seen[n - 1][0] != seen[n][1]:
+            return False
+        n -= 1
+    return seen[number][0] == block_hash
 
 
 def chain_tail(w3: Web3, blocks: int = 12) -> tuple[int, dict[int, bytes]]:

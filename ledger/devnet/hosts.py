@@ -78,7 +78,7 @@ class Hosts:
             raise
 
     def namespace(self, org: str) -> str:
-        return f"netns-{self.run}-{org}"
+        return f"{os.environ.get('LEDGER_NETNS_PREFIX', 'netns')}-{self.run}-{org}"
 
     def add(self, org: str) -> str:
         """A host for `org`: its namespace, veth and address (returned)."""

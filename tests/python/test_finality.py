@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from ledger.chain import finality
-from ledger.errors import LedgerError
+from ledger.chain.client import connect, dev_accounts
+from ledger.errors import LedgerError, NodeUnavailable
 
 
 def test_the_argued_depth_per_validator_count(monkeypatch):
@@ -37,3 +41,25 @@ def test_settings_come_from_the_environment_and_bad_ones_are_refused(monkeypatch
         monkeypatch.setenv(name, bad)
         with pytest.raises(LedgerError, match=name):
             finality.block_period_s() if name == "LEDGER_BLOCK_PERIOD_S" else finality.confirmations(4)
+
+
+def test_a_write_is_final_only_with_depth_blocks_on_top_of_its_own_block(anvil_factory):
+    """On a node mining only when told: not final with fewer than `depth` blocks on top; final,
+    at its own block's number, as soon as they come (the heads polled link back to it)."""
+    w3 = connect(anvil_factory().url)
+    w3.provider.make_request("evm_setAutomine", [False])
+    a, b = dev_accounts(2)
+    tx = w3.eth.send_transaction({"from": a.address, "to": b.address, "value": 1})
+    w3.provider.make_request("evm_mine", [])
+    own = w3.eth.get_transaction_receipt(tx)["blockNumber"]
+    with pytest.raises(NodeUnavailable):  # no block on top, one asked
+        finality.wait_final(w3, tx, 1, timeout=0.5)
+    mine = threading.Thread(target=lambda: [time.sleep(0.3) or w3.provider.make_request("evm_mine", []) for _ in "ab"])
+    mine.start()
+    started = time.monotonic()
+    try:
+        assert finality.wait_final(w3, tx, 2, timeout=10) == own
+    finally:
+        mine.join()
+    assert 0.5 < time.monotonic() - started < 5
+    assert finality.wait_final(w3, tx, 0) == own

@@ -5,6 +5,7 @@ still better than none. Nodes here are small JSON-RPC servers whose head the tes
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,3 +121,32 @@ def test_a_write_simulated_before_the_keys_earlier_write_is_mined_waits_for_it(a
     with pytest.raises(TransactionFailed) as refused:  # a revert with nothing pending is answered at once
         sender.submit(prov.functions.registerBatch(int(new_gtin()), "L2"))
     assert refused.value.error == "UnknownProduct"
+
+
+def test_a_signed_write_is_handed_to_every_node_at_once_and_a_hung_one_holds_up_nothing(anvil_factory):
+    """The write goes to its own node and, in the background, to the others (so the validator in
+    turn has it without the nodes' gossip): a node that accepts connections and never answers
+    does not delay the answer nor the handover to the nodes after it."""
+    own, other = anvil_factory(), anvil_factory()
+    for node in (own, other):
+        connect(node.url).provider.make_request("evm_setAutomine", [False])
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)  # accepts, never reads nor answers
+    try:
+        p = FailoverProvider([own.url, f"http://127.0.0.1:{hung.getsockname()[1]}", other.url], timeout=5)
+        w3 = connect(own.url)
+        a, b = dev_accounts(2)
+        fees = {"maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "gas": 21_000, "chainId": w3.eth.chain_id}
+        raw = a.sign_transaction({"to": b.address, "value": 1, "nonce": 0, **fees}).raw_transaction
+        started = time.monotonic()
+        tx = p.make_request("eth_sendRawTransaction", ["0x" + raw.hex()])["result"]
+        assert time.monotonic() - started < 2.5  # not the hung node's 5 s
+        in_pool = connect(other.url)
+        deadline = time.monotonic() + 4
+        while in_pool.provider.make_request("eth_getTransactionByHash", [tx]).get("result") is None:
+            assert time.monotonic() < deadline, "the other node was not handed the write"
+            time.sleep(0.05)
+        assert w3.provider.make_request("eth_getTransactionByHash", [tx])["result"]["hash"] == tx
+    finally:
+        hung.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from web3._utils.transactions import fill_transaction_defaults  # the reference, in a test only
 
 from ledger.chain.client import connect, dev_accounts
-from ledger.chain.tx_defaults import fill_defaults
+from ledger.chain.tx_defaults import build_transaction, fill_defaults
 
 
 def test_defaults_are_web3s(chain_node):
@@ -23,3 +23,19 @@ def test_defaults_are_web3s(chain_node):
             if w3.eth.block_number == block:
                 break
         assert ours == theirs
+
+
+def test_a_contract_calls_transaction_is_web3s(chain_node, deployment):
+    """`build_transaction` (its node's answers asked at once) builds what the contract function's
+    own `build_transaction` builds: to, data, gas, fees, chain id."""
+    w3, (deployment, _) = connect(chain_node.url), deployment
+    platform = dev_accounts(20)[deployment.manifest["members"]["platform"]["account_index"]]
+    fn = deployment.contract("Provenance").functions.anchor(b"\x07" * 32, 1, "defaults")
+    for params in ({"from": platform.address}, {"from": platform.address, "gas": 90_000, "maxPriorityFeePerGas": 3}):
+        for _ in range(5):
+            block = w3.eth.block_number
+            ours, theirs = build_transaction(w3, fn, dict(params)), fn.build_transaction(dict(params))
+            if w3.eth.block_number == block:
+                break
+        assert ours == theirs
+        assert ours["gas"] > 21_000 and ours["chainId"] == w3.eth.chain_id
