@@ -229,13 +229,15 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         token.safeTransferFrom(msg.sender, address(this), run.total);
     }
 
-    /// @notice Name the carrier of an escrowed order that has none; operators only. The order's
-    /// packed word changes: its carrier index must then point at `carrier` in the caller's table.
+    /// @notice Name the carrier of an escrowed order that has none; its payer (an operator) only.
+    /// The order's packed word changes: its carrier index must then point at `carrier` in the
+    /// caller's table.
     function setCarrier(address[] calldata accounts, bytes32 key, uint256 word, address carrier) external {
         _checkRole(msg.sender, Roles.OPERATOR);
         if (!membership.hasAnyRole(carrier, Roles.LOGISTICS)) revert NotACarrier(carrier);
         Terms memory t;
         _decode(t, key, word, accounts);
+        _onlyPayer(t);
         (OrderRecord r, Status s) = _load(t);
         if (s != Status.Escrowed) revert WrongStatus(key, s);
         if (t.carrierIdx != NO_CARRIER) revert HasCarrier(key);
@@ -252,7 +254,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         _deliver(accounts, orders, events, true);
     }
 
-    /// @notice The platform confirms delivery of orders that have no carrier; operators only.
+    /// @notice The platform confirms delivery of orders that have no carrier; each order's payer
+    /// (an operator) only.
     function confirmByPlatform(address[] calldata accounts, uint256[] calldata orders, bytes32[] calldata events)
         external
     {
@@ -261,11 +264,12 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     }
 
     /// @notice Refund `amount` of an order before settlement: before delivery, or within the
-    /// return window. The merchant of the order or an operator. A full refund ends the order.
+    /// return window. The merchant of the order or its payer (an operator). A full refund ends the order.
     function refund(address[] calldata accounts, bytes32 key, uint256 word, uint256 amount) external nonReentrant {
         Terms memory t;
         _decode(t, key, word, accounts);
-        if (msg.sender != t.merchant && !membership.hasAnyRole(msg.sender, Roles.OPERATOR)) {
+        if (msg.sender != t.merchant && (msg.sender != t.payer || !membership.hasAnyRole(msg.sender, Roles.OPERATOR)))
+        {
             revert NotAllowed(key, msg.sender);
         }
         (OrderRecord r, Status s) = _load(t);
@@ -284,12 +288,13 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         _refundTo(t, amount, remaining - amount);
     }
 
-    /// @notice Raise a dispute for the shopper within the return window; operators only. The
-    /// order is frozen until arbiters rule.
+    /// @notice Raise a dispute for the shopper within the return window; the order's payer (an
+    /// operator) only. The order is frozen until arbiters rule.
     function dispute(address[] calldata accounts, bytes32 key, uint256 word) external {
         _checkRole(msg.sender, Roles.OPERATOR);
         Terms memory t;
         _decode(t, key, word, accounts);
+        _onlyPayer(t);
         (OrderRecord r, Status s) = _load(t);
         if (s != Status.Delivered) revert WrongStatus(key, s);
         uint64 deadline = r.deadline();
@@ -418,8 +423,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         uint256 ci = w.carrierIdx();
         if (byCarrier) {
             if (ci == NO_CARRIER || _at(accounts, ci) != msg.sender) revert NotTheCarrier(key, msg.sender);
-        } else if (ci != NO_CARRIER) {
-            revert HasCarrier(key);
+        } else {
+            if (ci != NO_CARRIER) revert HasCarrier(key);
+            if (_at(accounts, w.payerIdx()) != msg.sender) revert NotAllowed(key, msg.sender);
         }
         (uint256 h, address payer) = w.commitment(key, accounts);
         uint256 slot = w.slot();
@@ -503,6 +509,12 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
             address c = _at(accounts, ci);
             if (!membership.hasAnyRole(c, Roles.LOGISTICS)) revert NotACarrier(c);
         }
+    }
+
+    /// @dev Only the order's payer acts on it for the platform: another operator's key may not
+    /// refund, freeze, carry or deliver orders it did not pay for.
+    function _onlyPayer(Terms memory t) private view {
+        if (msg.sender != t.payer) revert NotAllowed(t.key, msg.sender);
     }
 
     function _noZeroAccount(address[] calldata accounts) private pure {

@@ -1,0 +1,87 @@
+"""What one key may not do to what belongs to others (an outside audit, issue 25's siblings):
+a token holder may not spend an issuer's fiat reference, and an operator may act only on the
+orders it paid for itself."""
+
+import pytest
+from conftest import OPERATOR, govern, reverts
+from eth_utils import keccak
+
+from ledger.money.orders.terms import Batch, OrderTerms
+
+EVENT = keccak(text="urn:epcis:delivery")
+
+
+def test_a_holder_cannot_spend_a_deposit_reference_before_the_issuer(token, issuer, merchant, buyer):
+    """A fiat deposit's reference (a bank transfer's, seen in the pool or guessed) redeemed first
+    by any holder for 1 fen used to make the deposit unmintable: the same namespace held both."""
+    token.mint(buyer, 1, {"from": issuer})
+    token.redeem(1, "ICBC-20261205-0042", {"from": buyer})
+    tx = token.issue(merchant, 50_000, "ICBC-20261205-0042", {"from": issuer})
+    assert tx.events["Issued"]["amount"] == 50_000 and token.balanceOf(merchant) == 50_000
+    assert token.referenceUsed(keccak(text="ICBC-20261205-0042"))
+    with reverts("ReferenceUsed"):  # each reference still once each way
+        token.issue(merchant, 50_000, "ICBC-20261205-0042", {"from": issuer})
+    token.mint(buyer, 1, {"from": issuer})
+    with reverts("ReferenceUsed"):
+        token.redeem(1, "ICBC-20261205-0042", {"from": buyer})
+    assert token.redemptionUsed(keccak(text="ICBC-20261205-0042"))
+
+
+@pytest.fixture(scope="module")
+def platform_b(accounts, governance, governors, membership, funded, issuer):
+    """A second platform: an operator with a key and orders of its own."""
+    b = accounts[18]
+    govern(governance, governors, membership, "admit", b, OPERATOR)
+    funded.mint(b, 1_000_000, {"from": issuer})
+    return b
+
+
+def _terms(payer, merchant, carrier=None, slot=1):
+    return OrderTerms(
+        key=keccak(text=f"order of {payer.address}"),
+        amount=10_000,
+        merchant=merchant.address,
+        payer=payer.address,
+        slot=slot,
+        platform_fee_bps=500,
+        carrier=carrier.address if carrier else None,
+    )
+
+
+def _one(fn, t, *extra, sender):
+    b = Batch.of([t])
+    return fn(b.accounts, b.words[0], b.words[1], *extra, {"from": sender})
+
+
+def test_an_operator_acts_only_on_the_orders_it_paid_for(settlement, funded, platform, platform_b, merchant, logistics):
+    """Any operator key used to refund, dispute, name a carrier for or confirm delivery of another
+    platform's orders: return the merchant's escrow to that payer, freeze it, or open the return
+    window with a carrier of its choosing. Now only the order's payer (or its merchant, refunding)."""
+    funded.approve(settlement, 2**256 - 1, {"from": platform})
+    t = _terms(platform, merchant)
+    b = Batch.of([t])
+    settlement.escrow(b.accounts, b.words, {"from": platform})
+    with reverts("NotAllowed"):
+        _one(settlement.refund, t, 10_000, sender=platform_b)
+    with reverts("NotAllowed"):
+        _one(settlement.setCarrier, t, logistics, sender=platform_b)
+    with reverts("NotAllowed"):
+        settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform_b})
+    settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform})
+    with reverts("NotAllowed"):
+        _one(settlement.dispute, t, sender=platform_b)
+    assert settlement.orderState(b.accounts, b.words[0], b.words[1])[0] == 2  # delivered, untouched
+    assert settlement.owed(platform) == 0 and settlement.totalEscrowed() == 10_000
+    # the payer and the merchant keep their rights
+    _one(settlement.refund, t, 1_000, sender=merchant)
+    _one(settlement.refund, t, 1_000, sender=platform)
+    _one(settlement.dispute, t, sender=platform)
+    assert settlement.owed(platform) == 2_000
+    # platform B's own order: B names its carrier, not platform A
+    funded.approve(settlement, 2**256 - 1, {"from": platform_b})
+    tb = _terms(platform_b, merchant)
+    bb = Batch.of([tb])
+    settlement.escrow(bb.accounts, bb.words, {"from": platform_b})
+    with reverts("NotAllowed"):
+        _one(settlement.setCarrier, tb, logistics, sender=platform)
+    _one(settlement.setCarrier, tb, logistics, sender=platform_b)
