@@ -81,7 +81,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice the carrier index of an order without a carrier
     uint256 public constant NO_CARRIER = 0xFFFF;
     uint256 public constant MAX_AMOUNT = (1 << 48) - 1;
-    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,uint256 refund)");
+    /// @dev a ruling names the order's payer too: keys are unique only in each platform's books, and
+    /// another platform's order under the same key must not take a ruling made for this one
+    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,address payer,uint256 refund)");
 
     IERC20 public immutable token;
     address public treasury;
@@ -305,7 +307,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Execute the arbiters' ruling on a disputed order: refund `refundAmount` of what
     /// remains to the payer and settle the rest at once. `signatures` are EIP-712 signatures of
-    /// Ruling(order, refund) by distinct arbiters in ascending address order: one suffices when
+    /// Ruling(order, payer, refund) by distinct arbiters in ascending address order: one suffices when
     /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise; no party to the order
     /// (its payer, merchant, referrers or carrier) signs a ruling on it. Anyone may submit.
     function rule(
@@ -377,9 +379,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         return (uint160(r.termsHash()), r.status(), r.deadline(), r.refunded());
     }
 
-    /// @notice The EIP-712 digest arbiters sign for a ruling.
-    function rulingDigest(bytes32 key, uint256 refundAmount) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, refundAmount)));
+    /// @notice The EIP-712 digest arbiters sign for a ruling on the order `key` of `payer`.
+    function rulingDigest(bytes32 key, address payer, uint256 refundAmount) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, payer, refundAmount)));
     }
 
     /// @notice The split of `amount`: each referral share and the platform fee rounded down,
@@ -634,7 +636,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         view
     {
         if (signatures.length < required) revert TooFewSignatures(t.key, signatures.length, required);
-        bytes32 digest = rulingDigest(t.key, refundAmount);
+        bytes32 digest = rulingDigest(t.key, t.payer, refundAmount);
         address last = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);

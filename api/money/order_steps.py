@@ -206,7 +206,7 @@ def ruling_to_sign(
     params = settlement.parameters(dep)
     remaining = o.amount_fen - (o.refunded_fen or 0)
     needed = params["arbiter_quorum"] if remaining > params["ruling_threshold_fen"] else 1
-    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), refund_fen)
+    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), o.payer, refund_fen)
     return {
         "order_id": o.order_id,
         "status": o.status,

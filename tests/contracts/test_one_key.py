@@ -4,6 +4,7 @@ orders it paid for itself."""
 
 import pytest
 from conftest import OPERATOR, govern, reverts
+from eth_account import Account
 from eth_utils import keccak
 
 from ledger.money.orders.terms import Batch, OrderTerms
@@ -85,3 +86,37 @@ def test_an_operator_acts_only_on_the_orders_it_paid_for(settlement, funded, pla
     with reverts("NotAllowed"):
         _one(settlement.setCarrier, tb, logistics, sender=platform)
     _one(settlement.setCarrier, tb, logistics, sender=platform_b)
+
+
+def test_a_ruling_on_one_platforms_order_does_not_decide_anothers_with_the_same_key(
+    settlement, funded, platform, platform_b, merchant, merchant_b, signing_arbiters
+):
+    """Order keys are public (OrderEscrowed) and unique only in each platform's books: platform B
+    escrowed an order under platform A's disputed key, disputed it, had an arbiter rule on it, and
+    the signature then decided A's dispute too (anyone may submit a ruling). A ruling names the payer."""
+    for p in (platform, platform_b):
+        funded.approve(settlement, 2**256 - 1, {"from": p})
+    mine, sham = _terms(platform, merchant), _terms(platform_b, merchant_b)
+    sham = OrderTerms(**{**sham.__dict__, "key": mine.key, "amount": 1})
+    for t, p in ((mine, platform), (sham, platform_b)):
+        b = Batch.of([t])
+        settlement.escrow(b.accounts, b.words, {"from": p})
+        settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": p})
+        _one(settlement.dispute, t, sender=p)
+    arbiter = signing_arbiters[0]
+    digest = bytes(settlement.rulingDigest(sham.key, platform_b, 0))
+    signature = bytes(Account.unsafe_sign_hash(digest, arbiter.key).signature)
+    with reverts("NotAnArbiter"):  # over A's order the signature names someone else
+        _one(settlement.rule, mine, 0, [signature], sender=platform_b)
+    _one(settlement.rule, sham, 0, [signature], sender=platform_b)  # the order it was made for
+    assert settlement.orderState(*_args(mine))[0] == 3  # A's order: still disputed, undecided
+    own = bytes(
+        Account.unsafe_sign_hash(bytes(settlement.rulingDigest(mine.key, platform, 10_000)), arbiter.key).signature
+    )
+    _one(settlement.rule, mine, 10_000, [own], sender=platform)
+    assert settlement.orderState(*_args(mine))[0] == 5
+
+
+def _args(t):
+    b = Batch.of([t])
+    return b.accounts, b.words[0], b.words[1]
