@@ -81,6 +81,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice the carrier index of an order without a carrier
     uint256 public constant NO_CARRIER = 0xFFFF;
     uint256 public constant MAX_AMOUNT = (1 << 48) - 1;
+    /// @notice the longest settlement timeout or return window (2^32 s, 136 years): a deadline has
+    /// 40 bits in an order's record, and a longer period spilled into its status and terms
+    uint64 public constant MAX_PERIOD = 1 << 32;
     /// @dev a ruling names the order's payer too: keys are unique only in each platform's books, and
     /// another platform's order under the same key must not take a ruling made for this one
     bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,address payer,uint256 refund)");
@@ -148,6 +151,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error SignersNotAscending(address signer);
     error BadQuorum(uint8 quorum);
     error NothingOwed(address account);
+    error PeriodTooLong(uint64 period, uint64 max);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
@@ -156,6 +160,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (address(token_) == address(0) || treasury_ == address(0)) revert ZeroAddress();
         token = token_;
         treasury = treasury_;
+        _checkPeriod(timeout_);
         settlementTimeout = timeout_;
         emit TreasurySet(treasury_);
         emit TimeoutSet(timeout_);
@@ -177,12 +182,14 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Set the delay after escrow from which anyone may settle an undelivered order.
     function setTimeout(uint64 timeout_) external onlyGovernance {
+        _checkPeriod(timeout_);
         settlementTimeout = timeout_;
         emit TimeoutSet(timeout_);
     }
 
     /// @notice Set the return window opened by delivery. Governance only.
     function setReturnWindow(uint64 window_) external onlyGovernance {
+        _checkPeriod(window_);
         returnWindow = window_;
         emit ReturnWindowSet(window_);
     }
@@ -517,6 +524,10 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// refund, freeze, carry or deliver orders it did not pay for.
     function _onlyPayer(Terms memory t) private view {
         if (msg.sender != t.payer) revert NotAllowed(t.key, msg.sender);
+    }
+
+    function _checkPeriod(uint64 period) private pure {
+        if (period > MAX_PERIOD) revert PeriodTooLong(period, MAX_PERIOD);
     }
 
     function _noZeroAccount(address[] calldata accounts) private pure {
