@@ -120,3 +120,31 @@ def test_a_ruling_on_one_platforms_order_does_not_decide_anothers_with_the_same_
 def _args(t):
     b = Batch.of([t])
     return b.accounts, b.words[0], b.words[1]
+
+
+@pytest.fixture(scope="module")
+def proofs(PurchaseProofs, membership, token, governors):
+    """PurchaseProofs over any verifier: terms are set without proofs."""
+    return PurchaseProofs.deploy(membership, token, {"from": governors[0]})
+
+
+def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, governance, governors):
+    """A merchant's claim terms are its promise to the batch's shoppers: while they run, the
+    merchant used to zero them (or move the amount a proof binds) at any moment, even in front of
+    a shopper's claim in the pool. Now it may only extend them; the council may still change them."""
+    batch, until = 4242, chain.time() + 86_400
+    proofs.setClaimTerms(batch, merchant, 500, until, 3, {"from": merchant})
+    for amount, end, count in ((500, until, 0), (500, until - 1, 3), (499, until, 3), (501, until, 3)):
+        with reverts("TermsLocked"):
+            proofs.setClaimTerms(batch, merchant, amount, end, count, {"from": merchant})
+    proofs.setClaimTerms(batch, merchant, 500, until + 86_400, 5, {"from": merchant})  # more, for longer
+    assert list(proofs.claimTerms(batch))[1:] == [500, until + 86_400, 5, False]
+    govern(governance, governors, proofs, "setClaimTerms", batch, merchant, 500, until, 0)
+    assert list(proofs.claimTerms(batch))[1:] == [500, until, 0, True]
+    chain.sleep(3 * 86_400)
+    chain.mine()
+    other = 4343  # a batch whose terms ran out may be given new ones
+    proofs.setClaimTerms(other, merchant, 500, chain.time() + 10, 1, {"from": merchant})
+    chain.sleep(20)
+    chain.mine()
+    proofs.setClaimTerms(other, merchant, 300, chain.time() + 86_400, 0, {"from": merchant})
