@@ -7,6 +7,9 @@ Synthetic leaves (random field elements) in a SQLite file of their own; the API'
 (`ledger.privacy.chunks`) make the summary, the prefix pages and a chunk, timed in this process;
 the prover's work (find its leaf in the prefixes, its path from its chunk and the chunk roots) is
 the page's own code (`treepath.js`, the reference Poseidon the page loads) on Node, timed there.
+`server_summary_cold_s` is a summary with nothing stored (every chunk hashed: what a restart cost
+before chunk roots were kept in the database); `server_summary_restarted_s` forgets what the
+process keeps in memory and reads the stored chunk roots (`ledger.privacy.chunk_store`).
 Bytes are the answers' bodies; the old way is one JSON of every leaf in decimal (`GET /tree`)."""
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 from ledger.paths import ROOT
 from ledger.privacy import chunks, tree  # noqa: F401 - tree: the orders table the commitments refer to
 from ledger.privacy.fields import FIELD
-from ledger.store.purchase_tables import PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment
 
 
 def _fill(db: Session, start: int, count: int, rng: random.Random) -> list[int]:
@@ -50,6 +53,12 @@ def _timed(fn):  # type: ignore[no-untyped-def]
     return out, round(time.perf_counter() - t, 3)
 
 
+def _restart() -> None:
+    """Forget what this process keeps in memory, as a restarted API would."""
+    chunks._roots.clear()
+    chunks._summary.clear()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--leaves", type=int, default=1_000_000)
@@ -58,13 +67,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zk2-tree-") as tmp:
         engine = create_engine(f"sqlite:///{tmp}/tree.sqlite3")
         PurchaseCommitment.__table__.create(engine)
+        PurchaseChunkRoot.__table__.create(engine)
         out: dict = {"leaves": n}
         with Session(engine) as db:
             values, out["fill_s"] = _timed(lambda: _fill(db, 0, n, rng))
             summary, out["server_summary_cold_s"] = _timed(lambda: chunks.summary(db))
             _, out["server_summary_warm_s"] = _timed(lambda: chunks.summary(db))
+            _restart()  # a restarted server: nothing in memory, the chunk roots in the database
+            _, out["server_summary_restarted_s"] = _timed(lambda: chunks.summary(db))
             _fill(db, n, 500, rng)  # one anchor's worth more: only the last chunk(s) are hashed again
             summary, out["server_summary_after_500_more_s"] = _timed(lambda: chunks.summary(db))
+            _restart()
+            _, out["server_summary_restarted_after_500_more_s"] = _timed(lambda: chunks.summary(db))
             pages = -(-summary["size"] // chunks.PREFIX_PAGE)
             prefix_bodies, out["server_prefix_pages_s"] = _timed(lambda: [chunks.prefixes(db, p) for p in range(pages)])
             index = rng.randrange(n)

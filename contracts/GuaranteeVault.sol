@@ -198,9 +198,23 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         onlyRole(Roles.ARBITER)
         returns (uint256 caseId)
     {
+        if (msg.sender == claimant || msg.sender == merchant) revert PartyToCase(msg.sender);
+        caseId = _openFor(merchant, claimant, amount);
+    }
+
+    /// @notice A shopper's proven dispute becomes a case: `amount` of `merchant`'s deposit frozen
+    /// for `payTo`, the address the shopper named. Only the claims payer calls it, once it has
+    /// checked the shopper's proof against the batch's terms; arbiters then decide the case as any
+    /// other ({closeCase}, {ruleCase}): no arbiter opened it, so one not a party may uphold it up
+    /// to `caseThreshold`, a quorum above. An upheld case is paid with {claimFor}.
+    function openProvenCase(address merchant, address payTo, uint96 amount) external returns (uint256 caseId) {
+        if (msg.sender != claimsPayer || msg.sender == address(0)) revert NotClaimsPayer(msg.sender);
+        caseId = _openFor(merchant, payTo, amount);
+    }
+
+    function _openFor(address merchant, address claimant, uint96 amount) private returns (uint256 caseId) {
         if (amount == 0) revert ZeroAmount();
         if (claimant == address(0)) revert ZeroAddress();
-        if (msg.sender == claimant || msg.sender == merchant) revert PartyToCase(msg.sender);
         Account storage a = _accounts[merchant];
         uint256 unfrozen = a.balance - a.frozen;
         if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);
@@ -283,11 +297,21 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Pull what the caller was awarded.
     function claim() external nonReentrant {
-        uint256 amount = claimable[msg.sender];
-        if (amount == 0) revert NothingToClaim(msg.sender);
-        claimable[msg.sender] = 0;
-        emit Claimed(msg.sender, amount);
-        token.safeTransfer(msg.sender, amount);
+        _pay(msg.sender);
+    }
+
+    /// @notice Pay `claimant` what it was awarded, to itself only; anyone may send it (a shopper's
+    /// fresh payout address holds no gas, and funding it would link it to whoever funded it).
+    function claimFor(address claimant) external nonReentrant {
+        _pay(claimant);
+    }
+
+    function _pay(address claimant) private {
+        uint256 amount = claimable[claimant];
+        if (amount == 0) revert NothingToClaim(claimant);
+        claimable[claimant] = 0;
+        emit Claimed(claimant, amount);
+        token.safeTransfer(claimant, amount);
     }
 
     /// @notice What `merchant` could withdraw now: balance less frozen, less the minimum while

@@ -558,7 +558,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         t.carrierIdx = w.carrierIdx();
         t.carrier = t.carrierIdx == NO_CARRIER ? address(0) : accounts[t.carrierIdx];
         t.payer = accounts[w.payerIdx()];
-        t.slot = w.slot32();
+        t.slot = w.slot();
     }
 
     /// @dev The 160-bit commitment to an order's key and terms (slot excluded).

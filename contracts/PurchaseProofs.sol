@@ -18,6 +18,7 @@ interface IPurchaseVerifier {
 /// @notice Where proven claims are paid from: GuaranteeVault's merchants' deposits.
 interface IClaimVault {
     function payProvenClaim(address merchant, address payTo, uint256 amount) external;
+    function openProvenCase(address merchant, address payTo, uint96 amount) external returns (uint256 caseId);
 }
 
 /// @title PurchaseProofs
@@ -82,7 +83,9 @@ contract PurchaseProofs is MemberGated {
     event ClaimTermsSet(uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed);
     event ClaimPayoutSet(address vault, uint64 delay);
     event ContributionAnchored(bytes32 indexed circuit, uint256 index, bytes32[2] hash, string name, address by);
-    event DisputeRecorded(uint256 indexed batch, uint256 nullifier, bytes32 statementHash);
+    event DisputeRecorded(
+        uint256 indexed batch, uint256 nullifier, bytes32 statementHash, uint256 caseId, address payTo, uint256 amount
+    );
 
     error UnknownRoot(uint256 root);
     error StaleRoot(uint256 root);
@@ -221,13 +224,32 @@ contract PurchaseProofs is MemberGated {
         claimVault.payProvenClaim(t.merchant, payTo, amount);
     }
 
-    /// @notice A shopper's own dispute about `batch`, by the hash of its statement.
-    function dispute(uint256[8] calldata proof, uint256 root, uint256 batch, uint256 nullifier, bytes32 statementHash)
-        external
-    {
-        _spend(proof, [nullifier, root, batch, PURPOSE_DISPUTE, disputeMessage(statementHash)]);
+    /// @notice A shopper's own dispute about `batch`, by the hash of its statement, within the
+    /// batch's claim window: it asks the terms' one amount (so the amount says nothing of the
+    /// order) for `payTo`, an address the shopper names, and the vault freezes it from the
+    /// merchant's deposit as a case. Arbiters who are not parties decide it (GuaranteeVault's
+    /// closeCase/ruleCase: one up to the case threshold, a quorum above); upheld, it is paid to
+    /// `payTo` and nowhere else. It does not use up the terms' paid claims.
+    function dispute(
+        uint256[8] calldata proof,
+        uint256 root,
+        uint256 batch,
+        uint256 nullifier,
+        bytes32 statementHash,
+        address payTo
+    ) external returns (uint256 caseId) {
+        if (payTo == address(0)) revert ZeroAddress();
+        ClaimTerms storage t = claimTerms[batch];
+        if (t.merchant == address(0) || address(claimVault) == address(0)) revert NoClaimTerms(batch);
+        if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
+        // as for a claim: members have `claimDelay` to revoke a root the operator anchored alone
+        // before it can freeze anyone's deposit
+        uint64 paysFrom = anchoredAt[root] + claimDelay;
+        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
+        _spend(proof, [nullifier, root, batch, PURPOSE_DISPUTE, disputeMessage(statementHash, payTo)]);
         disputeCount[batch] += 1;
-        emit DisputeRecorded(batch, nullifier, statementHash);
+        caseId = claimVault.openProvenCase(t.merchant, payTo, t.amount);
+        emit DisputeRecorded(batch, nullifier, statementHash, caseId, payTo, t.amount);
     }
 
     /// @notice The message a review's proof binds.
@@ -241,8 +263,8 @@ contract PurchaseProofs is MemberGated {
     }
 
     /// @notice The message a dispute's proof binds.
-    function disputeMessage(bytes32 statementHash) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode("dispute", statementHash))) % FIELD;
+    function disputeMessage(bytes32 statementHash, address payTo) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode("dispute", statementHash, payTo))) % FIELD;
     }
 
     /// @notice Whether `root` may prove now.

@@ -4,13 +4,14 @@ token, reconciliation runs."""
 from __future__ import annotations
 
 from ..core.domain import Domain
-from . import deposits, order_list, order_steps, orders, payouts, reconciliation, token
+from . import deposits, order_list, order_rulings, order_steps, orders, payouts, reconciliation, token
 
 DOMAIN = Domain(
     "money",
     (
         deposits.router,
         order_steps.router,
+        order_rulings.router,
         order_list.router,
         orders.router,
         payouts.router,

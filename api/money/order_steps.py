@@ -1,8 +1,8 @@
 """An order after escrow: its carrier, delivery (by the carrier, or by the platform for an order
 without one), refunds within the return window (the merchant, or the platform for the shopper),
-disputes (the platform) and the arbiters' signed rulings, settlement in batches (any member), and
+disputes (the platform), settlement in batches (any member), and
 the opening of one order's key for an auditor. Deliveries are also confirmed by capturing the
-carrier's EPCIS delivery event (`ledger.money.orders.deliveries`).
+carrier's EPCIS delivery event (`ledger.money.orders.deliveries`). Rulings: `order_rulings`.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.errors import Forbidden, NotFound
-from ledger.money.orders import deliveries, settlement
+from ledger.clock import as_utc
+from ledger.errors import Forbidden
+from ledger.money.orders import deliveries
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import MAX_BATCH
-from ledger.store.models import Order
 
-from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.auth import Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
 from ..core.services import get_db
@@ -55,11 +55,6 @@ class RefundIn(BaseModel):
 
 class DisputeIn(BaseModel):
     reason: str = Field("", max_length=500)
-
-
-class RulingIn(BaseModel):
-    refund_fen: int = Field(ge=0, le=2**48 - 1)
-    signatures: list[str] = Field(min_length=1, max_length=32, description="65-byte EIP-712 signatures, hex")
 
 
 class SettleIn(BaseModel):
@@ -109,6 +104,14 @@ def put_carrier(
     db.commit()
     _audit(request, f"order {order_id} carrier {body.carrier}")
     return order_out(o)
+
+
+@router.get(
+    "/deliveries/waiting",
+    summary="Delivery events (receiving, accepting) the carrier may confirm its open orders with, newest first",
+)
+def deliveries_waiting(member: Member = Depends(require(Role.LOGISTICS)), db: DbSession = Depends(get_db)) -> list:
+    return [e | {"event_time": as_utc(e["event_time"]).isoformat()} for e in deliveries.waiting(db, member.address)]
 
 
 @router.post(
@@ -189,46 +192,6 @@ def dispute_order(
     db.commit()
     _audit(request, f"order {order_id} disputed")
     return order_out(o)
-
-
-@router.get("/orders/{order_id}/ruling", summary="What arbiters sign to rule on a disputed order (EIP-712)")
-def ruling_to_sign(
-    request: Request,
-    order_id: OrderIdPath,
-    refund_fen: int = Query(ge=0, le=2**48 - 1),
-    member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
-    db: DbSession = Depends(get_db),
-) -> dict:
-    o = db.get(Order, order_id)  # arbiters and readers-of-all see every order
-    if o is None:
-        raise NotFound(f"order {order_id} not found")
-    dep = deployment_of(request)
-    params = settlement.parameters(dep)
-    remaining = o.amount_fen - (o.refunded_fen or 0)
-    needed = params["arbiter_quorum"] if remaining > params["ruling_threshold_fen"] else 1
-    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), o.payer, refund_fen)
-    return {
-        "order_id": o.order_id,
-        "status": o.status,
-        "remaining_fen": remaining,
-        "signatures_needed": needed,
-        "typed_data": typed,
-    }
-
-
-@router.post("/orders/{order_id}/ruling", response_model=OrderOut, summary="Execute the arbiters' signed ruling")
-def post_ruling(
-    body: RulingIn,
-    request: Request,
-    order_id: OrderIdPath,
-    member: Member = Depends(require(Role.ARBITER, Role.OPERATOR)),
-    db: DbSession = Depends(get_db),
-) -> dict:
-    dep = deployment_of(request)
-    o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, body.signatures)
-    db.commit()
-    _audit(request, f"order {order_id} ruled: refund {body.refund_fen} fen")
-    return order_out(o, split)
 
 
 @router.post("/orders/settle", response_model=SettleOut, summary="Settle due orders in one transaction (any member)")

@@ -107,6 +107,11 @@ class ClaimIn(Spoken):
     amount_fen: Fen
 
 
+class DisputeIn(Spoken):
+    statement: str = Field(min_length=1, max_length=2000, description="what went wrong, for the arbiters")
+    pay_to: Address
+
+
 class TermsIn(BaseModel):
     gtin: Gtin
     lot: Lot
@@ -239,6 +244,27 @@ def post_review(body: ReviewIn, request: Request, db: DbSession = Depends(get_db
 )
 def post_claim(body: ClaimIn, request: Request, db: DbSession = Depends(get_db)) -> dict:
     return _relayed(request, db, voices.claim, body, body.pay_to, body.amount_fen)
+
+
+@router.post(
+    "/disputes",
+    status_code=201,
+    summary="A shopper's dispute: the terms' amount frozen from the deposit for an address they name, for arbiters",
+    dependencies=[Depends(rate_limited)],
+)
+def post_dispute(body: DisputeIn, request: Request, db: DbSession = Depends(get_db)) -> dict:
+    return _relayed(request, db, voices.dispute, body, body.statement, body.pay_to)
+
+
+@router.post(
+    "/disputes/{case_id}/payment",
+    summary="Send what arbiters awarded a shopper's dispute to the address it named (anyone)",
+    dependencies=[Depends(rate_limited)],
+)
+def post_dispute_payment(request: Request, case_id: Annotated[int, Path(ge=1, le=2**63)], db=Depends(get_db)) -> dict:
+    s = services(request)
+    relayer = s.signers.sender_for(s.anchor_address())
+    return _chain(lambda: voices.pay_dispute(db, _deployment(request), relayer, case_id))
 
 
 def _relayed(request: Request, db: DbSession, act, body, *what) -> dict:

@@ -28,6 +28,7 @@ from ledger.store.models import CodeIssue, EpcisEpc
 from ledger.trace import codes, digital_link, scan_facts, short_codes
 from ledger.trace.codes import SignatureCheck
 from ledger.trace.epcis.identifiers import web_escape
+from ledger.trace.epcis.parties import member_name
 from ledger.trace.recorders import authorised
 
 from ..core.services import Services
@@ -229,11 +230,14 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
         account = await cache.aget(("deposit", issue.merchant), read)
     except NodeUnavailable as exc:
         unavailable = str(exc)
+    named = await cache.aget(
+        ("merchant name", issue.merchant), _in_session(svc, lambda db: member_name(db, issue.merchant))
+    )
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
         "batch": {"lot": link.lot, "batch_id": batch_id, "recalled": recall_reason is not None}
         | {"recall_reason": recall_reason, "reviews": shared["reviews"]},
-        "merchant": scan_answer.merchant_part(issue.merchant, account, unavailable),
+        "merchant": scan_answer.merchant_part(issue.merchant, account, unavailable) | {"registered": named},
         "timeline": timeline,
         "supply_chain": supply_chain,
         "proof": {

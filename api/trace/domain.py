@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from ..core.domain import Domain
-from . import code_keys, codes, products, recorders
+from . import code_issue_list, code_keys, codes, products, recorders
 
-DOMAIN = Domain("trace", (products.router, recorders.router, codes.router, code_keys.router))
+DOMAIN = Domain("trace", (products.router, recorders.router, codes.router, code_issue_list.router, code_keys.router))

@@ -29,7 +29,7 @@ type OrderRecord is uint256;
 
 /// @dev An order's packed terms, from the low bit: amount 48 | platform fee bps 16 | level 1, 2, 3
 /// bps 16 each | levels 8 | merchant 16 | referrer 1, 2, 3 16 each | carrier 16 (0xFFFF: none) |
-/// payer 16 | slot 32 (the bits above 216); the 16-bit fields after `levels` are indices into
+/// payer 16 | slot 32 | 8 unused bits (ignored everywhere); the 16-bit fields after `levels` are indices into
 /// the call's accounts table.
 type TermsWord is uint256;
 
@@ -133,15 +133,10 @@ library TermsWordLib {
         return (TermsWord.unwrap(w) >> PAYER) & M16;
     }
 
-    /// @dev all the bits above the payer index, as the batch entry points (escrow, delivery,
-    /// settlement) name the slot
+    /// @dev the 32-bit slot field (bits 216-247), the one width every entry point reads (batch
+    /// and one-order alike); the top 8 bits are ignored, so no word can put an order in a slot
+    /// that the one-order calls (carrier, refund, dispute, ruling, state) cannot name
     function slot(TermsWord w) internal pure returns (uint256) {
-        return TermsWord.unwrap(w) >> SLOT;
-    }
-
-    /// @dev the 32-bit slot field, as the one-order entry points (carrier, refund, dispute,
-    /// ruling, state) name the slot; equal to {slot} for any word whose top 8 bits are clear
-    function slot32(TermsWord w) internal pure returns (uint256) {
         return (TermsWord.unwrap(w) >> SLOT) & 0xFFFFFFFF;
     }
 

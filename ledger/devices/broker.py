@@ -108,7 +108,9 @@ class Broker:
         f = self.folder
         (f / "store").mkdir(exist_ok=True)
         self.write_psks(psks)
-        _write_private(f / "ingester.acl", f"user {INGESTER_USER}\ntopic read devices/#\n")
+        _write_private(
+            f / "ingester.acl", f"user {INGESTER_USER}\ntopic read devices/#\ntopic write devices/+/receipts\n"
+        )
         pw = f / "ingester.passwd"
         _write_private(pw, "")
         subprocess.run(
@@ -161,7 +163,8 @@ acl_file {f / "ingester.acl"}
         _write_private(folder / "psk", "".join(f"{i}:{k}\n" for i, k in sorted(psks.items())))
         # one rule per device, not a %u pattern: a revoked device still connected when the broker
         # reloads (Mosquitto 2.0 keeps PSK sessions open) can then no longer publish anything
-        acl = "".join(f"user {i}\ntopic write devices/{i}/#\n" for i in sorted(psks))
+        # each device reads its own receipts from the ingester (and nothing else)
+        acl = "".join(f"user {i}\ntopic write devices/{i}/#\ntopic read devices/{i}/receipts\n" for i in sorted(psks))
         _write_private(folder / "device.acl", acl)
 
     def start(self, psks: dict[str, str], timeout: float = 20.0) -> Broker:

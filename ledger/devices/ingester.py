@@ -5,10 +5,17 @@ A message is acknowledged (PUBACK, paho's manual ack) only after the database tr
 records it has committed, so an ingester that stops or crashes loses nothing: the broker keeps
 the unacknowledged and the queued messages of the session and delivers them again. A message
 delivered twice is recognised (same device, sequence and SM3) and not recorded twice. Every
-refusal is recorded with its reason (`device_batches.status = refused`)."""
+refusal is recorded with its reason (`device_batches.status = refused`).
+
+After the commit it also sends each device a receipt (`devices/<id>/receipts`, QoS 0: the SHA-256
+of each payload now final, recorded, a duplicate or refused). The broker's PUBACK only says the
+broker holds a batch, and a broker killed (SIGKILL, power loss) loses what arrived since its last
+autosave; a device's client keeps every batch until its receipt and sends it again
+(`mqtt_client.DeviceConnection(receipts=True)`), and the replay window takes the duplicates."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
@@ -31,6 +38,12 @@ from ledger.store.device_tables import ColdChainAlarm, Device, DeviceBatch, Devi
 from ledger.trace.epcis.capture import capture
 
 TOPIC = "devices/+/batches"
+
+
+def receipt_topic(identity: str) -> str:
+    return f"devices/{identity}/receipts"
+
+
 NUDGE = "ingester/nudge"
 log = logging.getLogger(__name__)
 #: every column of a device_batches row, so rows insert together (executemany needs equal keys)
@@ -127,7 +140,18 @@ class Ingester:
             for group in self._write(msgs):
                 for m in group:
                     self.client.ack(m.mid, 1)
+                self._receipts(group)
             self._working = 0
+
+    def _receipts(self, msgs: list[Message]) -> None:
+        """Tell each device which of its batches are final (recorded, duplicate or refused)."""
+        done: dict[str, list[str]] = {}
+        for m in msgs:
+            parts = m.topic.split("/")
+            if len(parts) == 3 and parts[2] == "batches":
+                done.setdefault(parts[1], []).append(hashlib.sha256(m.payload).hexdigest())
+        for ident, digests in done.items():
+            self.client.publish(receipt_topic(ident), json.dumps(digests).encode(), qos=0)
 
     def _write(self, msgs: list[Message]) -> list[list[Message]]:
         """Record `msgs` together; if that fails, one by one, so one bad message cannot hold up the

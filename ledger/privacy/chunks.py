@@ -10,9 +10,10 @@ leaf (docs/zk.md, "Fetching the tree"). The 2^20 leaves are cut into chunks of 2
 
 The answers are binary and carry an ETag (a hash of their content) so browsers and caches keep
 them; a chunk only changes while it fills or when a refund zeroes one of its leaves. Chunk roots
-are hashed by Node (circomlibjs's Poseidon, `tools/zk.mjs`) and kept in memory by the chunk's
-content, so an anchor recomputes only the chunks it changed and an anonymous request never makes
-the server hash more than what changed since the last one."""
+are hashed by Node (circomlibjs's Poseidon, `tools/zk.mjs`) and kept by the chunk's content, in
+memory and in the database (`chunk_store`), so an anchor recomputes only the chunks it changed, a
+restarted server does not hash the tree again, and an anonymous request never makes the server
+hash more than what changed since the last one."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.store.purchase_tables import PurchaseCommitment
 
-from . import node
+from . import chunk_store, node
 
 #: the circuit's tree depth (2^20 leaves)
 DEPTH = 20
@@ -72,19 +73,40 @@ def pack(values: list[int], width: int = 32) -> bytes:
     return b"".join(v.to_bytes(32, "big")[:width] for v in values)
 
 
-def chunk_roots(all_leaves: list[int]) -> list[int]:
-    """Each chunk's subtree root, hashing only chunks not seen before."""
+def chunk_roots(all_leaves: list[int], db: DbSession | None = None) -> list[int]:
+    """Each chunk's subtree root, hashing only chunks not seen before: in this process's memory,
+    then (with `db`) in the table of stored chunk roots (`chunk_store`), which it writes back."""
     chunks = [all_leaves[i : i + CHUNK] for i in range(0, len(all_leaves), CHUNK)]
     keys = [hashlib.sha256(pack(c)).digest() for c in chunks]
     with _lock:
         missing = [i for i, k in enumerate(keys) if k not in _roots]
-    for at in range(0, len(missing), PER_CALL):  # a bounded Node call each (a whole tree: 8 of them)
-        part = missing[at : at + PER_CALL]
+    found = chunk_store.stored(db, {i: keys[i].hex() for i in missing}) if db is not None and missing else {}
+    check = chunk_store.sample(found)
+    computed = _hash(chunks, [i for i in missing if i not in found] + check)
+    bad = [i for i in check if computed[i] != found[i]]
+    if bad and db is not None:  # one stored root wrong: none is trusted, every one is hashed again
+        chunk_store.distrust(db, bad)
+        computed.update(_hash(chunks, [i for i in found if i not in computed]))
+        found = {}
+    if db is not None:
+        chunk_store.save(db, {i: (keys[i].hex(), r) for i, r in computed.items() if i not in found})
+    return _remember(keys, {**found, **computed})
+
+
+def _hash(chunks: list[list[int]], which: list[int]) -> dict[int, int]:
+    """{chunk: root} of the chunks `which`, on Node, in bounded calls (a whole tree: 8 of them)."""
+    out: dict[int, int] = {}
+    for at in range(0, len(which), PER_CALL):
+        part = which[at : at + PER_CALL]
         got = node.call("chunkroots", {"chunks": [[str(x) for x in chunks[i]] for i in part], "bits": CHUNK_BITS})
-        with _lock:
-            for i, r in zip(part, got["roots"], strict=True):
-                _roots[keys[i]] = int(r)
+        out.update(zip(part, map(int, got["roots"]), strict=True))
+    return out
+
+
+def _remember(keys: list[bytes], new: dict[int, int]) -> list[int]:
     with _lock:
+        for i, r in new.items():
+            _roots[keys[i]] = r
         out = []
         for k in keys:
             _roots.move_to_end(k)
@@ -99,9 +121,9 @@ def upper(roots: list[int]) -> dict[str, Any]:
     return node.call("upper", {"roots": [str(r) for r in roots], "bits": CHUNK_BITS})
 
 
-def root(all_leaves: list[int]) -> int:
+def root(all_leaves: list[int], db: DbSession | None = None) -> int:
     """The tree's root (node.root's), hashing again only the chunks that changed."""
-    return int(upper(chunk_roots(all_leaves))["root"])
+    return int(upper(chunk_roots(all_leaves, db))["root"])
 
 
 def summary(db: DbSession) -> dict[str, Any]:
@@ -118,7 +140,7 @@ def summary(db: DbSession) -> dict[str, Any]:
 
 
 def _compute(db: DbSession, state: tuple[int, int]) -> dict[str, Any]:
-    roots = chunk_roots(leaves(db))
+    roots = chunk_roots(leaves(db), db)
     top = upper(roots)
     out = {
         "depth": DEPTH,

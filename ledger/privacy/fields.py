@@ -31,5 +31,6 @@ def claim_message(pay_to: str, amount_fen: int) -> int:
     return int.from_bytes(keccak(blob), "big") % FIELD
 
 
-def dispute_message(statement_hash: bytes) -> int:
-    return int.from_bytes(keccak(encode(["string", "bytes32"], ["dispute", statement_hash])), "big") % FIELD
+def dispute_message(statement_hash: bytes, pay_to: str) -> int:
+    blob = encode(["string", "bytes32", "address"], ["dispute", statement_hash, to_checksum_address(pay_to)])
+    return int.from_bytes(keccak(blob), "big") % FIELD

@@ -98,7 +98,7 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
     leaves.extend(new)
     for z in zeroed:
         leaves[z] = 0
-    root = chunks.root(leaves)  # only the chunks this anchor changed are hashed again
+    root = chunks.root(leaves, db)  # only the chunks this anchor changed are hashed again
     c = dep.contract("PurchaseProofs")
     receipt = operator.transact(c.functions.anchor(root, new, zeroed, first))
     tx = receipt["transactionHash"].hex()

@@ -1,5 +1,6 @@
 """What a shopper's proof lets them say about a batch: a verified buyer's review, a claim (to an
-address they name), a dispute. Each goes on chain through the platform's relaying key, which
+address they name), a dispute (the terms' amount frozen from the deposit as a vault case for an
+address they name, paid there if arbiters uphold it). Each goes on chain through the platform's relaying key, which
 learns nothing but the proof: no order, no shopper, no commitment. Counts are the contract's."""
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from web3.logs import DISCARD
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
-from ledger.errors import NotFound
+from ledger.errors import Conflict, NotFound
 from ledger.store.models import Batch
-from ledger.store.purchase_tables import PurchaseReview
+from ledger.store.purchase_tables import PurchaseDispute, PurchaseReview
 
 from . import onchain
 from .fields import batch_id, text_hash
@@ -68,6 +70,54 @@ def claim(
     receipt = onchain.send(dep, relayer, c.functions.claim(proof, root, b, nullifier, pay_to, amount_fen))
     tx = "0x" + bytes(receipt["transactionHash"]).hex()
     return {"batch": str(b), "nullifier": str(nullifier), "pay_to": pay_to, "paid_fen": amount_fen, "tx": tx}
+
+
+def dispute(
+    db: DbSession,
+    dep: Deployment,
+    relayer: Sender,
+    gtin: str,
+    lot: str,
+    statement: str,
+    pay_to: str,
+    root: int,
+    nullifier: int,
+    proof: list[int],
+) -> dict[str, Any]:
+    b = require_batch(db, gtin, lot)
+    c = dep.contract("PurchaseProofs")
+    fn = c.functions.dispute(proof, root, b, nullifier, text_hash(statement), pay_to)
+    receipt = onchain.send(dep, relayer, fn)
+    tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    args = c.events.DisputeRecorded().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    day = datetime.now(UTC).date().isoformat()
+    db.add(PurchaseDispute(case_id=int(args["caseId"]), gtin=gtin, lot=lot, statement=statement, tx=tx, day=day))
+    db.commit()
+    return {
+        "batch": str(b),
+        "nullifier": str(nullifier),
+        "case_id": int(args["caseId"]),
+        "pay_to": pay_to,
+        "frozen_fen": int(args["amount"]),
+        "tx": tx,
+        "gas": int(receipt["gasUsed"]),
+    }
+
+
+def pay_dispute(db: DbSession, dep: Deployment, relayer: Sender, case_id: int) -> dict[str, Any]:
+    """Send what an upheld dispute awarded to the address its shopper named (and nowhere else)."""
+    if db.get(PurchaseDispute, case_id) is None:
+        raise NotFound(f"no shopper's dispute opened case {case_id}")
+    vault = dep.contract("GuaranteeVault")
+    _merchant, _amount, claimant, still_open = vault.functions.cases(case_id).call()
+    if still_open:
+        raise Conflict(f"case {case_id} is still open: arbiters have not decided it")
+    owed = int(vault.functions.claimable(claimant).call())
+    if owed == 0:
+        raise Conflict(f"nothing is owed to case {case_id}'s payout address (released, or paid already)")
+    receipt = relayer.transact(vault.functions.claimFor(claimant))
+    tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    return {"case_id": case_id, "pay_to": claimant, "paid_fen": owed, "tx": tx, "gas": int(receipt["gasUsed"])}
 
 
 def set_terms(

@@ -41,3 +41,28 @@ class PurchaseReview(Base):
     tx: Mapped[str] = mapped_column(String(66))
     # the day only: an exact time would help match a review with a delivery
     day: Mapped[str] = mapped_column(String(10))
+
+
+class PurchaseChunkRoot(Base):
+    """A 1,024-leaf chunk's subtree root, kept so that a restarted server does not hash the whole
+    tree again (`ledger.privacy.chunk_store`): trusted only while `digest`, the SHA-256 of the
+    chunk's leaves, matches what the chunk holds now; a sample is re-hashed on first use."""
+
+    __tablename__ = "purchase_chunk_roots"
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(78))
+
+
+class PurchaseDispute(Base):
+    """A shopper's proven dispute: the vault case it opened (frozen from the merchant's deposit
+    for the address the shopper named) and the statement arbiters read; like a review, nothing
+    here names an order, a shopper or a commitment."""
+
+    __tablename__ = "purchase_disputes"
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    lot: Mapped[str] = mapped_column(String(20))
+    statement: Mapped[str] = mapped_column(String(2000))
+    tx: Mapped[str] = mapped_column(String(66))
+    day: Mapped[str] = mapped_column(String(10))

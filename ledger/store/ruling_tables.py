@@ -1,4 +1,5 @@
-"""Arbiters' co-signatures of case rulings, collected across their browsers. Re-exported by `models`."""
+"""Arbiters' co-signatures of rulings on cases and on disputed orders, collected across their
+browsers. Re-exported by `models`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ class RulingCoSignature(Base):
     __tablename__ = "ruling_cosignatures"
     case_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     pay_out: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    signer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(132))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderRulingCoSignature(Base):
+    """An arbiter's EIP-712 signature of a ruling on a disputed order (refund so much, settle the
+    rest), left for the other arbiters to collect, as for cases."""
+
+    __tablename__ = "order_ruling_cosignatures"
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     signer: Mapped[str] = mapped_column(String(42), primary_key=True)
     signature: Mapped[str] = mapped_column(String(132))
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

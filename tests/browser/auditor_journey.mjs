@@ -15,6 +15,10 @@ const verdict = async (page) => {
   await page.waitForSelector('#verify-result p', { timeout: 60000 });
   return page.textContent('#verify-result');
 };
+const only = (p, ev) => p.waitForFunction((e) => {  // the search answered: every row is that event
+  const rows = [...document.querySelectorAll('#records tbody tr')];
+  return rows.length > 0 && rows.every((tr) => tr.cells[3]?.textContent === e);
+}, ev, { timeout: 60000 });
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   watch(page, report);
@@ -24,11 +28,29 @@ try {
   await audit(page, 'auditor-desktop-en', report, out);
   // on-chain records of one product's batches, then one of them followed to its transaction
   await page.selectOption('#explorer-kind', 'batches');
+  await page.waitForSelector('#explorer-event optgroup', { state: 'attached', timeout: 60000 });
+  // the events to pick from: the kind's events of the deployment's contracts, grouped by contract
+  report.event_choices = await page.evaluate(() => [...document.querySelectorAll('#explorer-event optgroup')]
+    .map((g) => `${g.label}: ${[...g.children].map((o) => o.value).join(' ')}`));
+  await page.selectOption('#explorer-event', 'BatchRegistered');
   await page.fill('#explorer-subject', gtin);
   await page.click('#explorer-form button');
-  await page.waitForFunction(() => /BatchRegistered/.test(document.querySelector('#records tbody').textContent));
+  await only(page, 'BatchRegistered');
   report.records = await page.textContent('#records tbody');
   report.records_status = await page.textContent('#explorer-status');
+  report.records_events = await page.evaluate(() => [...document.querySelectorAll('#records tbody tr')].map((tr) => tr.cells[3].textContent));
+  // deposits decoded: the merchant by its member name, amounts in yuan (the ABI counts fen)
+  await page.selectOption('#explorer-kind', 'deposits');
+  await page.selectOption('#explorer-event', 'Deposited');
+  await page.fill('#explorer-subject', '');
+  await page.click('#explorer-form button');
+  await only(page, 'Deposited');
+  report.deposit_args = await page.textContent('#records tbody tr:first-child td:nth-child(5)');
+  await page.selectOption('#explorer-kind', 'batches');
+  await page.selectOption('#explorer-event', 'BatchRegistered');
+  await page.fill('#explorer-subject', gtin);
+  await page.click('#explorer-form button');
+  await only(page, 'BatchRegistered');
   const row = page.locator('#records tbody tr', { hasText: 'BatchRegistered' }).first();
   const txLink = await row.locator('td:nth-child(2) a').getAttribute('href');
   await page.goto(new URL(txLink, base).href);  // a link of its own: the transaction's page

@@ -20,6 +20,13 @@ export function watch(page, report) {
 }
 
 export async function audit(page, name, report, out) {
+  // where a slow paint's time went: the server's answer (first byte), the document parsed, then paint
+  report.paint_parts ??= {};
+  report.paint_parts[name] = await page.evaluate(() => {
+    const n = performance.getEntriesByType('navigation')[0];
+    return n ? { first_byte: Math.round(n.responseStart), parsed: Math.round(n.domInteractive),
+      loaded: Math.round(n.domContentLoadedEventEnd) } : null;
+  });
   report.first_paint_ms[name] = await page.evaluate(() => new Promise((resolve) => {
     const seen = (list) => {
       const fcp = list.getEntriesByName('first-contentful-paint')[0];

@@ -3,13 +3,16 @@
 // first signature collected by the service for the second; the carrier confirms a delivery. Each on a
 // 390×844 phone in Chinese or a desktop in English, as a person sees it (no horizontal overflow, no
 // English on a Chinese page outside user data), every signature made in the page with its own key.
-// node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <scan uri> <out dir>
+// Then the lists people live with: a disputed order ruled from the arbiter's list; the carrier's delivery
+// event picked from a list; codes issued short by default, earlier issues downloaded again; the
+// counterfeit reports in the merchant's and the auditor's console; the scan page's merchant by name.
+// node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <scan uri> <disputed order> <gtin> <out dir>
 // (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json, merchant.json)
 import fs from 'node:fs';
 import path from 'node:path';
 import { agreeToSignatures, audit, launch, look, newReport, signIn, watch } from './lib.mjs';
 
-const [base, keys, password, runId, caseId, orderId, eventId, scanUri, out] = process.argv.slice(2);
+const [base, keys, password, runId, caseId, orderId, eventId, scanUri, disputed, gtin, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
 const report = newReport();
 report.screens = {};
@@ -124,6 +127,23 @@ try {
   report.ruling_calls = report.signed_calls;  // the carrier's page starts a list of its own
   await f.waitForFunction((id) => !document.querySelector(`#cases button[aria-label$="#${id}"]`), caseId, { timeout: 60000 });
   report.screens['ruled-phone-zh'] = await look(f, 'zh', ALLOW);
+  // ... then a disputed order from the list of orders waiting for a ruling: the refund is what
+  // remains unless typed, signed in the page (one signature: the order is under the threshold)
+  await f.waitForSelector(`#disputes button[aria-label$="${disputed}"]`, { timeout: 60000 });
+  report.disputes_zh = await text(f, '#disputes');
+  report.arbiter_attention_after = await text(f, '#attention-list');
+  const before = report.signed_calls.length;
+  await f.click(`#disputes button[aria-label$="${disputed}"]`);
+  await f.waitForSelector('#oruling-sign:not([hidden])', { timeout: 60000 });
+  report.oruling_figures = await text(f, '#oruling-figures');
+  await f.click('#oruling-sign-mine');  // the key is unlocked already in this page: no second password
+  await f.waitForFunction(() => document.querySelector('#oruling-signatures').value.trim().length >= 132, null, { timeout: 60000 });
+  await f.click('#oruling-submit');
+  await until(f, '#oruling-status', /已裁决|出错/);
+  report.oruling_status = await text(f, '#oruling-status');
+  report.oruling_calls = report.signed_calls.slice(before);
+  await f.waitForFunction((id) => !document.querySelector(`#disputes button[aria-label$="${id}"]`), disputed, { timeout: 60000 });
+  await screen(f, 'order-ruled-phone-zh', 'zh');
   await f.context().close();
 
   // 4. the carrier confirms the delivery of its order, on a phone in Chinese
@@ -134,11 +154,17 @@ try {
   await screen(c, 'carrier-phone-zh', 'zh');
   await c.click(`#work button[aria-label$="${orderId}"]`);
   report.deliver_order = await c.inputValue('#deliver-order');
-  await c.fill('#deliver-event', eventId);
+  // the delivery event picked from the list of events waiting (not typed)
+  const digest = eventId.split(';')[1].slice(0, 64);
+  await c.waitForFunction((d) => [...document.querySelectorAll('#deliver-event option')].some((o) => o.value.includes(d)), digest, { timeout: 60000 });
+  report.deliver_options = await c.evaluate(() => [...document.querySelectorAll('#deliver-event option')].map((o) => o.textContent));
+  const value = await c.evaluate((d) => [...document.querySelectorAll('#deliver-event option')].find((o) => o.value.includes(d)).value, digest);
+  await c.selectOption('#deliver-event', value);
   await c.click('#deliver-form button[type=submit]');
   await password_(c, 'deliver-status');
   await until(c, '#deliver-status', /已确认送达|出错/);
   report.deliver_status = await text(c, '#deliver-status');
+  report.delivery_calls = report.signed_calls;  // the merchant's page below starts a list of its own
   report.screens['delivered-phone-zh'] = await look(c, 'zh', ALLOW);
   await c.context().close();
   const c2 = await page(browser, DESKTOP);
@@ -183,6 +209,53 @@ try {
     report.screens[`scan-reported-${lang === "zh" ? "phone" : "desktop"}-${lang}`] = await look(p, lang, ALLOW);
     await p.context().close();
   }
+
+  // 7. the merchant's codes: short by default with its trade-off; issued, then the earlier issue's
+  // files downloaded again; the shoppers' counterfeit reports newest first, in Beijing time
+  const m2 = await page(browser, PHONE);
+  agreeToSignatures(m2, report);
+  await signIn(m2, base, key('merchant'), password, 'zh', /\/console\/merchant/);
+  await m2.waitForSelector('#issues tbody tr td', { timeout: 60000 });
+  report.codes_default = await m2.inputValue('#codes-short');
+  report.codes_tradeoff = await text(m2, '#codes-tradeoff');
+  await m2.fill('#codes-gtin', gtin); await m2.fill('#codes-lot', 'R-2'); await m2.fill('#codes-count', '2');
+  await m2.click('#codes-form button[type=submit]');
+  await password_(m2, 'codes-status');
+  await until(m2, '#codes-status', /已发放|出错/);
+  report.codes_status = await text(m2, '#codes-status');
+  await m2.fill('#issues-gtin', gtin); await m2.fill('#issues-lot', 'R-2');
+  await m2.click('#issues-filter button[type=submit]');
+  await m2.waitForFunction(() => document.querySelectorAll('#issues tbody tr').length === 2, null, { timeout: 30000 });
+  report.issues_rows = await m2.evaluate(() => [...document.querySelectorAll('#issues tbody tr')].map((tr) => tr.textContent));
+  const older = m2.locator('#issues tbody tr').nth(1);
+  const [csv] = await Promise.all([m2.waitForEvent('download'), older.locator('button').nth(1).click()]);
+  report.issue_csv = fs.readFileSync(await csv.path(), 'utf8');
+  const [pdf] = await Promise.all([m2.waitForEvent('download'), older.locator('button').nth(0).click()]);
+  report.issue_pdf_head = fs.readFileSync(await pdf.path()).subarray(0, 5).toString('latin1');
+  await m2.waitForFunction(() => document.querySelectorAll('#reports tbody tr td[data-label]').length > 0, null, { timeout: 30000 });
+  report.reports_zh = await m2.evaluate(() => [...document.querySelectorAll('#reports tbody tr')].map((tr) => tr.textContent));
+  report.merchant_attention = await text(m2, '#attention-list');
+  await screen(m2, 'codes-reports-phone-zh', 'zh');
+  await m2.context().close();
+  const a3 = await page(browser, DESKTOP);
+  await signIn(a3, base, key('auditor'), password, 'en', /\/console\/auditor/);
+  await a3.waitForFunction(() => document.querySelectorAll('#reports tbody tr td[data-label]').length > 0, null, { timeout: 30000 });
+  report.reports_en = await a3.evaluate(() => [...document.querySelectorAll('#reports tbody tr')].map((tr) => tr.textContent));
+  await a3.context().close();
+  // the scan page in Chinese: the merchant by name, Chinese punctuation beside Chinese text
+  const sp = await page(browser, PHONE);
+  await sp.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=zh`);
+  report.scan_merchant = await text(sp, '#merchant-name');
+  report.scan_punctuation = await sp.evaluate(() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); const found = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.parentElement.closest('code, script, style, [translate="no"]')) continue;
+      for (const m of n.textContent.matchAll(/[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]\s*[,.:;()!?]|[,.:;()!?]\s*[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]/g)) found.push(m[0]);
+    }
+    return found;
+  });
+  report.scan_times = await sp.evaluate(() => [...document.querySelectorAll('time')].map((t) => t.textContent));
+  await sp.context().close();
 } catch (err) {
   report.errors.push(String(err && err.stack || err));
 } finally {

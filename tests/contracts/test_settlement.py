@@ -308,3 +308,22 @@ def test_caps_set_by_governance_only(approved, governance, governors, platform):
         approved.setTreasury(platform, {"from": platform})
     govern(governance, governors, approved, "setTreasury", platform)
     assert approved.treasury() == platform
+
+
+def test_one_slot_width_for_batch_and_one_order_calls(approved, platform, merchant, outsider):
+    """The slot is the 32-bit field at bit 216 for every entry point: a word with its top 8 bits set
+    (which the Python side never writes) puts the order in the slot the one-order calls name, so it
+    can still be refunded or disputed; it was escrowed in slot 2^32 + n and refused as
+    TermsMismatch by them (an order nobody could refund), when batch calls read 40 bits."""
+    t = terms(platform, merchant, name="wide-slot", slot=77)
+    b = Batch.of([t])
+    wide = b.words[1] | 1 << 248
+    high = approved.slotHighWater(platform)
+    approved.escrow(b.accounts, [b.words[0], wide], {"from": platform})
+    assert approved.slotRecord(platform, 77)[1] == 1  # escrowed, in slot 77
+    assert approved.slotHighWater(platform) == max(high, 78)
+    assert approved.orderState(b.accounts, b.words[0], wide)[0] == 1
+    approved.refund(b.accounts, b.words[0], wide, 1, {"from": platform})  # one-order call, same word
+    approved.confirmByPlatform(b.accounts, [b.words[0], wide], [EVENT], {"from": platform})  # a batch call
+    approved.refund(b.accounts, b.words[0], b.words[1], AMOUNT - 1, {"from": platform})  # the plain word too
+    assert approved.slotRecord(platform, 77)[1] == 5

@@ -255,3 +255,45 @@ def test_proven_claims_are_paid_only_by_the_payer_governance_names(deposited, fu
         vault.payProvenClaim(merchant, shopper, DEPOSIT, {"from": payer})
     with reverts("ZeroAmount"):
         vault.payProvenClaim(merchant, shopper, 0, {"from": payer})
+
+
+def test_a_proven_dispute_is_a_case_arbiters_decide_and_pays_only_its_address(
+    deposited, funded, arbiter, merchant, governance, governors, signing_arbiters
+):
+    """A shopper's dispute (PurchaseProofs.dispute, after the proof) freezes the terms' amount for
+    the address the shopper named; only the claims payer opens such a case, an arbiter not a party
+    upholds or releases it, and the award goes to that address, sent by anyone (claimFor)."""
+    vault = deposited
+    payer, stranger = accounts[19], accounts[18]
+    shopper, other = Account.create().address, Account.create().address  # fresh: no gas, no key used
+    govern(governance, governors, vault, "setClaimsPayer", payer)
+    for who in (arbiter, merchant, stranger):
+        with reverts("NotClaimsPayer"):
+            vault.openProvenCase(merchant, who, 800, {"from": who})
+    before = account(vault, merchant)
+    tx = vault.openProvenCase(merchant, shopper, 800, {"from": payer})
+    case_id = tx.events["CaseOpened"]["caseId"]
+    print(f"\ngas: openProvenCase {tx.gas_used}")
+    assert account(vault, merchant)["frozen"] == before["frozen"] + 800
+    with reverts("ZeroAmount"):
+        vault.openProvenCase(merchant, shopper, 0, {"from": payer})
+    with reverts("InsufficientAvailable"):
+        vault.openProvenCase(merchant, shopper, before["balance"], {"from": payer})
+    with reverts("MissingRole"):
+        vault.closeCase(case_id, True, {"from": merchant})  # only arbiters decide, never the merchant
+    with reverts("NothingToClaim"):
+        vault.claimFor(shopper, {"from": stranger})  # nothing until upheld
+    tx = vault.ruleCase(case_id, True, case_signatures(vault, case_id, True, signing_arbiters[:1]), {"from": stranger})
+    print(f"gas: ruleCase (one arbiter upholds) {tx.gas_used}")
+    assert tx.events["CasePaidOut"]["claimant"] == shopper
+    tx = vault.claimFor(shopper, {"from": stranger})  # a relayer sends it; the money goes to the shopper
+    print(f"gas: claimFor {tx.gas_used}")
+    assert funded.balanceOf(shopper) == 800 and funded.balanceOf(stranger) == 0
+    assert account(vault, merchant)["balance"] == before["balance"] - 800
+    assert account(vault, merchant)["frozen"] == before["frozen"]
+    # released: the merchant keeps it, nobody is paid
+    case2 = vault.openProvenCase(merchant, other, 800, {"from": payer}).events["CaseOpened"]["caseId"]
+    vault.closeCase(case2, False, {"from": arbiter})
+    with reverts("NothingToClaim"):
+        vault.claimFor(other, {"from": stranger})
+    assert account(vault, merchant)["balance"] == before["balance"] - 800

@@ -108,6 +108,13 @@ def test_a_large_award_takes_the_quorum_of_arbiters_signatures(api, members):
     one = [_sign(dep, arbiter, case_id, True)]
     r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": one}, headers=h["arbiter"])
     assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures", r.text
+    cosign = f"/v1/cases/{case_id}/cosignatures"
+    for junk in ("0x" + "ff" * 65, "0x" + "00" * 65):  # the right length, not a signature: 422, not 500
+        assert c.post(cosign, json={"pay_out": True, "signature": junk}, headers=h["arbiter"]).status_code == 422
+    theirs = {"pay_out": True, "signature": _sign(dep, second, case_id, True)}
+    assert c.post(cosign, json=theirs, headers=h["arbiter"]).status_code == 403  # not the arbiter's own
+    left = c.post(cosign, json={"pay_out": True, "signature": one[0]}, headers=h["arbiter"]).json()
+    assert [x["signer"] for x in left] == [arbiter.address]
     r = c.post(
         f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": ["0x" + "ff" * 65]}, headers=h["arbiter"]
     )

@@ -7,6 +7,7 @@ carrier confirms a delivery from its orders. Every screen fits 390 px, no Englis
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -75,10 +76,28 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert r.status_code == 201, r.text
     r = httpx.post(f"{url}/v1/batches/{gtin}/R-1/recall", json={"reason": "微生物超标"}, headers=m, timeout=60)
     assert r.is_success, r.text
+    # a second batch with one long-code issue from the API: the console lists it, and its files again
+    assert httpx.post(url + "/v1/batches", json={"gtin": gtin, "lot": "R-2"}, headers=m, timeout=60).is_success
+    r = httpx.post(f"{url}/v1/batches/{gtin}/R-2/codes", json={"count": 1}, headers=m, timeout=60)
+    assert r.status_code == 201, r.text
+    earlier_serial = r.json()["sample"][0].split("/21/")[1].split("?")[0]
+    # merchant_b's registered name, which the scan page shows; a disputed order waiting for a ruling
+    name = "杭州西湖茶业有限公司"
+    party = {"urn": "urn:epc:id:pgln:0614141.00002", "credit_code": "91350100M000100Y43", "name": name,
+             "address": "杭州", "contact": "0571-1", "member": merchant.address}  # fmt: skip
+    assert httpx.put(url + "/v1/compliance/parties", json=party, headers=m, timeout=60).is_success
+    disputed = "FF-2026-0009"
+    r = httpx.post(url + "/v1/orders", json=order | {"order_id": disputed, "amount_fen": 500, "carrier": None},
+                   headers=platform | {"Idempotency-Key": disputed}, timeout=60)  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{url}/v1/orders/{disputed}/confirm", json={}, headers=platform, timeout=60)  # delivered
+    assert r.is_success, r.text
+    r = httpx.post(f"{url}/v1/orders/{disputed}/dispute", json={"reason": "买家称未收到"}, headers=platform, timeout=60)
+    assert r.is_success, r.text
     scan = code.replace("https://id.gs1.org", url)
     with other_arbiter((dep, None), accounts) as second:
         (keys / "second.json").write_text(Path(keystore_of(second, tmp_path)).read_text())
-        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event, scan)
+        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event, scan, disputed, gtin)
         report = journey("roles_journey.mjs", url, *args)
     for name, seen in report["screens"].items():
         assert seen["scroll_width"] <= 390 or "desktop" in name, (name, seen)  # nothing widens the phone
@@ -105,7 +124,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert dep.contract("GuaranteeVault").functions.cases(case_id).call()[3] is False
     # 4. the carrier's delivery, signed by its own key: the order is delivered, the window open
     assert report["deliver_order"] == "DD-2026-0001" and report["deliver_status"].startswith("已确认送达：DD-2026-0001")
-    assert [c for c in report["signed_calls"] if "confirmDeliver" in c], report["signed_calls"]
+    assert [c for c in report["delivery_calls"] if "confirmDeliver" in c], report["delivery_calls"]
     assert "delivered" in report["carrier_row_en"].lower(), report["carrier_row_en"]
     o = httpx.get(url + "/v1/orders/DD-2026-0001", headers=platform, timeout=60).json()
     assert o["status"] == "delivered" and o["delivery_event"], o
@@ -128,3 +147,42 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     reports = httpx.get(url + "/v1/scan/reports", headers=m, timeout=60).json()
     assert [x["message"] for x in reports] == ["the seal peels off in one piece", "防伪标签可以整片揭下"], reports
     assert reports[1]["serial"] == code.split("/21/")[1].split("?")[0] and reports[1]["place"] == "上海某超市"
+    # the disputed order ruled from the arbiter's list: refunded in full (what remained), one signature
+    assert disputed in report["disputes_zh"] and "¥5.00" in report["disputes_zh"], report["disputes_zh"]
+    assert "个争议订单等待裁决" in report["arbiter_attention_after"], report["arbiter_attention_after"]
+    assert "退给买家¥5.00" in report["oruling_figures"].replace(" ", ""), report["oruling_figures"]
+    assert report["oruling_status"].startswith(f"已裁决订单 {disputed}"), report["oruling_status"]
+    assert [c for c in report["oruling_calls"] if "rule" in c], report["oruling_calls"]
+    o = httpx.get(f"{url}/v1/orders/{disputed}", headers=platform, timeout=60).json()
+    assert o["status"] != "disputed" and o["refunded_fen"] == 500, o
+    # the carrier's delivery event was picked from the list: a receiving event, not the shipping one
+    assert any("收货" in x for x in report["deliver_options"]), report["deliver_options"]
+    assert len(report["deliver_options"]) == 2, report["deliver_options"]  # "choose" and the one receiving event
+    # codes: short by default, the trade-off said; the earlier issue's CSV and PDF again, the same code
+    assert report["codes_default"] == "short" and "长码" in report["codes_tradeoff"], report["codes_tradeoff"]
+    assert report["codes_status"].startswith("已发放并上链：2（0x"), report["codes_status"]
+    newest, earlier = report["issues_rows"]
+    assert "短码" in newest and "长码" in earlier and "已上链" in earlier, report["issues_rows"]
+    assert earlier_serial in report["issue_csv"] and report["issue_pdf_head"] == "%PDF-", report["issue_csv"][:200]
+    # counterfeit reports: newest first, Beijing time, for the merchant (zh) and the auditor (en)
+    assert "the seal peels off" in report["reports_zh"][0] and "防伪标签" in report["reports_zh"][1], report[
+        "reports_zh"
+    ]
+    assert "（北京时间）" in report["reports_zh"][0] and f"{gtin} / R-1 / " in report["reports_zh"][0]
+    assert "疑似假冒举报" in report["merchant_attention"], report["merchant_attention"]
+    assert "(Beijing)" in report["reports_en"][0] and "the seal peels off" in report["reports_en"][0], report[
+        "reports_en"
+    ]
+    # the scan page: the merchant by its registered name, no ASCII punctuation beside Chinese
+    assert "杭州西湖茶业有限公司" in report["scan_merchant"] and "91350100M000100Y43" in report["scan_merchant"]
+    assert report["scan_punctuation"] == [], report["scan_punctuation"]
+    assert all("北京时间" in t and not re.search(r"\d\d:\d\d:\d\d|\.\d{3}", t) for t in report["scan_times"]), report
+    # the lists' API: another merchant sees none of merchant_b's issues or reports; only a carrier
+    # asks for delivery events; an arbiter lists disputed orders and no other order of others
+    other = headers(members["merchant_a"])
+    assert all(i["gtin"] != gtin for i in httpx.get(url + "/v1/code-issues", headers=other, timeout=60).json())
+    assert all(x["gtin"] != gtin for x in httpx.get(url + "/v1/scan/reports", headers=other, timeout=60).json())
+    assert httpx.get(url + "/v1/deliveries/waiting", headers=m, timeout=60).status_code == 403
+    seen = httpx.get(url + "/v1/orders?limit=1000", headers=headers(members["arbiter"]), timeout=60).json()
+    assert all(o["status"] == "disputed" for o in seen), [(o["order_id"], o["status"]) for o in seen]
+    assert "DD-2026-0002" in {o["order_id"] for o in httpx.get(url + "/v1/orders?limit=1000", headers=m).json()}

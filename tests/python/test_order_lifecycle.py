@@ -229,11 +229,33 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
     one = [_sign(dep, arbiter, big, 0)]
     r = c.post(f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": one}, headers=h["platform"])
     assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures"
-    both = [_sign(dep, second, big, 0), *one]  # any order: the API sorts them
+    # the arbiters' signatures collected across their browsers: each leaves its own, checked
+    cosign = f"/v1/orders/{big['order_id']}/cosignatures"
+    theirs = {"refund_fen": 0, "signature": _sign(dep, second, big, 0)}
+    assert c.post(cosign, json=theirs, headers=h["arbiter"]).status_code == 403  # not the arbiter's own
+    assert c.post(cosign, json=theirs, headers=h["platform"]).status_code == 403  # not an arbiter
+    mine = {"refund_fen": 0, "signature": one[0]}
+    assert c.post(cosign, json=mine | {"signature": "0x" + "ff" * 65}, headers=h["arbiter"]).status_code == 422
+    assert len(c.post(cosign, json=mine, headers=h["arbiter"]).json()) == 1
+    assert [x["signer"] for x in c.post(cosign, json=theirs, headers=login(c, second)).json()] == [
+        arbiter.address,
+        second.address,
+    ]
+    assert c.post(cosign, json=mine | {"refund_fen": 1}, headers=h["arbiter"]).status_code == 403  # another ruling
+    todo = c.get(f"/v1/orders/{big['order_id']}/ruling", params={"refund_fen": 0}, headers=h["arbiter"]).json()
+    both = [x["signature"] for x in todo["collected"]]
+    assert (
+        len(both) == 2
+        and c.get(f"/v1/orders/{big['order_id']}/ruling", params={"refund_fen": 1}, headers=h["arbiter"]).json()[
+            "collected"
+        ]
+        == []
+    )
     r = c.post(
         f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": both}, headers=h["platform"]
     )
     assert r.status_code == 200 and r.json()["status"] == "settled" and r.json()["refunded_fen"] == 0
+    assert c.post(cosign, json=mine, headers=h["arbiter"]).status_code == 409  # ruled: no more signatures
 
 
 def test_batches_and_the_auditors_key_opening(api, members):

@@ -194,3 +194,22 @@ def test_one_language_negotiation():
     assert negotiate(None, "fr-FR,en;q=0.8,zh;q=0.5") == "en" and negotiate(None, "en;q=0.3,zh-TW;q=0.9") == "zh"
     assert negotiate(None, None) == "zh" and negotiate(None, "") == "zh" and negotiate(None, "*") == "zh"
     assert negotiate(None, "fr") == "en" and negotiate("xx", "en-GB") == "en"  # a visitor reads English first
+
+
+CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+
+
+@pytest.mark.parametrize("reason_code", list(REASON_ARGS))
+def test_the_chinese_page_uses_chinese_punctuation_and_names_the_merchant(reason_code):
+    data = _data(reason_code)
+    if "merchant" in data:
+        data["merchant"]["registered"] = {"name": "杭州西湖茶业有限公司", "credit_code": "91330106MA2B3C4D5E"}
+    html = pages.render(data, "zh", {})
+    text = visible_text(html, data)
+    ascii_by_cjk = re.findall(rf"{CJK}\s*[,.:;()!?]|[,.:;()!?]\s*{CJK}", text)
+    assert not ascii_by_cjk, f"ASCII punctuation next to Chinese ({reason_code}): {ascii_by_cjk}"
+    assert not re.search(r"\d\d:\d\d:\d\d|\.\d{3,}", text), "times to the minute, without seconds or microseconds"
+    if "merchant" in data:
+        assert "杭州西湖茶业有限公司" in text and "统一社会信用代码" in text, text
+        unnamed = data | {"merchant": data["merchant"] | {"registered": None}}
+        assert "未登记名称" in visible_text(pages.render(unnamed, "zh", {}), unnamed)

@@ -47,6 +47,8 @@ def test_an_auditor_signs_a_run_off_once_with_its_own_key(anvil_factory, tmp_pat
     r = c.post(path, json={"note": "另一句", "signature": _sign(typed, auditor)}, headers=h)
     assert r.status_code == 403, r.text  # the note is part of what is signed
     assert c.post(path, json={"note": "", "signature": "0x12"}, headers=h).status_code == 422
+    for off_curve in ("0x" + "ff" * 65, "0x" + "00" * 65):  # the right length, not a signature: 422, not 500
+        assert c.post(path, json={"note": "对平", "signature": off_curve}, headers=h).status_code == 422
     assert c.get(f"/v1/audit/reconciliation/runs/{run['id']}", headers=h).json()["signed_off"] is None
     signature = _sign(typed, auditor)
     r = c.post(path, json={"note": "对平，已核", "signature": signature}, headers=h)

@@ -276,13 +276,14 @@ def test_the_verifier_gas_trap(stack):
     that would leave it short (VerifyGasTooLow), instead of calling a good proof invalid."""
     s, dep = signed_in(stack), stack["dep"]
     c, v = dep.contract("PurchaseProofs"), dep.contract(onchain.VERIFIER)
-    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    lot = new_lot(s)
+    b2 = fields.batch_id(s["gtin"], lot)
     x = int.from_bytes(os.urandom(31), "big")
-    deliver(s, order(s, "ZK-2", node.commitment(x, b2)))
+    deliver(s, order(s, lot, node.commitment(x, b2)))
     anchor(s)
     lv = leaves(s)
-    msg = fields.dispute_message(b"\1" * 32)
-    p = node.prove(x, b2, fields.PURPOSES["dispute"], msg, lv, lv.index(node.commitment(x, b2)))
+    th = fields.text_hash("a review")
+    p = node.prove(x, b2, fields.PURPOSES["review"], fields.review_message(4, th), lv, lv.index(node.commitment(x, b2)))
     w = node.solidity_proof(p["proof"])
     pub = [int(y) for y in p["publicSignals"]]
     gas = onchain.verifier_gas(dep, w, pub)
@@ -292,13 +293,84 @@ def test_the_verifier_gas_trap(stack):
     assert gas["estimate"] < gas["needed"]  # and the node's estimate under-reports it
     assert gas["verify"] < c.functions.VERIFY_GAS().call() <= 260_000
     platform = Sender(dep.w3, s["members"]["platform"], dep.decoder())
-    fn = c.functions.dispute(w, pub[1], b2, pub[0], b"\1" * 32)
+    fn = c.functions.review(w, pub[1], b2, pub[0], 4, th)
     with pytest.raises(Exception, match="VerifyGasTooLow"):
         onchain.send(dep, platform, fn, gas=200_000)
     assert not c.functions.nullifierUsed(pub[0]).call()
     receipt = onchain.send(dep, platform, fn)
-    assert receipt["status"] == 1 and c.functions.disputeCount(b2).call() == 1
-    print(f"\nverifier gas {gas}; dispute transaction gas {receipt['gasUsed']}")
+    assert receipt["status"] == 1 and c.functions.reviewCount(b2).call() == 1
+    print(f"\nverifier gas {gas}; review transaction gas {receipt['gasUsed']}")
+
+
+def new_lot(s) -> str:
+    lot = f"ZK-{next(_n)}-{os.urandom(2).hex()}"
+    r = httpx.post(
+        f"{s['url']}/v1/batches", json={"gtin": s["gtin"], "lot": lot}, headers=s["h"]["merchant_a"], timeout=60
+    )
+    assert r.status_code == 201, r.text
+    return lot
+
+
+def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack):
+    """A shopper's own dispute (proof of a delivered purchase of the batch) within the batch's
+    window freezes the terms' amount of the merchant's deposit as a vault case for a fresh address;
+    an arbiter (not the platform, not the merchant) upholds it, and it is paid to that address."""
+    s, dep = signed_in(stack), stack["dep"]
+    c, vault, token = dep.contract("PurchaseProofs"), dep.contract("GuaranteeVault"), dep.contract("SettlementToken")
+    merchant = s["members"]["merchant_a"].address
+    lot = new_lot(s)
+    b = fields.batch_id(s["gtin"], lot)
+    x = int.from_bytes(os.urandom(31), "big")
+    deliver(s, order(s, lot, node.commitment(x, b)))
+    anchor(s)
+    lv = leaves(s)
+    pay_to = Account.create().address  # fresh: no gas, never seen before
+    statement = "arrived thawed and spoiled"
+    msg = fields.dispute_message(fields.text_hash(statement), pay_to)
+    assert c.functions.disputeMessage(fields.text_hash(statement), pay_to).call() == msg
+    p = node.prove(x, b, fields.PURPOSES["dispute"], msg, lv, lv.index(node.commitment(x, b)))
+    body = {"gtin": s["gtin"], "lot": lot, "root": p["publicSignals"][1], "nullifier": p["publicSignals"][0]}
+    body |= {"proof": p["proof"], "statement": statement, "pay_to": pay_to}
+    r = post(s, "/v1/purchases/disputes", body)
+    assert r.status_code == 409 and r.json()["error"] == "NoClaimTerms", r.text  # no window: nothing frozen
+    if vault.functions.accountOf(merchant).call()[0] < 10_000:
+        assert post(s, "/v1/deposits", {"amount_fen": 100_000}, "merchant_a").status_code in (200, 201)
+    now = dep.w3.eth.get_block("latest")["timestamp"]
+    terms = {"gtin": s["gtin"], "lot": lot, "amount_fen": 700, "until": now + 86_400, "count": 0}
+    assert post(s, "/v1/purchases/claim-terms", terms, "merchant_a").status_code == 200  # no paid claims at all
+    onchain.wire_claims(dep, s["governors"], delay=3600)
+    r = post(s, "/v1/purchases/disputes", body)
+    assert r.status_code == 409 and r.json()["error"] == "RootTooNew", r.text  # members may still revoke it
+    onchain.wire_claims(dep, s["governors"], delay=0)
+    r = post(s, "/v1/purchases/disputes", {**body, "pay_to": s["members"]["producer"].address})
+    assert r.status_code == 422 and r.json()["error"] == "InvalidProof", r.text  # the address is in the proof
+    before = vault.functions.accountOf(merchant).call()
+    r = post(s, "/v1/purchases/disputes", body)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    case_id = got["case_id"]
+    assert (got["frozen_fen"], got["pay_to"]) == (700, pay_to)
+    print(f"\nshopper's dispute transaction gas {got['gas']}")
+    assert vault.functions.accountOf(merchant).call()[1] == before[1] + 700  # frozen, not paid
+    r = post(s, "/v1/purchases/disputes", body)
+    assert r.status_code == 409 and r.json()["error"] == "NullifierUsed", r.text  # a purchase disputes once
+    r = post(s, f"/v1/purchases/disputes/{case_id}/payment", {})
+    assert r.status_code == 409 and "still open" in r.json()["detail"], r.text
+    assert post(s, f"/v1/cases/{case_id}/close", {"pay_out": True}, "merchant_a").status_code == 403
+    s["h"]["arbiter"] = login_over_http(s["url"], s["members"]["arbiter"])
+    r = post(s, f"/v1/cases/{case_id}/close", {"pay_out": True}, "arbiter")
+    assert r.status_code == 200, r.text
+    r = post(s, f"/v1/purchases/disputes/{case_id}/payment", {})
+    assert r.status_code == 200 and r.json()["paid_fen"] == 700, r.text
+    print(f"arbiter's award gas {r.json()['gas']} (claimFor)")
+    assert token.functions.balanceOf(pay_to).call() == 700
+    after = vault.functions.accountOf(merchant).call()
+    assert (after[0], after[1]) == (before[0] - 700, before[1])
+    r = post(s, f"/v1/purchases/disputes/{case_id}/payment", {})
+    assert r.status_code == 409, r.text  # paid once
+    assert post(s, "/v1/purchases/disputes/999999/payment", {}).status_code == 404
+    summary = httpx.get(f"{s['url']}/v1/purchases/batches/{s['gtin']}/{lot}").json()
+    assert (summary["disputes"], summary["claims"]) == (1, 0), summary
 
 
 def test_the_worker_anchors_the_tree_on_size_or_age(stack):

@@ -3,6 +3,7 @@
 // on, and leaves it with the service for the others: the ruling shows the signatures collected so
 // far, and whoever submits sends them with its own), the cases waiting for a ruling, opening a case.
 import { $, T, api, attention, button, figures, fill, rows, say, short, signTyped, toFen, write, yuan } from './common.js';
+import { loadDisputes, wireOrderRulings } from './order_rulings.js';
 
 let shown = null;  // the ruling on screen: the API's answer to GET /v1/cases/{id}/ruling
 
@@ -35,10 +36,14 @@ async function loadCases() {
       $('rule-form').requestSubmit();
       $('task-rule').scrollIntoView();
     })]);
-  attention(cases.length ? [[fill(T.attn_cases_waiting, { n: cases.length }), '#task-cases']] : [T.attn_arbiter_intro]);
+  const disputes = await loadDisputes().catch((err) => { say('disputes-status', T.error + err.message, true); return []; });
+  const items = [cases.length ? [fill(T.attn_cases_waiting, { n: cases.length }), '#task-cases'] : null,
+    disputes.length ? [fill(T.attn_disputes_waiting, { n: disputes.length }), '#task-disputes'] : null].filter(Boolean);
+  attention(items.length ? items : [T.attn_arbiter_intro]);
 }
 
 export function initArbiter() {
+  wireOrderRulings(() => loadCases().catch((err) => say('cases-status', T.error + err.message, true)));
   loadCases().catch((err) => say('cases-status', T.error + err.message, true));
   const fail = (id) => (err) => say(id, T.error + err.message, true);
   $('rule-form').addEventListener('submit', (e) => showRuling(e).catch(fail('rule-status')));

@@ -4,6 +4,8 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
+import { argsView, loadExplorerWords } from './explorer_view.js';
+import { wireReports } from './lists.js';
 import { signOffCell } from './signoff.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -16,11 +18,19 @@ function link(text, query) {
 }
 
 
-function code(text) { const c = document.createElement('code'); c.textContent = text; return c; }
 
 let older = null;
+let shownRecords = [];  // drawn again once the explorer's words (members, ABIs) arrive
+function showRecords() {
+  rows('records', shownRecords, (r) => [
+    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
+    argsView(r.contract, r.event, r.args),
+  ]);
+}
+let searches = 0;  // the latest search wins: an earlier one answering later is dropped
 
 async function search(next) {
+  const seq = ++searches;
   const q = new URLSearchParams();
   for (const [key, id] of [['kind', 'explorer-kind'], ['event', 'explorer-event'], ['subject', 'explorer-subject'],
     ['from_block', 'explorer-from'], ['to_block', 'explorer-to']]) {
@@ -32,11 +42,10 @@ async function search(next) {
     if (next.before_log_index !== null) q.set('before_log_index', String(next.before_log_index));
   }
   const page = await api(`/v1/chain/records?${q}`);
+  if (seq !== searches) return;
   say('explorer-status', fill(T.records_range, { from: page.from_block, to: page.to_block, head: page.head, n: page.records.length }));
-  rows('records', page.records, (r) => [
-    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
-    code(JSON.stringify(r.args)),
-  ]);
+  shownRecords = page.records;
+  showRecords();
   older = page.next;
   $('explorer-older').hidden = !older;
 }
@@ -55,7 +64,7 @@ function detail(title, pairs, records) {
     const ul = document.createElement('ul');
     for (const r of records) {
       const li = document.createElement('li');
-      li.append(`${r.contract}.${r.event} `, code(JSON.stringify(r.args)));
+      li.append(`${r.contract}.${r.event} `, argsView(r.contract, r.event, r.args));
       ul.append(li);
     }
     box.append(ul);
@@ -247,8 +256,10 @@ export function initAuditor() {
   });
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   $('audit-older').addEventListener('click', () => loadLog(true).catch(fail('audit-status')));
+  // the records at once; the words (event names to pick, members by name) beside them, then the
+  // records and a linked transaction drawn decoded
   search().catch(fail('explorer-status'));
-  showLinked().catch(fail('explorer-status'));
+  loadExplorerWords().then(showRecords).catch(fail('explorer-status')).finally(() => showLinked().catch(fail('explorer-status')));
   recon();
   $('run-start').addEventListener('click', async () => {
     $('run-start').disabled = true;
@@ -260,4 +271,5 @@ export function initAuditor() {
     } catch (err) { say('recon-status', T.error + err.message, true); } finally { $('run-start').disabled = false; }
   });
   loadLog().catch(fail('audit-status'));
+  wireReports();
 }

@@ -7,6 +7,9 @@ import { bars, everyDay } from './charts.js';
 import { wireCarbon } from './carbon.js';
 import { wireDevices } from './devices.js';
 import { loadOrderPage, wireOrders } from './orders.js';
+import { wireIssues, wireReports } from './lists.js';
+
+let reloadIssues = () => {};
 
 // what needs the merchant now, each loader saying its part: [sentence, link to its task]
 const needs = {};
@@ -116,9 +119,10 @@ async function issueCodes(e) {
   say('codes-status', T.issuing);
   try {
     // the issue's anchor is signed here; the codes are the ones drawn when it was prepared
-    // short codes: QR version 5 instead of 9, same proof on a scan (docs/codes-and-scans.md)
-    const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value), short: true });
-    say('codes-status', `${T.issued}${issue.count} (${issue.anchor_tx || issue.root})`);
+    // short codes (the default): QR version 5 instead of 9, same proof on a scan, but only through the
+    // resolver; long codes carry the whole signature (docs/codes-and-scans.md)
+    const issue = await write(`/v1/batches/${gtin}/${lot}/codes`, { count: Number($('codes-count').value), short: $('codes-short').value === 'short' });
+    say('codes-status', `${T.issued}${issue.count}${T.paren_open}${short(issue.anchor_tx || issue.root)}${T.paren_close}`);
     const links = $('codes-downloads');
     const pdf = $('labels-pdf').cloneNode(true); const csv = $('codes-csv').cloneNode(true);
     links.replaceChildren(pdf, document.createTextNode(' '), csv);
@@ -126,6 +130,7 @@ async function issueCodes(e) {
     download(csv, `/v1/code-issues/${issue.issue_id}/codes.csv`, `codes-${issue.issue_id}.csv`);
     links.hidden = false;
     previewQr(issue).catch(() => {});
+    reloadIssues();
   } catch (err) {
     say('codes-status', T.error + err.message, true);
   } finally { $('codes-progress').hidden = true; }
@@ -230,6 +235,8 @@ export function initMerchant() {
     done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
   });
   $('codes-form').addEventListener('submit', issueCodes);
+  reloadIssues = wireIssues();
+  wireReports(need);
   $('epcis-form').addEventListener('submit', uploadEpcis);
   wireCarbon();
   wireDevices(need);

@@ -52,7 +52,10 @@ async function loadWork(page) {
     const cells = [o.order_id, yuan(o.amount_fen), T[`order_${o.status}`] || o.status, when(o.created_at)];
     if (page === 'carrier') {  // the carrier's "delivered": the order into the delivery form
       cells.push(needs(o) ? button(T.deliver_this, `${T.deliver_this} ${o.order_id}`, () => {
-        $('deliver-order').value = o.order_id; $('deliver-event').focus();
+        $('deliver-order').value = o.order_id;
+        const named = [...$('deliver-event').options].find((op) => op.dataset.order === o.order_id);
+        if (named) $('deliver-event').value = named.value;
+        $('deliver-event').focus();
       }) : '');
     }
     return cells;
@@ -75,14 +78,32 @@ function initSteps() {
   step('dispute-form', () => `/v1/orders/${id('dispute-order')}/dispute`, () => ({ reason: $('dispute-reason').value.trim() }));
 }
 
+// the delivery events the carrier may confirm with (its own or its orders' merchants' receiving
+// or accepting events, not yet used), newest first: picked from a list, not typed
+async function loadEvents() {
+  const events = await api('/v1/deliveries/waiting');
+  const options = events.map((e) => {
+    const op = document.createElement('option'); op.value = e.hash_id;
+    const what = [T[`dstep_${e.biz_step}`] || e.biz_step, when(e.event_time), e.order_id ? `${T.order} ${e.order_id}` : '',
+      `${T.recorded_by_short}${short(e.recorder)}`, `${T.event_short}0x${e.hash_id.split(';')[1].slice(0, 8)}…`];
+    op.textContent = what.filter(Boolean).join(' · ');
+    if (e.order_id) op.dataset.order = e.order_id;
+    return op;
+  });
+  const none = document.createElement('option'); none.value = '';
+  none.textContent = events.length ? T.deliver_pick : T.deliver_none;
+  $('deliver-event').replaceChildren(none, ...options);
+}
+
 // the carrier confirms a delivery, signed with its own key: the order and its EPCIS event's hash ID
 function initDeliveries() {
+  loadEvents().catch((err) => say('deliver-status', T.error + err.message, true));
   $('deliver-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
       const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: $('deliver-order').value.trim(), epcis_event: $('deliver-event').value.trim() }] });
       say('deliver-status', fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) }));
-      await loadWork('carrier');
+      await Promise.all([loadWork('carrier'), loadEvents()]);
     } catch (err) { say('deliver-status', T.error + err.message, true); }
   });
 }

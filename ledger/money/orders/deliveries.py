@@ -13,6 +13,7 @@ are matched; capturing the same event again retries a confirmation that failed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from ledger.money.orders import settlement
 from ledger.money.orders.books import terms_of
 from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
 from ledger.money.orders.reorged import after_reorg
-from ledger.store.models import Order
+from ledger.store.models import EpcisEvent, Order
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
@@ -71,6 +72,30 @@ def delivered_orders(
         )
     )
     return sorted((oid, wanted[oid]) for oid in found)
+
+
+def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]]:
+    """The delivery events (receiving or accepting) a carrier may confirm its open orders with,
+    newest first: among the latest `scan` events recorded by the carrier or by a merchant of one of
+    its open orders, those no order was delivered with yet; each with the open order it names in
+    its bizTransactionList, if one (else the carrier picks the order)."""
+    mine = select(Order).where(Order.carrier == carrier, Order.status == "escrowed", Order.slot.is_not(None))
+    open_orders = {o.order_id: o.merchant for o in db.scalars(mine)}
+    if not open_orders:
+        return []
+    recorders = {carrier, *open_orders.values()}
+    used = set(db.scalars(select(Order.delivery_event).where(Order.delivery_event.is_not(None))))
+    q = select(EpcisEvent).where(EpcisEvent.recorder.in_(recorders), EpcisEvent.biz_step.is_not(None))
+    out = []
+    for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan)):
+        if _step(e.biz_step) not in DELIVERY_STEPS or e.hash_id in used:
+            continue
+        named = sorted(n for n in _named_orders(json.loads(e.body)) if n in open_orders)
+        out.append(
+            {"hash_id": e.hash_id, "biz_step": _step(e.biz_step), "event_time": e.event_time,
+             "read_point": e.read_point, "recorder": e.recorder, "order_id": named[0] if named else None}
+        )  # fmt: skip
+    return out
 
 
 def event_bytes(event_id: str) -> bytes:

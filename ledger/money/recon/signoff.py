@@ -14,6 +14,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_keys.exceptions import BadSignature
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,7 +61,7 @@ def signer(run: ReconRun, chain_id: int, note: str, signature: str) -> str:
     try:
         message = encode_typed_data(full_message=typed_data(run, chain_id, note))
         return str(Account.recover_message(message, signature=signature))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, BadSignature) as exc:  # BadSignature: off the curve (coincurve)
         raise InvalidInput(f"signature: not a signature of run {run.id}'s sign-off ({type(exc).__name__})") from None
 
 

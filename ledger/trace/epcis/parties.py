@@ -32,3 +32,11 @@ def names_of(db: Session, urns: Iterable[str]) -> dict[str, dict]:
         return {}
     q = select(TradingParty.urn, TradingParty.name, TradingParty.credit_code).where(TradingParty.urn.in_(wanted))
     return {u: {"urn": u, "name": n, "credit_code": c} for u, n, c in db.execute(q)}
+
+
+def member_name(db: Session, member: str) -> dict | None:
+    """{"name", "credit_code"} of the party a member registered as itself (a tie only the member or
+    an operator may make), the latest registered; None when it has none."""
+    q = select(TradingParty.name, TradingParty.credit_code).where(TradingParty.member.in_({member, member.lower()}))
+    row = db.execute(q.order_by(TradingParty.updated_at.desc()).limit(1)).first()
+    return None if row is None else {"name": row[0], "credit_code": row[1]}
