@@ -81,7 +81,12 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice the carrier index of an order without a carrier
     uint256 public constant NO_CARRIER = 0xFFFF;
     uint256 public constant MAX_AMOUNT = (1 << 48) - 1;
-    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,uint256 refund)");
+    /// @notice the longest settlement timeout or return window (2^32 s, 136 years): a deadline has
+    /// 40 bits in an order's record, and a longer period spilled into its status and terms
+    uint64 public constant MAX_PERIOD = 1 << 32;
+    /// @dev a ruling names the order's payer too: keys are unique only in each platform's books, and
+    /// another platform's order under the same key must not take a ruling made for this one
+    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,address payer,uint256 refund)");
 
     IERC20 public immutable token;
     address public treasury;
@@ -146,6 +151,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error SignersNotAscending(address signer);
     error BadQuorum(uint8 quorum);
     error NothingOwed(address account);
+    error PeriodTooLong(uint64 period, uint64 max);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
@@ -154,6 +160,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (address(token_) == address(0) || treasury_ == address(0)) revert ZeroAddress();
         token = token_;
         treasury = treasury_;
+        _checkPeriod(timeout_);
         settlementTimeout = timeout_;
         emit TreasurySet(treasury_);
         emit TimeoutSet(timeout_);
@@ -175,12 +182,14 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Set the delay after escrow from which anyone may settle an undelivered order.
     function setTimeout(uint64 timeout_) external onlyGovernance {
+        _checkPeriod(timeout_);
         settlementTimeout = timeout_;
         emit TimeoutSet(timeout_);
     }
 
     /// @notice Set the return window opened by delivery. Governance only.
     function setReturnWindow(uint64 window_) external onlyGovernance {
+        _checkPeriod(window_);
         returnWindow = window_;
         emit ReturnWindowSet(window_);
     }
@@ -229,13 +238,15 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         token.safeTransferFrom(msg.sender, address(this), run.total);
     }
 
-    /// @notice Name the carrier of an escrowed order that has none; operators only. The order's
-    /// packed word changes: its carrier index must then point at `carrier` in the caller's table.
+    /// @notice Name the carrier of an escrowed order that has none; its payer (an operator) only.
+    /// The order's packed word changes: its carrier index must then point at `carrier` in the
+    /// caller's table.
     function setCarrier(address[] calldata accounts, bytes32 key, uint256 word, address carrier) external {
         _checkRole(msg.sender, Roles.OPERATOR);
         if (!membership.hasAnyRole(carrier, Roles.LOGISTICS)) revert NotACarrier(carrier);
         Terms memory t;
         _decode(t, key, word, accounts);
+        _onlyPayer(t);
         (OrderRecord r, Status s) = _load(t);
         if (s != Status.Escrowed) revert WrongStatus(key, s);
         if (t.carrierIdx != NO_CARRIER) revert HasCarrier(key);
@@ -252,7 +263,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         _deliver(accounts, orders, events, true);
     }
 
-    /// @notice The platform confirms delivery of orders that have no carrier; operators only.
+    /// @notice The platform confirms delivery of orders that have no carrier; each order's payer
+    /// (an operator) only.
     function confirmByPlatform(address[] calldata accounts, uint256[] calldata orders, bytes32[] calldata events)
         external
     {
@@ -261,11 +273,12 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     }
 
     /// @notice Refund `amount` of an order before settlement: before delivery, or within the
-    /// return window. The merchant of the order or an operator. A full refund ends the order.
+    /// return window. The merchant of the order or its payer (an operator). A full refund ends the order.
     function refund(address[] calldata accounts, bytes32 key, uint256 word, uint256 amount) external nonReentrant {
         Terms memory t;
         _decode(t, key, word, accounts);
-        if (msg.sender != t.merchant && !membership.hasAnyRole(msg.sender, Roles.OPERATOR)) {
+        if (msg.sender != t.merchant && (msg.sender != t.payer || !membership.hasAnyRole(msg.sender, Roles.OPERATOR)))
+        {
             revert NotAllowed(key, msg.sender);
         }
         (OrderRecord r, Status s) = _load(t);
@@ -284,12 +297,13 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         _refundTo(t, amount, remaining - amount);
     }
 
-    /// @notice Raise a dispute for the shopper within the return window; operators only. The
-    /// order is frozen until arbiters rule.
+    /// @notice Raise a dispute for the shopper within the return window; the order's payer (an
+    /// operator) only. The order is frozen until arbiters rule.
     function dispute(address[] calldata accounts, bytes32 key, uint256 word) external {
         _checkRole(msg.sender, Roles.OPERATOR);
         Terms memory t;
         _decode(t, key, word, accounts);
+        _onlyPayer(t);
         (OrderRecord r, Status s) = _load(t);
         if (s != Status.Delivered) revert WrongStatus(key, s);
         uint64 deadline = r.deadline();
@@ -300,7 +314,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Execute the arbiters' ruling on a disputed order: refund `refundAmount` of what
     /// remains to the payer and settle the rest at once. `signatures` are EIP-712 signatures of
-    /// Ruling(order, refund) by distinct arbiters in ascending address order: one suffices when
+    /// Ruling(order, payer, refund) by distinct arbiters in ascending address order: one suffices when
     /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise; no party to the order
     /// (its payer, merchant, referrers or carrier) signs a ruling on it. Anyone may submit.
     function rule(
@@ -372,9 +386,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         return (uint160(r.termsHash()), r.status(), r.deadline(), r.refunded());
     }
 
-    /// @notice The EIP-712 digest arbiters sign for a ruling.
-    function rulingDigest(bytes32 key, uint256 refundAmount) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, refundAmount)));
+    /// @notice The EIP-712 digest arbiters sign for a ruling on the order `key` of `payer`.
+    function rulingDigest(bytes32 key, address payer, uint256 refundAmount) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, payer, refundAmount)));
     }
 
     /// @notice The split of `amount`: each referral share and the platform fee rounded down,
@@ -418,8 +432,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         uint256 ci = w.carrierIdx();
         if (byCarrier) {
             if (ci == NO_CARRIER || _at(accounts, ci) != msg.sender) revert NotTheCarrier(key, msg.sender);
-        } else if (ci != NO_CARRIER) {
-            revert HasCarrier(key);
+        } else {
+            if (ci != NO_CARRIER) revert HasCarrier(key);
+            if (_at(accounts, w.payerIdx()) != msg.sender) revert NotAllowed(key, msg.sender);
         }
         (uint256 h, address payer) = w.commitment(key, accounts);
         uint256 slot = w.slot();
@@ -503,6 +518,16 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
             address c = _at(accounts, ci);
             if (!membership.hasAnyRole(c, Roles.LOGISTICS)) revert NotACarrier(c);
         }
+    }
+
+    /// @dev Only the order's payer acts on it for the platform: another operator's key may not
+    /// refund, freeze, carry or deliver orders it did not pay for.
+    function _onlyPayer(Terms memory t) private view {
+        if (msg.sender != t.payer) revert NotAllowed(t.key, msg.sender);
+    }
+
+    function _checkPeriod(uint64 period) private pure {
+        if (period > MAX_PERIOD) revert PeriodTooLong(period, MAX_PERIOD);
     }
 
     function _noZeroAccount(address[] calldata accounts) private pure {
@@ -622,7 +647,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         view
     {
         if (signatures.length < required) revert TooFewSignatures(t.key, signatures.length, required);
-        bytes32 digest = rulingDigest(t.key, refundAmount);
+        bytes32 digest = rulingDigest(t.key, t.payer, refundAmount);
         address last = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);

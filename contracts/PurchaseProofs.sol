@@ -103,6 +103,7 @@ contract PurchaseProofs is MemberGated {
     error WrongClaimAmount(uint256 amount, uint256 terms);
     error RootTooNew(uint256 root, uint64 paysFrom);
     error TermsNotYours(uint256 batch, address merchant);
+    error TermsLocked(uint256 batch);
     error ContributionKnown(bytes32 circuit, uint256 index);
 
     constructor(Membership membership_, IPurchaseVerifier verifier_) MemberGated(membership_) {
@@ -181,7 +182,10 @@ contract PurchaseProofs is MemberGated {
 
     /// @notice Set what a proven claim on `batch` pays: `amount` fen each from `merchant`'s deposit,
     /// until `until`, at most `count` more claims. Governance (e.g. after a recall: the merchant
-    /// can no longer change it) or the merchant itself, for its own deposit, unless imposed.
+    /// can no longer change it) or the merchant itself, for its own deposit, unless imposed. While
+    /// its terms run (window open, claims left) a merchant may only extend them: the same amount
+    /// (the one a shopper's proof binds), no earlier end, no fewer claims; it cannot take its
+    /// promise back in front of a claim.
     function setClaimTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count) external {
         ClaimTerms storage t = claimTerms[batch];
         bool imposed = msg.sender == governance;
@@ -189,6 +193,8 @@ contract PurchaseProofs is MemberGated {
             _checkRole(msg.sender, Roles.MERCHANT);
             bool taken = t.imposed || (t.merchant != address(0) && t.merchant != msg.sender);
             if (merchant != msg.sender || taken) revert TermsNotYours(batch, msg.sender);
+            bool live = t.merchant != address(0) && block.timestamp <= t.until && t.left != 0;
+            if (live && (amount != t.amount || until < t.until || count < t.left)) revert TermsLocked(batch);
         }
         if (merchant == address(0)) revert ZeroAddress();
         claimTerms[batch] = ClaimTerms(merchant, amount, until, count, imposed);

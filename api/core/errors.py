@@ -89,6 +89,7 @@ _REVERT_STATUS = {
     "HasCarrier": 409,
     "TermsMismatch": 409,
     "SlotInUse": 409,
+    "PeriodTooLong": 422,
     "NotARecorder": 422,
     "ECDSAInvalidSignature": 422,
     "ECDSAInvalidSignatureS": 422,

@@ -6,10 +6,14 @@ live in the database (`rate_counts`: one upsert per request), so API hosts shari
 together; on SQLite each process counts for itself (the embedded default, which then admits the
 limit once per process). If Redis or the database stops answering, the process falls back to
 counting alone rather than refusing or admitting everyone.
+
+A client is its IPv4 address, or its IPv6 address's /64 network (a subscriber's allocation: its
+2^64 addresses are one budget, not 2^64), so an anonymous caller cannot mint identities in bulk.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -23,6 +27,24 @@ from .errors import ApiError
 log = logging.getLogger(__name__)
 
 
+#: the budget that clients beyond a window's `max_clients` share
+OVERFLOW = "*"
+
+
+def client_key(host: str) -> str:
+    """Whom a request from `host` counts for: an IPv4 address (an IPv4-mapped IPv6 one too), or an
+    IPv6 address's /64 network; anything else (a test client's name) as it is, cut to 64."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def _refuse(limit: int, window_s: int, retry: int) -> ApiError:
     return ApiError(
         429,
@@ -34,21 +56,28 @@ def _refuse(limit: int, window_s: int, retry: int) -> ApiError:
 
 @dataclass
 class MemoryRateLimiter:
-    """Counts in this process."""
+    """Counts in this process, the current window only: at most `max_clients` clients, and the
+    ones that come after them share one budget (memory and each hit's work stay bounded however
+    many identities a flood brings; clients already counted keep their own)."""
 
     limit: int
     window_s: int
-    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    max_clients: int = 100_000
+    _window: int = -1
+    _counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hit(self, client: str) -> None:
         now = time.time()
         window = int(now // self.window_s)
+        who = client_key(client)
         with self._lock:
-            if len(self._counts) > 100_000:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-            n = self._counts.get((client, window), 0) + 1
-            self._counts[(client, window)] = n
+            if window != self._window:
+                self._window, self._counts = window, {}
+            if who not in self._counts and len(self._counts) >= self.max_clients:
+                who = OVERFLOW
+            n = self._counts.get(who, 0) + 1
+            self._counts[who] = n
         if n > self.limit:
             raise _refuse(self.limit, self.window_s, int((window + 1) * self.window_s - now) + 1)
 
@@ -67,7 +96,7 @@ class RedisRateLimiter:
     def hit(self, client: str) -> None:
         now = time.time()
         window = int(now // self.window_s)
-        key = f"traceledger:rate:{client}:{window}"
+        key = f"traceledger:rate:{client_key(client)}:{window}"
         try:
             pipe = self.redis.pipeline()
             pipe.incr(key)
@@ -104,7 +133,7 @@ class DatabaseRateLimiter:
 
     def hit(self, client: str) -> None:
         now = time.time()
-        key = (client[:64], int(now // self.window_s))
+        key = (client_key(client), int(now // self.window_s))
         with self._lock:
             if self._syncer is None:
                 self._syncer = threading.Thread(target=self._sync_forever, name="rate-counts", daemon=True)

@@ -50,6 +50,7 @@ STATUS = {
     "WrongClaimAmount": 422,
     "InsufficientAvailable": 409,
     "TermsNotYours": 403,
+    "TermsLocked": 409,
 }
 MAX_PAGE = 65_536
 

@@ -83,6 +83,8 @@ def _text(action: dict, name: str, limit: int) -> str:
 
 
 U64 = 2**64 - 1
+#: OrderSettlement.MAX_PERIOD: an order's deadline has 40 bits in its record
+MAX_PERIOD = 2**32
 #: action type -> (contract, function, argument builders), in the function's argument order
 ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     "admit_member": ("Membership", "admit", [lambda a: _address(a, "address"), _roles]),
@@ -99,8 +101,8 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
         [lambda a: _address(a, "merchant"), lambda a: _int(a, "minimum_fen", 0, 2**96 - 1)],
     ),
     "set_withdrawal_cooldown": ("GuaranteeVault", "setCooldown", [lambda a: _int(a, "seconds", 0, U64)]),
-    "set_settlement_timeout": ("OrderSettlement", "setTimeout", [lambda a: _int(a, "seconds", 0, U64)]),
-    "set_return_window": ("OrderSettlement", "setReturnWindow", [lambda a: _int(a, "seconds", 0, U64)]),
+    "set_settlement_timeout": ("OrderSettlement", "setTimeout", [lambda a: _int(a, "seconds", 0, MAX_PERIOD)]),
+    "set_return_window": ("OrderSettlement", "setReturnWindow", [lambda a: _int(a, "seconds", 0, MAX_PERIOD)]),
     "set_ruling": (
         "OrderSettlement",
         "setRuling",

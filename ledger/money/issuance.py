@@ -2,9 +2,10 @@
 
 An issuer mints fen against a fiat deposit's reference (a bank transfer's); a holder burns fen
 for a fiat payout's reference. Each reference counts once on chain (`SettlementToken` refuses a
-second use), so a repeated request cannot mint or burn twice. The supply check proves the
-token's total supply against every mint and burn the chain recorded: it must equal minted minus
-burned, with issuances and redemptions as the parts that carry a reference.
+second use), so a repeated request cannot mint or burn twice; deposit and payout references are
+counted apart, so a holder redeeming against a deposit's reference cannot make it unmintable. The
+supply check proves the token's total supply against every mint and burn the chain recorded: it
+must equal minted minus burned, with issuances and redemptions as the parts that carry a reference.
 """
 
 from __future__ import annotations

@@ -206,8 +206,8 @@ def arbiters(accounts, governance, governors, membership):
     return sorted(keys, key=lambda k: int(k.address, 16))
 
 
-def signatures(settlement, key, refund, signers):
-    digest = settlement.rulingDigest(key, refund)
+def signatures(settlement, t, refund, signers):
+    digest = settlement.rulingDigest(t.key, t.payer, refund)
     return [bytes(Account.unsafe_sign_hash(bytes(digest), k.key).signature) for k in signers]
 
 
@@ -232,26 +232,25 @@ def test_disputes_and_rulings(approved, chain, platform, merchant, outsider, arb
     with reverts("WrongStatus"):
         one(approved.dispute, big, sender=platform)
 
-    key = t.key
     with reverts("TooFewSignatures"):  # 250,000 fen is above the threshold: two arbiters needed
-        one(approved.rule, t, 50_000, signatures(approved, key, 50_000, arbiters[:1]), sender=outsider)
+        one(approved.rule, t, 50_000, signatures(approved, t, 50_000, arbiters[:1]), sender=outsider)
     with reverts("NotAnArbiter"):
-        one(approved.rule, t, 50_000, signatures(approved, key, 50_000, [Account.create()] * 2), sender=outsider)
+        one(approved.rule, t, 50_000, signatures(approved, t, 50_000, [Account.create()] * 2), sender=outsider)
     with reverts("SignersNotAscending"):
-        one(approved.rule, t, 50_000, signatures(approved, key, 50_000, arbiters[1::-1]), sender=outsider)
+        one(approved.rule, t, 50_000, signatures(approved, t, 50_000, arbiters[1::-1]), sender=outsider)
     with reverts("RefundTooLarge"):
-        one(approved.rule, t, 250_001, signatures(approved, key, 250_001, arbiters[:2]), sender=outsider)
+        one(approved.rule, t, 250_001, signatures(approved, t, 250_001, arbiters[:2]), sender=outsider)
     # signatures over another amount recover to other addresses: not arbiters
     with reverts("NotAnArbiter"):
-        one(approved.rule, t, 60_000, signatures(approved, key, 50_000, arbiters[:2]), sender=outsider)
-    tx = one(approved.rule, t, 50_000, signatures(approved, key, 50_000, arbiters[:2]), sender=outsider)
+        one(approved.rule, t, 60_000, signatures(approved, t, 50_000, arbiters[:2]), sender=outsider)
+    tx = one(approved.rule, t, 50_000, signatures(approved, t, 50_000, arbiters[:2]), sender=outsider)
     assert tx.events["OrderRuled"]["signers"] == 2
     assert tx.events["OrderRefunded"]["amount"] == 50_000
     got = unpack_shares(tx.events["OrderSettled"]["shares"], levels=0)
     assert got["merchant_fen"] + got["platform_fee_fen"] == 200_000
     assert approved.totalEscrowed() == AMOUNT  # `late` only
     with reverts("WrongStatus"):
-        one(approved.rule, t, 0, signatures(approved, key, 0, arbiters[:2]), sender=outsider)
+        one(approved.rule, t, 0, signatures(approved, t, 0, arbiters[:2]), sender=outsider)
 
 
 def test_small_dispute_needs_one_arbiter_and_can_refund_all(approved, platform, merchant, outsider, arbiters):
@@ -259,7 +258,7 @@ def test_small_dispute_needs_one_arbiter_and_can_refund_all(approved, platform, 
     call(approved.escrow, [t], sender=platform)
     call(approved.confirmByPlatform, [t], [EVENT], sender=platform)
     one(approved.dispute, t, sender=platform)
-    tx = one(approved.rule, t, 100_000, signatures(approved, t.key, 100_000, arbiters[:1]), sender=outsider)
+    tx = one(approved.rule, t, 100_000, signatures(approved, t, 100_000, arbiters[:1]), sender=outsider)
     assert "OrderSettled" not in tx.events and approved.orderState(*_args(t))[0] == 5
     assert approved.owed(platform) == 100_000 and approved.totalEscrowed() == 0
 
@@ -275,9 +274,9 @@ def test_no_party_to_an_order_signs_a_ruling_on_it(approved, platform, merchant,
     one(approved.dispute, t, sender=platform)
     for signers in ([party], sorted([party, other], key=lambda k: int(k.address, 16))):
         with reverts("PartyToOrder"):
-            one(approved.rule, t, 0, signatures(approved, t.key, 0, signers), sender=outsider)
+            one(approved.rule, t, 0, signatures(approved, t, 0, signers), sender=outsider)
     assert approved.owed(party.address) == 0
-    tx = one(approved.rule, t, 100_000, signatures(approved, t.key, 100_000, [other]), sender=outsider)
+    tx = one(approved.rule, t, 100_000, signatures(approved, t, 100_000, [other]), sender=outsider)
     assert tx.events["OrderRefunded"]["amount"] == 100_000 and approved.owed(party.address) == 0
 
 

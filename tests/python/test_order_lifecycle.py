@@ -172,7 +172,8 @@ def test_refunds_within_the_window(api, members):
 
 
 def _sign(dep, account, order, refund):
-    return "0x" + settlement.sign_ruling(dep, bytes(account.key), bytes.fromhex(order["order_key"][2:]), refund).hex()
+    key = bytes.fromhex(order["order_key"][2:])
+    return "0x" + settlement.sign_ruling(dep, bytes(account.key), key, order["payer"], refund).hex()
 
 
 def test_disputes_and_rulings(api, members, deployment, accounts):

@@ -35,6 +35,10 @@ def test_issue_redeem_and_the_supply_check(api, deployment):
     assert r.status_code == 201 and r.json()["holder"] == to
     reused = c.post("/v1/token/redemptions", json={"amount_fen": 1, "fiat_reference": ref}, headers=h["merchant_a"])
     assert reused.status_code == 409
+    # a payout's reference never blocks a deposit's: a holder cannot make a deposit unmintable
+    deposit = {"to": to, "amount_fen": 5, "fiat_reference": payout}
+    late = c.post("/v1/token/issuances", json=deposit, headers=h["issuer"])
+    assert late.status_code == 201, late.text
     supply = c.get("/v1/token/supply", headers=h["auditor"]).json()
     assert supply["balanced"] and supply["unexplained_fen"] == 0
     assert supply["total_supply_fen"] == dep.contract("SettlementToken").functions.totalSupply().call()

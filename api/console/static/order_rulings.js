@@ -1,6 +1,6 @@
 // Rulings on disputed orders (not cases) on the arbiter's page: the orders waiting for a ruling,
 // "Rule" reads one into the ruling form with the refund (in yuan, what remains by default), each
-// arbiter signs the EIP-712 Ruling(order, refund) with its own key in the page and leaves it with the
+// arbiter signs the EIP-712 Ruling(order, payer, refund) with its own key in the page and leaves it with the
 // service for the others (the ruling shows what was collected), and whoever holds enough
 // signatures submits them (the transaction signed in the page, as every write).
 import { $, T, api, button, figures, fill, rows, say, short, signTyped, toFen, when, write, yuan } from './common.js';

@@ -22,7 +22,13 @@ from ledger.errors import InvalidInput
 from ledger.money.orders.terms import Batch, OrderTerms, unpack_shares
 from ledger.money.token import ensure_allowance
 
-RULING_TYPES = {"Ruling": [{"name": "order", "type": "bytes32"}, {"name": "refund", "type": "uint256"}]}
+RULING_TYPES = {
+    "Ruling": [
+        {"name": "order", "type": "bytes32"},
+        {"name": "payer", "type": "address"},
+        {"name": "refund", "type": "uint256"},
+    ]
+}
 
 
 def _c(dep: Deployment) -> Any:
@@ -145,8 +151,9 @@ def settle(dep: Deployment, anyone: Sender, orders: Sequence[OrderTerms]) -> Any
     return anyone.transact(_BatchCall(dep, "settle", ["address[]", "uint256[]"], [b.accounts, b.words]), light=True)
 
 
-def ruling_typed_data(dep: Deployment, key: bytes, refund_fen: int) -> dict[str, Any]:
-    """What an arbiter signs (EIP-712), built here from the deployment, not asked of a server."""
+def ruling_typed_data(dep: Deployment, key: bytes, payer: str, refund_fen: int) -> dict[str, Any]:
+    """What an arbiter signs (EIP-712), built here from the deployment, not asked of a server: the
+    order's key and its payer (keys are unique only in each platform's books), and the refund."""
     return {
         "domain": {
             "name": "traceledger OrderSettlement",
@@ -156,20 +163,22 @@ def ruling_typed_data(dep: Deployment, key: bytes, refund_fen: int) -> dict[str,
         },
         "types": RULING_TYPES,
         "primaryType": "Ruling",
-        "message": {"order": "0x" + key.hex(), "refund": refund_fen},
+        "message": {"order": "0x" + key.hex(), "payer": payer, "refund": refund_fen},
     }
 
 
-def sign_ruling(dep: Deployment, private_key: bytes, key: bytes, refund_fen: int) -> bytes:
+def sign_ruling(dep: Deployment, private_key: bytes, key: bytes, payer: str, refund_fen: int) -> bytes:
     """An arbiter's signature of a ruling, made with its own key."""
-    data = ruling_typed_data(dep, key, refund_fen)
+    data = ruling_typed_data(dep, key, payer, refund_fen)
     message = encode_typed_data(full_message=data)
     return bytes(Account.sign_message(message, private_key).signature)
 
 
-def sorted_signatures(dep: Deployment, key: bytes, refund_fen: int, signatures: Sequence[str | bytes]) -> list[bytes]:
+def sorted_signatures(
+    dep: Deployment, key: bytes, payer: str, refund_fen: int, signatures: Sequence[str | bytes]
+) -> list[bytes]:
     """Signatures of a ruling in ascending order of their signers (see `ascending_by_signer`)."""
-    return ascending_by_signer(ruling_typed_data(dep, key, refund_fen), signatures)
+    return ascending_by_signer(ruling_typed_data(dep, key, payer, refund_fen), signatures)
 
 
 def ascending_by_signer(typed_data: dict[str, Any], signatures: Sequence[str | bytes]) -> list[bytes]:

@@ -1,0 +1,150 @@
+"""What one key may not do to what belongs to others (an outside audit, issue 25's siblings):
+a token holder may not spend an issuer's fiat reference, and an operator may act only on the
+orders it paid for itself."""
+
+import pytest
+from conftest import OPERATOR, govern, reverts
+from eth_account import Account
+from eth_utils import keccak
+
+from ledger.money.orders.terms import Batch, OrderTerms
+
+EVENT = keccak(text="urn:epcis:delivery")
+
+
+def test_a_holder_cannot_spend_a_deposit_reference_before_the_issuer(token, issuer, merchant, buyer):
+    """A fiat deposit's reference (a bank transfer's, seen in the pool or guessed) redeemed first
+    by any holder for 1 fen used to make the deposit unmintable: the same namespace held both."""
+    token.mint(buyer, 1, {"from": issuer})
+    token.redeem(1, "ICBC-20261205-0042", {"from": buyer})
+    tx = token.issue(merchant, 50_000, "ICBC-20261205-0042", {"from": issuer})
+    assert tx.events["Issued"]["amount"] == 50_000 and token.balanceOf(merchant) == 50_000
+    assert token.referenceUsed(keccak(text="ICBC-20261205-0042"))
+    with reverts("ReferenceUsed"):  # each reference still once each way
+        token.issue(merchant, 50_000, "ICBC-20261205-0042", {"from": issuer})
+    token.mint(buyer, 1, {"from": issuer})
+    with reverts("ReferenceUsed"):
+        token.redeem(1, "ICBC-20261205-0042", {"from": buyer})
+    assert token.redemptionUsed(keccak(text="ICBC-20261205-0042"))
+
+
+@pytest.fixture(scope="module")
+def platform_b(accounts, governance, governors, membership, funded, issuer):
+    """A second platform: an operator with a key and orders of its own."""
+    b = accounts[18]
+    govern(governance, governors, membership, "admit", b, OPERATOR)
+    funded.mint(b, 1_000_000, {"from": issuer})
+    return b
+
+
+def _terms(payer, merchant, carrier=None, slot=1):
+    return OrderTerms(
+        key=keccak(text=f"order of {payer.address}"),
+        amount=10_000,
+        merchant=merchant.address,
+        payer=payer.address,
+        slot=slot,
+        platform_fee_bps=500,
+        carrier=carrier.address if carrier else None,
+    )
+
+
+def _one(fn, t, *extra, sender):
+    b = Batch.of([t])
+    return fn(b.accounts, b.words[0], b.words[1], *extra, {"from": sender})
+
+
+def test_an_operator_acts_only_on_the_orders_it_paid_for(settlement, funded, platform, platform_b, merchant, logistics):
+    """Any operator key used to refund, dispute, name a carrier for or confirm delivery of another
+    platform's orders: return the merchant's escrow to that payer, freeze it, or open the return
+    window with a carrier of its choosing. Now only the order's payer (or its merchant, refunding)."""
+    funded.approve(settlement, 2**256 - 1, {"from": platform})
+    t = _terms(platform, merchant)
+    b = Batch.of([t])
+    settlement.escrow(b.accounts, b.words, {"from": platform})
+    with reverts("NotAllowed"):
+        _one(settlement.refund, t, 10_000, sender=platform_b)
+    with reverts("NotAllowed"):
+        _one(settlement.setCarrier, t, logistics, sender=platform_b)
+    with reverts("NotAllowed"):
+        settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform_b})
+    settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform})
+    with reverts("NotAllowed"):
+        _one(settlement.dispute, t, sender=platform_b)
+    assert settlement.orderState(b.accounts, b.words[0], b.words[1])[0] == 2  # delivered, untouched
+    assert settlement.owed(platform) == 0 and settlement.totalEscrowed() == 10_000
+    # the payer and the merchant keep their rights
+    _one(settlement.refund, t, 1_000, sender=merchant)
+    _one(settlement.refund, t, 1_000, sender=platform)
+    _one(settlement.dispute, t, sender=platform)
+    assert settlement.owed(platform) == 2_000
+    # platform B's own order: B names its carrier, not platform A
+    funded.approve(settlement, 2**256 - 1, {"from": platform_b})
+    tb = _terms(platform_b, merchant)
+    bb = Batch.of([tb])
+    settlement.escrow(bb.accounts, bb.words, {"from": platform_b})
+    with reverts("NotAllowed"):
+        _one(settlement.setCarrier, tb, logistics, sender=platform)
+    _one(settlement.setCarrier, tb, logistics, sender=platform_b)
+
+
+def test_a_ruling_on_one_platforms_order_does_not_decide_anothers_with_the_same_key(
+    settlement, funded, platform, platform_b, merchant, merchant_b, signing_arbiters
+):
+    """Order keys are public (OrderEscrowed) and unique only in each platform's books: platform B
+    escrowed an order under platform A's disputed key, disputed it, had an arbiter rule on it, and
+    the signature then decided A's dispute too (anyone may submit a ruling). A ruling names the payer."""
+    for p in (platform, platform_b):
+        funded.approve(settlement, 2**256 - 1, {"from": p})
+    mine, sham = _terms(platform, merchant), _terms(platform_b, merchant_b)
+    sham = OrderTerms(**{**sham.__dict__, "key": mine.key, "amount": 1})
+    for t, p in ((mine, platform), (sham, platform_b)):
+        b = Batch.of([t])
+        settlement.escrow(b.accounts, b.words, {"from": p})
+        settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": p})
+        _one(settlement.dispute, t, sender=p)
+    arbiter = signing_arbiters[0]
+    digest = bytes(settlement.rulingDigest(sham.key, platform_b, 0))
+    signature = bytes(Account.unsafe_sign_hash(digest, arbiter.key).signature)
+    with reverts("NotAnArbiter"):  # over A's order the signature names someone else
+        _one(settlement.rule, mine, 0, [signature], sender=platform_b)
+    _one(settlement.rule, sham, 0, [signature], sender=platform_b)  # the order it was made for
+    assert settlement.orderState(*_args(mine))[0] == 3  # A's order: still disputed, undecided
+    own = bytes(
+        Account.unsafe_sign_hash(bytes(settlement.rulingDigest(mine.key, platform, 10_000)), arbiter.key).signature
+    )
+    _one(settlement.rule, mine, 10_000, [own], sender=platform)
+    assert settlement.orderState(*_args(mine))[0] == 5
+
+
+def _args(t):
+    b = Batch.of([t])
+    return b.accounts, b.words[0], b.words[1]
+
+
+@pytest.fixture(scope="module")
+def proofs(PurchaseProofs, membership, token, governors):
+    """PurchaseProofs over any verifier: terms are set without proofs."""
+    return PurchaseProofs.deploy(membership, token, {"from": governors[0]})
+
+
+def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, governance, governors):
+    """A merchant's claim terms are its promise to the batch's shoppers: while they run, the
+    merchant used to zero them (or move the amount a proof binds) at any moment, even in front of
+    a shopper's claim in the pool. Now it may only extend them; the council may still change them."""
+    batch, until = 4242, chain.time() + 86_400
+    proofs.setClaimTerms(batch, merchant, 500, until, 3, {"from": merchant})
+    for amount, end, count in ((500, until, 0), (500, until - 1, 3), (499, until, 3), (501, until, 3)):
+        with reverts("TermsLocked"):
+            proofs.setClaimTerms(batch, merchant, amount, end, count, {"from": merchant})
+    proofs.setClaimTerms(batch, merchant, 500, until + 86_400, 5, {"from": merchant})  # more, for longer
+    assert list(proofs.claimTerms(batch))[1:] == [500, until + 86_400, 5, False]
+    govern(governance, governors, proofs, "setClaimTerms", batch, merchant, 500, until, 0)
+    assert list(proofs.claimTerms(batch))[1:] == [500, until, 0, True]
+    chain.sleep(3 * 86_400)
+    chain.mine()
+    other = 4343  # a batch whose terms ran out may be given new ones
+    proofs.setClaimTerms(other, merchant, 500, chain.time() + 10, 1, {"from": merchant})
+    chain.sleep(20)
+    chain.mine()
+    proofs.setClaimTerms(other, merchant, 300, chain.time() + 86_400, 0, {"from": merchant})
