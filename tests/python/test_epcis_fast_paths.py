@@ -1,7 +1,8 @@
-"""Two speed-ups of capture and hash IDs against what they stand in for (issue 31):
+"""Speed-ups of capture and hash IDs against what they stand in for (issue 31):
 
 - the compiled schema validator with each `anyOf`'s lists of names tried first (`schema._fast`)
   refuses exactly what GS1's schema as written refuses (jsonschema on the unchanged schema);
+- `identifiers._cd` (a check digit) gives `gs1.check_digit`'s;
 - `identifiers.canonical`'s shortcut for a Digital Link URI already canonical gives what the
   general steps give (`digital_link_canonical._general`), on every identifier the generated events hold and
   on mutations of them.
@@ -101,3 +102,14 @@ def test_the_canonical_shortcut_gives_what_the_general_steps_give():
         assert identifiers._digital_link(v) == identifiers._general(v), v
         shortcut += identifiers._ALREADY_CANONICAL.fullmatch(v) is not None
     assert len(dl) > 500 and shortcut > 500  # the shortcut was taken, and often not
+
+
+def test_the_check_digit_of_a_hash_id_is_gs1s():
+    from ledger.trace.epcis.identifiers import _cd
+    from ledger.trace.gs1 import check_digit
+
+    rng = random.Random(3)
+    for digits in ["0", "٣12", "614141"] + [
+        "".join(rng.choices("0123456789", k=n)) for n in range(1, 18) for _ in range(300)
+    ]:
+        assert _cd(digits) == digits + str(check_digit(digits)), digits

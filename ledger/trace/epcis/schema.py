@@ -16,6 +16,7 @@ with no events.
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -73,8 +74,18 @@ def validator(xml: bool = False) -> Draft7Validator:
     return Draft7Validator(schema, format_checker=FormatChecker())
 
 
-@cache
+_COMPILING = threading.Lock()
+
+
 def _fast(xml: bool = False):
+    """The compiled validator, compiled once per process: a capture arriving while the warm-up
+    thread compiles (~1 s of CPU) waits for it rather than compiling a second one beside it."""
+    with _COMPILING:
+        return _compiled(xml)
+
+
+@cache
+def _compiled(xml: bool):
     return fastjsonschema.compile(_enums_first(_schema(xml)))
 
 
