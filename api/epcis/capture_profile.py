@@ -42,5 +42,11 @@ def refuse_incomplete(db: Session, events: Sequence[dict], recorder: str, strict
 
 
 def flag(db: Session, hash_ids: Sequence[str], events: Sequence[dict]) -> list[dict]:
-    """The stored events' completeness flags, written: [{hashId, complete, missing, wrong}]."""
+    """The stored events' completeness flags, written in the caller's transaction (uncommitted):
+    [{hashId, complete, missing, wrong}]."""
+    return compliance_capture.flag(db, hash_ids, events)
+
+
+def flag_committed(db: Session, hash_ids: Sequence[str], events: Sequence[dict]) -> list[dict]:
+    """`flag`, committed (a door whose capture has already committed)."""
     return compliance_capture.flag_stored(db, hash_ids, events)

@@ -35,8 +35,16 @@ def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
 
 
 def flag_stored(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
-    """Write the stored events' completeness flags (committed); [{hashId, complete, missing, wrong}]
-    in the document's order. `events`: the captured bodies, one per hash ID in its order (the capture
+    """Write the stored events' completeness flags and commit (`flag`, committed)."""
+    flags = flag(db, hash_ids, events)
+    db.commit()
+    return flags
+
+
+def flag(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
+    """Write the stored events' completeness flags, uncommitted: a capture door calls it in the
+    capture's own transaction (one commit, not two); [{hashId, complete, missing, wrong}] in the
+    document's order. `events`: the captured bodies, one per hash ID in its order (the capture
     doors hold them: not read back); else (or when they do not pair) read from the store. A
     constant number of queries."""
     if events is not None and len(events) != len(hash_ids):
@@ -51,6 +59,5 @@ def flag_stored(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | N
     given = dict(zip(hash_ids, events, strict=True)) if events is not None else {}
     items = [(rows[h][1], rows[h][2], given[h] if h in given else json.loads(rows[h][3])) for h in wanted if h in rows]
     flags = completeness.judge_stored(db, items)
-    db.commit()
     verdicts = {h: flags[rows[h][1]] for h in wanted if h in rows}
     return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]

@@ -80,7 +80,7 @@ async def _run(
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     for events, ids in captured:
-        await run_in_threadpool(capture_profile.flag, db, ids, events)  # kept; read by /v1/compliance/events
+        await run_in_threadpool(capture_profile.flag_committed, db, ids, events)  # kept; read by /v1/compliance/events
         if delivered := await run_in_threadpool(confirm_deliveries, request, db, member, events, ids):
             request.state.deliveries = delivered
     return job

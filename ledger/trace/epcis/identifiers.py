@@ -19,11 +19,12 @@ from functools import lru_cache
 
 from ledger.trace.gs1 import check_digit
 
+from .digital_link_canonical import _digital_link
+
 # One character of a serial-like component: GS1 AI encodable set 82 as the TDS URI grammar allows
 # it, with the characters that must be escaped given as %-escapes.
 _CH = r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]|[!')(*+,.0-9:;=A-Za-z_-])"
 _CPI_CH = r"(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])"
-_DL_CH = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
 _SGLN = re.compile(rf"(\d+\.\d*)\.({_CH}{{1,20}})")  # URN shapes compiled once (per value: ~15 % of a hash)
 _GRAI = re.compile(rf"(\d+\.\d*)\.({_CH}{{1,16}})")
 _GDTI = re.compile(rf"(\d+\.\d*)({_CH}{{1,20}})")
@@ -31,17 +32,29 @@ _ITIP = re.compile(rf"(\d+\.\d+)\.(\d\d)\.(\d\d)\.({_CH}{{1,20}})")
 _REF = {n: re.compile(rf"{_CH}{{1,{30 - n}}}") for n in range(6, 13)}  # by the company prefix's length
 
 
+_TO_ESCAPE = re.compile(r"[!()*+,:]")
+
+
 def web_escape(s: str) -> str:
     """Digital Link requires these characters percent-encoded (GS1 DL 1.2 table 7-1)."""
+    if not _TO_ESCAPE.search(s):  # most serials hold none: one search, not seven replaces
+        return s
     for ch, esc in (("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"), (",", "%2C"), (":", "%3A")):
         s = s.replace(ch, esc)
     return s
 
 
 def _cd(digits: str) -> str:
-    return digits + str(check_digit(digits))
+    if not digits.isascii():  # isdigit() also takes other scripts' digits, which int() reads
+        return digits + str(check_digit(digits))
+    # gs1.check_digit on ASCII digits, in two C-level sums (it was ~5 % of a hash ID)
+    b = digits.encode()
+    odd, even = b[-1::-2], b[-2::-2]  # weights 3, 1, 3, ... from the right
+    total = 3 * (sum(odd) - 48 * len(odd)) + sum(even) - 48 * len(even)
+    return digits + str((10 - total % 10) % 10)
 
 
+@lru_cache(maxsize=4096)  # a handful of GTINs carry many serials
 def _gtin(cp: str, ref: str) -> str:
     """GTIN-14 from company prefix and item reference (indicator digit first)."""
     return _cd(ref[0] + cp + ref[1:])
@@ -197,94 +210,6 @@ _PAT_RULES = {
     "itip": _pat_itip,
     "cpi": _cpi(pattern=True),
 }
-
-# --- Digital Link URIs -----------------------------------------------------------------------
-
-_SHORT_NAMES = {
-    "gtin": "01", "itip": "8006", "cpid": "8010", "gln": "414", "party": "417", "gsrnp": "8017",
-    "gsrn": "8018", "gcn": "255", "sscc": "00", "gdti": "253", "ginc": "401", "gsin": "402",
-    "grai": "8003", "giai": "8004", "cpv": "22", "lot": "10", "ser": "21",
-}  # fmt: skip
-_KEYS = (
-    "01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin"
-    "|8003|grai|8004|giai"
-)
-_DL_SHAPE = re.compile(
-    r"^https?:(//(([^/?#]*)@)?([^/?#:]*)(:([^/?#]*))?)?"
-    rf"((([^?#]*)(/({_KEYS})/)(\d{{4}}[^/]+)(/[^/]+/[^/]+)?/?(\?([^?\n]*))?(#([^\n]*))?)|(/[A-Za-z_-]{{10}}$))"
-)
-_CANONICAL_HOST = re.compile(
-    r"^https://id.gs1.org/(01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)/(\d{4}[^/]+)(/[^/]+/[^/]+)?/?(\?([^?\n]*))?(#([^\n]*))?|(/[A-Za-z_-]{10}$)"
-)
-_PRIMARY_ORDER = ("00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8017", "8018")
-_VALID = [
-    re.compile(p)
-    for p in (
-        r"https://id.gs1.org/00/(\d{18})$",
-        rf"https://id.gs1.org/01/(\d{{14}})/21/({_DL_CH}{{0,20}})$",
-        rf"https://id.gs1.org/01/(\d{{14}})/10/({_DL_CH}{{0,20}})$",
-        r"https://id.gs1.org/01/(\d{14})$",
-        rf"https://id.gs1.org/01/(\d{{14}})/235/({_DL_CH}{{0,28}})$",
-        rf"https://id.gs1.org/253/(\d{{13}})({_DL_CH}{{0,17}})$",
-        r"https://id.gs1.org/255/(\d{13})(\d{0,12})$",
-        rf"https://id.gs1.org/401/({_DL_CH}{{0,30}})$",
-        r"https://id.gs1.org/402/(\d{17})$",
-        r"https://id.gs1.org/414/(\d{13})$",
-        rf"https://id.gs1.org/414/(\d{{13}})/254/({_DL_CH}{{0,20}})$",
-        r"https://id.gs1.org/417/(\d{13})$",
-        rf"https://id.gs1.org/8003/(\d{{14}})({_DL_CH}{{0,16}})$",
-        rf"https://id.gs1.org/8004/({_DL_CH}{{0,30}})$",
-        rf"https://id.gs1.org/8006/(\d{{18}})/21/({_DL_CH}{{0,20}})$",
-        rf"https://id.gs1.org/8006/(\d{{18}})/10/({_DL_CH}{{0,20}})$",
-        r"https://id.gs1.org/8006/(\d{18})$",
-        r"https://id.gs1.org/8010/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})/8011/(\d{0,12})$",
-        r"https://id.gs1.org/8010/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$",
-        r"https://id.gs1.org/8017/(\d{18})$",
-        r"https://id.gs1.org/8018/(\d{18})$",
-    )
-]
-_AI_OF = {p: p.pattern[19:].split("/", 1)[0] for p in _VALID}
-_VALID_BY_AI = {ai: [p for p in _VALID if _AI_OF[p] == ai] for ai in _AI_OF.values()}  # only they can match
-_ITEM = r"https://id.gs1.org/(?:8006/\d{18}|01/\d{14})"
-_MAYBE_DL = re.compile(rf"/(?:{_KEYS})/\d{{4}}|/[A-Za-z_-]{{10}}$")  # what _DL_SHAPE needs somewhere
-_LOT_AND_SERIAL = re.compile(rf"{_ITEM}/10/{_DL_CH}{{0,20}}/21/{_DL_CH}{{0,20}}$")
-_CPV_LAST = re.compile(rf"{_ITEM}/22/{_DL_CH}{{0,20}}$")
-_CPV_BEFORE = re.compile(rf"{_ITEM}/22/[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{{0,20}}$")
-
-
-def _digital_link(uri: str) -> str | None:
-    # _MAYBE_DL first: _DL_SHAPE backtracks for ~100 µs on a URL that is no Digital Link
-    if not _MAYBE_DL.search(uri) or not _DL_SHAPE.match(uri):
-        return None
-    uri = uri.split("?", 1)[0]
-    for name, ai in _SHORT_NAMES.items():
-        uri = uri.replace(f"/{name}/", f"/{ai}/")
-    if not _CANONICAL_HOST.match(uri):  # another resolver's domain: keep the path from the primary key on
-        for ai in _PRIMARY_ORDER:
-            at = uri.find(f"/{ai}/")
-            if at != -1:
-                uri = "https://id.gs1.org" + uri[at:]
-                break
-    m = re.match(r"^https://id.gs1.org/01/(\d+)", uri)
-    if m and len(m.group(1)) in (8, 12, 13):
-        uri = uri.replace("/01/", "/01/" + "0" * (14 - len(m.group(1))), 1) if len(m.group(1)) != 14 else uri
-    uri = _drop_cpv(uri)
-    if _LOT_AND_SERIAL.match(uri):  # serial given: the lot goes
-        head, _, rest = uri.partition("/10/")
-        uri = head + rest[rest.find("/") :]
-    at = uri.find("/", 19)  # the AI after https://id.gs1.org/
-    return uri if any(p.match(uri) for p in _VALID_BY_AI.get(uri[19:at] if at > 0 else uri[19:], ())) else None
-
-
-def _drop_cpv(uri: str) -> str:
-    """Drop a consumer product variant (AI 22), which does not identify the item further."""
-    at = uri.find("/22/")
-    tail = uri[at + 4 :]
-    if _CPV_LAST.match(uri):
-        uri = uri[:at] + tail[tail.find("/") : -1]
-    if _CPV_BEFORE.match(uri):
-        uri = uri[:at] + tail[tail.find("/") :]
-    return uri
 
 
 @lru_cache(maxsize=65536)  # events repeat their locations, parties and classes

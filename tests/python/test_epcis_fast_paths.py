@@ -1,0 +1,115 @@
+"""Speed-ups of capture and hash IDs against what they stand in for (issue 31):
+
+- the compiled schema validator with each `anyOf`'s lists of names tried first (`schema._fast`)
+  refuses exactly what GS1's schema as written refuses (jsonschema on the unchanged schema);
+- `identifiers._cd` (a check digit) gives `gs1.check_digit`'s;
+- `identifiers.canonical`'s shortcut for a Digital Link URI already canonical gives what the
+  general steps give (`digital_link_canonical._general`), on every identifier the generated events hold and
+  on mutations of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from ledger.trace.epcis import digital_link_canonical as identifiers
+from ledger.trace.epcis import schema
+from ledger.trace.epcis.hashid import document_events
+from ledger.trace.epcis.samples import document
+
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "epcis").glob("**/*.jsonld"))
+_MUTANTS = ["x", "", 7, None, [], {}, "urn:epc:id:sgtin:0614141.107346.2017", "shipping", "2020-01-01T00:00:00Z"]
+
+
+def _mutated(doc: dict, rng: random.Random) -> dict:
+    """`doc` with one member of one event replaced, removed, or one member added."""
+    doc = copy.deepcopy(doc)
+    event = rng.choice(document_events(doc))
+    node = event
+    for _ in range(rng.randrange(3)):  # sometimes a member deeper down
+        inner = [v for v in node.values() if isinstance(v, dict)] + [
+            x for v in node.values() if isinstance(v, list) for x in v if isinstance(x, dict)
+        ]
+        if not inner:
+            break
+        node = rng.choice(inner)
+    op = rng.random()
+    if op < 0.4 and node:
+        node[rng.choice(list(node))] = rng.choice(_MUTANTS)
+    elif op < 0.6 and node:
+        del node[rng.choice(list(node))]
+    else:
+        node[rng.choice(["extra", "example:extra", "https://ns.example.com/x", "action", "bizStep", "type"])] = (
+            rng.choice(_MUTANTS)
+        )
+    return doc
+
+
+@pytest.mark.parametrize("xml", [False, True])
+def test_the_fast_validator_refuses_what_the_schema_refuses(xml):
+    rng = random.Random(31)
+    docs = [json.loads(p.read_text()) for p in FIXTURES]
+    docs += [document(random.Random(s), 8) for s in range(6)]
+    checked = refused = 0
+    for base in docs:
+        for doc in [base] + [_mutated(base, rng) for _ in range(15)] if "epcisBody" in base else [base]:
+            slow = not any(True for _ in schema.validator(xml).iter_errors(doc))
+            assert (schema.problems(doc, xml) == []) == slow, json.dumps(doc)[:2000]
+            checked, refused = checked + 1, refused + (not slow)
+    assert checked > 150 and 0.2 * checked < refused < checked  # both verdicts well exercised
+
+
+def _identifiers() -> list[str]:
+    out = set()
+    for seed in range(20):
+        for event in document_events(document(random.Random(seed), 100, urns=seed % 2 == 0)):
+            stack = [event]
+            while stack:
+                x = stack.pop()
+                if isinstance(x, dict):
+                    stack.extend(x.values())
+                elif isinstance(x, list):
+                    stack.extend(x)
+                elif isinstance(x, str):
+                    out.add(x)
+    return sorted(out)
+
+
+def test_the_canonical_shortcut_gives_what_the_general_steps_give():
+    rng = random.Random(7)
+    values = _identifiers()
+    dl = [v for v in values if v.startswith("https://id.gs1.org/01/")]
+    chars = "/?#%!()*+,:;<=>\n\"'-._0123456789ACZaz"
+    mutants = []
+    for v in dl * 3:
+        w, at = list(v), rng.randrange(len(v) + 1)
+        if rng.random() < 0.5:
+            w.insert(at, rng.choice(chars))
+        else:
+            w[min(at, len(w) - 1)] = rng.choice(chars)
+        mutants.append("".join(w))
+    edges = [
+        dl[0].rsplit("/", 1)[0] + "/" + tail
+        for tail in ("", "a" * 20, "a" * 21, "a?x=1", "a\n", "a;b=c", "gtin", "lot/", "22")
+    ]
+    shortcut = 0
+    for v in values + mutants + edges:
+        assert identifiers._digital_link(v) == identifiers._general(v), v
+        shortcut += identifiers._ALREADY_CANONICAL.fullmatch(v) is not None
+    assert len(dl) > 500 and shortcut > 500  # the shortcut was taken, and often not
+
+
+def test_the_check_digit_of_a_hash_id_is_gs1s():
+    from ledger.trace.epcis.identifiers import _cd
+    from ledger.trace.gs1 import check_digit
+
+    rng = random.Random(3)
+    for digits in ["0", "٣12", "614141"] + [
+        "".join(rng.choices("0123456789", k=n)) for n in range(1, 18) for _ in range(300)
+    ]:
+        assert _cd(digits) == digits + str(check_digit(digits)), digits
