@@ -7,7 +7,6 @@ tests/python/test_config.py.
 
 A new variable is one line here: `name: type = Field(default, description="...")`; the
 environment variable is `LEDGER_` + the name in capitals, unless `validation_alias` names it.
-
 Imports nothing of the project (a base module).
 """
 
@@ -67,6 +66,7 @@ class Settings(BaseSettings):
         None, repr=False, description=_d("keys that deploy and bootstrap (dev only)", "anvil's development mnemonic")
     )
     geth: Path | None = Field(None, description=_d("the geth binary of the consortium", "`.bin/geth`"))
+    netns_prefix: str = Field("netns", pattern=r"^[a-z0-9]{1,12}$", description="names of test hosts' namespaces")
     solc_no_download: bool = Field(False, description="1: never download solc; use the one installed")
     block_period_s: int | None = Field(
         None, ge=1, description=_d("seconds between blocks, written into a new consortium network's genesis", "2")

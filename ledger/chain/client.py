@@ -27,7 +27,7 @@ from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
 from .submission import NonceTaken, TransactionRejected, send_raw
-from .tx_defaults import ask, build_transaction
+from .tx_defaults import build_transaction
 
 NONCE_ATTEMPTS = 5
 
@@ -189,9 +189,6 @@ class Sender:
         for attempt in range(1, NONCE_ATTEMPTS + 1):
             with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
-                # the nonce asked with the defaults, under the lock: the window another writer of the
-                # key (outside our lock) can take it in is one estimate long
-                nonce = ask(self.w3.eth.get_transaction_count, self.account.address, "pending")
                 try:
                     tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
@@ -202,7 +199,11 @@ class Sender:
                 if tx is None:  # simulated on a head without this key's earlier writes: wait, then again
                     waited = True
                 else:
-                    tx["nonce"] = nonce.result()
+                    # the nonce last, just before signing: the window another writer of the key
+                    # (outside our lock: its own wallet) can take it in is one round trip, not an
+                    # estimate (asked alongside the estimate, half of 12 writes lost that race to
+                    # a wallet sending every 10 ms: test_self_signing)
+                    tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
                     raw = self.account.sign_transaction(tx).raw_transaction
                     if self.on_sent is not None:
                         self.on_sent(keccak(raw))

@@ -19,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 
+from ledger.config import env
 from ledger.errors import LedgerError
 
 
@@ -78,7 +79,7 @@ class Hosts:
             raise
 
     def namespace(self, org: str) -> str:
-        return f"{os.environ.get('LEDGER_NETNS_PREFIX', 'netns')}-{self.run}-{org}"
+        return f"{env().netns_prefix}-{self.run}-{org}"
 
     def add(self, org: str) -> str:
         """A host for `org`: its namespace, veth and address (returned)."""
