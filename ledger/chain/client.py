@@ -184,41 +184,41 @@ class Sender:
         shared by every process on the machine (or every host, on PostgreSQL), so concurrent
         writes by one member never take one nonce twice; a nonce another writer of the key took
         meanwhile (its own wallet) is taken afresh, up to NONCE_ATTEMPTS times, then a 409-worthy
-        NonceTaken. `wait` for each hash."""
-        waited = False
+        NonceTaken. `wait` for each hash. A simulation that reverts while this key's own earlier
+        transactions wait unmined (back in the pool after a reorg) waits for them and runs once more."""
+        try:
+            return self._send(fn, gas)
+        except TransactionFailed:
+            if not self._own_writes_pending():
+                raise
+        self._wait_own_writes_mined()
+        return self._send(fn, gas)
+
+    def _send(self, fn: Any, gas: int | None) -> bytes:
         for attempt in range(1, NONCE_ATTEMPTS + 1):
             with self.nonce_lock(self.address):
                 params: dict[str, Any] = {"from": self.address} | ({"gas": gas} if gas is not None else {})
                 try:
                     tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
-                    failure = self._failure(exc)
-                    if waited or not self._own_writes_pending():
-                        raise failure from None
-                    tx = None
-                if tx is None:  # simulated on a head without this key's earlier writes: wait, then again
-                    waited = True
+                    raise self._failure(exc) from None
+                # the nonce last, just before signing: the window another writer of the key
+                # (outside our lock: its own wallet) can take it in is one round trip, not an
+                # estimate (asked alongside the estimate, half of 12 writes lost that race to
+                # a wallet sending every 10 ms: test_self_signing)
+                tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+                raw = self.account.sign_transaction(tx).raw_transaction
+                if self.on_sent is not None:
+                    self.on_sent(keccak(raw))
+                try:
+                    tx_hash = send_raw(self.w3, raw)
+                except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
+                    if attempt == NONCE_ATTEMPTS:
+                        raise
                 else:
-                    # the nonce last, just before signing: the window another writer of the key
-                    # (outside our lock: its own wallet) can take it in is one round trip, not an
-                    # estimate (asked alongside the estimate, half of 12 writes lost that race to
-                    # a wallet sending every 10 ms: test_self_signing)
-                    tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
-                    raw = self.account.sign_transaction(tx).raw_transaction
-                    if self.on_sent is not None:
-                        self.on_sent(keccak(raw))
-                    try:
-                        tx_hash = send_raw(self.w3, raw)
-                    except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
-                        if attempt == NONCE_ATTEMPTS:
-                            raise
-                    else:
-                        self._raw[tx_hash] = raw
-                        return tx_hash
-            if waited and tx is None:
-                self._wait_own_writes_mined()
-            else:
-                time.sleep(random.uniform(0, 0.02 * attempt))  # out of step with the other writer
+                    self._raw[tx_hash] = raw
+                    return tx_hash
+            time.sleep(random.uniform(0, 0.02 * attempt))  # out of step with the other writer
         raise AssertionError("unreachable")
 
     def _own_writes_pending(self) -> bool:

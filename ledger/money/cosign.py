@@ -30,7 +30,7 @@ def collected(db: Session, case_id: int, pay_out: bool) -> list[dict[str, Any]]:
         .where(RulingCoSignature.case_id == case_id, RulingCoSignature.pay_out == pay_out)
         .order_by(RulingCoSignature.signed_at)
     )
-    return [{"signer": r.signer, "signature": r.signature, "signed_at": as_utc(r.signed_at).isoformat()} for r in rows]
+    return _listed(rows)
 
 
 def leave(db: Session, dep: Deployment, case_id: int, pay_out: bool, arbiter: str, signature: str) -> list[dict]:
@@ -55,7 +55,7 @@ def collected_for_order(db: Session, order_id: str, refund_fen: int) -> list[dic
         .where(OrderRulingCoSignature.order_id == order_id, OrderRulingCoSignature.refund_fen == refund_fen)
         .order_by(OrderRulingCoSignature.signed_at)
     )
-    return [{"signer": r.signer, "signature": r.signature, "signed_at": as_utc(r.signed_at).isoformat()} for r in rows]
+    return _listed(rows)
 
 
 def leave_for_order(db: Session, typed: dict[str, Any], order_id: str, arbiter: str, signature: str) -> list[dict]:
@@ -83,3 +83,7 @@ def _check_own(typed: dict[str, Any], signature: str, arbiter: str) -> None:
         raise InvalidInput("signature: not a signature of this ruling") from None
     if signer.lower() != arbiter.lower():
         raise Forbidden(f"the signature is {signer}'s, not the signed-in arbiter's {arbiter}")
+
+
+def _listed(rows: Any) -> list[dict[str, Any]]:
+    return [{"signer": r.signer, "signature": r.signature, "signed_at": as_utc(r.signed_at).isoformat()} for r in rows]
