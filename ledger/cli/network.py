@@ -58,8 +58,12 @@ def _cmd_network(args: argparse.Namespace) -> None:
     elif args.action == "urls":
         print(",".join(net.urls))
     elif args.action == "status":
-        for org, (number, block_hash) in net.heads().items():
-            print(f"{org}: block {number} {block_hash}")
+        for org, head in net.weighed_heads(list(net.nodes)).items():
+            print(f"{org}: block {head.number} {head.hash} total difficulty {head.td}")
+    elif args.action == "settle":
+        (number, block_hash), rewound = net.settle(list(net.nodes), args.wait)
+        said = f"; rewound {', '.join(rewound)} off a tied branch" if rewound else ""
+        print(f"all nodes at block {number} {block_hash}{said}")
     elif args.action == "add-node":
         spec = net.add_node(args.org)
         net.start([*net.nodes], wait_s=120)
@@ -108,13 +112,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from ledger.devnet.auditor_node import DEFAULT_HTTP_PORT
 
     p = sub.add_parser("network", help="the consortium's validator nodes (geth Clique) under the data dir")
-    actions = ["init", "start", "stop", "status", "urls", "add-node", "remove-node", "handover", "follow-governance"]
+    actions = ["init", "start", "stop", "status", "settle", "urls", "add-node", "remove-node", "handover"]
+    actions.append("follow-governance")
     p.add_argument("action", choices=actions)
     p.add_argument("org", nargs="?", help="add-node, remove-node: the organisation; follow-governance: its node only")
     p.add_argument("--base-port", type=int, help="init: the first node's JSON-RPC port (default 8645)")
     p.add_argument("--out", default=".", help="handover: the folder to write genesis.json and enodes.txt to")
     p.add_argument("--follow", action="store_true", help="follow-governance: keep following")
     p.add_argument("--poll", type=float, default=2.0, help="follow-governance --follow: seconds between looks")
+    p.add_argument("--wait", type=float, default=120, help="settle: seconds to wait for the nodes to agree")
     p.set_defaults(func=_cmd_network)
     p = sub.add_parser("auditor-node", help="an auditor's own read-only node of the consortium chain")
     p.add_argument("action", choices=["init", "start", "stop"])

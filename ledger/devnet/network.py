@@ -26,6 +26,7 @@ from eth_account import Account
 from eth_keys import keys
 
 from ledger.access.sealed import write_sealed
+from ledger.chain import stall
 from ledger.chain.client import DEV_MNEMONIC, connect, dev_accounts
 from ledger.chain.finality import block_period_s
 from ledger.config import env
@@ -167,7 +168,7 @@ class Network(GethProcesses):
             "--port", str(n.p2p_port), "--nat", "none" if n.host == "127.0.0.1" else f"extip:{n.host}",
             "--nodiscover", "--maxpeers", "25", "--http", "--http.addr", n.host, "--http.port", str(n.http_port),
             "--http.vhosts", f"localhost,127.0.0.1,{n.host}",
-            "--http.api", "eth,net,web3,clique,txpool,admin,miner,personal", "--authrpc.addr", "127.0.0.1",
+            "--http.api", "eth,net,web3,clique,txpool,admin,miner,personal,debug", "--authrpc.addr", "127.0.0.1",
             "--authrpc.port", str(n.auth_port), "--ipcdisable",
             "--miner.etherbase", n.validator, "--miner.gasprice", "0", "--miner.recommit", "500ms",
             "--unlock", n.validator, "--password", str(d / "password"), "--allow-insecure-unlock",
@@ -219,16 +220,51 @@ class Network(GethProcesses):
 
     def wait_agreed(self, orgs: list[str], wait_s: float, above: int = 0) -> tuple[int, str]:
         """Wait until every named node reports the same head, past block `above`."""
-        deadline = time.monotonic() + wait_s
-        heads: dict[str, tuple[int, str]] = {}
+        return self.settle(orgs, wait_s, above, break_ties=False)[0]
+
+    def settle(
+        self, orgs: list[str], wait_s: float, above: int = 0, break_ties: bool = True
+    ) -> tuple[tuple[int, str], list[str]]:
+        """`wait_agreed`, a stall after an even split broken (`ledger.chain.stall`): once the heads
+        have differed without moving for a few block periods and the heaviest are tied, the nodes
+        on the losing branch are rewound to the block they share with the winner and redial its
+        nodes, from which they fetch it. The agreed head and the nodes rewound."""
+        deadline, patience, rewound = time.monotonic() + wait_s, 4 * self.period_s + 3, []
+        seen, since = None, time.monotonic()
         while time.monotonic() < deadline:
-            heads = self.heads(orgs)
-            if len(heads) == len(orgs) and len(set(heads.values())) == 1:
-                head = next(iter(heads.values()))
-                if head[0] > above:
-                    return head
+            heads = self.weighed_heads(orgs)
+            if len(heads) == len(orgs) and len({h.hash for h in heads.values()}) == 1:
+                if next(iter(heads.values())).number > above:
+                    h = next(iter(heads.values()))
+                    return (h.number, h.hash.removeprefix("0x")), rewound
+            elif heads != seen:
+                seen, since = heads, time.monotonic()
+            elif break_ties and time.monotonic() - since > patience and (found := stall.tie(heads)):
+                rewound += self._rewind_to(found[0], [o for o, h in heads.items() if h == found[0]], found[1])
+                seen, since = None, time.monotonic()
             time.sleep(0.25)
+        heads = {o: (h.number, h.hash.removeprefix("0x")) for o, h in (seen or {}).items()}
         raise NodeUnavailable(f"nodes {', '.join(orgs)} did not agree on a head within {wait_s:.0f} s: {heads}")
+
+    def weighed_heads(self, orgs: list[str]) -> dict[str, stall.Head]:
+        """Each reachable node's head with its total difficulty."""
+        out = {}
+        for org in orgs:
+            try:
+                out[org] = stall.head(connect(self.nodes[org].url, timeout=3))
+            except NodeUnavailable:
+                continue
+        return out
+
+    def _rewind_to(self, winner: stall.Head, winners: list[str], losers: list[str]) -> list[str]:
+        judge = connect(self.nodes[winners[0]].url)
+        for org in losers:
+            w3 = connect(self.nodes[org].url)
+            stall.rewind(w3, stall.shared_ancestor(w3, judge, min(winner.number, w3.eth.block_number)))
+            for other in winners:  # a new connection makes geth compare heads and fetch at once
+                w3.provider.make_request("admin_removePeer", [self.nodes[other].enode])
+                w3.provider.make_request("admin_addPeer", [self.nodes[other].enode])
+        return losers
 
     def propose(self, voter: str, address: str, authorize: bool = True) -> None:
         """`voter`'s validator votes `address` in (or out) as a signer (Clique `clique_propose`)."""

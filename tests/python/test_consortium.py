@@ -10,6 +10,7 @@ stops whatever happened. The network seals a block a second here (2 s in `make c
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger.chain import stall
 from ledger.chain.client import connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.indexer import Indexer
@@ -96,10 +98,22 @@ def _register(c, headers, gtin: str | None = None) -> tuple[str, int]:
     return gtin, r.status_code
 
 
-def test_three_validators_agree_and_seal_under_london_rules(net):
+def test_three_validators_agree_and_seal_under_london_rules(net, capsys):
     first = net.wait_agreed(list(ORGS), 30)
     later = net.wait_agreed(list(ORGS), 30, above=first[0] + 2)
     assert later[0] > first[0]
+    main(["network", "status"])
+    status = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in status] == list(ORGS) and all("total difficulty" in x for x in status)
+    main(["network", "settle", "--wait", "30"])  # agreed already: nothing to rewind
+    assert re.fullmatch(r"all nodes at block \d+ [0-9a-f]{64}\n", capsys.readouterr().out)
+    # what settle does to a tied branch's node: rewound (debug_setHead), it fetches the chain again
+    node = connect(net.nodes["regulator"].url)
+    head = node.eth.block_number
+    stall.rewind(node, head - 3)
+    assert node.eth.block_number < head
+    net.wait_agreed(list(ORGS), 30, above=head)
+    assert node.eth.get_block(head - 1)["hash"] == connect(net.nodes["brands"].url).eth.get_block(head - 1)["hash"]
     validators = sorted(n.validator for n in net.nodes.values())
     assert sorted(net.signers("regulator")) == validators
     w3 = connect(net.nodes["brands"].url)

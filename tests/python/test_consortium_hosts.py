@@ -19,7 +19,7 @@ from sqlalchemy import select
 from web3 import Web3
 
 from ledger.access.sealed import unseal
-from ledger.chain import finality, governance
+from ledger.chain import finality, governance, stall
 from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.deploy import attach, deploy
 from ledger.chain.indexer import Indexer
@@ -125,48 +125,84 @@ def test_a_new_organisation_joins_from_handed_over_files_and_is_voted_in(four):
     assert len(net.signers("platform")) == 4
 
 
+def _meshed(net: HostsNetwork) -> None:
+    """Every node connected to every other, each pair dialled by one side only (two dialling each
+    other at once may each drop the other's connection as a duplicate, leaving a pair connected
+    only through the others, which a partition then cuts within a side)."""
+    for i, org in enumerate(ALL):
+        for other in ALL[:i]:
+            connect(net.nodes[org].url).provider.make_request("admin_addPeer", [net.nodes[other].enode])
+    for org in ALL:
+        w3 = connect(net.nodes[org].url)
+        _until(
+            lambda w3=w3: len(w3.provider.make_request("admin_peers", [])["result"]) >= len(ALL) - 1,
+            30,
+            f"{org} peered",
+        )
+
+
 def _partitioned(net: HostsNetwork, groups, seconds: float = 5):
-    """Partition the hosts into `groups`, let each side seal for `seconds`, snapshot, heal and wait
-    until all agree again; each node's reorg depth."""
+    """Partition the (meshed) hosts into `groups`, the connections across dropped, let each side seal for
+    `seconds`, snapshot, heal, redial and settle (`Network.settle`: a stalled tie broken); each
+    node's head and total difficulty at the heal, its reorg depth, and the nodes rewound. (With the
+    connections kept, a block queued before the cut may still cross once healed, by TCP's
+    retransmission, and break a tie by itself; CI saw one that did not: 187 s stalled.)"""
     net.hosts.partition(*groups)
     try:
+        for group in groups:  # a partition long enough that the connections across it time out
+            for org in group:
+                w3 = connect(net.nodes[org].url)
+                for other in (o for g in groups if g is not group for o in g):
+                    w3.provider.make_request("admin_removePeer", [net.nodes[other].enode])
         time.sleep(seconds)
         before = {org: finality.chain_tail(connect(net.nodes[org].url)) for org in ALL}
+        weighed = net.weighed_heads(list(ALL))
     finally:
         net.hosts.heal()
-    for org in ALL:  # the connections a partition broke, redialled now rather than on geth's timer
-        for other in ALL:
-            if other != org:
-                connect(net.nodes[org].url).provider.make_request("admin_addPeer", [net.nodes[other].enode])
-    net.wait_agreed(list(ALL), 60, above=max(h for h, _ in before.values()))
+    _meshed(net)  # the connections a partition broke, redialled now rather than on geth's timer
+    _, rewound = net.settle(list(ALL), 90, above=max(h for h, _ in before.values()))
     judge = connect(net.nodes["platform"].url)
-    return before, {org: finality.dropped(tail, judge) for org, tail in before.items()}
+    return weighed, {org: finality.dropped(tail, judge) for org, tail in before.items()}, rewound
 
 
 def test_partitioning_one_organisation_reorgs_no_deeper_than_argued(four):
     net = four[0]
-    before, depths = _partitioned(net, [["carrier"], ["platform", "brand", "regulator"]])
+    _meshed(net)
+    weighed, depths, rewound = _partitioned(net, [["carrier"], ["platform", "brand", "regulator"]])
     bound = finality.minority_reorg_bound(1)
     print(f"one organisation cut off 5 s: reorg depth per node {depths} (bound {bound})")
-    assert max(depths.values()) <= bound <= finality.confirmations(4), (depths, before)
-    majority = [before[o][0] for o in ("platform", "brand", "regulator")]
-    assert min(majority) >= before["carrier"][0], "the three kept sealing while the carrier was cut off"
+    assert max(depths.values()) <= bound <= finality.confirmations(4), (depths, weighed)
+    assert not rewound, "a majority never ties with the one cut off"
+    majority = [weighed[o].number for o in ("platform", "brand", "regulator")]
+    assert min(majority) >= weighed["carrier"].number, "the three kept sealing while the carrier was cut off"
 
 
 def test_an_even_split_stalls_both_sides_and_reorgs_no_deeper_than_argued(four):
+    """Cut just after a block, the sealers of the last two blocks on opposite sides (each side has
+    a signer free to seal), the next block's in-turn signer beside the last block's sealer: with
+    blocks sealed in turn before the cut, that side seals one block in turn (weight 2) and stalls,
+    the other two out of turn (1 + 1) and stalls: the branches tie, which geth alone never
+    resolves (it fetches only a heavier chain, and no new block comes to be received); `settle`
+    rewinds the longer branch's nodes."""
     net = four[0]
+    _meshed(net)  # before the cut is timed
     w3, org_of = connect(net.nodes["platform"].url), {n.validator.lower(): o for o, n in net.nodes.items()}
     start = w3.eth.block_number
     fork = _until(lambda: (n := w3.eth.block_number) > start and n, 10, "a new block")  # cut just after it
-    # the sealers of the last two blocks on opposite sides, so each side has a signer free to seal
     a, b = (org_of[w3.provider.make_request("clique_getSigner", [hex(n)])["result"].lower()] for n in (fork, fork - 1))
+    signers = sorted(s.lower() for s in w3.provider.make_request("clique_getSigners", [hex(fork)])["result"])
+    in_turn = org_of[signers[(fork + 1) % len(signers)]]
     rest = [o for o in ALL if o not in (a, b)]
-    before, depths = _partitioned(net, [[a, rest[0]], [b, rest[1]]])
+    if in_turn in rest:  # the tie, when the blocks before came in turn
+        rest.sort(key=lambda o: o != in_turn)
+    weighed, depths, rewound = _partitioned(net, [[a, rest[0]], [b, rest[1]]])
     # neither side holds a majority of 4: each sealed at most 2 blocks past the fork, then stalled
-    assert all(head <= fork + 1 + 2 for head, _ in before.values()), (fork, before)
-    print(f"2|2 split 5 s: reorg depth per node {depths} (bound {finality.partition_reorg_bound(4)})")
+    assert all(h.number <= fork + 1 + 2 for h in weighed.values()), (fork, weighed)
+    tied = stall.tie(weighed)
+    print(f"2|2 split 5 s: heads {weighed}; tie {tied}; rewound {rewound}; reorg depth per node {depths}")
+    assert (tied is not None) == bool(rewound), (weighed, rewound)
     assert 1 <= max(depths.values()) <= finality.partition_reorg_bound(4) <= finality.confirmations(4), depths
-    net.wait_agreed(list(ALL), 30, above=max(h for h, _ in before.values()) + 2)  # sealing again
+    net.wait_agreed(list(ALL), 30, above=max(h.number for h in weighed.values()) + 2)  # sealing again
 
 
 def test_write_to_final_p99_on_four_hosts_under_load(four):
