@@ -12,28 +12,24 @@ import pytest
 
 from ledger.paths import ROOT
 
-from .conftest import free_port
-from .helpers import DOMAIN, login_over_http, serve
+from .helpers import login_over_http, served_on_chain
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 
 
 @pytest.fixture
 def server(deployment, chain_node, tmp_path):
-    _, manifest = deployment
-    port = free_port()
+    """The API in its own process, its own database, data directory, locks and leases (in the test
+    process's data directory another app's anchorer could hold the lease: this server's captured
+    events would wait unanchored and /healthz would rightly answer 503 once they had waited 2 min)."""
     env = {
-        "LEDGER_RPC_URL": chain_node.url,
-        "LEDGER_MANIFEST": str(manifest),
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'fuzz.sqlite3'}",
-        "LEDGER_SIWE_DOMAIN": DOMAIN,
         "LEDGER_PUBLIC_RATE": "100000",
         # the fuzzer asks for the largest issues it may; keep them small so the run stays short
         "LEDGER_MAX_CODES_PER_ISSUE": "500",
+        "LEDGER_ANCHOR_INTERVAL": "1",  # the background loops run, as deployed
     }
-    log = tmp_path / "uvicorn.log"
-    with serve(env, log, port) as url:
-        yield url, log
+    with served_on_chain(deployment, chain_node, tmp_path, **env) as url:
+        yield url, tmp_path / "api.log"
 
 
 def _report(stdout: str, stderr: str, server_log: str) -> str:
