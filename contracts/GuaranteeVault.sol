@@ -21,9 +21,11 @@ import {Roles} from "./Roles.sol";
 /// never opens or decides it; the arbiter who opened a case (and so named its claimant) never
 /// awards it alone: an award needs an arbiter other than the opener (issue 25: otherwise one
 /// arbiter key names an address of its own as claimant and pays itself any merchant's deposit,
-/// up to the threshold a case, case after case). One arbiter may release a case, or award up to
-/// `caseThreshold` fen of one it did not open; a larger award needs `caseQuorum` (at least two) distinct arbiters' EIP-712 signatures
-/// of CaseRuling(caseId, payOut), each checked to hold the arbiter role when it is executed.
+/// up to the threshold a case, case after case). One arbiter may decide a case of up to
+/// `caseThreshold` fen (release it, or award one it did not open); a larger case needs
+/// `caseQuorum` (at least two) distinct arbiters' EIP-712 signatures of CaseRuling(caseId, payOut)
+/// either way, each checked to hold the arbiter role when it is executed: releasing a large case
+/// denies its claimant as surely as awarding it takes from the merchant.
 contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -227,23 +229,24 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Close case `caseId` as the one arbiter deciding it (not a party to it): release
     /// the frozen amount back to the merchant, or (if `payOut`) award it to the claimant, who
-    /// then pulls it with {claim}. An award above `caseThreshold` needs {ruleCase}; the arbiter who
-    /// opened the case may release it, never award it.
+    /// then pulls it with {claim}. A case above `caseThreshold` needs {ruleCase} either way; the
+    /// arbiter who opened the case may release it, never award it.
     function closeCase(uint256 caseId, bool payOut) external onlyRole(Roles.ARBITER) {
         Case storage c = _openCase(caseId);
         _notParty(c, msg.sender);
-        if (payOut && c.amount > caseThreshold) revert TooFewSignatures(caseId, 1, caseQuorum);
+        if (c.amount > caseThreshold) revert TooFewSignatures(caseId, 1, caseQuorum);
         if (payOut && msg.sender == caseOpener[caseId]) revert OpenerAlone(caseId, msg.sender);
         _close(caseId, c, payOut);
     }
 
     /// @notice Execute the arbiters' ruling on case `caseId`: `signatures` are EIP-712 signatures
     /// of CaseRuling(caseId, payOut) by distinct arbiters, none a party to the case, in ascending
-    /// address order; an award above `caseThreshold` needs `caseQuorum` of them, anything else
-    /// one; an award needs one signer who did not open the case. Anyone may submit.
+    /// address order; a case above `caseThreshold` needs `caseQuorum` of them (released or paid
+    /// out), a smaller one one; an award needs one signer who did not open the case. Anyone may
+    /// submit.
     function ruleCase(uint256 caseId, bool payOut, bytes[] calldata signatures) external {
         Case storage c = _openCase(caseId);
-        uint256 required = payOut && c.amount > caseThreshold ? caseQuorum : 1;
+        uint256 required = c.amount > caseThreshold ? caseQuorum : 1;
         if (signatures.length < required) revert TooFewSignatures(caseId, signatures.length, required);
         bytes32 digest = caseRulingDigest(caseId, payOut);
         address last = address(0);
@@ -262,7 +265,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         _close(caseId, c, payOut);
     }
 
-    /// @notice Awards above `threshold` fen need `quorum` arbiters' signatures.
+    /// @notice Cases above `threshold` fen need `quorum` arbiters' signatures, released or paid out.
     function caseRuling() external view returns (uint256 threshold, uint8 quorum) {
         return (caseThreshold, caseQuorum);
     }

@@ -3,8 +3,8 @@ is a 404); arbiters open and close cases; auditors read everything and write not
 
 A party to a case (its merchant or claimant) never opens or decides it (403 `PartyToCase`, from the
 contract); the arbiter who opened a case never awards it alone (403 `OpenerAlone`). One arbiter
-releases a case or awards up to the case threshold (`/close`); a larger award takes the case quorum
-of arbiters' own EIP-712 signatures (`GET` then `POST /v1/cases/{id}/ruling`).
+releases or awards a case of up to the case threshold (`/close`); a larger case, either way, takes
+the case quorum of arbiters' own EIP-712 signatures (`GET` then `POST /v1/cases/{id}/ruling`).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def case_ruling_to_sign(
     return {
         **c,
         "pay_out": pay_out,
-        "signatures_needed": vault.signatures_needed(dep, c["amount_fen"], pay_out),
+        "signatures_needed": vault.signatures_needed(dep, c["amount_fen"]),
         "typed_data": vault.case_ruling_typed_data(dep, case_id, pay_out),
         "collected": cosign.collected(db, case_id, pay_out),
     }

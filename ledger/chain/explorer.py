@@ -255,7 +255,7 @@ def parameters(dep: Deployment) -> dict[str, Any]:
     minimums = {}
     for log in dep.logs(v.events.MinimumSet):
         minimums[log["args"]["merchant"]] = int(log["args"]["minimum"])
-    case_threshold, case_quorum = v.functions.caseRuling().call()  # awards above it: quorum arbiters
+    case_threshold, case_quorum = v.functions.caseRuling().call()  # cases above it: quorum arbiters
     return {
         "platform_fee_cap_bps": int(s.functions.platformFeeCapBps().call()),
         "referral_cap_bps": [int(x) for x in s.functions.referralCapBps().call()],

@@ -3,9 +3,10 @@ by the API and the CLI. Amounts are integer fen; every function takes the acting
 and the contract checks roles, so a wrong caller fails with its custom error (`TransactionFailed`).
 
 Cases are decided as rulings on orders are, by the contract: a party to a case (its merchant or
-claimant) never opens, decides or signs it; one arbiter releases a case or awards up to the case
-threshold (`close_case`); a larger award needs the case quorum of arbiters' EIP-712 signatures of
-CaseRuling(caseId, payOut), each made with the arbiter's own key (`sign_case_ruling`, `rule_case`).
+claimant) never opens, decides or signs it; one arbiter releases or awards a case of up to the
+case threshold (`close_case`); a larger case, released or paid out, needs the case quorum of
+arbiters' EIP-712 signatures of CaseRuling(caseId, payOut), each made with the arbiter's own key
+(`sign_case_ruling`, `rule_case`).
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ def close_case(dep: Deployment, arbiter: Sender, case_id: int, pay_out: bool) ->
 
 
 def case_ruling(dep: Deployment) -> dict[str, int]:
-    """Awards above `case_threshold_fen` need `case_arbiter_quorum` arbiters (set by governance)."""
+    """Cases above `case_threshold_fen` need `case_arbiter_quorum` arbiters (set by governance)."""
     threshold, quorum = dep.contract("GuaranteeVault").functions.caseRuling().call()
     return {"case_threshold_fen": int(threshold), "case_arbiter_quorum": int(quorum)}
 
 
-def signatures_needed(dep: Deployment, amount_fen: int, pay_out: bool) -> int:
+def signatures_needed(dep: Deployment, amount_fen: int) -> int:
+    """Arbiters' signatures a ruling on a case of `amount_fen` needs, released or paid out."""
     rule = case_ruling(dep)
-    return rule["case_arbiter_quorum"] if pay_out and amount_fen > rule["case_threshold_fen"] else 1
+    return rule["case_arbiter_quorum"] if amount_fen > rule["case_threshold_fen"] else 1
 
 
 def case_ruling_typed_data(dep: Deployment, case_id: int, pay_out: bool) -> dict[str, Any]:

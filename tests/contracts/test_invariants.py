@@ -92,10 +92,10 @@ class MoneyMachine(RuleBasedStateMachine):
         if not self.open_cases:
             return
         case_id = self.open_cases.pop(pick % len(self.open_cases))
-        if pay_out:  # not by the arbiter who opened it: one other signs, two above the threshold
-            signers = 2 if self.vault.cases(case_id)[1] > self.vault.caseRuling()[0] else 1
-            signed = case_signatures(self.vault, case_id, True, self.signing_arbiters[:signers])
-            tx = self.vault.ruleCase(case_id, True, signed, {"from": self.buyer})
+        large = self.vault.cases(case_id)[1] > self.vault.caseRuling()[0]
+        if pay_out or large:  # an award not by its opener: one other signs; a large case: two, either way
+            signed = case_signatures(self.vault, case_id, pay_out, self.signing_arbiters[: 2 if large else 1])
+            tx = self.vault.ruleCase(case_id, pay_out, signed, {"from": self.buyer})
         else:
             tx = self.vault.closeCase(case_id, pay_out, {"from": self.arbiter})
         if pay_out:

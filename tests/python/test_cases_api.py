@@ -1,6 +1,6 @@
 """Cases against a guarantee deposit through the API, on a real anvil deployment: a party to a case
 never opens, decides or signs it (issue 25: an arbiter awarding itself a merchant's deposit), and
-an award above the case threshold takes the case quorum of arbiters' own signatures."""
+a case above the case threshold, awarded or released, takes the case quorum of arbiters' own signatures."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ def api(deployment, chain_node, tmp_path_factory, members, accounts):
     opened: list[int] = []
     yield c, h, dep, second, opened
     for case_id in opened:
-        if vault.case(dep, case_id)["open"]:
-            c.post(f"/v1/cases/{case_id}/close", json={"pay_out": False}, headers=h["arbiter"])
+        if vault.case(dep, case_id)["open"]:  # a large case is released by the quorum's ruling
+            both = [_sign(dep, members["arbiter"], case_id, False), _sign(dep, second, case_id, False)]
+            c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": False, "signatures": both}, headers=h["arbiter"])
     govern(deployment, accounts, dep.contract("Membership").functions.remove(second.address))
 
 
@@ -126,6 +127,20 @@ def test_a_large_award_takes_the_quorum_of_arbiters_signatures(api, members):
     r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": True, "signatures": both}, headers=h["arbiter"])
     assert r.status_code == 200 and r.json()["open"] is False and r.json()["tx_hash"], r.text
     assert dep.contract("GuaranteeVault").functions.claimable(claimant).call() == before + threshold + 1
+    # releasing a large case denies its claimant: the quorum's decision too, not one arbiter's
+    case_id = _open(c, h["arbiter"], opened, merchant, claimant, threshold + 1)
+    r = c.post(f"/v1/cases/{case_id}/close", json={"pay_out": False}, headers=h["arbiter"])
+    assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures", r.text
+    todo = c.get(f"/v1/cases/{case_id}/ruling", params={"pay_out": False}, headers=h["auditor"]).json()
+    assert todo["signatures_needed"] == 2 and todo["typed_data"]["message"] == {"caseId": case_id, "payOut": False}
+    one = [_sign(dep, arbiter, case_id, False)]
+    r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": False, "signatures": one}, headers=h["arbiter"])
+    assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures", r.text
+    frozen = vault.deposit_account(dep, merchant)["frozen_fen"]
+    both = [*one, _sign(dep, second, case_id, False)]
+    r = c.post(f"/v1/cases/{case_id}/ruling", json={"pay_out": False, "signatures": both}, headers=h["arbiter"])
+    assert r.status_code == 200 and r.json()["open"] is False, r.text
+    assert vault.deposit_account(dep, merchant)["frozen_fen"] == frozen - threshold - 1
     # a small award is still one arbiter's (not a party's, not the opener's) decision
     case_id = _open(c, h["arbiter"], opened, merchant, claimant, threshold)
     one = [_sign(dep, second, case_id, True)]

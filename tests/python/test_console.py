@@ -201,7 +201,7 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert f"平台费上限{fee_cap / 100:g}%" in report["parameters"], report["parameters"]
     case_threshold = dep.contract("GuaranteeVault").functions.caseRuling().call()[0]
     yuan = f"¥{case_threshold // 100:,}.{case_threshold % 100:02d}"
-    assert f"保证金赔付需多名仲裁人的门槛{yuan}" in report["parameters"], report["parameters"]
+    assert f"保证金案件需多名仲裁人的门槛{yuan}" in report["parameters"], report["parameters"]
     assert "保证金提取冷却期7 天" in report["parameters"], report["parameters"]  # durations in days
     assert report["attention"].startswith(f"提案 #{proposal} 等待您批准"), report["attention"]
 
