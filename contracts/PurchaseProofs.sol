@@ -15,6 +15,11 @@ interface IPurchaseVerifier {
     ) external view returns (bool);
 }
 
+/// @notice Who registered a product (Provenance): the one merchant whose batches' terms are its own.
+interface IProductOwners {
+    function productOwner(uint64 gtin) external view returns (address);
+}
+
 /// @notice Where proven claims are paid from: GuaranteeVault's merchants' deposits.
 interface IClaimVault {
     function payProvenClaim(address merchant, address payTo, uint256 amount) external;
@@ -41,6 +46,8 @@ contract PurchaseProofs is MemberGated {
     uint256 public constant PURPOSE_DISPUTE = 3;
 
     IPurchaseVerifier public immutable verifier;
+    /// @notice Provenance: a batch's claim terms are set by its product's owner (or governance).
+    IProductOwners public immutable products;
     /// @notice Roots anchored so far; root => its anchor's sequence number (from 1).
     uint64 public anchors;
     /// @notice Leaves appended so far (the next leaf's index).
@@ -106,9 +113,12 @@ contract PurchaseProofs is MemberGated {
     error TermsLocked(uint256 batch);
     error ContributionKnown(bytes32 circuit, uint256 index);
 
-    constructor(Membership membership_, IPurchaseVerifier verifier_) MemberGated(membership_) {
-        if (address(verifier_) == address(0)) revert ZeroAddress();
+    constructor(Membership membership_, IPurchaseVerifier verifier_, IProductOwners products_)
+        MemberGated(membership_)
+    {
+        if (address(verifier_) == address(0) || address(products_) == address(0)) revert ZeroAddress();
         verifier = verifier_;
+        products = products_;
     }
 
     /// @notice Append the commitments of newly delivered purchases, zero the leaves of refunded
@@ -180,25 +190,49 @@ contract PurchaseProofs is MemberGated {
         emit ClaimPayoutSet(address(vault), delay);
     }
 
-    /// @notice Set what a proven claim on `batch` pays: `amount` fen each from `merchant`'s deposit,
-    /// until `until`, at most `count` more claims. Governance (e.g. after a recall: the merchant
-    /// can no longer change it) or the merchant itself, for its own deposit, unless imposed. While
-    /// its terms run (window open, claims left) a merchant may only extend them: the same amount
-    /// (the one a shopper's proof binds), no earlier end, no fewer claims; it cannot take its
-    /// promise back in front of a claim.
-    function setClaimTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count) external {
+    /// @notice The merchant's own promise on its batch `lot` of product `gtin`: a proven claim pays
+    /// `amount` fen from the caller's deposit, until `until`, at most `count` more claims. Only the
+    /// product's owner (Provenance) sets it, so no merchant names another's batch first; not once
+    /// governance imposed terms. While its terms run (window open, claims left) a merchant may
+    /// only extend them: the same amount (the one a shopper's proof binds), no earlier end, no
+    /// fewer claims; it cannot take its promise back in front of a claim.
+    function setClaimTerms(uint64 gtin, string calldata lot, uint96 amount, uint64 until, uint32 count) external {
+        uint256 batch = batchOf(gtin, lot);
+        _checkRole(msg.sender, Roles.MERCHANT);
         ClaimTerms storage t = claimTerms[batch];
-        bool imposed = msg.sender == governance;
-        if (!imposed) {
-            _checkRole(msg.sender, Roles.MERCHANT);
-            bool taken = t.imposed || (t.merchant != address(0) && t.merchant != msg.sender);
-            if (merchant != msg.sender || taken) revert TermsNotYours(batch, msg.sender);
-            bool live = t.merchant != address(0) && block.timestamp <= t.until && t.left != 0;
-            if (live && (amount != t.amount || until < t.until || count < t.left)) revert TermsLocked(batch);
-        }
+        if (products.productOwner(gtin) != msg.sender || t.imposed) revert TermsNotYours(batch, msg.sender);
+        bool live = t.merchant != address(0) && block.timestamp <= t.until && t.left != 0;
+        if (live && (amount != t.amount || until < t.until || count < t.left)) revert TermsLocked(batch);
+        _setTerms(batch, msg.sender, amount, until, count, false);
+    }
+
+    /// @notice Governance imposes what a proven claim on `batch` pays, from `merchant`'s deposit
+    /// (e.g. after a recall); the merchant can no longer change it.
+    function imposeClaimTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count)
+        external
+        onlyGovernance
+    {
         if (merchant == address(0)) revert ZeroAddress();
+        _setTerms(batch, merchant, amount, until, count, true);
+    }
+
+    function _setTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count, bool imposed)
+        private
+    {
         claimTerms[batch] = ClaimTerms(merchant, amount, until, count, imposed);
         emit ClaimTermsSet(batch, merchant, amount, until, count, imposed);
+    }
+
+    /// @notice The circuit's batch id of `lot` of `gtin`: SHA-256 of "<GTIN-14>/<lot>", top 248 bits
+    /// (ledger.privacy.fields.batch_id).
+    function batchOf(uint64 gtin, string calldata lot) public pure returns (uint256) {
+        bytes memory digits = new bytes(14);
+        uint64 n = gtin;
+        for (uint256 i = 14; i > 0; i--) {
+            digits[i - 1] = bytes1(uint8(48 + (n % 10)));
+            n /= 10;
+        }
+        return uint256(sha256(abi.encodePacked(digits, "/", lot))) >> 8;
     }
 
     /// @notice A shopper's claim on `batch` (within the return window or after a recall), paid at

@@ -129,7 +129,7 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     ),
     "set_claim_terms": (
         "PurchaseProofs",
-        "setClaimTerms",
+        "imposeClaimTerms",
         [
             lambda a: _int(a, "batch", 0, 2**254),
             lambda a: _address(a, "merchant"),

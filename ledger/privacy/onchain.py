@@ -64,16 +64,23 @@ def deploy(dep: Deployment, deployer: Sender, path: Path | None = None) -> dict[
     """Deploy the verifier and `PurchaseProofs` (unless the manifest has them, for this key) and
     record both in the deployment manifest."""
     vk_sha = build()["sha256"]["vkey"]
+    proofs_art = load_artifacts()["PurchaseProofs"]
+    code_sha = hashlib.sha256(proofs_art["bytecode"].encode()).hexdigest()  # a changed contract: again
     have = dep.manifest["contracts"].get("PurchaseProofs")
-    if have and have.get("vkey_sha256") == vk_sha and dep.w3.eth.get_code(have["address"]) not in (b"", b"\x00"):
+    if (
+        have
+        and (have.get("vkey_sha256"), have.get("code_sha256")) == (vk_sha, code_sha)
+        and dep.w3.eth.get_code(have["address"]) not in (b"", b"\x00")
+    ):
         return {n: dep.manifest["contracts"][n]["address"] for n in (VERIFIER, "PurchaseProofs")}
     varts = verifier_artifact()
-    proofs_art = load_artifacts()["PurchaseProofs"]
     v = deployer.deploy(varts)["contractAddress"]
-    membership = dep.manifest["contracts"]["Membership"]["address"]
-    p = deployer.deploy(proofs_art, membership, v)["contractAddress"]
+    membership, provenance = (dep.manifest["contracts"][n]["address"] for n in ("Membership", "Provenance"))
+    p = deployer.deploy(proofs_art, membership, v, provenance)["contractAddress"]
     dep.manifest["contracts"][VERIFIER] = {"address": v, "abi": varts["abi"]}
-    dep.manifest["contracts"]["PurchaseProofs"] = {"address": p, "abi": proofs_art["abi"], "vkey_sha256": vk_sha}
+    dep.manifest["contracts"]["PurchaseProofs"] = {
+        "address": p, "abi": proofs_art["abi"], "vkey_sha256": vk_sha, "code_sha256": code_sha,
+    }  # fmt: skip
     dep._contracts.pop("PurchaseProofs", None)
     dep._contracts.pop(VERIFIER, None)
     path = path or manifest_path()

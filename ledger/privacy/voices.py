@@ -126,7 +126,8 @@ def set_terms(
     """A merchant offers what each proven claim on its batch pays from its own deposit."""
     b = require_batch(db, gtin, lot)
     c = dep.contract("PurchaseProofs")
-    onchain.send(dep, merchant, c.functions.setClaimTerms(b, merchant.address, amount_fen, until, count), gas=200_000)
+    fn = c.functions.setClaimTerms(int(gtin), lot, amount_fen, until, count)  # the product's owner's own
+    onchain.send(dep, merchant, fn, gas=200_000)
     return terms(dep, b) | {"batch": str(b)}
 
 

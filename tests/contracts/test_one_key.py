@@ -8,6 +8,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from ledger.money.orders.terms import Batch, OrderTerms
+from ledger.privacy import fields
 
 EVENT = keccak(text="urn:epcis:delivery")
 
@@ -122,29 +123,59 @@ def _args(t):
     return b.accounts, b.words[0], b.words[1]
 
 
+GTIN = 9506000134352  # GS1's example GTIN-14 09506000134352, registered by `merchant`
+
+
 @pytest.fixture(scope="module")
-def proofs(PurchaseProofs, membership, token, governors):
-    """PurchaseProofs over any verifier: terms are set without proofs."""
-    return PurchaseProofs.deploy(membership, token, {"from": governors[0]})
+def proofs(PurchaseProofs, membership, token, provenance, merchant, governors):
+    """PurchaseProofs over any verifier (terms are set without proofs); `merchant` owns GTIN."""
+    provenance.registerProduct(GTIN, {"from": merchant})
+    return PurchaseProofs.deploy(membership, token, provenance, {"from": governors[0]})
+
+
+def test_the_circuits_batch_id_is_the_contracts(proofs):
+    assert proofs.batchOf(GTIN, "L/2026-A") == fields.batch_id("09506000134352", "L/2026-A")
+    assert proofs.batchOf(12345670, "") == fields.batch_id("00000012345670", "")
+
+
+def test_only_the_products_owner_sets_its_batches_claim_terms(
+    proofs, chain, merchant, merchant_b, governance, governors
+):
+    """Any merchant used to be first to set another's batch's terms (paid from its own deposit,
+    but the batch's merchant was then refused until the council imposed terms): now the chain
+    asks Provenance who owns the product."""
+    until = chain.time() + 86_400
+    with reverts("TermsNotYours"):
+        proofs.setClaimTerms(GTIN, "FIRST", 1, until, 1, {"from": merchant_b})
+    with reverts("TermsNotYours"):
+        proofs.setClaimTerms(GTIN + 10, "FIRST", 1, until, 1, {"from": merchant})  # no such product of its
+    tx = proofs.setClaimTerms(GTIN, "FIRST", 500, until, 1, {"from": merchant})
+    batch = fields.batch_id("09506000134352", "FIRST")
+    assert tx.events["ClaimTermsSet"]["batch"] == batch and list(proofs.claimTerms(batch))[:2] == [merchant, 500]
+    with reverts("NotGovernance"):
+        proofs.imposeClaimTerms(batch, merchant_b, 1, until, 1, {"from": merchant_b})
 
 
 def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, governance, governors):
     """A merchant's claim terms are its promise to the batch's shoppers: while they run, the
     merchant used to zero them (or move the amount a proof binds) at any moment, even in front of
     a shopper's claim in the pool. Now it may only extend them; the council may still change them."""
-    batch, until = 4242, chain.time() + 86_400
-    proofs.setClaimTerms(batch, merchant, 500, until, 3, {"from": merchant})
+    lot, until = "L4242", chain.time() + 86_400
+    batch = proofs.batchOf(GTIN, lot)
+    proofs.setClaimTerms(GTIN, lot, 500, until, 3, {"from": merchant})
     for amount, end, count in ((500, until, 0), (500, until - 1, 3), (499, until, 3), (501, until, 3)):
         with reverts("TermsLocked"):
-            proofs.setClaimTerms(batch, merchant, amount, end, count, {"from": merchant})
-    proofs.setClaimTerms(batch, merchant, 500, until + 86_400, 5, {"from": merchant})  # more, for longer
+            proofs.setClaimTerms(GTIN, lot, amount, end, count, {"from": merchant})
+    proofs.setClaimTerms(GTIN, lot, 500, until + 86_400, 5, {"from": merchant})  # more, for longer
     assert list(proofs.claimTerms(batch))[1:] == [500, until + 86_400, 5, False]
-    govern(governance, governors, proofs, "setClaimTerms", batch, merchant, 500, until, 0)
+    govern(governance, governors, proofs, "imposeClaimTerms", batch, merchant, 500, until, 0)
     assert list(proofs.claimTerms(batch))[1:] == [500, until, 0, True]
+    with reverts("TermsNotYours"):  # imposed: no longer the merchant's to change
+        proofs.setClaimTerms(GTIN, lot, 500, until + 86_400, 5, {"from": merchant})
     chain.sleep(3 * 86_400)
     chain.mine()
-    other = 4343  # a batch whose terms ran out may be given new ones
-    proofs.setClaimTerms(other, merchant, 500, chain.time() + 10, 1, {"from": merchant})
+    other = "L4343"  # a batch whose terms ran out may be given new ones
+    proofs.setClaimTerms(GTIN, other, 500, chain.time() + 10, 1, {"from": merchant})
     chain.sleep(20)
     chain.mine()
-    proofs.setClaimTerms(other, merchant, 300, chain.time() + 86_400, 0, {"from": merchant})
+    proofs.setClaimTerms(GTIN, other, 300, chain.time() + 86_400, 0, {"from": merchant})

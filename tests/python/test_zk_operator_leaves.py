@@ -19,6 +19,8 @@ from ledger.chain.compiler import load_artifacts
 from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.privacy import build, fields, node, onchain
 
+from .helpers import new_gtin
+
 AMOUNT = 700
 
 
@@ -31,7 +33,8 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     verifier = dep.manifest["contracts"][onchain.VERIFIER]["address"]
     membership = dep.manifest["contracts"]["Membership"]["address"]
     art = load_artifacts()["PurchaseProofs"]
-    address = s["platform"].deploy(art, membership, verifier)["contractAddress"]
+    provenance = dep.contract("Provenance")
+    address = s["platform"].deploy(art, membership, verifier, provenance.address)["contractAddress"]
     proofs = dep.w3.eth.contract(address=address, abi=art["abi"])
     governors = [Sender(dep.w3, accounts[i], dep.decoder()) for i in GOVERNOR_INDEXES]
     dep._contracts["PurchaseProofs"] = proofs  # wire_claims wires the contract it is handed
@@ -44,9 +47,11 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     s["issuer"].transact(token.functions.mint(merchant, 10_000))
     s["merchant_a"].transact(token.functions.approve(vault.address, 10_000))
     s["merchant_a"].transact(vault.functions.deposit(10_000))
-    batch = fields.batch_id("09506000134352", f"HOLE-{os.getpid()}")
+    gtin, lot = new_gtin(), "HOLE"  # merchant_a's own product: only its owner sets a batch's terms
+    s["merchant_a"].transact(provenance.functions.registerProduct(int(gtin)))
+    batch = fields.batch_id(gtin, lot)
     until = dep.w3.eth.get_block("latest")["timestamp"] + 86_400
-    s["merchant_a"].transact(proofs.functions.setClaimTerms(batch, merchant, AMOUNT, until, 3))
+    s["merchant_a"].transact(proofs.functions.setClaimTerms(int(gtin), lot, AMOUNT, until, 3))
 
     # the operator: a secret of its own, its commitment anchored as a leaf, no order, no delivery
     secret = int.from_bytes(os.urandom(31), "big")
