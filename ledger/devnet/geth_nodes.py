@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.chain import stall
 from ledger.chain.client import connect
 from ledger.errors import LedgerError, NodeUnavailable
 
@@ -116,11 +117,15 @@ class GethProcesses:
             self.procs.pop(n, None)
 
     def heads(self, names: list[str] | None = None) -> dict[str, tuple[int, str]]:
+        """Each reachable node's head: (number, hash in hex without 0x)."""
+        return {n: (h.number, h.hash.removeprefix("0x")) for n, h in self.weighed_heads(names).items()}
+
+    def weighed_heads(self, names: list[str] | None = None) -> dict[str, stall.Head]:
+        """Each reachable node's head with its total difficulty."""
         out = {}
         for n in names or list(self.nodes):
             try:
-                block = connect(self.nodes[n].url, timeout=3).eth.get_block("latest")
-                out[n] = (block["number"], block["hash"].hex())
+                out[n] = stall.head(connect(self.nodes[n].url, timeout=3))
             except NodeUnavailable:
                 continue
         return out

@@ -234,8 +234,7 @@ class Network(GethProcesses):
         while time.monotonic() < deadline:
             heads = self.weighed_heads(orgs)
             if len(heads) == len(orgs) and len({h.hash for h in heads.values()}) == 1:
-                if next(iter(heads.values())).number > above:
-                    h = next(iter(heads.values()))
+                if (h := next(iter(heads.values()))).number > above:
                     return (h.number, h.hash.removeprefix("0x")), rewound
             elif heads != seen:
                 seen, since = heads, time.monotonic()
@@ -245,16 +244,6 @@ class Network(GethProcesses):
             time.sleep(0.25)
         heads = {o: (h.number, h.hash.removeprefix("0x")) for o, h in (seen or {}).items()}
         raise NodeUnavailable(f"nodes {', '.join(orgs)} did not agree on a head within {wait_s:.0f} s: {heads}")
-
-    def weighed_heads(self, orgs: list[str]) -> dict[str, stall.Head]:
-        """Each reachable node's head with its total difficulty."""
-        out = {}
-        for org in orgs:
-            try:
-                out[org] = stall.head(connect(self.nodes[org].url, timeout=3))
-            except NodeUnavailable:
-                continue
-        return out
 
     def _rewind_to(self, winner: stall.Head, winners: list[str], losers: list[str]) -> list[str]:
         judge = connect(self.nodes[winners[0]].url)
