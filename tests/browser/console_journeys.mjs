@@ -43,10 +43,8 @@ try {
     await audit(page, 'unlock-desktop-en');
     await page.fill('#unlock-password', password);
     await page.press('#unlock-password', 'Enter');
-    await page.waitForFunction(
-      (b) => document.querySelector('#deposit dd').textContent !== b || document.querySelector('#deposit-status').textContent,
-      before, { timeout: 60000 },
-    );
+    // the step's end: its status (Done or an error), set after the account is read again
+    await page.waitForFunction(() => document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });
   });
   report.deposit = { before, after: await balance(), status: await page.textContent('#deposit-status') };
   await timed('withdrawal_request', async () => {
@@ -55,7 +53,7 @@ try {
     await page.evaluate(() => { document.querySelector('#deposit-status').textContent = ''; });
     await page.click('#withdraw-request');
     await page.waitForFunction(() => document.querySelector('#unlock-countdown').textContent
-      || document.querySelector('#deposit-status').textContent, null, { timeout: 60000 });
+      || document.querySelector('#deposit-status.error'), null, { timeout: 60000 });
   });
   report.countdown = await page.textContent('#unlock-countdown');
   await page.waitForSelector('#orders tbody tr:not(:has(td[colspan]))');

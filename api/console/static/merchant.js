@@ -53,7 +53,8 @@ async function loadDeposit() {
   const pending = Boolean(d.pending_withdrawal_fen);
   $('withdraw-request').hidden = pending;  // one request at a time: the second button shows once it is taken
   $('withdraw-take').hidden = !pending;
-  $('withdraw-take').disabled = pending && d.unlock_at * 1000 > Date.now();
+  takeLocked = pending && d.unlock_at * 1000 > Date.now();
+  depositButtons();
   need('withdrawal', pending ? [fill(T.attn_withdrawal, { amount: fen(d.pending_withdrawal_fen), at: when(d.unlock_at * 1000) }), '#task-deposit'] : null);
   if (d.balance_fen < d.required_fen) need('minimum', [fill(T.attn_below_minimum, { amount: fen(d.required_fen - d.balance_fen) }), '#task-deposit']);
   const cases = await api(`/v1/deposits/${session.address}/cases`);
@@ -63,6 +64,15 @@ async function loadDeposit() {
 }
 
 let ticking = null;
+let takeLocked = true;  // a requested withdrawal still cooling down
+let depositBusy = false;  // a deposit step is being signed and mined: no second one starts meanwhile
+
+function depositButtons() {
+  $('deposit-form').querySelector('button[type=submit]').disabled = depositBusy;
+  $('withdraw-request').disabled = depositBusy;
+  $('withdraw-take').disabled = depositBusy || takeLocked;
+  $('deposit-form').setAttribute('aria-busy', String(depositBusy));
+}
 
 function countdown(unlockAt) {
   clearInterval(ticking);
@@ -72,7 +82,7 @@ function countdown(unlockAt) {
     const h = Math.floor(left / 3600); const m = Math.floor((left % 3600) / 60); const sec = left % 60;
     $('unlock-countdown').textContent = left ? `${T.unlocks_in} ${left >= 3600 ? duration(left) : `${m}:${String(sec).padStart(2, '0')}`}`
       : T.unlocked;
-    if (!left) $('withdraw-take').disabled = false;
+    if (!left && takeLocked) { takeLocked = false; depositButtons(); }
   };
   tick();
   ticking = setInterval(tick, 1000);
@@ -195,9 +205,13 @@ export function initMerchant() {
   loadAnchoring().catch(() => {});
   loadScans().catch(() => {});
   const depositStep = async (path, body) => {
+    if (depositBusy) return;
+    depositBusy = true;
+    depositButtons();
     say('deposit-status', '');
     try { await write(path, body); await loadDeposit(); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); }
     catch (err) { say('deposit-status', T.error + err.message, true); }
+    finally { depositBusy = false; depositButtons(); }
   };
   $('deposit-form').addEventListener('submit', (e) => {
     e.preventDefault();
