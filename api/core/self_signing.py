@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.chain.client import Sender
 from ledger.chain.submission import NonceTaken, send_raw
+from ledger.chain.tx_defaults import with_headroom
 from ledger.store.sent_tables import keep_sent
 
 HEADER = b"x-ledger-sign"
@@ -115,6 +116,8 @@ class SelfSigningSender(Sender):
             if isinstance(exc, ContractCustomError | ContractLogicError):
                 raise self._failure(exc) from None
             raise
+        if gas is None:  # as the gateway sends its own: room for state that moves before it is mined
+            tx["gas"] = with_headroom(self.w3, tx["gas"])
         tx.pop("from", None)
         tx = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in tx.items()}
         raise Prepared(tx, _summary(fn), _call(fn, tx))

@@ -27,7 +27,7 @@ from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
 from .submission import NonceTaken, TransactionRejected, send_raw
-from .tx_defaults import build_transaction
+from .tx_defaults import build_transaction, with_headroom
 
 NONCE_ATTEMPTS = 5
 
@@ -202,6 +202,8 @@ class Sender:
                     tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
                     raise self._failure(exc) from None
+                if gas is None:
+                    tx["gas"] = with_headroom(self.w3, tx["gas"])
                 # the nonce last, just before signing: the window another writer of the key
                 # (outside our lock: its own wallet) can take it in is one round trip, not an
                 # estimate (asked alongside the estimate, half of 12 writes lost that race to

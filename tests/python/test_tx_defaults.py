@@ -3,9 +3,10 @@ against the real development node."""
 
 from __future__ import annotations
 
+from eth_account import Account
 from web3._utils.transactions import fill_transaction_defaults  # the reference, in a test only
 
-from ledger.chain.client import connect, dev_accounts
+from ledger.chain.client import Sender, connect, dev_accounts
 from ledger.chain.tx_defaults import build_transaction, fill_defaults
 
 
@@ -39,3 +40,31 @@ def test_a_contract_calls_transaction_is_web3s(chain_node, deployment):
                 break
         assert ours == theirs
         assert ours["gas"] > 21_000 and ours["chainId"] == w3.eth.chain_id
+
+
+def test_a_write_whose_storage_moves_before_it_is_mined_still_goes_through(deployment, members):
+    """A transfer estimated while its recipient holds tokens, mined just after the recipient sent
+    them all away (its balance written from zero again: 17,100 gas more than estimated), succeeds:
+    the gas limit has headroom over the estimate, up to the block's limit."""
+    dep, _ = deployment
+    w3, token = dep.w3, dep.contract("SettlementToken")
+    issuer = Sender(w3, members["issuer"], dep.decoder())
+    x, y = Account.create(), Account.create()
+    w3.eth.send_transaction({"from": dev_accounts(1)[0].address, "to": x.address, "value": 10**18})
+    issuer.transact(token.functions.mint(x.address, 5))
+    issuer.transact(token.functions.mint(issuer.address, 5))
+    estimate = token.functions.transfer(x.address, 1).estimate_gas({"from": issuer.address})
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        emptied = Sender(w3, x, dep.decoder()).submit(token.functions.transfer(y.address, 5))
+        pending = issuer.submit(token.functions.transfer(x.address, 1))
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    assert w3.eth.get_transaction_receipt(emptied)["status"] == 1
+    sent = w3.eth.get_transaction(pending)
+    receipt = w3.eth.get_transaction_receipt(pending)
+    assert receipt["blockNumber"] == w3.eth.get_transaction_receipt(emptied)["blockNumber"]
+    assert receipt["gasUsed"] > estimate + 15_000, (receipt["gasUsed"], estimate)  # the estimate fell short
+    assert receipt["status"] == 1 and sent["gas"] <= w3.eth.get_block("latest")["gasLimit"]
+    assert token.functions.balanceOf(x.address).call() == 1
