@@ -52,8 +52,10 @@ export function initSignin() {
     try {
       say('signin-status', T.decrypting);
       const json = await $('keystore').files[0].text();
-      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value).catch(() => {
-        throw new Error(T.wrong_password);
+      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value).catch((err) => {
+        // ethers says "incorrect password" for a wrong one; anything else (not a keystore, a
+        // damaged file) is shown as it is, not blamed on the password
+        throw new Error(/password/i.test(String(err && err.message)) ? T.wrong_password : `${T.not_a_keystore} (${err.message})`);
       });
       sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
       sessionStorage.removeItem('tl_wallet');
