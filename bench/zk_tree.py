@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ledger.paths import ROOT
 from ledger.privacy import chunks, tree  # noqa: F401 - tree: the orders table the commitments refer to
 from ledger.privacy.fields import FIELD
-from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment, PurchaseForeignLeaf
 
 
 def _fill(db: Session, start: int, count: int, rng: random.Random) -> list[int]:
@@ -68,6 +68,7 @@ def main() -> None:
         engine = create_engine(f"sqlite:///{tmp}/tree.sqlite3")
         PurchaseCommitment.__table__.create(engine)
         PurchaseChunkRoot.__table__.create(engine)
+        PurchaseForeignLeaf.__table__.create(engine)
         out: dict = {"leaves": n}
         with Session(engine) as db:
             values, out["fill_s"] = _timed(lambda: _fill(db, 0, n, rng))

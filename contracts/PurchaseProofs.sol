@@ -29,9 +29,11 @@ interface IClaimVault {
 /// @title PurchaseProofs
 /// @notice Shoppers speak about a batch they bought without saying who they are or which order:
 /// a zero-knowledge proof shows that the prover holds the secret behind one leaf of the tree of
-/// delivered purchases (roots anchored here by the operator, every leaf in the logs so that any
-/// member recomputes every root), with a nullifier per purpose and batch so each purchase speaks
-/// once per purpose. No order number, shopper or payer ever reaches this contract.
+/// delivered purchases, with a nullifier per purpose and batch so each purchase speaks once per
+/// purpose. No order number, shopper or payer ever reaches this contract. Three keys make a root
+/// that pays: a carrier vouches for each leaf (the commitment its parcel's recipient showed), the
+/// operator anchors exactly those leaves and the root (every leaf in the logs), and an auditor
+/// recomputes the root from the logs and confirms it.
 /// @dev Public signals, in the circuit's order: nullifier, root, batch, purpose, message. The
 /// message binds what the proof says (rating and text hash, payout address and amount, statement)
 /// so a proof cannot be replayed for other content.
@@ -83,8 +85,28 @@ contract PurchaseProofs is MemberGated {
     /// @notice Phase-2 contributions to the circuit's key anchored by members (`ledger zk ceremony`).
     mapping(bytes32 key => bool) public contributionAnchored;
 
+    /// @notice Commitments carriers vouched for, in order: each one the recipient of a parcel
+    /// showed at hand-over. The tree's leaves are exactly these, in this order: the operator
+    /// anchors them, it cannot add any of its own.
+    uint64 public vouched;
+    /// @notice keccak256 chain over every vouched commitment: h = keccak256(abi.encode(h, c)).
+    bytes32 public vouchedHash;
+    /// @notice The chain's value after `count` commitments, at the end of each vouching call: an
+    /// anchor's new leaves must end at one of these and carry the same chain.
+    mapping(uint64 count => bytes32) public vouchedHashAt;
+    /// @notice The same chain over the leaves anchored so far (zeroing does not change it).
+    bytes32 public anchoredHash;
+    /// @notice Roots an auditor recomputed from the logs and confirmed, with when: money moves
+    /// (claims, disputes) only on a confirmed root, so neither the operator nor an auditor alone
+    /// makes a root that pays.
+    mapping(uint256 root => uint64) public confirmedAt;
+    /// @notice At most this many commitments a vouching call (an anchor carries them in one log).
+    uint256 public constant MAX_VOUCH = 500;
+
     event RootAnchored(uint64 indexed seq, uint256 root, uint64 firstLeaf, uint256[] leaves, uint64[] zeroed);
     event RootRevoked(uint256 indexed root, address by);
+    event Vouched(address indexed carrier, uint64 first, uint256[] commitments);
+    event RootConfirmed(uint256 indexed root, address by);
     event ReviewRecorded(uint256 indexed batch, uint256 nullifier, uint8 rating, bytes32 textHash);
     event ClaimRecorded(uint256 indexed batch, uint256 nullifier, address payTo, uint256 amount);
     event ClaimTermsSet(uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed);
@@ -112,6 +134,10 @@ contract PurchaseProofs is MemberGated {
     error TermsNotYours(uint256 batch, address merchant);
     error TermsLocked(uint256 batch);
     error ContributionKnown(bytes32 circuit, uint256 index);
+    error NotVouched(uint64 count);
+    error TooManyCommitments(uint256 count);
+    error OperatorCannot(address account);
+    error RootNotConfirmed(uint256 root);
 
     constructor(Membership membership_, IPurchaseVerifier verifier_, IProductOwners products_)
         MemberGated(membership_)
@@ -121,9 +147,10 @@ contract PurchaseProofs is MemberGated {
         products = products_;
     }
 
-    /// @notice Append the commitments of newly delivered purchases, zero the leaves of refunded
-    /// ones, and anchor the tree's new root. The leaves travel in the event: members recompute the
-    /// root from the logs and revoke it if it is wrong.
+    /// @notice Append the commitments carriers vouched for since the last anchor (whole vouching
+    /// calls, in their order: `NotVouched` otherwise), zero the leaves of refunded purchases, and
+    /// anchor the tree's new root. The leaves travel in the event: members recompute the root from
+    /// the logs, an auditor confirms it, anyone finding it wrong has it revoked.
     /// @param root Poseidon Merkle root (depth 20) after the change.
     /// @param leaves commitments appended, from index `leafCount`.
     /// @param zeroed indexes of leaves set to zero (refunded purchases).
@@ -139,12 +166,54 @@ contract PurchaseProofs is MemberGated {
         for (uint256 i; i < zeroed.length; ++i) {
             if (zeroed[i] >= count) revert LeafOutOfRange(zeroed[i]);
         }
+        if (leaves.length != 0) {
+            bytes32 h = anchoredHash;
+            for (uint256 i; i < leaves.length; ++i) {
+                h = keccak256(abi.encode(h, leaves[i]));
+            }
+            if (vouchedHashAt[count] != h) revert NotVouched(count);
+            anchoredHash = h;
+        }
         uint64 seq = ++anchors;
         leafCount = count;
         rootSeq[root] = seq;
         anchoredAt[root] = uint64(block.timestamp);
         if (zeroed.length != 0) oldestValid = seq;
         emit RootAnchored(seq, root, first, leaves, zeroed);
+    }
+
+    /// @notice A carrier vouches for the commitments the recipients of its parcels showed at
+    /// hand-over (a code on the shopper's "my purchases" page); they join the tree, in this order,
+    /// at the operator's next anchors. A carrier that is also an operator cannot: the one key
+    /// would both make and anchor leaves. Nothing here names an order.
+    function vouch(uint256[] calldata commitments) external onlyRole(Roles.LOGISTICS) {
+        if (membership.hasAnyRole(msg.sender, Roles.OPERATOR)) revert OperatorCannot(msg.sender);
+        uint256 n = commitments.length;
+        if (n == 0 || n > MAX_VOUCH) revert TooManyCommitments(n);
+        bytes32 h = vouchedHash;
+        for (uint256 i; i < n; ++i) {
+            uint256 c = commitments[i];
+            if (c == 0 || c >= FIELD) revert NotInField(c);
+            h = keccak256(abi.encode(h, c));
+        }
+        uint64 first = vouched;
+        uint64 count = first + uint64(n);
+        vouched = count;
+        vouchedHash = h;
+        vouchedHashAt[count] = h;
+        emit Vouched(msg.sender, first, commitments);
+    }
+
+    /// @notice An auditor who recomputed `root` from the logs (`ledger zk verify --confirm`)
+    /// confirms it: claims and disputes pay only on confirmed roots. An auditor that is also an
+    /// operator cannot confirm.
+    function confirmRoot(uint256 root) external onlyRole(Roles.AUDITOR) {
+        if (membership.hasAnyRole(msg.sender, Roles.OPERATOR)) revert OperatorCannot(msg.sender);
+        if (!rootValid(root)) revert UnknownRoot(root);
+        if (confirmedAt[root] == 0) {
+            confirmedAt[root] = uint64(block.timestamp);
+            emit RootConfirmed(root, msg.sender);
+        }
     }
 
     /// @notice Anchor the hash of contribution `index` (from 1) to the phase-2 key of `circuit`
@@ -248,8 +317,7 @@ contract PurchaseProofs is MemberGated {
         if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
         if (t.left == 0) revert ClaimsExhausted(batch);
         if (amount != t.amount) revert WrongClaimAmount(amount, t.amount);
-        uint64 paysFrom = anchoredAt[root] + claimDelay;
-        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
+        _paysOn(root);
         _spend(proof, [nullifier, root, batch, PURPOSE_CLAIM, claimMessage(payTo, amount)]);
         t.left -= 1;
         claimCount[batch] += 1;
@@ -276,10 +344,9 @@ contract PurchaseProofs is MemberGated {
         ClaimTerms storage t = claimTerms[batch];
         if (t.merchant == address(0) || address(claimVault) == address(0)) revert NoClaimTerms(batch);
         if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
-        // as for a claim: members have `claimDelay` to revoke a root the operator anchored alone
-        // before it can freeze anyone's deposit
-        uint64 paysFrom = anchoredAt[root] + claimDelay;
-        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
+        // as for a claim: only a root an auditor confirmed, and members have `claimDelay` to
+        // revoke it before it can freeze anyone's deposit
+        _paysOn(root);
         _spend(proof, [nullifier, root, batch, PURPOSE_DISPUTE, disputeMessage(statementHash, payTo)]);
         disputeCount[batch] += 1;
         caseId = claimVault.openProvenCase(t.merchant, payTo, t.amount);
@@ -305,6 +372,14 @@ contract PurchaseProofs is MemberGated {
     function rootValid(uint256 root) public view returns (bool) {
         uint64 seq = rootSeq[root];
         return seq != 0 && seq >= oldestValid && !revokedRoot[root];
+    }
+
+    /// @dev Money moves on `root` only once an auditor confirmed it and `claimDelay` has passed
+    /// since its anchor (the members' time to revoke it).
+    function _paysOn(uint256 root) private view {
+        if (confirmedAt[root] == 0) revert RootNotConfirmed(root);
+        uint64 paysFrom = anchoredAt[root] + claimDelay;
+        if (block.timestamp < paysFrom) revert RootTooNew(root, paysFrom);
     }
 
     function _spend(uint256[8] calldata p, uint256[5] memory pub) private {

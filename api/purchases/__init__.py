@@ -6,7 +6,9 @@ May import `ledger` (its `privacy` package chiefly) and the api's shared modules
 
 from .pages import router as pages_router
 from .router import router
+from .tree_routes import router as tree_router
 
+router.include_router(tree_router)
 router.include_router(pages_router)
 
 __all__ = ["router"]

@@ -1,27 +1,25 @@
-"""The purchases API. The platform hands in the commitment its checkout received with an order and
-anchors the tree; anyone reads the tree (the browser builds its own Merkle path from what every
-prover fetches and whole chunks, so no request says which leaf is the prover's); a merchant sets
-what a proven claim on its batch pays; a shopper, anonymous, sends a proof with a review or a
-claim (paid at once from the deposit); the batch's counts are public. A refusal names its
-reason, with nothing stored."""
+"""The purchases API. The platform hands in the commitment its checkout received with an order; the
+carrier vouches for the commitment each recipient showed at hand-over; the platform anchors exactly
+the vouched ones; an auditor recomputes the roots and confirms them; anyone reads the tree (the
+browser builds its own Merkle path from what every prover fetches and whole chunks, so no request
+says which leaf is the prover's); a merchant sets what a proven claim on its batch pays; a shopper,
+anonymous, sends a proof with a review or a claim (paid at once from the deposit); the batch's
+counts are public. A refusal names its reason, with nothing stored."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
-from ledger.privacy import chunks, tree, voices
+from ledger.privacy import tree, voices
 from ledger.privacy.fields import batch_id
 from ledger.store.models import Product
-from ledger.store.purchase_tables import PurchaseCommitment
 
 from ..access.auth import Member, require
 from ..access.deps import deployment_of, sender_of
@@ -51,8 +49,10 @@ STATUS = {
     "InsufficientAvailable": 409,
     "TermsNotYours": 403,
     "TermsLocked": 409,
+    "RootNotConfirmed": 409,
+    "NotVouched": 409,
+    "OperatorCannot": 403,
 }
-MAX_PAGE = 65_536
 
 
 class Proof(BaseModel):
@@ -87,6 +87,15 @@ class CommitmentIn(BaseModel):
     gtin: Gtin
     lot: Lot
     commitment: FieldText
+
+
+class Handed(BaseModel):
+    order_id: OrderId
+    commitment: FieldText = Field(description="the code the recipient showed at hand-over")
+
+
+class VouchIn(BaseModel):
+    handed: list[Handed] = Field(min_length=1, max_length=tree.MAX_ANCHOR)
 
 
 class Spoken(BaseModel):
@@ -143,7 +152,29 @@ def post_commitment(
     return {"order_id": row.order_id, "batch": row.batch, "state": row.state}
 
 
-@router.post("/anchor", summary="Add delivered purchases to the tree, zero refunded ones, anchor the root (platform)")
+@router.post(
+    "/vouches",
+    summary="The carrier vouches for the commitments its parcels' recipients showed at hand-over (carrier)",
+)
+def post_vouches(
+    body: VouchIn,
+    request: Request,
+    member: Member = Depends(require(Role.LOGISTICS)),
+    db: DbSession = Depends(get_db),
+) -> dict:
+    handed = [(h.order_id, h.commitment) for h in body.handed]
+    return _chain(lambda: tree.vouch(db, _deployment(request), sender_of(request, member), handed))
+
+
+@router.post(
+    "/roots/confirmations",
+    summary="Recompute every root from the logs and confirm the right ones with the auditor's key (auditor)",
+)
+def post_root_confirmations(request: Request, member: Member = Depends(require(Role.AUDITOR))) -> dict:
+    return _chain(lambda: tree.confirm_roots(_deployment(request), sender_of(request, member)))
+
+
+@router.post("/anchor", summary="Add vouched purchases to the tree, zero refunded ones, anchor the root (platform)")
 def post_anchor(
     request: Request, member: Member = Depends(require(Role.OPERATOR)), db: DbSession = Depends(get_db)
 ) -> dict:
@@ -165,65 +196,6 @@ def post_claim_terms(
     return _chain(
         lambda: voices.set_terms(db, dep, sender, body.gtin, body.lot, body.amount_fen, body.until, body.count)
     )
-
-
-@router.get(
-    "/tree", summary="The tree's leaves (decimal), a page at a time, and its size", dependencies=[Depends(rate_limited)]
-)
-def get_tree(
-    db: DbSession = Depends(get_db),
-    offset: int = Query(0, ge=0, le=tree.CAPACITY),
-    limit: int = Query(4096, ge=1, le=MAX_PAGE),
-) -> dict:
-    rows = db.execute(
-        select(PurchaseCommitment.leaf_index, PurchaseCommitment.commitment, PurchaseCommitment.state)
-        .where(PurchaseCommitment.leaf_index.is_not(None), PurchaseCommitment.leaf_index >= offset)
-        .order_by(PurchaseCommitment.leaf_index)
-        .limit(limit)
-    ).all()
-    size = db.scalar(select(PurchaseCommitment.leaf_index).order_by(PurchaseCommitment.leaf_index.desc()).limit(1))
-    leaves = [c if s == "anchored" else "0" for _, c, s in rows]
-    return {"depth": tree.DEPTH, "size": 0 if size is None else size + 1, "offset": offset, "leaves": leaves}
-
-
-def _cached(request: Request, body: bytes, media: str) -> Response:
-    """A public, content-addressed answer: an ETag, and 304 when the caller holds it already."""
-    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": "public, no-cache"}
-    if request.headers.get("if-none-match") == tag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media, headers=headers)
-
-
-@router.get(
-    "/tree/summary",
-    summary="The tree's size, root, every 1,024-leaf chunk's root and the levels above (the same for everyone)",
-    dependencies=[Depends(rate_limited)],
-)
-def get_tree_summary(request: Request, db: DbSession = Depends(get_db)) -> Response:
-    return _cached(request, json.dumps(chunks.summary(db)).encode(), "application/json")
-
-
-@router.get(
-    "/tree/prefixes/{page}",
-    summary="The first 4 bytes of 65,536 leaves, binary (a prover fetches every page to find its leaf)",
-    dependencies=[Depends(rate_limited)],
-)
-def get_tree_prefixes(
-    request: Request, page: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.PREFIX_PAGE)], db=Depends(get_db)
-) -> Response:
-    return _cached(request, chunks.prefixes(db, page), "application/octet-stream")
-
-
-@router.get(
-    "/tree/chunks/{index}",
-    summary="A whole chunk: 1,024 leaves, 32 bytes each, binary",
-    dependencies=[Depends(rate_limited)],
-)
-def get_tree_chunk(
-    request: Request, index: Annotated[int, Path(ge=0, lt=tree.CAPACITY // chunks.CHUNK)], db=Depends(get_db)
-) -> Response:
-    return _cached(request, chunks.chunk(db, index), "application/octet-stream")
 
 
 @router.post(

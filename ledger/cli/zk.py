@@ -4,8 +4,9 @@
 - deploy: the generated verifier and PurchaseProofs, added to the deployment manifest; the
   development governors vote in its paying proven claims from GuaranteeVault
 - anchor: add delivered purchases' commitments to the tree, zero refunded ones, anchor the root
-- verify: recompute every anchored root from the chain's logs; exit 1 naming any wrong one
-  (`--revoke`: the platform's key voids it on chain)
+- verify: recompute every anchored root from the chain's logs; exit 1 naming any wrong one not revoked
+  (`--revoke`: the platform's key voids it on chain; `--confirm`: the auditor's key confirms each
+  right one still unconfirmed, which claims and disputes need)
 - ceremony: the members' phase-2 round and the phase-1 file's check (ledger/cli/zk_ceremony.py)"""
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import json
 import sys
 
 
-def _platform():  # type: ignore[no-untyped-def]
+def _platform(label: str = "platform"):  # type: ignore[no-untyped-def]
+    """The deployment and the development member `label`'s sender."""
     from ledger.chain.client import connect, dev_accounts
     from ledger.chain.deploy import attach
 
     dep = attach(connect())
-    index = dep.manifest["members"]["platform"]["account_index"]
+    index = dep.manifest["members"][label]["account_index"]
     return dep, dep.sender(dev_accounts(index + 1)[index])
 
 
@@ -32,6 +34,11 @@ def _cmd(args: argparse.Namespace) -> None:
 
         zk_ceremony.main(args.rest)
         return
+    extra = set(args.rest) - {"--confirm", "--revoke", "--force"}
+    if extra:  # after the action, argparse leaves every word to `rest` (the ceremony's)
+        sys.exit(f"ledger zk {args.action}: unknown arguments {' '.join(sorted(extra))}")
+    for flag in ("confirm", "revoke", "force"):
+        setattr(args, flag, getattr(args, flag) or f"--{flag}" in args.rest)
     if args.action == "build":
         m = build.build(force=args.force)
         print(json.dumps({k: m[k] for k in ("constraints", "depth", "ptau", "contributions", "sha256")}, indent=1))
@@ -58,14 +65,19 @@ def _cmd(args: argparse.Namespace) -> None:
             print(json.dumps(tree.anchor(db, dep, platform) or {"added": 0, "zeroed": 0}))
         return
     checked = tree.verify_roots(dep)
-    wrong = [r for r in checked if not r["ok"]]
+    wrong = [r for r in checked if not r["ok"] and not r["revoked"]]  # one revoked already proves nothing
     for r in wrong:
         print(f"anchor {r['seq']}: root {r['root']} is wrong: the logs give {r['expected']}", file=sys.stderr)
-        if args.revoke and not r["revoked"]:
+        if args.revoke:
             c = dep.contract("PurchaseProofs")
             platform.transact(c.functions.revokeRoot(int(r["root"])))
             print(f"anchor {r['seq']}: root revoked on chain", file=sys.stderr)
-    print(f"{len(checked) - len(wrong)} of {len(checked)} purchase roots recomputed from the logs and found right")
+    right = sum(r["ok"] for r in checked)
+    print(f"{right} of {len(checked)} purchase roots recomputed from the logs and found right, {len(wrong)} wrong")
+    if args.confirm:
+        _, auditor = _platform("auditor")
+        done = tree.confirm_roots(dep, auditor)
+        print(f"{len(done['confirmed'])} root(s) confirmed on chain by the auditor {auditor.address}")
     if wrong:
         sys.exit(1)
 
@@ -76,4 +88,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="ceremony: its step and arguments (ledger zk ceremony -h)")
     p.add_argument("--force", action="store_true", help="build: rebuild the circuit's artefacts")
     p.add_argument("--revoke", action="store_true", help="verify: void a wrong root on chain")
+    p.add_argument("--confirm", action="store_true", help="verify: confirm the right roots with the auditor's key")
     p.set_defaults(func=_cmd)

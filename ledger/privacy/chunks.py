@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.store.purchase_tables import PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseCommitment, PurchaseForeignLeaf
 
 from . import chunk_store, node
 
@@ -50,22 +50,36 @@ _summary: dict[tuple, dict[str, Any]] = {}
 
 def _state(db: DbSession) -> tuple[int, int]:
     """What changes when the tree does: its size and the number of zeroed leaves."""
-    size = db.scalar(select(func.max(PurchaseCommitment.leaf_index)))
+    sizes = (db.scalar(select(func.max(t.leaf_index))) for t in (PurchaseCommitment, PurchaseForeignLeaf))
+    size = max((x for x in sizes if x is not None), default=None)
     zeroed = db.scalar(select(func.count()).where(PurchaseCommitment.state == "zeroed"))
     return (-1 if size is None else int(size)), int(zeroed or 0)
 
 
+def size(db: DbSession) -> int:
+    """How many leaves the tree holds."""
+    return _state(db)[0] + 1
+
+
 def leaves(db: DbSession, start: int = 0, stop: int | None = None) -> list[int]:
-    """Leaves [start, stop) as the tree holds them (0 for a zeroed one)."""
+    """Leaves [start, stop) as the tree holds them (0 for a zeroed one): the commitments that came
+    with orders, and those carriers vouched for on chain without one (`PurchaseForeignLeaf`)."""
     q = select(PurchaseCommitment.leaf_index, PurchaseCommitment.commitment, PurchaseCommitment.state).where(
         PurchaseCommitment.leaf_index.is_not(None), PurchaseCommitment.leaf_index >= start
     )
+    f = select(PurchaseForeignLeaf.leaf_index, PurchaseForeignLeaf.commitment).where(
+        PurchaseForeignLeaf.leaf_index >= start
+    )
     if stop is not None:
         q = q.where(PurchaseCommitment.leaf_index < stop)
+        f = f.where(PurchaseForeignLeaf.leaf_index < stop)
     out: list[int] = []
     for i, c, s in db.execute(q.order_by(PurchaseCommitment.leaf_index)):
-        out.extend([0] * (i - start - len(out)))  # never happens in a tree appended in order
+        out.extend([0] * (i - start - len(out)))  # a foreign leaf's place, filled below
         out.append(int(c) if s == "anchored" else 0)
+    for i, c in db.execute(f):
+        out.extend([0] * (i - start + 1 - len(out)))
+        out[i - start] = int(c)
     return out
 
 

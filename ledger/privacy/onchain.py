@@ -104,6 +104,25 @@ def send(dep: Deployment, sender: Sender, fn: Any, gas: int = PROOF_TX_GAS) -> A
     return sender.transact(fn, gas=gas)
 
 
+def vouched(dep: Deployment, since: int = 0) -> list[dict[str, Any]]:
+    """The Vouched logs (carriers' vouching calls) holding commitments from index `since` on, in
+    order: {first, commitments, carrier, tx}."""
+    c = dep.contract("PurchaseProofs")
+    out = []
+    for log in dep.logs(c.events.Vouched):
+        a = log["args"]
+        if int(a["first"]) + len(a["commitments"]) > since:
+            out.append(
+                {
+                    "first": int(a["first"]),
+                    "commitments": [int(x) for x in a["commitments"]],
+                    "carrier": a["carrier"],
+                    "tx": "0x" + bytes(log["transactionHash"]).hex(),
+                }
+            )
+    return sorted(out, key=lambda x: x["first"])
+
+
 def anchored(dep: Deployment) -> list[dict[str, Any]]:
     """Every RootAnchored log, in order: {seq, root, firstLeaf, leaves, zeroed, block}."""
     c = dep.contract("PurchaseProofs")

@@ -1,11 +1,14 @@
-"""The tree of delivered purchases: commitments come with orders, join the tree once their order
-is delivered, are zeroed when it is refunded, and every change is anchored on chain with the
-leaves in the log, so that any member recomputes every root (`ledger zk verify`).
+"""The tree of delivered purchases: commitments come with orders; the carrier who hands a parcel
+over vouches on chain for the commitment its recipient showed; the operator anchors exactly the
+vouched commitments (the contract refuses any other leaf) and zeroes those of refunded orders; an
+auditor recomputes each root from the logs and confirms it (`ledger zk verify --confirm`), and
+only confirmed roots move money. No one key makes a leaf that pays.
 
-Decided (docs/zk.md): a commitment joins at delivery (a claim within the return window needs it
-before settlement); a full refund, before or after delivery, makes the purchase unprovable: a
-waiting commitment is voided, an anchored leaf is zeroed in the next root, and the contract then
-voids every older root. A partial refund leaves the purchase provable (the shopper kept goods)."""
+Decided (docs/zk.md): a commitment joins when its carrier vouched for it at delivery (a claim
+within the return window needs it before settlement); a full refund, before or after delivery,
+makes the purchase unprovable: a commitment not yet vouched for is voided, an anchored leaf is
+zeroed in the next root, and the contract then voids every older root. A partial refund leaves
+the purchase provable (the shopper kept goods)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.chain.client import Sender
+from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import Order
-from ledger.store.purchase_tables import PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseCommitment, PurchaseForeignLeaf
 
 from . import chunks, node, onchain
 from .fields import FIELD
@@ -70,31 +73,127 @@ def chain_leaves(dep: Deployment) -> list[int]:
     return leaves
 
 
-def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] | None:
-    """Add the commitments of delivered orders, zero those of refunded ones, anchor the new root:
-    one transaction (at most MAX_ANCHOR new leaves); None when nothing changed. Commits `db`."""
-    waiting = (PurchaseCommitment.state == "waiting") & Order.status.in_((*IN_TREE, "refunded"))
-    refunded = (PurchaseCommitment.state == "anchored") & (Order.status == "refunded")
-    rows = db.execute(
-        select(PurchaseCommitment, Order.status)
-        .join(Order, Order.order_id == PurchaseCommitment.order_id)
-        .where(waiting | refunded)
-        .order_by(PurchaseCommitment.created_at, PurchaseCommitment.order_id)
-    ).all()
-    joining = [r for r, s in rows if r.state == "waiting" and s in IN_TREE][:MAX_ANCHOR]
-    zeroing = [r for r, s in rows if r.state == "anchored" and s == "refunded"]
-    for r, s in rows:
-        if r.state == "waiting" and s == "refunded":
-            r.state = "void"
-    if not joining and not zeroing:
+def vouch(db: DbSession, dep: Deployment, carrier: Sender, handed: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """The carrier `carrier` vouches, in one transaction, for the commitment each recipient showed
+    at hand-over: [(order_id, commitment)], orders it carried and delivered, each commitment the
+    one that came with its order. Commits `db`."""
+    if not 0 < len(handed) <= MAX_ANCHOR:
+        raise InvalidInput(f"vouch for 1 to {MAX_ANCHOR} commitments at a time, not {len(handed)}")
+    rows = []
+    for order_id, shown in handed:
+        c = parse_field(shown, f"{order_id}: commitment")
+        order, row = db.get(Order, order_id), db.get(PurchaseCommitment, order_id)
+        if order is None or (order.carrier or "").lower() != carrier.address.lower():
+            raise NotFound(f"no order {order_id} carried by {carrier.address}")
+        if order.status not in IN_TREE:
+            raise Conflict(f"order {order_id} is {order.status}: a carrier vouches once it has delivered")
+        if row is None:
+            raise Conflict(f"order {order_id}: no commitment came with it at checkout")
+        if int(row.commitment) != c:
+            raise Conflict(f"order {order_id}: the code shown is not the commitment that came with the order")
+        if row.state != "waiting" or any(r is row for r in rows):
+            raise Conflict(f"order {order_id}: its commitment was vouched for already ({row.state})")
+        rows.append(row)
+    ids, values = [r.order_id for r in rows], [int(r.commitment) for r in rows]
+    # taken first (a concurrent vouch for the same order finds it taken), and the database left
+    # alone while the chain mines: SQLite refuses a write after a read that outlived another's write
+    taken = db.execute(
+        update(PurchaseCommitment)
+        .where(PurchaseCommitment.order_id.in_(ids), PurchaseCommitment.state == "waiting")
+        .values(state="vouching")
+    )
+    if taken.rowcount != len(ids):
+        db.rollback()
+        raise Conflict("a commitment among these is being vouched for already")
+    db.commit()
+    try:
+        receipt = carrier.transact(dep.contract("PurchaseProofs").functions.vouch(values))
+    except TransactionFailed:  # refused: nothing vouched, the commitments wait again
+        db.execute(update(PurchaseCommitment).where(PurchaseCommitment.order_id.in_(ids)).values(state="waiting"))
         db.commit()
-        return None
+        raise
+    # anything else (the node stopped answering) leaves them `vouching`: the anchor finds them by
+    # value in the chain's Vouched logs if the transaction was mined after all
+    tx = receipt["transactionHash"].hex()
+    db.execute(
+        update(PurchaseCommitment).where(PurchaseCommitment.order_id.in_(ids)).values(state="vouched", anchor_tx=tx)
+    )
+    db.commit()
+    return {"vouched": len(rows), "tx": tx, "gas": int(receipt["gasUsed"])}
+
+
+def _joining(db: DbSession, dep: Deployment, first: int) -> tuple[list[int], list[PurchaseCommitment | int], str]:
+    """The commitments carriers vouched for from leaf `first` on, whole vouching calls of at most
+    MAX_ANCHOR in all (one call may hold that many): (values, each one's row or, for a commitment
+    no order here explains, its index; the last vouching transaction)."""
+    values: list[int] = []
+    tx = ""
+    for call in onchain.vouched(dep, first):
+        if call["first"] != first + len(values):
+            raise Conflict(f"vouched commitments from {call['first']} while the tree has {first + len(values)}")
+        if values and len(values) + len(call["commitments"]) > MAX_ANCHOR:
+            break
+        values.extend(call["commitments"])
+        tx = call["tx"]
+    # the rows the vouches were for; one still `vouching` or `waiting` too, in case a vouch was
+    # mined but its row's update was lost (the vouch is on chain all the same)
+    candidates = (
+        db.scalars(
+            select(PurchaseCommitment)
+            .where(
+                PurchaseCommitment.state.in_(("vouched", "vouching", "waiting")),
+                PurchaseCommitment.commitment.in_([str(v) for v in set(values)]),
+            )
+            .order_by(PurchaseCommitment.state, PurchaseCommitment.created_at, PurchaseCommitment.order_id)
+        ).all()
+        if values
+        else []
+    )
+    pool: dict[int, list[PurchaseCommitment]] = {}
+    for r in candidates:
+        pool.setdefault(int(r.commitment), []).append(r)
+    owners: list[PurchaseCommitment | int] = []
+    for i, v in enumerate(values):
+        mine = pool.get(v)
+        owners.append(mine.pop(0) if mine else first + i)
+    return values, owners, tx
+
+
+def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] | None:
+    """Add the commitments carriers vouched for, zero those of refunded orders, anchor the new
+    root: one transaction (at most MAX_ANCHOR new leaves); None when nothing changed. Commits `db`."""
+    for r in db.scalars(
+        select(PurchaseCommitment)
+        .join(Order, Order.order_id == PurchaseCommitment.order_id)
+        .where(PurchaseCommitment.state == "waiting", Order.status == "refunded")
+    ):
+        r.state = "void"  # refunded before a carrier vouched for it: it never joins
+    db.commit()  # not held while the chunk roots are stored (their own session) and the chain mines
     leaves = chain_leaves(dep)
     first = len(leaves)
-    if first + len(joining) > CAPACITY:
+    new, owners, vouch_tx = _joining(db, dep, first)
+    refunded = {
+        oid
+        for (oid,) in db.execute(
+            select(PurchaseCommitment.order_id)
+            .join(Order, Order.order_id == PurchaseCommitment.order_id)
+            .where(PurchaseCommitment.state.in_(("anchored", "vouched", "vouching")), Order.status == "refunded")
+        )
+    }
+    zeroing = [
+        r
+        for r in db.scalars(select(PurchaseCommitment).where(PurchaseCommitment.order_id.in_(refunded)))
+        if r.state == "anchored"
+    ]
+    if not new and not zeroing:
+        db.commit()
+        return None
+    if first + len(new) > CAPACITY:
         raise Conflict("the tree of delivered purchases is full (2^20 leaves): a new tree is needed")
-    new = [int(r.commitment) for r in joining]
-    zeroed = sorted(int(r.leaf_index) for r in zeroing)
+    # a purchase refunded after its carrier vouched for it joins (the contract takes every vouched
+    # leaf) and is zeroed in the same anchor
+    joining_refunded = [first + i for i, o in enumerate(owners) if not isinstance(o, int) and o.order_id in refunded]
+    zeroed = sorted([int(r.leaf_index) for r in zeroing] + joining_refunded)
     leaves.extend(new)
     for z in zeroed:
         leaves[z] = 0
@@ -102,8 +201,12 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
     c = dep.contract("PurchaseProofs")
     receipt = operator.transact(c.functions.anchor(root, new, zeroed, first))
     tx = receipt["transactionHash"].hex()
-    for i, r in enumerate(joining):
-        r.state, r.leaf_index, r.anchor_tx = "anchored", first + i, tx
+    for i, o in enumerate(owners):
+        if isinstance(o, int):
+            db.add(PurchaseForeignLeaf(leaf_index=o, commitment=str(new[i]), vouch_tx=vouch_tx))
+        else:
+            o.leaf_index, o.anchor_tx = first + i, tx
+            o.state = "zeroed" if first + i in joining_refunded else "anchored"
     for r in zeroing:
         r.state, r.anchor_tx = "zeroed", tx
     db.commit()
@@ -115,6 +218,22 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
         "tx": tx,
         "gas": int(receipt["gasUsed"]),
     }
+
+
+def confirm_roots(dep: Deployment, auditor: Sender) -> dict[str, list[str]]:
+    """An auditor's check: every root recomputed from the logs; each valid one found right and not
+    yet confirmed is confirmed on chain with the auditor's key (claims and disputes pay only on
+    those); a wrong one is never confirmed, and listed."""
+    c = dep.contract("PurchaseProofs")
+    out: dict[str, list[str]] = {"confirmed": [], "wrong": []}
+    for r in verify_roots(dep):
+        root = int(r["root"])
+        if not r["ok"]:
+            out["wrong"].append(r["root"])
+        elif c.functions.rootValid(root).call() and not c.functions.confirmedAt(root).call():
+            auditor.transact(c.functions.confirmRoot(root))
+            out["confirmed"].append(r["root"])
+    return out
 
 
 def verify_roots(dep: Deployment) -> list[dict[str, Any]]:

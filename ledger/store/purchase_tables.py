@@ -21,11 +21,23 @@ class PurchaseCommitment(Base):
     # decimal field elements (BN254 scalars): the batch id and Poseidon(secret, batch)
     batch: Mapped[str] = mapped_column(String(78), index=True)
     commitment: Mapped[str] = mapped_column(String(78))
-    # waiting (order not yet delivered) | anchored | zeroed | void (refunded before delivery)
+    # waiting (no carrier vouched for it yet) | vouched (its carrier did: the next anchor takes it)
+    # | anchored | zeroed | void (refunded before a carrier vouched for it)
     state: Mapped[str] = mapped_column(String(16), index=True)
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     anchor_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PurchaseForeignLeaf(Base):
+    """A leaf no order here explains: a commitment a carrier vouched for on chain directly (not
+    through this API). The contract makes every anchor take it all the same, so the tree's mirror
+    keeps it, by index, beside the leaves that came with orders."""
+
+    __tablename__ = "purchase_foreign_leaves"
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    commitment: Mapped[str] = mapped_column(String(78))
+    vouch_tx: Mapped[str] = mapped_column(String(66))
 
 
 class PurchaseReview(Base):

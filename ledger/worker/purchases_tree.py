@@ -2,7 +2,8 @@
 (`ledger.privacy.tree`, docs/zk.md), on a size or a period trigger, not only on request.
 
 Each round (every `zk_anchor_interval_s`, where this process's lease leads) counts the changes
-waiting: commitments of delivered orders not yet leaves, leaves of refunded orders not yet zeroed.
+waiting: commitments carriers vouched for on chain not yet leaves, leaves of refunded orders not
+yet zeroed.
 It anchors when `zk_anchor_min_leaves` wait, or when any wait and `zk_anchor_max_age_s` have
 passed since this loop's last anchor (or its start). This process's own clock, not the chain's:
 a development chain's time jumps (tests move it by days) and stands still between blocks. Batching
@@ -37,12 +38,14 @@ class TreePolicy:
     max_age_s: float
 
 
-def waiting(db) -> int:  # type: ignore[no-untyped-def]
-    """Changes the next anchor would make: delivered purchases to add, refunded leaves to zero."""
-    joins = (PurchaseCommitment.state == "waiting") & Order.status.in_(tree.IN_TREE)
-    zeros = (PurchaseCommitment.state == "anchored") & (Order.status == "refunded")
+def waiting(db, dep: Deployment) -> int:  # type: ignore[no-untyped-def]
+    """Changes the next anchor would make: vouched commitments to add (the chain's count beyond
+    the tree's), refunded leaves to zero."""
+    c = dep.contract("PurchaseProofs")
+    joins = int(c.functions.vouched().call()) - int(c.functions.leafCount().call())
+    zeros = (PurchaseCommitment.state.in_(("anchored", "vouched"))) & (Order.status == "refunded")
     q = select(func.count()).select_from(PurchaseCommitment).join(Order, Order.order_id == PurchaseCommitment.order_id)
-    return int(db.scalar(q.where(joins | zeros)) or 0)
+    return joins + int(db.scalar(q.where(zeros)) or 0)
 
 
 class TreeAnchorer:
@@ -71,7 +74,7 @@ class TreeAnchorer:
         if self.last is None:
             self.last = self.clock()  # a change waits at most max_age_s from the loop's start
         with self.sessions() as db:
-            n = waiting(db)
+            n = waiting(db, dep)
             if n >= self.policy.min_leaves:
                 trigger = "size"
             elif n > 0 and self.clock() - self.last >= self.policy.max_age_s:

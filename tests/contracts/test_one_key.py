@@ -3,7 +3,7 @@ a token holder may not spend an issuer's fiat reference, and an operator may act
 orders it paid for itself."""
 
 import pytest
-from conftest import OPERATOR, govern, reverts
+from conftest import AUDITOR, LOGISTICS, OPERATOR, govern, reverts
 from eth_account import Account
 from eth_utils import keccak
 
@@ -179,3 +179,73 @@ def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, g
     chain.sleep(20)
     chain.mine()
     proofs.setClaimTerms(GTIN, other, 300, chain.time() + 86_400, 0, {"from": merchant})
+
+
+def _chain(*commitments):
+    """The contract's keccak chain over `commitments`, from zero."""
+    h = b"\0" * 32
+    for c in commitments:
+        h = keccak(h + c.to_bytes(32, "big"))
+    return "0x" + h.hex()
+
+
+def test_the_operator_anchors_only_leaves_carriers_vouched_for(
+    proofs, chain, platform, logistics, auditor, merchant, token, governance, governors
+):
+    """An outside audit's open finding (docs/zk.md): the operator's key alone appended leaves of
+    its own secrets and was paid claims with them. Now the leaves are exactly the commitments
+    carriers vouched for, in their order, whole vouching calls at a time; a carrier that is also
+    an operator cannot vouch; roots pay only once an auditor confirmed them."""
+    first = proofs.leafCount()
+    base = proofs.vouched()
+    with reverts("NotVouched"):  # a leaf no carrier vouched for
+        proofs.anchor(11, [7], [], first, {"from": platform})
+    with reverts("MissingRole"):
+        proofs.vouch([7], {"from": platform})
+    with reverts("TooManyCommitments"):
+        proofs.vouch([], {"from": logistics})
+    with reverts("NotInField"):
+        proofs.vouch([0], {"from": logistics})
+    tx = proofs.vouch([7, 8], {"from": logistics})
+    got = tx.events["Vouched"]
+    assert (got["carrier"], got["first"], list(got["commitments"])) == (logistics, base, [7, 8])
+    proofs.vouch([9], {"from": logistics})
+    for leaves in ([7], [8, 7], [7, 8, 10], [7, 8, 9, 9]):  # part of a call, reordered, another, one more
+        with reverts("NotVouched"):
+            proofs.anchor(12, leaves, [], first, {"from": platform})
+    proofs.anchor(12, [7, 8], [], first, {"from": platform})  # one call's leaves: whole
+    proofs.anchor(13, [9], [], first + 2, {"from": platform})
+    assert proofs.anchoredHash() == proofs.vouchedHash()
+    if base == 0:  # the chain from an empty tree, as Python computes it
+        assert proofs.vouchedHash() == _chain(7, 8, 9)
+    # the operator may still zero a leaf (a refund): that takes nothing from anyone
+    proofs.anchor(14, [], [first], first + 3, {"from": platform})
+    # a root pays only once an auditor confirmed it; neither an operator nor a stranger confirms
+    govern(governance, governors, proofs, "setClaimPayout", token, 0)  # any vault: refused before it is called
+    proofs.setClaimTerms(GTIN, "VOUCHED", 500, chain.time() + 86_400, 1, {"from": merchant})
+    batch = proofs.batchOf(GTIN, "VOUCHED")
+    with reverts("RootNotConfirmed"):
+        proofs.claim([0] * 8, 14, batch, 1, logistics, 500, {"from": platform})
+    with reverts("RootNotConfirmed"):
+        proofs.dispute([0] * 8, 14, batch, 1, b"\1" * 32, logistics, {"from": platform})
+    with reverts("MissingRole"):
+        proofs.confirmRoot(14, {"from": platform})
+    with reverts("UnknownRoot"):
+        proofs.confirmRoot(99, {"from": auditor})
+    tx = proofs.confirmRoot(14, {"from": auditor})
+    assert tx.events["RootConfirmed"]["by"] == auditor and proofs.confirmedAt(14) > 0
+
+
+def test_a_carrier_or_auditor_that_is_also_an_operator_cannot_vouch_or_confirm(
+    proofs, platform, governance, governors, membership, accounts
+):
+    both = accounts[19]
+    govern(governance, governors, membership, "admit", both, OPERATOR | LOGISTICS | AUDITOR)
+    try:
+        with reverts("OperatorCannot"):
+            proofs.vouch([5], {"from": both})
+        proofs.anchor(21, [], [], proofs.leafCount(), {"from": platform})
+        with reverts("OperatorCannot"):
+            proofs.confirmRoot(21, {"from": both})
+    finally:
+        govern(governance, governors, membership, "remove", both)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.privacy import chunk_store, chunks, node
 from ledger.privacy.fields import FIELD
 from ledger.store import models  # noqa: F401 - the orders table the commitments refer to
-from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment
+from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment, PurchaseForeignLeaf
 
 N = 5 * chunks.CHUNK - 100  # five chunks, the last one filling
 
@@ -24,6 +24,7 @@ def db(tmp_path, monkeypatch):
     engine = create_engine(f"sqlite:///{tmp_path}/followups3-tree.sqlite3")
     PurchaseCommitment.__table__.create(engine)
     PurchaseChunkRoot.__table__.create(engine)
+    PurchaseForeignLeaf.__table__.create(engine)
     with Session(engine) as s:
         yield s
     engine.dispose()

@@ -1,8 +1,9 @@
-"""An open hole found in an outside audit (docs/zk.md, "Not done"): the operator's key alone
-anchors roots, a leaf says nothing of who made it or whether a delivery put it there, so the
-operator appends a commitment of its own secret, waits the claim delay and is paid a shopper's
-claim from a merchant's deposit. Marked as an expected failure: the day it is closed this test
-passes and strict xfail turns that into a failure, to be unmarked then.
+"""An open hole found in an outside audit (docs/zk.md), closed: the operator's key alone anchored
+roots and a leaf said nothing of who made it, so the operator appended a commitment of its own
+secret, waited the claim delay and was paid a shopper's claim from a merchant's deposit. Now a
+leaf must be one a carrier vouched for (`NotVouched`), and a root that holds the operator's leaf
+without carrying it in the log (so no leaf is anchored at all) pays nothing until an auditor has
+recomputed it from the logs and confirmed it (`RootNotConfirmed`): both doors are tried here.
 
 On a PurchaseProofs of its own (the manifest's one keeps its tree in step with the API's mirror
 for test_zk_purchases), wired to the deposits by the development governors' votes."""
@@ -14,17 +15,16 @@ import os
 import pytest
 from eth_account import Account
 
-from ledger.chain.client import Sender
+from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.compiler import load_artifacts
 from ledger.chain.deploy import GOVERNOR_INDEXES
-from ledger.privacy import build, fields, node, onchain
+from ledger.privacy import build, fields, node, onchain, tree
 
 from .helpers import new_gtin
 
 AMOUNT = 700
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open hole: the operator's leaves pay its own claims")
 def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accounts):
     build.build()  # `make zk` built it: this only checks
     dep, manifest = deployment
@@ -53,19 +53,30 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     until = dep.w3.eth.get_block("latest")["timestamp"] + 86_400
     s["merchant_a"].transact(proofs.functions.setClaimTerms(int(gtin), lot, AMOUNT, until, 3))
 
-    # the operator: a secret of its own, its commitment anchored as a leaf, no order, no delivery
+    # the operator: a secret of its own, its commitment as a leaf, no order, no delivery, no carrier
     secret = int.from_bytes(os.urandom(31), "big")
     leaf = node.commitment(secret, batch)
-    s["platform"].transact(proofs.functions.anchor(node.root([leaf]), [leaf], [], 0))
+    root = node.root([leaf])
+    with pytest.raises(TransactionFailed, match="NotVouched"):  # the first door: the leaf in the log
+        onchain.send(dep, s["platform"], proofs.functions.anchor(root, [leaf], [], 0))
+    # the second: the root alone, its leaf in no log (any member recomputing it finds it wrong)
+    s["platform"].transact(proofs.functions.anchor(root, [], [], 0))
     pay_to = Account.create().address
     message = fields.claim_message(pay_to, AMOUNT)
     p = node.prove(secret, batch, fields.PURPOSES["claim"], message, [leaf], 0)
     w, pub = node.solidity_proof(p["proof"]), [int(x) for x in p["publicSignals"]]
+    assert pub[1] == root  # a good proof against the root the operator anchored
     fn = proofs.functions.claim(w, pub[1], batch, pub[0], pay_to, AMOUNT)
     try:
-        onchain.send(dep, s["platform"], fn)
-    except Exception:  # refused: the hole is closed
-        pass
+        with pytest.raises(TransactionFailed, match="RootNotConfirmed"):
+            onchain.send(dep, s["platform"], fn)
     finally:  # the manifest's PurchaseProofs pays claims again, as test_zk_purchases wires it
         onchain.wire_claims(dep, governors, delay=3600)
     assert token.functions.balanceOf(pay_to).call() == 0, "the operator's key alone took a claim from the deposit"
+    # an auditor recomputing the root from the logs finds it wrong and does not confirm it
+    dep._contracts["PurchaseProofs"] = proofs
+    try:
+        checked = tree.verify_roots(dep)
+    finally:
+        dep._contracts.pop("PurchaseProofs")
+    assert [r["ok"] for r in checked] == [False]

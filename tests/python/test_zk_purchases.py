@@ -45,7 +45,10 @@ def stack(deployment, chain_node, members, accounts, tmp_path_factory):
     onchain.wire_claims(dep, governors(dep, accounts), delay=3600)
     tmp = tmp_path_factory.mktemp("zk")
     with served_on_chain(deployment, chain_node, tmp) as url:
-        h = {w: login_over_http(url, members[w]) for w in ("platform", "merchant_a", "merchant_b", "logistics")}
+        h = {
+            w: login_over_http(url, members[w])
+            for w in ("platform", "merchant_a", "merchant_b", "logistics", "auditor")
+        }
         gtin = new_gtin()
         assert (
             httpx.post(f"{url}/v1/products", json={"gtin": gtin, "name": "Tea"}, headers=h["merchant_a"]).status_code
@@ -64,6 +67,7 @@ def stack(deployment, chain_node, members, accounts, tmp_path_factory):
             "governors": governors(dep, accounts),
             "tmp": tmp,
             "env": {"LEDGER_RPC_URL": chain_node.url, "LEDGER_MANIFEST": str(manifest)},
+            "commitments": {},
         }
 
 
@@ -103,13 +107,25 @@ def order(s, lot: str, commitment: int | str) -> str:
         "platform",
     )
     assert r.status_code == 201, r.text
+    s["commitments"][oid] = str(commitment)
     return oid
 
 
 def deliver(s, *oids: str) -> None:
+    """The carrier delivers, and vouches for the code each recipient showed at hand-over."""
     ds = [{"order_id": o, "epcis_event": "0x" + os.urandom(32).hex()} for o in oids]
     r = post(s, "/v1/orders/deliveries", {"deliveries": ds}, "logistics")
     assert r.status_code == 200, r.text
+    handed = [{"order_id": o, "commitment": s["commitments"][o]} for o in oids]
+    r = post(s, "/v1/purchases/vouches", {"handed": handed}, "logistics")
+    assert r.status_code == 200 and r.json()["vouched"] == len(oids), r.text
+
+
+def confirm(s) -> dict:
+    """An auditor recomputes the roots from the logs and confirms the right ones."""
+    r = post(s, "/v1/purchases/roots/confirmations", {}, "auditor")
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def anchor(s) -> dict:
@@ -145,8 +161,27 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     # refunded before delivery: never joins the tree
     assert post(s, f"/v1/orders/{oids[2]}/refund", {"amount_fen": 20_000}, "platform").status_code == 200
     deliver(s, oids[0], oids[1])
+    # a carrier vouches only for what it delivered, with the code that came with the order, once
+    spare = order(s, "ZK-1", node.commitment(int.from_bytes(os.urandom(31), "big"), b1))
+    vouch = "/v1/purchases/vouches"
+    for handed, status in (
+        ([{"order_id": spare, "commitment": s["commitments"][spare]}], 409),  # not delivered yet
+        ([{"order_id": oids[2], "commitment": s["commitments"][oids[2]]}], 409),  # refunded
+        ([{"order_id": oids[0], "commitment": s["commitments"][oids[0]]}], 409),  # vouched already
+        ([{"order_id": "nope", "commitment": "5"}], 404),
+    ):
+        r = post(s, vouch, {"handed": handed}, "logistics")
+        assert r.status_code == status, (handed, r.text)
+    r = post(
+        s, "/v1/orders/deliveries", {"deliveries": [{"order_id": spare, "epcis_event": "0x" + "ab" * 32}]}, "logistics"
+    )
+    assert r.status_code == 200, r.text
+    r = post(s, vouch, {"handed": [{"order_id": spare, "commitment": "5"}]}, "logistics")  # another code shown
+    assert r.status_code == 409 and "not the commitment" in r.json()["detail"], r.text
+    r = post(s, vouch, {"handed": [{"order_id": spare, "commitment": s["commitments"][spare]}]}, "platform")
+    assert r.status_code == 403, r.text  # the operator is no carrier
     done = anchor(s)
-    assert (done["added"], done["zeroed"]) == (2, 0), done
+    assert (done["added"], done["zeroed"]) == (2, 0), done  # delivered without a vouch: not in the tree
     lv = leaves(s)
     assert lv == [node.commitment(kept, b1), node.commitment(refunded_later, b1)]
     assert int(done["root"]) == node.root(lv) and c.functions.rootValid(int(done["root"])).call()
@@ -205,6 +240,8 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     r = post(s, "/v1/purchases/claim-terms", {**terms, "until": now + 86_400}, "merchant_a")
     assert r.status_code == 200 and r.json()["amount_fen"] == 500, r.text
     refused({**claim, "amount_fen": 600}, 422, "WrongClaimAmount", "/v1/purchases/claims")
+    refused(claim, 409, "RootNotConfirmed", "/v1/purchases/claims")  # no auditor recomputed it yet
+    assert good["root"] in confirm(s)["confirmed"]
     refused(claim, 409, "RootTooNew", "/v1/purchases/claims")  # members have an hour to revoke it
     vault, token = dep.contract("GuaranteeVault"), dep.contract("SettlementToken")
     before = vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0]
@@ -267,6 +304,8 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     platform.transact(c.functions.anchor(bogus, [], [], c.functions.leafCount().call()))
     bad = [r for r in tree.verify_roots(dep) if not r["ok"]]
     assert [r["root"] for r in bad] == [str(bogus)]
+    checked = confirm(s)
+    assert str(bogus) in checked["wrong"] and str(bogus) not in checked["confirmed"]  # never confirmed
     platform.transact(c.functions.revokeRoot(bogus))
     assert not c.functions.rootValid(bogus).call()
 
@@ -323,6 +362,7 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     x = int.from_bytes(os.urandom(31), "big")
     deliver(s, order(s, lot, node.commitment(x, b)))
     anchor(s)
+    confirm(s)
     lv = leaves(s)
     pay_to = Account.create().address  # fresh: no gas, never seen before
     statement = "arrived thawed and spoiled"
@@ -409,6 +449,11 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
         said = re.findall(r"anchored \((\w+) trigger\): (\d+) added", (s["tmp"] / "worker.log").read_text())
         assert said == [("age", "1"), ("size", "3")], said
         assert all(r["ok"] or r["revoked"] for r in tree.verify_roots(dep))  # the worker's roots are right
+        # the auditor's check from the command line: every root right or revoked, the new ones confirmed
+        out = subprocess.run([sys.executable, "-m", "ledger", "zk", "verify", "--confirm"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+        assert out.returncode == 0 and "root(s) confirmed on chain by the auditor" in out.stdout, out
+        assert c.functions.confirmedAt(tree.latest_root(dep)).call() > 0
     finally:
         worker.terminate()
         assert worker.wait(timeout=30) == 0

@@ -10,6 +10,9 @@ function row(p) {
   li.dataset.commitment = p.commitment;
   li.innerHTML = `
     <p><span lang="zh">批次</span> / <span lang="en">Batch</span> <code class="batch"></code></p>
+    <details class="handover"><summary><span lang="zh">交付码：签收时出示给快递员</span> /
+      <span lang="en">Hand-over code: show it to the courier when you sign for the parcel</span></summary>
+      <code class="code"></code></details>
     <form class="review">
       <label><span lang="zh">评分</span> / <span lang="en">Rating</span>
         <select name="rating">${[5, 4, 3, 2, 1].map((r) => `<option>${r}</option>`).join("")}</select></label>
@@ -26,6 +29,9 @@ function row(p) {
     </form>
     <p class="status" role="status" aria-live="polite"></p>`;
   li.querySelector(".batch").textContent = `${p.gtin} / ${p.lot}`;
+  // the carrier vouches on chain for this code at hand-over: only then does the purchase join the
+  // tree (the platform alone cannot put a purchase there); it says nothing of the secret
+  li.querySelector(".handover .code").textContent = p.commitment;
   shopper.claimTerms(p).then((t) => {
     if (!t) return;
     const amount = li.querySelector("input[name=amount_fen]");
