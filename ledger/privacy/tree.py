@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.chain.client import Sender, TransactionFailed
@@ -171,13 +171,17 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
     db.commit()  # not held while the chunk roots are stored (their own session) and the chain mines
     leaves = chain_leaves(dep)
     first = len(leaves)
+    if first == 0:
+        _forget_earlier_tree(db)
     new, owners, vouch_tx = _joining(db, dep, first)
     refunded = {
         oid
         for (oid,) in db.execute(
             select(PurchaseCommitment.order_id)
             .join(Order, Order.order_id == PurchaseCommitment.order_id)
-            .where(PurchaseCommitment.state.in_(("anchored", "vouched", "vouching")), Order.status == "refunded")
+            .where(
+                PurchaseCommitment.state.in_(("anchored", "vouched", "vouching", "waiting")), Order.status == "refunded"
+            )
         )
     }
     zeroing = [
@@ -218,6 +222,23 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
         "tx": tx,
         "gas": int(receipt["gasUsed"]),
     }
+
+
+def _forget_earlier_tree(db: DbSession) -> None:
+    """A contract with no leaf yet and a mirror with some: `ledger zk deploy` put up a new
+    PurchaseProofs (its code changed) over an earlier one's mirror. Those leaves and vouches were
+    on the earlier contract: the commitments wait again for their carriers to vouch on this one."""
+    kept = db.scalar(select(PurchaseCommitment.order_id).where(PurchaseCommitment.leaf_index.is_not(None)).limit(1))
+    foreign = db.scalar(select(PurchaseForeignLeaf.leaf_index).limit(1))
+    if kept is None and foreign is None:
+        return
+    db.execute(
+        update(PurchaseCommitment)
+        .where(PurchaseCommitment.state.in_(("anchored", "zeroed", "vouched", "vouching")))
+        .values(state="waiting", leaf_index=None, anchor_tx=None)
+    )
+    db.execute(delete(PurchaseForeignLeaf))
+    db.commit()
 
 
 def confirm_roots(dep: Deployment, auditor: Sender) -> dict[str, list[str]]:
