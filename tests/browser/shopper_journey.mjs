@@ -3,6 +3,8 @@
 //     its commitment and a receipt link (secret in the fragment); prints {commitment, receipt, batch}
 //   review RECEIPT OUT: a fresh browser opens the receipt link on "my purchases", proves the purchase
 //     and posts a review through the page's form; prints {status, seconds, text}
+//   claim RECEIPT PAYTO OUT: the same, then files a claim to address PAYTO through the claim form
+//     (the amount is the batch's terms', filled in by the page); prints {status, seconds, line}
 // Both: CSP violations, page errors and axe-core's serious findings in the report.
 import fs from 'node:fs';
 import { launch, newReport, watch, audit } from './lib.mjs';
@@ -29,6 +31,23 @@ try {
     if (got.kept !== 1 || got.receipt.split('#')[0].includes('s=')) throw new Error('secret outside the fragment');
     Object.assign(report, got);
     await audit(page, 'zk_mine_checkout', report, out);
+  } else if (mode === 'claim') {
+    const [receipt, payTo] = rest;
+    await page.goto(receipt);
+    await page.waitForSelector('body[data-ready="1"] li.purchase', { timeout: 60000 });
+    await page.click('li.purchase details.handover summary');  // the code the courier reads at hand-over
+    report.handover = await page.textContent('li.purchase details.handover code');
+    await page.waitForFunction(() => document.querySelector('li.purchase form.claim input[name=amount_fen]').readOnly,
+      null, { timeout: 60000 });  // the batch's one amount, filled in from its terms
+    report.amount = await page.inputValue('li.purchase form.claim input[name=amount_fen]');
+    await page.fill('li.purchase form.claim input[name=pay_to]', payTo);
+    await audit(page, 'zk_mine_claim', report, out);
+    const t0 = Date.now();
+    await page.click('li.purchase form.claim button');
+    await page.waitForSelector('li.purchase .status[data-status]', { timeout: 180000 });
+    report.seconds = (Date.now() - t0) / 1000;
+    report.status = await page.getAttribute('li.purchase .status', 'data-status');
+    report.line = await page.textContent('li.purchase .status');
   } else {
     const [receipt] = rest;
     await page.goto(receipt);
