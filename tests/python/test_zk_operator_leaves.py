@@ -11,31 +11,41 @@ for test_zk_purchases), wired to the deposits by the development governors' vote
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 from eth_account import Account
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.compiler import load_artifacts
 from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.privacy import build, fields, node, onchain, tree
+from ledger.store.order_tables import Order
+from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment, PurchaseForeignLeaf
 
 from .helpers import new_gtin
 
 AMOUNT = 700
 
 
-def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accounts):
+def _fresh_proofs(dep, manifest, platform):  # type: ignore[no-untyped-def]
+    """A PurchaseProofs of its own, beside the manifest's, on the same verifier."""
     build.build()  # `make zk` built it: this only checks
-    dep, manifest = deployment
-    s = {who: Sender(dep.w3, members[who], dep.decoder()) for who in ("platform", "issuer", "merchant_a")}
-    onchain.deploy(dep, s["platform"], manifest)  # the verifier (and the manifest's PurchaseProofs)
+    onchain.deploy(dep, platform, manifest)  # the verifier (and the manifest's PurchaseProofs)
     verifier = dep.manifest["contracts"][onchain.VERIFIER]["address"]
     membership = dep.manifest["contracts"]["Membership"]["address"]
     art = load_artifacts()["PurchaseProofs"]
+    address = platform.deploy(art, membership, verifier, dep.contract("Provenance").address)["contractAddress"]
+    return dep.w3.eth.contract(address=address, abi=art["abi"])
+
+
+def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accounts):
+    dep, manifest = deployment
+    s = {who: Sender(dep.w3, members[who], dep.decoder()) for who in ("platform", "issuer", "merchant_a")}
+    proofs = _fresh_proofs(dep, manifest, s["platform"])
     provenance = dep.contract("Provenance")
-    address = s["platform"].deploy(art, membership, verifier, provenance.address)["contractAddress"]
-    proofs = dep.w3.eth.contract(address=address, abi=art["abi"])
     governors = [Sender(dep.w3, accounts[i], dep.decoder()) for i in GOVERNOR_INDEXES]
     dep._contracts["PurchaseProofs"] = proofs  # wire_claims wires the contract it is handed
     try:
@@ -80,3 +90,39 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     finally:
         dep._contracts.pop("PurchaseProofs")
     assert [r["ok"] for r in checked] == [False]
+
+
+def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members, tmp_path):
+    """`ledger zk deploy` puts up a new PurchaseProofs when its code changed: the database's mirror
+    of the earlier one's tree (leaves at indexes the new contract has not given) is let go, the
+    commitments wait for their carriers again, and join the new tree when vouched."""
+    dep, manifest = deployment
+    platform = Sender(dep.w3, members["platform"], dep.decoder())
+    carrier = Sender(dep.w3, members["logistics"], dep.decoder())
+    proofs = _fresh_proofs(dep, manifest, platform)
+    engine = create_engine(f"sqlite:///{tmp_path}/mirror.sqlite3")
+    for t in (Order, PurchaseCommitment, PurchaseForeignLeaf, PurchaseChunkRoot):
+        t.__table__.create(engine)
+    now, c = datetime.now(UTC), node.commitment(12345, fields.batch_id(new_gtin(), "AGAIN"))
+    with Session(engine) as db:
+        db.add(Order(order_id="again-1", order_key="0x" + "11" * 32, merchant=members["merchant_a"].address,
+                     payer=platform.address, carrier=carrier.address, amount_fen=900, referrers="[]",
+                     platform_fee_bps=0, status="delivered", escrow_tx="0x" + "22" * 32, created_at=now,
+                     updated_at=now))  # fmt: skip
+        db.add(PurchaseCommitment(order_id="again-1", batch="1", commitment=str(c), state="anchored",
+                                  leaf_index=0, anchor_tx="0x" + "33" * 32, created_at=now))  # fmt: skip
+        db.add(PurchaseForeignLeaf(leaf_index=1, commitment="77", vouch_tx="0x" + "44" * 32))
+        db.commit()
+        dep._contracts["PurchaseProofs"] = proofs
+        try:
+            assert tree.anchor(db, dep, platform) is None  # nothing vouched on the new contract yet
+            row = db.get(PurchaseCommitment, "again-1")
+            assert (row.state, row.leaf_index) == ("waiting", None)
+            assert db.scalar(select(PurchaseForeignLeaf.leaf_index)) is None
+            assert tree.vouch(db, dep, carrier, [("again-1", str(c))])["vouched"] == 1
+            done = tree.anchor(db, dep, platform)
+            assert (done["added"], done["size"]) == (1, 1)
+            assert (db.get(PurchaseCommitment, "again-1").leaf_index, tree.chain_leaves(dep)) == (0, [c])
+            assert [r["ok"] for r in tree.verify_roots(dep)] == [True]
+        finally:
+            dep._contracts.pop("PurchaseProofs")
