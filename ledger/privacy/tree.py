@@ -91,20 +91,22 @@ def vouch(db: DbSession, dep: Deployment, carrier: Sender, handed: Sequence[tupl
             raise Conflict(f"order {order_id}: no commitment came with it at checkout")
         if int(row.commitment) != c:
             raise Conflict(f"order {order_id}: the code shown is not the commitment that came with the order")
-        if row.state != "waiting" or any(r is row for r in rows):
+        if row.state not in ("waiting", "vouching") or any(r is row for r in rows):
             raise Conflict(f"order {order_id}: its commitment was vouched for already ({row.state})")
         rows.append(row)
     ids, values = [r.order_id for r in rows], [int(r.commitment) for r in rows]
-    # taken first (a concurrent vouch for the same order finds it taken), and the database left
-    # alone while the chain mines: SQLite refuses a write after a read that outlived another's write
+    # marked first (`vouching`: the anchor matches a vouch mined but never answered), and the
+    # database left alone while the chain mines. A vouch prepared for the carrier to sign comes
+    # back `vouching` with its signature; two vouches at once for one commitment would make two
+    # leaves of it, which prove nothing more (one nullifier per purpose and batch).
     taken = db.execute(
         update(PurchaseCommitment)
-        .where(PurchaseCommitment.order_id.in_(ids), PurchaseCommitment.state == "waiting")
+        .where(PurchaseCommitment.order_id.in_(ids), PurchaseCommitment.state.in_(("waiting", "vouching")))
         .values(state="vouching")
     )
     if taken.rowcount != len(ids):
         db.rollback()
-        raise Conflict("a commitment among these is being vouched for already")
+        raise Conflict("a commitment among these was vouched for meanwhile")
     db.commit()
     try:
         receipt = carrier.transact(dep.contract("PurchaseProofs").functions.vouch(values))

@@ -46,12 +46,12 @@ export async function audit(page, name, report, out) {
 
 export async function signIn(page, base, keystore, password, lang, landing) {
   await page.goto(`${base}/console/?lang=${lang}`);
-  await page.setInputFiles('#keystore', keystore);
   // keyboard only; the keystore's scrypt runs in the page: slow on a loaded machine, so wait long.
   // A refusal stays on the page with its reason: a person reads it and tries once more (CI saw
   // "wrong password" for the right one twice, on a machine loaded far beyond its cores,
   // 2026-12-05; the page now names any other failure of the keystore as it is). Twice: it fails.
   const attempt = async () => {
+    await page.setInputFiles('#keystore', keystore);  // both fields again: a form drawn anew is empty
     await page.fill('#password', password);
     await page.press('#password', 'Enter');
     return Promise.race([

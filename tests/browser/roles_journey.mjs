@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { agreeToSignatures, audit, launch, look, newReport, signIn, watch } from './lib.mjs';
 
-const [base, keys, password, runId, caseId, orderId, eventId, scanUri, disputed, gtin, out] = process.argv.slice(2);
+const [base, keys, password, runId, caseId, orderId, eventId, scanUri, disputed, gtin, handover, out] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
 const report = newReport();
 report.screens = {};
@@ -160,6 +160,7 @@ try {
   report.deliver_options = await c.evaluate(() => [...document.querySelectorAll('#deliver-event option')].map((o) => o.textContent));
   const value = await c.evaluate((d) => [...document.querySelectorAll('#deliver-event option')].find((o) => o.value.includes(d)).value, digest);
   await c.selectOption('#deliver-event', value);
+  await c.fill('#deliver-code', handover);  // read from the recipient's "my purchases" page at hand-over
   await c.click('#deliver-form button[type=submit]');
   await password_(c, 'deliver-status');
   await until(c, '#deliver-status', /已确认送达|出错/);
@@ -190,7 +191,8 @@ try {
   const [download] = await Promise.all([m.waitForEvent('download'), m.click('#orders-csv')]);
   report.orders_csv = fs.readFileSync(await download.path(), 'utf8');
   await m.click('#orders tbody tr:first-child button.link');
-  await m.waitForSelector('#order-figures dd', { timeout: 30000 });
+  await m.waitForFunction(() => document.querySelector('#order-figures dd')
+    && /DD-2026-0002/.test(document.querySelector('#order-detail').textContent), null, { timeout: 30000 });
   report.order_detail = await text(m, '#order-detail');
   await screen(m, 'orders-phone-zh', 'zh');
   await m.context().close();
@@ -225,7 +227,11 @@ try {
   report.codes_status = await text(m2, '#codes-status');
   await m2.fill('#issues-gtin', gtin); await m2.fill('#issues-lot', 'R-2');
   await m2.click('#issues-filter button[type=submit]');
-  await m2.waitForFunction(() => document.querySelectorAll('#issues tbody tr').length === 2, null, { timeout: 30000 });
+  // the filtered list, not the one drawn before it (which may hold two rows of other lots)
+  await m2.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#issues tbody tr')];
+    return rows.length === 2 && rows.every((tr) => tr.textContent.includes('/ R-2'));
+  }, null, { timeout: 30000 });
   report.issues_rows = await m2.evaluate(() => [...document.querySelectorAll('#issues tbody tr')].map((tr) => tr.textContent));
   const older = m2.locator('#issues tbody tr').nth(1);
   const [csv] = await Promise.all([m2.waitForEvent('download'), older.locator('button').nth(1).click()]);

@@ -7,10 +7,13 @@ carrier confirms a delivery from its orders. Every screen fits 390 px, no Englis
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import httpx
+
+from ledger.privacy import fields, node
 
 from .helpers import new_gtin, other_arbiter
 from .test_console import DATABASE, PASSWORD, _indexed_to, console, journey, keystore_of  # noqa: F401
@@ -95,9 +98,14 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     r = httpx.post(f"{url}/v1/orders/{disputed}/dispute", json={"reason": "买家称未收到"}, headers=platform, timeout=60)
     assert r.is_success, r.text
     scan = code.replace("https://id.gs1.org", url)
+    # the shopper's hand-over code that came with DD-2026-0001: the carrier enters it at delivery
+    handover = str(node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(gtin, "R-2")))
+    body = {"order_id": "DD-2026-0001", "gtin": gtin, "lot": "R-2", "commitment": handover}
+    assert httpx.post(url + "/v1/purchases/commitments", json=body, headers=platform, timeout=60).status_code == 201
+    vouched = dep.contract("PurchaseProofs").functions.vouched().call()
     with other_arbiter((dep, None), accounts) as second:
         (keys / "second.json").write_text(Path(keystore_of(second, tmp_path)).read_text())
-        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event, scan, disputed, gtin)
+        args = (str(keys), PASSWORD, str(run_id), str(case_id), "DD-2026-0001", event, scan, disputed, gtin, handover)
         report = journey("roles_journey.mjs", url, *args)
     for name, seen in report["screens"].items():
         assert seen["scroll_width"] <= 390 or "desktop" in name, (name, seen)  # nothing widens the phone
@@ -125,6 +133,13 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     # 4. the carrier's delivery, signed by its own key: the order is delivered, the window open
     assert report["deliver_order"] == "DD-2026-0001" and report["deliver_status"].startswith("已确认送达：DD-2026-0001")
     assert [c for c in report["delivery_calls"] if "confirmDeliver" in c], report["delivery_calls"]
+    # and the recipient's hand-over code vouched for, also signed by the carrier's own key
+    assert report["deliver_status"].endswith("收件人交付码已在链上担保。"), report["deliver_status"]
+    assert [c for c in report["delivery_calls"] if "vouch" in c], report["delivery_calls"]
+    proofs = dep.contract("PurchaseProofs")
+    assert proofs.functions.vouched().call() == vouched + 1
+    (log,) = [e for e in dep.logs(proofs.events.Vouched) if e["args"]["first"] == vouched]
+    assert log["args"]["carrier"] == carrier and [str(x) for x in log["args"]["commitments"]] == [handover]
     assert "delivered" in report["carrier_row_en"].lower(), report["carrier_row_en"]
     o = httpx.get(url + "/v1/orders/DD-2026-0001", headers=platform, timeout=60).json()
     assert o["status"] == "delivered" and o["delivery_event"], o

@@ -102,7 +102,14 @@ function initDeliveries() {
     e.preventDefault();
     try {
       const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: $('deliver-order').value.trim(), epcis_event: $('deliver-event').value.trim() }] });
-      say('deliver-status', fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) }));
+      let done = fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) });
+      const code = $('deliver-code').value.trim();  // the recipient's hand-over code: vouched for on chain, also signed here
+      if (code) {
+        await write('/v1/purchases/vouches', { handed: [{ order_id: d.order_id, commitment: code }] });
+        done += T.handover_vouched;
+        $('deliver-code').value = '';
+      }
+      say('deliver-status', done);
       await Promise.all([loadWork('carrier'), loadEvents()]);
     } catch (err) { say('deliver-status', T.error + err.message, true); }
   });
