@@ -25,6 +25,7 @@ _CHAIN_IDS: weakref.WeakKeyDictionary[Web3, int] = weakref.WeakKeyDictionary()
 _CHAIN_IDS_LOCK = threading.Lock()
 #: the latest block's gas limit, per connection, with when it was read (it moves slowly, if at all)
 _GAS_CAPS: weakref.WeakKeyDictionary[Web3, tuple[float, int]] = weakref.WeakKeyDictionary()
+_GAS_CAPS_LOCK = threading.Lock()
 GAS_CAP_TTL_S = 30.0
 
 
@@ -93,10 +94,10 @@ def with_headroom(w3: Web3, estimate: int) -> int:
     total emptied meanwhile costs 17,100 more to set again) ran out of gas at the exact estimate
     and was mined reverted, with no reason (bench consortium, 2026-12-05). Only the gas used is paid."""
     now = time.monotonic()
-    with _CHAIN_IDS_LOCK:
+    with _GAS_CAPS_LOCK:
         known = _GAS_CAPS.get(w3)
     if known is None or now - known[0] > GAS_CAP_TTL_S:
         known = (now, int(w3.eth.get_block("latest")["gasLimit"]))
-        with _CHAIN_IDS_LOCK:
+        with _GAS_CAPS_LOCK:
             _GAS_CAPS[w3] = known
     return max(estimate, min(estimate + estimate // 5 + 25_000, known[1]))

@@ -176,21 +176,9 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
     if first == 0:
         _forget_earlier_tree(db)
     new, owners, vouch_tx = _joining(db, dep, first)
-    refunded = {
-        oid
-        for (oid,) in db.execute(
-            select(PurchaseCommitment.order_id)
-            .join(Order, Order.order_id == PurchaseCommitment.order_id)
-            .where(
-                PurchaseCommitment.state.in_(("anchored", "vouched", "vouching", "waiting")), Order.status == "refunded"
-            )
-        )
-    }
-    zeroing = [
-        r
-        for r in db.scalars(select(PurchaseCommitment).where(PurchaseCommitment.order_id.in_(refunded)))
-        if r.state == "anchored"
-    ]
+    refunded_rows = _refunded(db)
+    refunded = {r.order_id for r in refunded_rows}
+    zeroing = [r for r in refunded_rows if r.state == "anchored"]
     if not new and not zeroing:
         db.commit()
         return None
@@ -198,8 +186,8 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
         raise Conflict("the tree of delivered purchases is full (2^20 leaves): a new tree is needed")
     # a purchase refunded after its carrier vouched for it joins (the contract takes every vouched
     # leaf) and is zeroed in the same anchor
-    joining_refunded = [first + i for i, o in enumerate(owners) if not isinstance(o, int) and o.order_id in refunded]
-    zeroed = sorted([int(r.leaf_index) for r in zeroing] + joining_refunded)
+    joining_refunded = {first + i for i, o in enumerate(owners) if not isinstance(o, int) and o.order_id in refunded}
+    zeroed = sorted([int(r.leaf_index) for r in zeroing] + list(joining_refunded))
     leaves.extend(new)
     for z in zeroed:
         leaves[z] = 0
@@ -224,6 +212,28 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
         "tx": tx,
         "gas": int(receipt["gasUsed"]),
     }
+
+
+def _refunded(db: DbSession) -> list[PurchaseCommitment]:
+    """Commitments of refunded orders still in or on their way into the tree: an anchored leaf to
+    zero, or a vouched commitment to zero as it joins."""
+    return list(
+        db.scalars(
+            select(PurchaseCommitment)
+            .join(Order, Order.order_id == PurchaseCommitment.order_id)
+            .where(
+                PurchaseCommitment.state.in_(("anchored", "vouched", "vouching", "waiting")), Order.status == "refunded"
+            )
+        )
+    )
+
+
+def changes_waiting(db: DbSession, dep: Deployment) -> int:
+    """What the next anchor would change: commitments vouched for on chain beyond the tree, and
+    anchored leaves of refunded orders to zero."""
+    c = dep.contract("PurchaseProofs")
+    joins = int(c.functions.vouched().call()) - int(c.functions.leafCount().call())
+    return joins + sum(r.state == "anchored" for r in _refunded(db))
 
 
 def _forget_earlier_tree(db: DbSession) -> None:

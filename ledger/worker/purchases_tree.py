@@ -18,15 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.privacy import tree
 from ledger.store.locks import Lease
-from ledger.store.models import Order
-from ledger.store.purchase_tables import PurchaseCommitment
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +33,6 @@ class TreePolicy:
     interval_s: float
     min_leaves: int
     max_age_s: float
-
-
-def waiting(db, dep: Deployment) -> int:  # type: ignore[no-untyped-def]
-    """Changes the next anchor would make: vouched commitments to add (the chain's count beyond
-    the tree's), refunded leaves to zero."""
-    c = dep.contract("PurchaseProofs")
-    joins = int(c.functions.vouched().call()) - int(c.functions.leafCount().call())
-    zeros = (PurchaseCommitment.state.in_(("anchored", "vouched"))) & (Order.status == "refunded")
-    q = select(func.count()).select_from(PurchaseCommitment).join(Order, Order.order_id == PurchaseCommitment.order_id)
-    return joins + int(db.scalar(q.where(zeros)) or 0)
 
 
 class TreeAnchorer:
@@ -74,7 +61,7 @@ class TreeAnchorer:
         if self.last is None:
             self.last = self.clock()  # a change waits at most max_age_s from the loop's start
         with self.sessions() as db:
-            n = waiting(db, dep)
+            n = tree.changes_waiting(db, dep)
             if n >= self.policy.min_leaves:
                 trigger = "size"
             elif n > 0 and self.clock() - self.last >= self.policy.max_age_s:

@@ -13,6 +13,23 @@ const [base, mode, ...rest] = process.argv.slice(2);
 const out = rest.pop();
 fs.mkdirSync(out, { recursive: true });
 const report = newReport();
+// "my purchases" opened on a receipt link: the purchase listed, the secret gone from the address bar
+async function openReceipt(page, receipt) {
+  await page.goto(receipt);
+  await page.waitForSelector('body[data-ready="1"] li.purchase', { timeout: 60000 });
+  if (page.url().includes('#')) throw new Error('the secret stayed in the address bar');
+}
+
+// the purchase's `form` (review or claim) sent: proved in the page, then posted; its answer timed
+async function send(page, form) {
+  const t0 = Date.now();
+  await page.click(`li.purchase form.${form} button`);
+  await page.waitForSelector('li.purchase .status[data-status]', { timeout: 180000 });
+  report.seconds = (Date.now() - t0) / 1000;
+  report.status = await page.getAttribute('li.purchase .status', 'data-status');
+  report.line = await page.textContent('li.purchase .status');
+}
+
 const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
@@ -33,8 +50,7 @@ try {
     await audit(page, 'zk_mine_checkout', report, out);
   } else if (mode === 'claim') {
     const [receipt, payTo] = rest;
-    await page.goto(receipt);
-    await page.waitForSelector('body[data-ready="1"] li.purchase', { timeout: 60000 });
+    await openReceipt(page, receipt);
     await page.click('li.purchase details.handover summary');  // the code the courier reads at hand-over
     report.handover = await page.textContent('li.purchase details.handover code');
     await page.waitForFunction(() => document.querySelector('li.purchase form.claim input[name=amount_fen]').readOnly,
@@ -42,27 +58,15 @@ try {
     report.amount = await page.inputValue('li.purchase form.claim input[name=amount_fen]');
     await page.fill('li.purchase form.claim input[name=pay_to]', payTo);
     await audit(page, 'zk_mine_claim', report, out);
-    const t0 = Date.now();
-    await page.click('li.purchase form.claim button');
-    await page.waitForSelector('li.purchase .status[data-status]', { timeout: 180000 });
-    report.seconds = (Date.now() - t0) / 1000;
-    report.status = await page.getAttribute('li.purchase .status', 'data-status');
-    report.line = await page.textContent('li.purchase .status');
+    await send(page, 'claim');
   } else {
     const [receipt] = rest;
-    await page.goto(receipt);
-    await page.waitForSelector('body[data-ready="1"] li.purchase', { timeout: 60000 });
-    if (page.url().includes('#')) throw new Error('the secret stayed in the address bar');
+    await openReceipt(page, receipt);
     await audit(page, 'zk_mine_receipt', report, out);
     report.text = '新鲜，如描述 / fresh, as described';
     await page.selectOption('li.purchase form.review select', '4');
     await page.fill('li.purchase form.review textarea', report.text);
-    const t0 = Date.now();
-    await page.click('li.purchase form.review button');
-    await page.waitForSelector('li.purchase .status[data-status]', { timeout: 180000 });
-    report.seconds = (Date.now() - t0) / 1000;
-    report.status = await page.getAttribute('li.purchase .status', 'data-status');
-    report.line = await page.textContent('li.purchase .status');
+    await send(page, 'review');
   }
 } finally {
   await browser.close();
