@@ -21,7 +21,7 @@ _CBV_URNS = (
     ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
     ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
 )
-_VOCAB_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
+VOCABULARY_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
 
 
 @cache
@@ -88,10 +88,10 @@ def _typed_values(event: dict):
         yield "errorDeclaration/reason", err["reason"]
 
 
-def _vocabulary_strings(obj) -> set[str]:
+def vocabulary_strings(obj) -> set[str]:
     """Every string in `obj` (at any depth) that is a web vocabulary URI."""
     if isinstance(obj, str):
-        return {obj} if obj.startswith(_VOCAB_PREFIXES) else set()
+        return {obj} if obj.startswith(VOCABULARY_PREFIXES) else set()
     out = set()
     stack = [obj]
     while stack:  # no recursion: a deep document cannot exhaust the stack here
@@ -102,11 +102,11 @@ def _vocabulary_strings(obj) -> set[str]:
             continue
         for v in x:
             if type(v) is str:
-                if v.startswith(_VOCAB_PREFIXES):
+                if v.startswith(VOCABULARY_PREFIXES):
                     out.add(v)
             elif isinstance(v, dict | list):
                 stack.append(v)
-            elif isinstance(v, str) and v.startswith(_VOCAB_PREFIXES):
+            elif isinstance(v, str) and v.startswith(VOCABULARY_PREFIXES):
                 out.add(v)
     return out
 
@@ -119,11 +119,30 @@ def _expanded(field: str, value: str) -> str | None:
     prefix, sep, rest = value.partition(":")
     if full is None and sep and prefix in voc["prefixes"]:
         full = voc["prefixes"][prefix] + rest
-    return full if full and full.startswith(_VOCAB_PREFIXES) else None
+    return full if full and full.startswith(VOCABULARY_PREFIXES) else None
+
+
+_UNREAD = ("recordTime", "eventID", "type", "errorDeclaration")  # what no pre-hash string reads
+
+
+def typed_terms(event: dict) -> set[str]:
+    """`expanded_terms` without its walk over the fields a pre-hash string reads: the typed fields'
+    values expanded (or vocabulary URIs already), and the vocabulary URIs under the fields no pre-hash
+    reads. A pass that reads every other string (`prehash_direct`) notes the vocabulary URIs it meets;
+    when they are all here, these are the event's terms, else `expanded_terms` decides."""
+    out = vocabulary_strings([event[k] for k in _UNREAD if k in event])
+    for field, value in _typed_values(event):
+        if type(value) is str or isinstance(value, str):
+            full = _expanded(field, value)
+            if full:
+                out.add(full)
+            if value.startswith(VOCABULARY_PREFIXES):
+                out.add(value)
+    return out
 
 
 def expanded_terms(event: dict) -> set[str]:
-    out = _vocabulary_strings(event)
+    out = vocabulary_strings(event)
     for field, value in _typed_values(event):
         if type(value) is str or isinstance(value, str):
             full = _expanded(field, value)

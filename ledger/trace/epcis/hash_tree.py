@@ -5,7 +5,7 @@ of lists put back (`epcList: [..]` is `<epcList><epc>..`)."""
 
 from __future__ import annotations
 
-from .canonical import canonical_value
+from .canonical import VOCABULARY_PREFIXES, canonical_value, vocabulary_strings
 
 Node = tuple
 UNSORTED = ("bizTransaction", "source", "destination")  # these pairs keep the order they came in
@@ -28,9 +28,12 @@ class Converter:
     def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]], xml: bool = False):
         self.ns, self.abbr, self.xml = ns, abbreviations, xml
         self.keys: dict = {}  # each key as qualified once, for the event's many repeats of it
+        self.vocabulary: set[str] = set()  # the vocabulary URIs among the strings read (`typed_terms`)
 
     def term(self, v):
         if isinstance(v, str):
+            if v.startswith(VOCABULARY_PREFIXES):
+                self.vocabulary.add(v)
             hits = self.abbr.get(v)
             if hits is not None and len(hits) == 1:
                 return next(iter(hits))
@@ -39,6 +42,8 @@ class Converter:
     def value(self, v) -> tuple[str, list]:
         """(text, children) of a JSON value."""
         if type(v) is str:  # most values: `term` and `_qualify` inline
+            if v.startswith(VOCABULARY_PREFIXES):
+                self.vocabulary.add(v)
             hits = self.abbr.get(v)
             if hits is not None and len(hits) == 1:
                 v = next(iter(hits))
@@ -60,6 +65,7 @@ class Converter:
         out: list = []
         for key, val in obj.items():
             if key in _IGNORED_KEYS:
+                self.vocabulary |= vocabulary_strings(val)
                 continue
             qualified = self.keys.get(key)
             if qualified is None:

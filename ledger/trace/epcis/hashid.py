@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from ledger.errors import LedgerError
 
-from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, utc_millis
+from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, typed_terms, utc_millis
 from .hash_tree import Converter, Node
 from .hash_tree import rest as _rest
 from .prehash_direct import direct
@@ -134,10 +134,18 @@ def prehash(
     came as XML, whose booleans read `true` / `false` (a JSON boolean reads `True`, as the
     reference implementation reads each form). `generic`: never `prehash_direct`'s one pass (its tests
     compare the two)."""
+    if not join and not xml and not generic:
+        # one pass for the shapes events have, on the typed fields' terms; the passes below when it
+        # leaves the event (None) or met a vocabulary URI elsewhere, whose tails might abbreviate
+        terms = typed_terms(event)
+        convert = Converter(namespaces or {}, abbreviations(frozenset(terms)), xml)
+        fields = direct(event, convert)
+        if fields is not None and convert.vocabulary <= terms:
+            return "eventType=" + convert.term(event.get("type", "")) + fields
     convert = Converter(namespaces or {}, abbreviations(frozenset(expanded_terms(event))), xml)
     name = convert.term(event.get("type", ""))
     if not join and not xml and not generic:
-        fields = direct(event, convert)  # one pass for the shapes events have; None: the passes below
+        fields = direct(event, convert)
         if fields is not None:
             return "eventType=" + name + fields
     children = convert.children(event)

@@ -15,7 +15,7 @@ compare both on every GS1 example and on generated events, and both with the ref
 
 from __future__ import annotations
 
-from .canonical import canonical_value, utc_millis
+from .canonical import VOCABULARY_PREFIXES, canonical_value, utc_millis
 from .hash_tree import UNSORTED, Converter, rest
 
 # CBV's order of the fields `direct` orders itself (hashid.PROPERTY_ORDER without the pair lists,
@@ -51,6 +51,8 @@ class _Other(Exception):
 def _text(conv: Converter, v) -> str:
     """Converter.value's text of a scalar, stripped (a dict or list is no scalar)."""
     if type(v) is str:
+        if v.startswith(VOCABULARY_PREFIXES):
+            conv.vocabulary.add(v)
         hits = conv.abbr.get(v)
         if hits is not None and len(hits) == 1:
             v = next(iter(hits))
