@@ -200,4 +200,7 @@ def canonical_value(text: str) -> str:
         for urn, web in _CBV_URNS:
             text = text.replace(urn, web)
     text = _number(text)
-    return canonical(text) or text
+    return _canonical(text) or text
+
+
+_canonical = canonical.__wrapped__  # canonical_value's own cache stands before it
