@@ -105,10 +105,14 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
         migrate(engine)
         sessions = session_factory(engine)
         keys = [Sm2Key.generate() for _ in range(DEVICES)]
-        with sessions() as db:
+        giais = [f"BENCH{time.time_ns() % 10**9}{i}" for i in range(DEVICES)]
+        carrier = who["logistics"]
+        with sessions() as db:  # each device signs its registration statement on its own hardware
             issued = [
-                registry.register(db, dep, who["logistics"], f"BENCH{time.time_ns() % 10**9}{i}", k.public, "logger")
-                for i, k in enumerate(keys)
+                registry.register(
+                    db, dep, carrier, g, k.public, "logger", k.sign(registry.statement(dep, g, carrier.address))
+                )
+                for g, k in zip(giais, keys, strict=True)
             ]
             psks = registry.psk_table(db)
         messages = _messages(keys, issued)

@@ -23,7 +23,11 @@ contract DeviceRegistry is MemberGated {
 
     /// @notice keccak256(giai) => device
     mapping(bytes32 => Device) private _devices;
-    /// @notice keccak256(x, y) of an SM2 public key => the device that holds it (one key, one device)
+    /// @notice keccak256(owner, x, y) => that owner's device with this SM2 public key (one key, one
+    /// device per owner). Not one per chain: this contract cannot check that a registrant holds the
+    /// key (no SM2 here), so a chain-wide rule would let a member take another's key first and lock
+    /// its holder out. A key registered by someone who does not hold it gains nothing: a device's
+    /// batches are signed over its own GIAI, and only a batch naming the registered GIAI counts.
     mapping(bytes32 => bytes32) public deviceOfKey;
     uint256 public deviceCount;
 
@@ -54,7 +58,7 @@ contract DeviceRegistry is MemberGated {
         if (keyX == 0 && keyY == 0) revert InvalidKey();
         deviceId = keccak256(bytes(giai));
         if (_devices[deviceId].owner != address(0)) revert DeviceExists(deviceId);
-        bytes32 keyHash = keccak256(abi.encode(keyX, keyY));
+        bytes32 keyHash = keccak256(abi.encode(msg.sender, keyX, keyY));
         if (deviceOfKey[keyHash] != 0) revert KeyInUse(deviceOfKey[keyHash]);
         _devices[deviceId] = Device(msg.sender, uint40(block.timestamp), 0, keyX, keyY, giai);
         deviceOfKey[keyHash] = deviceId;

@@ -31,12 +31,18 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"])
 log = logging.getLogger(__name__)
 OWNERS = (Role.MERCHANT, Role.PRODUCER, Role.LOGISTICS, Role.INSPECTOR, Role.OPERATOR)
 DEVICE_ID = r"^0x[0-9a-f]{64}$"
+GIAI = r"^[!%-?A-Z_a-z\"]{1,30}$"
 
 
 class DeviceIn(BaseModel):
-    giai: str = Field(pattern=r"^[!%-?A-Z_a-z\"]{1,30}$", description="GS1 AI 8004, 1-30 characters")
+    giai: str = Field(pattern=GIAI, description="GS1 AI 8004, 1-30 characters")
     public_key: str = Field(pattern=r"^04[0-9a-fA-F]{128}$", description="SM2 public key, uncompressed, hex")
     kind: str = Field(pattern=r"^(reader|logger|gateway)$")
+    proof: str = Field(
+        pattern=r"^[0-9a-fA-F]{128}$",
+        description="the device key's SM2 signature (r||s, hex) of GET /v1/devices/statement's bytes: "
+        "proof that the registrant holds the key",
+    )
 
 
 class DeviceOut(BaseModel):
@@ -89,14 +95,23 @@ def register(
     if db.get(Device, registry.device_id(dep, body.giai)) is not None:
         raise ApiError(409, "conflict", f"device {body.giai} is already registered")
     try:
-        issued = registry.register(
-            db, dep, svc.signers.sender_for(member.address), body.giai, bytes.fromhex(body.public_key), body.kind
-        )
+        key, proof = bytes.fromhex(body.public_key), bytes.fromhex(body.proof)
+        issued = registry.register(db, dep, svc.signers.sender_for(member.address), body.giai, key, body.kind, proof)
     except LedgerError as e:
         raise ApiError(422, "invalid_device", str(e)) from None
     _reload_broker(db)
     request.state.audit_detail = f"device {body.giai} tx {issued.tx_hash}"
     return _out(issued.device) | {"psk": issued.psk_hex, "tx_hash": issued.tx_hash}
+
+
+@router.get("/statement", summary="What a device signs to be registered by the caller (its proof)")
+def registration_statement(
+    request: Request,
+    giai: str = Query(pattern=GIAI),
+    member: Member = Depends(require(*OWNERS)),
+) -> dict:
+    text = registry.statement(services(request).chain.deployment(), giai, member.address).decode()
+    return {"statement": text, "encoding": "utf-8", "signature": "SM2 (GB/T 32918.2, default ID), r||s hex"}
 
 
 @router.get("", response_model=list[DeviceOut], summary="Devices the caller may see")

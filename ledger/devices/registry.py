@@ -47,10 +47,27 @@ class Issued:
     tx_hash: str
 
 
-def register(db: Session, dep: Deployment, sender: Any, giai: str, public_key: bytes, kind: str) -> Issued:
+def statement(dep: Deployment, giai: str, owner: str) -> bytes:
+    """What a device signs with its SM2 key to show that its registrant holds the key: this chain,
+    this registry, the device's GIAI and the member registering it, so a proof serves once only."""
+    return (
+        f"traceledger device registration v1\nchain {dep.w3.eth.chain_id}\n"
+        f"registry {registry(dep).address.lower()}\ngiai {giai}\nowner {owner.lower()}\n"
+    ).encode()
+
+
+def register(
+    db: Session, dep: Deployment, sender: Any, giai: str, public_key: bytes, kind: str, proof: bytes
+) -> Issued:
+    """Register `giai` with `public_key` for `sender`'s member. `proof`: the device key's SM2
+    signature of `statement(dep, giai, sender.address)`, made on the device."""
     if kind not in KINDS:
         raise LedgerError(f"kind is one of {', '.join(KINDS)}")
-    Sm2Key(public_key)  # refuses a point that is not on the SM2 curve
+    key = Sm2Key(public_key)  # refuses a point that is not on the SM2 curve
+    if not key.verify(proof, statement(dep, giai, sender.address)):
+        raise LedgerError(
+            "proof: not this key's SM2 signature of the registration statement (GET /v1/devices/statement)"
+        )
     did = device_id(dep, giai)
     if db.get(Device, did) is not None:
         raise LedgerError(f"device {giai} is already registered")

@@ -44,6 +44,19 @@ def test_outsiders_and_bad_input_are_refused(registry, outsider, merchant):
         registry.register("0614141Y", X, Y, {"from": merchant})
 
 
+def test_a_member_cannot_lock_a_key_s_holder_out_by_registering_it_first(registry, merchant, merchant_b):
+    key_y = "0x" + "55" * 32  # the holder's key, seen by another member before the holder registers it
+    registry.register("0614141SQUAT", X, key_y, {"from": merchant_b})
+    tx = registry.register("0614141HOLDER", X, key_y, {"from": merchant})
+    assert tx.events["DeviceRegistered"]["owner"] == merchant
+
+    def of(owner):  # keccak256(abi.encode(owner, x, y))
+        return Web3.keccak(hexstr="0x" + "00" * 12 + owner.address[2:].lower() + X[2:] + key_y[2:])
+
+    assert registry.deviceOfKey(of(merchant)) == _id("0614141HOLDER")
+    assert registry.deviceOfKey(of(merchant_b)) == _id("0614141SQUAT")
+
+
 def test_only_the_owner_or_governance_revokes(registry, governance, governors, merchant, merchant_b):
     registry.register("0614141A", X, Y, {"from": merchant})
     registry.register("0614141B", X, "0x" + "44" * 32, {"from": merchant})

@@ -313,7 +313,8 @@ def _excursion(url, h, lot_uri, monkeypatch):
     from ledger.store.db import make_engine, session_factory
 
     key, giai = Sm2Key.generate(), f"CON{time.time_ns() % 10**12}"
-    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger"}
+    said = httpx.get(url + "/v1/devices/statement", params={"giai": giai}, headers=h, timeout=60).json()["statement"]
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger", "proof": key.sign(said.encode()).hex()}
     d = httpx.post(url + "/v1/devices", json=body, headers=h, timeout=60).json()
     monkeypatch.setenv("LEDGER_DATA_DIR", str(DATABASE["path"].parent / "data"))
     sessions = session_factory(make_engine(f"sqlite:///{DATABASE['path']}"))

@@ -18,8 +18,18 @@ def test_register_list_revoke_and_read(deployment, chain_node, tmp_path, members
     )
     key = Sm2Key.generate()
     giai = f"A{tmp_path.name[-20:]}".replace("_", "")[:30]
-    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger"}
+    said = c.get("/v1/devices/statement", params={"giai": giai}, headers=owner).json()["statement"].encode()
+    assert said == registry.statement(dep, giai, members["logistics"].address)
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger", "proof": key.sign(said).hex()}
     assert c.post("/v1/devices", json=body).status_code == 401
+    # a key the registrant does not hold: no proof, another key's, or one the device made for another member
+    for_other = registry.statement(dep, giai, members["merchant_b"].address)
+    refused = [body | {"proof": ""}, body | {"proof": Sm2Key.generate().sign(said).hex()},
+               body | {"proof": key.sign(for_other).hex()}]  # fmt: skip
+    for wrong in refused:
+        r = c.post("/v1/devices", json=wrong, headers=owner)
+        assert r.status_code == 422, r.text
+    assert "proof" in r.text and c.get("/v1/devices", headers=owner).json() == []
     r = c.post("/v1/devices", json=body, headers=owner)
     assert r.status_code == 201, r.text
     dev = r.json()

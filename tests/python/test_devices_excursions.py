@@ -207,7 +207,9 @@ def _logger(c, headers, broker):
     """A logger registered through the API by the member of `headers` (the answer holds its PSK)."""
     key = Sm2Key.generate()
     giai = f"CCL{time.time_ns() % 10**12}"
-    r = c.post("/v1/devices", json={"giai": giai, "public_key": key.public.hex(), "kind": "logger"}, headers=headers)
+    said = c.get("/v1/devices/statement", params={"giai": giai}, headers=headers).json()["statement"]
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "logger", "proof": key.sign(said.encode()).hex()}
+    r = c.post("/v1/devices", json=body, headers=headers)
     assert r.status_code == 201, r.text
     return key, r.json()
 

@@ -35,7 +35,9 @@ class Rig:
     def add(self, giai):
         key = Sm2Key.generate()
         with self.sessions() as db:
-            issued = registry.register(db, self.dep, self.dep.sender(self.account), giai, key.public, "logger")
+            sender = self.dep.sender(self.account)
+            proof = key.sign(registry.statement(self.dep, giai, sender.address))
+            issued = registry.register(db, self.dep, sender, giai, key.public, "logger", proof)
         self.devices[giai] = (key, issued)
         return key, issued
 
