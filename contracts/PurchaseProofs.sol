@@ -105,6 +105,7 @@ contract PurchaseProofs is MemberGated {
 
     event RootAnchored(uint64 indexed seq, uint256 root, uint64 firstLeaf, uint256[] leaves, uint64[] zeroed);
     event RootRevoked(uint256 indexed root, address by);
+    event RootReinstated(uint256 indexed root);
     event Vouched(address indexed carrier, uint64 first, uint256[] commitments);
     event RootConfirmed(uint256 indexed root, address by);
     event ReviewRecorded(uint256 indexed batch, uint256 nullifier, uint8 rating, bytes32 textHash);
@@ -229,11 +230,22 @@ contract PurchaseProofs is MemberGated {
         emit ContributionAnchored(circuit, index, hash, name, msg.sender);
     }
 
-    /// @notice A member who recomputed a root from the logs and found it wrong voids it.
+    /// @notice An auditor or operator who recomputed a root from the logs and found it wrong voids
+    /// it at once: nothing proves on it from this block on (safety first, one key is enough).
+    /// Governance may reinstate it (`reinstateRoot`), so one key that voids right roots delays
+    /// shoppers until governance acts (and removes that member); it cannot void them for good.
     function revokeRoot(uint256 root) external onlyRole(Roles.AUDITOR | Roles.OPERATOR) {
         if (rootSeq[root] == 0) revert UnknownRoot(root);
         revokedRoot[root] = true;
         emit RootRevoked(root, msg.sender);
+    }
+
+    /// @notice Governance (a k-of-n proposal) reinstates a root voided by one member's key, after
+    /// recomputing it from the logs itself.
+    function reinstateRoot(uint256 root) external onlyGovernance {
+        if (!revokedRoot[root]) revert UnknownRoot(root);
+        revokedRoot[root] = false;
+        emit RootReinstated(root);
     }
 
     /// @notice A verified buyer's review of `batch`: rating 1-5 and the hash of its text.

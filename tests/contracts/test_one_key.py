@@ -249,3 +249,23 @@ def test_a_carrier_or_auditor_that_is_also_an_operator_cannot_vouch_or_confirm(
             proofs.confirmRoot(21, {"from": both})
     finally:
         govern(governance, governors, membership, "remove", both)
+
+
+def test_one_key_voids_a_right_root_only_until_governance_reinstates_it(
+    proofs, platform, auditor, governance, governors
+):
+    """An outside audit's open finding (docs/money.md): one auditor's or operator's key voided any
+    root for good. Voiding stays one key (safety first); governance reinstates a right root."""
+    root = 31
+    proofs.anchor(root, [], [], proofs.leafCount(), {"from": platform})
+    proofs.revokeRoot(root, {"from": auditor})
+    assert not proofs.rootValid(root)
+    with reverts("NotGovernance"):
+        proofs.reinstateRoot(root, {"from": auditor})
+    with reverts("NotGovernance"):
+        proofs.reinstateRoot(root, {"from": governors[0]})  # one governor is not governance
+    tx = govern(governance, governors, proofs, "reinstateRoot", root)
+    assert proofs.rootValid(root) and not proofs.revokedRoot(root)
+    assert "RootReinstated" in tx.events
+    with reverts("UnknownRoot"):  # only a voided root is reinstated
+        govern(governance, governors, proofs, "reinstateRoot", root)
