@@ -53,9 +53,9 @@ try {
     await openReceipt(page, receipt);
     await page.click('li.purchase details.handover summary');  // the code the courier reads at hand-over
     report.handover = await page.textContent('li.purchase details.handover code');
-    await page.waitForFunction(() => document.querySelector('li.purchase form.claim input[name=amount_fen]').readOnly,
+    await page.waitForFunction(() => document.querySelector('li.purchase form.claim input[name=amount]').readOnly,
       null, { timeout: 60000 });  // the batch's one amount, filled in from its terms
-    report.amount = await page.inputValue('li.purchase form.claim input[name=amount_fen]');
+    report.amount = await page.inputValue('li.purchase form.claim input[name=amount]');
     await page.fill('li.purchase form.claim input[name=pay_to]', payTo);
     await audit(page, 'zk_mine_claim', report, out);
     await send(page, 'claim');

@@ -3,6 +3,12 @@
 import * as shopper from "./shopper.js";
 
 const $ = (sel) => document.querySelector(sel);
+// money is integer fen everywhere but on the screen, where a person reads and types yuan
+const yuan = (fen) => { const f = BigInt(fen); return `${f / 100n}.${String(f % 100n).padStart(2, "0")}`; };
+function toFen(text) {
+  const m = /^\s*(\d{1,13})(?:[.,](\d{1,2}))?\s*$/.exec(String(text));
+  return m ? Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0")) : null;
+}
 
 function row(p) {
   const li = document.createElement("li");
@@ -23,8 +29,9 @@ function row(p) {
     <form class="claim">
       <label><span lang="zh">收款地址</span> / <span lang="en">Pay to address</span>
         <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required></label>
-      <label><span lang="zh">金额（分）</span> / <span lang="en">Amount (fen)</span>
-        <input name="amount_fen" type="number" min="1" required></label>
+      <label><span lang="zh">金额（元）</span> / <span lang="en">Amount (yuan, ¥)</span>
+        <input name="amount" inputmode="decimal" autocomplete="off" required
+          pattern="\\s*\\d{1,13}([.,]\\d{1,2})?\\s*" placeholder="0.00"></label>
       <button type="submit"><span lang="zh">提出索赔</span> / <span lang="en">File a claim</span></button>
     </form>
     <p class="status" role="status" aria-live="polite"></p>`;
@@ -34,8 +41,8 @@ function row(p) {
   li.querySelector(".handover .code").textContent = p.commitment;
   shopper.claimTerms(p).then((t) => {
     if (!t) return;
-    const amount = li.querySelector("input[name=amount_fen]");
-    amount.value = String(t.amount_fen); // the batch's one amount: it says nothing of the order
+    const amount = li.querySelector("input[name=amount]");
+    amount.value = yuan(t.amount_fen); // the batch's one amount: it says nothing of the order
     amount.readOnly = true;
   }).catch(() => {}); // without terms the shopper types the amount; the chain refuses a wrong one
   const status = li.querySelector(".status");
@@ -58,7 +65,13 @@ function row(p) {
   li.querySelector(".claim").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
-    run("claim", () => shopper.claim(p, String(f.get("pay_to")), Number(f.get("amount_fen"))));
+    const fen = toFen(f.get("amount"));
+    if (!fen) {
+      status.dataset.status = "error";
+      status.textContent = "claim: 金额为元，最多两位小数 / the amount is in yuan, at most two decimals";
+      return;
+    }
+    run("claim", () => shopper.claim(p, String(f.get("pay_to")), fen));
   });
   return li;
 }
