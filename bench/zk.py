@@ -70,9 +70,9 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     vouch_per_leaf = carrier.transact(c.functions.vouch(leaves))["gasUsed"] / ANCHOR_BATCH
     receipt = platform.transact(c.functions.anchor(root, leaves, [], 0))
     per_leaf = receipt["gasUsed"] / ANCHOR_BATCH
-    proofs, seconds, cli, inputs = [], [], [], []
+    proofs, seconds, cli, inputs, here = [], [], [], [], onchain.domain(dep)
     for i in range(PROOFS):
-        msg = fields.review_message(5, fields.text_hash(f"review {i}"))
+        msg = fields.review_message(here, 5, fields.text_hash(f"review {i}"))
         t0 = time.perf_counter()
         p = node.prove(secrets[i], batch, 1, msg, leaves, i)
         cli.append(time.perf_counter() - t0)

@@ -365,19 +365,21 @@ contract PurchaseProofs is MemberGated {
         emit DisputeRecorded(batch, nullifier, statementHash, caseId, payTo, t.amount);
     }
 
-    /// @notice The message a review's proof binds.
-    function reviewMessage(uint8 rating, bytes32 textHash) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode("review", rating, textHash))) % FIELD;
+    /// @notice The message a review's proof binds. Each message binds this chain and this contract:
+    /// a proof spent on an earlier deployment (public calldata) cannot be spent again on a later
+    /// one, whose tree may well have the same roots and whose nullifiers start empty.
+    function reviewMessage(uint8 rating, bytes32 textHash) public view returns (uint256) {
+        return uint256(keccak256(abi.encode("review", block.chainid, address(this), rating, textHash))) % FIELD;
     }
 
     /// @notice The message a claim's proof binds.
-    function claimMessage(address payTo, uint256 amount) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode("claim", payTo, amount))) % FIELD;
+    function claimMessage(address payTo, uint256 amount) public view returns (uint256) {
+        return uint256(keccak256(abi.encode("claim", block.chainid, address(this), payTo, amount))) % FIELD;
     }
 
     /// @notice The message a dispute's proof binds.
-    function disputeMessage(bytes32 statementHash, address payTo) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode("dispute", statementHash, payTo))) % FIELD;
+    function disputeMessage(bytes32 statementHash, address payTo) public view returns (uint256) {
+        return uint256(keccak256(abi.encode("dispute", block.chainid, address(this), statementHash, payTo))) % FIELD;
     }
 
     /// @notice Whether `root` may prove now.

@@ -11,13 +11,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.privacy import chunks, tree
+from ledger.privacy import chunks, onchain, tree
 
-from ..core.services import get_db, rate_limited
+from ..core.services import get_db, rate_limited, services
 
 # included by the purchases router, under its prefix /v1/purchases
 router = APIRouter()
 MAX_PAGE = 65_536
+
+
+@router.get(
+    "/domain",
+    summary="What every proof's message binds: this chain's id and the PurchaseProofs contract",
+    dependencies=[Depends(rate_limited)],
+)
+def get_domain(request: Request) -> dict:
+    chain_id, contract = onchain.domain(services(request).chain.deployment())
+    return {"chain_id": chain_id, "contract": contract}
 
 
 @router.get(

@@ -22,15 +22,24 @@ def text_hash(text: str) -> bytes:
     return keccak(text.encode())
 
 
-def review_message(rating: int, text_hash_: bytes) -> int:
-    return int.from_bytes(keccak(encode(["string", "uint8", "bytes32"], ["review", rating, text_hash_])), "big") % FIELD
+#: (chain id, PurchaseProofs' address): every message binds them, as the contract computes it, so
+#: a proof spent on one deployment is not spent again on another (`onchain.domain` reads them)
+Domain = tuple[int, str]
 
 
-def claim_message(pay_to: str, amount_fen: int) -> int:
-    blob = encode(["string", "address", "uint256"], ["claim", to_checksum_address(pay_to), amount_fen])
+def _message(domain: Domain, kind: str, types: list[str], values: list) -> int:
+    chain_id, contract = domain
+    blob = encode(["string", "uint256", "address", *types], [kind, chain_id, to_checksum_address(contract), *values])
     return int.from_bytes(keccak(blob), "big") % FIELD
 
 
-def dispute_message(statement_hash: bytes, pay_to: str) -> int:
-    blob = encode(["string", "bytes32", "address"], ["dispute", statement_hash, to_checksum_address(pay_to)])
-    return int.from_bytes(keccak(blob), "big") % FIELD
+def review_message(domain: Domain, rating: int, text_hash_: bytes) -> int:
+    return _message(domain, "review", ["uint8", "bytes32"], [rating, text_hash_])
+
+
+def claim_message(domain: Domain, pay_to: str, amount_fen: int) -> int:
+    return _message(domain, "claim", ["address", "uint256"], [to_checksum_address(pay_to), amount_fen])
+
+
+def dispute_message(domain: Domain, statement_hash: bytes, pay_to: str) -> int:
+    return _message(domain, "dispute", ["bytes32", "address"], [statement_hash, to_checksum_address(pay_to)])

@@ -104,6 +104,11 @@ def send(dep: Deployment, sender: Sender, fn: Any, gas: int = PROOF_TX_GAS) -> A
     return sender.transact(fn, gas=gas)
 
 
+def domain(dep: Deployment) -> tuple[int, str]:
+    """What every proof's message binds (`fields.Domain`): this chain's id and PurchaseProofs'."""
+    return int(dep.w3.eth.chain_id), dep.contract("PurchaseProofs").address
+
+
 def vouched(dep: Deployment, since: int = 0) -> list[dict[str, Any]]:
     """The Vouched logs (carriers' vouching calls) holding commitments from index `since` on, in
     order: {first, commitments, carrier, tx}."""

@@ -72,7 +72,7 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     # the second: the root alone, its leaf in no log (any member recomputing it finds it wrong)
     s["platform"].transact(proofs.functions.anchor(root, [], [], 0))
     pay_to = Account.create().address
-    message = fields.claim_message(pay_to, AMOUNT)
+    message = fields.claim_message(onchain.domain(dep), pay_to, AMOUNT)
     p = node.prove(secret, batch, fields.PURPOSES["claim"], message, [leaf], 0)
     w, pub = node.solidity_proof(p["proof"]), [int(x) for x in p["publicSignals"]]
     assert pub[1] == root  # a good proof against the root the operator anchored

@@ -188,11 +188,16 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
 
     # the messages the contract binds are the ones Python (and the browser) compute
     th = fields.text_hash("fresh, as promised")
-    assert c.functions.reviewMessage(5, th).call() == fields.review_message(5, th)
+    here = onchain.domain(dep)
+    assert c.functions.reviewMessage(5, th).call() == fields.review_message(here, 5, th)
     payee = s["members"]["producer"].address
-    assert c.functions.claimMessage(payee, 500).call() == fields.claim_message(payee, 500)
+    assert c.functions.claimMessage(payee, 500).call() == fields.claim_message(here, payee, 500)
+    # bound to this chain and this contract: a proof spent on another deployment is no proof here
+    elsewhere = (here[0], "0x" + "11" * 20)
+    assert fields.claim_message(elsewhere, payee, 500) != fields.claim_message(here, payee, 500)
+    assert fields.claim_message((here[0] + 1, here[1]), payee, 500) != fields.claim_message(here, payee, 500)
 
-    msg = fields.review_message(5, th)
+    msg = fields.review_message(here, 5, th)
     p = node.prove(kept, b1, fields.PURPOSES["review"], msg, lv, lv.index(node.commitment(kept, b1)))
     assert node.verify(p["proof"], p["publicSignals"])
     good = review_body(s, "ZK-1", p, 5, "fresh, as promised")
@@ -218,7 +223,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused(good, 409, "NullifierUsed")  # each purchase reviews a batch once
     # the same purchase may still claim, once, paid to a fresh address it names
     pay_to = Account.create().address
-    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(pay_to, 500), lv, 0)
+    pc = node.prove(kept, b1, fields.PURPOSES["claim"], fields.claim_message(here, pay_to, 500), lv, 0)
     claim = {
         "gtin": s["gtin"],
         "lot": "ZK-1",
@@ -274,7 +279,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     assert summary["recent"][0]["text"] == "fresh, as promised"
 
     # a full refund after delivery: the leaf is zeroed in a new root, older roots go stale
-    old = node.prove(refunded_later, b1, 1, fields.review_message(1, fields.text_hash("")), lv, 1)
+    old = node.prove(refunded_later, b1, 1, fields.review_message(here, 1, fields.text_hash("")), lv, 1)
     assert post(s, f"/v1/orders/{oids[1]}/refund", {"amount_fen": 20_000}, "platform").status_code == 200
     done = anchor(s)
     assert (done["added"], done["zeroed"]) == (0, 1)
@@ -322,7 +327,14 @@ def test_the_verifier_gas_trap(stack):
     anchor(s)
     lv = leaves(s)
     th = fields.text_hash("a review")
-    p = node.prove(x, b2, fields.PURPOSES["review"], fields.review_message(4, th), lv, lv.index(node.commitment(x, b2)))
+    p = node.prove(
+        x,
+        b2,
+        fields.PURPOSES["review"],
+        fields.review_message(onchain.domain(dep), 4, th),
+        lv,
+        lv.index(node.commitment(x, b2)),
+    )
     w = node.solidity_proof(p["proof"])
     pub = [int(y) for y in p["publicSignals"]]
     gas = onchain.verifier_gas(dep, w, pub)
@@ -366,7 +378,7 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     lv = leaves(s)
     pay_to = Account.create().address  # fresh: no gas, never seen before
     statement = "arrived thawed and spoiled"
-    msg = fields.dispute_message(fields.text_hash(statement), pay_to)
+    msg = fields.dispute_message(onchain.domain(dep), fields.text_hash(statement), pay_to)
     assert c.functions.disputeMessage(fields.text_hash(statement), pay_to).call() == msg
     p = node.prove(x, b, fields.PURPOSES["dispute"], msg, lv, lv.index(node.commitment(x, b)))
     body = {"gtin": s["gtin"], "lot": lot, "root": p["publicSignals"][1], "nullifier": p["publicSignals"][0]}

@@ -112,16 +112,33 @@ function fieldOf(hex) {
   return BigInt(hex) % FIELD;
 }
 
+// Every message binds this chain and the PurchaseProofs contract, as the contract computes it: a
+// proof spent on one deployment is not spent again on another. A server naming another contract
+// only makes this browser's proof fail on the real one.
+let domainP = null;
+export function domain() {
+  domainP ||= fetch(new URL("domain", API)).then((r) => {
+    if (!r.ok) throw new Error(`domain: ${r.status}`);
+    return r.json();
+  }).catch((e) => { domainP = null; throw e; });
+  return domainP;
+}
+
+async function message(kind, types, values) {
+  const { AbiCoder, keccak256, getAddress } = window.ethers;
+  const d = await domain();
+  const blob = AbiCoder.defaultAbiCoder().encode(
+    ["string", "uint256", "address", ...types], [kind, BigInt(d.chain_id), getAddress(d.contract), ...values]);
+  return fieldOf(keccak256(blob));
+}
+
 export function reviewMessage(rating, text) {
-  const { AbiCoder, keccak256, toUtf8Bytes } = window.ethers;
-  const th = keccak256(toUtf8Bytes(text));
-  return fieldOf(keccak256(AbiCoder.defaultAbiCoder().encode(["string", "uint8", "bytes32"], ["review", rating, th])));
+  const { keccak256, toUtf8Bytes } = window.ethers;
+  return message("review", ["uint8", "bytes32"], [rating, keccak256(toUtf8Bytes(text))]);
 }
 
 export function claimMessage(payTo, amountFen) {
-  const { AbiCoder, keccak256, getAddress } = window.ethers;
-  const blob = AbiCoder.defaultAbiCoder().encode(["string", "address", "uint256"], ["claim", getAddress(payTo), amountFen]);
-  return fieldOf(keccak256(blob));
+  return message("claim", ["address", "uint256"], [window.ethers.getAddress(payTo), amountFen]);
 }
 
 // A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
@@ -156,7 +173,7 @@ async function post(path, body) {
 }
 
 export async function review(purchase, rating, text) {
-  const { proof, publicSignals, seconds } = await prove(purchase, "review", reviewMessage(rating, text));
+  const { proof, publicSignals, seconds } = await prove(purchase, "review", await reviewMessage(rating, text));
   const [nullifier, root] = publicSignals;
   const out = await post("reviews", { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, rating, text });
   return { ...out, seconds };
@@ -169,7 +186,7 @@ export async function claimTerms(purchase) {
 }
 
 export async function claim(purchase, payTo, amountFen) {
-  const { proof, publicSignals, seconds } = await prove(purchase, "claim", claimMessage(payTo, amountFen));
+  const { proof, publicSignals, seconds } = await prove(purchase, "claim", await claimMessage(payTo, amountFen));
   const [nullifier, root] = publicSignals;
   const body = { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, pay_to: payTo, amount_fen: amountFen };
   return { ...(await post("claims", body)), seconds };
