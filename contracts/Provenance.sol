@@ -40,8 +40,15 @@ contract Provenance is MemberGated {
     mapping(bytes32 => Anchor) private _anchors;
     /// @notice SHA-256 of a code-signing public key => when it was revoked (0: never)
     mapping(bytes32 => uint64) public codeKeyRevokedAt;
+    /// @notice keccak256(abi.encode(digits, value)) of a GS1 company prefix (6-12 digits, leading
+    /// zeros count) => the member governance assigned it to (the licensee). A GTIN under an
+    /// assigned prefix is its holder's to register or take back; under no assigned prefix, the
+    /// first merchant to register it owns it.
+    mapping(bytes32 => address) public prefixHolder;
 
     event ProductRegistered(uint64 indexed gtin, address indexed merchant);
+    event PrefixAssigned(string prefix, address indexed holder);
+    event ProductReclaimed(uint64 indexed gtin, address indexed from, address indexed holder);
     event CodeKeyRevoked(bytes32 indexed keyHash, uint64 at, string reason, address by);
     event RecorderSet(uint64 indexed gtin, address indexed recorder, bool allowed);
     event BatchRegistered(bytes32 indexed batchId, uint64 indexed gtin, string lot);
@@ -67,6 +74,8 @@ contract Provenance is MemberGated {
     error NotARecorder(address account);
     error KeyRevoked(bytes32 keyHash);
     error NotAuthorisedRecorder(uint64 gtin, address account);
+    error InvalidPrefix(string prefix);
+    error PrefixHeldByOther(uint64 gtin, address holder);
 
     constructor(Membership membership_) MemberGated(membership_) {}
 
@@ -79,8 +88,47 @@ contract Provenance is MemberGated {
     function registerProduct(uint64 gtin) external onlyRole(Roles.MERCHANT) {
         if (!isValidGtin(gtin)) revert InvalidGtin(gtin);
         if (productOwner[gtin] != address(0)) revert ProductExists(gtin);
+        address holder = prefixHolderOf(gtin);
+        if (holder != address(0) && holder != msg.sender) revert PrefixHeldByOther(gtin, holder);
         productOwner[gtin] = msg.sender;
         emit ProductRegistered(gtin, msg.sender);
+    }
+
+    /// @notice Governance assigns GS1 company prefix `prefix` (6-12 digits, as GS1 licensed it) to
+    /// `holder`, a merchant member (address(0): unassign). Checking the licence is governance's part.
+    function assignPrefix(string calldata prefix, address holder) external onlyGovernance {
+        bytes calldata b = bytes(prefix);
+        if (b.length < 6 || b.length > 12) revert InvalidPrefix(prefix);
+        uint256 value;
+        for (uint256 i; i < b.length; ++i) {
+            if (b[i] < "0" || b[i] > "9") revert InvalidPrefix(prefix);
+            value = value * 10 + (uint8(b[i]) - 48);
+        }
+        if (holder != address(0)) _checkRole(holder, Roles.MERCHANT);
+        prefixHolder[keccak256(abi.encode(b.length, value))] = holder;
+        emit PrefixAssigned(prefix, holder);
+    }
+
+    /// @notice The member holding the company prefix of GTIN-14 `gtin` (the digits after the
+    /// indicator digit), or address(0) when none of its 6-12 digit prefixes is assigned.
+    function prefixHolderOf(uint64 gtin) public view returns (address) {
+        for (uint256 n = 6; n <= 12; ++n) {
+            address holder = prefixHolder[keccak256(abi.encode(n, (gtin / 10 ** (13 - n)) % 10 ** n))];
+            if (holder != address(0)) return holder;
+        }
+        return address(0);
+    }
+
+    /// @notice The prefix's holder takes back a product another merchant registered under it (before
+    /// the prefix was assigned). Codes the other merchant anchored for it no longer verify: a code
+    /// is genuine only when anchored by the product's owner.
+    function reclaimProduct(uint64 gtin) external {
+        address from = productOwner[gtin];
+        if (from == address(0)) revert UnknownProduct(gtin);
+        address holder = prefixHolderOf(gtin);
+        if (holder != msg.sender || from == msg.sender) revert PrefixHeldByOther(gtin, holder);
+        productOwner[gtin] = msg.sender;
+        emit ProductReclaimed(gtin, from, msg.sender);
     }
 
     /// @notice Register batch `lot` (1-20 characters, GS1 AI 10) of one of the caller's products.

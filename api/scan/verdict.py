@@ -235,7 +235,9 @@ async def _facts(svc: Services, link: digital_link.ItemLink, code: CodeRef, issu
     )
     return {
         "product": {"gtin": link.gtin, "name": shared["product_name"]},
+        # the issuer still owns the product (a GS1 company prefix's holder may have taken it back)
         "batch": {"lot": link.lot, "batch_id": batch_id, "recalled": recall_reason is not None}
+        | {"issuer_owns": shared["product_owner"] in (None, issue.merchant)}
         | {"recall_reason": recall_reason, "reviews": shared["reviews"]},
         "merchant": scan_answer.merchant_part(issue.merchant, account, unavailable) | {"registered": named},
         "timeline": timeline,

@@ -82,6 +82,13 @@ def _text(action: dict, name: str, limit: int) -> str:
     return value
 
 
+def _prefix(action: dict) -> str:
+    value = action.get("prefix")
+    if not isinstance(value, str) or not (6 <= len(value) <= 12 and value.isascii() and value.isdigit()):
+        raise InvalidAction("action.prefix", "must be a GS1 company prefix: 6 to 12 digits, leading zeros included")
+    return value
+
+
 U64 = 2**64 - 1
 #: OrderSettlement.MAX_PERIOD: an order's deadline has 40 bits in its record
 MAX_PERIOD = 2**32
@@ -138,6 +145,11 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
             lambda a: _int(a, "count", 0, 2**32 - 1),
         ],
     ),
+    # a GS1 company prefix to its licensee, a merchant member (the zero address: unassigned): GTINs
+    # under it are the holder's to register or take back (Provenance.reclaimProduct)
+    "assign_prefix": ("Provenance", "assignPrefix", [_prefix, lambda a: _address(a, "holder")]),
+    # a purchase root one auditor's or operator's key voided, found right by the council (docs/zk.md)
+    "reinstate_root": ("PurchaseProofs", "reinstateRoot", [lambda a: _int(a, "root", 1, 2**256 - 1)]),
     # a block sealer of the consortium (ledger.devnet.validators: each node votes as decided)
     "add_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: True]),
     "remove_validator": ("Governance", "setValidator", [lambda a: _address(a, "address"), lambda a: False]),
@@ -161,6 +173,8 @@ FIELDS = {
     "set_claims_payer": ["address"],
     "set_claim_payout": ["vault", "delay_seconds"],
     "set_claim_terms": ["batch", "merchant", "amount_fen", "until", "count"],
+    "assign_prefix": ["prefix", "holder"],
+    "reinstate_root": ["root"],
     "add_validator": ["address", "authorized"],
     "remove_validator": ["address", "authorized"],
 }

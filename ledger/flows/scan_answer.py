@@ -4,7 +4,8 @@ front of them); the web layer gathers the facts (code, issue, scan history, batc
 account), this decides what they say.
 
 Verdicts, in the order they are decided:
-- `forged`: the signature is missing, from an unknown key, revoked, or does not match the code;
+- `forged`: the signature is missing, from an unknown key, revoked, or does not match the code; or
+  the code's issuer no longer owns the product (its GS1 company prefix's holder took it back);
 - `unknown`: a well-signed code that was never issued here;
 - `recalled`: the batch was recalled on chain;
 - `suspicious`: scanned more often, or from more networks, than one real item would be;
@@ -34,6 +35,11 @@ class Reason(NamedTuple):
 
 
 RECALLED = Reason("recalled_no_reason", {}, "batch recalled")
+NOT_THE_OWNER = Reason(
+    "not_the_owner",
+    {},
+    "issued by a merchant that does not own the product: the holder of its GS1 company prefix took it back",
+)
 SUSPICIOUS_SCANS = 20  # a real item is scanned a handful of times
 SUSPICIOUS_NETWORKS = 4  # ... from one or two places, not four within a day
 #: what a scan shows of the merchant's deposit account
@@ -49,6 +55,8 @@ def verdict(
         return "forged", Reason(sig.code, sig.args, sig.reason)
     if batch is None:
         return "unknown", Reason("never_issued", {}, "this code was never issued")
+    if batch.get("issuer_owns") is False:
+        return "forged", NOT_THE_OWNER
     if batch["recalled"]:
         why = batch["recall_reason"]
         return "recalled", Reason("recalled", {"why": why}, why) if why else RECALLED

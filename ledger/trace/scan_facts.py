@@ -105,6 +105,7 @@ def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
     about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
     return {
         "product_name": product.name if product else None,
+        "product_owner": product.merchant if product else None,
         "batch_id": batch_id,
         "timeline": timeline,
         "recall_reason": recall_reason,

@@ -9,6 +9,7 @@ from eth_utils import keccak
 from ledger.trace.merkle import MerkleTree
 
 GTIN = 6901234567892  # 690123456789 + check digit 2
+ZERO = "0x" + "00" * 20
 LOT = "L2026-11"
 
 
@@ -186,3 +187,46 @@ def test_recall(provenance, registered, merchant, merchant_b, inspector, platfor
 
 def test_merchant_recalls_own_batch(provenance, registered, merchant):
     assert "BatchRecalled" in provenance.recall(registered, "label error", {"from": merchant}).events
+
+
+def _gtin(body13: str) -> int:
+    """A GTIN-14 from its first 13 digits (indicator, company prefix, item reference)."""
+    from ledger.trace.gs1 import check_digit
+
+    return int(body13 + str(check_digit(body13)))
+
+
+def test_a_company_prefix_governance_assigned_is_its_holder_s(provenance, governance, governors, merchant, merchant_b):
+    """An outside finding (docs/money.md): any merchant could register another brand's GTIN first
+    and issue codes for it that scan as genuine. Governance assigns GS1 company prefixes to their
+    licensees; a GTIN under one is its holder's to register, or to take back."""
+    held, squatted, free = _gtin("0061414100003"), _gtin("1061414100003"), _gtin("0950600013435")
+    provenance.registerProduct(squatted, {"from": merchant_b})  # before the prefix was assigned
+    with reverts("NotGovernance"):
+        provenance.assignPrefix("0614141", merchant, {"from": merchant})
+    for bad in ("06141", "0614141000003", "06141a1"):
+        with reverts("InvalidPrefix"):
+            govern(governance, governors, provenance, "assignPrefix", bad, merchant)
+    with reverts("MissingRole"):  # a licensee is a merchant member
+        govern(governance, governors, provenance, "assignPrefix", "0614141", governors[0])
+    tx = govern(governance, governors, provenance, "assignPrefix", "0614141", merchant)
+    assert tx.events["PrefixAssigned"]["holder"] == merchant
+    # every packaging level (indicator digit) of the prefix is the holder's; leading zeros count
+    assert provenance.prefixHolderOf(held) == merchant and provenance.prefixHolderOf(squatted) == merchant
+    assert provenance.prefixHolderOf(_gtin("0614141000003")) == ZERO  # prefix 614141..., another licence
+    with reverts("PrefixHeldByOther"):
+        provenance.registerProduct(held, {"from": merchant_b})
+    provenance.registerProduct(held, {"from": merchant})
+    provenance.registerProduct(free, {"from": merchant_b})  # no assigned prefix: first come
+    with reverts("PrefixHeldByOther"):  # only the holder takes a product back
+        provenance.reclaimProduct(squatted, {"from": merchant_b})
+    tx = provenance.reclaimProduct(squatted, {"from": merchant})
+    got = tx.events["ProductReclaimed"]
+    assert (got["gtin"], got["from"], got["holder"]) == (squatted, merchant_b, merchant)
+    assert provenance.productOwner(squatted) == merchant
+    with reverts("PrefixHeldByOther"):  # its own already
+        provenance.reclaimProduct(squatted, {"from": merchant})
+    with reverts("PrefixHeldByOther"):  # under no assigned prefix, nobody takes it back
+        provenance.reclaimProduct(free, {"from": merchant})
+    govern(governance, governors, provenance, "assignPrefix", "0614141", ZERO)  # unassigned again
+    assert provenance.prefixHolderOf(held) == ZERO
