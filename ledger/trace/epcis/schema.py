@@ -173,7 +173,26 @@ MAX_DEPTH = 64  # GS1's own examples nest extensions about 10 levels deep
 
 def too_deep(value, limit: int) -> str | None:
     """The path of the first object or array nested deeper than `limit`, if any. Iterative, so a
-    hostile document cannot exhaust the stack here (the validators below recurse)."""
+    hostile document cannot exhaust the stack here (the validators below recurse). A document
+    within the limit (every captured one) is walked without building a path for each container
+    (~13 -> ~3 us an event); only a refused one is walked again to name the place."""
+    level, depth = [value], 0
+    while level:
+        if depth > limit:
+            return _deep_path(value, limit)
+        below = []
+        for v in level:
+            if isinstance(v, dict):
+                below.extend(x for x in v.values() if isinstance(x, dict | list))
+            elif isinstance(v, list):
+                below.extend(x for x in v if isinstance(x, dict | list))
+        level, depth = below, depth + 1
+    return None
+
+
+def _deep_path(value, limit: int) -> str | None:
+    """`too_deep`'s answer for a document known to nest deeper than `limit`: the path of the first
+    container (depth first, last member first) that does."""
     stack = [(value, "$", 0)]
     while stack:
         v, path, depth = stack.pop()
