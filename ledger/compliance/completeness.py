@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import utcnow
+from ledger.store.bulk import insert_rows
 from ledger.store.models import EpcisEpc, EpcisEvent, EventCompleteness, Product, TradingParty
 from ledger.trace.epcis.capture import item_parts, named_identifiers
 from ledger.trace.epcis.parties import local_name, party_of
@@ -232,7 +233,7 @@ def judge_stored(db: Session, items: list[tuple[int, str, dict]]) -> dict[int, V
             for i, v in verdicts.items()]  # fmt: skip
     known = set(db.scalars(select(EventCompleteness.event_id).where(EventCompleteness.event_id.in_(list(verdicts)))))
     if fresh := [r for r in rows if r["event_id"] not in known]:
-        db.execute(insert(EventCompleteness), fresh)
+        insert_rows(db, EventCompleteness.__table__, fresh)
     if again := [r for r in rows if r["event_id"] in known]:
         db.execute(update(EventCompleteness), again)
     return verdicts
