@@ -140,3 +140,14 @@ def test_the_depth_check_refuses_what_the_path_walk_refuses_and_names_the_same_p
         doc = json.loads(path.read_text())
         for limit in (2, 4, 6, schema.MAX_DEPTH):
             assert schema.too_deep(doc, limit) == schema._deep_path(doc, limit), (path.name, limit)
+
+
+def test_a_refusal_jsonschema_does_not_see_is_named_by_the_detailed_compiled_validator(monkeypatch):
+    """The validator that accepts raises undetailed exceptions; should jsonschema find nothing
+    wrong with a document it refused, the detailed one names the place (as before)."""
+    doc = document(random.Random(2), 2)
+    doc["epcisBody"]["eventList"][1]["eventTime"] = "soon"
+    assert schema.problems(doc)[0]["path"] == "$.epcisBody.eventList[1].eventTime"  # jsonschema's
+    monkeypatch.setattr(schema, "_all_problems", lambda doc, xml: [])  # as if jsonschema saw nothing
+    [problem] = schema.problems(doc)
+    assert problem["path"].startswith("$.epcisBody.eventList[1]") and "must" in problem["reason"], problem
