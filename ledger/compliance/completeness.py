@@ -170,9 +170,14 @@ def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None)
     out: dict[tuple[str, str], dict] = {}
     bodies = list(events)
     for i in range(0, len(pairs), 500):
-        about = select(EpcisEpc.event_id).where(tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(pairs[i : i + 500]))
+        chunk = pairs[i : i + 500]
+        # `gtin IN` (implied by the pairs) lets SQLite find them by the (gtin, lot) index: on the
+        # pairs alone it scanned every identifier stored, at every capture
+        gtins = EpcisEpc.gtin.in_(sorted({g for g, _ in chunk}))
+        about = select(EpcisEpc.event_id).where(gtins, tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(chunk))
         made = (EpcisEvent.action == "ADD") | (EpcisEvent.event_type == "TransformationEvent")
-        bodies += [json.loads(b) for b in db.scalars(select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made))]
+        q = select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made).order_by(EpcisEvent.id)
+        bodies += [json.loads(b) for b in db.scalars(q)]  # oldest first: a later declaration wins
     for e in bodies:
         if own := _ilmd(e):
             for lot in made_lots(e):
