@@ -176,8 +176,9 @@ def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None)
         gtins = EpcisEpc.gtin.in_(sorted({g for g, _ in chunk}))
         about = select(EpcisEpc.event_id).where(gtins, tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(chunk))
         made = (EpcisEvent.action == "ADD") | (EpcisEvent.event_type == "TransformationEvent")
-        q = select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made).order_by(EpcisEvent.id)
-        bodies += [json.loads(b) for b in db.scalars(q)]  # oldest first: a later declaration wins
+        # a body without the text "ilmd" has no `ilmd` member and adds nothing: not read and parsed
+        q = select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made, EpcisEvent.body.contains('"ilmd"'))
+        bodies += [json.loads(b) for b in db.scalars(q.order_by(EpcisEvent.id))]  # oldest first: a later one wins
     for e in bodies:
         if own := _ilmd(e):
             for lot in made_lots(e):
