@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import utcnow
+from ledger.store.bulk import insert_rows
 from ledger.store.models import EpcisEpc, EpcisEvent, EventCompleteness, Product, TradingParty
 from ledger.trace.epcis.capture import item_parts, named_identifiers
 from ledger.trace.epcis.parties import local_name, party_of
@@ -169,9 +170,15 @@ def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None)
     out: dict[tuple[str, str], dict] = {}
     bodies = list(events)
     for i in range(0, len(pairs), 500):
-        about = select(EpcisEpc.event_id).where(tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(pairs[i : i + 500]))
+        chunk = pairs[i : i + 500]
+        # `gtin IN` (implied by the pairs) lets SQLite find them by the (gtin, lot) index: on the
+        # pairs alone it scanned every identifier stored, at every capture
+        gtins = EpcisEpc.gtin.in_(sorted({g for g, _ in chunk}))
+        about = select(EpcisEpc.event_id).where(gtins, tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(chunk))
         made = (EpcisEvent.action == "ADD") | (EpcisEvent.event_type == "TransformationEvent")
-        bodies += [json.loads(b) for b in db.scalars(select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made))]
+        # a body without the text "ilmd" has no `ilmd` member and adds nothing: not read and parsed
+        q = select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made, EpcisEvent.body.contains('"ilmd"'))
+        bodies += [json.loads(b) for b in db.scalars(q.order_by(EpcisEvent.id))]  # oldest first: a later one wins
     for e in bodies:
         if own := _ilmd(e):
             for lot in made_lots(e):
@@ -232,7 +239,7 @@ def judge_stored(db: Session, items: list[tuple[int, str, dict]]) -> dict[int, V
             for i, v in verdicts.items()]  # fmt: skip
     known = set(db.scalars(select(EventCompleteness.event_id).where(EventCompleteness.event_id.in_(list(verdicts)))))
     if fresh := [r for r in rows if r["event_id"] not in known]:
-        db.execute(insert(EventCompleteness), fresh)
+        insert_rows(db, EventCompleteness.__table__, fresh)
     if again := [r for r in rows if r["event_id"] in known]:
         db.execute(update(EventCompleteness), again)
     return verdicts

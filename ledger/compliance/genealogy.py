@@ -97,7 +97,9 @@ def _batch_members(db: Session, batches: set[tuple[str, str]]) -> set[str]:
     out: set[str] = {class_uri(g, lot) for g, lot in batches}
     pairs = sorted(batches)
     for i in range(0, len(pairs), CHUNK):
-        q = select(EpcisEpc.uri).where(tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(pairs[i : i + CHUNK])).distinct()
+        chunk = pairs[i : i + CHUNK]
+        gtins = EpcisEpc.gtin.in_(sorted({g for g, _ in chunk}))  # implied: SQLite then searches (gtin, lot)
+        q = select(EpcisEpc.uri).where(gtins, tuple_(EpcisEpc.gtin, EpcisEpc.lot).in_(chunk)).distinct()
         out.update(db.scalars(q))
     return out
 

@@ -3,6 +3,7 @@
 - the compiled schema validator with each `anyOf`'s lists of names tried first (`schema._fast`)
   refuses exactly what GS1's schema as written refuses (jsonschema on the unchanged schema);
 - `identifiers._cd` (a check digit) gives `gs1.check_digit`'s;
+- `schema.too_deep` (no path built per container) agrees with the walk naming the place;
 - `identifiers.canonical`'s shortcut for a Digital Link URI already canonical gives what the
   general steps give (`digital_link_canonical._general`), on every identifier the generated events hold and
   on mutations of them.
@@ -113,3 +114,40 @@ def test_the_check_digit_of_a_hash_id_is_gs1s():
         "".join(rng.choices("0123456789", k=n)) for n in range(1, 18) for _ in range(300)
     ]:
         assert _cd(digits) == digits + str(check_digit(digits)), digits
+
+
+def _nested(depth: int, leaf_list: bool) -> dict:
+    """A document whose one event holds an extension nested `depth` containers below it."""
+    value: object = ["x"] if leaf_list else {"example:leaf": "x"}
+    for i in range(depth - 1):
+        value = {"example:n": value} if i % 3 else [1, value]
+    doc = document(random.Random(4), 2)
+    doc["epcisBody"]["eventList"][1]["example:deep"] = value
+    return doc
+
+
+@pytest.mark.parametrize("leaf_list", [False, True])
+def test_the_depth_check_refuses_what_the_path_walk_refuses_and_names_the_same_place(leaf_list):
+    """`schema.too_deep` walks level by level without paths; `schema._deep_path` is the walk that
+    names the place: they agree at, below and above the limit, on every fixture too."""
+    for depth in range(schema.MAX_DEPTH - 5, schema.MAX_DEPTH + 5):
+        doc = _nested(depth, leaf_list)
+        for limit in (schema.MAX_DEPTH, 3, 0):
+            assert schema.too_deep(doc, limit) == schema._deep_path(doc, limit), (depth, limit)
+    deep = schema.too_deep(_nested(schema.MAX_DEPTH, leaf_list), schema.MAX_DEPTH)
+    assert deep is not None and deep.startswith("$.epcisBody.eventList[1].example:deep")
+    for path in FIXTURES:
+        doc = json.loads(path.read_text())
+        for limit in (2, 4, 6, schema.MAX_DEPTH):
+            assert schema.too_deep(doc, limit) == schema._deep_path(doc, limit), (path.name, limit)
+
+
+def test_a_refusal_jsonschema_does_not_see_is_named_by_the_detailed_compiled_validator(monkeypatch):
+    """The validator that accepts raises undetailed exceptions; should jsonschema find nothing
+    wrong with a document it refused, the detailed one names the place (as before)."""
+    doc = document(random.Random(2), 2)
+    doc["epcisBody"]["eventList"][1]["eventTime"] = "soon"
+    assert schema.problems(doc)[0]["path"] == "$.epcisBody.eventList[1].eventTime"  # jsonschema's
+    monkeypatch.setattr(schema, "_all_problems", lambda doc, xml: [])  # as if jsonschema saw nothing
+    [problem] = schema.problems(doc)
+    assert problem["path"].startswith("$.epcisBody.eventList[1]") and "must" in problem["reason"], problem

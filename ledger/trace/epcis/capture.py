@@ -8,6 +8,7 @@ events and their identifiers are written in one database transaction. An event c
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import uuid
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
+from ledger.store.bulk import insert_rows
 from ledger.store.locks import file_lock
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
@@ -89,6 +91,7 @@ def full_term(field_name: str, value) -> str | None:
     return known or canonical_value(value)
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a capture asks ~20 times an event, of the same few URIs
 def item_parts(uri: str) -> tuple[str | None, str | None, str | None]:
     """GTIN, lot and serial of a canonical trade item URI (each None if absent)."""
     m = _ITEM.match(uri)
@@ -248,8 +251,9 @@ def _store(
             }
             for p in new
         ]
-        # Core executemany: one prepared statement for all rows (the ORM path is ~5x slower here)
-        db.execute(insert(EpcisEvent.__table__), rows)
+        # Core executemany: one prepared statement for all rows (the ORM path is ~5x slower here),
+        # on SQLite straight to the driver (ledger.store.bulk)
+        insert_rows(db, EpcisEvent.__table__, rows)
         ids = dict(
             db.execute(select(EpcisEvent.hash_id, EpcisEvent.id).where(EpcisEvent.capture_id == capture_id)).all()
         )
@@ -259,7 +263,7 @@ def _store(
             for u in p.epcs
         ]
         if epc_rows:
-            db.execute(insert(EpcisEpc.__table__), epc_rows)
+            insert_rows(db, EpcisEpc.__table__, epc_rows)
     if also is not None:
         also(db, hash_ids)
     db.commit()
