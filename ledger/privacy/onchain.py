@@ -104,9 +104,17 @@ def send(dep: Deployment, sender: Sender, fn: Any, gas: int = PROOF_TX_GAS) -> A
     return sender.transact(fn, gas=gas)
 
 
+_DOMAINS: dict[tuple[str, str], tuple[int, str]] = {}
+
+
 def domain(dep: Deployment) -> tuple[int, str]:
-    """What every proof's message binds (`fields.Domain`): this chain's id and PurchaseProofs'."""
-    return int(dep.w3.eth.chain_id), dep.contract("PurchaseProofs").address
+    """What every proof's message binds (`fields.Domain`): this chain's id and PurchaseProofs'.
+    Asked of the node once per node and contract (anyone may ask `GET /v1/purchases/domain`)."""
+    address = dep.contract("PurchaseProofs").address
+    key = (str(getattr(dep.w3.provider, "endpoint_uri", id(dep.w3))), address)
+    if key not in _DOMAINS:
+        _DOMAINS[key] = (int(dep.w3.eth.chain_id), address)
+    return _DOMAINS[key]
 
 
 def vouched(dep: Deployment, since: int = 0) -> list[dict[str, Any]]:

@@ -196,6 +196,8 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     elsewhere = (here[0], "0x" + "11" * 20)
     assert fields.claim_message(elsewhere, payee, 500) != fields.claim_message(here, payee, 500)
     assert fields.claim_message((here[0] + 1, here[1]), payee, 500) != fields.claim_message(here, payee, 500)
+    said = httpx.get(f"{s['url']}/v1/purchases/domain").json()  # what the browser binds (anyone may ask)
+    assert (said["chain_id"], said["contract"]) == here, said
 
     msg = fields.review_message(here, 5, th)
     p = node.prove(kept, b1, fields.PURPOSES["review"], msg, lv, lv.index(node.commitment(kept, b1)))
