@@ -22,10 +22,11 @@ from ledger.privacy.fields import batch_id
 from ledger.store.models import Product
 
 from ..access.auth import Member, require
-from ..access.deps import deployment_of, sender_of
+from ..access.deps import sender_of
 from ..core.errors import ApiError
 from ..core.fields import Address, Fen, OrderId
 from ..core.services import get_db, rate_limited, services
+from .deployed import proofs_deployment
 
 router = APIRouter(prefix="/v1/purchases", tags=["purchases"])
 
@@ -75,11 +76,7 @@ def _word(value: str, what: str) -> int:
     return v
 
 
-def _deployment(request: Request):  # type: ignore[no-untyped-def]
-    dep = deployment_of(request)
-    if "PurchaseProofs" not in dep.manifest["contracts"]:
-        raise ApiError(409, "zk_not_deployed", "purchase proofs are not deployed on this chain: `ledger zk deploy`")
-    return dep
+_deployment = proofs_deployment
 
 
 class CommitmentIn(BaseModel):

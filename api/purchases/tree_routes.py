@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.privacy import chunks, onchain, tree
 
-from ..core.services import get_db, rate_limited, services
+from ..core.services import get_db, rate_limited
+from .deployed import proofs_deployment
 
 # included by the purchases router, under its prefix /v1/purchases
 router = APIRouter()
@@ -26,7 +27,7 @@ MAX_PAGE = 65_536
     dependencies=[Depends(rate_limited)],
 )
 def get_domain(request: Request) -> dict:
-    chain_id, contract = onchain.domain(services(request).chain.deployment())
+    chain_id, contract = onchain.domain(proofs_deployment(request))
     return {"chain_id": chain_id, "contract": contract}
 
 

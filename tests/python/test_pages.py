@@ -18,6 +18,7 @@ from ledger.paths import ROOT
 REASON_ARGS = {
     "genuine": {},
     "never_issued": {},
+    "not_the_owner": {},
     "malformed": {"detail": "lot must be 1 to 20 characters, not 0"},
     "unsigned": {},
     "unknown_key": {"kid": "1d9cfc87551ef680"},
@@ -31,6 +32,7 @@ REASON_ARGS = {
 VERDICT_OF = {
     "genuine": "genuine",
     "never_issued": "unknown",
+    "not_the_owner": "forged",
     "malformed": "forged",
     "revoked_key": "forged",
     "unsigned": "forged",
