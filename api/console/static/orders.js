@@ -5,6 +5,9 @@ import { $, T, api, button, fen, figures, fill, rows, say, short, when, write } 
 
 let shown = [];
 let reloadAll = async () => {};
+// only the newest request draws: a slow first load answering after a search must not replace it
+let pageSeq = 0;
+let detailSeq = 0;
 
 function query(after = '') {
   const q = new URLSearchParams({ limit: '50', sort: $('orders-sort').value });
@@ -14,7 +17,9 @@ function query(after = '') {
 }
 
 async function showOrder(id) {
+  const seq = ++detailSeq;
   const o = await api(`/v1/orders/${encodeURIComponent(id)}`);
+  if (seq !== detailSeq) return; // another order was opened meanwhile
   const box = $('order-detail');
   const h = document.createElement('h3'); h.textContent = `${T.order_detail} ${o.order_id}`;
   const dl = document.createElement('dl'); dl.id = 'order-figures'; dl.className = 'figures';
@@ -51,7 +56,9 @@ function refundButton(o, left) {
 }
 
 export async function loadOrderPage(more = false) {
+  const seq = ++pageSeq;
   const orders = await api(`/v1/orders?${query(more ? $('orders-more').dataset.after : '')}`);
+  if (seq !== pageSeq) return; // a newer search, sort or page answers instead
   shown = more ? [...shown, ...orders] : [...orders];
   rows('orders', shown, (o) => {
     const left = o.amount_fen - o.refunded_fen;
