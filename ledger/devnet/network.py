@@ -238,8 +238,14 @@ class Network(GethProcesses):
                     return (h.number, h.hash.removeprefix("0x")), rewound
             elif heads != seen:
                 seen, since = heads, time.monotonic()
-            elif break_ties and time.monotonic() - since > patience and (found := stall.tie(heads)):
-                rewound += self._rewind_to(found[0], [o for o, h in heads.items() if h == found[0]], found[1])
+            elif break_ties and time.monotonic() - since > patience:
+                if found := stall.tie(heads):
+                    rewound += self._rewind_to(found[0], [o for o, h in heads.items() if h == found[0]], found[1])
+                else:  # one heaviest head, which the others did not fetch: their links to it are gone
+                    heaviest = max(h.td for h in heads.values())
+                    heavy = [o for o, h in heads.items() if h.td == heaviest]
+                    for org in (o for o in heads if o not in heavy):
+                        self._redial(connect(self.nodes[org].url), heavy)
                 seen, since = None, time.monotonic()
             time.sleep(0.25)
         heads = {o: (h.number, h.hash.removeprefix("0x")) for o, h in (seen or {}).items()}
@@ -250,10 +256,15 @@ class Network(GethProcesses):
         for org in losers:
             w3 = connect(self.nodes[org].url)
             stall.rewind(w3, stall.shared_ancestor(w3, judge, min(winner.number, w3.eth.block_number)))
-            for other in winners:  # a new connection makes geth compare heads and fetch at once
-                w3.provider.make_request("admin_removePeer", [self.nodes[other].enode])
-                w3.provider.make_request("admin_addPeer", [self.nodes[other].enode])
+            self._redial(w3, winners)
         return losers
+
+    def _redial(self, w3, orgs: list[str]) -> None:
+        """A new connection from `w3`'s node to each of `orgs`' nodes makes geth compare heads and
+        fetch the heavier chain at once."""
+        for other in orgs:
+            w3.provider.make_request("admin_removePeer", [self.nodes[other].enode])
+            w3.provider.make_request("admin_addPeer", [self.nodes[other].enode])
 
     def propose(self, voter: str, address: str, authorize: bool = True) -> None:
         """`voter`'s validator votes `address` in (or out) as a signer (Clique `clique_propose`)."""
