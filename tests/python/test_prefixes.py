@@ -53,6 +53,8 @@ def test_a_prefix_holder_takes_its_gtin_back_and_the_squatter_s_codes_stop_scann
     r = c.post(f"/v1/products/{taken}/reclaim", headers=squatter)
     assert r.status_code == 409, r.text  # its own (for now)
     assert c.post(f"/v1/products/{_gtin('99999')}/reclaim", headers=brand).status_code == 404
+    r = c.post(f"/v1/products/{other}/reclaim", headers=squatter)  # the brand's, under the brand's prefix
+    assert r.status_code == 403 and r.json()["error"] == "PrefixHeldByOther", r.text
     r = c.post(f"/v1/products/{taken}/reclaim", headers=brand)
     assert r.status_code == 200 and r.json()["merchant"] == members["merchant_a"].address, r.text
     assert dep.contract("Provenance").functions.productOwner(int(taken)).call() == members["merchant_a"].address

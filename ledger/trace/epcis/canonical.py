@@ -122,7 +122,21 @@ def _expanded(field: str, value: str) -> str | None:
     return full if full and full.startswith(VOCABULARY_PREFIXES) else None
 
 
-_UNREAD = ("recordTime", "eventID", "type", "errorDeclaration")  # what no pre-hash string reads
+#: the fields no pre-hash string reads (`hashid.NOT_HASHED`)
+UNREAD = ("recordTime", "eventID", "type", "errorDeclaration")
+
+
+def _typed_terms(event: dict, as_written: bool) -> set[str]:
+    """The typed fields' values expanded, and with `as_written` the ones already vocabulary URIs."""
+    out = set()
+    for field, value in _typed_values(event):
+        if type(value) is str or isinstance(value, str):
+            full = _expanded(field, value)
+            if full:
+                out.add(full)
+            if as_written and value.startswith(VOCABULARY_PREFIXES):
+                out.add(value)
+    return out
 
 
 def typed_terms(event: dict) -> set[str]:
@@ -130,25 +144,11 @@ def typed_terms(event: dict) -> set[str]:
     values expanded (or vocabulary URIs already), and the vocabulary URIs under the fields no pre-hash
     reads. A pass that reads every other string (`prehash_direct`) notes the vocabulary URIs it meets;
     when they are all here, these are the event's terms, else `expanded_terms` decides."""
-    out = vocabulary_strings([event[k] for k in _UNREAD if k in event])
-    for field, value in _typed_values(event):
-        if type(value) is str or isinstance(value, str):
-            full = _expanded(field, value)
-            if full:
-                out.add(full)
-            if value.startswith(VOCABULARY_PREFIXES):
-                out.add(value)
-    return out
+    return vocabulary_strings([event[k] for k in UNREAD if k in event]) | _typed_terms(event, True)
 
 
 def expanded_terms(event: dict) -> set[str]:
-    out = vocabulary_strings(event)
-    for field, value in _typed_values(event):
-        if type(value) is str or isinstance(value, str):
-            full = _expanded(field, value)
-            if full:
-                out.add(full)
-    return out
+    return vocabulary_strings(event) | _typed_terms(event, False)
 
 
 @lru_cache(maxsize=65536)

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from ledger.errors import LedgerError
 
-from .canonical import abbreviations, canonical_value, expanded_terms, namespaces_of, typed_terms, utc_millis
+from .canonical import UNREAD, abbreviations, canonical_value, expanded_terms, namespaces_of, typed_terms, utc_millis
 from .hash_tree import Converter, Node
 from .hash_tree import rest as _rest
 from .prehash_direct import direct
@@ -47,7 +47,7 @@ PROPERTY_ORDER = [
             "uom", "coordinateReferenceSystem")]),
     ])]),
 ]  # fmt: skip
-NOT_HASHED = ("recordTime", "eventID", "type", "errorDeclaration")
+NOT_HASHED = UNREAD
 # --- pre-hash string ---------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ compare both on every GS1 example and on generated events, and both with the ref
 
 from __future__ import annotations
 
-from .canonical import VOCABULARY_PREFIXES, canonical_value, utc_millis
+from .canonical import UNREAD, VOCABULARY_PREFIXES, canonical_value, utc_millis
 from .hash_tree import UNSORTED, Converter, rest
 
 # CBV's order of the fields `direct` orders itself (hashid.PROPERTY_ORDER without the pair lists,
@@ -30,7 +30,7 @@ _LEAVES = frozenset(("eventTime", "eventTimeZoneOffset", "certificationInfo", "p
 _EPC_LISTS = frozenset(("epcList", "inputEPCList", "childEPCs", "outputEPCList"))
 _QTY_LISTS = frozenset(("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"))
 _PAIRS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
-_SKIPPED = frozenset(("recordTime", "eventID", "type", "errorDeclaration"))
+_SKIPPED = frozenset(UNREAD)
 _AWKWARD = frozenset(("#text", "rdfs:comment", "comment", *UNSORTED))
 _QTY = ("epcClass", "quantity", "uom")
 _ID = ("id",)
