@@ -20,8 +20,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from eth_account import Account
 
+from ledger.access import keystore as keystore_file
 from ledger.paths import ROOT
 
 from .fresh import fresh_deployment
@@ -86,7 +86,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
         keystores = {}
         for page, account in roles.items():
             path = Path(tmp) / f"{page}.json"
-            path.write_text(json.dumps(Account.encrypt(account.key, PASSWORD, kdf="scrypt", iterations=2**14)))
+            path.write_text(json.dumps(keystore_file.seal(account.key, PASSWORD, kdf="scrypt", iterations=2**14)))
             keystores[page] = str(path)
         specs = [{"page": "signin", "ready": READY["signin"]}] + [
             {"page": p, "keystore": keystores[p], "password": PASSWORD, "ready": READY[p]} for p in roles

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.access import keystore as keystore_file
 from ledger.config import env
 from ledger.errors import LedgerError
 from ledger.paths import api_url
@@ -47,7 +48,7 @@ def new_keystore(path: Path, password: str) -> str:
     account = Account.create()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(Account.encrypt(account.key, password), f)
+        json.dump(keystore_file.seal(account.key, password), f)
     return account.address
 
 
@@ -63,8 +64,6 @@ def dev_members() -> dict[str, int]:
 def export_dev(member: str, path: Path, password: str) -> str:
     """Write the keystore of development member `member`; only on anvil's embedded mnemonic (a
     `LEDGER_MNEMONIC` of real value is never exported this way)."""
-    from eth_account import Account
-
     from ledger.chain.client import DEV_MNEMONIC, dev_accounts
 
     if (env().mnemonic or DEV_MNEMONIC) != DEV_MNEMONIC:
@@ -77,7 +76,7 @@ def export_dev(member: str, path: Path, password: str) -> str:
     account = dev_accounts(max(members.values()) + 1, DEV_MNEMONIC)[members[member]]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:  # a light scrypt: the key is public anyway, and a browser decrypts it in a second
-        json.dump(Account.encrypt(account.key, password, kdf="scrypt", iterations=2**14), f)
+        json.dump(keystore_file.seal(account.key, password, kdf="scrypt", iterations=2**14), f)
     return account.address
 
 

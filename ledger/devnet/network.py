@@ -25,6 +25,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_keys import keys
 
+from ledger.access import keystore as keystore_file
 from ledger.access.sealed import write_sealed
 from ledger.chain import stall
 from ledger.chain.client import DEV_MNEMONIC, connect, dev_accounts
@@ -90,10 +91,7 @@ class Network(GethProcesses):
         keystore = d / "keystore"
         keystore.mkdir(exist_ok=True)
         kf = keystore / f"validator-{account.address.lower()[2:]}.json"
-        sealed = Account.encrypt(account.key, password)
-        while len(sealed["crypto"]["cipherparams"]["iv"]) != 32:  # eth-account drops an IV's leading
-            sealed = Account.encrypt(account.key, password)  # zero byte; geth then panics "bad IV length"
-        kf.write_text(json.dumps(sealed))
+        kf.write_text(json.dumps(keystore_file.seal(account.key, password)))
         kf.chmod(0o600)
         node_key = secrets.token_bytes(32)
         nk = d / "geth" / "nodekey"

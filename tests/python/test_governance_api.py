@@ -177,8 +177,7 @@ def test_governors_run_it_from_the_cli_with_their_own_keystores(deployment, chai
     import subprocess
     import sys
 
-    from eth_account import Account
-
+    from ledger.access import keystore as keystore_file
     from ledger.paths import ROOT
 
     from .conftest import free_port
@@ -188,7 +187,7 @@ def test_governors_run_it_from_the_cli_with_their_own_keystores(deployment, chai
     stores = []
     for i in range(2):
         path = tmp_path / f"governor{i}.json"
-        path.write_text(json.dumps(Account.encrypt(accounts[i].key, "pw")))
+        path.write_text(json.dumps(keystore_file.seal(accounts[i].key, "pw")))
         path.chmod(0o600)
         stores.append(path)
     newcomer = accounts[19].address

@@ -27,6 +27,21 @@ export const session = {
 // password) and submits it; the API then answers as the write does.
 let wallet = null;
 
+// eth-account (Python) writes a keystore's AES-CTR IV without its leading zero bytes (1 file in 256);
+// ethers wants all 16 bytes. The IV is one number, so padding it back opens the same key.
+export function openKeystore(json, password) {
+  let fixed = json;
+  try {
+    const parsed = JSON.parse(json);
+    const params = (parsed.crypto || parsed.Crypto || {}).cipherparams;
+    if (params && typeof params.iv === 'string' && /^[0-9a-f]{1,31}$/i.test(params.iv)) {
+      params.iv = params.iv.padStart(32, '0');
+      fixed = JSON.stringify(parsed);
+    }
+  } catch { /* not JSON: ethers says what is wrong with it */ }
+  return ethers.Wallet.fromEncryptedJson(fixed, password);
+}
+
 function unlock(summary) {
   if (wallet) return Promise.resolve(wallet);
   const form = $('unlock-form');
@@ -39,7 +54,7 @@ function unlock(summary) {
       e.preventDefault();
       say('unlock-status', T.decrypting);
       try {
-        wallet = await ethers.Wallet.fromEncryptedJson(session.keystore, $('unlock-password').value);
+        wallet = await openKeystore(session.keystore, $('unlock-password').value);
         form.hidden = true;
         say('unlock-status', '');
         resolve(wallet);

@@ -1,7 +1,7 @@
 // The sign-in page: a keystore file decrypted here or an injected EIP-1193 wallet signs the same
 // EIP-4361 message as the API's sign-in; the key never leaves this page. Once signed in, the
 // member's API keys: created (shown once) and revoked.
-import { $, LANG, T, api, button, session, rows, say, when } from './common.js';
+import { $, LANG, T, api, button, openKeystore, session, rows, say, when } from './common.js';
 
 async function signInWith(address, sign) {
   const { message } = await api(`/v1/auth/challenge?address=${address}`);
@@ -52,7 +52,7 @@ export function initSignin() {
     try {
       say('signin-status', T.decrypting);
       const json = await $('keystore').files[0].text();
-      const key = await ethers.Wallet.fromEncryptedJson(json, $('password').value).catch((err) => {
+      const key = await openKeystore(json, $('password').value).catch((err) => {
         // ethers says "incorrect password" for a wrong one; anything else (not a keystore, a
         // damaged file) is shown as it is, not blamed on the password
         throw new Error(/password/i.test(String(err && err.message)) ? T.wrong_password : `${T.not_a_keystore} (${err.message})`);
