@@ -61,7 +61,7 @@ def invalid(field: str, reason: str) -> ApiError:
 _REVERT_STATUS = {
     "MissingRole": 403,
     "NotProductOwner": 404,
-    "PrefixHeldByOther": 403,  # a GTIN under another member's GS1 company prefix
+    "PrefixHeldByOther": 403,  # a GTIN or a device's GIAI under another member's GS1 company prefix
     "UnknownProduct": 404,
     "UnknownBatch": 404,
     "UnknownOrder": 404,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.access.sealed import unseal
+from ledger.chain.client import TransactionFailed
 from ledger.clock import as_utc
 from ledger.devices import registry
 from ledger.devices.broker import broker_dir, reload_running
@@ -97,6 +98,8 @@ def register(
     try:
         key, proof = bytes.fromhex(body.public_key), bytes.fromhex(body.proof)
         issued = registry.register(db, dep, svc.signers.sender_for(member.address), body.giai, key, body.kind, proof)
+    except TransactionFailed:
+        raise  # the contract's refusal, by its name (PrefixHeldByOther: 403)
     except LedgerError as e:
         raise ApiError(422, "invalid_device", str(e)) from None
     _reload_broker(db)
@@ -124,7 +127,11 @@ def list_devices(member: Member = Depends(require(*OWNERS, *READ_ALL)), db: DbSe
     return [_out(d, refused.get(d.identity, 0)) for d in rows]
 
 
-@router.post("/{device_id}/revoke", response_model=DeviceOut, summary="Revoke one of the caller's devices")
+@router.post(
+    "/{device_id}/revoke",
+    response_model=DeviceOut,
+    summary="Revoke a device of the caller's, or one registered under the caller's GS1 company prefix by another",
+)
 def revoke(
     body: RevokeIn,
     request: Request,
@@ -133,9 +140,11 @@ def revoke(
     db: DbSession = Depends(get_db),
 ) -> dict:
     d = db.get(Device, device_id)
-    if d is None or d.owner != member.address:
-        raise ApiError(404, "not_found", f"device {device_id} not found")
     svc = services(request)
+    if d is None or (
+        d.owner != member.address and registry.prefix_holder(svc.chain.deployment(), d.giai) != member.address
+    ):
+        raise ApiError(404, "not_found", f"device {device_id} not found")
     old_key = unseal(d.psk_sealed).decode()
     d = registry.revoke(db, svc.chain.deployment(), svc.signers.sender_for(member.address), device_id, body.reason)
     try:  # refused from now on, and cut off if it is connected

@@ -146,10 +146,10 @@ def deploy(
     gov = _deploy("Governance", [g.address for g in governors], THRESHOLD)
     membership = _deploy("Membership", gov.address)
     token = _deploy("SettlementToken", membership.address)
-    _deploy("Provenance", membership.address)
+    provenance = _deploy("Provenance", membership.address)
     vault = _deploy("GuaranteeVault", membership.address, token.address, WITHDRAW_COOLDOWN_S)
     settlement = _deploy("OrderSettlement", membership.address, token.address, platform, SETTLEMENT_TIMEOUT_S)
-    _deploy("DeviceRegistry", membership.address)
+    _deploy("DeviceRegistry", membership.address, provenance.address)  # GIAIs under assigned prefixes
 
     members: dict[str, dict[str, Any]] = {}
     calls = []

@@ -90,6 +90,12 @@ def register(
     return Issued(row, identity, psk_hex, "0x" + bytes(receipt["transactionHash"]).hex())
 
 
+def prefix_holder(dep: Deployment, giai: str) -> str | None:
+    """The member holding the GS1 company prefix `giai` begins with, if governance assigned it."""
+    holder = registry(dep).functions.prefixHolderOf(giai).call()
+    return None if int(holder, 16) == 0 else holder
+
+
 def revoke(db: Session, dep: Deployment, sender: Any, did: str, reason: str) -> Device:
     row = db.get(Device, did)
     if row is None:

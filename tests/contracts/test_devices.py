@@ -8,8 +8,8 @@ X, Y = "0x" + "11" * 32, "0x" + "22" * 32
 
 
 @pytest.fixture(scope="module")
-def registry(DeviceRegistry, membership, governors):
-    return DeviceRegistry.deploy(membership, {"from": governors[0]})
+def registry(DeviceRegistry, membership, provenance, governors):
+    return DeviceRegistry.deploy(membership, provenance, {"from": governors[0]})
 
 
 def _id(giai):
@@ -55,6 +55,37 @@ def test_a_member_cannot_lock_a_key_s_holder_out_by_registering_it_first(registr
 
     assert registry.deviceOfKey(of(merchant)) == _id("0614141HOLDER")
     assert registry.deviceOfKey(of(merchant_b)) == _id("0614141SQUAT")
+
+
+def test_under_an_assigned_company_prefix_only_its_holder_registers_giais(
+    registry, provenance, governance, governors, merchant, merchant_b, logistics
+):
+    """A GIAI begins with its owner's GS1 company prefix: once governance assigns the prefix, another
+    member cannot take the holder's asset identifiers (and sign readings as the holder's devices)."""
+    registry.register("0614142FIRST", X, "0x" + "61" * 32, {"from": merchant_b})  # first come, while unassigned
+    govern(governance, governors, provenance, "assignPrefix", "0614142", merchant)
+    for giai in ("0614142SQUAT", "06141420001", "0614142" + "9" * 23):
+        with reverts("PrefixHeldByOther"):
+            registry.register(giai, X, "0x" + "62" * 32, {"from": merchant_b})
+        with reverts("PrefixHeldByOther"):
+            registry.register(giai, X, "0x" + "62" * 32, {"from": logistics})
+    assert registry.prefixHolderOf("0614142SQUAT") == merchant
+    assert registry.prefixHolderOf("061414SQUAT") == "0x" + "00" * 20  # 6 digits: another prefix, unassigned
+    assert registry.prefixHolderOf("06A14142") == "0x" + "00" * 20  # not a prefix at all
+    tx = registry.register("0614142DOCK1", X, "0x" + "63" * 32, {"from": merchant})
+    assert tx.events["DeviceRegistered"]["owner"] == merchant
+    registry.register("0614143OTHER", X, "0x" + "64" * 32, {"from": merchant_b})  # not the held prefix
+    # a 12-digit prefix, read from a GIAI of digits only
+    govern(governance, governors, provenance, "assignPrefix", "061414444444", merchant_b)
+    with reverts("PrefixHeldByOther"):
+        registry.register("061414444444123", X, "0x" + "65" * 32, {"from": merchant})
+    registry.register("061414444444123", X, "0x" + "65" * 32, {"from": merchant_b})
+    # one registered under it before the assignment stays its registrant's until the holder revokes it
+    assert registry.device(_id("0614142FIRST"))["owner"] == merchant_b and registry.isActive(_id("0614142FIRST"))
+    with reverts("NotDeviceOwner"):
+        registry.revoke(_id("0614143OTHER"), "not under my prefix", {"from": merchant})
+    registry.revoke(_id("0614142FIRST"), "registered under our prefix by another member", {"from": merchant})
+    assert not registry.isActive(_id("0614142FIRST"))
 
 
 def test_only_the_owner_or_governance_revokes(registry, governance, governors, merchant, merchant_b):

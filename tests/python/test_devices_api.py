@@ -1,9 +1,11 @@
 """`/v1/devices`: register (PSK once, key on chain), list (own only), revoke (owner only), readings."""
 
+import secrets
+
 from ledger.devices import registry
 from ledger.devices.sm2 import Sm2Key
 
-from .helpers import login, make_client
+from .helpers import govern, login, make_client
 
 
 def test_register_list_revoke_and_read(deployment, chain_node, tmp_path, members, monkeypatch):
@@ -55,3 +57,38 @@ def test_register_list_revoke_and_read(deployment, chain_node, tmp_path, members
     assert r.status_code == 200 and r.json()["revoked_at"]
     assert not registry.registry(dep).functions.isActive(bytes.fromhex(dev["device_id"][2:])).call()
     assert dev["identity"] not in (tmp_path / "mqtt" / "psk").read_text()
+
+
+def _register(c, dep, headers, address, giai):
+    key = Sm2Key.generate()
+    proof = key.sign(registry.statement(dep, giai, address)).hex()
+    body = {"giai": giai, "public_key": key.public.hex(), "kind": "reader", "proof": proof}
+    return c.post("/v1/devices", json=body, headers=headers)
+
+
+def test_a_giai_under_a_company_prefix_is_its_holders(deployment, chain_node, tmp_path, members, accounts, monkeypatch):
+    """A GIAI begins with its owner's GS1 company prefix: once governance assigns the prefix, another
+    member's registration under it is refused (403, nothing stored), and the holder may revoke a
+    device someone registered under it before."""
+    (tmp_path / "mqtt").mkdir()
+    monkeypatch.setenv("LEDGER_MQTT_DIR", str(tmp_path / "mqtt"))
+    dep, _ = deployment
+    c = make_client(deployment, chain_node, tmp_path)
+    holder, squatter = members["merchant_a"], members["logistics"]
+    h_holder, h_squatter, h_other = login(c, holder), login(c, squatter), login(c, members["merchant_b"])
+    prefix = "69" + str(secrets.randbelow(10**7)).zfill(7)  # 9 digits, this run's own
+    early = _register(c, dep, h_squatter, squatter.address, prefix + "EARLY")
+    assert early.status_code == 201, early.text  # first come while the prefix is unassigned
+    govern(deployment, accounts, dep.contract("Provenance").functions.assignPrefix(prefix, holder.address))
+
+    r = _register(c, dep, h_squatter, squatter.address, prefix + "SQUAT")
+    assert r.status_code == 403 and "PrefixHeldByOther" in r.text, r.text
+    assert prefix + "SQUAT" not in [d["giai"] for d in c.get("/v1/devices", headers=h_squatter).json()]
+    r = _register(c, dep, h_holder, holder.address, prefix + "DOCK1")
+    assert r.status_code == 201, r.text
+
+    did = early.json()["device_id"]
+    assert c.post(f"/v1/devices/{did}/revoke", json={"reason": "x"}, headers=h_other).status_code == 404
+    r = c.post(f"/v1/devices/{did}/revoke", json={"reason": "under our GS1 prefix"}, headers=h_holder)
+    assert r.status_code == 200 and r.json()["revoked_at"], r.text
+    assert not registry.registry(dep).functions.isActive(bytes.fromhex(did[2:])).call()
