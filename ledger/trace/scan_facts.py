@@ -102,10 +102,23 @@ def batch_facts(db: DbSession, gtin: str, lot: str) -> dict[str, Any]:
             entry.update(lot=a["lot"])
         timeline.append(entry)
     name_epcis_entries(db, timeline)
+    # the product's owner on chain: its registrant, unless the prefix holder took it back (through
+    # the API or directly on chain: the indexed event, the latest if the prefix changed hands again)
+    taken = db.scalar(
+        select(ChainEvent.args)
+        .where(
+            ChainEvent.contract == "Provenance",
+            ChainEvent.event == "ProductReclaimed",
+            ChainEvent.key == str(int(gtin)),
+        )
+        .order_by(ChainEvent.block_number.desc(), ChainEvent.log_index.desc())
+        .limit(1)
+    )
+    owner = json.loads(taken)["holder"] if taken else product.merchant if product else None
     about = select(EpcisEpc.event_id).where(EpcisEpc.gtin == gtin, EpcisEpc.lot == lot)
     return {
         "product_name": product.name if product else None,
-        "product_owner": product.merchant if product else None,
+        "product_owner": owner,
         "batch_id": batch_id,
         "timeline": timeline,
         "recall_reason": recall_reason,

@@ -5,8 +5,11 @@ registered it first, whose codes then scan as no longer genuine."""
 
 from __future__ import annotations
 
+import json
+
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
+from ledger.chain.indexer import Indexer
 from ledger.trace.gs1 import check_digit
 
 from .helpers import login, make_client
@@ -36,6 +39,10 @@ def test_a_prefix_holder_takes_its_gtin_back_and_the_squatter_s_codes_stop_scann
     assert c.post("/v1/batches", json={"gtin": taken, "lot": "F-1"}, headers=squatter).status_code == 201
     issued = c.post(f"/v1/batches/{taken}/F-1/codes", json={"count": 1}, headers=squatter).json()
     assert scan(c, issued["sample"][0]).json()["verdict"] == "genuine"  # what a shopper saw until now
+    direct = _gtin("00031")  # taken back below on chain directly, not through this API
+    assert c.post("/v1/products", json={"gtin": direct, "name": "fake tea 3"}, headers=squatter).status_code == 201
+    assert c.post("/v1/batches", json={"gtin": direct, "lot": "F-3"}, headers=squatter).status_code == 201
+    direct_code = c.post(f"/v1/batches/{direct}/F-3/codes", json={"count": 1}, headers=squatter).json()["sample"][0]
 
     for bad in ("95060", "0950601x", 950601):  # refused naming the field, nothing proposed
         action = {"type": "assign_prefix", "prefix": bad, "holder": members["merchant_a"].address}
@@ -61,3 +68,12 @@ def test_a_prefix_holder_takes_its_gtin_back_and_the_squatter_s_codes_stop_scann
     assert c.get(f"/v1/products/{taken}", headers=squatter).status_code == 404  # the brand's now
     assert [b["lot"] for b in c.get("/v1/batches", headers=brand).json() if b["gtin"] == taken] == ["F-1"]
     assert scan(c, issued["sample"][0]).json()["verdict"] != "genuine"  # anchored by one not the owner
+
+    # taken back with the brand's own key on chain, not through the API: once the indexer has read the
+    # event, the squatter's codes stop scanning genuine all the same
+    assert scan(c, direct_code).json()["verdict"] == "genuine"
+    prov = dep.contract("Provenance")
+    dep.sender(members["merchant_a"]).transact(prov.functions.reclaimProduct(int(direct)))
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    answer = scan(c, direct_code).json()
+    assert answer["verdict"] == "forged" and "not_the_owner" in json.dumps(answer), answer
