@@ -163,6 +163,14 @@ def post_vouches(
     return _chain(lambda: tree.vouch(db, _deployment(request), sender_of(request, member), handed))
 
 
+@router.get(
+    "/roots",
+    summary="Every anchored root recomputed from the logs: right or wrong, revoked or not (governor, auditor)",
+)
+def get_roots(request: Request, _: Member = Depends(require(Role.GOVERNOR, Role.AUDITOR))) -> list[dict]:
+    return tree.verify_roots(_deployment(request))
+
+
 @router.post(
     "/roots/confirmations",
     summary="Recompute every root from the logs and confirm the right ones with the auditor's key (auditor)",

@@ -31,6 +31,26 @@ try {
     row, { timeout: 60000 });
   report.after = await page.textContent(row);
   report.status = await page.textContent('#governor-status');
+  // a GS1 company prefix to a merchant: the form shows the prefix and names the address its holder
+  const holder = await page.$$eval('#members tbody tr', (trs) => {
+    const tr = trs.find((t) => t.cells[1].textContent.includes('商家'));
+    return tr && tr.querySelector('code').title;
+  });
+  await page.selectOption('#propose-type', 'assign_prefix');
+  report.prefix_form = {
+    prefix_shown: await page.isVisible('#propose-prefix'),
+    root_shown: await page.isVisible('#propose-root'),
+    holder_label: await page.textContent('label[for="propose-address"]'),
+  };
+  const prefix = String(6900000 + Math.floor(Math.random() * 99999));
+  await page.fill('#propose-prefix', prefix);
+  await page.fill('#propose-address', holder);
+  await page.fill('#propose-reason', '品牌商取得厂商识别代码');
+  await page.click('#propose-form button[type="submit"]');
+  await page.waitForFunction(() => /#\d+/.test(document.querySelector('#propose-status').textContent)
+    || document.querySelector('#propose-status.error'), null, { timeout: 60000 });
+  report.proposed = { prefix, status: await page.textContent('#propose-status') };
+  report.roots_status = await page.textContent('#roots-status');
 } catch (err) {
   report.errors.push(String(err && err.stack || err));
 } finally {

@@ -201,7 +201,12 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert f"接纳 {newcomer[:6]}…{newcomer[-4:]} 为检验机构" in before and "a new lab" in before and "待批准" in before
     assert "提案人" in before and "过期时间" in before, before
     assert "已执行" in report["after"], report
-    assert len(report["signed_calls"]) == 1 and "Governance" in report["signed_calls"][0], report["signed_calls"]
+    # the approval, then the proposal below: each a Governance call the governor read and signed
+    assert len(report["signed_calls"]) == 2 and all("Governance" in c for c in report["signed_calls"]), report
+    # the proposal form takes a GS1 company prefix and its holder, and proposes it (signed in the page)
+    assert report["prefix_form"] == {"prefix_shown": True, "root_shown": False, "holder_label": "持有商家地址"}, report
+    assert f"将 GS1 厂商识别代码 {report['proposed']['prefix']} 分配给 商家" in report["proposed"]["status"], report
+    assert report["roots_status"] == "本链尚未部署购买证明合约。" or "已锚定" in report["roots_status"], report
     assert dep.contract("Membership").functions.rolesOf(newcomer).call() == int(Role.INSPECTOR)
     merchant = dep.manifest["members"]["merchant_a"]["address"]
     assert f"{merchant[:6]}…{merchant[-4:]}" in report["members"] and "商家" in report["members"]

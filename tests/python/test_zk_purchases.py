@@ -427,6 +427,62 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     assert (summary["disputes"], summary["claims"]) == (1, 0), summary
 
 
+def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts):
+    """One auditor's key revokes a right root (voiding is one key: safety first); governors see it
+    listed as revoked and recomputed right, one proposes putting it back with the root as the
+    decimal digits a browser sends, a second approves, and the root proves again. Only governors
+    and auditors read the list."""
+    s, dep = signed_in(stack), stack["dep"]
+    c = dep.contract("PurchaseProofs")
+    lot = new_lot(s)
+    deliver(s, order(s, lot, node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(s["gtin"], lot))))
+    anchor(s)
+    root = tree.latest_root(dep)  # the one just anchored, right
+    Sender(dep.w3, s["members"]["auditor"], dep.decoder()).transact(c.functions.revokeRoot(root))
+    assert not c.functions.rootValid(root).call()
+
+    g1, g2 = (accounts[i] for i in GOVERNOR_INDEXES[:2])
+    h1 = login_over_http(s["url"], g1)
+    r = httpx.get(s["url"] + "/v1/purchases/roots", headers=h1, timeout=60)
+    assert r.status_code == 200, r.text
+    listed = next(x for x in r.json() if x["root"] == str(root))
+    assert listed["ok"] and listed["revoked"], listed
+    assert httpx.get(s["url"] + "/v1/purchases/roots", headers=s["h"]["merchant_a"], timeout=60).status_code == 403
+    assert httpx.get(s["url"] + "/v1/purchases/roots", timeout=60).status_code == 401
+
+    action = {"type": "reinstate_root", "root": str(root)}  # past 2^53: digits, as the console sends it
+    for bad in ("0", "12a", str(2**256), "", " 1"):
+        r = httpx.post(
+            s["url"] + "/v1/governance/proposals",
+            json={"action": action | {"root": bad}, "reason": "x"},
+            headers=h1,
+            timeout=60,
+        )
+        assert r.status_code == 422, (bad, r.text)
+    r = httpx.post(
+        s["url"] + "/v1/governance/proposals",
+        json={"action": action, "reason": "revoked in error"},
+        headers=h1,
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    shown = next(
+        p for p in httpx.get(s["url"] + "/v1/governance/proposals", headers=h1, timeout=60).json() if p["id"] == pid
+    )
+    assert shown["action"] == action, shown  # given back as digits, exactly
+    r = httpx.post(
+        f"{s['url']}/v1/governance/proposals/{pid}/approvals",
+        json={},
+        headers=login_over_http(s["url"], g2),
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert c.functions.rootValid(root).call()
+    listed = next(x for x in tree.verify_roots(dep) if x["root"] == str(root))
+    assert listed["ok"] and not listed["revoked"]
+
+
 def test_the_worker_anchors_the_tree_on_size_or_age(stack):
     """`ledger worker`'s purchases-tree loop, beside the API on its database: one delivered purchase
     waits until the loop has run 25 s (the period trigger); three at once go without waiting

@@ -13,11 +13,16 @@ function roleWords(roles) {
   return list.map((r) => T[`role_${r}`] || r).join(T.list_sep);
 }
 
+// a purchase root (a field element in decimal) as people compare them: its first and last digits
+function shortRoot(root) { const r = String(root); return r.length > 16 ? `${r.slice(0, 8)}…${r.slice(-6)}` : r; }
+
 // an action as a sentence in the page's language, its values as people read them
 export function sentence(a) {
   const v = { ...a };
   if (a.address) v.address = short(a.address);
   if (a.merchant) v.merchant = who(a.merchant);
+  if (a.holder) v.holder = who(a.holder);
+  if (a.root !== undefined) v.root = shortRoot(a.root);
   if (a.roles !== undefined) v.roles = roleWords(a.roles);
   for (const k of ['minimum_fen', 'threshold_fen']) if (a[k] !== undefined) v[k] = yuan(a[k]);
   if (a.seconds !== undefined) v.seconds = duration(a.seconds);
@@ -88,6 +93,29 @@ async function loadParameters() {
   ]);
 }
 
+// purchase roots an auditor's or the operator's key revoked: the council may put back one the logs
+// recompute right (PurchaseProofs.reinstateRoot); the button fills the proposal form, the reason is theirs
+async function loadRoots() {
+  let roots;
+  try { roots = await api('/v1/purchases/roots'); } catch (err) {
+    if (err.status === 409) { say('roots-status', T.roots_none_deployed); return; }  // no purchase proofs here
+    throw err;
+  }
+  const revoked = roots.filter((r) => r.revoked);
+  say('roots-status', fill(T.roots_counts, { all: roots.length, revoked: revoked.length }));
+  rows('roots', [...revoked].reverse(), (r) => {
+    const c = document.createElement('code'); c.textContent = shortRoot(r.root); c.title = r.root;
+    const propose = button(T.propose_reinstate, `${T.propose_reinstate} ${shortRoot(r.root)}`, () => {
+      $('propose-type').value = 'reinstate_root';
+      showFields();
+      $('propose-root').value = r.root;
+      $('propose-reason').focus();
+    });
+    propose.disabled = !r.ok;  // a root the logs do not give stays revoked
+    return [String(r.seq), c, r.ok ? T.root_right : T.root_wrong, T.root_revoked, propose];
+  });
+}
+
 // the proposal form: only the fields its type takes, values as people type them (yuan, days, %)
 function action() {
   const type = $('propose-type').value;
@@ -104,6 +132,8 @@ function action() {
   if (['set_withdrawal_cooldown', 'set_settlement_timeout', 'set_return_window'].includes(type)) a.seconds = seconds;
   if (['set_ruling', 'set_case_ruling'].includes(type)) Object.assign(a, { threshold_fen: money, quorum: count });
   if (type === 'set_threshold') a.threshold = count;
+  if (type === 'assign_prefix') Object.assign(a, { prefix: $('propose-prefix').value.trim(), holder: address });
+  if (type === 'reinstate_root') a.root = $('propose-root').value.trim();  // decimal digits: past 2^53
   if (type === 'set_caps') {
     Object.assign(a, { platform_fee_bps: pct($('propose-fee').value),
       referral_bps: $('propose-referral').value.split('/').map((x) => pct(x.trim())) });
@@ -117,12 +147,14 @@ function showFields() {
     el.hidden = !el.dataset.for.split(' ').includes(type);
   }
   if (['add_governor', 'remove_governor'].includes(type)) $('propose-address').closest('p').hidden = false;
+  $('propose-address').labels[0].textContent = type === 'assign_prefix' ? T.prefix_holder : T.address;
 }
 
 export function initGovernor() {
   const fail = (id) => (err) => say(id, T.error + err.message, true);
   // members first (proposals and minimums name them), then parameters and proposals together
   loadMembers().then(() => Promise.all([loadParameters(), loadProposals()])).catch(fail('governor-status'));
+  loadRoots().catch(fail('roots-status'));
   $('propose-type').addEventListener('change', showFields);
   showFields();
   $('propose-form').addEventListener('submit', async (e) => {
