@@ -109,6 +109,10 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     uint256 public totalEscrowed;
     /// @notice total credited and not yet pulled
     uint256 public totalOwed;
+    /// @notice merchant => the most it pays each referral level of an order it sells, in basis
+    /// points (level 1 in the low 16 bits): set by the merchant alone, so the platform's key cannot
+    /// pay referrers of its choosing more of a merchant's proceeds than the merchant agreed to
+    mapping(address => uint48) public referralTermsOf;
 
     event CapsSet(uint16 platformFeeCapBps, uint16[3] referralCapBps);
     event TimeoutSet(uint64 settlementTimeout);
@@ -130,6 +134,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice an order in a settlement batch that could not be settled yet (status, deadline)
     event SettleSkipped(bytes32 indexed key, Status status, uint64 deadline);
     event PayoutWithdrawn(address indexed account, uint256 amount);
+    event ReferralTermsSet(address indexed merchant, uint16[3] bps);
 
     error AmountTooLarge(uint256 index, uint256 amount);
     error BadBatch(uint256 words);
@@ -152,6 +157,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error BadQuorum(uint8 quorum);
     error NothingOwed(address account);
     error PeriodTooLong(uint64 period, uint64 max);
+    error ReferralAboveTerms(uint256 index, uint256 level, uint256 bps, uint256 agreed);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
@@ -212,6 +218,14 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice The referral caps per level, in basis points.
     function referralCapBps() external view returns (uint16[3] memory) {
         return _referralCapBps;
+    }
+
+    /// @notice The calling merchant's referral terms: the most each level of an order it sells may
+    /// pay (basis points; the on-chain caps still apply). Orders escrowed later are held to them.
+    function setReferralTerms(uint16[3] calldata bps) external {
+        _checkRole(msg.sender, Roles.MERCHANT);
+        referralTermsOf[msg.sender] = uint48(bps[0]) | (uint48(bps[1]) << 16) | (uint48(bps[2]) << 32);
+        emit ReferralTermsSet(msg.sender, bps);
     }
 
     // -- the lifecycle --------------------------------------------------------------------------
@@ -452,6 +466,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     {
         w.checkTerms(i, run.caps);
         _checkParties(w, accounts, run.checked);
+        uint256 lv = w.levels();
+        if (lv != 0) _checkReferralTerms(w, i, lv, _at(accounts, w.merchantIdx()));
         (uint256 h, address payer) = w.commitment(key, accounts);
         if (payer != msg.sender) revert PayerNotCaller(payer);
         uint256 slot = w.slot();
@@ -517,6 +533,16 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (ci != NO_CARRIER && _once(checked, 2 * ci + 1)) {
             address c = _at(accounts, ci);
             if (!membership.hasAnyRole(c, Roles.LOGISTICS)) revert NotACarrier(c);
+        }
+    }
+
+    /// @dev Each referral rate of order `i` within what its merchant agreed to pay that level.
+    function _checkReferralTerms(TermsWord w, uint256 i, uint256 lv, address merchant) private view {
+        uint256 agreed = referralTermsOf[merchant];
+        for (uint256 l = 0; l < lv; l++) {
+            uint256 bps = w.rateBps(l);
+            uint256 most = (agreed >> (16 * l)) & 0xFFFF;
+            if (bps > most) revert ReferralAboveTerms(i, l + 1, bps, most);
         }
     }
 

@@ -69,6 +69,7 @@ _REVERT_STATUS = {
     "InvalidLot": 422,
     "ZeroAmount": 422,
     "RateAboveCap": 422,
+    "ReferralAboveTerms": 422,  # a referral rate above what the order's merchant agreed to
     "TooManyLevels": 422,
     "NotAMerchant": 422,
     "UnknownCase": 404,

@@ -162,6 +162,11 @@ def deploy(
     )
     calls.append((vault.address, vault.encode_abi("setCaseRuling", [CASE_THRESHOLD_FEN, CASE_QUORUM])))
     _govern(gov, governors, calls)
+    # the development merchants agree, each with its own key, to pay referrers up to the caps
+    merchants = [Sender(w3, accounts[i], decoder) for i, (_, roles) in DEV_LAYOUT.items() if roles & Role.MERCHANT]
+    terms = settlement.functions.setReferralTerms(list(REFERRAL_CAPS_BPS))
+    for m, h in [(m, m.submit(terms)) for m in merchants]:
+        m.wait(h)
 
     manifest = {
         "chain_id": w3.eth.chain_id,

@@ -130,9 +130,11 @@ def vault(GuaranteeVault, membership, token, governors):
 
 
 @pytest.fixture(scope="module")
-def settlement(OrderSettlement, membership, token, governance, governors, treasury):
+def settlement(OrderSettlement, membership, token, governance, governors, treasury, merchant, merchant_b):
     s = OrderSettlement.deploy(membership, token, treasury, TIMEOUT, {"from": governors[0]})
     govern(governance, governors, s, "setCaps", PLATFORM_CAP, REFERRAL_CAPS)
+    for m in (merchant, merchant_b):  # each merchant agrees to pay referrers up to the caps
+        s.setReferralTerms(REFERRAL_CAPS, {"from": m})
     return s
 
 

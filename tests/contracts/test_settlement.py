@@ -89,6 +89,28 @@ def test_escrow_refusals(approved, platform, merchant, referrers, producer, logi
     assert approved.totalEscrowed() == 0
 
 
+def test_referrers_are_paid_at_most_what_the_merchant_agreed(approved, platform, merchant_b, referrers, outsider):
+    """The platform's key names an order's referrers and rates within the caps, but the money is the
+    merchant's: each level's rate is at most what the merchant itself set (`setReferralTerms`)."""
+    with reverts("MissingRole"):
+        approved.setReferralTerms([10, 10, 10], {"from": platform})  # not a merchant: not its proceeds
+    tx = approved.setReferralTerms([300, 0, 0], {"from": merchant_b})
+    assert list(tx.events["ReferralTermsSet"]["bps"]) == [300, 0, 0]
+    assert approved.referralTermsOf(merchant_b) == 300
+    for bps in ([301], [300, 1]):
+        with reverts("ReferralAboveTerms"):
+            call(
+                approved.escrow,
+                [terms(platform, merchant_b, referrers[: len(bps)], bps, name="above")],
+                sender=platform,
+            )
+    call(approved.escrow, [terms(platform, merchant_b, referrers[:2], [300, 0], name="within")], sender=platform)
+    call(approved.escrow, [terms(platform, merchant_b, name="no referrers", slot=2)], sender=platform)
+    approved.setReferralTerms([0, 0, 0], {"from": merchant_b})  # opted out: no referral from its proceeds
+    with reverts("ReferralAboveTerms"):
+        call(approved.escrow, [terms(platform, merchant_b, referrers[:1], [1], name="any", slot=3)], sender=platform)
+
+
 def test_carrier_delivery_window_and_exact_split(
     approved, funded, chain, platform, merchant, referrers, logistics, outsider, treasury
 ):

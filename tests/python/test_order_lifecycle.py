@@ -335,3 +335,27 @@ def test_one_refund_transaction_answers_for_one_refund_whichever_path_sent_it(ap
     assert r.status_code == 200 and r.json()["refunded_fen"] == 300, r.text
     txs = [s["tx"] for s in r.json()["history"] if s.get("refund_fen")]
     assert len(set(txs)) == 3 and all(w3.eth.get_transaction_receipt(t)["status"] == 1 for t in txs)
+
+
+def test_referrers_get_at_most_what_the_merchant_agreed(api, members):
+    """The platform's rule offers referrers its rates; the merchant, with its own key, sets the most
+    each level of its orders pays, and an order pays the lower of the two (the contract refuses
+    more, docs/money.md). Only a merchant sets its own terms; anyone signed in reads them."""
+    c, h, _ = api
+    merchant = members["merchant_b"].address
+    r = c.get(f"/v1/referral-terms/{merchant}", headers=h["producer"])
+    assert r.status_code == 200 and r.json()["referral_bps"] == r.json()["caps_referral_bps"], r.text  # dev: the caps
+    caps = r.json()["caps_referral_bps"]
+    assert c.get(f"/v1/referral-terms/{merchant}").status_code == 401
+    assert c.put("/v1/referral-terms", json={"referral_bps": [1, 0, 0]}, headers=h["platform"]).status_code == 403
+    r = c.put("/v1/referral-terms", json={"referral_bps": [caps[0] + 1, 0, 0]}, headers=h["merchant_b"])
+    assert r.status_code == 422 and "referral_bps.0" in r.text, r.text
+    assert c.put("/v1/referral-terms", json={"referral_bps": [1.5, 0, 0]}, headers=h["merchant_b"]).status_code == 422
+    try:
+        r = c.put("/v1/referral-terms", json={"referral_bps": [100, 0, 0]}, headers=h["merchant_b"])
+        assert r.status_code == 200 and r.json()["referral_bps"] == [100, 0, 0] and r.json()["tx_hash"], r.text
+        order = escrow(c, h, members, refs=("producer", "inspector"), merchant="merchant_b")
+        assert [x["bps"] for x in order["referrers"]] == [100, 0], order  # the rule offers more: capped
+        assert escrow(c, h, members, refs=("producer",))["referrers"][0]["bps"] > 100  # merchant_a's: the rule's
+    finally:
+        c.put("/v1/referral-terms", json={"referral_bps": caps}, headers=h["merchant_b"])

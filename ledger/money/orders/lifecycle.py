@@ -105,6 +105,9 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
         if n.amount_fen > MAX_AMOUNT:
             raise InvalidInput(f"order {n.order_id}: amount above {MAX_AMOUNT} fen")
     rule = current_rule(db)
+    rule = rule | {
+        "by_merchant": settlement.referral_rates(dep, rule["referral_bps"], [n.merchant for n in new if n.referrers])
+    }
     secret = order_secret()
     salts = [order_salt(secret, n.order_id) for n in new]
     keys = [order_key(n.order_id, s) for n, s in zip(new, salts, strict=True)]
@@ -157,7 +160,7 @@ def _escrow_with_slots(
                 payer=platform.address,
                 slot=slot,
                 referrers=tuple(n.referrers),
-                referral_bps=tuple(rule["referral_bps"][: len(n.referrers)]),
+                referral_bps=tuple(rule["by_merchant"][n.merchant][: len(n.referrers)]) if n.referrers else (),
                 platform_fee_bps=rule["platform_fee_bps"],
                 carrier=n.carrier,
             )

@@ -5,7 +5,7 @@ amounts are integer fen; the contract splits each order exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -61,6 +61,23 @@ def caps(dep: Deployment) -> tuple[int, list[int]]:
     """(platform fee cap, [level 1, 2, 3 caps]) in basis points, as governance set them."""
     s = _c(dep)
     return int(s.functions.platformFeeCapBps().call()), [int(x) for x in s.functions.referralCapBps().call()]
+
+
+def referral_terms(dep: Deployment, merchant: str) -> list[int]:
+    """The most `merchant` agreed to pay referral levels 1, 2, 3 of its orders (basis points)."""
+    word = int(_c(dep).functions.referralTermsOf(merchant).call())
+    return [(word >> (16 * level)) & 0xFFFF for level in range(3)]
+
+
+def set_referral_terms(dep: Deployment, merchant: Any, bps: Sequence[int]) -> Any:
+    """The merchant's own transaction: its referral terms (see `referral_terms`)."""
+    return merchant.transact(_c(dep).functions.setReferralTerms(list(bps)))
+
+
+def referral_rates(dep: Deployment, offered: Sequence[int], merchants: Iterable[str]) -> dict[str, list[int]]:
+    """Per merchant, the rates its orders pay each level: the platform's rule, but never above what
+    the merchant agreed to (the contract refuses more: `ReferralAboveTerms`)."""
+    return {m: [min(o, a) for o, a in zip(offered, referral_terms(dep, m), strict=True)] for m in set(merchants)}
 
 
 def parameters(dep: Deployment) -> dict[str, int]:
