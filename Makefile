@@ -12,7 +12,7 @@ WORKERS ?= 2
 # anvil mines one block per transaction and never reorgs; a PoA network wants more
 INDEXER_CONFIRMATIONS ?= 1
 
-.PHONY: zk system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak audit clean
+.PHONY: zk system-deps setup compile node consortium database deploy run stop lint test test-contracts test-python bench soak soak-hosts audit clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -179,6 +179,14 @@ build/openepcis/target/openepcis-peer-1.jar: bench/openepcis/pom.xml bench/opene
 SOAK_SECONDS ?= 600
 soak: setup system-deps
 	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS) $(if $(SOAK_SEED),--seed $(SOAK_SEED)) --out build/soak.json
+
+# the consortium's namespaced topology (root) with the platform's API on two hosts and PostgreSQL and
+# Redis on a third: an API host SIGKILLed, PostgreSQL crashed and restarted, a validator SIGKILLed and
+# the carrier partitioned while the consortium's load runs for SOAK_HOSTS_SECONDS; then lost and
+# duplicated orders against the chain (bench/soak_hosts.py, figures in build/soak-hosts.json)
+SOAK_HOSTS_SECONDS ?= 180
+soak-hosts: setup system-deps
+	$(BIN)/python -m bench.soak_hosts --seconds $(SOAK_HOSTS_SECONDS) --out build/soak-hosts.json
 
 # known vulnerabilities in the pinned Python and npm dependencies. Needs PyPI's JSON API (or
 # api.osv.dev) and the npm registry's advisory endpoint: neither answers on these build machines

@@ -103,6 +103,7 @@ class Load:
     def __init__(self, base: str, dep: Deployment, node_urls: list[str], depth: int):
         self.base, self.dep, self.urls, self.depth = base, dep, node_urls, depth
         self.peers = node_urls  # the nodes a timed write is also handed to, besides its writer's own
+        self.writers = TIMED_WRITERS  # the members writing timed, each through a node of `node_urls`
         accounts = dev_accounts(20)
         self.members = {label: accounts[m["account_index"]] for label, m in dep.manifest["members"].items()}
         self.headers = {w: login(base, self.members[w]) for w in ("platform", "logistics", "producer")}
@@ -118,7 +119,7 @@ class Load:
         threads = [threading.Thread(target=self._guard, args=(errors, self._lifecycles, stop, settled, c))
                    for c in range(LIFECYCLE_CLIENTS)]  # fmt: skip
         threads += [threading.Thread(target=self._guard, args=(errors, self._timed, stop, latencies, w))
-                    for w in TIMED_WRITERS]  # fmt: skip
+                    for w in self.writers]  # fmt: skip
         threads.append(threading.Thread(target=self._guard, args=(errors, self._capture, stop, captured)))
         started = time.perf_counter()
         for t in threads:
@@ -168,15 +169,19 @@ class Load:
         except Exception as exc:  # noqa: BLE001 - raised by run() in the caller's thread
             errors.append(exc)
 
+    def batch(self, client: int, n: int) -> tuple[str, list[dict]]:
+        """Client `client`'s `n`th batch of orders and its tag (the orders' ids, its Idempotency-Key)."""
+        m, tag = self.members, f"P{self.phase}C{client}B{n}-{time.time_ns()}"
+        return tag, [{"order_id": f"{tag}-{i}", "merchant": m[("merchant_a", "merchant_b")[i % 2]].address,
+                      "amount_fen": 1_000 + i, "referrers": [m["producer"].address],
+                      "carrier": m["logistics"].address} for i in range(BATCH)]  # fmt: skip
+
     def _lifecycles(self, stop: threading.Event, settled: list[int], client: int) -> None:
-        m, n = self.members, 0
+        n = 0
         with httpx.Client(base_url=self.base, timeout=120) as c:
             while not stop.is_set():
-                tag = f"P{self.phase}C{client}B{n}-{time.time_ns()}"
+                tag, orders = self.batch(client, n)
                 n += 1
-                orders = [{"order_id": f"{tag}-{i}", "merchant": m[("merchant_a", "merchant_b")[i % 2]].address,
-                           "amount_fen": 1_000 + i, "referrers": [m["producer"].address],
-                           "carrier": m["logistics"].address} for i in range(BATCH)]  # fmt: skip
                 h = {**self.headers["platform"], "Idempotency-Key": tag}
                 keys = {
                     o["order_id"]: o["order_key"]

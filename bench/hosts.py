@@ -1,6 +1,7 @@
 """API hosts as process groups for tests and benchmarks: each an `api.serve` and a `ledger
 worker` with a data directory of its own (the manifest copied in, nothing on disk shared), on the
-database, Redis and chain node its environment names."""
+database, Redis and chain node its environment names; on this machine's loopback, or on a host of
+its own (`ledger.devnet.hosts`: its `prefix`, listening on its `address`)."""
 
 from __future__ import annotations
 
@@ -22,25 +23,30 @@ from ledger.paths import ROOT
 class Host:
     """One API host: `api.serve` (one web worker) and `ledger worker`, with a data directory of its own."""
 
-    def __init__(self, name: str, root: Path, env: dict[str, str], manifest: Path):
+    def __init__(
+        self, name: str, root: Path, env: dict[str, str], manifest: Path, address: str = "127.0.0.1",
+        prefix: list[str] | None = None, port: int | None = None,
+    ):  # fmt: skip
         self.name, self.data = name, root / name
         self.data.mkdir(parents=True)
         shutil.copy(manifest, self.data / "deployment.json")  # handed over, not shared
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.address, self.prefix = address, prefix or []
+        self.port = port or free_port()
+        self.url = f"http://{address}:{self.port}"
         self.env = {**env, "LEDGER_DATA_DIR": str(self.data), "LEDGER_MANIFEST": str(self.data / "deployment.json")}
         self.env["LEDGER_RESOLVER_URL"] = self.url
         self.procs: dict[str, subprocess.Popen] = {}
 
     def _spawn(self, what: str, command: list[str]) -> None:
-        log = open(self.data / f"{what}.log", "wb")  # noqa: SIM115 - the process's, closed with it
+        log = open(self.data / f"{what}.log", "ab")  # noqa: SIM115 - the process's, closed with it
         self.procs[what] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            [*self.prefix, *command], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def start_api(self, workers: int = 1) -> None:
-        self._spawn("api", [sys.executable, "-m", "api.serve", "--port", str(self.port), "--workers", str(workers),
-                            "--log-level", "warning"])  # fmt: skip
+        self._spawn("api", [sys.executable, "-m", "api.serve", "--host", self.address, "--port", str(self.port),
+                            "--workers", str(workers), "--log-level", "warning"])  # fmt: skip
 
     def start_worker(self) -> None:
         self._spawn("worker", [sys.executable, "-m", "ledger", "worker"])

@@ -55,27 +55,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_port(port: int, timeout: float, what: str) -> None:
+def _wait_for_port(port: int, timeout: float, what: str, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.1)
-    raise ServerUnavailable(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+    raise ServerUnavailable(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
 class LocalPostgres:
-    """A PostgreSQL server of our own in `root` (created on first start, kept across restarts)."""
+    """A PostgreSQL server of our own in `root` (created on first start, kept across restarts).
 
-    def __init__(self, root: Path, port: int | None = None):
+    By default on 127.0.0.1; on another host (`ledger.devnet.hosts`: `prefix` runs it there), it
+    listens on that host's `address` and trusts the clients of `network` (e.g. "10.213.7.0/24")."""
+
+    def __init__(
+        self, root: Path, port: int | None = None, address: str = "127.0.0.1", prefix: list[str] | None = None,
+        network: str | None = None,
+    ):  # fmt: skip
         self.root, self.data = root, root / "data"
         self.port = port or free_port()
+        self.address, self.prefix, self.network = address, prefix or [], network
         self.as_user: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql+psycopg://postgres@{self.address}:{self.port}/postgres"
 
     def _bin(self, name: str) -> str:
         bin_dir = _pg_bin()
@@ -92,51 +99,60 @@ class LocalPostgres:
             r = _run([*self.as_user, self._bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"])
             if r.returncode != 0:
                 raise ServerUnavailable(f"initdb in {self.data} failed: {r.stderr.strip()[-300:]}")
+            if self.network:  # throwaway servers: trust, as on loopback
+                with open(self.data / "pg_hba.conf", "a") as hba:
+                    hba.write(f"host all all {self.network} trust\n")
         if _run([*self.as_user, self._bin("pg_ctl"), "-D", str(self.data), "status"]).returncode == 0:
             return self.url  # already running (a second `make run`)
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
+        options = f"-c listen_addresses={self.address} -c port={self.port} -c unix_socket_directories={self.root}"
         options += " -c fsync=off -c max_connections=200"  # a test server: speed over durability
         r = _run(
-            [*self.as_user, self._bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-             "-o", options, "-w", "-t", "60", "start"]
+            [*self.prefix, *self.as_user, self._bin("pg_ctl"), "-D", str(self.data),
+             "-l", str(self.root / "server.log"), "-o", options, "-w", "-t", "60", "start"]
         )  # fmt: skip
         if r.returncode != 0:
             log = (self.root / "server.log").read_text()[-400:] if (self.root / "server.log").exists() else ""
             raise ServerUnavailable(f"PostgreSQL did not start in {self.data}: {r.stderr.strip()[-200:]} {log}")
-        _wait_for_port(self.port, 30, "PostgreSQL")
+        _wait_for_port(self.port, 30, "PostgreSQL", self.address)
         return self.url
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m mode`: "fast" rolls back and closes cleanly, "immediate" is a crash (the
+        next start recovers from the WAL)."""
         if (self.data / "postmaster.pid").exists():
-            _run([*self.as_user, self._bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+            _run([*self.as_user, self._bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
 
 class LocalRedis:
-    """A Redis server of our own, its data in `root`."""
+    """A Redis server of our own, its data in `root` (on another host: `address`, `prefix`)."""
 
-    def __init__(self, root: Path, port: int | None = None):
+    def __init__(
+        self, root: Path, port: int | None = None, address: str = "127.0.0.1", prefix: list[str] | None = None
+    ):
         self.root = root
         self.port = port or free_port()
+        self.address, self.prefix = address, prefix or []
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.address}:{self.port}/0"
 
     def start(self) -> str:
         install("redis")
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "server.log", "ab") as log:
             self.proc = subprocess.Popen(
-                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.root),
-                 "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+                [*self.prefix, "redis-server", "--bind", self.address, "--port", str(self.port),
+                 "--dir", str(self.root), "--save", "", "--appendonly", "no",
+                 "--protected-mode", "yes" if self.address == "127.0.0.1" else "no"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
-        _wait_for_port(self.port, 30, "Redis")
+        _wait_for_port(self.port, 30, "Redis", self.address)
         return self.url
 
     def ping(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+        with socket.create_connection((self.address, self.port), timeout=5) as s:
             s.sendall(b"PING\r\n")
             return s.recv(64).startswith(b"+PONG")
 
