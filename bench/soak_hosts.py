@@ -196,6 +196,8 @@ class Soak:
             rows = c.execute(select(Order.status).where(func.lower(Order.order_key).in_(on_chain))).scalars()
             statuses = dict(Counter(rows))
         engine.dispose()
+        if set(statuses) - {"settled"}:  # settled on chain: the table must say so (settled_before)
+            self.problems.append(f"orders settled on chain whose request died are {statuses} in the table")
         return {
             "soak_hosts.orders_unanswered_settled": len(keys),
             "soak_hosts.orders_unanswered_settled_on_chain": len(on_chain),

@@ -359,3 +359,34 @@ def test_referrers_get_at_most_what_the_merchant_agreed(api, members):
         assert escrow(c, h, members, refs=("producer",))["referrers"][0]["bps"] > 100  # merchant_a's: the rule's
     finally:
         c.put("/v1/referral-terms", json={"referral_bps": caps}, headers=h["merchant_b"])
+
+
+def test_a_settlement_whose_answer_was_lost_is_recorded_when_settled_again(api, members):
+    """The settlement reached the chain but its request died before the table recorded it (the API
+    host killed, the database down: `make soak-hosts` found 400 such orders left "delivered"). Asked
+    again, the chain skips them as settled; the table then takes that earlier settlement, its
+    transaction and split, instead of calling them skipped forever."""
+    from sqlalchemy.orm import Session
+
+    from ledger.money.orders.books import terms_of
+    from ledger.store.models import Order
+
+    c, h, dep = api
+    orders = [escrow(c, h, members, amount=30_000 + i, carrier=None) for i in range(2)]
+    for o in orders:
+        assert c.post(f"/v1/orders/{o['order_id']}/confirm", headers=h["platform"]).status_code == 200
+    later(dep, WEEK + 1)
+    with Session(c.app.state.services.engine) as db:
+        terms = [terms_of(db.get(Order, o["order_id"])) for o in orders[:1]]
+    lost = settlement.settle(dep, Sender(dep.w3, members["platform"], dep.decoder()), terms)  # answer never recorded
+    ids = [o["order_id"] for o in orders]
+    r = c.post("/v1/orders/settle", json={"order_ids": ids}, headers=h["merchant_a"])
+    assert r.status_code == 200 and r.json()["skipped"] == [], r.text
+    settled = {s["order_id"]: s for s in r.json()["settled"]}
+    assert set(settled) == set(ids)
+    first = c.get(f"/v1/orders/{ids[0]}", headers=h["merchant_a"]).json()
+    assert first["status"] == "settled" and first["history"][-1]["tx"] == "0x" + bytes(lost["transactionHash"]).hex()
+    s = settled[ids[0]]["settlement"]
+    assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 30_000  # the split the chain paid
+    again = c.post("/v1/orders/settle", json={"order_ids": ids}, headers=h["merchant_a"]).json()
+    assert again["settled"] == [] and {x["status"] for x in again["skipped"]} == {"settled"}

@@ -268,13 +268,14 @@ def settle_orders(
     receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms), settling=True)
     splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
     tx, settled = tx_of(receipt), []
+    earlier = settlement.settled_before(dep, [t for t in terms if t.key not in splits])  # answers lost
     for o, t in zip(due, terms, strict=True):
-        split = splits.get(t.key)
+        done, split = (tx, splits[t.key]) if t.key in splits else earlier.get(t.key, (tx, None))
         if split is None:  # the chain skipped it (changed since we read the table)
             skipped.append({"order_id": o.order_id, "status": o.status, "due_at": None})
             continue
-        o.close_tx = tx
-        log_step(o, "settled", tx, by_timeout=split["by_timeout"])
+        o.close_tx = done
+        log_step(o, "settled", done, by_timeout=split["by_timeout"])
         settled.append((o, split))
     free_slots(db, [o.order_key for o, _ in settled])
     return settled, skipped

@@ -248,6 +248,25 @@ def settlements_of(dep: Deployment, receipt: Any, levels: dict[bytes, int]) -> d
     return out
 
 
+def settled_before(dep: Deployment, orders: Sequence[OrderTerms]) -> dict[bytes, tuple[str, dict[str, Any]]]:
+    """key => (transaction, split) of each of `orders` an earlier settlement already paid out (a
+    request whose answer was lost: the API host died, or the database, before it recorded it)."""
+    if not orders:
+        return {}
+    levels = {t.key: len(t.referrers) for t in orders}
+    found = (
+        _c(dep)
+        .events.OrderSettled()
+        .get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"key": list(levels)})
+    )
+    out = {}
+    for tx in dict.fromkeys(bytes(e["transactionHash"]) for e in found):
+        for key, split in settlements_of(dep, light_receipt(dep.w3, tx), levels).items():
+            if key in levels:
+                out[key] = ("0x" + tx.hex(), split)
+    return out
+
+
 def owed(dep: Deployment, account: str) -> dict[str, int]:
     return {
         "settlement_fen": int(_c(dep).functions.owed(account).call()),
