@@ -69,6 +69,14 @@ try {
   report.payouts_status = await page.textContent('#payouts-status');
   report.owed_after = await owed();
   report.withdrawal_status = await page.textContent('#deposit-status');
+  // the merchant's referral terms: level 3 lowered to 0.5 %, a transaction signed in the page
+  report.referral_before = await page.textContent('#referral-terms');
+  await page.fill('#referral-3', '0.5');
+  await page.click('#referral-form button[type="submit"]');
+  await page.waitForFunction(() => /^(完成|Done)/.test(document.querySelector('#referral-status').textContent)
+    || document.querySelector('#referral-status.error'), null, { timeout: 60000 });
+  report.referral_after = await page.textContent('#referral-terms');
+  report.referral_status = await page.textContent('#referral-status');
   await timed('register_and_recall', async () => {  // each a transaction signed in the page
     await page.fill('#product-gtin', newGtin);
     await page.fill('#product-name', '龙井 Longjing');

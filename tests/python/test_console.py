@@ -171,6 +171,10 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]
     assert report["owed_before"] == "CN¥3.00" and report["owed_after"] == "CN¥0.00", report  # pulled, signed here
     assert report["payouts_status"] == "Pulled to your account."
+    # referral terms shown beside the caps, and lowered with the merchant's own key
+    assert "Level 3 referrer (%)" in report["referral_before"] and "on-chain cap" in report["referral_before"], report
+    assert report["referral_status"].startswith("Done") and "0.5%" in report["referral_after"], report
+    assert dep.contract("OrderSettlement").functions.referralTermsOf(merchant.address).call() >> 32 == 50
     # each transaction was shown decoded in the page before it was signed
     calls = report["signed_calls"]
     assert len(calls) >= 6 and any("Provenance" in c and "registerProduct" in c for c in calls), calls

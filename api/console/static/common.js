@@ -161,10 +161,10 @@ export async function signTyped(typed, summary) {
   return window.ethereum.request({ method: 'eth_signTypedData_v4', params: [session.address, JSON.stringify(typed)] });
 }
 
-export async function write(path, body) {
+export async function write(path, body, method = 'POST') {
   const headers = { 'Content-Type': 'application/json' };
   if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may
-  let answer = await api(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  let answer = await api(path, { method, headers, body: JSON.stringify(body) });
   while (answer && answer.prepared_id) {  // a transaction to sign (a write may need several)
     const call = await confirmed(answer);  // shown and agreed to before any password or wallet is asked
     let signed;

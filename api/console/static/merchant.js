@@ -7,6 +7,7 @@ import { bars, everyDay } from './charts.js';
 import { wireCarbon } from './carbon.js';
 import { wireDevices } from './devices.js';
 import { loadOrderPage, wireOrders } from './orders.js';
+import { wireReferralTerms } from './referral_terms.js';
 import { wireIssues, wireReports } from './lists.js';
 
 let reloadIssues = () => {};
@@ -200,6 +201,7 @@ async function uploadEpcis(e) {
 export function initMerchant() {
   loadDeposit().catch((err) => say('deposit-status', T.error + err.message, true));
   wireOrders(loadOrders);
+  wireReferralTerms();
   loadOrders().catch((err) => say('payouts-status', T.error + err.message, true));
   loadProducts().catch(() => {});
   loadAnchoring().catch(() => {});

@@ -1,0 +1,31 @@
+// The merchant's referral terms (docs/money.md): the most each referral level of its orders pays,
+// beside the on-chain caps, and a form to change them; the change is a transaction on
+// OrderSettlement signed here with the merchant's own key, like every write. The platform's rule
+// offers referrers its rates; an order pays each level the lower of the two.
+import { $, LANG, T, api, figures, say, session, write } from './common.js';
+
+const pct = (bps) => `${bps / 100}%`;
+
+async function load() {
+  const t = await api(`/v1/referral-terms/${session.address}`);
+  figures('referral-terms', t.referral_bps.map((bps, i) => [T[`referral_level_${i + 1}`],
+    `${pct(bps)}${T.semicolon}${T.referral_cap}${T.colon}${pct(t.caps_referral_bps[i])}`]));
+  t.referral_bps.forEach((bps, i) => {
+    const input = $(`referral-${i + 1}`);
+    input.value = String(bps / 100);
+    input.max = String(t.caps_referral_bps[i] / 100);
+  });
+}
+
+export function wireReferralTerms() {
+  load().catch((err) => say('referral-status', T.error + err.message, true));
+  $('referral-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const bps = [1, 2, 3].map((n) => Math.round(Number($(`referral-${n}`).value) * 100));
+    try {
+      await write('/v1/referral-terms', { referral_bps: bps }, 'PUT');
+      await load();
+      say('referral-status', T.done + new Date().toLocaleTimeString(LANG));
+    } catch (err) { say('referral-status', T.error + err.message, true); }
+  });
+}
