@@ -5,6 +5,9 @@
 //     and posts a review through the page's form; prints {status, seconds, text}
 //   claim RECEIPT PAYTO OUT: the same, then files a claim to address PAYTO through the claim form
 //     (the amount is the batch's terms', filled in by the page); prints {status, seconds, line}
+//   dispute RECEIPT PAYTO OUT: the same, then files a dispute for an award to PAYTO, and at once asks
+//     for the award (refused: the case is open); prints {status, line, case, early: {status, line}}
+//   collect RECEIPT CASE OUT: a fresh browser collects the award of case CASE; prints {status, line}
 // Both: CSP violations, page errors and axe-core's serious findings in the report.
 import fs from 'node:fs';
 import { launch, newReport, watch, audit } from './lib.mjs';
@@ -59,6 +62,25 @@ try {
     await page.fill('li.purchase form.claim input[name=pay_to]', payTo);
     await audit(page, 'zk_mine_claim', report, out);
     await send(page, 'claim');
+  } else if (mode === 'dispute') {
+    const [receipt, payTo] = rest;
+    await openReceipt(page, receipt);
+    await page.click('li.purchase details.disputes summary');
+    await page.fill('li.purchase form.dispute textarea', '到货时已解冻变质 / arrived thawed and spoiled');
+    await page.fill('li.purchase form.dispute input[name=pay_to]', payTo);
+    await audit(page, 'zk_mine_dispute', report, out);
+    await send(page, 'dispute');
+    report.case = await page.inputValue('li.purchase form.collect input[name=case_id]');
+    const filed = { status: report.status, line: report.line };
+    await send(page, 'collect');
+    report.early = { status: report.status, line: report.line };
+    Object.assign(report, filed);
+  } else if (mode === 'collect') {
+    const [receipt, caseId] = rest;
+    await openReceipt(page, receipt);
+    await page.click('li.purchase details.disputes summary');
+    await page.fill('li.purchase form.collect input[name=case_id]', caseId);
+    await send(page, 'collect');
   } else {
     const [receipt] = rest;
     await openReceipt(page, receipt);

@@ -607,3 +607,15 @@ def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
     assert got["amount"] == f"{terms[1] // 100}.{terms[1] % 100:02d}", got  # shown in yuan
     assert got["status"] == "201", got
     assert token.functions.balanceOf(pay_to).call() == terms[1]
+    # a dispute from the same page: the batch's amount frozen as a case for arbiters; the award,
+    # refused while the case is open, collected by its number in a fresh browser once upheld
+    award_to = Account.create().address
+    got = journey("dispute", receipt, award_to)
+    assert got["status"] == "201" and got["case"], got
+    assert got["early"]["status"] == "409" and "still open" in got["early"]["line"], got
+    s["h"]["arbiter"] = login_over_http(s["url"], s["members"]["arbiter"])
+    r = post(s, f"/v1/cases/{got['case']}/close", {"pay_out": True}, "arbiter")
+    assert r.status_code == 200, r.text
+    got = journey("collect", receipt, got["case"])
+    assert got["status"] == "200", got
+    assert token.functions.balanceOf(award_to).call() == terms[1]

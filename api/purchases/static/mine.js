@@ -1,5 +1,6 @@
 // "My purchases": the purchases this browser holds secrets for (and one from a receipt link's
-// fragment), each with a review and a claim made by a proof in this browser.
+// fragment), each with a review, a claim and a dispute made by a proof in this browser, and the
+// award of a dispute collected once arbiters decided it.
 import * as shopper from "./shopper.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -34,11 +35,26 @@ function row(p) {
           pattern="\\s*\\d{1,13}([.,]\\d{1,2})?\\s*" placeholder="0.00"></label>
       <button type="submit"><span lang="zh">提出索赔</span> / <span lang="en">File a claim</span></button>
     </form>
+    <details class="disputes"><summary><span lang="zh">申请仲裁</span> / <span lang="en">Dispute</span></summary>
+      <form class="dispute">
+        <label><span lang="zh">问题说明（交给仲裁员）</span> / <span lang="en">What went wrong (for the arbiters)</span>
+          <textarea name="statement" maxlength="2000" rows="2" required></textarea></label>
+        <label><span lang="zh">赔付地址</span> / <span lang="en">Pay an award to address</span>
+          <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required></label>
+        <button type="submit"><span lang="zh">提交仲裁</span> / <span lang="en">File a dispute</span></button>
+      </form>
+      <form class="collect">
+        <label><span lang="zh">案件号</span> / <span lang="en">Case number</span>
+          <input name="case_id" inputmode="numeric" pattern="[1-9][0-9]{0,17}" required></label>
+        <button type="submit"><span lang="zh">领取裁决赔付</span> / <span lang="en">Collect the award</span></button>
+      </form>
+    </details>
     <p class="status" role="status" aria-live="polite"></p>`;
   li.querySelector(".batch").textContent = `${p.gtin} / ${p.lot}`;
   // the carrier vouches on chain for this code at hand-over: only then does the purchase join the
   // tree (the platform alone cannot put a purchase there); it says nothing of the secret
   li.querySelector(".handover .code").textContent = p.commitment;
+  if (p.case_id) li.querySelector("input[name=case_id]").value = String(p.case_id);  // filed here
   shopper.claimTerms(p).then((t) => {
     if (!t) return;
     const amount = li.querySelector("input[name=amount]");
@@ -47,11 +63,16 @@ function row(p) {
   }).catch(() => {}); // without terms the shopper types the amount; the chain refuses a wrong one
   const status = li.querySelector(".status");
   const run = async (what, job) => {
+    delete status.dataset.status; // this action's answer, not the last one's
     status.textContent = "…";
     try {
       const out = await job();
       status.dataset.status = String(out.status);
-      status.textContent = `${what}: ${out.status} ${out.body.error || "ok"} (${out.seconds.toFixed(2)} s)`;
+      const detail = typeof out.body.detail === "string" ? out.body.detail : "";
+      const said = out.body.error ? `${out.body.error} ${detail}`.trim() : "ok";
+      const extra = out.body.case_id ? ` #${out.body.case_id}` : out.body.paid_fen !== undefined ? ` ¥${yuan(out.body.paid_fen)}` : "";
+      status.textContent = `${what}: ${out.status} ${said}${extra} (${out.seconds.toFixed(2)} s)`;
+      if (out.body.case_id) li.querySelector("input[name=case_id]").value = String(out.body.case_id);
     } catch (e) {
       status.dataset.status = "error";
       status.textContent = `${what}: ${e.message}`;
@@ -72,6 +93,15 @@ function row(p) {
       return;
     }
     run("claim", () => shopper.claim(p, String(f.get("pay_to")), fen));
+  });
+  li.querySelector(".dispute").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    run("dispute", () => shopper.dispute(p, String(f.get("statement")), String(f.get("pay_to"))));
+  });
+  li.querySelector(".collect").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    run("award", () => shopper.collect(String(new FormData(ev.target).get("case_id")).trim()));
   });
   return li;
 }

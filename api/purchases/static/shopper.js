@@ -141,6 +141,11 @@ export function claimMessage(payTo, amountFen) {
   return message("claim", ["address", "uint256"], [window.ethers.getAddress(payTo), amountFen]);
 }
 
+export function disputeMessage(statement, payTo) {
+  const { keccak256, toUtf8Bytes, getAddress } = window.ethers;
+  return message("dispute", ["bytes32", "address"], [keccak256(toUtf8Bytes(statement)), getAddress(payTo)]);
+}
+
 // A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
 export async function prove(purchase, purpose, message) {
   const t0 = performance.now();
@@ -190,4 +195,21 @@ export async function claim(purchase, payTo, amountFen) {
   const [nullifier, root] = publicSignals;
   const body = { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, pay_to: payTo, amount_fen: amountFen };
   return { ...(await post("claims", body)), seconds };
+}
+
+// A dispute: what went wrong, for arbiters, and the address an award is paid to; the batch's
+// claim amount is frozen from the merchant's deposit as a case. Its number is kept here.
+export async function dispute(purchase, statement, payTo) {
+  const { proof, publicSignals, seconds } = await prove(purchase, "dispute", await disputeMessage(statement, payTo));
+  const [nullifier, root] = publicSignals;
+  const body = { gtin: purchase.gtin, lot: purchase.lot, root, nullifier, proof, statement, pay_to: payTo };
+  const out = await post("disputes", body);
+  if (out.status === 201) save({ ...purchase, case_id: out.body.case_id });
+  return { ...out, seconds };
+}
+
+// Once arbiters awarded the case: the award sent to the address the dispute named (anyone may ask).
+export async function collect(caseId) {
+  const t0 = performance.now();
+  return { ...(await post(`disputes/${caseId}/payment`, {})), seconds: (performance.now() - t0) / 1000 };
 }
