@@ -42,6 +42,7 @@ def _file(name: str) -> tuple[Path, str, bool]:
         "ffjavascript.js": (nm / "ffjavascript" / "build" / "browser.esm.js", JS, False),
         "snarkjs.min.js": (nm / "snarkjs" / "build" / "snarkjs.min.js", JS, False),
         "ethers.umd.min.js": (nm / "ethers" / "dist" / "ethers.umd.min.js", JS, False),
+        "qrcode.mjs": (nm / "qrcode-generator" / "dist" / "qrcode.mjs", JS, False),
     }
     if name in files:
         return files[name]

@@ -56,6 +56,8 @@ try {
     await openReceipt(page, receipt);
     await page.click('li.purchase details.handover summary');  // the code the courier reads at hand-over
     report.handover = await page.textContent('li.purchase details.handover code');
+    await page.locator('li.purchase details.handover img.qr').screenshot({ path: `${out}/handover-qr.png` });
+    report.handover_qr = `${out}/handover-qr.png`;  // decoded by the test with zbar
     await page.waitForFunction(() => document.querySelector('li.purchase form.claim input[name=amount]').readOnly,
       null, { timeout: 60000 });  // the batch's one amount, filled in from its terms
     report.amount = await page.inputValue('li.purchase form.claim input[name=amount]');

@@ -19,6 +19,8 @@ import time
 import httpx
 import pytest
 from eth_account import Account
+from PIL import Image
+from pyzbar.pyzbar import decode as zbar_decode
 
 from ledger.chain import governance
 from ledger.chain.client import Sender
@@ -604,6 +606,8 @@ def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
     pay_to = Account.create().address
     got = journey("claim", receipt, pay_to)
     assert got["handover"] == str(commitment), got
+    (read,) = zbar_decode(Image.open(got["handover_qr"]))  # the QR the courier's device reads
+    assert read.type == "QRCODE" and read.data.decode() == str(commitment)
     assert got["amount"] == f"{terms[1] // 100}.{terms[1] % 100:02d}", got  # shown in yuan
     assert got["status"] == "201", got
     assert token.functions.balanceOf(pay_to).call() == terms[1]

@@ -1,6 +1,7 @@
 // "My purchases": the purchases this browser holds secrets for (and one from a receipt link's
 // fragment), each with a review, a claim and a dispute made by a proof in this browser, and the
 // award of a dispute collected once arbiters decided it.
+import qrcode from "./qrcode.mjs";
 import * as shopper from "./shopper.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -19,7 +20,7 @@ function row(p) {
     <p><span lang="zh">批次</span> / <span lang="en">Batch</span> <code class="batch"></code></p>
     <details class="handover"><summary><span lang="zh">交付码：签收时出示给快递员</span> /
       <span lang="en">Hand-over code: show it to the courier when you sign for the parcel</span></summary>
-      <code class="code"></code></details>
+      <img class="qr" width="180" height="180" alt=""><code class="code"></code></details>
     <form class="review">
       <label><span lang="zh">评分</span> / <span lang="en">Rating</span>
         <select name="rating">${[5, 4, 3, 2, 1].map((r) => `<option>${r}</option>`).join("")}</select></label>
@@ -54,6 +55,13 @@ function row(p) {
   // the carrier vouches on chain for this code at hand-over: only then does the purchase join the
   // tree (the platform alone cannot put a purchase there); it says nothing of the secret
   li.querySelector(".handover .code").textContent = p.commitment;
+  // and as a QR code for the courier's device, drawn here: no server is asked to draw this code
+  const qr = qrcode(0, "M");
+  qr.addData(p.commitment);
+  qr.make();
+  const img = li.querySelector(".handover .qr");
+  img.src = qr.createDataURL(4, 16);
+  img.alt = `QR: ${p.commitment}`;
   if (p.case_id) li.querySelector("input[name=case_id]").value = String(p.case_id);  // filed here
   shopper.claimTerms(p).then((t) => {
     if (!t) return;
