@@ -7,14 +7,19 @@ on its own machine, adds a contribution with entropy that never leaves the proce
 contribute`, random bytes from the OS), and passes the new key on; everyone checks a key with
 `snarkjs zkey verify` against the circuit and phase 1, which lists every contribution's hash;
 members anchor those hashes on chain (`PurchaseProofs.anchorContribution`). As long as one
-contributor destroyed its entropy, no one can forge a proof."""
+contributor destroyed its entropy, no one can forge a proof. The round ends with a random beacon
+(a public value no one knew while contributing, e.g. a Bitcoin block hash named in advance) as the
+last contribution, and the final key is installed in `build/zk` in place of the development one."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
+import shutil
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.errors import LedgerError
 
-from .build import PTAU_POWER, BuildFailed, _run, snarkjs_cli
+from .build import BUILD, PTAU_POWER, BuildFailed, NotBuilt, _run, snarkjs_cli
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CONTRIBUTION = re.compile(r"contribution #(\d+) (.*):$")
@@ -95,6 +100,53 @@ def contribute(key_in: Path, key_out: Path, name: str) -> dict[str, Any]:
     if at is None:
         raise CeremonyFailed("snarkjs printed no contribution hash")
     return {"key": str(key_out), "name": name, "hash": _hex(lines[at + 1 : at + 5]), "sha256": sha256(key_out)}
+
+
+def beacon(key_in: Path, key_out: Path, value: str, iterations_exp: int = 10) -> dict[str, Any]:
+    """The round's last contribution: a public random `value` (32 bytes, hex) no contributor could
+    know, hashed 2^`iterations_exp` times (`snarkjs zkey beacon`); anyone recomputes it."""
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", value):
+        raise CeremonyFailed("a beacon is 32 bytes as 64 hex digits (e.g. a block hash named in advance)")
+    if not 10 <= iterations_exp <= 63:
+        raise CeremonyFailed("the beacon's iterations are 2^10 to 2^63 (snarkjs's range)")
+    hex_value = value.removeprefix("0x").lower()
+    log = _snarkjs("zkey", "beacon", str(key_in), str(key_out), hex_value, str(iterations_exp), "-n=final beacon")
+    if not Path(key_out).exists():  # snarkjs says some refusals and still exits 0
+        raise CeremonyFailed(f"snarkjs made no key: {log.strip()[-300:]}")
+    lines = log.splitlines()
+    at = next((i for i, ln in enumerate(lines) if "Contribution Hash" in ln), None)
+    out = {"key": str(key_out), "beacon": hex_value, "iterations_exp": iterations_exp, "sha256": sha256(key_out)}
+    return out | ({"hash": _hex(lines[at + 1 : at + 5])} if at is not None else {})
+
+
+def install(key: Path, r1cs: Path, ptau: Path, build_dir: Path = BUILD) -> dict[str, Any]:
+    """A round's final key in place of the development one: checked first (`zkey verify` against the
+    circuit `make zk` compiled and the phase-1 file), then `build_dir/purchase.zkey`, the
+    verification key and the Solidity verifier exported from it, and the build's manifest naming its
+    contributions. Proofs made from then on are for a PurchaseProofs deployed with that verifier
+    (`ledger zk deploy` deploys one when the verification key changed)."""
+    manifest_file = build_dir / "manifest.json"
+    if not manifest_file.exists():
+        raise NotBuilt("the purchase circuit is not built: run `make zk` first")
+    if sha256(r1cs) != sha256(build_dir / "purchase.r1cs"):
+        raise CeremonyFailed(f"{r1cs} is not the circuit {build_dir} holds: a key for another circuit")
+    contributions = verify(key, r1cs, ptau)
+    m = json.loads(manifest_file.read_text())
+    staged = {k: build_dir / f"{m['files'][k]}.installing" for k in ("zkey", "vkey", "verifier")}
+    shutil.copyfile(key, staged["zkey"])
+    _snarkjs("zkey", "export", "verificationkey", str(staged["zkey"]), str(staged["vkey"]))
+    _snarkjs("zkey", "export", "solidityverifier", str(staged["zkey"]), str(staged["verifier"]))
+    for kind, path in staged.items():  # all three exported before any replaces the development one
+        path.replace(build_dir / m["files"][kind])
+    m["contributions"] = [{"name": c["name"], "hash": c["hash"]} for c in contributions]
+    m["ceremony"] = {"key_sha256": sha256(key), "installed_at": int(time.time()), "ptau_sha256": sha256(ptau)}
+    m["ptau"] = {**m["ptau"], "file": str(ptau), "development_only": Path(ptau).name.startswith("dev_pot")}
+    m["sha256"] = {k: sha256(build_dir / v) for k, v in m["files"].items()}
+    tmp = manifest_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(m, indent=1))
+    tmp.replace(manifest_file)
+    installed = str(build_dir / m["files"]["zkey"])
+    return {"installed": installed, "contributions": m["contributions"], "sha256": m["sha256"]}
 
 
 def verify(key: Path, r1cs: Path, ptau: Path) -> list[dict[str, Any]]:
