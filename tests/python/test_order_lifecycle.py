@@ -390,3 +390,31 @@ def test_a_settlement_whose_answer_was_lost_is_recorded_when_settled_again(api, 
     assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 30_000  # the split the chain paid
     again = c.post("/v1/orders/settle", json={"order_ids": ids}, headers=h["merchant_a"]).json()
     assert again["settled"] == [] and {x["status"] for x in again["skipped"]} == {"settled"}
+
+
+def test_a_merchant_lowering_its_terms_mid_escrow_does_not_fail_the_batch(api, members, monkeypatch):
+    """Terms read, then lowered by the merchant before the escrow is mined: the chain refuses the
+    batch (ReferralAboveTerms), the terms are read again and the batch escrowed, so a merchant
+    changing its terms cannot fail the platform's batches (which hold other merchants' orders)."""
+    c, h, _ = api
+    real = settlement.referral_rates
+    calls = []
+
+    def stale_first(dep, offered, merchants):
+        calls.append(1)
+        got = real(dep, offered, merchants)
+        return {m: list(offered) for m in got} if len(calls) == 1 else got  # read before the merchant lowered them
+
+    try:
+        assert (
+            c.put("/v1/referral-terms", json={"referral_bps": [100, 0, 0]}, headers=h["merchant_b"]).status_code == 200
+        )
+        monkeypatch.setattr(settlement, "referral_rates", stale_first)
+        order = escrow(c, h, members, refs=("producer",), merchant="merchant_b")
+        assert [x["bps"] for x in order["referrers"]] == [100] and len(calls) == 2, (order, calls)
+    finally:
+        monkeypatch.undo()
+        caps = c.get(f"/v1/referral-terms/{members['merchant_b'].address}", headers=h["producer"]).json()[
+            "caps_referral_bps"
+        ]
+        c.put("/v1/referral-terms", json={"referral_bps": caps}, headers=h["merchant_b"])

@@ -11,36 +11,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
-from ledger.chain.client import Sender, TransactionFailed
+from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
 from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.money.orders import settlement
-from ledger.money.orders.books import free_slots, mark_foreign, order_secret, take_slots, terms_of
+from ledger.money.orders.books import free_slots, order_secret, terms_of
+from ledger.money.orders.escrows import NewOrder, escrow_with_slots
 from ledger.money.orders.reorged import after_reorg
-from ledger.money.orders.terms import MAX_AMOUNT, OrderTerms, order_key, order_salt
+from ledger.money.orders.terms import MAX_AMOUNT, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
 
 DEFAULT_RULE = {"platform_fee_bps": 500, "referral_bps": [500, 200, 100]}
 OPEN = ("escrowed", "delivered", "disputed")
 MAX_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    order_id: str
-    merchant: str
-    amount_fen: int
-    referrers: tuple[str, ...] = ()
-    carrier: str | None = None
-    shopper: str | None = None
 
 
 def current_rule(db: DbSession) -> dict[str, Any]:
@@ -111,7 +101,7 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
     secret = order_secret()
     salts = [order_salt(secret, n.order_id) for n in new]
     keys = [order_key(n.order_id, s) for n, s in zip(new, salts, strict=True)]
-    receipt, terms = _escrow_with_slots(db, dep, platform, new, keys, rule)
+    receipt, terms = escrow_with_slots(db, dep, platform, new, keys, rule)
     (batch,) = settlement.events(dep, receipt, ("EscrowBatch",))["EscrowBatch"]
     settle_after = from_epoch(int(batch["settleAfter"]))
     now, tx = datetime.now(UTC), tx_of(receipt)
@@ -141,47 +131,6 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
         db.add(o)
         rows.append(o)
     return rows
-
-
-def _escrow_with_slots(
-    db: DbSession, dep: Deployment, platform: Sender, new: Sequence[NewOrder], keys: list[bytes], rule: dict[str, Any]
-) -> tuple[Any, list[OrderTerms]]:
-    """Take slots and escrow; a slot the chain says is in use elsewhere is set aside and the batch
-    tried again (at most three times)."""
-    holders = ["0x" + k.hex() for k in keys]
-    floor = int(dep.contract("OrderSettlement").functions.slotHighWater(platform.address).call())
-    for attempt in range(3):
-        slots = take_slots(db, holders, max(floor, 1))
-        terms = [
-            OrderTerms(
-                key=k,
-                amount=n.amount_fen,
-                merchant=n.merchant,
-                payer=platform.address,
-                slot=slot,
-                referrers=tuple(n.referrers),
-                referral_bps=tuple(rule["by_merchant"][n.merchant][: len(n.referrers)]) if n.referrers else (),
-                platform_fee_bps=rule["platform_fee_bps"],
-                carrier=n.carrier,
-            )
-            for n, k, slot in zip(new, keys, slots, strict=True)
-        ]
-        try:
-            return settlement.escrow(dep, platform, terms), terms
-        except TransactionFailed as exc:
-            # refused as SlotInUse, or mined and reverted (an earlier attempt was pending when this
-            # one was simulated): if the slots hold this very batch, that attempt's answer was lost
-            if exc.error in ("SlotInUse", None) and (earlier := settlement.escrowed_before(dep, terms)) is not None:
-                return earlier, terms
-            free_slots(db, holders)
-            db.commit()
-            if exc.error != "SlotInUse" or attempt == 2:
-                raise
-            mark_foreign(db, int(exc.error_args[1]))
-        # Anything else (the node stopped answering, the receipt did not come in time) leaves the
-        # outcome unknown: the slots stay with these keys, so a retry lands in the same slots and
-        # either escrows once or finds the earlier escrow there.
-    raise AssertionError("unreachable")
 
 
 def _epoch(t: datetime) -> int:
