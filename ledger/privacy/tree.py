@@ -25,8 +25,9 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.store.models import Order
 from ledger.store.purchase_tables import PurchaseCommitment, PurchaseForeignLeaf
 
-from . import chunks, node, onchain
+from . import chunks, onchain
 from .fields import FIELD
+from .roots import confirm_roots, latest_root, verify_roots  # noqa: F401 - the tree's roots, as callers know them
 
 DEPTH = chunks.DEPTH
 CAPACITY = 1 << DEPTH
@@ -251,50 +252,3 @@ def _forget_earlier_tree(db: DbSession) -> None:
     )
     db.execute(delete(PurchaseForeignLeaf))
     db.commit()
-
-
-def confirm_roots(dep: Deployment, auditor: Sender) -> dict[str, list[str]]:
-    """An auditor's check: every root recomputed from the logs; each valid one found right and not
-    yet confirmed is confirmed on chain with the auditor's key (claims and disputes pay only on
-    those); a wrong one is never confirmed, and listed."""
-    c = dep.contract("PurchaseProofs")
-    out: dict[str, list[str]] = {"confirmed": [], "wrong": []}
-    for r in verify_roots(dep):
-        root = int(r["root"])
-        if not r["ok"]:
-            out["wrong"].append(r["root"])
-        elif c.functions.rootValid(root).call() and not c.functions.confirmedAt(root).call():
-            auditor.transact(c.functions.confirmRoot(root))
-            out["confirmed"].append(r["root"])
-    return out
-
-
-def verify_roots(dep: Deployment) -> list[dict[str, Any]]:
-    """Recompute every anchored root from the logs: [{seq, root, expected, ok, revoked}]."""
-    anchors = onchain.anchored(dep)
-    leaves: list[int] = []
-    plan: list[tuple[int, Sequence[int]]] = []
-    for a in anchors:
-        leaves.extend(a["leaves"])
-        plan.append((len(leaves), a["zeroed"]))
-    expected = node.roots(leaves, plan) if anchors else []
-    c = dep.contract("PurchaseProofs")
-    return [
-        {
-            "seq": a["seq"],
-            "root": str(a["root"]),
-            "expected": str(e),
-            "ok": a["root"] == e,
-            "revoked": bool(c.functions.revokedRoot(a["root"]).call()),
-        }
-        for a, e in zip(anchors, expected, strict=True)
-    ]
-
-
-def latest_root(dep: Deployment) -> int | None:
-    c = dep.contract("PurchaseProofs")
-    anchors = onchain.anchored(dep)
-    for a in reversed(anchors):
-        if c.functions.rootValid(a["root"]).call():
-            return a["root"]
-    return None

@@ -429,7 +429,7 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     assert (summary["disputes"], summary["claims"]) == (1, 0), summary
 
 
-def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts):
+def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts, monkeypatch):
     """One auditor's key revokes a right root (voiding is one key: safety first); governors see it
     listed as revoked and recomputed right, one proposes putting it back with the root as the
     decimal digits a browser sends, a second approves, and the root proves again. Only governors
@@ -481,8 +481,17 @@ def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts):
     )
     assert r.status_code == 200, r.text
     assert c.functions.rootValid(root).call()
+    # the roots' replay is kept while the chain's anchors stay the same; revocation is read each time
+    replays = []
+    real = node.roots
+    monkeypatch.setattr(node, "roots", lambda *a: replays.append(1) or real(*a))
     listed = next(x for x in tree.verify_roots(dep) if x["root"] == str(root))
     assert listed["ok"] and not listed["revoked"]
+    assert tree.verify_roots(dep) == tree.verify_roots(dep) and len(replays) == 1, replays
+    deliver(s, order(s, lot, node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(s["gtin"], lot))))
+    anchor(s)  # a new anchor: replayed again, once
+    rows = tree.verify_roots(dep)
+    assert rows[-1]["root"] == str(tree.latest_root(dep)) and rows[-1]["ok"] and len(replays) == 2, (rows[-1], replays)
 
 
 def test_the_worker_anchors_the_tree_on_size_or_age(stack):
