@@ -7,13 +7,14 @@ import { $, LANG, T, api, figures, say, session, write } from './common.js';
 const pct = (bps) => `${bps / 100}%`;
 
 async function load() {
-  const t = await api(`/v1/referral-terms/${session.address}`);
-  figures('referral-terms', t.referral_bps.map((bps, i) => [T[`referral_level_${i + 1}`],
-    `${pct(bps)}${T.semicolon}${T.referral_cap}${T.colon}${pct(t.caps_referral_bps[i])}`]));
-  t.referral_bps.forEach((bps, i) => {
+  const terms = await api(`/v1/referral-terms/${session.address}`);
+  const caps = terms.caps_referral_bps;
+  figures('referral-terms', terms.referral_bps.map((bps, i) => [T[`referral_level_${i + 1}`],
+    `${pct(bps)}${T.semicolon}${T.referral_cap}${T.colon}${pct(caps[i])}`]));
+  terms.referral_bps.forEach((bps, i) => {
     const input = $(`referral-${i + 1}`);
     input.value = String(bps / 100);
-    input.max = String(t.caps_referral_bps[i] / 100);
+    input.max = String(caps[i] / 100);
   });
 }
 
