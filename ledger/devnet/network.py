@@ -182,13 +182,14 @@ class Network(GethProcesses):
         for attempt in range(3):
             for org in started:
                 self._spawn(org)
-            self._seal_when_peered(started, wait_s)
-            fresh = attempt < 2 and max((n for n, _ in self.heads(started).values()), default=9) <= 1
+            # fresh: nothing on the chains before they seal now (read before, not after: on a loaded
+            # machine a healthy network had sealed 3 blocks by the time its heads were read)
+            fresh = attempt < 2 and self._seal_when_peered(started, wait_s) == 0
             try:
                 self.wait_agreed(started, min(wait_s, 20) if fresh else wait_s)
                 break
             except NodeUnavailable:
-                if not fresh or max((n for n, _ in self.heads(started).values()), default=9) > 2:
+                if not fresh:  # blocks from before this start: never wiped
                     raise
                 for org in started:  # forked at birth: back to genesis, keys and ports kept
                     self.stop(org)
@@ -196,10 +197,11 @@ class Network(GethProcesses):
                     self._geth_init(org)
         return [f"{n.org}: {n.url} (p2p {n.host}:{n.p2p_port}, validator {n.validator})" for n in self.nodes.values()]
 
-    def _seal_when_peered(self, orgs: list[str], wait_s: float) -> None:
+    def _seal_when_peered(self, orgs: list[str], wait_s: float) -> int:
         """Let the started nodes seal only once every one of them is peered with every other running
         node and has its key unlocked, then all at once: geth discards the blocks its peers propagate
-        until it mines itself, so a node sealing while another was still starting forked for good."""
+        until it mines itself, so a node sealing while another was still starting forked for good.
+        Returns the highest head among them just before they seal."""
         deadline = time.monotonic() + wait_s
         clients = []
         for org in orgs:
@@ -208,8 +210,10 @@ class Network(GethProcesses):
             clients.append(self._until(deadline, f"{org}'s node did not peer with the {others} others", peered))
         for org, w3 in zip(orgs, clients, strict=True):
             self._until(deadline, f"{org}'s node did not unlock its validator key", partial(self._unlocked, w3))
+        before = max((n for n, _ in self.heads(orgs).values()), default=0)
         for w3 in clients:
             w3.provider.make_request("miner_start", [])
+        return before
 
     @staticmethod
     def _unlocked(w3) -> bool:

@@ -523,9 +523,13 @@ def test_a_network_forked_at_birth_is_set_back_to_genesis(tmp_path, monkeypatch)
         return real(self, orgs, wait_s, above)
 
     monkeypatch.setattr(Network, "wait_agreed", first_wait_fails)
+    inits, real_init = [], Network._geth_init
+    monkeypatch.setattr(Network, "_geth_init", lambda self, org: inits.append(org) or real_init(self, org))
     try:
         network.start(wait_s=60)
-        assert failed and max(n for n, _ in failed[0].values()) <= 2
+        # set back to genesis once, whatever the heads had reached (on a loaded machine 3 or more
+        # blocks by the time they were read): nothing was on the chains before this start
+        assert failed and sorted(inits) == sorted(ORGS), (failed, inits)
         head = real(network, list(ORGS), 30, above=3)
         assert head[0] > 3 and len(set(network.heads().values())) == 1
         assert all(connect(u).eth.get_block(1)["hash"] == connect(network.urls[0]).eth.get_block(1)["hash"]
