@@ -27,9 +27,14 @@ from ledger.money.orders.terms import OrderTerms
 
 from .fresh import fresh_deployment
 
-BUDGETS = {"gas.per_order_lifecycle": 40_000}
+# 40,000 until the merchants' referral terms (2026-12-06): each order with referrers now reads its
+# merchant's terms (a cold read per merchant per batch, a warm one per order) and compares three
+# rates, +1,916 gas (38,904 -> 40,820): the price of the platform no longer deciding alone how much of a
+# merchant's proceeds referrers get
+BUDGETS = {"gas.per_order_lifecycle": 42_000}
 BATCH, MERCHANTS, REFERRERS, CARRIERS, ROUNDS = 500, 50, 150, 5, 3
 WEEK = 7 * 24 * 3600
+RATES = (1000, 500, 300)  # referral levels 1-3, basis points
 
 
 def _admit(dep: Any, governors: list[Any], addresses: list[str], roles: list[str]) -> None:
@@ -52,17 +57,20 @@ class _World:
         self.arbiter = accounts[dep.manifest["members"]["arbiter"]["account_index"]]
         r = random.Random(7)
         self.r = r
-        self.merchants = [Account.create().address for _ in range(MERCHANTS)]
+        merchants = [Account.create() for _ in range(MERCHANTS)]
+        self.merchants = [m.address for m in merchants]
         self.referrers = [Account.create().address for _ in range(REFERRERS)]
         carriers = [Account.create() for _ in range(CARRIERS)]
         governors = [dep.sender(accounts[0]), dep.sender(accounts[1])]
         _admit(dep, governors, self.merchants, ["merchant"])
         _admit(dep, governors, [c.address for c in carriers], ["logistics"])
-        for c in carriers:  # gas money for the carriers' own transactions (anvil's account 0 is unlocked)
+        for c in [*carriers, *merchants]:  # gas money for their own transactions (anvil's account 0 is unlocked)
             w3.eth.wait_for_transaction_receipt(
                 w3.eth.send_transaction({"from": accounts[0].address, "to": c.address, "value": 10**18})
             )
         self.carriers = [dep.sender(c) for c in carriers]
+        for m in merchants:  # each merchant agrees, with its own key, to the referral rates its orders pay
+            settlement.set_referral_terms(dep, dep.sender(m), RATES)
         token = dep.contract("SettlementToken")
         who["issuer"].transact(token.functions.mint(self.platform.address, 10**15))
         self.n = 0
@@ -80,7 +88,7 @@ class _World:
                     payer=self.platform.address,
                     slot=slots[i],
                     referrers=refs,
-                    referral_bps=(1000, 500, 300),
+                    referral_bps=RATES,
                     platform_fee_bps=500,
                     carrier=self.carriers[self.n % CARRIERS].address,
                 )
