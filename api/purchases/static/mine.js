@@ -86,31 +86,24 @@ function row(p) {
       status.textContent = `${what}: ${e.message}`;
     }
   };
-  li.querySelector(".review").addEventListener("submit", (ev) => {
+  // each form: its fields read, then its job run and answered in the status line
+  const on = (form, what, job) => li.querySelector(`.${form}`).addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
-    run("review", () => shopper.review(p, Number(f.get("rating")), String(f.get("text"))));
+    const get = (name) => String(f.get(name));
+    const work = job(get);
+    if (work) run(what, work);
   });
-  li.querySelector(".claim").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const f = new FormData(ev.target);
-    const fen = toFen(f.get("amount"));
-    if (!fen) {
-      status.dataset.status = "error";
-      status.textContent = "claim: 金额为元，最多两位小数 / the amount is in yuan, at most two decimals";
-      return;
-    }
-    run("claim", () => shopper.claim(p, String(f.get("pay_to")), fen));
+  on("review", "review", (get) => () => shopper.review(p, Number(get("rating")), get("text")));
+  on("claim", "claim", (get) => {
+    const fen = toFen(get("amount"));
+    if (fen) return () => shopper.claim(p, get("pay_to"), fen);
+    status.dataset.status = "error";
+    status.textContent = "claim: 金额为元，最多两位小数 / the amount is in yuan, at most two decimals";
+    return null;
   });
-  li.querySelector(".dispute").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const f = new FormData(ev.target);
-    run("dispute", () => shopper.dispute(p, String(f.get("statement")), String(f.get("pay_to"))));
-  });
-  li.querySelector(".collect").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    run("award", () => shopper.collect(String(new FormData(ev.target).get("case_id")).trim()));
-  });
+  on("dispute", "dispute", (get) => () => shopper.dispute(p, get("statement"), get("pay_to")));
+  on("collect", "award", (get) => () => shopper.collect(get("case_id").trim()));
   return li;
 }
 
