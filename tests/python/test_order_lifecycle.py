@@ -347,6 +347,9 @@ def test_referrers_get_at_most_what_the_merchant_agreed(api, members):
     assert r.status_code == 200 and r.json()["referral_bps"] == r.json()["caps_referral_bps"], r.text  # dev: the caps
     caps = r.json()["caps_referral_bps"]
     assert c.get(f"/v1/referral-terms/{merchant}").status_code == 401
+    assert c.get("/v1/referral-terms/0x12", headers=h["producer"]).status_code == 422  # not an address
+    for bad in ([1, 0], [1, 0, 0, 0], [-1, 0, 0], ["1", 0, 0], None):
+        assert c.put("/v1/referral-terms", json={"referral_bps": bad}, headers=h["merchant_b"]).status_code == 422, bad
     assert c.put("/v1/referral-terms", json={"referral_bps": [1, 0, 0]}, headers=h["platform"]).status_code == 403
     r = c.put("/v1/referral-terms", json={"referral_bps": [caps[0] + 1, 0, 0]}, headers=h["merchant_b"])
     assert r.status_code == 422 and "referral_bps.0" in r.text, r.text
