@@ -2,7 +2,8 @@
 GS1's EPCIS 2.0 JSON-LD examples (tests/fixtures/epcis) and 20,000 generated events (40 documents
 of 500, all five event types, extensions, sensor data, ...), each document a file.
 
-- ours: `document_hash_ids`, in this process;
+- ours: `reading.hash_ids` (parse with the collector paused, then `hashid.document_hash_ids`), in
+  this process;
 - GS1's reference implementation (PyPI `epcis-event-hash-generator` 1.9.3, `.venv-epcis-ref`),
   which decides what is right: agreement is counted against its hash IDs;
 - OpenEPCIS's Java generator (Maven Central `io.openepcis:openepcis-event-hash-generator` 0.9.2
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from ledger.errors import LedgerError
 from ledger.paths import ROOT
-from ledger.trace.epcis.hashid import document_events, document_hash_ids
+from ledger.trace.epcis import reading
+from ledger.trace.epcis.hashid import document_events
 from ledger.trace.epcis.samples import document
 
 # a guard against regression; issue 31 asks for 2x
@@ -53,7 +55,7 @@ def openepcis_built() -> Path:
 def _ours(path: str):
     try:
         with open(path, "rb") as f:
-            return document_hash_ids(json.loads(f.read()))
+            return reading.hash_ids(f.read())
     except (ValueError, LedgerError) as exc:
         return {"error": str(exc)[:300]}
 

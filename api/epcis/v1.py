@@ -39,8 +39,9 @@ from ..core.errors import ApiError, invalid, not_found
 from ..core.self_signing import MODE
 from ..core.services import get_db, rate_limited, services
 from . import capture_profile
+from .document_route import DocumentRoute
 
-router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"])
+router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"], route_class=DocumentRoute)
 RECORDERS = Role.PRODUCER | Role.LOGISTICS | Role.INSPECTOR | Role.MERCHANT
 EVENT_HASH = r"^(0x)?[0-9a-f]{64}$"
 EPCIS_JSON = "application/ld+json"

@@ -164,13 +164,13 @@ def _cmd_verify(args: argparse.Namespace) -> None:
 
 
 def _cmd_verify_events(args: argparse.Namespace) -> None:
-    import json
     from pathlib import Path
 
     import httpx
 
     from ledger.chain.client import connect
     from ledger.chain.deploy import attach
+    from ledger.trace.epcis import reading
     from ledger.trace.epcis.verify import verify_events
 
     def fetch(digest: str) -> dict:
@@ -182,7 +182,7 @@ def _cmd_verify_events(args: argparse.Namespace) -> None:
             raise LedgerError(f"{url} answered {r.status_code}: {r.text[:120]}")
         return r.json()
 
-    doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    doc = reading.parse(Path(args.file).read_bytes())
     checks = verify_events(doc, attach(connect(args.rpc)), fetch)
     for c in checks:
         print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")

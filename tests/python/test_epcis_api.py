@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import random
 from datetime import UTC
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.store.models import EpcisEpc, EpcisEvent
+from ledger.trace.epcis import reading
 from ledger.trace.epcis.hashid import document_hash_ids
 from ledger.trace.epcis.samples import CONTEXT, document
 from ledger.trace.epcis.schema import problems
@@ -78,6 +80,20 @@ def test_an_invalid_document_is_refused_whole(api):
     paths = {p["path"] for p in r.json()["detail"]}
     assert paths == {"$.epcisBody.eventList[2].eventTime", "$.epcisBody.eventList[1].eventTimeZoneOffset"}
     assert counts(c) == before  # the two valid events were not stored either
+
+
+def test_both_capture_doors_parse_documents_with_the_collector_paused(api, monkeypatch):
+    c, h = api
+    parsed = []
+    real = reading.parse
+    monkeypatch.setattr(reading, "parse", lambda raw: parsed.append(len(raw)) or real(raw))
+    docs = [json.dumps(document(random.Random(seed), 2)).encode() for seed in (71, 72)]
+    head = h["producer"] | {"Content-Type": "application/ld+json"}
+    assert c.post("/v1/epcis/capture", content=docs[0], headers=head).status_code == 201
+    assert c.post("/epcis/capture", content=docs[1], headers=head).status_code == 202
+    assert parsed == [len(docs[0]), len(docs[1])]
+    bad = c.post("/v1/epcis/capture", content=b'{"epcisBody": ', headers=head)
+    assert bad.status_code == 422 and gc.isenabled()  # not JSON: refused as before, the collector running
 
 
 def test_only_recording_members_capture(api, members):

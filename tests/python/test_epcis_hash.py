@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger.paths import ROOT
-from ledger.trace.epcis.canonical import namespaces_of, utc_millis
+from ledger.trace.epcis.canonical import abbreviations, namespaces_of, utc_millis
 from ledger.trace.epcis.hashid import document_hash_ids, hash_id, prehash
 from ledger.trace.epcis.identifiers import canonical
 from ledger.trace.epcis.samples import CONTEXT, document
@@ -100,6 +100,16 @@ def test_the_same_event_written_differently_has_one_hash():
     ]
     for variant in different:
         assert hash_id(variant) != base, variant
+
+
+def test_a_short_name_abbreviates_only_a_term_no_other_term_of_the_event_ends_in():
+    terms = [f"https://ref.gs1.org/cbv/{kind}-po" for kind in ("BTT", "SDT", "ER")]
+    twins = ["https://ref.gs1.org/cbv/X-lot", "https://gs1.org/voc/X-lot"]
+    abbr = abbreviations(frozenset([*terms, *twins, "https://ref.gs1.org/cbv/BizStep-shipping"]))
+    assert "po" not in abbr and "X-lot" not in abbr and "lot" not in abbr  # tails of three terms, of two
+    assert abbr["shipping"] == abbr["BizStep-shipping"] == "https://ref.gs1.org/cbv/BizStep-shipping"
+    assert abbr["SDT-po"] == terms[1]
+    assert abbreviations(frozenset(terms[:1]))["po"] == terms[0]
 
 
 def test_epc_lists_are_hashed_in_sorted_order():

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.clock import utcnow
 from ledger.store.models import EpcisCaptureJob, EpcisEvent
 from ledger.trace import recorders
+from ledger.trace.epcis import reading
 from ledger.trace.epcis.binding import capture_jobs
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
@@ -101,7 +102,7 @@ async def _document(request: Request) -> tuple[Any, bool]:
         raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json, application/ld+json or "
                        "application/xml")  # fmt: skip
     try:
-        return json.loads(await request.body()), False
+        return reading.parse(await request.body()), False
     except ValueError as exc:
         raise ApiError(400, "invalid_epcis", f"not JSON: {exc}") from None
 

@@ -152,18 +152,27 @@ def expanded_terms(event: dict) -> set[str]:
 
 
 @lru_cache(maxsize=65536)
-def _tails(term: str) -> tuple[str, ...]:
-    return tuple(term[i + 1 :] for i, ch in enumerate(term) if ch in "-/")
+def _tails(term: str) -> dict[str, str]:
+    """Each tail of a term after a '-' or '/', to the term."""
+    return {term[i + 1 :]: term for i, ch in enumerate(term) if ch in "-/"}
 
 
 @lru_cache(maxsize=4096)  # events of one system use a handful of term sets
-def abbreviations(terms: frozenset[str]) -> dict[str, set[str]]:
-    """Every tail of a term after a '-' or '/', to the terms it abbreviates (`shipping` -> ...)."""
-    by_suffix: dict[str, set[str]] = {}
+def abbreviations(terms: frozenset[str]) -> dict[str, str]:
+    """Every tail of a term after a '-' or '/' (`shipping`) to the one term it abbreviates; a tail
+    of two or more of the terms abbreviates none (it is left out). Merged from each term's own
+    tails at C speed: an event's terms are often a set no event before had (6,798 sets among
+    20,000 generated events), and the merge was 5 % of a hash ID as a loop of `setdefault`s."""
+    out: dict[str, str] = {}
+    shared: set[str] = set()
     for t in terms:
-        for tail in _tails(t):
-            by_suffix.setdefault(tail, set()).add(t)
-    return by_suffix
+        own = _tails(t)
+        if out:
+            shared |= out.keys() & own.keys()
+        out |= own
+    for tail in shared:
+        del out[tail]
+    return out
 
 
 # --- canonical values --------------------------------------------------------------------------

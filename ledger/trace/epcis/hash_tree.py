@@ -25,7 +25,7 @@ def _qualify(text, ns: dict[str, str], is_value: bool = False):
 
 
 class Converter:
-    def __init__(self, ns: dict[str, str], abbreviations: dict[str, set[str]], xml: bool = False):
+    def __init__(self, ns: dict[str, str], abbreviations: dict[str, str], xml: bool = False):
         self.ns, self.abbr, self.xml = ns, abbreviations, xml
         self.keys: dict = {}  # each key as qualified once, for the event's many repeats of it
         self.vocabulary: set[str] = set()  # the vocabulary URIs among the strings read (`typed_terms`)
@@ -34,9 +34,7 @@ class Converter:
         if isinstance(v, str):
             if v.startswith(VOCABULARY_PREFIXES):
                 self.vocabulary.add(v)
-            hits = self.abbr.get(v)
-            if hits is not None and len(hits) == 1:
-                return next(iter(hits))
+            return self.abbr.get(v, v)
         return v
 
     def value(self, v) -> tuple[str, list]:
@@ -44,9 +42,7 @@ class Converter:
         if type(v) is str:  # most values: `term` and `_qualify` inline
             if v.startswith(VOCABULARY_PREFIXES):
                 self.vocabulary.add(v)
-            hits = self.abbr.get(v)
-            if hits is not None and len(hits) == 1:
-                v = next(iter(hits))
+            v = self.abbr.get(v, v)
             i = v.find(":")
             if i > 0 and not self.xml and v[:i] in self.ns:
                 v = self.ns[v[:i]].strip("{}") + v[i + 1 :]

@@ -53,9 +53,7 @@ def _text(conv: Converter, v) -> str:
     if type(v) is str:
         if v.startswith(VOCABULARY_PREFIXES):
             conv.vocabulary.add(v)
-        hits = conv.abbr.get(v)
-        if hits is not None and len(hits) == 1:
-            v = next(iter(hits))
+        v = conv.abbr.get(v, v)
         i = v.find(":")
         if i > 0 and v[:i] in conv.ns:
             v = conv.ns[v[:i]].strip("{}") + v[i + 1 :]
@@ -71,7 +69,7 @@ def _leaf(name: str, text: str) -> str:
 
 def _flat(conv: Converter, obj, order: tuple) -> str:
     """A standard field's element of scalar fields: its own fields in `order`, then extensions sorted."""
-    if type(obj) is not dict or obj.keys() & _AWKWARD:
+    if type(obj) is not dict or not _AWKWARD.isdisjoint(obj):
         raise _Other
     positions = _ORDERS[order]
     own, ext = [], []
@@ -91,7 +89,7 @@ def _flat(conv: Converter, obj, order: tuple) -> str:
         ext.append(name + ("=" + canonical_value(text) if text else ""))
     own.sort()
     ext.sort()
-    return "".join(s for _, s in own) + "".join(ext)
+    return "".join([s for _, s in own]) + "".join(ext)
 
 
 def _qualified(conv: Converter, key: str) -> str:
@@ -125,7 +123,12 @@ def _standard(conv: Converter, key: str, v) -> str:
         text = _text(conv, v)
         return _leaf(key, text) if text else ""
     if key in _EPC_LISTS:
-        epcs = sorted("epc=" + canonical_value(t) for t in map(lambda x: _text(conv, x), _members(v)) if t)
+        epcs = []
+        for x in v if type(v) is list else (v,):  # a loop, not map and a generator: ~3 % of a hash ID
+            t = _text(conv, x)
+            if t:
+                epcs.append("epc=" + canonical_value(t))
+        epcs.sort()
         return key + "".join(epcs) if epcs else ""
     if key in _QTY_LISTS:
         members = []
@@ -203,7 +206,7 @@ def direct(event: dict, conv: Converter) -> str | None:
         return None
     head.sort()
     rest.sort()
-    return "".join(s for _, s in head) + "".join(rest)
+    return "".join([s for _, s in head]) + "".join(rest)
 
 
 _RENAMED = frozenset(("inputEPC", "outputEPC", "inputQuantity", "outputQuantity", "childQuantity", "quantity",
@@ -222,7 +225,7 @@ def _rest_of(conv: Converter, key: str, name: str, v) -> list[str]:
         if type(v) is not dict and type(v) is not list:
             text = _text(conv, v)
             return [name + ("=" + canonical_value(text) if text else "")]
-        if type(v) is dict and not v.keys() & _AWKWARD:
+        if type(v) is dict and _AWKWARD.isdisjoint(v):
             fields = []
             for k, x in v.items():
                 if type(x) is dict or type(x) is list:

