@@ -270,7 +270,7 @@ class Soak:
         carrier = connect(self.net.nodes["carrier"].url)
         for org in others:  # redialled now, not on geth's timer
             carrier.provider.make_request("admin_addPeer", [self.net.nodes[org].enode])
-        self.net.wait_agreed(list(ORGS), 120, above=tail[0])
+        self.net.settle(list(ORGS), 120, above=tail[0])  # a node left behind by a stale link is redialled
         fault["reorg_depth"] = dropped(tail, connect(self.net.nodes["platform"].url))
         fault["detail"] = f"the carrier's host cut off from the validators for {DOWN_S['partition_carrier']} s"
         return healed

@@ -168,7 +168,7 @@ class Network(GethProcesses):
             "--http.vhosts", f"localhost,127.0.0.1,{n.host}",
             "--http.api", "eth,net,web3,clique,txpool,admin,miner,personal,debug", "--authrpc.addr", "127.0.0.1",
             "--authrpc.port", str(n.auth_port), "--ipcdisable",
-            "--miner.etherbase", n.validator, "--miner.gasprice", "0", "--miner.recommit", "500ms",
+            "--miner.etherbase", n.validator, "--miner.gasprice", "0", "--miner.recommit", "100ms",
             "--unlock", n.validator, "--password", str(d / "password"), "--allow-insecure-unlock",
             "--rpc.txfeecap", "0", "--txpool.pricelimit", "0", "--verbosity", "3",
         ]  # fmt: skip
