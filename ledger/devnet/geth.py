@@ -2,17 +2,29 @@
 by the project from the Go module proxy's source into `.bin/geth` on first use (cached after),
 with one change to its block builder (`PATCHES`).
 
-**The change: a sealer may rebuild its block every 100 ms, not every second.** geth fills the
-next block when the previous one arrives, then refills it only at its "recommit", which it never
-lets below 1 s (`minRecommitInterval`). With 1 s Clique blocks that refill comes when the block is
-already sealed, so a transaction that reaches the validator after the previous block waits for
-the block after: 1 to 2 periods to inclusion, and write-to-final p99 above 4 s (docs/consortium.md).
-Lowered to 100 ms (and `--miner.recommit 100ms`), the in-turn validator refills while it waits
-for its slot, and a transaction is in the next block. Measured on the four-host bench under load,
-same day, stock against patched: inclusion p50 1.32 s / 0.42 s, final p50 3.45 s / 2.54 s, p99
-4.10 s / 3.22 s. The refill is only when new transactions arrived (geth's own short circuit). It
-changes no consensus rule: the blocks are Clique blocks any geth 1.13.15 imports, and a member may
-run stock geth (its `--miner.recommit 100ms` is raised back to 1 s, with a warning).
+**The changes: a sealer refills its block every 100 ms, not every second, and that refill may not
+cost Clique its liveness.** geth fills the next block when the previous one arrives, then refills
+it only at its "recommit", which it never lets below 1 s (`minRecommitInterval`). With 1 s Clique
+blocks that refill comes when the block is already sealed, so a transaction that reaches the
+validator after the previous block waits for the block after: 1 to 2 periods to inclusion, and
+write-to-final p99 above 4 s (docs/consortium.md). Lowered to 100 ms (and `--miner.recommit
+100ms`), the in-turn validator refills while it waits for its slot, and a transaction is in the
+next block. The refill alone broke two things, both seen in the four-host bench under load:
+
+- *A second block on the same parent.* Work refilled after the signer sealed a block, but before
+  that block reached the miner as the new head, was sealed too: two blocks at one height from one
+  signer (9 in one run), forks, and a partitioned node that could not rejoin. Now Clique's `Seal`
+  lets a signer seal one block per parent (`sealedParent`); none in the runs since.
+- *The out-of-turn wiggle drawn again at every refill.* An out-of-turn signer waits a random
+  0-1.5 s (4 signers) so that two of them rarely seal at once; a new draw at each refill every
+  100 ms made each seal at the earliest of many draws, so out-of-turn signers raced (40 reorgs in
+  one run against 10 after). Now the wiggle is drawn once per parent and signer (seeded with
+  Keccak(parent hash, signer)): the same spread as geth's one draw.
+
+Measured on the four-host bench under load, same day, stock against patched: inclusion p50 1.32 s /
+0.42-0.70 s, final p99 4.10 s / 3.21-3.55 s. No consensus rule changes: the blocks are Clique blocks
+any geth 1.13.15 imports, and a member may run stock geth (its `--miner.recommit 100ms` is raised
+back to 1 s, with a warning).
 
 The build reports version `1.13.15-traceledger` (`VersionMeta`), so a stock binary left in
 `.bin/geth` from before is rebuilt. With Go 1.23 or newer the link step needs
@@ -34,12 +46,32 @@ from ledger.errors import LedgerError
 from ledger.paths import ROOT
 
 GETH_VERSION = "1.13.15"
-META = "traceledger"
+META = "traceledger.2"  # the patch set's version: a change to PATCHES raises it (rebuilt)
 BUILD_VERSION = f"{GETH_VERSION}-{META}"
 MODULE = "github.com/ethereum/go-ethereum"
 #: (file in the module, text as released, text built)
 PATCHES = (
     ("miner/worker.go", "minRecommitInterval = 1 * time.Second", "minRecommitInterval = 100 * time.Millisecond"),
+    (
+        "consensus/clique/clique.go",
+        "	lock   sync.RWMutex   // Protects the signer and proposals fields\n",
+        "	lock   sync.RWMutex   // Protects the signer and proposals fields\n\n"
+        "	sealedParent common.Hash // the parent of the last block this signer sealed: one block per parent\n",
+    ),
+    (
+        "consensus/clique/clique.go",
+        "		delay += time.Duration(rand.Int63n(int64(wiggle)))",
+        "		seed := new(big.Int).SetBytes(crypto.Keccak256(header.ParentHash[:], signer[:])[:8]).Int64()\n"
+        "		delay += time.Duration(rand.New(rand.NewSource(seed)).Int63n(int64(wiggle))) // once per parent",
+    ),
+    (
+        "consensus/clique/clique.go",
+        "		case <-time.After(delay):\n		}\n",
+        "		case <-time.After(delay):\n		}\n"
+        "		c.lock.Lock() // never a second block on one parent (refilled work after this one was sealed)\n"
+        "		if c.sealedParent == header.ParentHash {\n			c.lock.Unlock()\n			return\n		}\n"
+        "		c.sealedParent = header.ParentHash\n		c.lock.Unlock()\n",
+    ),
     ("params/version.go", 'VersionMeta  = "stable"', f'VersionMeta  = "{META}"'),
 )
 
