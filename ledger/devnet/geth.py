@@ -1,6 +1,6 @@
 """go-ethereum 1.13.15, the last geth release that seals Clique proof-of-authority blocks, built
 by the project from the Go module proxy's source into `.bin/geth` on first use (cached after),
-with one change to its block builder (`PATCHES`).
+with a small patch set to its block builder and Clique sealer (`PATCHES`).
 
 **The changes: a sealer refills its block every 100 ms, not every second, and that refill may not
 cost Clique its liveness.** geth fills the next block when the previous one arrives, then refills
@@ -26,8 +26,8 @@ Measured on the four-host bench under load, same day, stock against patched: inc
 any geth 1.13.15 imports, and a member may run stock geth (its `--miner.recommit 100ms` is raised
 back to 1 s, with a warning).
 
-The build reports version `1.13.15-traceledger` (`VersionMeta`), so a stock binary left in
-`.bin/geth` from before is rebuilt. With Go 1.23 or newer the link step needs
+The build reports version `1.13.15-traceledger.2` (`VersionMeta`, `META`), so a stock binary or
+one of an earlier patch set left in `.bin/geth` is rebuilt. With Go 1.23 or newer the link step needs
 `-checklinkname=0` (a debug-only dependency, github.com/fjl/memsize, reaches into the runtime;
 go-ethereum issue #30100); its pprof endpoint that would use it is never enabled here.
 """

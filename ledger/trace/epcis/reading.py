@@ -54,6 +54,6 @@ def parse(raw: bytes | str) -> Any:
 
 
 def hash_ids(raw: bytes | str) -> list[str]:
-    """The CBV 2.0 hash IDs of a serialised EPCIS JSON document's events (`hashid.document_hash_ids`)."""
-    with collector_paused():
-        return document_hash_ids(json.loads(raw))
+    """The CBV 2.0 hash IDs of a serialised EPCIS JSON document's events (`hashid.document_hash_ids`),
+    read as the capture doors read it (`parse`; hashing with the collector paused gained nothing)."""
+    return document_hash_ids(parse(raw))
