@@ -13,7 +13,9 @@ blocks deep; the platform's API runs on the platform's host against its own node
   reorg it caused measured: `consortium.partition_reorg_depth`).
 
 Baseline `baseline.anvil.*`: the same load on the run's anvil (a mined block is final there). The
-goal (issue 32) is ≥ 500 lifecycles/s for 5 minutes; on 2 shared cores the phases run 25 s.
+goal (issue 32) is ≥ 500 lifecycles/s for 5 minutes: the steady phase runs 5 minutes, its worst
+minute printed beside its average (`consortium.lifecycles_per_s_worst_minute`); the faulted phases
+run 15 s each.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ BUDGETS = {
 INFO_BUDGETS = {"consortium.one_down.final_p99_s": 10}
 TARGETS = {"consortium.lifecycles_per_s": 500}  # issue 32's goal, information on this machine
 ORGS = ("platform", "brand", "carrier", "regulator")
-STEADY_S, FAULT_S, ANVIL_S = 25, 15, 15
+STEADY_S, FAULT_S, ANVIL_S = 300, 15, 15  # issue 32: sustained for 5 minutes
 
 
 def _anvil(url: str, manifest: Path) -> dict[str, float]:

@@ -124,7 +124,7 @@ class Load:
         started = time.perf_counter()
         for t in threads:
             t.start()
-        time.sleep(seconds)
+        minutes = self._per_minute(seconds, settled)
         stop.set()
         for t in threads:
             t.join(timeout=300)
@@ -145,8 +145,21 @@ class Load:
             f"{label}.final_p50_s": round(statistics.median(lat), 2),
             f"{label}.final_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
             f"{label}.writes_timed": len(latencies),
+            **({f"{label}.lifecycles_per_s_worst_minute": round(min(minutes), 1)} if minutes else {}),
             **self._parts(label),
         }
+
+    @staticmethod
+    def _per_minute(seconds: float, settled: list[int]) -> list[float]:
+        """Wait `seconds`; the lifecycles settled per second in each whole minute of them (sustained:
+        the worst minute of a long phase, not only its average)."""
+        end, rates = time.monotonic() + seconds, []
+        while (left := end - time.monotonic()) >= 60:
+            before = settled[0]
+            time.sleep(60)
+            rates.append((settled[0] - before) / 60)
+        time.sleep(max(0.0, left))
+        return rates
 
     def _parts(self, label: str) -> dict[str, float]:
         """Where a timed write's time goes: signing and handing it to the node (`submit`), from
