@@ -16,6 +16,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from ledger.flows import compliance_capture
+from ledger.trace.epcis.capture import Prepared
 
 from ..core.errors import ApiError
 
@@ -41,10 +42,16 @@ def refuse_incomplete(db: Session, events: Sequence[dict], recorder: str, strict
         raise ApiError(422, "incomplete_record", found)
 
 
-def flag(db: Session, hash_ids: Sequence[str], events: Sequence[dict]) -> list[dict]:
-    """The stored events' completeness flags, written in the caller's transaction (uncommitted):
-    [{hashId, complete, missing, wrong}]."""
-    return compliance_capture.flag(db, hash_ids, events)
+def judge(db: Session, prepared: Sequence[Prepared], recorder: str) -> dict:
+    """Before a capture's write (`capture(before=...)`): its events' verdicts, judged as they will
+    be once stored; `write` writes them in the capture's transaction."""
+    return compliance_capture.judge_prepared(db, prepared, recorder)
+
+
+def write(db: Session, verdicts: dict) -> list[dict]:
+    """`judge`'s verdicts written to the stored events' flags (uncommitted): [{hashId, complete,
+    missing, wrong}]."""
+    return compliance_capture.write_prepared(db, verdicts)
 
 
 def flag_committed(db: Session, hash_ids: Sequence[str], events: Sequence[dict]) -> list[dict]:

@@ -90,21 +90,24 @@ def capture(
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
     strict = capture_profile.is_strict(request)
-    written: dict[str, list[dict]] = {}
+    judged: dict[str, Any] = {}
+
+    def before(s: DbSession, prepared: list) -> None:  # before the write: the completeness verdicts
+        judged["verdicts"] = capture_profile.judge(s, prepared, member.address)
 
     def also(s: DbSession, hash_ids: list[str]) -> None:
         """In the capture's own transaction (one commit): the header's master data (a read point's
         name, ...), the capturer's own, as the binding keeps it, and each event's completeness flags."""
         if found := master_data.elements(doc):
             master_data.store(s, found, member.address, utcnow())
-        written["flags"] = capture_profile.flag(s, hash_ids, events)
+        judged["flags"] = capture_profile.write(s, judged["verdicts"])
 
     with CAPTURING:
         try:
             doc, events = check_capture(body)
             capture_profile.refuse_incomplete(db, events, member.address, strict)
             may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
-            result = captures.capture(db, doc, events, member.address, may_record=may_record, also=also)
+            result = captures.capture(db, doc, events, member.address, may_record=may_record, also=also, before=before)
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
         except captures.NotAuthorisedRecorder as exc:
@@ -121,7 +124,7 @@ def capture(
         "stored": stored,
         "duplicates": len(result.events) - stored,
         "events": result.events,
-        "completeness": written["flags"],
+        "completeness": judged["flags"],
     }
     delivered = confirm_deliveries(request, db, member, events, [e["hashId"] for e in result.events])
     if delivered:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
@@ -40,6 +42,7 @@ class Verdict:
 
 _local = functools.lru_cache(maxsize=4096)(local_name)  # the same few keys, event after event
 Parts = list[tuple[str, tuple]]  # an event's identifiers, each with item_parts (gtin, lot, serial)
+K = TypeVar("K")
 
 
 def parts_of(event: dict) -> Parts:
@@ -163,8 +166,11 @@ def evaluate(
     return v
 
 
-def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None) -> dict[tuple[str, str], dict]:
-    """The ILMD of the lots the events name, from the stored events that made them and from these."""
+def lot_facts(
+    db: Session, events: list[dict], parts: list[Parts] | None = None, unstored: Sequence[dict] = ()
+) -> dict[tuple[str, str], dict]:
+    """The ILMD of the lots the events name, from the stored events that made them and from these.
+    `unstored`: those of them about to be stored, newest of all (a later one wins)."""
     parts = [parts_of(e) for e in events] if parts is None else parts
     pairs = sorted(set().union(*map(_lots, events, parts))) if events else []
     out: dict[tuple[str, str], dict] = {}
@@ -179,7 +185,7 @@ def lot_facts(db: Session, events: list[dict], parts: list[Parts] | None = None)
         # a body without the text "ilmd" has no `ilmd` member and adds nothing: not read and parsed
         q = select(EpcisEvent.body).where(EpcisEvent.id.in_(about), made, EpcisEvent.body.contains('"ilmd"'))
         bodies += [json.loads(b) for b in db.scalars(q.order_by(EpcisEvent.id))]  # oldest first: a later one wins
-    for e in bodies:
+    for e in [*bodies, *unstored]:
         if own := _ilmd(e):
             for lot in made_lots(e):
                 out.setdefault(lot, {}).update(own)
@@ -223,16 +229,32 @@ def judge_stored(db: Session, items: list[tuple[int, str, dict]]) -> dict[int, V
     """Verdicts on stored events given as (event id, recorder, body), written to their flags in
     bulk: a constant number of queries however many events (the capture doors call it with the
     bodies they hold)."""
+    verdicts = judge(db, items)
+    write_flags(db, verdicts)
+    return verdicts
+
+
+def judge(
+    db: Session, items: Sequence[tuple[K, str, dict]], parts: Sequence[Parts | None] = (), unstored: Sequence[dict] = ()
+) -> dict[K, Verdict]:
+    """Verdicts on events given as (key, recorder, body), written nowhere: stored ones, or
+    (`unstored`, their bodies) ones a capture is about to store, judged as they will be once
+    stored. `parts`: each event's `parts_of` where already known. A constant number of queries."""
     if not items:
         return {}
     bodies = [b for _, _, b in items]
-    parts = [parts_of(b) for b in bodies]
+    given = list(parts) or [None] * len(bodies)
+    parts = [p if p is not None else parts_of(b) for p, b in zip(given, bodies, strict=True)]
     products, parties, members = context_for(db, bodies, {r for _, r, _ in items}, parts)
-    lots = lot_facts(db, bodies, parts)
-    verdicts = {
-        event_id: evaluate(body, products, parties, members.get(recorder), lots, p)
-        for (event_id, recorder, body), p in zip(items, parts, strict=True)
+    lots = lot_facts(db, bodies, parts, unstored)
+    return {
+        key: evaluate(body, products, parties, members.get(recorder), lots, p)
+        for (key, recorder, body), p in zip(items, parts, strict=True)
     }
+
+
+def write_flags(db: Session, verdicts: dict[int, Verdict]) -> None:
+    """The events' verdicts, by event id, written to their flags (uncommitted)."""
     now = utcnow()
     rows = [{"event_id": i, "profile": PROFILE_VERSION, "complete": v.complete, "required": len(v.required),
              "missing": json.dumps(v.missing), "wrong": json.dumps(v.wrong), "checked_at": now}
@@ -242,4 +264,3 @@ def judge_stored(db: Session, items: list[tuple[int, str, dict]]) -> dict[int, V
         insert_rows(db, EventCompleteness.__table__, fresh)
     if again := [r for r in rows if r["event_id"] in known]:
         db.execute(update(EventCompleteness), again)
-    return verdicts

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.compliance import completeness, cycles
 from ledger.compliance.profile import BY_ID
 from ledger.store.models import EpcisEvent
+from ledger.trace.epcis.capture import Prepared, item_parts
 
 
 def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
@@ -60,4 +61,31 @@ def flag(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = N
     items = [(rows[h][1], rows[h][2], given[h] if h in given else json.loads(rows[h][3])) for h in wanted if h in rows]
     flags = completeness.judge_stored(db, items)
     verdicts = {h: flags[rows[h][1]] for h in wanted if h in rows}
+    return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]
+
+
+def judge_prepared(db: Session, prepared: Sequence[Prepared], recorder: str) -> dict[str, completeness.Verdict]:
+    """A capture's verdicts by hash ID, in the document's order, judged before its write (reads
+    only, `capture(before=...)`): each event as it will be once stored, a duplicate as stored (its
+    recorder the one that stored it). `write_prepared` writes them in the capture's transaction."""
+    hash_ids = [p.hash_id for p in prepared]
+    stored: dict[str, str] = {}
+    for i in range(0, len(hash_ids), 500):
+        q = select(EpcisEvent.hash_id, EpcisEvent.recorder).where(EpcisEvent.hash_id.in_(hash_ids[i : i + 500]))
+        stored.update(db.execute(q).all())
+    items = [(p.hash_id, stored.get(p.hash_id, recorder), p.event) for p in prepared]
+    parts = [[(u, item_parts(u)) for u in p.epcs] for p in prepared]  # = parts_of(p.event), already named
+    unstored = [p.event for p in prepared if p.hash_id not in stored]
+    return completeness.judge(db, items, parts, unstored)
+
+
+def write_prepared(db: Session, verdicts: dict[str, completeness.Verdict]) -> list[dict]:
+    """`judge_prepared`'s verdicts written to the events' flags, uncommitted (in the capture's
+    transaction, once its events are written): [{hashId, complete, missing, wrong}]."""
+    ids: dict[str, int] = {}
+    wanted = list(verdicts)
+    for i in range(0, len(wanted), 500):
+        q = select(EpcisEvent.hash_id, EpcisEvent.id).where(EpcisEvent.hash_id.in_(wanted[i : i + 500]))
+        ids.update(db.execute(q).all())
+    completeness.write_flags(db, {ids[h]: v for h, v in verdicts.items() if h in ids})
     return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]

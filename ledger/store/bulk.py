@@ -6,7 +6,8 @@ SQLAlchemy's executemany builds each row's parameters through its compiled state
 columns, each value goes through its column type's bind processor as SQLAlchemy applies it (a
 time becomes the same text), and the driver's `executemany` runs on the session's connection:
 same transaction, same stored values. Other databases, and a table that would add values of its
-own (column defaults), take SQLAlchemy's path.
+own (column defaults), take SQLAlchemy's path. A constraint the rows break raises SQLAlchemy's
+IntegrityError, as its path would.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 _Compiled = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
@@ -38,6 +40,8 @@ def insert_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.executemany(sql, params)
+    except conn.dialect.dbapi.IntegrityError as exc:  # as SQLAlchemy's own path raises it
+        raise IntegrityError(sql, None, exc) from exc
     finally:
         cursor.close()
 

@@ -150,13 +150,6 @@ def prepare(doc: dict, events: list[dict], xml: bool = False) -> list[Prepared]:
     return list(out.values())
 
 
-def _merchants_of(db: Session, prepared: list[Prepared]) -> dict[str, str]:
-    gtins = {g for p in prepared for g in (item_parts(u)[0] for u in p.epcs) if g}
-    if not gtins:
-        return {}
-    return dict(db.execute(select(Product.gtin, Product.merchant).where(Product.gtin.in_(gtins))).all())
-
-
 class NotAuthorisedRecorder(LedgerError):
     """Events name registered products their recorder may not record about; the message names the
     first, `refused` holds every one as (hash ID, message)."""
@@ -183,18 +176,28 @@ def capture(
     may_record: Callable[[str], bool] | None = None,
     also: Callable[[Session, list[str]], None] | None = None,
     xml: bool = False,
+    before: Callable[[Session, list[Prepared]], None] | None = None,
 ) -> CaptureResult:
     """Store the document's new events in one transaction; report each as stored or duplicate.
     `also` writes more in the same transaction (the document's master data, its capture job),
-    given the hash IDs of the document's events.
+    given the hash IDs of the document's events; `before` reads what `also` will need, given the
+    document's events hashed, before the write begins (each time it is tried).
     With `may_record` (GTIN -> bool, the chain's answer for this recorder), a document with an
-    event about a registered product the recorder may not record about is refused whole."""
+    event about a registered product the recorder may not record about is refused whole.
+
+    Everything but the writes happens before this process takes its turn as SQLite's one writer
+    (the store's reads, the rows and their JSON): the turn held only the writes. An event stored
+    by another capture meanwhile fails the write on its unique hash ID, and the capture is tried
+    again, finding it stored (a duplicate)."""
     prepared = prepare(doc, events, xml)
     context = json.dumps(doc.get("@context"), separators=(",", ":"))
     for attempt in range(CAPTURE_RETRIES):
         try:
+            staged = _stage(db, prepared, context, recorder, now or datetime.now(UTC), may_record)
+            if before is not None:
+                before(db, prepared)
             with _one_writer(db):
-                return _store(db, prepared, context, recorder, now or datetime.now(UTC), may_record, also)
+                return _write(db, staged, also)
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
             if attempt == CAPTURE_RETRIES - 1:
@@ -202,15 +205,24 @@ def capture(
     raise AssertionError("unreachable")
 
 
-def _store(
+@dataclass
+class _Staged:
+    """A capture's rows, built before its write: the new events' and, per new event, its identifiers'."""
+
+    capture_id: str
+    prepared: list[Prepared]
+    rows: list[dict]
+    epcs: list[list[dict]]
+
+
+def _stage(
     db: Session,
     prepared: list[Prepared],
     context: str,
     recorder: str,
     now: datetime,
     may_record: Callable[[str], bool] | None = None,
-    also: Callable[[Session, list[str]], None] | None = None,
-) -> CaptureResult:
+) -> _Staged:
     capture_id = str(uuid.uuid4())
     hash_ids = [p.hash_id for p in prepared]
     known: set[str] = set()
@@ -218,57 +230,55 @@ def _store(
         chunk = hash_ids[i : i + 500]
         known.update(db.scalars(select(EpcisEvent.hash_id).where(EpcisEvent.hash_id.in_(chunk))))
     new = [p for p in prepared if p.hash_id not in known]
-    owners = _merchants_of(db, new)
+    parts = [[(u, item_parts(u)) for u in p.epcs] for p in new]
+    gtins = {x[0] for named in parts for _, x in named if x[0]}
+    owners: dict[str, str] = {}
+    if gtins:
+        owners = dict(db.execute(select(Product.gtin, Product.merchant).where(Product.gtin.in_(gtins))).all())
     if may_record is not None:
         refusals = []
-        for p in new:
-            gtins = [g for g in (item_parts(u)[0] for u in p.epcs) if g]
+        for p, named in zip(new, parts, strict=True):
+            gtins = [g for g in (x[0] for _, x in named) if g]
             g = refused(gtins, owners, lambda gtin: owners[gtin] == recorder or may_record(gtin))
             if g is not None:
                 refusals.append((g, owners[g], p.hash_id))
         if refusals:
             raise NotAuthorisedRecorder(refusals, recorder)
+    rows = [
+        {"hash_id": p.hash_id, "digest": p.digest, "event_type": p.event_type, "event_time": p.event_time,
+         "record_time": now, "biz_step": p.biz_step, "disposition": p.disposition, "action": p.action,
+         "read_point": p.read_point, "biz_location": p.biz_location, "event_ref": p.event_ref, "recorder": recorder,
+         "merchant": next((owners[x[0]] for _, x in named if x[0] in owners), None), "capture_id": capture_id,
+         "body": json.dumps(p.event, separators=(",", ":"), ensure_ascii=False), "context": context}
+        for p, named in zip(new, parts, strict=True)
+    ]  # fmt: skip
+    epcs = [[dict(zip(("gtin", "lot", "serial"), x, strict=True), uri=u[:300]) for u, x in named] for named in parts]
+    return _Staged(capture_id, prepared, rows, epcs)
+
+
+def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], None] | None) -> CaptureResult:
     ids: dict[str, int] = {}
-    if new:
-        rows = [
-            {
-                "hash_id": p.hash_id,
-                "digest": p.digest,
-                "event_type": p.event_type,
-                "event_time": p.event_time,
-                "record_time": now,
-                "biz_step": p.biz_step,
-                "disposition": p.disposition,
-                "action": p.action,
-                "read_point": p.read_point,
-                "biz_location": p.biz_location,
-                "event_ref": p.event_ref,
-                "recorder": recorder,
-                "merchant": next((owners[g] for g in (item_parts(u)[0] for u in p.epcs) if g in owners), None),
-                "capture_id": capture_id,
-                "body": json.dumps(p.event, separators=(",", ":"), ensure_ascii=False),
-                "context": context,
-            }
-            for p in new
-        ]
+    if staged.rows:
         # Core executemany: one prepared statement for all rows (the ORM path is ~5x slower here),
         # on SQLite straight to the driver (ledger.store.bulk)
-        insert_rows(db, EpcisEvent.__table__, rows)
+        insert_rows(db, EpcisEvent.__table__, staged.rows)
         ids = dict(
-            db.execute(select(EpcisEvent.hash_id, EpcisEvent.id).where(EpcisEvent.capture_id == capture_id)).all()
+            db.execute(
+                select(EpcisEvent.hash_id, EpcisEvent.id).where(EpcisEvent.capture_id == staged.capture_id)
+            ).all()
         )
         epc_rows = [
-            dict(zip(("gtin", "lot", "serial"), item_parts(u), strict=True), event_id=ids[p.hash_id], uri=u[:300])
-            for p in new
-            for u in p.epcs
+            {**epc, "event_id": ids[row["hash_id"]]}
+            for row, named in zip(staged.rows, staged.epcs, strict=True)
+            for epc in named
         ]
         if epc_rows:
             insert_rows(db, EpcisEpc.__table__, epc_rows)
     if also is not None:
-        also(db, hash_ids)
+        also(db, [p.hash_id for p in staged.prepared])
     db.commit()
     return CaptureResult(
-        capture_id,
+        staged.capture_id,
         [
             {
                 "hashId": p.hash_id,
@@ -276,6 +286,6 @@ def _store(
                 "type": p.event_type,
                 "eventTime": p.event["eventTime"],
             }
-            for p in prepared
+            for p in staged.prepared
         ],
     )
