@@ -253,11 +253,17 @@ def judge(
     }
 
 
+@functools.lru_cache(maxsize=1024)  # the profile's few elements: the same lists, event after event
+def _names_json(names: tuple[str, ...]) -> str:
+    return json.dumps(list(names))
+
+
 def write_flags(db: Session, verdicts: dict[int, Verdict]) -> None:
     """The events' verdicts, by event id, written to their flags (uncommitted)."""
     now = utcnow()
     rows = [{"event_id": i, "profile": PROFILE_VERSION, "complete": v.complete, "required": len(v.required),
-             "missing": json.dumps(v.missing), "wrong": json.dumps(v.wrong), "checked_at": now}
+             "missing": _names_json(tuple(v.missing)), "wrong": json.dumps(v.wrong) if v.wrong else "[]",
+             "checked_at": now}
             for i, v in verdicts.items()]  # fmt: skip
     known = set(db.scalars(select(EventCompleteness.event_id).where(EventCompleteness.event_id.in_(list(verdicts)))))
     if fresh := [r for r in rows if r["event_id"] not in known]:

@@ -40,6 +40,7 @@ _EPC_FIELDS = (
     ("childQuantityList", True), ("inputQuantityList", True),
 )  # fmt: skip
 CAPTURE_RETRIES = 3
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # as json.dumps, not built per event
 
 
 @contextlib.contextmanager
@@ -249,7 +250,7 @@ def _stage(
          "record_time": now, "biz_step": p.biz_step, "disposition": p.disposition, "action": p.action,
          "read_point": p.read_point, "biz_location": p.biz_location, "event_ref": p.event_ref, "recorder": recorder,
          "merchant": next((owners[x[0]] for _, x in named if x[0] in owners), None), "capture_id": capture_id,
-         "body": json.dumps(p.event, separators=(",", ":"), ensure_ascii=False), "context": context}
+         "body": _compact(p.event), "context": context}
         for p, named in zip(new, parts, strict=True)
     ]  # fmt: skip
     epcs = [[dict(zip(("gtin", "lot", "serial"), x, strict=True), uri=u[:300]) for u, x in named] for named in parts]
