@@ -2,7 +2,8 @@
 `/v1/compliance/capture` and the EPCIS 2.0 binding's `POST /epcis/capture` and `POST /epcis/events`.
 
 Every event a door stores is flagged complete or incomplete, the missing and wrong elements
-named (`ledger.flows.compliance_capture.flag_stored`, a constant number of queries per capture).
+named: judged before the capture's write and written in its transaction
+(`ledger.flows.compliance_capture`, a constant number of queries per capture).
 The capture option `X-Ledger-Profile: strict` (or `?profile=strict`) refuses a document holding
 an incomplete event: 422 naming each element with its JSON path (under `/epcis/` the binding's
 400 ValidationException, as it answers every validation failure), nothing stored. Without it (or
@@ -52,8 +53,3 @@ def write(db: Session, verdicts: dict) -> list[dict]:
     """`judge`'s verdicts written to the stored events' flags (uncommitted): [{hashId, complete,
     missing, wrong}]."""
     return compliance_capture.write_prepared(db, verdicts)
-
-
-def flag_committed(db: Session, hash_ids: Sequence[str], events: Sequence[dict]) -> list[dict]:
-    """`flag`, committed (a door whose capture has already committed)."""
-    return compliance_capture.flag_stored(db, hash_ids, events)

@@ -1,11 +1,10 @@
 """A capture checked against the trace-record profile (ledger.compliance): before it is stored,
 each event's missing and wrong elements and any transformation that would close a cycle in the
-genealogy (`problems`: the strict capture refuses the document on any); after it is stored, each
-event's completeness flags written (`flag_stored`)."""
+genealogy (`problems`: the strict capture refuses the document on any); its events' completeness
+flags judged before its write (`judge_prepared`) and written in its transaction (`write_prepared`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -33,35 +32,6 @@ def problems(db: Session, events: Sequence[dict], recorder: str) -> list[dict]:
             out.append({"path": path, "element": "trace_code", "zh": "追溯码", "en": "trace code",
                         "reason": f"output {looped[i]} is upstream of this transformation: a cycle"})  # fmt: skip
     return out
-
-
-def flag_stored(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
-    """Write the stored events' completeness flags and commit (`flag`, committed)."""
-    flags = flag(db, hash_ids, events)
-    db.commit()
-    return flags
-
-
-def flag(db: Session, hash_ids: Sequence[str], events: Sequence[dict] | None = None) -> list[dict]:
-    """Write the stored events' completeness flags, uncommitted: a capture door calls it in the
-    capture's own transaction (one commit, not two); [{hashId, complete, missing, wrong}] in the
-    document's order. `events`: the captured bodies, one per hash ID in its order (the capture
-    doors hold them: not read back); else (or when they do not pair) read from the store. A
-    constant number of queries."""
-    if events is not None and len(events) != len(hash_ids):
-        events = None  # a document repeating an event: its hash IDs are those of the events kept once
-    wanted = list(dict.fromkeys(hash_ids))
-    if not wanted:
-        return []
-    q = select(EpcisEvent.hash_id, EpcisEvent.id, EpcisEvent.recorder, EpcisEvent.body)
-    if events is not None:
-        q = select(EpcisEvent.hash_id, EpcisEvent.id, EpcisEvent.recorder)
-    rows = {r[0]: r for r in db.execute(q.where(EpcisEvent.hash_id.in_(wanted)))}
-    given = dict(zip(hash_ids, events, strict=True)) if events is not None else {}
-    items = [(rows[h][1], rows[h][2], given[h] if h in given else json.loads(rows[h][3])) for h in wanted if h in rows]
-    flags = completeness.judge_stored(db, items)
-    verdicts = {h: flags[rows[h][1]] for h in wanted if h in rows}
-    return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]
 
 
 def judge_prepared(db: Session, prepared: Sequence[Prepared], recorder: str) -> dict[str, completeness.Verdict]:

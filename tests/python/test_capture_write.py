@@ -9,6 +9,7 @@ import random
 
 from sqlalchemy import func, select
 
+from ledger.compliance import completeness
 from ledger.flows import compliance_capture
 from ledger.store.db import make_engine, migrate, session_factory
 from ledger.store.models import EpcisEvent, EventCompleteness
@@ -49,9 +50,14 @@ def _capture_judging_first(sessions, doc: dict) -> tuple[list[dict], list[dict]]
             before=lambda s, prepared: judged.update(v=compliance_capture.judge_prepared(s, prepared, RECORDER)),
             also=lambda s, _: judged.update(flags=compliance_capture.write_prepared(s, judged["v"])),
         )  # fmt: skip
-    with sessions() as db:
-        again = compliance_capture.flag(db, [e["hashId"] for e in result.events])  # bodies read back
+    with sessions() as db:  # judged again from the stored bodies, as a flag is when first read
+        order = [e["hashId"] for e in result.events]
+        rows = db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(order))).all()
+        by_id = completeness.flags_for(db, rows)
+        verdicts = {r.hash_id: by_id[r.id] for r in rows}
         db.rollback()
+    again = [{"hashId": h, "complete": verdicts[h].complete, "missing": verdicts[h].missing,
+              "wrong": verdicts[h].wrong} for h in dict.fromkeys(order)]  # fmt: skip
     return judged["flags"], again
 
 

@@ -66,13 +66,17 @@ async def _run(
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
     captured: list[tuple[list[dict], list[str]]] = []
     strict = capture_profile.is_strict(request)
+    judged: dict[str, Any] = {}  # the events' completeness flags (read by /v1/compliance/events), in the job's commit
 
     def work() -> EpcisCaptureJob:
         with CAPTURING:
             return capture_jobs.run(db, body, member.address, behaviour, may_record, utcnow(), xml,
                                     stored=lambda events, ids: captured.append((events, ids)),
                                     vet=lambda events: capture_profile.refuse_incomplete(db, events, member.address,
-                                                                                         strict))  # fmt: skip
+                                                                                         strict),
+                                    before=lambda s, prepared: judged.update(
+                                        verdicts=capture_profile.judge(s, prepared, member.address)),
+                                    within=lambda s: capture_profile.write(s, judged["verdicts"]))  # fmt: skip
 
     try:
         job = await run_in_threadpool(work)
@@ -81,7 +85,6 @@ async def _run(
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
     for events, ids in captured:
-        await run_in_threadpool(capture_profile.flag_committed, db, ids, events)  # kept; read by /v1/compliance/events
         if delivered := await run_in_threadpool(confirm_deliveries, request, db, member, events, ids):
             request.state.deliveries = delivered
     return job

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ledger.clock import as_utc
 from ledger.store.models import EpcisCaptureJob
 from ledger.trace.epcis.binding import master_data
-from ledger.trace.epcis.capture import NotAuthorisedRecorder, capture
+from ledger.trace.epcis.capture import NotAuthorisedRecorder, Prepared, capture
 from ledger.trace.epcis.hashid import document_digests, hash_id_of
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis, check_capture, has_master_data
 
@@ -83,11 +83,14 @@ def run(
     xml: bool = False,
     stored: Callable[[list[dict], list[str]], None] | None = None,
     vet: Callable[[list[dict]], None] | None = None,
+    before: Callable[[Session, list[Prepared]], None] | None = None,
+    within: Callable[[Session], None] | None = None,
 ) -> EpcisCaptureJob:
     """Capture `body` as one job; InvalidEpcis / NotAuthorisedRecorder only under rollback.
     `xml`: `body` was read from an XML document (`xml_binding.to_document`). `stored` is called
     with the events captured (stored now or before) and their hash IDs, once they are committed;
-    `vet` with the events about to be stored, before anything is (it refuses them by raising)."""
+    `vet` with the events about to be stored, before anything is (it refuses them by raising);
+    `before` and `within` as `capture`'s `before` and (in the capture's transaction) `also`."""
     doc = as_capture_document(_envelope(body, xml))
     errors: list[dict] = []
     if behaviour == "rollback":
@@ -120,11 +123,14 @@ def run(
         job.events = json.dumps(hash_ids)
         job.success, job.errors = not errors, json.dumps(errors, ensure_ascii=False)
         s.add(job)
+        if within is not None and hash_ids:  # in a capture's transaction, not the job's alone
+            within(s)
 
     while events:
         try:
             part = _alone(doc, None) | {"epcisBody": {"eventList": events}}
-            result = capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml)
+            result = capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml,
+                             before=before)  # fmt: skip
             if stored is not None:
                 stored(events, [e["hashId"] for e in result.events])
             return job
