@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,20 @@ def file_lock(path: Path, blocking: bool = True) -> Iterator[IO[str] | None]:
             yield None
             return
         yield f
+
+
+@contextlib.contextmanager
+def one_writer(db: Session) -> Iterator[None]:
+    """SQLite has one writer at a time. The bulk writers (captures, the anchorer) of all threads
+    and processes queue on a file lock beside the database, and the next one starts the moment the
+    last one is done; left to SQLite's busy handler they would poll with sleeps growing to 100 ms
+    (a capture holding the queue while it slept). Elsewhere (PostgreSQL, an in-memory database): nothing."""
+    url = db.get_bind().url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with file_lock(Path(f"{url.database}.write.lock")):  # one open file per writer: threads queue too
+        yield
 
 
 class Locks:

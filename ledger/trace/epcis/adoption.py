@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from ledger.chain.deploy import Deployment
+from ledger.store.locks import one_writer
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace.merkle import MerkleTree
 
@@ -69,12 +70,13 @@ def adopt_orphans(db: Session, dep: Deployment, submitter: str) -> list[EpcisAnc
             submitter=submitter,
             anchored_at=datetime.now(UTC),
         )
-        if attach(db, anchor, rows):
+        with one_writer(db):
+            if not attach(db, anchor, rows):
+                db.rollback()
+                continue
             db.commit()
-            log.warning("adopted root %s (%d events) anchored before its row was written", root, len(rows))
-            adopted.append(anchor)
-        else:
-            db.rollback()
+        log.warning("adopted root %s (%d events) anchored before its row was written", root, len(rows))
+        adopted.append(anchor)
     return adopted
 
 

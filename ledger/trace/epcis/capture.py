@@ -7,16 +7,14 @@ events and their identifiers are written in one database transaction. An event c
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
 from ledger.store.bulk import insert_rows
-from ledger.store.locks import file_lock
+from ledger.store.locks import one_writer
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
 from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
@@ -41,19 +39,6 @@ _EPC_FIELDS = (
 )  # fmt: skip
 CAPTURE_RETRIES = 3
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # as json.dumps, not built per event
-
-
-@contextlib.contextmanager
-def _one_writer(db: Session) -> Iterator[None]:
-    """SQLite has one writer at a time. Writers of all threads and processes queue on a file lock
-    beside the database, and the next one starts the moment the last one is done; left to
-    SQLite's busy handler they would poll with sleeps growing to 100 ms."""
-    url = db.get_bind().url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        yield
-        return
-    with file_lock(Path(f"{url.database}.write.lock")):  # one open file per writer: threads queue too
-        yield
 
 
 @dataclass
@@ -197,7 +182,7 @@ def capture(
             staged = _stage(db, prepared, context, recorder, now or datetime.now(UTC), may_record)
             if before is not None:
                 before(db, prepared)
-            with _one_writer(db):
+            with one_writer(db):
                 return _write(db, staged, also)
         except IntegrityError:  # the same event captured concurrently: look again, it is a duplicate now
             db.rollback()
