@@ -43,13 +43,16 @@ def refuse_incomplete(db: Session, events: Sequence[dict], recorder: str, strict
         raise ApiError(422, "incomplete_record", found)
 
 
-def judge(db: Session, prepared: Sequence[Prepared], recorder: str) -> dict:
-    """Before a capture's write (`capture(before=...)`): its events' verdicts, judged as they will
-    be once stored; `write` writes them in the capture's transaction."""
-    return compliance_capture.judge_prepared(db, prepared, recorder)
+class Flags:
+    """A capture's completeness flags: judged before its write (`before`, given to `capture`), as
+    they will read once the events are stored, then written in its transaction (`write`); `written`
+    is the answer's [{hashId, complete, missing, wrong}]."""
 
+    def __init__(self, recorder: str):
+        self.recorder, self.verdicts, self.written = recorder, {}, []
 
-def write(db: Session, verdicts: dict) -> list[dict]:
-    """`judge`'s verdicts written to the stored events' flags (uncommitted): [{hashId, complete,
-    missing, wrong}]."""
-    return compliance_capture.write_prepared(db, verdicts)
+    def before(self, db: Session, prepared: Sequence[Prepared]) -> None:
+        self.verdicts = compliance_capture.judge_prepared(db, prepared, self.recorder)
+
+    def write(self, db: Session) -> None:
+        self.written = compliance_capture.write_prepared(db, self.verdicts)

@@ -90,24 +90,23 @@ def capture(
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
     strict = capture_profile.is_strict(request)
-    judged: dict[str, Any] = {}
-
-    def before(s: DbSession, prepared: list) -> None:  # before the write: the completeness verdicts
-        judged["verdicts"] = capture_profile.judge(s, prepared, member.address)
+    flags = capture_profile.Flags(member.address)
 
     def also(s: DbSession, hash_ids: list[str]) -> None:
         """In the capture's own transaction (one commit): the header's master data (a read point's
         name, ...), the capturer's own, as the binding keeps it, and each event's completeness flags."""
         if found := master_data.elements(doc):
             master_data.store(s, found, member.address, utcnow())
-        judged["flags"] = capture_profile.write(s, judged["verdicts"])
+        flags.write(s)
 
     with CAPTURING:
         try:
             doc, events = check_capture(body)
             capture_profile.refuse_incomplete(db, events, member.address, strict)
             may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
-            result = captures.capture(db, doc, events, member.address, may_record=may_record, also=also, before=before)
+            result = captures.capture(
+                db, doc, events, member.address, may_record=may_record, also=also, before=flags.before
+            )
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
         except captures.NotAuthorisedRecorder as exc:
@@ -124,7 +123,7 @@ def capture(
         "stored": stored,
         "duplicates": len(result.events) - stored,
         "events": result.events,
-        "completeness": judged["flags"],
+        "completeness": flags.written,
     }
     delivered = confirm_deliveries(request, db, member, events, [e["hashId"] for e in result.events])
     if delivered:

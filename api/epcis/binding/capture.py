@@ -66,7 +66,7 @@ async def _run(
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
     captured: list[tuple[list[dict], list[str]]] = []
     strict = capture_profile.is_strict(request)
-    judged: dict[str, Any] = {}  # the events' completeness flags (read by /v1/compliance/events), in the job's commit
+    flags = capture_profile.Flags(member.address)  # read by /v1/compliance/events; in the job's commit
 
     def work() -> EpcisCaptureJob:
         with CAPTURING:
@@ -74,9 +74,7 @@ async def _run(
                                     stored=lambda events, ids: captured.append((events, ids)),
                                     vet=lambda events: capture_profile.refuse_incomplete(db, events, member.address,
                                                                                          strict),
-                                    before=lambda s, prepared: judged.update(
-                                        verdicts=capture_profile.judge(s, prepared, member.address)),
-                                    within=lambda s: capture_profile.write(s, judged["verdicts"]))  # fmt: skip
+                                    before=flags.before, within=flags.write)  # fmt: skip
 
     try:
         job = await run_in_threadpool(work)

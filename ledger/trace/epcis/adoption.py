@@ -70,26 +70,29 @@ def adopt_orphans(db: Session, dep: Deployment, submitter: str) -> list[EpcisAnc
             submitter=submitter,
             anchored_at=datetime.now(UTC),
         )
-        with one_writer(db):
-            if not attach(db, anchor, rows):
-                db.rollback()
-                continue
-            db.commit()
+        if not attach(db, anchor, rows):
+            continue
         log.warning("adopted root %s (%d events) anchored before its row was written", root, len(rows))
         adopted.append(anchor)
     return adopted
 
 
 def attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:
-    """Store `anchor` and give it `rows` (pending events, in leaf order); False if another
-    anchorer took any of them meanwhile (the caller then rolls back)."""
-    db.add(anchor)
-    db.flush()
+    """Store `anchor` and give it `rows` (pending events, in leaf order), committed; False, and
+    nothing kept, if another anchorer took any of them meanwhile. Written in the queue of the
+    store's writers (`one_writer`: the captures'), not in SQLite's busy handler."""
     events = EpcisEvent.__table__
-    db.execute(
-        update(events)
-        .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
-        .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
-        [{"eid": r.id, "idx": i} for i, r in enumerate(rows)],
-    )
-    return db.scalar(select(func.count()).select_from(events).where(events.c.anchor_id == anchor.id)) == len(rows)
+    with one_writer(db):
+        db.add(anchor)
+        db.flush()
+        db.execute(
+            update(events)
+            .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
+            .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
+            [{"eid": r.id, "idx": i} for i, r in enumerate(rows)],
+        )
+        if db.scalar(select(func.count()).select_from(events).where(events.c.anchor_id == anchor.id)) != len(rows):
+            db.rollback()
+            return False
+        db.commit()
+        return True

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
-from ledger.store.locks import Locks, one_writer
+from ledger.store.locks import Locks
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 from ledger.trace.merkle import MerkleTree
 
@@ -130,12 +130,9 @@ class Anchorer:
                 submitter=submitter,
                 anchored_at=now,
             )
-            with one_writer(db):  # a turn in the queue of SQLite's writers (captures), not its busy handler
-                if not attach(db, anchor, rows):  # another anchorer took some of them: leave all pending
-                    db.rollback()
-                    log.warning("events of root %s were anchored elsewhere meanwhile; retrying later", anchor.root)
-                    return made
-                db.commit()
+            if not attach(db, anchor, rows):  # another anchorer took some of them: leave all pending
+                log.warning("events of root %s were anchored elsewhere meanwhile; retrying later", anchor.root)
+                return made
             log.info("anchored %d events in root %s (block %d)", len(rows), anchor.root, block)
             return [*made, anchor]
 
@@ -193,11 +190,8 @@ class Anchorer:
                 batch_id=batch_id,
                 chain_index=index,
             )
-            with one_writer(db):
-                if not attach(db, entry, [r]):  # anchored elsewhere meanwhile; the chain entry stays, harmless
-                    db.rollback()
-                    continue
-                db.commit()
+            if not attach(db, entry, [r]):  # anchored elsewhere meanwhile; the chain entry stays, harmless
+                continue
             log.info("recorded event %s into batch %s as entry %d (block %d)", r.digest, batch_id, index, block)
             made.append(entry)
         return made, left
