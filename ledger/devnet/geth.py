@@ -1,6 +1,6 @@
 """go-ethereum 1.13.15, the last geth release that seals Clique proof-of-authority blocks, built
 by the project from the Go module proxy's source into `.bin/geth` on first use (cached after),
-with a small patch set to its block builder and Clique sealer (`PATCHES`).
+with a small patch set to its block builder, Clique sealer and fork choice (`PATCHES`).
 
 **The changes: a sealer refills its block every 100 ms, not every second, and that refill may not
 cost Clique its liveness.** geth fills the next block when the previous one arrives, then refills
@@ -21,12 +21,26 @@ next block. The refill alone broke two things, both seen in the four-host bench 
   one run against 10 after). Now the wiggle is drawn once per parent and signer (seeded with
   Keccak(parent hash, signer)): the same spread as geth's one draw.
 
-Measured on the four-host bench under load, same day, stock against patched: inclusion p50 1.32 s /
-0.42-0.70 s, final p99 4.10 s / 3.21-3.55 s. No consensus rule changes: the blocks are Clique blocks
-any geth 1.13.15 imports, and a member may run stock geth (its `--miner.recommit 100ms` is raised
-back to 1 s, with a warning).
+**And two signers holding sibling blocks may not wait on each other for good.** Of two blocks of
+equal total difficulty at one height, geth 1.13 keeps the one its own signer sealed (`shouldPreserve`:
+its check that turns this off for Clique, because it deadlocks, no longer matches since 1.13 wraps
+Clique in `beacon.Beacon`), else tosses a coin. With one validator of four away (killed, or its host
+cut off), each of the three left may seal one block in three, and two of them sealing out of turn at
+one height each keep their own, "recent" on it, waiting for the other to seal on it: the chain stops
+until the fourth is back (a `make bench` run: nothing sealed while the carrier was partitioned, 300 s).
+Now the check sees through the wrapper and the tie goes to the lower hash at every node, so both
+keep the same block and the signer not on it seals the next (`tests/python/test_geth_refill.py`:
+two signers each holding its own block 1 stay stalled with 1.13.15-traceledger.2 and seal block 2
+with this build).
 
-The build reports version `1.13.15-traceledger.2` (`VersionMeta`, `META`), so a stock binary or
+Measured on the four-host bench under load, same day, stock against patched (before the tie rule):
+inclusion p50 1.32 s / 0.42-0.70 s, final p99 4.10 s / 3.21-3.55 s. No consensus rule changes:
+the blocks are Clique blocks any geth 1.13.15 imports (the tie rule is each node's own choice among
+valid blocks), and a member may run stock geth (its `--miner.recommit 100ms` is raised back to 1 s,
+with a warning; in a tie it keeps its own block, so a network of stock validators can still stall
+as above).
+
+The build reports version `1.13.15-traceledger.3` (`VersionMeta`, `META`), so a stock binary or
 one of an earlier patch set left in `.bin/geth` is rebuilt. With Go 1.23 or newer the link step needs
 `-checklinkname=0` (a debug-only dependency, github.com/fjl/memsize, reaches into the runtime;
 go-ethereum issue #30100); its pprof endpoint that would use it is never enabled here.
@@ -46,7 +60,7 @@ from ledger.errors import LedgerError
 from ledger.paths import ROOT
 
 GETH_VERSION = "1.13.15"
-META = "traceledger.2"  # the patch set's version: a change to PATCHES raises it (rebuilt)
+META = "traceledger.3"  # the patch set's version: a change to PATCHES raises it (rebuilt)
 BUILD_VERSION = f"{GETH_VERSION}-{META}"
 MODULE = "github.com/ethereum/go-ethereum"
 #: (file in the module, text as released, text built)
@@ -71,6 +85,25 @@ PATCHES = (
         "		c.lock.Lock() // never a second block on one parent (refilled work after this one was sealed)\n"
         "		if c.sealedParent == header.ParentHash {\n			c.lock.Unlock()\n			return\n		}\n"
         "		c.sealedParent = header.ParentHash\n		c.lock.Unlock()\n",
+    ),
+    (
+        "eth/backend.go",  # Clique runs wrapped in beacon.Beacon since 1.13: the check below never matched
+        "	if _, ok := s.engine.(*clique.Clique); ok {\n		return false",
+        "	if b, ok := s.engine.(*beacon.Beacon); ok && isClique(b.InnerEngine()) {\n		return false\n	}\n"
+        "	if _, ok := s.engine.(*clique.Clique); ok {\n		return false",
+    ),
+    (
+        "eth/backend.go",
+        "// SetEtherbase sets the mining reward address.\n",
+        "func isClique(e consensus.Engine) bool {\n	_, ok := e.(*clique.Clique)\n	return ok\n}\n\n"
+        "// SetEtherbase sets the mining reward address.\n",
+    ),
+    ("core/forkchoice.go", '\tcrand "crypto/rand"\n', '\t"bytes"\n\tcrand "crypto/rand"\n'),
+    (
+        "core/forkchoice.go",
+        "reorg = !currentPreserve && (externPreserve || f.rand.Float64() < 0.5)",
+        "reorg = !currentPreserve && (externPreserve || "  # equal weight, equal height: the lower hash, everywhere
+        "bytes.Compare(extern.Hash().Bytes(), current.Hash().Bytes()) < 0)",
     ),
     ("params/version.go", 'VersionMeta  = "stable"', f'VersionMeta  = "{META}"'),
 )

@@ -1,11 +1,17 @@
 """The project's geth (`ledger.devnet.geth`): 1.13.15 built with its sealer refilling the block it
 waits to seal every 100 ms while transactions arrive. A transaction that reaches the validator in
 the middle of a 1 s slot is in the very next block; stock 1.13.15 (refill at most every 1 s, that
-is after the slot) puts it in the block after, which kept write-to-final p99 over 4 s."""
+is after the slot) puts it in the block after, which kept write-to-final p99 over 4 s.
+
+And of two blocks of equal weight at one height, every node keeps the one of lower hash (stock
+geth tosses a coin at each node): two signers each holding its own sibling could otherwise both
+wait, each "recent" on its own branch, for the other to seal on it, for good."""
 
 from __future__ import annotations
 
 import time
+
+from eth_utils import to_checksum_address
 
 from ledger.chain.client import connect, dev_accounts
 from ledger.devnet.geth import BUILD_VERSION, _version, ensure_geth
@@ -49,5 +55,35 @@ def test_a_transaction_sent_mid_slot_is_in_the_next_block(tmp_path):
             head = block
         # all but a loaded machine's odd one in the next block (stock geth: none of them)
         assert sum(d == 1 for d in late) >= TRIES - 2, late
+    finally:
+        net.stop()
+
+
+def test_signers_holding_sibling_blocks_both_keep_the_lower_hash_and_seal_on(tmp_path):
+    """Four signers, two running: each sealed block 1 alone (out of turn, so the two weigh the same),
+    then they peered. Each is recent on its own branch and may seal only on the other's: they wait
+    for good. Handed the other's block, both keep the lower hash, and its other signer seals block 2."""
+    net = Network(tmp_path / "network", period_s=1)
+    try:
+        net.init(("a", "b", "c", "d"), base_port=None)
+        ordered = sorted(net.nodes, key=lambda o: to_checksum_address(net.nodes[o].validator).lower())
+        x, y = [o for i, o in enumerate(ordered) if i != 1][:2]  # block 1's in-turn signer is the 2nd by address
+        for org in (x, y):  # each alone: its own block 1, then it may seal no more
+            net.start([org], wait_s=60)
+            if org == x:
+                net.stop(x)
+        net.start([x], wait_s=60)  # now peered with y: equal weight, so neither fetches the other's
+        ones = {o: connect(net.nodes[o].url).eth.get_block(1)["hash"] for o in (x, y)}
+        assert ones[x] != ones[y]
+        time.sleep(3)
+        assert {o: n for o, (n, _) in net.heads([x, y]).items()} == {x: 1, y: 1}  # stalled
+        for org, other in ((x, y), (y, x)):
+            exported = tmp_path / f"{other}-block1.rlp"
+            connect(net.nodes[other].url).provider.make_request("admin_exportChain", [str(exported), 1, 1])
+            assert connect(net.nodes[org].url).provider.make_request("admin_importChain", [str(exported)])["result"]
+        number, _ = net.wait_agreed([x, y], 20, above=1)
+        assert number == 2
+        lower = min(ones.values(), key=bytes)
+        assert {connect(net.nodes[o].url).eth.get_block(1)["hash"] for o in (x, y)} == {lower}
     finally:
         net.stop()
