@@ -10,6 +10,7 @@ the transaction is mined, each change appended to the order's `history`. The cal
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +52,16 @@ def from_epoch(seconds: int) -> datetime:
 
 def _chain_now(dep: Deployment) -> int:
     return int(dep.w3.eth.get_block("latest")["timestamp"])
+
+
+def _next_block_time(dep: Deployment) -> int:
+    """The least timestamp the block a settlement goes into will carry: never before its parent's,
+    nor before the clock (a Clique block is sealed no earlier than its timestamp; a node that
+    mines on demand, anvil with `LEDGER_BLOCK_TIME=0`, stamps the time it mines). The newest
+    block's time alone never moved on such a node while nobody else transacted, so an order due by
+    the clock was skipped again at every try. If this host's clock runs ahead, the contract, which
+    decides, skips what is not due yet and the answer says so."""
+    return max(_chain_now(dep), int(time.time()))
 
 
 def log_step(o: Order, status: str, tx: str, **detail: Any) -> None:
@@ -201,7 +212,7 @@ def settle_orders(
 ) -> tuple[list[tuple[Order, dict[str, Any]]], list[dict[str, Any]]]:
     """Settle the due orders among `order_ids` in one transaction; the others are reported skipped."""
     rows = load_rows(db, order_ids)
-    now = _chain_now(dep)
+    now = _next_block_time(dep)
     due, skipped = [], []
     for o in rows:
         deadline = o.window_ends_at if o.status == "delivered" else o.settle_after if o.status == "escrowed" else None
@@ -232,7 +243,7 @@ def settle_orders(
 
 def due_order_ids(db: DbSession, dep: Deployment, limit: int = MAX_BATCH) -> list[str]:
     """Open orders whose return window or settlement timeout has passed, oldest first."""
-    now = from_epoch(_chain_now(dep))
+    now = from_epoch(_next_block_time(dep))
     q = (
         select(Order.order_id)
         .where(
