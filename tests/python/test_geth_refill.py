@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 
-from eth_utils import to_checksum_address
-
 from ledger.chain.client import connect, dev_accounts
 from ledger.devnet.geth import BUILD_VERSION, _version, ensure_geth
 from ledger.devnet.network import Network
@@ -66,8 +64,9 @@ def test_signers_holding_sibling_blocks_both_keep_the_lower_hash_and_seal_on(tmp
     net = Network(tmp_path / "network", period_s=1)
     try:
         net.init(("a", "b", "c", "d"), base_port=None)
-        ordered = sorted(net.nodes, key=lambda o: to_checksum_address(net.nodes[o].validator).lower())
-        x, y = [o for i, o in enumerate(ordered) if i != 1][:2]  # block 1's in-turn signer is the 2nd by address
+        by_address = sorted(net.nodes, key=lambda o: net.nodes[o].validator.lower())
+        pair = [o for i, o in enumerate(by_address) if i != 1][:2]  # block 1's in-turn signer is the 2nd
+        y, x = sorted(pair, key=list(net.nodes).index)  # x, started again last, dials y at once (a node before it)
         for org in (x, y):  # each alone: its own block 1, then it may seal no more
             net.start([org], wait_s=60)
             if org == x:
