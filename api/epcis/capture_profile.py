@@ -17,7 +17,6 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from ledger.flows import compliance_capture
-from ledger.trace.epcis.capture import Prepared
 
 from ..core.errors import ApiError
 
@@ -41,18 +40,3 @@ def refuse_incomplete(db: Session, events: Sequence[dict], recorder: str, strict
     found = compliance_capture.problems(db, list(events), recorder)
     if found:
         raise ApiError(422, "incomplete_record", found)
-
-
-class Flags:
-    """A capture's completeness flags: judged before its write (`before`, given to `capture`), as
-    they will read once the events are stored, then written in its transaction (`write`); `written`
-    is the answer's [{hashId, complete, missing, wrong}]."""
-
-    def __init__(self, recorder: str):
-        self.recorder, self.verdicts, self.written = recorder, {}, []
-
-    def before(self, db: Session, prepared: Sequence[Prepared]) -> None:
-        self.verdicts = compliance_capture.judge_prepared(db, prepared, self.recorder)
-
-    def write(self, db: Session) -> None:
-        self.written = compliance_capture.write_prepared(db, self.verdicts)

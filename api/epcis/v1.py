@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
-from ledger.flows import delivery_capture
+from ledger.flows import compliance_capture, delivery_capture
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace import recorders
 from ledger.trace.epcis import capture as captures
@@ -90,7 +90,7 @@ def capture(
     if isinstance(events, list) and len(events) > limit:
         raise ApiError(413, "too_many_events", f"{len(events)} events in one document; at most {limit} per capture")
     strict = capture_profile.is_strict(request)
-    flags = capture_profile.Flags(member.address)
+    flags = compliance_capture.Flags(member.address)
 
     def also(s: DbSession, hash_ids: list[str]) -> None:
         """In the capture's own transaction (one commit): the header's master data (a read point's

@@ -87,16 +87,10 @@ PATCHES = (
         "		c.sealedParent = header.ParentHash\n		c.lock.Unlock()\n",
     ),
     (
-        "eth/backend.go",  # Clique runs wrapped in beacon.Beacon since 1.13: the check below never matched
-        "	if _, ok := s.engine.(*clique.Clique); ok {\n		return false",
-        "	if b, ok := s.engine.(*beacon.Beacon); ok && isClique(b.InnerEngine()) {\n		return false\n	}\n"
-        "	if _, ok := s.engine.(*clique.Clique); ok {\n		return false",
-    ),
-    (
-        "eth/backend.go",
-        "// SetEtherbase sets the mining reward address.\n",
-        "func isClique(e consensus.Engine) bool {\n	_, ok := e.(*clique.Clique)\n	return ok\n}\n\n"
-        "// SetEtherbase sets the mining reward address.\n",
+        "eth/backend.go",  # Clique runs wrapped in beacon.Beacon since 1.13: the check never matched
+        "	if _, ok := s.engine.(*clique.Clique); ok {",
+        "	engine := s.engine\n	if b, ok := engine.(*beacon.Beacon); ok {\n		engine = b.InnerEngine()\n	}\n"
+        "	if _, ok := engine.(*clique.Clique); ok {",
     ),
     ("core/forkchoice.go", '\tcrand "crypto/rand"\n', '\t"bytes"\n\tcrand "crypto/rand"\n'),
     (

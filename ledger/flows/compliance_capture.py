@@ -59,3 +59,19 @@ def write_prepared(db: Session, verdicts: dict[str, completeness.Verdict]) -> li
         ids.update(db.execute(q).all())
     completeness.write_flags(db, {ids[h]: v for h, v in verdicts.items() if h in ids})
     return [{"hashId": h, "complete": v.complete, "missing": v.missing, "wrong": v.wrong} for h, v in verdicts.items()]
+
+
+class Flags:
+    """A capture's completeness flags, as the capture doors keep them: judged before its write
+    (`before`, given to `capture`) as they will read once the events are stored, then written in
+    its transaction (`write`, from its `also`); `written` is the answer's [{hashId, complete,
+    missing, wrong}]."""
+
+    def __init__(self, recorder: str):
+        self.recorder, self.verdicts, self.written = recorder, {}, []
+
+    def before(self, db: Session, prepared: Sequence[Prepared]) -> None:
+        self.verdicts = judge_prepared(db, prepared, self.recorder)
+
+    def write(self, db: Session) -> None:
+        self.written = write_prepared(db, self.verdicts)

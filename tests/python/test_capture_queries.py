@@ -38,12 +38,8 @@ def test_a_captures_queries_scan_no_table(tmp_path):
     for doc, events in docs:
         with sessions() as db:
             compliance_capture.problems(db, events, RECORDER)  # what the strict profile checks first
-            judged: dict = {}  # as the capture doors judge and write the completeness flags
-            captures.capture(
-                db, doc, events, RECORDER,
-                before=lambda s, p, j=judged: j.update(v=compliance_capture.judge_prepared(s, p, RECORDER)),
-                also=lambda s, _, j=judged: compliance_capture.write_prepared(s, j["v"]),
-            )  # fmt: skip
+            flags = compliance_capture.Flags(RECORDER)  # as the capture doors judge and write them
+            captures.capture(db, doc, events, RECORDER, before=flags.before, also=lambda s, _, f=flags: f.write(s))
     event.remove(engine, "before_cursor_execute", keep)
     _, events = docs[1]
     with sessions() as db:

@@ -43,13 +43,9 @@ def _capture_judging_first(sessions, doc: dict) -> tuple[list[dict], list[dict]]
     """Capture as the API's door does (judged before the write, flags written in it); the flags it
     answered and those judged again from the store right after."""
     doc, events = check_capture(doc)
-    judged: dict = {}
+    flags = compliance_capture.Flags(RECORDER)
     with sessions() as db:
-        result = captures.capture(
-            db, doc, events, RECORDER,
-            before=lambda s, prepared: judged.update(v=compliance_capture.judge_prepared(s, prepared, RECORDER)),
-            also=lambda s, _: judged.update(flags=compliance_capture.write_prepared(s, judged["v"])),
-        )  # fmt: skip
+        result = captures.capture(db, doc, events, RECORDER, before=flags.before, also=lambda s, _: flags.write(s))
     with sessions() as db:  # judged again from the stored bodies, as a flag is when first read
         order = [e["hashId"] for e in result.events]
         rows = db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(order))).all()
@@ -58,7 +54,7 @@ def _capture_judging_first(sessions, doc: dict) -> tuple[list[dict], list[dict]]
         db.rollback()
     again = [{"hashId": h, "complete": verdicts[h].complete, "missing": verdicts[h].missing,
               "wrong": verdicts[h].wrong} for h in dict.fromkeys(order)]  # fmt: skip
-    return judged["flags"], again
+    return flags.written, again
 
 
 def test_flags_judged_before_the_write_are_those_of_the_stored_events(tmp_path):

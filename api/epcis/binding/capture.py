@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
 
 from ledger.clock import utcnow
+from ledger.flows import compliance_capture
 from ledger.store.models import EpcisCaptureJob, EpcisEvent
 from ledger.trace import recorders
 from ledger.trace.epcis import reading
@@ -66,7 +67,7 @@ async def _run(
     may_record = recorders.may_record_on_chain(deployment_of(request), member.address)
     captured: list[tuple[list[dict], list[str]]] = []
     strict = capture_profile.is_strict(request)
-    flags = capture_profile.Flags(member.address)  # read by /v1/compliance/events; in the job's commit
+    flags = compliance_capture.Flags(member.address)  # read by /v1/compliance/events; in the job's commit
 
     def work() -> EpcisCaptureJob:
         with CAPTURING:
