@@ -69,7 +69,7 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
         raise PactError(400, "send the event as application/cloudevents+json (structured content mode)")
     try:
         ev = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise PactError(400, "the body is not JSON") from None
     if not isinstance(ev, dict):
         raise PactError(400, "a CloudEvent is a JSON object")

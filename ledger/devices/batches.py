@@ -83,7 +83,7 @@ def open_message(raw: bytes, topic_identity: str, psk_hex=None) -> Opened:
         msg = json.loads(raw)
         assert isinstance(msg, dict) and msg.get("v") == 1
         ident, sig = msg.get("id"), msg.get("sig")
-    except (ValueError, AssertionError):
+    except (ValueError, AssertionError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise Refused("malformed", "not a version 1 message") from None
     if ident != topic_identity:
         raise Refused("wrong-topic", f"message of {ident!r} on the topic of {topic_identity!r}")

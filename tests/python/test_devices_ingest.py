@@ -152,16 +152,25 @@ def test_bad_batches_are_refused_with_reasons_and_good_ones_become_events(rig, m
             batches.make(key, ident, giai, 4, _temps(now, [200.0])),  # out of range
             b'{"v":1,"id":"' + ident.encode() + b'","body":"e30="}',  # unsigned
             b"not json",
+            b"[" * 3000 + b"]" * 3000,  # nested deeper than the decoder recurses: refused, not a dead ingester
             batches.make(key, ident, giai, 5, _temps(now, [5.0])),
         ]
         for m in sent:
             conn.publish(m)
-        rig.wait(lambda: rig.count(status="accepted") == 2 and rig.count(status="refused") == 6)
+        rig.wait(lambda: rig.count(status="accepted") == 2 and rig.count(status="refused") == 7)
         with rig.sessions() as db:
             reasons = sorted(
                 r.split(":")[0] for r in db.scalars(select(DeviceBatch.reason).where(DeviceBatch.reason.isnot(None)))
             )
-            assert reasons == ["bad-signature", "future-dated", "malformed", "out-of-range", "replayed", "unsigned"]
+            assert reasons == [
+                "bad-signature",
+                "future-dated",
+                "malformed",
+                "malformed",
+                "out-of-range",
+                "replayed",
+                "unsigned",
+            ]
             assert db.scalar(select(func.count()).select_from(DeviceReading)) == 7
             events = [
                 e for e in db.scalars(select(EpcisEvent).where(EpcisEvent.recorder == members["logistics"].address))

@@ -271,3 +271,16 @@ def test_master_data_is_its_declarers_own(api):
                headers=h["logistics"])  # fmt: skip
     assert r.status_code == 201, r.text
     assert events_of(c.get("/epcis/queries/sst201/events", headers=h["logistics"])) == []
+
+
+def test_json_nested_thousands_deep_is_a_400_at_every_door(api):
+    """4 KB of `[` was a RecursionError, a 500, at the binding's doors (found from outside)."""
+    c, h = api
+    deep = b"[" * 5000 + b"]" * 5000
+    heads = h["producer"] | {"Content-Type": "application/json"}
+    for path in ("/epcis/capture", "/epcis/events", "/epcis/queries", "/v1/epcis/capture"):
+        r = c.post(path, content=deep, headers=heads)
+        assert r.status_code == 400, (path, r.text)
+        assert "deep" in r.text or "pars" in r.text, (path, r.text)
+    ext = h["auditor"] | {"GS1-Extensions": "[" * 5000 + "]" * 5000}  # a header read as JSON when it is JSON
+    assert c.get("/epcis/events", headers=ext).status_code == 200

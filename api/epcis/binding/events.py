@@ -48,7 +48,7 @@ def _prefixes(request: Request) -> dict[str, str]:
         return {}
     try:
         pairs = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         pairs = dict(p.strip().split("=", 1) for p in raw.split(",") if "=" in p)
     return {k.strip(): "{" + str(v).strip() + "}" for k, v in pairs.items()} if isinstance(pairs, dict) else {}
 

@@ -59,6 +59,8 @@ async def _json(request: Request) -> Any:
         raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json")
     try:
         return json.loads(await request.body())
+    except RecursionError:
+        raise ApiError(400, "invalid_input", "not JSON: nested too deep") from None
     except ValueError as exc:
         raise ApiError(400, "invalid_input", f"not JSON: {exc}") from None
 

@@ -43,12 +43,13 @@ def identifier(value: str) -> str:
 
 class IdMatcher:
     """Values of a MATCH_ parameter: identifiers, or EPC patterns (`urn:epc:idpat:sgtin:0614141.107346.*`
-    matches every serial of that GTIN; `urn:epc:idpat:sgtin:0614141.*.*` every item of the company)."""
+    matches every serial of that GTIN; `urn:epc:idpat:sgtin:0614141.*.*` every item of the company).
+    A pattern that is no GS1 key's is matched component by component (`Pattern`)."""
 
     def __init__(self, values: list[str]):
         self.exact: set[str] = set()
         self.prefixes: list[str] = []
-        self.patterns: list[re.Pattern[str]] = []
+        self.patterns: list[Pattern] = []
         for v in values:
             if "*" not in v:
                 self.exact.add(identifier(v))
@@ -56,9 +57,7 @@ class IdMatcher:
                 self.exact.add(c)
                 self.prefixes.append(c + "/")
             else:
-                self.patterns.append(
-                    re.compile(re.escape(v.replace("idpat:", "id:", 1)).replace(r"\*", r"[^.:]+") + "$")
-                )
+                self.patterns.append(Pattern(v))
 
     @property
     def only_exact(self) -> bool:
@@ -68,8 +67,33 @@ class IdMatcher:
         if not isinstance(value, str):
             return False
         c = identifier(value)
-        return (
-            c in self.exact or any(c.startswith(p) for p in self.prefixes) or any(p.match(value) for p in self.patterns)
+        if c in self.exact or any(c.startswith(p) for p in self.prefixes):
+            return True
+        if not self.patterns:
+            return False
+        parts = _COMPONENTS.split(value)
+        return any(p.matches(parts) for p in self.patterns)
+
+
+_COMPONENTS = re.compile(r"([.:])")  # an EPC URI's separators, kept in the split
+
+
+class Pattern:
+    """An EPC pattern URI (Tag Data Standard: each component a value, or `*` for any one value):
+    compared with an identifier component by component, in time linear in their length. (As a
+    regular expression, `[^.:]+` for each `*`, a pattern of several wildcards backtracked for
+    minutes on an 80-character identifier, holding the worker: found from outside.) A `*` is a
+    whole component or the pattern is refused (ValueError)."""
+
+    def __init__(self, uri: str):
+        self.parts = _COMPONENTS.split(uri.replace("idpat:", "id:", 1))
+        if any("*" in part and part != "*" for part in self.parts):
+            raise ValueError(f"{uri[:80]!r}: in an EPC pattern, * stands for a whole component (e.g. ...0614141.*.*)")
+
+    def matches(self, parts: list[str]) -> bool:
+        """Whether an identifier, split by `_COMPONENTS`, matches."""
+        return len(parts) == len(self.parts) and all(
+            (p == "*" and v != "") or p == v for p, v in zip(self.parts, parts, strict=True)
         )
 
 

@@ -146,16 +146,23 @@ def _one(q: Query, name: str, values: list[str], db: Session | None) -> None:  #
     elif name in ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount"):
         _controls(q, name, values)
     elif (mt := re.fullmatch(r"MATCH_(epc|parentID|inputEPC|outputEPC|anyEPC)", name)) is not None:
-        match = m.IdMatcher(values)
+        match = _matcher(name, values)
         lists, singles = m.EPC_FIELDS[mt.group(1)]
         q.tests.append(lambda e: any(match(v) for v in m.identifiers_in(e, lists, singles)))
         if match.only_exact:  # the identifiers table holds every identifier an event names
             q.sql.append(exists().where(EpcisEpc.event_id == EpcisEvent.id, EpcisEpc.uri.in_(sorted(match.exact))))
     elif (mt := re.fullmatch(r"MATCH_(epcClass|inputEPCClass|outputEPCClass|anyEPCClass)", name)) is not None:
-        match, fields = m.IdMatcher(values), m.CLASS_FIELDS[mt.group(1)]
+        match, fields = _matcher(name, values), m.CLASS_FIELDS[mt.group(1)]
         q.tests.append(lambda e: any(match(x.get("epcClass")) for x in m.classes_in(e, fields)))
     else:
         _fields(q, name, values, db)
+
+
+def _matcher(name: str, values: list[str]) -> m.IdMatcher:
+    try:
+        return m.IdMatcher(values)
+    except ValueError as exc:
+        raise QueryParameterError(name, str(exc)) from None
 
 
 def _controls(q: Query, name: str, values: list[str]) -> None:
