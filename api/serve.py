@@ -56,6 +56,7 @@ def _child(host: str, port: int, log_level: str) -> None:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         ws="api.epcis.binding.ws_handshake:ProblemWebSocketProtocol",  # a malformed handshake answered in JSON
+        http="api.middleware.connections:GuardedHttpProtocol",  # a deadline for headers, a cap per client
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 

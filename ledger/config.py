@@ -34,21 +34,13 @@ class Settings(BaseSettings):
     )
 
     # -- chain ------------------------------------------------------------------------------------
-    rpc_url: str | None = Field(
-        None,
-        description=_d(
-            "EVM JSON-RPC endpoint, or several separated by commas (failover, own node first). Any node works "
-            "(anvil, Besu, GoQuorum, geth, EthereumJS; PoA extra-data is handled). `make run` starts anvil only "
-            "for a local URL that does not answer",
-            "`http://127.0.0.1:8545`; on the consortium its nodes",
-        ),
-    )
-    network: str = Field(
-        "anvil",
-        description="`consortium`: `make run` starts the three geth Clique validators "
-        "instead, and every `ledger` command takes the network's nodes, manifest, database and the operator's sealed "
-        "keys by default (docs/operations.md)",
-    )
+    rpc_url: str | None = Field(None, description=_d(
+        "EVM JSON-RPC endpoint, or several separated by commas (failover, own node first). Any node works (anvil, "
+        "Besu, GoQuorum, geth, EthereumJS; PoA extra-data is handled). `make run` starts anvil only for a local URL "
+        "that does not answer", "`http://127.0.0.1:8545`; on the consortium its nodes"))  # fmt: skip
+    network: str = Field("anvil", description="`consortium`: `make run` starts the three geth Clique validators "
+                         "instead, and every `ledger` command takes the network's nodes, manifest, database and the "
+                         "operator's sealed keys by default (docs/operations.md)")  # fmt: skip
     network_port: int = Field(8645, description="the consortium's first JSON-RPC port at `network init` "
                               "(node i: + i; devp2p + 100; engine API + 200)")  # fmt: skip
     tx_timeout_s: float = Field(60, validation_alias=_as("tx_timeout_s", "LEDGER_TX_TIMEOUT"),
@@ -176,6 +168,12 @@ class Settings(BaseSettings):
         description="proxies whose `X-Forwarded-For` is believed by `python -m api.serve` "
         "(comma-separated addresses); by default the header is ignored",
     )
+    header_timeout_s: float = Field(15, description="seconds a connection may take to send a request's "
+                                    "headers (from its opening or last answer), then a 408, closed "
+                                    "(`api/middleware/connections.py`)")  # fmt: skip
+    max_connections_per_client: int = Field(256, description="open connections one client (IPv4 address, "
+                                            "IPv6 /64) may hold to one API process; beyond, a 503, closed "
+                                            "(not a trusted proxy)")  # fmt: skip
     max_body_bytes: int = Field(
         1 << 20,
         description="the largest request body but capture's and sign-in's (16 KiB); "

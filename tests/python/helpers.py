@@ -125,7 +125,8 @@ def serve(env: dict[str, str], log: Path, port: int, workers: int | None = None)
     from ledger.paths import ROOT
 
     command = [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port), "--no-proxy-headers",
-               "--ws", "api.epcis.binding.ws_handshake:ProblemWebSocketProtocol"]  # fmt: skip
+               "--ws", "api.epcis.binding.ws_handshake:ProblemWebSocketProtocol",
+               "--http", "api.middleware.connections:GuardedHttpProtocol"]  # fmt: skip
     if workers:
         command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)]
     url = f"http://127.0.0.1:{port}"

@@ -140,3 +140,60 @@ def test_workers_that_keep_dying_stop_the_launcher(env, tmp_path):
         assert "stopped the others" in launcher.stderr.read()
     finally:
         _stop(launcher, port)
+
+
+def _opened(port: int, n: int, source: str = "127.0.0.1") -> list[socket.socket]:
+    """`n` connections from `source`, each with half a request's headers sent (a slow loris)."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+        s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+        socks.append(s)
+    return socks
+
+
+def _first_bytes(s: socket.socket, wait_s: float) -> bytes | None:
+    """What the server sent within `wait_s` (b"" if it closed), None if nothing yet."""
+    s.settimeout(wait_s)
+    try:
+        return s.recv(200)
+    except TimeoutError:
+        return None
+
+
+def test_a_slow_loris_is_capped_per_client_and_timed_out(env):
+    """From outside, three addresses holding 43,500 half-sent requests left the API answering no one
+    (uvicorn waits for headers for ever). Each worker takes 3 connections per client here, and times
+    out headers after 1.5 s: of 8 held from one address at most 6 are kept (2 workers), the rest a
+    503 at once; another client is served meanwhile; the kept ones get a 408 and are closed."""
+    port = free_port()
+    launcher = _start(env | {"LEDGER_HEADER_TIMEOUT_S": "1.5", "LEDGER_MAX_CONNECTIONS_PER_CLIENT": "3"}, port)
+    socks = []
+    try:
+        for _ in range(10):  # both workers past their start-up (a connection before waits in the backlog)
+            assert _livez(port) == 200
+        socks = _opened(port, 8)
+        time.sleep(0.5)
+        first = [_first_bytes(s, 0.1) for s in socks]
+        refused = [b for b in first if b is not None]
+        assert len(refused) >= 2 and all(b.startswith(b"HTTP/1.1 503") for b in refused), first
+        kept = [s for s, b in zip(socks, first, strict=True) if b is None]
+        other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=30)
+        with other:
+            assert other.get(f"http://127.0.0.1:{port}/livez").status_code == 200  # another client: served
+        late = [_first_bytes(s, 5) for s in kept]
+        assert all(b is not None and b.startswith(b"HTTP/1.1 408") for b in late), late
+        assert _livez(port) == 200  # the first client's slots are free again
+    finally:
+        for s in socks:
+            s.close()
+        _stop(launcher, port)
+
+
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64():
+    from api.middleware.connections import client_key
+
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"  # an IPv4 client on a dual-stack socket
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
