@@ -53,6 +53,7 @@ def test_gs1_examples_are_captured_unchanged_once(api):
         again = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
         assert again.status_code == 200 and again.json()["duplicates"] == n and again.json()["stored"] == 0
     # each stored event comes back as it came (vendor extensions included), with its hash as eventID
+    # and this repository's recordTime (EPCIS 2.0 7.4.1)
     q = c.get(
         "/v1/epcis/events",
         params={"epc": "urn:epc:id:sgtin:0614141.107346.2018", "eventType": "ObjectEvent"},
@@ -62,7 +63,8 @@ def test_gs1_examples_are_captured_unchanged_once(api):
     events = q.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     original = json.loads(EXAMPLES[0].read_text())["epcisBody"]["eventList"]
     for got, sent, hid in zip(events, original, document_hash_ids(json.loads(EXAMPLES[0].read_text())), strict=True):
-        assert got == sent | {"eventID": sent.get("eventID", hid)}
+        assert got == sent | {"eventID": sent.get("eventID", hid), "recordTime": got["recordTime"]}
+        assert got["recordTime"] > "2026"
     assert events[1]["example:myField"] == "Example of a vendor/user extension"
     # GS1's examples carry eventIDs from a draft of the hash algorithm; dedup uses our CBV 2.0 hash
     assert events[1]["eventID"] != document_hash_ids(json.loads(EXAMPLES[0].read_text()))[1]

@@ -284,3 +284,26 @@ def test_json_nested_thousands_deep_is_a_400_at_every_door(api):
         assert "deep" in r.text or "pars" in r.text, (path, r.text)
     ext = h["auditor"] | {"GS1-Extensions": "[" * 5000 + "]" * 5000}  # a header read as JSON when it is JSON
     assert c.get("/epcis/events", headers=ext).status_code == 200
+
+
+def test_answers_carry_the_repositorys_record_time_a_query_name_and_order_by_defaults_to_desc(api):
+    """EPCIS 2.0 7.4.1: a client's recordTime is ignored at capture and every event retrieved has one;
+    GS1's JSON Schema and XSD require queryResults.queryName; orderDirection defaults to DESC."""
+    c, h = api
+    gtin = new_gtin()
+    doc = _observed(gtin, range(2))
+    for i, e in enumerate(doc["epcisBody"]["eventList"]):
+        e["recordTime"] = "2000-01-01T00:00:00.000Z"
+        e["eventTime"] = f"2026-11-2{i}T08:00:00.000Z"
+    capture(c, h["producer"], doc)
+    epc = doc["epcisBody"]["eventList"][0]["epcList"][0]
+    r = c.get("/epcis/events", params={"MATCH_anyEPC": epc}, headers=h["auditor"])
+    assert r.json()["epcisBody"]["queryResults"]["queryName"] == "SimpleEventQuery"
+    (event,) = events_of(r)
+    assert event["recordTime"] > "2026" and event["recordTime"].endswith("Z")
+    xml = c.get("/epcis/events", params={"MATCH_anyEPC": epc}, headers=h["auditor"] | {"Accept": "application/xml"})
+    assert "<queryName>SimpleEventQuery</queryName>" in xml.text and "<recordTime>2000" not in xml.text
+    times = [
+        e["eventTime"] for e in events_of(c.get("/epcis/events", params={"orderBy": "eventTime"}, headers=h["auditor"]))
+    ]
+    assert times == sorted(times, reverse=True)

@@ -238,10 +238,10 @@ def query_answer(
         headers["GS1-EPC-Format"] = epc_format
     kind = media_type(request)
     if kind == "application/xml":
-        return Response(query_document_xml(rows, utcnow(), query_name), 200, headers=headers, media_type=kind)
+        xml = query_document_xml(rows, utcnow(), query_name or "SimpleEventQuery")
+        return Response(xml, 200, headers=headers, media_type=kind)
+    # queryName is required in both GS1 schemas' queryResults: an ad hoc query is a SimpleEventQuery
     doc = queries.query_document(rows, utcnow(), query_name or "SimpleEventQuery")
-    if query_name is None:
-        doc["epcisBody"]["queryResults"].pop("queryName")
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     return Response(body, 200, headers=headers, media_type=kind)
 
@@ -249,7 +249,7 @@ def query_answer(
 def _in_digital_link(row: EpcisEvent) -> SimpleNamespace:
     """The stored event as the answer writers read it, its EPC URNs as GS1 Digital Link URIs."""
     body = json.dumps(to_digital_link(json.loads(row.body)), ensure_ascii=False)
-    return SimpleNamespace(body=body, context=row.context, hash_id=row.hash_id)
+    return SimpleNamespace(body=body, context=row.context, hash_id=row.hash_id, record_time=row.record_time)
 
 
 def collection(values: list[str]) -> dict:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
+from ledger.clock import as_utc
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis.identifiers import canonical
 
@@ -68,9 +69,13 @@ def find_events(db: Session, q: EventQuery) -> list[EpcisEvent]:
 
 
 def as_captured(row: EpcisEvent) -> dict:
-    """The event as it came, with its hash ID as eventID when it brought none (EPCIS 2.0 7.4.1)."""
+    """The event as it came, with its hash ID as eventID when it brought none, and this repository's
+    recordTime: EPCIS 2.0 7.4.1, recordTime "SHALL be ignored when an event is presented to the
+    Capture Interface, and SHALL be present when an event is retrieved through the Query
+    Interfaces" (a client's own stays in the stored body, outside the hash ID, and is not shown)."""
     event = json.loads(row.body)
     event.setdefault("eventID", row.hash_id)
+    event["recordTime"] = as_utc(row.record_time).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return event
 
 

@@ -43,7 +43,7 @@ class Query:
     sensor: list[Callable[[dict, dict], bool]] = field(default_factory=list)
     prefixes: dict[str, str] = field(default_factory=dict)
     order_by: str | None = None
-    descending: bool = False
+    descending: bool = True  # orderDirection "If omitted, defaults to DESC" (EPCIS SimpleEventQuery)
     event_count_limit: int | None = None
     max_event_count: int | None = None
     params: dict[str, list[str]] = field(default_factory=dict)
