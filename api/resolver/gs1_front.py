@@ -34,7 +34,10 @@ from ..core.errors import ApiError
 from ..core.segments import routed_path
 from ..core.services import Services
 
-DIGITAL_LINK = _DL = re.compile(r"/(?:01|gtin)/([^/]+)(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?")
+#: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] (GS1 Digital Link URI syntax: each qualifier optional, in that order)
+DIGITAL_LINK = _DL = re.compile(
+    r"/(?:01|gtin)/([^/]+)(?:/(?:22|cpv)/([^/]+))?(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?"
+)
 CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
@@ -67,18 +70,20 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
         gtin = normalize_gtin(m.group(1))
     except Gs1Error as exc:
         problems.append({"field": "path.gtin", "reason": str(exc)})
-    for name, i in (("lot", 2), ("serial", 3)):
+    for name, i in (("cpv", 2), ("lot", 3), ("serial", 4)):
         if m.group(i) is not None:
             try:
                 value = check_cset82(name, unquote(m.group(i)))
             except Gs1Error as exc:
                 problems.append({"field": f"path.{name}", "reason": str(exc)})
                 continue
-            lot, serial = (value, serial) if name == "lot" else (lot, value)
+            lot, serial = (value, serial) if name == "lot" else (lot, value) if name == "serial" else (lot, serial)
     if problems:
         raise InvalidInput(problems)
-    if serial is not None and lot is None:
-        raise InvalidInput([{"field": "path", "reason": "this resolver names items by GTIN, lot and serial"}])
+    if m.group(2) is not None or (serial is not None and lot is None):
+        # a valid link more specific than any this resolver holds (items are named by GTIN, lot and serial;
+        # no links per consumer product variant): answered at the less granular level it does hold
+        serial = None
     return gtin, lot, serial  # type: ignore[return-value]
 
 

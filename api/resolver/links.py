@@ -81,7 +81,7 @@ def resolver_description(request: Request, response: Response) -> dict:
     return {
         "name": "traceledger GS1 Digital Link resolver",
         "resolverRoot": root,
-        "supportedPrimaryKeys": ["gtin"],
+        "supportedPrimaryKeys": ["01"],  # as numeric AIs (GS1 resolver description file schema)
         "supportedKeyQualifiers": ["lot", "ser"],
         "linkTypeDefaultCanBeLinkset": False,
         "supportsSemanticWeb": False,

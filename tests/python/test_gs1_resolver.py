@@ -133,6 +133,12 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     r = c.get(f"/01/{gtin}/10/AJ-7/", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "https://brand.example/recall/AJ-7"
     assert c.get(f"/01/{gtin}", follow_redirects=False).headers["location"] == "https://brand.example/home"
+    # valid links finer than any held here (a serial without its lot, a consumer product variant):
+    # answered at the level held, not a 400 (GS1 Digital Link: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{ser}])
+    for finer in (f"/01/{gtin}/21/XYZ", f"/01/{gtin}/22/ABC", f"/01/{gtin}/22/ABC/10/AJ-7/21/S1"):
+        r = c.get(finer, follow_redirects=False)
+        assert r.status_code == 307, (finer, r.text)
+    assert c.get(f"/01/{gtin}/22/A%20B", follow_redirects=False).status_code == 400  # no CPV holds a space
     # an unknown product
     assert c.get("/01/09506000134352?linkType=linkset").status_code == 404
 
@@ -140,7 +146,7 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
 def test_resolver_description(scene):  # noqa: F811
     c, *_ = scene
     d = c.get("/.well-known/gs1resolver").json()
-    assert d["supportedPrimaryKeys"] == ["gtin"] and d["resolverRoot"].startswith("http")
+    assert d["supportedPrimaryKeys"] == ["01"] and d["resolverRoot"].startswith("http")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
