@@ -60,12 +60,11 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
     m = _DL.fullmatch(raw_path)
     if m is None:
         if raw_path.startswith(("/01/", "/gtin/")):
-            raise InvalidInput(
-                [{"field": "path", "reason": "not a GS1 Digital Link of /01/{gtin}[/10/{lot}[/21/{serial}]]"}]
-            )
+            why = "not a GS1 Digital Link of /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}]"
+            raise InvalidInput([{"field": "path", "reason": why}])
         return None
-    problems = []
-    gtin = lot = serial = None
+    problems, values = [], {}
+    gtin = None
     try:
         gtin = normalize_gtin(m.group(1))
     except Gs1Error as exc:
@@ -73,16 +72,15 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
     for name, i in (("cpv", 2), ("lot", 3), ("serial", 4)):
         if m.group(i) is not None:
             try:
-                value = check_cset82(name, unquote(m.group(i)))
+                values[name] = check_cset82(name, unquote(m.group(i)))
             except Gs1Error as exc:
                 problems.append({"field": f"path.{name}", "reason": str(exc)})
-                continue
-            lot, serial = (value, serial) if name == "lot" else (lot, value) if name == "serial" else (lot, serial)
     if problems:
         raise InvalidInput(problems)
-    if m.group(2) is not None or (serial is not None and lot is None):
-        # a valid link more specific than any this resolver holds (items are named by GTIN, lot and serial;
-        # no links per consumer product variant): answered at the less granular level it does hold
+    lot, serial = values.get("lot"), values.get("serial")
+    if "cpv" in values or lot is None:
+        # a valid link finer than any this resolver holds (items are named by GTIN, lot and serial; no
+        # links per consumer product variant): answered at the less granular level it does hold
         serial = None
     return gtin, lot, serial  # type: ignore[return-value]
 
