@@ -4,7 +4,9 @@ request's headers and a cap on one client's open connections, per worker process
 uvicorn waits for a request's headers for ever: from outside, three addresses holding 43,500
 connections that never finished a request (a slow loris) left no connection for anyone, `/livez`
 included, for as long as they held them. Here a connection whose request headers are not complete
-`LEDGER_HEADER_TIMEOUT_S` after it opened (or after its last answer) gets a 408 and is closed, and a
+`LEDGER_HEADER_TIMEOUT_S` after it opened (or after its last answer) is closed (with a 408 if part of
+a request came: a browser's idle connection, opened ahead of need, is closed silently, which the
+browser takes as a reason to send its request on a new one, where a 408 would reach the page), and a
 client (an IPv4 address, an IPv6 /64) past `LEDGER_MAX_CONNECTIONS_PER_CLIENT` open connections
 gets a 503 and is closed at once; a proxy named in `LEDGER_TRUSTED_PROXIES` is not capped (it
 speaks for many clients and limits them itself). A request being answered is never timed out
@@ -53,6 +55,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._trusted = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
         self._key: str | None = None
         self._header_timer: Any = None
+        self._begun = False  # bytes of a request came since the timer was armed
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -71,6 +74,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._release()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        self._begun = True
+        super().data_received(data)
+
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
@@ -86,6 +93,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._begun = False
         if self._deadline_s > 0:
             self._header_timer = self.loop.call_later(self._deadline_s, self._headers_late)
 
@@ -105,5 +113,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _headers_late(self) -> None:
         self._header_timer = None
         if not self.transport.is_closing():
-            self.transport.write(_answer(b"408 Request Timeout"))
+            if self._begun:
+                self.transport.write(_answer(b"408 Request Timeout"))
             self.transport.close()

@@ -165,7 +165,8 @@ def test_a_slow_loris_is_capped_per_client_and_timed_out(env):
     """From outside, three addresses holding 43,500 half-sent requests left the API answering no one
     (uvicorn waits for headers for ever). Each worker takes 3 connections per client here, and times
     out headers after 1.5 s: of 8 held from one address at most 6 are kept (2 workers), the rest a
-    503 at once; another client is served meanwhile; the kept ones get a 408 and are closed."""
+    503 at once; another client is served meanwhile; the kept ones get a 408 and are closed, and an
+    idle connection that sent nothing is closed silently (a 408 there would reach a browser's page)."""
     port = free_port()
     launcher = _start(env | {"LEDGER_HEADER_TIMEOUT_S": "1.5", "LEDGER_MAX_CONNECTIONS_PER_CLIENT": "3"}, port)
     socks = []
@@ -181,8 +182,11 @@ def test_a_slow_loris_is_capped_per_client_and_timed_out(env):
         other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=30)
         with other:
             assert other.get(f"http://127.0.0.1:{port}/livez").status_code == 200  # another client: served
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.3", 0))
+        socks.append(idle)  # a browser's connection opened ahead of need, nothing sent yet
         late = [_first_bytes(s, 5) for s in kept]
         assert all(b is not None and b.startswith(b"HTTP/1.1 408") for b in late), late
+        assert _first_bytes(idle, 5) == b""  # closed without a word: a browser then retries on a new one
         assert _livez(port) == 200  # the first client's slots are free again
     finally:
         for s in socks:
