@@ -16,6 +16,7 @@ Served by `api.serve` (`--http api.middleware.connections:GuardedHttpProtocol` f
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from typing import Any
@@ -23,8 +24,6 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ledger.config import env
-
-IMPORT = "api.middleware.connections:GuardedHttpProtocol"
 
 _OPEN: Counter[str] = Counter()  # open connections per client, in this process
 
@@ -42,6 +41,17 @@ def client_key(host: str) -> str:
     return str(ip)
 
 
+@functools.cache
+def _limits() -> tuple[float, int, frozenset[str]]:
+    """The header deadline, the cap and the trusted proxies: read once per process, not per connection."""
+    s = env()
+    return (
+        s.header_timeout_s,
+        s.max_connections_per_client,
+        frozenset(filter(None, map(str.strip, s.trusted_proxies.split(",")))),
+    )
+
+
 def _answer(status: bytes) -> bytes:
     return b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
@@ -49,10 +59,7 @@ def _answer(status: bytes) -> bytes:
 class GuardedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        settings = env()
-        self._deadline_s = settings.header_timeout_s
-        self._cap = settings.max_connections_per_client
-        self._trusted = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
+        self._deadline_s, self._cap, self._trusted = _limits()
         self._key: str | None = None
         self._header_timer: Any = None
         self._begun = False  # bytes of a request came since the timer was armed

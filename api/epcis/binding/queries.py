@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.clock import utcnow
 from ledger.errors import Forbidden
 from ledger.store.models import EpcisNamedQuery, EpcisSubscription
+from ledger.trace.epcis import reading
 from ledger.trace.epcis.binding import named_queries as nq
 from ledger.trace.epcis.binding import webhooks
 
@@ -58,9 +59,7 @@ async def _json(request: Request) -> Any:
     if kind not in ("application/json", "application/ld+json"):
         raise ApiError(415, "unsupported_media_type", f"{kind}: send application/json")
     try:
-        return json.loads(await request.body())
-    except RecursionError:
-        raise ApiError(400, "invalid_input", "not JSON: nested too deep") from None
+        return reading.parse(await request.body())  # nested too deep is a ValueError there too
     except ValueError as exc:
         raise ApiError(400, "invalid_input", f"not JSON: {exc}") from None
 
