@@ -150,6 +150,7 @@ class Settings(BaseSettings):
         description="the public base URL: where issued QR codes point, "
         "every absolute link of `/epcis`, the API the CLI talks to",
     )
+    resolver_contact: str = Field("the platform operator", description="named at /.well-known/gs1resolver")
     siwe_domain: str = Field("127.0.0.1:8000", description="the domain sign-in messages must name (EIP-4361)")
     nonce_ttl_s: int = Field(
         300, validation_alias=_as("nonce_ttl_s", "LEDGER_NONCE_TTL"), description="seconds a sign-in nonce is valid"

@@ -28,6 +28,7 @@ from ledger.errors import InvalidInput
 from ledger.store.models import Product
 from ledger.trace import dl_compression, scan_facts
 from ledger.trace import resolver_links as rl
+from ledger.trace.ai_values import PRIMARY_KEYS, check_query
 from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
 
 from ..core.errors import ApiError
@@ -120,7 +121,15 @@ class ResolverFront:
         if method not in ("GET", "HEAD"):
             await _send(send, 405, {"error": "method_not_allowed", "detail": "GET, HEAD or OPTIONS"}, method, [ALLOW])
             return
-        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        raw_query = scope["query_string"].decode("latin-1")
+        query = parse_qsl(raw_query, keep_blank_values=True)
+        if any(k.isdigit() for k, _ in query):  # data attributes (?17=261231): validated as the path is
+            try:
+                check_query(raw_query)
+            except Gs1Error as exc:
+                detail = [{"field": "query", "reason": str(exc)}]
+                await _send(send, 400, {"error": "invalid_digital_link", "detail": detail}, method)
+                return
         params = dict(query)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         accept = headers.get("accept", "")
@@ -151,9 +160,6 @@ class ResolverFront:
         await _send(send, status, body, method, [*extra, *links])
 
 
-#: GS1 Digital Link primary keys (GS1 General Specifications: the identification keys that head a path)
-PRIMARY_KEYS = {"00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8013",
-                "8017", "8018"}  # fmt: skip
 #: a partly compressed Digital Link: the primary key as it is, the rest compressed in one segment
 PARTLY = re.compile(r"/01/(\d{8,14})/([A-Za-z0-9_-]{2,})/?")
 

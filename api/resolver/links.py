@@ -77,12 +77,13 @@ def remove_link(
 )
 def resolver_description(request: Request, response: Response) -> dict:
     response.headers["Access-Control-Allow-Origin"] = "*"
-    root = services(request).settings.resolver_url.rstrip("/")
+    settings = services(request).settings
+    root = settings.resolver_url.rstrip("/")
     return {
         "name": "traceledger GS1 Digital Link resolver",
         "resolverRoot": root,
         "supportedPrimaryKeys": ["01"],  # as numeric AIs (GS1 resolver description file schema)
-        "supportedKeyQualifiers": ["lot", "ser"],
+        "supportedKeyQualifiers": ["22", "10", "21"],  # ours (GS1's schema has none); as numeric AIs
         "linkTypeDefaultCanBeLinkset": False,
         "supportsSemanticWeb": False,
         "supportedLinkType": [
@@ -90,8 +91,8 @@ def resolver_description(request: Request, response: Response) -> dict:
         ],
         "supportedContextValuesEnumerated": [],
         "validatingResolver": True,
-        "compressedDigitalLink": False,
+        "compressedDigitalLink": True,  # whole or partly compressed links are answered as their uncompressed URI
         "linkset": f"{root}/01/{{gtin}}?linkType=linkset",
         "jsonLdContextLocation": "https://ref.gs1.org/standards/resolver/linkset-context",
-        "contact": "the platform operator of this consortium",
+        "contact": {"fn": settings.resolver_contact},  # GS1's schema: an object (vCard's fn, hasAddress)
     }

@@ -109,6 +109,16 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     r = c.get(f"/01/{gtin}", params={"linkType": "gs1:pip", "17": "271231"}, headers=prefer_zh, follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == pip_zh["href"] + "?17=271231"
     assert r.headers["vary"] == "Accept, Accept-Language"
+    # data attributes in the query string are GS1 AIs, validated as the path is (a + is set 82's, not a space)
+    fine = f"/01/{gtin}?linkType=gs1:pip&3103=000189&15=261200&10=A+B%2FC&7030=156ABC&8008=26120512"
+    assert c.get(fine, headers=prefer_zh, follow_redirects=False).status_code == 307
+    malformed = ("17=2612", "17=261331", "17=26123X", "3103=00018", "99999=1", "01=09506000134352", "10=A%23B",
+                 "10=" + "A" * 21, "8008=2612", "17=%FF%FE%FD%FC%FB%FA", "7030=15")  # fmt: skip
+    for bad in malformed:
+        for where in (f"/01/{gtin}?linkType=gs1:pip&{bad}", f"{item}&{bad}"):
+            r = c.get(where, follow_redirects=False)
+            assert r.status_code == 400 and r.json()["error"] == "invalid_digital_link", (where, r.text)
+            assert r.json()["detail"][0]["reason"].startswith(f"query parameter {bad.split('=')[0]}:"), r.text
     r = c.get(f"/01/{gtin}?linkType=gs1:pip", headers={"Accept-Language": "en-GB"}, follow_redirects=False)
     assert r.headers["location"] == "https://brand.example/en/tea"
     # two equal links of one type: 300; no link of the type: 404
@@ -147,6 +157,13 @@ def test_resolver_description(scene):  # noqa: F811
     c, *_ = scene
     d = c.get("/.well-known/gs1resolver").json()
     assert d["supportedPrimaryKeys"] == ["01"] and d["resolverRoot"].startswith("http")
+    # GS1's schema for description files (transcribed: no package ships it); its `contact` is an object
+    schema = json.loads((ROOT / "tests" / "fixtures" / "gs1" / "resolver" / "description-file-schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.validate(d, schema, format_checker=jsonschema.FormatChecker())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(d | {"contact": "the operator"}, schema)
+    assert d["compressedDigitalLink"] is True  # answered as their uncompressed URI (test_compliance, owl:sameAs)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])

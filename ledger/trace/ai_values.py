@@ -1,0 +1,71 @@
+"""GS1 Application Identifier values in a Digital Link's query string (`?17=261231&3103=000189`).
+
+A GS1 Digital Link carries data attributes as numeric AIs in its query string; a validating
+resolver checks them as it checks the path and answers a malformed one with a 400 (GS1-Conformant
+Resolver 1.2, "SHALL extract and syntactically validate the URI"). Each AI's format is GS1's, as
+its Digital Link toolkit tabulates it (`dl_compression.json`, `tableF`): fixed or variable numeric
+parts and alphanumeric parts (GS1 character set 82). Dates (YYMMDD: AIs 11-17) also need a month
+of 01-12 and a day of 00-31 (00: the month's end, GS1 General Specifications 3.4.x).
+
+Only all-digit keys are AIs; every other key (`linkType`, `context`, a code's `k`, `s`, `t`) is
+not ours to judge here. Values are percent-decoded once, a `+` kept as it is (set 82 holds it)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from ledger.trace.dl_compression import tables
+from ledger.trace.gs1 import CSET82, Gs1Error
+
+#: the primary identification keys (GS1 General Specifications): a link names one, in its path
+PRIMARY_KEYS = frozenset(
+    {"00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"}
+)
+_DATES = frozenset({"11", "12", "13", "15", "16", "17"})
+_MAX_PAIRS = 64  # a query string is read once, and never more of it than this
+
+
+def check_query(query_string: str) -> None:
+    """Gs1Error naming the first numeric key that is no GS1 AI, a primary key (it belongs in the
+    path), or an AI whose value does not have its format."""
+    for pair in query_string.split("&")[:_MAX_PAIRS]:
+        key, _, raw = pair.partition("=")
+        if key.isdigit() and key.isascii():
+            try:
+                value = unquote(raw, errors="strict")
+            except UnicodeDecodeError:
+                raise Gs1Error(f"query parameter {key}: not UTF-8 once percent-decoded") from None
+            check_value(key, value)
+
+
+def check_value(ai: str, value: str) -> None:
+    parts = tables()["tableF"].get(ai)
+    if parts is None:
+        raise Gs1Error(f"query parameter {ai}: no GS1 Application Identifier is {ai}")
+    if ai in PRIMARY_KEYS:
+        raise Gs1Error(f"query parameter {ai}: a primary key belongs in the path, not the query string")
+    rest = value
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if "L" in part:
+            n = int(part["L"])
+            piece, rest = rest[:n], rest[n:]
+            if len(piece) != n:
+                raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
+        else:
+            piece, rest = rest, ""
+            if len(piece) > int(part["M"]) or (not piece and not (last and i)):
+                raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
+        if part["E"] == "N" and not (piece.isdigit() and piece.isascii()) and piece:
+            raise Gs1Error(f"query parameter {ai}: {_describe(parts)}; {value!r} is not")
+        if part["E"] != "N" and any(c not in CSET82 for c in piece):
+            raise Gs1Error(f"query parameter {ai}: characters of GS1 character set 82 only; {value!r} is not")
+    if rest:
+        raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
+    if ai in _DATES and not ("01" <= value[2:4] <= "12" and value[4:6] <= "31"):
+        raise Gs1Error(f"query parameter {ai}: a date as YYMMDD (month 01-12, day 00-31), not {value!r}")
+
+
+def _describe(parts: list[dict]) -> str:
+    """GS1's notation for a format: N6, N..20, X..20, N13+X..17."""
+    return "+".join(p["E"] + (p["L"] if "L" in p else f"..{p['M']}") for p in parts)
