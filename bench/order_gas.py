@@ -125,7 +125,7 @@ class _World:
         settlement.confirm_deliveries(self.dep, c, [t], [t.key])
         gas["refund_delivered"] = settlement.refund(self.dep, self.platform, t, 10)["gasUsed"]
         gas["dispute"] = settlement.dispute(self.dep, self.platform, t)["gasUsed"]
-        sig = settlement.sign_ruling(self.dep, self.arbiter.key, t.key, t.payer, 100)
+        sig = settlement.sign_ruling(self.dep, self.arbiter.key, t.key, t.payer, 100, t.slot)
         gas["rule"] = settlement.rule(self.dep, self.platform, t, 100, [sig])["gasUsed"]
         return gas
 

@@ -86,7 +86,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     uint64 public constant MAX_PERIOD = 1 << 32;
     /// @dev a ruling names the order's payer too: keys are unique only in each platform's books, and
     /// another platform's order under the same key must not take a ruling made for this one
-    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 order,address payer,uint256 refund)");
+    /// @notice A ruling names the order's instance, not only its key: the terms hash of its slot and
+    /// the return window's end its delivery set. A key used again (a restored database, a reused
+    /// order number) is another order, and no ruling signed for the first decides it.
+    bytes32 public constant RULING_TYPEHASH =
+        keccak256("Ruling(bytes32 order,address payer,uint256 refund,uint256 terms,uint64 deadline)");
 
     IERC20 public immutable token;
     address public treasury;
@@ -328,7 +332,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Execute the arbiters' ruling on a disputed order: refund `refundAmount` of what
     /// remains to the payer and settle the rest at once. `signatures` are EIP-712 signatures of
-    /// Ruling(order, payer, refund) by distinct arbiters in ascending address order: one suffices when
+    /// Ruling(order, payer, refund, terms, deadline) by distinct arbiters in ascending address order: one suffices when
     /// what remains is at most `rulingThreshold`, `arbiterQuorum` otherwise; no party to the order
     /// (its payer, merchant, referrers or carrier) signs a ruling on it. Anyone may submit.
     function rule(
@@ -344,7 +348,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (s != Status.Disputed) revert WrongStatus(key, s);
         uint256 remaining = t.amount - r.refunded();
         if (refundAmount > remaining) revert RefundTooLarge(key, refundAmount, remaining);
-        _checkArbiters(t, refundAmount, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
+        bytes32 digest = rulingDigest(key, t.payer, refundAmount, r.termsHash(), r.deadline());
+        _checkArbiters(t, digest, signatures, remaining > rulingThreshold ? arbiterQuorum : 1);
         emit OrderRuled(key, refundAmount, signatures.length);
         _executeRuling(accounts, t, r, refundAmount);
     }
@@ -400,9 +405,14 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         return (uint160(r.termsHash()), r.status(), r.deadline(), r.refunded());
     }
 
-    /// @notice The EIP-712 digest arbiters sign for a ruling on the order `key` of `payer`.
-    function rulingDigest(bytes32 key, address payer, uint256 refundAmount) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, payer, refundAmount)));
+    /// @notice The EIP-712 digest arbiters sign for a ruling on the order `key` of `payer` whose slot
+    /// holds `terms` (its terms hash) and `deadline` (see `slotRecord`).
+    function rulingDigest(bytes32 key, address payer, uint256 refundAmount, uint256 terms, uint64 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(RULING_TYPEHASH, key, payer, refundAmount, terms, deadline)));
     }
 
     /// @notice The split of `amount`: each referral share and the platform fee rounded down,
@@ -429,6 +439,9 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     {
         uint256 n = _pairs(orders);
         if (events.length != n) revert BadBatch(events.length);
+        // a carrier governance removed confirms nothing more (its orders: refunded by their payer, or
+        // settled at the timeout); checked once a call, every order of it names the caller
+        if (byCarrier) _checkRole(msg.sender, Roles.LOGISTICS);
         uint64 windowEnds = uint64(block.timestamp) + returnWindow;
         for (uint256 i = 0; i < n; ++i) {
             _deliverOne(bytes32(orders[2 * i]), TermsWord.wrap(orders[2 * i + 1]), events[i], accounts, byCarrier, windowEnds);
@@ -668,12 +681,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         emit OrderRefunded(t.key, amount, remaining);
     }
 
-    function _checkArbiters(Terms memory t, uint256 refundAmount, bytes[] calldata signatures, uint256 required)
+    function _checkArbiters(Terms memory t, bytes32 digest, bytes[] calldata signatures, uint256 required)
         private
         view
     {
         if (signatures.length < required) revert TooFewSignatures(t.key, signatures.length, required);
-        bytes32 digest = rulingDigest(t.key, t.payer, refundAmount);
         address last = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);

@@ -54,7 +54,7 @@ def ruling_to_sign(
     params = settlement.parameters(dep)
     remaining = o.amount_fen - (o.refunded_fen or 0)
     needed = params["arbiter_quorum"] if remaining > params["ruling_threshold_fen"] else 1
-    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), o.payer, refund_fen)
+    typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), o.payer, refund_fen, o.slot)
     return {
         "order_id": o.order_id,
         "status": o.status,
@@ -78,7 +78,7 @@ def leave_order_cosignature(
     if o.status != "disputed":
         raise Conflict(f"order {order_id} is {o.status}, not disputed: it takes no ruling signatures")
     key = bytes.fromhex(o.order_key[2:])
-    typed = settlement.ruling_typed_data(deployment_of(request), key, o.payer, body.refund_fen)
+    typed = settlement.ruling_typed_data(deployment_of(request), key, o.payer, body.refund_fen, o.slot)
     out = cosign.leave_for_order(db, typed, o.order_id, member.address, body.signature)
     request.state.audit_detail = f"order {order_id} ruling co-signed (refund {body.refund_fen} fen)"
     return out

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
             if o is None:
                 raise LedgerError(f"order {args.order_id} not found")
             account = load_keystore(Path(args.keystore), _password())
-            sig = settlement.sign_ruling(dep, account.key, bytes.fromhex(o.order_key[2:]), o.payer, args.refund)
+            sig = settlement.sign_ruling(dep, account.key, bytes.fromhex(o.order_key[2:]), o.payer, args.refund, o.slot)
             out = {
                 "order_id": o.order_id,
                 "refund_fen": args.refund,

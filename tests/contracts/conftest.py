@@ -163,3 +163,10 @@ def case_signatures(vault, case_id, pay_out, signers):
 
     digest = bytes(vault.caseRulingDigest(case_id, pay_out))
     return [bytes(Account.unsafe_sign_hash(digest, k.key).signature) for k in signers]
+
+
+def ruling_digest(settlement, t, refund):
+    """The EIP-712 digest arbiters sign to rule `refund` on the order with terms `t`, naming the
+    order's instance as its slot holds it now (terms hash, the return window's end)."""
+    terms_hash, _, deadline, _ = settlement.slotRecord(t.payer, t.slot)
+    return bytes(settlement.rulingDigest(t.key, t.payer, refund, terms_hash, deadline))

@@ -3,7 +3,7 @@ a token holder may not spend an issuer's fiat reference, and an operator may act
 orders it paid for itself."""
 
 import pytest
-from conftest import AUDITOR, LOGISTICS, OPERATOR, govern, reverts
+from conftest import AUDITOR, LOGISTICS, OPERATOR, govern, reverts, ruling_digest
 from eth_account import Account
 from eth_utils import keccak
 
@@ -105,17 +105,58 @@ def test_a_ruling_on_one_platforms_order_does_not_decide_anothers_with_the_same_
         settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": p})
         _one(settlement.dispute, t, sender=p)
     arbiter = signing_arbiters[0]
-    digest = bytes(settlement.rulingDigest(sham.key, platform_b, 0))
+    digest = ruling_digest(settlement, sham, 0)
     signature = bytes(Account.unsafe_sign_hash(digest, arbiter.key).signature)
     with reverts("NotAnArbiter"):  # over A's order the signature names someone else
         _one(settlement.rule, mine, 0, [signature], sender=platform_b)
     _one(settlement.rule, sham, 0, [signature], sender=platform_b)  # the order it was made for
     assert settlement.orderState(*_args(mine))[0] == 3  # A's order: still disputed, undecided
-    own = bytes(
-        Account.unsafe_sign_hash(bytes(settlement.rulingDigest(mine.key, platform, 10_000)), arbiter.key).signature
-    )
+    own = bytes(Account.unsafe_sign_hash(ruling_digest(settlement, mine, 10_000), arbiter.key).signature)
     _one(settlement.rule, mine, 10_000, [own], sender=platform)
     assert settlement.orderState(*_args(mine))[0] == 5
+
+
+def test_a_carrier_governance_removed_confirms_no_delivery(
+    settlement, funded, platform, merchant, logistics, membership, governance, governors, chain
+):
+    """A carrier's key confirmed deliveries after governance removed it (its key compromised, say):
+    `confirmDeliveries` checked only that the order names the caller, so the removed key still
+    opened the return window of orders it never delivered, and the merchant was paid after it."""
+    funded.approve(settlement, 2**256 - 1, {"from": platform})
+    t = _terms(platform, merchant, carrier=logistics, slot=40)
+    b = Batch.of([t])
+    settlement.escrow(b.accounts, b.words, {"from": platform})
+    govern(governance, governors, membership, "remove", logistics)
+    with reverts("MissingRole"):
+        settlement.confirmDeliveries(b.accounts, b.words, [EVENT], {"from": logistics})
+    assert settlement.orderState(*_args(t))[0] == 1  # still escrowed: its payer may refund it
+    _one(settlement.refund, t, t.amount, sender=platform)
+    assert settlement.orderState(*_args(t))[0] == 5  # refunded
+
+
+def test_a_ruling_decides_only_the_order_instance_it_was_signed_for(
+    settlement, funded, platform, merchant, outsider, signing_arbiters
+):
+    """A ruling signed Ruling(key, payer, refund) decided any later order of that payer under the
+    same key (a reused order number, a restored database): the merchant replayed an old `refund 0`
+    and was paid the new order without an arbiter looking. It names the slot's terms and deadline."""
+    funded.approve(settlement, 2**256 - 1, {"from": platform})
+    arbiter = signing_arbiters[0]
+    first = OrderTerms(**{**_terms(platform, merchant, slot=41).__dict__, "amount": 40_000})
+    second = OrderTerms(**{**first.__dict__, "amount": 90_000})
+    signed = []
+    for t in (first, second):
+        b = Batch.of([t])
+        settlement.escrow(b.accounts, b.words, {"from": platform})
+        settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform})
+        _one(settlement.dispute, t, sender=platform)
+        if not signed:  # the first order: ruled refund 0, as its arbiter decided
+            signed.append(bytes(Account.unsafe_sign_hash(ruling_digest(settlement, t, 0), arbiter.key).signature))
+            _one(settlement.rule, t, 0, signed, sender=outsider)
+    owed = settlement.owed(merchant)
+    with reverts("NotAnArbiter"):  # over the second order, the old signature names someone else
+        _one(settlement.rule, second, 0, signed, sender=merchant)
+    assert settlement.owed(merchant) == owed and settlement.orderState(*_args(second))[0] == 3
 
 
 def _args(t):

@@ -15,6 +15,7 @@ from eth_utils import keccak
 
 from ledger.chain.client import Sender
 from ledger.money.orders import settlement
+from ledger.store.models import Order
 from ledger.trace.epcis.samples import CONTEXT
 
 from .helpers import delivery_doc, govern, login, make_client
@@ -171,9 +172,11 @@ def test_refunds_within_the_window(api, members):
     assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 70_000
 
 
-def _sign(dep, account, order, refund):
+def _sign(c, dep, account, order, refund):
     key = bytes.fromhex(order["order_key"][2:])
-    return "0x" + settlement.sign_ruling(dep, bytes(account.key), key, order["payer"], refund).hex()
+    with c.app.state.services.sessions() as db:  # a ruling names the order's settlement slot as it stands
+        slot = db.get(Order, order["order_id"]).slot
+    return "0x" + settlement.sign_ruling(dep, bytes(account.key), key, order["payer"], refund, slot).hex()
 
 
 def test_disputes_and_rulings(api, members, deployment, accounts):
@@ -203,13 +206,13 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
     stranger = Account.create()
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
-        json={"refund_fen": 30_000, "signatures": [_sign(dep, stranger, small, 30_000)]},
+        json={"refund_fen": 30_000, "signatures": [_sign(c, dep, stranger, small, 30_000)]},
         headers=h["platform"],
     )
     assert r.status_code == 403 and r.json()["error"] == "NotAnArbiter"
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
-        json={"refund_fen": 30_000, "signatures": [_sign(dep, arbiter, small, 30_000)]},
+        json={"refund_fen": 30_000, "signatures": [_sign(c, dep, arbiter, small, 30_000)]},
         headers=h["arbiter"],
     )
     assert r.status_code == 200, r.text
@@ -226,12 +229,12 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
         ]
         == 2
     )
-    one = [_sign(dep, arbiter, big, 0)]
+    one = [_sign(c, dep, arbiter, big, 0)]
     r = c.post(f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": one}, headers=h["platform"])
     assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures"
     # the arbiters' signatures collected across their browsers: each leaves its own, checked
     cosign = f"/v1/orders/{big['order_id']}/cosignatures"
-    theirs = {"refund_fen": 0, "signature": _sign(dep, second, big, 0)}
+    theirs = {"refund_fen": 0, "signature": _sign(c, dep, second, big, 0)}
     assert c.post(cosign, json=theirs, headers=h["arbiter"]).status_code == 403  # not the arbiter's own
     assert c.post(cosign, json=theirs, headers=h["platform"]).status_code == 403  # not an arbiter
     mine = {"refund_fen": 0, "signature": one[0]}

@@ -232,7 +232,7 @@ class SettlementMachine(RuleBasedStateMachine):
         t = o["t"]
         remaining = t.amount - o["refunded"]
         refund = r.choice([0, remaining, r.randint(0, remaining)])
-        sig = settlement.sign_ruling(self.dep, bytes(self.m["arbiter"].key), t.key, t.payer, refund)
+        sig = settlement.sign_ruling(self.dep, bytes(self.m["arbiter"].key), t.key, t.payer, refund, t.slot)
         receipt = self._send(
             self._fn("rule", ONE + ["uint256", "bytes[]"], *settlement._one(t), refund, [sig]), self.platform
         )

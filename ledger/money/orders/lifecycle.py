@@ -197,7 +197,7 @@ def rule_order(
     if not 0 <= refund_fen <= remaining:
         raise InvalidInput(f"order {order_id}: a ruling refunds 0..{remaining} fen, not {refund_fen}")
     t = terms_of(o)
-    signatures = settlement.sorted_signatures(dep, t.key, t.payer, refund_fen, signatures)
+    signatures = settlement.sorted_signatures(dep, t.key, t.payer, refund_fen, t.slot, signatures)
     receipt = settlement.rule(dep, sender, t, refund_fen, signatures)
     split = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers)}).get(t.key)
     o.refunded_fen += refund_fen

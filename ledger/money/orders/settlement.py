@@ -27,6 +27,8 @@ RULING_TYPES = {
         {"name": "order", "type": "bytes32"},
         {"name": "payer", "type": "address"},
         {"name": "refund", "type": "uint256"},
+        {"name": "terms", "type": "uint256"},
+        {"name": "deadline", "type": "uint64"},
     ]
 }
 
@@ -168,9 +170,12 @@ def settle(dep: Deployment, anyone: Sender, orders: Sequence[OrderTerms]) -> Any
     return anyone.transact(_BatchCall(dep, "settle", ["address[]", "uint256[]"], [b.accounts, b.words]), light=True)
 
 
-def ruling_typed_data(dep: Deployment, key: bytes, payer: str, refund_fen: int) -> dict[str, Any]:
+def ruling_typed_data(dep: Deployment, key: bytes, payer: str, refund_fen: int, slot: int) -> dict[str, Any]:
     """What an arbiter signs (EIP-712), built here from the deployment, not asked of a server: the
-    order's key and its payer (keys are unique only in each platform's books), and the refund."""
+    order's key and its payer (keys are unique only in each platform's books), the refund, and the
+    order's instance as its settlement slot holds it on chain (its terms hash and the return
+    window's end its delivery set): a ruling decides this order, not a later one under its key."""
+    terms, _, deadline, _ = _c(dep).functions.slotRecord(payer, slot).call()
     return {
         "domain": {
             "name": "traceledger OrderSettlement",
@@ -180,22 +185,29 @@ def ruling_typed_data(dep: Deployment, key: bytes, payer: str, refund_fen: int) 
         },
         "types": RULING_TYPES,
         "primaryType": "Ruling",
-        "message": {"order": "0x" + key.hex(), "payer": payer, "refund": refund_fen},
+        # the terms hash (160 bits) as a decimal string: a JSON number that large loses digits in a browser
+        "message": {
+            "order": "0x" + key.hex(),
+            "payer": payer,
+            "refund": refund_fen,
+            "terms": str(terms),
+            "deadline": deadline,
+        },  # fmt: skip
     }
 
 
-def sign_ruling(dep: Deployment, private_key: bytes, key: bytes, payer: str, refund_fen: int) -> bytes:
+def sign_ruling(dep: Deployment, private_key: bytes, key: bytes, payer: str, refund_fen: int, slot: int) -> bytes:
     """An arbiter's signature of a ruling, made with its own key."""
-    data = ruling_typed_data(dep, key, payer, refund_fen)
+    data = ruling_typed_data(dep, key, payer, refund_fen, slot)
     message = encode_typed_data(full_message=data)
     return bytes(Account.sign_message(message, private_key).signature)
 
 
 def sorted_signatures(
-    dep: Deployment, key: bytes, payer: str, refund_fen: int, signatures: Sequence[str | bytes]
+    dep: Deployment, key: bytes, payer: str, refund_fen: int, slot: int, signatures: Sequence[str | bytes]
 ) -> list[bytes]:
     """Signatures of a ruling in ascending order of their signers (see `ascending_by_signer`)."""
-    return ascending_by_signer(ruling_typed_data(dep, key, payer, refund_fen), signatures)
+    return ascending_by_signer(ruling_typed_data(dep, key, payer, refund_fen, slot), signatures)
 
 
 def ascending_by_signer(typed_data: dict[str, Any], signatures: Sequence[str | bytes]) -> list[bytes]:
