@@ -54,9 +54,16 @@ contract PurchaseProofs is MemberGated {
     uint64 public anchors;
     /// @notice Leaves appended so far (the next leaf's index).
     uint64 public leafCount;
-    /// @notice Roots anchored before this sequence number are void: a later anchor zeroed a leaf
-    /// (a refunded purchase), and the roots that still hold it must no longer prove anything.
+    /// @notice Roots anchored before this sequence number are void: a later anchor zeroed a leaf an
+    /// earlier root held (a refunded purchase), an auditor confirmed a root with that zeroing in
+    /// its tree, and the roots that still hold the leaf must no longer prove anything.
     uint64 public oldestValid;
+    /// @notice The sequence number of the latest anchor that zeroed a leaf an earlier root held.
+    uint64 public lastVoiding;
+    /// @notice Per root, `lastVoiding` when it was anchored: confirming the root voids every root
+    /// before that anchor. A zeroing voids nothing until an auditor confirms a root holding it, so
+    /// one operator key cannot void confirmed roots with a root of no tree.
+    mapping(uint256 root => uint64) public voidsBefore;
     mapping(uint256 root => uint64 seq) public rootSeq;
     mapping(uint256 root => bool) public revokedRoot;
     mapping(uint256 nullifier => bool) public nullifierUsed;
@@ -154,18 +161,22 @@ contract PurchaseProofs is MemberGated {
     /// the logs, an auditor confirms it, anyone finding it wrong has it revoked.
     /// @param root Poseidon Merkle root (depth 20) after the change.
     /// @param leaves commitments appended, from index `leafCount`.
-    /// @param zeroed indexes of leaves set to zero (refunded purchases).
+    /// @param zeroed indexes of leaves set to zero (refunded purchases; a vouched commitment no order
+    /// of the operator's explains, zeroed as it joins). Zeroing a leaf an earlier root holds voids
+    /// the earlier roots once an auditor confirms this root or a later one (`confirmRoot`).
     /// @param first the index the first new leaf takes: the root was computed over that tree.
     function anchor(uint256 root, uint256[] calldata leaves, uint64[] calldata zeroed, uint64 first)
         external
         onlyRole(Roles.OPERATOR)
     {
         if (root >= FIELD) revert NotInField(root);
-        if (rootSeq[root] != 0) revert RootTaken(root);
+        uint64 had = rootSeq[root];
         if (first != leafCount) revert TreeMoved(first, leafCount);
         uint64 count = first + uint64(leaves.length);
+        bool voiding;
         for (uint256 i; i < zeroed.length; ++i) {
             if (zeroed[i] >= count) revert LeafOutOfRange(zeroed[i]);
+            if (zeroed[i] < first) voiding = true; // a leaf an earlier root holds (zeroing a new one voids nothing)
         }
         if (leaves.length != 0) {
             bytes32 h = anchoredHash;
@@ -175,11 +186,20 @@ contract PurchaseProofs is MemberGated {
             if (vouchedHashAt[count] != h) revert NotVouched(count);
             anchoredHash = h;
         }
-        uint64 seq = ++anchors;
         leafCount = count;
-        rootSeq[root] = seq;
-        anchoredAt[root] = uint64(block.timestamp);
-        if (zeroed.length != 0) oldestValid = seq;
+        uint64 seq = had;
+        if (had != 0) {
+            // the latest tree again: every new leaf zeroed as it joined (vouched commitments no order
+            // explains). Its number and age stay: nothing new proves on it, no stale root revives.
+            if (had != anchors || voiding) revert RootTaken(root);
+        } else {
+            seq = ++anchors;
+            rootSeq[root] = seq;
+            anchoredAt[root] = uint64(block.timestamp);
+            uint64 voids = voiding ? seq : lastVoiding;
+            if (voiding) lastVoiding = seq;
+            if (voids != 0) voidsBefore[root] = voids;
+        }
         emit RootAnchored(seq, root, first, leaves, zeroed);
     }
 
@@ -215,6 +235,8 @@ contract PurchaseProofs is MemberGated {
             confirmedAt[root] = uint64(block.timestamp);
             emit RootConfirmed(root, msg.sender);
         }
+        uint64 voids = voidsBefore[root];
+        if (voids > oldestValid) oldestValid = voids; // its tree zeroed leaves older roots still hold
     }
 
     /// @notice Anchor the hash of contribution `index` (from 1) to the phase-2 key of `circuit`

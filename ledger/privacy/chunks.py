@@ -63,13 +63,12 @@ def size(db: DbSession) -> int:
 
 def leaves(db: DbSession, start: int = 0, stop: int | None = None) -> list[int]:
     """Leaves [start, stop) as the tree holds them (0 for a zeroed one): the commitments that came
-    with orders, and those carriers vouched for on chain without one (`PurchaseForeignLeaf`)."""
+    with orders; those carriers vouched for on chain without one (`PurchaseForeignLeaf`) are
+    zeroed as they join (`tree.anchor`), 0 here too."""
     q = select(PurchaseCommitment.leaf_index, PurchaseCommitment.commitment, PurchaseCommitment.state).where(
         PurchaseCommitment.leaf_index.is_not(None), PurchaseCommitment.leaf_index >= start
     )
-    f = select(PurchaseForeignLeaf.leaf_index, PurchaseForeignLeaf.commitment).where(
-        PurchaseForeignLeaf.leaf_index >= start
-    )
+    f = select(PurchaseForeignLeaf.leaf_index).where(PurchaseForeignLeaf.leaf_index >= start)
     if stop is not None:
         q = q.where(PurchaseCommitment.leaf_index < stop)
         f = f.where(PurchaseForeignLeaf.leaf_index < stop)
@@ -77,9 +76,8 @@ def leaves(db: DbSession, start: int = 0, stop: int | None = None) -> list[int]:
     for i, c, s in db.execute(q.order_by(PurchaseCommitment.leaf_index)):
         out.extend([0] * (i - start - len(out)))  # a foreign leaf's place, filled below
         out.append(int(c) if s == "anchored" else 0)
-    for i, c in db.execute(f):
+    for (i,) in db.execute(f):
         out.extend([0] * (i - start + 1 - len(out)))
-        out[i - start] = int(c)
     return out
 
 

@@ -7,8 +7,10 @@ only confirmed roots move money. No one key makes a leaf that pays.
 Decided (docs/zk.md): a commitment joins when its carrier vouched for it at delivery (a claim
 within the return window needs it before settlement); a full refund, before or after delivery,
 makes the purchase unprovable: a commitment not yet vouched for is voided, an anchored leaf is
-zeroed in the next root, and the contract then voids every older root. A partial refund leaves
-the purchase provable (the shopper kept goods)."""
+zeroed in the next root, and the contract voids every older root once an auditor confirms a root
+holding that zeroing. A partial refund leaves the purchase provable (the shopper kept goods). A
+commitment a carrier vouched for that no order here explains (its own code, or a code of a parcel
+it did not carry) joins zeroed: a leaf that pays needs the carrier's and the operator's word."""
 
 from __future__ import annotations
 
@@ -130,6 +132,7 @@ def _joining(db: DbSession, dep: Deployment, first: int) -> tuple[list[int], lis
     MAX_ANCHOR in all (one call may hold that many): (values, each one's row or, for a commitment
     no order here explains, its index; the last vouching transaction)."""
     values: list[int] = []
+    by: list[str] = []  # each one's carrier
     tx = ""
     for call in onchain.vouched(dep, first):
         if call["first"] != first + len(values):
@@ -137,12 +140,14 @@ def _joining(db: DbSession, dep: Deployment, first: int) -> tuple[list[int], lis
         if values and len(values) + len(call["commitments"]) > MAX_ANCHOR:
             break
         values.extend(call["commitments"])
+        by.extend([call["carrier"].lower()] * len(call["commitments"]))
         tx = call["tx"]
     # the rows the vouches were for; one still `vouching` or `waiting` too, in case a vouch was
     # mined but its row's update was lost (the vouch is on chain all the same)
     candidates = (
-        db.scalars(
-            select(PurchaseCommitment)
+        db.execute(
+            select(PurchaseCommitment, Order.carrier)
+            .join(Order, Order.order_id == PurchaseCommitment.order_id)
             .where(
                 PurchaseCommitment.state.in_(("vouched", "vouching", "waiting")),
                 PurchaseCommitment.commitment.in_([str(v) for v in set(values)]),
@@ -152,12 +157,14 @@ def _joining(db: DbSession, dep: Deployment, first: int) -> tuple[list[int], lis
         if values
         else []
     )
-    pool: dict[int, list[PurchaseCommitment]] = {}
-    for r in candidates:
-        pool.setdefault(int(r.commitment), []).append(r)
+    # a commitment is an order's only as vouched for by that order's carrier: a carrier vouching for
+    # another carrier's parcel, or for a code of its own, explains nothing here
+    pool: dict[tuple[int, str], list[PurchaseCommitment]] = {}
+    for r, carrier in candidates:
+        pool.setdefault((int(r.commitment), (carrier or "").lower()), []).append(r)
     owners: list[PurchaseCommitment | int] = []
     for i, v in enumerate(values):
-        mine = pool.get(v)
+        mine = pool.get((v, by[i]))
         owners.append(mine.pop(0) if mine else first + i)
     return values, owners, tx
 
@@ -185,10 +192,12 @@ def anchor(db: DbSession, dep: Deployment, operator: Sender) -> dict[str, Any] |
         return None
     if first + len(new) > CAPACITY:
         raise Conflict("the tree of delivered purchases is full (2^20 leaves): a new tree is needed")
-    # a purchase refunded after its carrier vouched for it joins (the contract takes every vouched
-    # leaf) and is zeroed in the same anchor
+    # the contract takes every vouched leaf: a purchase refunded after its carrier vouched for it
+    # joins and is zeroed in the same anchor, and so is a commitment no order here explains (a
+    # carrier's key alone vouched for it on chain): a leaf pays only with the operator's word too
     joining_refunded = {first + i for i, o in enumerate(owners) if not isinstance(o, int) and o.order_id in refunded}
-    zeroed = sorted([int(r.leaf_index) for r in zeroing] + list(joining_refunded))
+    foreign = {o for o in owners if isinstance(o, int)}
+    zeroed = sorted([int(r.leaf_index) for r in zeroing] + list(joining_refunded | foreign))
     leaves.extend(new)
     for z in zeroed:
         leaves[z] = 0

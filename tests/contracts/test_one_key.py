@@ -310,3 +310,34 @@ def test_one_key_voids_a_right_root_only_until_governance_reinstates_it(
     assert "RootReinstated" in tx.events
     with reverts("UnknownRoot"):  # only a voided root is reinstated
         govern(governance, governors, proofs, "reinstateRoot", root)
+
+
+def test_one_operator_key_cannot_void_confirmed_roots_with_a_zeroing(proofs, platform, logistics, auditor):
+    """Found by an audit of the contracts: any anchor zeroing a leaf moved `oldestValid` to itself,
+    so one operator key anchoring a root of no tree with a zeroed index made every earlier root
+    (confirmed ones too) stale, and governance could not reinstate them (stale is not revoked):
+    repeated, it held every claim until the batches' windows closed. Now a zeroing voids the roots
+    before it only once an auditor confirms a root holding it, and zeroing a leaf as it joins (a
+    vouched commitment no order explains) voids nothing."""
+    first = proofs.leafCount()
+    proofs.vouch([41, 42], {"from": logistics})
+    proofs.anchor(401, [41, 42], [], first, {"from": platform})
+    proofs.confirmRoot(401, {"from": auditor})
+    proofs.anchor(402, [], [first + 1], first + 2, {"from": platform})  # the attack: a root of no tree
+    assert proofs.rootValid(401) and proofs.oldestValid() < proofs.rootSeq(401)
+    proofs.vouch([43], {"from": logistics})
+    proofs.anchor(403, [43], [first + 2], first + 2, {"from": platform})  # a joining leaf zeroed: no voiding
+    proofs.confirmRoot(403, {"from": auditor})  # (it holds the zeroing before it: that one voids now)
+    assert proofs.oldestValid() == proofs.rootSeq(402) and not proofs.rootValid(401)
+    assert proofs.voidsBefore(403) == proofs.rootSeq(402)
+    # the latest tree again (every new leaf zeroed as it joined): accepted, its number and age kept;
+    # an older root, or the latest with a leaf an earlier root held zeroed, is taken
+    proofs.vouch([44], {"from": logistics})
+    seq, at = proofs.rootSeq(403), proofs.anchoredAt(403)
+    with reverts("RootTaken"):
+        proofs.anchor(401, [44], [first + 3], first + 3, {"from": platform})
+    with reverts("RootTaken"):
+        proofs.anchor(403, [44], [first, first + 3], first + 3, {"from": platform})
+    tx = proofs.anchor(403, [44], [first + 3], first + 3, {"from": platform})
+    assert tx.events["RootAnchored"]["seq"] == seq and (proofs.rootSeq(403), proofs.anchoredAt(403)) == (seq, at)
+    assert proofs.leafCount() == first + 4 and proofs.anchors() == seq

@@ -126,3 +126,49 @@ def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members
             assert [r["ok"] for r in tree.verify_roots(dep)] == [True]
         finally:
             dep._contracts.pop("PurchaseProofs")
+
+
+def test_a_carrier_alone_cannot_make_a_leaf_that_pays(deployment, members, tmp_path):
+    """Found by an audit of the contracts: a carrier vouched on chain, with its key alone, for a
+    commitment of its own secret; the contract makes the operator anchor every vouched leaf, the
+    operator's anchoring took it as a real one, an auditor found the root right, and the carrier
+    was paid claims from a merchant's deposit. Now the operator's anchoring zeroes, as it joins,
+    every vouched commitment no order here explains (the carrier's own code, or a code vouched for
+    by a carrier that did not carry its order): a leaf pays only with the carrier's and the
+    operator's word. Zeroing a joining leaf voids no earlier root."""
+    dep, manifest = deployment
+    platform = Sender(dep.w3, members["platform"], dep.decoder())
+    carrier = Sender(dep.w3, members["logistics"], dep.decoder())
+    proofs = _fresh_proofs(dep, manifest, platform)
+    engine = create_engine(f"sqlite:///{tmp_path}/mirror.sqlite3")
+    for t in (Order, PurchaseCommitment, PurchaseForeignLeaf, PurchaseChunkRoot):
+        t.__table__.create(engine)
+    batch, now = fields.batch_id(new_gtin(), "OWN"), datetime.now(UTC)
+    shopper, own = node.commitment(111, batch), node.commitment(0xC0FFEE, batch)
+    other = node.commitment(222, batch)  # a real order's code, its parcel carried by someone else
+    with Session(engine) as db:
+        for oid, code, by in (("own-1", shopper, carrier.address), ("own-2", other, members["merchant_b"].address)):
+            key, merchant = "0x" + oid.encode().hex().ljust(64, "0"), members["merchant_a"].address
+            db.add(Order(order_id=oid, order_key=key, merchant=merchant, payer=platform.address, carrier=by,
+                         amount_fen=900, referrers="[]", platform_fee_bps=0, status="delivered",
+                         escrow_tx="0x" + "22" * 32, created_at=now, updated_at=now))  # fmt: skip
+            db.add(PurchaseCommitment(order_id=oid, batch=str(batch), commitment=str(code), state="waiting",
+                                      created_at=now))  # fmt: skip
+        db.commit()
+        dep._contracts["PurchaseProofs"] = proofs
+        try:
+            assert tree.vouch(db, dep, carrier, [("own-1", str(shopper))])["vouched"] == 1
+            first = tree.anchor(db, dep, platform)
+            auditor = Sender(dep.w3, members["auditor"], dep.decoder())
+            assert tree.confirm_roots(dep, auditor)["confirmed"] == [first["root"]]
+            carrier.transact(proofs.functions.vouch([own, other]))  # its key alone, straight to the chain
+            done = tree.anchor(db, dep, platform)
+            assert (done["added"], done["zeroed"]) == (2, 2)
+            assert tree.chain_leaves(dep) == [shopper, 0, 0]
+            assert db.get(PurchaseCommitment, "own-2").state == "waiting"  # its own carrier may still vouch
+            assert [r["ok"] for r in tree.verify_roots(dep)] == [True, True]
+            assert proofs.functions.rootValid(int(first["root"])).call()  # zeroing a joining leaf voids nothing
+            with pytest.raises(node.ProverFailed):  # the carrier's code is no leaf under the root
+                node.prove(0xC0FFEE, batch, fields.PURPOSES["claim"], 0, tree.chain_leaves(dep), 1)
+        finally:
+            dep._contracts.pop("PurchaseProofs")

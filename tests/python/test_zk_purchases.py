@@ -288,6 +288,9 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     done = anchor(s)
     assert (done["added"], done["zeroed"]) == (0, 1)
     assert leaves(s)[1] == 0
+    # the older roots go stale once an auditor confirms a root holding the zeroing (one operator key
+    # anchoring a zeroing root of no tree voids nothing)
+    assert done["root"] in confirm(s)["confirmed"]
     refused(review_body(s, "ZK-1", old, 1, ""), 409, "StaleRoot")
     with pytest.raises(node.ProverFailed):  # its commitment is no longer a leaf under the root
         node.prove(refunded_later, b1, 1, 0, leaves(s), 1)
