@@ -11,6 +11,12 @@ client (an IPv4 address, an IPv6 /64) past `LEDGER_MAX_CONNECTIONS_PER_CLIENT` o
 gets a 503 and is closed at once; a proxy named in `LEDGER_TRUSTED_PROXIES` is not capped (it
 speaks for many clients and limits them itself). A request being answered is never timed out
 here, and a keep-alive connection idle after an answer is still closed by uvicorn's own timeout.
+
+A request's head (request line and headers) is bounded too: uvicorn set no limit, and one request of
+100 MiB of tiny headers held a worker for 5 s and 1.6 GB (13 million header objects). Past
+`MAX_HEAD_BYTES` of head, or `MAX_HEADERS` headers, the request is answered 431 and the connection
+closed. A WebSocket keeps its client's slot for as long as it is open (it used to give it back at
+the upgrade: one client held 4,207 sockets in one worker against a cap of 256).
 Served by `api.serve` (`--http api.middleware.connections:GuardedHttpProtocol` for a bare uvicorn).
 """
 
@@ -26,6 +32,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ledger.config import env
 
 _OPEN: Counter[str] = Counter()  # open connections per client, in this process
+MAX_HEAD_BYTES = 64 * 1024  # nginx's default is 4 x 8 KiB; a browser's head is 1-2 KiB
+MAX_HEADERS = 100
 
 
 def client_key(host: str) -> str:
@@ -56,6 +64,16 @@ def _answer(status: bytes) -> bytes:
     return b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
+def _drop(key: str) -> None:
+    _OPEN[key] -= 1
+    if _OPEN[key] <= 0:
+        del _OPEN[key]
+
+
+class _HeadTooLarge(Exception):
+    """Raised from the parser's header callback: the parser stops, uvicorn answers 400 (made a 431)."""
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -63,6 +81,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._key: str | None = None
         self._header_timer: Any = None
         self._begun = False  # bytes of a request came since the timer was armed
+        self._in_head = True  # between requests, or inside one's request line and headers
+        self._head_bytes = 0  # bytes received while in a head (chunks: a head arriving in pieces)
+        self._parsed = 0  # the head's size as parsed (a head that came whole in one chunk)
+        self._headers = 0
+        self._too_large = False
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -83,11 +106,44 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._begun = True
+        counting = self._in_head  # a chunk that began in a body is not counted (at most one chunk less)
         super().data_received(data)
+        if counting and self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._too_large = True
+                self.send_400_response("")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._headers, self._parsed = True, 0, 0
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers += 1
+        self._parsed += len(name) + len(value) + 4
+        if self._headers > MAX_HEADERS or self._parsed > MAX_HEAD_BYTES:
+            self._too_large = True
+            raise _HeadTooLarge
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self._parsed > MAX_HEAD_BYTES:  # a long URL alone: refused before the request begins
+            self._too_large = True
+            raise _HeadTooLarge
         self._disarm()
+        self._in_head, self._head_bytes = False, 0
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        self.transport.write(_answer(b"431 Request Header Fields Too Large"))
+        self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -95,12 +151,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._arm()
 
     def handle_websocket_upgrade(self) -> None:
-        self._release()  # the WebSocket protocol takes the connection over; this one hears no more of it
+        # the WebSocket protocol takes the connection over (this one hears no more of it), and the
+        # client's slot with it, given back when the socket closes (`hold_slot`)
+        key, self._key = self._key, None
+        self._disarm()
         super().handle_websocket_upgrade()
+        if key is not None:
+            hold = getattr(self.transport.get_protocol(), "hold_slot", None)
+            if hold is None:
+                _drop(key)
+            else:
+                hold(lambda: _drop(key))
 
     def _arm(self) -> None:
         self._disarm()
-        self._begun = False
+        self._begun, self._in_head, self._head_bytes = False, True, 0
         if self._deadline_s > 0:
             self._header_timer = self.loop.call_later(self._deadline_s, self._headers_late)
 
@@ -112,9 +177,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _release(self) -> None:
         self._disarm()
         if self._key is not None:
-            _OPEN[self._key] -= 1
-            if _OPEN[self._key] <= 0:
-                del _OPEN[self._key]
+            _drop(self._key)
             self._key = None
 
     def _headers_late(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -201,3 +202,48 @@ def test_a_client_is_an_ipv4_address_or_an_ipv6_64():
     assert client_key("::ffff:203.0.113.7") == "203.0.113.7"  # an IPv4 client on a dual-stack socket
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+
+
+def test_a_request_head_is_bounded_and_a_websocket_keeps_its_clients_slot(env):
+    """From outside: one request of 100 MiB of tiny headers held a worker for 5 s and 1.6 GB
+    (uvicorn set no limit); WebSocket upgrades gave their client's slot back at the upgrade, so one
+    client held 4,207 sockets in one worker against a cap of 256. Now a head past 64 KiB or 100
+    headers is a 431, and a WebSocket (here a refused subscription, held while the server waits for
+    the client's close) keeps its place: of 8 from one address at most 6 are taken (cap 3, 2 workers)."""
+    port = free_port()
+    launcher = _start(env | {"LEDGER_MAX_CONNECTIONS_PER_CLIENT": "3"}, port)
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(10):
+            assert _livez(port) == 200
+        for head in (b"X-A: b\r\n" * 10_000, b"X-A: b\r\n" * 150, b"X-A: " + b"b" * 100_000 + b"\r\n"):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.4", 0))
+            socks.append(s)
+            with contextlib.suppress(OSError):  # the server may close before all of it is sent
+                s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n")
+            got = _first_bytes(s, 10)
+            assert got is not None and got.startswith(b"HTTP/1.1 431"), (len(head), got)
+        fine = b"GET /livez HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 90 + b"Connection: close\r\n\r\n"
+        s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.4", 0))
+        socks.append(s)
+        s.sendall(fine)
+        assert (_first_bytes(s, 10) or b"").startswith(b"HTTP/1.1 200")  # 90 headers: served
+        upgrade = (
+            "GET /epcis/queries/x/events?stream=true HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        held = []
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.5", 0))
+            held.append(s)
+            with contextlib.suppress(OSError):
+                s.sendall(upgrade.format(base64.b64encode(os.urandom(16)).decode()).encode())
+        socks += held
+        first = [_first_bytes(s, 5) or b"" for s in held]
+        assert all(b.startswith((b"HTTP/1.1 101", b"HTTP/1.1 503")) for b in first), first
+        assert sum(b.startswith(b"HTTP/1.1 503") for b in first) >= 2, first
+        assert _livez(port) == 200  # another client: served
+    finally:
+        for s in socks:
+            s.close()
+        _stop(launcher, port)

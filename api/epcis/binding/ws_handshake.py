@@ -31,6 +31,21 @@ def refusal(path: str, why: str) -> tuple[HTTPStatus, list[tuple[str, str]], byt
 
 
 class ProblemWebSocketProtocol(WebSocketProtocol):
+    _release_slot = None
+
+    def hold_slot(self, release) -> None:  # type: ignore[no-untyped-def]
+        """The HTTP protocol's count of this client's connections (api.middleware.connections): this
+        socket holds its place until it closes, then `release` gives it back."""
+        self._release_slot = release
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            release, self._release_slot = self._release_slot, None
+            if release is not None:
+                release()
+
     async def process_request(self, path, request_headers):  # type: ignore[no-untyped-def]
         try:
             check_request(request_headers)
