@@ -93,6 +93,40 @@ def test_hostile_or_malformed_xml_is_refused_unexpanded(data):
         to_document(data)
 
 
+@pytest.mark.parametrize("encoding", ["x-evil", "rot13", "base64", "utf-7", "hex", "zlib", "idna", "mbcs"])
+def test_an_encoding_not_for_text_is_refused(encoding):
+    """Found from outside: a declared encoding Python has not, or not for text, was a 500."""
+    with pytest.raises(InvalidXml, match="encoding"):
+        to_document(f'<?xml version="1.0" encoding="{encoding}"?><r/>'.encode())
+
+
+def test_elements_beyond_the_limit_are_refused_before_more_is_built(monkeypatch):
+    """Found from outside: 32 MiB of `<a/>` (8 million elements) held 2.6 GB before the document
+    was refused for its root; now the count stops it (here at a limit of 1,000)."""
+    from ledger.trace.epcis.xml import xml_parser
+
+    monkeypatch.setattr(xml_parser, "MAX_ELEMENTS", 1_000)
+    with pytest.raises(InvalidXml, match="more than 1,000 elements"):
+        to_document(b"<r>" + b"<a/>" * 1_000 + b"</r>")
+
+
+def test_a_made_prefix_is_never_one_the_document_declares():
+    """Found from outside: an extension in a default namespace (urn:D) took the made-up prefix
+    `ns1`, which the document had declared for urn:C: it was stored under urn:C."""
+    doc = to_document(
+        b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" xmlns:ns1="urn:C" schemaVersion="2.0"'
+        b' creationDate="2026-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent>'
+        b"<eventTime>2026-01-01T00:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>"
+        b"<epcList><epc>urn:epc:id:sgtin:0614141.107346.1</epc></epcList><action>OBSERVE</action>"
+        b'<ext xmlns="urn:D">in D</ext><ns1:other>in C</ns1:other></ObjectEvent></EventList></EPCISBody>'
+        b"</epcis:EPCISDocument>"
+    )
+    context = {k: v for c in doc["@context"] if isinstance(c, dict) for k, v in c.items()}
+    event = doc["epcisBody"]["eventList"][0]
+    named = {context[k.split(":")[0]] + ":" + k.split(":")[1]: v for k, v in event.items() if ":" in k}
+    assert named == {"urn:D:ext": "in D", "urn:C:other": "in C"}, (context, event)
+
+
 @pytest.fixture
 def api(deployment, chain_node, tmp_path, members):
     c = make_client(deployment, chain_node, tmp_path, anchor_interval_s=0)
@@ -123,6 +157,16 @@ def test_xml_capture_and_xml_answers(api):
         assert r.status_code == 400 and r.json()["type"] == "epcisException:ValidationException"
     r = c.post("/epcis/capture", content=b"x", headers=h["producer"] | {"Content-Type": "text/csv"})
     assert r.status_code == 415 and r.json()["type"] == "epcisException:UnsupportedMediaTypeException"
+    # found from outside: a member named `ex:a><bizStep>...` wrote elements of its own into XML
+    # answers; such a name holds characters no IRI holds, and is refused at capture
+    event = json.loads(JSON_961.read_text())["epcisBody"]["eventList"][0]
+    forged = "ex:a><bizStep>urn:epcglobal:cbv:bizstep:destroying</bizStep><ex:c/"
+    for name in (forged, "ex:a b", 'ex:"q"'):
+        body = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"ex": "urn:x:"}],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+                "epcisBody": {"eventList": [event | {name: "x", "eventTime": "2026-01-02T00:00:00Z"}]}}  # fmt: skip
+        r = c.post("/v1/epcis/capture", json=body, headers=h["producer"])
+        assert r.status_code == 422 and "no IRI holds" in r.text, (name, r.text)
 
 
 def _with_note(serial: int, value: bytes) -> bytes:
@@ -180,3 +224,18 @@ def test_every_gs1_xml_example_is_captured(api):
     one = to_document((XML / "gs1" / "Example-PersistentDisposition.xml").read_bytes())
     r = c.post("/epcis/capture", json=one, headers=h["producer"])
     assert r.status_code == 400 and "persistentDisposition" in r.text
+
+
+def test_an_xml_answer_writes_no_member_name_as_it_is():
+    """A stored member's name is an element's name only if XML can hold it: an absolute IRI's
+    becomes its namespace's (a prefix made for it), any other is left out, never written raw."""
+    from ledger.trace.epcis.xml.xml_writer import _Writer
+
+    w = _Writer()
+    for key in ("ex:ok", "https://ns.example/epcis#temp", "ex:a><bizStep>x</bizStep><ex:c/", "a b"):
+        w.ext(key, {"#text": "v", "plain": "1", "x><y": "2"}, {"ex": "urn:ex:"})
+    xml = "<r " + " ".join(f'xmlns:{p}="{u}"' for p, u in w.namespaces.items()) + ">" + "".join(w.out) + "</r>"
+    from xml.dom.minidom import parseString
+
+    names = [n.tagName for n in parseString(xml).documentElement.childNodes]
+    assert names == ["ex:ok", "ext1:temp"] and w.namespaces["ext1"] == "https://ns.example/epcis#", xml

@@ -6,6 +6,7 @@ one, nothing stored (the binding's 400 ValidationException naming each element; 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
@@ -90,6 +91,9 @@ async def _run(
 
 
 XML_TYPES = ("application/xml", "text/xml")
+#: one XML document built at a time per process: a document is ~300 bytes of Python objects an
+#: element (up to xml_parser.MAX_ELEMENTS), and three at once held 7.5 GB (found from outside)
+_BUILDING_XML = asyncio.Semaphore(1)
 
 
 async def _document(request: Request) -> tuple[Any, bool]:
@@ -97,7 +101,9 @@ async def _document(request: Request) -> tuple[Any, bool]:
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if kind in XML_TYPES:
         try:
-            return await run_in_threadpool(xml_binding.to_document, await request.body()), True
+            body = await request.body()
+            async with _BUILDING_XML:
+                return await run_in_threadpool(xml_binding.to_document, body), True
         except xml_binding.InvalidXml as exc:
             raise ApiError(400, "invalid_epcis", str(exc)) from None
     if kind not in ("application/json", "application/ld+json"):

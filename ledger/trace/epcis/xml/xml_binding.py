@@ -89,12 +89,17 @@ def _number(text: str) -> int | float | str:
 class _Converter:
     def __init__(self, prefixes: dict[str, str]):
         self.by_ns = {ns: p for p, ns in prefixes.items() if p}
+        self.taken = set(prefixes)  # every prefix the document declares, whichever namespace it kept
         self.used: dict[str, str] = {}
 
     def key(self, ns: str, name: str) -> str:
         prefix = self.by_ns.get(ns)
-        if prefix is None:  # a default namespace or one declared without a prefix
-            prefix = f"ns{len(self.used) + 1}"
+        if prefix is None:  # a default namespace, or a prefix declared again for another namespace
+            n = len(self.used) + 1
+            while f"ns{n}" in self.taken:  # a made prefix never one the document declares (`ns1`
+                n += 1  # of urn:C made for urn:D stored the element under the wrong namespace)
+            prefix = f"ns{n}"
+            self.taken.add(prefix)
             self.by_ns[ns] = prefix
         self.used[prefix] = ns
         return f"{prefix}:{name}"

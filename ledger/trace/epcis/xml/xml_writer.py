@@ -4,11 +4,15 @@ The JSON binding's fields go back to their XML elements (EPCIS 2.0 section 9): l
 wrappers, `type` keys of business transactions, sources and destinations to attributes, sensor
 metadata and reports to attributes, bare CBV names to CBV URNs, and `prefix:name` extensions
 to elements of the namespaces the events' documents declared (an extension object's keys without
-a prefix, and `xsi:` keys, as attributes; `#text` as its text)."""
+a prefix, and `xsi:` keys, as attributes; `#text` as its text). An extension named by an absolute
+IRI becomes an element of that IRI's namespace (a prefix made here); a name XML cannot hold is
+left out: a member's name is never written into the document as it is (`ex:a><bizStep>...`, captured
+before names were checked, wrote elements of its own into an answer: found from outside)."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -29,6 +33,11 @@ _EPCS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _PAIRS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
 
 
+_NCNAME = r"[^\W\d][\w.\-]*"  # an XML name without a colon (Unicode letters, digits, _ . -)
+_QNAME = re.compile(rf"(?:{_NCNAME}:)?{_NCNAME}\Z")
+_IRI = re.compile(rf"((?:[a-zA-Z][\w+.\-]*://|urn:)[^\s<>\"]*[/#:])({_NCNAME})\Z")  # namespace, local name
+
+
 def _cbv(field: str, value: Any) -> str:
     text = str(value)
     prefix = _CBV.get(field)
@@ -43,15 +52,38 @@ class _Writer:
     def __init__(self) -> None:
         self.namespaces: dict[str, str] = {}
         self.out: list[str] = []
+        self._made: dict[str, str] = {}  # namespace IRI => the prefix made for it
+
+    def name(self, key: str) -> str | None:
+        """`key` as an XML element name: as it is if it is one (`ex:temp`), a prefix made for an
+        absolute IRI's namespace (`https://ns.example/epcis#temp`), else None (left out)."""
+        if _QNAME.match(key):
+            return key
+        m = _IRI.match(key)
+        if m is None:
+            return None
+        namespace, local = m.groups()
+        prefix = self._made.get(namespace)
+        if prefix is None:
+            n = len(self._made) + 1
+            while f"ext{n}" in self.namespaces:
+                n += 1
+            prefix = self._made[namespace] = f"ext{n}"
+            self.namespaces[prefix] = namespace
+        return f"{prefix}:{local}"
 
     def ext(self, key: str, value: Any, ns: dict[str, str]) -> None:
+        name = self.name(key)
+        if name is None:
+            return
         prefix = key.split(":", 1)[0]
-        if prefix in ns:
+        if prefix in ns and name == key:
             self.namespaces.setdefault(prefix, ns[prefix])
+        key = name
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, dict):
-                attrs = "".join(f" {k}={quoteattr(_attr_value(x))}" for k, x in v.items()
-                                if (":" not in k or k.startswith("xsi:")) and k != "#text")  # fmt: skip
+                plain = [k for k in v if (":" not in k or k.startswith("xsi:")) and k != "#text" and _QNAME.match(k)]
+                attrs = "".join(f" {k}={quoteattr(_attr_value(v[k]))}" for k in plain)
                 if any(k.startswith("xsi:") for k in v):
                     self.namespaces.setdefault("xsi", "http://www.w3.org/2001/XMLSchema-instance")
                 self.out.append(f"<{key}{attrs}>")
@@ -143,7 +175,7 @@ class _Writer:
             p = k.split(":", 1)[0]
             if ":" in k and p in ns:
                 self.namespaces.setdefault(p, ns[p])
-        return "".join(f" {k}={quoteattr(_attr_value(v))}" for k, v in obj.items())
+        return "".join(f" {k}={quoteattr(_attr_value(v))}" for k, v in obj.items() if _QNAME.match(k))
 
 
 def query_document_xml(rows: list[EpcisEvent], created: datetime, query_name: str | None) -> bytes:
