@@ -47,7 +47,8 @@ def _date(name: str, value: str) -> datetime:
 
 
 def _int(name: str, value: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    # ASCII digits only: isdigit() takes `²` (int() refuses it) and `３` (int() reads it); 18 at most
+    if not (value.isascii() and value.isdigit() and len(value) <= 18) or not low <= int(value) <= high:
         raise PactError(400, f"{name} must be an integer from {low} to {high}")
     return int(value)
 

@@ -26,6 +26,9 @@ _FIELDS = {
     "Request ID": "request_id",
 }
 _NONCE = re.compile(r"^[A-Za-z0-9]{8,64}$")
+#: ASCII digits only: str.isdigit() also takes other scripts' digits (int() reads `３`) and
+#: superscripts (int() refuses `²`); at most a uint256's 78 digits
+_CHAIN_ID = re.compile(r"[0-9]{1,78}")
 
 
 class SiweError(ValueError):
@@ -84,6 +87,8 @@ def parse(text: str) -> SiweMessage:
         key, sep, value = line.partition(": ")
         if not sep or key not in _FIELDS:
             raise SiweError(f"unexpected line in message: {line!r}")
+        if _FIELDS[key] in fields:  # never last-wins: what a wallet shows first is what is signed
+            raise SiweError(f"'{key}' appears more than once")
         fields[_FIELDS[key]] = value
     for required in ("uri", "version", "chain_id", "nonce", "issued_at", "expiration_time"):
         if required not in fields:
@@ -91,8 +96,8 @@ def parse(text: str) -> SiweMessage:
             raise SiweError(f"message lacks '{label}'")
     if fields["version"] != "1":
         raise SiweError(f"unsupported version {fields['version']!r}")
-    if not fields["chain_id"].isdigit():
-        raise SiweError("Chain ID must be an integer")
+    if not _CHAIN_ID.fullmatch(fields["chain_id"]):
+        raise SiweError("Chain ID must be a whole number in ASCII digits (0-9)")
     if not _NONCE.match(fields["nonce"]):
         raise SiweError("Nonce must be 8-64 alphanumeric characters")
     return SiweMessage(

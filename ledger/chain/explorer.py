@@ -72,7 +72,8 @@ def _record(decoder: EventDecoder, log: dict[str, Any]) -> dict[str, Any] | None
 
 def _mentions(record: dict[str, Any], subject: str) -> bool:
     """Whether any argument equals the subject (an address, a hash, a GTIN or an id), ignoring case."""
-    number = int(subject) if subject.isdigit() else None  # a GTIN's leading zeros are not in the number
+    # a GTIN's leading zeros are not in the number; ASCII digits only (int() refuses `²`, which isdigit() takes)
+    number = int(subject) if subject.isascii() and subject.isdigit() else None
     for value in record["args"].values():
         for v in value if isinstance(value, list) else [value]:
             if str(v).lower() == subject or (number is not None and isinstance(v, int) and v == number):
@@ -86,7 +87,7 @@ def _needle(subject: str) -> str | None:
     s = subject.lower()
     if s.startswith("0x") and all(c in "0123456789abcdef" for c in s[2:]) and len(s) > 2:
         return s[2:]
-    if s.isdigit() and int(s) < 2**256:
+    if s.isascii() and s.isdigit() and int(s) < 2**256:
         return format(int(s), "064x")
     return None
 

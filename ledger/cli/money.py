@@ -29,7 +29,7 @@ from .keys import _password, load_keystore
 
 
 def _fen(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:  # int() refuses `²`, isdigit() not
         raise argparse.ArgumentTypeError(f"amount must be a positive whole number of fen, not {text!r}")
     return int(text)
 

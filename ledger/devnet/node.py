@@ -33,7 +33,7 @@ def block_time() -> int:
     transaction). A consortium chain seals blocks on a period whether or not anyone transacts, so
     a transaction's confirmations keep coming; the development node does the same."""
     value = env().block_time
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise LedgerError(f"LEDGER_BLOCK_TIME must be a whole number of seconds, not {value!r}")
     return int(value)
 

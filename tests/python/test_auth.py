@@ -68,6 +68,34 @@ def test_bad_sign_in_messages_are_401_with_reason(client, members, change, reaso
     assert r.status_code == 401 and reason in r.json()["detail"]
 
 
+def _signed(account, message: str) -> dict:
+    signature = Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
+    return {"message": message, "signature": "0x" + signature.removeprefix("0x")}
+
+
+@pytest.mark.parametrize(
+    "edit,reason",
+    [
+        # str.isdigit() took both; int() refused the superscript (a 500) and read the full-width as 31337
+        (lambda m, cid: m.replace(f"Chain ID: {cid}", "Chain ID: \u00b2"), "ASCII digits"),
+        (lambda m, cid: m.replace(f"Chain ID: {cid}", "Chain ID: " + str(cid).translate(_FULL_WIDTH)), "ASCII digits"),
+        (lambda m, cid: m.replace(f"Chain ID: {cid}", "Chain ID: " + "1" * 79), "ASCII digits"),
+        # a field twice was last-wins: a wallet showing the first signed for chain 1, the server read the second
+        (lambda m, cid: m.replace(f"Chain ID: {cid}", f"Chain ID: 1\nChain ID: {cid}"), "more than once"),
+        (lambda m, cid: m.replace("Nonce: ", "Nonce: deadbeefdeadbeef\nNonce: "), "more than once"),
+    ],
+)
+def test_odd_numbers_and_repeated_fields_in_the_message_are_401(client, members, edit, reason):
+    account = members["merchant_a"]
+    message, _ = sign_in_message(client, account)
+    chain_id = client.get("/v1/auth/nonce").json()["chain_id"]
+    r = client.post("/v1/auth/login", json=_signed(account, edit(message, chain_id)))
+    assert r.status_code == 401 and reason in r.json()["detail"], r.text
+
+
+_FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
+
+
 def test_malformed_login_is_422_naming_the_field(client):
     r = client.post("/v1/auth/login", json={"message": "hello", "signature": "0x12"})
     assert r.status_code == 422

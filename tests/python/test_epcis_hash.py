@@ -217,3 +217,15 @@ def test_a_lone_event_hashes_as_it_does_once_captured():
     lone = {"@context": CONTEXT[0], **_event()}
     doc, _ = check_capture(copy.deepcopy(lone))  # capture makes its @context the document's
     assert document_hash_ids(lone) == document_hash_ids(doc) == [hash_id(_event())]
+
+
+def test_urns_of_digits_other_than_ascii_name_no_gs1_key():
+    """str.isdigit() takes `²` (int() refuses it: the check digit raised) and `３`; EPC URNs hold ASCII digits."""
+    assert canonical("urn:epc:id:sscc:0614141.1234567890") == "https://id.gs1.org/00/106141412345678908"
+    for odd in (
+        "urn:epc:id:sscc:\u00b2\u00b2\u00b2\u00b2\u00b2\u00b2\u00b2.1234567890",
+        "urn:epc:id:sscc:0614141.\u00b9234567890",
+        "urn:epc:id:sgtin:\uff10\uff16\uff11\uff14\uff11\uff14\uff11.107346.2017",
+    ):
+        assert canonical(odd) is None, odd
+        hash_id(_event(epcList=[odd]), {})  # an event naming one still hashes

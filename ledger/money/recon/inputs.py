@@ -120,7 +120,7 @@ def iter_orders_csv(lines: Iterable[str]) -> Iterator[OrderRow]:
             raise OrdersInputError(f"line {line}, column order_id: empty")
         if not is_address(merchant):
             raise OrdersInputError(f"line {line}, column merchant: not an address: {merchant[:60]!r}")
-        if not amount.isdigit() or len(amount) > 15:
+        if not (amount.isascii() and amount.isdigit()) or len(amount) > 15:  # int() refuses `²`
             raise OrdersInputError(
                 f"line {line}, column amount_fen: must be a whole number of fen, got {amount[:30]!r}"
             )

@@ -32,7 +32,7 @@ def key_has_pending(w3: Web3, address: str) -> bool:
 
 def _span(uri: str) -> tuple[int, int] | None:
     parts = uri.removeprefix("epcis:events/").split("-")
-    if not uri.startswith("epcis:events/") or len(parts) != 2 or not all(p.isdigit() for p in parts):
+    if not uri.startswith("epcis:events/") or len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     return int(parts[0]), int(parts[1])
 

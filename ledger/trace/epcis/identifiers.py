@@ -60,12 +60,17 @@ def _gtin(cp: str, ref: str) -> str:
     return _cd(ref[0] + cp + ref[1:])
 
 
+def _digits(s: str) -> bool:
+    """ASCII digits only: isdigit() also takes `²` (which int() refuses) and `３` (no EPC holds it)."""
+    return s.isascii() and s.isdigit()
+
+
 def _parts(body: str, total: int | None, cp_min: int = 6, cp_max: int = 12) -> tuple[str, str] | None:
     """Split `CP.REF` where CP is 6-12 digits and CP+REF has `total` digits (REF may be empty)."""
     cp, dot, ref = body.partition(".")
-    if not dot or not cp.isdigit() or not cp_min <= len(cp) <= cp_max:
+    if not dot or not _digits(cp) or not cp_min <= len(cp) <= cp_max:
         return None
-    if total is not None and (len(cp) + len(ref) != total or (ref and not ref.isdigit())):
+    if total is not None and (len(cp) + len(ref) != total or (ref and not _digits(ref))):
         return None
     return cp, ref
 
@@ -104,7 +109,7 @@ def _company_ref(ai: str):
 
     def rule(b: str) -> str | None:
         cp, dot, ref = b.partition(".")
-        if not (dot and cp.isdigit() and 6 <= len(cp) <= 12 and _REF[len(cp)].fullmatch(ref)):
+        if not (dot and _digits(cp) and 6 <= len(cp) <= 12 and _REF[len(cp)].fullmatch(ref)):
             return None
         return f"https://id.gs1.org/{ai}/{cp}{web_escape(ref)}"
 
