@@ -1,6 +1,11 @@
 """The web console (`/console/`: sign-in and a page per role), its static files, and the sign-in
 challenge its pages sign: `GET /v1/auth/challenge?address=` answers the EIP-4361 message the
-API's sign-in takes, with a fresh nonce, for the member's own key to sign in the browser."""
+API's sign-in takes, with a fresh nonce, for the member's own key to sign in the browser.
+
+The message names the configured domain (`siwe_domain`) and public URL (`resolver_url`), never
+the request's Host header, which the caller chooses. The sign-in checks the domain, chain,
+times, nonce and signature; it does not compare the URI (the CLI names the URL it was given),
+so the URI is what the member's wallet shows, and it must be this service's own."""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from ledger.paths import ROOT
 
 from ..access.auth import issue_nonce
 from ..core.errors import invalid, not_found
-from ..core.services import get_db, rate_limited
+from ..core.services import get_db, rate_limited, services
 from . import pages
 
 router = APIRouter(tags=["console"])
@@ -77,8 +82,9 @@ def challenge(
         raise invalid("address", "not an Ethereum address") from None
     n = issue_nonce(request, db)
     now = utcnow()
+    uri = services(request).settings.resolver_url.rstrip("/")  # never the request's Host header
     message = siwe.build(
-        domain=n.domain, address=checksummed, uri=str(request.base_url).rstrip("/"), chain_id=n.chain_id,
+        domain=n.domain, address=checksummed, uri=uri, chain_id=n.chain_id,
         nonce=n.nonce, issued_at=now, expiration_time=min(n.expires_at, now + timedelta(minutes=10)),
     )  # fmt: skip
     return {"message": message, "expires_at": n.expires_at}

@@ -93,6 +93,18 @@ def test_odd_numbers_and_repeated_fields_in_the_message_are_401(client, members,
     assert r.status_code == 401 and reason in r.json()["detail"], r.text
 
 
+def test_the_challenge_names_the_configured_url_not_the_host_header(deployment, chain_node, tmp_path, members):
+    c = make_client(deployment, chain_node, tmp_path, resolver_url="https://trace.example/")
+    account = members["merchant_a"]
+    r = c.get("/v1/auth/challenge", params={"address": account.address}, headers={"Host": "evil.example:666"})
+    assert r.status_code == 200, r.text
+    message = r.json()["message"]
+    assert "\nURI: https://trace.example\n" in message and "evil" not in message  # it was http://evil.example:666
+    assert message.startswith(f"{DOMAIN} wants you to sign in")
+    r = c.post("/v1/auth/login", json=_signed(account, message))  # what the console signs still signs in
+    assert r.status_code == 200 and r.json()["address"] == account.address, r.text
+
+
 _FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
 
 
