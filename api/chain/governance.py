@@ -76,7 +76,7 @@ def _one(dep, proposal_id: int) -> dict[str, Any]:
 
 @router.get("/proposals/{proposal_id}", summary="One proposal")
 def get_proposal(
-    request: Request, proposal_id: int = Path(ge=1, le=2**63), _: Member = Depends(authenticate)
+    request: Request, proposal_id: int = Path(ge=1, le=2**63 - 1), _: Member = Depends(authenticate)
 ) -> dict[str, Any]:
     return _one(_dep(request), proposal_id)
 
@@ -96,7 +96,7 @@ def create_proposal(body: ProposalIn, request: Request, member: Member = Depends
 
 @router.post("/proposals/{proposal_id}/approvals", summary="Approve a proposal (governors)")
 def approve_proposal(
-    request: Request, proposal_id: int = Path(ge=1, le=2**63), member: Member = Depends(require(Role.GOVERNOR))
+    request: Request, proposal_id: int = Path(ge=1, le=2**63 - 1), member: Member = Depends(require(Role.GOVERNOR))
 ) -> dict:
     dep = _dep(request)
     current = _one(dep, proposal_id)

@@ -131,7 +131,7 @@ def open_case(body: CaseIn, request: Request, member: Member = Depends(require(R
 def close_case(
     body: CaseCloseIn,
     request: Request,
-    case_id: int = Path(ge=1, le=2**63),
+    case_id: int = Path(ge=1, le=2**63 - 1),
     member: Member = Depends(require(Role.ARBITER)),
 ) -> dict:
     dep = deployment_of(request)
@@ -142,7 +142,7 @@ def close_case(
 @router.get("/cases/{case_id}/ruling", summary="What arbiters sign to rule on a case (EIP-712)")
 def case_ruling_to_sign(
     request: Request,
-    case_id: int = Path(ge=1, le=2**63),
+    case_id: int = Path(ge=1, le=2**63 - 1),
     pay_out: bool = Query(description="the ruling to sign: award (true) or release (false)"),
     member: Member = Depends(require(Role.ARBITER, *READ_ALL)),
     db: DbSession = Depends(get_db),
@@ -169,7 +169,7 @@ class CoSignatureIn(BaseModel):
 def leave_cosignature(
     body: CoSignatureIn,
     request: Request,
-    case_id: int = Path(ge=1, le=2**63),
+    case_id: int = Path(ge=1, le=2**63 - 1),
     member: Member = Depends(require(Role.ARBITER)),
     db: DbSession = Depends(get_db),
 ) -> list[dict]:
@@ -183,7 +183,7 @@ def leave_cosignature(
 def rule_case(
     body: CaseRulingIn,
     request: Request,
-    case_id: int = Path(ge=1, le=2**63),
+    case_id: int = Path(ge=1, le=2**63 - 1),
     member: Member = Depends(require(Role.ARBITER)),
 ) -> dict:
     dep = deployment_of(request)
@@ -203,7 +203,7 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")
-def get_case(request: Request, case_id: int = Path(ge=1, le=2**63), member: Member = Depends(authenticate)) -> dict:
+def get_case(request: Request, case_id: int = Path(ge=1, le=2**63 - 1), member: Member = Depends(authenticate)) -> dict:
     c = vault.case(deployment_of(request), case_id)
     if c["merchant"] == "0x" + "00" * 20 or not (
         member.has(READ_ALL | Role.ARBITER) or member.address in (c["merchant"], c["claimant"])

@@ -37,7 +37,7 @@ _RUNNING = threading.Lock()
 
 
 class RunIn(BaseModel):
-    cut_off_block: int | None = Field(None, ge=0, le=2**63, description="default: as far as the indexer has read")
+    cut_off_block: int | None = Field(None, ge=0, le=2**63 - 1, description="default: as far as the indexer has read")
 
 
 def _run(db: DbSession, run_id: int) -> ReconRun:

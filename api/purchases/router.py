@@ -238,7 +238,9 @@ def post_dispute(body: DisputeIn, request: Request, db: DbSession = Depends(get_
     summary="Send what arbiters awarded a shopper's dispute to the address it named (anyone)",
     dependencies=[Depends(rate_limited)],
 )
-def post_dispute_payment(request: Request, case_id: Annotated[int, Path(ge=1, le=2**63)], db=Depends(get_db)) -> dict:
+def post_dispute_payment(
+    request: Request, case_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db=Depends(get_db)
+) -> dict:
     s = services(request)
     relayer = s.signers.sender_for(s.anchor_address())
     return _chain(lambda: voices.pay_dispute(db, _deployment(request), relayer, case_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -60,7 +60,10 @@ def list_links(gtin: str, db: DbSession = Depends(get_db)) -> list[dict]:
 
 @router.delete("/v1/products/{gtin}/links/{link_id}", status_code=204, summary="Remove one of the product's links")
 def remove_link(
-    gtin: str, link_id: int, member: Member = Depends(require(Role.MERCHANT)), db: DbSession = Depends(get_db)
+    gtin: str,
+    link_id: int = Path(ge=1, le=2**63 - 1),  # SQLite's largest integer: beyond it the query raised (a 500)
+    member: Member = Depends(require(Role.MERCHANT)),
+    db: DbSession = Depends(get_db),
 ) -> Response:
     row = db.get(ResolverLink, link_id)
     if row is None or row.gtin != _gtin(gtin) or row.merchant != member.address:

@@ -244,6 +244,27 @@ def test_role_matrix(sessions, method, path, who):
         assert r.json()["error"] == "forbidden"
 
 
+@pytest.mark.parametrize(
+    "method,path,who",
+    [
+        ("DELETE", "/v1/auth/api-keys/{}", "merchant_a"),
+        ("DELETE", "/v1/products/09506000134352/links/{}", "merchant_a"),
+        ("POST", "/v1/purchases/disputes/{}/payment", None),
+        ("GET", "/v1/cases/{}", "auditor"),
+        ("GET", "/v1/governance/proposals/{}", "auditor"),
+    ],
+)
+def test_ids_beyond_the_databases_largest_integer_are_422(sessions, method, path, who):
+    """SQLite's integers end at 2**63 - 1: a larger id reached the query and overflowed (a 500)."""
+    c, headers = sessions
+    h = headers[who] if who else {}
+    body = {} if method == "POST" else None
+    r = c.request(method, path.format(2**63), headers=h, json=body)
+    assert r.status_code == 422, r.text
+    r = c.request(method, path.format(2**63 - 1), headers=h, json=body)
+    assert r.status_code in (404, 409), r.text  # none such (409: purchase proofs not deployed here)
+
+
 # --- objects: merchant A against merchant B -----------------------------------------------------
 
 

@@ -65,4 +65,10 @@ def test_orders_searched_sorted_paged_and_exported(anvil_factory, tmp_path, acco
     assert table[0]["amount_fen"] == "990" and table[0]["merchant"] == mine
     bad = c.get("/v1/orders", params={"sort": "newest", "after": "yesterday|A-001"}, headers=auditor)
     assert bad.status_code == 422, bad.text
+    # an amount cursor beyond the column's integers overflowed in SQLite (a 500), `²` passed isdigit()
+    for after in ("9223372036854775808|x", "-1|x", "-9223372036854775809|x", "\u00b2|x", "1e3|x", "|x"):
+        bad = c.get("/v1/orders", params={"sort": "amount_high", "after": after}, headers=auditor)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "after", (after, bad.text)
+    top = c.get("/v1/orders", params={"sort": "amount_high", "after": "9223372036854775807|x"}, headers=auditor)
+    assert [o["order_id"] for o in top.json()][:1] == ["A-002"]
     assert c.get("/v1/orders", params={"sort": "sideways"}, headers=auditor).status_code == 422
