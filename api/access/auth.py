@@ -18,7 +18,7 @@ from typing import TypeVar
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access import siwe
@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 SESSION_PREFIX = "tls_"
 API_KEY_PREFIX = "tlk_"
+#: expired nonces deleted per nonce issued, at most: more than one, so a backlog drains
+NONCE_SWEEP = 100
 _bearer = HTTPBearer(auto_error=False, description="a session token (tls_...) or an API key (tlk_...)")
 
 
@@ -169,8 +171,13 @@ class ApiKeyCreated(ApiKeyOut):
     summary="A fresh nonce for an EIP-4361 sign-in message",
 )
 def issue_nonce(request: Request, db: DbSession = Depends(get_db)) -> NonceOut:
+    """Anyone may ask, so each issue also deletes up to `NONCE_SWEEP` expired nonces never used
+    (a used one stays: its session names it): the table holds about what the rate limits let be
+    issued within a nonce's lifetime, not every nonce ever asked for."""
     svc = services(request)
     now = utcnow()
+    stale = select(AuthNonce.nonce).where(AuthNonce.used_at.is_(None), AuthNonce.expires_at <= now)
+    db.execute(delete(AuthNonce).where(AuthNonce.nonce.in_(stale.limit(NONCE_SWEEP))))
     nonce = secrets.token_hex(16)
     expires = now + timedelta(seconds=svc.settings.nonce_ttl_s)
     db.add(AuthNonce(nonce=nonce, created_at=now, expires_at=expires))

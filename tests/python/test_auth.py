@@ -130,6 +130,26 @@ def test_expired_session_is_401(deployment, chain_node, tmp_path, members):
     assert r.status_code == 401 and "session expired" in r.json()["detail"]
 
 
+def test_expired_nonces_are_deleted_as_new_ones_are_issued(deployment, chain_node, tmp_path, members):
+    """Anyone may ask for nonces: each was a row for ever. Expired unused ones go as new ones are
+    issued; one a login used stays (its session names it)."""
+    c = make_client(deployment, chain_node, tmp_path, nonce_ttl_s=1)
+    login(c, members["auditor"])
+    asked = {c.get("/v1/auth/nonce").json()["nonce"] for _ in range(3)}
+    engine = c.app.state.services.engine
+
+    def stored() -> set[str]:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(text("SELECT nonce FROM auth_nonces WHERE used_at IS NULL"))}
+
+    assert asked <= stored()
+    time.sleep(1.2)
+    fresh = c.get("/v1/auth/nonce").json()["nonce"]
+    assert stored() == {fresh}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM auth_nonces WHERE used_at IS NOT NULL")).scalar() == 1
+
+
 @pytest.mark.parametrize(
     "header,reason",
     [
