@@ -4,16 +4,23 @@ the reports, newest first, paged back by the last id shown.
 
 Anonymous and public, so bounded: the body is capped by the domain's path policy (8 KiB), every field
 has a length and a character set, the sender's address is rate-limited like every public endpoint,
-and a code takes at most `PER_CODE_PER_DAY` reports a day (then 429); a bad field is a 422 naming it
-(an HTML page in the form's language for a form, JSON otherwise); nothing is half-written."""
+a code takes at most `PER_CODE_PER_DAY` reports a day and a client (as the rate limit counts one: an
+IPv4 address or an IPv6 /64) sends at most `PER_CLIENT_PER_DAY` (then 429 with Retry-After: codes
+need not exist, counterfeits carry made-up ones, so the per-code count alone let one address store
+reports without end by varying the serial); a bad field is a 422 naming it (an HTML page in the
+form's language for a form, JSON otherwise); nothing is half-written.
+
+The client is stored only as a keyed hash of its rate-limit identity (as scans store theirs), the
+same in every process, so the daily count holds across the API's processes."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-import os
+import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,12 +38,13 @@ from ledger.store.report_tables import CounterfeitReport
 
 from ..access.auth import READ_ALL, Member, require
 from ..core.errors import ApiError
-from ..core.services import get_db, rate_limited
+from ..core.limits import client_key
+from ..core.services import get_db, rate_limited, services
 
 router = APIRouter(tags=["public"])
 PATH = "/v1/scan/reports"
 PER_CODE_PER_DAY = 20
-_SALT = os.urandom(16)  # the sender's address is kept only as a salted hash, to see floods
+PER_CLIENT_PER_DAY = 20  # a module constant: ledger/config.py is at the 300-line limit
 _FIELDS = {  # name => (pattern, required)
     "gtin": (re.compile(r"\d{14}"), True),
     "lot": (re.compile(r"[!-~]{1,20}"), True),
@@ -91,15 +99,15 @@ async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
         )
         if db.scalar(same) >= PER_CODE_PER_DAY:
             raise ApiError(429, "rate_limited", f"this code has {PER_CODE_PER_DAY} reports today; try tomorrow")
+        client = _client_hash(services(request).settings.siwe_domain, request.client.host if request.client else "")
+        _within_clients_day(db, client, since)
     except ApiError as exc:
         if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-            return _page(lang, exc.status, None)
+            return _page(lang, exc.status, None, exc.headers)
         raise
-    client = request.client.host if request.client else "unknown"
     row = CounterfeitReport(
         gtin=f["gtin"], lot=f["lot"], serial=f["serial"], message=f["message"], contact=f.get("contact", ""),
-        place=f.get("place", ""), lang=lang, client=hashlib.sha256(_SALT + client.encode()).hexdigest()[:16],
-        at=utcnow(),
+        place=f.get("place", ""), lang=lang, client=client, at=utcnow(),
     )  # fmt: skip
     db.add(row)
     db.commit()
@@ -109,7 +117,28 @@ async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
     return JSONResponse({"id": row.id, "received_at": as_utc(row.at).isoformat()}, status_code=201)
 
 
-def _page(lang: str, status: int, report_id: int | None) -> HTMLResponse:
+def _client_hash(deployment_salt: str, host: str) -> str:
+    """The client as the public rate limit counts it, keyed-hashed: stable per deployment (the
+    scan's `_client_hashes` key), so every process counts alike; no address is stored."""
+    who = client_key(host or "unknown")
+    return hmac.new(deployment_salt.encode(), who.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _within_clients_day(db: DbSession, client: str, since: datetime) -> None:
+    """A 429 with Retry-After (until its oldest report of the day is a day old) once the client
+    has sent `PER_CLIENT_PER_DAY` reports in the last day."""
+    n, oldest = db.execute(
+        select(func.count(), func.min(CounterfeitReport.at)).where(
+            CounterfeitReport.client == client, CounterfeitReport.at >= since
+        )
+    ).one()
+    if n >= PER_CLIENT_PER_DAY:
+        retry = max(1, math.ceil((as_utc(oldest) - since).total_seconds()))
+        detail = f"{PER_CLIENT_PER_DAY} reports from this address today; retry after {retry} s"
+        raise ApiError(429, "rate_limited", detail, {"Retry-After": str(retry)})
+
+
+def _page(lang: str, status: int, report_id: int | None, headers: dict[str, str] | None = None) -> HTMLResponse:
     """What the shopper sees after sending the form: thanks with the report's number, or why not."""
     t = catalog("scan", lang)
     said = t["report_thanks"].format(id=report_id) if report_id else t.get(f"report_error_{status}", t["report_error"])
@@ -119,7 +148,7 @@ def _page(lang: str, status: int, report_id: int | None) -> HTMLResponse:
         f"<title>{escape(t['report_title'])}</title></head><body><main><h1>{escape(t['report_title'])}</h1>"
         f'<p id="report-result" data-status="{status}">{escape(said)}</p></main></body></html>'
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 @router.get(PATH, summary="Reports of suspected counterfeits: a merchant its products', inspectors and readers all")

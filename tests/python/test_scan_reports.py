@@ -1,12 +1,16 @@
 """A shopper reports a suspected counterfeit from the scan page's form (no script) or as JSON: stored
 for the product's merchant and the regulator, thanked in the form's language; bad input is a 422
 naming each field (an HTML page in the shopper's language for a form), an unknown product a 404,
-a body over 8 KiB a 413, a flood on one code a 429 and a flood from one address the public rate
-limit; nothing of a refused report is kept. Other merchants read none of it."""
+a body over 8 KiB a 413, a flood on one code or from one client (an IPv4 address, an IPv6 /64) a
+429 and a flood from one address the public rate limit; nothing of a refused report is kept.
+Other merchants read none of it."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy
@@ -14,6 +18,11 @@ from ledger.chain.deploy import deploy
 from .helpers import login, make_client, new_gtin
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def _from(c: TestClient, host: str) -> TestClient:
+    """The same app, called from `host`."""
+    return TestClient(c.app, client=(host, 40_000))
 
 
 def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(anvil_factory, tmp_path, accounts):
@@ -47,15 +56,15 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     assert r.status_code == 404, r.text
     big = {"gtin": gtin, "lot": "L1", "serial": "S1", "message": "x" * 9000}
     assert c.post("/v1/scan/reports", json=big).status_code == 413
-    # one code takes 20 reports a day, then 429 (the form says so in Chinese)
+    # one code takes 20 reports a day (from as many shoppers), then 429 (the form says so in Chinese)
     for i in range(19):
-        assert (
-            c.post("/v1/scan/reports", json={"gtin": gtin, "lot": "L1", "serial": "S9", "message": f"m{i}"}).status_code
-            == 201
-        )
+        report = {"gtin": gtin, "lot": "L1", "serial": "S9", "message": f"m{i}"}
+        assert _from(c, f"198.51.100.{i}").post("/v1/scan/reports", json=report).status_code == 201
     r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S9&lang=zh&message=x", headers=FORM)
     assert r.status_code == 201  # the 20th
-    r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S9&lang=zh&message=x", headers=FORM)
+    r = _from(c, "198.51.100.99").post(
+        "/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S9&lang=zh&message=x", headers=FORM
+    )
     assert r.status_code == 429 and "请明天再试" in r.text, r.text
     # read by the merchant (its products), the regulator (inspector) and auditors; not by another merchant
     mine = c.get("/v1/scan/reports", params={"limit": 200}, headers=merchant).json()
@@ -65,6 +74,26 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     assert [x["id"] for x in older] == [x["id"] for x in mine[2:]]
     assert c.get("/v1/scan/reports", headers=login(c, members["merchant_b"])).json() == []
     assert len(c.get("/v1/scan/reports", params={"limit": 200}, headers=login(c, members["auditor"])).json()) == 22
+    # one client sends 20 reports a day, whatever codes they name (made-up ones too), then 429 with
+    # Retry-After; an IPv6 client is its /64, as for the rate limit; the address is stored only hashed
+    for i in range(20):
+        report = {"gtin": gtin, "lot": "L1", "serial": f"FAKE{i}", "message": "x" * 1000}
+        assert _from(c, "203.0.113.5").post("/v1/scan/reports", json=report).status_code == 201
+    r = _from(c, "203.0.113.5").post("/v1/scan/reports", json={**report, "serial": "FAKE99"})
+    assert r.status_code == 429 and 86_000 < int(r.headers["Retry-After"]) <= 86_400, r.text
+    form = f"gtin={gtin}&lot=L1&serial=FAKE98&lang=en&message=x"
+    r = _from(c, "203.0.113.5").post("/v1/scan/reports", content=form, headers=FORM)
+    assert r.status_code == 429 and r.headers["Retry-After"], r.text
+    assert _from(c, "203.0.113.6").post("/v1/scan/reports", json={**report, "serial": "FAKE99"}).status_code == 201
+    for i in range(20):
+        ipv6 = _from(c, f"2001:db8:5:1::{i + 1:x}")
+        assert ipv6.post("/v1/scan/reports", json={**report, "serial": f"V6-{i}"}).status_code == 201
+    r = _from(c, "2001:db8:5:1:ffff::1").post("/v1/scan/reports", json={**report, "serial": "V6-X"})
+    assert r.status_code == 429, r.text
+    assert _from(c, "2001:db8:5:2::1").post("/v1/scan/reports", json={**report, "serial": "V6-X"}).status_code == 201
+    with c.app.state.services.engine.connect() as conn:
+        stored = [row[0] for row in conn.execute(text("SELECT client FROM counterfeit_reports"))]
+    assert not any("203.0.113" in x or "2001:db8" in x for x in stored) and len(set(stored)) > 20
     # the public rate limit holds for one address, whatever it sends
     codes = [c.post("/v1/scan/reports", json={"gtin": "1"}).status_code for _ in range(40)]
     assert 429 in codes, codes
