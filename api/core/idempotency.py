@@ -5,7 +5,12 @@ request is still running is a 409 too. A request that fails releases its key, so
 A request whose process died (killed, out of memory) cannot release its key: a claim older than
 `lease_s()` (twice the write timeout and 10 s: longer than any request can run) is taken over by
 the next request with that key. The write behind it must then find what the dead request did: an
-order escrow does, through the slots its keys hold on chain."""
+order escrow does, through the slots its keys hold on chain.
+
+A key belongs to its caller and to the method and route it was sent to (`scope`, e.g. `POST
+/v1/orders`): the same key sent to another route is another key, answered afresh, never with the
+first route's answer (`/v1/orders/batch`'s body replayed by `/v1/orders` was the bug). Stored as
+the SHA-256 of scope and key (64 characters, within the 128 of the column and the header)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import json
 from datetime import UTC
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -30,17 +36,28 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def begin(db: DbSession, actor: str, key: str, request_hash: str) -> JSONResponse | None:
-    """Claim `key` for this request, or return the stored answer to replay."""
-    row = db.get(IdempotencyKey, (actor, key))
+def scope_of(request: Request) -> str:
+    """The method and route template a key is sent to: `POST /v1/orders`."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+def _stored(scope: str, key: str) -> str:
+    return hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()
+
+
+def begin(db: DbSession, actor: str, key: str, request_hash: str, scope: str) -> JSONResponse | None:
+    """Claim `key` (sent to `scope`) for this request, or return the stored answer to replay."""
+    stored = _stored(scope, key)
+    row = db.get(IdempotencyKey, (actor, stored))
     if row is None:
-        db.add(IdempotencyKey(actor=actor, key=key, request_hash=request_hash, created_at=utcnow()))
+        db.add(IdempotencyKey(actor=actor, key=stored, request_hash=request_hash, created_at=utcnow()))
         try:
             db.commit()
             return None
         except IntegrityError:
             db.rollback()
-            row = db.get(IdempotencyKey, (actor, key))
+            row = db.get(IdempotencyKey, (actor, stored))
             if row is None:  # pragma: no cover - released between the two statements
                 raise ApiError(409, "idempotency_in_progress", "retry: this Idempotency-Key was just in use") from None
     if row.request_hash != request_hash:
@@ -84,20 +101,22 @@ def _take_over(db: DbSession, row: IdempotencyKey) -> bool:
     return took.rowcount == 1
 
 
-def record(db: DbSession, actor: str, key: str, status: int, content: Any) -> None:
+def record(db: DbSession, actor: str, key: str, status: int, content: Any, scope: str) -> None:
     """Store the answer (committed by the caller together with the write it answers)."""
     db.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.actor == actor, IdempotencyKey.key == key)
+        .where(IdempotencyKey.actor == actor, IdempotencyKey.key == _stored(scope, key))
         .values(status_code=status, response=json.dumps(content, default=str))
     )
 
 
-def release(db: DbSession, actor: str, key: str) -> None:
+def release(db: DbSession, actor: str, key: str, scope: str) -> None:
     db.rollback()
     db.execute(
         delete(IdempotencyKey).where(
-            IdempotencyKey.actor == actor, IdempotencyKey.key == key, IdempotencyKey.status_code.is_(None)
+            IdempotencyKey.actor == actor,
+            IdempotencyKey.key == _stored(scope, key),
+            IdempotencyKey.status_code.is_(None),
         )
     )
     db.commit()

@@ -151,16 +151,18 @@ def _new(o: OrderIn) -> NewOrder:
 
 
 def _escrow(request: Request, db: DbSession, member: Member, key: str, items: list[OrderIn], batch: bool) -> Any:
-    replay = idempotency.begin(db, member.address, key, idempotency.body_hash([i.model_dump() for i in items]))
+    scope = idempotency.scope_of(request)  # the key of /v1/orders/batch is not /v1/orders' key
+    body = idempotency.body_hash([i.model_dump() for i in items])
+    replay = idempotency.begin(db, member.address, key, body, scope)
     if replay is not None:
         return replay
     try:
         rows = orders.escrow_orders(db, deployment_of(request), sender_of(request, member), [_new(i) for i in items])
         content: Any = {"orders": [order_out(o) for o in rows]} if batch else order_out(rows[0])
-        idempotency.record(db, member.address, key, 201, content)
+        idempotency.record(db, member.address, key, 201, content, scope)
         db.commit()  # the orders and the remembered answer together
     except Exception:
-        idempotency.release(db, member.address, key)
+        idempotency.release(db, member.address, key, scope)
         raise
     request.state.audit_detail = (
         f"{len(rows)} order(s) escrowed, {sum(o.amount_fen for o in rows)} fen tx {rows[0].escrow_tx}"

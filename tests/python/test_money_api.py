@@ -101,6 +101,22 @@ def test_idempotency_key_replays_and_conflicts(api, members):
     assert listed.count(body["order_id"]) == 1
 
 
+def test_an_idempotency_key_is_its_routes_own(api, members):
+    """A key sent to /v1/orders/batch and then to /v1/orders is two keys: the second request is
+    answered afresh (the order exists: 409), never with the batch's answer replayed as a 201."""
+    c, heads = api
+    key = "shared-" + new_order_id()
+    body = {"order_id": new_order_id(), "merchant": members["merchant_a"].address, "amount_fen": 5_000}
+    h = {**heads["platform"], "Idempotency-Key": key}
+    batch = c.post("/v1/orders/batch", json={"orders": [body]}, headers=h)
+    assert batch.status_code == 201, batch.text
+    single = c.post("/v1/orders", json=body, headers=h)
+    assert single.status_code == 409 and "already exists" in single.json()["detail"], single.text
+    assert "Idempotent-Replayed" not in single.headers
+    again = c.post("/v1/orders/batch", json={"orders": [body]}, headers=h)  # on its own route it replays
+    assert again.status_code == 201 and again.json() == batch.json() and again.headers["Idempotent-Replayed"] == "true"
+
+
 def test_bad_orders_are_refused_whole(api, members):
     c, heads = api
     body = {"order_id": new_order_id(), "merchant": members["merchant_a"].address, "amount_fen": 100}
