@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
+from ledger import csv_cells
 from ledger.access.roles import Role
 from ledger.store.models import Order
 
@@ -76,7 +77,7 @@ def list_orders(
         w.writerow(CSV_COLUMNS)
         for o in rows:
             d = order_out(o)
-            w.writerow([d[c] if d[c] is not None else "" for c in CSV_COLUMNS])
+            w.writerow(csv_cells.row(d[c] if d[c] is not None else "" for c in CSV_COLUMNS))
         headers = {"Content-Disposition": "attachment; filename=orders.csv", "X-Next-After": nxt}
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
     response.headers["X-Next-After"] = nxt

@@ -25,6 +25,7 @@ import qrcode.constants
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger import csv_cells
 from ledger.trace import digital_link
 from ledger.trace.code_keys import (  # noqa: F401 - re-exported: the signer and keys are part of codes
     CodeSigner,
@@ -159,7 +160,7 @@ def render_csv(rows: list[tuple[str, str]]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["serial", "uri"])
-    w.writerows(rows)
+    w.writerows(csv_cells.row(r) for r in rows)
     return out.getvalue()
 
 

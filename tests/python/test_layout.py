@@ -12,7 +12,16 @@ from pathlib import Path
 
 from ledger.paths import ROOT
 
-BASE = {"ledger", "ledger.errors", "ledger.paths", "ledger.clock", "ledger.config", "ledger.config_docs", "ledger.i18n"}
+BASE = {
+    "ledger",
+    "ledger.errors",
+    "ledger.paths",
+    "ledger.clock",
+    "ledger.config",
+    "ledger.config_docs",
+    "ledger.i18n",
+    "ledger.csv_cells",
+}
 #: each package of `ledger` and the packages (besides base) it may import
 MAY_IMPORT = {
     "ledger.access": set(),

@@ -63,6 +63,18 @@ def test_orders_searched_sorted_paged_and_exported(anvil_factory, tmp_path, acco
     table = list(csv.DictReader(io.StringIO(r.text)))
     assert [t["order_id"] for t in table][:2] == ["A-002", "A-008"] and len(table) == 9
     assert table[0]["amount_fen"] == "990" and table[0]["merchant"] == mine
+    # an order id a spreadsheet would read as a formula (ids may start with `-`) is exported as text
+    with Session(c.app.state.services.engine) as db:
+        db.add(Order(
+            order_id="-A1-11e6", order_key=f"0x{99:064x}", merchant=mine, payer=mine, amount_fen=1, refunded_fen=0,
+            referrers="[]", platform_fee_bps=100, status="escrowed", escrow_tx="0x" + "ab" * 32, created_at=t0,
+            updated_at=t0,
+        ))  # fmt: skip
+        db.commit()
+    r = c.get("/v1/orders", params={"format": "csv", "q": "-A1"}, headers=merchant)
+    (row,) = list(csv.DictReader(io.StringIO(r.text)))
+    assert row["order_id"] == "'-A1-11e6" and row["amount_fen"] == "1", r.text
+    assert [o["order_id"] for o in c.get("/v1/orders", params={"q": "-A1"}, headers=merchant).json()] == ["-A1-11e6"]
     bad = c.get("/v1/orders", params={"sort": "newest", "after": "yesterday|A-001"}, headers=auditor)
     assert bad.status_code == 422, bad.text
     # an amount cursor beyond the column's integers overflowed in SQLite (a 500), `²` passed isdigit()

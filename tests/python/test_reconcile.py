@@ -3,6 +3,8 @@ real chain: orders through the API, events through the indexer, the report throu
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -93,6 +95,18 @@ def test_same_inputs_same_report_in_any_order():
     again = reconcile(shuffled, dict(items))
     assert first.to_json() == again.to_json() and first.to_csv() == again.to_csv()
     assert recon_pages.orders_page(first, "en") == recon_pages.orders_page(again, "en")
+
+
+def test_the_csv_holds_no_formula_a_spreadsheet_would_run():
+    """An order id `-A1-11e6` (an id may start with `-`) was a formula cell; it is text now."""
+    orders = [
+        OrderRow("-A1-11e6", M1, 100, "settled"),
+        OrderRow("=1+1", M1, 200, "settled"),
+        OrderRow("A", M1, 1, "settled"),
+    ]
+    rows = list(csv.DictReader(io.StringIO(reconcile(orders, {}).to_csv())))
+    assert sorted(r["order_id"] for r in rows) == ["'-A1-11e6", "'=1+1", "A"]
+    assert {r["order_amount_fen"] for r in rows} == {"100", "200", "1"}
 
 
 @given(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger import csv_cells
 from ledger.clock import as_utc, utcnow
 from ledger.money.recon.signoff import sign_off_out
 from ledger.store.models import ReconBreak, ReconBreakEvent, ReconRun
@@ -93,7 +94,7 @@ def breaks_csv(rows: list[ReconBreak]) -> str:
     w.writeheader()
     now = utcnow()
     for b in rows:
-        w.writerow(break_out(b, now))
+        w.writerow(csv_cells.cells(break_out(b, now)))
     return out.getvalue()
 
 
