@@ -27,6 +27,7 @@ from ledger.clock import as_utc, utcnow
 from ledger.store.models import ApiKey, AuthNonce, Session
 
 from ..core.errors import forbidden, not_found, unauthorized
+from ..core.fields import PlainText
 from ..core.services import get_db, rate_limited, services
 
 T = TypeVar("T")
@@ -148,7 +149,7 @@ class MeOut(BaseModel):
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: PlainText = Field(min_length=1, max_length=100)
 
 
 class ApiKeyOut(BaseModel):

@@ -1,5 +1,6 @@
-"""What the money routers share: integer-fen and address fields, order ids, transaction hashes.
-The acting member's signer and the deployment are `api.access.deps`."""
+"""What the routers share: integer-fen and address fields, order ids, transaction hashes, names
+members register (`PlainText`: no control, bidi override or zero-width characters, a 422 naming
+the character). The acting member's signer and the deployment are `api.access.deps`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any
 from eth_utils import is_address, to_checksum_address
 from fastapi import Path
 from pydantic import AfterValidator, Field, StrictInt
+
+from ledger import plain_text
 
 MAX_FEN = 2**96 - 1
 
@@ -18,6 +21,14 @@ def _address(v: str) -> str:
     return to_checksum_address(v)
 
 
+def _plain(v: str) -> str:
+    if why := plain_text.refused(v):
+        raise ValueError(why)
+    return v
+
+
+#: free text a member registers and others read: a product's name, an API key's
+PlainText = Annotated[str, AfterValidator(_plain)]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_address)]
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_FEN, description="integer fen (0.01 CNY)")]
 Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]

@@ -25,6 +25,7 @@ from ledger.trace.gs1 import GtinError, check_cset82, normalize_gtin
 from ..access.auth import READ_ALL, Member, require, visible
 from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
 from ..core.errors import ApiError, not_found
+from ..core.fields import PlainText
 from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["master data"])
@@ -40,7 +41,7 @@ def _gtin(value: str) -> str:
 
 class ProductIn(BaseModel):
     gtin: str = Field(description="GTIN-8/12/13/14; stored as GTIN-14", examples=["06901234567892"])
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
 
     _check_gtin = field_validator("gtin")(classmethod(lambda cls, v: _gtin(v)))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import plain_text
 from ledger.clock import utcnow
 from ledger.errors import LedgerError
 from ledger.store.models import CreditCodePilot, TradingParty
@@ -55,6 +56,8 @@ def register(db: Session, urn: str, fields: dict, by: str) -> tuple[TradingParty
         value = fields.get(name)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise BadParty(name, f"required, a non-empty string of at most {limit} characters")
+        if why := plain_text.refused(value):
+            raise BadParty(name, why)
     code = check_code(db, fields.get("credit_code"))
     row = db.get(TradingParty, urn) or TradingParty(urn=urn)
     row.credit_code, row.credit_status = code.code, code.status

@@ -4,8 +4,9 @@ from `gs1_link_types.json`) and the fields of a link as they end up in HTTP head
 
 A link's `href` is a URI of RFC 3986 characters only (no spaces, controls, quotes, angle brackets,
 nor characters outside ASCII: an IRI is percent-encoded by its writer); its `type` a media type of
-RFC 6838 ASCII names; its title any text without control characters. Links stored before these
-rules that break them are left out when resolving (`servable`), never sent."""
+RFC 6838 ASCII names; its title any text without control, bidi override or zero-width characters
+(`ledger.plain_text`). Links stored before these rules that break them are left out when resolving
+(`servable`), never sent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from ledger import plain_text
 from ledger.errors import InvalidInput
 
 _VOCABULARY = json.loads(Path(__file__).with_name("gs1_link_types.json").read_text(encoding="utf-8"))
@@ -27,7 +29,6 @@ HREF = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}")
 #: a language as GS1's linkset schema allows it in `hreflang`: two letters, optionally a two-letter region
 LANGUAGE = re.compile(r"[A-Za-z]{2}(-[A-Za-z]{2})?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def known_type(value: str) -> str | None:
@@ -56,7 +57,7 @@ def media_type_ok(media: object) -> bool:
 
 
 def title_ok(title: object) -> bool:
-    return isinstance(title, str) and 1 <= len(title) <= 300 and not _CONTROL.search(title)
+    return isinstance(title, str) and 1 <= len(title) <= 300 and plain_text.refused(title) is None
 
 
 def servable(href: str, title: str, media: str | None, languages: tuple[str, ...]) -> bool:

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ledger import plain_text
 from ledger.errors import Forbidden, InvalidInput, NotFound
 from ledger.store.models import Product, ResolverLink
 
@@ -75,7 +76,10 @@ def register(db: Session, merchant: str, gtin: str, body: dict, now: datetime) -
         )
     title = body.get("title")
     if not lf.title_ok(title):
-        raise InvalidInput("title: 1 to 300 characters, no control characters (GS1 requires a title for every link)")
+        why = plain_text.refused(title) if isinstance(title, str) else None
+        raise InvalidInput(
+            f"title: {why}" if why else "title: 1 to 300 characters (GS1 requires a title for every link)"
+        )
     langs = body.get("hreflang") or []
     if isinstance(langs, str):
         langs = [langs]

@@ -319,6 +319,26 @@ def test_wrong_check_digit_is_422_naming_expected_digit(client, members):
     assert problem["field"] == "body.gtin" and "expected 2" in problem["reason"]
 
 
+@pytest.mark.parametrize(
+    "name,named",
+    [
+        ("Tea\x00", "U+0000"),
+        ("Tea\r\nX-Injected: 1", "U+000D"),
+        ("tea\u202egpj.exe", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("te\u200ba", "U+200B ZERO WIDTH SPACE"),
+        ("\ufefftea", "U+FEFF"),
+        ("tea\u2067x", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+    ],
+)
+def test_names_with_invisible_or_reordering_characters_are_422_naming_them(client, members, name, named):
+    a = login(client, members["merchant_a"])
+    r = client.post("/v1/products", json={"gtin": new_gtin(), "name": name}, headers=a)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body.name", r.text
+    assert named in r.json()["detail"][0]["reason"], r.text
+    r = client.post("/v1/auth/api-keys", json={"name": name}, headers=a)
+    assert r.status_code == 422 and named in r.json()["detail"][0]["reason"], r.text
+
+
 def test_chain_refusal_leaves_nothing_written(client, members, deployment):
     dep, _ = deployment
     gtin = new_gtin()

@@ -98,6 +98,10 @@ def test_parties_are_refused_whole_for_a_bad_code_or_field(c, members):
     r = _party(c, h, SUPPLIER, code="911100001000055306")
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "credit_code"
     assert _party(c, h, SUPPLIER, name="  ").json()["detail"][0]["field"] == "name"
+    for field, value in (("name", "福州\u202e司公"), ("address", "1 号\r\n2 号"), ("contact", "0591\u200b")):
+        r = _party(c, h, SUPPLIER, **{field: value})
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, r.text
+        assert "U+" in r.text, r.text
     assert _party(c, h, "not a urn").status_code == 422
     assert c.get("/v1/compliance/parties", params={"urn": SUPPLIER}, headers=h).status_code == 404
     assert _party(c, h, SUPPLIER, member=members["merchant_b"].address).status_code == 403

@@ -83,6 +83,8 @@ BAD_LINKS = [
     {"type": "text/html\r\nX: y"},
     {"title": "Tea\x00"},
     {"title": "Tea\r\nX-Injected: 1"},
+    {"title": "Tea\u202egpj.exe"},  # a right-to-left override shows it reversed
+    {"title": "Te\u200ba"},  # a zero-width space: two titles that look alike differ
 ]
 
 

@@ -21,6 +21,7 @@ BASE = {
     "ledger.config_docs",
     "ledger.i18n",
     "ledger.csv_cells",
+    "ledger.plain_text",
 }
 #: each package of `ledger` and the packages (besides base) it may import
 MAY_IMPORT = {
