@@ -5,7 +5,7 @@ executed with enough of them; the contract decides who may rule and how many mus
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
@@ -25,12 +25,12 @@ router = APIRouter(prefix="/v1", tags=["money"])
 
 
 class RulingIn(BaseModel):
-    refund_fen: int = Field(ge=0, le=2**48 - 1)
+    refund_fen: StrictInt = Field(ge=0, le=2**48 - 1)  # strict as every amount_fen: not true, "5000" nor 1e3
     signatures: list[str] = Field(min_length=1, max_length=32, description="65-byte EIP-712 signatures, hex")
 
 
 class OrderCoSignatureIn(BaseModel):
-    refund_fen: int = Field(ge=0, le=2**48 - 1)
+    refund_fen: StrictInt = Field(ge=0, le=2**48 - 1)
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the arbiter's own EIP-712 signature")
 
 

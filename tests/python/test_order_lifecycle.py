@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 
 import pytest
@@ -203,6 +204,18 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
             headers=h["platform"],
         )
         assert r.status_code == 422 and "signatures.0" in r.json()["detail"], r.text
+    # refund_fen is a JSON integer, as every amount_fen: true, "5000" and 1e3 were taken as 1, 5000, 1000
+    sig = _sign(c, dep, arbiter, small, 1)
+    rest = {"ruling": {"signatures": [sig]}, "cosignatures": {"signature": sig}}
+    for step, fields in rest.items():
+        for bad in ("true", '"5000"', "1e3", "1.0"):
+            body = '{"refund_fen": ' + bad + ", " + json.dumps(fields)[1:]  # the bad value as it is written
+            r = c.post(
+                f"/v1/orders/{small['order_id']}/{step}",
+                content=body,
+                headers={**h["arbiter"], "content-type": "application/json"},
+            )
+            assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body.refund_fen", (step, bad, r.text)
     stranger = Account.create()
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
