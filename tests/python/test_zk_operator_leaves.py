@@ -92,10 +92,8 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     assert [r["ok"] for r in checked] == [False]
 
 
-def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members, tmp_path):
-    """`ledger zk deploy` puts up a new PurchaseProofs when its code changed: the database's mirror
-    of the earlier one's tree (leaves at indexes the new contract has not given) is let go, the
-    commitments wait for their carriers again, and join the new tree when vouched."""
+def _mirror_scene(deployment, members, tmp_path):  # type: ignore[no-untyped-def]
+    """A PurchaseProofs of its own and an empty mirror of its tree in a database of its own."""
     dep, manifest = deployment
     platform = Sender(dep.w3, members["platform"], dep.decoder())
     carrier = Sender(dep.w3, members["logistics"], dep.decoder())
@@ -103,6 +101,14 @@ def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members
     engine = create_engine(f"sqlite:///{tmp_path}/mirror.sqlite3")
     for t in (Order, PurchaseCommitment, PurchaseForeignLeaf, PurchaseChunkRoot):
         t.__table__.create(engine)
+    return dep, platform, carrier, proofs, engine
+
+
+def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members, tmp_path):
+    """`ledger zk deploy` puts up a new PurchaseProofs when its code changed: the database's mirror
+    of the earlier one's tree (leaves at indexes the new contract has not given) is let go, the
+    commitments wait for their carriers again, and join the new tree when vouched."""
+    dep, platform, carrier, proofs, engine = _mirror_scene(deployment, members, tmp_path)
     now, c = datetime.now(UTC), node.commitment(12345, fields.batch_id(new_gtin(), "AGAIN"))
     with Session(engine) as db:
         db.add(Order(order_id="again-1", order_key="0x" + "11" * 32, merchant=members["merchant_a"].address,
@@ -136,13 +142,7 @@ def test_a_carrier_alone_cannot_make_a_leaf_that_pays(deployment, members, tmp_p
     every vouched commitment no order here explains (the carrier's own code, or a code vouched for
     by a carrier that did not carry its order): a leaf pays only with the carrier's and the
     operator's word. Zeroing a joining leaf voids no earlier root."""
-    dep, manifest = deployment
-    platform = Sender(dep.w3, members["platform"], dep.decoder())
-    carrier = Sender(dep.w3, members["logistics"], dep.decoder())
-    proofs = _fresh_proofs(dep, manifest, platform)
-    engine = create_engine(f"sqlite:///{tmp_path}/mirror.sqlite3")
-    for t in (Order, PurchaseCommitment, PurchaseForeignLeaf, PurchaseChunkRoot):
-        t.__table__.create(engine)
+    dep, platform, carrier, proofs, engine = _mirror_scene(deployment, members, tmp_path)
     batch, now = fields.batch_id(new_gtin(), "OWN"), datetime.now(UTC)
     shopper, own = node.commitment(111, batch), node.commitment(0xC0FFEE, batch)
     other = node.commitment(222, batch)  # a real order's code, its parcel carried by someone else
