@@ -123,13 +123,12 @@ class ResolverFront:
             return
         raw_query = scope["query_string"].decode("latin-1")
         query = parse_qsl(raw_query, keep_blank_values=True)
-        if any(k.isdigit() for k, _ in query):  # data attributes (?17=261231): validated as the path is
-            try:
-                check_query(raw_query)
-            except Gs1Error as exc:
-                detail = [{"field": "query", "reason": str(exc)}]
-                await _send(send, 400, {"error": "invalid_digital_link", "detail": detail}, method)
-                return
+        try:  # data attributes (?17=261231): validated as the path is
+            check_query(raw_query)
+        except Gs1Error as exc:
+            detail = [{"field": "query", "reason": str(exc)}]
+            await _send(send, 400, {"error": "invalid_digital_link", "detail": detail}, method)
+            return
         params = dict(query)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         accept = headers.get("accept", "")

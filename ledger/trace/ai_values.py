@@ -44,24 +44,22 @@ def check_value(ai: str, value: str) -> None:
         raise Gs1Error(f"query parameter {ai}: no GS1 Application Identifier is {ai}")
     if ai in PRIMARY_KEYS:
         raise Gs1Error(f"query parameter {ai}: a primary key belongs in the path, not the query string")
-    rest = value
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if "L" in part:
-            n = int(part["L"])
-            piece, rest = rest[:n], rest[n:]
-            if len(piece) != n:
-                raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
-        else:
-            piece, rest = rest, ""
-            if len(piece) > int(part["M"]) or (not piece and not (last and i)):
-                raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
-        if part["E"] == "N" and not (piece.isdigit() and piece.isascii()) and piece:
+    pieces, rest = [], value
+    for part in parts:  # fixed parts take their length, a variable one (always last) the rest
+        n = int(part["L"]) if "L" in part else len(rest)
+        pieces.append(rest[:n])
+        rest = rest[n:]
+    sized = not rest and all(
+        len(p) == int(f["L"]) if "L" in f else len(p) <= int(f["M"]) and (p or i > 0)  # empty: only after a fixed part
+        for i, (p, f) in enumerate(zip(pieces, parts, strict=True))
+    )
+    if not sized:
+        raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
+    for piece, part in zip(pieces, parts, strict=True):
+        if part["E"] == "N" and piece and not (piece.isdigit() and piece.isascii()):
             raise Gs1Error(f"query parameter {ai}: {_describe(parts)}; {value!r} is not")
         if part["E"] != "N" and any(c not in CSET82 for c in piece):
             raise Gs1Error(f"query parameter {ai}: characters of GS1 character set 82 only; {value!r} is not")
-    if rest:
-        raise Gs1Error(f"query parameter {ai}: {_describe(parts)}, not {len(value)} characters")
     if ai in _DATES and not ("01" <= value[2:4] <= "12" and value[4:6] <= "31"):
         raise Gs1Error(f"query parameter {ai}: a date as YYMMDD (month 01-12, day 00-31), not {value!r}")
 
