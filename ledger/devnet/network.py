@@ -14,6 +14,7 @@ sets a network forked at birth back to its genesis. A further organisation joins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -21,6 +22,7 @@ import time
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_keys import keys
@@ -41,6 +43,7 @@ CONSORTIUM_CHAIN_ID = 20261202
 ORGS = ("platform", "brands", "regulator")  # operator, brand/merchant association, regulator-auditor
 #: the first node's JSON-RPC port (`LEDGER_NETWORK_PORT`); node i listens on it + i, p2p + 100, auth + 200
 DEFAULT_BASE_PORT = 8645
+DIAL_BACK_AFTER_S = 5.0  # a started node's wait for the peers it dials, before they dial it (`_dial_back`)
 #: the operator's custodial signing keys (the bootstrap mnemonic), sealed, in its own folder
 OPERATOR_KEYS = "platform/custodial.sealed"
 
@@ -202,11 +205,18 @@ class Network(GethProcesses):
         node and has its key unlocked, then all at once: geth discards the blocks its peers propagate
         until it mines itself, so a node sealing while another was still starting forked for good.
         Returns the highest head among them just before they seal."""
-        deadline = time.monotonic() + wait_s
+        deadline, dial_back_at = time.monotonic() + wait_s, time.monotonic() + DIAL_BACK_AFTER_S
         clients = []
         for org in orgs:
             others = sum(1 for o in self.nodes if o != org and self.alive(o))
-            peered = partial(self._peered, org, others)
+
+            def peered(org: str = org, others: int = others) -> Any:
+                nonlocal dial_back_at
+                if (w3 := self._peered(org, others)) is None and time.monotonic() > dial_back_at:
+                    dial_back_at = time.monotonic() + DIAL_BACK_AFTER_S
+                    self._dial_back()
+                return w3
+
             clients.append(self._until(deadline, f"{org}'s node did not peer with the {others} others", peered))
         for org, w3 in zip(orgs, clients, strict=True):
             self._until(deadline, f"{org}'s node did not unlock its validator key", partial(self._unlocked, w3))
@@ -214,6 +224,18 @@ class Network(GethProcesses):
         for w3 in clients:
             w3.provider.make_request("miner_start", [])
         return before
+
+    def _dial_back(self) -> None:
+        """Each running node dials the later ones, which dial it (`_config`): a dial that found its peer not
+        yet listening (after a set-back to genesis on a loaded machine, one node of three stayed peered with
+        one other for a minute) is retried only after geth's 35 s dial history; a connected pair stays."""
+        alive = [o for o in self.nodes if self.alive(o)]
+        for i, org in enumerate(alive):
+            for later in alive[i + 1 :]:
+                with contextlib.suppress(Exception):  # not up yet: the next round tries again
+                    connect(self.nodes[org].url, timeout=3).provider.make_request(
+                        "admin_addPeer", [self.nodes[later].enode]
+                    )
 
     @staticmethod
     def _unlocked(w3) -> bool:
