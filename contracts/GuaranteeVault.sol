@@ -14,8 +14,9 @@ import {Roles} from "./Roles.sol";
 /// @notice Merchants lock guarantee deposits in the settlement token. Governance sets each
 /// merchant's required minimum and the withdrawal cooldown; arbiters freeze part of a deposit
 /// while a complaint is open and then release it or award it to the claimant, who pulls it.
-/// A withdrawal is requested, waits the cooldown, and never leaves less than the minimum (plus
-/// what is frozen) while the merchant holds the merchant role.
+/// A withdrawal is requested, waits the cooldown, is taken within `WITHDRAWAL_WINDOW` after it (or
+/// asked again), and never leaves less than the minimum (plus what is frozen) while the merchant
+/// holds the merchant role.
 ///
 /// Cases are decided as rulings on orders are: a party to a case (its merchant or claimant)
 /// never opens or decides it; the arbiter who opened a case (and so named its claimant) never
@@ -45,6 +46,11 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     }
 
     bytes32 private constant CASE_RULING_TYPEHASH = keccak256("CaseRuling(uint256 caseId,bool payOut)");
+
+    /// @notice How long an unlocked withdrawal may be taken; then it lapses and is asked again. A
+    /// request kept for ever let a merchant ask once and, weeks later, take its deposit the moment
+    /// a complaint came, while the scan page had shown the same request pending all along.
+    uint64 public constant WITHDRAWAL_WINDOW = 3 days;
 
     IERC20 public immutable token;
     uint64 public cooldown;
@@ -82,6 +88,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     error WithdrawalAlreadyPending(address merchant, uint256 amount);
     error NoPendingWithdrawal(address merchant);
     error CooldownNotOver(address merchant, uint64 unlockAt);
+    error WithdrawalLapsed(address merchant, uint64 lapsedAt);
     error UnknownCase(uint256 caseId);
     error CaseClosed(uint256 caseId);
     error NothingToClaim(address account);
@@ -153,11 +160,12 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @notice Ask to withdraw `amount`; it may be taken after the cooldown.
+    /// @notice Ask to withdraw `amount`; it may be taken after the cooldown, within the window.
+    /// A lapsed request is replaced.
     function requestWithdrawal(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         Account storage a = _accounts[msg.sender];
-        if (a.pending != 0) revert WithdrawalAlreadyPending(msg.sender, a.pending);
+        if (a.pending != 0 && !_lapsed(a)) revert WithdrawalAlreadyPending(msg.sender, a.pending);
         uint256 free = available(msg.sender);
         if (amount > free) revert InsufficientAvailable(msg.sender, amount, free);
         uint64 unlockAt = uint64(block.timestamp) + cooldown;
@@ -183,6 +191,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         uint256 amount = a.pending;
         if (amount == 0) revert NoPendingWithdrawal(msg.sender);
         if (block.timestamp < a.unlockAt) revert CooldownNotOver(msg.sender, a.unlockAt);
+        if (_lapsed(a)) revert WithdrawalLapsed(msg.sender, a.unlockAt + WITHDRAWAL_WINDOW);
         uint256 free = available(msg.sender);
         if (amount > free) revert InsufficientAvailable(msg.sender, amount, free);
         a.pending = 0;
@@ -190,6 +199,10 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
         a.balance -= amount;
         emit Withdrawn(msg.sender, amount, a.balance);
         token.safeTransfer(msg.sender, amount);
+    }
+
+    function _lapsed(Account storage a) private view returns (bool) {
+        return block.timestamp > a.unlockAt + WITHDRAWAL_WINDOW;
     }
 
     /// @notice Open a complaint case against `merchant`, freezing `amount` of its deposit; the

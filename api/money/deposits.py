@@ -45,6 +45,7 @@ class DepositOut(BaseModel):
     required_fen: int
     pending_withdrawal_fen: int
     unlock_at: int
+    lapses_at: int = Field(description="after this time (unix s) the requested withdrawal lapses; 0: none")
     available_fen: int
     tx_hash: str | None = None
 
@@ -82,7 +83,7 @@ def cases_against(
 @router.post(
     "/deposits/withdrawal-requests",
     response_model=DepositOut,
-    summary="Ask to withdraw part of the deposit; it may be taken after the cooldown",
+    summary="Ask to withdraw part of the deposit; taken after the cooldown, within 3 days (then it lapses)",
 )
 def request_withdrawal(body: AmountIn, request: Request, member: Member = Depends(require(Role.MERCHANT))) -> dict:
     receipt = vault.request_withdrawal(deployment_of(request), sender_of(request, member), body.amount_fen)

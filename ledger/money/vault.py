@@ -34,6 +34,10 @@ def deposit(dep: Deployment, merchant: Sender, amount: int) -> Any:
     return merchant.transact(vault.functions.deposit(amount))
 
 
+#: how long an unlocked withdrawal may be taken (the vault's WITHDRAWAL_WINDOW); then it lapses
+WITHDRAWAL_WINDOW_S = 3 * 24 * 3600
+
+
 def deposit_account(dep: Deployment, merchant: str) -> dict[str, int]:
     vault = dep.contract("GuaranteeVault")
     balance, frozen, minimum, pending, unlock_at = vault.functions.accountOf(merchant).call()
@@ -43,6 +47,7 @@ def deposit_account(dep: Deployment, merchant: str) -> dict[str, int]:
         "required_fen": minimum,
         "pending_withdrawal_fen": pending,
         "unlock_at": unlock_at,
+        "lapses_at": unlock_at + WITHDRAWAL_WINDOW_S if pending else 0,
         "available_fen": vault.functions.available(merchant).call(),
     }
 

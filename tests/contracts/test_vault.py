@@ -69,6 +69,28 @@ def test_withdrawal_waits_for_cooldown_and_keeps_minimum(deposited, funded, merc
         vault.withdraw({"from": merchant})
 
 
+def test_a_withdrawal_not_taken_in_its_window_lapses_and_is_asked_again(deposited, funded, merchant, chain):
+    """Asked once and kept, a request let its merchant take the deposit at any moment later (the
+    moment a complaint came); it may be taken only within WITHDRAWAL_WINDOW after its cooldown."""
+    vault = deposited
+    window = vault.WITHDRAWAL_WINDOW()
+    assert window == 3 * 24 * 3600
+    unlock_at = vault.requestWithdrawal(1_000, {"from": merchant}).events["WithdrawalRequested"]["unlockAt"]
+    chain.sleep(COOLDOWN + window + 1)
+    with reverts("WithdrawalLapsed"):
+        vault.withdraw({"from": merchant})
+    assert account(vault, merchant)["pending"] == 1_000  # still shown as asked, never takeable
+    tx = vault.requestWithdrawal(2_000, {"from": merchant})  # a lapsed request is replaced
+    assert tx.events["WithdrawalRequested"]["unlockAt"] > unlock_at + window
+    with reverts("CooldownNotOver"):
+        vault.withdraw({"from": merchant})
+    chain.sleep(COOLDOWN + window - 60)  # the last minute of its window
+    before = funded.balanceOf(merchant)
+    vault.withdraw({"from": merchant})
+    assert funded.balanceOf(merchant) == before + 2_000
+    assert account(vault, merchant)["pending"] == 0
+
+
 def test_cancel_withdrawal(deposited, merchant):
     with reverts("NoPendingWithdrawal"):
         deposited.cancelWithdrawal({"from": merchant})

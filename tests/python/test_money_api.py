@@ -268,6 +268,7 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert r.status_code == 409 and r.json()["error"] == "InsufficientAvailable"
     r = c.post("/v1/deposits/withdrawal-requests", json={"amount_fen": over - 1}, headers=heads["merchant_a"])
     assert r.status_code == 200 and r.json()["pending_withdrawal_fen"] == over - 1
+    assert r.json()["lapses_at"] == r.json()["unlock_at"] + vault.functions.WITHDRAWAL_WINDOW().call()
     r = c.post("/v1/deposits/withdrawals", headers=heads["merchant_a"])
     assert r.status_code == 409 and r.json()["error"] == "CooldownNotOver"
     increase_time(dep, 7 * 24 * 3600 + 1)

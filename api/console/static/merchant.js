@@ -46,17 +46,20 @@ async function loadDeposit() {
   const d = await api(`/v1/deposits/${session.address}`);
   const pairs = [[T.balance, fen(d.balance_fen)], [T.required, fen(d.required_fen)], [T.frozen, fen(d.frozen_fen)],
     [T.pending_withdrawal, fen(d.pending_withdrawal_fen)]];
-  if (d.unlock_at) pairs.push([T.unlocks_at, when(d.unlock_at * 1000)]);
-  const free = Math.max(0, d.balance_fen - d.frozen_fen - d.pending_withdrawal_fen - d.required_fen);
+  // a request not taken within its window lapses (the vault's WITHDRAWAL_WINDOW): it is asked again
+  const lapsed = Boolean(d.pending_withdrawal_fen) && d.lapses_at * 1000 < Date.now();
+  const pending = Boolean(d.pending_withdrawal_fen) && !lapsed;
+  if (d.unlock_at) pairs.push([T.unlocks_at, when(d.unlock_at * 1000)], [T.lapses_at, when(d.lapses_at * 1000)]);
+  const free = Math.max(0, d.balance_fen - d.frozen_fen - (pending ? d.pending_withdrawal_fen : 0) - d.required_fen);
   pairs.push([T.can_request, fen(free)]);
-  countdown(d.pending_withdrawal_fen ? d.unlock_at : 0);
+  countdown(pending ? d.unlock_at : 0);
   figures('deposit', pairs);
-  const pending = Boolean(d.pending_withdrawal_fen);
   $('withdraw-request').hidden = pending;  // one request at a time: the second button shows once it is taken
   $('withdraw-take').hidden = !pending;
   takeLocked = pending && d.unlock_at * 1000 > Date.now();
   depositButtons();
-  need('withdrawal', pending ? [fill(T.attn_withdrawal, { amount: fen(d.pending_withdrawal_fen), at: when(d.unlock_at * 1000) }), '#task-deposit'] : null);
+  const asked = { amount: fen(d.pending_withdrawal_fen), at: when(d.unlock_at * 1000), until: when(d.lapses_at * 1000) };
+  need('withdrawal', pending || lapsed ? [fill(lapsed ? T.attn_withdrawal_lapsed : T.attn_withdrawal, asked), '#task-deposit'] : null);
   if (d.balance_fen < d.required_fen) need('minimum', [fill(T.attn_below_minimum, { amount: fen(d.required_fen - d.balance_fen) }), '#task-deposit']);
   const cases = await api(`/v1/deposits/${session.address}/cases`);
   const open = cases.filter((c) => c.open);

@@ -4,7 +4,7 @@
   (its return window's end once delivered, else the settlement timeout); disputed orders are
   listed as `escrow_disputed` with the time since the dispute;
 - `withdrawal_not_taken`: a merchant's withdrawal request past its unlock time, neither taken nor
-  cancelled;
+  cancelled (past its window as well it has lapsed, and stays listed until asked again or cancelled);
 - `deposit_frozen`: a complaint case still freezing deposit;
 - `payout_unpulled`: fen the settlement contract owes an account (`owed` at the cut-off), with the
   time since it last pulled (or since it was first paid into, if never).
