@@ -205,8 +205,10 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     }
 
     /// @notice Rulings on disputed amounts above `threshold` fen need `quorum` arbiters. Governance only.
+    /// A quorum of one would let one arbiter key rule any order alone, however large (as the
+    /// vault's case quorum, at least two).
     function setRuling(uint256 threshold, uint8 quorum) external onlyGovernance {
-        if (quorum == 0) revert BadQuorum(quorum);
+        if (quorum < 2) revert BadQuorum(quorum);
         rulingThreshold = threshold;
         arbiterQuorum = quorum;
         emit RulingSet(threshold, quorum);

@@ -118,7 +118,7 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     "set_ruling": (
         "OrderSettlement",
         "setRuling",
-        [lambda a: _int(a, "threshold_fen", 0, 2**48 - 1), lambda a: _int(a, "quorum", 1, 255)],
+        [lambda a: _int(a, "threshold_fen", 0, 2**48 - 1), lambda a: _int(a, "quorum", 2, 255)],
     ),
     "set_case_ruling": (
         "GuaranteeVault",

@@ -86,6 +86,7 @@ def test_a_removed_governors_approval_no_longer_counts(gov, deployment, accounts
         ({"type": "set_caps", "platform_fee_bps": 100, "referral_bps": [1, 2]}, "body.action.referral_bps"),
         ({"type": "set_threshold", "threshold": 0}, "body.action.threshold"),
         ({"type": "set_case_ruling", "threshold_fen": 1, "quorum": 1}, "body.action.quorum"),
+        ({"type": "set_ruling", "threshold_fen": 1, "quorum": 1}, "body.action.quorum"),
     ],
 )
 def test_malformed_actions_are_422_naming_the_field_and_change_nothing(gov, action, field):
