@@ -7,7 +7,9 @@ has a length and a character set, the sender's address is rate-limited like ever
 a code takes at most `PER_CODE_PER_DAY` reports a day and a client (as the rate limit counts one: an
 IPv4 address or an IPv6 /64) sends at most `PER_CLIENT_PER_DAY` (then 429 with Retry-After: codes
 need not exist, counterfeits carry made-up ones, so the per-code count alone let one address store
-reports without end by varying the serial); a bad field is a 422 naming it (an HTML page in the
+reports without end by varying the serial); a product nobody registered here is reported too (a
+counterfeit may carry a made-up GTIN: inspectors and auditors read those; the scan page offers the
+form on every forged code); a bad field is a 422 naming it (an HTML page in the
 form's language for a form, JSON otherwise); nothing is half-written.
 
 The client is stored only as a keyed hash of its rate-limit identity (as scans store theirs), the
@@ -91,8 +93,6 @@ async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
     try:
         f, form = _fields(raw, request.headers.get("content-type", ""))
         lang = f.get("lang") or lang
-        if db.get(Product, f["gtin"]) is None:
-            raise ApiError(404, "not_found", f"product {f['gtin']} not found")
         since = utcnow() - timedelta(days=1)
         same = select(func.count()).where(
             CounterfeitReport.gtin == f["gtin"], CounterfeitReport.serial == f["serial"], CounterfeitReport.at >= since
