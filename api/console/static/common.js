@@ -161,7 +161,16 @@ export async function signTyped(typed, summary) {
   return window.ethereum.request({ method: 'eth_signTypedData_v4', params: [session.address, JSON.stringify(typed)] });
 }
 
-export async function write(path, body, method = 'POST') {
+// a write already on its way (a double tap, a slow network) is not sent twice: the second tap
+// waits for the same answer instead of a second request and a second signing dialog
+const inFlight = new Map();
+export function write(path, body, method = 'POST') {
+  const key = `${method} ${path} ${JSON.stringify(body)}`;
+  if (!inFlight.has(key)) inFlight.set(key, writeOnce(path, body, method).finally(() => inFlight.delete(key)));
+  return inFlight.get(key);
+}
+
+async function writeOnce(path, body, method) {
   const headers = { 'Content-Type': 'application/json' };
   if (session.keystore || session.wallet) headers['X-Ledger-Sign'] = 'self';  // else the gateway signs, if it may
   let answer = await api(path, { method, headers, body: JSON.stringify(body) });
@@ -200,7 +209,8 @@ export async function api(path, options = {}) {
 export function describe(body) {
   if (!body || typeof body !== 'object') return '';
   const detail = body.detail;
-  if (Array.isArray(detail)) return detail.map((p) => `${p.path || p.field}${T.colon}${T[`invalid:${p.reason}`] || (LANG === 'zh' ? T.invalid_value : p.reason)}`).join('; ');
+  const why = (p) => T[`invalid:${p.reason}`] || (LANG === 'zh' ? `${T.invalid_value}（${p.reason}）` : p.reason);
+  if (Array.isArray(detail)) return detail.map((p) => `${String(p.path || p.field).replace(/^body\./, '')}${T.colon}${why(p)}`).join('; ');
   const revert = /([A-Z][A-Za-z]+)\(([^)]*)\)/.exec(String(detail || ''));
   if (revert && T[`revert:${revert[1]}`]) {
     const args = revert[2].split(',').map((a) => a.trim());
@@ -216,6 +226,9 @@ export function say(id, text, isError = false) {
   const el = $(id);
   el.textContent = text;
   el.classList.toggle('error', isError);
+  // the answer to what a person just tapped is brought into view (on a phone it may sit below the screen)
+  const acted = document.activeElement && document.activeElement !== document.body;
+  if (text && acted && typeof el.scrollIntoView === 'function') el.scrollIntoView({ block: 'nearest' });
 }
 
 const MONEY = new Intl.NumberFormat(LANG === 'zh' ? 'zh-CN' : 'en', { style: 'currency', currency: 'CNY' });

@@ -26,6 +26,11 @@ export function sentence(a) {
   if (a.roles !== undefined) v.roles = roleWords(a.roles);
   for (const k of ['minimum_fen', 'threshold_fen']) if (a[k] !== undefined) v[k] = yuan(a[k]);
   if (a.seconds !== undefined) v.seconds = duration(a.seconds);
+  if (a.delay_seconds !== undefined) v.delay_seconds = duration(a.delay_seconds);
+  if (a.vault) v.vault = short(a.vault);
+  if (a.batch) v.batch = short(a.batch);
+  if (a.amount_fen !== undefined) v.amount_fen = yuan(a.amount_fen);
+  if (a.until !== undefined) v.until = when(a.until * 1000);
   if (a.platform_fee_bps !== undefined) v.platform_fee_bps = `${a.platform_fee_bps / 100}%`;
   if (a.referral_bps) v.referral_bps = a.referral_bps.map((b) => `${b / 100}%`).join(' / ');
   const text = T[`act:${a.type}`];

@@ -247,9 +247,8 @@ export function initMerchant() {
     done(write('/v1/batches', { gtin: $('batch-gtin').value.trim(), lot: $('batch-lot').value.trim() }));
   });
   $('batch-recall').addEventListener('click', () => {  // irreversible: a reason is required, the dialog names the batch
-    if (!$('batch-reason').value.trim() || !$('batch-lot').value.trim()) {
-      say('products-status', T.recall_needs_reason, true); $('batch-reason').focus(); return;
-    }
+    if (!$('batch-form').reportValidity()) return;  // the GTIN and the lot, as the browser checks them
+    if (!$('batch-reason').value.trim()) { say('products-status', T.recall_needs_reason, true); $('batch-reason').focus(); return; }
     const lot = encodeURIComponent($('batch-lot').value.trim());
     done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
   });

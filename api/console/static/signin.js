@@ -53,9 +53,10 @@ export function initSignin() {
       say('signin-status', T.decrypting);
       const json = await $('keystore').files[0].text();
       const key = await openKeystore(json, $('password').value).catch((err) => {
-        // ethers says "incorrect password" for a wrong one; anything else (not a keystore, a
-        // damaged file) is shown as it is, not blamed on the password
-        throw new Error(/password/i.test(String(err && err.message)) ? T.wrong_password : `${T.not_a_keystore} (${err.message})`);
+        // ethers says "incorrect password" for a wrong one; anything else (not a keystore, a damaged
+        // file) is not blamed on the password, and the library's own words go to the console only
+        if (!/password/i.test(String(err && err.message))) console.warn(err);
+        throw new Error(/password/i.test(String(err && err.message)) ? T.wrong_password : T.not_a_keystore);
       });
       sessionStorage.setItem('tl_keystore', json);  // still encrypted: writes ask for the password again
       sessionStorage.removeItem('tl_wallet');
