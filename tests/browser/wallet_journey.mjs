@@ -30,6 +30,8 @@ try {
     window.ethereum = { isMetaMask: false, request: (args) => window.__walletRequest(args) };
   });
   const page = await context.newPage();
+  report.product_posts = 0;  // a double tap must not send a write twice
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/v1/products')) report.product_posts += 1; });
   watch(page, report);
   agreeToSignatures(page, report);
   await page.goto(`${base}/console/?lang=en`);
@@ -55,7 +57,7 @@ try {
   await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
   await page.fill('#product-gtin', gtin);
   await page.fill('#product-name', 'Wallet tea');
-  await page.click('#product-form button');
+  await page.click('#product-form button', { clickCount: 2 });  // tapped twice: one request, one signature
   await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
   report.product_status = await page.textContent('#products-status');
   await audit(page, 'merchant-wallet-desktop-en', report, out);

@@ -44,3 +44,4 @@ else if (ROLE && !session.roles.includes(ROLE)) {
   const own = [...document.querySelectorAll('header li[data-role]')].find((li) => session.roles.includes(li.dataset.role));
   notice(`${T[`nav_${PAGE}`]}${T.colon}${T.role_missing}${mine}`, own ? own.querySelector('a').href : `/console/?lang=${LANG}`);
 } else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor, arbiter: initArbiter }[PAGE] || initRole)(PAGE);
+document.body.removeAttribute('data-loading');  // the page's buttons now answer (console.css)
