@@ -39,9 +39,11 @@ from ledger.store.models import Product
 from ledger.store.report_tables import CounterfeitReport
 
 from ..access.auth import READ_ALL, Member, require
+from ..console import scan_page
 from ..core.errors import ApiError
 from ..core.limits import client_key
 from ..core.services import get_db, rate_limited, services
+from .routes import PAGE_CSP
 
 router = APIRouter(tags=["public"])
 PATH = "/v1/scan/reports"
@@ -145,10 +147,14 @@ def _page(lang: str, status: int, report_id: int | None, headers: dict[str, str]
     html = (
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(t['report_title'])}</title></head><body><main><h1>{escape(t['report_title'])}</h1>"
-        f'<p id="report-result" data-status="{status}">{escape(said)}</p></main></body></html>'
+        f"<title>{escape(t['report_title'])}</title><style>{scan_page.STYLE}</style></head><body><main>"
+        f"<h1>{escape(t['report_title'])}</h1>"
+        f'<p id="report-result" data-status="{status}">{escape(said)}</p>'
+        f"<p>{escape(t['report_next'])}</p></main></body></html>"
+    )  # styled as the scan page it came from (its policy: that one style block, no script)
+    return HTMLResponse(
+        html, status_code=status, headers={"Content-Security-Policy": PAGE_CSP.decode(), **(headers or {})}
     )
-    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 @router.get(PATH, summary="Reports of suspected counterfeits: a merchant its products', inspectors and readers all")

@@ -157,6 +157,8 @@ def test_copied_code_turns_suspicious(scene):
     c, _, _, issue, _ = scene
     verdicts = [scan(c, issue["sample"][2]).json()["verdict"] for _ in range(21)]
     assert verdicts[:20] == ["genuine"] * 20 and verdicts[20] == "suspicious"
+    page = c.get("/" + issue["sample"][2].split("://", 1)[1].split("/", 1)[1], headers={"Accept": "text/html"}).text
+    assert 'data-verdict="suspicious"' in page and 'id="suspicious-advice"' in page and "复制" in page
 
 
 def test_scans_written_in_batches_still_count_and_all_land(scene):
@@ -269,6 +271,7 @@ def test_page_in_a_real_browser_in_both_languages(live, tmp_path):
     page = _Dom()
     page.feed(forged)
     assert page.verdict == "forged" and "伪造" in page.verdict_text
+    assert 'id="fake-advice"' in forged and "12315" in forged  # what to do, not only the verdict
 
 
 def test_verify_checks_everything_against_the_chain(scene, deployment, members):
