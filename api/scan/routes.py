@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote
 
@@ -26,7 +27,7 @@ from ..core import segments  # noqa: F401  registers the `{name:gs1}` path conve
 from ..core.errors import ApiError, error_answer, invalid, not_found
 from ..core.services import Services, get_db, rate_limited, services
 from . import cold_chain
-from .verdict import resolve
+from .verdict import resolve, review_token
 
 router = APIRouter(tags=["public"])
 #: the scan page's own policy (the guard adds it to no page): no script at all, its one style block
@@ -47,7 +48,9 @@ _PARAMS: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
     ("query", "s"): (re.compile(r".{0,128}", re.S), "Ed25519 signature (base64url), at most 128 characters"),
     ("query", "t"): (re.compile(r".{0,32}", re.S), "a short code's tag of its signature, at most 32 characters"),
     ("query", "lang"): (re.compile(r"zh|en"), "page language: zh or en"),
+    ("query", "v"): (re.compile(r"[0-9a-f]{0,16}"), "the page's own link: the same client looking again, not counted"),
 }
+_QUERY = [name for where, name in _PARAMS if where == "query"]
 _OPENAPI_PARAMS = [
     {
         "name": name,
@@ -62,7 +65,9 @@ _OPENAPI_PARAMS = [
 
 def _params(path: dict[str, str], query: dict[str, str]) -> tuple[dict[str, str], str | None]:
     """The signature parameters (k, s, or a short code's t) and the page language, after checking every parameter."""
-    values = {("path", n): v for n, v in path.items()} | {("query", n): query.get(n) for n in ("k", "s", "t", "lang")}
+    values = {("path", n): v for n, v in path.items()} | {
+        ("query", n): query.get(n) for n in ("k", "s", "t", "lang", "v")
+    }
     problems = [
         {"field": f"{where}.{name}", "reason": f"expected {_PARAMS[where, name][1]}"}
         for (where, name), v in values.items()
@@ -86,8 +91,10 @@ async def answer_scan(
     gtin, lot, serial = _PATH.fullmatch(path).groups()  # type: ignore[union-attr]
     params, lang = _params({"gtin": gtin, "lot": lot, "serial": serial}, query)
     uri = path + ("?" + "&".join(f"{a}={b}" for a, b in params.items()) if params else "")
+    token = partial(review_token, svc, client, gtin, lot, serial)
+    again = "v" in query and query["v"] in (token(), token(ago=1))  # (no hashing for a plain scan)
     try:
-        data = await resolve(svc, uri, client)
+        data = await resolve(svc, uri, client, record=not again)
     except DigitalLinkError as exc:
         raise invalid("path", str(exc)) from None
     if "product" in data:  # a known batch: its carbon footprint, when one is published
@@ -96,7 +103,7 @@ async def answer_scan(
     if "application/json" in accept:
         return Answer(b"application/json", _json(data))
     language = pages.language(lang, accept_language)
-    return Answer(b"text/html; charset=utf-8", pages.render(data, language, params).encode())
+    return Answer(b"text/html; charset=utf-8", pages.render(data, language, {**params, "v": token()}).encode())
 
 
 def _json(content: object) -> bytes:

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -134,8 +135,21 @@ def _scan_history(
     return history, networks
 
 
-async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
-    """The verdict and facts for a scanned URI; records the scan.
+def review_token(svc: Services, client_host: str, gtin: str, lot: str, serial: str, ago: int = 0) -> str:
+    """What the scan page's own links (its language switch) carry so that the same client looking
+    again at the same code within 10-20 minutes is not counted as another scan (switching language
+    twice once took a code 3 scans nearer 'suspicious'). Bound to the client's address and the
+    time, so it cannot be printed into a copied code's QR for the shoppers who will scan it."""
+    bucket = int(time.time() // REVIEW_S) - ago
+    return _client_hashes(svc.settings.siwe_domain, f"{client_host}|{gtin}|{lot}|{serial}|{bucket}")[0][:12]
+
+
+REVIEW_S = 600
+
+
+async def resolve(svc: Services, uri: str, client_host: str, record: bool = True) -> dict[str, Any]:
+    """The verdict and facts for a scanned URI; records the scan (unless not `record`: the same
+    client looking again through the page's own links, `review_token`).
 
     Runs on the event loop: the one query every scan needs (the code and its scan history, an
     indexed lookup) is made here; whatever takes longer (a batch's facts, the issue's Merkle tree,
@@ -167,7 +181,7 @@ async def resolve(svc: Services, uri: str, client_host: str) -> dict[str, Any]:
         result.update(await _facts(svc, link, code, issue))
     verdict, why = scan_answer.verdict(sig, result.get("batch"), history["count"], len(networks))
     client, network = _client_hashes(svc.settings.siwe_domain, client_host)
-    await svc.scans.durably(
+    await (svc.scans.durably if record else _not_recorded)(
         {
             "gtin": link.gtin,
             "lot": link.lot,
@@ -196,6 +210,10 @@ async def _written_and_pending(svc: Services, link: Any) -> tuple[Sequence[tuple
         # a batch with scans of this code was being committed: read again once it is. (Every read waited
         # for any batch, re-reading each millisecond: with the reads it needs, 22 % of a worker's samples, py-spy)
         await svc.scans.settled()
+
+
+async def _not_recorded(scan: dict[str, Any]) -> None:
+    return None
 
 
 def _in_session(svc: Services, read: Callable[[DbSession], Any]) -> Callable[[], Any]:

@@ -157,8 +157,33 @@ def test_copied_code_turns_suspicious(scene):
     c, _, _, issue, _ = scene
     verdicts = [scan(c, issue["sample"][2]).json()["verdict"] for _ in range(21)]
     assert verdicts[:20] == ["genuine"] * 20 and verdicts[20] == "suspicious"
-    page = c.get("/" + issue["sample"][2].split("://", 1)[1].split("/", 1)[1], headers={"Accept": "text/html"}).text
+    page = c.get("/" + path_of(issue["sample"][2]), headers={"Accept": "text/html"}).text
     assert 'data-verdict="suspicious"' in page and 'id="suspicious-advice"' in page and "复制" in page
+
+
+def test_switching_the_scan_pages_language_is_not_another_scan(scene):
+    """Switching language twice took a code two scans nearer 'suspicious': the page's own switch link
+    carries a token of this client, code and time; a scan carrying it is answered, not counted. A
+    token is no use to another client (it cannot be printed into a copied code's QR) or later."""
+    import html
+    import re
+
+    c, _, _, issue, _ = scene
+    path = "/" + path_of(issue["sample"][1])
+    counted = lambda: scan(c, issue["sample"][1]).json()["scans_before"]["count"]  # noqa: E731 (counts itself too)
+    page = c.get(path, headers={"Accept": "text/html"}).text
+    switch = html.unescape(re.search(r'<a class="lang" href="([^"]+)"', page).group(1))
+    assert "lang=en" in switch and "v=" in switch
+    before = counted()
+    for _ in range(3):  # to English and back, and again
+        again = c.get(path.split("?")[0] + switch, headers={"Accept": "text/html"})
+        assert again.status_code == 200 and 'data-verdict="genuine"' in again.text
+    assert counted() == before + 1  # only the plain scan between counted
+    other = TestClient(c.app, client=("198.51.100.7", 50000))  # another client with the same link: counted
+    assert other.get(path.split("?")[0] + switch, headers={"Accept": "text/html"}).status_code == 200
+    assert counted() == before + 3
+    bad = c.get(path + "&v=zz", headers={"Accept": "application/json"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "query.v"
 
 
 def test_scans_written_in_batches_still_count_and_all_land(scene):
