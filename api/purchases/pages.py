@@ -77,8 +77,10 @@ PAGE = """<!doctype html>
 <h1><span lang="zh">我的购买</span> / <span lang="en">My purchases</span></h1>
 <p><span lang="zh">证明在本浏览器中生成：平台看不到是哪一笔订单。</span>
 <span lang="en">Proofs are made in this browser: the platform never learns which order is yours.</span></p>
-<p id="empty"><span lang="zh">此浏览器中没有购买记录。</span>
-<span lang="en">No purchases kept in this browser.</span></p>
+<p id="empty"><span lang="zh">此浏览器中没有购买记录。购买记录来自订单确认中的“购买凭证”链接：
+请在这个浏览器里打开它，之后即可在此匿名证明购买、发表评价。</span>
+<span lang="en">No purchases kept in this browser. A purchase comes here from the receipt link in your
+order confirmation: open that link in this browser, then prove the purchase and review it here, anonymously.</span></p>
 <ul id="purchases"></ul>
 </main></body></html>
 """
