@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from requests.exceptions import RequestException
-from sqlalchemy.exc import InterfaceError, InvalidatePoolError
+from sqlalchemy.exc import IntegrityError, InterfaceError, InvalidatePoolError
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -121,6 +121,8 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
         # the database is restarting, unreachable or out of space: nothing was committed; retry
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         return 503, _body("database_unavailable", reason), {"Retry-After": "1"}
+    if isinstance(exc, IntegrityError) and _duplicate(exc):  # checked, then inserted by two at once
+        return 409, _body("conflict", "another request wrote the same record at the same moment; read it again"), None
     if isinstance(exc, RequestException):  # the chain node did not answer a read in time
         return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
     if isinstance(exc, TransactionRejected):  # the node refused it before it ran (a nonce clash, ...)
@@ -148,6 +150,15 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
     return None
 
 
+def _duplicate(exc: IntegrityError) -> bool:
+    """A unique key taken (SQLite's message, PostgreSQL's SQLSTATE 23505): two requests raced to write
+    one record. Any other integrity error is our fault and stays a 500."""
+    orig = exc.orig
+    return (
+        "UNIQUE constraint failed" in str(orig) or getattr(orig, "sqlstate", getattr(orig, "pgcode", None)) == "23505"
+    )
+
+
 def _audit_detail(exc: Exception, body: dict[str, Any]) -> str:
     if isinstance(exc, RequestValidationError):
         return "; ".join(f"{p['field']}: {p['reason']}" for p in body["detail"])
@@ -156,7 +167,10 @@ def _audit_detail(exc: Exception, body: dict[str, Any]) -> str:
 
 def install(app: FastAPI) -> None:
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
-        status, body, headers = error_answer(exc)  # type: ignore[misc]  # registered for known errors only
+        known = error_answer(exc)
+        if known is None:  # an integrity error other than a duplicate: ours, a logged 500
+            raise exc
+        status, body, headers = known
         request.state.audit_detail = _audit_detail(exc, body)
         render = policies(request.scope).get(request.url.path, "render_error")
         if render is not None:  # a domain's own error format (the EPCIS binding: RFC 7807 problems)
@@ -171,6 +185,7 @@ def install(app: FastAPI) -> None:
         TransactionFailed,
         LedgerError,
         StarletteHTTPException,
+        IntegrityError,
         *unavailable,
     ):
         app.add_exception_handler(known, _answer)

@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
+from ledger.errors import Conflict
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders import settlement
 from ledger.money.orders.lifecycle import MAX_BATCH, NewOrder, current_rule
@@ -60,11 +62,16 @@ def put_rule(
             raise invalid(
                 f"body.referral_bps.{level - 1}", f"level {level}: {bps} bps is above the on-chain cap of {cap}"
             )
-    row = db.get(CommissionRule, 1) or CommissionRule(id=1)
-    row.platform_fee_bps, row.referral_bps = body.platform_fee_bps, json.dumps(body.referral_bps)
-    row.updated_by, row.updated_at = member.address, utcnow()
-    db.add(row)
-    db.commit()
+    for _ in range(2):  # the one row may be created by another request at the same moment: then updated
+        row = db.get(CommissionRule, 1) or CommissionRule(id=1)
+        row.platform_fee_bps, row.referral_bps = body.platform_fee_bps, json.dumps(body.referral_bps)
+        row.updated_by, row.updated_at = member.address, utcnow()
+        db.add(row)
+        try:
+            db.commit()
+            break
+        except IntegrityError:
+            db.rollback()
     return {**current_rule(db), "caps_platform_fee_bps": fee_cap, "caps_referral_bps": level_caps}
 
 
@@ -161,7 +168,12 @@ def _escrow(request: Request, db: DbSession, member: Member, key: str, items: li
         content: Any = {"orders": [order_out(o) for o in rows]} if batch else order_out(rows[0])
         idempotency.record(db, member.address, key, 201, content, scope)
         db.commit()  # the orders and the remembered answer together
+    except IntegrityError:  # another request escrowed one of these order ids at the same moment (its
+        db.rollback()  # slots were these; the chain holds the escrow once): that request answers for it
+        idempotency.release(db, member.address, key, scope)
+        raise Conflict("an order of this request was escrowed by another request at the same time") from None
     except Exception:
+        db.rollback()
         idempotency.release(db, member.address, key, scope)
         raise
     request.state.audit_detail = (

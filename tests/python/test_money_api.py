@@ -304,3 +304,51 @@ def test_orders_and_idempotency_on_postgresql(api, deployment, chain_node, pg_ur
     r = c.post(f"/v1/orders/{body['order_id']}/confirm", headers=platform)
     assert r.status_code == 200 and r.json()["status"] == "delivered"
     c.app.state.services.engine.dispose()
+
+
+def test_one_order_escrowed_by_two_requests_at_once_is_one_201_and_409s(api, members):
+    """A client retrying with a fresh Idempotency-Key while its first request runs: the requests raced
+    for the order's settlement slot and one looped for ever holding SQLite's write lock (every write
+    of every process then failed after 30 s). Now one escrows, the others are 409, and the
+    database answers at once after."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c, heads = api
+    order_id = f"race-{time.time_ns()}"
+    body = {"order_id": order_id, "merchant": members["merchant_a"].address, "amount_fen": 100}
+
+    def escrow(i: int) -> int:
+        headers = {**heads["platform"], "Idempotency-Key": f"{order_id}-{i}"}
+        return c.post("/v1/orders", json=body, headers=headers).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(escrow, range(4)))
+    assert codes[0] == 201 and set(codes[1:]) == {409}, codes
+    assert time.monotonic() - started < 30
+    assert c.get(f"/v1/orders/{order_id}", headers=heads["platform"]).json()["status"] == "escrowed"
+    assert c.get("/v1/auth/nonce", params={"address": members["producer"].address}).status_code == 200
+
+
+def test_a_record_two_requests_insert_at_once_is_a_409_not_a_500():
+    """Check-then-insert races (commission rules, named queries, products, commitments) ended in an
+    uncaught unique-key error: a duplicate key is a 409; any other integrity error stays ours."""
+    import sqlalchemy as sa
+
+    from api.core.errors import error_answer
+
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO t VALUES ('a', 'x')")
+    errors = []
+    for sql in ("INSERT INTO t VALUES ('a', 'y')", "INSERT INTO t VALUES ('b', NULL)"):
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+        except sa.exc.IntegrityError as exc:
+            errors.append(exc)
+    duplicate, not_null = errors
+    status, body, _ = error_answer(duplicate)
+    assert status == 409 and body["error"] == "conflict"
+    assert error_answer(not_null) is None

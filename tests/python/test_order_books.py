@@ -73,3 +73,49 @@ def test_the_order_key_secret_is_sealed_at_rest(tmp_path, monkeypatch):
     (legacy / "secrets").mkdir(parents=True)
     (legacy / "secrets" / "order-key").write_text("ab" * 32)
     assert order_books.order_secret() == bytes.fromhex("ab" * 32)
+
+
+def test_one_order_key_taken_by_two_requests_at_once_is_a_conflict_not_a_loop(db, monkeypatch):
+    """Two escrows of one order id (a client retrying with a fresh Idempotency-Key): the second's
+    insert of the key failed on the key, not the number, and it retried for ever holding the
+    database's write lock (every write of every process then waited 30 s and failed)."""
+    from ledger.errors import Conflict
+    from ledger.money.orders import books
+
+    with db() as s:
+        assert take_slots(s, ["k1"]) == [1]  # the first request's reservation, committed
+    real, calls = books._slots_held, []
+
+    def read_before_the_other_committed(session, holders):
+        calls.append(holders)
+        return {} if len(calls) == 1 else real(session, holders)
+
+    monkeypatch.setattr(books, "_slots_held", read_before_the_other_committed)
+    with db() as s, pytest.raises(Conflict, match="being escrowed by another request"):
+        take_slots(s, ["k1", "k2"])
+    monkeypatch.setattr(books, "_slots_held", real)
+    with db() as s:  # nothing of the refused request was kept; a retry of the first lands in its slot
+        assert take_slots(s, ["k2"]) == [2] and take_slots(s, ["k1"]) == [1]
+
+
+def test_racing_requests_for_one_key_end_in_one_slot_or_a_conflict(db):
+    from ledger.errors import Conflict
+
+    outcomes: list[object] = []
+
+    def request(key: str) -> None:
+        with db() as s:
+            try:
+                outcomes.append(take_slots(s, [key])[0])
+            except Conflict:
+                outcomes.append("conflict")
+
+    for round_ in range(5):
+        threads = [threading.Thread(target=request, args=(f"same-{round_}",)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a writer looped"
+    slots = [o for o in outcomes if o != "conflict"]
+    assert len(outcomes) == 20 and len(set(slots)) <= 5 and len(slots) >= 5

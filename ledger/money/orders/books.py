@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.sealed import unseal, write_sealed
 from ledger.config import env
+from ledger.errors import Conflict
 from ledger.money.orders.terms import OrderTerms
 from ledger.paths import data_dir
 from ledger.store.models import Order, SettlementSlot
@@ -46,45 +47,75 @@ def take_slots(db: DbSession, holders: list[str], floor: int = 1) -> list[int]:
     """A free slot for each holder (an order key), reusing freed ones first, new ones numbered from
     at least `floor` (the chain's high-water mark for the payer, so a second set of books on the
     same account does not start over); committed at once so concurrent writers see them taken."""
+    got = _slots_held(db, holders)  # a retry after an unknown outcome lands in the slots it took then
+    wanted = [h for h in holders if h not in got]
     free = list(
         db.scalars(
             select(SettlementSlot.slot)
             .where(SettlementSlot.holder.is_(None))
             .order_by(SettlementSlot.slot)
-            .limit(len(holders))
+            .limit(len(wanted))
         )
     )
-    if free:  # one conditional update; a slot another writer took meanwhile keeps its holder
-        chosen = dict(zip(free, holders, strict=False))
-        db.execute(
-            update(SettlementSlot)
-            .where(SettlementSlot.slot.in_(list(chosen)), SettlementSlot.holder.is_(None))
-            .values(holder=case(chosen, value=SettlementSlot.slot))
-        )
-    got = {}
-    for i in range(0, len(holders), 500):
-        chunk = holders[i : i + 500]
-        got.update(
-            {
-                h: slot
-                for slot, h in db.execute(
-                    select(SettlementSlot.slot, SettlementSlot.holder).where(SettlementSlot.holder.in_(chunk))
+    if free and wanted:  # one conditional update; a slot another writer took meanwhile keeps its holder
+        chosen = dict(zip(free, wanted, strict=False))
+        try:
+            with db.begin_nested():
+                db.execute(
+                    update(SettlementSlot)
+                    .where(SettlementSlot.slot.in_(list(chosen)), SettlementSlot.holder.is_(None))
+                    .values(holder=case(chosen, value=SettlementSlot.slot))
                 )
-            }
-        )
+        except IntegrityError:  # a key another request took meanwhile: the same order, escrowed at once
+            _refuse_taken(db, wanted)
+        got.update(_slots_held(db, wanted))
     pending = [h for h in holders if h not in got]
-    while pending:
+    for _ in range(SLOT_ATTEMPTS):
+        if not pending:
+            break
         start = max((db.scalar(select(func.max(SettlementSlot.slot))) or 0) + 1, floor)
         rows = [{"slot": start + i, "holder": h} for i, h in enumerate(pending)]
         try:
             with db.begin_nested():
                 db.execute(insert(SettlementSlot), rows)
-        except IntegrityError:  # another writer took some of those numbers: try again above them
-            continue
+        except IntegrityError:  # another writer took some of those numbers, or one of these keys
+            _refuse_taken(db, pending)
+            continue  # only numbers: try again above them
         got.update({r["holder"]: r["slot"] for r in rows})
         pending = []
+    if pending:
+        db.rollback()
+        raise Conflict(f"no free settlement slot after {SLOT_ATTEMPTS} attempts: writers racing; try again")
     db.commit()
     return [got[h] for h in holders]
+
+
+#: rounds of taking new slot numbers above those other writers took meanwhile, then a 409
+SLOT_ATTEMPTS = 20
+
+
+def _refuse_taken(db: DbSession, holders: list[str]) -> None:
+    """A 409 if another request holds one of these order keys (the same order, escrowed at once: the
+    insert of its key failed for ever, in a loop holding the database's write lock)."""
+    if taken := _slots_held(db, holders):
+        db.rollback()
+        raise Conflict(f"order key {next(iter(taken))} is being escrowed by another request")
+
+
+def _slots_held(db: DbSession, holders: list[str]) -> dict[str, int]:
+    """The slots these order keys hold now, by key."""
+    got: dict[str, int] = {}
+    for i in range(0, len(holders), 500):
+        chunk = holders[i : i + 500]
+        got.update(
+            {
+                h: n
+                for n, h in db.execute(
+                    select(SettlementSlot.slot, SettlementSlot.holder).where(SettlementSlot.holder.in_(chunk))
+                )
+            }
+        )
+    return got
 
 
 def mark_foreign(db: DbSession, slot: int) -> None:
