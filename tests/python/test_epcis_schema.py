@@ -54,6 +54,24 @@ def test_a_time_without_zone_is_refused():
     assert [p["path"] for p in problems(doc)] == ["$.epcisBody.eventList[0].eventTime"]
 
 
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999-14:00"])
+def test_a_time_before_year_1_or_after_9999_in_utc_is_refused_at_its_path(time):
+    """Well formed, but no time in UTC: hashing it (times are hashed in UTC) was a 500 at every door."""
+    from ledger.trace.epcis.hashid import document_digests
+
+    doc = json.loads(EXAMPLES[0].read_text())
+    event = doc["epcisBody"]["eventList"][0]
+    event["eventTime"] = time
+    event["sensorElementList"] = [{"sensorReport": [{"type": "gs1:Temperature", "value": 1, "time": time}]}]
+    assert sorted(p["path"] for p in problems(doc)) == [
+        "$.epcisBody.eventList[0].eventTime",
+        "$.epcisBody.eventList[0].sensorElementList[0].sensorReport[0].time",
+    ]
+    event["eventTime"] = event["sensorElementList"][0]["sensorReport"][0]["time"] = time.replace("-14:00", "+14:00")
+    if time.startswith("9999"):  # the same wall time east of UTC is in range: kept, and hashed
+        assert problems(doc) == [] and document_digests(doc)
+
+
 def test_a_bare_event_is_captured_as_a_document_of_one():
     doc = json.loads(EXAMPLES[0].read_text())
     event = dict(doc["epcisBody"]["eventList"][0], **{"@context": doc["@context"]})
