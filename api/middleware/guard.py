@@ -39,6 +39,10 @@ def _announces_body(headers: dict[bytes, bytes]) -> bool:
     return b"transfer-encoding" in headers or (length != b"0" and length != b"")
 
 
+class _ClientGone(Exception):
+    pass
+
+
 class RequestGuard:
     def __init__(self, app: ASGIApp, services: Callable[[], Services]):
         self.app, self.services = app, services
@@ -56,6 +60,8 @@ class RequestGuard:
                 raise ApiError(413, "payload_too_large", f"a {scope['method']} request takes no body")
         except ApiError as exc:
             await _answer(send, exc, scope)
+            return
+        except _ClientGone:  # the body was cut short: nothing of it is acted on, nobody to answer
             return
         await self.app(scope, receive, send)
 
@@ -75,8 +81,8 @@ class RequestGuard:
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
-            if message["type"] == "http.disconnect":
-                break
+            if message["type"] == "http.disconnect":  # gone before the whole body came (a form cut
+                raise _ClientGone  # short was stored as far as it came)
             body = message.get("body", b"")
             size += len(body)
             if size > limit:

@@ -1,9 +1,10 @@
-"""Attacks on EPCIS WebSocket subscriptions through the API served by uvicorn: a socket opened with
-an API key the member then revokes (a leaked key, say) stops streaming within seconds, as HTTP
-answers 401 at once; so does one opened with a session that is over."""
+"""Attacks through sockets on the API served by uvicorn: a body cut short is never acted on; an EPCIS
+WebSocket subscription opened with an API key the member then revokes (a leaked key, say) stops
+streaming within seconds, as HTTP answers 401 at once; so does one opened with a session that is over."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -48,3 +49,34 @@ def test_a_revoked_api_key_stops_its_open_websocket(server):
     finally:
         c.delete(f"/v1/auth/api-keys/{key_id}", headers=session)
         c.delete("/epcis/queries/watched", headers=session)
+
+
+def test_a_body_cut_short_by_the_client_is_never_acted_on(server, members):
+    """A form declared 500 bytes longer than sent, then the sending side shut: the guard handed on
+    what had come, and the report was stored with its message cut. Now nothing of it is acted on."""
+    import socket
+    from urllib.parse import urlparse
+
+    url, _ = server
+    where = urlparse(url)
+
+    def post(body: bytes, extra: int) -> None:
+        s = socket.create_connection((where.hostname, where.port), timeout=10, source_address=("127.0.0.99", 0))
+        head = (
+            f"POST /v1/scan/reports HTTP/1.1\r\nHost: {where.netloc}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body) + extra}\r\n\r\n"
+        )
+        s.sendall(head.encode() + body)
+        if extra:
+            s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        with contextlib.suppress(OSError):
+            s.recv(4096)
+        s.close()
+
+    form = "gtin=06901234567892&lot=L1&serial=CUT&lang=en&message="
+    post((form + "cut-short").encode(), 500)
+    post((form + "whole").encode(), 0)
+    auditor = login_over_http(url, members["auditor"])
+    messages = {r["message"] for r in httpx.get(url + "/v1/scan/reports", headers=auditor, timeout=30).json()}
+    assert "whole" in messages and "cut-short" not in messages, messages
