@@ -42,6 +42,7 @@ def authorised(db: DbSession, gtin: str) -> set[str] | None:
     ):
         a = json.loads(args)
         (allowed.add if a["allowed"] else allowed.discard)(a["recorder"])
+    allowed.add(product.merchant)  # the owner always records (`mayRecord`), whatever it set about itself
     return allowed
 
 

@@ -63,5 +63,10 @@ def test_recorders_are_the_merchants_to_choose(deployment, chain_node, tmp_path,
     assert scan(c, issue["sample"][0]).json()["supply_chain"] == []
     r = c.post("/v1/epcis/capture", json=_about_batch("inspecting", gtin, "R-1"), headers=producer)
     assert r.status_code == 403
-    # the merchant itself always records about its own product
+    # the merchant itself always records about its own product, even after "removing" itself as a
+    # recorder (the chain lets it: `mayRecord`); its events stay on the scan page
+    me = members["merchant_a"].address
+    assert c.delete(f"/v1/products/{gtin}/recorders/{me}", headers=a).status_code == 200
     assert c.post("/v1/epcis/capture", json=_about_batch("inspecting", gtin, "R-1"), headers=a).status_code == 201
+    Indexer(dep, svc.engine, confirmations=0).run()
+    assert {e["recorder"] for e in scan(c, issue["sample"][0]).json()["supply_chain"]} == {me}
