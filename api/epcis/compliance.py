@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc
-from ledger.compliance import genealogy, parties, profile, recall, report, signatures
+from ledger.compliance import genealogy, parties, party_prefix, profile, recall, report, signatures
 from ledger.compliance.credit_code import CreditCodeError
 from ledger.flows import compliance_capture
 from ledger.store.models import Batch, EpcisEvent, EventCompleteness, Product, TradingParty
@@ -89,11 +89,19 @@ class PartyIn(BaseModel):
 
 
 @router.put("/parties", summary="Register a trading party by the URN events name it with")
-def put_party(body: PartyIn, db: DbSession = Depends(get_db), member: Member = Depends(authenticate)) -> dict:
-    if body.member and body.member.lower() != member.address.lower() and not member.has(Role.OPERATOR):
+def put_party(
+    body: PartyIn, request: Request, db: DbSession = Depends(get_db), member: Member = Depends(authenticate)
+) -> dict:
+    """A party under a GS1 company prefix governance assigned is its holder's to name (it may take
+    over another's registration); any other, its first registrant's; an operator's, always."""
+    operator = member.has(Role.OPERATOR)
+    if body.member and body.member.lower() != member.address.lower() and not operator:
         raise ApiError(403, "not_your_party", "only the member itself or an operator may tie a party to a member")
+    holder = party_prefix.prefix_holder(deployment_of(request), body.urn)
+    if holder is not None and holder != member.address and not operator:
+        raise ApiError(403, "not_your_party", f"the party's GS1 company prefix is assigned to {holder}")
     existing = db.get(TradingParty, body.urn)
-    if existing and existing.registered_by != member.address and not member.has(Role.OPERATOR):
+    if existing and existing.registered_by != member.address and not operator and holder != member.address:
         raise ApiError(403, "not_your_party", "the party was registered by another member")
     try:
         row, _ = parties.register(db, body.urn, body.model_dump(), member.address)

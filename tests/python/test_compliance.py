@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import zlib
 
 import pytest
@@ -110,6 +111,33 @@ def test_parties_are_refused_whole_for_a_bad_code_or_field(c, members):
     other = login(c, members["merchant_b"])
     assert _party(c, other, SUPPLIER, code=TENCENT).status_code == 403  # not the registrant's to change
     assert c.get("/v1/compliance/parties", params={"urn": SUPPLIER}, headers=other).json()["credit_code"] == VALID
+
+
+def test_a_party_under_an_assigned_company_prefix_is_its_holders_to_name(c, members, deployment, accounts):
+    """Whoever registered a party's URN first named it, and the name shows on the public scan page of
+    any product whose events name the party: another company's URN, registered first, put a member's
+    words under that company's name. Under a prefix governance assigned, the holder names it."""
+    from .helpers import govern
+
+    dep, _ = deployment
+    a, b = login(c, members["merchant_a"]), login(c, members["merchant_b"])
+    prefix = f"{693000 + time.time_ns() % 1000}"  # a prefix of this test's own
+    urn, link = f"urn:epc:id:pgln:{prefix}.92061", f"https://id.gs1.org/417/{prefix}0000017"
+    taken_early = f"urn:epc:id:pgln:{prefix}.00007"
+    assert _party(c, b, taken_early, name="假冒工厂").status_code == 200  # before the prefix was assigned
+    govern(
+        deployment, accounts, dep.contract("Provenance").functions.assignPrefix(prefix, members["merchant_a"].address)
+    )
+    for name in (urn, link):
+        r = _party(c, b, name, name="假冒工厂 Fake Factory")
+        assert r.status_code == 403 and members["merchant_a"].address in r.json()["detail"], r.text
+        assert _party(c, a, name).status_code == 200
+    assert _party(c, b, taken_early, name="still mine?").status_code == 403  # no longer the first registrant's
+    assert _party(c, a, taken_early).status_code == 200  # the holder takes it over
+    assert (
+        c.get("/v1/compliance/parties", params={"urn": taken_early}, headers=b).json()["name"] == "福州示范食品有限公司"
+    )
+    assert _party(c, b, "urn:epc:id:pgln:0614199.00001").status_code == 200  # no holder: the first registrant's
 
 
 def test_the_profile_labels_every_element_in_both_languages(c):
