@@ -12,7 +12,7 @@ from eth_utils import keccak
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import as_utc, utcnow
@@ -123,7 +123,24 @@ async def submit(
             raise ApiError(409, "already_submitted", f"transaction {claimed} already answered for a write") from None
     mode = SignMode("submit", raw=raw, prepared=tx | {"request": original})
     mode.sent_hash = bytes.fromhex(sent[2:]) if sent else None
-    return await _run_again(request, original, mode)
+    answer = await _run_again(request, original, mode)
+    if answer.status_code == 409 and b'"transaction_rejected"' in answer.body:
+        _reopen(request, prepared_id, claimed)  # the node refused it before it ran: sign it again
+    return answer
+
+
+def _reopen(request: Request, prepared_id: str, claimed: str) -> None:
+    """A signed transaction the node refused (a fee below the base fee, too little gas to start)
+    never ran and never took its nonce: the prepared write takes another signature, instead of
+    being spent on it (the member had to prepare the write again)."""
+    with services(request).sessions() as db:
+        db.execute(
+            update(PreparedTransaction)
+            .where(PreparedTransaction.id == prepared_id)
+            .values(submitted_at=None, sent_tx=None)
+        )
+        db.execute(delete(SentTransaction).where(SentTransaction.tx_hash == claimed))
+        db.commit()
 
 
 async def _run_again(request: Request, original: dict[str, Any], mode: SignMode) -> Response:

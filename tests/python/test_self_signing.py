@@ -225,6 +225,24 @@ def test_one_sent_transaction_answers_for_one_prepared_write(own_key_merchant, d
     assert r.status_code == 409 and r.json()["error"] == "already_submitted", r.text
 
 
+def test_a_signature_the_node_refuses_leaves_the_prepared_write_to_sign_again(own_key_merchant):
+    """Signed with a fee below the base fee, the node refuses it before it runs (409); the prepared
+    write was spent on it all the same (`already_submitted`), and had to be prepared again."""
+    c, key, h = own_key_merchant
+    gtin = new_gtin()
+    prepared = c.post("/v1/products", json={"gtin": gtin, "name": "Oolong"}, headers=h | SELF).json()
+    cheap = dict(prepared["transaction"], maxFeePerGas=1, maxPriorityFeePerGas=1)
+    refused = c.post(
+        prepared["submit"],
+        json={"raw_transaction": "0x" + bytes(key.sign_transaction(cheap).raw_transaction).hex()},
+        headers=h,
+    )
+    assert refused.status_code == 409 and refused.json()["error"] == "transaction_rejected", refused.text
+    again = c.post(prepared["submit"], json={"raw_transaction": _sign(key, prepared)}, headers=h)
+    assert again.status_code == 201, again.text
+    assert c.post(prepared["submit"], json={"raw_transaction": _sign(key, prepared)}, headers=h).status_code == 409
+
+
 def test_three_writers_sharing_one_key_hear_409_with_the_nodes_reason(own_key_merchant):
     """Three writes prepared at one nonce, signed and submitted at once: one goes through; the node
     refuses the others (nonce too low, or replacement underpriced), a 409 saying so, never a 500."""
