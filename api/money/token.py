@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from ledger.access.roles import Role
+from ledger.chain.client import TransactionFailed
 from ledger.money import issuance
 
 from ..access.auth import READ_ALL, Member, authenticate, require
@@ -51,7 +52,15 @@ def _once(
     if found or issuance.reference_used(dep, reference):  # other terms, or used the other way
         detail = f": {found[0]}" if found else ""
         raise ApiError(409, "reference_used", f"fiat reference {reference!r} was already used{detail}")
-    act()
+    try:
+        act()
+    except TransactionFailed as exc:  # the same request, at the same moment, used the reference first
+        if exc.error not in ("ReferenceUsed", None):  # (None: mined after the first, and reverted)
+            raise
+        found = listed(dep, reference)
+        if not (found and all(found[0].get(k) == v for k, v in same.items())):
+            raise
+        response.status_code = 200
     return listed(dep, reference)[0]
 
 

@@ -68,3 +68,21 @@ def test_redeeming_more_than_held_is_refused(api):
     r = c.post("/v1/token/redemptions", json={"amount_fen": 10**15, "fiat_reference": f"P-{new_gtin()}"},
                headers=h["producer"])  # fmt: skip
     assert r.status_code == 409 and r.json()["error"] == "ERC20InsufficientBalance"
+
+
+def test_the_same_issuance_sent_at_once_mints_once_and_answers_each_as_the_first(api, deployment):
+    """Ten identical issuances at once (a retry storm): minted once; each answered 201 or 200 with
+    the same issuance (four were 409 `ReferenceUsed`, the reference taken by their own twin)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c, h, members = api
+    dep, _ = deployment
+    body = {"to": members["merchant_a"].address, "amount_fen": 777, "fiat_reference": f"ICBC-{new_gtin()}"}
+    supply = dep.contract("SettlementToken").functions.totalSupply().call()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: c.post("/v1/token/issuances", json=body, headers=h["issuer"]), range(10)))
+    assert {a.status_code for a in answers} <= {200, 201} and [a.status_code for a in answers].count(201) >= 1, [
+        (a.status_code, a.text) for a in answers
+    ]
+    assert len({a.text for a in answers}) == 1
+    assert dep.contract("SettlementToken").functions.totalSupply().call() == supply + 777
