@@ -55,8 +55,8 @@ def rotate_key(
     request: Request, member: Member = Depends(require(Role.OPERATOR)), db: DbSession = Depends(get_db)
 ) -> dict:
     svc = services(request)
-    old = svc.code_signer.kid
     new = svc.code_signer.rotate()
+    old = new.replaced  # the key current when it ran (another worker may have rotated meanwhile)
     request.state.audit_detail = f"code key {old} retired, {new.kid} current"
     return _state(request, new.kid, codes.public_key_b64(new.public)) | {"retired": old}
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.access.sealed import passphrase
+from ledger.store.locks import file_lock
 
 
 def _b64(b: bytes) -> str:
@@ -65,6 +66,8 @@ class CodeSigner:
         self._key = key
         self.public = key.public_key()
         self.kid = key_id(self.public)
+        #: the key this one replaced, when made by `rotate`
+        self.replaced: str | None = None
 
     def _write_new(self, current: Path) -> None:
         self._write(current, Ed25519PrivateKey.generate())
@@ -79,13 +82,20 @@ class CodeSigner:
         tmp.replace(current)
 
     def rotate(self) -> CodeSigner:
-        """Retire this key and make a new one current; the new signer."""
+        """Retire the current key and make a new one current; the new signer. One rotation at a time
+        across processes, each retiring the key current when it runs under its own id: rotations at
+        once in two workers retired another's key under this one's id and lost keys made meanwhile."""
         retired = self.directory / "retired"
         retired.mkdir(exist_ok=True)
         current = self.directory / "current.pem"
-        (retired / f"{self.kid}.pem").write_bytes(current.read_bytes())
-        self._write_new(current)
-        return CodeSigner(self.directory)
+        with file_lock(self.directory / "rotate.lock"):
+            pem = current.read_bytes()
+            kid = key_id(_load(pem, _passphrase(self.directory)).public_key())
+            (retired / f"{kid}.pem").write_bytes(pem)
+            self._write_new(current)
+            new = CodeSigner(self.directory)
+        new.replaced = kid
+        return new
 
     def stale(self) -> bool:
         """Another process rotated the key since this one was loaded."""

@@ -156,3 +156,27 @@ def test_codes_belong_to_the_batch_merchant(merchant_batch, members):
         r = c.post(f"/v1/batches/{gtin}/LJ-01/codes", json={"count": bad}, headers=a)
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body.count"
     assert c.post(f"/v1/batches/{gtin}/NOPE/codes", json={"count": 1}, headers=a).status_code == 404
+
+
+def test_rotations_at_once_in_several_processes_retire_each_key_under_its_own_id(tmp_path):
+    """Each API worker holds its own signer: rotations at once retired another worker's key under
+    this one's id, and keys made meanwhile were never current nor kept. One at a time now, each
+    retiring the key current when it runs: every key made is current or retired, under its id."""
+    import threading
+
+    from ledger.trace.code_keys import CodeSigner, _load, _passphrase, key_id
+
+    directory = tmp_path / "keys" / "codes"
+    first = CodeSigner(directory).kid
+    workers = [CodeSigner(directory) for _ in range(8)]  # each loaded before any rotation
+    made: list[str] = []
+    threads = [threading.Thread(target=lambda w=w: made.append(w.rotate().kid)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    retired = {p.stem for p in (directory / "retired").glob("*.pem")}
+    current = CodeSigner(directory).kid
+    assert len(set(made)) == 8 and retired | {current} == {first, *made} and current not in retired
+    for p in (directory / "retired").glob("*.pem"):  # each file holds the key its name says
+        assert key_id(_load(p.read_bytes(), _passphrase(directory)).public_key()) == p.stem
