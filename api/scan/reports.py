@@ -39,11 +39,10 @@ from ledger.store.models import Product
 from ledger.store.report_tables import CounterfeitReport
 
 from ..access.auth import READ_ALL, Member, require
-from ..console import scan_page
 from ..core.errors import ApiError
 from ..core.limits import client_key
 from ..core.services import get_db, rate_limited, services
-from .routes import PAGE_CSP
+from .routes import PAGE_CSP, PAGE_STYLE
 
 router = APIRouter(tags=["public"])
 PATH = "/v1/scan/reports"
@@ -147,7 +146,7 @@ def _page(lang: str, status: int, report_id: int | None, headers: dict[str, str]
     html = (
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(t['report_title'])}</title><style>{scan_page.STYLE}</style></head><body><main>"
+        f"<title>{escape(t['report_title'])}</title><style>{PAGE_STYLE}</style></head><body><main>"
         f"<h1>{escape(t['report_title'])}</h1>"
         f'<p id="report-result" data-status="{status}">{escape(said)}</p>'
         f"<p>{escape(t['report_next'])}</p></main></body></html>"

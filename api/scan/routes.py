@@ -32,6 +32,7 @@ from .verdict import resolve, review_token
 router = APIRouter(tags=["public"])
 #: the scan page's own policy (the guard adds it to no page): no script at all, its one style block
 #: by its hash, forms posting to this origin only (the counterfeit report), no frame
+PAGE_STYLE = pages.STYLE  # (also the report page's, `reports`: the console's modules stay this one's to import)
 PAGE_CSP = (
     f"default-src 'none'; style-src '{pages.STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
