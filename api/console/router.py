@@ -18,11 +18,12 @@ from pathlib import Path
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access import siwe
 from ledger.clock import utcnow
-from ledger.i18n import negotiate
+from ledger.i18n import catalog, negotiate
 from ledger.paths import ROOT
 
 from ..access.auth import issue_nonce
@@ -33,7 +34,14 @@ from . import pages
 router = APIRouter(tags=["console"])
 STATIC = ROOT / "api" / "console" / "static"
 VENDOR = {"ethers.umd.min.js": ROOT / "node_modules" / "ethers" / "dist" / "ethers.umd.min.js"}
-_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Every page's icon (browsers ask for it; a 404 was an error in each page's console)."""
+    day = {"Cache-Control": "public, max-age=86400"}
+    return FileResponse(STATIC / "favicon.png", media_type="image/png", headers=day)
 
 
 @router.get("/console", include_in_schema=False)
@@ -49,8 +57,22 @@ def signin_page(request: Request, lang: str | None = Query(None, pattern="^(zh|e
 @router.get("/console/{page}", response_class=HTMLResponse, summary="A console page: one per role")
 def console_page(page: str, request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> HTMLResponse:
     if page not in pages.PAGES or page == "signin":
+        if "text/html" in request.headers.get("accept", ""):  # a person's browser: a page, not JSON
+            return _missing(negotiate(lang, request.headers.get("accept-language")))
         raise not_found(f"console page {page[:40]!r}")
     return _page(page, request, lang)
+
+
+def _missing(lang: str) -> HTMLResponse:
+    t = catalog("console", lang)
+    html = (
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(t["page_missing"])}</title><link rel="stylesheet" href="/console/static/console.css">'
+        f'</head><body><main id="main"><h1>{escape(t["page_missing"])}</h1>'
+        f'<p><a href="/console/?lang={lang}">{escape(t["page_missing_back"])}</a></p></main></body></html>'
+    )
+    return HTMLResponse(html, status_code=404, headers={"Content-Security-Policy": pages.CSP.decode()})
 
 
 def _page(page: str, request: Request, lang: str | None) -> HTMLResponse:

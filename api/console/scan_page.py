@@ -31,14 +31,16 @@ STYLE = (
     "#verdict{color:#fff;border-radius:.75rem;padding:1rem;font-size:1.4rem}#verdict small{color:#fff}"
     "section{margin:1.2rem 0}h2{font-size:1rem;color:#57606a;margin:.2rem 0}ol{padding-left:1.2rem}"
     "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
-    "a.lang{float:right;display:inline-block;min-height:44px;padding:.6rem .2rem}"
+    "a.lang{float:right;display:inline-block;min-height:44px;min-width:44px;padding:.6rem .2rem;text-align:center}"
     "#reviews a,#carbon a{display:inline-block;min-height:44px;padding:.6rem 0}"
     "#cold-chain-alarm{background:#b42318;color:#fff;border-radius:.5rem;padding:.6rem 1rem;margin-top:.5rem}"
     "#cold-chain-alarm small{color:#fff}"
     "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}"
     "label{display:block;color:#57606a}textarea,input{font:inherit;width:100%;box-sizing:border-box;min-height:44px}"
     "button{font:inherit;min-height:44px;padding:.5rem 1rem;border:0;border-radius:4px;background:#0b5cab;color:#fff}"
-    "#recall-advice{border-left:4px solid #b42318;padding-left:.75rem}"
+    "#recall-advice,#fake-advice{border-left:4px solid #b42318;padding-left:.75rem}"
+    "#suspicious-advice{border-left:4px solid #bc4c00;padding-left:.75rem}"
+    "#product small{display:block}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()

@@ -308,6 +308,11 @@ def test_console_files_travel_gzipped_and_buttons_wait_for_the_scripts(console):
     assert "data-loading" in page and '<p id="page-loading" role="status">' in page
     css = httpx.get(url + "/console/static/console.css").text
     assert "body[data-loading] main button { pointer-events: none" in css
+    icon = httpx.get(url + "/favicon.ico")  # asked for by every page (a 404 was an error in each one's console)
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/png" and icon.content[:4] == b"\x89PNG"
+    lost = httpx.get(url + "/console/nope?lang=zh", headers={"Accept": "text/html"})  # a person's browser: a page
+    assert lost.status_code == 404 and "找不到这个页面" in lost.text and 'href="/console/?lang=zh"' in lost.text
+    assert httpx.get(url + "/console/nope").json()["error"] == "not_found"  # an API client: JSON, as before
 
 
 def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
