@@ -66,9 +66,7 @@ _OPENAPI_PARAMS = [
 
 def _params(path: dict[str, str], query: dict[str, str]) -> tuple[dict[str, str], str | None]:
     """The signature parameters (k, s, or a short code's t) and the page language, after checking every parameter."""
-    values = {("path", n): v for n, v in path.items()} | {
-        ("query", n): query.get(n) for n in ("k", "s", "t", "lang", "v")
-    }
+    values = {("path", n): v for n, v in path.items()} | {("query", n): query.get(n) for n in _QUERY}
     problems = [
         {"field": f"{where}.{name}", "reason": f"expected {_PARAMS[where, name][1]}"}
         for (where, name), v in values.items()
