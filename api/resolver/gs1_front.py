@@ -34,6 +34,8 @@ from ledger.trace.gs1 import Gs1Error, check_cset82, normalize_gtin
 from ..core.errors import ApiError
 from ..core.segments import routed_path
 from ..core.services import Services
+from .page import CSP as PAGE_CSP
+from .page import for_a_person, render
 
 #: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] (GS1 Digital Link URI syntax: each qualifier optional, in that order)
 DIGITAL_LINK = _DL = re.compile(
@@ -108,7 +110,9 @@ class ResolverFront:
                 uri = self.services().settings.resolver_url.rstrip("/") + raw + (f"?{query}" if query else "")
                 same_as = [(b"link", f'<{uri}>; rel="owl:sameAs"; title="Uncompressed GS1 Digital Link"'.encode())]
         except InvalidInput as exc:
-            await _send(send, 400, {"error": "invalid_digital_link", "detail": exc.args[0]}, scope["method"])
+            body = {"error": "invalid_digital_link", "detail": exc.args[0]}
+            html = _page_for(scope, 400, None, detail=exc.args[0])
+            await _send(send, 400, body, scope["method"], page=html)
             return
         if keys is None:
             await self.app(scope, receive, send)
@@ -127,7 +131,8 @@ class ResolverFront:
             check_query(raw_query)
         except Gs1Error as exc:
             detail = [{"field": "query", "reason": str(exc)}]
-            await _send(send, 400, {"error": "invalid_digital_link", "detail": detail}, method)
+            html = _page_for(scope, 400, None, detail=detail)
+            await _send(send, 400, {"error": "invalid_digital_link", "detail": detail}, method, page=html)
             return
         params = dict(query)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -150,13 +155,16 @@ class ResolverFront:
             return
         try:  # anyone may resolve, within the public budget per client (as scans are)
             svc.public_limiter.hit(scope["client"][0] if scope.get("client") else "unknown")
-            status, body, extra = await run_in_threadpool(_resolve, svc, keys, anchor, query, headers, wants_linkset)
+            status, body, extra, held = await run_in_threadpool(
+                _resolve, svc, keys, anchor, query, headers, wants_linkset
+            )
         except InvalidInput as exc:
-            status, body, extra = 400, {"error": "invalid_input", "detail": str(exc)}, []
+            status, body, extra, held = 400, {"error": "invalid_input", "detail": str(exc)}, [], None
         except ApiError as exc:  # over the budget: 429 with Retry-After, nothing read
-            status, body = exc.status, {"error": exc.code, "detail": exc.detail}
+            status, body, held = exc.status, {"error": exc.code, "detail": exc.detail}, None
             extra = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-        await _send(send, status, body, method, [*extra, *links])
+        html = None if wants_linkset else _page_for(scope, status, gtin, held, detail=body.get("detail"))
+        await _send(send, status, body, method, [*extra, *links], page=html)
 
 
 #: a partly compressed Digital Link: the primary key as it is, the rest compressed in one segment
@@ -199,7 +207,7 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
     with svc.sessions() as db:
         product = db.get(Product, gtin)
         if product is None:
-            return 404, {"error": "not_found", "detail": f"no links for GTIN {gtin} here"}, []
+            return 404, {"error": "not_found", "detail": f"no links for GTIN {gtin} here"}, [], None
         links = rl.links_for(db, gtin, lot, serial)
         recalled = bool(lot) and scan_facts.batch_facts(db, gtin, lot)["recall_reason"] is not None
         name = product.name
@@ -214,7 +222,7 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
     if wants_linkset:
         levels = [anchor.split("/10/")[0], anchor.split("/21/")[0], anchor][: 1 + bool(lot) + bool(serial)]
         body = rl.linkset(levels, links, default, rl.descriptions(name, lot, serial))
-        return 200, body, [(b"content-type", _linkset_type(accept)), vary, JSON_LD_CONTEXT, *listed]
+        return 200, body, [(b"content-type", _linkset_type(accept)), vary, JSON_LD_CONTEXT, *listed], None
     wanted = params.get("linkType")
     kind = rl.DEFAULT if wanted is None else rl.known_type(wanted)  # a type outside GS1's vocabulary: none here
     if kind == rl.DEFAULT:
@@ -223,17 +231,18 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         chosen = rl.choose([x for x in links if x.link_type == kind], accept, languages, params.get("context"))
     if not chosen:
         what = (wanted or "default")[:80]
-        return 404, {"error": "not_found", "detail": f"no {what} link for {anchor}"}, [vary, *listed]
+        held = (name, tuple(x for x in links if x.link_type != rl.VERIFY))  # for a person's page
+        return 404, {"error": "not_found", "detail": f"no {what} link for {anchor}"}, [vary, *listed], held
     passed = urlencode([(k, v) for k, v in query if k not in ("linkType", "context")])
     if len(chosen) > 1:
         about = rl.descriptions(name, lot, serial)[-1:]
         body = {"linkset": rl.linkset([anchor], [replace(x, level=0) for x in chosen], None, about)["linkset"],
                 "detail": "several links fit"}  # fmt: skip
-        return 300, body, [vary, *listed]
+        return 300, body, [vary, *listed], None
     href = chosen[0].href
     if passed:
         href += ("&" if "?" in href else "?") + passed
-    return 307, {"location": href}, [vary, (b"location", href.encode()), *listed]
+    return 307, {"location": href}, [vary, (b"location", href.encode()), *listed], None
 
 
 def _linkset_type(accept: str | None) -> bytes:
@@ -249,9 +258,29 @@ async def _start(send: Send, status: int, extra: list[tuple[bytes, bytes]]) -> N
     await send({"type": "http.response.start", "status": status, "headers": [*CORS, *extra]})
 
 
-async def _send(send: Send, status: int, body: dict, method: str, extra: list | None = None) -> None:
-    data = json.dumps(body, ensure_ascii=False).encode()
+def _page_for(scope: Scope, status: int, gtin: str | None, held=None, detail=None) -> bytes | None:
+    """A person's page in place of a 400 or 404's JSON (`page`), for a browser's GET or HEAD; else None.
+    `held`: (product name, its links) where the GTIN is held here."""
+    headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in (b"accept", b"accept-language")}
+    if status not in (400, 404) or scope["method"] not in ("GET", "HEAD") or not for_a_person(headers.get(b"accept")):
+        return None
+    if isinstance(detail, list):  # problems: their reasons
+        detail = "; ".join(str(p.get("reason", p)) if isinstance(p, dict) else str(p) for p in detail)
+    lang = dict(parse_qsl(scope["query_string"].decode("latin-1"))).get("lang")
+    name, links = held if held else (None, ())
+    return render(status, lang, headers.get(b"accept-language"), gtin, name, links, str(detail or ""))
+
+
+async def _send(
+    send: Send, status: int, body: dict, method: str, extra: list | None = None, page: bytes | None = None
+) -> None:
+    """The JSON answer, or `page` (HTML, for a person's browser) with the same status and headers."""
     extra = list(extra or [])
+    if page is not None:
+        data = page
+        extra += [(b"content-type", b"text/html; charset=utf-8"), (b"content-security-policy", PAGE_CSP)]
+    else:
+        data = json.dumps(body, ensure_ascii=False).encode()
     if not any(k == b"content-type" for k, _ in extra):
         extra.append((b"content-type", b"application/json"))
     extra.append((b"content-length", str(len(data)).encode()))

@@ -58,6 +58,18 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
         assert r.status_code == 400 and r.json()["error"] == "invalid_digital_link", bad
     # nothing registered for the product: no default link
     assert c.get(f"/01/{gtin}", follow_redirects=False).status_code == 404
+    # ... and a phone's browser reads a page saying what the code is, not JSON (same status)
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-CN,zh;q=0.9"}
+    r = c.get(f"/01/{gtin}", headers=browser, follow_redirects=False)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "不是某一件商品" in r.text and f"GTIN {gtin}" in r.text and "default-src 'none'" in r.headers[
+        "content-security-policy"]  # fmt: skip
+    r = c.get("/01/09506000134352?lang=en", headers=browser)  # a GTIN nobody registered here
+    assert r.status_code == 404 and "Product not registered here" in r.text and "09506000134352" in r.text
+    r = c.get(wrong + "?lang=en", headers=browser)
+    assert r.status_code == 400 and "not a valid product code" in r.text and "check digit" in r.text, r.text
+    r = c.get(f"/01/{gtin}?linkType=linkset", headers=browser)  # a linkset: as asked, not a page
+    assert r.status_code == 200 and r.headers["content-type"] == "application/linkset+json"
     # merchants register links for their own products only
     pip_zh = link(c, a, gtin, linkType="gs1:pip", href="https://brand.example/zh/tea", title="产品信息",
                   hreflang=["zh"], type="text/html")  # fmt: skip
@@ -75,6 +87,8 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
         c, a, gtin, linkType="gs1:certificationInfo", href="https://cert.example/tea/AJ-7", title="Organic", lot="AJ-7"
     )
     link(c, a, gtin, linkType="gs1:recallStatus", href="https://brand.example/recall/AJ-7", title="Recall", lot="AJ-7")
+    r = c.get(f"/01/{gtin}?linkType=gs1:recipeInfo&lang=en", headers=browser)  # no such link: the ones there are
+    assert r.status_code == 404 and 'href="https://brand.example/zh/tea"' in r.text and "Brewing, B" in r.text
     b = login(c, members["merchant_b"])
     refused = c.post(f"/v1/products/{gtin}/links", json={"linkType": "gs1:pip", "href": "https://x.example/",
                                                          "title": "Not mine"}, headers=b)  # fmt: skip
