@@ -93,9 +93,7 @@ def _consortium(root: Path) -> dict[str, float]:
                     tail = chain_tail(connect(net.nodes["carrier"].url))
                 finally:
                     hosts.heal()
-                carrier = connect(net.nodes["carrier"].url)
-                for org in ("platform", "brand", "regulator"):  # redialled now, not on geth's timer
-                    carrier.provider.make_request("admin_addPeer", [net.nodes[org].enode])
+                net.redial("carrier", ["platform", "brand", "regulator"])  # now, not on geth's timer
                 net.settle(list(ORGS), 60, above=tail[0])  # a node left behind by a stale link is redialled
                 out["consortium.partition_reorg_depth"] = dropped(tail, connect(platform.url))
             for name, n in lost_and_duplicated(connect(platform.url), dep, load.acked).items():

@@ -267,9 +267,7 @@ class Soak:
         finally:
             self.hosts.heal()
         healed = time.monotonic()
-        carrier = connect(self.net.nodes["carrier"].url)
-        for org in others:  # redialled now, not on geth's timer
-            carrier.provider.make_request("admin_addPeer", [self.net.nodes[org].enode])
+        self.net.redial("carrier", others)  # now, not on geth's timer
         self.net.settle(list(ORGS), 120, above=tail[0])  # a node left behind by a stale link is redialled
         fault["reorg_depth"] = dropped(tail, connect(self.net.nodes["platform"].url))
         fault["detail"] = f"the carrier's host cut off from the validators for {DOWN_S['partition_carrier']} s"

@@ -47,6 +47,27 @@ def tie(heads: dict[str, Head]) -> tuple[Head, list[str]] | None:
     return winner, sorted(n for n, h in heads.items() if h.td == heaviest and h.hash != winner.hash)
 
 
+class Watch:
+    """When each node's head last moved, to find the ones left behind on a chain that moves on."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, tuple[Head, float]] = {}
+
+    def behind(self, heads: dict[str, Head], now: float, patience: float) -> list[str]:
+        """Nodes whose head has not moved for `patience` s while another node's is heavier: their
+        links to the heavier chain are gone (after a healed partition geth redials only on its own
+        timer, ~35 s), and the others sealing on meanwhile hide it from a check for a still network.
+        Each is named again only after as long again."""
+        for n, h in heads.items():
+            if n not in self._since or self._since[n][0] != h:
+                self._since[n] = (h, now)
+        heaviest = max((h.td for h in heads.values()), default=0)
+        late = [n for n, (h, t) in self._since.items() if n in heads and h.td < heaviest and now - t > patience]
+        for n in late:
+            self._since[n] = (heads[n], now)
+        return late
+
+
 def shared_ancestor(loser: Web3, winner: Web3, below: int, depth: int = 64) -> int:
     """The highest block at or below `below` both nodes have the same."""
     for n in range(below, max(-1, below - depth), -1):

@@ -254,7 +254,7 @@ class Network(GethProcesses):
         on the losing branch are rewound to the block they share with the winner and redial its
         nodes, from which they fetch it. The agreed head and the nodes rewound."""
         deadline, patience, rewound = time.monotonic() + wait_s, 4 * self.period_s + 3, []
-        seen, since = None, time.monotonic()
+        seen, since, watch = None, time.monotonic(), stall.Watch()
         while time.monotonic() < deadline:
             heads = self.weighed_heads(orgs)
             if len(heads) == len(orgs) and len({h.hash for h in heads.values()}) == 1:
@@ -262,15 +262,12 @@ class Network(GethProcesses):
                     return (h.number, h.hash.removeprefix("0x")), rewound
             elif heads != seen:
                 seen, since = heads, time.monotonic()
-            elif break_ties and time.monotonic() - since > patience:
-                if found := stall.tie(heads):
-                    rewound += self._rewind_to(found[0], [o for o, h in heads.items() if h == found[0]], found[1])
-                else:  # one heaviest head, which the others did not fetch: their links to it are gone
-                    heaviest = max(h.td for h in heads.values())
-                    heavy = [o for o, h in heads.items() if h.td == heaviest]
-                    for org in (o for o in heads if o not in heavy):
-                        self._redial(connect(self.nodes[org].url), heavy)
+            elif break_ties and time.monotonic() - since > patience and (found := stall.tie(heads)):
+                rewound += self._rewind_to(found[0], [o for o, h in heads.items() if h == found[0]], found[1])
                 seen, since = None, time.monotonic()
+            # a node still while a heavier chain moves on (or stands) without it: its links to it are gone
+            for org in watch.behind(heads, time.monotonic(), patience) if break_ties else ():
+                self.redial(org, [o for o, h in heads.items() if h.td > heads[org].td])
             time.sleep(0.25)
         heads = {o: (h.number, h.hash.removeprefix("0x")) for o, h in (seen or {}).items()}
         raise NodeUnavailable(f"nodes {', '.join(orgs)} did not agree on a head within {wait_s:.0f} s: {heads}")
@@ -280,12 +277,14 @@ class Network(GethProcesses):
         for org in losers:
             w3 = connect(self.nodes[org].url)
             stall.rewind(w3, stall.shared_ancestor(w3, judge, min(winner.number, w3.eth.block_number)))
-            self._redial(w3, winners)
+            self.redial(org, winners)
         return losers
 
-    def _redial(self, w3, orgs: list[str]) -> None:
-        """A new connection from `w3`'s node to each of `orgs`' nodes makes geth compare heads and
-        fetch the heavier chain at once."""
+    def redial(self, org: str, orgs: list[str]) -> None:
+        """A new connection from `org`'s node to each of `orgs`' nodes (a stale one dropped first:
+        adding a peer geth still holds does nothing) makes geth compare heads and fetch the heavier
+        chain at once."""
+        w3 = connect(self.nodes[org].url)
         for other in orgs:
             w3.provider.make_request("admin_removePeer", [self.nodes[other].enode])
             w3.provider.make_request("admin_addPeer", [self.nodes[other].enode])
