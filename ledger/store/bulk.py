@@ -1,5 +1,6 @@
 """Many rows inserted in a session's own transaction as `session.execute(insert(table), rows)`
-inserts them, with less work a row on SQLite.
+inserts them, with less work a row on SQLite (and an UPDATE run over many rows' parameters, as
+`session.execute(update(...), rows)` runs it: `execute_many`).
 
 SQLAlchemy's executemany builds each row's parameters through its compiled statement; a capture of
 500 events writes ~3,000 rows. On SQLite the statement here is compiled once per table and set of
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Executable, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,3 +58,27 @@ def _statement(dialect, table: Table, keys: tuple[str, ...]) -> _Compiled | None
             same = sorted(names) == sorted(keys) and not compiled.literal_execute_params
             _compiled[key] = (compiled.string, names, processors) if same else None
     return _compiled[key]
+
+
+def execute_many(db: Session, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+    """`db.execute(statement, rows)` (an UPDATE or DELETE whose bind parameters the rows name; values
+    fixed in the statement stay as they are); on SQLite straight to the driver's `executemany`, each
+    value through its type's bind processor (an anchor's 1,000 events: ~4x less CPU than the ORM's)."""
+    if not rows:
+        return
+    conn = db.connection()
+    if conn.dialect.name != "sqlite":
+        db.execute(statement, list(rows))
+        return
+    compiled = statement.compile(dialect=conn.dialect)
+    binds = [(n, compiled.binds[n]) for n in compiled.positiontup or ()]
+    fixed = {n: b.value for n, b in binds if n not in rows[0]}
+    procs = [(n, b.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)) for n, b in binds]
+    params = [tuple((row | fixed)[n] if p is None else p((row | fixed)[n]) for n, p in procs) for row in rows]
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(compiled.string, params)
+    except conn.dialect.dbapi.IntegrityError as exc:
+        raise IntegrityError(compiled.string, None, exc) from exc
+    finally:
+        cursor.close()

@@ -1,5 +1,6 @@
 """`ledger.store.bulk.insert_rows` (the capture's inserts on SQLite, straight to the driver) stores
-exactly what SQLAlchemy's executemany stores, in the session's own transaction; on a real SQLite
+exactly what SQLAlchemy's executemany stores, in the session's own transaction, and `execute_many`
+(an anchor's update of its events) changes exactly what SQLAlchemy's does; on a real SQLite
 database migrated as the API's."""
 
 from __future__ import annotations
@@ -7,11 +8,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 
-from ledger.store.bulk import insert_rows
+from ledger.store.bulk import execute_many, insert_rows
 from ledger.store.db import make_engine, migrate, session_factory
-from ledger.store.models import EpcisEpc, EpcisEvent, EventCompleteness
+from ledger.store.models import EpcisAnchor, EpcisEpc, EpcisEvent, EventCompleteness
 
 TABLES = (EpcisEvent.__table__, EpcisEpc.__table__, EventCompleteness.__table__)
 
@@ -77,3 +78,37 @@ def test_insert_rows_writes_in_the_sessions_transaction(tmp_path):
         assert db.scalar(select(func.count()).select_from(EpcisEvent)) == 39  # seen in the transaction
         db.rollback()
         assert db.scalar(select(func.count()).select_from(EpcisEvent)) == 0  # and gone with it
+
+
+def test_execute_many_updates_what_sqlalchemy_updates(tmp_path):
+    """An anchor's update: a value fixed in the statement, two the rows name, a condition that
+    leaves a row already taken alone; same rows after both paths, in the session's transaction."""
+    engines = [make_engine(f"sqlite:///{tmp_path / name}.sqlite3") for name in ("core", "bulk")]
+    events, rows = EpcisEvent.__table__, _rows()[0][1]  # (their record times once for both)
+    when = datetime.now(UTC)
+    for engine, run in zip(engines, (lambda db, st, rows: db.execute(st, rows), execute_many), strict=True):
+        migrate(engine)
+        with session_factory(engine)() as db:
+            insert_rows(db, events, rows)
+            taken = EpcisAnchor(root="0x" + "11" * 32, leaf_count=1, tx_hash="0x1", block_number=1,
+                                submitter="0x" + "ab" * 20, anchored_at=when)  # fmt: skip
+            db.add(taken)
+            db.flush()
+            db.execute(update(EpcisEvent).where(EpcisEvent.id == 7).values(anchor_id=taken.id, leaf_index=0))
+            anchor = EpcisAnchor(root="0x" + "22" * 32, leaf_count=30, tx_hash="0x2", block_number=2,
+                                 submitter="0x" + "ab" * 20, anchored_at=when)  # fmt: skip
+            db.add(anchor)
+            db.flush()
+            statement = (
+                update(events)
+                .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
+                .values(anchor_id=anchor.id, leaf_index=bindparam("idx"))
+            )
+            run(db, statement, [{"eid": eid, "idx": i} for i, eid in enumerate(range(1, 31))])
+            assert db.scalar(select(func.count()).where(events.c.anchor_id == anchor.id)) == 29  # seen in it
+            db.commit()
+    core, bulk = (_stored(e) for e in engines)
+    assert bulk == core
+    with engines[1].connect() as conn:
+        assert conn.execute(text("SELECT anchor_id, leaf_index FROM epcis_events WHERE id IN (7, 8)")).all() == [
+            (1, 0), (2, 7)]  # fmt: skip

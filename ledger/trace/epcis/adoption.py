@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from ledger.chain.deploy import Deployment
+from ledger.store.bulk import execute_many
 from ledger.store.locks import one_writer
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace.merkle import MerkleTree
@@ -85,7 +86,8 @@ def attach(db: Session, anchor: EpcisAnchor, rows: list) -> bool:
     with one_writer(db):
         db.add(anchor)
         db.flush()
-        db.execute(
+        execute_many(
+            db,
             update(events)
             .where(events.c.id == bindparam("eid"), events.c.anchor_id.is_(None))
             .values(anchor_id=anchor.id, leaf_index=bindparam("idx")),
