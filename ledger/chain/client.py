@@ -23,6 +23,7 @@ from ledger.config import env
 from ledger.errors import LedgerError, NodeUnavailable
 from ledger.paths import consortium, network_urls
 
+from .chain_id_once import ChainIdOnce
 from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
@@ -63,6 +64,7 @@ def connect(url: str | None = None, timeout: float = 10.0) -> Web3:
     )
     w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    w3.middleware_onion.inject(ChainIdOnce, name="chain_id_once", layer=0)  # (outermost)
     try:
         _ = w3.eth.chain_id
     except Exception as exc:  # noqa: BLE001 - refused, timeout, not JSON-RPC: all mean "no node"
