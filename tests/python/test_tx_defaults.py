@@ -68,3 +68,41 @@ def test_a_write_whose_storage_moves_before_it_is_mined_still_goes_through(deplo
     assert receipt["gasUsed"] > estimate + 15_000, (receipt["gasUsed"], estimate)  # the estimate fell short
     assert receipt["status"] == 1 and sent["gas"] <= w3.eth.get_block("latest")["gasLimit"]
     assert token.functions.balanceOf(x.address).call() == 1
+
+
+def test_the_chain_id_is_asked_once_per_connection_not_around_every_call(chain_node, deployment):
+    """web3's validation middleware asked `eth_chainId` before and after every call and estimate;
+    a connection asks it once (`ChainIdOnce`), and calls still answer as before."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+    from urllib.request import Request, urlopen
+
+    asked: list[str] = []
+
+    class Relay(BaseHTTPRequestHandler):  # counts the methods on their way to the real node
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            asked.append(json.loads(body)["method"])
+            answer = urlopen(Request(chain_node.url, body, {"Content-Type": "application/json"})).read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w3 = connect(f"http://127.0.0.1:{server.server_port}")
+        dep, _ = deployment
+        membership = w3.eth.contract(dep.contract("Membership").address, abi=dep.contract("Membership").abi)
+        platform = dev_accounts(20)[dep.manifest["members"]["platform"]["account_index"]]
+        roles = [membership.functions.rolesOf(platform.address).call() for _ in range(10)]
+        assert roles == [dep.contract("Membership").functions.rolesOf(platform.address).call()] * 10 and roles[0] > 0
+        assert asked.count("eth_call") == 10 and asked.count("eth_chainId") == 1, asked
+    finally:
+        server.shutdown()
