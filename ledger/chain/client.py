@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger.config import env
@@ -27,7 +27,7 @@ from .chain_id_once import ChainIdOnce
 from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
-from .submission import NonceTaken, TransactionRejected, send_raw
+from .submission import NonceTaken, TransactionRejected, send_raw, too_big_for_a_block
 from .tx_defaults import build_transaction, with_headroom
 
 NONCE_ATTEMPTS = 5
@@ -204,6 +204,8 @@ class Sender:
                     tx = build_transaction(self.w3, fn, params)
                 except (ContractCustomError, ContractLogicError) as exc:
                     raise self._failure(exc) from None
+                except Web3RPCError as exc:  # a write no block can hold is the caller's to split (a 422)
+                    raise too_big_for_a_block(self.w3, exc) or exc from None
                 if gas is None:
                     tx["gas"] = with_headroom(self.w3, tx["gas"])
                 # the nonce last, just before signing: the window another writer of the key

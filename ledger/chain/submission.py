@@ -10,12 +10,13 @@ transaction is in the pool, and its hash is the answer. Wording of geth, Besu an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eth_utils import keccak
 from web3.exceptions import Web3RPCError
 
-from ledger.errors import Conflict
+from ledger.errors import Conflict, InvalidInput
 
 ALREADY_KNOWN = ("already known", "already imported", "known transaction")
 NONCE_CLASH = ("nonce too low", "replacement transaction underpriced", "replacement underpriced", "nonce too high")
@@ -27,6 +28,25 @@ class TransactionRejected(Conflict):
 
 class NonceTaken(TransactionRejected):
     """The transaction's nonce is spent or held by another pending transaction of the same key."""
+
+
+class TooBigForABlock(InvalidInput):
+    """The write needs more gas than a block holds: no block will ever take it as it is."""
+
+
+_ALLOWANCE = re.compile(r"exceeds (?:allowance|block gas limit)\D{0,4}(\d+)", re.I)
+
+
+def too_big_for_a_block(w3: Any, exc: Web3RPCError) -> TooBigForABlock | None:
+    """A node's estimate that found no gas allowance enough (geth and anvil: "gas required exceeds
+    allowance (N)"), where the allowance is the block's gas limit: the write is too big for any
+    block, and the caller's to split. An allowance below it is the sender's balance (its key cannot
+    pay): not the caller's doing, so None, as for any other error."""
+    reason = node_reason(exc)
+    m = _ALLOWANCE.search(reason)
+    if m is None or int(m.group(1)) < int(w3.eth.get_block("latest")["gasLimit"]):
+        return None
+    return TooBigForABlock(f"the write needs more gas than a block of this chain holds ({reason}); send it in parts")
 
 
 def node_reason(exc: Web3RPCError) -> str:
