@@ -14,9 +14,10 @@ from requests.exceptions import RequestException
 from sqlalchemy.exc import IntegrityError, InterfaceError, InvalidatePoolError
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from web3.exceptions import Web3RPCError
 
 from ledger.chain.client import TransactionFailed
-from ledger.chain.submission import TransactionRejected
+from ledger.chain.submission import TransactionRejected, node_reason
 from ledger.errors import (
     Conflict,
     Forbidden,
@@ -125,6 +126,8 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
         return 409, _body("conflict", "another request wrote the same record at the same moment; read it again"), None
     if isinstance(exc, RequestException):  # the chain node did not answer a read in time
         return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
+    if isinstance(exc, Web3RPCError):  # the node refused a question of ours (its key cannot pay, ...): not the caller's
+        return 503, _body("node_refused", f"the chain node refused: {node_reason(exc)}"), {"Retry-After": "5"}
     if isinstance(exc, TransactionRejected):  # the node refused it before it ran (a nonce clash, ...)
         return 409, _body("transaction_rejected", str(exc)), None
     if isinstance(exc, TransactionFailed):
@@ -178,7 +181,7 @@ def install(app: FastAPI) -> None:
             return JSONResponse(body, status, headers=headers, media_type=kind)
         return JSONResponse(status_code=status, content=body, headers=headers)
 
-    unavailable = (DatabaseUnavailable, InterfaceError, InvalidatePoolError, RequestException)
+    unavailable = (DatabaseUnavailable, InterfaceError, InvalidatePoolError, RequestException, Web3RPCError)
     for known in (
         ApiError,
         RequestValidationError,

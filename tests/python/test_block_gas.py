@@ -51,3 +51,11 @@ def test_a_write_bigger_than_a_block_is_a_422_and_nothing_is_sent(small_blocks):
     ):
         found = too_big_for_a_block(w3, Web3RPCError(said, rpc_response={"error": {"code": -32000, "message": said}}))
         assert isinstance(found, TooBigForABlock) is too_big, said
+
+
+def test_any_other_refusal_of_the_node_is_a_503_that_says_so_not_a_500():
+    """A question of ours the node refuses (the operator's key cannot pay for gas, ...) is no fault
+    of the caller's, and no crash of ours: a 503 with the node's words, to retry once it is mended."""
+    said = "insufficient funds for gas * price + value: balance 0, tx cost 21000"
+    status, body, headers = error_answer(Web3RPCError(said, rpc_response={"error": {"code": -32000, "message": said}}))
+    assert status == 503 and body["error"] == "node_refused" and said in body["detail"] and headers["Retry-After"]
