@@ -281,6 +281,8 @@ async def _send(
         extra += [(b"content-type", b"text/html; charset=utf-8"), (b"content-security-policy", PAGE_CSP)]
     else:
         data = json.dumps(body, ensure_ascii=False).encode()
+    if status in (400, 404) and not any(k == b"vary" for k, _ in extra):  # a page or JSON, by Accept
+        extra.append((b"vary", b"Accept, Accept-Language"))
     if not any(k == b"content-type" for k, _ in extra):
         extra.append((b"content-type", b"application/json"))
     extra.append((b"content-length", str(len(data)).encode()))

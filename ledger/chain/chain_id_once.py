@@ -2,8 +2,9 @@
 
 web3's validation middleware checks a call's or an estimate's chain id against the node's, and
 asks the node for it (`eth_chainId`) both when the request leaves and when the answer comes back:
-every `eth_call` and `eth_estimateGas` was three round trips (py-spy, the API under a capture's
-load: a member's roles read on every request took 10 ms, two thirds of it asking the chain id).
+every `eth_call` and `eth_estimateGas` was three round trips, two of them the chain id (py-spy, the
+API under a capture's load: a member's roles, read on every request, ~10 ms a request; 200 calls
+on anvil took 0.71 s, 0.37 s with the chain id kept).
 A network's chain id does not change while a node serves it, so the first answer is kept and
 given again; an error is not kept (the next ask goes to the node)."""
 

@@ -66,6 +66,7 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
         "content-security-policy"]  # fmt: skip
     r = c.get("/01/09506000134352?lang=en", headers=browser)  # a GTIN nobody registered here
     assert r.status_code == 404 and "Product not registered here" in r.text and "09506000134352" in r.text
+    assert r.headers["vary"] == "Accept, Accept-Language"  # a cache keeps the page and the JSON apart
     r = c.get(wrong + "?lang=en", headers=browser)
     assert r.status_code == 400 and "not a valid product code" in r.text and "check digit" in r.text, r.text
     r = c.get(f"/01/{gtin}?linkType=linkset", headers=browser)  # a linkset: as asked, not a page
