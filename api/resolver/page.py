@@ -20,7 +20,7 @@ from ledger.trace.resolver_links import Link
 
 STYLE = (
     'body{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}'
-    "main{max-width:34rem;margin:auto;padding:1rem}h1{font-size:1.3rem}small{color:#57606a}"
+    "main{max-width:34rem;margin:auto;padding:1rem}h1{font-size:1.3rem}h2{font-size:1rem;color:#57606a}small{color:#57606a}"
     "code{word-break:break-all}li a{display:inline-block;min-height:44px;padding:.6rem 0}"
     "#advice{border-left:4px solid #9a6700;padding-left:.75rem}"
 )

@@ -37,11 +37,16 @@ def insert_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
         return
     sql, names, processors = found
     pairs = tuple(zip(names, processors, strict=True))
-    params = [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows]
+    _executemany(conn, sql, [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows])
+
+
+def _executemany(conn: Any, sql: str, params: list[tuple[Any, ...]]) -> None:
+    """The driver's `executemany` on the session's connection; a constraint broken raises
+    SQLAlchemy's IntegrityError, as its own path raises it."""
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.executemany(sql, params)
-    except conn.dialect.dbapi.IntegrityError as exc:  # as SQLAlchemy's own path raises it
+    except conn.dialect.dbapi.IntegrityError as exc:
         raise IntegrityError(sql, None, exc) from exc
     finally:
         cursor.close()
@@ -74,11 +79,5 @@ def execute_many(db: Session, statement: Executable, rows: Sequence[dict[str, An
     binds = [(n, compiled.binds[n]) for n in compiled.positiontup or ()]
     fixed = {n: b.value for n, b in binds if n not in rows[0]}
     procs = [(n, b.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)) for n, b in binds]
-    params = [tuple((row | fixed)[n] if p is None else p((row | fixed)[n]) for n, p in procs) for row in rows]
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(compiled.string, params)
-    except conn.dialect.dbapi.IntegrityError as exc:
-        raise IntegrityError(compiled.string, None, exc) from exc
-    finally:
-        cursor.close()
+    params = [tuple(row[n] if p is None else p(row[n]) for n, p in procs) for row in (r | fixed for r in rows)]
+    _executemany(conn, compiled.string, params)
