@@ -81,6 +81,11 @@ class Skipped(BaseModel):
     order_id: str
     status: str
     due_at: datetime | None = Field(description="when it becomes due; none while disputed or once closed")
+    final_at_block: int | None = Field(
+        None,
+        description="due, but its last change (escrow, delivery, refund) is not final yet: settled once this block "
+        "is sealed (null while that transaction is in no block)",
+    )
 
 
 class SettleOut(BaseModel):

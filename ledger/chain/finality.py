@@ -74,6 +74,36 @@ def confirmations(n: int) -> int:
     return 0 if n == 1 else max(partition_reorg_bound(n), RACE_DEPTH)
 
 
+_DEPTHS: dict[str, tuple[float, int]] = {}  # node's URL -> (when asked, confirmations)
+DEPTH_ASKED_EVERY_S = 30.0  # governance changes the signers rarely; a stale count errs for at most this long
+
+
+def depth_of(w3: Web3) -> int:
+    """The confirmations a block of `w3`'s chain needs before it is final: `LEDGER_CONFIRMATIONS`,
+    else `confirmations(n)` for the chain's n Clique signers (asked again every 30 s). A node that
+    answers no Clique signers is anvil (one node, no reorg: 0) or a chain whose signers we cannot
+    count, which gets the depth a connected network's races reach (`RACE_DEPTH`)."""
+    configured = _positive_int("LEDGER_CONFIRMATIONS", None)
+    if configured is not None:
+        return configured
+    node = str(getattr(w3.provider, "endpoint_uri", None) or id(w3))
+    known = _DEPTHS.get(node)
+    if known is None or time.monotonic() - known[0] > DEPTH_ASKED_EVERY_S:
+        signers = w3.provider.make_request("clique_getSigners", []).get("result")
+        if signers:
+            depth = confirmations(len(signers))
+        else:
+            client = str(w3.provider.make_request("web3_clientVersion", []).get("result") or "")
+            depth = 0 if client.lower().startswith("anvil") else RACE_DEPTH
+        known = _DEPTHS[node] = (time.monotonic(), depth)
+    return known[1]
+
+
+def final_block(w3: Web3) -> int:
+    """The newest block of `w3`'s chain that is final (`depth_of` blocks on top of it); -1 if none is."""
+    return int(w3.eth.block_number) - depth_of(w3)
+
+
 def wait_final(w3: Web3, tx_hash: bytes, depth: int, timeout: float = 60) -> int:
     """Wait until the transaction's block is on `w3`'s chain with `depth` blocks on top; its block
     number. A receipt from a block a reorg dropped does not count: the write is final where it was

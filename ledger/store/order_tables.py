@@ -47,6 +47,8 @@ class SettlementSlot(Base):
     __tablename__ = "settlement_slots"
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     holder: Mapped[str | None] = mapped_column(String(66), nullable=True, unique=True)
+    #: the block of the transaction that freed it (settled, refunded): reused once that block is final
+    freed_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class CommissionRule(Base):

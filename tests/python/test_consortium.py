@@ -419,7 +419,7 @@ def test_an_order_batch_lives_its_whole_life_on_the_consortium(net, api, consort
     time.sleep(3)
     ids = [o["order_id"] for o in orders]
     done = c.post("/v1/orders/settle", json={"order_ids": ids}, headers=platform).json()
-    for _ in range(5):  # the next block may not be sealed past the window yet
+    for _ in range(20):  # the next block may not be sealed past the window, nor the deliveries final, yet
         if not done["skipped"]:
             break
         time.sleep(1)

@@ -1,5 +1,6 @@
-"""The platform's settlement slots: freed slots are reused first, new ones start at the chain's
-high-water mark, and two writers never hold one slot (SQLite and PostgreSQL)."""
+"""The platform's settlement slots: freed slots are reused first (once the block that freed them
+is final), new ones start at the chain's high-water mark, and two writers never hold one slot
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,24 @@ def db(request, tmp_path):
 def test_freed_slots_are_reused_and_new_ones_respect_the_floor(db):
     with db() as s:
         assert take_slots(s, ["a", "b", "c"], floor=5) == [5, 6, 7]
-        free_slots(s, ["a", "c"])
+        free_slots(s, ["a", "c"], None)
         s.commit()
         assert take_slots(s, ["d", "e", "f"]) == [5, 7, 8]
         mark_foreign(s, 9)
         assert take_slots(s, ["g"]) == [10]
+
+
+def test_a_freed_slot_waits_until_the_block_that_freed_it_is_final(db):
+    """Settled in block 40 and reused at once, a reorg could put the new escrow into the chain before
+    that settlement (sent by another key, or skipping the order there): the escrow would revert."""
+    with db() as s:
+        assert take_slots(s, ["a", "b"], final=30) == [1, 2]
+        free_slots(s, ["a"], 40)  # settled in block 40
+        free_slots(s, ["b"], 38)
+        s.commit()
+        assert take_slots(s, ["c"], final=37) == [3]  # neither is final: a new slot
+        assert take_slots(s, ["d", "e"], final=39) == [2, 4]  # block 38 is final, 40 not yet
+        assert take_slots(s, ["f"], final=40) == [1]
 
 
 def test_concurrent_writers_never_share_a_slot(db):

@@ -6,8 +6,12 @@ settlement slots its open orders hold, and an order row read back as the terms t
   Losing it loses nothing on chain: stored orders keep their salts; only new keys could no
   longer be derived the same way.
 - Slots are taken with a conditional update (`holder IS NULL`), so two writers never share one;
-  a slot is freed when its order is settled or refunded, and reused by the next escrow. A slot the
-  chain reports in use (`SlotInUse`: other books on the same account) is marked foreign for good.
+  a slot is freed when its order is settled or refunded, and reused by a later escrow once the
+  transaction that freed it is final. (Reused at once, a reorg could put the escrow into the chain
+  before the settlement that emptied its slot, sent by another key or skipped there: the
+  escrow, already answered, reverted with `SlotInUse`, seen in `make bench` on the consortium.)
+  A slot the chain reports in use (`SlotInUse`: other books on the same account) is marked foreign
+  for good.
 """
 
 from __future__ import annotations
@@ -43,19 +47,18 @@ def order_secret() -> bytes:
     return cached[1]
 
 
-def take_slots(db: DbSession, holders: list[str], floor: int = 1) -> list[int]:
-    """A free slot for each holder (an order key), reusing freed ones first, new ones numbered from
-    at least `floor` (the chain's high-water mark for the payer, so a second set of books on the
-    same account does not start over); committed at once so concurrent writers see them taken."""
+def take_slots(db: DbSession, holders: list[str], floor: int = 1, final: int | None = None) -> list[int]:
+    """A free slot for each holder (an order key), reusing freed ones first (only those freed in
+    block `final` or before, when given: the newest final block), new ones numbered from at least
+    `floor` (the chain's high-water mark for the payer, so a second set of books on the same account
+    does not start over); committed at once so concurrent writers see them taken."""
     got = _slots_held(db, holders)  # a retry after an unknown outcome lands in the slots it took then
     wanted = [h for h in holders if h not in got]
+    reusable = SettlementSlot.holder.is_(None)
+    if final is not None:
+        reusable &= SettlementSlot.freed_block.is_(None) | (SettlementSlot.freed_block <= final)
     free = list(
-        db.scalars(
-            select(SettlementSlot.slot)
-            .where(SettlementSlot.holder.is_(None))
-            .order_by(SettlementSlot.slot)
-            .limit(len(wanted))
-        )
+        db.scalars(select(SettlementSlot.slot).where(reusable).order_by(SettlementSlot.slot).limit(len(wanted)))
     )
     if free and wanted:  # one conditional update; a slot another writer took meanwhile keeps its holder
         chosen = dict(zip(free, wanted, strict=False))
@@ -126,10 +129,12 @@ def mark_foreign(db: DbSession, slot: int) -> None:
     db.commit()
 
 
-def free_slots(db: DbSession, holders: list[str]) -> None:
-    """Free the slots of these order keys (settled, refunded, or never escrowed); the caller commits."""
+def free_slots(db: DbSession, holders: list[str], block: int | None) -> None:
+    """Free the slots of these order keys (settled, refunded, or never escrowed) by the transaction
+    mined in `block` (None: none was, reusable at once); the caller commits."""
     if holders:
-        db.execute(update(SettlementSlot).where(SettlementSlot.holder.in_(holders)).values(holder=None))
+        gone = SettlementSlot.holder.in_(holders)
+        db.execute(update(SettlementSlot).where(gone).values(holder=None, freed_block=block))
 
 
 def referrals(o: Order) -> list[tuple[str, int]]:

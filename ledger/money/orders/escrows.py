@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
+from ledger.chain.finality import final_block
 from ledger.money.orders import settlement
 from ledger.money.orders.books import free_slots, mark_foreign, take_slots
 from ledger.money.orders.terms import OrderTerms
@@ -39,7 +40,7 @@ def escrow_with_slots(
     floor = int(dep.contract("OrderSettlement").functions.slotHighWater(platform.address).call())
     for attempt in range(3):
         rates = settlement.referral_rates(dep, rule["referral_bps"], referring)
-        slots = take_slots(db, holders, max(floor, 1))
+        slots = take_slots(db, holders, max(floor, 1), final_block(dep.w3))
         terms = [
             OrderTerms(
                 key=k,
@@ -61,7 +62,7 @@ def escrow_with_slots(
             # one was simulated): if the slots hold this very batch, that attempt's answer was lost
             if exc.error in ("SlotInUse", None) and (earlier := settlement.escrowed_before(dep, terms)) is not None:
                 return earlier, terms
-            free_slots(db, holders)
+            free_slots(db, holders, exc.block)
             db.commit()
             if exc.error not in ("SlotInUse", "ReferralAboveTerms") or attempt == 2:
                 raise
