@@ -48,15 +48,20 @@ def escrows_moved(dep: Deployment, escrow_txs: Sequence[str], failed: Transactio
 
 
 def after_reorg(dep: Deployment, escrow_txs: Sequence[str], send: Callable[[], Any], settling: bool = False) -> Any:
-    """`send()`; once more if it failed because a reorg had moved the orders' escrows, or (with
-    `settling`) if it was mined and reverted: a settlement's gas is estimated on the newest block,
-    where an order whose delivery a reorg moved a block later is not due yet and skipped cheaply;
-    sealed a block or two later it is due, costs its split, and the batch ran out of gas (seen in
-    the bench with a validator down). Settling again skips what was settled."""
-    try:
-        return send()
-    except TransactionFailed as exc:
-        if not (settling and exc.error is None and exc.block is not None) and not escrows_moved(dep, escrow_txs, exc):
-            raise
-        log.warning("a reorg had moved the escrow of an order (%s); the step is sent again", exc)
-    return send()
+    """`send()`; again (at most `ATTEMPTS` in all: a reorg may follow a reorg) if it failed because
+    a reorg had moved the orders' escrows, or (with `settling`) if it was mined and reverted: a
+    settlement's gas is estimated on the newest block, where an order due only by the next block's
+    time is skipped cheaply; sealed in that block it is due, costs its split, and the batch ran out
+    of gas (seen in the bench). Settling again skips what was settled."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return send()
+        except TransactionFailed as exc:
+            again = (settling and exc.error is None and exc.block is not None) or escrows_moved(dep, escrow_txs, exc)
+            if not again or attempt == ATTEMPTS:
+                raise
+            log.warning("a reorg had moved the escrow of an order (%s); the step is sent again", exc)
+    raise AssertionError("unreachable")
+
+
+ATTEMPTS = 3
