@@ -207,15 +207,28 @@ class Load:
                 self.acked["escrowed"].update(keys.values())
                 deliveries = [{"order_id": o["order_id"], "epcis_event": "0x" + "cd" * 32} for o in orders]
                 ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=self.headers["logistics"]))
-                ids = [o["order_id"] for o in orders]
-                for _ in range(60):  # the return window (1 s) runs from the delivery's block
-                    time.sleep(1.0)
+                ids, skipped = [o["order_id"] for o in orders], None
+                for _ in range(60):
+                    self._until_settleable(skipped)
                     done = ok(c.post("/v1/orders/settle", json={"order_ids": ids}, headers=self.headers["platform"]))
                     settled[0] += len(done["settled"])
                     self.acked["settled"].update(keys[x["order_id"]] for x in done["settled"])
-                    ids = [s["order_id"] for s in done["skipped"]]
+                    skipped = done["skipped"]
+                    ids = [s["order_id"] for s in skipped]
                     if not ids:
                         break
+
+    def _until_settleable(self, skipped: list[dict] | None) -> None:
+        """Wait for the return window (1 s from the delivery's block) at first; then, for orders
+        skipped until their delivery is final, until the block the API named is on the chain (the
+        head asked every 0.1 s, at most 10 s), else half a second."""
+        final = [s["final_at_block"] for s in skipped or () if s.get("final_at_block")]
+        if skipped is None or not final:
+            time.sleep(1.0 if skipped is None else 0.5)
+            return
+        deadline = time.monotonic() + 10
+        while self.dep.w3.eth.block_number < max(final) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _capture(self, stop: threading.Event, captured: list[int]) -> None:
         h = self.headers["producer"] | {"Content-Type": "application/ld+json"}
