@@ -116,10 +116,18 @@ run: deploy
 	@data=$${LEDGER_DATA_DIR:-.data}; \
 	$(BIN)/python -m ledger index --follow --confirmations $(INDEXER_CONFIRMATIONS) >> $$data/indexer.log 2>&1 & \
 	indexer=$$!; $(BIN)/python -m ledger worker >> $$data/worker.log 2>&1 & worker=$$!; \
-	$(FOLLOW_GOVERNANCE) $(RUN_DEVICES) trap 'kill $$indexer $$worker $$follower $$devices 2>/dev/null' EXIT INT TERM; \
-	LEDGER_BACKGROUND_IN_WEB=0 $(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(FOLLOW_GOVERNANCE) $(RUN_DEVICES) \
+	LEDGER_BACKGROUND_IN_WEB=0 $(BIN)/python -m api.serve --host $(HOST) --port $(PORT) --workers $(WORKERS) & api=$$!; \
+	echo $$api $$indexer $$worker $$follower $$devices > $$data/run.pids; \
+	trap 'kill $$api $$indexer $$worker $$follower $$devices 2>/dev/null; rm -f "$$data/run.pids"' EXIT INT TERM; \
+	wait $$api
 
+# what a `make run` left running (in the background, or in another terminal) first: its API, indexer and
+# worker, by the pids it wrote (each checked to be ours: a pid from before a reboot may be anyone's)
 stop:
+	@pids=$${LEDGER_DATA_DIR:-.data}/run.pids; if [ -f $$pids ]; then \
+	  for p in $$(cat $$pids); do ps -p $$p -o args= | grep -q -e api.serve -e 'ledger' && kill $$p; done; \
+	  rm -f $$pids; fi; true
 	$(BIN)/python -m ledger node stop
 	@if [ -f $${LEDGER_DATA_DIR:-.data}/network/network.json ]; then $(BIN)/python -m ledger network stop; fi
 	@if [ -f $${LEDGER_DATA_DIR:-.data}/postgresql/data/postmaster.pid ]; then $(BIN)/python -m ledger postgres stop; fi
