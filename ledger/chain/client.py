@@ -27,7 +27,7 @@ from .chain_id_once import ChainIdOnce
 from .failover import FailoverProvider
 from .receipts import light_receipt
 from .revert_errors import ErrorDecoder
-from .submission import NonceTaken, TransactionRejected, send_raw, too_big_for_a_block
+from .submission import NonceTaken, TransactionRejected, send_raw, too_big_for_a_block, took_it_self
 from .tx_defaults import build_transaction, with_headroom
 
 NONCE_ATTEMPTS = 5
@@ -219,6 +219,9 @@ class Sender:
                 try:
                     tx_hash = send_raw(self.w3, raw)
                 except NonceTaken:  # another writer of this key outside our lock took it: a fresh nonce
+                    if took_it_self(self.w3, raw):  # ...unless the taker is this very one
+                        self._raw[keccak(raw)] = raw
+                        return keccak(raw)
                     if attempt == NONCE_ATTEMPTS:
                         raise
                 else:

@@ -66,3 +66,13 @@ def send_raw(w3: Any, raw: bytes) -> bytes:
     if any(k in said for k in NONCE_CLASH):
         raise NonceTaken(f"the node refused the transaction: {reason}")
     raise TransactionRejected(f"the node refused the transaction: {reason}")
+
+
+def took_it_self(w3: Any, raw: bytes) -> bool:
+    """Whether a nonce clash was with this very transaction: the node holds it (pending or mined).
+    Handed to several nodes (`FailoverProvider`), a write whose first node timed out while taking
+    it was asked of the next, which had it mined already and said "nonce too low"; sent again with
+    a fresh nonce, it was simulated after its own effect (a governance approval: AlreadyExecuted,
+    seen in CI on the four hosts)."""
+    answer = w3.provider.make_request("eth_getTransactionByHash", ["0x" + keccak(raw).hex()])
+    return answer.get("result") is not None

@@ -61,3 +61,23 @@ def test_a_dropped_transaction_is_sent_again(anvil_factory, monkeypatch):
         stop.set()
         miner.join()
     assert receipt["status"] == 1 and w3.eth.get_balance(to) > 0
+
+
+def test_a_write_the_node_already_holds_is_not_sent_again_as_a_nonce_clash(deployment, members, monkeypatch):
+    """Handed to several nodes, a write whose first node timed out while taking it was asked of the
+    next, which had it mined already: "nonce too low". That clash is with the write itself: sent
+    again with a fresh nonce it would happen twice (a mint), or revert on its own effect (seen in
+    CI: a governance approval, AlreadyExecuted)."""
+    dep, _ = deployment
+    real = chain_client.send_raw
+
+    def answer_lost(w3, raw):
+        real(w3, raw)  # the node takes it (and mines it: anvil)
+        monkeypatch.setattr(chain_client, "send_raw", real)
+        raise chain_client.NonceTaken("the node refused the transaction: nonce too low")
+
+    monkeypatch.setattr(chain_client, "send_raw", answer_lost)
+    token, to = dep.contract("SettlementToken"), members["merchant_b"].address
+    before = token.functions.balanceOf(to).call()
+    chain_client.Sender(dep.w3, members["issuer"], dep.decoder()).transact(token.functions.mint(to, 123))
+    assert token.functions.balanceOf(to).call() == before + 123
