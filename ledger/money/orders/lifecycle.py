@@ -26,7 +26,7 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.money.orders import settlement
 from ledger.money.orders.books import free_slots, order_secret, terms_of
 from ledger.money.orders.escrows import NewOrder, escrow_with_slots
-from ledger.money.orders.reorged import after_reorg
+from ledger.money.orders.reorged import after_reorg, block_of
 from ledger.money.orders.terms import MAX_AMOUNT, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
 
@@ -220,7 +220,7 @@ def settle_orders(
     now = _next_block_time(dep)
     due, skipped = [], []
     for o in rows:
-        deadline = o.window_ends_at if o.status == "delivered" else o.settle_after if o.status == "escrowed" else None
+        deadline = _deadline(o)
         if deadline is None or now < _epoch(deadline):
             skipped.append(
                 {"order_id": o.order_id, "status": o.status, "due_at": as_utc(deadline) if deadline else None}
@@ -228,11 +228,9 @@ def settle_orders(
         else:
             due.append(o)
     final_at = _final_at(dep, due)
-    for o in [o for o in due if o.order_id in final_at]:
-        due.remove(o)
-        deadline = o.window_ends_at if o.status == "delivered" else o.settle_after
-        skipped.append({"order_id": o.order_id, "status": o.status, "due_at": as_utc(deadline),
-                        "final_at_block": final_at[o.order_id]})  # fmt: skip
+    skipped += [{"order_id": o.order_id, "status": o.status, "due_at": as_utc(_deadline(o)),
+                 "final_at_block": final_at[o.order_id]} for o in due if o.order_id in final_at]  # fmt: skip
+    due = [o for o in due if o.order_id not in final_at]
     if not due:
         return [], skipped
     terms = [terms_of(o) for o in due]
@@ -252,6 +250,12 @@ def settle_orders(
     return settled, skipped
 
 
+def _deadline(o: Order) -> datetime | None:
+    """When an open order becomes due: its return window's end once delivered, the settlement timeout
+    while escrowed; None otherwise (disputed, closed)."""
+    return o.window_ends_at if o.status == "delivered" else o.settle_after if o.status == "escrowed" else None
+
+
 def _final_at(dep: Deployment, rows: Sequence[Order]) -> dict[str, int | None]:
     """The orders among `rows` whose last change (escrow, delivery, refund) is not final yet, each
     with the block once sealed it will be (None: its transaction is in no block now). They are not
@@ -264,8 +268,8 @@ def _final_at(dep: Deployment, rows: Sequence[Order]) -> dict[str, int | None]:
     last = {o.order_id: json.loads(o.history)[-1]["tx"] for o in rows}
     head, blocks = dep.w3.eth.block_number, {}
     for tx in set(last.values()):
-        raw = dep.w3.provider.make_request("eth_getTransactionReceipt", [tx]).get("result")
-        blocks[tx] = None if raw is None else int(raw["blockNumber"], 16) + depth
+        block = block_of(dep, tx)
+        blocks[tx] = None if block is None else block + depth
     return {oid: blocks[tx] for oid, tx in last.items() if blocks[tx] is None or blocks[tx] > head}
 
 

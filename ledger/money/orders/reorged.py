@@ -23,7 +23,8 @@ from ledger.errors import Conflict
 log = logging.getLogger(__name__)
 
 
-def _block_of(dep: Deployment, tx: str) -> int | None:
+def block_of(dep: Deployment, tx: str) -> int | None:
+    """The block transaction `tx` (0x hex) is in now, None if in none."""
     raw = dep.w3.provider.make_request("eth_getTransactionReceipt", [tx]).get("result")
     return None if raw is None else int(raw["blockNumber"], 16)
 
@@ -36,7 +37,7 @@ def escrows_moved(dep: Deployment, escrow_txs: Sequence[str], failed: Transactio
         return False
     moved = False
     for tx in dict.fromkeys(escrow_txs):
-        block = _block_of(dep, tx)
+        block = block_of(dep, tx)
         if block is None:
             if dep.w3.provider.make_request("eth_getTransactionByHash", [tx]).get("result") is None:
                 raise Conflict(f"escrow {tx} is neither in a block nor pending on the node: the order is not escrowed")
