@@ -4,7 +4,8 @@ order without one), refunds within the return window, disputes and rulings, sett
 
 Each step checks what it can against the table first, so a request that cannot succeed costs no
 transaction and gets a clear error; the contract checks everything again. Rows change only after
-the transaction is mined, each change appended to the order's `history`. The caller commits.
+the transaction is mined (a refund's or a dispute's: final, `reorged.as_final`), each change
+appended to the order's `history`. The caller commits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.money.orders import settlement
 from ledger.money.orders.books import free_slots, order_secret, terms_of
 from ledger.money.orders.escrows import NewOrder, escrow_with_slots
-from ledger.money.orders.reorged import after_reorg, block_of
+from ledger.money.orders.reorged import after_reorg, as_final, block_of
 from ledger.money.orders.terms import MAX_AMOUNT, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
 
@@ -166,7 +167,7 @@ def refund_order(db: DbSession, dep: Deployment, sender: Sender, order_id: str, 
     if not 0 < amount_fen <= remaining:
         raise InvalidInput(f"order {order_id}: a refund must be 1..{remaining} fen (what remains), not {amount_fen}")
     _in_window(dep, o)
-    receipt = settlement.refund(dep, sender, terms_of(o), amount_fen)
+    receipt = as_final(dep, settlement.refund(dep, sender, terms_of(o), amount_fen), "refund")
     o.refunded_fen += amount_fen
     log_step(
         o, "refunded" if amount_fen == remaining else o.status, tx_of(receipt), refund_fen=amount_fen, by=sender.address
@@ -181,7 +182,7 @@ def dispute_order(db: DbSession, dep: Deployment, platform: Sender, order_id: st
     (o,) = load_rows(db, [order_id])
     require_status(o, "delivered")
     _in_window(dep, o)
-    receipt = settlement.dispute(dep, platform, terms_of(o))
+    receipt = as_final(dep, settlement.dispute(dep, platform, terms_of(o)), "dispute")
     log_step(o, "disputed", tx_of(receipt), reason=reason)
     return o
 

@@ -8,6 +8,9 @@ in its pool and seals it a block or two later. A delivery or a settlement asked 
 refused with `TermsMismatch` (the slot still held nothing, or the order settled in it before), or
 mined and reverted before the escrow. Such a step waits for the escrows to be sealed again and is
 sent once more; a mismatch while every escrow stays where it was is a real one and is raised.
+
+A refund or a dispute is answered only once final (`as_final`): the contract refuses either once
+the order has fallen due, and a reorg may seal one again after that.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from ledger.chain.client import TransactionFailed, tx_timeout, wait_for_receipt
 from ledger.chain.deploy import Deployment
+from ledger.chain.finality import depth_of, wait_final
 from ledger.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -66,3 +70,24 @@ def after_reorg(dep: Deployment, escrow_txs: Sequence[str], send: Callable[[], A
 
 
 ATTEMPTS = 3
+
+
+def as_final(dep: Deployment, receipt: Any, step: str) -> Any:
+    """`receipt` as the chain holds it once its transaction is final (`depth_of` blocks on top; at
+    once where a mined block is final), for a refund or a dispute: a reorg may seal it again later,
+    after the order fell due (its return window closed, its settlement timeout passed) or after a
+    settlement another member sent, where the contract refuses it. Answered at its first receipt,
+    the shopper would hear of a refund or a dispute that never happened while the merchant was paid.
+    A Conflict if it did not survive (nothing changed); unavailable if it is not final in time."""
+    depth = depth_of(dep.w3)
+    if depth == 0:
+        return receipt
+    tx = bytes(receipt["transactionHash"])
+    wait_final(dep.w3, tx, depth, timeout=tx_timeout())
+    final = dep.w3.eth.get_transaction_receipt(tx)
+    if int(final["status"]) != 1:
+        raise Conflict(
+            f"the {step} (0x{tx.hex()}) was sealed again after a reorg, in block {final['blockNumber']}, where the "
+            "contract refused it: the order had fallen due or been settled first; nothing changed"
+        )
+    return final
