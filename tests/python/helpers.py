@@ -111,6 +111,18 @@ def other_arbiter(deployment, accounts):
         govern(deployment, accounts, membership.remove(key.address))
 
 
+def ruling_signature(c, dep, account, order: dict, refund: int) -> str:
+    """Arbiter `account`'s EIP-712 signature of a ruling refunding `refund` fen of `order` (as the API
+    answers it), hex."""
+    from ledger.money.orders import settlement
+    from ledger.store.models import Order
+
+    key = bytes.fromhex(order["order_key"][2:])
+    with c.app.state.services.sessions() as db:  # a ruling names the order's settlement slot as it stands
+        slot = db.get(Order, order["order_id"]).slot
+    return "0x" + settlement.sign_ruling(dep, bytes(account.key), key, order["payer"], refund, slot).hex()
+
+
 def award_by(dep, key, case_id: int) -> dict:
     """The body of `POST /v1/cases/{case_id}/ruling` awarding the case, signed by arbiter `key`."""
     from ledger.money import vault

@@ -16,10 +16,9 @@ from eth_utils import keccak
 
 from ledger.chain.client import Sender
 from ledger.money.orders import settlement
-from ledger.store.models import Order
 from ledger.trace.epcis.samples import CONTEXT
 
-from .helpers import delivery_doc, govern, login, make_client
+from .helpers import delivery_doc, govern, login, make_client, ruling_signature
 
 WEEK = 7 * 24 * 3600
 _ids = itertools.count(1)
@@ -173,13 +172,6 @@ def test_refunds_within_the_window(api, members):
     assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 70_000
 
 
-def _sign(c, dep, account, order, refund):
-    key = bytes.fromhex(order["order_key"][2:])
-    with c.app.state.services.sessions() as db:  # a ruling names the order's settlement slot as it stands
-        slot = db.get(Order, order["order_id"]).slot
-    return "0x" + settlement.sign_ruling(dep, bytes(account.key), key, order["payer"], refund, slot).hex()
-
-
 def test_disputes_and_rulings(api, members, deployment, accounts):
     c, h, dep = api
     small = escrow(c, h, members, amount=80_000, carrier=None)
@@ -205,7 +197,7 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
         )
         assert r.status_code == 422 and "signatures.0" in r.json()["detail"], r.text
     # refund_fen is a JSON integer, as every amount_fen: true, "5000" and 1e3 were taken as 1, 5000, 1000
-    sig = _sign(c, dep, arbiter, small, 1)
+    sig = ruling_signature(c, dep, arbiter, small, 1)
     rest = {"ruling": {"signatures": [sig]}, "cosignatures": {"signature": sig}}
     for step, fields in rest.items():
         for bad in ("true", '"5000"', "1e3", "1.0"):
@@ -219,13 +211,13 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
     stranger = Account.create()
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
-        json={"refund_fen": 30_000, "signatures": [_sign(c, dep, stranger, small, 30_000)]},
+        json={"refund_fen": 30_000, "signatures": [ruling_signature(c, dep, stranger, small, 30_000)]},
         headers=h["platform"],
     )
     assert r.status_code == 403 and r.json()["error"] == "NotAnArbiter"
     r = c.post(
         f"/v1/orders/{small['order_id']}/ruling",
-        json={"refund_fen": 30_000, "signatures": [_sign(c, dep, arbiter, small, 30_000)]},
+        json={"refund_fen": 30_000, "signatures": [ruling_signature(c, dep, arbiter, small, 30_000)]},
         headers=h["arbiter"],
     )
     assert r.status_code == 200, r.text
@@ -242,12 +234,12 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
         ]
         == 2
     )
-    one = [_sign(c, dep, arbiter, big, 0)]
+    one = [ruling_signature(c, dep, arbiter, big, 0)]
     r = c.post(f"/v1/orders/{big['order_id']}/ruling", json={"refund_fen": 0, "signatures": one}, headers=h["platform"])
     assert r.status_code == 422 and r.json()["error"] == "TooFewSignatures"
     # the arbiters' signatures collected across their browsers: each leaves its own, checked
     cosign = f"/v1/orders/{big['order_id']}/cosignatures"
-    theirs = {"refund_fen": 0, "signature": _sign(c, dep, second, big, 0)}
+    theirs = {"refund_fen": 0, "signature": ruling_signature(c, dep, second, big, 0)}
     assert c.post(cosign, json=theirs, headers=h["arbiter"]).status_code == 403  # not the arbiter's own
     assert c.post(cosign, json=theirs, headers=h["platform"]).status_code == 403  # not an arbiter
     mine = {"refund_fen": 0, "signature": one[0]}

@@ -19,7 +19,7 @@ import pytest
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 
-from .helpers import govern, login, make_client
+from .helpers import govern, login, make_client, ruling_signature
 
 DEPTH = 3
 
@@ -50,7 +50,7 @@ def stage(anvil_factory, tmp_path, accounts, monkeypatch):
         r = c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=h["logistics"])
         assert r.status_code == 200, r.text
 
-    return SimpleNamespace(dep=dep, w3=dep.w3, path=path, c=c, h=h, escrow=escrow, deliver=deliver)
+    return SimpleNamespace(dep=dep, w3=dep.w3, path=path, who=who, c=c, h=h, escrow=escrow, deliver=deliver)
 
 
 def test_settled_once_the_delivery_is_final_and_slots_reused_once_the_settlement_is(stage, accounts, tmp_path):
@@ -127,6 +127,19 @@ def test_refunds_and_disputes_are_answered_once_final_and_one_sealed_again_too_l
         thread.join(30)
         assert out["r"].status_code == 200, out["r"].text
     assert (order("RF-1")["refunded_fen"], order("RF-3")["status"]) == (2_500, "disputed")
+    # the arbiters' ruling on the dispute, the same
+    sig = ruling_signature(c, dep, stage.who["arbiter"], order("RF-3"), 4_000)
+    head = w3.eth.block_number
+    thread, out = _in_background(
+        lambda: c.post("/v1/orders/RF-3/ruling", json={"refund_fen": 4_000, "signatures": [sig]}, headers=h["platform"])
+    )
+    _sealed_after(w3, head)
+    time.sleep(0.5)
+    assert "r" not in out, f"the ruling was answered before it was final: {out['r'].text}"
+    w3.provider.make_request("anvil_mine", [DEPTH])
+    thread.join(30)
+    assert out["r"].status_code == 200, out["r"].text
+    assert (out["r"].json()["status"], out["r"].json()["refunded_fen"]) == ("settled", 4_000)
 
     # a refund sealed, then dropped by a reorg and sealed again once the window has closed: the
     # contract refuses it there, and so does the answer; the order is as it was

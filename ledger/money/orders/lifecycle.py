@@ -4,7 +4,7 @@ order without one), refunds within the return window, disputes and rulings, sett
 
 Each step checks what it can against the table first, so a request that cannot succeed costs no
 transaction and gets a clear error; the contract checks everything again. Rows change only after
-the transaction is mined (a refund's or a dispute's: final, `reorged.as_final`), each change
+the transaction is mined (a refund's, a dispute's or a ruling's: final, `reorged.as_final`), each change
 appended to the order's `history`. The caller commits.
 """
 
@@ -204,7 +204,7 @@ def rule_order(
         raise InvalidInput(f"order {order_id}: a ruling refunds 0..{remaining} fen, not {refund_fen}")
     t = terms_of(o)
     signatures = settlement.sorted_signatures(dep, t.key, t.payer, refund_fen, t.slot, signatures)
-    receipt = settlement.rule(dep, sender, t, refund_fen, signatures)
+    receipt = as_final(dep, settlement.rule(dep, sender, t, refund_fen, signatures), "ruling")
     split = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers)}).get(t.key)
     o.refunded_fen += refund_fen
     o.close_tx = tx_of(receipt)
