@@ -36,6 +36,9 @@ SESSION_PREFIX = "tls_"
 API_KEY_PREFIX = "tlk_"
 #: expired nonces deleted per nonce issued, at most: more than one, so a backlog drains
 NONCE_SWEEP = 100
+#: a session expired this long ago is deleted with its nonce as members sign in (up to NONCE_SWEEP
+#: a sign-in); until then its token is answered "session expired", after it "invalid session token"
+SESSION_KEPT_EXPIRED = timedelta(days=1)
 _bearer = HTTPBearer(auto_error=False, description="a session token (tls_...) or an API key (tlk_...)")
 
 
@@ -213,6 +216,7 @@ def login(body: LoginIn, request: Request, db: DbSession = Depends(get_db)) -> L
     if consumed != 1:
         db.rollback()
         raise unauthorized("sign-in refused: nonce unknown, expired or already used; ask for a new one")
+    _sweep_sessions(db, now)
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = min(now + timedelta(seconds=svc.settings.session_ttl_s), msg.expiration_time)
     db.add(
@@ -221,6 +225,18 @@ def login(body: LoginIn, request: Request, db: DbSession = Depends(get_db)) -> L
     db.commit()  # nonce consumed and session created together, or neither
     request.state.auth = "session"
     return LoginOut(token=token, expires_at=expires, address=msg.address, roles=role_names(roles))
+
+
+def _sweep_sessions(db: DbSession, now: datetime) -> None:
+    """Sessions expired `SESSION_KEPT_EXPIRED` ago, up to `NONCE_SWEEP`, with the nonces they used: each
+    sign-in was two rows for ever. A deleted nonce is unknown, so a message naming it is refused as
+    a used one was."""
+    old = list(
+        db.scalars(select(Session.nonce).where(Session.expires_at <= now - SESSION_KEPT_EXPIRED).limit(NONCE_SWEEP))
+    )
+    if old:
+        db.execute(delete(Session).where(Session.nonce.in_(old)))
+        db.execute(delete(AuthNonce).where(AuthNonce.nonce.in_(old)))
 
 
 @router.get("/me", response_model=MeOut, summary="The calling member, its roles as the chain says now")

@@ -3,6 +3,7 @@ anvil deployment and a real SQLite database."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -148,6 +149,30 @@ def test_expired_nonces_are_deleted_as_new_ones_are_issued(deployment, chain_nod
     assert stored() == {fresh}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM auth_nonces WHERE used_at IS NOT NULL")).scalar() == 1
+
+
+def test_sessions_expired_a_day_ago_are_deleted_with_their_nonces_as_members_sign_in(client, members):
+    """Each sign-in was a session and a used nonce for ever. One expired over a day ago goes at the
+    next sign-in (its token then unknown); one expired an hour ago is still answered as expired."""
+    old, recent = login(client, members["auditor"]), login(client, members["auditor"])
+    engine = client.app.state.services.engine
+
+    def expire(headers: dict, ago: timedelta) -> str:
+        digest = hashlib.sha256(headers["Authorization"].removeprefix("Bearer ").encode()).hexdigest()
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE sessions SET expires_at = :t WHERE token_hash = :h"),
+                {"t": datetime.now(UTC) - ago, "h": digest},
+            )
+            return conn.execute(text("SELECT nonce FROM sessions WHERE token_hash = :h"), {"h": digest}).scalar()
+
+    gone, kept = expire(old, timedelta(days=1, minutes=1)), expire(recent, timedelta(hours=1))
+    login(client, members["producer"])
+    with engine.connect() as conn:
+        nonces = {row[0] for row in conn.execute(text("SELECT nonce FROM auth_nonces"))}
+    assert gone not in nonces and kept in nonces
+    assert client.get("/v1/me", headers=old).json()["detail"] == "invalid session token"
+    assert "session expired" in client.get("/v1/me", headers=recent).json()["detail"]
 
 
 @pytest.mark.parametrize(
