@@ -9,9 +9,9 @@ refused with `TermsMismatch` (the slot still held nothing, or the order settled 
 mined and reverted before the escrow. Such a step waits for the escrows to be sealed again and is
 sent once more; a mismatch while every escrow stays where it was is a real one and is raised.
 
-A refund, a dispute or a ruling is answered only once final (`as_final`): the contract refuses
-each once the order has fallen due (a ruling: once its signatures expired), and a reorg may seal
-one again after that.
+A refund, a dispute or a ruling is answered only once final (`as_final`): the contract refuses a
+refund or a dispute once the order has fallen due, a ruling once another ruling closed the order,
+and a reorg may seal one again after that.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def as_final(dep: Deployment, receipt: Any, step: str) -> Any:
     """`receipt` as the chain holds it once its transaction is final (`depth_of` blocks on top; at
     once where a mined block is final), for a refund, a dispute or a ruling: a reorg may seal it
     again later, after the order fell due (its return window closed, its settlement timeout passed),
-    after a settlement another member sent, or after the arbiters' signatures expired, where the
-    contract refuses it. Answered at its first receipt, the shopper would hear of a refund or a
+    after a settlement another member sent, or (a ruling) after another ruling on the order another
+    member sent, where the contract refuses it. Answered at its first receipt, the shopper would hear of a refund or a
     dispute that never happened while the merchant was paid.
     A Conflict if it did not survive (nothing changed); unavailable if it is not final in time."""
     depth = depth_of(dep.w3)
