@@ -116,30 +116,23 @@ def test_refunds_and_disputes_are_answered_once_final_and_one_sealed_again_too_l
     def order(order_id: str) -> dict:
         return c.get(f"/v1/orders/{order_id}", headers=h["platform"]).json()
 
-    # in the window: sealed at once, answered only with 3 blocks on top
-    for path, body in (("RF-1/refund", {"amount_fen": 2_500}), ("RF-3/dispute", {"reason": "damaged"})):
+    def answered_once_final(path: str, body: dict):  # type: ignore[no-untyped-def]
+        """POST `path` with `body`: sealed at once, but answered only with 3 blocks on top."""
         head = w3.eth.block_number
-        thread, out = _in_background(lambda p=path, b=body: c.post(f"/v1/orders/{p}", json=b, headers=h["platform"]))
+        thread, out = _in_background(lambda: c.post(f"/v1/orders/{path}", json=body, headers=h["platform"]))
         _sealed_after(w3, head)
         time.sleep(0.5)
         assert "r" not in out, f"{path} answered before it was final: {out['r'].text}"
         w3.provider.make_request("anvil_mine", [DEPTH])
         thread.join(30)
         assert out["r"].status_code == 200, out["r"].text
-    assert (order("RF-1")["refunded_fen"], order("RF-3")["status"]) == (2_500, "disputed")
-    # the arbiters' ruling on the dispute, the same
+        return out["r"].json()
+
+    assert answered_once_final("RF-1/refund", {"amount_fen": 2_500})["refunded_fen"] == 2_500
+    assert answered_once_final("RF-3/dispute", {"reason": "damaged"})["status"] == "disputed"
     sig = ruling_signature(c, dep, stage.who["arbiter"], order("RF-3"), 4_000)
-    head = w3.eth.block_number
-    thread, out = _in_background(
-        lambda: c.post("/v1/orders/RF-3/ruling", json={"refund_fen": 4_000, "signatures": [sig]}, headers=h["platform"])
-    )
-    _sealed_after(w3, head)
-    time.sleep(0.5)
-    assert "r" not in out, f"the ruling was answered before it was final: {out['r'].text}"
-    w3.provider.make_request("anvil_mine", [DEPTH])
-    thread.join(30)
-    assert out["r"].status_code == 200, out["r"].text
-    assert (out["r"].json()["status"], out["r"].json()["refunded_fen"]) == ("settled", 4_000)
+    ruled = answered_once_final("RF-3/ruling", {"refund_fen": 4_000, "signatures": [sig]})
+    assert (ruled["status"], ruled["refunded_fen"]) == ("settled", 4_000)
 
     # a refund sealed, then dropped by a reorg and sealed again once the window has closed: the
     # contract refuses it there, and so does the answer; the order is as it was
