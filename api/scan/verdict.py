@@ -186,7 +186,9 @@ async def resolve(svc: Services, uri: str, client_host: str, record: bool = True
             "gtin": link.gtin,
             "lot": link.lot,
             "serial": link.serial,
-            "code_id": code.id if code else None,
+            # only a scan whose signature checks is a scan of the code: 21 with any signature, from anyone
+            # who knows its numbers, made a genuine code's next scan "suspicious" (an outside probe)
+            "code_id": code.id if code and sig.ok else None,
             "at": now,
             "client": client,
             "network": network,

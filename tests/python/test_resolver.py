@@ -153,6 +153,19 @@ def test_recalled_batch(scene, deployment, members):
     assert d["timeline"][-1]["event"] == "BatchRecalled"
 
 
+def test_scans_with_a_forged_signature_do_not_count_toward_the_code(scene):
+    """Knowing a genuine code's GTIN, lot and serial was enough to turn its next genuine scan
+    "suspicious": 21 scans with any signature counted toward it (found by an outside probe). A scan
+    counts toward a code only when its signature checks; a forged one is still recorded, as forged."""
+    c, _, _, issue, _ = scene
+    real = issue["sample"][2]
+    forged = real.split("?", 1)[0] + f"?k={digital_link.parse(real).params['k']}&s=AAAA"
+    assert {scan(c, forged).json()["verdict"] for _ in range(21)} == {"forged"}
+    d = scan(c, real).json()
+    assert (d["verdict"], d["scans_before"]["count"]) == ("genuine", 0)
+    assert scan(c, real).json()["scans_before"]["count"] == 1
+
+
 def test_copied_code_turns_suspicious(scene):
     c, _, _, issue, _ = scene
     verdicts = [scan(c, issue["sample"][2]).json()["verdict"] for _ in range(21)]
