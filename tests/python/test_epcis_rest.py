@@ -307,3 +307,43 @@ def test_answers_carry_the_repositorys_record_time_a_query_name_and_order_by_def
         e["eventTime"] for e in events_of(c.get("/epcis/events", params={"orderBy": "eventTime"}, headers=h["auditor"]))
     ]
     assert times == sorted(times, reverse=True)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_numbers_json_has_not_are_a_400_at_every_door_and_in_every_filter(api, number):
+    """Python's decoder reads NaN, Infinity and 1e999; stored, such a quantity made every listing
+    that held it a 500 (the auditor's whole `GET /v1/epcis/events`), and `GE_quantity=NaN` was a 500
+    on any event with a quantity (found by an outside probe)."""
+    c, h = api
+    example = FIXTURES / "Example_9.6.2-ObjectEvent.jsonld"
+    capture(c, h["producer"], json.loads(example.read_text()))  # an event with a quantity to compare
+    doc = json.loads(example.read_text())
+    body = json.dumps(doc).replace('"quantity": 200', f'"quantity": {number}', 1)
+    assert body != json.dumps(doc)
+    heads = h["producer"] | {"Content-Type": "application/ld+json"}
+    for path in ("/epcis/capture", "/v1/epcis/capture", "/epcis/events"):
+        r = c.post(path, content=body, headers=heads)
+        assert r.status_code == 400, (path, r.text)
+    if number == "1e999":  # as a filter, a decimal like any other: compared, no error
+        assert events_of(c.get("/epcis/events", params={"LT_quantity": number}, headers=h["auditor"]))
+        return
+    for name in ("GE_quantity", "EQ_quantity", "LT_quantity_KGM"):
+        r = c.get("/epcis/events", params={name: number}, headers=h["auditor"])
+        assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException", r.text
+    named = {"name": f"odd-{number}", "query": {"GE_quantity": number}}
+    assert c.post("/epcis/queries", json=named, headers=h["producer"]).status_code == 400
+    assert c.get("/v1/epcis/events", headers=h["auditor"]).status_code == 200
+
+
+@pytest.mark.parametrize("number", ["INF", "-INF", "NaN", "sNaN", "1E+999999"])
+def test_xml_numbers_json_has_not_are_a_400(api, number):
+    """xsd:double reads INF and NaN; EPCIS JSON has no such number: `INF` was an OverflowError, a 500."""
+    c, h = api
+    heads = h["producer"] | {"Content-Type": "application/xml"}
+    for name, written in (("AssociationEventExamples.xml", "<quantity>600</quantity>"),
+                          ("SensorDataExamples-cases.xml", 'value="26.0"')):  # fmt: skip
+        xml = (FIXTURES / "xml" / name).read_text()
+        body = xml.replace(written, written.replace("600", number).replace("26.0", number), 1)
+        assert body != xml
+        r = c.post("/epcis/capture", content=body, headers=heads)
+        assert r.status_code == 400 and "not a finite number" in r.text, (name, r.text)

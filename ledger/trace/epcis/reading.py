@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -48,13 +49,26 @@ def collector_paused() -> Iterator[None]:
 
 
 def parse(raw: bytes | str) -> Any:
-    """`json.loads`, with the collector paused; a ValueError for what is no JSON, and for JSON
-    nested deeper than the decoder's recursion allows (a RecursionError, else a 500 for 4 KB of `[`)."""
+    """`json.loads`, with the collector paused; a ValueError for what is no JSON, for JSON nested
+    deeper than the decoder's recursion allows (a RecursionError, else a 500 for 4 KB of `[`), and
+    for `NaN`, `Infinity` and numbers beyond a double (`1e999`), which Python's decoder reads but
+    JSON has not: stored, they broke every listing that held them (a 500 on writing them out)."""
     with collector_paused():
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_float=_finite, parse_constant=_no_number)
         except RecursionError:
             raise ValueError("nested too deep") from None
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text[:40]} is beyond what a number may be")
+    return number
+
+
+def _no_number(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON number")
 
 
 def hash_ids(raw: bytes | str) -> list[str]:

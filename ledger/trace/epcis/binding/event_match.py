@@ -114,12 +114,14 @@ def classes_in(event: Event, fields: tuple[str, ...]) -> Iterator[dict]:
 
 
 def number(value: Any) -> Decimal | None:
+    """A finite number, else None: `NaN` and `Infinity` are no quantity (and a NaN compared raised, a 500)."""
     if isinstance(value, bool):
         return None
     try:
-        return Decimal(str(value))
+        d = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
+    return d if d.is_finite() else None
 
 
 def when(value: Any) -> datetime | None:
