@@ -28,7 +28,7 @@ def encode(dep: Deployment, action: Any) -> tuple[str, str]:
     if not isinstance(action, dict):
         raise InvalidAction("action", "must be an object with a type")
     kind = action.get("type")
-    if kind not in ACTIONS:
+    if not isinstance(kind, str) or kind not in ACTIONS:  # (a list as the type was a TypeError, a 500)
         raise InvalidAction("action.type", f"unknown action {kind!r}; one of {', '.join(ACTIONS)}")
     contract_name, fn, builders = ACTIONS[kind]
     if contract_name not in dep.manifest["contracts"]:

@@ -28,6 +28,8 @@ def _address(action: dict, name: str) -> str:
     value = action.get(name)
     if not isinstance(value, str) or not is_address(value):
         raise InvalidAction(f"action.{name}", "must be an Ethereum address")
+    if int(value, 16) == 0:  # every contract refuses it: a proposal that could only ever revert
+        raise InvalidAction(f"action.{name}", "must not be the zero address")
     return to_checksum_address(value)
 
 
@@ -67,7 +69,12 @@ def _bps3(action: dict) -> list[int]:
     value = action.get("referral_bps")
     if not isinstance(value, list) or len(value) != 3:
         raise InvalidAction("action.referral_bps", "must be three basis-point caps, one per referral level")
-    return [_int({"v": v}, "v", 0, 10_000) for v in value]
+    caps = [_int({"v": v}, "v", 0, 10_000) for v in value]
+    fee = action.get("platform_fee_bps")
+    total = sum(caps) + (fee if isinstance(fee, int) and not isinstance(fee, bool) else 0)
+    if total > 10_000:  # the contract's CapsTooHigh: a proposal that could only ever revert
+        raise InvalidAction("action.referral_bps", f"the caps together ({total} bps) may not exceed 10,000 bps")
+    return caps
 
 
 def _bytes32(action: dict, name: str) -> bytes:

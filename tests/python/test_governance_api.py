@@ -81,9 +81,14 @@ def test_a_removed_governors_approval_no_longer_counts(gov, deployment, accounts
     ("action", "field"),
     [
         ({"type": "make_me_king"}, "body.action.type"),
+        ({"type": ["admit_member"]}, "body.action.type"),  # a list as the type was a 500 (outside probe)
+        ({"type": {"admit_member": 1}}, "body.action.type"),
         ({"type": "admit_member", "address": "0x12", "roles": ["merchant"]}, "body.action.address"),
         ({"type": "admit_member", "address": "0x" + "12" * 20, "roles": ["emperor"]}, "body.action.roles"),
         ({"type": "set_caps", "platform_fee_bps": 100, "referral_bps": [1, 2]}, "body.action.referral_bps"),
+        # actions every contract refuses, whatever the chain holds: never proposed (outside probe)
+        ({"type": "set_caps", "platform_fee_bps": 4000, "referral_bps": [4000, 4000, 1]}, "body.action.referral_bps"),
+        ({"type": "admit_member", "address": "0x" + "00" * 20, "roles": ["merchant"]}, "body.action.address"),
         ({"type": "set_threshold", "threshold": 0}, "body.action.threshold"),
         ({"type": "set_case_ruling", "threshold_fen": 1, "quorum": 1}, "body.action.quorum"),
         ({"type": "set_ruling", "threshold_fen": 1, "quorum": 1}, "body.action.quorum"),
