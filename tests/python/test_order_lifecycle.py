@@ -189,6 +189,11 @@ def test_disputes_and_rulings(api, members, deployment, accounts):
     arbiter = members["arbiter"]
     todo = c.get(f"/v1/orders/{small['order_id']}/ruling", params={"refund_fen": 30_000}, headers=h["arbiter"]).json()
     assert todo["signatures_needed"] == 1 and todo["typed_data"]["message"]["refund"] == 30_000
+    # more than remains: not offered to sign, nor its signature kept (both were, outside probe)
+    ruling, cosign = (f"/v1/orders/{small['order_id']}/{step}" for step in ("ruling", "cosignatures"))
+    assert c.get(ruling, params={"refund_fen": 80_001}, headers=h["arbiter"]).status_code == 422
+    over = {"refund_fen": 80_001, "signature": ruling_signature(c, dep, arbiter, small, 80_001)}
+    assert c.post(cosign, json=over, headers=h["arbiter"]).status_code == 422
     for junk in ("0x" + "ff" * 65, "0x" + "00" * 65):  # not signatures at all: a clear 422, nothing moved
         r = c.post(
             f"/v1/orders/{small['order_id']}/ruling",
