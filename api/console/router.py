@@ -28,6 +28,7 @@ from ledger.paths import ROOT
 
 from ..access.auth import issue_nonce
 from ..core.errors import invalid, not_found
+from ..core.segments import SLASH
 from ..core.services import get_db, rate_limited, services
 from . import pages
 
@@ -87,7 +88,7 @@ def static_file(name: str, request: Request) -> Response:
     on a phone's slow network the sign-in page took 17 s to load), compressed once per version."""
     path = VENDOR.get(name) or STATIC / name
     if not re.fullmatch(r"[a-z0-9_.-]{1,60}", name) or not path.is_file():
-        raise not_found(f"file {name[:60]!r}")
+        raise not_found(f"file {name.replace(SLASH, '%2F')[:60]!r}")  # named as the client wrote it
     media = _TYPES.get(path.suffix, "application/octet-stream")
     headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
     if "gzip" not in request.headers.get("accept-encoding", ""):

@@ -32,6 +32,7 @@ from ledger.trace.epcis.binding.event_pages import QueryTooLarge
 from ledger.trace.epcis.binding.simple_query import QueryParameterError
 
 from .domain import policies
+from .segments import SLASH
 
 
 class ApiError(Exception):
@@ -51,7 +52,9 @@ def forbidden(reason: str) -> ApiError:
 
 
 def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
+    """A 404 naming `what` as the client wrote it: an encoded `/` inside a path segment is routed as
+    a private-use character (`segments.SLASH`), which leaked into the message (outside probe)."""
+    return ApiError(404, "not_found", f"{what.replace(SLASH, '%2F')} not found")
 
 
 def invalid(field: str, reason: str) -> ApiError:

@@ -80,3 +80,10 @@ def test_a_body_cut_short_by_the_client_is_never_acted_on(server, members):
     auditor = login_over_http(url, members["auditor"])
     messages = {r["message"] for r in httpx.get(url + "/v1/scan/reports", headers=auditor, timeout=30).json()}
     assert "whole" in messages and "cut-short" not in messages, messages
+
+
+def test_a_path_with_an_encoded_slash_is_named_as_the_client_wrote_it(server):
+    """Found from outside: the private-use character an encoded `/` is routed as leaked into a 404."""
+    url, _ = server
+    r = httpx.get(url + "/console/static/%2e%2e%2fapp.py")
+    assert r.status_code == 404 and "\ue000" not in r.json()["detail"] and "%2F" in r.json()["detail"], r.text

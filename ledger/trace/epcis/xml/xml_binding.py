@@ -79,18 +79,14 @@ def _cbv(value: str) -> str:
 
 
 def _number(text: str) -> int | float | str:
-    """A quantity's or a sensor value's number as JSON has it; InvalidXml for `INF`, `NaN` and what
-    overflows a double (xsd:double reads them, JSON has no such number: `INF` was a 500)."""
+    """As JSON has it; InvalidXml for `INF`, `NaN`, beyond a double (xsd:double reads them; `INF` was a 500)."""
     try:
         d = Decimal(text.strip())
     except InvalidOperation:
         return text.strip()
-    if not d.is_finite() or (abs(d) > _DOUBLE_MAX):
+    if not d.is_finite() or abs(d) > Decimal("1.7976931348623157e308"):
         raise InvalidXml(f"{text.strip()[:40]!r} is not a finite number (EPCIS JSON has no such number)")
     return int(d) if d == d.to_integral_value() and "." not in text and "e" not in text.lower() else float(d)
-
-
-_DOUBLE_MAX = Decimal("1.7976931348623157e308")
 
 
 class _Converter:
