@@ -19,10 +19,13 @@ export async function saveFile(path, name) {
 }
 
 let reportsShown = [];
+let reportsAsked = 0;  // as issuesAsked
 async function loadReports(more = false) {
+  const asked = ++reportsAsked;
   const q = new URLSearchParams({ limit: '20' });
   if (more && reportsShown.length) q.set('before_id', String(reportsShown[reportsShown.length - 1].id));
   const page = await api(`/v1/scan/reports?${q}`);
+  if (asked !== reportsAsked) return reportsShown;
   reportsShown = more ? reportsShown.concat(page) : page;
   rows('reports', reportsShown, (r) => [beijing(r.at), `${r.gtin} / ${r.lot} / ${r.serial}`, r.place || '—',
     r.message, r.contact || '—'], T.reports_none);
@@ -38,13 +41,17 @@ export function wireReports(need = () => {}) {
 }
 
 let issuesShown = [];
+let issuesAsked = 0;  // the latest list asked for: an earlier answer arriving after it is dropped
 async function loadIssues(more = false) {
+  const asked = ++issuesAsked;
   const q = new URLSearchParams({ limit: '20' });
   const gtin = $('issues-gtin').value.trim(); const lot = $('issues-lot').value.trim();
   if (gtin) q.set('gtin', gtin.padStart(14, '0'));
   if (lot) q.set('lot', lot);
   if (more && issuesShown.length) q.set('before_id', String(issuesShown[issuesShown.length - 1].issue_id));
   const page = await api(`/v1/code-issues?${q}`);
+  // (the list drawn again after an issue, all lots, once landed after the filtered one asked next)
+  if (asked !== issuesAsked) return;
   issuesShown = more ? issuesShown.concat(page) : page;
   rows('issues', issuesShown, (i) => {
     const files = document.createElement('span'); files.className = 'actions';
