@@ -52,9 +52,10 @@ _FIELDS = {  # name => (pattern, required)
     "gtin": (re.compile(r"\d{14}"), True),
     "lot": (re.compile(r"[!-~]{1,20}"), True),
     "serial": (re.compile(r"[!-~]{1,20}"), True),
-    "message": (re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f]{1,1000}", re.S), True),
-    "contact": (re.compile(r"[^\x00-\x1f]{0,100}"), False),
-    "place": (re.compile(r"[^\x00-\x1f]{0,100}"), False),
+    # no lone UTF-16 surrogates (JSON's "\ud800" alone): no character, and a 500 when stored (outside probe)
+    "message": (re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]{1,1000}", re.S), True),
+    "contact": (re.compile(r"[^\x00-\x1f\ud800-\udfff]{0,100}"), False),
+    "place": (re.compile(r"[^\x00-\x1f\ud800-\udfff]{0,100}"), False),
     "lang": (re.compile(r"zh|en"), False),
 }
 
