@@ -26,7 +26,7 @@ from ledger.paths import consortium, network_urls
 from .chain_id_once import ChainIdOnce
 from .failover import FailoverProvider
 from .receipts import light_receipt
-from .revert_errors import ErrorDecoder
+from .revert_errors import ErrorDecoder, error_text
 from .submission import NonceTaken, TransactionRejected, send_raw, too_big_for_a_block, took_it_self
 from .tx_defaults import build_transaction, with_headroom
 
@@ -261,5 +261,5 @@ class Sender:
         decoded = self.decoder.decode(data) if data else None
         if decoded:
             name, args = decoded
-            return TransactionFailed(f"reverted: {name}({', '.join(map(str, args))})", name, args)
+            return TransactionFailed(f"reverted: {error_text(name, args)}", name, args)
         return TransactionFailed(f"reverted: {exc}")

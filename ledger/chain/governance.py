@@ -19,6 +19,7 @@ from ledger.access.roles import role_names
 from .client import Sender
 from .deploy import Deployment
 from .governance_actions import ACTIONS, DECIMAL_TEXT, FIELDS, InvalidAction
+from .revert_errors import error_text
 
 __all__ = ["ACTIONS", "FIELDS", "InvalidAction", "approve", "council", "decode", "encode", "propose"]
 
@@ -126,7 +127,7 @@ def simulate_approval(dep: Deployment, proposal_id: int, governor: str) -> dict[
     except (ContractCustomError, ContractLogicError) as exc:
         data = exc.data if isinstance(exc.data, str) else None
         decoded = dep.decoder().decode(data) if data else None
-        error = f"{decoded[0]}({', '.join(map(str, decoded[1]))})" if decoded else str(exc)
+        error = error_text(*decoded) if decoded else str(exc)
         return {"ok": False, "error": error}
     return {"ok": True}
 

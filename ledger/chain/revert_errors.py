@@ -46,6 +46,12 @@ class ErrorDecoder:
         )
 
 
+def error_text(name: str, args: tuple[Any, ...]) -> str:
+    """`Name(arg, ...)` as a person reads it: bytes as 0x-hex (a device key's `KeyInUse(b'V\\xa5...')`
+    showed Python's repr of bytes, outside probe)."""
+    return f"{name}({', '.join('0x' + a.hex() if isinstance(a, bytes) else str(a) for a in args)})"
+
+
 def abi_type(param: dict[str, Any]) -> str:
     """The canonical type string of an ABI parameter (tuples spelled out)."""
     t = param["type"]

@@ -20,6 +20,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.compiler import load_artifacts
 from ledger.chain.deploy import Deployment
+from ledger.chain.revert_errors import error_text
 from ledger.chain.toolchain import EVM_VERSION, ensure_solc
 from ledger.errors import CompileFailed
 from ledger.paths import manifest_path
@@ -99,7 +100,7 @@ def send(dep: Deployment, sender: Sender, fn: Any, gas: int = PROOF_TX_GAS) -> A
         data = exc.data if isinstance(exc.data, str) else None
         decoded = dep.decoder().decode(data) if data else None
         if decoded:
-            raise TransactionFailed(f"reverted: {decoded[0]}({', '.join(map(str, decoded[1]))})", *decoded) from None
+            raise TransactionFailed(f"reverted: {error_text(*decoded)}", *decoded) from None
         raise TransactionFailed(f"reverted: {exc}") from None
     return sender.transact(fn, gas=gas)
 

@@ -39,6 +39,12 @@ def test_register_list_revoke_and_read(deployment, chain_node, tmp_path, members
     on_chain = registry.registry(dep).functions.device(bytes.fromhex(dev["device_id"][2:])).call()
     assert on_chain[0] == dev["owner"] and bytes(on_chain[3]) + bytes(on_chain[4]) == key.public[1:]
     assert c.post("/v1/devices", json=body, headers=owner).status_code == 409
+    # the same key for another device: refused, its key named in hex (it was Python's repr of bytes)
+    giai2 = giai[:-1] + "Z"
+    said2 = registry.statement(dep, giai2, members["logistics"].address)
+    again = body | {"giai": giai2, "proof": key.sign(said2).hex()}
+    r = c.post("/v1/devices", json=again, headers=owner)
+    assert r.status_code == 409 and "KeyInUse(0x" in r.text and "b'" not in r.text, r.text
     bad = body | {"giai": giai + "x", "public_key": "04" + "01" * 64}  # not on the curve
     assert c.post("/v1/devices", json=bad, headers=owner).status_code == 422
     assert c.post("/v1/devices", json=body | {"kind": "toaster"}, headers=owner).status_code == 422
