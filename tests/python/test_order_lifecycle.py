@@ -143,6 +143,14 @@ def test_carrier_checks(api, members):
     )
     assert r.status_code == 200 and r.json()["carrier"] == members["logistics"].address
     assert c.post(f"/v1/orders/{none['order_id']}/confirm", headers=h["platform"]).status_code == 409
+    # all zeros is the platform's own "no event": a carrier's delivery names the event it captured
+    for zero in ("0x" + "00" * 32, "ni:///sha-256;" + "0" * 64):
+        r = c.post(
+            "/v1/orders/deliveries",
+            json={"deliveries": [{"order_id": none["order_id"], "epcis_event": zero}]},
+            headers=h["logistics"],
+        )
+        assert r.status_code == 422 and "names no EPCIS event" in r.text, r.text
     r = c.post(
         "/v1/orders/deliveries",
         json={"deliveries": [{"order_id": none["order_id"], "epcis_event": ev}]},

@@ -122,6 +122,9 @@ def confirm_deliveries(
             raise Forbidden(f"order {o.order_id} names another carrier")
         require_status(o, "escrowed")
     hashes = [event_bytes(e) for _, e in deliveries]
+    for (order_id, _), h in zip(deliveries, hashes, strict=True):
+        if not any(h):  # the platform's own confirmation records no event: a carrier's names the one it captured
+            raise InvalidInput(f"order {order_id}: an all-zero hash names no EPCIS event")
     terms = [terms_of(o) for o in rows]
     receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
     return _delivered(dep, receipt, rows, [e for _, e in deliveries], "carrier")
