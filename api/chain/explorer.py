@@ -52,6 +52,8 @@ def chain_records(
     _: Member = Depends(READERS),
 ) -> dict[str, Any]:
     """Newest first; `next` holds the `to_block` and `before_log_index` of the next page further back."""
+    if from_block is not None and to_block is not None and to_block < from_block:  # (was 200 and nothing)
+        raise invalid("to_block", f"must be at least from_block ({from_block})")
     if from_block is not None and to_block is not None and to_block - from_block + 1 > explorer.MAX_BLOCKS:
         raise invalid("from_block", f"at most {explorer.MAX_BLOCKS} blocks per request; page back with next")
     return explorer.records(

@@ -43,7 +43,7 @@ def list_orders(
     db: DbSession = Depends(get_db),
     limit: int = Query(100, ge=1, le=1000),
     after: str = Query("", max_length=200, description="the `next` cursor of the previous page (X-Next-After)"),
-    status: str | None = Query(None, max_length=20),
+    status: str | None = Query(None, pattern=r"^(escrowed|delivered|disputed|settled|refunded)$"),
     q: str = Query("", max_length=64, description="order ids starting with this"),
     sort: Literal["order_id", "newest", "oldest", "amount_high", "amount_low"] = "order_id",
     format: Literal["json", "csv"] = "json",

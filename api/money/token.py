@@ -5,6 +5,7 @@ is a 409 naming it. Integer fen only."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,8 @@ def _once(
         response.status_code = 200
         return found[0]
     if found or issuance.reference_used(dep, reference):  # other terms, or used the other way
-        detail = f": {found[0]}" if found else ""
+        # what it was used for, as JSON reads (it was Python's repr of a dict, outside probe)
+        detail = f": {json.dumps(found[0], default=str, ensure_ascii=False)}" if found else ""
         raise ApiError(409, "reference_used", f"fiat reference {reference!r} was already used{detail}")
     try:
         act()

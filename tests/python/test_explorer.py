@@ -53,6 +53,8 @@ def test_records_by_kind_with_filters_and_links_to_block_and_transaction(api, de
     wide = {"from_block": 0, "to_block": explorer.MAX_BLOCKS + 5}
     assert c.get("/v1/chain/records", params=wide, headers=h["auditor"]).status_code == 422
     assert c.get("/v1/chain/records", params={"kind": "nope"}, headers=h["auditor"]).status_code == 422
+    backwards = {"from_block": 100, "to_block": 50}  # was 200 and nothing (outside probe)
+    assert c.get("/v1/chain/records", params=backwards, headers=h["auditor"]).status_code == 422
     # a subject of digits other than ASCII's is a text that matches nothing (`²` was a 500: isdigit() then int())
     for odd in ("\u00b2", "\uff13\uff11\uff13\uff13\uff17"):
         r = c.get("/v1/chain/records", params={"kind": "governance", "subject": odd}, headers=h["auditor"])

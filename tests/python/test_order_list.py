@@ -84,3 +84,5 @@ def test_orders_searched_sorted_paged_and_exported(anvil_factory, tmp_path, acco
     top = c.get("/v1/orders", params={"sort": "amount_high", "after": "9223372036854775807|x"}, headers=auditor)
     assert [o["order_id"] for o in top.json()][:1] == ["A-002"]
     assert c.get("/v1/orders", params={"sort": "sideways"}, headers=auditor).status_code == 422
+    assert c.get("/v1/orders", params={"status": "weird"}, headers=auditor).status_code == 422  # was 200 []
+    assert c.get("/v1/orders", params={"status": "escrowed"}, headers=auditor).status_code == 200

@@ -27,6 +27,7 @@ def test_issue_redeem_and_the_supply_check(api, deployment):
     assert again.status_code == 200 and again.json() == first.json()  # idempotent: minted once
     other = c.post("/v1/token/issuances", json=body | {"amount_fen": 99}, headers=h["issuer"])
     assert other.status_code == 409 and other.json()["error"] == "reference_used"
+    assert '"amount_fen": 12345' in other.json()["detail"] and "{'" not in other.json()["detail"]  # JSON, not a repr
     assert [i for i in c.get("/v1/token/issuances", headers=h["auditor"]).json() if i["fiat_reference"] == ref] == [
         first.json()
     ]
