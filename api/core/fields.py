@@ -18,6 +18,8 @@ MAX_FEN = 2**96 - 1
 def _address(v: str) -> str:
     if not is_address(v):
         raise ValueError("not an Ethereum address")
+    if int(v, 16) == 0:  # every contract refuses it (a case's claimant was a 409 from the chain, not a 422)
+        raise ValueError("the zero address names no one")
     return to_checksum_address(v)
 
 

@@ -59,6 +59,9 @@ def test_an_arbiter_cannot_award_itself_a_merchants_deposit(api, members):
     )
     assert r.status_code == 403 and r.json()["error"] == "PartyToCase", r.text
     assert vault.deposit_account(dep, merchant) == before  # nothing frozen
+    nobody = {"merchant": merchant, "claimant": "0x" + "00" * 20, "amount_fen": 50_000}  # was a 409 from the chain
+    r = c.post("/v1/cases", json=nobody, headers=h["arbiter"])
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body.claimant", r.text
     # an arbiter named as the claimant signs for nothing: another arbiter decides
     case_id = _open(c, h["arbiter"], opened, merchant, second.address, 50_000)
     r = c.post(
