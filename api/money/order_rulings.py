@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.errors import Conflict, NotFound
 from ledger.money import cosign
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders import settlement
@@ -41,15 +41,6 @@ def _order(db: DbSession, order_id: str) -> Order:
     return o
 
 
-def _refund_within(o: Order, refund_fen: int) -> int:
-    """What remains of the order, if `refund_fen` is at most that: a ruling refunding more is one the
-    contract refuses, and was yet offered to sign and its signatures kept (outside probe)."""
-    remaining = o.amount_fen - (o.refunded_fen or 0)
-    if refund_fen > remaining:
-        raise InvalidInput(f"order {o.order_id}: a ruling refunds 0..{remaining} fen (what remains), not {refund_fen}")
-    return remaining
-
-
 @router.get("/orders/{order_id}/ruling", summary="What arbiters sign to rule on a disputed order (EIP-712)")
 def ruling_to_sign(
     request: Request,
@@ -61,7 +52,7 @@ def ruling_to_sign(
     o = _order(db, order_id)
     dep = deployment_of(request)
     params = settlement.parameters(dep)
-    remaining = _refund_within(o, refund_fen)
+    remaining = orders.ruling_remaining(o, refund_fen)
     needed = params["arbiter_quorum"] if remaining > params["ruling_threshold_fen"] else 1
     typed = settlement.ruling_typed_data(dep, bytes.fromhex(o.order_key[2:]), o.payer, refund_fen, o.slot)
     return {
@@ -86,7 +77,7 @@ def leave_order_cosignature(
     o = _order(db, order_id)
     if o.status != "disputed":
         raise Conflict(f"order {order_id} is {o.status}, not disputed: it takes no ruling signatures")
-    _refund_within(o, body.refund_fen)
+    orders.ruling_remaining(o, body.refund_fen)
     key = bytes.fromhex(o.order_key[2:])
     typed = settlement.ruling_typed_data(deployment_of(request), key, o.payer, body.refund_fen, o.slot)
     out = cosign.leave_for_order(db, typed, o.order_id, member.address, body.signature)

@@ -187,6 +187,14 @@ def dispute_order(db: DbSession, dep: Deployment, platform: Sender, order_id: st
     return o
 
 
+def ruling_remaining(o: Order, refund_fen: int) -> int:
+    """What remains of the order, if a ruling may refund `refund_fen` of it; InvalidInput if not."""
+    remaining = o.amount_fen - (o.refunded_fen or 0)
+    if not 0 <= refund_fen <= remaining:
+        raise InvalidInput(f"order {o.order_id}: a ruling refunds 0..{remaining} fen (what remains), not {refund_fen}")
+    return remaining
+
+
 def rule_order(
     db: DbSession,
     dep: Deployment,
@@ -199,9 +207,7 @@ def rule_order(
     `refund_fen`, settle the rest."""
     (o,) = load_rows(db, [order_id])
     require_status(o, "disputed")
-    remaining = o.amount_fen - o.refunded_fen
-    if not 0 <= refund_fen <= remaining:
-        raise InvalidInput(f"order {order_id}: a ruling refunds 0..{remaining} fen, not {refund_fen}")
+    ruling_remaining(o, refund_fen)
     t = terms_of(o)
     signatures = settlement.sorted_signatures(dep, t.key, t.payer, refund_fen, t.slot, signatures)
     receipt = as_final(dep, settlement.rule(dep, sender, t, refund_fen, signatures), "ruling")
