@@ -6,7 +6,9 @@
 - `schema.too_deep` (no path built per container) agrees with the walk naming the place;
 - `identifiers.canonical`'s shortcut for a Digital Link URI already canonical gives what the
   general steps give (`digital_link_canonical._general`), on every identifier the generated events hold and
-  on mutations of them.
+  on mutations of them;
+- its shortcut for the commonest EPC URNs (`identifiers._plain_urn`) gives what the rules per scheme
+  give, on every URN the generated events hold and on mutations of them.
 """
 
 from __future__ import annotations
@@ -85,15 +87,7 @@ def test_the_canonical_shortcut_gives_what_the_general_steps_give():
     rng = random.Random(7)
     values = _identifiers()
     dl = [v for v in values if v.startswith("https://id.gs1.org/01/")]
-    chars = "/?#%!()*+,:;<=>\n\"'-._0123456789ACZaz"
-    mutants = []
-    for v in dl * 3:
-        w, at = list(v), rng.randrange(len(v) + 1)
-        if rng.random() < 0.5:
-            w.insert(at, rng.choice(chars))
-        else:
-            w[min(at, len(w) - 1)] = rng.choice(chars)
-        mutants.append("".join(w))
+    mutants = _mutants(dl, "/?#%!()*+,:;<=>\n\"'-._0123456789ACZaz", rng)
     edges = [
         dl[0].rsplit("/", 1)[0] + "/" + tail
         for tail in ("", "a" * 20, "a" * 21, "a?x=1", "a\n", "a;b=c", "gtin", "lot/", "22")
@@ -103,6 +97,38 @@ def test_the_canonical_shortcut_gives_what_the_general_steps_give():
         assert identifiers._digital_link(v) == identifiers._general(v), v
         shortcut += identifiers._ALREADY_CANONICAL.fullmatch(v) is not None
     assert len(dl) > 500 and shortcut > 500  # the shortcut was taken, and often not
+
+
+def _mutants(values: list[str], chars: str, rng: random.Random) -> list[str]:
+    """Each value three times with one character inserted or replaced."""
+    out = []
+    for v in values * 3:
+        w, at = list(v), rng.randrange(len(v) + 1)
+        if rng.random() < 0.5:
+            w.insert(at, rng.choice(chars))
+        else:
+            w[min(at, len(w) - 1)] = rng.choice(chars)
+        out.append("".join(w))
+    return out
+
+
+def test_the_epc_urn_shortcut_gives_what_the_rules_give():
+    from ledger.trace.epcis.identifiers import _plain_urn, _urn
+
+    urns = [v for v in _identifiers() if v.startswith("urn:epc:")]
+    edges = [f"urn:epc:{kind}:{body}" for kind in ("id:sgtin", "class:lgtin", "idpat:sgtin", "id:sgln", "id:grai",
+             "id:sscc", "id:giai") for body in ("061414.1073460.2017", "0614141.107346.*", "0614141.107346.0",
+             "0614141.07346.a.b", "0614141..x", "0614141.1234567890", "0614141.ab", "061414.1" + "0" * 24,
+             "0614141.107346." + "x" * 21, "0614141.12345.x" + "_" * 16, "٣614141.107346.1", "0614141.10734٣.1",
+             "0614141.107346.A-_.9", "0614141.107346.a%2F")]  # fmt: skip
+    taken = 0
+    for v in urns + _mutants(urns, "./*%!09AZaz:-_\n'\"٣", random.Random(5)) + edges:
+        kind, _, rest = v[8:].partition(":")
+        fast = _plain_urn(v)
+        if fast is not None:
+            assert fast == _urn(kind, rest), v
+            taken += 1
+    assert len(urns) > 2000 and taken > len(urns)  # the shortcut was taken, and often not
 
 
 def test_the_check_digit_of_a_hash_id_is_gs1s():

@@ -217,12 +217,49 @@ _PAT_RULES = {
 }
 
 
+# The commonest EPC URNs with plain characters (ASCII digits in the key, no character to escape after):
+# one regex and one format, where the rules above take a regex, `_parts`, `web_escape` and a few calls
+# more (~2.8 µs an SGTIN, ~10 % of a hash ID over the URN half of the generated events). What it does
+# not take (None) goes to the rules; the tests compare both on every URN the generated events hold.
+_PLAIN_URN = re.compile(r"urn:epc:(id:sgtin|class:lgtin|idpat:sgtin|id:sgln|id:grai|id:sscc|id:giai):"
+                        r"([0-9]{6,12})\.([0-9A-Za-z]*)(?:\.([0-9A-Za-z._-]{1,20}|\*))?")  # fmt: skip
+
+
+def _plain_urn(value: str) -> str | None:
+    m = _PLAIN_URN.fullmatch(value)
+    if m is None:
+        return None
+    scheme, cp, ref, tail = m.groups()
+    n, digits = len(cp) + len(ref), ref.isdigit()
+    if tail is None:
+        if scheme == "id:sscc":
+            return f"https://id.gs1.org/00/{_cd(ref[0] + cp + ref[1:])}" if digits and n == 17 else None
+        return f"https://id.gs1.org/8004/{cp}{ref}" if scheme == "id:giai" and ref and n <= 30 else None
+    if scheme == "idpat:sgtin":
+        return f"https://id.gs1.org/01/{_gtin(cp, ref)}" if tail == "*" and digits and n == 13 else None
+    if tail == "*" or not (digits or not ref):
+        return None
+    if n == 13 and ref:
+        if scheme == "id:sgtin":
+            return f"https://id.gs1.org/01/{_gtin(cp, ref)}/21/{tail}"
+        return f"https://id.gs1.org/01/{_gtin(cp, ref)}/10/{tail}" if scheme == "class:lgtin" else None
+    if n != 12:
+        return None
+    if scheme == "id:sgln":
+        base = f"https://id.gs1.org/414/{_cd(cp + ref)}"
+        return base if tail == "0" else f"{base}/254/{tail}"
+    return f"https://id.gs1.org/8003/{_cd('0' + cp + ref)}{tail}" if scheme == "id:grai" and len(tail) <= 16 else None
+
+
 @lru_cache(maxsize=65536)  # events repeat their locations, parties and classes
 def canonical(value: str) -> str | None:
     """The constrained canonical GS1 Digital Link URI of `value`, or None if it names no GS1 key."""
     if "." not in value:
         return None
     if value.startswith("urn:epc:"):
+        plain = _plain_urn(value)
+        if plain is not None:
+            return plain
         kind, _, rest = value[8:].partition(":")
         return _urn(kind, rest) if kind in ("id", "class", "idpat") else None
     if value.startswith(("http://", "https://")):
