@@ -60,7 +60,9 @@ def parse(raw: bytes | str) -> Any:
         except RecursionError:
             raise ValueError("nested too deep") from None
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-    if (b"\\u" in data or b"\xed" in data) and _SURROGATE.search(data):  # (`in` first: the regex was 2.5 % of a hash)
+    # (`in` first: the regex was 2.5 % of a hash ID; one byte first: `in` finds one byte at memchr's speed, two
+    # bytes at a third of it, 1 % of a hash ID)
+    if ((b"\\" in data and b"\\u" in data) or b"\xed" in data) and _SURROGATE.search(data):
         _no_lone_surrogate(doc)  # (a pair, an emoji escaped, is one character; only a lone one is refused)
     return doc
 
