@@ -144,7 +144,15 @@ def typed_terms(event: dict) -> set[str]:
     values expanded (or vocabulary URIs already), and the vocabulary URIs under the fields no pre-hash
     reads. A pass that reads every other string (`prehash_direct`) notes the vocabulary URIs it meets;
     when they are all here, these are the event's terms, else `expanded_terms` decides."""
-    return vocabulary_strings([event[k] for k in UNREAD if k in event]) | _typed_terms(event, True)
+    out = _typed_terms(event, True)
+    for k in UNREAD:  # (vocabulary_strings of the four, without its walk for the strings they mostly are)
+        v = event.get(k)
+        if type(v) is str:
+            if v.startswith(VOCABULARY_PREFIXES):
+                out.add(v)
+        elif v is not None:
+            out |= vocabulary_strings(v)
+    return out
 
 
 def expanded_terms(event: dict) -> set[str]:
@@ -208,7 +216,8 @@ def canonical_value(text: str) -> str:
     if "urn:epcglobal:cbv:" in text:
         for urn, web in _CBV_URNS:
             text = text.replace(urn, web)
-    text = _number(text)
+    if not (text[:1].isascii() and text[:1].isalpha()):  # (`_number`'s own first test: most values are URIs)
+        text = _number(text)
     return _canonical(text) or text
 
 

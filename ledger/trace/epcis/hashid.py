@@ -206,8 +206,8 @@ def document_digests(doc: dict, xml: bool = False) -> list[str]:
     out = []
     for i, e in enumerate(events):
         try:
-            own = namespaces_of(e.get("@context")) if isinstance(e, dict) else {}
-            out.append(event_digest(e, ns | own, xml))
+            own = namespaces_of(e["@context"]) if isinstance(e, dict) and "@context" in e else None
+            out.append(event_digest(e, ns | own if own else ns, xml))
         except _SHAPE_ERRORS as exc:
             raise UnhashableEvent(where.format(i), f"cannot compute the event hash ID ({type(exc).__name__})") from None
     return out

@@ -32,15 +32,21 @@ _QTY_LISTS = frozenset(("quantityList", "childQuantityList", "inputQuantityList"
 _PAIRS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
 _SKIPPED = frozenset(UNREAD)
 _AWKWARD = frozenset(("#text", "rdfs:comment", "comment", *UNSORTED))
-_QTY = ("epcClass", "quantity", "uom")
-_ID = ("id",)
-_METADATA = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
-             "bizRules")  # fmt: skip
-_REPORT = ("type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time",
-           "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue",
-           "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue",
-           "uom", "coordinateReferenceSystem")  # fmt: skip
-_ORDERS = {order: {n: i for i, n in enumerate(order)} for order in (_QTY, _ID, _METADATA, _REPORT)}
+
+
+def _positions(*names: str) -> dict[str, int]:
+    """Each of an element's own fields to its place in CBV's order."""
+    return {n: i for i, n in enumerate(names)}
+
+
+_QTY = _positions("epcClass", "quantity", "uom")
+_ID = _positions("id")
+_METADATA = _positions("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
+                       "bizRules")  # fmt: skip
+_REPORT = _positions("type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time",
+                     "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue",
+                     "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank",
+                     "percValue", "uom", "coordinateReferenceSystem")  # fmt: skip
 _TIMES = frozenset(("eventTime", "time", "startTime", "endTime"))  # hashid._is_time of every name used here
 
 
@@ -63,21 +69,17 @@ def _text(conv: Converter, v) -> str:
     return str(conv.value(v)[0]).strip()
 
 
-def _leaf(name: str, text: str) -> str:
-    return name + "=" + (utc_millis(text) if name in _TIMES else canonical_value(text))
-
-
-def _flat(conv: Converter, obj, order: tuple) -> str:
-    """A standard field's element of scalar fields: its own fields in `order`, then extensions sorted."""
+def _flat(conv: Converter, obj, positions: dict[str, int]) -> str:
+    """A standard field's element of scalar fields: its own fields in CBV's order (`positions`), then
+    extensions sorted."""
     if type(obj) is not dict or not _AWKWARD.isdisjoint(obj):
         raise _Other
-    positions = _ORDERS[order]
     own, ext = [], []
     for key, v in obj.items():
         if key in positions:
             text = _text(conv, v)
             if text:
-                own.append((positions[key], _leaf(key, text)))
+                own.append((positions[key], key + "=" + (utc_millis(text) if key in _TIMES else canonical_value(text))))
             continue
         name = conv.keys.get(key) or conv.keys.setdefault(key, _qualified(conv, key))
         # an extension here is hashed after the fields only beside others, and only as a leaf
@@ -121,7 +123,7 @@ def _standard(conv: Converter, key: str, v) -> str:
     """The pre-hash string of one field CBV orders ("" when it adds nothing)."""
     if key in _LEAVES:
         text = _text(conv, v)
-        return _leaf(key, text) if text else ""
+        return key + "=" + (utc_millis(text) if key == "eventTime" else canonical_value(text)) if text else ""
     if key in _EPC_LISTS:
         epcs = []
         for x in v if type(v) is list else (v,):  # a loop, not map and a generator: ~3 % of a hash ID
