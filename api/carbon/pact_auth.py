@@ -80,10 +80,9 @@ async def token(
 def pact_client(request: Request, _: None = Depends(https_only), db: DbSession = Depends(get_db)) -> str:
     """The client id behind the request's bearer token, else PACT's error."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise PactError(
-            401, "send 'Authorization: Bearer <token from /pact/auth/token>'", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if scheme.lower() != "bearer" or not value.strip():  # PACT's AccessDenied is a 403 (its error table, and its
+        # example of a request without credentials), not OAuth's 401 (outside conformance probe)
+        raise PactError(403, "send 'Authorization: Bearer <token from /pact/auth/token>'")
     row = db.get(CarbonToken, digest(value.strip()))
     if row is None:
         raise PactError(400, "Invalid token provided")

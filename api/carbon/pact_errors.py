@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 CODES = {
     400: "BadRequest",
-    401: "AccessDenied",
+    401: "TokenExpired",
     403: "AccessDenied",
     404: "NotFound",
     500: "InternalError",

@@ -256,7 +256,9 @@ def test_pact_auth_and_transport(scene):
         bad = {"Authorization": "Bearer invalid-access-token"} | CE
         r = s.request(method, path, headers=bad, content=b"{}" if method == "POST" else None)
         assert r.status_code == 400 and r.json() == {"code": "BadRequest", "message": "Invalid token provided"}
-    assert s.get("/pact/3/footprints").status_code == 401
+    for creds in ({}, {"Authorization": "Basic YTpi"}, {"Authorization": "Bearer "}):  # none: PACT's AccessDenied, a 403
+        r = s.get("/pact/3/footprints", headers=creds)
+        assert r.status_code == 403 and r.json()["code"] == "AccessDenied" and "data" not in r.json(), creds
     case(18)
     case(19)  # OpenID Connect: not mandatory and not offered; there is no discovery document
     assert s.get("/pact/.well-known/openid-configuration").status_code == 404
