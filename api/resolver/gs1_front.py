@@ -50,10 +50,9 @@ CORS = [
 ALLOW = (b"allow", b"GET, HEAD, OPTIONS")
 LINKSET = "application/linkset+json"
 #: GS1's JSON-LD context for linksets, linked from every linkset answer (GS1-Conformant Resolver 1.2)
-JSON_LD_CONTEXT = (b"link", b'<https://ref.gs1.org/standards/resolver/linkset-context>; '
-                   b'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"')  # fmt: skip
-
-
+CONTEXT_URL = "https://ref.gs1.org/standards/resolver/linkset-context"
+_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+JSON_LD_CONTEXT = (b"link", f"<{CONTEXT_URL}>; {_REL}".encode())
 # (writes to these paths are answered 405 by ResolverFront before any body is read)
 
 
@@ -221,8 +220,10 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
     vary = (b"vary", b"Accept, Accept-Language")
     if wants_linkset:
         levels = [anchor.split("/10/")[0], anchor.split("/21/")[0], anchor][: 1 + bool(lot) + bool(serial)]
-        body = rl.linkset(levels, links, default, rl.descriptions(name, lot, serial))
-        return 200, body, [(b"content-type", _linkset_type(accept)), vary, JSON_LD_CONTEXT, *listed], None
+        body, kind = rl.linkset(levels, links, default, rl.descriptions(name, lot, serial)), _linkset_type(accept)
+        if kind == b"application/ld+json":  # JSON-LD 1.1 API: the Link header's context is ignored for this type
+            body = {"@context": CONTEXT_URL, **body}
+        return 200, body, [(b"content-type", kind), vary, JSON_LD_CONTEXT, *listed], None
     wanted = params.get("linkType")
     kind = rl.DEFAULT if wanted is None else rl.known_type(wanted)  # a type outside GS1's vocabulary: none here
     if kind == rl.DEFAULT:

@@ -191,7 +191,8 @@ def linkset(anchors: list[str], links: list[Link], default: Link | None, descrip
     """An RFC 9264 JSON linkset (GS1 Digital Link 1.2 section 6): one entry per level the request
     names (`anchors`: product, batch, item URIs, uncompressed), each with that level's links and
     its `itemDescription` (GS1's linkset schema requires one in every entry); the request's own
-    entry (the last) carries the default link."""
+    entry carries the default link and comes first (GS1's resolver conformance suite reads the
+    default link of `linkset[0]`), then the broader levels."""
     entries: list[dict] = []
     for level, anchor in enumerate(anchors):
         body: dict = {"anchor": anchor, "itemDescription": descriptions[min(level, len(descriptions) - 1)]}
@@ -205,7 +206,7 @@ def linkset(anchors: list[str], links: list[Link], default: Link | None, descrip
             body[DEFAULT] = [default.out()]
         if len(body) > 2 or level == len(anchors) - 1:
             entries.append(body)
-    return {"linkset": entries}
+    return {"linkset": entries[-1:] + entries[:-1]}
 
 
 def descriptions(name: str, lot: str | None, serial: str | None) -> list[str]:

@@ -63,7 +63,7 @@ def test_linksets_validate_against_gs1s_schema(product):
         assert r.status_code == 200 and CONTEXT in r.headers["link"], path
         jsonschema.validate(r.json(), schema)
         assert all(e["itemDescription"].startswith("Anji white tea") for e in r.json()["linkset"])
-    product_entry, lot_entry, item_entry = c.get(f"/01/{gtin}/10/L1/21/9?linkType=all").json()["linkset"]
+    item_entry, product_entry, lot_entry = c.get(f"/01/{gtin}/10/L1/21/9?linkType=all").json()["linkset"]
     assert product_entry[VOC + "pip"][0]["context"] == ["cn"] and "lot L1" in lot_entry["itemDescription"]
     assert item_entry["itemDescription"] == "Anji white tea, lot L1, serial 9"
     r = c.get(f"/01/{gtin}/10/L1/21/9?linkType=gs1:instructions", follow_redirects=False)
@@ -113,7 +113,7 @@ def test_links_that_cannot_be_sent_are_refused_and_never_served(product, members
         if r.status_code == 307:
             assert r.headers["location"] == good["href"]
         else:
-            assert [x["href"] for x in r.json()["linkset"][0][VOC + "pip"]] == [good["href"]]
+            assert [x["href"] for e in r.json()["linkset"] for x in e.get(VOC + "pip", [])] == [good["href"]]
 
 
 def test_the_resolvers_public_parts_are_within_the_public_budget(deployment, chain_node, tmp_path):

@@ -103,17 +103,22 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     ls = r.json()
     schema = gs1_linkset_schema()
     jsonschema.validate(ls, schema)
-    product, batch = ls["linkset"]  # one entry per level the URI names, each with its own links
+    batch, product = ls["linkset"]  # one entry per level the URI names, the request's own (with the default) first
+    assert "https://ref.gs1.org/voc/defaultLink" in batch and "https://ref.gs1.org/voc/defaultLink" not in product
     assert product["anchor"].endswith(f"/01/{gtin}") and product["itemDescription"] == "Anji white tea"
     assert len(product["https://ref.gs1.org/voc/pip"]) == 2 and batch["anchor"].endswith(f"/01/{gtin}/10/AJ-7")
     assert "https://ref.gs1.org/voc/certificationInfo" in batch and "https://ref.gs1.org/voc/pip" not in batch
     entries = c.get(item, headers={"Accept": "application/linkset+json"}).json()["linkset"]
     jsonschema.validate({"linkset": entries}, schema)
-    assert entries[-1]["https://ref.gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])
+    assert entries[0]["https://ref.gs1.org/voc/verificationService"][0]["href"].endswith(item.split("/", 1)[1])
     # as JSON (or JSON-LD) when asked, with Vary: Accept; every link also in the Link header, titled
     r = c.get(f"/01/{gtin}/10/AJ-7?linkType=all", headers={"Accept": "application/json"})
     assert r.headers["content-type"] == "application/json" and "Accept" in r.headers["vary"]
     jsonschema.validate(r.json(), schema)
+    # JSON-LD: its context in the body too (a JSON-LD processor ignores the Link header's for this type)
+    ld = c.get(f"/01/{gtin}/10/AJ-7?linkType=all", headers={"Accept": "application/ld+json"})
+    assert ld.headers["content-type"] == "application/ld+json"
+    assert ld.json() == {"@context": "https://ref.gs1.org/standards/resolver/linkset-context", **r.json()}
     listed = r.headers["link"]
     assert listed.count('rel="https://ref.gs1.org/voc/') >= 4 and 'title="Brewing, A"' not in listed
     assert 'title="Organic"' in listed and "title*=UTF-8''" in listed  # a Chinese title, as RFC 8187 writes it
