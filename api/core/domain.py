@@ -40,6 +40,8 @@ class PathPolicy:
     public_body: bool | None = None
     #: False: a write is answered before its body is read (the resolver's 405s)
     reads_body: bool | None = None
+    #: True: OPTIONS is answered on these paths (discovery), so a 405's `Allow` names it too
+    answers_options: bool | None = None
 
     def matches(self, path: str) -> bool:
         return (

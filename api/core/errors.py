@@ -10,10 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from requests.exceptions import RequestException
 from sqlalchemy.exc import IntegrityError, InterfaceError, InvalidatePoolError
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from web3.exceptions import Web3RPCError
 
 from ledger.chain.client import TransactionFailed
@@ -171,12 +173,27 @@ def _audit_detail(exc: Exception, body: dict[str, Any]) -> str:
     return str(exc.detail) if isinstance(exc, ApiError) else str(exc)
 
 
+def _allowed(request: Request) -> str:
+    """Every method some route serves on the request's path (RFC 9110 15.5.6: a 405's Allow lists the
+    resource's methods; Starlette's names those of the first route the path matched, outside probe)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # (included routers' routes, with their prefixes)
+        matches = getattr(route, "matches", None) if route.methods else None
+        if matches is not None and matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    if policies(request.scope).get(request.url.path, "answers_options"):
+        methods.add("OPTIONS")
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
         known = error_answer(exc)
         if known is None:  # an integrity error other than a duplicate: ours, a logged 500
             raise exc
         status, body, headers = known
+        if status == 405 and isinstance(exc, StarletteHTTPException):  # the router's Allow names one route's
+            headers = {**(headers or {}), "Allow": _allowed(request)}
         request.state.audit_detail = _audit_detail(exc, body)
         render = policies(request.scope).get(request.url.path, "render_error")
         if render is not None:  # a domain's own error format (the EPCIS binding: RFC 7807 problems)

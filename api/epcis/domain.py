@@ -15,6 +15,7 @@ DOMAIN = Domain(
     (v1.router, capture.router, queries.router, sockets.router, events.router, compliance.router),
     (
         PathPolicy(prefixes=CAPTURE_PATHS, body_limit="max_capture_bytes"),  # documents of many events
-        PathPolicy(prefixes=(PREFIX,), render_error=render_problem),  # the binding: RFC 7807 problems
+        # the binding: RFC 7807 problems; OPTIONS answered on every path (`protocol`)
+        PathPolicy(prefixes=(PREFIX,), render_error=render_problem, answers_options=True),
     ),
 )

@@ -154,6 +154,8 @@ def test_every_answer_carries_security_headers_and_errors_keep_their_shape(clien
     assert c.get("/v1/nothing-here").json()["error"] == "not_found"
     not_allowed = c.delete("/v1/products", headers=merchant)
     assert not_allowed.status_code == 405 and not_allowed.json()["error"] == "method_not_allowed"
+    # every method the path serves (RFC 9110 15.5.6), not only the first route's
+    assert not_allowed.headers["allow"] == "GET, POST", not_allowed.headers["allow"]
     slash = c.get("/v1/products/", headers=merchant | {"Host": "evil.example"}, follow_redirects=False)
     assert slash.status_code == 404 and "location" not in slash.headers
 

@@ -46,6 +46,10 @@ def test_capture_jobs_and_discovery(api):
     assert r.status_code == 204 and "POST" in r.headers["allow"]
     assert r.headers["gs1-epcis-capture-limit"].isdigit() and r.headers["gs1-capture-error-behaviour"] == "rollback"
     assert r.headers["gs1-epcis-version"] == "2.0" and r.headers["gs1-cbv-version"] == "2.0"
+    for method, path in (("DELETE", "/epcis/events"), ("PUT", "/epcis/capture"), ("DELETE", "/epcis/queries")):
+        r = c.request(method, path, headers=h["producer"])  # a 405 names every method the path serves
+        allowed = set(r.headers["allow"].split(", "))
+        assert r.status_code == 405 and allowed == set(c.options(path).headers["allow"].split(", ")), path
     doc = json.loads(EXAMPLES[0].read_text())
     job = capture(c, h["producer"], doc)
     assert job["running"] is False and job["success"] is True and job["errors"] == []
