@@ -256,7 +256,7 @@ def test_pact_auth_and_transport(scene):
         bad = {"Authorization": "Bearer invalid-access-token"} | CE
         r = s.request(method, path, headers=bad, content=b"{}" if method == "POST" else None)
         assert r.status_code == 400 and r.json() == {"code": "BadRequest", "message": "Invalid token provided"}
-    for creds in ({}, {"Authorization": "Basic YTpi"}, {"Authorization": "Bearer "}):  # none: PACT's AccessDenied, a 403
+    for creds in ({}, {"Authorization": "Basic YTpi"}, {"Authorization": "Bearer "}):  # PACT's AccessDenied: a 403
         r = s.get("/pact/3/footprints", headers=creds)
         assert r.status_code == 403 and r.json()["code"] == "AccessDenied" and "data" not in r.json(), creds
     case(18)
