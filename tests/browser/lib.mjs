@@ -75,11 +75,13 @@ export async function signIn(page, base, keystore, password, lang, landing) {
 // what the page showed into report.signed_calls and agrees ("Sign"), as a member reading it would.
 export function agreeToSignatures(page, report) {
   report.signed_calls = [];
+  report.signed_summaries = [];
   (async () => {
     for (;;) {
       try {
         await page.waitForSelector('#sign-confirm:not([hidden]) #sign-go:not([hidden])', { timeout: 0 });
         report.signed_calls.push(await page.textContent('#sign-call'));
+        report.signed_summaries.push(await page.textContent('#sign-summary'));
         await page.click('#sign-go');
       } catch { return; }  // the page or browser closed
     }

@@ -178,6 +178,8 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     # each transaction was shown decoded in the page before it was signed
     calls = report["signed_calls"]
     assert len(calls) >= 6 and any("Provenance" in c and "registerProduct" in c for c in calls), calls
+    # the irreversible recall names the batch it recalls (the page computed its id from the GTIN and lot it sent)
+    assert f"Recall the batch {new} / LJ/2026 (cannot be undone" in " ".join(report["signed_summaries"]), report
     assert dep.contract("GuaranteeVault").functions.claimable(merchant.address).call() == 0
     # the code issue's anchor was prepared for the page to sign, not signed by the gateway
     log = httpx.get(url + "/v1/audit/log", params={"actor": merchant.address, "limit": 1000}, headers=headers(

@@ -104,6 +104,15 @@ async function decoded(tx) {
     args: call.fragment.inputs.map((p, i) => [p.name || `arg${i}`, shown(call.args[i])]) };
 }
 
+// hashes this page can name for a person because it computed them itself (a batch id from the GTIN
+// and lot it sends): the confirmation names the batch, not only its hash (a recall said neither)
+export const named = new Map();
+export function batchId(gtin, lot) {  // Provenance.batchId: keccak256(abi.encode(uint64 gtin, string lot))
+  const id = ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(['uint64', 'string'], [BigInt(gtin), lot]));
+  named.set(id.toLowerCase(), `${String(gtin).padStart(14, '0')} / ${lot}`);
+  return id;
+}
+
 // the call in words: "存入保证金 ¥100.00" from the catalog's `call:Contract.function` sentence
 export function sentence(call) {
   const args = Object.fromEntries(call.args);
@@ -111,6 +120,7 @@ export function sentence(call) {
     if (/amount|fen|minimum|value|^threshold$/i.test(k) && /^\d+$/.test(v)) args[k] = yuan(v);
     if (k === 'gtin') args[k] = String(v).padStart(14, '0');
     if (/^0x[0-9a-fA-F]{40}$/.test(v)) args[k] = short(v);
+    if (/^0x[0-9a-fA-F]{64}$/.test(v)) args[k] = named.get(v.toLowerCase()) || short(v);
   }
   const text = T[`call:${call.contract}.${call.function}`];
   return text ? fill(text, args) : `${call.contract}.${call.function}`;

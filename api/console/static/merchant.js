@@ -2,7 +2,7 @@
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
 // with each problem's path and the anchoring status, the scan statistics of its codes, carbon
 // footprints, and its devices with the cold-chain alarms about its products (devices.js).
-import { $, LANG, T, api, attention, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { $, LANG, T, api, attention, batchId, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
 import { bars, everyDay } from './charts.js';
 import { wireCarbon } from './carbon.js';
 import { wireDevices } from './devices.js';
@@ -249,8 +249,9 @@ export function initMerchant() {
   $('batch-recall').addEventListener('click', () => {  // irreversible: a reason is required, the dialog names the batch
     if (!$('batch-form').reportValidity()) return;  // the GTIN and the lot, as the browser checks them
     if (!$('batch-reason').value.trim()) { say('products-status', T.recall_needs_reason, true); $('batch-reason').focus(); return; }
-    const lot = encodeURIComponent($('batch-lot').value.trim());
-    done(write(`/v1/batches/${$('batch-gtin').value.trim()}/${lot}/recall`, { reason: $('batch-reason').value.trim() }));
+    const gtin = $('batch-gtin').value.trim(), lot = $('batch-lot').value.trim();
+    if (/^\d{8,14}$/.test(gtin)) batchId(gtin, lot);  // so the signing dialog names the batch it recalls
+    done(write(`/v1/batches/${gtin}/${encodeURIComponent(lot)}/recall`, { reason: $('batch-reason').value.trim() }));
   });
   $('codes-form').addEventListener('submit', issueCodes);
   reloadIssues = wireIssues();
