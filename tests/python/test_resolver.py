@@ -187,6 +187,9 @@ def test_switching_the_scan_pages_language_is_not_another_scan(scene):
     page = c.get(path, headers={"Accept": "text/html"}).text
     switch = html.unescape(re.search(r'<a class="lang" href="([^"]+)"', page).group(1))
     assert "lang=en" in switch and "v=" in switch
+    scans = c.get(path.split("?")[0] + switch, headers={"Accept": "text/html"}).text.split('id="scans"')[1]
+    count = counted()  # the earlier scans the English page saw (this scan is recorded after it answers)
+    assert ("once, on " in scans) == (count == 1) and "1 times" not in scans, (count, scans[:300])
     before = counted()
     for _ in range(3):  # to English and back, and again
         again = c.get(path.split("?")[0] + switch, headers={"Accept": "text/html"})
