@@ -46,6 +46,12 @@ try {
   await page.click('#explorer-form button');
   await only(page, 'Deposited');
   report.deposit_args = await page.textContent('#records tbody tr:first-child td:nth-child(5)');
+  // a duration in days and hours: the settlement's return window, set when it was deployed
+  await page.selectOption('#explorer-kind', '');
+  await page.selectOption('#explorer-event', 'ReturnWindowSet');
+  await page.click('#explorer-form button');
+  await only(page, 'ReturnWindowSet');
+  report.window_args = await page.textContent('#records tbody tr:first-child td:nth-child(5)');
   await page.selectOption('#explorer-kind', 'batches');
   await page.selectOption('#explorer-event', 'BatchRegistered');
   await page.fill('#explorer-subject', gtin);

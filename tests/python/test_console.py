@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -268,6 +269,8 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     b = members["merchant_b"].address
     assert f"merchantmerchant {b[:6]}…{b[-4:]}" in report["deposit_args"], report["deposit_args"]
     assert "amountCN¥12.34 (1234 fen)" in report["deposit_args"], report["deposit_args"]
+    window = dep.contract("OrderSettlement").functions.returnWindow().call()  # in days and hours, its seconds kept
+    assert re.fullmatch(rf"returnWindow\d+ (d|h)( \d+ h)? \({window} s\)", report["window_args"]), report["window_args"]
     assert "success" in report["tx_detail"] and "Provenance.BatchRegistered" in report["tx_detail"]
     assert report["block_detail"].startswith("Block")
     assert report["code_verdict"].startswith("All checks passed.") and "ok signature" in report["code_verdict"]

@@ -82,7 +82,7 @@ async function showLinked() {
     const b = await api(`/v1/chain/blocks/${params.get('block')}`);
     const txs = document.createElement('ul');
     for (const h of b.transactions) { const li = document.createElement('li'); li.append(link(h, { tx: h })); txs.append(li); }
-    detail(T.block_detail, [[T.block, b.number], [T.hash, b.hash], [T.timestamp, new Date(b.timestamp * 1000).toLocaleString(LANG)],
+    detail(T.block_detail, [[T.block, b.number], [T.hash, b.hash], [T.timestamp, when(b.timestamp * 1000)],
       [T.gas_used, b.gas_used], [T.transaction, txs]]);
   }
 }

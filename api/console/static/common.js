@@ -305,11 +305,17 @@ export function button(text, label, onClick) {
   return b;
 }
 
-// a time in the viewer's zone, to the minute, with the zone named
+// every time the console shows is Beijing time, the zone named ("2026年12月5日 14:06（北京时间）"), as the
+// scan page and the lists show them (a phone set to another zone saw two clocks on one page; phone trial)
+const BEIJING = new Intl.DateTimeFormat(LANG === 'zh' ? 'zh-CN' : 'en',
+  { timeZone: 'Asia/Shanghai', dateStyle: 'medium', timeStyle: 'short' });
+const BEIJING_CLOCK = new Intl.DateTimeFormat(LANG === 'zh' ? 'zh-CN' : 'en', { timeZone: 'Asia/Shanghai', timeStyle: 'medium' });
 export function when(iso) {
   if (!iso && iso !== 0) return '';
-  return new Date(iso).toLocaleString(LANG === 'zh' ? 'zh-CN' : 'en', { dateStyle: 'medium', timeStyle: 'short' });
+  return `${BEIJING.format(new Date(iso))}${T.beijing_zone}`;
 }
+// "Done: 14:06:05 (Beijing)": a status line's time of day
+export function doneNow() { return `${T.done}${BEIJING_CLOCK.format(new Date())}${T.beijing_zone}`; }
 
 // the landing's "what needs you now": a list of sentences, or a calm "nothing needs you"
 export function attention(items) {

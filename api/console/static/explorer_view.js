@@ -1,11 +1,16 @@
 // The explorer's words: the events to pick from (a select of the deployment's events, grouped by
 // contract, narrowed to the chosen kind of record), and a record's arguments decoded as a person
 // reads them: addresses by member ("商家 0xef9b…1234"), amounts of the money contracts in yuan
-// (their ABIs count integer fen: `amount`, `balance`, `minimum`, `refund`, `remaining`, `threshold`).
-import { $, T, api, short, yuan } from './common.js';
+// (their ABIs count integer fen: `amount`, `balance`, `minimum`, `refund`, `remaining`, `threshold`),
+// durations in days and hours, moments in Beijing time.
+import { $, T, api, duration, short, when, yuan } from './common.js';
 
 const MONEY = new Set(['SettlementToken', 'GuaranteeVault', 'OrderSettlement', 'PurchaseProofs']);
 const FEN = /^(amount|balance|minimum|refund|remaining|threshold)$/;
+// the contracts' durations (seconds) and moments (Unix seconds), as a person reads them (the explorer showed
+// `returnWindow 604800`; phone trial)
+const SECONDS = /^(cooldown|settlementTimeout|returnWindow|delay)$/;
+const MOMENT = /^(windowEnds|deadline|until)$/;
 let abis = {};   // contract => its events' inputs by event name
 let names = {};  // address => "商家 0xef9b…1234"
 
@@ -47,6 +52,10 @@ function shown(contract, event, name, value) {
     return `${yuan(v)} (${v} ${T.fen_unit})`;
   }
   if (/^0x[0-9a-fA-F]{64,}$/.test(v)) return short(v);
+  if (input && /^uint/.test(input.type) && /^\d{1,12}$/.test(v)) {
+    if (SECONDS.test(name)) return `${duration(v)} (${v} s)`;
+    if (MOMENT.test(name) && v !== '0') return when(Number(v) * 1000);
+  }
   return Array.isArray(value) ? `[${value.map((x) => shown(contract, event, '', x)).join(', ')}]` : v;
 }
 

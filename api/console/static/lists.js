@@ -2,12 +2,7 @@
 // newest first, paged back by the last id shown, each with its code and the time in Beijing time;
 // and the earlier code issues by batch, each with its labels PDF and CSV to download again (the
 // same codes: printing again never issues new ones).
-import { $, T, api, button, rows, say } from './common.js';
-
-const BEIJING = new Intl.DateTimeFormat(document.body.dataset.lang === 'zh' ? 'zh-CN' : 'en',
-  { timeZone: 'Asia/Shanghai', dateStyle: 'medium', timeStyle: 'short' });
-// a time in Beijing time, to the minute, the zone named ("2026年12月5日 14:06（北京时间）")
-export function beijing(iso) { return iso ? `${BEIJING.format(new Date(iso))}${T.beijing_zone}` : ''; }
+import { $, T, api, button, rows, say, when as beijing } from './common.js';
 
 // a file from the API (the session's token: a plain link would be a 401), saved under `name`
 export async function saveFile(path, name) {

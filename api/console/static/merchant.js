@@ -2,7 +2,7 @@
 // payouts pulled, products and batches, code issues with labels and a QR preview, EPCIS uploads
 // with each problem's path and the anchoring status, the scan statistics of its codes, carbon
 // footprints, and its devices with the cold-chain alarms about its products (devices.js).
-import { $, LANG, T, api, attention, batchId, button, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
+import { $, T, api, attention, batchId, button, doneNow, duration, fen, figures, fill, rows, say, session, short, toFen, when, write } from './common.js';
 import { bars, everyDay } from './charts.js';
 import { wireCarbon } from './carbon.js';
 import { wireDevices } from './devices.js';
@@ -214,7 +214,7 @@ export function initMerchant() {
     depositBusy = true;
     depositButtons();
     say('deposit-status', '');
-    try { await write(path, body); await loadDeposit(); say('deposit-status', T.done + new Date().toLocaleTimeString(LANG)); }
+    try { await write(path, body); await loadDeposit(); say('deposit-status', doneNow()); }
     catch (err) { say('deposit-status', T.error + err.message, true); }
     finally { depositBusy = false; depositButtons(); }
   };
@@ -235,7 +235,7 @@ export function initMerchant() {
     catch (err) { say('payouts-status', T.error + err.message, true); }
   });
   const done = async (promise) => {
-    try { await promise; say('products-status', T.done + new Date().toLocaleTimeString(LANG)); await loadProducts(); }
+    try { await promise; say('products-status', doneNow()); await loadProducts(); }
     catch (err) { say('products-status', T.error + err.message, true); }
   };
   $('product-form').addEventListener('submit', (e) => {

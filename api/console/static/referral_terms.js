@@ -2,7 +2,7 @@
 // beside the on-chain caps, and a form to change them; the change is a transaction on
 // OrderSettlement signed here with the merchant's own key, like every write. The platform's rule
 // offers referrers its rates; an order pays each level the lower of the two.
-import { $, LANG, T, api, figures, say, session, write } from './common.js';
+import { $, T, api, doneNow, figures, say, session, write } from './common.js';
 
 const pct = (bps) => `${bps / 100}%`;
 
@@ -26,7 +26,7 @@ export function wireReferralTerms() {
     try {
       await write('/v1/referral-terms', { referral_bps: bps }, 'PUT');
       await load();
-      say('referral-status', T.done + new Date().toLocaleTimeString(LANG));
+      say('referral-status', doneNow());
     } catch (err) { say('referral-status', T.error + err.message, true); }
   });
 }
