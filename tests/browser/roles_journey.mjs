@@ -180,8 +180,14 @@ try {
   const m = await page(browser, PHONE);
   await signIn(m, base, key('merchant'), password, 'zh', /\/console\/merchant/);
   await m.waitForSelector('#scans-chart svg', { timeout: 60000 });
-  report.scans_chart = await m.evaluate(() => ({ bars: document.querySelectorAll('#scans-chart rect').length,
-    ticks: [...document.querySelectorAll('#scans-chart text')].map((t) => t.textContent) }));
+  report.scans_chart = await m.evaluate(() => {  // on the phone: each label's height and whether it fits the chart
+    const box = document.querySelector('#scans-chart svg').getBoundingClientRect();
+    const texts = [...document.querySelectorAll('#scans-chart text')];
+    return { bars: document.querySelectorAll('#scans-chart rect').length, ticks: texts.map((t) => t.textContent),
+      heights: texts.map((t) => Math.round(t.getBoundingClientRect().height)),
+      outside: texts.filter((t) => { const r = t.getBoundingClientRect();
+        return r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1; }).map((t) => t.textContent) };
+  });
   await m.fill('#orders-q', 'DD-');
   await m.selectOption('#orders-sort', 'amount_high');
   await m.click('#orders-filter button[type=submit]');

@@ -149,6 +149,8 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
         "未解决差异" in report["recon_chart"] and "对账批次" in report["recon_chart"] and "0" in report["recon_chart"]
     )
     assert report["scans_chart"]["bars"] == 30 and "扫码次数" in report["scans_chart"]["ticks"], report["scans_chart"]
+    # readable on the phone: labels of ~12 px (a drawing shrunk to the screen had 7 px ones), none cut off
+    assert min(report["scans_chart"]["heights"]) >= 11 and not report["scans_chart"]["outside"], report["scans_chart"]
     assert report["orders_rows"] == ["DD-2026-0002", "DD-2026-0001"], report["orders_rows"]
     lines = report["orders_csv"].strip().splitlines()
     assert lines[0].startswith("order_id,") and [x.split(",")[0] for x in lines[1:]] == ["DD-2026-0002", "DD-2026-0001"]
