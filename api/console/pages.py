@@ -33,6 +33,7 @@ PAGES: dict[str, str | None] = {
     "arbiter": "arbiter",
     "carrier": "logistics",
     "auditor": "auditor",
+    "inspector": "inspector",
     "governor": "governor",
 }
 TEMPLATES = {"operator": "role.html", "carrier": "role.html"}

@@ -16,7 +16,7 @@ report.governor_attention = {};
 report.scan_parties = {};
 report.scan_cold_chain = {};
 const ROLES = [['merchant_a', 'merchant'], ['auditor', 'auditor'], ['governor_2', 'governor'], ['issuer', 'issuer'],
-  ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter']];
+  ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter'], ['inspector', 'inspector']];
 
 const ALLOW = ['GTIN', 'EPCIS', 'JSON', 'LD', 'XML', 'CSV', 'PDF', 'API', 'Keystore', 'keystore', 'English', 'traceledger', 'GS', 'Gas',
   'Merkle', 'ledger', 'verify', 'MetaMask', 'wei', 'make', 'run', 'LEDGER_KEYSTORE_PASSWORD', 'python', 'keys', 'new', 'export', 'dev'];

@@ -446,7 +446,7 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
         timeout=120, check=False,
     )  # fmt: skip
     assert out.returncode == 0 and members["merchant_a"].address in out.stdout, out.stderr
-    for member in ("auditor", "governor_2", "issuer", "platform", "logistics", "arbiter"):
+    for member in ("auditor", "governor_2", "issuer", "platform", "logistics", "arbiter", "inspector"):
         export_dev(member, keys / f"{member}.json", PASSWORD)
     # something for each landing to show: a proposal waiting for governor_2, a case, a scan page with parties
     g1 = next(a for a in accounts if a.address == dep.manifest["governance"]["governors"][0])
@@ -482,7 +482,7 @@ def test_every_role_lands_on_what_needs_it_on_a_phone_in_both_languages(console,
     scan = uri.replace("https://id.gs1.org", url) if uri.startswith("https://id.gs1.org") else uri
     report = journey("phone_tour.mjs", url, str(keys), PASSWORD, scan)
     screens = report["screens"]
-    assert len(screens) >= 24, sorted(screens)
+    assert len(screens) >= 26 and {"inspector-zh", "inspector-en"} <= set(screens), sorted(screens)  # the regulator too
     for name, seen in screens.items():
         assert seen["scroll_width"] <= 390, (name, seen)  # nothing widens the page
         assert seen["small"] == [], (name, seen["small"])  # touch targets

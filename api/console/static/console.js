@@ -5,6 +5,7 @@ import { $, LANG, PAGE, T, session, short } from './common.js';
 import { initArbiter } from './arbiter.js';
 import { initAuditor } from './auditor.js';
 import { initGovernor } from './governor.js';
+import { initInspector } from './inspector.js';
 import { initMerchant } from './merchant.js';
 import { initRole } from './roles.js';
 import { initSignin } from './signin.js';
@@ -43,5 +44,6 @@ else if (ROLE && !session.roles.includes(ROLE)) {
   const mine = session.roles.map((r) => T[`role_${r}`] || r).join(T.list_sep) || T.no_role;
   const own = [...document.querySelectorAll('header li[data-role]')].find((li) => session.roles.includes(li.dataset.role));
   notice(`${T[`nav_${PAGE}`]}${T.colon}${T.role_missing}${mine}`, own ? own.querySelector('a').href : `/console/?lang=${LANG}`);
-} else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor, arbiter: initArbiter }[PAGE] || initRole)(PAGE);
+} else ({ merchant: initMerchant, auditor: initAuditor, governor: initGovernor, arbiter: initArbiter, inspector: initInspector }[PAGE]
+  || initRole)(PAGE);
 document.body.removeAttribute('data-loading');  // the page's buttons now answer (console.css)

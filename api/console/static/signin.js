@@ -15,7 +15,7 @@ async function signInWith(address, sign) {
   session.save(login);
   // the member's own landing: the first of its roles that has a page
   const pages = [['merchant', 'merchant'], ['governor', 'governor'], ['auditor', 'auditor'], ['issuer', 'issuer'],
-    ['operator', 'operator'], ['arbiter', 'arbiter'], ['logistics', 'carrier']];
+    ['operator', 'operator'], ['arbiter', 'arbiter'], ['logistics', 'carrier'], ['inspector', 'inspector']];
   const next = pages.find(([role]) => login.roles.includes(role));
   if (!next) { say('signin-status', T.no_role_page, true); initKeys(); return; }
   window.location.assign(`/console/${next[1]}?lang=${LANG}`);
