@@ -105,7 +105,8 @@ async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
         _within_clients_day(db, client, since)
     except ApiError as exc:
         if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-            return _page(lang, exc.status, None, exc.headers)
+            fields = [p["field"] for p in exc.detail if isinstance(p, dict)] if isinstance(exc.detail, list) else []
+            return _page(lang, exc.status, None, exc.headers, fields)
         raise
     row = CounterfeitReport(
         gtin=f["gtin"], lot=f["lot"], serial=f["serial"], message=f["message"], contact=f.get("contact", ""),
@@ -140,10 +141,20 @@ def _within_clients_day(db: DbSession, client: str, since: datetime) -> None:
         raise ApiError(429, "rate_limited", detail, {"Retry-After": str(retry)})
 
 
-def _page(lang: str, status: int, report_id: int | None, headers: dict[str, str] | None = None) -> HTMLResponse:
-    """What the shopper sees after sending the form: thanks with the report's number, or why not."""
+#: a refused field as the form names it (the code's own fields are hidden: the product code)
+_LABELS = {"message": "report_message", "place": "report_place", "contact": "report_contact"}
+
+
+def _page(
+    lang: str, status: int, report_id: int | None, headers: dict[str, str] | None = None, fields: list[str] = ()
+) -> HTMLResponse:
+    """What the shopper sees after sending the form: thanks with the report's number, or why not,
+    naming the fields to check (a page that said only "check what you wrote" left them guessing)."""
     t = catalog("scan", lang)
     said = t["report_thanks"].format(id=report_id) if report_id else t.get(f"report_error_{status}", t["report_error"])
+    named = dict.fromkeys(t[_LABELS[f]] if f in _LABELS else t["report_code_field"] for f in fields)
+    if named:
+        said += t["report_check"].format(fields=t["list_sep"].join(named))
     html = (
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -47,6 +47,10 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     # refused: fields named, in the form's language for a form; nothing stored
     r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S1&lang=en&message=", headers=FORM)
     assert r.status_code == 422 and "check what you wrote" in r.text, r.text
+    assert "Please check: What you saw (required" in r.text, r.text  # the field to fix, as the form labels it
+    r = c.post("/v1/scan/reports", content="gtin=1&lot=L1&serial=S1&lang=zh&message=%20&contact=%00", headers=FORM)
+    named = "重试。请检查：商品码（请重新扫码）；您看到了什么（必填，最多 1000 字）；联系方式（可不填）。"
+    assert r.status_code == 422 and named in r.text, r.text
     r = c.post("/v1/scan/reports", json={"gtin": "12", "lot": "L 1", "serial": "S1", "message": "x", "contact": 5})
     assert r.status_code == 422 and {p["field"] for p in r.json()["detail"]} == {"gtin", "lot", "contact"}, r.text
     assert c.post("/v1/scan/reports", content=b"\xff\xfe", headers=FORM).status_code == 422
