@@ -35,7 +35,7 @@ from ..core.errors import ApiError
 from ..core.segments import routed_path
 from ..core.services import Services
 from .page import CSP as PAGE_CSP
-from .page import for_a_person, render
+from .page import page_for as _page_for
 
 #: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] (GS1 Digital Link URI syntax: each qualifier optional, in that order)
 DIGITAL_LINK = _DL = re.compile(
@@ -257,19 +257,6 @@ def _linkset_type(accept: str | None) -> bytes:
 
 async def _start(send: Send, status: int, extra: list[tuple[bytes, bytes]]) -> None:
     await send({"type": "http.response.start", "status": status, "headers": [*CORS, *extra]})
-
-
-def _page_for(scope: Scope, status: int, gtin: str | None, held=None, detail=None) -> bytes | None:
-    """A person's page in place of a 400 or 404's JSON (`page`), for a browser's GET or HEAD; else None.
-    `held`: (product name, its links) where the GTIN is held here."""
-    headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in (b"accept", b"accept-language")}
-    if status not in (400, 404) or scope["method"] not in ("GET", "HEAD") or not for_a_person(headers.get(b"accept")):
-        return None
-    if isinstance(detail, list):  # problems: their reasons
-        detail = "; ".join(str(p.get("reason", p)) if isinstance(p, dict) else str(p) for p in detail)
-    lang = dict(parse_qsl(scope["query_string"].decode("latin-1"))).get("lang")
-    name, links = held if held else (None, ())
-    return render(status, lang, headers.get(b"accept-language"), gtin, name, links, str(detail or ""))
 
 
 async def _send(

@@ -5,7 +5,9 @@ for own products, and the resolver's description."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import jsonschema
 import pytest
@@ -69,6 +71,19 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     assert r.headers["vary"] == "Accept, Accept-Language"  # a cache keeps the page and the JSON apart
     r = c.get(wrong + "?lang=en", headers=browser)
     assert r.status_code == 400 and "not a valid product code" in r.text and "check digit" in r.text, r.text
+    # a mistyped or made-up item code: the reason in the page's language, a language switch, and the
+    # counterfeit report form (a fake label may carry a wrong code), whose post is taken
+    typo = f"{wrong}/10/L%2F1/21/S9?k=x"
+    r = c.get(typo, headers=browser)
+    assert r.status_code == 400 and "校验位是" in r.text and "check digit" not in r.text, r.text
+    switch = re.search(r'<a class="lang" href="([^"]+)"', r.text).group(1)
+    assert html.unescape(switch) == f"{typo}&lang=en" and "Content-Security-Policy" not in r.text
+    assert "form-action 'self'" in r.headers["content-security-policy"]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', r.text))
+    assert fields == {"gtin": wrong[4:], "lot": "L/1", "serial": "S9", "lang": "zh"}, fields
+    sent = c.post("/v1/scan/reports", data=fields | {"message": "码打不开，包装可疑"}, headers={"Accept": "text/html"})
+    assert sent.status_code == 201 and "已收到您的举报" in sent.text, sent.text
+    assert "report-form" not in c.get(wrong + "?lang=zh", headers=browser).text  # no item named: no form
     r = c.get(f"/01/{gtin}?linkType=linkset", headers=browser)  # a linkset: as asked, not a page
     assert r.status_code == 200 and r.headers["content-type"] == "application/linkset+json"
     # merchants register links for their own products only
