@@ -323,6 +323,7 @@ def test_console_files_travel_gzipped_and_buttons_wait_for_the_scripts(console):
 def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     import inspect
     import re
+    from string import Formatter
 
     from ledger.i18n import catalog
     from ledger.trace import verify
@@ -331,6 +332,10 @@ def test_every_string_and_every_check_of_ledger_verify_is_in_both_languages():
     assert zh.keys() == en.keys() and all(v.strip() for v in [*zh.values(), *en.values()])
     names = set(re.findall(r'check\(\s*"([^"]+)"', inspect.getsource(verify)))
     assert len(names) >= 8 and not [n for n in names if f"check:{n}" not in en]
+    # each check's detail: the English the CLI prints, and Chinese with the same values (the auditor's page)
+    fields = lambda text: {f for _, f, _, _ in Formatter().parse(text) if f}  # noqa: E731
+    for key, text in verify.DETAILS.items():
+        assert en[f"detail:{key}"] == text and fields(zh[f"detail:{key}"]) == fields(text), key
     # every key the pages' scripts and templates name is in the catalogs (prefixes like `role_` excepted)
     folder = ROOT / "api" / "console"
     used = set()

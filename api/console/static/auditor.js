@@ -103,7 +103,9 @@ function showChecks(result) {
   for (const c of result.checks) {
     const li = document.createElement('li'); li.dataset.ok = String(c.ok);
     const mark = document.createElement('strong'); mark.textContent = c.ok ? T.check_ok : T.check_fail;
-    li.append(mark, ` ${checkName(c.name)}: ${c.detail}`);
+    // the detail in the page's language from its key and values (`ledger.trace.verify.DETAILS`)
+    const said = c.key && T[`detail:${c.key}`] ? fill(T[`detail:${c.key}`], c.args || {}) : c.detail;
+    li.append(mark, ` ${checkName(c.name)}${T.colon}${said}`);
     ul.append(li);
   }
   out.replaceChildren(p, ul);

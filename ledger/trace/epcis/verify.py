@@ -18,7 +18,7 @@ from typing import Any
 from ledger.chain.deploy import Deployment
 from ledger.trace.epcis.capture import item_parts, named_identifiers
 from ledger.trace.epcis.hashid import document_digests, document_events
-from ledger.trace.verify import Check
+from ledger.trace.verify import Check, said
 
 
 def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
@@ -29,11 +29,11 @@ def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[
         name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
         proof = fetch_proof(digest)
         if proof.get("status") != "anchored":
-            checks.append(Check(name, False, f"not anchored yet ({proof.get('status')})"))
+            checks.append(said(name, False, "not_anchored", status=proof.get("status")))
             continue
-        refusal = _unauthorised(prov, events[i], proof.get("recorder"))
-        if refusal:
-            checks.append(Check(name, False, refusal))
+        gtin = _unauthorised(prov, events[i], proof.get("recorder"))
+        if gtin:
+            checks.append(said(name, False, "unauthorised", recorder=proof["recorder"], gtin=gtin))
             continue
         if proof.get("method") == "batchChain":
             checks.append(_check_chain_entry(name, dep, digest, proof))
@@ -41,30 +41,24 @@ def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[
         root = bytes.fromhex(proof["root"][2:])
         submitter, timestamp, count = prov.functions.anchorOf(root).call()
         if timestamp == 0:
-            checks.append(Check(name, False, f"root {proof['root']} was never anchored on chain"))
+            checks.append(said(name, False, "root_not_on_chain", root=proof["root"]))
             continue
         path = [bytes.fromhex(p[2:]) for p in proof["path"]]
         if not prov.functions.verifyEvent(root, bytes.fromhex(digest), path).call():
-            checks.append(Check(name, False, f"the path does not lead to root {proof['root']}"))
+            checks.append(said(name, False, "path_wrong", root=proof["root"]))
             continue
         receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
         logs = prov.events.RootAnchored().process_receipt(receipt)
         if not any(log["args"]["root"] == root for log in logs):
-            checks.append(Check(name, False, f"transaction {proof['tx']} does not anchor root {proof['root']}"))
+            checks.append(said(name, False, "tx_not_root", tx=proof["tx"], root=proof["root"]))
             continue
-        checks.append(
-            Check(
-                name,
-                True,
-                f"leaf {proof['leafIndex']} of {count} under root {proof['root'][:18]}..., "
-                f"anchored by {submitter} in block {receipt['blockNumber']}",
-            )  # fmt: skip
-        )
+        at = {"index": proof["leafIndex"], "count": count, "root": proof["root"][:18], "block": receipt["blockNumber"]}
+        checks.append(said(name, True, "event_anchored", by=submitter, **at))
     return checks
 
 
 def _unauthorised(prov: Any, event: dict, recorder: str | None) -> str | None:
-    """Why the recorder may not record about a registered product the event names, if so: the
+    """The registered product the event names that the recorder may not record about, if any: the
     product's merchant decides on chain (`Provenance.mayRecord`, as of now)."""
     if not recorder:
         return None
@@ -72,7 +66,7 @@ def _unauthorised(prov: Any, event: dict, recorder: str | None) -> str | None:
         gtin = item_parts(uri)[0]
         registered = gtin and prov.functions.productOwner(int(gtin)).call() != ZERO
         if registered and not prov.functions.mayRecord(int(gtin), recorder).call():
-            return f"recorded by {recorder}, whom product {gtin}'s merchant has not authorised to record about it"
+            return gtin
     return None
 
 
@@ -83,20 +77,16 @@ def _check_chain_entry(name: str, dep: Deployment, digest: str, proof: dict[str,
     prov = dep.contract("Provenance")
     receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
     if receipt["status"] != 1:
-        return Check(name, False, f"transaction {proof['tx']} failed on chain")
+        return said(name, False, "tx_failed", tx=proof["tx"])
     canonical = dep.w3.eth.get_block(receipt["blockNumber"])["hash"]
     if canonical != receipt["blockHash"] or receipt["blockNumber"] != proof["block"]:
-        return Check(name, False, f"transaction {proof['tx']} is not in block {proof['block']} of the canonical chain")
+        return said(name, False, "tx_not_canonical", tx=proof["tx"], block=proof["block"])
     batch = bytes.fromhex(proof["batchId"][2:])
     for log in prov.events.EventRecorded().process_receipt(receipt):
         a = log["args"]
         if a["batchId"] == batch and a["eventHash"] == bytes.fromhex(digest) and a["index"] == proof["index"]:
             if a["recorder"] != proof["recorder"]:
-                return Check(name, False, f"recorded by {a['recorder']}, not {proof['recorder']} as the service says")
-            return Check(
-                name,
-                True,
-                f"entry {a['index']} of batch {proof['batchId'][:18]}...'s hash chain, recorded by "
-                f"{a['recorder']} in block {receipt['blockNumber']}",
-            )
-    return Check(name, False, f"transaction {proof['tx']} records no such entry into batch {proof['batchId']}")
+                return said(name, False, "recorder_differs", actual=a["recorder"], said=proof["recorder"])
+            entry = {"index": a["index"], "batch": proof["batchId"][:18], "block": receipt["blockNumber"]}
+            return said(name, True, "chain_entry", recorder=a["recorder"], **entry)
+    return said(name, False, "no_entry", tx=proof["tx"], batch=proof["batchId"])
