@@ -37,9 +37,10 @@ from ..core.services import Services
 from .page import CSP as PAGE_CSP
 from .page import page_for as _page_for
 
-#: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] (GS1 Digital Link URI syntax: each qualifier optional, in that order)
+#: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] (GS1 Digital Link URI syntax: each qualifier optional, in that
+#: order), or /01/{gtin}/235/{tpx} (a third party's serial extension: GS1 General Specifications 3.8.28)
 DIGITAL_LINK = _DL = re.compile(
-    r"/(?:01|gtin)/([^/]+)(?:/(?:22|cpv)/([^/]+))?(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?/?"
+    r"/(?:01|gtin)/([^/]+)(?:(?:/(?:22|cpv)/([^/]+))?(?:/(?:10|lot)/([^/]+))?(?:/(?:21|ser)/([^/]+))?|/235/([^/]+))/?"
 )
 CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -62,7 +63,7 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
     m = _DL.fullmatch(raw_path)
     if m is None:
         if raw_path.startswith(("/01/", "/gtin/")):
-            why = "not a GS1 Digital Link of /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}]"
+            why = "not a GS1 Digital Link of /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}] or /01/{gtin}/235/{tpx}"
             raise InvalidInput([{"field": "path", "reason": why}])
         return None
     problems, values = [], {}
@@ -71,10 +72,10 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
         gtin = normalize_gtin(m.group(1))
     except Gs1Error as exc:
         problems.append({"field": "path.gtin", "reason": str(exc)})
-    for name, i in (("cpv", 2), ("lot", 3), ("serial", 4)):
+    for name, i, longest in (("cpv", 2, 20), ("lot", 3, 20), ("serial", 4, 20), ("tpx", 5, 28)):
         if m.group(i) is not None:
             try:
-                values[name] = check_cset82(name, unquote(m.group(i)))
+                values[name] = check_cset82(name, unquote(m.group(i)), longest)
             except Gs1Error as exc:
                 problems.append({"field": f"path.{name}", "reason": str(exc)})
     if problems:
@@ -82,7 +83,8 @@ def parse(raw_path: str) -> tuple[str, str | None, str | None] | None:
     lot, serial = values.get("lot"), values.get("serial")
     if "cpv" in values or lot is None:
         # a valid link finer than any this resolver holds (items are named by GTIN, lot and serial; no
-        # links per consumer product variant): answered at the less granular level it does hold
+        # links per consumer product variant or third-party serial): answered at the less granular level
+        # it does hold
         serial = None
     return gtin, lot, serial  # type: ignore[return-value]
 

@@ -86,7 +86,7 @@ def resolver_description(request: Request, response: Response) -> dict:
         "name": "traceledger GS1 Digital Link resolver",
         "resolverRoot": root,
         "supportedPrimaryKeys": ["01"],  # as numeric AIs (GS1 resolver description file schema)
-        "supportedKeyQualifiers": ["22", "10", "21"],  # ours (GS1's schema has none); as numeric AIs
+        "supportedKeyQualifiers": ["22", "10", "21", "235"],  # ours (GS1's schema has none); as numeric AIs
         "linkTypeDefaultCanBeLinkset": False,
         "supportsSemanticWeb": False,
         "supportedLinkType": [

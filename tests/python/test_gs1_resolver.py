@@ -180,10 +180,15 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     assert c.get(f"/01/{gtin}", follow_redirects=False).headers["location"] == "https://brand.example/home"
     # valid links finer than any held here (a serial without its lot, a consumer product variant):
     # answered at the level held, not a 400 (GS1 Digital Link: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{ser}])
-    for finer in (f"/01/{gtin}/21/XYZ", f"/01/{gtin}/22/ABC", f"/01/{gtin}/22/ABC/10/AJ-7/21/S1"):
-        r = c.get(finer, follow_redirects=False)
-        assert r.status_code == 307, (finer, r.text)
+    # and a third party's serial extension (AI 235, 28 characters at most; a key qualifier of GTIN on its own)
+    finer = (f"/01/{gtin}/21/XYZ", f"/01/{gtin}/22/ABC", f"/01/{gtin}/22/ABC/10/AJ-7/21/S1", f"/01/{gtin}/235/T")
+    for path in (*finer, f"/01/{gtin}/235/{'T' * 28}"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 307, (path, r.text)
     assert c.get(f"/01/{gtin}/22/A%20B", follow_redirects=False).status_code == 400  # no CPV holds a space
+    for bad in (f"/01/{gtin}/235/{'T' * 29}", f"/01/{gtin}/10/AJ-7/235/T", f"/01/{gtin}/235/A%20B"):
+        assert c.get(bad, follow_redirects=False).status_code == 400, bad
+    assert "235" in c.get("/.well-known/gs1resolver").json()["supportedKeyQualifiers"]
     # an unknown product
     assert c.get("/01/09506000134352?linkType=linkset").status_code == 404
 
