@@ -108,5 +108,6 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         "count": s["count"],
         "first": beijing(s.get("first_at"), lang),
         "last": beijing(s.get("last_at"), lang),
+        "yours": bool(s.get("yours_included")),
     }
     return TEMPLATE.render(context)

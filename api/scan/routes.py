@@ -96,6 +96,8 @@ async def answer_scan(
         data = await resolve(svc, uri, client, record=not again)
     except DigitalLinkError as exc:
         raise invalid("path", str(exc)) from None
+    if again and data["scans_before"]["count"]:  # the page's own link: this client's scan is among them
+        data["scans_before"]["yours_included"] = True  # (a shopper read it as someone else's; phone trial)
     if "product" in data:  # a known batch: its carbon footprint, when one is published
         data["carbon"] = await carbon_scan.summary_for(svc, data["product"]["gtin"], data["batch"]["lot"])
         cold_chain.add_to(data, await cold_chain.summary_for(svc, data["product"]["gtin"], data["batch"]["lot"]))

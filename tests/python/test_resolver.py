@@ -190,6 +190,8 @@ def test_switching_the_scan_pages_language_is_not_another_scan(scene):
     scans = c.get(path.split("?")[0] + switch, headers={"Accept": "text/html"}).text.split('id="scans"')[1]
     count = counted()  # the earlier scans the English page saw (this scan is recorded after it answers)
     assert ("once, on " in scans) == (count == 1) and "1 times" not in scans, (count, scans[:300])
+    assert "(yours just now among them)" in scans, scans[:300]  # the page's own link: this shopper's scan is one
+    assert "yours_included" not in scan(c, issue["sample"][1]).json()["scans_before"]  # a plain scan: not said
     before = counted()
     for _ in range(3):  # to English and back, and again
         again = c.get(path.split("?")[0] + switch, headers={"Accept": "text/html"})
