@@ -7,7 +7,7 @@
 // event picked from a list; codes issued short by default, earlier issues downloaded again; the
 // counterfeit reports in the merchant's and the auditor's console; the scan page's merchant by name.
 // node tests/browser/roles_journey.mjs <base url> <keys dir> <password> <run id> <case id> <order id> <event id> <scan uri> <disputed order> <gtin> <out dir>
-// (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json, merchant.json)
+// (keys dir: auditor.json, platform.json, arbiter.json, second.json, logistics.json, merchant.json, inspector.json)
 import fs from 'node:fs';
 import path from 'node:path';
 import { agreeToSignatures, audit, launch, look, newReport, signIn, watch } from './lib.mjs';
@@ -254,6 +254,22 @@ try {
   await a3.waitForFunction(() => document.querySelectorAll('#reports tbody tr td[data-label]').length > 0, null, { timeout: 30000 });
   report.reports_en = await a3.evaluate(() => [...document.querySelectorAll('#reports tbody tr')].map((tr) => tr.textContent));
   await a3.context().close();
+  // 8. the regulator (an inspector) on a phone: the shoppers' reports on its landing, and a batch
+  // recalled with its own key, the signing dialog naming the batch
+  const r = await page(browser, PHONE);
+  agreeToSignatures(r, report);
+  await signIn(r, base, key('inspector'), password, 'zh', /\/console\/inspector/);
+  await r.waitForFunction(() => document.querySelectorAll('#reports tbody tr td[data-label]').length > 0, null, { timeout: 30000 });
+  report.inspector_attention = await text(r, '#attention-list');
+  report.inspector_reports = await r.locator('#reports tbody tr').count();
+  await screen(r, 'inspector-phone-zh', 'zh');
+  await r.fill('#recall-gtin', gtin); await r.fill('#recall-lot', 'R-2'); await r.fill('#recall-reason', '抽检不合格');
+  const calls = report.signed_summaries.length;
+  await r.click('#recall-form button[type=submit]');
+  await password_(r, 'recall-status');
+  await until(r, '#recall-status', /完成|出错/);
+  report.inspector_recall = { status: await text(r, '#recall-status'), summary: report.signed_summaries[calls] };
+  await r.context().close();
   // the scan page in Chinese: the merchant by name, Chinese punctuation beside Chinese text
   const sp = await page(browser, PHONE);
   await sp.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=zh`);

@@ -23,7 +23,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     url, dep, members, headers = console
     keys = tmp_path / "keys"
     keys.mkdir()
-    for member in ("auditor", "platform", "arbiter", "logistics"):  # scrypt kept light: the page decrypts 7 times
+    for member in ("auditor", "platform", "arbiter", "logistics", "inspector"):  # scrypt kept light: decrypted 8 times
         (keys / f"{member}.json").write_text(Path(keystore_of(members[member], tmp_path)).read_text())
     (keys / "merchant.json").write_text(Path(keystore_of(members["merchant_b"], tmp_path)).read_text())
     auditor, platform, merchant = headers(members["auditor"]), headers(members["platform"]), members["merchant_b"]
@@ -190,6 +190,12 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert "(Beijing)" in report["reports_en"][0] and "the seal peels off" in report["reports_en"][0], report[
         "reports_en"
     ]
+    # the regulator: the reports on its landing; merchant_b's batch R-2 recalled with the inspector's own key
+    assert "疑似假冒举报" in report["inspector_attention"] and report["inspector_reports"] == 2, report
+    recall = report["inspector_recall"]
+    assert recall["status"].startswith("完成") and f"召回批次 {gtin} / R-2" in recall["summary"], recall
+    batch = httpx.get(f"{url}/v1/batches/{gtin}/R-2", headers=m, timeout=60).json()
+    assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
     # the scan page: the merchant by its registered name, no ASCII punctuation beside Chinese
     assert "杭州西湖茶业有限公司" in report["scan_merchant"] and "91350100M000100Y43" in report["scan_merchant"]
     assert report["scan_punctuation"] == [], report["scan_punctuation"]
