@@ -230,6 +230,8 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     function _openFor(address merchant, address claimant, uint96 amount) private returns (uint256 caseId) {
         if (amount == 0) revert ZeroAmount();
         if (claimant == address(0)) revert ZeroAddress();
+        // the merchant paid from its own deposit would skip the withdrawal's cooldown and floor
+        if (claimant == merchant || claimant == address(this)) revert PartyToCase(claimant);
         Account storage a = _accounts[merchant];
         uint256 unfrozen = a.balance - a.frozen;
         if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);

@@ -162,6 +162,8 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error NothingOwed(address account);
     error PeriodTooLong(uint64 period, uint64 max);
     error ReferralAboveTerms(uint256 index, uint256 level, uint256 bps, uint256 agreed);
+    error ReferrerNotAllowed(uint256 index, uint256 level, address referrer);
+    error NotAParty(address account);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
@@ -482,7 +484,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         w.checkTerms(i, run.caps);
         _checkParties(w, accounts, run.checked);
         uint256 lv = w.levels();
-        if (lv != 0) _checkReferralTerms(w, i, lv, _at(accounts, w.merchantIdx()));
+        if (lv != 0) _checkReferralTerms(w, i, lv, _checkReferrerParties(w, i, lv, accounts));
         (uint256 h, address payer) = w.commitment(key, accounts);
         if (payer != msg.sender) revert PayerNotCaller(payer);
         uint256 slot = w.slot();
@@ -551,6 +553,24 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         }
     }
 
+    /// @dev The merchant of order `i`, once each referrer is checked to be someone other than it, the
+    /// order's payer and the other levels' referrers (the payer naming itself took the merchant's
+    /// referral share as a second fee; one address at every level was paid all three).
+    function _checkReferrerParties(TermsWord w, uint256 i, uint256 lv, address[] calldata accounts)
+        private
+        pure
+        returns (address merchant)
+    {
+        merchant = _at(accounts, w.merchantIdx());
+        address payer = _at(accounts, w.payerIdx());
+        for (uint256 l = 0; l < lv; l++) {
+            address r = _at(accounts, w.referrerIdx(l));
+            bool again =
+                (l > 0 && r == _at(accounts, w.referrerIdx(0))) || (l > 1 && r == _at(accounts, w.referrerIdx(1)));
+            if (r == merchant || r == payer || again) revert ReferrerNotAllowed(i, l + 1, r);
+        }
+    }
+
     /// @dev Each referral rate of order `i` within what its merchant agreed to pay that level.
     function _checkReferralTerms(TermsWord w, uint256 i, uint256 lv, address merchant) private view {
         uint256 agreed = referralTermsOf[merchant];
@@ -571,9 +591,11 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (period > MAX_PERIOD) revert PeriodTooLong(period, MAX_PERIOD);
     }
 
-    function _noZeroAccount(address[] calldata accounts) private pure {
+    /// @dev No party is the zero address, nor this contract (a share owed to it could never be pulled).
+    function _noZeroAccount(address[] calldata accounts) private view {
         for (uint256 i = 0; i < accounts.length; i++) {
             if (accounts[i] == address(0)) revert ZeroAddress();
+            if (accounts[i] == address(this)) revert NotAParty(accounts[i]);
         }
     }
 

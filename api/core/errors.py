@@ -76,6 +76,8 @@ _REVERT_STATUS = {
     "ZeroAmount": 422,
     "RateAboveCap": 422,
     "ReferralAboveTerms": 422,  # a referral rate above what the order's merchant agreed to
+    "ReferrerNotAllowed": 422,  # a referrer who is the order's merchant, its payer or another level's
+    "NotAParty": 422,  # the settlement contract named as a party
     "TooManyLevels": 422,
     "NotAMerchant": 422,
     "UnknownCase": 404,

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -85,6 +85,16 @@ class OrderIn(BaseModel):
     referrers: list[Address] = Field(default_factory=list, max_length=3, description="level 1 first")
     carrier: Address | None = Field(None, description="the logistics member who will confirm delivery")
     shopper_id: str | None = Field(None, max_length=128, description="kept off chain, never disclosed")
+
+    @field_validator("referrers")
+    @classmethod
+    def _distinct(cls, referrers: list[str], info: Any) -> list[str]:  # noqa: ANN401 - pydantic's ValidationInfo
+        """A referrer is someone other than the merchant and the other levels' referrers, as the
+        contract requires (`ReferrerNotAllowed`; the payer too, which the contract checks)."""
+        seen = [r.lower() for r in referrers]
+        if len(set(seen)) != len(seen) or str(info.data.get("merchant", "")).lower() in seen:
+            raise ValueError("each referrer is someone other than the merchant and the other levels' referrers")
+        return referrers
 
 
 class OrderBatchIn(BaseModel):

@@ -89,6 +89,20 @@ def test_escrow_refusals(approved, platform, merchant, referrers, producer, logi
     assert approved.totalEscrowed() == 0
 
 
+def test_a_referrer_is_a_party_of_its_own(approved, platform, merchant, referrers):
+    """The platform names an order's referrers, but not itself (a second fee out of the merchant's
+    proceeds), the merchant, one address at two levels (paid all of them), or this contract (a share
+    it could never pull): each refused on chain (an outside probe had them all escrowed)."""
+    r1, r2, _ = referrers
+    for named, level in (([platform], 1), ([merchant], 1), ([r1, r1], 2), ([r1, r2, r1], 3), ([r1, r2, r2], 3)):
+        with reverts("ReferrerNotAllowed"):
+            call(approved.escrow, [terms(platform, merchant, named, [10] * len(named))], sender=platform)
+    with reverts("NotAParty"):
+        call(approved.escrow, [terms(platform, merchant, [approved], [10])], sender=platform)
+    assert approved.totalEscrowed() == 0
+    call(approved.escrow, [terms(platform, merchant, [r1, r2], [10, 10])], sender=platform)  # distinct: taken
+
+
 def test_referrers_are_paid_at_most_what_the_merchant_agreed(approved, platform, merchant_b, referrers, outsider):
     """The platform's key names an order's referrers and rates within the caps, but the money is the
     merchant's: each level's rate is at most what the merchant itself set (`setReferralTerms`)."""

@@ -168,6 +168,10 @@ def test_an_arbiter_cannot_award_itself_a_deposit(
         deposited.openCase(merchant, arbiter, 50_000, {"from": arbiter})
     with reverts("PartyToCase"):
         deposited.openCase(arbiter, merchant, 1, {"from": arbiter})
+    # nor a case paying the merchant out of its own deposit (past its withdrawal's cooldown and floor)
+    for claimant in (merchant, deposited.address):
+        with reverts("PartyToCase"):
+            deposited.openCase(merchant, claimant, 1, {"from": arbiter})
     # a second arbiter opens a case for the first, who may neither decide it alone
     govern(governance, governors, membership, "admit", outsider, ARBITER)
     case_id = deposited.openCase(merchant, arbiter, 50_000, {"from": outsider}).events["CaseOpened"]["caseId"]

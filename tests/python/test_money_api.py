@@ -128,6 +128,9 @@ def test_bad_orders_are_refused_whole(api, members):
         ({"amount_fen": 0}, "body.amount_fen"),
         ({"merchant": "0x123"}, "body.merchant"),
         ({"referrers": [members["producer"].address] * 4}, "body.referrers"),
+        # a referrer is a party of its own: not one address at two levels, not the merchant (outside probe)
+        ({"referrers": [members["producer"].address] * 2}, "body.referrers"),
+        ({"referrers": [members["merchant_a"].address.lower()]}, "body.referrers"),
     ]:
         r = c.post("/v1/orders", json={**body, **bad}, headers={**heads["platform"], "Idempotency-Key": "k"})
         assert r.status_code == 422, (bad, r.text)
@@ -136,6 +139,9 @@ def test_bad_orders_are_refused_whole(api, members):
     key = {**heads["platform"], "Idempotency-Key": "refused-" + body["order_id"]}
     r = c.post("/v1/orders", json={**body, "merchant": members["producer"].address}, headers=key)
     assert r.status_code == 422 and r.json()["error"] == "NotAMerchant"
+    # the platform naming itself a referrer (a second fee from the merchant's proceeds): refused on chain
+    r = c.post("/v1/orders", json={**body, "referrers": [members["platform"].address]}, headers=key)
+    assert r.status_code == 422 and r.json()["error"] == "ReferrerNotAllowed", r.text
     assert c.get(f"/v1/orders/{body['order_id']}", headers=heads["auditor"]).status_code == 404
     assert c.post("/v1/orders", json=body, headers=key).status_code == 201
 
