@@ -94,7 +94,7 @@ def test_a_referrer_is_a_party_of_its_own(approved, platform, merchant, referrer
     proceeds), the merchant, one address at two levels (paid all of them), or this contract (a share
     it could never pull): each refused on chain (an outside probe had them all escrowed)."""
     r1, r2, _ = referrers
-    for named, level in (([platform], 1), ([merchant], 1), ([r1, r1], 2), ([r1, r2, r1], 3), ([r1, r2, r2], 3)):
+    for named in ([platform], [merchant], [r1, r1], [r1, r2, r1], [r1, r2, r2]):
         with reverts("ReferrerNotAllowed"):
             call(approved.escrow, [terms(platform, merchant, named, [10] * len(named))], sender=platform)
     with reverts("NotAParty"):
