@@ -19,6 +19,7 @@ from ..access.auth import READ_ALL, Member, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import OrderIdPath
 from ..core.services import get_db
+from .order_turns import order_turn
 from .orders import OrderOut, order_out
 
 router = APIRouter(prefix="/v1", tags=["money"])
@@ -94,7 +95,8 @@ def post_ruling(
     db: DbSession = Depends(get_db),
 ) -> dict:
     dep = deployment_of(request)
-    o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, body.signatures)
-    db.commit()
+    with order_turn(request, db, order_id):
+        o, split = orders.rule_order(db, dep, sender_of(request, member), order_id, body.refund_fen, body.signatures)
+        db.commit()
     request.state.audit_detail = f"order {order_id} ruled: refund {body.refund_fen} fen"
     return order_out(o, split)

@@ -26,6 +26,7 @@ from ..access.auth import Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
 from ..core.services import get_db
+from .order_turns import order_turn
 from .orders import OrderOut, order_out, visible_order
 
 router = APIRouter(prefix="/v1", tags=["money"])
@@ -179,8 +180,9 @@ def refund_order(
     o = visible_order(db, member, order_id)
     if not member.has(Role.OPERATOR) and o.merchant != member.address:
         raise Forbidden(f"only order {order_id}'s merchant or the platform may refund it")
-    o = orders.refund_order(db, deployment_of(request), sender_of(request, member), order_id, body.amount_fen)
-    db.commit()
+    with order_turn(request, db, order_id):
+        o = orders.refund_order(db, deployment_of(request), sender_of(request, member), order_id, body.amount_fen)
+        db.commit()
     _audit(request, f"order {order_id} refund {body.amount_fen} fen")
     return order_out(o)
 
@@ -193,8 +195,9 @@ def dispute_order(
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    o = orders.dispute_order(db, deployment_of(request), sender_of(request, member), order_id, body.reason)
-    db.commit()
+    with order_turn(request, db, order_id):
+        o = orders.dispute_order(db, deployment_of(request), sender_of(request, member), order_id, body.reason)
+        db.commit()
     _audit(request, f"order {order_id} disputed")
     return order_out(o)
 

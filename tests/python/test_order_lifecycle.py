@@ -180,6 +180,27 @@ def test_refunds_within_the_window(api, members):
     assert s["merchant_fen"] + sum(s["referral_fen"]) + s["platform_fee_fen"] == 70_000
 
 
+def test_concurrent_partial_refunds_are_each_recorded_once(api, members):
+    """20 refunds of a tenth at once: the chain takes ten, one after the other, and refuses the rest.
+    Each step had read the order before the others wrote: the chain refunded it all while the order
+    said one refund and "escrowed" (outside probe). Each now takes the order's turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c, h, _ = api
+    o = escrow(c, h, members, amount=10_000, carrier=None, refs=())
+    path = f"/v1/orders/{o['order_id']}/refund"
+    who = [h["merchant_a"], h["platform"]] * 10
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda head: c.post(path, json={"amount_fen": 1_000}, headers=head), who))
+    # the rest refused: by the chain (409), or by what the order has left (422)
+    assert all(r.status_code in (200, 409, 422) for r in answers), [(r.status_code, r.text[:100]) for r in answers]
+    took = sum(r.status_code == 200 for r in answers)
+    now = c.get(f"/v1/orders/{o['order_id']}", headers=h["platform"]).json()
+    refunds = [x for x in now["history"] if "refund_fen" in x]
+    assert took == 10 and now["refunded_fen"] == 10_000 and len(refunds) == 10, (took, now)
+    assert now["status"] == "refunded" and now["close_tx"], now  # as the chain has it: all of it refunded
+
+
 def test_disputes_and_rulings(api, members, deployment, accounts):
     c, h, dep = api
     small = escrow(c, h, members, amount=80_000, carrier=None)
