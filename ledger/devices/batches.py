@@ -111,18 +111,29 @@ def _time(value) -> datetime:
     t = datetime.fromisoformat(value)
     if t.tzinfo is None:
         raise ValueError("no time zone")
-    return t.astimezone(UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC: no such instant (it was an unrecorded traceback; outside probe)
+        raise ValueError("beyond the calendar") from None
 
 
-def check(opened: Opened, key: Sm2Key, giai: str, last_seq: int, now: datetime) -> dict:
+#: a sequence number fits the database's signed 64-bit integer (2**70 was an unrecorded traceback)
+MAX_SEQ = 2**63 - 1
+#: how long before its registration a device's readings are taken (a logger started at packing and
+#: registered when it ships); anything older is no fact this device attests ("1900" opened an alarm)
+BEFORE_REGISTRATION = timedelta(days=1)
+
+
+def check(opened: Opened, key: Sm2Key, giai: str, last_seq: int, now: datetime, since: datetime | None = None) -> dict:
     """Verify the signature, then the body: GIAI, sequence (replay: not older than the window below
-    the highest accepted; the caller refuses a sequence already accepted), times (future), readings."""
+    the highest accepted; the caller refuses a sequence already accepted), times (not in the future,
+    nor more than `BEFORE_REGISTRATION` before `since`, the device's registration), readings."""
     if not key.verify(opened.signature, opened.body):
         raise Refused("bad-signature")
     try:
         body = json.loads(opened.body)
         seq, sent_at, readings = body["seq"], _time(body["sentAt"]), body["readings"]
-        assert isinstance(seq, int) and isinstance(readings, list)
+        assert isinstance(seq, int) and isinstance(readings, list) and seq <= MAX_SEQ
     except (ValueError, KeyError, TypeError, AssertionError):
         raise Refused("malformed", "body fields") from None
     if body.get("giai") != giai:
@@ -131,15 +142,18 @@ def check(opened: Opened, key: Sm2Key, giai: str, last_seq: int, now: datetime) 
         raise Refused("replayed", f"sequence {seq} older than the window below {last_seq}")
     if sent_at > now + MAX_SKEW:
         raise Refused("future-dated", f"sent at {_iso(sent_at)}")
+    earliest = since - BEFORE_REGISTRATION if since is not None else None
+    if earliest is not None and sent_at < earliest:
+        raise Refused("past-dated", f"sent at {_iso(sent_at)}, before the device was registered")
     if not readings or len(readings) > MAX_READINGS:
         raise Refused("bad-readings", f"{len(readings)} readings (1 to {MAX_READINGS})")
     out = []
     for r in readings:
-        out.append(_reading(r, now))
+        out.append(_reading(r, now, earliest))
     return {"seq": seq, "sentAt": sent_at, "readings": out}
 
 
-def _reading(r, now: datetime) -> dict:
+def _reading(r, now: datetime, earliest: datetime | None = None) -> dict:
     try:
         at, kind, subject = _time(r["t"]), r["k"], r.get("s")
         assert subject is None or (isinstance(subject, str) and len(subject) <= 300)
@@ -147,6 +161,8 @@ def _reading(r, now: datetime) -> dict:
         raise Refused("bad-readings", "a reading lacks a time, kind or has a bad subject") from None
     if at > now + MAX_SKEW:
         raise Refused("future-dated", f"a reading at {_iso(at)}")
+    if earliest is not None and at < earliest:
+        raise Refused("past-dated", f"a reading at {_iso(at)}, before the device was registered")
     if kind in SENSOR_KINDS:
         uom, low, high = SENSOR_KINDS[kind]
         v = r.get("v")

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.access.sealed import unseal
+from ledger.clock import as_utc
 from ledger.devices import batches, cold_chain
 from ledger.devices.broker import INGESTER_USER
 from ledger.devices.registry import ChainStatus
@@ -203,7 +204,7 @@ class Ingester:
                 opened = batches.open_message(payload, ident, self._psks[dev.device_id])
                 row.update(sm3=opened.sm3, signature=opened.signature.hex()[:128])
                 try:
-                    body = batches.check(opened, key, dev.giai, last[dev.device_id], now)
+                    body = batches.check(opened, key, dev.giai, last[dev.device_id], now, as_utc(dev.registered_at))
                     if body["seq"] <= last[dev.device_id] and self._seq_taken(db, dev.device_id, body["seq"], seqs):
                         raise batches.Refused("replayed", f"sequence {body['seq']} already accepted")
                 except batches.Refused as e:

@@ -1,6 +1,8 @@
 """Devices end to end through a real Mosquitto (TLS 1.2 PSK), the chain's DeviceRegistry and
 SQLite: what is accepted becomes readings and EPCIS events; what is not is refused with a reason."""
 
+import base64
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,13 @@ from ledger.store.models import EpcisEvent
 from ledger.trace.epcis.anchoring import Anchorer, AnchorPolicy
 
 LOT = "https://id.gs1.org/01/06901234567892/10/L1"
+
+
+def _signed(key, ident: str, body: dict) -> bytes:
+    """A device's message with a body `batches.make` cannot write (a time it cannot convert)."""
+    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    msg = {"v": 1, "id": ident, "sig": key.sign(raw).hex(), "body": base64.b64encode(raw).decode()}
+    return json.dumps(msg).encode()
 
 
 class Rig:
@@ -153,11 +162,17 @@ def test_bad_batches_are_refused_with_reasons_and_good_ones_become_events(rig, m
             b'{"v":1,"id":"' + ident.encode() + b'","body":"e30="}',  # unsigned
             b"not json",
             b"[" * 3000 + b"]" * 3000,  # nested deeper than the decoder recurses: refused, not a dead ingester
+            # dated long before the device was registered (a reading "of 1900" opened an alarm), a time
+            # beyond the calendar, a sequence beyond 64 bits: each refused and recorded (they were dropped
+            # with a traceback, or taken; outside probe)
+            batches.make(key, ident, giai, 6, [{"t": "1900-01-01T00:00:00+00:00", "k": "temp", "v": 25.0, "s": LOT}]),
+            _signed(key, ident, {"giai": giai, "seq": 7, "sentAt": "0001-01-01T00:00+01:00", "readings": []}),
+            batches.make(key, ident, giai, 2**70, _temps(now, [4.0])),
             batches.make(key, ident, giai, 5, _temps(now, [5.0])),
         ]
         for m in sent:
             conn.publish(m)
-        rig.wait(lambda: rig.count(status="accepted") == 2 and rig.count(status="refused") == 7)
+        rig.wait(lambda: rig.count(status="accepted") == 2 and rig.count(status="refused") == 10)
         with rig.sessions() as db:
             reasons = sorted(
                 r.split(":")[0] for r in db.scalars(select(DeviceBatch.reason).where(DeviceBatch.reason.isnot(None)))
@@ -167,7 +182,10 @@ def test_bad_batches_are_refused_with_reasons_and_good_ones_become_events(rig, m
                 "future-dated",
                 "malformed",
                 "malformed",
+                "malformed",
+                "malformed",
                 "out-of-range",
+                "past-dated",
                 "replayed",
                 "unsigned",
             ]
