@@ -30,8 +30,12 @@ from .fresh import fresh_deployment
 # 40,000 until the merchants' referral terms (2026-12-06): each order with referrers now reads its
 # merchant's terms (a cold read per merchant per batch, a warm one per order) and compares three
 # rates, +1,916 gas (38,904 -> 40,820): the price of the platform no longer deciding alone how much of a
-# merchant's proceeds referrers get
-BUDGETS = {"gas.per_order_lifecycle": 42_000}
+# merchant's proceeds referrers get. 42,000 until referrers had to be parties of their own
+# (2026-12-07): each order's referrers compared by index with its merchant, its payer and each
+# other, over an accounts table each escrow checks to be ascending (so that two indexes are two
+# addresses), whose indexes then cost more calldata: +1,228 gas (40,820 -> 42,048), the price of the
+# platform no longer naming itself a referrer, or one address at every level
+BUDGETS = {"gas.per_order_lifecycle": 43_000}
 BATCH, MERCHANTS, REFERRERS, CARRIERS, ROUNDS = 500, 50, 150, 5, 3
 WEEK = 7 * 24 * 3600
 RATES = (1000, 500, 300)  # referral levels 1-3, basis points

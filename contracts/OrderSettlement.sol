@@ -164,6 +164,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     error ReferralAboveTerms(uint256 index, uint256 level, uint256 bps, uint256 agreed);
     error ReferrerNotAllowed(uint256 index, uint256 level, address referrer);
     error NotAParty(address account);
+    error AccountsNotAscending(uint256 index);
 
     constructor(Membership membership_, IERC20 token_, address treasury_, uint64 timeout_)
         MemberGated(membership_)
@@ -242,7 +243,7 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
     /// amounts from the caller, who must be each order's payer. All or nothing.
     function escrow(address[] calldata accounts, uint256[] calldata orders) external nonReentrant {
         _checkRole(msg.sender, Roles.OPERATOR);
-        _noZeroAccount(accounts);
+        _checkAccounts(accounts);
         EscrowRun memory run = EscrowRun({
             caps: _capsWord(),
             settleAfter: uint64(block.timestamp) + settlementTimeout,
@@ -555,20 +556,26 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @dev The merchant of order `i`, once each referrer is checked to be someone other than it, the
     /// order's payer and the other levels' referrers (the payer naming itself took the merchant's
-    /// referral share as a second fee; one address at every level was paid all three).
+    /// referral share as a second fee; one address at every level was paid all three). By index: an
+    /// escrow's accounts table holds each address once ({_checkAccounts}).
     function _checkReferrerParties(TermsWord w, uint256 i, uint256 lv, address[] calldata accounts)
         private
         pure
         returns (address merchant)
     {
-        merchant = _at(accounts, w.merchantIdx());
-        address payer = _at(accounts, w.payerIdx());
-        for (uint256 l = 0; l < lv; l++) {
-            address r = _at(accounts, w.referrerIdx(l));
-            bool again =
-                (l > 0 && r == _at(accounts, w.referrerIdx(0))) || (l > 1 && r == _at(accounts, w.referrerIdx(1)));
-            if (r == merchant || r == payer || again) revert ReferrerNotAllowed(i, l + 1, r);
+        uint256 m = w.merchantIdx();
+        uint256 p = w.payerIdx();
+        uint256 r0 = w.referrerIdx(0);
+        if (r0 == m || r0 == p) revert ReferrerNotAllowed(i, 1, _at(accounts, r0));
+        if (lv > 1) {
+            uint256 r1 = w.referrerIdx(1);
+            if (r1 == m || r1 == p || r1 == r0) revert ReferrerNotAllowed(i, 2, _at(accounts, r1));
+            if (lv > 2) {
+                uint256 r2 = w.referrerIdx(2);
+                if (r2 == m || r2 == p || r2 == r0 || r2 == r1) revert ReferrerNotAllowed(i, 3, _at(accounts, r2));
+            }
         }
+        merchant = _at(accounts, m);
     }
 
     /// @dev Each referral rate of order `i` within what its merchant agreed to pay that level.
@@ -591,11 +598,17 @@ contract OrderSettlement is MemberGated, ReentrancyGuard, EIP712 {
         if (period > MAX_PERIOD) revert PeriodTooLong(period, MAX_PERIOD);
     }
 
-    /// @dev No party is the zero address, nor this contract (a share owed to it could never be pulled).
-    function _noZeroAccount(address[] calldata accounts) private view {
+    /// @dev An escrow's accounts table: each address once, in ascending order (so that two indexes
+    /// name two parties), none the zero address, none this contract (a share owed to it could never
+    /// be pulled).
+    function _checkAccounts(address[] calldata accounts) private view {
+        if (accounts.length != 0 && accounts[0] == address(0)) revert ZeroAddress(); // ascending: only the first
+        uint160 previous;
         for (uint256 i = 0; i < accounts.length; i++) {
-            if (accounts[i] == address(0)) revert ZeroAddress();
-            if (accounts[i] == address(this)) revert NotAParty(accounts[i]);
+            address a = accounts[i];
+            if (uint160(a) <= previous && i != 0) revert AccountsNotAscending(i);
+            if (a == address(this)) revert NotAParty(a);
+            previous = uint160(a);
         }
     }
 

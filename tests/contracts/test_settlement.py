@@ -99,6 +99,11 @@ def test_a_referrer_is_a_party_of_its_own(approved, platform, merchant, referrer
             call(approved.escrow, [terms(platform, merchant, named, [10] * len(named))], sender=platform)
     with reverts("NotAParty"):
         call(approved.escrow, [terms(platform, merchant, [approved], [10])], sender=platform)
+    # two indexes are two parties: a table naming an address twice (or out of order) is refused whole
+    b = Batch.of([terms(platform, merchant, [r1], [10])])
+    for table in (b.accounts + [b.accounts[0]], b.accounts[::-1]):
+        with reverts("AccountsNotAscending"):
+            approved.escrow(table, b.words, {"from": platform})
     assert approved.totalEscrowed() == 0
     call(approved.escrow, [terms(platform, merchant, [r1, r2], [10, 10])], sender=platform)  # distinct: taken
 

@@ -120,7 +120,13 @@ class Batch:
 
     @classmethod
     def of(cls, terms: Iterable[OrderTerms]) -> Batch:
+        """The orders over an accounts table in ascending order of address, each once (as the
+        contract's escrow requires: two indexes then name two parties)."""
+        terms = list(terms)
         b = cls()
+        named = {to_checksum_address(a) for t in terms for a in (t.merchant, t.payer, t.carrier, *t.referrers) if a}
+        for a in sorted(named, key=lambda a: int(a, 16)):
+            b._idx(a)
         for t in terms:
             b.add(t)
         return b
