@@ -46,3 +46,11 @@ class EncodedSlashes:
         if scope["type"] == "http" and raw and b"%2f" in raw.lower():
             scope = dict(scope, path=routed_path(raw))
         await self.app(scope, receive, send)
+
+
+def raw_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded: a scan is parsed from it (GS1
+    Digital Link decodes each key value once; the server's decoded path would split a lot that
+    holds an encoded `/`, and decoding twice would turn `%2541` into `A`)."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else quote(scope["path"], safe="/")

@@ -13,13 +13,15 @@ import base64
 import hashlib
 import re
 from functools import cache
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from markupsafe import escape
 from starlette.types import Scope
 
 from ledger.i18n import catalog, negotiate
 from ledger.trace.resolver_links import Link
+
+from ..core.segments import raw_path
 
 STYLE = (
     'body{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1f2328}'
@@ -66,8 +68,7 @@ def page_for(scope: Scope, status: int, gtin: str | None, held=None, detail=None
     if isinstance(detail, list):  # problems: their reasons
         detail = "; ".join(str(p.get("reason", p)) if isinstance(p, dict) else str(p) for p in detail)
     query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-    raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else quote(scope["path"], safe="/")
+    path = raw_path(scope)
     kept = urlencode([(k, v) for k, v in query if k != "lang"])
     name, links = held if held else (None, ())
     here = (path, kept, _ITEM.fullmatch(path) if status == 400 else None)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session as DbSession
@@ -23,8 +23,8 @@ from ledger.trace.digital_link import DigitalLinkError
 
 from ..carbon import scan as carbon_scan
 from ..console import scan_page as pages
-from ..core import segments  # noqa: F401  registers the `{name:gs1}` path convertor its routes use
 from ..core.errors import ApiError, error_answer, invalid, not_found
+from ..core.segments import raw_path  # (importing it registers the `{name:gs1}` convertor its routes use)
 from ..core.services import Services, get_db, rate_limited, services
 from . import cold_chain
 from .verdict import resolve, review_token
@@ -113,14 +113,6 @@ def _json(content: object) -> bytes:
 
 
 _PATH = re.compile(r"/01/([^/]+)/10/([^/]+)/21/([^/]+)")  # as the route's path (a parameter is [^/]+)
-
-
-def raw_path(scope: Scope) -> str:
-    """The path as the client sent it, still percent-encoded: the scan is parsed from it (GS1
-    Digital Link decodes each key value once; the server's decoded path would split a lot that
-    holds an encoded `/`, and decoding twice would turn `%2541` into `A`)."""
-    raw = scope.get("raw_path")
-    return raw.decode("latin-1") if raw else quote(scope["path"], safe="/")
 
 
 class ScanFastPath:
