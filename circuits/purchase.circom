@@ -1,8 +1,10 @@
 pragma circom 2.1.6;
 
 // "I hold a delivered purchase of batch B": the prover knows a secret whose commitment
-// Poseidon(secret, batch) is a leaf of the tree of delivered purchases under `root`, without
-// saying which leaf. The nullifier Poseidon(secret, purpose, batch) lets each purchase speak once
+// Poseidon(Poseidon(secret), batch) is a leaf of the tree of delivered purchases under `root`,
+// without saying which leaf. The shopper's browser hands the checkout only the holder
+// Poseidon(secret); the platform makes the leaf from the batch its order is for, so the batch a
+// proof names is the order's, not the shopper's word. The nullifier Poseidon(secret, purpose, batch) lets each purchase speak once
 // per purpose (1 review, 2 claim, 3 dispute) and batch; `message` binds the proof to what it
 // says (a review's rating and text hash, a claim's payout address), so it cannot be replayed for
 // other content.
@@ -19,8 +21,10 @@ template PurchaseProof(depth) {
     signal input pathElements[depth];
     signal input pathIndices[depth];
 
+    component holder = Poseidon(1);
+    holder.inputs[0] <== secret;
     component leaf = Poseidon(2);
-    leaf.inputs[0] <== secret;
+    leaf.inputs[0] <== holder.out;
     leaf.inputs[1] <== batch;
 
     signal node[depth + 1];

@@ -6,7 +6,7 @@
 //   path   {leaves, index}           -> {root, pathElements, pathIndices}
 //   chunkroots {chunks, bits}       -> {roots}: each chunk's subtree root (height bits, zeros after it)
 //   upper  {roots, bits}             -> {root, levels}: the root over the chunk roots, and the levels above them
-//   commit {secret, batch}           -> {commitment}
+//   commit {secret, batch}           -> {holder, commitment}: Poseidon(secret), Poseidon(holder, batch)
 //   prove  {input, wasm, zkey}       -> {proof, publicSignals, seconds}
 //   verify {vkey, proof, publicSignals} -> {ok}
 import { readFileSync } from "node:fs";
@@ -86,7 +86,8 @@ async function main() {
       const top = subtree(h, req.roots.map((x) => h.F.e(BigInt(x))), req.bits, DEPTH, levels);
       res = { root: h.F.toObject(top).toString(), levels: levels.map((l) => l.map((x) => h.F.toObject(x).toString())) };
     } else if (cmd === "commit") {
-      res = { commitment: h.F.toObject(h.poseidon([BigInt(req.secret), BigInt(req.batch)])).toString() };
+      const holder = h.poseidon([BigInt(req.secret)]);
+      res = { holder: h.F.toObject(holder).toString(), commitment: h.F.toObject(h.poseidon([holder, BigInt(req.batch)])).toString() };
     } else throw new Error(`unknown command ${cmd}`);
   }
   // exit once written: a pipe takes 64 KB at a time and process.exit would cut a longer answer

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.access.roles import Role
 from ledger.chain.client import TransactionFailed
 from ledger.privacy import tree, voices
-from ledger.privacy.fields import batch_id
 from ledger.store.models import Product
 
 from ..access.auth import Member, require
@@ -81,9 +80,9 @@ _deployment = proofs_deployment
 
 class CommitmentIn(BaseModel):
     order_id: OrderId
-    gtin: Gtin
+    gtin: Gtin = Field(description="the batch the order is for: a batch of the order's merchant")
     lot: Lot
-    commitment: FieldText
+    holder: FieldText = Field(description="Poseidon(secret), from the shopper's browser at checkout")
 
 
 class Handed(BaseModel):
@@ -136,17 +135,20 @@ def _chain(call):  # type: ignore[no-untyped-def]
         raise ApiError(status, exc.error or "reverted", str(exc)) from None
 
 
-@router.post("/commitments", status_code=201, summary="The commitment a shopper's browser made at checkout (platform)")
+@router.post(
+    "/commitments",
+    status_code=201,
+    summary="A purchase's commitment, made from the order's batch and the holder the shopper's browser made (platform)",
+)
 def post_commitment(
     body: CommitmentIn,
     request: Request,
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    voices.require_batch(db, body.gtin, body.lot)
-    row = tree.record_commitment(db, body.order_id, batch_id(body.gtin, body.lot), body.commitment)
+    row = tree.record_commitment(db, body.order_id, body.gtin, body.lot, body.holder)
     db.commit()
-    return {"order_id": row.order_id, "batch": row.batch, "state": row.state}
+    return {"order_id": row.order_id, "batch": row.batch, "commitment": row.commitment, "state": row.state}
 
 
 @router.post(

@@ -32,7 +32,7 @@ from ledger.paths import ROOT, node_modules
 
 CIRCUIT = ROOT / "circuits" / "purchase.circom"
 BUILD = ROOT / "build" / "zk"
-#: 2^13 powers: the circuit has 5,342 constraints (circom --O2)
+#: 2^13 powers: the circuit has 5,555 constraints (circom --O2)
 PTAU_POWER = 13
 #: development phase-2 contributors: the bootstrap members (docs/zk.md)
 DEV_CONTRIBUTORS = ("platform", "auditor")

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.store.models import Order
+from ledger.store.models import Batch, Order, Product
 from ledger.store.purchase_tables import PurchaseCommitment, PurchaseForeignLeaf
 
-from . import chunks, onchain
-from .fields import FIELD
+from . import chunks, onchain, poseidon
+from .fields import FIELD, batch_id
 from .roots import confirm_roots, latest_root, verify_roots  # noqa: F401 - the tree's roots, as callers know them
 
 DEPTH = chunks.DEPTH
@@ -48,9 +48,12 @@ def parse_field(value: Any, what: str) -> int:
     return v
 
 
-def record_commitment(db: DbSession, order_id: str, batch: int, commitment: Any) -> PurchaseCommitment:
-    """The commitment the shopper's browser made at checkout, kept with the still-open order."""
-    c = parse_field(commitment, "commitment")
+def record_commitment(db: DbSession, order_id: str, gtin: str, lot: str, holder: Any) -> PurchaseCommitment:
+    """A purchase's commitment, kept with the still-open order: the leaf Poseidon(holder, batch),
+    made here from the batch the platform's order is for (`gtin`/`lot`, a batch of the order's own
+    merchant) and the holder Poseidon(secret) the shopper's browser made at checkout. The shopper
+    names no batch: a commitment a browser made for another batch would prove a purchase of it."""
+    h = parse_field(holder, "holder")
     order = db.get(Order, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
@@ -58,8 +61,22 @@ def record_commitment(db: DbSession, order_id: str, batch: int, commitment: Any)
         raise Conflict(f"order {order_id} is {order.status}: a commitment comes with the order, before delivery")
     if db.get(PurchaseCommitment, order_id) is not None:
         raise Conflict(f"order {order_id} already has a purchase commitment")
+    known = db.execute(
+        select(Batch.batch_id, Product.merchant)
+        .join(Product, Product.gtin == Batch.gtin)
+        .where(Batch.gtin == gtin, Batch.lot == lot)
+    ).first()
+    if known is None:
+        raise NotFound(f"unknown batch {gtin}/{lot}")
+    if known.merchant.lower() != order.merchant.lower():
+        raise Conflict(f"{gtin}/{lot} is not a batch of {order.merchant}, the merchant of order {order_id}")
+    batch = batch_id(gtin, lot)
     row = PurchaseCommitment(
-        order_id=order_id, batch=str(batch), commitment=str(c), state="waiting", created_at=datetime.now(UTC)
+        order_id=order_id,
+        batch=str(batch),
+        commitment=str(poseidon.leaf(h, batch)),
+        state="waiting",
+        created_at=datetime.now(UTC),
     )
     db.add(row)
     db.flush()

@@ -1,6 +1,6 @@
 // A shopper on a phone, in Debian's chromium (tests/python/test_zk_purchases.py drives it):
 //   checkout BASE GTIN LOT OUT: the checkout module makes a secret in this browser and hands out only
-//     its commitment and a receipt link (secret in the fragment); prints {commitment, receipt, batch}
+//     its holder, commitment and a receipt link (secret in the fragment); prints {holder, commitment, receipt, batch}
 //   review RECEIPT OUT: a fresh browser opens the receipt link on "my purchases", proves the purchase
 //     and posts a review through the page's form; prints {status, seconds, text}
 //   claim RECEIPT PAYTO OUT: the same, then files a claim to address PAYTO through the claim form
@@ -47,7 +47,7 @@ try {
       const saved = window.shopper.saved();
       return { ...r, batch: saved[0].batch, kept: saved.length };
     }, [gtin, lot]);
-    // the secret stays here: only the commitment and the receipt leave the module
+    // the secret stays here: only the holder, the commitment and the receipt leave the module
     if (got.kept !== 1 || got.receipt.split('#')[0].includes('s=')) throw new Error('secret outside the fragment');
     Object.assign(report, got);
     await audit(page, 'zk_mine_checkout', report, out);

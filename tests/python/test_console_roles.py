@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ledger.privacy import fields, node
+from ledger.privacy import poseidon
 
 from .helpers import new_gtin, other_arbiter
 from .test_console import DATABASE, PASSWORD, _indexed_to, console, journey, keystore_of  # noqa: F401
@@ -99,9 +99,11 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert r.is_success, r.text
     scan = code.replace("https://id.gs1.org", url)
     # the shopper's hand-over code that came with DD-2026-0001: the carrier enters it at delivery
-    handover = str(node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(gtin, "R-2")))
-    body = {"order_id": "DD-2026-0001", "gtin": gtin, "lot": "R-2", "commitment": handover}
-    assert httpx.post(url + "/v1/purchases/commitments", json=body, headers=platform, timeout=60).status_code == 201
+    holder = str(poseidon.holder(int.from_bytes(os.urandom(31), "big")))
+    body = {"order_id": "DD-2026-0001", "gtin": gtin, "lot": "R-2", "holder": holder}
+    r = httpx.post(url + "/v1/purchases/commitments", json=body, headers=platform, timeout=60)
+    assert r.status_code == 201, r.text
+    handover = r.json()["commitment"]
     vouched = dep.contract("PurchaseProofs").functions.vouched().call()
     with other_arbiter((dep, None), accounts) as second:
         (keys / "second.json").write_text(Path(keystore_of(second, tmp_path)).read_text())

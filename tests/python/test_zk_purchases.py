@@ -26,7 +26,7 @@ from ledger.chain import governance
 from ledger.chain.client import Sender
 from ledger.chain.deploy import GOVERNOR_INDEXES
 from ledger.paths import ROOT
-from ledger.privacy import build, fields, node, onchain, tree
+from ledger.privacy import build, fields, node, onchain, poseidon, tree
 
 from .helpers import login_over_http, new_gtin, served_on_chain
 
@@ -87,8 +87,9 @@ def post(s, path, body, who=None):
     return httpx.post(s["url"] + path, json=body, headers=s["h"][who] if who else {}, timeout=120)
 
 
-def order(s, lot: str, commitment: int | str) -> str:
-    """A shopper's order escrowed by the platform, with the commitment its checkout received."""
+def order(s, lot: str, secret: int, holder: int | str | None = None) -> str:
+    """A shopper's order escrowed by the platform, with the holder Poseidon(secret) its checkout
+    received (`holder`: what a browser handed over); the platform answers with the leaf it made."""
     oid = f"ZK{int(time.time())}{next(_n)}"
     body = {
         "order_id": oid,
@@ -105,11 +106,13 @@ def order(s, lot: str, commitment: int | str) -> str:
     r = post(
         s,
         "/v1/purchases/commitments",
-        {"order_id": oid, "gtin": s["gtin"], "lot": lot, "commitment": str(commitment)},
+        {"order_id": oid, "gtin": s["gtin"], "lot": lot, "holder": str(holder or poseidon.holder(secret))},
         "platform",
     )
     assert r.status_code == 201, r.text
-    s["commitments"][oid] = str(commitment)
+    s["commitments"][oid] = r.json()["commitment"]
+    if holder is None:  # the platform's Poseidon (Python) is the circuit's (circomlibjs on Node)
+        assert int(r.json()["commitment"]) == node.commitment(secret, fields.batch_id(s["gtin"], lot))
     return oid
 
 
@@ -159,12 +162,12 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     b1 = fields.batch_id(s["gtin"], "ZK-1")
     secrets = [int.from_bytes(os.urandom(31), "big") for _ in range(3)]
     kept, refunded_later, _ = secrets
-    oids = [order(s, "ZK-1", node.commitment(x, b1)) for x in secrets]
+    oids = [order(s, "ZK-1", x) for x in secrets]
     # refunded before delivery: never joins the tree
     assert post(s, f"/v1/orders/{oids[2]}/refund", {"amount_fen": 20_000}, "platform").status_code == 200
     deliver(s, oids[0], oids[1])
     # a carrier vouches only for what it delivered, with the code that came with the order, once
-    spare = order(s, "ZK-1", node.commitment(int.from_bytes(os.urandom(31), "big"), b1))
+    spare = order(s, "ZK-1", int.from_bytes(os.urandom(31), "big"))
     vouch = "/v1/purchases/vouches"
     for handed, status in (
         ([{"order_id": spare, "commitment": s["commitments"][spare]}], 409),  # not delivered yet
@@ -330,7 +333,7 @@ def test_the_verifier_gas_trap(stack):
     lot = new_lot(s)
     b2 = fields.batch_id(s["gtin"], lot)
     x = int.from_bytes(os.urandom(31), "big")
-    deliver(s, order(s, lot, node.commitment(x, b2)))
+    deliver(s, order(s, lot, x))
     anchor(s)
     lv = leaves(s)
     th = fields.text_hash("a review")
@@ -379,7 +382,7 @@ def test_a_shoppers_dispute_upheld_by_an_arbiter_pays_the_address_it_named(stack
     lot = new_lot(s)
     b = fields.batch_id(s["gtin"], lot)
     x = int.from_bytes(os.urandom(31), "big")
-    deliver(s, order(s, lot, node.commitment(x, b)))
+    deliver(s, order(s, lot, x))
     anchor(s)
     confirm(s)
     lv = leaves(s)
@@ -440,7 +443,7 @@ def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts, mo
     s, dep = signed_in(stack), stack["dep"]
     c = dep.contract("PurchaseProofs")
     lot = new_lot(s)
-    deliver(s, order(s, lot, node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(s["gtin"], lot))))
+    deliver(s, order(s, lot, int.from_bytes(os.urandom(31), "big")))
     anchor(s)
     root = tree.latest_root(dep)  # the one just anchored, right
     Sender(dep.w3, s["members"]["auditor"], dep.decoder()).transact(c.functions.revokeRoot(root))
@@ -491,7 +494,7 @@ def test_the_council_reinstates_a_right_root_one_key_revoked(stack, accounts, mo
     listed = next(x for x in tree.verify_roots(dep) if x["root"] == str(root))
     assert listed["ok"] and not listed["revoked"]
     assert tree.verify_roots(dep) == tree.verify_roots(dep) and len(replays) == 1, replays
-    deliver(s, order(s, lot, node.commitment(int.from_bytes(os.urandom(31), "big"), fields.batch_id(s["gtin"], lot))))
+    deliver(s, order(s, lot, int.from_bytes(os.urandom(31), "big")))
     anchor(s)  # a new anchor: replayed again, once
     rows = tree.verify_roots(dep)
     assert rows[-1]["root"] == str(tree.latest_root(dep)) and rows[-1]["ok"] and len(replays) == 2, (rows[-1], replays)
@@ -503,8 +506,7 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
     (the size trigger, 3)."""
     s, dep = signed_in(stack), stack["dep"]
     c = dep.contract("PurchaseProofs")
-    b2 = fields.batch_id(s["gtin"], "ZK-2")
-    oids = [order(s, "ZK-2", node.commitment(int.from_bytes(os.urandom(31), "big"), b2)) for _ in range(4)]
+    oids = [order(s, "ZK-2", int.from_bytes(os.urandom(31), "big")) for _ in range(4)]
     env = {**os.environ, **s["env"], "LEDGER_DATABASE_URL": f"sqlite:///{s['db']}",
            "LEDGER_DATA_DIR": str(s["tmp"] / "data"), "LEDGER_ANCHOR_INTERVAL": "0",
            "LEDGER_ZK_ANCHOR_INTERVAL_S": "0.3", "LEDGER_ZK_ANCHOR_MIN_LEAVES": "3",
@@ -544,6 +546,42 @@ def test_the_worker_anchors_the_tree_on_size_or_age(stack):
         log.close()
 
 
+def test_a_purchase_proves_only_the_batch_of_its_order(stack):
+    """The batch a proof names is the order's, not the shopper's word (an attack from outside: a
+    shopper who bought from merchant_b posted a verified review of merchant_a's batch and was paid a
+    claim from merchant_a's deposit, its browser having committed to merchant_a's batch). The
+    browser hands over only Poseidon(secret); the platform makes the leaf from the order's batch."""
+    s = signed_in(stack)
+    other = new_gtin()  # merchant_b's product: not a batch merchant_a's order can be for
+    r = httpx.post(f"{s['url']}/v1/products", json={"gtin": other, "name": "Rice"}, headers=s["h"]["merchant_b"])
+    assert r.status_code == 201, r.text
+    r = post(s, "/v1/batches", {"gtin": other, "lot": "B-1"}, "merchant_b")
+    assert r.status_code == 201, r.text
+    x = int.from_bytes(os.urandom(31), "big")
+    oid = order(s, "ZK-1", x)
+    late = f"ZK{int(time.time())}{next(_n)}x"
+    body = {"order_id": late, "merchant": s["members"]["merchant_a"].address, "amount_fen": 100, "referrers": []}
+    r = httpx.post(s["url"] + "/v1/orders", json=body, headers={**s["h"]["platform"], "Idempotency-Key": late})
+    assert r.status_code == 201, r.text
+    for holder, status in ((str(poseidon.holder(x)), 409), ("0", 422), (str(fields.FIELD), 422)):
+        gtin_lot = {"gtin": other, "lot": "B-1"} if status == 409 else {"gtin": s["gtin"], "lot": "ZK-1"}
+        r = post(s, "/v1/purchases/commitments", {"order_id": late, **gtin_lot, "holder": holder}, "platform")
+        assert r.status_code == status, r.text
+        assert status == 422 or "not a batch of" in r.json()["detail"], r.text
+    deliver(s, oid)
+    anchor(s)
+    lv = leaves(s)
+    index = lv.index(int(s["commitments"][oid]))
+    b2 = fields.batch_id(s["gtin"], "ZK-2")
+    msg = fields.review_message(onchain.domain(s["dep"]), 5, fields.text_hash("another batch"))
+    with pytest.raises(node.ProverFailed):  # the same secret proves no other batch, of any merchant
+        node.prove(x, b2, fields.PURPOSES["review"], msg, lv, index)
+    with pytest.raises(node.ProverFailed):
+        node.prove(x, fields.batch_id(other, "B-1"), fields.PURPOSES["review"], msg, lv, index)
+    p = node.prove(x, fields.batch_id(s["gtin"], "ZK-1"), fields.PURPOSES["review"], msg, lv, index)
+    assert node.verify(p["proof"], p["publicSignals"])  # its own batch: proven
+
+
 def test_the_tree_in_whole_chunks(stack):
     """What a prover fetches: the summary (chunk roots, root), every prefix page, whole chunks;
     binary, with ETags; the chunk roots give the anchored root."""
@@ -571,7 +609,7 @@ def test_the_tree_in_whole_chunks(stack):
 
 def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
     """Debian chromium on a phone viewport: the checkout module makes the secret and hands out only
-    the commitment; a fresh browser opened on the receipt link shows the hand-over code, proves and
+    its holder Poseidon(secret); a fresh browser opened on the receipt link shows the hand-over code, proves and
     posts a review; another files a claim to a fresh address, paid the batch's amount."""
     s = signed_in(stack)
     node_bin, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
@@ -590,11 +628,13 @@ def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
         return report
 
     got = journey("checkout", s["gtin"], "ZK-2")
-    commitment = got["commitment"]
+    commitment, holder = got["commitment"], got["holder"]
     b2 = fields.batch_id(s["gtin"], "ZK-2")
     # what the browser computed is the circuit's Poseidon (snarkjs proves against it below)
     assert "#s=" in got["receipt"] and str(b2) in got["batch"]
-    deliver(s, order(s, "ZK-2", commitment))
+    oid = order(s, "ZK-2", 0, holder=holder)  # the platform's leaf from the browser's holder: the browser's code
+    assert s["commitments"][oid] == commitment, (s["commitments"][oid], commitment)
+    deliver(s, oid)
     anchor(s)
     receipt = got["receipt"]
     got = journey("review", receipt)

@@ -1,5 +1,6 @@
 // The shopper's side of purchase proofs, in the browser (docs/zk.md). The secret is made here and
-// never leaves the browser: the checkout gets only its Poseidon commitment; the receipt link keeps
+// never leaves the browser: the checkout gets only its holder Poseidon(secret), and the platform
+// makes the purchase's commitment Poseidon(holder, batch) from the batch the order is for; the receipt link keeps
 // the secret in the URL fragment (never sent to a server); proofs are made here with snarkjs
 // (window.snarkjs, snarkjs.min.js) from a path built of what every prover fetches and whole
 // chunks of 1,024 leaves, so no request says which purchase is proving. Poseidon is circomlibjs's; the message a proof binds is the contract's
@@ -34,9 +35,17 @@ export function newSecret() {
   return x === 0n ? newSecret() : x;
 }
 
+// What the checkout hands the platform: Poseidon(secret). The secret stays here.
+export async function holder(secret) {
+  const p = await poseidon();
+  return p.F.toObject(p([BigInt(secret)]));
+}
+
+// The purchase's leaf and hand-over code, Poseidon(holder, batch): the platform computes the same
+// from the batch its order is for; a receipt naming another batch shows a code no carrier vouches for.
 export async function commitment(secret, batch) {
   const p = await poseidon();
-  return p.F.toObject(p([BigInt(secret), BigInt(batch)]));
+  return p.F.toObject(p([await holder(secret), BigInt(batch)]));
 }
 
 export function saved() {
@@ -58,14 +67,17 @@ export function receiptUrl(p) {
   return new URL(`mine#${f}`, API).href;
 }
 
-// The checkout embeds this: a purchase's secret, kept here; only `commitment` goes to the platform.
+// The checkout embeds this: a purchase's secret, kept here; only `holder` goes to the platform
+// (POST /v1/purchases/commitments with the order and its batch); `commitment` is what the
+// platform will answer with, and the hand-over code.
 export async function checkout(gtin, lot) {
   const secret = newSecret();
   const batch = await batchId(gtin, lot);
   const c = await commitment(secret, batch);
+  const h = await holder(secret);
   const p = { gtin, lot, secret: secret.toString(), batch: batch.toString(), commitment: c.toString() };
   save(p);
-  return { commitment: p.commitment, receipt: receiptUrl(p) };
+  return { holder: h.toString(), commitment: p.commitment, receipt: receiptUrl(p) };
 }
 
 // A receipt link's fragment (#s=..&g=..&l=..) becomes a saved purchase.
