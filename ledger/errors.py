@@ -26,7 +26,12 @@ class ManifestMissing(LedgerError):
 
 
 class Conflict(LedgerError):
-    """The request clashes with what exists (a duplicate id, a state that forbids it)."""
+    """The request clashes with what exists (a duplicate id, a state that forbids it). `code` names
+    the clash for a client that says it in its own words (the API's `error`; "conflict" by default)."""
+
+    def __init__(self, *args: object, code: str = "conflict") -> None:
+        super().__init__(*args)
+        self.code = code
 
 
 class NotFound(LedgerError):

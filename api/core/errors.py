@@ -147,7 +147,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
         if isinstance(exc, NodeUnavailable | ManifestMissing | ManifestMismatch):
             status, code = 503, type(exc).__name__
         elif isinstance(exc, Conflict):
-            status, code = 409, "conflict"
+            status, code = 409, exc.code
         elif isinstance(exc, NotFound):
             status, code = 404, "not_found"
         elif isinstance(exc, Forbidden):

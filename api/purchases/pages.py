@@ -4,11 +4,14 @@ artefacts from build/zk. Only these names are served."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 
+from ledger.i18n import catalog, negotiate
 from ledger.paths import node_modules
 from ledger.privacy.build import artefact
 
@@ -65,28 +68,32 @@ def static(name: str) -> Response:
     return Response(body, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
 
-PAGE = """<!doctype html>
-<html lang="zh-Hans"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>我的购买 / My purchases</title>
-<link rel="stylesheet" href="static/mine.css">
-<script src="static/snarkjs.min.js"></script>
-<script src="static/ethers.umd.min.js"></script>
-<script type="module" src="static/mine.js"></script>
-</head><body><main>
-<h1><span lang="zh">我的购买</span> / <span lang="en">My purchases</span></h1>
-<p><span lang="zh">证明在本浏览器中生成：平台看不到是哪一笔订单。</span>
-<span lang="en">Proofs are made in this browser: the platform never learns which order is yours.</span></p>
-<p id="empty"><span lang="zh">此浏览器中没有购买记录。购买记录来自订单确认中的“购买凭证”链接：
-请在这个浏览器里打开它，之后即可在此匿名证明购买、发表评价。</span>
-<span lang="en">No purchases kept in this browser. A purchase comes here from the receipt link in your
-order confirmation: open that link in this browser, then prove the purchase and review it here, anonymously.</span></p>
-<ul id="purchases"></ul>
-</main></body></html>
-"""
+def page(lang: str) -> str:
+    """The page in one language, with a switch to the other; the script's words ride in a JSON
+    block (data, not code: the CSP runs only our own files)."""
+    t = catalog("purchases", lang)
+    other = "en" if lang == "zh" else "zh"
+    words = json.dumps(t, ensure_ascii=False).replace("<", "\\u003c")
+    return (
+        f'<!doctype html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(t['title'])}</title>"
+        '<link rel="stylesheet" href="static/mine.css">'
+        '<script src="static/snarkjs.min.js"></script><script src="static/ethers.umd.min.js"></script>'
+        '<script type="module" src="static/mine.js"></script>'
+        f'</head><body data-lang="{lang}"><main>'
+        f'<a class="lang" href="mine?lang={other}" lang="{other}">{escape(t["switch"])}</a>'
+        f"<h1>{escape(t['title'])}</h1><p>{escape(t['lead'])}</p>"
+        f'<p id="empty">{escape(t["empty"])}</p><ul id="purchases"></ul>'
+        f'<p class="note">{escape(t["kept_here"])}</p>'
+        f'</main><script type="application/json" id="i18n">{words}</script></body></html>'
+    )
 
 
 @router.get("/mine", response_class=HTMLResponse)
-def mine() -> HTMLResponse:
-    """The shopper's purchases, kept in this browser (a receipt link's fragment adds one)."""
-    return HTMLResponse(PAGE, headers={"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+def mine(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> HTMLResponse:
+    """The shopper's purchases, kept in this browser (a receipt link's fragment adds one), in the
+    language asked for (`?lang=`) or the browser's."""
+    language = negotiate(lang, request.headers.get("accept-language"))
+    headers = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer", "Vary": "Accept-Language"}
+    return HTMLResponse(page(language), headers=headers)

@@ -111,10 +111,12 @@ def pay_dispute(db: DbSession, dep: Deployment, relayer: Sender, case_id: int) -
     vault = dep.contract("GuaranteeVault")
     _merchant, _amount, claimant, still_open = vault.functions.cases(case_id).call()
     if still_open:
-        raise Conflict(f"case {case_id} is still open: arbiters have not decided it")
+        raise Conflict(f"case {case_id} is still open: arbiters have not decided it", code="case_open")
     owed = int(vault.functions.claimable(claimant).call())
     if owed == 0:
-        raise Conflict(f"nothing is owed to case {case_id}'s payout address (released, or paid already)")
+        raise Conflict(
+            f"nothing is owed to case {case_id}'s payout address (released, or paid already)", code="nothing_owed"
+        )
     receipt = relayer.transact(vault.functions.claimFor(claimant))
     tx = "0x" + bytes(receipt["transactionHash"]).hex()
     return {"case_id": case_id, "pay_to": claimant, "paid_fen": owed, "tx": tx, "gas": int(receipt["gasUsed"])}

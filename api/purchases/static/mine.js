@@ -12,42 +12,47 @@ function toFen(text) {
   return m ? Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0")) : null;
 }
 
+// the page's words, in its language (the server put them in the page: ledger/locale/*/purchases.po)
+const T = JSON.parse(document.getElementById("i18n").textContent);
+const t = (key, values = {}) => (T[key] || key).replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ""));
+
 function row(p) {
   const li = document.createElement("li");
   li.className = "purchase";
   li.dataset.commitment = p.commitment;
   li.innerHTML = `
-    <p><span lang="zh">批次</span> / <span lang="en">Batch</span> <code class="batch"></code></p>
-    <details class="handover"><summary><span lang="zh">交付码：签收时出示给快递员</span> /
-      <span lang="en">Hand-over code: show it to the courier when you sign for the parcel</span></summary>
+    <p>${t("batch")} <code class="batch"></code></p>
+    <details class="handover"><summary>${t("handover")}</summary>
       <img class="qr" width="180" height="180" alt=""><code class="code"></code></details>
     <form class="review">
-      <label><span lang="zh">评分</span> / <span lang="en">Rating</span>
+      <label>${t("rating")}
         <select name="rating">${[5, 4, 3, 2, 1].map((r) => `<option>${r}</option>`).join("")}</select></label>
-      <label><span lang="zh">评价</span> / <span lang="en">Review</span>
+      <label>${t("review")}
         <textarea name="text" maxlength="2000" rows="2"></textarea></label>
-      <button type="submit"><span lang="zh">发表已验证评价</span> / <span lang="en">Post verified review</span></button>
+      <button type="submit">${t("post_review")}</button>
     </form>
     <form class="claim">
-      <label><span lang="zh">收款地址</span> / <span lang="en">Pay to address</span>
-        <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required></label>
-      <label><span lang="zh">金额（元）</span> / <span lang="en">Amount (yuan, ¥)</span>
+      <label>${t("pay_to")}
+        <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required autocomplete="off" spellcheck="false"
+          placeholder="0x…"></label>
+      <label>${t("amount")}
         <input name="amount" inputmode="decimal" autocomplete="off" required
           pattern="\\s*\\d{1,13}([.,]\\d{1,2})?\\s*" placeholder="0.00"></label>
-      <button type="submit"><span lang="zh">提出索赔</span> / <span lang="en">File a claim</span></button>
+      <button type="submit">${t("file_claim")}</button>
     </form>
-    <details class="disputes"><summary><span lang="zh">申请仲裁</span> / <span lang="en">Dispute</span></summary>
+    <details class="disputes"><summary>${t("dispute")}</summary>
       <form class="dispute">
-        <label><span lang="zh">问题说明（交给仲裁员）</span> / <span lang="en">What went wrong (for the arbiters)</span>
+        <label>${t("statement")}
           <textarea name="statement" maxlength="2000" rows="2" required></textarea></label>
-        <label><span lang="zh">赔付地址</span> / <span lang="en">Pay an award to address</span>
-          <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required></label>
-        <button type="submit"><span lang="zh">提交仲裁</span> / <span lang="en">File a dispute</span></button>
+        <label>${t("award_to")}
+          <input name="pay_to" pattern="0x[0-9a-fA-F]{40}" required autocomplete="off" spellcheck="false"
+            placeholder="0x…"></label>
+        <button type="submit">${t("file_dispute")}</button>
       </form>
       <form class="collect">
-        <label><span lang="zh">案件号</span> / <span lang="en">Case number</span>
+        <label>${t("case_id")}
           <input name="case_id" inputmode="numeric" pattern="[1-9][0-9]{0,17}" required></label>
-        <button type="submit"><span lang="zh">领取裁决赔付</span> / <span lang="en">Collect the award</span></button>
+        <button type="submit">${t("collect")}</button>
       </form>
     </details>
     <p class="status" role="status" aria-live="polite"></p>`;
@@ -63,28 +68,41 @@ function row(p) {
   img.src = qr.createDataURL(4, 16);
   img.alt = `QR: ${p.commitment}`;
   if (p.case_id) li.querySelector("input[name=case_id]").value = String(p.case_id);  // filed here
-  shopper.claimTerms(p).then((t) => {
-    if (!t) return;
+  shopper.claimTerms(p).then((terms) => {
+    if (!terms) return;
     const amount = li.querySelector("input[name=amount]");
-    amount.value = yuan(t.amount_fen); // the batch's one amount: it says nothing of the order
+    amount.value = yuan(terms.amount_fen); // the batch's one amount: it says nothing of the order
     amount.readOnly = true;
   }).catch(() => {}); // without terms the shopper types the amount; the chain refuses a wrong one
   const status = li.querySelector(".status");
   const run = async (what, job) => {
     delete status.dataset.status; // this action's answer, not the last one's
-    status.textContent = "…";
+    status.textContent = t("working");
     try {
       const out = await job();
       status.dataset.status = String(out.status);
-      const detail = typeof out.body.detail === "string" ? out.body.detail : "";
-      const said = out.body.error ? `${out.body.error} ${detail}`.trim() : "ok";
-      const extra = out.body.case_id ? ` #${out.body.case_id}` : out.body.paid_fen !== undefined ? ` ¥${yuan(out.body.paid_fen)}` : "";
-      status.textContent = `${what}: ${out.status} ${said}${extra} (${out.seconds.toFixed(2)} s)`;
+      status.textContent = `${t(`did:${what}`)}: ${said(what, out)} (${t("seconds", { s: out.seconds.toFixed(1) })})`;
       if (out.body.case_id) li.querySelector("input[name=case_id]").value = String(out.body.case_id);
     } catch (e) {
       status.dataset.status = "error";
-      status.textContent = `${what}: ${e.message}`;
+      const known = /^not_in_tree/.test(e.message) ? "error:not_in_tree" : e instanceof TypeError ? "error:network" : null;
+      status.textContent = `${t(`did:${what}`)}: ${known ? t(known) : e.message}`;
     }
+  };
+  // an answer in the page's words: what was done, or why not (the server's own words for the rest)
+  const said = (what, out) => {
+    const b = out.body || {};
+    if (out.status < 300) {
+      const amount = b.paid_fen !== undefined ? `¥${yuan(b.paid_fen)}` : "";
+      return t(`ok:${what}`, { amount, case: b.case_id ?? "" });
+    }
+    const code = b.error || "";
+    if (T[`error:${code}`]) {
+      const detail = code === "invalid_input" && Array.isArray(b.detail) ? b.detail.map((d) => d.field).join(", ") : "";
+      return `${t(`error:${code}`)} ${detail}`.trim();
+    }
+    const detail = typeof b.detail === "string" ? b.detail : "";
+    return `${t("error:other")} ${code} ${detail}`.trim();
   };
   // each form: its fields read, then its job run and answered in the status line
   const on = (form, what, job) => li.querySelector(`.${form}`).addEventListener("submit", (ev) => {
@@ -99,7 +117,7 @@ function row(p) {
     const fen = toFen(get("amount"));
     if (fen) return () => shopper.claim(p, get("pay_to"), fen);
     status.dataset.status = "error";
-    status.textContent = "claim: 金额为元，最多两位小数 / the amount is in yuan, at most two decimals";
+    status.textContent = `${t("did:claim")}: ${t("bad_amount")}`;
     return null;
   });
   on("dispute", "dispute", (get) => () => shopper.dispute(p, get("statement"), get("pay_to")));
@@ -110,7 +128,7 @@ function row(p) {
 async function main() {
   if (location.hash) {
     await shopper.fromFragment(location.hash);
-    history.replaceState(null, "", location.pathname); // the secret leaves the address bar
+    history.replaceState(null, "", location.pathname + location.search); // the secret leaves the address bar
   }
   const list = $("#purchases");
   for (const p of shopper.saved()) list.append(row(p));
