@@ -136,7 +136,7 @@ def confirm_deliveries(request: Request, db: DbSession, member: Member, events: 
     what every capture door calls."""
     return delivery_capture.confirm_captured_deliveries(
         db, events, hash_ids, member.address, member.roles,
-        lambda: deployment_of(request), lambda: sender_of(request, member),
+        lambda: deployment_of(request), lambda: sender_of(request, member), services(request).locks,
     )  # fmt: skip
 
 

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.access.roles import Role
 from ledger.clock import as_utc
 from ledger.errors import Forbidden
-from ledger.money.orders import deliveries
+from ledger.money.orders import deliveries, settling
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import MAX_BATCH
 
 from ..access.auth import Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
-from ..core.services import get_db
+from ..core.services import get_db, services
 from .order_turns import order_turn
 from .orders import OrderOut, order_out, visible_order
 
@@ -132,7 +132,8 @@ def post_deliveries(
     db: DbSession = Depends(get_db),
 ) -> list[dict]:
     pairs = [(d.order_id, d.epcis_event) for d in body.deliveries]
-    rows = deliveries.confirm_deliveries(db, deployment_of(request), sender_of(request, member), pairs)
+    locks = services(request).locks
+    rows = deliveries.confirm_deliveries(db, deployment_of(request), sender_of(request, member), pairs, locks)
     db.commit()
     tx = json.loads(rows[0].history)[-1]["tx"]
     _audit(request, f"{len(rows)} deliveries confirmed tx {tx}")
@@ -159,7 +160,8 @@ def confirm_order(
     member: Member = Depends(require(Role.OPERATOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    (o,) = deliveries.confirm_by_platform(db, deployment_of(request), sender_of(request, member), [order_id])
+    dep, locks = deployment_of(request), services(request).locks
+    (o,) = deliveries.confirm_by_platform(db, dep, sender_of(request, member), [order_id], locks)
     db.commit()
     _audit(request, f"order {order_id} delivered (platform)")
     return order_out(o)
@@ -207,10 +209,10 @@ def settle_orders(
     body: SettleIn, request: Request, member: Member = Depends(authenticate), db: DbSession = Depends(get_db)
 ) -> dict:
     dep = deployment_of(request)
-    ids = body.order_ids or (orders.due_order_ids(db, dep) if body.due else [])
+    ids = body.order_ids or (settling.due_order_ids(db, dep) if body.due else [])
     if not ids:
         return {"settled": [], "skipped": []}
-    settled, skipped = orders.settle_orders(db, dep, sender_of(request, member), ids)
+    settled, skipped = settling.settle_orders(db, dep, sender_of(request, member), ids, services(request).locks)
     db.commit()
     _audit(request, f"{len(settled)} orders settled, {len(skipped)} skipped")
     return {

@@ -24,7 +24,7 @@ from typing import Any
 from ledger.chain.client import connect
 from ledger.chain.deploy import attach
 from ledger.errors import LedgerError
-from ledger.money.orders import deliveries, settlement
+from ledger.money.orders import deliveries, settlement, settling
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import NewOrder
 from ledger.store.db import make_engine, migrate, session_factory
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> None:
                 o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, args.signature)
                 out = _out(o, settlement=split)
             else:  # settle
-                ids = args.order_id or (orders.due_order_ids(db, dep) if args.due else [])
+                ids = args.order_id or (settling.due_order_ids(db, dep) if args.due else [])
                 if not ids:
                     raise LedgerError("name orders to settle, or --due")
-                settled, skipped = orders.settle_orders(db, dep, s, ids)
+                settled, skipped = settling.settle_orders(db, dep, s, ids)
                 out = {"settled": [_out(o, settlement=x) for o, x in settled], "skipped": skipped}
             db.commit()
     print(json.dumps(out, indent=1, default=str))

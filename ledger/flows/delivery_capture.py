@@ -18,6 +18,7 @@ from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import LedgerError
 from ledger.money.orders import deliveries
+from ledger.store.locks import Locks
 
 
 def confirm_captured_deliveries(
@@ -28,6 +29,7 @@ def confirm_captured_deliveries(
     roles: int,
     deployment: Callable[[], Deployment],
     sender: Callable[[], Sender],
+    locks: Locks | None = None,
 ) -> list[dict]:
     """For a capture by `carrier` (holding `roles` on chain) of `events` (stored, with their
     `hash_ids`): [{"order_id", "hashId", "status": delivered|failed, "detail"?}], one transaction
@@ -38,7 +40,7 @@ def confirm_captured_deliveries(
     if not pairs:
         return []
     try:
-        deliveries.confirm_deliveries(db, deployment(), sender(), pairs)
+        deliveries.confirm_deliveries(db, deployment(), sender(), pairs, locks)
         db.commit()
     except (LedgerError, TransactionFailed) as exc:
         db.rollback()

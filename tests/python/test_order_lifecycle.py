@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import time
 
 import pytest
@@ -199,6 +200,53 @@ def test_concurrent_partial_refunds_are_each_recorded_once(api, members):
     refunds = [x for x in now["history"] if "refund_fen" in x]
     assert took == 10 and now["refunded_fen"] == 10_000 and len(refunds) == 10, (took, now)
     assert now["status"] == "refunded" and now["close_tx"], now  # as the chain has it: all of it refunded
+
+
+def test_a_batch_delivery_racing_refunds_keeps_every_step(api, members):
+    """A carrier's batch delivery and partial refunds of the same orders, all at once: each order
+    keeps its delivery and every refund the chain took (the batch wrote rows it had read before the
+    refunds wrote theirs, or a refund hid the delivery). Batches now write under the orders' turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c, h, _ = api
+    ids = [escrow(c, h, members, amount=10_000, refs=())["order_id"] for _ in range(8)]
+    batch = {"deliveries": [{"order_id": i, "epcis_event": "0x" + os.urandom(32).hex()} for i in ids]}
+
+    def act(step):
+        if step is None:
+            return c.post("/v1/orders/deliveries", json=batch, headers=h["logistics"])
+        return c.post(f"/v1/orders/{step}/refund", json={"amount_fen": 1_000}, headers=h["platform"])
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(act, [ids[0], ids[1], None, *ids[2:], *ids]))
+    assert answers[2].status_code == 200, answers[2].text
+    took = [r.json()["order_id"] for r in answers if r.status_code == 200 and "order_id" in r.json()]
+    assert all(r.status_code in (200, 409) for r in answers), [(r.status_code, r.text[:120]) for r in answers]
+    for i in ids:
+        now = c.get(f"/v1/orders/{i}", headers=h["platform"]).json()
+        delivered = [x for x in now["history"] if "window_ends_at" in x]  # a refund's entry names the status then
+        refunds = [x for x in now["history"] if "refund_fen" in x]
+        assert len(delivered) == 1 and now["status"] == "delivered", now
+        assert len(refunds) == took.count(i) and now["refunded_fen"] == 1_000 * took.count(i), (took.count(i), now)
+
+
+def test_two_settlements_at_once_record_each_order_once(api, members):
+    c, h, dep = api
+    ids = [escrow(c, h, members, amount=5_000, carrier=None, refs=())["order_id"] for _ in range(4)]
+    for i in ids:
+        assert c.post(f"/v1/orders/{i}/confirm", headers=h["platform"]).status_code == 200
+    later(dep, WEEK + 1)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda head: c.post("/v1/orders/settle", json={"order_ids": ids}, headers=head),
+                                (h["platform"], h["merchant_a"])))  # fmt: skip
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    reported = [s["order_id"] for r in answers for s in r.json()["settled"]]
+    assert sorted(reported) == sorted(ids), reported  # each order settled in one answer, not both
+    for i in ids:
+        now = c.get(f"/v1/orders/{i}", headers=h["platform"]).json()
+        assert [x["status"] for x in now["history"]].count("settled") == 1 and now["status"] == "settled", now
 
 
 def test_disputes_and_rulings(api, members, deployment, accounts):

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, Forbidden, InvalidInput
-from ledger.money.orders import settlement
+from ledger.money.orders import settlement, turns
 from ledger.money.orders.books import terms_of
 from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
 from ledger.money.orders.reorged import after_reorg
+from ledger.store.locks import Locks
 from ledger.store.models import EpcisEvent, Order
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
@@ -113,9 +114,10 @@ def event_bytes(event_id: str) -> bytes:
 
 
 def confirm_deliveries(
-    db: DbSession, dep: Deployment, carrier: Sender, deliveries: Sequence[tuple[str, str]]
+    db: DbSession, dep: Deployment, carrier: Sender, deliveries: Sequence[tuple[str, str]], locks: Locks | None = None
 ) -> list[Order]:
-    """The carrier confirms (order id, EPCIS event hash ID) pairs: one transaction."""
+    """The carrier confirms (order id, EPCIS event hash ID) pairs: one transaction, written and
+    committed under the orders' turns (`locks`)."""
     rows = load_rows(db, [d[0] for d in deliveries])
     for o in rows:
         if o.carrier != carrier.address:
@@ -127,7 +129,7 @@ def confirm_deliveries(
             raise InvalidInput(f"order {order_id}: an all-zero hash names no EPCIS event")
     terms = [terms_of(o) for o in rows]
     receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
-    return _delivered(dep, receipt, rows, [e for _, e in deliveries], "carrier")
+    return _delivered(db, locks, dep, receipt, rows, [e for _, e in deliveries], "carrier")
 
 
 def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], send: Any) -> Any:
@@ -148,8 +150,10 @@ def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], 
         return earlier
 
 
-def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_ids: Sequence[str]) -> list[Order]:
-    """The platform confirms delivery of orders that have no carrier."""
+def confirm_by_platform(
+    db: DbSession, dep: Deployment, platform: Sender, order_ids: Sequence[str], locks: Locks | None = None
+) -> list[Order]:
+    """The platform confirms delivery of orders that have no carrier (written as `confirm_deliveries`)."""
     rows = load_rows(db, order_ids)
     for o in rows:
         if o.carrier:
@@ -158,17 +162,27 @@ def confirm_by_platform(db: DbSession, dep: Deployment, platform: Sender, order_
     terms = [terms_of(o) for o in rows]
     none = [b"\0" * 32] * len(rows)
     receipt = _once(dep, rows, terms, none, lambda: settlement.confirm_by_platform(dep, platform, terms))
-    return _delivered(dep, receipt, rows, [None] * len(rows), "platform")
+    return _delivered(db, locks, dep, receipt, rows, [None] * len(rows), "platform")
 
 
-def _delivered(dep: Deployment, receipt: Any, rows: list[Order], events: list[str | None], by: str) -> list[Order]:
+def _delivered(
+    db: DbSession, locks: Locks | None, dep: Deployment, receipt: Any, rows: list[Order], events: list, by: str
+) -> list[Order]:
+    """Write what the confirmation did on the rows as they are under the orders' turns: a refund or
+    dispute recorded meanwhile keeps its entry, and a later step recorded first keeps its status."""
     found = settlement.events(dep, receipt, ("OrderDelivered",)).get("OrderDelivered", [])
     window = {bytes.fromhex(e["key"][2:]): int(e["windowEnds"]) for e in found}
-    tx = tx_of(receipt)
-    for o, ev in zip(rows, events, strict=True):
-        o.window_ends_at = from_epoch(window[bytes.fromhex(o.order_key[2:])])
-        o.delivery_event = ev
-        log_step(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
+    tx, ids = tx_of(receipt), [o.order_id for o in rows]
+    with turns.held(locks, db, ids):
+        rows = load_rows(db, ids)
+        for o, ev in zip(rows, events, strict=True):
+            was = o.status
+            o.window_ends_at = from_epoch(window[bytes.fromhex(o.order_key[2:])])
+            o.delivery_event = ev
+            log_step(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
+            if was != "escrowed":  # a step the chain took after this one (a full refund) was written first
+                o.status = was
+        db.commit()
     return rows
 
 

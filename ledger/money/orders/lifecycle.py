@@ -16,18 +16,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
-from ledger.chain.finality import depth_of
-from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.money.orders import settlement
 from ledger.money.orders.books import free_slots, order_secret, terms_of
 from ledger.money.orders.escrows import NewOrder, escrow_with_slots
-from ledger.money.orders.reorged import after_reorg, as_final, block_of
+from ledger.money.orders.reorged import as_final
 from ledger.money.orders.terms import MAX_AMOUNT, order_key, order_salt
 from ledger.store.models import CommissionRule, Order
 
@@ -60,7 +58,7 @@ def _chain_now(dep: Deployment) -> int:
     return int(dep.w3.eth.get_block("latest")["timestamp"])
 
 
-def _next_block_time(dep: Deployment) -> int:
+def next_block_time(dep: Deployment) -> int:
     """The least timestamp the block a settlement goes into will carry: never before its parent's,
     nor before the clock (a Clique block is sealed no earlier than its timestamp; a node that
     mines on demand, anvil with `LEDGER_BLOCK_TIME=0`, stamps the time it mines). The newest
@@ -150,12 +148,12 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
     return rows
 
 
-def _epoch(t: datetime) -> int:
+def epoch(t: datetime) -> int:
     return int(t.replace(tzinfo=t.tzinfo or UTC).timestamp())
 
 
 def _in_window(dep: Deployment, o: Order) -> None:
-    if o.status == "delivered" and o.window_ends_at is not None and _chain_now(dep) >= _epoch(o.window_ends_at):
+    if o.status == "delivered" and o.window_ends_at is not None and _chain_now(dep) >= epoch(o.window_ends_at):
         raise Conflict(f"order {o.order_id}: the return window closed at {o.window_ends_at.isoformat()}")
 
 
@@ -217,82 +215,3 @@ def rule_order(
     log_step(o, "settled" if split else "refunded", o.close_tx, ruling_refund_fen=refund_fen, signers=len(signatures))
     free_slots(db, [o.order_key], int(receipt["blockNumber"]))
     return o, split
-
-
-def settle_orders(
-    db: DbSession, dep: Deployment, anyone: Sender, order_ids: Sequence[str]
-) -> tuple[list[tuple[Order, dict[str, Any]]], list[dict[str, Any]]]:
-    """Settle the due orders among `order_ids` in one transaction; the others are reported skipped."""
-    rows = load_rows(db, order_ids)
-    now = _next_block_time(dep)
-    due, skipped = [], []
-    for o in rows:
-        deadline = _deadline(o)
-        if deadline is None or now < _epoch(deadline):
-            skipped.append(
-                {"order_id": o.order_id, "status": o.status, "due_at": as_utc(deadline) if deadline else None}
-            )
-        else:
-            due.append(o)
-    final_at = _final_at(dep, due)
-    skipped += [{"order_id": o.order_id, "status": o.status, "due_at": as_utc(_deadline(o)),
-                 "final_at_block": final_at[o.order_id]} for o in due if o.order_id in final_at]  # fmt: skip
-    due = [o for o in due if o.order_id not in final_at]
-    if not due:
-        return [], skipped
-    terms = [terms_of(o) for o in due]
-    receipt = after_reorg(dep, [o.escrow_tx for o in due], lambda: settlement.settle(dep, anyone, terms), settling=True)
-    splits = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers) for t in terms})
-    tx, settled = tx_of(receipt), []
-    earlier = settlement.settled_before(dep, [t for t in terms if t.key not in splits])  # answers lost
-    for o, t in zip(due, terms, strict=True):
-        done, split = (tx, splits[t.key]) if t.key in splits else earlier.get(t.key, (tx, None))
-        if split is None:  # the chain skipped it (changed since we read the table)
-            skipped.append({"order_id": o.order_id, "status": o.status, "due_at": None})
-            continue
-        o.close_tx = done
-        log_step(o, "settled", done, by_timeout=split["by_timeout"])
-        settled.append((o, split))
-    free_slots(db, [o.order_key for o, _ in settled], int(receipt["blockNumber"]))
-    return settled, skipped
-
-
-def _deadline(o: Order) -> datetime | None:
-    """When an open order becomes due: its return window's end once delivered, the settlement timeout
-    while escrowed; None otherwise (disputed, closed)."""
-    return o.window_ends_at if o.status == "delivered" else o.settle_after if o.status == "escrowed" else None
-
-
-def _final_at(dep: Deployment, rows: Sequence[Order]) -> dict[str, int | None]:
-    """The orders among `rows` whose last change (escrow, delivery, refund) is not final yet, each
-    with the block once sealed it will be (None: its transaction is in no block now). They are not
-    settled yet: a settlement answered now could be undone by a reorg that seals the delivery again
-    a block later, its window then ending after the settlement's block, where the contract skips
-    the order (seen in `make bench` on the consortium, with the slot it freed already reused)."""
-    depth = depth_of(dep.w3)
-    if depth == 0 or not rows:
-        return {}
-    last = {o.order_id: json.loads(o.history)[-1]["tx"] for o in rows}
-    head, blocks = dep.w3.eth.block_number, {}
-    for tx in set(last.values()):
-        block = block_of(dep, tx)
-        blocks[tx] = None if block is None else block + depth
-    return {oid: blocks[tx] for oid, tx in last.items() if blocks[tx] is None or blocks[tx] > head}
-
-
-def due_order_ids(db: DbSession, dep: Deployment, limit: int = MAX_BATCH) -> list[str]:
-    """Open orders whose return window or settlement timeout has passed, oldest first."""
-    now = from_epoch(_next_block_time(dep))
-    q = (
-        select(Order.order_id)
-        .where(
-            Order.slot.is_not(None),
-            or_(
-                (Order.status == "delivered") & (Order.window_ends_at <= now),
-                (Order.status == "escrowed") & (Order.settle_after <= now),
-            ),
-        )
-        .order_by(Order.updated_at)
-        .limit(limit)
-    )
-    return list(db.scalars(q))
