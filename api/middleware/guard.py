@@ -5,7 +5,8 @@ and security headers on every answer.
   declares a public body: sign-in), so an anonymous client cannot make a worker hold its upload;
   it is read up to a documented cap (`LEDGER_MAX_BODY_BYTES`, 1 MiB; the domains declare theirs:
   EPCIS capture `LEDGER_MAX_CAPTURE_BYTES`, 32 MiB; sign-in 16 KiB) and refused with 413 beyond
-  it, announced or not (`api.core.domain.PathPolicy`).
+  it, announced or not (`api.core.domain.PathPolicy`). A public body (read before any credential)
+  comes whole within `LEDGER_PUBLIC_BODY_TIMEOUT_S` (20 s), or a 408.
 - A GET, HEAD or OPTIONS request that announces a body is refused (413) before any of it is read;
   writes to GS1 Digital Link paths are answered 405 by the resolver, their bodies never read.
 - A page sets its own Content-Security-Policy (the scan page: no script, its one style block by
@@ -17,6 +18,7 @@ and security headers on every answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -73,23 +75,22 @@ class RequestGuard:
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
         limit = self._limit(scope)
         headers = dict(scope["headers"])
-        if not policies(scope).get(scope["path"], "public_body"):
+        public = bool(policies(scope).get(scope["path"], "public_body"))
+        if not public:
             await self._check_credentials(headers.get(b"authorization"))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _too_large(limit)
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":  # gone before the whole body came (a form cut
-                raise _ClientGone  # short was stored as far as it came)
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(body)
-            more = message.get("more_body", False)
-        whole = b"".join(chunks)
+        # an anonymous body comes whole within its deadline: a client that sends most of one and
+        # then waits held the worker's memory for as long as it liked (outside probe: 250 of them)
+        deadline = self.services().settings.public_body_timeout_s if public else None
+        try:
+            async with asyncio.timeout(deadline):
+                whole = await _read(receive, limit)
+        except TimeoutError:
+            raise ApiError(
+                408, "request_timeout", f"the request body did not come whole within {deadline:g} s"
+            ) from None
         sent = False
 
         async def replay() -> Message:
@@ -111,6 +112,21 @@ class RequestGuard:
                 token_holder(db, token.strip())
 
         await run_in_threadpool(check)
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":  # gone before the whole body came (a form cut
+            raise _ClientGone  # short was stored as far as it came)
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(body)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
 
 
 def _too_large(limit: int) -> ApiError:

@@ -5,6 +5,7 @@ security headers, and the framework's own errors keep the documented shape."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +81,7 @@ def served(deployment, chain_node, tmp_path):
         "LEDGER_PUBLIC_RATE": "3",
         "LEDGER_PUBLIC_WINDOW": "3600",  # a fixed window: a long one so that five requests never straddle two
         "LEDGER_ANCHOR_INTERVAL": "0",
+        "LEDGER_PUBLIC_BODY_TIMEOUT_S": "2",
     }
     port = free_port()
     proc = _served(env, port)
@@ -108,6 +110,24 @@ def test_an_anonymous_upload_of_200_mb_is_refused_without_being_held(served):
         except httpx.HTTPError:
             pass  # the server answered 401 and closed before the upload ended
     assert _rss_mb(pid) - before < 50, f"worker grew from {before:.0f} MB to {_rss_mb(pid):.0f} MB"
+
+
+def test_an_anonymous_body_comes_whole_in_time_and_small(served):
+    """Outside probe: 250 connections each sent ~1 MB of a body to `/pact/x` (read before any
+    credential, under the 1 MiB default) and then waited, holding 250 MB of the workers. Now PACT's
+    paths take 16 KiB (64 KiB for events), and an anonymous body comes whole within its deadline."""
+    host, port = served.removeprefix("http://").split(":")
+    r = httpx.post(served + "/pact/x", content=b"x" * (20 << 10))
+    assert r.status_code == 413, r.text
+    assert httpx.post(served + "/pact/3/events", content=b"x" * (70 << 10)).status_code == 413
+    for path in ("/v1/auth/login", "/pact/auth/token"):
+        with socket.create_connection((host, int(port)), timeout=15) as s:
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n".encode() + b"{" * 5000)
+            t0 = time.monotonic()
+            answer = s.recv(4096)
+            waited = time.monotonic() - t0
+        assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer, answer[:300]
+        assert 1.5 < waited < 10, waited
 
 
 def test_forwarded_for_from_a_client_is_not_believed(served):
