@@ -143,6 +143,9 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     function payProvenClaim(address merchant, address payTo, uint256 amount) external nonReentrant {
         if (msg.sender != claimsPayer || msg.sender == address(0)) revert NotClaimsPayer(msg.sender);
         if (amount == 0) revert ZeroAmount();
+        // as for a case: the merchant paid from its own deposit would skip the withdrawal's cooldown
+        // and floor, and paid to the vault the fen would belong to no one (outside probe: both paid)
+        if (payTo == merchant || payTo == address(this)) revert PartyToCase(payTo);
         Account storage a = _accounts[merchant];
         uint256 unfrozen = a.balance - a.frozen;
         if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);

@@ -24,6 +24,7 @@ interface IProductOwners {
 interface IClaimVault {
     function payProvenClaim(address merchant, address payTo, uint256 amount) external;
     function openProvenCase(address merchant, address payTo, uint96 amount) external returns (uint256 caseId);
+    function cooldown() external view returns (uint64);
 }
 
 /// @title PurchaseProofs
@@ -80,6 +81,7 @@ contract PurchaseProofs is MemberGated {
         uint64 until; // the return window's end, or a recall's claim deadline
         uint32 left; // claims it still pays
         bool imposed; // set by governance (e.g. after a recall): the merchant cannot change it
+        uint64 from; // claims pay from then: a merchant's own terms wait the vault's withdrawal cooldown
     }
 
     mapping(uint256 batch => ClaimTerms) public claimTerms;
@@ -117,7 +119,9 @@ contract PurchaseProofs is MemberGated {
     event RootConfirmed(uint256 indexed root, address by);
     event ReviewRecorded(uint256 indexed batch, uint256 nullifier, uint8 rating, bytes32 textHash);
     event ClaimRecorded(uint256 indexed batch, uint256 nullifier, address payTo, uint256 amount);
-    event ClaimTermsSet(uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed);
+    event ClaimTermsSet(
+        uint256 indexed batch, address merchant, uint96 amount, uint64 until, uint32 left, bool imposed, uint64 from
+    );
     event ClaimPayoutSet(address vault, uint64 delay);
     event ContributionAnchored(bytes32 indexed circuit, uint256 index, bytes32[2] hash, string name, address by);
     event DisputeRecorded(
@@ -141,6 +145,7 @@ contract PurchaseProofs is MemberGated {
     error RootTooNew(uint256 root, uint64 paysFrom);
     error TermsNotYours(uint256 batch, address merchant);
     error TermsLocked(uint256 batch);
+    error TermsNotInForce(uint256 batch, uint64 from);
     error ContributionKnown(bytes32 circuit, uint256 index);
     error NotVouched(uint64 count);
     error TooManyCommitments(uint256 count);
@@ -297,16 +302,23 @@ contract PurchaseProofs is MemberGated {
     /// `amount` fen from the caller's deposit, until `until`, at most `count` more claims. Only the
     /// product's owner (Provenance) sets it, so no merchant names another's batch first; not once
     /// governance imposed terms. While its terms run (window open, claims left) a merchant may
-    /// only extend them: the same amount (the one a shopper's proof binds), no earlier end, no
-    /// fewer claims; it cannot take its promise back in front of a claim.
+    /// only extend them: the same amount (the one a shopper's proof binds), no earlier end, the
+    /// same claims left; it cannot take its promise back in front of a claim. New terms pay from the
+    /// end of the vault's withdrawal cooldown (`from`), so no merchant pays itself its deposit
+    /// through claims sooner than it could withdraw it.
     function setClaimTerms(uint64 gtin, string calldata lot, uint96 amount, uint64 until, uint32 count) external {
         uint256 batch = batchOf(gtin, lot);
         _checkRole(msg.sender, Roles.MERCHANT);
         ClaimTerms storage t = claimTerms[batch];
         if (products.productOwner(gtin) != msg.sender || t.imposed) revert TermsNotYours(batch, msg.sender);
         bool live = t.merchant != address(0) && block.timestamp <= t.until && t.left != 0;
-        if (live && (amount != t.amount || until < t.until || count < t.left)) revert TermsLocked(batch);
-        _setTerms(batch, msg.sender, amount, until, count, false);
+        if (live && (amount != t.amount || until < t.until || count != t.left)) revert TermsLocked(batch);
+        // new terms pay once the vault's withdrawal cooldown has passed, as a withdrawal would: a
+        // merchant's terms of its whole deposit, claimed by a purchase of its own, took the deposit
+        // in two minutes (outside probe); live terms only run longer, from when they already paid
+        if (address(claimVault) == address(0)) revert NoClaimTerms(batch);
+        uint64 from = live ? t.from : uint64(block.timestamp) + claimVault.cooldown();
+        _setTerms(batch, msg.sender, amount, until, count, false, from);
     }
 
     /// @notice Governance imposes what a proven claim on `batch` pays, from `merchant`'s deposit
@@ -316,14 +328,20 @@ contract PurchaseProofs is MemberGated {
         onlyGovernance
     {
         if (merchant == address(0)) revert ZeroAddress();
-        _setTerms(batch, merchant, amount, until, count, true);
+        _setTerms(batch, merchant, amount, until, count, true, uint64(block.timestamp));
     }
 
-    function _setTerms(uint256 batch, address merchant, uint96 amount, uint64 until, uint32 count, bool imposed)
-        private
-    {
-        claimTerms[batch] = ClaimTerms(merchant, amount, until, count, imposed);
-        emit ClaimTermsSet(batch, merchant, amount, until, count, imposed);
+    function _setTerms(
+        uint256 batch,
+        address merchant,
+        uint96 amount,
+        uint64 until,
+        uint32 count,
+        bool imposed,
+        uint64 from
+    ) private {
+        claimTerms[batch] = ClaimTerms(merchant, amount, until, count, imposed, from);
+        emit ClaimTermsSet(batch, merchant, amount, until, count, imposed, from);
     }
 
     /// @notice The circuit's batch id of `lot` of `gtin`: SHA-256 of "<GTIN-14>/<lot>", top 248 bits
@@ -349,6 +367,7 @@ contract PurchaseProofs is MemberGated {
         ClaimTerms storage t = claimTerms[batch];
         if (t.merchant == address(0) || address(claimVault) == address(0)) revert NoClaimTerms(batch);
         if (block.timestamp > t.until) revert ClaimWindowClosed(batch, t.until);
+        if (block.timestamp < t.from) revert TermsNotInForce(batch, t.from);
         if (t.left == 0) revert ClaimsExhausted(batch);
         if (amount != t.amount) revert WrongClaimAmount(amount, t.amount);
         _paysOn(root);

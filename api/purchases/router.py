@@ -49,6 +49,8 @@ STATUS = {
     "InsufficientAvailable": 409,
     "TermsNotYours": 403,
     "TermsLocked": 409,
+    "TermsNotInForce": 409,
+    "PartyToCase": 422,
     "RootNotConfirmed": 409,
     "NotVouched": 409,
     "OperatorCannot": 403,

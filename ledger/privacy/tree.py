@@ -168,6 +168,9 @@ def _joining(db: DbSession, dep: Deployment, first: int) -> tuple[list[int], lis
             .where(
                 PurchaseCommitment.state.in_(("vouched", "vouching", "waiting")),
                 PurchaseCommitment.commitment.in_([str(v) for v in set(values)]),
+                # delivered (its window set at delivery): a carrier vouching on chain for a parcel it
+                # has not delivered paid a claim, and the order was refunded whole after (outside probe)
+                Order.window_ends_at.is_not(None),
             )
             .order_by(PurchaseCommitment.state, PurchaseCommitment.created_at, PurchaseCommitment.order_id)
         ).all()

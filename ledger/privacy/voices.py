@@ -136,7 +136,7 @@ def set_terms(
 def terms(dep: Deployment, b: int) -> dict[str, Any] | None:
     """The batch's claim terms as the chain holds them (None: its claims pay nothing)."""
     c = dep.contract("PurchaseProofs")
-    merchant, amount, until, left, imposed = c.functions.claimTerms(b).call()
+    merchant, amount, until, left, imposed, paying_from = c.functions.claimTerms(b).call()
     if int(merchant, 16) == 0:
         return None
     delay = int(c.functions.claimDelay().call())
@@ -146,6 +146,7 @@ def terms(dep: Deployment, b: int) -> dict[str, Any] | None:
         "until": until,
         "left": left,
         "imposed": imposed,
+        "pays_from": paying_from,  # a merchant's own terms wait the vault's withdrawal cooldown
         "root_delay_s": delay,
         "paid_fen": int(c.functions.claimPaid(b).call()),
     }

@@ -3,7 +3,7 @@ a token holder may not spend an issuer's fiat reference, and an operator may act
 orders it paid for itself."""
 
 import pytest
-from conftest import AUDITOR, LOGISTICS, OPERATOR, govern, reverts, ruling_digest
+from conftest import AUDITOR, COOLDOWN, LOGISTICS, OPERATOR, govern, reverts, ruling_digest
 from eth_account import Account
 from eth_utils import keccak
 
@@ -168,10 +168,13 @@ GTIN = 9506000134352  # GS1's example GTIN-14 09506000134352, registered by `mer
 
 
 @pytest.fixture(scope="module")
-def proofs(PurchaseProofs, membership, token, provenance, merchant, governors):
-    """PurchaseProofs over any verifier (terms are set without proofs); `merchant` owns GTIN."""
+def proofs(PurchaseProofs, membership, token, provenance, merchant, governors, governance, vault):
+    """PurchaseProofs over any verifier (terms are set without proofs), paying from `vault`;
+    `merchant` owns GTIN."""
     provenance.registerProduct(GTIN, {"from": merchant})
-    return PurchaseProofs.deploy(membership, token, provenance, {"from": governors[0]})
+    p = PurchaseProofs.deploy(membership, token, provenance, {"from": governors[0]})
+    govern(governance, governors, p, "setClaimPayout", vault, 0)
+    return p
 
 
 def test_the_circuits_batch_id_is_the_contracts(proofs):
@@ -197,6 +200,31 @@ def test_only_the_products_owner_sets_its_batches_claim_terms(
         proofs.imposeClaimTerms(batch, merchant_b, 1, until, 1, {"from": merchant_b})
 
 
+def test_a_merchants_new_terms_pay_only_after_the_withdrawal_cooldown(
+    proofs, chain, merchant, vault, governance, governors, accounts
+):
+    """Outside probe: a merchant set terms of its whole deposit on a batch of its own, bought one
+    item through a sock puppet and claimed: its deposit was out in two minutes, where a withdrawal
+    waits the cooldown. A merchant's new terms now pay from the end of the vault's cooldown;
+    governance's imposed terms (after a recall) pay at once."""
+    lot = "L-COOL"
+    batch = proofs.batchOf(GTIN, lot)
+    tx = proofs.setClaimTerms(GTIN, lot, 500, chain.time() + 2 * COOLDOWN, 1, {"from": merchant})
+    pays_from = tx.events["ClaimTermsSet"]["from"]
+    assert pays_from == tx.timestamp + vault.cooldown() == proofs.claimTerms(batch)[5]
+    with reverts("TermsNotInForce"):
+        proofs.claim([0] * 8, 1, batch, 1, accounts[7], 500, {"from": merchant})
+    chain.sleep(COOLDOWN + 1)
+    chain.mine()
+    with reverts("RootNotConfirmed"):  # in force: refused now only for want of a real proof
+        proofs.claim([0] * 8, 1, batch, 1, accounts[7], 500, {"from": merchant})
+    other = "L-IMPOSED"
+    govern(governance, governors, proofs, "imposeClaimTerms", proofs.batchOf(GTIN, other), merchant, 500,
+           chain.time() + 86_400, 1)  # fmt: skip
+    with reverts("RootNotConfirmed"):
+        proofs.claim([0] * 8, 1, proofs.batchOf(GTIN, other), 1, accounts[7], 500, {"from": merchant})
+
+
 def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, governance, governors):
     """A merchant's claim terms are its promise to the batch's shoppers: while they run, the
     merchant used to zero them (or move the amount a proof binds) at any moment, even in front of
@@ -204,13 +232,16 @@ def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, g
     lot, until = "L4242", chain.time() + 86_400
     batch = proofs.batchOf(GTIN, lot)
     proofs.setClaimTerms(GTIN, lot, 500, until, 3, {"from": merchant})
-    for amount, end, count in ((500, until, 0), (500, until - 1, 3), (499, until, 3), (501, until, 3)):
+    pays_from = proofs.claimTerms(batch)[5]
+    # no fewer claims, no earlier end, no other amount; nor more claims at once (each new one would
+    # pay before the cooldown: new claims wait new terms)
+    for amount, end, count in ((500, until, 0), (500, until - 1, 3), (499, until, 3), (501, until, 3), (500, until, 5)):
         with reverts("TermsLocked"):
             proofs.setClaimTerms(GTIN, lot, amount, end, count, {"from": merchant})
-    proofs.setClaimTerms(GTIN, lot, 500, until + 86_400, 5, {"from": merchant})  # more, for longer
-    assert list(proofs.claimTerms(batch))[1:] == [500, until + 86_400, 5, False]
+    proofs.setClaimTerms(GTIN, lot, 500, until + 86_400, 3, {"from": merchant})  # for longer
+    assert list(proofs.claimTerms(batch))[1:] == [500, until + 86_400, 3, False, pays_from]
     govern(governance, governors, proofs, "imposeClaimTerms", batch, merchant, 500, until, 0)
-    assert list(proofs.claimTerms(batch))[1:] == [500, until, 0, True]
+    assert list(proofs.claimTerms(batch))[1:5] == [500, until, 0, True]
     with reverts("TermsNotYours"):  # imposed: no longer the merchant's to change
         proofs.setClaimTerms(GTIN, lot, 500, until + 86_400, 5, {"from": merchant})
     chain.sleep(3 * 86_400)
@@ -262,8 +293,9 @@ def test_the_operator_anchors_only_leaves_carriers_vouched_for(
     # the operator may still zero a leaf (a refund): that takes nothing from anyone
     proofs.anchor(14, [], [first], first + 3, {"from": platform})
     # a root pays only once an auditor confirmed it; neither an operator nor a stranger confirms
-    govern(governance, governors, proofs, "setClaimPayout", token, 0)  # any vault: refused before it is called
-    proofs.setClaimTerms(GTIN, "VOUCHED", 500, chain.time() + 86_400, 1, {"from": merchant})
+    proofs.setClaimTerms(GTIN, "VOUCHED", 500, chain.time() + COOLDOWN + 86_400, 1, {"from": merchant})
+    chain.sleep(COOLDOWN + 1)  # a merchant's new terms pay once the withdrawal cooldown has passed
+    chain.mine()
     batch = proofs.batchOf(GTIN, "VOUCHED")
     with reverts("RootNotConfirmed"):
         proofs.claim([0] * 8, 14, batch, 1, logistics, 500, {"from": platform})

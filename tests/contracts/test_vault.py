@@ -287,6 +287,10 @@ def test_proven_claims_are_paid_only_by_the_payer_governance_names(deposited, fu
         vault.payProvenClaim(merchant, shopper, DEPOSIT, {"from": payer})
     with reverts("ZeroAmount"):
         vault.payProvenClaim(merchant, shopper, 0, {"from": payer})
+    # paid to the merchant it would skip the withdrawal's cooldown; to the vault, belong to no one
+    for party in (merchant, vault.address):
+        with reverts("PartyToCase"):
+            vault.payProvenClaim(merchant, party, 500, {"from": payer})
 
 
 def test_a_proven_dispute_is_a_case_arbiters_decide_and_pays_only_its_address(

@@ -220,3 +220,32 @@ def authorise(client, merchant_headers: dict[str, str], gtin: str, *recorders) -
         address = getattr(r, "address", r)
         got = client.put(f"/v1/products/{gtin}/recorders/{address}", headers=merchant_headers)
         assert got.status_code == 200, got.text
+
+
+@contextlib.contextmanager
+def withdrawal_cooldown(dep, governors, seconds: int) -> Iterator[None]:
+    """The vault's withdrawal cooldown set to `seconds` for the block (a merchant's new claim terms
+    pay only once it has passed), then put back, each by two governors' votes."""
+    from ledger.chain import governance
+
+    def set_to(value: int) -> None:
+        pid = governance.propose(dep, governors[0], {"type": "set_withdrawal_cooldown", "seconds": value}, "tests")
+        governance.approve(dep, governors[1], pid)
+
+    before = int(dep.contract("GuaranteeVault").functions.cooldown().call())
+    set_to(seconds)
+    try:
+        yield
+    finally:
+        set_to(before)
+
+
+def claim_terms_in_force(dep, batch: int, proofs=None) -> None:
+    """Wait (mining anvil blocks) until the chain's time reaches when `batch`'s claim terms pay."""
+    c = proofs or dep.contract("PurchaseProofs")
+    pays_from = int(c.functions.claimTerms(batch).call()[5])
+    deadline = time.monotonic() + 120
+    while int(dep.w3.eth.get_block("latest")["timestamp"]) < pays_from:
+        assert time.monotonic() < deadline, "the claim terms never came into force"
+        time.sleep(0.5)
+        dep.w3.provider.make_request("evm_mine", [])

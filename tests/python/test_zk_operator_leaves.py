@@ -25,7 +25,7 @@ from ledger.privacy import build, fields, node, onchain, tree
 from ledger.store.order_tables import Order
 from ledger.store.purchase_tables import PurchaseChunkRoot, PurchaseCommitment, PurchaseForeignLeaf
 
-from .helpers import new_gtin
+from .helpers import claim_terms_in_force, new_gtin, withdrawal_cooldown
 
 AMOUNT = 700
 
@@ -61,7 +61,9 @@ def test_the_operator_alone_cannot_pay_itself_a_claim(deployment, members, accou
     s["merchant_a"].transact(provenance.functions.registerProduct(int(gtin)))
     batch = fields.batch_id(gtin, lot)
     until = dep.w3.eth.get_block("latest")["timestamp"] + 86_400
-    s["merchant_a"].transact(proofs.functions.setClaimTerms(int(gtin), lot, AMOUNT, until, 3))
+    with withdrawal_cooldown(dep, governors, 1):  # its terms pay once the cooldown passed: a short one
+        s["merchant_a"].transact(proofs.functions.setClaimTerms(int(gtin), lot, AMOUNT, until, 3))
+    claim_terms_in_force(dep, batch, proofs)
 
     # the operator: a secret of its own, its commitment as a leaf, no order, no delivery, no carrier
     secret = int.from_bytes(os.urandom(31), "big")
@@ -114,7 +116,7 @@ def test_a_contract_deployed_again_takes_the_purchases_again(deployment, members
         db.add(Order(order_id="again-1", order_key="0x" + "11" * 32, merchant=members["merchant_a"].address,
                      payer=platform.address, carrier=carrier.address, amount_fen=900, referrers="[]",
                      platform_fee_bps=0, status="delivered", escrow_tx="0x" + "22" * 32, created_at=now,
-                     updated_at=now))  # fmt: skip
+                     window_ends_at=now, updated_at=now))  # fmt: skip
         db.add(PurchaseCommitment(order_id="again-1", batch="1", commitment=str(c), state="anchored",
                                   leaf_index=0, anchor_tx="0x" + "33" * 32, created_at=now))  # fmt: skip
         db.add(PurchaseForeignLeaf(leaf_index=1, commitment="77", vouch_tx="0x" + "44" * 32))
@@ -151,7 +153,8 @@ def test_a_carrier_alone_cannot_make_a_leaf_that_pays(deployment, members, tmp_p
             key, merchant = "0x" + oid.encode().hex().ljust(64, "0"), members["merchant_a"].address
             db.add(Order(order_id=oid, order_key=key, merchant=merchant, payer=platform.address, carrier=by,
                          amount_fen=900, referrers="[]", platform_fee_bps=0, status="delivered",
-                         escrow_tx="0x" + "22" * 32, created_at=now, updated_at=now))  # fmt: skip
+                         escrow_tx="0x" + "22" * 32, created_at=now, window_ends_at=now,
+                         updated_at=now))  # fmt: skip
             db.add(PurchaseCommitment(order_id=oid, batch=str(batch), commitment=str(code), state="waiting",
                                       created_at=now))  # fmt: skip
         db.commit()
@@ -170,5 +173,31 @@ def test_a_carrier_alone_cannot_make_a_leaf_that_pays(deployment, members, tmp_p
             assert proofs.functions.rootValid(int(first["root"])).call()  # zeroing a joining leaf voids nothing
             with pytest.raises(node.ProverFailed):  # the carrier's code is no leaf under the root
                 node.prove(0xC0FFEE, batch, fields.PURPOSES["claim"], 0, tree.chain_leaves(dep), 1)
+        finally:
+            dep._contracts.pop("PurchaseProofs")
+
+
+def test_a_vouch_for_a_parcel_not_delivered_joins_zeroed(deployment, members, tmp_path):
+    """Outside probe: the API refuses a carrier's vouch before delivery, but the carrier's key
+    vouched on chain directly; the anchor took the code as the order's leaf, a claim was paid, and
+    the order was then refunded whole. A vouch explains an order's commitment only once the order
+    was delivered: before, it joins zeroed, and the commitment waits for a vouch after delivery."""
+    dep, platform, carrier, proofs, engine = _mirror_scene(deployment, members, tmp_path)
+    batch, now = fields.batch_id(new_gtin(), "EARLY"), datetime.now(UTC)
+    code = node.commitment(333, batch)
+    with Session(engine) as db:
+        db.add(Order(order_id="early-1", order_key="0x" + "ea" * 32, merchant=members["merchant_a"].address,
+                     payer=platform.address, carrier=carrier.address, amount_fen=900, referrers="[]",
+                     platform_fee_bps=0, status="escrowed", escrow_tx="0x" + "22" * 32, created_at=now,
+                     updated_at=now))  # fmt: skip
+        db.add(PurchaseCommitment(order_id="early-1", batch=str(batch), commitment=str(code), state="waiting",
+                                  created_at=now))  # fmt: skip
+        db.commit()
+        dep._contracts["PurchaseProofs"] = proofs
+        try:
+            carrier.transact(proofs.functions.vouch([code]))  # its key, straight to the chain, before delivery
+            done = tree.anchor(db, dep, platform)
+            assert (done["added"], done["zeroed"]) == (1, 1) and tree.chain_leaves(dep) == [0]
+            assert db.get(PurchaseCommitment, "early-1").state == "waiting"
         finally:
             dep._contracts.pop("PurchaseProofs")

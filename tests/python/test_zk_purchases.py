@@ -29,7 +29,7 @@ from ledger.i18n import catalog
 from ledger.paths import ROOT
 from ledger.privacy import build, fields, node, onchain, poseidon, tree
 
-from .helpers import login_over_http, new_gtin, served_on_chain
+from .helpers import claim_terms_in_force, login_over_http, new_gtin, served_on_chain, withdrawal_cooldown
 
 SHOTS = ROOT / "build" / "zk-screenshots"
 _n = iter(range(1, 10**6))
@@ -47,7 +47,8 @@ def stack(deployment, chain_node, members, accounts, tmp_path_factory):
     issuer.transact(token.functions.mint(members["merchant_a"].address, 10**6))
     onchain.wire_claims(dep, governors(dep, accounts), delay=3600)
     tmp = tmp_path_factory.mktemp("zk")
-    with served_on_chain(deployment, chain_node, tmp) as url:
+    # a merchant's new claim terms pay once the withdrawal cooldown passed: a short one here
+    with withdrawal_cooldown(dep, governors(dep, accounts), 2), served_on_chain(deployment, chain_node, tmp) as url:
         h = {
             w: login_over_http(url, members[w])
             for w in ("platform", "merchant_a", "merchant_b", "logistics", "auditor")
@@ -252,6 +253,9 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused(claim, 409, "ClaimWindowClosed", "/v1/purchases/claims")
     r = post(s, "/v1/purchases/claim-terms", {**terms, "until": now + 86_400}, "merchant_a")
     assert r.status_code == 200 and r.json()["amount_fen"] == 500, r.text
+    assert r.json()["pays_from"] == c.functions.claimTerms(b1).call()[5] > now, r.text  # after the cooldown
+    refused(claim, 409, "TermsNotInForce", "/v1/purchases/claims")
+    claim_terms_in_force(dep, b1)
     refused({**claim, "amount_fen": 600}, 422, "WrongClaimAmount", "/v1/purchases/claims")
     refused(claim, 409, "RootNotConfirmed", "/v1/purchases/claims")  # no auditor recomputed it yet
     assert good["root"] in confirm(s)["confirmed"]
@@ -278,7 +282,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     }
     pid = governance.propose(dep, s["governors"][0], imposed | {"until": now + 86_400, "count": 50}, "recall ZK-2")
     governance.approve(dep, s["governors"][1], pid)
-    assert list(c.functions.claimTerms(b2).call())[1:] == [800, now + 86_400, 50, True]
+    assert list(c.functions.claimTerms(b2).call())[1:5] == [800, now + 86_400, 50, True]  # in force at once
     r = post(s, "/v1/purchases/claim-terms", {**terms, "lot": "ZK-2", "count": 0}, "merchant_a")
     assert r.status_code == 403 and r.json()["error"] == "TermsNotYours", r.text
     summary = httpx.get(f"{s['url']}/v1/purchases/batches/{s['gtin']}/ZK-1").json()
@@ -650,6 +654,7 @@ def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
         until = dep.w3.eth.get_block("latest")["timestamp"] + 86_400
         body = {"gtin": s["gtin"], "lot": "ZK-2", "amount_fen": 800, "until": until, "count": 5}
         assert post(s, "/v1/purchases/claim-terms", body, "merchant_a").status_code == 200
+        claim_terms_in_force(dep, b2)
     if vault.functions.accountOf(s["members"]["merchant_a"].address).call()[0] < 10_000:
         assert post(s, "/v1/deposits", {"amount_fen": 100_000}, "merchant_a").status_code in (200, 201)
     terms = proofs.functions.claimTerms(b2).call()
