@@ -51,6 +51,9 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     /// request kept for ever let a merchant ask once and, weeks later, take its deposit the moment
     /// a complaint came, while the scan page had shown the same request pending all along.
     uint64 public constant WITHDRAWAL_WINDOW = 3 days;
+    /// @notice The longest cooldown (2^32 s, ~136 years, as OrderSettlement's periods): a longer one
+    /// overflowed every withdrawal request's unlock time and refused them all (outside probe)
+    uint64 public constant MAX_COOLDOWN = 1 << 32;
 
     IERC20 public immutable token;
     uint64 public cooldown;
@@ -99,6 +102,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     error SignersNotAscending(address signer);
     error BadQuorum(uint8 quorum);
     error NotClaimsPayer(address caller);
+    error CooldownTooLong(uint64 cooldown, uint64 max);
 
     constructor(Membership membership_, IERC20 token_, uint64 cooldown_)
         MemberGated(membership_)
@@ -106,6 +110,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
+        if (cooldown_ > MAX_COOLDOWN) revert CooldownTooLong(cooldown_, MAX_COOLDOWN);
         cooldown = cooldown_;
         emit CooldownSet(cooldown_);
         emit CaseRulingSet(caseThreshold, caseQuorum);
@@ -119,6 +124,7 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
 
     /// @notice Set the withdrawal cooldown in seconds; governance only.
     function setCooldown(uint64 cooldown_) external onlyGovernance {
+        if (cooldown_ > MAX_COOLDOWN) revert CooldownTooLong(cooldown_, MAX_COOLDOWN);
         cooldown = cooldown_;
         emit CooldownSet(cooldown_);
     }

@@ -89,6 +89,7 @@ contract PurchaseProofs is MemberGated {
     /// @notice The vault that pays claims, and how long a root must have stood before it pays one
     /// (the members' time to recompute it from the logs and revoke it if wrong); governance sets both.
     IClaimVault public claimVault;
+    uint64 public constant MAX_CLAIM_DELAY = 1 << 32;
     uint64 public claimDelay;
     mapping(uint256 root => uint64) public anchoredAt;
     /// @notice Phase-2 contributions to the circuit's key anchored by members (`ledger zk ceremony`).
@@ -146,6 +147,7 @@ contract PurchaseProofs is MemberGated {
     error TermsNotYours(uint256 batch, address merchant);
     error TermsLocked(uint256 batch);
     error TermsNotInForce(uint256 batch, uint64 from);
+    error DelayTooLong(uint64 delay, uint64 max);
     error ContributionKnown(bytes32 circuit, uint256 index);
     error NotVouched(uint64 count);
     error TooManyCommitments(uint256 count);
@@ -293,6 +295,8 @@ contract PurchaseProofs is MemberGated {
 
     /// @notice The vault that pays proven claims and the age a root needs to pay one; governance.
     function setClaimPayout(IClaimVault vault, uint64 delay) external onlyGovernance {
+        // a root's anchoring time plus a longer delay overflowed: every claim a panic, none paid
+        if (delay > MAX_CLAIM_DELAY) revert DelayTooLong(delay, MAX_CLAIM_DELAY);
         claimVault = vault;
         claimDelay = delay;
         emit ClaimPayoutSet(address(vault), delay);

@@ -119,7 +119,7 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
         "setMinimum",
         [lambda a: _address(a, "merchant"), lambda a: _int(a, "minimum_fen", 0, 2**96 - 1)],
     ),
-    "set_withdrawal_cooldown": ("GuaranteeVault", "setCooldown", [lambda a: _int(a, "seconds", 0, U64)]),
+    "set_withdrawal_cooldown": ("GuaranteeVault", "setCooldown", [lambda a: _int(a, "seconds", 0, MAX_PERIOD)]),
     "set_settlement_timeout": ("OrderSettlement", "setTimeout", [lambda a: _int(a, "seconds", 0, MAX_PERIOD)]),
     "set_return_window": ("OrderSettlement", "setReturnWindow", [lambda a: _int(a, "seconds", 0, MAX_PERIOD)]),
     "set_ruling": (
@@ -144,7 +144,7 @@ ACTIONS: dict[str, tuple[str, str, list[Callable[[dict], Any]]]] = {
     "set_claim_payout": (
         "PurchaseProofs",
         "setClaimPayout",
-        [lambda a: _address(a, "vault"), lambda a: _int(a, "delay_seconds", 0, U64)],
+        [lambda a: _address(a, "vault"), lambda a: _int(a, "delay_seconds", 0, MAX_PERIOD)],
     ),
     "set_claim_terms": (
         "PurchaseProofs",

@@ -26,3 +26,16 @@ def test_governance_cannot_set_periods_that_overflow_a_deadline(
     settlement.confirmByPlatform(b.accounts, b.words, [EVENT], {"from": platform})
     settlement.refund(b.accounts, b.words[0], b.words[1], 1_000, {"from": platform})
     assert settlement.orderState(b.accounts, b.words[0], b.words[1])[0] == 5 and settlement.totalEscrowed() == 0
+
+
+def test_governance_cannot_set_a_cooldown_that_overflows(vault, funded, governance, governors, merchant):
+    """Outside probe: a withdrawal cooldown of 2^64 - 1 s was taken; every withdrawal request then
+    overflowed its unlock time (a panic), so no merchant could withdraw until governance undid it.
+    (PurchaseProofs' claim delay is bounded the same way: `DelayTooLong`.)"""
+    with reverts("CooldownTooLong"):
+        govern(governance, governors, vault, "setCooldown", 2**64 - 1)
+    govern(governance, governors, vault, "setCooldown", 2**32)  # ~136 years still fits
+    funded.approve(vault, 10, {"from": merchant})
+    vault.deposit(10, {"from": merchant})
+    vault.requestWithdrawal(1, {"from": merchant})
+    govern(governance, governors, vault, "setCooldown", 7 * 24 * 3600)
