@@ -21,13 +21,14 @@ from ledger.errors import Forbidden
 from ledger.money.orders import deliveries, settling
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import MAX_BATCH
+from ledger.store.models import Order
 
-from ..access.auth import Member, authenticate, require
+from ..access.auth import READ_ALL, Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
 from ..core.services import get_db, services
 from .order_turns import order_turn
-from .orders import OrderOut, order_out, visible_order
+from .orders import OWNERS, OrderOut, order_out, visible_order
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -92,6 +93,7 @@ class Skipped(BaseModel):
 class SettleOut(BaseModel):
     settled: list[Settled]
     skipped: list[Skipped]
+    others_settled: int = Field(0, description="due orders of others this call settled too (not named to you)")
 
 
 def _audit(request: Request, text: str) -> None:
@@ -209,18 +211,32 @@ def settle_orders(
     body: SettleIn, request: Request, member: Member = Depends(authenticate), db: DbSession = Depends(get_db)
 ) -> dict:
     dep = deployment_of(request)
+    for order_id in body.order_ids or ():  # another's order is named as an unknown one: nobody learns it exists
+        visible_order(db, member, order_id)
     ids = body.order_ids or (settling.due_order_ids(db, dep) if body.due else [])
     if not ids:
         return {"settled": [], "skipped": []}
     settled, skipped = settling.settle_orders(db, dep, sender_of(request, member), ids, services(request).locks)
     db.commit()
     _audit(request, f"{len(settled)} orders settled, {len(skipped)} skipped")
+    # anyone may settle what is due; the answer names only the orders the caller may see
+    seen = {o.order_id for o, _ in settled if _sees(member, o)} | {
+        s["order_id"] for s in skipped if _sees(member, db.get(Order, s["order_id"]))
+    }
     return {
         "settled": [
-            {"order_id": o.order_id, "status": o.status, "close_tx": o.close_tx, "settlement": s} for o, s in settled
+            {"order_id": o.order_id, "status": o.status, "close_tx": o.close_tx, "settlement": s}
+            for o, s in settled
+            if o.order_id in seen
         ],
-        "skipped": skipped,
+        "skipped": [s for s in skipped if s["order_id"] in seen],
+        "others_settled": sum(o.order_id not in seen for o, _ in settled),
     }
+
+
+def _sees(member: Member, o: Order | None) -> bool:
+    """What `visible_order` lets through, as a yes or no."""
+    return o is not None and (member.has(READ_ALL) or member.address in (getattr(o, a) for a in OWNERS))
 
 
 @router.get("/audit/orders/{order_id}/key", summary="Open one order's on-chain key for an auditor")

@@ -249,6 +249,25 @@ def test_two_settlements_at_once_record_each_order_once(api, members):
         assert [x["status"] for x in now["history"]].count("settled") == 1 and now["status"] == "settled", now
 
 
+def test_settling_names_only_the_callers_orders(api, members):
+    """Outside probe: any member settling named another's order was told its status, due date
+    and split, and an unknown id answered differently (orders could be enumerated). Anyone may
+    still settle what is due; the answer names only what the caller may see."""
+    c, h, dep = api
+    theirs = escrow(c, h, members, amount=5_000, carrier=None, refs=())["order_id"]
+    assert c.post(f"/v1/orders/{theirs}/confirm", headers=h["platform"]).status_code == 200
+    hidden = c.post("/v1/orders/settle", json={"order_ids": [theirs]}, headers=h["merchant_b"])
+    unknown = c.post("/v1/orders/settle", json={"order_ids": ["NO-SUCH-ORDER"]}, headers=h["merchant_b"])
+    assert hidden.status_code == unknown.status_code == 404, (hidden.text, unknown.text)
+    assert hidden.json()["detail"].replace(theirs, "X") == unknown.json()["detail"].replace("NO-SUCH-ORDER", "X")
+    later(dep, WEEK + 1)
+    r = c.post("/v1/orders/settle", json={"due": True}, headers=h["merchant_b"])
+    assert r.status_code == 200, r.text
+    named = [x["order_id"] for x in r.json()["settled"] + r.json()["skipped"]]
+    assert theirs not in named and r.json()["others_settled"] >= 1, r.json()
+    assert c.get(f"/v1/orders/{theirs}", headers=h["platform"]).json()["status"] == "settled"
+
+
 def test_disputes_and_rulings(api, members, deployment, accounts):
     c, h, dep = api
     small = escrow(c, h, members, amount=80_000, carrier=None)
