@@ -17,6 +17,7 @@ same in every process, so the daily count holds across the API's processes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -31,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
+from starlette.concurrency import run_in_threadpool
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
@@ -91,7 +93,19 @@ def _fields(raw: bytes, content_type: str) -> tuple[dict[str, str], bool]:
 @router.post(PATH, status_code=201, dependencies=[Depends(rate_limited)], summary="Report a suspected counterfeit")
 async def report(request: Request, db: DbSession = Depends(get_db)) -> Any:
     raw = await request.body()
+    return await run_in_threadpool(_report, request, db, raw)  # the database's work off the event loop
+
+
+def _report(request: Request, db: DbSession, raw: bytes) -> Any:
     lang = "en" if re.search(rb'lang=en|"lang":\s*"en"', raw[:8192]) else "zh"  # for an error page, before parsing
+    locks = services(request).locks
+    # the day's counts read and the report written as one step: 100 reports at once from one
+    # client stored 21 against its 20 a day (outside probe)
+    with locks.exclusive("scan-reports") if locks is not None else contextlib.nullcontext():
+        return _counted(request, db, raw, lang)
+
+
+def _counted(request: Request, db: DbSession, raw: bytes, lang: str) -> Any:
     try:
         f, form = _fields(raw, request.headers.get("content-type", ""))
         lang = f.get("lang") or lang
