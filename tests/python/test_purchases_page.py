@@ -91,3 +91,13 @@ def test_both_catalogs_say_everything_the_script_asks_for():
 
 def test_a_script_end_tag_in_the_words_cannot_close_the_block():
     assert "</script>" not in pages.page("en").split('id="i18n">')[1].removesuffix("</script></body></html>")
+
+
+def test_the_proving_key_is_streamed_and_revalidated():
+    c = _client()
+    r = c.get("/v1/purchases/static/purchase.zkey")
+    assert r.status_code == 200 and len(r.content) > 1_000_000 and r.headers["etag"], r.headers
+    again = c.get("/v1/purchases/static/purchase.zkey", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    js = c.get("/v1/purchases/static/poseidon.js")  # rewritten for the browser: bare imports pointed here
+    assert js.status_code == 200 and 'from "./ffjavascript.js"' in js.text and js.headers["etag"]
