@@ -99,8 +99,10 @@ async function bytesOf(path) {
 }
 
 // The Merkle path of `commitment`, fetching only what everyone fetches (the summary: chunk roots;
-// every page of 4-byte leaf prefixes) and whole chunks: its own and a decoy (docs/zk.md).
-export async function locate(commitment) {
+// every page of 4-byte leaf prefixes) and whole chunks: its own and a decoy (docs/zk.md). The decoy
+// follows the purchase's own `seed`, the same at every proof: a fresh decoy each time left the real
+// chunk as the one every request had in common (outside review).
+export async function locate(commitment, seed = Math.floor(Math.random() * 2 ** 31)) {
   const p = await poseidon();
   const zeros = tree.zerosOf(p, DEPTH);
   const summary = await (await fetch(new URL("tree/summary", API))).json();
@@ -112,7 +114,7 @@ export async function locate(commitment) {
   const chunks = summary.chunk_roots.length;
   for (const index of found) {
     const ci = index >> summary.chunk_bits;
-    const decoy = chunks > 1 ? (ci + 1 + Math.floor(Math.random() * (chunks - 1))) % chunks : null;
+    const decoy = chunks > 1 ? (ci + 1 + (seed % (chunks - 1))) % chunks : null;
     const [chunk] = await Promise.all([bytesOf(`tree/chunks/${ci}`), decoy === null ? null : bytesOf(`tree/chunks/${decoy}`)]);
     const path = tree.pathIn(p, zeros, summary, chunk, index, commitment, DEPTH);
     if (path) return path;
@@ -161,7 +163,8 @@ export function disputeMessage(statement, payTo) {
 // A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
 export async function prove(purchase, purpose, message) {
   const t0 = performance.now();
-  const path = await locate(purchase.commitment);
+  if (purchase.decoy === undefined) save(Object.assign(purchase, { decoy: Math.floor(Math.random() * 2 ** 31) }));
+  const path = await locate(purchase.commitment, purchase.decoy);
   if (!path) throw new Error("not_in_tree: this purchase is not (or no longer) a delivered one");
   const input = {
     root: path.root,
