@@ -226,9 +226,13 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused({**good, "nullifier": str(fields.FIELD + 1)}, 422, "NotInField")
     assert c.functions.reviewCount(b1).call() == 0
 
-    r = post(s, "/v1/purchases/reviews", good)
-    assert r.status_code == 201, r.text
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:  # the same proof four times at once: one taken, three refused by name
+        answers = list(pool.map(lambda _: post(s, "/v1/purchases/reviews", good), range(4)))
+    (r,) = [a for a in answers if a.status_code == 201]
     assert r.json()["gas"] < 400_000
+    assert sorted((a.status_code, a.json()["error"]) for a in answers if a is not r) == [(409, "NullifierUsed")] * 3
     refused(good, 409, "NullifierUsed")  # each purchase reviews a batch once
     # the same purchase may still claim, once, paid to a fresh address it names
     pay_to = Account.create().address
