@@ -31,6 +31,16 @@ def _plain(v: str) -> str:
 
 #: free text a member registers and others read: a product's name, an API key's
 PlainText = Annotated[str, AfterValidator(_plain)]
+
+
+def _prose(v: str) -> str:
+    v = v.replace("\r\n", "\n")
+    _plain(v.replace("\n", " "))  # lines, but nothing else that hides or reorders what is shown
+    return v
+
+
+#: a text of lines anyone reads: a shopper's review, a dispute's statement (line breaks kept)
+ProseText = Annotated[str, AfterValidator(_prose)]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_address)]
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_FEN, description="integer fen (0.01 CNY)")]
 Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]

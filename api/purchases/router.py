@@ -24,7 +24,7 @@ from ledger.store.models import Product
 from ..access.auth import Member, require
 from ..access.deps import sender_of
 from ..core.errors import ApiError
-from ..core.fields import Address, Fen, OrderId
+from ..core.fields import Address, Fen, OrderId, ProseText
 from ..core.services import get_db, rate_limited, services
 from .deployed import proofs_deployment
 
@@ -107,7 +107,7 @@ class Spoken(BaseModel):
 
 class ReviewIn(Spoken):
     rating: StrictInt = Field(ge=1, le=5)
-    text: str = Field("", max_length=2000)
+    text: ProseText = Field("", max_length=2000)
 
 
 class ClaimIn(Spoken):
@@ -116,7 +116,7 @@ class ClaimIn(Spoken):
 
 
 class DisputeIn(Spoken):
-    statement: str = Field(min_length=1, max_length=2000, description="what went wrong, for the arbiters")
+    statement: ProseText = Field(min_length=1, max_length=2000, description="what went wrong, for the arbiters")
     pay_to: Address
 
 

@@ -39,8 +39,9 @@ MAX_ANCHOR = 500
 
 
 def parse_field(value: Any, what: str) -> int:
-    try:
-        v = int(str(value), 0) if isinstance(value, str) else int(value)
+    try:  # decimal digits (leading zeros too, as the API's pattern takes them), or 0x-hex
+        text = str(value).strip()
+        v = int(text, 16) if text[:2].lower() == "0x" else int(text, 10) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{what}: not a number: {str(value)[:80]!r}") from None
     if not 0 < v < FIELD:

@@ -224,6 +224,7 @@ def test_verified_reviews_claims_refusals_refunds_and_roots(stack):
     refused({**good, "proof": {**good["proof"], "pi_a": ["x", "1", "1"]}}, 422, "invalid_input")  # malformed
     refused({**good, "proof": {**good["proof"], "pi_a": ["1", "2", "1"]}}, 422, "InvalidProof")  # not a proof
     refused({**good, "nullifier": str(fields.FIELD + 1)}, 422, "NotInField")
+    refused({**good, "text": "fresh\u202e, as promised"}, 422, "invalid_input")  # shown to all: nothing reordered
     assert c.functions.reviewCount(b1).call() == 0
 
     from concurrent.futures import ThreadPoolExecutor
@@ -577,6 +578,11 @@ def test_a_purchase_proves_only_the_batch_of_its_order(stack):
         r = post(s, "/v1/purchases/commitments", {"order_id": late, **gtin_lot, "holder": holder}, "platform")
         assert r.status_code == status, r.text
         assert status == 422 or "not a batch of" in r.json()["detail"], r.text
+    zeros = {"order_id": late, "gtin": s["gtin"], "lot": "ZK-1", "holder": "00" + str(poseidon.holder(x))}
+    r = post(s, "/v1/purchases/commitments", zeros, "platform")  # leading zeros: the same number
+    assert r.status_code == 201 and r.json()["commitment"] == str(
+        node.commitment(x, fields.batch_id(s["gtin"], "ZK-1"))
+    )
     deliver(s, oid)
     anchor(s)
     lv = leaves(s)
