@@ -122,6 +122,8 @@ def challenge(
     uri = services(request).settings.resolver_url.rstrip("/")  # never the request's Host header
     message = siwe.build(
         domain=n.domain, address=checksummed, uri=uri, chain_id=n.chain_id,
-        nonce=n.nonce, issued_at=now, expiration_time=min(n.expires_at, now + timedelta(minutes=10)),
+        # the session's end (the message bounds it), not the nonce's: the nonce is used once, at
+        # sign-in, within its own time; the console's sessions ended after 5 minutes (phone trial)
+        nonce=n.nonce, issued_at=now, expiration_time=now + timedelta(seconds=services(request).settings.session_ttl_s),
     )  # fmt: skip
     return {"message": message, "expires_at": n.expires_at}

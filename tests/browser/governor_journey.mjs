@@ -51,6 +51,14 @@ try {
     || document.querySelector('#propose-status.error'), null, { timeout: 60000 });
   report.proposed = { prefix, status: await page.textContent('#propose-status') };
   report.roots_status = await page.textContent('#roots-status');
+  // the session ends with the page open (a token the server no longer takes): back to sign-in,
+  // saying so, and once signed in again back on this page
+  await page.evaluate(() => sessionStorage.setItem('tl_token', 'tls_an_ended_session'));
+  await page.goto(`${base}/console/governor?lang=zh`);
+  await page.waitForURL(/\/console\/\?.*expired=1/, { timeout: 60000 });
+  report.expired = { said: await page.textContent('#signin-status') };
+  await signIn(page, base, keystore, password, 'zh', /\/console\/governor/, false);
+  report.expired.back = page.url();
 } catch (err) {
   report.errors.push(String(err && err.stack || err));
 } finally {

@@ -44,8 +44,8 @@ export async function audit(page, name, report, out) {
   await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
 }
 
-export async function signIn(page, base, keystore, password, lang, landing) {
-  await page.goto(`${base}/console/?lang=${lang}`);
+export async function signIn(page, base, keystore, password, lang, landing, open = true) {
+  if (open) await page.goto(`${base}/console/?lang=${lang}`);  // else: on the sign-in page already
   // keyboard only; the keystore's scrypt runs in the page: slow on a loaded machine, so wait long.
   // A refusal stays on the page with its reason: a person reads it and tries once more (CI saw
   // "wrong password" for the right one twice, on a machine loaded far beyond its cores,

@@ -104,6 +104,11 @@ def test_the_challenge_names_the_configured_url_not_the_host_header(deployment, 
     assert message.startswith(f"{DOMAIN} wants you to sign in")
     r = c.post("/v1/auth/login", json=_signed(account, message))  # what the console signs still signs in
     assert r.status_code == 200 and r.json()["address"] == account.address, r.text
+    # the session lasts the configured time: the console's message used to end with its nonce
+    # (5 minutes), and so did every console session (phone trial)
+    ends = datetime.fromisoformat(r.json()["expires_at"].replace("Z", "+00:00"))
+    ttl = c.app.state.services.settings.session_ttl_s
+    assert abs((ends - datetime.now(UTC)).total_seconds() - ttl) < 60, (ends, ttl)
 
 
 _FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")

@@ -18,6 +18,12 @@ export const session = {
     sessionStorage.setItem('tl_roles', JSON.stringify(login.roles));
   },
   clear() { sessionStorage.clear(); },
+  // the session ended (its token expired): back to sign-in, which returns to this page after
+  ended() {
+    for (const k of ['tl_token', 'tl_address', 'tl_roles']) sessionStorage.removeItem(k);
+    const next = encodeURIComponent(location.pathname + location.search + location.hash);
+    location.assign(`/console/?lang=${LANG}&expired=1&next=${next}`);
+  },
 };
 
 // --- writes signed by the member's own key ----------------------------------------------------
@@ -203,6 +209,8 @@ export async function api(path, options = {}) {
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   const r = await fetch(path, Object.assign({}, options, { headers }));
   const body = (r.headers.get('content-type') || '').includes('json') ? await r.json() : await r.blob();
+  // a session that expired on a page: not an error on every section, but the sign-in page again
+  if (r.status === 401 && headers.Authorization && location.pathname !== '/console/') session.ended();
   if (!r.ok) {
     const err = new Error(describe(body) || `HTTP ${r.status}`);
     err.status = r.status;

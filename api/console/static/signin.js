@@ -16,6 +16,9 @@ async function signInWith(address, sign) {
   // the member's own landing: the first of its roles that has a page
   const pages = [['merchant', 'merchant'], ['governor', 'governor'], ['auditor', 'auditor'], ['issuer', 'issuer'],
     ['operator', 'operator'], ['arbiter', 'arbiter'], ['logistics', 'carrier'], ['inspector', 'inspector']];
+  // back to the page whose session ended, if it is a console page of ours; else the member's landing
+  const back = new URLSearchParams(location.search).get('next') || '';
+  if (/^\/console\/[a-z]+(\?[^#]*)?(#.*)?$/.test(back)) { window.location.assign(back); return; }
   const next = pages.find(([role]) => login.roles.includes(role));
   if (!next) { say('signin-status', T.no_role_page, true); initKeys(); return; }
   window.location.assign(`/console/${next[1]}?lang=${LANG}`);
@@ -47,6 +50,7 @@ function initKeys() {
 
 export function initSignin() {
   if (session.token) initKeys();
+  if (new URLSearchParams(location.search).get('expired')) say('signin-status', T['error:unauthorized'], true);
   $('keystore-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
