@@ -180,9 +180,8 @@ class Settings(BaseSettings):
         description="the largest request body but capture's and sign-in's (16 KiB); "
         "413 beyond, announced or streamed; read only after the credentials are checked (`api/middleware/guard.py`)",
     )
-    public_body_timeout_s: float = Field(20, description="seconds an anonymous request (sign-in, a scan "
-                                         "report, PACT's token and events) may take to send its body, "
-                                         "then a 408")  # fmt: skip
+    public_body_timeout_s: float = Field(20, description="seconds an anonymous request (sign-in, a scan report, "
+                                         "PACT's token and events) may take to send its body, then a 408")  # fmt: skip
     max_capture_bytes: int = Field(32 << 20, description="the largest EPCIS capture document, in bytes (413 beyond)")
     audit_denied_window_s: float = Field(
         60, description="refused anonymous writes of one client are audited as one row per window of this length"
@@ -281,11 +280,8 @@ class Settings(BaseSettings):
         30,
         description="reconciliation ageing: a complaint case freezing deposit is over its limit after this many days",
     )
-    ageing_payout_days: int = Field(
-        90,
-        description="reconciliation ageing: fen owed to an account and not pulled is over its limit after "
-        "this many days",
-    )
+    ageing_payout_days: int = Field(90, description="reconciliation ageing: fen owed to an account and not pulled "
+                                    "is over its limit after this many days")  # fmt: skip
 
 
 _BUILT: dict[tuple[tuple[str, str], ...], Settings] = {}

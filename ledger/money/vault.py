@@ -18,8 +18,10 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
+from ledger.access.roles import Role
 from ledger.chain.client import Sender
 from ledger.chain.deploy import Deployment
+from ledger.errors import Conflict
 from ledger.money.orders.settlement import ascending_by_signer
 
 from .token import check_fen, ensure_allowance
@@ -30,7 +32,12 @@ CASE_RULING_TYPES = {"CaseRuling": [{"name": "caseId", "type": "uint256"}, {"nam
 def deposit(dep: Deployment, merchant: Sender, amount: int) -> Any:
     check_fen(amount)
     vault = dep.contract("GuaranteeVault")
-    ensure_allowance(dep, merchant, vault.address, amount)
+    held = int(dep.contract("SettlementToken").functions.balanceOf(merchant.address).call())
+    is_merchant = int(dep.contract("Membership").functions.rolesOf(merchant.address).call()) & Role.MERCHANT
+    if held < amount and is_merchant:  # said before anything is signed: the chain's refusal came after two dialogs
+        said = f"{merchant.address} holds {held} fen of settlement tokens, less than the {amount} fen to deposit"
+        raise Conflict(said, code="insufficient_tokens")
+    ensure_allowance(dep, merchant, vault.address, amount, exact=True)
     return merchant.transact(vault.functions.deposit(amount))
 
 

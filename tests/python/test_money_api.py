@@ -248,6 +248,13 @@ def test_deposit_minimum_cooldown_and_cases(api, members, deployment, accounts):
     assert r.json()["available_fen"] == balance
     assert c.post("/v1/deposits", json={"amount_fen": 1.5}, headers=heads["merchant_a"]).status_code == 422
     assert c.post("/v1/deposits", json={"amount_fen": 100}, headers=heads["producer"]).status_code == 403
+    # more than the merchant's tokens: said before anything is signed, nothing approved (phone trial)
+    token = dep.contract("SettlementToken")
+    held = token.functions.balanceOf(a).call()
+    before = token.functions.allowance(a, dep.contract("GuaranteeVault").address).call()
+    r = c.post("/v1/deposits", json={"amount_fen": held + 1}, headers=heads["merchant_a"])
+    assert r.status_code == 409 and r.json()["error"] == "insufficient_tokens", r.text
+    assert token.functions.allowance(a, dep.contract("GuaranteeVault").address).call() == before
     vault = dep.contract("GuaranteeVault")
     govern(deployment, accounts, vault.functions.setMinimum(a, 2_000_000))
     mine = c.get(f"/v1/deposits/{a}", headers=heads["merchant_a"]).json()

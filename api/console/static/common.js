@@ -123,7 +123,9 @@ export function batchId(gtin, lot) {  // Provenance.batchId: keccak256(abi.encod
 export function sentence(call) {
   const args = Object.fromEntries(call.args);
   for (const [k, v] of call.args) {
-    if (/amount|fen|minimum|value|^threshold$/i.test(k) && /^\d+$/.test(v)) args[k] = yuan(v);
+    if (/amount|fen|minimum|value|^threshold$/i.test(k) && /^\d+$/.test(v)) {
+      args[k] = BigInt(v) >= 2n ** 255n ? T.unlimited : yuan(v);  // an approval of all: said so, not 10^77 yuan
+    }
     if (k === 'gtin') args[k] = String(v).padStart(14, '0');
     if (/^0x[0-9a-fA-F]{40}$/.test(v)) args[k] = short(v);
     if (/^0x[0-9a-fA-F]{64}$/.test(v)) args[k] = named.get(v.toLowerCase()) || short(v);
