@@ -8,6 +8,7 @@
 //   dispute RECEIPT PAYTO OUT: the same, then files a dispute for an award to PAYTO, and at once asks
 //     for the award (refused: the case is open); prints {status, line, case, early: {status, line}}
 //   collect RECEIPT CASE OUT: a fresh browser collects the award of case CASE; prints {status, line}
+//   broken OUT: damaged receipt links are refused, nothing saved; prints {broken: [{said, kept}]}
 // Both: CSP violations, page errors and axe-core's serious findings in the report.
 import fs from 'node:fs';
 import { launch, newReport, watch, audit } from './lib.mjs';
@@ -77,6 +78,15 @@ try {
     await send(page, 'collect');
     report.early = { status: report.status, line: report.line };
     Object.assign(report, filed);
+  } else if (mode === 'broken') {
+    // receipt links cut short or damaged in copying (a GTIN cut, a wrong check digit, no secret)
+    report.broken = [];
+    for (const fragment of ['s=123&g=0690&l=X', 's=123&g=06901234567891&l=X', 'g=06901234567892&l=X']) {
+      await page.goto(`${base}/v1/purchases/mine?lang=zh#${fragment}`);
+      await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+      report.broken.push({ said: await page.textContent('.bad-receipt').catch(() => null),
+        kept: await page.evaluate(() => window.shopper.saved().length) });
+    }
   } else if (mode === 'collect') {
     const [receipt, caseId] = rest;
     await openReceipt(page, receipt);

@@ -127,8 +127,15 @@ function row(p) {
 
 async function main() {
   if (location.hash) {
-    await shopper.fromFragment(location.hash);
+    const got = await shopper.fromFragment(location.hash);
     history.replaceState(null, "", location.pathname + location.search); // the secret leaves the address bar
+    if (!got) {  // cut short or damaged in copying: said, and nothing saved
+      const bad = document.createElement("p");
+      bad.className = "bad-receipt";
+      bad.setAttribute("role", "alert");
+      bad.textContent = t("bad_receipt");
+      $("#purchases").before(bad);
+    }
   }
   const list = $("#purchases");
   for (const p of shopper.saved()) list.append(row(p));

@@ -80,10 +80,20 @@ export async function checkout(gtin, lot) {
   return { holder: h.toString(), commitment: p.commitment, receipt: receiptUrl(p) };
 }
 
-// A receipt link's fragment (#s=..&g=..&l=..) becomes a saved purchase.
+// A GTIN-14 whose check digit is right (GS1 General Specifications 7.9.1).
+export function gtinValid(g) {
+  if (!/^\d{14}$/.test(g)) return false;
+  const sum = [...g.slice(0, 13)].reduce((a, d, i) => a + Number(d) * (i % 2 === 0 ? 3 : 1), 0);
+  return (10 - (sum % 10)) % 10 === Number(g[13]);
+}
+
+// A receipt link's fragment (#s=..&g=..&l=..) becomes a saved purchase; a link cut short or
+// damaged is refused (null), not saved as a purchase no proof could ever be made for.
 export async function fromFragment(hash) {
   const f = new URLSearchParams(hash.replace(/^#/, ""));
-  if (!f.get("s") || !f.get("g") || !f.get("l")) return null;
+  const s = f.get("s") || "", g = f.get("g") || "", l = f.get("l") || "";
+  if (!/^\d{1,78}$/.test(s) || BigInt(s) === 0n || BigInt(s) >= FIELD) return null;
+  if (!gtinValid(g) || l.length < 1 || l.length > 20) return null;
   const batch = await batchId(f.get("g"), f.get("l"));
   const secret = BigInt(f.get("s"));
   const p = { gtin: f.get("g"), lot: f.get("l"), secret: secret.toString(), batch: batch.toString() };
