@@ -215,3 +215,11 @@ def test_the_chinese_page_uses_chinese_punctuation_and_names_the_merchant(reason
         assert "杭州西湖茶业有限公司" in text and "统一社会信用代码" in text, text
         unnamed = data | {"merchant": data["merchant"] | {"registered": None}}
         assert "未登记名称" in visible_text(pages.render(unnamed, "zh", {}), unnamed)
+
+
+def test_one_review_is_said_in_the_singular():
+    data = _data("genuine")
+    for count, said in ((1, "1 verified buyer's review"), (3, "3 verified buyers' reviews")):
+        batch = {**(data.get("batch") or {}), "reviews": {"count": count, "rating": 4.5}}
+        html = pages.render({**data, "batch": batch}, "en", {})
+        assert said in html.replace("&#39;", "'"), html[html.find('id="reviews"') :][:200]
