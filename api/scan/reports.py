@@ -25,7 +25,7 @@ import math
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -130,7 +130,9 @@ def _counted(request: Request, db: DbSession, raw: bytes, lang: str) -> Any:
     db.commit()
     request.state.audit_detail = f"counterfeit report {row.id} on {f['gtin']}/{f['lot']}/{f['serial']}"
     if form:
-        return _page(lang, 201, row.id)
+        code = "/".join(quote(f[k], safe="") for k in ("lot", "serial"))
+        lot, serial = code.split("/")
+        return _page(lang, 201, row.id, back=f"/01/{f['gtin']}/10/{lot}/21/{serial}?lang={lang}")
     return JSONResponse({"id": row.id, "received_at": as_utc(row.at).isoformat()}, status_code=201)
 
 
@@ -160,7 +162,12 @@ _LABELS = {"message": "report_message", "place": "report_place", "contact": "rep
 
 
 def _page(
-    lang: str, status: int, report_id: int | None, headers: dict[str, str] | None = None, fields: list[str] = ()
+    lang: str,
+    status: int,
+    report_id: int | None,
+    headers: dict[str, str] | None = None,
+    fields: list[str] = (),
+    back: str | None = None,
 ) -> HTMLResponse:
     """What the shopper sees after sending the form: thanks with the report's number, or why not,
     naming the fields to check (a page that said only "check what you wrote" left them guessing)."""
@@ -175,7 +182,8 @@ def _page(
         f"<title>{escape(t['report_title'])}</title><style>{PAGE_STYLE}</style></head><body><main>"
         f"<h1>{escape(t['report_title'])}</h1>"
         f'<p id="report-result" data-status="{status}">{escape(said)}</p>'
-        f"<p>{escape(t['report_next'])}</p></main></body></html>"
+        + (f'<p><a id="report-back" href="{escape(back)}">{escape(t["report_back"])}</a></p>' if back else "")
+        + f"<p>{escape(t['report_next'])}</p></main></body></html>"
     )  # styled as the scan page it came from (its policy: that one style block, no script)
     return HTMLResponse(
         html, status_code=status, headers={"Content-Security-Policy": PAGE_CSP.decode(), **(headers or {})}

@@ -40,6 +40,7 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     r = c.post("/v1/scan/reports", content=form, headers=FORM)
     assert r.status_code == 201 and "已收到您的举报（编号 1）" in r.text, r.text
     assert "返回键" in r.text and "<style>" in r.text and "style-src 'sha256-" in r.headers["content-security-policy"]
+    assert f'<a id="report-back" href="/01/{gtin}/10/L1/21/S1?lang=zh">返回商品页</a>' in r.text, r.text  # a way back
     r = c.post(
         "/v1/scan/reports", json={"gtin": gtin, "lot": "L1", "serial": "S2", "message": "fake seal", "lang": "en"}
     )
