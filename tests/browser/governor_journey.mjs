@@ -15,6 +15,7 @@ try {
   await signIn(page, base, keystore, password, 'zh', /\/console\/governor/);
   const row = `#proposals tr[data-proposal="${proposal}"]`;
   await page.waitForSelector(row);
+  report.first_row = await page.getAttribute('#proposals tbody tr', 'data-proposal');  // newest first
   await page.waitForSelector('#members tbody tr');
   await page.waitForSelector('#parameters dd');
   await audit(page, 'governor-desktop-zh', report, out);

@@ -224,6 +224,7 @@ def test_a_governor_approves_a_proposal_signed_in_the_browser(console, accounts,
     assert f"保证金案件需多名仲裁人的门槛{yuan}" in report["parameters"], report["parameters"]
     assert "保证金提取冷却期7 天" in report["parameters"], report["parameters"]  # durations in days
     assert report["attention"].startswith(f"提案 #{proposal} 等待您批准"), report["attention"]
+    assert report["first_row"] == str(proposal), report["first_row"]  # the newest proposal on top (phone trial)
     # an ended session: the sign-in page says so, and signing in again comes back to the page
     assert report["expired"]["said"] == "登录已过期，请重新登录", report["expired"]
     assert report["expired"]["back"].endswith("/console/governor?lang=zh"), report["expired"]

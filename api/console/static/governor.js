@@ -51,7 +51,7 @@ async function loadProposals() {
   const waiting = proposals.filter((p) => p.status === 'open' && !p.approvals.map((x) => x.toLowerCase()).includes(me));
   attention(waiting.map((p) => [fill(T.attn_proposal, { id: p.id, what: sentence(p.action), at: when(p.expires_at * 1000) }),
     `#proposal-${p.id}`]));
-  rows('proposals', [...proposals].reverse(), (p, tr) => {
+  rows('proposals', proposals, (p, tr) => {  // newest first, as the API gives them
     tr.dataset.proposal = p.id; tr.id = `proposal-${p.id}`;
     const mine = p.approvals.map((a) => a.toLowerCase()).includes(me);
     const fails = p.last_approval && !p.last_approval.ok;
