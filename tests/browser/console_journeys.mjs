@@ -78,6 +78,14 @@ try {
   report.referral_after = await page.textContent('#referral-terms');
   report.referral_status = await page.textContent('#referral-status');
   await timed('register_and_recall', async () => {  // each a transaction signed in the page
+    // a GTIN mistyped in its last digit: refused before anything is signed, said as a person reads it
+    const wrong = newGtin.slice(0, 13) + String((Number(newGtin[13]) + 1) % 10);
+    await page.evaluate(() => { document.querySelector('#products-status').textContent = ''; });
+    await page.fill('#product-gtin', wrong);
+    await page.fill('#product-name', '龙井 Longjing');
+    await page.click('#product-form button');
+    await page.waitForFunction(() => document.querySelector('#products-status').textContent, null, { timeout: 60000 });
+    report.check_digit_status = await page.textContent('#products-status');
     await page.fill('#product-gtin', newGtin);
     await page.fill('#product-name', '龙井 Longjing');
     await page.click('#product-form button');

@@ -152,6 +152,7 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     report = journey("console_journeys.mjs", url, keystore_of(merchant, tmp_path), PASSWORD, gtin, "C-1", new)
     assert len(report["axe"]) == 8
     assert report["batch_status"].startswith("Done") and report["recall_status"].startswith("Done"), report
+    assert "the check digit is" in report["check_digit_status"] and "Value error" not in report["check_digit_status"]
     assert report["carbon_status"] == "No footprint published for this product yet.", report
     assert "LJ/2026" in report["batches"] and "recalled (on chain)" in report["batches"], report["batches"]
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()

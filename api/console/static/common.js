@@ -229,7 +229,12 @@ export async function api(path, options = {}) {
 export function describe(body) {
   if (!body || typeof body !== 'object') return '';
   const detail = body.detail;
-  const why = (p) => T[`invalid:${p.reason}`] || (LANG === 'zh' ? `${T.invalid_value}（${p.reason}）` : p.reason);
+  const why = (p) => {
+    const reason = String(p.reason || '').replace(/^Value error, /, '');  // pydantic's prefix says nothing to a person
+    const digit = /check digit is (\d), expected (\d)/.exec(reason);
+    if (digit) return fill(T.check_digit, { is: digit[1], expected: digit[2] });
+    return T[`invalid:${reason}`] || (LANG === 'zh' ? `${T.invalid_value}（${reason}）` : reason);
+  };
   if (Array.isArray(detail)) return detail.map((p) => `${String(p.path || p.field).replace(/^body\./, '')}${T.colon}${why(p)}`).join('; ');
   const revert = /([A-Z][A-Za-z]+)\(([^)]*)\)/.exec(String(detail || ''));
   if (revert && T[`revert:${revert[1]}`]) {
