@@ -32,7 +32,7 @@ STYLE = (
     "section{margin:1.2rem 0}h2{font-size:1rem;color:#57606a;margin:.2rem 0}ol{padding-left:1.2rem}"
     "li{margin:.5rem 0}code{font-size:.75rem;word-break:break-all}small{color:#57606a}"
     "a.lang{float:right;display:inline-block;min-height:44px;min-width:44px;padding:.6rem .2rem;text-align:center}"
-    "#reviews a,#carbon a,#report-back{display:inline-block;min-height:44px;padding:.6rem 0}"
+    "#reviews a,#carbon a,#report-back,li small a{display:inline-block;min-height:44px;padding:.6rem 0}"
     "#cold-chain-alarm{background:#b42318;color:#fff;border-radius:.5rem;padding:.6rem 1rem;margin-top:.5rem}"
     "#cold-chain-alarm small{color:#fff}"
     "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}"
