@@ -200,6 +200,8 @@ def create_batch(
 
 class BatchListed(BatchOut):
     recalled: bool = Field(description="recalled on chain (read from the chain's BatchRecalled events)")
+    recalled_by: str | None = Field(None, description="who recalled it: the merchant, or an inspector")
+    recall_reason: str | None = Field(None, description="the reason the recall gave")
 
 
 @router.get("/batches", response_model=list[BatchListed], summary="Batches the caller may see, newest first")
@@ -216,7 +218,7 @@ def list_batches(
     if not member.has(READ_ALL):
         q = q.where(Batch.merchant == member.address)
     batches = list(db.scalars(q))
-    recalled: set[str] = set()
+    recalled: dict[str, dict] = {}
     if batches:
         dep = services(request).chain.deployment()
         ids = [bytes.fromhex(b.batch_id[2:]) for b in batches]
@@ -225,8 +227,9 @@ def list_batches(
             .events.BatchRecalled()
             .get_logs(from_block=int(dep.manifest["deployed_at_block"]), argument_filters={"batchId": ids})
         )
-        recalled = {"0x" + bytes(log["args"]["batchId"]).hex() for log in logs}
-    return [_batch_out(b) | {"recalled": b.batch_id in recalled} for b in batches]
+        said = [(bytes(log["args"]["batchId"]).hex(), log["args"]) for log in logs]
+        recalled = {"0x" + i: {"recalled_by": a["by"], "recall_reason": a["reason"]} for i, a in said}
+    return [_batch_out(b) | {"recalled": b.batch_id in recalled} | recalled.get(b.batch_id, {}) for b in batches]
 
 
 @router.get("/batches/{gtin}/{lot:gs1}", response_model=BatchOut, summary="One batch")

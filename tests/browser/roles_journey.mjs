@@ -270,6 +270,13 @@ try {
   await until(r, '#recall-status', /完成|出错/);
   report.inspector_recall = { status: await text(r, '#recall-status'), summary: report.signed_summaries[calls] };
   await r.context().close();
+  // the merchant hears of the inspector's recall first thing on its page, with the reason
+  const m3 = await page(browser, PHONE);
+  await signIn(m3, base, key('merchant'), password, 'zh', /\/console\/merchant/);
+  await m3.waitForFunction(() => /召回/.test(document.querySelector('#attention-list').textContent), null, { timeout: 30000 })
+    .catch(() => {});
+  report.merchant_attention_recall = await text(m3, '#attention-list');
+  await m3.context().close();
   // the scan page in Chinese: the merchant by name, Chinese punctuation beside Chinese text
   const sp = await page(browser, PHONE);
   await sp.goto(`${scanUri}${scanUri.includes('?') ? '&' : '?'}lang=zh`);

@@ -196,6 +196,13 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert "疑似假冒举报" in report["inspector_attention"] and report["inspector_reports"] == 2, report
     recall = report["inspector_recall"]
     assert recall["status"].startswith("完成") and f"召回批次 {gtin} / R-2" in recall["summary"], recall
+    said = report["merchant_attention_recall"]  # the merchant told first thing, with the reason
+    assert f"批次 {gtin} / R-2 已被检验机构召回" in said and "抽检不合格" in said, said
+    listed = {b["lot"]: b for b in httpx.get(f"{url}/v1/batches", params={"gtin": gtin}, headers=m, timeout=60).json()}
+    assert (listed["R-2"]["recalled_by"], listed["R-2"]["recall_reason"]) == (
+        members["inspector"].address,
+        "抽检不合格",
+    )
     batch = httpx.get(f"{url}/v1/batches/{gtin}/R-2", headers=m, timeout=60).json()
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
     # the scan page: the merchant by its registered name, no ASCII punctuation beside Chinese

@@ -105,7 +105,12 @@ async function loadProducts() {
   const products = await api('/v1/products');
   rows('products', products, (p) => [p.gtin, p.name]);
   const batches = await api('/v1/batches');
-  rows('batches', batches, (b) => [b.gtin, b.lot, when(b.created_at), b.recalled ? T.batch_recalled : T.batch_active]);
+  rows('batches', batches, (b) => [b.gtin, b.lot, when(b.created_at),
+    b.recalled ? `${T.batch_recalled}${b.recall_reason ? `${T.colon}${b.recall_reason}` : ''}` : T.batch_active]);
+  // a batch someone else recalled (an inspector): the merchant hears of it first thing
+  const byOthers = batches.filter((b) => b.recalled && b.recalled_by && b.recalled_by !== session.address);
+  need('recalls', byOthers.length ? [fill(T.attn_recalled, { batch: `${byOthers[0].gtin} / ${byOthers[0].lot}`,
+    n: byOthers.length, reason: byOthers[0].recall_reason || '' }), '#task-products'] : null);
 }
 
 async function loadAnchoring() {
