@@ -49,6 +49,26 @@ def test_an_exclusive_lock_is_held_by_one_host_at_a_time(two_hosts):
     assert len(overlaps) == 40 and max(overlaps) == 1
 
 
+def test_many_locks_at_once_exclude_each_of_them_and_fit_in_the_pool(two_hosts):
+    """A batch of deliveries takes the turns of up to 64 orders at once (`ledger.money.orders.turns`):
+    on PostgreSQL one connection holds them all (one connection each outran the locks' pool)."""
+    a, b = two_hosts
+    names = [f"order-steps/{t}" for t in range(64)]
+    got: list[int] = []
+
+    def take() -> None:
+        with b.exclusive("order-steps/37"):
+            got.append(1)
+
+    other = threading.Thread(target=take)
+    with a.exclusive_all(names):
+        other.start()
+        other.join(0.5)
+        assert got == []  # one of them, wanted by another host: it waits
+    other.join(30)
+    assert got == [1]
+
+
 def test_a_lease_has_one_holder_and_moves_when_released(two_hosts):
     a, b = two_hosts
     la, lb = a.lease("anchorer"), b.lease("anchorer")

@@ -32,8 +32,9 @@ def held(locks: Locks | None, db: DbSession, order_ids: Iterable[str]) -> Iterat
     """Hold the turns of `order_ids` for the block, the session's earlier reads forgotten."""
     with contextlib.ExitStack() as stack:
         if locks is not None:
-            for turn in sorted({turn_of(o) for o in order_ids}):
-                stack.enter_context(locks.exclusive(f"order-steps/{turn}"))
+            stack.enter_context(
+                locks.exclusive_all([f"order-steps/{t}" for t in sorted({turn_of(o) for o in order_ids})])
+            )
         db.commit()  # a new transaction: what the last step on these orders committed (SQLite reads a snapshot)
         db.expire_all()  # and no row kept from before the turn (the sessions keep them past a commit)
         yield
