@@ -176,6 +176,8 @@ def _delivered(
     with turns.held(locks, db, ids):
         rows = load_rows(db, ids)
         for o, ev in zip(rows, events, strict=True):
+            if o.window_ends_at is not None:  # its delivery is written already (the same one sent twice at once)
+                continue
             was = o.status
             o.window_ends_at = from_epoch(window[bytes.fromhex(o.order_key[2:])])
             o.delivery_event = ev
