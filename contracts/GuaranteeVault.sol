@@ -146,15 +146,22 @@ contract GuaranteeVault is MemberGated, ReentrancyGuard, EIP712 {
     /// @notice Pay `amount` fen of `merchant`'s deposit (not what open cases hold frozen) to
     /// `payTo`: only the claims payer calls it, once it has checked a shopper's proof against the
     /// batch's claim terms. The minimum does not protect a deposit from the claims it guarantees.
-    function payProvenClaim(address merchant, address payTo, uint256 amount) external nonReentrant {
+    /// `aboveMinimum`: the claim is on the merchant's own terms, so it keeps the merchant's minimum
+    /// as a withdrawal does (standing terms of a whole deposit, claimed through a purchase of its own,
+    /// were a withdrawal with no floor and no window for arbiters to freeze it); terms governance
+    /// imposed (a recall) may take the deposit below it.
+    function payProvenClaim(address merchant, address payTo, uint256 amount, bool aboveMinimum)
+        external
+        nonReentrant
+    {
         if (msg.sender != claimsPayer || msg.sender == address(0)) revert NotClaimsPayer(msg.sender);
         if (amount == 0) revert ZeroAmount();
         // as for a case: the merchant paid from its own deposit would skip the withdrawal's cooldown
         // and floor, and paid to the vault the fen would belong to no one (outside probe: both paid)
         if (payTo == merchant || payTo == address(this)) revert PartyToCase(payTo);
         Account storage a = _accounts[merchant];
-        uint256 unfrozen = a.balance - a.frozen;
-        if (amount > unfrozen) revert InsufficientAvailable(merchant, amount, unfrozen);
+        uint256 free = aboveMinimum ? available(merchant) : a.balance - a.frozen;
+        if (amount > free) revert InsufficientAvailable(merchant, amount, free);
         a.balance -= amount;
         emit ProvenClaimPaid(merchant, payTo, amount);
         token.safeTransfer(payTo, amount);

@@ -22,7 +22,7 @@ interface IProductOwners {
 
 /// @notice Where proven claims are paid from: GuaranteeVault's merchants' deposits.
 interface IClaimVault {
-    function payProvenClaim(address merchant, address payTo, uint256 amount) external;
+    function payProvenClaim(address merchant, address payTo, uint256 amount, bool aboveMinimum) external;
     function openProvenCase(address merchant, address payTo, uint96 amount) external returns (uint256 caseId);
     function cooldown() external view returns (uint64);
 }
@@ -148,6 +148,8 @@ contract PurchaseProofs is MemberGated {
     error TermsLocked(uint256 batch);
     error TermsNotInForce(uint256 batch, uint64 from);
     error DelayTooLong(uint64 delay, uint64 max);
+    error NoClaimVault();
+    error EndsBeforeInForce(uint64 until, uint64 from);
     error ContributionKnown(bytes32 circuit, uint256 index);
     error NotVouched(uint64 count);
     error TooManyCommitments(uint256 count);
@@ -320,8 +322,9 @@ contract PurchaseProofs is MemberGated {
         // new terms pay once the vault's withdrawal cooldown has passed, as a withdrawal would: a
         // merchant's terms of its whole deposit, claimed by a purchase of its own, took the deposit
         // in two minutes (outside probe); live terms only run longer, from when they already paid
-        if (address(claimVault) == address(0)) revert NoClaimTerms(batch);
+        if (address(claimVault) == address(0)) revert NoClaimVault();
         uint64 from = live ? t.from : uint64(block.timestamp) + claimVault.cooldown();
+        if (until < from) revert EndsBeforeInForce(until, from); // terms that could never pay one claim
         _setTerms(batch, msg.sender, amount, until, count, false, from);
     }
 
@@ -380,7 +383,7 @@ contract PurchaseProofs is MemberGated {
         claimCount[batch] += 1;
         claimPaid[batch] += amount;
         emit ClaimRecorded(batch, nullifier, payTo, amount);
-        claimVault.payProvenClaim(t.merchant, payTo, amount);
+        claimVault.payProvenClaim(t.merchant, payTo, amount, !t.imposed);
     }
 
     /// @notice A shopper's own dispute about `batch`, by the hash of its statement, within the

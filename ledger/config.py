@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         description="the largest request body but capture's and sign-in's (16 KiB); "
         "413 beyond, announced or streamed; read only after the credentials are checked (`api/middleware/guard.py`)",
     )
-    public_body_timeout_s: float = Field(20, description="seconds an anonymous request (sign-in, a scan report, "
+    public_body_timeout_s: float = Field(20, gt=0, description="seconds an anonymous request (sign-in, a scan report, "
                                          "PACT's token and events) may take to send its body, then a 408")  # fmt: skip
     max_capture_bytes: int = Field(32 << 20, description="the largest EPCIS capture document, in bytes (413 beyond)")
     audit_denied_window_s: float = Field(

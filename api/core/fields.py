@@ -34,8 +34,9 @@ PlainText = Annotated[str, AfterValidator(_plain)]
 
 
 def _prose(v: str) -> str:
-    v = v.replace("\r\n", "\n")
-    _plain(v.replace("\n", " "))  # lines, but nothing else that hides or reorders what is shown
+    # lines (LF), but nothing else that hides or reorders what is shown; a CR is refused, not
+    # rewritten: a proof binds the text's hash as the client sent it
+    _plain(v.replace("\n", " "))
     return v
 
 

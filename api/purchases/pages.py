@@ -4,6 +4,7 @@ artefacts from build/zk. Only these names are served."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -27,6 +28,8 @@ _IMPORTS = {
     'from "ffjavascript"': 'from "./ffjavascript.js"',
     'import assert from "assert";': 'const assert = (c, m) => { if (!c) throw new Error(m || "assertion"); };',
 }
+#: a rewritten file's tag names the rewrite too: changing `_IMPORTS` alone changes what is served
+_REWRITE_TAG = "-" + hashlib.sha256(repr(sorted(_IMPORTS.items())).encode()).hexdigest()[:8]
 CSP = (
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self' blob:; "
     "style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -63,7 +66,7 @@ def static(name: str, request: Request) -> Response:
     revalidates by (304)."""
     path, media, rewrite = _file(name)
     stat = path.stat()
-    tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{_REWRITE_TAG if rewrite else ""}"'
     headers = {"Cache-Control": "public, max-age=3600", "ETag": tag}
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)

@@ -51,6 +51,8 @@ STATUS = {
     "TermsNotYours": 403,
     "TermsLocked": 409,
     "TermsNotInForce": 409,
+    "EndsBeforeInForce": 422,
+    "NoClaimVault": 409,
     "PartyToCase": 422,
     "RootNotConfirmed": 409,
     "NotVouched": 409,

@@ -24,10 +24,12 @@ from typing import Any
 from ledger.chain.client import connect
 from ledger.chain.deploy import attach
 from ledger.errors import LedgerError
-from ledger.money.orders import deliveries, settlement, settling
+from ledger.money.orders import deliveries, settlement, settling, turns
 from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import NewOrder
+from ledger.paths import data_dir
 from ledger.store.db import make_engine, migrate, session_factory
+from ledger.store.locks import Locks
 from ledger.store.models import Order
 
 from .keys import _password, load_keystore
@@ -82,30 +84,41 @@ def run(args: argparse.Namespace) -> None:
             }
         else:
             s = _acting(dep, args)
+            locks = Locks(engine, data_dir())  # the API's turns: a step here never hides one there
             if args.action == "escrow":
                 new = NewOrder(args.order_id, args.merchant, args.amount, tuple(args.referrer or ()), args.carrier)
                 out = [_out(o) for o in orders.escrow_orders(db, dep, s, [new])]
             elif args.action == "deliver":
-                out = [_out(o) for o in deliveries.confirm_deliveries(db, dep, s, [(args.order_id, args.epcis_event)])]
+                out = [
+                    _out(o)
+                    for o in deliveries.confirm_deliveries(db, dep, s, [(args.order_id, args.epcis_event)], locks)
+                ]
             elif args.action == "confirm":
-                out = [_out(o) for o in deliveries.confirm_by_platform(db, dep, s, [args.order_id])]
+                out = [_out(o) for o in deliveries.confirm_by_platform(db, dep, s, [args.order_id], locks)]
             elif args.action == "carrier":
                 out = _out(deliveries.set_carrier(db, dep, s, args.order_id, args.carrier))
-            elif args.action == "refund":
-                out = _out(orders.refund_order(db, dep, s, args.order_id, args.amount))
-            elif args.action == "dispute":
-                out = _out(orders.dispute_order(db, dep, s, args.order_id, args.reason))
-            elif args.action == "rule":
-                o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, args.signature)
-                out = _out(o, settlement=split)
+            elif args.action in ("refund", "dispute", "rule"):
+                with turns.held(locks, db, [args.order_id]):
+                    out = _step(db, dep, s, args)
+                    db.commit()
             else:  # settle
                 ids = args.order_id or (settling.due_order_ids(db, dep) if args.due else [])
                 if not ids:
                     raise LedgerError("name orders to settle, or --due")
-                settled, skipped = settling.settle_orders(db, dep, s, ids)
+                settled, skipped = settling.settle_orders(db, dep, s, ids, locks)
                 out = {"settled": [_out(o, settlement=x) for o, x in settled], "skipped": skipped}
             db.commit()
     print(json.dumps(out, indent=1, default=str))
+
+
+def _step(db: Any, dep: Any, s: Any, args: argparse.Namespace) -> Any:
+    """A refund, dispute or ruling of one order (its turn held by the caller)."""
+    if args.action == "refund":
+        return _out(orders.refund_order(db, dep, s, args.order_id, args.amount))
+    if args.action == "dispute":
+        return _out(orders.dispute_order(db, dep, s, args.order_id, args.reason))
+    o, split = orders.rule_order(db, dep, s, args.order_id, args.refund, args.signature)
+    return _out(o, settlement=split)
 
 
 def add_parser(sub: Any) -> None:

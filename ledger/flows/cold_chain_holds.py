@@ -28,7 +28,9 @@ from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
 from ledger.errors import LedgerError
 from ledger.money.orders import lifecycle as orders
+from ledger.money.orders import turns
 from ledger.store.device_tables import ColdChainAlarm
+from ledger.store.locks import Locks
 from ledger.store.models import EpcisEpc, EpcisEvent, Order
 from ledger.trace.recorders import authorised
 
@@ -43,10 +45,13 @@ def orders_of_lot(db: Session, gtin: str, lot: str, statuses: tuple[str, ...] = 
     return list(db.scalars(q.order_by(Order.created_at).limit(MAX_ORDERS)))
 
 
-def act(db: Session, dep: Deployment, platform: Callable[[], Sender]) -> list[dict[str, Any]]:
+def act(
+    db: Session, dep: Deployment, platform: Callable[[], Sender], locks: Locks | None = None
+) -> list[dict[str, Any]]:
     """One round over the open alarms: dispute what they newly affect, signed by `platform()`'s
     sender (asked for only when there is an order to hold: a worker without a signing key says so
-    then, not every round). Commits after each order (a mined dispute is recorded at once).
+    then, not every round). Each dispute takes its order's turn, as the API's steps do, and commits
+    within it (a mined dispute is recorded at once; a refund meanwhile keeps its entry).
     [{"alarm", "order_id", "status": disputed|failed}]."""
     done = []
     sender: Sender | None = None
@@ -64,19 +69,21 @@ def act(db: Session, dep: Deployment, platform: Callable[[], Sender]) -> list[di
                 f"cold-chain excursion (alarm {alarm.id}, {alarm.min_c}..{alarm.max_c} °C, event {alarm.event_hash_id})"
             )
             sender = sender or platform()
-            try:
-                orders.dispute_order(db, dep, sender, o.order_id, reason[:200])
-            except (LedgerError, TransactionFailed) as exc:  # e.g. its return window closed
-                db.rollback()
-                problems.append({"order_id": o.order_id, "why": str(exc)[:200]})
-                alarm.problems = json.dumps(problems)
+            oid = o.order_id
+            with turns.held(locks, db, [oid]):
+                try:
+                    orders.dispute_order(db, dep, sender, oid, reason[:200])
+                except (LedgerError, TransactionFailed) as exc:  # e.g. its return window closed
+                    db.rollback()
+                    problems.append({"order_id": oid, "why": str(exc)[:200]})
+                    alarm.problems = json.dumps(problems)
+                    db.commit()
+                    done.append({"alarm": alarm.id, "order_id": oid, "status": "failed", "why": str(exc)[:200]})
+                    continue
+                held.append(oid)
+                alarm.orders = json.dumps(held)
                 db.commit()
-                done.append({"alarm": alarm.id, "order_id": o.order_id, "status": "failed", "why": str(exc)[:200]})
-                continue
-            held.append(o.order_id)
-            alarm.orders = json.dumps(held)
-            db.commit()
-            done.append({"alarm": alarm.id, "order_id": o.order_id, "status": "disputed"})
+            done.append({"alarm": alarm.id, "order_id": oid, "status": "disputed"})
     return done
 
 

@@ -106,7 +106,7 @@ def vouch(db: DbSession, dep: Deployment, carrier: Sender, handed: Sequence[tupl
         order, row = db.get(Order, order_id), db.get(PurchaseCommitment, order_id)
         if order is None or (order.carrier or "").lower() != carrier.address.lower():
             raise NotFound(f"no order {order_id} carried by {carrier.address}")
-        if order.status not in IN_TREE:
+        if order.status not in IN_TREE or order.window_ends_at is None:  # never delivered (settled by timeout)
             raise Conflict(f"order {order_id} is {order.status}: a carrier vouches once it has delivered")
         if row is None:
             raise Conflict(f"order {order_id}: no commitment came with it at checkout")

@@ -18,7 +18,7 @@ from .base import Base
 class PurchaseCommitment(Base):
     __tablename__ = "purchase_commitments"
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
-    # decimal field elements (BN254 scalars): the batch id and Poseidon(secret, batch)
+    # decimal field elements (BN254 scalars): the batch id and the leaf Poseidon(Poseidon(secret), batch)
     batch: Mapped[str] = mapped_column(String(78), index=True)
     commitment: Mapped[str] = mapped_column(String(78))
     # waiting (no carrier vouched for it yet) | vouched (its carrier did: the next anchor takes it)

@@ -137,7 +137,7 @@ class Loops:
             try:
                 if lease.leads():
                     with self.sessions() as db:
-                        cold_chain_holds.act(db, self.deployment(), self.anchorer.sender)
+                        cold_chain_holds.act(db, self.deployment(), self.anchorer.sender, self.locks)
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("cold-chain holds failed; retrying", exc_info=True)
             if stop.wait(CATCH_UP_EVERY_S):

@@ -188,7 +188,7 @@ def test_only_the_products_owner_sets_its_batches_claim_terms(
     """Any merchant used to be first to set another's batch's terms (paid from its own deposit,
     but the batch's merchant was then refused until the council imposed terms): now the chain
     asks Provenance who owns the product."""
-    until = chain.time() + 86_400
+    until = chain.time() + COOLDOWN + 86_400  # new terms pay after the cooldown: they must run past it
     with reverts("TermsNotYours"):
         proofs.setClaimTerms(GTIN, "FIRST", 1, until, 1, {"from": merchant_b})
     with reverts("TermsNotYours"):
@@ -229,7 +229,7 @@ def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, g
     """A merchant's claim terms are its promise to the batch's shoppers: while they run, the
     merchant used to zero them (or move the amount a proof binds) at any moment, even in front of
     a shopper's claim in the pool. Now it may only extend them; the council may still change them."""
-    lot, until = "L4242", chain.time() + 86_400
+    lot, until = "L4242", chain.time() + COOLDOWN + 86_400
     batch = proofs.batchOf(GTIN, lot)
     proofs.setClaimTerms(GTIN, lot, 500, until, 3, {"from": merchant})
     pays_from = proofs.claimTerms(batch)[5]
@@ -247,10 +247,12 @@ def test_a_merchant_cannot_take_back_live_claim_terms(proofs, chain, merchant, g
     chain.sleep(3 * 86_400)
     chain.mine()
     other = "L4343"  # a batch whose terms ran out may be given new ones
-    proofs.setClaimTerms(GTIN, other, 500, chain.time() + 10, 1, {"from": merchant})
-    chain.sleep(20)
+    with reverts("EndsBeforeInForce"):  # terms that would end before they pay anything
+        proofs.setClaimTerms(GTIN, other, 500, chain.time() + 10, 1, {"from": merchant})
+    proofs.setClaimTerms(GTIN, other, 500, chain.time() + COOLDOWN + 10, 1, {"from": merchant})
+    chain.sleep(COOLDOWN + 20)
     chain.mine()
-    proofs.setClaimTerms(GTIN, other, 300, chain.time() + 86_400, 0, {"from": merchant})
+    proofs.setClaimTerms(GTIN, other, 300, chain.time() + COOLDOWN + 86_400, 0, {"from": merchant})
 
 
 def _chain(*commitments):

@@ -273,24 +273,30 @@ def test_proven_claims_are_paid_only_by_the_payer_governance_names(deposited, fu
     vault = deposited
     payer, shopper = accounts[19], Account.create().address  # a contract in production; any address here
     with reverts("NotClaimsPayer"):
-        vault.payProvenClaim(merchant, shopper, 1, {"from": payer})  # none named yet
+        vault.payProvenClaim(merchant, shopper, 1, False, {"from": payer})  # none named yet
     with reverts("NotGovernance"):
         vault.setClaimsPayer(payer, {"from": governors[0]})
     govern(governance, governors, vault, "setClaimsPayer", payer)
     for who in (governors[0], merchant):
         with reverts("NotClaimsPayer"):
-            vault.payProvenClaim(merchant, who, 1, {"from": who})
-    tx = vault.payProvenClaim(merchant, shopper, 500, {"from": payer})
+            vault.payProvenClaim(merchant, who, 1, False, {"from": who})
+    tx = vault.payProvenClaim(merchant, shopper, 500, False, {"from": payer})
     assert tx.events["ProvenClaimPaid"]["amount"] == 500 and funded.balanceOf(shopper) == 500
-    assert account(vault, merchant)["balance"] == DEPOSIT - 500  # below the minimum if need be
+    assert account(vault, merchant)["balance"] == DEPOSIT - 500  # imposed terms: below the minimum if need be
+    # the merchant's own terms keep its minimum, as a withdrawal does (standing terms of a whole
+    # deposit, claimed through a purchase of its own, were a withdrawal with no floor)
     with reverts("InsufficientAvailable"):
-        vault.payProvenClaim(merchant, shopper, DEPOSIT, {"from": payer})
+        vault.payProvenClaim(merchant, shopper, DEPOSIT - 500 - MINIMUM + 1, True, {"from": payer})
+    vault.payProvenClaim(merchant, shopper, DEPOSIT - 500 - MINIMUM, True, {"from": payer})
+    assert account(vault, merchant)["balance"] == MINIMUM
+    with reverts("InsufficientAvailable"):
+        vault.payProvenClaim(merchant, shopper, DEPOSIT, False, {"from": payer})
     with reverts("ZeroAmount"):
-        vault.payProvenClaim(merchant, shopper, 0, {"from": payer})
+        vault.payProvenClaim(merchant, shopper, 0, False, {"from": payer})
     # paid to the merchant it would skip the withdrawal's cooldown; to the vault, belong to no one
     for party in (merchant, vault.address):
         with reverts("PartyToCase"):
-            vault.payProvenClaim(merchant, party, 500, {"from": payer})
+            vault.payProvenClaim(merchant, party, 500, False, {"from": payer})
 
 
 def test_a_proven_dispute_is_a_case_arbiters_decide_and_pays_only_its_address(

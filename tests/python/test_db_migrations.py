@@ -110,3 +110,29 @@ def test_named_queries_and_their_subscriptions_survive_naming_per_member(db, tmp
         # another member may now have a query of the same name
         conn.execute(text(f"INSERT INTO epcis_named_queries VALUES ('0xC', 'shipped', '{{}}', {when})"))  # noqa: S608
     engine.dispose()
+
+
+def test_purchase_commitments_made_before_holder_leaves_are_voided(tmp_path):
+    """Leaves were Poseidon(secret, batch) until 0038; the new circuit cannot prove them: voided, and
+    their leaf indexes let go (a new PurchaseProofs' tree gives them again)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    migrate(engine, "0037")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO orders (order_id, order_key, merchant, payer, amount_fen, refunded_fen, referrers, "
+                "platform_fee_bps, status, escrow_tx, history, created_at, updated_at) VALUES ('o1', '0x01', "
+                "'0xm', '0xp', 100, 0, '[]', 0, 'delivered', '0x02', '[]', '2026-12-01', '2026-12-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO purchase_commitments (order_id, batch, commitment, state, leaf_index, anchor_tx, "
+                "created_at) VALUES ('o1', '5', '7', 'anchored', 0, '0x03', '2026-12-01')"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT state, leaf_index, anchor_tx FROM purchase_commitments")).one()
+    assert tuple(row) == ("void", None, None)
+    engine.dispose()

@@ -20,9 +20,10 @@ export const session = {
   clear() { sessionStorage.clear(); },
   // the session ended (its token expired): back to sign-in, which returns to this page after
   ended() {
+    const who = sessionStorage.getItem('tl_address') || '';
     for (const k of ['tl_token', 'tl_address', 'tl_roles']) sessionStorage.removeItem(k);
     const next = encodeURIComponent(location.pathname + location.search + location.hash);
-    location.assign(`/console/?lang=${LANG}&expired=1&next=${next}`);
+    location.assign(`/console/?lang=${LANG}&expired=1&who=${who}&next=${next}`);
   },
 };
 

@@ -17,8 +17,11 @@ async function signInWith(address, sign) {
   const pages = [['merchant', 'merchant'], ['governor', 'governor'], ['auditor', 'auditor'], ['issuer', 'issuer'],
     ['operator', 'operator'], ['arbiter', 'arbiter'], ['logistics', 'carrier'], ['inspector', 'inspector']];
   // back to the page whose session ended, if it is a console page of ours; else the member's landing
-  const back = new URLSearchParams(location.search).get('next') || '';
-  if (/^\/console\/[a-z]+(\?[^#]*)?(#.*)?$/.test(back)) { window.location.assign(back); return; }
+  // (only for the member whose session ended: another signing in on this browser goes to its own page)
+  const asked = new URLSearchParams(location.search);
+  const back = asked.get('next') || '';
+  const same = (asked.get('who') || '').toLowerCase() === login.address.toLowerCase();
+  if (same && /^\/console\/[a-z]+(\?[^#]*)?(#.*)?$/.test(back)) { window.location.assign(back); return; }
   const next = pages.find(([role]) => login.roles.includes(role));
   if (!next) { say('signin-status', T.no_role_page, true); initKeys(); return; }
   window.location.assign(`/console/${next[1]}?lang=${LANG}`);
