@@ -109,10 +109,9 @@ async function bytesOf(path) {
 }
 
 // The Merkle path of `commitment`, fetching only what everyone fetches (the summary: chunk roots;
-// every page of 4-byte leaf prefixes) and whole chunks: its own and a decoy (docs/zk.md). The decoy
-// follows the purchase's own `seed`, the same at every proof: a fresh decoy each time left the real
-// chunk as the one every request had in common (outside review).
-export async function locate(commitment, seed = Math.floor(Math.random() * 2 ** 31)) {
+// every page of 4-byte leaf prefixes) and whole chunks: its own and a decoy (docs/zk.md), asked for
+// in a random order. `decoyOf(ci, chunks)` names the decoy; `prove` keeps one per purchase.
+export async function locate(commitment, decoyOf = (ci, chunks) => (ci + 1 + Math.floor(Math.random() * (chunks - 1))) % chunks) {
   const p = await poseidon();
   const zeros = tree.zerosOf(p, DEPTH);
   const summary = await (await fetch(new URL("tree/summary", API))).json();
@@ -124,12 +123,27 @@ export async function locate(commitment, seed = Math.floor(Math.random() * 2 ** 
   const chunks = summary.chunk_roots.length;
   for (const index of found) {
     const ci = index >> summary.chunk_bits;
-    const decoy = chunks > 1 ? (ci + 1 + (seed % (chunks - 1))) % chunks : null;
-    const [chunk] = await Promise.all([bytesOf(`tree/chunks/${ci}`), decoy === null ? null : bytesOf(`tree/chunks/${decoy}`)]);
-    const path = tree.pathIn(p, zeros, summary, chunk, index, commitment, DEPTH);
+    const decoy = chunks > 1 ? decoyOf(ci, chunks) : null;
+    const asked = decoy === null ? [ci] : Math.random() < 0.5 ? [ci, decoy] : [decoy, ci];
+    const got = await Promise.all(asked.map((c) => bytesOf(`tree/chunks/${c}`)));
+    const path = tree.pathIn(p, zeros, summary, got[asked.indexOf(ci)], index, commitment, DEPTH);
     if (path) return path;
   }
   return null;
+}
+
+// A purchase's decoy chunk: one chunk, chosen among those that exist at its first proof and kept
+// (the tree only grows): every proof of the purchase asks for the same two chunks. A fresh decoy at
+// each proof, or one that moved as the tree grew, left the real chunk as the one they shared.
+function keptDecoy(purchase) {
+  return (ci, chunks) => {
+    const d = purchase.decoy_chunk;
+    if (!Number.isInteger(d) || d === ci || d >= chunks) {
+      purchase.decoy_chunk = (ci + 1 + Math.floor(Math.random() * (chunks - 1))) % chunks;
+      save(purchase);
+    }
+    return purchase.decoy_chunk;
+  };
 }
 
 function fieldOf(hex) {
@@ -173,8 +187,7 @@ export function disputeMessage(statement, payTo) {
 // A proof that `purchase` (a saved one) is a delivered purchase, for `purpose`, bound to `message`.
 export async function prove(purchase, purpose, message) {
   const t0 = performance.now();
-  if (purchase.decoy === undefined) save(Object.assign(purchase, { decoy: Math.floor(Math.random() * 2 ** 31) }));
-  const path = await locate(purchase.commitment, purchase.decoy);
+  const path = await locate(purchase.commitment, keptDecoy(purchase));
   if (!path) throw new Error("not_in_tree: this purchase is not (or no longer) a delivered one");
   const input = {
     root: path.root,
