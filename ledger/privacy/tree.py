@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.store.models import Batch, Order, Product
+from ledger.store.models import Batch, Order
 from ledger.store.purchase_tables import PurchaseCommitment, PurchaseForeignLeaf
 
 from . import chunks, onchain, poseidon
@@ -62,11 +62,9 @@ def record_commitment(db: DbSession, order_id: str, gtin: str, lot: str, holder:
         raise Conflict(f"order {order_id} is {order.status}: a commitment comes with the order, before delivery")
     if db.get(PurchaseCommitment, order_id) is not None:
         raise Conflict(f"order {order_id} already has a purchase commitment")
-    known = db.execute(
-        select(Batch.batch_id, Product.merchant)
-        .join(Product, Product.gtin == Batch.gtin)
-        .where(Batch.gtin == gtin, Batch.lot == lot)
-    ).first()
+    # the batch's own registrant (a product reclaimed by its prefix's holder keeps its first
+    # registrant in `products`, while its new batches are the new owner's)
+    known = db.execute(select(Batch.batch_id, Batch.merchant).where(Batch.gtin == gtin, Batch.lot == lot)).first()
     if known is None:
         raise NotFound(f"unknown batch {gtin}/{lot}")
     if known.merchant.lower() != order.merchant.lower():
