@@ -55,8 +55,11 @@ try {
   // the session ends with the page open (a token the server no longer takes): back to sign-in,
   // saying so, and once signed in again back on this page
   await page.evaluate(() => sessionStorage.setItem('tl_token', 'tls_an_ended_session'));
-  await page.goto(`${base}/console/governor?lang=zh`);
-  await page.waitForURL(/\/console\/\?.*expired=1/, { timeout: 60000 });
+  await Promise.all([  // the page leaves for sign-in at its first refused call: its own load may be cut short
+    page.waitForURL(/\/console\/\?.*expired=1/, { timeout: 60000 }),
+    page.goto(`${base}/console/governor?lang=zh`).catch(() => {}),
+  ]);
+  await page.waitForSelector('#signin-status.error', { timeout: 60000 });
   report.expired = { said: await page.textContent('#signin-status') };
   await signIn(page, base, keystore, password, 'zh', /\/console\/governor/, false);
   report.expired.back = page.url();

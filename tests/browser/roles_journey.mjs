@@ -99,7 +99,10 @@ try {
   await s.waitForSelector(`#cases button[aria-label$="#${caseId}"]`, { timeout: 60000 });
   report.cases_en = await text(s, '#cases');
   await s.click(`#cases button[aria-label$="#${caseId}"]`);
-  await s.waitForSelector('#rule-sign:not([hidden])', { timeout: 60000 });
+  await s.waitForSelector('#rule-sign:not([hidden])', { timeout: 120000 }).catch(async (err) => {  // say what the page said
+    const said = await s.textContent('#rule-status').catch(() => '?');
+    throw new Error(`${err.message}; the page at ${s.url()} said "${said}"`);
+  });
   await s.click('#rule-sign-mine');
   await password_(s, 'rule-status');
   await until(s, '#rule-status', /signature|Error/);
