@@ -99,10 +99,14 @@ def authenticate(
 READ_ALL = Role.AUDITOR | Role.OPERATOR
 
 
+def may_see(member: Member, row: object | None, owners: tuple[str, ...] = ("merchant",)) -> bool:
+    """The member reads all, or is one of the row's `owners`."""
+    return row is not None and (member.has(READ_ALL) or member.address in (getattr(row, a) for a in owners))
+
+
 def visible(member: Member, row: T | None, what: str, owners: tuple[str, ...] = ("merchant",)) -> T:
-    """`row` if the member may see it (it reads all, or is one of the row's `owners`); otherwise
-    404, exactly as if it did not exist, so nobody learns what others hold."""
-    if row is None or not (member.has(READ_ALL) or member.address in (getattr(row, a) for a in owners)):
+    """`row` if the member `may_see` it; otherwise 404, as if it did not exist (nobody learns more)."""
+    if row is None or not may_see(member, row, owners):
         raise not_found(what)
     return row
 

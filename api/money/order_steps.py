@@ -23,7 +23,7 @@ from ledger.money.orders import lifecycle as orders
 from ledger.money.orders.lifecycle import MAX_BATCH
 from ledger.store.models import Order
 
-from ..access.auth import READ_ALL, Member, authenticate, require
+from ..access.auth import Member, authenticate, may_see, require
 from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
 from ..core.services import get_db, services
@@ -235,8 +235,7 @@ def settle_orders(
 
 
 def _sees(member: Member, o: Order | None) -> bool:
-    """What `visible_order` lets through, as a yes or no."""
-    return o is not None and (member.has(READ_ALL) or member.address in (getattr(o, a) for a in OWNERS))
+    return may_see(member, o, OWNERS)
 
 
 @router.get("/audit/orders/{order_id}/key", summary="Open one order's on-chain key for an auditor")
