@@ -267,8 +267,10 @@ def test_write_to_final_p99_on_four_hosts_under_load(four):
     # (depth + 1) periods; slack for a loaded machine and for a member running stock geth
     assert statistics.median(lat) <= (depth + 2) * net.period_s + 0.5, lat
     assert p99 <= (depth + 3) * net.period_s + 2.0, lat[-5:]
-    # no node ever dropped a block as deep as final (the partitions above included)
-    assert 1 <= finality.deepest_logged_reorg([net.root / org / "node.log" for org in ALL]) <= depth
+    # no node ever dropped a block as deep as final (the partitions above included; a partition
+    # need not fork at all, and a tie `settle` breaks is a rewind geth does not log as a reorg, so
+    # no reorg logged is a pass: the tests above measure each partition's depth from the chains)
+    assert finality.deepest_logged_reorg([net.root / org / "node.log" for org in ALL]) <= depth
 
 
 def test_an_auditor_host_checks_codes_events_and_a_reconciliation_against_its_own_node(topology, four, tmp_path):

@@ -63,3 +63,17 @@ def test_a_write_is_final_only_with_depth_blocks_on_top_of_its_own_block(anvil_f
         mine.join()
     assert 0.5 < time.monotonic() - started < 5
     assert finality.wait_final(w3, tx, 0) == own
+
+
+def test_the_deepest_reorg_a_geth_log_records(tmp_path):
+    """geth 1.13's own lines (INFO for a reorg, WARN "Large chain reorg" past 63 blocks); none is 0."""
+    quiet, loud = tmp_path / "a.log", tmp_path / "b.log"
+    quiet.write_text("INFO [12-07|15:00:01.000] Imported new chain segment number=40 hash=0xab\n")
+    assert finality.deepest_logged_reorg([quiet]) == 0
+    loud.write_text(
+        "INFO [12-07|15:00:02.000] Chain reorg detected                     number=41 hash=0x1f drop=2"
+        " dropfrom=0x2e add=3 addfrom=0x3d\n"
+        "WARN [12-07|15:00:03.000] Large chain reorg detected               number=9 hash=0x1f drop=70"
+        " dropfrom=0x2e add=71 addfrom=0x3d\n"
+    )
+    assert finality.deepest_logged_reorg([quiet, loud]) == 70
