@@ -59,7 +59,7 @@ def _reason(data: dict[str, Any], t: dict[str, str], lang: str) -> str:
     return template.format_map(args)
 
 
-def _step(step: str, t: dict[str, str]) -> str:
+def step_label(step: str, t: dict[str, str]) -> str:
     return t.get("step:" + step, step.replace("_", " "))
 
 
@@ -81,14 +81,14 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         d = data["merchant"]["deposit"]
         context |= {
             "timeline": [
-                ev | ({"step_label": _step(ev["epcis"]["biz_step"] or ev["epcis"]["type"], t)} if "epcis" in ev else {})
+                ev | ({"step_label": step_label(ev["epcis"]["biz_step"] or ev["epcis"]["type"], t)} if "epcis" in ev else {})
                 for ev in data["timeline"]
             ],
             "supply_chain": [
                 ev
                 | {
                     "step": ev["biz_step"] or ev["type"],
-                    "label": _step(ev["biz_step"] or ev["type"], t),
+                    "label": step_label(ev["biz_step"] or ev["type"], t),
                     "when": beijing(ev["event_time"], lang),
                     "parties": [(side, ev[side]) for side in ("source", "destination") if ev.get(side)],
                 }

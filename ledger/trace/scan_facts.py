@@ -172,6 +172,7 @@ def anchor_of(ev: EpcisEvent, anchor: EpcisAnchor | None) -> dict[str, Any] | No
         "tx_hash": anchor.tx_hash,
         "block_number": anchor.block_number,
         "proof_url": f"/v1/epcis/proofs/{ev.digest[2:]}",
+        "page_url": f"/scan/events/{ev.digest[2:]}",  # the same checked on chain, in words (api.scan.event_proof)
     }
     if anchor.kind == "chain":
         return {"method": "batch_chain", "batch_id": anchor.batch_id, "index": anchor.chain_index} | where

@@ -105,9 +105,10 @@ EXCEPTIONS = {
     # rework of services.py moves the writer's start into the scan domain
     ("api.core.services", "api.scan.recorder"),
     # the scan page is rendered with the console's templates and catalogs (one language negotiation,
-    # one Jinja2 environment) and shows the batch's footprint; a shared `api/pages` package of
-    # templates and catalogs would end these three
+    # one Jinja2 environment) and shows the batch's footprint, as is an event's proof page; a shared
+    # `api/pages` package of templates and catalogs would end these four
     ("api.scan.routes", "api.console.scan_page"),
+    ("api.scan.event_proof", "api.console.scan_page"),
     ("api.scan.routes", "api.carbon.scan"),
     ("api.console.scan_page", "api.carbon.scan"),
 }

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from web3.exceptions import ContractLogicError
+
 from ledger.chain.deploy import Deployment
 from ledger.trace.epcis.capture import item_parts, named_identifiers
 from ledger.trace.epcis.hashid import document_digests, document_events
@@ -22,39 +24,40 @@ from ledger.trace.verify import Check, said
 
 
 def verify_events(doc: dict, dep: Deployment, fetch_proof: Callable[[str], dict[str, Any]]) -> list[Check]:
-    prov = dep.contract("Provenance")
-    checks: list[Check] = []
     events = document_events(doc)
-    for i, digest in enumerate(document_digests(doc)):
-        name = f"event {i} (ni:///sha-256;{digest[:12]}...)"
-        proof = fetch_proof(digest)
-        if proof.get("status") != "anchored":
-            checks.append(said(name, False, "not_anchored", status=proof.get("status")))
-            continue
-        gtin = _unauthorised(prov, events[i], proof.get("recorder"))
-        if gtin:
-            checks.append(said(name, False, "unauthorised", recorder=proof["recorder"], gtin=gtin))
-            continue
-        if proof.get("method") == "batchChain":
-            checks.append(_check_chain_entry(name, dep, digest, proof))
-            continue
-        root = bytes.fromhex(proof["root"][2:])
+    return [
+        check_event(dep, f"event {i} (ni:///sha-256;{digest[:12]}...)", events[i], digest, fetch_proof(digest))
+        for i, digest in enumerate(document_digests(doc))
+    ]
+
+
+def check_event(dep: Deployment, name: str, event: dict, digest: str, proof: dict[str, Any]) -> Check:
+    """One event (its hash `digest`, 64 hex digits) against the chain, from the proof the service
+    gives: its recorder may record about what it names, and the proof holds on chain."""
+    prov = dep.contract("Provenance")
+    if proof.get("status") != "anchored":
+        return said(name, False, "not_anchored", status=proof.get("status"))
+    gtin = _unauthorised(prov, event, proof.get("recorder"))
+    if gtin:
+        return said(name, False, "unauthorised", recorder=proof["recorder"], gtin=gtin)
+    if proof.get("method") == "batchChain":
+        return _check_chain_entry(name, dep, digest, proof)
+    root = bytes.fromhex(proof["root"][2:])
+    try:
         submitter, timestamp, count = prov.functions.anchorOf(root).call()
-        if timestamp == 0:
-            checks.append(said(name, False, "root_not_on_chain", root=proof["root"]))
-            continue
-        path = [bytes.fromhex(p[2:]) for p in proof["path"]]
-        if not prov.functions.verifyEvent(root, bytes.fromhex(digest), path).call():
-            checks.append(said(name, False, "path_wrong", root=proof["root"]))
-            continue
-        receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
-        logs = prov.events.RootAnchored().process_receipt(receipt)
-        if not any(log["args"]["root"] == root for log in logs):
-            checks.append(said(name, False, "tx_not_root", tx=proof["tx"], root=proof["root"]))
-            continue
-        at = {"index": proof["leafIndex"], "count": count, "root": proof["root"][:18], "block": receipt["blockNumber"]}
-        checks.append(said(name, True, "event_anchored", by=submitter, **at))
-    return checks
+    except ContractLogicError:  # UnknownRoot
+        timestamp = 0
+    if timestamp == 0:
+        return said(name, False, "root_not_on_chain", root=proof["root"])
+    path = [bytes.fromhex(p[2:]) for p in proof["path"]]
+    if not prov.functions.verifyEvent(root, bytes.fromhex(digest), path).call():
+        return said(name, False, "path_wrong", root=proof["root"])
+    receipt = dep.w3.eth.get_transaction_receipt(proof["tx"])
+    logs = prov.events.RootAnchored().process_receipt(receipt)
+    if not any(log["args"]["root"] == root for log in logs):
+        return said(name, False, "tx_not_root", tx=proof["tx"], root=proof["root"])
+    at = {"index": proof["leafIndex"], "count": count, "root": proof["root"][:18], "block": receipt["blockNumber"]}
+    return said(name, True, "event_anchored", by=submitter, **at)
 
 
 def _unauthorised(prov: Any, event: dict, recorder: str | None) -> str | None:
