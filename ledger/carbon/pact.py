@@ -1,13 +1,16 @@
 """A computed footprint as a WBCSD PACT v3 `ProductFootprint` (Technical Specifications 3.0):
-`productIds` are the batch's GS1 Digital Link URI, decimals are strings, `pcf` carries the
-declared unit (`piece` when the batch is counted in pieces), the reference period (the first and
-last event used), fossil and biogenic parts, `ipccCharacterizationFactors`, the boundary and
-allocation rules, the computed `primaryDataShare` and the factor table as a secondary source."""
+`productIds` is the batch as an RFC 8141 URN (PACT 3.0 "Product Identifier URNs": each product ID
+MUST be a URN; `urn:pact:id.gs1.org:product-id:01/<GTIN>/10/<lot>`, the GS1 Digital Link path),
+decimals are strings, `pcf` carries the declared unit (`piece` when the batch is counted in
+pieces), the reference period (the first and last event used), fossil and biogenic parts,
+`ipccCharacterizationFactors`, the boundary and allocation rules, the computed `primaryDataShare`
+and the factor table as a secondary source."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
 
 from .footprint import STAGES, Result
 
@@ -38,8 +41,23 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+URN_PREFIX = "urn:pact:id.gs1.org:product-id:"
+_LOT_SAFE = "!$&'()*+,;=:@-._~"  # RFC 8141 pchar, less "/" (it ends the GTIN) and "%" (it escapes)
+
+
 def product_id(gtin: str, lot: str) -> str:
-    return f"https://id.gs1.org/01/{gtin}/10/{lot}"
+    """The batch as an RFC 8141 URN: PACT's own namespace (its "urn:pact:$domain-of-issuer$:
+    $identifier-type$:$id$"), GS1 as the issuer, the Digital Link path as the id."""
+    return f"{URN_PREFIX}01/{gtin}/10/{quote(lot, safe=_LOT_SAFE)}"
+
+
+def batch_of(product: str) -> tuple[str, str]:
+    """GTIN and lot of a footprint's product ID: the URN above, or the Digital Link URI footprints
+    published before it carried (`https://id.gs1.org/01/<GTIN>/10/<lot>`)."""
+    if product.startswith(URN_PREFIX):
+        gtin, _, lot = product[len(URN_PREFIX) :].removeprefix("01/").partition("/10/")
+        return gtin, unquote(lot)
+    return product.split("/01/")[1].split("/")[0], product.split("/10/")[1].split("/")[0]
 
 
 def document(

@@ -17,7 +17,7 @@ from ledger.trace.epcis.hashid import event_digest
 
 from . import factors
 from .footprint import compute
-from .pact import stages_of
+from .pact import batch_of, stages_of
 from .quantities import dec
 from .records import footprint_hash, footprint_root, table_root
 
@@ -111,10 +111,7 @@ def verify_evidence(dep: Deployment, ev: dict) -> list[Check]:
 
 
 def _batch(doc: dict) -> tuple[str, str]:
-    uri = doc["productIds"][0]
-    gtin = uri.split("/01/")[1].split("/")[0]
-    lot = uri.split("/10/")[1].split("/")[0]
-    return gtin, lot
+    return batch_of(doc["productIds"][0])
 
 
 def _differences(doc: dict, fig: dict[str, str]) -> list[str]:

@@ -105,7 +105,7 @@ def test_the_document_is_valid_pact_v3_and_a_bad_one_is_not():
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
     validator.validate(doc)
     assert (
-        doc["productIds"] == [f"https://id.gs1.org/01/{TEA}/10/P1"]
+        doc["productIds"] == [f"urn:pact:id.gs1.org:product-id:01/{TEA}/10/P1"]
         and doc["pcf"]["declaredUnitOfMeasurement"] == "piece"
     )
     for broken in (
@@ -125,3 +125,11 @@ def test_factor_tables_are_signed_by_their_publisher():
     sig = factors.sign(doc, bytes(key.key))
     assert factors.signer_of(doc, sig) == key.address.lower()
     assert factors.signer_of(doc | {"version": "2026.2"}, sig) != key.address.lower()
+
+
+def test_a_batch_product_id_is_a_urn_and_reads_back():
+    for lot in ("P1", "A/B 1", 'x"<>?#%'):
+        urn = pact.product_id(TEA, lot)
+        assert urn.startswith("urn:pact:id.gs1.org:product-id:01/") and not any(c in urn for c in ' "<>?#')
+        assert pact.batch_of(urn) == (TEA, lot)
+    assert pact.batch_of(f"https://id.gs1.org/01/{TEA}/10/P1") == (TEA, "P1")  # published before

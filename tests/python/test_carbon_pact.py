@@ -296,11 +296,11 @@ def test_pact_footprints_get_list_page_and_every_filter(scene):
         assert r.status_code == 200 and len(r.json()["data"]) <= 1
         seen += [d["id"] for d in r.json()["data"]]
     assert len(seen) == len(set(seen)) and ours <= set(seen)
-    product = f"https://id.gs1.org/01/{scene['tea']}/10/P1"
+    product = f"urn:pact:id.gs1.org:product-id:01/{scene['tea']}/10/P1"
     company = _list(scene, h)[0]["companyIds"][0]
     valid = _list(scene, h, productId=product)[0]
     positive = {
-        20: {"productId": product.upper().replace("HTTPS", "https")},
+        20: {"productId": product.upper()},
         21: {"companyId": company},
         22: {"geography": "cn"},
         23: {"classification": CLASS},
@@ -327,6 +327,18 @@ def test_pact_footprints_get_list_page_and_every_filter(scene):
     for bad in ({"validOn": "yesterday"}, {"limit": "0"}, {"limit": "x"}, {"$filter": "a eq b"}, *odd_digits):
         r = s.get("/pact/3/footprints", params=bad, headers=h)
         assert r.status_code == 400 and r.json()["code"] == "BadRequest", bad
+
+
+def test_pact_product_ids_are_urns(scene):
+    """PACT 3.0, "Product Identifier URNs": each product ID MUST be an RFC 8141 URN (a GS1 Digital
+    Link URI is not one); the batch is named in PACT's own namespace, its id the Digital Link path."""
+    s, h = scene["s"], _token(scene)
+    doc = s.get(f"/pact/3/footprints/{scene['second']['id']}", headers=h).json()["data"]
+    assert doc["productIds"] == [f"urn:pact:id.gs1.org:product-id:01/{scene['tea']}/10/P1"], doc["productIds"]
+    urns = doc["productIds"] + doc["companyIds"] + doc["productClassifications"]
+    assert all(u[:4].lower() == "urn:" and u.count(":") >= 2 for u in urns), urns
+    got = _list(scene, h, productId=doc["productIds"][0])
+    assert {d["id"] for d in got} == {scene["first"]["id"], scene["second"]["id"]}
 
 
 def test_pact_events(scene):
