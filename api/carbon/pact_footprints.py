@@ -3,8 +3,9 @@
 Filters as PACT 3.0 defines them, names matched case-insensitively: `productId`, `companyId`,
 `geography`, `classification` (each repeatable: OR within a criterion), `validOn`, `validAfter`,
 `validBefore`, `status` (AND across criteria), values matched case-insensitively; `x-...`
-parameters are ignored (none are offered), any other name is a 400. `limit` (1-1000, default
-100) and `offset` page the list; a `Link: <absolute URI>; rel="next"` header says where the rest is."""
+parameters are ignored (none are offered), any other name is a 400. `limit` (any positive
+integer, at most 1000 answered at once, default 100) and `offset` page the list; a
+`Link: <absolute URI>; rel="next"` header says where the rest is."""
 
 from __future__ import annotations
 
@@ -67,8 +68,8 @@ def _filters(request: Request) -> tuple[dict[str, set[str]], dict[str, datetime]
             dates[DATES[name]] = _date(DATES[name], value)
         elif name == "status":
             status = value.strip().lower()
-        elif name == "limit":
-            limit = _int("limit", value, 1, MAX_LIMIT)
+        elif name == "limit":  # any positive integer; more than MAX_LIMIT gets MAX_LIMIT and a next link
+            limit = min(_int("limit", value, 1, 10**18), MAX_LIMIT)
         elif name == "offset":
             offset = _int("offset", value, 0, 10**9)
         elif not name.startswith("x-"):

@@ -329,6 +329,16 @@ def test_pact_footprints_get_list_page_and_every_filter(scene):
         assert r.status_code == 400 and r.json()["code"] == "BadRequest", bad
 
 
+def test_pact_limit_is_any_positive_integer(scene):
+    """PACT 3.0 ListFootprints: `limit` is a positive integer the host MAY answer with fewer
+    footprints (and a next link); a large one is not a bad request."""
+    s, h = scene["s"], _token(scene)
+    for limit in ("1001", "5000", "999999999999"):
+        r = s.get("/pact/3/footprints", params={"limit": limit}, headers=h)
+        assert r.status_code == 200, (limit, r.text)
+        assert {scene["first"]["id"], scene["second"]["id"]} <= {d["id"] for d in r.json()["data"]}
+
+
 def test_pact_product_ids_are_urns(scene):
     """PACT 3.0, "Product Identifier URNs": each product ID MUST be an RFC 8141 URN (a GS1 Digital
     Link URI is not one); the batch is named in PACT's own namespace, its id the Digital Link path."""
