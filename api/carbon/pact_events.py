@@ -9,6 +9,7 @@ back to the requester's own endpoint (requests are kept for the merchant to act 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -25,7 +26,38 @@ from .pact_errors import PactError
 router = APIRouter(prefix="/pact/3", tags=["carbon (PACT v3)"])
 PREFIX = "org.wbcsd.pact.ProductFootprint."
 TYPES = ("RequestCreatedEvent", "RequestFulfilledEvent", "RequestRejectedEvent", "PublishedEvent")
-FILTERS = ("productId", "companyId", "geography", "classification", "validOn", "validAfter", "validBefore", "status")
+LISTS = ("productId", "companyId", "geography", "classification")
+DATES = ("validOn", "validAfter", "validBefore")
+FILTERS = (*LISTS, *DATES, "status")
+# RFC 3339 date-time (CloudEvents `time`; PACT's `format: date-time`): a full date, a time and an offset
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _date_time(name: str, value: object) -> None:
+    if isinstance(value, str) and RFC3339.fullmatch(value):
+        try:  # the shape is right; the date must exist too (no 2023-02-30, no 25:00)
+            datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            return
+        except ValueError:
+            pass
+    raise PactError(400, f"{name} must be an RFC 3339 date-time")
+
+
+def _criteria(data: dict) -> None:
+    """A request's criteria have ListFootprints' types: lists of strings, date-times, a status."""
+    for name in LISTS:
+        value = data.get(name)
+        if name in data and not (
+            isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise PactError(400, f"{name} is a non-empty list of strings")
+    for name in DATES:
+        if name in data:
+            _date_time(name, data[name])
+    if "status" in data and not isinstance(data["status"], str):
+        raise PactError(400, 'status is "Active" or "Deprecated"')
+    if "comment" in data and not isinstance(data["comment"], str):
+        raise PactError(400, "comment is a string")
 
 
 def _text(ev: dict, name: str, limit: int) -> str:
@@ -45,6 +77,7 @@ def _data(kind: str, data: object) -> None:
                 400,
                 f"a request names criteria among {', '.join(FILTERS)}" + (f"; unknown: {unknown}" if unknown else ""),
             )
+        _criteria(data)
     elif kind == "RequestFulfilledEvent":
         pfs = data.get("pfs")
         if not isinstance(data.get("requestEventId"), str) or not isinstance(pfs, list) or not pfs:
@@ -81,10 +114,7 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
             400, f"unknown event type {kind!r}; PACT 3 defines {', '.join(PREFIX + t + '.3' for t in TYPES)}"
         )
     event_id, source = _text(ev, "id", 200), _text(ev, "source", 300)
-    try:
-        datetime.fromisoformat(_text(ev, "time", 40).replace("Z", "+00:00"))
-    except ValueError:
-        raise PactError(400, "time must be an RFC 3339 date-time") from None
+    _date_time("time", _text(ev, "time", 40))
     _data(kind[len(PREFIX) : -2], ev.get("data"))
     known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
     if known is None:

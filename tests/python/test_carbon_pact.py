@@ -383,6 +383,37 @@ def test_pact_events(scene):
         assert s.post("/pact/3/events", content=body, headers=h | CE).status_code == 400
 
 
+def test_pact_events_are_validated(scene):
+    """PACT 3.0 Action Events: the host MUST validate the event and answer 4xx when it is invalid;
+    `time` is a CloudEvents RFC 3339 timestamp, a request's criteria have ListFootprints' types."""
+    s, h = scene["s"], _token(scene)
+    created = "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3"
+    base = {"specversion": "1.0", "source": "https://webhook.example.com", "id": "ev-v", "type": created,
+            "time": "2023-05-19T10:30:00Z", "data": {"productId": ["urn:gtin:1234567890123"]}}  # fmt: skip
+    fine = (
+        {},
+        {"time": "2023-05-19T10:30:00.123+08:00", "id": "ev-v2"},
+        {"id": "ev-v3", "data": {"geography": ["DE"], "validAfter": "2025-01-01T00:00:00Z", "status": "Active"}},
+    )
+    for change in fine:
+        r = s.post("/pact/3/events", content=json.dumps(base | change), headers=h | CE)
+        assert r.status_code == 200, (change, r.text)
+    for broken in (
+        {"time": "2023-05-19"},  # a date, no time
+        {"time": "2023-05-19T10:30:00"},  # no offset
+        {"time": "20230519T103000Z"},  # ISO 8601 basic format, not RFC 3339
+        {"time": "2023-02-30T10:30:00Z"},  # no such day
+        {"data": {"productId": "urn:gtin:1234567890123"}},  # a string, not a list
+        {"data": {"productId": []}},
+        {"data": {"companyId": [42]}},
+        {"data": {"productId": ["urn:gtin:1"], "validOn": "yesterday"}},
+        {"data": {"productId": ["urn:gtin:1"], "status": ["Active"]}},
+        {"data": {"productId": ["urn:gtin:1"], "comment": {"text": "hi"}}},
+    ):
+        r = s.post("/pact/3/events", content=json.dumps(base | {"id": "ev-bad"} | broken), headers=h | CE)
+        assert r.status_code == 400 and r.json()["code"] == "BadRequest", (broken, r.text)
+
+
 def test_the_scan_page_shows_the_footprint_in_both_languages(scene):
     c, h, tea = scene["c"], scene["h"], scene["tea"]
     assert c.post("/v1/batches", json={"gtin": tea, "lot": "P1"}, headers=h).status_code == 201
