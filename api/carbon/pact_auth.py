@@ -59,7 +59,9 @@ async def token(
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
     form = parse_qs((await request.body()).decode("latin-1"), keep_blank_values=True)
-    if form.get("grant_type") != ["client_credentials"]:
+    if len(form.get("grant_type", [])) != 1:  # RFC 6749 §5.2 (missing parameter), §3.2 (never twice)
+        return _oauth_error(400, "invalid_request", "send grant_type=client_credentials, once")
+    if form["grant_type"] != ["client_credentials"]:
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
     creds = _credentials(request, form)
     client = db.get(CarbonClient, creds[0][:64]) if creds else None

@@ -230,6 +230,11 @@ def test_pact_auth_and_transport(scene):
         "/pact/auth/token", data={"grant_type": "password"}, headers={"Authorization": f"Basic {scene['basic']}"}
     )
     assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
+    # RFC 6749 §5.2: a missing (or repeated, §3.2) grant_type is an invalid_request, not an unsupported grant
+    form = {"Authorization": f"Basic {scene['basic']}", "Content-Type": "application/x-www-form-urlencoded"}
+    for body in (b"", b"scope=x", b"grant_type=client_credentials&grant_type=client_credentials"):
+        r = s.post("/pact/auth/token", content=body, headers=form)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request", (body, r.text)
     h = _token(scene)
     pf = scene["second"]["id"]
     case(9)
