@@ -150,6 +150,8 @@ def compute(
     _own(db, gtin, member)
     if not all(URN.fullmatch(c) for c in classifications):
         raise ApiError(422, "invalid_input", "classifications are URNs (urn:<nid>:<nss>, at most 200 characters)")
+    if len(set(classifications)) != len(classifications):  # PACT 3.0: productClassifications are unique
+        raise ApiError(422, "invalid_input", "classifications are each given once")
     s = services(request)
     sender = s.signers.sender_for(s.anchor_address())
     row = _run(

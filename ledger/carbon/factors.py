@@ -102,6 +102,8 @@ def parse(doc: object) -> FactorTable:
     cf = doc.get("characterisationFactors", ["AR6"])
     if not (isinstance(cf, list) and cf and all(isinstance(x, str) and re.fullmatch(r"AR\d{1,2}", x) for x in cf)):
         raise BadQuantity('factor table: characterisationFactors is a non-empty list like ["AR6"]')
+    if len(set(cf)) != len(cf):  # they become PACT's ipccCharacterizationFactors, a set (uniqueItems)
+        raise BadQuantity("factor table: characterisationFactors names each report once")
     if "country" in doc and not (isinstance(doc["country"], str) and re.fullmatch(r"[A-Z]{2}", doc["country"])):
         raise BadQuantity("factor table: country is an ISO 3166-1 alpha-2 code")
     elec = doc.get("electricity", {}).get("kgCO2ePerKWh")

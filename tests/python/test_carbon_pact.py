@@ -137,6 +137,21 @@ def test_the_footprint_is_computed_anchored_and_shown(scene):
     assert r.status_code == 422 and "truck" in r.text
 
 
+def test_classifications_are_unique_as_pact_requires(scene):
+    """PACT 3.0 ProductFootprint.productClassifications: a non-empty set (uniqueItems); a list
+    naming one twice would publish a document that breaks the schema, so it is refused first."""
+    c, h, tea = scene["c"], scene["h"], scene["tea"]
+    body = {"table": scene["table"]["version"], "classifications": [CLASS, CLASS]}
+    r = c.post(f"/v1/carbon/batches/{tea}/P1/footprint", json=body, headers=h)
+    assert r.status_code == 422 and "once" in r.text, r.text
+    assert c.get(f"/v1/carbon/batches/{tea}/P1/footprint").json()["id"] == scene["second"]["id"]
+    # ipccCharacterizationFactors is a set too: a factor table naming a report twice is refused
+    t = scene["table"] | {"version": "2026.dup", "characterisationFactors": ["AR6", "AR6"]}
+    sig = factors.sign(t, bytes(scene["key"].key))
+    r = c.post("/v1/carbon/factor-tables", json={"document": t, "signature": sig}, headers=h)
+    assert r.status_code == 422 and "once" in r.text, r.text
+
+
 def test_verify_footprint_recomputes_from_proven_inputs_and_names_what_differs(scene):
     c, dep = scene["c"], scene["dep"]
     ev = c.get(f"/v1/carbon/batches/{scene['tea']}/P1/evidence").json()
