@@ -172,7 +172,7 @@ def _api(url: str, tmp: Path, manifest: dict, doc: dict, stored: int = 10_000, c
     now = datetime.now(UTC)
     rows = []
     for i in range(stored):
-        d = doc | {"id": str(uuid.uuid4()), "productIds": [f"https://id.gs1.org/01/{GTIN}/10/L{i}"]}
+        d = doc | {"id": str(uuid.uuid4()), "productIds": [pact.product_id(GTIN, f"L{i}")]}
         rows.append(
             {
                 "id": d["id"],
