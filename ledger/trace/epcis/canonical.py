@@ -10,7 +10,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
-from pathlib import Path
+from importlib.resources import files
 
 from .identifiers import canonical
 
@@ -27,7 +27,7 @@ VOCABULARY_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
 @cache
 def vocabulary() -> dict:
     """CBV short names per field, generated from GS1's EPCIS 2.0 JSON-LD context."""
-    return json.loads((Path(__file__).with_name("cbv_vocab.json")).read_text(encoding="utf-8"))
+    return json.loads((files("ledger.trace.epcis") / "cbv_vocab.json").read_text(encoding="utf-8"))
 
 
 def namespaces_of(context) -> dict[str, str]:

@@ -24,11 +24,18 @@ def _qualify(text, ns: dict[str, str], is_value: bool = False):
     return text
 
 
+#: deeper values are no event's (capture refuses past `schema.MAX_DEPTH`, 64): hashing them raises
+#: RecursionError, as the plain Python did at its recursion limit, in a compiled build too
+#: (`ledger.native`), whose C recursion the interpreter's limit does not see
+MAX_NESTING = 200
+
+
 class Converter:
     def __init__(self, ns: dict[str, str], abbreviations: dict[str, str], xml: bool = False):
         self.ns, self.abbr, self.xml = ns, abbreviations, xml
         self.keys: dict = {}  # each key as qualified once, for the event's many repeats of it
         self.vocabulary: set[str] = set()  # the vocabulary URIs among the strings read (`typed_terms`)
+        self.depth = 0  # objects and lists `value` is inside
 
     def term(self, v):
         if isinstance(v, str):
@@ -47,11 +54,16 @@ class Converter:
             if i > 0 and not self.xml and v[:i] in self.ns:
                 v = self.ns[v[:i]].strip("{}") + v[i + 1 :]
             return v, []
-        if isinstance(v, dict):
-            text = self.term(v.get("#text", ""))
-            return text, self.children(v)
-        if isinstance(v, list):
-            return "", [("", *self.value(x)) for x in v]
+        if isinstance(v, dict | list):
+            self.depth += 1
+            try:
+                if self.depth > MAX_NESTING:  # (the plain Python's own limit, which a compiled build has not)
+                    raise RecursionError(f"values nested deeper than {MAX_NESTING} levels")
+                if isinstance(v, list):
+                    return "", [("", *self.value(x)) for x in v]
+                return self.term(v.get("#text", "")), self.children(v)
+            finally:
+                self.depth -= 1
         if isinstance(v, bool) and self.xml:  # XML's text, as the reference reads an XML document
             return ("true" if v else "false"), []
         # an XML value is text, not a QName: its `prefix:` is no namespace (as the reference reads XML)
