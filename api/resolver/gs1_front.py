@@ -217,7 +217,7 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         href = anchor + (f"?{kept}" if kept else "")
         links.insert(0, rl.Link(rl.VERIFY, href, "Verify this item / 核验真伪", "text/html", ("en", "zh"), level=2))
     default = rl.default_link(links, accept, languages, params.get("context"), recalled)
-    every = links + ([replace(default, link_type=rl.DEFAULT)] if default else [])
+    every = links + ([rl.as_default(default)] if default else [])
     listed = [(b"link", rl.link_header(every).encode("latin-1"))] if every else []
     vary = (b"vary", b"Accept, Accept-Language")
     if wants_linkset:

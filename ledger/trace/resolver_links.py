@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
@@ -187,6 +187,12 @@ def default_link(links: list[Link], accept, accept_language, context, recalled: 
     return pip[0] if pip else None
 
 
+def as_default(x: Link) -> Link:
+    """`x` as the gs1:defaultLink: its href and title only (GS1-Conformant Resolver: "The default
+    link SHALL NOT have any optional attributes"; it SHALL include a title)."""
+    return replace(x, link_type=DEFAULT, media_type=None, hreflang=(), context=None)
+
+
 def linkset(anchors: list[str], links: list[Link], default: Link | None, descriptions: list[str]) -> dict:
     """An RFC 9264 JSON linkset (GS1 Digital Link 1.2 section 6): one entry per level the request
     names (`anchors`: product, batch, item URIs, uncompressed), each with that level's links and
@@ -203,7 +209,7 @@ def linkset(anchors: list[str], links: list[Link], default: Link | None, descrip
             if x.out() not in targets:
                 targets.append(x.out())
         if level == len(anchors) - 1 and default is not None:
-            body[DEFAULT] = [default.out()]
+            body[DEFAULT] = [as_default(default).out()]
         if len(body) > 2 or level == len(anchors) - 1:
             entries.append(body)
     return {"linkset": entries[-1:] + entries[:-1]}
