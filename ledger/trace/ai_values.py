@@ -3,8 +3,9 @@
 A GS1 Digital Link carries data attributes as numeric AIs in its query string; a validating
 resolver checks them as it checks the path and answers a malformed one with a 400 (GS1-Conformant
 Resolver 1.2, "SHALL extract and syntactically validate the URI"). Each AI's format is GS1's, as
-its Digital Link toolkit tabulates it (`dl_compression.json`, `tableF`): fixed or variable numeric
-parts and alphanumeric parts (GS1 character set 82). Dates (YYMMDD: AIs 11-17) also need a month
+its Digital Link toolkit tabulates it (`dl_compression.json`, `tableF`), and those it lacks as
+GS1's Barcode Syntax Dictionary gives them (`LATER`): fixed or variable numeric parts, alphanumeric
+parts (GS1 character set 82) and base64url ones (set 64). Dates (YYMMDD: AIs 11-17) also need a month
 of 01-12 and a day of 00-31 (00: the month's end, GS1 General Specifications 3.4.x).
 
 Only all-digit keys are AIs; every other key (`linkType`, `context`, a code's `k`, `s`, `t`) is
@@ -25,6 +26,27 @@ _DATES = frozenset({"11", "12", "13", "15", "16", "17"})
 _MAX_PAIRS = 64  # a query string is read once, and never more of it than this
 
 
+def _f(*spec: str) -> list[dict]:
+    """Parts as the toolkit's table writes them, from GS1's notation: "N6" fixed, "X..20" variable."""
+    return [{"E": p[0], "M": p[3:]} if ".." in p else {"E": p[0], "L": p[1:]} for p in spec]
+
+
+#: AIs GS1 defined after the toolkit's table was made (GS1 Barcode Syntax Dictionary, its formats; an
+#: optional last part as a variable one, Z: base64url, GS1 character set 64); 417 is a primary key
+LATER = {
+    "235": _f("X..28"), "417": _f("N13"), "715": _f("X..20"), "7011": _f("N6", "N..4"),
+    "7040": _f("N1", "X3"), "7240": _f("X..20"), "7241": _f("N2"), "7242": _f("X..25"), "8030": _f("Z..90"),
+    **{f"395{n}": _f("N6") for n in range(6)},
+    **{ai: _f("X..35") for ai in ("4300", "4301", "4310", "4311", "4320")},
+    **{ai: _f("X..70") for ai in ("4302", "4303", "4304", "4305", "4306", "4312", "4313", "4314", "4315", "4316")},
+    "4307": _f("X2"), "4317": _f("X2"), "4308": _f("X..30"), "4318": _f("X..20"), "4319": _f("X..30"),
+    "4309": _f("N10", "N10"), "4321": _f("N1"), "4322": _f("N1"), "4323": _f("N1"),
+    "4324": _f("N6", "N4"), "4325": _f("N6", "N4"), "4326": _f("N6"),
+    **{f"433{n}": _f("N6", "X..1") for n in range(4)},
+}  # fmt: skip
+CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
 def check_query(query_string: str) -> None:
     """Gs1Error naming the first numeric key that is no GS1 AI, a primary key (it belongs in the
     path), or an AI whose value does not have its format."""
@@ -39,7 +61,7 @@ def check_query(query_string: str) -> None:
 
 
 def check_value(ai: str, value: str) -> None:
-    parts = tables()["tableF"].get(ai)
+    parts = tables()["tableF"].get(ai) or LATER.get(ai)
     if parts is None:
         raise Gs1Error(f"query parameter {ai}: no GS1 Application Identifier is {ai}")
     if ai in PRIMARY_KEYS:
@@ -58,7 +80,9 @@ def check_value(ai: str, value: str) -> None:
     for piece, part in zip(pieces, parts, strict=True):
         if part["E"] == "N" and piece and not (piece.isdigit() and piece.isascii()):
             raise Gs1Error(f"query parameter {ai}: {_describe(parts)}; {value!r} is not")
-        if part["E"] != "N" and any(c not in CSET82 for c in piece):
+        if part["E"] == "Z" and any(c not in CSET64 for c in piece):
+            raise Gs1Error(f"query parameter {ai}: characters of GS1 character set 64 only; {value!r} is not")
+        if part["E"] == "X" and any(c not in CSET82 for c in piece):
             raise Gs1Error(f"query parameter {ai}: characters of GS1 character set 82 only; {value!r} is not")
     if ai in _DATES and not ("01" <= value[2:4] <= "12" and value[4:6] <= "31"):
         raise Gs1Error(f"query parameter {ai}: a date as YYMMDD (month 01-12, day 00-31), not {value!r}")

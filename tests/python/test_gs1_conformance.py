@@ -28,3 +28,23 @@ def test_the_default_link_has_no_optional_attributes(scene, members):  # noqa: F
         assert len(listed) == 1 and "type=" not in listed[0] and "hreflang=" not in listed[0], listed
     r = c.get(f"/01/{gtin}", follow_redirects=False)  # the redirect itself is unchanged
     assert r.status_code == 307 and r.headers["location"] == "https://brand.example/en/p"
+
+
+def test_data_attributes_of_every_current_ai_are_valid(scene, members):  # noqa: F811
+    """A validating resolver SHALL report malformed URIs with a 400, and so must not report a valid
+    one: AIs GS1 defined after the toolkit's table (GS1 Barcode Syntax Dictionary: dangerous goods
+    4321, release date 4326, digital signature 8030, protocol 7240...) are data attributes too."""
+    c, gtin, *_ = scene
+    a = login(c, members["merchant_a"])
+    link(c, a, gtin, linkType="gs1:pip", href="https://brand.example/p", title="Product")
+    fine = ("4321=1", "4326=261231", "4309=35123456780123456789", "4307=CN", "4330=000123-", "7011=261231",
+            "7011=2612311200", "7040=1ABC", "715=ABC", "7240=PROTO-1", "3955=000123", "8030=MEUCIQ_-xyz",
+            "4300=Tea+Co", "7241=01", "7242=VCN1")  # fmt: skip
+    for pair in fine:
+        r = c.get(f"/01/{gtin}?{pair}", follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == f"https://brand.example/p?{pair}", (pair, r.text)
+    for pair in ("4321=", "4326=2612", "7040=ABCD", "8030=a%24b", "4309=1", "417=4226350800008"):
+        r = c.get(f"/01/{gtin}?{pair}", follow_redirects=False)
+        reason = r.json()["detail"][0]["reason"]
+        assert r.status_code == 400 and reason.startswith(f"query parameter {pair.split('=')[0]}:"), (pair, r.text)
+    assert "primary key" in c.get(f"/01/{gtin}?417=4226350800008").json()["detail"][0]["reason"]
