@@ -236,15 +236,12 @@ def _resolve(svc: Services, keys, anchor: str, query, headers, wants_linkset: bo
         what = (wanted or "default")[:80]
         held = (name, tuple(x for x in links if x.link_type != rl.VERIFY))  # for a person's page
         return 404, {"error": "not_found", "detail": f"no {what} link for {anchor}"}, [vary, *listed], held
-    passed = urlencode([(k, v) for k, v in query if k not in ("linkType", "context")])
     if len(chosen) > 1:
         about = rl.descriptions(name, lot, serial)[-1:]
         body = {"linkset": rl.linkset([anchor], [replace(x, level=0) for x in chosen], None, about)["linkset"],
                 "detail": "several links fit"}  # fmt: skip
         return 300, body, [vary, *listed], None
-    href = chosen[0].href
-    if passed:
-        href += ("&" if "?" in href else "?") + passed
+    href = rl.forwarded(chosen[0].href, [(k, v) for k, v in query if k not in ("linkType", "context")])
     return 307, {"location": href}, [vary, (b"location", href.encode()), *listed], None
 
 

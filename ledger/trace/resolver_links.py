@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -218,6 +218,14 @@ def linkset(anchors: list[str], links: list[Link], default: Link | None, descrip
 def descriptions(name: str, lot: str | None, serial: str | None) -> list[str]:
     """Each level's `itemDescription`: the product's name, then with its lot, then with its serial."""
     return [name, f"{name}, lot {lot}", f"{name}, lot {lot}, serial {serial}"][: 1 + bool(lot) + bool(serial)]
+
+
+def forwarded(href: str, pairs: list[tuple[str, str]]) -> str:
+    """`href` with the request's key=value pairs passed on (GS1: by default, all of them), each once:
+    a pair the target already holds (an item's verification link holds its k and s) is not added again."""
+    held = set(parse_qsl(urlsplit(href).query, keep_blank_values=True))
+    more = urlencode([p for p in pairs if p not in held])
+    return href + ("&" if "?" in href else "?") + more if more else href
 
 
 def link_header(links: list[Link]) -> str:

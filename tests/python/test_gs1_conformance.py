@@ -3,6 +3,8 @@ and the clauses of the GS1-Conformant Resolver standard they quote, through HTTP
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 import jsonschema
 
 from .helpers import login
@@ -48,3 +50,14 @@ def test_data_attributes_of_every_current_ai_are_valid(scene, members):  # noqa:
         reason = r.json()["detail"][0]["reason"]
         assert r.status_code == 400 and reason.startswith(f"query parameter {pair.split('=')[0]}:"), (pair, r.text)
     assert "primary key" in c.get(f"/01/{gtin}?417=4226350800008").json()["detail"][0]["reason"]
+
+
+def test_the_query_string_passes_on_once(scene):  # noqa: F811
+    """Resolver standard: "By default, SHALL pass on all key=value pairs in the query string of the request
+    URI when redirecting": each once; the item's verification link already holds its k and s."""
+    c, _, _, issue, _ = scene
+    item = "/" + path_of(issue["sample"][0])
+    r = c.get(f"{item}&linkType=gs1:verificationService&17=271231", follow_redirects=False)
+    assert r.status_code == 307, r.text
+    pairs = [k for k, _ in parse_qsl(urlsplit(r.headers["location"]).query)]
+    assert sorted(pairs) == ["17", "k", "s"], r.headers["location"]
