@@ -68,6 +68,12 @@ def register(db: Session, merchant: str, gtin: str, body: dict, now: datetime) -
         raise NotFound(f"product {gtin}")
     if product.merchant != merchant:
         raise Forbidden(f"product {gtin} belongs to {product.merchant}; only its merchant registers its links")
+    kind = link_type(str(body.get("linkType", "")))
+    if kind in (DEFAULT, GS1_VOC + "defaultLinkMulti"):  # GS1: a default SHALL also have a descriptive link type
+        raise InvalidInput(
+            f"linkType: {compact(kind)} is not registered on its own: register the link under the type that "
+            'describes it (gs1:pip, gs1:homepage...) with "default": true'
+        )
     href = body.get("href")
     if not lf.href_ok(href) or not urlsplit(href).netloc:
         raise InvalidInput(
@@ -100,7 +106,7 @@ def register(db: Session, merchant: str, gtin: str, body: dict, now: datetime) -
     if serial is not None and lot is None:
         raise InvalidInput("serial: give its lot too (our codes name GTIN, lot and serial)")
     row = ResolverLink(
-        gtin=gtin, lot=lot, serial=serial, link_type=link_type(str(body.get("linkType", ""))), href=href, title=title,
+        gtin=gtin, lot=lot, serial=serial, link_type=kind, href=href, title=title,
         media_type=media, hreflang=",".join(x.lower() for x in langs) or None, context=context,
         is_default=bool(body.get("default", False)), merchant=merchant, created_at=now,
     )  # fmt: skip

@@ -61,3 +61,20 @@ def test_the_query_string_passes_on_once(scene):  # noqa: F811
     assert r.status_code == 307, r.text
     pairs = [k for k, _ in parse_qsl(urlsplit(r.headers["location"]).query)]
     assert sorted(pairs) == ["17", "k", "s"], r.headers["location"]
+
+
+def test_a_default_link_is_described_by_a_link_type_too(scene, members):  # noqa: F811
+    """Resolver standard: "Links that are typed gs1:defaultLink or gs1:defaultLinkMulti SHALL also be
+    described using a descriptive link type": a merchant names the default by flagging a described link."""
+    c, gtin, *_ = scene
+    a = login(c, members["merchant_a"])
+    for kind in ("gs1:defaultLink", "gs1:defaultLinkMulti", "https://gs1.org/voc/defaultLink"):
+        r = c.post(f"/v1/products/{gtin}/links", json={"linkType": kind, "href": "https://brand.example/h",
+                                                       "title": "Home"}, headers=a)  # fmt: skip
+        assert r.status_code == 422 and '"default": true' in r.json()["detail"], (kind, r.text)
+    link(c, a, gtin, linkType="gs1:pip", href="https://brand.example/p", title="Product")
+    link(c, a, gtin, linkType="gs1:homepage", href="https://brand.example/h", title="Home", default=True)
+    assert c.get(f"/01/{gtin}", follow_redirects=False).headers["location"] == "https://brand.example/h"
+    entry = c.get(f"/01/{gtin}?linkType=linkset").json()["linkset"][0]
+    assert entry[DEFAULT] == [{"href": "https://brand.example/h", "title": "Home"}]
+    assert entry["https://ref.gs1.org/voc/homepage"][0]["href"] == "https://brand.example/h"

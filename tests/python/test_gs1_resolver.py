@@ -168,7 +168,7 @@ def test_links_linksets_and_redirects(scene, members, deployment):  # noqa: F811
     # (without a language preference the two product pages are equally good: 300)
     assert c.get(f"/01/{gtin}/10/NOSUCHLOT?linkType=gs1:pip", follow_redirects=False).status_code == 300
     # the default link: the one flagged as default ...
-    link(c, a, gtin, linkType="gs1:defaultLink", href="https://brand.example/home", title="Home")
+    link(c, a, gtin, linkType="gs1:homepage", href="https://brand.example/home", title="Home", default=True)
     r = c.get(f"/01/{gtin}/10/AJ-7", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "https://brand.example/home"
     # ... until the batch is recalled: then its recall notice
