@@ -81,7 +81,12 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         d = data["merchant"]["deposit"]
         context |= {
             "timeline": [
-                ev | ({"step_label": step_label(ev["epcis"]["biz_step"] or ev["epcis"]["type"], t)} if "epcis" in ev else {})
+                ev
+                | (
+                    {"step_label": step_label(ev["epcis"]["biz_step"] or ev["epcis"]["type"], t)}
+                    if "epcis" in ev
+                    else {}
+                )
                 for ev in data["timeline"]
             ],
             "supply_chain": [

@@ -88,9 +88,11 @@ def _data(reason_code: str) -> dict:
                  "hash_id": "ni:///sha-256;y", "anchor": anchor}
                 for step_name, anchor in [
                     ("shipping", {"method": "merkle", "root": HASH, "leaf_index": 0, "tx_hash": HASH,
-                                  "block_number": 10, "proof_url": "/v1/epcis/proofs/cd", "page_url": "/scan/events/cd"}),
+                                  "block_number": 10, "proof_url": "/v1/epcis/proofs/cd",
+                                  "page_url": "/scan/events/cd"}),
                     ("sensor_reporting", {"method": "batch_chain", "batch_id": HASH, "index": 1, "tx_hash": HASH,
-                                          "block_number": 11, "proof_url": "/v1/epcis/proofs/ce", "page_url": "/scan/events/ce"}),
+                                          "block_number": 11, "proof_url": "/v1/epcis/proofs/ce",
+                                          "page_url": "/scan/events/ce"}),
                     ("receiving", None),
                 ]
             ],
