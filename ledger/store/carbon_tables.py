@@ -1,12 +1,13 @@
 """Tables of the carbon domain (ledger.carbon): emission-factor tables as published and anchored,
 footprints (PACT ProductFootprint documents with their inputs and anchor), PACT API clients and
-their tokens, and the CloudEvents received on `/3/events`. Re-exported by `models`."""
+their tokens, the CloudEvents received on `/3/events`, members' partners (whose `/3/events` we answer
+requests on) and the requests received from them with their answers' state."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -80,3 +81,42 @@ class CarbonEvent(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class CarbonPartner(Base):
+    """A member's PACT partner: its host's base URL (a request's CloudEvent `source` must name it) and
+    the client credentials agreed with it for its `{base}/auth/token`, the secret sealed at rest
+    (`ledger.access.sealed`) and never answered."""
+
+    __tablename__ = "carbon_partners"
+    __table_args__ = (UniqueConstraint("member", "base_url"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member: Mapped[str] = mapped_column(String(42), index=True)
+    base_url: Mapped[str] = mapped_column(String(300))
+    client_id: Mapped[str] = mapped_column(String(200))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class CarbonRequest(Base):
+    """A RequestCreatedEvent accepted from a partner, answered by the worker (`ledger.carbon.
+    pact_replies`) with a RequestFulfilledEvent or RequestRejectedEvent sent to the partner's
+    `/3/events`. `status`: pending (to send, at `retry_at` after a failure), fulfilled, rejected
+    (sent), failed (given up); `reply_id`: the answer's CloudEvent id, the same on every try."""
+
+    __tablename__ = "carbon_requests"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    member: Mapped[str] = mapped_column(String(42), index=True)
+    partner_id: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(300))
+    criteria: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    reply_id: Mapped[str] = mapped_column(String(36))
+    footprints: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(TS)
+    answered_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
