@@ -110,17 +110,24 @@ def post(dest: str, body: bytes, headers: dict[str, str], allow_private: bool, t
     """POST to a checked address of `dest` (the next one if one refuses the connection; no redirects
     followed: a redirect is not a delivery); the answer's status. Refused (the host resolves to no
     address we call), OSError or urllib3's HTTPError otherwise."""
+    return exchange(dest, body, headers, allow_private, timeout_s)[0]
+
+
+def exchange(
+    dest: str, body: bytes, headers: dict[str, str], allow_private: bool, timeout_s: float, read: int = 0
+) -> tuple[int, bytes]:
+    """`post`, keeping the first `read` bytes of the answer's body too (a token endpoint's answer)."""
     url = parse(dest)
     refused: Exception = OSError(f"{url.host}: no address answered")
     for ip in addresses(url, allow_private):
         try:
-            return _post_to(ip.split("%")[0], url, body, headers, timeout_s)
+            return _post_to(ip.split("%")[0], url, body, headers, timeout_s, read)
         except NewConnectionError as exc:
             refused = exc
     raise refused
 
 
-def _post_to(ip: str, url: Url, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+def _post_to(ip: str, url: Url, body: bytes, headers: dict[str, str], timeout_s: float, read: int) -> tuple[int, bytes]:
     timeout = Timeout(connect=timeout_s, read=timeout_s)
     name = url.host.strip("[]")
     if url.scheme == "https":
@@ -136,5 +143,6 @@ def _post_to(ip: str, url: Url, body: bytes, headers: dict[str, str], timeout_s:
             "POST", url.request_uri, body=body, headers=headers | {"Host": host}, redirect=False,
             retries=False, assert_same_host=False, preload_content=False,
         )  # fmt: skip
+        data = answer.read(read) if read else b""  # at most `read` bytes: an answer cannot flood us
         answer.release_conn()
-        return answer.status
+        return answer.status, data

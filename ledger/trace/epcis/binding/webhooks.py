@@ -61,6 +61,11 @@ def http_post(url: str, body: bytes, headers: dict[str, str], allow_private: boo
     return webhook_dest.post(url, body, headers, allow_private, TIMEOUT_S)
 
 
+def backoff(now: datetime, failures: int, base_s: float, cap_s: float = 300.0) -> datetime:
+    """When the next try after `failures` failures in a row is due: base, twice that, ... at most cap."""
+    return now + timedelta(seconds=min(base_s * 2 ** (failures - 1), cap_s))
+
+
 def due(db: Session, now: datetime) -> list[EpcisSubscription]:
     stmt = select(EpcisSubscription).where(
         EpcisSubscription.paused_at.is_(None),
@@ -125,7 +130,7 @@ def deliver_one(
     else:
         sub.failures += 1
         sub.last_error = why
-        sub.retry_at = now + timedelta(seconds=min(backoff_s * 2 ** (sub.failures - 1), 300))
+        sub.retry_at = backoff(now, sub.failures, backoff_s)
         if sub.failures >= MAX_FAILURES:
             sub.paused_at = now
             log.warning("subscription %s paused after %d failed deliveries: %s", sub.id, sub.failures, why)
