@@ -10,15 +10,14 @@ integer, at most 1000 answered at once, default 100) and `offset` page the list;
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from ledger.carbon import pact_filters
 from ledger.clock import as_utc
 from ledger.store.carbon_tables import CarbonFootprint
 
@@ -77,40 +76,6 @@ def _filters(request: Request) -> tuple[dict[str, set[str]], dict[str, datetime]
     return lists, dates, status, limit, offset
 
 
-def _geo(pcf: dict) -> set[str]:
-    keys = ("geographyRegionOrSubregion", "geographyCountry", "geographyCountrySubdivision")
-    return {str(pcf[k]).lower() for k in keys if k in pcf}
-
-
-def _matches(doc: dict, lists: dict[str, set[str]]) -> bool:
-    have = {
-        "companyId": {c.lower() for c in doc.get("companyIds", [])},
-        "classification": {c.lower() for c in doc.get("productClassifications", [])},
-        "geography": _geo(doc.get("pcf", {})),
-        "productId": {p.lower() for p in doc.get("productIds", [])},
-    }
-    return all(have[name] & wanted for name, wanted in lists.items())
-
-
-def _rows(
-    db: DbSession, lists: dict, dates: dict, status: str | None, window: tuple[int, int] | None
-) -> Iterator[CarbonFootprint]:
-    q = select(CarbonFootprint).order_by(CarbonFootprint.created_at.desc(), CarbonFootprint.id)
-    if status is not None:
-        q = q.where(func.lower(CarbonFootprint.status) == status)
-    if "productId" in lists:
-        q = q.where(CarbonFootprint.product_id.in_(sorted(lists["productId"])))
-    if "validOn" in dates:
-        q = q.where(CarbonFootprint.valid_from <= dates["validOn"], CarbonFootprint.valid_to >= dates["validOn"])
-    if "validAfter" in dates:
-        q = q.where(CarbonFootprint.valid_from > dates["validAfter"])
-    if "validBefore" in dates:
-        q = q.where(CarbonFootprint.valid_to < dates["validBefore"])
-    if window is not None:  # every criterion in SQL: the database pages
-        q = q.offset(window[0]).limit(window[1])
-    return db.execute(q.execution_options(yield_per=500)).scalars()
-
-
 @router.get("/footprints", summary="PACT ListFootprints: every footprint, filtered and paged")
 def list_footprints(request: Request, _: str = Depends(pact_client), db: DbSession = Depends(get_db)) -> JSONResponse:
     lists, dates, status, limit, offset = _filters(request)
@@ -119,9 +84,9 @@ def list_footprints(request: Request, _: str = Depends(pact_client), db: DbSessi
     window = None if in_python else (offset, limit + 1)
     if window is not None:
         seen = offset
-    for row in _rows(db, lists, dates, status, window):
+    for row in pact_filters.rows(db, lists, dates, status, window):
         doc = json.loads(row.body)
-        if in_python and not _matches(doc, in_python):
+        if in_python and not pact_filters.matches(doc, in_python):
             continue
         seen += 1
         if seen <= offset:
