@@ -3,4 +3,5 @@ transport, mass allocation), emission-factor tables as signed, anchored data, an
 ProductFootprint documents (see docs/carbon.md).
 
 May import `ledger.compliance` (the genealogy walk and step names), `ledger.trace` (identifiers,
-event hashes, Merkle trees, proofs), `ledger.chain` (anchoring) and `ledger.store` (its tables)."""
+event hashes, Merkle trees, proofs), `ledger.chain` (anchoring), `ledger.store` (its tables) and
+`ledger.access` (partners' secrets sealed at rest)."""

@@ -6,6 +6,8 @@ dies (SIGKILL, its host gone) another process takes over at its next round.
   `anchor_interval_s` (0: not run);
 - `webhooks`: delivers subscribed query results (`ledger.trace.epcis.binding.webhooks`) every
   `webhook_interval_s` (0: not run);
+- `pact-replies`: answers PACT requests partners sent (`ledger.carbon.pact_replies`) at their own
+  `/3/events`, every `webhook_interval_s` with the webhooks (0: not run);
 - `purchases-tree`: anchors the tree of delivered purchases (`.purchases_tree`) on a size or
   period trigger, looking every `zk_anchor_interval_s` (0: not run), in `ledger worker`;
 - `code-anchors`: completes or undoes code issues whose anchoring answer was lost
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import sessionmaker
 
+from ledger.carbon import pact_replies
 from ledger.chain.client import tx_timeout
 from ledger.chain.deploy import Deployment
 from ledger.clock import utcnow
@@ -48,6 +51,8 @@ class LoopSettings:
     webhook_interval_s: float = field(default_factory=lambda: env().webhook_interval_s)
     webhook_backoff_s: float = field(default_factory=lambda: env().webhook_backoff_s)
     webhook_allow_private: bool = field(default_factory=lambda: env().webhook_allow_private)
+    #: the CloudEvent `source` of our answers: the PACT API's public base
+    pact_source: str = field(default_factory=lambda: env().resolver_url.rstrip("/") + "/pact")
     anchor_max_events: int = field(default_factory=lambda: env().anchor_max_events)
     anchor_max_age_s: float = field(default_factory=lambda: env().anchor_max_age_s)
     anchor_one_by_one_max: int = field(default_factory=lambda: env().anchor_one_by_one_max)
@@ -80,6 +85,7 @@ class Loops:
         s = self.settings
         if s.webhook_interval_s > 0:
             self._thread("webhooks", self._webhooks, stop)
+            self._thread("pact-replies", self._pact_replies, stop)
         if s.anchor_interval_s > 0:
             self._thread("anchorer", self._anchorer, stop)
             self._thread("code-anchors", self._code_anchors, stop)
@@ -122,6 +128,17 @@ class Loops:
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("webhook deliveries failed; retrying", exc_info=True)
         deliverer.close()
+
+    def _pact_replies(self, stop: threading.Event, lease: Lease) -> None:
+        s = self.settings
+        replier = pact_replies.Replier(self.sessions, pact_replies.http_exchange(s.webhook_allow_private),
+                                       s.pact_source, s.webhook_backoff_s)  # fmt: skip
+        while not stop.wait(s.webhook_interval_s):
+            try:
+                if lease.leads():
+                    replier.round(utcnow())
+            except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
+                log.warning("PACT replies failed; retrying", exc_info=True)
 
     def _code_anchors(self, stop: threading.Event, lease: Lease) -> None:
         while not stop.wait(CATCH_UP_EVERY_S):

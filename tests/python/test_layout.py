@@ -32,8 +32,9 @@ MAY_IMPORT = {
     "ledger.trace": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.money": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.compliance": {"ledger.trace", "ledger.chain", "ledger.store"},
-    # footprints over the genealogy compliance reads; anchoring on chain; its own tables
-    "ledger.carbon": {"ledger.compliance", "ledger.trace", "ledger.chain", "ledger.store"},
+    # footprints over the genealogy compliance reads; anchoring on chain; its own tables; partners'
+    # secrets sealed at rest (ledger.access.sealed) for answering PACT requests
+    "ledger.carbon": {"ledger.compliance", "ledger.trace", "ledger.chain", "ledger.store", "ledger.access"},
     "ledger.privacy": {"ledger.chain", "ledger.store"},
     "ledger.devnet": {"ledger.chain", "ledger.store", "ledger.access"},
     "ledger.devices": {"ledger.trace", "ledger.chain", "ledger.store", "ledger.access"},
@@ -46,8 +47,9 @@ MAY_IMPORT = {
         "ledger.compliance",
     },
     # the loops run the flows that act on chain (cold-chain holds: ledger.flows.cold_chain_holds)
-    # and anchor the purchases tree (ledger.privacy)
+    # and anchor the purchases tree (ledger.privacy); answer PACT requests (ledger.carbon.pact_replies)
     "ledger.worker": {
+        "ledger.carbon",
         "ledger.chain",
         "ledger.store",
         "ledger.access",
