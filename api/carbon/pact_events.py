@@ -3,13 +3,16 @@
 RequestFulfilledEvent, RequestRejectedEvent, PublishedEvent (suffix `.3`). An event is checked and
 kept (once per source and id); 200 with an empty body when accepted, PACT's 400 when not.
 
-Not done here: answering a RequestCreatedEvent with a RequestFulfilled / RequestRejected event sent
-back to the requester's own endpoint (requests are kept for the merchant to act on)."""
+A RequestCreatedEvent is accepted only when its `source` is a partner the client's member
+registered (`/v1/carbon/partners`: PACT 3.0, "the host system MUST validate the value of source
+before sending the response"); it is kept as a pending request, which the worker answers at the
+partner's `/3/events` (`ledger.carbon.pact_replies`)."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import utcnow
-from ledger.store.carbon_tables import CarbonEvent
+from ledger.store.carbon_tables import CarbonClient, CarbonEvent, CarbonPartner, CarbonRequest
 
 from ..core.services import get_db
 from .pact_auth import pact_client
 from .pact_errors import PactError
+from .partners import base_of
 
 router = APIRouter(prefix="/pact/3", tags=["carbon (PACT v3)"])
 PREFIX = "org.wbcsd.pact.ProductFootprint."
@@ -116,8 +120,30 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
     event_id, source = _text(ev, "id", 200), _text(ev, "source", 300)
     _date_time("time", _text(ev, "time", 40))
     _data(kind[len(PREFIX) : -2], ev.get("data"))
+    partner = None
+    if kind == PREFIX + "RequestCreatedEvent.3":  # answered at the source: a partner of the client's member only
+        member = db.scalar(select(CarbonClient.member).where(CarbonClient.client_id == client))
+        partner = db.scalar(select(CarbonPartner).where(CarbonPartner.member == member,
+                                                        CarbonPartner.base_url == base_of(source)))  # fmt: skip
+        if partner is None:
+            raise PactError(400, "the request's source is not a partner registered with us: nothing to answer it at")
     known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
     if known is None:
+        if partner is not None:
+            db.add(
+                CarbonRequest(
+                    member=partner.member,
+                    partner_id=partner.id,
+                    event_id=event_id,
+                    source=source,
+                    criteria=json.dumps(ev["data"], ensure_ascii=False),
+                    status="pending",
+                    reply_id=str(uuid.uuid4()),
+                    footprints=0,
+                    attempts=0,
+                    received_at=utcnow(),
+                )
+            )
         db.add(
             CarbonEvent(
                 event_id=event_id,
