@@ -46,7 +46,8 @@ def case(n: int) -> None:
 def scene(deployment, chain_node, members, tmp_path_factory):
     """Two published footprints of one batch (the second supersedes the first), a PACT client."""
     tmp = tmp_path_factory.mktemp("carbon")
-    c = make_client(deployment, chain_node, tmp, anchor_one_by_one_max=0)
+    # private partners allowed: webhook.example.com, the conformance list's requester, is not looked up
+    c = make_client(deployment, chain_node, tmp, anchor_one_by_one_max=0, webhook_allow_private=True)
     h = login(c, members["merchant_a"])
     leaves, tea, dust = new_gtin(), new_gtin(), new_gtin()
     for gtin, name in ((leaves, "tea leaves"), (tea, "Wuyi rock tea"), (dust, "tea dust")):
@@ -75,6 +76,9 @@ def scene(deployment, chain_node, members, tmp_path_factory):
     second = c.post(f"/v1/carbon/batches/{tea}/P1/footprint", json=body, headers=h)
     assert second.status_code == 201, second.text
     cred = c.post("/v1/carbon/clients", headers=h).json()
+    # the conformance list's requester, a partner of the merchant: its requests are accepted (and answered)
+    partner = {"base_url": "https://webhook.example.com", "client_id": "test_client_id", "client_secret": "x"}
+    assert c.post("/v1/carbon/partners", json=partner, headers=h).status_code == 201
     s = TestClient(c.app, base_url="https://testserver")
     basic = base64.b64encode(f"{cred['client_id']}:{cred['client_secret']}".encode()).decode()
     yield {
@@ -401,6 +405,15 @@ def test_pact_events(scene):
     assert r.status_code == 400
     for body in (b"{not json", b"[" * 5000 + b"]" * 5000):  # nested thousands deep: a 400, not a 500
         assert s.post("/pact/3/events", content=body, headers=h | CE).status_code == 400
+    # a request whose source is no partner of the merchant: nothing to answer it at, refused
+    ev = base | {
+        "source": "https://stranger.example.com",
+        "id": "ev-stranger",
+        "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+        "data": {"productId": ["urn:gtin:1"]},
+    }
+    r = s.post("/pact/3/events", content=json.dumps(ev), headers=h | CE)
+    assert r.status_code == 400 and r.json()["code"] == "BadRequest", r.text
 
 
 def test_pact_events_are_validated(scene):
