@@ -189,7 +189,7 @@ class Services:
                 webhook_interval_s=s.webhook_interval_s,
                 webhook_backoff_s=s.webhook_backoff_s,
                 webhook_allow_private=s.webhook_allow_private,
-                pact_source=s.resolver_url.rstrip("/") + "/pact",
+                resolver_url=s.resolver_url,
             )
             self.loops = Loops(
                 loops, self.sessions, self.locks, self.chain.deployment, self.anchorer, self.chain.roles_of

@@ -51,8 +51,8 @@ class LoopSettings:
     webhook_interval_s: float = field(default_factory=lambda: env().webhook_interval_s)
     webhook_backoff_s: float = field(default_factory=lambda: env().webhook_backoff_s)
     webhook_allow_private: bool = field(default_factory=lambda: env().webhook_allow_private)
-    #: the CloudEvent `source` of our answers: the PACT API's public base
-    pact_source: str = field(default_factory=lambda: env().resolver_url.rstrip("/") + "/pact")
+    #: the public base; the CloudEvent `source` of our PACT answers is its `/pact`
+    resolver_url: str = field(default_factory=lambda: env().resolver_url)
     anchor_max_events: int = field(default_factory=lambda: env().anchor_max_events)
     anchor_max_age_s: float = field(default_factory=lambda: env().anchor_max_age_s)
     anchor_one_by_one_max: int = field(default_factory=lambda: env().anchor_one_by_one_max)
@@ -132,7 +132,7 @@ class Loops:
     def _pact_replies(self, stop: threading.Event, lease: Lease) -> None:
         s = self.settings
         replier = pact_replies.Replier(self.sessions, pact_replies.http_exchange(s.webhook_allow_private),
-                                       s.pact_source, s.webhook_backoff_s)  # fmt: skip
+                                       s.resolver_url.rstrip("/") + "/pact", s.webhook_backoff_s)  # fmt: skip
         while not stop.wait(s.webhook_interval_s):
             try:
                 if lease.leads():
