@@ -17,7 +17,7 @@ const verdict = async (page) => {
 };
 const only = (p, ev) => p.waitForFunction((e) => {  // the search answered: every row is that event
   const rows = [...document.querySelectorAll('#records tbody tr')];
-  return rows.length > 0 && rows.every((tr) => tr.cells[3]?.textContent === e);
+  return rows.length > 0 && rows.every((tr) => tr.cells[3]?.querySelector('[data-event]')?.dataset.event === e);
 }, ev, { timeout: 60000 });
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
@@ -38,7 +38,7 @@ try {
   await only(page, 'BatchRegistered');
   report.records = await page.textContent('#records tbody');
   report.records_status = await page.textContent('#explorer-status');
-  report.records_events = await page.evaluate(() => [...document.querySelectorAll('#records tbody tr')].map((tr) => tr.cells[3].textContent));
+  report.records_events = await page.evaluate(() => [...document.querySelectorAll('#records tbody tr')].map((tr) => `${tr.cells[3].textContent} = ${tr.cells[3].querySelector('[data-event]')?.dataset.event}`));
   // deposits decoded: the merchant by its member name, amounts in yuan (the ABI counts fen)
   await page.selectOption('#explorer-kind', 'deposits');
   await page.selectOption('#explorer-event', 'Deposited');
@@ -57,7 +57,7 @@ try {
   await page.fill('#explorer-subject', gtin);
   await page.click('#explorer-form button');
   await only(page, 'BatchRegistered');
-  const row = page.locator('#records tbody tr', { hasText: 'BatchRegistered' }).first();
+  const row = page.locator('#records tbody tr', { has: page.locator('[data-event="BatchRegistered"]') }).first();
   const txLink = await row.locator('td:nth-child(2) a').getAttribute('href');
   await page.goto(new URL(txLink, base).href);  // a link of its own: the transaction's page
   await page.waitForSelector('#chain-detail dl');

@@ -265,8 +265,10 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     actor = members["merchant_a"].address
     args = (gtin, uri, forged, str(epcis_file), actor)
     report = journey("auditor_journey.mjs", url, keystore_of(members["auditor"], tmp_path), PASSWORD, *args)
-    assert "BatchRegistered" in report["records"] and "Provenance" in report["records"], report["records"]
-    assert set(report["records_events"]) == {"BatchRegistered"}, report["records_events"]  # the event picked
+    assert "Batch registered" in report["records"] and "Provenance" in report["records"], report["records"]
+    assert "batchId" not in report["records"]  # each argument named in the page's language (`batch`), not as the ABI
+    # the event picked, named in the page's language with the ABI's name beside it
+    assert set(report["records_events"]) == {"Batch registered = BatchRegistered"}, report["records_events"]
     assert report["event_choices"] == [
         "Provenance: BatchRecalled BatchRegistered CodeKeyRevoked ProductRegistered RecorderSet"
     ], report["event_choices"]
@@ -275,8 +277,9 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     assert f"merchantmerchant {b[:6]}…{b[-4:]}" in report["deposit_args"], report["deposit_args"]
     assert "amountCN¥12.34 (1234 fen)" in report["deposit_args"], report["deposit_args"]
     window = dep.contract("OrderSettlement").functions.returnWindow().call()  # in days and hours, its seconds kept
-    assert re.fullmatch(rf"returnWindow\d+ (d|h)( \d+ h)? \({window} s\)", report["window_args"]), report["window_args"]
-    assert "success" in report["tx_detail"] and "Provenance.BatchRegistered" in report["tx_detail"]
+    said = report["window_args"]
+    assert re.fullmatch(rf"return window\d+ (d|h)( \d+ h)? \({window} s\)", said), said
+    assert "success" in report["tx_detail"] and "Batch registered · BatchRegistered · Provenance" in report["tx_detail"]
     assert report["block_detail"].startswith("Block")
     assert report["code_verdict"].startswith("All checks passed.") and "ok signature" in report["code_verdict"]
     assert report["forged_verdict"].startswith("Some checks failed.") and "FAIL signature" in report["forged_verdict"]
@@ -533,3 +536,19 @@ def test_secp256k1_runs_in_c_not_in_python():
     from eth_keys import keys
 
     assert type(keys.backend).__name__ == "CoinCurveECCBackend", "pip install coincurve (requirements.txt)"
+
+
+def test_every_contract_event_and_argument_has_its_words_in_both_languages():
+    """The explorer names records and their arguments in the reader's language (the Chinese page
+    named them as the ABIs do, in English; phone trial): a new event or argument needs its words."""
+    from ledger.chain.compiler import load_artifacts
+    from ledger.i18n import catalog
+
+    abis = [a["abi"] for name, a in load_artifacts().items() if not name.startswith("Naive")]
+    events = {e["name"] for abi in abis for e in abi if e.get("type") == "event"}
+    args = {i["name"] for abi in abis for e in abi if e.get("type") == "event" for i in e["inputs"]}
+    assert len(events) > 60 and len(args) > 90
+    for lang in ("zh", "en"):
+        t = catalog("console", lang)
+        assert not [e for e in sorted(events) if f"event:{e}" not in t], lang
+        assert not [a for a in sorted(args) if f"arg:{a}" not in t], lang

@@ -4,7 +4,7 @@
 // the audit log with filters.
 import { $, LANG, T, api, attention, button, duration, fill, rows, say, short, when, yuan } from './common.js';
 import { bars } from './charts.js';
-import { argsView, loadExplorerWords } from './explorer_view.js';
+import { argsView, eventCell, eventName, loadExplorerWords } from './explorer_view.js';
 import { wireReports } from './lists.js';
 import { signOffCell } from './signoff.js';
 
@@ -23,7 +23,7 @@ let older = null;
 let shownRecords = [];  // drawn again once the explorer's words (members, ABIs) arrive
 function showRecords() {
   rows('records', shownRecords, (r) => [
-    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, r.event,
+    link(String(r.block), { block: r.block }), link(short(r.tx), { tx: r.tx }), r.contract, eventCell(r.event),
     argsView(r.contract, r.event, r.args),
   ]);
 }
@@ -64,7 +64,7 @@ function detail(title, pairs, records) {
     const ul = document.createElement('ul');
     for (const r of records) {
       const li = document.createElement('li');
-      li.append(`${r.contract}.${r.event} `, argsView(r.contract, r.event, r.args));
+      li.append(`${eventName(r.event)} · ${r.contract} `, argsView(r.contract, r.event, r.args));
       ul.append(li);
     }
     box.append(ul);

@@ -36,7 +36,8 @@ function fillEvents() {
     const g = document.createElement('optgroup'); g.label = c;
     for (const name of Object.keys(abis[c]).sort()) {
       if (only && !only.has(name)) continue;
-      const o = document.createElement('option'); o.value = name; o.textContent = name; g.append(o);
+      const o = document.createElement('option'); o.value = name; o.textContent = T[`event:${name}`] || name;
+      o.title = name; g.append(o);
     }
     return g;
   }).filter((g) => g.children.length);
@@ -59,11 +60,25 @@ function shown(contract, event, name, value) {
   return Array.isArray(value) ? `[${value.map((x) => shown(contract, event, '', x)).join(', ')}]` : v;
 }
 
+// an event and an argument as the reader's language names them (the ABI's own name beside an event's,
+// on hover for an argument's: the Chinese page named both in English; phone trial)
+export function eventName(event) {
+  const said = T[`event:${event}`];
+  return said && said !== event ? `${said} · ${event}` : event;
+}
+
+// a record's event in a table cell: its name in the reader's language, the ABI's on hover
+export function eventCell(event) {
+  const span = document.createElement('span');
+  span.textContent = T[`event:${event}`] || event; span.title = event; span.dataset.event = event;
+  return span;
+}
+
 // a record's arguments, one "name: value" line each, with the full value on hover
 export function argsView(contract, event, args) {
   const dl = document.createElement('dl'); dl.className = 'args';
   for (const [k, v] of Object.entries(args || {})) {
-    const dt = document.createElement('dt'); dt.textContent = k;
+    const dt = document.createElement('dt'); dt.textContent = T[`arg:${k}`] || k; dt.title = k;
     const dd = document.createElement('dd'); dd.textContent = shown(contract, event, k, v);
     dd.title = typeof v === 'string' ? v : JSON.stringify(v);
     dl.append(dt, dd);
