@@ -69,7 +69,8 @@ def render(page: str, lang: str) -> str:
         lang=lang,
         other="en" if lang == "zh" else "zh",
         nav=list(PAGES.items()),
-        strings=t,
+        # the scan page's names of CBV's business steps too (a merchant's uploaded events, by step)
+        strings=t | {k: v for k, v in catalog("scan", lang).items() if k.startswith("step:")},
         kinds=KINDS,
         proposal_types=PROPOSAL_TYPES,
         member_roles=MEMBER_ROLES,

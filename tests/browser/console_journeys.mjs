@@ -155,6 +155,7 @@ try {
   await page.click('#epcis-form button');
   await page.waitForFunction(() => !document.querySelector('#epcis-result .error') && document.querySelector('#epcis-result p'));
   report.epcis_stored = await page.textContent('#epcis-result');
+  report.epcis_check = await page.getAttribute('#epcis-events a', 'href');
   // a code scanned, then the merchant's scan statistics (the page loads them when it opens)
   const uri = report.csv.split('\n')[1].split(',')[1];
   await page.request.get(uri.replace(/^https?:\/\/[^/]+/, base), { headers: { Accept: 'application/json' } });

@@ -167,7 +167,11 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
     assert "$.epcisBody.eventList[0].eventTime" in report["epcis_refused"]
     assert "Events stored: 1" in report["epcis_stored"]
-    assert "ni:///sha-256;" in report["epcis_stored"] and "waiting to be anchored" in report["epcis_stored"]
+    # each event by its step, new or not, its anchoring, and a link to its proof checked on chain
+    assert "stored now" in report["epcis_stored"] and "waiting to be anchored" in report["epcis_stored"]
+    stored = report["epcis_stored"]
+    assert "shipped Nov 24, 2026, 8:00 AM (Beijing)" in stored and "check on chain" in stored, stored
+    assert re.fullmatch(r"/scan/events/[0-9a-f]{64}\?lang=en", report["epcis_check"]), report["epcis_check"]
     assert report["zh_heading"] == "商家" and report["phone_overflow"] is False
     assert "console-o1" in report["orders_row"] and "12.34" in report["orders_row"], report["orders_row"]
     assert "#1" in report["cases_row"] and "5.00" in report["cases_row"] and "open" in report["cases_row"]

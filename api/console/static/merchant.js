@@ -161,10 +161,17 @@ async function anchoringOf(events) {
   const proofs = await Promise.all(shown.map((ev) => api(`/v1/epcis/proofs/${ev.hashId.split(';')[1].slice(0, 64)}`)
     .catch(() => ({ status: '?' }))));
   const ul = document.createElement('ul'); ul.id = 'epcis-events';
-  shown.forEach((ev, i) => {
-    const li = document.createElement('li');
-    const code = document.createElement('code'); code.textContent = ev.hashId;
-    li.append(code, ` ${proofs[i].status === 'anchored' ? `${T.anchored_in} ${proofs[i].tx}` : T.pending_anchor}`);
+  shown.forEach((ev, i) => {  // what each event says, when, whether it is new, where it is on chain
+    const li = document.createElement('li'); li.dataset.status = ev.status;
+    const step = String(ev.bizStep || '').replace(/^.*(BizStep-|bizstep:)/, '');
+    const what = document.createElement('strong'); what.textContent = T[`step:${step}`] || step || ev.type;
+    const code = document.createElement('code'); code.textContent = short(ev.hashId.split(';')[1].slice(0, 64));
+    code.title = ev.hashId;
+    const check = document.createElement('a'); check.textContent = T.check_on_chain;
+    check.href = `/scan/events/${ev.hashId.split(';')[1].slice(0, 64)}?lang=${document.documentElement.lang.startsWith('zh') ? 'zh' : 'en'}`;
+    const where = proofs[i].status === 'anchored' ? `${T.anchored_in} ${short(proofs[i].tx)}` : T.pending_anchor;
+    li.append(what, ` ${when(ev.eventTime)} · ${ev.status === 'duplicate' ? T.epcis_was_stored : T.epcis_new} · ${where} · `,
+      code, ' ', check);
     ul.append(li);
   });
   return ul;

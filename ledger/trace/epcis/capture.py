@@ -62,7 +62,7 @@ class Prepared:
 @dataclass
 class CaptureResult:
     capture_id: str
-    events: list[dict]  # [{"hashId", "status": stored|duplicate, "type", "eventTime"}] in document order
+    events: list[dict]  # [{"hashId", "status": stored|duplicate, "type", "bizStep", "eventTime"}] in document order
 
     @property
     def stored(self) -> int:
@@ -270,6 +270,7 @@ def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], No
                 "hashId": p.hash_id,
                 "status": "stored" if p.hash_id in ids else "duplicate",
                 "type": p.event_type,
+                "bizStep": p.event.get("bizStep"),
                 "eventTime": p.event["eventTime"],
             }
             for p in staged.prepared
