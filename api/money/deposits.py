@@ -23,7 +23,7 @@ from ..access.auth import READ_ALL, Member, authenticate, require
 from ..access.deps import deployment_of, sender_of
 from ..core.errors import not_found
 from ..core.fields import Address, Fen, tx_of
-from ..core.services import get_db
+from ..core.services import get_db, services
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -52,7 +52,10 @@ class DepositOut(BaseModel):
 
 @router.post("/deposits", response_model=DepositOut, summary="Lock more guarantee deposit (merchants)")
 def add_deposit(body: AmountIn, request: Request, member: Member = Depends(require(Role.MERCHANT))) -> dict:
-    receipt = vault.deposit(deployment_of(request), sender_of(request, member), body.amount_fen)
+    # its exact approval and the deposit taken as one turn per merchant: two deposits at once each
+    # approved its own amount, the second approval replaced the first, and one deposit failed
+    with services(request).locks.exclusive(f"deposit-{member.address.lower()}"):
+        receipt = vault.deposit(deployment_of(request), sender_of(request, member), body.amount_fen)
     request.state.audit_detail = f"deposit {body.amount_fen} fen"
     return _account_after(request, member, receipt)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -365,3 +366,19 @@ def test_a_record_two_requests_insert_at_once_is_a_409_not_a_500():
     status, body, _ = error_answer(duplicate)
     assert status == 409 and body["error"] == "conflict"
     assert error_answer(not_null) is None
+
+
+def test_deposits_sent_at_once_by_one_merchant_all_land(api, deployment, members):
+    """Each deposit approves exactly its own amount: sent together, the second approval replaced the
+    first and one deposit failed on its allowance; they now take turns per merchant."""
+    c, heads = api
+    dep, _ = deployment
+    vault = dep.contract("GuaranteeVault")
+    before = vault.functions.accountOf(members["merchant_b"].address).call()[0]
+    amounts = [10_001, 20_002, 30_003, 40_004]
+    with ThreadPoolExecutor(len(amounts)) as pool:
+        answers = list(pool.map(
+            lambda fen: c.post("/v1/deposits", json={"amount_fen": fen}, headers=heads["merchant_b"]), amounts
+        ))  # fmt: skip
+    assert [r.status_code for r in answers] == [200] * len(amounts), [r.text for r in answers]
+    assert vault.functions.accountOf(members["merchant_b"].address).call()[0] == before + sum(amounts)
