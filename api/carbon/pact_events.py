@@ -3,10 +3,11 @@
 RequestFulfilledEvent, RequestRejectedEvent, PublishedEvent (suffix `.3`). An event is checked and
 kept (once per source and id); 200 with an empty body when accepted, PACT's 400 when not.
 
-A RequestCreatedEvent is accepted only when its `source` is a partner the client's member
-registered (`/v1/carbon/partners`: PACT 3.0, "the host system MUST validate the value of source
-before sending the response"); it is kept as a pending request, which the worker answers at the
-partner's `/3/events` (`ledger.carbon.pact_replies`)."""
+A RequestCreatedEvent whose `source` is a partner the client's member registered
+(`/v1/carbon/partners`) is kept as a pending request, which the worker answers at the partner's
+`/3/events` (`ledger.carbon.pact_replies`); from any other source it is accepted and kept, never
+answered (PACT 3.0: "the host system MUST validate the value of source before sending the
+response": we call no URL a client names, only partners' with their credentials)."""
 
 from __future__ import annotations
 
@@ -125,8 +126,10 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
         member = db.scalar(select(CarbonClient.member).where(CarbonClient.client_id == client))
         partner = db.scalar(select(CarbonPartner).where(CarbonPartner.member == member,
                                                         CarbonPartner.base_url == base_of(source)))  # fmt: skip
-        if partner is None:
-            raise PactError(400, "the request's source is not a partner registered with us: nothing to answer it at")
+        # a source none of the member's partners has is accepted and kept, but never called: we hold no
+        # credentials for it, and answering any URL a client names would let it make us call anywhere
+        # (PACT 3.0: "validate the value of source before sending the response"); registering it as a
+        # partner (`/v1/carbon/partners`) answers its next request
     known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
     if known is None:
         if partner is not None:
