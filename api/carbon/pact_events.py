@@ -34,6 +34,7 @@ TYPES = ("RequestCreatedEvent", "RequestFulfilledEvent", "RequestRejectedEvent",
 LISTS = ("productId", "companyId", "geography", "classification")
 DATES = ("validOn", "validAfter", "validBefore")
 FILTERS = (*LISTS, *DATES, "status")
+MAX_VALUES, MAX_VALUE_CHARS = 100, 1000  # a criterion's values, as ListFootprints takes them; each value's length
 # RFC 3339 date-time (CloudEvents `time`; PACT's `format: date-time`): a full date, a time and an offset
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -56,6 +57,8 @@ def _criteria(data: dict) -> None:
             isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
         ):
             raise PactError(400, f"{name} is a non-empty list of strings")
+        if name in data and (len(value) > MAX_VALUES or any(len(v) > MAX_VALUE_CHARS for v in value)):
+            raise PactError(400, f"{name}: at most {MAX_VALUES} values of at most {MAX_VALUE_CHARS} characters each")
     for name in DATES:
         if name in data:
             _date_time(name, data[name])

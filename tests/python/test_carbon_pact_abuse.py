@@ -1,0 +1,24 @@
+"""What a PACT client may not make us do with RequestCreatedEvents: criteria past ListFootprints'
+bounds (a list the database cannot take kept the request pending and retried every round, for
+ever), requests piled up without end at one partner (each an outbound token fetch and answer),
+and one request answered twice because its source was written two ways."""
+
+from __future__ import annotations
+
+from .test_carbon_pact_replies import _register, _request, _state, _wait, partner, world
+
+__all__ = ["world"]
+
+
+def test_criteria_lists_and_values_are_bounded_as_list_footprints_bounds_them(world):
+    with partner() as p:
+        _register(world, p)
+        many = [f"urn:pact:x:{i}" for i in range(101)]
+        r = _request(world, p.url, "abuse-1", {"productId": many})
+        assert r.status_code == 400 and r.json()["code"] == "BadRequest" and "100" in r.json()["message"], r.text
+        r = _request(world, p.url, "abuse-2", {"geography": ["CN"] * 5 + ["x" * 1001]})
+        assert r.status_code == 400 and r.json()["code"] == "BadRequest", r.text
+        assert _state(world, "abuse-1") is None and _state(world, "abuse-2") is None
+        # within the bounds: kept and answered
+        assert _request(world, p.url, "abuse-3", {"productId": many[:100]}).status_code == 200
+        _wait(lambda: (s := _state(world, "abuse-3")) and s["status"] == "rejected")
