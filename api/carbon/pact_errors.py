@@ -12,6 +12,7 @@ CODES = {
     401: "TokenExpired",
     403: "AccessDenied",
     404: "NotFound",
+    429: "TooManyRequests",
     500: "InternalError",
     501: "NotImplemented",
 }

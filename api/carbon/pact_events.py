@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import utcnow
@@ -34,6 +34,7 @@ TYPES = ("RequestCreatedEvent", "RequestFulfilledEvent", "RequestRejectedEvent",
 LISTS = ("productId", "companyId", "geography", "classification")
 DATES = ("validOn", "validAfter", "validBefore")
 FILTERS = (*LISTS, *DATES, "status")
+MAX_PENDING = 100  # requests of one partner waiting for their answer; more are refused until some are sent
 MAX_VALUES, MAX_VALUE_CHARS = 100, 1000  # a criterion's values, as ListFootprints takes them; each value's length
 # RFC 3339 date-time (CloudEvents `time`; PACT's `format: date-time`): a full date, a time and an offset
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
@@ -136,6 +137,11 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
     known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
     if known is None:
         if partner is not None:
+            mine = CarbonRequest.partner_id == partner.id
+            waiting = select(func.count()).where(mine, CarbonRequest.status == "pending")
+            if db.scalar(waiting) >= MAX_PENDING:
+                raise PactError(429, f"{MAX_PENDING} requests of this source wait for their answers already; send this "
+                                "one again later", code="TooManyRequests", headers={"Retry-After": "60"})  # fmt: skip
             db.add(
                 CarbonRequest(
                     member=partner.member,

@@ -22,3 +22,17 @@ def test_criteria_lists_and_values_are_bounded_as_list_footprints_bounds_them(wo
         # within the bounds: kept and answered
         assert _request(world, p.url, "abuse-3", {"productId": many[:100]}).status_code == 200
         _wait(lambda: (s := _state(world, "abuse-3")) and s["status"] == "rejected")
+
+
+def test_requests_waiting_at_one_partner_are_bounded(world):
+    with partner(started=False) as p:  # down: its requests wait
+        _register(world, p)
+        for i in range(100):
+            r = _request(world, p.url, f"pile-{i}", {"productId": ["urn:pact:null"]})
+            assert r.status_code == 200, (i, r.text)
+        r = _request(world, p.url, "pile-100", {"productId": ["urn:pact:null"]})
+        assert r.status_code == 429 and r.json()["code"] == "TooManyRequests", r.text
+        assert "Retry-After" in r.headers
+        assert _state(world, "pile-100") is None
+        # a repeat of a kept request is still accepted (nothing new kept)
+        assert _request(world, p.url, "pile-7", {"productId": ["urn:pact:null"]}).status_code == 200
