@@ -134,6 +134,8 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
         # credentials for it, and answering any URL a client names would let it make us call anywhere
         # (PACT 3.0: "validate the value of source before sending the response"); registering it as a
         # partner (`/v1/carbon/partners`) answers its next request
+        if partner is not None:
+            source = partner.base_url  # one request, however its source is written ("https://p", "https://p/")
     known = db.scalar(select(CarbonEvent.id).where(CarbonEvent.source == source, CarbonEvent.event_id == event_id))
     if known is None:
         if partner is not None:

@@ -5,6 +5,8 @@ and one request answered twice because its source was written two ways."""
 
 from __future__ import annotations
 
+import time
+
 from .test_carbon_pact_replies import _register, _request, _state, _wait, partner, world
 
 __all__ = ["world"]
@@ -36,3 +38,15 @@ def test_requests_waiting_at_one_partner_are_bounded(world):
         assert _state(world, "pile-100") is None
         # a repeat of a kept request is still accepted (nothing new kept)
         assert _request(world, p.url, "pile-7", {"productId": ["urn:pact:null"]}).status_code == 200
+
+
+def test_one_request_is_kept_once_whichever_way_its_source_is_written(world):
+    with partner() as p:
+        _register(world, p)
+        assert _request(world, p.url, "twice-1", {"productId": ["urn:pact:null"]}).status_code == 200
+        assert _request(world, p.url + "/", "twice-1", {"productId": ["urn:pact:null"]}).status_code == 200
+        _wait(lambda: (s := _state(world, "twice-1")) and s["status"] == "rejected")
+        time.sleep(0.5)  # ten rounds of the loop
+        listed = world["c"].get("/v1/carbon/requests", headers=world["h"]).json()
+        rows = [r for r in listed if r["eventId"] == "twice-1"]
+        assert len(rows) == 1 and len(p.events) == 1, (rows, p.events)
