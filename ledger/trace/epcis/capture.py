@@ -86,17 +86,15 @@ def item_parts(uri: str) -> tuple[str | None, str | None, str | None]:
 
 def named_identifiers(event: dict) -> list[str]:
     """Every identifier the event names, canonical where it is a GS1 key, in field order."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # in field order, each once (a list's `in` made 10,000 items 50 million compares)
     for name, quantities in _EPC_FIELDS:
         value = event.get(name)
         values = value if isinstance(value, list) else [value] if value is not None else []
         for v in values:
             v = v.get("epcClass") if quantities and isinstance(v, dict) else v
             if isinstance(v, str):
-                c = canonical(v) or v
-                if c not in out:
-                    out.append(c)
-    return out
+                out.setdefault(canonical(v) or v)
+    return list(out)
 
 
 def prepare(doc: dict, events: list[dict], xml: bool = False) -> list[Prepared]:

@@ -65,9 +65,9 @@ def _unauthorised(prov: Any, event: dict, recorder: str | None) -> str | None:
     product's merchant decides on chain (`Provenance.mayRecord`, as of now)."""
     if not recorder:
         return None
-    for uri in named_identifiers(event):
-        gtin = item_parts(uri)[0]
-        registered = gtin and prov.functions.productOwner(int(gtin)).call() != ZERO
+    gtins = dict.fromkeys(g for g in (item_parts(uri)[0] for uri in named_identifiers(event)) if g)
+    for gtin in gtins:  # each product once: an event names thousands of items of a few products
+        registered = prov.functions.productOwner(int(gtin)).call() != ZERO
         if registered and not prov.functions.mayRecord(int(gtin), recorder).call():
             return gtin
     return None
