@@ -1,11 +1,17 @@
 """What a PACT client may not make us do with RequestCreatedEvents: criteria past ListFootprints'
 bounds (a list the database cannot take kept the request pending and retried every round, for
 ever), requests piled up without end at one partner (each an outbound token fetch and answer),
-and one request answered twice because its source was written two ways."""
+one request answered twice because its source was written two ways, and a partner answering a byte
+at a time holding every other member's answers."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
+
+from ledger.trace.epcis.binding import webhooks
 
 from .test_carbon_pact_replies import _register, _request, _state, _wait, partner, world
 
@@ -50,3 +56,49 @@ def test_one_request_is_kept_once_whichever_way_its_source_is_written(world):
         listed = world["c"].get("/v1/carbon/requests", headers=world["h"]).json()
         rows = [r for r in listed if r["eventId"] == "twice-1"]
         assert len(rows) == 1 and len(p.events) == 1, (rows, p.events)
+
+
+class Trickler:
+    """A partner that answers a byte at a time, each just within the timeout, for ever."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        with contextlib.suppress(OSError), conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self.stop.wait(0.5):
+                conn.sendall(b"a")
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+def test_a_partner_answering_a_byte_at_a_time_does_not_hold_the_others(world, monkeypatch):
+    monkeypatch.setattr(webhooks, "TIMEOUT_S", 1.0)  # a byte every half second is within it
+    slow = Trickler()
+    try:
+        with partner() as p:
+            _register(world, slow)
+            _register(world, p)
+            assert _request(world, slow.url, "slow-1", {"productId": ["urn:pact:null"]}).status_code == 200
+            time.sleep(0.3)  # the slow one's try has begun
+            assert _request(world, p.url, "fast-1", {"productId": ["urn:pact:null"]}).status_code == 200
+            _wait(lambda: (s := _state(world, "fast-1")) and s["status"] == "rejected", 20)
+            state = _wait(lambda: (s := _state(world, "slow-1")) and s["attempts"] >= 1 and s, 20)
+            assert state["status"] == "pending" and state["lastError"]
+    finally:
+        slow.close()

@@ -13,14 +13,17 @@ at registration and to a private one later is not called)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import ipaddress
 import socket
+import threading
 from typing import Any
 
 import certifi
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import LocationParseError, NewConnectionError
-from urllib3.util import Timeout, Url, parse_url
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import LocationParseError, NewConnectionError, ProtocolError
+from urllib3.util import Url, parse_url
 
 from ledger.errors import InvalidInput
 
@@ -34,6 +37,7 @@ EMBEDDING = [ipaddress.ip_network(n) for n in (
     "2002::/16",  # 6to4
     "2001::/32",  # Teredo
 )]  # fmt: skip
+DEADLINES = 3  # an exchange is over within this many timeouts (connect, send, the answer's head and body)
 FAILED = "no 2xx answer from the destination"  # one text for every failure: it reveals no port's state
 # one text whether the host does not resolve or resolves to an address we do not call, naming no
 # address: the API is no oracle of the DNS it sees (an attacker's name may alias an internal one)
@@ -128,21 +132,35 @@ def exchange(
 
 
 def _post_to(ip: str, url: Url, body: bytes, headers: dict[str, str], timeout_s: float, read: int) -> tuple[int, bytes]:
-    timeout = Timeout(connect=timeout_s, read=timeout_s)
+    """One exchange with `ip`, over within DEADLINES times `timeout_s` whatever the other side does: the
+    timeout bounds each wait for a byte, so an answer trickled a byte at a time held the loop (every
+    member's deliveries) for hours; at the deadline the socket is shut and the try fails."""
     name = url.host.strip("[]")
     if url.scheme == "https":
-        pool: HTTPConnectionPool = HTTPSConnectionPool(
-            ip, port_of(url), timeout=timeout, retries=False, server_hostname=name, assert_hostname=name,
+        conn: HTTPConnection = HTTPSConnection(
+            ip, port_of(url), timeout=timeout_s, server_hostname=name, assert_hostname=name,
             cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
         )  # fmt: skip
     else:
-        pool = HTTPConnectionPool(ip, port_of(url), timeout=timeout, retries=False)
+        conn = HTTPConnection(ip, port_of(url), timeout=timeout_s)
     host = url.host if url.port is None else f"{url.host}:{url.port}"
-    with pool:
-        answer = pool.urlopen(
-            "POST", url.request_uri, body=body, headers=headers | {"Host": host}, redirect=False,
-            retries=False, assert_same_host=False, preload_content=False,
-        )  # fmt: skip
+    cut = threading.Timer(DEADLINES * timeout_s, _cut, (conn,))
+    cut.daemon = True
+    cut.start()
+    try:  # no redirect is followed: a connection answers once, and its Location is not read
+        conn.request("POST", url.request_uri, body=body, headers=headers | {"Host": host}, preload_content=False)
+        answer = conn.getresponse()
         data = answer.read(read) if read else b""  # at most `read` bytes: an answer cannot flood us
-        answer.release_conn()
         return answer.status, data
+    except http.client.HTTPException as exc:  # a malformed or cut answer, as urllib3's pool reports it
+        raise ProtocolError(type(exc).__name__) from None
+    finally:
+        cut.cancel()
+        conn.close()
+
+
+def _cut(conn: HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
