@@ -97,7 +97,9 @@ def due(db: Session, now: datetime, limit: int = BATCH) -> list[int]:
     q = select(CarbonRequest.id).where(
         CarbonRequest.status == "pending", or_(CarbonRequest.retry_at.is_(None), CarbonRequest.retry_at <= now)
     )
-    return list(db.scalars(q.order_by(CarbonRequest.received_at, CarbonRequest.id).limit(limit)))
+    # the least tried first: retries of a partner that is down must not keep new requests waiting
+    order = (CarbonRequest.attempts, CarbonRequest.received_at, CarbonRequest.id)
+    return list(db.scalars(q.order_by(*order).limit(limit)))
 
 
 def answer_one(

@@ -102,3 +102,16 @@ def test_a_partner_answering_a_byte_at_a_time_does_not_hold_the_others(world, mo
             assert state["status"] == "pending" and state["lastError"]
     finally:
         slow.close()
+
+
+def test_a_partner_down_with_many_requests_does_not_starve_a_new_one(world):
+    """Requests were tried oldest first, 50 a round: a hundred waiting at a partner that is down,
+    coming due again one after another, kept a new request of another partner untried."""
+    with partner(started=False) as down, partner() as p:
+        _register(world, down)
+        _register(world, p)
+        for i in range(100):
+            assert _request(world, down.url, f"starve-{i}", {"productId": ["urn:pact:null"]}).status_code == 200
+        time.sleep(1)  # their tries under way, backing off
+        assert _request(world, p.url, "starve-new", {"productId": ["urn:pact:null"]}).status_code == 200
+        _wait(lambda: (s := _state(world, "starve-new")) and s["status"] == "rejected", 10)
