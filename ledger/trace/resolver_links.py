@@ -229,9 +229,14 @@ def descriptions(name: str, lot: str | None, serial: str | None) -> list[str]:
 def forwarded(href: str, pairs: list[tuple[str, str]]) -> str:
     """`href` with the request's key=value pairs passed on (GS1: by default, all of them), each once:
     a pair the target already holds (an item's verification link holds its k and s) is not added again."""
-    held = set(parse_qsl(urlsplit(href).query, keep_blank_values=True))
+    parts = urlsplit(href)
+    held = set(parse_qsl(parts.query, keep_blank_values=True))
     more = urlencode([p for p in pairs if p not in held])
-    return href + ("&" if "?" in href else "?") + more if more else href
+    if not more:
+        return href
+    head, hash_, fragment = href.partition("#")  # into the query, before a fragment (never sent to the server)
+    joint = "" if head.endswith(("?", "&")) else "&" if "?" in head else "?"
+    return head + joint + more + hash_ + fragment
 
 
 def link_header(links: list[Link]) -> str:
