@@ -18,6 +18,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import utcnow
@@ -168,5 +169,8 @@ async def receive(request: Request, client: str = Depends(pact_client), db: DbSe
                 received_at=utcnow(),
             )
         )
-        db.commit()
+        try:
+            db.commit()
+        except IntegrityError:  # the same event, sent twice at once, kept by the other: accepted once
+            db.rollback()
     return Response(status_code=200)

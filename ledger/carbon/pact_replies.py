@@ -93,13 +93,18 @@ def token(send: Exchange, partner: CarbonPartner) -> str:
     return value
 
 
-def due(db: Session, now: datetime, limit: int = BATCH) -> list[int]:
-    q = select(CarbonRequest.id).where(
+#: due requests a round looks over (it tries at most BATCH): a partner's skipped ones stay due
+SCAN = 10 * BATCH
+
+
+def due(db: Session, now: datetime, limit: int = SCAN) -> list[tuple[int, int]]:
+    """(request id, partner id) of the requests due, the least tried first: retries of a partner that
+    is down must not keep new requests waiting."""
+    q = select(CarbonRequest.id, CarbonRequest.partner_id).where(
         CarbonRequest.status == "pending", or_(CarbonRequest.retry_at.is_(None), CarbonRequest.retry_at <= now)
     )
-    # the least tried first: retries of a partner that is down must not keep new requests waiting
     order = (CarbonRequest.attempts, CarbonRequest.received_at, CarbonRequest.id)
-    return list(db.scalars(q.order_by(*order).limit(limit)))
+    return [(i, p) for i, p in db.execute(q.order_by(*order).limit(limit))]
 
 
 def answer_one(
@@ -150,15 +155,24 @@ class Replier:
         """Try every request due at `now`; how many partners accepted their answer."""
         with self.sessions() as db:
             ids = due(db, as_utc(now))
-        accepted = 0
-        for request_id in ids:
+        accepted = tries = 0
+        # one failed try per partner a round: a partner that swallows connections costs each try its full
+        # timeout, and 50 of them a round kept every other partner's answers waiting for minutes
+        failing: set[int] = set()
+        for request_id, partner_id in ids:
+            if partner_id in failing:
+                continue
+            if tries >= BATCH:
+                break
+            tries += 1
             try:
                 with self.sessions() as db:
                     req = db.get(CarbonRequest, request_id)
                     if req is not None and req.status == "pending":
-                        accepted += answer_one(
-                            db, req, as_utc(now), self.send, self.source, self.backoff_s, self.max_attempts
-                        )
+                        ok = answer_one(db, req, as_utc(now), self.send, self.source, self.backoff_s, self.max_attempts)
+                        accepted += ok
+                        if not ok:
+                            failing.add(partner_id)
             except Exception:  # noqa: BLE001 - one request's failure (database, a document) must not stop the rest
                 log.warning("answering PACT request %s failed; retried next round", request_id, exc_info=True)
         return accepted

@@ -10,6 +10,7 @@ import contextlib
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 from ledger.trace.epcis.binding import webhooks
 
@@ -115,3 +116,24 @@ def test_a_partner_down_with_many_requests_does_not_starve_a_new_one(world):
         time.sleep(1)  # their tries under way, backing off
         assert _request(world, p.url, "starve-new", {"productId": ["urn:pact:null"]}).status_code == 200
         _wait(lambda: (s := _state(world, "starve-new")) and s["status"] == "rejected", 10)
+
+
+def test_a_partner_that_swallows_connections_costs_one_try_a_round(world, monkeypatch):
+    """A partner whose host takes connections and never answers: each try waited its whole timeout,
+    and a round tried every request of it before anyone else's; now one failed try a round per partner."""
+    monkeypatch.setattr(webhooks, "TIMEOUT_S", 1.0)
+    silent = socket.create_server(("127.0.0.1", 0), backlog=64)  # listening, never accepting: no answer
+    mute = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        with partner() as p:
+            _register(world, SimpleNamespace(url=mute))
+            _register(world, p)
+            for i in range(20):
+                assert _request(world, mute, f"mute-{i}", {"productId": ["urn:pact:null"]}).status_code == 200
+            time.sleep(0.5)  # a round with them under way
+            began = time.monotonic()
+            assert _request(world, p.url, "heard-1", {"productId": ["urn:pact:null"]}).status_code == 200
+            _wait(lambda: (s := _state(world, "heard-1")) and s["status"] == "rejected", 30)
+            assert time.monotonic() - began < 15  # not 20 tries of a second or more before it
+    finally:
+        silent.close()
