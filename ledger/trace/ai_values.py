@@ -22,7 +22,9 @@ from ledger.trace.gs1 import CSET82, Gs1Error
 PRIMARY_KEYS = frozenset(
     {"00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"}
 )
-_DATES = frozenset({"11", "12", "13", "15", "16", "17"})
+#: AIs whose value begins with a date YYMMDD (production to expiry; first freeze, harvest; the
+#: dangerous goods' and release dates 4324-4326; test by date 7011)
+_DATES = frozenset({"11", "12", "13", "15", "16", "17", "7006", "7007", "4324", "4325", "4326", "7011"})
 _MAX_PAIRS = 64  # a query string is read once, and never more of it than this
 
 

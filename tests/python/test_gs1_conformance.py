@@ -45,7 +45,18 @@ def test_data_attributes_of_every_current_ai_are_valid(scene, members):  # noqa:
     for pair in fine:
         r = c.get(f"/01/{gtin}?{pair}", follow_redirects=False)
         assert r.status_code == 307 and r.headers["location"] == f"https://brand.example/p?{pair}", (pair, r.text)
-    for pair in ("4321=", "4326=2612", "7040=ABCD", "8030=a%24b", "4309=1", "417=4226350800008"):
+    for pair in (
+        "4321=",
+        "4326=2612",
+        "4326=261331",
+        "4326=261232",
+        "7011=261301",
+        "7007=261301",
+        "7040=ABCD",
+        "8030=a%24b",
+        "4309=1",
+        "417=4226350800008",
+    ):  # (dates: a month 13, a day 32)
         r = c.get(f"/01/{gtin}?{pair}", follow_redirects=False)
         reason = r.json()["detail"][0]["reason"]
         assert r.status_code == 400 and reason.startswith(f"query parameter {pair.split('=')[0]}:"), (pair, r.text)
