@@ -11,6 +11,7 @@ served as its own file) for keystores and signatures."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -58,6 +59,13 @@ ENV = Environment(
 )
 
 
+@cache
+def _strings(lang: str) -> dict[str, str]:
+    """What the pages' script reads: the console's catalog, and the scan page's names of CBV's
+    business steps (a merchant's uploaded events, by step); made once per language."""
+    return catalog("console", lang) | {k: v for k, v in catalog("scan", lang).items() if k.startswith("step:")}
+
+
 def render(page: str, lang: str) -> str:
     t = catalog("console", lang)
     template = ENV.get_template(TEMPLATES.get(page, f"{page}.html"))
@@ -69,8 +77,7 @@ def render(page: str, lang: str) -> str:
         lang=lang,
         other="en" if lang == "zh" else "zh",
         nav=list(PAGES.items()),
-        # the scan page's names of CBV's business steps too (a merchant's uploaded events, by step)
-        strings=t | {k: v for k, v in catalog("scan", lang).items() if k.startswith("step:")},
+        strings=_strings(lang),
         kinds=KINDS,
         proposal_types=PROPOSAL_TYPES,
         member_roles=MEMBER_ROLES,

@@ -158,17 +158,18 @@ async function issueCodes(e) {
 // each stored event with where it is on chain: pending, or anchored in a transaction
 async function anchoringOf(events) {
   const shown = events.slice(0, 20);
-  const proofs = await Promise.all(shown.map((ev) => api(`/v1/epcis/proofs/${ev.hashId.split(';')[1].slice(0, 64)}`)
+  const hexOf = (ev) => ev.hashId.split(';')[1].slice(0, 64);
+  const proofs = await Promise.all(shown.map((ev) => api(`/v1/epcis/proofs/${hexOf(ev)}`)
     .catch(() => ({ status: '?' }))));
   const ul = document.createElement('ul'); ul.id = 'epcis-events';
   shown.forEach((ev, i) => {  // what each event says, when, whether it is new, where it is on chain
     const li = document.createElement('li'); li.dataset.status = ev.status;
     const step = String(ev.bizStep || '').replace(/^.*(BizStep-|bizstep:)/, '');
     const what = document.createElement('strong'); what.textContent = T[`step:${step}`] || step || ev.type;
-    const code = document.createElement('code'); code.textContent = short(ev.hashId.split(';')[1].slice(0, 64));
+    const code = document.createElement('code'); code.textContent = short(hexOf(ev));
     code.title = ev.hashId;
     const check = document.createElement('a'); check.textContent = T.check_on_chain;
-    check.href = `/scan/events/${ev.hashId.split(';')[1].slice(0, 64)}?lang=${document.documentElement.lang.startsWith('zh') ? 'zh' : 'en'}`;
+    check.href = `/scan/events/${hexOf(ev)}?lang=${document.documentElement.lang.startsWith('zh') ? 'zh' : 'en'}`;
     const where = proofs[i].status === 'anchored' ? `${T.anchored_in} ${short(proofs[i].tx)}` : T.pending_anchor;
     li.append(what, ` ${when(ev.eventTime)} · ${ev.status === 'duplicate' ? T.epcis_was_stored : T.epcis_new} · ${where} · `,
       code, ' ', check);
