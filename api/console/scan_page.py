@@ -40,7 +40,7 @@ STYLE = (
     "button{font:inherit;min-height:44px;padding:.5rem 1rem;border:0;border-radius:4px;background:#0b5cab;color:#fff}"
     "#recall-advice,#fake-advice{border-left:4px solid #b42318;padding-left:.75rem}"
     "#suspicious-advice{border-left:4px solid #bc4c00;padding-left:.75rem}"
-    "#product small{display:block}"
+    "#product small{display:block}#checks li{overflow-wrap:anywhere}"
     + "".join(f".v-{verdict}{{background:{colour}}}" for verdict, colour in COLOURS.items())
 )
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()

@@ -87,7 +87,10 @@ def render(db: DbSession, row: EpcisEvent, proof: dict, checks: list[dict], lang
     said = []
     for c in checks:
         text = t.get("ep_" + c["key"]) or details.get("detail:" + c["key"], c["key"])
-        said.append({"ok": c["ok"], "key": c["key"], "text": text.format_map(c["args"])})
+        args = dict(c["args"])
+        if args.get("index", "").isdigit():  # counted from 1, as a person counts (and as the data below)
+            args["index"] = str(int(args["index"]) + 1)
+        said.append({"ok": c["ok"], "key": c["key"], "text": text.format_map(args)})
     failed = {c["key"] for c in checks if not c["ok"]}
     if failed - {"not_anchored", "node_error"}:
         state = "fails"
