@@ -111,6 +111,7 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     with c.app.state.services.engine.connect() as conn:
         stored = [row[0] for row in conn.execute(text("SELECT client FROM counterfeit_reports"))]
     assert not any("203.0.113" in x or "2001:db8" in x for x in stored) and len(set(stored)) > 20
-    # the public rate limit holds for one address, whatever it sends
-    codes = [c.post("/v1/scan/reports", json={"gtin": "1"}).status_code for _ in range(40)]
+    # the public rate limit holds for one address, whatever it sends: 81 requests exceed 40 in one of the
+    # (at most two) fixed windows they fall in (40 once straddled a window's end and passed: CI under load)
+    codes = [c.post("/v1/scan/reports", json={"gtin": "1"}).status_code for _ in range(81)]
     assert 429 in codes, codes
