@@ -228,6 +228,25 @@ def test_a_batch_delivery_racing_refunds_keeps_every_step(api, members):
         refunds = [x for x in now["history"] if "refund_fen" in x]
         assert len(delivered) == 1 and now["status"] == "delivered", now
         assert len(refunds) == took.count(i) and now["refunded_fen"] == 1_000 * took.count(i), (took.count(i), now)
+        # listed in chain order, whichever was written first
+        positions = [(x["block"], x["tx_index"]) for x in now["history"]]
+        assert positions == sorted(positions), now["history"]
+
+
+def test_a_step_written_after_a_later_one_is_listed_in_chain_order():
+    """A delivery mined before a refund but written after it (the batch waited for the orders'
+    turns) goes before the refund in the history, and an entry with no position stays put."""
+    from ledger.money.orders.lifecycle import log_step
+    from ledger.store.models import Order
+
+    o = Order(history="[]", status="escrowed")
+    log_step(o, "escrowed", "0xe", {"blockNumber": 10, "transactionIndex": 0})
+    log_step(o, "escrowed", "0xr", {"blockNumber": 14, "transactionIndex": 1}, refund_fen=100)
+    log_step(o, "delivered", "0xd", {"blockNumber": 14, "transactionIndex": 0})
+    assert [x["tx"] for x in json.loads(o.history)] == ["0xe", "0xd", "0xr"]
+    log_step(o, "settled", "0xold")  # no receipt (an earlier attempt's): last, and a barrier after that
+    log_step(o, "refunded", "0xz", {"blockNumber": 12, "transactionIndex": 0})
+    assert [x["tx"] for x in json.loads(o.history)] == ["0xe", "0xd", "0xr", "0xold", "0xz"]
 
 
 def test_two_settlements_at_once_record_each_order_once(api, members):

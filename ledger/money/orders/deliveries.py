@@ -181,7 +181,7 @@ def _delivered(
             was = o.status
             o.window_ends_at = from_epoch(window[bytes.fromhex(o.order_key[2:])])
             o.delivery_event = ev
-            log_step(o, "delivered", tx, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
+            log_step(o, "delivered", tx, receipt, by=by, epcis_event=ev, window_ends_at=o.window_ends_at.isoformat())
             if was != "escrowed":  # a step the chain took after this one (a full refund) was written first
                 o.status = was
         db.commit()
@@ -195,5 +195,5 @@ def set_carrier(db: DbSession, dep: Deployment, platform: Sender, order_id: str,
         raise Conflict(f"order {order_id} already names carrier {o.carrier}")
     receipt = settlement.set_carrier(dep, platform, terms_of(o), carrier)
     o.carrier = carrier
-    log_step(o, "escrowed", tx_of(receipt), carrier=carrier)
+    log_step(o, "escrowed", tx_of(receipt), receipt, carrier=carrier)
     return o

@@ -68,11 +68,21 @@ def next_block_time(dep: Deployment) -> int:
     return max(_chain_now(dep), int(time.time()))
 
 
-def log_step(o: Order, status: str, tx: str, **detail: Any) -> None:
+def log_step(o: Order, status: str, tx: str, receipt: Any = None, **detail: Any) -> None:
+    """Add a step to the order's history. With the step's receipt, the entry names its block and
+    index in it and goes in chain order: a step written after a later one (a delivery's batch
+    written after a refund mined after it) is listed before it, not after."""
     now = datetime.now(UTC)
-    o.history = json.dumps(
-        [*json.loads(o.history or "[]"), {"status": status, "tx": tx, "at": now.isoformat(), **detail}]
-    )
+    entry = {"status": status, "tx": tx, "at": now.isoformat(), **detail}
+    history = json.loads(o.history or "[]")
+    at = len(history)
+    if receipt is not None and "blockNumber" in receipt and "transactionIndex" in receipt:
+        entry["block"], entry["tx_index"] = int(receipt["blockNumber"]), int(receipt["transactionIndex"])
+        mine = (entry["block"], entry["tx_index"])
+        while at and "block" in history[at - 1] and (history[at - 1]["block"], history[at - 1]["tx_index"]) > mine:
+            at -= 1  # an entry with no position (written before positions were) stays where it is
+    history.insert(at, entry)
+    o.history = json.dumps(history)
     o.status, o.updated_at = status, now
 
 
@@ -142,7 +152,7 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
             created_at=now,
             updated_at=now,
         )
-        log_step(o, "escrowed", tx, amount_fen=t.amount)
+        log_step(o, "escrowed", tx, receipt, amount_fen=t.amount)
         db.add(o)
         rows.append(o)
     return rows
@@ -167,9 +177,8 @@ def refund_order(db: DbSession, dep: Deployment, sender: Sender, order_id: str, 
     _in_window(dep, o)
     receipt = as_final(dep, settlement.refund(dep, sender, terms_of(o), amount_fen), "refund")
     o.refunded_fen += amount_fen
-    log_step(
-        o, "refunded" if amount_fen == remaining else o.status, tx_of(receipt), refund_fen=amount_fen, by=sender.address
-    )
+    status = "refunded" if amount_fen == remaining else o.status
+    log_step(o, status, tx_of(receipt), receipt, refund_fen=amount_fen, by=sender.address)
     if o.status == "refunded":
         o.close_tx = tx_of(receipt)
         free_slots(db, [o.order_key], int(receipt["blockNumber"]))
@@ -181,7 +190,7 @@ def dispute_order(db: DbSession, dep: Deployment, platform: Sender, order_id: st
     require_status(o, "delivered")
     _in_window(dep, o)
     receipt = as_final(dep, settlement.dispute(dep, platform, terms_of(o)), "dispute")
-    log_step(o, "disputed", tx_of(receipt), reason=reason)
+    log_step(o, "disputed", tx_of(receipt), receipt, reason=reason)
     return o
 
 
@@ -212,6 +221,7 @@ def rule_order(
     split = settlement.settlements_of(dep, receipt, {t.key: len(t.referrers)}).get(t.key)
     o.refunded_fen += refund_fen
     o.close_tx = tx_of(receipt)
-    log_step(o, "settled" if split else "refunded", o.close_tx, ruling_refund_fen=refund_fen, signers=len(signatures))
+    status = "settled" if split else "refunded"
+    log_step(o, status, o.close_tx, receipt, ruling_refund_fen=refund_fen, signers=len(signatures))
     free_slots(db, [o.order_key], int(receipt["blockNumber"]))
     return o, split

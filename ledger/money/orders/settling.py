@@ -60,7 +60,7 @@ def settle_orders(
                 skipped.append({"order_id": o.order_id, "status": o.status, "due_at": None})
                 continue
             o.close_tx = done
-            log_step(o, "settled", done, by_timeout=split["by_timeout"])
+            log_step(o, "settled", done, receipt if done == tx else None, by_timeout=split["by_timeout"])
             settled.append((o, split))
         free_slots(db, [o.order_key for o, _ in settled], int(receipt["blockNumber"]))
         db.commit()
