@@ -29,6 +29,7 @@ from ledger.trace.epcis import capture as captures
 from ledger.trace.epcis import proofs
 from ledger.trace.epcis import query as queries
 from ledger.trace.epcis.binding import master_data
+from ledger.trace.epcis.declarations import NotTheRecorder
 from ledger.trace.epcis.hashid import hash_id_of
 from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.gs1 import GtinError, normalize_gtin
@@ -109,19 +110,21 @@ def capture(
             )
         except InvalidEpcis as exc:
             raise ApiError(422, "invalid_epcis", exc.problems) from None
-        except captures.NotAuthorisedRecorder as exc:
-            raise ApiError(403, "not_authorised_recorder", str(exc)) from None
-    stored = result.stored
-    request.state.audit_detail = (
-        f"capture {result.capture_id}: {stored} stored, {len(result.events) - stored} duplicate"
-    )
-    if stored == 0:
+        except (captures.NotAuthorisedRecorder, NotTheRecorder) as exc:  # another's product; another's event
+            code = "not_the_recorder" if isinstance(exc, NotTheRecorder) else "not_authorised_recorder"
+            raise ApiError(403, code, str(exc)) from None
+    stored, declared = result.stored, result.declared
+    duplicates = len(result.events) - stored - declared
+    counts = f"{stored} stored, {declared} declared, {duplicates} duplicate"
+    request.state.audit_detail = f"capture {result.capture_id}: {counts}"
+    if stored == declared == 0:
         response.status_code = 200
     answer = {
         "captureID": result.capture_id,
         "eventCount": len(result.events),
         "stored": stored,
-        "duplicates": len(result.events) - stored,
+        "declared": declared,  # error declarations of events stored before (ledger.trace.epcis.declarations)
+        "duplicates": duplicates,
         "events": result.events,
         "completeness": flags.written,
     }

@@ -23,6 +23,7 @@ from ledger.store.models import EpcisCaptureJob, EpcisEvent
 from ledger.trace import recorders
 from ledger.trace.epcis import reading
 from ledger.trace.epcis.binding import capture_jobs
+from ledger.trace.epcis.declarations import NotTheRecorder
 from ledger.trace.epcis.query import as_captured
 from ledger.trace.epcis.schema import EVENT_TYPES, InvalidEpcis
 from ledger.trace.epcis.xml import xml_binding
@@ -84,6 +85,8 @@ async def _run(
         raise ApiError(400, "invalid_epcis", exc.problems) from None
     except capture_jobs.NotAuthorisedRecorder as exc:
         raise ApiError(403, "not_authorised_recorder", str(exc)) from None
+    except NotTheRecorder as exc:
+        raise ApiError(403, "not_the_recorder", str(exc)) from None
     for events, ids in captured:
         if delivered := await run_in_threadpool(confirm_deliveries, request, db, member, events, ids):
             request.state.deliveries = delivered

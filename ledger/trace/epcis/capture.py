@@ -24,6 +24,7 @@ from ledger.errors import LedgerError
 from ledger.store.bulk import insert_rows
 from ledger.store.locks import one_writer
 from ledger.store.models import EpcisEpc, EpcisEvent, Product
+from ledger.trace.epcis import declarations
 from ledger.trace.epcis.canonical import canonical_value, vocabulary
 from ledger.trace.epcis.hashid import UnhashableEvent, document_digests, hash_id_of
 from ledger.trace.epcis.identifiers import canonical
@@ -62,11 +63,16 @@ class Prepared:
 @dataclass
 class CaptureResult:
     capture_id: str
-    events: list[dict]  # [{"hashId", "status": stored|duplicate, "type", "bizStep", "eventTime"}] in document order
+    events: list[dict]  # [{"hashId", "status": stored|declared|duplicate, "type", "bizStep", "eventTime"}] in order
 
     @property
     def stored(self) -> int:
         return sum(e["status"] == "stored" for e in self.events)
+
+    @property
+    def declared(self) -> int:
+        """Error declarations of events stored before, kept on them (`declarations`)."""
+        return sum(e["status"] == "declared" for e in self.events)
 
 
 def full_term(field_name: str, value) -> str | None:
@@ -107,7 +113,9 @@ def prepare(doc: dict, events: list[dict], xml: bool = False) -> list[Prepared]:
         raise InvalidEpcis([{"path": exc.path, "reason": exc.reason}]) from None
     for i, (event, digest) in enumerate(zip(events, digests, strict=True)):
         hid = hash_id_of(digest)
-        if hid in out:
+        if hid in out:  # the same event again; its error declaration, if only this one declares it, kept
+            if declarations.declares(event) and not declarations.declares(out[hid].event):
+                out[hid].event = event
             continue
         try:
             event_time = datetime.fromisoformat(event["eventTime"]).astimezone(UTC)
@@ -197,6 +205,7 @@ class _Staged:
     prepared: list[Prepared]
     rows: list[dict]
     epcs: list[list[dict]]
+    declared: list[declarations.Declaration]
 
 
 def _stage(
@@ -214,6 +223,9 @@ def _stage(
         chunk = hash_ids[i : i + 500]
         known.update(db.scalars(select(EpcisEvent.hash_id).where(EpcisEvent.hash_id.in_(chunk))))
     new = [p for p in prepared if p.hash_id not in known]
+    declared = declarations.staged(
+        db, [(p.hash_id, p.event) for p in prepared if p.hash_id in known], recorder, _compact
+    )
     parts = [[(u, item_parts(u)) for u in p.epcs] for p in new]
     gtins = {x[0] for named in parts for _, x in named if x[0]}
     owners: dict[str, str] = {}
@@ -237,7 +249,7 @@ def _stage(
         for p, named in zip(new, parts, strict=True)
     ]  # fmt: skip
     epcs = [[dict(zip(("gtin", "lot", "serial"), x, strict=True), uri=u[:300]) for u, x in named] for named in parts]
-    return _Staged(capture_id, prepared, rows, epcs)
+    return _Staged(capture_id, prepared, rows, epcs, declared)
 
 
 def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], None] | None) -> CaptureResult:
@@ -258,6 +270,7 @@ def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], No
         ]
         if epc_rows:
             insert_rows(db, EpcisEpc.__table__, epc_rows)
+    declared = declarations.write(db, staged.declared)
     if also is not None:
         also(db, [p.hash_id for p in staged.prepared])
     db.commit()
@@ -266,7 +279,7 @@ def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], No
         [
             {
                 "hashId": p.hash_id,
-                "status": "stored" if p.hash_id in ids else "duplicate",
+                "status": "stored" if p.hash_id in ids else "declared" if p.hash_id in declared else "duplicate",
                 "type": p.event_type,
                 "bizStep": p.event.get("bizStep"),
                 "eventTime": p.event["eventTime"],
