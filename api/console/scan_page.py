@@ -35,7 +35,7 @@ STYLE = (
     "#reviews a,#carbon a,#report-back,li small a{display:inline-block;min-height:44px;padding:.6rem 0}"
     "#cold-chain-alarm{background:#b42318;color:#fff;border-radius:.5rem;padding:.6rem 1rem;margin-top:.5rem}"
     "#cold-chain-alarm small{color:#fff}"
-    "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}"
+    "#cold-chain svg{width:100%;height:auto}#cold-chain li.outside{color:#b42318}.error-declared{color:#b42318}"
     "label{display:block;color:#57606a}textarea,input{font:inherit;width:100%;box-sizing:border-box;min-height:44px}"
     "button{font:inherit;min-height:44px;padding:.5rem 1rem;border:0;border-radius:4px;background:#0b5cab;color:#fff}"
     "#recall-advice,#fake-advice{border-left:4px solid #b42318;padding-left:.75rem}"

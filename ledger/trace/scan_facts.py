@@ -28,6 +28,7 @@ from ledger.store.purchase_tables import PurchaseReview
 
 from . import codes, digital_link, short_codes
 from .epcis import parties
+from .epcis.capture import full_term
 from .merkle import MerkleTree, TreeCache
 from .recorders import authorised
 
@@ -199,7 +200,7 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
     names = parties.names_of(db, (u for p in sides for u in p.values() if u))
     places = place_names(db, {(ev.recorder, ev.read_point) for ev, _ in rows if ev.read_point})
     out = []
-    for (ev, anchor), side in zip(rows, sides, strict=True):
+    for (ev, anchor), side, body in zip(rows, sides, bodies, strict=True):
         out.append(
             {
                 "type": ev.event_type,
@@ -211,10 +212,20 @@ def epcis_rows(db: DbSession, about, limit: int = 50, recorders: set[str] | None
                 "recorder": ev.recorder,
                 "hash_id": ev.hash_id,
                 "anchor": anchor_of(ev, anchor),
+                "error_declared": _declared(body),
             }
             | {s: (names.get(u) or _unregistered(u)) if u else None for s, u in side.items()}
         )
     return out
+
+
+def _declared(event: dict) -> dict[str, Any] | None:
+    """Its recorder's error declaration (EPCIS 7.4.1.2: ledger.trace.epcis.declarations): when and why."""
+    d = event.get("errorDeclaration")
+    if not isinstance(d, dict):
+        return None
+    reason = full_term("errorDeclaration/reason", d.get("reason"))  # incorrect_data, did_not_occur, a URI
+    return {"at": d.get("declarationTime"), "reason": _short(reason, "https://ref.gs1.org/cbv/ER-")}
 
 
 def place_names(db: DbSession, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

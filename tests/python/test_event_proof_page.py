@@ -111,3 +111,23 @@ def test_a_chain_node_that_does_not_answer_leaves_the_proof_unchecked_not_failed
     with TestClient(create_app(settings)) as dead:
         state, checks, html = _page(dead, url)
     assert state == "unchecked" and checks == [(True, "record_hashes"), (False, "node_error")], html
+
+
+def test_an_event_its_recorder_declared_erroneous_says_so_on_the_scan_page_and_its_proof_holds(scene, members):
+    """EPCIS error declarations (ledger.trace.epcis.declarations) reach the shopper: the event stays
+    in the supply chain, marked in words, and its proof still holds (the declaration is not hashed)."""
+    c, gtin, _, issue, _ = scene
+    serial = issue["sample"][1].split("/21/")[1].split("?")[0]
+    shipped = epcis_event("shipping", "2026-11-02T09:00:00+08:00", "OBSERVE")
+    shipped["epcList"] = [f"https://id.gs1.org/01/{gtin}/21/{serial}"]
+    shipped["errorDeclaration"] = {"declarationTime": "2026-11-04T09:00:00+08:00", "reason": "did_not_occur"}
+    r = c.post("/v1/epcis/capture", json=shipped, headers=login(c, members["logistics"]))
+    assert r.status_code == 201 and r.json()["declared"] == 1, r.text
+    ev = scan(c, issue["sample"][1]).json()["supply_chain"][1]
+    assert ev["error_declared"] == {"at": "2026-11-04T09:00:00+08:00", "reason": "did_not_occur"}, ev
+    assert _page(c, ev["anchor"]["page_url"])[0] == "holds"
+    path = "/" + issue["sample"][1].split("://", 1)[1].split("/", 1)[1]
+    zh, en = "记录者已声明此记录有误：该事件并未发生", "Declared erroneous by its recorder: it did not occur"
+    for lang, words in (("zh", zh), ("en", en)):
+        page = c.get(path + f"&lang={lang}", headers={"Accept": "text/html"}).text
+        assert f'<strong class="error-declared" data-reason="did_not_occur">{words}</strong>' in page, page
