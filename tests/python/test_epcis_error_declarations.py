@@ -96,3 +96,18 @@ def test_a_document_holding_an_event_and_its_declaration_stores_it_declared(api)
     assert job["success"] is True and len(set(job["eventIDs"])) == 1, job
     found = events_of(c.get("/epcis/events?EXISTS_errorDeclaration=", headers=h["auditor"]))
     assert [e["eventID"] for e in found] == [event["eventID"]] and found[0]["errorDeclaration"] == DECLARATION
+
+
+def test_an_event_id_two_members_declared_answers_both_oldest_first(api):
+    """GET /epcis/events/{eventID}: a declared eventID is the capturer's word; another member declaring
+    the same one for its own event does not take the first one's place (the answer was whichever row
+    the database met first)."""
+    c, h = api
+    first, copycat = _event("401"), _event("402")
+    copycat["eventID"] = first["eventID"]
+    assert c.post("/v1/epcis/capture", json=_doc(first), headers=h["producer"]).status_code == 201
+    assert c.post("/v1/epcis/capture", json=_doc(copycat), headers=h["logistics"]).status_code == 201
+    got = events_of(c.get(f"/epcis/events/{first['eventID']}", headers=h["auditor"]))
+    assert [e["epcList"] for e in got] == [first["epcList"], copycat["epcList"]], got
+    mine = events_of(c.get(f"/epcis/events/{first['eventID']}", headers=h["producer"]))
+    assert [e["epcList"] for e in mine] == [first["epcList"]]  # each member sees what it may see

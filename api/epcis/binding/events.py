@@ -32,6 +32,7 @@ from .protocol import PREFIX, collection, media_type, next_link, page_controls, 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
 READERS = require(RECORDERS, *READ_ALL)
 CONTROLS = {"perPage", "nextPageToken"}
+SAME_ID_MAX = 100  # events answered for one eventID (each declared by its capturer)
 TOP_LEVEL = ["events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture",
              "queries"]  # fmt: skip
 
@@ -93,11 +94,14 @@ def event_by_id(
     member: Member = Depends(READERS),
     db: DbSession = Depends(get_db),  # noqa: N803
 ) -> Response:
+    # "events with the requested eventID" (GS1's OpenAPI): a declared eventID is the capturer's word and
+    # another member may have declared the same one, so every visible event naming it, oldest first (the
+    # first capture before a later one; it was whichever row the database met first)
     stmt = select(EpcisEvent).where((EpcisEvent.event_ref == eventID) | (EpcisEvent.hash_id == eventID))
-    row = db.scalar(stmt.where(visible(reader(member))).limit(1))
-    if row is None:
+    rows = list(db.scalars(stmt.where(visible(reader(member))).order_by(EpcisEvent.id).limit(SAME_ID_MAX)))
+    if not rows:
         raise not_found(f"event {eventID[:120]}")
-    return query_answer(request, [row], None)
+    return query_answer(request, rows, None)
 
 
 @router.get("/eventTypes", summary="The event types of EPCIS 2.0")
