@@ -112,6 +112,28 @@ try {
       && document.querySelector('#carbon-status').textContent !== 'Loading…', null, { timeout: 30000 });
     report.carbon_status = await page.textContent('#carbon-status');
   });
+  await timed('pact_partners', async () => {  // a PACT partner added with its secret, refused in words, removed
+    const answered = async () => {
+      await page.waitForFunction(() => /\S/.test(document.querySelector('#partner-status').textContent), null, { timeout: 30000 });
+      const said = await page.textContent('#partner-status');
+      await page.evaluate(() => { document.querySelector('#partner-status').textContent = ''; });
+      return said;
+    };
+    await page.fill('#partner-url', 'https://pact.example.com/?token=1');
+    await page.fill('#partner-client', 'tea-co');
+    await page.fill('#partner-secret', 's3cret-of-theirs');
+    await page.click('#partner-form button');
+    report.partner_refused = await answered();
+    await page.fill('#partner-url', 'http://127.0.0.1:9/pact');
+    await page.click('#partner-form button');
+    report.partner_added = await answered();
+    report.partner_secret_left = await page.inputValue('#partner-secret');
+    report.partners_row = await page.textContent('#partners tbody');
+    page.once('dialog', (d) => { report.partner_dialog = d.message(); d.accept(); });
+    await page.click('#partners tbody button');
+    report.partner_removed = await answered();
+    report.partners_after = await page.textContent('#partners tbody');
+  });
   await timed('issue_codes', async () => {
     await page.fill('#codes-gtin', gtin);
     await page.fill('#codes-lot', lot);

@@ -66,6 +66,7 @@ def console(tmp_path_factory, accounts):
         "LEDGER_DATA_DIR": str(tmp_path / "data"),
         "LEDGER_ANCHOR_INTERVAL": "0",
         "LEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
+        "LEDGER_WEBHOOK_ALLOW_PRIVATE": "true",  # a PACT partner on loopback (never called: it sends nothing)
     }
     # as `make run` runs it: the API in two worker processes, the indexer following the chain
     with open(tmp_path / "indexer.log", "wb") as log:
@@ -154,6 +155,12 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert report["batch_status"].startswith("Done") and report["recall_status"].startswith("Done"), report
     assert "the check digit is" in report["check_digit_status"] and "Value error" not in report["check_digit_status"]
     assert report["carbon_status"] == "No footprint published for this product yet.", report
+    # a PACT partner: refused in words, added (its secret gone from the page, never listed), removed
+    assert "no query or fragment" in report["partner_refused"], report["partner_refused"]
+    assert report["partner_added"] == "Partner added." and report["partner_secret_left"] == "", report
+    assert "http://127.0.0.1:9/pact" in report["partners_row"] and "tea-co" in report["partners_row"], report
+    assert "s3cret" not in report["partners_row"] and "http://127.0.0.1:9/pact" in report["partner_dialog"]
+    assert report["partner_removed"] == "Partner removed." and "127.0.0.1:9" not in report["partners_after"]
     assert "LJ/2026" in report["batches"] and "recalled (on chain)" in report["batches"], report["batches"]
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
     assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:
