@@ -18,7 +18,7 @@ report.scan_cold_chain = {};
 const ROLES = [['merchant_a', 'merchant'], ['auditor', 'auditor'], ['governor_2', 'governor'], ['issuer', 'issuer'],
   ['platform', 'operator'], ['logistics', 'carrier'], ['arbiter', 'arbiter'], ['inspector', 'inspector']];
 
-const ALLOW = ['GTIN', 'EPCIS', 'JSON', 'LD', 'XML', 'CSV', 'PDF', 'API', 'Keystore', 'keystore', 'English', 'traceledger', 'GS', 'Gas',
+const ALLOW = ['GTIN', 'EPCIS', 'PACT', 'JSON', 'LD', 'XML', 'CSV', 'PDF', 'API', 'Keystore', 'keystore', 'English', 'traceledger', 'GS', 'Gas',
   'Merkle', 'ledger', 'verify', 'MetaMask', 'wei', 'make', 'run', 'LEDGER_KEYSTORE_PASSWORD', 'python', 'keys', 'new', 'export', 'dev'];
 
 async function shot(page, name, lang, allow = ALLOW) {
