@@ -207,10 +207,10 @@ def login(body: LoginIn, request: Request, db: DbSession = Depends(get_db)) -> L
         msg = siwe.verify(body.message, body.signature, domain=svc.settings.siwe_domain, chain_id=chain_id)
     except siwe.SiweError as exc:
         raise unauthorized(f"sign-in refused: {exc}") from None
-    request.state.actor = msg.address
     roles = svc.chain.roles_of(msg.address)
-    if roles == 0:
+    if roles == 0:  # anonymous still: a key anyone makes names no actor, or each refusal was a row of its own
         raise forbidden(f"{msg.address} is not a member of the consortium")
+    request.state.actor = msg.address
     now = utcnow()
     consumed = db.execute(
         update(AuthNonce)

@@ -61,3 +61,24 @@ def test_what_the_tally_keeps_per_client_is_bounded():
     rows = tally.ended(now + timedelta(seconds=61))
     assert len(rows) == MAX_CLIENTS + 1  # the clients after the first 1,000 count together as one
     assert all(len(r.path) <= MAX_PATH and len(r.request_id) <= 64 for r in rows)
+
+
+def test_strangers_signing_in_are_counted_as_anonymous_not_each_written(deployment, chain_node, tmp_path, members):
+    """Anyone can make a key and sign a valid sign-in message with it: a non-member's refused sign-in
+    named its address as the actor, so each was a row of its own and a caller grew the append-only
+    log by one row per request with a fresh key (outside probe)."""
+    from eth_account import Account
+
+    from .helpers import sign_in_message
+
+    c = make_client(deployment, chain_node, tmp_path, audit_denied_window_s=60)
+    auditor = login(c, members["auditor"])
+    strangers = [Account.create() for _ in range(5)]
+    for stranger in strangers:
+        message, signature = sign_in_message(c, stranger)
+        r = c.post("/v1/auth/login", json={"message": message, "signature": signature})
+        assert r.status_code == 403 and "not a member" in r.json()["detail"]
+    rows = c.get("/v1/audit/log", params={"outcome": "denied", "limit": 1000}, headers=auditor).json()
+    named = [r for r in rows if r["actor"] in {s.address for s in strangers}]
+    assert not named, [(r["actor"], r["path"]) for r in named]
+    assert len([r for r in rows if r["path"] == "/v1/auth/login"]) == 1
