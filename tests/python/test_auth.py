@@ -462,3 +462,19 @@ def test_auth_and_audit_on_postgresql(deployment, chain_node, pg_url, members):
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     c.app.state.services.engine.dispose()
+
+
+def test_signing_out_ends_the_session_on_the_server(client, members):
+    """Signing out only forgot the token in the page: the token itself answered for its whole
+    lifetime, to whoever had copied it (outside probe)."""
+    headers, other = login(client, members["auditor"]), login(client, members["auditor"])
+    assert client.post("/v1/auth/logout").status_code == 401
+    assert client.post("/v1/auth/logout", headers=headers).status_code == 204
+    r = client.get("/v1/me", headers=headers)
+    assert r.status_code == 401 and "session expired" in r.json()["detail"]
+    assert client.post("/v1/auth/logout", headers=headers).status_code == 401
+    assert client.get("/v1/me", headers=other).status_code == 200  # the member's other sessions stay
+    key = client.post("/v1/auth/api-keys", json={"name": "k"}, headers=other).json()["key"]
+    r = client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 403  # an API key is revoked, not signed out
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200

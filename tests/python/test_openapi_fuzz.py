@@ -16,6 +16,8 @@ from ledger.paths import ROOT
 from .helpers import login_over_http, served_on_chain
 
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
+#: not fuzzed: signing out ends the fuzzer's session, and every operation after it was a 401 (tested in test_auth)
+SIGNS_OUT = ("/v1/auth/logout",)
 
 
 @pytest.fixture
@@ -84,6 +86,7 @@ def test_schemathesis_finds_no_server_errors(server, members, who, terms_kept):
             "--seed",
             "1",
             "--no-color",
+            *(arg for path in SIGNS_OUT for arg in ("--exclude-path", path)),
         ],
         check=False,
         capture_output=True,
@@ -94,5 +97,6 @@ def test_schemathesis_finds_no_server_errors(server, members, who, terms_kept):
     assert out.returncode == 0, _report(out.stdout, out.stderr, Path(log).read_text())
     selected = re.search(r"Selected: (\d+)/(\d+)", out.stdout)
     tested = re.search(r"Tested: (\d+)", out.stdout)
-    assert selected and tested and selected.group(1) == selected.group(2) == tested.group(1), out.stdout[-3000:]
+    assert selected and tested, out.stdout[-3000:]
+    assert int(selected.group(1)) == int(selected.group(2)) - len(SIGNS_OUT) == int(tested.group(1)), out.stdout[-3000:]
     assert int(tested.group(1)) >= 25 and " passed" in out.stdout

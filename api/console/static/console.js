@@ -24,7 +24,11 @@ function initHeader() {
     who.dataset.address = session.address;
     $('signout').hidden = false;
   }
-  $('signout').addEventListener('click', () => { session.clear(); window.location.assign(`/console/?lang=${LANG}`); });
+  $('signout').addEventListener('click', async () => {
+    const token = session.token;  // the session ends on the server, not only in this tab
+    if (token) await fetch('/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+    session.clear(); window.location.assign(`/console/?lang=${LANG}`);
+  });
 }
 
 function notice(text, href) {
