@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from web3.exceptions import Web3RPCError
 
-from ledger.chain.client import TransactionFailed
+from ledger.chain.client import TransactionFailed, without_credentials
 from ledger.chain.submission import TransactionRejected, node_reason
 from ledger.errors import (
     Conflict,
@@ -132,7 +132,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
     if isinstance(exc, IntegrityError) and _duplicate(exc):  # checked, then inserted by two at once
         return 409, _body("conflict", "another request wrote the same record at the same moment; read it again"), None
     if isinstance(exc, RequestException):  # the chain node did not answer a read in time
-        return 503, _body("NodeUnavailable", str(exc).splitlines()[0][:200]), {"Retry-After": "2"}
+        return 503, _body("NodeUnavailable", without_credentials(str(exc).splitlines()[0])[:200]), {"Retry-After": "2"}
     if isinstance(exc, Web3RPCError):  # the node refused a question of ours (its key cannot pay, ...): not the caller's
         return 503, _body("node_refused", f"the chain node refused: {node_reason(exc)}"), {"Retry-After": "5"}
     if isinstance(exc, TransactionRejected):  # the node refused it before it ran (a nonce clash, ...)
@@ -156,7 +156,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | 
             status, code = 422, "invalid_input"
         else:
             status, code = 400, type(exc).__name__
-        return status, _body(code, str(exc)), None
+        return status, _body(code, without_credentials(str(exc)) if status == 503 else str(exc)), None
     return None
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from web3 import Web3
 
-from ledger.chain.client import connect
+from ledger.chain.client import connect, without_credentials
 from ledger.chain.deploy import attach
 from ledger.clock import as_utc
 from ledger.store.db import ping
@@ -35,7 +35,7 @@ DEFAULT_HEAD_AGE_S = 60.0
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    return without_credentials((str(exc).splitlines() or [type(exc).__name__])[0])[:300]
 
 
 def _chain(svc: Services, now: float) -> tuple[dict[str, Any], Web3 | None]:

@@ -8,6 +8,7 @@ the contract's custom error decoded by name.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,17 @@ def rpc_url() -> str:
     own node first): requests go to the first that answers. With `LEDGER_NETWORK=consortium`, the
     consortium's nodes by default."""
     return env().rpc_url or (consortium() and ",".join(network_urls())) or DEFAULT_RPC_URL
+
+
+_USER_INFO = re.compile(r"://[^\s/@]+@")
+_URL_PATH = re.compile(r"(://[^\s/?#'\"]+)[/?#][^\s'\"(),]*")
+_REQUESTED = re.compile(r"(with url: )\S+")
+
+
+def without_credentials(text: str) -> str:
+    """`text` naming nodes by scheme, host and port only: a node's URL may carry its credentials (user
+    information, a provider's key in its path or query), and what a caller is told must not."""
+    return _REQUESTED.sub(r"\1(hidden)", _URL_PATH.sub(r"\1", _USER_INFO.sub("://", text)))
 
 
 def tx_timeout() -> float:

@@ -116,3 +116,18 @@ def test_an_event_waiting_for_its_anchor_beyond_the_threshold_is_503(anvil_facto
         time.sleep(2)  # the anchorer keeps failing: the event keeps waiting
         r = c.get("/healthz")
         assert r.status_code == 503 and r.json()["checks"]["anchorer"]["lag_s"] >= first + 1.5, r.text
+
+
+def test_a_node_down_names_no_credential_of_its_url_to_anyone(deployment, tmp_path):
+    """A node's URL may carry its credentials (user information, a provider's key in the path): a
+    node that did not answer was named by its whole URL to any caller, /healthz's and every public
+    route's 503 alike (outside probe)."""
+    _, path = deployment
+    url = "http://probe:s3cretpw@127.0.0.1:9/v3/k3yInPath"
+    settings = Settings(rpc_url=url, manifest_path=path, database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    c = TestClient(create_app(settings))
+    for route in ("/healthz", "/v1/contracts", "/v1/auth/nonce"):
+        r = c.get(route)
+        assert r.status_code == 503, (route, r.text)
+        assert "s3cretpw" not in r.text and "k3yInPath" not in r.text, (route, r.text)
+        assert "127.0.0.1:9" in r.text, (route, r.text)  # which node still said
