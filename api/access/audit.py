@@ -27,6 +27,7 @@ from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
 from ledger.store.models import AuditEntry
 
+from ..core.limits import client_key
 from ..core.services import get_db, services
 from .audit_tally import DeniedTally, Summary
 from .auth import Member, require
@@ -105,7 +106,7 @@ def _record(request: Request, status: int) -> None:
     entries = [_summary_entry(s) for s in tally.ended(now)]
     actor = getattr(state, "actor", None)
     if actor is None and 400 <= status < 500:
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request.client.host) if request.client else "unknown"  # an IPv6 /64 is one, as limited
         if not tally.note(client, now, state.request_id, request.method, request.url.path, status):
             _write(services(request), entries)
             return

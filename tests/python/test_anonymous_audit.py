@@ -82,3 +82,17 @@ def test_strangers_signing_in_are_counted_as_anonymous_not_each_written(deployme
     named = [r for r in rows if r["actor"] in {s.address for s in strangers}]
     assert not named, [(r["actor"], r["path"]) for r in named]
     assert len([r for r in rows if r["path"] == "/v1/auth/login"]) == 1
+
+
+def test_one_ipv6_network_is_one_client_of_the_tally(deployment, chain_node, tmp_path, members):
+    """The rate limits count an IPv6 client by its /64 (its 2^64 addresses are one subscriber); the
+    tally told each address apart, so one subscriber wrote a row per address it sent from, up to
+    1,000 a window, into the append-only log (outside probe)."""
+    from fastapi.testclient import TestClient
+
+    c = make_client(deployment, chain_node, tmp_path, audit_denied_window_s=60)
+    auditor = login(c, members["auditor"])
+    for i in range(1, 21):
+        other = TestClient(c.app, client=(f"2001:db8:1:2::{i:x}", 50000))
+        assert other.post("/v1/products", json={"gtin": "1", "name": "x"}).status_code == 401
+    assert len(_anonymous(c, auditor)) == 1
