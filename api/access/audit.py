@@ -34,6 +34,8 @@ from .auth import Member, require
 
 log = logging.getLogger("traceledger.audit")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+#: what a write answered by nobody is recorded as: its client went before its whole body came (not a 500)
+CLIENT_GONE = 499
 
 
 def _request_id() -> str:
@@ -67,7 +69,7 @@ class RequestIdAndAudit:
         incoming = request.headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else _request_id()
         request.state.request_id = request_id
-        status = 500
+        status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -78,9 +80,12 @@ class RequestIdAndAudit:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = status or 500
+            raise
         finally:
             if scope["method"] in WRITES:
-                await anyio.to_thread.run_sync(_record, request, status)
+                await anyio.to_thread.run_sync(_record, request, status or CLIENT_GONE)
 
 
 def prepare(app: FastAPI) -> None:

@@ -96,3 +96,27 @@ def test_one_ipv6_network_is_one_client_of_the_tally(deployment, chain_node, tmp
         other = TestClient(c.app, client=(f"2001:db8:1:2::{i:x}", 50000))
         assert other.post("/v1/products", json={"gtin": "1", "name": "x"}).status_code == 401
     assert len(_anonymous(c, auditor)) == 1
+
+
+def test_a_body_cut_short_is_no_server_error_and_is_counted(deployment, chain_node, tmp_path, members):
+    """A client gone before its whole body came is answered by nobody: the audit layer recorded it
+    as a 500 (`error`), a row of its own for each, so anyone grew the log by a connection each and
+    made it tell of server errors there were not (outside probe)."""
+    import socket
+
+    import httpx
+
+    from .helpers import login_over_http, served_on_chain
+
+    with served_on_chain(deployment, chain_node, tmp_path) as url:
+        port = int(url.rsplit(":", 1)[1])
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 200\r\n\r\n{\"mes")  # fmt: skip
+                time.sleep(0.05)
+        time.sleep(0.5)
+        auditor = login_over_http(url, members["auditor"])
+        rows = httpx.get(url + "/v1/audit/log", params={"limit": 1000}, headers=auditor).json()
+    cut = [r for r in rows if r["actor"] is None and r["path"] == "/v1/auth/login"]
+    assert len(cut) == 1 and cut[0]["status"] == 499 and cut[0]["outcome"] == "rejected", cut
