@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.access.roles import Role
-from ledger.clock import as_utc, utcnow
+from ledger.clock import as_utc, to_utc, utcnow
 from ledger.store.models import AuditEntry
 
 from ..core.limits import client_key
@@ -186,9 +186,9 @@ def audit_log(
     if request_id:
         q = q.where(AuditEntry.request_id == request_id)
     if since:
-        q = q.where(AuditEntry.at >= since)
+        q = q.where(AuditEntry.at >= to_utc(since))
     if until:
-        q = q.where(AuditEntry.at < until)
+        q = q.where(AuditEntry.at < to_utc(until))
     # keyset paging on the primary key: each page is an index range scan, however long the log
     rows = db.scalars(q.order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id).limit(limit))
     return [{**{c: getattr(r, c) for c in AuditOut.model_fields}, "at": as_utc(r.at)} for r in rows]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
-from ledger.clock import as_utc
+from ledger.clock import to_utc
 from ledger.money.recon import pages as report_pages
 from ledger.money.recon import report as recon_report
 from ledger.money.recon import runs as recon_runs
@@ -142,7 +142,7 @@ def breaks_open_at(
     member: Member = Depends(READERS),
     db: DbSession = Depends(get_db),
 ) -> list[dict]:
-    at = as_utc(open_at) if open_at else None
+    at = to_utc(open_at) if open_at else None
     rows = recon_report.open_at(db, at) if at else db.scalars(select(ReconBreak).where(ReconBreak.status != "resolved"))
     return [recon_report.break_out(b) for b in rows]
 

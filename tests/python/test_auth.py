@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from eth_account import Account
@@ -478,3 +478,18 @@ def test_signing_out_ends_the_session_on_the_server(client, members):
     r = client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 403  # an API key is revoked, not signed out
     assert client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_the_audit_logs_time_filters_mean_the_moment_whatever_its_zone(client, members):
+    """`since` and `until` in another zone than UTC were compared by their digits on SQLite: the same
+    moment written in Beijing time hid every entry after it, or showed those before it (outside probe)."""
+    auditor = login(client, members["auditor"])
+    client.post("/v1/products", json={"gtin": "1", "name": "x"}, headers=auditor)
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    for hours in (0, 8, -8):
+        at = before.astimezone(timezone(timedelta(hours=hours))).isoformat()
+        since = client.get("/v1/audit/log", params={"since": at}, headers=auditor).json()
+        until = client.get("/v1/audit/log", params={"until": at}, headers=auditor).json()
+        assert len(since) >= 1 and until == [], (at, since, until)
+    for edge in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"):  # beyond UTC's years: the first, the last
+        assert client.get("/v1/audit/log", params={"since": edge}, headers=auditor).status_code == 200

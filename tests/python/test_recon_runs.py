@@ -242,3 +242,28 @@ def test_ageing_lists_money_held_too_long(anvil_factory, tmp_path, accounts):
     assert items["payout_unpulled"]["subject"] == address and items["payout_unpulled"]["state"] == "ok"
     page = c.get(f"/v1/audit/reconciliation/runs/{run.id}/report", headers=login(c, members["auditor"])).text
     assert "withdrawal_not_taken" in page and "deposit_frozen" in page
+
+
+def test_breaks_open_at_a_moment_whatever_its_zone(deployment, chain_node, tmp_path, members):
+    """`open_at` in another zone than UTC was compared by its digits on SQLite: a break open now was
+    not open "now" written in Californian time (outside probe)."""
+    from datetime import timezone
+
+    from ledger.store.models import ReconBreak, ReconRun
+
+    c = make_client(deployment, chain_node, tmp_path)
+    auditor = login(c, members["auditor"])
+    seen = datetime.now(UTC) - timedelta(hours=1)
+    with Session(c.app.state.services.engine) as db, db.begin():
+        db.add(ReconRun(id=1, cut_off_block=1, cut_off_hash="0x" + "0" * 64, inputs_sha256="0" * 64, verdict="breaks",
+                        source="orders table", reasons="[]", totals="{}", balances="[]", pending="[]", ageing="[]",
+                        created_at=seen))  # fmt: skip
+        db.flush()
+        db.add(ReconBreak(id="b" * 24, rule="amount_agrees", cls="amount_mismatch", priority=2, subject="0x",
+                          amount_fen=1, detail="", status="new", first_run=1, last_run=1,
+                          first_seen_at=seen))  # fmt: skip
+    now = datetime.now(UTC)
+    for hours in (0, 8, -8):
+        at = now.astimezone(timezone(timedelta(hours=hours))).isoformat()
+        open_then = c.get("/v1/audit/reconciliation/breaks", params={"open_at": at}, headers=auditor).json()
+        assert [b["id"] for b in open_then] == ["b" * 24], at
