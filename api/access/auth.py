@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access import siwe
 from ledger.access.roles import Role, role_names
-from ledger.clock import as_utc, utcnow
+from ledger.clock import as_utc, to_utc, utcnow
 from ledger.store.models import ApiKey, AuthNonce, Session
 
 from ..core.errors import forbidden, not_found, unauthorized
@@ -222,7 +222,7 @@ def login(body: LoginIn, request: Request, db: DbSession = Depends(get_db)) -> L
         raise unauthorized("sign-in refused: nonce unknown, expired or already used; ask for a new one")
     _sweep_sessions(db, now)
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
-    expires = min(now + timedelta(seconds=svc.settings.session_ttl_s), msg.expiration_time)
+    expires = min(now + timedelta(seconds=svc.settings.session_ttl_s), to_utc(msg.expiration_time))
     db.add(
         Session(token_hash=token_hash(token), address=msg.address, nonce=msg.nonce, created_at=now, expires_at=expires)
     )

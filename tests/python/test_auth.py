@@ -493,3 +493,18 @@ def test_the_audit_logs_time_filters_mean_the_moment_whatever_its_zone(client, m
         assert len(since) >= 1 and until == [], (at, since, until)
     for edge in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"):  # beyond UTC's years: the first, the last
         assert client.get("/v1/audit/log", params={"since": edge}, headers=auditor).status_code == 200
+
+
+def test_a_session_never_outlives_its_message_whatever_the_zone_it_names(client, members):
+    """The session's end was the message's Expiration Time as written: stored in its own zone's
+    digits on SQLite and read back as UTC, an expiry two seconds away written at +14:00 made a
+    session of fourteen hours, past the session's lifetime (outside probe)."""
+    ends = (datetime.now(UTC) + timedelta(seconds=2)).astimezone(timezone(timedelta(hours=14)))
+    message, signature = sign_in_message(client, members["auditor"], expiration_time=ends)
+    r = client.post("/v1/auth/login", json={"message": message, "signature": signature})
+    assert r.status_code == 200, r.text
+    headers = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    time.sleep(2.2)
+    r = client.get("/v1/me", headers=headers)
+    assert r.status_code == 401 and "session expired" in r.json()["detail"], r.text
