@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -178,3 +179,25 @@ def test_slow_receivers_of_one_member_do_not_delay_another_members_deliveries(se
     finally:
         slow.close()
         fast.close()
+
+
+def test_a_subscriptions_initial_record_time_is_the_moment_given_whatever_its_zone(
+    deployment, chain_node, tmp_path, members
+):
+    """initialRecordTime was kept in the zone it was written in: SQLite stored its digits, read back
+    as UTC, so a subscription said (and started from) a moment eight hours off the one given at
+    -08:00 (outside probe)."""
+    from .helpers import login, make_client
+
+    c = make_client(deployment, chain_node, tmp_path, webhook_allow_private=True)
+    h = login(c, members["producer"])
+    assert (
+        c.post("/epcis/queries", json={"name": "zoned", "query": {"eventType": ["ObjectEvent"]}}, headers=h).status_code
+        == 201
+    )
+    sub = {"dest": "http://127.0.0.1:9399/hook", "secret": "s" * 16, "stream": True,
+           "initialRecordTime": "2026-01-01T00:00:00-08:00"}  # fmt: skip
+    r = c.post("/epcis/queries/zoned/subscriptions", json=sub, headers=h)
+    assert r.status_code == 201, r.text
+    got = c.get(r.headers["location"], headers=h).json()["initialRecordTime"]
+    assert datetime.fromisoformat(got.replace("Z", "+00:00")) == datetime(2026, 1, 1, 8, tzinfo=UTC), got

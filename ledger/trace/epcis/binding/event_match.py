@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ledger.clock import to_utc
 from ledger.trace.epcis.canonical import namespaces_of
 from ledger.trace.epcis.capture import full_term
 from ledger.trace.epcis.identifiers import canonical
@@ -131,7 +132,7 @@ def when(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else None
+    return to_utc(t) if t.tzinfo else None  # as UTC: SQLite compares stored times by their digits
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
