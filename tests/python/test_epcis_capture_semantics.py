@@ -1,5 +1,8 @@
-"""Error declarations (EPCIS 2.0 7.4.1.2) of events already stored, through both capture doors on a
-real node and database: the event captured again with an `errorDeclaration` has the erroneous
+"""What an EPCIS repository owes its users beyond the schema, through both doors on a real node and
+database: error declarations (EPCIS 2.0 7.4.1.2) of events already stored, an eventID two members
+declared, and time bounds given in another zone.
+
+An error declaration is the event captured again with an `errorDeclaration`; it has the erroneous
 event's hash ID (CBV 2.0 leaves the declaration out), and was taken as a duplicate and lost. It is
 now kept on the stored event, found by the declaration's query parameters, and the event's anchor
 still holds; only the event's recorder may declare it."""
@@ -111,3 +114,28 @@ def test_an_event_id_two_members_declared_answers_both_oldest_first(api):
     assert [e["epcList"] for e in got] == [first["epcList"], copycat["epcList"]], got
     mine = events_of(c.get(f"/epcis/events/{first['eventID']}", headers=h["producer"]))
     assert [e["epcList"] for e in mine] == [first["epcList"]]  # each member sees what it may see
+
+
+def test_time_filters_given_in_beijing_time_mean_the_same_moment(api):
+    """GE_/LT_ eventTime and recordTime in +08:00 select by the moment, not by the digits (SQLite keeps
+    times as text in UTC: a bound in another zone was compared by its digits, eight hours off)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    c, h = api
+    event = _event("501") | {"eventTime": "2026-12-06T08:00:00.000+08:00"}  # 00:00 UTC
+    assert c.post("/v1/epcis/capture", json=_doc(event), headers=h["producer"]).status_code == 201
+    beijing = timezone(timedelta(hours=8))
+
+    def found(**bounds) -> list:
+        got = events_of(
+            c.get("/epcis/events", params={"MATCH_epc": event["epcList"][0], **bounds}, headers=h["auditor"])
+        )
+        return [e["eventID"] for e in got]
+
+    at = datetime(2026, 12, 6, 0, 0, tzinfo=UTC)
+    assert found(GE_eventTime=(at - timedelta(minutes=1)).astimezone(beijing).isoformat()) == [event["eventID"]]
+    assert found(GE_eventTime=(at + timedelta(minutes=1)).astimezone(beijing).isoformat()) == []
+    assert found(LT_eventTime=(at + timedelta(minutes=1)).astimezone(beijing).isoformat()) == [event["eventID"]]
+    now = datetime.now(UTC)
+    assert found(GE_recordTime=(now - timedelta(minutes=5)).astimezone(beijing).isoformat()) == [event["eventID"]]
+    assert found(GE_recordTime=(now + timedelta(minutes=5)).astimezone(beijing).isoformat()) == []
