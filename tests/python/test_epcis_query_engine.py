@@ -97,7 +97,10 @@ def test_extension_fields_ilmd_and_errors():
 @pytest.mark.parametrize(
     "params",
     [{"EQ_bogus": "x"}, {"GE_eventTime": "tomorrow"}, {"eventType": "Event"}, {"EQ_action": "MOVE"},
-     {"orderBy": "ex:grade"}, {"eventCountLimit": "-1"}, {"GT_value_KGM": "heavy"}, {"HASATTR_nothing": "x"}],
+     {"orderBy": "ex:grade"}, {"eventCountLimit": "-1"}, {"GT_value_KGM": "heavy"}, {"HASATTR_nothing": "x"},
+     # eventCountLimit "may only be used when orderBy is specified" and "maxEventCount are mutually
+     # exclusive; if both are specified, a QueryParameterException SHALL be raised" (EPCIS 2.0 8.2.7.1)
+     {"eventCountLimit": "1"}, {"eventCountLimit": "1", "maxEventCount": "5", "orderBy": "eventTime"}],
 )  # fmt: skip
 def test_bad_parameters_are_refused(params):
     with pytest.raises(sq.QueryParameterError):

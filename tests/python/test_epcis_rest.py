@@ -113,7 +113,9 @@ def test_simple_event_query_parameters(api):
     from ledger.trace.epcis.binding.event_match import when
 
     assert [when(t) for t in times] == sorted((when(t) for t in times), reverse=True)
-    assert len(get(eventCountLimit="3", perPage="2")) == 2
+    assert len(get(eventCountLimit="3", orderBy="eventTime", perPage="2")) == 2
+    r = c.get("/epcis/events", params={"eventCountLimit": "3"}, headers=h["auditor"])  # no orderBy: refused
+    assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"
     # errors: an unknown parameter, a bad time, too many results
     r = c.get("/epcis/events", params={"EQ_nonsense": "x"}, headers=h["auditor"])
     assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"

@@ -87,6 +87,8 @@ def parse(
         if len(name) > 200 or any(len(v) > 2000 for v in values):
             raise QueryParameterError(name[:60], "too long")
         _one(q, name, values, db)
+    if q.event_count_limit is not None and (q.max_event_count is not None or q.order_by is None):
+        raise QueryParameterError("eventCountLimit", "needs orderBy, and excludes maxEventCount (EPCIS 8.2.7.1)")
     return q
 
 
