@@ -43,6 +43,25 @@ def test_identifier_patterns():
     assert not matches({"EQ_quantity_LTR": "200"}, q) and matches({"EQ_quantity": "150|200"}, q)
 
 
+def test_typed_lists_by_any_spelling_of_the_type():
+    """EQ_bizTransaction_type / EQ_source_type / EQ_destination_type: "type extracted from the name
+    of this parameter" (EPCIS 2.0 8.2.7.1) is a CBV name, its URN (as EPCIS 1.x wrote types) or its
+    web URI, or a URI of the user's own; each names the entries of that type (before, a type with a
+    `:` was taken for an extension field and matched nothing)."""
+    e = {"type": "ObjectEvent",
+         "bizTransactionList": [{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": "urn:epcglobal:cbv:bt:1:2"},
+                                {"type": "https://ns.example.com/t", "bizTransaction": "urn:x:3"}],
+         "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}],
+         "destinationList": [{"type": "location", "destination": "urn:epc:id:sgln:0614141.00777.0"}]}  # fmt: skip
+    for t in ("po", "urn:epcglobal:cbv:btt:po", "https://ref.gs1.org/cbv/BTT-po"):
+        assert matches({f"EQ_bizTransaction_{t}": "urn:epcglobal:cbv:bt:1:2"}, e)
+        assert not matches({f"EQ_bizTransaction_{t}": "urn:x:3"}, e)
+    assert matches({"EQ_bizTransaction_https://ns.example.com/t": "urn:x:3"}, e)
+    assert matches({"EQ_source_urn:epcglobal:cbv:sdt:owning_party": "urn:epc:id:pgln:0614141.00001"}, e)
+    assert matches({"EQ_destination_https://ref.gs1.org/cbv/SDT-location": "urn:epc:id:sgln:0614141.00777.0"}, e)
+    assert not matches({"EQ_destination_urn:epcglobal:cbv:sdt:owning_party": "urn:epc:id:sgln:0614141.00777.0"}, e)
+
+
 def test_an_epc_pattern_is_matched_by_component_in_linear_time():
     """Each `*` one whole component; what else holds a `*` is refused. (A regular expression of
     seven wildcards took 78 s on one 80-character identifier, the worker frozen: found from outside.)"""

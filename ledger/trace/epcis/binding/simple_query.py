@@ -193,7 +193,7 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
     elif name == "EQ_transformationID":
         wanted = set(values)
         q.tests.append(lambda e: e.get("transformationID") in wanted)
-    elif (mt := re.fullmatch(r"EQ_(bizTransaction|source|destination)_(\w+)", name)) is not None:
+    elif (mt := re.fullmatch(r"EQ_(bizTransaction|source|destination)_(\S+)", name)) is not None:  # a name, URN or URI
         _typed_list(q, mt.group(1), mt.group(2), set(values))
     elif (mt := re.fullmatch(r"(EQ|GT|GE|LT|LE)_quantity(?:_([A-Z0-9]{2,4}))?", name)) is not None:
         op, uom, wanted = mt.group(1), mt.group(2), _num(name, values)
