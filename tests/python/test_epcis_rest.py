@@ -121,6 +121,9 @@ def test_simple_event_query_parameters(api):
     assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"
     r = c.get("/epcis/events", params={"GE_eventTime": "yesterday"}, headers=h["auditor"])
     assert r.status_code == 400
+    # a parameter named twice is a QueryParameterException (EPCIS 2.0), not the last one taken
+    r = c.get("/epcis/events?EQ_bizStep=shipping&EQ_bizStep=receiving", headers=h["auditor"])
+    assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"
     r = c.get("/epcis/events", params={"maxEventCount": "1"}, headers=h["auditor"])
     assert r.status_code == 413 and r.json()["type"] == "epcisException:QueryTooLargeException"
     # an event by its ID, and the resource trees

@@ -64,6 +64,10 @@ def run_query(
     params: dict[str, Any] = dict(named or {})
     for k, v in request.query_params.multi_items():
         if k not in CONTROLS and k not in ignore:
+            # a QueryParameterException when "two or more query parameters have the same parameter name"
+            # (EPCIS 2.0, QueryParameterException), not the last one silently taken: several values are written a|b
+            if len(request.query_params.getlist(k)) > 1:
+                raise sq.QueryParameterError(k, "given more than once (several values are written a|b)")
             params[k] = v
     for k, v in fixed.items():
         if k in params and sq.values_of({k: params[k]}) != sq.values_of({k: v}):
