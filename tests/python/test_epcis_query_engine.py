@@ -43,6 +43,30 @@ def test_identifier_patterns():
     assert not matches({"EQ_quantity_LTR": "200"}, q) and matches({"EQ_quantity": "150|200"}, q)
 
 
+def test_epc_patterns_match_the_same_epcs_written_as_digital_links():
+    """EPCIS 2.0 8.2.7.1.1: a MATCH_ value is an EPC URI or an EPC pattern (Tag Data Standard), and an
+    event's EPC may be a GS1 Digital Link URI. A pattern whose wildcards start after the company prefix
+    (`0614141.*.*`: every item of the company) now finds the Digital Link form too (before, only
+    patterns with the whole GTIN did), and a pattern naming every component is that EPC."""
+    e = {"type": "ObjectEvent", "epcList": ["https://example.com/01/00614141073467/21/2017"],
+         "parentID": "https://id.gs1.org/00/106141412345678908", "readPoint": {"id": "urn:x:1"},
+         "childEPCs": ["https://id.gs1.org/414/0614141007770/254/5", "https://id.gs1.org/8003/00614141000012ab"],
+         "quantityList": [{"epcClass": "https://id.gs1.org/01/04012345123456/10/998877", "quantity": 1}]}  # fmt: skip
+    for yes in ("urn:epc:idpat:sgtin:0614141.*.*", "urn:epc:idpat:sgtin:*.*.*",
+                "urn:epc:idpat:sgtin:0614141.007346.2017", "urn:epc:idpat:sgln:0614141.*.*",
+                "urn:epc:idpat:grai:0614141.*.*", "urn:epc:idpat:grai:0614141.00001.*"):  # fmt: skip
+        assert matches({"MATCH_epc": yes}, e), yes
+    for no in ("urn:epc:idpat:sgtin:0614142.*.*", "urn:epc:idpat:sgtin:0614140.*.*", "urn:epc:idpat:sscc:0614141.*",
+               "urn:epc:idpat:sgtin:0614141.*.2018", "urn:epc:idpat:grai:0614141.00002.*"):  # fmt: skip
+        assert not matches({"MATCH_epc": no}, e), no
+    assert matches({"MATCH_parentID": "urn:epc:idpat:sscc:0614141.*"}, e)
+    assert not matches({"MATCH_parentID": "urn:epc:idpat:sscc:0614142.*"}, e)
+    assert matches({"MATCH_epcClass": "urn:epc:idpat:sgtin:4012345.*.*"}, e)
+    assert not matches({"MATCH_epcClass": "urn:epc:idpat:sgtin:4012346.*.*"}, e)
+    grai = {"type": "ObjectEvent", "epcList": ["urn:epc:id:grai:0614141.00001.ab"]}  # (its serial follows, no `/`)
+    assert matches({"MATCH_epc": "urn:epc:idpat:grai:0614141.00001.*"}, grai)
+
+
 def test_typed_lists_by_any_spelling_of_the_type():
     """EQ_bizTransaction_type / EQ_source_type / EQ_destination_type: "type extracted from the name
     of this parameter" (EPCIS 2.0 8.2.7.1) is a CBV name, its URN (as EPCIS 1.x wrote types) or its

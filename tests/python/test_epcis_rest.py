@@ -91,7 +91,9 @@ def test_simple_event_query_parameters(api):
     assert hit and all(
         "urn:epc:id:sgtin:0614141.107346.2018" in e.get("epcList", []) + e.get("childEPCs", []) for e in hit
     )
-    assert get(MATCH_epc="urn:epc:idpat:sgtin:0614141.107346.*") == get(MATCH_epc="urn:epc:idpat:sgtin:0614141.*.*")
+    item, company = (get(MATCH_epc=f"urn:epc:idpat:sgtin:0614141.{p}") for p in ("107346.*", "*.*"))
+    assert item and all(e in company for e in item)  # the company's items also as Digital Links (EPCIS 8.2.7.1.1)
+    assert any("https://id.gs1.org/01/70614141123451/21/2018" in e.get("epcList", []) for e in company)
     # extension fields: declared by the client's GS1-Extensions prefix, or as a full IRI
     ext = get(**{"EQ_http://ns.example.com/epcis/myField": "Example of a vendor/user extension"})
     assert ext and all(e["example:myField"] == "Example of a vendor/user extension" for e in ext)

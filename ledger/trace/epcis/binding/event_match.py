@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.clock import to_utc
+from ledger.trace.epcis.binding import epc_patterns
 from ledger.trace.epcis.canonical import namespaces_of
 from ledger.trace.epcis.capture import full_term
 from ledger.trace.epcis.identifiers import canonical
@@ -52,11 +53,12 @@ class IdMatcher:
         self.prefixes: list[str] = []
         self.patterns: list[Pattern] = []
         for v in values:
-            if "*" not in v:
-                self.exact.add(identifier(v))
+            if "*" not in v:  # an identifier, or a pattern naming every component (`idpat:` as `id:`)
+                self.exact.add(identifier(v.replace("urn:epc:idpat:", "urn:epc:id:", 1)))
             elif (c := canonical(v)) is not None:
                 self.exact.add(c)
                 self.prefixes.append(c + "/")
+                self.patterns.append(Pattern(v))  # (a GRAI's or GDTI's serial follows its key with no `/`)
             else:
                 self.patterns.append(Pattern(v))
 
@@ -72,8 +74,8 @@ class IdMatcher:
             return True
         if not self.patterns:
             return False
-        parts = _COMPONENTS.split(value)
-        return any(p.matches(parts) for p in self.patterns)
+        parts = _COMPONENTS.split(value.replace("urn:epc:idpat:", "urn:epc:id:", 1))
+        return any(p.matches(parts) or p.matches_digital_link(c) for p in self.patterns)
 
 
 _COMPONENTS = re.compile(r"([.:])")  # an EPC URI's separators, kept in the split
@@ -90,6 +92,15 @@ class Pattern:
         self.parts = _COMPONENTS.split(uri.replace("idpat:", "id:", 1))
         if any("*" in part and part != "*" for part in self.parts):
             raise ValueError(f"{uri[:80]!r}: in an EPC pattern, * stands for a whole component (e.g. ...0614141.*.*)")
+
+    def matches_digital_link(self, uri: str) -> bool:
+        """Whether a canonical Digital Link URI matches, read as an EPC URI cut at the pattern's
+        company prefix (`urn:epc:idpat:sgtin:0614141.*.*` finds https://id.gs1.org/01/00614141...)."""
+        p = self.parts
+        if len(p) < 9 or p[:6] != ["urn", ":", "epc", ":", "id", ":"] or not (p[8].isdigit() or p[8] == "*"):
+            return False
+        urn = epc_patterns.as_urn(uri, p[6], len(p[8]) if p[8] != "*" else 7)  # (`*`: every one that follows)
+        return urn is not None and self.matches(_COMPONENTS.split(urn))
 
     def matches(self, parts: list[str]) -> bool:
         """Whether an identifier, split by `_COMPONENTS`, matches."""
