@@ -137,6 +137,28 @@ def test_extension_fields_ilmd_and_errors():
     assert matches({"EQ_https://ns.example.com/epcis/grade": "7"}, e)  # a full IRI needs no prefix
 
 
+def test_extension_fields_of_sensor_elements_metadata_reports_and_locations():
+    """EQ_/GT_/.../EXISTS_ SENSORELEMENT_, SENSORMETADATA_, SENSORREPORT_ (GS1's Test Case
+    Requirement 53, steps 20-22, and query schema) and readPoint_ / bizLocation_ (GS1's query schema),
+    with INNER_: before, each was read as a top-level field named `SENSORREPORT_ex:...` and matched
+    nothing."""
+    e = {"type": "ObjectEvent", "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0", "ex:dock": "A"},
+         "bizLocation": {"id": "urn:epc:id:sgln:0614141.00888.0", "ex:site": {"ex:zone": "cold"}},
+         "sensorElementList": [{"sensorMetadata": {"time": "2026-01-01T00:00:00Z", "ex:batch": 5},
+                                "sensorReport": [{"type": "Temperature", "value": 20, "uom": "CEL", "ex:probe": "p1"}],
+                                "ex:element": {"ex:tag": "t"}}]}  # fmt: skip
+    assert matches({"EQ_SENSORREPORT_ex:probe": "p1"}, e, EX) and not matches({"EQ_SENSORREPORT_ex:probe": "p2"}, e, EX)
+    assert matches({"GE_SENSORMETADATA_ex:batch": "5"}, e, EX) and not matches(
+        {"GT_SENSORMETADATA_ex:batch": "5"}, e, EX
+    )
+    assert matches({"EXISTS_SENSORELEMENT_ex:element": ""}, e, EX) and matches(
+        {"EQ_INNER_SENSORELEMENT_ex:tag": "t"}, e, EX
+    )
+    assert not matches({"EXISTS_SENSORELEMENT_ex:probe": ""}, e, EX)  # a report's field is not its element's
+    assert matches({"EQ_readPoint_ex:dock": "A"}, e, EX) and not matches({"EQ_bizLocation_ex:dock": "A"}, e, EX)
+    assert matches({"EQ_INNER_bizLocation_ex:zone": "cold"}, e, EX) and not matches({"EQ_ex:dock": "A"}, e, EX)
+
+
 @pytest.mark.parametrize(
     "params",
     [{"EQ_bogus": "x"}, {"GE_eventTime": "tomorrow"}, {"eventType": "Event"}, {"EQ_action": "MOVE"},

@@ -206,36 +206,6 @@ def field_name(name: str, prefixes: dict[str, str]) -> str:
     return prefixes[p] + local if sep and p in prefixes else name
 
 
-def nested(obj: Any, key: str) -> Iterator[Any]:
-    """Every value of `key` at any depth inside `obj` (below its top level)."""
-    stack = [obj]
-    while stack:
-        o = stack.pop()
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if k == key:
-                    yield v
-                if isinstance(v, dict | list):
-                    stack.append(v)
-        elif isinstance(o, list):
-            stack.extend(x for x in o if isinstance(x, dict | list))
-
-
-def extension_values(event: Event, where: str, inner: bool, key: str) -> list[Any]:
-    """The values of extension field `key` in the event, its ILMD or its error declaration, at the
-    top level of that part or (`inner`) inside one of its extension fields."""
-    part: Any = event
-    if where == "ILMD":
-        part = event.get("ilmd")
-    elif where == "ERROR_DECLARATION":
-        part = event.get("errorDeclaration")
-    if not isinstance(part, dict):
-        return []
-    if not inner:
-        return [part[key]] if key in part else []
-    return [v for k, x in part.items() if k.startswith("{") for v in nested(x, key)]
-
-
 # --- sensor data ------------------------------------------------------------------------------
 
 _SENSOR_META = {"deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"}

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 from ledger.errors import LedgerError
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis.binding import event_match as m
+from ledger.trace.epcis.binding import extension_fields as xf
 from ledger.trace.epcis.binding import master_data
 from ledger.trace.epcis.capture import full_term
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
 ORDER_FIELDS = {"eventTime": EpcisEvent.event_time, "recordTime": EpcisEvent.record_time}
 _EXT = r"(?P<field>[^_\s][^\s]*:[^\s]+)"  # a namespace-qualified extension field name
+_PARTS = "|".join(xf.PARTS)  # where an extension field parameter looks (`EQ_ILMD_...`, `EQ_SENSORREPORT_...`)
 
 
 class QueryParameterError(LedgerError):
@@ -225,7 +227,7 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
         elif f in m.SENSOR_MEASURES or f == "percRank":
             _num(name, values)
         q.sensor.append(m.sensor_test(op, f, uom, values))
-    elif mt := re.fullmatch(rf"(EQ|GT|GE|LT|LE|EXISTS)_(?:(INNER)_)?(?:(ILMD|ERROR_DECLARATION)_)?{_EXT}", name):
+    elif mt := re.fullmatch(rf"(EQ|GT|GE|LT|LE|EXISTS)_(?:(INNER)_)?(?:({_PARTS})_)?{_EXT}", name):
         _extension(q, mt.group(1), bool(mt.group(2)), mt.group(3) or "", m.field_name(mt.group("field"), q.prefixes),
                    values)  # fmt: skip
     elif (mt := re.fullmatch(r"(HASATTR|EQATTR|EQ_ATTR)_(\w+?)(?:_(.+))?", name)) is not None:
@@ -267,11 +269,11 @@ def _error_fields(q: Query, name: str, values: list[str]) -> None:
 
 def _extension(q: Query, op: str, inner: bool, where: str, key: str, values: list[str]) -> None:
     if op == "EXISTS":
-        q.tests.append(lambda e: bool(m.extension_values(e, where, inner, key)))
+        q.tests.append(lambda e: bool(xf.extension_values(e, where, inner, key)))
         return
     if op != "EQ" and len(values) != 1:
         raise QueryParameterError(f"{op}_{key}", "expected one value")
-    q.tests.append(lambda e: any(m.compare(op, v, values) for v in m.extension_values(e, where, inner, key)))
+    q.tests.append(lambda e: any(m.compare(op, v, values) for v in xf.extension_values(e, where, inner, key)))
 
 
 def _attributes(q: Query, name: str, kind: str, f: str, attr: str | None, values: list[str], db) -> None:
