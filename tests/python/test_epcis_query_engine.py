@@ -115,6 +115,22 @@ def test_sensor_reports():
     assert not matches({"EQ_type": "Temperature", "EQ_value_KGM": "25"}, e)
 
 
+def test_sensor_values_in_another_unit_of_the_same_kind():
+    """GS1's Test Case Requirement 53, step 26: `GE_value_KEL` with a value in kelvin above the
+    degrees Celsius an event gave finds it. Units of one kind are converted (a standard deviation
+    scaled, not shifted); a unit of another kind, or one not known, is never compared."""
+    e = {"type": "ObjectEvent", "sensorElementList": [{"sensorReport": [
+        {"type": "Temperature", "value": 0, "sDev": 1, "uom": "CEL"},
+        {"type": "Mass", "value": 1500, "uom": "GRM"}]}]}  # fmt: skip
+    assert matches({"EQ_type": "Temperature", "GE_value_KEL": "273"}, e)
+    assert matches({"EQ_value_KEL": "273.15"}, e) and matches({"EQ_value_FAH": "32"}, e)
+    assert not matches({"GT_value_KEL": "273.15"}, e) and matches({"LT_value_FAH": "33"}, e)
+    assert matches({"EQ_sDev_KEL": "1"}, e) and not matches({"EQ_sDev_KEL": "274.15"}, e)
+    assert matches({"EQ_type": "Mass", "GT_value_KGM": "1.4"}, e) and not matches({"GT_value_KGM": "1.5"}, e)
+    assert not matches({"EQ_type": "Temperature", "GE_value_KGM": "0"}, e)  # no temperature in kilograms
+    assert not matches({"GE_value_LTR": "0"}, e)
+
+
 def test_extension_fields_ilmd_and_errors():
     e = {
         "type": "ObjectEvent",

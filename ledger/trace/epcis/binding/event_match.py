@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.clock import to_utc
-from ledger.trace.epcis.binding import epc_patterns
+from ledger.trace.epcis.binding import epc_patterns, sensor_units
 from ledger.trace.epcis.canonical import namespaces_of
 from ledger.trace.epcis.capture import full_term
 from ledger.trace.epcis.identifiers import canonical
@@ -250,9 +250,10 @@ def sensor_test(op: str, field: str, uom: str | None, wanted: list[str]) -> Call
         wanted = [sensor_term(field, w) for w in wanted]
 
     def test(meta: dict, report: dict) -> bool:
-        if uom is not None and report.get("uom") != uom:
-            return False
         value = sensor_value(meta, report, field)
+        if uom is not None and report.get("uom") != uom:  # another unit of the same kind: converted
+            n = number(value) if field in SENSOR_MEASURES else None
+            value = None if n is None else sensor_units.convert(n, report.get("uom"), uom, spread=field == "sDev")
         return value is not None and compare(op, value, wanted)
 
     return test
