@@ -320,6 +320,23 @@ def test_answers_carry_the_repositorys_record_time_a_query_name_and_order_by_def
     assert times == sorted(times, reverse=True)
 
 
+def test_eq_event_id_is_the_events_own_event_id(api):
+    """EQ_eventID: events whose "eventID field is equal to one of the values specified" (EPCIS 2.0
+    8.2.7.1). An event that declared its eventID is found by it and not by its hash ID (which its
+    answers never show); one that declared none carries, and is found by, its hash ID. (Before,
+    both found the first.)"""
+    c, h = api
+    doc = _observed(new_gtin(), range(2))
+    doc["epcisBody"]["eventList"][0]["eventID"] = "urn:uuid:2f1f6bd4-5e2a-4c0e-9d0c-1f0e8b7a6c01"
+    declared_hash, plain_hash = capture(c, h["producer"], doc)["eventIDs"]
+    get = lambda v: events_of(c.get("/epcis/events", params={"EQ_eventID": v}, headers=h["auditor"]))  # noqa: E731
+    assert [e["eventID"] for e in get("urn:uuid:2f1f6bd4-5e2a-4c0e-9d0c-1f0e8b7a6c01")] == [
+        "urn:uuid:2f1f6bd4-5e2a-4c0e-9d0c-1f0e8b7a6c01"
+    ]
+    assert get(declared_hash) == []
+    assert [e["eventID"] for e in get(plain_hash)] == [plain_hash]
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_numbers_json_has_not_are_a_400_at_every_door_and_in_every_filter(api, number):
     """Python's decoder reads NaN, Infinity and 1e999; stored, such a quantity made every listing

@@ -146,7 +146,9 @@ def _one(q: Query, name: str, values: list[str], db: Session | None) -> None:  #
         column = EpcisEvent.read_point if name.endswith("readPoint") else EpcisEvent.biz_location
         q.sql.append(column.in_(sorted(ids)))
     elif name == "EQ_eventID":
-        q.sql.append(or_(EpcisEvent.event_ref.in_(values), EpcisEvent.hash_id.in_(values)))
+        # the eventID the event carries: declared, or its hash ID where it declared none (its `event_ref`)
+        ref = EpcisEvent.event_ref
+        q.sql.append(or_(ref.in_(values), and_(ref.is_(None), EpcisEvent.hash_id.in_(values))))
     elif name in ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount"):
         _controls(q, name, values)
     elif (mt := re.fullmatch(r"MATCH_(epc|parentID|inputEPC|outputEPC|anyEPC)", name)) is not None:
