@@ -175,6 +175,16 @@ def test_extension_fields_of_sensor_elements_metadata_reports_and_locations():
     assert matches({"EQ_INNER_bizLocation_ex:zone": "cold"}, e, EX) and not matches({"EQ_ex:dock": "A"}, e, EX)
 
 
+def test_an_extension_event_type_is_a_name_to_ask_for():
+    """eventType: "An element of the parameter value may also be the name of an extension event type"
+    (EPCIS 2.0 8.2.7.1): such a name (a URI or prefix:Name) is a question this repository answers with
+    no events, not a QueryParameterException; a bare word that is no event type still is one."""
+    q = sq.parse({"eventType": "ObjectEvent|ex:SealEvent|https://ns.example.com/epcis/SealEvent"}, None)
+    assert q.sql and matches({"eventType": "ex:SealEvent"}, {"type": "ObjectEvent"})  # (the SQL part decides)
+    with pytest.raises(sq.QueryParameterError):
+        sq.parse({"eventType": "SealEvent"}, None)
+
+
 @pytest.mark.parametrize(
     "params",
     [{"EQ_bogus": "x"}, {"GE_eventTime": "tomorrow"}, {"eventType": "Event"}, {"EQ_action": "MOVE"},

@@ -123,6 +123,7 @@ def test_simple_event_query_parameters(api):
     assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"
     r = c.get("/epcis/events", params={"GE_eventTime": "yesterday"}, headers=h["auditor"])
     assert r.status_code == 400
+    assert get(eventType="https://ns.example.com/epcis/SealEvent") == []  # an extension event type: none here
     # a parameter named twice is a QueryParameterException (EPCIS 2.0), not the last one taken
     r = c.get("/epcis/events?EQ_bizStep=shipping&EQ_bizStep=receiving", headers=h["auditor"])
     assert r.status_code == 400 and r.json()["type"] == "epcisException:QueryParameterException"

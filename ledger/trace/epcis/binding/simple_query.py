@@ -128,7 +128,8 @@ def _one(q: Query, name: str, values: list[str], db: Session | None) -> None:  #
         q.sql.append(column >= t if op == "GE" else column < t)
         return
     if name == "eventType":
-        unknown = [v for v in values if v not in EVENT_TYPES]
+        # "may also be the name of an extension event type" (a URI or prefix:Name): none is stored here
+        unknown = [v for v in values if v not in EVENT_TYPES and not re.fullmatch(r"[A-Za-z][\w.+-]*:\S+", v)]
         if unknown:
             raise QueryParameterError(name, f"unknown event type {unknown[0]!r}; one of {', '.join(EVENT_TYPES)}")
         q.sql.append(EpcisEvent.event_type.in_(values))
