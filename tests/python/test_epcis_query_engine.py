@@ -191,7 +191,9 @@ def test_an_extension_event_type_is_a_name_to_ask_for():
      {"orderBy": "ex:grade"}, {"eventCountLimit": "-1"}, {"GT_value_KGM": "heavy"}, {"HASATTR_nothing": "x"},
      # eventCountLimit "may only be used when orderBy is specified" and "maxEventCount are mutually
      # exclusive; if both are specified, a QueryParameterException SHALL be raised" (EPCIS 2.0 8.2.7.1)
-     {"eventCountLimit": "1"}, {"eventCountLimit": "1", "maxEventCount": "5", "orderBy": "eventTime"}],
+     {"eventCountLimit": "1"}, {"eventCountLimit": "1", "maxEventCount": "5", "orderBy": "eventTime"},
+     # GT_/GE_/LT_/LE_fieldname compare an Int, Float or Time: another value is of the wrong type
+     {"GT_https://ns.example.com/epcis/grade": "high"}, {"LE_ILMD_https://ns.example.com/epcis/when": "soon"}],
 )  # fmt: skip
 def test_bad_parameters_are_refused(params):
     with pytest.raises(sq.QueryParameterError):

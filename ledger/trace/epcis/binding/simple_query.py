@@ -274,8 +274,8 @@ def _extension(q: Query, op: str, inner: bool, where: str, key: str, values: lis
     if op == "EXISTS":
         q.tests.append(lambda e: bool(xf.extension_values(e, where, inner, key)))
         return
-    if op != "EQ" and len(values) != 1:
-        raise QueryParameterError(f"{op}_{key}", "expected one value")
+    if op != "EQ" and (len(values) != 1 or (m.number(values[0]) is None and m.when(values[0]) is None)):
+        raise QueryParameterError(f"{op}_{key}", "expected one number or date-time (GT_/GE_/LT_/LE_: Int, Float, Time)")
     q.tests.append(lambda e: any(m.compare(op, v, values) for v in xf.extension_values(e, where, inner, key)))
 
 
