@@ -135,7 +135,11 @@ try {
     report.partners_after = await page.textContent('#partners tbody');
   });
   await timed('issue_codes', async () => {
-    await page.fill('#codes-gtin', gtin);
+    await page.fill('#codes-gtin', gtin);  // a lot never registered first: the page names what is missing
+    await page.fill('#codes-lot', 'NO-SUCH');
+    await page.click('#codes-form button');
+    await page.waitForSelector('#codes-status.error', { timeout: 30000 });
+    report.codes_missing = await page.textContent('#codes-status');
     await page.fill('#codes-lot', lot);
     await page.fill('#codes-count', '12');
     await page.click('#codes-form button');

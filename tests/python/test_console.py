@@ -165,6 +165,7 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
     assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
+    assert report["codes_missing"] == f"No batch {gtin} / NO-SUCH: register the batch first (Products and batches).", report
     assert report["qr"]["width"] > 100 and report["qr"]["caption"] in report["csv"]
     assert report["scans_bars"] >= 1 and report["scans_row"].startswith(str(datetime.now(UTC).date())), report
     assert report["key_status"].startswith("New key (shown only this once): tlk_")

@@ -150,8 +150,9 @@ async function issueCodes(e) {
     links.hidden = false;
     previewQr(issue).catch(() => {});
     reloadIssues();
-  } catch (err) {
-    say('codes-status', T.error + err.message, true);
+  } catch (err) {  // a lot never registered: "找不到" alone left the merchant guessing what (phone trial)
+    const missing = err.status === 404 && /batch/.test(String(err.body && err.body.detail)) && fill(T.codes_no_batch, { gtin, lot: $('codes-lot').value.trim() });
+    say('codes-status', missing || T.error + err.message, true);
   } finally { $('codes-progress').hidden = true; }
 }
 
