@@ -173,6 +173,12 @@ try {
     '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument',
     schemaVersion: '2.0', creationDate: '2026-11-24T08:00:00.000Z', epcisBody: { eventList: events },
   });
+  fs.writeFileSync(path.join(out, 'notes.json'), 'shipped on Monday');  // a file that is not JSON at all
+  await page.setInputFiles('#epcis-file', path.join(out, 'notes.json'));
+  await page.click('#epcis-form button');
+  await page.waitForSelector('#epcis-result .error');
+  report.epcis_not_json = await page.textContent('#epcis-result li');
+  await page.evaluate(() => document.querySelector('#epcis-result').replaceChildren());
   await page.setInputFiles('#epcis-file', epcis('bad.json', doc([{ ...event, eventTime: 'soon' }])));
   await page.click('#epcis-form button');
   await page.waitForSelector('#epcis-result .error');

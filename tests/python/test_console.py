@@ -165,7 +165,8 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     batch = httpx.get(f"{url}/v1/batches/{new}/LJ%2F2026", headers=h).json()
     assert batch["merchant"] == merchant.address  # registered by the merchant's own key, and recalled on chain:
     assert dep.contract("Provenance").functions.batch(bytes.fromhex(batch["batch_id"][2:])).call()[3] is True
-    assert report["codes_missing"] == f"No batch {gtin} / NO-SUCH: register the batch first (Products and batches).", report
+    missing = f"No batch {gtin} / NO-SUCH: register the batch first (Products and batches)."
+    assert report["codes_missing"] == missing, report
     assert report["qr"]["width"] > 100 and report["qr"]["caption"] in report["csv"]
     assert report["scans_bars"] >= 1 and report["scans_row"].startswith(str(datetime.now(UTC).date())), report
     assert report["key_status"].startswith("New key (shown only this once): tlk_")
@@ -173,6 +174,8 @@ def test_merchant_journeys_in_the_browser(console, accounts, tmp_path):
     assert report["deposit"]["before"] != report["deposit"]["after"], report["deposit"]  # signed in the page
     assert report["countdown"].startswith(("Unlocks in", "Can be withdrawn")), report["withdrawal_status"]
     assert report["csv"].count(f"/01/{gtin}/10/C-1/21/") == 12 and report["pdf_bytes"] > 1000
+    not_json = "This file is not JSON or XML: choose an exported EPCIS file (.json, .jsonld or .xml)."
+    assert report["epcis_not_json"].strip() == not_json, report["epcis_not_json"]
     assert "$.epcisBody.eventList[0].eventTime" in report["epcis_refused"]
     assert "Events stored: 1" in report["epcis_stored"]
     # each event by its step, new or not, its anchoring, and a link to its proof checked on chain

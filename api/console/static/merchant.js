@@ -193,7 +193,8 @@ async function uploadEpcis(e) {
       const jobs = await api('/epcis/capture?perPage=1');
       if (!jobs[0].success) throw Object.assign(new Error(''), { body: { detail: jobs[0].errors.map((p) => ({ path: p.pointer, reason: p.detail })) } });
       stored = jobs[0].eventIDs.length; duplicates = 0;
-    } else {
+    } else {  // not JSON at all: said so, not the parser's "body.0 JSON decode error" (phone trial)
+      try { JSON.parse(text); } catch { throw Object.assign(new Error(''), { body: { detail: [{ path: '', reason: T.epcis_not_json }] } }); }
       const r = await api('/v1/epcis/capture', { method: 'POST', headers: { 'Content-Type': 'application/ld+json' }, body: text });
       stored = r.stored; duplicates = r.duplicates; events = r.events || [];
     }
