@@ -73,6 +73,9 @@ def render(data: dict[str, Any], lang: str, self_query: dict[str, str]) -> str:
         "verdict": data["verdict"],
         "reason": _reason(data, t, lang),
         "code": data["code"],
+        # the code's own query (its key, signature, the page's token) for the report form's way back: the
+        # link back without it said "forged" of a genuine code (phone trial)
+        "code_query": urlencode({k: v for k, v in self_query.items() if k != "lang"}),
         "product": data.get("product"),
         # verified buyers' reviews (docs/zk.md): count and rating, and where a buyer proves and reviews
         "reviews": data.get("batch", {}).get("reviews"),

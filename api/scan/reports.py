@@ -59,6 +59,7 @@ _FIELDS = {  # name => (pattern, required)
     "contact": (re.compile(r"[^\x00-\x1f\ud800-\udfff]{0,100}"), False),
     "place": (re.compile(r"[^\x00-\x1f\ud800-\udfff]{0,100}"), False),
     "lang": (re.compile(r"zh|en"), False),
+    "code_query": (re.compile(r"[A-Za-z0-9_.~%=&-]{0,600}"), False),  # the scan page's query, for the way back
 }
 
 
@@ -120,7 +121,7 @@ def _counted(request: Request, db: DbSession, raw: bytes, lang: str) -> Any:
     except ApiError as exc:
         if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
             fields = [p["field"] for p in exc.detail if isinstance(p, dict)] if isinstance(exc.detail, list) else []
-            return _page(lang, exc.status, None, exc.headers, fields)
+            return _page(lang, exc.status, None, exc.headers, fields, _back(raw, lang, "#report"))
         raise
     row = CounterfeitReport(
         gtin=f["gtin"], lot=f["lot"], serial=f["serial"], message=f["message"], contact=f.get("contact", ""),
@@ -130,10 +131,21 @@ def _counted(request: Request, db: DbSession, raw: bytes, lang: str) -> Any:
     db.commit()
     request.state.audit_detail = f"counterfeit report {row.id} on {f['gtin']}/{f['lot']}/{f['serial']}"
     if form:
-        code = "/".join(quote(f[k], safe="") for k in ("lot", "serial"))
-        lot, serial = code.split("/")
-        return _page(lang, 201, row.id, back=f"/01/{f['gtin']}/10/{lot}/21/{serial}?lang={lang}")
+        return _page(lang, 201, row.id, back=_back(raw, lang))
     return JSONResponse({"id": row.id, "received_at": as_utc(row.at).isoformat()}, status_code=201)
+
+
+def _back(raw: bytes, lang: str, anchor: str = "") -> str | None:
+    """The product page the form was sent from, when its code's fields are sound: a refused report
+    offered only the browser's back button (phone trial), now a link back to the form."""
+    with contextlib.suppress(UnicodeDecodeError, ValueError):
+        got = {k: v[0].strip() for k, v in parse_qs(raw.decode("utf-8"), max_num_fields=20).items()}
+        if all(_FIELDS[k][0].fullmatch(got.get(k, "")) for k in ("gtin", "lot", "serial")):
+            lot, serial = (quote(got[k], safe="") for k in ("lot", "serial"))
+            query = got.get("code_query", "")
+            query = query + "&" if _FIELDS["code_query"][0].fullmatch(query) and query else ""
+            return f"/01/{got['gtin']}/10/{lot}/21/{serial}?{query}lang={lang}{anchor}"
+    return None
 
 
 def _client_hash(deployment_salt: str, host: str) -> str:

@@ -225,3 +225,11 @@ def test_one_review_is_said_in_the_singular():
         batch = {**(data.get("batch") or {}), "reviews": {"count": count, "rating": 4.5}}
         html = pages.render({**data, "batch": batch}, "en", {})
         assert said in html.replace("&#39;", "'"), html[html.find('id="reviews"') :][:200]
+
+
+def test_the_report_form_carries_the_codes_query_for_its_way_back():
+    """The report's answer links back to the product page; without the code's key and signature that
+    page said "forged" of a genuine code (phone trial): the form carries the page's own query."""
+    data = _data(next(iter(REASON_ARGS)))
+    html = pages.render(data, "zh", {"k": "9c1186d07e55e315", "s": "qeHZ-fW_cd", "lang": "zh", "v": "t0k"})
+    assert '<input type="hidden" name="code_query" value="k=9c1186d07e55e315&amp;s=qeHZ-fW_cd&amp;v=t0k">' in html

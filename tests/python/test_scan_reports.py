@@ -49,6 +49,16 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     r = c.post("/v1/scan/reports", content=f"gtin={gtin}&lot=L1&serial=S1&lang=en&message=", headers=FORM)
     assert r.status_code == 422 and "check what you wrote" in r.text, r.text
     assert "Please check: What you saw (required" in r.text, r.text  # the field to fix, as the form labels it
+    # refused with the code intact: a link back to the form on the page it came from, with the code's own query
+    # (a refused report offered only the browser's back button; the way back without the code's key and
+    # signature said "forged" of a genuine code; phone trial)
+    q = "k=9c1186d07e55e315&s=qeHZ-fW_cd&v=abc"
+    blank = form.replace("message=", "x=") + "&" + urlencode({"code_query": q})
+    r = c.post("/v1/scan/reports", content=blank, headers=FORM)
+    back = f'href="/01/{gtin}/10/L1/21/S1?{q.replace("&", "&amp;")}&amp;lang=zh#report"'
+    assert r.status_code == 422 and back in r.text, r.text
+    r = c.post("/v1/scan/reports", content=form + "&code_query=%22%3E%3Cscript%3E", headers=FORM)
+    assert r.status_code == 422 and f'href="/01/{gtin}/10/L1/21/S1?lang=zh#report"' in r.text, r.text  # query left
     r = c.post("/v1/scan/reports", content="gtin=1&lot=L1&serial=S1&lang=zh&message=%20&contact=%00", headers=FORM)
     named = "重试。请检查：商品码（请重新扫码）；您看到了什么（必填，最多 1000 字）；联系方式（可不填）。"
     assert r.status_code == 422 and named in r.text, r.text
@@ -59,8 +69,10 @@ def test_counterfeit_reports_are_bounded_stored_and_read_by_whom_they_concern(an
     deep = b"[" * 8000 + b"]" * 100  # nested deeper than the parser recurses, under the body cap
     assert c.post("/v1/scan/reports", content=deep, headers={"content-type": "application/json"}).status_code == 422
     made_up = new_gtin()  # a counterfeit's GTIN nobody registered: the scan page offers the form there too
-    r = c.post("/v1/scan/reports", content=f"gtin={made_up}&lot=L&serial=S&lang=zh&message=x", headers=FORM)
+    sent = f"gtin={made_up}&lot=L&serial=S&lang=zh&message=x&code_query=v%3D1"
+    r = c.post("/v1/scan/reports", content=sent, headers=FORM)
     assert r.status_code == 201 and "已收到您的举报" in r.text, r.text
+    assert f'href="/01/{made_up}/10/L/21/S?v=1&amp;lang=zh"' in r.text, r.text  # sent back with the code's query
     big = {"gtin": gtin, "lot": "L1", "serial": "S1", "message": "x" * 9000}
     assert c.post("/v1/scan/reports", json=big).status_code == 413
     # one code takes 20 reports a day (from as many shoppers), then 429 (the form says so in Chinese)
