@@ -88,6 +88,8 @@ def render(db: DbSession, row: EpcisEvent, proof: dict, checks: list[dict], lang
     for c in checks:
         text = t.get("ep_" + c["key"]) or details.get("detail:" + c["key"], c["key"])
         args = dict(c["args"])
+        if "status" in args:  # the proof's state in words, not its code ("尚未锚定（pending）"; phone trial)
+            args["status"] = t.get(f"ep_status:{args['status']}", args["status"])
         if args.get("index", "").isdigit():  # counted from 1, as a person counts (and as the data below)
             args["index"] = str(int(args["index"]) + 1)
         said.append({"ok": c["ok"], "key": c["key"], "text": text.format_map(args)})

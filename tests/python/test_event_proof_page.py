@@ -86,7 +86,9 @@ def test_an_event_not_yet_anchored_says_so_and_bad_hashes_are_4xx(scene, members
     digest = r.json()["events"][0]["hashId"].split(";")[1][:64]
     state, checks, html = _page(c, f"/scan/events/{digest}")
     assert state == "pending" and checks == [(True, "record_hashes"), (False, "not_anchored")]
-    assert "Not on chain yet" in html
+    assert "Not on chain yet" in html and "not anchored yet (queued for the next anchor)" in html, html
+    _, _, html = _page(c, f"/scan/events/{digest}", "zh")  # the state in words, not its code (phone trial)
+    assert "尚未锚定（已排队，稍后上链）" in html and "（pending）" not in html, html
     assert c.get("/scan/events/" + "0" * 64).status_code == 404
     for bad in ("abc", digest.upper(), digest + "00"):
         assert c.get("/scan/events/" + bad).status_code == 422
