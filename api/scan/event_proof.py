@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from web3.exceptions import Web3Exception
@@ -31,7 +31,7 @@ from ledger.trace.epcis.verify import check_event
 from ..console import scan_page as pages
 from ..core.errors import not_found
 from ..core.services import get_db, rate_limited, services
-from .routes import PAGE_CSP
+from .routes import PAGE_CSP, PAGE_STYLE
 
 router = APIRouter(tags=["public"])
 TEMPLATE = pages.ENV.get_template("event_proof.html")
@@ -52,7 +52,9 @@ def event_proof_page(
 ) -> HTMLResponse:
     language = pages.language(lang, request.headers.get("accept-language"))
     row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash)))
-    if row is None:
+    if row is None:  # a browser gets a page in its language, not the API's JSON (phone trial)
+        if "text/html" in request.headers.get("accept", ""):
+            return _missing(language)
         raise not_found(f"event {event_hash}")
     checks = [_record_check(row, event_hash)]
     try:
@@ -68,6 +70,17 @@ def event_proof_page(
             checks.append({"ok": False, "key": "node_error", "args": {"why": type(exc).__name__}})
     html = render(db, row, proof, checks, language, event_hash)
     return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP.decode(), "Cache-Control": "no-store"})
+
+
+def _missing(lang: str) -> HTMLResponse:
+    t = catalog("scan", lang)
+    html = (
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(t['ep_title'])}</title><style>{PAGE_STYLE}</style></head><body><main>"
+        f'<h1>{escape(t["ep_title"])}</h1><p id="not-found">{escape(t["ep_not_found"])}</p></main></body></html>'
+    )
+    return HTMLResponse(html, 404, headers={"Content-Security-Policy": PAGE_CSP.decode(), "Cache-Control": "no-store"})
 
 
 def _record_check(row: EpcisEvent, event_hash: str) -> dict:

@@ -90,6 +90,9 @@ def test_an_event_not_yet_anchored_says_so_and_bad_hashes_are_4xx(scene, members
     _, _, html = _page(c, f"/scan/events/{digest}", "zh")  # the state in words, not its code (phone trial)
     assert "尚未锚定（已排队，稍后上链）" in html and "（pending）" not in html, html
     assert c.get("/scan/events/" + "0" * 64).status_code == 404
+    r = c.get("/scan/events/" + "0" * 64, params={"lang": "zh"}, headers={"Accept": "text/html"})  # a browser: a page
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "找不到这条供应链事件" in r.text and 'name="viewport"' in r.text, r.text
     for bad in ("abc", digest.upper(), digest + "00"):
         assert c.get("/scan/events/" + bad).status_code == 422
     assert c.get(f"/scan/events/{digest}?lang=fr").status_code == 422
