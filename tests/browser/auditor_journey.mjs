@@ -5,6 +5,7 @@
 // node tests/browser/auditor_journey.mjs <base url> <keystore> <password> <gtin> <code uri> <forged uri>
 //   <epcis file> <actor> <out dir>
 import fs from 'node:fs';
+import path from 'node:path';
 import { audit, launch, newReport, signIn, watch } from './lib.mjs';
 
 const [base, keystore, password, gtin, uri, forged, epcisFile, actor, out] = process.argv.slice(2);
@@ -73,6 +74,11 @@ try {
   await page.fill('#verify-uri', forged);
   await page.click('#verify-code-form button');
   report.forged_verdict = await verdict(page);
+  await page.evaluate(() => { document.querySelector('#verify-result').replaceChildren(); });
+  fs.writeFileSync(path.join(out, 'notes.txt'), 'received 4 kg');  // not JSON: said so in words
+  await page.setInputFiles('#verify-file', path.join(out, 'notes.txt'));
+  await page.click('#verify-doc-form button');
+  report.not_json_verdict = await verdict(page);
   await page.evaluate(() => { document.querySelector('#verify-result').replaceChildren(); });
   await page.setInputFiles('#verify-file', epcisFile);
   await page.click('#verify-doc-form button');

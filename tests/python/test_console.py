@@ -299,6 +299,7 @@ def test_an_auditor_explores_verifies_and_audits_a_run_with_a_break(console, tmp
     assert report["code_verdict"].startswith("All checks passed.") and "ok signature" in report["code_verdict"]
     assert report["forged_verdict"].startswith("Some checks failed.") and "FAIL signature" in report["forged_verdict"]
     assert report["epcis_verdict"].startswith("All checks passed."), report["epcis_verdict"]
+    assert report["not_json_verdict"] == "This file is not JSON: choose an exported EPCIS file (JSON-LD).", report
     assert "+7 fen moved with no event of ours" in report["breaks"] and "breaks" in report["recon_row"]
     assert "Reconciliation run" in report["run_report"] and "breaks" in report["run_report"], report["run_report"]
     assert "+7 fen" not in report["breaks_resolved"], report["breaks_resolved"]  # filtered by status

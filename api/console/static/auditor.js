@@ -254,7 +254,12 @@ export function initAuditor() {
   });
   $('verify-doc-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    verify('/v1/audit/verify/events', await $('verify-file').files[0].text());
+    const text = await $('verify-file').files[0].text();
+    try { JSON.parse(text); } catch {  // said so, not the parser's "0：取值无效（JSON decode error）" (phone trial)
+      const p = document.createElement('p'); p.className = 'error'; p.textContent = T.verify_not_json;
+      $('verify-result').replaceChildren(p); return;
+    }
+    verify('/v1/audit/verify/events', text);
   });
   $('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); loadLog().catch(fail('audit-status')); });
   $('audit-older').addEventListener('click', () => loadLog(true).catch(fail('audit-status')));
