@@ -18,7 +18,7 @@ from pathlib import Path
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from markupsafe import escape
+from markupsafe import Markup
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.access import siwe
@@ -30,6 +30,7 @@ from ..access.auth import issue_nonce
 from ..core.errors import invalid, not_found
 from ..core.segments import SLASH
 from ..core.services import get_db, rate_limited, services
+from ..core.small_page import small_page
 from . import pages
 
 router = APIRouter(tags=["console"])
@@ -66,14 +67,9 @@ def console_page(page: str, request: Request, lang: str | None = Query(None, pat
 
 def _missing(lang: str) -> HTMLResponse:
     t = catalog("console", lang)
-    html = (
-        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{escape(t["page_missing"])}</title><link rel="stylesheet" href="/console/static/console.css">'
-        f'</head><body><main id="main"><h1>{escape(t["page_missing"])}</h1>'
-        f'<p><a href="/console/?lang={lang}">{escape(t["page_missing_back"])}</a></p></main></body></html>'
-    )
-    return HTMLResponse(html, status_code=404, headers={"Content-Security-Policy": pages.CSP.decode()})
+    body = Markup('<p><a href="/console/?lang={}">{}</a></p>').format(lang, t["page_missing_back"])
+    head = Markup('<link rel="stylesheet" href="/console/static/console.css">')
+    return small_page(lang, t["page_missing"], body, pages.CSP.decode(), head, main_id="main")
 
 
 def _page(page: str, request: Request, lang: str | None) -> HTMLResponse:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from web3.exceptions import Web3Exception
@@ -31,6 +31,7 @@ from ledger.trace.epcis.verify import check_event
 from ..console import scan_page as pages
 from ..core.errors import not_found
 from ..core.services import get_db, rate_limited, services
+from ..core.small_page import small_page
 from .routes import PAGE_CSP, PAGE_STYLE
 
 router = APIRouter(tags=["public"])
@@ -74,13 +75,8 @@ def event_proof_page(
 
 def _missing(lang: str) -> HTMLResponse:
     t = catalog("scan", lang)
-    html = (
-        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(t['ep_title'])}</title><style>{PAGE_STYLE}</style></head><body><main>"
-        f'<h1>{escape(t["ep_title"])}</h1><p id="not-found">{escape(t["ep_not_found"])}</p></main></body></html>'
-    )
-    return HTMLResponse(html, 404, headers={"Content-Security-Policy": PAGE_CSP.decode(), "Cache-Control": "no-store"})
+    body = Markup('<p id="not-found">{}</p>').format(t["ep_not_found"])
+    return small_page(lang, t["ep_title"], body, PAGE_CSP.decode(), Markup("<style>{}</style>").format(PAGE_STYLE))
 
 
 def _record_check(row: EpcisEvent, event_hash: str) -> dict:
