@@ -18,7 +18,7 @@ const report = newReport();
 report.screens = {};
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const ALLOW = ['EPCIS', 'CSV', 'GTIN', 'API', 'JSON', 'LD', 'XML', 'PDF', 'ledger', 'verify', 'Merkle', 'English'];
+const ALLOW = ['EPCIS', 'PACT', 'CSV', 'GTIN', 'API', 'JSON', 'LD', 'XML', 'PDF', 'ledger', 'verify', 'Merkle', 'English'];
 const key = (name) => path.join(keys, `${name}.json`);
 
 async function page(browser, options) {
