@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from eth_utils import is_address, to_checksum_address
 from fastapi import Path
 from pydantic import AfterValidator, Field, StrictInt
 
 from ledger import plain_text
+from ledger.chain.addresses import checksum, is_address
 
 MAX_FEN = 2**96 - 1
 
 
 def _address(v: str) -> str:
     if not is_address(v):
-        raise ValueError("not an Ethereum address")
+        raise ValueError("not an Ethereum address, or its mixed case is not its EIP-55 checksum (a typo?)")
     if int(v, 16) == 0:  # every contract refuses it (a case's claimant was a 409 from the chain, not a 422)
         raise ValueError("the zero address names no one")
-    return to_checksum_address(v)
+    return checksum(v)
 
 
 def _plain(v: str) -> str:

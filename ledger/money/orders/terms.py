@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+
+from ledger.chain.addresses import checksum
 
 NO_CARRIER = 0xFFFF
 MAX_AMOUNT = 2**48 - 1
@@ -97,7 +99,7 @@ class Batch:
         i = self._index.get(address)
         if i is not None:
             return i
-        a = to_checksum_address(address)
+        a = checksum(address)
         i = self._index.get(a)
         if i is None:
             if len(self.accounts) >= NO_CARRIER:
@@ -124,7 +126,7 @@ class Batch:
         contract's escrow requires: two indexes then name two parties)."""
         terms = list(terms)
         b = cls()
-        named = {to_checksum_address(a) for t in terms for a in (t.merchant, t.payer, t.carrier, *t.referrers) if a}
+        named = {checksum(a) for t in terms for a in (t.merchant, t.payer, t.carrier, *t.referrers) if a}
         for a in sorted(named, key=lambda a: int(a, 16)):
             b._idx(a)
         for t in terms:
