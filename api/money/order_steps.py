@@ -28,7 +28,7 @@ from ..access.deps import deployment_of, sender_of
 from ..core.fields import Address, Fen, OrderId, OrderIdPath
 from ..core.services import get_db, services
 from .order_turns import order_turn
-from .orders import OWNERS, OrderOut, order_out, visible_order
+from .orders import OWNERS, OrderOut, order_out, visible_order, visible_orders
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -211,8 +211,7 @@ def settle_orders(
     body: SettleIn, request: Request, member: Member = Depends(authenticate), db: DbSession = Depends(get_db)
 ) -> dict:
     dep = deployment_of(request)
-    for order_id in body.order_ids or ():  # another's order is named as an unknown one: nobody learns it exists
-        visible_order(db, member, order_id)
+    visible_orders(db, member, body.order_ids)  # another's order is named as an unknown one: nobody learns it exists
     ids = body.order_ids or (settling.due_order_ids(db, dep) if body.due else [])
     if not ids:
         return {"settled": [], "skipped": []}

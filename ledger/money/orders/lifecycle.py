@@ -119,10 +119,7 @@ def escrow_orders(db: DbSession, dep: Deployment, platform: Sender, new: Sequenc
     for n in new:
         if n.amount_fen > MAX_AMOUNT:
             raise InvalidInput(f"order {n.order_id}: amount above {MAX_AMOUNT} fen")
-    rule = current_rule(db)
-    rule = rule | {
-        "by_merchant": settlement.referral_rates(dep, rule["referral_bps"], [n.merchant for n in new if n.referrers])
-    }
+    rule = current_rule(db)  # each merchant's agreed referral rates are read by `escrow_with_slots`
     secret = order_secret()
     salts = [order_salt(secret, n.order_id) for n in new]
     keys = [order_key(n.order_id, s) for n, s in zip(new, salts, strict=True)]
