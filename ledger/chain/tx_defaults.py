@@ -18,6 +18,8 @@ from typing import Any
 
 from web3 import Web3
 
+from ledger.chain.gas_from_one_run import estimate_gas
+
 DYNAMIC_FEES = ("maxFeePerGas", "maxPriorityFeePerGas")
 #: the node's answers a transaction waits for, asked side by side (threads mostly wait on sockets)
 _ASK = ThreadPoolExecutor(max_workers=64, thread_name_prefix="tx-defaults")
@@ -54,7 +56,7 @@ def fill_defaults(w3: Web3, tx: dict[str, Any]) -> dict[str, Any]:
     dynamic = strategy_price is None and ("gasPrice" not in tx or any(k in tx for k in DYNAMIC_FEES))
     asked = {}
     if "gas" not in tx:
-        asked["gas"] = ask(w3.eth.estimate_gas, dict(tx))  # type: ignore[arg-type]
+        asked["gas"] = ask(estimate_gas, w3, dict(tx))  # a batch's from one run (`gas_from_one_run`)
     if dynamic and "maxPriorityFeePerGas" not in tx:
         asked["tip"] = ask(lambda: w3.eth.max_priority_fee)
     if dynamic and "maxFeePerGas" not in tx:
