@@ -118,6 +118,12 @@ def test_an_idempotency_key_is_its_routes_own(api, members):
     assert again.status_code == 201 and again.json() == batch.json() and again.headers["Idempotent-Replayed"] == "true"
 
 
+def _typo(address: str) -> str:
+    """`address` with the case of its first letter flipped: still the same hex, but not its checksum."""
+    i = next(i for i, ch in enumerate(address) if i > 1 and ch.isalpha())
+    return address[:i] + address[i].swapcase() + address[i + 1 :]
+
+
 def test_bad_orders_are_refused_whole(api, members):
     c, heads = api
     body = {"order_id": new_order_id(), "merchant": members["merchant_a"].address, "amount_fen": 100}
@@ -128,6 +134,7 @@ def test_bad_orders_are_refused_whole(api, members):
         ({"amount_fen": "100"}, "body.amount_fen"),
         ({"amount_fen": 0}, "body.amount_fen"),
         ({"merchant": "0x123"}, "body.merchant"),
+        ({"merchant": _typo(members["merchant_a"].address)}, "body.merchant"),  # its EIP-55 case is wrong
         ({"referrers": [members["producer"].address] * 4}, "body.referrers"),
         # a referrer is a party of its own: not one address at two levels, not the merchant (outside probe)
         ({"referrers": [members["producer"].address] * 2}, "body.referrers"),
