@@ -36,7 +36,7 @@ from ledger.chain.finality import wait_final
 from ledger.paths import ROOT
 from ledger.trace.epcis.samples import document
 
-from .server import login, ok
+from .server import carriers_event, login, ok
 
 EVENTS_PER_DOC = 100
 #: lifecycle clients at once and orders per batch (`BENCH_LIFECYCLE_CLIENTS`, `BENCH_LIFECYCLE_BATCH`): a
@@ -205,7 +205,8 @@ class Load:
                     for o in ok(c.post("/v1/orders/batch", json={"orders": orders}, headers=h))["orders"]
                 }
                 self.acked["escrowed"].update(keys.values())
-                deliveries = [{"order_id": o["order_id"], "epcis_event": "0x" + "cd" * 32} for o in orders]
+                ev = carriers_event(c, self.headers["logistics"], tag)
+                deliveries = [{"order_id": o["order_id"], "epcis_event": ev} for o in orders]
                 ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=self.headers["logistics"]))
                 ids, skipped = [o["order_id"] for o in orders], None
                 for _ in range(60):

@@ -18,6 +18,7 @@ from eth_account.messages import encode_defunct
 
 from ledger.access import siwe
 from ledger.paths import ROOT
+from ledger.trace.epcis.samples import delivery_document
 
 
 def free_port() -> int:
@@ -31,6 +32,13 @@ def ok(r: httpx.Response) -> dict:
     if r.status_code >= 300:
         raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
     return r.json()
+
+
+def carriers_event(c: httpx.Client, carrier: dict[str, str], tag: str) -> str:
+    """The hash ID of a delivery event the carrier captured now (naming despatch advice `tag` and no
+    order): what its deliveries name, as a delivery must name an event captured here."""
+    doc = delivery_document([("desadv", f"DESADV-{tag}")], tag[-20:])
+    return ok(c.post("/v1/epcis/capture", json=doc, headers=carrier))["events"][0]["hashId"]
 
 
 def login(base: str, account) -> dict[str, str]:  # type: ignore[no-untyped-def]

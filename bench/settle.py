@@ -1,6 +1,7 @@
 """Settlement throughput end to end through the API on anvil: orders escrowed in batches
-(`POST /v1/orders/batch`), delivered (`POST /v1/orders/deliveries`, the carrier), and, once the
-return window has passed, settled (`POST /v1/orders/settle`), each request waited for. Baseline,
+(`POST /v1/orders/batch`), delivered (the carrier captures its delivery event, `POST
+/v1/epcis/capture`, and names it in `POST /v1/orders/deliveries`), and, once the return window has
+passed, settled (`POST /v1/orders/settle`), each request waited for. Baseline,
 same run and same client path as the API's signer: one plain ERC-20 transfer per order, each
 transaction waited for, the least a token payment can cost.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from .fresh import fresh_deployment
-from .server import free_port, login, ok, served
+from .server import carriers_event, free_port, login, ok, served
 
 RATIO_TARGETS = {"ratio.settle_vs_erc20_transfer": 10}
 BATCH, BATCHES, BASELINE = 500, 4, 150
@@ -44,7 +45,7 @@ def measure(url: str, manifest: Path) -> dict[str, float]:
             ]
             t = time.perf_counter()
             ok(c.post("/v1/orders/batch", json={"orders": orders}, headers={**platform, "Idempotency-Key": f"b{b}"}))
-            ev = "0x" + f"{b + 1:064x}"  # (all zeros is the platform's "no event": a carrier may not name it)
+            ev = carriers_event(c, logistics, f"FS-{b}")  # the delivery event the carrier captured
             deliveries = [{"order_id": o["order_id"], "epcis_event": ev} for o in orders]
             ok(c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=logistics))
             pause = time.perf_counter()

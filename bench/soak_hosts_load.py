@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ledger.trace.epcis.samples import document
+from ledger.trace.epcis.samples import delivery_document, document
 from ledger.trace.gs1 import check_digit
 
 from .consortium_load import EVENTS_PER_DOC, Load
@@ -114,8 +114,10 @@ class HostsLoad(Load):
         escrowed = ok(api.send("POST", "/v1/orders/batch", json={"orders": orders}, headers=h))["orders"]
         keys = {o["order_id"]: o["order_key"] for o in escrowed}
         self.acked["escrowed"].update(keys.values())
-        deliveries = [{"order_id": o["order_id"], "epcis_event": "0x" + "cd" * 32} for o in orders]
         carrier = self.headers["logistics"]
+        doc = delivery_document([("desadv", f"DESADV-{tag}")], tag[-20:])  # the event its deliveries name
+        ev = ok(api.send("POST", "/v1/epcis/capture", json=doc, headers=carrier))["events"][0]["hashId"]
+        deliveries = [{"order_id": o["order_id"], "epcis_event": ev} for o in orders]
         r = api.send("POST", "/v1/orders/deliveries", json={"deliveries": deliveries}, headers=carrier)
         if r.status_code == 409:  # an attempt whose answer was lost confirmed them: the settle below says
             self.retried["delivered_before"] += 1

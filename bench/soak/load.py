@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from bench.server import login
+from ledger.trace.epcis.samples import delivery_document
 from ledger.trace.gs1 import check_digit
 
 from .stack import Stack
@@ -194,8 +195,15 @@ class Load:
         )
         if outcome != "ack":
             return
-        ev = "0x" + rng.randbytes(32).hex()
-        deliveries = [{"order_id": oid, "epcis_event": ev} for oid in ids]
+        # the carrier's delivery event, captured here first: a delivery names an event stored here
+        doc = delivery_document([("desadv", f"DESADV-{self.seed}-{tag}")], f"S{self.seed}-{tag}"[-20:])
+        outcome, attempts, body = self._until_answered(
+            c, "POST", "/v1/epcis/capture", json=doc, headers=self.headers["logistics"]
+        )
+        if outcome != "ack":
+            self.journal.add(Outcome("delivery", outcome, {"orders": ids, "answer": str(body)[:200]}, attempts))
+            return
+        deliveries = [{"order_id": oid, "epcis_event": body["events"][0]["hashId"]} for oid in ids]
         outcome, attempts, body = self._until_answered(
             c, "POST", "/v1/orders/deliveries", json={"deliveries": deliveries}, headers=self.headers["logistics"]
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -189,29 +190,22 @@ def served_on_chain(
 
 def delivery_doc(order_id: str, step: str = "receiving") -> dict:
     """A carrier's EPCIS document recording that the goods of `order_id` reached the consignee."""
-    from ledger.trace.epcis.samples import CONTEXT
+    from ledger.trace.epcis.samples import delivery_document
 
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-12-01T00:00:00Z",
-        "epcisBody": {
-            "eventList": [
-                {
-                    "type": "ObjectEvent",
-                    "eventTime": "2026-12-01T10:00:00+08:00",
-                    "eventTimeZoneOffset": "+08:00",
-                    "epcList": [f"urn:epc:id:sgtin:0614141.107346.{order_id[-6:]}"],
-                    "action": "OBSERVE",
-                    "bizStep": f"https://ref.gs1.org/cbv/BizStep-{step}",
-                    "bizTransactionList": [
-                        {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000005:{order_id}"}
-                    ],
-                }
-            ]
-        },
-    }
+    return delivery_document([("po", order_id)], order_id[-6:], step)
+
+
+def captured_delivery(client, carrier_headers: dict[str, str], tag: str | None = None) -> str:
+    """The hash ID of a delivery event the carrier captured now, naming a despatch advice (`tag`)
+    and no order: a delivery of any of its orders may name it (`POST /v1/orders/deliveries`)."""
+    from ledger.trace.epcis.samples import delivery_document
+
+    tag = tag or secrets.token_hex(6)
+    r = client.post(
+        "/v1/epcis/capture", json=delivery_document([("desadv", f"DESADV-{tag}")], tag), headers=carrier_headers
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["events"][0]["hashId"]
 
 
 def authorise(client, merchant_headers: dict[str, str], gtin: str, *recorders) -> None:

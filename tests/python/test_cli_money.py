@@ -12,6 +12,10 @@ from eth_account import Account
 
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
+from ledger.store.db import make_engine, migrate, session_factory
+from ledger.trace.epcis.capture import capture
+from ledger.trace.epcis.hashid import document_events
+from ledger.trace.epcis.samples import delivery_document
 
 from .helpers import govern
 
@@ -46,6 +50,18 @@ def cli(anvil_factory, tmp_path, accounts):
     return run, members
 
 
+def _captured_delivery(database_url: str, carrier: str) -> str:
+    """A carrier's delivery event stored in the books' database, as its capture stores it; its hash ID."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    doc = delivery_document([("desadv", "DESADV-CLI")], "CLI1")
+    try:
+        with session_factory(engine)() as db:
+            return capture(db, doc, document_events(doc), carrier).events[0]["hashId"]
+    finally:
+        engine.dispose()
+
+
 def test_deposit_order_payout_round_trip(cli, tmp_path):
     run, members = cli
 
@@ -59,9 +75,12 @@ def test_deposit_order_payout_round_trip(cli, tmp_path):
     refs = ["--referrer", members["producer"].address]
     (o,) = orders("escrow", "cli-1", merchant, "10001", *refs, "--carrier", carrier, "--as", "platform")
     assert o["status"] == "escrowed"
-    out = orders("deliver", "cli-1", "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "--as", "producer", ok=False)
+    event = _captured_delivery(run.env["LEDGER_DATABASE_URL"], carrier)  # as the carrier's capture stored it
+    out = orders("deliver", "cli-1", event, "--as", "producer", ok=False)
     assert out.returncode == 1 and "another carrier" in out.stderr
-    (o,) = orders("deliver", "cli-1", "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "--as", "logistics")
+    out = orders("deliver", "cli-1", "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "--as", "logistics", ok=False)
+    assert out.returncode == 1 and "capture the delivery event first" in out.stderr  # no such event here
+    (o,) = orders("deliver", "cli-1", event, "--as", "logistics")
     assert o["status"] == "delivered"
     assert orders("refund", "cli-1", "1", "--as", "merchant_a")["refunded_fen"] == 1
     run.dep.w3.provider.make_request("evm_increaseTime", [7 * 24 * 3600 + 1])

@@ -33,7 +33,7 @@ from ledger.trace.epcis.samples import document
 from ledger.trace.verify import verify_code
 
 from .conftest import free_port
-from .helpers import delivery_doc, login, make_client, new_gtin
+from .helpers import captured_delivery, delivery_doc, login, make_client, new_gtin
 
 
 @pytest.fixture(scope="module")
@@ -414,7 +414,8 @@ def test_an_order_batch_lives_its_whole_life_on_the_consortium(net, api, consort
     doc = delivery_doc(first)
     r = c.post("/v1/epcis/capture", json=doc, headers=carrier)
     assert r.json()["deliveries"][0]["status"] == "delivered", r.text
-    rest = [{"order_id": o["order_id"], "epcis_event": "0x" + "ab" * 32} for o in orders[1:]]
+    ev = captured_delivery(c, carrier)
+    rest = [{"order_id": o["order_id"], "epcis_event": ev} for o in orders[1:]]
     assert c.post("/v1/orders/deliveries", json={"deliveries": rest}, headers=carrier).status_code == 200
     time.sleep(3)
     ids = [o["order_id"] for o in orders]

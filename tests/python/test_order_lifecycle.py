@@ -17,9 +17,9 @@ from eth_utils import keccak
 
 from ledger.chain.client import Sender
 from ledger.money.orders import settlement
-from ledger.trace.epcis.samples import CONTEXT
+from ledger.trace.epcis.samples import CONTEXT, delivery_document
 
-from .helpers import delivery_doc, govern, login, make_client, ruling_signature
+from .helpers import captured_delivery, delivery_doc, govern, login, make_client, ruling_signature
 
 WEEK = 7 * 24 * 3600
 _ids = itertools.count(1)
@@ -118,7 +118,7 @@ def test_the_binding_capture_confirms_delivery_as_v1_does(api, members):
 def test_carrier_checks(api, members):
     c, h, _ = api
     none = escrow(c, h, members, carrier=None)
-    ev = "0x" + "ab" * 32
+    ev = captured_delivery(c, h["logistics"])
     r = c.post(
         "/v1/orders/deliveries",
         json={"deliveries": [{"order_id": none["order_id"], "epcis_event": ev}]},
@@ -158,6 +158,53 @@ def test_carrier_checks(api, members):
         headers=h["logistics"],
     )
     assert r.status_code == 200 and r.json()[0]["status"] == "delivered"
+
+
+def test_a_delivery_names_an_event_captured_here_that_shows_it(api, members):
+    """A carrier's delivery names a delivery event (receiving or accepting) stored here, recorded by
+    the order's carrier or merchant, not declared erroneous, naming this order if it names orders:
+    a hash nobody captured would open the return window that pays the merchant with no record
+    behind it. Each refusal is a 4xx before anything is sent; the order stays escrowed."""
+    c, h, dep = api
+    o = escrow(c, h, members)
+    other = escrow(c, h, members)
+    sent = dep.w3.eth.get_transaction_count(members["logistics"].address)
+
+    def deliver(event):  # type: ignore[no-untyped-def]
+        return c.post(
+            "/v1/orders/deliveries",
+            json={"deliveries": [{"order_id": o["order_id"], "epcis_event": event}]},
+            headers=h["logistics"],
+        )
+
+    r = deliver("0x" + os.urandom(32).hex())  # invented: no event has this hash ID
+    assert r.status_code == 422 and "capture the delivery event first" in r.json()["detail"], r.text
+    shipped = c.post("/v1/epcis/capture", json=delivery_document([("desadv", "D-1")], "SHIP01", "shipping"),
+                     headers=h["logistics"]).json()["events"][0]["hashId"]  # fmt: skip
+    r = deliver(shipped)
+    assert r.status_code == 422 and "not a delivery" in r.json()["detail"], r.text
+    by_producer = captured_delivery(c, h["producer"])  # neither the order's carrier nor its merchant
+    r = deliver(by_producer)
+    assert r.status_code == 403 and "recorded by another member" in r.json()["detail"], r.text
+    # names another order of ours (capturing it delivered that one): not this order's evidence
+    doc = delivery_doc(other["order_id"])
+    named_other = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"]).json()["events"][0]["hashId"]
+    r = deliver(named_other)
+    assert r.status_code == 422 and "names other orders" in r.json()["detail"], r.text
+    # declared erroneous by its recorder (EPCIS 2.0 7.4.1.2)
+    wrong = delivery_document([("desadv", "D-2")], "WRONG1")
+    c.post("/v1/epcis/capture", json=wrong, headers=h["logistics"])
+    wrong["epcisBody"]["eventList"][0]["errorDeclaration"] = {
+        "declarationTime": "2026-12-01T11:00:00+08:00", "reason": "incorrect_data"}  # fmt: skip
+    declared = c.post("/v1/epcis/capture", json=wrong, headers=h["logistics"]).json()["events"][0]["hashId"]
+    r = deliver(declared)
+    assert r.status_code == 422 and "declared erroneous" in r.json()["detail"], r.text
+    assert c.get(f"/v1/orders/{o['order_id']}", headers=h["logistics"]).json()["status"] == "escrowed"
+    # the captures above sent the other order's delivery (one transaction) and nothing for this one
+    assert dep.w3.eth.get_transaction_count(members["logistics"].address) == sent + 1
+    # an event naming a despatch advice and no order of ours: the carrier picks the order
+    r = deliver(captured_delivery(c, h["logistics"]))
+    assert r.status_code == 200 and r.json()[0]["status"] == "delivered", r.text
 
 
 def test_refunds_within_the_window(api, members):
@@ -210,7 +257,8 @@ def test_a_batch_delivery_racing_refunds_keeps_every_step(api, members):
 
     c, h, _ = api
     ids = [escrow(c, h, members, amount=10_000, refs=())["order_id"] for _ in range(8)]
-    batch = {"deliveries": [{"order_id": i, "epcis_event": "0x" + os.urandom(32).hex()} for i in ids]}
+    ev = captured_delivery(c, h["logistics"])
+    batch = {"deliveries": [{"order_id": i, "epcis_event": ev} for i in ids]}
 
     def act(step):
         if step is None:

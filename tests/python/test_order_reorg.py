@@ -15,7 +15,7 @@ import time
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 
-from .helpers import login, make_client
+from .helpers import captured_delivery, login, make_client
 
 
 def _rpc(w3, method, *params):
@@ -46,6 +46,7 @@ def test_a_delivery_waits_for_an_escrow_a_reorg_put_back_in_the_pool(anvil_facto
         return [o["order_id"] for o in orders]
 
     batch("warm")  # the platform's allowance, outside the reorged blocks
+    ev = captured_delivery(c, h["logistics"])  # the carrier's delivery event (stored here, not on chain)
     before = _rpc(w3, "evm_snapshot")
     first = w3.eth.block_number
     ids = batch("reorged")
@@ -63,7 +64,7 @@ def test_a_delivery_waits_for_an_escrow_a_reorg_put_back_in_the_pool(anvil_facto
         answer = {}
 
         def deliver():
-            body = {"deliveries": [{"order_id": i, "epcis_event": "0x" + "cd" * 32} for i in ids]}
+            body = {"deliveries": [{"order_id": i, "epcis_event": ev} for i in ids]}
             answer["r"] = c.post("/v1/orders/deliveries", json=body, headers=h["logistics"])
 
         asked = threading.Thread(target=deliver)

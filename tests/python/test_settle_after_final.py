@@ -19,7 +19,7 @@ import pytest
 from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 
-from .helpers import govern, login, make_client, ruling_signature
+from .helpers import captured_delivery, govern, login, make_client, ruling_signature
 
 DEPTH = 3
 
@@ -46,7 +46,8 @@ def stage(anvil_factory, tmp_path, accounts, monkeypatch):
         assert r.status_code == 201, r.text
 
     def deliver(*ids: str) -> None:
-        deliveries = [{"order_id": i, "epcis_event": "0x" + "cd" * 32} for i in ids]
+        ev = captured_delivery(c, h["logistics"])
+        deliveries = [{"order_id": i, "epcis_event": ev} for i in ids]
         r = c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=h["logistics"])
         assert r.status_code == 200, r.text
 

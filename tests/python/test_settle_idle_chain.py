@@ -12,7 +12,7 @@ from ledger.chain.client import Sender, connect
 from ledger.chain.deploy import deploy
 
 from .conftest import Anvil
-from .helpers import govern, login, make_client
+from .helpers import captured_delivery, govern, login, make_client
 
 
 def test_an_order_due_by_the_clock_settles_at_once_on_a_chain_nobody_moved(tmp_path, accounts):
@@ -31,7 +31,7 @@ def test_an_order_due_by_the_clock_settles_at_once_on_a_chain_nobody_moved(tmp_p
                  "referrers": [], "carrier": who["logistics"].address}  # fmt: skip
         r = c.post("/v1/orders", json=order, headers={**h["platform"], "Idempotency-Key": "IDLE-1"})
         assert r.status_code == 201, r.text
-        delivery = {"order_id": "IDLE-1", "epcis_event": "0x" + "cd" * 32}
+        delivery = {"order_id": "IDLE-1", "epcis_event": captured_delivery(c, h["logistics"])}
         r = c.post("/v1/orders/deliveries", json={"deliveries": [delivery]}, headers=h["logistics"])
         assert r.status_code == 200, r.text
         delivered_block = dep.w3.eth.block_number

@@ -127,9 +127,62 @@ def confirm_deliveries(
     for (order_id, _), h in zip(deliveries, hashes, strict=True):
         if not any(h):  # the platform's own confirmation records no event: a carrier's names the one it captured
             raise InvalidInput(f"order {order_id}: an all-zero hash names no EPCIS event")
+    evidenced(db, rows, hashes)
     terms = [terms_of(o) for o in rows]
     receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
     return _delivered(db, locks, dep, receipt, rows, [e for _, e in deliveries], "carrier")
+
+
+def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> None:
+    """Each order's delivery names an EPCIS event stored here that shows it: a delivery step
+    (receiving or accepting), recorded by the order's carrier or merchant (as `waiting` offers
+    them), not declared erroneous, and naming this order if it names orders of ours at all. Otherwise a
+    422 (403 for another member's event), before anything is sent: a hash nobody captured would put
+    a delivery on chain that no record backs, and open the return window that pays the merchant."""
+    ids = {"ni:///sha-256;" + h.hex() + "?ver=CBV2.0": h for h in hashes}
+    found: dict[bytes, EpcisEvent] = {}
+    wanted = list(ids)
+    for i in range(0, len(wanted), 500):
+        found.update(
+            {
+                ids[e.hash_id]: e
+                for e in db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(wanted[i : i + 500])))
+            }
+        )
+    named: dict[bytes, tuple[dict, set[str]]] = {}
+    for o, h in zip(rows, hashes, strict=True):
+        e = found.get(h)
+        if e is None:
+            raise InvalidInput(
+                f"order {o.order_id}: no EPCIS event with hash ID {h.hex()} is captured here; "
+                "capture the delivery event first"
+            )
+        if _step(e.biz_step) not in DELIVERY_STEPS:
+            raise InvalidInput(
+                f"order {o.order_id}: event {h.hex()} is a {_step(e.biz_step) or 'no'} step, "
+                "not a delivery (receiving or accepting)"
+            )
+        if e.recorder not in (o.carrier, o.merchant):
+            raise Forbidden(
+                f"order {o.order_id}: event {h.hex()} was recorded by another member, not its carrier or merchant"
+            )
+        if h not in named:
+            body = json.loads(e.body)
+            named[h] = (body, _orders_among(db, _named_orders(body)))
+        body, orders = named[h]
+        if isinstance(body.get("errorDeclaration"), dict):  # (EPCIS 2.0 7.4.1.2)
+            raise InvalidInput(f"order {o.order_id}: event {h.hex()} was declared erroneous by its recorder")
+        if orders and o.order_id not in orders:
+            raise InvalidInput(f"order {o.order_id}: event {h.hex()} names other orders in its bizTransactionList")
+
+
+def _orders_among(db: DbSession, names: set[str]) -> set[str]:
+    """The names that are orders here (an event's bizTransactionList may also name a purchase order
+    or a despatch advice: those leave the carrier to pick the order, as `waiting` offers it)."""
+    listed, out = sorted(names), set()
+    for i in range(0, len(listed), 500):
+        out.update(db.scalars(select(Order.order_id).where(Order.order_id.in_(listed[i : i + 500]))))
+    return out
 
 
 def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], send: Any) -> Any:

@@ -187,3 +187,30 @@ def document(r: random.Random, n: int = 1, urns: bool = False) -> dict:
         "creationDate": "2026-11-24T08:00:00.000Z",
         "epcisBody": {"eventList": [event(r) for _ in range(n)]},
     }
+
+
+def delivery_document(
+    transactions: list[tuple[str, str]], serial: str, step: str = "receiving", when: str = "2026-12-01T10:00:00+08:00"
+) -> dict:
+    """A carrier's EPCIS document recording that goods (one SGTIN, `serial`) reached the consignee,
+    naming `transactions` ((CBV type, id) pairs: `po` with an order id names the order, `desadv` a
+    despatch advice) in its bizTransactionList; a delivery names such an event (`ledger.money.orders.deliveries`)."""
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": when,
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [f"urn:epc:id:sgtin:0614141.107346.{serial}"],
+        "action": "OBSERVE",
+        "bizStep": f"https://ref.gs1.org/cbv/BizStep-{step}",
+        "bizTransactionList": [
+            {"type": kind, "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000005:{name}"}
+            for kind, name in transactions
+        ],
+    }
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-01T00:00:00Z",
+        "epcisBody": {"eventList": [event]},
+    }
