@@ -11,6 +11,8 @@ against a node of their own; the JSON (`/v1/epcis/proofs/{event hash}`) is what 
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
@@ -29,7 +31,7 @@ from ledger.trace.epcis.query import as_captured, query_document
 from ledger.trace.epcis.verify import check_event
 
 from ..console import scan_page as pages
-from ..core.errors import not_found
+from ..core.errors import invalid, not_found
 from ..core.services import get_db, rate_limited, services
 from ..core.small_page import small_page
 from .routes import PAGE_CSP, PAGE_STYLE
@@ -37,6 +39,7 @@ from .routes import PAGE_CSP, PAGE_STYLE
 router = APIRouter(tags=["public"])
 TEMPLATE = pages.ENV.get_template("event_proof.html")
 PATH = "/scan/events/{event_hash}"  # (ledger.trace.scan_facts.anchor_of links each event here)
+HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @router.get(
@@ -47,14 +50,23 @@ PATH = "/scan/events/{event_hash}"  # (ledger.trace.scan_facts.anchor_of links e
 )
 def event_proof_page(
     request: Request,
-    event_hash: str = Path(pattern=r"^[0-9a-f]{64}$", description="the 64 hex digits of the event's hash ID"),
-    lang: str | None = Query(None, pattern="^(zh|en)$"),
+    event_hash: str = Path(max_length=200, description="the 64 lowercase hex digits of the event's hash ID"),
+    lang: str | None = Query(None, max_length=20, description="zh or en"),
     db: DbSession = Depends(get_db),
 ) -> HTMLResponse:
+    browser = "text/html" in request.headers.get("accept", "")
+    if lang not in (None, "zh", "en"):
+        if not browser:
+            raise invalid("query.lang", "zh or en")
+        lang = None  # a person's browser gets the page in the language it asks for
     language = pages.language(lang, request.headers.get("accept-language"))
+    if not HASH.fullmatch(event_hash):  # a link cut short or mistyped: to a person, a page that says so
+        if browser:
+            return _missing(language)
+        raise invalid("path.event_hash", "the 64 lowercase hex digits of the event's hash ID")
     row = db.scalar(select(EpcisEvent).where(EpcisEvent.hash_id == hash_id_of(event_hash)))
     if row is None:  # a browser gets a page in its language, not the API's JSON (phone trial)
-        if "text/html" in request.headers.get("accept", ""):
+        if browser:
             return _missing(language)
         raise not_found(f"event {event_hash}")
     checks = [_record_check(row, event_hash)]

@@ -93,9 +93,14 @@ def test_an_event_not_yet_anchored_says_so_and_bad_hashes_are_4xx(scene, members
     r = c.get("/scan/events/" + "0" * 64, params={"lang": "zh"}, headers={"Accept": "text/html"})  # a browser: a page
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), r.text
     assert "找不到这条供应链事件" in r.text and 'name="viewport"' in r.text, r.text
-    for bad in ("abc", digest.upper(), digest + "00"):
+    for bad in ("abc", digest.upper(), digest + "00", digest[:40]):
         assert c.get("/scan/events/" + bad).status_code == 422
+        # a person's browser on a link cut short or mistyped: the page that says so, not JSON (phone trial)
+        r = c.get("/scan/events/" + bad, params={"lang": "zh"}, headers={"Accept": "text/html"})
+        assert r.status_code == 404 and "找不到这条供应链事件" in r.text, r.text
     assert c.get(f"/scan/events/{digest}?lang=fr").status_code == 422
+    r = c.get(f"/scan/events/{digest}?lang=fr", headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert r.status_code == 200 and "Not on chain yet" in r.text  # its own language, not a JSON 422
 
 
 def test_the_proof_page_in_a_real_browser(live, tmp_path):
