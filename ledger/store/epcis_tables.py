@@ -1,6 +1,6 @@
-"""Tables of the EPCIS 2.0 REST binding: capture jobs, named queries, their subscriptions, and
-master data (vocabulary elements with attributes and children) from captured documents.
-Re-exported by `models`."""
+"""Tables of the EPCIS 2.0 REST binding: capture jobs, named queries, their subscriptions, error
+declarations in the order made, and master data (vocabulary elements with attributes and children)
+from captured documents. Re-exported by `models`."""
 
 from __future__ import annotations
 
@@ -69,6 +69,18 @@ class EpcisSubscription(Base):
     paused_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered: Mapped[int] = mapped_column(BigInteger)
+    declared_cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # the last declaration (row id) delivered
+
+
+class EpcisDeclaration(Base):
+    """An error declaration (EPCIS 2.0 7.4.1.2) kept on a stored event (`declarations`), in the
+    order declared: a subscription delivers the declared event again (`declared_cursor`), as its
+    subscribers got the event before it was declared."""
+
+    __tablename__ = "epcis_declarations"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    declared_at: Mapped[datetime] = mapped_column(TS)
 
 
 class EpcisVocabulary(Base):

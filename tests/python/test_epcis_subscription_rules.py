@@ -201,3 +201,56 @@ def test_a_subscriptions_initial_record_time_is_the_moment_given_whatever_its_zo
     assert r.status_code == 201, r.text
     got = c.get(r.headers["location"], headers=h).json()["initialRecordTime"]
     assert datetime.fromisoformat(got.replace("Z", "+00:00")) == datetime(2026, 1, 1, 8, tzinfo=UTC), got
+
+
+def test_a_subscriber_gets_an_event_again_once_its_recorder_declares_it_erroneous(server):
+    """EPCIS 2.0 7.4.1.2: a declaration is captured as the event again with an errorDeclaration and
+    kept on the stored event (same hash ID). A subscriber that got the event gets it once more, now
+    declared; one that subscribed after the declaration does not get it again; a declaration of an
+    event the query does not match is not sent."""
+    url, h = server
+    c = httpx.Client(base_url=url, timeout=30)
+    first, later = WebhookReceiver(), WebhookReceiver()
+    try:
+        name = "declared-ones"
+        q = {"name": name, "query": {"EQ_bizStep": ["receiving"]}}
+        assert c.post("/epcis/queries", json=q, headers=h["logistics"]).status_code == 201
+        sub = {"dest": first.url, "secret": SECRET, "stream": True}
+        assert c.post(f"/epcis/queries/{name}/subscriptions", json=sub, headers=h["logistics"]).status_code == 201
+        doc = document(random.Random(31), 1)
+        event = doc["epcisBody"]["eventList"][0]
+        event.pop("errorDeclaration", None)
+        event["bizStep"] = "receiving"
+        other = document(random.Random(32), 1)
+        other["epcisBody"]["eventList"][0].pop("errorDeclaration", None)
+        other["epcisBody"]["eventList"][0]["bizStep"] = "shipping"  # not the query's
+        for d in (doc, other):
+            assert c.post("/v1/epcis/capture", json=d, headers=h["logistics"]).status_code == 201
+
+        def got(receiver, n):  # type: ignore[no-untyped-def]
+            end = time.monotonic() + 30
+            while len(receiver.event_ids()) < n and time.monotonic() < end:
+                time.sleep(0.05)
+            return [
+                e
+                for _, d in receiver.deliveries
+                for e in d["doc"]["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            ]
+
+        (before,) = got(first, 1)
+        assert "errorDeclaration" not in before
+        reason = {"declarationTime": "2026-12-07T12:00:00+08:00", "reason": "incorrect_data"}
+        for d in (doc, other):
+            d["epcisBody"]["eventList"][0]["errorDeclaration"] = reason
+            r = c.post("/v1/epcis/capture", json=d, headers=h["logistics"])
+            assert r.status_code in (200, 201) and r.json()["events"][0]["status"] == "declared", r.text
+        sub = {"dest": later.url, "secret": SECRET, "stream": True}
+        assert c.post(f"/epcis/queries/{name}/subscriptions", json=sub, headers=h["logistics"]).status_code == 201
+        both = got(first, 2)
+        assert len(both) == 2 and both[1]["eventID"] == before["eventID"], both
+        assert both[1]["errorDeclaration"]["reason"].endswith("incorrect_data"), both[1]
+        time.sleep(1.5)  # a few delivery rounds: nothing more for either
+        assert len(got(first, 2)) == 2 and got(later, 0) == []
+    finally:
+        first.close()
+        later.close()

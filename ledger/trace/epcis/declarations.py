@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.clock import utcnow
 from ledger.errors import Forbidden
+from ledger.store.epcis_tables import EpcisDeclaration
 from ledger.store.models import EpcisEvent
 
 
@@ -92,4 +94,5 @@ def write(db: Session, declarations: Sequence[Declaration]) -> set[str]:
         ).rowcount
         if changed:
             done.add(d.hash_id)
+            db.add(EpcisDeclaration(event_id=d.row_id, declared_at=utcnow()))  # for subscriptions (webhooks)
     return done

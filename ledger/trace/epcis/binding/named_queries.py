@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import as_utc
 from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.store.epcis_tables import EpcisDeclaration
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
 from ledger.trace.epcis.binding import event_match, schedules, webhook_dest
 from ledger.trace.epcis.binding import simple_query as sq
@@ -111,11 +112,13 @@ def subscribe(db: Session, query: EpcisNamedQuery, owner: str, body: Any, now: d
         raise InvalidInput("reportIfEmpty: true or false")
     # events recorded before the initial record time are not delivered: start after the last of them
     cursor = db.scalar(select(func.max(EpcisEvent.id)).where(EpcisEvent.record_time < start)) or 0
+    declared = db.scalar(select(func.max(EpcisDeclaration.id)).where(EpcisDeclaration.declared_at < start)) or 0
     row = EpcisSubscription(
         id=str(uuid.uuid4()), query_owner=query.owner, query_name=query.name, owner=owner, dest=dest, secret=secret,
         stream=bool(stream),
         schedule=json.dumps(schedule) if schedule is not None else None, report_if_empty=report_if_empty,
         initial_record_time=start, created_at=now, cursor=cursor, next_run_at=next_run, failures=0, delivered=0,
+        declared_cursor=declared,
     )  # fmt: skip
     db.add(row)
     db.commit()

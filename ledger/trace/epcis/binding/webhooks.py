@@ -1,7 +1,8 @@
 """Delivering subscribed query results to webhooks, at least once.
 
 Each round, every subscription that is due (streaming: always; scheduled: at its next time) gets
-the events recorded after its cursor that match its query and that its owner may see, as an
+the events recorded after its cursor that match its query and that its owner may see, and those
+declared erroneous since its last delivery (again, now with their errorDeclaration), as an
 EPCISQueryDocument naming the query and the subscription (each event with its eventID, so a
 receiver can drop repeats). The body is signed: `GS1-Signature: sha256=<HMAC-SHA256 of the body
 with the subscriber's secret, hex>`. Only a 2xx moves the cursor. A failure waits 1, 2, 4, ...
@@ -33,10 +34,12 @@ from urllib3.exceptions import HTTPError
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
 from ledger.errors import InvalidInput
+from ledger.store.epcis_tables import EpcisDeclaration
 from ledger.store.models import EpcisEvent, EpcisNamedQuery, EpcisSubscription
 from ledger.trace.epcis.binding import event_pages, schedules, webhook_dest
 from ledger.trace.epcis.binding import named_queries as nq
-from ledger.trace.epcis.query import query_document
+from ledger.trace.epcis.binding.simple_query import sql_filter
+from ledger.trace.epcis.query import query_document, visible
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 8
@@ -89,6 +92,27 @@ def after_cursor(db: Session, q, visible_to: str | None, cursor: int) -> tuple[l
     return rows, last
 
 
+def declared_after(db: Session, q, visible_to: str | None, cursor: int) -> tuple[list[EpcisEvent], int]:
+    """Events declared erroneous after declaration `cursor` (EPCIS 2.0 7.4.1.2) matching `q` that
+    `visible_to` may see, each once, at most BATCH; and the last declaration examined. A subscriber
+    got the event before; it now gets it again with its errorDeclaration."""
+    stmt = (
+        select(EpcisEvent, EpcisDeclaration.id)
+        .join(EpcisDeclaration, EpcisDeclaration.event_id == EpcisEvent.id)
+        .where(EpcisDeclaration.id > cursor, sql_filter(q), visible(visible_to))
+        .order_by(EpcisDeclaration.id)
+        .limit(SCAN)
+    )
+    rows, last = [], cursor
+    for row, declaration in db.execute(stmt):
+        last = declaration
+        if event_pages.matches(q, row):
+            rows.append(row)
+            if len(rows) == BATCH:
+                break
+    return rows, last
+
+
 def deliver_one(
     db: Session, sub: EpcisSubscription, now: datetime, roles: int, post: Post = http_post, backoff_s: float = 1.0
 ) -> int:
@@ -98,10 +122,14 @@ def deliver_one(
     if query is None or not roles & READERS:
         return 0
     visible_to = None if roles & READ_ALL else sub.owner
-    rows, last = after_cursor(db, nq.parsed(db, query, visible_to), visible_to, sub.cursor)
+    q = nq.parsed(db, query, visible_to)
+    rows, last = after_cursor(db, q, visible_to, sub.cursor)
+    again, declared = declared_after(db, nq.parsed(db, query, visible_to), visible_to, sub.declared_cursor)
+    fresh = {r.id for r in rows}  # one declared since it was captured goes once, as it is now
+    rows += [r for r in again if r.id not in fresh and r.id <= last]  # (after `last`: a later round has it)
     scheduled = not sub.stream
     if not rows and not (scheduled and sub.report_if_empty):
-        sub.cursor = last  # nothing for this subscriber among the rows examined
+        sub.cursor, sub.declared_cursor = last, declared  # nothing for this subscriber among the rows examined
         if scheduled:
             sub.next_run_at = schedules.next_after(json.loads(sub.schedule), now)
         db.commit()
@@ -124,6 +152,7 @@ def deliver_one(
         ok, why = False, webhook_dest.FAILED
     if ok:
         sub.cursor, sub.failures, sub.retry_at, sub.last_error = last, 0, None, None
+        sub.declared_cursor = declared
         sub.delivered += len(rows)
         if scheduled:
             sub.next_run_at = schedules.next_after(json.loads(sub.schedule), now)
