@@ -6,6 +6,7 @@ webhook receivers do not delay another member's deliveries."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import UTC, datetime
@@ -217,6 +218,7 @@ def test_a_subscriber_gets_an_event_again_once_its_recorder_declares_it_erroneou
         assert c.post("/epcis/queries", json=q, headers=h["logistics"]).status_code == 201
         sub = {"dest": first.url, "secret": SECRET, "stream": True}
         assert c.post(f"/epcis/queries/{name}/subscriptions", json=sub, headers=h["logistics"]).status_code == 201
+        ws = _socket(url, h["logistics"], name)  # a WebSocket subscription gets it again too
         doc = document(random.Random(31), 1)
         event = doc["epcisBody"]["eventList"][0]
         event.pop("errorDeclaration", None)
@@ -251,6 +253,14 @@ def test_a_subscriber_gets_an_event_again_once_its_recorder_declares_it_erroneou
         assert both[1]["errorDeclaration"]["reason"].endswith("incorrect_data"), both[1]
         time.sleep(1.5)  # a few delivery rounds: nothing more for either
         assert len(got(first, 2)) == 2 and got(later, 0) == []
+        over_ws = []
+        while len(over_ws) < 2:
+            over_ws += json.loads(ws.recv(timeout=30))["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        ws.close()
+        assert [("errorDeclaration" in e, e["eventID"]) for e in over_ws] == [
+            (False, before["eventID"]),
+            (True, before["eventID"]),
+        ]
     finally:
         first.close()
         later.close()

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from ledger.access.roles import Role
 from ledger.clock import utcnow
 from ledger.errors import Forbidden, InvalidInput, LedgerError
+from ledger.store.epcis_tables import EpcisDeclaration
 from ledger.store.models import EpcisEvent, EpcisNamedQuery
 from ledger.trace.epcis.binding import named_queries as nq
 from ledger.trace.epcis.binding import schedules, webhooks
@@ -92,7 +93,10 @@ async def query_socket(ws: WebSocket, queryName: str) -> None:  # noqa: N803
         schedule, report_if_empty = _ws_plan(ws)
         with svc.sessions() as db:
             query = nq.get(db, queryName, owner_to_read(member, ws.query_params.get("owner")))
-            cursor = db.scalar(select(func.max(EpcisEvent.id))) or 0
+            cursor = (  # from now on: the events recorded and the declarations made after this
+                db.scalar(select(func.max(EpcisEvent.id))) or 0,
+                db.scalar(select(func.max(EpcisDeclaration.id))) or 0,
+            )
         if svc.sockets[member.address] >= svc.settings.ws_per_member:
             raise Forbidden(f"at most {svc.settings.ws_per_member} WebSocket subscriptions per member")
     except (ApiError, LedgerError, ValueError) as exc:
@@ -151,9 +155,11 @@ async def _serve(ws, svc, caller, key, schedule, report_if_empty, cursor) -> Non
         incoming.cancel()
 
 
-def _ws_batch(svc: Services, key: tuple[str, str], visible_to: str | None, cursor: int):
+def _ws_batch(svc: Services, key: tuple[str, str], visible_to: str | None, cursor: tuple[int, int]):
+    """The next events (and declarations: `webhooks.next_batch`) and the cursors after them."""
     with svc.sessions() as db:
         row = db.get(EpcisNamedQuery, key)
         if row is None:
             return None, cursor
-        return webhooks.after_cursor(db, nq.parsed(db, row, visible_to), visible_to, cursor)
+        rows, last, declared = webhooks.next_batch(db, row, visible_to, *cursor)
+        return rows, (last, declared)

@@ -113,6 +113,19 @@ def declared_after(db: Session, q, visible_to: str | None, cursor: int) -> tuple
     return rows, last
 
 
+def next_batch(
+    db: Session, query: EpcisNamedQuery, visible_to: str | None, cursor: int, declared: int
+) -> tuple[list[EpcisEvent], int, int]:
+    """What a subscription (webhook or WebSocket) is sent next: the events recorded after row
+    `cursor` and those declared erroneous after declaration `declared` (`declared_after`), each
+    once; and both cursors to move to once it is delivered."""
+    rows, last = after_cursor(db, nq.parsed(db, query, visible_to), visible_to, cursor)
+    again, declared = declared_after(db, nq.parsed(db, query, visible_to), visible_to, declared)
+    fresh = {r.id for r in rows}  # one declared since it was captured goes once, as it is now
+    rows += [r for r in again if r.id not in fresh and r.id <= last]  # (after `last`: a later round has it)
+    return rows, last, declared
+
+
 def deliver_one(
     db: Session, sub: EpcisSubscription, now: datetime, roles: int, post: Post = http_post, backoff_s: float = 1.0
 ) -> int:
@@ -122,11 +135,7 @@ def deliver_one(
     if query is None or not roles & READERS:
         return 0
     visible_to = None if roles & READ_ALL else sub.owner
-    q = nq.parsed(db, query, visible_to)
-    rows, last = after_cursor(db, q, visible_to, sub.cursor)
-    again, declared = declared_after(db, nq.parsed(db, query, visible_to), visible_to, sub.declared_cursor)
-    fresh = {r.id for r in rows}  # one declared since it was captured goes once, as it is now
-    rows += [r for r in again if r.id not in fresh and r.id <= last]  # (after `last`: a later round has it)
+    rows, last, declared = next_batch(db, query, visible_to, sub.cursor, sub.declared_cursor)
     scheduled = not sub.stream
     if not rows and not (scheduled and sub.report_if_empty):
         sub.cursor, sub.declared_cursor = last, declared  # nothing for this subscriber among the rows examined
