@@ -41,6 +41,12 @@ def test_identifier_patterns():
     assert matches({"MATCH_epcClass": "https://id.gs1.org/01/04012345123456/10/998877"}, q)
     assert matches({"GE_quantity_KGM": "200"}, q) and not matches({"GT_quantity_KGM": "200"}, q)
     assert not matches({"EQ_quantity_LTR": "200"}, q) and matches({"EQ_quantity": "150|200"}, q)
+    # a quantity asked in another unit of its kind is converted first (as GE_value_<uom> is): 200 KGM
+    # is 200,000 GRM and 0.2 TNE; a unit of no kind of its own is compared with itself only
+    assert matches({"EQ_quantity_GRM": "200000"}, q) and matches({"GE_quantity_TNE": "0.2"}, q)
+    assert not matches({"GT_quantity_TNE": "0.2"}, q) and not matches({"EQ_quantity_XYZ": "200"}, q)
+    q["quantityList"][0]["uom"] = "LBR"
+    assert matches({"LT_quantity_KGM": "91"}, q) and not matches({"LT_quantity_KGM": "90"}, q)  # 90.718 kg
 
 
 def test_epc_patterns_match_the_same_epcs_written_as_digital_links():

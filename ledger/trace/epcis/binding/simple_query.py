@@ -21,7 +21,7 @@ from ledger.errors import LedgerError
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis.binding import event_match as m
 from ledger.trace.epcis.binding import extension_fields as xf
-from ledger.trace.epcis.binding import master_data
+from ledger.trace.epcis.binding import master_data, sensor_units
 from ledger.trace.epcis.capture import full_term
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -203,12 +203,7 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
     elif (mt := re.fullmatch(r"(EQ|GT|GE|LT|LE)_quantity(?:_([A-Z0-9]{2,4}))?", name)) is not None:
         op, uom, wanted = mt.group(1), mt.group(2), _num(name, values)
         fields = m.CLASS_FIELDS["anyEPCClass"]
-        q.tests.append(
-            lambda e: any(
-                (uom is None or x.get("uom") == uom) and compare_q(op, x.get("quantity"), wanted)
-                for x in m.classes_in(e, fields)
-            )
-        )
+        q.tests.append(lambda e: any(compare_q(op, in_unit(x, uom), wanted) for x in m.classes_in(e, fields)))
     elif name == "EXISTS_errorDeclaration":
         q.tests.append(lambda e: isinstance(e.get("errorDeclaration"), dict))
     elif name in ("GE_errorDeclarationTime", "LT_errorDeclarationTime", "GE_errorDeclaration_Time",
@@ -237,6 +232,16 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
         _attributes(q, name, mt.group(1), mt.group(2), mt.group(3), values, db)
     else:
         raise QueryParameterError(name, "not a SimpleEventQuery parameter this service knows")
+
+
+def in_unit(element: dict, uom: str | None) -> Any:
+    """A quantity element's quantity, in `uom` if one is named: as it is written in that unit, or
+    converted from another unit of the same kind (`GE_quantity_KGM=1` finds 1500 GRM, as
+    `GE_value_<uom>` converts sensor values); None if it is in no unit of that kind."""
+    if uom is None or element.get("uom") == uom:
+        return element.get("quantity")
+    n = m.number(element.get("quantity"))
+    return None if n is None else sensor_units.convert(n, element.get("uom"), uom)
 
 
 def compare_q(op: str, quantity: Any, wanted: list[str]) -> bool:
