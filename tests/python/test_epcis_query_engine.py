@@ -73,6 +73,31 @@ def test_epc_patterns_match_the_same_epcs_written_as_digital_links():
     assert matches({"MATCH_epc": "urn:epc:idpat:grai:0614141.00001.*"}, grai)
 
 
+def test_epc_patterns_of_every_scheme_match_their_digital_links():
+    """The schemes whose EPCs are written as Digital Links (`identifiers.canonical`) and that a
+    pattern's company prefix cut did not read: sgcn (255), cpi (8010/8011), ginc (401), gsin (402),
+    itip (8006), upui (01/235), gsrnp (8017). Each EPC, sent as its Digital Link, is found by its
+    company's pattern and by its class's, and not by another company's (TDS 2.x EPC URIs)."""
+    from ledger.trace.epcis.identifiers import canonical
+
+    for urn, company, klass in (
+        ("urn:epc:id:sgcn:4012345.67890.04711", "4012345.*.*", "4012345.67890.*"),
+        ("urn:epc:id:cpi:0614141.123ABC.123456789", "0614141.*.*", "0614141.123ABC.*"),
+        ("urn:epc:id:ginc:0614141.XYZ4711", "0614141.*", None),
+        ("urn:epc:id:gsin:0614141.123456789", "0614141.*", None),
+        ("urn:epc:id:itip:4012345.012345.01.02.987", "4012345.*.*.*.*", "4012345.012345.01.02.*"),
+        ("urn:epc:id:upui:1234567.089456.51qIgY", "1234567.*.*", "1234567.089456.*"),
+        ("urn:epc:id:gsrnp:0614141.1234567890", "0614141.*", None),
+    ):
+        scheme = urn.split(":")[3]
+        e = {"type": "ObjectEvent", "epcList": [canonical(urn)]}
+        assert e["epcList"][0].startswith("https://id.gs1.org/"), urn
+        for yes in filter(None, (company, klass, urn.split(":", 4)[4])):
+            assert matches({"MATCH_epc": f"urn:epc:idpat:{scheme}:{yes}"}, e), (urn, yes)
+        other = str(int(company.split(".")[0]) + 1).zfill(len(company.split(".")[0]))
+        assert not matches({"MATCH_epc": f"urn:epc:idpat:{scheme}:{other}{company[len(other) :]}"}, e), urn
+
+
 def test_typed_lists_by_any_spelling_of_the_type():
     """EQ_bizTransaction_type / EQ_source_type / EQ_destination_type: "type extracted from the name
     of this parameter" (EPCIS 2.0 8.2.7.1) is a CBV name, its URN (as EPCIS 1.x wrote types) or its

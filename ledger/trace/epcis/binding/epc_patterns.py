@@ -10,15 +10,25 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-_DL = re.compile(r"https://id\.gs1\.org/(00|01|414|417|8003|8004|8018|253)/([^/]+)(?:/(10|21|254)/([^/]+))?")
+_DL = re.compile(
+    r"https://id\.gs1\.org/(00|01|414|417|8003|8004|8017|8018|253|255|401|402|8006|8010)/([^/]+)"
+    r"(?:/(10|21|235|254|8011)/([^/]+))?"
+)
 
 
 def _urn(scheme: str, ai: str, key: str, q: str | None, tail: str | None, n: int) -> str | None:
     """The EPC URI of a canonical Digital Link's key (`key`, its qualifier `q`=`tail`) in `scheme`,
     with a company prefix of `n` digits; None where the two do not fit."""
     t = unquote(tail) if tail is not None else None
-    if scheme == "sgtin" and ai == "01" and len(key) == 14:  # a serial (21) or, for classes, a lot (10)
+    if scheme == "sgtin" and ai == "01" and len(key) == 14 and q in (None, "10", "21"):  # a serial, or a lot
         return f"urn:epc:id:sgtin:{key[1 : 1 + n]}.{key[0]}{key[1 + n : 13]}.{t if t is not None else '*'}"
+    if scheme == "upui" and ai == "01" and len(key) == 14 and q in (None, "235"):  # a third-party control number
+        return f"urn:epc:id:upui:{key[1 : 1 + n]}.{key[0]}{key[1 + n : 13]}.{t if t is not None else '*'}"
+    if scheme == "itip" and ai == "8006" and len(key) == 18 and q in (None, "21"):  # piece and total, serial
+        tail = t if t is not None else "*"
+        return f"urn:epc:id:itip:{key[1 : 1 + n]}.{key[0]}{key[1 + n : 13]}.{key[14:16]}.{key[16:18]}.{tail}"
+    if scheme == "cpi" and ai == "8010" and q in (None, "8011"):  # its serial, or every one (a class)
+        return f"urn:epc:id:cpi:{key[:n]}.{unquote(key[n:])}.{t if t is not None else '*'}"
     if q is not None and not (scheme == "sgln" and q == "254"):
         return None
     if scheme == "sscc" and ai == "00" and len(key) == 18:
@@ -31,8 +41,14 @@ def _urn(scheme: str, ai: str, key: str, q: str | None, tail: str | None, n: int
         return f"urn:epc:id:grai:{key[1 : 1 + n]}.{key[1 + n : 13]}.{unquote(key[14:])}"
     if scheme == "giai" and ai == "8004":
         return f"urn:epc:id:giai:{key[:n]}.{unquote(key[n:])}"
-    if scheme == "gsrn" and ai == "8018" and len(key) == 18:
-        return f"urn:epc:id:gsrn:{key[:n]}.{key[n:17]}"
+    if scheme in ("gsrn", "gsrnp") and ai == {"gsrn": "8018", "gsrnp": "8017"}[scheme] and len(key) == 18:
+        return f"urn:epc:id:{scheme}:{key[:n]}.{key[n:17]}"
+    if scheme == "sgcn" and ai == "255" and len(key) > 13:  # the coupon's serial follows its 13 digits
+        return f"urn:epc:id:sgcn:{key[:n]}.{key[n:12]}.{key[13:]}"
+    if scheme == "ginc" and ai == "401":
+        return f"urn:epc:id:ginc:{key[:n]}.{unquote(key[n:])}"
+    if scheme == "gsin" and ai == "402" and len(key) == 17:
+        return f"urn:epc:id:gsin:{key[:n]}.{key[n:16]}"
     if scheme == "gdti" and ai == "253" and len(key) > 13:
         return f"urn:epc:id:gdti:{key[:n]}.{key[n:12]}.{unquote(key[13:])}"
     return None
