@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -41,7 +43,8 @@ MAX_PFS = 100  # footprints one answer carries (PACT: all in a single event; our
 GIVE_UP_AFTER = timedelta(hours=72)
 MAX_ATTEMPTS = 24
 BACKOFF_CAP_S = 3600.0
-BATCH = 50  # requests one round answers
+BATCH = 50  # requests of one partner one run answers
+WORKERS = 8  # partners answered at once
 TOKEN_ANSWER_MAX = 64 << 10  # bytes of a token endpoint's answer read at most
 NO_MATCH = {"code": "NotFound", "message": "No footprint of ours matches the request's criteria."}
 
@@ -143,36 +146,57 @@ def answer_one(
 
 
 class Replier:
-    """Answers the due requests, one after another, each in a session of its own."""
+    """Answers the due requests on a pool of threads, each in a session of its own: a round starts,
+    for every partner with requests due and none being answered, a run through that partner's
+    requests (at most BATCH), and returns without waiting. A partner slow to answer (each try may
+    take its full timeout) keeps only its own requests waiting, never another partner's."""
 
     def __init__(
         self, sessions: sessionmaker, send: Exchange, source: str, backoff_s: float, max_attempts: int = MAX_ATTEMPTS
     ):
         self.sessions, self.send, self.source = sessions, send, source
         self.backoff_s, self.max_attempts = backoff_s, max_attempts
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="pact-replies")
+        self.lock = threading.Lock()
+        self.busy: set[int] = set()  # partners being answered
 
     def round(self, now: datetime) -> int:
-        """Try every request due at `now`; how many partners accepted their answer."""
+        """Start answering the requests due at `now`; how many partners' runs were started."""
         with self.sessions() as db:
             ids = due(db, as_utc(now))
-        accepted = tries = 0
-        # one failed try per partner a round: a partner that swallows connections costs each try its full
-        # timeout, and 50 of them a round kept every other partner's answers waiting for minutes
-        failing: set[int] = set()
+        queues: dict[int, list[int]] = {}
         for request_id, partner_id in ids:
-            if partner_id in failing:
-                continue
-            if tries >= BATCH:
-                break
-            tries += 1
-            try:
-                with self.sessions() as db:
-                    req = db.get(CarbonRequest, request_id)
-                    if req is not None and req.status == "pending":
-                        ok = answer_one(db, req, as_utc(now), self.send, self.source, self.backoff_s, self.max_attempts)
-                        accepted += ok
-                        if not ok:
-                            failing.add(partner_id)
-            except Exception:  # noqa: BLE001 - one request's failure (database, a document) must not stop the rest
-                log.warning("answering PACT request %s failed; retried next round", request_id, exc_info=True)
+            queues.setdefault(partner_id, []).append(request_id)
+        started = 0
+        for partner_id, queue in queues.items():
+            with self.lock:
+                if partner_id in self.busy:
+                    continue
+                self.busy.add(partner_id)
+            self.pool.submit(self._partner, partner_id, queue[:BATCH], as_utc(now))
+            started += 1
+        return started
+
+    def _partner(self, partner_id: int, request_ids: list[int], now: datetime) -> int:
+        """One partner's due requests in order, until one is not accepted (a partner that swallows
+        connections gets one failed try a round); how many it accepted."""
+        accepted = 0
+        try:
+            for request_id in request_ids:
+                try:
+                    with self.sessions() as db:
+                        req = db.get(CarbonRequest, request_id)
+                        if req is None or req.status != "pending":
+                            continue
+                        if not answer_one(db, req, now, self.send, self.source, self.backoff_s, self.max_attempts):
+                            break
+                        accepted += 1
+                except Exception:  # noqa: BLE001 - one request's failure (database, a document) must not stop the rest
+                    log.warning("answering PACT request %s failed; retried next round", request_id, exc_info=True)
+        finally:
+            with self.lock:
+                self.busy.discard(partner_id)
         return accepted
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

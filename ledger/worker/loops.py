@@ -139,6 +139,7 @@ class Loops:
                     replier.round(utcnow())
             except Exception:  # noqa: BLE001 - a background loop must outlive a node or database restart
                 log.warning("PACT replies failed; retrying", exc_info=True)
+        replier.close()
 
     def _code_anchors(self, stop: threading.Event, lease: Lease) -> None:
         while not stop.wait(CATCH_UP_EVERY_S):

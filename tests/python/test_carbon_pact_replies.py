@@ -7,6 +7,7 @@ match, to the partner's `/3/events` — a real HTTP server in this test standing
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -41,7 +42,7 @@ class Partner:
     """A data recipient's host: `/auth/token` (client credentials in Basic, as agreed) and `/3/events`
     (bearer token required), recording what it is sent; started on `port` when `start` is called."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, delay_s: float = 0.0):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.events: list[tuple[dict, dict]] = []  # (headers, body)
@@ -62,6 +63,7 @@ class Partner:
         async def receive(request: Request) -> Response:
             if request.headers.get("authorization") not in {f"Bearer {t}" for t in self.tokens}:
                 return JSONResponse({"code": "BadRequest", "message": "Invalid token provided"}, 400)
+            await asyncio.sleep(delay_s)  # a partner slow to answer
             self.events.append((dict(request.headers), json.loads(await request.body())))
             return Response(status_code=200)
 
@@ -86,8 +88,8 @@ class Partner:
 
 
 @contextlib.contextmanager
-def partner(started: bool = True) -> Iterator[Partner]:
-    p = Partner()
+def partner(started: bool = True, delay_s: float = 0.0) -> Iterator[Partner]:
+    p = Partner(delay_s=delay_s)
     if started:
         p.start()
     try:
@@ -237,3 +239,22 @@ def test_a_removed_partner_is_no_longer_answered(world):
         time.sleep(0.5)  # ten rounds of the loop
         assert p.events == [] and _state(world, "run-5-12") is None
         assert world["c"].delete(f"/v1/carbon/partners/{pid}", headers=world["h"]).status_code == 404
+
+
+def test_a_partner_slow_to_answer_keeps_no_other_partners_answer_waiting(world, members):
+    """Each partner's requests are answered on a thread of their own: before, one round answered
+    every request in turn, so four requests of a partner taking 3 s each kept another member's
+    partner waiting 12 s for its answer."""
+    product = f"urn:pact:id.gs1.org:product-id:01/{world['tea']}/10/P1"
+    with partner(delay_s=3.0) as slow, partner() as fast:
+        _register(world, slow)
+        for i in range(4):
+            assert _request(world, slow.url, f"slow-{i}", {"productId": [product]}).status_code == 200
+        _wait(lambda: slow.events or (_state(world, "slow-0") or {}).get("attempts"))  # its round has begun
+        _register(world, fast)
+        asked = time.monotonic()
+        assert _request(world, fast.url, "fast-1", {"productId": [product]}).status_code == 200
+        _wait(lambda: fast.events)
+        waited = time.monotonic() - asked
+        assert waited < 5.0, f"the fast partner's answer waited {waited:.1f} s behind the slow partner's"
+        _wait(lambda: len(slow.events) == 4, 60)  # and the slow partner gets all of its answers
