@@ -130,7 +130,12 @@ def confirm_deliveries(
     evidenced(db, rows, hashes)
     terms = [terms_of(o) for o in rows]
     receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
-    return _delivered(db, locks, dep, receipt, rows, [e for _, e in deliveries], "carrier")
+    # the hash ID as stored, however it was spelled (0x, upper case): `waiting` and cold-chain holds look it up
+    return _delivered(db, locks, dep, receipt, rows, [_hash_id(h) for h in hashes], "carrier")
+
+
+def _hash_id(h: bytes) -> str:
+    return "ni:///sha-256;" + h.hex() + "?ver=CBV2.0"
 
 
 def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> None:
@@ -139,7 +144,7 @@ def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> 
     them), not declared erroneous, and naming this order if it names orders of ours at all. Otherwise a
     422 (403 for another member's event), before anything is sent: a hash nobody captured would put
     a delivery on chain that no record backs, and open the return window that pays the merchant."""
-    ids = {"ni:///sha-256;" + h.hex() + "?ver=CBV2.0": h for h in hashes}
+    ids = {_hash_id(h): h for h in hashes}
     found: dict[bytes, EpcisEvent] = {}
     wanted = list(ids)
     for i in range(0, len(wanted), 500):
