@@ -58,3 +58,19 @@ def test_a_delivery_records_the_events_hash_id_however_the_carrier_spelled_it(ap
     assert r.json()[0]["delivery_event"] == hid
     assert c.get(f"/v1/orders/{order_id}", headers=h["logistics"]).json()["delivery_event"] == hid
     assert hid not in [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
+
+
+def test_a_capture_correcting_a_delivery_event_delivers_with_the_corrective_one(api, members):
+    """EPCIS 2.0 7.4.1.2: a capture may carry an erroneous event's declaration and its corrective
+    event together. The declared event is no delivery's evidence; the corrective one delivers."""
+    c, h, _ = api
+    order_id = escrow(c, h, members)
+    doc = delivery_document([("po", order_id)], "WRONG2")
+    wrong = doc["epcisBody"]["eventList"][0]
+    wrong["errorDeclaration"] = {"declarationTime": "2026-12-01T11:00:00+08:00", "reason": "incorrect_data"}
+    right = delivery_document([("po", order_id)], "RIGHT2", when="2026-12-01T10:05:00+08:00")
+    doc["epcisBody"]["eventList"].append(right["epcisBody"]["eventList"][0])
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    corrective = r.json()["events"][1]["hashId"]
+    assert r.json()["deliveries"] == [{"order_id": order_id, "hashId": corrective, "status": "delivered"}], r.text

@@ -56,10 +56,11 @@ def delivered_orders(
     db: DbSession, events: Sequence[dict], hash_ids: Sequence[str], carrier: str
 ) -> list[tuple[str, str]]:
     """(order id, hash ID of the delivery event) for each open order of `carrier` that a delivery
-    event among `events` names; the first such event per order wins."""
+    event among `events` names, not declared erroneous; the first such event per order wins."""
     wanted: dict[str, str] = {}
     for event, hid in zip(events, hash_ids, strict=True):
-        if _step(event.get("bizStep")) in DELIVERY_STEPS:
+        # a declared erroneous event is no evidence (`evidenced`): its corrective event, if captured, is
+        if _step(event.get("bizStep")) in DELIVERY_STEPS and not isinstance(event.get("errorDeclaration"), dict):
             for name in _named_orders(event):
                 wanted.setdefault(name, hid)
     if not wanted:
