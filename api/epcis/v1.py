@@ -128,7 +128,7 @@ def capture(
         "events": result.events,
         "completeness": flags.written,
     }
-    delivered = confirm_deliveries(request, db, member, events, [e["hashId"] for e in result.events])
+    delivered = confirm_deliveries(request, db, member, result.bodies, [e["hashId"] for e in result.events])
     if delivered:
         answer["deliveries"] = delivered
     return answer

@@ -74,3 +74,26 @@ def test_a_capture_correcting_a_delivery_event_delivers_with_the_corrective_one(
     assert r.status_code == 201, r.text
     corrective = r.json()["events"][1]["hashId"]
     assert r.json()["deliveries"] == [{"order_id": order_id, "hashId": corrective, "status": "delivered"}], r.text
+
+
+def test_a_capture_naming_its_delivery_event_twice_delivers_the_order(api, members):
+    """A document may list an event twice (it is stored once): the carrier's capture was a 500, its
+    events stored and its order left undelivered."""
+    c, h, _ = api
+    order_id = escrow(c, h, members)
+    doc = delivery_document([("desadv", "DESADV-TWICE")], "TWICE0")
+    doc["epcisBody"]["eventList"].insert(
+        0, delivery_document([("po", order_id)], "TWICE1")["epcisBody"]["eventList"][0]
+    )
+    doc["epcisBody"]["eventList"].append(doc["epcisBody"]["eventList"][0])
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    hid = r.json()["events"][0]["hashId"]
+    assert r.json()["deliveries"] == [{"order_id": order_id, "hashId": hid, "status": "delivered"}], r.text
+    # the EPCIS 2.0 binding's door, the same: accepted, and the order it names delivered
+    other = escrow(c, h, members)
+    doc = delivery_document([("po", other)], "TWICE2")
+    doc["epcisBody"]["eventList"].append(doc["epcisBody"]["eventList"][0])
+    r = c.post("/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 202, r.text
+    assert c.get(f"/v1/orders/{other}", headers=h["logistics"]).json()["status"] == "delivered"

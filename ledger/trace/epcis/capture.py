@@ -64,6 +64,8 @@ class Prepared:
 class CaptureResult:
     capture_id: str
     events: list[dict]  # [{"hashId", "status": stored|declared|duplicate, "type", "bizStep", "eventTime"}] in order
+    #: each of `events`' event as captured (a document's repeated event once: `prepare`)
+    bodies: list[dict] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -286,4 +288,5 @@ def _write(db: Session, staged: _Staged, also: Callable[[Session, list[str]], No
             }
             for p in staged.prepared
         ],
+        [p.event for p in staged.prepared],
     )

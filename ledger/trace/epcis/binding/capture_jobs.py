@@ -132,7 +132,7 @@ def run(
             result = capture(db, part, events, member, now=now, may_record=may_record, also=also, xml=xml,
                              before=before)  # fmt: skip
             if stored is not None:
-                stored(events, [e["hashId"] for e in result.events])
+                stored(result.bodies, [e["hashId"] for e in result.events])
             return job
         except NotAuthorisedRecorder as exc:
             if behaviour == "rollback":
