@@ -26,15 +26,11 @@ def api(deployment, chain_node, tmp_path_factory, members):
     return c, {w: login(c, members[w]) for w in who}, dep
 
 
-def escrow(c, h, members) -> str:
+def escrow(c, h, members, carrier: str | None = "logistics") -> str:
     order_id = f"EV{int(time.time() * 1000)}{next(_ids)}"
-    body = {
-        "order_id": order_id,
-        "merchant": members["merchant_a"].address,
-        "amount_fen": 10_000,
-        "referrers": [],
-        "carrier": members["logistics"].address,
-    }
+    body = {"order_id": order_id, "merchant": members["merchant_a"].address, "amount_fen": 10_000, "referrers": []}
+    if carrier:
+        body["carrier"] = members[carrier].address
     r = c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": order_id})
     assert r.status_code == 201, r.text
     return order_id
@@ -97,3 +93,26 @@ def test_a_capture_naming_its_delivery_event_twice_delivers_the_order(api, membe
     r = c.post("/epcis/capture", json=doc, headers=h["logistics"])
     assert r.status_code == 202, r.text
     assert c.get(f"/v1/orders/{other}", headers=h["logistics"]).json()["status"] == "delivered"
+
+
+def test_the_waiting_list_offers_only_events_a_delivery_may_name(api, members):
+    """The carrier's console picks a delivery's event from `GET /v1/deliveries/waiting`: an event
+    its recorder declared erroneous, or one naming only orders of ours that are not the carrier's
+    open orders, is refused as evidence (422), so it is not offered."""
+    c, h, _ = api
+    escrow(c, h, members)  # an open order of the carrier: it has a waiting list
+    no_carrier = escrow(c, h, members, carrier=None)
+    wrong = delivery_document([("desadv", "DESADV-DECL")], "DECL1")
+    wrong["epcisBody"]["eventList"][0]["errorDeclaration"] = {
+        "declarationTime": "2026-12-01T11:00:00+08:00",
+        "reason": "incorrect_data",
+    }
+    declared = c.post("/v1/epcis/capture", json=wrong, headers=h["logistics"]).json()["events"][0]["hashId"]
+    doc = delivery_document([("po", no_carrier)], "NOCAR1")
+    not_mine = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"]).json()["events"][0]["hashId"]
+    usable = c.post(
+        "/v1/epcis/capture", json=delivery_document([("desadv", "DESADV-OK")], "OK1"), headers=h["logistics"]
+    ).json()["events"][0]["hashId"]
+    offered = [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
+    assert usable in offered
+    assert declared not in offered and not_mine not in offered

@@ -79,8 +79,9 @@ def delivered_orders(
 def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]]:
     """The delivery events (receiving or accepting) a carrier may confirm its open orders with,
     newest first: among the latest `scan` events recorded by the carrier or by a merchant of one of
-    its open orders, those no order was delivered with yet; each with the open order it names in
-    its bizTransactionList, if one (else the carrier picks the order)."""
+    its open orders, those no order was delivered with yet and not declared erroneous; each with the
+    open order it names in its bizTransactionList, if one (else the carrier picks the order). An event
+    naming orders here none of which it may deliver is left out (`evidenced` would refuse it)."""
     mine = select(Order).where(Order.carrier == carrier, Order.status == "escrowed", Order.slot.is_not(None))
     open_orders = {o.order_id: o.merchant for o in db.scalars(mine)}
     if not open_orders:
@@ -88,11 +89,21 @@ def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]
     recorders = {carrier, *open_orders.values()}
     used = set(db.scalars(select(Order.delivery_event).where(Order.delivery_event.is_not(None))))
     q = select(EpcisEvent).where(EpcisEvent.recorder.in_(recorders), EpcisEvent.biz_step.is_not(None))
+    found = [
+        (e, body)
+        for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan))
+        if _step(e.biz_step) in DELIVERY_STEPS and e.hash_id not in used
+        and not isinstance((body := json.loads(e.body)).get("errorDeclaration"), dict)
+    ]  # fmt: skip
+    names = {e.hash_id: _named_orders(body) for e, body in found}
+    ours = _orders_among(db, set().union(*names.values()))
     out = []
-    for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan)):
-        if _step(e.biz_step) not in DELIVERY_STEPS or e.hash_id in used:
+    for e, _ in found:  # offered only as `evidenced` takes them: naming orders of ours, one it may deliver
+        named = sorted(
+            n for n in names[e.hash_id] & ours if n in open_orders and e.recorder in (carrier, open_orders[n])
+        )
+        if names[e.hash_id] & ours and not named:
             continue
-        named = sorted(n for n in _named_orders(json.loads(e.body)) if n in open_orders)
         out.append(
             {"hash_id": e.hash_id, "biz_step": _step(e.biz_step), "event_time": e.event_time,
              "read_point": e.read_point, "recorder": e.recorder, "order_id": named[0] if named else None}
