@@ -116,3 +116,22 @@ def test_the_waiting_list_offers_only_events_a_delivery_may_name(api, members):
     offered = [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
     assert usable in offered
     assert declared not in offered and not_mine not in offered
+
+
+def test_an_order_id_holding_a_colon_is_named_by_its_business_transaction(api, members):
+    """Order ids may hold `:`; a CBV business transaction URN `urn:epcglobal:cbv:bt:<party>:<id>` names
+    the whole id after the party. Before, the id was cut at its last `:`: the carrier's capture never
+    delivered such an order, and an event naming it counted as naming no order of ours (any order's)."""
+    c, h, _ = api
+    order_id = escrow(c, h, members).replace("EV", "EV:2026:", 1)
+    body = {"order_id": order_id, "merchant": members["merchant_a"].address, "amount_fen": 10_000,
+            "referrers": [], "carrier": members["logistics"].address}  # fmt: skip
+    assert c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": order_id}).status_code == 201
+    other = escrow(c, h, members)
+    doc = delivery_document([("po", order_id)], "COLON1")
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201 and r.json()["deliveries"][0]["order_id"] == order_id, r.text
+    hid = r.json()["events"][0]["hashId"]
+    r = c.post("/v1/orders/deliveries", json={"deliveries": [{"order_id": other, "epcis_event": hid}]},
+               headers=h["logistics"])  # fmt: skip
+    assert r.status_code == 422 and "names other orders" in r.text, r.text

@@ -42,6 +42,9 @@ def _step(value: Any) -> str:
     return v
 
 
+_BT_URN = "urn:epcglobal:cbv:bt:"
+
+
 def _named_orders(event: dict) -> set[str]:
     names: set[str] = set()
     for t in event.get("bizTransactionList") or []:
@@ -49,6 +52,8 @@ def _named_orders(event: dict) -> set[str]:
         if not isinstance(v, str) or not v:
             continue
         names.update({v, v.rsplit(":", 1)[-1], v.rstrip("/").rsplit("/", 1)[-1]})
+        if v.startswith(_BT_URN) and len(parts := v[len(_BT_URN) :].split(":", 1)) == 2:
+            names.add(parts[1])  # urn:epcglobal:cbv:bt:<party>:<id>: an order id may hold a `:` itself
     return {n for n in names if 0 < len(n) <= 64}
 
 
