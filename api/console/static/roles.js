@@ -93,6 +93,21 @@ async function loadEvents() {
   const none = document.createElement('option'); none.value = '';
   none.textContent = events.length ? T.deliver_pick : T.deliver_none;
   $('deliver-event').replaceChildren(none, ...options);
+  $('deliver-event-hint').hidden = events.length > 0;  // how an event gets here, said where the list is empty
+}
+
+// the API's refusal of a delivery said in the page's language, with what to do: its English
+// detail ("order X: event … names other orders …") reached a Chinese page as "输入有误" alone (phone trial)
+const REFUSALS = [[/no EPCIS event with hash ID/, 'deliver_err_uncaptured'], [/is an? \S+ step, not a delivery/, 'deliver_err_step'],
+  [/recorded by another member/, 'deliver_err_recorder'], [/declared erroneous/, 'deliver_err_erroneous'],
+  [/names other orders/, 'deliver_err_other_order'], [/names another carrier/, 'deliver_err_carrier'],
+  [/^order \S+ not found$/, 'deliver_err_no_order'], [/^order \S+ is \w+, not escrowed$/, 'deliver_err_status']];
+function refusal(err, order, event) {
+  const detail = String(err.body && err.body.detail);
+  const found = REFUSALS.find(([re]) => re.test(detail));
+  const status = /^order \S+ is (\w+)/.exec(detail);
+  return found && fill(T[found[1]], { order, event: `0x${event.split(';')[1]?.slice(0, 8) || ''}…`,
+    status: status ? T[`order_${status[1]}`] || status[1] : '' });
 }
 
 // the carrier confirms a delivery, signed with its own key: the order and its EPCIS event's hash ID
@@ -100,8 +115,13 @@ function initDeliveries() {
   loadEvents().catch((err) => say('deliver-status', T.error + err.message, true));
   $('deliver-form').addEventListener('submit', async (e) => {
     e.preventDefault();
+    const order = $('deliver-order').value.trim(); const event = $('deliver-event').value.trim();
+    if (!event) {  // no event chosen (or none captured): what to do, not the browser's "select an item"
+      say('deliver-status', $('deliver-event').options.length > 1 ? T.deliver_pick_first : T.deliver_none_how, true);
+      return;
+    }
     try {
-      const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: $('deliver-order').value.trim(), epcis_event: $('deliver-event').value.trim() }] });
+      const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: order, epcis_event: event }] });
       let done = fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) });
       const code = $('deliver-code').value.trim();  // the recipient's hand-over code: vouched for on chain, also signed here
       if (code) {
@@ -111,7 +131,7 @@ function initDeliveries() {
       }
       say('deliver-status', done);
       await Promise.all([loadWork('carrier'), loadEvents()]);
-    } catch (err) { say('deliver-status', T.error + err.message, true); }
+    } catch (err) { say('deliver-status', refusal(err, order, event) || T.error + err.message, true); }
   });
 }
 
