@@ -21,6 +21,9 @@ try {
   await c.waitForFunction(() => !/读取|Loading/.test(document.querySelector('#deliver-event').textContent), null, { timeout: 60000 });
   await c.waitForSelector('#work button', { timeout: 60000 });
   report.hint = await c.isVisible('#deliver-event-hint') ? await c.textContent('#deliver-event-hint') : null;
+  // a refusal by a known code keeps the API's detail when it says more (the Chinese page dropped it)
+  report.described = await c.evaluate(() => import('/console/static/common.js').then(({ describe }) => [
+    describe({ error: 'not_found', detail: 'order XX-1 not found' }), describe({ error: 'conflict', detail: '' })]));
   for (const step of JSON.parse(stepsJson)) {
     await c.click(`#work button[aria-label$="${step.order}"]`);
     if (step.typed) await c.fill('#deliver-order', step.typed);

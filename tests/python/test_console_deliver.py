@@ -29,6 +29,7 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
     empty = journey("deliver_journey.mjs", url, keystore, PASSWORD, "zh", none)
     assert "EPCIS 采集接口" in empty["hint"] and "写明订单号" in empty["hint"], empty["hint"]
     assert empty["said"]["none"] == empty["hint"], empty["said"]
+    assert empty["described"] == ["找不到（order XX-1 not found）", "与当前状态冲突"], empty["described"]
     # the merchants' receiving events: merchant_a's names no order (listed: merchant_a has an open
     # order of this carrier), merchant_b's each name one order
     digests = {}
@@ -53,6 +54,9 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
         ]
         report = journey("deliver_journey.mjs", url, keystore, PASSWORD, lang, json.dumps(steps))
         assert report["hint"] is None, report["hint"]  # events listed: no word of how to capture one
+        assert report["described"][0] == {"zh": "找不到", "en": "Not found"}[lang] + (
+            "（order XX-1 not found）" if lang == "zh" else " (order XX-1 not found)"
+        ), report["described"]
         for name, seen in report["screens"].items():
             assert seen["scroll_width"] <= 390 and seen["english"] == [], (name, seen)
         said[lang] = report["said"]

@@ -122,7 +122,8 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     run = httpx.get(f"{url}/v1/audit/reconciliation/runs/{run_id}", headers=auditor, timeout=60).json()
     assert run["signed_off"]["auditor"] == a and run["signed_off"]["note"] == "已核对，差异已记录", run
     # 2. the refused operator, in Chinese; the second run stays unsigned
-    assert report["forbidden_zh"] == "出错：您的角色不能执行此操作", report["forbidden_zh"]
+    said = report["forbidden_zh"]  # with the API's detail: which role the step needs (the zh page dropped it)
+    assert said.startswith("出错：您的角色不能执行此操作（requires role auditor") and said.endswith("）"), said
     other = httpx.get(f"{url}/v1/audit/reconciliation/runs/{runs[1].json()['id']}", headers=auditor).json()
     assert other["signed_off"] is None
     # 3. the case from the list, its first signature collected for the second arbiter, ruled

@@ -244,7 +244,10 @@ export function describe(body) {
     return fill(T[`revert:${revert[1]}`], { at: at ? when(Number(at) * 1000) : '' });
   }
   const code = body.error || body.code || '';
-  if (T[`error:${code}`]) return LANG === 'zh' ? T[`error:${code}`] : `${T[`error:${code}`]} (${detail || ''})`;
+  // the code's words, and the API's detail when it says more (which order was not found, which role is
+  // needed): a Chinese page read "出错：找不到" alone, not knowing what (phone trial)
+  const more = typeof detail === 'string' && detail.trim() && detail !== code ? detail : '';
+  if (T[`error:${code}`]) return more ? fill(T.error_detail, { what: T[`error:${code}`], detail: more }) : T[`error:${code}`];
   return LANG === 'zh' && detail ? `${T.request_refused}（${detail}）` : detail || body.title || code || '';
 }
 
