@@ -31,6 +31,9 @@ try {
       await c.selectOption('#deliver-event', await c.evaluate((d) => [...document.querySelectorAll('#deliver-event option')]
         .find((o) => o.value.includes(d)).value, step.pick));
     }
+    report.chosen ??= {};  // the chosen event as the closed list shows it on the phone
+    report.chosen[step.name] = await c.evaluate(() => { const s = document.querySelector('#deliver-event');
+      return s.selectedIndex > 0 ? s.options[s.selectedIndex].textContent : ''; });
     await c.evaluate(() => { document.querySelector('#deliver-status').textContent = ''; });
     await c.click('#deliver-form button[type=submit]');
     await c.waitForFunction(() => document.querySelector('#deliver-status').textContent || !document.querySelector('#unlock-form').hidden,

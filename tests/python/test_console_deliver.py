@@ -60,6 +60,8 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
         for name, seen in report["screens"].items():
             assert seen["scroll_width"] <= 390 and seen["english"] == [], (name, seen)
         said[lang] = report["said"]
+        order = {"zh": "订单", "en": "Order"}[lang]  # the order first: what a phone's closed list shows of it
+        assert report["chosen"]["right"].startswith(f"{order} {one} · "), report["chosen"]
     zh, en = said["zh"], said["en"]
     recorder = "不是由您或订单 ZH-1 的商家记录的，不能证明这笔订单已送达：请选择您或该商家记录的事件。"
     assert zh["recorder"] == f"事件 0x{digests['a'][:8]}… {recorder}", zh

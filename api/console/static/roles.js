@@ -84,7 +84,8 @@ async function loadEvents() {
   const events = await api('/v1/deliveries/waiting');
   const options = events.map((e) => {
     const op = document.createElement('option'); op.value = e.hash_id;
-    const what = [T[`dstep_${e.biz_step}`] || e.biz_step, when(e.event_time), e.order_id ? `${T.order} ${e.order_id}` : '',
+    // the order first: a phone's closed list shows ~30 characters, and every event read "收货 · <date>…" (phone trial)
+    const what = [e.order_id ? `${T.order} ${e.order_id}` : '', T[`dstep_${e.biz_step}`] || e.biz_step, when(e.event_time),
       `${T.recorded_by_short}${short(e.recorder)}`, `${T.event_short}0x${e.hash_id.split(';')[1].slice(0, 8)}…`];
     op.textContent = what.filter(Boolean).join(' · ');
     if (e.order_id) op.dataset.order = e.order_id;
