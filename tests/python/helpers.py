@@ -243,3 +243,15 @@ def claim_terms_in_force(dep, batch: int, proofs=None) -> None:
         assert time.monotonic() < deadline, "the claim terms never came into force"
         time.sleep(0.5)
         dep.w3.provider.make_request("evm_mine", [])
+
+
+def orders_client(deployment, chain_node, tmp_dir, members, who: tuple[str, ...]):
+    """An API client on the node with the platform's tokens minted for escrows, and `who` signed in:
+    (client, {member: headers}, deployment)."""
+    from ledger.chain.client import Sender
+
+    dep, _ = deployment
+    issuer = Sender(dep.w3, members["issuer"], dep.decoder())
+    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**10))
+    c = make_client(deployment, chain_node, tmp_dir)
+    return c, {w: login(c, members[w]) for w in who}, dep

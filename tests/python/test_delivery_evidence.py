@@ -8,22 +8,17 @@ import time
 
 import pytest
 
-from ledger.chain.client import Sender
 from ledger.trace.epcis.samples import delivery_document
 
-from .helpers import login, make_client
+from .helpers import orders_client
 
 _ids = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def api(deployment, chain_node, tmp_path_factory, members):
-    dep, _ = deployment
-    issuer = Sender(dep.w3, members["issuer"], dep.decoder())
-    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**10))
-    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("evidence"))
     who = ("platform", "merchant_a", "producer", "logistics")
-    return c, {w: login(c, members[w]) for w in who}, dep
+    return orders_client(deployment, chain_node, tmp_path_factory.mktemp("evidence"), members, who)
 
 
 def escrow(c, h, members, carrier: str | None = "logistics") -> str:

@@ -19,7 +19,7 @@ from ledger.chain.client import Sender
 from ledger.money.orders import settlement
 from ledger.trace.epcis.samples import CONTEXT, delivery_document
 
-from .helpers import captured_delivery, delivery_doc, govern, login, make_client, ruling_signature
+from .helpers import captured_delivery, delivery_doc, govern, login, orders_client, ruling_signature
 
 WEEK = 7 * 24 * 3600
 _ids = itertools.count(1)
@@ -35,12 +35,8 @@ def oid() -> str:
 
 @pytest.fixture(scope="module")
 def api(deployment, chain_node, tmp_path_factory, members):
-    dep, _ = deployment
-    issuer = Sender(dep.w3, members["issuer"], dep.decoder())
-    issuer.transact(dep.contract("SettlementToken").functions.mint(members["platform"].address, 10**10))
-    c = make_client(deployment, chain_node, tmp_path_factory.mktemp("lifecycle"))
     who = ("platform", "merchant_a", "merchant_b", "auditor", "arbiter", "producer", "logistics")
-    return c, {w: login(c, members[w]) for w in who}, dep
+    return orders_client(deployment, chain_node, tmp_path_factory.mktemp("lifecycle"), members, who)
 
 
 def later(dep, seconds: int) -> None:
