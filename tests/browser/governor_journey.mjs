@@ -55,10 +55,15 @@ try {
   // the session ends with the page open (a token the server no longer takes): back to sign-in,
   // saying so, and once signed in again back on this page
   await page.evaluate(() => sessionStorage.setItem('tl_token', 'tls_an_ended_session'));
-  await Promise.all([  // the page leaves for sign-in at its first refused call: its own load may be cut short
-    page.waitForURL(/\/console\/\?.*expired=1/, { timeout: 60000 }),
-    page.goto(`${base}/console/governor?lang=zh`).catch(() => {}),
-  ]);
+  // the page leaves for sign-in at its first refused call: its own load may be cut short, and a
+  // waitForURL then fails on the aborted navigation itself (CI: net::ERR_ABORTED, frame detached),
+  // so the address is polled from here until it is the sign-in page's
+  await page.goto(`${base}/console/governor?lang=zh`).catch(() => {});
+  const until = Date.now() + 60000;
+  while (!/\/console\/\?.*expired=1/.test(page.url())) {
+    if (Date.now() > until) throw new Error(`never sent back to sign-in: still at ${page.url()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await page.waitForSelector('#signin-status.error', { timeout: 60000 });
   report.expired = { said: await page.textContent('#signin-status') };
   await signIn(page, base, keystore, password, 'zh', /\/console\/governor/, false);
