@@ -119,8 +119,9 @@ def next_batch(
     """What a subscription (webhook or WebSocket) is sent next: the events recorded after row
     `cursor` and those declared erroneous after declaration `declared` (`declared_after`), each
     once; and both cursors to move to once it is delivered."""
-    rows, last = after_cursor(db, nq.parsed(db, query, visible_to), visible_to, cursor)
-    again, declared = declared_after(db, nq.parsed(db, query, visible_to), visible_to, declared)
+    q = nq.parsed(db, query, visible_to)  # once: both reads filter alike (ordering is after_cursor's own)
+    rows, last = after_cursor(db, q, visible_to, cursor)
+    again, declared = declared_after(db, q, visible_to, declared)
     fresh = {r.id for r in rows}  # one declared since it was captured goes once, as it is now
     rows += [r for r in again if r.id not in fresh and r.id <= last]  # (after `last`: a later round has it)
     return rows, last, declared
