@@ -91,7 +91,8 @@ def signoff_to_sign(
     member: Member = Depends(require(Role.AUDITOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    return recon_signoff.typed_data(_run(db, run_id), deployment_of(request).w3.eth.chain_id, note)
+    run = recon_signoff.signable(_run(db, run_id))  # an incomplete run: 409
+    return recon_signoff.typed_data(run, deployment_of(request).w3.eth.chain_id, note)
 
 
 @router.post("/runs/{run_id}/signoff", status_code=201, summary="Sign a run off (auditors; once per run)")
@@ -102,7 +103,7 @@ def sign_off(
     member: Member = Depends(require(Role.AUDITOR)),
     db: DbSession = Depends(get_db),
 ) -> dict:
-    """The signature must be the signed-in auditor's own (403 otherwise); a signed run is a 409."""
+    """The signature must be the signed-in auditor's own (403 otherwise); a signed or incomplete run is a 409."""
     run = _run(db, run_id)
     chain_id = deployment_of(request).w3.eth.chain_id
     recon_signoff.sign_off(db, run, chain_id, member.address, body.note, body.signature)

@@ -78,3 +78,40 @@ def test_an_auditor_signs_a_run_off_once_with_its_own_key(anvil_factory, tmp_pat
         pages.append(page)
         before = page[-1]
     assert len(pages) >= 3 and sum(pages, []) == sorted(everything, reverse=True), (pages, everything)
+
+
+def test_an_incomplete_run_is_not_signed_off(anvil_factory, tmp_path, accounts):
+    """A run whose cut-off the indexer has not reached concluded nothing: neither what to sign nor a
+    sign-off is given (409 naming why), and nothing is recorded; a later complete run signs off."""
+    node = anvil_factory()
+    manifest = tmp_path / "deployment.json"
+    dep, _ = deploy(connect(node.url), manifest)
+    auditor = accounts[dep.manifest["members"]["auditor"]["account_index"]]
+    c = make_client((dep, manifest), node, tmp_path)
+    h = login(c, auditor)
+    head = dep.w3.eth.block_number  # the indexer has read nothing yet
+    r = c.post("/v1/audit/reconciliation/runs", json={"cut_off_block": head}, headers=h)
+    assert r.status_code == 201 and r.json()["verdict"] == "incomplete", r.text
+    run = r.json()
+    path = f"/v1/audit/reconciliation/runs/{run['id']}/signoff"
+    r = c.get(path, headers=h)
+    assert r.status_code == 409 and "incomplete" in r.json()["detail"] and "indexer" in r.json()["detail"], r.text
+    # what it would have signed, made anyway: still refused, and nothing recorded
+    from ledger.money.recon.signoff import typed_data
+    from ledger.store.recon_tables import ReconRun
+
+    stored = ReconRun(**{k: run[k] for k in ("id", "cut_off_block", "cut_off_hash", "inputs_sha256", "verdict")})
+    signature = _sign(typed_data(stored, dep.w3.eth.chain_id, ""), auditor)
+    r = c.post(path, json={"note": "", "signature": signature}, headers=h)
+    assert r.status_code == 409 and "incomplete" in r.json()["detail"], r.text
+    assert c.get(f"/v1/audit/reconciliation/runs/{run['id']}", headers=h).json()["signed_off"] is None
+    Indexer(dep, c.app.state.services.engine, confirmations=0).run()
+    later = c.post("/v1/audit/reconciliation/runs", json={}, headers=h).json()
+    assert later["verdict"] != "incomplete", later
+    typed = c.get(f"/v1/audit/reconciliation/runs/{later['id']}/signoff", headers=h).json()
+    r = c.post(
+        f"/v1/audit/reconciliation/runs/{later['id']}/signoff",
+        json={"note": "", "signature": _sign(typed, auditor)},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text

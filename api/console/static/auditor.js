@@ -214,7 +214,7 @@ async function loadAttention(runs) {
       items.push([fill(T.attn_breaks, { p, n: these.length, age: duration(Math.max(...these.map((b) => b.age_s))) }), '#task-recon']);
     }
   }
-  for (const r of runs.filter((x) => !x.signed_off).slice(0, 3)) items.push([fill(T.attn_signoff, { id: r.id }), '#task-recon']);
+  for (const r of runs.filter((x) => !x.signed_off && x.verdict !== 'incomplete').slice(0, 3)) items.push([fill(T.attn_signoff, { id: r.id }), '#task-recon']);
   const latest = runs[0];
   if (!latest) items.push([T.attn_no_run, '#task-recon']);
   else if (latest.verdict !== 'reconciled') {

@@ -1,7 +1,8 @@
 // An auditor signs a reconciliation run off: the page fetches what to sign (EIP-712: the run's id,
 // cut-off, inputs' hash, verdict and the auditor's note), says it in words, signs it with the
 // auditor's own key (the keystore's password dialog, or the wallet) and records it; a signed run
-// shows who signed it and when, and is never offered for signing again.
+// shows who signed it and when, and is never offered for signing again; an incomplete run concluded
+// nothing and is never offered (the API refuses it: 409).
 import { $, T, api, button, fill, say, short, signTyped, when } from './common.js';
 
 async function signOff(run) {
@@ -22,6 +23,12 @@ export function signOffCell(run, reload) {
     s.textContent = fill(T.signoff_by, { who: short(run.signed_off.auditor), at: when(run.signed_off.signed_at) });
     s.title = run.signed_off.auditor;
     s.className = 'signed-off';
+    return s;
+  }
+  if (run.verdict === 'incomplete') {
+    const s = document.createElement('span');
+    s.textContent = T.signoff_incomplete;
+    s.className = 'not-signable';
     return s;
   }
   const b = button(T.signoff_do, `${T.signoff_do} #${run.id}`, async () => {

@@ -4,12 +4,16 @@
 
 The signature is checked against the signed-in auditor before it is recorded, so the record proves
 who agreed to which run without trusting the service; one sign-off per run (a second is a
-`Conflict`, also when two arrive at once: the run id is the table's primary key). Runs are not
+`Conflict`, also when two arrive at once: the run id is the table's primary key). An `incomplete`
+run concluded nothing (the indexer behind its cut-off, a stored block hash gone from the chain, a
+malformed input) and is not signed off: a `Conflict` naming why; the auditor signs off a later run
+that could conclude. Runs are not
 anchored on chain, so neither are sign-offs; the stored signature can be re-checked by anyone with
 `recover`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from eth_account import Account
@@ -56,6 +60,15 @@ def typed_data(run: ReconRun, chain_id: int, note: str) -> dict[str, Any]:
     }
 
 
+def signable(run: ReconRun) -> ReconRun:
+    """`run`, if it can be signed off (`Conflict` for an incomplete run, naming its reasons)."""
+    if run.verdict == "incomplete":
+        reasons = [r for r in json.loads(run.reasons or "[]") if r.get("blocking", True)]
+        why = "; ".join(str(r.get("detail") or r.get("reason")) for r in reasons) or "it could not conclude"
+        raise Conflict(f"reconciliation run {run.id} is incomplete ({why}): nothing to sign off; sign off a later run")
+    return run
+
+
 def signer(run: ReconRun, chain_id: int, note: str, signature: str) -> str:
     """The address that signed this run off with this note (`InvalidInput` for a malformed signature)."""
     try:
@@ -69,6 +82,7 @@ def sign_off(db: Session, run: ReconRun, chain_id: int, auditor: str, note: str,
     """Record `auditor`'s sign-off of `run`, once: the signature must be the auditor's own."""
     if db.get(ReconSignOff, run.id) is not None:
         raise Conflict(f"reconciliation run {run.id} is already signed off")
+    signable(run)
     who = signer(run, chain_id, note, signature)
     if who.lower() != auditor.lower():
         raise Forbidden(f"the signature is {who}'s, not the signed-in auditor's {auditor}")
