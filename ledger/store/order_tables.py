@@ -35,7 +35,7 @@ class Order(Base):
     close_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     settle_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     window_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    delivery_event: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    delivery_event: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     history: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_a_capture_correcting_a_delivery_event_delivers_with_the_corrective_one(
     doc = delivery_document([("po", order_id)], "WRONG2")
     wrong = doc["epcisBody"]["eventList"][0]
     wrong["errorDeclaration"] = {"declarationTime": "2026-12-01T11:00:00+08:00", "reason": "incorrect_data"}
-    right = delivery_document([("po", order_id)], "RIGHT2", when="2026-12-01T10:05:00+08:00")
+    right = delivery_document([("po", order_id)], "RIGHT2")
     doc["epcisBody"]["eventList"].append(right["epcisBody"]["eventList"][0])
     r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
     assert r.status_code == 201, r.text
@@ -130,3 +131,46 @@ def test_an_order_id_holding_a_colon_is_named_by_its_business_transaction(api, m
     r = c.post("/v1/orders/deliveries", json={"deliveries": [{"order_id": other, "epcis_event": hid}]},
                headers=h["logistics"])  # fmt: skip
     assert r.status_code == 422 and "names other orders" in r.text, r.text
+
+
+def _deliver(c, h, order_ids: list[str], hid: str):
+    deliveries = [{"order_id": o, "epcis_event": hid} for o in order_ids]
+    return c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=h["logistics"])
+
+
+def _captured(c, h, doc: dict) -> str:
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    return r.json()["events"][0]["hashId"]
+
+
+def test_an_event_older_than_the_order_is_no_evidence_of_its_delivery(api, members):
+    """A receiving event from before the order was placed cannot show its delivery (a carrier could
+    otherwise keep an old hand-over and name it for new orders): 422, nothing sent; an event a few
+    minutes older than the escrow (a device's clock behind ours) still delivers."""
+    c, h, _ = api
+    order_id = escrow(c, h, members)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    old = _captured(c, h, delivery_document([("desadv", "DESADV-OLD")], "OLD1", when=an_hour_ago))
+    r = _deliver(c, h, [order_id], old)
+    assert r.status_code == 422 and "before the order was escrowed" in r.json()["detail"], r.text
+    assert c.get(f"/v1/orders/{order_id}", headers=h["platform"]).json()["status"] == "escrowed"
+    skewed = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    behind = _captured(c, h, delivery_document([("desadv", "DESADV-SKEW")], "SKEW1", when=skewed))
+    r = _deliver(c, h, [order_id], behind)
+    assert r.status_code == 200 and r.json()[0]["delivery_event"] == behind, r.text
+
+
+def test_an_event_naming_no_order_backs_one_confirmation_only(api, members):
+    """An event naming none of our orders (a despatch advice) delivers the orders of the confirmation
+    that first names it, however many; another order's later delivery naming it is a 409 and sends
+    nothing, or one hand-over would deliver every order the carrier ever holds."""
+    c, h, _ = api
+    first, second, third = (escrow(c, h, members) for _ in range(3))
+    hid = _captured(c, h, delivery_document([("desadv", "DESADV-ONCE")], "ONCE1"))
+    assert _deliver(c, h, [first, second], hid).status_code == 200
+    r = _deliver(c, h, [third], hid)
+    assert r.status_code == 409 and "already backs the delivery" in r.json()["detail"], r.text
+    assert c.get(f"/v1/orders/{third}", headers=h["platform"]).json()["status"] == "escrowed"
+    own = _captured(c, h, delivery_document([("desadv", "DESADV-ONCE-3")], "ONCE3"))
+    assert _deliver(c, h, [third], own).status_code == 200

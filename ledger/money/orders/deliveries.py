@@ -25,36 +25,11 @@ from ledger.chain.deploy import Deployment
 from ledger.errors import Conflict, Forbidden, InvalidInput
 from ledger.money.orders import settlement, turns
 from ledger.money.orders.books import terms_of
+from ledger.money.orders.delivery_evidence import DELIVERY_STEPS, evidenced, hash_id, named_orders, orders_among, step
 from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
 from ledger.money.orders.reorged import after_reorg
 from ledger.store.locks import Locks
 from ledger.store.models import EpcisEvent, Order
-
-DELIVERY_STEPS = frozenset({"receiving", "accepting"})
-_STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
-
-
-def _step(value: Any) -> str:
-    v = str(value or "")
-    for p in _STEP_PREFIXES:
-        if v.startswith(p):
-            return v[len(p) :]
-    return v
-
-
-_BT_URN = "urn:epcglobal:cbv:bt:"
-
-
-def _named_orders(event: dict) -> set[str]:
-    names: set[str] = set()
-    for t in event.get("bizTransactionList") or []:
-        v = t.get("bizTransaction") if isinstance(t, dict) else t
-        if not isinstance(v, str) or not v:
-            continue
-        names.update({v, v.rsplit(":", 1)[-1], v.rstrip("/").rsplit("/", 1)[-1]})
-        if v.startswith(_BT_URN) and len(parts := v[len(_BT_URN) :].split(":", 1)) == 2:
-            names.add(parts[1])  # urn:epcglobal:cbv:bt:<party>:<id>: an order id may hold a `:` itself
-    return {n for n in names if 0 < len(n) <= 64}
 
 
 def delivered_orders(
@@ -65,8 +40,8 @@ def delivered_orders(
     wanted: dict[str, str] = {}
     for event, hid in zip(events, hash_ids, strict=True):
         # a declared erroneous event is no evidence (`evidenced`): its corrective event, if captured, is
-        if _step(event.get("bizStep")) in DELIVERY_STEPS and not isinstance(event.get("errorDeclaration"), dict):
-            for name in _named_orders(event):
+        if step(event.get("bizStep")) in DELIVERY_STEPS and not isinstance(event.get("errorDeclaration"), dict):
+            for name in named_orders(event):
                 wanted.setdefault(name, hid)
     if not wanted:
         return []
@@ -86,7 +61,7 @@ def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]
     newest first: among the latest `scan` events recorded by the carrier or by a merchant of one of
     its open orders, those no order was delivered with yet and not declared erroneous; each with the
     open order it names in its bizTransactionList, if one (else the carrier picks the order). An event
-    naming orders here none of which it may deliver is left out (`evidenced` would refuse it)."""
+    naming orders here none of which it may deliver is left out (`delivery_evidence.evidenced` would refuse it)."""
     mine = select(Order).where(Order.carrier == carrier, Order.status == "escrowed", Order.slot.is_not(None))
     open_orders = {o.order_id: o.merchant for o in db.scalars(mine)}
     if not open_orders:
@@ -97,11 +72,11 @@ def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]
     found = [
         (e, body)
         for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan))
-        if _step(e.biz_step) in DELIVERY_STEPS and e.hash_id not in used
+        if step(e.biz_step) in DELIVERY_STEPS and e.hash_id not in used
         and not isinstance((body := json.loads(e.body)).get("errorDeclaration"), dict)
     ]  # fmt: skip
-    names = {e.hash_id: _named_orders(body) for e, body in found}
-    ours = _orders_among(db, set().union(*names.values()))
+    names = {e.hash_id: named_orders(body) for e, body in found}
+    ours = orders_among(db, set().union(*names.values()))
     out = []
     for e, _ in found:  # offered only as `evidenced` takes them: naming orders of ours, one it may deliver
         named = sorted(
@@ -110,7 +85,7 @@ def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]
         if names[e.hash_id] & ours and not named:
             continue
         out.append(
-            {"hash_id": e.hash_id, "biz_step": _step(e.biz_step), "event_time": e.event_time,
+            {"hash_id": e.hash_id, "biz_step": step(e.biz_step), "event_time": e.event_time,
              "read_point": e.read_point, "recorder": e.recorder, "order_id": named[0] if named else None}
         )  # fmt: skip
     return out
@@ -148,63 +123,7 @@ def confirm_deliveries(
     terms = [terms_of(o) for o in rows]
     receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
     # the hash ID as stored, however it was spelled (0x, upper case): `waiting` and cold-chain holds look it up
-    return _delivered(db, locks, dep, receipt, rows, [_hash_id(h) for h in hashes], "carrier")
-
-
-def _hash_id(h: bytes) -> str:
-    return "ni:///sha-256;" + h.hex() + "?ver=CBV2.0"
-
-
-def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> None:
-    """Each order's delivery names an EPCIS event stored here that shows it: a delivery step
-    (receiving or accepting), recorded by the order's carrier or merchant (as `waiting` offers
-    them), not declared erroneous, and naming this order if it names orders of ours at all. Otherwise a
-    422 (403 for another member's event), before anything is sent: a hash nobody captured would put
-    a delivery on chain that no record backs, and open the return window that pays the merchant."""
-    ids = {_hash_id(h): h for h in hashes}
-    found: dict[bytes, EpcisEvent] = {}
-    wanted = list(ids)
-    for i in range(0, len(wanted), 500):
-        found.update(
-            {
-                ids[e.hash_id]: e
-                for e in db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(wanted[i : i + 500])))
-            }
-        )
-    named: dict[bytes, tuple[dict, set[str]]] = {}
-    for o, h in zip(rows, hashes, strict=True):
-        e = found.get(h)
-        if e is None:
-            raise InvalidInput(
-                f"order {o.order_id}: no EPCIS event with hash ID {h.hex()} is captured here; "
-                "capture the delivery event first"
-            )
-        if _step(e.biz_step) not in DELIVERY_STEPS:
-            raise InvalidInput(
-                f"order {o.order_id}: event {h.hex()} is a {_step(e.biz_step) or 'no'} step, "
-                "not a delivery (receiving or accepting)"
-            )
-        if e.recorder not in (o.carrier, o.merchant):
-            raise Forbidden(
-                f"order {o.order_id}: event {h.hex()} was recorded by another member, not its carrier or merchant"
-            )
-        if h not in named:
-            body = json.loads(e.body)
-            named[h] = (body, _orders_among(db, _named_orders(body)))
-        body, orders = named[h]
-        if isinstance(body.get("errorDeclaration"), dict):  # (EPCIS 2.0 7.4.1.2)
-            raise InvalidInput(f"order {o.order_id}: event {h.hex()} was declared erroneous by its recorder")
-        if orders and o.order_id not in orders:
-            raise InvalidInput(f"order {o.order_id}: event {h.hex()} names other orders in its bizTransactionList")
-
-
-def _orders_among(db: DbSession, names: set[str]) -> set[str]:
-    """The names that are orders here (an event's bizTransactionList may also name a purchase order
-    or a despatch advice: those leave the carrier to pick the order, as `waiting` offers it)."""
-    listed, out = sorted(names), set()
-    for i in range(0, len(listed), 500):
-        out.update(db.scalars(select(Order.order_id).where(Order.order_id.in_(listed[i : i + 500]))))
-    return out
+    return _delivered(db, locks, dep, receipt, rows, [hash_id(h) for h in hashes], "carrier")
 
 
 def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], send: Any) -> Any:

@@ -190,11 +190,13 @@ def document(r: random.Random, n: int = 1, urns: bool = False) -> dict:
 
 
 def delivery_document(
-    transactions: list[tuple[str, str]], serial: str, step: str = "receiving", when: str = "2026-12-01T10:00:00+08:00"
+    transactions: list[tuple[str, str]], serial: str, step: str = "receiving", when: str | None = None
 ) -> dict:
-    """A carrier's EPCIS document recording that goods (one SGTIN, `serial`) reached the consignee,
-    naming `transactions` ((CBV type, id) pairs: `po` with an order id names the order, `desadv` a
-    despatch advice) in its bizTransactionList; a delivery names such an event (`ledger.money.orders.deliveries`)."""
+    """A carrier's EPCIS document recording that goods (one SGTIN, `serial`) reached the consignee at
+    `when` (default: now, to the second, in Beijing time), naming `transactions` ((CBV type, id)
+    pairs: `po` with an order id names the order, `desadv` a despatch advice) in its
+    bizTransactionList; a delivery names such an event (`ledger.money.orders.deliveries`)."""
+    when = when or datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0).isoformat()
     event = {
         "type": "ObjectEvent",
         "eventTime": when,

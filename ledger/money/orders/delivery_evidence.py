@@ -1,0 +1,131 @@
+"""What a carrier's delivery must name: an EPCIS event captured here that shows it (`evidenced`),
+and how an event is read for that: its business step (`step`: CBV 2.0 `receiving` or `accepting`
+in any of CBV's spellings; CBV has no `delivering` step) and the orders its bizTransactionList names
+(`named_orders`: a value that is an order id, or a URI whose last `:`- or `/`-separated part is;
+`urn:epcglobal:cbv:bt:<party>:<id>` keeps an id holding a `:`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ledger.clock import as_utc
+from ledger.errors import Conflict, Forbidden, InvalidInput
+from ledger.store.models import EpcisEvent, Order
+
+DELIVERY_STEPS = frozenset({"receiving", "accepting"})
+_STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-", "gs1:BizStep-")
+
+
+def step(value: Any) -> str:
+    v = str(value or "")
+    for p in _STEP_PREFIXES:
+        if v.startswith(p):
+            return v[len(p) :]
+    return v
+
+
+_BT_URN = "urn:epcglobal:cbv:bt:"
+
+
+def named_orders(event: dict) -> set[str]:
+    names: set[str] = set()
+    for t in event.get("bizTransactionList") or []:
+        v = t.get("bizTransaction") if isinstance(t, dict) else t
+        if not isinstance(v, str) or not v:
+            continue
+        names.update({v, v.rsplit(":", 1)[-1], v.rstrip("/").rsplit("/", 1)[-1]})
+        if v.startswith(_BT_URN) and len(parts := v[len(_BT_URN) :].split(":", 1)) == 2:
+            names.add(parts[1])  # urn:epcglobal:cbv:bt:<party>:<id>: an order id may hold a `:` itself
+    return {n for n in names if 0 < len(n) <= 64}
+
+
+def hash_id(h: bytes) -> str:
+    return "ni:///sha-256;" + h.hex() + "?ver=CBV2.0"
+
+
+#: how far a delivery event's time may lie before its order's escrow: the carrier's device clock
+#: against ours (an event older than that cannot show the delivery of an order not yet placed)
+CLOCK_SKEW = timedelta(minutes=15)
+
+
+def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> None:
+    """Each order's delivery names an EPCIS event stored here that shows it: a delivery step
+    (receiving or accepting), recorded by the order's carrier or merchant (as `waiting` offers
+    them), not declared erroneous, not older than the order (`CLOCK_SKEW` allowed), and naming this
+    order if it names orders of ours at all; an event naming none backs the orders of one
+    confirmation only, not another order's later. Otherwise a 422 (403 for another member's event,
+    409 for an event already used), before anything is sent: a hash nobody captured would put a
+    delivery on chain that no record backs, and open the return window that pays the merchant."""
+    ids = {hash_id(h): h for h in hashes}
+    found: dict[bytes, EpcisEvent] = {}
+    wanted = list(ids)
+    for i in range(0, len(wanted), 500):
+        found.update(
+            {
+                ids[e.hash_id]: e
+                for e in db.scalars(select(EpcisEvent).where(EpcisEvent.hash_id.in_(wanted[i : i + 500])))
+            }
+        )
+    named: dict[bytes, tuple[dict, set[str]]] = {}
+    for o, h in zip(rows, hashes, strict=True):
+        e = found.get(h)
+        if e is None:
+            raise InvalidInput(
+                f"order {o.order_id}: no EPCIS event with hash ID {h.hex()} is captured here; "
+                "capture the delivery event first"
+            )
+        if step(e.biz_step) not in DELIVERY_STEPS:
+            raise InvalidInput(
+                f"order {o.order_id}: event {h.hex()} is a {step(e.biz_step) or 'no'} step, "
+                "not a delivery (receiving or accepting)"
+            )
+        if e.recorder not in (o.carrier, o.merchant):
+            raise Forbidden(
+                f"order {o.order_id}: event {h.hex()} was recorded by another member, not its carrier or merchant"
+            )
+        if h not in named:
+            body = json.loads(e.body)
+            named[h] = (body, orders_among(db, named_orders(body)))
+        body, orders = named[h]
+        if isinstance(body.get("errorDeclaration"), dict):  # (EPCIS 2.0 7.4.1.2)
+            raise InvalidInput(f"order {o.order_id}: event {h.hex()} was declared erroneous by its recorder")
+        if orders and o.order_id not in orders:
+            raise InvalidInput(f"order {o.order_id}: event {h.hex()} names other orders in its bizTransactionList")
+        if as_utc(e.event_time) < as_utc(o.created_at) - CLOCK_SKEW:
+            raise InvalidInput(
+                f"order {o.order_id}: event {h.hex()} happened at {as_utc(e.event_time).isoformat()}, before the "
+                f"order was escrowed at {as_utc(o.created_at).isoformat()}; name the event of this order's delivery"
+            )
+    _not_used_elsewhere(db, rows, hashes, {h for h, (_, orders) in named.items() if not orders})
+
+
+def _not_used_elsewhere(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes], unnamed: set[bytes]) -> None:
+    """An event naming no order of ours backs the orders of the one confirmation that first names
+    it: another order's delivery may not name it again (409), or one receipt would deliver them all."""
+    here = {o.order_id for o in rows}
+    for h in unnamed:
+        hid = hash_id(h)
+        other = db.scalars(
+            select(Order.order_id).where(Order.delivery_event == hid, Order.order_id.not_in(here)).limit(1)
+        ).first()
+        if other is not None:
+            order_id = next(o.order_id for o, x in zip(rows, hashes, strict=True) if x == h)
+            raise Conflict(
+                f"order {order_id}: event {h.hex()} names no order and already backs the delivery of order "
+                f"{other}; capture this delivery's own event"
+            )
+
+
+def orders_among(db: DbSession, names: set[str]) -> set[str]:
+    """The names that are orders here (an event's bizTransactionList may also name a purchase order
+    or a despatch advice: those leave the carrier to pick the order, as `waiting` offers it)."""
+    listed, out = sorted(names), set()
+    for i in range(0, len(listed), 500):
+        out.update(db.scalars(select(Order.order_id).where(Order.order_id.in_(listed[i : i + 500]))))
+    return out
