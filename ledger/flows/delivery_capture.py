@@ -5,7 +5,9 @@ by the carrier. Every capture door calls this once its events are stored: `/v1/e
 the EPCIS 2.0 binding's `POST /epcis/capture` and `POST /epcis/events`.
 
 The events stay stored whatever the chain answers; a confirmation that fails is reported as
-failed, and capturing the same events again retries it."""
+failed, and capturing the same events again retries it. An event that is no evidence of its order's
+delivery (`delivery_evidence`: e.g. a copy of an event another member stored first, or one older
+than the order) is reported as failed with its reason, and the capture's other orders are confirmed."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
 from ledger.errors import LedgerError
 from ledger.money.orders import deliveries
+from ledger.money.orders.delivery_evidence import refusals
+from ledger.money.orders.lifecycle import load_rows
 from ledger.store.locks import Locks
 
 
@@ -40,9 +44,21 @@ def confirm_captured_deliveries(
     if not pairs:
         return []
     try:
-        deliveries.confirm_deliveries(db, deployment(), sender(), pairs, locks)
-        db.commit()
-    except (LedgerError, TransactionFailed) as exc:
-        db.rollback()
-        return [{"order_id": o, "hashId": h, "status": "failed", "detail": str(exc)} for o, h in pairs]
-    return [{"order_id": o, "hashId": h, "status": "delivered"} for o, h in pairs]
+        rows = load_rows(db, [o for o, _ in pairs])
+        why = dict(zip(pairs, refusals(db, rows, [deliveries.event_bytes(h) for _, h in pairs]), strict=True))
+    except LedgerError as exc:
+        why = dict.fromkeys(pairs, exc)
+    shown = [p for p in pairs if why[p] is None]
+    if shown:
+        try:
+            deliveries.confirm_deliveries(db, deployment(), sender(), shown, locks)
+            db.commit()
+        except (LedgerError, TransactionFailed) as exc:
+            db.rollback()
+            why |= dict.fromkeys(shown, exc)
+    return [
+        {"order_id": o, "hashId": h, "status": "delivered"}
+        if why[o, h] is None
+        else {"order_id": o, "hashId": h, "status": "failed", "detail": str(why[o, h])}
+        for o, h in pairs
+    ]

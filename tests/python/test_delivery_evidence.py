@@ -174,3 +174,28 @@ def test_an_event_naming_no_order_backs_one_confirmation_only(api, members):
     assert c.get(f"/v1/orders/{third}", headers=h["platform"]).json()["status"] == "escrowed"
     own = _captured(c, h, delivery_document([("desadv", "DESADV-ONCE-3")], "ONCE3"))
     assert _deliver(c, h, [third], own).status_code == 200
+
+
+def test_a_capture_confirms_the_orders_its_events_show_and_reports_the_others(api, members):
+    """A carrier's capture may carry an exact copy of an event another member stored first (stored
+    once, the other member's), or an event older than its order: those orders are reported failed,
+    each with its reason, and the capture's other deliveries are confirmed. Before, one refusal
+    failed every delivery of the capture, and did again on every retry."""
+    c, h, _ = api
+    copied, old, fine = (escrow(c, h, members) for _ in range(3))
+    theirs = delivery_document([("po", copied)], "COPY1")
+    assert c.post("/v1/epcis/capture", json=theirs, headers=h["producer"]).status_code == 201
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    doc = delivery_document([("po", fine)], "FINE1")
+    doc["epcisBody"]["eventList"] += [
+        theirs["epcisBody"]["eventList"][0],
+        delivery_document([("po", old)], "OLD2", when=an_hour_ago)["epcisBody"]["eventList"][0],
+    ]
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    got = {d["order_id"]: d for d in r.json()["deliveries"]}
+    assert got[fine]["status"] == "delivered", got
+    assert got[copied]["status"] == "failed" and "another member" in got[copied]["detail"], got
+    assert got[old]["status"] == "failed" and "before the order was escrowed" in got[old]["detail"], got
+    states = {o: c.get(f"/v1/orders/{o}", headers=h["platform"]).json()["status"] for o in (copied, old, fine)}
+    assert states == {copied: "escrowed", old: "escrowed", fine: "delivered"}, states

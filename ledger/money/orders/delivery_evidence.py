@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import as_utc
-from ledger.errors import Conflict, Forbidden, InvalidInput
+from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError
 from ledger.store.models import EpcisEvent, Order
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
@@ -62,6 +62,14 @@ def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> 
     confirmation only, not another order's later. Otherwise a 422 (403 for another member's event,
     409 for an event already used), before anything is sent: a hash nobody captured would put a
     delivery on chain that no record backs, and open the return window that pays the merchant."""
+    for refusal in refusals(db, rows, hashes):
+        if refusal is not None:
+            raise refusal
+
+
+def refusals(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> list[LedgerError | None]:
+    """For each (order, event hash) pair, why the event is no evidence of that order's delivery
+    (`evidenced`), or None: a capture confirms the orders its events show and reports the others."""
     ids = {hash_id(h): h for h in hashes}
     found: dict[bytes, EpcisEvent] = {}
     wanted = list(ids)
@@ -73,53 +81,58 @@ def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> 
             }
         )
     named: dict[bytes, tuple[dict, set[str]]] = {}
-    for o, h in zip(rows, hashes, strict=True):
-        e = found.get(h)
-        if e is None:
-            raise InvalidInput(
-                f"order {o.order_id}: no EPCIS event with hash ID {h.hex()} is captured here; "
-                "capture the delivery event first"
-            )
-        if step(e.biz_step) not in DELIVERY_STEPS:
-            raise InvalidInput(
-                f"order {o.order_id}: event {h.hex()} is a {step(e.biz_step) or 'no'} step, "
-                "not a delivery (receiving or accepting)"
-            )
-        if e.recorder not in (o.carrier, o.merchant):
-            raise Forbidden(
-                f"order {o.order_id}: event {h.hex()} was recorded by another member, not its carrier or merchant"
-            )
-        if h not in named:
-            body = json.loads(e.body)
-            named[h] = (body, orders_among(db, named_orders(body)))
-        body, orders = named[h]
-        if isinstance(body.get("errorDeclaration"), dict):  # (EPCIS 2.0 7.4.1.2)
-            raise InvalidInput(f"order {o.order_id}: event {h.hex()} was declared erroneous by its recorder")
-        if orders and o.order_id not in orders:
-            raise InvalidInput(f"order {o.order_id}: event {h.hex()} names other orders in its bizTransactionList")
-        if as_utc(e.event_time) < as_utc(o.created_at) - CLOCK_SKEW:
-            raise InvalidInput(
-                f"order {o.order_id}: event {h.hex()} happened at {as_utc(e.event_time).isoformat()}, before the "
-                f"order was escrowed at {as_utc(o.created_at).isoformat()}; name the event of this order's delivery"
-            )
-    _not_used_elsewhere(db, rows, hashes, {h for h, (_, orders) in named.items() if not orders})
+    for h, e in found.items():
+        body = json.loads(e.body)
+        named[h] = (body, orders_among(db, named_orders(body)))
+    used = _used_elsewhere(db, rows, {h for h, (_, orders) in named.items() if not orders})
+    return [_refusal(o, h, found.get(h), named.get(h), used.get(h)) for o, h in zip(rows, hashes, strict=True)]
 
 
-def _not_used_elsewhere(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes], unnamed: set[bytes]) -> None:
-    """An event naming no order of ours backs the orders of the one confirmation that first names
-    it: another order's delivery may not name it again (409), or one receipt would deliver them all."""
-    here = {o.order_id for o in rows}
+def _refusal(
+    o: Order, h: bytes, e: EpcisEvent | None, named: tuple[dict, set[str]] | None, used_by: str | None
+) -> LedgerError | None:
+    if e is None or named is None:
+        return InvalidInput(
+            f"order {o.order_id}: no EPCIS event with hash ID {h.hex()} is captured here; "
+            "capture the delivery event first"
+        )
+    if step(e.biz_step) not in DELIVERY_STEPS:
+        return InvalidInput(
+            f"order {o.order_id}: event {h.hex()} is a {step(e.biz_step) or 'no'} step, "
+            "not a delivery (receiving or accepting)"
+        )
+    if e.recorder not in (o.carrier, o.merchant):
+        return Forbidden(
+            f"order {o.order_id}: event {h.hex()} was recorded by another member, not its carrier or merchant"
+        )
+    body, orders = named
+    if isinstance(body.get("errorDeclaration"), dict):  # (EPCIS 2.0 7.4.1.2)
+        return InvalidInput(f"order {o.order_id}: event {h.hex()} was declared erroneous by its recorder")
+    if orders and o.order_id not in orders:
+        return InvalidInput(f"order {o.order_id}: event {h.hex()} names other orders in its bizTransactionList")
+    if as_utc(e.event_time) < as_utc(o.created_at) - CLOCK_SKEW:
+        return InvalidInput(
+            f"order {o.order_id}: event {h.hex()} happened at {as_utc(e.event_time).isoformat()}, before the "
+            f"order was escrowed at {as_utc(o.created_at).isoformat()}; name the event of this order's delivery"
+        )
+    if used_by is not None:
+        return Conflict(
+            f"order {o.order_id}: event {h.hex()} names no order and already backs the delivery of order "
+            f"{used_by}; capture this delivery's own event"
+        )
+    return None
+
+
+def _used_elsewhere(db: DbSession, rows: Sequence[Order], unnamed: set[bytes]) -> dict[bytes, str]:
+    """The events among `unnamed` (naming no order of ours) that already back the delivery of an
+    order other than `rows`, each with one such order: such an event backs the orders of the one
+    confirmation that first names it, or one receipt would deliver every order a carrier holds."""
+    here, out = [o.order_id for o in rows], {}
     for h in unnamed:
-        hid = hash_id(h)
-        other = db.scalars(
-            select(Order.order_id).where(Order.delivery_event == hid, Order.order_id.not_in(here)).limit(1)
-        ).first()
-        if other is not None:
-            order_id = next(o.order_id for o, x in zip(rows, hashes, strict=True) if x == h)
-            raise Conflict(
-                f"order {order_id}: event {h.hex()} names no order and already backs the delivery of order "
-                f"{other}; capture this delivery's own event"
-            )
+        q = select(Order.order_id).where(Order.delivery_event == hash_id(h), Order.order_id.not_in(here))
+        if (other := db.scalars(q.limit(1)).first()) is not None:
+            out[h] = other
+    return out
 
 
 def orders_among(db: DbSession, names: set[str]) -> set[str]:
