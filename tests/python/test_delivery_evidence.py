@@ -157,6 +157,9 @@ def test_an_event_older_than_the_order_is_no_evidence_of_its_delivery(api, membe
     assert c.get(f"/v1/orders/{order_id}", headers=h["platform"]).json()["status"] == "escrowed"
     skewed = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0).isoformat()
     behind = _captured(c, h, delivery_document([("desadv", "DESADV-SKEW")], "SKEW1", when=skewed))
+    old_named = _captured(c, h, delivery_document([("po", order_id)], "OLD3", when=an_hour_ago))
+    offered = [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
+    assert behind in offered and old not in offered and old_named not in offered, offered  # as a delivery takes them
     r = _deliver(c, h, [order_id], behind)
     assert r.status_code == 200 and r.json()[0]["delivery_event"] == behind, r.text
 

@@ -102,6 +102,7 @@ async function loadEvents() {
 const REFUSALS = [[/no EPCIS event with hash ID/, 'deliver_err_uncaptured'], [/is an? \S+ step, not a delivery/, 'deliver_err_step'],
   [/recorded by another member/, 'deliver_err_recorder'], [/declared erroneous/, 'deliver_err_erroneous'],
   [/names other orders/, 'deliver_err_other_order'], [/names another carrier/, 'deliver_err_carrier'],
+  [/before the order was escrowed/, 'deliver_err_too_old'], [/already backs the delivery of order/, 'deliver_err_used'],
   [/^order \S+ not found$/, 'deliver_err_no_order'], [/^order \S+ is \w+, not escrowed$/, 'deliver_err_status']];
 function refusal(err, order, event) {
   const detail = String(err.body && err.body.detail);

@@ -22,10 +22,19 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.chain.client import Sender, TransactionFailed
 from ledger.chain.deploy import Deployment
+from ledger.clock import as_utc
 from ledger.errors import Conflict, Forbidden, InvalidInput
 from ledger.money.orders import settlement, turns
 from ledger.money.orders.books import terms_of
-from ledger.money.orders.delivery_evidence import DELIVERY_STEPS, evidenced, hash_id, named_orders, orders_among, step
+from ledger.money.orders.delivery_evidence import (
+    CLOCK_SKEW,
+    DELIVERY_STEPS,
+    evidenced,
+    hash_id,
+    named_orders,
+    orders_among,
+    step,
+)
 from ledger.money.orders.lifecycle import from_epoch, load_rows, log_step, require_status, tx_of
 from ledger.money.orders.reorged import after_reorg
 from ledger.store.locks import Locks
@@ -59,28 +68,36 @@ def delivered_orders(
 def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]]:
     """The delivery events (receiving or accepting) a carrier may confirm its open orders with,
     newest first: among the latest `scan` events recorded by the carrier or by a merchant of one of
-    its open orders, those no order was delivered with yet and not declared erroneous; each with the
-    open order it names in its bizTransactionList, if one (else the carrier picks the order). An event
-    naming orders here none of which it may deliver is left out (`delivery_evidence.evidenced` would refuse it)."""
+    its open orders, those no order was delivered with yet, not declared erroneous and not older
+    than every open order; each with the open order it names in its bizTransactionList, if one
+    (else the carrier picks the order). Offered only as `delivery_evidence.evidenced` takes them: an
+    event naming orders here none of which it may deliver is left out."""
     mine = select(Order).where(Order.carrier == carrier, Order.status == "escrowed", Order.slot.is_not(None))
-    open_orders = {o.order_id: o.merchant for o in db.scalars(mine)}
+    open_orders = {o.order_id: (o.merchant, as_utc(o.created_at) - CLOCK_SKEW) for o in db.scalars(mine)}
     if not open_orders:
         return []
-    recorders = {carrier, *open_orders.values()}
-    used = set(db.scalars(select(Order.delivery_event).where(Order.delivery_event.is_not(None))))
+    recorders = {carrier, *(m for m, _ in open_orders.values())}
+    earliest = min(t for _, t in open_orders.values())
     q = select(EpcisEvent).where(EpcisEvent.recorder.in_(recorders), EpcisEvent.biz_step.is_not(None))
+    latest = [
+        e for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan))
+        if step(e.biz_step) in DELIVERY_STEPS and as_utc(e.event_time) >= earliest
+    ]  # fmt: skip
+    used = set(db.scalars(select(Order.delivery_event).where(Order.delivery_event.in_([e.hash_id for e in latest]))))
     found = [
         (e, body)
-        for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan))
-        if step(e.biz_step) in DELIVERY_STEPS and e.hash_id not in used
-        and not isinstance((body := json.loads(e.body)).get("errorDeclaration"), dict)
-    ]  # fmt: skip
+        for e in latest
+        if e.hash_id not in used and not isinstance((body := json.loads(e.body)).get("errorDeclaration"), dict)
+    ]
     names = {e.hash_id: named_orders(body) for e, body in found}
     ours = orders_among(db, set().union(*names.values()))
     out = []
-    for e, _ in found:  # offered only as `evidenced` takes them: naming orders of ours, one it may deliver
+    for e, _ in found:
+        at = as_utc(e.event_time)
         named = sorted(
-            n for n in names[e.hash_id] & ours if n in open_orders and e.recorder in (carrier, open_orders[n])
+            n
+            for n in names[e.hash_id] & ours
+            if n in open_orders and e.recorder in (carrier, open_orders[n][0]) and at >= open_orders[n][1]
         )
         if names[e.hash_id] & ours and not named:
             continue
