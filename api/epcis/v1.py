@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.access.roles import Role
 from ledger.clock import as_utc, utcnow
-from ledger.flows import compliance_capture, delivery_capture
+from ledger.flows import compliance_capture
 from ledger.store.models import EpcisAnchor, EpcisEvent
 from ledger.trace import recorders
 from ledger.trace.epcis import capture as captures
@@ -35,11 +35,12 @@ from ledger.trace.epcis.schema import InvalidEpcis, check_capture
 from ledger.trace.gs1 import GtinError, normalize_gtin
 
 from ..access.auth import READ_ALL, Member, require, visible
-from ..access.deps import deployment_of, sender_of
+from ..access.deps import deployment_of
 from ..core.errors import ApiError, invalid, not_found
 from ..core.self_signing import MODE
 from ..core.services import get_db, rate_limited, services
 from . import capture_profile
+from .capture_deliveries import confirm_deliveries
 from .document_route import DocumentRoute
 
 router = APIRouter(prefix="/v1/epcis", tags=["EPCIS events"], route_class=DocumentRoute)
@@ -132,15 +133,6 @@ def capture(
     if delivered:
         answer["deliveries"] = delivered
     return answer
-
-
-def confirm_deliveries(request: Request, db: DbSession, member: Member, events: list, hash_ids: list) -> list[dict]:
-    """The deliveries a carrier's capture confirms on chain, its events stored (ledger.flows):
-    what every capture door calls."""
-    return delivery_capture.confirm_captured_deliveries(
-        db, events, hash_ids, member.address, member.roles,
-        lambda: deployment_of(request), lambda: sender_of(request, member), services(request).locks,
-    )  # fmt: skip
 
 
 def _time(name: str, value: str | None) -> datetime | None:

@@ -8,10 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eth_account import Account
 
 from ledger.trace.epcis.samples import delivery_document
 
-from .helpers import orders_client
+from .helpers import login, make_client, orders_client
 
 _ids = itertools.count(1)
 
@@ -202,3 +203,30 @@ def test_a_capture_confirms_the_orders_its_events_show_and_reports_the_others(ap
     assert got[old]["status"] == "failed" and "before the order was escrowed" in got[old]["detail"], got
     states = {o: c.get(f"/v1/orders/{o}", headers=h["platform"]).json()["status"] for o in (copied, old, fine)}
     assert states == {copied: "escrowed", old: "escrowed", fine: "delivered"}, states
+
+
+def test_a_capture_on_a_gateway_holding_no_key_stands_and_says_what_to_do(deployment, chain_node, tmp_path, members):
+    """Members holding their own keys (custodial signing off): a carrier's plain capture naming its
+    open order was a 409 `no_signing_key` although its events were stored, and every retry again.
+    Now it is stored and answered (201) with the delivery failed and what to do; the carrier then
+    confirms it signed with its own key, naming the captured event."""
+    c, h, _ = orders_client(deployment, chain_node, tmp_path, members, ("platform",))
+    carrier = members["logistics"]
+    body = {"order_id": "NOKEY-1", "merchant": members["merchant_a"].address, "amount_fen": 1_000,
+            "referrers": [], "carrier": carrier.address}  # fmt: skip
+    assert c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": "NOKEY-1"}).status_code == 201
+    own = make_client(deployment, chain_node, tmp_path, custodial=False, anchor_interval_s=0)
+    hc = login(own, carrier)
+    doc = delivery_document([("po", "NOKEY-1")], "NOKEY1")
+    for _ in range(2):  # the first capture and its retry
+        r = own.post("/v1/epcis/capture", json=doc, headers=hc)
+        assert r.status_code in (200, 201), r.text
+        (d,) = r.json()["deliveries"]
+        assert d["status"] == "failed" and "POST /v1/orders/deliveries" in d["detail"], d
+    hid = r.json()["events"][0]["hashId"]
+    r = own.post("/v1/orders/deliveries", json={"deliveries": [{"order_id": "NOKEY-1", "epcis_event": hid}]},
+                 headers=hc | {"X-Ledger-Sign": "self"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    signed = Account.sign_transaction(dict(r.json()["transaction"]), carrier.key).raw_transaction
+    r = own.post(r.json()["submit"], json={"raw_transaction": "0x" + bytes(signed).hex()}, headers=hc)
+    assert r.status_code == 200 and r.json()[0]["delivery_event"] == hid, r.text

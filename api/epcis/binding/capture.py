@@ -33,7 +33,8 @@ from ...access.deps import deployment_of
 from ...core.errors import ApiError, not_found
 from ...core.services import get_db, services
 from .. import capture_profile
-from ..v1 import CAPTURING, RECORDERS, confirm_deliveries
+from ..capture_deliveries import confirm_deliveries
+from ..v1 import CAPTURING, RECORDERS
 from .protocol import PREFIX, location, next_link, page_controls
 
 router = APIRouter(prefix=PREFIX, tags=["EPCIS 2.0 REST binding"])
