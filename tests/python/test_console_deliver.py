@@ -1,5 +1,7 @@
 """A carrier confirms a delivery on a 390x844 phone in Chinese and in English (`test_console`'s served
-stack, Debian chromium): with no delivery event captured yet the page says how one gets there; the
+stack, Debian chromium): with no delivery event captured yet the page says how one gets there and
+records the hand-over itself (an EPCIS event naming the order, captured with the carrier's own
+signature, which confirms the delivery); the
 API's refusals of a wrong event (another member's, another order's) or a mistyped order are said in
 the page's language with what to do (the Chinese page read "出错：输入有误" or "您的角色不能执行此操作"
 alone; phone trial); the right event delivers the order. No English on the Chinese page."""
@@ -19,16 +21,21 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
     url, _, members, headers = console
     platform, carrier = headers(members["platform"]), members["logistics"].address
     mine, other = members["merchant_b"], members["merchant_a"]
-    for oid, merchant in (("ZH-1", mine), ("ZH-2", mine), ("EN-1", mine), ("EN-2", mine), ("A-1", other)):
+    orders = ("ZH-1", "ZH-2", "EN-1", "EN-2", "ZH-3", "EN-3")
+    for oid, merchant in (*((o, mine) for o in orders), ("A-1", other)):
         order = {"order_id": oid, "merchant": merchant.address, "amount_fen": 880, "carrier": carrier}
         r = httpx.post(url + "/v1/orders", json=order, headers=platform | {"Idempotency-Key": oid}, timeout=60)
         assert r.status_code == 201, r.text
     keystore = keystore_of(members["logistics"], tmp_path)
-    # no delivery event captured yet: the page says how one gets into the list; a tap says it again
-    none = json.dumps([{"name": "none", "order": "ZH-1"}])
-    empty = journey("deliver_journey.mjs", url, keystore, PASSWORD, "zh", none)
+    # no delivery event captured yet: the page says how one gets into the list, and records the
+    # hand-over itself (its default then), signed with the carrier's key
+    record = json.dumps([{"name": "record", "order": "ZH-3"}])
+    empty = journey("deliver_journey.mjs", url, keystore, PASSWORD, "zh", record)
     assert "EPCIS 采集接口" in empty["hint"] and "写明订单号" in empty["hint"], empty["hint"]
-    assert empty["said"]["none"] == empty["hint"], empty["said"]
+    assert "现在在本页记录这次交付" in empty["hint"], empty["hint"]
+    assert empty["said"]["record"].startswith("已确认送达：ZH-3"), empty["said"]
+    assert all(v["scroll_width"] <= 390 and v["english"] == [] for v in empty["screens"].values()), empty["screens"]
+    _recorded_by_the_carrier(url, headers(members["logistics"]), "ZH-3", carrier)
     assert empty["described"] == ["找不到（order XX-1 not found）", "与当前状态冲突"], empty["described"]
     # the merchants' receiving events: merchant_a's names no order (listed: merchant_a has an open
     # order of this carrier), merchant_b's each name one order
@@ -51,7 +58,7 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
             {"name": "other_order", "order": one, "pick": digests[two]},
             {"name": "typo", "order": one, "pick": digests[one], "typed": f"{lang.upper()}-9"},
             {"name": "right", "order": one, "pick": digests[one]},
-        ]
+        ] + ([{"name": "record", "order": "EN-3", "pick": "now"}] if lang == "en" else [])
         report = journey("deliver_journey.mjs", url, keystore, PASSWORD, lang, json.dumps(steps))
         assert report["hint"] is None, report["hint"]  # events listed: no word of how to capture one
         assert report["described"][0] == {"zh": "找不到", "en": "Not found"}[lang] + (
@@ -72,5 +79,18 @@ def test_a_carrier_delivers_on_a_phone(console, accounts, tmp_path):  # noqa: F8
     assert en["other_order"].startswith(f"Event 0x{digests['EN-2'][:8]}… records the delivery of other orders"), en
     assert en["typo"].startswith("No order EN-9: check the order number"), en
     assert en["right"].startswith("Delivery confirmed: EN-1"), en
+    assert en["record"].startswith("Delivery confirmed: EN-3"), en
+    _recorded_by_the_carrier(url, headers(members["logistics"]), "EN-3", carrier)
     for oid in ("ZH-1", "EN-1"):
         assert httpx.get(f"{url}/v1/orders/{oid}", headers=platform, timeout=60).json()["status"] == "delivered"
+
+
+def _recorded_by_the_carrier(url: str, carrier_headers: dict, order_id: str, carrier: str) -> None:
+    """The order was delivered with an event the carrier recorded: a receiving step naming the order."""
+    o = httpx.get(f"{url}/v1/orders/{order_id}", headers=carrier_headers, timeout=60).json()
+    assert o["status"] == "delivered" and o["delivery_event"], o
+    digest = o["delivery_event"].split(";")[1][:64]
+    got = httpx.get(f"{url}/v1/epcis/events/{digest}", headers=carrier_headers, timeout=60).json()
+    event = got["event"]
+    assert got["recorder"] == carrier and event["bizStep"].endswith("receiving"), got
+    assert [t["bizTransaction"].rsplit("/", 1)[1] for t in event["bizTransactionList"]] == [order_id], event

@@ -79,7 +79,8 @@ function initSteps() {
 }
 
 // the delivery events the carrier may confirm with (its own or its orders' merchants' receiving
-// or accepting events, not yet used), newest first: picked from a list, not typed
+// or accepting events, not yet used), newest first: picked from a list, not typed; or the hand-over
+// recorded here and now ("now": the default when none is waiting)
 async function loadEvents() {
   const events = await api('/v1/deliveries/waiting');
   const options = events.map((e) => {
@@ -93,8 +94,36 @@ async function loadEvents() {
   });
   const none = document.createElement('option'); none.value = '';
   none.textContent = events.length ? T.deliver_pick : T.deliver_none;
-  $('deliver-event').replaceChildren(none, ...options);
+  const now = document.createElement('option'); now.value = 'now'; now.textContent = T.deliver_record_now;
+  $('deliver-event').replaceChildren(none, now, ...options);
+  if (!events.length) $('deliver-event').value = 'now';
   $('deliver-event-hint').hidden = events.length > 0;  // how an event gets here, said where the list is empty
+}
+
+// The hand-over recorded here, now: an EPCIS 2.0 ObjectEvent (bizStep receiving) naming the order
+// in its bizTransactionList by the platform's URL for it, captured with the carrier's own signature
+// (the capture confirms the delivery of an order it names); the order is read first, so a mistyped
+// one records nothing. The delivery's answer, as POST /v1/orders/deliveries gives it.
+async function recordHandover(order) {
+  const o = await api(`/v1/orders/${encodeURIComponent(order)}`);
+  const refused = (detail) => Object.assign(new Error(detail), { body: { detail } });
+  if ((o.carrier || '').toLowerCase() !== (session.address || '').toLowerCase()) throw refused(`order ${order} names another carrier`);
+  if (o.status !== 'escrowed') throw refused(`order ${order} is ${o.status}, not escrowed`);
+  const at = new Date();
+  const minutes = -at.getTimezoneOffset();
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+  const event = {
+    type: 'ObjectEvent', eventTime: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventTimeZoneOffset: `${minutes < 0 ? '-' : '+'}${pad(minutes / 60)}:${pad(minutes % 60)}`,
+    epcList: [], action: 'OBSERVE', bizStep: 'receiving',
+    bizTransactionList: [{ type: 'po', bizTransaction: `${location.origin}/v1/orders/${order}` }],
+  };
+  const doc = { '@context': 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', type: 'EPCISDocument',
+    schemaVersion: '2.0', creationDate: event.eventTime, epcisBody: { eventList: [event] } };
+  const captured = await write('/v1/epcis/capture', doc);
+  const d = (captured.deliveries || []).find((x) => x.order_id === order);
+  if (!d || d.status !== 'delivered') throw refused(d ? d.detail : `order ${order} names another carrier`);
+  return api(`/v1/orders/${encodeURIComponent(order)}`);
 }
 
 // the API's refusal of a delivery said in the page's language, with what to do: its English
@@ -123,7 +152,8 @@ function initDeliveries() {
       return;
     }
     try {
-      const [d] = await write('/v1/orders/deliveries', { deliveries: [{ order_id: order, epcis_event: event }] });
+      const d = event === 'now' ? await recordHandover(order)
+        : (await write('/v1/orders/deliveries', { deliveries: [{ order_id: order, epcis_event: event }] }))[0];
       let done = fill(T.delivered_done, { order: d.order_id, until: when(d.window_ends_at) });
       const code = $('deliver-code').value.trim();  // the recipient's hand-over code: vouched for on chain, also signed here
       if (code) {
