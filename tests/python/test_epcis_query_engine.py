@@ -219,7 +219,7 @@ def test_an_extension_event_type_is_a_name_to_ask_for():
 @pytest.mark.parametrize(
     "params",
     [{"EQ_bogus": "x"}, {"GE_eventTime": "tomorrow"}, {"eventType": "Event"}, {"EQ_action": "MOVE"},
-     {"orderBy": "ex:grade"}, {"eventCountLimit": "-1"}, {"GT_value_KGM": "heavy"}, {"HASATTR_nothing": "x"},
+     {"orderBy": "grade"}, {"eventCountLimit": "-1"}, {"GT_value_KGM": "heavy"}, {"HASATTR_nothing": "x"},
      # eventCountLimit "may only be used when orderBy is specified" and "maxEventCount are mutually
      # exclusive; if both are specified, a QueryParameterException SHALL be raised" (EPCIS 2.0 8.2.7.1)
      {"eventCountLimit": "1"}, {"eventCountLimit": "1", "maxEventCount": "5", "orderBy": "eventTime"},

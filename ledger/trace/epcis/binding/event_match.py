@@ -206,6 +206,20 @@ def field_name(name: str, prefixes: dict[str, str]) -> str:
     return prefixes[p] + local if sep and p in prefixes else name
 
 
+def quantity_in(element: dict, uom: str | None) -> Any:
+    """A quantity element's quantity, in `uom` if one is named: as it is written in that unit, or
+    converted from another unit of the same kind (`GE_quantity_KGM=1` finds 1500 GRM, as
+    `GE_value_<uom>` converts sensor values); None if it is in no unit of that kind."""
+    if uom is None or element.get("uom") == uom:
+        return element.get("quantity")
+    n = number(element.get("quantity"))
+    return None if n is None else sensor_units.convert(n, element.get("uom"), uom)
+
+
+def compare_quantity(op: str, quantity: Any, wanted: list[str]) -> bool:
+    return quantity is not None and compare(op, quantity, wanted)
+
+
 # --- sensor data ------------------------------------------------------------------------------
 
 _SENSOR_META = {"deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"}

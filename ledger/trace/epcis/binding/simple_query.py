@@ -21,7 +21,7 @@ from ledger.errors import LedgerError
 from ledger.store.models import EpcisEpc, EpcisEvent
 from ledger.trace.epcis.binding import event_match as m
 from ledger.trace.epcis.binding import extension_fields as xf
-from ledger.trace.epcis.binding import master_data, sensor_units
+from ledger.trace.epcis.binding import master_data
 from ledger.trace.epcis.capture import full_term
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -45,6 +45,7 @@ class Query:
     sensor: list[Callable[[dict, dict], bool]] = field(default_factory=list)
     prefixes: dict[str, str] = field(default_factory=dict)
     order_by: str | None = None
+    order_key: str | None = None  # orderBy an extension field: its `{namespace}local` name (`event_pages`)
     descending: bool = True  # orderDirection "If omitted, defaults to DESC" (EPCIS SimpleEventQuery)
     event_count_limit: int | None = None
     max_event_count: int | None = None
@@ -173,10 +174,11 @@ def _matcher(name: str, values: list[str]) -> m.IdMatcher:
 
 
 def _controls(q: Query, name: str, values: list[str]) -> None:
-    if name == "orderBy":
-        if values[0] not in ORDER_FIELDS:
-            raise QueryParameterError(name, "this service orders by eventTime or recordTime")
+    if name == "orderBy":  # eventTime, recordTime, or an extension field (Int, Float, Time or String)
+        if values[0] not in ORDER_FIELDS and not re.fullmatch(_EXT, values[0]):
+            raise QueryParameterError(name, "expected eventTime, recordTime or an extension field's qualified name")
         q.order_by = values[0]
+        q.order_key = None if values[0] in ORDER_FIELDS else m.field_name(values[0], q.prefixes)
     elif name == "orderDirection":
         if values[0] not in ("ASC", "DESC"):
             raise QueryParameterError(name, "expected ASC or DESC")
@@ -202,8 +204,8 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
         _typed_list(q, mt.group(1), mt.group(2), set(values))
     elif (mt := re.fullmatch(r"(EQ|GT|GE|LT|LE)_quantity(?:_([A-Z0-9]{2,4}))?", name)) is not None:
         op, uom, wanted = mt.group(1), mt.group(2), _num(name, values)
-        fields = m.CLASS_FIELDS["anyEPCClass"]
-        q.tests.append(lambda e: any(compare_q(op, in_unit(x, uom), wanted) for x in m.classes_in(e, fields)))
+        fields, within = m.CLASS_FIELDS["anyEPCClass"], m.quantity_in
+        q.tests.append(lambda e: any(m.compare_quantity(op, within(x, uom), wanted) for x in m.classes_in(e, fields)))
     elif name == "EXISTS_errorDeclaration":
         q.tests.append(lambda e: isinstance(e.get("errorDeclaration"), dict))
     elif name in ("GE_errorDeclarationTime", "LT_errorDeclarationTime", "GE_errorDeclaration_Time",
@@ -232,20 +234,6 @@ def _fields(q: Query, name: str, values: list[str], db: Session | None) -> None:
         _attributes(q, name, mt.group(1), mt.group(2), mt.group(3), values, db)
     else:
         raise QueryParameterError(name, "not a SimpleEventQuery parameter this service knows")
-
-
-def in_unit(element: dict, uom: str | None) -> Any:
-    """A quantity element's quantity, in `uom` if one is named: as it is written in that unit, or
-    converted from another unit of the same kind (`GE_quantity_KGM=1` finds 1500 GRM, as
-    `GE_value_<uom>` converts sensor values); None if it is in no unit of that kind."""
-    if uom is None or element.get("uom") == uom:
-        return element.get("quantity")
-    n = m.number(element.get("quantity"))
-    return None if n is None else sensor_units.convert(n, element.get("uom"), uom)
-
-
-def compare_q(op: str, quantity: Any, wanted: list[str]) -> bool:
-    return quantity is not None and m.compare(op, quantity, wanted)
 
 
 def _typed_list(q: Query, kind: str, type_name: str, wanted: set[str]) -> None:

@@ -81,7 +81,7 @@ def due(db: Session, now: datetime) -> list[EpcisSubscription]:
 def after_cursor(db: Session, q, visible_to: str | None, cursor: int) -> tuple[list[EpcisEvent], int]:
     """Events after row `cursor` matching `q` that `visible_to` (None: anyone) may see, at most
     BATCH, in capture order; and the last row id examined (the next cursor)."""
-    q.order_by, q.descending, q.event_count_limit, q.max_event_count = None, False, None, None
+    q.order_by, q.order_key, q.descending, q.event_count_limit, q.max_event_count = None, None, False, None, None
     rows, last = [], cursor
     for row in event_pages.candidates(db, q, visible_to, {"i": cursor}, SCAN):
         last = row.id
