@@ -31,6 +31,7 @@ from ledger.money.orders.delivery_evidence import (
     DELIVERY_STEPS,
     evidenced,
     hash_id,
+    held,
     named_orders,
     orders_among,
     step,
@@ -136,11 +137,12 @@ def confirm_deliveries(
     for (order_id, _), h in zip(deliveries, hashes, strict=True):
         if not any(h):  # the platform's own confirmation records no event: a carrier's names the one it captured
             raise InvalidInput(f"order {order_id}: an all-zero hash names no EPCIS event")
-    evidenced(db, rows, hashes)
-    terms = [terms_of(o) for o in rows]
-    receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
-    # the hash ID as stored, however it was spelled (0x, upper case): `waiting` and cold-chain holds look it up
-    return _delivered(db, locks, dep, receipt, rows, [hash_id(h) for h in hashes], "carrier")
+    with held(locks, db, hashes):  # checked, sent and written before another confirmation checks these events
+        evidenced(db, rows, hashes)
+        terms = [terms_of(o) for o in rows]
+        receipt = _once(dep, rows, terms, hashes, lambda: settlement.confirm_deliveries(dep, carrier, terms, hashes))
+        # the hash ID as stored, however it was spelled (0x, upper case): `waiting` and cold-chain holds look it up
+        return _delivered(db, locks, dep, receipt, rows, [hash_id(h) for h in hashes], "carrier")
 
 
 def _once(dep: Deployment, rows: list[Order], terms: list, hashes: list[bytes], send: Any) -> Any:

@@ -6,8 +6,9 @@ in any of CBV's spellings; CBV has no `delivering` step) and the orders its bizT
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ledger.clock import as_utc
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError
+from ledger.store.locks import Locks
 from ledger.store.models import EpcisEvent, Order
 
 DELIVERY_STEPS = frozenset({"receiving", "accepting"})
@@ -59,9 +61,10 @@ def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> 
     (receiving or accepting), recorded by the order's carrier or merchant (as `waiting` offers
     them), not declared erroneous, not older than the order (`CLOCK_SKEW` allowed), and naming this
     order if it names orders of ours at all; an event naming none backs the orders of one
-    confirmation only, not another order's later. Otherwise a 422 (403 for another member's event,
-    409 for an event already used), before anything is sent: a hash nobody captured would put a
-    delivery on chain that no record backs, and open the return window that pays the merchant."""
+    confirmation only, not another order's later (`held`). Otherwise a 422 (403 for another
+    member's event, 409 for an event already used), before anything is sent: a hash nobody captured
+    would put a delivery on chain that no record backs, and open the return window that pays the
+    merchant."""
     for refusal in refusals(db, rows, hashes):
         if refusal is not None:
             raise refusal
@@ -121,6 +124,26 @@ def _refusal(
             f"{used_by}; capture this delivery's own event"
         )
     return None
+
+
+#: the locks delivery events share, by their hash (as orders share `turns`)
+EVENT_TURNS = 64
+
+
+@contextlib.contextmanager
+def held(locks: Locks | None, db: DbSession, hashes: Sequence[bytes]) -> Iterator[None]:
+    """Hold the turns of the events `hashes` for the block, the session's earlier reads forgotten:
+    a confirmation checks its events (`evidenced`), sends and writes its deliveries in them, so two
+    confirmations of different orders naming one event that names no order cannot both find it
+    unused and both be sent. Taken before any order's turn (`turns.held`): no two holders wait on
+    each other. Without `locks` (a one-off CLI command) nothing is held."""
+    with contextlib.ExitStack() as stack:
+        if locks is not None:
+            names = sorted({int.from_bytes(h[:4], "big") % EVENT_TURNS for h in hashes})
+            stack.enter_context(locks.exclusive_all([f"delivery-events/{t}" for t in names]))
+        db.commit()  # a new transaction: the deliveries the last holder committed (SQLite reads a snapshot)
+        db.expire_all()
+        yield
 
 
 def _used_elsewhere(db: DbSession, rows: Sequence[Order], unnamed: set[bytes]) -> dict[bytes, str]:

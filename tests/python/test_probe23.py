@@ -1,0 +1,78 @@
+"""Outside probes of a carrier's delivery evidence (`ledger.money.orders.delivery_evidence`) through
+the API on anvil: the one-confirmation rule under concurrent confirmations."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from ledger.money.orders import settlement
+from ledger.trace.epcis.samples import delivery_document
+
+from .helpers import orders_client
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def api(deployment, chain_node, tmp_path_factory, members):
+    who = ("platform", "merchant_a", "logistics")
+    return orders_client(deployment, chain_node, tmp_path_factory.mktemp("probe23"), members, who)
+
+
+def escrow(c, h, members) -> str:
+    order_id = f"PB{int(time.time() * 1000)}{next(_ids)}"
+    body = {"order_id": order_id, "merchant": members["merchant_a"].address, "amount_fen": 10_000, "referrers": [],
+            "carrier": members["logistics"].address}  # fmt: skip
+    r = c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": order_id})
+    assert r.status_code == 201, r.text
+    return order_id
+
+
+def _captured(c, h, doc: dict) -> str:
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    return r.json()["events"][0]["hashId"]
+
+
+def _deliver(c, h, order_ids: list[str], hid: str):
+    deliveries = [{"order_id": o, "epcis_event": hid} for o in order_ids]
+    return c.post("/v1/orders/deliveries", json={"deliveries": deliveries}, headers=h["logistics"])
+
+
+def _status(c, h, order_id: str) -> str:
+    return c.get(f"/v1/orders/{order_id}", headers=h["platform"]).json()["status"]
+
+
+def test_two_confirmations_at_once_naming_one_unnamed_event_deliver_one_order(api, members, monkeypatch):
+    """An event naming no order backs the orders of one confirmation only. Two confirmations of
+    different orders naming it at once both passed the check (neither had written its delivery
+    yet) and both were sent: the one hand-over delivered both orders. The second waits for the
+    first and is a 409, nothing sent."""
+    c, h, _ = api
+    first, second = escrow(c, h, members), escrow(c, h, members)
+    hid = _captured(c, h, delivery_document([("desadv", "DESADV-RACE")], "RACE1"))
+    sending, sent = threading.Event(), []
+    send = settlement.confirm_deliveries
+
+    def slow(dep, carrier, terms, hashes):
+        sent.append([t.key for t in terms])
+        sending.set()
+        time.sleep(2)  # the first confirmation's transaction on its way: the second arrives meanwhile
+        return send(dep, carrier, terms, hashes)
+
+    monkeypatch.setattr(settlement, "confirm_deliveries", slow)
+    answers = {}
+    t = threading.Thread(target=lambda: answers.update(first=_deliver(c, h, [first], hid)))
+    t.start()
+    assert sending.wait(60)
+    answers["second"] = _deliver(c, h, [second], hid)
+    t.join(120)
+    assert answers["first"].status_code == 200, answers["first"].text
+    assert answers["second"].status_code == 409, answers["second"].text
+    assert "already backs the delivery" in answers["second"].json()["detail"]
+    assert len(sent) == 1, "the refused confirmation sent a transaction"
+    assert (_status(c, h, first), _status(c, h, second)) == ("delivered", "escrowed")
