@@ -1,11 +1,13 @@
 """Outside probes of a carrier's delivery evidence (`ledger.money.orders.delivery_evidence`) through
-the API on anvil: the one-confirmation rule under concurrent confirmations."""
+the API on anvil: the one-confirmation rule under concurrent confirmations, and the time rule
+against an event dated after it was captured."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -76,3 +78,41 @@ def test_two_confirmations_at_once_naming_one_unnamed_event_deliver_one_order(ap
     assert "already backs the delivery" in answers["second"].json()["detail"]
     assert len(sent) == 1, "the refused confirmation sent a transaction"
     assert (_status(c, h, first), _status(c, h, second)) == ("delivered", "escrowed")
+
+
+def test_an_event_dated_after_it_was_captured_is_no_evidence(api, members):
+    """The time rule keeps an event from before the order from showing its delivery; an event
+    captured before the order but dated in the future (a year ahead) passed it: a carrier could keep
+    such 'hand-overs' captured in advance and name one for each order it is later given. An event
+    dated more than the clock skew after it was captured records no delivery that had happened: 422."""
+    c, h, _ = api
+    ahead = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0).isoformat()
+    early = _captured(c, h, delivery_document([("desadv", "DESADV-AHEAD")], "AHEAD1", when=ahead))
+    order_id = escrow(c, h, members)  # placed after the event was captured
+    offered = [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
+    assert early not in offered, offered
+    r = _deliver(c, h, [order_id], early)
+    assert r.status_code == 422 and "after it was captured" in r.json()["detail"], r.text
+    assert _status(c, h, order_id) == "escrowed"
+    # a device clock a few minutes ahead of ours still delivers
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    fine = _captured(c, h, delivery_document([("desadv", "DESADV-SOON")], "SOON1", when=soon))
+    assert fine in [e["hash_id"] for e in c.get("/v1/deliveries/waiting", headers=h["logistics"]).json()]
+    r = _deliver(c, h, [order_id], fine)
+    assert r.status_code == 200, r.text
+
+
+def test_odd_offsets_name_the_same_moment(api, members):
+    """An event's time is compared in UTC whatever offset it was written with: an hour ago written
+    at +14:00 (its digits ahead of now) is older than the order; now written at -12:00 (its digits
+    half a day behind) delivers."""
+    c, h, _ = api
+    order_id = escrow(c, h, members)
+    now = datetime.now(UTC).replace(microsecond=0)
+    east = (now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=14))).isoformat()
+    old = _captured(c, h, delivery_document([("desadv", "DESADV-EAST")], "EAST1", when=east))
+    assert _deliver(c, h, [order_id], old).status_code == 422
+    west = now.astimezone(timezone(timedelta(hours=-12))).isoformat()
+    ok = _captured(c, h, delivery_document([("desadv", "DESADV-WEST")], "WEST1", when=west))
+    r = _deliver(c, h, [order_id], ok)
+    assert r.status_code == 200, r.text

@@ -29,6 +29,7 @@ from ledger.money.orders.books import terms_of
 from ledger.money.orders.delivery_evidence import (
     CLOCK_SKEW,
     DELIVERY_STEPS,
+    dated_ahead,
     evidenced,
     hash_id,
     held,
@@ -69,8 +70,8 @@ def delivered_orders(
 def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]]:
     """The delivery events (receiving or accepting) a carrier may confirm its open orders with,
     newest first: among the latest `scan` events recorded by the carrier or by a merchant of one of
-    its open orders, those no order was delivered with yet, not declared erroneous and not older
-    than every open order; each with the open order it names in its bizTransactionList, if one
+    its open orders, those no order was delivered with yet, not declared erroneous, not older than
+    every open order nor dated after their capture; each with the open order it names in its bizTransactionList, if one
     (else the carrier picks the order). Offered only as `delivery_evidence.evidenced` takes them: an
     event naming orders here none of which it may deliver is left out."""
     mine = select(Order).where(Order.carrier == carrier, Order.status == "escrowed", Order.slot.is_not(None))
@@ -82,7 +83,7 @@ def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]
     q = select(EpcisEvent).where(EpcisEvent.recorder.in_(recorders), EpcisEvent.biz_step.is_not(None))
     latest = [
         e for e in db.scalars(q.order_by(EpcisEvent.id.desc()).limit(scan))
-        if step(e.biz_step) in DELIVERY_STEPS and as_utc(e.event_time) >= earliest
+        if step(e.biz_step) in DELIVERY_STEPS and as_utc(e.event_time) >= earliest and not dated_ahead(e)
     ]  # fmt: skip
     used = set(db.scalars(select(Order.delivery_event).where(Order.delivery_event.in_([e.hash_id for e in latest]))))
     found = [

@@ -51,20 +51,27 @@ def hash_id(h: bytes) -> str:
     return "ni:///sha-256;" + h.hex() + "?ver=CBV2.0"
 
 
-#: how far a delivery event's time may lie before its order's escrow: the carrier's device clock
-#: against ours (an event older than that cannot show the delivery of an order not yet placed)
+#: how far a delivery event's time may lie before its order's escrow, or after the event was
+#: captured here: the carrier's device clock against ours (an event older than that cannot show the
+#: delivery of an order not yet placed; one dated later than that after its capture records no
+#: delivery that had happened, and could be captured before any order and named for a later one)
 CLOCK_SKEW = timedelta(minutes=15)
+
+
+def dated_ahead(e: EpcisEvent) -> bool:
+    """Whether `e` is dated more than `CLOCK_SKEW` after it was captured here."""
+    return as_utc(e.event_time) > as_utc(e.record_time) + CLOCK_SKEW
 
 
 def evidenced(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> None:
     """Each order's delivery names an EPCIS event stored here that shows it: a delivery step
     (receiving or accepting), recorded by the order's carrier or merchant (as `waiting` offers
-    them), not declared erroneous, not older than the order (`CLOCK_SKEW` allowed), and naming this
-    order if it names orders of ours at all; an event naming none backs the orders of one
-    confirmation only, not another order's later (`held`). Otherwise a 422 (403 for another
-    member's event, 409 for an event already used), before anything is sent: a hash nobody captured
-    would put a delivery on chain that no record backs, and open the return window that pays the
-    merchant."""
+    them), not declared erroneous, not older than the order nor dated after its capture
+    (`CLOCK_SKEW` allowed either way), and naming this order if it names orders of ours at all; an
+    event naming none backs the orders of one confirmation only, not another order's later
+    (`held`). Otherwise a 422 (403 for another member's event, 409 for an event already used),
+    before anything is sent: a hash nobody captured would put a delivery on chain that no record
+    backs, and open the return window that pays the merchant."""
     for refusal in refusals(db, rows, hashes):
         if refusal is not None:
             raise refusal
@@ -117,6 +124,11 @@ def _refusal(
         return InvalidInput(
             f"order {o.order_id}: event {h.hex()} happened at {as_utc(e.event_time).isoformat()}, before the "
             f"order was escrowed at {as_utc(o.created_at).isoformat()}; name the event of this order's delivery"
+        )
+    if dated_ahead(e):
+        return InvalidInput(
+            f"order {o.order_id}: event {h.hex()} is dated {as_utc(e.event_time).isoformat()}, after it was captured "
+            f"at {as_utc(e.record_time).isoformat()}: it records no delivery that had happened"
         )
     if used_by is not None:
         return Conflict(
