@@ -7,7 +7,9 @@ the EPCIS 2.0 binding's `POST /epcis/capture` and `POST /epcis/events`.
 The events stay stored whatever the chain answers; a confirmation that fails is reported as
 failed, and capturing the same events again retries it. An event that is no evidence of its order's
 delivery (`delivery_evidence`: e.g. a copy of an event another member stored first, or one older
-than the order) is reported as failed with its reason, and the capture's other orders are confirmed."""
+than the order) is passed over for another of the capture's events naming its order, if one shows
+it; an order none shows is reported as failed with its first event's reason, and the capture's
+other orders are confirmed."""
 
 from __future__ import annotations
 
@@ -40,14 +42,20 @@ def confirm_captured_deliveries(
     for all the orders it confirms; [] when it confirms none (not a carrier, no delivery event)."""
     if not roles & Role.LOGISTICS:
         return []
-    pairs = deliveries.delivered_orders(db, events, hash_ids, carrier)
-    if not pairs:
+    candidates = deliveries.delivered_orders(db, events, hash_ids, carrier)
+    if not candidates:
         return []
     try:
-        rows = load_rows(db, [o for o, _ in pairs])
-        why = dict(zip(pairs, refusals(db, rows, [deliveries.event_bytes(h) for _, h in pairs]), strict=True))
+        rows = {o.order_id: o for o in load_rows(db, list(dict.fromkeys(o for o, _ in candidates)))}
+        found = refusals(db, [rows[o] for o, _ in candidates], [deliveries.event_bytes(h) for _, h in candidates])
     except LedgerError as exc:
-        why = dict.fromkeys(pairs, exc)
+        found = [exc] * len(candidates)
+    best: dict[str, tuple[str, LedgerError | None]] = {}
+    for (o, h), refusal in zip(candidates, found, strict=True):
+        if o not in best or (best[o][1] is not None and refusal is None):
+            best[o] = (h, refusal)  # the first of its events that shows it, else the first one's refusal
+    pairs = [(o, h) for o, (h, _) in best.items()]
+    why: dict[tuple[str, str], Exception | None] = {(o, h): refusal for o, (h, refusal) in best.items()}
     shown = [p for p in pairs if why[p] is None]
     if shown:
         try:

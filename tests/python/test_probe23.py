@@ -116,3 +116,22 @@ def test_odd_offsets_name_the_same_moment(api, members):
     ok = _captured(c, h, delivery_document([("desadv", "DESADV-WEST")], "WEST1", when=west))
     r = _deliver(c, h, [order_id], ok)
     assert r.status_code == 200, r.text
+
+
+def test_a_capture_delivers_an_order_with_the_event_that_shows_it(api, members):
+    """A carrier's capture may carry two delivery events naming one order: a receiving event from
+    an hour before the order (an earlier hand-over), then this delivery's accepting event. The
+    order was paired with the first event only, reported failed and left escrowed, though the
+    capture holds the event that shows its delivery."""
+    c, h, _ = api
+    order_id = escrow(c, h, members)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    doc = delivery_document([("po", order_id)], "PAIR1", when=an_hour_ago)
+    doc["epcisBody"]["eventList"].append(
+        delivery_document([("po", order_id)], "PAIR2", "accepting")["epcisBody"]["eventList"][0]
+    )
+    r = c.post("/v1/epcis/capture", json=doc, headers=h["logistics"])
+    assert r.status_code == 201, r.text
+    shows = r.json()["events"][1]["hashId"]
+    assert r.json()["deliveries"] == [{"order_id": order_id, "hashId": shows, "status": "delivered"}], r.text
+    assert _status(c, h, order_id) == "delivered"

@@ -46,14 +46,15 @@ from ledger.store.models import EpcisEvent, Order
 def delivered_orders(
     db: DbSession, events: Sequence[dict], hash_ids: Sequence[str], carrier: str
 ) -> list[tuple[str, str]]:
-    """(order id, hash ID of the delivery event) for each open order of `carrier` that a delivery
-    event among `events` names, not declared erroneous; the first such event per order wins."""
-    wanted: dict[str, str] = {}
+    """(order id, hash ID of the delivery event) for each open order of `carrier` and each delivery
+    event among `events` naming it, not declared erroneous: by order id, each order's events in the
+    capture's order (the capture delivers it with the first that shows it, `delivery_capture`)."""
+    wanted: dict[str, dict[str, None]] = {}
     for event, hid in zip(events, hash_ids, strict=True):
         # a declared erroneous event is no evidence (`evidenced`): its corrective event, if captured, is
         if step(event.get("bizStep")) in DELIVERY_STEPS and not isinstance(event.get("errorDeclaration"), dict):
             for name in named_orders(event):
-                wanted.setdefault(name, hid)
+                wanted.setdefault(name, {})[hid] = None
     if not wanted:
         return []
     found = db.scalars(
@@ -64,7 +65,7 @@ def delivered_orders(
             Order.slot.is_not(None),
         )
     )
-    return sorted((oid, wanted[oid]) for oid in found)
+    return [(oid, hid) for oid in sorted(found) for hid in wanted[oid]]
 
 
 def waiting(db: DbSession, carrier: str, scan: int = 500) -> list[dict[str, Any]]:
