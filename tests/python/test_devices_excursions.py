@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,14 +41,17 @@ from ledger.trace.epcis.samples import CONTEXT
 from .helpers import authorise, login, make_client, new_gtin
 
 _ids = itertools.count(1)
+BEIJING = timezone(timedelta(hours=8))
 
 
 def _delivery(order_id: str, gtin: str, lot: str) -> dict:
-    """The carrier's receiving event for `order_id`, naming the lot it carried."""
+    """The carrier's receiving event for `order_id`, naming the lot it carried, now (a delivery's
+    event may not be older than its order: `ledger.money.orders.delivery_evidence`)."""
     return {
         "@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-12-01T00:00:00Z",
         "epcisBody": {"eventList": [{
-            "type": "ObjectEvent", "eventTime": "2026-12-01T10:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+            "type": "ObjectEvent", "eventTime": datetime.now(BEIJING).replace(microsecond=0).isoformat(),
+            "eventTimeZoneOffset": "+08:00",
             "epcList": [], "quantityList": [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/{lot}", "quantity": 1}],
             "action": "OBSERVE", "bizStep": "https://ref.gs1.org/cbv/BizStep-receiving",
             "bizTransactionList": [{"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000005:{order_id}"}],
