@@ -135,3 +135,22 @@ def test_a_capture_delivers_an_order_with_the_event_that_shows_it(api, members):
     shows = r.json()["events"][1]["hashId"]
     assert r.json()["deliveries"] == [{"order_id": order_id, "hashId": shows, "status": "delivered"}], r.text
     assert _status(c, h, order_id) == "delivered"
+
+
+def test_an_event_backing_an_order_it_does_not_name_backs_no_order_it_names_later(api, members):
+    """An event naming an order id that is not ours yet names no order: it backed the delivery of
+    the carrier's order. Once an order of that id was placed, the event named it, and delivered it
+    too: one event backed two confirmations (a carrier guessing the platform's next order ids could
+    name them in advance). An event already backing the delivery of an order it does not name is a
+    409 for any other order, named or not."""
+    c, h, _ = api
+    held_now = escrow(c, h, members)
+    guessed = held_now + "-NEXT"
+    hid = _captured(c, h, delivery_document([("po", guessed)], "GUESS1"))
+    assert _deliver(c, h, [held_now], hid).status_code == 200
+    body = {"order_id": guessed, "merchant": members["merchant_a"].address, "amount_fen": 10_000, "referrers": [],
+            "carrier": members["logistics"].address}  # fmt: skip
+    assert c.post("/v1/orders", json=body, headers={**h["platform"], "Idempotency-Key": guessed}).status_code == 201
+    r = _deliver(c, h, [guessed], hid)
+    assert r.status_code == 409 and "already backs the delivery" in r.json()["detail"], r.text
+    assert _status(c, h, guessed) == "escrowed"

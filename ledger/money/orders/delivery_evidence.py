@@ -94,7 +94,7 @@ def refusals(db: DbSession, rows: Sequence[Order], hashes: Sequence[bytes]) -> l
     for h, e in found.items():
         body = json.loads(e.body)
         named[h] = (body, orders_among(db, named_orders(body)))
-    used = _used_elsewhere(db, rows, {h for h, (_, orders) in named.items() if not orders})
+    used = _used_elsewhere(db, rows, {h: orders for h, (_, orders) in named.items()})
     return [_refusal(o, h, found.get(h), named.get(h), used.get(h)) for o, h in zip(rows, hashes, strict=True)]
 
 
@@ -132,9 +132,10 @@ def _refusal(
         )
     if used_by is not None:
         return Conflict(
-            f"order {o.order_id}: event {h.hex()} names no order and already backs the delivery of order "
-            f"{used_by}; capture this delivery's own event"
-        )
+            f"order {o.order_id}: event {h.hex()} " + ("names no order and " if not orders else "")
+            + f"already backs the delivery of order {used_by}"
+            + (", which it does not name" if orders else "") + "; capture this delivery's own event"
+        )  # fmt: skip
     return None
 
 
@@ -158,13 +159,17 @@ def held(locks: Locks | None, db: DbSession, hashes: Sequence[bytes]) -> Iterato
         yield
 
 
-def _used_elsewhere(db: DbSession, rows: Sequence[Order], unnamed: set[bytes]) -> dict[bytes, str]:
-    """The events among `unnamed` (naming no order of ours) that already back the delivery of an
-    order other than `rows`, each with one such order: such an event backs the orders of the one
-    confirmation that first names it, or one receipt would deliver every order a carrier holds."""
+def _used_elsewhere(db: DbSession, rows: Sequence[Order], events: dict[bytes, set[str]]) -> dict[bytes, str]:
+    """The events (each with the orders of ours it names) that already back the delivery of an
+    order other than `rows` that they do not name, each with one such order: an event naming no
+    order backs the orders of the one confirmation that first names it, or one receipt would
+    deliver every order a carrier holds; and an event that backed such a delivery backs no other
+    order, also one placed since under an id it names (a carrier could name guessed order ids)."""
     here, out = [o.order_id for o in rows], {}
-    for h in unnamed:
-        q = select(Order.order_id).where(Order.delivery_event == hash_id(h), Order.order_id.not_in(here))
+    for h, orders in events.items():
+        q = select(Order.order_id).where(
+            Order.delivery_event == hash_id(h), Order.order_id.not_in([*here, *sorted(orders)])
+        )
         if (other := db.scalars(q.limit(1)).first()) is not None:
             out[h] = other
     return out
