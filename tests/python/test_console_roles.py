@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -50,7 +51,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
         assert r.status_code == 201, r.text
     gtin = new_gtin()
     received = {
-        "type": "ObjectEvent", "eventTime": "2026-12-01T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+        "type": "ObjectEvent", "eventTime": _beijing_now(), "eventTimeZoneOffset": "+08:00",  # not before the order
         "action": "OBSERVE", "bizStep": "receiving", "epcList": [f"https://id.gs1.org/01/{gtin}/21/R1"],
     }  # fmt: skip
     doc = {
@@ -177,7 +178,8 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     assert o["status"] != "disputed" and o["refunded_fen"] == 500, o
     # the carrier's delivery event was picked from the list: a receiving event, not the shipping one
     assert any("收货" in x for x in report["deliver_options"]), report["deliver_options"]
-    assert len(report["deliver_options"]) == 2, report["deliver_options"]  # "choose" and the one receiving event
+    # "choose", "record the hand-over here" and the one receiving event
+    assert len(report["deliver_options"]) == 3 and "现在在本页记录" in report["deliver_options"][1], report
     # codes: short by default, the trade-off said; the earlier issue's CSV and PDF again, the same code
     assert report["codes_default"] == "short" and "长码" in report["codes_tradeoff"], report["codes_tradeoff"]
     assert report["codes_status"].startswith("已发放并上链：2（0x"), report["codes_status"]
@@ -219,3 +221,7 @@ def test_sign_off_cases_and_deliveries_in_the_browser(console, accounts, tmp_pat
     seen = httpx.get(url + "/v1/orders?limit=1000", headers=headers(members["arbiter"]), timeout=60).json()
     assert all(o["status"] == "disputed" for o in seen), [(o["order_id"], o["status"]) for o in seen]
     assert "DD-2026-0002" in {o["order_id"] for o in httpx.get(url + "/v1/orders?limit=1000", headers=m).json()}
+
+
+def _beijing_now() -> str:
+    return datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0).isoformat()
