@@ -9,6 +9,8 @@
 //     for the award (refused: the case is open); prints {status, line, case, early: {status, line}}
 //   collect RECEIPT CASE OUT: a fresh browser collects the award of case CASE; prints {status, line}
 //   broken OUT: damaged receipt links are refused, nothing saved; prints {broken: [{said, kept}]}
+//   decoy OUT: one purchase proved again and again over a tree served here (3 chunks, then grown to 5),
+//     its leaf in chunk 2: the whole chunks each proof asked for; prints {decoy: {asked: [[chunk, ...]], kept}}
 // Both: CSP violations, page errors and axe-core's serious findings in the report.
 import fs from 'node:fs';
 import { launch, newReport, watch, audit } from './lib.mjs';
@@ -87,6 +89,41 @@ try {
       report.broken.push({ said: await page.textContent('.bad-receipt').catch(() => null),
         kept: await page.evaluate(() => window.shopper.saved().length) });
     }
+  } else if (mode === 'decoy') {
+    // the tree served by the page's own routes: every leaf 0 but the purchase's prefix at 2,500, so
+    // each proof fetches what any prover fetches, then its chunk (2) and its decoy, and finds no path
+    const commitment = (21888242871839275222246405745257275088548364400416034343698204186575808495617n - 7n).toString();
+    const at = 2500;
+    let size = 3072;
+    report.decoy = { asked: [] };
+    let asked = [];
+    await page.route('**/v1/purchases/tree/**', (route) => {
+      const path = new URL(route.request().url()).pathname;
+      if (path.endsWith('/summary')) {
+        const chunks = Math.ceil(size / 1024);
+        return route.fulfill({ json: { size, chunk_bits: 10, chunk_roots: Array(chunks).fill('0'), upper: [], root: '0' } });
+      }
+      if (path.includes('/prefixes/')) {
+        const body = Buffer.alloc(size * 4);
+        body.writeUInt32BE(Number(BigInt(commitment) >> 224n), at * 4);
+        return route.fulfill({ body, contentType: 'application/octet-stream' });
+      }
+      asked.push(Number(path.split('/').pop()));
+      return route.fulfill({ body: Buffer.alloc(1024 * 32), contentType: 'application/octet-stream' });
+    });
+    await page.goto(`${base}/v1/purchases/mine`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    await page.evaluate((c) => window.shopper.save({ commitment: c, batch: '1', secret: '1' }), commitment);
+    for (let i = 0; i < 12; i++) {
+      if (i === 8) size = 5120;  // the tree grew: the purchase keeps its decoy
+      asked = [];
+      await page.evaluate(async (c) => {
+        const purchase = window.shopper.saved().find((p) => p.commitment === c);
+        await window.shopper.prove(purchase, 'review', 1n).catch(() => null);  // no path in this tree: refused
+      }, commitment);
+      report.decoy.asked.push(asked);
+    }
+    report.decoy.kept = await page.evaluate((c) => window.shopper.saved().find((p) => p.commitment === c).decoy_chunk, commitment);
   } else if (mode === 'collect') {
     const [receipt, caseId] = rest;
     await openReceipt(page, receipt);

@@ -724,3 +724,24 @@ def test_a_shopper_checks_out_reviews_and_claims_in_the_browser(stack):
     got = journey("collect", receipt, got["case"])
     assert got["status"] == "200", got
     assert token.functions.balanceOf(award_to).call() == terms[1]
+
+
+def test_every_proof_of_a_purchase_asks_for_the_same_two_chunks(stack):
+    """What a proving browser asks the server for says nothing of its leaf (docs/zk.md): besides
+    what every prover fetches, its own chunk and a decoy, in a random order; the decoy is kept with
+    the purchase, so every proof of it asks for the same two chunks (a fresh decoy at each proof left
+    the real chunk as the one they shared), also once the tree has grown. On a tree served by the
+    page's routes (its leaf in chunk 2 of 3, then of 5), twelve proofs in one browser."""
+    s = signed_in(stack)
+    node_bin, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
+    out = subprocess.run(
+        [node_bin, str(ROOT / "tests" / "browser" / "shopper_journey.mjs"), s["url"], "decoy", str(SHOTS)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False, env={**os.environ, "CHROMIUM": chromium},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["errors"] == [], report["errors"]
+    asked, kept = report["decoy"]["asked"], report["decoy"]["kept"]
+    assert len(asked) == 12 and all(len(a) == 2 for a in asked), asked
+    assert kept in (0, 1) and all(sorted(a) == sorted([2, kept]) for a in asked), (kept, asked)
+    assert {tuple(a) for a in asked} == {(2, kept), (kept, 2)}, asked  # in either order: the first is no tell
