@@ -17,12 +17,14 @@ batch, goes into a Merkle root as usual. Such an entry is kept as an `EpcisAncho
 
 Crash safety: the database learns of an anchor only after its transaction is mined. A process
 that dies in between, or a write that timed out while the node was down, leaves a root on chain
-(or still in the node's pool) that the database does not know. So an anchorer (1) anchors nothing
-while the anchoring key has a transaction pending, so that no events go into a second root while a
-first may still be mined; (2) then adopts each root the key anchored in the last `ADOPT_BLOCKS`
-blocks that has no row: its URI names the first and last event, and if those pending events give
-that root, they are attached to it; (3) a root the contract refuses as `RootExists` (the same
-events again) is adopted from the chain's `RootAnchored` log. Each event is anchored once.
+(or still in the node's pool) that the database does not know. So an anchorer (1) first waits until
+every transaction the anchoring key had pending is mined (or its nonce spent), so that no events go
+into a second root while a first may still be mined (not until the key has nothing pending: under
+the platform's own steady writes with that key it seldom has); (2) then adopts each root the key
+anchored in the last `ADOPT_BLOCKS` blocks that has no row: its URI names the first and last event,
+and if those pending events give that root, they are attached to it; (3) a root the contract
+refuses as `RootExists` (the same events again) is adopted from the chain's `RootAnchored` log.
+Each event is anchored once.
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.chain.client import Sender, TransactionFailed
+from ledger.chain.client import Sender, TransactionFailed, tx_timeout
 from ledger.chain.deploy import Deployment
 from ledger.store.locks import Locks
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 from ledger.trace.merkle import MerkleTree
 
-from .adoption import adopt_orphans, attach, key_has_pending
+from .adoption import adopt_orphans, attach, earlier_writes_settled
 
 log = logging.getLogger(__name__)
 #: the longest wait between tries of a failing background anchorer (seconds): anchoring is tried
@@ -96,8 +98,8 @@ class Anchorer:
             return []  # nothing due: no lock, no call to the node, no scan of its logs
         turn = self.locks.exclusive("anchoring") if self.locks is not None else contextlib.nullcontext()
         with self._lock, turn, self.sessions() as db:
-            if key_has_pending(self.deployment().w3, self.sender().address):
-                return []
+            if not earlier_writes_settled(self.deployment().w3, self.sender().address, tx_timeout()):
+                return []  # one of them is stuck: try again in a later round
             adopted = adopt_orphans(db, self.deployment(), self.sender().address)
             rows = db.execute(
                 select(EpcisEvent.id, EpcisEvent.digest, EpcisEvent.record_time, EpcisEvent.recorder)
