@@ -7,14 +7,11 @@ name, so that no event is anchored twice. See `anchoring`'s docstring for the wh
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
-from web3 import Web3
 
-from ledger.chain.client import RECEIPT_POLL_CAP_S
 from ledger.chain.deploy import Deployment
 from ledger.store.bulk import execute_many
 from ledger.store.locks import one_writer
@@ -26,23 +23,6 @@ log = logging.getLogger(__name__)
 #: how far back (blocks) an anchorer looks for roots its key anchored without a row
 ADOPT_BLOCKS = 5000
 _reported: set[str] = set()
-
-
-def earlier_writes_settled(w3: Web3, address: str, timeout: float) -> bool:
-    """Wait (up to `timeout` s) until every transaction `address` has pending now is mined or its
-    nonce spent by another; whether that happened. Not until the key has nothing pending: the
-    anchoring key is by default the platform's, whose escrows and settlements keep one of its writes
-    in the pool most of the time under load (bench consortium, eight lifecycle clients: 84-92 % of
-    the samples), and an anchorer that waited for an empty pool anchored only in the gaps. A write
-    sent after this call is none of ours (the caller holds the anchoring lock)."""
-    target = w3.eth.get_transaction_count(address, "pending")
-    deadline, delay = time.monotonic() + timeout, 0.01
-    while w3.eth.get_transaction_count(address, "latest") < target:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, RECEIPT_POLL_CAP_S)
-    return True
 
 
 def _span(uri: str) -> tuple[int, int] | None:

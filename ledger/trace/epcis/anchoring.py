@@ -39,13 +39,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.chain.client import Sender, TransactionFailed, tx_timeout
+from ledger.chain.client import Sender, TransactionFailed, earlier_writes_settled, tx_timeout
 from ledger.chain.deploy import Deployment
 from ledger.store.locks import Locks
 from ledger.store.models import Batch, EpcisAnchor, EpcisEpc, EpcisEvent
 from ledger.trace.merkle import MerkleTree
 
-from .adoption import adopt_orphans, attach, earlier_writes_settled
+from .adoption import adopt_orphans, attach
 
 log = logging.getLogger(__name__)
 #: the longest wait between tries of a failing background anchorer (seconds): anchoring is tried
